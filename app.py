@@ -1,0 +1,73 @@
+"""The combined run: MEG under /meg, Libeo under /libeo, a landing page at /.
+
+Each product stays a Flask app of its own (own database, cookie, secret);
+this module only mounts them side by side and, since they share a process,
+lets each reach the other through an in-process WSGI transport instead of a
+socket. ``flask --app app …`` exposes both products' commands (``meg …``,
+``libeo …``) and ``demo``, which prepares everything ``make run`` serves.
+"""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, render_template
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+from blueprints.libeo.factory import create_libeo_app
+from blueprints.meg.factory import create_meg_app
+from config import BASE_DIR, INSTANCE_DIR
+
+
+def create_app(meg_config: dict | None = None, libeo_config: dict | None = None) -> Flask:
+    meg = create_meg_app(meg_config)
+    libeo = create_libeo_app(libeo_config)
+    app = Flask(
+        "landing",
+        instance_path=str(INSTANCE_DIR),
+        template_folder=str(BASE_DIR / "templates"),
+        static_folder=None,
+    )
+    app.config.update(TESTING=bool((meg_config or {}).get("TESTING")))
+    app.extensions["sides"] = {"meg": meg, "libeo": libeo}
+    if meg.config["IN_PROCESS_TRANSPORT"]:
+        connect_in_process(meg, libeo)
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/meg": meg, "/libeo": libeo})
+
+    @app.route("/")
+    def landing():
+        return render_template("landing/index.html")
+
+    register_commands(app, meg, libeo)
+    return app
+
+
+def connect_in_process(meg: Flask, libeo: Flask) -> None:
+    """Calls from one product to the other's public URL stay in this process."""
+    meg.extensions["http_peers"] = {meg.config["LIBEO_URL"].rstrip("/") + "/": (libeo, "/libeo")}
+    libeo.extensions["http_peers"] = {libeo.config["MEG_URL"].rstrip("/") + "/": (meg, "/meg")}
+
+
+def register_commands(app: Flask, meg: Flask, libeo: Flask) -> None:
+    app.cli.add_command(meg.cli.commands["meg"])
+    app.cli.add_command(libeo.cli.commands["libeo"])
+
+    @app.cli.command("demo")
+    @click.pass_context
+    def demo(ctx):
+        """Creates both databases and MEG's demo data, then prints the logins."""
+        meg_cli = meg.cli.commands["meg"]
+        libeo_cli = libeo.cli.commands["libeo"]
+        ctx.invoke(libeo_cli.commands["init-db"])
+        ctx.invoke(meg_cli.commands["seed-demo"])
+        click.echo("\nMEG :   http://127.0.0.1:5000/meg/")
+        click.echo("Libeo : http://127.0.0.1:5000/libeo/ (vide : créez un compte, ou passez par « Payer » dans MEG)")
+
+    @app.cli.command("serve")
+    @click.option("--host", default="127.0.0.1", show_default=True)
+    @click.option("--port", default=5000, show_default=True)
+    def serve(host, port):
+        """Serves the combined app for development (threaded)."""
+        from werkzeug.serving import run_simple
+
+        click.echo(f"MEG ↔ Libeo sur http://{host}:{port}/ (Ctrl+C pour arrêter)")
+        run_simple(host, port, app, threaded=True, use_reloader=False)

@@ -1,0 +1,1 @@
+"""Libeo: the supplier-payment platform, as a Flask app."""

@@ -1,0 +1,1 @@
+"""MEG (« Mon Expert en Gestion »): the accounting app, as a Flask app."""

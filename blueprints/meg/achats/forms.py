@@ -1,0 +1,89 @@
+"""Forms of « Achats ». Each field is checked here, with a French message."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from core.forms import Form, int_or_none
+from wtforms import DateField, SelectField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, ValidationError
+
+from core.money import InvalidAmount, cents_to_input, parse_amount
+from core.validators import InvalidIdentifier, clean_text, normalize_bic, normalize_iban
+from models.meg import PaymentMode
+
+MIN_DATE = date(2000, 1, 1)
+MAX_DATE = date(2099, 12, 31)
+
+
+def _text(label: str, max_length: int, required: bool = True):
+    def check(form, field):
+        try:
+            field.data = clean_text(field.data, max_length=max_length, label=label, required=required)
+        except InvalidIdentifier as exc:
+            raise ValidationError(str(exc)) from exc
+
+    return check
+
+
+def _date_in_range(form, field):
+    if field.data and not (MIN_DATE <= field.data <= MAX_DATE):
+        raise ValidationError("Saisissez une date entre 2000 et 2099.")
+
+
+class InvoiceForm(Form):
+    number = StringField("Numéro", validators=[_text("Numéro", 60)])
+    supplier_id = SelectField("Fournisseur", coerce=int_or_none, validate_choice=False)
+    issue_date = DateField("Date de facture", validators=[DataRequired("Saisissez une date valide."), _date_in_range])
+    due_date = DateField("Échéance", validators=[DataRequired("Saisissez une date valide."), _date_in_range])
+    amount = StringField("Montant TTC (€)")
+    payment_mode = SelectField(
+        "Mode de règlement",
+        choices=[SelectChoice(mode.name, mode.label) for mode in PaymentMode],
+        validators=[InputRequired("Choisissez un mode de règlement.")],
+    )
+    submit = SubmitField("Enregistrer")
+
+    amount_cents: int | None = None
+
+    def validate_supplier_id(self, field):
+        if field.data is None:
+            raise ValidationError("Choisissez un fournisseur.")
+
+    def validate_amount(self, field):
+        try:
+            self.amount_cents = parse_amount(field.data)
+        except InvalidAmount as exc:
+            raise ValidationError(str(exc)) from exc
+
+    def validate_due_date(self, field):
+        if field.data and self.issue_date.data and field.data < self.issue_date.data:
+            raise ValidationError("L'échéance ne peut pas précéder la date de facture.")
+
+    def fill_from(self, invoice) -> None:
+        self.number.data = invoice.number
+        self.supplier_id.data = invoice.supplier_id
+        self.issue_date.data = invoice.issue_date
+        self.due_date.data = invoice.due_date
+        self.amount.data = cents_to_input(invoice.amount_cents)
+        self.payment_mode.data = invoice.payment_mode.name
+
+
+class SupplierForm(Form):
+    name = StringField("Nom", validators=[_text("Nom", 200)])
+    iban = StringField("IBAN")
+    bic = StringField("BIC (facultatif)")
+    submit = SubmitField("Enregistrer")
+
+    def validate_iban(self, field):
+        try:
+            field.data = normalize_iban(field.data)
+        except InvalidIdentifier as exc:
+            raise ValidationError(str(exc)) from exc
+
+    def validate_bic(self, field):
+        try:
+            field.data = normalize_bic(field.data)
+        except InvalidIdentifier as exc:
+            raise ValidationError(str(exc)) from exc

@@ -1,0 +1,41 @@
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+
+from core.security import safe_next_url
+from models.meg import User, db
+
+from ..extensions import limiter
+from . import bp
+from .forms import LoginForm, LogoutForm
+
+
+@bp.route("/connexion", methods=["GET", "POST"])
+@limiter.limit("20 per minute", methods=["POST"])
+def login():
+    next_url = safe_next_url(request.args.get("next"), url_for("main.home"))
+    if current_user.is_authenticated:
+        return redirect(next_url)
+    form = LoginForm()
+    if form.validate_on_submit():
+        email = form.email.data.strip().lower()
+        user = db.session.scalar(select(User).where(User.email == email))
+        if user is None or not user.check_password(form.password.data):
+            flash("Adresse e-mail ou mot de passe incorrect.", "error")
+        else:
+            session.clear()
+            login_user(user)
+            return redirect(next_url)
+    return render_template("meg/auth/login.html", form=form)
+
+
+@bp.route("/deconnexion", methods=["POST"])
+@login_required
+def logout():
+    if LogoutForm().validate_on_submit():
+        current_user.end_sessions()
+        db.session.commit()
+        logout_user()
+        session.clear()
+        flash("Vous êtes déconnecté.", "info")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,48 @@
+"""``flask meg …`` commands. In the combined app they run in MEG's context."""
+
+from __future__ import annotations
+
+import functools
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from models.meg import db
+from models.meg.demo import DEMO_LOGINS, DEMO_PASSWORD, create_demo_data, demo_data_exists
+
+meg_cli = AppGroup("meg", help="Commandes de MEG.")
+
+
+def in_meg_app(f):
+    """Runs the command in MEG's app context, also when called from the combined app."""
+
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        app = current_app.extensions.get("sides", {}).get("meg", current_app._get_current_object())
+        with app.app_context():
+            return f(*args, **kwargs)
+
+    return wrapper
+
+
+@meg_cli.command("init-db")
+@in_meg_app
+def init_db():
+    """Creates MEG's tables (idempotent)."""
+    db.create_all()
+    click.echo("Base MEG prête.")
+
+
+@meg_cli.command("seed-demo")
+@in_meg_app
+def seed_demo():
+    """Creates the demo data if MEG's database is empty."""
+    db.create_all()
+    if demo_data_exists():
+        click.echo("Données de démonstration MEG déjà présentes.")
+        return
+    create_demo_data()
+    click.echo(f"Données de démonstration MEG créées (mot de passe : {DEMO_PASSWORD}) :")
+    for email, role in DEMO_LOGINS:
+        click.echo(f"  {email} — {role}")

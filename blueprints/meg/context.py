@@ -1,0 +1,36 @@
+"""The company a MEG user is working on, chosen with the company switcher."""
+
+from __future__ import annotations
+
+from flask import abort, g, session
+from flask_login import current_user
+
+from models.meg import Company
+
+
+def current_company() -> Company:
+    """The company of the session, checked against the user's rights.
+
+    Falls back to the user's first company; a user with no company gets a
+    clear refusal instead of someone else's data.
+    """
+    if "company" in g:
+        return g.company
+    company = None
+    company_id = session.get("company_id")
+    if isinstance(company_id, int):
+        company = current_user.company(company_id)
+    if company is None:
+        companies = current_user.companies()
+        if not companies:
+            abort(403, description="Votre compte n'est rattaché à aucune entreprise.")
+        company = companies[0]
+        session["company_id"] = company.id
+    g.company = company
+    return company
+
+
+def inject_company() -> dict:
+    if not current_user.is_authenticated:
+        return {}
+    return {"current_company": current_company, "user_companies": current_user.companies}

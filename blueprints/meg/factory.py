@@ -1,0 +1,104 @@
+"""The MEG application factory: a list of named steps."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+
+from config import INSTANCE_DIR, BASE_DIR, MegConfig
+from core.money import format_amount
+from core.security import init_security_headers
+from core.setup import RedactSecrets, load_config
+from models.meg import User, db
+
+from .extensions import csrf, limiter, login_manager
+
+
+def create_meg_app(test_config: dict | None = None) -> Flask:
+    app = Flask(
+        "meg",
+        instance_path=str(INSTANCE_DIR),
+        template_folder=str(BASE_DIR / "templates"),
+        static_folder=str(BASE_DIR / "static"),
+    )
+    load_config(app, MegConfig, test_config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    init_security_headers(app)
+    logging.getLogger("werkzeug").addFilter(RedactSecrets())
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+
+@login_manager.user_loader
+def load_user(identity: str) -> User | None:
+    user_id, _, token = identity.partition(":")
+    if not user_id.isdigit() or not token:
+        return None
+    user = db.session.get(User, int(user_id))
+    # A rotated session token (logout, password change) ends old sessions.
+    if user is None or user.session_token != token:
+        return None
+    return user
+
+
+def register_blueprints(app: Flask) -> None:
+    from .achats import bp as achats_bp
+    from .auth import bp as auth_bp
+    from .main import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(achats_bp, url_prefix="/achats")
+
+
+def register_errorhandlers(app: Flask) -> None:
+    messages = {
+        400: "La requête n'a pas pu être traitée.",
+        403: "Vous n'avez pas les droits nécessaires pour accéder à cette page.",
+        404: "Cette page n'existe pas, ou vous n'y avez pas accès.",
+        405: "Cette action n'est pas permise ici.",
+        413: "Les données envoyées sont trop volumineuses.",
+        429: "Trop de tentatives : patientez un instant avant de réessayer.",
+        500: "Une erreur inattendue est survenue. Nos équipes ont été prévenues.",
+    }
+
+    def render_error(error):
+        code = getattr(error, "code", 500) or 500
+        # A view's own French description wins over werkzeug's English default.
+        description = getattr(error, "description", None)
+        custom = description and description != getattr(type(error), "description", None)
+        message = description if custom else messages.get(code, messages[500])
+        return render_template("meg/error.html", code=code, message=message), code
+
+    for code in messages:
+        app.register_error_handler(code, render_error)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        message = "Le formulaire a expiré ou n'est pas valide : rechargez la page et recommencez."
+        return render_template("meg/error.html", code=400, message=message), 400
+
+
+def register_template_helpers(app: Flask) -> None:
+    from .context import inject_company
+
+    app.add_template_filter(format_amount, "euros")
+    app.context_processor(inject_company)
+
+
+def register_commands(app: Flask) -> None:
+    from .commands import meg_cli
+
+    app.cli.add_command(meg_cli)

@@ -1,0 +1,99 @@
+"""Configuration of the two products, read from the environment.
+
+Each side (MEG, Libeo) is a Flask app of its own with its own database,
+secret key and session cookie. Defaults are for a developer's machine: SQLite
+files in ``instance/``, no external service. Production sets the variables
+named below (PostgreSQL, Redis, real Stripe keys, secure cookies).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", BASE_DIR / "instance"))
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class BaseConfig:
+    """What both sides share: security defaults and the public base URL."""
+
+    # The public address of the combined run; each side's absolute URLs
+    # (OAuth redirect URIs, upgrade links) are built from it.
+    PUBLIC_URL = _env("PUBLIC_URL", "http://127.0.0.1:5000")
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    PERMANENT_SESSION_LIFETIME = 60 * 60 * 8
+
+    WTF_CSRF_TIME_LIMIT = 60 * 60 * 8
+    WTF_I18N_ENABLED = False  # WTForms' own French catalogue, see core.forms
+    MAX_CONTENT_LENGTH = 1024 * 1024
+
+    # werkzeug's scrypt with the OWASP parameters (N=2^17, r=8, p=1).
+    PASSWORD_HASH_METHOD = "scrypt:131072:8:1"
+
+    # Outgoing HTTP between the sides: seconds before giving up.
+    HTTP_TIMEOUT = float(_env("HTTP_TIMEOUT", "5"))
+
+    RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+
+    # In the combined run the sides call each other through an in-process
+    # WSGI transport (the full HTTP stack of the other app, no socket), so
+    # that a single-worker server cannot deadlock calling itself.
+    IN_PROCESS_TRANSPORT = _env_bool("IN_PROCESS_TRANSPORT", True)
+
+
+class MegConfig(BaseConfig):
+    SECRET_KEY = _env("MEG_SECRET_KEY")  # else one kept in instance/
+    SQLALCHEMY_DATABASE_URI = _env(
+        "MEG_DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'meg.sqlite3'}"
+    )
+    SESSION_COOKIE_NAME = "meg_session"
+    REMEMBER_COOKIE_NAME = "meg_remember"
+    SESSION_COOKIE_PATH = _env("MEG_COOKIE_PATH", "/meg")
+    # Where MEG reaches Libeo's REST API and pages.
+    LIBEO_URL = _env("LIBEO_URL", f"{BaseConfig.PUBLIC_URL}/libeo")
+    # Key that encrypts the Libeo API keys MEG stores (Fernet, urlsafe base64).
+    LIBEO_KEY_ENCRYPTION_KEY = _env("MEG_ENCRYPTION_KEY")
+    OAUTH_KEYS_DIR = str(INSTANCE_DIR / "meg_oauth")
+
+
+class LibeoConfig(BaseConfig):
+    SECRET_KEY = _env("LIBEO_SECRET_KEY")  # else one kept in instance/
+    SQLALCHEMY_DATABASE_URI = _env(
+        "LIBEO_DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'libeo.sqlite3'}"
+    )
+    SESSION_COOKIE_NAME = "libeo_session"
+    REMEMBER_COOKIE_NAME = "libeo_remember"
+    SESSION_COOKIE_PATH = _env("LIBEO_COOKIE_PATH", "/libeo")
+    # Where Libeo reaches MEG (OAuth provider, key delivery API) and the
+    # MEG pages a user may be sent back to.
+    MEG_URL = _env("MEG_URL", f"{BaseConfig.PUBLIC_URL}/meg")
+    MEG_OAUTH_CLIENT_ID = _env("MEG_OAUTH_CLIENT_ID")
+    MEG_OAUTH_CLIENT_SECRET = _env("MEG_OAUTH_CLIENT_SECRET")
+    SEPA_EXPORT_DIR = str(INSTANCE_DIR / "sepa")
+
+    STRIPE_SECRET_KEY = _env("STRIPE_SECRET_KEY")
+    STRIPE_PUBLISHABLE_KEY = _env("STRIPE_PUBLISHABLE_KEY")
+    STRIPE_WEBHOOK_SECRET = _env("STRIPE_WEBHOOK_SECRET")
+    # Without real keys, dev and tests talk to localstripe on loopback.
+    LOCALSTRIPE_URL = _env("LOCALSTRIPE_URL", "http://127.0.0.1:8420")

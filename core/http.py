@@ -1,0 +1,104 @@
+"""Outgoing HTTP between the two products.
+
+Every call goes through ``requests`` and the other product's full WSGI stack.
+When both products run in one process, a :class:`WSGITransport` mounted on the
+session hands the request to the other app's WSGI callable instead of a socket
+(same routing, middleware, cookies and headers; no self-deadlock in a
+single-worker server). Deployed apart, the same session uses the network.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Callable, Iterable
+from urllib.parse import unquote, urlsplit
+
+import requests
+from requests.adapters import BaseAdapter
+from requests.structures import CaseInsensitiveDict
+
+
+class WSGITransport(BaseAdapter):
+    """A requests adapter that serves requests with a WSGI application."""
+
+    def __init__(self, wsgi_app: Callable, script_name: str = "") -> None:
+        super().__init__()
+        self.wsgi_app = wsgi_app
+        self.script_name = script_name.rstrip("/")
+
+    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
+        url = urlsplit(request.url)
+        path = unquote(url.path)
+        if self.script_name and path.startswith(self.script_name):
+            path = path[len(self.script_name) :]
+        body = request.body or b""
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        environ = {
+            "REQUEST_METHOD": request.method,
+            "SCRIPT_NAME": self.script_name,
+            "PATH_INFO": path or "/",
+            "QUERY_STRING": url.query,
+            "SERVER_NAME": url.hostname or "localhost",
+            "SERVER_PORT": str(url.port or (443 if url.scheme == "https" else 80)),
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": url.scheme,
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": io.StringIO(),
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+            "CONTENT_LENGTH": str(len(body)),
+        }
+        for name, value in request.headers.items():
+            key = name.upper().replace("-", "_")
+            if key == "CONTENT_TYPE":
+                environ["CONTENT_TYPE"] = value
+            elif key != "CONTENT_LENGTH":
+                environ[f"HTTP_{key}"] = value
+        environ.setdefault("HTTP_HOST", url.netloc)
+
+        captured: dict = {}
+
+        def start_response(status: str, headers: list, exc_info=None):
+            captured["status"] = status
+            captured["headers"] = headers
+            return lambda data: None
+
+        chunks: Iterable[bytes] = self.wsgi_app(environ, start_response)
+        try:
+            content = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close:
+                close()
+
+        response = requests.Response()
+        response.status_code = int(captured["status"].split(" ", 1)[0])
+        response.reason = captured["status"].split(" ", 1)[1] if " " in captured["status"] else ""
+        response.headers = CaseInsensitiveDict(captured["headers"])
+        response._content = content
+        response.raw = io.BytesIO(content)
+        response.url = request.url
+        response.request = request
+        response.encoding = requests.utils.get_encoding_from_headers(response.headers)
+        response.connection = self
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+def http_session(app, *, peers_key: str = "http_peers") -> requests.Session:
+    """A session for calls from ``app`` to the other product.
+
+    ``app.extensions[peers_key]`` maps URL prefixes to (wsgi_app, script_name)
+    pairs when the other product runs in this process.
+    """
+    session = requests.Session()
+    session.trust_env = False
+    for prefix, (wsgi_app, script_name) in app.extensions.get(peers_key, {}).items():
+        session.mount(prefix, WSGITransport(wsgi_app, script_name))
+    return session

@@ -1,0 +1,77 @@
+"""Identifiers of French businesses and banks, checked with French messages."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from schwifty import BIC, IBAN
+from schwifty.exceptions import SchwiftyException
+from stdnum.exceptions import ValidationError
+from stdnum.fr import siret as stdnum_siret
+
+
+class InvalidIdentifier(ValueError):
+    """A SIRET, IBAN or BIC that does not hold; the message is for a person."""
+
+
+def normalize_siret(value: str) -> str:
+    """Digits only; raises with a French message unless it is a valid SIRET.
+
+    python-stdnum applies the Luhn check and La Poste's exception
+    (SIREN 356 000 000, whose establishments sum their digits instead).
+    """
+    compact = "".join((value or "").split())
+    if not compact:
+        raise InvalidIdentifier("Saisissez un SIRET.")
+    if not compact.isdigit() or len(compact) != 14:
+        raise InvalidIdentifier("Le SIRET doit comporter exactement 14 chiffres.")
+    try:
+        return stdnum_siret.validate(compact)
+    except ValidationError as exc:
+        raise InvalidIdentifier("Ce SIRET n'est pas valide (clé de contrôle incorrecte).") from exc
+
+
+def normalize_iban(value: str) -> str:
+    compact = "".join((value or "").split()).upper()
+    if not compact:
+        raise InvalidIdentifier("Saisissez un IBAN.")
+    if len(compact) > 34 or not compact.isascii() or not compact.isalnum():
+        raise InvalidIdentifier("Cet IBAN n'est pas valide.")
+    try:
+        return IBAN(compact).compact
+    except SchwiftyException as exc:
+        raise InvalidIdentifier("Cet IBAN n'est pas valide (vérifiez le pays, la longueur et la clé).") from exc
+
+
+def normalize_bic(value: str | None) -> str | None:
+    compact = "".join((value or "").split()).upper()
+    if not compact:
+        return None
+    if len(compact) not in (8, 11) or not compact.isascii() or not compact.isalnum():
+        raise InvalidIdentifier("Ce BIC n'est pas valide (8 ou 11 caractères).")
+    try:
+        return str(BIC(compact))
+    except SchwiftyException as exc:
+        raise InvalidIdentifier("Ce BIC n'est pas valide.") from exc
+
+
+def format_iban(iban: str) -> str:
+    return " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
+
+
+def format_siret(siret: str | None) -> str:
+    if not siret:
+        return ""
+    return f"{siret[:3]} {siret[3:6]} {siret[6:9]} {siret[9:]}"
+
+
+def clean_text(value: str | None, *, max_length: int, label: str, required: bool = True) -> str:
+    """Trimmed, NFC-normalised text without control characters, or a French error."""
+    text = unicodedata.normalize("NFC", value or "").strip()
+    if any(unicodedata.category(ch) in {"Cc", "Cs", "Co", "Cn"} for ch in text):
+        raise InvalidIdentifier(f"« {label} » contient des caractères non autorisés.")
+    if required and not text:
+        raise InvalidIdentifier(f"Saisissez « {label} ».")
+    if len(text) > max_length:
+        raise InvalidIdentifier(f"« {label} » ne doit pas dépasser {max_length} caractères.")
+    return text

@@ -1,0 +1,140 @@
+"""Use cases of the « Achats » module: suppliers and supplier invoices.
+
+Functions take already-parsed values (the forms check each field) and enforce
+the rules that span entities; they raise :class:`AchatsError` with a French
+message and the field it concerns. They never commit: the view does, once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from . import db
+from .entities import Company, PaymentMode, Supplier, SupplierInvoice
+
+
+class AchatsError(Exception):
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True)
+class InvoiceData:
+    number: str
+    supplier_id: int
+    issue_date: date
+    due_date: date
+    amount_cents: int
+    payment_mode: PaymentMode
+
+
+@dataclass(frozen=True)
+class SupplierData:
+    name: str
+    iban: str
+    bic: str | None
+
+
+def company_supplier(company: Company, supplier_id: int) -> Supplier:
+    supplier = db.session.scalar(
+        select(Supplier).where(Supplier.id == supplier_id, Supplier.company_id == company.id)
+    )
+    if supplier is None:
+        raise AchatsError("Choisissez un fournisseur de cette entreprise.", "supplier_id")
+    return supplier
+
+
+def company_invoice(company: Company, invoice_id: int) -> SupplierInvoice | None:
+    return db.session.scalar(
+        select(SupplierInvoice).where(SupplierInvoice.id == invoice_id, SupplierInvoice.company_id == company.id)
+    )
+
+
+def _check_invoice(company: Company, data: InvoiceData, invoice: SupplierInvoice | None) -> Supplier:
+    supplier = company_supplier(company, data.supplier_id)
+    if data.due_date < data.issue_date:
+        raise AchatsError("L'échéance ne peut pas précéder la date de facture.", "due_date")
+    duplicate = db.session.scalar(
+        select(SupplierInvoice.id).where(
+            SupplierInvoice.company_id == company.id,
+            SupplierInvoice.supplier_id == supplier.id,
+            SupplierInvoice.number == data.number,
+        )
+    )
+    if duplicate is not None and (invoice is None or duplicate != invoice.id):
+        raise AchatsError("Ce fournisseur a déjà une facture avec ce numéro.", "number")
+    return supplier
+
+
+def create_invoice(company: Company, data: InvoiceData) -> SupplierInvoice:
+    supplier = _check_invoice(company, data, None)
+    invoice = SupplierInvoice(
+        company=company,
+        supplier=supplier,
+        number=data.number,
+        issue_date=data.issue_date,
+        due_date=data.due_date,
+        amount_cents=data.amount_cents,
+        payment_mode=data.payment_mode,
+    )
+    db.session.add(invoice)
+    db.session.flush()
+    return invoice
+
+
+def update_invoice(invoice: SupplierInvoice, data: InvoiceData) -> SupplierInvoice:
+    if invoice.is_paid:
+        raise AchatsError("Cette facture est réglée : elle ne peut plus être modifiée.")
+    supplier = _check_invoice(invoice.company, data, invoice)
+    invoice.supplier = supplier
+    invoice.number = data.number
+    invoice.issue_date = data.issue_date
+    invoice.due_date = data.due_date
+    invoice.amount_cents = data.amount_cents
+    invoice.payment_mode = data.payment_mode
+    db.session.flush()
+    return invoice
+
+
+def create_supplier(company: Company, data: SupplierData) -> Supplier:
+    supplier = Supplier(company=company, name=data.name, iban=data.iban, bic=data.bic)
+    db.session.add(supplier)
+    db.session.flush()
+    return supplier
+
+
+def update_supplier(supplier: Supplier, data: SupplierData) -> Supplier:
+    supplier.name = data.name
+    supplier.iban = data.iban
+    supplier.bic = data.bic
+    db.session.flush()
+    return supplier
+
+
+def invoices_query(company: Company):
+    return (
+        select(SupplierInvoice)
+        .options(joinedload(SupplierInvoice.supplier))
+        .where(SupplierInvoice.company_id == company.id)
+        .order_by(SupplierInvoice.issue_date.desc(), SupplierInvoice.id.desc())
+    )
+
+
+def invoices_to_settle_query(company: Company):
+    """« Règlements »: the company's unpaid invoices, earliest due first."""
+    return (
+        select(SupplierInvoice)
+        .options(joinedload(SupplierInvoice.supplier))
+        .where(SupplierInvoice.company_id == company.id, SupplierInvoice.paid_at.is_(None))
+        .order_by(SupplierInvoice.due_date, SupplierInvoice.id)
+    )
+
+
+def suppliers_query(company: Company):
+    return select(Supplier).where(Supplier.company_id == company.id).order_by(Supplier.name, Supplier.id)

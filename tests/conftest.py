@@ -1,0 +1,169 @@
+"""Fixtures shared by every test: both apps, their databases, the demo data.
+
+Each test gets fresh databases: SQLite files in its temporary folder by
+default; with TEST_DATABASE_URL (postgresql://…), two PostgreSQL databases
+derived from it (``<name>_meg`` and ``<name>_libeo``), emptied after the test.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from app import create_app
+
+PUBLIC_URL = "http://127.0.0.1:5000"
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+# In CI a missing service is a failure, not a skip.
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def _pg_url(side: str, worker: str) -> str:
+    url = make_url(TEST_DATABASE_URL).set(drivername="postgresql+psycopg")
+    name = f"{url.database}_{side}_{worker}"
+    _ensure_pg_database(url, name)
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+_created: set[str] = set()
+
+
+def _ensure_pg_database(url, name: str) -> None:
+    if name in _created:
+        return
+    import psycopg
+
+    admin = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    _created.add(name)
+
+
+def database_url(side: str, tmp_path: Path, worker: str) -> str:
+    if TEST_DATABASE_URL:
+        return _pg_url(side, worker)
+    return f"sqlite:///{tmp_path / f'{side}.sqlite3'}"
+
+
+def side_configs(tmp_path: Path, worker: str = "gw0", public_url: str = PUBLIC_URL) -> tuple[dict, dict]:
+    common = {
+        "TESTING": True,
+        "WTF_CSRF_ENABLED": False,
+        "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
+        "RATELIMIT_ENABLED": False,
+        "PUBLIC_URL": public_url,
+        "HTTP_TIMEOUT": 3.0,
+    }
+    meg = {
+        **common,
+        "SECRET_KEY": "test-secret-meg",
+        "SQLALCHEMY_DATABASE_URI": database_url("meg", tmp_path, worker),
+        "LIBEO_URL": f"{public_url}/libeo",
+        "OAUTH_KEYS_DIR": str(tmp_path / "meg_oauth"),
+        "LIBEO_KEY_ENCRYPTION_KEY": "0SlBJdXK1T4XMOgN7Y0j1yTbVvPuIMn0fJ3BqwpK8f4=",
+    }
+    libeo = {
+        **common,
+        "SECRET_KEY": "test-secret-libeo",
+        "SQLALCHEMY_DATABASE_URI": database_url("libeo", tmp_path, worker),
+        "MEG_URL": f"{public_url}/meg",
+        "SEPA_EXPORT_DIR": str(tmp_path / "sepa"),
+    }
+    return meg, libeo
+
+
+@dataclass
+class Apps:
+    root: object
+    meg: object
+    libeo: object
+
+
+def _empty_databases(apps: Apps) -> None:
+    from models.libeo import db as libeo_db
+    from models.meg import db as meg_db
+
+    for app, db in ((apps.meg, meg_db), (apps.libeo, libeo_db)):
+        with app.app_context():
+            db.session.remove()
+            if db.engine.dialect.name == "postgresql":
+                tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+                if tables:
+                    with db.engine.begin() as conn:
+                        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            db.engine.dispose()
+
+
+def build_apps(tmp_path: Path, worker: str = "gw0", **overrides) -> Apps:
+    from models.libeo import db as libeo_db
+    from models.meg import db as meg_db
+
+    meg_config, libeo_config = side_configs(tmp_path, worker, overrides.pop("public_url", PUBLIC_URL))
+    meg_config.update(overrides.pop("meg", {}))
+    libeo_config.update(overrides.pop("libeo", {}))
+    root = create_app(meg_config, libeo_config)
+    apps = Apps(root, root.extensions["sides"]["meg"], root.extensions["sides"]["libeo"])
+    for app, db in ((apps.meg, meg_db), (apps.libeo, libeo_db)):
+        with app.app_context():
+            db.create_all()
+    return apps
+
+
+@pytest.fixture
+def worker_id_safe(request) -> str:
+    return getattr(request.config, "workerinput", {}).get("workerid", "gw0")
+
+
+@pytest.fixture
+def apps(tmp_path, worker_id_safe):
+    built = build_apps(tmp_path, worker_id_safe)
+    _empty_databases(built)  # a previous aborted run may have left rows on PostgreSQL
+    yield built
+    _empty_databases(built)
+
+
+@pytest.fixture
+def meg_app(apps):
+    return apps.meg
+
+
+@pytest.fixture
+def libeo_app(apps):
+    return apps.libeo
+
+
+@pytest.fixture
+def client(apps):
+    """A browser-like client of the combined app: paths start with /meg or /libeo."""
+    return apps.root.test_client()
+
+
+@pytest.fixture
+def demo(meg_app):
+    """MEG's demo data (SPEC §2)."""
+    from models.meg.demo import create_demo_data
+
+    with meg_app.app_context():
+        create_demo_data()
+
+
+class MegAuth:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, email="admin@boulangerie-martin.fr", password="demo-meg-2026"):
+        return self.client.post("/meg/connexion", data={"email": email, "password": password})
+
+    def logout(self):
+        return self.client.post("/meg/deconnexion")
+
+
+@pytest.fixture
+def meg_auth(client):
+    return MegAuth(client)
