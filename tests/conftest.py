@@ -23,6 +23,38 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
 
+def pytest_sessionstart(session):
+    # A PostgreSQL run that cannot reach its server must stop here, loudly,
+    # rather than fail every test one by one (or pass on some other database).
+    if TEST_DATABASE_URL:
+        _check_postgres(TEST_DATABASE_URL)
+
+
+def _check_postgres(database_url: str) -> None:
+    import psycopg
+
+    url = make_url(database_url)
+    if not url.drivername.startswith("postgresql"):
+        pytest.exit(f"TEST_DATABASE_URL must be a postgresql:// URL, not {url.drivername!r}", returncode=4)
+    admin = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    try:
+        psycopg.connect(admin, connect_timeout=5).close()
+    except psycopg.Error as error:
+        shown = url.render_as_string(hide_password=True)
+        pytest.exit(f"PostgreSQL unreachable at TEST_DATABASE_URL={shown}: {error}".strip(), returncode=4)
+
+
+def pytest_collection_modifyitems(config, items):
+    # Tests marked "postgres" prove properties SQLite cannot have (row locks,
+    # SKIP LOCKED); they run in the PostgreSQL pass of .ci/run.
+    if TEST_DATABASE_URL:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set TEST_DATABASE_URL (run by .ci/run)")
+    for item in items:
+        if item.get_closest_marker("postgres"):
+            item.add_marker(skip)
+
+
 def _pg_url(side: str, worker: str) -> str:
     url = make_url(TEST_DATABASE_URL).set(drivername="postgresql+psycopg")
     name = f"{url.database}_{side}_{worker}"
