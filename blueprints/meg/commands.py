@@ -46,3 +46,22 @@ def seed_demo():
     click.echo(f"Données de démonstration MEG créées (mot de passe : {DEMO_PASSWORD}) :")
     for email, role in DEMO_LOGINS:
         click.echo(f"  {email} — {role}")
+
+
+@meg_cli.command("deliver-updates")
+@click.option("--loop", is_flag=True, help="Continue indéfiniment (toutes les --every secondes).")
+@click.option("--every", default=10.0, show_default=True, help="Secondes entre deux passages, avec --loop.")
+@in_meg_app
+def deliver_updates(loop: bool, every: float):
+    """Delivers queued invoice changes to Libeo (in order, retried with backoff)."""
+    import time
+
+    from models.meg.libeo_link import deliver_invoice_updates
+
+    while True:
+        delivered, postponed = deliver_invoice_updates()
+        if delivered or postponed or not loop:
+            click.echo(f"Mises à jour envoyées à Libeo : {delivered} ; reportées : {postponed}.")
+        if not loop:
+            return
+        time.sleep(every)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import abort, g, session
 from flask_login import current_user
+from werkzeug.exceptions import HTTPException
 
 from models.meg import Company
 
@@ -30,7 +31,15 @@ def current_company() -> Company:
     return company
 
 
+def company_or_none() -> Company | None:
+    """For the layout: error pages render even for a user without a company."""
+    try:
+        return current_company()
+    except HTTPException:
+        return None
+
+
 def inject_company() -> dict:
     if not current_user.is_authenticated:
         return {}
-    return {"current_company": current_company, "user_companies": current_user.companies}
+    return {"current_company": company_or_none, "user_companies": current_user.companies}

@@ -8,6 +8,7 @@ from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 
 from config import INSTANCE_DIR, BASE_DIR, MegConfig
+from core.db import init_database
 from core.money import format_amount
 from core.security import init_security_headers
 from core.setup import RedactSecrets, load_config
@@ -35,7 +36,7 @@ def create_meg_app(test_config: dict | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    db.init_app(app)
+    init_database(app, db)
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)

@@ -29,3 +29,4 @@ from .entities import (  # noqa: E402,F401
     SupplierInvoice,
     User,
 )
+from .libeo_link import LibeoConnection, LibeoPayment, OutboxMessage  # noqa: E402,F401

@@ -15,6 +15,7 @@ from sqlalchemy.orm import joinedload
 
 from . import db
 from .entities import Company, PaymentMode, Supplier, SupplierInvoice
+from .libeo_link import invoice_changed, settled_through_libeo
 
 
 class AchatsError(Exception):
@@ -99,6 +100,7 @@ def update_invoice(invoice: SupplierInvoice, data: InvoiceData) -> SupplierInvoi
     invoice.amount_cents = data.amount_cents
     invoice.payment_mode = data.payment_mode
     db.session.flush()
+    invoice_changed(invoice)
     return invoice
 
 
@@ -131,7 +133,7 @@ def invoices_to_settle_query(company: Company):
     return (
         select(SupplierInvoice)
         .options(joinedload(SupplierInvoice.supplier))
-        .where(SupplierInvoice.company_id == company.id, SupplierInvoice.paid_at.is_(None))
+        .where(SupplierInvoice.company_id == company.id, SupplierInvoice.paid_at.is_(None), ~settled_through_libeo())
         .order_by(SupplierInvoice.due_date, SupplierInvoice.id)
     )
 

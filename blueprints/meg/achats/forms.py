@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from core.forms import Form, int_or_none
-from wtforms import DateField, SelectField, StringField, SubmitField
+from wtforms import DateField, HiddenField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, ValidationError
 
@@ -87,3 +87,15 @@ class SupplierForm(Form):
             field.data = normalize_bic(field.data)
         except InvalidIdentifier as exc:
             raise ValidationError(str(exc)) from exc
+
+
+class LibeoKeyForm(Form):
+    # Never echoed back into the page: the key is a secret.
+    api_key = PasswordField("Clé d'api LIBEO", validators=[DataRequired("Collez la clé d'API affichée par Libeo.")])
+    submit = SubmitField("Enregistrer")
+
+
+class ConfirmForm(Form):
+    """A button-only form (« Payer », « Supprimer la connexion »): CSRF token and nothing else."""
+
+    next = HiddenField()

@@ -23,6 +23,7 @@ from models.meg.achats import (
 from models.meg.entities import Supplier
 
 from ..context import current_company
+from .libeo import libeo_state
 from . import bp
 from .forms import InvoiceForm, SupplierForm
 
@@ -98,7 +99,9 @@ def new_invoice():
 
 @bp.route("/factures/<int:invoice_id>")
 def invoice(invoice_id: int):
-    return render_template("meg/achats/invoice.html", invoice=_invoice_or_404(invoice_id))
+    invoice = _invoice_or_404(invoice_id)
+    libeo = libeo_state(current_company(), [invoice], refresh=True)
+    return render_template("meg/achats/invoice.html", invoice=invoice, libeo=libeo)
 
 
 @bp.route("/factures/<int:invoice_id>/modifier", methods=["GET", "POST"])
@@ -126,10 +129,10 @@ def edit_invoice(invoice_id: int):
 
 @bp.route("/reglements")
 def settlements():
-    pagination = db.paginate(
-        invoices_to_settle_query(current_company()), page=_page(), per_page=PER_PAGE, error_out=False
-    )
-    return render_template("meg/achats/settlements.html", pagination=pagination)
+    company = current_company()
+    pagination = db.paginate(invoices_to_settle_query(company), page=_page(), per_page=PER_PAGE, error_out=False)
+    libeo = libeo_state(company, pagination.items)
+    return render_template("meg/achats/settlements.html", pagination=pagination, libeo=libeo)
 
 
 @bp.route("/fournisseurs")
@@ -166,11 +169,3 @@ def edit_supplier(supplier_id: int):
         flash(f"Le fournisseur « {supplier.name} » est modifié.", "success")
         return redirect(url_for("achats.suppliers"))
     return render_template("meg/achats/supplier_form.html", form=form, supplier=supplier)
-
-
-@bp.route("/options", methods=["GET", "POST"])
-def options():
-    company = current_company()
-    if not current_user.is_achats_admin(company):
-        abort(403, description="Seuls les administrateurs du module « Achats » peuvent ouvrir les options.")
-    return render_template("meg/achats/options.html")

@@ -1,0 +1,39 @@
+"""Database engine settings shared by both products."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import event
+
+
+def init_database(app: Flask, db: SQLAlchemy) -> None:
+    """Binds ``db`` to ``app``; on SQLite, makes concurrent writers queue up.
+
+    pysqlite's deferred transactions fail at once (SQLITE_BUSY, no wait) when a
+    reader tries to become a writer while another connection writes. Every
+    transaction therefore starts with BEGIN IMMEDIATE and waits up to 30 s for
+    the lock: on SQLite, writes are serialised; PostgreSQL keeps its row locks.
+    """
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite"):
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options.setdefault("connect_args", {}).setdefault("timeout", 30)
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    db.init_app(app)
+    if uri.startswith("sqlite"):
+        with app.app_context():
+            engine = db.engine
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection, _record):
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
