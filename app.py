@@ -69,5 +69,33 @@ def register_commands(app: Flask, meg: Flask, libeo: Flask) -> None:
         """Serves the combined app for development (threaded)."""
         from werkzeug.serving import run_simple
 
+        start_background_work(meg, libeo)
         click.echo(f"MEG ↔ Libeo sur http://{host}:{port}/ (Ctrl+C pour arrêter)")
         run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+def start_background_work(meg: Flask, libeo: Flask, every: float = 10.0) -> None:
+    """The default run's worker: delivers MEG's queued invoice changes to Libeo.
+
+    In production the same work runs as its own process
+    (``flask --app app meg deliver-updates --loop``); the queue lives in the
+    database, so any number of workers may run.
+    """
+    import logging
+    import threading
+    import time
+
+    from models.meg.libeo_link import deliver_invoice_updates
+
+    log = logging.getLogger("meg.outbox")
+
+    def loop() -> None:
+        while True:
+            time.sleep(every)
+            try:
+                with meg.app_context():
+                    deliver_invoice_updates()
+            except Exception:  # the worker must outlive a bad pass; the queue keeps the work
+                log.exception("Échec d'un passage de livraison des mises à jour vers Libeo")
+
+    threading.Thread(target=loop, name="meg-outbox", daemon=True).start()
