@@ -65,3 +65,28 @@ def deliver_updates(loop: bool, every: float):
         if not loop:
             return
         time.sleep(every)
+
+
+@meg_cli.group("oauth-client")
+def oauth_client_cli():
+    """Clients OAuth / OpenID Connect de MEG (« Se connecter avec MEG »)."""
+
+
+@oauth_client_cli.command("create")
+@click.option("--name", required=True, help="Nom montré sur l'écran de consentement.")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True, help="Adresse de retour exacte (répétable).")
+@click.option("--scope", default="openid profile email company", show_default=True, help="Portées permises.")
+@in_meg_app
+def create_oauth_client(name: str, redirect_uris: tuple[str, ...], scope: str):
+    """Registers a client; prints its id and secret as one JSON line (the secret is shown once)."""
+    import json
+
+    from models.meg.oauth import OAuthClientError, register_client
+
+    db.create_all()
+    try:
+        client, secret = register_client(name, list(redirect_uris), scope)
+    except OAuthClientError as error:
+        raise click.UsageError(error.message) from error
+    db.session.commit()
+    click.echo(json.dumps({"client_id": client.client_id, "client_secret": secret}))

@@ -58,10 +58,14 @@ def register_blueprints(app: Flask) -> None:
     from .achats import bp as achats_bp
     from .auth import bp as auth_bp
     from .main import bp as main_bp
+    from .oauth import bp as oauth_bp
+    from .oauth.server import config_oauth
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(achats_bp, url_prefix="/achats")
+    app.register_blueprint(oauth_bp)
+    config_oauth(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -30,3 +30,4 @@ from .entities import (  # noqa: E402,F401
     User,
 )
 from .libeo_link import LibeoConnection, LibeoPayment, OutboxMessage  # noqa: E402,F401
+from .oauth import OAuthAuthorizationCode, OAuthClient, OAuthToken  # noqa: E402,F401

@@ -1,0 +1,49 @@
+"""MEG's API for OAuth clients: Libeo delivers a company's API key here."""
+
+from __future__ import annotations
+
+from authlib.oauth2 import OAuth2Error
+from flask import jsonify, request
+
+from models.meg import db
+from models.meg.libeo_link import LibeoLinkError, connect_company
+
+from ..extensions import csrf
+from . import bp
+from .server import authenticate_bearer
+
+ADMIN_ONLY = "Seul un administrateur du module « Achats » peut connecter Libeo."
+TOKEN_MESSAGES = {
+    "insufficient_scope": "Ce jeton d'accès ne donne pas le droit de connecter Libeo à MEG.",
+}
+BAD_TOKEN = "Jeton d'accès MEG absent, invalide, expiré ou révoqué."
+
+
+def api_error(status: int, code: str, message: str, headers=None):
+    return jsonify(error={"code": code, "message": message}), status, headers or []
+
+
+@bp.route("/api/v1/libeo-key", methods=["PUT"])
+@csrf.exempt
+def deliver_libeo_key():
+    """Connects the token's company to Libeo with the key Libeo made for MEG."""
+    try:
+        token = authenticate_bearer("libeo_key")
+    except OAuth2Error as error:
+        message = TOKEN_MESSAGES.get(error.error, BAD_TOKEN)
+        return api_error(error.status_code, error.error, message, error.get_headers())
+    user, company = token.user, token.company
+    # Rights are read now, not at consent: a role withdrawn since then counts.
+    if company is None or user.company(company.id) is None or not user.is_achats_admin(company):
+        return api_error(403, "forbidden", ADMIN_ONLY)
+    body = request.get_json(silent=True)
+    api_key = body.get("api_key") if isinstance(body, dict) else None
+    if not isinstance(api_key, str):
+        return api_error(400, "invalid_request", "Envoyez un objet JSON de la forme {\"api_key\": \"…\"}.")
+    try:
+        connection = connect_company(company, api_key, user)
+    except LibeoLinkError as error:
+        db.session.rollback()
+        return api_error(422, "libeo_key_refused", error.message)
+    db.session.commit()
+    return jsonify(connected=True, company_id=company.id, account_name=connection.account_name)

@@ -1,0 +1,98 @@
+"""The provider's endpoints: consent, token, userinfo, JWKS, discovery."""
+
+from __future__ import annotations
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import scope_to_list
+from authlib.oidc.core.errors import ConsentRequiredError
+from flask import jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from models.meg.oauth import COMPANY_SCOPES
+
+from ..context import current_company
+from ..extensions import csrf, limiter
+from . import bp
+from .forms import ConsentForm
+from .server import (
+    authenticate_bearer,
+    company_claims,
+    deny,
+    error_redirect,
+    issue_code,
+    provider_metadata,
+    public_jwks,
+    server,
+    user_claims,
+)
+
+# Shown when the request cannot be sent back to the application: unknown
+# client, or a return address that is not one it registered.
+UNTRUSTED_REQUEST = (
+    "Cette demande de connexion ne peut pas aboutir : l'application qui l'envoie "
+    "n'est pas enregistrée auprès de MEG, ou son adresse de retour n'est pas celle "
+    "qu'elle a déclarée. Aucune information n'a été transmise."
+)
+
+
+@bp.route("/oauth/authorize", methods=["GET", "POST"])
+@limiter.limit("60 per minute", methods=["POST"])
+def authorize():
+    user = current_user._get_current_object() if current_user.is_authenticated else None
+    try:
+        grant = server.get_consent_grant(end_user=user)
+        if user is not None and "none" in (request.args.get("prompt") or "").split():
+            # MEG always asks: it cannot answer without showing its screen.
+            raise ConsentRequiredError(redirect_uri=grant.redirect_uri)
+    except OAuth2Error as error:
+        if error.redirect_uri:
+            return error_redirect(error)
+        return render_template("meg/error.html", code=400, message=UNTRUSTED_REQUEST), 400
+    if user is None:
+        return redirect(url_for("auth.login", next=request.script_root + request.full_path))
+
+    scopes = set(scope_to_list(grant.request.scope) or [])
+    form = ConsentForm()
+    if scopes & COMPANY_SCOPES:
+        form.company_id.choices = [(c.id, c.name) for c in user.companies()]
+        if request.method == "GET":
+            form.company_id.data = current_company().id
+    else:
+        del form.company_id
+
+    if request.method == "POST" and form.deny.data:
+        return deny(grant)
+    if form.validate_on_submit() and form.allow.data:
+        company = user.company(form.company_id.data) if "company_id" in form else None
+        return issue_code(grant, user, company)
+    response = render_template("meg/oauth/authorize.html", form=form, client=grant.client, scopes=scopes)
+    return response, 200, {"Cache-Control": "no-store"}
+
+
+@bp.route("/oauth/token", methods=["POST"])
+@csrf.exempt
+@limiter.limit("60 per minute")
+def issue_token():
+    return server.create_token_response()
+
+
+@bp.route("/oauth/userinfo", methods=["GET", "POST"])
+@csrf.exempt
+def userinfo():
+    try:
+        token = authenticate_bearer("openid")
+    except OAuth2Error as error:
+        status, body, headers = error()
+        return jsonify(dict(body)), status, headers
+    claims = user_claims(token.user, token.scope) | company_claims(token.user, token.company, token.scope)
+    return jsonify(claims), 200, {"Cache-Control": "no-store"}
+
+
+@bp.route("/oauth/jwks")
+def jwks():
+    return jsonify(public_jwks())
+
+
+@bp.route("/.well-known/openid-configuration")
+def openid_configuration():
+    return jsonify(provider_metadata())
