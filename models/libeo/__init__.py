@@ -18,3 +18,21 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+from .entities import (  # noqa: E402,F401
+    ACTIVE_PAYMENT_STATUSES,
+    Account,
+    ApiKey,
+    Channel,
+    IdempotencyRecord,
+    InitiatorRole,
+    Invoice,
+    InvoiceSource,
+    InvoiceStatus,
+    LibeoUser,
+    Payment,
+    PaymentStatus,
+    PaymentUsage,
+    Plan,
+    SepaBatch,
+)

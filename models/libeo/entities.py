@@ -1,0 +1,442 @@
+"""Libeo's entities: accounts and their plan, users, API keys, invoices, payments.
+
+One account is one company (one SIRET). Everything else belongs to an account
+and is always read through it, so an account never reaches another's rows.
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import date, datetime, timezone
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.money import format_amount
+from core.security import hash_password, verify_password
+from core.validators import format_iban, format_siret
+
+from . import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _enum(cls: type[enum.Enum], length: int) -> Enum:
+    """Stores the enum's value (« scheduled », « MEG »…), readable in SQL and in indexes."""
+    return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+
+
+class Plan(enum.Enum):
+    """The article's two plans; the value is the name a person reads."""
+
+    GRATUIT = "Gratuit"
+    PARTNERSHIPS = "Partnerships"
+
+    @property
+    def label(self) -> str:
+        return self.value
+
+    @property
+    def code(self) -> str:
+        return self.name.lower()
+
+    @property
+    def payment_limit(self) -> int | None:
+        """Payments per calendar month (Europe/Paris); None is unlimited."""
+        return 5 if self is Plan.GRATUIT else None
+
+    @property
+    def user_limit(self) -> int:
+        return 1
+
+    @property
+    def accountant_limit(self) -> int:
+        return 1
+
+    @property
+    def monthly_price_cents(self) -> int:
+        return 0 if self is Plan.GRATUIT else 900
+
+    @classmethod
+    def from_code(cls, code: str) -> "Plan":
+        return cls[code.strip().upper()]
+
+
+class Account(db.Model):
+    """A company using Libeo; the SIRET identifies it."""
+
+    __tablename__ = "account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    siret: Mapped[str] = mapped_column(String(14), unique=True)
+    plan: Mapped[Plan] = mapped_column(_enum(Plan, 20), default=Plan.GRATUIT)
+    # The expert-comptable the company gave access to (at most one), lower case.
+    accountant_email: Mapped[str | None] = mapped_column(String(254))
+    # The company's own bank account, debited by the SEPA transfers.
+    debtor_iban: Mapped[str | None] = mapped_column(String(34))
+    debtor_bic: Mapped[str | None] = mapped_column(String(11))
+    # Subscription billing (Stripe), kept in step by its webhooks.
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_subscription_id: Mapped[str | None] = mapped_column(String(255))
+    subscription_status: Mapped[str | None] = mapped_column(String(40))
+    current_period_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    users: Mapped[list["LibeoUser"]] = relationship(back_populates="account", order_by="LibeoUser.id")
+
+    @property
+    def payment_limit(self) -> int | None:
+        return self.plan.payment_limit
+
+    @property
+    def siret_display(self) -> str:
+        return format_siret(self.siret)
+
+    @property
+    def debtor_iban_display(self) -> str:
+        return format_iban(self.debtor_iban) if self.debtor_iban else ""
+
+    @property
+    def can_execute_payments(self) -> bool:
+        return bool(self.debtor_iban)
+
+    def is_accountant(self, email: str) -> bool:
+        return bool(self.accountant_email) and self.accountant_email == email.strip().lower()
+
+
+class LibeoUser(db.Model):
+    __tablename__ = "libeo_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    # None for a user who can only sign in another way (e.g. through MEG).
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Part of the login cookie's identity: rotating it ends every session.
+    session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_urlsafe(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    account: Mapped[Account] = relationship(back_populates="users")
+
+    # Flask-Login protocol
+    is_active = True
+    is_anonymous = False
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
+
+    @property
+    def display_name(self) -> str:
+        return self.full_name or self.email
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = hash_password(password)
+        self.end_sessions()
+
+    def check_password(self, password: str) -> bool:
+        return verify_password(self.password_hash, password)
+
+    def end_sessions(self) -> None:
+        self.session_token = secrets.token_urlsafe(32)
+
+
+class ApiKey(db.Model):
+    """A key an integration (MEG) uses to call the REST API for one account.
+
+    Only the SHA-256 of the key is kept: keys are 256-bit random secrets, so a
+    fast hash is enough and lets every API call check the key cheaply.
+    """
+
+    __tablename__ = "api_key"
+    __table_args__ = (
+        # At most one usable key per integration and account.
+        Index(
+            "uq_api_key_active",
+            "account_id",
+            "integration",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    integration: Mapped[str] = mapped_column(String(20), default="meg")
+    # The key's public part, looked up first; it is shown as the key's prefix.
+    public_id: Mapped[str] = mapped_column(String(16), unique=True)
+    prefix: Mapped[str] = mapped_column(String(32))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    account: Mapped[Account] = relationship()
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def revoke(self) -> None:
+        self.revoked_at = utcnow()
+
+
+class InvoiceSource(enum.Enum):
+    MEG = "MEG"
+    LIBEO = "Libeo"
+
+    @property
+    def label(self) -> str:
+        return self.value
+
+
+class InvoiceStatus(enum.Enum):
+    TO_PAY = "to_pay"
+    PAYMENT_SCHEDULED = "payment_scheduled"
+    PAID = "paid"
+    PAYMENT_FAILED = "payment_failed"
+
+    @property
+    def label(self) -> str:
+        return {
+            "to_pay": "À payer",
+            "payment_scheduled": "Paiement programmé",
+            "paid": "Payée",
+            "payment_failed": "Paiement échoué",
+        }[self.value]
+
+    @property
+    def badge(self) -> str:
+        return {"to_pay": "", "payment_scheduled": "badge-warn", "paid": "badge-ok", "payment_failed": "badge-err"}[
+            self.value
+        ]
+
+
+class Invoice(db.Model):
+    """A supplier invoice to pay: entered in Libeo, or sent by MEG (``external_id``)."""
+
+    __tablename__ = "invoice"
+    __table_args__ = (
+        CheckConstraint("amount_cents > 0", name="amount_positive"),
+        CheckConstraint("due_date >= issue_date", name="due_after_issue"),
+        # MEG's invoice id names one invoice per account (NULL for Libeo's own).
+        UniqueConstraint("account_id", "external_id", name="uq_invoice_external"),
+        # The invoice list: an account's invoices, newest first.
+        Index("ix_invoice_list", "account_id", "issue_date", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    source: Mapped[InvoiceSource] = mapped_column(_enum(InvoiceSource, 10))
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    number: Mapped[str] = mapped_column(String(60))
+    supplier_name: Mapped[str] = mapped_column(String(200))
+    supplier_iban: Mapped[str] = mapped_column(String(34))
+    supplier_bic: Mapped[str | None] = mapped_column(String(11))
+    issue_date: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date] = mapped_column(Date)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    status: Mapped[InvoiceStatus] = mapped_column(_enum(InvoiceStatus, 20), default=InvoiceStatus.TO_PAY)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    account: Mapped[Account] = relationship()
+    payments: Mapped[list["Payment"]] = relationship(back_populates="invoice", order_by="Payment.id.desc()")
+
+    @property
+    def amount_display(self) -> str:
+        return format_amount(self.amount_cents, self.currency)
+
+    @property
+    def supplier_iban_display(self) -> str:
+        return format_iban(self.supplier_iban)
+
+    @property
+    def is_payable(self) -> bool:
+        return self.status in (InvoiceStatus.TO_PAY, InvoiceStatus.PAYMENT_FAILED)
+
+
+class PaymentStatus(enum.Enum):
+    SCHEDULED = "scheduled"
+    IN_PROGRESS = "in_progress"
+    PAID = "paid"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return {
+            "scheduled": "Programmé",
+            "in_progress": "En cours",
+            "paid": "Payé",
+            "failed": "Échoué",
+            "cancelled": "Annulé",
+        }[self.value]
+
+    @property
+    def badge(self) -> str:
+        return {"scheduled": "badge-warn", "in_progress": "badge-warn", "paid": "badge-ok", "failed": "badge-err"}.get(
+            self.value, ""
+        )
+
+
+# A payment in these states holds its invoice: a second one is refused.
+ACTIVE_PAYMENT_STATUSES = (PaymentStatus.SCHEDULED, PaymentStatus.IN_PROGRESS, PaymentStatus.PAID)
+_ACTIVE_SQL = text("status IN ('scheduled', 'in_progress', 'paid')")
+
+
+class InitiatorRole(enum.Enum):
+    USER = "user"
+    ACCOUNTANT = "accountant"
+
+    @property
+    def label(self) -> str:
+        return "expert-comptable" if self is InitiatorRole.ACCOUNTANT else "utilisateur"
+
+
+class Channel(enum.Enum):
+    """Where the payment was asked for."""
+
+    MEG = "MEG"
+    LIBEO = "Libeo"
+
+
+class Payment(db.Model):
+    """One SEPA credit transfer paying one invoice.
+
+    The creditor and the amount are copied from the invoice when the payment
+    is created: a later update of the invoice does not change a transfer.
+    """
+
+    __tablename__ = "payment"
+    __table_args__ = (
+        CheckConstraint("amount_cents > 0", name="amount_positive"),
+        # The guarantee against paying an invoice twice, whatever the concurrency.
+        Index(
+            "uq_payment_active_invoice",
+            "invoice_id",
+            unique=True,
+            sqlite_where=_ACTIVE_SQL,
+            postgresql_where=_ACTIVE_SQL,
+        ),
+        Index("ix_payment_list", "account_id", "created_at", "id"),
+        # The execution queue: due scheduled payments.
+        Index("ix_payment_due", "status", "execution_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id", ondelete="CASCADE"), index=True)
+    status: Mapped[PaymentStatus] = mapped_column(_enum(PaymentStatus, 20), default=PaymentStatus.SCHEDULED)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    execution_date: Mapped[date] = mapped_column(Date)
+    creditor_name: Mapped[str] = mapped_column(String(200))
+    creditor_iban: Mapped[str] = mapped_column(String(34))
+    creditor_bic: Mapped[str | None] = mapped_column(String(11))
+    initiated_by_email: Mapped[str] = mapped_column(String(254))
+    initiated_by_role: Mapped[InitiatorRole] = mapped_column(_enum(InitiatorRole, 20))
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, 10))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("sepa_batch.id"), index=True)
+    failure_reason: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    account: Mapped[Account] = relationship()
+    invoice: Mapped[Invoice] = relationship(back_populates="payments")
+    batch: Mapped["SepaBatch | None"] = relationship(back_populates="payments")
+
+    @property
+    def amount_display(self) -> str:
+        return format_amount(self.amount_cents, self.currency)
+
+    @property
+    def creditor_iban_display(self) -> str:
+        return format_iban(self.creditor_iban)
+
+    @property
+    def end_to_end_id(self) -> str:
+        return f"LIBEO-{self.id}"
+
+
+class PaymentUsage(db.Model):
+    """Payments an account made in one calendar month (Europe/Paris).
+
+    The quota is enforced by one conditional UPDATE of this row, so concurrent
+    payments can never count past the plan's limit.
+    """
+
+    __tablename__ = "payment_usage"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # « 2026-11 »
+    payment_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class IdempotencyRecord(db.Model):
+    """The first request made with an ``Idempotency-Key``, and its answer once done."""
+
+    __tablename__ = "idempotency_record"
+    __table_args__ = (UniqueConstraint("account_id", "key", name="uq_idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(20), default="in_progress")
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SepaBatch(db.Model):
+    """One SEPA Credit Transfer file (pain.001.001.03) for one account.
+
+    ``preparing`` while its payments are claimed (in progress) and the file is
+    being written; ``sent`` once the file is kept in the export folder.
+    """
+
+    __tablename__ = "sepa_batch"
+    __table_args__ = (Index("ix_sepa_batch_account", "account_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    reference: Mapped[str] = mapped_column(String(35), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="preparing", index=True)
+    execution_date: Mapped[date] = mapped_column(Date)
+    payment_count: Mapped[int] = mapped_column(Integer, default=0)
+    total_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    message_id: Mapped[str | None] = mapped_column(String(35))
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    account: Mapped[Account] = relationship()
+    payments: Mapped[list[Payment]] = relationship(back_populates="batch", order_by="Payment.id")

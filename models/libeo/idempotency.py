@@ -1,0 +1,100 @@
+"""``Idempotency-Key``: one outcome per key, whatever the retries and their timing.
+
+The first request claims the key by inserting its record (unique per
+account) in a transaction of its own, so a concurrent duplicate sees it at
+once. The outcome is stored in the same transaction as the work it
+describes: a replay answers exactly what the first request answered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from . import db
+from .entities import Account, IdempotencyRecord, utcnow
+from .errors import Conflict, InvalidData
+
+IN_PROGRESS = "in_progress"
+DONE = "done"
+# A claim older than this belongs to a request that died: a retry may take it over.
+STALE_AFTER = timedelta(minutes=5)
+
+
+def fingerprint(method: str, path: str, payload) -> str:
+    canonical = json.dumps([method, path, payload], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def claim_key(account: Account, key: str, request_hash: str) -> tuple[IdempotencyRecord, bool]:
+    """Claims ``key`` for this request: (record, True); or (finished record, False) to replay.
+
+    Raises InvalidData when the key was used with another request, Conflict
+    while the first request with this key is still running.
+    """
+    record = IdempotencyRecord(account_id=account.id, key=key, request_hash=request_hash, state=IN_PROGRESS)
+    db.session.add(record)
+    try:
+        db.session.flush()
+        return record, True
+    except IntegrityError:
+        db.session.rollback()
+    existing = db.session.scalar(
+        select(IdempotencyRecord).where(IdempotencyRecord.account_id == account.id, IdempotencyRecord.key == key)
+    )
+    if existing is None:
+        # The first request failed and released the key in between: try again.
+        raise Conflict("Une requête avec cette clé d'idempotence vient d'échouer : réessayez.", code="idempotency_in_progress")
+    if existing.request_hash != request_hash:
+        raise InvalidData(
+            "Cette clé d'idempotence a déjà servi pour une autre requête : utilisez une nouvelle clé.",
+            "Idempotency-Key",
+            code="idempotency_key_reused",
+        )
+    if existing.state == DONE:
+        return existing, False
+    if _take_over_stale(existing):
+        return existing, True
+    raise Conflict(
+        "La première requête avec cette clé d'idempotence est encore en cours : réessayez dans un instant.",
+        code="idempotency_in_progress",
+    )
+
+
+def _take_over_stale(record: IdempotencyRecord) -> bool:
+    now = utcnow()
+    result = db.session.execute(
+        update(IdempotencyRecord)
+        .where(
+            IdempotencyRecord.id == record.id,
+            IdempotencyRecord.state == IN_PROGRESS,
+            IdempotencyRecord.created_at < now - STALE_AFTER,
+        )
+        .values(created_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def complete(record: IdempotencyRecord, status: int, body: dict) -> None:
+    record.state = DONE
+    record.response_status = status
+    record.response_body = json.dumps(body, ensure_ascii=False)
+    db.session.flush()
+
+
+def release(record_id: int) -> None:
+    """Forgets a claim whose request ended without a result worth replaying."""
+    db.session.execute(
+        delete(IdempotencyRecord)
+        .where(IdempotencyRecord.id == record_id, IdempotencyRecord.state == IN_PROGRESS)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def replay(record: IdempotencyRecord) -> tuple[int, dict]:
+    return record.response_status, json.loads(record.response_body)

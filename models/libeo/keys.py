@@ -1,0 +1,121 @@
+"""API keys of the integrations (MEG): issued once, stored hashed, checked in constant time.
+
+A key reads ``lbo_meg_<public id>_<secret>``: the recognisable prefix tells a
+person (and secret scanners) what it is, the public id finds the row, the
+256-bit secret is what proves possession. Only its SHA-256 is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+
+from . import db
+from .entities import Account, ApiKey, utcnow
+from .errors import Conflict, NotFound
+
+MEG = "meg"
+KEY_PREFIX = "lbo_meg_"
+_KEY_SHAPE = re.compile(r"lbo_meg_(?P<public_id>[0-9a-f]{12})_[A-Za-z0-9_-]{43}")
+MAX_KEY_LENGTH = 200
+# Compared against when no key matches, so that a miss costs what a hit costs.
+_NO_KEY_HASH = hashlib.sha256(b"no such key").hexdigest()
+# ``last_used_at`` is precise to this much: one write a minute, not one per call.
+USE_RECORD_INTERVAL = timedelta(seconds=60)
+
+
+def hash_key(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode("utf-8")).hexdigest()
+
+
+def active_api_key(account: Account, integration: str = MEG) -> ApiKey | None:
+    return db.session.scalar(
+        select(ApiKey).where(
+            ApiKey.account_id == account.id, ApiKey.integration == integration, ApiKey.revoked_at.is_(None)
+        )
+    )
+
+
+def issue_meg_api_key(account: Account) -> str:
+    """A new MEG key for the account, returned in clear this once; the previous one stops working."""
+    _revoke_active(account, MEG)
+    public_id = secrets.token_hex(6)
+    plaintext = f"{KEY_PREFIX}{public_id}_{secrets.token_urlsafe(32)}"
+    db.session.add(
+        ApiKey(
+            account_id=account.id,
+            integration=MEG,
+            public_id=public_id,
+            prefix=f"{KEY_PREFIX}{public_id}",
+            key_hash=hash_key(plaintext),
+        )
+    )
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        # Another « Régénérer » of the same account won the race.
+        db.session.rollback()
+        raise Conflict("Une autre clé vient d'être créée pour ce compte : rechargez la page.") from exc
+    return plaintext
+
+
+def revoke_api_key(account: Account, integration: str = MEG) -> None:
+    if not _revoke_active(account, integration):
+        raise NotFound("Aucune clé active à révoquer.")
+
+
+def _revoke_active(account: Account, integration: str) -> int:
+    result = db.session.execute(
+        update(ApiKey)
+        .where(ApiKey.account_id == account.id, ApiKey.integration == integration, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
+    return result.rowcount
+
+
+def authenticate_api_key(plaintext: str | None) -> ApiKey | None:
+    """The active key (with its account) matching ``plaintext``, else None.
+
+    Missing, malformed, unknown and revoked keys all end the same way, after
+    the same constant-time comparison.
+    """
+    candidate = (plaintext or "")[:MAX_KEY_LENGTH]
+    shape = _KEY_SHAPE.fullmatch(candidate)
+    key = None
+    if shape:
+        key = db.session.scalar(
+            select(ApiKey).options(joinedload(ApiKey.account)).where(ApiKey.public_id == shape["public_id"])
+        )
+    stored = key.key_hash if key is not None else _NO_KEY_HASH
+    matches = hmac.compare_digest(hash_key(candidate), stored)
+    if key is None or not matches or not key.is_active:
+        return None
+    return key
+
+
+def record_key_use(key: ApiKey) -> None:
+    """Sets « Dernière utilisation », at most once per interval."""
+    now = utcnow()
+    db.session.execute(
+        update(ApiKey)
+        .where(
+            ApiKey.id == key.id,
+            or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - USE_RECORD_INTERVAL),
+        )
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def public_id_of(plaintext: str | None) -> str | None:
+    """The non-secret part of a well-formed key (to rate-limit per key), else None."""
+    shape = _KEY_SHAPE.fullmatch((plaintext or "")[:MAX_KEY_LENGTH])
+    return shape["public_id"] if shape else None
