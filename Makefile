@@ -7,7 +7,11 @@ PORT ?= 5000
 
 .PHONY: run test test-pg test-e2e bench clean
 
+# Debian's python3 needs python3-venv for `-m venv`: installed here when we may.
 $(BIN)/python:
+	@$(PYTHON) -c "import ensurepip" 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq python3-venv; \
+	  else echo "Installez le module venv de Python : sudo apt-get install -y python3-venv" >&2; exit 1; fi; }
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: requirements.txt | $(BIN)/python
@@ -18,6 +22,7 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+run: export PUBLIC_URL ?= http://$(HOST):$(PORT)
 run: $(VENV)/.installed
 	$(BIN)/flask --app app demo
 	$(BIN)/flask --app app serve --host $(HOST) --port $(PORT)

@@ -59,8 +59,9 @@ def register_commands(app: Flask, meg: Flask, libeo: Flask) -> None:
         libeo_cli = libeo.cli.commands["libeo"]
         ctx.invoke(libeo_cli.commands["init-db"])
         ctx.invoke(meg_cli.commands["seed-demo"])
-        click.echo("\nMEG :   http://127.0.0.1:5000/meg/")
-        click.echo("Libeo : http://127.0.0.1:5000/libeo/ (vide : créez un compte, ou passez par « Payer » dans MEG)")
+        base = meg.config["PUBLIC_URL"].rstrip("/")
+        click.echo(f"\nMEG :   {base}/meg/")
+        click.echo(f"Libeo : {base}/libeo/ (vide : créez un compte, ou passez par « Payer » dans MEG)")
 
     @app.cli.command("serve")
     @click.option("--host", default="127.0.0.1", show_default=True)
