@@ -1,0 +1,268 @@
+"""The load driver: ``python -m bench.driver PLAN.json RESULT.json``.
+
+Runs in its own process, apart from the server. One thread per tenant, each
+with its own keep-alive connection and its own logins (done once, cookies
+kept), runs every phase for a bounded time (and, for the rows that consume
+fresh invoices, a bounded count), in step with the other threads. Only
+127.0.0.1 is ever contacted. Writes, per phase: requests, errors, duration,
+latencies (p50/p95/p99) and the SQL counts the server reported.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from urllib.parse import urlencode, urlsplit
+
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+SQL_HEADER = "X-SQL-Queries"
+LIBEO_LOGIN = "/libeo/connexion"
+LIBEO_INVOICES = "/libeo/factures"
+
+
+class DriverError(Exception):
+    pass
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+
+class Client:
+    """A keep-alive HTTP/1.1 connection with the cookies of one person, per path."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.cookies: dict[str, dict[str, str]] = {"/meg": {}, "/libeo": {}}
+        self.conn: http.client.HTTPConnection | None = None
+
+    def reconnect(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+
+    def request(self, method: str, path: str, *, body: bytes | None = None, headers: dict | None = None,
+                keep_cookies: bool = True) -> Reply:
+        jar = self.cookies["/meg" if path.startswith("/meg") else "/libeo"]
+        headers = dict(headers or {})
+        if jar:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.reconnect()
+            try:
+                self.conn.request(method, path, body=body, headers=headers)
+                response = self.conn.getresponse()
+                data = response.read()
+                break
+            except (http.client.HTTPException, ConnectionError, OSError):
+                # A keep-alive connection the server closed while idle: once more on a new one.
+                self.conn = None
+                if attempt == 2:
+                    raise
+        if keep_cookies:
+            for line in response.headers.get_all("Set-Cookie") or []:
+                name, _, rest = line.partition("=")
+                jar[name.strip()] = rest.split(";", 1)[0]
+        return Reply(response.status, response.headers, data)
+
+    def csrf(self, reply: Reply) -> str:
+        match = CSRF.search(reply.body.decode("utf-8", "replace"))
+        if not match:
+            raise DriverError(f"no CSRF token in the page (HTTP {reply.status})")
+        return match.group(1) or match.group(2)
+
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@dataclass
+class Worker:
+    tenant: dict
+    client: Client
+    meg_csrf: str = ""
+    cursor: Counter = field(default_factory=Counter)
+
+    def login(self, password: str, libeo: bool) -> None:
+        c = self.client
+        page = c.request("GET", "/meg/connexion")
+        form = {"email": self.tenant["email"], "password": password, "csrf_token": c.csrf(page)}
+        reply = c.request("POST", "/meg/connexion", body=urlencode(form).encode(), headers=FORM)
+        if reply.status != 302:
+            raise DriverError(f"MEG login refused (HTTP {reply.status})")
+        # The first page stores the company and a CSRF token in the session;
+        # the cookie is then kept as is (flash messages of « Payer » are not kept).
+        self.meg_csrf = c.csrf(c.request("GET", "/meg/achats/reglements"))
+        if not libeo:
+            return
+        page = c.request("GET", LIBEO_LOGIN)
+        form = {"email": self.tenant["email"], "password": password}
+        if page.status == 200 and b"csrf_token" in page.body:
+            form["csrf_token"] = c.csrf(page)
+        reply = c.request("POST", LIBEO_LOGIN, body=urlencode(form).encode(), headers=FORM)
+        if reply.status != 302:
+            raise DriverError(f"Libeo login refused (HTTP {reply.status})")
+        c.request("GET", LIBEO_INVOICES)
+
+    def next_item(self, pool: str):
+        items = self.tenant[pool]
+        i = self.cursor[pool]
+        if i >= len(items):
+            return None
+        self.cursor[pool] += 1
+        return items[i]
+
+    # Each returns (method, path, body, headers, expected status), or None when its pool is used up.
+    def meg_hello(self):
+        return "GET", "/meg/hello", None, {}, 200
+
+    def libeo_hello(self):
+        return "GET", "/libeo/hello", None, {}, 200
+
+    def meg_settlements(self):
+        return "GET", "/meg/achats/reglements", None, {}, 200
+
+    def meg_invoice(self):
+        ids = self.tenant["meg_invoice_ids"] + self.tenant["meg_pay_pool"]
+        invoice_id = ids[self.cursor["detail"] % len(ids)]
+        self.cursor["detail"] += 1
+        return "GET", f"/meg/achats/factures/{invoice_id}", None, {}, 200
+
+    def libeo_invoices(self):
+        return "GET", LIBEO_INVOICES, None, {}, 200
+
+    def _api(self, extra: dict | None = None) -> dict:
+        return {"Authorization": f"Bearer {self.tenant['api_key']}", "Accept": "application/json", **(extra or {})}
+
+    def libeo_api_me(self):
+        return "GET", "/libeo/api/v1/me", None, self._api(), 200
+
+    def libeo_api_pay(self):
+        external_id = self.next_item("libeo_pay_pool")
+        if external_id is None:
+            return None
+        body = json.dumps({"initiated_by": {"email": self.tenant["email"], "role": "user"}}).encode()
+        headers = self._api({"Content-Type": "application/json", "Idempotency-Key": str(uuid.uuid4())})
+        return "POST", f"/libeo/api/v1/invoices/{external_id}/payments", body, headers, 201
+
+    def meg_pay(self):
+        invoice_id = self.next_item("meg_pay_pool")
+        if invoice_id is None:
+            return None
+        self.tenant.setdefault("paid", []).append(invoice_id)
+        body = urlencode({"csrf_token": self.meg_csrf, "next": "/meg/achats/reglements"}).encode()
+        return "POST", f"/meg/achats/factures/{invoice_id}/payer", body, FORM, 302
+
+
+@dataclass
+class Samples:
+    latencies: list[float] = field(default_factory=list)
+    errors: Counter = field(default_factory=Counter)
+    sql: Counter = field(default_factory=Counter)
+
+
+def _run(worker: Worker, name: str, samples: Samples, deadline: float, limit: int | None, record: bool) -> None:
+    make = getattr(worker, name)
+    done = 0
+    while time.perf_counter() < deadline and (limit is None or done < limit):
+        item = make()
+        if item is None:
+            break
+        method, path, body, headers, expected = item
+        start = time.perf_counter()
+        reply = worker.client.request(method, path, body=body, headers=headers, keep_cookies=False)
+        elapsed = time.perf_counter() - start
+        done += 1
+        if not record:
+            continue
+        if reply.status == expected:
+            samples.latencies.append(elapsed)
+        else:
+            samples.errors[f"HTTP {reply.status}"] += 1
+        samples.sql[reply.headers.get(SQL_HEADER, "?")] += 1
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def run_phase(workers: list[Worker], phase: dict, seconds: float, warmup: float) -> dict:
+    name = phase["name"]
+    per_thread_limit = phase.get("limit")
+    warm_count = phase.get("warmup_requests")
+    # Warm-up, not recorded: a short time, or a few requests for the rows that consume invoices.
+    _parallel(workers, lambda w: _run(w, name, Samples(), time.perf_counter() + warmup, warm_count, False))
+    parts = [Samples() for _ in workers]
+    start = time.perf_counter()
+    deadline = start + seconds
+    _parallel_indexed(workers, lambda i, w: _run(w, name, parts[i], deadline, per_thread_limit, True))
+    duration = time.perf_counter() - start
+    latencies = [x for p in parts for x in p.latencies]
+    errors = sum((p.errors for p in parts), Counter())
+    sql = sum((p.sql for p in parts), Counter())
+    result = {"name": name, "requests": len(latencies) + sum(errors.values()), "ok": len(latencies),
+              "errors": dict(errors), "duration": duration, "sql": dict(sql)}
+    if latencies:
+        result.update({"p50": percentile(latencies, 50), "p95": percentile(latencies, 95),
+                       "p99": percentile(latencies, 99), "mean": sum(latencies) / len(latencies)})
+    return result
+
+
+def _parallel(workers: list[Worker], job) -> None:
+    _parallel_indexed(workers, lambda i, w: job(w))
+
+
+def _parallel_indexed(workers: list[Worker], job) -> None:
+    barrier = threading.Barrier(len(workers))
+    failures: list[BaseException] = []
+
+    def target(i: int, w: Worker) -> None:
+        barrier.wait()
+        try:
+            job(i, w)
+        except BaseException as exc:  # reported by the main thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=target, args=(i, w)) for i, w in enumerate(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failures:
+        raise failures[0]
+
+
+def main(plan_path: str, result_path: str) -> None:
+    with open(plan_path) as f:
+        plan = json.load(f)
+    url = urlsplit(plan["base_url"])
+    if url.hostname != "127.0.0.1":
+        raise SystemExit("bench.driver: only 127.0.0.1 may be loaded")
+    workers = [Worker(t, Client(url.hostname, url.port)) for t in plan["tenants"]]
+    libeo_pages = any(p["name"] == "libeo_invoices" for p in plan["phases"])
+    _parallel(workers, lambda w: w.login(plan["password"], libeo_pages))
+    results = []
+    for phase in plan["phases"]:
+        for w in workers:
+            w.client.reconnect()
+        results.append(run_phase(workers, phase, plan["seconds"], plan["warmup"]))
+        print(f"  {phase['name']:<16} {results[-1]['requests']:>6} requests", file=sys.stderr, flush=True)
+    paid = [i for w in workers for i in w.tenant.get("paid", [])]
+    with open(result_path, "w") as f:
+        json.dump({"phases": results, "meg_paid_invoice_ids": paid}, f)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])

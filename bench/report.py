@@ -1,0 +1,95 @@
+"""The rows the benchmark measures, and the one table it prints (Markdown)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str  # the driver's method
+    label: str
+    hello: str  # the ceiling of the same app
+    consumes_invoices: bool = False
+
+
+PHASES = [
+    Phase("meg_hello", "MEG `hello` (ceiling)", "meg_hello"),
+    Phase("meg_settlements", "MEG « Règlements », page 1", "meg_hello"),
+    Phase("meg_invoice", "MEG invoice detail", "meg_hello"),
+    Phase("libeo_hello", "Libeo `hello` (ceiling)", "libeo_hello"),
+    Phase("libeo_invoices", "Libeo invoice list, page 1", "libeo_hello"),
+    Phase("libeo_api_me", "Libeo API `GET /me`", "libeo_hello"),
+    Phase("libeo_api_pay", "Libeo API pay (`POST …/payments`)", "libeo_hello", True),
+    Phase("meg_pay", "MEG « Payer » → Libeo, end to end", "meg_hello", True),
+]
+BY_NAME = {p.name: p for p in PHASES}
+
+
+def _sql(counts: dict[str, int]) -> str:
+    """« 7 » for MEG alone, « 9 + 5 » for MEG + Libeo, a range if requests differed."""
+    meg, libeo = set(), set()
+    for header in counts:
+        parts = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+        if not parts:
+            return "?"
+        meg.add(int(parts.get("meg", 0)))
+        libeo.add(int(parts.get("libeo", 0)))
+
+    def span(values: set[int]) -> str:
+        return str(min(values)) if min(values) == max(values) else f"{min(values)}–{max(values)}"
+
+    if max(libeo) == 0:
+        return span(meg)
+    if max(meg) == 0:
+        return span(libeo)
+    return f"{span(meg)} + {span(libeo)}"
+
+
+def _ms(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{seconds * 1000:.1f}"
+
+
+def render(runs: list[dict], meta: dict) -> str:
+    db = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[meta["db"]]
+    lines = [
+        f"MEG ↔ Libeo benchmark — {db}, {meta['companies']:,} companies per side, gunicorn "
+        f"{meta['workers']} workers × {meta['threads']} threads, driver {meta['concurrency']} threads "
+        f"(separate process), {meta['seconds']:g} s per row, {meta['cpus']} CPUs, MEG → Libeo "
+        f"{meta['transport']}, {meta['date']}",
+        f"`{meta['command']}`",
+        "",
+        "| Request | Invoices / side | req/s | p50 ms | p95 ms | p99 ms | SQL / req | × hello | requests (errors) |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    results = {(run["size"], phase["name"]): phase for run in runs for phase in run["phases"]}
+    names = [p.name for p in PHASES if any(n == p.name for _, n in results)]
+    for name in names:
+        phase = BY_NAME[name]
+        for run in runs:
+            r = results.get((run["size"], name))
+            if r is None:
+                continue
+            rps = r["ok"] / r["duration"] if r["duration"] else 0.0
+            hello = results.get((run["size"], phase.hello))
+            ratio = "—"
+            if hello and rps and hello is not r:
+                ratio = f"{hello['ok'] / hello['duration'] / rps:.1f}×"
+            elif hello is r:
+                ratio = "1×"
+            errors = sum(r["errors"].values())
+            if name == "meg_pay":
+                # A refused « Payer » still redirects: count what MEG recorded as paid instead.
+                errors = max(errors, len(run["meg_paid_invoice_ids"]) - run["meg_paid_ok"])
+            lines.append(
+                f"| {phase.label} | {run['size']:,} | {rps:,.0f} | {_ms(r.get('p50'))} | {_ms(r.get('p95'))} | "
+                f"{_ms(r.get('p99'))} | {_sql(r['sql'])} | {ratio} | {r['requests']:,} ({errors}) |"
+            )
+    lines += [
+        "",
+        "SQL / req: statements per request (BEGIN excluded), « MEG + Libeo » when one request runs on both sides. "
+        "× hello: how many times fewer requests per second than the trivial `hello` route of the same app, "
+        "same run. The pay rows each use fresh invoices (and fresh Idempotency-Keys), "
+        "so they stop after their pool of invoices.",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,332 @@
+"""Bulk seeding of both products' databases for the benchmark.
+
+Rows are built as dicts and written with SQLAlchemy Core ``insert()``
+executemany in batches (no ORM unit of work), with explicit primary keys so
+that the driver knows which rows to ask for. Secrets follow each product's
+own scheme: one password hash (computed once) for every user, Libeo keys in
+Libeo's ``lbo_meg_<public id>_<secret>`` shape stored as SHA-256, the same
+keys encrypted in MEG with its Fernet helper.
+
+The companies the driver logs in as (« tenants ») own the same rows at every
+data size: what changes between sizes is only how much data the *other*
+companies have, so the table isolates the effect of data volume.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from datetime import date, datetime, timedelta, timezone
+
+from schwifty import IBAN
+from sqlalchemy import insert, text
+from stdnum import luhn
+from werkzeug.security import generate_password_hash
+
+from config import BaseConfig
+
+PASSWORD = "bench-mot-de-passe-2026"
+SUPPLIERS_PER_COMPANY = 5
+FIRMS = 10
+# Invoices each tenant owns besides the ones its pay rows consume.
+BACKGROUND_PER_TENANT = 50
+BATCH = 10_000
+
+
+@dataclass
+class Tenant:
+    """A company (MEG) and its account (Libeo) that one driver thread works as."""
+
+    number: int
+    email: str
+    api_key: str
+    meg_invoice_ids: list[int] = field(default_factory=list)
+    meg_pay_pool: list[int] = field(default_factory=list)
+    libeo_pay_pool: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SeedPlan:
+    invoices: int
+    companies: int
+    tenants: int
+    pool_per_tenant: int
+
+    @property
+    def tenant_invoices(self) -> int:
+        return self.pool_per_tenant + BACKGROUND_PER_TENANT
+
+    def check(self) -> None:
+        if self.tenants >= self.companies:
+            raise SystemExit("bench: --companies must exceed --concurrency (one company per load thread).")
+        if self.tenants * self.tenant_invoices > self.invoices:
+            raise SystemExit(
+                f"bench: {self.invoices} invoices cannot hold the {self.tenants} measured companies' "
+                f"{self.tenant_invoices} each: lower --pay-requests or --concurrency."
+            )
+
+    def owners(self) -> list[int]:
+        """The company number (1-based) of each invoice, invoice k at index k-1."""
+        owners = [t for t in range(1, self.tenants + 1) for _ in range(self.tenant_invoices)]
+        others = self.companies - self.tenants
+        owners += [self.tenants + 1 + k % others for k in range(self.invoices - len(owners))]
+        return owners
+
+
+def siret(number: int) -> str:
+    siren = f"9{number:07d}"
+    siren += luhn.calc_check_digit(siren)
+    base = f"{siren}0001"
+    return base + luhn.calc_check_digit(base)
+
+
+def iban_pool(size: int = 64) -> list[tuple[str, str]]:
+    pool = []
+    for k in range(size):
+        iban = IBAN.generate("FR", bank_code="3000600001", account_code=f"{k + 1:011d}")
+        pool.append((iban.compact, str(iban.bic)))
+    return pool
+
+
+def libeo_key() -> tuple[str, str]:
+    from models.libeo.keys import KEY_PREFIX
+
+    public_id = secrets.token_hex(6)
+    return public_id, f"{KEY_PREFIX}{public_id}_{secrets.token_urlsafe(32)}"
+
+
+def _write(conn, table, rows: list[dict]) -> None:
+    for start in range(0, len(rows), BATCH):
+        conn.execute(insert(table), rows[start : start + BATCH])
+
+
+def _reset_sequences(conn, tables) -> None:
+    if conn.dialect.name != "postgresql":
+        return
+    for table in tables:
+        conn.execute(text(
+            f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', 'id'), "
+            f"(SELECT COALESCE(MAX(id), 1) FROM \"{table.name}\"))"
+        ))
+
+
+def _analyze(engine) -> None:
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+        else:
+            conn.exec_driver_sql("ANALYZE")
+            conn.commit()
+
+
+def _amount(k: int) -> int:
+    return 1_000 + (k * 7_919) % 500_000
+
+
+def seed(meg_app, libeo_app, plan: SeedPlan, today: date | None = None) -> list[Tenant]:
+    """Creates both schemas and fills them; returns what the driver needs to know."""
+    from models.libeo import db as libeo_db
+    from models.meg import db as meg_db
+
+    plan.check()
+    today = today or date.today()
+    now = datetime.now(timezone.utc)
+    password_hash = generate_password_hash(PASSWORD, method=BaseConfig.PASSWORD_HASH_METHOD)
+    ibans = iban_pool()
+    keys = [libeo_key() for _ in range(plan.companies)]
+    tenants = [Tenant(t, email(t), keys[t - 1][1]) for t in range(1, plan.tenants + 1)]
+    owners = plan.owners()
+
+    with meg_app.app_context():
+        meg_db.create_all()
+        _seed_meg(meg_db, plan, tenants, owners, keys, ibans, password_hash, today, now)
+        _analyze(meg_db.engine)
+        meg_db.engine.dispose()
+    with libeo_app.app_context():
+        libeo_db.create_all()
+        _seed_libeo(libeo_db, plan, tenants, owners, keys, ibans, password_hash, today, now)
+        _analyze(libeo_db.engine)
+        _check_key(tenants[0].api_key)
+        libeo_db.session.remove()
+        libeo_db.engine.dispose()
+    return tenants
+
+
+def email(number: int) -> str:
+    return f"achats@entreprise{number:04d}.fr"
+
+
+def _tenant_slot(plan: SeedPlan, owners: list[int], k: int) -> int | None:
+    """Position of invoice k within its tenant's block, or None for another company's invoice."""
+    owner = owners[k - 1]
+    return (k - 1) - (owner - 1) * plan.tenant_invoices if owner <= plan.tenants else None
+
+
+def _seed_meg(db, plan, tenants, owners, keys, ibans, password_hash, today, now) -> None:
+    from models.meg import AccountingFirm, AchatsRole, Company, ModuleRole, PaymentMode, Supplier, SupplierInvoice, User
+    from models.meg.libeo_link import LibeoConnection, LibeoPayment, PaymentStatus, _fernet
+
+    fernet = _fernet()
+    modes = list(PaymentMode)
+    firms = [{"id": f, "name": f"Cabinet Bench {f:02d}"} for f in range(1, FIRMS + 1)]
+    companies, users, roles, suppliers, connections = [], [], [], [], []
+    for c in range(1, plan.companies + 1):
+        name = f"Entreprise {c:04d} SAS"
+        companies.append({"id": c, "name": name, "siret": siret(c), "accounting_firm_id": 1 + c % FIRMS,
+                          "created_at": now})
+        users.append({"id": c, "email": email(c), "full_name": f"Achats {c:04d}", "password_hash": password_hash,
+                      "session_token": secrets.token_urlsafe(32), "accounting_firm_id": None, "created_at": now})
+        roles.append({"id": c, "user_id": c, "company_id": c, "module": "achats", "role": AchatsRole.ADMIN})
+        for s in range(SUPPLIERS_PER_COMPANY):
+            iban, bic = ibans[(c * SUPPLIERS_PER_COMPANY + s) % len(ibans)]
+            suppliers.append({"id": (c - 1) * SUPPLIERS_PER_COMPANY + s + 1, "company_id": c,
+                              "name": f"Fournisseur {s + 1} de l'entreprise {c:04d}", "iban": iban, "bic": bic})
+        key = keys[c - 1][1]
+        connections.append({"id": c, "company_id": c, "key_ciphertext": fernet.encrypt(key.encode()).decode(),
+                            "key_prefix": key[:12], "account_name": name, "connected_at": now,
+                            "connected_by_id": c})
+    for f in range(1, FIRMS + 1):
+        users.append({"id": plan.companies + f, "email": f"expert{f:02d}@cabinet-bench.fr",
+                      "full_name": f"Expert {f:02d}", "password_hash": password_hash,
+                      "session_token": secrets.token_urlsafe(32), "accounting_firm_id": f, "created_at": now})
+
+    invoices, payments = [], []
+    for k in range(1, plan.invoices + 1):
+        company = owners[k - 1]
+        slot = _tenant_slot(plan, owners, k)
+        pool = slot is not None and slot < plan.pool_per_tenant
+        mode = PaymentMode.LIBEO if pool else modes[k % len(modes)]
+        paid = not pool and k % 3 == 0
+        issued = today - timedelta(days=k % 120)
+        invoices.append({
+            "id": k, "company_id": company, "supplier_id": (company - 1) * SUPPLIERS_PER_COMPANY + 1 + k % SUPPLIERS_PER_COMPANY,
+            "number": f"F-{k:07d}", "issue_date": issued, "due_date": issued + timedelta(days=30),
+            "amount_cents": _amount(k), "currency": "EUR", "payment_mode": mode,
+            "paid_at": now if paid else None, "created_at": now, "updated_at": now,
+        })
+        if paid and mode is PaymentMode.LIBEO:
+            payments.append({"id": len(payments) + 1, "invoice_id": k, "attempt": 1,
+                             "idempotency_key": secrets.token_urlsafe(24), "libeo_payment_id": str(k),
+                             "status": PaymentStatus.PAID, "execution_date": issued.isoformat(),
+                             "requested_by_id": company, "requested_at": now, "updated_at": now})
+        if slot is not None:
+            tenant = tenants[company - 1]
+            (tenant.meg_pay_pool if pool else tenant.meg_invoice_ids).append(k)
+
+    tables = [AccountingFirm, Company, User, ModuleRole, Supplier, SupplierInvoice, LibeoConnection, LibeoPayment]
+    rows = [firms, companies, users, roles, suppliers, invoices, connections, payments]
+    with db.engine.begin() as conn:
+        for model, batch in zip(tables, rows):
+            _write(conn, model.__table__, batch)
+        _reset_sequences(conn, [model.__table__ for model in tables])
+
+
+def _seed_libeo(db, plan, tenants, owners, keys, ibans, password_hash, today, now) -> None:
+    from models.libeo import Account, ApiKey, Invoice, InvoiceSource, InvoiceStatus, LibeoUser, Payment, Plan
+    from models.libeo import Channel, InitiatorRole, PaymentStatus
+    from models.libeo.keys import KEY_PREFIX, MEG, hash_key
+
+    accounts, users, api_keys = [], [], []
+    for c in range(1, plan.companies + 1):
+        debtor_iban, debtor_bic = ibans[c % len(ibans)]
+        # The tenants pay without a monthly quota (SPEC §3: Partnerships); others mix both plans.
+        plan_of = Plan.PARTNERSHIPS if c <= plan.tenants or c % 2 else Plan.GRATUIT
+        accounts.append({"id": c, "name": f"Entreprise {c:04d} SAS", "siret": siret(c), "plan": plan_of,
+                         "debtor_iban": debtor_iban, "debtor_bic": debtor_bic, "cancel_at_period_end": False,
+                         "created_at": now})
+        users.append({"id": c, "account_id": c, "email": email(c), "full_name": f"Achats {c:04d}",
+                      "password_hash": password_hash, "session_token": secrets.token_urlsafe(32), "created_at": now})
+        public_id, key = keys[c - 1]
+        api_keys.append({"id": c, "account_id": c, "integration": MEG, "public_id": public_id,
+                         "prefix": f"{KEY_PREFIX}{public_id}", "key_hash": hash_key(key), "created_at": now})
+
+    invoices, payments = [], []
+    for k in range(1, plan.invoices + 1):
+        account = owners[k - 1]
+        slot = _tenant_slot(plan, owners, k)
+        pool = slot is not None and slot < plan.pool_per_tenant
+        from_meg = pool or k % 2 == 0
+        paid = not pool and k % 3 == 0
+        issued = today - timedelta(days=k % 120)
+        iban, bic = ibans[k % len(ibans)]
+        external_id = f"bench-{k}" if from_meg else None
+        invoices.append({
+            "id": k, "account_id": account, "source": InvoiceSource.MEG if from_meg else InvoiceSource.LIBEO,
+            "external_id": external_id, "number": f"L-{k:07d}", "supplier_name": f"Fournisseur {k % 97}",
+            "supplier_iban": iban, "supplier_bic": bic, "issue_date": issued,
+            "due_date": issued + timedelta(days=30), "amount_cents": _amount(k), "currency": "EUR",
+            "status": InvoiceStatus.PAID if paid else InvoiceStatus.TO_PAY, "created_at": now, "updated_at": now,
+        })
+        if paid:
+            payments.append({
+                "id": len(payments) + 1, "account_id": account, "invoice_id": k, "status": PaymentStatus.PAID,
+                "amount_cents": _amount(k), "currency": "EUR", "execution_date": issued,
+                "creditor_name": f"Fournisseur {k % 97}", "creditor_iban": iban, "creditor_bic": bic,
+                "initiated_by_email": email(account), "initiated_by_role": InitiatorRole.USER,
+                "channel": Channel.MEG if from_meg else Channel.LIBEO, "created_at": now, "paid_at": now,
+            })
+        if pool:
+            tenants[account - 1].libeo_pay_pool.append(external_id)
+
+    tables = [Account, LibeoUser, ApiKey, Invoice, Payment]
+    rows = [accounts, users, api_keys, invoices, payments]
+    with db.engine.begin() as conn:
+        for model, batch in zip(tables, rows):
+            _write(conn, model.__table__, batch)
+        _reset_sequences(conn, [model.__table__ for model in tables])
+
+
+def _check_key(api_key: str) -> None:
+    """The keys written above must be ones Libeo accepts (its scheme may evolve)."""
+    from models.libeo.keys import authenticate_api_key
+
+    if authenticate_api_key(api_key) is None:
+        raise SystemExit("bench: Libeo refuses the seeded API keys: its key scheme changed, update bench/seed.py.")
+
+
+def manifest(tenants: list[Tenant]) -> list[dict]:
+    return [asdict(t) for t in tenants]
+
+
+def pool_per_tenant(pay_requests: int, tenants: int, warmup: int) -> int:
+    return math.ceil(pay_requests / tenants) + warmup
+
+
+def count_meg_payments(invoice_ids: list[int]) -> int:
+    """Invoices among these that MEG records as paid or being paid through Libeo."""
+    from sqlalchemy import func, select
+
+    from models.meg import db
+    from models.meg.libeo_link import LibeoPayment, PaymentStatus
+
+    active = [s for s in PaymentStatus if s.is_active]
+    return db.session.scalar(
+        select(func.count(func.distinct(LibeoPayment.invoice_id))).where(
+            LibeoPayment.invoice_id.in_(invoice_ids), LibeoPayment.status.in_(active)
+        )
+    )
+
+
+def main(argv: list[str]) -> None:
+    """Run by ``python -m bench`` in a child process with the server's environment."""
+    import json
+
+    from app import create_app
+
+    root = create_app()
+    meg, libeo = root.extensions["sides"]["meg"], root.extensions["sides"]["libeo"]
+    if argv[0] == "--count-paid":
+        with meg.app_context():
+            print(count_meg_payments([int(i) for i in argv[1:]]))
+        return
+    size, companies, tenants, pay_requests, warmup = map(int, argv[:5])
+    plan = SeedPlan(size, companies, tenants, pool_per_tenant(pay_requests, tenants, warmup))
+    Path(argv[5]).write_text(json.dumps(manifest(seed(meg, libeo, plan))))
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])

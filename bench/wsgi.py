@@ -1,0 +1,85 @@
+"""What gunicorn serves during the benchmark: the combined app, plus two probes.
+
+- ``/meg/hello`` and ``/libeo/hello``: the cheapest route each product can
+  answer through its own stack (hooks, security headers), the ceiling the
+  real pages are compared with;
+- an ``X-SQL-Queries`` response header: the SQL statements the request ran on
+  each side (``BEGIN`` excluded, so SQLite and PostgreSQL count alike).
+
+Nothing here changes product behaviour; the product code is not touched.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import requests
+from sqlalchemy import event
+
+from app import create_app
+
+HEADER = "X-SQL-Queries"
+_local = threading.local()
+
+
+def _counter(side: str):
+    def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
+        counts = getattr(_local, "counts", None)
+        if counts is not None and not statement.lstrip()[:5].upper().startswith("BEGIN"):
+            counts[side] += 1
+
+    return before_cursor_execute
+
+
+def _add_hello(flask_app) -> None:
+    flask_app.add_url_rule("/hello", "bench_hello", lambda: "hello")
+
+
+def _count_peer_queries() -> None:
+    """With a real socket between the sides, adds the callee's count to the caller's."""
+    send = requests.Session.send
+
+    def send_and_count(self, request, **kwargs):
+        response = send(self, request, **kwargs)
+        counts = getattr(_local, "counts", None)
+        peer = response.headers.get(HEADER)
+        if counts is not None and peer:
+            for part in peer.split(","):
+                side, _, value = part.partition("=")
+                if side in counts and value.isdigit():
+                    counts[side] += int(value)
+        return response
+
+    requests.Session.send = send_and_count
+
+
+def build():
+    root = create_app()
+    sides = root.extensions["sides"]
+    for side, flask_app in sides.items():
+        _add_hello(flask_app)
+        db = flask_app.extensions["sqlalchemy"]
+        with flask_app.app_context():
+            event.listen(db.engine, "before_cursor_execute", _counter(side))
+    if not sides["meg"].config["IN_PROCESS_TRANSPORT"]:
+        _count_peer_queries()
+    inner = root.wsgi_app
+
+    def counted(environ, start_response):
+        _local.counts = {"meg": 0, "libeo": 0}
+
+        def start(status, headers, exc_info=None):
+            counts = _local.counts
+            headers.append((HEADER, ",".join(f"{side}={n}" for side, n in counts.items())))
+            return start_response(status, headers, exc_info)
+
+        try:
+            return inner(environ, start)
+        finally:
+            _local.counts = None
+
+    root.wsgi_app = counted
+    return root
+
+
+app = build()
