@@ -11,6 +11,7 @@ import json
 import secrets
 from urllib.parse import urlsplit
 
+import pytest
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
@@ -19,7 +20,7 @@ from sqlalchemy import select
 
 from core.http import WSGITransport
 from models.meg import db
-from models.meg.oauth import OAuthClient, digest
+from models.meg.oauth import OAuthClient, OAuthClientError, digest, ensure_client
 from test_oauth import company_id
 
 PUBLIC = "http://127.0.0.1:5000"
@@ -108,3 +109,18 @@ def test_authlib_requests_client_signs_in(apps, client, demo, meg_auth, meg_app)
     assert info["name"] == "Marc Leroy"
     assert info["company_name"] == "Garage Leroy SAS"
     assert info["company_achats_admin"] is True
+
+
+def test_ensure_client_keeps_one_client_with_a_fixed_id(meg_app):
+    secret, new_secret = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    with meg_app.app_context():
+        first = ensure_client("libeo", "Libeo", [f"{PUBLIC}/libeo/meg/callback"], "openid email company libeo_key", secret)
+        db.session.commit()
+        again = ensure_client("libeo", "Libeo", [f"{PUBLIC}/libeo/meg/retour"], "openid email company libeo_key",
+                              new_secret)
+        db.session.commit()
+        assert again.id == first.id
+        assert db.session.scalar(select(OAuthClient.redirect_uris)) == [f"{PUBLIC}/libeo/meg/retour"]
+        assert again.check_client_secret(new_secret) and not again.check_client_secret(secret)
+        with pytest.raises(OAuthClientError, match="secret"):
+            ensure_client("libeo", "Libeo", [CALLBACK], "openid", "court")
