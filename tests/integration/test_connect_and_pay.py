@@ -1,0 +1,271 @@
+"""The article's first path and « Payer » (SPEC §5.1, §5.3, §5.4), both apps over HTTP."""
+
+from __future__ import annotations
+
+import threading
+from html import unescape
+
+import pytest
+from sqlalchemy import select, text
+
+from conftest import MegAuth
+from models.meg import db as meg_db
+from models.meg.libeo_link import LibeoConnection
+
+from .conftest import GARAGE_SIRET, libeo_account, libeo_back, libeo_down, libeo_invoices, libeo_payments, meg_libeo_invoices
+
+
+def page(response) -> str:
+    return unescape(response.get_data(as_text=True))
+
+
+def _connections(meg_app):
+    with meg_app.app_context():
+        return meg_db.session.scalars(select(LibeoConnection)).all()
+
+
+# --- « Options » → « Clé d'api LIBEO » --------------------------------------------------------------
+
+
+def test_connect_with_a_libeo_key(connected, client, meg_app):
+    options = page(client.get("/meg/achats/options"))
+    assert "La connexion est établie avec le compte Libeo « Boulangerie Martin SARL »" in options
+    assert connected["key"] not in options  # never shown again in full
+    assert connected["key"][:12] in options
+    [connection] = _connections(meg_app)
+    assert connected["key"] not in connection.key_ciphertext
+    with meg_app.app_context():
+        dump = "\n".join(str(row) for row in meg_db.session.execute(text("SELECT * FROM libeo_connection")))
+    assert connected["key"] not in dump
+
+
+@pytest.mark.parametrize(
+    "key, message",
+    [
+        ("", "Collez la clé d'API affichée par Libeo."),
+        ("lbo_meg_pas une clé", "n'a pas le bon format"),
+        ("x" * 500, "n'a pas le bon format"),
+        ("lbo_meg_0000000000000000_abcdefabcdefabcdefabcdefabcdef", "Libeo ne reconnaît pas cette clé"),
+    ],
+)
+def test_bad_keys_are_refused_and_nothing_is_saved(client, demo, meg_auth, meg_app, libeo_app, key, message):
+    libeo_account(libeo_app)
+    meg_auth.login()
+    response = client.post("/meg/achats/options", data={"api_key": key})
+    assert message in page(response)
+    assert _connections(meg_app) == []
+
+
+def test_revoked_key_is_refused(client, demo, meg_auth, meg_app, libeo_app):
+    from models.libeo import db
+    from models.libeo.entities import Account
+    from models.libeo.keys import revoke_api_key
+
+    account_id, key = libeo_account(libeo_app)
+    with libeo_app.app_context():
+        revoke_api_key(db.session.get(Account, account_id))
+        db.session.commit()
+    meg_auth.login()
+    assert "Libeo ne reconnaît pas cette clé" in page(client.post("/meg/achats/options", data={"api_key": key}))
+    assert _connections(meg_app) == []
+
+
+def test_key_of_another_siret_is_refused(client, demo, meg_auth, meg_app, libeo_app):
+    _, key = libeo_account(libeo_app, name="Garage Leroy SAS", siret=GARAGE_SIRET, email="marc@garage-leroy.fr")
+    meg_auth.login()
+    response = client.post("/meg/achats/options", data={"api_key": key})
+    assert "n'est pas celui de Boulangerie Martin SARL" in page(response)
+    assert _connections(meg_app) == []
+
+
+def test_non_administrator_cannot_save_a_key_even_by_crafted_post(client, demo, meg_auth, meg_app, libeo_app):
+    _, key = libeo_account(libeo_app)
+    meg_auth.login("compta@boulangerie-martin.fr")
+    assert client.get("/meg/achats/options").status_code == 403
+    assert client.post("/meg/achats/options", data={"api_key": key}).status_code == 403
+    assert client.post("/meg/achats/options/libeo/supprimer").status_code == 403
+    assert _connections(meg_app) == []
+
+
+def test_remove_and_replace_the_key(connected, client, meg_app, libeo_app):
+    from models.libeo import db
+    from models.libeo.entities import Account
+    from models.libeo.keys import issue_meg_api_key
+
+    with libeo_app.app_context():
+        new_key = issue_meg_api_key(db.session.get(Account, connected["account_id"]))
+        db.session.commit()
+    assert "La connexion est établie" in page(client.post("/meg/achats/options", data={"api_key": new_key},
+                                                          follow_redirects=True))
+    [connection] = _connections(meg_app)
+    assert connection.key_prefix == new_key[:12]
+    response = client.post("/meg/achats/options/libeo/supprimer", follow_redirects=True)
+    assert "La connexion à Libeo est supprimée" in page(response)
+    assert _connections(meg_app) == []
+
+
+# --- « Payer » --------------------------------------------------------------------------------------
+
+
+def test_pay_sends_the_invoice_and_creates_the_payment(connected, client, meg_app, libeo_app):
+    invoice_id, number, amount = meg_libeo_invoices(meg_app)[0]
+    settle = page(client.get("/meg/achats/reglements"))
+    assert f'/meg/achats/factures/{invoice_id}/payer' in settle
+    response = client.post(f"/meg/achats/factures/{invoice_id}/payer", data={"next": "/meg/achats/reglements"},
+                           follow_redirects=True)
+    shown = page(response)
+    assert "Paiement programmé" in shown and number in shown
+    [payment] = libeo_payments(libeo_app)
+    assert payment["amount_cents"] == amount
+    assert payment["initiated_by_email"] == "admin@boulangerie-martin.fr"
+    assert payment["initiated_by_role"] == "user" and payment["channel"] == "MEG"
+    [invoice] = libeo_invoices(libeo_app)
+    assert invoice["number"] == number and invoice["supplier_iban"] == "FR7630006000010000000791963"
+    assert invoice["source"] == "MEG"
+    # The invoice page reads the status from Libeo and no longer offers « Payer ».
+    detail = page(client.get(f"/meg/achats/factures/{invoice_id}"))
+    assert "Paiement programmé" in detail
+    assert f'/meg/achats/factures/{invoice_id}/payer' not in detail
+
+
+def test_double_click_makes_one_payment(connected, client, meg_app, libeo_app):
+    invoice_id, *_ = meg_libeo_invoices(meg_app)[0]
+    first = client.post(f"/meg/achats/factures/{invoice_id}/payer", follow_redirects=True)
+    second = client.post(f"/meg/achats/factures/{invoice_id}/payer", follow_redirects=True)
+    assert "Paiement programmé" in page(first) and "Paiement programmé" in page(second)
+    assert len(libeo_payments(libeo_app)) == 1
+
+
+def test_twenty_concurrent_clicks_make_one_payment(connected, apps, meg_app, libeo_app):
+    invoice_id, *_ = meg_libeo_invoices(meg_app)[0]
+    clients = []
+    for _ in range(20):
+        c = apps.root.test_client()
+        MegAuth(c).login()
+        clients.append(c)
+    statuses, barrier = [], threading.Barrier(20)
+
+    def click(c):
+        barrier.wait()
+        statuses.append(c.post(f"/meg/achats/factures/{invoice_id}/payer").status_code)
+
+    threads = [threading.Thread(target=click, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert statuses == [302] * 20
+    assert len(libeo_payments(libeo_app)) == 1
+    assert "Paiement programmé" in page(clients[0].get(f"/meg/achats/factures/{invoice_id}"))
+
+
+def test_libeo_down_then_back(connected, client, apps, meg_app, libeo_app):
+    invoice_id, *_ = meg_libeo_invoices(meg_app)[0]
+    saved = libeo_down(apps)
+    response = client.post(f"/meg/achats/factures/{invoice_id}/payer", follow_redirects=True)
+    assert "Libeo est momentanément injoignable : rien n'a été payé" in page(response)
+    assert libeo_payments(libeo_app) == []
+    assert invoice_id in [row[0] for row in meg_libeo_invoices(meg_app)]  # still to settle
+    libeo_back(apps, saved)
+    response = client.post(f"/meg/achats/factures/{invoice_id}/payer", follow_redirects=True)
+    assert "Paiement programmé" in page(response)
+    assert len(libeo_payments(libeo_app)) == 1
+
+
+def test_company_without_siret_cannot_pay(client, demo, meg_auth):
+    meg_auth.login("president@amis-du-quartier.fr")
+    settle = page(client.get("/meg/achats/reglements"))
+    assert "l'entreprise n'a pas de SIRET" in settle
+    assert "/payer" not in settle
+
+
+def test_not_connected_payer_leads_to_libeo(client, demo, meg_auth, meg_app):
+    invoice_id, *_ = meg_libeo_invoices(meg_app, "Garage Leroy SAS")[0]
+    meg_auth.login("gerant@garage-leroy.fr")
+    settle = page(client.get("/meg/achats/reglements"))
+    assert "/libeo/connexion-meg?return_to=" in settle
+    response = client.post(f"/meg/achats/factures/{invoice_id}/payer")
+    assert "/libeo/connexion-meg?return_to=" in response.headers["Location"]
+
+
+def test_revoked_connection_is_explained(connected, client, meg_app, libeo_app):
+    from models.libeo import db
+    from models.libeo.entities import Account
+    from models.libeo.keys import revoke_api_key
+
+    with libeo_app.app_context():
+        revoke_api_key(db.session.get(Account, connected["account_id"]))
+        db.session.commit()
+    invoice_id, *_ = meg_libeo_invoices(meg_app)[0]
+    response = client.post(f"/meg/achats/factures/{invoice_id}/payer", follow_redirects=True)
+    assert "La connexion à Libeo a été révoquée" in page(response)
+    assert libeo_payments(libeo_app) == []
+
+
+def test_quota_reached_links_to_the_upgrade(connected, client, meg_app, libeo_app):
+    from datetime import date
+
+    from models.meg import Company, PaymentMode, Supplier, SupplierInvoice
+
+    with meg_app.app_context():
+        company = meg_db.session.scalar(select(Company).where(Company.name == "Boulangerie Martin SARL"))
+        supplier = meg_db.session.scalar(select(Supplier).where(Supplier.company_id == company.id))
+        meg_db.session.add_all(
+            SupplierInvoice(company=company, supplier=supplier, number=f"Q-{k}", issue_date=date.today(),
+                            due_date=date.today(), amount_cents=1000 + k, payment_mode=PaymentMode.LIBEO)
+            for k in range(3)
+        )
+        meg_db.session.commit()
+    invoices = meg_libeo_invoices(meg_app)
+    assert len(invoices) >= 6
+    for invoice_id, *_ in invoices[:5]:
+        assert "Paiement programmé" in page(client.post(f"/meg/achats/factures/{invoice_id}/payer", follow_redirects=True))
+    sixth = page(client.post(f"/meg/achats/factures/{invoices[5][0]}/payer", follow_redirects=True))
+    assert "Passer à la formule Partnerships" in sixth
+    assert "/libeo/abonnement" in sixth
+    assert len(libeo_payments(libeo_app)) == 5
+
+
+def test_invalid_supplier_iban_is_explained(connected, client, meg_app, libeo_app):
+    from models.meg import Supplier
+
+    invoice_id, *_ = meg_libeo_invoices(meg_app)[0]
+    with meg_app.app_context():
+        from models.meg import SupplierInvoice
+
+        supplier = meg_db.session.get(SupplierInvoice, invoice_id).supplier
+        supplier.iban = "FR7630006000010000000791964"  # legacy data with a wrong check digit
+        meg_db.session.commit()
+        assert meg_db.session.get(Supplier, supplier.id).iban.endswith("964")
+    response = client.post(f"/meg/achats/factures/{invoice_id}/payer", follow_redirects=True)
+    assert "IBAN" in page(response)
+    assert libeo_payments(libeo_app) == []
+
+
+def test_accountant_pays_only_once_registered_in_libeo(connected, client, meg_auth, meg_app, libeo_app):
+    from models.libeo import db
+    from models.libeo.entities import Account
+
+    meg_auth.logout()
+    meg_auth.login("expert@cabinet-durand.fr")
+    invoice_id, *_ = meg_libeo_invoices(meg_app)[0]
+    with meg_app.app_context():
+        from models.meg import SupplierInvoice
+
+        company_id = meg_db.session.get(SupplierInvoice, invoice_id).company_id
+    client.post("/meg/entreprise", data={"company_id": company_id})
+    settle = page(client.get("/meg/achats/reglements"))
+    assert "l'entreprise doit vous ajouter comme expert-comptable" in settle
+    assert "/payer" not in settle
+    response = client.post(f"/meg/achats/factures/{invoice_id}/payer", follow_redirects=True)
+    assert "expert-comptable" in page(response)
+    assert libeo_payments(libeo_app) == []
+    with libeo_app.app_context():
+        db.session.get(Account, connected["account_id"]).accountant_email = "expert@cabinet-durand.fr"
+        db.session.commit()
+    assert f"/meg/achats/factures/{invoice_id}/payer" in page(client.get("/meg/achats/reglements"))
+    response = client.post(f"/meg/achats/factures/{invoice_id}/payer", follow_redirects=True)
+    assert "Paiement programmé" in page(response)
+    [payment] = libeo_payments(libeo_app)
+    assert payment["initiated_by_role"] == "accountant"
+    assert payment["initiated_by_email"] == "expert@cabinet-durand.fr"
