@@ -1,0 +1,259 @@
+"""SQL statements per page and API call do not grow with the data (SPEC §10).
+
+Each request is measured twice: with the demo's few rows, then after both
+databases received many more (invoices of the same company and of others,
+payments and attempts in every state, more suppliers). The number of SQL
+statements (BEGIN excluded, per side) must be the same: a query per row
+(an N+1) makes the second count larger. ``python -m bench`` measures the
+same requests under load at 1,000 and 100,000 invoices.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import event, select
+
+from models.libeo import db as libeo_db
+from models.meg import db as meg_db
+
+BOULANGERIE = "Boulangerie Martin SARL"
+BOULANGERIE_SIRET = "83451234500002"
+LIBEO_EMAIL = "claire@boulangerie-martin.fr"
+LIBEO_PASSWORD = "mot-de-passe-solide-42"
+MANY = 60
+
+
+class SqlCounter:
+    """Counts the statements each side's engine runs while ``measure`` calls a request."""
+
+    def __init__(self, apps) -> None:
+        self.counts: dict[str, int] | None = None
+        for side, app, db in (("meg", apps.meg, meg_db), ("libeo", apps.libeo, libeo_db)):
+            with app.app_context():
+                event.listen(db.engine, "before_cursor_execute", self._hook(side))
+
+    def _hook(self, side: str):
+        def count(conn, cursor, statement, parameters, context, executemany):
+            if self.counts is not None and not statement.lstrip().upper().startswith("BEGIN"):
+                self.counts[side] += 1
+
+        return count
+
+    def measure(self, request) -> tuple[object, dict[str, int]]:
+        self.counts = {"meg": 0, "libeo": 0}
+        try:
+            response = request()
+        finally:
+            counts, self.counts = self.counts, None
+        return response, counts
+
+
+class World:
+    """Boulangerie Martin in MEG and in Libeo (Partnerships), connected, both users signed in."""
+
+    def __init__(self, apps, client, meg_auth) -> None:
+        from models.libeo import Plan
+        from models.libeo.accounts import create_account
+        from models.libeo.keys import issue_meg_api_key
+
+        self.apps, self.client = apps, client
+        with apps.libeo.app_context():
+            account = create_account(BOULANGERIE, BOULANGERIE_SIRET, LIBEO_EMAIL, LIBEO_PASSWORD,
+                                     full_name="Claire Martin", plan=Plan.PARTNERSHIPS)
+            libeo_db.session.commit()
+            self.account_id = account.id
+            self.api_key = issue_meg_api_key(account)
+            libeo_db.session.commit()
+        assert meg_auth.login().status_code == 302
+        response = client.post("/meg/achats/options", data={"api_key": self.api_key})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        response = client.post("/libeo/connexion", data={"email": LIBEO_EMAIL, "password": LIBEO_PASSWORD})
+        assert response.status_code == 302
+        self.fresh_meg_invoices = self._unpaid_libeo_invoices()
+        # First payments of the month create their counters: done once before measuring.
+        self.detail_id = self.meg_pay_next()
+        self.libeo_payment_id = self.libeo_pay_fresh().get_json()["id"]
+
+    @property
+    def api(self) -> dict:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    def _unpaid_libeo_invoices(self) -> list[int]:
+        from models.meg import Company, PaymentMode, SupplierInvoice
+        from models.meg.libeo_link import LibeoPayment
+
+        with self.apps.meg.app_context():
+            company = meg_db.session.scalar(select(Company).where(Company.name == BOULANGERIE))
+            return list(meg_db.session.scalars(
+                select(SupplierInvoice.id).where(
+                    SupplierInvoice.company_id == company.id, SupplierInvoice.payment_mode == PaymentMode.LIBEO,
+                    SupplierInvoice.paid_at.is_(None),
+                    ~SupplierInvoice.id.in_(select(LibeoPayment.invoice_id)),
+                ).order_by(SupplierInvoice.id.desc())
+            ))
+
+    def meg_pay_next(self) -> int:
+        invoice_id = self.fresh_meg_invoices.pop()
+        response = self.client.post(f"/meg/achats/factures/{invoice_id}/payer", data={"next": "/meg/achats/reglements"})
+        assert response.status_code == 302
+        assert self._meg_payment_status(invoice_id) == "SCHEDULED"
+        return invoice_id
+
+    def _meg_payment_status(self, invoice_id: int) -> str | None:
+        from models.meg.libeo_link import LibeoPayment
+
+        with self.apps.meg.app_context():
+            status = meg_db.session.scalar(select(LibeoPayment.status).where(LibeoPayment.invoice_id == invoice_id))
+            return status.name if status else None
+
+    def libeo_put_fresh(self):
+        external_id = f"meg-test-{uuid.uuid4().hex[:12]}"
+        body = {
+            "number": f"T-{external_id[-6:]}", "amount_cents": 12_345, "currency": "EUR",
+            "supplier": {"name": "Minoterie Dupuis", "iban": "FR7630006000010000000791963", "bic": "AGRIFRPPXXX"},
+            "issue_date": date.today().isoformat(), "due_date": (date.today() + timedelta(days=30)).isoformat(),
+        }
+        response = self.client.put(f"/libeo/api/v1/invoices/{external_id}", json=body, headers=self.api)
+        assert response.status_code == 201, response.get_json()
+        return external_id, response
+
+    def libeo_pay_fresh(self):
+        external_id, _ = self.libeo_put_fresh()
+        return self.libeo_pay(external_id)
+
+    def libeo_pay(self, external_id: str):
+        response = self.client.post(
+            f"/libeo/api/v1/invoices/{external_id}/payments",
+            json={"initiated_by": {"email": "admin@boulangerie-martin.fr", "role": "user"}},
+            headers={**self.api, "Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert response.status_code == 201, response.get_json()
+        return response
+
+    def grow(self) -> None:
+        """Many more rows on both sides, in every state the pages show."""
+        _grow_meg(self.apps.meg)
+        _grow_libeo(self.apps.libeo, self.account_id)
+        self.fresh_meg_invoices = self._unpaid_libeo_invoices()
+
+
+def _grow_meg(meg_app) -> None:
+    from models.meg import Company, PaymentMode, Supplier, SupplierInvoice, User
+    from models.meg.libeo_link import LibeoPayment, PaymentStatus
+
+    modes = list(PaymentMode)
+    statuses = [PaymentStatus.SCHEDULED, PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.REQUESTED, None]
+    today = date.today()
+    with meg_app.app_context():
+        admin = meg_db.session.scalar(select(User).where(User.email == "admin@boulangerie-martin.fr"))
+        for company in meg_db.session.scalars(select(Company).where(Company.siret.is_not(None))).all():
+            suppliers = [Supplier(company=company, name=f"Fournisseur ajouté {k}", iban="FR7630006000010000000791963",
+                                  bic="AGRIFRPPXXX") for k in range(5)]
+            meg_db.session.add_all(suppliers)
+            for k in range(MANY):
+                issued = today - timedelta(days=k % 50)
+                invoice = SupplierInvoice(
+                    company=company, supplier=suppliers[k % 5], number=f"G-{k:04d}", issue_date=issued,
+                    due_date=issued + timedelta(days=30), amount_cents=1_000 + k, payment_mode=modes[k % len(modes)],
+                )
+                meg_db.session.add(invoice)
+                status = statuses[k % len(statuses)]
+                if invoice.payment_mode is PaymentMode.LIBEO and status is not None:
+                    meg_db.session.flush()
+                    meg_db.session.add(LibeoPayment(invoice_id=invoice.id, idempotency_key=uuid.uuid4().hex,
+                                                    status=status, requested_by_id=admin.id,
+                                                    libeo_payment_id=None))
+        meg_db.session.commit()
+
+
+def _grow_libeo(libeo_app, account_id: int) -> None:
+    from models.libeo import Account, Invoice, InvoiceSource, InvoiceStatus, Payment, PaymentStatus, Plan
+    from models.libeo import Channel, InitiatorRole
+
+    today = date.today()
+    with libeo_app.app_context():
+        other = Account(name="Garage Leroy SAS", siret="85123456700002", plan=Plan.GRATUIT)
+        libeo_db.session.add(other)
+        for account in (libeo_db.session.get(Account, account_id), other):
+            for k in range(MANY):
+                paid = k % 3 == 0
+                invoice = Invoice(
+                    account=account, source=InvoiceSource.MEG if k % 2 else InvoiceSource.LIBEO,
+                    external_id=f"grown-{account.siret}-{k}" if k % 2 else None, number=f"G-{k:04d}",
+                    supplier_name=f"Fournisseur {k % 7}", supplier_iban="FR7630006000010000000791963",
+                    supplier_bic="AGRIFRPPXXX", issue_date=today - timedelta(days=k % 50),
+                    due_date=today + timedelta(days=10), amount_cents=2_000 + k,
+                    status=InvoiceStatus.PAID if paid else InvoiceStatus.TO_PAY,
+                )
+                libeo_db.session.add(invoice)
+                if paid:
+                    libeo_db.session.add(Payment(
+                        account=account, invoice=invoice, status=PaymentStatus.PAID, amount_cents=invoice.amount_cents,
+                        execution_date=today, creditor_name=invoice.supplier_name,
+                        creditor_iban=invoice.supplier_iban, creditor_bic=invoice.supplier_bic,
+                        initiated_by_email=LIBEO_EMAIL, initiated_by_role=InitiatorRole.USER, channel=Channel.LIBEO,
+                    ))
+        libeo_db.session.commit()
+
+
+def _get(path: str, status: int = 200):
+    def call(world: World):
+        response = world.client.get(path, headers=world.api if path.startswith("/libeo/api/") else None)
+        assert response.status_code == status, path
+        return response
+
+    return call
+
+
+def _meg_invoice_detail(world: World):
+    response = world.client.get(f"/meg/achats/factures/{world.detail_id}")
+    assert response.status_code == 200
+    return response
+
+
+def _libeo_api_payment(world: World):
+    response = world.client.get(f"/libeo/api/v1/payments/{world.libeo_payment_id}", headers=world.api)
+    assert response.status_code == 200
+    return response
+
+
+def _libeo_api_put(world: World):
+    return world.libeo_put_fresh()[1]
+
+
+REQUESTS = {
+    "meg_settlements": _get("/meg/achats/reglements"),
+    "meg_invoices": _get("/meg/achats/"),
+    "meg_invoice_detail": _meg_invoice_detail,
+    "meg_pay": World.meg_pay_next,
+    "libeo_invoices": _get("/libeo/factures/"),
+    "libeo_api_me": _get("/libeo/api/v1/me"),
+    "libeo_api_put_invoice": _libeo_api_put,
+    "libeo_api_pay": None,  # the PUT before it is not counted, see below
+    "libeo_api_payment": _libeo_api_payment,
+}
+
+
+@pytest.fixture
+def world(apps, client, demo, meg_auth):
+    return World(apps, client, meg_auth)
+
+
+@pytest.mark.parametrize("name", list(REQUESTS))
+def test_query_count_does_not_grow_with_data(apps, world, name):
+    counter = SqlCounter(apps)
+
+    def measure() -> dict[str, int]:
+        if name == "libeo_api_pay":
+            external_id, _ = world.libeo_put_fresh()
+            return counter.measure(lambda: world.libeo_pay(external_id))[1]
+        return counter.measure(lambda: REQUESTS[name](world))[1]
+
+    few = measure()
+    world.grow()
+    many = measure()
+    assert sum(few.values()) > 0
+    assert many == few, f"{name}: {few} statements with few rows, {many} with many"
