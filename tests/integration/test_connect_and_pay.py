@@ -111,6 +111,7 @@ def test_pay_sends_the_invoice_and_creates_the_payment(connected, client, meg_ap
     invoice_id, number, amount = meg_libeo_invoices(meg_app)[0]
     settle = page(client.get("/meg/achats/reglements"))
     assert f'/meg/achats/factures/{invoice_id}/payer' in settle
+    assert 'name="next" value="/meg/achats/reglements"' in settle  # back to this page, under /meg
     response = client.post(f"/meg/achats/factures/{invoice_id}/payer", data={"next": "/meg/achats/reglements"},
                            follow_redirects=True)
     shown = page(response)
