@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+from datetime import date, datetime, timezone
 
-from flask import Flask, render_template
+from flask import Flask, current_app, render_template, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import event
 
 from config import BASE_DIR, INSTANCE_DIR, LibeoConfig
 from core.money import format_amount
 from core.security import init_security_headers
 from core.setup import RedactSecrets, load_config
-from models.libeo import db
+from models.libeo import LibeoUser, db
+from models.libeo.payments import PARIS
 
 from .extensions import csrf, limiter, login_manager
 
@@ -23,6 +27,7 @@ def create_libeo_app(test_config: dict | None = None) -> Flask:
         static_folder=str(BASE_DIR / "static"),
     )
     load_config(app, LibeoConfig, test_config)
+    configure_sqlite(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -33,30 +38,129 @@ def create_libeo_app(test_config: dict | None = None) -> Flask:
     return app
 
 
+def configure_sqlite(app: Flask) -> None:
+    """Lets concurrent requests wait for SQLite's write lock instead of failing at once.
+
+    PostgreSQL needs nothing: its row locks and constraints do the waiting.
+    """
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    options["connect_args"] = {"timeout": 30, **options.get("connect_args", {})}
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL: readers never wait for the writer, and the writer never waits for readers.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            event.listen(db.engine, "connect", _sqlite_pragmas)
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
 
 
 @login_manager.user_loader
-def load_user(identity: str):
-    return None  # accounts arrive with the Libeo issue
+def load_user(identity: str) -> LibeoUser | None:
+    user_id, _, token = identity.partition(":")
+    if not user_id.isdigit() or not token:
+        return None
+    user = db.session.get(LibeoUser, int(user_id))
+    # A rotated session token (logout, password change) ends old sessions.
+    if user is None or user.session_token != token:
+        return None
+    return user
 
 
 def register_blueprints(app: Flask) -> None:
+    from .api import bp as api_bp
+    from .auth import bp as auth_bp
+    from .invoices import bp as invoices_bp
     from .main import bp as main_bp
+    from .payments import bp as payments_bp
+    from .settings import bp as settings_bp
 
     app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(invoices_bp, url_prefix="/factures")
+    app.register_blueprint(payments_bp, url_prefix="/paiements")
+    app.register_blueprint(settings_bp, url_prefix="/configuration")
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+    csrf.exempt(api_bp)
+
+
+ERROR_MESSAGES = {
+    400: "La requête n'a pas pu être traitée.",
+    403: "Vous n'avez pas les droits nécessaires pour accéder à cette page.",
+    404: "Cette page n'existe pas, ou vous n'y avez pas accès.",
+    405: "Cette action n'est pas permise ici.",
+    413: "Les données envoyées sont trop volumineuses.",
+    429: "Trop de tentatives : patientez un instant avant de réessayer.",
+    500: "Une erreur inattendue est survenue. Nos équipes ont été prévenues.",
+}
 
 
 def register_errorhandlers(app: Flask) -> None:
-    pass
+    from .api.errors import http_error_response
+
+    def render_error(error):
+        code = getattr(error, "code", 500) or 500
+        if code not in ERROR_MESSAGES:
+            code = 500
+        # A view's own French description wins over werkzeug's English default.
+        description = getattr(error, "description", None)
+        custom = description and description != getattr(type(error), "description", None)
+        message = description if custom else ERROR_MESSAGES[code]
+        if request.path.startswith("/api/"):
+            response = http_error_response(code, message if custom else None)
+        else:
+            response = current_app.make_response((render_template("libeo/error.html", code=code, message=message), code))
+        allowed = getattr(error, "valid_methods", None)
+        if allowed:
+            response.headers["Allow"] = ", ".join(allowed)
+        return response
+
+    for code in ERROR_MESSAGES:
+        app.register_error_handler(code, render_error)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        message = "Le formulaire a expiré ou n'est pas valide : rechargez la page et recommencez."
+        return render_template("libeo/error.html", code=400, message=message), 400
+
+
+def date_fr(value: date | None) -> str:
+    return value.strftime("%d/%m/%Y") if value else ""
+
+
+def datetime_fr(value: datetime | None) -> str:
+    """« 02/11/2026 à 14:05 », Paris time (SQLite hands back naive UTC)."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(PARIS).strftime("%d/%m/%Y à %H:%M")
+
+
+def has_endpoint(name: str) -> bool:
+    """Whether a page exists in this deployment (the nav links only to those)."""
+    return name in current_app.view_functions
 
 
 def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(format_amount, "euros")
+    app.add_template_filter(date_fr, "date_fr")
+    app.add_template_filter(datetime_fr, "datetime_fr")
+    app.add_template_global(has_endpoint, "has_endpoint")
 
 
 def register_commands(app: Flask) -> None:

@@ -22,6 +22,8 @@ from .errors import Conflict, InvalidData
 MIN_DATE = date(2000, 1, 1)
 MAX_DATE = date(2099, 12, 31)
 CURRENCIES = ("EUR",)  # SEPA credit transfers are in euros
+# Bidirectional overrides can make a supplier's name read differently from what it is.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 @dataclass(frozen=True)
@@ -43,9 +45,12 @@ class InvoiceData:
 
 def _clean(value, field: str, label: str, max_length: int, required: bool = True) -> str:
     try:
-        return clean_text(value, max_length=max_length, label=label, required=required)
+        text = clean_text(value, max_length=max_length, label=label, required=required)
     except InvalidIdentifier as exc:
         raise InvalidData(str(exc), field) from exc
+    if BIDI_CONTROLS.intersection(text):
+        raise InvalidData(f"« {label} » contient des caractères non autorisés.", field)
+    return text
 
 
 def _check_date(value: date, field: str) -> date:

@@ -247,5 +247,10 @@ def payments_query(account: Account):
 
 def invoice_payments(invoice: Invoice) -> list[Payment]:
     return list(
-        db.session.scalars(select(Payment).where(Payment.invoice_id == invoice.id).order_by(Payment.id.desc()))
+        db.session.scalars(
+            select(Payment)
+            .options(joinedload(Payment.batch))
+            .where(Payment.invoice_id == invoice.id)
+            .order_by(Payment.id.desc())
+        )
     )

@@ -1,8 +1,11 @@
-from flask import render_template
+from flask import redirect, render_template, url_for
+from flask_login import current_user
 
 from . import bp
 
 
 @bp.route("/")
 def home():
+    if current_user.is_authenticated:
+        return redirect(url_for("invoices.list_invoices"))
     return render_template("libeo/home.html")

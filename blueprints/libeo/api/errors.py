@@ -1,0 +1,87 @@
+"""The API's one error shape: ``{"error": {"code", "message", "field"}}``, French message."""
+
+from __future__ import annotations
+
+from flask import current_app, jsonify, request, url_for
+
+from models.libeo.errors import (
+    Conflict,
+    Forbidden,
+    InvalidData,
+    LibeoError,
+    NotFound,
+    PlanLimitReached,
+    QuotaExceeded,
+)
+
+STATUS_OF = {
+    InvalidData: 422,
+    NotFound: 404,
+    Forbidden: 403,
+    PlanLimitReached: 403,
+    Conflict: 409,
+    QuotaExceeded: 402,
+}
+
+# Domain field names, as the API's caller wrote them.
+API_FIELDS = {
+    "supplier_name": "supplier.name",
+    "supplier_iban": "supplier.iban",
+    "supplier_bic": "supplier.bic",
+    "initiated_by_email": "initiated_by.email",
+}
+
+HTTP_ERRORS = {
+    400: ("bad_request", "La requête n'a pas pu être traitée."),
+    401: ("unauthorized", "Clé d'API absente ou invalide."),
+    404: ("not_found", "Cette ressource n'existe pas."),
+    405: ("method_not_allowed", "Cette méthode n'est pas permise sur cette adresse."),
+    413: ("payload_too_large", "Le corps de la requête est trop volumineux (1 Mo au plus)."),
+    429: ("rate_limited", "Trop de requêtes : patientez un instant avant de réessayer."),
+    500: ("internal_error", "Une erreur inattendue est survenue : réessayez plus tard."),
+}
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None, **extra):
+    response = jsonify({"error": {"code": code, "message": message, "field": field, **extra}})
+    response.status_code = status
+    return response
+
+
+def http_error_response(status: int, message: str | None = None):
+    code, default = HTTP_ERRORS.get(status, HTTP_ERRORS[500])
+    return error_response(status, code, message or default)
+
+
+class ApiError(Exception):
+    """A refusal of the HTTP layer itself (malformed JSON, missing header…)."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+
+
+def unauthorized():
+    """One answer for every bad key, so that it tells nothing about the key."""
+    response = http_error_response(401)
+    response.headers["WWW-Authenticate"] = 'Bearer realm="libeo"'
+    return response
+
+
+def upgrade_url() -> str:
+    """The absolute address of the « Abonnement » page, where the plan is upgraded."""
+    base = current_app.config["PUBLIC_URL"].rstrip("/")
+    if "billing.subscription" in current_app.view_functions:
+        return base + url_for("billing.subscription")
+    return f"{base}{request.script_root}/abonnement"
+
+
+def domain_error_response(error: LibeoError):
+    status = next((s for cls, s in STATUS_OF.items() if isinstance(error, cls)), 422)
+    field = API_FIELDS.get(error.field, error.field)
+    extra = {}
+    if isinstance(error, QuotaExceeded):
+        extra["upgrade_url"] = upgrade_url()
+    if error.details.get("payment_id") is not None:
+        extra["payment_id"] = error.details["payment_id"]
+    return error_response(status, error.code, error.message, field, **extra)

@@ -1,0 +1,329 @@
+"""The OpenAPI 3.1 document of the API, and the body schemas the views check against."""
+
+from __future__ import annotations
+
+from core.money import MAX_AMOUNT_CENTS
+
+# Text a person reads: no control character or bidirectional override, not blank.
+_VISIBLE = r"[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]"
+_NOT_BLANK = r"[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028-\u202f\u205f\u2066-\u2069\u3000\ufeff]"
+TEXT_PATTERN = f"^{_VISIBLE}*{_NOT_BLANK}{_VISIBLE}*$"
+EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+IDEMPOTENCY_KEY_PATTERN = r"^[\u0021-\u007e]{1,255}$"
+MAX_ID = 2**31 - 1
+
+
+def _text(max_length: int, description: str) -> dict:
+    return {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": max_length,
+        "pattern": TEXT_PATTERN,
+        "description": description,
+    }
+
+
+SUPPLIER = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "iban"],
+    "properties": {
+        "name": _text(200, "Nom du fournisseur (bénéficiaire du virement)."),
+        "iban": {
+            "type": "string",
+            "minLength": 15,
+            "maxLength": 34,
+            "pattern": "^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$",
+            "x-error": "Cet IBAN n'est pas valide : lettres majuscules et chiffres, sans espace (par exemple FR7630006000011234567890189).",
+            "description": "IBAN du fournisseur, compact, en majuscules ; sa clé est vérifiée.",
+        },
+        "bic": {
+            "type": ["string", "null"],
+            "minLength": 8,
+            "maxLength": 11,
+            "pattern": "^[A-Z0-9]{8}([A-Z0-9]{3})?$",
+            "x-error": "Ce BIC n'est pas valide (8 ou 11 lettres majuscules ou chiffres).",
+            "description": "BIC de la banque du fournisseur (facultatif).",
+        },
+    },
+}
+
+INVOICE_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["number", "supplier", "amount_cents", "currency", "issue_date", "due_date"],
+    "properties": {
+        "number": _text(60, "Numéro de la facture du fournisseur."),
+        "supplier": SUPPLIER,
+        "amount_cents": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_AMOUNT_CENTS,
+            "description": "Montant TTC en centimes (1234,56 € = 123456).",
+        },
+        "currency": {"type": "string", "enum": ["EUR"]},
+        "issue_date": {"type": "string", "format": "date", "description": "Date de la facture (2000 à 2099)."},
+        "due_date": {"type": "string", "format": "date", "description": "Échéance, au plus tôt la date de facture."},
+    },
+}
+
+PAYMENT_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["initiated_by"],
+    "properties": {
+        "initiated_by": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["email", "role"],
+            "properties": {
+                "email": {"type": "string", "format": "email", "minLength": 3, "maxLength": 254},
+                "role": {
+                    "type": "string",
+                    "enum": ["user", "accountant"],
+                    "description": "« accountant » : seulement l'expert-comptable déclaré par l'entreprise.",
+                },
+            },
+        },
+        "execution_date": {
+            "type": ["string", "null"],
+            "format": "date",
+            "description": "Date d'exécution du virement (aujourd'hui par défaut, au plus un an après).",
+        },
+    },
+}
+
+ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "field"],
+            "properties": {
+                "code": {"type": "string", "description": "Code stable, pour les programmes."},
+                "message": {"type": "string", "description": "Explication en français, pour les personnes."},
+                "field": {"type": ["string", "null"], "description": "Le champ ou l'en-tête en cause."},
+                "upgrade_url": {
+                    "type": "string",
+                    "format": "uri",
+                    "description": "Avec quota_exceeded : la page où passer à la formule Partnerships.",
+                },
+                "payment_id": {
+                    "type": ["integer", "null"],
+                    "description": "Avec payment_exists : le paiement qui règle déjà la facture.",
+                },
+            },
+        }
+    },
+}
+
+ACCOUNT = {
+    "type": "object",
+    "required": ["name", "siret", "plan", "plan_label", "payments_this_month", "payment_limit", "accountant_email"],
+    "properties": {
+        "name": {"type": "string"},
+        "siret": {"type": "string", "pattern": "^[0-9]{14}$"},
+        "plan": {"type": "string", "enum": ["gratuit", "partnerships"]},
+        "plan_label": {"type": "string", "enum": ["Gratuit", "Partnerships"]},
+        "payments_this_month": {"type": "integer", "minimum": 0},
+        "payment_limit": {"type": ["integer", "null"], "minimum": 1, "description": "null : illimité."},
+        "accountant_email": {"type": ["string", "null"]},
+    },
+}
+
+INVOICE = {
+    "type": "object",
+    "required": [
+        "external_id", "number", "supplier", "amount_cents", "currency", "issue_date", "due_date", "status",
+    ],
+    "properties": {
+        "external_id": {"type": "string"},
+        "number": {"type": "string"},
+        "supplier": {
+            "type": "object",
+            "required": ["name", "iban", "bic"],
+            "properties": {
+                "name": {"type": "string"},
+                "iban": {"type": "string"},
+                "bic": {"type": ["string", "null"]},
+            },
+        },
+        "amount_cents": {"type": "integer", "minimum": 1},
+        "currency": {"type": "string"},
+        "issue_date": {"type": "string", "format": "date"},
+        "due_date": {"type": "string", "format": "date"},
+        "status": {"type": "string", "enum": ["to_pay", "payment_scheduled", "paid", "payment_failed"]},
+    },
+}
+
+PAYMENT = {
+    "type": "object",
+    "required": [
+        "id", "status", "amount_cents", "currency", "execution_date", "invoice_external_id",
+        "initiated_by", "channel", "created_at", "paid_at",
+    ],
+    "properties": {
+        "id": {"type": "integer", "minimum": 1},
+        "status": {"type": "string", "enum": ["scheduled", "in_progress", "paid", "failed", "cancelled"]},
+        "amount_cents": {"type": "integer", "minimum": 1},
+        "currency": {"type": "string"},
+        "execution_date": {"type": "string", "format": "date"},
+        "invoice_external_id": {"type": ["string", "null"], "description": "null : facture saisie dans Libeo."},
+        "initiated_by": {
+            "type": "object",
+            "required": ["email", "role"],
+            "properties": {"email": {"type": "string"}, "role": {"type": "string", "enum": ["user", "accountant"]}},
+        },
+        "channel": {"type": "string", "enum": ["MEG", "Libeo"]},
+        "created_at": {"type": "string", "format": "date-time"},
+        "paid_at": {"type": ["string", "null"], "format": "date-time"},
+    },
+}
+
+
+def _json(schema_name: str, description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}},
+    }
+
+
+def _errors(*statuses: int) -> dict:
+    descriptions = {
+        400: "JSON illisible, ou en-tête Idempotency-Key absent ou invalide.",
+        401: "Clé d'API absente, mal formée, inconnue ou révoquée (toujours la même réponse).",
+        402: "Quota mensuel de la formule Gratuit atteint (code quota_exceeded, avec upgrade_url).",
+        403: "L'initiateur « accountant » n'est pas l'expert-comptable déclaré du compte.",
+        404: "Ressource inconnue de ce compte.",
+        409: "Conflit : facture déjà payée ou en paiement (payment_exists), facture verrouillée "
+        "(invoice_locked), ou première requête de cette clé d'idempotence encore en cours.",
+        413: "Corps de requête trop volumineux.",
+        422: "Donnée refusée (type, longueur, IBAN, montant, date, champ inconnu…) ; field nomme le champ. "
+        "Ou clé d'idempotence déjà utilisée pour une autre requête.",
+        429: "Trop de requêtes.",
+    }
+    return {str(status): _json("Error", descriptions[status]) for status in statuses}
+
+
+_BEARER = [{"bearerAuth": []}]
+
+_EXTERNAL_ID = {
+    "name": "external_id",
+    "in": "path",
+    "required": True,
+    "description": "L'identifiant de la facture dans MEG.",
+    "schema": {"type": "string", "pattern": EXTERNAL_ID_PATTERN, "minLength": 1, "maxLength": 64},
+}
+
+
+def openapi_document(server_url: str) -> dict:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "API Libeo",
+            "version": "1.0.0",
+            "description": (
+                "Paiement des factures fournisseurs par virement SEPA. Authentification : "
+                "« Authorization: Bearer <clé d'API> » (clé créée dans Libeo, « Configuration » → "
+                "« Intégrations »). Erreurs : {\"error\": {\"code\", \"message\", \"field\"}}, message en français."
+            ),
+        },
+        "servers": [{"url": server_url}],
+        "security": _BEARER,
+        "paths": {
+            "/me": {
+                "get": {
+                    "operationId": "getMe",
+                    "summary": "Le compte de la clé : entreprise, formule, usage du mois.",
+                    "responses": {"200": _json("Account", "Le compte."), **_errors(401, 429)},
+                }
+            },
+            "/invoices/{external_id}": {
+                "put": {
+                    "operationId": "putInvoice",
+                    "summary": "Crée ou met à jour la facture que MEG connaît sous external_id.",
+                    "parameters": [_EXTERNAL_ID],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/InvoiceInput"}}},
+                    },
+                    "responses": {
+                        "200": _json("Invoice", "Facture mise à jour."),
+                        "201": _json("Invoice", "Facture créée."),
+                        **_errors(400, 401, 409, 413, 422, 429),
+                    },
+                }
+            },
+            "/invoices/{external_id}/payments": {
+                "post": {
+                    "operationId": "payInvoice",
+                    "summary": "Paie la facture (virement SEPA programmé).",
+                    "description": (
+                        "Idempotent : la même Idempotency-Key rejoue la première réponse réussie "
+                        "(en-tête Idempotent-Replayed: true) ; avec un autre corps, 422 ; pendant que la "
+                        "première requête s'exécute, 409. Une requête refusée libère la clé."
+                    ),
+                    "parameters": [
+                        _EXTERNAL_ID,
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": True,
+                            "description": "Identifiant unique de l'intention de payer (par exemple un UUID).",
+                            "schema": {
+                                "type": "string",
+                                "minLength": 1,
+                                "maxLength": 255,
+                                "pattern": IDEMPOTENCY_KEY_PATTERN,
+                            },
+                        },
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PaymentInput"}}},
+                    },
+                    "responses": {
+                        "201": {
+                            **_json("Payment", "Paiement programmé (ou rejoué)."),
+                            "headers": {
+                                "Idempotent-Replayed": {
+                                    "description": "true quand la réponse est rejouée.",
+                                    "schema": {"type": "string", "enum": ["true"]},
+                                }
+                            },
+                        },
+                        **_errors(400, 401, 402, 403, 404, 409, 413, 422, 429),
+                    },
+                }
+            },
+            "/payments/{payment_id}": {
+                "get": {
+                    "operationId": "getPayment",
+                    "summary": "Un paiement du compte et son statut.",
+                    "parameters": [
+                        {
+                            "name": "payment_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                        }
+                    ],
+                    "responses": {"200": _json("Payment", "Le paiement."), **_errors(401, 404, 429)},
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "description": "Clé d'API Libeo (lbo_meg_…)."}
+            },
+            "schemas": {
+                "Account": ACCOUNT,
+                "InvoiceInput": INVOICE_BODY,
+                "Invoice": INVOICE,
+                "PaymentInput": PAYMENT_BODY,
+                "Payment": PAYMENT,
+                "Error": ERROR,
+            },
+        },
+    }

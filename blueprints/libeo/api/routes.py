@@ -1,0 +1,229 @@
+"""API v1 views: authenticate the key, check the body, one use case, one commit."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timezone
+
+from flask import current_app, g, jsonify, request
+
+from models.libeo import Channel, InitiatorRole, Invoice, Payment, db
+from models.libeo.errors import LibeoError, NotFound
+from models.libeo.idempotency import claim_key, complete, fingerprint, release, replay
+from models.libeo.invoices import invoice_by_external_id, invoice_data, upsert_meg_invoice
+from models.libeo.keys import authenticate_api_key, public_id_of, record_key_use
+from models.libeo.payments import Initiator, PaymentQuota, account_payment, pay_invoice
+
+from ..extensions import limiter
+from . import bp
+from .errors import ApiError, domain_error_response, error_response, unauthorized
+from .openapi import (
+    EXTERNAL_ID_PATTERN,
+    IDEMPOTENCY_KEY_PATTERN,
+    INVOICE_BODY,
+    MAX_ID,
+    PAYMENT_BODY,
+    openapi_document,
+)
+from .validation import matches, validate
+
+PUBLIC_ENDPOINTS = {"api.openapi"}
+
+
+def _bearer_token() -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+def rate_limit_key() -> str:
+    """Per API key (its public part) rather than per address: MEG calls for many companies."""
+    public_id = public_id_of(_bearer_token())
+    return f"key:{public_id}" if public_id else f"ip:{request.remote_addr}"
+
+
+limiter.limit(lambda: current_app.config.get("LIBEO_API_RATE_LIMIT", "600 per minute"), key_func=rate_limit_key)(bp)
+
+
+@bp.before_request
+def authenticate():
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    key = authenticate_api_key(_bearer_token())
+    if key is None:
+        return unauthorized()
+    record_key_use(key)
+    db.session.commit()
+    g.account = key.account
+    return None
+
+
+@bp.errorhandler(LibeoError)
+def libeo_error(error: LibeoError):
+    return domain_error_response(error)
+
+
+@bp.errorhandler(ApiError)
+def api_error(error: ApiError):
+    return error_response(error.status, error.code, error.message, error.field)
+
+
+def _reject_constant(name: str):
+    raise ValueError(name)
+
+
+def json_body():
+    if not request.is_json:
+        raise ApiError(400, "invalid_json", "Le corps de la requête doit être du JSON (Content-Type: application/json).")
+    try:
+        return json.loads(request.get_data(), parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise ApiError(400, "invalid_json", "Le corps de la requête n'est pas du JSON valide.") from None
+
+
+def _iso_date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _iso_datetime(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.isoformat()
+
+
+def account_json(account) -> dict:
+    quota = PaymentQuota.for_account(account)
+    return {
+        "name": account.name,
+        "siret": account.siret,
+        "plan": account.plan.code,
+        "plan_label": account.plan.label,
+        "payments_this_month": quota.used,
+        "payment_limit": quota.limit,
+        "accountant_email": account.accountant_email,
+    }
+
+
+def invoice_json(invoice: Invoice) -> dict:
+    return {
+        "external_id": invoice.external_id,
+        "number": invoice.number,
+        "supplier": {"name": invoice.supplier_name, "iban": invoice.supplier_iban, "bic": invoice.supplier_bic},
+        "amount_cents": invoice.amount_cents,
+        "currency": invoice.currency,
+        "issue_date": invoice.issue_date.isoformat(),
+        "due_date": invoice.due_date.isoformat(),
+        "status": invoice.status.value,
+    }
+
+
+def payment_json(payment: Payment) -> dict:
+    return {
+        "id": payment.id,
+        "status": payment.status.value,
+        "amount_cents": payment.amount_cents,
+        "currency": payment.currency,
+        "execution_date": payment.execution_date.isoformat(),
+        "invoice_external_id": payment.invoice.external_id,
+        "initiated_by": {"email": payment.initiated_by_email, "role": payment.initiated_by_role.value},
+        "channel": payment.channel.value,
+        "created_at": _iso_datetime(payment.created_at),
+        "paid_at": _iso_datetime(payment.paid_at),
+    }
+
+
+def _external_id_or_none(external_id: str) -> str | None:
+    return external_id if matches(EXTERNAL_ID_PATTERN, external_id) else None
+
+
+@bp.get("/openapi.json")
+def openapi():
+    server = current_app.config["PUBLIC_URL"].rstrip("/") + request.script_root + "/api/v1"
+    return jsonify(openapi_document(server))
+
+
+@bp.get("/me")
+def me():
+    return jsonify(account_json(g.account))
+
+
+@bp.put("/invoices/<external_id>")
+def put_invoice(external_id: str):
+    if _external_id_or_none(external_id) is None:
+        raise ApiError(
+            422, "validation_error", "L'identifiant de facture doit comporter 1 à 64 lettres, chiffres, « . _ : - ».",
+            "external_id",
+        )
+    body = validate(INVOICE_BODY, json_body())
+    supplier = body["supplier"]
+    data = invoice_data(
+        number=body["number"],
+        supplier_name=supplier["name"],
+        supplier_iban=supplier["iban"],
+        supplier_bic=supplier.get("bic"),
+        issue_date=date.fromisoformat(body["issue_date"]),
+        due_date=date.fromisoformat(body["due_date"]),
+        amount_cents=body["amount_cents"],
+        currency=body["currency"],
+    )
+    invoice, created = upsert_meg_invoice(g.account, external_id, data)
+    db.session.commit()
+    return jsonify(invoice_json(invoice)), 201 if created else 200
+
+
+def _idempotency_key() -> str:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        raise ApiError(400, "missing_idempotency_key", "L'en-tête Idempotency-Key est obligatoire.", "Idempotency-Key")
+    if not matches(IDEMPOTENCY_KEY_PATTERN, key):
+        raise ApiError(
+            400, "invalid_idempotency_key",
+            "L'en-tête Idempotency-Key doit comporter 1 à 255 caractères ASCII visibles.", "Idempotency-Key",
+        )
+    return key
+
+
+@bp.post("/invoices/<external_id>/payments")
+def pay(external_id: str):
+    key = _idempotency_key()
+    body = validate(PAYMENT_BODY, json_body())
+    account = g.account
+    record, claimed = claim_key(account, key, fingerprint("POST", request.path, body))
+    if not claimed:
+        status, answer = replay(record)
+        response = jsonify(answer)
+        response.status_code = status
+        response.headers["Idempotent-Replayed"] = "true"
+        return response
+    # Committed alone, so that a concurrent duplicate sees the claim at once.
+    db.session.commit()
+    record_id = record.id
+    try:
+        invoice = invoice_by_external_id(account, external_id) if _external_id_or_none(external_id) else None
+        if invoice is None:
+            raise NotFound("Cette facture n'existe pas dans Libeo : envoyez-la d'abord (PUT /invoices/{external_id}).")
+        initiator = body["initiated_by"]
+        payment = pay_invoice(
+            account,
+            invoice,
+            Initiator(initiator["email"], InitiatorRole(initiator["role"]), Channel.MEG),
+            _iso_date(body.get("execution_date")),
+        )
+        answer = payment_json(payment)
+        complete(record, 201, answer)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        release(record_id)
+        db.session.commit()
+        raise
+    return jsonify(answer), 201
+
+
+@bp.get("/payments/<int:payment_id>")
+def payment(payment_id: int):
+    found = account_payment(g.account, payment_id) if payment_id <= MAX_ID else None
+    if found is None:
+        raise NotFound("Ce paiement n'existe pas.")
+    return jsonify(payment_json(found))

@@ -1,0 +1,33 @@
+"""Forms of « Factures ». Shapes are checked here; the domain checks the rest."""
+
+from __future__ import annotations
+
+from wtforms import DateField, StringField, SubmitField
+from wtforms.validators import DataRequired, ValidationError
+
+from core.forms import Form
+from core.money import InvalidAmount, parse_amount
+
+
+class InvoiceForm(Form):
+    number = StringField("Numéro")
+    supplier_name = StringField("Fournisseur")
+    supplier_iban = StringField("IBAN du fournisseur")
+    supplier_bic = StringField("BIC (facultatif)")
+    issue_date = DateField("Date de facture", validators=[DataRequired("Saisissez une date valide.")])
+    due_date = DateField("Échéance", validators=[DataRequired("Saisissez une date valide.")])
+    amount = StringField("Montant TTC (€)")
+    submit = SubmitField("Enregistrer")
+
+    amount_cents: int | None = None
+
+    def validate_amount(self, field):
+        try:
+            self.amount_cents = parse_amount(field.data)
+        except InvalidAmount as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+class PayForm(Form):
+    execution_date = DateField("Date d'exécution", validators=[DataRequired("Saisissez une date valide.")])
+    submit = SubmitField("Payer")

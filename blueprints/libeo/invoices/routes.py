@@ -1,0 +1,116 @@
+"""« Factures »: every invoice of the account, from MEG or entered here, and « Payer »."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from models.libeo import Channel, InitiatorRole, db
+from models.libeo.errors import LibeoError, QuotaExceeded
+from models.libeo.invoices import account_invoice, create_libeo_invoice, invoice_data, invoices_query
+from models.libeo.payments import Initiator, PaymentQuota, invoice_payments, paris_today, pay_invoice
+
+from ..context import current_account, page_number, show_domain_error
+from . import bp
+from .forms import InvoiceForm, PayForm
+
+PER_PAGE = 25
+FORM_FIELDS = {"amount_cents": "amount"}
+
+
+@bp.before_request
+@login_required
+def require_login():
+    """Every page of « Factures » needs a signed-in user."""
+
+
+def _invoice_or_404(invoice_id: int):
+    invoice = account_invoice(current_account(), invoice_id)
+    if invoice is None:
+        abort(404)
+    return invoice
+
+
+@bp.route("/")
+def list_invoices():
+    account = current_account()
+    pagination = db.paginate(invoices_query(account), page=page_number(), per_page=PER_PAGE, error_out=False)
+    return render_template(
+        "libeo/invoices/list.html", pagination=pagination, quota=PaymentQuota.for_account(account)
+    )
+
+
+@bp.route("/nouvelle", methods=["GET", "POST"])
+def new_invoice():
+    form = InvoiceForm()
+    if form.validate_on_submit():
+        try:
+            data = invoice_data(
+                number=form.number.data,
+                supplier_name=form.supplier_name.data,
+                supplier_iban=form.supplier_iban.data,
+                supplier_bic=form.supplier_bic.data,
+                issue_date=form.issue_date.data,
+                due_date=form.due_date.data,
+                amount_cents=form.amount_cents,
+            )
+            invoice = create_libeo_invoice(current_account(), data)
+        except LibeoError as error:
+            db.session.rollback()
+            show_domain_error(form, error, FORM_FIELDS)
+        else:
+            db.session.commit()
+            flash(f"La facture {invoice.number} est enregistrée.", "success")
+            return redirect(url_for("invoices.invoice", invoice_id=invoice.id))
+    return render_template("libeo/invoices/form.html", form=form)
+
+
+def _render_invoice(invoice, form: PayForm, status: int = 200):
+    return (
+        render_template(
+            "libeo/invoices/detail.html",
+            invoice=invoice,
+            payments=invoice_payments(invoice),
+            form=form,
+            quota=PaymentQuota.for_account(current_account()),
+        ),
+        status,
+    )
+
+
+@bp.route("/<int:invoice_id>")
+def invoice(invoice_id: int):
+    form = PayForm()
+    form.execution_date.data = paris_today()
+    return _render_invoice(_invoice_or_404(invoice_id), form)
+
+
+@bp.route("/<int:invoice_id>/payer", methods=["POST"])
+def pay(invoice_id: int):
+    invoice = _invoice_or_404(invoice_id)
+    form = PayForm()
+    if not form.validate_on_submit():
+        return _render_invoice(invoice, form, 422)
+    account = current_account()
+    try:
+        payment = pay_invoice(
+            account,
+            invoice,
+            Initiator(current_user.email, InitiatorRole.USER, Channel.LIBEO),
+            form.execution_date.data,
+        )
+    except QuotaExceeded as error:
+        db.session.rollback()
+        flash(error.message, "quota")
+        return redirect(url_for("invoices.invoice", invoice_id=invoice_id))
+    except LibeoError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("invoices.invoice", invoice_id=invoice_id))
+    db.session.commit()
+    flash(
+        f"Le paiement de la facture {invoice.number} ({payment.amount_display}) est programmé "
+        f"pour le {payment.execution_date.strftime('%d/%m/%Y')}.",
+        "success",
+    )
+    return redirect(url_for("invoices.invoice", invoice_id=invoice_id))

@@ -1,0 +1,7 @@
+from wtforms import SubmitField
+
+from core.forms import Form
+
+
+class CancelForm(Form):
+    submit = SubmitField("Annuler le paiement")

@@ -1,0 +1,143 @@
+"""« Configuration »: tabs « Entreprise », « Utilisateurs », « Expert-comptable », « Intégrations »."""
+
+from __future__ import annotations
+
+from flask import abort, flash, make_response, redirect, render_template, url_for
+from flask_login import login_required
+
+from models.libeo import db
+from models.libeo.accounts import add_accountant, invite_user, remove_accountant, set_bank_account
+from models.libeo.errors import LibeoError
+from models.libeo.keys import active_api_key, issue_meg_api_key, revoke_api_key
+from models.libeo.payments import PaymentQuota
+
+from ..context import current_account, show_domain_error
+from . import bp
+from .forms import AccountantForm, ActionForm, BankAccountForm, InviteUserForm
+
+
+@bp.before_request
+@login_required
+def require_login():
+    """« Configuration » is for the account's signed-in user only."""
+
+
+@bp.route("/", methods=["GET", "POST"])
+def company():
+    account = current_account()
+    form = BankAccountForm()
+    if form.validate_on_submit():
+        try:
+            set_bank_account(account, form.iban.data, form.bic.data)
+        except LibeoError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            db.session.commit()
+            flash("Le compte bancaire est enregistré : vos paiements programmés seront exécutés.", "success")
+            return redirect(url_for("settings.company"))
+    elif not form.is_submitted():
+        form.iban.data = account.debtor_iban_display
+        form.bic.data = account.debtor_bic or ""
+    return render_template("libeo/settings/company.html", form=form, quota=PaymentQuota.for_account(account))
+
+
+@bp.route("/utilisateurs", methods=["GET", "POST"])
+def users():
+    account = current_account()
+    form = InviteUserForm()
+    if form.validate_on_submit():
+        try:
+            user = invite_user(account, form.email.data)
+        except LibeoError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            db.session.commit()
+            flash(f"{user.email} est ajouté à votre compte.", "success")
+            return redirect(url_for("settings.users"))
+    return render_template("libeo/settings/users.html", form=form, users=account.users)
+
+
+@bp.route("/expert-comptable", methods=["GET", "POST"])
+def accountant():
+    account = current_account()
+    form = AccountantForm()
+    if form.validate_on_submit():
+        try:
+            add_accountant(account, form.email.data)
+        except LibeoError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            db.session.commit()
+            flash(
+                f"{account.accountant_email} a maintenant accès à votre compte : le bouton « Payer » "
+                "lui est proposé dans MEG.",
+                "success",
+            )
+            return redirect(url_for("settings.accountant"))
+    return render_template("libeo/settings/accountant.html", form=form)
+
+
+@bp.route("/expert-comptable/retirer", methods=["POST"])
+def remove_accountant_access():
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        email = remove_accountant(current_account())
+    except LibeoError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(f"{email} n'a plus accès à votre compte.", "success")
+    return redirect(url_for("settings.accountant"))
+
+
+def _integrations(new_key: str | None = None):
+    response = make_response(
+        render_template(
+            "libeo/settings/integrations.html",
+            meg_key=active_api_key(current_account()),
+            new_key=new_key,
+        )
+    )
+    # The key is shown once: no cache may keep the page that shows it.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/integrations")
+def integrations():
+    return _integrations()
+
+
+@bp.route("/integrations/meg", methods=["POST"])
+def connect_meg():
+    """« Se connecter » or « Régénérer »: a new key, shown in this answer only."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        plaintext = issue_meg_api_key(current_account())
+    except LibeoError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("settings.integrations"))
+    db.session.commit()
+    return _integrations(new_key=plaintext)
+
+
+@bp.route("/integrations/meg/revoquer", methods=["POST"])
+def revoke_meg():
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        revoke_api_key(current_account())
+    except LibeoError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash("La clé d'API MEG est révoquée : MEG ne peut plus payer par Libeo avec elle.", "success")
+    return redirect(url_for("settings.integrations"))

@@ -1,0 +1,148 @@
+"""Factories and fixtures for Libeo's tests (imported by name: a conftest here would shadow tests/conftest.py)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import pytest
+from schwifty import IBAN
+from stdnum import luhn
+
+from models.libeo import Plan, db
+from models.libeo.accounts import create_account
+from models.libeo.keys import issue_meg_api_key
+
+PASSWORD = "libeo-test-2026"
+_numbers = itertools.count(1)
+
+
+def valid_siret(n: int) -> str:
+    siren = f"{73222800 + n:08d}"
+    siren += luhn.calc_check_digit(siren)
+    base = f"{siren}{n % 10000:04d}"
+    return base + luhn.calc_check_digit(base)
+
+
+def valid_iban(n: int) -> str:
+    return IBAN.generate("FR", bank_code="30006", account_code=f"{n:011d}").compact
+
+
+SUPPLIER_IBAN = valid_iban(1_234_567)
+DEBTOR_IBAN = valid_iban(7_654_321)
+
+
+@dataclass
+class AccountInfo:
+    id: int
+    name: str
+    siret: str
+    email: str
+
+
+def make_account(libeo_app, *, name: str | None = None, plan: Plan = Plan.GRATUIT, accountant: str | None = None,
+                 debtor_iban: str | None = None) -> AccountInfo:
+    n = next(_numbers)
+    name = name or f"Entreprise {n}"
+    email = f"gerant{n}@entreprise{n}.fr"
+    with libeo_app.app_context():
+        account = create_account(name, valid_siret(n), email, PASSWORD, full_name=f"Gérant {n}", plan=plan)
+        account.accountant_email = accountant
+        account.debtor_iban = debtor_iban
+        db.session.commit()
+        return AccountInfo(account.id, account.name, account.siret, email)
+
+
+def make_key(libeo_app, account_id: int) -> str:
+    from models.libeo import Account
+
+    with libeo_app.app_context():
+        key = issue_meg_api_key(db.session.get(Account, account_id))
+        db.session.commit()
+        return key
+
+
+def invoice_body(n: int = 1, **changes) -> dict:
+    body = {
+        "number": f"F-2026-{n:03d}",
+        "supplier": {"name": "Minoterie Dupuis", "iban": SUPPLIER_IBAN, "bic": "AGRIFRPP"},
+        "amount_cents": 48_650 + n,
+        "currency": "EUR",
+        "issue_date": "2026-10-01",
+        "due_date": "2026-10-31",
+    }
+    body.update(changes)
+    return body
+
+
+def pay_body(email: str = "compta@entreprise.fr", role: str = "user", **changes) -> dict:
+    return {"initiated_by": {"email": email, "role": role}, **changes}
+
+
+class Api:
+    """Calls Libeo's REST API through the combined app, with a key."""
+
+    PREFIX = "/libeo/api/v1"
+
+    def __init__(self, client, key: str | None) -> None:
+        self.client = client
+        self.key = key
+
+    def headers(self, extra: dict | None = None) -> dict:
+        headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
+        headers.update(extra or {})
+        return headers
+
+    def get(self, path: str, **kwargs):
+        return self.client.get(self.PREFIX + path, headers=self.headers(kwargs.pop("headers", None)), **kwargs)
+
+    def put(self, path: str, json=None, **kwargs):
+        return self.client.put(self.PREFIX + path, json=json, headers=self.headers(kwargs.pop("headers", None)), **kwargs)
+
+    def post(self, path: str, json=None, **kwargs):
+        return self.client.post(self.PREFIX + path, json=json, headers=self.headers(kwargs.pop("headers", None)), **kwargs)
+
+    def put_invoice(self, external_id: str, **changes):
+        return self.put(f"/invoices/{external_id}", json=invoice_body(**changes))
+
+    def pay(self, external_id: str, key: str = "idem-1", body: dict | None = None):
+        return self.post(
+            f"/invoices/{external_id}/payments", json=pay_body() if body is None else body, headers={"Idempotency-Key": key}
+        )
+
+
+@pytest.fixture
+def account(libeo_app) -> AccountInfo:
+    return make_account(libeo_app, name="Boulangerie Martin SARL")
+
+
+@pytest.fixture
+def api_key(libeo_app, account) -> str:
+    return make_key(libeo_app, account.id)
+
+
+@pytest.fixture
+def api(client, api_key) -> Api:
+    return Api(client, api_key)
+
+
+class LibeoAuth:
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def login(self, email: str, password: str = PASSWORD):
+        return self.client.post("/libeo/connexion", data={"email": email, "password": password})
+
+    def logout(self):
+        return self.client.post("/libeo/deconnexion")
+
+
+@pytest.fixture
+def libeo_auth(client) -> LibeoAuth:
+    return LibeoAuth(client)
+
+
+@pytest.fixture
+def signed_in(libeo_auth, account) -> AccountInfo:
+    libeo_auth.login(account.email)
+    return account
