@@ -79,8 +79,8 @@ class OAuthClient(db.Model, ClientMixin):
         return list_to_scope([s for s in scope_to_list(scope or "") or [] if s in allowed])
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        # Byte-for-byte: no normalisation of case, slash, port or query.
-        return any(hmac.compare_digest(redirect_uri.encode(), uri.encode()) for uri in self.redirect_uris)
+        # Character for character: no normalisation of case, slash, port or query.
+        return redirect_uri in self.redirect_uris
 
     def check_client_secret(self, client_secret: str) -> bool:
         return hmac.compare_digest(digest(client_secret), self.client_secret_hash)
@@ -107,7 +107,7 @@ class OAuthAuthorizationCode(db.Model, AuthorizationCodeMixin):
     company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"))
     redirect_uri: Mapped[str] = mapped_column(Text)
     scope: Mapped[str] = mapped_column(String(200))
-    nonce: Mapped[str | None] = mapped_column(String(255))
+    nonce: Mapped[str | None] = mapped_column(Text)
     code_challenge: Mapped[str] = mapped_column(String(128))
     code_challenge_method: Mapped[str] = mapped_column(String(10))
     # Seconds since the epoch: compared in Python, free of time-zone quirks.
@@ -194,7 +194,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def check_redirect_uri(uri: str) -> str:
+def validate_redirect_uri(uri: str) -> str:
     """An absolute https address (http only on this machine), no fragment."""
     if not uri or len(uri) > MAX_URI_LENGTH or not uri.isascii() or any(c.isspace() for c in uri):
         raise OAuthClientError(f"Adresse de retour invalide : « {uri[:100]} ».")
@@ -221,7 +221,7 @@ def _checked(name: str, redirect_uris: list[str] | tuple[str, ...], scope: str) 
     uris = list(dict.fromkeys(redirect_uris))
     if not uris or len(uris) > MAX_REDIRECT_URIS:
         raise OAuthClientError(f"Indiquez entre 1 et {MAX_REDIRECT_URIS} adresses de retour.")
-    uris = [check_redirect_uri(uri) for uri in uris]
+    uris = [validate_redirect_uri(uri) for uri in uris]
     scopes = scope_to_list(scope or "") or []
     unknown = [s for s in scopes if s not in SCOPES]
     if unknown or not scopes:

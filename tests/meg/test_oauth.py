@@ -534,3 +534,33 @@ def test_user_and_company_are_those_of_the_consent(client, demo, meg_auth, meg_a
         assert token.user == db.session.scalar(select(User).where(User.email == "gerant@garage-leroy.fr"))
         assert token.company.name == "Garage Leroy SAS"
     assert client.get("/meg/oauth/userinfo", headers=bearer(access)).json["company_name"] == "Garage Leroy SAS"
+
+
+@pytest.mark.parametrize("changes, extra", [
+    ({"nonce": "n" * 3000}, ""),
+    ({"state": "s" * 3000}, ""),
+    ({"state": "été\x00\n"}, ""),
+    ({"scope": "openid \u202e"}, ""),
+    ({"code_challenge": "a" * 3000}, ""),
+    ({"response_type": "token"}, ""),
+    ({}, "&client_id=autre"),  # a parameter given twice
+    ({}, "&redirect_uri=" + REDIRECT),
+])
+def test_odd_authorization_requests_get_an_answer_not_a_crash(client, demo, meg_auth, meg_app, changes, extra):
+    client_id, _ = new_client(meg_app)
+    meg_auth.login()
+    _, challenge = pkce()
+    url = authorize_query(client_id, challenge, **changes) + extra
+    for response in (client.get(url), consent(client, url, company_id(meg_app, "Boulangerie Martin SARL"))):
+        assert response.status_code in (200, 302, 400)
+
+
+def test_odd_token_requests_get_an_answer_not_a_crash(client, demo, meg_app):
+    client_id, secret = new_client(meg_app)
+    for data in ({}, {"grant_type": "password"}, {"grant_type": "authorization_code"},
+                 {"grant_type": "authorization_code", "code": "c" * 5000, "code_verifier": "v" * 5000}):
+        response = client.post("/meg/oauth/token", data=data, headers=basic(client_id, secret))
+        assert response.status_code == 400
+        assert "error" in response.json
+    assert client.post("/meg/oauth/token", data={"grant_type": "authorization_code"},
+                       headers={"Authorization": "Basic %%%"}).status_code in (400, 401)
