@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 import secrets
 import threading
 from html import unescape
@@ -525,6 +526,18 @@ def test_secrets_codes_and_tokens_are_stored_hashed(client, demo, meg_auth, meg_
         assert plaintext not in everything
         assert digest(plaintext) in everything
     assert client_id in everything  # the id is not a secret
+
+
+def test_no_secret_reaches_the_logs_even_at_debug_level(client, demo, meg_auth, meg_app, caplog):
+    caplog.set_level(logging.DEBUG)
+    client_id, secret = new_client(meg_app)
+    meg_auth.login()
+    verifier, challenge = pkce()
+    code = get_code(client, client_id, challenge, company_id(meg_app, "Boulangerie Martin SARL"))
+    token = exchange(client, code, client_id, secret, verifier).json
+    client.get("/meg/oauth/userinfo", headers=bearer(token["access_token"]))
+    for plaintext in (secret, code, verifier, token["access_token"], token["id_token"]):
+        assert plaintext not in caplog.text
 
 
 def test_user_and_company_are_those_of_the_consent(client, demo, meg_auth, meg_app):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -252,6 +253,8 @@ require_oauth.register_token_validator(BearerTokenValidator())
 
 
 def config_oauth(app: Flask) -> None:
+    # Authlib logs issued tokens at DEBUG level: never let them reach a log.
+    logging.getLogger("authlib").setLevel(logging.INFO)
     app.config.setdefault("OAUTH2_SCOPES_SUPPORTED", list(SCOPES))
     app.config.setdefault("OAUTH2_TOKEN_EXPIRES_IN", {"authorization_code": store.ACCESS_TOKEN_LIFETIME_SECONDS})
     server.init_app(app)
