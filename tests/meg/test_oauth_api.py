@@ -140,3 +140,41 @@ def test_token_and_api_need_no_csrf_token(tmp_path):
     assert token.status_code == 200
     response = put_key(apps.root.test_client(), token.json["access_token"])
     assert response.status_code == 422  # past CSRF: Libeo refused the made-up key
+
+
+def libeo_key(libeo_app, name, siret, email):
+    """A real key of a Libeo account, as Libeo shows it once."""
+    from models.libeo import db as libeo_db
+    from models.libeo.accounts import create_account
+    from models.libeo.keys import issue_meg_api_key
+
+    with libeo_app.app_context():
+        account = create_account(name=name, siret=siret, email=email, password="mot-de-passe-solide-42",
+                                 full_name="Claire Martin")
+        libeo_db.session.commit()
+        key = issue_meg_api_key(account)
+        libeo_db.session.commit()
+        return key
+
+
+def test_an_administrator_delivers_a_real_libeo_key(client, demo, meg_auth, meg_app, libeo_app):
+    key = libeo_key(libeo_app, "Boulangerie Martin SARL", "83451234500002", "claire@boulangerie-martin.fr")
+    token = access_token_for(client, meg_app, meg_auth, "admin@boulangerie-martin.fr")
+    response = put_key(client, token, {"api_key": key})
+    assert response.status_code == 200, response.json
+    assert response.json["connected"] is True
+    assert response.json["account_name"] == "Boulangerie Martin SARL"
+    with meg_app.app_context():
+        connection = db.session.scalar(select(LibeoConnection))
+        assert connection.company.name == "Boulangerie Martin SARL"
+        assert key not in connection.key_ciphertext
+    assert "La connexion est établie" in client.get("/meg/achats/options").get_data(as_text=True)
+
+
+def test_a_key_of_another_siret_is_refused(client, demo, meg_auth, meg_app, libeo_app):
+    key = libeo_key(libeo_app, "Garage Leroy SAS", "85123456700002", "marc@garage-leroy.fr")
+    token = access_token_for(client, meg_app, meg_auth, "admin@boulangerie-martin.fr")
+    response = put_key(client, token, {"api_key": key})
+    assert response.status_code == 422
+    assert "SIRET" in response.json["error"]["message"]
+    assert connections(meg_app) == 0
