@@ -394,7 +394,8 @@ def test_plain_challenge_equal_to_verifier_is_refused(client, demo, meg_auth, me
     assert counts(meg_app) == (0, 0)
 
 
-@pytest.mark.parametrize("verifier", [None, "", secrets.token_urlsafe(48), "x" * 20])
+@pytest.mark.parametrize("verifier", [None, "", "un-verificateur-bien-forme-mais-pas-le-bon-0123456789", "x" * 20],
+                         ids=["missing", "empty", "wrong", "malformed"])
 def test_wrong_or_missing_verifier_is_refused(client, demo, meg_auth, meg_app, verifier):
     client_id, secret = new_client(meg_app)
     meg_auth.login()
