@@ -16,6 +16,7 @@ from core.setup import RedactSecrets, load_config
 from models.libeo import LibeoUser, db
 from models.libeo.payments import PARIS
 
+from .billing.gateway import csp_sources
 from .extensions import csrf, limiter, login_manager
 
 
@@ -33,7 +34,7 @@ def create_libeo_app(test_config: dict | None = None) -> Flask:
     register_errorhandlers(app)
     register_template_helpers(app)
     register_commands(app)
-    init_security_headers(app)
+    init_security_headers(app, **csp_sources(app.config))
     logging.getLogger("werkzeug").addFilter(RedactSecrets())
     return app
 
@@ -84,6 +85,7 @@ def load_user(identity: str) -> LibeoUser | None:
 def register_blueprints(app: Flask) -> None:
     from .api import bp as api_bp
     from .auth import bp as auth_bp
+    from .billing import bp as billing_bp
     from .invoices import bp as invoices_bp
     from .main import bp as main_bp
     from .payments import bp as payments_bp
@@ -94,6 +96,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(invoices_bp, url_prefix="/factures")
     app.register_blueprint(payments_bp, url_prefix="/paiements")
     app.register_blueprint(settings_bp, url_prefix="/configuration")
+    app.register_blueprint(billing_bp, url_prefix="/abonnement")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     csrf.exempt(api_bp)
 

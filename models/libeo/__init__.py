@@ -36,3 +36,4 @@ from .entities import (  # noqa: E402,F401
     Plan,
     SepaBatch,
 )
+from .billing import StripeEvent, StripeSubscription  # noqa: E402,F401

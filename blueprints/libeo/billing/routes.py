@@ -1,0 +1,125 @@
+import logging
+
+import stripe
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy.exc import IntegrityError
+
+from models.libeo import billing, db
+from models.libeo.errors import LibeoError
+from models.libeo.payments import PaymentQuota
+
+from ..extensions import csrf
+from . import bp
+from .forms import ChangeForm, SubscribeForm
+from .gateway import publishable_key, stripe_client, stripe_js_url, webhook_secret
+
+log = logging.getLogger(__name__)
+
+
+@bp.get("")
+@login_required
+def subscription():
+    account = current_user.account
+    return render_template(
+        "libeo/billing/subscription.html",
+        account=account,
+        quota=PaymentQuota.for_account(account),
+        subscribed=billing.has_subscription(account),
+        ends_on=billing.period_end_date(account),
+        form=SubscribeForm(),
+        change_form=ChangeForm(),
+        stripe_js_url=stripe_js_url(current_app.config),
+        stripe_key=publishable_key(current_app.config),
+    )
+
+
+@bp.post("/carte")
+@login_required
+def card_setup():
+    """Called by billing.js: the SetupIntent Stripe.js confirms with the card typed in."""
+    try:
+        client_secret = billing.start_card_setup(
+            current_user.account, stripe_client(current_app.config), email=current_user.email
+        )
+    except LibeoError as error:
+        db.session.rollback()
+        status = 503 if isinstance(error, billing.BillingUnavailable) else 409
+        return jsonify(error=error.message), status
+    db.session.commit()
+    return jsonify(client_secret=client_secret)
+
+
+@bp.post("/souscrire")
+@login_required
+def subscribe():
+    form = SubscribeForm()
+    if not form.validate_on_submit():
+        flash(_first_error(form), "error")
+        return redirect(url_for(".subscription"))
+    try:
+        billing.subscribe(current_user.account, form.setup_intent.data, stripe_client(current_app.config))
+    except LibeoError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for(".subscription"))
+    db.session.commit()
+    flash("Bienvenue dans Partnerships : vos paiements sont désormais illimités.", "success")
+    return redirect(url_for(".subscription"))
+
+
+@bp.post("/resilier")
+@login_required
+def cancel():
+    return _change(billing.cancel, "Votre abonnement est résilié : il prend fin à la fin de la période payée.")
+
+
+@bp.post("/reprendre")
+@login_required
+def resume():
+    return _change(billing.resume, "Votre abonnement Partnerships continue.")
+
+
+def _change(use_case, done: str):
+    form = ChangeForm()
+    if not form.validate_on_submit():
+        flash(_first_error(form), "error")
+        return redirect(url_for(".subscription"))
+    try:
+        use_case(current_user.account, stripe_client(current_app.config))
+    except LibeoError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for(".subscription"))
+    db.session.commit()
+    flash(done, "success")
+    return redirect(url_for(".subscription"))
+
+
+@bp.post("/webhook")
+@csrf.exempt
+def webhook():
+    """Stripe's events, signed with the endpoint's secret; each applied once."""
+    secret = webhook_secret(current_app)
+    if not secret:
+        log.error("Webhook Stripe reçu mais STRIPE_WEBHOOK_SECRET n'est pas configuré")
+        return jsonify(error="Webhook non configuré."), 400
+    try:
+        event = stripe.Webhook.construct_event(request.get_data(), request.headers.get("Stripe-Signature", ""), secret)
+        billing.apply_event(event.to_dict())
+    except (ValueError, stripe.SignatureVerificationError, LibeoError):
+        db.session.rollback()
+        return jsonify(error="Événement refusé : signature ou contenu invalide."), 400
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # The same event, applied at this very moment by another worker.
+        db.session.rollback()
+    return jsonify(received=True)
+
+
+def _first_error(form) -> str:
+    for errors in form.errors.values():
+        if errors:
+            return errors[0]
+    return "La demande n'a pas pu être traitée : rechargez la page et réessayez."
