@@ -68,4 +68,5 @@ def _ensure_catalog() -> None:
     try:
         billing.ensure_catalog(stripe_client(current_app.config))
     except billing.BillingError as error:
-        raise click.ClickException(error.message) from error
+        hint = " Lancez d'abord localstripe : flask --app app libeo localstripe." if uses_localstripe(current_app.config) else ""
+        raise click.ClickException(f"Stripe n'a pas pu créer la formule Partnerships.{hint}") from error

@@ -5,9 +5,10 @@ fixed file of the temporary directory, shared by whoever runs it. Here it
 listens on 127.0.0.1 only and keeps its state in a file we choose (the
 instance folder in development) or nowhere (tests).
 
-``python -m blueprints.libeo.billing.localstripe_server --port 8420`` runs the
-server; :class:`LocalStripe` runs it as a child process, for the ``flask libeo
-localstripe`` command and for the tests.
+``python blueprints/libeo/billing/localstripe_server.py --port 8420`` runs the
+server (the file needs nothing of the project, so the child process starts
+fast); :class:`LocalStripe` runs it as a child process, for the ``flask libeo
+localstripe`` command, the development server and the tests.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
-
-from config import BASE_DIR
 
 WEBHOOK_NAME = "libeo"
 
@@ -73,12 +72,12 @@ class LocalStripe:
         """Starts the child process, unless a localstripe already answers at this address."""
         if self.responds():
             return
-        command = [sys.executable, "-m", __name__, "--port", str(self.port)]
+        command = [sys.executable, __file__, "--port", str(self.port)]
         if self.state_file is not None:
             command += ["--state-file", str(self.state_file)]
         if self.verbose:
             command.append("--verbose")
-        self.process = subprocess.Popen(command, cwd=BASE_DIR)
+        self.process = subprocess.Popen(command)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

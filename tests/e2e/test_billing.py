@@ -1,0 +1,185 @@
+"""« Abonnement » in a browser: Partnerships with a card in Stripe Elements (localstripe's Stripe.js).
+
+localstripe runs on loopback and posts its signed events to the live server,
+as Stripe posts to a deployed Libeo.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from datetime import date
+
+import pytest
+from playwright.sync_api import Page, expect
+from werkzeug.serving import make_server
+
+from blueprints.libeo.billing.gateway import stripe_client
+from blueprints.libeo.billing.localstripe_server import LocalStripe
+from conftest import _empty_databases, build_apps
+from models.libeo import Account, Plan, db
+from models.libeo.accounts import create_account
+from models.libeo.billing import ensure_catalog
+from models.libeo.entities import Channel, InitiatorRole
+from models.libeo.invoices import create_libeo_invoice, invoice_data
+from models.libeo.payments import Initiator, pay_invoice
+
+from .conftest import LiveServer
+
+WEBHOOK_SECRET = "whsec_e2e_libeo_billing"
+EMAIL = "claire@boulangerie-martin.fr"
+PASSWORD = "croissants-au-beurre-2026"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def localstripe():
+    server = LocalStripe(f"http://127.0.0.1:{free_port()}")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def live_server(tmp_path, worker_id_safe, localstripe):
+    """The conftest's live server, with Libeo's Stripe (and its CSP) pointed at this localstripe."""
+    server = make_server("127.0.0.1", 0, app=None, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    apps = build_apps(
+        tmp_path,
+        worker_id_safe,
+        public_url=url,
+        meg={"WTF_CSRF_ENABLED": True},
+        libeo={"WTF_CSRF_ENABLED": True, "LOCALSTRIPE_URL": localstripe.url, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET},
+    )
+    _empty_databases(apps)
+    localstripe.reset()
+    localstripe.register_webhook(f"{url}/libeo/abonnement/webhook", WEBHOOK_SECRET)
+    with apps.libeo.app_context():
+        ensure_catalog(stripe_client(apps.libeo.config))
+    server.app = apps.root
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    yield LiveServer(url, apps)
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
+    _empty_databases(apps)
+
+
+@pytest.fixture
+def at_the_limit(live_server) -> list[int]:
+    """A « Gratuit » account that made its 5 payments this month; returns its 6 invoices' ids."""
+    with live_server.apps.libeo.app_context():
+        account = create_account("Boulangerie Martin SARL", "83451234500002", EMAIL, PASSWORD, full_name="Claire Martin")
+        invoices = [
+            create_libeo_invoice(
+                account,
+                invoice_data(
+                    number=f"F-2026-{n:03d}",
+                    supplier_name="Minoterie Dupont",
+                    supplier_iban="FR7630006000010000000791963",
+                    supplier_bic=None,
+                    issue_date=date.today(),
+                    due_date=date.today(),
+                    amount_cents=12_000 + n,
+                ),
+            )
+            for n in range(1, 7)
+        ]
+        db.session.commit()
+        for invoice in invoices[:5]:
+            pay_invoice(account, invoice, Initiator(EMAIL, InitiatorRole.USER, Channel.LIBEO))
+            db.session.commit()
+        return [invoice.id for invoice in invoices]
+
+
+def log_in(page: Page) -> None:
+    page.goto("/libeo/connexion")
+    page.get_by_label("Adresse e-mail").fill(EMAIL)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+
+
+def type_card(page: Page, number: str) -> None:
+    """localstripe's card Element: plain inputs named by their placeholder (Stripe's is an iframe)."""
+    card = page.locator("#card-element")
+    card.get_by_placeholder("number").fill(number)
+    card.get_by_placeholder("exp_month").fill("12")
+    card.get_by_placeholder("exp_year").fill("34")
+    card.get_by_placeholder("cvc").fill("123")
+    card.get_by_placeholder("postal_code").fill("75001")
+
+
+def plan_of(live_server) -> Plan:
+    with live_server.apps.libeo.app_context():
+        return db.session.scalars(db.select(Account)).one().plan
+
+
+def test_upgrade_pay_a_sixth_invoice_cancel_and_fall_back_at_period_end(page: Page, live_server, localstripe, at_the_limit):
+    sixth = at_the_limit[5]
+    log_in(page)
+
+    # The 6th payment of the month is refused, with the way out.
+    page.goto(f"/libeo/factures/{sixth}")
+    page.get_by_role("button", name="Payer").click()
+    expect(page.get_by_role("alert")).to_contain_text("5 paiements par mois")
+    page.get_by_role("link", name="Passer à la formule Partnerships").click()
+
+    expect(page.get_by_role("heading", name="Abonnement")).to_be_visible()
+    expect(page.get_by_test_id("current-plan")).to_have_text("Gratuit")
+    expect(page.get_by_test_id("usage")).to_have_text("5 / 5 paiements ce mois-ci")
+    expect(page.get_by_role("heading", name="Partnerships — 9 € / mois, sans engagement")).to_be_visible()
+
+    type_card(page, "4242424242424242")
+    page.get_by_role("button", name="Passer à Partnerships — 9 € / mois").click()
+
+    expect(page.get_by_role("status").filter(has_text="Bienvenue dans Partnerships")).to_be_visible()
+    expect(page.get_by_test_id("current-plan")).to_have_text("Partnerships")
+    expect(page.get_by_test_id("usage")).to_have_text("5 paiements ce mois-ci — illimité")
+
+    # At once: the 6th invoice is paid.
+    page.goto(f"/libeo/factures/{sixth}")
+    page.get_by_role("button", name="Payer").click()
+    expect(page.get_by_role("status").filter(has_text="F-2026-006")).to_contain_text("est programmé")
+
+    # Cancel: the plan stays until the end of the paid period.
+    page.get_by_role("link", name="Abonnement").click()
+    page.get_by_role("button", name="Résilier l'abonnement").click()
+    expect(page.get_by_text(re.compile(r"Votre abonnement Partnerships prend fin le \d{2}/\d{2}/\d{4}"))).to_be_visible()
+    expect(page.get_by_test_id("current-plan")).to_have_text("Partnerships")
+    assert plan_of(live_server) is Plan.PARTNERSHIPS
+
+    # The period ends: Stripe deletes the subscription and tells Libeo through the webhook.
+    with live_server.apps.libeo.app_context():
+        subscription_id = db.session.scalars(db.select(Account)).one().stripe_subscription_id
+        stripe_client(live_server.apps.libeo.config).v1.subscriptions.cancel(subscription_id)
+    deadline = time.monotonic() + 15
+    while plan_of(live_server) is not Plan.GRATUIT and time.monotonic() < deadline:
+        time.sleep(0.2)
+    page.reload()
+    expect(page.get_by_test_id("current-plan")).to_have_text("Gratuit")
+    expect(page.get_by_test_id("usage")).to_have_text("6 / 5 paiements ce mois-ci")
+    expect(page.get_by_role("button", name="Passer à Partnerships — 9 € / mois")).to_be_visible()
+
+
+def test_a_declined_card_leaves_the_account_on_gratuit(page: Page, live_server, at_the_limit):
+    log_in(page)
+    page.get_by_role("link", name="Abonnement").click()
+
+    type_card(page, "4000000000000002")
+    page.get_by_role("button", name="Passer à Partnerships — 9 € / mois").click()
+
+    expect(page.get_by_role("alert")).to_have_text(
+        "Votre carte a été refusée. Votre formule reste « Gratuit » : essayez avec une autre carte."
+    )
+    expect(page.get_by_test_id("current-plan")).to_have_text("Gratuit")
+    expect(page.get_by_role("button", name="Passer à Partnerships — 9 € / mois")).to_be_enabled()
+    assert plan_of(live_server) is Plan.GRATUIT
