@@ -291,6 +291,7 @@ def test_prompt_none_cannot_skip_consent(client, demo, meg_auth, meg_app):
     meg_auth.login()
     _, params = redirect_params(client.get(authorize_query(client_id, challenge, prompt="none")))
     assert params["error"] == "consent_required"
+    assert params["state"] == "etat-123"
     assert counts(meg_app) == (0, 0)
 
 

@@ -43,7 +43,7 @@ def authorize():
         grant = server.get_consent_grant(end_user=user)
         if user is not None and "none" in (request.args.get("prompt") or "").split():
             # MEG always asks: it cannot answer without showing its screen.
-            raise ConsentRequiredError(redirect_uri=grant.redirect_uri)
+            raise ConsentRequiredError(redirect_uri=grant.redirect_uri, state=grant.request.payload.state)
     except OAuth2Error as error:
         if error.redirect_uri:
             return error_redirect(error)
