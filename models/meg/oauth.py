@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import re
 import secrets
 import time
 from datetime import datetime
@@ -35,6 +36,8 @@ CODE_LIFETIME_SECONDS = 5 * 60
 ACCESS_TOKEN_LIFETIME_SECONDS = 60 * 60
 MAX_REDIRECT_URIS = 10
 MAX_URI_LENGTH = 2000
+# Letters, digits, dots and hyphens (IDNs in punycode), or an IPv6 address.
+HOST_PATTERN = re.compile(r"[a-z0-9.-]+|[0-9a-f:.]+")
 
 
 class OAuthClientError(Exception):
@@ -204,8 +207,12 @@ def validate_redirect_uri(uri: str) -> str:
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError as exc:
         raise OAuthClientError(f"Adresse de retour invalide : « {uri[:100]} ».") from exc
-    if not host or parts.fragment or "#" in uri:
-        raise OAuthClientError(f"L'adresse de retour doit être absolue et sans fragment (#) : « {uri[:100]} ».")
+    if not host or parts.fragment or "#" in uri or "@" in parts.netloc:
+        raise OAuthClientError(
+            f"L'adresse de retour doit être absolue, sans identifiants (@) ni fragment (#) : « {uri[:100]} »."
+        )
+    if not HOST_PATTERN.fullmatch(host):
+        raise OAuthClientError(f"Nom d'hôte invalide dans l'adresse de retour : « {uri[:100]} ».")
     if parts.scheme != "https" and not (parts.scheme == "http" and _is_loopback(host)):
         raise OAuthClientError(
             f"L'adresse de retour doit être en https (http n'est admis que pour cette machine) : « {uri[:100]} »."

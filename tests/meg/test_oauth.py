@@ -152,6 +152,9 @@ def test_full_flow_gives_a_signed_id_token_and_the_company(client, demo, meg_aut
     assert "le droit de connecter Libeo à MEG" in html
     assert 'value="Autoriser"' in html and 'value="Refuser"' in html
     assert page.headers["Cache-Control"] == "no-store"
+    # The answer is a redirect from a form: the client's site must be a form target.
+    assert "form-action 'self' https://app.example.com;" in page.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in page.headers["Content-Security-Policy"]
 
     location, params = redirect_params(consent(client, url, company_id(meg_app, "Boulangerie Martin SARL")))
     assert location.startswith(REDIRECT + "?")

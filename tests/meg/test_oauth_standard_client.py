@@ -53,6 +53,9 @@ def test_the_command_refuses_bad_input(apps, meg_app):
         ["--name", "X", "--redirect-uri", "http://app.example.com/cb"],  # plain http off this machine
         ["--name", "X", "--redirect-uri", "https://app.example.com/cb#frag"],
         ["--name", "X", "--redirect-uri", "/relative"],
+        ["--name", "X", "--redirect-uri", "https://user@app.example.com/cb"],
+        ["--name", "X", "--redirect-uri", "https://app;script-src.example.com/cb"],
+        ["--name", "X", "--redirect-uri", "https://app.example.com:99999/cb"],
         ["--name", "X", "--redirect-uri", CALLBACK, "--scope", "openid admin"],
         ["--name", " ", "--redirect-uri", CALLBACK],
     ):

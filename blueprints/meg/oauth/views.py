@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import scope_to_list
 from authlib.oidc.core.errors import ConsentRequiredError
@@ -65,8 +67,25 @@ def authorize():
     if form.validate_on_submit() and form.allow.data:
         company = user.company(form.company_id.data) if "company_id" in form else None
         return issue_code(grant, user, company)
-    response = render_template("meg/oauth/authorize.html", form=form, client=grant.client, scopes=scopes)
-    return response, 200, {"Cache-Control": "no-store"}
+    page = render_template("meg/oauth/authorize.html", form=form, client=grant.client, scopes=scopes)
+    return page, 200, {"Cache-Control": "no-store", "Content-Security-Policy": consent_page_policy(grant.redirect_uri)}
+
+
+def consent_page_policy(redirect_uri: str) -> str:
+    """MEG's usual CSP, plus the client's origin as a place forms may lead to.
+
+    Browsers apply form-action to the redirect that follows « Autoriser » or
+    « Refuser »: without it, a client on another site never gets its answer.
+    """
+    parts = urlsplit(redirect_uri)
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    origin = f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "frame-src 'self'; connect-src 'self'; "
+        f"form-action 'self' {origin}; "
+        "base-uri 'none'; object-src 'none'; frame-ancestors 'none'"
+    )
 
 
 @bp.route("/oauth/token", methods=["POST"])
