@@ -190,6 +190,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         for size in args.sizes:
             reset_databases(args, env, work)
+            load = os.getloadavg()[0]
             started = time.perf_counter()
             tenants = seed_size(args, env, size)
             print(f"[{size:,} invoices per side] seeded in {time.perf_counter() - started:.1f} s "
@@ -202,6 +203,7 @@ def main(argv: list[str] | None = None) -> None:
                 server.stop()
             result["meg_paid_ok"] = verify_meg_payments(env, result["meg_paid_invoice_ids"])
             result["size"] = size
+            result["load_before"] = load
             runs.append(result)
     finally:
         if args.keep:

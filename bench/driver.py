@@ -24,7 +24,7 @@ from urllib.parse import urlencode, urlsplit
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 SQL_HEADER = "X-SQL-Queries"
 LIBEO_LOGIN = "/libeo/connexion"
-LIBEO_INVOICES = "/libeo/factures"
+LIBEO_INVOICES = "/libeo/factures/"
 
 
 class DriverError(Exception):

@@ -26,15 +26,15 @@ PHASES = [
 BY_NAME = {p.name: p for p in PHASES}
 
 
-def _sql(counts: dict[str, int]) -> str:
-    """« 7 » for MEG alone, « 9 + 5 » for MEG + Libeo, a range if requests differed."""
+def _per_side(counts: dict[str, int], suffix: str = "") -> str:
+    """« 7 » for one side, « 9 + 5 » for MEG + Libeo, a range if requests differed."""
     meg, libeo = set(), set()
     for header in counts:
         parts = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
         if not parts:
             return "?"
-        meg.add(int(parts.get("meg", 0)))
-        libeo.add(int(parts.get("libeo", 0)))
+        meg.add(int(parts.get("meg" + suffix, 0)))
+        libeo.add(int(parts.get("libeo" + suffix, 0)))
 
     def span(values: set[int]) -> str:
         return str(min(values)) if min(values) == max(values) else f"{min(values)}–{max(values)}"
@@ -56,11 +56,12 @@ def render(runs: list[dict], meta: dict) -> str:
         f"MEG ↔ Libeo benchmark — {db}, {meta['companies']:,} companies per side, gunicorn "
         f"{meta['workers']} workers × {meta['threads']} threads, driver {meta['concurrency']} threads "
         f"(separate process), {meta['seconds']:g} s per row, {meta['cpus']} CPUs, MEG → Libeo "
-        f"{meta['transport']}, {meta['date']}",
+        f"{meta['transport']}, {meta['date']}; 1-min load average before each size: "
+        + " / ".join(f"{run['load_before']:.1f}" for run in runs),
         f"`{meta['command']}`",
         "",
-        "| Request | Invoices / side | req/s | p50 ms | p95 ms | p99 ms | SQL / req | × hello | requests (errors) |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| Request | Invoices / side | req/s | p50 ms | p95 ms | p99 ms | SQL / req | commits / req | × hello | requests (errors) |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     results = {(run["size"], phase["name"]): phase for run in runs for phase in run["phases"]}
     names = [p.name for p in PHASES if any(n == p.name for _, n in results)]
@@ -83,11 +84,12 @@ def render(runs: list[dict], meta: dict) -> str:
                 errors = max(errors, len(run["meg_paid_invoice_ids"]) - run["meg_paid_ok"])
             lines.append(
                 f"| {phase.label} | {run['size']:,} | {rps:,.0f} | {_ms(r.get('p50'))} | {_ms(r.get('p95'))} | "
-                f"{_ms(r.get('p99'))} | {_sql(r['sql'])} | {ratio} | {r['requests']:,} ({errors}) |"
+                f"{_ms(r.get('p99'))} | {_per_side(r['sql'])} | {_per_side(r['sql'], '_commits')} | {ratio} | {r['requests']:,} ({errors}) |"
             )
     lines += [
         "",
-        "SQL / req: statements per request (BEGIN excluded), « MEG + Libeo » when one request runs on both sides. "
+        "SQL / req: statements per request (BEGIN excluded), « MEG + Libeo » when one request runs on both sides; "
+        "commits / req: transactions committed (those that wrote wait for a disk flush). "
         "× hello: how many times fewer requests per second than the trivial `hello` route of the same app, "
         "same run. The pay rows each use fresh invoices (and fresh Idempotency-Keys), "
         "so they stop after their pool of invoices.",

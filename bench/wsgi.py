@@ -4,7 +4,8 @@
   answer through its own stack (hooks, security headers), the ceiling the
   real pages are compared with;
 - an ``X-SQL-Queries`` response header: the SQL statements the request ran on
-  each side (``BEGIN`` excluded, so SQLite and PostgreSQL count alike).
+  each side (``BEGIN`` excluded, so SQLite and PostgreSQL count alike) and
+  its commits (each one a durable write, the main cost of the pay requests).
 
 Nothing here changes product behaviour; the product code is not touched.
 """
@@ -22,13 +23,22 @@ HEADER = "X-SQL-Queries"
 _local = threading.local()
 
 
-def _counter(side: str):
+def _counters(side: str):
     def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
         counts = getattr(_local, "counts", None)
         if counts is not None and not statement.lstrip()[:5].upper().startswith("BEGIN"):
             counts[side] += 1
 
-    return before_cursor_execute
+    def commit(conn):
+        counts = getattr(_local, "counts", None)
+        if counts is not None:
+            counts[f"{side}_commits"] += 1
+
+    return before_cursor_execute, commit
+
+
+def _empty() -> dict[str, int]:
+    return {"meg": 0, "libeo": 0, "meg_commits": 0, "libeo_commits": 0}
 
 
 def _add_hello(flask_app) -> None:
@@ -59,14 +69,16 @@ def build():
     for side, flask_app in sides.items():
         _add_hello(flask_app)
         db = flask_app.extensions["sqlalchemy"]
+        statements, commits = _counters(side)
         with flask_app.app_context():
-            event.listen(db.engine, "before_cursor_execute", _counter(side))
+            event.listen(db.engine, "before_cursor_execute", statements)
+            event.listen(db.engine, "commit", commits)
     if not sides["meg"].config["IN_PROCESS_TRANSPORT"]:
         _count_peer_queries()
     inner = root.wsgi_app
 
     def counted(environ, start_response):
-        _local.counts = {"meg": 0, "libeo": 0}
+        _local.counts = _empty()
 
         def start(status, headers, exc_info=None):
             counts = _local.counts
