@@ -16,6 +16,11 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from blueprints.libeo.factory import create_libeo_app
 from blueprints.meg.factory import create_meg_app
 from config import BASE_DIR, INSTANCE_DIR
+from core.security import init_security_headers
+from core.setup import instance_secret
+
+# The OAuth client Libeo is to MEG in the default run (« Me connecter avec MEG »).
+LIBEO_OAUTH_CLIENT_ID = "libeo"
 
 
 def create_app(meg_config: dict | None = None, libeo_config: dict | None = None) -> Flask:
@@ -31,11 +36,14 @@ def create_app(meg_config: dict | None = None, libeo_config: dict | None = None)
     app.extensions["sides"] = {"meg": meg, "libeo": libeo}
     if meg.config["IN_PROCESS_TRANSPORT"]:
         connect_in_process(meg, libeo)
+    configure_meg_sign_in(meg, libeo)
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/meg": meg, "/libeo": libeo})
 
     @app.route("/")
     def landing():
         return render_template("landing/index.html")
+
+    init_security_headers(app)
 
     register_commands(app, meg, libeo)
     return app
@@ -45,6 +53,37 @@ def connect_in_process(meg: Flask, libeo: Flask) -> None:
     """Calls from one product to the other's public URL stay in this process."""
     meg.extensions["http_peers"] = {meg.config["LIBEO_URL"].rstrip("/") + "/": (libeo, "/libeo")}
     libeo.extensions["http_peers"] = {libeo.config["MEG_URL"].rstrip("/") + "/": (meg, "/meg")}
+
+
+def configure_meg_sign_in(meg: Flask, libeo: Flask) -> None:
+    """Unless configured otherwise, Libeo signs in with MEG as the client ``demo`` registers.
+
+    The secret is generated once and kept in MEG's instance folder; MEG only
+    stores its digest (see ``register_meg_client``).
+    """
+    if libeo.config.get("MEG_OAUTH_CLIENT_ID"):
+        return
+    libeo.config["MEG_OAUTH_CLIENT_ID"] = LIBEO_OAUTH_CLIENT_ID
+    libeo.config["MEG_OAUTH_CLIENT_SECRET"] = instance_secret(meg, "libeo_oauth_client_secret")
+
+
+def register_meg_client(meg: Flask, libeo: Flask) -> None:
+    """Registers (or brings up to date) Libeo's OAuth client in MEG's database."""
+    from blueprints.libeo.meg_connect.client import SCOPE, redirect_uri
+    from models.meg import db
+    from models.meg.oauth import ensure_client
+
+    with libeo.test_request_context(base_url=libeo.config["PUBLIC_URL"].rstrip("/") + "/libeo"):
+        callback = redirect_uri()
+    with meg.app_context():
+        ensure_client(
+            client_id=libeo.config["MEG_OAUTH_CLIENT_ID"],
+            name="Libeo",
+            redirect_uris=[callback],
+            scope=SCOPE,
+            secret=libeo.config["MEG_OAUTH_CLIENT_SECRET"],
+        )
+        db.session.commit()
 
 
 def register_commands(app: Flask, meg: Flask, libeo: Flask) -> None:
@@ -59,6 +98,7 @@ def register_commands(app: Flask, meg: Flask, libeo: Flask) -> None:
         libeo_cli = libeo.cli.commands["libeo"]
         ctx.invoke(libeo_cli.commands["init-db"])
         ctx.invoke(meg_cli.commands["seed-demo"])
+        register_meg_client(meg, libeo)
         base = meg.config["PUBLIC_URL"].rstrip("/")
         click.echo(f"\nMEG :   {base}/meg/")
         click.echo(f"Libeo : {base}/libeo/ (vide : créez un compte, ou passez par « Payer » dans MEG)")

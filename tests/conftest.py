@@ -106,6 +106,10 @@ def side_configs(tmp_path: Path, worker: str = "gw0", public_url: str = PUBLIC_U
         "SQLALCHEMY_DATABASE_URI": database_url("libeo", tmp_path, worker),
         "MEG_URL": f"{public_url}/meg",
         "SEPA_EXPORT_DIR": str(tmp_path / "sepa"),
+        # Libeo's OAuth client at MEG (see app.configure_meg_sign_in): fixed
+        # here so that no test writes a secret into instance/.
+        "MEG_OAUTH_CLIENT_ID": "libeo",
+        "MEG_OAUTH_CLIENT_SECRET": "test-libeo-oauth-client-secret-0123456789",
     }
     return meg, libeo
 

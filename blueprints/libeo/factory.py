@@ -88,6 +88,7 @@ def register_blueprints(app: Flask) -> None:
     from .billing import bp as billing_bp
     from .invoices import bp as invoices_bp
     from .main import bp as main_bp
+    from .meg_connect import bp as meg_connect_bp
     from .payments import bp as payments_bp
     from .settings import bp as settings_bp
 
@@ -98,6 +99,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(settings_bp, url_prefix="/configuration")
     app.register_blueprint(billing_bp, url_prefix="/abonnement")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(meg_connect_bp)
     csrf.exempt(api_bp)
 
 

@@ -87,3 +87,11 @@ def libeo_down(apps):
 
 def libeo_back(apps, saved):
     apps.meg.extensions["http_peers"], apps.meg.config["LIBEO_URL"] = saved
+
+
+@pytest.fixture
+def libeo_oauth_client(apps):
+    """Libeo registered as MEG's OAuth client, as ``flask --app app demo`` does it."""
+    from app import register_meg_client
+
+    register_meg_client(apps.meg, apps.libeo)

@@ -1,0 +1,15 @@
+"""« Me connecter avec MEG »: Libeo as an OpenID Connect client of MEG (SPEC §5.2)."""
+
+from flask import Blueprint
+
+bp = Blueprint("meg_connect", __name__, url_prefix="/connexion-meg")
+
+
+@bp.record_once
+def _register_client(state) -> None:
+    from .client import init_meg_sign_in
+
+    init_meg_sign_in(state.app)
+
+
+from . import routes  # noqa: E402,F401

@@ -1,0 +1,38 @@
+from wtforms import BooleanField, EmailField, PasswordField, RadioField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length
+
+from core.forms import Form
+
+PLAN_CHOICES = [
+    ("gratuit", "Gratuit"),
+    ("partnerships", "Partnerships — 9 € / mois, sans engagement"),
+]
+
+
+class MegSignupForm(Form):
+    """The account-creation step after MEG's consent; the SIRET is MEG's, never typed in."""
+
+    company_name = StringField(
+        "Nom de l'entreprise",
+        validators=[DataRequired("Saisissez le nom de l'entreprise."), Length(max=200, message="Nom trop long.")],
+    )
+    email = EmailField(
+        "Adresse e-mail",
+        validators=[DataRequired("Saisissez votre adresse e-mail."), Length(max=254, message="Adresse trop longue.")],
+    )
+    full_name = StringField("Votre nom (facultatif)", validators=[Length(max=200, message="Nom trop long.")])
+    plan = RadioField(
+        "Formule",
+        choices=PLAN_CHOICES,
+        default="gratuit",
+        validators=[DataRequired("Choisissez une formule.")],
+    )
+    password = PasswordField(
+        "Mot de passe",
+        validators=[DataRequired("Choisissez un mot de passe."), Length(max=128, message="Mot de passe trop long.")],
+    )
+    terms = BooleanField(
+        "J'accepte les conditions générales d'utilisation",
+        validators=[DataRequired("Acceptez les conditions générales d'utilisation pour créer votre compte.")],
+    )
+    submit = SubmitField("Créer mon compte Libeo")

@@ -1,0 +1,500 @@
+"""« Me connecter avec MEG » (SPEC §5.2): the real dance, MEG's « Payer » to a connected Libeo account.
+
+The browser is the combined app's test client on the public host (MEG's
+links to Libeo and back are absolute); Libeo's server-to-server calls to MEG
+(discovery, token, JWKS, key delivery) go through the in-process transport.
+"""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+
+import pytest
+from sqlalchemy import func, select, text
+
+from conftest import PUBLIC_URL
+from models.libeo import Account, ApiKey, LibeoUser, MegIdentity, Payment, Plan
+from models.libeo import db as libeo_db
+from models.meg import Company, User, db as meg_db
+from models.meg.entities import AchatsRole, ModuleRole
+from models.meg.libeo_link import LibeoConnection
+from models.meg.oauth import OAuthToken
+
+from .conftest import GARAGE_SIRET, libeo_account
+
+pytestmark = pytest.mark.usefixtures("demo", "libeo_oauth_client")
+
+GERANT = "gerant@garage-leroy.fr"
+GARAGE = "Garage Leroy SAS"
+LIBEO_PASSWORD = "pistons-et-bougies-2026"
+MEG_PASSWORD = "demo-meg-2026"
+
+
+class Browser:
+    """One person's browser on the public host; follows redirects only within it."""
+
+    def __init__(self, apps):
+        self.client = apps.root.test_client()
+        self.url = PUBLIC_URL + "/"
+
+    def request(self, method: str, url: str, **kwargs):
+        url = urljoin(self.url, url)
+        assert url.startswith(PUBLIC_URL + "/"), f"left the site for {url}"
+        response = self.client.open(url, method=method, **kwargs)
+        self.url = url
+        return response
+
+    def get(self, url: str, **kwargs):
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs):
+        return self.request("POST", url, **kwargs)
+
+    def follow(self, response, limit: int = 12):
+        for _ in range(limit):
+            if response.status_code not in (301, 302, 303, 307, 308):
+                return response
+            response = self.get(response.headers["Location"])
+        raise AssertionError("too many redirects")
+
+    def meg_login(self, email: str = GERANT):
+        response = self.post("/meg/connexion", data={"email": email, "password": MEG_PASSWORD})
+        assert response.status_code == 302, response.text[:300]
+
+    def libeo_logout(self):
+        self.post("/libeo/deconnexion")
+
+
+def page_text(response) -> str:
+    """The page's HTML, entities decoded and white space collapsed as a browser shows it."""
+    return " ".join(unescape(response.get_data(as_text=True)).split())
+
+
+def payer_links(browser: Browser) -> list[str]:
+    """« Payer » of the « Règlements » tab, for a company not connected to Libeo yet."""
+    html = browser.get("/meg/achats/reglements").get_data(as_text=True)
+    return [unescape(href) for href in re.findall(r'<a class="button primary small" href="([^"]+)">Payer</a>', html)]
+
+
+def return_to_of(link: str) -> str:
+    return parse_qs(urlsplit(link).query)["return_to"][0]
+
+
+def company_id(meg_app, name: str) -> int:
+    with meg_app.app_context():
+        return meg_db.session.scalar(select(Company.id).where(Company.name == name))
+
+
+def answer_consent(browser: Browser, meg_app, consent, company: str = GARAGE, button: str = "allow"):
+    """On MEG's consent screen: « Autoriser » (or « Refuser »); returns Libeo's answer to MEG's redirect."""
+    assert "Libeo souhaite accéder à votre compte MEG" in page_text(consent)
+    assert company in page_text(consent)
+    answer = browser.post(browser.url, data={button: "1", "company_id": company_id(meg_app, company)})
+    assert answer.headers["Location"].startswith(f"{PUBLIC_URL}/libeo/connexion-meg/retour?")
+    return browser.get(answer.headers["Location"])
+
+
+def consent_and_come_back(browser: Browser, meg_app, company: str = GARAGE, button: str = "allow"):
+    """« Me connecter avec MEG » → MEG's consent screen → « Autoriser » → back in Libeo (redirects followed)."""
+    consent = browser.follow(browser.get("/libeo/connexion-meg/demarrer"))
+    return browser.follow(answer_consent(browser, meg_app, consent, company, button))
+
+
+def create_account_form(browser: Browser, plan: str = "gratuit", **changes):
+    data = {"company_name": GARAGE, "email": GERANT, "full_name": "Marc Leroy", "plan": plan,
+            "password": LIBEO_PASSWORD, "terms": "y"}
+    data.update(changes)
+    return browser.post("/libeo/connexion-meg/compte", data={k: v for k, v in data.items() if v is not None})
+
+
+def meg_connection(meg_app, company: str = GARAGE) -> LibeoConnection | None:
+    with meg_app.app_context():
+        return meg_db.session.scalar(
+            select(LibeoConnection).join(Company, LibeoConnection.company_id == Company.id).where(Company.name == company)
+        )
+
+
+def libeo_counts(libeo_app) -> dict:
+    with libeo_app.app_context():
+        return {
+            model.__name__: libeo_db.session.scalar(select(func.count()).select_from(model))
+            for model in (Account, LibeoUser, MegIdentity, ApiKey)
+        }
+
+
+def active_keys(libeo_app) -> list[str]:
+    with libeo_app.app_context():
+        return list(libeo_db.session.scalars(select(ApiKey.prefix).where(ApiKey.revoked_at.is_(None))))
+
+
+def libeo_session(apps, browser: Browser) -> dict:
+    cookie = browser.client.get_cookie("libeo_session", domain="127.0.0.1", path="/libeo")
+    if cookie is None:
+        return {}
+    return apps.libeo.session_interface.get_signing_serializer(apps.libeo).loads(cookie.value)
+
+
+def add_meg_user(meg_app, email: str, company: str, role: AchatsRole) -> None:
+    with meg_app.app_context():
+        user = User(email=email, full_name="Julie Comptable")
+        user.set_password(MEG_PASSWORD)
+        target = meg_db.session.scalar(select(Company).where(Company.name == company))
+        meg_db.session.add_all([user, ModuleRole(user=user, company=target, module="achats", role=role)])
+        meg_db.session.commit()
+
+
+# --- the article's path ------------------------------------------------------------------------
+
+
+def test_payer_creates_the_libeo_account_from_meg_then_pays(apps, meg_app, libeo_app):
+    browser = Browser(apps)
+    browser.meg_login()
+    link = payer_links(browser)[0]
+    invoice_page = return_to_of(link)
+    assert link.startswith(f"{PUBLIC_URL}/libeo/connexion-meg?")
+    assert re.fullmatch(rf"{PUBLIC_URL}/meg/achats/factures/\d+", invoice_page)
+
+    page = browser.get(link)
+    assert page.status_code == 200
+    assert "créez-le depuis MEG" in page_text(page).replace("Créez", "créez")
+    assert "Me connecter avec MEG" in page_text(page)
+
+    form = consent_and_come_back(browser, meg_app)
+    assert browser.url == f"{PUBLIC_URL}/libeo/connexion-meg/compte"
+    html = page_text(form)
+    assert 'value="Garage Leroy SAS"' in html
+    assert 'value="gerant@garage-leroy.fr"' in html
+    assert re.search(r'<input id="siret" type="text" value="851 234 567 00002" readonly', html)
+    assert "Partnerships — 9 € / mois, sans engagement" in html
+    assert "J'accepte les conditions générales d'utilisation" in html
+
+    # Between MEG's answer and the form, the session cookie carries the access
+    # token encrypted: what it holds cannot be presented to MEG.
+    sealed = libeo_session(apps, browser)["meg_connect"]["token"]
+    with meg_app.app_context():
+        from models.meg.oauth import find_token
+
+        assert find_token(sealed) is None
+
+    done = create_account_form(browser)
+    assert done.status_code == 302
+    assert done.headers["Location"] == invoice_page  # back on the invoice the user wanted to pay
+
+    connection = meg_connection(meg_app)
+    assert connection is not None and connection.account_name == GARAGE
+    with libeo_app.app_context():
+        account = libeo_db.session.scalar(select(Account))
+        assert (account.name, account.siret, account.plan) == (GARAGE, GARAGE_SIRET, Plan.GRATUIT)
+        assert account.users[0].email == GERANT and account.users[0].check_password(LIBEO_PASSWORD)
+        link_row = libeo_db.session.scalar(select(MegIdentity))
+        assert link_row.account_id == account.id
+        assert link_row.issuer == f"{PUBLIC_URL}/meg"
+        assert link_row.company_ref == str(company_id(meg_app, GARAGE))
+    assert "meg_connect" not in libeo_session(apps, browser) or "token" not in libeo_session(apps, browser)["meg_connect"]
+
+    # « Payer » now works on that invoice: the payment exists in Libeo.
+    invoice_html = browser.get(invoice_page).get_data(as_text=True)
+    invoice_id = invoice_page.rsplit("/", 1)[1]
+    assert f'action="/meg/achats/factures/{invoice_id}/payer"' in invoice_html
+    paid = browser.follow(browser.post(f"/meg/achats/factures/{invoice_id}/payer", data={"next": invoice_page}))
+    assert "Paiement programmé" in page_text(paid)
+    with libeo_app.app_context():
+        [payment] = libeo_db.session.scalars(select(Payment)).all()
+        assert payment.initiated_by_email == GERANT
+
+
+def test_no_access_token_is_kept_in_libeo(apps, meg_app, libeo_app):
+    browser = Browser(apps)
+    browser.meg_login()
+    browser.get(payer_links(browser)[0])
+    consent_and_come_back(browser, meg_app)
+    from blueprints.libeo.meg_connect.client import unseal
+
+    with libeo_app.test_request_context():
+        access_token = unseal(libeo_session(apps, browser)["meg_connect"]["token"], 60)
+    with meg_app.app_context():
+        from models.meg.oauth import find_token
+
+        assert find_token(access_token) is not None
+    create_account_form(browser)
+
+    with libeo_app.app_context():
+        with libeo_db.engine.connect() as conn:
+            for table in libeo_db.metadata.sorted_tables:
+                for row in conn.execute(table.select()):
+                    assert access_token not in repr(tuple(row)), table.name
+    assert access_token not in repr(libeo_session(apps, browser))
+
+
+def test_signing_in_again_with_meg_opens_the_same_account(apps, meg_app, libeo_app):
+    browser = Browser(apps)
+    browser.meg_login()
+    browser.get(payer_links(browser)[0])
+    consent_and_come_back(browser, meg_app)
+    create_account_form(browser)
+    keys = active_keys(libeo_app)
+    browser.libeo_logout()
+
+    login_page = browser.get("/libeo/connexion")
+    assert "Me connecter avec MEG" in page_text(login_page)
+    landing = consent_and_come_back(browser, meg_app)
+    assert browser.url == f"{PUBLIC_URL}/libeo/factures/"
+    assert "Vous êtes connecté au compte Libeo de Garage Leroy SAS" in page_text(landing)
+    assert libeo_counts(libeo_app) == {"Account": 1, "LibeoUser": 1, "MegIdentity": 1, "ApiKey": 1}
+    assert active_keys(libeo_app) == keys  # MEG's key is left alone
+
+
+def test_the_sign_up_page_offers_meg_too(client):
+    assert "Me connecter avec MEG" in page_text(client.get("/libeo/inscription"))
+
+
+# --- accounts that exist already -----------------------------------------------------------------
+
+
+def test_an_existing_siret_is_linked_only_after_logging_into_it(apps, meg_app, libeo_app):
+    libeo_account(libeo_app, name="Garage Leroy", siret=GARAGE_SIRET, email="atelier@garage-leroy.fr")
+    before = libeo_counts(libeo_app)
+    browser = Browser(apps)
+    browser.meg_login()
+    invoice_page = return_to_of(payer_links(browser)[0])
+    browser.get(payer_links(browser)[0])
+
+    notice = consent_and_come_back(browser, meg_app)
+    assert browser.url == f"{PUBLIC_URL}/libeo/connexion-meg/compte-existant"
+    assert "Garage Leroy SAS (SIRET 851 234 567 00002) a déjà un compte Libeo" in page_text(notice)
+    assert libeo_counts(libeo_app) == before  # nothing created, nothing linked
+    assert meg_connection(meg_app) is None
+    assert browser.get("/libeo/factures/").status_code == 302  # not logged into Libeo
+
+    login_url = unescape(re.search(r'href="([^"]+)">Me connecter à ce compte Libeo', notice.get_data(as_text=True))[1])
+    assert browser.get(login_url).status_code == 200
+    logged_in = browser.post(login_url, data={"email": "atelier@garage-leroy.fr", "password": "mot-de-passe-solide-42"})
+    consent = browser.follow(logged_in)  # MEG asks once more, for a token Libeo may use
+    done = answer_consent(browser, meg_app, consent)
+    assert done.headers["Location"] == invoice_page
+
+    assert meg_connection(meg_app).account_name == "Garage Leroy"
+    with libeo_app.app_context():
+        link_row = libeo_db.session.scalar(select(MegIdentity))
+        assert link_row.user.email == "atelier@garage-leroy.fr"
+    assert libeo_counts(libeo_app)["Account"] == 1
+
+
+def test_another_account_logged_in_is_not_linked(apps, meg_app, libeo_app):
+    libeo_account(libeo_app)  # Boulangerie Martin
+    libeo_account(libeo_app, name="Garage Leroy", siret=GARAGE_SIRET, email="atelier@garage-leroy.fr")
+    browser = Browser(apps)
+    browser.post("/libeo/connexion", data={"email": "claire@boulangerie-martin.fr", "password": "mot-de-passe-solide-42"})
+    browser.meg_login()
+    notice = consent_and_come_back(browser, meg_app)
+    assert "qui n'est pas celui de Garage Leroy SAS" in page_text(notice)
+    assert libeo_counts(libeo_app)["MegIdentity"] == 0
+
+
+# --- who may connect -----------------------------------------------------------------------------
+
+
+def test_a_non_administrator_creates_the_account_but_cannot_connect_it(apps, meg_app, libeo_app):
+    add_meg_user(meg_app, "julie@garage-leroy.fr", GARAGE, AchatsRole.USER)
+    browser = Browser(apps)
+    browser.meg_login("julie@garage-leroy.fr")
+    link = payer_links(browser)[0]
+    browser.get(link)
+    consent_and_come_back(browser, meg_app)
+    done = browser.follow(create_account_form(browser, email="julie@garage-leroy.fr"))
+
+    assert browser.url == f"{PUBLIC_URL}/libeo/configuration/integrations"
+    html = page_text(done)
+    assert "seul un administrateur du module « Achats » de Garage Leroy SAS peut le connecter" in html
+    assert f'<a href="{return_to_of(link)}">Revenir à la facture dans MEG</a>' in html
+    assert meg_connection(meg_app) is None
+    assert libeo_counts(libeo_app)["Account"] == 1
+    assert active_keys(libeo_app) == []  # the key MEG refused is revoked
+
+    # The company's Achats administrator connects it from « Payer », without entering Libeo.
+    admin = Browser(apps)
+    admin.meg_login(GERANT)
+    link = payer_links(admin)[0]
+    admin.get(link)
+    done = answer_consent(admin, meg_app, admin.follow(admin.get("/libeo/connexion-meg/demarrer")))
+    assert done.headers["Location"] == return_to_of(link)
+    assert meg_connection(meg_app) is not None
+    assert admin.get("/libeo/factures/").status_code == 302  # still not logged into Libeo
+    assert libeo_counts(libeo_app)["Account"] == 1
+
+
+def test_a_company_without_siret_is_refused(apps, meg_app, libeo_app):
+    browser = Browser(apps)
+    browser.meg_login("president@amis-du-quartier.fr")
+    browser.get("/libeo/connexion-meg")
+    page = consent_and_come_back(browser, meg_app, company="Association Les Amis du Quartier")
+    assert browser.url == f"{PUBLIC_URL}/libeo/connexion-meg"
+    assert "n'a pas de SIRET dans MEG : Libeo est réservé aux entreprises qui en ont un" in page_text(page)
+    assert browser.get("/libeo/connexion-meg/compte").status_code == 302
+    assert libeo_counts(libeo_app) == {"Account": 0, "LibeoUser": 0, "MegIdentity": 0, "ApiKey": 0}
+
+
+def test_refusing_on_meg_creates_nothing(apps, meg_app, libeo_app):
+    browser = Browser(apps)
+    browser.meg_login()
+    page = consent_and_come_back(browser, meg_app, button="deny")
+    assert "Vous n'avez pas autorisé Libeo dans MEG" in page_text(page)
+    assert libeo_counts(libeo_app)["Account"] == 0
+
+
+# --- the account-creation step ------------------------------------------------------------------
+
+
+def test_terms_must_be_accepted_and_the_siret_is_megs(apps, meg_app, libeo_app):
+    browser = Browser(apps)
+    browser.meg_login()
+    consent_and_come_back(browser, meg_app)
+
+    refused = create_account_form(browser, terms=None)
+    assert refused.status_code == 200
+    assert "Acceptez les conditions générales d'utilisation" in page_text(refused)
+    weak = create_account_form(browser, password="court")
+    assert "au moins 10 caractères" in page_text(weak)
+    assert libeo_counts(libeo_app)["Account"] == 0
+
+    create_account_form(browser, siret="83451234500002", company_name="Garage Leroy")
+    with libeo_app.app_context():
+        account = libeo_db.session.scalar(select(Account))
+        assert (account.name, account.siret) == ("Garage Leroy", GARAGE_SIRET)
+
+
+def test_partnerships_leads_to_the_card_step(apps, meg_app, libeo_app):
+    browser = Browser(apps)
+    browser.meg_login()
+    link = payer_links(browser)[0]
+    browser.get(link)
+    consent_and_come_back(browser, meg_app)
+    page = browser.follow(create_account_form(browser, plan="partnerships"))
+    assert browser.url == f"{PUBLIC_URL}/libeo/abonnement"
+    html = page_text(page)
+    assert "saisissez votre carte bancaire ci-dessous" in html
+    assert "Passer à Partnerships — 9 € / mois" in html
+    assert f'<a href="{return_to_of(link)}">Revenir à la facture dans MEG</a>' in html
+    assert meg_connection(meg_app) is not None
+    with libeo_app.app_context():
+        assert libeo_db.session.scalar(select(Account.plan)) is Plan.GRATUIT  # until Stripe accepts the card
+
+
+def test_the_creation_step_needs_a_fresh_meg_answer(apps):
+    browser = Browser(apps)
+    response = browser.follow(browser.get("/libeo/connexion-meg/compte"))
+    assert browser.url == f"{PUBLIC_URL}/libeo/connexion-meg"
+    assert "Votre connexion avec MEG a expiré" in page_text(response)
+
+
+# --- the way back -------------------------------------------------------------------------------
+
+EVIL_RETURNS = [
+    "https://evil.example/",
+    "//evil.example",
+    "//evil.example/meg/achats",
+    "http://127.0.0.1:5000@evil.example/",
+    "http://127.0.0.1:5000@evil.example/meg/achats",
+    "http://user:pw@127.0.0.1:5000/meg/achats",
+    "/\\evil",
+    "http://127.0.0.1:5000\\@evil.example/meg/",
+    "http://evil.example\\@127.0.0.1:5000/meg/",
+    "javascript:alert(1)",
+    "JavaScript:alert(1)//127.0.0.1:5000/meg/",
+    "data:text/html,<script>alert(1)</script>",
+    "/meg/achats/reglements",
+    "http://127.0.0.1:5001/meg/achats/reglements",
+    "http://127.0.0.1/meg/achats/reglements",
+    "http://127.0.0.1:5000:80/meg/achats",
+    "http://localhost:5000/meg/achats/reglements",
+    "http://127.0.0.1.evil.example:5000/meg/achats",
+    "http://127.0.0.1:5000.evil.example/meg/achats",
+    "https://127.0.0.1:5000/meg/achats/reglements",
+    "ftp://127.0.0.1:5000/meg/achats",
+    "http://127.0.0.1:5000/libeo/factures/",
+    "http://127.0.0.1:5000/megx/achats",
+    "http://127.0.0.1:5000/meg/../libeo/",
+    "http://127.0.0.1:5000/meg/%2e%2e/libeo/",
+    "http://127.0.0.1:5000/meg/%2F%2Fevil.example",
+    "http://127.0.0.1:5000/meg//evil.example",
+    "http://127.0.0.1:5000/meg/achats\t/x",
+    "http://127.0.0.1:5000/meg/achats\n",
+    "http://127.0.0.1:5000/meg/achats é",
+    "http://127.0.0.1:5000/meg/" + "a" * 2100,
+    "",
+]
+
+
+@pytest.mark.parametrize("candidate", EVIL_RETURNS)
+def test_a_return_address_off_meg_is_ignored(libeo_app, candidate):
+    from blueprints.libeo.meg_connect.client import meg_return_url
+
+    with libeo_app.test_request_context():
+        assert meg_return_url(candidate) is None
+
+
+@pytest.mark.parametrize("candidate", [f"{PUBLIC_URL}/meg/achats/factures/3", f"{PUBLIC_URL}/meg",
+                                       f"{PUBLIC_URL}/meg/achats/reglements?page=2"])
+def test_a_meg_page_is_a_valid_return_address(libeo_app, candidate):
+    from blueprints.libeo.meg_connect.client import meg_return_url
+
+    with libeo_app.test_request_context():
+        assert meg_return_url(candidate) == candidate
+
+
+@pytest.mark.parametrize("candidate", ["https://evil.example/", "//evil.example", "http://127.0.0.1:5000@evil.example/",
+                                       "/\\evil", "javascript:alert(1)", "http://127.0.0.1:5001/meg/achats"])
+def test_the_whole_dance_never_leaves_for_another_host(apps, meg_app, libeo_app, candidate):
+    browser = Browser(apps)
+    browser.meg_login()
+    page = browser.get("/libeo/connexion-meg?" + urlencode({"return_to": candidate}))
+    assert candidate not in page.get_data(as_text=True)
+    consent_and_come_back(browser, meg_app)
+    done = create_account_form(browser)
+    assert done.headers["Location"] == "/libeo/factures/"
+    assert meg_connection(meg_app) is not None
+
+
+def test_a_later_return_address_replaces_a_valid_one_only_if_valid(apps, meg_app):
+    browser = Browser(apps)
+    browser.meg_login()
+    good = return_to_of(payer_links(browser)[0])
+    browser.get("/libeo/connexion-meg?" + urlencode({"return_to": good}))
+    browser.get("/libeo/connexion-meg/demarrer?" + urlencode({"return_to": "https://evil.example/"}))
+    assert "return_to" not in libeo_session(apps, browser)["meg_connect"]
+
+
+# --- the state ------------------------------------------------------------------------------------
+
+
+def test_an_answer_for_another_browser_is_refused(apps, meg_app, libeo_app):
+    victim, attacker = Browser(apps), Browser(apps)
+    attacker.meg_login()
+    attacker.follow(attacker.get("/libeo/connexion-meg/demarrer"))
+    answer = attacker.post(attacker.url, data={"allow": "1", "company_id": company_id(meg_app, GARAGE)})
+    callback = answer.headers["Location"]
+    assert callback.startswith(f"{PUBLIC_URL}/libeo/connexion-meg/retour?")
+
+    victim.get("/libeo/connexion-meg/demarrer")  # the victim has a dance of their own going
+    refused = victim.follow(victim.get(callback))
+    assert "ne correspond pas à une demande partie de ce navigateur" in page_text(refused)
+    assert libeo_counts(libeo_app)["Account"] == 0
+    with meg_app.app_context():
+        assert meg_db.session.scalar(select(func.count()).select_from(OAuthToken)) == 0  # the code was never spent
+
+
+def test_a_forged_state_is_refused(apps, meg_app, libeo_app):
+    browser = Browser(apps)
+    browser.meg_login()
+    browser.follow(browser.get("/libeo/connexion-meg/demarrer"))
+    answer = browser.post(browser.url, data={"allow": "1", "company_id": company_id(meg_app, GARAGE)})
+    parts = urlsplit(answer.headers["Location"])
+    params = parse_qs(parts.query)
+    forged = f"{parts.path}?" + urlencode({"code": params["code"][0], "state": "etat-invente"})
+    refused = browser.follow(browser.get(forged))
+    assert "ne correspond pas à une demande partie de ce navigateur" in page_text(refused)
+    assert libeo_counts(libeo_app)["Account"] == 0
+    with meg_app.app_context():
+        assert meg_db.session.scalar(select(func.count()).select_from(OAuthToken)) == 0
