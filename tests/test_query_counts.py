@@ -15,7 +15,9 @@ from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import event, select
+from stdnum import luhn
 
+from conftest import MegAuth
 from models.libeo import db as libeo_db
 from models.meg import db as meg_db
 
@@ -68,6 +70,14 @@ class World:
             self.api_key = issue_meg_api_key(account)
             libeo_db.session.commit()
         assert meg_auth.login().status_code == 302
+        self.accountant = apps.root.test_client()
+        assert MegAuth(self.accountant).login("expert@cabinet-durand.fr").status_code == 302
+        with apps.meg.app_context():
+            from models.meg import Company
+
+            boulangerie = meg_db.session.scalar(select(Company.id).where(Company.name == BOULANGERIE))
+        assert self.accountant.post("/meg/entreprise", data={"company_id": boulangerie}).status_code == 302
+        self.accountant.get("/meg/achats/")  # shows (and so drops) the switch's flash message
         response = client.post("/meg/achats/options", data={"api_key": self.api_key})
         assert response.status_code == 302, response.get_data(as_text=True)
         response = client.post("/libeo/connexion", data={"email": LIBEO_EMAIL, "password": LIBEO_PASSWORD})
@@ -149,6 +159,12 @@ def _grow_meg(meg_app) -> None:
     today = date.today()
     with meg_app.app_context():
         admin = meg_db.session.scalar(select(User).where(User.email == "admin@boulangerie-martin.fr"))
+        firm_id = meg_db.session.scalar(select(Company.accounting_firm_id).where(Company.name == BOULANGERIE))
+        # More client companies for the accountant's company switcher.
+        for k in range(10):
+            base = f"9000000{k}0001"
+            meg_db.session.add(Company(name=f"Client ajouté {k}", siret=base + luhn.calc_check_digit(base),
+                                       accounting_firm_id=firm_id))
         for company in meg_db.session.scalars(select(Company).where(Company.siret.is_not(None))).all():
             suppliers = [Supplier(company=company, name=f"Fournisseur ajouté {k}", iban="FR7630006000010000000791963",
                                   bic="AGRIFRPPXXX") for k in range(5)]
@@ -214,6 +230,12 @@ def _meg_invoice_detail(world: World):
     return response
 
 
+def _accountant_settlements(world: World):
+    response = world.accountant.get("/meg/achats/reglements")
+    assert response.status_code == 200
+    return response
+
+
 def _libeo_api_payment(world: World):
     response = world.client.get(f"/libeo/api/v1/payments/{world.libeo_payment_id}", headers=world.api)
     assert response.status_code == 200
@@ -226,10 +248,13 @@ def _libeo_api_put(world: World):
 
 REQUESTS = {
     "meg_settlements": _get("/meg/achats/reglements"),
+    "meg_settlements_accountant": _accountant_settlements,
     "meg_invoices": _get("/meg/achats/"),
     "meg_invoice_detail": _meg_invoice_detail,
+    "meg_suppliers": _get("/meg/achats/fournisseurs"),
     "meg_pay": World.meg_pay_next,
     "libeo_invoices": _get("/libeo/factures/"),
+    "libeo_payments": _get("/libeo/paiements/"),
     "libeo_api_me": _get("/libeo/api/v1/me"),
     "libeo_api_put_invoice": _libeo_api_put,
     "libeo_api_pay": None,  # the PUT before it is not counted, see below
