@@ -180,9 +180,20 @@ def verify_meg_payments(env: dict[str, str], invoice_ids: list[int]) -> int:
     return int(out.stdout.strip().splitlines()[-1])
 
 
+def revision() -> str:
+    """The code measured: commit, and « -dirty » when tracked files differ from it."""
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True,
+                             timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     RESULTS.mkdir(exist_ok=True)
+    code = revision()
     work = Path(tempfile.mkdtemp(prefix="meg-libeo-bench-"))
     port = free_port()
     env = environment(args, work, port)
@@ -213,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     meta = {"db": args.db, "transport": args.transport, "companies": args.companies, "seconds": args.seconds,
             "concurrency": args.concurrency, "workers": args.workers, "threads": args.threads,
             "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "date": datetime.now().isoformat(timespec="seconds"), "cpus": os.cpu_count()}
+            "date": datetime.now().isoformat(timespec="seconds"), "cpus": os.cpu_count(), "revision": code}
     table = render(runs, meta)
     print(table)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")

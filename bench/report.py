@@ -58,7 +58,7 @@ def render(runs: list[dict], meta: dict) -> str:
         f"(separate process), {meta['seconds']:g} s per row, {meta['cpus']} CPUs, MEG → Libeo "
         f"{meta['transport']}, {meta['date']}; 1-min load average before each size: "
         + " / ".join(f"{run['load_before']:.1f}" for run in runs),
-        f"`{meta['command']}`",
+        f"`{meta['command']}` on `{meta['revision']}`",
         "",
         "| Request | Invoices / side | req/s | p50 ms | p95 ms | p99 ms | SQL / req | commits / req | × hello | requests (errors) |",
         "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
