@@ -50,6 +50,22 @@ def _ms(seconds: float | None) -> str:
     return "—" if seconds is None else f"{seconds * 1000:.1f}"
 
 
+def _constancy(runs: list[dict], results: dict, names: list[str]) -> str:
+    """Whether each request ran the same SQL at every data size (SPEC §10)."""
+    if len(runs) < 2:
+        return "One data size measured: run with --sizes a,b to compare SQL statements per request."
+    sizes = " and ".join(f"{run['size']:,}" for run in runs)
+    differing = []
+    for name in names:
+        shapes = {(_per_side(r["sql"]), _per_side(r["sql"], "_commits"))
+                  for r in (results.get((run["size"], name)) for run in runs) if r is not None}
+        if len(shapes) > 1:
+            differing.append(BY_NAME[name].label)
+    if differing:
+        return f"SQL statements per request DIFFER between {sizes} invoices for: " + "; ".join(differing) + "."
+    return f"SQL statements and commits per request are the same at {sizes} invoices per side, for every row."
+
+
 def render(runs: list[dict], meta: dict) -> str:
     db = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[meta["db"]]
     lines = [
@@ -86,10 +102,13 @@ def render(runs: list[dict], meta: dict) -> str:
                 f"| {phase.label} | {run['size']:,} | {rps:,.0f} | {_ms(r.get('p50'))} | {_ms(r.get('p95'))} | "
                 f"{_ms(r.get('p99'))} | {_per_side(r['sql'])} | {_per_side(r['sql'], '_commits')} | {ratio} | {r['requests']:,} ({errors}) |"
             )
+    lines += ["", _constancy(runs, results, names)]
     lines += [
         "",
         "SQL / req: statements per request (BEGIN excluded), « MEG + Libeo » when one request runs on both sides; "
         "commits / req: transactions committed (those that wrote wait for a disk flush). "
+        "A range (8–9) means the row's requests differ in kind, not in data size: the detail of a "
+        "« Virement par Libeo » invoice also reads its Libeo payment attempts. "
         "× hello: how many times fewer requests per second than the trivial `hello` route of the same app, "
         "same run. The pay rows each use fresh invoices (and fresh Idempotency-Keys), "
         "so they stop after their pool of invoices.",
