@@ -20,6 +20,11 @@ def _env(name: str, default: str | None = None) -> str | None:
     return value if value not in (None, "") else default
 
 
+def _env_bool_or_none(name: str) -> bool | None:
+    value = os.environ.get(name)
+    return None if value in (None, "") else _env_bool(name, False)
+
+
 def _env_bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     if value is None or value == "":
@@ -36,11 +41,15 @@ class BaseConfig:
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    # None: Secure exactly when PUBLIC_URL is https:// (see core.setup.secure_cookies_over_https).
+    SESSION_COOKIE_SECURE = _env_bool_or_none("SESSION_COOKIE_SECURE")
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
-    REMEMBER_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_SECURE = _env_bool_or_none("SESSION_COOKIE_SECURE")
     PERMANENT_SESSION_LIFETIME = 60 * 60 * 8
+    # How many load balancers in front of the app set X-Forwarded-For/-Proto
+    # (0: none, the app is reached directly). See core.setup.trust_proxies.
+    TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
 
     WTF_CSRF_TIME_LIMIT = 60 * 60 * 8
     WTF_I18N_ENABLED = False  # WTForms' own French catalogue, see core.forms
@@ -52,9 +61,18 @@ class BaseConfig:
     # Outgoing HTTP between the sides: seconds before giving up.
     HTTP_TIMEOUT = float(_env("HTTP_TIMEOUT", "5"))
 
+    # Rate limits: in memory by default; RATELIMIT_STORAGE_URI=redis://… when
+    # several processes serve the app. If Redis stops answering, limits are
+    # counted in memory meanwhile rather than every request failing.
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    # The limits themselves (Flask-Limiter strings; "" turns one off).
+    LOGIN_LIMIT_PER_ACCOUNT = _env("LOGIN_LIMIT_PER_ACCOUNT", "10 per minute")
+    LOGIN_LIMIT_PER_ADDRESS = _env("LOGIN_LIMIT_PER_ADDRESS", "50 per minute")
+    PASSWORD_CHANGE_LIMIT = _env("PASSWORD_CHANGE_LIMIT", "10 per hour")
+    PAYMENT_LIMIT = _env("PAYMENT_LIMIT", "30 per minute")
 
     # In the combined run the sides call each other through an in-process
     # WSGI transport (the full HTTP stack of the other app, no socket), so
@@ -63,6 +81,9 @@ class BaseConfig:
 
 
 class MegConfig(BaseConfig):
+    # One Redis may count both products' limits: their keys must not meet.
+    RATELIMIT_KEY_PREFIX = "meg"
+    OAUTH_TOKEN_LIMIT = _env("OAUTH_TOKEN_LIMIT", "60 per minute")
     SECRET_KEY = _env("MEG_SECRET_KEY")  # else one kept in instance/
     SQLALCHEMY_DATABASE_URI = _env(
         "MEG_DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'meg.sqlite3'}"
@@ -78,6 +99,10 @@ class MegConfig(BaseConfig):
 
 
 class LibeoConfig(BaseConfig):
+    RATELIMIT_KEY_PREFIX = "libeo"
+    SIGNUP_LIMIT = _env("SIGNUP_LIMIT", "10 per hour")
+    # Wrong, revoked or malformed API keys, per address (a valid key is never slowed by them).
+    API_KEY_FAILURE_LIMIT = _env("API_KEY_FAILURE_LIMIT", "20 per minute")
     SECRET_KEY = _env("LIBEO_SECRET_KEY")  # else one kept in instance/
     SQLALCHEMY_DATABASE_URI = _env(
         "LIBEO_DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'libeo.sqlite3'}"

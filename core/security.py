@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, request
 from werkzeug.security import check_password_hash, generate_password_hash
+from wtforms import PasswordField, SubmitField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from core.forms import Form
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 128
@@ -23,10 +29,12 @@ COMMON_PASSWORDS = frozenset(
 
 
 def safe_next_url(target: str | None, fallback: str) -> str:
-    """Only a path on this site: no scheme, host, backslash or control character."""
+    """Only a path on this site: no scheme, host, backslash or invisible character."""
     if not target:
         return fallback
-    if any(ch in target for ch in ("\\", "\r", "\n", "\t")) or any(ord(c) < 32 for c in target):
+    # Browsers drop tabs and newlines and read « \ » as « / »: « /\tevil » or
+    # « /\evil » would leave the site.
+    if "\\" in target or not target.isprintable():
         return fallback
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
@@ -49,33 +57,158 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
+@lru_cache(maxsize=4)
+def _decoy_hash(method: str) -> str:
+    return generate_password_hash("pas un vrai mot de passe", method=method)
+
+
 def verify_password(password_hash: str | None, password: str) -> bool:
-    if not password_hash or len(password) > MAX_PASSWORD_LENGTH:
+    """Whether ``password`` matches; without a hash, the same work is done for nothing.
+
+    Checking a decoy when there is no user (or no password) makes a wrong
+    e-mail cost what a wrong password costs, so timing tells nothing.
+    """
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return False
+    if not password_hash:
+        check_password_hash(_decoy_hash(current_app.config["PASSWORD_HASH_METHOD"]), password)
         return False
     return check_password_hash(password_hash, password)
 
 
-def init_security_headers(app: Flask, *, script_sources: tuple[str, ...] = (), frame_sources: tuple[str, ...] = ()) -> None:
-    """CSP without inline script, no framing, no sniffing, HSTS over HTTPS."""
-    script_src = " ".join(("'self'",) + script_sources)
-    frame_src = " ".join(("'self'",) + frame_sources)
-    csp = (
+class PasswordChangeRefused(Exception):
+    """A password change refused; ``message`` (French) belongs under ``field``."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.message, self.field = message, field
+
+
+def change_password(user, current: str, new: str) -> None:
+    """Checks the current password and the new one, then sets it.
+
+    ``user`` is either product's user (``check_password``/``set_password``);
+    setting a password rotates its session token, which ends every other
+    session of that user. The caller commits and signs the user in again.
+    """
+    if not user.password_hash:
+        raise PasswordChangeRefused(
+            "Ce compte n'a pas de mot de passe : il se connecte avec « Me connecter avec MEG ».", "current_password"
+        )
+    if not user.check_password(current or ""):
+        raise PasswordChangeRefused("Le mot de passe actuel est incorrect.", "current_password")
+    problem = password_problem(new or "")
+    if problem:
+        raise PasswordChangeRefused(problem, "new_password")
+    if new == current:
+        raise PasswordChangeRefused("Choisissez un mot de passe différent de l'actuel.", "new_password")
+    user.set_password(new)
+
+
+_TOO_LONG = Length(max=MAX_PASSWORD_LENGTH, message=f"{MAX_PASSWORD_LENGTH} caractères au plus.")
+
+
+class ChangePasswordForm(Form):
+    """« Changer mon mot de passe », the same on both products."""
+
+    current_password = PasswordField(
+        "Mot de passe actuel", validators=[DataRequired("Saisissez votre mot de passe actuel."), _TOO_LONG]
+    )
+    new_password = PasswordField(
+        "Nouveau mot de passe", validators=[DataRequired("Choisissez un nouveau mot de passe."), _TOO_LONG]
+    )
+    confirm = PasswordField(
+        "Confirmez le nouveau mot de passe",
+        validators=[
+            DataRequired("Saisissez le nouveau mot de passe une seconde fois."),
+            EqualTo("new_password", "Les deux saisies du nouveau mot de passe diffèrent."),
+        ],
+    )
+    submit = SubmitField("Changer mon mot de passe")
+
+
+# --- response headers -------------------------------------------------------------------------
+
+# Directives a page may widen: Stripe.js on the billing pages, the return
+# address of an OAuth client on the consent screen.
+WIDENABLE = ("script-src", "frame-src", "connect-src", "form-action")
+Sources = Mapping[str, tuple[str, ...]]
+
+
+def origin_of(url: str | None) -> str | None:
+    """``scheme://host[:port]`` of an http(s) address, else None."""
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def content_security_policy(extra: Sources | None = None) -> str:
+    """No inline script or style, no plugin, no framing; ``extra`` widens WIDENABLE directives."""
+    extra = extra or {}
+
+    def sources(directive: str) -> str:
+        return " ".join(dict.fromkeys(("'self'", *extra.get(directive, ()))))
+
+    return (
         "default-src 'self'; "
-        f"script-src {script_src}; "
+        f"script-src {sources('script-src')}; "
         "style-src 'self'; "
         "img-src 'self' data:; "
-        f"frame-src {frame_src}; "
-        f"connect-src {script_src}; "
-        "form-action 'self' " + " ".join(app.config.get("CSP_FORM_ACTION", ())) + "; "
+        f"frame-src {sources('frame-src')}; "
+        f"connect-src {sources('connect-src')}; "
+        f"form-action {sources('form-action')}; "
         "base-uri 'none'; object-src 'none'; frame-ancestors 'none'"
     )
 
+
+def _merge(*parts: Sources) -> dict[str, tuple[str, ...]]:
+    merged: dict[str, tuple[str, ...]] = {}
+    for part in parts:
+        for directive, values in part.items():
+            if directive not in WIDENABLE:
+                raise ValueError(f"CSP directive {directive!r} cannot be widened")
+            merged[directive] = merged.get(directive, ()) + tuple(v for v in values if v)
+    return merged
+
+
+def init_security_headers(
+    app: Flask,
+    *,
+    everywhere: Sources | None = None,
+    pages: Mapping[str, Sources | Callable[[], Sources]] | None = None,
+) -> None:
+    """CSP without inline script, no framing, no sniffing, HSTS over HTTPS.
+
+    ``everywhere`` widens the policy of every page (e.g. ``form-action`` to the
+    other product, where a form's answer redirects). ``pages`` widens it for
+    one endpoint (``"oauth.authorize"``) or a whole blueprint (``"billing"``)
+    only, with fixed sources or a function of the request.
+    """
+    base = _merge(everywhere or {})
+    default_csp = content_security_policy(base)
+    pages = dict(pages or {})
+
+    def page_sources() -> Sources | None:
+        endpoint = request.endpoint or ""
+        for name, sources in pages.items():
+            if endpoint == name or endpoint.startswith(name + "."):
+                return sources() if callable(sources) else sources
+        return None
+
     @app.after_request
     def _headers(response):
+        extra = page_sources() if pages else None
+        csp = content_security_policy(_merge(base, extra)) if extra else default_csp
         response.headers.setdefault("Content-Security-Policy", csp)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if response.mimetype == "text/html":
+            # Pages show private data: no shared cache keeps them, and the
+            # back button after « Se déconnecter » does not show them again.
+            response.headers.setdefault("Cache-Control", "no-store")
         if request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 
 def load_config(app: Flask, config_object: object, test_config: dict | None) -> None:
@@ -17,6 +19,27 @@ def load_config(app: Flask, config_object: object, test_config: dict | None) -> 
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret(app, f"{app.name}_secret_key")
+    secure_cookies_over_https(app)
+
+
+def secure_cookies_over_https(app: Flask) -> None:
+    """Cookies are ``Secure`` when the site is public over HTTPS, unless set explicitly."""
+    over_https = str(app.config.get("PUBLIC_URL", "")).startswith("https://")
+    for name in ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"):
+        if app.config.get(name) is None:
+            app.config[name] = over_https
+
+
+def trust_proxies(app: Flask) -> None:
+    """Behind ``TRUSTED_PROXIES`` load balancers, the client's address and scheme are theirs to tell.
+
+    Without it every visitor would share the balancer's address (one rate
+    limit for all) and HTTPS would look like plain HTTP (no HSTS). Never set
+    it when clients can reach the app directly: they could forge the headers.
+    """
+    count = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if count > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count, x_port=count)
 
 
 def instance_secret(app: Flask, name: str) -> str:
@@ -29,13 +52,45 @@ def instance_secret(app: Flask, name: str) -> str:
 
 
 class RedactSecrets(logging.Filter):
-    """Drops bearer tokens and API keys from log lines, whatever logs them."""
+    """Masks bearer tokens, API keys, codes and client secrets in log lines, whatever logs them.
 
-    MARKERS = ("Bearer ", "Authorization", "client_secret", "access_token", "refresh_token", "code_verifier")
+    The access log of the development server (``werkzeug``) and of gunicorn
+    prints each request line, and the OAuth callback carries ``code=`` in its
+    query string: the value is masked, the line is kept.
+    """
+
+    MASK = "[masqué]"
+    PATTERNS = (
+        re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"),
+        re.compile(
+            r"(?i)\b(code|access_token|refresh_token|id_token|client_secret|code_verifier|api_key|password|state)"
+            r"(=|\"?\s*:\s*\"?)[^&\s\"',;]+"
+        ),
+        re.compile(r"\b(lbo_[a-z]+_[0-9a-f]{12})_[A-Za-z0-9_-]{20,}"),
+    )
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if any(marker in message for marker in self.MARKERS):
-            record.msg = "[ligne de journal masquée : elle contenait un secret]"
-            record.args = ()
+        redacted = self.redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
         return True
+
+    @classmethod
+    def redact(cls, text: str) -> str:
+        bearer, pairs, api_key = cls.PATTERNS
+        text = bearer.sub(lambda m: f"{m.group(1)} {cls.MASK}", text)
+        text = pairs.sub(lambda m: f"{m.group(1)}{m.group(2)}{cls.MASK}", text)
+        return api_key.sub(lambda m: f"{m.group(1)}_{cls.MASK}", text)
+
+
+# Loggers that print request lines (with their query strings) or HTTP headers.
+ACCESS_LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error")
+
+
+def install_log_redaction() -> None:
+    """Puts one RedactSecrets filter on each access logger (idempotent: factories run often in tests)."""
+    for name in ACCESS_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactSecrets) for f in logger.filters):
+            logger.addFilter(RedactSecrets())

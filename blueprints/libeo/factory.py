@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import date, datetime, timezone
 
 from flask import Flask, current_app, render_template, request
+from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 
 from config import BASE_DIR, INSTANCE_DIR, LibeoConfig
 from core.money import format_amount
-from core.security import init_security_headers
-from core.setup import RedactSecrets, load_config
+from core.security import init_security_headers, origin_of
+from core.setup import install_log_redaction, load_config, trust_proxies
 from models.libeo import LibeoUser, db
 from models.libeo.payments import PARIS
 
@@ -34,9 +34,25 @@ def create_libeo_app(test_config: dict | None = None) -> Flask:
     register_errorhandlers(app)
     register_template_helpers(app)
     register_commands(app)
-    init_security_headers(app, **csp_sources(app.config))
-    logging.getLogger("werkzeug").addFilter(RedactSecrets())
+    init_security_headers(
+        app,
+        # Forms whose answer is a redirect to MEG (« Me connecter avec MEG »).
+        everywhere={"form-action": (origin_of(app.config["MEG_URL"]),)},
+        # Stripe.js runs on the « Abonnement » pages only.
+        pages={"billing": stripe_sources(app.config)},
+    )
+    install_log_redaction()
+    trust_proxies(app)
     return app
+
+
+def stripe_sources(config) -> dict[str, tuple[str, ...]]:
+    sources = csp_sources(config)
+    return {
+        "script-src": sources["script_sources"],
+        "connect-src": sources["script_sources"],
+        "frame-src": sources["frame_sources"],
+    }
 
 
 def configure_sqlite(app: Flask) -> None:
@@ -124,6 +140,8 @@ def register_errorhandlers(app: Flask) -> None:
         # A view's own French description wins over werkzeug's English default.
         description = getattr(error, "description", None)
         custom = description and description != getattr(type(error), "description", None)
+        if isinstance(error, RateLimitExceeded):
+            custom = False  # its description is the limit, in English («10 per 1 minute»)
         message = description if custom else ERROR_MESSAGES[code]
         if request.path.startswith("/api/"):
             response = http_error_response(code, message if custom else None)

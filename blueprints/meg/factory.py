@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask, render_template
+from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 
 from config import INSTANCE_DIR, BASE_DIR, MegConfig
 from core.db import init_database
 from core.money import format_amount
-from core.security import init_security_headers
-from core.setup import RedactSecrets, load_config
+from core.security import init_security_headers, origin_of
+from core.setup import install_log_redaction, load_config, trust_proxies
 from models.meg import User, db
 
 from .extensions import csrf, limiter, login_manager
@@ -30,8 +29,10 @@ def create_meg_app(test_config: dict | None = None) -> Flask:
     register_errorhandlers(app)
     register_template_helpers(app)
     register_commands(app)
-    init_security_headers(app)
-    logging.getLogger("werkzeug").addFilter(RedactSecrets())
+    # « Payer » answers a form with a redirect to Libeo when the company is not connected yet.
+    init_security_headers(app, everywhere={"form-action": (origin_of(app.config["LIBEO_URL"]),)})
+    install_log_redaction()
+    trust_proxies(app)
     return app
 
 
@@ -84,6 +85,8 @@ def register_errorhandlers(app: Flask) -> None:
         # A view's own French description wins over werkzeug's English default.
         description = getattr(error, "description", None)
         custom = description and description != getattr(type(error), "description", None)
+        if isinstance(error, RateLimitExceeded):
+            custom = False  # its description is the limit, in English («10 per 1 minute»)
         message = description if custom else messages.get(code, messages[500])
         return render_template("meg/error.html", code=code, message=message), code
 

@@ -7,6 +7,7 @@ from datetime import date, datetime, timezone
 
 from flask import current_app, g, jsonify, request
 
+from core.throttle import client_address, configured, refused_credentials
 from models.libeo import Channel, InitiatorRole, Invoice, Payment, db
 from models.libeo.errors import LibeoError, NotFound
 from models.libeo.idempotency import claim_key, complete, fingerprint, release, replay
@@ -42,6 +43,21 @@ def rate_limit_key() -> str:
 
 
 limiter.limit(lambda: current_app.config.get("LIBEO_API_RATE_LIMIT", "600 per minute"), key_func=rate_limit_key)(bp)
+
+
+def presents_valid_key() -> bool:
+    return authenticate_api_key(_bearer_token()) is not None
+
+
+# Payment creation, the API's one POST, per key. (A decorator on the view
+# would be checked after authenticate() and drop the blueprint's limits.)
+limiter.limit(configured("PAYMENT_LIMIT"), key_func=rate_limit_key, methods=["POST"], scope="payments")(bp)
+
+# Refused keys are counted per address; a caller whose key is valid is never slowed by them.
+limiter.shared_limit(
+    configured("API_KEY_FAILURE_LIMIT"), scope="api-key-failures", key_func=client_address,
+    exempt_when=presents_valid_key, deduct_when=refused_credentials,
+)(bp)
 
 
 @bp.before_request

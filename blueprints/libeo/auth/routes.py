@@ -2,6 +2,7 @@ from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from core.security import safe_next_url
+from core.throttle import client_address, configured, submitted_account
 from models.libeo import db
 from models.libeo.accounts import authenticate_user, create_account
 from models.libeo.errors import LibeoError
@@ -18,7 +19,7 @@ def _start_session(user) -> None:
 
 
 @bp.route("/inscription", methods=["GET", "POST"])
-@limiter.limit("10 per minute", methods=["POST"])
+@limiter.limit(configured("SIGNUP_LIMIT"), key_func=client_address, methods=["POST"])
 def signup():
     if current_user.is_authenticated:
         return redirect(url_for("invoices.list_invoices"))
@@ -40,7 +41,8 @@ def signup():
 
 
 @bp.route("/connexion", methods=["GET", "POST"])
-@limiter.limit("20 per minute", methods=["POST"])
+@limiter.limit(configured("LOGIN_LIMIT_PER_ADDRESS"), key_func=client_address, methods=["POST"])
+@limiter.limit(configured("LOGIN_LIMIT_PER_ACCOUNT"), key_func=submitted_account, methods=["POST"])
 def login():
     next_url = safe_next_url(request.args.get("next"), url_for("invoices.list_invoices"))
     if current_user.is_authenticated:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
+from core.throttle import configured, signed_in_user
 from models.libeo import Channel, InitiatorRole, db
 from models.libeo.errors import LibeoError, QuotaExceeded
 from models.libeo.invoices import account_invoice, create_libeo_invoice, invoice_data, invoices_query
 from models.libeo.payments import Initiator, PaymentQuota, invoice_payments, paris_today, pay_invoice
 
 from ..context import current_account, page_number, show_domain_error
+from ..extensions import limiter
 from . import bp
 from .forms import InvoiceForm, PayForm
 
@@ -86,6 +88,7 @@ def invoice(invoice_id: int):
 
 
 @bp.route("/<int:invoice_id>/payer", methods=["POST"])
+@limiter.limit(configured("PAYMENT_LIMIT"), key_func=signed_in_user)
 def pay(invoice_id: int):
     invoice = _invoice_or_404(invoice_id)
     form = PayForm()

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from core.money import format_amount
 from core.security import safe_next_url
+from core.throttle import configured, signed_in_user
 from models.meg import Company, PaymentMode, SupplierInvoice, db
 from models.meg.libeo_link import (
     LibeoConnection,
@@ -27,6 +28,7 @@ from models.meg.libeo_link import (
 )
 
 from ..context import current_company
+from ..extensions import limiter
 from . import bp
 from .forms import ConfirmForm, LibeoKeyForm
 
@@ -80,6 +82,7 @@ def libeo_state(company: Company, invoices: list[SupplierInvoice], refresh: bool
 
 
 @bp.route("/factures/<int:invoice_id>/payer", methods=["POST"])
+@limiter.limit(configured("PAYMENT_LIMIT"), key_func=signed_in_user)
 def pay(invoice_id: int):
     company = current_company()
     invoice = db.session.scalar(

@@ -3,6 +3,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from core.security import safe_next_url
+from core.throttle import client_address, configured, submitted_account
 from models.meg import User, db
 
 from ..extensions import limiter
@@ -11,7 +12,8 @@ from .forms import LoginForm, LogoutForm
 
 
 @bp.route("/connexion", methods=["GET", "POST"])
-@limiter.limit("20 per minute", methods=["POST"])
+@limiter.limit(configured("LOGIN_LIMIT_PER_ADDRESS"), key_func=client_address, methods=["POST"])
+@limiter.limit(configured("LOGIN_LIMIT_PER_ACCOUNT"), key_func=submitted_account, methods=["POST"])
 def login():
     next_url = safe_next_url(request.args.get("next"), url_for("main.home"))
     if current_user.is_authenticated:

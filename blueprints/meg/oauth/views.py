@@ -10,6 +10,7 @@ from authlib.oidc.core.errors import ConsentRequiredError
 from flask import jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from core.throttle import client_address, configured
 from models.meg.oauth import COMPANY_SCOPES
 
 from ..context import current_company
@@ -90,7 +91,7 @@ def consent_page_policy(redirect_uri: str) -> str:
 
 @bp.route("/oauth/token", methods=["POST"])
 @csrf.exempt
-@limiter.limit("60 per minute")
+@limiter.limit(configured("OAUTH_TOKEN_LIMIT"), key_func=client_address)
 def issue_token():
     return server.create_token_response()
 

@@ -1,0 +1,148 @@
+"""Fixtures of the security suite: apps built with the settings a test needs.
+
+(The folder has an ``__init__.py``: this conftest adds to tests/conftest.py
+instead of shadowing it.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import pytest
+
+from conftest import _empty_databases, build_apps
+from security.helpers import BOULANGERIE_SIRET, GARAGE_SIRET, libeo_account, meg_login
+
+
+@pytest.fixture
+def make_apps(tmp_path, worker_id_safe):
+    """Builds both apps with config overrides; databases emptied before and after."""
+    built = []
+
+    def make(**overrides):
+        apps = build_apps(tmp_path, worker_id_safe, **overrides)
+        _empty_databases(apps)
+        built.append(apps)
+        return apps
+
+    yield make
+    for apps in built:
+        _empty_databases(apps)
+
+
+@dataclass
+class World:
+    """Both products with data in two companies: Boulangerie Martin (the user's) and Garage Leroy (the victim's).
+
+    Each is connected to its own Libeo account and has paid one invoice
+    through it; the victim also has rows whose text is found nowhere else
+    (``VICTIM_MARKERS``), so a page that leaks them is caught.
+    """
+
+    apps: object
+    meg: dict = field(default_factory=dict)  # name -> id, on MEG's side
+    libeo: dict = field(default_factory=dict)  # name -> id or value, on Libeo's side
+    keys: dict = field(default_factory=dict)  # company -> Libeo API key
+
+
+VICTIM_MARKERS = ("Fournisseur Secret Leroy", "SECRET-LEROY-0042", "Facture Libeo Secrète Leroy", "FR7630006000011234567890189")
+
+
+def populate(apps) -> World:
+    from sqlalchemy import select
+
+    from models.libeo import Account, Invoice as LibeoInvoice, Payment as LibeoPayment, db as libeo_db
+    from models.libeo.accounts import set_bank_account
+    from models.libeo.invoices import create_libeo_invoice, invoice_data
+    from models.meg import Company, Supplier, SupplierInvoice, db as meg_db
+    from models.meg.demo import create_demo_data
+    from models.meg.entities import PaymentMode
+
+    world = World(apps)
+    with apps.meg.app_context():
+        create_demo_data()
+        for name, label in (("boulangerie", "Boulangerie Martin SARL"), ("garage", "Garage Leroy SAS"),
+                            ("association", "Association Les Amis du Quartier")):
+            world.meg[name] = meg_db.session.scalar(select(Company.id).where(Company.name == label))
+        garage = meg_db.session.get(Company, world.meg["garage"])
+        supplier = Supplier(company=garage, name=VICTIM_MARKERS[0], iban=VICTIM_MARKERS[3], bic=None)
+        meg_db.session.add(supplier)
+        meg_db.session.flush()
+        first = meg_db.session.scalars(
+            select(SupplierInvoice).where(SupplierInvoice.company_id == garage.id).order_by(SupplierInvoice.id)
+        ).first()
+        secret = SupplierInvoice(
+            company_id=garage.id, supplier_id=supplier.id, number=VICTIM_MARKERS[1], issue_date=first.issue_date,
+            due_date=first.due_date, amount_cents=424_242, payment_mode=PaymentMode.LIBEO,
+        )
+        meg_db.session.add(secret)
+        meg_db.session.commit()
+        world.meg["garage_supplier"] = supplier.id
+        world.meg["garage_invoice"] = secret.id
+        for name in ("boulangerie", "garage"):
+            world.meg[f"{name}_libeo_invoice"] = meg_db.session.scalar(
+                select(SupplierInvoice.id)
+                .where(SupplierInvoice.company_id == world.meg[name], SupplierInvoice.payment_mode == PaymentMode.LIBEO,
+                       SupplierInvoice.paid_at.is_(None), SupplierInvoice.number != VICTIM_MARKERS[1])
+                .order_by(SupplierInvoice.id)
+            )
+        world.meg["boulangerie_supplier"] = meg_db.session.scalar(
+            select(Supplier.id).where(Supplier.company_id == world.meg["boulangerie"]).order_by(Supplier.id)
+        )
+
+    accounts = {
+        "boulangerie": ("Boulangerie Martin SARL", BOULANGERIE_SIRET, "claire@boulangerie-martin.fr",
+                        "admin@boulangerie-martin.fr"),
+        "garage": ("Garage Leroy SAS", GARAGE_SIRET, "marc@garage-leroy.fr", "gerant@garage-leroy.fr"),
+    }
+    for name, (label, siret, email, meg_admin) in accounts.items():
+        account_id, key = libeo_account(apps.libeo, label, siret, email)
+        world.keys[name] = key
+        world.libeo[name] = account_id
+        world.libeo[f"{name}_email"] = email
+        client = apps.root.test_client()
+        assert meg_login(client, meg_admin).status_code == 302
+        answer = client.post("/meg/achats/options", data={"api_key": key}, follow_redirects=True)
+        assert "La connexion est établie" in answer.get_data(as_text=True)
+        invoice_id = world.meg[f"{name}_libeo_invoice"]
+        answer = client.post(f"/meg/achats/factures/{invoice_id}/payer", follow_redirects=True)
+        assert "Paiement programmé" in answer.get_data(as_text=True), answer.get_data(as_text=True)[-3000:]
+
+    with apps.libeo.app_context():
+        victim = libeo_db.session.get(Account, world.libeo["garage"])
+        set_bank_account(victim, "FR7630004000031234567890143", None)
+        direct = create_libeo_invoice(victim, invoice_data(
+            number=VICTIM_MARKERS[2], supplier_name="Carrosserie Lambda", supplier_iban=VICTIM_MARKERS[3],
+            supplier_bic=None, issue_date=date(2026, 1, 5), due_date=date(2026, 2, 5), amount_cents=99_999,
+        ))
+        libeo_db.session.commit()
+        world.libeo["garage_direct_invoice"] = direct.id
+        for name in ("boulangerie", "garage"):
+            payment = libeo_db.session.scalars(
+                select(LibeoPayment).where(LibeoPayment.account_id == world.libeo[name])
+            ).one()
+            world.libeo[f"{name}_payment"] = payment.id
+            world.libeo[f"{name}_invoice"] = payment.invoice_id
+            world.libeo[f"{name}_external_id"] = libeo_db.session.get(LibeoInvoice, payment.invoice_id).external_id
+    return world
+
+
+@pytest.fixture
+def world(apps) -> World:
+    return populate(apps)
+
+
+@pytest.fixture
+def people(apps) -> World:
+    """Only the people: MEG's demo data and Boulangerie Martin's Libeo account (no key, no payment)."""
+    from models.meg.demo import create_demo_data
+
+    with apps.meg.app_context():
+        create_demo_data()
+    world = World(apps)
+    world.libeo["boulangerie"], _ = libeo_account(
+        apps.libeo, "Boulangerie Martin SARL", BOULANGERIE_SIRET, "claire@boulangerie-martin.fr", key=False
+    )
+    world.libeo["boulangerie_email"] = "claire@boulangerie-martin.fr"
+    return world
