@@ -91,3 +91,11 @@ def browser_context_args(browser_context_args, live_server):
         "timezone_id": "Europe/Paris",
         "viewport": {"width": 1280, "height": 900},
     }
+
+
+@pytest.fixture
+def libeo_oauth_client(live_server):
+    """Libeo registered as MEG's OAuth client for this server's address, as ``demo`` does it."""
+    from app import register_meg_client
+
+    register_meg_client(live_server.apps.meg, live_server.apps.libeo)

@@ -12,7 +12,7 @@ from html import unescape
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, update
 
 from conftest import PUBLIC_URL
 from models.libeo import Account, ApiKey, LibeoUser, MegIdentity, Payment, Plan
@@ -20,7 +20,7 @@ from models.libeo import db as libeo_db
 from models.meg import Company, User, db as meg_db
 from models.meg.entities import AchatsRole, ModuleRole
 from models.meg.libeo_link import LibeoConnection
-from models.meg.oauth import OAuthToken
+from models.meg.oauth import OAuthToken, find_token
 
 from .conftest import GARAGE_SIRET, libeo_account
 
@@ -158,7 +158,7 @@ def test_payer_creates_the_libeo_account_from_meg_then_pays(apps, meg_app, libeo
 
     page = browser.get(link)
     assert page.status_code == 200
-    assert "créez-le depuis MEG" in page_text(page).replace("Créez", "créez")
+    assert "Créez-le depuis MEG" in page_text(page)
     assert "Me connecter avec MEG" in page_text(page)
 
     form = consent_and_come_back(browser, meg_app)
@@ -174,8 +174,6 @@ def test_payer_creates_the_libeo_account_from_meg_then_pays(apps, meg_app, libeo
     # token encrypted: what it holds cannot be presented to MEG.
     sealed = libeo_session(apps, browser)["meg_connect"]["token"]
     with meg_app.app_context():
-        from models.meg.oauth import find_token
-
         assert find_token(sealed) is None
 
     done = create_account_form(browser)
@@ -192,7 +190,7 @@ def test_payer_creates_the_libeo_account_from_meg_then_pays(apps, meg_app, libeo
         assert link_row.account_id == account.id
         assert link_row.issuer == f"{PUBLIC_URL}/meg"
         assert link_row.company_ref == str(company_id(meg_app, GARAGE))
-    assert "meg_connect" not in libeo_session(apps, browser) or "token" not in libeo_session(apps, browser)["meg_connect"]
+    assert "token" not in libeo_session(apps, browser).get("meg_connect", {})
 
     # « Payer » now works on that invoice: the payment exists in Libeo.
     invoice_html = browser.get(invoice_page).get_data(as_text=True)
@@ -215,8 +213,6 @@ def test_no_access_token_is_kept_in_libeo(apps, meg_app, libeo_app):
     with libeo_app.test_request_context():
         access_token = unseal(libeo_session(apps, browser)["meg_connect"]["token"], 60)
     with meg_app.app_context():
-        from models.meg.oauth import find_token
-
         assert find_token(access_token) is not None
     create_account_form(browser)
 
@@ -380,6 +376,47 @@ def test_partnerships_leads_to_the_card_step(apps, meg_app, libeo_app):
     assert meg_connection(meg_app) is not None
     with libeo_app.app_context():
         assert libeo_db.session.scalar(select(Account.plan)) is Plan.GRATUIT  # until Stripe accepts the card
+
+
+def start_creation(apps, meg_app) -> tuple[Browser, str]:
+    """Garage Leroy's gérant, from « Payer » to the account-creation form; returns the invoice page."""
+    browser = Browser(apps)
+    browser.meg_login()
+    link = payer_links(browser)[0]
+    browser.get(link)
+    consent_and_come_back(browser, meg_app)
+    return browser, return_to_of(link)
+
+
+def test_meg_unreachable_at_the_end_keeps_the_account(apps, meg_app, libeo_app):
+    browser, _ = start_creation(apps, meg_app)
+    apps.libeo.extensions["http_peers"] = {}
+    apps.libeo.config["MEG_URL"] = "http://127.0.0.1:9/meg"  # nothing listens there
+    done = browser.follow(create_account_form(browser))
+
+    assert browser.url == f"{PUBLIC_URL}/libeo/configuration/integrations"
+    html = page_text(done)
+    assert "MEG ne répond pas. Votre compte Libeo est prêt, mais il n'est pas encore connecté à MEG" in html
+    assert libeo_counts(libeo_app)["Account"] == 1
+    assert len(active_keys(libeo_app)) == 1  # MEG may have kept it before the answer was lost
+    assert meg_connection(meg_app) is None
+
+
+def test_a_token_revoked_by_meg_leaves_no_usable_key(apps, meg_app, libeo_app):
+    browser, _ = start_creation(apps, meg_app)
+    with meg_app.app_context():
+        meg_db.session.execute(update(OAuthToken).values(revoked_at=func.now()))
+        meg_db.session.commit()
+    done = browser.follow(create_account_form(browser))
+    assert "Jeton d'accès MEG absent, invalide, expiré ou révoqué" in page_text(done)
+    assert "réessayez plus tard avec « Me connecter avec MEG »" in page_text(done)
+    assert active_keys(libeo_app) == []
+    assert libeo_counts(libeo_app)["Account"] == 1
+    assert meg_connection(meg_app) is None
+
+    # Trying again from « Me connecter avec MEG » connects the account.
+    assert consent_and_come_back(browser, meg_app).status_code == 200
+    assert meg_connection(meg_app) is not None
 
 
 def test_the_creation_step_needs_a_fresh_meg_answer(apps):

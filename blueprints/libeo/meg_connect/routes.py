@@ -123,6 +123,7 @@ def callback():
         return redirect(url_for(".page"))
     try:
         token = client.authorize_access_token()
+        access_token = token["access_token"]
         profile = MegProfile.from_claims(dict(token.get("userinfo") or {}))
     except MismatchingStateError:
         flash(STATE_MISMATCH, "error")
@@ -139,7 +140,7 @@ def callback():
     except (AuthlibBaseError, JoseError, ValueError, KeyError):
         flash(FAILED, "error")
         return redirect(url_for(".page"))
-    return _continue_with(profile, token["access_token"])
+    return _continue_with(profile, access_token)
 
 
 def _continue_with(profile: MegProfile, access_token: str):
