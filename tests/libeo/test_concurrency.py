@@ -1,0 +1,120 @@
+"""Concurrent pay requests: one payment per invoice, never a 6th free payment in a month.
+
+Each thread is its own client of the combined app (its own app context and
+database connection). Run on SQLite by default and on PostgreSQL with
+TEST_DATABASE_URL: the guarantees are the database's, so both must hold.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import func, select
+
+from libeo_helpers import Api, invoice_body, make_account, make_key, pay_body  # noqa: F401
+from models.libeo import IdempotencyRecord, Invoice, Payment, PaymentUsage, Plan, db
+
+
+def run_together(apps, count: int, call):
+    """Calls ``call(api_client, i)`` from ``count`` threads released at the same instant."""
+    barrier = threading.Barrier(count)
+
+    def worker(i):
+        client = apps.root.test_client()
+        barrier.wait()
+        return call(client, i)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(worker, range(count)))
+
+
+def _payments(libeo_app) -> list[Payment]:
+    with libeo_app.app_context():
+        return db.session.scalars(select(Payment)).all()
+
+
+def test_fifty_concurrent_pays_of_one_invoice_make_one_payment(apps, client):
+    info = make_account(apps.libeo, plan=Plan.PARTNERSHIPS)
+    key = make_key(apps.libeo, info.id)
+    assert Api(client, key).put_invoice("meg-1").status_code == 201
+
+    responses = run_together(apps, 50, lambda c, i: Api(c, key).pay("meg-1", key=f"clic-{i}"))
+
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == {201: 1, 409: 49}, statuses
+    created = next(r.json for r in responses if r.status_code == 201)
+    assert all(r.json["error"]["payment_id"] == created["id"] for r in responses if r.status_code == 409)
+    assert len(_payments(apps.libeo)) == 1
+    assert Api(client, key).get("/me").json["payments_this_month"] == 1
+
+
+def test_fifty_concurrent_retries_with_one_key_make_one_payment(apps, client):
+    info = make_account(apps.libeo)
+    key = make_key(apps.libeo, info.id)
+    Api(client, key).put_invoice("meg-1")
+
+    responses = run_together(apps, 50, lambda c, i: Api(c, key).pay("meg-1", key="double-clic"))
+
+    statuses = Counter(r.status_code for r in responses)
+    assert set(statuses) <= {201, 409}, statuses
+    assert statuses[201] >= 1
+    bodies = {r.get_data() for r in responses if r.status_code == 201}
+    assert len(bodies) == 1  # every 201 is the first answer, replayed
+    in_flight = [r.json["error"]["code"] for r in responses if r.status_code == 409]
+    assert set(in_flight) <= {"idempotency_in_progress"}
+    assert len(_payments(apps.libeo)) == 1
+    # Once the first request is done, a retry gets its answer.
+    replay = Api(client, key).pay("meg-1", key="double-clic")
+    assert replay.status_code == 201 and replay.get_data() in bodies
+
+
+def test_twenty_concurrent_pays_on_a_free_account_make_exactly_five(apps, client):
+    info = make_account(apps.libeo)
+    key = make_key(apps.libeo, info.id)
+    api = Api(client, key)
+    for n in range(20):
+        assert api.put_invoice(f"meg-{n}", n=n).status_code == 201
+
+    responses = run_together(apps, 20, lambda c, i: Api(c, key).pay(f"meg-{i}", key=f"clic-{i}"))
+
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == {201: 5, 402: 15}, statuses
+    refusals = [r.json["error"] for r in responses if r.status_code == 402]
+    assert all(e["code"] == "quota_exceeded" for e in refusals)
+    assert all(e["upgrade_url"].endswith("/libeo/abonnement") for e in refusals)
+    assert len(_payments(apps.libeo)) == 5
+    with apps.libeo.app_context():
+        assert db.session.scalar(select(PaymentUsage.payment_count)) == 5
+        scheduled = db.session.scalar(
+            select(func.count(Invoice.id)).where(Invoice.status == "payment_scheduled")
+        )
+        assert scheduled == 5
+        # Refused requests released their keys: nothing half-done is left.
+        assert db.session.scalar(select(func.count(IdempotencyRecord.id))) == 5
+    assert api.get("/me").json["payments_this_month"] == 5
+
+
+def test_twenty_concurrent_pays_on_partnerships_all_go_through(apps, client):
+    info = make_account(apps.libeo, plan=Plan.PARTNERSHIPS)
+    key = make_key(apps.libeo, info.id)
+    for n in range(20):
+        Api(client, key).put_invoice(f"meg-{n}", n=n)
+
+    responses = run_together(apps, 20, lambda c, i: Api(c, key).pay(f"meg-{i}", key=f"clic-{i}"))
+
+    assert Counter(r.status_code for r in responses) == {201: 20}
+    assert Api(client, key).get("/me").json["payments_this_month"] == 20
+
+
+def test_concurrent_puts_of_one_new_invoice_make_one_invoice(apps, client):
+    info = make_account(apps.libeo)
+    key = make_key(apps.libeo, info.id)
+
+    responses = run_together(apps, 20, lambda c, i: Api(c, key).put("/invoices/meg-1", json=invoice_body()))
+
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses[201] == 1 and statuses[200] == 19, statuses
+    with apps.libeo.app_context():
+        assert db.session.scalar(select(func.count(Invoice.id))) == 1

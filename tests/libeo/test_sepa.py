@@ -1,0 +1,169 @@
+"""Executing due payments: one valid pain.001.001.03 file per account and batch, payments moved on."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import xml.etree.ElementTree as ET
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+import sepaxml
+import xmlschema
+from sqlalchemy import select
+
+from libeo_helpers import DEBTOR_IBAN, SUPPLIER_IBAN, Api, make_account, make_key, pay_body, valid_iban
+from models.libeo import Account, Invoice, Payment, Plan, SepaBatch, db
+from models.libeo.payments import paris_today
+from models.libeo.sepa import _claim, execute_due_payments
+
+NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
+XSD = Path(sepaxml.__file__).parent / "schemas" / "pain.001.001.03.xsd"
+TODAY = paris_today()
+
+
+def _account_with_invoices(client, libeo_app, *, debtor_iban=DEBTOR_IBAN, invoices=3, name="Boulangerie Martin SARL"):
+    info = make_account(libeo_app, name=name, plan=Plan.PARTNERSHIPS, debtor_iban=debtor_iban)
+    api = Api(client, make_key(libeo_app, info.id))
+    for n in range(invoices):
+        supplier = {"name": f"Fournisseur Élégant {n}", "iban": valid_iban(100 + n)}
+        if n == 0:
+            supplier["bic"] = "AGRIFRPP"
+        body = {"number": f"F-{n}", "supplier": supplier, "amount_cents": 10_000 + n * 1_234, "currency": "EUR",
+                "issue_date": "2026-10-01", "due_date": "2026-10-31"}
+        assert api.put(f"/invoices/meg-{n}", json=body).status_code == 201
+    return info, api
+
+
+def _execute(libeo_app, day: date = TODAY):
+    with libeo_app.app_context():
+        return execute_due_payments(libeo_app.config["SEPA_EXPORT_DIR"], day)
+
+
+def test_due_payments_become_one_valid_sepa_file(client, libeo_app):
+    info, api = _account_with_invoices(client, libeo_app)
+    paid = [api.pay(f"meg-{n}", key=f"k{n}").json for n in range(2)]
+    later = api.pay("meg-2", key="k2", body=pay_body(execution_date=(TODAY + timedelta(days=3)).isoformat())).json
+
+    report = _execute(libeo_app)
+
+    assert len(report.batches) == 1
+    batch = report.batches[0]
+    assert (batch.status, batch.payment_count, batch.total_cents) == ("sent", 2, 10_000 + 11_234)
+    path = Path(batch.file_path)
+    assert path.parent == Path(libeo_app.config["SEPA_EXPORT_DIR"])
+    xml = path.read_bytes()
+    xmlschema.XMLSchema(str(XSD)).validate(xml.decode())  # valid against the official XSD
+    root = ET.fromstring(xml)
+    assert root.findtext("p:CstmrCdtTrfInitn/p:GrpHdr/p:NbOfTxs", namespaces=NS) == "2"
+    assert root.findtext("p:CstmrCdtTrfInitn/p:GrpHdr/p:CtrlSum", namespaces=NS) == "212.34"
+    info_block = root.find("p:CstmrCdtTrfInitn/p:PmtInf", NS)
+    assert info_block.findtext("p:Dbtr/p:Nm", namespaces=NS) == "Boulangerie Martin SARL"
+    assert info_block.findtext("p:DbtrAcct/p:Id/p:IBAN", namespaces=NS) == DEBTOR_IBAN
+    assert info_block.findtext("p:ReqdExctnDt", namespaces=NS) == TODAY.isoformat()
+    transfers = {
+        tx.findtext("p:PmtId/p:EndToEndId", namespaces=NS): tx for tx in info_block.findall("p:CdtTrfTxInf", NS)
+    }
+    assert set(transfers) == {f"LIBEO-{p['id']}" for p in paid}
+    first = transfers[f"LIBEO-{paid[0]['id']}"]
+    assert first.findtext("p:Amt/p:InstdAmt", namespaces=NS) == "100.00"
+    assert first.find("p:Amt/p:InstdAmt", NS).get("Ccy") == "EUR"
+    assert first.findtext("p:CdtrAcct/p:Id/p:IBAN", namespaces=NS) == valid_iban(100)
+    assert first.findtext("p:CdtrAgt/p:FinInstnId/p:BIC", namespaces=NS) == "AGRIFRPP"
+    assert first.findtext("p:Cdtr/p:Nm", namespaces=NS) == "Fournisseur Elegant 0"
+    assert first.findtext("p:RmtInf/p:Ustrd", namespaces=NS) == "Facture F-0"
+    assert transfers[f"LIBEO-{paid[1]['id']}"].findtext("p:Amt/p:InstdAmt", namespaces=NS) == "112.34"
+
+    assert [api.get(f"/payments/{p['id']}").json["status"] for p in paid] == ["paid", "paid"]
+    assert api.get(f"/payments/{later['id']}").json["status"] == "scheduled"
+    with libeo_app.app_context():
+        record = db.session.scalar(select(SepaBatch))
+        assert record.file_name == path.name
+        assert record.file_sha256 == hashlib.sha256(xml).hexdigest()
+        assert record.message_id == root.findtext("p:CstmrCdtTrfInitn/p:GrpHdr/p:MsgId", namespaces=NS)
+        assert record.account_id == info.id
+        statuses = dict(db.session.execute(select(Invoice.external_id, Invoice.status)).all())
+        assert {k: v.value for k, v in statuses.items()} == {
+            "meg-0": "paid", "meg-1": "paid", "meg-2": "payment_scheduled"}
+
+    assert _execute(libeo_app).batches == []  # nothing twice
+    assert len(os.listdir(libeo_app.config["SEPA_EXPORT_DIR"])) == 1
+    day_after = _execute(libeo_app, TODAY + timedelta(days=3))
+    assert [b.payment_count for b in day_after.batches] == [1]
+
+
+def test_one_file_per_account(client, libeo_app):
+    _, first = _account_with_invoices(client, libeo_app, invoices=1, name="Boulangerie Martin SARL")
+    _, second = _account_with_invoices(client, libeo_app, invoices=1, name="Garage Leroy SAS",
+                                       debtor_iban=valid_iban(555))
+    first.pay("meg-0")
+    second.pay("meg-0")
+    report = _execute(libeo_app)
+    assert sorted(b.account_name for b in report.batches) == ["Boulangerie Martin SARL", "Garage Leroy SAS"]
+    debtors = {
+        ET.parse(b.file_path).getroot().findtext(".//p:DbtrAcct/p:Id/p:IBAN", namespaces=NS) for b in report.batches
+    }
+    assert debtors == {DEBTOR_IBAN, valid_iban(555)}
+
+
+def test_without_a_bank_account_payments_wait(client, libeo_app):
+    _, api = _account_with_invoices(client, libeo_app, debtor_iban=None, invoices=1)
+    payment = api.pay("meg-0").json
+    report = _execute(libeo_app)
+    assert report.batches == []
+    assert report.waiting_for_iban == [("Boulangerie Martin SARL", 1)]
+    assert api.get(f"/payments/{payment['id']}").json["status"] == "scheduled"
+
+
+def test_a_transfer_the_xsd_refuses_fails_alone(client, libeo_app):
+    _, api = _account_with_invoices(client, libeo_app, invoices=2)
+    bad = {"number": "F-9", "supplier": {"name": "😀", "iban": SUPPLIER_IBAN}, "amount_cents": 500,
+           "currency": "EUR", "issue_date": "2026-10-01", "due_date": "2026-10-31"}
+    api.put("/invoices/meg-9", json=bad)
+    good = api.pay("meg-0", key="a").json
+    refused = api.pay("meg-9", key="b").json
+    report = _execute(libeo_app)
+    assert [(b.payment_count, b.failed_payments) for b in report.batches] == [(1, 1)]
+    assert api.get(f"/payments/{good['id']}").json["status"] == "paid"
+    assert api.get(f"/payments/{refused['id']}").json["status"] == "failed"
+    with libeo_app.app_context():
+        invoice = db.session.scalar(select(Invoice).where(Invoice.external_id == "meg-9"))
+        assert invoice.status.value == "payment_failed"
+        assert "format SEPA" in db.session.get(Payment, refused["id"]).failure_reason
+    # A failed payment frees the invoice: it can be paid again once corrected.
+    assert api.pay("meg-9", key="c").status_code == 201
+
+
+def test_a_batch_left_half_done_is_completed_by_the_next_run(client, libeo_app):
+    info, api = _account_with_invoices(client, libeo_app, invoices=1)
+    payment = api.pay("meg-0").json
+    with libeo_app.app_context():
+        assert _claim(info.id, TODAY) is not None  # the run "crashed" after claiming
+    assert api.get(f"/payments/{payment['id']}").json["status"] == "in_progress"
+    report = _execute(libeo_app)
+    assert [b.payment_count for b in report.batches] == [1]
+    assert api.get(f"/payments/{payment['id']}").json["status"] == "paid"
+
+
+def test_cli_execute_payments_and_set_plan(apps, client, libeo_app):
+    info, api = _account_with_invoices(client, libeo_app, invoices=1)
+    api.pay("meg-0")
+    runner = apps.root.test_cli_runner()
+    result = runner.invoke(args=["libeo", "execute-payments", "--date", TODAY.isoformat()])
+    assert result.exit_code == 0, result.output
+    assert "Boulangerie Martin SARL : 1 virement(s), 100,00\u00a0€ →" in result.output
+    assert "Aucun paiement à exécuter." in runner.invoke(args=["libeo", "execute-payments"]).output
+
+    result = runner.invoke(args=["libeo", "set-plan", "--siret", info.siret, "--plan", "gratuit"])
+    assert result.exit_code == 0, result.output
+    with libeo_app.app_context():
+        assert db.session.get(Account, info.id).plan is Plan.GRATUIT
+    unknown = runner.invoke(args=["libeo", "set-plan", "--siret", "83451234500002", "--plan", "partnerships"])
+    assert unknown.exit_code != 0 and "Aucun compte Libeo pour ce SIRET" in unknown.output
+
+
+@pytest.mark.parametrize("when", ["2026-13-01", "demain"])
+def test_cli_refuses_a_bad_date(apps, when):
+    result = apps.root.test_cli_runner().invoke(args=["libeo", "execute-payments", "--date", when])
+    assert result.exit_code != 0

@@ -1,0 +1,415 @@
+"""Libeo in the browser: sign-up, login, « Factures », « Paiements », « Configuration »."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from html import unescape
+
+import pytest
+from sqlalchemy import event, func, select
+
+from conftest import build_apps
+from libeo_helpers import (  # noqa: F401 (fixtures)
+    DEBTOR_IBAN,
+    PASSWORD,
+    SUPPLIER_IBAN,
+    Api,
+    account,
+    libeo_auth,
+    make_account,
+    make_key,
+    signed_in,
+    valid_siret,
+)
+from models.libeo import Account, ApiKey, Channel, InitiatorRole, Invoice, LibeoUser, Payment, Plan, db
+from models.libeo.invoices import create_libeo_invoice, invoice_data
+from models.libeo.keys import hash_key
+from models.libeo.payments import Initiator, paris_today, pay_invoice
+
+
+def text(response) -> str:
+    return unescape(response.get_data(as_text=True))
+
+
+SIGNUP = {
+    "email": "Claire@Boulangerie-Martin.fr",
+    "password": "pain-au-levain-2026",
+    "company_name": "Boulangerie Martin SARL",
+    "siret": "834 512 345 00002",
+}
+
+
+def test_signup_creates_the_account_and_signs_in(client, libeo_app):
+    form = text(client.get("/libeo/inscription"))
+    for label in ("Adresse e-mail", "Mot de passe", "Nom de l'entreprise", "SIRET", "Créer mon compte"):
+        assert label in form
+    response = client.post("/libeo/inscription", data=SIGNUP, follow_redirects=True)
+    page = text(response)
+    assert "Le compte Libeo de Boulangerie Martin SARL est créé" in page
+    for label in ("Factures", "Paiements", "Configuration"):
+        assert f">{label}</a>" in page
+    assert ("Abonnement</a>" in page) == ("billing.subscription" in libeo_app.view_functions)
+    assert "0 / 5 paiements ce mois-ci" in page
+    with libeo_app.app_context():
+        account = db.session.scalar(select(Account))
+        assert (account.siret, account.plan.label) == ("83451234500002", "Gratuit")
+        assert account.users[0].email == "claire@boulangerie-martin.fr"
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"siret": "83451234500003"}, "clé de contrôle incorrecte"),
+        ({"siret": "8345123450000"}, "exactement 14 chiffres"),
+        ({"siret": "ABCDEFGHIJKLMN"}, "exactement 14 chiffres"),
+        ({"email": "pas-une-adresse"}, "adresse e-mail"),
+        ({"password": "court"}, "au moins 10 caractères"),
+        ({"password": "azertyuiop"}, "trop courant"),
+        ({"company_name": "X" * 201}, "ne doit pas dépasser 200"),
+        ({"company_name": "Boulangerie\u0007"}, "caractères non autorisés"),
+    ],
+)
+def test_bad_signup_is_refused_and_saves_nothing(client, libeo_app, change, message):
+    response = client.post("/libeo/inscription", data={**SIGNUP, **change})
+    assert response.status_code == 200
+    assert message in text(response)
+    with libeo_app.app_context():
+        assert db.session.scalar(select(func.count(Account.id))) == 0
+
+
+def test_la_poste_siret_is_accepted(client, libeo_app):
+    client.post("/libeo/inscription", data={**SIGNUP, "siret": "35600000049800"})
+    with libeo_app.app_context():
+        assert db.session.scalar(select(Account.siret)) == "35600000049800"
+
+
+def test_one_account_per_siret_and_per_email(client, libeo_app):
+    client.post("/libeo/inscription", data=SIGNUP)
+    client.post("/libeo/deconnexion")
+    same_siret = client.post("/libeo/inscription", data={**SIGNUP, "email": "autre@boulangerie.fr"})
+    assert "Un compte Libeo existe déjà pour ce SIRET" in text(same_siret)
+    same_email = client.post("/libeo/inscription", data={**SIGNUP, "siret": valid_siret(900)})
+    assert "Un compte Libeo utilise déjà cette adresse e-mail" in text(same_email)
+    with libeo_app.app_context():
+        assert db.session.scalar(select(func.count(Account.id))) == 1
+
+
+def test_login_logout(client, libeo_app, libeo_auth, account):
+    wrong = libeo_auth.login(account.email, "mauvais-mot-de-passe")
+    assert "Adresse e-mail ou mot de passe incorrect." in text(wrong)
+    assert client.get("/libeo/factures/").status_code == 302
+    assert libeo_auth.login(account.email.upper()).status_code == 302
+    assert client.get("/libeo/factures/").status_code == 200
+    assert client.get("/libeo/deconnexion").status_code == 405  # logging out is a POST
+    cookie = client.get_cookie("libeo_session", path="/libeo")
+    libeo_auth.logout()
+    assert client.get("/libeo/factures/").status_code == 302
+    # The old session cookie no longer opens anything: the session token was rotated.
+    client.set_cookie("libeo_session", cookie.value, path="/libeo")
+    assert client.get("/libeo/factures/").status_code == 302
+
+
+def test_login_next_is_never_an_open_redirect(client, account):
+    response = client.post(
+        "/libeo/connexion?next=https://evil.example/", data={"email": account.email, "password": PASSWORD}
+    )
+    assert response.headers["Location"].endswith("/libeo/factures/")
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/libeo/factures/", "/libeo/factures/nouvelle", "/libeo/paiements/", "/libeo/configuration/",
+     "/libeo/configuration/integrations", "/libeo/configuration/utilisateurs"],
+)
+def test_pages_need_a_signed_in_user(client, path):
+    response = client.get(path)
+    assert response.status_code == 302
+    assert "/libeo/connexion" in response.headers["Location"]
+
+
+def test_error_pages_are_french(client):
+    response = client.get("/libeo/nulle-part")
+    assert response.status_code == 404
+    assert "Page introuvable" in text(response)
+
+
+def test_forms_require_a_csrf_token(tmp_path):
+    apps = build_apps(tmp_path, libeo={"WTF_CSRF_ENABLED": True})
+    info = make_account(apps.libeo)
+    client = apps.root.test_client()
+    response = client.post("/libeo/connexion", data={"email": info.email, "password": PASSWORD})
+    assert response.status_code == 400
+    assert "Le formulaire a expiré" in text(response)
+    page = text(client.get("/libeo/inscription"))
+    assert 'name="csrf_token"' in page
+
+
+# « Configuration »
+
+
+def test_inviting_a_second_user_names_the_plan_limit(client, libeo_app, signed_in):
+    page = text(client.get("/libeo/configuration/utilisateurs"))
+    assert signed_in.email in page
+    response = client.post("/libeo/configuration/utilisateurs", data={"email": "associe@entreprise.fr"})
+    assert "Votre formule Gratuit inclut 1 utilisateur" in text(response)
+    with libeo_app.app_context():
+        assert db.session.scalar(select(func.count(LibeoUser.id))) == 1
+
+
+def test_add_and_remove_the_accountant(client, libeo_app, signed_in):
+    added = client.post(
+        "/libeo/configuration/expert-comptable", data={"email": "Expert@Cabinet-Durand.fr"}, follow_redirects=True
+    )
+    assert "expert@cabinet-durand.fr a maintenant accès à votre compte" in text(added)
+    assert "Retirer l'accès" in text(added)
+    second = client.post("/libeo/configuration/expert-comptable", data={"email": "autre@cabinet.fr"})
+    assert "1 accès expert-comptable" in text(second)
+    with libeo_app.app_context():
+        assert db.session.get(Account, signed_in.id).accountant_email == "expert@cabinet-durand.fr"
+    removed = client.post("/libeo/configuration/expert-comptable/retirer", follow_redirects=True)
+    assert "expert@cabinet-durand.fr n'a plus accès à votre compte." in text(removed)
+    with libeo_app.app_context():
+        assert db.session.get(Account, signed_in.id).accountant_email is None
+
+
+def test_bank_account(client, libeo_app, signed_in):
+    page = text(client.get("/libeo/configuration/"))
+    assert "vos paiements restent « Programmé »" in page
+    bad = client.post("/libeo/configuration/", data={"iban": "FR7630006000011234567890188", "bic": ""})
+    assert "IBAN n'est pas valide" in text(bad)
+    good = client.post("/libeo/configuration/", data={"iban": DEBTOR_IBAN.lower(), "bic": "bnpafrpp"},
+                       follow_redirects=True)
+    assert "Le compte bancaire est enregistré" in text(good)
+    with libeo_app.app_context():
+        account = db.session.get(Account, signed_in.id)
+        assert (account.debtor_iban, account.debtor_bic) == (DEBTOR_IBAN, "BNPAFRPP")
+
+
+def test_meg_card_creates_the_key_and_shows_it_once(client, libeo_app, signed_in):
+    page = text(client.get("/libeo/configuration/integrations"))
+    assert "Intégrations" in page and "MEG" in page and "Se connecter" in page
+    response = client.post("/libeo/configuration/integrations/meg")
+    page = text(response)
+    key = re.search(r"lbo_meg_[0-9a-f]{12}_[A-Za-z0-9_-]{43}", page).group(0)
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Copier la clé" in page and 'data-copy-target="meg-api-key"' in page
+    assert "Collez cette clé dans MEG : module « Achats » → roue crantée → « Options » → « Clé d'api LIBEO »" in page
+    assert re.search(r'<script src="[^"]*/js/copy\.js"', page)
+    assert not re.search(r"<script(?![^>]*\bsrc=)", page)  # no inline script (CSP)
+    with libeo_app.app_context():
+        stored = db.session.scalar(select(ApiKey))
+        assert stored.key_hash == hash_key(key) and key not in stored.key_hash
+    later = text(client.get("/libeo/configuration/integrations"))
+    assert key not in later
+    assert key[:20] in later  # the prefix
+    assert "Créée le" in later and "Jamais" in later
+    assert "Révoquer" in later and "Régénérer" in later
+    assert Api(client, key).get("/me").status_code == 200
+    assert "Jamais" not in text(client.get("/libeo/configuration/integrations"))
+
+
+def test_regenerate_and_revoke(client, libeo_app, signed_in):
+    first = re.search(r"lbo_meg_\S+?(?=<)", text(client.post("/libeo/configuration/integrations/meg"))).group(0)
+    second = re.search(r"lbo_meg_\S+?(?=<)", text(client.post("/libeo/configuration/integrations/meg"))).group(0)
+    assert first != second
+    assert Api(client, first).get("/me").status_code == 401
+    assert Api(client, second).get("/me").status_code == 200
+    revoked = client.post("/libeo/configuration/integrations/meg/revoquer", follow_redirects=True)
+    assert "La clé d'API MEG est révoquée" in text(revoked)
+    assert "Se connecter" in text(revoked)
+    assert Api(client, second).get("/me").status_code == 401
+
+
+def test_copy_script_is_served(client):
+    response = client.get("/libeo/static/js/copy.js")
+    assert response.status_code == 200
+    assert b"clipboard" in response.data
+
+
+# « Factures » and « Paiements »
+
+NEW_INVOICE = {
+    "number": "LP-2026-77",
+    "supplier_name": "Laiterie des Prés",
+    "supplier_iban": SUPPLIER_IBAN,
+    "supplier_bic": "",
+    "issue_date": "2026-11-02",
+    "due_date": "2026-12-02",
+    "amount": "1 234,56",
+}
+
+
+def _new_invoice(client, **changes):
+    return client.post("/libeo/factures/nouvelle", data={**NEW_INVOICE, **changes}, follow_redirects=True)
+
+
+def test_create_invoice_in_libeo(client, libeo_app, signed_in):
+    page = text(_new_invoice(client))
+    assert "La facture LP-2026-77 est enregistrée." in page
+    assert "1\u202f234,56\u00a0€" in page
+    listing = text(client.get("/libeo/factures/"))
+    assert "Laiterie des Prés" in listing and "Libeo" in listing and "À payer" in listing
+    with libeo_app.app_context():
+        invoice = db.session.scalar(select(Invoice))
+        assert (invoice.source.value, invoice.external_id, invoice.amount_cents) == ("Libeo", None, 123456)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"amount": "0"}, "supérieur à zéro"),
+        ({"amount": "-5"}, "supérieur à zéro"),
+        ({"amount": "99999999999999"}, "maximum"),
+        ({"amount": "douze"}, "Montant invalide"),
+        ({"supplier_iban": "FR76 3000 6000 0112 3456 7890 188"}, "IBAN n'est pas valide"),
+        ({"supplier_bic": "XYZ"}, "BIC n'est pas valide"),
+        ({"due_date": "2026-10-01"}, "L'échéance ne peut pas précéder"),
+        ({"issue_date": "1999-01-01", "due_date": "1999-02-01"}, "entre 2000 et 2099"),
+        ({"number": "N" * 61}, "ne doit pas dépasser 60"),
+        ({"supplier_name": ""}, "Saisissez « Fournisseur »"),
+        ({"supplier_name": "Laiterie\u202e"}, "caractères non autorisés"),
+    ],
+)
+def test_bad_invoice_is_refused_and_saves_nothing(client, libeo_app, signed_in, change, message):
+    response = client.post("/libeo/factures/nouvelle", data={**NEW_INVOICE, **change})
+    assert message in text(response)
+    with libeo_app.app_context():
+        assert db.session.scalar(select(func.count(Invoice.id))) == 0
+
+
+def _invoice_id(libeo_app) -> int:
+    with libeo_app.app_context():
+        return db.session.scalar(select(Invoice.id).order_by(Invoice.id.desc()))
+
+
+def test_pay_from_libeo_then_cancel(client, libeo_app, signed_in):
+    _new_invoice(client)
+    invoice_id = _invoice_id(libeo_app)
+    detail = text(client.get(f"/libeo/factures/{invoice_id}"))
+    assert "Payer" in detail and "Date d'exécution" in detail
+    paid = text(client.post(f"/libeo/factures/{invoice_id}/payer", data={"execution_date": "2099-01-01"},
+                            follow_redirects=True))
+    assert "dans l'année qui vient" in paid
+    paid = text(client.post(f"/libeo/factures/{invoice_id}/payer", data={}, follow_redirects=True))
+    assert "Saisissez une date valide" in paid
+    today = _today()
+    paid = text(client.post(f"/libeo/factures/{invoice_id}/payer", data={"execution_date": today},
+                            follow_redirects=True))
+    assert "Le paiement de la facture LP-2026-77 (1\u202f234,56\u00a0€) est programmé" in paid
+    assert "Paiement programmé" in paid
+    assert "1 / 5 paiements ce mois-ci" in text(client.get("/libeo/factures/"))
+    payments = text(client.get("/libeo/paiements/"))
+    assert "Programmé" in payments and signed_in.email in payments and "via Libeo" in payments
+    assert "utilisateur" in payments
+    assert "ne sont pas exécutés tant que l'IBAN" in payments
+    with libeo_app.app_context():
+        payment = db.session.scalar(select(Payment))
+        assert (payment.channel.value, payment.initiated_by_role.value) == ("Libeo", "user")
+    again = text(client.post(f"/libeo/factures/{invoice_id}/payer", data={"execution_date": today},
+                             follow_redirects=True))
+    assert "est déjà programmé" in again
+    cancelled = text(client.post(f"/libeo/paiements/{payment.id}/annuler", follow_redirects=True))
+    assert "Le paiement de la facture LP-2026-77 est annulé." in cancelled
+    assert "Annulé" in cancelled
+    with libeo_app.app_context():
+        assert db.session.get(Invoice, invoice_id).status.value == "to_pay"
+
+
+def test_sixth_payment_in_libeo_is_refused_with_upgrade_link(client, libeo_app, signed_in):
+    for n in range(6):
+        _new_invoice(client, number=f"F-{n}")
+    with libeo_app.app_context():
+        ids = db.session.scalars(select(Invoice.id).order_by(Invoice.id)).all()
+    for invoice_id in ids[:5]:
+        client.post(f"/libeo/factures/{invoice_id}/payer", data={"execution_date": _today()})
+    refused = text(client.post(f"/libeo/factures/{ids[5]}/payer", data={"execution_date": _today()},
+                               follow_redirects=True))
+    assert "Votre formule Gratuit inclut 5 paiements par mois" in refused
+    if "billing.subscription" in libeo_app.view_functions:
+        assert "Passer à la formule Partnerships" in refused
+    with libeo_app.app_context():
+        assert db.session.scalar(select(func.count(Payment.id))) == 5
+
+
+def _today() -> str:
+    return paris_today().isoformat()
+
+
+def test_meg_invoices_show_their_source(client, libeo_app, signed_in):
+    Api(client, make_key(libeo_app, signed_in.id)).put(
+        "/invoices/meg-1",
+        json={"number": "MEG-1", "supplier": {"name": "Minoterie Dupuis", "iban": SUPPLIER_IBAN},
+              "amount_cents": 100, "currency": "EUR", "issue_date": "2026-10-01", "due_date": "2026-10-02"},
+    )
+    listing = text(client.get("/libeo/factures/"))
+    assert re.search(r"MEG-1.*?Minoterie Dupuis.*?<span class=\"badge\">MEG</span>", listing, re.S)
+
+
+def test_an_account_never_sees_another_accounts_data(client, libeo_app, libeo_auth, signed_in):
+    _new_invoice(client, number="SECRET-1")
+    invoice_id = _invoice_id(libeo_app)
+    client.post(f"/libeo/factures/{invoice_id}/payer", data={"execution_date": _today()})
+    client.post("/libeo/configuration/expert-comptable", data={"email": "expert@cabinet-secret.fr"})
+    libeo_auth.logout()
+    other = make_account(libeo_app)
+    libeo_auth.login(other.email)
+    with libeo_app.app_context():
+        payment_id = db.session.scalar(select(Payment.id))
+    assert client.get(f"/libeo/factures/{invoice_id}").status_code == 404
+    assert client.post(f"/libeo/factures/{invoice_id}/payer", data={"execution_date": _today()}).status_code == 404
+    assert client.post(f"/libeo/paiements/{payment_id}/annuler").status_code == 404
+    for path in ("/libeo/factures/", "/libeo/paiements/", "/libeo/configuration/expert-comptable",
+                 "/libeo/configuration/integrations"):
+        assert "SECRET-1" not in text(client.get(path))
+        assert "cabinet-secret" not in text(client.get(path))
+    with libeo_app.app_context():
+        assert db.session.get(Payment, payment_id).status.value == "scheduled"
+
+
+class QueryCounter:
+    def __init__(self, engine):
+        self.engine, self.count = engine, 0
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.engine, "before_cursor_execute", self._count)
+
+    def _count(self, *args):
+        self.count += 1
+
+
+def _queries(libeo_app, client, path) -> int:
+    with libeo_app.app_context():
+        engine = db.engine
+    with QueryCounter(engine) as counter:
+        assert client.get(path).status_code == 200
+    return counter.count
+
+
+def test_pages_run_a_constant_number_of_queries(client, libeo_app, signed_in):
+    def add(n_from, n_to):
+        with libeo_app.app_context():
+            account = db.session.get(Account, signed_in.id)
+            account.plan = Plan.PARTNERSHIPS
+            for n in range(n_from, n_to):
+                data = invoice_data(
+                    number=f"F-{n}", supplier_name=f"Fournisseur {n}", supplier_iban=SUPPLIER_IBAN,
+                    supplier_bic=None, issue_date=date(2026, 10, 1), due_date=date(2026, 10, 31),
+                    amount_cents=100 + n,
+                )
+                invoice = create_libeo_invoice(account, data)
+                pay_invoice(account, invoice, Initiator("a@b.fr", InitiatorRole.USER, Channel.LIBEO))
+            db.session.commit()
+            return invoice.id
+
+    last = add(0, 2)
+    few = {p: _queries(libeo_app, client, p) for p in ("/libeo/factures/", "/libeo/paiements/",
+                                                        f"/libeo/factures/{last}")}
+    last = add(2, 40)
+    many = {p: _queries(libeo_app, client, p) for p in ("/libeo/factures/", "/libeo/paiements/",
+                                                         f"/libeo/factures/{last}")}
+    assert list(few.values()) == list(many.values()), (few, many)
