@@ -81,8 +81,6 @@ class BaseConfig:
 
 
 class MegConfig(BaseConfig):
-    # One Redis may count both products' limits: their keys must not meet.
-    RATELIMIT_KEY_PREFIX = "meg"
     OAUTH_TOKEN_LIMIT = _env("OAUTH_TOKEN_LIMIT", "60 per minute")
     SECRET_KEY = _env("MEG_SECRET_KEY")  # else one kept in instance/
     SQLALCHEMY_DATABASE_URI = _env(
@@ -99,7 +97,6 @@ class MegConfig(BaseConfig):
 
 
 class LibeoConfig(BaseConfig):
-    RATELIMIT_KEY_PREFIX = "libeo"
     SIGNUP_LIMIT = _env("SIGNUP_LIMIT", "10 per hour")
     # Wrong, revoked or malformed API keys, per address (a valid key is never slowed by them).
     API_KEY_FAILURE_LIMIT = _env("API_KEY_FAILURE_LIMIT", "20 per minute")

@@ -11,4 +11,7 @@ login_manager.login_message = "Connectez-vous pour accéder à cette page."
 login_manager.login_message_category = "info"
 
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+# The prefix keeps MEG's counts apart from the other product's in a shared Redis
+# (same endpoint names, same addresses). Set here, not in the config: this one
+# object serves every app built in the process, and Flask-Limiter keeps the first prefix it sees.
+limiter = Limiter(key_func=get_remote_address, default_limits=[], key_prefix="meg")

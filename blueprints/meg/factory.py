@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, jsonify, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 
@@ -69,6 +69,10 @@ def register_blueprints(app: Flask) -> None:
     config_oauth(app)
 
 
+# Endpoints programs call (OAuth clients, Libeo): they get JSON, not a page.
+MACHINE_PATHS = ("/oauth/token", "/oauth/userinfo", "/api/")
+
+
 def register_errorhandlers(app: Flask) -> None:
     messages = {
         400: "La requête n'a pas pu être traitée.",
@@ -88,6 +92,8 @@ def register_errorhandlers(app: Flask) -> None:
         if isinstance(error, RateLimitExceeded):
             custom = False  # its description is the limit, in English («10 per 1 minute»)
         message = description if custom else messages.get(code, messages[500])
+        if code == 429 and request.path.startswith(MACHINE_PATHS):
+            return jsonify(error="rate_limited", error_description=message), code
         return render_template("meg/error.html", code=code, message=message), code
 
     for code in messages:
