@@ -17,6 +17,7 @@ from flask_login import current_user, login_user
 from joserfc.errors import JoseError
 from markupsafe import Markup
 
+from core.throttle import client_address, configured
 from core.validators import format_siret
 from models.libeo import Account, LibeoUser, db
 from models.libeo.accounts import account_for_siret
@@ -98,7 +99,7 @@ def page():
 
 
 @bp.get("/demarrer")
-@limiter.limit("30 per minute")
+@limiter.limit("30 per minute", key_func=client_address)
 def login():
     """« Me connecter avec MEG »: off to MEG's authorization endpoint (PKCE S256, state, nonce)."""
     _remember_return_to()
@@ -114,7 +115,7 @@ def login():
 
 
 @bp.get("/retour")
-@limiter.limit("30 per minute")
+@limiter.limit("30 per minute", key_func=client_address)
 def callback():
     """MEG's answer: the code is exchanged and the ID token checked, then the account is found or made."""
     client = meg_client()
@@ -146,13 +147,14 @@ def callback():
 def _continue_with(profile: MegProfile, access_token: str):
     if current_user.is_authenticated and current_user.account.siret == profile.siret:
         # Logged into the company's account: this is how an existing account gets linked.
+        user = current_user._get_current_object()
         try:
-            link_account(profile, current_user)
+            link_account(profile, user)
         except LibeoError as error:
             flash(error.message, "error")
             return redirect(url_for(".page"))
         db.session.commit()
-        return _finish(current_user.account, profile, access_token)
+        return _finish(user.account, profile, access_token)
 
     link = link_for_company(profile)
     if link is not None and link.account.siret != profile.siret:
@@ -176,7 +178,7 @@ def _continue_with(profile: MegProfile, access_token: str):
 
 
 @bp.route("/compte", methods=["GET", "POST"])
-@limiter.limit("10 per minute", methods=["POST"])
+@limiter.limit(configured("SIGNUP_LIMIT"), key_func=client_address, methods=["POST"])
 def signup():
     """The account-creation step, pre-filled from MEG: name, SIRET (read-only), e-mail; plan; terms."""
     pending = _pending()
