@@ -39,20 +39,11 @@ def create_libeo_app(test_config: dict | None = None) -> Flask:
         # Forms whose answer is a redirect to MEG (« Me connecter avec MEG »).
         everywhere={"form-action": (origin_of(app.config["MEG_URL"]),)},
         # Stripe.js runs on the « Abonnement » pages only.
-        pages={"billing": stripe_sources(app.config)},
+        pages={"billing": csp_sources(app.config)},
     )
     install_log_redaction()
     trust_proxies(app)
     return app
-
-
-def stripe_sources(config) -> dict[str, tuple[str, ...]]:
-    sources = csp_sources(config)
-    return {
-        "script-src": sources["script_sources"],
-        "connect-src": sources["script_sources"],
-        "frame-src": sources["frame_sources"],
-    }
 
 
 def configure_sqlite(app: Flask) -> None:

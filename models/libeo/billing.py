@@ -223,11 +223,13 @@ def _set_cancel_at_period_end(account: Account, client: stripe.StripeClient, val
 
 
 def apply_event(event: dict) -> None:
-    """Applies a verified Stripe event to the account it concerns, at most once.
+    """Applies a verified Stripe event to the account it concerns.
 
-    The event's id is stored in the same transaction as its effect (unique
-    key); an event older than the state already known, or about a subscription
-    that has ended, is recorded and changes nothing.
+    The event's id is written first, in the same transaction as the effect:
+    a second delivery of the event fails on its unique key (IntegrityError,
+    see :func:`already_applied`) and changes nothing. An event older than the
+    state already known, or about a subscription that has ended, is recorded
+    and changes nothing either.
     """
     try:
         event_id, event_type, created = str(event["id"]), str(event["type"]), int(event["created"])
@@ -237,18 +239,22 @@ def apply_event(event: dict) -> None:
         raise InvalidData("Événement Stripe illisible.") from error
     if subscription is None:
         return
+    # Written before anything is read: SQLite then queues concurrent deliveries instead of failing them.
+    db.session.add(StripeEvent(id=event_id, type=event_type, created=created))
+    db.session.flush()
     account = db.session.execute(
         select(Account).where(Account.stripe_customer_id == customer).with_for_update()
     ).scalar_one_or_none()
-    if db.session.get(StripeEvent, event_id) is not None:
-        return
-    db.session.add(StripeEvent(id=event_id, type=event_type, created=created))
     if account is None:
         return
     if event_type == "customer.subscription.deleted":
         _record_end(account, subscription, created)
     else:
         _record_state(account, subscription, created)
+
+
+def already_applied(event_id: str) -> bool:
+    return db.session.get(StripeEvent, event_id) is not None
 
 
 def _record_state(account: Account, subscription: dict, state_at: int) -> None:

@@ -11,6 +11,7 @@ import secrets
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -555,3 +556,35 @@ def test_forms_and_card_setup_need_the_csrf_token(client, libeo_app, signed_in):
     for path in ("carte", "souscrire", "resilier", "reprendre"):
         assert client.post(f"/libeo/abonnement/{path}").status_code == 400
     assert account_state(libeo_app, signed_in)["subscription"] is None
+
+
+def test_the_same_event_delivered_concurrently_has_one_effect(apps, libeo_app, account_id, subscribed):
+    deleted = event_for(libeo_app, subscribed, "customer.subscription.deleted", status="canceled")
+    barrier = threading.Barrier(8)
+
+    def deliver(_):
+        client = apps.root.test_client()
+        barrier.wait()
+        return post_event(client, deleted).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(deliver, range(8)))
+
+    assert statuses == [200] * 8
+    assert applied_events(libeo_app) == 1
+    assert account_state(libeo_app, account_id)["plan"] is Plan.GRATUIT
+
+
+def test_card_setups_are_rate_limited_per_user(tmp_path, worker_id_safe, localstripe):
+    built = build_apps(tmp_path, worker_id_safe, libeo={"RATELIMIT_ENABLED": True, "LOCALSTRIPE_URL": localstripe.url})
+    _empty_databases(built)
+    with built.libeo.app_context():
+        create_account(name="Boulangerie Martin SARL", siret=SIRET, email=EMAIL, password=PASSWORD)
+        db.session.commit()
+    client = built.root.test_client()
+    client.post("/libeo/connexion", data={"email": EMAIL, "password": PASSWORD})
+
+    statuses = [client.post("/libeo/abonnement/carte").status_code for _ in range(11)]
+
+    assert statuses == [200] * 10 + [429]
+    _empty_databases(built)

@@ -49,14 +49,15 @@ def stripe_js_url(config) -> str:
 
 
 def csp_sources(config) -> dict[str, tuple[str, ...]]:
-    """What the Content-Security-Policy must allow for Stripe.js and its calls to the API."""
+    """What the Content-Security-Policy of the « Abonnement » pages adds for Stripe.js and its calls."""
     if uses_localstripe(config):
         parts = urlsplit(config["LOCALSTRIPE_URL"])
-        return {"script_sources": (f"{parts.scheme}://{parts.netloc}",), "frame_sources": ()}
-    # The core helper uses the script sources for connect-src too: Stripe.js calls api.stripe.com.
+        origin = (f"{parts.scheme}://{parts.netloc}",)
+        return {"script-src": origin, "connect-src": origin}
     return {
-        "script_sources": ("https://js.stripe.com", "https://api.stripe.com"),
-        "frame_sources": ("https://js.stripe.com", "https://hooks.stripe.com"),
+        "script-src": ("https://js.stripe.com",),
+        "connect-src": ("https://js.stripe.com", "https://api.stripe.com"),
+        "frame-src": ("https://js.stripe.com", "https://hooks.stripe.com"),
     }
 
 

@@ -5,11 +5,12 @@ from flask import current_app, flash, jsonify, redirect, render_template, reques
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
+from core.throttle import signed_in_user
 from models.libeo import billing, db
 from models.libeo.errors import LibeoError
 from models.libeo.payments import PaymentQuota
 
-from ..extensions import csrf
+from ..extensions import csrf, limiter
 from . import bp
 from .forms import ChangeForm, SubscribeForm
 from .gateway import publishable_key, stripe_client, stripe_js_url, webhook_secret
@@ -36,6 +37,8 @@ def subscription():
 
 @bp.post("/carte")
 @login_required
+# Each call creates a SetupIntent in Stripe.
+@limiter.limit("10 per minute", key_func=signed_in_user)
 def card_setup():
     """Called by billing.js: the SetupIntent Stripe.js confirms with the card typed in."""
     try:
@@ -106,15 +109,18 @@ def webhook():
         return jsonify(error="Webhook non configuré."), 400
     try:
         event = stripe.Webhook.construct_event(request.get_data(), request.headers.get("Stripe-Signature", ""), secret)
-        billing.apply_event(event.to_dict())
-    except (ValueError, stripe.SignatureVerificationError, LibeoError):
-        db.session.rollback()
+    except (ValueError, stripe.SignatureVerificationError):
         return jsonify(error="Événement refusé : signature ou contenu invalide."), 400
     try:
+        billing.apply_event(event.to_dict())
         db.session.commit()
-    except IntegrityError:
-        # The same event, applied at this very moment by another worker.
+    except LibeoError as error:
         db.session.rollback()
+        return jsonify(error=error.message), 400
+    except IntegrityError:
+        db.session.rollback()
+        if not billing.already_applied(event.id):
+            raise  # Stripe retries after a 500
     return jsonify(received=True)
 
 
