@@ -254,8 +254,9 @@ def test_an_existing_siret_is_linked_only_after_logging_into_it(apps, meg_app, l
     before = libeo_counts(libeo_app)
     browser = Browser(apps)
     browser.meg_login()
-    invoice_page = return_to_of(payer_links(browser)[0])
-    browser.get(payer_links(browser)[0])
+    link = payer_links(browser)[0]
+    invoice_page = return_to_of(link)
+    browser.get(link)
 
     notice = consent_and_come_back(browser, meg_app)
     assert browser.url == f"{PUBLIC_URL}/libeo/connexion-meg/compte-existant"
@@ -417,6 +418,15 @@ def test_a_token_revoked_by_meg_leaves_no_usable_key(apps, meg_app, libeo_app):
     # Trying again from « Me connecter avec MEG » connects the account.
     assert consent_and_come_back(browser, meg_app).status_code == 200
     assert meg_connection(meg_app) is not None
+
+
+def test_meg_unreachable_at_the_start_says_so(apps, libeo_app):
+    libeo_app.extensions["http_peers"] = {}
+    libeo_app.config["MEG_URL"] = "http://127.0.0.1:9/meg"
+    browser = Browser(apps)
+    page = browser.follow(browser.get("/libeo/connexion-meg/demarrer"))
+    assert browser.url == f"{PUBLIC_URL}/libeo/connexion-meg"
+    assert "MEG ne répond pas pour le moment : réessayez dans quelques instants" in page_text(page)
 
 
 def test_the_creation_step_needs_a_fresh_meg_answer(apps):
