@@ -1,0 +1,236 @@
+"""CSRF on every form, and no open redirect (SPEC §9; issue 7, « Must hold »)."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote, urljoin, urlsplit
+
+import pytest
+from flask import url_for
+from sqlalchemy import select
+
+from config import BASE_DIR
+from security.conftest import populate
+from security.helpers import LIBEO_PASSWORD
+
+# Routes that take POST/PUT without a CSRF token, and why no cookie can be abused there.
+CSRF_EXEMPT = {
+    "meg": {
+        "oauth.issue_token": "back-channel of OAuth clients, authenticated by the client secret, no cookie",
+        "oauth.userinfo": "authenticated by the bearer access token only",
+        "oauth.deliver_libeo_key": "authenticated by the bearer access token only",
+    },
+    "libeo": {
+        "api.put_invoice": "REST API, authenticated by the API key only (Authorization header)",
+        "api.pay": "REST API, authenticated by the API key only (Authorization header)",
+        "billing.webhook": "called by Stripe, authenticated by its signature",
+    },
+}
+UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+CSRF_MESSAGE = "Le formulaire a expiré ou n&#39;est pas valide"
+
+
+def csrf_token(client, url: str) -> str:
+    page = client.get(url).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
+        r'name="csrf_token" value="([^"]+)"', page
+    )
+    assert match, f"no CSRF token in {url}"
+    return match.group(1)
+
+
+def login_with_token(client, side: str, email: str, password: str):
+    token = csrf_token(client, f"/{side}/connexion")
+    answer = client.post(f"/{side}/connexion", data={"email": email, "password": password, "csrf_token": token})
+    assert answer.status_code == 302, answer.get_data(as_text=True)[-2000:]
+
+
+def everything(apps) -> dict:
+    """Every row of every table of both databases."""
+    from models.libeo import db as libeo_db
+    from models.meg import db as meg_db
+
+    rows = {}
+    for side, app, db in (("meg", apps.meg, meg_db), ("libeo", apps.libeo, libeo_db)):
+        with app.app_context():
+            for table in db.metadata.sorted_tables:
+                rows[f"{side}.{table.name}"] = sorted(tuple(map(str, r)) for r in db.session.execute(select(table)))
+    return rows
+
+
+def own_ids(world, side):
+    if side == "meg":
+        return {"invoice_id": world.meg["boulangerie_libeo_invoice"], "supplier_id": world.meg["boulangerie_supplier"]}
+    return {"invoice_id": world.libeo["boulangerie_invoice"], "payment_id": world.libeo["boulangerie_payment"],
+            "external_id": world.libeo["boulangerie_external_id"]}
+
+
+def own_form(world, side):
+    """Valid values on the user's own data: without the CSRF check, each POST would change something."""
+    if side == "meg":
+        return {
+            "company_id": world.meg["boulangerie"], "supplier_id": world.meg["boulangerie_supplier"],
+            "number": "CSRF-1", "issue_date": "2026-01-10", "due_date": "2026-02-10", "amount": "12,34",
+            "payment_mode": "VIREMENT", "name": "Fournisseur Forgé", "iban": "FR7630006000010000000791963",
+            "api_key": world.keys["boulangerie"], "email": "admin@boulangerie-martin.fr", "password": "demo-meg-2026",
+            "current_password": "demo-meg-2026", "new_password": "Phrase forgée 2026 !", "confirm": "Phrase forgée 2026 !",
+        }
+    return {
+        "number": "CSRF-1", "supplier_name": "Fournisseur Forgé", "supplier_iban": "FR7630006000010000000791963",
+        "issue_date": "2026-01-10", "due_date": "2026-02-10", "amount": "12,34", "execution_date": "2099-01-01",
+        "iban": "FR7630006000010000000791963", "email": "forge@exemple.fr", "company_name": "Forgé SAS",
+        "siret": "73282932000074", "password": LIBEO_PASSWORD, "current_password": LIBEO_PASSWORD,
+        "new_password": "Phrase forgée 2026 !", "confirm": "Phrase forgée 2026 !", "plan": "gratuit", "terms": "y",
+    }
+
+
+@pytest.fixture
+def csrf_world(make_apps):
+    apps = make_apps(libeo={"LOCALSTRIPE_URL": "http://127.0.0.1:9"})
+    world = populate(apps)  # built without tokens; from here on, as a browser would
+    for app in (apps.meg, apps.libeo):
+        app.config["WTF_CSRF_ENABLED"] = True
+    return world
+
+
+def unsafe_routes(app, side, ids):
+    from blueprints.libeo.extensions import csrf as libeo_csrf
+    from blueprints.meg.extensions import csrf as meg_csrf
+
+    csrf = meg_csrf if side == "meg" else libeo_csrf
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        for method in UNSAFE:
+            if method not in rule.methods:
+                continue
+            with app.test_request_context():
+                path = url_for(rule.endpoint, **{name: ids[name] for name in rule.arguments})
+            with app.test_request_context(path, method=method):
+                exempt = csrf._is_exempt()
+            yield rule.endpoint, method, path, exempt
+
+
+@pytest.mark.parametrize("side", ["meg", "libeo"])
+def test_every_form_refuses_a_post_without_token_and_changes_nothing(csrf_world, side):
+    world, apps = csrf_world, csrf_world.apps
+    client = apps.root.test_client()
+    if side == "meg":
+        login_with_token(client, "meg", "admin@boulangerie-martin.fr", "demo-meg-2026")
+    else:
+        login_with_token(client, "libeo", world.libeo["boulangerie_email"], LIBEO_PASSWORD)
+    before = everything(apps)
+    exempt_found, checked = {}, 0
+    for endpoint, method, path, exempt in unsafe_routes(getattr(apps, side), side, own_ids(world, side)):
+        if exempt:
+            exempt_found[endpoint] = True
+            continue
+        response = client.open(f"/{side}{path}", method=method, data=own_form(world, side))
+        assert response.status_code == 400, f"{method} /{side}{path} → {response.status_code}"
+        assert CSRF_MESSAGE in response.get_data(as_text=True), path
+        checked += 1
+    assert set(exempt_found) == set(CSRF_EXEMPT[side]), "document every CSRF-exempt route in CSRF_EXEMPT"
+    assert everything(apps) == before
+    assert checked >= (10 if side == "meg" else 15)
+
+
+def test_a_token_from_the_page_is_accepted(csrf_world):
+    """The 400s above come from the missing token, not from something else."""
+    world, apps = csrf_world, csrf_world.apps
+    client = apps.root.test_client()
+    login_with_token(client, "meg", "admin@boulangerie-martin.fr", "demo-meg-2026")
+    token = csrf_token(client, "/meg/achats/fournisseurs/nouveau")
+    answer = client.post("/meg/achats/fournisseurs/nouveau", data={
+        "name": "Fournisseur Légitime", "iban": "FR7630006000010000000791963", "csrf_token": token})
+    assert answer.status_code == 302
+    assert client.post("/meg/achats/fournisseurs/nouveau", data={"name": "Sans jeton"}).status_code == 400
+    # A token of Libeo's session is no token for MEG (distinct secrets).
+    libeo = apps.root.test_client()
+    login_with_token(libeo, "libeo", world.libeo["boulangerie_email"], LIBEO_PASSWORD)
+    foreign = csrf_token(libeo, "/libeo/factures/nouvelle")
+    answer = client.post("/meg/achats/fournisseurs/nouveau", data={"name": "X", "csrf_token": foreign})
+    assert answer.status_code == 400
+
+
+def test_every_post_form_in_the_templates_carries_a_token():
+    missing = []
+    for path in sorted((BASE_DIR / "templates").rglob("*.html")):
+        text = path.read_text(encoding="utf-8")
+        for form in re.findall(r"<form\b.*?</form>", text, flags=re.S | re.I):
+            opening = form[: form.index(">") + 1].lower()
+            if 'method="post"' in opening and "hidden_tag()" not in form and "csrf_token()" not in form:
+                missing.append(f"{path.relative_to(BASE_DIR)}: {opening}")
+    assert not missing, missing
+
+
+# --- open redirects --------------------------------------------------------------------------
+
+EVIL = [
+    "//evil.example", "///evil.example", "////evil.example", "/\\evil.example", "\\\\evil.example", "\\/evil.example",
+    "https://evil.example", "http://evil.example/meg/", "https:evil.example", "https:/evil.example",
+    "javascript:alert(1)", "JaVaScRiPt:alert(1)", " javascript:alert(1)", "data:text/html,<script>1</script>",
+    "%2F%2Fevil.example", "%252F%252Fevil.example", "/%2F%2Fevil.example", "%5C%5Cevil.example",
+    "/%5Cevil.example", "\t//evil.example", "/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example",
+    " //evil.example", "/\u3000/evil.example", "/\x00//evil.example", "http://127.0.0.1:5000@evil.example/",
+    "//127.0.0.1:5000@evil.example", "evil.example", ".evil.example",
+]
+# The same, once more percent-encoded, as a raw query string would carry them.
+ENCODED = [quote(value, safe="") for value in EVIL]
+
+
+def stays_on_site(location: str | None, request_url: str) -> bool:
+    if location is None:
+        return True
+    if any(ord(c) < 33 for c in location) or location.lstrip().lower().startswith(("javascript:", "data:")):
+        return False
+    if location.startswith(("//", "/\\", "\\")):
+        return False
+    target = urlsplit(urljoin(request_url, location))
+    return target.scheme in ("http", "https") and target.netloc == urlsplit(request_url).netloc
+
+
+def check(response, where):
+    location = response.headers.get("Location")
+    assert response.status_code < 500, where
+    assert stays_on_site(location, "http://localhost/"), f"{where} → {location!r}"
+
+
+@pytest.fixture
+def redirect_world(make_apps):
+    return populate(make_apps(libeo={"LOCALSTRIPE_URL": "http://127.0.0.1:9"}))
+
+
+def test_next_and_return_addresses_never_leave_the_site(redirect_world):
+    world, apps = redirect_world, redirect_world.apps
+    meg = apps.root.test_client()
+    libeo = apps.root.test_client()
+    meg_creds = {"email": "admin@boulangerie-martin.fr", "password": "demo-meg-2026"}
+    libeo_creds = {"email": world.libeo["boulangerie_email"], "password": LIBEO_PASSWORD}
+    invoice = world.meg["boulangerie_libeo_invoice"]
+    payment = world.libeo["boulangerie_payment"]
+    checked = 0
+    for raw, encoded in zip(EVIL, ENCODED):
+        # Logging in, and the login page of someone already logged in.
+        for client, side, creds in ((meg, "meg", meg_creds), (libeo, "libeo", libeo_creds)):
+            client.post(f"/{side}/deconnexion")
+            check(client.post(f"/{side}/connexion", query_string={"next": raw}, data=creds), f"{side} login {raw!r}")
+            check(client.get(f"/{side}/connexion?next={encoded}"), f"{side} logged in {encoded}")
+        # MEG: the company switcher and « Payer ».
+        check(meg.post("/meg/entreprise", data={"company_id": world.meg["boulangerie"], "next": raw}), f"switcher {raw!r}")
+        check(meg.post(f"/meg/achats/factures/{invoice}/payer", data={"next": raw}), f"Payer {raw!r}")
+        # Libeo: « Annuler » a payment, and the way back to MEG of « Me connecter avec MEG ».
+        check(libeo.post(f"/libeo/paiements/{payment}/annuler", data={"next": raw}), f"annuler {raw!r}")
+        page = libeo.get(f"/libeo/connexion-meg?return_to={encoded}")
+        check(page, f"connexion-meg {raw!r}")
+        assert "evil.example" not in page.get_data(as_text=True), f"connexion-meg shows a link to {raw!r}"
+        checked += 1
+    assert checked == len(EVIL)
+
+
+def test_a_return_address_inside_meg_is_kept(redirect_world):
+    apps = redirect_world.apps
+    back = "http://127.0.0.1:5000/meg/achats/factures/1"
+    page = apps.root.test_client().get("/libeo/connexion-meg", query_string={"return_to": back})
+    assert f'href="{back}"' in page.get_data(as_text=True)
+    client = apps.root.test_client()
+    answer = client.post("/meg/connexion", query_string={"next": "/meg/achats/reglements?page=2"},
+                         data={"email": "admin@boulangerie-martin.fr", "password": "demo-meg-2026"})
+    assert answer.headers["Location"] == "/meg/achats/reglements?page=2"
