@@ -26,6 +26,7 @@ from flask import Flask, current_app, url_for
 
 from core.http import http_session
 from models.libeo import Account, db
+from models.libeo.errors import LibeoError, NotFound
 from models.libeo.keys import issue_meg_api_key, revoke_api_key
 
 SCOPE = "openid profile email company libeo_key"
@@ -156,24 +157,33 @@ def connect_account(account: Account, access_token: str, company_name: str) -> C
     The key is committed first: MEG checks it against Libeo's API before
     keeping it. If MEG refuses it, it is revoked at once (nobody holds it).
     """
-    api_key = issue_meg_api_key(account)
+    try:
+        api_key = issue_meg_api_key(account)
+    except LibeoError as error:
+        db.session.rollback()
+        return Connection(False, _retry_later(error.message))
     db.session.commit()
     try:
-        response = http_session(current_app).put(
-            meg_url("/api/v1/libeo-key"),
-            json={"api_key": api_key},
-            headers={"Authorization": f"Bearer {access_token}"},
-            timeout=current_app.config["HTTP_TIMEOUT"],
-            allow_redirects=False,
-        )
+        with http_session(current_app) as session:
+            response = session.put(
+                meg_url("/api/v1/libeo-key"),
+                json={"api_key": api_key},
+                headers={"Authorization": f"Bearer {access_token}"},
+                timeout=current_app.config["HTTP_TIMEOUT"],
+                allow_redirects=False,
+            )
     except requests.RequestException:
         # MEG may have kept the key before the answer was lost: it stays valid.
         return Connection(False, _retry_later("MEG ne répond pas."))
     if response.status_code == 200:
         return Connection(True, "La connexion est établie : « Payer » fonctionne maintenant dans MEG.")
-    if response.status_code < 500:
+    if response.status_code >= 500:
+        return Connection(False, _retry_later("MEG n'a pas pu enregistrer la connexion."))
+    try:
         revoke_api_key(account)
-        db.session.commit()
+    except NotFound:
+        pass  # already revoked meanwhile (« Révoquer » in « Intégrations »)
+    db.session.commit()
     if response.status_code == 403:
         return Connection(False, admin_must_connect(company_name))
     return Connection(False, _retry_later(_meg_message(response) or "MEG a refusé la connexion."))
