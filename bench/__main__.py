@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> None:
             shutil.rmtree(work, ignore_errors=True)
     meta = {"db": args.db, "transport": args.transport, "companies": args.companies, "seconds": args.seconds,
             "concurrency": args.concurrency, "workers": args.workers, "threads": args.threads,
-            "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "command": " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
             "date": datetime.now().isoformat(timespec="seconds"), "cpus": os.cpu_count(), "revision": code}
     table = render(runs, meta)
     print(table)
