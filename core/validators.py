@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from schwifty import BIC, IBAN
@@ -65,10 +66,18 @@ def format_siret(siret: str | None) -> str:
     return f"{siret[:3]} {siret[3:6]} {siret[6:9]} {siret[9:]}"
 
 
+# Direction overrides and isolates make a text read otherwise than it is (an
+# invoice number, a supplier's name): refused here as by Libeo's API, which
+# MEG's texts reach.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Spaces, and the byte-order mark, which Libeo's API also counts as blank.
+_EDGES = re.compile(r"^[\s\ufeff]+|[\s\ufeff]+$")
+
+
 def clean_text(value: str | None, *, max_length: int, label: str, required: bool = True) -> str:
     """Trimmed, NFC-normalised text without control characters, or a French error."""
-    text = unicodedata.normalize("NFC", value or "").strip()
-    if any(unicodedata.category(ch) in {"Cc", "Cs", "Co", "Cn"} for ch in text):
+    text = _EDGES.sub("", unicodedata.normalize("NFC", value or ""))
+    if any(unicodedata.category(ch) in {"Cc", "Cs", "Co", "Cn"} or ch in _BIDI_CONTROLS for ch in text):
         raise InvalidIdentifier(f"« {label} » contient des caractères non autorisés.")
     if required and not text:
         raise InvalidIdentifier(f"Saisissez « {label} ».")
