@@ -588,3 +588,16 @@ def test_card_setups_are_rate_limited_per_user(tmp_path, worker_id_safe, localst
 
     assert statuses == [200] * 10 + [429]
     _empty_databases(built)
+
+
+def test_with_stripe_keys_but_no_webhook_secret_events_are_refused(tmp_path, worker_id_safe):
+    built = build_apps(tmp_path, worker_id_safe, libeo={"STRIPE_SECRET_KEY": "sk_test_abc", "STRIPE_PUBLISHABLE_KEY": "pk_test_abc"})
+    _empty_databases(built)
+    event = {"id": "evt_1", "object": "event", "type": "customer.subscription.deleted", "created": int(time.time()),
+             "data": {"object": {"id": "sub_1", "object": "subscription", "customer": "cus_1", "status": "canceled"}}}
+
+    response = post_event(built.root.test_client(), event, secret="whsec_guessed")
+
+    assert response.status_code == 400
+    assert applied_events(built.libeo) == 0
+    _empty_databases(built)

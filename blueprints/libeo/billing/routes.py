@@ -16,6 +16,8 @@ from .forms import ChangeForm, SubscribeForm
 from .gateway import publishable_key, stripe_client, stripe_js_url, webhook_secret
 
 log = logging.getLogger(__name__)
+# Seconds a signed event stays acceptable: an older signature is a replay.
+WEBHOOK_TOLERANCE = 300
 
 
 @bp.get("")
@@ -108,7 +110,9 @@ def webhook():
         log.error("Webhook Stripe reçu mais STRIPE_WEBHOOK_SECRET n'est pas configuré")
         return jsonify(error="Webhook non configuré."), 400
     try:
-        event = stripe.Webhook.construct_event(request.get_data(), request.headers.get("Stripe-Signature", ""), secret)
+        event = stripe.Webhook.construct_event(
+            request.get_data(), request.headers.get("Stripe-Signature", ""), secret, tolerance=WEBHOOK_TOLERANCE
+        )
     except (ValueError, stripe.SignatureVerificationError):
         return jsonify(error="Événement refusé : signature ou contenu invalide."), 400
     try:
