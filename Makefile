@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-pg test-e2e bench clean
+.PHONY: run test test-pg test-e2e bench bench-pg clean
 
 # Debian's python3 needs python3-venv for `-m venv`: installed here when we may.
 $(BIN)/python:
@@ -38,7 +38,11 @@ test-e2e: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest tests/e2e
 
 bench: $(VENV)/.installed-dev
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The same against the local PostgreSQL (creates bench_meg and bench_libeo).
+bench-pg: $(VENV)/.installed-dev
+	$(BIN)/python -m bench --db postgresql $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 
@@ -11,9 +11,10 @@ def init_database(app: Flask, db: SQLAlchemy) -> None:
     """Binds ``db`` to ``app``; on SQLite, makes concurrent writers queue up.
 
     pysqlite's deferred transactions fail at once (SQLITE_BUSY, no wait) when a
-    reader tries to become a writer while another connection writes. Every
-    transaction therefore starts with BEGIN IMMEDIATE and waits up to 30 s for
-    the lock: on SQLite, writes are serialised; PostgreSQL keeps its row locks.
+    reader tries to become a writer while another connection writes. So every
+    transaction that may write starts with BEGIN IMMEDIATE and waits up to 30 s
+    for the lock; those of GET and HEAD requests, which only read (WAL lets them
+    run beside a writer), start with a plain BEGIN. PostgreSQL keeps its row locks.
     """
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite"):
@@ -36,4 +37,5 @@ def init_database(app: Flask, db: SQLAlchemy) -> None:
 
         @event.listens_for(engine, "begin")
         def _on_begin(connection):
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            reading = has_request_context() and request.method in ("GET", "HEAD")
+            connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")

@@ -22,11 +22,12 @@ from flask import current_app
 from sqlalchemy import JSON, DateTime, Enum, ForeignKey, Index, String, Text, UniqueConstraint, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.setup import instance_secret
 
 from . import db
-from .entities import Company, ModuleRole, PaymentMode, SupplierInvoice, User, utcnow
+from .entities import Company, PaymentMode, SupplierInvoice, User, utcnow
 from .libeo_api import LibeoClient, LibeoError, LibeoKeyRefused, LibeoPaymentInfo, LibeoUnreachable
 
 KEY_MAX_LENGTH = 200
@@ -203,11 +204,8 @@ def payer_for(user: User, company: Company) -> Payer | None:
     role = user.achats_role(company)
     if role is None:
         return None
-    has_own_role = db.session.scalar(
-        select(ModuleRole.id).where(ModuleRole.user_id == user.id, ModuleRole.company_id == company.id,
-                                    ModuleRole.module == "achats")
-    )
-    return Payer(user.email, "user" if has_own_role else "accountant")
+    own_role = user.accounting_firm_id is None or company.accounting_firm_id != user.accounting_firm_id
+    return Payer(user.email, "user" if own_role else "accountant")
 
 
 def accountant_registered(connection: LibeoConnection, user: User) -> bool:
@@ -295,14 +293,16 @@ def pay_invoice(invoice: SupplierInvoice, user: User) -> LibeoPayment:
     attempt = _open_attempt(invoice, user)
     if attempt.status.is_active:
         return attempt
-    api_key = connection.api_key
-    payload = invoice_payload(invoice)
-    db.session.commit()  # no database lock is held while Libeo is called
+    # Read everything Libeo needs, then end the transaction: touching an ORM
+    # object after the commit would reload it and, on SQLite, hold the
+    # database's write lock during the HTTP calls.
+    api_key, payload, invoice_ref = connection.api_key, invoice_payload(invoice), external_id(invoice)
+    idempotency_key = attempt.idempotency_key
+    db.session.commit()
     client = LibeoClient(api_key)
     try:
-        client.put_invoice(external_id(invoice), payload)
-        info = client.create_payment(external_id(invoice), attempt.idempotency_key,
-                                     {"email": payer.email, "role": payer.role})
+        client.put_invoice(invoice_ref, payload)
+        info = client.create_payment(invoice_ref, idempotency_key, {"email": payer.email, "role": payer.role})
     except LibeoKeyRefused as exc:
         raise LibeoLinkError(
             "La connexion à Libeo a été révoquée : un administrateur du module « Achats » doit coller "
@@ -343,9 +343,16 @@ def refresh_status(attempt: LibeoPayment) -> LibeoPayment:
         info = LibeoClient(connection.api_key, attempts=1).get_payment(attempt.libeo_payment_id)
     except (LibeoError, LibeoLinkError):
         return attempt  # shown as last known
-    if PaymentStatus(info.status) is not attempt.status:
-        _record(attempt, info)
-        db.session.commit()
+    status = PaymentStatus(info.status)
+    if status is not attempt.status:
+        execution = info.execution_date.isoformat() if info.execution_date else None
+        # Written in a transaction of its own: the page's read-only one goes on
+        # untouched (on SQLite it could not become a writer without a conflict).
+        with db.engine.begin() as connection:
+            connection.execute(update(LibeoPayment).where(LibeoPayment.id == attempt.id)
+                               .values(status=status, execution_date=execution))
+        set_committed_value(attempt, "status", status)
+        set_committed_value(attempt, "execution_date", execution)
     return attempt
 
 
