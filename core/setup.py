@@ -84,8 +84,9 @@ class RedactSecrets(logging.Filter):
         return api_key.sub(lambda m: f"{m.group(1)}_{cls.MASK}", text)
 
 
-# Loggers that print request lines (with their query strings) or HTTP headers.
-ACCESS_LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error")
+# Loggers that print request lines (with their query strings): the servers'
+# access logs, and urllib3's (at DEBUG) for calls between the products over the network.
+ACCESS_LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error", "urllib3.connectionpool")
 
 
 def install_log_redaction() -> None:
