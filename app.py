@@ -110,9 +110,17 @@ def register_commands(app: Flask, meg: Flask, libeo: Flask) -> None:
         """Serves the combined app for development (threaded)."""
         from werkzeug.serving import run_simple
 
+        from blueprints.libeo.billing.commands import start_localstripe
+
+        # Without Stripe keys, « Abonnement » talks to a localstripe on loopback.
+        stripe_server = start_localstripe(libeo)
         start_background_work(meg, libeo)
         click.echo(f"MEG ↔ Libeo sur http://{host}:{port}/ (Ctrl+C pour arrêter)")
-        run_simple(host, port, app, threaded=True, use_reloader=False)
+        try:
+            run_simple(host, port, app, threaded=True, use_reloader=False)
+        finally:
+            if stripe_server:
+                stripe_server.stop()
 
 
 def start_background_work(meg: Flask, libeo: Flask, every: float = 10.0) -> None:
