@@ -10,7 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from core.security import password_problem
+from core.security import password_problem, verify_password
 from core.validators import InvalidIdentifier, clean_text, normalize_bic, normalize_iban, normalize_siret
 
 from . import db
@@ -102,7 +102,8 @@ def _check_free(siret: str, email: str) -> None:
 
 def authenticate_user(email: str, password: str) -> LibeoUser | None:
     user = db.session.scalar(select(LibeoUser).where(LibeoUser.email == (email or "").strip().lower()))
-    if user is None or not user.check_password(password):
+    # Without a user, a decoy hash is checked: an unknown address costs what a wrong password costs.
+    if not verify_password(user.password_hash if user else None, password or ""):
         return None
     return user
 

@@ -297,3 +297,64 @@ def test_a_libeo_user_without_password_is_told_so(people):
     response = client.post("/libeo/mot-de-passe", data={"current_password": "x", "new_password": "Nouvelle 2026 !!", "confirm": "Nouvelle 2026 !!"})
     # The session is still valid (the token did not change): the page explains.
     assert "n'a pas de mot de passe" in unescape(response.get_data(as_text=True))
+
+
+def test_passwords_are_hashed_with_scrypt_at_owasp_strength(make_apps):
+    from config import LibeoConfig, MegConfig
+    from models.libeo import LibeoUser, db
+
+    for config in (MegConfig, LibeoConfig):
+        name, n, r, p = config.PASSWORD_HASH_METHOD.split(":")
+        assert name == "scrypt" and int(n) >= 2**17 and int(r) >= 8 and int(p) >= 1
+    # The tests' own apps use a cheaper setting; a product app stores what BaseConfig says.
+    apps = make_apps(libeo={"PASSWORD_HASH_METHOD": LibeoConfig.PASSWORD_HASH_METHOD})
+    client = apps.root.test_client()
+    answer = client.post("/libeo/inscription", data={"email": "claire@boulangerie-martin.fr", "password": LIBEO_PASSWORD,
+                                                     "company_name": "Boulangerie Martin SARL", "siret": "83451234500002"})
+    assert answer.status_code == 302
+    with apps.libeo.app_context():
+        stored = db.session.query(LibeoUser.password_hash).scalar()
+    assert stored.startswith("scrypt:131072:8:1$") and LIBEO_PASSWORD not in stored
+
+
+def test_common_passwords_are_refused_at_sign_up(apps):
+    from models.libeo import Account, db
+
+    client = apps.root.test_client()
+    for password in ("motdepasse123", "Azertyuiop", "aaaaaaaaaaaaaa", "court"):
+        answer = client.post("/libeo/inscription", data={"email": "claire@boulangerie-martin.fr", "password": password,
+                                                         "company_name": "Boulangerie Martin SARL",
+                                                         "siret": "83451234500002"})
+        assert answer.status_code == 200, password
+        assert "mot de passe" in unescape(answer.get_data(as_text=True)).lower()
+    with apps.libeo.app_context():
+        assert db.session.query(Account).count() == 0
+
+
+@pytest.mark.parametrize("side", ["meg", "libeo"])
+def test_an_unknown_address_costs_a_password_check_too(people, side, monkeypatch):
+    import core.security
+
+    checks = []
+    real = core.security.check_password_hash
+    monkeypatch.setattr(core.security, "check_password_hash", lambda *a: checks.append(1) or real(*a))
+    client = people.apps.root.test_client()
+    answer = client.post(f"/{side}/connexion", data={"email": "personne@exemple.fr", "password": "peu-importe-2026"})
+    assert answer.status_code == 200 and checks == [1]
+
+
+@pytest.mark.parametrize(
+    "line, secret",
+    [
+        ('127.0.0.1 - - "GET /libeo/connexion-meg/retour?code=AbC123xyz&state=s1 HTTP/1.1" 302 -', "AbC123xyz"),
+        ("Authorization: Bearer lbo_meg_0123456789ab_" + "Z" * 43, "Z" * 43),
+        ('{"access_token": "tok-123456", "token_type": "Bearer"}', "tok-123456"),
+        ("client_secret=s3cr3t-value&grant_type=authorization_code", "s3cr3t-value"),
+        ("clé lbo_meg_0123456789ab_" + "y" * 43 + " refusée", "y" * 43),
+    ],
+)
+def test_log_lines_keep_their_shape_without_the_secret(line, secret):
+    from core.setup import RedactSecrets
+
+    redacted = RedactSecrets.redact(line)
+    assert secret not in redacted and "[masqué]" in redacted

@@ -2,7 +2,7 @@ from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
-from core.security import safe_next_url
+from core.security import safe_next_url, verify_password
 from core.throttle import client_address, configured, submitted_account
 from models.meg import User, db
 
@@ -22,7 +22,8 @@ def login():
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
         user = db.session.scalar(select(User).where(User.email == email))
-        if user is None or not user.check_password(form.password.data):
+        # Without a user, a decoy hash is checked: an unknown address costs what a wrong password costs.
+        if not verify_password(user.password_hash if user else None, form.password.data):
             flash("Adresse e-mail ou mot de passe incorrect.", "error")
         else:
             session.clear()
