@@ -88,7 +88,7 @@ def test_key_is_stored_hashed_and_never_logged(client, libeo_app, api, api_key, 
     api.pay("meg-1")
     api.get("/me")
     assert api_key not in caplog.text
-    secret = api_key.rsplit("_", 1)[1]
+    secret = api_key.split("_", 3)[3]  # the secret itself may contain "_"
     with libeo_app.app_context():
         key = db.session.scalar(select(ApiKey))
         assert api_key not in repr(vars(key))

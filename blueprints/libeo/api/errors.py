@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, request, url_for
+from flask import current_app, jsonify, request
+
+from core.urls import public_url
 
 from models.libeo.errors import (
     Conflict,
@@ -70,10 +72,7 @@ def unauthorized():
 
 def upgrade_url() -> str:
     """The absolute address of the « Abonnement » page, where the plan is upgraded."""
-    base = current_app.config["PUBLIC_URL"].rstrip("/")
-    if "billing.subscription" in current_app.view_functions:
-        return base + url_for("billing.subscription")
-    return f"{base}{request.script_root}/abonnement"
+    return public_url("billing.subscription")
 
 
 def domain_error_response(error: LibeoError):

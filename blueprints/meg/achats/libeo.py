@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from core.money import format_amount
 from core.security import safe_next_url
+from core.urls import public_url
 from core.throttle import configured, signed_in_user
 from models.meg import Company, PaymentMode, SupplierInvoice, db
 from models.meg.libeo_link import (
@@ -54,7 +55,7 @@ class LibeoState:
 
     def connect_url(self, invoice: SupplierInvoice) -> str:
         """Libeo's « Me connecter avec MEG » page, told where to bring the user back."""
-        back = url_for("achats.invoice", invoice_id=invoice.id, _external=True)
+        back = public_url("achats.invoice", invoice_id=invoice.id)
         return f"{current_app.config['LIBEO_URL'].rstrip('/')}/connexion-meg?{urlencode({'return_to': back})}"
 
 

@@ -21,9 +21,10 @@ from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grant
 from authlib.oauth2.rfc6750 import BearerTokenValidator as _BearerTokenValidator
 from authlib.oauth2.rfc7636 import CodeChallenge, create_s256_code_challenge
 from authlib.oidc.core import grants as oidc_grants
-from flask import Flask, current_app, request, url_for
+from flask import Flask, current_app, request
 from joserfc.jwk import RSAKey
 
+from core.urls import public_url
 from models.meg import Company, User, db
 from models.meg import oauth as store
 from models.meg.oauth import SCOPES, OAuthAuthorizationCode, OAuthClient, OAuthToken
@@ -37,16 +38,6 @@ CLAIMS_SUPPORTED = [
 
 
 # --- where MEG is -----------------------------------------------------------------------------
-
-
-def public_url(endpoint: str, **values) -> str:
-    """An absolute address of this MEG app, on its configured public host.
-
-    ``url_for`` gives the path under the app's mount point (``/meg`` in the
-    combined run, ``/`` when MEG runs alone), so every URL of the provider
-    agrees with the issuer whatever host name a request came in by.
-    """
-    return current_app.config["PUBLIC_URL"].rstrip("/") + url_for(endpoint, **values)
 
 
 def issuer() -> str:
