@@ -6,6 +6,15 @@ from flask import Flask, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 
+# Constraint names both products' schemas share, so migrations can name them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
 
 def init_database(app: Flask, db: SQLAlchemy) -> None:
     """Binds ``db`` to ``app``; on SQLite, makes concurrent writers queue up.
@@ -30,7 +39,10 @@ def init_database(app: Flask, db: SQLAlchemy) -> None:
         def _on_connect(dbapi_connection, _record):
             dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
             cursor = dbapi_connection.cursor()
+            # WAL: readers never wait for the writer; NORMAL: a commit does
+            # not wait for the disk (a power cut may lose the last one).
             cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 from flask import Flask, current_app, render_template, request
-from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import event
 
 from config import BASE_DIR, INSTANCE_DIR, LibeoConfig
+from core.db import init_database
+from core.errors import CSRF_MESSAGE, ERROR_MESSAGES, describe
 from core.money import format_amount
 from core.security import init_security_headers, origin_of
 from core.setup import install_log_redaction, load_config, trust_proxies
@@ -28,7 +28,6 @@ def create_libeo_app(test_config: dict | None = None) -> Flask:
         static_folder=str(BASE_DIR / "static"),
     )
     load_config(app, LibeoConfig, test_config)
-    configure_sqlite(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -46,32 +45,8 @@ def create_libeo_app(test_config: dict | None = None) -> Flask:
     return app
 
 
-def configure_sqlite(app: Flask) -> None:
-    """Lets concurrent requests wait for SQLite's write lock instead of failing at once.
-
-    PostgreSQL needs nothing: its row locks and constraints do the waiting.
-    """
-    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        return
-    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
-    options["connect_args"] = {"timeout": 30, **options.get("connect_args", {})}
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
-
-
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL: readers never wait for the writer, and the writer never waits for readers.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
 def register_extensions(app: Flask) -> None:
-    db.init_app(app)
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        with app.app_context():
-            event.listen(db.engine, "connect", _sqlite_pragmas)
+    init_database(app, db)
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
@@ -110,30 +85,11 @@ def register_blueprints(app: Flask) -> None:
     csrf.exempt(api_bp)
 
 
-ERROR_MESSAGES = {
-    400: "La requête n'a pas pu être traitée.",
-    403: "Vous n'avez pas les droits nécessaires pour accéder à cette page.",
-    404: "Cette page n'existe pas, ou vous n'y avez pas accès.",
-    405: "Cette action n'est pas permise ici.",
-    413: "Les données envoyées sont trop volumineuses.",
-    429: "Trop de tentatives : patientez un instant avant de réessayer.",
-    500: "Une erreur inattendue est survenue. Nos équipes ont été prévenues.",
-}
-
-
 def register_errorhandlers(app: Flask) -> None:
     from .api.errors import http_error_response
 
     def render_error(error):
-        code = getattr(error, "code", 500) or 500
-        if code not in ERROR_MESSAGES:
-            code = 500
-        # A view's own French description wins over werkzeug's English default.
-        description = getattr(error, "description", None)
-        custom = description and description != getattr(type(error), "description", None)
-        if isinstance(error, RateLimitExceeded):
-            custom = False  # its description is the limit, in English («10 per 1 minute»)
-        message = description if custom else ERROR_MESSAGES[code]
+        code, message, custom = describe(error)
         if request.path.startswith("/api/"):
             response = http_error_response(code, message if custom else None)
         else:
@@ -148,8 +104,7 @@ def register_errorhandlers(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
-        message = "Le formulaire a expiré ou n'est pas valide : rechargez la page et recommencez."
-        return render_template("libeo/error.html", code=400, message=message), 400
+        return render_template("libeo/error.html", code=400, message=CSRF_MESSAGE), 400
 
 
 def date_fr(value: date | None) -> str:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
-from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 
 from config import INSTANCE_DIR, BASE_DIR, MegConfig
 from core.db import init_database
+from core.errors import CSRF_MESSAGE, ERROR_MESSAGES, describe
 from core.money import format_amount
 from core.security import init_security_headers, origin_of
 from core.setup import install_log_redaction, load_config, trust_proxies
@@ -74,35 +74,18 @@ MACHINE_PATHS = ("/oauth/token", "/oauth/userinfo", "/api/")
 
 
 def register_errorhandlers(app: Flask) -> None:
-    messages = {
-        400: "La requête n'a pas pu être traitée.",
-        403: "Vous n'avez pas les droits nécessaires pour accéder à cette page.",
-        404: "Cette page n'existe pas, ou vous n'y avez pas accès.",
-        405: "Cette action n'est pas permise ici.",
-        413: "Les données envoyées sont trop volumineuses.",
-        429: "Trop de tentatives : patientez un instant avant de réessayer.",
-        500: "Une erreur inattendue est survenue. Nos équipes ont été prévenues.",
-    }
-
     def render_error(error):
-        code = getattr(error, "code", 500) or 500
-        # A view's own French description wins over werkzeug's English default.
-        description = getattr(error, "description", None)
-        custom = description and description != getattr(type(error), "description", None)
-        if isinstance(error, RateLimitExceeded):
-            custom = False  # its description is the limit, in English («10 per 1 minute»)
-        message = description if custom else messages.get(code, messages[500])
+        code, message, _ = describe(error)
         if code == 429 and request.path.startswith(MACHINE_PATHS):
             return jsonify(error="rate_limited", error_description=message), code
         return render_template("meg/error.html", code=code, message=message), code
 
-    for code in messages:
+    for code in ERROR_MESSAGES:
         app.register_error_handler(code, render_error)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
-        message = "Le formulaire a expiré ou n'est pas valide : rechargez la page et recommencez."
-        return render_template("meg/error.html", code=400, message=message), 400
+        return render_template("meg/error.html", code=400, message=CSRF_MESSAGE), 400
 
 
 def register_template_helpers(app: Flask) -> None:

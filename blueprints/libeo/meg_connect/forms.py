@@ -1,11 +1,12 @@
 from wtforms import BooleanField, EmailField, PasswordField, RadioField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from core.forms import Form
 
 PLAN_CHOICES = [
-    ("gratuit", "Gratuit"),
-    ("partnerships", "Partnerships — 9 € / mois, sans engagement"),
+    SelectChoice("gratuit", "Gratuit"),
+    SelectChoice("partnerships", "Partnerships — 9 € / mois, sans engagement"),
 ]
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import scope_to_list
 from authlib.oidc.core.errors import ConsentRequiredError
 from flask import jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
+from core.security import content_security_policy, origin_of
 from core.throttle import client_address, configured
 from models.meg.oauth import COMPANY_SCOPES
 
@@ -57,7 +57,7 @@ def authorize():
     scopes = set(scope_to_list(grant.request.scope) or [])
     form = ConsentForm()
     if scopes & COMPANY_SCOPES:
-        form.company_id.choices = [(c.id, c.name) for c in user.companies()]
+        form.company_id.choices = [SelectChoice(c.id, c.name) for c in user.companies()]
         if request.method == "GET":
             form.company_id.data = current_company().id
     else:
@@ -78,15 +78,7 @@ def consent_page_policy(redirect_uri: str) -> str:
     Browsers apply form-action to the redirect that follows « Autoriser » or
     « Refuser »: without it, a client on another site never gets its answer.
     """
-    parts = urlsplit(redirect_uri)
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    origin = f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
-    return (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "frame-src 'self'; connect-src 'self'; "
-        f"form-action 'self' {origin}; "
-        "base-uri 'none'; object-src 'none'; frame-ancestors 'none'"
-    )
+    return content_security_policy({"form-action": (origin_of(redirect_uri),)})
 
 
 @bp.route("/oauth/token", methods=["POST"])
