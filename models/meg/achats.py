@@ -15,7 +15,7 @@ from sqlalchemy.orm import joinedload
 
 from . import db
 from .entities import Company, PaymentMode, Supplier, SupplierInvoice
-from .libeo_link import invoice_changed, settled_through_libeo
+from .libeo_link import invoice_changed, latest_payment, settled_through_libeo
 
 
 class AchatsError(Exception):
@@ -93,6 +93,14 @@ def update_invoice(invoice: SupplierInvoice, data: InvoiceData) -> SupplierInvoi
     if invoice.is_paid:
         raise AchatsError("Cette facture est réglée : elle ne peut plus être modifiée.")
     supplier = _check_invoice(invoice.company, data, invoice)
+    payment = latest_payment(invoice)
+    if payment is not None and payment.status.is_active and (
+        supplier.id != invoice.supplier_id or data.amount_cents != invoice.amount_cents
+        or data.payment_mode is not invoice.payment_mode
+    ):
+        # Libeo pays what it was sent: the transfer's beneficiary and amount are fixed.
+        raise AchatsError("Cette facture est en cours de paiement par Libeo : son fournisseur, son montant "
+                          "et son mode de règlement ne peuvent plus changer (le numéro et les dates, si).")
     invoice.supplier = supplier
     invoice.number = data.number
     invoice.issue_date = data.issue_date

@@ -115,3 +115,17 @@ def test_nothing_of_meg_accounting_is_sent(connected, client, meg_app, libeo_app
         payload = invoice_payload(meg_db.session.get(SupplierInvoice, invoice_id))
     assert set(payload) == {"number", "supplier", "amount_cents", "currency", "issue_date", "due_date"}
     assert set(payload["supplier"]) <= {"name", "iban", "bic"}
+
+
+def test_amount_of_an_invoice_being_paid_cannot_change(connected, client, meg_app, libeo_app):
+    invoice_id = _pay_first(client, meg_app)
+    with meg_app.app_context():
+        invoice = meg_db.session.get(SupplierInvoice, invoice_id)
+        data = {"number": invoice.number, "supplier_id": invoice.supplier_id,
+                "issue_date": invoice.issue_date.isoformat(), "due_date": invoice.due_date.isoformat(),
+                "amount": "1,00", "payment_mode": invoice.payment_mode.name}
+    page = unescape(client.post(f"/meg/achats/factures/{invoice_id}/modifier", data=data).get_data(as_text=True))
+    assert "en cours de paiement par Libeo" in page
+    assert _pending(meg_app) == []
+    with meg_app.app_context():
+        assert meg_db.session.get(SupplierInvoice, invoice_id).amount_cents != 100
