@@ -16,14 +16,19 @@ NAMING_CONVENTION = {
 }
 
 
-def init_database(app: Flask, db: SQLAlchemy) -> None:
-    """Binds ``db`` to ``app``; on SQLite, makes concurrent writers queue up.
+def init_database(app: Flask, db: SQLAlchemy, *, begin_immediate: bool = True) -> None:
+    """Binds ``db`` to ``app``; on SQLite, makes concurrent writers wait for each other.
 
-    pysqlite's deferred transactions fail at once (SQLITE_BUSY, no wait) when a
-    reader tries to become a writer while another connection writes. So every
-    transaction that may write starts with BEGIN IMMEDIATE and waits up to 30 s
-    for the lock; those of GET and HEAD requests, which only read (WAL lets them
-    run beside a writer), start with a plain BEGIN. PostgreSQL keeps its row locks.
+    Every SQLite connection waits up to 30 s for a lock, in WAL mode. Then two
+    ways to keep a reader from failing at once (SQLITE_BUSY, no wait) when it
+    tries to become a writer while another connection writes:
+
+    - ``begin_immediate`` (MEG): every transaction that may write starts with
+      BEGIN IMMEDIATE; those of GET and HEAD requests, which only read, with a
+      plain BEGIN (a GET that must write does it in a transaction of its own);
+    - otherwise (Libeo) pysqlite's own handling: reads run outside any
+      transaction and BEGIN comes right before the first write, whose
+      guarantees rest on conditional UPDATEs and constraints, as on PostgreSQL.
     """
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite"):
@@ -37,7 +42,8 @@ def init_database(app: Flask, db: SQLAlchemy) -> None:
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection, _record):
-            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            if begin_immediate:
+                dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
             cursor = dbapi_connection.cursor()
             # WAL: readers never wait for the writer; NORMAL: a commit does
             # not wait for the disk (a power cut may lose the last one).
@@ -47,7 +53,9 @@ def init_database(app: Flask, db: SQLAlchemy) -> None:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
-        @event.listens_for(engine, "begin")
-        def _on_begin(connection):
-            reading = has_request_context() and request.method in ("GET", "HEAD")
-            connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+        if begin_immediate:
+
+            @event.listens_for(engine, "begin")
+            def _on_begin(connection):
+                reading = has_request_context() and request.method in ("GET", "HEAD")
+                connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")

@@ -46,7 +46,7 @@ def create_libeo_app(test_config: dict | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    init_database(app, db)
+    init_database(app, db, begin_immediate=False)
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
