@@ -66,14 +66,19 @@ _created: set[str] = set()
 
 
 def _ensure_pg_database(url, name: str) -> None:
+    """A new, empty database the first time this process needs it.
+
+    A database left by an earlier run may hold tables of an older schema
+    (create_all never alters a table), so it is dropped, never reused.
+    """
     if name in _created:
         return
     import psycopg
 
     admin = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
     _created.add(name)
 
 
