@@ -55,7 +55,13 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(tmp_path, worker_id_safe):
+def live_libeo_config() -> dict:
+    """Extra Libeo settings of the live server (a test module may override it)."""
+    return {}
+
+
+@pytest.fixture
+def live_server(tmp_path, worker_id_safe, live_libeo_config):
     # Port 0 picks a free port; the apps are built once it is known, because
     # the public URL (OAuth redirects, links between the sides) must be the real one.
     server = make_server("127.0.0.1", 0, app=None, threaded=True)
@@ -65,7 +71,7 @@ def live_server(tmp_path, worker_id_safe):
         worker_id_safe,
         public_url=url,
         meg={"WTF_CSRF_ENABLED": True},
-        libeo={"WTF_CSRF_ENABLED": True},
+        libeo={"WTF_CSRF_ENABLED": True, **live_libeo_config},
     )
     _empty_databases(apps)  # a previous aborted run may have left rows on PostgreSQL
     from models.meg.demo import create_demo_data

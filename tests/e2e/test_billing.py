@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import re
 import socket
-import threading
 import time
 from datetime import date
 
 import pytest
 from playwright.sync_api import Page, expect
-from werkzeug.serving import make_server
 
 from blueprints.libeo.billing.gateway import stripe_client
 from blueprints.libeo.billing.localstripe_server import LocalStripe
-from conftest import _empty_databases, build_apps
 from models.libeo import Account, Plan, db
 from models.libeo.accounts import create_account
 from models.libeo.billing import ensure_catalog
@@ -26,7 +23,6 @@ from models.libeo.entities import Channel, InitiatorRole
 from models.libeo.invoices import create_libeo_invoice, invoice_data
 from models.libeo.payments import Initiator, pay_invoice
 
-from .conftest import LiveServer
 
 WEBHOOK_SECRET = "whsec_e2e_libeo_billing"
 EMAIL = "claire@boulangerie-martin.fr"
@@ -48,30 +44,18 @@ def localstripe():
 
 
 @pytest.fixture
-def live_server(tmp_path, worker_id_safe, localstripe):
-    """The conftest's live server, with Libeo's Stripe (and its CSP) pointed at this localstripe."""
-    server = make_server("127.0.0.1", 0, app=None, threaded=True)
-    url = f"http://127.0.0.1:{server.server_port}"
-    apps = build_apps(
-        tmp_path,
-        worker_id_safe,
-        public_url=url,
-        meg={"WTF_CSRF_ENABLED": True},
-        libeo={"WTF_CSRF_ENABLED": True, "LOCALSTRIPE_URL": localstripe.url, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET},
-    )
-    _empty_databases(apps)
+def live_libeo_config(localstripe) -> dict:
+    """Libeo's Stripe (and its CSP) pointed at this localstripe, before the app is built."""
+    return {"LOCALSTRIPE_URL": localstripe.url, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET}
+
+
+@pytest.fixture(autouse=True)
+def stripe_wired(live_server, localstripe) -> None:
+    """A blank localstripe that knows the plan and posts its events to this live server."""
     localstripe.reset()
-    localstripe.register_webhook(f"{url}/libeo/abonnement/webhook", WEBHOOK_SECRET)
-    with apps.libeo.app_context():
-        ensure_catalog(stripe_client(apps.libeo.config))
-    server.app = apps.root
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    yield LiveServer(url, apps)
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
-    _empty_databases(apps)
+    localstripe.register_webhook(f"{live_server.url}/libeo/abonnement/webhook", WEBHOOK_SECRET)
+    with live_server.apps.libeo.app_context():
+        ensure_catalog(stripe_client(live_server.apps.libeo.config))
 
 
 @pytest.fixture
