@@ -208,3 +208,23 @@ class MegAuth:
 @pytest.fixture
 def meg_auth(client):
     return MegAuth(client)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (yet)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def localstripe():
+    """A real localstripe on a free loopback port, for the tests of « Abonnement »."""
+    from blueprints.libeo.billing.localstripe_server import LocalStripe
+
+    server = LocalStripe(f"http://127.0.0.1:{free_port()}")
+    server.start()
+    yield server
+    server.stop()

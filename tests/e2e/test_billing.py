@@ -7,7 +7,6 @@ as Stripe posts to a deployed Libeo.
 from __future__ import annotations
 
 import re
-import socket
 import time
 from datetime import date
 
@@ -15,7 +14,6 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from blueprints.libeo.billing.gateway import stripe_client
-from blueprints.libeo.billing.localstripe_server import LocalStripe
 from models.libeo import Account, Plan, db
 from models.libeo.accounts import create_account
 from models.libeo.billing import ensure_catalog
@@ -27,20 +25,6 @@ from models.libeo.payments import Initiator, pay_invoice
 WEBHOOK_SECRET = "whsec_e2e_libeo_billing"
 EMAIL = "claire@boulangerie-martin.fr"
 PASSWORD = "croissants-au-beurre-2026"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def localstripe():
-    server = LocalStripe(f"http://127.0.0.1:{free_port()}")
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

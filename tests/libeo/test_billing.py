@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,8 +21,7 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from blueprints.libeo.billing.gateway import stripe_client
-from blueprints.libeo.billing.localstripe_server import LocalStripe
-from conftest import _empty_databases, build_apps
+from conftest import _empty_databases, build_apps, free_port
 from models.libeo import billing, db
 from models.libeo.accounts import create_account
 from models.libeo.billing import StripeEvent, StripeSubscription
@@ -37,20 +35,6 @@ PASSWORD = "mot-de-passe-solide-42"
 GOOD_CARD = "4242424242424242"
 DECLINED_CARD = "4000000000000002"  # refused when the card is set up
 CHARGE_DECLINED_CARD = "4000000000000341"  # set up fine, refused at the first payment
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def localstripe():
-    server = LocalStripe(f"http://127.0.0.1:{free_port()}")
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
