@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -26,6 +27,25 @@ COMMON_PASSWORDS = frozenset(
         "azerty123456", "changeme123", "bienvenue1", "bienvenue123", "administrateur",
     }
 )
+
+
+def session_user_loader(db, model) -> Callable[[str], object | None]:
+    """Flask-Login's loader for users whose ``get_id()`` is ``"<id>:<session token>"``.
+
+    A rotated session token (logout, password change) ends every session that
+    still carries the old one, whatever its cookie says.
+    """
+
+    def load_user(identity: str):
+        user_id, _, token = identity.partition(":")
+        if not user_id.isdigit() or len(user_id) > 18 or not token:
+            return None
+        user = db.session.get(model, int(user_id))
+        if user is None or not hmac.compare_digest(user.session_token, token):
+            return None
+        return user
+
+    return load_user
 
 
 def safe_next_url(target: str | None, fallback: str) -> str:

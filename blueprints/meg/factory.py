@@ -9,7 +9,7 @@ from config import INSTANCE_DIR, BASE_DIR, MegConfig
 from core.db import init_database
 from core.errors import CSRF_MESSAGE, ERROR_MESSAGES, describe
 from core.money import format_amount
-from core.security import init_security_headers, origin_of
+from core.security import init_security_headers, origin_of, session_user_loader
 from core.setup import install_log_redaction, load_config, trust_proxies
 from models.meg import User, db
 
@@ -39,20 +39,9 @@ def create_meg_app(test_config: dict | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     init_database(app, db)
     login_manager.init_app(app)
+    login_manager.user_loader(session_user_loader(db, User))
     csrf.init_app(app)
     limiter.init_app(app)
-
-
-@login_manager.user_loader
-def load_user(identity: str) -> User | None:
-    user_id, _, token = identity.partition(":")
-    if not user_id.isdigit() or not token:
-        return None
-    user = db.session.get(User, int(user_id))
-    # A rotated session token (logout, password change) ends old sessions.
-    if user is None or user.session_token != token:
-        return None
-    return user
 
 
 def register_blueprints(app: Flask) -> None:
