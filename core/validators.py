@@ -24,7 +24,7 @@ def normalize_siret(value: str) -> str:
     compact = "".join((value or "").split())
     if not compact:
         raise InvalidIdentifier("Saisissez un SIRET.")
-    if not compact.isdigit() or len(compact) != 14:
+    if not (compact.isascii() and compact.isdigit()) or len(compact) != 14:
         raise InvalidIdentifier("Le SIRET doit comporter exactement 14 chiffres.")
     try:
         return stdnum_siret.validate(compact)

@@ -148,3 +148,20 @@ def invoices_to_settle_query(company: Company):
 
 def suppliers_query(company: Company):
     return select(Supplier).where(Supplier.company_id == company.id).order_by(Supplier.name, Supplier.id)
+
+
+def update_company(company: Company, name: str, siret: str | None) -> Company:
+    """The company's name and SIRET (None: an organisation without one)."""
+    from .libeo_link import connection_of
+
+    if siret != company.siret:
+        if connection_of(company) is not None:
+            raise AchatsError("Cette entreprise est connectée à Libeo sous son SIRET actuel : supprimez d'abord "
+                              "la connexion dans « Options » pour en changer.", "siret")
+        taken = db.session.scalar(select(Company.id).where(Company.siret == siret, Company.id != company.id))
+        if siret and taken is not None:
+            raise AchatsError("Ce SIRET est déjà celui d'une autre entreprise dans MEG.", "siret")
+    company.name = name
+    company.siret = siret
+    db.session.flush()
+    return company

@@ -1,9 +1,14 @@
-from flask import abort, flash, redirect, request, session, url_for
+from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
 from core.security import safe_next_url
+from models.meg import db
+from models.meg.achats import AchatsError, update_company
+
+from ..context import current_company
 
 from . import bp
+from .forms import CompanyForm
 
 
 @bp.route("/")
@@ -23,3 +28,24 @@ def switch_company():
     session["company_id"] = company.id
     flash(f"Vous travaillez maintenant sur « {company.name} ».", "info")
     return redirect(safe_next_url(request.form.get("next"), url_for("achats.invoices")))
+
+
+@bp.route("/entreprise/fiche", methods=["GET", "POST"])
+@login_required
+def company_details():
+    """Name and SIRET of the current company; its Achats administrators edit them."""
+    company = current_company()
+    if not current_user.is_achats_admin(company):
+        abort(403, description="Seuls les administrateurs du module « Achats » peuvent modifier la fiche de l'entreprise.")
+    form = CompanyForm(obj=company)
+    if form.validate_on_submit():
+        try:
+            update_company(company, form.name.data, form.siret.data)
+        except AchatsError as error:
+            db.session.rollback()
+            form.siret.errors = [*form.siret.errors, error.message]
+        else:
+            db.session.commit()
+            flash("La fiche de l'entreprise est enregistrée.", "success")
+            return redirect(url_for("main.company_details"))
+    return render_template("meg/company.html", form=form)
