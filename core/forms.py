@@ -1,6 +1,7 @@
 """Base form for both products: WTForms' own messages in French."""
 
 from flask_wtf import FlaskForm
+from wtforms.validators import ValidationError
 
 
 class Form(FlaskForm):
@@ -17,3 +18,19 @@ def int_or_none(value):
     except (TypeError, ValueError):
         return None
     return number if 0 < number < 2**31 else None
+
+
+def normalized(normalize, **options):
+    """A validator that replaces the field's data by ``normalize(data, **options)``.
+
+    The core's normalisers raise ValueError subclasses whose message is the
+    French sentence to show next to the field.
+    """
+
+    def check(form, field):
+        try:
+            field.data = normalize(field.data, **options)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
+
+    return check

@@ -4,27 +4,17 @@ from __future__ import annotations
 
 from datetime import date
 
-from core.forms import Form, int_or_none
 from wtforms import DateField, HiddenField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, ValidationError
 
+from core.forms import Form, int_or_none, normalized
 from core.money import InvalidAmount, cents_to_input, parse_amount
-from core.validators import InvalidIdentifier, clean_text, normalize_bic, normalize_iban
+from core.validators import clean_text, normalize_bic, normalize_iban
 from models.meg import PaymentMode
 
 MIN_DATE = date(2000, 1, 1)
 MAX_DATE = date(2099, 12, 31)
-
-
-def _text(label: str, max_length: int, required: bool = True):
-    def check(form, field):
-        try:
-            field.data = clean_text(field.data, max_length=max_length, label=label, required=required)
-        except InvalidIdentifier as exc:
-            raise ValidationError(str(exc)) from exc
-
-    return check
 
 
 def _date_in_range(form, field):
@@ -33,7 +23,7 @@ def _date_in_range(form, field):
 
 
 class InvoiceForm(Form):
-    number = StringField("Numéro", validators=[_text("Numéro", 60)])
+    number = StringField("Numéro", validators=[normalized(clean_text, max_length=60, label="Numéro")])
     supplier_id = SelectField("Fournisseur", coerce=int_or_none, validate_choice=False)
     issue_date = DateField("Date de facture", validators=[DataRequired("Saisissez une date valide."), _date_in_range])
     due_date = DateField("Échéance", validators=[DataRequired("Saisissez une date valide."), _date_in_range])
@@ -71,22 +61,10 @@ class InvoiceForm(Form):
 
 
 class SupplierForm(Form):
-    name = StringField("Nom", validators=[_text("Nom", 200)])
-    iban = StringField("IBAN")
-    bic = StringField("BIC (facultatif)")
+    name = StringField("Nom", validators=[normalized(clean_text, max_length=200, label="Nom")])
+    iban = StringField("IBAN", validators=[normalized(normalize_iban)])
+    bic = StringField("BIC (facultatif)", validators=[normalized(normalize_bic)])
     submit = SubmitField("Enregistrer")
-
-    def validate_iban(self, field):
-        try:
-            field.data = normalize_iban(field.data)
-        except InvalidIdentifier as exc:
-            raise ValidationError(str(exc)) from exc
-
-    def validate_bic(self, field):
-        try:
-            field.data = normalize_bic(field.data)
-        except InvalidIdentifier as exc:
-            raise ValidationError(str(exc)) from exc
 
 
 class LibeoKeyForm(Form):
