@@ -222,7 +222,7 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def localstripe():
     """A real localstripe on a free loopback port, for the tests of « Abonnement »."""
-    from blueprints.libeo.billing.localstripe_server import LocalStripe
+    from devtools.localstripe_server import LocalStripe
 
     server = LocalStripe(f"http://127.0.0.1:{free_port()}")
     server.start()

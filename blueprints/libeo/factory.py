@@ -16,7 +16,7 @@ from core.setup import install_log_redaction, load_config, trust_proxies
 from models.libeo import LibeoUser, db
 from models.libeo.payments import PARIS
 
-from .billing.gateway import csp_sources
+from models.libeo.stripe_gateway import csp_sources
 from .extensions import csrf, limiter, login_manager
 
 

@@ -46,6 +46,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from .achats import bp as achats_bp
+    from .api import bp as api_bp
     from .auth import bp as auth_bp
     from .main import bp as main_bp
     from .oauth import bp as oauth_bp
@@ -55,6 +56,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(achats_bp, url_prefix="/achats")
     app.register_blueprint(oauth_bp)
+    app.register_blueprint(api_bp)
     config_oauth(app)
 
 

@@ -5,7 +5,7 @@ confirmed, the cancellation at the end of the paid period, and the webhook
 events that keep an account's plan in step with its subscription.
 
 Stripe is reached through the ``stripe.StripeClient`` the caller passes (see
-``blueprints.libeo.billing.gateway``): Stripe's test mode or localstripe.
+``models.libeo.stripe_gateway``): Stripe's test mode or localstripe.
 Each use case changes the session and leaves the commit to its caller, so that
 a webhook event's id is stored in the same transaction as its effect.
 """

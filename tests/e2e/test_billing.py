@@ -13,7 +13,7 @@ from datetime import date
 import pytest
 from playwright.sync_api import Page, expect
 
-from blueprints.libeo.billing.gateway import stripe_client
+from models.libeo.stripe_gateway import stripe_client
 from models.libeo import Account, Plan, db
 from models.libeo.accounts import create_account
 from models.libeo.billing import ensure_catalog

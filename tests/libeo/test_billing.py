@@ -20,7 +20,7 @@ import stripe
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from blueprints.libeo.billing.gateway import stripe_client
+from models.libeo.stripe_gateway import stripe_client
 from conftest import _empty_databases, build_apps, free_port
 from models.libeo import billing, db
 from models.libeo.accounts import create_account
@@ -477,7 +477,7 @@ def test_real_stripe_keys_switch_the_gateway_and_the_page_to_stripe(tmp_path, wo
     keys = {"STRIPE_SECRET_KEY": "sk_test_abc", "STRIPE_PUBLISHABLE_KEY": "pk_test_abc", "STRIPE_WEBHOOK_SECRET": "whsec_abc"}
     built = build_apps(tmp_path, worker_id_safe, libeo=keys)
     _empty_databases(built)
-    from blueprints.libeo.billing.gateway import publishable_key, stripe_js_url, webhook_secret
+    from models.libeo.stripe_gateway import publishable_key, stripe_js_url, webhook_secret
 
     client = stripe_client(built.libeo.config)
     assert client._requestor._options.base_addresses["api"] == "https://api.stripe.com"

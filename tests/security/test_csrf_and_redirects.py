@@ -18,7 +18,7 @@ CSRF_EXEMPT = {
     "meg": {
         "oauth.issue_token": "back-channel of OAuth clients, authenticated by the client secret, no cookie",
         "oauth.userinfo": "authenticated by the bearer access token only",
-        "oauth.deliver_libeo_key": "authenticated by the bearer access token only",
+        "api.deliver_libeo_key": "authenticated by the bearer access token only",
     },
     "libeo": {
         "api.put_invoice": "REST API, authenticated by the API key only (Authorization header)",

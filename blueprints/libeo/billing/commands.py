@@ -10,8 +10,8 @@ from flask import current_app, url_for
 from models.libeo import billing
 
 from ..commands import in_libeo_app, libeo_cli
-from .gateway import stripe_client, uses_localstripe, webhook_secret
-from .localstripe_server import LocalStripe
+from models.libeo.stripe_gateway import stripe_client, uses_localstripe, webhook_secret
+from devtools.localstripe_server import LocalStripe
 
 
 @libeo_cli.command("billing-setup")

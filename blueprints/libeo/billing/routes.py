@@ -13,7 +13,7 @@ from models.libeo.payments import PaymentQuota
 from ..extensions import csrf, limiter
 from . import bp
 from .forms import ChangeForm, SubscribeForm
-from .gateway import publishable_key, stripe_client, stripe_js_url, webhook_secret
+from models.libeo.stripe_gateway import publishable_key, stripe_client, stripe_js_url, webhook_secret
 
 log = logging.getLogger(__name__)
 # Seconds a signed event stays acceptable: an older signature is a replay.

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("oauth", __name__)
 
-from . import api, views  # noqa: E402,F401
+from . import routes  # noqa: E402,F401

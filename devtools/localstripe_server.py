@@ -5,7 +5,7 @@ fixed file of the temporary directory, shared by whoever runs it. Here it
 listens on 127.0.0.1 only and keeps its state in a file we choose (the
 instance folder in development) or nowhere (tests).
 
-``python blueprints/libeo/billing/localstripe_server.py --port 8420`` runs the
+``python -m devtools.localstripe_server --port 8420`` runs the
 server (the file needs nothing of the project, so the child process starts
 fast); :class:`LocalStripe` runs it as a child process, for the ``flask libeo
 localstripe`` command, the development server and the tests.

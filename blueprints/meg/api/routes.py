@@ -9,8 +9,8 @@ from models.meg import db
 from models.meg.libeo_link import LibeoLinkError, connect_company
 
 from ..extensions import csrf
+from ..oauth.server import authenticate_bearer
 from . import bp
-from .server import authenticate_bearer
 
 ADMIN_ONLY = "Seul un administrateur du module « Achats » peut connecter Libeo."
 TOKEN_MESSAGES = {
