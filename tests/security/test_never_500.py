@@ -1,0 +1,402 @@
+"""Never a 500 (issue 17): the reproductions that answered 500, and the answer to a real one.
+
+Each reproduction runs with the production setting PROPAGATE_EXCEPTIONS off,
+so that a crash shows as it would to a visitor: a 500 and a traceback in the
+log. The fuzzers that keep whole classes of such input answered are in
+test_fuzzing_routes.py, test_fuzzing_oauth.py and test_fuzzing_webhook.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import stripe
+from sqlalchemy import BigInteger, Integer, func, select
+
+from config import BASE_DIR
+from conftest import free_port
+from security.helpers import (
+    CLIENT_REDIRECT,
+    LIBEO_PASSWORD,
+    consent_url,
+    libeo_login,
+    meg_login,
+    register_client,
+)
+
+WEBHOOK_SECRET = "whsec_never_500"
+PRODUCTION = {"PROPAGATE_EXCEPTIONS": False}
+FRENCH_PAGE = '<html lang="fr">'
+
+
+@pytest.fixture
+def prod_apps(make_apps):
+    """Both apps as in production on the error path: an exception becomes a 500 page and a log line."""
+    return make_apps(
+        meg=PRODUCTION,
+        libeo={**PRODUCTION, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET, "LOCALSTRIPE_URL": "http://127.0.0.1:9"},
+    )
+
+
+@pytest.fixture
+def prod_people(prod_apps):
+    from security.conftest import populate
+
+    return populate(prod_apps)
+
+
+def assert_no_traceback(caplog) -> None:
+    crashes = [r for r in caplog.records if r.exc_info or r.levelname == "ERROR"]
+    assert not crashes, [r.getMessage() for r in crashes]
+    assert "Traceback" not in caplog.text
+
+
+def assert_french(response) -> None:
+    if response.is_json:
+        body = response.get_json()
+        message = body["error"]["message"] if isinstance(body.get("error"), dict) else body.get("error_description")
+        assert message and re.search(r"[éèàç]|\b(la|le|les|de|du|une?|est|pas)\b", message), body
+    else:
+        assert FRENCH_PAGE in response.get_data(as_text=True)
+
+
+# --- 1. path ids beyond what the databases hold -----------------------------------------------
+
+HUGE_IDS = ["99999999999999999999", "9999999999", str(2**31), str(2**63), str(2**64), "0", "-1"]
+
+
+@pytest.mark.parametrize("value", HUGE_IDS)
+def test_ids_no_database_can_hold_are_a_french_404(prod_people, caplog, value):
+    world, apps = prod_people, prod_people.apps
+    meg = apps.root.test_client()
+    assert meg_login(meg).status_code == 302
+    libeo = apps.root.test_client()
+    assert libeo_login(libeo, world.libeo["boulangerie_email"], LIBEO_PASSWORD).status_code == 302
+    key = {"Authorization": f"Bearer {world.keys['boulangerie']}"}
+    calls = [
+        (meg, "GET", f"/meg/achats/factures/{value}", {}),
+        (meg, "GET", f"/meg/achats/factures/{value}/modifier", {}),
+        (meg, "POST", f"/meg/achats/factures/{value}/payer", {}),
+        (meg, "GET", f"/meg/achats/fournisseurs/{value}/modifier", {}),
+        (libeo, "GET", f"/libeo/factures/{value}", {}),
+        (libeo, "POST", f"/libeo/factures/{value}/payer", {}),
+        (libeo, "POST", f"/libeo/paiements/{value}/annuler", {}),
+        (libeo, "GET", f"/libeo/api/v1/payments/{value}", key),
+    ]
+    for client, method, path, headers in calls:
+        response = client.open(path, method=method, headers=headers)
+        assert response.status_code == 404, f"{method} {path} → {response.status_code}"
+        assert_french(response)
+    assert_no_traceback(caplog)
+
+
+def test_the_largest_id_a_path_accepts_fits_every_id_column():
+    """Ids are SQL INTEGER on PostgreSQL (int4): a larger id in a query is an error, not « not found »."""
+    from core.ids import MAX_ID
+    from models.libeo import db as libeo_db
+    from models.meg import db as meg_db
+
+    for metadata in (meg_db.metadata, libeo_db.metadata):
+        for table in metadata.sorted_tables:
+            for column in table.columns:
+                if (column.primary_key or column.foreign_keys) and isinstance(column.type, Integer):
+                    holds = 2**63 - 1 if isinstance(column.type, BigInteger) else 2**31 - 1
+                    assert MAX_ID <= holds, f"{table.name}.{column.name} holds ids up to {holds} only"
+
+
+def test_a_page_number_or_company_beyond_what_the_database_holds_is_ignored(prod_people, caplog):
+    apps = prod_people.apps
+    client = apps.root.test_client()
+    meg_login(client)
+    # « ² » is a digit for str.isdigit() but not for int().
+    for page in ("²", "99999999999", "١٢"):
+        assert client.get(f"/meg/achats/?page={page}").status_code == 200
+    for company in ("²", "99999999999", str(2**63)):
+        assert client.post("/meg/entreprise", data={"company_id": company}).status_code == 404
+    assert_no_traceback(caplog)
+
+
+# --- 2. OAuth parameters Authlib cannot put in an error ---------------------------------------
+
+
+@pytest.mark.parametrize("suffix", ["%5C", "%22", "%00", "%0A"])
+def test_an_odd_redirect_uri_gets_a_french_page_not_a_crash(prod_people, caplog, suffix):
+    apps = prod_people.apps
+    client_id, _ = register_client(apps.meg)
+    client = apps.root.test_client()
+    url = f"/meg/oauth/authorize?client_id={client_id}&response_type=code&redirect_uri={CLIENT_REDIRECT}{suffix}"
+    response = client.get(url)
+    assert response.status_code == 400
+    assert_french(response)
+    assert "Location" not in response.headers
+    assert_no_traceback(caplog)
+
+
+@pytest.mark.parametrize("response_type", ['code"', "code\\", "c\x01de"])
+def test_an_odd_response_type_gets_a_french_page_not_a_crash(prod_people, caplog, response_type):
+    from urllib.parse import urlencode
+
+    apps = prod_people.apps
+    client_id, _ = register_client(apps.meg)
+    client = apps.root.test_client()
+    meg_login(client)
+    query = urlencode({"client_id": client_id, "response_type": response_type, "redirect_uri": CLIENT_REDIRECT})
+    response = client.get(f"/meg/oauth/authorize?{query}")
+    assert response.status_code in (302, 400)
+    if response.status_code == 400:
+        assert_french(response)
+    assert_no_traceback(caplog)
+
+
+# --- 3. webhooks: signed but malformed, or signed for later -----------------------------------
+
+
+def signed(payload: str, timestamp: int | None = None) -> dict:
+    return {
+        "Stripe-Signature": stripe.WebhookSignature.generate_signature_header(payload, WEBHOOK_SECRET, timestamp),
+        "Content-Type": "application/json",
+    }
+
+
+def subscriber(apps) -> int:
+    """Boulangerie Martin's Libeo account, on Partnerships through subscription sub_1 of customer cus_1."""
+    from models.libeo import Account, db
+    from models.libeo.billing import _record_state
+
+    with apps.libeo.app_context():
+        account = db.session.scalars(select(Account).order_by(Account.id)).first()
+        account.stripe_customer_id = "cus_1"
+        _record_state(account, {"id": "sub_1", "status": "active", "customer": "cus_1"}, int(time.time()) - 3600)
+        db.session.commit()
+        return account.id
+
+
+def billing_state(apps, account_id: int) -> tuple:
+    from models.libeo import Account, db
+    from models.libeo.billing import StripeEvent, StripeSubscription
+
+    with apps.libeo.app_context():
+        account = db.session.get(Account, account_id)
+        return (
+            account.plan, account.subscription_status, account.stripe_subscription_id, account.cancel_at_period_end,
+            db.session.scalar(select(func.count()).select_from(StripeEvent)),
+            db.session.scalar(select(func.count()).select_from(StripeSubscription)),
+        )
+
+
+def subscription_event(**subscription) -> dict:
+    return {
+        "id": "evt_1", "object": "event", "type": "customer.subscription.updated", "created": int(time.time()),
+        "data": {"object": {"id": "sub_1", "object": "subscription", "customer": "cus_1", "status": "canceled",
+                            "cancel_at_period_end": True, **subscription}},
+    }
+
+
+MALFORMED_EVENTS = {
+    "the issue's": {"id": ["a"], "type": "customer.subscription.updated",
+                    "data": {"object": {"id": {"x": 1}, "customer": "cus_1", "status": "canceled"}}},
+    "id of the subscription an object": subscription_event(id={"x": 1}),
+    "id of the event a list": {**subscription_event(), "id": ["a"]},
+    "created a text": {**subscription_event(), "created": "hier"},
+    "created a float": {**subscription_event(), "created": 1.5},
+    "created beyond 64 bits": {**subscription_event(), "created": 2**64},
+    "status a number": subscription_event(status=3),
+    "status too long": subscription_event(status="a" * 200),
+    "customer an object": subscription_event(customer={"id": "cus_1"}),
+    "period end a text": subscription_event(current_period_end="demain"),
+    "period end beyond any date": subscription_event(current_period_end=10**20),
+    "items not a list": subscription_event(items={"data": {"current_period_end": 1}}),
+    "data a list": {**subscription_event(), "data": ["object"]},
+    "the event a list": [subscription_event()],
+    "object a text": {**subscription_event(), "data": {"object": "sub_1"}},
+}
+
+
+@pytest.mark.parametrize("event", list(MALFORMED_EVENTS.values()), ids=list(MALFORMED_EVENTS))
+def test_a_signed_event_of_the_wrong_shape_is_refused_and_changes_nothing(prod_people, caplog, event):
+    apps = prod_people.apps
+    account_id = subscriber(apps)
+    before = billing_state(apps, account_id)
+    payload = json.dumps(event)
+    response = apps.root.test_client().post("/libeo/abonnement/webhook", data=payload, headers=signed(payload))
+    assert response.status_code == 400
+    assert_french(response) if response.is_json and "error" in response.get_json() else None
+    assert billing_state(apps, account_id) == before
+    assert_no_traceback(caplog)
+
+
+def test_json_nested_beyond_the_parsers_depth_is_refused(prod_people, caplog):
+    apps = prod_people.apps
+    payload = "[" * 100_000 + "]" * 100_000
+    response = apps.root.test_client().post("/libeo/abonnement/webhook", data=payload, headers=signed(payload))
+    assert response.status_code == 400
+    assert_no_traceback(caplog)
+
+
+@pytest.mark.parametrize("offset, accepted", [(-301, False), (-60, True), (60, True), (301, False), (600, False)])
+def test_signed_timestamps_more_than_five_minutes_away_are_refused(prod_people, offset, accepted):
+    apps = prod_people.apps
+    account_id = subscriber(apps)
+    before = billing_state(apps, account_id)
+    payload = json.dumps(subscription_event())
+    response = apps.root.test_client().post(
+        "/libeo/abonnement/webhook", data=payload, headers=signed(payload, int(time.time()) + offset)
+    )
+    assert response.status_code == (200 if accepted else 400)
+    after = billing_state(apps, account_id)
+    if accepted:
+        assert after[1] == "canceled" and after[4] == 1
+    else:
+        assert after == before
+
+
+# --- 4. a wrong code_verifier spends the code -------------------------------------------------
+
+
+def code_for(client, client_id):
+    from urllib.parse import parse_qs, urlsplit
+
+    url, verifier = consent_url(client_id, scope="openid profile")
+    answer = client.post(url, data={"allow": "1"})
+    assert answer.status_code == 302, answer.get_data(as_text=True)[:300]
+    return parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0], verifier
+
+
+def exchange(client, client_id, secret, code, verifier):
+    return client.post("/meg/oauth/token", data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": CLIENT_REDIRECT, "code_verifier": verifier,
+        "client_id": client_id, "client_secret": secret,
+    })
+
+
+def test_a_wrong_code_verifier_spends_the_code(prod_people):
+    apps = prod_people.apps
+    client_id, secret = register_client(apps.meg)
+    client = apps.root.test_client()
+    meg_login(client)
+    code, verifier = code_for(client, client_id)
+
+    wrong = exchange(client, client_id, secret, code, "x" * 43)
+    assert wrong.status_code == 400 and wrong.get_json()["error"] == "invalid_grant"
+    right = exchange(client, client_id, secret, code, verifier)
+    assert right.status_code == 400 and right.get_json()["error"] == "invalid_grant"
+    assert "access_token" not in right.get_json()
+
+
+def test_a_wrong_code_verifier_after_the_exchange_revokes_its_tokens(prod_people):
+    apps = prod_people.apps
+    client_id, secret = register_client(apps.meg)
+    client = apps.root.test_client()
+    meg_login(client)
+    code, verifier = code_for(client, client_id)
+    token = exchange(client, client_id, secret, code, verifier).get_json()["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert client.get("/meg/oauth/userinfo", headers=bearer).status_code == 200
+
+    assert exchange(client, client_id, secret, code, "y" * 43).status_code == 400
+    assert client.get("/meg/oauth/userinfo", headers=bearer).status_code == 401
+
+
+# --- 6. the answer to an unexpected error -----------------------------------------------------
+
+
+def add_broken_routes(app) -> None:
+    def broken():
+        raise RuntimeError("panne simulée")
+
+    app.add_url_rule("/panne", "panne", broken, methods=["GET"])
+    app.add_url_rule("/api/v1/panne", "api_panne", broken, methods=["GET"])
+
+
+@pytest.mark.parametrize("side", ["meg", "libeo"])
+@pytest.mark.parametrize("where", ["page", "api"])
+def test_an_unexpected_error_is_a_french_page_with_a_reference_the_log_carries(prod_apps, caplog, side, where):
+    app = getattr(prod_apps, side)
+    add_broken_routes(app)
+    path = f"/{side}/panne" if where == "page" else f"/{side}/api/v1/panne"
+
+    response = prod_apps.root.test_client().get(path)
+
+    assert response.status_code == 500
+    body = response.get_data(as_text=True)
+    assert "Traceback" not in body and "panne simulée" not in body and "RuntimeError" not in body
+    assert_french(response)
+    reference = re.search(r"\b[0-9A-F]{4}-[0-9A-F]{4}\b", body)
+    assert reference, body
+    logged = [r for r in caplog.records if reference.group() in r.getMessage()]
+    assert len(logged) == 1 and logged[0].exc_info and logged[0].exc_info[0] is RuntimeError
+    assert path.removeprefix(f"/{side}") in logged[0].getMessage()
+    if where == "api":
+        assert response.is_json
+    else:
+        assert response.mimetype == "text/html"
+
+
+def test_an_explicit_500_gets_a_reference_too(prod_apps, caplog):
+    from flask import abort
+
+    prod_apps.libeo.add_url_rule("/arret", "arret", lambda: abort(500))
+    response = prod_apps.root.test_client().get("/libeo/arret")
+    assert response.status_code == 500
+    reference = re.search(r"\b[0-9A-F]{4}-[0-9A-F]{4}\b", response.get_data(as_text=True))
+    assert reference and any(reference.group() in r.getMessage() for r in caplog.records)
+
+
+# --- 6. the Server header ---------------------------------------------------------------------
+
+VERSION = re.compile(r"\d|python", re.IGNORECASE)
+
+
+def test_the_development_server_names_no_version(apps):
+    from core.http import development_server
+
+    server = development_server("127.0.0.1", 0, apps.root)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}/", timeout=5) as answer:
+            header = answer.headers.get("Server", "")
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        server.server_close()
+    assert not VERSION.search(header), header
+
+
+def test_gunicorn_names_no_version(tmp_path):
+    port = free_port()
+    env = {
+        **os.environ,
+        "INSTANCE_PATH": str(tmp_path),
+        "MEG_DATABASE_URL": f"sqlite:///{tmp_path / 'meg.sqlite3'}",
+        "LIBEO_DATABASE_URL": f"sqlite:///{tmp_path / 'libeo.sqlite3'}",
+    }
+    command = [sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}", "app:create_app()"]
+    process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    try:
+        headers = None
+        deadline = time.monotonic() + 30
+        while headers is None and time.monotonic() < deadline:
+            assert process.poll() is None, "gunicorn exited"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as answer:
+                    headers = answer.headers
+            except OSError:
+                time.sleep(0.2)
+        assert headers is not None, "gunicorn did not answer"
+        servers = headers.get_all("Server")
+        assert servers and not any(VERSION.search(s) for s in servers), servers
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
