@@ -3,6 +3,8 @@
 from flask_wtf import FlaskForm
 from wtforms.validators import ValidationError
 
+from core.ids import MAX_ID
+
 
 class Form(FlaskForm):
     class Meta:
@@ -17,7 +19,7 @@ def int_or_none(value):
         number = int(value)
     except (TypeError, ValueError):
         return None
-    return number if 0 < number < 2**31 else None
+    return number if 0 < number <= MAX_ID else None
 
 
 def normalized(normalize, **options):

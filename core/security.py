@@ -13,6 +13,7 @@ from wtforms import PasswordField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from core.forms import Form
+from core.ids import parse_id
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 128
@@ -37,10 +38,11 @@ def session_user_loader(db, model) -> Callable[[str], object | None]:
     """
 
     def load_user(identity: str):
-        user_id, _, token = identity.partition(":")
-        if not user_id.isdigit() or len(user_id) > 18 or not token:
+        raw_id, _, token = identity.partition(":")
+        user_id = parse_id(raw_id)
+        if user_id is None or not token:
             return None
-        user = db.session.get(model, int(user_id))
+        user = db.session.get(model, user_id)
         if user is None or not hmac.compare_digest(user.session_token, token):
             return None
         return user

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, request
+from flask import flash
 from flask_login import current_user
 
 from models.libeo import Account
@@ -11,11 +11,6 @@ from models.libeo.errors import LibeoError
 
 def current_account() -> Account:
     return current_user.account
-
-
-def page_number() -> int:
-    raw = request.args.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < len(raw) < 7 and int(raw) > 0 else 1
 
 
 def show_domain_error(form, error: LibeoError, fields: dict[str, str] | None = None) -> None:

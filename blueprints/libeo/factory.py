@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFError
 from config import BASE_DIR, INSTANCE_DIR, LibeoConfig
 from core.db import init_database
 from core.errors import CSRF_MESSAGE, ERROR_MESSAGES, describe
+from core.ids import register_id_converter
 from core.money import format_amount
 from core.security import init_security_headers, origin_of, session_user_loader
 from core.setup import install_log_redaction, load_config, trust_proxies
@@ -28,6 +29,7 @@ def create_libeo_app(test_config: dict | None = None) -> Flask:
         static_folder=str(BASE_DIR / "static"),
     )
     load_config(app, LibeoConfig, test_config)
+    register_id_converter(app)  # before the routes are added: they take it for <int:…>
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)

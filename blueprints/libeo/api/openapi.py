@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.ids import MAX_ID
 from core.money import MAX_AMOUNT_CENTS
 
 # Text a person reads: no control character or bidirectional override, not blank.
@@ -10,7 +11,6 @@ _NOT_BLANK = r"[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028-\u202f\u205
 TEXT_PATTERN = f"^{_VISIBLE}*{_NOT_BLANK}{_VISIBLE}*$"
 EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 IDEMPOTENCY_KEY_PATTERN = r"^[\u0021-\u007e]{1,255}$"
-MAX_ID = 2**31 - 1
 
 
 def _text(max_length: int, description: str) -> dict:

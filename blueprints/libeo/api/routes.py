@@ -22,7 +22,6 @@ from .openapi import (
     EXTERNAL_ID_PATTERN,
     IDEMPOTENCY_KEY_PATTERN,
     INVOICE_BODY,
-    MAX_ID,
     PAYMENT_BODY,
     openapi_document,
 )
@@ -239,7 +238,7 @@ def pay(external_id: str):
 
 @bp.get("/payments/<int:payment_id>")
 def payment(payment_id: int):
-    found = account_payment(g.account, payment_id) if payment_id <= MAX_ID else None
+    found = account_payment(g.account, payment_id)
     if found is None:
         raise NotFound("Ce paiement n'existe pas.")
     return jsonify(payment_json(found))

@@ -6,6 +6,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
+from core.ids import requested_page
 from models.meg import PaymentMode, db
 from models.meg.achats import (
     AchatsError,
@@ -34,11 +35,6 @@ PER_PAGE = 25
 @login_required
 def require_login():
     """Every page of the module needs a logged-in user with a company."""
-
-
-def _page() -> int:
-    raw = request.args.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < len(raw) < 7 and int(raw) > 0 else 1
 
 
 def _invoice_or_404(invoice_id: int):
@@ -74,7 +70,7 @@ def _show_domain_error(form, error: AchatsError) -> None:
 
 @bp.route("/")
 def invoices():
-    pagination = db.paginate(invoices_query(current_company()), page=_page(), per_page=PER_PAGE, error_out=False)
+    pagination = db.paginate(invoices_query(current_company()), page=requested_page(), per_page=PER_PAGE, error_out=False)
     return render_template("meg/achats/invoices.html", pagination=pagination)
 
 
@@ -130,14 +126,14 @@ def edit_invoice(invoice_id: int):
 @bp.route("/reglements")
 def settlements():
     company = current_company()
-    pagination = db.paginate(invoices_to_settle_query(company), page=_page(), per_page=PER_PAGE, error_out=False)
+    pagination = db.paginate(invoices_to_settle_query(company), page=requested_page(), per_page=PER_PAGE, error_out=False)
     libeo = libeo_state(company, pagination.items)
     return render_template("meg/achats/settlements.html", pagination=pagination, libeo=libeo)
 
 
 @bp.route("/fournisseurs")
 def suppliers():
-    pagination = db.paginate(suppliers_query(current_company()), page=_page(), per_page=PER_PAGE, error_out=False)
+    pagination = db.paginate(suppliers_query(current_company()), page=requested_page(), per_page=PER_PAGE, error_out=False)
     return render_template("meg/achats/suppliers.html", pagination=pagination)
 
 

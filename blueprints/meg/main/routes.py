@@ -1,6 +1,7 @@
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
+from core.ids import parse_id
 from core.security import safe_next_url
 from models.meg import db
 from models.meg.achats import AchatsError, update_company
@@ -21,8 +22,8 @@ def home():
 @login_required
 def switch_company():
     """The company switcher: only a company the user may open is accepted."""
-    raw = request.form.get("company_id", "")
-    company = current_user.company(int(raw)) if raw.isdigit() and len(raw) < 12 else None
+    company_id = parse_id(request.form.get("company_id"))
+    company = current_user.company(company_id) if company_id else None
     if company is None:
         abort(404)
     session["company_id"] = company.id
