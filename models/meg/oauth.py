@@ -79,7 +79,8 @@ class OAuthClient(db.Model, ClientMixin):
 
     def get_allowed_scope(self, scope: str | None) -> str:
         allowed = set(scope_to_list(self.scope))
-        return list_to_scope([s for s in scope_to_list(scope or "") or [] if s in allowed])
+        # Each scope once: « openid openid … » must not outgrow the column.
+        return list_to_scope(list(dict.fromkeys(s for s in scope_to_list(scope or "") or [] if s in allowed)))
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         # Character for character: no normalisation of case, slash, port or query.
@@ -353,6 +354,12 @@ def revoke_tokens_from_code(item: OAuthAuthorizationCode) -> None:
         .values(revoked_at=utcnow())
         .execution_options(synchronize_session=False)
     )
+
+
+def spend_authorization_code(item: OAuthAuthorizationCode) -> None:
+    """A code presented with a wrong verifier: nobody may use it any more, and its tokens are revoked."""
+    consume_authorization_code(item)
+    revoke_tokens_from_code(item)
 
 
 def save_token(token: dict, *, client: OAuthClient, user: User, code: OAuthAuthorizationCode) -> OAuthToken:

@@ -13,9 +13,10 @@ import hmac
 import json
 import logging
 import os
+import re
 from pathlib import Path
 
-from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthorizationServer, ResourceProtector
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants, scope_to_list
 from authlib.oauth2.rfc6750 import BearerTokenValidator as _BearerTokenValidator
@@ -163,6 +164,19 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     #: The company chosen on the consent screen, set by ``issue_code``.
     company: Company | None = None
+    #: The unused code a token request named, once found (grants live one request).
+    presented_code: OAuthAuthorizationCode | None = None
+
+    def validate_token_request(self) -> None:
+        try:
+            super().validate_token_request()
+        except OAuth2Error:
+            # A good code with a wrong verifier or return address may be a
+            # stolen one: it is spent, and what it gave withdrawn (RFC 9700).
+            if self.presented_code is not None:
+                store.spend_authorization_code(self.presented_code)
+                db.session.commit()
+            raise
 
     def save_authorization_code(self, code: str, request) -> None:
         data = request.payload.data
@@ -187,7 +201,10 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             store.revoke_tokens_from_code(item)
             db.session.commit()
             return None
-        return None if item.is_expired else item
+        if item.is_expired:
+            return None
+        self.presented_code = item
+        return item
 
     def authenticate_user(self, authorization_code: OAuthAuthorizationCode) -> User:
         # Every check has passed: the code is spent now, in the transaction
@@ -229,6 +246,41 @@ class OpenIDCode(oidc_grants.OpenIDCode):
 class BearerTokenValidator(_BearerTokenValidator):
     def authenticate_token(self, token_string: str) -> OAuthToken | None:
         return store.find_token(token_string)
+
+
+# RFC 6749 (appendix A): every parameter is printable ASCII. Authlib also
+# copies redirect_uri and response_type into error descriptions, which must
+# not hold « " » or « \ » (it raises ValueError where it should refuse).
+PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
+QUOTABLE = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
+QUOTED_IN_ERRORS = ("redirect_uri", "response_type")
+MAX_PARAMETER_LENGTH = 2048
+
+
+def check_parameters(values: dict[str, list[str]]) -> None:
+    """Refuses, as ``invalid_request``, a request whose parameters no client would send."""
+    for name, given in values.items():
+        if len(given) > 1:
+            raise InvalidRequestError("A parameter is repeated.")
+        value = given[0] if given else ""
+        pattern = QUOTABLE if name in QUOTED_IN_ERRORS else PRINTABLE_ASCII
+        if len(value) > MAX_PARAMETER_LENGTH or not pattern.fullmatch(value):
+            raise InvalidRequestError("A parameter is too long or holds characters outside printable ASCII.")
+
+
+class AuthorizationServer(FlaskAuthorizationServer):
+    """Authlib's server, with every request's parameters checked before Authlib reads them."""
+
+    def create_oauth2_request(self, request):
+        oauth_request = super().create_oauth2_request(request)
+        check_parameters(oauth_request.payload.datalist)
+        return oauth_request
+
+    def create_token_response(self, request=None):
+        try:
+            return super().create_token_response(request)
+        except OAuth2Error as error:  # from create_oauth2_request, which Authlib calls before its own try
+            return self.handle_error_response(None, error)
 
 
 def save_token(token: dict, request) -> None:
