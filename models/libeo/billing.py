@@ -12,6 +12,7 @@ a webhook event's id is stored in the same transaction as its effect.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -41,6 +42,11 @@ SUBSCRIPTION_EVENTS = frozenset(
     {"customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted"}
 )
 SETUP_INTENT_ID = re.compile(r"^seti_[A-Za-z0-9_]{1,200}$")
+# Seconds a signature stays acceptable, either way: an older one is a replay,
+# one dated ahead was made to last (or by a clock that lies).
+WEBHOOK_TOLERANCE = 300
+# The last second of year 9999: a later Stripe time is no date at all.
+MAX_TIMESTAMP = 253_402_300_799
 
 DECLINED = "Votre carte a été refusée. Votre formule reste « Gratuit » : essayez avec une autre carte."
 UNREACHABLE = (
@@ -48,6 +54,8 @@ UNREACHABLE = (
     "n'a pas changé : réessayez dans quelques minutes."
 )
 REFUSED = "Le service de paiement (Stripe) a refusé la demande. Rien n'a été débité : réessayez plus tard."
+UNSIGNED_EVENT = "Événement refusé : signature ou contenu invalide."
+UNREADABLE_EVENT = "Événement Stripe illisible : rien n'a été appliqué."
 
 
 class BillingError(LibeoError):
@@ -222,23 +230,41 @@ def _set_cancel_at_period_end(account: Account, client: stripe.StripeClient, val
     _record_state(account, subscription, int(time.time()))
 
 
-def apply_event(event: dict) -> None:
+def verified_event(payload: bytes, signature: str, secret: str) -> object:
+    """The JSON Stripe signed with ``secret`` less than WEBHOOK_TOLERANCE seconds from now.
+
+    Raises InvalidData for a missing, wrong or badly dated signature, and for
+    a body that is not JSON (not UTF-8, nested beyond the parser's depth…).
+    Stripe's own check lets a timestamp from the future through: not this one.
+    """
+    try:
+        stripe.WebhookSignature.verify_header(payload, signature, secret, tolerance=WEBHOOK_TOLERANCE)
+        if _signed_at(signature) > time.time() + WEBHOOK_TOLERANCE:
+            raise InvalidData(UNSIGNED_EVENT)
+        return json.loads(payload)
+    except (stripe.SignatureVerificationError, ValueError, RecursionError) as error:
+        raise InvalidData(UNSIGNED_EVENT) from error
+
+
+def _signed_at(signature: str) -> int:
+    """The ``t=`` of a Stripe-Signature header that verify_header accepted."""
+    return int(next(value for key, _, value in (item.partition("=") for item in signature.split(",")) if key == "t"))
+
+
+def apply_event(event: object) -> None:
     """Applies a verified Stripe event to the account it concerns.
 
     The event's id is written first, in the same transaction as the effect:
     a second delivery of the event fails on its unique key (IntegrityError,
     see :func:`already_applied`) and changes nothing. An event older than the
     state already known, or about a subscription that has ended, is recorded
-    and changes nothing either.
+    and changes nothing either. One of another shape than Stripe's is
+    refused (InvalidData) before anything is written.
     """
-    try:
-        event_id, event_type, created = str(event["id"]), str(event["type"]), int(event["created"])
-        subscription = event["data"]["object"] if event_type in SUBSCRIPTION_EVENTS else None
-        customer = subscription and str(subscription["customer"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise InvalidData("Événement Stripe illisible.") from error
+    event_id, event_type, created, subscription = _read_event(event)
     if subscription is None:
         return
+    customer = subscription["customer"]
     # Written before anything is read: SQLite then queues concurrent deliveries instead of failing them.
     db.session.add(StripeEvent(id=event_id, type=event_type, created=created))
     db.session.flush()
@@ -294,12 +320,63 @@ def _record_end(account: Account, subscription: dict, state_at: int) -> None:
         account.plan = Plan.GRATUIT
 
 
-def _period_end(subscription: dict) -> datetime | None:
+def _read_event(event: object) -> tuple[str, str, int, dict | None]:
+    """(id, type, created, the subscription or None): the fields Libeo reads, of the types it stores.
+
+    Signed does not mean well formed (a bug or a test tool at Stripe, a leaked
+    secret): anything else is refused whole.
+    """
+    if not isinstance(event, dict):
+        raise InvalidData(UNREADABLE_EVENT)
+    event_id, event_type, created = event.get("id"), event.get("type"), event.get("created")
+    if not (_is_text(event_id, 255) and _is_text(event_type, 100) and _is_timestamp(created)):
+        raise InvalidData(UNREADABLE_EVENT)
+    if event_type not in SUBSCRIPTION_EVENTS:
+        return event_id, event_type, created, None
+    data = event.get("data")
+    subscription = data.get("object") if isinstance(data, dict) else None
+    if not _is_subscription(subscription):
+        raise InvalidData(UNREADABLE_EVENT)
+    return event_id, event_type, created, subscription
+
+
+def _is_subscription(value: object) -> bool:
+    if not isinstance(value, dict):
+        return False
+    items = value.get("items")
+    listed = items.get("data") if isinstance(items, dict) else None
+    return (
+        _is_text(value.get("id"), 255)
+        and _is_text(value.get("customer"), 255)
+        and _is_text(value.get("status"), 32)
+        and isinstance(value.get("cancel_at_period_end"), (bool, type(None)))
+        and (items is None or isinstance(items, dict))
+        and (listed is None or (isinstance(listed, list) and all(isinstance(item, dict) for item in listed)))
+        and _is_timestamp(_period_end_of(value), optional=True)
+    )
+
+
+def _is_text(value: object, max_length: int) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= max_length
+
+
+def _is_timestamp(value: object, optional: bool = False) -> bool:
+    if value is None:
+        return optional
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TIMESTAMP
+
+
+def _period_end_of(subscription: dict) -> object:
     """Recent API versions carry the period on the subscription's item, older ones on the subscription."""
     end = subscription.get("current_period_end")
     items = (subscription.get("items") or {}).get("data") or []
     if end is None and items:
         end = items[0].get("current_period_end")
+    return end
+
+
+def _period_end(subscription: dict) -> datetime | None:
+    end = _period_end_of(subscription)
     return datetime.fromtimestamp(end, timezone.utc) if end else None
 
 
