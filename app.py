@@ -111,13 +111,14 @@ def register_commands(app: Flask, meg: Flask, libeo: Flask) -> None:
         from werkzeug.serving import run_simple
 
         from blueprints.libeo.billing.commands import start_localstripe
+        from core.http import QuietRequestHandler
 
         # Without Stripe keys, « Abonnement » talks to a localstripe on loopback.
         stripe_server = start_localstripe(libeo)
         start_background_work(meg, libeo)
         click.echo(f"MEG ↔ Libeo sur http://{host}:{port}/ (Ctrl+C pour arrêter)")
         try:
-            run_simple(host, port, app, threaded=True, use_reloader=False)
+            run_simple(host, port, app, threaded=True, use_reloader=False, request_handler=QuietRequestHandler)
         finally:
             if stripe_server:
                 stripe_server.stop()

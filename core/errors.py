@@ -1,8 +1,12 @@
-"""What an error page says, in French, on both products."""
+"""What an error page says, in French, on both products, and how an unexpected error is traced."""
 
 from __future__ import annotations
 
+import secrets
+
+from flask import Flask, current_app, g, render_template, request
 from flask_limiter.errors import RateLimitExceeded
+from markupsafe import escape
 
 ERROR_MESSAGES = {
     400: "La requête n'a pas pu être traitée.",
@@ -31,3 +35,59 @@ def describe(error) -> tuple[int, str, bool]:
     if isinstance(error, RateLimitExceeded):
         custom = False
     return code, description if custom else ERROR_MESSAGES[code], custom
+
+
+# --- unexpected errors ----------------------------------------------------------------------------
+
+# Shown when even the error page cannot be drawn (its layout reads the
+# database, which may be what failed).
+BARE_500_PAGE = """<!doctype html>
+<html lang="fr"><head><meta charset="utf-8"><title>Erreur</title></head>
+<body><h1>Erreur</h1><p>{message}</p><p>Référence de l'erreur : {reference}</p></body></html>
+"""
+
+
+def new_reference() -> str:
+    """Eight hex digits, « 3F9A-07C2 »: short enough to read out to the support team."""
+    token = secrets.token_hex(4).upper()
+    return f"{token[:4]}-{token[4:]}"
+
+
+def trace_unexpected_errors(app: Flask) -> None:
+    """Flask logs an unhandled exception, with its traceback, before asking for the 500 page.
+
+    Its log line gets a reference, and the 500 page shows the same one
+    (:func:`error_reference`): the visitor sees no traceback, only what lets
+    the support team find it in the log.
+    """
+
+    def log_exception(exc_info) -> None:
+        g.error_reference = reference = new_reference()
+        app.logger.error(
+            "Erreur inattendue, référence %s : %s %s", reference, request.method, request.script_root + request.path,
+            exc_info=exc_info,
+        )
+
+    app.log_exception = log_exception
+
+
+def error_reference() -> str:
+    """This request's 500 reference: the one logged with its exception, or one logged now (``abort(500)``)."""
+    reference = g.get("error_reference")
+    if reference is None:
+        g.error_reference = reference = new_reference()
+        current_app.logger.error(
+            "Erreur 500, référence %s : %s %s", reference, request.method, request.script_root + request.path
+        )
+    return reference
+
+
+def error_page(template: str, code: int, message: str, reference: str | None = None):
+    """The product's error page; for a 500, a bare French page if the layout itself fails."""
+    try:
+        return render_template(template, code=code, message=message, reference=reference)
+    except Exception:
+        if code != 500:
+            raise
+        current_app.logger.exception("La page d'erreur n'a pas pu être affichée (référence %s)", reference)
+        return BARE_500_PAGE.format(message=escape(message), reference=escape(reference or ""))

@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlsplit
 import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
+from werkzeug.serving import WSGIRequestHandler
 
 
 class WSGITransport(BaseAdapter):
@@ -89,6 +90,18 @@ class WSGITransport(BaseAdapter):
 
     def close(self) -> None:
         pass
+
+
+class QuietRequestHandler(WSGIRequestHandler):
+    """The development server's handler, naming no version in ``Server``.
+
+    Werkzeug's says « Werkzeug/3.1.3 Python/3.11.2 », and sends it before the
+    application's headers, so only the handler can change it. (gunicorn's
+    own is « gunicorn », without its version.)
+    """
+
+    def version_string(self) -> str:
+        return "Werkzeug"
 
 
 def http_session(app, *, peers_key: str = "http_peers") -> requests.Session:

@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFError
 
 from config import BASE_DIR, INSTANCE_DIR, LibeoConfig
 from core.db import init_database
-from core.errors import CSRF_MESSAGE, ERROR_MESSAGES, describe
+from core.errors import CSRF_MESSAGE, ERROR_MESSAGES, describe, error_page, error_reference, trace_unexpected_errors
 from core.ids import register_id_converter
 from core.money import format_amount
 from core.security import init_security_headers, origin_of, session_user_loader
@@ -79,12 +79,15 @@ def register_blueprints(app: Flask) -> None:
 def register_errorhandlers(app: Flask) -> None:
     from .api.errors import http_error_response
 
+    trace_unexpected_errors(app)
+
     def render_error(error):
         code, message, custom = describe(error)
+        reference = error_reference() if code == 500 else None
         if request.path.startswith("/api/"):
-            response = http_error_response(code, message if custom else None)
+            response = http_error_response(code, message if custom else None, reference=reference)
         else:
-            response = current_app.make_response((render_template("libeo/error.html", code=code, message=message), code))
+            response = current_app.make_response((error_page("libeo/error.html", code, message, reference), code))
         allowed = getattr(error, "valid_methods", None)
         if allowed:
             response.headers["Allow"] = ", ".join(allowed)

@@ -7,7 +7,7 @@ from flask_wtf.csrf import CSRFError
 
 from config import INSTANCE_DIR, BASE_DIR, MegConfig
 from core.db import init_database
-from core.errors import CSRF_MESSAGE, ERROR_MESSAGES, describe
+from core.errors import CSRF_MESSAGE, ERROR_MESSAGES, describe, error_page, error_reference, trace_unexpected_errors
 from core.ids import register_id_converter
 from core.money import format_amount
 from core.security import init_security_headers, origin_of, session_user_loader
@@ -64,14 +64,19 @@ def register_blueprints(app: Flask) -> None:
 
 # Endpoints programs call (OAuth clients, Libeo): they get JSON, not a page.
 MACHINE_PATHS = ("/oauth/token", "/oauth/userinfo", "/api/")
+MACHINE_ERRORS = {429: "rate_limited", 500: "server_error"}
 
 
 def register_errorhandlers(app: Flask) -> None:
+    trace_unexpected_errors(app)
+
     def render_error(error):
         code, message, _ = describe(error)
-        if code == 429 and request.path.startswith(MACHINE_PATHS):
-            return jsonify(error="rate_limited", error_description=message), code
-        return render_template("meg/error.html", code=code, message=message), code
+        reference = error_reference() if code == 500 else None
+        if code in MACHINE_ERRORS and request.path.startswith(MACHINE_PATHS):
+            body = {"error": MACHINE_ERRORS[code], "error_description": message}
+            return jsonify(body | ({"reference": reference} if reference else {})), code
+        return error_page("meg/error.html", code, message, reference), code
 
     for code in ERROR_MESSAGES:
         app.register_error_handler(code, render_error)

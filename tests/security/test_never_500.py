@@ -353,15 +353,39 @@ def test_an_explicit_500_gets_a_reference_too(prod_apps, caplog):
     assert reference and any(reference.group() in r.getMessage() for r in caplog.records)
 
 
+def test_a_500_page_is_french_even_when_its_layout_cannot_be_drawn(prod_people, caplog):
+    """The database is gone: the page fails, and so does the layout of the error page (it reads the user)."""
+    from models.meg import db
+
+    apps = prod_people.apps
+    client = apps.root.test_client()
+    meg_login(client)
+    with apps.meg.app_context():
+        db.drop_all()
+    try:
+        response = client.get("/meg/achats/")
+    finally:
+        with apps.meg.app_context():
+            db.create_all()
+    assert response.status_code == 500
+    body = response.get_data(as_text=True)
+    assert FRENCH_PAGE in body and "Traceback" not in body
+    reference = re.search(r"\b[0-9A-F]{4}-[0-9A-F]{4}\b", body)
+    assert reference and any(reference.group() in r.getMessage() and r.exc_info for r in caplog.records)
+
+
 # --- 6. the Server header ---------------------------------------------------------------------
 
 VERSION = re.compile(r"\d|python", re.IGNORECASE)
 
 
 def test_the_development_server_names_no_version(apps):
-    from core.http import development_server
+    """``flask --app app serve`` (``make run``) serves with this handler."""
+    from werkzeug.serving import make_server
 
-    server = development_server("127.0.0.1", 0, apps.root)
+    from core.http import QuietRequestHandler
+
+    server = make_server("127.0.0.1", 0, apps.root, threaded=True, request_handler=QuietRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

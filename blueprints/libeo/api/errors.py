@@ -50,9 +50,10 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
     return response
 
 
-def http_error_response(status: int, message: str | None = None):
+def http_error_response(status: int, message: str | None = None, reference: str | None = None):
+    """An error of the HTTP layer; a 500 carries the reference its log line has."""
     code, default = HTTP_ERRORS.get(status, HTTP_ERRORS[500])
-    return error_response(status, code, message or default)
+    return error_response(status, code, message or default, **({"reference": reference} if reference else {}))
 
 
 class ApiError(Exception):
