@@ -31,6 +31,27 @@ def make_apps(tmp_path, worker_id_safe):
         _empty_databases(apps)
 
 
+@pytest.fixture(scope="module")
+def make_module_apps(tmp_path_factory, request):
+    """``make_apps`` for a whole module: apps its tests share (fuzzers, whose examples need no fresh database).
+
+    On PostgreSQL the databases are the worker's usual ones: pytest tears this
+    down before a test of another module runs on the worker.
+    """
+    worker = getattr(request.config, "workerinput", {}).get("workerid", "gw0")
+    built = []
+
+    def make(**overrides):
+        apps = build_apps(tmp_path_factory.mktemp("apps"), worker, **overrides)
+        _empty_databases(apps)
+        built.append(apps)
+        return apps
+
+    yield make
+    for apps in built:
+        _empty_databases(apps)
+
+
 @dataclass
 class World:
     """Both products with data in two companies: Boulangerie Martin (the user's) and Garage Leroy (the victim's).

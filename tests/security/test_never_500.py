@@ -17,24 +17,26 @@ import sys
 import threading
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
-import stripe
-from sqlalchemy import BigInteger, Integer, func, select
+from sqlalchemy import BigInteger, Integer
 
 from config import BASE_DIR
 from conftest import free_port
 from security.helpers import (
     CLIENT_REDIRECT,
     LIBEO_PASSWORD,
+    WEBHOOK_SECRET,
+    assert_french,
+    billing_state,
     consent_url,
     libeo_login,
     meg_login,
     register_client,
+    stripe_headers,
+    subscribed_account,
 )
 
-WEBHOOK_SECRET = "whsec_never_500"
 PRODUCTION = {"PROPAGATE_EXCEPTIONS": False}
 FRENCH_PAGE = '<html lang="fr">'
 
@@ -59,16 +61,6 @@ def assert_no_traceback(caplog) -> None:
     crashes = [r for r in caplog.records if r.exc_info or r.levelname == "ERROR"]
     assert not crashes, [r.getMessage() for r in crashes]
     assert "Traceback" not in caplog.text
-
-
-def assert_french(response) -> None:
-    if response.is_json:
-        body = response.get_json()
-        error = body.get("error")
-        message = error["message"] if isinstance(error, dict) else body.get("error_description", error)
-        assert message and re.search(r"[éèàç]|\b(la|le|les|de|du|une?|est|pas)\b", message), body
-    else:
-        assert FRENCH_PAGE in response.get_data(as_text=True)
 
 
 # --- 1. path ids beyond what the databases hold -----------------------------------------------
@@ -162,39 +154,6 @@ def test_an_odd_response_type_gets_a_french_page_not_a_crash(prod_people, caplog
 # --- 3. webhooks: signed but malformed, or signed for later -----------------------------------
 
 
-def signed(payload: str, timestamp: int | None = None) -> dict:
-    return {
-        "Stripe-Signature": stripe.WebhookSignature.generate_signature_header(payload, WEBHOOK_SECRET, timestamp),
-        "Content-Type": "application/json",
-    }
-
-
-def subscriber(apps) -> int:
-    """Boulangerie Martin's Libeo account, on Partnerships through subscription sub_1 of customer cus_1."""
-    from models.libeo import Account, db
-    from models.libeo.billing import _record_state
-
-    with apps.libeo.app_context():
-        account = db.session.scalars(select(Account).order_by(Account.id)).first()
-        account.stripe_customer_id = "cus_1"
-        _record_state(account, {"id": "sub_1", "status": "active", "customer": "cus_1"}, int(time.time()) - 3600)
-        db.session.commit()
-        return account.id
-
-
-def billing_state(apps, account_id: int) -> tuple:
-    from models.libeo import Account, db
-    from models.libeo.billing import StripeEvent, StripeSubscription
-
-    with apps.libeo.app_context():
-        account = db.session.get(Account, account_id)
-        return (
-            account.plan, account.subscription_status, account.stripe_subscription_id, account.cancel_at_period_end,
-            db.session.scalar(select(func.count()).select_from(StripeEvent)),
-            db.session.scalar(select(func.count()).select_from(StripeSubscription)),
-        )
-
-
 def subscription_event(**subscription) -> dict:
     return {
         "id": "evt_1", "object": "event", "type": "customer.subscription.updated", "created": int(time.time()),
@@ -226,20 +185,20 @@ MALFORMED_EVENTS = {
 @pytest.mark.parametrize("event", list(MALFORMED_EVENTS.values()), ids=list(MALFORMED_EVENTS))
 def test_a_signed_event_of_the_wrong_shape_is_refused_and_changes_nothing(prod_people, caplog, event):
     apps = prod_people.apps
-    account_id = subscriber(apps)
-    before = billing_state(apps, account_id)
+    account_id = subscribed_account(apps.libeo)
+    before = billing_state(apps.libeo, account_id)
     payload = json.dumps(event)
-    response = apps.root.test_client().post("/libeo/abonnement/webhook", data=payload, headers=signed(payload))
+    response = apps.root.test_client().post("/libeo/abonnement/webhook", data=payload, headers=stripe_headers(payload))
     assert response.status_code == 400
     assert_french(response)
-    assert billing_state(apps, account_id) == before
+    assert billing_state(apps.libeo, account_id) == before
     assert_no_traceback(caplog)
 
 
 def test_json_nested_beyond_the_parsers_depth_is_refused(prod_people, caplog):
     apps = prod_people.apps
     payload = "[" * 100_000 + "]" * 100_000
-    response = apps.root.test_client().post("/libeo/abonnement/webhook", data=payload, headers=signed(payload))
+    response = apps.root.test_client().post("/libeo/abonnement/webhook", data=payload, headers=stripe_headers(payload))
     assert response.status_code == 400
     assert_no_traceback(caplog)
 
@@ -247,16 +206,16 @@ def test_json_nested_beyond_the_parsers_depth_is_refused(prod_people, caplog):
 @pytest.mark.parametrize("offset, accepted", [(-301, False), (-60, True), (60, True), (301, False), (600, False)])
 def test_signed_timestamps_more_than_five_minutes_away_are_refused(prod_people, offset, accepted):
     apps = prod_people.apps
-    account_id = subscriber(apps)
-    before = billing_state(apps, account_id)
+    account_id = subscribed_account(apps.libeo)
+    before = billing_state(apps.libeo, account_id)
     payload = json.dumps(subscription_event())
     response = apps.root.test_client().post(
-        "/libeo/abonnement/webhook", data=payload, headers=signed(payload, int(time.time()) + offset)
+        "/libeo/abonnement/webhook", data=payload, headers=stripe_headers(payload, int(time.time()) + offset)
     )
     assert response.status_code == (200 if accepted else 400)
-    after = billing_state(apps, account_id)
+    after = billing_state(apps.libeo, account_id)
     if accepted:
-        assert after[1] == "canceled" and after[4] == 1
+        assert after[1] == "canceled" and after[5] == 1
     else:
         assert after == before
 
