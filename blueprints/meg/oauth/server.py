@@ -9,6 +9,8 @@ them in clear, are not used.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import json
 import logging
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthorizationServer, ResourceProtector
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants, scope_to_list
+from authlib.oauth2.rfc6749 import InvalidClientError, InvalidGrantError, InvalidRequestError, grants, scope_to_list
 from authlib.oauth2.rfc6750 import BearerTokenValidator as _BearerTokenValidator
 from authlib.oauth2.rfc7636 import CodeChallenge, create_s256_code_challenge
 from authlib.oidc.core import grants as oidc_grants
@@ -268,11 +270,33 @@ def check_parameters(values: dict[str, list[str]]) -> None:
             raise InvalidRequestError("A parameter is too long or holds characters outside printable ASCII.")
 
 
+def check_basic_credentials(authorization: str | None) -> None:
+    """Refuses the Basic credentials Authlib would fail to read (« Basic » alone, not UTF-8 once decoded).
+
+    Mirrors ``authlib.oauth2.rfc6749.util.extract_basic_authorization``:
+    what it ignores (another scheme, bad base64) is left to it.
+    """
+    if not authorization or " " not in authorization:
+        return
+    parts = authorization.split(None, 1)
+    if len(parts) == 2 and parts[0].lower() != "basic":
+        return
+    try:
+        if len(parts) < 2:
+            raise ValueError("no credentials")
+        base64.b64decode(parts[1]).decode("utf-8")
+    except binascii.Error:
+        return
+    except ValueError as error:
+        raise InvalidClientError("Malformed Basic credentials.", status_code=401) from error
+
+
 class AuthorizationServer(FlaskAuthorizationServer):
     """Authlib's server, with every request's parameters checked before Authlib reads them."""
 
     def create_oauth2_request(self, request):
         oauth_request = super().create_oauth2_request(request)
+        check_basic_credentials(oauth_request.headers.get("Authorization"))
         check_parameters(oauth_request.payload.datalist)
         return oauth_request
 
