@@ -11,7 +11,9 @@ be the one to answer (it raised ValueError where it should have refused).
   request that is valid;
 - token: a token only for the right code, verifier and client; otherwise
   the RFC's error, as JSON;
-- userinfo: odd Authorization headers get the RFC's error.
+- userinfo: odd Authorization headers get the RFC's error;
+- and Libeo as MEG's client: its callback, in a flow it started, with
+  whatever comes back in the address.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 
+from app import register_meg_client
 from security.helpers import (
     CLIENT_REDIRECT,
     ODD_VALUES,
@@ -59,6 +62,7 @@ class OAuth:
         self.anonymous = apps.root.test_client()
         self.signed_in = apps.root.test_client()
         assert meg_login(self.signed_in).status_code == 302
+        register_meg_client(apps.meg, apps.libeo)
 
     def valid_authorization(self) -> tuple[dict[str, str], str]:
         """The parameters of a valid authorization request, and its code_verifier."""
@@ -216,3 +220,29 @@ def test_a_valid_exchange_still_gives_a_token(oauth):
     userinfo = oauth.anonymous.get("/meg/oauth/userinfo",
                                    headers={"Authorization": f"Bearer {response.get_json()['access_token']}"})
     assert userinfo.status_code == 200
+
+
+# --- Libeo's callback, as MEG's client ----------------------------------------------------------
+
+CALLBACK_PARAMETERS = ["code", "state", "error", "error_description", "error_uri", "iss", "scope"]
+
+
+@settings(max_examples=100, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(changes=parameter_changes(CALLBACK_PARAMETERS), extra=extra_parameters(CALLBACK_PARAMETERS), raw=st.booleans())
+def test_libeo_callback_answers_whatever_comes_back(oauth, changes, extra, raw):
+    # A browser per flow: Libeo keeps each unfinished flow's state in its session cookie.
+    browser = oauth.apps.root.test_client()
+    start = browser.get("/libeo/connexion-meg/demarrer")
+    assert start.status_code == 302
+    state = parse_qs(urlsplit(start.headers["Location"]).query)["state"][0]
+    query = encoded(changed({"code": "un-code-inconnu", "state": state}, changes, extra), raw)
+
+    response = browser.get("/libeo/connexion-meg/retour", query_string=query)
+
+    event(f"{response.status_code} {response.headers.get('Location', '')}")
+    assert response.status_code in (302, 400), (query[:200], response.status_code)
+    if response.status_code == 302:
+        assert response.headers["Location"].startswith("/libeo/connexion-meg"), response.headers["Location"]
+    else:
+        assert french_message(response)

@@ -220,6 +220,23 @@ def test_signed_timestamps_more_than_five_minutes_away_are_refused(prod_people, 
         assert after == before
 
 
+def test_a_scope_repeated_past_its_column_is_kept_once(prod_people, caplog):
+    """« openid openid … » (1,750 characters) used to be stored as asked: beyond String(200) on PostgreSQL."""
+    from urllib.parse import parse_qs, urlsplit
+
+    apps = prod_people.apps
+    client_id, secret = register_client(apps.meg)
+    client = apps.root.test_client()
+    meg_login(client)
+    url, verifier = consent_url(client_id, scope="openid " * 250)
+    answer = client.post(url, data={"allow": "1"})
+    assert answer.status_code == 302, answer.get_data(as_text=True)[:300]
+    code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+    token = exchange(client, client_id, secret, code, verifier)
+    assert token.status_code == 200 and token.get_json()["scope"] == "openid"
+    assert_no_traceback(caplog)
+
+
 # --- 4. a wrong code_verifier spends the code -------------------------------------------------
 
 
