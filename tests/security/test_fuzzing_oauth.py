@@ -26,6 +26,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 
 from app import register_meg_client
+from models.meg.oauth import COMPANY_SCOPES
 from security.helpers import (
     CLIENT_REDIRECT,
     ODD_VALUES,
@@ -126,7 +127,8 @@ def extra_parameters(names: list[str]):
 )
 def test_authorize_answers_any_parameters_with_a_page_or_a_redirect(oauth, changes, extra, raw, who, answer):
     valid, _ = oauth.valid_authorization()
-    query = encoded(changed(valid, changes, extra), raw)
+    pairs = changed(valid, changes, extra)
+    query = encoded(pairs, raw)
     browser = getattr(oauth, who)
     form = {"show": None, "allow": {"allow": "1", "company_id": oauth.company_id}, "deny": {"deny": "1"},
             "allow for a company that is not theirs": {"allow": "1", "company_id": "99999999999"}}[answer]
@@ -145,8 +147,12 @@ def test_authorize_answers_any_parameters_with_a_page_or_a_redirect(oauth, chang
         # Back to the client only at the address it registered, with a code only when « Autoriser » was pressed.
         assert location.startswith(CLIENT_REDIRECT + "?"), f"{where} → {location}"
         returned = parse_qs(urlsplit(location).query)
-        pressed_allow = who == "signed_in" and answer == "allow"
-        assert "error" in returned or (pressed_allow and "code" in returned), f"{where} → {location}"
+        if "error" in returned:
+            return
+        assert "code" in returned and who == "signed_in" and answer.startswith("allow"), f"{where} → {location}"
+        # Someone else's company is never accepted: a code then means no company was asked for.
+        if answer != "allow":
+            assert not set(dict(pairs).get("scope", "").split()) & COMPANY_SCOPES, f"{where} → {location}"
     else:
         assert french_message(response), f"{where} → {response.status_code}"
 
