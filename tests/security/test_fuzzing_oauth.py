@@ -39,7 +39,7 @@ from security.helpers import (
     register_client,
 )
 
-EXAMPLES = settings(max_examples=300, deadline=None, database=None,
+EXAMPLES = settings(max_examples=400, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 AUTHORIZE_PARAMETERS = ["response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge",
                         "code_challenge_method"]

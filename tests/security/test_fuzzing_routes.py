@@ -71,7 +71,7 @@ OAUTH_ENDPOINTS = {"oauth.issue_token", "oauth.userinfo"}
 # Where a redirect may lead: this site (relative, or under PUBLIC_URL in the tests).
 SAFE_LOCATION = re.compile(r"^(/(?![/\\])|http://127\.0\.0\.1:5000/|http://localhost/)")
 
-QUERY_EXAMPLES_PER_ROUTE = 3
+QUERY_EXAMPLES_PER_ROUTE = 5
 PARAMETER = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
 
 
