@@ -30,11 +30,12 @@ from .server import (
 )
 
 # Shown when the request cannot be sent back to the application: unknown
-# client, or a return address that is not one it registered.
+# client, a return address that is not one it registered, or a parameter no
+# client sends (repeated, over-long, not printable ASCII).
 UNTRUSTED_REQUEST = (
     "Cette demande de connexion ne peut pas aboutir : l'application qui l'envoie "
-    "n'est pas enregistrée auprès de MEG, ou son adresse de retour n'est pas celle "
-    "qu'elle a déclarée. Aucune information n'a été transmise."
+    "n'est pas enregistrée auprès de MEG, son adresse de retour n'est pas celle "
+    "qu'elle a déclarée, ou la demande est mal formée. Aucune information n'a été transmise."
 )
 
 
