@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFError
 
 from config import BASE_DIR, INSTANCE_DIR, LibeoConfig
 from core.db import init_database
+from core.migrations import init_migrations
 from core.errors import CSRF_MESSAGE, ERROR_MESSAGES, describe
 from core.money import format_amount
 from core.security import init_security_headers, origin_of, session_user_loader
@@ -47,6 +48,7 @@ def create_libeo_app(test_config: dict | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     init_database(app, db, begin_immediate=False)
+    init_migrations(app, db, BASE_DIR / "migrations" / "libeo")
     login_manager.init_app(app)
     login_manager.user_loader(session_user_loader(db, LibeoUser))
     csrf.init_app(app)

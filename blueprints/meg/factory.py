@@ -7,6 +7,7 @@ from flask_wtf.csrf import CSRFError
 
 from config import INSTANCE_DIR, BASE_DIR, MegConfig
 from core.db import init_database
+from core.migrations import init_migrations
 from core.errors import CSRF_MESSAGE, ERROR_MESSAGES, describe
 from core.money import format_amount
 from core.security import init_security_headers, origin_of, session_user_loader
@@ -38,6 +39,7 @@ def create_meg_app(test_config: dict | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     init_database(app, db)
+    init_migrations(app, db, BASE_DIR / "migrations" / "meg")
     login_manager.init_app(app)
     login_manager.user_loader(session_user_loader(db, User))
     csrf.init_app(app)
