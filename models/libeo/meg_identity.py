@@ -17,9 +17,11 @@ from sqlalchemy import DateTime, ForeignKey, String, UniqueConstraint, delete, o
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core.dates import utcnow
+
 from . import db
 from .accounts import check_siret, create_account
-from .entities import Account, LibeoUser, Plan, utcnow
+from .entities import Account, LibeoUser, Plan
 from .errors import Conflict, InvalidData, LibeoError
 
 MAX_CLAIM_LENGTH = 255

@@ -25,7 +25,8 @@ from libeo_helpers import (  # noqa: F401 (fixtures)
 from models.libeo import Account, ApiKey, Channel, InitiatorRole, Invoice, LibeoUser, Payment, Plan, db
 from models.libeo.invoices import create_libeo_invoice, invoice_data
 from models.libeo.keys import hash_key
-from models.libeo.payments import Initiator, paris_today, pay_invoice
+from core.dates import paris_today
+from models.libeo.payments import Initiator, pay_invoice
 
 
 def text(response) -> str:

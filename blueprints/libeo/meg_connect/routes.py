@@ -19,13 +19,13 @@ from markupsafe import Markup
 
 from core.throttle import client_address, configured
 from core.validators import format_siret
+from core.views import show_domain_error
 from models.libeo import Account, LibeoUser, db
 from models.libeo.accounts import account_for_siret
 from models.libeo.errors import LibeoError
 from models.libeo.keys import active_api_key
 from models.libeo.meg_identity import MegProfile, create_account_from_meg, link_account, link_for_company
 
-from ..context import show_domain_error
 from ..extensions import limiter
 from . import bp
 from .client import Connection, admin_must_connect, connect_account, meg_client, meg_return_url, redirect_uri, seal, unseal

@@ -6,11 +6,12 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from core.security import safe_next_url
+from core.views import page_number
 from models.libeo import db
 from models.libeo.errors import LibeoError
 from models.libeo.payments import account_payment, cancel_payment, payments_query
 
-from ..context import current_account, page_number
+from ..context import current_account
 from . import bp
 from .forms import CancelForm
 

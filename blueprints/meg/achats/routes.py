@@ -6,6 +6,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
+from core.views import page_number, show_domain_error
 from models.meg import PaymentMode, db
 from models.meg.achats import (
     AchatsError,
@@ -36,11 +37,6 @@ def require_login():
     """Every page of the module needs a logged-in user with a company."""
 
 
-def _page() -> int:
-    raw = request.args.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < len(raw) < 7 and int(raw) > 0 else 1
-
-
 def _invoice_or_404(invoice_id: int):
     invoice = company_invoice(current_company(), invoice_id)
     if invoice is None:
@@ -64,17 +60,9 @@ def _invoice_data(form: InvoiceForm) -> InvoiceData:
     )
 
 
-def _show_domain_error(form, error: AchatsError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        flash(error.message, "error")
-
-
 @bp.route("/")
 def invoices():
-    pagination = db.paginate(invoices_query(current_company()), page=_page(), per_page=PER_PAGE, error_out=False)
+    pagination = db.paginate(invoices_query(current_company()), page=page_number(), per_page=PER_PAGE, error_out=False)
     return render_template("meg/achats/invoices.html", pagination=pagination)
 
 
@@ -89,7 +77,7 @@ def new_invoice():
             invoice = create_invoice(current_company(), _invoice_data(form))
         except AchatsError as error:
             db.session.rollback()
-            _show_domain_error(form, error)
+            show_domain_error(form, error)
         else:
             db.session.commit()
             flash(f"La facture {invoice.number} est enregistrée.", "success")
@@ -119,7 +107,7 @@ def edit_invoice(invoice_id: int):
             update_invoice(invoice, _invoice_data(form))
         except AchatsError as error:
             db.session.rollback()
-            _show_domain_error(form, error)
+            show_domain_error(form, error)
         else:
             db.session.commit()
             flash(f"La facture {invoice.number} est modifiée.", "success")
@@ -130,14 +118,14 @@ def edit_invoice(invoice_id: int):
 @bp.route("/reglements")
 def settlements():
     company = current_company()
-    pagination = db.paginate(invoices_to_settle_query(company), page=_page(), per_page=PER_PAGE, error_out=False)
+    pagination = db.paginate(invoices_to_settle_query(company), page=page_number(), per_page=PER_PAGE, error_out=False)
     libeo = libeo_state(company, pagination.items)
     return render_template("meg/achats/settlements.html", pagination=pagination, libeo=libeo)
 
 
 @bp.route("/fournisseurs")
 def suppliers():
-    pagination = db.paginate(suppliers_query(current_company()), page=_page(), per_page=PER_PAGE, error_out=False)
+    pagination = db.paginate(suppliers_query(current_company()), page=page_number(), per_page=PER_PAGE, error_out=False)
     return render_template("meg/achats/suppliers.html", pagination=pagination)
 
 
