@@ -503,7 +503,7 @@ def invoice_pdf(invoice: SampleInvoice, profile_label: str | None = None) -> byt
               colWidths=[95 * mm, 75 * mm], style=[("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONT", (0, 0), (-1, -1), FONT, 9)]),
         Spacer(1, 10 * mm),
         para(f"{'AVOIR' if credit else 'FACTURE'} N° {invoice.number}", title),
-        para(f"Date de facture : {invoice.issue_date:%d/%m/%Y}", base),
+        para(f"Date d'émission : {invoice.issue_date:%d/%m/%Y}", base),
     ]
     if invoice.due_date and not credit:
         story.append(para(f"Date d'échéance : {invoice.due_date:%d/%m/%Y}", base))

@@ -205,8 +205,6 @@ def _parse_xml(data: bytes) -> etree._Element:
         raise EInvoiceError(
             "Ce fichier XML est mal formé : ce n'est pas une facture électronique lisible."
         ) from exc
-    if root is None:
-        raise EInvoiceError("Ce fichier XML est vide.")
     info = root.getroottree().docinfo
     if info.doctype or info.internalDTD is not None:  # e.g. a DOCTYPE in UTF-16
         raise _doctype_refused()
@@ -254,7 +252,6 @@ class _CiiNames:
 
     flavor: str
     ns: dict
-    context: str
     document: str
     transaction: str
     agreement: str
@@ -263,12 +260,12 @@ class _CiiNames:
 
 
 _CII = _CiiNames(
-    "factur-x", _CII_NS, "rsm:ExchangedDocumentContext", "rsm:ExchangedDocument",
+    "factur-x", _CII_NS, "rsm:ExchangedDocument",
     "rsm:SupplyChainTradeTransaction", "ram:ApplicableHeaderTradeAgreement",
     "ram:ApplicableHeaderTradeSettlement", "ram:SpecifiedTradeSettlementHeaderMonetarySummation",
 )
 _ZUGFERD1 = _CiiNames(
-    "zugferd", _ZUGFERD1_NS, "rsm:SpecifiedExchangedDocumentContext", "rsm:HeaderExchangedDocument",
+    "zugferd", _ZUGFERD1_NS, "rsm:HeaderExchangedDocument",
     "rsm:SpecifiedSupplyChainTradeTransaction", "ram:ApplicableSupplyChainTradeAgreement",
     "ram:ApplicableSupplyChainTradeSettlement", "ram:SpecifiedTradeSettlementMonetarySummation",
 )
@@ -303,32 +300,33 @@ def _read_cii(root: etree._Element, names: _CiiNames, format_: str) -> EInvoice:
     ns = names.ns
     level = _cii_level(root, names)
     profile = _PROFILE_LABELS[level]
-    doc = f"{names.document}"
-    trade = f"{names.transaction}"
-    agreement = f"{trade}/{names.agreement}"
-    settlement = f"{trade}/{names.settlement}"
+    agreement = f"{names.transaction}/{names.agreement}"
+    settlement = f"{names.transaction}/{names.settlement}"
     summation = f"{settlement}/{names.summation}"
 
-    type_code = _text(root, f"{doc}/ram:TypeCode", ns) or "380"
+    type_code = _text(root, f"{names.document}/ram:TypeCode", ns) or "380"
     _refuse_credit_note(type_code)
     _check_xsd(root, names.flavor, level, f"{format_} ({profile})")
 
     notes = _Notes()
     currency = _currency(_text(root, f"{settlement}/ram:InvoiceCurrencyCode", ns))
+    issue_date = _required_date(_text(root, f"{names.document}/ram:IssueDateTime/udt:DateTimeString", ns), _cii_date)
+    terms = f"{settlement}/ram:SpecifiedTradePaymentTerms"
+    due_date = notes.due_date(
+        [_cii_date(node.text) for node in root.xpath(f"{terms}/ram:DueDateDateTime/udt:DateTimeString", namespaces=ns)],
+        issue_date,
+    )
     seller = _first(root, f"{agreement}/ram:SellerTradeParty", ns)
     buyer = _first(root, f"{agreement}/ram:BuyerTradeParty", ns)
-    seller_ids = _cii_party_ids(seller, ns)
-    means = root.xpath(f"{settlement}/ram:SpecifiedTradeSettlementPaymentMeans", namespaces=ns)
-    transfer = [m for m in means if _text(m, "ram:TypeCode", ns) not in DIRECT_DEBIT_CODES] or means
-    issue_date = _required_date(_text(root, f"{doc}/ram:IssueDateTime/udt:DateTimeString", ns), _cii_date)
-    due_texts = root.xpath(f"{settlement}/ram:SpecifiedTradePaymentTerms/ram:DueDateDateTime/udt:DateTimeString", namespaces=ns)
-    due_date = notes.due_date([_cii_date(t.text) for t in due_texts], issue_date)
+    supplier_siret, supplier_siren = notes.company_ids(_cii_party_ids(seller, ns), "du fournisseur")
+    buyer_siret, _ = notes.company_ids(_cii_party_ids(buyer, ns), "du client")
+    means = _transfer_first(root.xpath(f"{settlement}/ram:SpecifiedTradeSettlementPaymentMeans", namespaces=ns), "ram:TypeCode", ns)
 
     return _finish(
         notes,
         format=format_,
         profile=profile,
-        number=_required(_text(root, f"{doc}/ram:ID", ns), "Le numéro de la facture"),
+        number=_required(_text(root, f"{names.document}/ram:ID", ns), "Le numéro de la facture"),
         type_code=type_code,
         issue_date=issue_date,
         due_date=due_date,
@@ -342,19 +340,20 @@ def _read_cii(root: etree._Element, names: _CiiNames, format_: str) -> EInvoice:
         total_without_tax_cents=_optional_cents(_amount_text(root, f"{summation}/ram:TaxBasisTotalAmount", ns, currency)),
         tax_cents=_optional_cents(_amount_text(root, f"{summation}/ram:TaxTotalAmount", ns, currency)),
         supplier_name=_required(_text(seller, "ram:Name", ns), "Le nom du fournisseur"),
-        **notes.company_ids(seller_ids, "du fournisseur", siren_too=True),
+        supplier_siret=supplier_siret,
+        supplier_siren=supplier_siren,
         supplier_vat=_compact(_text(seller, "ram:SpecifiedTaxRegistration/ram:ID[@schemeID='VA']", ns)),
-        iban=notes.iban([_text(m, "ram:PayeePartyCreditorFinancialAccount/ram:IBANID", ns) for m in transfer]),
-        bic=notes.bic([_text(m, "ram:PayeeSpecifiedCreditorFinancialInstitution/ram:BICID", ns) for m in transfer]),
+        iban=notes.iban([_text(m, "ram:PayeePartyCreditorFinancialAccount/ram:IBANID", ns) for m in means]),
+        bic=notes.bic([_text(m, "ram:PayeeSpecifiedCreditorFinancialInstitution/ram:BICID", ns) for m in means]),
         buyer_name=_clean(_text(buyer, "ram:Name", ns)),
-        buyer_siret=notes.company_ids(_cii_party_ids(buyer, ns), "du client")["siret"],
-        payment_means_code=_text(transfer[0], "ram:TypeCode", ns) if transfer else None,
+        buyer_siret=buyer_siret,
+        payment_means_code=_text(means[0], "ram:TypeCode", ns) if means else None,
         payment_reference=_clean(_text(root, f"{settlement}/ram:PaymentReference", ns)),
-        payment_terms=_clean(_text(root, f"{settlement}/ram:SpecifiedTradePaymentTerms/ram:Description", ns)),
+        payment_terms=_clean(_text(root, f"{terms}/ram:Description", ns)),
     )
 
 
-def _cii_party_ids(party, ns) -> list[tuple[str, str | None]]:
+def _cii_party_ids(party, ns) -> list[str]:
     if party is None:
         return []
     found = []
@@ -363,7 +362,7 @@ def _cii_party_ids(party, ns) -> list[tuple[str, str | None]]:
             scheme = node.get("schemeID")
             # A legal organisation's ID without scheme is the French registration number.
             if scheme in _FRENCH_ID_SCHEMES or (scheme is None and path.startswith("ram:Specified")):
-                found.append((node.text or "", scheme))
+                found.append(node.text or "")
     return found
 
 
@@ -375,17 +374,18 @@ def _read_ubl(root: etree._Element) -> EInvoice:
 
     notes = _Notes()
     currency = _currency(_text(root, "cbc:DocumentCurrencyCode", ns))
+    issue_date = _required_date(_text(root, "cbc:IssueDate", ns), _ubl_date)
+    means = _transfer_first(root.xpath("cac:PaymentMeans", namespaces=ns), "cbc:PaymentMeansCode", ns)
+    # BT-9 is cbc:DueDate; some senders put it on the payment means instead.
+    due_texts, source = [_text(root, "cbc:DueDate", ns)], "due_date"
+    if not due_texts[0]:
+        due_texts, source = [_text(m, "cbc:PaymentDueDate", ns) for m in means], "payment_means"
+    due_texts = [text for text in due_texts if text]
+    due_date = notes.due_date([_ubl_date(text) for text in due_texts], issue_date)
     seller = _first(root, "cac:AccountingSupplierParty/cac:Party", ns)
     buyer = _first(root, "cac:AccountingCustomerParty/cac:Party", ns)
-    means = root.xpath("cac:PaymentMeans", namespaces=ns)
-    transfer = [m for m in means if _text(m, "cbc:PaymentMeansCode", ns) not in DIRECT_DEBIT_CODES] or means
-    issue_date = _required_date(_text(root, "cbc:IssueDate", ns), _ubl_date)
-    due_date, source = None, None
-    if _text(root, "cbc:DueDate", ns):
-        due_date, source = notes.due_date([_ubl_date(_text(root, "cbc:DueDate", ns))], issue_date), "due_date"
-    elif any(_text(m, "cbc:PaymentDueDate", ns) for m in means):
-        dates = [_ubl_date(_text(m, "cbc:PaymentDueDate", ns)) for m in means]
-        due_date, source = notes.due_date(dates, issue_date), "payment_means"
+    supplier_siret, supplier_siren = notes.company_ids(_ubl_party_ids(seller, ns), "du fournisseur")
+    buyer_siret, _ = notes.company_ids(_ubl_party_ids(buyer, ns), "du client")
     total = "cac:LegalMonetaryTotal"
 
     return _finish(
@@ -405,25 +405,31 @@ def _read_ubl(root: etree._Element) -> EInvoice:
         ),
         total_without_tax_cents=_optional_cents(_amount_text(root, f"{total}/cbc:TaxExclusiveAmount", ns, currency)),
         tax_cents=_optional_cents(_amount_text(root, "cac:TaxTotal/cbc:TaxAmount", ns, currency)),
-        supplier_name=_required(
-            _text(seller, "cac:PartyLegalEntity/cbc:RegistrationName", ns) or _text(seller, "cac:PartyName/cbc:Name", ns),
-            "Le nom du fournisseur",
-        ),
-        **notes.company_ids(_ubl_party_ids(seller, ns), "du fournisseur", siren_too=True),
+        supplier_name=_required(_ubl_party_name(seller, ns), "Le nom du fournisseur"),
+        supplier_siret=supplier_siret,
+        supplier_siren=supplier_siren,
         supplier_vat=_compact(_text(seller, "cac:PartyTaxScheme[cac:TaxScheme/cbc:ID='VAT']/cbc:CompanyID", ns)),
-        iban=notes.iban([_text(m, "cac:PayeeFinancialAccount/cbc:ID", ns) for m in transfer]),
-        bic=notes.bic([_text(m, "cac:PayeeFinancialAccount/cac:FinancialInstitutionBranch/cbc:ID", ns) for m in transfer]),
-        buyer_name=_clean(
-            _text(buyer, "cac:PartyLegalEntity/cbc:RegistrationName", ns) or _text(buyer, "cac:PartyName/cbc:Name", ns)
-        ),
-        buyer_siret=notes.company_ids(_ubl_party_ids(buyer, ns), "du client")["siret"],
-        payment_means_code=_text(transfer[0], "cbc:PaymentMeansCode", ns) if transfer else None,
-        payment_reference=_clean(next((_text(m, "cbc:PaymentID", ns) for m in transfer if _text(m, "cbc:PaymentID", ns)), None)),
+        iban=notes.iban([_text(m, "cac:PayeeFinancialAccount/cbc:ID", ns) for m in means]),
+        bic=notes.bic([_text(m, "cac:PayeeFinancialAccount/cac:FinancialInstitutionBranch/cbc:ID", ns) for m in means]),
+        buyer_name=_clean(_ubl_party_name(buyer, ns)),
+        buyer_siret=buyer_siret,
+        payment_means_code=_text(means[0], "cbc:PaymentMeansCode", ns) if means else None,
+        payment_reference=_clean(next(filter(None, (_text(m, "cbc:PaymentID", ns) for m in means)), None)),
         payment_terms=_clean(_text(root, "cac:PaymentTerms/cbc:Note", ns)),
     )
 
 
-def _ubl_party_ids(party, ns) -> list[tuple[str, str | None]]:
+def _ubl_party_name(party, ns) -> str | None:
+    # BT-27 is the legal name; the trading name (BT-28) when a sender leaves it out.
+    return _text(party, "cac:PartyLegalEntity/cbc:RegistrationName", ns) or _text(party, "cac:PartyName/cbc:Name", ns)
+
+
+def _transfer_first(means: list, code_path: str, ns: dict) -> list:
+    """The payment means, those by transfer first: a direct-debit mandate names the buyer's account."""
+    return sorted(means, key=lambda m: _text(m, code_path, ns) in DIRECT_DEBIT_CODES)
+
+
+def _ubl_party_ids(party, ns) -> list[str]:
     if party is None:
         return []
     found = []
@@ -431,7 +437,7 @@ def _ubl_party_ids(party, ns) -> list[tuple[str, str | None]]:
         for node in party.xpath(path, namespaces=ns):
             scheme = node.get("schemeID")
             if scheme in _FRENCH_ID_SCHEMES or (scheme is None and path.startswith("cac:PartyLegal")):
-                found.append((node.text or "", scheme))
+                found.append(node.text or "")
     return found
 
 
@@ -488,10 +494,11 @@ class _Notes:
                 self.warnings.append(f"Le BIC indiqué dans le fichier ({_clean(value)}) n'est pas valide : il n'a pas été repris.")
         return None
 
-    def company_ids(self, ids: list[tuple[str, str | None]], whose: str, siren_too: bool = False) -> dict:
-        """The first valid SIRET among the party's French identifiers, else a valid SIREN."""
+    def company_ids(self, ids: list[str], whose: str) -> tuple[str | None, str | None]:
+        """(SIRET, SIREN): the first valid SIRET among a party's French identifiers,
+        and its SIREN, or a valid SIREN given alone."""
         siret = siren = None
-        for value, _scheme in ids:
+        for value in ids:
             digits = "".join(value.split())
             if len(digits) == 14 and siret is None:
                 try:
@@ -503,10 +510,7 @@ class _Notes:
                     )
             elif len(digits) == 9 and siren is None and stdnum_siren.is_valid(digits):
                 siren = digits
-        result = {"siret": siret}
-        if siren_too:
-            result = {"supplier_siret": siret, "supplier_siren": siret[:9] if siret else siren}
-        return result
+        return siret, (siret[:9] if siret else siren)
 
 
 def _finish(notes: _Notes, **fields) -> EInvoice:
