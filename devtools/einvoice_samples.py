@@ -585,9 +585,9 @@ def _with_output_intent(pdf: bytes) -> bytes:
 def facturx_pdf(invoice: SampleInvoice, level: str = "en16931") -> bytes:
     """A Factur-X PDF/A-3: the readable PDF with the level's CII XML attached by the factur-x library."""
     kind = "Avoir" if invoice.type_code == "381" else "Facture"
-    # generate_from_binary (factur-x 7.8) writes the new PDF after the old one
-    # in the same temporary file: a valid-looking file whose first bytes are
-    # the plain PDF. Going through files, with an output path, writes it once.
+    # generate_from_binary (factur-x 7.8) writes the new PDF over the old one
+    # in the same temporary file, from where its reader stopped: two documents
+    # glued (akretion/factur-x issue #24). With an output path it writes once.
     with tempfile.TemporaryDirectory(prefix="facturx-") as work:
         source, target = Path(work, "invoice.pdf"), Path(work, "factur-x.pdf")
         source.write_bytes(invoice_pdf(invoice, PROFILE_LABELS[level]))
