@@ -12,14 +12,13 @@ import io
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from xml.sax.saxutils import escape
-from zoneinfo import ZoneInfo
 
 from core.banks import bank_bic, bank_name
+from core.dates import PARIS
 from core.money import format_amount
 from core.pdf import FONT, FONT_BOLD, drawable, register_fonts
 from core.validators import format_siret, mask_iban
 
-PARIS = ZoneInfo("Europe/Paris")
 
 
 @dataclass(frozen=True)
