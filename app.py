@@ -76,7 +76,7 @@ def configure_meg_sign_in(meg: Flask, libeo: Flask) -> None:
 
 def register_meg_client(meg: Flask, libeo: Flask) -> None:
     """Registers (or brings up to date) Libeo's OAuth client in MEG's database."""
-    from blueprints.libeo.meg_connect.client import SCOPE, redirect_uri
+    from models.libeo.meg_client import SCOPE, redirect_uri
     from models.meg import db
     from models.meg.oauth import ensure_client
 

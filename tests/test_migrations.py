@@ -15,7 +15,7 @@ from alembic import command
 from sqlalchemy import MetaData, create_engine, func, inspect, select, text
 from sqlalchemy.engine import make_url
 
-from conftest import TEST_DATABASE_URL, MegAuth, _ensure_pg_database, _created, build_apps
+from tests.conftest import TEST_DATABASE_URL, MegAuth, _ensure_pg_database, _created, build_apps
 from core.migrations import FIRST_REVISION
 
 RELEASE_1 = Path(__file__).parent / "data" / "release_1"

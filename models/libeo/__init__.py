@@ -22,4 +22,4 @@ from .entities import (  # noqa: E402,F401
     SepaBatch,
 )
 from .billing import StripeEvent, StripeSubscription  # noqa: E402,F401
-from .meg_identity import MegIdentity  # noqa: E402,F401
+from .meg_link import MegIdentity  # noqa: E402,F401

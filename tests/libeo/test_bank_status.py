@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from devtools import bank_simulator
 from devtools.bank_simulator import status_report_for
-from libeo_helpers import DEBTOR_IBAN, Api, make_account, make_key, valid_iban
+from .conftest import DEBTOR_IBAN, Api, make_account, make_key, valid_iban
 from models.libeo import Account, Invoice, Payment, Plan, SepaBatch, db
 from models.libeo.bank_status import (
     MAX_REPORT_BYTES,

@@ -13,7 +13,7 @@ import sepaxml
 import xmlschema
 from sqlalchemy import select
 
-from libeo_helpers import DEBTOR_IBAN, SUPPLIER_IBAN, Api, make_account, make_key, pay_body, valid_iban
+from .conftest import DEBTOR_IBAN, SUPPLIER_IBAN, Api, make_account, make_key, pay_body, valid_iban
 from models.libeo import Account, Invoice, Payment, Plan, SepaBatch, db
 from core.dates import paris_today
 from models.libeo.sepa import _claim, execute_due_payments

@@ -13,8 +13,8 @@ from html import unescape
 
 import pytest
 
-from conftest import REQUIRE_SERVICES, build_apps
-from security.helpers import (
+from tests.conftest import REQUIRE_SERVICES, build_apps
+from .helpers import (
     BOULANGERIE_SIRET,
     LIBEO_PASSWORD,
     libeo_account,
@@ -147,7 +147,7 @@ def test_the_token_endpoint_is_throttled_with_a_json_answer(make_apps):
 
 
 def test_payments_are_throttled_in_meg_and_in_libeo_api_and_pages(make_apps):
-    from security.conftest import populate
+    from .conftest import populate
 
     limits = {"PAYMENT_LIMIT": "2 per minute"}
     apps = make_apps(meg={**OPEN, **limits}, libeo={**OPEN, **limits})
