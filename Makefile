@@ -24,6 +24,8 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 
 run: export PUBLIC_URL ?= http://$(HOST):$(PORT)
 run: $(VENV)/.installed
+	$(BIN)/flask --app app meg db upgrade
+	$(BIN)/flask --app app libeo db upgrade
 	$(BIN)/flask --app app demo
 	$(BIN)/flask --app app serve --host $(HOST) --port $(PORT)
 

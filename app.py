@@ -15,6 +15,8 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from blueprints.libeo.factory import create_libeo_app
 from blueprints.meg.factory import create_meg_app
+
+__all__ = ["create_app", "create_meg_app", "create_libeo_app"]
 from config import BASE_DIR, INSTANCE_DIR
 from core.security import init_security_headers
 from core.setup import instance_secret
@@ -24,8 +26,8 @@ LIBEO_OAUTH_CLIENT_ID = "libeo"
 
 
 def create_app(meg_config: dict | None = None, libeo_config: dict | None = None) -> Flask:
-    meg = create_meg_app(meg_config)
-    libeo = create_libeo_app(libeo_config)
+    meg = create_meg_app({**mounted_at("/meg"), **(meg_config or {})})
+    libeo = create_libeo_app({**mounted_at("/libeo"), **(libeo_config or {})})
     app = Flask(
         "landing",
         instance_path=str(INSTANCE_DIR),
@@ -49,6 +51,11 @@ def create_app(meg_config: dict | None = None, libeo_config: dict | None = None)
     return app
 
 
+def mounted_at(prefix: str) -> dict:
+    """A product served under ``prefix`` keeps its cookies there (the other product never gets them)."""
+    return {"SESSION_COOKIE_PATH": prefix, "REMEMBER_COOKIE_PATH": prefix}
+
+
 def connect_in_process(meg: Flask, libeo: Flask) -> None:
     """Calls from one product to the other's public URL stay in this process."""
     meg.extensions["http_peers"] = {meg.config["LIBEO_URL"].rstrip("/") + "/": (libeo, "/libeo")}
@@ -69,7 +76,7 @@ def configure_meg_sign_in(meg: Flask, libeo: Flask) -> None:
 
 def register_meg_client(meg: Flask, libeo: Flask) -> None:
     """Registers (or brings up to date) Libeo's OAuth client in MEG's database."""
-    from blueprints.libeo.meg_connect.client import SCOPE, redirect_uri
+    from models.libeo.meg_client import SCOPE, redirect_uri
     from models.meg import db
     from models.meg.oauth import ensure_client
 
@@ -93,11 +100,14 @@ def register_commands(app: Flask, meg: Flask, libeo: Flask) -> None:
     @app.cli.command("demo")
     @click.pass_context
     def demo(ctx):
-        """Creates both databases and MEG's demo data, then prints the logins."""
-        meg_cli = meg.cli.commands["meg"]
-        libeo_cli = libeo.cli.commands["libeo"]
-        ctx.invoke(libeo_cli.commands["init-db"])
-        ctx.invoke(meg_cli.commands["seed-demo"])
+        """Upgrades both databases, creates MEG's demo data once, then prints the addresses and logins."""
+        from core.migrations import upgrade_database
+
+        for side in (meg, libeo):
+            with side.app_context():
+                upgrade_database()
+        with meg.app_context():
+            ctx.invoke(meg.cli.commands["meg"].commands["seed-demo"])
         register_meg_client(meg, libeo)
         base = meg.config["PUBLIC_URL"].rstrip("/")
         click.echo(f"\nMEG :   {base}/meg/")

@@ -20,6 +20,12 @@ def _env(name: str, default: str | None = None) -> str | None:
     return value if value not in (None, "") else default
 
 
+def _limit(name: str, default: str) -> str:
+    """A rate limit: the variable's value, the default when unset, and none at all when set empty."""
+    value = os.environ.get(name)
+    return default if value is None else value.strip()
+
+
 def _env_bool_or_none(name: str) -> bool | None:
     value = os.environ.get(name)
     return None if value in (None, "") else _env_bool(name, False)
@@ -39,6 +45,8 @@ class BaseConfig:
     # (OAuth redirect URIs, upgrade links) are built from it.
     PUBLIC_URL = _env("PUBLIC_URL", "http://127.0.0.1:5000")
 
+    # Cookies live under the app's own mount point: "/" when a product is
+    # deployed alone, /meg and /libeo in the combined run (see app.create_app).
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     # None: Secure exactly when PUBLIC_URL is https:// (see core.setup.secure_cookies_over_https).
@@ -69,10 +77,10 @@ class BaseConfig:
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     # The limits themselves (Flask-Limiter strings; "" turns one off).
-    LOGIN_LIMIT_PER_ACCOUNT = _env("LOGIN_LIMIT_PER_ACCOUNT", "10 per minute")
-    LOGIN_LIMIT_PER_ADDRESS = _env("LOGIN_LIMIT_PER_ADDRESS", "50 per minute")
-    PASSWORD_CHANGE_LIMIT = _env("PASSWORD_CHANGE_LIMIT", "10 per hour")
-    PAYMENT_LIMIT = _env("PAYMENT_LIMIT", "30 per minute")
+    LOGIN_LIMIT_PER_ACCOUNT = _limit("LOGIN_LIMIT_PER_ACCOUNT", "10 per minute")
+    LOGIN_LIMIT_PER_ADDRESS = _limit("LOGIN_LIMIT_PER_ADDRESS", "50 per minute")
+    PASSWORD_CHANGE_LIMIT = _limit("PASSWORD_CHANGE_LIMIT", "10 per hour")
+    PAYMENT_LIMIT = _limit("PAYMENT_LIMIT", "30 per minute")
 
     # In the combined run the sides call each other through an in-process
     # WSGI transport (the full HTTP stack of the other app, no socket), so
@@ -81,14 +89,13 @@ class BaseConfig:
 
 
 class MegConfig(BaseConfig):
-    OAUTH_TOKEN_LIMIT = _env("OAUTH_TOKEN_LIMIT", "60 per minute")
+    OAUTH_TOKEN_LIMIT = _limit("OAUTH_TOKEN_LIMIT", "60 per minute")
     SECRET_KEY = _env("MEG_SECRET_KEY")  # else one kept in instance/
     SQLALCHEMY_DATABASE_URI = _env(
         "MEG_DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'meg.sqlite3'}"
     )
     SESSION_COOKIE_NAME = "meg_session"
     REMEMBER_COOKIE_NAME = "meg_remember"
-    SESSION_COOKIE_PATH = _env("MEG_COOKIE_PATH", "/meg")
     # Where MEG reaches Libeo's REST API and pages.
     LIBEO_URL = _env("LIBEO_URL", f"{BaseConfig.PUBLIC_URL}/libeo")
     # Key that encrypts the Libeo API keys MEG stores (Fernet, urlsafe base64).
@@ -97,16 +104,17 @@ class MegConfig(BaseConfig):
 
 
 class LibeoConfig(BaseConfig):
-    SIGNUP_LIMIT = _env("SIGNUP_LIMIT", "10 per hour")
+    SIGNUP_LIMIT = _limit("SIGNUP_LIMIT", "10 per hour")
+    # Every API call, per key (MEG calls for all its companies with one key each).
+    API_RATE_LIMIT = _limit("API_RATE_LIMIT", "600 per minute")
     # Wrong, revoked or malformed API keys, per address (a valid key is never slowed by them).
-    API_KEY_FAILURE_LIMIT = _env("API_KEY_FAILURE_LIMIT", "20 per minute")
+    API_KEY_FAILURE_LIMIT = _limit("API_KEY_FAILURE_LIMIT", "20 per minute")
     SECRET_KEY = _env("LIBEO_SECRET_KEY")  # else one kept in instance/
     SQLALCHEMY_DATABASE_URI = _env(
         "LIBEO_DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'libeo.sqlite3'}"
     )
     SESSION_COOKIE_NAME = "libeo_session"
     REMEMBER_COOKIE_NAME = "libeo_remember"
-    SESSION_COOKIE_PATH = _env("LIBEO_COOKIE_PATH", "/libeo")
     # Where Libeo reaches MEG (OAuth provider, key delivery API) and the
     # MEG pages a user may be sent back to.
     MEG_URL = _env("MEG_URL", f"{BaseConfig.PUBLIC_URL}/meg")

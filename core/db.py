@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Flask, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import event
+from sqlalchemy import MetaData, event
+from sqlalchemy.orm import DeclarativeBase
 
 # Constraint names both products' schemas share, so migrations can name them.
 NAMING_CONVENTION = {
@@ -14,6 +15,15 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def declarative_db() -> SQLAlchemy:
+    """A product's ``db``: its own declarative base and metadata, constraints named by the convention."""
+
+    class Base(DeclarativeBase):
+        metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+    return SQLAlchemy(model_class=Base)
 
 
 def init_database(app: Flask, db: SQLAlchemy, *, begin_immediate: bool = True) -> None:

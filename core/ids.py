@@ -1,4 +1,4 @@
-"""Row ids and page numbers read from outside (paths, query strings, forms, cookies).
+"""Row ids read from outside (paths, query strings, forms, cookies).
 
 Only a number a database column can hold ever reaches a query: on PostgreSQL
 an id beyond its column's type is an error (NumericValueOutOfRange), on
@@ -8,13 +8,12 @@ simply get « not found ».
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask
 from werkzeug.routing import BaseConverter, ValidationError
 
 # Ids are SQL INTEGER, PostgreSQL's int4: 2^31 - 1 is the largest they hold
 # (tests/security/test_never_500.py checks every id column against it).
 MAX_ID = 2**31 - 1
-MAX_PAGE = 999_999
 
 
 def parse_id(raw: object) -> int | None:
@@ -23,12 +22,6 @@ def parse_id(raw: object) -> int | None:
         return None
     number = int(raw)
     return number if 1 <= number <= MAX_ID else None
-
-
-def requested_page() -> int:
-    """The request's ``?page=``: a positive number up to MAX_PAGE, else the first page."""
-    number = parse_id(request.args.get("page"))
-    return number if number is not None and number <= MAX_PAGE else 1
 
 
 class IdConverter(BaseConverter):

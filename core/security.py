@@ -130,6 +130,12 @@ def change_password(user, current: str, new: str) -> None:
 _TOO_LONG = Length(max=MAX_PASSWORD_LENGTH, message=f"{MAX_PASSWORD_LENGTH} caractères au plus.")
 
 
+class LogoutForm(Form):
+    """« Se déconnecter »: a form, so that no other site can log a person out."""
+
+    submit = SubmitField("Se déconnecter")
+
+
 class ChangePasswordForm(Form):
     """« Changer mon mot de passe », the same on both products."""
 

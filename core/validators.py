@@ -60,6 +60,23 @@ def format_iban(iban: str) -> str:
     return " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
 
 
+def mask_iban(iban: str | None) -> str:
+    """« FR76 •••• •••• •••• •••• ••12 345 »: the country, the check digits and
+    the last five characters, enough for a person to recognise their account
+    on a receipt or a screen, not enough to reuse it.
+
+    Accepts any text (spaces, lower case); never raises. A value too short to
+    be an IBAN keeps only its first two characters.
+    """
+    compact = "".join((iban or "").split()).upper()
+    if not compact:
+        return ""
+    keep_start, keep_end = (4, 5) if len(compact) >= 14 else (2, 0)
+    hidden = len(compact) - keep_start - keep_end
+    masked = compact[:keep_start] + "\u2022" * hidden + compact[len(compact) - keep_end :]
+    return format_iban(masked)
+
+
 def format_siret(siret: str | None) -> str:
     if not siret:
         return ""

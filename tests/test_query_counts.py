@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import event, select
 from stdnum import luhn
 
-from conftest import MegAuth
+from tests.conftest import MegAuth
 from models.libeo import db as libeo_db
 from models.meg import db as meg_db
 

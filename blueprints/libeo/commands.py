@@ -1,47 +1,27 @@
-"""``flask libeo …`` commands. In the combined app they run in Libeo's context."""
+"""``flask libeo …`` commands, run in Libeo's app context (see core.cli)."""
 
 from __future__ import annotations
 
-import functools
 from datetime import date
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
 
+from core.cli import ProductGroup
+from core.migrations import db_group
 from core.money import format_amount
 from models.libeo import Plan, db
 from models.libeo.accounts import set_plan
 from models.libeo.errors import LibeoError
 from models.libeo.sepa import execute_due_payments
 
-libeo_cli = AppGroup("libeo", help="Commandes de Libeo.")
-
-
-def in_libeo_app(f):
-    """Runs the command in Libeo's app context, also when called from the combined app."""
-
-    @functools.wraps(f)
-    def wrapper(*args, **kwargs):
-        app = current_app.extensions.get("sides", {}).get("libeo", current_app._get_current_object())
-        with app.app_context():
-            return f(*args, **kwargs)
-
-    return wrapper
-
-
-@libeo_cli.command("init-db")
-@in_libeo_app
-def init_db():
-    """Creates Libeo's tables (idempotent)."""
-    db.create_all()
-    click.echo("Base Libeo prête.")
+libeo_cli = ProductGroup("libeo", side="libeo", help="Commandes de Libeo.")
+libeo_cli.add_command(db_group())
 
 
 @libeo_cli.command("set-plan")
 @click.option("--siret", required=True, help="SIRET du compte (14 chiffres).")
 @click.option("--plan", "plan_code", required=True, type=click.Choice(["gratuit", "partnerships"]))
-@in_libeo_app
 def set_plan_command(siret: str, plan_code: str):
     """Sets an account's plan (administration, tests)."""
     try:
@@ -55,7 +35,6 @@ def set_plan_command(siret: str, plan_code: str):
 
 @libeo_cli.command("execute-payments")
 @click.option("--date", "on_date", type=click.DateTime(formats=["%Y-%m-%d"]), help="Jour d'exécution (AAAA-MM-JJ), aujourd'hui par défaut.")
-@in_libeo_app
 def execute_payments(on_date):
     """Writes the SEPA transfer files of the due payments; their payments are then paid."""
     today: date | None = on_date.date() if on_date else None

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
-
 from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 
 from config import BASE_DIR, INSTANCE_DIR, LibeoConfig
+from core.dates import register_date_filters
 from core.db import init_database
 from core.errors import CSRF_MESSAGE, ERROR_MESSAGES, describe, error_page, error_reference, trace_unexpected_errors
 from core.ids import register_id_converter
+from core.migrations import init_migrations
 from core.money import format_amount
 from core.security import init_security_headers, origin_of, session_user_loader
 from core.setup import install_log_redaction, load_config, trust_proxies
 from models.libeo import LibeoUser, db
-from models.libeo.payments import PARIS
-
 from models.libeo.stripe_gateway import csp_sources
+
 from .extensions import csrf, limiter, login_manager
 
 
@@ -49,6 +48,7 @@ def create_libeo_app(test_config: dict | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     init_database(app, db, begin_immediate=False)
+    init_migrations(app, db, BASE_DIR / "migrations" / "libeo")
     login_manager.init_app(app)
     login_manager.user_loader(session_user_loader(db, LibeoUser))
     csrf.init_app(app)
@@ -101,19 +101,6 @@ def register_errorhandlers(app: Flask) -> None:
         return render_template("libeo/error.html", code=400, message=CSRF_MESSAGE), 400
 
 
-def date_fr(value: date | None) -> str:
-    return value.strftime("%d/%m/%Y") if value else ""
-
-
-def datetime_fr(value: datetime | None) -> str:
-    """« 02/11/2026 à 14:05 », Paris time (SQLite hands back naive UTC)."""
-    if value is None:
-        return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(PARIS).strftime("%d/%m/%Y à %H:%M")
-
-
 def has_endpoint(name: str) -> bool:
     """Whether a page exists in this deployment (the nav links only to those)."""
     return name in current_app.view_functions
@@ -121,8 +108,7 @@ def has_endpoint(name: str) -> bool:
 
 def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(format_amount, "euros")
-    app.add_template_filter(date_fr, "date_fr")
-    app.add_template_filter(datetime_fr, "datetime_fr")
+    register_date_filters(app)
     app.add_template_global(has_endpoint, "has_endpoint")
 
 

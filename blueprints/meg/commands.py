@@ -1,44 +1,21 @@
-"""``flask meg …`` commands. In the combined app they run in MEG's context."""
+"""``flask meg …`` commands, run in MEG's app context (see core.cli)."""
 
 from __future__ import annotations
 
-import functools
-
 import click
-from flask import current_app
-from flask.cli import AppGroup
 
+from core.cli import ProductGroup
+from core.migrations import db_group
 from models.meg import db
 from models.meg.demo import DEMO_LOGINS, DEMO_PASSWORD, create_demo_data, demo_data_exists
 
-meg_cli = AppGroup("meg", help="Commandes de MEG.")
-
-
-def in_meg_app(f):
-    """Runs the command in MEG's app context, also when called from the combined app."""
-
-    @functools.wraps(f)
-    def wrapper(*args, **kwargs):
-        app = current_app.extensions.get("sides", {}).get("meg", current_app._get_current_object())
-        with app.app_context():
-            return f(*args, **kwargs)
-
-    return wrapper
-
-
-@meg_cli.command("init-db")
-@in_meg_app
-def init_db():
-    """Creates MEG's tables (idempotent)."""
-    db.create_all()
-    click.echo("Base MEG prête.")
+meg_cli = ProductGroup("meg", side="meg", help="Commandes de MEG.")
+meg_cli.add_command(db_group())
 
 
 @meg_cli.command("seed-demo")
-@in_meg_app
 def seed_demo():
-    """Creates the demo data if MEG's database is empty."""
-    db.create_all()
+    """Creates the demo data if MEG's database is empty (after ``meg db upgrade``)."""
     if demo_data_exists():
         click.echo("Données de démonstration MEG déjà présentes.")
         return
@@ -51,7 +28,6 @@ def seed_demo():
 @meg_cli.command("deliver-updates")
 @click.option("--loop", is_flag=True, help="Continue indéfiniment (toutes les --every secondes).")
 @click.option("--every", default=10.0, show_default=True, help="Secondes entre deux passages, avec --loop.")
-@in_meg_app
 def deliver_updates(loop: bool, every: float):
     """Delivers queued invoice changes to Libeo (in order, retried with backoff)."""
     import time
@@ -76,14 +52,12 @@ def oauth_client_cli():
 @click.option("--name", required=True, help="Nom montré sur l'écran de consentement.")
 @click.option("--redirect-uri", "redirect_uris", multiple=True, required=True, help="Adresse de retour exacte (répétable).")
 @click.option("--scope", default="openid profile email company", show_default=True, help="Portées permises.")
-@in_meg_app
 def create_oauth_client(name: str, redirect_uris: tuple[str, ...], scope: str):
     """Registers a client; prints its id and secret as one JSON line (the secret is shown once)."""
     import json
 
     from models.meg.oauth import OAuthClientError, register_client
 
-    db.create_all()
     try:
         client, secret = register_client(name, list(redirect_uris), scope)
     except OAuthClientError as error:

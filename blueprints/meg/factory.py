@@ -5,10 +5,12 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 
-from config import INSTANCE_DIR, BASE_DIR, MegConfig
+from config import BASE_DIR, INSTANCE_DIR, MegConfig
+from core.dates import register_date_filters
 from core.db import init_database
 from core.errors import CSRF_MESSAGE, ERROR_MESSAGES, describe, error_page, error_reference, trace_unexpected_errors
 from core.ids import register_id_converter
+from core.migrations import init_migrations
 from core.money import format_amount
 from core.security import init_security_headers, origin_of, session_user_loader
 from core.setup import install_log_redaction, load_config, trust_proxies
@@ -40,6 +42,7 @@ def create_meg_app(test_config: dict | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     init_database(app, db)
+    init_migrations(app, db, BASE_DIR / "migrations" / "meg")
     login_manager.init_app(app)
     login_manager.user_loader(session_user_loader(db, User))
     csrf.init_app(app)
@@ -90,6 +93,7 @@ def register_template_helpers(app: Flask) -> None:
     from .context import inject_company
 
     app.add_template_filter(format_amount, "euros")
+    register_date_filters(app)
     app.context_processor(inject_company)
 
 

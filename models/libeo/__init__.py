@@ -1,17 +1,8 @@
 """Libeo's database and domain. Nothing here imports MEG code."""
 
-from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
+from core.db import declarative_db
 
-from core.db import NAMING_CONVENTION
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-db = SQLAlchemy(model_class=Base)
+db = declarative_db()
 
 from .entities import (  # noqa: E402,F401
     ACTIVE_PAYMENT_STATUSES,
@@ -31,4 +22,4 @@ from .entities import (  # noqa: E402,F401
     SepaBatch,
 )
 from .billing import StripeEvent, StripeSubscription  # noqa: E402,F401
-from .meg_identity import MegIdentity  # noqa: E402,F401
+from .meg_link import MegIdentity  # noqa: E402,F401

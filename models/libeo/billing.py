@@ -23,10 +23,11 @@ import stripe
 from sqlalchemy import BigInteger, DateTime, ForeignKey, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.dates import PARIS, utcnow
+
 from . import db
-from .entities import Account, Plan, utcnow
+from .entities import Account, Plan
 from .errors import Conflict, InvalidData, LibeoError
-from .payments import PARIS
 
 log = logging.getLogger(__name__)
 

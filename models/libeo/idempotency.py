@@ -15,8 +15,10 @@ from datetime import timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from core.dates import utcnow
+
 from . import db
-from .entities import Account, IdempotencyRecord, utcnow
+from .entities import Account, IdempotencyRecord
 from .errors import Conflict, InvalidData
 
 IN_PROGRESS = "in_progress"

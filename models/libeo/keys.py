@@ -17,8 +17,10 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
+from core.dates import utcnow
+
 from . import db
-from .entities import Account, ApiKey, utcnow
+from .entities import Account, ApiKey
 from .errors import Conflict, NotFound
 
 MEG = "meg"

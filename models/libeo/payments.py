@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
+
+from core.dates import paris_now, paris_today, utcnow
 
 from . import db
 from .accounts import normalize_email
@@ -29,20 +30,10 @@ from .entities import (
     Payment,
     PaymentStatus,
     PaymentUsage,
-    utcnow,
 )
 from .errors import Conflict, Forbidden, InvalidData, NotFound, QuotaExceeded
 
-PARIS = ZoneInfo("Europe/Paris")
 MAX_SCHEDULE_AHEAD = timedelta(days=365)
-
-
-def paris_now(now: datetime | None = None) -> datetime:
-    return (now or utcnow()).astimezone(PARIS)
-
-
-def paris_today(now: datetime | None = None) -> date:
-    return paris_now(now).date()
 
 
 @dataclass

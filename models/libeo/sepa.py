@@ -28,9 +28,10 @@ from sepaxml.validation import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
+from core.dates import paris_today, utcnow
+
 from . import db
-from .entities import Account, InvoiceStatus, Payment, PaymentStatus, SepaBatch, utcnow
-from .payments import paris_today
+from .entities import Account, InvoiceStatus, Payment, PaymentStatus, SepaBatch
 
 PAIN_NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"
 MAX_PAYMENTS_PER_BATCH = 500

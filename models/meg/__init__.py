@@ -1,17 +1,8 @@
 """MEG's database and domain. Nothing here imports Libeo code."""
 
-from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
+from core.db import declarative_db
 
-from core.db import NAMING_CONVENTION
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-db = SQLAlchemy(model_class=Base)
+db = declarative_db()
 
 from .entities import (  # noqa: E402,F401
     AccountingFirm,

@@ -6,6 +6,8 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
+from core.dates import utcnow
+
 from . import db
 from .entities import AccountingFirm, AchatsRole, Company, ModuleRole, PaymentMode, Supplier, SupplierInvoice, User
 
@@ -72,7 +74,7 @@ def demo_data_exists() -> bool:
 
 def create_demo_data(today: date | None = None) -> None:
     """Creates the demo companies, users, suppliers and invoices (once)."""
-    from .entities import utcnow
+    
 
     today = today or date.today()
     firm = AccountingFirm(name=ACCOUNTANT[2])

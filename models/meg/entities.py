@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import secrets
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
@@ -21,15 +21,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core.dates import utcnow
 from core.money import format_amount
 from core.security import hash_password, verify_password
 from core.validators import format_iban, format_siret
 
 from . import db
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class PaymentMode(enum.Enum):

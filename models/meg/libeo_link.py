@@ -25,9 +25,10 @@ from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.setup import instance_secret
+from core.dates import utcnow
 
 from . import db
-from .entities import Company, PaymentMode, SupplierInvoice, User, utcnow
+from .entities import Company, PaymentMode, SupplierInvoice, User
 from .libeo_api import LibeoClient, LibeoError, LibeoKeyRefused, LibeoPaymentInfo, LibeoUnreachable
 
 KEY_MAX_LENGTH = 200

@@ -23,9 +23,10 @@ from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.validators import InvalidIdentifier, clean_text
+from core.dates import utcnow
 
 from . import db
-from .entities import Company, User, utcnow
+from .entities import Company, User
 
 # What a client may ask for. ``company``: the company chosen on the consent
 # screen; ``libeo_key``: the right to deliver that company's Libeo API key.

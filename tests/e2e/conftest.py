@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from conftest import REQUIRE_SERVICES, Apps, _empty_databases, build_apps
+from tests.conftest import REQUIRE_SERVICES, Apps, _empty_databases, build_apps
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

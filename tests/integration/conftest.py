@@ -95,3 +95,22 @@ def libeo_oauth_client(apps):
     from app import register_meg_client
 
     register_meg_client(apps.meg, apps.libeo)
+
+
+@pytest.fixture
+def deployment(tmp_path, worker_id_safe):
+    """MEG and Libeo each under its own gunicorn, port, instance folder and database (set up, not started)."""
+    from .deployment import Deployment
+
+    apart = Deployment(tmp_path, worker_id_safe)
+    apart.set_up()
+    yield apart
+    apart.close()
+
+
+@pytest.fixture
+def running(deployment):
+    """Both products deployed apart and serving."""
+    deployment.start("libeo")
+    deployment.start("meg")
+    return deployment

@@ -8,7 +8,7 @@ from html import unescape
 import pytest
 from sqlalchemy import select, text
 
-from conftest import MegAuth
+from tests.conftest import MegAuth
 from models.meg import db as meg_db
 from models.meg.libeo_link import LibeoConnection
 

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import pytest
 from sqlalchemy import func, select, update
 
-from conftest import PUBLIC_URL
+from tests.conftest import PUBLIC_URL
 from models.libeo import Account, ApiKey, LibeoUser, MegIdentity, Payment, Plan
 from models.libeo import db as libeo_db
 from models.meg import Company, User, db as meg_db
@@ -208,7 +208,7 @@ def test_no_access_token_is_kept_in_libeo(apps, meg_app, libeo_app):
     browser.meg_login()
     browser.get(payer_links(browser)[0])
     consent_and_come_back(browser, meg_app)
-    from blueprints.libeo.meg_connect.client import unseal
+    from models.libeo.meg_client import unseal
 
     with libeo_app.test_request_context():
         access_token = unseal(libeo_session(apps, browser)["meg_connect"]["token"], 60)
@@ -476,7 +476,7 @@ EVIL_RETURNS = [
 
 @pytest.mark.parametrize("candidate", EVIL_RETURNS)
 def test_a_return_address_off_meg_is_ignored(libeo_app, candidate):
-    from blueprints.libeo.meg_connect.client import meg_return_url
+    from models.libeo.meg_client import meg_return_url
 
     with libeo_app.test_request_context():
         assert meg_return_url(candidate) is None
@@ -485,7 +485,7 @@ def test_a_return_address_off_meg_is_ignored(libeo_app, candidate):
 @pytest.mark.parametrize("candidate", [f"{PUBLIC_URL}/meg/achats/factures/3", f"{PUBLIC_URL}/meg",
                                        f"{PUBLIC_URL}/meg/achats/reglements?page=2"])
 def test_a_meg_page_is_a_valid_return_address(libeo_app, candidate):
-    from blueprints.libeo.meg_connect.client import meg_return_url
+    from models.libeo.meg_client import meg_return_url
 
     with libeo_app.test_request_context():
         assert meg_return_url(candidate) == candidate

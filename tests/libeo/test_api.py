@@ -7,17 +7,7 @@ import logging
 import pytest
 from sqlalchemy import func, select
 
-from libeo_helpers import (  # noqa: F401 (fixtures)
-    SUPPLIER_IBAN,
-    Api,
-    account,
-    api,
-    api_key,
-    invoice_body,
-    make_account,
-    make_key,
-    pay_body,
-)
+from .conftest import SUPPLIER_IBAN, Api, invoice_body, make_account, make_key, pay_body
 from models.libeo import ApiKey, IdempotencyRecord, Invoice, Payment, Plan, db
 
 

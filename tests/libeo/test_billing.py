@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from models.libeo.stripe_gateway import stripe_client
-from conftest import _empty_databases, build_apps, free_port
+from tests.conftest import _empty_databases, build_apps, free_port
 from models.libeo import billing, db
 from models.libeo.accounts import create_account
 from models.libeo.billing import StripeEvent, StripeSubscription

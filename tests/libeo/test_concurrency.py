@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import func, select
 
-from libeo_helpers import Api, invoice_body, make_account, make_key
+from .conftest import Api, invoice_body, make_account, make_key
 from models.libeo import IdempotencyRecord, Invoice, Payment, PaymentUsage, Plan, db
 
 

@@ -7,7 +7,7 @@ from datetime import date, datetime, timezone
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from libeo_helpers import PASSWORD, SUPPLIER_IBAN, make_account, valid_siret
+from .conftest import PASSWORD, SUPPLIER_IBAN, make_account, valid_siret
 from models.libeo import Account, ApiKey, Channel, InitiatorRole, Payment, PaymentStatus, Plan, db
 from models.libeo.accounts import add_accountant, create_account, invite_user
 from models.libeo.errors import Conflict, Forbidden, InvalidData, PlanLimitReached, QuotaExceeded

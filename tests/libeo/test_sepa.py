@@ -13,9 +13,9 @@ import sepaxml
 import xmlschema
 from sqlalchemy import select
 
-from libeo_helpers import DEBTOR_IBAN, SUPPLIER_IBAN, Api, make_account, make_key, pay_body, valid_iban
+from .conftest import DEBTOR_IBAN, SUPPLIER_IBAN, Api, make_account, make_key, pay_body, valid_iban
 from models.libeo import Account, Invoice, Payment, Plan, SepaBatch, db
-from models.libeo.payments import paris_today
+from core.dates import paris_today
 from models.libeo.sepa import _claim, execute_due_payments
 
 NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}

@@ -9,23 +9,13 @@ from html import unescape
 import pytest
 from sqlalchemy import event, func, select
 
-from conftest import build_apps
-from libeo_helpers import (  # noqa: F401 (fixtures)
-    DEBTOR_IBAN,
-    PASSWORD,
-    SUPPLIER_IBAN,
-    Api,
-    account,
-    libeo_auth,
-    make_account,
-    make_key,
-    signed_in,
-    valid_siret,
-)
+from tests.conftest import build_apps
+from .conftest import DEBTOR_IBAN, PASSWORD, SUPPLIER_IBAN, Api, make_account, make_key, valid_siret
 from models.libeo import Account, ApiKey, Channel, InitiatorRole, Invoice, LibeoUser, Payment, Plan, db
 from models.libeo.invoices import create_libeo_invoice, invoice_data
 from models.libeo.keys import hash_key
-from models.libeo.payments import Initiator, paris_today, pay_invoice
+from core.dates import paris_today
+from models.libeo.payments import Initiator, pay_invoice
 
 
 def text(response) -> str:

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from conftest import build_apps
+from tests.conftest import build_apps
 from models.meg import Company, Supplier, SupplierInvoice, db
 
 

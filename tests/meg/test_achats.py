@@ -8,7 +8,7 @@ from html import unescape
 import pytest
 from sqlalchemy import func, select
 
-from models.meg import Company, PaymentMode, Supplier, SupplierInvoice, User, db
+from models.meg import Company, PaymentMode, Supplier, SupplierInvoice, db
 
 
 def _company(meg_app, name):

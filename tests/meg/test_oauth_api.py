@@ -7,12 +7,12 @@ import time
 import pytest
 from sqlalchemy import delete, func, select, update
 
-from conftest import build_apps
+from tests.conftest import build_apps
 from models.meg import ModuleRole, User, db
 from models.meg.demo import create_demo_data
 from models.meg.libeo_link import LibeoConnection
 from models.meg.oauth import OAuthToken
-from test_oauth import (
+from .conftest import (
     access_token_for,
     authorize_query,
     bearer,

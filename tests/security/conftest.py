@@ -11,8 +11,8 @@ from datetime import date
 
 import pytest
 
-from conftest import _empty_databases, build_apps
-from security.helpers import BOULANGERIE_SIRET, GARAGE_SIRET, libeo_account, meg_login
+from tests.conftest import _empty_databases, build_apps
+from .helpers import BOULANGERIE_SIRET, GARAGE_SIRET, libeo_account, meg_login
 
 
 @pytest.fixture

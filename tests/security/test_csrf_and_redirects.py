@@ -10,8 +10,8 @@ from flask import url_for
 from sqlalchemy import select
 
 from config import BASE_DIR
-from security.conftest import populate
-from security.helpers import LIBEO_PASSWORD
+from .conftest import populate
+from .helpers import LIBEO_PASSWORD
 
 # Routes that take POST/PUT without a CSRF token, and why no cookie can be abused there.
 CSRF_EXEMPT = {

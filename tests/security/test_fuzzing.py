@@ -24,7 +24,7 @@ from blueprints.libeo.api.openapi import TEXT_PATTERN
 from blueprints.libeo.api.validation import matches
 from core.money import MAX_AMOUNT_CENTS, InvalidAmount, cents_to_input, check_amount_cents, format_amount, parse_amount
 from core.validators import InvalidIdentifier, clean_text, normalize_bic, normalize_iban, normalize_siret
-from security.helpers import BOULANGERIE_SIRET, libeo_account
+from .helpers import BOULANGERIE_SIRET, libeo_account
 
 # No example database in the repository; bounded runs.
 FAST = settings(max_examples=200, deadline=None, database=None)

@@ -26,8 +26,8 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from security.conftest import populate
-from security.helpers import (
+from .conftest import populate
+from .helpers import (
     LIBEO_PASSWORD,
     WEBHOOK_SECRET,
     encoded,
@@ -37,7 +37,7 @@ from security.helpers import (
     meg_login,
     odd_values,
 )
-from security.test_isolation_matrix import SERVICE_DOWN_OK
+from .test_isolation_matrix import SERVICE_DOWN_OK
 
 ODD_PATH_VALUES = [
     "0", "-1", str(2**31 - 1), str(2**31), str(2**63 - 1), str(2**63), str(2**64), "9" * 20, "facture",

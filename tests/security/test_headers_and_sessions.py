@@ -9,7 +9,7 @@ import pytest
 
 from config import BASE_DIR
 from core.security import content_security_policy
-from security.helpers import (
+from .helpers import (
     LIBEO_PASSWORD,
     consent_url,
     inline_code,

@@ -26,8 +26,8 @@ import pytest
 from flask import url_for
 from sqlalchemy import select
 
-from security.conftest import VICTIM_MARKERS, populate
-from security.helpers import GARAGE_SIRET, LIBEO_PASSWORD, libeo_login, meg_login
+from .conftest import VICTIM_MARKERS, populate
+from .helpers import GARAGE_SIRET, LIBEO_PASSWORD, libeo_login, meg_login
 
 # Public routes: anybody may call them; they are still called by everyone
 # below (never a 500, never a victim's data), only the refusal is not required.
@@ -328,7 +328,7 @@ def test_an_accountant_not_registered_in_libeo_cannot_pay(matrix_world):
 
 def test_consent_cannot_name_a_company_of_someone_else(people):
     from models.meg import Company, db
-    from security.helpers import consent_url, register_client
+    from .helpers import consent_url, register_client
 
     apps = people.apps
     with apps.meg.app_context():

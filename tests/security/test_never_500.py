@@ -22,8 +22,8 @@ import pytest
 from sqlalchemy import BigInteger, Integer
 
 from config import BASE_DIR
-from conftest import free_port
-from security.helpers import (
+from tests.conftest import free_port
+from .helpers import (
     CLIENT_REDIRECT,
     LIBEO_PASSWORD,
     WEBHOOK_SECRET,
@@ -52,7 +52,7 @@ def prod_apps(make_apps):
 
 @pytest.fixture
 def prod_people(prod_apps):
-    from security.conftest import populate
+    from .conftest import populate
 
     return populate(prod_apps)
 

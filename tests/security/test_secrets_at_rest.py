@@ -30,7 +30,7 @@ import requests
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from security.helpers import BOULANGERIE_SIRET, CLIENT_REDIRECT, LIBEO_PASSWORD, consent_url, register_client
+from .helpers import BOULANGERIE_SIRET, CLIENT_REDIRECT, LIBEO_PASSWORD, consent_url, register_client
 
 KEY = re.compile(r"lbo_meg_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")
 

@@ -13,8 +13,8 @@ from html import unescape
 
 import pytest
 
-from conftest import REQUIRE_SERVICES, build_apps
-from security.helpers import (
+from tests.conftest import REQUIRE_SERVICES, build_apps
+from .helpers import (
     BOULANGERIE_SIRET,
     LIBEO_PASSWORD,
     libeo_account,
@@ -147,7 +147,7 @@ def test_the_token_endpoint_is_throttled_with_a_json_answer(make_apps):
 
 
 def test_payments_are_throttled_in_meg_and_in_libeo_api_and_pages(make_apps):
-    from security.conftest import populate
+    from .conftest import populate
 
     limits = {"PAYMENT_LIMIT": "2 per minute"}
     apps = make_apps(meg={**OPEN, **limits}, libeo={**OPEN, **limits})
@@ -251,3 +251,13 @@ def test_an_unreachable_limit_store_degrades_to_memory_without_errors(make_apps)
     client = apps.root.test_client()
     statuses = [meg_login(client, password=f"faux-{n}").status_code for n in range(5)]
     assert statuses == [200] * 3 + [429] * 2
+
+
+@pytest.mark.parametrize("limit, throttled", [("", False), ("2 per minute", True)])
+def test_a_payment_limit_configured_empty_lets_every_click_through(make_apps, limit, throttled):
+    """README: an empty limit variable turns that limit off (config.py reads "" as « no limit »)."""
+    apps = build(make_apps, meg={"PAYMENT_LIMIT": limit})
+    client = apps.root.test_client()
+    meg_login(client)
+    answers = [client.post("/meg/achats/factures/1/payer").status_code for _ in range(35)]
+    assert (429 in answers) is throttled

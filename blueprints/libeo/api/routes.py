@@ -41,7 +41,7 @@ def rate_limit_key() -> str:
     return f"key:{public_id}" if public_id else f"ip:{request.remote_addr}"
 
 
-limiter.limit(lambda: current_app.config.get("LIBEO_API_RATE_LIMIT", "600 per minute"), key_func=rate_limit_key)(bp)
+limiter.limit(configured("API_RATE_LIMIT"), key_func=rate_limit_key)(bp)
 
 
 def presents_valid_key() -> bool:

@@ -24,6 +24,3 @@ class LoginForm(Form):
     )
     submit = SubmitField("Se connecter")
 
-
-class LogoutForm(Form):
-    submit = SubmitField("Se déconnecter")

@@ -1,16 +1,18 @@
+"""Signing up to Libeo, logging in and out, and « Changer mon mot de passe »."""
+
 from flask import flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user
 
 from core.security import safe_next_url
-from core.throttle import client_address, configured, submitted_account
+from core.throttle import client_address, configured, signed_in_user, submitted_account
+from core.views import log_out, password_change_page, show_domain_error
 from models.libeo import db
 from models.libeo.accounts import authenticate_user, create_account
 from models.libeo.errors import LibeoError
 
-from ..context import show_domain_error
 from ..extensions import limiter
 from . import bp
-from .forms import LoginForm, LogoutForm, SignupForm
+from .forms import LoginForm, SignupForm
 
 
 def _start_session(user) -> None:
@@ -61,10 +63,11 @@ def login():
 @bp.route("/deconnexion", methods=["POST"])
 @login_required
 def logout():
-    if LogoutForm().validate_on_submit():
-        current_user.end_sessions()
-        db.session.commit()
-        logout_user()
-        session.clear()
-        flash("Vous êtes déconnecté.", "info")
-    return redirect(url_for("auth.login"))
+    return log_out(db, "auth.login")
+
+
+@bp.route("/mot-de-passe", methods=["GET", "POST"])
+@login_required
+@limiter.limit(configured("PASSWORD_CHANGE_LIMIT"), key_func=signed_in_user, methods=["POST"])
+def change_password_page():
+    return password_change_page(db, "libeo/auth/password.html", "invoices.list_invoices")

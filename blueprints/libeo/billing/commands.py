@@ -9,13 +9,12 @@ from flask import current_app, url_for
 
 from models.libeo import billing
 
-from ..commands import in_libeo_app, libeo_cli
+from ..commands import libeo_cli
 from models.libeo.stripe_gateway import stripe_client, uses_localstripe, webhook_secret
 from devtools.localstripe_server import LocalStripe
 
 
 @libeo_cli.command("billing-setup")
-@in_libeo_app
 def billing_setup():
     """Creates the Partnerships product and its 9 € / month plan in Stripe (idempotent)."""
     _ensure_catalog()
@@ -24,7 +23,6 @@ def billing_setup():
 
 @libeo_cli.command("localstripe")
 @click.option("--webhook-url", help="Adresse du webhook de Libeo (par défaut : PUBLIC_URL + /libeo/abonnement/webhook).")
-@in_libeo_app
 def localstripe(webhook_url):
     """Runs localstripe on 127.0.0.1 (LOCALSTRIPE_URL), wired to Libeo's webhook, until Ctrl+C."""
     app = current_app._get_current_object()

@@ -5,14 +5,15 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from core.ids import requested_page
 from core.throttle import configured, signed_in_user
+from core.views import page_number, show_domain_error
 from models.libeo import Channel, InitiatorRole, db
 from models.libeo.errors import LibeoError, QuotaExceeded
 from models.libeo.invoices import account_invoice, create_libeo_invoice, invoice_data, invoices_query
-from models.libeo.payments import Initiator, PaymentQuota, invoice_payments, paris_today, pay_invoice
+from core.dates import paris_today
+from models.libeo.payments import Initiator, PaymentQuota, invoice_payments, pay_invoice
 
-from ..context import current_account, show_domain_error
+from ..context import current_account
 from ..extensions import limiter
 from . import bp
 from .forms import InvoiceForm, PayForm
@@ -37,7 +38,7 @@ def _invoice_or_404(invoice_id: int):
 @bp.route("/")
 def list_invoices():
     account = current_account()
-    pagination = db.paginate(invoices_query(account), page=requested_page(), per_page=PER_PAGE, error_out=False)
+    pagination = db.paginate(invoices_query(account), page=page_number(), per_page=PER_PAGE, error_out=False)
     return render_template(
         "libeo/invoices/list.html", pagination=pagination, quota=PaymentQuota.for_account(account)
     )

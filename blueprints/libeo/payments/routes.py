@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from core.ids import requested_page
 from core.security import safe_next_url
+from core.views import page_number
 from models.libeo import db
 from models.libeo.errors import LibeoError
 from models.libeo.payments import account_payment, cancel_payment, payments_query
@@ -26,7 +26,7 @@ def require_login():
 
 @bp.route("/")
 def list_payments():
-    pagination = db.paginate(payments_query(current_account()), page=requested_page(), per_page=PER_PAGE, error_out=False)
+    pagination = db.paginate(payments_query(current_account()), page=page_number(), per_page=PER_PAGE, error_out=False)
     return render_template("libeo/payments/list.html", pagination=pagination)
 
 

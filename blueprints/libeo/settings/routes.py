@@ -5,13 +5,14 @@ from __future__ import annotations
 from flask import abort, flash, make_response, redirect, render_template, url_for
 from flask_login import login_required
 
+from core.views import show_domain_error
 from models.libeo import db
 from models.libeo.accounts import add_accountant, invite_user, remove_accountant, set_bank_account
 from models.libeo.errors import LibeoError
 from models.libeo.keys import active_api_key, issue_meg_api_key, revoke_api_key
 from models.libeo.payments import PaymentQuota
 
-from ..context import current_account, show_domain_error
+from ..context import current_account
 from . import bp
 from .forms import AccountantForm, ActionForm, BankAccountForm, InviteUserForm
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import login_required
 from wtforms.fields.choices import SelectChoice
 
-from core.ids import requested_page
+from core.views import page_number, show_domain_error
 from models.meg import PaymentMode, db
 from models.meg.achats import (
     AchatsError,
@@ -60,17 +60,9 @@ def _invoice_data(form: InvoiceForm) -> InvoiceData:
     )
 
 
-def _show_domain_error(form, error: AchatsError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        flash(error.message, "error")
-
-
 @bp.route("/")
 def invoices():
-    pagination = db.paginate(invoices_query(current_company()), page=requested_page(), per_page=PER_PAGE, error_out=False)
+    pagination = db.paginate(invoices_query(current_company()), page=page_number(), per_page=PER_PAGE, error_out=False)
     return render_template("meg/achats/invoices.html", pagination=pagination)
 
 
@@ -85,7 +77,7 @@ def new_invoice():
             invoice = create_invoice(current_company(), _invoice_data(form))
         except AchatsError as error:
             db.session.rollback()
-            _show_domain_error(form, error)
+            show_domain_error(form, error)
         else:
             db.session.commit()
             flash(f"La facture {invoice.number} est enregistrée.", "success")
@@ -115,7 +107,7 @@ def edit_invoice(invoice_id: int):
             update_invoice(invoice, _invoice_data(form))
         except AchatsError as error:
             db.session.rollback()
-            _show_domain_error(form, error)
+            show_domain_error(form, error)
         else:
             db.session.commit()
             flash(f"La facture {invoice.number} est modifiée.", "success")
@@ -126,14 +118,14 @@ def edit_invoice(invoice_id: int):
 @bp.route("/reglements")
 def settlements():
     company = current_company()
-    pagination = db.paginate(invoices_to_settle_query(company), page=requested_page(), per_page=PER_PAGE, error_out=False)
+    pagination = db.paginate(invoices_to_settle_query(company), page=page_number(), per_page=PER_PAGE, error_out=False)
     libeo = libeo_state(company, pagination.items)
     return render_template("meg/achats/settlements.html", pagination=pagination, libeo=libeo)
 
 
 @bp.route("/fournisseurs")
 def suppliers():
-    pagination = db.paginate(suppliers_query(current_company()), page=requested_page(), per_page=PER_PAGE, error_out=False)
+    pagination = db.paginate(suppliers_query(current_company()), page=page_number(), per_page=PER_PAGE, error_out=False)
     return render_template("meg/achats/suppliers.html", pagination=pagination)
 
 

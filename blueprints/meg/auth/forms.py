@@ -8,6 +8,3 @@ class LoginForm(Form):
     password = PasswordField("Mot de passe", validators=[DataRequired("Saisissez votre mot de passe."), Length(max=128, message="Mot de passe trop long.")])
     submit = SubmitField("Se connecter")
 
-
-class LogoutForm(Form):
-    submit = SubmitField("Se déconnecter")

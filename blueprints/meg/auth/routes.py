@@ -1,14 +1,17 @@
+"""Logging in and out of MEG, and « Changer mon mot de passe »."""
+
 from flask import flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user
 from sqlalchemy import select
 
 from core.security import safe_next_url, verify_password
-from core.throttle import client_address, configured, submitted_account
+from core.throttle import client_address, configured, signed_in_user, submitted_account
+from core.views import log_out, password_change_page
 from models.meg import User, db
 
 from ..extensions import limiter
 from . import bp
-from .forms import LoginForm, LogoutForm
+from .forms import LoginForm
 
 
 @bp.route("/connexion", methods=["GET", "POST"])
@@ -35,10 +38,11 @@ def login():
 @bp.route("/deconnexion", methods=["POST"])
 @login_required
 def logout():
-    if LogoutForm().validate_on_submit():
-        current_user.end_sessions()
-        db.session.commit()
-        logout_user()
-        session.clear()
-        flash("Vous êtes déconnecté.", "info")
-    return redirect(url_for("auth.login"))
+    return log_out(db, "auth.login")
+
+
+@bp.route("/mot-de-passe", methods=["GET", "POST"])
+@login_required
+@limiter.limit(configured("PASSWORD_CHANGE_LIMIT"), key_func=signed_in_user, methods=["POST"])
+def change_password_page():
+    return password_change_page(db, "meg/auth/password.html", "main.home")

@@ -1,4 +1,4 @@
-"""Factories and fixtures for Libeo's tests (imported by name: a conftest here would shadow tests/conftest.py)."""
+"""Factories and fixtures for Libeo's tests."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Libeo's client of MEG: Authlib's Flask client, the return address, the key delivery.
+"""Libeo's client of MEG: Authlib's Flask client, the return address, MEG's answer, the key delivery.
 
 Every server-to-server call to MEG (discovery, token, JWKS, key delivery)
 goes through the adapters of ``core.http.http_session``: in the combined run
@@ -15,19 +15,22 @@ import base64
 import hashlib
 import hmac
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
 import requests
+from authlib.common.errors import AuthlibBaseError
+from authlib.integrations.base_client import MismatchingStateError, OAuthError
 from authlib.integrations.flask_client import FlaskOAuth2App, OAuth
 from authlib.integrations.requests_client import OAuth2Session
 from cryptography.fernet import Fernet, InvalidToken
 from flask import Flask, current_app, url_for
+from joserfc.errors import JoseError
 
 from core.http import http_session
-from models.libeo import Account, db
-from models.libeo.errors import LibeoError, NotFound
-from models.libeo.keys import issue_meg_api_key, revoke_api_key
+
+from .accounts import check_siret
+from .errors import InvalidData, LibeoError
 
 SCOPE = "openid profile email company libeo_key"
 EXTENSION = "authlib.integrations.flask_client"
@@ -87,6 +90,75 @@ def redirect_uri() -> str:
     return current_app.config["PUBLIC_URL"].rstrip("/") + url_for("meg_connect.callback")
 
 
+MAX_CLAIM_LENGTH = 255
+
+
+class NoSiret(LibeoError):
+    """The MEG company has no SIRET: Libeo cannot open an account for it."""
+
+    code = "no_siret"
+
+
+@dataclass(frozen=True)
+class MegProfile:
+    """What MEG's signed ID token says about the person and the company they chose."""
+
+    issuer: str
+    subject: str
+    company_ref: str
+    company_name: str
+    siret: str
+    email: str
+    full_name: str
+    achats_admin: bool
+
+    @classmethod
+    def from_claims(cls, claims: dict) -> "MegProfile":
+        """Checks the claims; raises :class:`NoSiret` or :class:`InvalidData` in French."""
+        issuer, subject = _claim(claims, "iss"), _claim(claims, "sub")
+        company_ref = _claim(claims, "company_id", max_length=64)
+        company_name = _claim(claims, "company_name", max_length=200)
+        if not (issuer and subject and company_ref and company_name):
+            raise InvalidData(
+                "MEG n'a pas transmis l'entreprise choisie : recommencez et choisissez l'entreprise "
+                "sur l'écran d'autorisation de MEG."
+            )
+        if not claims.get("company_siret"):
+            raise NoSiret(
+                f"« {company_name} » n'a pas de SIRET dans MEG : Libeo est réservé aux entreprises qui en ont un. "
+                "Renseignez le SIRET de l'entreprise dans MEG, puis recommencez. Aucun compte n'a été créé."
+            )
+        try:
+            siret = check_siret(str(claims["company_siret"]))
+        except InvalidData as exc:
+            raise InvalidData(f"Le SIRET transmis par MEG pour « {company_name} » n'est pas valide.", "siret") from exc
+        return cls(
+            issuer=issuer,
+            subject=subject,
+            company_ref=company_ref,
+            company_name=company_name,
+            siret=siret,
+            email=_claim(claims, "email", max_length=254),
+            full_name=_claim(claims, "name", max_length=200),
+            achats_admin=claims.get("company_achats_admin") is True,
+        )
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "MegProfile":
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+
+
+def _claim(claims: dict, name: str, max_length: int = MAX_CLAIM_LENGTH) -> str:
+    value = claims.get(name)
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return ""
+    text = str(value).strip()
+    return text if len(text) <= max_length and text.isprintable() else ""
+
+
 # --- where to send the person back -----------------------------------------------------------
 
 
@@ -140,32 +212,61 @@ def unseal(sealed: str | None, max_age: int) -> str | None:
         return None
 
 
+# --- the dance's two HTTP moments -------------------------------------------------------------
+
+UNAVAILABLE = "La connexion avec MEG n'est pas configurée sur ce serveur Libeo."
+MEG_DOWN = "MEG ne répond pas pour le moment : réessayez dans quelques instants. Rien n'a été créé."
+STATE_MISMATCH = (
+    "Cette réponse de MEG ne correspond pas à une demande partie de ce navigateur : elle est refusée "
+    "et rien n'a été créé. Cliquez de nouveau sur « Me connecter avec MEG »."
+)
+DENIED = "Vous n'avez pas autorisé Libeo dans MEG : aucun compte n'a été créé."
+FAILED = "La connexion avec MEG n'a pas abouti et rien n'a été créé : cliquez de nouveau sur « Me connecter avec MEG »."
+
+
+class SignInFailed(LibeoError):
+    """« Me connecter avec MEG » cannot go on; the message says why, in French."""
+
+    code = "meg_sign_in_failed"
+
+
+def authorization_redirect():
+    """The redirect to MEG's authorization endpoint (PKCE S256, state and nonce kept in the session)."""
+    client = meg_client()
+    if client is None:
+        raise SignInFailed(UNAVAILABLE)
+    try:
+        return client.authorize_redirect(redirect_uri())
+    except (requests.RequestException, ValueError, RuntimeError) as exc:
+        raise SignInFailed(MEG_DOWN) from exc
+
+
+def read_meg_answer() -> tuple[MegProfile, str]:
+    """MEG's answer on the callback: the code exchanged, the ID token checked; (profile, access token)."""
+    client = meg_client()
+    if client is None:
+        raise SignInFailed(UNAVAILABLE)
+    try:
+        token = client.authorize_access_token()
+        return MegProfile.from_claims(dict(token.get("userinfo") or {})), token["access_token"]
+    except MismatchingStateError as exc:
+        raise SignInFailed(STATE_MISMATCH) from exc
+    except OAuthError as exc:
+        raise SignInFailed(DENIED if exc.error == "access_denied" else FAILED) from exc
+    except requests.RequestException as exc:
+        raise SignInFailed(MEG_DOWN) from exc
+    except (AuthlibBaseError, JoseError, ValueError, KeyError) as exc:
+        raise SignInFailed(FAILED) from exc
+
+
 # --- the key delivery --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Connection:
-    """How the automatic connection to MEG went; ``message`` is French, for the person."""
-
-    established: bool
-    message: str
-
-
-def connect_account(account: Account, access_token: str, company_name: str) -> Connection:
-    """Creates the account's MEG key and hands it to MEG (« PUT /api/v1/libeo-key »).
-
-    The key is committed first: MEG checks it against Libeo's API before
-    keeping it. If MEG refuses it, it is revoked at once (nobody holds it).
-    """
-    try:
-        api_key = issue_meg_api_key(account)
-    except LibeoError as error:
-        db.session.rollback()
-        return Connection(False, _retry_later(error.message))
-    db.session.commit()
+def deliver_key(api_key: str, access_token: str) -> requests.Response | None:
+    """Hands the key to MEG (« PUT /api/v1/libeo-key », with the token); None when MEG does not answer."""
     try:
         with http_session(current_app) as session:
-            response = session.put(
+            return session.put(
                 meg_url("/api/v1/libeo-key"),
                 json={"api_key": api_key},
                 headers={"Authorization": f"Bearer {access_token}"},
@@ -173,42 +274,13 @@ def connect_account(account: Account, access_token: str, company_name: str) -> C
                 allow_redirects=False,
             )
     except requests.RequestException:
-        # MEG may have kept the key before the answer was lost: it stays valid.
-        return Connection(False, _retry_later("MEG ne répond pas."))
-    if response.status_code == 200:
-        return Connection(True, "La connexion est établie : « Payer » fonctionne maintenant dans MEG.")
-    if response.status_code >= 500:
-        return Connection(False, _retry_later("MEG n'a pas pu enregistrer la connexion."))
-    try:
-        revoke_api_key(account)
-    except NotFound:
-        pass  # already revoked meanwhile (« Révoquer » in « Intégrations »)
-    db.session.commit()
-    if response.status_code == 403:
-        return Connection(False, admin_must_connect(company_name))
-    return Connection(False, _retry_later(_meg_message(response) or "MEG a refusé la connexion."))
+        return None
 
 
-def _meg_message(response: requests.Response) -> str | None:
+def meg_message(response: requests.Response) -> str | None:
     """MEG's own French explanation (``{"error": {"message": …}}``), if it sent a short one."""
     try:
         message = response.json()["error"]["message"]
     except (ValueError, KeyError, TypeError):
         return None
     return message if isinstance(message, str) and len(message) <= 300 else None
-
-
-def admin_must_connect(company_name: str) -> str:
-    return (
-        f"Votre compte Libeo est prêt, mais il n'est pas encore connecté à MEG : seul un administrateur "
-        f"du module « Achats » de {company_name} peut le connecter. Demandez-lui de cliquer sur « Payer » "
-        "dans MEG puis sur « Me connecter avec MEG », ou de coller dans « Options » la clé que vous "
-        "créerez dans « Configuration » → « Intégrations »."
-    )
-
-
-def _retry_later(cause: str) -> str:
-    return (
-        f"{cause} Votre compte Libeo est prêt, mais il n'est pas encore connecté à MEG : "
-        "réessayez plus tard avec « Me connecter avec MEG », ou depuis « Configuration » → « Intégrations »."
-    )

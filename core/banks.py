@@ -1,0 +1,44 @@
+"""Which bank holds an IBAN, from schwifty's registry: a label, never a check."""
+
+from __future__ import annotations
+
+from schwifty import BIC, IBAN
+from schwifty.exceptions import SchwiftyException
+
+
+def _iban(value: str | None) -> IBAN | None:
+    try:
+        return IBAN("".join((value or "").split()).upper())
+    except (SchwiftyException, ValueError):
+        return None
+
+
+def bank_bic(iban: str | None) -> str | None:
+    """The BIC of the bank behind an IBAN, or None (unknown bank, invalid IBAN)."""
+    account = _iban(iban)
+    try:
+        bic = account.bic if account else None
+    except (SchwiftyException, ValueError):
+        return None
+    return str(bic) if bic else None
+
+
+def bank_name(iban: str | None) -> str | None:
+    """« BNP PARIBAS » for an IBAN at BNP Paribas; None when unknown; never raises.
+
+    schwifty files some French bank codes under a subsidiary's name (30003,
+    Société Générale, reads « Inter Europe Conseil SAS »); the name registered
+    for the bank's own BIC is preferred when it disagrees.
+    """
+    account = _iban(iban)
+    if account is None:
+        return None
+    try:
+        name = account.bank_name
+        bic = account.bic
+        bic_names = BIC(str(bic)).bank_names if bic else []
+    except (SchwiftyException, ValueError):
+        return None
+    if name and (name in bic_names or len(bic_names) != 1):
+        return name
+    return bic_names[0] if bic_names else name

@@ -1,0 +1,191 @@
+"""SPEC §11: one Alembic history per product, and release-1 databases upgraded in place.
+
+The rest of the suite builds its tables with ``create_all`` (faster); these
+tests build them by migrations alone and check that nothing is left to
+generate, on SQLite and, with TEST_DATABASE_URL, on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import MetaData, create_engine, func, inspect, select, text
+from sqlalchemy.engine import make_url
+
+from tests.conftest import TEST_DATABASE_URL, MegAuth, _ensure_pg_database, _created, build_apps
+from core.migrations import FIRST_REVISION
+
+RELEASE_1 = Path(__file__).parent / "data" / "release_1"
+SIDES = ("meg", "libeo")
+
+
+def _fresh_databases(tmp_path: Path, worker: str) -> dict:
+    """Empty databases of their own (never those of other tests, which create_all fills)."""
+    if not TEST_DATABASE_URL:
+        return {}
+    url = make_url(TEST_DATABASE_URL).set(drivername="postgresql+psycopg")
+    configs = {}
+    for side in SIDES:
+        name = f"{url.database}_{side}_{worker}_mig"
+        _created.discard(name)
+        _ensure_pg_database(url, name)
+        configs[side] = {"SQLALCHEMY_DATABASE_URI": url.set(database=name).render_as_string(hide_password=False)}
+    return configs
+
+
+@pytest.fixture
+def bare_apps(tmp_path, worker_id_safe):
+    """Both products on empty databases, no table created."""
+    built = build_apps(tmp_path, worker_id_safe, create_tables=False, **_fresh_databases(tmp_path, worker_id_safe))
+    yield built
+    for app in (built.meg, built.libeo):
+        with app.app_context():
+            app.extensions["migrate"].db.engine.dispose()
+
+
+def _cli(apps, *args: str):
+    result = apps.root.test_cli_runner().invoke(args=list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _alembic_config(app):
+    return app.extensions["migrate"].migrate.get_config(app.extensions["migrate"].directory)
+
+
+def _at_head(app) -> bool:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    with app.app_context():
+        engine = app.extensions["migrate"].db.engine
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+        engine.dispose()
+        return current == ScriptDirectory.from_config(_alembic_config(app)).get_current_head()
+
+
+def _tables(app) -> set[str]:
+    with app.app_context():
+        engine = app.extensions["migrate"].db.engine
+        names = set(inspect(engine).get_table_names())
+        engine.dispose()
+    return names
+
+
+@pytest.mark.parametrize("side", SIDES)
+def test_migrations_alone_build_exactly_the_models(bare_apps, side):
+    app = getattr(bare_apps, side)
+    _cli(bare_apps, side, "db", "upgrade")
+    with app.app_context():
+        command.check(_alembic_config(app))  # raises if autogenerate would write anything
+        db = app.extensions["migrate"].db
+        assert _tables(app) == {t.name for t in db.metadata.sorted_tables} | {"alembic_version"}
+    assert _at_head(app)
+
+
+@pytest.mark.parametrize("side", SIDES)
+def test_every_revision_goes_down_and_up_again(bare_apps, side):
+    _cli(bare_apps, side, "db", "upgrade")
+    _cli(bare_apps, side, "db", "downgrade", "base")
+    assert _tables(getattr(bare_apps, side)) == {"alembic_version"}
+    _cli(bare_apps, side, "db", "upgrade")
+    with getattr(bare_apps, side).app_context():
+        command.check(_alembic_config(getattr(bare_apps, side)))
+
+
+# --- a database of release 1, found in place ---------------------------------------------------
+
+
+def _load_release_1(apps, tmp_path: Path) -> dict[str, dict[str, int]]:
+    """Puts release 1's databases (tests/data/release_1) where the apps look; returns row counts."""
+    counts = {}
+    for side in SIDES:
+        app = getattr(apps, side)
+        dump = (RELEASE_1 / f"{side}.sql").read_text()
+        source = sqlite3.connect(tmp_path / f"release1-{side}.sqlite3")
+        source.executescript(dump)
+        source.commit()
+        source.close()
+        with app.app_context():
+            engine = app.extensions["migrate"].db.engine
+            if engine.dialect.name == "sqlite":
+                engine.dispose()
+                Path(engine.url.database).write_bytes((tmp_path / f"release1-{side}.sqlite3").read_bytes())
+            else:
+                _copy_into_postgres(app, tmp_path / f"release1-{side}.sqlite3")
+            counts[side] = _row_counts(engine)
+            engine.dispose()
+    return counts
+
+
+def _copy_into_postgres(app, sqlite_file: Path) -> None:
+    """What release 1 made on PostgreSQL: the first revision's tables, no version table, the rows."""
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade(revision=FIRST_REVISION)
+        engine = app.extensions["migrate"].db.engine
+        source = create_engine(f"sqlite:///{sqlite_file}")
+        tables = MetaData()
+        tables.reflect(engine)
+        with source.connect() as reading, engine.begin() as writing:
+            writing.execute(text("DROP TABLE alembic_version"))
+            for table in tables.sorted_tables:
+                if table.name == "alembic_version":
+                    continue
+                rows = [dict(row._mapping) for row in reading.execute(text(f'SELECT * FROM "{table.name}"'))]
+                if rows:
+                    writing.execute(table.insert(), rows)
+                if "id" in table.c and rows:
+                    writing.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                                         f"(SELECT max(id) FROM \"{table.name}\"))"))
+        source.dispose()
+
+
+def _row_counts(engine) -> dict[str, int]:
+    tables = MetaData()
+    tables.reflect(engine)
+    with engine.connect() as connection:
+        return {
+            table.name: connection.scalar(select(func.count()).select_from(table))
+            for table in tables.sorted_tables
+            if table.name != "alembic_version"
+        }
+
+
+def test_a_release_1_installation_is_upgraded_in_place_and_served(bare_apps, tmp_path):
+    before = _load_release_1(bare_apps, tmp_path)
+    assert before["meg"]["libeo_payment"] == 3 and before["libeo"]["payment"] == 3
+    for side in SIDES:
+        output = _cli(bare_apps, side, "db", "upgrade")
+        assert f"marquée à la révision {FIRST_REVISION}" in output
+        app = getattr(bare_apps, side)
+        with app.app_context():
+            engine = app.extensions["migrate"].db.engine
+            after = _row_counts(engine)
+            engine.dispose()
+        assert {table: after[table] for table in before[side]} == before[side]  # every row kept
+
+    # Served as it is: the company is still connected, its invoices and payments are there.
+    client = bare_apps.root.test_client()
+    MegAuth(client).login("admin@boulangerie-martin.fr")
+    options = client.get("/meg/achats/options").get_data(as_text=True)
+    assert "Boulangerie Martin SARL" in options and "lbo_meg_" in options
+    invoices = client.get("/meg/achats/").get_data(as_text=True)
+    assert "F-BM-2026-003-B" in invoices
+
+    for side in SIDES:
+        _cli(bare_apps, side, "db", "downgrade", FIRST_REVISION)
+        _cli(bare_apps, side, "db", "upgrade")
+        assert _at_head(getattr(bare_apps, side))
+    assert "F-BM-2026-003-B" in client.get("/meg/achats/").get_data(as_text=True)
+
+
+def test_upgrading_twice_changes_nothing(bare_apps):
+    for side in SIDES:
+        _cli(bare_apps, side, "db", "upgrade")
+        assert "marquée" not in _cli(bare_apps, side, "db", "upgrade")
