@@ -25,6 +25,7 @@ from libeo_helpers import (  # noqa: F401 (fixtures)
 from models.libeo import Account, ApiKey, Channel, InitiatorRole, Invoice, LibeoUser, Payment, Plan, db
 from models.libeo.invoices import create_libeo_invoice, invoice_data
 from models.libeo.keys import hash_key
+from core.calendar import earliest_execution_date
 from core.dates import paris_today
 from models.libeo.payments import Initiator, pay_invoice
 
@@ -291,17 +292,18 @@ def test_pay_from_libeo_then_cancel(client, libeo_app, signed_in):
     assert "Payer" in detail and "Date d'exécution" in detail
     paid = text(client.post(f"/libeo/factures/{invoice_id}/payer", data={"execution_date": "2099-01-01"},
                             follow_redirects=True))
-    assert "dans l'année qui vient" in paid
+    assert "La date d'exécution du 01/01/2099 est à plus d'un an" in paid
     paid = text(client.post(f"/libeo/factures/{invoice_id}/payer", data={}, follow_redirects=True))
     assert "Saisissez une date valide" in paid
     today = _today()
     paid = text(client.post(f"/libeo/factures/{invoice_id}/payer", data={"execution_date": today},
                             follow_redirects=True))
     assert "Le paiement de la facture LP-2026-77 (1\u202f234,56\u00a0€) est programmé" in paid
-    assert "Paiement programmé" in paid
+    scheduled = f"Programmé le {date.fromisoformat(today):%d/%m/%Y}"
+    assert scheduled in paid
     assert "1 / 5 paiements ce mois-ci" in text(client.get("/libeo/factures/"))
     payments = text(client.get("/libeo/paiements/"))
-    assert "Programmé" in payments and signed_in.email in payments and "via Libeo" in payments
+    assert scheduled in payments and signed_in.email in payments and "via Libeo" in payments
     assert "utilisateur" in payments
     assert "ne sont pas exécutés tant que l'IBAN" in payments
     with libeo_app.app_context():
@@ -334,15 +336,19 @@ def test_sixth_payment_in_libeo_is_refused_with_upgrade_link(client, libeo_app, 
 
 
 def _today() -> str:
-    return paris_today().isoformat()
+    """The first day a transfer asked for today can be executed."""
+    return earliest_execution_date(paris_today()).isoformat()
 
 
 def test_meg_invoices_show_their_source(client, libeo_app, signed_in):
-    Api(client, make_key(libeo_app, signed_in.id)).put(
+    api = Api(client, make_key(libeo_app, signed_in.id))
+    api.put(
         "/invoices/meg-1",
         json={"number": "MEG-1", "supplier": {"name": "Minoterie Dupuis", "iban": SUPPLIER_IBAN},
               "amount_cents": 100, "currency": "EUR", "issue_date": "2026-10-01", "due_date": "2026-10-02"},
     )
+    assert "MEG-1" not in text(client.get("/libeo/factures/"))  # listed once paid through Libeo
+    assert api.pay("meg-1").status_code == 201
     listing = text(client.get("/libeo/factures/"))
     assert re.search(r"MEG-1.*?Minoterie Dupuis.*?<span class=\"badge\">MEG</span>", listing, re.S)
 
