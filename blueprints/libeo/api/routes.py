@@ -255,7 +255,7 @@ _LIMIT = re.compile(r"[0-9]{1,4}")
 
 def _cursor() -> int:
     raw = request.args.get("after")
-    if raw is None or raw == "":
+    if raw is None:
         return 0
     if not _CURSOR.fullmatch(raw):
         raise ApiError(
@@ -269,7 +269,7 @@ def _cursor() -> int:
 
 def _limit() -> int:
     raw = request.args.get("limit")
-    if raw is None or raw == "":
+    if raw is None:
         return DEFAULT_LIMIT
     if not _LIMIT.fullmatch(raw) or not 1 <= int(raw) <= MAX_LIMIT:
         raise ApiError(
@@ -278,7 +278,20 @@ def _limit() -> int:
     return int(raw)
 
 
+EVENT_PARAMETERS = ("after", "limit")
+
+
+def _check_event_parameters() -> None:
+    for name in request.args:
+        if name not in EVENT_PARAMETERS:
+            raise ApiError(400, "unknown_parameter",
+                           "Paramètre inconnu : seuls « after » et « limit » sont acceptés.", name[:100])
+        if len(request.args.getlist(name)) > 1:
+            raise ApiError(400, "repeated_parameter", f"Le paramètre « {name} » ne doit figurer qu'une fois.", name)
+
+
 @bp.get("/events")
 def events():
+    _check_event_parameters()
     page = events_after(g.account, _cursor(), _limit())
     return jsonify({"events": [event_json(e) for e in page.events], "next": str(page.next_cursor)})
