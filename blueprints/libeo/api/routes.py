@@ -273,7 +273,7 @@ def _limit() -> int:
         return DEFAULT_LIMIT
     if not _LIMIT.fullmatch(raw) or not 1 <= int(raw) <= MAX_LIMIT:
         raise ApiError(
-            400, "invalid_limit", f"« limit » doit être un nombre entier de 1 à {MAX_LIMIT}.", "limit",
+            400, "invalid_limit", f"Le paramètre « limit » doit être un nombre entier de 1 à {MAX_LIMIT}.", "limit",
         )
     return int(raw)
 
