@@ -28,6 +28,7 @@ from libeo_helpers import (  # noqa: F401 (fixtures)
     DEBTOR_IBAN,
     SUPPLIER_IBAN,
     Api,
+    count_queries,
     libeo_auth,
     make_account,
     make_key,
@@ -399,3 +400,34 @@ def test_concurrent_imports_and_clicks_decide_once(apps, client, libeo_app, comp
         assert db.session.scalar(select(func.count(BankStatusImport.id))) == 1
         states = [p.status.value for p in db.session.scalars(select(Payment).order_by(Payment.id))]
     assert states == ["paid", "paid", "failed"]
+
+
+def test_a_file_of_release_1_is_served_from_the_export_folder_if_intact(apps, client, libeo_app, company):
+    from models.libeo import SepaBatch
+
+    _pay(client, _new_invoice(client, "F-1"))
+    _execute(apps)
+    with libeo_app.app_context():
+        batch = db.session.scalar(select(SepaBatch))
+        batch.xml = None  # release 1 kept the file on disk only
+        db.session.commit()
+        batch_id, copy = batch.id, Path(libeo_app.config["SEPA_EXPORT_DIR"]) / batch.file_name
+    assert client.get(f"/libeo/remises/{batch_id}/fichier").data == copy.read_bytes()
+    copy.write_bytes(copy.read_bytes().replace(b"F-1", b"F-9"))  # not the file that was sent
+    refused = client.get(f"/libeo/remises/{batch_id}/fichier")
+    assert refused.status_code == 404
+    assert "Le fichier de cette remise n'est pas disponible." in text(refused)
+
+
+def test_remises_pages_run_a_constant_number_of_queries(apps, client, libeo_app, company):
+    def batch_of(count: int) -> str:
+        for n in range(count):
+            _pay(client, _new_invoice(client, f"F-{count}-{n}", iban=valid_iban(500 + n)))
+        _execute(apps)
+        return re.search(r'href="(/libeo/remises/\d+)"', text(client.get("/libeo/remises/"))).group(1)
+
+    small = batch_of(1)
+    few = [count_queries(libeo_app, client, p) for p in ("/libeo/remises/", small, "/libeo/paiements/")]
+    large = batch_of(12)
+    many = [count_queries(libeo_app, client, p) for p in ("/libeo/remises/", large, "/libeo/paiements/")]
+    assert few == many

@@ -7,7 +7,7 @@ from datetime import date
 from html import unescape
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from conftest import build_apps
 from libeo_helpers import (  # noqa: F401 (fixtures)
@@ -16,6 +16,7 @@ from libeo_helpers import (  # noqa: F401 (fixtures)
     SUPPLIER_IBAN,
     Api,
     account,
+    count_queries,
     libeo_auth,
     make_account,
     make_key,
@@ -374,29 +375,6 @@ def test_an_account_never_sees_another_accounts_data(client, libeo_app, libeo_au
         assert db.session.get(Payment, payment_id).status.value == "scheduled"
 
 
-class QueryCounter:
-    def __init__(self, engine):
-        self.engine, self.count = engine, 0
-
-    def __enter__(self):
-        event.listen(self.engine, "before_cursor_execute", self._count)
-        return self
-
-    def __exit__(self, *exc):
-        event.remove(self.engine, "before_cursor_execute", self._count)
-
-    def _count(self, *args):
-        self.count += 1
-
-
-def _queries(libeo_app, client, path) -> int:
-    with libeo_app.app_context():
-        engine = db.engine
-    with QueryCounter(engine) as counter:
-        assert client.get(path).status_code == 200
-    return counter.count
-
-
 def test_pages_run_a_constant_number_of_queries(client, libeo_app, signed_in):
     def add(n_from, n_to):
         with libeo_app.app_context():
@@ -414,9 +392,9 @@ def test_pages_run_a_constant_number_of_queries(client, libeo_app, signed_in):
             return invoice.id
 
     last = add(0, 2)
-    few = {p: _queries(libeo_app, client, p) for p in ("/libeo/factures/", "/libeo/paiements/",
+    few = {p: count_queries(libeo_app, client, p) for p in ("/libeo/factures/", "/libeo/paiements/",
                                                         f"/libeo/factures/{last}")}
     last = add(2, 40)
-    many = {p: _queries(libeo_app, client, p) for p in ("/libeo/factures/", "/libeo/paiements/",
+    many = {p: count_queries(libeo_app, client, p) for p in ("/libeo/factures/", "/libeo/paiements/",
                                                          f"/libeo/factures/{last}")}
     assert list(few.values()) == list(many.values()), (few, many)
