@@ -337,7 +337,9 @@ def payment_status_label(
         if not reason:
             return "Rejeté par la banque"
         return reason if reason.startswith("Rejeté") else f"Rejeté : {reason}"
-    return "Annulé"
+    if status is PaymentStatus.CANCELLED:
+        return "Annulé"
+    raise ValueError(f"payment status without words: {status}")
 
 
 def invoice_status_for(status: PaymentStatus) -> InvoiceStatus:

@@ -27,7 +27,7 @@ from libeo_helpers import (  # noqa: F401 (fixtures)
     make_key,
     pay_body,
 )
-from models.libeo import IdempotencyRecord, Invoice, Payment, PaymentEvent, db
+from models.libeo import IdempotencyRecord, Invoice, Payment, PaymentEvent, PaymentUsage, db
 
 
 def _rows(libeo_app) -> dict:
@@ -41,6 +41,7 @@ def _rows(libeo_app) -> dict:
             "payments": db.session.scalar(select(func.count(Payment.id))),
             "events": db.session.scalar(select(func.count(PaymentEvent.id))),
             "keys": db.session.scalar(select(func.count(IdempotencyRecord.id))),
+            "counted": db.session.scalar(select(func.sum(PaymentUsage.payment_count))),
         }
 
 

@@ -318,9 +318,14 @@ def openapi_document(server_url: str) -> dict:
                     "operationId": "payInvoice",
                     "summary": "Paie la facture (virement SEPA programmé).",
                     "description": (
-                        "Idempotent : la même Idempotency-Key rejoue la première réponse réussie "
-                        "(en-tête Idempotent-Replayed: true) ; avec un autre corps, 422 ; pendant que la "
-                        "première requête s'exécute, 409. Une requête refusée libère la clé."
+                        "La facture peut accompagner la demande (champ invoice, même schéma que PUT "
+                        "/invoices/{external_id}) : elle est créée ou mise à jour dans la même transaction que le "
+                        "paiement, et rien n'est créé ni modifié si le paiement est refusé. Sans invoice, la facture "
+                        "doit exister (404 sinon). Une facture envoyée par MEG n'apparaît dans les listes de Libeo "
+                        "qu'avec son premier paiement. Sans execution_date : l'échéance, ou le prochain jour ouvré "
+                        "TARGET2. Idempotent : la même Idempotency-Key rejoue la première réponse réussie "
+                        "(en-tête Idempotent-Replayed: true) ; avec un autre corps (facture comprise), 422 ; pendant "
+                        "que la première requête s'exécute, 409. Une requête refusée libère la clé."
                     ),
                     "parameters": [
                         _EXTERNAL_ID,
