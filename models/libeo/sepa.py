@@ -32,6 +32,7 @@ from sepaxml.validation import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
+from core.calendar import next_business_day
 from core.dates import paris_today, utcnow
 
 from . import db
@@ -104,7 +105,8 @@ def _execute_batch(account_id: int, today: date) -> tuple[BatchResult, bytes | N
         account_id=account_id,
         reference=f"LBO-{account_id}-{today:%Y%m%d}-{secrets.token_hex(4).upper()}",
         status=PREPARING,
-        execution_date=today,
+        # The date the bank is asked to execute the file on (ReqdExctnDt): a TARGET business day.
+        execution_date=next_business_day(today),
     )
     db.session.add(batch)
     # Writing first takes SQLite's write lock before the payments are read.

@@ -195,3 +195,12 @@ def test_cli_execute_payments_and_set_plan(apps, client, libeo_app):
 def test_cli_refuses_a_bad_date(apps, when):
     result = apps.root.test_cli_runner().invoke(args=["libeo", "execute-payments", "--date", when])
     assert result.exit_code != 0
+
+
+def test_a_run_on_a_closing_day_asks_the_bank_for_the_next_business_day(client, libeo_app):
+    _, api = _account_with_invoices(client, libeo_app, invoices=1)
+    api.pay("meg-0")
+    saturday = TODAY + timedelta(days=(5 - TODAY.weekday()) % 7)
+    report = _execute(libeo_app, saturday)
+    requested = ET.parse(report.batches[0].file_path).getroot().findtext(".//p:ReqdExctnDt", namespaces=NS)
+    assert requested == next_business_day(saturday).isoformat() != saturday.isoformat()
