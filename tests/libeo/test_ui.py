@@ -137,8 +137,9 @@ def test_error_pages_are_french(client):
     assert "Page introuvable" in text(response)
 
 
-def test_forms_require_a_csrf_token(tmp_path):
-    apps = build_apps(tmp_path, libeo={"WTF_CSRF_ENABLED": True})
+def test_forms_require_a_csrf_token(tmp_path, worker_id_safe):
+    # This worker's databases: on PostgreSQL, another worker's would be dropped and made anew under it.
+    apps = build_apps(tmp_path, worker_id_safe, libeo={"WTF_CSRF_ENABLED": True})
     info = make_account(apps.libeo)
     client = apps.root.test_client()
     response = client.post("/libeo/connexion", data={"email": info.email, "password": PASSWORD})
