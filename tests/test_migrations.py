@@ -189,3 +189,42 @@ def test_upgrading_twice_changes_nothing(bare_apps):
     for side in SIDES:
         _cli(bare_apps, side, "db", "upgrade")
         assert "marquée" not in _cli(bare_apps, side, "db", "upgrade")
+
+
+def test_release_1_payments_keep_their_state_and_open_the_events_feed(bare_apps, tmp_path):
+    """Revision 0002: paid stays paid, MEG's paid invoices are listed, each payment's state is in the feed."""
+    import json
+    from html import unescape
+
+    from models.libeo import Account, PaymentEvent
+    from models.libeo.events import events_after
+
+    _load_release_1(bare_apps, tmp_path)
+    _cli(bare_apps, "libeo", "db", "upgrade")
+    client = bare_apps.root.test_client()
+    signed_in = client.post("/libeo/connexion",
+                            data={"email": "claire@boulangerie-martin.fr", "password": "mot-de-passe-solide-42"})
+    assert signed_in.status_code == 302
+    invoices = unescape(client.get("/libeo/factures/").get_data(as_text=True))
+    assert invoices.count("Payé le 30/11/2026") == 2 and "Programmé le 30/11/2026" in invoices
+    assert "LBO-1-20261130-5C841A8B" in client.get("/libeo/remises/").get_data(as_text=True)
+    with bare_apps.libeo.app_context():
+        db = bare_apps.libeo.extensions["migrate"].db
+        account = db.session.get(Account, 1)
+        page = events_after(account, 0)
+        assert [(e.seq, json.loads(e.data)["status"]) for e in page.events] == [
+            (1, "paid"), (2, "paid"), (3, "scheduled")]
+        assert account.last_event_seq == 3
+        db.session.remove()
+        db.engine.dispose()
+    # The next change of a payment takes the next number.
+    with bare_apps.libeo.app_context():
+        from models.libeo import Payment
+        from models.libeo.payments import cancel_payment
+
+        db = bare_apps.libeo.extensions["migrate"].db
+        cancel_payment(db.session.get(Account, 1), db.session.get(Payment, 3))
+        db.session.commit()
+        assert db.session.scalar(select(func.max(PaymentEvent.seq))) == 4
+        db.session.remove()
+        db.engine.dispose()

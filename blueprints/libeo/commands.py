@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
+from typing import NoReturn
 
 import click
 from flask import current_app
@@ -12,6 +14,7 @@ from core.migrations import db_group
 from core.money import format_amount
 from models.libeo import Plan, db
 from models.libeo.accounts import set_plan
+from models.libeo.bank_status_import import COMMAND_LINE, import_bank_status
 from models.libeo.errors import LibeoError
 from models.libeo.sepa import execute_due_payments
 
@@ -36,14 +39,15 @@ def set_plan_command(siret: str, plan_code: str):
 @libeo_cli.command("execute-payments")
 @click.option("--date", "on_date", type=click.DateTime(formats=["%Y-%m-%d"]), help="Jour d'exécution (AAAA-MM-JJ), aujourd'hui par défaut.")
 def execute_payments(on_date):
-    """Writes the SEPA transfer files of the due payments; their payments are then paid."""
+    """Creates the SEPA transfer files (pain.001) of the due payments: they are then « Remis à la banque »."""
     today: date | None = on_date.date() if on_date else None
-    report = execute_due_payments(current_app.config["SEPA_EXPORT_DIR"], today)
+    report = execute_due_payments(current_app.config.get("SEPA_EXPORT_DIR"), today)
     for batch in report.batches:
-        if batch.file_path:
+        if batch.payment_count:
+            where = f" → {batch.file_path}" if batch.file_path else ""
             click.echo(
-                f"{batch.account_name} : {batch.payment_count} virement(s), "
-                f"{format_amount(batch.total_cents)} → {batch.file_path}"
+                f"{batch.account_name} : remise {batch.reference}, {batch.payment_count} virement(s), "
+                f"{format_amount(batch.total_cents)}, à télécharger dans « Remises »{where}"
             )
         if batch.failed_payments:
             click.echo(f"{batch.account_name} : {batch.failed_payments} virement(s) refusé(s) par le format SEPA.")
@@ -51,3 +55,30 @@ def execute_payments(on_date):
         click.echo(f"{name} : {count} paiement(s) en attente — IBAN du compte bancaire à renseigner.")
     if not report.batches and not report.waiting_for_iban:
         click.echo("Aucun paiement à exécuter.")
+
+
+@libeo_cli.command("import-bank-status")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def import_bank_status_command(file: Path):
+    """Imports the bank's status report (pain.002.001.03) of a SEPA file: its payments are paid or rejected."""
+    try:
+        content = file.read_bytes()
+    except FileNotFoundError:
+        _fail(f"Le fichier {file} n'existe pas.")
+    except OSError:
+        _fail(f"Impossible de lire le fichier {file}.")
+    try:
+        result = import_bank_status(content, imported_by=COMMAND_LINE)
+    except LibeoError as error:
+        db.session.rollback()
+        _fail(error.message)
+    db.session.commit()
+    click.echo(f"{result.account_name} : {result.summary}")
+    for payment in result.paid + result.failed:
+        click.echo(f"  Facture {payment.invoice.number} ({payment.amount_display}) : {payment.status_label}")
+
+
+def _fail(message: str) -> NoReturn:
+    """A French message on standard error, exit status 1 (click would print « Error: »)."""
+    click.echo(f"Erreur : {message}", err=True)
+    raise SystemExit(1)

@@ -63,12 +63,14 @@ def register_blueprints(app: Flask) -> None:
     from .main import bp as main_bp
     from .meg_connect import bp as meg_connect_bp
     from .payments import bp as payments_bp
+    from .remittances import bp as remittances_bp
     from .settings import bp as settings_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(invoices_bp, url_prefix="/factures")
     app.register_blueprint(payments_bp, url_prefix="/paiements")
+    app.register_blueprint(remittances_bp, url_prefix="/remises")
     app.register_blueprint(settings_bp, url_prefix="/configuration")
     app.register_blueprint(billing_bp, url_prefix="/abonnement")
     app.register_blueprint(api_bp, url_prefix="/api/v1")

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -27,7 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.dates import utcnow
+from core.dates import as_utc, date_fr, paris_today, utcnow
+from core.banks import bank_name
 from core.money import format_amount
 from core.security import hash_password, verify_password
 from core.validators import format_iban, format_siret
@@ -96,6 +98,9 @@ class Account(db.Model):
     subscription_status: Mapped[str | None] = mapped_column(String(40))
     current_period_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The number of the account's last event (« payment.updated »…): taken
+    # under this row's lock, so events are numbered in commit order.
+    last_event_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     users: Mapped[list["LibeoUser"]] = relationship(back_populates="account", order_by="LibeoUser.id")
@@ -212,6 +217,8 @@ class InvoiceSource(enum.Enum):
 
 
 class InvoiceStatus(enum.Enum):
+    """Where paying the invoice stands; it follows its latest payment (see ``invoice_status_for``)."""
+
     TO_PAY = "to_pay"
     PAYMENT_SCHEDULED = "payment_scheduled"
     PAID = "paid"
@@ -223,7 +230,7 @@ class InvoiceStatus(enum.Enum):
             "to_pay": "À payer",
             "payment_scheduled": "Paiement programmé",
             "paid": "Payée",
-            "payment_failed": "Paiement échoué",
+            "payment_failed": "Paiement rejeté",
         }[self.value]
 
     @property
@@ -259,6 +266,10 @@ class Invoice(db.Model):
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     status: Mapped[InvoiceStatus] = mapped_column(_enum(InvoiceStatus, 20), default=InvoiceStatus.TO_PAY)
+    # When the invoice entered Libeo's lists: at once for an invoice entered
+    # in Libeo, with its first payment for one sent by MEG (SPEC §5.6: only
+    # invoices paid through Libeo are imported; a refused payment leaves none).
+    imported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -277,29 +288,69 @@ class Invoice(db.Model):
     def is_payable(self) -> bool:
         return self.status in (InvoiceStatus.TO_PAY, InvoiceStatus.PAYMENT_FAILED)
 
-
-class PaymentStatus(enum.Enum):
-    SCHEDULED = "scheduled"
-    IN_PROGRESS = "in_progress"
-    PAID = "paid"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
+    @property
+    def latest_payment(self) -> "Payment | None":
+        return self.payments[0] if self.payments else None
 
     @property
-    def label(self) -> str:
-        return {
-            "scheduled": "Programmé",
-            "in_progress": "En cours",
-            "paid": "Payé",
-            "failed": "Échoué",
-            "cancelled": "Annulé",
-        }[self.value]
+    def status_label(self) -> str:
+        """What the invoice shows: its latest payment's own words, or « À payer »."""
+        payment = self.latest_payment
+        if payment is None or payment.status is PaymentStatus.CANCELLED:
+            return InvoiceStatus.TO_PAY.label
+        return payment.status_label
+
+    @property
+    def status_badge(self) -> str:
+        payment = self.latest_payment
+        return payment.status.badge if payment is not None else ""
+
+
+class PaymentStatus(enum.Enum):
+    """A payment's life (SPEC §5.6); ``awaiting_approval`` comes with Libeo's safeguards."""
+
+    SCHEDULED = "scheduled"  # will be executed on its execution date
+    IN_PROGRESS = "in_progress"  # in a SEPA file (pain.001) the account can download
+    PAID = "paid"  # the bank confirmed it (status report, or « Marquer comme débité »)
+    FAILED = "failed"  # the bank rejected it, or it could not be put in a SEPA file
+    CANCELLED = "cancelled"  # cancelled before execution
 
     @property
     def badge(self) -> str:
         return {"scheduled": "badge-warn", "in_progress": "badge-warn", "paid": "badge-ok", "failed": "badge-err"}.get(
             self.value, ""
         )
+
+
+def payment_status_label(
+    status: PaymentStatus, execution_date: date | None, paid_at: datetime | None, failure_reason: str | None
+) -> str:
+    """The one wording of a payment's state, for every page and the API (``status_label``)."""
+    if status is PaymentStatus.SCHEDULED:
+        return f"Programmé le {date_fr(execution_date)}"
+    if status is PaymentStatus.IN_PROGRESS:
+        return "Remis à la banque"
+    if status is PaymentStatus.PAID:
+        return f"Payé le {date_fr(paris_today(as_utc(paid_at)))}" if paid_at else "Payé"
+    if status is PaymentStatus.FAILED:
+        reason = (failure_reason or "").strip()
+        if not reason:
+            return "Rejeté par la banque"
+        return reason if reason.startswith("Rejeté") else f"Rejeté : {reason}"
+    if status is PaymentStatus.CANCELLED:
+        return "Annulé"
+    raise ValueError(f"payment status without words: {status}")
+
+
+def invoice_status_for(status: PaymentStatus) -> InvoiceStatus:
+    """The invoice's status once its latest payment is in ``status``."""
+    return {
+        PaymentStatus.SCHEDULED: InvoiceStatus.PAYMENT_SCHEDULED,
+        PaymentStatus.IN_PROGRESS: InvoiceStatus.PAYMENT_SCHEDULED,
+        PaymentStatus.PAID: InvoiceStatus.PAID,
+        PaymentStatus.FAILED: InvoiceStatus.PAYMENT_FAILED,
+        PaymentStatus.CANCELLED: InvoiceStatus.TO_PAY,
+    }[status]
 
 
 # A payment in these states holds its invoice: a second one is refused.
@@ -360,9 +411,12 @@ class Payment(db.Model):
     initiated_by_role: Mapped[InitiatorRole] = mapped_column(_enum(InitiatorRole, 20))
     channel: Mapped[Channel] = mapped_column(_enum(Channel, 10))
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("sepa_batch.id"), index=True)
+    # « Rejeté : compte du bénéficiaire clôturé (AC04) », as it is shown.
     failure_reason: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Who clicked « Marquer comme débité » (None when a bank status report said so).
+    marked_paid_by: Mapped[str | None] = mapped_column(String(254))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     account: Mapped[Account] = relationship()
@@ -378,8 +432,16 @@ class Payment(db.Model):
         return format_iban(self.creditor_iban)
 
     @property
+    def creditor_bank_name(self) -> str | None:
+        return bank_name(self.creditor_iban)
+
+    @property
     def end_to_end_id(self) -> str:
         return f"LIBEO-{self.id}"
+
+    @property
+    def status_label(self) -> str:
+        return payment_status_label(self.status, self.execution_date, self.paid_at, self.failure_reason)
 
 
 class PaymentUsage(db.Model):
@@ -413,10 +475,14 @@ class IdempotencyRecord(db.Model):
 
 
 class SepaBatch(db.Model):
-    """One SEPA Credit Transfer file (pain.001.001.03) for one account.
+    """One SEPA Credit Transfer file (pain.001.001.03) for one account: a « remise ».
 
-    ``preparing`` while its payments are claimed (in progress) and the file is
-    being written; ``sent`` once the file is kept in the export folder.
+    ``sent`` once its file is stored here (``xml``), downloadable from
+    « Remises » by any process on any host; its payments are then
+    « Remis à la banque » until the bank's status report (pain.002) or a
+    person (« Marquer comme débité ») settles them. ``preparing`` is only
+    left by a run of release 1 that stopped half-way (completed by the next
+    run); ``failed`` when the XSD refused every transfer.
     """
 
     __tablename__ = "sepa_batch"
@@ -429,11 +495,51 @@ class SepaBatch(db.Model):
     execution_date: Mapped[date] = mapped_column(Date)
     payment_count: Mapped[int] = mapped_column(Integer, default=0)
     total_cents: Mapped[int] = mapped_column(BigInteger, default=0)
-    message_id: Mapped[str | None] = mapped_column(String(35))
+    # GrpHdr/MsgId: the bank's status report names the file by it (OrgnlMsgId).
+    message_id: Mapped[str | None] = mapped_column(String(35), index=True, unique=True)
     file_name: Mapped[str | None] = mapped_column(String(255))
     file_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The pain.001 itself (release 1 kept it on the disk of the host that ran the execution).
+    xml: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     account: Mapped[Account] = relationship()
     payments: Mapped[list[Payment]] = relationship(back_populates="batch", order_by="Payment.id")
+
+
+class BankStatusImport(db.Model):
+    """A bank status report (pain.002) applied to one of the account's files; each report once."""
+
+    __tablename__ = "bank_status_import"
+    __table_args__ = (UniqueConstraint("batch_id", "message_id", name="uq_bank_status_import_report"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("sepa_batch.id", ondelete="CASCADE"))
+    message_id: Mapped[str] = mapped_column(String(35))  # the report's own GrpHdr/MsgId
+    imported_by: Mapped[str] = mapped_column(String(254))  # an e-mail, or « ligne de commande »
+    paid_count: Mapped[int] = mapped_column(Integer, default=0)
+    failed_count: Mapped[int] = mapped_column(Integer, default=0)
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PaymentEvent(db.Model):
+    """One change of a payment's state, as the events feed serves it (SPEC §7 ``GET /events``).
+
+    Written in the same transaction as the change. ``seq`` numbers the
+    account's events 1, 2, 3… without gap, in commit order (see
+    ``models.libeo.events``): it is the feed's cursor.
+    """
+
+    __tablename__ = "payment_event"
+    __table_args__ = (UniqueConstraint("account_id", "seq", name="uq_payment_event_seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    type: Mapped[str] = mapped_column(String(40))
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id", ondelete="CASCADE"), index=True)
+    # The payment's JSON after the change, exactly as GET /payments/{id} answered then.
+    data: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -11,6 +11,9 @@ from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from core.dates import utcnow
 
 from core.money import InvalidAmount, check_amount_cents
 from core.validators import InvalidIdentifier, clean_text, normalize_bic, normalize_iban
@@ -110,7 +113,9 @@ def _current_transfer(invoice: Invoice) -> tuple:
 
 
 def create_libeo_invoice(account: Account, data: InvoiceData) -> Invoice:
-    invoice = Invoice(account_id=account.id, source=InvoiceSource.LIBEO, status=InvoiceStatus.TO_PAY)
+    invoice = Invoice(
+        account_id=account.id, source=InvoiceSource.LIBEO, status=InvoiceStatus.TO_PAY, imported_at=utcnow()
+    )
     _apply(invoice, data)
     db.session.add(invoice)
     db.session.flush()
@@ -128,6 +133,8 @@ def upsert_meg_invoice(account: Account, external_id: str, data: InvoiceData) ->
 
     Once a payment holds the invoice (scheduled, in progress or paid), the
     supplier, IBAN and amount can no longer change; dates and number can.
+    An invoice MEG sent appears in Libeo's lists with its first payment
+    (``Invoice.imported_at``), not before.
     """
     invoice = invoice_by_external_id(account, external_id)
     if invoice is None:
@@ -157,13 +164,19 @@ def upsert_meg_invoice(account: Account, external_id: str, data: InvoiceData) ->
 
 
 def account_invoice(account: Account, invoice_id: int) -> Invoice | None:
-    """The account's invoice, never another account's."""
-    return db.session.scalar(select(Invoice).where(Invoice.id == invoice_id, Invoice.account_id == account.id))
+    """The account's invoice, never another account's (nor one MEG sent but never paid)."""
+    return db.session.scalar(
+        select(Invoice).where(
+            Invoice.id == invoice_id, Invoice.account_id == account.id, Invoice.imported_at.is_not(None)
+        )
+    )
 
 
 def invoices_query(account: Account):
+    """The account's invoices, newest first, each with its payments (its status shows the latest)."""
     return (
         select(Invoice)
-        .where(Invoice.account_id == account.id)
+        .options(selectinload(Invoice.payments))
+        .where(Invoice.account_id == account.id, Invoice.imported_at.is_not(None))
         .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
     )

@@ -1,8 +1,12 @@
-"""Paying an invoice: the plan's monthly quota, one payment per invoice, cancelling.
+"""Paying an invoice: the plan's monthly quota, one payment per invoice, its life until paid.
 
-Both guarantees hold under any concurrency, on SQLite and PostgreSQL, because
+The guarantees hold under any concurrency, on SQLite and PostgreSQL, because
 the database enforces them: the quota is one conditional UPDATE of a counter
-row, and a partial unique index allows one active payment per invoice.
+row, a partial unique index allows one active payment per invoice, and every
+change of a payment's state is a conditional UPDATE from the state it
+leaves (``WHERE status = 'in_progress'``), so concurrent imports, clicks and
+runs decide once. Each change appends its event (``models.libeo.events``)
+in the same transaction.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from core.dates import paris_now, paris_today, utcnow
+from core.calendar import default_execution_date, earliest_execution_date, is_business_day, next_business_day
+from core.dates import as_utc, date_fr, paris_now, paris_today, utcnow
 
 from . import db
 from .accounts import normalize_email
@@ -26,14 +31,20 @@ from .entities import (
     Channel,
     InitiatorRole,
     Invoice,
-    InvoiceStatus,
     Payment,
     PaymentStatus,
     PaymentUsage,
+    invoice_status_for,
 )
 from .errors import Conflict, Forbidden, InvalidData, NotFound, QuotaExceeded
+from .events import record_payment_events
 
 MAX_SCHEDULE_AHEAD = timedelta(days=365)
+
+
+def quota_month(moment: datetime | None = None) -> str:
+    """The Paris calendar month a payment made at ``moment`` counts in: « 2026-11 »."""
+    return paris_now(as_utc(moment) if moment else None).strftime("%Y-%m")
 
 
 @dataclass
@@ -45,7 +56,7 @@ class PaymentQuota:
 
     @classmethod
     def for_account(cls, account: Account, now: datetime | None = None) -> "PaymentQuota":
-        return cls(account, paris_now(now).strftime("%Y-%m"))
+        return cls(account, quota_month(now))
 
     @property
     def limit(self) -> int | None:
@@ -93,6 +104,20 @@ class PaymentQuota:
         self.__dict__.pop("used", None)
         return result.rowcount == 1
 
+    def release(self) -> None:
+        """Gives back one payment of the month (a cancelled one); never below zero."""
+        db.session.execute(
+            update(PaymentUsage)
+            .where(
+                PaymentUsage.account_id == self.account.id,
+                PaymentUsage.month == self.month,
+                PaymentUsage.payment_count > 0,
+            )
+            .values(payment_count=PaymentUsage.payment_count - 1)
+            .execution_options(synchronize_session=False)
+        )
+        self.__dict__.pop("used", None)
+
 
 def _insert_ignoring_conflict(account_id: int, month: str):
     dialect = db.session.get_bind().dialect.name
@@ -122,9 +147,64 @@ def active_payment(invoice_id: int) -> Payment | None:
 def _already_paid(number: str, payment: Payment | None) -> Conflict:
     if payment is not None and payment.status is PaymentStatus.PAID:
         message = f"La facture {number} est déjà payée."
+    elif payment is not None and payment.status is PaymentStatus.IN_PROGRESS:
+        message = f"Un paiement de la facture {number} est déjà remis à la banque."
     else:
         message = f"Un paiement de la facture {number} est déjà programmé."
     return Conflict(message, code="payment_exists", payment_id=payment.id if payment else None)
+
+
+# Execution dates.
+
+
+def check_execution_date(execution_date: date, today: date) -> date:
+    """A date a transfer can be executed on, or InvalidData naming it and the next business day.
+
+    SEPA transfers settle on TARGET business days, from today to a year ahead.
+    """
+    earliest = earliest_execution_date(today)
+    shown = date_fr(execution_date)
+    if execution_date < today:
+        raise InvalidData(
+            f"La date d'exécution du {shown} est passée : choisissez le {date_fr(earliest)} "
+            "(prochain jour ouvré) ou une date ultérieure.",
+            "execution_date",
+        )
+    if execution_date > today + MAX_SCHEDULE_AHEAD:
+        latest = today + MAX_SCHEDULE_AHEAD
+        raise InvalidData(
+            f"La date d'exécution du {shown} est à plus d'un an : choisissez une date entre le "
+            f"{date_fr(earliest)} (prochain jour ouvré) et le {date_fr(latest)}.",
+            "execution_date",
+        )
+    if not is_business_day(execution_date):
+        raise InvalidData(
+            f"Le {shown} n'est pas un jour ouvré (les virements SEPA ne sont pas exécutés le week-end ni les "
+            f"jours de fermeture de TARGET2) : choisissez le {date_fr(next_business_day(execution_date))}, "
+            "jour ouvré suivant.",
+            "execution_date",
+        )
+    return execution_date
+
+
+def proposed_execution_date(invoice: Invoice, today: date | None = None) -> tuple[date, str]:
+    """The date « Payer » proposes for ``invoice``, and why, in French."""
+    today = today or paris_today()
+    proposed = default_execution_date(invoice.due_date, today)
+    due = date_fr(invoice.due_date)
+    if proposed == invoice.due_date:
+        reason = f"Proposée à l'échéance de la facture ({due})."
+    elif invoice.due_date < today:
+        reason = f"L'échéance ({due}) est passée : proposée au prochain jour ouvré, le {date_fr(proposed)}."
+    else:
+        reason = (
+            f"L'échéance ({due}) n'est pas un jour ouvré des virements SEPA : proposée au jour ouvré suivant, "
+            f"le {date_fr(proposed)}."
+        )
+    return proposed, reason
+
+
+# The life of a payment.
 
 
 def pay_invoice(
@@ -135,13 +215,16 @@ def pay_invoice(
     *,
     now: datetime | None = None,
 ) -> Payment:
-    """Schedules the transfer paying ``invoice`` on ``execution_date`` (today by default).
+    """Schedules the transfer paying ``invoice`` on ``execution_date``.
 
-    Refusals: an accountant other than the account's (Forbidden), a date in
-    the past or too far ahead (InvalidData), an invoice already paid or being
-    paid (Conflict ``payment_exists``), the month's quota used up
-    (QuotaExceeded). When refused after counting, the session is rolled back
-    so that nothing of the attempt remains.
+    Without a date: the invoice's due date, or the next TARGET business day
+    when it is past or not a business day (``default_execution_date``).
+    Refusals: an accountant other than the account's (Forbidden), a date
+    in the past, not a business day or more than a year ahead (InvalidData),
+    an invoice already paid or being paid (Conflict ``payment_exists``), the
+    month's quota used up (QuotaExceeded). When refused after counting, the
+    session is rolled back so that nothing of the attempt remains (an
+    invoice sent with the request included).
     """
     if invoice.account_id != account.id:
         raise NotFound("Cette facture n'existe pas.")
@@ -154,11 +237,9 @@ def pay_invoice(
             code="initiator_not_allowed",
         )
     today = paris_today(now)
-    execution_date = execution_date or today
-    if execution_date < today:
-        raise InvalidData("La date d'exécution ne peut pas être dans le passé.", "execution_date")
-    if execution_date > today + MAX_SCHEDULE_AHEAD:
-        raise InvalidData("La date d'exécution doit être dans l'année qui vient.", "execution_date")
+    if execution_date is None:
+        execution_date = default_execution_date(invoice.due_date, today)
+    check_execution_date(execution_date, today)
     invoice_id, number, plan = invoice.id, invoice.number, account.plan
     existing = active_payment(invoice_id)
     if existing is not None:
@@ -177,6 +258,7 @@ def pay_invoice(
             "ce mois-ci : passez à la formule Partnerships (paiements illimités) pour payer cette facture.",
             limit=plan.payment_limit,
         )
+    created_at = now or utcnow()
     payment = Payment(
         account_id=account.id,
         invoice=invoice,
@@ -190,39 +272,103 @@ def pay_invoice(
         initiated_by_email=email,
         initiated_by_role=initiator.role,
         channel=initiator.channel,
+        created_at=created_at,
     )
     db.session.add(payment)
-    invoice.status = InvoiceStatus.PAYMENT_SCHEDULED
+    invoice.status = invoice_status_for(PaymentStatus.SCHEDULED)
+    if invoice.imported_at is None:
+        invoice.imported_at = created_at
     try:
         db.session.flush()
     except IntegrityError:
         db.session.rollback()
         raise _already_paid(number, active_payment(invoice_id)) from None
+    record_payment_events(account.id, [payment])
     return payment
 
 
+def move_payments(
+    ids: list[int], leaving: tuple[PaymentStatus, ...], status: PaymentStatus, *, account_id: int, **values
+) -> list[Payment]:
+    """Moves the payments still in one of the ``leaving`` states to ``status``; those moved.
+
+    One conditional UPDATE: of two concurrent moves of a payment, exactly
+    one finds it in the state it leaves. Their invoices follow, and each
+    moved payment gets its event. Call it last before commit (it ends with
+    the events, which lock the account's row).
+    """
+    if not ids:
+        return []
+    moved = list(
+        db.session.scalars(
+            update(Payment)
+            .where(Payment.id.in_(ids), Payment.account_id == account_id, Payment.status.in_(leaving))
+            .values(status=status, **values)
+            .returning(Payment.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    if not moved:
+        return []
+    payments = list(
+        db.session.scalars(
+            select(Payment)
+            .options(joinedload(Payment.invoice))
+            .where(Payment.id.in_(moved))
+            .order_by(Payment.id)
+            .execution_options(populate_existing=True)
+        ).unique()
+    )
+    for payment in payments:
+        payment.invoice.status = invoice_status_for(status)
+    record_payment_events(account_id, payments)
+    return payments
+
+
 def cancel_payment(account: Account, payment: Payment) -> None:
-    """Cancels a payment not yet handed to the bank; the invoice is to pay again."""
+    """Cancels a payment not yet handed to the bank: the invoice is to pay again, the quota slot free.
+
+    The slot is given back to the month the payment was counted in (Paris
+    month of its creation). The quota row is taken before the payment's
+    (the order ``pay_invoice`` takes them in), and given back only if the
+    payment was still scheduled: a refusal rolls the session back.
+    """
     if payment.account_id != account.id:
         raise NotFound("Ce paiement n'existe pas.")
-    result = db.session.execute(
-        update(Payment)
-        .where(Payment.id == payment.id, Payment.status == PaymentStatus.SCHEDULED)
-        .values(status=PaymentStatus.CANCELLED, cancelled_at=utcnow())
-        .execution_options(synchronize_session=False)
+    PaymentQuota(account, quota_month(payment.created_at)).release()
+    moved = move_payments(
+        [payment.id], (PaymentStatus.SCHEDULED,), PaymentStatus.CANCELLED,
+        account_id=account.id, cancelled_at=utcnow(),
     )
-    if result.rowcount != 1:
-        raise Conflict("Ce paiement ne peut plus être annulé : il est en cours d'exécution ou terminé.")
-    db.session.refresh(payment)
-    payment.invoice.status = InvoiceStatus.TO_PAY
-    db.session.flush()
+    if not moved:
+        db.session.rollback()
+        raise Conflict(
+            "Ce paiement ne peut plus être annulé : il est remis à la banque, payé, rejeté ou déjà annulé.",
+            code="payment_not_cancellable",
+        )
+
+
+def mark_debited(account: Account, payment: Payment, by_email: str) -> None:
+    """« Marquer comme débité »: a person saw the transfer on the account's statement."""
+    if payment.account_id != account.id:
+        raise NotFound("Ce paiement n'existe pas.")
+    moved = move_payments(
+        [payment.id], (PaymentStatus.IN_PROGRESS,), PaymentStatus.PAID,
+        account_id=account.id, paid_at=utcnow(), marked_paid_by=by_email,
+    )
+    if not moved:
+        db.session.rollback()
+        raise Conflict(
+            f"Ce paiement n'est plus « Remis à la banque » ({payment.status_label}) : il n'a pas été modifié.",
+            code="payment_not_in_progress",
+        )
 
 
 def account_payment(account: Account, payment_id: int) -> Payment | None:
     """The account's payment with its invoice, never another account's."""
     return db.session.scalar(
         select(Payment)
-        .options(joinedload(Payment.invoice))
+        .options(joinedload(Payment.invoice), joinedload(Payment.batch))
         .where(Payment.id == payment_id, Payment.account_id == account.id)
     )
 
@@ -240,7 +386,7 @@ def invoice_payments(invoice: Invoice) -> list[Payment]:
     return list(
         db.session.scalars(
             select(Payment)
-            .options(joinedload(Payment.batch))
+            .options(joinedload(Payment.batch), joinedload(Payment.invoice))
             .where(Payment.invoice_id == invoice.id)
             .order_by(Payment.id.desc())
         )

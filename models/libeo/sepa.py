@@ -1,25 +1,29 @@
 """Executing due payments: one SEPA Credit Transfer file (pain.001.001.03) per account and batch.
 
-The export folder stands for the bank's inbox: a file written there, valid
-against the XSD, is a transfer order handed to the bank, so its payments are
-then « paid ». The steps are separate transactions, so that a crash never
-loses or doubles a transfer:
+A file is a transfer order the account hands to its bank: Libeo keeps it in
+its database (« Remises », downloadable from any process on any host) and
+also writes a copy to the export folder, for a bank connection that picks
+files up there. Its payments are then « Remis à la banque » (``in_progress``),
+not paid: they are paid once the bank confirms them (``models.libeo.
+bank_status_import``, or « Marquer comme débité »).
 
-1. claim: a batch row is created and the account's due payments move from
-   « scheduled » to « in progress » under it (concurrent runs claim disjoint
-   payments);
-2. complete: the batch is locked, its file generated, validated and written
-   atomically, then the batch is « sent » and its payments « paid ». A batch a
-   crashed run left « preparing » is completed by the next run.
+Each batch is one transaction: the account's due payments are locked
+(``SKIP LOCKED``: concurrent runs take disjoint payments, and a payment
+being cancelled is left for the cancel to decide), the file is generated
+and checked against the XSD, stored with the batch, and the payments move
+from ``scheduled`` to ``in_progress`` with their events. The copy on disk is
+written after the commit: a crash never leaves on disk a file the database
+does not know.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import secrets
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -28,14 +32,21 @@ from sepaxml.validation import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
+from core.calendar import next_business_day
 from core.dates import paris_today, utcnow
 
 from . import db
-from .entities import Account, InvoiceStatus, Payment, PaymentStatus, SepaBatch
+from .entities import Account, Payment, PaymentStatus, SepaBatch
+from .payments import move_payments
 
 PAIN_NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"
 MAX_PAYMENTS_PER_BATCH = 500
 PREPARING, SENT, FAILED = "preparing", "sent", "failed"
+XSD_REFUSAL = (
+    "Rejeté : virement impossible à mettre au format SEPA (vérifiez le nom et l'IBAN du fournisseur)"
+)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -56,14 +67,13 @@ class ExecutionReport:
     waiting_for_iban: list[tuple[str, int]] = field(default_factory=list)
 
 
-def execute_due_payments(export_dir: str | Path, today: date | None = None) -> ExecutionReport:
-    """Hands every due scheduled payment to the bank. Commits as it goes (a batch job)."""
+def execute_due_payments(export_dir: str | Path | None, today: date | None = None) -> ExecutionReport:
+    """Puts every due scheduled payment in a SEPA file. Commits batch by batch (a batch job)."""
     today = today or paris_today()
-    export_dir = Path(export_dir)
     report = ExecutionReport()
     leftover = db.session.scalars(select(SepaBatch.id).where(SepaBatch.status == PREPARING)).all()
     for batch_id in leftover:
-        _record(report, _complete(batch_id, export_dir))
+        _record(report, _finish_leftover(batch_id), export_dir)
     due = (Payment.status == PaymentStatus.SCHEDULED) & (Payment.execution_date <= today)
     accounts = db.session.scalars(
         select(Account).where(Account.id.in_(select(Payment.account_id).where(due))).order_by(Account.id)
@@ -75,24 +85,28 @@ def execute_due_payments(export_dir: str | Path, today: date | None = None) -> E
             )
             report.waiting_for_iban.append((account.name, waiting))
             continue
-        while (batch_id := _claim(account.id, today)) is not None:
-            _record(report, _complete(batch_id, export_dir))
+        while (result := _execute_batch(account.id, today)) is not None:
+            _record(report, result, export_dir)
     db.session.commit()
     return report
 
 
-def _record(report: ExecutionReport, result: BatchResult | None) -> None:
-    if result is not None:
-        report.batches.append(result)
+def _record(report: ExecutionReport, outcome: tuple[BatchResult, bytes | None] | None, export_dir) -> None:
+    if outcome is None:
+        return
+    result, xml = outcome
+    path = _export(export_dir, result.reference, xml) if xml is not None else None
+    report.batches.append(replace(result, file_path=str(path) if path else None))
 
 
-def _claim(account_id: int, today: date) -> int | None:
-    """Moves up to one batch of the account's due payments to « in progress »; the batch id."""
+def _execute_batch(account_id: int, today: date) -> tuple[BatchResult, bytes | None] | None:
+    """One file of the account's due payments, committed; None when none is left."""
     batch = SepaBatch(
         account_id=account_id,
         reference=f"LBO-{account_id}-{today:%Y%m%d}-{secrets.token_hex(4).upper()}",
         status=PREPARING,
-        execution_date=today,
+        # The date the bank is asked to execute the file on (ReqdExctnDt): a TARGET business day.
+        execution_date=next_business_day(today),
     )
     db.session.add(batch)
     # Writing first takes SQLite's write lock before the payments are read.
@@ -108,24 +122,14 @@ def _claim(account_id: int, today: date) -> int | None:
         .limit(MAX_PAYMENTS_PER_BATCH)
         .with_for_update(skip_locked=True)
     ).all()
-    if ids:
-        db.session.execute(
-            update(Payment)
-            .where(Payment.id.in_(ids), Payment.status == PaymentStatus.SCHEDULED)
-            .values(status=PaymentStatus.IN_PROGRESS, batch_id=batch.id)
-            .execution_options(synchronize_session=False)
-        )
-    claimed = db.session.scalar(select(db.func.count(Payment.id)).where(Payment.batch_id == batch.id))
-    if not claimed:
+    if not ids:
         db.session.rollback()
         return None
-    batch_id = batch.id
-    db.session.commit()
-    return batch_id
+    return _seal(batch, ids, (PaymentStatus.SCHEDULED,))
 
 
-def _complete(batch_id: int, export_dir: Path) -> BatchResult | None:
-    # Touching the row locks it: a concurrent run waits, then finds it done.
+def _finish_leftover(batch_id: int) -> tuple[BatchResult, bytes | None] | None:
+    """A batch a run of release 1 left « preparing »: its claimed payments go in its file now."""
     locked = db.session.execute(
         update(SepaBatch)
         .where(SepaBatch.id == batch_id, SepaBatch.status == PREPARING)
@@ -135,57 +139,60 @@ def _complete(batch_id: int, export_dir: Path) -> BatchResult | None:
     if locked.rowcount != 1:
         db.session.rollback()
         return None
-    batch = db.session.scalar(
-        select(SepaBatch)
-        .options(joinedload(SepaBatch.account), joinedload(SepaBatch.payments).joinedload(Payment.invoice))
-        .where(SepaBatch.id == batch_id)
+    batch = db.session.get(SepaBatch, batch_id)
+    ids = db.session.scalars(
+        select(Payment.id).where(
+            Payment.batch_id == batch_id, Payment.status.in_((PaymentStatus.SCHEDULED, PaymentStatus.IN_PROGRESS))
+        )
+    ).all()
+    return _seal(batch, list(ids), (PaymentStatus.SCHEDULED, PaymentStatus.IN_PROGRESS))
+
+
+def _seal(batch: SepaBatch, ids: list[int], leaving: tuple[PaymentStatus, ...]) -> tuple[BatchResult, bytes | None]:
+    """Generates and stores the batch's file, moves its payments on, commits."""
+    payments = list(
+        db.session.scalars(
+            select(Payment).options(joinedload(Payment.invoice)).where(Payment.id.in_(ids)).order_by(Payment.id)
+        ).unique()
     )
-    payments = list(batch.payments)
+    account = batch.account
     rejected: list[Payment] = []
     try:
-        xml = _pain001(batch, payments).export(validate=True)
+        xml = _pain001(batch, payments).export(validate=True) if payments else None
     except ValidationError:
         # Find the transfers the XSD refuses; the others still go to the bank.
         rejected = [p for p in payments if not _is_valid_alone(batch, p)]
         accepted = [p for p in payments if p not in rejected]
         xml = _pain001(batch, accepted).export(validate=True) if accepted else None
-    for payment in rejected:
-        _fail(payment, "Le virement n'a pas pu être mis au format SEPA : vérifiez le nom et l'IBAN du fournisseur.")
     accepted = [p for p in payments if p not in rejected]
-    path = None
+    move_payments(
+        [p.id for p in rejected], leaving, PaymentStatus.FAILED,
+        account_id=account.id, failure_reason=XSD_REFUSAL, batch_id=None,
+    )
     if xml is not None:
-        path = _write(export_dir, batch.reference, xml)
-        now = utcnow()
         batch.status = SENT
         batch.message_id = ET.fromstring(xml).findtext(f".//{{{PAIN_NAMESPACE}}}MsgId")
-        batch.file_name = path.name
+        batch.file_name = f"{batch.reference}.xml"
         batch.file_sha256 = hashlib.sha256(xml).hexdigest()
-        batch.sent_at = now
-        for payment in accepted:
-            payment.status = PaymentStatus.PAID
-            payment.paid_at = now
-            payment.invoice.status = InvoiceStatus.PAID
+        batch.xml = xml
+        batch.sent_at = utcnow()
     else:
         batch.status = FAILED
     batch.payment_count = len(accepted)
     batch.total_cents = sum(p.amount_cents for p in accepted)
+    db.session.flush()
+    move_payments([p.id for p in accepted], leaving, PaymentStatus.IN_PROGRESS, account_id=account.id, batch_id=batch.id)
     result = BatchResult(
         reference=batch.reference,
-        account_name=batch.account.name,
+        account_name=account.name,
         status=batch.status,
         payment_count=batch.payment_count,
         total_cents=batch.total_cents,
-        file_path=str(path) if path else None,
+        file_path=None,
         failed_payments=len(rejected),
     )
     db.session.commit()
-    return result
-
-
-def _fail(payment: Payment, reason: str) -> None:
-    payment.status = PaymentStatus.FAILED
-    payment.failure_reason = reason
-    payment.invoice.status = InvoiceStatus.PAYMENT_FAILED
+    return result, xml
 
 
 def _pain001(batch: SepaBatch, payments: list[Payment]) -> SepaTransfer:
@@ -222,6 +229,17 @@ def _is_valid_alone(batch: SepaBatch, payment: Payment) -> bool:
     return True
 
 
+def _export(export_dir: str | Path | None, reference: str, xml: bytes) -> Path | None:
+    """The copy for a bank connection that reads a folder; the database keeps the file itself."""
+    if not export_dir:
+        return None
+    try:
+        return _write(Path(export_dir), reference, xml)
+    except OSError:
+        log.exception("Copie de la remise %s impossible dans %s", reference, export_dir)
+        return None
+
+
 def _write(export_dir: Path, reference: str, xml: bytes) -> Path:
     """Writes the file whole or not at all (a bank must never pick up half a file)."""
     export_dir.mkdir(parents=True, exist_ok=True)
@@ -233,3 +251,70 @@ def _write(export_dir: Path, reference: str, xml: bytes) -> Path:
         os.fsync(handle.fileno())
     os.replace(partial, path)
     return path
+
+
+# « Remises »: the account's files.
+
+
+def batch_file(batch: SepaBatch, export_dir: str | Path | None) -> bytes | None:
+    """The batch's pain.001: kept in the database, or (a file of release 1) the export folder's copy."""
+    if batch.xml is not None:
+        return batch.xml
+    if not (batch.file_name and batch.file_sha256 and export_dir):
+        return None
+    path = Path(export_dir) / Path(batch.file_name).name
+    try:
+        content = path.read_bytes()
+    except OSError:
+        return None
+    return content if hashlib.sha256(content).hexdigest() == batch.file_sha256 else None
+
+
+def batches_query(account: Account):
+    return (
+        select(SepaBatch)
+        .where(SepaBatch.account_id == account.id, SepaBatch.status != PREPARING)
+        .order_by(SepaBatch.created_at.desc(), SepaBatch.id.desc())
+    )
+
+
+def account_batch(account: Account, batch_id: int) -> SepaBatch | None:
+    """The account's batch, never another account's."""
+    return db.session.scalar(select(SepaBatch).where(SepaBatch.id == batch_id, SepaBatch.account_id == account.id))
+
+
+def batch_payments(batch: SepaBatch) -> list[Payment]:
+    return list(
+        db.session.scalars(
+            select(Payment).options(joinedload(Payment.invoice)).where(Payment.batch_id == batch.id).order_by(Payment.id)
+        )
+    )
+
+
+def status_counts(batch_ids: list[int]) -> dict[int, dict[PaymentStatus, int]]:
+    """For each batch, how many of its payments are in each state (one query for a page)."""
+    counts: dict[int, dict[PaymentStatus, int]] = {batch_id: {} for batch_id in batch_ids}
+    if not batch_ids:
+        return counts
+    rows = db.session.execute(
+        select(Payment.batch_id, Payment.status, db.func.count(Payment.id))
+        .where(Payment.batch_id.in_(batch_ids))
+        .group_by(Payment.batch_id, Payment.status)
+    )
+    for batch_id, status, count in rows:
+        counts[batch_id][status] = count
+    return counts
+
+
+def batch_status_label(batch: SepaBatch, counts: dict[PaymentStatus, int]) -> str:
+    """« Remis à la banque : 2 virements en attente », « Traitée : 3 payés, 1 rejeté »…"""
+    if batch.status == FAILED:
+        return "Aucun virement valide : fichier non créé"
+    waiting = counts.get(PaymentStatus.IN_PROGRESS, 0)
+    paid = counts.get(PaymentStatus.PAID, 0)
+    failed = counts.get(PaymentStatus.FAILED, 0)
+    if waiting:
+        return f"Remis à la banque : {waiting} virement{'s' if waiting > 1 else ''} en attente du relevé"
+    done = [f"{paid} payé{'s' if paid > 1 else ''}"] if paid else []
+    done += [f"{failed} rejeté{'s' if failed > 1 else ''}"] if failed else []
+    return "Traitée : " + ", ".join(done) if done else "Traitée"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 from schwifty import IBAN
+from sqlalchemy import event
 from stdnum import luhn
 
 from models.libeo import Plan, db
@@ -146,3 +147,27 @@ def libeo_auth(client) -> LibeoAuth:
 def signed_in(libeo_auth, account) -> AccountInfo:
     libeo_auth.login(account.email)
     return account
+
+
+class QueryCounter:
+    def __init__(self, engine):
+        self.engine, self.count = engine, 0
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.engine, "before_cursor_execute", self._count)
+
+    def _count(self, *args):
+        self.count += 1
+
+
+def count_queries(libeo_app, client, path) -> int:
+    """The SQL statements a GET of ``path`` runs (it must answer 200)."""
+    with libeo_app.app_context():
+        engine = db.engine
+    with QueryCounter(engine) as counter:
+        assert client.get(path).status_code == 200
+    return counter.count

@@ -149,3 +149,38 @@ def test_the_database_allows_one_active_payment_per_invoice(account_obj):
     first.status = PaymentStatus.FAILED
     db.session.add(duplicate(PaymentStatus.SCHEDULED))
     db.session.flush()
+
+
+def test_a_payments_words_are_one_function_of_its_state_in_paris_time():
+    from models.libeo.entities import payment_status_label
+
+    execution = date(2027, 1, 4)
+    new_year_in_paris = datetime(2026, 12, 31, 23, 30, tzinfo=timezone.utc)  # 00:30 on 1 January in Paris
+    assert payment_status_label(PaymentStatus.SCHEDULED, execution, None, None) == "Programmé le 04/01/2027"
+    assert payment_status_label(PaymentStatus.IN_PROGRESS, execution, None, None) == "Remis à la banque"
+    assert payment_status_label(PaymentStatus.PAID, execution, new_year_in_paris, None) == "Payé le 01/01/2027"
+    # SQLite hands back naive UTC datetimes: the same day.
+    naive = new_year_in_paris.replace(tzinfo=None)
+    assert payment_status_label(PaymentStatus.PAID, execution, naive, None) == "Payé le 01/01/2027"
+    rejected = "Rejeté : provision insuffisante (AM04)"
+    assert payment_status_label(PaymentStatus.FAILED, execution, None, rejected) == rejected
+    assert payment_status_label(PaymentStatus.FAILED, execution, None, "IBAN inconnu") == "Rejeté : IBAN inconnu"
+    assert payment_status_label(PaymentStatus.CANCELLED, execution, None, None) == "Annulé"
+
+
+def test_cancelling_gives_the_slot_back_to_the_month_it_was_counted_in(account_obj):
+    from models.libeo.payments import cancel_payment
+
+    november = datetime(2026, 11, 30, 22, 30, tzinfo=timezone.utc)  # 23:30 in Paris, still November
+    payment = pay_invoice(account_obj, _invoice(account_obj), USER, execution_date=date(2026, 12, 1), now=november)
+    db.session.commit()
+    december = datetime(2026, 12, 2, 9, tzinfo=timezone.utc)
+    pay_invoice(account_obj, _invoice(account_obj, 2), USER, execution_date=date(2026, 12, 2), now=december)
+    db.session.commit()
+    cancel_payment(account_obj, payment)
+    db.session.commit()
+    assert PaymentQuota.for_account(account_obj, november).used == 0
+    assert PaymentQuota.for_account(account_obj, december).used == 1
+    with pytest.raises(Conflict):
+        cancel_payment(account_obj, payment)  # cancelled once: the slot is given back once
+    assert PaymentQuota.for_account(account_obj, november).used == 0

@@ -1,4 +1,4 @@
-"""Executing due payments: one valid pain.001.001.03 file per account and batch, payments moved on."""
+"""Executing due payments: one valid pain.001.001.03 file per account and batch; its payments « Remis à la banque »."""
 
 from __future__ import annotations
 
@@ -13,14 +13,16 @@ import sepaxml
 import xmlschema
 from sqlalchemy import select
 
-from .conftest import DEBTOR_IBAN, SUPPLIER_IBAN, Api, make_account, make_key, pay_body, valid_iban
-from models.libeo import Account, Invoice, Payment, Plan, SepaBatch, db
+from core.calendar import next_business_day
 from core.dates import paris_today
-from models.libeo.sepa import _claim, execute_due_payments
+from .conftest import DEBTOR_IBAN, SUPPLIER_IBAN, Api, make_account, make_key, pay_body, valid_iban
+from models.libeo import Account, Invoice, Payment, PaymentStatus, Plan, SepaBatch, db
+from models.libeo.sepa import execute_due_payments
 
 NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
 XSD = Path(sepaxml.__file__).parent / "schemas" / "pain.001.001.03.xsd"
-TODAY = paris_today()
+# Invoices here are past due: their payments are proposed for the next business day.
+TODAY = next_business_day(paris_today())
 
 
 def _account_with_invoices(client, libeo_app, *, debtor_iban=DEBTOR_IBAN, invoices=3, name="Boulangerie Martin SARL"):
@@ -44,7 +46,8 @@ def _execute(libeo_app, day: date = TODAY):
 def test_due_payments_become_one_valid_sepa_file(client, libeo_app):
     info, api = _account_with_invoices(client, libeo_app)
     paid = [api.pay(f"meg-{n}", key=f"k{n}").json for n in range(2)]
-    later = api.pay("meg-2", key="k2", body=pay_body(execution_date=(TODAY + timedelta(days=3)).isoformat())).json
+    later_day = next_business_day(TODAY + timedelta(days=3))
+    later = api.pay("meg-2", key="k2", body=pay_body(execution_date=later_day.isoformat())).json
 
     report = _execute(libeo_app)
 
@@ -75,21 +78,24 @@ def test_due_payments_become_one_valid_sepa_file(client, libeo_app):
     assert first.findtext("p:RmtInf/p:Ustrd", namespaces=NS) == "Facture F-0"
     assert transfers[f"LIBEO-{paid[1]['id']}"].findtext("p:Amt/p:InstdAmt", namespaces=NS) == "112.34"
 
-    assert [api.get(f"/payments/{p['id']}").json["status"] for p in paid] == ["paid", "paid"]
+    # Handed to the bank, not paid: only the bank's answer (or a person) says paid.
+    in_bank = [api.get(f"/payments/{p['id']}").json for p in paid]
+    assert [(p["status"], p["status_label"]) for p in in_bank] == [("in_progress", "Remis à la banque")] * 2
     assert api.get(f"/payments/{later['id']}").json["status"] == "scheduled"
     with libeo_app.app_context():
         record = db.session.scalar(select(SepaBatch))
+        assert record.xml == xml  # the database keeps the file itself
         assert record.file_name == path.name
         assert record.file_sha256 == hashlib.sha256(xml).hexdigest()
         assert record.message_id == root.findtext("p:CstmrCdtTrfInitn/p:GrpHdr/p:MsgId", namespaces=NS)
         assert record.account_id == info.id
         statuses = dict(db.session.execute(select(Invoice.external_id, Invoice.status)).all())
         assert {k: v.value for k, v in statuses.items()} == {
-            "meg-0": "paid", "meg-1": "paid", "meg-2": "payment_scheduled"}
+            "meg-0": "payment_scheduled", "meg-1": "payment_scheduled", "meg-2": "payment_scheduled"}
 
     assert _execute(libeo_app).batches == []  # nothing twice
     assert len(os.listdir(libeo_app.config["SEPA_EXPORT_DIR"])) == 1
-    day_after = _execute(libeo_app, TODAY + timedelta(days=3))
+    day_after = _execute(libeo_app, later_day)
     assert [b.payment_count for b in day_after.batches] == [1]
 
 
@@ -125,25 +131,46 @@ def test_a_transfer_the_xsd_refuses_fails_alone(client, libeo_app):
     refused = api.pay("meg-9", key="b").json
     report = _execute(libeo_app)
     assert [(b.payment_count, b.failed_payments) for b in report.batches] == [(1, 1)]
-    assert api.get(f"/payments/{good['id']}").json["status"] == "paid"
-    assert api.get(f"/payments/{refused['id']}").json["status"] == "failed"
+    assert api.get(f"/payments/{good['id']}").json["status"] == "in_progress"
+    failed = api.get(f"/payments/{refused['id']}").json
+    assert failed["status"] == "failed"
+    assert failed["status_label"] == failed["failure_reason"]
+    assert failed["failure_reason"].startswith("Rejeté : virement impossible à mettre au format SEPA")
     with libeo_app.app_context():
         invoice = db.session.scalar(select(Invoice).where(Invoice.external_id == "meg-9"))
         assert invoice.status.value == "payment_failed"
-        assert "format SEPA" in db.session.get(Payment, refused["id"]).failure_reason
+        assert db.session.get(Payment, refused["id"]).batch_id is None  # not in the file
     # A failed payment frees the invoice: it can be paid again once corrected.
     assert api.pay("meg-9", key="c").status_code == 201
 
 
-def test_a_batch_left_half_done_is_completed_by_the_next_run(client, libeo_app):
+def test_a_batch_release_1_left_half_done_is_completed_by_the_next_run(client, libeo_app):
     info, api = _account_with_invoices(client, libeo_app, invoices=1)
     payment = api.pay("meg-0").json
     with libeo_app.app_context():
-        assert _claim(info.id, TODAY) is not None  # the run "crashed" after claiming
-    assert api.get(f"/payments/{payment['id']}").json["status"] == "in_progress"
+        # What a run of release 1 that stopped after claiming left behind.
+        batch = SepaBatch(account_id=info.id, reference="LBO-1-20261130-CRASHED", status="preparing",
+                          execution_date=TODAY)
+        db.session.add(batch)
+        db.session.flush()
+        claimed = db.session.get(Payment, payment["id"])
+        claimed.status, claimed.batch_id = PaymentStatus.IN_PROGRESS, batch.id
+        db.session.commit()
     report = _execute(libeo_app)
-    assert [b.payment_count for b in report.batches] == [1]
-    assert api.get(f"/payments/{payment['id']}").json["status"] == "paid"
+    assert [(b.reference, b.payment_count) for b in report.batches] == [("LBO-1-20261130-CRASHED", 1)]
+    assert api.get(f"/payments/{payment['id']}").json["status"] == "in_progress"
+    with libeo_app.app_context():
+        done = db.session.scalar(select(SepaBatch))
+        assert done.status == "sent" and done.xml is not None
+
+
+def test_without_an_export_folder_the_file_is_still_kept(client, libeo_app):
+    _, api = _account_with_invoices(client, libeo_app, invoices=1)
+    api.pay("meg-0")
+    with libeo_app.app_context():
+        report = execute_due_payments(None, TODAY)
+        assert [(b.payment_count, b.file_path) for b in report.batches] == [(1, None)]
+        xmlschema.XMLSchema(str(XSD)).validate(db.session.scalar(select(SepaBatch)).xml.decode())
 
 
 def test_cli_execute_payments_and_set_plan(apps, client, libeo_app):
@@ -152,7 +179,8 @@ def test_cli_execute_payments_and_set_plan(apps, client, libeo_app):
     runner = apps.root.test_cli_runner()
     result = runner.invoke(args=["libeo", "execute-payments", "--date", TODAY.isoformat()])
     assert result.exit_code == 0, result.output
-    assert "Boulangerie Martin SARL : 1 virement(s), 100,00\u00a0€ →" in result.output
+    assert "Boulangerie Martin SARL : remise LBO-" in result.output
+    assert "1 virement(s), 100,00\u00a0€, à télécharger dans « Remises » →" in result.output
     assert "Aucun paiement à exécuter." in runner.invoke(args=["libeo", "execute-payments"]).output
 
     result = runner.invoke(args=["libeo", "set-plan", "--siret", info.siret, "--plan", "gratuit"])
@@ -167,3 +195,12 @@ def test_cli_execute_payments_and_set_plan(apps, client, libeo_app):
 def test_cli_refuses_a_bad_date(apps, when):
     result = apps.root.test_cli_runner().invoke(args=["libeo", "execute-payments", "--date", when])
     assert result.exit_code != 0
+
+
+def test_a_run_on_a_closing_day_asks_the_bank_for_the_next_business_day(client, libeo_app):
+    _, api = _account_with_invoices(client, libeo_app, invoices=1)
+    api.pay("meg-0")
+    saturday = TODAY + timedelta(days=(5 - TODAY.weekday()) % 7)
+    report = _execute(libeo_app, saturday)
+    requested = ET.parse(report.batches[0].file_path).getroot().findtext(".//p:ReqdExctnDt", namespaces=NS)
+    assert requested == next_business_day(saturday).isoformat() != saturday.isoformat()

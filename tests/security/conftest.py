@@ -73,8 +73,9 @@ VICTIM_MARKERS = ("Fournisseur Secret Leroy", "SECRET-LEROY-0042", "Facture Libe
 def populate(apps) -> World:
     from sqlalchemy import select
 
-    from models.libeo import Account, Invoice as LibeoInvoice, Payment as LibeoPayment, db as libeo_db
+    from models.libeo import Account, Invoice as LibeoInvoice, Payment as LibeoPayment, SepaBatch, db as libeo_db
     from models.libeo.accounts import set_bank_account
+    from models.libeo.sepa import execute_due_payments
     from models.libeo.invoices import create_libeo_invoice, invoice_data
     from models.meg import Company, Supplier, SupplierInvoice, db as meg_db
     from models.meg.demo import create_demo_data
@@ -133,6 +134,7 @@ def populate(apps) -> World:
     with apps.libeo.app_context():
         victim = libeo_db.session.get(Account, world.libeo["garage"])
         set_bank_account(victim, "FR7630004000031234567890143", None)
+        set_bank_account(libeo_db.session.get(Account, world.libeo["boulangerie"]), "FR7630006000011234567890189", None)
         direct = create_libeo_invoice(victim, invoice_data(
             number=VICTIM_MARKERS[2], supplier_name="Carrosserie Lambda", supplier_iban=VICTIM_MARKERS[3],
             supplier_bic=None, issue_date=date(2026, 1, 5), due_date=date(2026, 2, 5), amount_cents=99_999,
@@ -146,6 +148,12 @@ def populate(apps) -> World:
             world.libeo[f"{name}_payment"] = payment.id
             world.libeo[f"{name}_invoice"] = payment.invoice_id
             world.libeo[f"{name}_external_id"] = libeo_db.session.get(LibeoInvoice, payment.invoice_id).external_id
+        # Each payment handed to the bank in a SEPA file (« Remises »): « Remis à la banque ».
+        execute_due_payments(None, date(2099, 12, 31))
+        for name in ("boulangerie", "garage"):
+            world.libeo[f"{name}_batch"] = libeo_db.session.scalar(
+                select(SepaBatch.id).where(SepaBatch.account_id == world.libeo[name])
+            )
     return world
 
 

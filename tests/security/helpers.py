@@ -1,4 +1,4 @@
-"""Small helpers of the security suite (imported by name, like tests/libeo/libeo_helpers.py)."""
+"""Small helpers of the security suite."""
 
 from __future__ import annotations
 

@@ -62,7 +62,7 @@ def own_ids(world, side):
     if side == "meg":
         return {"invoice_id": world.meg["boulangerie_libeo_invoice"], "supplier_id": world.meg["boulangerie_supplier"]}
     return {"invoice_id": world.libeo["boulangerie_invoice"], "payment_id": world.libeo["boulangerie_payment"],
-            "external_id": world.libeo["boulangerie_external_id"]}
+            "external_id": world.libeo["boulangerie_external_id"], "batch_id": world.libeo["boulangerie_batch"]}
 
 
 def own_form(world, side):

@@ -76,7 +76,8 @@ def test_the_api_keeps_to_its_openapi_document(api, mode):
     schema, auth, payment_id = api
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {op.label for op in operations} == {
-        "GET /me", "PUT /invoices/{external_id}", "POST /invoices/{external_id}/payments", "GET /payments/{payment_id}"
+        "GET /me", "PUT /invoices/{external_id}", "POST /invoices/{external_id}/payments", "GET /payments/{payment_id}",
+        "GET /events",
     }
     for operation in operations:
         run_operation(operation, auth, mode)

@@ -137,7 +137,7 @@ def own_value(world, side: str, name: str) -> str:
     own = {
         "meg": {"invoice_id": world.meg["boulangerie_libeo_invoice"], "supplier_id": world.meg["boulangerie_supplier"]},
         "libeo": {"invoice_id": world.libeo["boulangerie_invoice"], "payment_id": world.libeo["boulangerie_payment"],
-                  "external_id": world.libeo["boulangerie_external_id"]},
+                  "external_id": world.libeo["boulangerie_external_id"], "batch_id": world.libeo["boulangerie_batch"]},
     }[side]
     if name == "filename":
         return "css/app.css"

@@ -31,6 +31,7 @@ def own_ids(world, side: str) -> dict[str, object]:
         "invoice_id": world.libeo["boulangerie_invoice"],
         "payment_id": world.libeo["boulangerie_payment"],
         "external_id": world.libeo["boulangerie_external_id"],
+        "batch_id": world.libeo["boulangerie_batch"],
     }
 
 

@@ -78,6 +78,7 @@ def victim_params(world, side: str) -> dict[str, list]:
         "invoice_id": [world.libeo["garage_direct_invoice"], world.libeo["garage_invoice"]],
         "payment_id": [world.libeo["garage_payment"]],
         "external_id": [world.libeo["garage_external_id"]],
+        "batch_id": [world.libeo["garage_batch"]],
     }
 
 

@@ -88,7 +88,17 @@ PAYMENT_BODY = {
         "execution_date": {
             "type": ["string", "null"],
             "format": "date",
-            "description": "Date d'exécution du virement (aujourd'hui par défaut, au plus un an après).",
+            "description": (
+                "Date d'exécution du virement : un jour ouvré TARGET2, d'aujourd'hui à un an. Par défaut, "
+                "l'échéance de la facture, ou le prochain jour ouvré quand elle est passée ou n'en est pas un."
+            ),
+        },
+        "invoice": {
+            **INVOICE_BODY,
+            "description": (
+                "La facture (même schéma que PUT /invoices/{external_id}), créée ou mise à jour dans la même "
+                "transaction que le paiement : si le paiement est refusé, rien n'est créé ni modifié."
+            ),
         },
     },
 }
@@ -157,18 +167,42 @@ INVOICE = {
     },
 }
 
+_DATETIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
+
 PAYMENT = {
     "type": "object",
     "required": [
-        "id", "status", "amount_cents", "currency", "execution_date", "invoice_external_id",
-        "initiated_by", "channel", "created_at", "paid_at",
+        "id", "status", "status_label", "hold_reasons", "amount_cents", "currency", "execution_date", "paid_at",
+        "failure_reason", "cancelled_at", "cancel_reason", "invoice_external_id", "initiated_by", "channel",
+        "created_at",
     ],
     "properties": {
         "id": {"type": "integer", "minimum": 1},
-        "status": {"type": "string", "enum": ["scheduled", "in_progress", "paid", "failed", "cancelled"]},
+        "status": {
+            "type": "string",
+            "enum": ["scheduled", "in_progress", "paid", "failed", "cancelled"],
+            "description": (
+                "scheduled : programmé pour execution_date ; in_progress : dans un fichier SEPA (pain.001) remis "
+                "à la banque ; paid : la banque l'a confirmé (relevé pain.002 ou « Marquer comme débité ») ; "
+                "failed : rejeté par la banque (failure_reason) ; cancelled : annulé avant exécution."
+            ),
+        },
+        "status_label": {
+            "type": "string",
+            "description": "Le statut tel que Libeo l'affiche : « Programmé le 04/01/2027 », « Remis à la banque », "
+            "« Payé le 05/01/2027 », « Rejeté : compte du bénéficiaire clôturé (AC04) », « Annulé ».",
+        },
+        "hold_reasons": {"type": "array", "items": {"type": "string"}, "description": "Toujours vide pour l'instant."},
         "amount_cents": {"type": "integer", "minimum": 1},
         "currency": {"type": "string"},
         "execution_date": {"type": "string", "format": "date"},
+        "paid_at": {**_DATETIME_OR_NULL, "description": "Quand la banque a confirmé le virement (UTC)."},
+        "failure_reason": {
+            "type": ["string", "null"],
+            "description": "Avec failed : le motif en français, code de la banque entre parenthèses.",
+        },
+        "cancelled_at": _DATETIME_OR_NULL,
+        "cancel_reason": {"type": ["string", "null"], "description": "Toujours null pour l'instant."},
         "invoice_external_id": {"type": ["string", "null"], "description": "null : facture saisie dans Libeo."},
         "initiated_by": {
             "type": "object",
@@ -177,7 +211,31 @@ PAYMENT = {
         },
         "channel": {"type": "string", "enum": ["MEG", "Libeo"]},
         "created_at": {"type": "string", "format": "date-time"},
-        "paid_at": {"type": ["string", "null"], "format": "date-time"},
+    },
+}
+
+EVENT = {
+    "type": "object",
+    "required": ["id", "seq", "type", "created_at", "data"],
+    "properties": {
+        "id": {"type": "integer", "minimum": 1, "description": "Identifiant unique de l'événement."},
+        "seq": {"type": "integer", "minimum": 1, "description": "Rang de l'événement dans le flux du compte."},
+        "type": {"type": "string", "enum": ["payment.updated"]},
+        "created_at": {"type": "string", "format": "date-time"},
+        "data": {"$ref": "#/components/schemas/Payment"},
+    },
+}
+
+EVENT_PAGE = {
+    "type": "object",
+    "required": ["events", "next"],
+    "properties": {
+        "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
+        "next": {
+            "type": "string",
+            "pattern": "^[0-9]+$",
+            "description": "Le curseur à passer en « after » pour lire la suite (inchangé s'il n'y a rien de nouveau).",
+        },
     },
 }
 
@@ -191,7 +249,7 @@ def _json(schema_name: str, description: str) -> dict:
 
 def _errors(*statuses: int) -> dict:
     descriptions = {
-        400: "JSON illisible, ou en-tête Idempotency-Key absent ou invalide.",
+        400: "JSON illisible, en-tête Idempotency-Key absent ou invalide, curseur ou limite invalide.",
         401: "Clé d'API absente, mal formée, inconnue ou révoquée (toujours la même réponse).",
         402: "Quota mensuel de la formule Gratuit atteint (code quota_exceeded, avec upgrade_url).",
         403: "L'initiateur « accountant » n'est pas l'expert-comptable déclaré du compte.",
@@ -260,9 +318,14 @@ def openapi_document(server_url: str) -> dict:
                     "operationId": "payInvoice",
                     "summary": "Paie la facture (virement SEPA programmé).",
                     "description": (
-                        "Idempotent : la même Idempotency-Key rejoue la première réponse réussie "
-                        "(en-tête Idempotent-Replayed: true) ; avec un autre corps, 422 ; pendant que la "
-                        "première requête s'exécute, 409. Une requête refusée libère la clé."
+                        "La facture peut accompagner la demande (champ invoice, même schéma que PUT "
+                        "/invoices/{external_id}) : elle est créée ou mise à jour dans la même transaction que le "
+                        "paiement, et rien n'est créé ni modifié si le paiement est refusé. Sans invoice, la facture "
+                        "doit exister (404 sinon). Une facture envoyée par MEG n'apparaît dans les listes de Libeo "
+                        "qu'avec son premier paiement. Sans execution_date : l'échéance, ou le prochain jour ouvré "
+                        "TARGET2. Idempotent : la même Idempotency-Key rejoue la première réponse réussie "
+                        "(en-tête Idempotent-Replayed: true) ; avec un autre corps (facture comprise), 422 ; pendant "
+                        "que la première requête s'exécute, 409. Une requête refusée libère la clé."
                     ),
                     "parameters": [
                         _EXTERNAL_ID,
@@ -312,6 +375,36 @@ def openapi_document(server_url: str) -> dict:
                     "responses": {"200": _json("Payment", "Le paiement."), **_errors(401, 404, 429)},
                 }
             },
+            "/events": {
+                "get": {
+                    "operationId": "listEvents",
+                    "summary": "Les événements du compte (changements d'état des paiements), du plus ancien au plus récent.",
+                    "description": (
+                        "Chaque changement d'état d'un paiement (création, remise à la banque, paiement, rejet, "
+                        "annulation) ajoute un événement payment.updated portant le paiement après le changement. "
+                        "Lire avec after = le « next » de la réponse précédente ; sans after, depuis le premier "
+                        "événement. Un événement n'apparaît jamais après un événement plus récent : relire le flux "
+                        "depuis le début rend les mêmes événements, dans le même ordre."
+                    ),
+                    "parameters": [
+                        {
+                            "name": "after",
+                            "in": "query",
+                            "required": False,
+                            "description": "Curseur opaque (le « next » d'une réponse) ; absent : depuis le début.",
+                            "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "required": False,
+                            "description": "Nombre d'événements au plus (100 par défaut).",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                        },
+                    ],
+                    "responses": {"200": _json("EventPage", "Les événements suivants."), **_errors(400, 401, 429)},
+                }
+            },
         },
         "components": {
             "securitySchemes": {
@@ -323,6 +416,8 @@ def openapi_document(server_url: str) -> dict:
                 "Invoice": INVOICE,
                 "PaymentInput": PAYMENT_BODY,
                 "Payment": PAYMENT,
+                "Event": EVENT,
+                "EventPage": EVENT_PAGE,
                 "Error": ERROR,
             },
         },

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+import re
+from datetime import date
 
 from flask import current_app, g, jsonify, request
 
 from core.throttle import client_address, configured, refused_credentials
-from models.libeo import Channel, InitiatorRole, Invoice, Payment, db
+from models.libeo import Channel, InitiatorRole, Invoice, db
 from models.libeo.errors import LibeoError, NotFound
+from models.libeo.events import DEFAULT_LIMIT, MAX_LIMIT, event_json, events_after, payment_json
 from models.libeo.idempotency import claim_key, complete, fingerprint, release, replay
 from models.libeo.invoices import invoice_by_external_id, invoice_data, upsert_meg_invoice
 from models.libeo.keys import authenticate_api_key, public_id_of, record_key_use
@@ -17,7 +19,7 @@ from models.libeo.payments import Initiator, PaymentQuota, account_payment, pay_
 
 from ..extensions import limiter
 from . import bp
-from .errors import ApiError, domain_error_response, error_response, unauthorized
+from .errors import API_FIELDS, ApiError, domain_error_response, error_response, unauthorized
 from .openapi import (
     EXTERNAL_ID_PATTERN,
     IDEMPOTENCY_KEY_PATTERN,
@@ -99,14 +101,6 @@ def _iso_date(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
-def _iso_datetime(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.isoformat()
-
-
 def account_json(account) -> dict:
     quota = PaymentQuota.for_account(account)
     return {
@@ -133,21 +127,6 @@ def invoice_json(invoice: Invoice) -> dict:
     }
 
 
-def payment_json(payment: Payment) -> dict:
-    return {
-        "id": payment.id,
-        "status": payment.status.value,
-        "amount_cents": payment.amount_cents,
-        "currency": payment.currency,
-        "execution_date": payment.execution_date.isoformat(),
-        "invoice_external_id": payment.invoice.external_id,
-        "initiated_by": {"email": payment.initiated_by_email, "role": payment.initiated_by_role.value},
-        "channel": payment.channel.value,
-        "created_at": _iso_datetime(payment.created_at),
-        "paid_at": _iso_datetime(payment.paid_at),
-    }
-
-
 def _external_id_or_none(external_id: str) -> str | None:
     return external_id if matches(EXTERNAL_ID_PATTERN, external_id) else None
 
@@ -163,26 +142,41 @@ def me():
     return jsonify(account_json(g.account))
 
 
-@bp.put("/invoices/<external_id>")
-def put_invoice(external_id: str):
+def _checked_external_id(external_id: str) -> str:
     if _external_id_or_none(external_id) is None:
         raise ApiError(
             422, "validation_error", "L'identifiant de facture doit comporter 1 à 64 lettres, chiffres, « . _ : - ».",
             "external_id",
         )
-    body = validate(INVOICE_BODY, json_body())
+    return external_id
+
+
+def _upsert_invoice(external_id: str, body: dict, field_prefix: str = ""):
+    """The invoice of a (schema-checked) body, created or updated; domain errors name the caller's field."""
     supplier = body["supplier"]
-    data = invoice_data(
-        number=body["number"],
-        supplier_name=supplier["name"],
-        supplier_iban=supplier["iban"],
-        supplier_bic=supplier.get("bic"),
-        issue_date=date.fromisoformat(body["issue_date"]),
-        due_date=date.fromisoformat(body["due_date"]),
-        amount_cents=body["amount_cents"],
-        currency=body["currency"],
-    )
-    invoice, created = upsert_meg_invoice(g.account, external_id, data)
+    try:
+        data = invoice_data(
+            number=body["number"],
+            supplier_name=supplier["name"],
+            supplier_iban=supplier["iban"],
+            supplier_bic=supplier.get("bic"),
+            issue_date=date.fromisoformat(body["issue_date"]),
+            due_date=date.fromisoformat(body["due_date"]),
+            amount_cents=body["amount_cents"],
+            currency=body["currency"],
+        )
+        return upsert_meg_invoice(g.account, external_id, data)
+    except LibeoError as error:
+        if field_prefix and error.field:
+            error.field = field_prefix + API_FIELDS.get(error.field, error.field)
+        raise
+
+
+@bp.put("/invoices/<external_id>")
+def put_invoice(external_id: str):
+    _checked_external_id(external_id)
+    body = validate(INVOICE_BODY, json_body())
+    invoice, created = _upsert_invoice(external_id, body)
     db.session.commit()
     return jsonify(invoice_json(invoice)), 201 if created else 200
 
@@ -203,7 +197,10 @@ def _idempotency_key() -> str:
 def pay(external_id: str):
     key = _idempotency_key()
     body = validate(PAYMENT_BODY, json_body())
+    if body.get("invoice") is not None:
+        _checked_external_id(external_id)
     account = g.account
+    # The whole body: a replay must send exactly what the first request sent.
     record, claimed = claim_key(account, key, fingerprint("POST", request.path, body))
     if not claimed:
         status, answer = replay(record)
@@ -215,9 +212,16 @@ def pay(external_id: str):
     db.session.commit()
     record_id = record.id
     try:
-        invoice = invoice_by_external_id(account, external_id) if _external_id_or_none(external_id) else None
+        # The invoice sent with the request and its payment: one transaction, all or nothing.
+        if body.get("invoice") is not None:
+            invoice, _ = _upsert_invoice(external_id, body["invoice"], "invoice.")
+        else:
+            invoice = invoice_by_external_id(account, external_id) if _external_id_or_none(external_id) else None
         if invoice is None:
-            raise NotFound("Cette facture n'existe pas dans Libeo : envoyez-la d'abord (PUT /invoices/{external_id}).")
+            raise NotFound(
+                "Cette facture n'existe pas dans Libeo : joignez-la à la demande de paiement (champ « invoice ») "
+                "ou envoyez-la d'abord (PUT /invoices/{external_id})."
+            )
         initiator = body["initiated_by"]
         payment = pay_invoice(
             account,
@@ -242,3 +246,51 @@ def payment(payment_id: int):
     if found is None:
         raise NotFound("Ce paiement n'existe pas.")
     return jsonify(payment_json(found))
+
+
+_CURSOR = re.compile(r"[0-9]{1,18}")
+_LIMIT = re.compile(r"[0-9]{1,4}")
+
+
+def _cursor() -> int:
+    raw = request.args.get("after")
+    if raw is None:
+        return 0
+    if not _CURSOR.fullmatch(raw):
+        raise ApiError(
+            400, "invalid_cursor",
+            "Le curseur « after » n'est pas valide : reprenez la valeur « next » de la réponse précédente, "
+            "ou omettez-le pour lire depuis le premier événement.",
+            "after",
+        )
+    return int(raw)
+
+
+def _limit() -> int:
+    raw = request.args.get("limit")
+    if raw is None:
+        return DEFAULT_LIMIT
+    if not _LIMIT.fullmatch(raw) or not 1 <= int(raw) <= MAX_LIMIT:
+        raise ApiError(
+            400, "invalid_limit", f"Le paramètre « limit » doit être un nombre entier de 1 à {MAX_LIMIT}.", "limit",
+        )
+    return int(raw)
+
+
+EVENT_PARAMETERS = ("after", "limit")
+
+
+def _check_event_parameters() -> None:
+    for name in request.args:
+        if name not in EVENT_PARAMETERS:
+            raise ApiError(400, "unknown_parameter",
+                           "Paramètre inconnu : seuls « after » et « limit » sont acceptés.", name[:100])
+        if len(request.args.getlist(name)) > 1:
+            raise ApiError(400, "repeated_parameter", f"Le paramètre « {name} » ne doit figurer qu'une fois.", name)
+
+
+@bp.get("/events")
+def events():
+    _check_event_parameters()
+    page = events_after(g.account, _cursor(), _limit())
+    return jsonify({"events": [event_json(e) for e in page.events], "next": str(page.next_cursor)})

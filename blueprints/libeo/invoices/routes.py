@@ -5,13 +5,13 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
+from core.dates import date_fr
 from core.throttle import configured, signed_in_user
 from core.views import page_number, show_domain_error
 from models.libeo import Channel, InitiatorRole, db
 from models.libeo.errors import LibeoError, QuotaExceeded
 from models.libeo.invoices import account_invoice, create_libeo_invoice, invoice_data, invoices_query
-from core.dates import paris_today
-from models.libeo.payments import Initiator, PaymentQuota, invoice_payments, pay_invoice
+from models.libeo.payments import Initiator, PaymentQuota, invoice_payments, pay_invoice, proposed_execution_date
 
 from ..context import current_account
 from ..extensions import limiter
@@ -70,12 +70,16 @@ def new_invoice():
 
 
 def _render_invoice(invoice, form: PayForm, status: int = 200):
+    proposed, reason = proposed_execution_date(invoice)
+    if not form.is_submitted():
+        form.execution_date.data = proposed
     return (
         render_template(
             "libeo/invoices/detail.html",
             invoice=invoice,
             payments=invoice_payments(invoice),
             form=form,
+            date_hint=f"{reason} Un jour ouvré, d'aujourd'hui à un an au plus.",
             quota=PaymentQuota.for_account(current_account()),
         ),
         status,
@@ -84,9 +88,7 @@ def _render_invoice(invoice, form: PayForm, status: int = 200):
 
 @bp.route("/<int:invoice_id>")
 def invoice(invoice_id: int):
-    form = PayForm()
-    form.execution_date.data = paris_today()
-    return _render_invoice(_invoice_or_404(invoice_id), form)
+    return _render_invoice(_invoice_or_404(invoice_id), PayForm())
 
 
 @bp.route("/<int:invoice_id>/payer", methods=["POST"])
@@ -110,12 +112,15 @@ def pay(invoice_id: int):
         return redirect(url_for("invoices.invoice", invoice_id=invoice_id))
     except LibeoError as error:
         db.session.rollback()
+        if error.field == "execution_date":
+            form.execution_date.errors = [*form.execution_date.errors, error.message]
+            return _render_invoice(invoice, form, 422)
         flash(error.message, "error")
         return redirect(url_for("invoices.invoice", invoice_id=invoice_id))
     db.session.commit()
     flash(
         f"Le paiement de la facture {invoice.number} ({payment.amount_display}) est programmé "
-        f"pour le {payment.execution_date.strftime('%d/%m/%Y')}.",
+        f"pour le {date_fr(payment.execution_date)}.",
         "success",
     )
     return redirect(url_for("invoices.invoice", invoice_id=invoice_id))

@@ -1,19 +1,19 @@
-"""« Paiements »: every payment of the account, its status and who asked for it."""
+"""« Paiements »: every payment of the account, its status and who asked for it; cancel, « Marquer comme débité »."""
 
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_login import login_required
+from flask_login import current_user, login_required
 
 from core.security import safe_next_url
 from core.views import page_number
 from models.libeo import db
 from models.libeo.errors import LibeoError
-from models.libeo.payments import account_payment, cancel_payment, payments_query
+from models.libeo.payments import account_payment, cancel_payment, mark_debited, payments_query
 
 from ..context import current_account
 from . import bp
-from .forms import CancelForm
+from .forms import CancelForm, MarkDebitedForm
 
 PER_PAGE = 25
 
@@ -24,21 +24,32 @@ def require_login():
     """Every page of « Paiements » needs a signed-in user."""
 
 
+def _payment_or_404(payment_id: int):
+    payment = account_payment(current_account(), payment_id)
+    if payment is None:
+        abort(404)
+    return payment
+
+
 @bp.route("/")
 def list_payments():
     pagination = db.paginate(payments_query(current_account()), page=page_number(), per_page=PER_PAGE, error_out=False)
     return render_template("libeo/payments/list.html", pagination=pagination)
 
 
+@bp.route("/<int:payment_id>")
+def payment(payment_id: int):
+    return render_template("libeo/payments/detail.html", payment=_payment_or_404(payment_id))
+
+
 @bp.route("/<int:payment_id>/annuler", methods=["POST"])
 def cancel(payment_id: int):
     account = current_account()
-    payment = account_payment(account, payment_id)
-    if payment is None:
-        abort(404)
-    back = safe_next_url(request.form.get("next"), url_for("payments.list_payments"))
+    payment = _payment_or_404(payment_id)
+    back = safe_next_url(request.form.get("next"), url_for("payments.payment", payment_id=payment_id))
     if not CancelForm().validate_on_submit():
         abort(400)
+    number = payment.invoice.number
     try:
         cancel_payment(account, payment)
     except LibeoError as error:
@@ -46,5 +57,25 @@ def cancel(payment_id: int):
         flash(error.message, "error")
     else:
         db.session.commit()
-        flash(f"Le paiement de la facture {payment.invoice.number} est annulé.", "success")
+        flash(f"Le paiement de la facture {number} est annulé.", "success")
     return redirect(back)
+
+
+@bp.route("/<int:payment_id>/debite", methods=["GET", "POST"])
+def mark_as_debited(payment_id: int):
+    """« Marquer comme débité »: a confirmation page, then the change."""
+    account = current_account()
+    payment = _payment_or_404(payment_id)
+    form = MarkDebitedForm()
+    if form.validate_on_submit():
+        number = payment.invoice.number
+        try:
+            mark_debited(account, payment, current_user.email)
+        except LibeoError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            db.session.commit()
+            flash(f"Le paiement de la facture {number} est marqué comme débité : {payment.status_label}.", "success")
+        return redirect(url_for("payments.payment", payment_id=payment_id))
+    return render_template("libeo/payments/mark_debited.html", payment=payment, form=form)

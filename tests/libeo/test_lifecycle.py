@@ -1,0 +1,424 @@
+"""A payment's whole life in Libeo, as a person lives it (SPEC §5.6, §11; issue 13).
+
+Pay → the execution puts it in a SEPA file (« Remis à la banque ») → the file
+is downloaded from « Remises » → the bank's status report (pain.002, built
+by devtools.bank_simulator from that very file) is imported → « Payé le … »
+or « Rejeté : … » on every page; « Marquer comme débité »; the command line;
+and refusals that change nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from html import unescape
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+import sepaxml
+import xmlschema
+from sqlalchemy import func, select
+
+from core.calendar import earliest_execution_date
+from core.dates import paris_today
+from devtools.bank_simulator import status_report_for
+from .conftest import DEBTOR_IBAN, SUPPLIER_IBAN, Api, count_queries, make_account, make_key, valid_iban
+from models.libeo import BankStatusImport, Payment, PaymentEvent, Plan, db
+
+XSD = Path(sepaxml.__file__).parent / "schemas" / "pain.001.001.03.xsd"
+DAY = earliest_execution_date(paris_today())
+SHOWN_DAY = f"{DAY:%d/%m/%Y}"
+TODAY = f"{paris_today():%d/%m/%Y}"
+CLOSED_ACCOUNT = "Rejeté : compte du bénéficiaire clôturé (AC04)"
+
+
+def text(response) -> str:
+    return unescape(response.get_data(as_text=True))
+
+
+def _new_invoice(client, number: str, supplier: str = "Laiterie des Prés", iban: str = SUPPLIER_IBAN) -> int:
+    page = client.post(
+        "/libeo/factures/nouvelle",
+        data={"number": number, "supplier_name": supplier, "supplier_iban": iban, "supplier_bic": "",
+              "issue_date": "2026-10-01", "due_date": "2026-10-15", "amount": "1 234,56"},
+    )
+    assert page.status_code == 302, text(page)
+    return int(page.headers["Location"].rsplit("/", 1)[1])
+
+
+def _pay(client, invoice_id: int) -> None:
+    page = text(client.post(f"/libeo/factures/{invoice_id}/payer", data={"execution_date": DAY.isoformat()},
+                            follow_redirects=True))
+    assert f"Programmé le {SHOWN_DAY}" in page, page
+
+
+def _execute(apps) -> str:
+    result = apps.root.test_cli_runner().invoke(args=["libeo", "execute-payments", "--date", DAY.isoformat()])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _download(client) -> bytes:
+    remittances = text(client.get("/libeo/remises/"))
+    link = re.search(r'href="(/libeo/remises/\d+/fichier)"', remittances).group(1)
+    response = client.get(link)
+    assert response.status_code == 200
+    assert response.mimetype == "application/xml"
+    assert re.fullmatch(r"attachment; filename=LBO-\d+-\d{8}-[0-9A-F]{8}\.xml", response.headers["Content-Disposition"])
+    assert "no-store" in response.headers["Cache-Control"]
+    xmlschema.XMLSchema(str(XSD)).validate(response.data.decode())  # what the bank will check first
+    return response.data
+
+
+def _upload(client, report: bytes, name: str = "releve.xml"):
+    return client.post("/libeo/remises/releve", data={"report": (BytesIO(report), name)},
+                       content_type="multipart/form-data", follow_redirects=True)
+
+
+def _payment_ids(libeo_app) -> list[int]:
+    with libeo_app.app_context():
+        return list(db.session.scalars(select(Payment.id).order_by(Payment.id)))
+
+
+def _event_count(libeo_app) -> int:
+    with libeo_app.app_context():
+        return db.session.scalar(select(func.count(PaymentEvent.id)))
+
+
+@pytest.fixture
+def company(libeo_app, libeo_auth):
+    """Boulangerie Martin, signed in, with its bank account (so that payments are executed)."""
+    info = make_account(libeo_app, name="Boulangerie Martin SARL", plan=Plan.PARTNERSHIPS, debtor_iban=DEBTOR_IBAN)
+    libeo_auth.login(info.email)
+    return info
+
+
+def test_the_whole_life_pay_execute_download_import_paid_and_rejected(apps, client, libeo_app, company):
+    first = _new_invoice(client, "F-PAYEE", "Minoterie Dupuis", valid_iban(11))
+    second = _new_invoice(client, "F-REJETEE", "Laiterie des Prés", valid_iban(12))
+    _pay(client, first)
+    _pay(client, second)
+    paid_id, rejected_id = _payment_ids(libeo_app)
+
+    output = _execute(apps)
+    assert "2 virement(s)" in output and "à télécharger dans « Remises »" in output
+    for page in ("/libeo/factures/", "/libeo/paiements/", f"/libeo/factures/{first}", f"/libeo/paiements/{paid_id}"):
+        shown = text(client.get(page))
+        assert "Remis à la banque" in shown, page
+        assert "Payé le" not in shown, page  # not before the bank says so
+
+    remittances = text(client.get("/libeo/remises/"))
+    assert ">Remises</a>" in remittances  # in the navigation
+    assert "2 469,12" in remittances.replace("\u202f", " ")  # the file's total
+    assert "Remis à la banque : 2 virements en attente du relevé" in remittances
+    assert "Importer un relevé de la banque (pain.002)" in remittances
+    pain001 = _download(client)
+
+    report = status_report_for(pain001, {f"LIBEO-{rejected_id}": ("RJCT", "AC04")})
+    imported = text(_upload(client, report))
+    assert "Relevé de la banque importé pour la remise LBO-" in imported
+    assert "1 paiement payé, 1 paiement rejeté" in imported
+    assert "Traitée : 1 payé, 1 rejeté" in imported
+
+    # The same words everywhere: lists, invoice pages, payment pages, API.
+    for page in ("/libeo/factures/", "/libeo/paiements/", f"/libeo/factures/{first}", f"/libeo/paiements/{paid_id}"):
+        assert f"Payé le {TODAY}" in text(client.get(page)), page
+    for page in ("/libeo/factures/", "/libeo/paiements/", f"/libeo/factures/{second}",
+                 f"/libeo/paiements/{rejected_id}"):
+        assert CLOSED_ACCOUNT in text(client.get(page)), page
+    api = Api(client, make_key(libeo_app, company.id))
+    paid = api.get(f"/payments/{paid_id}").json
+    assert (paid["status"], paid["status_label"]) == ("paid", f"Payé le {TODAY}")
+    assert paid["paid_at"] is not None
+    rejected = api.get(f"/payments/{rejected_id}").json
+    assert (rejected["status"], rejected["failure_reason"]) == ("failed", CLOSED_ACCOUNT)
+    # A rejected invoice can be paid again; a paid one cannot.
+    assert "Payer par virement" in text(client.get(f"/libeo/factures/{second}"))
+    assert "Payer par virement" not in text(client.get(f"/libeo/factures/{first}"))
+
+
+def test_importing_the_same_report_twice_changes_nothing_and_says_so(apps, client, libeo_app, company):
+    _pay(client, _new_invoice(client, "F-1"))
+    _execute(apps)
+    report = status_report_for(_download(client))
+    assert "1 paiement payé" in text(_upload(client, report))
+    events = _event_count(libeo_app)
+
+    again = text(_upload(client, report))
+    assert "a déjà été importé le" in again and "aucun paiement n'a changé" in again
+    assert _event_count(libeo_app) == events
+    with libeo_app.app_context():
+        assert db.session.scalar(select(func.count(BankStatusImport.id))) == 1
+
+
+def test_a_later_report_only_settles_what_is_still_at_the_bank(apps, client, libeo_app, company):
+    _pay(client, _new_invoice(client, "F-1", iban=valid_iban(21)))
+    _pay(client, _new_invoice(client, "F-2", iban=valid_iban(22)))
+    first_id, second_id = _payment_ids(libeo_app)
+    _execute(apps)
+    pain001 = _download(client)
+    # The bank first accepts the file technically, then settles one and rejects the other.
+    pending = text(_upload(client, status_report_for(pain001, default="ACTC")))
+    assert "aucun paiement n'a changé (2 paiements toujours remis à la banque)" in pending
+    settled = text(_upload(client, status_report_for(pain001, {f"LIBEO-{second_id}": ("RJCT", "AM04")})))
+    assert "1 paiement payé, 1 paiement rejeté" in settled
+    # A third report contradicting what is settled changes nothing.
+    late = text(_upload(client, status_report_for(pain001, default="RJCT")))
+    assert "aucun paiement n'a changé" in late
+    assert f"Payé le {TODAY}" in text(client.get(f"/libeo/paiements/{first_id}"))
+    assert "Rejeté : provision insuffisante (AM04)" in text(client.get(f"/libeo/paiements/{second_id}"))
+
+
+def test_mark_as_debited_asks_for_confirmation_then_decides_once(apps, client, libeo_app, company):
+    invoice_id = _new_invoice(client, "F-1")
+    _pay(client, invoice_id)
+    [payment_id] = _payment_ids(libeo_app)
+    assert "Marquer comme débité" not in text(client.get(f"/libeo/paiements/{payment_id}"))  # not at the bank yet
+    _execute(apps)
+    batch_page = text(client.get(re.search(r'href="(/libeo/remises/\d+)"', text(client.get("/libeo/remises/")))
+                                 .group(1)))
+    assert f'href="/libeo/paiements/{payment_id}/debite"' in batch_page
+
+    confirmation = text(client.get(f"/libeo/paiements/{payment_id}/debite"))
+    assert "Confirmez que ce virement apparaît comme débité" in confirmation
+    assert "Confirmer : le virement est débité" in confirmation
+    assert "Remis à la banque" in text(client.get(f"/libeo/paiements/{payment_id}"))  # a GET changes nothing
+
+    done = text(client.post(f"/libeo/paiements/{payment_id}/debite", follow_redirects=True))
+    assert f"est marqué comme débité : Payé le {TODAY}" in done
+    assert f"marqué comme débité par {company.email}" in done
+    assert f"Payé le {TODAY}" in text(client.get("/libeo/factures/"))
+    events = _event_count(libeo_app)
+    again = text(client.post(f"/libeo/paiements/{payment_id}/debite", follow_redirects=True))
+    assert f"Ce paiement n'est plus « Remis à la banque » (Payé le {TODAY})" in again
+    assert _event_count(libeo_app) == events
+    assert "ne peut pas être marqué comme débité" in text(client.get(f"/libeo/paiements/{payment_id}/debite"))
+
+
+def test_the_command_line_imports_a_report(apps, client, libeo_app, company, tmp_path):
+    _pay(client, _new_invoice(client, "F-CLI"))
+    [payment_id] = _payment_ids(libeo_app)
+    _execute(apps)
+    report = tmp_path / "pain002.xml"
+    report.write_bytes(status_report_for(_download(client), {f"LIBEO-{payment_id}": ("RJCT", "AC04")}))
+    runner = apps.root.test_cli_runner()
+
+    result = runner.invoke(args=["libeo", "import-bank-status", str(report)])
+    assert result.exit_code == 0, result.output
+    assert "Boulangerie Martin SARL : Relevé de la banque importé pour la remise LBO-" in result.output
+    assert "1 paiement rejeté" in result.output
+    assert f"Facture F-CLI (1\u202f234,56\u00a0€) : {CLOSED_ACCOUNT}" in result.output
+    assert CLOSED_ACCOUNT in text(client.get("/libeo/paiements/"))
+
+    again = runner.invoke(args=["libeo", "import-bank-status", str(report)])
+    assert again.exit_code == 0 and "a déjà été importé" in again.output
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"<pas du xml", "Ce fichier n'est pas un fichier XML lisible"),
+        (b"", "Le fichier est vide."),
+        (None, "Le fichier"),  # missing: see below
+    ],
+)
+def test_the_command_line_refuses_a_bad_file_in_french(apps, tmp_path, content, message):
+    path = tmp_path / "releve.xml"
+    if content is not None:
+        path.write_bytes(content)
+    result = apps.root.test_cli_runner().invoke(args=["libeo", "import-bank-status", str(path)])
+    assert result.exit_code == 1
+    assert result.output.startswith("Erreur : ") and message in result.output
+    assert "Error" not in result.output and "Traceback" not in result.output
+
+
+def test_the_command_line_refuses_a_report_of_no_known_file(apps, client, libeo_app, company, tmp_path):
+    _pay(client, _new_invoice(client, "F-1"))
+    _execute(apps)
+    pain001 = _download(client).replace(b"<MsgId>", b"<MsgId>X")  # another file's id
+    path = tmp_path / "releve.xml"
+    path.write_bytes(status_report_for(pain001))
+    result = apps.root.test_cli_runner().invoke(args=["libeo", "import-bank-status", str(path)])
+    assert result.exit_code == 1
+    assert "qu'aucune remise de Libeo ne porte" in result.output
+
+
+def test_another_accounts_report_or_file_is_refused_and_changes_nothing(apps, client, libeo_app, libeo_auth, company):
+    _pay(client, _new_invoice(client, "F-SECRETE"))
+    _execute(apps)
+    pain001 = _download(client)
+    batch_link = re.search(r'href="(/libeo/remises/\d+)"', text(client.get("/libeo/remises/"))).group(1)
+    report = status_report_for(pain001)
+    libeo_auth.logout()
+
+    other = make_account(libeo_app, name="Garage Leroy SAS", debtor_iban=valid_iban(99))
+    libeo_auth.login(other.email)
+    events = _event_count(libeo_app)
+    refused = _upload(client, report)
+    assert refused.status_code == 422
+    assert "qui n'est pas une remise de votre compte" in text(refused)
+    assert _event_count(libeo_app) == events
+    assert client.get(batch_link).status_code == 404
+    assert client.get(batch_link + "/fichier").status_code == 404
+    assert "F-SECRETE" not in text(client.get("/libeo/remises/"))
+    with libeo_app.app_context():
+        assert db.session.scalar(select(Payment.status)).value == "in_progress"
+        assert db.session.scalar(select(func.count(BankStatusImport.id))) == 0
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"<Document>pas fini", "Ce fichier n'est pas un fichier XML lisible"),
+        (b'<?xml version="1.0"?><Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"/>',
+         "Ce fichier est un ordre de virement (pain.001.001.03)"),
+        (b"\x89PNG\r\n\x1a\n", "Ce fichier n'est pas un fichier XML lisible"),
+    ],
+)
+def test_a_bad_upload_gets_a_french_message(client, company, content, message):
+    refused = _upload(client, content)
+    assert refused.status_code == 422
+    assert message in text(refused)
+
+
+def test_an_upload_without_a_file_is_refused(client, company):
+    refused = client.post("/libeo/remises/releve", data={}, content_type="multipart/form-data")
+    assert refused.status_code == 422
+    assert "Choisissez le fichier du relevé envoyé par la banque." in text(refused)
+
+
+def test_remises_pages_need_a_signed_in_user(client):
+    for path in ("/libeo/remises/", "/libeo/remises/1", "/libeo/remises/1/fichier", "/libeo/paiements/1",
+                 "/libeo/paiements/1/debite"):
+        response = client.get(path)
+        assert response.status_code == 302 and "/libeo/connexion" in response.headers["Location"], path
+
+
+# Cancelling.
+
+
+def test_cancel_returns_to_a_french_page_under_libeo(client, libeo_app, company):
+    invoice_id = _new_invoice(client, "F-ANNULEE")
+    _pay(client, invoice_id)
+    [payment_id] = _payment_ids(libeo_app)
+    listing = text(client.get("/libeo/paiements/"))
+    back = re.search(r'name="next" value="([^"]+)"', listing).group(1)
+    assert back == "/libeo/paiements/"
+
+    answer = client.post(f"/libeo/paiements/{payment_id}/annuler", data={"next": back})
+    assert answer.status_code == 302 and answer.headers["Location"] == "/libeo/paiements/"
+    page = client.get(answer.headers["Location"])
+    assert page.status_code == 200
+    assert "Le paiement de la facture F-ANNULEE est annulé." in text(page) and "Annulé" in text(page)
+    # From the invoice page, back to the invoice page; without « next », to the payment's page.
+    _pay(client, invoice_id)
+    second = _payment_ids(libeo_app)[-1]
+    from_invoice = re.search(r'name="next" value="([^"]+)"', text(client.get(f"/libeo/factures/{invoice_id}")))
+    assert from_invoice.group(1) == f"/libeo/factures/{invoice_id}"
+    plain = client.post(f"/libeo/paiements/{second}/annuler")
+    assert plain.headers["Location"] == f"/libeo/paiements/{second}"
+    assert "Annulé" in text(client.get(plain.headers["Location"]))
+    assert "À payer" in text(client.get("/libeo/factures/"))
+
+
+def test_a_payment_at_the_bank_cannot_be_cancelled(apps, client, libeo_app, company):
+    _pay(client, _new_invoice(client, "F-1"))
+    [payment_id] = _payment_ids(libeo_app)
+    _execute(apps)
+    refused = text(client.post(f"/libeo/paiements/{payment_id}/annuler", follow_redirects=True))
+    assert "Ce paiement ne peut plus être annulé" in refused
+    assert "Remis à la banque" in refused
+
+
+def test_a_cancelled_payment_frees_its_slot_in_the_quota(client, libeo_app, libeo_auth):
+    info = make_account(libeo_app)  # « Gratuit »: 5 payments a month
+    libeo_auth.login(info.email)
+    api = Api(client, make_key(libeo_app, info.id))
+    for n in range(7):
+        assert api.put_invoice(f"meg-{n}", n=n).status_code == 201
+    created = [api.pay(f"meg-{n}", key=f"k{n}").json for n in range(5)]
+    assert api.pay("meg-5", key="k5").status_code == 402
+    assert api.get("/me").json["payments_this_month"] == 5
+
+    client.post(f"/libeo/paiements/{created[0]['id']}/annuler")
+    assert api.get("/me").json["payments_this_month"] == 4
+    assert "4 / 5 paiements ce mois-ci" in text(client.get("/libeo/factures/"))
+    assert api.pay("meg-5", key="k5-bis").status_code == 201  # the 6th asked for, the 5th that counts
+    seventh = api.pay("meg-6", key="k6")
+    assert seventh.status_code == 402 and seventh.json["error"]["code"] == "quota_exceeded"
+    # Cancelling the same payment again gives nothing back twice.
+    client.post(f"/libeo/paiements/{created[0]['id']}/annuler")
+    assert api.get("/me").json["payments_this_month"] == 5
+
+
+# Concurrency: every change decides once.
+
+
+def _together(apps, count: int, call):
+    barrier = threading.Barrier(count)
+
+    def worker(i):
+        client = apps.root.test_client()
+        barrier.wait()
+        return call(client, i)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(worker, range(count)))
+
+
+def test_concurrent_imports_and_clicks_decide_once(apps, client, libeo_app, company):
+    for n in range(3):
+        _pay(client, _new_invoice(client, f"F-{n}", iban=valid_iban(40 + n)))
+    ids = _payment_ids(libeo_app)
+    _execute(apps)
+    report = status_report_for(_download(client), {f"LIBEO-{ids[2]}": ("RJCT", "AC04")})
+    cookie = client.get_cookie("libeo_session", path="/libeo")
+    events = _event_count(libeo_app)
+
+    def act(other, i):
+        other.set_cookie("libeo_session", cookie.value, path="/libeo")
+        if i % 2:
+            return other.post(f"/libeo/paiements/{ids[0]}/debite").status_code
+        return _upload(other, report).status_code
+
+    statuses = _together(apps, 8, act)
+    assert set(statuses) <= {200, 302}, statuses
+    # Three payments changed state once each: three events, one import.
+    assert _event_count(libeo_app) == events + 3
+    with libeo_app.app_context():
+        assert db.session.scalar(select(func.count(BankStatusImport.id))) == 1
+        states = [p.status.value for p in db.session.scalars(select(Payment).order_by(Payment.id))]
+    assert states == ["paid", "paid", "failed"]
+
+
+def test_a_file_of_release_1_is_served_from_the_export_folder_if_intact(apps, client, libeo_app, company):
+    from models.libeo import SepaBatch
+
+    _pay(client, _new_invoice(client, "F-1"))
+    _execute(apps)
+    with libeo_app.app_context():
+        batch = db.session.scalar(select(SepaBatch))
+        batch.xml = None  # release 1 kept the file on disk only
+        db.session.commit()
+        batch_id, copy = batch.id, Path(libeo_app.config["SEPA_EXPORT_DIR"]) / batch.file_name
+    assert client.get(f"/libeo/remises/{batch_id}/fichier").data == copy.read_bytes()
+    copy.write_bytes(copy.read_bytes().replace(b"F-1", b"F-9"))  # not the file that was sent
+    refused = client.get(f"/libeo/remises/{batch_id}/fichier")
+    assert refused.status_code == 404
+    assert "Le fichier de cette remise n'est pas disponible." in text(refused)
+
+
+def test_remises_pages_run_a_constant_number_of_queries(apps, client, libeo_app, company):
+    def batch_of(count: int) -> str:
+        for n in range(count):
+            _pay(client, _new_invoice(client, f"F-{count}-{n}", iban=valid_iban(500 + n)))
+        _execute(apps)
+        return re.search(r'href="(/libeo/remises/\d+)"', text(client.get("/libeo/remises/"))).group(1)
+
+    small = batch_of(1)
+    few = [count_queries(libeo_app, client, p) for p in ("/libeo/remises/", small, "/libeo/paiements/")]
+    large = batch_of(12)
+    many = [count_queries(libeo_app, client, p) for p in ("/libeo/remises/", large, "/libeo/paiements/")]
+    assert few == many
