@@ -134,28 +134,28 @@ def register_commands(app: Flask, meg: Flask, libeo: Flask) -> None:
                 stripe_server.stop()
 
 
-def start_background_work(meg: Flask, libeo: Flask, every: float = 10.0) -> None:
-    """The default run's worker: delivers MEG's queued invoice changes to Libeo.
+def start_background_work(meg: Flask, libeo: Flask, every: float = 5.0) -> None:
+    """The default run's worker: MEG's sync pass with Libeo, every few seconds.
 
     In production the same work runs as its own process
-    (``flask --app app meg deliver-updates --loop``); the queue lives in the
+    (``flask --app app meg sync --loop``); its work is claimed in the
     database, so any number of workers may run.
     """
     import logging
     import threading
     import time
 
-    from models.meg.libeo_link import deliver_invoice_updates
+    from models.meg.libeo_sync import sync_pass
 
-    log = logging.getLogger("meg.outbox")
+    log = logging.getLogger("meg.sync")
 
     def loop() -> None:
         while True:
             time.sleep(every)
             try:
                 with meg.app_context():
-                    deliver_invoice_updates()
-            except Exception:  # the worker must outlive a bad pass; the queue keeps the work
-                log.exception("Échec d'un passage de livraison des mises à jour vers Libeo")
+                    sync_pass()
+            except Exception:  # the worker must outlive a bad pass; the database keeps the work
+                log.exception("Échec d'un passage de synchronisation avec Libeo")
 
-    threading.Thread(target=loop, name="meg-outbox", daemon=True).start()
+    threading.Thread(target=loop, name="meg-sync", daemon=True).start()

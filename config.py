@@ -101,6 +101,10 @@ class MegConfig(BaseConfig):
     # Key that encrypts the Libeo API keys MEG stores (Fernet, urlsafe base64).
     LIBEO_KEY_ENCRYPTION_KEY = _env("MEG_ENCRYPTION_KEY")
     OAUTH_KEYS_DIR = str(INSTANCE_DIR / "meg_oauth")
+    # How long a sync worker owns a piece of work (a replay, a company's events) before
+    # another may take it over: longer than one piece takes, short enough to recover
+    # soon from a worker killed mid-pass.
+    SYNC_CLAIM_SECONDS = int(_env("SYNC_CLAIM_SECONDS", "120"))
 
 
 class LibeoConfig(BaseConfig):

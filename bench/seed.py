@@ -187,7 +187,9 @@ def _tenant_slot(plan: SeedPlan, owners: list[int], k: int) -> int | None:
 
 def _seed_meg(db, plan, tenants, owners, keys, ibans, password_hash, today, now) -> None:
     from models.meg import AccountingFirm, AchatsRole, Company, ModuleRole, PaymentMode, Supplier, SupplierInvoice, User
-    from models.meg.libeo_link import LibeoConnection, LibeoPayment, PaymentStatus, _fernet
+    from core.dates import utcnow
+    from models.meg.libeo_connection import ConnectionState, LibeoConnection, _fernet
+    from models.meg.libeo_payments import LibeoPayment, PaymentState
 
     fernet = _fernet()
     modes = list(PaymentMode)
@@ -207,7 +209,8 @@ def _seed_meg(db, plan, tenants, owners, keys, ibans, password_hash, today, now)
         key = keys[c - 1][1]
         connections.append({"id": c, "company_id": c, "key_ciphertext": fernet.encrypt(key.encode()).decode(),
                             "key_prefix": key[:12], "account_name": name, "connected_at": now,
-                            "connected_by_id": c})
+                            "connected_by_id": c, "state": ConnectionState.ACTIVE, "state_since": now,
+                            "last_success_at": now, "last_checked_at": now, "account_checked_at": utcnow()})
     for f in range(1, FIRMS + 1):
         users.append({"id": plan.companies + f, "email": f"expert{f:02d}@cabinet-bench.fr",
                       "full_name": f"Expert {f:02d}", "password_hash": password_hash,
@@ -230,7 +233,7 @@ def _seed_meg(db, plan, tenants, owners, keys, ibans, password_hash, today, now)
         if paid and mode is PaymentMode.LIBEO:
             payments.append({"id": len(payments) + 1, "invoice_id": k, "attempt": 1,
                              "idempotency_key": secrets.token_urlsafe(24), "libeo_payment_id": str(k),
-                             "status": PaymentStatus.PAID, "execution_date": issued.isoformat(),
+                             "status": PaymentState.PAID, "execution_date": issued, "paid_at": now,
                              "requested_by_id": company, "requested_at": now, "updated_at": now})
         if slot is not None:
             tenant = tenants[company - 1]
@@ -320,9 +323,9 @@ def count_meg_payments(invoice_ids: list[int]) -> int:
     from sqlalchemy import func, select
 
     from models.meg import db
-    from models.meg.libeo_link import LibeoPayment, PaymentStatus
+    from models.meg.libeo_payments import LibeoPayment, PaymentState
 
-    active = [s for s in PaymentStatus if s.is_active]
+    active = [s for s in PaymentState if s.holds_invoice]
     return db.session.scalar(
         select(func.count(func.distinct(LibeoPayment.invoice_id))).where(
             LibeoPayment.invoice_id.in_(invoice_ids), LibeoPayment.status.in_(active)

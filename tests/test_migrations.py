@@ -170,6 +170,16 @@ def test_a_release_1_installation_is_upgraded_in_place_and_served(bare_apps, tmp
             engine.dispose()
         assert {table: after[table] for table in before[side]} == before[side]  # every row kept
 
+    # Values change type without changing meaning (release 1 kept MEG's execution dates as text).
+    with bare_apps.meg.app_context():
+        from datetime import date
+
+        from models.meg import LibeoPayment, db
+
+        dates = {payment.execution_date for payment in db.session.scalars(select(LibeoPayment))}
+        assert dates and all(isinstance(day, date) and day.year == 2026 for day in dates)
+        db.session.remove()
+
     # Served as it is: the company is still connected, its invoices and payments are there.
     client = bare_apps.root.test_client()
     MegAuth(client).login("admin@boulangerie-martin.fr")

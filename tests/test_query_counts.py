@@ -93,7 +93,7 @@ class World:
 
     def _unpaid_libeo_invoices(self) -> list[int]:
         from models.meg import Company, PaymentMode, SupplierInvoice
-        from models.meg.libeo_link import LibeoPayment
+        from models.meg.libeo_payments import LibeoPayment
 
         with self.apps.meg.app_context():
             company = meg_db.session.scalar(select(Company).where(Company.name == BOULANGERIE))
@@ -113,7 +113,7 @@ class World:
         return invoice_id
 
     def _meg_payment_status(self, invoice_id: int) -> str | None:
-        from models.meg.libeo_link import LibeoPayment
+        from models.meg.libeo_payments import LibeoPayment
 
         with self.apps.meg.app_context():
             status = meg_db.session.scalar(select(LibeoPayment.status).where(LibeoPayment.invoice_id == invoice_id))
@@ -152,10 +152,10 @@ class World:
 
 def _grow_meg(meg_app) -> None:
     from models.meg import Company, PaymentMode, Supplier, SupplierInvoice, User
-    from models.meg.libeo_link import LibeoPayment, PaymentStatus
+    from models.meg.libeo_payments import LibeoPayment, PaymentState
 
     modes = list(PaymentMode)
-    statuses = [PaymentStatus.SCHEDULED, PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.REQUESTED, None]
+    statuses = [PaymentState.SCHEDULED, PaymentState.FAILED, PaymentState.CANCELLED, PaymentState.REQUESTED, None]
     today = date.today()
     with meg_app.app_context():
         admin = meg_db.session.scalar(select(User).where(User.email == "admin@boulangerie-martin.fr"))

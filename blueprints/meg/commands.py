@@ -25,19 +25,19 @@ def seed_demo():
         click.echo(f"  {email} — {role}")
 
 
-@meg_cli.command("deliver-updates")
+@meg_cli.command("sync")
 @click.option("--loop", is_flag=True, help="Continue indéfiniment (toutes les --every secondes).")
-@click.option("--every", default=10.0, show_default=True, help="Secondes entre deux passages, avec --loop.")
-def deliver_updates(loop: bool, every: float):
-    """Delivers queued invoice changes to Libeo (in order, retried with backoff)."""
+@click.option("--every", default=5.0, show_default=True, help="Secondes entre deux passages, avec --loop.")
+def sync(loop: bool, every: float):
+    """One sync pass with Libeo: unheard payment requests, queued invoice changes, the events feed."""
     import time
 
-    from models.meg.libeo_link import deliver_invoice_updates
+    from models.meg.libeo_sync import sync_pass
 
     while True:
-        delivered, postponed = deliver_invoice_updates()
-        if delivered or postponed or not loop:
-            click.echo(f"Mises à jour envoyées à Libeo : {delivered} ; reportées : {postponed}.")
+        report = sync_pass()
+        if not loop or report.replayed or report.delivered or report.postponed or report.events:
+            click.echo(str(report))
         if not loop:
             return
         time.sleep(every)

@@ -14,5 +14,7 @@ from .entities import (  # noqa: E402,F401
     SupplierInvoice,
     User,
 )
-from .libeo_link import LibeoConnection, LibeoPayment, OutboxMessage  # noqa: E402,F401
+from .libeo_connection import LibeoConnection  # noqa: E402,F401
+from .libeo_outbox import OutboxMessage  # noqa: E402,F401
+from .libeo_payments import LibeoPayment  # noqa: E402,F401
 from .oauth import OAuthAuthorizationCode, OAuthClient, OAuthToken  # noqa: E402,F401

@@ -15,7 +15,9 @@ from sqlalchemy.orm import joinedload
 
 from . import db
 from .entities import Company, PaymentMode, Supplier, SupplierInvoice
-from .libeo_link import invoice_changed, latest_payment, settled_through_libeo
+from .libeo_connection import connection_of
+from .libeo_outbox import invoice_changed
+from .libeo_payments import PaymentState, latest_payment, settled_through_libeo
 
 
 class AchatsError(Exception):
@@ -93,14 +95,10 @@ def update_invoice(invoice: SupplierInvoice, data: InvoiceData) -> SupplierInvoi
     if invoice.is_paid:
         raise AchatsError("Cette facture est réglée : elle ne peut plus être modifiée.")
     supplier = _check_invoice(invoice.company, data, invoice)
-    payment = latest_payment(invoice)
-    if payment is not None and payment.status.is_active and (
-        supplier.id != invoice.supplier_id or data.amount_cents != invoice.amount_cents
-        or data.payment_mode is not invoice.payment_mode
-    ):
-        # Libeo pays what it was sent: the transfer's beneficiary and amount are fixed.
-        raise AchatsError("Cette facture est en cours de paiement par Libeo : son fournisseur, son montant "
-                          "et son mode de règlement ne peuvent plus changer (le numéro et les dates, si).")
+    lock = payment_lock(invoice)
+    if lock and (supplier.id != invoice.supplier_id or data.amount_cents != invoice.amount_cents
+                 or data.payment_mode is not invoice.payment_mode):
+        raise AchatsError(lock)
     invoice.supplier = supplier
     invoice.number = data.number
     invoice.issue_date = data.issue_date
@@ -110,6 +108,24 @@ def update_invoice(invoice: SupplierInvoice, data: InvoiceData) -> SupplierInvoi
     db.session.flush()
     invoice_changed(invoice)
     return invoice
+
+
+def payment_lock(invoice: SupplierInvoice) -> str | None:
+    """Why the invoice's supplier, amount and mode are locked (a payment exists or may exist), or None.
+
+    Libeo pays what it was sent: while it pays, or while MEG does not know
+    whether it does, the transfer's beneficiary and amount are fixed, and the
+    invoice may not be switched to another mode and paid a second time.
+    """
+    payment = latest_payment(invoice)
+    if payment is None or not payment.status.holds_invoice:
+        return None
+    if payment.status is PaymentState.REQUESTED:
+        return ("Vérification en cours : MEG attend la réponse de Libeo sur le paiement de cette facture. "
+                "D'ici là, son fournisseur, son montant et son mode de règlement ne peuvent pas changer "
+                "(le numéro et les dates, si) : ne la réglez pas autrement.")
+    return ("Cette facture est payée ou en cours de paiement par Libeo : son fournisseur, son montant et son "
+            "mode de règlement ne peuvent plus changer (le numéro et les dates, si).")
 
 
 def create_supplier(company: Company, data: SupplierData) -> Supplier:
@@ -152,8 +168,6 @@ def suppliers_query(company: Company):
 
 def update_company(company: Company, name: str, siret: str | None) -> Company:
     """The company's name and SIRET (None: an organisation without one)."""
-    from .libeo_link import connection_of
-
     if siret != company.siret:
         if connection_of(company) is not None:
             raise AchatsError("Cette entreprise est connectée à Libeo sous son SIRET actuel : supprimez d'abord "

@@ -1,15 +1,23 @@
-"""The one module through which MEG talks to Libeo's REST API v1.
+"""The one module through which MEG talks to Libeo's REST API v1 (README « Libeo's API »).
 
 HTTP with timeouts; retries of network failures and of Libeo's « still
 running » answers with the same Idempotency-Key; typed results; every refusal
-turned into a :class:`LibeoError` whose message a person can read (French).
+turned into a :class:`LibeoApiError` whose message a person can read (French).
+
+What MEG may conclude from a failure matters for money, so failures say it:
+- :class:`LibeoUnreachable`: no request reached Libeo (connection refused or
+  not made): nothing was done there;
+- :class:`LibeoUnheard`: a request may have reached Libeo but no answer came
+  back (timeout, reset, 5xx): Libeo may have acted; only a later answer to
+  the same request (same Idempotency-Key) tells;
+- any other :class:`LibeoApiError`: Libeo answered and refused.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import requests
@@ -17,30 +25,34 @@ from flask import current_app
 
 from core.http import http_session
 
-UNREACHABLE = (
-    "Libeo est momentanément injoignable : rien n'a été payé. Réessayez dans quelques instants."
-)
+UNREACHABLE = "Libeo est injoignable pour le moment : la demande n'a pas pu lui être envoyée. Réessayez dans quelques instants."
+UNHEARD = "Libeo n'a pas répondu à temps."
 RETRYABLE_STATUS = {502, 503, 504}
 
 
-class LibeoError(Exception):
+class LibeoApiError(Exception):
     """Libeo refused or could not answer; ``message`` is for the user."""
 
     def __init__(self, message: str, *, code: str = "error", status: int | None = None,
-                 field: str | None = None, upgrade_url: str | None = None) -> None:
+                 field: str | None = None, upgrade_url: str | None = None, payment_id: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
         self.status = status
         self.field = field
         self.upgrade_url = upgrade_url
+        self.payment_id = payment_id
 
 
-class LibeoUnreachable(LibeoError):
-    """No answer (network, timeout, 5xx): nothing may be assumed done."""
+class LibeoUnreachable(LibeoApiError):
+    """No request reached Libeo: nothing was done there."""
 
 
-class LibeoKeyRefused(LibeoError):
+class LibeoUnheard(LibeoApiError):
+    """A request may have reached Libeo, and no answer came back: its outcome is unknown."""
+
+
+class LibeoKeyRefused(LibeoApiError):
     """401: the key is wrong, malformed or revoked."""
 
 
@@ -56,24 +68,45 @@ class LibeoAccount:
 
 @dataclass(frozen=True)
 class LibeoPaymentInfo:
+    """A payment as Libeo's API describes it (README: the payment's life, §5.6 of the brief)."""
+
     id: str
     status: str
     amount_cents: int
     currency: str
     execution_date: date | None
+    paid_at: datetime | None
+    failure_reason: str | None
+    cancel_reason: str | None
+    hold_reasons: tuple[str, ...]
     invoice_external_id: str
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "LibeoPaymentInfo":
-        execution = data.get("execution_date")
+        execution, paid_at = data.get("execution_date"), data.get("paid_at")
         return cls(
             id=str(data["id"]),
-            status=data["status"],
+            status=str(data["status"]),
             amount_cents=int(data["amount_cents"]),
-            currency=data.get("currency", "EUR"),
+            currency=data.get("currency") or "EUR",
             execution_date=date.fromisoformat(execution) if execution else None,
-            invoice_external_id=data.get("invoice_external_id", ""),
+            paid_at=datetime.fromisoformat(paid_at) if paid_at else None,
+            failure_reason=_text(data.get("failure_reason")),
+            cancel_reason=_text(data.get("cancel_reason")),
+            hold_reasons=tuple(str(reason) for reason in data.get("hold_reasons") or ()),
+            invoice_external_id=str(data.get("invoice_external_id") or ""),
         )
+
+
+@dataclass(frozen=True)
+class LibeoEvent:
+    id: str
+    type: str
+    payment: LibeoPaymentInfo | None
+
+
+def _text(value) -> str | None:
+    return value[:300] if isinstance(value, str) and value else None
 
 
 class LibeoClient:
@@ -100,39 +133,71 @@ class LibeoClient:
     def put_invoice(self, external_id: str, invoice: dict[str, Any]) -> dict[str, Any]:
         return self._call("PUT", f"/invoices/{external_id}", json=invoice)
 
-    def create_payment(self, external_id: str, idempotency_key: str, initiated_by: dict[str, str]) -> LibeoPaymentInfo:
-        data = self._call(
-            "POST",
-            f"/invoices/{external_id}/payments",
-            json={"initiated_by": initiated_by},
-            headers={"Idempotency-Key": idempotency_key},
-        )
+    def create_payment(self, external_id: str, idempotency_key: str, body: dict[str, Any]) -> LibeoPaymentInfo:
+        """Pays the invoice; ``body`` (``initiated_by``, ``execution_date``, ``invoice``) is sent as is."""
+        data = self._call("POST", f"/invoices/{external_id}/payments", json=body,
+                          headers={"Idempotency-Key": idempotency_key})
         return LibeoPaymentInfo.from_json(data)
 
     def get_payment(self, payment_id: str) -> LibeoPaymentInfo:
         return LibeoPaymentInfo.from_json(self._call("GET", f"/payments/{payment_id}"))
 
+    def events(self, after: str | None, limit: int = 100) -> tuple[list[LibeoEvent], str | None]:
+        """The account's events after ``after`` (oldest first) and the cursor to ask from next time."""
+        query = f"?limit={limit}" + (f"&after={requests.utils.quote(after)}" if after else "")
+        data = self._call("GET", "/events" + query)
+        events = [
+            LibeoEvent(str(item["id"]), str(item.get("type", "")),
+                       LibeoPaymentInfo.from_json(item["data"]) if isinstance(item.get("data"), dict) else None)
+            for item in data.get("events") or []
+        ]
+        return events, (str(data["next"]) if data.get("next") is not None else after)
+
+    def delete_key(self) -> None:
+        """Revokes the key of this client in Libeo (« Supprimer la connexion »)."""
+        self._call("DELETE", "/key")
+
     def _call(self, method: str, path: str, *, json: dict | None = None, headers: dict | None = None) -> dict:
         headers = {"Authorization": f"Bearer {self._api_key}", "Accept": "application/json", **(headers or {})}
-        last_error: LibeoError = LibeoUnreachable(UNREACHABLE, code="unreachable")
+        maybe_sent = False
+        last_error: LibeoApiError | None = None
         for attempt in range(self.attempts):
             if attempt:
                 time.sleep(0.2 * 2 ** (attempt - 1))
             try:
                 response = self.session.request(method, self.api_url + path, json=json, headers=headers,
                                                 timeout=self.timeout, allow_redirects=False)
-            except requests.RequestException:
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                maybe_sent = maybe_sent or _may_have_been_sent(exc)
                 continue
-            if response.status_code in RETRYABLE_STATUS:
+            except requests.RequestException:
+                maybe_sent = True
+                continue
+            if response.status_code in RETRYABLE_STATUS or response.status_code >= 500:
+                maybe_sent = True
                 continue
             body = _json(response)
             if response.ok and body is not None:
                 return body
             last_error = _refusal(response, body)
             # Libeo still runs the first request with this key: ask again.
-            if not (response.status_code == 409 and last_error.code == "idempotency_in_progress"):
+            if last_error.code != "idempotency_in_progress":
                 raise last_error
-        raise last_error
+            maybe_sent = True
+        if maybe_sent or last_error is not None:
+            raise LibeoUnheard(UNHEARD, code="unheard")
+        raise LibeoUnreachable(UNREACHABLE, code="unreachable")
+
+
+def _may_have_been_sent(exc: requests.RequestException) -> bool:
+    """Only a connection that was never made (refused, no route, connect timeout) sent nothing."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)
+    from urllib3.exceptions import NewConnectionError
+
+    return not isinstance(reason, NewConnectionError)
 
 
 def _json(response: requests.Response) -> dict | None:
@@ -143,22 +208,27 @@ def _json(response: requests.Response) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def _refusal(response: requests.Response, body: dict | None) -> LibeoError:
+def _refusal(response: requests.Response, body: dict | None) -> LibeoApiError:
     error = (body or {}).get("error") or {}
+    if not isinstance(error, dict):
+        error = {}
     message = error.get("message") if isinstance(error.get("message"), str) else None
     code = error.get("code") if isinstance(error.get("code"), str) else "error"
     status = response.status_code
     if status == 401:
         return LibeoKeyRefused(
             "Libeo refuse la clé d'API : elle est erronée ou a été révoquée. "
-            "Générez-en une nouvelle dans Libeo (« Configuration » → « Intégrations »).",
+            "Un administrateur du module « Achats » doit en coller une nouvelle dans « Options » "
+            "(à créer dans Libeo : « Configuration » → « Intégrations »).",
             code="unauthorized", status=status,
         )
     if status == 402 or code == "quota_exceeded":
-        return LibeoError(
+        return LibeoApiError(
             message or "Vous avez atteint la limite de paiements de votre formule Libeo ce mois-ci.",
             code="quota_exceeded", status=status, upgrade_url=error.get("upgrade_url"),
         )
-    if body is None or status >= 500:
-        return LibeoUnreachable(UNREACHABLE, code="unreachable", status=status)
-    return LibeoError(message or "Libeo a refusé la demande.", code=code, status=status, field=error.get("field"))
+    if body is None:
+        return LibeoUnheard(UNHEARD, code="unheard", status=status)
+    payment_id = error.get("payment_id")
+    return LibeoApiError(message or "Libeo a refusé la demande.", code=code, status=status, field=error.get("field"),
+                         payment_id=str(payment_id) if payment_id is not None else None)

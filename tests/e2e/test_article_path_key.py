@@ -1,4 +1,4 @@
-"""The article's first path in a browser (SPEC §5.1, §5.3): a Libeo key pasted in MEG, then « Payer »."""
+"""The article's first path in a browser: a Libeo key pasted in MEG, then « Payer »."""
 
 from __future__ import annotations
 
@@ -37,12 +37,16 @@ def test_connect_with_a_key_then_pay_in_one_click(page: Page, live_server):
     expect(page.get_by_text("La connexion est établie avec le compte Libeo « Boulangerie Martin SARL »").first).to_be_visible()
     expect(page.locator("body")).not_to_contain_text(key)
 
-    # « Règlements » → « Payer » on the first « Virement par Libeo » invoice.
+    # « Règlements » → « Payer » on the first « Virement par Libeo » invoice → « Confirmer le paiement ».
     page.get_by_role("link", name="Règlements").click()
-    row = page.get_by_role("row").filter(has=page.get_by_role("button", name="Payer")).first
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name="Payer")).first
     number = row.get_by_role("cell").first.inner_text().strip()
-    row.get_by_role("button", name="Payer").click()
-    expect(page.get_by_role("status").filter(has_text="Paiement programmé")).to_contain_text(number)
+    row.get_by_role("link", name="Payer").click()
+    confirm = page.get_by_role("region", name=f"Payer la facture {number} avec Libeo")
+    expect(confirm).to_contain_text("FR76 •••• •••• •••• •••• ••91 963 — CREDIT AGRICOLE SA")
+    expect(confirm).to_contain_text("486,50")
+    confirm.get_by_role("button", name="Confirmer le paiement").click()
+    expect(page.get_by_role("status").filter(has_text="Paiement programmé le")).to_contain_text(number)
 
     from models.libeo import db
     from models.libeo.entities import Invoice, Payment

@@ -23,7 +23,7 @@ def test_payer_creates_the_libeo_account_from_meg_and_comes_back_to_the_invoice(
     number = row.get_by_role("cell").first.inner_text().strip()
     pay_link = row.get_by_role("link", name="Payer")
     invoice_url = parse_qs(urlsplit(pay_link.get_attribute("href")).query)["return_to"][0]
-    assert re.fullmatch(rf"{re.escape(live_server.url)}/meg/achats/factures/\d+", invoice_url)
+    assert re.fullmatch(rf"{re.escape(live_server.url)}/meg/achats/factures/(\d+)\?payer=\1", invoice_url)
     pay_link.click()
 
     # Libeo: the page « Payer » leads to → « Me connecter avec MEG ».
@@ -52,11 +52,12 @@ def test_payer_creates_the_libeo_account_from_meg_and_comes_back_to_the_invoice(
     page.get_by_label("J'accepte les conditions générales d'utilisation").check()
     page.get_by_role("button", name="Créer mon compte Libeo").click()
 
-    # Back on the invoice the user wanted to pay, where « Payer » now works.
+    # Back on the invoice the user wanted to pay, « Payer »'s confirmation open: it now works.
     expect(page).to_have_url(invoice_url)
     expect(page.locator("main")).to_contain_text(number)
-    page.get_by_role("button", name="Payer").click()
-    expect(page.get_by_role("status").filter(has_text="Paiement programmé")).to_contain_text(number)
+    page.get_by_role("region", name=f"Payer la facture {number} avec Libeo").get_by_role(
+        "button", name="Confirmer le paiement").click()
+    expect(page.get_by_role("status").filter(has_text="Paiement programmé le")).to_contain_text(number)
 
     from models.libeo import db
     from models.libeo.entities import Account, Invoice, Payment

@@ -109,6 +109,19 @@ def deployment(tmp_path, worker_id_safe):
 
 
 @pytest.fixture
+def faulty(tmp_path, worker_id_safe):
+    """Both products deployed apart and serving, MEG reaching Libeo through a fault proxy (``.proxy``)."""
+    from .deployment import Deployment
+
+    apart = Deployment(tmp_path, worker_id_safe, with_proxy=True)
+    apart.set_up()
+    apart.start("libeo")
+    apart.start("meg")
+    yield apart
+    apart.close()
+
+
+@pytest.fixture
 def running(deployment):
     """Both products deployed apart and serving."""
     deployment.start("libeo")

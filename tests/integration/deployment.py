@@ -73,15 +73,18 @@ class Side:
 class Deployment:
     tmp_path: Path
     worker: str = "gw0"
-    # Where MEG reaches Libeo: Libeo itself, or a fault proxy in front of it.
-    libeo_route_port: int | None = None
+    # MEG reaches Libeo through a FaultProxy (``self.proxy``) instead of directly.
+    with_proxy: bool = False
     sides: dict[str, Side] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        from .fault_proxy import FaultProxy
+
         ports = {side: _free_port() for side in FACTORIES}
         self.databases = _database_urls(self.tmp_path, self.worker)
         meg_url, libeo_url = (f"http://127.0.0.1:{ports[side]}" for side in ("meg", "libeo"))
-        route = f"http://127.0.0.1:{self.libeo_route_port}" if self.libeo_route_port else libeo_url
+        self.proxy = FaultProxy(ports["libeo"]) if self.with_proxy else None
+        route = f"http://127.0.0.1:{self.proxy.port}" if self.proxy else libeo_url
         common = {
             "PATH": os.environ.get("PATH", ""),
             "HOME": os.environ.get("HOME", "/root"),
@@ -150,6 +153,8 @@ class Deployment:
     def close(self) -> None:
         for side in self.sides:
             self.stop(side)
+        if self.proxy is not None:
+            self.proxy.close()
 
     def url(self, side: str) -> str:
         return self.sides[side].url

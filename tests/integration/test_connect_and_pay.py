@@ -10,9 +10,18 @@ from sqlalchemy import select, text
 
 from tests.conftest import MegAuth
 from models.meg import db as meg_db
-from models.meg.libeo_link import LibeoConnection
+from models.meg.libeo_connection import LibeoConnection
 
 from .conftest import GARAGE_SIRET, libeo_account, libeo_back, libeo_down, libeo_invoices, libeo_payments, meg_libeo_invoices
+
+
+def _business_day_ahead(days: int):
+    from datetime import timedelta
+
+    from core.calendar import next_business_day
+    from core.dates import paris_today
+
+    return next_business_day(paris_today() + timedelta(days=days))
 
 
 def page(response) -> str:
@@ -110,12 +119,19 @@ def test_remove_and_replace_the_key(connected, client, meg_app, libeo_app):
 def test_pay_sends_the_invoice_and_creates_the_payment(connected, client, meg_app, libeo_app):
     invoice_id, number, amount = meg_libeo_invoices(meg_app)[0]
     settle = page(client.get("/meg/achats/reglements"))
-    assert f'/meg/achats/factures/{invoice_id}/payer' in settle
-    assert 'name="next" value="/meg/achats/reglements"' in settle  # back to this page, under /meg
-    response = client.post(f"/meg/achats/factures/{invoice_id}/payer", data={"next": "/meg/achats/reglements"},
+    assert f'/meg/achats/reglements?payer={invoice_id}#confirmer' in settle
+    confirm = page(client.get(f"/meg/achats/reglements?payer={invoice_id}"))
+    assert "Confirmer le paiement" in confirm and "Date d'exécution" in confirm
+    assert f'/meg/achats/factures/{invoice_id}/payer' in confirm
+    assert 'name="next" value="/meg/achats/reglements"' in confirm  # back to this page, under /meg
+    assert "FR76 •••• •••• •••• •••• ••91 963" in confirm and "CREDIT AGRICOLE SA" in confirm
+    assert "FR7630006000010000000791963" not in confirm
+    day = _business_day_ahead(10)
+    response = client.post(f"/meg/achats/factures/{invoice_id}/payer",
+                           data={"next": "/meg/achats/reglements", "execution_date": day.isoformat()},
                            follow_redirects=True)
     shown = page(response)
-    assert "Paiement programmé" in shown and number in shown
+    assert f"Paiement programmé le {day:%d/%m/%Y}" in shown and number in shown
     [payment] = libeo_payments(libeo_app)
     assert payment["amount_cents"] == amount
     assert payment["initiated_by_email"] == "admin@boulangerie-martin.fr"
@@ -123,10 +139,11 @@ def test_pay_sends_the_invoice_and_creates_the_payment(connected, client, meg_ap
     [invoice] = libeo_invoices(libeo_app)
     assert invoice["number"] == number and invoice["supplier_iban"] == "FR7630006000010000000791963"
     assert invoice["source"] == "MEG"
-    # The invoice page reads the status from Libeo and no longer offers « Payer ».
+    # Every page shows what Libeo answered, and no longer offers « Payer ».
     detail = page(client.get(f"/meg/achats/factures/{invoice_id}"))
-    assert "Paiement programmé" in detail
-    assert f'/meg/achats/factures/{invoice_id}/payer' not in detail
+    assert f"Programmé le {day:%d/%m/%Y}" in detail
+    assert "payer=" not in detail and "À régler" not in detail
+    assert f"Programmé le {day:%d/%m/%Y}" in page(client.get("/meg/achats/"))
 
 
 def test_double_click_makes_one_payment(connected, client, meg_app, libeo_app):
@@ -164,7 +181,7 @@ def test_libeo_down_then_back(connected, client, apps, meg_app, libeo_app):
     invoice_id, *_ = meg_libeo_invoices(meg_app)[0]
     saved = libeo_down(apps)
     response = client.post(f"/meg/achats/factures/{invoice_id}/payer", follow_redirects=True)
-    assert "Libeo est momentanément injoignable : rien n'a été payé" in page(response)
+    assert "la demande n'a pas pu lui être envoyée" in page(response) and "Rien n'a été payé" in page(response)
     assert libeo_payments(libeo_app) == []
     assert invoice_id in [row[0] for row in meg_libeo_invoices(meg_app)]  # still to settle
     libeo_back(apps, saved)
@@ -199,7 +216,8 @@ def test_revoked_connection_is_explained(connected, client, meg_app, libeo_app):
         db.session.commit()
     invoice_id, *_ = meg_libeo_invoices(meg_app)[0]
     response = client.post(f"/meg/achats/factures/{invoice_id}/payer", follow_redirects=True)
-    assert "La connexion à Libeo a été révoquée" in page(response)
+    assert "Libeo refuse la clé d'API" in page(response) and "Options" in page(response)
+    assert "Refusé : la connexion à Libeo a été révoquée." in page(client.get(f"/meg/achats/factures/{invoice_id}"))
     assert libeo_payments(libeo_app) == []
 
 
@@ -264,7 +282,12 @@ def test_accountant_pays_only_once_registered_in_libeo(connected, client, meg_au
     with libeo_app.app_context():
         db.session.get(Account, connected["account_id"]).accountant_email = "expert@cabinet-durand.fr"
         db.session.commit()
-    assert f"/meg/achats/factures/{invoice_id}/payer" in page(client.get("/meg/achats/reglements"))
+    # MEG shows what Libeo last said; the accountant asks it again.
+    assert "Vérifier mon accès" in settle
+    checked = page(client.post("/meg/achats/libeo/acces", data={"next": "/meg/achats/reglements"},
+                               follow_redirects=True))
+    assert "Libeo vous reconnaît comme l'expert-comptable" in checked
+    assert f"/meg/achats/reglements?payer={invoice_id}" in checked
     response = client.post(f"/meg/achats/factures/{invoice_id}/payer", follow_redirects=True)
     assert "Paiement programmé" in page(response)
     [payment] = libeo_payments(libeo_app)

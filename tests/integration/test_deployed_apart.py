@@ -71,5 +71,5 @@ def test_connect_pay_and_deliver_an_edit_deployed_apart(running):
                                     "payment_mode": "LIBEO"})
     assert f"La facture {number}-R est modifiée" in WebClient.text(edited)
     assert number + "-R" not in WebClient.text(libeo.get("/factures/"))
-    running.flask("meg", "meg", "deliver-updates")
+    running.flask("meg", "meg", "sync")
     assert number + "-R" in WebClient.text(libeo.get("/factures/"))

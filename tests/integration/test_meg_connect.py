@@ -19,7 +19,7 @@ from models.libeo import Account, ApiKey, LibeoUser, MegIdentity, Payment, Plan
 from models.libeo import db as libeo_db
 from models.meg import Company, User, db as meg_db
 from models.meg.entities import AchatsRole, ModuleRole
-from models.meg.libeo_link import LibeoConnection
+from models.meg.libeo_connection import LibeoConnection
 from models.meg.oauth import OAuthToken, find_token
 
 from .conftest import GARAGE_SIRET, libeo_account
@@ -154,7 +154,7 @@ def test_payer_creates_the_libeo_account_from_meg_then_pays(apps, meg_app, libeo
     link = payer_links(browser)[0]
     invoice_page = return_to_of(link)
     assert link.startswith(f"{PUBLIC_URL}/libeo/connexion-meg?")
-    assert re.fullmatch(rf"{PUBLIC_URL}/meg/achats/factures/\d+", invoice_page)
+    assert re.fullmatch(rf"{PUBLIC_URL}/meg/achats/factures/(\d+)\?payer=\1", invoice_page)
 
     page = browser.get(link)
     assert page.status_code == 200
@@ -192,12 +192,13 @@ def test_payer_creates_the_libeo_account_from_meg_then_pays(apps, meg_app, libeo
         assert link_row.company_ref == str(company_id(meg_app, GARAGE))
     assert "token" not in libeo_session(apps, browser).get("meg_connect", {})
 
-    # « Payer » now works on that invoice: the payment exists in Libeo.
+    # Back on the invoice, « Payer »'s confirmation is open and works: the payment exists in Libeo.
     invoice_html = browser.get(invoice_page).get_data(as_text=True)
-    invoice_id = invoice_page.rsplit("/", 1)[1]
+    invoice_id = invoice_page.split("?")[0].rsplit("/", 1)[1]
     assert f'action="/meg/achats/factures/{invoice_id}/payer"' in invoice_html
+    assert "Confirmer le paiement" in invoice_html
     paid = browser.follow(browser.post(f"/meg/achats/factures/{invoice_id}/payer", data={"next": invoice_page}))
-    assert "Paiement programmé" in page_text(paid)
+    assert "Paiement programmé le" in page_text(paid)
     with libeo_app.app_context():
         [payment] = libeo_db.session.scalars(select(Payment)).all()
         assert payment.initiated_by_email == GERANT

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select, update
 from tests.conftest import build_apps
 from models.meg import ModuleRole, User, db
 from models.meg.demo import create_demo_data
-from models.meg.libeo_link import LibeoConnection
+from models.meg.libeo_connection import LibeoConnection
 from models.meg.oauth import OAuthToken
 from .conftest import (
     access_token_for,

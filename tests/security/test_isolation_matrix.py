@@ -289,7 +289,7 @@ def test_the_api_refuses_a_revoked_key_and_a_key_of_another_account(matrix_world
 
 
 def test_a_non_administrator_cannot_open_or_change_the_options_of_their_own_company(matrix_world):
-    from models.meg.libeo_link import LibeoConnection
+    from models.meg.libeo_connection import LibeoConnection
     from models.meg import db
 
     world, apps = matrix_world, matrix_world.apps

@@ -137,7 +137,7 @@ def oauth_client_flow(url, apps, meg, libeo_key, secrets):
 def second_path(url, apps, secrets):
     """« Me connecter avec MEG » from Garage Leroy's « Payer », up to the new Libeo account."""
     from models.meg import Company, db
-    from models.meg.libeo_link import connection_of
+    from models.meg.libeo_connection import connection_of
 
     browser = requests.Session()
     browser.post(f"{url}/meg/connexion", data={"email": "gerant@garage-leroy.fr", "password": "demo-meg-2026"})

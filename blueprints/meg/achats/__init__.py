@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("achats", __name__)
 
-from . import libeo, routes  # noqa: E402,F401
+from . import routes  # noqa: E402,F401

@@ -6,7 +6,7 @@ from datetime import date
 
 from wtforms import DateField, HiddenField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Optional, ValidationError
 
 from core.forms import Form, int_or_none, normalized
 from core.money import InvalidAmount, cents_to_input, parse_amount
@@ -77,3 +77,11 @@ class ConfirmForm(Form):
     """A button-only form (« Payer », « Supprimer la connexion »): CSRF token and nothing else."""
 
     next = HiddenField()
+
+
+class PayForm(Form):
+    """« Confirmer le paiement »: the date the transfer is executed (by default the one proposed)."""
+
+    execution_date = DateField("Date d'exécution", validators=[Optional(), _date_in_range])
+    next = HiddenField()
+    submit = SubmitField("Confirmer le paiement")

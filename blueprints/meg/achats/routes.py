@@ -1,11 +1,19 @@
-"""« Achats »: supplier invoices, « Règlements », suppliers and « Options »."""
+"""« Achats »: supplier invoices, « Règlements », suppliers, « Options » and « Payer » through Libeo."""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
-from flask_login import login_required
+from functools import wraps
+from urllib.parse import urlencode
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
+from core.dates import date_fr
+from core.money import format_amount
+from core.security import safe_next_url
+from core.throttle import configured, signed_in_user
+from core.urls import public_url
 from core.views import page_number, show_domain_error
 from models.meg import PaymentMode, db
 from models.meg.achats import (
@@ -13,22 +21,34 @@ from models.meg.achats import (
     InvoiceData,
     SupplierData,
     company_invoice,
+    company_supplier,
     create_invoice,
     create_supplier,
     invoices_query,
     invoices_to_settle_query,
+    payment_lock,
     suppliers_query,
     update_invoice,
     update_supplier,
 )
-from models.meg.entities import Supplier
+from models.meg.libeo_connection import LibeoLinkError, check_connection, connect_company, connection_of, disconnect_company
+from models.meg.libeo_payments import (
+    LibeoPayment,
+    PaymentState,
+    confirmation,
+    libeo_state,
+    pay_invoice,
+    payment_refusal,
+    replay_for,
+)
 
 from ..context import current_company
-from .libeo import libeo_state
+from ..extensions import limiter
 from . import bp
-from .forms import InvoiceForm, SupplierForm
+from .forms import ConfirmForm, InvoiceForm, LibeoKeyForm, PayForm, SupplierForm
 
 PER_PAGE = 25
+ADMIN_ONLY = "Seuls les administrateurs du module « Achats » peuvent ouvrir les options."
 
 
 @bp.before_request
@@ -37,11 +57,42 @@ def require_login():
     """Every page of the module needs a logged-in user with a company."""
 
 
+def achats_admin_required(view):
+    """The view is for the company's Achats administrators; others get a clear refusal."""
+
+    @wraps(view)
+    def checked(*args, **kwargs):
+        if not current_user.is_achats_admin(current_company()):
+            abort(403, description=ADMIN_ONLY)
+        return view(*args, **kwargs)
+
+    return checked
+
+
+@bp.app_template_global()
+def libeo_connect_url(invoice) -> str:
+    """Libeo's « Me connecter avec MEG » page, told to bring the person back to this invoice's « Payer »."""
+    back = public_url("achats.invoice", invoice_id=invoice.id, payer=invoice.id)
+    return f"{current_app.config['LIBEO_URL'].rstrip('/')}/connexion-meg?{urlencode({'return_to': back})}"
+
+
 def _invoice_or_404(invoice_id: int):
     invoice = company_invoice(current_company(), invoice_id)
     if invoice is None:
         abort(404)
     return invoice
+
+
+def _confirmation_for(libeo, invoices):
+    """The « Payer » confirmation asked for with ``?payer=<id>``, if that invoice may be paid now."""
+    wanted = request.args.get("payer", "")
+    for invoice in invoices:
+        if str(invoice.id) == wanted and libeo.shows_pay_button(invoice) and libeo.connection is not None:
+            return confirmation(invoice)
+    return None
+
+
+# --- « Factures » ---------------------------------------------------------------------------------
 
 
 def _supplier_choices(form: InvoiceForm) -> None:
@@ -62,8 +113,10 @@ def _invoice_data(form: InvoiceForm) -> InvoiceData:
 
 @bp.route("/")
 def invoices():
-    pagination = db.paginate(invoices_query(current_company()), page=page_number(), per_page=PER_PAGE, error_out=False)
-    return render_template("meg/achats/invoices.html", pagination=pagination)
+    company = current_company()
+    pagination = db.paginate(invoices_query(company), page=page_number(), per_page=PER_PAGE, error_out=False)
+    libeo = libeo_state(current_user, company, pagination.items)
+    return render_template("meg/achats/invoices.html", pagination=pagination, libeo=libeo)
 
 
 @bp.route("/factures/nouvelle", methods=["GET", "POST"])
@@ -82,14 +135,15 @@ def new_invoice():
             db.session.commit()
             flash(f"La facture {invoice.number} est enregistrée.", "success")
             return redirect(url_for("achats.invoice", invoice_id=invoice.id))
-    return render_template("meg/achats/invoice_form.html", form=form, invoice=None)
+    return render_template("meg/achats/invoice_form.html", form=form, invoice=None, lock=None)
 
 
 @bp.route("/factures/<int:invoice_id>")
 def invoice(invoice_id: int):
     invoice = _invoice_or_404(invoice_id)
-    libeo = libeo_state(current_company(), [invoice], refresh=True)
-    return render_template("meg/achats/invoice.html", invoice=invoice, libeo=libeo)
+    libeo = libeo_state(current_user, current_company(), [invoice])
+    return render_template("meg/achats/invoice.html", invoice=invoice, libeo=libeo,
+                           confirm=_confirmation_for(libeo, [invoice]), pay_form=PayForm())
 
 
 @bp.route("/factures/<int:invoice_id>/modifier", methods=["GET", "POST"])
@@ -112,15 +166,150 @@ def edit_invoice(invoice_id: int):
             db.session.commit()
             flash(f"La facture {invoice.number} est modifiée.", "success")
             return redirect(url_for("achats.invoice", invoice_id=invoice.id))
-    return render_template("meg/achats/invoice_form.html", form=form, invoice=invoice)
+    return render_template("meg/achats/invoice_form.html", form=form, invoice=invoice, lock=payment_lock(invoice))
+
+
+# --- « Règlements » and « Payer » -------------------------------------------------------------------
 
 
 @bp.route("/reglements")
 def settlements():
     company = current_company()
     pagination = db.paginate(invoices_to_settle_query(company), page=page_number(), per_page=PER_PAGE, error_out=False)
-    libeo = libeo_state(company, pagination.items)
-    return render_template("meg/achats/settlements.html", pagination=pagination, libeo=libeo)
+    libeo = libeo_state(current_user, company, pagination.items)
+    return render_template("meg/achats/settlements.html", pagination=pagination, libeo=libeo,
+                           confirm=_confirmation_for(libeo, pagination.items), pay_form=PayForm())
+
+
+@bp.route("/factures/<int:invoice_id>/payer", methods=["POST"])
+@limiter.limit(configured("PAYMENT_LIMIT"), key_func=signed_in_user)
+def pay(invoice_id: int):
+    """« Confirmer le paiement »."""
+    invoice = _invoice_or_404(invoice_id)
+    form = PayForm()
+    back = safe_next_url(form.next.data, url_for("achats.invoice", invoice_id=invoice.id))
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            flash(errors[0], "error")
+        return redirect(_with_confirmation(back, invoice.id))
+    try:
+        payment = pay_invoice(invoice, current_user, form.execution_date.data)
+    except LibeoLinkError as error:
+        db.session.rollback()
+        if error.not_connected:
+            return redirect(libeo_connect_url(invoice))
+        flash(error.message, "error")
+        if error.upgrade_url and error.upgrade_url.startswith(("https://", "http://")):
+            flash(error.upgrade_url, "upgrade")
+        return redirect(_with_confirmation(back, invoice.id) if error.field else back)
+    flash(*_outcome_message(invoice, payment))
+    return redirect(back)
+
+
+def _with_confirmation(back: str, invoice_id: int) -> str:
+    return f"{back}{'&' if '?' in back else '?'}{urlencode({'payer': invoice_id})}"
+
+
+def _outcome_message(invoice, payment: LibeoPayment) -> tuple[str, str]:
+    amount = format_amount(invoice.amount_cents, invoice.currency)
+    what = f"{amount} à {invoice.supplier.name} pour la facture {invoice.number}"
+    if payment.status is PaymentState.REQUESTED:
+        return (f"Vérification en cours : Libeo n'a pas répondu à la demande de paiement ({what}). MEG la "
+                "vérifie d'elle-même dans quelques instants ; ne réglez pas cette facture autrement d'ici là.",
+                "warning")
+    if payment.status is PaymentState.AWAITING_APPROVAL:
+        return f"Paiement demandé ({what}) : il attend l'approbation d'un administrateur dans Libeo.", "warning"
+    if payment.status is PaymentState.SCHEDULED:
+        return f"Paiement programmé le {date_fr(payment.execution_date)} : {what}, via Libeo.", "success"
+    return f"{payment.label} : {what}.", "success" if payment.status.holds_invoice else "error"
+
+
+@bp.route("/factures/<int:invoice_id>/verifier", methods=["POST"])
+def verify_payment(invoice_id: int):
+    """« Vérifier maintenant »: asks Libeo again what became of a request MEG got no answer to."""
+    invoice = _invoice_or_404(invoice_id)
+    form = ConfirmForm()
+    back = safe_next_url(form.next.data, url_for("achats.invoice", invoice_id=invoice.id))
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        payment = replay_for(invoice, current_user)
+    except LibeoLinkError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(back)
+    if payment is not None and payment.status is PaymentState.REQUESTED:
+        flash("Libeo ne répond toujours pas : MEG réessaiera d'elle-même. Ne réglez pas cette facture autrement.",
+              "warning")
+    elif payment is not None:
+        flash(f"Libeo a répondu : {payment.label}.", "info")
+    return redirect(back)
+
+
+@bp.route("/libeo/acces", methods=["POST"])
+def check_access():
+    """« Vérifier mon accès »: an expert-comptable asks Libeo again whether the company added them."""
+    company = current_company()
+    form = ConfirmForm()
+    back = safe_next_url(form.next.data, url_for("achats.settlements"))
+    connection = connection_of(company)
+    if not form.validate_on_submit() or connection is None:
+        return redirect(back)
+    check_connection(connection)
+    db.session.commit()
+    refusal = payment_refusal(current_user, company, connection)
+    if refusal is None:
+        flash(f"Libeo vous reconnaît comme l'expert-comptable de {company.name} : vous pouvez payer ses factures.",
+              "success")
+    else:
+        flash(connection.last_error or refusal, "error")
+    return redirect(back)
+
+
+# --- « Options » ----------------------------------------------------------------------------------
+
+
+@bp.route("/options", methods=["GET", "POST"])
+@achats_admin_required
+def options():
+    company = current_company()
+    form = LibeoKeyForm()
+    if form.validate_on_submit():
+        try:
+            connection = connect_company(company, form.api_key.data, current_user)
+        except LibeoLinkError as error:
+            db.session.rollback()
+            form.api_key.errors = [*form.api_key.errors, error.message]
+        else:
+            db.session.commit()
+            flash(f"La connexion est établie avec le compte Libeo « {connection.account_name} ».", "success")
+            return redirect(url_for("achats.options"))
+    return render_template("meg/achats/options.html", form=form, connection=connection_of(company),
+                           action_form=ConfirmForm())
+
+
+@bp.route("/options/libeo/verifier", methods=["POST"])
+@achats_admin_required
+def check_libeo():
+    """« Vérifier la connexion »: asks Libeo now."""
+    connection = connection_of(current_company())
+    if ConfirmForm().validate_on_submit() and connection is not None:
+        check_connection(connection)
+        db.session.commit()
+    return redirect(url_for("achats.options"))
+
+
+@bp.route("/options/libeo/supprimer", methods=["POST"])
+@achats_admin_required
+def disconnect():
+    if ConfirmForm().validate_on_submit():
+        disconnect_company(current_company())
+        db.session.commit()
+        flash("La connexion à Libeo est supprimée : la clé n'est plus conservée dans MEG.", "info")
+    return redirect(url_for("achats.options"))
+
+
+# --- « Fournisseurs » -----------------------------------------------------------------------------
 
 
 @bp.route("/fournisseurs")
@@ -129,11 +318,11 @@ def suppliers():
     return render_template("meg/achats/suppliers.html", pagination=pagination)
 
 
-def _supplier_or_404(supplier_id: int) -> Supplier:
-    supplier = db.session.get(Supplier, supplier_id)
-    if supplier is None or supplier.company_id != current_company().id:
+def _supplier_or_404(supplier_id: int):
+    try:
+        return company_supplier(current_company(), supplier_id)
+    except AchatsError:
         abort(404)
-    return supplier
 
 
 @bp.route("/fournisseurs/nouveau", methods=["GET", "POST"])

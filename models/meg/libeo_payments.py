@@ -1,0 +1,538 @@
+"""« Payer »: MEG's requests to pay an invoice through Libeo, and what it knows of each payment.
+
+One :class:`LibeoPayment` row per request (« attempt »): its Idempotency-Key
+and the exact body sent are saved before Libeo is called, so double clicks,
+retries, concurrent clicks and replays by the sync pass are one payment.
+The row then records what Libeo said: a refusal, or the payment and its
+life (README « The life of a payment »), read afterwards from Libeo's events
+feed by the sync pass (``libeo_sync``). Pages show that record and never
+call Libeo while they render; it never changes the invoice's own fields.
+
+Transactions of :func:`pay_invoice`, in order (each committed here, because
+an HTTP call must not hold a database transaction, and SQLite's write lock):
+1. the attempt row (key and body), so that a crash after the call still
+   knows which key to replay;
+2. no transaction while Libeo is called;
+3. Libeo's answer: the payment, a refusal, or nothing heard (the attempt
+   stays « Vérification en cours » until a replay is answered).
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import JSON, Date, DateTime, Enum, ForeignKey, Index, String, UniqueConstraint, exists, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.banks import bank_name
+from core.calendar import default_execution_date, is_business_day, next_business_day
+from core.dates import date_fr, paris_today, utcnow
+from core.money import format_amount
+from core.validators import mask_iban
+
+from . import db
+from .entities import Company, PaymentMode, SupplierInvoice, User
+from .libeo_api import LibeoApiError, LibeoKeyRefused, LibeoPaymentInfo, LibeoUnheard, LibeoUnreachable
+from .libeo_connection import LibeoConnection, LibeoLinkError, connection_of
+
+MAX_SCHEDULE_AHEAD = timedelta(days=365)
+WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+
+
+class PaymentState(enum.Enum):
+    """What MEG last knew of its request: Libeo's statuses, plus « requested » and « refused »."""
+
+    REQUESTED = "requested"  # sent, or about to be; no answer heard yet
+    REFUSED = "refused"  # Libeo said no: no payment exists
+    AWAITING_APPROVAL = "awaiting_approval"
+    SCHEDULED = "scheduled"
+    IN_PROGRESS = "in_progress"
+    PAID = "paid"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def holds_invoice(self) -> bool:
+        """A payment exists or may exist: the invoice may not be paid again, nor its beneficiary changed."""
+        return self not in (PaymentState.REFUSED, PaymentState.FAILED, PaymentState.CANCELLED)
+
+
+class LibeoPayment(db.Model):
+    """One request to pay an invoice through Libeo, and the payment's life as Libeo tells it."""
+
+    __tablename__ = "libeo_payment"
+    __table_args__ = (
+        UniqueConstraint("invoice_id", "attempt", name="uq_libeo_payment_attempt"),
+        Index("ix_libeo_payment_invoice_status", "invoice_id", "status"),
+        Index("ix_libeo_payment_status", "status", "requested_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("supplier_invoice.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(default=1)
+    # None for a payment of this invoice made in Libeo directly (learnt from the events feed).
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Exactly what was sent, so that a replay is the same request.
+    request_body: Mapped[dict | None] = mapped_column(JSON)
+    libeo_payment_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    status: Mapped[PaymentState] = mapped_column(Enum(PaymentState, native_enum=False, length=20),
+                                                 default=PaymentState.REQUESTED)
+    execution_date: Mapped[date | None] = mapped_column(Date)
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    refusal: Mapped[str | None] = mapped_column(String(500))
+    failure_reason: Mapped[str | None] = mapped_column(String(300))
+    cancel_reason: Mapped[str | None] = mapped_column(String(300))
+    hold_reasons: Mapped[list | None] = mapped_column(JSON)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    # A sync worker replaying this request owns it until then.
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    invoice: Mapped[SupplierInvoice] = relationship()
+
+    @property
+    def label(self) -> str:
+        return payment_label(self)
+
+    @property
+    def badge(self) -> str:
+        if self.status is PaymentState.PAID:
+            return "badge-ok"
+        if self.status in (PaymentState.REFUSED, PaymentState.FAILED, PaymentState.CANCELLED):
+            return "badge-err"
+        return "badge-warn"
+
+    def record(self, info: LibeoPaymentInfo) -> None:
+        """Libeo's account of the payment replaces what MEG knew (answers and events carry all of it)."""
+        self.libeo_payment_id = info.id
+        self.status = _state_of(info.status)
+        self.execution_date = info.execution_date
+        self.paid_at = info.paid_at
+        self.failure_reason = info.failure_reason
+        self.cancel_reason = info.cancel_reason
+        self.hold_reasons = list(info.hold_reasons)
+        self.refusal = None
+        self.claimed_until = None
+
+
+def _state_of(status: str) -> PaymentState:
+    try:
+        state = PaymentState(status)
+    except ValueError:
+        return PaymentState.SCHEDULED  # a state MEG does not know yet is still a payment
+    return state if state not in (PaymentState.REQUESTED, PaymentState.REFUSED) else PaymentState.SCHEDULED
+
+
+HOLD_LABELS = {
+    "new_iban": "nouvel IBAN du fournisseur",
+    "duplicate_suspected": "doublon possible",
+    "payee_name_mismatch": "nom du bénéficiaire différent pour cet IBAN",
+    "approval_rule": "règle d'approbation du compte",
+}
+
+
+def payment_label(payment: LibeoPayment) -> str:
+    """The one wording of a payment's state in MEG (« Règlements », « Factures », the invoice)."""
+    state = payment.status
+    if state is PaymentState.REQUESTED:
+        return "Vérification en cours"
+    if state is PaymentState.REFUSED:
+        return f"Refusé : {payment.refusal or 'Libeo a refusé le paiement.'}"
+    if state is PaymentState.AWAITING_APPROVAL:
+        reasons = ", ".join(HOLD_LABELS.get(reason, reason) for reason in payment.hold_reasons or ())
+        return "À approuver dans Libeo" + (f" ({reasons})" if reasons else "")
+    if state is PaymentState.SCHEDULED:
+        return f"Programmé le {date_fr(payment.execution_date)}"
+    if state is PaymentState.IN_PROGRESS:
+        return "Remis à la banque"
+    if state is PaymentState.PAID:
+        when = paris_today(payment.paid_at) if payment.paid_at else payment.execution_date
+        return f"Payée via Libeo le {date_fr(when)}"
+    if state is PaymentState.FAILED:
+        reason = (payment.failure_reason or "motif non précisé").removeprefix("Rejeté : ")
+        return f"Rejeté : {reason}"
+    return "Annulé" + (f" : {payment.cancel_reason}" if payment.cancel_reason else "")
+
+
+# --- who may pay --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Payer:
+    email: str
+    role: str  # "user" or "accountant", as Libeo's API names them
+
+
+def payer_for(user: User, company: Company) -> Payer | None:
+    """The company's own Achats users pay as « user »; the firm's accountant as « accountant »."""
+    role = user.achats_role(company)
+    if role is None:
+        return None
+    own_role = user.accounting_firm_id is None or company.accounting_firm_id != user.accounting_firm_id
+    return Payer(user.email, "user" if own_role else "accountant")
+
+
+def payment_refusal(user: User, company: Company, connection: LibeoConnection | None) -> str | None:
+    """Why this person may not pay this company's invoices through Libeo, or None.
+
+    Read from what MEG recorded (the accountant as Libeo last said): no call to Libeo.
+    """
+    if not company.siret:
+        return "Paiement Libeo indisponible : l'entreprise n'a pas de SIRET dans MEG."
+    payer = payer_for(user, company)
+    if payer is None:
+        return "Vous n'avez pas accès au règlement des factures de cette entreprise."
+    if payer.role == "accountant" and connection is not None and (connection.accountant_email or "") != user.email.lower():
+        return "Pour payer, l'entreprise doit vous ajouter comme expert-comptable dans son compte Libeo."
+    return None
+
+
+# --- what the pages show ----------------------------------------------------------------------
+
+
+def latest_payments(invoice_ids: list[int]) -> dict[int, LibeoPayment]:
+    """The latest attempt of each invoice, in one query."""
+    latest: dict[int, LibeoPayment] = {}
+    if invoice_ids:
+        for payment in db.session.scalars(
+            select(LibeoPayment).where(LibeoPayment.invoice_id.in_(invoice_ids)).order_by(LibeoPayment.attempt)
+        ):
+            latest[payment.invoice_id] = payment
+    return latest
+
+
+def latest_payment(invoice: SupplierInvoice) -> LibeoPayment | None:
+    return db.session.scalar(
+        select(LibeoPayment).where(LibeoPayment.invoice_id == invoice.id).order_by(LibeoPayment.attempt.desc()).limit(1)
+    )
+
+
+@dataclass
+class Confirmation:
+    """The « Payer » confirmation: what will be paid, to whom, and when by default."""
+
+    invoice: SupplierInvoice
+    iban: str
+    bank: str | None
+    default_date: date
+    earliest: date
+    latest: date
+
+    @property
+    def amount(self) -> str:
+        return format_amount(self.invoice.amount_cents, self.invoice.currency)
+
+
+def confirmation(invoice: SupplierInvoice, today: date | None = None) -> Confirmation:
+    today = today or paris_today()
+    return Confirmation(
+        invoice=invoice,
+        iban=mask_iban(invoice.supplier.iban),
+        bank=bank_name(invoice.supplier.iban),
+        default_date=default_execution_date(invoice.due_date, today),
+        earliest=next_business_day(today),
+        latest=today + MAX_SCHEDULE_AHEAD,
+    )
+
+
+@dataclass
+class LibeoState:
+    """What « Règlements », « Factures » and the invoice page show of Libeo: payments, « Payer », refusals."""
+
+    company: Company
+    connection: LibeoConnection | None
+    refusal: str | None
+    payments: dict[int, LibeoPayment] = field(default_factory=dict)
+
+    accountant_may_ask: bool = False
+
+    @property
+    def may_pay(self) -> bool:
+        return self.refusal is None
+
+    def payment(self, invoice: SupplierInvoice) -> LibeoPayment | None:
+        return self.payments.get(invoice.id)
+
+    def shows_pay_button(self, invoice: SupplierInvoice) -> bool:
+        if invoice.payment_mode is not PaymentMode.LIBEO or invoice.is_paid or not self.may_pay:
+            return False
+        payment = self.payment(invoice)
+        return payment is None or not payment.status.holds_invoice
+
+    def awaits_answer(self, invoice: SupplierInvoice) -> bool:
+        payment = self.payment(invoice)
+        return payment is not None and payment.status is PaymentState.REQUESTED and self.may_pay
+
+
+def libeo_state(user: User, company: Company, invoices: list[SupplierInvoice]) -> LibeoState:
+    connection = connection_of(company)
+    libeo_invoices = [invoice.id for invoice in invoices if invoice.payment_mode is PaymentMode.LIBEO]
+    refusal = payment_refusal(user, company, connection)
+    payer = payer_for(user, company) if refusal else None
+    return LibeoState(company, connection, refusal, latest_payments(libeo_invoices),
+                      accountant_may_ask=bool(payer and payer.role == "accountant" and connection))
+
+
+def settled_through_libeo():
+    """SQL condition: the invoice was paid through Libeo (it leaves « Règlements »)."""
+    return exists().where(LibeoPayment.invoice_id == SupplierInvoice.id, LibeoPayment.status == PaymentState.PAID)
+
+
+# --- « Payer » ------------------------------------------------------------------------------------
+
+
+def external_id(invoice_id: int) -> str:
+    """How Libeo knows a MEG invoice."""
+    return f"meg-{invoice_id}"
+
+
+def invoice_payload(invoice: SupplierInvoice) -> dict:
+    """What Libeo receives of an invoice: nothing of MEG's accounts or entries."""
+    supplier = {"name": invoice.supplier.name, "iban": invoice.supplier.iban}
+    if invoice.supplier.bic:
+        supplier["bic"] = invoice.supplier.bic
+    return {
+        "number": invoice.number,
+        "supplier": supplier,
+        "amount_cents": invoice.amount_cents,
+        "currency": invoice.currency,
+        "issue_date": invoice.issue_date.isoformat(),
+        "due_date": invoice.due_date.isoformat(),
+    }
+
+
+def check_execution_date(day: date, today: date | None = None) -> date:
+    """A day banks execute transfers on, from today to a year ahead; else a French refusal."""
+    today = today or paris_today()
+    if day < today:
+        raise LibeoLinkError(f"La date d'exécution ne peut pas être passée : choisissez le {date_fr(today)} "
+                             "ou un jour suivant.", field="execution_date")
+    if day > today + MAX_SCHEDULE_AHEAD:
+        raise LibeoLinkError("La date d'exécution doit être dans l'année qui vient.", field="execution_date")
+    if not is_business_day(day):
+        following = next_business_day(day)
+        raise LibeoLinkError(
+            f"Le {WEEKDAYS[day.weekday()]} {date_fr(day)} n'est pas un jour ouvré des banques : choisissez par "
+            f"exemple le {WEEKDAYS[following.weekday()]} {date_fr(following)}.", field="execution_date")
+    return day
+
+
+def check_payable(invoice: SupplierInvoice, user: User) -> tuple[LibeoConnection, Payer]:
+    company = invoice.company
+    if invoice.payment_mode is not PaymentMode.LIBEO:
+        raise LibeoLinkError("Seules les factures en « Virement par Libeo » se paient avec Libeo.")
+    if invoice.is_paid:
+        raise LibeoLinkError("Cette facture est déjà réglée.")
+    connection = connection_of(company)
+    refusal = payment_refusal(user, company, connection)
+    if refusal:
+        raise LibeoLinkError(refusal)
+    if connection is None:
+        raise LibeoLinkError("Cette entreprise n'est pas encore connectée à Libeo.", not_connected=True)
+    return connection, payer_for(user, company)
+
+
+def _open_attempt(invoice: SupplierInvoice, user: User, payer: Payer,
+                  execution_date: date) -> tuple[LibeoPayment, bool]:
+    """The attempt whose key and body this click sends, and whether this click created it.
+
+    Created once, shared by concurrent clicks.
+    """
+    for _ in range(3):
+        current = latest_payment(invoice)
+        if current is not None and current.status.holds_invoice:
+            return current, False
+        attempt = LibeoPayment(
+            invoice_id=invoice.id,
+            attempt=(current.attempt + 1) if current else 1,
+            idempotency_key=secrets.token_urlsafe(24),
+            request_body={
+                "initiated_by": {"email": payer.email, "role": payer.role},
+                "execution_date": execution_date.isoformat(),
+                "invoice": invoice_payload(invoice),
+            },
+            execution_date=execution_date,
+            requested_by_id=user.id,
+        )
+        db.session.add(attempt)
+        try:
+            db.session.commit()
+            return attempt, True
+        except IntegrityError:
+            db.session.rollback()  # another click created it first: use theirs
+    raise LibeoLinkError("Un paiement de cette facture est déjà en cours : rechargez la page.")
+
+
+def pay_invoice(invoice: SupplierInvoice, user: User, execution_date: date | None = None) -> LibeoPayment:
+    """« Confirmer le paiement »: asks Libeo to pay the invoice on that date, once (see the module's steps)."""
+    connection, payer = check_payable(invoice, user)
+    execution_date = check_execution_date(execution_date or default_execution_date(invoice.due_date, paris_today()))
+    attempt, created = _open_attempt(invoice, user, payer, execution_date)
+    if attempt.status is not PaymentState.REQUESTED:
+        return attempt  # already answered (a double click): nothing to send
+    send(connection, attempt, first=created)
+    if attempt.status.holds_invoice:
+        supersede_pending_updates(invoice)
+        db.session.commit()
+    return attempt
+
+
+def send(connection: LibeoConnection, attempt: LibeoPayment, *, first: bool = False) -> None:
+    """Sends (or sends again) the attempt's request and records Libeo's answer; commits.
+
+    Without an answer the attempt stays « requested »: the next replay, by
+    the sync pass or a click, uses the same key and body, so Libeo either
+    answers what it did the first time or does it now, once. Only the first
+    sending of an attempt that reached nobody may forget it.
+    """
+    # Read everything, then end the transaction: the HTTP call holds none.
+    client, key, body = connection.client(), attempt.idempotency_key, attempt.request_body
+    reference = external_id(attempt.invoice_id)
+    db.session.commit()
+    try:
+        info = client.create_payment(reference, key, body)
+    except LibeoUnheard as error:
+        connection.record_failure(error)
+        attempt.claimed_until = None
+    except LibeoUnreachable as error:
+        connection.record_failure(error)
+        if not first:
+            attempt.claimed_until = None  # an earlier sending may have reached Libeo: still unknown
+        else:
+            # Nothing ever reached Libeo: the attempt is forgotten and the next click starts afresh.
+            db.session.delete(attempt)
+            db.session.commit()
+            raise LibeoLinkError(error.message + " Rien n'a été payé.") from error
+    except LibeoKeyRefused as error:
+        connection.record_failure(error)
+        _refuse(attempt, "la connexion à Libeo a été révoquée.")
+        db.session.commit()
+        raise LibeoLinkError(error.message) from error
+    except LibeoApiError as error:
+        connection.record_success()
+        if error.code == "payment_exists" and error.payment_id:
+            _adopt(connection, attempt, error.payment_id)
+        else:
+            _refuse(attempt, error.message)
+            db.session.commit()
+            raise LibeoLinkError(error.message, upgrade_url=error.upgrade_url) from error
+    else:
+        connection.record_success()
+        attempt.record(info)
+    db.session.commit()
+
+
+def _refuse(attempt: LibeoPayment, message: str) -> None:
+    attempt.status = PaymentState.REFUSED
+    attempt.refusal = message[:500]
+    attempt.claimed_until = None
+
+
+def _adopt(connection: LibeoConnection, attempt: LibeoPayment, payment_id: str) -> None:
+    """Libeo already has a payment of this invoice (made elsewhere): this attempt is that payment."""
+    try:
+        attempt.record(connection.client(attempts=1).get_payment(payment_id))
+    except LibeoApiError:
+        _refuse(attempt, "Un paiement de cette facture existe déjà dans Libeo.")
+
+
+def claim_duration() -> timedelta:
+    """How long a sync worker owns a piece of work (config ``SYNC_CLAIM_SECONDS``)."""
+    return timedelta(seconds=current_app.config["SYNC_CLAIM_SECONDS"])
+
+
+def claim_unheard(now: datetime | None = None, limit: int = 50) -> list[int]:
+    """Attempts still without Libeo's answer, claimed for a replay (safe with several sync workers)."""
+    now = now or utcnow()
+    candidates = db.session.scalars(
+        select(LibeoPayment.id).where(
+            LibeoPayment.status == PaymentState.REQUESTED,
+            LibeoPayment.idempotency_key.is_not(None),
+            (LibeoPayment.claimed_until.is_(None)) | (LibeoPayment.claimed_until < now),
+        ).order_by(LibeoPayment.id).limit(limit)
+    ).all()
+    claimed = []
+    for payment_id in candidates:
+        won = db.session.execute(
+            update(LibeoPayment)
+            .where(LibeoPayment.id == payment_id, LibeoPayment.status == PaymentState.REQUESTED,
+                   (LibeoPayment.claimed_until.is_(None)) | (LibeoPayment.claimed_until < now))
+            .values(claimed_until=now + claim_duration())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.commit()
+        if won:
+            claimed.append(payment_id)
+    return claimed
+
+
+def replay(attempt: LibeoPayment) -> None:
+    """Asks Libeo again, with the same key and body, what became of an unheard request."""
+    connection = connection_of(attempt.invoice.company)
+    if connection is None:
+        return
+    try:
+        send(connection, attempt)
+    except LibeoLinkError:
+        pass  # recorded on the attempt (refused) or forgotten (never reached Libeo)
+
+
+def replay_for(invoice: SupplierInvoice, user: User) -> LibeoPayment | None:
+    """« Vérifier maintenant » on an invoice « Vérification en cours »."""
+    check_payable(invoice, user)
+    attempt = latest_payment(invoice)
+    if attempt is not None and attempt.status is PaymentState.REQUESTED and attempt.idempotency_key:
+        replay(attempt)
+    return attempt
+
+
+def supersede_pending_updates(invoice: SupplierInvoice) -> None:
+    """« Payer » just sent the invoice's current state: older queued states must not overwrite it."""
+    from .libeo_outbox import OutboxMessage
+
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.invoice_id == invoice.id, OutboxMessage.delivered_at.is_(None))
+        .values(delivered_at=utcnow(), last_error="Remplacé par l'envoi lors du paiement.")
+    )
+
+
+# --- what Libeo's events say ----------------------------------------------------------------------
+
+
+def apply_payment_info(company: Company, info: LibeoPaymentInfo) -> LibeoPayment | None:
+    """Records a payment's latest state from Libeo's feed; idempotent, never touches the invoice's fields.
+
+    A payment MEG did not hear about (the answer was lost) is found by its
+    invoice; one made in Libeo directly for a MEG invoice is recorded too,
+    so that MEG never shows « À régler » for an invoice Libeo is paying.
+    """
+    payment = db.session.scalar(
+        select(LibeoPayment).join(SupplierInvoice)
+        .where(LibeoPayment.libeo_payment_id == info.id, SupplierInvoice.company_id == company.id)
+    )
+    if payment is None:
+        invoice = _invoice_of(company, info.invoice_external_id)
+        if invoice is None:
+            return None  # an invoice entered in Libeo: not MEG's
+        payment = latest_payment(invoice)
+        if payment is None or payment.status is not PaymentState.REQUESTED:
+            payment = LibeoPayment(invoice_id=invoice.id, attempt=(payment.attempt + 1) if payment else 1)
+            db.session.add(payment)
+    payment.record(info)
+    return payment
+
+
+def _invoice_of(company: Company, reference: str) -> SupplierInvoice | None:
+    prefix, _, number = reference.partition("-")
+    if prefix != "meg" or not number.isdigit() or len(number) > 18:
+        return None
+    return db.session.scalar(
+        select(SupplierInvoice).where(SupplierInvoice.id == int(number), SupplierInvoice.company_id == company.id)
+    )
