@@ -26,6 +26,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
     "--disable-quic",
+    # A French person's browser: date fields read JJ/MM/AAAA.
+    "--lang=fr-FR",
 ]
 
 

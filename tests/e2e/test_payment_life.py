@@ -1,0 +1,120 @@
+"""A payment's whole life in a browser, both products side by side.
+
+« Payer » with a chosen « Date d'exécution » → « Remis à la banque » once
+Libeo put it in a SEPA file → the bank's report imported in « Remises » →
+« Payée via Libeo le … » in MEG's « Factures »; another payment cancelled in
+Libeo → « Annulé » in MEG. MEG learns each step through its sync pass.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from core.calendar import next_business_day
+from core.dates import date_fr, paris_today
+from tests.integration.conftest import libeo_account
+
+from .test_meg_achats import log_in
+
+SHOTS = os.environ.get("SCREENSHOTS_DIR")
+
+
+def shot(page: Page, name: str) -> None:
+    if SHOTS:
+        page.screenshot(path=f"{SHOTS}/payment-life-{name}.png", full_page=True)
+
+
+def sync(live_server) -> None:
+    from models.meg.libeo_sync import sync_pass
+
+    with live_server.apps.meg.app_context():
+        sync_pass()
+
+
+def execute_and_answer_as_the_bank(live_server, day) -> bytes:
+    """Libeo's morning run, and the bank's status report on the file it produced."""
+    from devtools.bank_simulator import status_report_for
+    from models.libeo import SepaBatch, db
+    from models.libeo.sepa import execute_due_payments
+
+    with live_server.apps.libeo.app_context():
+        execute_due_payments(None, day)
+        batch = db.session.scalar(select(SepaBatch))
+        return status_report_for(batch.xml)
+
+
+def row_of(page: Page, number: str):
+    return page.get_by_role("row").filter(has=page.get_by_role("link", name=number, exact=True))
+
+
+def test_the_whole_life_of_a_payment(page: Page, live_server, tmp_path):
+    from models.libeo import Account, db
+    from models.libeo.accounts import set_bank_account
+
+    account_id, key = libeo_account(live_server.apps.libeo)
+    with live_server.apps.libeo.app_context():
+        set_bank_account(db.session.get(Account, account_id), "FR7630006000011234567890189", None)
+        db.session.commit()
+    log_in(page, "admin@boulangerie-martin.fr")
+    page.goto("/meg/achats/options")
+    page.get_by_label("Clé d'api LIBEO").fill(key)
+    page.get_by_role("button", name="Enregistrer").click()
+
+    # « Payer » → the confirmation → another date than the proposed one → « Confirmer le paiement ».
+    day = next_business_day(paris_today() + timedelta(days=3))
+    page.goto("/meg/achats/reglements")
+    rows = page.get_by_role("row").filter(has=page.get_by_role("link", name="Payer"))
+    paid_number = rows.first.get_by_role("cell").first.inner_text().strip()
+    cancelled_number = rows.nth(1).get_by_role("cell").first.inner_text().strip()
+    rows.first.get_by_role("link", name="Payer").click()
+    confirm = page.get_by_role("region", name=f"Payer la facture {paid_number} avec Libeo")
+    expect(confirm).to_contain_text("CREDIT AGRICOLE SA")
+    shot(page, "1-confirmation")
+    confirm.get_by_label("Date d'exécution").fill(day.isoformat())
+    confirm.get_by_role("button", name="Confirmer le paiement").click()
+    expect(page.get_by_role("status").filter(has_text=f"Paiement programmé le {date_fr(day)}")).to_be_visible()
+    expect(row_of(page, paid_number)).to_contain_text(f"Programmé le {date_fr(day)}")
+
+    # A second one, paid on its proposed date.
+    row_of(page, cancelled_number).get_by_role("link", name="Payer").click()
+    page.get_by_role("button", name="Confirmer le paiement").click()
+    expect(row_of(page, cancelled_number)).to_contain_text("Programmé le")
+
+    # Libeo hands the first to the bank: « Remis à la banque » in MEG after a sync pass.
+    report = execute_and_answer_as_the_bank(live_server, day)
+    sync(live_server)
+    page.goto("/meg/achats/")
+    expect(row_of(page, paid_number)).to_contain_text("Remis à la banque")
+    shot(page, "2-remis")
+
+    # In Libeo: the bank's report imported in « Remises », then the second payment cancelled.
+    page.goto("/libeo/connexion")
+    page.get_by_label("Adresse e-mail").fill("claire@boulangerie-martin.fr")
+    page.get_by_label("Mot de passe").fill("mot-de-passe-solide-42")
+    page.get_by_role("button", name="Se connecter").click()
+    page.get_by_role("link", name="Remises").click()
+    (tmp_path / "pain002.xml").write_bytes(report)
+    page.get_by_label("Relevé de la banque").set_input_files(str(tmp_path / "pain002.xml"))
+    page.get_by_role("button", name="Importer le relevé").click()
+    page.get_by_role("link", name="Paiements").click()
+    expect(page.get_by_role("row").filter(has_text=paid_number)).to_contain_text("Payé le")
+    cancel_row = page.get_by_role("row").filter(has_text=cancelled_number)
+    page.once("dialog", lambda dialog: dialog.accept())
+    cancel_row.get_by_role("button", name="Annuler").click()
+    expect(page.locator("main")).to_contain_text(f"Le paiement de la facture {cancelled_number} est annulé")
+    shot(page, "3-libeo-paiements")
+
+    # MEG, after one sync pass: paid in « Factures », gone from « Règlements »; the other « Annulé ».
+    sync(live_server)
+    page.goto("/meg/achats/")
+    expect(row_of(page, paid_number)).to_contain_text(re.compile(r"Payée via Libeo le \d\d/\d\d/\d{4}"))
+    expect(row_of(page, cancelled_number)).to_contain_text("Annulé")
+    shot(page, "4-factures")
+    page.goto("/meg/achats/reglements")
+    expect(page.locator("main")).not_to_contain_text(paid_number)
+    expect(row_of(page, cancelled_number).get_by_role("link", name="Payer")).to_be_visible()
