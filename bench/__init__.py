@@ -1,4 +1,4 @@
-"""The benchmark of SPEC §10: ``python -m bench`` (``make bench``).
+"""The benchmark of the performance budgets (README « Benchmark »): ``python -m bench`` (``make bench``).
 
 Seeds both databases in bulk, serves the combined app under gunicorn on
 127.0.0.1, drives load from a separate process and prints one table per data

@@ -51,7 +51,7 @@ def _ms(seconds: float | None) -> str:
 
 
 def _constancy(runs: list[dict], results: dict, names: list[str]) -> str:
-    """Whether each request ran the same SQL at every data size (SPEC §10)."""
+    """Whether each request ran the same SQL at every data size."""
     if len(runs) < 2:
         return "One data size measured: run with --sizes a,b to compare SQL statements per request."
     sizes = " and ".join(f"{run['size']:,}" for run in runs)

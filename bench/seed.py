@@ -255,7 +255,7 @@ def _seed_libeo(db, plan, tenants, owners, keys, ibans, password_hash, today, no
     accounts, users, api_keys = [], [], []
     for c in range(1, plan.companies + 1):
         debtor_iban, debtor_bic = ibans[c % len(ibans)]
-        # The tenants pay without a monthly quota (SPEC §3: Partnerships); others mix both plans.
+        # The tenants pay without a monthly quota (Partnerships); others mix both plans.
         plan_of = Plan.PARTNERSHIPS if c <= plan.tenants or c % 2 else Plan.GRATUIT
         accounts.append({"id": c, "name": f"Entreprise {c:04d} SAS", "siret": siret(c), "plan": plan_of,
                          "debtor_iban": debtor_iban, "debtor_bic": debtor_bic, "cancel_at_period_end": False,

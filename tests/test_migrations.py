@@ -1,4 +1,4 @@
-"""SPEC §11: one Alembic history per product, and release-1 databases upgraded in place.
+"""one Alembic history per product, and release-1 databases upgraded in place.
 
 The rest of the suite builds its tables with ``create_all`` (faster); these
 tests build them by migrations alone and check that nothing is left to

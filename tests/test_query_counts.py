@@ -1,4 +1,4 @@
-"""SQL statements per page and API call do not grow with the data (SPEC §10).
+"""SQL statements per page and API call do not grow with the data.
 
 Each request is measured twice: with the demo's few rows, then after both
 databases received many more (invoices of the same company and of others,

@@ -7,13 +7,13 @@ optional reason code. This module reads such a file, safely, into plain data,
 and decides what it means for each of our transfers; applying it to payments
 is the caller's business.
 
-What a status means for a payment (SPEC §5.6, « paid only when the bank
-confirmed »):
+What a status means for a payment (« paid » only when the bank confirmed,
+docs/architecture.md §4):
 
 - ``paid``: the bank accepted the transfer for execution or executed it:
   ACCP (customer profile checked), ACSP (settlement in progress), ACSC
-  (settled) and ACWC (accepted with a change, e.g. of date). The SPEC names
-  ACSC and ACCP; ACSP and ACWC come later in the same life, so a bank that
+  (settled) and ACWC (accepted with a change, e.g. of date). The product brief
+  names ACSC and ACCP; ACSP and ACWC come later in the same life, so a bank that
   sends them has accepted the transfer too.
 - ``failed``: RJCT, with the reason code's French text.
 - ``pending``: nothing decided yet (ACTC: technically valid, PDNG, RCVD):

@@ -267,8 +267,8 @@ class Invoice(db.Model):
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     status: Mapped[InvoiceStatus] = mapped_column(_enum(InvoiceStatus, 20), default=InvoiceStatus.TO_PAY)
     # When the invoice entered Libeo's lists: at once for an invoice entered
-    # in Libeo, with its first payment for one sent by MEG (SPEC §5.6: only
-    # invoices paid through Libeo are imported; a refused payment leaves none).
+    # in Libeo, with its first payment for one sent by MEG (only invoices
+    # paid through Libeo are imported; a refused payment leaves none).
     imported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
@@ -307,7 +307,7 @@ class Invoice(db.Model):
 
 
 class PaymentStatus(enum.Enum):
-    """A payment's life (SPEC §5.6); ``awaiting_approval`` comes with Libeo's safeguards."""
+    """A payment's life; ``awaiting_approval`` comes with Libeo's safeguards."""
 
     SCHEDULED = "scheduled"  # will be executed on its execution date
     IN_PROGRESS = "in_progress"  # in a SEPA file (pain.001) the account can download
@@ -525,7 +525,7 @@ class BankStatusImport(db.Model):
 
 
 class PaymentEvent(db.Model):
-    """One change of a payment's state, as the events feed serves it (SPEC §7 ``GET /events``).
+    """One change of a payment's state, as the events feed serves it (``GET /events``).
 
     Written in the same transaction as the change. ``seq`` numbers the
     account's events 1, 2, 3… without gap, in commit order (see

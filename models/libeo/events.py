@@ -1,4 +1,4 @@
-"""The account's events feed (SPEC §7 ``GET /events``): every change of a payment, in order, once.
+"""The account's events feed (``GET /events``): every change of a payment, in order, once.
 
 Each change of a payment's state appends one ``payment.updated`` event, in
 the transaction that makes the change, carrying the payment's JSON after it.

@@ -1,4 +1,4 @@
-"""The « Justificatif de paiement »: a PDF proving a payment was remitted or paid (SPEC §13).
+"""The « Justificatif de paiement »: a PDF proving a payment was remitted or paid.
 
 ``receipt_pdf(data)`` draws it with ReportLab from a ``ReceiptData`` the
 caller fills from a payment, its SEPA file and the two accounts; it reads no

@@ -1,4 +1,4 @@
-"""MEG's demo data (SPEC §2): the acceptance checks log in with it."""
+"""MEG's demo data: the acceptance checks log in with it."""
 
 from __future__ import annotations
 

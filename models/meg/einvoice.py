@@ -1,4 +1,4 @@
-"""Reading a supplier's electronic invoice (SPEC §13): Factur-X, CII or UBL in, one EInvoice out.
+"""Reading a supplier's electronic invoice: Factur-X, CII or UBL in, one EInvoice out.
 
 ``read_einvoice(filename, content)`` is pure: it stores nothing and raises
 ``EInvoiceError`` with a French message a person reads when the file is not an

@@ -1,4 +1,4 @@
-"""The article's second path in a browser (SPEC §5.2): « Payer » in MEG creates the Libeo account, then pays."""
+"""The article's second path in a browser: « Payer » in MEG creates the Libeo account, then pays."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""MEG in a browser: the « Achats » module as the demo people use it (SPEC §2, §4)."""
+"""MEG in a browser: the « Achats » module as the demo people use it."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def test_admin_sees_invoices_then_reglements(page: Page):
     invoices = page.get_by_role("table")
     expect(invoices).to_contain_text("Minoterie Dupuis")
     expect(invoices).to_contain_text("486,50\u00a0€")
-    assert invoices.locator("tbody tr").count() >= 8  # SPEC §2: at least 8 per company
+    assert invoices.locator("tbody tr").count() >= 8  # the demo data: at least 8 per company
 
     page.get_by_role("link", name="Règlements").click()
     expect(page).to_have_url(re.compile(r"/meg/achats/reglements$"))
@@ -33,7 +33,7 @@ def test_admin_sees_invoices_then_reglements(page: Page):
     settlements = page.get_by_role("table")
     libeo_cells = settlements.get_by_role("cell", name="Virement par Libeo", exact=True)
     expect(libeo_cells.first).to_be_visible()
-    assert libeo_cells.count() >= 3  # SPEC §2: at least 3 unpaid « Virement par Libeo »
+    assert libeo_cells.count() >= 3  # the demo data: at least 3 unpaid « Virement par Libeo »
 
 
 def test_gear_opens_options_for_the_achats_admin(page: Page):

@@ -1,4 +1,4 @@
-"""The article's first path and « Payer » (SPEC §5.1, §5.3, §5.4), both apps over HTTP."""
+"""The article's first path and « Payer », both apps over HTTP."""
 
 from __future__ import annotations
 

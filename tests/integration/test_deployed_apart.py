@@ -1,4 +1,4 @@
-"""SPEC §1, §11: each product alone (``gunicorn "app:create_meg_app()"``, ``… create_libeo_app()``).
+"""each product alone (``gunicorn "app:create_meg_app()"``, ``… create_libeo_app()``).
 
 Two gunicorns on two ports, two databases and instance folders, only
 PUBLIC_URL, MEG_URL and LIBEO_URL to find each other; people use them as a

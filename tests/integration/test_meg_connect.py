@@ -1,4 +1,4 @@
-"""« Me connecter avec MEG » (SPEC §5.2): the real dance, MEG's « Payer » to a connected Libeo account.
+"""« Me connecter avec MEG »: the real dance, MEG's « Payer » to a connected Libeo account.
 
 The browser is the combined app's test client on the public host (MEG's
 links to Libeo and back are absolute); Libeo's server-to-server calls to MEG

@@ -1,4 +1,4 @@
-"""SPEC §5.5: data goes from MEG to Libeo, never back; changes are delivered reliably."""
+"""data goes from MEG to Libeo, never back; changes are delivered reliably."""
 
 from __future__ import annotations
 

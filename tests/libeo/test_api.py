@@ -1,4 +1,4 @@
-"""REST API v1 (SPEC §7): who-am-I, invoices by MEG's id, paying with an Idempotency-Key, payments."""
+"""REST API v1: who-am-I, invoices by MEG's id, paying with an Idempotency-Key, payments."""
 
 from __future__ import annotations
 

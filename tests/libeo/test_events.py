@@ -1,4 +1,4 @@
-"""The events feed ``GET /events`` (SPEC §7): every change of a payment, oldest first, each once.
+"""The events feed ``GET /events``: every change of a payment, oldest first, each once.
 
 MEG's sync pass stores the cursor and applies each payment's latest state: the
 feed must never show an event and later reveal an older one it skipped, under

@@ -1,4 +1,4 @@
-"""On which day a payment is executed (SPEC §5.3, issue 13): the due date, on a TARGET business day, never past.
+"""On which day a payment is executed: the due date, on a TARGET business day, never past.
 
 « Payer » without a date schedules for the invoice's due date, or the next
 business day when that date is past or a closing day; a date given is

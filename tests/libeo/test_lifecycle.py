@@ -1,4 +1,4 @@
-"""A payment's whole life in Libeo, as a person lives it (SPEC §5.6, §11; issue 13).
+"""A payment's whole life in Libeo, as a person lives it.
 
 Pay → the execution puts it in a SEPA file (« Remis à la banque ») → the file
 is downloaded from « Remises » → the bank's status report (pain.002, built

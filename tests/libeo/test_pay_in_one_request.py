@@ -1,4 +1,4 @@
-"""Paying in one round trip (issue 13): the invoice travels with the payment request, all or nothing.
+"""Paying in one round trip: the invoice travels with the payment request, all or nothing.
 
 ``POST /invoices/{external_id}/payments`` may carry the invoice (``invoice``,
 the PUT body): created or updated in the payment's transaction. A refused

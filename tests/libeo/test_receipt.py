@@ -1,4 +1,4 @@
-"""The « Justificatif de paiement » (SPEC §13): a valid PDF a person can forward, with the
+"""The « Justificatif de paiement »: a valid PDF a person can forward, with the
 amount in French, the SEPA references, the beneficiary, and account numbers masked."""
 
 from __future__ import annotations

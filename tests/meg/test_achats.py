@@ -1,4 +1,4 @@
-"""« Achats »: invoices, « Règlements », suppliers, « Options », by the people of SPEC §2."""
+"""« Achats »: invoices, « Règlements », suppliers, « Options », by the demo's people."""
 
 from __future__ import annotations
 

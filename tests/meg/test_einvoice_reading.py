@@ -1,4 +1,4 @@
-"""Reading received e-invoices (SPEC §13): real Factur-X, CII and UBL files in, exact fields out,
+"""Reading received e-invoices: real Factur-X, CII and UBL files in, exact fields out,
 and a clear French message for every file MEG cannot take."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""CSRF on every form, and no open redirect (SPEC §9; issue 7, « Must hold »)."""
+"""CSRF on every form, and no open redirect."""
 
 from __future__ import annotations
 

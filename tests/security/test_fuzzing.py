@@ -1,4 +1,4 @@
-"""Fuzzing with a bounded number of examples (issue 7, point 5).
+"""Fuzzing with a bounded number of examples.
 
 - Schemathesis against Libeo's OpenAPI document, in process (WSGI), with a
   real API key: every check it has (no 5xx, status codes, content types,

@@ -1,4 +1,4 @@
-"""MEG's OAuth endpoints with parameters made up by Hypothesis (issue 17, points 2 and 5b).
+"""MEG's OAuth endpoints with parameters made up by Hypothesis.
 
 A valid request of the PKCE code flow, then some of its parameters changed,
 removed or repeated, and others added, with values no client sends (quotes,

@@ -1,4 +1,4 @@
-"""Every route of both products, as each kind of person, with odd ids and odd query strings (issue 17, point 5a).
+"""Every route of both products, as each kind of person, with odd ids and odd query strings.
 
 Routes come from the URL maps: a route added tomorrow is fuzzed tomorrow.
 Each role calls each route with each method it takes:

@@ -1,4 +1,4 @@
-"""Stripe's webhook with signed JSON made up by Hypothesis (issue 17, points 3 and 5c).
+"""Stripe's webhook with signed JSON made up by Hypothesis.
 
 Signed with the right secret, so every body reaches the code that reads it:
 events shaped like Stripe's with any field replaced by any JSON value (or

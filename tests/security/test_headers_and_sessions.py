@@ -1,4 +1,4 @@
-"""Headers, cookies and sessions on both products (SPEC §9; issue 7, point 1)."""
+"""Headers, cookies and sessions on both products."""
 
 from __future__ import annotations
 

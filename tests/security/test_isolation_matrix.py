@@ -1,4 +1,4 @@
-"""Nobody sees or acts on another company's data, route by route (SPEC §9; issue 7, point 4).
+"""Nobody sees or acts on another company's data, route by route.
 
 Every route of both apps is taken from their URL maps, so a new route is in
 the matrix the day it is added (and this test fails until its path

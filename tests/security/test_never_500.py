@@ -1,4 +1,4 @@
-"""Never a 500 (issue 17): the reproductions that answered 500, and the answer to a real one.
+"""Never a 500: the reproductions that answered 500, and the answer to a real one.
 
 Each reproduction runs with the production setting PROPAGATE_EXCEPTIONS off,
 so that a crash shows as it would to a visitor: a 500 and a traceback in the

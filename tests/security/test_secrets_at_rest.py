@@ -1,4 +1,4 @@
-"""No secret in clear in the databases or the logs after the article's paths (SPEC §9; issue 7, point 6).
+"""No secret in clear in the databases or the logs after the article's paths.
 
 Both products are served by a real HTTP server (the development server, whose
 access log prints every request line and its query string), driven like a

@@ -1,4 +1,4 @@
-"""Rate limits (issue 7, point 3): login, sign-up, API key failures, token endpoint, payments.
+"""Rate limits: login, sign-up, API key failures, token endpoint, payments.
 
 Each test builds the apps with rate limiting on and short limits, set
 through the config keys a deployment would use.

@@ -1,4 +1,4 @@
-"""Libeo's REST API v1 (SPEC §7): JSON, ``Authorization: Bearer <api key>``."""
+"""Libeo's REST API v1: JSON, ``Authorization: Bearer <api key>``."""
 
 from flask import Blueprint
 

@@ -1,4 +1,4 @@
-"""« Me connecter avec MEG »: Libeo as an OpenID Connect client of MEG (SPEC §5.2)."""
+"""« Me connecter avec MEG »: Libeo as an OpenID Connect client of MEG."""
 
 from flask import Blueprint
 
