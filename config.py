@@ -105,6 +105,9 @@ class MegConfig(BaseConfig):
     # another may take it over: longer than one piece takes, short enough to recover
     # soon from a worker killed mid-pass.
     SYNC_CLAIM_SECONDS = int(_env("SYNC_CLAIM_SECONDS", "120"))
+    # A connected company without a payment in flight is still read this often (a revoked
+    # key or an unreachable Libeo shows in « Options » within that time).
+    SYNC_QUIET_SECONDS = int(_env("SYNC_QUIET_SECONDS", "60"))
 
 
 class LibeoConfig(BaseConfig):

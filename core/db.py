@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, delete, event, select
 from sqlalchemy.orm import DeclarativeBase
 
 # Constraint names both products' schemas share, so migrations can name them.
@@ -69,3 +69,25 @@ def init_database(app: Flask, db: SQLAlchemy, *, begin_immediate: bool = True) -
             def _on_begin(connection):
                 reading = has_request_context() and request.method in ("GET", "HEAD")
                 connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+
+
+def purge_in_batches(db: SQLAlchemy, model, condition, *, batch_size: int = 1000, max_batches: int = 100) -> int:
+    """Deletes the rows matching ``condition`` a batch at a time, each batch its own transaction.
+
+    Short transactions never hold many locks for long, so the product's own
+    work (a « Payer ») is not kept waiting; on PostgreSQL rows another
+    worker is purging are skipped (``SKIP LOCKED``), so several may run.
+    """
+    deleted = 0
+    for _ in range(max_batches):
+        ids = select(model.id).where(condition).order_by(model.id).limit(batch_size)
+        if db.session.get_bind().dialect.name == "postgresql":
+            ids = ids.with_for_update(skip_locked=True)
+        count = db.session.execute(
+            delete(model).where(model.id.in_(ids.scalar_subquery())).execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.commit()
+        deleted += count
+        if count < batch_size:
+            break
+    return deleted

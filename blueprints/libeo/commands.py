@@ -82,3 +82,11 @@ def _fail(message: str) -> NoReturn:
     """A French message on standard error, exit status 1 (click would print « Error: »)."""
     click.echo(f"Erreur : {message}", err=True)
     raise SystemExit(1)
+
+
+@libeo_cli.command("housekeeping")
+def housekeeping():
+    """Purges what Libeo no longer needs (answers to Idempotency-Keys older than 30 days), in short batches."""
+    from models.libeo.idempotency import purge_old_records
+
+    click.echo(f"Réponses d'idempotence de plus de 30 jours supprimées : {purge_old_records()}.")

@@ -166,6 +166,9 @@ class LibeoUser(db.Model):
         self.session_token = secrets.token_urlsafe(32)
 
 
+REVOKED_BY_MEG = "MEG"
+
+
 class ApiKey(db.Model):
     """A key an integration (MEG) uses to call the REST API for one account.
 
@@ -196,6 +199,8 @@ class ApiKey(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Who revoked it: « MEG » (« Supprimer la connexion » there), or the Libeo user's e-mail.
+    revoked_by: Mapped[str | None] = mapped_column(String(254))
 
     account: Mapped[Account] = relationship()
 
@@ -203,8 +208,9 @@ class ApiKey(db.Model):
     def is_active(self) -> bool:
         return self.revoked_at is None
 
-    def revoke(self) -> None:
-        self.revoked_at = utcnow()
+    @property
+    def revoked_by_label(self) -> str:
+        return "MEG (« Supprimer la connexion »)" if self.revoked_by == REVOKED_BY_MEG else (self.revoked_by or "")
 
 
 class InvoiceSource(enum.Enum):
@@ -462,7 +468,11 @@ class IdempotencyRecord(db.Model):
     """The first request made with an ``Idempotency-Key``, and its answer once done."""
 
     __tablename__ = "idempotency_record"
-    __table_args__ = (UniqueConstraint("account_id", "key", name="uq_idempotency_key"),)
+    __table_args__ = (
+        UniqueConstraint("account_id", "key", name="uq_idempotency_key"),
+        # The housekeeping purges the oldest records.
+        Index("ix_idempotency_record_created", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))

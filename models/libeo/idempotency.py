@@ -16,6 +16,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.dates import utcnow
+from core.db import purge_in_batches
 
 from . import db
 from .entities import Account, IdempotencyRecord
@@ -25,6 +26,16 @@ IN_PROGRESS = "in_progress"
 DONE = "done"
 # A claim older than this belongs to a request that died: a retry may take it over.
 STALE_AFTER = timedelta(minutes=5)
+
+
+# Records are kept this long: a caller retrying with the same key within it gets the first answer.
+RETENTION = timedelta(days=30)
+
+
+def purge_old_records(now=None) -> int:
+    """Forgets answers older than the retention, in short batches (Libeo's periodic housekeeping)."""
+    cutoff = (now or utcnow()) - RETENTION
+    return purge_in_batches(db, IdempotencyRecord, IdempotencyRecord.created_at < cutoff)
 
 
 def fingerprint(method: str, path: str, payload) -> str:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import joinedload
 from core.dates import utcnow
 
 from . import db
-from .entities import Account, ApiKey
+from .entities import REVOKED_BY_MEG, Account, ApiKey
 from .errors import Conflict, NotFound
 
 MEG = "meg"
@@ -45,9 +45,9 @@ def active_api_key(account: Account, integration: str = MEG) -> ApiKey | None:
     )
 
 
-def issue_meg_api_key(account: Account) -> str:
+def issue_meg_api_key(account: Account, *, by: str | None = None) -> str:
     """A new MEG key for the account, returned in clear this once; the previous one stops working."""
-    _revoke_active(account, MEG)
+    _revoke_active(account, MEG, by)
     public_id = secrets.token_hex(6)
     plaintext = f"{KEY_PREFIX}{public_id}_{secrets.token_urlsafe(32)}"
     db.session.add(
@@ -68,16 +68,36 @@ def issue_meg_api_key(account: Account) -> str:
     return plaintext
 
 
-def revoke_api_key(account: Account, integration: str = MEG) -> None:
-    if not _revoke_active(account, integration):
+def revoke_api_key(account: Account, integration: str = MEG, *, by: str | None = None) -> None:
+    """Revokes the account's active key; ``by`` is who did (a user's e-mail, or « MEG »)."""
+    if not _revoke_active(account, integration, by):
         raise NotFound("Aucune clé active à révoquer.")
 
 
-def _revoke_active(account: Account, integration: str) -> int:
+def revoke_key_in_use(key: ApiKey) -> None:
+    """``DELETE /key``: the integration gives its own key up (MEG's « Supprimer la connexion »)."""
+    db.session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key.id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_by=REVOKED_BY_MEG)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def last_revoked_key(account: Account, integration: str = MEG) -> ApiKey | None:
+    return db.session.scalar(
+        select(ApiKey)
+        .where(ApiKey.account_id == account.id, ApiKey.integration == integration, ApiKey.revoked_at.is_not(None))
+        .order_by(ApiKey.revoked_at.desc())
+        .limit(1)
+    )
+
+
+def _revoke_active(account: Account, integration: str, by: str | None = None) -> int:
     result = db.session.execute(
         update(ApiKey)
         .where(ApiKey.account_id == account.id, ApiKey.integration == integration, ApiKey.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
+        .values(revoked_at=utcnow(), revoked_by=by)
         .execution_options(synchronize_session="fetch")
     )
     return result.rowcount

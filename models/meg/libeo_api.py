@@ -176,6 +176,8 @@ class LibeoClient:
             if response.status_code in RETRYABLE_STATUS or response.status_code >= 500:
                 maybe_sent = True
                 continue
+            if response.status_code == 204:
+                return {}
             body = _json(response)
             if response.ok and body is not None:
                 return body

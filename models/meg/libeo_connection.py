@@ -165,11 +165,25 @@ def connect_company(company: Company, api_key: str, user: User | None) -> LibeoC
     return connection
 
 
-def disconnect_company(company: Company) -> None:
+def disconnect_company(company: Company) -> bool:
+    """« Supprimer la connexion »: Libeo revokes the key (DELETE /key), then MEG forgets it.
+
+    Returns whether Libeo revoked it; when Libeo cannot be reached the key is
+    forgotten all the same, and stays valid in Libeo until revoked there.
+    """
     connection = connection_of(company)
-    if connection is not None:
-        db.session.delete(connection)
-        db.session.flush()
+    if connection is None:
+        return True
+    try:
+        connection.client(attempts=1).delete_key()
+        revoked = True
+    except LibeoKeyRefused:
+        revoked = True  # already refused by Libeo: nothing left to revoke
+    except (LibeoApiError, LibeoLinkError):
+        revoked = False
+    db.session.delete(connection)
+    db.session.flush()
+    return revoked
 
 
 def check_connection(connection: LibeoConnection) -> None:

@@ -1,28 +1,35 @@
 """Invoice changes on their way to Libeo: a transactional outbox in MEG's database.
 
 An invoice Libeo knows (one MEG asked it to pay) is kept up to date there:
-each change queues the invoice's whole new state in the same transaction as
-the change, and the sync pass delivers the queue in order, retried until
-Libeo has it. Data only ever flows from MEG to Libeo.
+each change queues the invoice's whole state in the same transaction as the
+change, and the sync pass delivers it, retried until Libeo has it. Since each
+message carries the whole state, only an invoice's newest message is sent;
+older ones are superseded when it is delivered. A message Libeo refuses for
+good (a 4xx other than 409 and 429) stops being retried and is listed in
+« Options » (« Réessayer », « Ignorer ») without blocking later changes.
+Data only ever flows from MEG to Libeo.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, exists, func, select, update
-from sqlalchemy.orm import Mapped, aliased, mapped_column
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, exists, func, or_, select, update
+from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
 
 from core.dates import utcnow
+from core.db import purge_in_batches
 
 from . import db
 from .entities import SupplierInvoice
-from .libeo_api import LibeoApiError
+from .libeo_api import LibeoApiError, LibeoKeyRefused, LibeoUnheard, LibeoUnreachable
 from .libeo_connection import LibeoConnection, LibeoLinkError
-from .libeo_payments import LibeoPayment, external_id, invoice_payload
+from .libeo_payments import LibeoPayment, external_id, libeo_payload
 
 CLAIM_SECONDS = 60
 MAX_BACKOFF = timedelta(hours=1)
+RETENTION = timedelta(days=30)
+SUPERSEDED = "Remplacée par une mise à jour plus récente."
 
 
 class OutboxMessage(db.Model):
@@ -32,7 +39,7 @@ class OutboxMessage(db.Model):
     __table_args__ = (Index("ix_libeo_outbox_pending", "delivered_at", "next_attempt_at", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"))
+    company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"), index=True)
     invoice_id: Mapped[int] = mapped_column(ForeignKey("supplier_invoice.id", ondelete="CASCADE"), index=True)
     payload: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -41,7 +48,17 @@ class OutboxMessage(db.Model):
     # A worker owns the message until this time; another may take it after.
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Refused for good by Libeo: no more retries until someone clicks « Réessayer ».
+    refused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # « Ignorer »: an administrator decided Libeo need not have it.
+    ignored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(String(500))
+
+    invoice: Mapped[SupplierInvoice] = relationship()
+
+
+def _waiting(message=OutboxMessage):
+    return (message.delivered_at.is_(None)) & (message.refused_at.is_(None)) & (message.ignored_at.is_(None))
 
 
 def known_to_libeo(invoice: SupplierInvoice) -> bool:
@@ -54,10 +71,10 @@ def known_to_libeo(invoice: SupplierInvoice) -> bool:
 
 
 def invoice_changed(invoice: SupplierInvoice) -> None:
-    """Queues the new state of an invoice Libeo knows; part of the caller's transaction."""
+    """Queues the invoice's state for Libeo if Libeo knows it; part of the caller's transaction."""
     if known_to_libeo(invoice):
         db.session.add(OutboxMessage(company_id=invoice.company_id, invoice_id=invoice.id,
-                                     payload=invoice_payload(invoice)))
+                                     payload=libeo_payload(invoice)))
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -65,21 +82,19 @@ def _backoff(attempts: int) -> timedelta:
 
 
 def deliver_invoice_updates(limit: int = 100) -> tuple[int, int]:
-    """Delivers due messages, oldest first, one invoice's messages in order.
+    """Delivers each invoice's newest waiting message; returns (delivered, postponed).
 
-    Only the oldest undelivered message of each invoice is eligible, and a
-    worker claims it with a conditional UPDATE before calling Libeo, so any
-    number of workers may run at once. Returns (delivered, postponed).
+    A worker claims a message with a conditional UPDATE before calling
+    Libeo, so any number of workers may run at once.
     """
     now = utcnow()
-    earlier = aliased(OutboxMessage)
+    newer = aliased(OutboxMessage)
     heads = db.session.scalars(
         select(OutboxMessage.id)
         .where(
-            OutboxMessage.delivered_at.is_(None),
+            _waiting(),
             OutboxMessage.next_attempt_at <= now,
-            ~exists().where(earlier.invoice_id == OutboxMessage.invoice_id, earlier.delivered_at.is_(None),
-                            earlier.id < OutboxMessage.id),
+            ~exists().where(newer.invoice_id == OutboxMessage.invoice_id, _waiting(newer), newer.id > OutboxMessage.id),
         )
         .order_by(OutboxMessage.id)
         .limit(limit)
@@ -89,47 +104,115 @@ def deliver_invoice_updates(limit: int = 100) -> tuple[int, int]:
     for message_id in heads:
         claimed = db.session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == message_id, OutboxMessage.delivered_at.is_(None),
-                   (OutboxMessage.claimed_until.is_(None)) | (OutboxMessage.claimed_until < now))
+            .where(OutboxMessage.id == message_id, _waiting(),
+                   or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now))
             .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
         ).rowcount
         db.session.commit()
         if not claimed:
             continue
         message = db.session.get(OutboxMessage, message_id)
-        error = _deliver(message)
-        if error is None:
+        refusal, for_good = _deliver(message)
+        if refusal is None:
             message.delivered_at = utcnow()
             message.last_error = None
+            _supersede_older(message)
             delivered += 1
+        elif for_good:
+            message.refused_at = utcnow()
+            message.last_error = refusal[:500]
         else:
             message.attempts += 1
             message.next_attempt_at = utcnow() + _backoff(message.attempts)
-            message.last_error = error[:500]
+            message.last_error = refusal[:500]
             postponed += 1
         message.claimed_until = None
         db.session.commit()
     return delivered, postponed
 
 
-def _deliver(message: OutboxMessage) -> str | None:
+def _supersede_older(message: OutboxMessage) -> None:
+    """The newest state is in Libeo: older messages of the invoice, waiting or refused, are moot."""
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.invoice_id == message.invoice_id, OutboxMessage.id < message.id,
+               OutboxMessage.delivered_at.is_(None), OutboxMessage.ignored_at.is_(None))
+        .values(delivered_at=utcnow(), last_error=SUPERSEDED)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _deliver(message: OutboxMessage) -> tuple[str | None, bool]:
+    """(None, _) once delivered; else Libeo's reason and whether it refused for good."""
     connection = db.session.scalar(select(LibeoConnection).where(LibeoConnection.company_id == message.company_id))
     if connection is None:
-        return "Entreprise non connectée à Libeo."
+        return "Entreprise non connectée à Libeo.", False
     try:
         client, payload = connection.client(attempts=1), message.payload
         reference = external_id(message.invoice_id)
         db.session.commit()
         client.put_invoice(reference, payload)
-    except LibeoApiError as error:
+    except (LibeoUnheard, LibeoUnreachable, LibeoKeyRefused) as error:
         connection.record_failure(error)
-        return error.message
+        return error.message, False
+    except LibeoApiError as error:
+        connection.record_success()
+        return error.message, error.status not in (409, 429)
     except LibeoLinkError as error:
-        return error.message
+        return error.message, False
     connection.record_success()
-    return None
+    return None, False
 
 
-def pending_updates_count() -> int:
-    return db.session.scalar(select(func.count(OutboxMessage.id)).where(OutboxMessage.delivered_at.is_(None))) or 0
+# --- what « Options » shows and does ------------------------------------------------------------
 
+
+def waiting_count(company_id: int) -> int:
+    return db.session.scalar(
+        select(func.count(OutboxMessage.id)).where(OutboxMessage.company_id == company_id, _waiting())
+    ) or 0
+
+
+def refused_updates(company_id: int) -> list[OutboxMessage]:
+    """Changes Libeo refused for good and nobody dealt with yet, newest first."""
+    return list(db.session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.company_id == company_id, OutboxMessage.refused_at.is_not(None),
+               OutboxMessage.delivered_at.is_(None), OutboxMessage.ignored_at.is_(None))
+        .order_by(OutboxMessage.id.desc())
+    ))
+
+
+def company_message(company_id: int, message_id: int) -> OutboxMessage | None:
+    """The company's message, never another company's."""
+    return db.session.scalar(
+        select(OutboxMessage).where(OutboxMessage.id == message_id, OutboxMessage.company_id == company_id)
+    )
+
+
+def _check_refused(message: OutboxMessage) -> None:
+    if message.refused_at is None or message.delivered_at is not None or message.ignored_at is not None:
+        raise LibeoLinkError("Cette mise à jour n'est plus en attente : rechargez la page.")
+
+
+def retry_refused(message: OutboxMessage) -> None:
+    """« Réessayer »: the invoice's current state is queued again (the refused message is closed)."""
+    _check_refused(message)
+    message.ignored_at = utcnow()
+    db.session.add(OutboxMessage(company_id=message.company_id, invoice_id=message.invoice_id,
+                                 payload=libeo_payload(message.invoice)))
+    db.session.flush()
+
+
+def ignore_refused(message: OutboxMessage) -> None:
+    """« Ignorer »: Libeo keeps the invoice as it has it."""
+    _check_refused(message)
+    message.ignored_at = utcnow()
+    db.session.flush()
+
+
+def purge_old_messages(now: datetime | None = None) -> int:
+    """Delivered or ignored messages older than the retention, in short batches (by the sync pass)."""
+    cutoff = (now or utcnow()) - RETENTION
+    old = or_(OutboxMessage.delivered_at < cutoff, OutboxMessage.ignored_at < cutoff)
+    return purge_in_batches(db, OutboxMessage, old, max_batches=10)

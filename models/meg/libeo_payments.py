@@ -307,6 +307,38 @@ def invoice_payload(invoice: SupplierInvoice) -> dict:
     }
 
 
+TRANSFER_FIELDS = ("supplier", "amount_cents", "currency")
+
+
+def libeo_payload(invoice: SupplierInvoice) -> dict:
+    """The invoice as Libeo should know it now.
+
+    While a payment holds it, Libeo keeps paying what it was asked to pay:
+    the beneficiary and amount stay those of the request (Libeo would refuse
+    any other), the number and dates follow MEG. A change of the supplier's
+    IBAN in MEG is for the next payments (``payments_keeping_old_iban``).
+    """
+    payload = invoice_payload(invoice)
+    payment = latest_payment(invoice)
+    sent = (payment.request_body or {}).get("invoice") if payment is not None and payment.status.holds_invoice else None
+    if sent:
+        payload.update({name: sent[name] for name in TRANSFER_FIELDS if name in sent})
+    return payload
+
+
+def payments_keeping_old_iban(supplier_id: int, new_iban: str) -> list[LibeoPayment]:
+    """Payments asked to an IBAN other than ``new_iban`` for this supplier and not finished yet."""
+    open_states = (PaymentState.REQUESTED, PaymentState.AWAITING_APPROVAL, PaymentState.SCHEDULED,
+                   PaymentState.IN_PROGRESS)
+    candidates = db.session.scalars(
+        select(LibeoPayment).join(SupplierInvoice)
+        .where(SupplierInvoice.supplier_id == supplier_id, LibeoPayment.status.in_(open_states))
+        .order_by(LibeoPayment.id)
+    ).all()
+    return [payment for payment in candidates
+            if ((payment.request_body or {}).get("invoice") or {}).get("supplier", {}).get("iban") != new_iban]
+
+
 def check_execution_date(day: date, today: date | None = None) -> date:
     """A day banks execute transfers on, from today to a year ahead; else a French refusal."""
     today = today or paris_today()

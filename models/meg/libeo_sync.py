@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import exists, or_, select, update
 
 from core.dates import as_utc, utcnow
@@ -24,13 +25,13 @@ from . import db
 from .entities import Company, SupplierInvoice
 from .libeo_api import LibeoApiError
 from .libeo_connection import ConnectionState, LibeoConnection, LibeoLinkError
-from .libeo_outbox import deliver_invoice_updates
+from .libeo_outbox import deliver_invoice_updates, purge_old_messages
 from .libeo_payments import LibeoPayment, PaymentState, apply_payment_info, claim_duration, claim_unheard, replay
 
 PAGE_SIZE = 100
 MAX_PAGES = 20
-# Companies without a payment in flight are read (and their account checked) this often.
-QUIET_INTERVAL = timedelta(minutes=10)
+# Libeo describes each account (GET /me: name, accountant) this often.
+ACCOUNT_INTERVAL = timedelta(minutes=10)
 OPEN_STATES = (PaymentState.REQUESTED, PaymentState.AWAITING_APPROVAL, PaymentState.SCHEDULED,
                PaymentState.IN_PROGRESS)
 
@@ -42,11 +43,12 @@ class SyncReport:
     postponed: int = 0
     events: int = 0
     companies: int = 0
+    purged: int = 0
 
     def __str__(self) -> str:
         return (f"Demandes de paiement vérifiées : {self.replayed} ; mises à jour envoyées : {self.delivered} "
                 f"(reportées : {self.postponed}) ; événements Libeo lus : {self.events} "
-                f"pour {self.companies} entreprise(s).")
+                f"pour {self.companies} entreprise(s) ; anciennes mises à jour effacées : {self.purged}.")
 
 
 def sync_pass(now: datetime | None = None) -> SyncReport:
@@ -60,11 +62,17 @@ def sync_pass(now: datetime | None = None) -> SyncReport:
     for connection_id in _claim_connections(now or utcnow()):
         report.companies += 1
         report.events += read_events(connection_id)
+    report.purged = purge_old_messages(now)
     return report
 
 
 def _claim_connections(now: datetime) -> list[int]:
-    """The connections to read now: those with a payment in flight, the others every QUIET_INTERVAL."""
+    """The connections to read now: those with a payment in flight, the others every ``SYNC_QUIET_SECONDS``.
+
+    Reading the feed is also how MEG notices, within that time, that a key
+    was revoked or that Libeo is unreachable (« Options » shows it).
+    """
+    quiet = timedelta(seconds=current_app.config["SYNC_QUIET_SECONDS"])
     in_flight = exists().where(
         LibeoPayment.invoice_id == SupplierInvoice.id,
         SupplierInvoice.company_id == LibeoConnection.company_id,
@@ -72,10 +80,10 @@ def _claim_connections(now: datetime) -> list[int]:
     )
     candidates = db.session.scalars(
         select(LibeoConnection.id).where(
-            LibeoConnection.state != ConnectionState.KEY_REVOKED,
+            LibeoConnection.state != ConnectionState.KEY_REVOKED,  # a revoked key never works again
             or_(LibeoConnection.sync_claimed_until.is_(None), LibeoConnection.sync_claimed_until < now),
             or_(in_flight, LibeoConnection.last_checked_at.is_(None),
-                LibeoConnection.last_checked_at < now - QUIET_INTERVAL),
+                LibeoConnection.last_checked_at < now - quiet),
         ).order_by(LibeoConnection.id)
     ).all()
     claimed = []
@@ -114,7 +122,7 @@ def read_events(connection_id: int) -> int:
             if len(events) < PAGE_SIZE:
                 break
         checked = connection.account_checked_at
-        if checked is None or as_utc(checked) < utcnow() - QUIET_INTERVAL:
+        if checked is None or as_utc(checked) < utcnow() - ACCOUNT_INTERVAL:
             connection.record_success(client.me())
     except LibeoApiError as error:
         db.session.rollback()

@@ -45,8 +45,9 @@ def test_gear_opens_options_for_the_achats_admin(page: Page):
     expect(page.get_by_role("heading", name="Options")).to_be_visible()
 
 
-def test_options_are_refused_to_an_achats_user(page: Page):
+def test_options_are_not_offered_to_an_achats_user_and_refused_by_address(page: Page):
     log_in(page, "compta@boulangerie-martin.fr")
     page.goto("/meg/achats/")
-    page.get_by_role("link", name="Options", exact=True).click()
+    expect(page.get_by_role("link", name="Options", exact=True)).to_have_count(0)  # no dead end
+    page.goto("/meg/achats/options")
     expect(page.get_by_text("Seuls les administrateurs du module « Achats »")).to_be_visible()

@@ -66,16 +66,17 @@ def test_edit_while_libeo_is_down_arrives_when_it_is_back_in_order(connected, cl
     saved = libeo_down(apps)
     _edit(client, meg_app, invoice_id, number="F-V2")
     _edit(client, meg_app, invoice_id, number="F-V3")
-    assert _deliver(meg_app) == (0, 1)  # only the oldest change is tried; the next waits its turn
+    # Each change carries the invoice's whole state: only the newest is tried.
+    assert _deliver(meg_app) == (0, 1)
     [first, second] = _pending(meg_app)
-    assert first.attempts == 1 and "injoignable" in first.last_error
+    assert first.attempts == 0 and second.attempts == 1 and "injoignable" in second.last_error
     assert libeo_invoices(libeo_app)[0]["number"] != "F-V3"
     libeo_back(apps, saved)
     with meg_app.app_context():
         meg_db.session.query(OutboxMessage).update({OutboxMessage.next_attempt_at: OutboxMessage.created_at})
         meg_db.session.commit()
-    assert _deliver(meg_app) == (1, 0)
-    assert _deliver(meg_app) == (1, 0)
+    assert _deliver(meg_app) == (1, 0)  # the newest, which supersedes the older one
+    assert _deliver(meg_app) == (0, 0)
     assert libeo_invoices(libeo_app)[0]["number"] == "F-V3"
     assert _pending(meg_app) == []
 

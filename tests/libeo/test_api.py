@@ -354,7 +354,7 @@ def test_openapi_document_describes_the_api(client):
     document = client.get("/libeo/api/v1/openapi.json").json
     assert document["openapi"].startswith("3.")
     assert set(document["paths"]) == {"/me", "/invoices/{external_id}", "/invoices/{external_id}/payments",
-                                      "/payments/{payment_id}", "/events"}
+                                      "/payments/{payment_id}", "/events", "/key"}
     assert document["servers"] == [{"url": "http://127.0.0.1:5000/libeo/api/v1"}]
     pay = document["paths"]["/invoices/{external_id}/payments"]["post"]
     assert {"201", "402", "403", "409", "422"} <= set(pay["responses"])
@@ -379,3 +379,14 @@ def test_responses_match_the_published_schemas(client, api):
     check("Error", api.get("/payments/999").json)
     check("InvoiceInput", invoice_body())
     check("PaymentInput", pay_body(execution_date=None))
+
+
+def test_delete_key_revokes_the_key_of_the_call_at_once(client, libeo_app, api, api_key, account, libeo_auth):
+    assert client.get("/libeo/api/v1/me", headers={"Authorization": f"Bearer {api_key}"}).status_code == 200
+    assert client.delete("/libeo/api/v1/key", headers={"Authorization": f"Bearer {api_key}"}).status_code == 204
+    assert client.get("/libeo/api/v1/me", headers={"Authorization": f"Bearer {api_key}"}).status_code == 401
+    assert client.delete("/libeo/api/v1/key", headers={"Authorization": f"Bearer {api_key}"}).status_code == 401
+    libeo_auth.login(account.email)
+    integrations = client.get("/libeo/configuration/integrations").get_data(as_text=True)
+    assert "a été révoquée le" in integrations and "par MEG" in integrations
+    assert "Se connecter" in integrations

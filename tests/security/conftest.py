@@ -77,7 +77,8 @@ def populate(apps) -> World:
     from models.libeo.accounts import set_bank_account
     from models.libeo.sepa import execute_due_payments
     from models.libeo.invoices import create_libeo_invoice, invoice_data
-    from models.meg import Company, Supplier, SupplierInvoice, db as meg_db
+    from core.dates import utcnow
+    from models.meg import Company, OutboxMessage, Supplier, SupplierInvoice, db as meg_db
     from models.meg.demo import create_demo_data
     from models.meg.entities import PaymentMode
 
@@ -112,6 +113,14 @@ def populate(apps) -> World:
         world.meg["boulangerie_supplier"] = meg_db.session.scalar(
             select(Supplier.id).where(Supplier.company_id == world.meg["boulangerie"]).order_by(Supplier.id)
         )
+        # An invoice update each company's Libeo refused for good (« Options » → « Réessayer », « Ignorer »).
+        for name in ("boulangerie", "garage"):
+            refused = OutboxMessage(company_id=world.meg[name], invoice_id=world.meg[f"{name}_libeo_invoice"],
+                                    payload={"number": VICTIM_MARKERS[1]}, refused_at=utcnow(),
+                                    last_error="Refusée par Libeo.")
+            meg_db.session.add(refused)
+            meg_db.session.commit()
+            world.meg[f"{name}_refused_update"] = refused.id
 
     accounts = {
         "boulangerie": ("Boulangerie Martin SARL", BOULANGERIE_SIRET, "claire@boulangerie-martin.fr",
@@ -155,6 +164,15 @@ def populate(apps) -> World:
                 select(SepaBatch.id).where(SepaBatch.account_id == world.libeo[name])
             )
     return world
+
+
+def own_path_values(world: World, side: str) -> dict:
+    """A value of each path parameter that belongs to Boulangerie Martin, the company of most roles."""
+    if side == "meg":
+        return {"invoice_id": world.meg["boulangerie_libeo_invoice"], "supplier_id": world.meg["boulangerie_supplier"],
+                "message_id": world.meg["boulangerie_refused_update"], "action": "reessayer"}
+    return {"invoice_id": world.libeo["boulangerie_invoice"], "payment_id": world.libeo["boulangerie_payment"],
+            "external_id": world.libeo["boulangerie_external_id"], "batch_id": world.libeo["boulangerie_batch"]}
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import uuid
 import hypothesis.strategies as st
 import pytest
 import schemathesis
+from sqlalchemy import select
 from hypothesis import HealthCheck, given, settings
 from schwifty import IBAN
 from stdnum import luhn
@@ -55,10 +56,20 @@ def api(make_apps):
     assert paid.status_code == 201
     config = schemathesis.Config.from_dict({"checks": CHECKS})
     schema = schemathesis.openapi.from_wsgi("/libeo/api/v1/openapi.json", apps.root, config=config)
-    return schema, auth, paid.get_json()["id"]
+    def fresh_auth() -> dict:
+        """Another key of the account (the previous one stops working): for DELETE /key."""
+        from models.libeo import Account, db
+        from models.libeo.keys import issue_meg_api_key
+
+        with apps.libeo.app_context():
+            key = issue_meg_api_key(db.session.scalar(select(Account)))
+            db.session.commit()
+        return {"Authorization": f"Bearer {key}"}
+
+    return schema, auth, paid.get_json()["id"], fresh_auth
 
 
-def run_operation(operation, auth, mode, **fixed):
+def run_operation(operation, auth, mode, fresh_auth=None, **fixed):
     @settings(max_examples=API_EXAMPLES[mode], deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
     @given(case=operation.as_strategy(mode, **fixed))
@@ -66,25 +77,28 @@ def run_operation(operation, auth, mode, **fixed):
         if mode is schemathesis.GenerationMode.POSITIVE and "Idempotency-Key" in (case.headers or {}):
             # A fresh key, so that a positive example is a new payment request, not a replay.
             case.headers["Idempotency-Key"] = f"fuzz-{uuid.uuid4()}"
-        case.call_and_validate(headers=auth)
+        case.call_and_validate(headers=fresh_auth() if fresh_auth else auth)
 
     call()
 
 
 @pytest.mark.parametrize("mode", list(API_EXAMPLES), ids=lambda m: m.name.lower())
 def test_the_api_keeps_to_its_openapi_document(api, mode):
-    schema, auth, payment_id = api
+    schema, auth, payment_id, fresh_auth = api
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {op.label for op in operations} == {
         "GET /me", "PUT /invoices/{external_id}", "POST /invoices/{external_id}/payments", "GET /payments/{payment_id}",
-        "GET /events",
+        "GET /events", "DELETE /key",
     }
-    for operation in operations:
-        run_operation(operation, auth, mode)
-    # Again on rows that exist, so that checks see the successful answers too.
     by_label = {op.label: op for op in operations}
+    for operation in operations:
+        if operation.label != "DELETE /key":
+            run_operation(operation, auth, mode)
+    # Again on rows that exist, so that checks see the successful answers too.
     run_operation(by_label["POST /invoices/{external_id}/payments"], auth, mode, path_parameters={"external_id": "meg-2"})
     run_operation(by_label["GET /payments/{payment_id}"], auth, mode, path_parameters={"payment_id": payment_id})
+    # Last, each example with a key of its own: it revokes the key it is called with.
+    run_operation(by_label["DELETE /key"], auth, mode, fresh_auth=fresh_auth)
 
 
 # --- money --------------------------------------------------------------------------------------

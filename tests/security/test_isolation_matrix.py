@@ -73,6 +73,8 @@ def victim_params(world, side: str) -> dict[str, list]:
         return {
             "invoice_id": [world.meg["garage_invoice"], world.meg["garage_libeo_invoice"]],
             "supplier_id": [world.meg["garage_supplier"]],
+            "message_id": [world.meg["garage_refused_update"]],
+            "action": ["reessayer", "ignorer"],
         }
     return {
         "invoice_id": [world.libeo["garage_direct_invoice"], world.libeo["garage_invoice"]],

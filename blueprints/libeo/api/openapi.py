@@ -297,6 +297,13 @@ def openapi_document(server_url: str) -> dict:
                     "responses": {"200": _json("Account", "Le compte."), **_errors(401, 429)},
                 }
             },
+            "/key": {
+                "delete": {
+                    "operationId": "deleteKey",
+                    "summary": "Révoque la clé de cet appel (« Supprimer la connexion » dans MEG) : refusée dès maintenant.",
+                    "responses": {"204": {"description": "Clé révoquée."}, **_errors(401, 429)},
+                }
+            },
             "/invoices/{external_id}": {
                 "put": {
                     "operationId": "putInvoice",

@@ -14,7 +14,7 @@ from models.libeo.errors import LibeoError, NotFound
 from models.libeo.events import DEFAULT_LIMIT, MAX_LIMIT, event_json, events_after, payment_json
 from models.libeo.idempotency import claim_key, complete, fingerprint, release, replay
 from models.libeo.invoices import invoice_by_external_id, invoice_data, upsert_meg_invoice
-from models.libeo.keys import authenticate_api_key, public_id_of, record_key_use
+from models.libeo.keys import authenticate_api_key, public_id_of, record_key_use, revoke_key_in_use
 from models.libeo.payments import Initiator, PaymentQuota, account_payment, pay_invoice
 
 from ..extensions import limiter
@@ -70,7 +70,7 @@ def authenticate():
         return unauthorized()
     record_key_use(key)
     db.session.commit()
-    g.account = key.account
+    g.account, g.api_key = key.account, key
     return None
 
 
@@ -140,6 +140,14 @@ def openapi():
 @bp.get("/me")
 def me():
     return jsonify(account_json(g.account))
+
+
+@bp.delete("/key")
+def delete_key():
+    """The caller gives its key up (MEG's « Supprimer la connexion »): refused from now on."""
+    revoke_key_in_use(g.api_key)
+    db.session.commit()
+    return "", 204
 
 
 def _checked_external_id(external_id: str) -> str:

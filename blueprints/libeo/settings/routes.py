@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from flask import abort, flash, make_response, redirect, render_template, url_for
-from flask_login import login_required
+from flask_login import current_user, login_required
 
 from core.views import show_domain_error
 from models.libeo import db
 from models.libeo.accounts import add_accountant, invite_user, remove_accountant, set_bank_account
 from models.libeo.errors import LibeoError
-from models.libeo.keys import active_api_key, issue_meg_api_key, revoke_api_key
+from models.libeo.keys import active_api_key, issue_meg_api_key, last_revoked_key, revoke_api_key
 from models.libeo.payments import PaymentQuota
 
 from ..context import current_account
@@ -101,6 +101,7 @@ def _integrations(new_key: str | None = None):
         render_template(
             "libeo/settings/integrations.html",
             meg_key=active_api_key(current_account()),
+            revoked_key=last_revoked_key(current_account()),
             new_key=new_key,
         )
     )
@@ -120,7 +121,7 @@ def connect_meg():
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        plaintext = issue_meg_api_key(current_account())
+        plaintext = issue_meg_api_key(current_account(), by=current_user.email)
     except LibeoError as error:
         db.session.rollback()
         flash(error.message, "error")
@@ -134,7 +135,7 @@ def revoke_meg():
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        revoke_api_key(current_account())
+        revoke_api_key(current_account(), by=current_user.email)
     except LibeoError as error:
         db.session.rollback()
         flash(error.message, "error")

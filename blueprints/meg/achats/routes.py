@@ -31,7 +31,15 @@ from models.meg.achats import (
     update_invoice,
     update_supplier,
 )
-from models.meg.libeo_connection import LibeoLinkError, check_connection, connect_company, connection_of, disconnect_company
+from models.meg.libeo_connection import (
+    ConnectionState,
+    LibeoLinkError,
+    check_connection,
+    connect_company,
+    connection_of,
+    disconnect_company,
+)
+from models.meg.libeo_outbox import company_message, ignore_refused, refused_updates, retry_refused, waiting_count
 from models.meg.libeo_payments import (
     LibeoPayment,
     PaymentState,
@@ -39,6 +47,7 @@ from models.meg.libeo_payments import (
     libeo_state,
     pay_invoice,
     payment_refusal,
+    payments_keeping_old_iban,
     replay_for,
 )
 
@@ -285,6 +294,7 @@ def options():
             flash(f"La connexion est établie avec le compte Libeo « {connection.account_name} ».", "success")
             return redirect(url_for("achats.options"))
     return render_template("meg/achats/options.html", form=form, connection=connection_of(company),
+                           waiting=waiting_count(company.id), refused=refused_updates(company.id),
                            action_form=ConfirmForm())
 
 
@@ -296,17 +306,69 @@ def check_libeo():
     if ConfirmForm().validate_on_submit() and connection is not None:
         check_connection(connection)
         db.session.commit()
+        flash(*_health_message(connection))
     return redirect(url_for("achats.options"))
 
 
-@bp.route("/options/libeo/supprimer", methods=["POST"])
+def _health_message(connection) -> tuple[str, str]:
+    if connection.state is ConnectionState.ACTIVE:
+        return f"Libeo répond : la connexion avec le compte « {connection.account_name} » fonctionne.", "success"
+    if connection.state is ConnectionState.KEY_REVOKED:
+        return "Libeo refuse la clé enregistrée : elle a été révoquée ou remplacée dans Libeo.", "error"
+    return "Libeo ne répond pas pour le moment : MEG réessaiera d'elle-même.", "warning"
+
+
+@bp.route("/options/libeo/supprimer", methods=["GET", "POST"])
 @achats_admin_required
 def disconnect():
-    if ConfirmForm().validate_on_submit():
-        disconnect_company(current_company())
-        db.session.commit()
-        flash("La connexion à Libeo est supprimée : la clé n'est plus conservée dans MEG.", "info")
+    """« Supprimer la connexion », after a confirmation: Libeo revokes the key, MEG forgets it."""
+    company = current_company()
+    connection = connection_of(company)
+    form = ConfirmForm()
+    if connection is None:
+        return redirect(url_for("achats.options"))
+    if not form.validate_on_submit():
+        return render_template("meg/achats/disconnect.html", connection=connection, form=form)
+    revoked = disconnect_company(company)
+    db.session.commit()
+    if revoked:
+        flash("La connexion à Libeo est supprimée : Libeo a révoqué la clé, et MEG ne la conserve plus.", "info")
+    else:
+        flash("MEG ne conserve plus la clé, mais Libeo n'a pas pu être joint : la clé reste valable dans Libeo "
+              "jusqu'à ce que vous la révoquiez là-bas (« Configuration » → « Intégrations » → « Révoquer »).",
+              "warning")
     return redirect(url_for("achats.options"))
+
+
+@bp.route("/options/libeo/mises-a-jour/<int:message_id>/<any(reessayer, ignorer):action>", methods=["POST"])
+@achats_admin_required
+def refused_update(message_id: int, action: str):
+    """« Réessayer » or « Ignorer » an update Libeo refused for good."""
+    message = company_message(current_company().id, message_id)
+    if message is None:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        (retry_refused if action == "reessayer" else ignore_refused)(message)
+    except LibeoLinkError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        number = message.invoice.number
+        flash(f"La mise à jour de la facture {number} sera envoyée de nouveau à Libeo." if action == "reessayer"
+              else f"La mise à jour de la facture {number} est ignorée : Libeo garde la facture telle qu'il l'a.",
+              "info")
+    return redirect(url_for("achats.options"))
+
+
+def _old_iban_notice(payments: list[LibeoPayment]) -> str:
+    """Why the new IBAN does not apply to payments already asked for, and how to re-pay on it."""
+    listed = "; ".join(f"facture {payment.invoice.number} ({payment.label})" for payment in payments)
+    return (f"Le nouvel IBAN servira aux prochains paiements. Ces paiements demandés à Libeo gardent l'ancien "
+            f"IBAN : {listed}. Pour payer sur le nouvel IBAN, annulez le paiement dans Libeo (« Paiements » → "
+            "« Annuler », possible tant qu'il n'est pas remis à la banque), puis cliquez de nouveau sur « Payer ».")
 
 
 # --- « Fournisseurs » -----------------------------------------------------------------------------
@@ -341,8 +403,11 @@ def edit_supplier(supplier_id: int):
     supplier = _supplier_or_404(supplier_id)
     form = SupplierForm(obj=supplier)
     if form.validate_on_submit():
+        keeping_old_iban = payments_keeping_old_iban(supplier.id, form.iban.data)
         update_supplier(supplier, SupplierData(form.name.data, form.iban.data, form.bic.data))
         db.session.commit()
         flash(f"Le fournisseur « {supplier.name} » est modifié.", "success")
+        if keeping_old_iban:
+            flash(_old_iban_notice(keeping_old_iban), "warning")
         return redirect(url_for("achats.suppliers"))
     return render_template("meg/achats/supplier_form.html", form=form, supplier=supplier)
