@@ -148,6 +148,8 @@ class Server:
 
 def phases(args) -> list[dict]:
     chosen = set(args.only.split(",")) if args.only else None
+    if chosen:  # a row's reference page is measured with it
+        chosen |= {phase.reference for phase in PHASES if phase.name in chosen and phase.reference}
     result = []
     for phase in PHASES:
         if chosen and phase.name not in chosen:

@@ -129,6 +129,12 @@ class Worker:
     def libeo_hello(self):
         return "GET", "/libeo/hello", None, {}, 200
 
+    def ref_hello(self):
+        return "GET", "/ref/hello", None, {}, 200
+
+    def ref_settlements(self):
+        return "GET", f"/ref/reglements/{self.tenant['number']}", None, {}, 200
+
     def meg_settlements(self):
         return "GET", "/meg/achats/reglements", None, {}, 200
 

@@ -9,21 +9,33 @@ from dataclasses import dataclass
 class Phase:
     name: str  # the driver's method
     label: str
-    hello: str  # the ceiling of the same app
     consumes_invoices: bool = False
+    # The budget (README « Benchmark »): at least ``ratio`` × the requests per second
+    # of the ``reference`` row, or a p95 of at most ``p95_ms``.
+    reference: str | None = None
+    ratio: float | None = None
+    p95_ms: float | None = None
 
 
+BARE_HELLO, MINIMAL_LIST = "ref_hello", "ref_settlements"
 PHASES = [
-    Phase("meg_hello", "MEG `hello` (ceiling)", "meg_hello"),
-    Phase("meg_settlements", "MEG « Règlements », page 1", "meg_hello"),
-    Phase("meg_invoice", "MEG invoice detail", "meg_hello"),
-    Phase("libeo_hello", "Libeo `hello` (ceiling)", "libeo_hello"),
-    Phase("libeo_invoices", "Libeo invoice list, page 1", "libeo_hello"),
-    Phase("libeo_api_me", "Libeo API `GET /me`", "libeo_hello"),
-    Phase("libeo_api_pay", "Libeo API pay (`POST …/payments`)", "libeo_hello", True),
-    Phase("meg_pay", "MEG « Payer » → Libeo, end to end", "meg_hello", True),
+    Phase("ref_hello", "Reference: bare Flask « hello »"),
+    Phase("ref_settlements", "Reference: minimal Flask + SQLAlchemy list of the same 50 invoices"),
+    Phase("meg_hello", "MEG `hello` (its own stack)", reference=BARE_HELLO),
+    Phase("meg_settlements", "MEG « Règlements », page 1", reference=MINIMAL_LIST, ratio=0.6),
+    Phase("meg_invoice", "MEG invoice detail", reference=MINIMAL_LIST),
+    Phase("libeo_hello", "Libeo `hello` (its own stack)", reference=BARE_HELLO),
+    Phase("libeo_invoices", "Libeo invoice list, page 1", reference=MINIMAL_LIST),
+    Phase("libeo_api_me", "Libeo API `GET /me`", reference=BARE_HELLO, ratio=0.4),
+    Phase("libeo_api_pay", "Libeo API pay (`POST …/payments`)", True, reference=BARE_HELLO),
+    Phase("meg_pay", "MEG « Payer » → Libeo, end to end", True, reference=BARE_HELLO, p95_ms=60.0),
 ]
+REFERENCE_LABELS = {BARE_HELLO: "bare hello", MINIMAL_LIST: "minimal list"}
 BY_NAME = {p.name: p for p in PHASES}
+
+
+def _verdict(phase: Phase, size: int, met: bool, what: str) -> str:
+    return f"{'met' if met else 'MISSED'}: {phase.label} at {size:,} invoices: {what}"
 
 
 def _per_side(counts: dict[str, int], suffix: str = "") -> str:
@@ -76,9 +88,10 @@ def render(runs: list[dict], meta: dict) -> str:
         + " / ".join(f"{run['load_before']:.1f}" for run in runs),
         f"`{meta['command']}` on `{meta['revision']}`",
         "",
-        "| Request | Invoices / side | req/s | p50 ms | p95 ms | p99 ms | SQL / req | commits / req | × hello | requests (errors) |",
+        "| Request | Invoices / side | req/s | p50 ms | p95 ms | p99 ms | SQL / req | commits / req | vs reference | requests (errors) |",
         "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
+    verdicts = []
     results = {(run["size"], phase["name"]): phase for run in runs for phase in run["phases"]}
     names = [p.name for p in PHASES if any(n == p.name for _, n in results)]
     for name in names:
@@ -88,12 +101,17 @@ def render(runs: list[dict], meta: dict) -> str:
             if r is None:
                 continue
             rps = r["ok"] / r["duration"] if r["duration"] else 0.0
-            hello = results.get((run["size"], phase.hello))
-            ratio = "—"
-            if hello and rps and hello is not r:
-                ratio = f"{hello['ok'] / hello['duration'] / rps:.1f}×"
-            elif hello is r:
-                ratio = "1×"
+            reference = results.get((run["size"], phase.reference)) if phase.reference else None
+            ratio, measured = "—", None
+            if reference and reference["ok"] and reference["duration"]:
+                measured = rps / (reference["ok"] / reference["duration"])
+                ratio = f"{measured:.2f} × {REFERENCE_LABELS[phase.reference]}"
+            if phase.ratio is not None and measured is not None:
+                verdicts.append(_verdict(phase, run["size"], measured >= phase.ratio,
+                                         f"{measured:.2f} × {REFERENCE_LABELS[phase.reference]} (budget ≥ {phase.ratio})"))
+            if phase.p95_ms is not None and r.get("p95") is not None:
+                verdicts.append(_verdict(phase, run["size"], r["p95"] * 1000 <= phase.p95_ms,
+                                         f"p95 {r['p95'] * 1000:.1f} ms (budget ≤ {phase.p95_ms:g} ms)"))
             errors = sum(r["errors"].values())
             if name == "meg_pay":
                 # A refused « Payer » still redirects: count what MEG recorded as paid instead.
@@ -102,6 +120,8 @@ def render(runs: list[dict], meta: dict) -> str:
                 f"| {phase.label} | {run['size']:,} | {rps:,.0f} | {_ms(r.get('p50'))} | {_ms(r.get('p95'))} | "
                 f"{_ms(r.get('p99'))} | {_per_side(r['sql'])} | {_per_side(r['sql'], '_commits')} | {ratio} | {r['requests']:,} ({errors}) |"
             )
+    if verdicts:
+        lines += ["", "Budgets:"] + [f"- {verdict}" for verdict in verdicts]
     lines += ["", _constancy(runs, results, names)]
     lines += [
         "",
@@ -109,8 +129,10 @@ def render(runs: list[dict], meta: dict) -> str:
         "commits / req: transactions committed (those that wrote wait for a disk flush). "
         "A range (8–9) means the row's requests differ in kind, not in data size: the detail of a "
         "« Virement par Libeo » invoice also reads its Libeo payment attempts. "
-        "× hello: how many times fewer requests per second than the trivial `hello` route of the same app, "
-        "same run. The pay rows each use fresh invoices (and fresh Idempotency-Keys), "
+        "vs reference: requests per second as a fraction of a reference page of the same server, same run "
+        "(bare hello: a Flask app with one route and nothing else; minimal list: a bare Flask + Flask-SQLAlchemy "
+        "page listing the same 50 invoices, no login, layout or CSRF). The pay rows each use fresh invoices (and "
+        "fresh Idempotency-Keys), "
         "so they stop after their pool of invoices.",
     ]
     return "\n".join(lines)

@@ -1,8 +1,9 @@
-"""What gunicorn serves during the benchmark: the combined app, plus two probes.
+"""What gunicorn serves during the benchmark: the combined app, the reference pages, two probes.
 
+- ``/ref/…``: the reference pages the budgets are measured against
+  (``bench/reference.py``: a bare Flask « hello », a minimal list page);
 - ``/meg/hello`` and ``/libeo/hello``: the cheapest route each product can
-  answer through its own stack (hooks, security headers), the ceiling the
-  real pages are compared with;
+  answer through its own stack (hooks, security headers);
 - an ``X-SQL-Queries`` response header: the SQL statements the request ran on
   each side (``BEGIN`` excluded, so SQLite and PostgreSQL count alike) and
   its commits (each one a durable write, the main cost of the pay requests).
@@ -18,6 +19,8 @@ import requests
 from sqlalchemy import event
 
 from app import create_app
+
+from .reference import create_reference_app
 
 HEADER = "X-SQL-Queries"
 _local = threading.local()
@@ -65,6 +68,7 @@ def _count_peer_queries() -> None:
 
 def build():
     root = create_app()
+    root.wsgi_app.mounts["/ref"] = create_reference_app()
     sides = root.extensions["sides"]
     for side, flask_app in sides.items():
         _add_hello(flask_app)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from flask import Flask, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, delete, event, select
@@ -91,3 +93,20 @@ def purge_in_batches(db: SQLAlchemy, model, condition, *, batch_size: int = 1000
         if count < batch_size:
             break
     return deleted
+
+
+@contextmanager
+def keep_loaded(db: SQLAlchemy):
+    """Commits inside keep the objects as loaded instead of expiring them.
+
+    For a request that commits before and after an HTTP call: what it
+    loaded still describes what it answers about, and reading it again
+    would cost a query per object (and on SQLite, the write lock) for nothing.
+    """
+    session = db.session()
+    previous = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = previous

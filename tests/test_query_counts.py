@@ -29,13 +29,21 @@ MANY = 60
 
 
 class SqlCounter:
-    """Counts the statements each side's engine runs while ``measure`` calls a request."""
+    """Counts the statements and commits each side's engine runs while ``measure`` calls a request."""
 
     def __init__(self, apps) -> None:
         self.counts: dict[str, int] | None = None
         for side, app, db in (("meg", apps.meg, meg_db), ("libeo", apps.libeo, libeo_db)):
             with app.app_context():
                 event.listen(db.engine, "before_cursor_execute", self._hook(side))
+                event.listen(db.engine, "commit", self._commit_hook(side))
+
+    def _commit_hook(self, side: str):
+        def count(conn):
+            if self.counts is not None:
+                self.counts[f"{side}_commits"] += 1
+
+        return count
 
     def _hook(self, side: str):
         def count(conn, cursor, statement, parameters, context, executemany):
@@ -45,7 +53,7 @@ class SqlCounter:
         return count
 
     def measure(self, request) -> tuple[object, dict[str, int]]:
-        self.counts = {"meg": 0, "libeo": 0}
+        self.counts = {"meg": 0, "libeo": 0, "meg_commits": 0, "libeo_commits": 0}
         try:
             response = request()
         finally:
@@ -262,6 +270,28 @@ REQUESTS = {
 }
 
 
+def _sql(meg: int = 0, libeo: int = 0, meg_commits: int = 0, libeo_commits: int = 0) -> dict[str, int]:
+    return {"meg": meg, "libeo": libeo, "meg_commits": meg_commits, "libeo_commits": libeo_commits}
+
+
+# The guard (README « Benchmark »): a page reads user, companies, role, connection, one page of rows
+# with their count, and their payments; API reads commit nothing; « Payer » commits twice on each side.
+EXPECTED = {
+    "meg_settlements": _sql(meg=6),
+    "meg_settlements_accountant": _sql(meg=6),
+    "meg_invoices": _sql(meg=6),
+    "meg_invoice_detail": _sql(meg=7),
+    "meg_suppliers": _sql(meg=4),
+    "meg_pay": _sql(meg=11, libeo=13, meg_commits=2, libeo_commits=2),
+    "libeo_invoices": _sql(libeo=5),
+    "libeo_payments": _sql(libeo=3),
+    "libeo_api_me": _sql(libeo=2),
+    "libeo_api_put_invoice": _sql(libeo=4, libeo_commits=1),
+    "libeo_api_pay": _sql(libeo=12, libeo_commits=2),
+    "libeo_api_payment": _sql(libeo=2),
+}
+
+
 @pytest.fixture
 def world(apps, client, demo, meg_auth):
     return World(apps, client, meg_auth)
@@ -282,3 +312,4 @@ def test_query_count_does_not_grow_with_data(apps, world, name):
     many = measure()
     assert sum(few.values()) > 0
     assert many == few, f"{name}: {few} statements with few rows, {many} with many"
+    assert few == EXPECTED[name], f"{name}: {few}, the guard says {EXPECTED[name]} (update it if the change is meant)"

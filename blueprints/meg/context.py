@@ -9,6 +9,13 @@ from werkzeug.exceptions import HTTPException
 from models.meg import Company
 
 
+def user_companies() -> list[Company]:
+    """The companies the user may open, read once per request (the switcher lists them)."""
+    if "companies" not in g:
+        g.companies = current_user.companies()
+    return g.companies
+
+
 def current_company() -> Company:
     """The company of the session, checked against the user's rights.
 
@@ -17,14 +24,12 @@ def current_company() -> Company:
     """
     if "company" in g:
         return g.company
-    company = None
-    company_id = session.get("company_id")
-    if isinstance(company_id, int):
-        company = current_user.company(company_id)
+    companies = user_companies()
+    if not companies:
+        abort(403, description="Votre compte n'est rattaché à aucune entreprise.")
+    wanted = session.get("company_id")
+    company = next((c for c in companies if c.id == wanted), None)
     if company is None:
-        companies = current_user.companies()
-        if not companies:
-            abort(403, description="Votre compte n'est rattaché à aucune entreprise.")
         company = companies[0]
         session["company_id"] = company.id
     g.company = company
@@ -42,4 +47,4 @@ def company_or_none() -> Company | None:
 def inject_company() -> dict:
     if not current_user.is_authenticated:
         return {}
-    return {"current_company": company_or_none, "user_companies": current_user.companies}
+    return {"current_company": company_or_none, "user_companies": user_companies}

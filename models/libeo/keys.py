@@ -17,7 +17,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from core.dates import utcnow
+from core.dates import as_utc, utcnow
 
 from . import db
 from .entities import REVOKED_BY_MEG, Account, ApiKey
@@ -123,9 +123,16 @@ def authenticate_api_key(plaintext: str | None) -> ApiKey | None:
     return key
 
 
-def record_key_use(key: ApiKey) -> None:
-    """Sets « Dernière utilisation », at most once per interval."""
+def record_key_use(key: ApiKey) -> bool:
+    """Sets « Dernière utilisation », at most once per interval; True when it tried (commit then).
+
+    The key row is already read: within the interval an API call writes
+    nothing, so reads (``GET /me``, ``GET /events``) commit nothing. The
+    UPDATE stays conditional, so concurrent calls write once.
+    """
     now = utcnow()
+    if key.last_used_at is not None and as_utc(key.last_used_at) >= now - USE_RECORD_INTERVAL:
+        return False
     db.session.execute(
         update(ApiKey)
         .where(
@@ -135,6 +142,7 @@ def record_key_use(key: ApiKey) -> None:
         .values(last_used_at=now)
         .execution_options(synchronize_session=False)
     )
+    return True
 
 
 def public_id_of(plaintext: str | None) -> str | None:

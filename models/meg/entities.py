@@ -134,6 +134,14 @@ class User(db.Model):
         return db.session.scalar(self.companies_query().where(Company.id == company_id))
 
     def achats_role(self, company: Company) -> AchatsRole | None:
+        """The user's role in « Achats » of that company; read once per company for this object's life
+        (a request: the login loader builds the user anew each time)."""
+        known = self.__dict__.setdefault("_achats_roles", {})
+        if company.id not in known:
+            known[company.id] = self._read_achats_role(company)
+        return known[company.id]
+
+    def _read_achats_role(self, company: Company) -> AchatsRole | None:
         role = db.session.scalar(
             select(ModuleRole.role).where(
                 ModuleRole.user_id == self.id,

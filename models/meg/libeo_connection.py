@@ -11,14 +11,14 @@ from __future__ import annotations
 import base64
 import enum
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
 from sqlalchemy import DateTime, Enum, ForeignKey, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.dates import utcnow
+from core.dates import as_utc, utcnow
 from core.setup import instance_secret
 
 from . import db
@@ -26,6 +26,8 @@ from .entities import Company, User
 from .libeo_api import LibeoAccount, LibeoApiError, LibeoClient, LibeoKeyRefused, LibeoUnheard, LibeoUnreachable
 
 KEY_MAX_LENGTH = 200
+# « Dernier échange réussi » is precise to this much: one write a minute, not one per call.
+SUCCESS_RECORD_INTERVAL = timedelta(seconds=60)
 
 
 class LibeoLinkError(Exception):
@@ -89,6 +91,9 @@ class LibeoConnection(db.Model):
 
     def record_success(self, account: LibeoAccount | None = None) -> None:
         now = utcnow()
+        if (account is None and self.state is ConnectionState.ACTIVE and self.last_success_at is not None
+                and as_utc(self.last_success_at) > now - SUCCESS_RECORD_INTERVAL):
+            return  # already known to work: a payment need not write it again
         if self.state is not ConnectionState.ACTIVE:
             self.state, self.state_since = ConnectionState.ACTIVE, now
         self.last_success_at = self.last_checked_at = now

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.banks import bank_name
 from core.calendar import default_execution_date, is_business_day, next_business_day
 from core.dates import date_fr, paris_today, utcnow
+from core.db import keep_loaded
 from core.money import format_amount
 from core.validators import mask_iban
 
@@ -259,6 +260,15 @@ class LibeoState:
     def payment(self, invoice: SupplierInvoice) -> LibeoPayment | None:
         return self.payments.get(invoice.id)
 
+    def state_of(self, invoice: SupplierInvoice) -> tuple[str, str]:
+        """The invoice's state in every list and page: (label, badge class)."""
+        if invoice.is_paid:
+            return "Réglée", "badge-ok"
+        payment = self.payment(invoice)
+        if payment is not None:
+            return payment.label, payment.badge
+        return "À régler", ""
+
     def shows_pay_button(self, invoice: SupplierInvoice) -> bool:
         if invoice.payment_mode is not PaymentMode.LIBEO or invoice.is_paid or not self.may_pay:
             return False
@@ -405,13 +415,10 @@ def pay_invoice(invoice: SupplierInvoice, user: User, execution_date: date | Non
     """« Confirmer le paiement »: asks Libeo to pay the invoice on that date, once (see the module's steps)."""
     connection, payer = check_payable(invoice, user)
     execution_date = check_execution_date(execution_date or default_execution_date(invoice.due_date, paris_today()))
-    attempt, created = _open_attempt(invoice, user, payer, execution_date)
-    if attempt.status is not PaymentState.REQUESTED:
-        return attempt  # already answered (a double click): nothing to send
-    send(connection, attempt, first=created)
-    if attempt.status.holds_invoice:
-        supersede_pending_updates(invoice)
-        db.session.commit()
+    with keep_loaded(db):
+        attempt, created = _open_attempt(invoice, user, payer, execution_date)
+        if attempt.status is PaymentState.REQUESTED:  # else already answered (a double click)
+            send(connection, attempt, first=created)
     return attempt
 
 
@@ -457,6 +464,8 @@ def send(connection: LibeoConnection, attempt: LibeoPayment, *, first: bool = Fa
     else:
         connection.record_success()
         attempt.record(info)
+        # « Payer » sent the invoice's current state: older queued states must not overwrite it.
+        supersede_pending_updates(attempt.invoice_id)
     db.session.commit()
 
 
@@ -524,13 +533,13 @@ def replay_for(invoice: SupplierInvoice, user: User) -> LibeoPayment | None:
     return attempt
 
 
-def supersede_pending_updates(invoice: SupplierInvoice) -> None:
-    """« Payer » just sent the invoice's current state: older queued states must not overwrite it."""
+def supersede_pending_updates(invoice_id: int) -> None:
+    """Queued states of the invoice older than the one a payment request just sent are moot."""
     from .libeo_outbox import OutboxMessage
 
     db.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.invoice_id == invoice.id, OutboxMessage.delivered_at.is_(None))
+        .where(OutboxMessage.invoice_id == invoice_id, OutboxMessage.delivered_at.is_(None))
         .values(delivered_at=utcnow(), last_error="Remplacé par l'envoi lors du paiement.")
     )
 

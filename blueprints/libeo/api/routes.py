@@ -8,6 +8,7 @@ from datetime import date
 
 from flask import current_app, g, jsonify, request
 
+from core.db import keep_loaded
 from core.throttle import client_address, configured, refused_credentials
 from models.libeo import Channel, InitiatorRole, Invoice, db
 from models.libeo.errors import LibeoError, NotFound
@@ -46,8 +47,15 @@ def rate_limit_key() -> str:
 limiter.limit(configured("API_RATE_LIMIT"), key_func=rate_limit_key)(bp)
 
 
+def request_key():
+    """The request's valid API key (with its account), or None; checked once per request."""
+    if "api_key" not in g:
+        g.api_key = authenticate_api_key(_bearer_token())
+    return g.api_key
+
+
 def presents_valid_key() -> bool:
-    return authenticate_api_key(_bearer_token()) is not None
+    return request_key() is not None
 
 
 # Payment creation, the API's one POST, per key. (A decorator on the view
@@ -65,12 +73,12 @@ limiter.shared_limit(
 def authenticate():
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
-    key = authenticate_api_key(_bearer_token())
+    key = request_key()
     if key is None:
         return unauthorized()
-    record_key_use(key)
-    db.session.commit()
-    g.account, g.api_key = key.account, key
+    if record_key_use(key):
+        db.session.commit()
+    g.account = key.account
     return None
 
 
@@ -216,8 +224,10 @@ def pay(external_id: str):
         response.status_code = status
         response.headers["Idempotent-Replayed"] = "true"
         return response
-    # Committed alone, so that a concurrent duplicate sees the claim at once.
-    db.session.commit()
+    # Committed alone, so that a concurrent duplicate sees the claim at once
+    # (the account and the claim stay as loaded: nothing else changes them meanwhile).
+    with keep_loaded(db):
+        db.session.commit()
     record_id = record.id
     try:
         # The invoice sent with the request and its payment: one transaction, all or nothing.

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from core.dates import date_fr
 from core.throttle import configured, signed_in_user
+from core.paging import paginate
 from core.views import page_number, show_domain_error
 from models.libeo import Channel, InitiatorRole, db
 from models.libeo.errors import LibeoError, QuotaExceeded
@@ -38,7 +39,7 @@ def _invoice_or_404(invoice_id: int):
 @bp.route("/")
 def list_invoices():
     account = current_account()
-    pagination = db.paginate(invoices_query(account), page=page_number(), per_page=PER_PAGE, error_out=False)
+    pagination = paginate(db, invoices_query(account), page_number(), PER_PAGE)
     return render_template(
         "libeo/invoices/list.html", pagination=pagination, quota=PaymentQuota.for_account(account)
     )

@@ -6,6 +6,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from core.security import safe_next_url
+from core.paging import paginate
 from core.views import page_number
 from models.libeo import db
 from models.libeo.errors import LibeoError
@@ -33,7 +34,7 @@ def _payment_or_404(payment_id: int):
 
 @bp.route("/")
 def list_payments():
-    pagination = db.paginate(payments_query(current_account()), page=page_number(), per_page=PER_PAGE, error_out=False)
+    pagination = paginate(db, payments_query(current_account()), page_number(), PER_PAGE)
     return render_template("libeo/payments/list.html", pagination=pagination)
 
 

@@ -7,6 +7,7 @@ from io import BytesIO
 from flask import abort, current_app, flash, redirect, render_template, send_file, url_for
 from flask_login import current_user, login_required
 
+from core.paging import paginate
 from core.views import page_number
 from models.libeo import db
 from models.libeo.bank_status import MAX_REPORT_BYTES
@@ -42,7 +43,7 @@ def _batch_or_404(batch_id: int):
 
 
 def _render_list(form: BankStatusForm, status: int = 200):
-    pagination = db.paginate(batches_query(current_account()), page=page_number(), per_page=PER_PAGE, error_out=False)
+    pagination = paginate(db, batches_query(current_account()), page_number(), PER_PAGE)
     counts = status_counts([batch.id for batch in pagination.items])
     labels = {batch.id: batch_status_label(batch, counts[batch.id]) for batch in pagination.items}
     return render_template("libeo/remittances/list.html", pagination=pagination, labels=labels, form=form), status

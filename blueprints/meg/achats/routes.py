@@ -14,6 +14,7 @@ from core.money import format_amount
 from core.security import safe_next_url
 from core.throttle import configured, signed_in_user
 from core.urls import public_url
+from core.paging import paginate
 from core.views import page_number, show_domain_error
 from models.meg import PaymentMode, db
 from models.meg.achats import (
@@ -57,6 +58,8 @@ from . import bp
 from .forms import ConfirmForm, InvoiceForm, LibeoKeyForm, PayForm, SupplierForm
 
 PER_PAGE = 25
+# « Règlements » shows 50 invoices a page: the ones to settle soonest, at a glance.
+SETTLEMENTS_PER_PAGE = 50
 ADMIN_ONLY = "Seuls les administrateurs du module « Achats » peuvent ouvrir les options."
 
 
@@ -123,7 +126,7 @@ def _invoice_data(form: InvoiceForm) -> InvoiceData:
 @bp.route("/")
 def invoices():
     company = current_company()
-    pagination = db.paginate(invoices_query(company), page=page_number(), per_page=PER_PAGE, error_out=False)
+    pagination = paginate(db, invoices_query(company), page_number(), PER_PAGE)
     libeo = libeo_state(current_user, company, pagination.items)
     return render_template("meg/achats/invoices.html", pagination=pagination, libeo=libeo)
 
@@ -184,7 +187,7 @@ def edit_invoice(invoice_id: int):
 @bp.route("/reglements")
 def settlements():
     company = current_company()
-    pagination = db.paginate(invoices_to_settle_query(company), page=page_number(), per_page=PER_PAGE, error_out=False)
+    pagination = paginate(db, invoices_to_settle_query(company), page_number(), SETTLEMENTS_PER_PAGE)
     libeo = libeo_state(current_user, company, pagination.items)
     return render_template("meg/achats/settlements.html", pagination=pagination, libeo=libeo,
                            confirm=_confirmation_for(libeo, pagination.items), pay_form=PayForm())
@@ -376,7 +379,7 @@ def _old_iban_notice(payments: list[LibeoPayment]) -> str:
 
 @bp.route("/fournisseurs")
 def suppliers():
-    pagination = db.paginate(suppliers_query(current_company()), page=page_number(), per_page=PER_PAGE, error_out=False)
+    pagination = paginate(db, suppliers_query(current_company()), page_number(), PER_PAGE)
     return render_template("meg/achats/suppliers.html", pagination=pagination)
 
 
