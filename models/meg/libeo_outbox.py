@@ -4,6 +4,12 @@ An invoice Libeo knows (one MEG asked it to pay) is kept up to date there:
 each change queues the invoice's whole new state in the same transaction as
 the change, and the sync pass delivers the queue in order, retried until
 Libeo has it. Data only ever flows from MEG to Libeo.
+
+Two kinds of message, delivered in one order per invoice:
+- ``invoice``: the invoice's fields (``PUT /invoices/{id}``), in the payload;
+- ``document``: its file as a PDF (``PUT /invoices/{id}/document``), queued
+  once Libeo has the invoice (its first payment) and whenever the file
+  changes; the bytes are read from the invoice's document when delivered.
 """
 
 from __future__ import annotations
@@ -16,13 +22,16 @@ from sqlalchemy.orm import Mapped, aliased, mapped_column
 from core.dates import utcnow
 
 from . import db
+from .einvoice import EInvoiceError
 from .entities import SupplierInvoice
+from .invoice_documents import InvoiceDocument, document_of, document_pdf
 from .libeo_api import LibeoApiError
 from .libeo_connection import LibeoConnection, LibeoLinkError
 from .libeo_payments import LibeoPayment, external_id, invoice_payload
 
 CLAIM_SECONDS = 60
 MAX_BACKOFF = timedelta(hours=1)
+INVOICE, DOCUMENT = "invoice", "document"
 
 
 class OutboxMessage(db.Model):
@@ -34,6 +43,7 @@ class OutboxMessage(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"))
     invoice_id: Mapped[int] = mapped_column(ForeignKey("supplier_invoice.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20), default=INVOICE, server_default=INVOICE)
     payload: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     attempts: Mapped[int] = mapped_column(default=0)
@@ -58,6 +68,29 @@ def invoice_changed(invoice: SupplierInvoice) -> None:
     if known_to_libeo(invoice):
         db.session.add(OutboxMessage(company_id=invoice.company_id, invoice_id=invoice.id,
                                      payload=invoice_payload(invoice)))
+
+
+def document_changed(invoice: SupplierInvoice, document: InvoiceDocument) -> None:
+    """Queues the invoice's file for Libeo if Libeo has the invoice; part of the caller's transaction.
+
+    Libeo has it once it answered a payment request with a payment (or told
+    of one in its feed): before that, the document waits for that moment
+    (``queue_document``).
+    """
+    has_invoice = db.session.scalar(
+        select(LibeoPayment.id).where(LibeoPayment.invoice_id == invoice.id,
+                                      LibeoPayment.libeo_payment_id.is_not(None)).limit(1)
+    )
+    if has_invoice is not None:
+        queue_document(invoice.id, invoice.company_id, document)
+
+
+def queue_document(invoice_id: int, company_id: int, document: InvoiceDocument | None = None) -> None:
+    """A « document » message for the invoice, if it has a file."""
+    document = document or document_of(invoice_id)
+    if document is not None:
+        db.session.add(OutboxMessage(company_id=company_id, invoice_id=invoice_id, kind=DOCUMENT,
+                                     payload={"filename": document.filename, "sha256": document.sha256}))
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -117,17 +150,30 @@ def _deliver(message: OutboxMessage) -> str | None:
     if connection is None:
         return "Entreprise non connectée à Libeo."
     try:
-        client, payload = connection.client(attempts=1), message.payload
-        reference = external_id(message.invoice_id)
+        client, reference = connection.client(attempts=1), external_id(message.invoice_id)
+        if message.kind == DOCUMENT:
+            send = _document_sender(client, reference, message.invoice_id)
+        else:
+            payload = message.payload
+            send = lambda: client.put_invoice(reference, payload)  # noqa: E731
         db.session.commit()
-        client.put_invoice(reference, payload)
+        send()
     except LibeoApiError as error:
         connection.record_failure(error)
         return error.message
-    except LibeoLinkError as error:
-        return error.message
+    except (LibeoLinkError, EInvoiceError) as error:
+        return str(error)
     connection.record_success()
     return None
+
+
+def _document_sender(client, reference: str, invoice_id: int):
+    """The call that sends the invoice's current file (nothing when it has none any more)."""
+    document = document_of(invoice_id)
+    if document is None:
+        return lambda: None
+    pdf = document_pdf(document)
+    return lambda: client.put_document(reference, pdf)
 
 
 def pending_updates_count() -> int:

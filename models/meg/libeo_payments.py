@@ -424,7 +424,7 @@ def send(connection: LibeoConnection, attempt: LibeoPayment, *, first: bool = Fa
             raise LibeoLinkError(error.message, upgrade_url=error.upgrade_url) from error
     else:
         connection.record_success()
-        attempt.record(info)
+        record_payment(attempt, info)
     db.session.commit()
 
 
@@ -437,7 +437,7 @@ def _refuse(attempt: LibeoPayment, message: str) -> None:
 def _adopt(connection: LibeoConnection, attempt: LibeoPayment, payment_id: str) -> None:
     """Libeo already has a payment of this invoice (made elsewhere): this attempt is that payment."""
     try:
-        attempt.record(connection.client(attempts=1).get_payment(payment_id))
+        record_payment(attempt, connection.client(attempts=1).get_payment(payment_id))
     except LibeoApiError:
         _refuse(attempt, "Un paiement de cette facture existe déjà dans Libeo.")
 
@@ -494,11 +494,12 @@ def replay_for(invoice: SupplierInvoice, user: User) -> LibeoPayment | None:
 
 def supersede_pending_updates(invoice: SupplierInvoice) -> None:
     """« Payer » just sent the invoice's current state: older queued states must not overwrite it."""
-    from .libeo_outbox import OutboxMessage
+    from .libeo_outbox import INVOICE, OutboxMessage
 
     db.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.invoice_id == invoice.id, OutboxMessage.delivered_at.is_(None))
+        .where(OutboxMessage.invoice_id == invoice.id, OutboxMessage.kind == INVOICE,
+               OutboxMessage.delivered_at.is_(None))
         .values(delivered_at=utcnow(), last_error="Remplacé par l'envoi lors du paiement.")
     )
 
@@ -525,8 +526,25 @@ def apply_payment_info(company: Company, info: LibeoPaymentInfo) -> LibeoPayment
         if payment is None or payment.status is not PaymentState.REQUESTED:
             payment = LibeoPayment(invoice_id=invoice.id, attempt=(payment.attempt + 1) if payment else 1)
             db.session.add(payment)
-    payment.record(info)
+    record_payment(payment, info, company.id)
     return payment
+
+
+def record_payment(attempt: LibeoPayment, info: LibeoPaymentInfo, company_id: int | None = None) -> None:
+    """Records Libeo's account of a payment.
+
+    The first payment MEG learns of for an invoice means Libeo now has the
+    invoice: its file (if any) is queued after it (``libeo_outbox``).
+    """
+    from .libeo_outbox import queue_document
+
+    first = attempt.libeo_payment_id is None and db.session.scalar(
+        select(LibeoPayment.id).where(LibeoPayment.invoice_id == attempt.invoice_id,
+                                      LibeoPayment.libeo_payment_id.is_not(None)).limit(1)
+    ) is None
+    attempt.record(info)
+    if first:
+        queue_document(attempt.invoice_id, company_id or attempt.invoice.company_id)
 
 
 def _invoice_of(company: Company, reference: str) -> SupplierInvoice | None:
