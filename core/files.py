@@ -7,12 +7,13 @@ MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
 
 
 def size_label(size: int) -> str:
-    """« 812 octets », « 45 Ko », « 2,3 Mo »."""
+    """« 812 octets », « 45 Ko », « 2,3 Mo », « 10 Mo »."""
     if size < 1024:
         return f"{size} octets"
     if size < 1024 * 1024:
         return f"{round(size / 1024)} Ko"
-    return f"{size / (1024 * 1024):.1f} Mo".replace(".", ",")
+    megabytes = f"{size / (1024 * 1024):.1f}".removesuffix(".0")
+    return f"{megabytes} Mo".replace(".", ",")
 
 
 def looks_like_pdf(content: bytes) -> bool:

@@ -170,8 +170,9 @@ class Supplier(db.Model):
     __tablename__ = "supplier"
     __table_args__ = (
         Index("ix_supplier_company_name", "company_id", "name"),
-        # An e-invoice names its seller by SIRET: one supplier per SIRET in a company.
-        UniqueConstraint("company_id", "siret", name="uq_supplier_siret"),
+        # An e-invoice names its seller by SIRET: one supplier per SIRET in a company (an index,
+        # not a constraint: SQLite adds it without copying the table other tables reference).
+        Index("uq_supplier_siret", "company_id", "siret", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
