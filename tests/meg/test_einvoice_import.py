@@ -8,7 +8,6 @@ import re
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from html import unescape
-from html.parser import HTMLParser
 from io import BytesIO
 
 import pytest
@@ -29,7 +28,8 @@ from devtools.einvoice_samples import (
     sample_invoice,
     ubl_xml,
 )
-from models.meg import Company, Supplier, SupplierInvoice, User, db
+from models.meg import Company, Supplier, SupplierInvoice, db
+from tests.html_forms import form_values, plain
 from models.meg.einvoice_import import PendingImport
 from models.meg.entities import PaymentMode
 from models.meg.invoice_documents import InvoiceDocument
@@ -38,51 +38,6 @@ UPLOAD = "/meg/achats/factures/importer"
 MINOTERIE_SIRET = "42312345400013"
 OTHER_IBAN = "FR7610278060390000002375705"  # a valid IBAN of another bank (Crédit Mutuel)
 INVOICE = sample_invoice()  # Minoterie Dupuis → Boulangerie Martin, 434,00 HT, 30,40 VAT: 464,40 TTC
-
-
-class FormReader(HTMLParser):
-    """What a browser would send back: the values the page's import form carries."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.values: dict[str, str] = {}
-        self._in_form = self._select = None
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "form" and "import-form" in (attrs.get("class") or ""):
-            self._in_form = True
-        if not self._in_form:
-            return
-        name = attrs.get("name")
-        if tag == "input" and name:
-            kind = attrs.get("type", "text")
-            if kind in ("radio", "checkbox"):
-                if "checked" in attrs:
-                    self.values[name] = attrs.get("value", "")
-            elif kind != "submit":
-                self.values[name] = attrs.get("value", "")
-        elif tag == "select":
-            self._select = name
-        elif tag == "option" and self._select and ("selected" in attrs or self._select not in self.values):
-            self.values[self._select] = attrs.get("value", "")
-
-    def handle_endtag(self, tag):
-        if tag == "select":
-            self._select = None
-        if tag == "form":
-            self._in_form = False
-
-
-def form_values(page: str) -> dict[str, str]:
-    reader = FormReader()
-    reader.feed(page)
-    return reader.values
-
-
-def plain(html: str) -> str:
-    """The page's text as a person reads it: no tags, one space between words."""
-    return " ".join(re.sub(r"<[^>]+>", " ", html).split()).replace(" .", ".").replace(" :", " :")
 
 
 def upload(client, content: bytes, filename: str):
