@@ -18,6 +18,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schwifty import IBAN
+from sqlalchemy import select
 from stdnum import luhn
 
 from blueprints.libeo.api.openapi import TEXT_PATTERN
@@ -29,6 +30,11 @@ from .helpers import BOULANGERIE_SIRET, libeo_account
 # No example database in the repository; bounded runs.
 FAST = settings(max_examples=200, deadline=None, database=None)
 API_EXAMPLES = {schemathesis.GenerationMode.POSITIVE: 15, schemathesis.GenerationMode.NEGATIVE: 10}
+
+# PUT /invoices/{external_id}/document takes a PDF as its body: a small real one, or any bytes (a 422).
+TINY_PDF = (b"%PDF-1.4\n1 0 obj <</Type /Catalog /Pages 2 0 R>> endobj\n2 0 obj <</Type /Pages /Kids [] /Count 0>> "
+            b"endobj\ntrailer <</Size 3 /Root 1 0 R>>\n%%EOF\n")
+schemathesis.openapi.media_type("application/pdf", st.one_of(st.just(TINY_PDF), st.binary(max_size=2048)))
 
 # A schema-valid request may still be refused for what JSON Schema cannot say:
 # an IBAN's check digits, a due date before the issue date, the month's quota,
@@ -53,9 +59,24 @@ def api(make_apps):
     paid = client.post("/libeo/api/v1/invoices/meg-1/payments", headers={**auth, "Idempotency-Key": "k1"},
                        json={"initiated_by": {"email": "claire@boulangerie-martin.fr", "role": "user"}})
     assert paid.status_code == 201
+    _remit(apps.libeo)  # so that its receipt exists
     config = schemathesis.Config.from_dict({"checks": CHECKS})
     schema = schemathesis.openapi.from_wsgi("/libeo/api/v1/openapi.json", apps.root, config=config)
     return schema, auth, paid.get_json()["id"]
+
+
+def _remit(libeo_app) -> None:
+    """The account's scheduled payments put in a SEPA file: « Remis à la banque »."""
+    from datetime import date
+
+    from models.libeo import Account, db
+    from models.libeo.sepa import execute_due_payments
+
+    with libeo_app.app_context():
+        for account in db.session.scalars(select(Account)):
+            account.debtor_iban = "FR7630004008220000001583859"
+        db.session.commit()
+        execute_due_payments(None, date(2099, 12, 31))
 
 
 def run_operation(operation, auth, mode, **fixed):
@@ -77,7 +98,7 @@ def test_the_api_keeps_to_its_openapi_document(api, mode):
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {op.label for op in operations} == {
         "GET /me", "PUT /invoices/{external_id}", "POST /invoices/{external_id}/payments", "GET /payments/{payment_id}",
-        "GET /events",
+        "GET /events", "PUT /invoices/{external_id}/document", "GET /payments/{payment_id}/receipt.pdf",
     }
     for operation in operations:
         run_operation(operation, auth, mode)
@@ -85,6 +106,9 @@ def test_the_api_keeps_to_its_openapi_document(api, mode):
     by_label = {op.label: op for op in operations}
     run_operation(by_label["POST /invoices/{external_id}/payments"], auth, mode, path_parameters={"external_id": "meg-2"})
     run_operation(by_label["GET /payments/{payment_id}"], auth, mode, path_parameters={"payment_id": payment_id})
+    run_operation(by_label["GET /payments/{payment_id}/receipt.pdf"], auth, mode,
+                  path_parameters={"payment_id": payment_id})
+    run_operation(by_label["PUT /invoices/{external_id}/document"], auth, mode, path_parameters={"external_id": "meg-2"})
 
 
 # --- money --------------------------------------------------------------------------------------
