@@ -47,12 +47,11 @@ def show_domain_error(form, error, fields: dict[str, str] | None = None) -> None
 
 
 def file_response(content: bytes, mimetype: str, download_name: str):
-    """A stored file, downloaded under its name: never shown inside the site (a supplier's file
-    is not trusted content), never cached by a shared cache."""
+    """A stored file, downloaded under its name: never shown inside the site (a supplier's file is
+    not trusted content: an attachment, with the site's strict CSP and nosniff), never kept by a cache."""
     response = send_file(BytesIO(content), mimetype=mimetype, as_attachment=True, download_name=download_name,
                          max_age=0)
     response.headers["Cache-Control"] = "private, no-store"
-    response.headers["Content-Security-Policy"] = "sandbox"
     return response
 
 

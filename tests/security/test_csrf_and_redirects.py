@@ -23,6 +23,7 @@ CSRF_EXEMPT = {
     "libeo": {
         "api.put_invoice": "REST API, authenticated by the API key only (Authorization header)",
         "api.pay": "REST API, authenticated by the API key only (Authorization header)",
+        "api.put_document": "REST API, authenticated by the API key only (Authorization header)",
         "billing.webhook": "called by Stripe, authenticated by its signature",
     },
 }
@@ -60,7 +61,8 @@ def everything(apps) -> dict:
 
 def own_ids(world, side):
     if side == "meg":
-        return {"invoice_id": world.meg["boulangerie_libeo_invoice"], "supplier_id": world.meg["boulangerie_supplier"]}
+        return {"invoice_id": world.meg["boulangerie_libeo_invoice"], "supplier_id": world.meg["boulangerie_supplier"],
+                "import_id": world.meg["boulangerie_import"]}
     return {"invoice_id": world.libeo["boulangerie_invoice"], "payment_id": world.libeo["boulangerie_payment"],
             "external_id": world.libeo["boulangerie_external_id"], "batch_id": world.libeo["boulangerie_batch"]}
 

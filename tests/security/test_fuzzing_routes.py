@@ -135,7 +135,8 @@ def path_with(side: str, rule, value_of) -> str:
 def own_value(world, side: str, name: str) -> str:
     """A path value that belongs to Boulangerie Martin, the company of most roles."""
     own = {
-        "meg": {"invoice_id": world.meg["boulangerie_libeo_invoice"], "supplier_id": world.meg["boulangerie_supplier"]},
+        "meg": {"invoice_id": world.meg["boulangerie_libeo_invoice"], "supplier_id": world.meg["boulangerie_supplier"],
+                "import_id": world.meg["boulangerie_import"]},
         "libeo": {"invoice_id": world.libeo["boulangerie_invoice"], "payment_id": world.libeo["boulangerie_payment"],
                   "external_id": world.libeo["boulangerie_external_id"], "batch_id": world.libeo["boulangerie_batch"]},
     }[side]

@@ -26,7 +26,8 @@ STRICT_CSP = content_security_policy()
 def own_ids(world, side: str) -> dict[str, object]:
     """Path parameters that belong to the signed-in user (Boulangerie Martin)."""
     if side == "meg":
-        return {"invoice_id": world.meg["boulangerie_libeo_invoice"], "supplier_id": world.meg["boulangerie_supplier"]}
+        return {"invoice_id": world.meg["boulangerie_libeo_invoice"], "supplier_id": world.meg["boulangerie_supplier"],
+                "import_id": world.meg["boulangerie_import"]}
     return {
         "invoice_id": world.libeo["boulangerie_invoice"],
         "payment_id": world.libeo["boulangerie_payment"],

@@ -87,10 +87,11 @@ def too_large(error):
 # --- step 2: the invoice to confirm ---------------------------------------------------------------
 
 
-def _pending_or_gone(import_id: int):
+def _pending_or_404(import_id: int):
+    """The person's own file; another's, or one gone, is « not found », with what to do."""
     pending = pending_import(current_company(), current_user, import_id)
     if pending is None:
-        flash(EXPIRED, "error")
+        abort(404, description=EXPIRED)
     return pending
 
 
@@ -131,9 +132,7 @@ def _choices(form: ImportForm) -> ImportChoices:
 
 @bp.route("/factures/importer/<int:import_id>", methods=["GET", "POST"])
 def confirm(import_id: int):
-    pending = _pending_or_gone(import_id)
-    if pending is None:
-        return redirect(url_for("einvoices.upload"))
+    pending = _pending_or_404(import_id)
     found = proposal(current_company(), pending)
     form = ImportForm()
     _supplier_choices(form, found)
@@ -170,11 +169,10 @@ def _chosen_supplier(form: ImportForm, found: Proposal):
 @bp.route("/factures/importer/<int:import_id>/abandonner", methods=["POST"])
 def discard(import_id: int):
     """« Abandonner l'import »: the file is forgotten."""
+    pending = _pending_or_404(import_id)
     if DiscardForm().validate_on_submit():
-        pending = pending_import(current_company(), current_user, import_id)
-        if pending is not None:
-            discard_import(pending)
-            db.session.commit()
+        discard_import(pending)
+        db.session.commit()
         flash("Import abandonné : le fichier n'est pas conservé.", "info")
     return redirect(url_for("achats.invoices"))
 
