@@ -367,3 +367,27 @@ def test_an_invoice_typed_by_hand_has_no_file_nor_receipt(admin, meg_app):
     answer = admin.get(f"/meg/achats/factures/{invoice_id}/justificatif", follow_redirects=True)
     assert "Le justificatif de paiement existe une fois le virement remis à la banque" in unescape(
         answer.get_data(as_text=True))
+
+
+# --- the demo's files ---------------------------------------------------------------------------------
+
+
+def test_the_demo_writes_its_e_invoices_once_and_each_can_be_tried_at_once(admin, apps, tmp_path, monkeypatch):
+    from app import write_demo_einvoices
+
+    monkeypatch.setattr(apps.meg, "instance_path", str(tmp_path))
+    folder = write_demo_einvoices(apps.meg)
+    assert folder == tmp_path / "e-invoices"
+    files = sorted(folder.iterdir())
+    assert len(files) >= 5
+    written = {path.name: path.stat().st_mtime_ns for path in files}
+    write_demo_einvoices(apps.meg)
+    assert {path.name: path.stat().st_mtime_ns for path in folder.iterdir()} == written  # once
+
+    for path in files:
+        answer = upload(admin, path.read_bytes(), path.name)
+        if path.name.startswith("avoir"):
+            assert "Les avoirs ne sont pas encore pris en charge" in unescape(answer.get_data(as_text=True))
+        else:
+            assert answer.status_code == 302, path.name
+            assert admin.get(answer.headers["Location"]).status_code == 200
