@@ -10,6 +10,7 @@ from wtforms.fields.choices import SelectChoice
 from core.banks import bank_name
 from core.files import MAX_DOCUMENT_BYTES, size_label
 from core.money import cents_to_input
+from core.throttle import configured, signed_in_user
 from core.validators import format_iban
 from core.views import accepts_upload, file_response, pdf_response, show_domain_error
 from models.meg import PaymentMode, db
@@ -30,7 +31,7 @@ from models.meg.libeo_connection import LibeoLinkError
 from models.meg.libeo_receipts import fetch_receipt
 
 from ..context import current_company
-from ..extensions import login_manager
+from ..extensions import limiter, login_manager
 from . import bp
 from .forms import KEEP_IBAN, NEW_SUPPLIER, DiscardForm, ImportForm, UploadForm
 
@@ -56,6 +57,7 @@ def invoice_file(invoice):
 
 
 @bp.route("/factures/importer", methods=["GET", "POST"])
+@limiter.limit(configured("EINVOICE_IMPORT_LIMIT"), key_func=signed_in_user, methods=["POST"])
 @accepts_upload(MAX_DOCUMENT_BYTES)
 def upload():
     form = UploadForm()
