@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 
 
 class FormReader(HTMLParser):
-    """What a browser would send back: the values the page's import form carries."""
+    """What a browser would send back: the values a form of the page carries (found by its class)."""
 
     def __init__(self, form_class: str) -> None:
         super().__init__()

@@ -34,7 +34,7 @@ from . import db
 from .achats import AchatsError, InvoiceData, SupplierData, company_supplier, create_invoice, create_supplier, update_supplier
 from .einvoice import DIRECT_DEBIT_CODES, EInvoice, read_einvoice, shown_name
 from .entities import Company, PaymentMode, Supplier, SupplierInvoice, User
-from .invoice_documents import DocumentFile, attach_document, content_type_of
+from .invoice_documents import PDF, DocumentFile, attach_document, content_type_of
 from .libeo_connection import connection_of
 from .libeo_outbox import document_changed
 
@@ -71,9 +71,10 @@ def start_import(company: Company, user: User, filename: str, content: bytes) ->
     einvoice = read_einvoice(filename, content)
     _forget_old_imports(user)
     now = utcnow()
+    content_type = content_type_of(content)
     pending = PendingImport(
-        company_id=company.id, user_id=user.id, filename=stored_name(filename, einvoice),
-        content_type=content_type_of(content), size=len(content), content=content,
+        company_id=company.id, user_id=user.id, filename=stored_name(filename, einvoice, content_type),
+        content_type=content_type, size=len(content), content=content,
         created_at=now, expires_at=now + PENDING_LIFETIME,
     )
     db.session.add(pending)
@@ -81,12 +82,11 @@ def start_import(company: Company, user: User, filename: str, content: bytes) ->
     return pending
 
 
-def stored_name(filename: str | None, einvoice: EInvoice) -> str:
+def stored_name(filename: str | None, einvoice: EInvoice, content_type: str) -> str:
     """The name the person gave the file, without folders or invisible characters; else one made up."""
     shown = shown_name(filename or "")
     if shown == "fichier":
-        extension = "pdf" if einvoice.format in ("Factur-X", "ZUGFeRD") and einvoice.profile else "xml"
-        shown = f"facture-{einvoice.number}.{extension}"
+        shown = f"facture-{einvoice.number}.{'pdf' if content_type == PDF else 'xml'}"
     return shown[:255]
 
 
