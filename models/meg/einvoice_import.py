@@ -13,7 +13,9 @@ Two steps, as an accountant receiving many e-invoices expects:
    amount, the « Mode de règlement », and what the file lacks or says that
    needs a look (an IBAN differing from the supplier's known one, a buyer
    that is not this company, a number already recorded). ``save_import``
-   records what the person confirmed; the file stays with the invoice.
+   records what the person confirmed; the file stays with the invoice. The
+   file of an invoice already recorded joins it instead
+   (``attach_to_recorded``), and follows it to Libeo.
 
 A supplier's IBAN changes only if the person chose so, through
 ``update_supplier`` (where MEG keeps the journal of IBAN changes).
@@ -282,6 +284,22 @@ def save_import(company: Company, pending: PendingImport, choices: ImportChoices
     db.session.delete(pending)
     db.session.flush()
     return invoice
+
+
+def attach_to_recorded(company: Company, pending: PendingImport) -> SupplierInvoice:
+    """The file of an invoice already recorded (typed by hand, say): kept with it, replacing its
+    file if it had one, and sent to Libeo if Libeo has the invoice. Never commits."""
+    found = proposal(company, pending)
+    if found.duplicate is None:
+        raise AchatsError("Aucune facture enregistrée de ce fournisseur ne porte ce numéro : enregistrez-la.")
+    document = attach_document(found.duplicate, DocumentFile(
+        filename=pending.filename, content_type=pending.content_type, content=pending.content,
+        format=found.einvoice.format, profile=found.einvoice.profile,
+    ))
+    document_changed(found.duplicate, document)
+    db.session.delete(pending)
+    db.session.flush()
+    return found.duplicate
 
 
 def _supplier_for(company: Company, einvoice: EInvoice, choices: ImportChoices) -> Supplier:

@@ -231,3 +231,18 @@ def test_a_minimum_file_says_what_it_lacks_and_a_bad_file_is_refused(page: Page,
     expect(page.get_by_role("status").filter(has_text="FA-MIN-1 de Minoterie Dupuis est enregistrée")).to_be_visible()
     expect(page.get_by_text("FR76 3000 6000 0100 0000 0791 963")).to_be_visible()
     shots(page, "13-minimum-saved")
+
+    # The same invoice again (its EN 16931 version): already recorded, the file may join it instead.
+    page.goto("/meg/achats/factures/importer")
+    choose_file(page, "fa-min-1-complete.pdf", facturx_pdf(replace(minimum, iban=sample_invoice().iban), "en16931"),
+                "application/pdf")
+    page.get_by_role("button", name="Lire la facture").click()
+    expect(page.get_by_test_id("supplier-match")).to_contain_text("Fournisseur reconnu par son SIRET : Minoterie Dupuis.")
+    duplicate = page.get_by_test_id("duplicate")
+    expect(duplicate).to_contain_text("Cette facture semble déjà enregistrée : Minoterie Dupuis a déjà une facture n° FA-MIN-1")
+    expect(duplicate).to_contain_text("(il remplacera son fichier « minimum.pdf »)")
+    shots(page, "14-already-recorded")
+    duplicate.get_by_role("button", name="Joindre ce fichier à la facture enregistrée").click()
+    expect(page.get_by_role("status").filter(
+        has_text="Le fichier « fa-min-1-complete.pdf » est joint à la facture FA-MIN-1.")).to_be_visible()
+    expect(page.get_by_test_id("invoice-file")).to_contain_text("fa-min-1-complete.pdf (Factur-X (EN 16931), PDF")

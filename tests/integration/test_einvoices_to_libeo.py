@@ -148,6 +148,29 @@ def test_an_edit_after_payer_does_not_drop_the_queued_file(connected, client, me
     assert number_in_libeo() == "FA-RENUMEROTEE"
 
 
+def test_a_file_joining_an_invoice_libeo_pays_follows_it_and_so_does_its_replacement(
+        connected, client, meg_app, libeo_app):
+    from tests.integration.conftest import meg_libeo_invoices
+
+    invoice_id, number, _ = next(i for i in meg_libeo_invoices(meg_app) if i[1].startswith("F-BM"))
+    with meg_app.app_context():
+        supplier = meg_db.session.get(SupplierInvoice, invoice_id).supplier.name
+    if supplier != "Minoterie Dupuis":
+        pytest.skip("the demo's first « Virement par Libeo » invoice is no longer Minoterie Dupuis's")
+    pay(client, invoice_id)
+    sync(meg_app)
+    assert libeo_invoice(libeo_app, invoice_id)[1] is None  # typed by hand: no file yet
+
+    first = facturx_pdf(replace(sample_invoice(), number=number), "en16931")
+    for content, name in ((first, "recue.pdf"), (cii_xml(replace(sample_invoice(), number=number)), "corrigee.xml")):
+        answer = client.post("/meg/achats/factures/importer", data={"file": (BytesIO(content), name)},
+                             content_type="multipart/form-data")
+        assert client.post(answer.headers["Location"] + "/joindre").status_code == 302
+        assert sync(meg_app).delivered == 1
+    document = libeo_invoice(libeo_app, invoice_id)[1]
+    assert document != first and f"Facture {number}" in pdf_text(document)  # the replacement, drawn from its XML
+
+
 # --- the « Justificatif de paiement » from MEG --------------------------------------------------------
 
 

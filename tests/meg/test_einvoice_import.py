@@ -229,6 +229,39 @@ def test_the_same_invoice_imported_twice_is_named_and_not_saved_twice(admin, meg
         assert db.session.scalar(select(func.count()).where(SupplierInvoice.number == "FA-2026-0142")) == 1
 
 
+def test_the_file_of_an_invoice_typed_by_hand_joins_it(admin, meg_app):
+    with meg_app.app_context():
+        typed = db.session.scalar(select(SupplierInvoice).join(Supplier).where(
+            Supplier.name == "Minoterie Dupuis").order_by(SupplierInvoice.id))
+        typed_id, number, amount = typed.id, typed.number, typed.amount_display
+    content = facturx_pdf(replace(INVOICE, number=number), "en16931")
+    location, page = start(admin, content, "recue-par-mail.pdf")
+    assert (f"Cette facture semble déjà enregistrée : Minoterie Dupuis a déjà une facture n° {number}"
+            in plain(page))
+    amount = " ".join(amount.split())  # as plain() spaces it
+    assert f"({amount}, le fichier dit 464,40 €)" in plain(page)
+    answer = admin.post(f"{location}/joindre")
+    assert answer.headers["Location"] == f"/meg/achats/factures/{typed_id}"
+    assert f"Le fichier « recue-par-mail.pdf » est joint à la facture {number}." in plain(
+        admin.get(answer.headers["Location"]).get_data(as_text=True))
+    assert saved(meg_app, number)["file"] == ("recue-par-mail.pdf", "application/pdf", content)
+    assert stored(meg_app)["PendingImport"] == 0
+
+    # A second file replaces it, and says so before.
+    location, page = start(admin, ubl_xml(replace(INVOICE, number=number)), "corrigee.xml")
+    assert "(il remplacera son fichier « recue-par-mail.pdf »)" in plain(page)
+    admin.post(f"{location}/joindre")
+    assert saved(meg_app, number)["file"][0] == "corrigee.xml"
+    assert stored(meg_app)["InvoiceDocument"] == 1
+
+
+def test_only_a_recorded_invoice_takes_a_file(admin, meg_app):
+    location, _ = start(admin, facturx_pdf(replace(INVOICE, number="FA-NOUVELLE"), "en16931"), "f.pdf")
+    answer = admin.post(f"{location}/joindre", follow_redirects=True)
+    assert "Aucune facture enregistrée de ce fournisseur ne porte ce numéro" in plain(answer.get_data(as_text=True))
+    assert stored(meg_app)["InvoiceDocument"] == 0 and stored(meg_app)["PendingImport"] == 1
+
+
 def test_an_invoice_addressed_to_another_company_says_so(admin):
     other = replace(INVOICE, buyer=replace(INVOICE.buyer, name="Garage Leroy SAS", siret="85123456700002"))
     _, page = start(admin, facturx_pdf(other, "en16931"), "f.pdf")

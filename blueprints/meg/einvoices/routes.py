@@ -20,6 +20,7 @@ from models.meg.einvoice_import import (
     ImportChoices,
     NewSupplier,
     Proposal,
+    attach_to_recorded,
     discard_import,
     pending_import,
     proposal,
@@ -166,6 +167,23 @@ def _chosen_supplier(form: ImportForm, found: Proposal):
         return company_supplier(current_company(), chosen_id)
     except AchatsError:
         return None
+
+
+@bp.route("/factures/importer/<int:import_id>/joindre", methods=["POST"])
+def attach(import_id: int):
+    """« Joindre ce fichier à la facture enregistrée »: the invoice was recorded before its file came."""
+    pending = _pending_or_404(import_id)
+    if not DiscardForm().validate_on_submit():
+        abort(400)
+    try:
+        invoice = attach_to_recorded(current_company(), pending)
+    except AchatsError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("einvoices.confirm", import_id=import_id))
+    db.session.commit()
+    flash(f"Le fichier « {pending.filename} » est joint à la facture {invoice.number}.", "success")
+    return redirect(url_for("achats.invoice", invoice_id=invoice.id))
 
 
 @bp.route("/factures/importer/<int:import_id>/abandonner", methods=["POST"])
