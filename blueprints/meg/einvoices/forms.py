@@ -66,5 +66,5 @@ class ImportForm(InvoiceForm):
         return {KEEP_IBAN: False, REPLACE_IBAN: True}.get(self.iban_choice.data)
 
 
-class DiscardForm(Form):
-    """« Abandonner l'import »: CSRF token and nothing else."""
+class ButtonForm(Form):
+    """A button (« Joindre ce fichier… », « Abandonner l'import »): CSRF token and nothing else."""

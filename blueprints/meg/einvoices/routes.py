@@ -34,7 +34,7 @@ from models.meg.libeo_receipts import fetch_receipt
 from ..context import current_company
 from ..extensions import limiter, login_manager
 from . import bp
-from .forms import KEEP_IBAN, NEW_SUPPLIER, DiscardForm, ImportForm, UploadForm
+from .forms import KEEP_IBAN, NEW_SUPPLIER, ButtonForm, ImportForm, UploadForm
 
 TOO_LARGE = (f"Ce fichier est trop volumineux : une facture électronique ne doit pas dépasser "
              f"{size_label(MAX_DOCUMENT_BYTES)}.")
@@ -154,7 +154,7 @@ def confirm(import_id: int):
             return redirect(url_for("achats.invoice", invoice_id=invoice.id))
     chosen = _chosen_supplier(form, found)
     return render_template("meg/einvoices/confirm.html", form=form, found=found, pending=pending, chosen=chosen,
-                           discard_form=DiscardForm(), bank=bank_name, format_iban=format_iban), \
+                           button_form=ButtonForm(), bank=bank_name, format_iban=format_iban), \
         (422 if form.errors else 200)
 
 
@@ -173,7 +173,7 @@ def _chosen_supplier(form: ImportForm, found: Proposal):
 def attach(import_id: int):
     """« Joindre ce fichier à la facture enregistrée »: the invoice was recorded before its file came."""
     pending = _pending_or_404(import_id)
-    if not DiscardForm().validate_on_submit():
+    if not ButtonForm().validate_on_submit():
         abort(400)
     try:
         invoice = attach_to_recorded(current_company(), pending)
@@ -190,7 +190,7 @@ def attach(import_id: int):
 def discard(import_id: int):
     """« Abandonner l'import »: the file is forgotten."""
     pending = _pending_or_404(import_id)
-    if DiscardForm().validate_on_submit():
+    if ButtonForm().validate_on_submit():
         discard_import(pending)
         db.session.commit()
         flash("Import abandonné : le fichier n'est pas conservé.", "info")
