@@ -9,6 +9,8 @@ socket. ``flask --app app …`` exposes both products' commands (``meg …``,
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from flask import Flask, render_template
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -109,9 +111,12 @@ def register_commands(app: Flask, meg: Flask, libeo: Flask) -> None:
         with meg.app_context():
             ctx.invoke(meg.cli.commands["meg"].commands["seed-demo"])
         register_meg_client(meg, libeo)
+        einvoices = write_demo_einvoices(meg)
         base = meg.config["PUBLIC_URL"].rstrip("/")
         click.echo(f"\nMEG :   {base}/meg/")
         click.echo(f"Libeo : {base}/libeo/ (vide : créez un compte, ou passez par « Payer » dans MEG)")
+        click.echo(f"Factures électroniques d'essai (Boulangerie Martin SARL) : {einvoices}\n"
+                   "  à importer dans MEG : « Achats » → « Factures » → « Importer une facture électronique »")
 
     @app.cli.command("serve")
     @click.option("--host", default="127.0.0.1", show_default=True)
@@ -132,6 +137,16 @@ def register_commands(app: Flask, meg: Flask, libeo: Flask) -> None:
         finally:
             if stripe_server:
                 stripe_server.stop()
+
+
+def write_demo_einvoices(meg: Flask) -> Path:
+    """A few supplier e-invoices to import, written once into instance/e-invoices/ (README: how to make more)."""
+    from devtools.einvoice_samples import write_demo_samples
+
+    folder = Path(meg.instance_path) / "e-invoices"
+    if not folder.is_dir() or not any(folder.iterdir()):
+        write_demo_samples(folder)
+    return folder
 
 
 def start_background_work(meg: Flask, libeo: Flask, every: float = 5.0) -> None:

@@ -90,6 +90,8 @@ class BaseConfig:
 
 class MegConfig(BaseConfig):
     OAUTH_TOKEN_LIMIT = _limit("OAUTH_TOKEN_LIMIT", "60 per minute")
+    # Files read by « Importer une facture électronique », per user (reading a 10 MB PDF costs CPU).
+    EINVOICE_IMPORT_LIMIT = _limit("EINVOICE_IMPORT_LIMIT", "30 per minute")
     SECRET_KEY = _env("MEG_SECRET_KEY")  # else one kept in instance/
     SQLALCHEMY_DATABASE_URI = _env(
         "MEG_DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'meg.sqlite3'}"

@@ -1,4 +1,4 @@
-"""View steps both products take the same way: paging, domain errors on forms, logout, password change.
+"""View steps both products take the same way: paging, domain errors on forms, files, logout, password change.
 
 Each product keeps its own one-line views (its URLs, templates and
 database); what happens inside them is written once, here.
@@ -6,7 +6,9 @@ database); what happens inside them is written once, here.
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, session, url_for
+from io import BytesIO
+
+from flask import Flask, abort, flash, redirect, render_template, request, send_file, session, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_sqlalchemy import SQLAlchemy
 
@@ -14,6 +16,11 @@ from .ids import parse_id
 from .security import ChangePasswordForm, LogoutForm, PasswordChangeRefused, change_password
 
 MAX_PAGE_DIGITS = 6
+# What a multipart form adds around an uploaded file (boundaries, headers, CSRF token, other fields).
+FORM_OVERHEAD_BYTES = 64 * 1024
+# A refused upload is read to its end up to this size, so that the browser sees the answer
+# rather than a connection reset; a larger one is cut off.
+DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
 
 
 def page_number() -> int:
@@ -37,6 +44,61 @@ def show_domain_error(form, error, fields: dict[str, str] | None = None) -> None
         field.errors = [*field.errors, error.message]
     else:
         flash(error.message, "error")
+
+
+def file_response(content: bytes, mimetype: str, download_name: str):
+    """A stored file, downloaded under its name: never shown inside the site (a supplier's file is
+    not trusted content: an attachment, with the site's strict CSP and nosniff), never kept by a cache."""
+    response = send_file(BytesIO(content), mimetype=mimetype, as_attachment=True, download_name=download_name,
+                         max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def pdf_response(content: bytes, download_name: str):
+    return file_response(content, "application/pdf", download_name)
+
+
+def accepts_upload(max_file_bytes: int):
+    """Marks a view that receives a file of up to ``max_file_bytes`` (the app's limit stays for the others).
+
+    A larger request is refused with a 413 before anything reads it: the
+    view's blueprint turns it into its own page (``errorhandler(413)``).
+    """
+
+    def mark(view):
+        view.max_content_length = max_file_bytes + FORM_OVERHEAD_BYTES
+        return view
+
+    return mark
+
+
+def init_upload_limits(app: Flask) -> None:
+    """Applies ``accepts_upload`` limits; registered before CSRF protection, which reads the form."""
+
+    @app.before_request
+    def upload_limit():
+        view = app.view_functions.get(request.endpoint or "")
+        limit = getattr(view, "max_content_length", None)
+        if limit is None:
+            return
+        request.max_content_length = limit
+        length = request.content_length
+        if length is not None and length > limit:
+            _discard_body(length)
+            abort(413)
+
+
+def _discard_body(length: int) -> None:
+    if length > DRAIN_LIMIT_BYTES:
+        return
+    stream = request.environ.get("wsgi.input")
+    left = length
+    while stream is not None and left > 0:
+        chunk = stream.read(min(left, 1024 * 1024))
+        if not chunk:
+            break
+        left -= len(chunk)
 
 
 def log_out(db: SQLAlchemy, login_endpoint: str):

@@ -14,6 +14,7 @@ from core.migrations import init_migrations
 from core.money import format_amount
 from core.security import init_security_headers, origin_of, session_user_loader
 from core.setup import install_log_redaction, load_config, trust_proxies
+from core.views import init_upload_limits
 from models.meg import User, db
 
 from .extensions import csrf, limiter, login_manager
@@ -45,6 +46,7 @@ def register_extensions(app: Flask) -> None:
     init_migrations(app, db, BASE_DIR / "migrations" / "meg")
     login_manager.init_app(app)
     login_manager.user_loader(session_user_loader(db, User))
+    init_upload_limits(app)  # before CSRF protection, which reads the form
     csrf.init_app(app)
     limiter.init_app(app)
 
@@ -53,6 +55,7 @@ def register_blueprints(app: Flask) -> None:
     from .achats import bp as achats_bp
     from .api import bp as api_bp
     from .auth import bp as auth_bp
+    from .einvoices import bp as einvoices_bp
     from .main import bp as main_bp
     from .oauth import bp as oauth_bp
     from .oauth.server import config_oauth
@@ -60,6 +63,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(achats_bp, url_prefix="/achats")
+    app.register_blueprint(einvoices_bp, url_prefix="/achats")
     app.register_blueprint(oauth_bp)
     app.register_blueprint(api_bp)
     config_oauth(app)

@@ -13,6 +13,7 @@ from .entities import (  # noqa: E402,F401
     IdempotencyRecord,
     InitiatorRole,
     Invoice,
+    InvoiceDocument,
     InvoiceSource,
     InvoiceStatus,
     LibeoUser,

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.dates import as_utc, date_fr, paris_today, utcnow
 from core.banks import bank_name
+from core.files import size_label
 from core.money import format_amount
 from core.security import hash_password, verify_password
 from core.validators import format_iban, format_siret
@@ -312,6 +313,25 @@ class Invoice(db.Model):
         return payment.status.badge if payment is not None else ""
 
 
+class InvoiceDocument(db.Model):
+    """The invoice's PDF, as MEG sent it (SPEC §7 ``PUT /invoices/{external_id}/document``); one per invoice."""
+
+    __tablename__ = "invoice_document"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id", ondelete="CASCADE"), unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    # Loaded only to be downloaded: the invoice page shows its size and date.
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    @property
+    def size_label(self) -> str:
+        return size_label(self.size)
+
+
 class PaymentStatus(enum.Enum):
     """A payment's life; ``awaiting_approval`` comes with Libeo's safeguards."""
 
@@ -444,6 +464,11 @@ class Payment(db.Model):
     @property
     def end_to_end_id(self) -> str:
         return f"LIBEO-{self.id}"
+
+    @property
+    def has_receipt(self) -> bool:
+        """A « Justificatif de paiement » exists once the transfer is remitted to the bank."""
+        return self.status in (PaymentStatus.IN_PROGRESS, PaymentStatus.PAID)
 
     @property
     def status_label(self) -> str:

@@ -43,11 +43,12 @@ from facturx.generate_xml import CREDIT_NOTE_TYPE_CODES
 from lxml import etree
 from stdnum.fr import siren as stdnum_siren
 
+from core.files import MAX_DOCUMENT_BYTES
 from core.money import MAX_AMOUNT_CENTS, format_amount
 from core.validators import InvalidIdentifier, normalize_bic, normalize_iban, normalize_siret
 
 # What MEG accepts and Libeo stores with the invoice (PUT …/document, ≤ 10 MB).
-MAX_BYTES = 10 * 1024 * 1024
+MAX_BYTES = MAX_DOCUMENT_BYTES
 
 CREDIT_NOTE_MESSAGE = "Les avoirs ne sont pas encore pris en charge"
 
@@ -144,7 +145,7 @@ class EInvoice:
 
 def read_einvoice(filename: str, content: bytes) -> EInvoice:
     """Reads a Factur-X PDF, a CII XML or a UBL 2.1 XML invoice, or raises EInvoiceError."""
-    shown = _shown_name(filename)
+    shown = shown_name(filename)
     if not content:
         raise EInvoiceError(f"Le fichier « {shown} » est vide.")
     if len(content) > MAX_BYTES:
@@ -651,6 +652,7 @@ def _amount_to_pay(value: str | None, currency: str) -> int:
     return cents
 
 
-def _shown_name(filename: str | None) -> str:
+def shown_name(filename: str | None) -> str:
+    """The file name as a person should see it: no folders, no invisible characters, 80 characters at most."""
     base = PureWindowsPath(PurePosixPath(filename or "").name).name
     return (_clean(base) or "fichier")[:80]

@@ -176,13 +176,20 @@ class ModuleRole(db.Model):
 
 class Supplier(db.Model):
     __tablename__ = "supplier"
-    __table_args__ = (Index("ix_supplier_company_name", "company_id", "name"),)
+    __table_args__ = (
+        Index("ix_supplier_company_name", "company_id", "name"),
+        # An e-invoice names its seller by SIRET: one supplier per SIRET in a company (an index,
+        # not a constraint: SQLite adds it without copying the table other tables reference).
+        Index("uq_supplier_siret", "company_id", "siret", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
     iban: Mapped[str] = mapped_column(String(34))
     bic: Mapped[str | None] = mapped_column(String(11))
+    # 14 digits, from an imported e-invoice (or typed); None when unknown.
+    siret: Mapped[str | None] = mapped_column(String(14))
 
     company: Mapped[Company] = relationship()
 

@@ -28,6 +28,7 @@ from core.http import http_session
 UNREACHABLE = "Libeo est injoignable pour le moment : la demande n'a pas pu lui être envoyée. Réessayez dans quelques instants."
 UNHEARD = "Libeo n'a pas répondu à temps."
 RETRYABLE_STATUS = {502, 503, 504}
+PDF = "application/pdf"
 
 
 class LibeoApiError(Exception):
@@ -139,6 +140,14 @@ class LibeoClient:
                           headers={"Idempotency-Key": idempotency_key})
         return LibeoPaymentInfo.from_json(data)
 
+    def put_document(self, external_id: str, pdf: bytes) -> dict[str, Any]:
+        """The invoice's file, as a PDF (``PUT /invoices/{id}/document``)."""
+        return self._call("PUT", f"/invoices/{external_id}/document", data=pdf, content_type=PDF)
+
+    def receipt_pdf(self, payment_id: str) -> bytes:
+        """The « Justificatif de paiement » of a payment remitted or paid."""
+        return self._call("GET", f"/payments/{payment_id}/receipt.pdf", accept=PDF)
+
     def get_payment(self, payment_id: str) -> LibeoPaymentInfo:
         return LibeoPaymentInfo.from_json(self._call("GET", f"/payments/{payment_id}"))
 
@@ -157,15 +166,19 @@ class LibeoClient:
         """Revokes the key of this client in Libeo (« Supprimer la connexion »)."""
         self._call("DELETE", "/key")
 
-    def _call(self, method: str, path: str, *, json: dict | None = None, headers: dict | None = None) -> dict:
-        headers = {"Authorization": f"Bearer {self._api_key}", "Accept": "application/json", **(headers or {})}
+    def _call(self, method: str, path: str, *, json: dict | None = None, headers: dict | None = None,
+              data: bytes | None = None, content_type: str | None = None, accept: str = "application/json"):
+        """The answer's JSON object, or its bytes when ``accept`` is not JSON."""
+        headers = {"Authorization": f"Bearer {self._api_key}", "Accept": accept, **(headers or {})}
+        if content_type:
+            headers["Content-Type"] = content_type
         maybe_sent = False
         last_error: LibeoApiError | None = None
         for attempt in range(self.attempts):
             if attempt:
                 time.sleep(0.2 * 2 ** (attempt - 1))
             try:
-                response = self.session.request(method, self.api_url + path, json=json, headers=headers,
+                response = self.session.request(method, self.api_url + path, json=json, data=data, headers=headers,
                                                 timeout=self.timeout, allow_redirects=False)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 maybe_sent = maybe_sent or _may_have_been_sent(exc)
@@ -178,8 +191,10 @@ class LibeoClient:
                 continue
             if response.status_code == 204:
                 return {}
+            if response.ok and accept != "application/json" and response.headers.get("Content-Type", "").startswith(accept):
+                return response.content
             body = _json(response)
-            if response.ok and body is not None:
+            if response.ok and body is not None and accept == "application/json":
                 return body
             last_error = _refusal(response, body)
             # Libeo still runs the first request with this key: ask again.

@@ -2,12 +2,20 @@
 
 An invoice Libeo knows (one MEG asked it to pay) is kept up to date there:
 each change queues the invoice's whole state in the same transaction as the
-change, and the sync pass delivers it, retried until Libeo has it. Since each
-message carries the whole state, only an invoice's newest message is sent;
-older ones are superseded when it is delivered. A message Libeo refuses for
-good (a 4xx other than 409 and 429) stops being retried and is listed in
-« Options » (« Réessayer », « Ignorer ») without blocking later changes.
-Data only ever flows from MEG to Libeo.
+change, and the sync pass delivers it, retried until Libeo has it. Data only
+ever flows from MEG to Libeo.
+
+Two kinds of message, each carrying the whole of what it sends:
+- ``invoice``: the invoice's fields (``PUT /invoices/{id}``), in the payload;
+- ``document``: its file as a PDF (``PUT /invoices/{id}/document``), queued
+  once Libeo has the invoice (its first payment) and whenever the file
+  changes; the bytes are read from the invoice's document when delivered.
+
+Since each message carries the whole state, only an invoice's newest message
+of each kind is sent; older ones are superseded when it is delivered. A
+message Libeo refuses for good (a 4xx other than 409 and 429) stops being
+retried and is listed in « Options » (« Réessayer », « Ignorer ») without
+blocking later changes.
 """
 
 from __future__ import annotations
@@ -21,7 +29,9 @@ from core.dates import utcnow
 from core.db import purge_in_batches
 
 from . import db
+from .einvoice import EInvoiceError
 from .entities import SupplierInvoice
+from .invoice_documents import InvoiceDocument, document_of, document_pdf
 from .libeo_api import LibeoApiError, LibeoKeyRefused, LibeoUnheard, LibeoUnreachable
 from .libeo_connection import LibeoConnection, LibeoLinkError
 from .libeo_payments import LibeoPayment, external_id, libeo_payload
@@ -30,6 +40,7 @@ CLAIM_SECONDS = 60
 MAX_BACKOFF = timedelta(hours=1)
 RETENTION = timedelta(days=30)
 SUPERSEDED = "Remplacée par une mise à jour plus récente."
+INVOICE, DOCUMENT = "invoice", "document"
 
 
 class OutboxMessage(db.Model):
@@ -41,6 +52,7 @@ class OutboxMessage(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"), index=True)
     invoice_id: Mapped[int] = mapped_column(ForeignKey("supplier_invoice.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20), default=INVOICE, server_default=INVOICE)
     payload: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     attempts: Mapped[int] = mapped_column(default=0)
@@ -55,6 +67,11 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str | None] = mapped_column(String(500))
 
     invoice: Mapped[SupplierInvoice] = relationship()
+
+    @property
+    def what(self) -> str:
+        """What it sends, as « Options » names it."""
+        return "le fichier de la facture" if self.kind == DOCUMENT else "la facture"
 
 
 def _waiting(message=OutboxMessage):
@@ -77,6 +94,29 @@ def invoice_changed(invoice: SupplierInvoice) -> None:
                                      payload=libeo_payload(invoice)))
 
 
+def document_changed(invoice: SupplierInvoice, document: InvoiceDocument) -> None:
+    """Queues the invoice's file for Libeo if Libeo has the invoice; part of the caller's transaction.
+
+    Libeo has it once it answered a payment request with a payment (or told
+    of one in its feed): before that, the document waits for that moment
+    (``queue_document``).
+    """
+    has_invoice = db.session.scalar(
+        select(LibeoPayment.id).where(LibeoPayment.invoice_id == invoice.id,
+                                      LibeoPayment.libeo_payment_id.is_not(None)).limit(1)
+    )
+    if has_invoice is not None:
+        queue_document(invoice.id, invoice.company_id, document)
+
+
+def queue_document(invoice_id: int, company_id: int, document: InvoiceDocument | None = None) -> None:
+    """A « document » message for the invoice, if it has a file."""
+    document = document or document_of(invoice_id)
+    if document is not None:
+        db.session.add(OutboxMessage(company_id=company_id, invoice_id=invoice_id, kind=DOCUMENT,
+                                     payload={"filename": document.filename, "sha256": document.sha256}))
+
+
 def _backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=5 * 2 ** min(attempts, 12)), MAX_BACKOFF)
 
@@ -94,7 +134,8 @@ def deliver_invoice_updates(limit: int = 100) -> tuple[int, int]:
         .where(
             _waiting(),
             OutboxMessage.next_attempt_at <= now,
-            ~exists().where(newer.invoice_id == OutboxMessage.invoice_id, _waiting(newer), newer.id > OutboxMessage.id),
+            ~exists().where(newer.invoice_id == OutboxMessage.invoice_id, newer.kind == OutboxMessage.kind,
+                            _waiting(newer), newer.id > OutboxMessage.id),
         )
         .order_by(OutboxMessage.id)
         .limit(limit)
@@ -132,10 +173,11 @@ def deliver_invoice_updates(limit: int = 100) -> tuple[int, int]:
 
 
 def _supersede_older(message: OutboxMessage) -> None:
-    """The newest state is in Libeo: older messages of the invoice, waiting or refused, are moot."""
+    """The newest state is in Libeo: older messages of the invoice and kind, waiting or refused, are moot."""
     db.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.invoice_id == message.invoice_id, OutboxMessage.id < message.id,
+        .where(OutboxMessage.invoice_id == message.invoice_id, OutboxMessage.kind == message.kind,
+               OutboxMessage.id < message.id,
                OutboxMessage.delivered_at.is_(None), OutboxMessage.ignored_at.is_(None))
         .values(delivered_at=utcnow(), last_error=SUPERSEDED)
         .execution_options(synchronize_session=False)
@@ -148,20 +190,33 @@ def _deliver(message: OutboxMessage) -> tuple[str | None, bool]:
     if connection is None:
         return "Entreprise non connectée à Libeo.", False
     try:
-        client, payload = connection.client(attempts=1), message.payload
-        reference = external_id(message.invoice_id)
+        client, reference = connection.client(attempts=1), external_id(message.invoice_id)
+        if message.kind == DOCUMENT:
+            send = _document_sender(client, reference, message.invoice_id)
+        else:
+            payload = message.payload
+            send = lambda: client.put_invoice(reference, payload)  # noqa: E731
         db.session.commit()
-        client.put_invoice(reference, payload)
+        send()
     except (LibeoUnheard, LibeoUnreachable, LibeoKeyRefused) as error:
         connection.record_failure(error)
         return error.message, False
     except LibeoApiError as error:
         connection.record_success()
         return error.message, error.status not in (409, 429)
-    except LibeoLinkError as error:
-        return error.message, False
+    except (LibeoLinkError, EInvoiceError) as error:
+        return str(error), False
     connection.record_success()
     return None, False
+
+
+def _document_sender(client, reference: str, invoice_id: int):
+    """The call that sends the invoice's current file (nothing when it has none any more)."""
+    document = document_of(invoice_id)
+    if document is None:
+        return lambda: None
+    pdf = document_pdf(document)
+    return lambda: client.put_document(reference, pdf)
 
 
 # --- what « Options » shows and does ------------------------------------------------------------
@@ -199,8 +254,11 @@ def retry_refused(message: OutboxMessage) -> None:
     """« Réessayer »: the invoice's current state is queued again (the refused message is closed)."""
     _check_refused(message)
     message.ignored_at = utcnow()
-    db.session.add(OutboxMessage(company_id=message.company_id, invoice_id=message.invoice_id,
-                                 payload=libeo_payload(message.invoice)))
+    if message.kind == DOCUMENT:
+        queue_document(message.invoice_id, message.company_id)
+    else:
+        db.session.add(OutboxMessage(company_id=message.company_id, invoice_id=message.invoice_id,
+                                     payload=libeo_payload(message.invoice)))
     db.session.flush()
 
 

@@ -463,7 +463,7 @@ def send(connection: LibeoConnection, attempt: LibeoPayment, *, first: bool = Fa
             raise LibeoLinkError(error.message, upgrade_url=error.upgrade_url) from error
     else:
         connection.record_success()
-        attempt.record(info)
+        record_payment(attempt, info, connection.company_id)
         # « Payer » sent the invoice's current state: older queued states must not overwrite it.
         supersede_pending_updates(attempt.invoice_id)
     db.session.commit()
@@ -478,7 +478,7 @@ def _refuse(attempt: LibeoPayment, message: str) -> None:
 def _adopt(connection: LibeoConnection, attempt: LibeoPayment, payment_id: str) -> None:
     """Libeo already has a payment of this invoice (made elsewhere): this attempt is that payment."""
     try:
-        attempt.record(connection.client(attempts=1).get_payment(payment_id))
+        record_payment(attempt, connection.client(attempts=1).get_payment(payment_id))
     except LibeoApiError:
         _refuse(attempt, "Un paiement de cette facture existe déjà dans Libeo.")
 
@@ -535,11 +535,12 @@ def replay_for(invoice: SupplierInvoice, user: User) -> LibeoPayment | None:
 
 def supersede_pending_updates(invoice_id: int) -> None:
     """Queued states of the invoice older than the one a payment request just sent are moot."""
-    from .libeo_outbox import OutboxMessage
+    from .libeo_outbox import INVOICE, OutboxMessage
 
     db.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.invoice_id == invoice_id, OutboxMessage.delivered_at.is_(None))
+        .where(OutboxMessage.invoice_id == invoice_id, OutboxMessage.kind == INVOICE,
+               OutboxMessage.delivered_at.is_(None))
         .values(delivered_at=utcnow(), last_error="Remplacé par l'envoi lors du paiement.")
     )
 
@@ -566,8 +567,25 @@ def apply_payment_info(company: Company, info: LibeoPaymentInfo) -> LibeoPayment
         if payment is None or payment.status is not PaymentState.REQUESTED:
             payment = LibeoPayment(invoice_id=invoice.id, attempt=(payment.attempt + 1) if payment else 1)
             db.session.add(payment)
-    payment.record(info)
+    record_payment(payment, info, company.id)
     return payment
+
+
+def record_payment(attempt: LibeoPayment, info: LibeoPaymentInfo, company_id: int | None = None) -> None:
+    """Records Libeo's account of a payment.
+
+    The first payment MEG learns of for an invoice means Libeo now has the
+    invoice: its file (if any) is queued after it (``libeo_outbox``).
+    """
+    from .libeo_outbox import queue_document
+
+    first = attempt.libeo_payment_id is None and (attempt.attempt == 1 or db.session.scalar(
+        select(LibeoPayment.id).where(LibeoPayment.invoice_id == attempt.invoice_id,
+                                      LibeoPayment.libeo_payment_id.is_not(None)).limit(1)
+    ) is None)
+    attempt.record(info)
+    if first:
+        queue_document(attempt.invoice_id, company_id or attempt.invoice.company_id)
 
 
 def _invoice_of(company: Company, reference: str) -> SupplierInvoice | None:

@@ -7,3 +7,10 @@ document.addEventListener("submit", function (event) {
   button.dataset.sent = "1";
   setTimeout(function () { button.disabled = true; button.textContent = "Paiement en cours…"; }, 0);
 });
+
+// « Importer une facture électronique »: the new supplier's fields show only when « Nouveau fournisseur » is chosen.
+document.addEventListener("change", function (event) {
+  if (event.target.id !== "supplier_id") return;
+  var fields = document.querySelector("[data-new-supplier]");
+  if (fields) fields.hidden = event.target.value !== "nouveau";
+});

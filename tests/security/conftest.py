@@ -140,6 +140,8 @@ def populate(apps) -> World:
         answer = client.post(f"/meg/achats/factures/{invoice_id}/payer", follow_redirects=True)
         assert "Paiement programmé" in answer.get_data(as_text=True), answer.get_data(as_text=True)[-3000:]
 
+    _einvoice_files(apps, world)
+
     with apps.libeo.app_context():
         victim = libeo_db.session.get(Account, world.libeo["garage"])
         set_bank_account(victim, "FR7630004000031234567890143", None)
@@ -163,6 +165,11 @@ def populate(apps) -> World:
             world.libeo[f"{name}_batch"] = libeo_db.session.scalar(
                 select(SepaBatch.id).where(SepaBatch.account_id == world.libeo[name])
             )
+        # The victim's invoice carries its PDF, as MEG sends it.
+        from models.libeo.documents import store_invoice_document
+
+        store_invoice_document(libeo_db.session.get(LibeoInvoice, world.libeo["garage_invoice"]), VICTIM_PDF)
+        libeo_db.session.commit()
     return world
 
 
@@ -170,9 +177,34 @@ def own_path_values(world: World, side: str) -> dict:
     """A value of each path parameter that belongs to Boulangerie Martin, the company of most roles."""
     if side == "meg":
         return {"invoice_id": world.meg["boulangerie_libeo_invoice"], "supplier_id": world.meg["boulangerie_supplier"],
-                "message_id": world.meg["boulangerie_refused_update"], "action": "reessayer"}
+                "message_id": world.meg["boulangerie_refused_update"], "action": "reessayer",
+                "import_id": world.meg["boulangerie_import"]}
     return {"invoice_id": world.libeo["boulangerie_invoice"], "payment_id": world.libeo["boulangerie_payment"],
             "external_id": world.libeo["boulangerie_external_id"], "batch_id": world.libeo["boulangerie_batch"]}
+
+
+VICTIM_PDF = f"%PDF-1.4\n% {VICTIM_MARKERS[1]}\n%%EOF\n".encode()
+
+
+def _einvoice_files(apps, world: World) -> None:
+    """An e-invoice each company's administrator is importing, and the victim's invoice with its file."""
+    from sqlalchemy import select
+
+    from devtools.einvoice_samples import sample_file, sample_invoice
+    from models.meg import Company, SupplierInvoice, User, db as meg_db
+    from models.meg.einvoice_import import start_import
+    from models.meg.invoice_documents import DocumentFile, attach_document
+
+    xml = sample_file(sample_invoice(), "cii")
+    with apps.meg.app_context():
+        for name, email in (("boulangerie", "admin@boulangerie-martin.fr"), ("garage", "gerant@garage-leroy.fr")):
+            company = meg_db.session.get(Company, world.meg[name])
+            user = meg_db.session.scalar(select(User).where(User.email == email))
+            filename = f"{VICTIM_MARKERS[1]}.xml" if name == "garage" else "facture-minoterie.xml"
+            world.meg[f"{name}_import"] = start_import(company, user, filename, xml).id
+        attach_document(meg_db.session.get(SupplierInvoice, world.meg["garage_invoice"]), DocumentFile(
+            filename=f"{VICTIM_MARKERS[1]}.pdf", content_type="application/pdf", content=VICTIM_PDF))
+        meg_db.session.commit()
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ CSRF_EXEMPT = {
         "api.put_invoice": "REST API, authenticated by the API key only (Authorization header)",
         "api.pay": "REST API, authenticated by the API key only (Authorization header)",
         "api.delete_key": "REST API, authenticated by the API key only (Authorization header)",
+        "api.put_document": "REST API, authenticated by the API key only (Authorization header)",
         "billing.webhook": "called by Stripe, authenticated by its signature",
     },
 }

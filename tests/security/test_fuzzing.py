@@ -31,6 +31,11 @@ from .helpers import BOULANGERIE_SIRET, libeo_account
 FAST = settings(max_examples=200, deadline=None, database=None)
 API_EXAMPLES = {schemathesis.GenerationMode.POSITIVE: 15, schemathesis.GenerationMode.NEGATIVE: 10}
 
+# PUT /invoices/{external_id}/document takes a PDF as its body: a small real one, or any bytes (a 422).
+TINY_PDF = (b"%PDF-1.4\n1 0 obj <</Type /Catalog /Pages 2 0 R>> endobj\n2 0 obj <</Type /Pages /Kids [] /Count 0>> "
+            b"endobj\ntrailer <</Size 3 /Root 1 0 R>>\n%%EOF\n")
+schemathesis.openapi.media_type("application/pdf", st.one_of(st.just(TINY_PDF), st.binary(max_size=2048)))
+
 # A schema-valid request may still be refused for what JSON Schema cannot say:
 # an IBAN's check digits, a due date before the issue date, the month's quota,
 # an invoice already paid. Those answers are documented (402/409/422).
@@ -54,8 +59,10 @@ def api(make_apps):
     paid = client.post("/libeo/api/v1/invoices/meg-1/payments", headers={**auth, "Idempotency-Key": "k1"},
                        json={"initiated_by": {"email": "claire@boulangerie-martin.fr", "role": "user"}})
     assert paid.status_code == 201
+    _remit(apps.libeo)  # so that its receipt exists
     config = schemathesis.Config.from_dict({"checks": CHECKS})
     schema = schemathesis.openapi.from_wsgi("/libeo/api/v1/openapi.json", apps.root, config=config)
+
     def fresh_auth() -> dict:
         """Another key of the account (the previous one stops working): for DELETE /key."""
         from models.libeo import Account, db
@@ -67,6 +74,20 @@ def api(make_apps):
         return {"Authorization": f"Bearer {key}"}
 
     return schema, auth, paid.get_json()["id"], fresh_auth
+
+
+def _remit(libeo_app) -> None:
+    """The account's scheduled payments put in a SEPA file: « Remis à la banque »."""
+    from datetime import date
+
+    from models.libeo import Account, db
+    from models.libeo.sepa import execute_due_payments
+
+    with libeo_app.app_context():
+        for account in db.session.scalars(select(Account)):
+            account.debtor_iban = "FR7630004008220000001583859"
+        db.session.commit()
+        execute_due_payments(None, date(2099, 12, 31))
 
 
 def run_operation(operation, auth, mode, fresh_auth=None, **fixed):
@@ -88,7 +109,7 @@ def test_the_api_keeps_to_its_openapi_document(api, mode):
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {op.label for op in operations} == {
         "GET /me", "PUT /invoices/{external_id}", "POST /invoices/{external_id}/payments", "GET /payments/{payment_id}",
-        "GET /events", "DELETE /key",
+        "GET /events", "DELETE /key", "PUT /invoices/{external_id}/document", "GET /payments/{payment_id}/receipt.pdf",
     }
     by_label = {op.label: op for op in operations}
     for operation in operations:
@@ -97,6 +118,9 @@ def test_the_api_keeps_to_its_openapi_document(api, mode):
     # Again on rows that exist, so that checks see the successful answers too.
     run_operation(by_label["POST /invoices/{external_id}/payments"], auth, mode, path_parameters={"external_id": "meg-2"})
     run_operation(by_label["GET /payments/{payment_id}"], auth, mode, path_parameters={"payment_id": payment_id})
+    run_operation(by_label["GET /payments/{payment_id}/receipt.pdf"], auth, mode,
+                  path_parameters={"payment_id": payment_id})
+    run_operation(by_label["PUT /invoices/{external_id}/document"], auth, mode, path_parameters={"external_id": "meg-2"})
     # Last, each example with a key of its own: it revokes the key it is called with.
     run_operation(by_label["DELETE /key"], auth, mode, fresh_auth=fresh_auth)
 

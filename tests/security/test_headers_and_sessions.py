@@ -9,6 +9,7 @@ import pytest
 
 from config import BASE_DIR
 from core.security import content_security_policy
+from .conftest import own_path_values
 from .helpers import (
     LIBEO_PASSWORD,
     consent_url,
@@ -21,18 +22,6 @@ from .helpers import (
 
 TEMPLATES = BASE_DIR / "templates"
 STRICT_CSP = content_security_policy()
-
-
-def own_ids(world, side: str) -> dict[str, object]:
-    """Path parameters that belong to the signed-in user (Boulangerie Martin)."""
-    if side == "meg":
-        return {"invoice_id": world.meg["boulangerie_libeo_invoice"], "supplier_id": world.meg["boulangerie_supplier"]}
-    return {
-        "invoice_id": world.libeo["boulangerie_invoice"],
-        "payment_id": world.libeo["boulangerie_payment"],
-        "external_id": world.libeo["boulangerie_external_id"],
-        "batch_id": world.libeo["boulangerie_batch"],
-    }
 
 
 def get_pages(apps, side: str, ids: dict) -> list[str]:
@@ -70,7 +59,7 @@ def test_every_page_of_both_products_has_a_strict_csp_and_no_inline_code(world):
     crawled = 0
     for side, login in (("meg", lambda c: meg_login(c)),
                         ("libeo", lambda c: libeo_login(c, world.libeo["boulangerie_email"]))):
-        paths = get_pages(apps, side, own_ids(world, side))
+        paths = get_pages(apps, side, own_path_values(world, side))
         for signed_in in (False, True):
             client = apps.root.test_client()
             if signed_in:

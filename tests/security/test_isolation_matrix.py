@@ -60,6 +60,7 @@ PUBLIC = {
 OWN_NAMESPACE = {
     "api.put_invoice": "external_id est l'identifiant que l'appelant donne à SA facture",
     "api.pay": "external_id est cherché parmi les factures du compte de la clé",
+    "api.put_document": "external_id est cherché parmi les factures du compte de la clé",
 }
 # Answers of an outside service that this test does not run (localstripe).
 SERVICE_DOWN_OK = {"billing.card_setup": "Stripe (localstripe) n'est pas lancé ici : 503 et message en français"}
@@ -75,6 +76,7 @@ def victim_params(world, side: str) -> dict[str, list]:
             "supplier_id": [world.meg["garage_supplier"]],
             "message_id": [world.meg["garage_refused_update"]],
             "action": ["reessayer", "ignorer"],
+            "import_id": [world.meg["garage_import"]],
         }
     return {
         "invoice_id": [world.libeo["garage_direct_invoice"], world.libeo["garage_invoice"]],

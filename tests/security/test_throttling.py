@@ -261,3 +261,24 @@ def test_a_payment_limit_configured_empty_lets_every_click_through(make_apps, li
     meg_login(client)
     answers = [client.post("/meg/achats/factures/1/payer").status_code for _ in range(35)]
     assert (429 in answers) is throttled
+
+
+def test_reading_e_invoices_is_limited_per_person(make_apps):
+    from io import BytesIO
+
+    apps = build(make_apps, meg={"EINVOICE_IMPORT_LIMIT": "2 per minute"})
+    client = apps.root.test_client()
+    assert meg_login(client, "admin@boulangerie-martin.fr", "demo-meg-2026").status_code == 302
+
+    def send():
+        return client.post("/meg/achats/factures/importer", data={"file": (BytesIO(b"pas une facture"), "x.txt")},
+                           content_type="multipart/form-data")
+
+    assert [send().status_code for _ in range(2)] == [422, 422]
+    refused = send()
+    assert refused.status_code == 429 and TOO_MANY in unescape(refused.get_data(as_text=True))
+    assert client.get("/meg/achats/factures/importer").status_code == 200  # the page itself is not counted
+    other = apps.root.test_client()
+    assert meg_login(other, "compta@boulangerie-martin.fr", "demo-meg-2026").status_code == 302
+    assert other.post("/meg/achats/factures/importer", data={"file": (BytesIO(b"x"), "x.txt")},
+                      content_type="multipart/form-data").status_code == 422

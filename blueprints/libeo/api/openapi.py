@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.files import MAX_DOCUMENT_BYTES
 from core.ids import MAX_ID
 from core.money import MAX_AMOUNT_CENTS
 
@@ -167,6 +168,18 @@ INVOICE = {
     },
 }
 
+DOCUMENT = {
+    "type": "object",
+    "required": ["external_id", "content_type", "size", "sha256", "received_at"],
+    "properties": {
+        "external_id": {"type": "string"},
+        "content_type": {"type": "string", "enum": ["application/pdf"]},
+        "size": {"type": "integer", "minimum": 1, "maximum": MAX_DOCUMENT_BYTES, "description": "Taille en octets."},
+        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$", "description": "Empreinte SHA-256 du PDF reçu."},
+        "received_at": {"type": "string", "format": "date-time"},
+    },
+}
+
 _DATETIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
 
 PAYMENT = {
@@ -255,8 +268,10 @@ def _errors(*statuses: int) -> dict:
         403: "L'initiateur « accountant » n'est pas l'expert-comptable déclaré du compte.",
         404: "Ressource inconnue de ce compte.",
         409: "Conflit : facture déjà payée ou en paiement (payment_exists), facture verrouillée "
-        "(invoice_locked), ou première requête de cette clé d'idempotence encore en cours.",
-        413: "Corps de requête trop volumineux.",
+        "(invoice_locked), première requête de cette clé d'idempotence encore en cours, ou justificatif "
+        "demandé pour un paiement ni remis à la banque ni payé (receipt_unavailable).",
+        413: "Corps de requête trop volumineux (1 Mo ; 10 Mo pour un document : document_too_large).",
+        415: "Le document n'est pas envoyé en application/pdf.",
         422: "Donnée refusée (type, longueur, IBAN, montant, date, champ inconnu…) ; field nomme le champ. "
         "Ou clé d'idempotence déjà utilisée pour une autre requête.",
         429: "Trop de requêtes.",
@@ -272,6 +287,14 @@ _EXTERNAL_ID = {
     "required": True,
     "description": "L'identifiant de la facture dans MEG.",
     "schema": {"type": "string", "pattern": EXTERNAL_ID_PATTERN, "minLength": 1, "maxLength": 64},
+}
+
+
+_PAYMENT_ID = {
+    "name": "payment_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
 }
 
 
@@ -367,18 +390,57 @@ def openapi_document(server_url: str) -> dict:
                     },
                 }
             },
+            "/invoices/{external_id}/document": {
+                "put": {
+                    "operationId": "putInvoiceDocument",
+                    "summary": "Joint à la facture son PDF (10 Mo au plus), montré sur sa page dans Libeo.",
+                    "description": (
+                        "Le corps est le PDF lui-même (Content-Type: application/pdf), pas du JSON. Il remplace le "
+                        "document précédent de la facture. La facture doit exister (PUT /invoices/{external_id} ou "
+                        "demande de paiement) : 404 sinon. Un corps vide, ou qui n'est pas un PDF (en-tête %PDF-, "
+                        "fin %%EOF), est refusé (422)."
+                    ),
+                    "parameters": [_EXTERNAL_ID],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/pdf": {
+                                "schema": {"type": "string", "format": "binary", "maxLength": MAX_DOCUMENT_BYTES}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json("Document", "Document remplacé."),
+                        "201": _json("Document", "Document joint."),
+                        **_errors(400, 401, 404, 413, 415, 422, 429),
+                    },
+                }
+            },
+            "/payments/{payment_id}/receipt.pdf": {
+                "get": {
+                    "operationId": "getPaymentReceipt",
+                    "summary": "Le « Justificatif de paiement » (PDF) d'un paiement remis à la banque ou payé.",
+                    "description": (
+                        "Donneur d'ordre (nom, SIRET, compte débité), bénéficiaire, IBAN masqués avec leur banque, "
+                        "montant, date d'exécution, référence de bout en bout (EndToEndId) et identifiant du "
+                        "fichier SEPA (MsgId), statut, date de génération (heure de Paris). 409 "
+                        "(receipt_unavailable) pour un paiement programmé, rejeté ou annulé."
+                    ),
+                    "parameters": [_PAYMENT_ID],
+                    "responses": {
+                        "200": {
+                            "description": "Le justificatif.",
+                            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+                        },
+                        **_errors(401, 404, 409, 429),
+                    },
+                }
+            },
             "/payments/{payment_id}": {
                 "get": {
                     "operationId": "getPayment",
                     "summary": "Un paiement du compte et son statut.",
-                    "parameters": [
-                        {
-                            "name": "payment_id",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
-                        }
-                    ],
+                    "parameters": [_PAYMENT_ID],
                     "responses": {"200": _json("Payment", "Le paiement."), **_errors(401, 404, 429)},
                 }
             },
@@ -423,6 +485,7 @@ def openapi_document(server_url: str) -> dict:
                 "Invoice": INVOICE,
                 "PaymentInput": PAYMENT_BODY,
                 "Payment": PAYMENT,
+                "Document": DOCUMENT,
                 "Event": EVENT,
                 "EventPage": EVENT_PAGE,
                 "Error": ERROR,

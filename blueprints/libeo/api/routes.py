@@ -7,12 +7,16 @@ import re
 from datetime import date
 
 from flask import current_app, g, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from core.db import keep_loaded
+from core.files import MAX_DOCUMENT_BYTES
 from core.throttle import client_address, configured, refused_credentials
+from core.views import pdf_response
 from models.libeo import Channel, InitiatorRole, Invoice, db
 from models.libeo.errors import LibeoError, NotFound
-from models.libeo.events import DEFAULT_LIMIT, MAX_LIMIT, event_json, events_after, payment_json
+from models.libeo.documents import payment_receipt, receipt_file_name, store_invoice_document, too_large_message
+from models.libeo.events import DEFAULT_LIMIT, MAX_LIMIT, event_json, events_after, iso_datetime, payment_json
 from models.libeo.idempotency import claim_key, complete, fingerprint, release, replay
 from models.libeo.invoices import invoice_by_external_id, invoice_data, upsert_meg_invoice
 from models.libeo.keys import authenticate_api_key, public_id_of, record_key_use, revoke_key_in_use
@@ -264,6 +268,51 @@ def payment(payment_id: int):
     if found is None:
         raise NotFound("Ce paiement n'existe pas.")
     return jsonify(payment_json(found))
+
+
+@bp.get("/payments/<int:payment_id>/receipt.pdf")
+def payment_receipt_pdf(payment_id: int):
+    """The « Justificatif de paiement » (payments remitted or paid; 409 otherwise)."""
+    found = account_payment(g.account, payment_id)
+    if found is None:
+        raise NotFound("Ce paiement n'existe pas.")
+    return pdf_response(payment_receipt(found), receipt_file_name(found))
+
+
+@bp.put("/invoices/<external_id>/document")
+def put_document(external_id: str):
+    """The invoice's PDF (≤ 10 MB): created or replaced."""
+    _checked_external_id(external_id)
+    invoice = invoice_by_external_id(g.account, external_id)
+    if invoice is None:
+        raise NotFound("Cette facture n'existe pas dans Libeo : envoyez-la d'abord (PUT /invoices/{external_id}).")
+    if request.mimetype != "application/pdf":
+        raise ApiError(415, "unsupported_media_type",
+                       "Le document doit être un PDF envoyé tel quel (Content-Type: application/pdf).", "Content-Type")
+    document, created = store_invoice_document(invoice, _document_body())
+    db.session.commit()
+    return jsonify(document_json(invoice, document)), 201 if created else 200
+
+
+def _document_body() -> bytes:
+    """The request's body, up to the document limit (the API's other calls keep the 1 MB one)."""
+    request.max_content_length = MAX_DOCUMENT_BYTES
+    if request.content_length is not None and request.content_length > MAX_DOCUMENT_BYTES:
+        raise ApiError(413, "document_too_large", too_large_message(), "document")
+    try:
+        return request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        raise ApiError(413, "document_too_large", too_large_message(), "document") from None
+
+
+def document_json(invoice: Invoice, document) -> dict:
+    return {
+        "external_id": invoice.external_id,
+        "content_type": "application/pdf",
+        "size": document.size,
+        "sha256": document.sha256,
+        "received_at": iso_datetime(document.received_at),
+    }
 
 
 _CURSOR = re.compile(r"[0-9]{1,18}")

@@ -8,8 +8,9 @@ from flask_login import current_user, login_required
 from core.dates import date_fr
 from core.throttle import configured, signed_in_user
 from core.paging import paginate
-from core.views import page_number, show_domain_error
+from core.views import page_number, pdf_response, show_domain_error
 from models.libeo import Channel, InitiatorRole, db
+from models.libeo.documents import document_file_name, invoice_document
 from models.libeo.errors import LibeoError, QuotaExceeded
 from models.libeo.invoices import account_invoice, create_libeo_invoice, invoice_data, invoices_query
 from models.libeo.payments import Initiator, PaymentQuota, invoice_payments, pay_invoice, proposed_execution_date
@@ -78,6 +79,7 @@ def _render_invoice(invoice, form: PayForm, status: int = 200):
         render_template(
             "libeo/invoices/detail.html",
             invoice=invoice,
+            document=invoice_document(invoice),
             payments=invoice_payments(invoice),
             form=form,
             date_hint=f"{reason} Un jour ouvré, d'aujourd'hui à un an au plus.",
@@ -90,6 +92,16 @@ def _render_invoice(invoice, form: PayForm, status: int = 200):
 @bp.route("/<int:invoice_id>")
 def invoice(invoice_id: int):
     return _render_invoice(_invoice_or_404(invoice_id), PayForm())
+
+
+@bp.route("/<int:invoice_id>/document.pdf")
+def document(invoice_id: int):
+    """The invoice's PDF, as MEG sent it."""
+    invoice = _invoice_or_404(invoice_id)
+    found = invoice_document(invoice)
+    if found is None:
+        abort(404, description="Cette facture n'a pas de document.")
+    return pdf_response(found.content, document_file_name(invoice))
 
 
 @bp.route("/<int:invoice_id>/payer", methods=["POST"])

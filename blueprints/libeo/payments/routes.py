@@ -7,8 +7,9 @@ from flask_login import current_user, login_required
 
 from core.security import safe_next_url
 from core.paging import paginate
-from core.views import page_number
+from core.views import page_number, pdf_response
 from models.libeo import db
+from models.libeo.documents import payment_receipt, receipt_file_name
 from models.libeo.errors import LibeoError
 from models.libeo.payments import account_payment, cancel_payment, mark_debited, payments_query
 
@@ -41,6 +42,18 @@ def list_payments():
 @bp.route("/<int:payment_id>")
 def payment(payment_id: int):
     return render_template("libeo/payments/detail.html", payment=_payment_or_404(payment_id))
+
+
+@bp.route("/<int:payment_id>/justificatif.pdf")
+def receipt(payment_id: int):
+    """« Justificatif de paiement »: a payment remitted or paid; otherwise its page says why not."""
+    payment = _payment_or_404(payment_id)
+    try:
+        content = payment_receipt(payment)
+    except LibeoError as error:
+        flash(error.message, "error")
+        return redirect(url_for("payments.payment", payment_id=payment_id))
+    return pdf_response(content, receipt_file_name(payment))
 
 
 @bp.route("/<int:payment_id>/annuler", methods=["POST"])

@@ -1,0 +1,249 @@
+"""An imported e-invoice, paid from MEG: its file reaches Libeo (after « Payer » and a sync pass) and
+shows on Libeo's invoice page; once the SEPA file is made, the « Justificatif de paiement » is
+downloaded from MEG's invoice page (through Libeo's API) as from Libeo's payment page (SPEC §7, §13)."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+from html import unescape
+from io import BytesIO
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import func, select
+
+from core.dates import paris_today
+from devtools.einvoice_samples import cii_xml, facturx_pdf, sample_invoice
+from models.meg import SupplierInvoice, db as meg_db
+from models.meg.libeo_outbox import OutboxMessage
+from models.meg.libeo_sync import sync_pass
+from tests.html_forms import form_values, plain
+
+from .conftest import libeo_back, libeo_down
+
+LIBEO_PASSWORD = "mot-de-passe-solide-42"
+
+
+def import_invoice(client, content: bytes, filename: str) -> tuple[int, str]:
+    """Through the pages, as a person: upload, then « Enregistrer la facture » as proposed."""
+    answer = client.post("/meg/achats/factures/importer", data={"file": (BytesIO(content), filename)},
+                         content_type="multipart/form-data")
+    assert answer.status_code == 302, plain(answer.get_data(as_text=True))[-800:]
+    location = answer.headers["Location"]
+    page = client.get(location).get_data(as_text=True)
+    values = form_values(page)
+    saved = client.post(location, data=values)
+    assert saved.status_code == 302, plain(saved.get_data(as_text=True))[-1500:]
+    return int(saved.headers["Location"].rsplit("/", 1)[1]), unescape(page)
+
+
+def pay(client, invoice_id: int) -> None:
+    answer = client.post(f"/meg/achats/factures/{invoice_id}/payer", follow_redirects=True)
+    assert "Paiement programmé" in plain(answer.get_data(as_text=True))
+
+
+def sync(meg_app):
+    with meg_app.app_context():
+        return sync_pass()
+
+
+def libeo_invoice(libeo_app, invoice_id: int):
+    from models.libeo import Invoice, InvoiceDocument, db
+
+    with libeo_app.app_context():
+        invoice = db.session.scalar(select(Invoice).where(Invoice.external_id == f"meg-{invoice_id}"))
+        document = db.session.scalar(select(InvoiceDocument).where(InvoiceDocument.invoice_id == invoice.id))
+        return invoice.id, (document.content if document else None)
+
+
+def libeo_login(client):
+    answer = client.post("/libeo/connexion", data={"email": "claire@boulangerie-martin.fr", "password": LIBEO_PASSWORD})
+    assert answer.status_code == 302
+
+
+def pdf_text(content: bytes) -> str:
+    reader = PdfReader(io.BytesIO(content))
+    return " ".join(" ".join(page.extract_text() for page in reader.pages)
+                    .replace("\u00a0", " ").replace("\u202f", " ").split())
+
+
+def test_connected_company_gets_virement_par_libeo_proposed(connected, client):
+    _, page = import_invoice(client, facturx_pdf(sample_invoice(), "en16931"), "f.pdf")
+    assert form_values(page)["payment_mode"] == "LIBEO"
+    assert "l'entreprise est connectée à Libeo" in plain(page)
+
+
+def test_the_factur_x_file_reaches_libeo_after_payer_and_a_sync_pass(connected, client, apps, meg_app, libeo_app):
+    content = facturx_pdf(sample_invoice(), "en16931")
+    invoice_id, _ = import_invoice(client, content, "facture-minoterie.pdf")
+    sync(meg_app)  # nothing to send: Libeo does not know the invoice
+    with meg_app.app_context():
+        assert meg_db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+    pay(client, invoice_id)
+    libeo_id, document = libeo_invoice(libeo_app, invoice_id)
+    assert document is None  # « Payer » does not wait for the file
+    report = sync(meg_app)
+    assert report.delivered == 1
+    assert libeo_invoice(libeo_app, invoice_id)[1] == content
+
+    libeo_login(client)
+    page = plain(client.get(f"/libeo/factures/{libeo_id}").get_data(as_text=True))
+    assert "Document Facture (PDF)" in page
+    download = client.get(f"/libeo/factures/{libeo_id}/document.pdf")
+    assert download.status_code == 200 and download.data == content
+
+
+def test_an_xml_invoice_reaches_libeo_as_a_readable_pdf(connected, client, meg_app, libeo_app):
+    invoice = replace(sample_invoice(), number="FA-XML-7")
+    xml = cii_xml(invoice)
+    invoice_id, _ = import_invoice(client, xml, "facture.xml")
+    pay(client, invoice_id)
+    sync(meg_app)
+    _, document = libeo_invoice(libeo_app, invoice_id)
+    assert document.startswith(b"%PDF-")
+    text = pdf_text(document)
+    assert "Facture FA-XML-7" in text and "Minoterie Dupuis" in text and "464,40 €" in text
+    assert "Le fichier XML original, qui fait foi, est conservé dans MEG" in text
+    # MEG keeps the XML as received.
+    assert client.get(f"/meg/achats/factures/{invoice_id}/fichier").data == xml
+
+
+def test_the_file_waits_in_order_while_libeo_is_down(connected, client, apps, meg_app, libeo_app):
+    content = facturx_pdf(sample_invoice(), "basic")
+    invoice_id, _ = import_invoice(client, content, "f.pdf")
+    pay(client, invoice_id)
+    saved = libeo_down(apps)
+    report = sync(meg_app)
+    assert (report.delivered, report.postponed) == (0, 1)
+    libeo_back(apps, saved)
+    with meg_app.app_context():
+        meg_db.session.query(OutboxMessage).update({OutboxMessage.next_attempt_at: OutboxMessage.created_at})
+        meg_db.session.commit()
+    assert sync(meg_app).delivered == 1
+    assert libeo_invoice(libeo_app, invoice_id)[1] == content
+
+
+def test_an_edit_after_payer_does_not_drop_the_queued_file(connected, client, meg_app, libeo_app):
+    content = facturx_pdf(sample_invoice(), "en16931")
+    invoice_id, _ = import_invoice(client, content, "f.pdf")
+    pay(client, invoice_id)
+    with meg_app.app_context():
+        invoice = meg_db.session.get(SupplierInvoice, invoice_id)
+        data = {"number": "FA-RENUMEROTEE", "supplier_id": invoice.supplier_id,
+                "issue_date": invoice.issue_date.isoformat(), "due_date": invoice.due_date.isoformat(),
+                "amount": "464,40", "payment_mode": "LIBEO"}
+    assert client.post(f"/meg/achats/factures/{invoice_id}/modifier", data=data).status_code == 302
+    from models.libeo import Invoice, db
+
+    def number_in_libeo():
+        with libeo_app.app_context():
+            return db.session.scalar(select(Invoice.number).where(Invoice.external_id == f"meg-{invoice_id}"))
+
+    # The file (queued by « Payer ») and the edit each carry their whole content: one pass sends both.
+    assert sync(meg_app).delivered == 2
+    assert libeo_invoice(libeo_app, invoice_id)[1] == content and number_in_libeo() == "FA-RENUMEROTEE"
+    assert sync(meg_app).delivered == 0
+
+
+def test_a_file_joining_an_invoice_libeo_pays_follows_it_and_so_does_its_replacement(
+        connected, client, meg_app, libeo_app):
+    from tests.integration.conftest import meg_libeo_invoices
+
+    invoice_id, number, _ = next(i for i in meg_libeo_invoices(meg_app) if i[1].startswith("F-BM"))
+    with meg_app.app_context():
+        supplier = meg_db.session.get(SupplierInvoice, invoice_id).supplier.name
+    if supplier != "Minoterie Dupuis":
+        pytest.skip("the demo's first « Virement par Libeo » invoice is no longer Minoterie Dupuis's")
+    pay(client, invoice_id)
+    sync(meg_app)
+    assert libeo_invoice(libeo_app, invoice_id)[1] is None  # typed by hand: no file yet
+
+    first = facturx_pdf(replace(sample_invoice(), number=number), "en16931")
+    for content, name in ((first, "recue.pdf"), (cii_xml(replace(sample_invoice(), number=number)), "corrigee.xml")):
+        answer = client.post("/meg/achats/factures/importer", data={"file": (BytesIO(content), name)},
+                             content_type="multipart/form-data")
+        assert client.post(answer.headers["Location"] + "/joindre").status_code == 302
+        assert sync(meg_app).delivered == 1
+    document = libeo_invoice(libeo_app, invoice_id)[1]
+    assert document != first and f"Facture {number}" in pdf_text(document)  # the replacement, drawn from its XML
+
+
+# --- the « Justificatif de paiement » from MEG --------------------------------------------------------
+
+
+def set_debtor_iban(libeo_app, account_id: int) -> None:
+    from models.libeo import Account, db
+
+    with libeo_app.app_context():
+        db.session.get(Account, account_id).debtor_iban = "FR7630004008220000001583859"
+        db.session.commit()
+
+
+def execute(libeo_app):
+    from models.libeo import Payment, db
+    from models.libeo.sepa import execute_due_payments
+
+    with libeo_app.app_context():
+        day = max(db.session.scalar(select(func.max(Payment.execution_date))), paris_today())
+        execute_due_payments(None, day)
+        payment = db.session.scalar(select(Payment).order_by(Payment.id.desc()))
+        return payment.id, payment.end_to_end_id, payment.batch.message_id
+
+
+def test_the_receipt_from_meg_after_execution(connected, client, apps, meg_app, libeo_app):
+    invoice_id, _ = import_invoice(client, facturx_pdf(sample_invoice(), "en16931"), "f.pdf")
+    pay(client, invoice_id)
+    page = plain(client.get(f"/meg/achats/factures/{invoice_id}").get_data(as_text=True))
+    assert "Justificatif de paiement" not in page  # scheduled: nothing to prove yet
+
+    set_debtor_iban(libeo_app, connected["account_id"])
+    payment_id, end_to_end, message_id = execute(libeo_app)
+    sync(meg_app)
+    page = client.get(f"/meg/achats/factures/{invoice_id}").get_data(as_text=True)
+    assert "Remis à la banque" in plain(page)
+    assert f'href="/meg/achats/factures/{invoice_id}/justificatif"' in page
+
+    answer = client.get(f"/meg/achats/factures/{invoice_id}/justificatif")
+    assert answer.status_code == 200 and answer.mimetype == "application/pdf"
+    assert "Justificatif de paiement FA-2026-0142.pdf" in unescape(answer.headers["Content-Disposition"])
+    text = pdf_text(answer.data)
+    assert "464,40 €" in text and end_to_end in text and message_id in text
+    assert "Boulangerie Martin SARL" in text and "Minoterie Dupuis" in text and "Remis à la banque" in text
+
+    # And the same receipt from Libeo's payment page.
+    libeo_login(client)
+    assert "Justificatif de paiement (PDF)" in plain(client.get(f"/libeo/paiements/{payment_id}").get_data(as_text=True))
+    from_libeo = client.get(f"/libeo/paiements/{payment_id}/justificatif.pdf")
+    assert end_to_end in pdf_text(from_libeo.data) and "464,40 €" in pdf_text(from_libeo.data)
+
+
+def test_libeo_unreachable_when_the_receipt_is_asked(connected, client, apps, meg_app, libeo_app):
+    invoice_id, _ = import_invoice(client, facturx_pdf(sample_invoice(), "en16931"), "f.pdf")
+    pay(client, invoice_id)
+    set_debtor_iban(libeo_app, connected["account_id"])
+    execute(libeo_app)
+    sync(meg_app)
+    saved = libeo_down(apps)
+    answer = client.get(f"/meg/achats/factures/{invoice_id}/justificatif", follow_redirects=True)
+    libeo_back(apps, saved)
+    assert answer.status_code == 200
+    assert "Libeo est injoignable pour le moment : le justificatif de paiement n'a pas pu être téléchargé." in plain(
+        answer.get_data(as_text=True))
+
+
+@pytest.mark.parametrize("who", ["compta@boulangerie-martin.fr"])
+def test_another_user_of_the_company_downloads_it_too_but_not_another_company(connected, client, meg_app, libeo_app,
+                                                                               meg_auth, who):
+    invoice_id, _ = import_invoice(client, facturx_pdf(sample_invoice(), "en16931"), "f.pdf")
+    pay(client, invoice_id)
+    set_debtor_iban(libeo_app, connected["account_id"])
+    execute(libeo_app)
+    sync(meg_app)
+    meg_auth.logout()
+    meg_auth.login(who)
+    assert client.get(f"/meg/achats/factures/{invoice_id}/justificatif").mimetype == "application/pdf"
+    meg_auth.logout()
+    meg_auth.login("gerant@garage-leroy.fr")
+    assert client.get(f"/meg/achats/factures/{invoice_id}/justificatif").status_code == 404
