@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -141,6 +142,26 @@ def _empty_databases(apps: Apps) -> None:
             db.engine.dispose()
 
 
+def plain_spaces(text: str) -> str:
+    """Pages put no-break spaces where French typography wants them (core/typography.py); tests
+    look for the words, so their texts read them as spaces (tests/test_typography.py checks them)."""
+    return text.replace("\u202f", " ").replace("\u00a0", " ")
+
+
+class PlainSpacesClient(FlaskClient):
+    """The test client, whose answers' ``get_data(as_text=True)`` reads no-break spaces as spaces."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+
+        def get_data(response, as_text: bool = False):
+            data = super(wrapper, response).get_data(as_text=as_text)
+            return plain_spaces(data) if as_text else data
+
+        wrapper = type("PlainSpacesResponse", (self.response_wrapper,), {"get_data": get_data})
+        self.response_wrapper = wrapper
+
+
 def build_apps(tmp_path: Path, worker: str = "gw0", *, create_tables: bool = True, **overrides) -> Apps:
     """Both products on fresh databases; their tables made by ``create_all`` (faster than migrations)."""
     from models.libeo import db as libeo_db
@@ -150,6 +171,7 @@ def build_apps(tmp_path: Path, worker: str = "gw0", *, create_tables: bool = Tru
     meg_config.update(overrides.pop("meg", {}))
     libeo_config.update(overrides.pop("libeo", {}))
     root = create_app(meg_config, libeo_config)
+    root.test_client_class = PlainSpacesClient
     apps = Apps(root, root.extensions["sides"]["meg"], root.extensions["sides"]["libeo"])
     if create_tables:
         for app, db in ((apps.meg, meg_db), (apps.libeo, libeo_db)):

@@ -14,6 +14,7 @@ from core.migrations import init_migrations
 from core.money import format_amount
 from core.security import init_security_headers, origin_of, session_user_loader
 from core.setup import install_log_redaction, load_config, trust_proxies
+from core.typography import init_typography
 from models.libeo import LibeoUser, db
 from models.libeo.stripe_gateway import csp_sources
 
@@ -41,6 +42,7 @@ def create_libeo_app(test_config: dict | None = None) -> Flask:
         # Stripe.js runs on the « Abonnement » pages only.
         pages={"billing": csp_sources(app.config)},
     )
+    init_typography(app)
     install_log_redaction()
     trust_proxies(app)
     return app

@@ -14,6 +14,7 @@ from core.migrations import init_migrations
 from core.money import format_amount
 from core.security import init_security_headers, origin_of, session_user_loader
 from core.setup import install_log_redaction, load_config, trust_proxies
+from core.typography import init_typography
 from core.views import init_upload_limits
 from models.meg import User, db
 
@@ -36,6 +37,7 @@ def create_meg_app(test_config: dict | None = None) -> Flask:
     register_commands(app)
     # « Payer » answers a form with a redirect to Libeo when the company is not connected yet.
     init_security_headers(app, everywhere={"form-action": (origin_of(app.config["LIBEO_URL"]),)})
+    init_typography(app)
     install_log_redaction()
     trust_proxies(app)
     return app

@@ -250,7 +250,7 @@ def finish_sign_in(account: Account, profile: MegProfile, access_token: str, ret
     messages: list[tuple[str, str]] = []
     if partnerships:
         messages.append((
-            "Votre compte Libeo est créé en formule Gratuit. Pour passer à Partnerships (9 € / mois, sans "
+            "Votre compte Libeo est créé en formule Gratuit. Pour passer à Partnerships (9 € HT / mois, sans "
             "engagement), saisissez votre carte bancaire ci-dessous.",
             "success",
         ))

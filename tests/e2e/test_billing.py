@@ -104,10 +104,10 @@ def test_upgrade_pay_a_sixth_invoice_cancel_and_fall_back_at_period_end(page: Pa
     expect(page.get_by_role("heading", name="Abonnement")).to_be_visible()
     expect(page.get_by_test_id("current-plan")).to_have_text("Gratuit")
     expect(page.get_by_test_id("usage")).to_have_text("5 / 5 paiements ce mois-ci")
-    expect(page.get_by_role("heading", name="Partnerships — 9 € / mois, sans engagement")).to_be_visible()
+    expect(page.get_by_role("heading", name="Partnerships — 9 € HT / mois (10,80 € TTC), sans engagement")).to_be_visible()
 
     type_card(page, "4242424242424242")
-    page.get_by_role("button", name="Passer à Partnerships — 9 € / mois").click()
+    page.get_by_role("button", name="Passer à Partnerships — 9 € HT / mois").click()
 
     expect(page.get_by_role("status").filter(has_text="Bienvenue dans Partnerships")).to_be_visible()
     expect(page.get_by_test_id("current-plan")).to_have_text("Partnerships")
@@ -120,8 +120,10 @@ def test_upgrade_pay_a_sixth_invoice_cancel_and_fall_back_at_period_end(page: Pa
 
     # Cancel: the plan stays until the end of the paid period.
     page.get_by_role("link", name="Abonnement").click()
-    page.get_by_role("button", name="Résilier l'abonnement").click()
-    expect(page.get_by_text(re.compile(r"Votre abonnement Partnerships prend fin le \d{2}/\d{2}/\d{4}"))).to_be_visible()
+    page.get_by_role("link", name="Résilier l'abonnement").click()
+    expect(page.get_by_role("heading", name="Résilier l'abonnement Partnerships ?")).to_be_visible()  # asked first
+    page.get_by_role("button", name="Oui, résilier l'abonnement").click()
+    expect(page.get_by_text(re.compile(r"Votre abonnement Partnerships prend fin le \d{2}/\d{2}/\d{4}\."))).to_be_visible()
     expect(page.get_by_test_id("current-plan")).to_have_text("Partnerships")
     assert plan_of(live_server) is Plan.PARTNERSHIPS
 
@@ -135,7 +137,7 @@ def test_upgrade_pay_a_sixth_invoice_cancel_and_fall_back_at_period_end(page: Pa
     page.reload()
     expect(page.get_by_test_id("current-plan")).to_have_text("Gratuit")
     expect(page.get_by_test_id("usage")).to_have_text("6 / 5 paiements ce mois-ci")
-    expect(page.get_by_role("button", name="Passer à Partnerships — 9 € / mois")).to_be_visible()
+    expect(page.get_by_role("button", name="Passer à Partnerships — 9 € HT / mois")).to_be_visible()
 
 
 def test_a_declined_card_leaves_the_account_on_gratuit(page: Page, live_server, at_the_limit):
@@ -143,11 +145,11 @@ def test_a_declined_card_leaves_the_account_on_gratuit(page: Page, live_server, 
     page.get_by_role("link", name="Abonnement").click()
 
     type_card(page, "4000000000000002")
-    page.get_by_role("button", name="Passer à Partnerships — 9 € / mois").click()
+    page.get_by_role("button", name="Passer à Partnerships — 9 € HT / mois").click()
 
     expect(page.get_by_role("alert")).to_have_text(
         "Votre carte a été refusée. Votre formule reste « Gratuit » : essayez avec une autre carte."
     )
     expect(page.get_by_test_id("current-plan")).to_have_text("Gratuit")
-    expect(page.get_by_role("button", name="Passer à Partnerships — 9 € / mois")).to_be_enabled()
+    expect(page.get_by_role("button", name="Passer à Partnerships — 9 € HT / mois")).to_be_enabled()
     assert plan_of(live_server) is Plan.GRATUIT

@@ -104,8 +104,9 @@ def test_the_whole_life_of_a_payment(page: Page, live_server, tmp_path):
     page.get_by_role("link", name="Paiements").click()
     expect(page.get_by_role("row").filter(has_text=paid_number)).to_contain_text("Payé le")
     cancel_row = page.get_by_role("row").filter(has_text=cancelled_number)
-    page.once("dialog", lambda dialog: dialog.accept())
-    cancel_row.get_by_role("button", name="Annuler").click()
+    cancel_row.get_by_role("link", name="Annuler").click()
+    expect(page.get_by_role("heading", name="Annuler ce paiement ?")).to_be_visible()  # asked first
+    page.get_by_role("button", name="Oui, annuler le paiement").click()
     expect(page.locator("main")).to_contain_text(f"Le paiement de la facture {cancelled_number} est annulé")
     shot(page, "3-libeo-paiements")
 

@@ -190,4 +190,5 @@ class WebClient(requests.Session):
 
     @staticmethod
     def text(response: requests.Response) -> str:
-        return unescape(response.text)
+        """The page's text as a test reads it: entities decoded, no-break spaces as spaces."""
+        return unescape(response.text).replace("\u202f", " ").replace("\u00a0", " ")

@@ -167,7 +167,7 @@ def test_payer_creates_the_libeo_account_from_meg_then_pays(apps, meg_app, libeo
     assert 'value="Garage Leroy SAS"' in html
     assert 'value="gerant@garage-leroy.fr"' in html
     assert re.search(r'<input id="siret" type="text" value="851 234 567 00002" readonly', html)
-    assert "Partnerships — 9 € / mois, sans engagement" in html
+    assert "Partnerships — 9 € HT / mois (10,80 € TTC), sans engagement" in html
     assert "J'accepte les conditions générales d'utilisation" in html
 
     # Between MEG's answer and the form, the session cookie carries the access
@@ -373,7 +373,7 @@ def test_partnerships_leads_to_the_card_step(apps, meg_app, libeo_app):
     assert browser.url == f"{PUBLIC_URL}/libeo/abonnement"
     html = page_text(page)
     assert "saisissez votre carte bancaire ci-dessous" in html
-    assert "Passer à Partnerships — 9 € / mois" in html
+    assert "Passer à Partnerships — 9 € HT / mois" in html
     assert f'<a href="{return_to_of(link)}">Revenir à la facture dans MEG</a>' in html
     assert meg_connection(meg_app) is not None
     with libeo_app.app_context():

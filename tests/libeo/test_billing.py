@@ -466,7 +466,7 @@ def test_the_page_shows_plan_usage_and_offer_with_localstripes_stripe_js(client,
 
     assert "Formule actuelle : <strong" in html and ">Gratuit</strong>" in html
     assert "0 / 5 paiements ce mois-ci" in html
-    assert "Partnerships — 9 € / mois, sans engagement" in html
+    assert "Partnerships — 9 € HT / mois (10,80 € TTC), sans engagement" in html
     assert f'<script src="{localstripe.url}/js.stripe.com/v3/"></script>' in html
     assert "<script>" not in html  # configuration goes through data-* attributes
     csp = response.headers["Content-Security-Policy"]

@@ -304,7 +304,11 @@ def test_cancel_returns_to_a_french_page_under_libeo(client, libeo_app, company)
     _pay(client, invoice_id)
     [payment_id] = _payment_ids(libeo_app)
     listing = text(client.get("/libeo/paiements/"))
-    back = re.search(r'name="next" value="([^"]+)"', listing).group(1)
+    # « Annuler » asks first, on a page that knows where the person came from.
+    ask = re.search(r'href="(/libeo/paiements/\d+/annuler\?next=[^"]+)"', listing).group(1)
+    confirmation = text(client.get(ask.replace("&amp;", "&")))
+    assert "Annuler ce paiement ?" in confirmation and "Oui, annuler le paiement" in confirmation
+    back = re.search(r'name="next" value="([^"]+)"', confirmation).group(1)
     assert back == "/libeo/paiements/"
 
     answer = client.post(f"/libeo/paiements/{payment_id}/annuler", data={"next": back})
@@ -315,7 +319,7 @@ def test_cancel_returns_to_a_french_page_under_libeo(client, libeo_app, company)
     # From the invoice page, back to the invoice page; without « next », to the payment's page.
     _pay(client, invoice_id)
     second = _payment_ids(libeo_app)[-1]
-    from_invoice = re.search(r'name="next" value="([^"]+)"', text(client.get(f"/libeo/factures/{invoice_id}")))
+    from_invoice = re.search(r'annuler\?next=([^"]+)"', text(client.get(f"/libeo/factures/{invoice_id}")))
     assert from_invoice.group(1) == f"/libeo/factures/{invoice_id}"
     plain = client.post(f"/libeo/paiements/{second}/annuler")
     assert plain.headers["Location"] == f"/libeo/paiements/{second}"

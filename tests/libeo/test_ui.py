@@ -248,7 +248,7 @@ def _new_invoice(client, **changes):
 def test_create_invoice_in_libeo(client, libeo_app, signed_in):
     page = text(_new_invoice(client))
     assert "La facture LP-2026-77 est enregistrée." in page
-    assert "1\u202f234,56\u00a0€" in page
+    assert "1 234,56 €" in page
     listing = text(client.get("/libeo/factures/"))
     assert "Laiterie des Prés" in listing and "Libeo" in listing and "À payer" in listing
     with libeo_app.app_context():
@@ -297,7 +297,7 @@ def test_pay_from_libeo_then_cancel(client, libeo_app, signed_in):
     today = _today()
     paid = text(client.post(f"/libeo/factures/{invoice_id}/payer", data={"execution_date": today},
                             follow_redirects=True))
-    assert "Le paiement de la facture LP-2026-77 (1\u202f234,56\u00a0€) est programmé" in paid
+    assert "Le paiement de la facture LP-2026-77 (1 234,56 €) est programmé" in paid
     scheduled = f"Programmé le {date.fromisoformat(today):%d/%m/%Y}"
     assert scheduled in paid
     assert "1 / 5 paiements ce mois-ci" in text(client.get("/libeo/factures/"))

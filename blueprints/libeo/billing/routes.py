@@ -70,9 +70,14 @@ def subscribe():
     return redirect(url_for(".subscription"))
 
 
-@bp.post("/resilier")
+@bp.route("/resilier", methods=["GET", "POST"])
 @login_required
 def cancel():
+    """« Résilier l'abonnement »: a confirmation page, then the cancellation at the period's end."""
+    if request.method == "GET":
+        account = current_user.account
+        return render_template("libeo/billing/cancel.html", account=account, ends_on=billing.period_end_date(account),
+                               change_form=ChangeForm())
     return _change(billing.cancel, "Votre abonnement est résilié : il prend fin à la fin de la période payée.")
 
 

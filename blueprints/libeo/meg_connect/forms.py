@@ -6,7 +6,7 @@ from core.forms import Form
 
 PLAN_CHOICES = [
     SelectChoice("gratuit", "Gratuit"),
-    SelectChoice("partnerships", "Partnerships — 9 € / mois, sans engagement"),
+    SelectChoice("partnerships", "Partnerships — 9 € HT / mois (10,80 € TTC), sans engagement"),
 ]
 
 

@@ -56,12 +56,16 @@ def receipt(payment_id: int):
     return pdf_response(content, receipt_file_name(payment))
 
 
-@bp.route("/<int:payment_id>/annuler", methods=["POST"])
+@bp.route("/<int:payment_id>/annuler", methods=["GET", "POST"])
 def cancel(payment_id: int):
+    """« Annuler »: a confirmation page, then the cancellation."""
     account = current_account()
     payment = _payment_or_404(payment_id)
-    back = safe_next_url(request.form.get("next"), url_for("payments.payment", payment_id=payment_id))
-    if not CancelForm().validate_on_submit():
+    back = safe_next_url(request.values.get("next"), url_for("payments.payment", payment_id=payment_id))
+    form = CancelForm()
+    if request.method == "GET":
+        return render_template("libeo/payments/cancel.html", payment=payment, form=form, back=back)
+    if not form.validate_on_submit():
         abort(400)
     number = payment.invoice.number
     try:
