@@ -42,3 +42,20 @@ def bank_name(iban: str | None) -> str | None:
     if name and (name in bic_names or len(bic_names) != 1):
         return name
     return bic_names[0] if bic_names else name
+
+
+def bic_mismatch(iban: str | None, bic: str | None) -> str | None:
+    """Why ``bic`` cannot be the BIC of ``iban``'s bank, in French; None when it may be (or nobody knows).
+
+    The bank and country of a BIC (its first six characters) must be those
+    the registry gives the IBAN's bank code: a BIC left over from a previous
+    IBAN (a supplier's bank details changed) would send the transfer astray.
+    Branches and subsidiaries' location codes are not compared.
+    """
+    derived = bank_bic(iban)
+    given = "".join((bic or "").split()).upper()
+    if not derived or not given or given[:6] == derived[:6]:
+        return None
+    bank = bank_name(iban)
+    return (f"Ce BIC ({given}) n'est pas celui de la banque de cet IBAN ({bank + ' : ' if bank else ''}{derived}) : "
+            "corrigez-le, ou laissez-le vide pour qu'il soit déduit de l'IBAN.")

@@ -88,3 +88,6 @@ def run_alembic_environment() -> None:
         context.configure(connection=connection, target_metadata=metadata, **options)
         with context.begin_transaction():
             context.run_migrations()
+    # A revision may have changed its connection's settings (SQLite's foreign
+    # keys, off while a table is copied): no later request may reuse it.
+    migrate.db.engine.dispose()

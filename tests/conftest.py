@@ -162,8 +162,13 @@ class PlainSpacesClient(FlaskClient):
         self.response_wrapper = wrapper
 
 
-def build_apps(tmp_path: Path, worker: str = "gw0", *, create_tables: bool = True, **overrides) -> Apps:
-    """Both products on fresh databases; their tables made by ``create_all`` (faster than migrations)."""
+def build_apps(tmp_path: Path, worker: str | None = None, *, create_tables: bool = True, **overrides) -> Apps:
+    """Both products on fresh databases; their tables made by ``create_all`` (faster than migrations).
+
+    ``worker`` names the xdist worker whose PostgreSQL databases to use: by default this process's
+    own, so that a test building its own apps never writes into another worker's databases.
+    """
+    worker = worker or os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     from models.libeo import db as libeo_db
     from models.meg import db as meg_db
 
@@ -177,6 +182,7 @@ def build_apps(tmp_path: Path, worker: str = "gw0", *, create_tables: bool = Tru
         for app, db in ((apps.meg, meg_db), (apps.libeo, libeo_db)):
             with app.app_context():
                 db.create_all()
+        _empty_databases(apps)  # on PostgreSQL, what an earlier test of this worker left
     return apps
 
 
@@ -188,7 +194,6 @@ def worker_id_safe(request) -> str:
 @pytest.fixture
 def apps(tmp_path, worker_id_safe):
     built = build_apps(tmp_path, worker_id_safe)
-    _empty_databases(built)  # a previous aborted run may have left rows on PostgreSQL
     yield built
     _empty_databases(built)
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.banks import bank_bic, bank_name
+from core.banks import bank_bic, bank_name, bic_mismatch
 from core.validators import mask_iban
 
 
@@ -58,3 +58,16 @@ def test_unknown_or_invalid_ibans_have_no_bank(iban):
 @given(st.text(max_size=50))
 def test_bank_helpers_never_raise(value):
     bank_name(value), bank_bic(value)
+
+
+@pytest.mark.parametrize(("iban", "bic", "fits"), [
+    ("FR7630006000010000000791963", "AGRIFRPPXXX", True),
+    ("FR7630006000010000000791963", "AGRIFRPP866", True),  # another branch of the same bank
+    ("FR7630006000010000000791963", "agri frpp", True),
+    ("FR7630006000010000000791963", None, True),
+    ("FR7630004008220000001583859", "AGRIFRPPXXX", False),  # the previous bank's BIC
+    ("FR7630004008220000001583859", "BNPAFRPP", True),
+    ("NL91ABNA0417164300", "ABNANL2A", True),
+])
+def test_a_bic_must_be_the_ibans_banks(iban, bic, fits):
+    assert (bic_mismatch(iban, bic) is None) is fits

@@ -282,12 +282,12 @@ EXPECTED = {
     "meg_invoices": _sql(meg=6),
     "meg_invoice_detail": _sql(meg=8),
     "meg_suppliers": _sql(meg=4),
-    "meg_pay": _sql(meg=12, libeo=13, meg_commits=2, libeo_commits=2),
-    "libeo_invoices": _sql(libeo=5),
-    "libeo_payments": _sql(libeo=3),
+    "meg_pay": _sql(meg=12, libeo=18, meg_commits=2, libeo_commits=2),
+    "libeo_invoices": _sql(libeo=6),
+    "libeo_payments": _sql(libeo=4),
     "libeo_api_me": _sql(libeo=2),
     "libeo_api_put_invoice": _sql(libeo=4, libeo_commits=1),
-    "libeo_api_pay": _sql(libeo=12, libeo_commits=2),
+    "libeo_api_pay": _sql(libeo=16, libeo_commits=2),
     "libeo_api_payment": _sql(libeo=2),
 }
 

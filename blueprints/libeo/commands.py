@@ -13,7 +13,7 @@ from core.cli import ProductGroup
 from core.migrations import db_group
 from core.money import format_amount
 from models.libeo import Plan, db
-from models.libeo.accounts import set_plan
+from models.libeo.accounts import set_plan, verify_by_support
 from models.libeo.bank_status_import import COMMAND_LINE, import_bank_status
 from models.libeo.errors import LibeoError
 from models.libeo.sepa import execute_due_payments
@@ -36,6 +36,22 @@ def set_plan_command(siret: str, plan_code: str):
     click.echo(f"{account.name} ({account.siret}) : formule {account.plan.label}.")
 
 
+@libeo_cli.command("verify-account")
+@click.option("--siret", required=True, help="SIRET du compte (14 chiffres).")
+def verify_account_command(siret: str):
+    """Marks the account holding this SIRET « vérifié » (support checked the company): its SEPA files are executed."""
+    try:
+        account, changed = verify_by_support(siret)
+    except LibeoError as error:
+        db.session.rollback()
+        _fail(error.message)
+    db.session.commit()
+    if changed:
+        click.echo(f"{account.name} ({account.siret}) : compte vérifié.")
+    else:
+        click.echo(f"{account.name} ({account.siret}) : déjà vérifié ({account.verified_by}).")
+
+
 @libeo_cli.command("execute-payments")
 @click.option("--date", "on_date", type=click.DateTime(formats=["%Y-%m-%d"]), help="Jour d'exécution (AAAA-MM-JJ), aujourd'hui par défaut.")
 def execute_payments(on_date):
@@ -53,7 +69,10 @@ def execute_payments(on_date):
             click.echo(f"{batch.account_name} : {batch.failed_payments} virement(s) refusé(s) par le format SEPA.")
     for name, count in report.waiting_for_iban:
         click.echo(f"{name} : {count} paiement(s) en attente — IBAN du compte bancaire à renseigner.")
-    if not report.batches and not report.waiting_for_iban:
+    for name, count in report.unverified:
+        click.echo(f"{name} : {count} paiement(s) en attente — compte non vérifié : aucun fichier SEPA tant que "
+                   "la propriété du SIRET n'est pas confirmée (MEG ou `flask --app app libeo verify-account`).")
+    if not report.batches and not report.waiting_for_iban and not report.unverified:
         click.echo("Aucun paiement à exécuter.")
 
 

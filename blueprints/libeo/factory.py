@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, render_template, request
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 from config import BASE_DIR, INSTANCE_DIR, LibeoConfig
@@ -16,6 +17,7 @@ from core.security import init_security_headers, origin_of, session_user_loader
 from core.setup import install_log_redaction, load_config, trust_proxies
 from core.typography import init_typography
 from models.libeo import LibeoUser, db
+from models.libeo.safeguards import awaiting_count
 from models.libeo.stripe_gateway import csp_sources
 
 from .extensions import csrf, limiter, login_manager
@@ -59,9 +61,11 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from .api import bp as api_bp
+    from .approvals import bp as approvals_bp
     from .auth import bp as auth_bp
     from .billing import bp as billing_bp
     from .invoices import bp as invoices_bp
+    from .journal import bp as journal_bp
     from .main import bp as main_bp
     from .meg_connect import bp as meg_connect_bp
     from .payments import bp as payments_bp
@@ -73,6 +77,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(invoices_bp, url_prefix="/factures")
     app.register_blueprint(payments_bp, url_prefix="/paiements")
     app.register_blueprint(remittances_bp, url_prefix="/remises")
+    app.register_blueprint(approvals_bp, url_prefix="/a-approuver")
+    app.register_blueprint(journal_bp, url_prefix="/journal")
     app.register_blueprint(settings_bp, url_prefix="/configuration")
     app.register_blueprint(billing_bp, url_prefix="/abonnement")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
@@ -110,10 +116,18 @@ def has_endpoint(name: str) -> bool:
     return name in current_app.view_functions
 
 
+def awaiting_approvals() -> int:
+    """The header's « À approuver » counter, for the account's administrators (one query)."""
+    if not (current_user.is_authenticated and current_user.is_admin):
+        return 0
+    return awaiting_count(current_user.account)
+
+
 def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(format_amount, "euros")
     register_date_filters(app)
     app.add_template_global(has_endpoint, "has_endpoint")
+    app.add_template_global(awaiting_approvals, "awaiting_approvals")
 
 
 def register_commands(app: Flask) -> None:

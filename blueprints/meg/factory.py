@@ -58,6 +58,7 @@ def register_blueprints(app: Flask) -> None:
     from .api import bp as api_bp
     from .auth import bp as auth_bp
     from .einvoices import bp as einvoices_bp
+    from .journal import bp as journal_bp
     from .main import bp as main_bp
     from .oauth import bp as oauth_bp
     from .oauth.server import config_oauth
@@ -66,6 +67,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(achats_bp, url_prefix="/achats")
     app.register_blueprint(einvoices_bp, url_prefix="/achats")
+    app.register_blueprint(journal_bp, url_prefix="/achats/journal")
     app.register_blueprint(oauth_bp)
     app.register_blueprint(api_bp)
     config_oauth(app)

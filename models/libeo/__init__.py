@@ -25,4 +25,6 @@ from .entities import (  # noqa: E402,F401
     SepaBatch,
 )
 from .billing import StripeEvent, StripeSubscription  # noqa: E402,F401
+from .journal import JournalEntry  # noqa: E402,F401
 from .meg_link import MegIdentity  # noqa: E402,F401
+from .safeguards import KnownSupplierIban  # noqa: E402,F401

@@ -7,15 +7,19 @@ French message and the field concerned, and never commit: the caller does.
 from __future__ import annotations
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from core.dates import utcnow
+from core.money import format_amount
 from core.security import password_problem, verify_password
-from core.validators import InvalidIdentifier, clean_text, normalize_bic, normalize_iban, normalize_siret
+from core.validators import InvalidIdentifier, clean_text, format_siret, normalize_bic, normalize_iban, normalize_siret
 
 from . import db
-from .entities import Account, LibeoUser, Plan
+from .entities import Account, ApiKey, LibeoUser, Plan
 from .errors import Conflict, InvalidData, NotFound, PlanLimitReached
+from .journal import COMMAND_LINE
+from .journal import record as journal
 
 MAX_EMAIL_LENGTH = 254
 
@@ -88,14 +92,19 @@ def create_account(
         db.session.rollback()
         _check_free(siret, email)
         raise
+    journal(account.id, "account.created",
+            f"Compte créé pour {name} (SIRET {format_siret(siret)}), formule {plan.label}, par {email}.", email)
     return account
 
 
 def _check_free(siret: str, email: str) -> None:
-    if account_for_siret(siret) is not None:
-        raise Conflict(
-            "Un compte Libeo existe déjà pour ce SIRET : connectez-vous à ce compte.", "siret", code="siret_taken"
-        )
+    holder = account_for_siret(siret)
+    if holder is not None:
+        message = "Un compte Libeo existe déjà pour ce SIRET : connectez-vous à ce compte."
+        if not holder.is_verified:
+            message += (" S'il n'est pas celui de votre entreprise, un administrateur « Achats » de l'entreprise "
+                        "dans MEG peut récupérer le SIRET avec « Me connecter avec MEG ».")
+        raise Conflict(message, "siret", code="siret_taken")
     if db.session.scalar(select(LibeoUser.id).where(LibeoUser.email == email)) is not None:
         raise Conflict("Un compte Libeo utilise déjà cette adresse e-mail.", "email", code="email_taken")
 
@@ -112,8 +121,8 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'s' if count > 1 else ''}"
 
 
-def invite_user(account: Account, email: str) -> LibeoUser:
-    """Adds a user to the account, within what its plan includes."""
+def invite_user(account: Account, email: str, actor: str | None = None) -> LibeoUser:
+    """Adds a user (not an administrator) to the account, within what its plan includes."""
     limit = account.plan.user_limit
     users = db.session.scalar(select(func.count(LibeoUser.id)).where(LibeoUser.account_id == account.id)) or 0
     if users >= limit:
@@ -125,13 +134,14 @@ def invite_user(account: Account, email: str) -> LibeoUser:
     email = normalize_email(email)
     if db.session.scalar(select(LibeoUser.id).where(LibeoUser.email == email)) is not None:
         raise Conflict("Un compte Libeo utilise déjà cette adresse e-mail.", "email", code="email_taken")
-    user = LibeoUser(account=account, email=email)
+    user = LibeoUser(account=account, email=email, is_admin=False)
     db.session.add(user)
     db.session.flush()
+    journal(account.id, "user.added", f"Utilisateur ajouté : {email} ({user.role_label.lower()}).", actor)
     return user
 
 
-def add_accountant(account: Account, email: str) -> None:
+def add_accountant(account: Account, email: str, actor: str | None = None) -> None:
     """Gives the company's expert-comptable access (the « Payer » button in MEG)."""
     if account.accountant_email:
         raise PlanLimitReached(
@@ -141,14 +151,16 @@ def add_accountant(account: Account, email: str) -> None:
         )
     account.accountant_email = normalize_email(email)
     db.session.flush()
+    journal(account.id, "accountant.added", f"Expert-comptable ajouté : {account.accountant_email}.", actor)
 
 
-def remove_accountant(account: Account) -> str:
+def remove_accountant(account: Account, actor: str | None = None) -> str:
     if not account.accountant_email:
         raise NotFound("Aucun expert-comptable n'a accès à ce compte.")
     email = account.accountant_email
     account.accountant_email = None
     db.session.flush()
+    journal(account.id, "accountant.removed", f"Expert-comptable retiré : {email}.", actor)
     return email
 
 
@@ -169,6 +181,95 @@ def set_plan(siret: str, plan: Plan) -> Account:
     account = account_for_siret(check_siret(siret))
     if account is None:
         raise NotFound("Aucun compte Libeo pour ce SIRET.", "siret")
-    account.plan = plan
+    record_plan_change(account, plan, COMMAND_LINE)
     db.session.flush()
     return account
+
+
+def record_plan_change(account: Account, plan: Plan, actor: str) -> None:
+    """Sets the account's plan; a change goes in the « Journal »."""
+    if account.plan is not plan:
+        journal(account.id, "plan.changed", f"Formule changée : {account.plan.label} → {plan.label}.", actor)
+    account.plan = plan
+
+
+# --- approval rules (« Configuration » → « Approbations ») -----------------------------------------
+
+
+def set_approval_rules(account: Account, threshold_cents: int | None, accountant_payments: bool, actor: str) -> None:
+    """« Au-delà de … € » (None: no threshold) and « paiements de l'expert-comptable »; journaled."""
+    if threshold_cents is not None and threshold_cents < 0:
+        raise InvalidData("Le montant doit être positif ou nul.", "threshold")
+    changes = []
+    if threshold_cents != account.approval_threshold_cents:
+        changes.append(
+            f"au-delà de {format_amount(threshold_cents)}, un paiement doit être approuvé" if threshold_cents is not None
+            else "plus de montant au-delà duquel approuver"
+        )
+    if accountant_payments != account.approve_accountant_payments:
+        changes.append("les paiements initiés par l'expert-comptable doivent être approuvés" if accountant_payments
+                       else "les paiements de l'expert-comptable n'ont plus à être approuvés")
+    account.approval_threshold_cents = threshold_cents
+    account.approve_accountant_payments = accountant_payments
+    db.session.flush()
+    if changes:
+        journal(account.id, "rules.changed", "Règles d'approbation : " + " ; ".join(changes) + ".", actor)
+
+
+# --- who owns the SIRET (« vérifié ») ---------------------------------------------------------------
+
+
+def verify_account(account: Account, verified_by: str, actor: str) -> bool:
+    """Marks the account « vérifié » (its SEPA files may be executed); False if it already was."""
+    if account.siret is None:
+        raise Conflict(
+            f"Le compte « {account.name} » n'a plus de SIRET (SIRET à confirmer) : il ne peut pas être vérifié.",
+            code="siret_lost",
+        )
+    if account.verified_at is not None:
+        return False
+    account.verified_at = utcnow()
+    account.verified_by = verified_by[:254]
+    db.session.flush()
+    journal(account.id, "account.verified",
+            f"Compte vérifié pour le SIRET {format_siret(account.siret)} : {verified_by}.", actor)
+    return True
+
+
+def verify_by_support(siret: str) -> tuple[Account, bool]:
+    """``flask libeo verify-account --siret …``: support checked the company's papers."""
+    account = account_for_siret(check_siret(siret))
+    if account is None:
+        raise NotFound("Aucun compte Libeo n'a ce SIRET.", "siret")
+    return account, verify_account(account, "vérifié par le support de Libeo", COMMAND_LINE)
+
+
+def take_siret_back(siret: str, claimant: str) -> Account | None:
+    """Frees ``siret`` from the unverified account holding it, for the company's verified claimant.
+
+    The other account keeps its data « SIRET à confirmer »: its SIRET is
+    set aside, its MEG keys are revoked (they spoke for that SIRET), and its
+    « Journal » says why. A verified holder is never dispossessed (Conflict).
+    Returns the dispossessed account, or None when nobody held the SIRET.
+    """
+    holder = account_for_siret(siret)
+    if holder is None:
+        return None
+    if holder.is_verified:
+        raise Conflict(
+            "Un compte Libeo vérifié existe déjà pour ce SIRET : connectez-vous à ce compte pour le relier à MEG.",
+            "siret", code="siret_taken",
+        )
+    now = utcnow()
+    holder.lost_siret, holder.siret, holder.siret_lost_at = siret, None, now
+    db.session.execute(
+        update(ApiKey).where(ApiKey.account_id == holder.id, ApiKey.revoked_at.is_(None)).values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.flush()
+    journal(holder.id, "siret.lost",
+            f"SIRET {format_siret(siret)} confirmé par un autre compte Libeo ({claimant}) : ce compte le perd et "
+            "passe en « SIRET à confirmer ». Ses données restent accessibles ; sa clé d'API MEG est révoquée et "
+            "ses virements ne sont plus exécutés. Si cette entreprise est la vôtre, contactez le support de Libeo.")
+    return holder
+

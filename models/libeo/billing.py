@@ -26,8 +26,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.dates import PARIS, utcnow
 
 from . import db
+from .accounts import record_plan_change
 from .entities import Account, Plan
 from .errors import Conflict, InvalidData, LibeoError
+from .journal import STRIPE
 
 log = logging.getLogger(__name__)
 
@@ -302,7 +304,7 @@ def _record_state(account: Account, subscription: dict, state_at: int) -> None:
     account.subscription_status = record.status
     account.cancel_at_period_end = bool(subscription.get("cancel_at_period_end"))
     account.current_period_end = _period_end(subscription)
-    account.plan = Plan.PARTNERSHIPS if record.status in SERVING_STATUSES else Plan.GRATUIT
+    record_plan_change(account, Plan.PARTNERSHIPS if record.status in SERVING_STATUSES else Plan.GRATUIT, STRIPE)
 
 
 def _record_end(account: Account, subscription: dict, state_at: int) -> None:
@@ -318,7 +320,7 @@ def _record_end(account: Account, subscription: dict, state_at: int) -> None:
         account.subscription_status = "canceled"
         account.cancel_at_period_end = False
         account.current_period_end = None
-        account.plan = Plan.GRATUIT
+        record_plan_change(account, Plan.GRATUIT, STRIPE)
 
 
 def _read_event(event: object) -> tuple[str, str, int, dict | None]:

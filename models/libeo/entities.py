@@ -11,6 +11,7 @@ import secrets
 from datetime import date, datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -29,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.dates import as_utc, date_fr, paris_today, utcnow
-from core.banks import bank_name
+from core.banks import bank_bic, bank_name
 from core.files import size_label
 from core.money import format_amount
 from core.security import hash_password, verify_password
@@ -86,7 +87,8 @@ class Account(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    siret: Mapped[str] = mapped_column(String(14), unique=True)
+    # None once a verified account of the company took the SIRET back (``lost_siret``).
+    siret: Mapped[str | None] = mapped_column(String(14), unique=True)
     plan: Mapped[Plan] = mapped_column(_enum(Plan, 20), default=Plan.GRATUIT)
     # The expert-comptable the company gave access to (at most one), lower case.
     accountant_email: Mapped[str | None] = mapped_column(String(254))
@@ -103,6 +105,17 @@ class Account(db.Model):
     # under this row's lock, so events are numbered in commit order.
     last_event_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # « Vérifié »: the company's owner proved it (MEG vouched for an Achats
+    # administrator of the SIRET, or support checked). Only then are its SEPA files executed.
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    verified_by: Mapped[str | None] = mapped_column(String(254))
+    # « SIRET à confirmer »: the SIRET this account declared, taken back by the company's verified account.
+    lost_siret: Mapped[str | None] = mapped_column(String(14))
+    siret_lost_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # « Au-delà de … €, un paiement doit être approuvé » (strictly above; None: no such rule).
+    approval_threshold_cents: Mapped[int | None] = mapped_column(BigInteger)
+    # « Les paiements initiés par l'expert-comptable doivent être approuvés ».
+    approve_accountant_payments: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
     users: Mapped[list["LibeoUser"]] = relationship(back_populates="account", order_by="LibeoUser.id")
 
@@ -112,15 +125,49 @@ class Account(db.Model):
 
     @property
     def siret_display(self) -> str:
-        return format_siret(self.siret)
+        return format_siret(self.siret) if self.siret else f"à confirmer ({format_siret(self.lost_siret)})"
+
+    @property
+    def lost_siret_display(self) -> str:
+        return format_siret(self.lost_siret)
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None and self.siret is not None
+
+    @property
+    def approval_threshold_display(self) -> str:
+        return format_amount(self.approval_threshold_cents) if self.approval_threshold_cents is not None else ""
 
     @property
     def debtor_iban_display(self) -> str:
         return format_iban(self.debtor_iban) if self.debtor_iban else ""
 
     @property
+    def debtor_bank_name(self) -> str | None:
+        return bank_name(self.debtor_iban) if self.debtor_iban else None
+
+    @property
     def can_execute_payments(self) -> bool:
+        """Whether its SEPA files are made: a bank account to debit, and a verified owner."""
+        return self.has_debtor_iban and self.is_verified
+
+    @property
+    def has_debtor_iban(self) -> bool:
         return bool(self.debtor_iban)
+
+    @property
+    def execution_blocker(self) -> str | None:
+        """Why the account's scheduled payments are not executed, in French; None when they are."""
+        if not self.is_verified:
+            return (
+                "Compte non vérifié : vos paiements restent « Programmé » et ne sont pas exécutés tant que la "
+                "propriété du SIRET n'est pas confirmée. Un administrateur « Achats » de l'entreprise dans MEG "
+                "la confirme avec « Me connecter avec MEG », ou contactez le support de Libeo."
+            )
+        if not self.has_debtor_iban:
+            return "Aucun IBAN renseigné : vos paiements restent « Programmé » et ne sont pas exécutés."
+        return None
 
     def is_accountant(self, email: str) -> bool:
         return bool(self.accountant_email) and self.accountant_email == email.strip().lower()
@@ -138,6 +185,9 @@ class LibeoUser(db.Model):
     # Part of the login cookie's identity: rotating it ends every session.
     session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_urlsafe(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Administrators approve held payments, read the « Journal » and set the rules.
+    # The account's creator is one; an invited user is not, unless made so.
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
 
     account: Mapped[Account] = relationship(back_populates="users")
 
@@ -155,6 +205,10 @@ class LibeoUser(db.Model):
     @property
     def display_name(self) -> str:
         return self.full_name or self.email
+
+    @property
+    def role_label(self) -> str:
+        return "Administrateur" if self.is_admin else "Utilisateur"
 
     def set_password(self, password: str) -> None:
         self.password_hash = hash_password(password)
@@ -223,10 +277,19 @@ class InvoiceSource(enum.Enum):
         return self.value
 
 
+def bic_display(bic: str | None, iban: str) -> str:
+    """A BIC as shown next to its IBAN: the one given, else the bank's (schwifty's registry)."""
+    if bic:
+        return bic
+    derived = bank_bic(iban)
+    return f"{derived} (déduit de l'IBAN)" if derived else "—"
+
+
 class InvoiceStatus(enum.Enum):
     """Where paying the invoice stands; it follows its latest payment (see ``invoice_status_for``)."""
 
     TO_PAY = "to_pay"
+    AWAITING_APPROVAL = "awaiting_approval"
     PAYMENT_SCHEDULED = "payment_scheduled"
     PAID = "paid"
     PAYMENT_FAILED = "payment_failed"
@@ -235,6 +298,7 @@ class InvoiceStatus(enum.Enum):
     def label(self) -> str:
         return {
             "to_pay": "À payer",
+            "awaiting_approval": "Paiement à approuver",
             "payment_scheduled": "Paiement programmé",
             "paid": "Payée",
             "payment_failed": "Paiement rejeté",
@@ -242,9 +306,8 @@ class InvoiceStatus(enum.Enum):
 
     @property
     def badge(self) -> str:
-        return {"to_pay": "", "payment_scheduled": "badge-warn", "paid": "badge-ok", "payment_failed": "badge-err"}[
-            self.value
-        ]
+        return {"to_pay": "", "awaiting_approval": "badge-warn", "payment_scheduled": "badge-warn", "paid": "badge-ok",
+                "payment_failed": "badge-err"}[self.value]
 
 
 class Invoice(db.Model):
@@ -292,6 +355,15 @@ class Invoice(db.Model):
         return format_iban(self.supplier_iban)
 
     @property
+    def supplier_bank_name(self) -> str | None:
+        return bank_name(self.supplier_iban)
+
+    @property
+    def supplier_bic_display(self) -> str:
+        """The BIC given, or the one of the IBAN's bank (« déduit de l'IBAN »), or « — »."""
+        return bic_display(self.supplier_bic, self.supplier_iban)
+
+    @property
     def is_payable(self) -> bool:
         return self.status in (InvoiceStatus.TO_PAY, InvoiceStatus.PAYMENT_FAILED)
 
@@ -333,8 +405,9 @@ class InvoiceDocument(db.Model):
 
 
 class PaymentStatus(enum.Enum):
-    """A payment's life; ``awaiting_approval`` comes with Libeo's safeguards."""
+    """A payment's life (docs/architecture.md §4)."""
 
+    AWAITING_APPROVAL = "awaiting_approval"  # held by a safeguard (SPEC §12) until an administrator decides
     SCHEDULED = "scheduled"  # will be executed on its execution date
     IN_PROGRESS = "in_progress"  # in a SEPA file (pain.001) the account can download
     PAID = "paid"  # the bank confirmed it (status report, or « Marquer comme débité »)
@@ -343,15 +416,16 @@ class PaymentStatus(enum.Enum):
 
     @property
     def badge(self) -> str:
-        return {"scheduled": "badge-warn", "in_progress": "badge-warn", "paid": "badge-ok", "failed": "badge-err"}.get(
-            self.value, ""
-        )
+        return {"awaiting_approval": "badge-warn", "scheduled": "badge-warn", "in_progress": "badge-warn",
+                "paid": "badge-ok", "failed": "badge-err"}.get(self.value, "")
 
 
 def payment_status_label(
     status: PaymentStatus, execution_date: date | None, paid_at: datetime | None, failure_reason: str | None
 ) -> str:
     """The one wording of a payment's state, for every page and the API (``status_label``)."""
+    if status is PaymentStatus.AWAITING_APPROVAL:
+        return "À approuver"
     if status is PaymentStatus.SCHEDULED:
         return f"Programmé le {date_fr(execution_date)}"
     if status is PaymentStatus.IN_PROGRESS:
@@ -368,9 +442,19 @@ def payment_status_label(
     raise ValueError(f"payment status without words: {status}")
 
 
+# What each safeguard's code means, in the words both products use (SPEC §12).
+HOLD_LABELS = {
+    "new_iban": "nouvel IBAN du fournisseur",
+    "duplicate_suspected": "doublon possible",
+    "payee_name_mismatch": "nom du bénéficiaire différent pour cet IBAN",
+    "approval_rule": "règle d'approbation du compte",
+}
+
+
 def invoice_status_for(status: PaymentStatus) -> InvoiceStatus:
     """The invoice's status once its latest payment is in ``status``."""
     return {
+        PaymentStatus.AWAITING_APPROVAL: InvoiceStatus.AWAITING_APPROVAL,
         PaymentStatus.SCHEDULED: InvoiceStatus.PAYMENT_SCHEDULED,
         PaymentStatus.IN_PROGRESS: InvoiceStatus.PAYMENT_SCHEDULED,
         PaymentStatus.PAID: InvoiceStatus.PAID,
@@ -379,9 +463,12 @@ def invoice_status_for(status: PaymentStatus) -> InvoiceStatus:
     }[status]
 
 
-# A payment in these states holds its invoice: a second one is refused.
-ACTIVE_PAYMENT_STATUSES = (PaymentStatus.SCHEDULED, PaymentStatus.IN_PROGRESS, PaymentStatus.PAID)
-_ACTIVE_SQL = text("status IN ('scheduled', 'in_progress', 'paid')")
+# A payment in these states holds its invoice (a second one is refused) and counts in the quota.
+ACTIVE_PAYMENT_STATUSES = (
+    PaymentStatus.AWAITING_APPROVAL, PaymentStatus.SCHEDULED, PaymentStatus.IN_PROGRESS, PaymentStatus.PAID,
+)
+_ACTIVE_SQL = text("status IN ('awaiting_approval', 'scheduled', 'in_progress', 'paid')")
+_AWAITING_SQL = text("status = 'awaiting_approval'")
 
 
 class InitiatorRole(enum.Enum):
@@ -421,6 +508,14 @@ class Payment(db.Model):
         Index("ix_payment_list", "account_id", "created_at", "id"),
         # The execution queue: due scheduled payments.
         Index("ix_payment_due", "status", "execution_date"),
+        # « À approuver » and its counter in every page's header.
+        Index(
+            "ix_payment_awaiting",
+            "account_id",
+            "created_at",
+            sqlite_where=_AWAITING_SQL,
+            postgresql_where=_AWAITING_SQL,
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -444,6 +539,15 @@ class Payment(db.Model):
     # Who clicked « Marquer comme débité » (None when a bank status report said so).
     marked_paid_by: Mapped[str | None] = mapped_column(String(254))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Why the payment is held (SPEC §12): codes (``new_iban``…) and French sentences naming
+    # the other invoice or the previous IBAN. Kept after the decision, for the record.
+    hold_reasons: Mapped[list | None] = mapped_column(JSON)
+    hold_details: Mapped[list | None] = mapped_column(JSON)
+    # The administrator who approved or refused the held payment, and when.
+    decided_by: Mapped[str | None] = mapped_column(String(254))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The refusal's reason, as MEG shows it (« Annulé : … »).
+    cancel_reason: Mapped[str | None] = mapped_column(String(300))
 
     account: Mapped[Account] = relationship()
     invoice: Mapped[Invoice] = relationship(back_populates="payments")
@@ -460,6 +564,14 @@ class Payment(db.Model):
     @property
     def creditor_bank_name(self) -> str | None:
         return bank_name(self.creditor_iban)
+
+    @property
+    def creditor_bic_display(self) -> str:
+        return bic_display(self.creditor_bic, self.creditor_iban)
+
+    @property
+    def hold_labels(self) -> list[str]:
+        return [HOLD_LABELS.get(reason, reason) for reason in self.hold_reasons or ()]
 
     @property
     def end_to_end_id(self) -> str:

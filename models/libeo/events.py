@@ -29,7 +29,7 @@ from sqlalchemy import select, update
 from core.dates import utcnow
 
 from . import db
-from .entities import Account, Payment, PaymentEvent
+from .entities import Account, Payment, PaymentEvent, PaymentStatus
 
 PAYMENT_UPDATED = "payment.updated"
 MAX_LIMIT = 500
@@ -45,19 +45,26 @@ def iso_datetime(value: datetime | None) -> str | None:
 
 
 def payment_json(payment: Payment) -> dict:
-    """A payment as the API shows it: GET /payments/{id}, the POST's answer, each event's ``data``."""
+    """A payment as the API shows it: GET /payments/{id}, the POST's answer, each event's ``data``.
+
+    ``hold_reasons`` and ``hold_details`` say why a payment is held while it
+    is (``awaiting_approval``); Libeo's pages keep them after the decision.
+    """
+    held = payment.status is PaymentStatus.AWAITING_APPROVAL
     return {
         "id": payment.id,
         "status": payment.status.value,
         "status_label": payment.status_label,
-        "hold_reasons": [],
+        "hold_reasons": list(payment.hold_reasons or ()) if held else [],
+        # French sentences naming the other invoice or the previous IBAN (masked).
+        "hold_details": list(payment.hold_details or ()) if held else [],
         "amount_cents": payment.amount_cents,
         "currency": payment.currency,
         "execution_date": payment.execution_date.isoformat(),
         "paid_at": iso_datetime(payment.paid_at),
         "failure_reason": payment.failure_reason,
         "cancelled_at": iso_datetime(payment.cancelled_at),
-        "cancel_reason": None,
+        "cancel_reason": payment.cancel_reason,
         "invoice_external_id": payment.invoice.external_id,
         "initiated_by": {"email": payment.initiated_by_email, "role": payment.initiated_by_role.value},
         "channel": payment.channel.value,

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from core.banks import bic_mismatch
 from core.dates import utcnow
 
 from core.money import InvalidAmount, check_amount_cents
@@ -84,6 +85,9 @@ def invoice_data(
         supplier_bic = normalize_bic(supplier_bic)
     except InvalidIdentifier as exc:
         raise InvalidData(str(exc), "supplier_bic") from exc
+    problem = bic_mismatch(supplier_iban, supplier_bic)
+    if problem:
+        raise InvalidData(problem, "supplier_bic")
     _check_date(issue_date, "issue_date")
     _check_date(due_date, "due_date")
     if due_date < issue_date:

@@ -22,6 +22,7 @@ from core.dates import as_utc, utcnow
 from . import db
 from .entities import REVOKED_BY_MEG, Account, ApiKey
 from .errors import Conflict, NotFound
+from .journal import record as journal
 
 MEG = "meg"
 KEY_PREFIX = "lbo_meg_"
@@ -45,9 +46,9 @@ def active_api_key(account: Account, integration: str = MEG) -> ApiKey | None:
     )
 
 
-def issue_meg_api_key(account: Account, *, by: str | None = None) -> str:
+def issue_meg_api_key(account: Account, actor: str | None = None) -> str:
     """A new MEG key for the account, returned in clear this once; the previous one stops working."""
-    _revoke_active(account, MEG, by)
+    replaced = _revoke_active(account, MEG, actor)
     public_id = secrets.token_hex(6)
     plaintext = f"{KEY_PREFIX}{public_id}_{secrets.token_urlsafe(32)}"
     db.session.add(
@@ -65,23 +66,32 @@ def issue_meg_api_key(account: Account, *, by: str | None = None) -> str:
         # Another « Régénérer » of the same account won the race.
         db.session.rollback()
         raise Conflict("Une autre clé vient d'être créée pour ce compte : rechargez la page.") from exc
+    journal(account.id, "key.issued",
+            f"Clé d'API MEG créée ({KEY_PREFIX}{public_id}…)" + (" : elle remplace la précédente, révoquée." if replaced
+                                                                 else "."), actor)
     return plaintext
 
 
-def revoke_api_key(account: Account, integration: str = MEG, *, by: str | None = None) -> None:
-    """Revokes the account's active key; ``by`` is who did (a user's e-mail, or « MEG »)."""
-    if not _revoke_active(account, integration, by):
+def revoke_api_key(account: Account, integration: str = MEG, actor: str | None = None) -> None:
+    """Revokes the account's active key; ``actor`` is who did (a user's e-mail)."""
+    key = active_api_key(account, integration)
+    if not _revoke_active(account, integration, actor):
         raise NotFound("Aucune clé active à révoquer.")
+    journal(account.id, "key.revoked", f"Clé d'API MEG révoquée ({key.prefix}…)." if key else "Clé d'API MEG révoquée.",
+            actor)
 
 
 def revoke_key_in_use(key: ApiKey) -> None:
     """``DELETE /key``: the integration gives its own key up (MEG's « Supprimer la connexion »)."""
-    db.session.execute(
+    revoked = db.session.execute(
         update(ApiKey)
         .where(ApiKey.id == key.id, ApiKey.revoked_at.is_(None))
         .values(revoked_at=utcnow(), revoked_by=REVOKED_BY_MEG)
         .execution_options(synchronize_session="fetch")
-    )
+    ).rowcount
+    if revoked:
+        journal(key.account_id, "key.revoked", f"Clé d'API MEG révoquée par MEG (« Supprimer la connexion ») "
+                f"({key.prefix}…).", REVOKED_BY_MEG)
 
 
 def last_revoked_key(account: Account, integration: str = MEG) -> ApiKey | None:

@@ -27,9 +27,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.dates import utcnow
 
 from . import db
-from .accounts import account_for_siret, create_account
+from .accounts import account_for_siret, create_account, take_siret_back, verify_account
 from .entities import Account, LibeoUser, Plan
 from .errors import Conflict, LibeoError, NotFound
+from .journal import record as journal
 from .keys import active_api_key, issue_meg_api_key, revoke_api_key
 from .meg_client import MAX_CLAIM_LENGTH, MegProfile, deliver_key, meg_message
 
@@ -93,7 +94,27 @@ def link_account(profile: MegProfile, user: LibeoUser) -> MegIdentity:
         # The same company was linked by another request at this very moment.
         db.session.rollback()
         raise Conflict("Cette entreprise MEG vient d'être liée à un compte Libeo : recommencez.") from exc
+    journal(account.id, "meg.linked",
+            f"Compte relié à l'entreprise « {profile.company_name} » de MEG par {profile.email or 'un utilisateur MEG'}.",
+            profile.email or None)
+    vouch(account, profile)
     return link
+
+
+def vouch(account: Account, profile: MegProfile) -> None:
+    """MEG says an Achats administrator of the SIRET's company is here: the account is « vérifié »."""
+    if profile.achats_admin and account.siret == profile.siret:
+        verify_account(
+            account,
+            f"vérifié par MEG ({profile.email or profile.subject}, administrateur « Achats » de {profile.company_name})",
+            profile.email or None,
+        )
+
+
+def squatted(siret: str) -> Account | None:
+    """The unverified account holding ``siret``, which a verified claim would take it from."""
+    holder = account_for_siret(siret)
+    return holder if holder is not None and not holder.is_verified else None
 
 
 def create_account_from_meg(
@@ -103,15 +124,25 @@ def create_account_from_meg(
 
     The account starts on « Gratuit »: Partnerships begins once a card is
     accepted (« Abonnement »). Raises ``siret_taken`` if the SIRET already has
-    an account, which is then never taken over.
+    an account, which is then never taken over — unless MEG vouches for an
+    Achats administrator of the company and that account is not verified:
+    the SIRET then goes to the new, verified account (SPEC §12, issue 15 §7).
     """
+    taken_from = None
+    if profile.achats_admin:
+        taken_from = take_siret_back(profile.siret, f"vérifié par MEG pour « {profile.company_name} »")
     account = create_account(name, profile.siret, email, password, full_name=full_name, plan=Plan.GRATUIT)
     user = account.users[0]
     link_account(profile, user)
+    if taken_from is not None:
+        journal(account.id, "siret.claimed",
+                f"SIRET repris au compte Libeo non vérifié « {taken_from.name} », qui l'utilisait.", profile.email or None)
     return user
 
 
 # --- connecting the account to MEG (its key, delivered with MEG's access token) ----------------
+
+MEG_SIGN_IN = "« Me connecter avec MEG »"
 
 
 @dataclass(frozen=True)
@@ -129,7 +160,7 @@ def connect_account(account: Account, access_token: str, company_name: str) -> C
     keeping it. If MEG refuses it, it is revoked at once (nobody holds it).
     """
     try:
-        api_key = issue_meg_api_key(account)
+        api_key = issue_meg_api_key(account, actor=MEG_SIGN_IN)
     except LibeoError as error:
         db.session.rollback()
         return Connection(False, _retry_later(error.message))
@@ -143,7 +174,7 @@ def connect_account(account: Account, access_token: str, company_name: str) -> C
     if response.status_code >= 500:
         return Connection(False, _retry_later("MEG n'a pas pu enregistrer la connexion."))
     try:
-        revoke_api_key(account)
+        revoke_api_key(account, actor=MEG_SIGN_IN)
     except NotFound:
         pass  # already revoked meanwhile (« Révoquer » in « Intégrations »)
     db.session.commit()
@@ -208,6 +239,9 @@ def continue_sign_in(profile: MegProfile, access_token: str, signed_in: LibeoUse
     link = link_for_company(profile)
     if link is not None and link.account.siret != profile.siret:
         link = None  # the company's SIRET changed in MEG: that account is not this company's
+    if link is not None and profile.achats_admin and not link.account.is_verified:
+        vouch(link.account, profile)
+        db.session.commit()
     if link is not None and link.subject == profile.subject:
         return finish_sign_in(link.account, profile, access_token, return_to, user=link.user)
     if link is not None and profile.achats_admin and return_to:
@@ -217,6 +251,9 @@ def continue_sign_in(profile: MegProfile, access_token: str, signed_in: LibeoUse
         if connection.established:
             return SignInStep(return_to, done=True)
         return SignInStep(PAGE, messages=((connection.message, "error"),))
+    if link is None and profile.achats_admin and squatted(profile.siret) is not None:
+        # An unverified account holds the SIRET: the company's administrator may take it back.
+        return SignInStep(SIGNUP, pending=profile)
     if link is not None or account_for_siret(profile.siret) is not None:
         return SignInStep(EXISTING, existing=profile)
     return SignInStep(SIGNUP, pending=profile)

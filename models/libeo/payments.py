@@ -38,6 +38,8 @@ from .entities import (
 )
 from .errors import Conflict, Forbidden, InvalidData, NotFound, QuotaExceeded
 from .events import record_payment_events
+from .journal import record as journal
+from .safeguards import after_creation, holds_for
 
 MAX_SCHEDULE_AHEAD = timedelta(days=365)
 
@@ -147,6 +149,8 @@ def active_payment(invoice_id: int) -> Payment | None:
 def _already_paid(number: str, payment: Payment | None) -> Conflict:
     if payment is not None and payment.status is PaymentStatus.PAID:
         message = f"La facture {number} est déjà payée."
+    elif payment is not None and payment.status is PaymentStatus.AWAITING_APPROVAL:
+        message = f"Un paiement de la facture {number} attend déjà l'approbation d'un administrateur."
     elif payment is not None and payment.status is PaymentStatus.IN_PROGRESS:
         message = f"Un paiement de la facture {number} est déjà remis à la banque."
     else:
@@ -215,8 +219,13 @@ def pay_invoice(
     *,
     now: datetime | None = None,
 ) -> Payment:
-    """Schedules the transfer paying ``invoice`` on ``execution_date``.
+    """Schedules the transfer paying ``invoice`` on ``execution_date``, or holds it for approval.
 
+    The safeguards (``models.libeo.safeguards``) are checked once the
+    quota row is held, so concurrent payments of the account are compared
+    with each other in turn: a payment they question is created
+    ``awaiting_approval``, with its reasons; it holds its invoice and
+    counts in the quota like a scheduled one.
     Without a date: the invoice's due date, or the next TARGET business day
     when it is past or not a business day (``default_execution_date``).
     Refusals: an accountant other than the account's (Forbidden), a date
@@ -259,10 +268,14 @@ def pay_invoice(
             limit=plan.payment_limit,
         )
     created_at = now or utcnow()
+    hold = holds_for(account, invoice, initiator.role, email)
+    status = PaymentStatus.AWAITING_APPROVAL if hold else PaymentStatus.SCHEDULED
     payment = Payment(
         account_id=account.id,
         invoice=invoice,
-        status=PaymentStatus.SCHEDULED,
+        status=status,
+        hold_reasons=hold.reasons or None,
+        hold_details=hold.details or None,
         amount_cents=invoice.amount_cents,
         currency=invoice.currency,
         execution_date=execution_date,
@@ -275,7 +288,7 @@ def pay_invoice(
         created_at=created_at,
     )
     db.session.add(payment)
-    invoice.status = invoice_status_for(PaymentStatus.SCHEDULED)
+    invoice.status = invoice_status_for(status)
     if invoice.imported_at is None:
         invoice.imported_at = created_at
     try:
@@ -283,8 +296,14 @@ def pay_invoice(
     except IntegrityError:
         db.session.rollback()
         raise _already_paid(number, active_payment(invoice_id)) from None
+    after_creation(payment, hold, _actor(initiator, email))
     record_payment_events(account.id, [payment])
     return payment
+
+
+def _actor(initiator: Initiator, email: str) -> str:
+    """Who the « Journal » names: the person, and through MEG when it came by the API."""
+    return f"{email} (via MEG)" if initiator.channel is Channel.MEG else email
 
 
 def move_payments(
@@ -325,19 +344,24 @@ def move_payments(
     return payments
 
 
-def cancel_payment(account: Account, payment: Payment) -> None:
+def cancel_payment(account: Account, payment: Payment, actor: str | None = None) -> None:
     """Cancels a payment not yet handed to the bank: the invoice is to pay again, the quota slot free.
 
-    The slot is given back to the month the payment was counted in (Paris
-    month of its creation). The quota row is taken before the payment's
-    (the order ``pay_invoice`` takes them in), and given back only if the
-    payment was still scheduled: a refusal rolls the session back.
+    A payment still awaiting approval may be cancelled too (the person who
+    asked for it changed their mind). The slot is given back to the month
+    the payment was counted in (Paris month of its creation). The quota row
+    is taken before the payment's (the order ``pay_invoice`` takes them
+    in), and given back only if the payment was still scheduled or held: a
+    refusal rolls the session back.
     """
     if payment.account_id != account.id:
         raise NotFound("Ce paiement n'existe pas.")
     PaymentQuota(account, quota_month(payment.created_at)).release()
+    journal(account.id, "payment.cancelled",
+            f"Paiement de la facture {payment.invoice.number} ({payment.amount_display} à {payment.creditor_name}) "
+            "annulé.", actor, payment.id)
     moved = move_payments(
-        [payment.id], (PaymentStatus.SCHEDULED,), PaymentStatus.CANCELLED,
+        [payment.id], (PaymentStatus.SCHEDULED, PaymentStatus.AWAITING_APPROVAL), PaymentStatus.CANCELLED,
         account_id=account.id, cancelled_at=utcnow(),
     )
     if not moved:

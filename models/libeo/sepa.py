@@ -65,15 +65,24 @@ class ExecutionReport:
     batches: list[BatchResult] = field(default_factory=list)
     # Accounts with due payments but no bank account to debit: (name, count).
     waiting_for_iban: list[tuple[str, int]] = field(default_factory=list)
+    # Accounts with due payments whose owner is not verified (SPEC §12): (name, count).
+    unverified: list[tuple[str, int]] = field(default_factory=list)
 
 
 def execute_due_payments(export_dir: str | Path | None, today: date | None = None) -> ExecutionReport:
-    """Puts every due scheduled payment in a SEPA file. Commits batch by batch (a batch job)."""
+    """Puts every due scheduled payment in a SEPA file. Commits batch by batch (a batch job).
+
+    An account whose owner is not verified (``Account.is_verified``) never
+    has a file made: anyone may sign up with any SIRET, and a transfer
+    order must come from the company itself. Its payments wait, and the
+    report says why.
+    """
     today = today or paris_today()
     report = ExecutionReport()
-    leftover = db.session.scalars(select(SepaBatch.id).where(SepaBatch.status == PREPARING)).all()
-    for batch_id in leftover:
-        _record(report, _finish_leftover(batch_id), export_dir)
+    leftover = db.session.execute(select(SepaBatch.id, SepaBatch.account_id).where(SepaBatch.status == PREPARING)).all()
+    for batch_id, account_id in leftover:
+        if _still_verified(account_id):
+            _record(report, _finish_leftover(batch_id), export_dir)
     due = (Payment.status == PaymentStatus.SCHEDULED) & (Payment.execution_date <= today)
     accounts = db.session.scalars(
         select(Account).where(Account.id.in_(select(Payment.account_id).where(due))).order_by(Account.id)
@@ -83,7 +92,8 @@ def execute_due_payments(export_dir: str | Path | None, today: date | None = Non
             waiting = db.session.scalar(
                 select(db.func.count(Payment.id)).where(due, Payment.account_id == account.id)
             )
-            report.waiting_for_iban.append((account.name, waiting))
+            blocked = report.unverified if not account.is_verified else report.waiting_for_iban
+            blocked.append((account.name, waiting))
             continue
         while (result := _execute_batch(account.id, today)) is not None:
             _record(report, result, export_dir)
@@ -101,6 +111,8 @@ def _record(report: ExecutionReport, outcome: tuple[BatchResult, bytes | None] |
 
 def _execute_batch(account_id: int, today: date) -> tuple[BatchResult, bytes | None] | None:
     """One file of the account's due payments, committed; None when none is left."""
+    if not _still_verified(account_id):
+        return None
     batch = SepaBatch(
         account_id=account_id,
         reference=f"LBO-{account_id}-{today:%Y%m%d}-{secrets.token_hex(4).upper()}",
@@ -126,6 +138,13 @@ def _execute_batch(account_id: int, today: date) -> tuple[BatchResult, bytes | N
         db.session.rollback()
         return None
     return _seal(batch, ids, (PaymentStatus.SCHEDULED,))
+
+
+def _still_verified(account_id: int) -> bool:
+    """Read again before each file: the SIRET may have been taken back during a long run."""
+    return db.session.scalar(
+        select(Account.id).where(Account.id == account_id, Account.verified_at.is_not(None), Account.siret.is_not(None))
+    ) is not None
 
 
 def _finish_leftover(batch_id: int) -> tuple[BatchResult, bytes | None] | None:

@@ -15,6 +15,7 @@ from .entities import (  # noqa: E402,F401
     User,
 )
 from .invoice_documents import InvoiceDocument  # noqa: E402,F401
+from .journal import MegJournalEntry  # noqa: E402,F401
 from .libeo_connection import LibeoConnection  # noqa: E402,F401
 from .libeo_outbox import OutboxMessage  # noqa: E402,F401
 from .libeo_payments import LibeoPayment  # noqa: E402,F401

@@ -13,8 +13,11 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from core.dates import date_fr
+
 from . import db
-from .entities import Company, PaymentMode, Supplier, SupplierInvoice
+from .entities import Company, PaymentMode, Supplier, SupplierInvoice, User
+from .journal import supplier_iban_changed, supplier_iban_entered
 from .libeo_connection import connection_of
 from .libeo_outbox import invoice_changed
 from .libeo_payments import PaymentState, latest_payment, settled_through_libeo
@@ -25,6 +28,24 @@ class AchatsError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class PossibleDuplicate(AchatsError):
+    """The invoice looks like one already recorded: saved only once the person confirms."""
+
+    def __init__(self, others: list[SupplierInvoice]) -> None:
+        self.others = others
+        super().__init__(
+            "Doublon possible : " + " ; ".join(_duplicate_sentence(other) for other in others) + ". Vérifiez qu'il "
+            "ne s'agit pas de la même facture saisie deux fois, puis cochez « Confirmer malgré le doublon » pour "
+            "l'enregistrer quand même.",
+            "confirm_duplicate",
+        )
+
+
+def _duplicate_sentence(other: SupplierInvoice) -> str:
+    return (f"la facture {other.number} de {other.supplier.name} ({other.amount_display}, du "
+            f"{date_fr(other.issue_date)}) est déjà enregistrée")
 
 
 @dataclass(frozen=True)
@@ -75,8 +96,46 @@ def _check_invoice(company: Company, data: InvoiceData, invoice: SupplierInvoice
     return supplier
 
 
-def create_invoice(company: Company, data: InvoiceData) -> SupplierInvoice:
+# Duplicates MEG warns about at entry (the same supplier and number is refused above):
+# the same supplier, amount and issue date (entered twice with a typo in the number),
+# or the same number and amount at another supplier (a supplier entered twice).
+MAX_DUPLICATES_SHOWN = 3
+
+
+def possible_duplicates(company: Company, data: InvoiceData, invoice: SupplierInvoice | None) -> list[SupplierInvoice]:
+    same_supplier = ((SupplierInvoice.supplier_id == data.supplier_id)
+                     & (SupplierInvoice.issue_date == data.issue_date))
+    same_number = SupplierInvoice.number == data.number
+    query = (
+        select(SupplierInvoice)
+        .options(joinedload(SupplierInvoice.supplier))
+        .where(SupplierInvoice.company_id == company.id, SupplierInvoice.amount_cents == data.amount_cents,
+               same_supplier | same_number)
+        .order_by(SupplierInvoice.id)
+        .limit(MAX_DUPLICATES_SHOWN)
+    )
+    if invoice is not None:
+        query = query.where(SupplierInvoice.id != invoice.id)
+    return list(db.session.scalars(query))
+
+
+def _warn_of_duplicates(company: Company, data: InvoiceData, invoice: SupplierInvoice | None,
+                        confirmed: bool) -> None:
+    """Raises :class:`PossibleDuplicate` unless confirmed; an edit that keeps what made it a duplicate is not asked again."""
+    if confirmed:
+        return
+    if invoice is not None and (invoice.supplier_id, invoice.number, invoice.amount_cents, invoice.issue_date) == (
+            data.supplier_id, data.number, data.amount_cents, data.issue_date):
+        return
+    others = possible_duplicates(company, data, invoice)
+    if others:
+        raise PossibleDuplicate(others)
+
+
+def create_invoice(company: Company, data: InvoiceData, *, confirm_duplicate: bool = False) -> SupplierInvoice:
+    """Records an invoice; a possible duplicate raises :class:`PossibleDuplicate` unless ``confirm_duplicate``."""
     supplier = _check_invoice(company, data, None)
+    _warn_of_duplicates(company, data, None, confirm_duplicate)
     invoice = SupplierInvoice(
         company=company,
         supplier=supplier,
@@ -91,7 +150,7 @@ def create_invoice(company: Company, data: InvoiceData) -> SupplierInvoice:
     return invoice
 
 
-def update_invoice(invoice: SupplierInvoice, data: InvoiceData) -> SupplierInvoice:
+def update_invoice(invoice: SupplierInvoice, data: InvoiceData, *, confirm_duplicate: bool = False) -> SupplierInvoice:
     if invoice.is_paid:
         raise AchatsError("Cette facture est réglée : elle ne peut plus être modifiée.")
     supplier = _check_invoice(invoice.company, data, invoice)
@@ -99,6 +158,7 @@ def update_invoice(invoice: SupplierInvoice, data: InvoiceData) -> SupplierInvoi
     if lock and (supplier.id != invoice.supplier_id or data.amount_cents != invoice.amount_cents
                  or data.payment_mode is not invoice.payment_mode):
         raise AchatsError(lock)
+    _warn_of_duplicates(invoice.company, data, invoice, confirm_duplicate)
     invoice.supplier = supplier
     invoice.number = data.number
     invoice.issue_date = data.issue_date
@@ -128,18 +188,23 @@ def payment_lock(invoice: SupplierInvoice) -> str | None:
             "mode de règlement ne peuvent plus changer (le numéro et les dates, si).")
 
 
-def create_supplier(company: Company, data: SupplierData) -> Supplier:
+def create_supplier(company: Company, data: SupplierData, user: User | None = None) -> Supplier:
     supplier = Supplier(company=company, name=data.name, iban=data.iban, bic=data.bic)
     db.session.add(supplier)
     db.session.flush()
+    supplier_iban_entered(supplier, user)
     return supplier
 
 
-def update_supplier(supplier: Supplier, data: SupplierData) -> Supplier:
+def update_supplier(supplier: Supplier, data: SupplierData, user: User | None = None) -> Supplier:
+    """Changes the supplier; a new IBAN goes in the company's journal (who, when, old → new, masked)."""
+    old_iban = supplier.iban
     supplier.name = data.name
     supplier.iban = data.iban
     supplier.bic = data.bic
     db.session.flush()
+    if data.iban != old_iban:
+        supplier_iban_changed(supplier, old_iban, user)
     return supplier
 
 

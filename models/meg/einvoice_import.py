@@ -260,6 +260,7 @@ class ImportChoices:
     due_date: date
     amount_cents: int
     payment_mode: PaymentMode
+    confirm_duplicate: bool = False  # the person saw « Doublon possible » and saves anyway
 
 
 def save_import(company: Company, pending: PendingImport, choices: ImportChoices) -> SupplierInvoice:
@@ -275,7 +276,7 @@ def save_import(company: Company, pending: PendingImport, choices: ImportChoices
     invoice = create_invoice(company, InvoiceData(
         number=choices.number, supplier_id=supplier.id, issue_date=choices.issue_date, due_date=choices.due_date,
         amount_cents=choices.amount_cents, payment_mode=choices.payment_mode,
-    ))
+    ), confirm_duplicate=choices.confirm_duplicate)
     document = attach_document(invoice, DocumentFile(
         filename=pending.filename, content_type=pending.content_type, content=pending.content,
         format=einvoice.format, profile=einvoice.profile,

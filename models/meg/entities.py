@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core.banks import bank_bic, bank_name
 from core.dates import utcnow
 from core.money import format_amount
 from core.security import hash_password, verify_password
@@ -196,6 +197,19 @@ class Supplier(db.Model):
     @property
     def iban_display(self) -> str:
         return format_iban(self.iban)
+
+    @property
+    def bank_name(self) -> str | None:
+        """The bank of the IBAN (schwifty's registry), shown next to every IBAN."""
+        return bank_name(self.iban)
+
+    @property
+    def bic_display(self) -> str:
+        """The BIC entered, else the one of the IBAN's bank, said to be derived; « — » if unknown."""
+        if self.bic:
+            return self.bic
+        derived = bank_bic(self.iban)
+        return f"{derived} (déduit de l'IBAN)" if derived else "—"
 
 
 class SupplierInvoice(db.Model):

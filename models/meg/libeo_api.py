@@ -65,6 +65,8 @@ class LibeoAccount:
     payments_this_month: int
     payment_limit: int | None
     accountant_email: str | None
+    # None when Libeo does not say (an older Libeo).
+    verified: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,8 @@ class LibeoPaymentInfo:
     cancel_reason: str | None
     hold_reasons: tuple[str, ...]
     invoice_external_id: str
+    # Libeo's French sentences naming the other invoice or the previous IBAN (masked).
+    hold_details: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "LibeoPaymentInfo":
@@ -96,6 +100,7 @@ class LibeoPaymentInfo:
             cancel_reason=_text(data.get("cancel_reason")),
             hold_reasons=tuple(str(reason) for reason in data.get("hold_reasons") or ()),
             invoice_external_id=str(data.get("invoice_external_id") or ""),
+            hold_details=tuple(detail[:500] for detail in data.get("hold_details") or () if isinstance(detail, str))[:10],
         )
 
 
@@ -129,6 +134,7 @@ class LibeoClient:
             payments_this_month=int(data.get("payments_this_month", 0)),
             payment_limit=data.get("payment_limit"),
             accountant_email=data.get("accountant_email"),
+            verified=data["verified"] if isinstance(data.get("verified"), bool) else None,
         )
 
     def put_invoice(self, external_id: str, invoice: dict[str, Any]) -> dict[str, Any]:

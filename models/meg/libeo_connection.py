@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
-from sqlalchemy import DateTime, Enum, ForeignKey, String, Text, select
+from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.dates import as_utc, utcnow
@@ -23,6 +23,8 @@ from core.setup import instance_secret
 
 from . import db
 from .entities import Company, User
+from .journal import LIBEO_SIGN_IN
+from .journal import record as journal
 from .libeo_api import LibeoAccount, LibeoApiError, LibeoClient, LibeoKeyRefused, LibeoUnheard, LibeoUnreachable
 
 KEY_MAX_LENGTH = 200
@@ -70,6 +72,8 @@ class LibeoConnection(db.Model):
     last_error: Mapped[str | None] = mapped_column(String(300))
     # When Libeo last described the account (name, accountant): GET /me.
     account_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Whether Libeo says the account is « vérifié » (its transfers are executed); None: not said.
+    account_verified: Mapped[bool | None] = mapped_column(Boolean)
     # Where MEG's reading of Libeo's events feed stands (Libeo's opaque cursor).
     events_cursor: Mapped[str | None] = mapped_column(String(64))
     # A sync worker owns the connection's pass until then; another may take it after.
@@ -89,6 +93,11 @@ class LibeoConnection(db.Model):
     def client(self, **options) -> LibeoClient:
         return LibeoClient(self.api_key, **options)
 
+    @property
+    def account_description(self) -> str:
+        """« « Boulangerie Martin SARL » (compte vérifié) », as « Options » and its messages say it."""
+        return f"« {self.account_name} » ({verification_label(self.account_verified)})"
+
     def record_success(self, account: LibeoAccount | None = None) -> None:
         now = utcnow()
         if (account is None and self.state is ConnectionState.ACTIVE and self.last_success_at is not None
@@ -102,6 +111,7 @@ class LibeoConnection(db.Model):
             self.account_checked_at = now
             self.account_name = account.name
             self.accountant_email = (account.accountant_email or "").lower() or None
+            self.account_verified = account.verified
 
     def record_failure(self, error: LibeoApiError) -> None:
         """A refused key or an unreachable Libeo; a plain refusal (quota…) says nothing of the connection."""
@@ -112,8 +122,21 @@ class LibeoConnection(db.Model):
         now = utcnow()
         if self.state is not state:
             self.state, self.state_since = state, now
+            if state is ConnectionState.KEY_REVOKED:
+                journal(self.company, "connection.revoked_seen",
+                        f"Libeo refuse la clé enregistrée ({self.key_prefix}…) : elle a été révoquée ou remplacée dans "
+                        "Libeo. Un administrateur doit en coller une nouvelle dans « Options ».")
         self.last_checked_at = now
         self.last_error = error.message[:300]
+
+
+def verification_label(verified: bool | None) -> str:
+    if verified is None:
+        return "vérification inconnue"
+    if verified:
+        return "compte vérifié"
+    return ("compte non vérifié : ses virements ne sont pas exécutés tant qu'un administrateur « Achats » ne l'a pas "
+            "relié avec « Me connecter avec MEG »")
 
 
 def _state_after(error: LibeoApiError) -> ConnectionState | None:
@@ -158,7 +181,9 @@ def connect_company(company: Company, api_key: str, user: User | None) -> LibeoC
             f"Cette clé appartient au compte Libeo « {account.name} », dont le SIRET "
             f"n'est pas celui de {company.name}. Utilisez la clé du compte Libeo de cette entreprise."
         )
-    connection = connection_of(company) or LibeoConnection(company=company)
+    existing = connection_of(company)
+    connection = existing or LibeoConnection(company=company)
+    previous_prefix = existing.key_prefix if existing is not None else None
     connection.key_ciphertext = _fernet().encrypt(api_key.encode()).decode()
     connection.key_prefix = api_key[:12]
     connection.connected_at = utcnow()
@@ -167,10 +192,18 @@ def connect_company(company: Company, api_key: str, user: User | None) -> LibeoC
     connection.record_success(account)
     db.session.add(connection)
     db.session.flush()
+    if previous_prefix is not None:
+        journal(company, "connection.key_replaced",
+                f"Clé Libeo remplacée ({previous_prefix}… → {connection.key_prefix}…) : compte Libeo "
+                f"{connection.account_description}.", user, LIBEO_SIGN_IN)
+    else:
+        journal(company, "connection.connected",
+                f"Connexion à Libeo établie avec le compte {connection.account_description} "
+                f"(clé {connection.key_prefix}…).", user, LIBEO_SIGN_IN)
     return connection
 
 
-def disconnect_company(company: Company) -> bool:
+def disconnect_company(company: Company, user: User | None = None) -> bool:
     """« Supprimer la connexion »: Libeo revokes the key (DELETE /key), then MEG forgets it.
 
     Returns whether Libeo revoked it; when Libeo cannot be reached the key is
@@ -186,6 +219,10 @@ def disconnect_company(company: Company) -> bool:
         revoked = True  # already refused by Libeo: nothing left to revoke
     except (LibeoApiError, LibeoLinkError):
         revoked = False
+    journal(company, "connection.removed",
+            f"Connexion à Libeo supprimée (compte « {connection.account_name} », clé {connection.key_prefix}…)"
+            + (" : Libeo a révoqué la clé." if revoked else " : Libeo injoignable, la clé reste valable dans Libeo."),
+            user)
     db.session.delete(connection)
     db.session.flush()
     return revoked

@@ -89,6 +89,8 @@ class LibeoPayment(db.Model):
     failure_reason: Mapped[str | None] = mapped_column(String(300))
     cancel_reason: Mapped[str | None] = mapped_column(String(300))
     hold_reasons: Mapped[list | None] = mapped_column(JSON)
+    # Libeo's sentences explaining the hold (the other invoice, the previous IBAN), shown on the invoice.
+    hold_details: Mapped[list | None] = mapped_column(JSON)
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
@@ -100,6 +102,13 @@ class LibeoPayment(db.Model):
     @property
     def label(self) -> str:
         return payment_label(self)
+
+    @property
+    def hold_explanations(self) -> list[str]:
+        """While Libeo holds the payment: why, in Libeo's words (empty otherwise)."""
+        if self.status is not PaymentState.AWAITING_APPROVAL:
+            return []
+        return list(self.hold_details or ())
 
     @property
     def badge(self) -> str:
@@ -118,6 +127,7 @@ class LibeoPayment(db.Model):
         self.failure_reason = info.failure_reason
         self.cancel_reason = info.cancel_reason
         self.hold_reasons = list(info.hold_reasons)
+        self.hold_details = list(info.hold_details)
         self.refusal = None
         self.claimed_until = None
 
@@ -221,6 +231,7 @@ class Confirmation:
     invoice: SupplierInvoice
     iban: str
     bank: str | None
+    bic: str
     default_date: date
     earliest: date
     latest: date
@@ -236,6 +247,7 @@ def confirmation(invoice: SupplierInvoice, today: date | None = None) -> Confirm
         invoice=invoice,
         iban=mask_iban(invoice.supplier.iban),
         bank=bank_name(invoice.supplier.iban),
+        bic=invoice.supplier.bic_display,
         default_date=default_execution_date(invoice.due_date, today),
         earliest=next_business_day(today),
         latest=today + MAX_SCHEDULE_AHEAD,

@@ -51,7 +51,7 @@ def shots(tmp_path):
 def connected(live_server):
     """Boulangerie Martin with a Libeo account (and its bank account), connected in MEG with the key."""
     from models.libeo import db as libeo_db
-    from models.libeo.accounts import create_account
+    from models.libeo.accounts import create_account, verify_account
     from models.libeo.keys import issue_meg_api_key
     from models.meg import Company, db as meg_db
     from models.meg.libeo_connection import connect_company
@@ -61,6 +61,7 @@ def connected(live_server):
         account = create_account("Boulangerie Martin SARL", "83451234500002", LIBEO_EMAIL, LIBEO_PASSWORD,
                                  full_name="Claire Martin")
         account.debtor_iban = "FR7630004008220000001583859"
+        verify_account(account, "vérifié par le support de Libeo", "tests")  # its payments are executed
         libeo_db.session.commit()
         key = issue_meg_api_key(account)
         libeo_db.session.commit()
@@ -149,6 +150,10 @@ def test_import_an_e_invoice_then_pay_it_and_get_the_receipt(page: Page, live_se
     expect(page.get_by_label("Garder l'IBAN connu")).to_be_checked()
     expect(page.locator("[data-new-supplier]")).to_be_hidden()
     shots(page, "04-confirm-iban-differs")
+    page.get_by_role("button", name="Enregistrer la facture").click()
+    # Same supplier, date and amount as TL-2026-00318: MEG asks before recording it.
+    expect(page.get_by_test_id("duplicate-warning")).to_contain_text("Facture TL-2026-00318 de Torréfaction Lemaire SAS")
+    page.get_by_label("Confirmer malgré le doublon").check()
     page.get_by_role("button", name="Enregistrer la facture").click()
     expect(page.get_by_role("status").filter(has_text="TL-2026-00319")).to_be_visible()
 

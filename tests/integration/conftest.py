@@ -13,15 +13,21 @@ GARAGE_SIRET = "85123456700002"
 
 
 def libeo_account(libeo_app, name="Boulangerie Martin SARL", siret=BOULANGERIE_SIRET,
-                  email="claire@boulangerie-martin.fr"):
-    """A Libeo account signed up directly in Libeo; returns (account_id, MEG API key)."""
+                  email="claire@boulangerie-martin.fr", verified=True):
+    """A Libeo account signed up directly in Libeo; returns (account_id, MEG API key).
+
+    ``verified`` as support makes it (``flask libeo verify-account``); an
+    unverified one is what anybody may create with any SIRET.
+    """
     from models.libeo import db
-    from models.libeo.accounts import create_account
+    from models.libeo.accounts import create_account, verify_account
     from models.libeo.keys import issue_meg_api_key
 
     with libeo_app.app_context():
         account = create_account(name=name, siret=siret, email=email, password="mot-de-passe-solide-42",
                                  full_name="Claire Martin")
+        if verified:
+            verify_account(account, "vérifié par le support de Libeo", "tests")
         db.session.commit()
         key = issue_meg_api_key(account)
         db.session.commit()

@@ -37,7 +37,7 @@ def regenerate_in_libeo(libeo_app, account_id: int) -> str:
     from models.libeo.keys import issue_meg_api_key
 
     with libeo_app.app_context():
-        key = issue_meg_api_key(db.session.get(Account, account_id), by="claire@boulangerie-martin.fr")
+        key = issue_meg_api_key(db.session.get(Account, account_id), actor="claire@boulangerie-martin.fr")
         db.session.commit()
     return key
 

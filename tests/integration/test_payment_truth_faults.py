@@ -34,8 +34,10 @@ def chosen_date() -> date:
 
 
 def connect(deployment) -> tuple[WebClient, WebClient]:
+    """Signed up in Libeo, verified by its support (its payments are executed), connected in MEG « Options »."""
     libeo, meg = deployment.client("libeo"), deployment.client("meg")
     key = libeo_signup_and_key(libeo)
+    deployment.flask("libeo", "libeo", "verify-account", "--siret", "83451234500002")
     meg_login(meg)
     assert "La connexion est établie" in WebClient.text(meg.submit("/achats/options", data={"api_key": key}))
     return libeo, meg

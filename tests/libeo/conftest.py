@@ -11,7 +11,7 @@ from sqlalchemy import event
 from stdnum import luhn
 
 from models.libeo import Plan, db
-from models.libeo.accounts import create_account
+from models.libeo.accounts import create_account, verify_account
 from models.libeo.keys import issue_meg_api_key
 
 PASSWORD = "libeo-test-2026"
@@ -42,7 +42,8 @@ class AccountInfo:
 
 
 def make_account(libeo_app, *, name: str | None = None, plan: Plan = Plan.GRATUIT, accountant: str | None = None,
-                 debtor_iban: str | None = None) -> AccountInfo:
+                 debtor_iban: str | None = None, verified: bool = True) -> AccountInfo:
+    """An account signed up in Libeo; ``verified`` as support makes it (its SEPA files are executed)."""
     n = next(_numbers)
     name = name or f"Entreprise {n}"
     email = f"gerant{n}@entreprise{n}.fr"
@@ -50,6 +51,8 @@ def make_account(libeo_app, *, name: str | None = None, plan: Plan = Plan.GRATUI
         account = create_account(name, valid_siret(n), email, PASSWORD, full_name=f"Gérant {n}", plan=plan)
         account.accountant_email = accountant
         account.debtor_iban = debtor_iban
+        if verified:
+            verify_account(account, "vérifié par le support de Libeo", "tests")
         db.session.commit()
         return AccountInfo(account.id, account.name, account.siret, email)
 

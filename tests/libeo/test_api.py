@@ -27,6 +27,7 @@ def test_me_describes_the_account(api, account):
         "payments_this_month": 0,
         "payment_limit": 5,
         "accountant_email": None,
+        "verified": True,
     }
 
 

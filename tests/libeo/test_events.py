@@ -24,7 +24,7 @@ from models.libeo.sepa import execute_due_payments
 
 EVENT_KEYS = {"id", "seq", "type", "created_at", "data"}
 PAYMENT_KEYS = {
-    "id", "status", "status_label", "hold_reasons", "amount_cents", "currency", "execution_date", "paid_at",
+    "id", "status", "status_label", "hold_reasons", "hold_details", "amount_cents", "currency", "execution_date", "paid_at",
     "failure_reason", "cancelled_at", "cancel_reason", "invoice_external_id", "initiated_by", "channel", "created_at",
 }
 

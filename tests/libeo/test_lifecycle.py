@@ -9,8 +9,10 @@ and refusals that change nothing.
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
+from datetime import date, timedelta
 from concurrent.futures import ThreadPoolExecutor
 from html import unescape
 from io import BytesIO
@@ -38,11 +40,21 @@ def text(response) -> str:
     return unescape(response.get_data(as_text=True))
 
 
-def _new_invoice(client, number: str, supplier: str = "Laiterie des Prés", iban: str = SUPPLIER_IBAN) -> int:
+_invoices = itertools.count()
+
+
+def _new_invoice(client, number: str, supplier: str | None = None, iban: str = SUPPLIER_IBAN) -> int:
+    """An invoice of 1 234,56 € entered in Libeo, that no safeguard holds (SPEC §12).
+
+    Each IBAN has its own supplier (else a new IBAN), and each invoice its own
+    issue date, 8 days from the others (else a duplicate: same amount).
+    """
+    supplier = supplier or ("Laiterie des Prés" if iban == SUPPLIER_IBAN else f"Fournisseur {iban[-6:]}")
+    issued = date(2026, 10, 15) - timedelta(days=8 * next(_invoices))
     page = client.post(
         "/libeo/factures/nouvelle",
         data={"number": number, "supplier_name": supplier, "supplier_iban": iban, "supplier_bic": "",
-              "issue_date": "2026-10-01", "due_date": "2026-10-15", "amount": "1 234,56"},
+              "issue_date": issued.isoformat(), "due_date": "2026-10-15", "amount": "1 234,56"},
     )
     assert page.status_code == 302, text(page)
     return int(page.headers["Location"].rsplit("/", 1)[1])

@@ -145,7 +145,7 @@ def test_a_new_supplier_is_created_once_and_found_again_by_its_siret(admin, meg_
     location, page = start(admin, ubl_xml(second), "torrefaction-2.xml")
     assert "Fournisseur reconnu par son SIRET : Torréfaction Lemaire SAS." in plain(page)
     assert form_values(page)["supplier_id"] == str(supplier_id)
-    assert confirm(admin, location, page).status_code == 302
+    assert confirm(admin, location, page, confirm_duplicate="y").status_code == 302  # same date and amount
     assert suppliers_named(meg_app, "Torréfaction Lemaire SAS") == [(supplier_id, siret, TORREFACTION_IBAN)]
     assert saved(meg_app, "TL-2026-00319")["supplier"] == "Torréfaction Lemaire SAS"
 
@@ -176,12 +176,12 @@ def test_a_different_iban_is_shown_and_kept_out_unless_the_person_replaces_it(ad
     assert "FR76 3000 6000 0100 0000 0791 963" in plain(page) and "FR76 1027 8060 3900 0000 2375 705" in plain(page)
     assert "fraude la plus courante" in plain(page)
     assert form_values(page)["iban_choice"] == "garder"  # the safe choice is the default
-    assert confirm(admin, location, page).status_code == 302
+    assert confirm(admin, location, page, confirm_duplicate="y").status_code == 302
     assert suppliers_named(meg_app, "Minoterie Dupuis")[0][2] == MINOTERIE_IBAN
 
     replaced = replace(changed, number="FA-RIB-2")
     location, page = start(admin, facturx_pdf(replaced, "en16931"), "rib2.pdf")
-    assert confirm(admin, location, page, iban_choice="remplacer").status_code == 302
+    assert confirm(admin, location, page, iban_choice="remplacer", confirm_duplicate="y").status_code == 302
     with meg_app.app_context():
         supplier = db.session.scalar(select(Supplier).where(Supplier.name == "Minoterie Dupuis"))
         assert (supplier.iban, supplier.bic) == (OTHER_IBAN, "CMCIFR2A")
@@ -227,6 +227,25 @@ def test_the_same_invoice_imported_twice_is_named_and_not_saved_twice(admin, meg
     assert "Ce fournisseur a déjà une facture avec ce numéro." in unescape(answer.get_data(as_text=True))
     with meg_app.app_context():
         assert db.session.scalar(select(func.count()).where(SupplierInvoice.number == "FA-2026-0142")) == 1
+
+
+def test_an_import_like_a_recorded_invoice_warns_and_is_saved_only_once_confirmed(admin, meg_app):
+    location, page = start(admin, facturx_pdf(INVOICE, "en16931"), "f.pdf")
+    assert confirm(admin, location, page).status_code == 302
+    # The same supplier, date and amount under another number: typed twice, or a real second invoice?
+    location, page = start(admin, facturx_pdf(replace(INVOICE, number="FA-2026-0143"), "en16931"), "f2.pdf")
+    answer = confirm(admin, location, page)
+    text = plain(answer.get_data(as_text=True))
+    assert answer.status_code == 200
+    assert "Doublon possible. Cette facture ressemble à une facture déjà enregistrée" in text
+    assert "Facture FA-2026-0142 de Minoterie Dupuis, 464,40 €" in text
+    assert "Confirmer malgré le doublon" in text
+    assert stored(meg_app)["PendingImport"] == 1
+    with meg_app.app_context():
+        assert db.session.scalar(select(func.count()).where(SupplierInvoice.number == "FA-2026-0143")) == 0
+    answer = confirm(admin, location, unescape(answer.get_data(as_text=True)), confirm_duplicate="y")
+    assert answer.status_code == 302
+    assert saved(meg_app, "FA-2026-0143")["file"][0] == "f2.pdf"
 
 
 def test_the_file_of_an_invoice_typed_by_hand_joins_it(admin, meg_app):

@@ -22,14 +22,16 @@ def libeo_login(client, email, password=LIBEO_PASSWORD):
     return client.post("/libeo/connexion", data={"email": email, "password": password})
 
 
-def libeo_account(libeo_app, name, siret, email, password=LIBEO_PASSWORD, key=True):
-    """A Libeo account signed up directly; returns (account_id, API key or None)."""
+def libeo_account(libeo_app, name, siret, email, password=LIBEO_PASSWORD, key=True, verified=True):
+    """A Libeo account signed up directly (and verified as support does); returns (account_id, API key or None)."""
     from models.libeo import db
-    from models.libeo.accounts import create_account
+    from models.libeo.accounts import create_account, verify_account
     from models.libeo.keys import issue_meg_api_key
 
     with libeo_app.app_context():
         account = create_account(name=name, siret=siret, email=email, password=password)
+        if verified:
+            verify_account(account, "vérifié par le support de Libeo", "tests")
         db.session.commit()
         plaintext = issue_meg_api_key(account) if key else None
         db.session.commit()

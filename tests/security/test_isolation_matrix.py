@@ -10,8 +10,9 @@ by people who have no right to them:
   Boulangerie Martin's non-administrator; an expert-comptable of another firm
   (registered nowhere).
 - Libeo: anonymous; Boulangerie Martin's Libeo user, who also sends
-  Boulangerie's API key on every call. (Libeo has one user per account and
-  no roles: there is no « non-administrator » there.)
+  Boulangerie's API key on every call. (A Libeo user who is not an
+  administrator of the victim's own account is tested with « À approuver »
+  and the « Journal », in tests/libeo/test_safeguards.py.)
 
 Answers allowed: a redirect to the login page (anonymous), 401, 403, 404 —
 never another company's data (its markers in the page), never a 500, and the

@@ -131,15 +131,22 @@ ERROR = {
 
 ACCOUNT = {
     "type": "object",
-    "required": ["name", "siret", "plan", "plan_label", "payments_this_month", "payment_limit", "accountant_email"],
+    "required": ["name", "siret", "plan", "plan_label", "payments_this_month", "payment_limit", "accountant_email",
+                 "verified"],
     "properties": {
         "name": {"type": "string"},
-        "siret": {"type": "string", "pattern": "^[0-9]{14}$"},
+        "siret": {"type": ["string", "null"], "pattern": "^[0-9]{14}$",
+                  "description": "null : le SIRET a été repris par le compte vérifié de l'entreprise (« SIRET à confirmer »)."},
         "plan": {"type": "string", "enum": ["gratuit", "partnerships"]},
         "plan_label": {"type": "string", "enum": ["Gratuit", "Partnerships"]},
         "payments_this_month": {"type": "integer", "minimum": 0},
         "payment_limit": {"type": ["integer", "null"], "minimum": 1, "description": "null : illimité."},
         "accountant_email": {"type": ["string", "null"]},
+        "verified": {
+            "type": "boolean",
+            "description": "Compte « vérifié » : MEG a confirmé qu'un administrateur « Achats » de l'entreprise du "
+            "SIRET l'a relié, ou le support l'a vérifié. Les virements d'un compte non vérifié ne sont pas exécutés.",
+        },
     },
 }
 
@@ -164,7 +171,8 @@ INVOICE = {
         "currency": {"type": "string"},
         "issue_date": {"type": "string", "format": "date"},
         "due_date": {"type": "string", "format": "date"},
-        "status": {"type": "string", "enum": ["to_pay", "payment_scheduled", "paid", "payment_failed"]},
+        "status": {"type": "string",
+                   "enum": ["to_pay", "awaiting_approval", "payment_scheduled", "paid", "payment_failed"]},
     },
 }
 
@@ -185,7 +193,7 @@ _DATETIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
 PAYMENT = {
     "type": "object",
     "required": [
-        "id", "status", "status_label", "hold_reasons", "amount_cents", "currency", "execution_date", "paid_at",
+        "id", "status", "status_label", "hold_reasons", "hold_details", "amount_cents", "currency", "execution_date", "paid_at",
         "failure_reason", "cancelled_at", "cancel_reason", "invoice_external_id", "initiated_by", "channel",
         "created_at",
     ],
@@ -193,8 +201,10 @@ PAYMENT = {
         "id": {"type": "integer", "minimum": 1},
         "status": {
             "type": "string",
-            "enum": ["scheduled", "in_progress", "paid", "failed", "cancelled"],
+            "enum": ["awaiting_approval", "scheduled", "in_progress", "paid", "failed", "cancelled"],
             "description": (
+                "awaiting_approval : retenu par un contrôle de Libeo (hold_reasons) jusqu'à ce qu'un administrateur "
+                "du compte l'approuve (scheduled) ou le refuse (cancelled, avec cancel_reason) ; "
                 "scheduled : programmé pour execution_date ; in_progress : dans un fichier SEPA (pain.001) remis "
                 "à la banque ; paid : la banque l'a confirmé (relevé pain.002 ou « Marquer comme débité ») ; "
                 "failed : rejeté par la banque (failure_reason) ; cancelled : annulé avant exécution."
@@ -202,10 +212,25 @@ PAYMENT = {
         },
         "status_label": {
             "type": "string",
-            "description": "Le statut tel que Libeo l'affiche : « Programmé le 04/01/2027 », « Remis à la banque », "
+            "description": "Le statut tel que Libeo l'affiche : « À approuver », « Programmé le 04/01/2027 », « Remis à la banque », "
             "« Payé le 05/01/2027 », « Rejeté : compte du bénéficiaire clôturé (AC04) », « Annulé ».",
         },
-        "hold_reasons": {"type": "array", "items": {"type": "string"}, "description": "Toujours vide pour l'instant."},
+        "hold_reasons": {
+            "type": "array",
+            "items": {"type": "string",
+                      "enum": ["new_iban", "duplicate_suspected", "payee_name_mismatch", "approval_rule"]},
+            "description": "Avec awaiting_approval : pourquoi le paiement est retenu (vide sinon). new_iban : le "
+            "fournisseur a déjà été payé sur un autre IBAN ; duplicate_suspected : une autre facture du fournisseur, "
+            "payée ou en cours, a le même numéro, ou le même montant à 7 jours près de sa date ; "
+            "payee_name_mismatch : cet IBAN a déjà été payé sous un nom nettement différent ; approval_rule : "
+            "une règle du compte (montant au-delà d'un seuil, paiement de l'expert-comptable).",
+        },
+        "hold_details": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Avec awaiting_approval : une phrase en français par contrôle, qui nomme l'autre facture "
+            "ou l'IBAN précédent (masqué) ; vide sinon.",
+        },
         "amount_cents": {"type": "integer", "minimum": 1},
         "currency": {"type": "string"},
         "execution_date": {"type": "string", "format": "date"},
@@ -215,7 +240,8 @@ PAYMENT = {
             "description": "Avec failed : le motif en français, code de la banque entre parenthèses.",
         },
         "cancelled_at": _DATETIME_OR_NULL,
-        "cancel_reason": {"type": ["string", "null"], "description": "Toujours null pour l'instant."},
+        "cancel_reason": {"type": ["string", "null"],
+                          "description": "Le motif d'un paiement refusé par un administrateur (null sinon)."},
         "invoice_external_id": {"type": ["string", "null"], "description": "null : facture saisie dans Libeo."},
         "initiated_by": {
             "type": "object",

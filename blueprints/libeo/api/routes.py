@@ -123,6 +123,7 @@ def account_json(account) -> dict:
         "payments_this_month": quota.used,
         "payment_limit": quota.limit,
         "accountant_email": account.accountant_email,
+        "verified": account.is_verified,
     }
 
 

@@ -9,7 +9,7 @@ from core.dates import date_fr
 from core.throttle import configured, signed_in_user
 from core.paging import paginate
 from core.views import page_number, pdf_response, show_domain_error
-from models.libeo import Channel, InitiatorRole, db
+from models.libeo import Channel, InitiatorRole, PaymentStatus, db
 from models.libeo.documents import document_file_name, invoice_document
 from models.libeo.errors import LibeoError, QuotaExceeded
 from models.libeo.invoices import account_invoice, create_libeo_invoice, invoice_data, invoices_query
@@ -131,9 +131,16 @@ def pay(invoice_id: int):
         flash(error.message, "error")
         return redirect(url_for("invoices.invoice", invoice_id=invoice_id))
     db.session.commit()
-    flash(
-        f"Le paiement de la facture {invoice.number} ({payment.amount_display}) est programmé "
-        f"pour le {date_fr(payment.execution_date)}.",
-        "success",
-    )
+    if payment.status is PaymentStatus.AWAITING_APPROVAL:
+        flash(
+            f"Le paiement de la facture {invoice.number} ({payment.amount_display}) est retenu pour approbation "
+            f"({', '.join(payment.hold_labels)}) : un administrateur doit l'approuver dans « À approuver ».",
+            "warning",
+        )
+    else:
+        flash(
+            f"Le paiement de la facture {invoice.number} ({payment.amount_display}) est programmé "
+            f"pour le {date_fr(payment.execution_date)}.",
+            "success",
+        )
     return redirect(url_for("invoices.invoice", invoice_id=invoice_id))

@@ -21,7 +21,7 @@ from core.views import show_domain_error
 from models.libeo import LibeoUser
 from models.libeo.errors import LibeoError
 from models.libeo.meg_client import MegProfile, authorization_redirect, meg_client, meg_return_url, read_meg_answer, seal, unseal
-from models.libeo.meg_link import SignInStep, continue_sign_in, create_account_and_finish
+from models.libeo.meg_link import SignInStep, continue_sign_in, create_account_and_finish, squatted
 
 from ..extensions import limiter
 from . import bp
@@ -160,8 +160,15 @@ def signup():
         else:
             return _follow(step)
     return render_template(
-        "libeo/meg_connect/signup.html", form=form, profile=profile, siret=format_siret(profile.siret)
+        "libeo/meg_connect/signup.html", form=form, profile=profile, siret=format_siret(profile.siret),
+        squatter=squatted(profile.siret) if profile.achats_admin else None, login_url=_login_url(),
     )
+
+
+def _login_url() -> str:
+    # Logging in starts a new session, so the way back rides in ``next``
+    # (and is checked again when it comes back).
+    return url_for("auth.login", next=url_for(".login", return_to=_return_to()))
 
 
 @bp.get("/compte-existant")
@@ -170,12 +177,9 @@ def existing():
     company = _stored().get("existing")
     if not company:
         return redirect(url_for(".page"))
-    # Logging in starts a new session, so the way back rides in ``next``
-    # (and is checked again when it comes back).
-    login_url = url_for("auth.login", next=url_for(".login", return_to=_return_to()))
     return render_template(
         "libeo/meg_connect/existing.html",
         company_name=company["company_name"],
         siret=format_siret(company["siret"]),
-        login_url=login_url,
+        login_url=_login_url(),
     )

@@ -69,7 +69,7 @@ def cancel(payment_id: int):
         abort(400)
     number = payment.invoice.number
     try:
-        cancel_payment(account, payment)
+        cancel_payment(account, payment, actor=current_user.email)
     except LibeoError as error:
         db.session.rollback()
         flash(error.message, "error")

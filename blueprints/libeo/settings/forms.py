@@ -1,7 +1,10 @@
-from wtforms import EmailField, StringField, SubmitField
-from wtforms.validators import DataRequired, Length
+import re
+
+from wtforms import BooleanField, EmailField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length, ValidationError
 
 from core.forms import Form
+from core.money import InvalidAmount, parse_amount
 
 
 class BankAccountForm(Form):
@@ -30,3 +33,26 @@ class ActionForm(Form):
     """A button that changes something (CSRF token only)."""
 
     submit = SubmitField("Confirmer")
+
+
+class ApprovalRulesForm(Form):
+    """« Configuration » → « Approbations »: the account's rules (SPEC §12)."""
+
+    threshold = StringField("Au-delà de … €, un paiement doit être approuvé")
+    accountant_payments = BooleanField("Les paiements initiés par l'expert-comptable doivent être approuvés")
+    submit = SubmitField("Enregistrer les règles")
+
+    threshold_cents: int | None = None
+
+    def validate_threshold(self, field):
+        text = (field.data or "").strip()
+        if not text:
+            self.threshold_cents = None
+            return
+        if re.fullmatch(r"0+([,.]0{1,2})?\s*€?", text):
+            self.threshold_cents = 0  # « au-delà de 0 € »: every payment
+            return
+        try:
+            self.threshold_cents = parse_amount(text)
+        except InvalidAmount as exc:
+            raise ValidationError(str(exc)) from exc

@@ -1,20 +1,21 @@
-"""« Configuration »: tabs « Entreprise », « Utilisateurs », « Expert-comptable », « Intégrations »."""
+"""« Configuration »: tabs « Entreprise », « Utilisateurs », « Expert-comptable », « Approbations », « Intégrations »."""
 
 from __future__ import annotations
 
 from flask import abort, flash, make_response, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
+from core.money import cents_to_input
 from core.views import show_domain_error
 from models.libeo import db
-from models.libeo.accounts import add_accountant, invite_user, remove_accountant, set_bank_account
+from models.libeo.accounts import add_accountant, invite_user, remove_accountant, set_approval_rules, set_bank_account
 from models.libeo.errors import LibeoError
 from models.libeo.keys import active_api_key, issue_meg_api_key, last_revoked_key, revoke_api_key
 from models.libeo.payments import PaymentQuota
 
-from ..context import current_account
+from ..context import current_account, require_admin
 from . import bp
-from .forms import AccountantForm, ActionForm, BankAccountForm, InviteUserForm
+from .forms import AccountantForm, ActionForm, ApprovalRulesForm, BankAccountForm, InviteUserForm
 
 
 @bp.before_request
@@ -49,7 +50,7 @@ def users():
     form = InviteUserForm()
     if form.validate_on_submit():
         try:
-            user = invite_user(account, form.email.data)
+            user = invite_user(account, form.email.data, actor=current_user.email)
         except LibeoError as error:
             db.session.rollback()
             show_domain_error(form, error)
@@ -66,7 +67,7 @@ def accountant():
     form = AccountantForm()
     if form.validate_on_submit():
         try:
-            add_accountant(account, form.email.data)
+            add_accountant(account, form.email.data, actor=current_user.email)
         except LibeoError as error:
             db.session.rollback()
             show_domain_error(form, error)
@@ -86,7 +87,7 @@ def remove_accountant_access():
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        email = remove_accountant(current_account())
+        email = remove_accountant(current_account(), actor=current_user.email)
     except LibeoError as error:
         db.session.rollback()
         flash(error.message, "error")
@@ -94,6 +95,28 @@ def remove_accountant_access():
         db.session.commit()
         flash(f"{email} n'a plus accès à votre compte.", "success")
     return redirect(url_for("settings.accountant"))
+
+
+@bp.route("/approbations", methods=["GET", "POST"])
+def approval_rules():
+    """The rules that hold payments for an administrator's approval; administrators only."""
+    require_admin()
+    account = current_account()
+    form = ApprovalRulesForm()
+    if form.validate_on_submit():
+        try:
+            set_approval_rules(account, form.threshold_cents, form.accountant_payments.data, current_user.email)
+        except LibeoError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            db.session.commit()
+            flash("Les règles d'approbation sont enregistrées : elles s'appliquent aux prochains paiements.", "success")
+            return redirect(url_for("settings.approval_rules"))
+    elif not form.is_submitted():
+        form.threshold.data = cents_to_input(account.approval_threshold_cents)
+        form.accountant_payments.data = account.approve_accountant_payments
+    return render_template("libeo/settings/approvals.html", form=form)
 
 
 def _integrations(new_key: str | None = None):
@@ -121,7 +144,7 @@ def connect_meg():
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        plaintext = issue_meg_api_key(current_account(), by=current_user.email)
+        plaintext = issue_meg_api_key(current_account(), actor=current_user.email)
     except LibeoError as error:
         db.session.rollback()
         flash(error.message, "error")
@@ -135,7 +158,7 @@ def revoke_meg():
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        revoke_api_key(current_account(), by=current_user.email)
+        revoke_api_key(current_account(), actor=current_user.email)
     except LibeoError as error:
         db.session.rollback()
         flash(error.message, "error")

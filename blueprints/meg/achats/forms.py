@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from wtforms import DateField, HiddenField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import BooleanField, DateField, HiddenField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Optional, ValidationError
 
+from core.banks import bic_mismatch
 from core.forms import Form, int_or_none, normalized
 from core.money import InvalidAmount, cents_to_input, parse_amount
 from core.validators import clean_text, normalize_bic, normalize_iban
@@ -33,6 +34,8 @@ class InvoiceForm(Form):
         choices=[SelectChoice(mode.name, mode.label) for mode in PaymentMode],
         validators=[InputRequired("Choisissez un mode de règlement.")],
     )
+    # Shown only with a duplicate warning: the person saw the other invoice and saves anyway.
+    confirm_duplicate = BooleanField("Confirmer malgré le doublon")
     submit = SubmitField("Enregistrer")
 
     amount_cents: int | None = None
@@ -65,6 +68,15 @@ class SupplierForm(Form):
     iban = StringField("IBAN", validators=[normalized(normalize_iban)])
     bic = StringField("BIC (facultatif)", validators=[normalized(normalize_bic)])
     submit = SubmitField("Enregistrer")
+
+    def validate(self, extra_validators=None) -> bool:
+        if not super().validate(extra_validators):
+            return False
+        problem = bic_mismatch(self.iban.data, self.bic.data)
+        if problem:
+            self.bic.errors = [*self.bic.errors, problem]
+            return False
+        return True
 
 
 class LibeoKeyForm(Form):

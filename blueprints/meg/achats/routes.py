@@ -20,6 +20,7 @@ from models.meg import PaymentMode, db
 from models.meg.achats import (
     AchatsError,
     InvoiceData,
+    PossibleDuplicate,
     SupplierData,
     company_invoice,
     company_supplier,
@@ -61,6 +62,9 @@ PER_PAGE = 25
 # « Règlements » shows 50 invoices a page: the ones to settle soonest, at a glance.
 SETTLEMENTS_PER_PAGE = 50
 ADMIN_ONLY = "Seuls les administrateurs du module « Achats » peuvent ouvrir les options."
+IBAN_CHANGED = ("Nouvel IBAN enregistré (le changement figure au journal). Si ce fournisseur a déjà été payé par "
+                "Libeo, son prochain paiement attendra qu'un administrateur l'approuve dans Libeo. Une demande de "
+                "changement de RIB reçue par courriel se vérifie par téléphone, à un numéro que vous connaissez déjà.")
 
 
 @bp.before_request
@@ -137,9 +141,14 @@ def new_invoice():
     _supplier_choices(form)
     if request.method == "GET":
         form.payment_mode.data = PaymentMode.LIBEO.name
+    duplicate = None
     if form.validate_on_submit():
         try:
-            invoice = create_invoice(current_company(), _invoice_data(form))
+            invoice = create_invoice(current_company(), _invoice_data(form),
+                                     confirm_duplicate=form.confirm_duplicate.data)
+        except PossibleDuplicate as warning:
+            db.session.rollback()
+            duplicate = warning
         except AchatsError as error:
             db.session.rollback()
             show_domain_error(form, error)
@@ -147,7 +156,7 @@ def new_invoice():
             db.session.commit()
             flash(f"La facture {invoice.number} est enregistrée.", "success")
             return redirect(url_for("achats.invoice", invoice_id=invoice.id))
-    return render_template("meg/achats/invoice_form.html", form=form, invoice=None, lock=None)
+    return render_template("meg/achats/invoice_form.html", form=form, invoice=None, lock=None, duplicate=duplicate)
 
 
 @bp.route("/factures/<int:invoice_id>")
@@ -168,9 +177,13 @@ def edit_invoice(invoice_id: int):
     _supplier_choices(form)
     if request.method == "GET":
         form.fill_from(invoice)
+    duplicate = None
     if form.validate_on_submit():
         try:
-            update_invoice(invoice, _invoice_data(form))
+            update_invoice(invoice, _invoice_data(form), confirm_duplicate=form.confirm_duplicate.data)
+        except PossibleDuplicate as warning:
+            db.session.rollback()
+            duplicate = warning
         except AchatsError as error:
             db.session.rollback()
             show_domain_error(form, error)
@@ -178,7 +191,8 @@ def edit_invoice(invoice_id: int):
             db.session.commit()
             flash(f"La facture {invoice.number} est modifiée.", "success")
             return redirect(url_for("achats.invoice", invoice_id=invoice.id))
-    return render_template("meg/achats/invoice_form.html", form=form, invoice=invoice, lock=payment_lock(invoice))
+    return render_template("meg/achats/invoice_form.html", form=form, invoice=invoice, lock=payment_lock(invoice),
+                           duplicate=duplicate)
 
 
 # --- « Règlements » and « Payer » -------------------------------------------------------------------
@@ -294,7 +308,7 @@ def options():
             form.api_key.errors = [*form.api_key.errors, error.message]
         else:
             db.session.commit()
-            flash(f"La connexion est établie avec le compte Libeo « {connection.account_name} ».", "success")
+            flash(f"La connexion est établie avec le compte Libeo {connection.account_description}.", "success")
             return redirect(url_for("achats.options"))
     return render_template("meg/achats/options.html", form=form, connection=connection_of(company),
                            waiting=waiting_count(company.id), refused=refused_updates(company.id),
@@ -332,7 +346,7 @@ def disconnect():
         return redirect(url_for("achats.options"))
     if not form.validate_on_submit():
         return render_template("meg/achats/disconnect.html", connection=connection, form=form)
-    revoked = disconnect_company(company)
+    revoked = disconnect_company(company, current_user)
     db.session.commit()
     if revoked:
         flash("La connexion à Libeo est supprimée : Libeo a révoqué la clé, et MEG ne la conserve plus.", "info")
@@ -394,7 +408,8 @@ def _supplier_or_404(supplier_id: int):
 def new_supplier():
     form = SupplierForm()
     if form.validate_on_submit():
-        supplier = create_supplier(current_company(), SupplierData(form.name.data, form.iban.data, form.bic.data))
+        supplier = create_supplier(current_company(), SupplierData(form.name.data, form.iban.data, form.bic.data),
+                                   current_user)
         db.session.commit()
         flash(f"Le fournisseur « {supplier.name} » est enregistré.", "success")
         return redirect(url_for("achats.suppliers"))
@@ -406,10 +421,13 @@ def edit_supplier(supplier_id: int):
     supplier = _supplier_or_404(supplier_id)
     form = SupplierForm(obj=supplier)
     if form.validate_on_submit():
+        old_iban = supplier.iban
         keeping_old_iban = payments_keeping_old_iban(supplier.id, form.iban.data)
-        update_supplier(supplier, SupplierData(form.name.data, form.iban.data, form.bic.data))
+        update_supplier(supplier, SupplierData(form.name.data, form.iban.data, form.bic.data), current_user)
         db.session.commit()
         flash(f"Le fournisseur « {supplier.name} » est modifié.", "success")
+        if supplier.iban != old_iban:
+            flash(IBAN_CHANGED, "warning")
         if keeping_old_iban:
             flash(_old_iban_notice(keeping_old_iban), "warning")
         return redirect(url_for("achats.suppliers"))

@@ -14,7 +14,7 @@ from core.throttle import configured, signed_in_user
 from core.validators import format_iban
 from core.views import accepts_upload, file_response, pdf_response, show_domain_error
 from models.meg import PaymentMode, db
-from models.meg.achats import AchatsError, company_invoice, company_supplier, suppliers_query
+from models.meg.achats import AchatsError, PossibleDuplicate, company_invoice, company_supplier, suppliers_query
 from models.meg.einvoice import EInvoiceError
 from models.meg.einvoice_import import (
     ImportChoices,
@@ -130,6 +130,7 @@ def _choices(form: ImportForm) -> ImportChoices:
         supplier_id=form.chosen_supplier_id, new_supplier=new, replace_iban=form.replace_iban,
         number=form.number.data, issue_date=form.issue_date.data, due_date=form.due_date.data,
         amount_cents=form.amount_cents, payment_mode=PaymentMode[form.payment_mode.data],
+        confirm_duplicate=form.confirm_duplicate.data,
     )
 
 
@@ -141,9 +142,13 @@ def confirm(import_id: int):
     _supplier_choices(form, found)
     if request.method == "GET":
         _prefill(form, found)
+    duplicate = None
     if form.validate_on_submit():
         try:
             invoice = save_import(current_company(), pending, _choices(form))
+        except PossibleDuplicate as warning:
+            db.session.rollback()
+            duplicate = warning
         except AchatsError as error:
             db.session.rollback()
             show_domain_error(form, error)
@@ -154,7 +159,7 @@ def confirm(import_id: int):
             return redirect(url_for("achats.invoice", invoice_id=invoice.id))
     chosen = _chosen_supplier(form, found)
     return render_template("meg/einvoices/confirm.html", form=form, found=found, pending=pending, chosen=chosen,
-                           button_form=ButtonForm(), bank=bank_name, format_iban=format_iban), \
+                           duplicate=duplicate, button_form=ButtonForm(), bank=bank_name, format_iban=format_iban), \
         (422 if form.errors else 200)
 
 

@@ -1,0 +1,81 @@
+"""« À approuver »: the payments Libeo's safeguards held, for the account's administrators to decide."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from core.security import safe_next_url
+from core.views import page_number
+from models.libeo import db
+from models.libeo.errors import LibeoError
+from models.libeo.payments import account_payment
+from models.libeo.safeguards import approve_payment, awaiting_query, refuse_payment
+
+from ..context import current_account, require_admin
+from . import bp
+from .forms import ApproveForm, RefuseForm
+
+PER_PAGE = 25
+
+
+@bp.before_request
+@login_required
+def require_administrator():
+    """Only the account's administrators see and decide held payments."""
+    require_admin()
+
+
+def _payment_or_404(payment_id: int):
+    payment = account_payment(current_account(), payment_id)
+    if payment is None:
+        abort(404)
+    return payment
+
+
+@bp.route("/")
+def list_awaiting():
+    pagination = db.paginate(awaiting_query(current_account()), page=page_number(), per_page=PER_PAGE, error_out=False)
+    return render_template("libeo/approvals/list.html", pagination=pagination, refuse_form=RefuseForm())
+
+
+def _back(payment_id: int) -> str:
+    return safe_next_url(request.form.get("next"), url_for("approvals.list_awaiting"))
+
+
+@bp.route("/<int:payment_id>/approuver", methods=["POST"])
+def approve(payment_id: int):
+    payment = _payment_or_404(payment_id)
+    if not ApproveForm().validate_on_submit():
+        abort(400)
+    number, supplier = payment.invoice.number, payment.creditor_name
+    try:
+        approved = approve_payment(current_account(), payment, current_user)
+    except LibeoError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(f"Paiement de la facture {number} à {supplier} approuvé : {approved.status_label}.", "success")
+    return redirect(_back(payment_id))
+
+
+@bp.route("/<int:payment_id>/refuser", methods=["POST"])
+def refuse(payment_id: int):
+    payment = _payment_or_404(payment_id)
+    form = RefuseForm()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            flash(errors[0], "error")
+        return redirect(_back(payment_id))
+    number, supplier = payment.invoice.number, payment.creditor_name
+    try:
+        refuse_payment(current_account(), payment, current_user, form.reason.data)
+    except LibeoError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(f"Paiement de la facture {number} à {supplier} refusé : il est annulé, la facture est de nouveau à payer.",
+              "success")
+    return redirect(_back(payment_id))

@@ -1,0 +1,28 @@
+"""« Journal »: the account's sensitive events, newest first, for its administrators (read only)."""
+
+from __future__ import annotations
+
+from flask import render_template
+from flask_login import login_required
+
+from core.views import page_number
+from models.libeo import db
+from models.libeo.journal import journal_query
+
+from ..context import current_account, require_admin
+from . import bp
+
+PER_PAGE = 50
+
+
+@bp.before_request
+@login_required
+def require_administrator():
+    require_admin()
+
+
+@bp.route("/")
+def entries():
+    pagination = db.paginate(journal_query(current_account().id), page=page_number(), per_page=PER_PAGE,
+                             error_out=False)
+    return render_template("libeo/journal/list.html", pagination=pagination)

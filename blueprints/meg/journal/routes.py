@@ -1,0 +1,30 @@
+"""« Journal » of « Achats »: supplier IBAN changes and the Libeo connection, for Achats administrators."""
+
+from __future__ import annotations
+
+from flask import abort, render_template
+from flask_login import current_user, login_required
+
+from core.views import page_number
+from models.meg import db
+from models.meg.journal import journal_query
+
+from ..context import current_company
+from . import bp
+
+PER_PAGE = 50
+ADMIN_ONLY = "Seuls les administrateurs du module « Achats » peuvent lire le journal."
+
+
+@bp.before_request
+@login_required
+def require_achats_admin():
+    if not current_user.is_achats_admin(current_company()):
+        abort(403, description=ADMIN_ONLY)
+
+
+@bp.route("/")
+def entries():
+    pagination = db.paginate(journal_query(current_company()), page=page_number(), per_page=PER_PAGE,
+                             error_out=False)
+    return render_template("meg/journal/list.html", pagination=pagination)

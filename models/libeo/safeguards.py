@@ -1,0 +1,417 @@
+"""Libeo's safeguards (SPEC §12): payments held until an administrator approves them.
+
+When a payment is created, whatever the channel (MEG's API call, Libeo's
+« Payer », any API client), :func:`holds_for` looks for what should make a
+person look first:
+
+- ``new_iban``: the supplier was paid before to another IBAN (« fraude au
+  changement de RIB »);
+- ``payee_name_mismatch``: this IBAN was paid before under a clearly
+  different beneficiary name;
+- ``duplicate_suspected``: another invoice of the same supplier, paid or
+  being paid, has the same number, or the same amount within 7 days of the
+  same issue date;
+- ``approval_rule``: the account's rules (an amount strictly above its
+  threshold, or every payment initiated by the expert-comptable).
+
+**Known IBANs.** The account keeps, per supplier, the IBANs its payments
+went to (:class:`KnownSupplierIban`). An IBAN becomes known when a payment
+to it is created without an IBAN hold (the supplier's first payment: trust
+on first use), or when an administrator approves a held payment to it. A
+refused payment teaches nothing. Several IBANs may be known for one
+supplier (a company may have several accounts); the latest is « the
+previous IBAN » a hold names.
+
+**Same supplier, same name.** Suppliers are told apart by their name,
+normalised: accents, case, punctuation, legal forms (SARL, SAS…) and
+French articles removed (« Laiterie des Prés SARL » is « laiterie pres »).
+Two names are the same company's unless « clearly different »: they are
+alike when, normalised, they are equal, one's words are all in the
+other's (« Dupuis » and « Minoterie Dupuis »), or they read alike at 85 %
+or more (difflib's ratio, words in either order: a typo, an extra letter).
+So a new IBAN is held under a slightly changed name too, and an IBAN paid
+under one name is held when paid under a clearly different one. Both
+err towards holding: a false alarm costs a click (and, once approved, is
+not raised again), a missed one a transfer.
+
+Deciding is a conditional UPDATE from ``awaiting_approval``
+(``payments.move_payments``): of two concurrent decisions on a payment,
+exactly one applies. Only the account's administrators decide, on Libeo's
+pages; the API (and so MEG) can never approve.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import DateTime, ForeignKey, Index, String, UniqueConstraint, and_, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, joinedload, mapped_column
+
+from core.banks import bank_name
+from core.calendar import earliest_execution_date
+from core.dates import date_fr, paris_today, utcnow
+from core.money import format_amount
+from core.validators import InvalidIdentifier, clean_text, mask_iban
+
+from . import db
+from .entities import (
+    ACTIVE_PAYMENT_STATUSES,
+    Account,
+    InitiatorRole,
+    Invoice,
+    LibeoUser,
+    Payment,
+    PaymentStatus,
+)
+from .errors import Conflict, Forbidden, InvalidData, NotFound
+from .journal import record as journal
+
+NEW_IBAN, NAME_MISMATCH, DUPLICATE, APPROVAL_RULE = (
+    "new_iban", "payee_name_mismatch", "duplicate_suspected", "approval_rule",
+)
+IBAN_HOLDS = frozenset({NEW_IBAN, NAME_MISMATCH})
+DUPLICATE_WINDOW = timedelta(days=7)
+SIMILAR_WORDS = 0.8
+MAX_REASON_LENGTH = 300
+
+LEGAL_FORMS = frozenset(
+    "sa sas sasu sarl eurl sci snc scs sca scop scp scm sel selarl selas earl gaec gie ei eirl eurl "
+    "ets etablissement etablissements societe ste cie compagnie".split()
+)
+ARTICLES = frozenset("de du des d la le les l et au aux".split())
+
+
+class KnownSupplierIban(db.Model):
+    """An IBAN the account has paid a supplier on (first payment, or approved by an administrator)."""
+
+    __tablename__ = "known_supplier_iban"
+    __table_args__ = (
+        UniqueConstraint("account_id", "supplier_key", "iban", name="uq_known_supplier_iban"),
+        # « This IBAN was paid before under another name »: looked up by IBAN.
+        Index("ix_known_supplier_iban_iban", "account_id", "iban"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    supplier_key: Mapped[str] = mapped_column(String(200))  # supplier_key(name)
+    supplier_name: Mapped[str] = mapped_column(String(200))  # the name as first paid
+    iban: Mapped[str] = mapped_column(String(34))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # « premier paiement », or the administrator who approved it.
+    recorded_by: Mapped[str] = mapped_column(String(254))
+
+
+# --- names ---------------------------------------------------------------------------------------
+
+
+def _all_words(name: str) -> list[str]:
+    decomposed = unicodedata.normalize("NFKD", name or "")
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+    return re.findall(r"[0-9a-z]+", plain.replace("&", " et "))
+
+
+def _words(name: str) -> list[str]:
+    words = _all_words(name)
+    kept = [word for word in words if word not in LEGAL_FORMS and word not in ARTICLES]
+    return kept or words
+
+
+def supplier_key(name: str) -> str:
+    """« Laiterie des Prés SARL » → « laiterie pres »: how one supplier is recognised under its spellings."""
+    return " ".join(_words(name))[:200]
+
+
+def names_match(first: str, second: str) -> bool:
+    """Whether two beneficiary names may be the same company (see the module's notes)."""
+    a, b = _words(first), _words(second)
+    if not a or not b or a == b:
+        return a == b
+    if set(a) <= set(b) or set(b) <= set(a) or "".join(_all_words(first)) == "".join(_all_words(second)):
+        return True
+    return len(a) == len(b) and _each_word_alike(a, b) and _each_word_alike(b, a)
+
+
+def _each_word_alike(words: list[str], others: list[str]) -> bool:
+    """Every word has a counterpart read alike (a typo: « minoteries » for « minoterie »)."""
+    return all(max(difflib.SequenceMatcher(None, word, other).ratio() for other in others) >= SIMILAR_WORDS
+               for word in words)
+
+
+# --- what holds a payment ------------------------------------------------------------------------
+
+
+@dataclass
+class Hold:
+    reasons: list[str] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)
+
+    def add(self, reason: str, detail: str) -> None:
+        if reason not in self.reasons:
+            self.reasons.append(reason)
+        self.details.append(detail)
+
+    def __bool__(self) -> bool:
+        return bool(self.reasons)
+
+    @property
+    def questions_iban(self) -> bool:
+        return bool(IBAN_HOLDS.intersection(self.reasons))
+
+
+def _iban_shown(iban: str) -> str:
+    bank = bank_name(iban)
+    return f"{mask_iban(iban)} ({bank})" if bank else mask_iban(iban)
+
+
+def holds_for(account: Account, invoice: Invoice, role: InitiatorRole, email: str) -> Hold:
+    """Why a payment of ``invoice`` asked now should wait for an administrator; empty when it need not."""
+    hold = Hold()
+    _check_iban(account, invoice, hold)
+    _check_duplicates(account, invoice, hold)
+    _check_rules(account, invoice, role, email, hold)
+    return hold
+
+
+def _check_iban(account: Account, invoice: Invoice, hold: Hold) -> None:
+    known = _known_near(account, invoice)
+    # The supplier under any spelling close enough to be the same company (a renamed
+    # supplier with a new IBAN is still held).
+    of_supplier = [row for row in known if names_match(row.supplier_name, invoice.supplier_name)]
+    if of_supplier and invoice.supplier_iban not in {row.iban for row in of_supplier}:
+        previous = of_supplier[0]
+        hold.add(NEW_IBAN, (
+            f"Nouvel IBAN pour {invoice.supplier_name} : {_iban_shown(invoice.supplier_iban)}. Ce fournisseur a "
+            f"été payé jusqu'ici sur l'IBAN {_iban_shown(previous.iban)} (enregistré le "
+            f"{date_fr(paris_today(previous.recorded_at))}). Vérifiez ce changement auprès du fournisseur, "
+            "par un numéro de téléphone que vous connaissez déjà."
+        ))
+    others = [row for row in known if row.iban == invoice.supplier_iban
+              and not names_match(row.supplier_name, invoice.supplier_name)]
+    if others:
+        names = ", ".join(f"« {row.supplier_name} »" for row in others[:3])
+        hold.add(NAME_MISMATCH, (
+            f"L'IBAN {_iban_shown(invoice.supplier_iban)} a déjà été payé au nom de {names}, et non de "
+            f"« {invoice.supplier_name} » : vérifiez que cet IBAN est bien celui de ce fournisseur."
+        ))
+
+
+def _known_near(account: Account, invoice: Invoice) -> list[KnownSupplierIban]:
+    """The account's known IBANs of this IBAN, or of suppliers sharing a word with this one; latest first."""
+    words = [word for word in _words(invoice.supplier_name) if len(word) >= 3][:6]
+    near = [KnownSupplierIban.supplier_key.contains(word, autoescape=True) for word in words]
+    return list(db.session.scalars(
+        select(KnownSupplierIban)
+        .where(KnownSupplierIban.account_id == account.id,
+               or_(KnownSupplierIban.iban == invoice.supplier_iban,
+                   KnownSupplierIban.supplier_key == supplier_key(invoice.supplier_name), *near))
+        .order_by(KnownSupplierIban.recorded_at.desc(), KnownSupplierIban.id.desc())
+        .limit(200)
+    ))
+
+
+def _check_duplicates(account: Account, invoice: Invoice, hold: Hold) -> None:
+    number = _number_key(invoice.number)
+    candidates = db.session.execute(
+        select(Invoice, Payment)
+        .join(Payment, Payment.invoice_id == Invoice.id)
+        .where(
+            Invoice.account_id == account.id,
+            Invoice.id != invoice.id,
+            Payment.status.in_(ACTIVE_PAYMENT_STATUSES),
+            or_(
+                _sql_number_key(Invoice.number) == number,
+                and_(Invoice.amount_cents == invoice.amount_cents,
+                     Invoice.issue_date.between(invoice.issue_date - DUPLICATE_WINDOW,
+                                                invoice.issue_date + DUPLICATE_WINDOW)),
+            ),
+        )
+        .order_by(Invoice.id)
+        .limit(20)
+    ).all()
+    for other, payment in candidates:
+        if not names_match(other.supplier_name, invoice.supplier_name):
+            continue
+        if _number_key(other.number) == number:
+            why = "porte le même numéro"
+        elif other.amount_cents == invoice.amount_cents and other.issue_date == invoice.issue_date:
+            why = "a le même montant et la même date"
+        else:
+            days = abs((other.issue_date - invoice.issue_date).days)
+            why = f"a le même montant, à {days} jour{'s' if days > 1 else ''} d'écart"
+        hold.add(DUPLICATE, (
+            f"Doublon possible : la facture {other.number} de {other.supplier_name} ({other.amount_display}, "
+            f"du {date_fr(other.issue_date)}) {why} ; son paiement : {payment.status_label}."
+        ))
+
+
+# « F-2026-001 », « f 2026 001 » and « F2026/001 » are one number.
+_NUMBER_SEPARATORS = (" ", "-", "_", ".", "/")
+
+
+def _number_key(number: str) -> str:
+    key = (number or "").lower()
+    for separator in _NUMBER_SEPARATORS:
+        key = key.replace(separator, "")
+    return key
+
+
+def _sql_number_key(column):
+    """``_number_key`` in SQL (SQLite and PostgreSQL), so that the database finds the candidates."""
+    key = func.lower(column)
+    for separator in _NUMBER_SEPARATORS:
+        key = func.replace(key, separator, "")
+    return key
+
+
+def _check_rules(account: Account, invoice: Invoice, role: InitiatorRole, email: str, hold: Hold) -> None:
+    threshold = account.approval_threshold_cents
+    if threshold is not None and invoice.amount_cents > threshold:
+        hold.add(APPROVAL_RULE, (
+            f"Montant de {invoice.amount_display}, au-delà de {format_amount(threshold)} : la règle du compte "
+            "demande qu'un administrateur approuve ce paiement."
+        ))
+    if account.approve_accountant_payments and role is InitiatorRole.ACCOUNTANT:
+        hold.add(APPROVAL_RULE, (
+            f"Paiement initié par l'expert-comptable ({email}) : la règle du compte demande qu'un administrateur "
+            "l'approuve."
+        ))
+
+
+# --- known IBANs ---------------------------------------------------------------------------------
+
+
+def remember_iban(account_id: int, supplier_name: str, iban: str, recorded_by: str, actor: str) -> None:
+    """Records ``iban`` as one of the supplier's (idempotent); the « Journal » says when it is new."""
+    key = supplier_key(supplier_name)
+    already = db.session.scalars(
+        select(KnownSupplierIban.iban).where(KnownSupplierIban.account_id == account_id,
+                                             KnownSupplierIban.supplier_key == key)
+    ).all()
+    if iban in already:
+        return
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    inserted = db.session.execute(
+        insert(KnownSupplierIban)
+        .values(account_id=account_id, supplier_key=key, supplier_name=supplier_name, iban=iban,
+                recorded_at=utcnow(), recorded_by=recorded_by)
+        .on_conflict_do_nothing(index_elements=["account_id", "supplier_key", "iban"])
+    ).rowcount
+    if not inserted:
+        return  # a concurrent payment recorded it first, with its entry
+    if already:
+        journal(account_id, "iban.approved",
+                f"Nouvel IBAN enregistré pour {supplier_name} : {_iban_shown(iban)} ({recorded_by}).", actor)
+    else:
+        journal(account_id, "iban.first_seen",
+                f"IBAN vu pour la première fois pour {supplier_name} : {_iban_shown(iban)}.", actor)
+
+
+def after_creation(payment: Payment, hold: Hold, actor: str) -> None:
+    """What a new payment teaches and leaves in the « Journal »; before its event (lock order)."""
+    if not hold.questions_iban:
+        remember_iban(payment.account_id, payment.creditor_name, payment.creditor_iban, "premier paiement", actor)
+    if hold:
+        journal(payment.account_id, "payment.held",
+                f"Paiement de la facture {payment.invoice.number} ({payment.amount_display} à "
+                f"{payment.creditor_name}) retenu pour approbation : " + " ".join(hold.details),
+                actor, payment.id)
+
+
+# --- « À approuver » -----------------------------------------------------------------------------
+
+
+def awaiting_query(account: Account):
+    """The account's held payments, oldest first: the « À approuver » page."""
+    return (
+        select(Payment)
+        .options(joinedload(Payment.invoice))
+        .where(Payment.account_id == account.id, Payment.status == PaymentStatus.AWAITING_APPROVAL)
+        .order_by(Payment.created_at, Payment.id)
+    )
+
+
+def awaiting_count(account: Account) -> int:
+    """The header's counter; one indexed query (``ix_payment_awaiting``)."""
+    return db.session.scalar(
+        select(func.count(Payment.id)).where(Payment.account_id == account.id,
+                                             Payment.status == PaymentStatus.AWAITING_APPROVAL)
+    ) or 0
+
+
+def _check_decider(account: Account, payment: Payment, user: LibeoUser) -> None:
+    if payment.account_id != account.id or user.account_id != account.id:
+        raise NotFound("Ce paiement n'existe pas.")
+    if not user.is_admin:
+        raise Forbidden("Seuls les administrateurs du compte Libeo peuvent approuver ou refuser un paiement.",
+                        code="not_an_administrator")
+
+
+def _already_decided(payment: Payment) -> Conflict:
+    db.session.rollback()
+    current = db.session.get(Payment, payment.id)
+    return Conflict(
+        f"Ce paiement n'est plus à approuver ({current.status_label}) : une autre décision a été prise avant la vôtre.",
+        code="payment_not_awaiting_approval",
+    )
+
+
+def approve_payment(account: Account, payment: Payment, user: LibeoUser, *, now: datetime | None = None) -> Payment:
+    """« Approuver »: the payment is scheduled; its IBAN becomes one of the supplier's.
+
+    An execution date that went by while the payment waited moves to the
+    first business day. Of two concurrent decisions, one applies; the
+    other gets a Conflict.
+    """
+    from .payments import move_payments
+
+    _check_decider(account, payment, user)
+    earliest = earliest_execution_date(paris_today(now))
+    execution_date = max(payment.execution_date, earliest)
+    remember_iban(account.id, payment.creditor_name, payment.creditor_iban, f"approuvé par {user.email}", user.email)
+    journal(account.id, "payment.approved",
+            f"Paiement de la facture {payment.invoice.number} ({payment.amount_display} à {payment.creditor_name}) "
+            f"approuvé : programmé le {date_fr(execution_date)}.", user.email, payment.id)
+    moved = move_payments(
+        [payment.id], (PaymentStatus.AWAITING_APPROVAL,), PaymentStatus.SCHEDULED, account_id=account.id,
+        decided_by=user.email, decided_at=now or utcnow(), execution_date=execution_date,
+    )
+    if not moved:
+        raise _already_decided(payment)
+    return moved[0]
+
+
+def check_refusal_reason(reason: str | None) -> str:
+    try:
+        return clean_text(reason, max_length=MAX_REASON_LENGTH, label="Motif du refus")
+    except InvalidIdentifier as exc:
+        raise InvalidData(str(exc), "reason") from exc
+
+
+def refuse_payment(account: Account, payment: Payment, user: LibeoUser, reason: str | None,
+                   *, now: datetime | None = None) -> Payment:
+    """« Refuser »: the payment is cancelled with the reason (MEG shows « Annulé : <reason> »).
+
+    Like a cancellation, it gives the quota slot back and the invoice is to pay again.
+    """
+    from .payments import PaymentQuota, move_payments, quota_month
+
+    _check_decider(account, payment, user)
+    reason = check_refusal_reason(reason)
+    PaymentQuota(account, quota_month(payment.created_at)).release()
+    journal(account.id, "payment.refused",
+            f"Paiement de la facture {payment.invoice.number} ({payment.amount_display} à {payment.creditor_name}) "
+            f"refusé : {reason}", user.email, payment.id)
+    moment = now or utcnow()
+    moved = move_payments(
+        [payment.id], (PaymentStatus.AWAITING_APPROVAL,), PaymentStatus.CANCELLED, account_id=account.id,
+        decided_by=user.email, decided_at=moment, cancelled_at=moment, cancel_reason=reason,
+    )
+    if not moved:
+        raise _already_decided(payment)
+    return moved[0]
