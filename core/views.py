@@ -46,6 +46,19 @@ def show_domain_error(form, error, fields: dict[str, str] | None = None) -> None
         flash(error.message, "error")
 
 
+def show_domain_errors(form, problems: dict[str, str], fields: dict[str, str] | None = None) -> None:
+    """Each problem (domain field → French message) under its field, unless the form already says
+    something there; one without a field of the form is flashed."""
+    for domain_field, message in problems.items():
+        name = (fields or {}).get(domain_field, domain_field)
+        field = getattr(form, name, None) if name else None
+        if field is not None and hasattr(field, "errors"):
+            if not field.errors:
+                field.errors = [*field.errors, message]
+        else:
+            flash(message, "error")
+
+
 def file_response(content: bytes, mimetype: str, download_name: str):
     """A stored file, downloaded under its name: never shown inside the site (a supplier's file is
     not trusted content: an attachment, with the site's strict CSP and nosniff), never kept by a cache."""

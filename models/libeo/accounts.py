@@ -17,7 +17,7 @@ from core.validators import InvalidIdentifier, clean_text, format_siret, normali
 
 from . import db
 from .entities import Account, ApiKey, LibeoUser, Plan
-from .errors import Conflict, InvalidData, NotFound, PlanLimitReached
+from .errors import Conflict, InvalidData, LibeoError, NotFound, PlanLimitReached
 from .journal import COMMAND_LINE
 from .journal import record as journal
 
@@ -97,16 +97,57 @@ def create_account(
     return account
 
 
-def _check_free(siret: str, email: str) -> None:
+EMAIL_TAKEN = "Un compte Libeo utilise déjà cette adresse e-mail."
+
+
+def _siret_taken(siret: str) -> str | None:
     holder = account_for_siret(siret)
-    if holder is not None:
-        message = "Un compte Libeo existe déjà pour ce SIRET : connectez-vous à ce compte."
-        if not holder.is_verified:
-            message += (" S'il n'est pas celui de votre entreprise, un administrateur « Achats » de l'entreprise "
-                        "dans MEG peut récupérer le SIRET avec « Me connecter avec MEG ».")
+    if holder is None:
+        return None
+    message = "Un compte Libeo existe déjà pour ce SIRET : connectez-vous à ce compte."
+    if not holder.is_verified:
+        message += (" S'il n'est pas celui de votre entreprise, un administrateur « Achats » de l'entreprise "
+                    "dans MEG peut récupérer le SIRET avec « Me connecter avec MEG ».")
+    return message
+
+
+def _email_taken(email: str) -> bool:
+    return db.session.scalar(select(LibeoUser.id).where(LibeoUser.email == email)) is not None
+
+
+def _check_free(siret: str, email: str) -> None:
+    message = _siret_taken(siret)
+    if message:
         raise Conflict(message, "siret", code="siret_taken")
-    if db.session.scalar(select(LibeoUser.id).where(LibeoUser.email == email)) is not None:
-        raise Conflict("Un compte Libeo utilise déjà cette adresse e-mail.", "email", code="email_taken")
+    if _email_taken(email):
+        raise Conflict(EMAIL_TAKEN, "email", code="email_taken")
+
+
+def signup_problems(*, name: str | None, siret: str | None, email: str | None, password: str | None,
+                    full_name: str | None = "") -> dict[str, str]:
+    """Every reason :func:`create_account` would refuse these, by field, so that a sign-up form
+    shows them all at once rather than one per attempt. ``siret`` None: not asked (MEG's, say)."""
+    problems: dict[str, str] = {}
+
+    def attempt(check):
+        try:
+            return check()
+        except LibeoError as error:
+            problems.setdefault(error.field or "", error.message)
+            return None
+
+    attempt(lambda: _text(name, field="name", label="Nom de l'entreprise", max_length=200))
+    attempt(lambda: _text(full_name, field="full_name", label="Votre nom", max_length=200, required=False))
+    checked_siret = attempt(lambda: check_siret(siret)) if siret is not None else None
+    checked_email = attempt(lambda: normalize_email(email))
+    password_refused = password_problem(password or "")
+    if password_refused:
+        problems["password"] = password_refused
+    if checked_siret and (taken := _siret_taken(checked_siret)):
+        problems["siret"] = taken
+    if checked_email and _email_taken(checked_email):
+        problems["email"] = EMAIL_TAKEN
+    return problems
 
 
 def authenticate_user(email: str, password: str) -> LibeoUser | None:

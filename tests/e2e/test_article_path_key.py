@@ -17,6 +17,7 @@ def test_connect_with_a_key_then_pay_in_one_click(page: Page, live_server):
     page.get_by_label("Mot de passe").fill("croissants-au-beurre-2026")
     page.get_by_label("Nom de l'entreprise").fill("Boulangerie Martin SARL")
     page.get_by_label("SIRET").fill("834 512 345 00002")
+    page.get_by_label("J'accepte les conditions générales d'utilisation").check()
     page.get_by_role("button", name="Créer mon compte").click()
     page.get_by_role("link", name="Configuration").click()
     page.get_by_role("link", name="Intégrations").click()

@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from .deployment import WebClient
 
-BOULANGERIE = {"company_name": "Boulangerie Martin SARL", "siret": "83451234500002"}
+BOULANGERIE = {"company_name": "Boulangerie Martin SARL", "siret": "83451234500002", "terms": "y"}
 
 
 def libeo_signup_and_key(libeo: WebClient) -> str:

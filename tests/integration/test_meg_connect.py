@@ -102,6 +102,9 @@ def consent_and_come_back(browser: Browser, meg_app, company: str = GARAGE, butt
     return browser.follow(answer_consent(browser, meg_app, consent, company, button))
 
 
+BACK_TO_MEG = '<a class="button" href="/libeo/connexion-meg/revenir">← Revenir à la facture dans MEG</a>'
+
+
 def create_account_form(browser: Browser, plan: str = "gratuit", **changes):
     data = {"company_name": GARAGE, "email": GERANT, "full_name": "Marc Leroy", "plan": plan,
             "password": LIBEO_PASSWORD, "terms": "y"}
@@ -168,7 +171,7 @@ def test_payer_creates_the_libeo_account_from_meg_then_pays(apps, meg_app, libeo
     assert 'value="gerant@garage-leroy.fr"' in html
     assert re.search(r'<input id="siret" type="text" value="851 234 567 00002" readonly', html)
     assert "Partnerships — 9 € HT / mois (10,80 € TTC), sans engagement" in html
-    assert "J'accepte les conditions générales d'utilisation" in html
+    assert re.search(r"J'accepte les <a href=\"/libeo/conditions\"[^>]*>conditions générales d'utilisation</a>", html)
 
     # Between MEG's answer and the form, the session cookie carries the access
     # token encrypted: what it holds cannot be presented to MEG.
@@ -306,7 +309,7 @@ def test_a_non_administrator_creates_the_account_but_cannot_connect_it(apps, meg
     assert browser.url == f"{PUBLIC_URL}/libeo/configuration/integrations"
     html = page_text(done)
     assert "seul un administrateur du module « Achats » de Garage Leroy SAS peut le connecter" in html
-    assert f'<a href="{return_to_of(link)}">Revenir à la facture dans MEG</a>' in html
+    assert BACK_TO_MEG in html
     assert meg_connection(meg_app) is None
     assert libeo_counts(libeo_app)["Account"] == 1
     assert active_keys(libeo_app) == []  # the key MEG refused is revoked
@@ -345,6 +348,20 @@ def test_refusing_on_meg_creates_nothing(apps, meg_app, libeo_app):
 # --- the account-creation step ------------------------------------------------------------------
 
 
+def test_the_creation_step_says_every_problem_at_once(apps, meg_app, libeo_app):
+    browser = Browser(apps)
+    browser.meg_login()
+    consent_and_come_back(browser, meg_app)
+    answer = create_account_form(browser, company_name="", email="pas-une-adresse", password="court", terms=None)
+    page = page_text(answer)
+    assert answer.status_code == 200
+    for message in ("Saisissez le nom de l'entreprise.", "Cette adresse e-mail n'est pas valide.",
+                    "Le mot de passe doit comporter au moins 10 caractères.",
+                    "Acceptez les conditions générales d'utilisation pour créer votre compte."):
+        assert message in page, message
+    assert libeo_counts(libeo_app)["Account"] == 0
+
+
 def test_terms_must_be_accepted_and_the_siret_is_megs(apps, meg_app, libeo_app):
     browser = Browser(apps)
     browser.meg_login()
@@ -374,10 +391,17 @@ def test_partnerships_leads_to_the_card_step(apps, meg_app, libeo_app):
     html = page_text(page)
     assert "saisissez votre carte bancaire ci-dessous" in html
     assert "Passer à Partnerships — 9 € HT / mois" in html
-    assert f'<a href="{return_to_of(link)}">Revenir à la facture dans MEG</a>' in html
+    assert BACK_TO_MEG in html
     assert meg_connection(meg_app) is not None
     with libeo_app.app_context():
         assert libeo_db.session.scalar(select(Account.plan)) is Plan.GRATUIT  # until Stripe accepts the card
+
+    # The way back stays on every page (the card step, « Factures »…) until the person takes it.
+    for address in ("/libeo/abonnement", "/libeo/factures/", "/libeo/configuration/"):
+        assert BACK_TO_MEG in page_text(browser.get(address)), address
+    back = browser.get("/libeo/connexion-meg/revenir")
+    assert back.status_code == 302 and back.headers["Location"] == return_to_of(link)
+    assert BACK_TO_MEG not in page_text(browser.get("/libeo/factures/"))
 
 
 def start_creation(apps, meg_app) -> tuple[Browser, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html import unescape
 
 from sqlalchemy import select
@@ -125,8 +126,26 @@ def test_amount_of_an_invoice_being_paid_cannot_change(connected, client, meg_ap
         data = {"number": invoice.number, "supplier_id": invoice.supplier_id,
                 "issue_date": invoice.issue_date.isoformat(), "due_date": invoice.due_date.isoformat(),
                 "amount": "1,00", "payment_mode": invoice.payment_mode.name}
-    page = unescape(client.post(f"/meg/achats/factures/{invoice_id}/modifier", data=data).get_data(as_text=True))
-    assert "en cours de paiement par Libeo" in page
-    assert _pending(meg_app) == []
+    answer = client.post(f"/meg/achats/factures/{invoice_id}/modifier", data=data)
+    assert answer.status_code == 302  # the amount field is locked: what the request said of it is ignored
     with meg_app.app_context():
         assert meg_db.session.get(SupplierInvoice, invoice_id).amount_cents != 100
+
+
+def test_a_scheduled_invoice_shows_its_supplier_amount_and_mode_locked_and_keeps_them(connected, client, meg_app):
+    invoice_id = _pay_first(client, meg_app)
+    with meg_app.app_context():
+        invoice = meg_db.session.get(SupplierInvoice, invoice_id)
+        before = (invoice.supplier_id, invoice.amount_cents, invoice.payment_mode)
+    form = unescape(client.get(f"/meg/achats/factures/{invoice_id}/modifier").get_data(as_text=True))
+    # Said before anything is typed, not after « Enregistrer »: the fields are disabled, with the reason.
+    assert "son fournisseur, son montant et son mode de règlement ne peuvent plus changer" in form
+    for name in ("supplier_id", "amount", "payment_mode"):
+        assert re.search(rf'<(input|select)[^>]*\bdisabled\b[^>]*name="{name}"', form), name
+    for name in ("number", "issue_date", "due_date"):
+        assert not re.search(rf'<input[^>]*\bdisabled\b[^>]*name="{name}"', form), name
+    # A request that sends other values anyway (an old tab, a crafted form) saves the rest, never those.
+    _edit(client, meg_app, invoice_id, number="F-LOCK-1", amount="1,00", payment_mode="VIREMENT")
+    with meg_app.app_context():
+        invoice = meg_db.session.get(SupplierInvoice, invoice_id)
+        assert (invoice.number, (invoice.supplier_id, invoice.amount_cents, invoice.payment_mode)) == ("F-LOCK-1", before)

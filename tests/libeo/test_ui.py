@@ -37,6 +37,7 @@ SIGNUP = {
     "password": "pain-au-levain-2026",
     "company_name": "Boulangerie Martin SARL",
     "siret": "834 512 345 00002",
+    "terms": "y",
 }
 
 
@@ -74,6 +75,41 @@ def test_bad_signup_is_refused_and_saves_nothing(client, libeo_app, change, mess
     response = client.post("/libeo/inscription", data={**SIGNUP, **change})
     assert response.status_code == 200
     assert message in text(response)
+    with libeo_app.app_context():
+        assert db.session.scalar(select(func.count(Account.id))) == 0
+
+
+def test_signup_says_every_problem_at_once(client, libeo_app):
+    response = client.post("/libeo/inscription", data={
+        **SIGNUP, "siret": "83451234500003", "email": "pas-une-adresse", "password": "court", "terms": ""})
+    page = text(response)
+    for message in ("clé de contrôle incorrecte", "Cette adresse e-mail n'est pas valide.",
+                    "Le mot de passe doit comporter au moins 10 caractères.",
+                    "Acceptez les conditions générales d'utilisation pour créer votre compte."):
+        assert message in page, message
+    with libeo_app.app_context():
+        assert db.session.scalar(select(func.count(Account.id))) == 0
+
+
+def test_signup_says_both_the_siret_and_the_email_are_taken(client, libeo_app):
+    client.post("/libeo/inscription", data=SIGNUP)
+    client.post("/libeo/deconnexion")
+    page = text(client.post("/libeo/inscription", data={**SIGNUP, "password": "court"}))
+    for message in ("Un compte Libeo existe déjà pour ce SIRET", "Un compte Libeo utilise déjà cette adresse e-mail",
+                    "au moins 10 caractères"):
+        assert message in page, message
+
+
+def test_the_terms_are_a_click_away_and_must_be_accepted(client, libeo_app):
+    page = text(client.get("/libeo/inscription"))
+    assert re.search(r"J'accepte les <a href=\"/libeo/conditions\"[^>]*>conditions générales d'utilisation</a>", page)
+    terms = client.get("/libeo/conditions")
+    assert terms.status_code == 200
+    terms_page = text(terms)
+    assert "<h1>Conditions générales d'utilisation de Libeo</h1>" in terms_page
+    assert "9 € HT par mois (10,80 € TTC)" in terms_page
+    refused = text(client.post("/libeo/inscription", data={k: v for k, v in SIGNUP.items() if k != "terms"}))
+    assert "Acceptez les conditions générales d'utilisation pour créer votre compte." in refused
     with libeo_app.app_context():
         assert db.session.scalar(select(func.count(Account.id))) == 0
 
@@ -152,6 +188,13 @@ def test_forms_require_a_csrf_token(tmp_path, worker_id_safe):
 def test_inviting_a_second_user_names_the_plan_limit(client, libeo_app, signed_in):
     page = text(client.get("/libeo/configuration/utilisateurs"))
     assert signed_in.email in page
+    # No form that can only be refused: the limit, said before, with where to go instead.
+    assert ">Inviter</button>" not in page
+    assert ("Votre formule Gratuit inclut 1 utilisateur, déjà attribué : vous ne pouvez pas inviter d'autre "
+            "utilisateur.") in page
+    assert re.search(r'<a href="/libeo/configuration/expert-comptable">« Expert-comptable »</a>', page)
+    if "billing.subscription" in libeo_app.view_functions:
+        assert '<a href="/libeo/abonnement">voir les formules dans « Abonnement »</a>' in page
     response = client.post("/libeo/configuration/utilisateurs", data={"email": "associe@entreprise.fr"})
     assert "Votre formule Gratuit inclut 1 utilisateur" in text(response)
     with libeo_app.app_context():

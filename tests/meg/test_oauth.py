@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
-from html import unescape
 import time
+from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -174,6 +175,17 @@ def test_only_asked_scopes_are_shared(client, demo, meg_auth, meg_app):
     info = client.get("/meg/oauth/userinfo", headers=bearer(token["access_token"])).json
     assert set(info) == {"sub", "email"}
     assert info["email"] == "gerant@garage-leroy.fr"
+
+
+def test_the_consent_list_reads_as_one_french_sentence(client, demo, meg_auth, meg_app):
+    client_id, _ = new_client(meg_app)
+    meg_auth.login("gerant@garage-leroy.fr")
+    _, challenge = pkce()
+    html = client.get(authorize_query(client_id, challenge)).get_data(as_text=True)
+    items = [unescape(item) for item in re.findall(r"<li>(.*?)</li>", html.split('class="consent-list"')[1].split("</ul>")[0])]
+    assert len(items) >= 3
+    assert all(item.endswith(" ;") for item in items[:-1]), items
+    assert items[-1].endswith(".") and not items[-1].endswith(";."), items
 
 
 # --- login and refusal --------------------------------------------------------------------------

@@ -300,7 +300,8 @@ def test_passwords_are_hashed_with_scrypt_at_owasp_strength(make_apps):
     apps = make_apps(libeo={"PASSWORD_HASH_METHOD": LibeoConfig.PASSWORD_HASH_METHOD})
     client = apps.root.test_client()
     answer = client.post("/libeo/inscription", data={"email": "claire@boulangerie-martin.fr", "password": LIBEO_PASSWORD,
-                                                     "company_name": "Boulangerie Martin SARL", "siret": "83451234500002"})
+                                                     "company_name": "Boulangerie Martin SARL", "siret": "83451234500002",
+                                                     "terms": "y"})
     assert answer.status_code == 302
     with apps.libeo.app_context():
         stored = db.session.query(LibeoUser.password_hash).scalar()

@@ -46,6 +46,7 @@ PUBLIC = {
         "main.home": "page d'accueil publique de Libeo",
         "auth.login": "le formulaire de connexion",
         "auth.signup": "la création de compte",
+        "auth.terms": "les conditions générales d'utilisation, liées depuis la création de compte",
         "api.openapi": "le document OpenAPI de l'API",
         "billing.webhook": "appelé par Stripe, authentifié par sa signature (400 sans elle)",
         "meg_connect.page": "« Me connecter avec MEG » : page d'entrée du parcours, sans donnée",

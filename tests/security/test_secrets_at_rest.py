@@ -89,7 +89,7 @@ def first_path(url, apps, secrets):
     libeo, meg = requests.Session(), requests.Session()
     signup = libeo.post(f"{url}/libeo/inscription", data={
         "email": "claire@boulangerie-martin.fr", "password": LIBEO_PASSWORD, "company_name": "Boulangerie Martin SARL",
-        "siret": BOULANGERIE_SIRET, "full_name": "Claire Martin"})
+        "siret": BOULANGERIE_SIRET, "full_name": "Claire Martin", "terms": "y"})
     assert signup.url.endswith("/libeo/factures/"), signup.text[-2000:]
     meg.post(f"{url}/meg/connexion", data={"email": "admin@boulangerie-martin.fr", "password": "demo-meg-2026"})
 

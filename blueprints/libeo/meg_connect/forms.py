@@ -1,8 +1,10 @@
-from wtforms import BooleanField, EmailField, PasswordField, RadioField, StringField, SubmitField
+from wtforms import EmailField, PasswordField, RadioField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from core.forms import Form
+
+from ..auth.forms import terms_field
 
 PLAN_CHOICES = [
     SelectChoice("gratuit", "Gratuit"),
@@ -32,8 +34,5 @@ class MegSignupForm(Form):
         "Mot de passe",
         validators=[DataRequired("Choisissez un mot de passe."), Length(max=128, message="Mot de passe trop long.")],
     )
-    terms = BooleanField(
-        "J'accepte les conditions générales d'utilisation",
-        validators=[DataRequired("Acceptez les conditions générales d'utilisation pour créer votre compte.")],
-    )
+    terms = terms_field()
     submit = SubmitField("Créer mon compte Libeo")

@@ -12,13 +12,13 @@ hand the new key to MEG, and never reaches the database.
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_user
-from markupsafe import Markup
+from flask_login import current_user, login_required, login_user
 
 from core.throttle import client_address, configured
 from core.validators import format_siret
-from core.views import show_domain_error
+from core.views import show_domain_error, show_domain_errors
 from models.libeo import LibeoUser
+from models.libeo.accounts import signup_problems
 from models.libeo.errors import LibeoError
 from models.libeo.meg_client import MegProfile, authorization_redirect, meg_client, meg_return_url, read_meg_answer, seal, unseal
 from models.libeo.meg_link import SignInStep, continue_sign_in, create_account_and_finish, squatted
@@ -28,6 +28,7 @@ from . import bp
 from .forms import MegSignupForm
 
 SESSION_KEY = "meg_connect"
+BACK_TO_MEG = "back_to_meg"  # the MEG invoice to go back to, read by base.html
 PENDING_SECONDS = 30 * 60
 EXPIRED = "Votre connexion avec MEG a expiré : cliquez de nouveau sur « Me connecter avec MEG »."
 
@@ -90,7 +91,9 @@ def _follow(step: SignInStep, access_token: str | None = None):
     for message, category in step.messages:
         flash(message, category)
     if step.back_to_meg:
-        flash(Markup('<a href="{}">Revenir à la facture dans MEG</a>').format(step.back_to_meg), "info")
+        # Kept until followed: « Revenir à la facture dans MEG » stays on every page of Libeo,
+        # across the card step of « Abonnement » too (base.html).
+        session[BACK_TO_MEG] = step.back_to_meg
     return redirect(step.goto if "://" in step.goto else url_for(step.goto))
 
 
@@ -104,6 +107,14 @@ def page():
     return render_template(
         "libeo/meg_connect/page.html", available=meg_client() is not None, return_to=_return_to()
     )
+
+
+@bp.get("/revenir")
+@login_required
+def back_to_meg():
+    """« Revenir à la facture dans MEG »: to the MEG invoice the person came from (checked again)."""
+    target = meg_return_url(session.pop(BACK_TO_MEG, None))
+    return redirect(target or url_for("invoices.list_invoices"))
 
 
 @bp.get("/demarrer")
@@ -145,7 +156,7 @@ def signup():
         form.company_name.data = profile.company_name
         form.email.data = profile.email
         form.full_name.data = profile.full_name
-    if form.validate_on_submit():
+    if form.is_submitted() and _every_problem_shown(form):
         try:
             step = create_account_and_finish(
                 profile, access_token, _return_to(),
@@ -163,6 +174,16 @@ def signup():
         "libeo/meg_connect/signup.html", form=form, profile=profile, siret=format_siret(profile.siret),
         squatter=squatted(profile.siret) if profile.achats_admin else None, login_url=_login_url(),
     )
+
+
+def _every_problem_shown(form: MegSignupForm) -> bool:
+    """Every problem at once, under its field (the SIRET is MEG's: not checked here)."""
+    valid = form.validate()
+    show_domain_errors(form, signup_problems(
+        name=form.company_name.data, siret=None, email=form.email.data, password=form.password.data,
+        full_name=form.full_name.data,
+    ), {"name": "company_name"})
+    return valid and not form.errors
 
 
 def _login_url() -> str:

@@ -54,6 +54,17 @@ class InvoiceForm(Form):
         if field.data and self.issue_date.data and field.data < self.issue_date.data:
             raise ValidationError("L'échéance ne peut pas précéder la date de facture.")
 
+    LOCKED = ("supplier_id", "amount", "payment_mode")
+
+    def keep_locked(self, invoice) -> None:
+        """While Libeo pays the invoice, its supplier, amount and mode stay the invoice's: those fields
+        are shown disabled (so never sent), and whatever a request says about them is ignored."""
+        values = {"supplier_id": invoice.supplier_id, "amount": cents_to_input(invoice.amount_cents),
+                  "payment_mode": invoice.payment_mode.name}
+        for name, value in values.items():
+            self[name].data = value
+            self[name].raw_data = [str(value)]
+
     def fill_from(self, invoice) -> None:
         self.number.data = invoice.number
         self.supplier_id.data = invoice.supplier_id

@@ -177,6 +177,9 @@ def edit_invoice(invoice_id: int):
     _supplier_choices(form)
     if request.method == "GET":
         form.fill_from(invoice)
+    lock = payment_lock(invoice)
+    if lock:
+        form.keep_locked(invoice)
     duplicate = None
     if form.validate_on_submit():
         try:
@@ -191,7 +194,7 @@ def edit_invoice(invoice_id: int):
             db.session.commit()
             flash(f"La facture {invoice.number} est modifiée.", "success")
             return redirect(url_for("achats.invoice", invoice_id=invoice.id))
-    return render_template("meg/achats/invoice_form.html", form=form, invoice=invoice, lock=payment_lock(invoice),
+    return render_template("meg/achats/invoice_form.html", form=form, invoice=invoice, lock=lock,
                            duplicate=duplicate)
 
 
