@@ -18,7 +18,8 @@ from flask import Flask, Response
 NARROW, NO_BREAK = "\u202f", "\u00a0"
 # Elements whose text is kept as it is: what a person typed, or code.
 _KEEP = re.compile(r"(<(textarea|pre|script|style)\b.*?</\2\s*>)", re.S | re.I)
-_TEXT = re.compile(r">([^<]+)<")
+# A text node holding one of the characters concerned (most nodes hold none: they are skipped in C).
+_TEXT = re.compile(r">([^<;:!?«»]*[;:!?«»][^<]*)<")
 _BEFORE = re.compile(r"[ \u00a0]+([;!?])")
 _BEFORE_COLON = re.compile(r"[ \u00a0\u202f]+:(?=\s|$|<)")
 _OPENING = re.compile(r"«[ \u00a0]+")
@@ -40,10 +41,14 @@ def typeset(html: str) -> str:
     for index, part in enumerate(parts):
         kind = index % 3
         if kind == 0:
-            out.append(_TEXT.sub(lambda m: ">" + french_spaces(m.group(1)) + "<", part))
+            out.append(_TEXT.sub(_typeset_node, part))
         elif kind == 1:
             out.append(part)
     return "".join(out)
+
+
+def _typeset_node(match: re.Match) -> str:
+    return ">" + french_spaces(match.group(1)) + "<"
 
 
 def init_typography(app: Flask) -> None:

@@ -277,12 +277,12 @@ def _sql(meg: int = 0, libeo: int = 0, meg_commits: int = 0, libeo_commits: int 
 # The guard (README « Benchmark »): a page reads user, companies, role, connection, one page of rows
 # with their count, and their payments; API reads commit nothing; « Payer » commits twice on each side.
 EXPECTED = {
-    "meg_settlements": _sql(meg=6),
-    "meg_settlements_accountant": _sql(meg=6),
-    "meg_invoices": _sql(meg=6),
-    "meg_invoice_detail": _sql(meg=8),
-    "meg_suppliers": _sql(meg=4),
-    "meg_pay": _sql(meg=12, libeo=18, meg_commits=2, libeo_commits=2),
+    "meg_settlements": _sql(meg=5),
+    "meg_settlements_accountant": _sql(meg=5),
+    "meg_invoices": _sql(meg=5),
+    "meg_invoice_detail": _sql(meg=7),
+    "meg_suppliers": _sql(meg=3),
+    "meg_pay": _sql(meg=11, libeo=18, meg_commits=2, libeo_commits=2),
     "libeo_invoices": _sql(libeo=6),
     "libeo_payments": _sql(libeo=4),
     "libeo_api_me": _sql(libeo=2),

@@ -19,7 +19,7 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
 
 from core.banks import bank_bic, bank_name
 from core.dates import utcnow
@@ -128,7 +128,17 @@ class User(db.Model):
         return select(Company).where(condition).order_by(Company.name, Company.id)
 
     def companies(self) -> list[Company]:
-        return list(db.session.scalars(self.companies_query()))
+        """The companies this user may open; the user's « Achats » role in each is read by the same
+        statement, so that :meth:`achats_role` needs no other for them."""
+        role = aliased(ModuleRole)
+        query = self.companies_query().add_columns(role.role).outerjoin(
+            role, (role.company_id == Company.id) & (role.user_id == self.id) & (role.module == "achats"))
+        known = self.__dict__.setdefault("_achats_roles", {})
+        companies = []
+        for company, achats_role in db.session.execute(query):
+            known[company.id] = self._with_firm_access(company, achats_role)
+            companies.append(company)
+        return companies
 
     def company(self, company_id: int) -> Company | None:
         """The company if this user may open it, else None (never another's)."""
@@ -143,13 +153,15 @@ class User(db.Model):
         return known[company.id]
 
     def _read_achats_role(self, company: Company) -> AchatsRole | None:
-        role = db.session.scalar(
+        return self._with_firm_access(company, db.session.scalar(
             select(ModuleRole.role).where(
                 ModuleRole.user_id == self.id,
                 ModuleRole.company_id == company.id,
                 ModuleRole.module == "achats",
             )
-        )
+        ))
+
+    def _with_firm_access(self, company: Company, role: AchatsRole | None) -> AchatsRole | None:
         if role is None and self.is_accountant and company.accounting_firm_id == self.accounting_firm_id:
             # The firm's accountant works in the module, without administering it.
             return AchatsRole.USER

@@ -206,8 +206,9 @@ def settlements():
     company = current_company()
     pagination = paginate(db, invoices_to_settle_query(company), page_number(), SETTLEMENTS_PER_PAGE)
     libeo = libeo_state(current_user, company, pagination.items)
-    return render_template("meg/achats/settlements.html", pagination=pagination, libeo=libeo,
-                           confirm=_confirmation_for(libeo, pagination.items), pay_form=PayForm())
+    confirm = _confirmation_for(libeo, pagination.items)
+    return render_template("meg/achats/settlements.html", pagination=pagination, libeo=libeo, confirm=confirm,
+                           pay_form=PayForm() if confirm else None)
 
 
 @bp.route("/factures/<int:invoice_id>/payer", methods=["POST"])
