@@ -11,7 +11,8 @@ form, never « Se déconnecter »). Each page must:
 - say ``<html lang="fr">``, have a title and exactly one ``h1``;
 - not overflow horizontally, at 1280 px nor at 390 px wide (a phone);
 - give every form control a name (its ``<label>``, ``aria-label`` or
-  ``aria-labelledby``): what a screen reader announces.
+  ``aria-labelledby``): what a screen reader announces; and no ``id`` twice
+  (a ``<label for>`` names only the first).
 
 Downloads (PDF, XML, CSV, …) are only asked for, their status checked.
 Every finding of a role is listed at the end, with the page that linked to
@@ -102,7 +103,10 @@ PAGE_FACTS = """() => {
           urls.push(at(data.filter(([k]) => k !== select.name).concat([[select.name, option.value]])));
       return urls.map(u => [u, 'formulaire ' + (f.getAttribute('aria-label') || f.id || '')]);
     });
+  const ids = [...document.querySelectorAll('[id]:not(input[type=hidden])')].map(el => el.id);
+  const duplicates = [...new Set(ids.filter((id, i) => ids.indexOf(id) !== i))];
   return {
+    duplicates,
     lang: document.documentElement.getAttribute('lang') || '',
     title: document.title.trim(),
     h1: document.querySelectorAll('h1').length,
@@ -304,6 +308,8 @@ def _check_page(page: Page, visit: Visit, folder: Path | None) -> list[tuple[str
         visit.findings.append("pas de <title>")
     if facts["h1"] != 1:
         visit.findings.append(f"{facts['h1']} titres h1 au lieu d'un")
+    for duplicate in facts["duplicates"]:
+        visit.findings.append(f"id en double : {duplicate} (un libellé ne désigne que le premier)")
     for control in facts["unnamed"]:
         visit.findings.append(f"champ sans libellé : {control}")
 
