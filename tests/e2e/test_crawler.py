@@ -117,13 +117,29 @@ PAGE_FACTS = """() => {
 
 OVERFLOW = """() => {
   const root = document.documentElement, width = root.clientWidth;
-  if (root.scrollWidth <= width + 1) return null;
   const describe = el => el.tagName.toLowerCase() + (el.className && typeof el.className === 'string'
     ? '.' + el.className.trim().split(/\\s+/).join('.') : '') + ' « ' + (el.innerText || '').trim().slice(0, 40) + ' »';
-  const wide = [...document.body.querySelectorAll('*')].filter(el => el.getBoundingClientRect().right > width + 1);
-  // The outermost ones: what overflows, not everything inside it.
-  const outer = wide.filter(el => !wide.includes(el.parentElement));
-  return {scrollWidth: root.scrollWidth, width, culprits: outer.slice(0, 3).map(describe)};
+  const outermost = els => els.filter(el => !els.includes(el.parentElement)).slice(0, 3).map(describe);
+  if (root.scrollWidth > width + 1) {
+    const wide = [...document.body.querySelectorAll('*')].filter(el => el.getBoundingClientRect().right > width + 1);
+    return `${root.scrollWidth} px de large : ${outermost(wide).join(' ; ')}`;
+  }
+  // Within the viewport, but out of the page's column (a table wider than the page).
+  const main = document.querySelector('main');
+  if (!main) return null;
+  const right = main.getBoundingClientRect().right - parseFloat(getComputedStyle(main).paddingRight);
+  // What an ancestor clips or scrolls (a visually hidden table head) does not stick out.
+  const clipped = el => {
+    for (let a = el.parentElement; a && a !== main; a = a.parentElement) {
+      const style = getComputedStyle(a);
+      if ((style.overflowX !== 'visible' || style.clipPath !== 'none') && a.getBoundingClientRect().right <= right + 1)
+        return true;
+    }
+    return false;
+  };
+  const out = [...main.querySelectorAll('*')]
+    .filter(el => el.getBoundingClientRect().right > right + 1 && !clipped(el));
+  return out.length ? `dépasse la colonne de la page : ${outermost(out).join(' ; ')}` : null;
 }"""
 
 
@@ -315,14 +331,14 @@ def _check_page(page: Page, visit: Visit, folder: Path | None) -> list[tuple[str
 
     overflow = page.evaluate(OVERFLOW)
     if overflow:
-        visit.findings.append(f"déborde à 1280 px ({overflow['scrollWidth']} px) : {'; '.join(overflow['culprits'])}")
+        visit.findings.append(f"déborde à 1280 px, {overflow}")
     if folder:
         visit.shot = f"{visit.number:03d}-{_slug(visit.url)}.png"
         page.screenshot(path=str(folder / visit.shot), full_page=True)
     page.set_viewport_size(PHONE)
     overflow = page.evaluate(OVERFLOW)
     if overflow:
-        visit.findings.append(f"déborde à 390 px ({overflow['scrollWidth']} px) : {'; '.join(overflow['culprits'])}")
+        visit.findings.append(f"déborde à 390 px, {overflow}")
     if folder:
         visit.phone_shot = f"{visit.number:03d}-{_slug(visit.url)}-390.png"
         page.screenshot(path=str(folder / visit.phone_shot), full_page=True)
