@@ -1,7 +1,7 @@
 """The crawler: every page a demo role can reach, checked as a French visitor would see it.
 
-For each demo role of MEG, and a Libeo account on « Gratuit » and one on
-« Partnerships », the crawler logs in, starts at the home page and follows,
+For a visitor, each demo role of MEG, and a Libeo account on « Gratuit » and
+one on « Partnerships », the crawler logs in (but the visitor), starts at the home page and follows,
 breadth first, every same-origin link and every GET form (never a POST
 form, never « Se déconnecter »). Each page must:
 
@@ -55,6 +55,7 @@ GARAGE_SIRET = "85123456700002"
 
 # role id → (product it logs in to, e-mail, what the index says of it)
 ROLES = {
+    "visiteur": (None, None, "Visiteur non connecté (accueil, connexions, inscription à Libeo)"),
     "meg-admin-boulangerie": ("meg", "admin@boulangerie-martin.fr",
                               "MEG · Claire Martin, administratrice « Achats » de Boulangerie Martin"),
     "meg-compta-boulangerie": ("meg", "compta@boulangerie-martin.fr",
@@ -270,7 +271,9 @@ def demo_world(live_server, libeo_oauth_client):
     return live_server
 
 
-def _log_in(page: Page, product: str, email: str) -> None:
+def _log_in(page: Page, product: str | None, email: str | None) -> None:
+    if product is None:
+        return
     if product == "meg":
         log_in(page, email)
         return
@@ -322,6 +325,9 @@ def _check_page(page: Page, visit: Visit, folder: Path | None) -> list[tuple[str
         visit.findings.append(f'<html lang="{facts["lang"]}"> au lieu de lang="fr"')
     if not facts["title"]:
         visit.findings.append("pas de <title>")
+    parts = [part.strip() for part in facts["title"].split("·")]
+    if len(set(parts)) < len(parts):
+        visit.findings.append(f"titre qui se répète : « {facts['title']} »")
     if facts["h1"] != 1:
         visit.findings.append(f"{facts['h1']} titres h1 au lieu d'un")
     for duplicate in facts["duplicates"]:
