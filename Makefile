@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-pg test-e2e bench bench-pg clean
+.PHONY: run test test-pg test-e2e screenshots bench bench-pg clean
 
 # Debian's python3 needs python3-venv for `-m venv`: installed here when we may.
 $(BIN)/python:
@@ -38,6 +38,11 @@ test-pg: $(VENV)/.installed-dev
 
 test-e2e: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest tests/e2e
+
+# Every page each demo role reaches, at 1280 px and 390 px: screenshots/index.html to browse them.
+screenshots: $(VENV)/.installed-dev
+	SCREENSHOTS=1 $(BIN)/python -m pytest tests/e2e/test_crawler.py -n 2 -p no:logging; \
+	  status=$$?; echo "Captures : $(CURDIR)/screenshots/index.html"; exit $$status
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -481,7 +481,7 @@ def test_the_journal_tells_the_accounts_sensitive_events(admin, apps, client):
     ]
     for sentence in expected:
         assert sentence in page, sentence
-    assert f"<td>{admin.email}</td>" in page and "compta@entreprise.fr (via MEG)" in page
+    assert f"<td data-label=\"Par\">{admin.email}</td>" in page and "compta@entreprise.fr (via MEG)" in page
     assert "Support Libeo (ligne de commande)" in page
     # Newest first.
     assert page.index("Formule changée") < page.index("Compte créé pour")
