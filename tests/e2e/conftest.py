@@ -26,7 +26,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
     "--disable-quic",
-    # A French person's browser: date fields read JJ/MM/AAAA.
+    # A French person's browser (with the context's locale: Accept-Language, navigator.language).
+    # Headless Chromium here still draws date fields as mm/dd/yyyy whatever the locale: tests fill
+    # them with ISO dates, and screenshots show that American order (a real French browser does not).
     "--lang=fr-FR",
 ]
 
