@@ -5,14 +5,14 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from core.paging import paginate
 from core.security import safe_next_url
 from core.views import page_number
 from models.libeo import db
 from models.libeo.errors import LibeoError
-from models.libeo.payments import account_payment
 from models.libeo.safeguards import approve_payment, awaiting_query, refuse_payment
 
-from ..context import current_account, require_admin
+from ..context import account_payment_or_404, current_account, require_admin
 from . import bp
 from .forms import ApproveForm, RefuseForm
 
@@ -26,16 +26,9 @@ def require_administrator():
     require_admin()
 
 
-def _payment_or_404(payment_id: int):
-    payment = account_payment(current_account(), payment_id)
-    if payment is None:
-        abort(404)
-    return payment
-
-
 @bp.route("/")
 def list_awaiting():
-    pagination = db.paginate(awaiting_query(current_account()), page=page_number(), per_page=PER_PAGE, error_out=False)
+    pagination = paginate(db, awaiting_query(current_account()), page_number(), PER_PAGE)
     return render_template("libeo/approvals/list.html", pagination=pagination, refuse_form=RefuseForm())
 
 
@@ -45,7 +38,7 @@ def _back(payment_id: int) -> str:
 
 @bp.route("/<int:payment_id>/approuver", methods=["POST"])
 def approve(payment_id: int):
-    payment = _payment_or_404(payment_id)
+    payment = account_payment_or_404(payment_id)
     if not ApproveForm().validate_on_submit():
         abort(400)
     number, supplier = payment.invoice.number, payment.creditor_name
@@ -62,7 +55,7 @@ def approve(payment_id: int):
 
 @bp.route("/<int:payment_id>/refuser", methods=["POST"])
 def refuse(payment_id: int):
-    payment = _payment_or_404(payment_id)
+    payment = account_payment_or_404(payment_id)
     form = RefuseForm()
     if not form.validate_on_submit():
         for errors in form.errors.values():

@@ -11,9 +11,9 @@ from core.views import page_number, pdf_response
 from models.libeo import db
 from models.libeo.documents import payment_receipt, receipt_file_name
 from models.libeo.errors import LibeoError
-from models.libeo.payments import account_payment, cancel_payment, mark_debited, payments_query
+from models.libeo.payments import cancel_payment, mark_debited, payments_query
 
-from ..context import current_account
+from ..context import account_payment_or_404, current_account
 from . import bp
 from .forms import CancelForm, MarkDebitedForm
 
@@ -26,13 +26,6 @@ def require_login():
     """Every page of « Paiements » needs a signed-in user."""
 
 
-def _payment_or_404(payment_id: int):
-    payment = account_payment(current_account(), payment_id)
-    if payment is None:
-        abort(404)
-    return payment
-
-
 @bp.route("/")
 def list_payments():
     pagination = paginate(db, payments_query(current_account()), page_number(), PER_PAGE)
@@ -41,13 +34,13 @@ def list_payments():
 
 @bp.route("/<int:payment_id>")
 def payment(payment_id: int):
-    return render_template("libeo/payments/detail.html", payment=_payment_or_404(payment_id))
+    return render_template("libeo/payments/detail.html", payment=account_payment_or_404(payment_id))
 
 
 @bp.route("/<int:payment_id>/justificatif.pdf")
 def receipt(payment_id: int):
     """« Justificatif de paiement »: a payment remitted or paid; otherwise its page says why not."""
-    payment = _payment_or_404(payment_id)
+    payment = account_payment_or_404(payment_id)
     try:
         content = payment_receipt(payment)
     except LibeoError as error:
@@ -60,7 +53,7 @@ def receipt(payment_id: int):
 def cancel(payment_id: int):
     """« Annuler »: a confirmation page, then the cancellation."""
     account = current_account()
-    payment = _payment_or_404(payment_id)
+    payment = account_payment_or_404(payment_id)
     back = safe_next_url(request.values.get("next"), url_for("payments.payment", payment_id=payment_id))
     form = CancelForm()
     if request.method == "GET":
@@ -83,7 +76,7 @@ def cancel(payment_id: int):
 def mark_as_debited(payment_id: int):
     """« Marquer comme débité »: a confirmation page, then the change."""
     account = current_account()
-    payment = _payment_or_404(payment_id)
+    payment = account_payment_or_404(payment_id)
     form = MarkDebitedForm()
     if form.validate_on_submit():
         number = payment.invoice.number
