@@ -44,6 +44,11 @@ def test_payer_creates_the_libeo_account_from_meg_and_comes_back_to_the_invoice(
     expect(page.get_by_label("SIRET")).not_to_be_editable()
     expect(page.get_by_label("Adresse e-mail")).to_have_value("gerant@garage-leroy.fr")
     expect(page.get_by_label("Partnerships — 9 € HT / mois (10,80 € TTC), sans engagement")).to_be_visible()
+    # « Formule » is a framed group with its title in the page's style, not the browser's default fieldset.
+    plans = page.get_by_role("group", name="Formule")
+    assert plans.evaluate("e => getComputedStyle(e).borderTopStyle + ' ' + getComputedStyle(e).borderTopLeftRadius") \
+        == "solid 10px"
+    assert plans.locator("legend").evaluate("e => getComputedStyle(e).fontWeight") == "600"
     page.get_by_label("Gratuit", exact=True).check()
     page.get_by_label("Mot de passe").fill("pistons-et-bougies-2026")
     page.get_by_role("button", name="Créer mon compte Libeo").click()
