@@ -54,8 +54,6 @@ class InvoiceForm(Form):
         if field.data and self.issue_date.data and field.data < self.issue_date.data:
             raise ValidationError("L'échéance ne peut pas précéder la date de facture.")
 
-    LOCKED = ("supplier_id", "amount", "payment_mode")
-
     def keep_locked(self, invoice) -> None:
         """While Libeo pays the invoice, its supplier, amount and mode stay the invoice's: those fields
         are shown disabled (so never sent), and whatever a request says about them is ignored."""
