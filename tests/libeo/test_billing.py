@@ -473,6 +473,20 @@ def test_the_page_shows_plan_usage_and_offer_with_localstripes_stripe_js(client,
     assert f"script-src 'self' {localstripe.url}" in csp and f"connect-src 'self' {localstripe.url}" in csp
 
 
+def test_partnerships_given_by_support_is_not_offered_again(client, libeo_app, signed_in):
+    """`libeo set-plan --plan partnerships` (support), no card: the page says so, and offers no upgrade to it."""
+    from models.libeo.accounts import set_plan
+
+    with libeo_app.app_context():
+        set_plan(SIRET, Plan.PARTNERSHIPS)
+        db.session.commit()
+    html = " ".join(page(client).split())
+    assert ">Partnerships</strong>" in html
+    assert "Votre formule Partnerships vous a été attribuée par le support de Libeo" in html
+    assert "Passer à Partnerships" not in html and 'id="subscribe-form"' not in html
+    assert "js.stripe.com" not in html
+
+
 def test_real_stripe_keys_switch_the_gateway_and_the_page_to_stripe(tmp_path, worker_id_safe):
     keys = {"STRIPE_SECRET_KEY": "sk_test_abc", "STRIPE_PUBLISHABLE_KEY": "pk_test_abc", "STRIPE_WEBHOOK_SECRET": "whsec_abc"}
     built = build_apps(tmp_path, worker_id_safe, libeo=keys)
