@@ -75,6 +75,9 @@ class BaseConfig:
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
+    # A moving window: « 5 per minute » means in any 60 s, never 10 across the turn of a minute
+    # (a fixed window would allow that burst, and its reset at the minute would make the limit arbitrary).
+    RATELIMIT_STRATEGY = "moving-window"
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     # The limits themselves (Flask-Limiter strings; "" turns one off).
     LOGIN_LIMIT_PER_ACCOUNT = _limit("LOGIN_LIMIT_PER_ACCOUNT", "10 per minute")

@@ -173,6 +173,9 @@ class WebClient(requests.Session):
         super().__init__()
         self.trust_env = False
         self.base_url = base_url
+        # A connection per request: a kept-alive one that gunicorn closes while a test pauses (a side
+        # stopped and started again) would otherwise be reset under the next request.
+        self.headers["Connection"] = "close"
 
     def request(self, method, url, *args, **kwargs):
         if url.startswith("/"):
