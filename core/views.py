@@ -32,15 +32,21 @@ def page_number() -> int:
     return number if number is not None and number < 10**MAX_PAGE_DIGITS else 1
 
 
+def _form_field(form, domain_field: str | None, fields: dict[str, str] | None):
+    """The form's field for a domain's field name (``fields`` maps names that differ), or None."""
+    name = (fields or {}).get(domain_field, domain_field)
+    field = getattr(form, name, None) if name else None
+    return field if field is not None and hasattr(field, "errors") else None
+
+
 def show_domain_error(form, error, fields: dict[str, str] | None = None) -> None:
     """Puts a domain error's French message under the field it concerns, else flashes it.
 
     ``error`` has ``message`` and ``field`` (the domain's name for it);
     ``fields`` maps domain names to the form's where they differ.
     """
-    name = (fields or {}).get(error.field, error.field)
-    field = getattr(form, name, None) if name else None
-    if field is not None and hasattr(field, "errors"):
+    field = _form_field(form, error.field, fields)
+    if field is not None:
         field.errors = [*field.errors, error.message]
     else:
         flash(error.message, "error")
@@ -50,13 +56,11 @@ def show_domain_errors(form, problems: dict[str, str], fields: dict[str, str] | 
     """Each problem (domain field → French message) under its field, unless the form already says
     something there; one without a field of the form is flashed."""
     for domain_field, message in problems.items():
-        name = (fields or {}).get(domain_field, domain_field)
-        field = getattr(form, name, None) if name else None
-        if field is not None and hasattr(field, "errors"):
-            if not field.errors:
-                field.errors = [*field.errors, message]
-        else:
+        field = _form_field(form, domain_field, fields)
+        if field is None:
             flash(message, "error")
+        elif not field.errors:
+            field.errors = [*field.errors, message]
 
 
 def file_response(content: bytes, mimetype: str, download_name: str):

@@ -2,6 +2,8 @@ from wtforms import BooleanField, EmailField, PasswordField, StringField, Submit
 from wtforms.validators import DataRequired, Length
 
 from core.forms import Form
+from core.views import show_domain_errors
+from models.libeo.accounts import signup_problems
 
 
 def terms_field() -> BooleanField:
@@ -33,3 +35,14 @@ class LoginForm(Form):
     )
     submit = SubmitField("Se connecter")
 
+
+
+def every_signup_problem_shown(form, siret: str | None) -> bool:
+    """Checks a sign-up form whole (every field, then what the account would refuse): True if nothing
+    is wrong, else every problem is under its field at once. ``siret`` None: MEG's, not typed in."""
+    valid = form.validate()
+    show_domain_errors(form, signup_problems(
+        name=form.company_name.data, siret=siret, email=form.email.data, password=form.password.data,
+        full_name=form.full_name.data,
+    ), {"name": "company_name"})
+    return valid and not form.errors

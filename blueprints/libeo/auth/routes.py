@@ -5,14 +5,14 @@ from flask_login import current_user, login_required, login_user
 
 from core.security import safe_next_url
 from core.throttle import client_address, configured, signed_in_user, submitted_account
-from core.views import log_out, password_change_page, show_domain_error, show_domain_errors
+from core.views import log_out, password_change_page, show_domain_error
 from models.libeo import db
-from models.libeo.accounts import authenticate_user, create_account, signup_problems
+from models.libeo.accounts import authenticate_user, create_account
 from models.libeo.errors import LibeoError
 
 from ..extensions import limiter
 from . import bp
-from .forms import LoginForm, SignupForm
+from .forms import LoginForm, SignupForm, every_signup_problem_shown
 
 
 def _start_session(user) -> None:
@@ -26,7 +26,7 @@ def signup():
     if current_user.is_authenticated:
         return redirect(url_for("invoices.list_invoices"))
     form = SignupForm()
-    if form.is_submitted() and _every_problem_shown(form):
+    if form.is_submitted() and every_signup_problem_shown(form, form.siret.data):
         try:
             account = create_account(
                 form.company_name.data, form.siret.data, form.email.data, form.password.data, full_name=form.full_name.data
@@ -40,17 +40,6 @@ def signup():
             flash(f"Bienvenue ! Le compte Libeo de {account.name} est créé (formule Gratuit).", "success")
             return redirect(url_for("invoices.list_invoices"))
     return render_template("libeo/auth/signup.html", form=form)
-
-
-def _every_problem_shown(form: SignupForm) -> bool:
-    """Checks the whole form at once (every field, then what the account would refuse): True if
-    nothing is wrong, else every problem is under its field."""
-    valid = form.validate()
-    show_domain_errors(form, signup_problems(
-        name=form.company_name.data, siret=form.siret.data, email=form.email.data, password=form.password.data,
-        full_name=form.full_name.data,
-    ), {"name": "company_name"})
-    return valid and not form.errors
 
 
 @bp.get("/conditions")

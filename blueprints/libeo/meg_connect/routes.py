@@ -16,13 +16,13 @@ from flask_login import current_user, login_required, login_user
 
 from core.throttle import client_address, configured
 from core.validators import format_siret
-from core.views import show_domain_error, show_domain_errors
+from core.views import show_domain_error
 from models.libeo import LibeoUser
-from models.libeo.accounts import signup_problems
 from models.libeo.errors import LibeoError
 from models.libeo.meg_client import MegProfile, authorization_redirect, meg_client, meg_return_url, read_meg_answer, seal, unseal
 from models.libeo.meg_link import SignInStep, continue_sign_in, create_account_and_finish, squatted
 
+from ..auth.forms import every_signup_problem_shown
 from ..extensions import limiter
 from . import bp
 from .forms import MegSignupForm
@@ -156,7 +156,7 @@ def signup():
         form.company_name.data = profile.company_name
         form.email.data = profile.email
         form.full_name.data = profile.full_name
-    if form.is_submitted() and _every_problem_shown(form):
+    if form.is_submitted() and every_signup_problem_shown(form, None):
         try:
             step = create_account_and_finish(
                 profile, access_token, _return_to(),
@@ -174,16 +174,6 @@ def signup():
         "libeo/meg_connect/signup.html", form=form, profile=profile, siret=format_siret(profile.siret),
         squatter=squatted(profile.siret) if profile.achats_admin else None, login_url=_login_url(),
     )
-
-
-def _every_problem_shown(form: MegSignupForm) -> bool:
-    """Every problem at once, under its field (the SIRET is MEG's: not checked here)."""
-    valid = form.validate()
-    show_domain_errors(form, signup_problems(
-        name=form.company_name.data, siret=None, email=form.email.data, password=form.password.data,
-        full_name=form.full_name.data,
-    ), {"name": "company_name"})
-    return valid and not form.errors
 
 
 def _login_url() -> str:
