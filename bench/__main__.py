@@ -39,6 +39,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pg-url", default=PG_DEFAULT, help="PostgreSQL server (default: %(default)s)")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per row (default: %(default)s)")
     parser.add_argument("--warmup", type=float, default=1.0, help="unrecorded seconds before each row (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="rows that read are measured in this many turns of seconds/rounds each, "
+                             "interleaved with the other rows (default: %(default)s)")
     parser.add_argument("--concurrency", type=int, default=4, help="driver threads, one company each (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (default: %(default)s)")
@@ -163,11 +166,11 @@ def phases(args) -> list[dict]:
 
 
 def drive(args, env, server: Server, tenants: list[dict], work: Path, size: int) -> dict:
-    plan = {"base_url": server.url, "password": "bench-mot-de-passe-2026", "seconds": args.seconds,
-            "warmup": args.warmup, "tenants": tenants, "phases": phases(args)}
+    plan = {"base_url": server.url, "password": "bench-mot-de-passe-2026", "seconds": args.seconds, "rounds": args.rounds,
+            "warmup": args.warmup, "rounds": args.rounds, "tenants": tenants, "phases": phases(args)}
     plan_path, result_path = work / f"plan-{size}.json", work / f"result-{size}.json"
     plan_path.write_text(json.dumps(plan))
-    budget = len(plan["phases"]) * (args.seconds + args.warmup + 30) + 120
+    budget = len(plan["phases"]) * (args.seconds + args.warmup + 0.2 * args.rounds + 30) + 120
     subprocess.run([sys.executable, "-m", "bench.driver", str(plan_path), str(result_path)], cwd=ROOT,
                    env={**os.environ, **env}, check=True, timeout=budget)
     return json.loads(result_path.read_text())
@@ -224,6 +227,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             shutil.rmtree(work, ignore_errors=True)
     meta = {"db": args.db, "transport": args.transport, "companies": args.companies, "seconds": args.seconds,
+            "rounds": args.rounds,
             "concurrency": args.concurrency, "workers": args.workers, "threads": args.threads,
             "command": " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
             "date": datetime.now().isoformat(timespec="seconds"), "cpus": os.cpu_count(), "revision": code}

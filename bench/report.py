@@ -83,7 +83,7 @@ def render(runs: list[dict], meta: dict) -> str:
     lines = [
         f"MEG ↔ Libeo benchmark — {db}, {meta['companies']:,} companies per side, gunicorn "
         f"{meta['workers']} workers × {meta['threads']} threads, driver {meta['concurrency']} threads "
-        f"(separate process), {meta['seconds']:g} s per row, {meta['cpus']} CPUs, MEG → Libeo "
+        f"(separate process), {meta['seconds']:g} s per row (reading rows in {meta.get('rounds', 1)} interleaved rounds), {meta['cpus']} CPUs, MEG → Libeo "
         f"{meta['transport']}, {meta['date']}; 1-min load average before each size: "
         + " / ".join(f"{run['load_before']:.1f}" for run in runs),
         f"`{meta['command']}` on `{meta['revision']}`",

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from math import ceil
+from typing import NamedTuple
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
+
+# The statements that page a list, built once per list statement: a list built once
+# (its values given as ``bindparam``, see ``params``) then costs no statement building,
+# and no traversal to find its compiled form in SQLAlchemy's cache, on each request.
+_PAGED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+class Listing(NamedTuple):
+    """A list's statement, built once with named parameters (``bindparam``), and their values for
+    one request: ``db.session.scalars(*listing)`` reads it all, :func:`paginate` a page."""
+
+    statement: Select
+    params: dict
 
 
 @dataclass
@@ -39,16 +54,24 @@ class Page:
         return self.page + 1
 
 
-def paginate(db: SQLAlchemy, query: Select, page: int, per_page: int) -> Page:
+def paginate(db: SQLAlchemy, query: Select | Listing, page: int, per_page: int) -> Page:
     """Page ``page`` of ``query``: the total rides along each row (``count(*) OVER ()``).
 
     Only a page past the end, which has no row to carry it, costs a second
     statement to count.
     """
-    rows = db.session.execute(
-        query.add_columns(func.count().over().label("total")).limit(per_page).offset((page - 1) * per_page)
-    ).all()
+    query, params = query if isinstance(query, Listing) else (query, None)
+    paged = _PAGED.get(query)
+    if paged is None:
+        paged = _PAGED[query] = (
+            query.add_columns(func.count().over().label("total"))
+            .limit(bindparam("page_limit")).offset(bindparam("page_offset")),
+            select(func.count()).select_from(query.order_by(None).subquery()),
+        )
+    page_statement, count_statement = paged
+    values = {**(params or {}), "page_limit": per_page, "page_offset": (page - 1) * per_page}
+    rows = db.session.execute(page_statement, values).all()
     if rows:
         return Page([row[0] for row in rows], page, per_page, rows[0][-1])
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) if page > 1 else 0
+    total = db.session.scalar(count_statement, params or {}) if page > 1 else 0
     return Page([], page, per_page, total or 0)

@@ -13,7 +13,7 @@ import re
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -32,6 +32,11 @@ MAX_KEY_LENGTH = 200
 _NO_KEY_HASH = hashlib.sha256(b"no such key").hexdigest()
 # ``last_used_at`` is precise to this much: one write a minute, not one per call.
 USE_RECORD_INTERVAL = timedelta(seconds=60)
+# Built once: every API call runs it, and a statement object reused keeps its
+# cache key, where one built per call is traversed again to find it.
+_KEY_BY_PUBLIC_ID = (
+    select(ApiKey).options(joinedload(ApiKey.account)).where(ApiKey.public_id == bindparam("public_id"))
+)
 
 
 def hash_key(plaintext: str) -> str:
@@ -123,9 +128,7 @@ def authenticate_api_key(plaintext: str | None) -> ApiKey | None:
     shape = _KEY_SHAPE.fullmatch(candidate)
     key = None
     if shape:
-        key = db.session.scalar(
-            select(ApiKey).options(joinedload(ApiKey.account)).where(ApiKey.public_id == shape["public_id"])
-        )
+        key = db.session.scalar(_KEY_BY_PUBLIC_ID, {"public_id": shape["public_id"]})
     stored = key.key_hash if key is not None else _NO_KEY_HASH
     matches = hmac.compare_digest(hash_key(candidate), stored)
     if key is None or not matches or not key.is_active:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
@@ -49,6 +49,12 @@ def quota_month(moment: datetime | None = None) -> str:
     return paris_now(as_utc(moment) if moment else None).strftime("%Y-%m")
 
 
+# Built once (``GET /me`` runs it on every call): a reused statement keeps its cache key.
+_USED_THIS_MONTH = select(PaymentUsage.payment_count).where(
+    PaymentUsage.account_id == bindparam("account_id"), PaymentUsage.month == bindparam("month")
+)
+
+
 @dataclass
 class PaymentQuota:
     """The payments an account may still make this calendar month (Europe/Paris)."""
@@ -66,11 +72,7 @@ class PaymentQuota:
 
     @cached_property
     def used(self) -> int:
-        count = db.session.scalar(
-            select(PaymentUsage.payment_count).where(
-                PaymentUsage.account_id == self.account.id, PaymentUsage.month == self.month
-            )
-        )
+        count = db.session.scalar(_USED_THIS_MONTH, {"account_id": self.account.id, "month": self.month})
         return count or 0
 
     @property

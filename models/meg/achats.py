@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from core.dates import date_fr
+from core.paging import Listing
 
 from . import db
 from .entities import Company, PaymentMode, Supplier, SupplierInvoice, User
@@ -208,27 +210,47 @@ def update_supplier(supplier: Supplier, data: SupplierData, user: User | None = 
     return supplier
 
 
-def invoices_query(company: Company):
+# The lists are built once (``cache``) with the company as a named parameter: each page
+# view then only gives its value (core/paging.py says why).
+@cache
+def _invoices_statement():
     return (
         select(SupplierInvoice)
         .options(joinedload(SupplierInvoice.supplier))
-        .where(SupplierInvoice.company_id == company.id)
+        .where(SupplierInvoice.company_id == bindparam("company_id"))
         .order_by(SupplierInvoice.issue_date.desc(), SupplierInvoice.id.desc())
     )
 
 
-def invoices_to_settle_query(company: Company):
-    """« Règlements »: the company's unpaid invoices, earliest due first."""
+@cache
+def _to_settle_statement():
     return (
         select(SupplierInvoice)
         .options(joinedload(SupplierInvoice.supplier))
-        .where(SupplierInvoice.company_id == company.id, SupplierInvoice.paid_at.is_(None), ~settled_through_libeo())
+        .where(SupplierInvoice.company_id == bindparam("company_id"), SupplierInvoice.paid_at.is_(None),
+               ~settled_through_libeo())
         .order_by(SupplierInvoice.due_date, SupplierInvoice.id)
     )
 
 
-def suppliers_query(company: Company):
-    return select(Supplier).where(Supplier.company_id == company.id).order_by(Supplier.name, Supplier.id)
+@cache
+def _suppliers_statement():
+    return (select(Supplier).where(Supplier.company_id == bindparam("company_id"))
+            .order_by(Supplier.name, Supplier.id))
+
+
+def invoices_query(company: Company) -> Listing:
+    """« Factures fournisseurs »: the company's invoices, latest first."""
+    return Listing(_invoices_statement(), {"company_id": company.id})
+
+
+def invoices_to_settle_query(company: Company) -> Listing:
+    """« Règlements »: the company's unpaid invoices, earliest due first."""
+    return Listing(_to_settle_statement(), {"company_id": company.id})
+
+
+def suppliers_query(company: Company) -> Listing:
+    return Listing(_suppliers_statement(), {"company_id": company.id})
 
 
 def update_company(company: Company, name: str, siret: str | None) -> Company:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import secrets
 from datetime import date, datetime
+from functools import cache
 
 from sqlalchemy import (
     BigInteger,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Index,
     String,
     UniqueConstraint,
+    bindparam,
     func,
     select,
 )
@@ -130,12 +132,11 @@ class User(db.Model):
     def companies(self) -> list[Company]:
         """The companies this user may open; the user's « Achats » role in each is read by the same
         statement, so that :meth:`achats_role` needs no other for them."""
-        role = aliased(ModuleRole)
-        query = self.companies_query().add_columns(role.role).outerjoin(
-            role, (role.company_id == Company.id) & (role.user_id == self.id) & (role.module == "achats"))
         known = self.__dict__.setdefault("_achats_roles", {})
         companies = []
-        for company, achats_role in db.session.execute(query):
+        rows = db.session.execute(_companies_with_achats_role(self.accounting_firm_id is not None),
+                                  {"user_id": self.id, "firm_id": self.accounting_firm_id})
+        for company, achats_role in rows:
             known[company.id] = self._with_firm_access(company, achats_role)
             companies.append(company)
         return companies
@@ -169,6 +170,23 @@ class User(db.Model):
 
     def is_achats_admin(self, company: Company) -> bool:
         return self.achats_role(company) == AchatsRole.ADMIN
+
+
+@cache
+def _companies_with_achats_role(through_firm: bool):
+    """:meth:`User.companies`' statement, built once per shape: every MEG page runs it, and a
+    statement reused keeps its cache key where one built per request is traversed again for it."""
+    role = aliased(ModuleRole)
+    condition = Company.id.in_(select(ModuleRole.company_id).where(ModuleRole.user_id == bindparam("user_id")))
+    if through_firm:
+        condition = condition | (Company.accounting_firm_id == bindparam("firm_id"))
+    return (
+        select(Company, role.role)
+        .outerjoin(role, (role.company_id == Company.id) & (role.user_id == bindparam("user_id"))
+                   & (role.module == "achats"))
+        .where(condition)
+        .order_by(Company.name, Company.id)
+    )
 
 
 class ModuleRole(db.Model):

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
-from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, String, Text, select
+from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, String, Text, bindparam, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.dates import as_utc, utcnow
@@ -152,8 +152,11 @@ def _fernet() -> Fernet:
     return Fernet(base64.urlsafe_b64encode(hashlib.sha256(secret.encode()).digest()))
 
 
+_CONNECTION_OF = select(LibeoConnection).where(LibeoConnection.company_id == bindparam("company_id"))
+
+
 def connection_of(company: Company) -> LibeoConnection | None:
-    return db.session.scalar(select(LibeoConnection).where(LibeoConnection.company_id == company.id))
+    return db.session.scalar(_CONNECTION_OF, {"company_id": company.id})
 
 
 def connect_company(company: Company, api_key: str, user: User | None) -> LibeoConnection:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import JSON, Date, DateTime, Enum, ForeignKey, Index, String, UniqueConstraint, exists, select, update
+from sqlalchemy import JSON, Date, DateTime, Enum, ForeignKey, Index, String, UniqueConstraint, bindparam, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -207,13 +207,17 @@ def payment_refusal(user: User, company: Company, connection: LibeoConnection | 
 # --- what the pages show ----------------------------------------------------------------------
 
 
+# Built once: the lists run it on every view (core/paging.py says why that matters).
+_ATTEMPTS_OF = select(LibeoPayment).where(
+    LibeoPayment.invoice_id.in_(bindparam("invoice_ids", expanding=True))
+).order_by(LibeoPayment.attempt)
+
+
 def latest_payments(invoice_ids: list[int]) -> dict[int, LibeoPayment]:
     """The latest attempt of each invoice, in one query."""
     latest: dict[int, LibeoPayment] = {}
     if invoice_ids:
-        for payment in db.session.scalars(
-            select(LibeoPayment).where(LibeoPayment.invoice_id.in_(invoice_ids)).order_by(LibeoPayment.attempt)
-        ):
+        for payment in db.session.scalars(_ATTEMPTS_OF, {"invoice_ids": invoice_ids}):
             latest[payment.invoice_id] = payment
     return latest
 
@@ -282,14 +286,23 @@ class LibeoState:
         return "À régler", ""
 
     def shows_pay_button(self, invoice: SupplierInvoice) -> bool:
-        if invoice.payment_mode is not PaymentMode.LIBEO or invoice.is_paid or not self.may_pay:
-            return False
-        payment = self.payment(invoice)
-        return payment is None or not payment.status.holds_invoice
+        return self.row(invoice)[1] == "pay"
 
     def awaits_answer(self, invoice: SupplierInvoice) -> bool:
-        payment = self.payment(invoice)
-        return payment is not None and payment.status is PaymentState.REQUESTED and self.may_pay
+        return self.row(invoice)[1] == "check"
+
+    def row(self, invoice: SupplierInvoice) -> tuple[LibeoPayment | None, str | None]:
+        """An invoice's Libeo column, in one call per row of a list: its latest payment, and what
+        it offers: ``"pay"`` (« Payer »), ``"check"`` (« Vérifier maintenant », a request left
+        unanswered) or None."""
+        payment = self.payments.get(invoice.id)
+        if self.refusal is not None:
+            return payment, None
+        if payment is not None and payment.status.holds_invoice:
+            return payment, "check" if payment.status is PaymentState.REQUESTED else None
+        if invoice.payment_mode is not PaymentMode.LIBEO or invoice.is_paid:
+            return payment, None
+        return payment, "pay"
 
 
 def libeo_state(user: User, company: Company, invoices: list[SupplierInvoice]) -> LibeoState:

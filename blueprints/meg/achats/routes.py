@@ -112,7 +112,7 @@ def _confirmation_for(libeo, invoices):
 
 
 def _supplier_choices(form: InvoiceForm) -> None:
-    suppliers = db.session.scalars(suppliers_query(current_company())).all()
+    suppliers = db.session.scalars(*suppliers_query(current_company())).all()
     form.supplier_id.choices = [SelectChoice(s.id, s.name) for s in suppliers]
 
 

@@ -99,7 +99,7 @@ def _pending_or_404(import_id: int):
 
 
 def _supplier_choices(form: ImportForm, found: Proposal) -> None:
-    suppliers = db.session.scalars(suppliers_query(current_company())).all()
+    suppliers = db.session.scalars(*suppliers_query(current_company())).all()
     new_label = f"Nouveau fournisseur : {found.einvoice.supplier_name}"
     form.supplier_id.choices = [SelectChoice(NEW_SUPPLIER, new_label)] + [
         SelectChoice(str(s.id), s.name) for s in suppliers
