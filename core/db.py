@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import sqlite3
+import time
 from contextlib import contextmanager
 
 from flask import Flask, has_request_context, request
@@ -28,6 +32,79 @@ def declarative_db() -> SQLAlchemy:
     return SQLAlchemy(model_class=Base)
 
 
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+# How often a waiting writer tries again: a turn freed is taken within this much.
+WRITER_POLL_SECONDS = 0.0005
+
+
+class QueuedWriterConnection(sqlite3.Connection):
+    """A SQLite connection whose writers wait their turn in a queue the kernel keeps.
+
+    SQLite lets one writer at a time in; the others wait in its busy handler,
+    which sleeps longer and longer between tries (1, 2, 5, 10… up to 100 ms):
+    a writer may sleep 50 ms for a lock freed after 2. Here a transaction that
+    writes first takes an exclusive ``flock`` on ``<database>.writers``, shared
+    by threads and processes, trying every half millisecond for as long as
+    SQLite would wait (the connection's ``timeout``), and gives it back once
+    committed or rolled back; SQLite's own lock is then free when it asks. A
+    process that dies loses its lock with it.
+    """
+
+    def __init__(self, database, timeout: float = 5.0, *args, **kwargs) -> None:
+        super().__init__(database, timeout, *args, **kwargs)
+        self.wait_seconds = timeout
+        self._queue_path = f"{os.fspath(database)}.writers"
+        self._queue_fd: int | None = None
+        self._queued = False
+
+    def take_turn(self) -> None:
+        if self._queued:
+            return
+        if self._queue_fd is None:
+            self._queue_fd = os.open(self._queue_path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + self.wait_seconds
+        while True:
+            try:
+                fcntl.flock(self._queue_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    # As SQLite says it when its own wait runs out.
+                    raise sqlite3.OperationalError("database is locked") from None
+                time.sleep(WRITER_POLL_SECONDS)
+        self._queued = True
+
+    def _end_turn(self) -> None:
+        if self._queued:
+            self._queued = False
+            fcntl.flock(self._queue_fd, fcntl.LOCK_UN)
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._end_turn()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._end_turn()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._end_turn()
+            if self._queue_fd is not None:
+                os.close(self._queue_fd)
+                self._queue_fd = None
+
+
+def _file_database(uri: str) -> bool:
+    return uri.startswith("sqlite") and ":memory:" not in uri and uri.rstrip("/") not in ("sqlite:", "sqlite")
+
+
 def init_database(app: Flask, db: SQLAlchemy, *, begin_immediate: bool = True) -> None:
     """Binds ``db`` to ``app``; on SQLite, makes concurrent writers wait for each other.
 
@@ -43,9 +120,13 @@ def init_database(app: Flask, db: SQLAlchemy, *, begin_immediate: bool = True) -
       guarantees rest on conditional UPDATEs and constraints, as on PostgreSQL.
     """
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    queued = _file_database(uri)
     if uri.startswith("sqlite"):
         options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
-        options.setdefault("connect_args", {}).setdefault("timeout", 30)
+        connect_args = options.setdefault("connect_args", {})
+        connect_args.setdefault("timeout", 30)
+        if queued:
+            connect_args.setdefault("factory", QueuedWriterConnection)
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     db.init_app(app)
     if uri.startswith("sqlite"):
@@ -70,7 +151,23 @@ def init_database(app: Flask, db: SQLAlchemy, *, begin_immediate: bool = True) -
             @event.listens_for(engine, "begin")
             def _on_begin(connection):
                 reading = has_request_context() and request.method in ("GET", "HEAD")
+                if not reading:
+                    _take_turn(connection.connection.dbapi_connection)
                 connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+
+        if queued:
+
+            @event.listens_for(engine, "before_cursor_execute")
+            def _before_write(connection, cursor, statement, parameters, context, executemany):
+                # The first write of a transaction (pysqlite begins it right before), or a read
+                # transaction of MEG's GET requests turning into a writer.
+                if statement.lstrip()[:7].upper().startswith(_WRITES):
+                    _take_turn(connection.connection.dbapi_connection)
+
+
+def _take_turn(dbapi_connection) -> None:
+    if isinstance(dbapi_connection, QueuedWriterConnection):
+        dbapi_connection.take_turn()
 
 
 def purge_in_batches(db: SQLAlchemy, model, condition, *, batch_size: int = 1000, max_batches: int = 100) -> int:

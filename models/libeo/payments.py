@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cached_property
+from functools import cache, cached_property
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -94,17 +94,11 @@ class PaymentQuota:
         conditional UPDATE both checks and counts, and holds the row until
         commit, so concurrent payments of the account go one after another.
         """
-        db.session.execute(_insert_ignoring_conflict(self.account.id, self.month))
-        statement = update(PaymentUsage).where(
-            PaymentUsage.account_id == self.account.id, PaymentUsage.month == self.month
-        )
+        values = {"usage_account": self.account.id, "usage_month": self.month}
+        db.session.execute(_insert_ignoring_conflict(db.session.get_bind().dialect.name), values)
         if self.limit is not None:
-            statement = statement.where(PaymentUsage.payment_count < self.limit)
-        result = db.session.execute(
-            statement.values(payment_count=PaymentUsage.payment_count + 1).execution_options(
-                synchronize_session=False
-            )
-        )
+            values["usage_limit"] = self.limit
+        result = db.session.execute(_count_one(self.limit is not None), values)
         self.__dict__.pop("used", None)
         return result.rowcount == 1
 
@@ -123,13 +117,26 @@ class PaymentQuota:
         self.__dict__.pop("used", None)
 
 
-def _insert_ignoring_conflict(account_id: int, month: str):
-    dialect = db.session.get_bind().dialect.name
+# The statements of every payment are built once (see models/libeo/keys.py).
+@cache
+def _insert_ignoring_conflict(dialect: str):
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return (
         insert(PaymentUsage)
-        .values(account_id=account_id, month=month, payment_count=0)
+        .values(account_id=bindparam("usage_account"), month=bindparam("usage_month"), payment_count=0)
         .on_conflict_do_nothing(index_elements=["account_id", "month"])
+    )
+
+
+@cache
+def _count_one(limited: bool):
+    statement = update(PaymentUsage).where(
+        PaymentUsage.account_id == bindparam("usage_account"), PaymentUsage.month == bindparam("usage_month")
+    )
+    if limited:
+        statement = statement.where(PaymentUsage.payment_count < bindparam("usage_limit"))
+    return statement.values(payment_count=PaymentUsage.payment_count + 1).execution_options(
+        synchronize_session=False
     )
 
 
@@ -142,10 +149,13 @@ class Initiator:
     channel: Channel
 
 
+_ACTIVE_PAYMENT = select(Payment).where(
+    Payment.invoice_id == bindparam("invoice_id"), Payment.status.in_(ACTIVE_PAYMENT_STATUSES)
+)
+
+
 def active_payment(invoice_id: int) -> Payment | None:
-    return db.session.scalar(
-        select(Payment).where(Payment.invoice_id == invoice_id, Payment.status.in_(ACTIVE_PAYMENT_STATUSES))
-    )
+    return db.session.scalar(_ACTIVE_PAYMENT, {"invoice_id": invoice_id})
 
 
 def _already_paid(number: str, payment: Payment | None) -> Conflict:

@@ -27,7 +27,7 @@ normalised: accents, case, punctuation, legal forms (SARL, SAS…) and
 French articles removed (« Laiterie des Prés SARL » is « laiterie pres »).
 Two names are the same company's unless « clearly different »: they are
 alike when, normalised, they are equal, one's words are all in the
-other's (« Dupuis » and « Minoterie Dupuis »), or they read alike at 85 %
+other's (« Dupuis » and « Minoterie Dupuis »), or they read alike at 80 %
 or more (difflib's ratio, words in either order: a typo, an extra letter).
 So a new IBAN is held under a slightly changed name too, and an IBAN paid
 under one name is held when paid under a clearly different one. Both
@@ -47,8 +47,9 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache, lru_cache
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, UniqueConstraint, and_, func, or_, select
+from sqlalchemy import DateTime, ForeignKey, Index, String, UniqueConstraint, and_, bindparam, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, joinedload, mapped_column
 
@@ -109,15 +110,19 @@ class KnownSupplierIban(db.Model):
 # --- names ---------------------------------------------------------------------------------------
 
 
-def _all_words(name: str) -> list[str]:
+# Names are normalised and compared once per process (a payment compares its supplier's name
+# with up to 200 known ones, which recur from one payment to the next): cached, as pure functions.
+@lru_cache(maxsize=4096)
+def _all_words(name: str) -> tuple[str, ...]:
     decomposed = unicodedata.normalize("NFKD", name or "")
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
-    return re.findall(r"[0-9a-z]+", plain.replace("&", " et "))
+    return tuple(re.findall(r"[0-9a-z]+", plain.replace("&", " et ")))
 
 
-def _words(name: str) -> list[str]:
+@lru_cache(maxsize=4096)
+def _words(name: str) -> tuple[str, ...]:
     words = _all_words(name)
-    kept = [word for word in words if word not in LEGAL_FORMS and word not in ARTICLES]
+    kept = tuple(word for word in words if word not in LEGAL_FORMS and word not in ARTICLES)
     return kept or words
 
 
@@ -136,10 +141,17 @@ def names_match(first: str, second: str) -> bool:
     return len(a) == len(b) and _each_word_alike(a, b) and _each_word_alike(b, a)
 
 
-def _each_word_alike(words: list[str], others: list[str]) -> bool:
+def _each_word_alike(words: tuple[str, ...], others: tuple[str, ...]) -> bool:
     """Every word has a counterpart read alike (a typo: « minoteries » for « minoterie »)."""
-    return all(max(difflib.SequenceMatcher(None, word, other).ratio() for other in others) >= SIMILAR_WORDS
-               for word in words)
+    return all(any(_alike(word, other) for other in others) for word in words)
+
+
+@lru_cache(maxsize=16384)
+def _alike(word: str, other: str) -> bool:
+    """difflib's ratio ≥ SIMILAR_WORDS; its cheap upper bounds first rule most pairs out."""
+    matcher = difflib.SequenceMatcher(None, word, other)
+    return (matcher.real_quick_ratio() >= SIMILAR_WORDS and matcher.quick_ratio() >= SIMILAR_WORDS
+            and matcher.ratio() >= SIMILAR_WORDS)
 
 
 # --- what holds a payment ------------------------------------------------------------------------
@@ -181,7 +193,8 @@ def _check_iban(account: Account, invoice: Invoice, hold: Hold) -> None:
     known = _known_near(account, invoice)
     # The supplier under any spelling close enough to be the same company (a renamed
     # supplier with a new IBAN is still held).
-    of_supplier = [row for row in known if names_match(row.supplier_name, invoice.supplier_name)]
+    alike = [names_match(row.supplier_name, invoice.supplier_name) for row in known]
+    of_supplier = [row for row, same in zip(known, alike) if same]
     if of_supplier and invoice.supplier_iban not in {row.iban for row in of_supplier}:
         previous = of_supplier[0]
         hold.add(NEW_IBAN, (
@@ -190,8 +203,7 @@ def _check_iban(account: Account, invoice: Invoice, hold: Hold) -> None:
             f"{date_fr(paris_today(previous.recorded_at))}). Vérifiez ce changement auprès du fournisseur, "
             "par un numéro de téléphone que vous connaissez déjà."
         ))
-    others = [row for row in known if row.iban == invoice.supplier_iban
-              and not names_match(row.supplier_name, invoice.supplier_name)]
+    others = [row for row, same in zip(known, alike) if row.iban == invoice.supplier_iban and not same]
     if others:
         names = ", ".join(f"« {row.supplier_name} »" for row in others[:3])
         hold.add(NAME_MISMATCH, (
@@ -203,36 +215,52 @@ def _check_iban(account: Account, invoice: Invoice, hold: Hold) -> None:
 def _known_near(account: Account, invoice: Invoice) -> list[KnownSupplierIban]:
     """The account's known IBANs of this IBAN, or of suppliers sharing a word with this one; latest first."""
     words = [word for word in _words(invoice.supplier_name) if len(word) >= 3][:6]
-    near = [KnownSupplierIban.supplier_key.contains(word, autoescape=True) for word in words]
-    return list(db.session.scalars(
+    values = {"account_id": account.id, "iban": invoice.supplier_iban, "key": supplier_key(invoice.supplier_name)}
+    values.update((f"word_{i}", word) for i, word in enumerate(words))
+    return list(db.session.scalars(_known_near_statement(len(words)), values))
+
+
+# Every payment runs these: built once per shape (see models/libeo/keys.py).
+@cache
+def _known_near_statement(word_count: int):
+    # Words are [0-9a-z]+ (``_all_words``): nothing in them for LIKE to read as a wildcard.
+    near = [KnownSupplierIban.supplier_key.contains(bindparam(f"word_{i}")) for i in range(word_count)]
+    return (
         select(KnownSupplierIban)
-        .where(KnownSupplierIban.account_id == account.id,
-               or_(KnownSupplierIban.iban == invoice.supplier_iban,
-                   KnownSupplierIban.supplier_key == supplier_key(invoice.supplier_name), *near))
+        .where(KnownSupplierIban.account_id == bindparam("account_id"),
+               or_(KnownSupplierIban.iban == bindparam("iban"),
+                   KnownSupplierIban.supplier_key == bindparam("key"), *near))
         .order_by(KnownSupplierIban.recorded_at.desc(), KnownSupplierIban.id.desc())
         .limit(200)
-    ))
+    )
 
 
-def _check_duplicates(account: Account, invoice: Invoice, hold: Hold) -> None:
-    number = _number_key(invoice.number)
-    candidates = db.session.execute(
+@cache
+def _duplicate_candidates():
+    return (
         select(Invoice, Payment)
         .join(Payment, Payment.invoice_id == Invoice.id)
         .where(
-            Invoice.account_id == account.id,
-            Invoice.id != invoice.id,
+            Invoice.account_id == bindparam("account_id"),
+            Invoice.id != bindparam("invoice_id"),
             Payment.status.in_(ACTIVE_PAYMENT_STATUSES),
             or_(
-                _sql_number_key(Invoice.number) == number,
-                and_(Invoice.amount_cents == invoice.amount_cents,
-                     Invoice.issue_date.between(invoice.issue_date - DUPLICATE_WINDOW,
-                                                invoice.issue_date + DUPLICATE_WINDOW)),
+                _sql_number_key(Invoice.number) == bindparam("number"),
+                and_(Invoice.amount_cents == bindparam("amount_cents"),
+                     Invoice.issue_date.between(bindparam("issued_from"), bindparam("issued_to"))),
             ),
         )
         .order_by(Invoice.id)
         .limit(20)
-    ).all()
+    )
+
+
+def _check_duplicates(account: Account, invoice: Invoice, hold: Hold) -> None:
+    number = _number_key(invoice.number)
+    candidates = db.session.execute(_duplicate_candidates(), {
+        "account_id": account.id, "invoice_id": invoice.id, "number": number, "amount_cents": invoice.amount_cents,
+        "issued_from": invoice.issue_date - DUPLICATE_WINDOW, "issued_to": invoice.issue_date + DUPLICATE_WINDOW,
+    }).all()
     for other, payment in candidates:
         if not names_match(other.supplier_name, invoice.supplier_name):
             continue
