@@ -20,9 +20,10 @@ from sqlalchemy.orm import joinedload
 from core.dates import as_utc, utcnow
 
 from . import db
-from .entities import REVOKED_BY_MEG, Account, ApiKey
+from .entities import REVOKED_BY_MEG, Account, ApiKey, PaymentUsage
 from .errors import Conflict, NotFound
 from .journal import record as journal
+from .payments import PaymentQuota, quota_month
 
 MEG = "meg"
 KEY_PREFIX = "lbo_meg_"
@@ -33,9 +34,15 @@ _NO_KEY_HASH = hashlib.sha256(b"no such key").hexdigest()
 # ``last_used_at`` is precise to this much: one write a minute, not one per call.
 USE_RECORD_INTERVAL = timedelta(seconds=60)
 # Built once: every API call runs it, and a statement object reused keeps its
-# cache key, where one built per call is traversed again to find it.
+# cache key, where one built per call is traversed again to find it. The account's
+# payments of the month ride along (an outer join on that row's primary key), so
+# that ``GET /me`` needs no other statement.
 _KEY_BY_PUBLIC_ID = (
-    select(ApiKey).options(joinedload(ApiKey.account)).where(ApiKey.public_id == bindparam("public_id"))
+    select(ApiKey, PaymentUsage.payment_count)
+    .options(joinedload(ApiKey.account))
+    .outerjoin(PaymentUsage, (PaymentUsage.account_id == ApiKey.account_id)
+               & (PaymentUsage.month == bindparam("month")))
+    .where(ApiKey.public_id == bindparam("public_id"))
 )
 
 
@@ -119,20 +126,24 @@ def _revoke_active(account: Account, integration: str, by: str | None = None) ->
 
 
 def authenticate_api_key(plaintext: str | None) -> ApiKey | None:
-    """The active key (with its account) matching ``plaintext``, else None.
+    """The active key (with its account, and its ``quota`` of the month) matching ``plaintext``, else None.
 
     Missing, malformed, unknown and revoked keys all end the same way, after
     the same constant-time comparison.
     """
     candidate = (plaintext or "")[:MAX_KEY_LENGTH]
     shape = _KEY_SHAPE.fullmatch(candidate)
-    key = None
+    key, used, month = None, None, quota_month()
     if shape:
-        key = db.session.scalar(_KEY_BY_PUBLIC_ID, {"public_id": shape["public_id"]})
+        row = db.session.execute(_KEY_BY_PUBLIC_ID, {"public_id": shape["public_id"], "month": month}).first()
+        if row is not None:
+            key, used = row
     stored = key.key_hash if key is not None else _NO_KEY_HASH
     matches = hmac.compare_digest(hash_key(candidate), stored)
     if key is None or not matches or not key.is_active:
         return None
+    # Not a column: the account's quota as read with the key, for this request.
+    key.quota = PaymentQuota.known(key.account, month, used or 0)
     return key
 
 

@@ -66,6 +66,13 @@ class PaymentQuota:
     def for_account(cls, account: Account, now: datetime | None = None) -> "PaymentQuota":
         return cls(account, quota_month(now))
 
+    @classmethod
+    def known(cls, account: Account, month: str, used: int) -> "PaymentQuota":
+        """The quota of ``month`` whose count was read already (with the API key)."""
+        quota = cls(account, month)
+        quota.__dict__["used"] = used  # what the ``used`` property would read
+        return quota
+
     @property
     def limit(self) -> int | None:
         return self.account.payment_limit

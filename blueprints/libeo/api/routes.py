@@ -113,8 +113,7 @@ def _iso_date(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
-def account_json(account) -> dict:
-    quota = PaymentQuota.for_account(account)
+def account_json(account, quota: PaymentQuota) -> dict:
     return {
         "name": account.name,
         "siret": account.siret,
@@ -152,7 +151,7 @@ def openapi():
 
 @bp.get("/me")
 def me():
-    return jsonify(account_json(g.account))
+    return jsonify(account_json(g.account, g.api_key.quota))
 
 
 @bp.delete("/key")

@@ -1,0 +1,98 @@
+"""SQLite writers take turns (core/db.py): a turn is held from the first write to commit or rollback."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+
+from core.db import QueuedWriterConnection, declarative_db, init_database
+
+
+def _connect(path, timeout: float = 5.0) -> QueuedWriterConnection:
+    return sqlite3.connect(path, timeout=timeout, factory=QueuedWriterConnection, isolation_level=None,
+                           check_same_thread=False)
+
+
+@pytest.fixture
+def database(tmp_path):
+    path = tmp_path / "queue.sqlite3"
+    with _connect(path) as setup:
+        setup.execute("CREATE TABLE t (n INTEGER)")
+    return path
+
+
+def test_a_second_writer_waits_for_the_first_ones_commit(database):
+    first, second = _connect(database), _connect(database)
+    first.execute("BEGIN")
+    first.take_turn()
+    first.execute("INSERT INTO t VALUES (1)")
+    done = threading.Event()
+
+    def write():
+        second.take_turn()
+        second.execute("BEGIN IMMEDIATE")
+        second.execute("INSERT INTO t VALUES (2)")
+        second.commit()
+        done.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    assert not done.wait(0.2), "the second writer went ahead while the first held its turn"
+    first.commit()
+    writer.join(10)
+    assert done.is_set()
+    assert [row[0] for row in first.execute("SELECT n FROM t ORDER BY n")] == [1, 2]
+
+
+def test_a_rollback_ends_the_turn_too(database):
+    first, second = _connect(database), _connect(database, timeout=0.2)
+    first.execute("BEGIN")
+    first.take_turn()
+    first.execute("INSERT INTO t VALUES (1)")
+    first.rollback()
+    second.take_turn()  # at once: no « database is locked »
+    second.commit()
+
+
+def test_a_writer_that_waits_longer_than_its_timeout_is_told_the_database_is_locked(database):
+    first, second = _connect(database), _connect(database, timeout=0.1)
+    first.take_turn()
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+        second.take_turn()
+    first.commit()
+    second.take_turn()
+    second.commit()
+
+
+def test_a_closed_connection_gives_its_turn_back(database):
+    first, second = _connect(database), _connect(database, timeout=0.2)
+    first.take_turn()
+    first.close()
+    second.take_turn()
+    second.commit()
+
+
+@pytest.mark.parametrize("begin_immediate", [True, False])
+def test_every_write_of_a_product_database_takes_a_turn(tmp_path, begin_immediate):
+    """Both ways products begin (MEG's BEGIN IMMEDIATE, Libeo's BEGIN before the first write)."""
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'product.sqlite3'}"
+    db = declarative_db()
+    init_database(app, db, begin_immediate=begin_immediate)
+    with app.app_context():
+        db.session.execute(text("CREATE TABLE t (n INTEGER)"))
+        db.session.commit()
+        db.session.execute(text("INSERT INTO t VALUES (1)"))
+        raw = db.session.connection().connection.dbapi_connection
+        assert isinstance(raw, QueuedWriterConnection)
+        other = _connect(tmp_path / "product.sqlite3", timeout=0.1)
+        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            other.take_turn()
+        db.session.commit()
+        other.take_turn()
+        other.commit()
+        assert db.session.scalar(text("SELECT count(*) FROM t")) == 1
