@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+import threading
 import time
 from contextlib import contextmanager
 
@@ -33,51 +34,77 @@ def declarative_db() -> SQLAlchemy:
 
 
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
-# How often a waiting writer tries again: a turn freed is taken within this much.
+# How often a writer waiting for another process tries again.
 WRITER_POLL_SECONDS = 0.0005
 
 
+# One turn per database file and process: a thread waits for its process's turn on a
+# lock (asleep, woken when it is free), then only the thread holding it polls the file lock.
+_PROCESS_TURNS: dict[str, threading.Lock] = {}
+_PROCESS_TURNS_GUARD = threading.Lock()
+
+
+def _process_turn(path: str) -> threading.Lock:
+    with _PROCESS_TURNS_GUARD:
+        return _PROCESS_TURNS.setdefault(path, threading.Lock())
+
+
 class QueuedWriterConnection(sqlite3.Connection):
-    """A SQLite connection whose writers wait their turn in a queue the kernel keeps.
+    """A SQLite connection whose writers take turns, waking as soon as the previous one is done.
 
     SQLite lets one writer at a time in; the others wait in its busy handler,
     which sleeps longer and longer between tries (1, 2, 5, 10… up to 100 ms):
     a writer may sleep 50 ms for a lock freed after 2. Here a transaction that
-    writes first takes an exclusive ``flock`` on ``<database>.writers``, shared
-    by threads and processes, trying every half millisecond for as long as
-    SQLite would wait (the connection's ``timeout``), and gives it back once
-    committed or rolled back; SQLite's own lock is then free when it asks. A
-    process that dies loses its lock with it.
+    writes first takes its turn, and gives it back once committed or rolled
+    back, so SQLite's own lock is free when it asks:
+
+    - within a process, on a lock per database (threads wait asleep and the
+      first is woken when it is released);
+    - between processes, then, an exclusive ``flock`` on ``<database>.writers``,
+      tried every half millisecond by the one thread of each process that
+      holds its process's turn. A process that dies loses its lock with it.
+
+    A writer waits at most as long as SQLite would (the connection's
+    ``timeout``), then fails as SQLite does: « database is locked ».
     """
 
     def __init__(self, database, timeout: float = 5.0, *args, **kwargs) -> None:
         super().__init__(database, timeout, *args, **kwargs)
         self.wait_seconds = timeout
-        self._queue_path = f"{os.fspath(database)}.writers"
+        self._queue_path = os.path.abspath(f"{os.fspath(database)}.writers")
         self._queue_fd: int | None = None
-        self._queued = False
+        self._turn: threading.Lock | None = None
 
     def take_turn(self) -> None:
-        if self._queued:
+        if self._turn is not None:
             return
         if self._queue_fd is None:
             self._queue_fd = os.open(self._queue_path, os.O_RDWR | os.O_CREAT, 0o600)
         deadline = time.monotonic() + self.wait_seconds
-        while True:
-            try:
-                fcntl.flock(self._queue_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    # As SQLite says it when its own wait runs out.
-                    raise sqlite3.OperationalError("database is locked") from None
-                time.sleep(WRITER_POLL_SECONDS)
-        self._queued = True
+        turn = _process_turn(self._queue_path)
+        if not turn.acquire(timeout=self.wait_seconds):
+            raise sqlite3.OperationalError("database is locked")  # as SQLite says it when its wait runs out
+        try:
+            while True:
+                try:
+                    fcntl.flock(self._queue_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise sqlite3.OperationalError("database is locked") from None
+                    time.sleep(WRITER_POLL_SECONDS)
+        except BaseException:
+            turn.release()
+            raise
+        self._turn = turn
 
     def _end_turn(self) -> None:
-        if self._queued:
-            self._queued = False
-            fcntl.flock(self._queue_fd, fcntl.LOCK_UN)
+        turn, self._turn = self._turn, None
+        if turn is not None:
+            try:
+                fcntl.flock(self._queue_fd, fcntl.LOCK_UN)
+            finally:
+                turn.release()
 
     def commit(self) -> None:
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -126,10 +126,14 @@ def create_libeo_invoice(account: Account, data: InvoiceData) -> Invoice:
     return invoice
 
 
+# Built once: every MEG call runs it (see models/libeo/keys.py).
+_BY_EXTERNAL_ID = select(Invoice).where(
+    Invoice.account_id == bindparam("account_id"), Invoice.external_id == bindparam("external_id")
+)
+
+
 def invoice_by_external_id(account: Account, external_id: str) -> Invoice | None:
-    return db.session.scalar(
-        select(Invoice).where(Invoice.account_id == account.id, Invoice.external_id == external_id)
-    )
+    return db.session.scalar(_BY_EXTERNAL_ID, {"account_id": account.id, "external_id": external_id})
 
 
 def upsert_meg_invoice(account: Account, external_id: str, data: InvoiceData) -> tuple[Invoice, bool]:

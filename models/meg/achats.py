@@ -77,9 +77,13 @@ def company_supplier(company: Company, supplier_id: int) -> Supplier:
 
 
 def company_invoice(company: Company, invoice_id: int) -> SupplierInvoice | None:
-    return db.session.scalar(
-        select(SupplierInvoice).where(SupplierInvoice.id == invoice_id, SupplierInvoice.company_id == company.id)
-    )
+    return db.session.scalar(_company_invoice_statement(), {"invoice_id": invoice_id, "company_id": company.id})
+
+
+@cache
+def _company_invoice_statement():
+    return select(SupplierInvoice).where(SupplierInvoice.id == bindparam("invoice_id"),
+                                         SupplierInvoice.company_id == bindparam("company_id"))
 
 
 def _check_invoice(company: Company, data: InvoiceData, invoice: SupplierInvoice | None) -> Supplier:

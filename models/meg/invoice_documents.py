@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, LargeBinary, String, select
+from sqlalchemy import BigInteger, DateTime, ForeignKey, LargeBinary, String, bindparam, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.dates import utcnow
@@ -76,9 +76,13 @@ def content_type_of(content: bytes) -> str:
     return PDF if b"%PDF-" in content[:1024] else XML
 
 
+# Built once: every « Payer » runs it (see models/meg/achats.py).
+_DOCUMENT_OF = select(InvoiceDocument).where(InvoiceDocument.invoice_id == bindparam("invoice_id"))
+
+
 def document_of(invoice_id: int) -> InvoiceDocument | None:
     """The invoice's file, without its bytes."""
-    return db.session.scalar(select(InvoiceDocument).where(InvoiceDocument.invoice_id == invoice_id))
+    return db.session.scalar(_DOCUMENT_OF, {"invoice_id": invoice_id})
 
 
 def attach_document(invoice: SupplierInvoice, file: DocumentFile) -> InvoiceDocument:

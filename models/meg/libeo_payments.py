@@ -222,10 +222,14 @@ def latest_payments(invoice_ids: list[int]) -> dict[int, LibeoPayment]:
     return latest
 
 
+_LATEST_ATTEMPT = (
+    select(LibeoPayment).where(LibeoPayment.invoice_id == bindparam("invoice_id"))
+    .order_by(LibeoPayment.attempt.desc()).limit(1)
+)
+
+
 def latest_payment(invoice: SupplierInvoice) -> LibeoPayment | None:
-    return db.session.scalar(
-        select(LibeoPayment).where(LibeoPayment.invoice_id == invoice.id).order_by(LibeoPayment.attempt.desc()).limit(1)
-    )
+    return db.session.scalar(_LATEST_ATTEMPT, {"invoice_id": invoice.id})
 
 
 @dataclass
