@@ -47,8 +47,16 @@ def typeset(html: str) -> str:
     return "".join(out)
 
 
+# What french_spaces may change: most nodes _TEXT finds hold only the « ; » of an entity
+# (« l&#39;entreprise », a name with an apostrophe) and are left as they are.
+_CONCERNED = re.compile(r"[:!?«»]|[ \u00a0];")
+
+
 def _typeset_node(match: re.Match) -> str:
-    return ">" + french_spaces(match.group(1)) + "<"
+    text = match.group(1)
+    if _CONCERNED.search(text) is None:
+        return match.group(0)
+    return ">" + french_spaces(text) + "<"
 
 
 def init_typography(app: Flask) -> None:
