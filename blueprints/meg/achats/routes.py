@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import wraps
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -201,6 +202,32 @@ def edit_invoice(invoice_id: int):
 # --- « Règlements » and « Payer » -------------------------------------------------------------------
 
 
+class SettlementRow(NamedTuple):
+    """A row of « Règlements », read in Python: the template unpacks it instead of asking Jinja
+    for some ten attributes of each of the 50 rows (most of the page's rendering time)."""
+
+    id: int
+    number: str
+    supplier: str
+    due: str
+    amount: str
+    mode: str
+    through_libeo: bool
+    payment: object  # the latest LibeoPayment, or None
+    action: str | None  # LibeoState.row: "pay", "check" or None
+    invoice: object
+
+
+def _settlement_rows(invoices, libeo) -> list[SettlementRow]:
+    rows = []
+    for invoice in invoices:
+        payment, action = libeo.row(invoice)
+        rows.append(SettlementRow(invoice.id, invoice.number, invoice.supplier.name, date_fr(invoice.due_date),
+                                  invoice.amount_display, invoice.payment_mode.label,
+                                  invoice.payment_mode is PaymentMode.LIBEO, payment, action, invoice))
+    return rows
+
+
 @bp.route("/reglements")
 def settlements():
     company = current_company()
@@ -208,7 +235,7 @@ def settlements():
     libeo = libeo_state(current_user, company, pagination.items)
     confirm = _confirmation_for(libeo, pagination.items)
     return render_template("meg/achats/settlements.html", pagination=pagination, libeo=libeo, confirm=confirm,
-                           pay_form=PayForm() if confirm else None)
+                           rows=_settlement_rows(pagination.items, libeo), pay_form=PayForm() if confirm else None)
 
 
 @bp.route("/factures/<int:invoice_id>/payer", methods=["POST"])
