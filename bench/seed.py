@@ -278,7 +278,8 @@ def _seed_libeo(db, plan, tenants, owners, keys, ibans, password_hash, today, no
         external_id = f"bench-{k}" if from_meg else None
         invoices.append({
             "id": k, "account_id": account, "source": InvoiceSource.MEG if from_meg else InvoiceSource.LIBEO,
-            "external_id": external_id, "number": f"L-{k:07d}", "supplier_name": f"Fournisseur {k % 97}",
+            "external_id": external_id, "number": f"L-{k:07d}", "number_key": f"l{k:07d}",
+            "supplier_name": f"Fournisseur {k % 97}",
             "supplier_iban": iban, "supplier_bic": bic, "issue_date": issued,
             "due_date": issued + timedelta(days=30), "amount_cents": _amount(k), "currency": "EUR",
             "status": InvoiceStatus.PAID if paid else InvoiceStatus.TO_PAY, "created_at": now, "updated_at": now,

@@ -238,3 +238,18 @@ def test_release_1_payments_keep_their_state_and_open_the_events_feed(bare_apps,
         assert db.session.scalar(select(func.max(PaymentEvent.seq))) == 4
         db.session.remove()
         db.engine.dispose()
+
+
+def test_release_1_invoices_get_the_number_key_of_the_duplicate_check(bare_apps, tmp_path):
+    """0006 fills ``invoice.number_key`` as the model keeps it, so an old invoice is found as a duplicate."""
+    from models.libeo.entities import invoice_number_key
+
+    _load_release_1(bare_apps, tmp_path)
+    _cli(bare_apps, "libeo", "db", "upgrade")
+    with bare_apps.libeo.app_context():
+        engine = bare_apps.libeo.extensions["migrate"].db.engine
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT number, number_key FROM invoice")).all()
+        engine.dispose()
+    assert rows, "release 1's Libeo database has invoices"
+    assert all(key == invoice_number_key(number) and key for number, key in rows)

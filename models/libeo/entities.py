@@ -27,7 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from core.dates import as_utc, date_fr, paris_today, utcnow
 from core.banks import bank_bic, bank_name
@@ -310,6 +310,18 @@ class InvoiceStatus(enum.Enum):
                 "payment_failed": "badge-err"}[self.value]
 
 
+# « F-2026-001 », « f 2026 001 » and « F2026/001 » are one number.
+_NUMBER_SEPARATORS = (" ", "-", "_", ".", "/")
+
+
+def invoice_number_key(number: str | None) -> str:
+    """An invoice number as the duplicate check compares it: lower case, no separators."""
+    key = (number or "").lower()
+    for separator in _NUMBER_SEPARATORS:
+        key = key.replace(separator, "")
+    return key[:60]
+
+
 class Invoice(db.Model):
     """A supplier invoice to pay: entered in Libeo, or sent by MEG (``external_id``)."""
 
@@ -321,6 +333,10 @@ class Invoice(db.Model):
         UniqueConstraint("account_id", "external_id", name="uq_invoice_external"),
         # The invoice list: an account's invoices, newest first.
         Index("ix_invoice_list", "account_id", "issue_date", "id"),
+        # The duplicate check of each payment (models/libeo/safeguards.py): same number, or
+        # same amount around the same date, found without reading the account's other invoices.
+        Index("ix_invoice_number_key", "account_id", "number_key"),
+        Index("ix_invoice_amount", "account_id", "amount_cents", "issue_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -328,6 +344,8 @@ class Invoice(db.Model):
     source: Mapped[InvoiceSource] = mapped_column(_enum(InvoiceSource, 10))
     external_id: Mapped[str | None] = mapped_column(String(64))
     number: Mapped[str] = mapped_column(String(60))
+    # invoice_number_key(number), kept by ``_keep_number_key``.
+    number_key: Mapped[str] = mapped_column(String(60), default="", server_default="")
     supplier_name: Mapped[str] = mapped_column(String(200))
     supplier_iban: Mapped[str] = mapped_column(String(34))
     supplier_bic: Mapped[str | None] = mapped_column(String(11))
@@ -345,6 +363,11 @@ class Invoice(db.Model):
 
     account: Mapped[Account] = relationship()
     payments: Mapped[list["Payment"]] = relationship(back_populates="invoice", order_by="Payment.id.desc()")
+
+    @validates("number")
+    def _keep_number_key(self, _key: str, number: str) -> str:
+        self.number_key = invoice_number_key(number)
+        return number
 
     @property
     def amount_display(self) -> str:

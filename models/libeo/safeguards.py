@@ -68,6 +68,7 @@ from .entities import (
     LibeoUser,
     Payment,
     PaymentStatus,
+    invoice_number_key,
 )
 from .errors import Conflict, Forbidden, InvalidData, NotFound
 from .journal import record as journal
@@ -245,7 +246,7 @@ def _duplicate_candidates():
             Invoice.id != bindparam("invoice_id"),
             Payment.status.in_(ACTIVE_PAYMENT_STATUSES),
             or_(
-                _sql_number_key(Invoice.number) == bindparam("number"),
+                Invoice.number_key == bindparam("number"),
                 and_(Invoice.amount_cents == bindparam("amount_cents"),
                      Invoice.issue_date.between(bindparam("issued_from"), bindparam("issued_to"))),
             ),
@@ -256,7 +257,7 @@ def _duplicate_candidates():
 
 
 def _check_duplicates(account: Account, invoice: Invoice, hold: Hold) -> None:
-    number = _number_key(invoice.number)
+    number = invoice_number_key(invoice.number)
     candidates = db.session.execute(_duplicate_candidates(), {
         "account_id": account.id, "invoice_id": invoice.id, "number": number, "amount_cents": invoice.amount_cents,
         "issued_from": invoice.issue_date - DUPLICATE_WINDOW, "issued_to": invoice.issue_date + DUPLICATE_WINDOW,
@@ -264,7 +265,7 @@ def _check_duplicates(account: Account, invoice: Invoice, hold: Hold) -> None:
     for other, payment in candidates:
         if not names_match(other.supplier_name, invoice.supplier_name):
             continue
-        if _number_key(other.number) == number:
+        if other.number_key == number:
             why = "porte le même numéro"
         elif other.amount_cents == invoice.amount_cents and other.issue_date == invoice.issue_date:
             why = "a le même montant et la même date"
@@ -275,25 +276,6 @@ def _check_duplicates(account: Account, invoice: Invoice, hold: Hold) -> None:
             f"Doublon possible : la facture {other.number} de {other.supplier_name} ({other.amount_display}, "
             f"du {date_fr(other.issue_date)}) {why} ; son paiement : {payment.status_label}."
         ))
-
-
-# « F-2026-001 », « f 2026 001 » and « F2026/001 » are one number.
-_NUMBER_SEPARATORS = (" ", "-", "_", ".", "/")
-
-
-def _number_key(number: str) -> str:
-    key = (number or "").lower()
-    for separator in _NUMBER_SEPARATORS:
-        key = key.replace(separator, "")
-    return key
-
-
-def _sql_number_key(column):
-    """``_number_key`` in SQL (SQLite and PostgreSQL), so that the database finds the candidates."""
-    key = func.lower(column)
-    for separator in _NUMBER_SEPARATORS:
-        key = func.replace(key, separator, "")
-    return key
 
 
 def _check_rules(account: Account, invoice: Invoice, role: InitiatorRole, email: str, hold: Hold) -> None:
