@@ -82,8 +82,9 @@ def company_invoice(company: Company, invoice_id: int) -> SupplierInvoice | None
 
 @cache
 def _company_invoice_statement():
-    return select(SupplierInvoice).where(SupplierInvoice.id == bindparam("invoice_id"),
-                                         SupplierInvoice.company_id == bindparam("company_id"))
+    # With its supplier: every page of an invoice shows it, and « Payer » sends it.
+    return select(SupplierInvoice).options(joinedload(SupplierInvoice.supplier)).where(
+        SupplierInvoice.id == bindparam("invoice_id"), SupplierInvoice.company_id == bindparam("company_id"))
 
 
 def _check_invoice(company: Company, data: InvoiceData, invoice: SupplierInvoice | None) -> Supplier:
