@@ -71,15 +71,26 @@ class QueuedWriterConnection(sqlite3.Connection):
     def __init__(self, database, timeout: float = 5.0, *args, **kwargs) -> None:
         super().__init__(database, timeout, *args, **kwargs)
         self.wait_seconds = timeout
-        self._queue_path = os.path.abspath(f"{os.fspath(database)}.writers")
+        name = os.fspath(database)
+        # A database named by URI (« file:…?mode=ro ») is left to SQLite's own waiting.
+        self._queue_path = None if name.startswith("file:") else os.path.abspath(f"{name}.writers")
         self._queue_fd: int | None = None
         self._turn: threading.Lock | None = None
 
+    def _queue(self) -> int | None:
+        """The lock file, opened once; None when it cannot be (SQLite's own waiting then applies)."""
+        if self._queue_fd is None and self._queue_path is not None:
+            try:
+                # Read-only is enough to flock: a process of another user that may read the
+                # database (a command run as another user) takes its turn too.
+                self._queue_fd = os.open(self._queue_path, os.O_RDONLY | os.O_CREAT, 0o644)
+            except OSError:
+                self._queue_path = None
+        return self._queue_fd
+
     def take_turn(self) -> None:
-        if self._turn is not None:
+        if self._turn is not None or self._queue() is None:
             return
-        if self._queue_fd is None:
-            self._queue_fd = os.open(self._queue_path, os.O_RDWR | os.O_CREAT, 0o600)
         deadline = time.monotonic() + self.wait_seconds
         turn = _process_turn(self._queue_path)
         if not turn.acquire(timeout=self.wait_seconds):

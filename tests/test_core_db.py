@@ -96,3 +96,22 @@ def test_every_write_of_a_product_database_takes_a_turn(tmp_path, begin_immediat
         other.take_turn()
         other.commit()
         assert db.session.scalar(text("SELECT count(*) FROM t")) == 1
+
+
+def test_without_a_lock_file_writers_fall_back_to_sqlites_own_waiting(tmp_path):
+    """A folder the lock file cannot be made in, or a database named by URI: writes still work."""
+    path = tmp_path / "queue.sqlite3"
+    with _connect(path) as setup:
+        setup.execute("CREATE TABLE t (n INTEGER)")
+    (tmp_path / "queue.sqlite3.writers").mkdir()  # open() fails on a folder
+    connection = _connect(path)
+    connection.take_turn()
+    connection.execute("BEGIN IMMEDIATE")
+    connection.execute("INSERT INTO t VALUES (1)")
+    connection.commit()
+    by_uri = sqlite3.connect(f"file:{path}?mode=rw", uri=True, factory=QueuedWriterConnection,
+                             isolation_level=None)
+    by_uri.take_turn()
+    by_uri.execute("INSERT INTO t VALUES (2)")
+    assert [row[0] for row in by_uri.execute("SELECT n FROM t ORDER BY n")] == [1, 2]
+    assert not (tmp_path / f"file:{path}?mode=rw.writers").exists()
