@@ -44,6 +44,10 @@ _PROCESS_TURNS: dict[str, threading.Lock] = {}
 _PROCESS_TURNS_GUARD = threading.Lock()
 
 
+# A process forked while one of its threads held a turn must not inherit that lock held.
+os.register_at_fork(after_in_child=_PROCESS_TURNS.clear)
+
+
 def _process_turn(path: str) -> threading.Lock:
     with _PROCESS_TURNS_GUARD:
         return _PROCESS_TURNS.setdefault(path, threading.Lock())

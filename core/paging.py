@@ -11,7 +11,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Select, bindparam, func, select
 
 # The statements that page a list, built once per list statement: a list built once
-# (its values given as ``bindparam``, see ``params``) then costs no statement building,
+# (a ``Listing``: its values are named parameters) then costs no statement building,
 # and no traversal to find its compiled form in SQLAlchemy's cache, on each request.
 _PAGED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
