@@ -250,6 +250,7 @@ def _seed_meg(db, plan, tenants, owners, keys, ibans, password_hash, today, now)
 def _seed_libeo(db, plan, tenants, owners, keys, ibans, password_hash, today, now) -> None:
     from models.libeo import Account, ApiKey, Invoice, InvoiceSource, InvoiceStatus, LibeoUser, Payment, Plan
     from models.libeo import Channel, InitiatorRole, PaymentStatus
+    from models.libeo.entities import invoice_number_key
     from models.libeo.keys import KEY_PREFIX, MEG, hash_key
 
     accounts, users, api_keys = [], [], []
@@ -278,7 +279,8 @@ def _seed_libeo(db, plan, tenants, owners, keys, ibans, password_hash, today, no
         external_id = f"bench-{k}" if from_meg else None
         invoices.append({
             "id": k, "account_id": account, "source": InvoiceSource.MEG if from_meg else InvoiceSource.LIBEO,
-            "external_id": external_id, "number": f"L-{k:07d}", "number_key": f"l{k:07d}",
+            "external_id": external_id, "number": f"L-{k:07d}",
+            "number_key": invoice_number_key(f"L-{k:07d}"),
             "supplier_name": f"Fournisseur {k % 97}",
             "supplier_iban": iban, "supplier_bic": bic, "issue_date": issued,
             "due_date": issued + timedelta(days=30), "amount_cents": _amount(k), "currency": "EUR",

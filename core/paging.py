@@ -10,8 +10,8 @@ from typing import NamedTuple
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Select, bindparam, func, select
 
-# The statements that page a list, built once per list statement: a list built once
-# (a ``Listing``: its values are named parameters) then costs no statement building,
+# The statement that reads a page of a list, built once per list statement: a list built
+# once (a ``Listing``: its values are named parameters) then costs no statement building,
 # and no traversal to find its compiled form in SQLAlchemy's cache, on each request.
 _PAGED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -61,17 +61,17 @@ def paginate(db: SQLAlchemy, query: Select | Listing, page: int, per_page: int) 
     statement to count.
     """
     query, params = query if isinstance(query, Listing) else (query, None)
-    paged = _PAGED.get(query)
-    if paged is None:
-        paged = _PAGED[query] = (
+    page_statement = _PAGED.get(query)
+    if page_statement is None:
+        page_statement = _PAGED[query] = (
             query.add_columns(func.count().over().label("total"))
-            .limit(bindparam("page_limit")).offset(bindparam("page_offset")),
-            select(func.count()).select_from(query.order_by(None).subquery()),
+            .limit(bindparam("page_limit")).offset(bindparam("page_offset"))
         )
-    page_statement, count_statement = paged
     values = {**(params or {}), "page_limit": per_page, "page_offset": (page - 1) * per_page}
     rows = db.session.execute(page_statement, values).all()
     if rows:
         return Page([row[0] for row in rows], page, per_page, rows[0][-1])
-    total = db.session.scalar(count_statement, params or {}) if page > 1 else 0
+    if page == 1:
+        return Page([], page, per_page, 0)
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()), params or {})
     return Page([], page, per_page, total or 0)
