@@ -6,7 +6,8 @@
   answer through its own stack (hooks, security headers);
 - an ``X-SQL-Queries`` response header: the SQL statements the request ran on
   each side (``BEGIN`` excluded, so SQLite and PostgreSQL count alike) and
-  its commits (each one a durable write, the main cost of the pay requests).
+  its commits of transactions that wrote (each one a durable write, the main
+  cost of the pay requests; a commit ending a read transaction is not counted).
 
 Nothing here changes product behaviour; the product code is not touched.
 """
@@ -26,18 +27,28 @@ HEADER = "X-SQL-Queries"
 _local = threading.local()
 
 
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
 def _counters(side: str):
     def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
+        words = statement.lstrip()[:7].upper()
+        if words.startswith(_WRITES):
+            conn.info["wrote"] = True
         counts = getattr(_local, "counts", None)
-        if counts is not None and not statement.lstrip()[:5].upper().startswith("BEGIN"):
+        if counts is not None and not words.startswith("BEGIN"):
             counts[side] += 1
 
     def commit(conn):
+        # Only a transaction that wrote costs a durable commit (one that read ends with nothing to flush).
         counts = getattr(_local, "counts", None)
-        if counts is not None:
+        if conn.info.pop("wrote", False) and counts is not None:
             counts[f"{side}_commits"] += 1
 
-    return before_cursor_execute, commit
+    def rollback(conn):
+        conn.info.pop("wrote", None)
+
+    return before_cursor_execute, commit, rollback
 
 
 def _empty() -> dict[str, int]:
@@ -73,10 +84,11 @@ def build():
     for side, flask_app in sides.items():
         _add_hello(flask_app)
         db = flask_app.extensions["sqlalchemy"]
-        statements, commits = _counters(side)
+        statements, commits, rollbacks = _counters(side)
         with flask_app.app_context():
             event.listen(db.engine, "before_cursor_execute", statements)
             event.listen(db.engine, "commit", commits)
+            event.listen(db.engine, "rollback", rollbacks)
     if not sides["meg"].config["IN_PROCESS_TRANSPORT"]:
         _count_peer_queries()
     inner = root.wsgi_app

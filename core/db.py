@@ -9,7 +9,7 @@ import threading
 import time
 from contextlib import contextmanager
 
-from flask import Flask, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, delete, event, select
 from sqlalchemy.orm import DeclarativeBase
@@ -192,7 +192,7 @@ def init_database(app: Flask, db: SQLAlchemy, *, begin_immediate: bool = True) -
 
             @event.listens_for(engine, "begin")
             def _on_begin(connection):
-                reading = has_request_context() and request.method in ("GET", "HEAD")
+                reading = has_request_context() and (request.method in ("GET", "HEAD") or _still_reading())
                 if not reading:
                     _take_turn(connection.connection.dbapi_connection)
                 connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
@@ -205,6 +205,40 @@ def init_database(app: Flask, db: SQLAlchemy, *, begin_immediate: bool = True) -
                 # transaction of MEG's GET requests turning into a writer.
                 if statement.lstrip()[:7].upper().startswith(_WRITES):
                     _take_turn(connection.connection.dbapi_connection)
+
+
+def reads_first(view):
+    """Marks a view that reads, then writes in transactions of its own (see ``end_reading``).
+
+    On SQLite, MEG's transactions of a POST begin IMMEDIATE, holding the
+    writers' turn (one writer at a time for the whole database) from their
+    first read. Such a view's transactions begin as plain reads instead,
+    until it calls ``end_reading``: what it checks first (the person, the
+    company, the invoice) no longer keeps every other writer waiting. It
+    must not write before ``end_reading``.
+    """
+    view.reads_first = True
+    return view
+
+
+def end_reading(db: SQLAlchemy) -> None:
+    """The ``reads_first`` view's reading is over: what follows begins IMMEDIATE and takes the writers' turn.
+
+    On SQLite the read transaction ends here (use ``keep_loaded`` to keep
+    what it loaded); the writes that follow see the database as it is when
+    they take their turn, so what must hold when writing is checked again
+    there (a constraint, a conditional UPDATE, a read inside the write
+    transaction). PostgreSQL locks rows, not the database: nothing to end.
+    """
+    if has_request_context():
+        g.db_reading_done = True
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.commit()
+
+
+def _still_reading() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, "reads_first", False) and not g.get("db_reading_done", False)
 
 
 def _take_turn(dbapi_connection) -> None:

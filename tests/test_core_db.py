@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import text
 
-from core.db import QueuedWriterConnection, declarative_db, init_database
+from core.db import QueuedWriterConnection, declarative_db, end_reading, init_database, reads_first
 
 
 def _connect(path, timeout: float = 5.0) -> QueuedWriterConnection:
@@ -115,3 +115,61 @@ def test_without_a_lock_file_writers_fall_back_to_sqlites_own_waiting(tmp_path):
     by_uri.execute("INSERT INTO t VALUES (2)")
     assert [row[0] for row in by_uri.execute("SELECT n FROM t ORDER BY n")] == [1, 2]
     assert not (tmp_path / f"file:{path}?mode=rw.writers").exists()
+
+
+def _product(tmp_path):
+    app = Flask(__name__)
+    path = tmp_path / "product.sqlite3"
+    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
+    db = declarative_db()
+    init_database(app, db)
+    with app.app_context():
+        db.session.execute(text("CREATE TABLE t (n INTEGER)"))
+        db.session.commit()
+    return app, db, path
+
+
+def _other_writer_goes_ahead(path) -> bool:
+    other = _connect(path, timeout=0.1)
+    try:
+        other.take_turn()
+    except sqlite3.OperationalError:
+        return False
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO t VALUES (0)")
+    other.commit()
+    other.close()
+    return True
+
+
+def test_a_view_that_reads_first_keeps_no_writer_waiting_until_it_writes(tmp_path):
+    """MEG's « Payer »: its checks read without the writers' turn; its writes then take it."""
+    app, db, path = _product(tmp_path)
+    seen = {}
+
+    @app.post("/plain")
+    def plain():
+        db.session.scalar(text("SELECT count(*) FROM t"))
+        seen["plain, reading"] = _other_writer_goes_ahead(path)
+        db.session.rollback()
+        return ""
+
+    @app.post("/reads-first")
+    @reads_first
+    def reads_first_view():
+        count = db.session.scalar(text("SELECT count(*) FROM t"))
+        seen["reading"] = _other_writer_goes_ahead(path)
+        end_reading(db)
+        db.session.execute(text("INSERT INTO t VALUES (:n)"), {"n": count + 10})
+        seen["writing"] = _other_writer_goes_ahead(path)
+        db.session.commit()
+        seen["committed"] = _other_writer_goes_ahead(path)
+        return ""
+
+    client = app.test_client()
+    assert client.post("/plain").status_code == 200
+    assert client.post("/reads-first").status_code == 200
+    assert seen == {"plain, reading": False, "reading": True, "writing": False, "committed": True}
+    with app.app_context():
+        # The other writer's two rows (while the view read, after it committed) and the view's own.
+        assert sorted(db.session.scalars(text("SELECT n FROM t"))) == [0, 0, 10]

@@ -26,6 +26,7 @@ BOULANGERIE_SIRET = "83451234500002"
 LIBEO_EMAIL = "claire@boulangerie-martin.fr"
 LIBEO_PASSWORD = "mot-de-passe-solide-42"
 MANY = 60
+WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 
 class SqlCounter:
@@ -37,17 +38,22 @@ class SqlCounter:
             with app.app_context():
                 event.listen(db.engine, "before_cursor_execute", self._hook(side))
                 event.listen(db.engine, "commit", self._commit_hook(side))
+                event.listen(db.engine, "rollback", lambda conn: conn.info.pop("wrote", None))
 
     def _commit_hook(self, side: str):
+        # A commit that ends a transaction which only read writes nothing: not counted.
         def count(conn):
-            if self.counts is not None:
+            if conn.info.pop("wrote", False) and self.counts is not None:
                 self.counts[f"{side}_commits"] += 1
 
         return count
 
     def _hook(self, side: str):
         def count(conn, cursor, statement, parameters, context, executemany):
-            if self.counts is not None and not statement.lstrip().upper().startswith("BEGIN"):
+            words = statement.lstrip()[:7].upper()
+            if words.startswith(WRITES):
+                conn.info["wrote"] = True
+            if self.counts is not None and not words.startswith("BEGIN"):
                 self.counts[side] += 1
 
         return count
@@ -276,19 +282,20 @@ def _sql(meg: int = 0, libeo: int = 0, meg_commits: int = 0, libeo_commits: int 
 
 # The guard (README « Benchmark »): a page reads user, companies, role, connection, one page of rows
 # with their count, and their payments; API reads commit nothing (`GET /me` is one statement);
-# « Payer » commits twice on each side.
+# « Payer » commits twice on each side (commits of transactions that wrote: on SQLite, MEG's
+# « Payer » also ends its reading before its writes, which writes nothing).
 EXPECTED = {
     "meg_settlements": _sql(meg=5),
     "meg_settlements_accountant": _sql(meg=5),
     "meg_invoices": _sql(meg=5),
     "meg_invoice_detail": _sql(meg=6),
     "meg_suppliers": _sql(meg=3),
-    "meg_pay": _sql(meg=10, libeo=18, meg_commits=2, libeo_commits=2),
+    "meg_pay": _sql(meg=10, libeo=16, meg_commits=2, libeo_commits=2),
     "libeo_invoices": _sql(libeo=6),
     "libeo_payments": _sql(libeo=4),
     "libeo_api_me": _sql(libeo=1),  # the key, its account and the month's payment count together
     "libeo_api_put_invoice": _sql(libeo=4, libeo_commits=1),
-    "libeo_api_pay": _sql(libeo=16, libeo_commits=2),
+    "libeo_api_pay": _sql(libeo=14, libeo_commits=2),
     "libeo_api_payment": _sql(libeo=2),
 }
 

@@ -6,6 +6,8 @@ French message and the field concerned, and never commit: the caller does.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +26,7 @@ from .journal import record as journal
 MAX_EMAIL_LENGTH = 254
 
 
+@lru_cache(maxsize=4096)  # every payment checks its initiator's address: the same few, again and again
 def normalize_email(value: str | None, field: str = "email") -> str:
     """Lower-cased address, checked for its shape (not for its deliverability)."""
     raw = (value or "").strip()

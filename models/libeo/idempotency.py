@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.dates import utcnow
@@ -43,17 +44,37 @@ def fingerprint(method: str, path: str, payload) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def claim_key(account: Account, key: str, request_hash: str) -> tuple[IdempotencyRecord, bool]:
-    """Claims ``key`` for this request: (record, True); or (finished record, False) to replay.
+@dataclass(frozen=True)
+class Claim:
+    """What ``claim_key`` decided: the record this request completes, or the first request's answer to replay."""
+
+    record_id: int
+    answer: tuple[int, dict] | None = None  # (status, body) when the key's request is done: replay it
+
+
+# Built once: every payment the API receives runs them (see models/libeo/keys.py).
+_CLAIM = insert(IdempotencyRecord).values(
+    account_id=bindparam("account_id"), key=bindparam("key"), request_hash=bindparam("request_hash"), state=IN_PROGRESS
+)
+_COMPLETE = (
+    update(IdempotencyRecord)
+    .where(IdempotencyRecord.id == bindparam("record_id"))
+    .values(state=DONE, response_status=bindparam("answer_status"), response_body=bindparam("answer_body"))
+    .execution_options(synchronize_session=False)
+)
+
+
+def claim_key(account: Account, key: str, request_hash: str) -> Claim:
+    """Claims ``key`` for this request, or tells the answer of the finished request that claimed it.
 
     Raises InvalidData when the key was used with another request, Conflict
     while the first request with this key is still running.
     """
-    record = IdempotencyRecord(account_id=account.id, key=key, request_hash=request_hash, state=IN_PROGRESS)
-    db.session.add(record)
     try:
-        db.session.flush()
-        return record, True
+        inserted = db.session.connection().execute(
+            _CLAIM, {"account_id": account.id, "key": key, "request_hash": request_hash}
+        )
+        return Claim(inserted.inserted_primary_key[0])
     except IntegrityError:
         db.session.rollback()
     existing = db.session.scalar(
@@ -69,9 +90,9 @@ def claim_key(account: Account, key: str, request_hash: str) -> tuple[Idempotenc
             code="idempotency_key_reused",
         )
     if existing.state == DONE:
-        return existing, False
+        return Claim(existing.id, (existing.response_status, json.loads(existing.response_body)))
     if _take_over_stale(existing):
-        return existing, True
+        return Claim(existing.id)
     raise Conflict(
         "La première requête avec cette clé d'idempotence est encore en cours : réessayez dans un instant.",
         code="idempotency_in_progress",
@@ -93,11 +114,11 @@ def _take_over_stale(record: IdempotencyRecord) -> bool:
     return result.rowcount == 1
 
 
-def complete(record: IdempotencyRecord, status: int, body: dict) -> None:
-    record.state = DONE
-    record.response_status = status
-    record.response_body = json.dumps(body, ensure_ascii=False)
-    db.session.flush()
+def complete(record_id: int, status: int, body: dict) -> None:
+    """Stores the answer a replay of the key gets, in the transaction of the work it describes."""
+    db.session.execute(
+        _COMPLETE, {"record_id": record_id, "answer_status": status, "answer_body": json.dumps(body, ensure_ascii=False)}
+    )
 
 
 def release(record_id: int) -> None:
@@ -107,7 +128,3 @@ def release(record_id: int) -> None:
         .where(IdempotencyRecord.id == record_id, IdempotencyRecord.state == IN_PROGRESS)
         .execution_options(synchronize_session=False)
     )
-
-
-def replay(record: IdempotencyRecord) -> tuple[int, dict]:
-    return record.response_status, json.loads(record.response_body)

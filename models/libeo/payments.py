@@ -97,15 +97,19 @@ class PaymentQuota:
     def consume(self) -> bool:
         """Counts one payment if the plan allows it; False when the month is used up.
 
-        Never count-then-insert: the row is created if missing, then one
-        conditional UPDATE both checks and counts, and holds the row until
-        commit, so concurrent payments of the account go one after another.
+        Never count-then-insert: one statement creates the month's row
+        counting this payment, or adds it to the existing row if the plan
+        allows (an upsert whose UPDATE is conditional), and holds the row
+        until commit, so concurrent payments of the account go one after another.
         """
+        if self.limit is not None and self.limit < 1:
+            return False
         values = {"usage_account": self.account.id, "usage_month": self.month}
-        db.session.execute(_insert_ignoring_conflict(db.session.get_bind().dialect.name), values)
         if self.limit is not None:
             values["usage_limit"] = self.limit
-        result = db.session.execute(_count_one(self.limit is not None), values)
+        dialect = db.session.get_bind().dialect.name
+        # On the session's connection: an ORM upsert would not tell its rowcount.
+        result = db.session.connection().execute(_count_one(dialect, self.limit is not None), values)
         self.__dict__.pop("used", None)
         return result.rowcount == 1
 
@@ -126,25 +130,17 @@ class PaymentQuota:
 
 # The statements of every payment are built once (see models/libeo/keys.py).
 @cache
-def _insert_ignoring_conflict(dialect: str):
+def _count_one(dialect: str, limited: bool):
+    """The month's row with this payment counted: inserted at 1, or its count + 1 (below the limit if ``limited``)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (
-        insert(PaymentUsage)
-        .values(account_id=bindparam("usage_account"), month=bindparam("usage_month"), payment_count=0)
-        .on_conflict_do_nothing(index_elements=["account_id", "month"])
+    statement = insert(PaymentUsage).values(
+        account_id=bindparam("usage_account"), month=bindparam("usage_month"), payment_count=1
     )
-
-
-@cache
-def _count_one(limited: bool):
-    statement = update(PaymentUsage).where(
-        PaymentUsage.account_id == bindparam("usage_account"), PaymentUsage.month == bindparam("usage_month")
-    )
-    if limited:
-        statement = statement.where(PaymentUsage.payment_count < bindparam("usage_limit"))
-    return statement.values(payment_count=PaymentUsage.payment_count + 1).execution_options(
-        synchronize_session=False
-    )
+    return statement.on_conflict_do_update(
+        index_elements=["account_id", "month"],
+        set_={"payment_count": PaymentUsage.payment_count + 1},
+        where=(PaymentUsage.payment_count < bindparam("usage_limit")) if limited else None,
+    ).execution_options(preserve_rowcount=True)  # an INSERT's rowcount is kept only when asked (PostgreSQL)
 
 
 @dataclass(frozen=True)
@@ -269,13 +265,9 @@ def pay_invoice(
         execution_date = default_execution_date(invoice.due_date, today)
     check_execution_date(execution_date, today)
     invoice_id, number, plan = invoice.id, invoice.number, account.plan
-    existing = active_payment(invoice_id)
-    if existing is not None:
-        raise _already_paid(number, existing)
-
     quota = PaymentQuota.for_account(account, now)
     within_quota = quota.consume()
-    # Read after the counter's lock: a concurrent payment of this invoice is visible now.
+    # Read once the counter's row is held: a concurrent payment of this invoice is visible now.
     existing = active_payment(invoice_id)
     if existing is not None or not within_quota:
         db.session.rollback()

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache, lru_cache
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, UniqueConstraint, and_, bindparam, func, or_, select
+from sqlalchemy import DateTime, ForeignKey, Index, Row, String, UniqueConstraint, and_, bindparam, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, joinedload, mapped_column
 
@@ -112,7 +112,8 @@ class KnownSupplierIban(db.Model):
 
 
 # Names are normalised and compared once per process (a payment compares its supplier's name
-# with up to 200 known ones, which recur from one payment to the next): cached, as pure functions.
+# with up to 200 known ones, which recur from one payment to the next): cached, as pure functions
+# (the comparison of two names too).
 @lru_cache(maxsize=4096)
 def _all_words(name: str) -> tuple[str, ...]:
     decomposed = unicodedata.normalize("NFKD", name or "")
@@ -132,6 +133,7 @@ def supplier_key(name: str) -> str:
     return " ".join(_words(name))[:200]
 
 
+@lru_cache(maxsize=16384)
 def names_match(first: str, second: str) -> bool:
     """Whether two beneficiary names may be the same company (see the module's notes)."""
     a, b = _words(first), _words(second)
@@ -213,12 +215,12 @@ def _check_iban(account: Account, invoice: Invoice, hold: Hold) -> None:
         ))
 
 
-def _known_near(account: Account, invoice: Invoice) -> list[KnownSupplierIban]:
+def _known_near(account: Account, invoice: Invoice) -> list[Row]:
     """The account's known IBANs of this IBAN, or of suppliers sharing a word with this one; latest first."""
     words = [word for word in _words(invoice.supplier_name) if len(word) >= 3][:6]
     values = {"account_id": account.id, "iban": invoice.supplier_iban, "key": supplier_key(invoice.supplier_name)}
     values.update((f"word_{i}", word) for i, word in enumerate(words))
-    return list(db.session.scalars(_known_near_statement(len(words)), values))
+    return db.session.execute(_known_near_statement(len(words)), values).all()
 
 
 # Every payment runs these: built once per shape (see models/libeo/keys.py).
@@ -227,7 +229,8 @@ def _known_near_statement(word_count: int):
     # Words are [0-9a-z]+ (``_all_words``): nothing in them for LIKE to read as a wildcard.
     near = [KnownSupplierIban.supplier_key.contains(bindparam(f"word_{i}")) for i in range(word_count)]
     return (
-        select(KnownSupplierIban)
+        # Up to 200 rows a payment: read as plain rows, not as objects the session tracks.
+        select(KnownSupplierIban.supplier_name, KnownSupplierIban.iban, KnownSupplierIban.recorded_at)
         .where(KnownSupplierIban.account_id == bindparam("account_id"),
                or_(KnownSupplierIban.iban == bindparam("iban"),
                    KnownSupplierIban.supplier_key == bindparam("key"), *near))

@@ -23,6 +23,7 @@ import enum
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cache
 
 from flask import current_app
 from sqlalchemy import JSON, Date, DateTime, Enum, ForeignKey, Index, String, UniqueConstraint, bindparam, exists, select, update
@@ -32,7 +33,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.banks import bank_name
 from core.calendar import default_execution_date, is_business_day, next_business_day
 from core.dates import date_fr, paris_today, utcnow
-from core.db import keep_loaded
+from core.db import end_reading, keep_loaded
 from core.money import format_amount
 from core.validators import mask_iban
 
@@ -445,6 +446,7 @@ def pay_invoice(invoice: SupplierInvoice, user: User, execution_date: date | Non
     connection, payer = check_payable(invoice, user)
     execution_date = check_execution_date(execution_date or default_execution_date(invoice.due_date, paris_today()))
     with keep_loaded(db):
+        end_reading(db)  # the attempt's transaction takes the writers' turn for its own statements only
         attempt, created = _open_attempt(invoice, user, payer, execution_date)
         if attempt.status is PaymentState.REQUESTED:  # else already answered (a double click)
             send(connection, attempt, first=created)
@@ -564,13 +566,19 @@ def replay_for(invoice: SupplierInvoice, user: User) -> LibeoPayment | None:
 
 def supersede_pending_updates(invoice_id: int) -> None:
     """Queued states of the invoice older than the one a payment request just sent are moot."""
+    db.session.execute(_superseded(), {"superseded_invoice": invoice_id, "superseded_at": utcnow()})
+
+
+@cache  # built once: every « Payer » runs it
+def _superseded():
     from .libeo_outbox import INVOICE, OutboxMessage
 
-    db.session.execute(
+    return (
         update(OutboxMessage)
-        .where(OutboxMessage.invoice_id == invoice_id, OutboxMessage.kind == INVOICE,
+        .where(OutboxMessage.invoice_id == bindparam("superseded_invoice"), OutboxMessage.kind == INVOICE,
                OutboxMessage.delivered_at.is_(None))
-        .values(delivered_at=utcnow(), last_error="Remplacé par l'envoi lors du paiement.")
+        .values(delivered_at=bindparam("superseded_at"), last_error="Remplacé par l'envoi lors du paiement.")
+        .execution_options(synchronize_session=False)
     )
 
 

@@ -17,7 +17,7 @@ from models.libeo import Channel, InitiatorRole, Invoice, db
 from models.libeo.errors import LibeoError, NotFound
 from models.libeo.documents import payment_receipt, receipt_file_name, store_invoice_document, too_large_message
 from models.libeo.events import DEFAULT_LIMIT, MAX_LIMIT, event_json, events_after, iso_datetime, payment_json
-from models.libeo.idempotency import claim_key, complete, fingerprint, release, replay
+from models.libeo.idempotency import claim_key, complete, fingerprint, release
 from models.libeo.invoices import invoice_by_external_id, invoice_data, upsert_meg_invoice
 from models.libeo.keys import authenticate_api_key, public_id_of, record_key_use, revoke_key_in_use
 from models.libeo.payments import Initiator, PaymentQuota, account_payment, pay_invoice
@@ -221,18 +221,17 @@ def pay(external_id: str):
         _checked_external_id(external_id)
     account = g.account
     # The whole body: a replay must send exactly what the first request sent.
-    record, claimed = claim_key(account, key, fingerprint("POST", request.path, body))
-    if not claimed:
-        status, answer = replay(record)
+    claim = claim_key(account, key, fingerprint("POST", request.path, body))
+    if claim.answer is not None:
+        status, answer = claim.answer
         response = jsonify(answer)
         response.status_code = status
         response.headers["Idempotent-Replayed"] = "true"
         return response
     # Committed alone, so that a concurrent duplicate sees the claim at once
-    # (the account and the claim stay as loaded: nothing else changes them meanwhile).
+    # (the account stays as loaded: nothing else changes it meanwhile).
     with keep_loaded(db):
         db.session.commit()
-    record_id = record.id
     try:
         # The invoice sent with the request and its payment: one transaction, all or nothing.
         if body.get("invoice") is not None:
@@ -252,11 +251,11 @@ def pay(external_id: str):
             _iso_date(body.get("execution_date")),
         )
         answer = payment_json(payment)
-        complete(record, 201, answer)
+        complete(claim.record_id, 201, answer)
         db.session.commit()
     except BaseException:
         db.session.rollback()
-        release(record_id)
+        release(claim.record_id)
         db.session.commit()
         raise
     return jsonify(answer), 201

@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
 from core.dates import date_fr
+from core.db import reads_first
 from core.money import format_amount
 from core.security import safe_next_url
 from core.throttle import configured, signed_in_user
@@ -239,6 +240,7 @@ def settlements():
 
 
 @bp.route("/factures/<int:invoice_id>/payer", methods=["POST"])
+@reads_first  # checks, then writes the attempt and the answer in transactions of their own
 @limiter.limit(configured("PAYMENT_LIMIT"), key_func=signed_in_user)
 def pay(invoice_id: int):
     """« Confirmer le paiement »."""
