@@ -67,8 +67,9 @@ class PaymentQuota:
         return cls(account, quota_month(now))
 
     @classmethod
-    def known(cls, account: Account, month: str, used: int) -> "PaymentQuota":
-        """The quota of ``month`` whose count was read already (with the API key)."""
+    def known(cls, account, month: str, used: int) -> "PaymentQuota":
+        """The quota of ``month`` whose count was read already (with the API key, whose account summary
+        has the id and ``payment_limit`` a quota reads)."""
         quota = cls(account, month)
         quota.__dict__["used"] = used  # what the ``used`` property would read
         return quota

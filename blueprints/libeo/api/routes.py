@@ -6,14 +6,14 @@ import json
 import re
 from datetime import date
 
-from flask import current_app, g, jsonify, request
+from flask import abort, current_app, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from core.db import keep_loaded
 from core.files import MAX_DOCUMENT_BYTES
 from core.throttle import client_address, configured, refused_credentials
 from core.views import pdf_response
-from models.libeo import Channel, InitiatorRole, Invoice, db
+from models.libeo import Account, Channel, InitiatorRole, Invoice, db
 from models.libeo.errors import LibeoError, NotFound
 from models.libeo.documents import payment_receipt, receipt_file_name, store_invoice_document, too_large_message
 from models.libeo.events import DEFAULT_LIMIT, MAX_LIMIT, event_json, events_after, iso_datetime, payment_json
@@ -82,8 +82,19 @@ def authenticate():
         return unauthorized()
     if record_key_use(key):
         db.session.commit()
-    g.account = key.account
     return None
+
+
+def api_account() -> Account:
+    """The key's account, for the calls that act on it (loaded then).
+
+    The calls that only read the account's rows (``GET /me``, a payment, the
+    events) use the key's summary instead: its id is all they filter by.
+    """
+    account = g.api_key.account
+    if account is None:  # deleted since its key was read
+        abort(unauthorized())
+    return account
 
 
 @bp.errorhandler(LibeoError)
@@ -151,7 +162,7 @@ def openapi():
 
 @bp.get("/me")
 def me():
-    return jsonify(account_json(g.account, g.api_key.quota))
+    return jsonify(account_json(g.api_key.summary, g.api_key.quota))
 
 
 @bp.delete("/key")
@@ -185,7 +196,7 @@ def _upsert_invoice(external_id: str, body: dict, field_prefix: str = ""):
             amount_cents=body["amount_cents"],
             currency=body["currency"],
         )
-        return upsert_meg_invoice(g.account, external_id, data)
+        return upsert_meg_invoice(api_account(), external_id, data)
     except LibeoError as error:
         if field_prefix and error.field:
             error.field = field_prefix + API_FIELDS.get(error.field, error.field)
@@ -219,7 +230,7 @@ def pay(external_id: str):
     body = validate(PAYMENT_BODY, json_body())
     if body.get("invoice") is not None:
         _checked_external_id(external_id)
-    account = g.account
+    account = api_account()
     # The whole body: a replay must send exactly what the first request sent.
     claim = claim_key(account, key, fingerprint("POST", request.path, body))
     if claim.answer is not None:
@@ -263,7 +274,7 @@ def pay(external_id: str):
 
 @bp.get("/payments/<int:payment_id>")
 def payment(payment_id: int):
-    found = account_payment(g.account, payment_id)
+    found = account_payment(g.api_key.summary, payment_id)
     if found is None:
         raise NotFound("Ce paiement n'existe pas.")
     return jsonify(payment_json(found))
@@ -272,7 +283,7 @@ def payment(payment_id: int):
 @bp.get("/payments/<int:payment_id>/receipt.pdf")
 def payment_receipt_pdf(payment_id: int):
     """The « Justificatif de paiement » (payments remitted or paid; 409 otherwise)."""
-    found = account_payment(g.account, payment_id)
+    found = account_payment(g.api_key.summary, payment_id)
     if found is None:
         raise NotFound("Ce paiement n'existe pas.")
     return pdf_response(payment_receipt(found), receipt_file_name(found))
@@ -282,7 +293,7 @@ def payment_receipt_pdf(payment_id: int):
 def put_document(external_id: str):
     """The invoice's PDF (≤ 10 MB): created or replaced."""
     _checked_external_id(external_id)
-    invoice = invoice_by_external_id(g.account, external_id)
+    invoice = invoice_by_external_id(g.api_key.summary, external_id)
     if invoice is None:
         raise NotFound("Cette facture n'existe pas dans Libeo : envoyez-la d'abord (PUT /invoices/{external_id}).")
     if request.mimetype != "application/pdf":
@@ -358,5 +369,5 @@ def _check_event_parameters() -> None:
 @bp.get("/events")
 def events():
     _check_event_parameters()
-    page = events_after(g.account, _cursor(), _limit())
+    page = events_after(g.api_key.summary, _cursor(), _limit())
     return jsonify({"events": [event_json(e) for e in page.events], "next": str(page.next_cursor)})
