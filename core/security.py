@@ -200,6 +200,14 @@ def _merge(*parts: Sources) -> dict[str, tuple[str, ...]]:
     return merged
 
 
+_ALWAYS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+)
+
+
 def init_security_headers(
     app: Flask,
     *,
@@ -228,15 +236,14 @@ def init_security_headers(
     def _headers(response):
         extra = page_sources() if pages else None
         csp = content_security_policy(_merge(base, extra)) if extra else default_csp
-        response.headers.setdefault("Content-Security-Policy", csp)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        wanted = [("Content-Security-Policy", csp), *_ALWAYS]
         if response.mimetype == "text/html":
             # Pages show private data: no shared cache keeps them, and the
             # back button after « Se déconnecter » does not show them again.
-            response.headers.setdefault("Cache-Control", "no-store")
+            wanted.append(("Cache-Control", "no-store"))
         if request.is_secure:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+            wanted.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+        # Those a view set itself are kept (one pass over the headers, not one per header).
+        present = {name.lower() for name, _ in response.headers}
+        response.headers.extend([(name, value) for name, value in wanted if name.lower() not in present])
         return response

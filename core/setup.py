@@ -8,6 +8,8 @@ import secrets
 from pathlib import Path
 
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 
@@ -20,6 +22,18 @@ def load_config(app: Flask, config_object: object, test_config: dict | None) -> 
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret(app, f"{app.name}_secret_key")
     secure_cookies_over_https(app)
+    app.session_interface = SigningOnceSessionInterface()
+
+
+class SigningOnceSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, their serializer built once per key rather than on every request."""
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        built = getattr(self, "_built", None)
+        if built is None or built[0] != keys:
+            built = self._built = (keys, super().get_signing_serializer(app))
+        return built[1]
 
 
 def secure_cookies_over_https(app: Flask) -> None:
