@@ -126,8 +126,9 @@ def render(runs: list[dict], meta: dict) -> str:
     lines += [
         "",
         "SQL / req: statements per request (BEGIN excluded), « MEG + Libeo » when one request runs on both sides; "
-        "commits / req: transactions committed (those that wrote wait for a disk flush). "
-        "A range (8–9) means the row's requests differ in kind, not in data size: the detail of a "
+        "commits / req: commits of transactions that wrote (each one a durable write; a transaction that "
+        "only read ends without one and is not counted). "
+        "A range (5–6) means the row's requests differ in kind, not in data size: the detail of a "
         "« Virement par Libeo » invoice also reads its Libeo payment attempts. "
         "vs reference: requests per second as a fraction of a reference page of the same server, same run "
         "(bare hello: a Flask app with one route and nothing else; minimal list: a bare Flask + Flask-SQLAlchemy "
