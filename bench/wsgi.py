@@ -20,6 +20,7 @@ import requests
 from sqlalchemy import event
 
 from app import create_app
+from core.db import WRITE_STATEMENTS
 
 from .reference import create_reference_app
 
@@ -27,13 +28,10 @@ HEADER = "X-SQL-Queries"
 _local = threading.local()
 
 
-_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
-
-
 def _counters(side: str):
     def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
         words = statement.lstrip()[:7].upper()
-        if words.startswith(_WRITES):
+        if words.startswith(WRITE_STATEMENTS):
             conn.info["wrote"] = True
         counts = getattr(_local, "counts", None)
         if counts is not None and not words.startswith("BEGIN"):

@@ -33,7 +33,8 @@ def declarative_db() -> SQLAlchemy:
     return SQLAlchemy(model_class=Base)
 
 
-_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+# The statements that write (what a transaction begins with to become a writer).
+WRITE_STATEMENTS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 # How often a writer waiting for another process tries again.
 WRITER_POLL_SECONDS = 0.0005
 
@@ -203,7 +204,7 @@ def init_database(app: Flask, db: SQLAlchemy, *, begin_immediate: bool = True) -
             def _before_write(connection, cursor, statement, parameters, context, executemany):
                 # The first write of a transaction (pysqlite begins it right before), or a read
                 # transaction of MEG's GET requests turning into a writer.
-                if statement.lstrip()[:7].upper().startswith(_WRITES):
+                if statement.lstrip()[:7].upper().startswith(WRITE_STATEMENTS):
                     _take_turn(connection.connection.dbapi_connection)
 
 

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import event, select
 from stdnum import luhn
 
+from core.db import WRITE_STATEMENTS
 from tests.conftest import MegAuth
 from models.libeo import db as libeo_db
 from models.meg import db as meg_db
@@ -26,7 +27,6 @@ BOULANGERIE_SIRET = "83451234500002"
 LIBEO_EMAIL = "claire@boulangerie-martin.fr"
 LIBEO_PASSWORD = "mot-de-passe-solide-42"
 MANY = 60
-WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 
 class SqlCounter:
@@ -51,7 +51,7 @@ class SqlCounter:
     def _hook(self, side: str):
         def count(conn, cursor, statement, parameters, context, executemany):
             words = statement.lstrip()[:7].upper()
-            if words.startswith(WRITES):
+            if words.startswith(WRITE_STATEMENTS):
                 conn.info["wrote"] = True
             if self.counts is not None and not words.startswith("BEGIN"):
                 self.counts[side] += 1

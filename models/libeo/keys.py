@@ -77,11 +77,14 @@ class KeyInUse:
     """
 
     id: int
-    account_id: int
     prefix: str
     last_used_at: datetime | None
     summary: AccountSummary
     quota: PaymentQuota  # of the month, as read with the key
+
+    @property
+    def account_id(self) -> int:
+        return self.summary.id
 
     @cached_property
     def account(self) -> Account | None:
@@ -185,7 +188,7 @@ def authenticate_api_key(plaintext: str | None) -> KeyInUse | None:
     if row is None or not matches or row.revoked_at is not None:
         return None
     summary = AccountSummary(row.account_id, row.name, row.siret, row.plan, row.accountant_email, row.verified_at)
-    return KeyInUse(row.id, row.account_id, row.prefix, row.last_used_at, summary,
+    return KeyInUse(row.id, row.prefix, row.last_used_at, summary,
                     PaymentQuota.known(summary, month, row.payment_count or 0))
 
 
