@@ -13,10 +13,10 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cached_property
 
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from werkzeug.utils import cached_property  # not functools': on 3.11 it locks every instance while one computes
 
 from core.dates import as_utc, utcnow
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cache, cached_property
+from functools import cache
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
+from werkzeug.utils import cached_property  # not functools': on 3.11 it locks every instance while one computes
 
 from core.calendar import default_execution_date, earliest_execution_date, is_business_day, next_business_day
 from core.dates import as_utc, date_fr, paris_now, paris_today, utcnow
@@ -71,7 +72,7 @@ class PaymentQuota:
         """The quota of ``month`` whose count was read already (with the API key, whose account summary
         has the id and ``payment_limit`` a quota reads)."""
         quota = cls(account, month)
-        quota.__dict__["used"] = used  # what the ``used`` property would read
+        quota.used = used  # cached: the ``used`` property reads no more
         return quota
 
     @property

@@ -11,10 +11,12 @@ import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from .conftest import Api, invoice_body, make_account, make_key
 from models.libeo import IdempotencyRecord, Invoice, Payment, PaymentUsage, Plan, db
+from models.libeo.keys import authenticate_api_key
+from models.libeo.payments import PaymentQuota
 
 
 def run_together(apps, count: int, call):
@@ -118,3 +120,46 @@ def test_concurrent_puts_of_one_new_invoice_make_one_invoice(apps, client):
     assert statuses[201] == 1 and statuses[200] == 19, statuses
     with apps.libeo.app_context():
         assert db.session.scalar(select(func.count(Invoice.id))) == 1
+
+
+def test_a_slow_account_load_holds_up_no_other_request(apps):
+    """One request's account or quota read, slow at the database, does not stop the others' (same process).
+
+    Python 3.11's functools.cached_property locked every instance of a class
+    while one computed: the other requests of a worker queued behind it, each
+    holding its database connection, until the pool ran dry (« QueuePool
+    limit … reached ») and every one of them failed.
+    """
+    keys = [make_key(apps.libeo, make_account(apps.libeo).id) for _ in range(2)]
+    with apps.libeo.app_context():
+        engine = db.engine
+    slow_thread: list[threading.Thread] = []
+    slow_read_started, release_slow_read = threading.Event(), threading.Event()
+
+    def slow_for_one_thread(_conn, _cursor, statement, *_args):
+        if slow_thread and threading.current_thread() is slow_thread[0] and statement.lstrip().startswith("SELECT account.id"):
+            slow_read_started.set()
+            release_slow_read.wait(10)
+
+    def read_account_and_quota(key: str, done: list):
+        with apps.libeo.test_request_context():
+            in_use = authenticate_api_key(key)
+            quota = PaymentQuota.for_account(in_use.account)
+            done.append((in_use.account.id, quota.used))
+
+    slow_done, other_done = [], []
+    event.listen(engine, "before_cursor_execute", slow_for_one_thread)
+    try:
+        slow_thread.append(threading.Thread(target=read_account_and_quota, args=(keys[0], slow_done)))
+        slow_thread[0].start()
+        assert slow_read_started.wait(10)
+        other = threading.Thread(target=read_account_and_quota, args=(keys[1], other_done))
+        other.start()
+        other.join(10)
+        assert not other.is_alive(), "the second request waited for the first one's slow read"
+        assert other_done and other_done[0][1] == 0
+    finally:
+        release_slow_read.set()
+        slow_thread[0].join(10)
+        event.remove(engine, "before_cursor_execute", slow_for_one_thread)
+    assert slow_done and slow_done[0][1] == 0
