@@ -11,6 +11,7 @@ import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from sqlalchemy import event, func, select
 
 from .conftest import Api, invoice_body, make_account, make_key
@@ -122,7 +123,9 @@ def test_concurrent_puts_of_one_new_invoice_make_one_invoice(apps, client):
         assert db.session.scalar(select(func.count(Invoice.id))) == 1
 
 
-def test_a_slow_account_load_holds_up_no_other_request(apps):
+@pytest.mark.parametrize("slow_read", ["SELECT account.id", "SELECT payment_usage.payment_count"],
+                         ids=["account", "quota"])
+def test_a_slow_account_or_quota_read_holds_up_no_other_request(apps, slow_read):
     """One request's account or quota read, slow at the database, does not stop the others' (same process).
 
     Python 3.11's functools.cached_property locked every instance of a class
@@ -137,7 +140,7 @@ def test_a_slow_account_load_holds_up_no_other_request(apps):
     slow_read_started, release_slow_read = threading.Event(), threading.Event()
 
     def slow_for_one_thread(_conn, _cursor, statement, *_args):
-        if slow_thread and threading.current_thread() is slow_thread[0] and statement.lstrip().startswith("SELECT account.id"):
+        if slow_thread and threading.current_thread() is slow_thread[0] and statement.lstrip().startswith(slow_read):
             slow_read_started.set()
             release_slow_read.wait(10)
 
