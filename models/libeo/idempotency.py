@@ -115,8 +115,12 @@ def _take_over_stale(record: IdempotencyRecord) -> bool:
 
 
 def complete(record_id: int, status: int, body: dict) -> None:
-    """Stores the answer a replay of the key gets, in the transaction of the work it describes."""
-    db.session.execute(
+    """Stores the answer a replay of the key gets, in the transaction of the work it describes.
+
+    Run as plain SQL on the session's connection (last before the commit of a payment, under the
+    writers' turn on SQLite): the session does not track the record.
+    """
+    db.session.connection().execute(
         _COMPLETE, {"record_id": record_id, "answer_status": status, "answer_body": json.dumps(body, ensure_ascii=False)}
     )
 

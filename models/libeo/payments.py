@@ -13,10 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cache
 
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from werkzeug.utils import cached_property  # not functools': on 3.11 it locks every instance while one computes
@@ -109,9 +107,8 @@ class PaymentQuota:
         values = {"usage_account": self.account.id, "usage_month": self.month}
         if self.limit is not None:
             values["usage_limit"] = self.limit
-        dialect = db.session.get_bind().dialect.name
-        # On the session's connection: an ORM upsert would not tell its rowcount.
-        result = db.session.connection().execute(_count_one(dialect, self.limit is not None), values)
+        statement = _COUNT_ONE_UNLIMITED if self.limit is None else _COUNT_ONE_LIMITED
+        result = db.session.connection().execute(statement, values)
         self.__dict__.pop("used", None)
         return result.rowcount == 1
 
@@ -130,19 +127,18 @@ class PaymentQuota:
         self.__dict__.pop("used", None)
 
 
-# The statements of every payment are built once (see models/libeo/keys.py).
-@cache
-def _count_one(dialect: str, limited: bool):
-    """The month's row with this payment counted: inserted at 1, or its count + 1 (below the limit if ``limited``)."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(PaymentUsage).values(
-        account_id=bindparam("usage_account"), month=bindparam("usage_month"), payment_count=1
-    )
-    return statement.on_conflict_do_update(
-        index_elements=["account_id", "month"],
-        set_={"payment_count": PaymentUsage.payment_count + 1},
-        where=(PaymentUsage.payment_count < bindparam("usage_limit")) if limited else None,
-    ).execution_options(preserve_rowcount=True)  # an INSERT's rowcount is kept only when asked (PostgreSQL)
+# The month's row with this payment counted: inserted at 1, or its count + 1 (below the limit when
+# the plan has one). Written as SQL, the same on SQLite and PostgreSQL: SQLAlchemy cannot cache a
+# dialect's upsert, and would compile it again for every payment (under the writers' turn).
+_COUNT_ONE = (
+    "INSERT INTO payment_usage (account_id, month, payment_count) VALUES (:usage_account, :usage_month, 1) "
+    "ON CONFLICT (account_id, month) DO UPDATE SET payment_count = payment_usage.payment_count + 1"
+)
+# An INSERT's rowcount is kept only when asked (PostgreSQL).
+_COUNT_ONE_UNLIMITED = text(_COUNT_ONE).execution_options(preserve_rowcount=True)
+_COUNT_ONE_LIMITED = text(_COUNT_ONE + " WHERE payment_usage.payment_count < :usage_limit").execution_options(
+    preserve_rowcount=True
+)
 
 
 @dataclass(frozen=True)
@@ -228,32 +224,25 @@ def proposed_execution_date(invoice: Invoice, today: date | None = None) -> tupl
 # The life of a payment.
 
 
-def pay_invoice(
-    account: Account,
-    invoice: Invoice,
-    initiator: Initiator,
-    execution_date: date | None = None,
-    *,
-    now: datetime | None = None,
-) -> Payment:
-    """Schedules the transfer paying ``invoice`` on ``execution_date``, or holds it for approval.
+@dataclass(frozen=True)
+class PaymentOrder:
+    """A payment asked for, checked: who asks (the email normalised), and the day it is executed."""
 
-    The safeguards (``models.libeo.safeguards``) are checked once the
-    quota row is held, so concurrent payments of the account are compared
-    with each other in turn: a payment they question is created
-    ``awaiting_approval``, with its reasons; it holds its invoice and
-    counts in the quota like a scheduled one.
-    Without a date: the invoice's due date, or the next TARGET business day
-    when it is past or not a business day (``default_execution_date``).
-    Refusals: an accountant other than the account's (Forbidden), a date
-    in the past, not a business day or more than a year ahead (InvalidData),
-    an invoice already paid or being paid (Conflict ``payment_exists``), the
-    month's quota used up (QuotaExceeded). When refused after counting, the
-    session is rolled back so that nothing of the attempt remains (an
-    invoice sent with the request included).
+    initiator: Initiator
+    execution_date: date
+
+
+def payment_order(
+    account: Account, initiator: Initiator, due_date: date, execution_date: date | None = None,
+    *, now: datetime | None = None,
+) -> PaymentOrder:
+    """Checks who asks and when, before anything is written (nothing here needs the writers' turn).
+
+    Refusals: an accountant other than the account's (Forbidden), a date in
+    the past, not a business day or more than a year ahead (InvalidData).
+    Without a date: ``due_date``, or the next TARGET business day when it is
+    past or not a business day (``default_execution_date``).
     """
-    if invoice.account_id != account.id:
-        raise NotFound("Cette facture n'existe pas.")
     email = normalize_email(initiator.email, "initiated_by_email")
     if initiator.role is InitiatorRole.ACCOUNTANT and not account.is_accountant(email):
         raise Forbidden(
@@ -264,8 +253,50 @@ def pay_invoice(
         )
     today = paris_today(now)
     if execution_date is None:
-        execution_date = default_execution_date(invoice.due_date, today)
+        execution_date = default_execution_date(due_date, today)
     check_execution_date(execution_date, today)
+    return PaymentOrder(Initiator(email, initiator.role, initiator.channel), execution_date)
+
+
+def pay_invoice(
+    account: Account,
+    invoice: Invoice,
+    initiator: Initiator,
+    execution_date: date | None = None,
+    *,
+    now: datetime | None = None,
+) -> Payment:
+    """Schedules the transfer paying ``invoice`` on ``execution_date``, or holds it for approval.
+
+    ``payment_order`` checks the request (its refusals come first), then
+    ``place_payment`` creates the payment.
+    """
+    _check_owner(account, invoice)
+    return place_payment(account, invoice, payment_order(account, initiator, invoice.due_date, execution_date, now=now),
+                         now=now)
+
+
+def _check_owner(account: Account, invoice: Invoice) -> None:
+    if invoice.account_id != account.id:
+        raise NotFound("Cette facture n'existe pas.")
+
+
+def place_payment(account: Account, invoice: Invoice, order: PaymentOrder, *, now: datetime | None = None) -> Payment:
+    """Creates the payment of a checked ``order``: scheduled, or held for approval.
+
+    The safeguards (``models.libeo.safeguards``) are checked once the
+    quota row is held, so concurrent payments of the account are compared
+    with each other in turn: a payment they question is created
+    ``awaiting_approval``, with its reasons; it holds its invoice and
+    counts in the quota like a scheduled one.
+    Refusals: an invoice already paid or being paid (Conflict
+    ``payment_exists``), the month's quota used up (QuotaExceeded). When
+    refused after counting, the session is rolled back so that nothing of
+    the attempt remains (an invoice sent with the request included).
+    """
+    _check_owner(account, invoice)
+    initiator, execution_date = order.initiator, order.execution_date
+    email = initiator.email
     invoice_id, number, plan = invoice.id, invoice.number, account.plan
     quota = PaymentQuota.for_account(account, now)
     within_quota = quota.consume()

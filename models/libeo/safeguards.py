@@ -49,7 +49,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache, lru_cache
 
-from sqlalchemy import DateTime, ForeignKey, Index, Row, String, UniqueConstraint, and_, bindparam, func, or_, select
+from sqlalchemy import (
+    DateTime, ForeignKey, Index, Row, String, UniqueConstraint, and_, bindparam, case, func, or_, select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, joinedload, mapped_column
 
@@ -80,6 +82,7 @@ IBAN_HOLDS = frozenset({NEW_IBAN, NAME_MISMATCH})
 DUPLICATE_WINDOW = timedelta(days=7)
 SIMILAR_WORDS = 0.8
 MAX_REASON_LENGTH = 300
+KNOWN_NEAR_LIMIT = 200  # known IBANs a payment's checks read at most
 
 LEGAL_FORMS = frozenset(
     "sa sas sasu sarl eurl sci snc scs sca scop scp scm sel selarl selas earl gaec gie ei eirl eurl "
@@ -164,6 +167,9 @@ def _alike(word: str, other: str) -> bool:
 class Hold:
     reasons: list[str] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
+    # The IBANs known for the supplier (its exact key), as read for the checks; None when the
+    # read was cut at its limit (``remember_iban`` then reads them itself).
+    supplier_ibans: frozenset[str] | None = None
 
     def add(self, reason: str, detail: str) -> None:
         if reason not in self.reasons:
@@ -194,6 +200,11 @@ def holds_for(account: Account, invoice: Invoice, role: InitiatorRole, email: st
 
 def _check_iban(account: Account, invoice: Invoice, hold: Hold) -> None:
     known = _known_near(account, invoice)
+    key = supplier_key(invoice.supplier_name)
+    exact = [row.iban for row in known if row.supplier_key == key]
+    if len(exact) < KNOWN_NEAR_LIMIT:  # read first: all of them, unless they alone fill the limit
+        hold.supplier_ibans = frozenset(exact)
+    known.sort(key=lambda row: (row.recorded_at, row.id), reverse=True)  # latest first
     # The supplier under any spelling close enough to be the same company (a renamed
     # supplier with a new IBAN is still held).
     alike = [names_match(row.supplier_name, invoice.supplier_name) for row in known]
@@ -216,7 +227,12 @@ def _check_iban(account: Account, invoice: Invoice, hold: Hold) -> None:
 
 
 def _known_near(account: Account, invoice: Invoice) -> list[Row]:
-    """The account's known IBANs of this IBAN, or of suppliers sharing a word with this one; latest first."""
+    """The account's known IBANs of this supplier, of this IBAN, or of suppliers sharing a word with this one.
+
+    At most KNOWN_NEAR_LIMIT, the supplier's own first, then this IBAN's, then the latest others: an
+    account with many suppliers sharing a word (« France », « Services ») never pushes the
+    supplier's own IBANs out of the checks.
+    """
     words = [word for word in _words(invoice.supplier_name) if len(word) >= 3][:6]
     values = {"account_id": account.id, "iban": invoice.supplier_iban, "key": supplier_key(invoice.supplier_name)}
     values.update((f"word_{i}", word) for i, word in enumerate(words))
@@ -229,13 +245,18 @@ def _known_near_statement(word_count: int):
     # Words are [0-9a-z]+ (``_all_words``): nothing in them for LIKE to read as a wildcard.
     near = [KnownSupplierIban.supplier_key.contains(bindparam(f"word_{i}")) for i in range(word_count)]
     return (
-        # Up to 200 rows a payment: read as plain rows, not as objects the session tracks.
-        select(KnownSupplierIban.supplier_name, KnownSupplierIban.iban, KnownSupplierIban.recorded_at)
+        # Up to KNOWN_NEAR_LIMIT rows a payment: read as plain rows, not as objects the session tracks.
+        select(KnownSupplierIban.id, KnownSupplierIban.supplier_name, KnownSupplierIban.supplier_key,
+               KnownSupplierIban.iban, KnownSupplierIban.recorded_at)
         .where(KnownSupplierIban.account_id == bindparam("account_id"),
                or_(KnownSupplierIban.iban == bindparam("iban"),
                    KnownSupplierIban.supplier_key == bindparam("key"), *near))
-        .order_by(KnownSupplierIban.recorded_at.desc(), KnownSupplierIban.id.desc())
-        .limit(200)
+        .order_by(
+            case((KnownSupplierIban.supplier_key == bindparam("key"), 0),
+                 (KnownSupplierIban.iban == bindparam("iban"), 1), else_=2),
+            KnownSupplierIban.recorded_at.desc(), KnownSupplierIban.id.desc(),
+        )
+        .limit(KNOWN_NEAR_LIMIT)
     )
 
 
@@ -298,10 +319,17 @@ def _check_rules(account: Account, invoice: Invoice, role: InitiatorRole, email:
 # --- known IBANs ---------------------------------------------------------------------------------
 
 
-def remember_iban(account_id: int, supplier_name: str, iban: str, recorded_by: str, actor: str) -> None:
-    """Records ``iban`` as one of the supplier's (idempotent); the « Journal » says when it is new."""
+def remember_iban(
+    account_id: int, supplier_name: str, iban: str, recorded_by: str, actor: str,
+    known: frozenset[str] | None = None,
+) -> None:
+    """Records ``iban`` as one of the supplier's (idempotent); the « Journal » says when it is new.
+
+    ``known``: the supplier's known IBANs when the caller read them in this transaction (a
+    payment's checks do), so they are not read twice.
+    """
     key = supplier_key(supplier_name)
-    already = db.session.scalars(
+    already = known if known is not None else db.session.scalars(
         select(KnownSupplierIban.iban).where(KnownSupplierIban.account_id == account_id,
                                              KnownSupplierIban.supplier_key == key)
     ).all()
@@ -328,7 +356,8 @@ def remember_iban(account_id: int, supplier_name: str, iban: str, recorded_by: s
 def after_creation(payment: Payment, hold: Hold, actor: str) -> None:
     """What a new payment teaches and leaves in the « Journal »; before its event (lock order)."""
     if not hold.questions_iban:
-        remember_iban(payment.account_id, payment.creditor_name, payment.creditor_iban, "premier paiement", actor)
+        remember_iban(payment.account_id, payment.creditor_name, payment.creditor_iban, "premier paiement", actor,
+                      hold.supplier_ibans)
     if hold:
         journal(payment.account_id, "payment.held",
                 f"Paiement de la facture {payment.invoice.number} ({payment.amount_display} à "

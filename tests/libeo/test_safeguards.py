@@ -105,6 +105,27 @@ def test_a_renamed_supplier_with_a_new_iban_is_still_held(admin):
     assert payment["hold_reasons"] == ["new_iban"]
 
 
+def test_a_new_iban_is_held_however_many_suppliers_share_a_word_with_this_one(admin, libeo_app):
+    """The checks read at most 200 known IBANs: the supplier's own come first, not the latest 200."""
+    from core.dates import utcnow
+    from models.libeo.safeguards import KnownSupplierIban
+
+    scheduled(pay(admin.api, "meg-1", n=1, supplier=supplier(iban=SUPPLIER_IBAN)))
+    later = utcnow() + timedelta(minutes=1)
+    with libeo_app.app_context():  # 210 suppliers paid since, all « Minoterie … » (as many « … France »)
+        db.session.add_all(
+            KnownSupplierIban(account_id=admin.id, supplier_key=supplier_key(f"Minoterie Moulin{k}"),
+                              supplier_name=f"Minoterie Moulin{k}", iban=valid_iban(8_000_000 + k),
+                              recorded_at=later + timedelta(seconds=k), recorded_by="premier paiement")
+            for k in range(210)
+        )
+        db.session.commit()
+
+    payment = held(pay(admin.api, "meg-2", n=2, supplier=supplier(iban=BNP_IBAN)))
+    assert payment["hold_reasons"] == ["new_iban"]
+    assert "payé jusqu'ici sur l'IBAN FR76 •••• •••• •••• •••• ••56 723 (CREDIT AGRICOLE SA)" in payment["hold_details"][0]
+
+
 def test_approving_a_new_iban_makes_it_the_suppliers(admin, client):
     scheduled(pay(admin.api, "meg-1", n=1))
     payment = held(pay(admin.api, "meg-2", n=2, supplier=supplier(iban=OTHER_IBAN)))

@@ -20,7 +20,7 @@ from models.libeo.events import DEFAULT_LIMIT, MAX_LIMIT, event_json, events_aft
 from models.libeo.idempotency import claim_key, complete, fingerprint, release
 from models.libeo.invoices import invoice_by_external_id, invoice_data, upsert_meg_invoice
 from models.libeo.keys import authenticate_api_key, public_id_of, record_key_use, revoke_key_in_use
-from models.libeo.payments import Initiator, PaymentQuota, account_payment, pay_invoice
+from models.libeo.payments import Initiator, PaymentQuota, account_payment, payment_order, place_payment
 
 from ..extensions import limiter
 from . import bp
@@ -243,24 +243,24 @@ def pay(external_id: str):
     # (the account stays as loaded: nothing else changes it meanwhile).
     with keep_loaded(db):
         db.session.commit()
+    initiated_by = body["initiated_by"]
+    initiator = Initiator(initiated_by["email"], InitiatorRole(initiated_by["role"]), Channel.MEG)
+    execution_date = _iso_date(body.get("execution_date"))
     try:
-        # The invoice sent with the request and its payment: one transaction, all or nothing.
+        # The invoice sent with the request and its payment: one transaction, all or nothing. The
+        # request is checked before the invoice is written: that first write takes the writers' turn.
         if body.get("invoice") is not None:
+            order = payment_order(account, initiator, date.fromisoformat(body["invoice"]["due_date"]), execution_date)
             invoice, _ = _upsert_invoice(external_id, body["invoice"], "invoice.")
         else:
             invoice = invoice_by_external_id(account, external_id) if _external_id_or_none(external_id) else None
-        if invoice is None:
-            raise NotFound(
-                "Cette facture n'existe pas dans Libeo : joignez-la à la demande de paiement (champ « invoice ») "
-                "ou envoyez-la d'abord (PUT /invoices/{external_id})."
-            )
-        initiator = body["initiated_by"]
-        payment = pay_invoice(
-            account,
-            invoice,
-            Initiator(initiator["email"], InitiatorRole(initiator["role"]), Channel.MEG),
-            _iso_date(body.get("execution_date")),
-        )
+            if invoice is None:
+                raise NotFound(
+                    "Cette facture n'existe pas dans Libeo : joignez-la à la demande de paiement (champ « invoice ») "
+                    "ou envoyez-la d'abord (PUT /invoices/{external_id})."
+                )
+            order = payment_order(account, initiator, invoice.due_date, execution_date)
+        payment = place_payment(account, invoice, order)
         answer = payment_json(payment)
         complete(claim.record_id, 201, answer)
         db.session.commit()
