@@ -126,6 +126,8 @@ class LibeoConfig(BaseConfig):
         "LIBEO_DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'libeo.sqlite3'}"
     )
     SESSION_COOKIE_NAME = "libeo_session"
+    # The API authenticates by key only: no cookie session there (core.setup).
+    SESSIONLESS_PATHS = ("/api/",)
     REMEMBER_COOKIE_NAME = "libeo_remember"
     # Where Libeo reaches MEG (OAuth provider, key delivery API) and the
     # MEG pages a user may be sent back to.

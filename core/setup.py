@@ -7,7 +7,7 @@ import re
 import secrets
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -26,7 +26,25 @@ def load_config(app: Flask, config_object: object, test_config: dict | None) -> 
 
 
 class SigningOnceSessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, their serializer built once per key rather than on every request."""
+    """Flask's signed-cookie sessions, their serializer built once per key rather than on every request.
+
+    Paths under ``SESSIONLESS_PATHS`` (Libeo's API: a key in a header, never a
+    cookie) get an empty session that is never saved: a browser's cookie sent
+    along is neither verified nor used, and no answer sets one.
+    """
+
+    def open_session(self, app: Flask, request):
+        if self._sessionless(app, request.path):
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session, response) -> None:
+        if not self._sessionless(app, request.path):
+            super().save_session(app, session, response)
+
+    @staticmethod
+    def _sessionless(app: Flask, path: str) -> bool:
+        return path.startswith(tuple(app.config.get("SESSIONLESS_PATHS") or ()))
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
         keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))

@@ -61,6 +61,17 @@ def test_every_bad_key_gets_the_same_401(client, api, key):
     assert response.headers["WWW-Authenticate"] == 'Bearer realm="libeo"'
 
 
+def test_the_api_ignores_a_signed_in_browsers_cookie_and_sets_none(client, api, signed_in):
+    """The API authenticates by key only: a browser's Libeo session is not a key, and no answer sets a cookie."""
+    assert client.get("/libeo/factures/").status_code == 200  # the browser is signed in
+    alone = client.get("/libeo/api/v1/me")
+    assert alone.status_code == 401 and alone.json["error"]["code"] == "unauthorized"
+    for response in (alone, api.get("/me"), api.put_invoice("meg-1")):
+        assert response.status_code in (200, 201, 401)
+        assert "Set-Cookie" not in response.headers
+    assert client.get("/libeo/factures/").status_code == 200  # still signed in
+
+
 def test_revoked_and_tampered_keys_get_the_same_401(client, libeo_app, account, api_key):
     good = Api(client, api_key).get("/me")
     assert good.status_code == 200
