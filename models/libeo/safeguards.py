@@ -167,8 +167,8 @@ def _alike(word: str, other: str) -> bool:
 class Hold:
     reasons: list[str] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
-    # The IBANs known for the supplier (its exact key), as read for the checks; None when the
-    # read was cut at its limit (``remember_iban`` then reads them itself).
+    # The IBANs known for the supplier (its exact key), as read for the checks; None when they
+    # alone filled that read, which may then have missed some (``remember_iban`` reads them itself).
     supplier_ibans: frozenset[str] | None = None
 
     def add(self, reason: str, detail: str) -> None:
