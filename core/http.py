@@ -10,6 +10,8 @@ single-worker server). Deployed apart, the same session uses the network.
 from __future__ import annotations
 
 import io
+import threading
+from http.cookiejar import DefaultCookiePolicy
 from typing import Callable, Iterable
 from urllib.parse import unquote, urlsplit
 
@@ -115,3 +117,23 @@ def http_session(app, *, peers_key: str = "http_peers") -> requests.Session:
     for prefix, (wsgi_app, script_name) in app.extensions.get(peers_key, {}).items():
         session.mount(prefix, WSGITransport(wsgi_app, script_name))
     return session
+
+
+def kept_http_session(app, *, peers_key: str = "http_peers") -> requests.Session:
+    """This thread's session for calls from ``app`` to the other product, kept from one call to the next.
+
+    Deployed apart, its pool keeps the connection to the other product open
+    between calls: a « Payer » opens no new TCP (and TLS) connection. One per
+    thread (a requests session is not safe to share between threads), made
+    anew when the in-process peers change. It keeps no cookie: the calls are
+    authenticated by key, and every company's calls go through it.
+    """
+    peers = tuple(app.extensions.get(peers_key, {}).items())
+    kept = app.extensions.setdefault(f"{peers_key}_kept", threading.local())
+    if getattr(kept, "peers", None) != peers:
+        if getattr(kept, "session", None) is not None:
+            kept.session.close()
+        kept.session = http_session(app, peers_key=peers_key)
+        kept.session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+        kept.peers = peers
+    return kept.session

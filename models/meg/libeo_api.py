@@ -23,7 +23,7 @@ from typing import Any
 import requests
 from flask import current_app
 
-from core.http import http_session
+from core.http import kept_http_session
 
 UNREACHABLE = "Libeo est injoignable pour le moment : la demande n'a pas pu lui être envoyée. Réessayez dans quelques instants."
 UNHEARD = "Libeo n'a pas répondu à temps."
@@ -120,7 +120,7 @@ class LibeoClient:
                  timeout: float | None = None, attempts: int = 3) -> None:
         config = current_app.config
         self.api_url = (base_url or config["LIBEO_URL"]).rstrip("/") + "/api/v1"
-        self.session = session or http_session(current_app)
+        self.session = session or kept_http_session(current_app)
         self.timeout = timeout or config["HTTP_TIMEOUT"]
         self.attempts = attempts
         self._api_key = api_key
