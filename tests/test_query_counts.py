@@ -291,7 +291,7 @@ EXPECTED = {
     "meg_invoices": _sql(meg=5),
     "meg_invoice_detail": _sql(meg=6),
     "meg_suppliers": _sql(meg=3),
-    "meg_pay": _sql(meg=10, libeo=16, meg_commits=2, libeo_commits=2),
+    "meg_pay": _sql(meg=10, libeo=15, meg_commits=2, libeo_commits=2),
     "libeo_invoices": _sql(libeo=6),
     "libeo_payments": _sql(libeo=4),
     "libeo_api_me": _sql(libeo=1),  # the key, its account and the month's payment count together

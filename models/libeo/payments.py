@@ -281,8 +281,14 @@ def _check_owner(account: Account, invoice: Invoice) -> None:
         raise NotFound("Cette facture n'existe pas.")
 
 
-def place_payment(account: Account, invoice: Invoice, order: PaymentOrder, *, now: datetime | None = None) -> Payment:
+def place_payment(
+    account: Account, invoice: Invoice, order: PaymentOrder, *, now: datetime | None = None,
+    invoice_is_new: bool = False,
+) -> Payment:
     """Creates the payment of a checked ``order``: scheduled, or held for approval.
+
+    ``invoice_is_new``: the invoice was created in this transaction (sent with
+    the request), so no other payment can refer to it yet: nothing to look for.
 
     The safeguards (``models.libeo.safeguards``) are checked once the
     quota row is held, so concurrent payments of the account are compared
@@ -301,7 +307,7 @@ def place_payment(account: Account, invoice: Invoice, order: PaymentOrder, *, no
     quota = PaymentQuota.for_account(account, now)
     within_quota = quota.consume()
     # Read once the counter's row is held: a concurrent payment of this invoice is visible now.
-    existing = active_payment(invoice_id)
+    existing = None if invoice_is_new else active_payment(invoice_id)
     if existing is not None or not within_quota:
         db.session.rollback()
         if existing is not None:

@@ -251,7 +251,7 @@ def pay(external_id: str):
         # request is checked before the invoice is written: that first write takes the writers' turn.
         if body.get("invoice") is not None:
             order = payment_order(account, initiator, date.fromisoformat(body["invoice"]["due_date"]), execution_date)
-            invoice, _ = _upsert_invoice(external_id, body["invoice"], "invoice.")
+            invoice, created = _upsert_invoice(external_id, body["invoice"], "invoice.")
         else:
             invoice = invoice_by_external_id(account, external_id) if _external_id_or_none(external_id) else None
             if invoice is None:
@@ -259,8 +259,8 @@ def pay(external_id: str):
                     "Cette facture n'existe pas dans Libeo : joignez-la à la demande de paiement (champ « invoice ») "
                     "ou envoyez-la d'abord (PUT /invoices/{external_id})."
                 )
-            order = payment_order(account, initiator, invoice.due_date, execution_date)
-        payment = place_payment(account, invoice, order)
+            order, created = payment_order(account, initiator, invoice.due_date, execution_date), False
+        payment = place_payment(account, invoice, order, invoice_is_new=created)
         answer = payment_json(payment)
         complete(claim.record_id, 201, answer)
         db.session.commit()
