@@ -129,7 +129,9 @@ def kept_http_session(app, *, peers_key: str = "http_peers") -> requests.Session
     authenticated by key, and every company's calls go through it.
     """
     peers = tuple(app.extensions.get(peers_key, {}).items())
-    kept = app.extensions.setdefault(f"{peers_key}_kept", threading.local())
+    kept = app.extensions.get(f"{peers_key}_kept")
+    if kept is None:
+        kept = app.extensions.setdefault(f"{peers_key}_kept", threading.local())
     if getattr(kept, "peers", None) != peers:
         if getattr(kept, "session", None) is not None:
             kept.session.close()

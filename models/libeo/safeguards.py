@@ -199,8 +199,8 @@ def holds_for(account: Account, invoice: Invoice, role: InitiatorRole, email: st
 
 
 def _check_iban(account: Account, invoice: Invoice, hold: Hold) -> None:
-    known = _known_near(account, invoice)
     key = supplier_key(invoice.supplier_name)
+    known = _known_near(account, invoice, key)
     exact = [row.iban for row in known if row.supplier_key == key]
     if len(exact) < KNOWN_NEAR_LIMIT:  # read first: all of them, unless they alone fill the limit
         hold.supplier_ibans = frozenset(exact)
@@ -226,7 +226,7 @@ def _check_iban(account: Account, invoice: Invoice, hold: Hold) -> None:
         ))
 
 
-def _known_near(account: Account, invoice: Invoice) -> list[Row]:
+def _known_near(account: Account, invoice: Invoice, key: str) -> list[Row]:
     """The account's known IBANs of this supplier, of this IBAN, or of suppliers sharing a word with this one.
 
     At most KNOWN_NEAR_LIMIT, the supplier's own first, then this IBAN's, then the latest others: an
@@ -234,7 +234,7 @@ def _known_near(account: Account, invoice: Invoice) -> list[Row]:
     supplier's own IBANs out of the checks.
     """
     words = [word for word in _words(invoice.supplier_name) if len(word) >= 3][:6]
-    values = {"account_id": account.id, "iban": invoice.supplier_iban, "key": supplier_key(invoice.supplier_name)}
+    values = {"account_id": account.id, "iban": invoice.supplier_iban, "key": key}
     values.update((f"word_{i}", word) for i, word in enumerate(words))
     return db.session.execute(_known_near_statement(len(words)), values).all()
 

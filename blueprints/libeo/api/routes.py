@@ -259,7 +259,8 @@ def pay(external_id: str):
                     "Cette facture n'existe pas dans Libeo : joignez-la à la demande de paiement (champ « invoice ») "
                     "ou envoyez-la d'abord (PUT /invoices/{external_id})."
                 )
-            order, created = payment_order(account, initiator, invoice.due_date, execution_date), False
+            order = payment_order(account, initiator, invoice.due_date, execution_date)
+            created = False
         payment = place_payment(account, invoice, order, invoice_is_new=created)
         answer = payment_json(payment)
         complete(claim.record_id, 201, answer)
