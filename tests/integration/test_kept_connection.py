@@ -63,3 +63,25 @@ def test_megs_calls_to_libeo_reuse_one_connection(apps, deployment):
         relay.close()
     assert names == ["Boulangerie Martin SARL"] * 3
     assert relay.accepted == 1
+
+
+def test_a_kept_connection_to_a_restarted_libeo_is_replaced(apps, deployment):
+    """Libeo restarted between two calls: the kept connection is dead; the next call opens a new one and is answered."""
+    from blueprints.libeo.factory import create_libeo_app
+    from models.meg.libeo_api import LibeoClient
+
+    deployed_libeo = create_libeo_app({"SQLALCHEMY_DATABASE_URI": deployment.databases["libeo"], "TESTING": True})
+    _, key = libeo_account(deployed_libeo)
+    deployment.start("libeo")
+    relay = CountingRelay(deployment.sides["libeo"].port)
+    try:
+        with apps.meg.app_context():
+            client = LibeoClient(key, base_url=f"http://127.0.0.1:{relay.port}")
+            before = client.me().name
+            deployment.stop("libeo")
+            deployment.start("libeo")
+            after = LibeoClient(key, base_url=f"http://127.0.0.1:{relay.port}").me().name
+    finally:
+        relay.close()
+    assert before == after == "Boulangerie Martin SARL"
+    assert relay.accepted == 2
