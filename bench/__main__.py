@@ -42,7 +42,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=5,
                         help="rows that read are measured in this many turns of seconds/rounds each, "
                              "interleaved with the other rows (default: %(default)s)")
-    parser.add_argument("--concurrency", type=int, default=4, help="driver threads, one company each (default: %(default)s)")
+    parser.add_argument("--concurrency", type=int, default=4,
+                        help="concurrent users, one company each; the pay rows run one connection per user "
+                             "(default: %(default)s)")
+    parser.add_argument("--connections", type=int, default=16,
+                        help="keep-alive connections loading the rows that read, spread over the users' "
+                             "companies (SPEC §10; default: %(default)s)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (default: %(default)s)")
     parser.add_argument("--pay-requests", type=int, default=500,
@@ -54,6 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (databases, logs)")
     args = parser.parse_args(argv)
     args.sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    if args.connections < args.concurrency:
+        parser.error("--connections must be at least --concurrency (every user reads too)")
     if args.transport == "socket" and args.concurrency > args.workers * args.threads // 2:
         parser.error("--transport socket needs concurrency <= workers*threads/2 (each « Payer » holds two threads)")
     return args
@@ -166,8 +173,8 @@ def phases(args) -> list[dict]:
 
 
 def drive(args, env, server: Server, tenants: list[dict], work: Path, size: int) -> dict:
-    plan = {"base_url": server.url, "password": "bench-mot-de-passe-2026", "seconds": args.seconds, "rounds": args.rounds,
-            "warmup": args.warmup, "rounds": args.rounds, "tenants": tenants, "phases": phases(args)}
+    plan = {"base_url": server.url, "password": "bench-mot-de-passe-2026", "seconds": args.seconds,
+            "warmup": args.warmup, "rounds": args.rounds, "connections": args.connections, "tenants": tenants, "phases": phases(args)}
     plan_path, result_path = work / f"plan-{size}.json", work / f"result-{size}.json"
     plan_path.write_text(json.dumps(plan))
     budget = len(plan["phases"]) * (args.seconds + args.warmup + 0.2 * args.rounds + 30) + 120
@@ -228,7 +235,7 @@ def main(argv: list[str] | None = None) -> None:
             shutil.rmtree(work, ignore_errors=True)
     meta = {"db": args.db, "transport": args.transport, "companies": args.companies, "seconds": args.seconds,
             "rounds": args.rounds,
-            "concurrency": args.concurrency, "workers": args.workers, "threads": args.threads,
+            "concurrency": args.concurrency, "connections": args.connections, "workers": args.workers, "threads": args.threads,
             "command": " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
             "date": datetime.now().isoformat(timespec="seconds"), "cpus": os.cpu_count(), "revision": code}
     table = render(runs, meta)

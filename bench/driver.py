@@ -1,9 +1,12 @@
 """The load driver: ``python -m bench.driver PLAN.json RESULT.json``.
 
-Runs in its own process, apart from the server. One thread per tenant, each
-with its own keep-alive connection and its own logins (done once, cookies
-kept), runs every phase for a bounded time (and, for the rows that consume
-fresh invoices, a bounded count), in step with the other threads. Only
+Runs in its own process, apart from the server. One thread per connection,
+each with its own keep-alive connection and its own logins (done once, cookies
+kept) as one of the tenants, runs every phase for a bounded time (and, for the
+rows that consume fresh invoices, a bounded count), in step with the other
+threads. The rows that read are loaded by every connection (``connections``,
+16 by default, as SPEC §10 says); the rows that pay, by one connection per
+tenant: 4 concurrent users. Only
 127.0.0.1 is ever contacted. Writes, per phase: requests, errors, duration,
 latencies (p50/p95/p99) and the SQL counts the server reported.
 """
@@ -46,9 +49,13 @@ class Client:
         self.cookies: dict[str, dict[str, str]] = {"/meg": {}, "/libeo": {}}
         self.conn: http.client.HTTPConnection | None = None
 
-    def reconnect(self) -> None:
+    def close(self) -> None:
         if self.conn is not None:
             self.conn.close()
+            self.conn = None
+
+    def reconnect(self) -> None:
+        self.close()
         self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
 
     def request(self, method: str, path: str, *, body: bytes | None = None, headers: dict | None = None,
@@ -265,7 +272,11 @@ def main(plan_path: str, result_path: str) -> None:
     url = urlsplit(plan["base_url"])
     if url.hostname != "127.0.0.1":
         raise SystemExit("bench.driver: only 127.0.0.1 may be loaded")
-    workers = [Worker(t, Client(url.hostname, url.port)) for t in plan["tenants"]]
+    tenants = plan["tenants"]
+    connections = max(len(tenants), plan.get("connections", len(tenants)))
+    # Connection i signs in as tenant i mod n: the first n are the paying users.
+    workers = [Worker(tenants[i % len(tenants)], Client(url.hostname, url.port)) for i in range(connections)]
+    payers = workers[:len(tenants)]
     libeo_pages = any(p["name"] == "libeo_invoices" for p in plan["phases"])
     _parallel(workers, lambda w: w.login(plan["password"], libeo_pages))
     # Rows that read are measured in rounds, each a slice of their time, in turn with
@@ -280,11 +291,13 @@ def main(plan_path: str, result_path: str) -> None:
             for w in workers:
                 w.client.reconnect()
             run_phase(workers, phase, plan["seconds"] / rounds, warmup, samples[phase["name"]])
+    for w in workers[len(payers):]:
+        w.client.close()
     for phase in plan["phases"]:
         if "limit" in phase:
-            for w in workers:
+            for w in payers:
                 w.client.reconnect()
-            run_phase(workers, phase, plan["seconds"], plan["warmup"], samples[phase["name"]])
+            run_phase(payers, phase, plan["seconds"], plan["warmup"], samples[phase["name"]])
     results = [summary(p["name"], samples[p["name"]]) for p in plan["phases"]]
     for r in results:
         print(f"  {r['name']:<16} {r['requests']:>6} requests", file=sys.stderr, flush=True)
