@@ -301,7 +301,7 @@ def main(plan_path: str, result_path: str) -> None:
     results = [summary(p["name"], samples[p["name"]]) for p in plan["phases"]]
     for r in results:
         print(f"  {r['name']:<16} {r['requests']:>6} requests", file=sys.stderr, flush=True)
-    paid = [i for w in workers for i in w.tenant.get("paid", [])]
+    paid = [i for w in payers for i in w.tenant.get("paid", [])]
     with open(result_path, "w") as f:
         json.dump({"phases": results, "meg_paid_invoice_ids": paid}, f)
 
