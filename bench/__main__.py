@@ -49,7 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="keep-alive connections loading the rows that read, spread over the users' "
                              "companies (SPEC §10; default: %(default)s)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default: %(default)s)")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (default: %(default)s)")
+    parser.add_argument("--threads", type=int,
+                        help="gunicorn threads per worker (default: 1; 4 with --transport socket, where each "
+                             "« Payer » holds a thread for MEG and one for Libeo)")
     parser.add_argument("--pay-requests", type=int, default=500,
                         help="at most this many requests in each row that consumes fresh invoices (default: %(default)s)")
     parser.add_argument("--transport", choices=("in-process", "socket"), default="in-process",
@@ -61,6 +63,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     if args.connections < args.concurrency:
         parser.error("--connections must be at least --concurrency (every user reads too)")
+    if args.threads is None:
+        args.threads = 4 if args.transport == "socket" else 1
     if args.transport == "socket" and args.concurrency > args.workers * args.threads // 2:
         parser.error("--transport socket needs concurrency <= workers*threads/2 (each « Payer » holds two threads)")
     return args

@@ -82,7 +82,7 @@ def render(runs: list[dict], meta: dict) -> str:
     db = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[meta["db"]]
     lines = [
         f"MEG ↔ Libeo benchmark — {db}, {meta['companies']:,} companies per side, gunicorn "
-        f"{meta['workers']} workers × {meta['threads']} threads, driver (separate process): "
+        f"{meta['workers']} workers × {meta['threads']} thread{'s' if meta['threads'] != 1 else ''}, driver (separate process): "
         f"{meta.get('connections', meta['concurrency'])} connections on the rows that read, "
         f"{meta['concurrency']} users on the rows that pay, {meta['seconds']:g} s per row (reading rows in {meta.get('rounds', 1)} interleaved rounds), {meta['cpus']} CPUs, MEG → Libeo "
         f"{meta['transport']}, {meta['date']}; 1-min load average before each size: "
