@@ -52,9 +52,13 @@ limiter.limit(configured("API_RATE_LIMIT"), key_func=rate_limit_key)(bp)
 
 
 def request_key():
-    """The request's valid API key (with its account), or None; checked once per request."""
+    """The request's valid API key (with its account), or None; checked once per request.
+
+    The calls that act (every method but GET and HEAD) read the account with
+    the key; the reads use its summary.
+    """
     if "api_key" not in g:
-        g.api_key = authenticate_api_key(_bearer_token())
+        g.api_key = authenticate_api_key(_bearer_token(), with_account=request.method not in ("GET", "HEAD"))
     return g.api_key
 
 
@@ -81,12 +85,13 @@ def authenticate():
     if key is None:
         return unauthorized()
     if record_key_use(key):
-        db.session.commit()
+        with keep_loaded(db):  # the account read with the key stays as read
+            db.session.commit()
     return None
 
 
 def api_account() -> Account:
-    """The key's account, for the calls that act on it (loaded then).
+    """The key's account, for the calls that act on it (read with the key).
 
     The calls that only read the account's rows (``GET /me``, a payment, the
     events) use the key's summary instead: its id is all they filter by.
