@@ -84,12 +84,11 @@ class KeyInUse:
     last_used_at: datetime | None
     summary: AccountSummary
     quota: PaymentQuota  # of the month, as read with the key
+    loaded_account: Account | None = None  # read with the key (``authenticate_api_key(…, with_account=True)``)
 
     @property
     def account_id(self) -> int:
         return self.summary.id
-
-    loaded_account: Account | None = None  # read with the key (``authenticate_api_key(…, with_account=True)``)
 
     @cached_property
     def account(self) -> Account | None:
