@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 import threading
 
+import pytest
+
 from .conftest import libeo_account
 
 
@@ -46,42 +48,41 @@ class CountingRelay:
         self.server.close()
 
 
-def test_megs_calls_to_libeo_reuse_one_connection(apps, deployment):
-    """Each call (a « Payer », a sync pass) used to open a new TCP connection, and a TLS handshake on it."""
+@pytest.fixture
+def relayed_libeo(apps, deployment):
+    """Libeo deployed under its own gunicorn behind a CountingRelay, and an API key of its demo account."""
     from blueprints.libeo.factory import create_libeo_app
-    from models.meg.libeo_api import LibeoClient
 
     deployed_libeo = create_libeo_app({"SQLALCHEMY_DATABASE_URI": deployment.databases["libeo"], "TESTING": True})
     _, key = libeo_account(deployed_libeo)
     deployment.start("libeo")
     relay = CountingRelay(deployment.sides["libeo"].port)
-    try:
-        with apps.meg.app_context():
-            url = f"http://127.0.0.1:{relay.port}"
-            names = [LibeoClient(key, base_url=url).me().name for _ in range(3)]
-    finally:
-        relay.close()
+    yield key, relay
+    relay.close()
+
+
+def test_megs_calls_to_libeo_reuse_one_connection(apps, relayed_libeo):
+    """Each call (a « Payer », a sync pass) used to open a new TCP connection, and a TLS handshake on it."""
+    from models.meg.libeo_api import LibeoClient
+
+    key, relay = relayed_libeo
+    with apps.meg.app_context():
+        url = f"http://127.0.0.1:{relay.port}"
+        names = [LibeoClient(key, base_url=url).me().name for _ in range(3)]
     assert names == ["Boulangerie Martin SARL"] * 3
     assert relay.accepted == 1
 
 
-def test_a_kept_connection_to_a_restarted_libeo_is_replaced(apps, deployment):
+def test_a_kept_connection_to_a_restarted_libeo_is_replaced(apps, deployment, relayed_libeo):
     """Libeo restarted between two calls: the kept connection is dead; the next call opens a new one and is answered."""
-    from blueprints.libeo.factory import create_libeo_app
     from models.meg.libeo_api import LibeoClient
 
-    deployed_libeo = create_libeo_app({"SQLALCHEMY_DATABASE_URI": deployment.databases["libeo"], "TESTING": True})
-    _, key = libeo_account(deployed_libeo)
-    deployment.start("libeo")
-    relay = CountingRelay(deployment.sides["libeo"].port)
-    try:
-        with apps.meg.app_context():
-            client = LibeoClient(key, base_url=f"http://127.0.0.1:{relay.port}")
-            before = client.me().name
-            deployment.stop("libeo")
-            deployment.start("libeo")
-            after = LibeoClient(key, base_url=f"http://127.0.0.1:{relay.port}").me().name
-    finally:
-        relay.close()
+    key, relay = relayed_libeo
+    with apps.meg.app_context():
+        client = LibeoClient(key, base_url=f"http://127.0.0.1:{relay.port}")
+        before = client.me().name
+        deployment.stop("libeo")
+        deployment.start("libeo")
+        after = LibeoClient(key, base_url=f"http://127.0.0.1:{relay.port}").me().name
     assert before == after == "Boulangerie Martin SARL"
     assert relay.accepted == 2
