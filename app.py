@@ -78,7 +78,7 @@ def configure_meg_sign_in(meg: Flask, libeo: Flask) -> None:
 
 def register_meg_client(meg: Flask, libeo: Flask) -> None:
     """Registers (or brings up to date) Libeo's OAuth client in MEG's database."""
-    from models.libeo.meg_client import SCOPE, redirect_uri
+    from models.libeo.meg_link.client import SCOPE, redirect_uri
     from models.meg import db
     from models.meg.oauth import ensure_client
 
@@ -160,7 +160,7 @@ def start_background_work(meg: Flask, libeo: Flask, every: float = 5.0) -> None:
     import threading
     import time
 
-    from models.meg.libeo_sync import sync_pass
+    from models.meg.libeo_link.sync import sync_pass
 
     log = logging.getLogger("meg.sync")
 

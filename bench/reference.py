@@ -17,7 +17,13 @@ from datetime import date
 from flask import Flask, render_template_string
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, String, select
-from sqlalchemy.orm import DeclarativeBase, Mapped, joinedload, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    joinedload,
+    mapped_column,
+    relationship,
+)
 
 
 class Base(DeclarativeBase):

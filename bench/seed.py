@@ -17,9 +17,9 @@ from __future__ import annotations
 import math
 import secrets
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from datetime import date, datetime, timedelta, timezone
 from operator import itemgetter
+from pathlib import Path
 
 from schwifty import IBAN
 from sqlalchemy import text
@@ -91,7 +91,7 @@ def iban_pool(size: int = 64) -> list[tuple[str, str]]:
 
 
 def libeo_key() -> tuple[str, str]:
-    from models.libeo.keys import KEY_PREFIX
+    from models.libeo.accounts.keys import KEY_PREFIX
 
     public_id = secrets.token_hex(6)
     return public_id, f"{KEY_PREFIX}{public_id}_{secrets.token_urlsafe(32)}"
@@ -186,10 +186,23 @@ def _tenant_slot(plan: SeedPlan, owners: list[int], k: int) -> int | None:
 
 
 def _seed_meg(db, plan, tenants, owners, keys, ibans, password_hash, today, now) -> None:
-    from models.meg import AccountingFirm, AchatsRole, Company, ModuleRole, PaymentMode, Supplier, SupplierInvoice, User
     from core.dates import utcnow
-    from models.meg.libeo_connection import ConnectionState, LibeoConnection, _fernet
-    from models.meg.libeo_payments import LibeoPayment, PaymentState
+    from models.meg import (
+        AccountingFirm,
+        AchatsRole,
+        Company,
+        ModuleRole,
+        PaymentMode,
+        Supplier,
+        SupplierInvoice,
+        User,
+    )
+    from models.meg.libeo_link.attempts import PaymentAttempt, PaymentState
+    from models.meg.libeo_link.connection import (
+        ConnectionState,
+        LibeoConnection,
+        _fernet,
+    )
 
     fernet = _fernet()
     modes = list(PaymentMode)
@@ -239,7 +252,7 @@ def _seed_meg(db, plan, tenants, owners, keys, ibans, password_hash, today, now)
             tenant = tenants[company - 1]
             (tenant.meg_pay_pool if pool else tenant.meg_invoice_ids).append(k)
 
-    tables = [AccountingFirm, Company, User, ModuleRole, Supplier, SupplierInvoice, LibeoConnection, LibeoPayment]
+    tables = [AccountingFirm, Company, User, ModuleRole, Supplier, SupplierInvoice, LibeoConnection, PaymentAttempt]
     rows = [firms, companies, users, roles, suppliers, invoices, connections, payments]
     with db.engine.begin() as conn:
         for model, batch in zip(tables, rows):
@@ -248,10 +261,21 @@ def _seed_meg(db, plan, tenants, owners, keys, ibans, password_hash, today, now)
 
 
 def _seed_libeo(db, plan, tenants, owners, keys, ibans, password_hash, today, now) -> None:
-    from models.libeo import Account, ApiKey, Invoice, InvoiceSource, InvoiceStatus, LibeoUser, Payment, Plan
-    from models.libeo import Channel, InitiatorRole, PaymentStatus
-    from models.libeo.entities import invoice_number_key
-    from models.libeo.keys import KEY_PREFIX, MEG, hash_key
+    from models.libeo import (
+        Account,
+        ApiKey,
+        Channel,
+        InitiatorRole,
+        Invoice,
+        InvoiceSource,
+        InvoiceStatus,
+        LibeoUser,
+        Payment,
+        PaymentStatus,
+        Plan,
+    )
+    from models.libeo.accounts.keys import KEY_PREFIX, MEG, hash_key
+    from models.libeo.invoices.models import invoice_number_key
 
     accounts, users, api_keys = [], [], []
     for c in range(1, plan.companies + 1):
@@ -307,7 +331,7 @@ def _seed_libeo(db, plan, tenants, owners, keys, ibans, password_hash, today, no
 
 def _check_key(api_key: str) -> None:
     """The keys written above must be ones Libeo accepts (its scheme may evolve)."""
-    from models.libeo.keys import authenticate_api_key
+    from models.libeo.accounts.keys import authenticate_api_key
 
     if authenticate_api_key(api_key) is None:
         raise SystemExit("bench: Libeo refuses the seeded API keys: its key scheme changed, update bench/seed.py.")
@@ -326,12 +350,12 @@ def count_meg_payments(invoice_ids: list[int]) -> int:
     from sqlalchemy import func, select
 
     from models.meg import db
-    from models.meg.libeo_payments import LibeoPayment, PaymentState
+    from models.meg.libeo_link.attempts import PaymentAttempt, PaymentState
 
     active = [s for s in PaymentState if s.holds_invoice]
     return db.session.scalar(
-        select(func.count(func.distinct(LibeoPayment.invoice_id))).where(
-            LibeoPayment.invoice_id.in_(invoice_ids), LibeoPayment.status.in_(active)
+        select(func.count(func.distinct(PaymentAttempt.invoice_id))).where(
+            PaymentAttempt.invoice_id.in_(invoice_ids), PaymentAttempt.status.in_(active)
         )
     )
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import sepaxml
 from lxml import etree
 
-from models.libeo.bank_status import NAMESPACE, XSD_PATH, outcome
+from models.libeo.payments.bank_status import NAMESPACE, XSD_PATH, outcome
 
 PAIN001_NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"
 PAIN001_XSD_PATH = Path(sepaxml.__file__).parent / "schemas" / "pain.001.001.03.xsd"

@@ -30,7 +30,14 @@ import facturx
 from lxml import etree
 from lxml.builder import ElementMaker
 from pypdf import PdfWriter
-from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject, NumberObject, TextStringObject
+from pypdf.generic import (
+    ArrayObject,
+    DecodedStreamObject,
+    DictionaryObject,
+    NameObject,
+    NumberObject,
+    TextStringObject,
+)
 
 from core.money import format_amount
 from core.pdf import FONT, FONT_BOLD, drawable, register_fonts
@@ -477,7 +484,13 @@ def invoice_pdf(invoice: SampleInvoice, profile_label: str | None = None) -> byt
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.platypus import (
+        Paragraph,
+        SimpleDocTemplate,
+        Spacer,
+        Table,
+        TableStyle,
+    )
 
     register_fonts()
     base = ParagraphStyle("base", fontName=FONT, fontSize=9, leading=12)

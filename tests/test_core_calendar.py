@@ -6,7 +6,12 @@ from datetime import date, timedelta
 
 import pytest
 
-from core.calendar import default_execution_date, earliest_execution_date, is_business_day, next_business_day
+from core.calendar import (
+    default_execution_date,
+    earliest_execution_date,
+    is_business_day,
+    next_business_day,
+)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,13 @@ import pytest
 from flask import Flask
 from sqlalchemy import text
 
-from core.db import QueuedWriterConnection, declarative_db, end_reading, init_database, reads_first
+from core.db import (
+    QueuedWriterConnection,
+    declarative_db,
+    end_reading,
+    init_database,
+    reads_first,
+)
 
 
 def _connect(path, timeout: float = 5.0) -> QueuedWriterConnection:

@@ -39,12 +39,12 @@ def _one_entry(apps, side) -> int:
     app, db, model, _ = _side(apps, side)
     with app.app_context():
         if side == "libeo":
-            from models.libeo.accounts import create_account
+            from models.libeo.accounts.services import create_account
 
             create_account("Boulangerie Martin SARL", "83451234500002", "claire@boulangerie-martin.fr", None)
         else:
             from models.meg import Company
-            from models.meg.achats import SupplierData, create_supplier
+            from models.meg.achats.invoices import SupplierData, create_supplier
 
             company = Company(name="Boulangerie Martin SARL", siret="83451234500002")
             db.session.add(company)

@@ -15,8 +15,14 @@ from alembic import command
 from sqlalchemy import MetaData, create_engine, func, inspect, select, text
 from sqlalchemy.engine import make_url
 
-from tests.conftest import TEST_DATABASE_URL, MegAuth, _ensure_pg_database, _created, build_apps
 from core.migrations import FIRST_REVISION
+from tests.conftest import (
+    TEST_DATABASE_URL,
+    MegAuth,
+    _created,
+    _ensure_pg_database,
+    build_apps,
+)
 
 RELEASE_1 = Path(__file__).parent / "data" / "release_1"
 SIDES = ("meg", "libeo")
@@ -174,9 +180,9 @@ def test_a_release_1_installation_is_upgraded_in_place_and_served(bare_apps, tmp
     with bare_apps.meg.app_context():
         from datetime import date
 
-        from models.meg import LibeoPayment, db
+        from models.meg import PaymentAttempt, db
 
-        dates = {payment.execution_date for payment in db.session.scalars(select(LibeoPayment))}
+        dates = {payment.execution_date for payment in db.session.scalars(select(PaymentAttempt))}
         assert dates and all(isinstance(day, date) and day.year == 2026 for day in dates)
         db.session.remove()
 
@@ -207,7 +213,7 @@ def test_release_1_payments_keep_their_state_and_open_the_events_feed(bare_apps,
     from html import unescape
 
     from models.libeo import Account, PaymentEvent
-    from models.libeo.events import events_after
+    from models.libeo.payments.events import events_after
 
     _load_release_1(bare_apps, tmp_path)
     _cli(bare_apps, "libeo", "db", "upgrade")
@@ -230,7 +236,7 @@ def test_release_1_payments_keep_their_state_and_open_the_events_feed(bare_apps,
     # The next change of a payment takes the next number.
     with bare_apps.libeo.app_context():
         from models.libeo import Payment
-        from models.libeo.payments import cancel_payment
+        from models.libeo.payments.order import cancel_payment
 
         db = bare_apps.libeo.extensions["migrate"].db
         cancel_payment(db.session.get(Account, 1), db.session.get(Payment, 3))
@@ -242,7 +248,7 @@ def test_release_1_payments_keep_their_state_and_open_the_events_feed(bare_apps,
 
 def test_release_1_invoices_get_the_number_key_of_the_duplicate_check(bare_apps, tmp_path):
     """0006 fills ``invoice.number_key`` as the model keeps it, so an old invoice is found as a duplicate."""
-    from models.libeo.entities import invoice_number_key
+    from models.libeo.invoices.models import invoice_number_key
 
     _load_release_1(bare_apps, tmp_path)
     _cli(bare_apps, "libeo", "db", "upgrade")

@@ -18,9 +18,9 @@ from sqlalchemy import event, select
 from stdnum import luhn
 
 from core.db import WRITE_STATEMENTS
-from tests.conftest import MegAuth
 from models.libeo import db as libeo_db
 from models.meg import db as meg_db
+from tests.conftest import MegAuth
 
 BOULANGERIE = "Boulangerie Martin SARL"
 BOULANGERIE_SIRET = "83451234500002"
@@ -72,8 +72,8 @@ class World:
 
     def __init__(self, apps, client, meg_auth) -> None:
         from models.libeo import Plan
-        from models.libeo.accounts import create_account
-        from models.libeo.keys import issue_meg_api_key
+        from models.libeo.accounts.keys import issue_meg_api_key
+        from models.libeo.accounts.services import create_account
 
         self.apps, self.client = apps, client
         with apps.libeo.app_context():
@@ -107,7 +107,7 @@ class World:
 
     def _unpaid_libeo_invoices(self) -> list[int]:
         from models.meg import Company, PaymentMode, SupplierInvoice
-        from models.meg.libeo_payments import LibeoPayment
+        from models.meg.libeo_link.attempts import PaymentAttempt
 
         with self.apps.meg.app_context():
             company = meg_db.session.scalar(select(Company).where(Company.name == BOULANGERIE))
@@ -115,7 +115,7 @@ class World:
                 select(SupplierInvoice.id).where(
                     SupplierInvoice.company_id == company.id, SupplierInvoice.payment_mode == PaymentMode.LIBEO,
                     SupplierInvoice.paid_at.is_(None),
-                    ~SupplierInvoice.id.in_(select(LibeoPayment.invoice_id)),
+                    ~SupplierInvoice.id.in_(select(PaymentAttempt.invoice_id)),
                 ).order_by(SupplierInvoice.id.desc())
             ))
 
@@ -127,10 +127,10 @@ class World:
         return invoice_id
 
     def _meg_payment_status(self, invoice_id: int) -> str | None:
-        from models.meg.libeo_payments import LibeoPayment
+        from models.meg.libeo_link.attempts import PaymentAttempt
 
         with self.apps.meg.app_context():
-            status = meg_db.session.scalar(select(LibeoPayment.status).where(LibeoPayment.invoice_id == invoice_id))
+            status = meg_db.session.scalar(select(PaymentAttempt.status).where(PaymentAttempt.invoice_id == invoice_id))
             return status.name if status else None
 
     def libeo_put_fresh(self):
@@ -166,7 +166,7 @@ class World:
 
 def _grow_meg(meg_app) -> None:
     from models.meg import Company, PaymentMode, Supplier, SupplierInvoice, User
-    from models.meg.libeo_payments import LibeoPayment, PaymentState
+    from models.meg.libeo_link.attempts import PaymentAttempt, PaymentState
 
     modes = list(PaymentMode)
     statuses = [PaymentState.SCHEDULED, PaymentState.FAILED, PaymentState.CANCELLED, PaymentState.REQUESTED, None]
@@ -193,15 +193,24 @@ def _grow_meg(meg_app) -> None:
                 status = statuses[k % len(statuses)]
                 if invoice.payment_mode is PaymentMode.LIBEO and status is not None:
                     meg_db.session.flush()
-                    meg_db.session.add(LibeoPayment(invoice_id=invoice.id, idempotency_key=uuid.uuid4().hex,
+                    meg_db.session.add(PaymentAttempt(invoice_id=invoice.id, idempotency_key=uuid.uuid4().hex,
                                                     status=status, requested_by_id=admin.id,
                                                     libeo_payment_id=None))
         meg_db.session.commit()
 
 
 def _grow_libeo(libeo_app, account_id: int) -> None:
-    from models.libeo import Account, Invoice, InvoiceSource, InvoiceStatus, Payment, PaymentStatus, Plan
-    from models.libeo import Channel, InitiatorRole
+    from models.libeo import (
+        Account,
+        Channel,
+        InitiatorRole,
+        Invoice,
+        InvoiceSource,
+        InvoiceStatus,
+        Payment,
+        PaymentStatus,
+        Plan,
+    )
 
     today = date.today()
     with libeo_app.app_context():

@@ -13,10 +13,10 @@ from core.cli import ProductGroup
 from core.migrations import db_group
 from core.money import format_amount
 from models.libeo import Plan, db
-from models.libeo.accounts import set_plan, verify_by_support
-from models.libeo.bank_status_import import COMMAND_LINE, import_bank_status
+from models.libeo.accounts.services import set_plan, verify_by_support
 from models.libeo.errors import LibeoError
-from models.libeo.sepa import execute_due_payments
+from models.libeo.payments.bank_status_import import COMMAND_LINE, import_bank_status
+from models.libeo.payments.sepa import execute_due_payments
 
 libeo_cli = ProductGroup("libeo", side="libeo", help="Commandes de Libeo.")
 libeo_cli.add_command(db_group())
@@ -106,6 +106,6 @@ def _fail(message: str) -> NoReturn:
 @libeo_cli.command("housekeeping")
 def housekeeping():
     """Purges what Libeo no longer needs (answers to Idempotency-Keys older than 30 days), in short batches."""
-    from models.libeo.idempotency import purge_old_records
+    from models.libeo.payments.idempotency import purge_old_records
 
     click.echo(f"Réponses d'idempotence de plus de 30 jours supprimées : {purge_old_records()}.")

@@ -6,7 +6,7 @@ from flask import abort
 from flask_login import current_user
 
 from models.libeo import Account
-from models.libeo.payments import account_payment
+from models.libeo.payments.order import account_payment
 
 ADMIN_ONLY = "Cette page est réservée aux administrateurs du compte Libeo."
 

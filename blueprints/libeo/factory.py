@@ -9,7 +9,14 @@ from flask_wtf.csrf import CSRFError
 from config import BASE_DIR, INSTANCE_DIR, LibeoConfig
 from core.dates import register_date_filters
 from core.db import init_database
-from core.errors import CSRF_MESSAGE, ERROR_MESSAGES, describe, error_page, error_reference, trace_unexpected_errors
+from core.errors import (
+    CSRF_MESSAGE,
+    ERROR_MESSAGES,
+    describe,
+    error_page,
+    error_reference,
+    trace_unexpected_errors,
+)
 from core.ids import register_id_converter
 from core.migrations import init_migrations
 from core.money import format_amount
@@ -17,8 +24,8 @@ from core.security import init_security_headers, origin_of, session_user_loader
 from core.setup import install_log_redaction, load_config, trust_proxies
 from core.typography import init_typography
 from models.libeo import LibeoUser, db
-from models.libeo.safeguards import awaiting_count
-from models.libeo.stripe_gateway import csp_sources
+from models.libeo.billing.stripe_gateway import csp_sources
+from models.libeo.payments.approvals import awaiting_count
 
 from .extensions import csrf, limiter, login_manager
 

@@ -7,7 +7,12 @@ import click
 from core.cli import ProductGroup
 from core.migrations import db_group
 from models.meg import db
-from models.meg.demo import DEMO_LOGINS, DEMO_PASSWORD, create_demo_data, demo_data_exists
+from models.meg.demo import (
+    DEMO_LOGINS,
+    DEMO_PASSWORD,
+    create_demo_data,
+    demo_data_exists,
+)
 
 meg_cli = ProductGroup("meg", side="meg", help="Commandes de MEG.")
 meg_cli.add_command(db_group())
@@ -32,7 +37,7 @@ def sync(loop: bool, every: float):
     """One sync pass with Libeo: unheard payment requests, queued invoice changes, the events feed."""
     import time
 
-    from models.meg.libeo_sync import sync_pass
+    from models.meg.libeo_link.sync import sync_pass
 
     while True:
         report = sync_pass()

@@ -8,7 +8,14 @@ from flask_wtf.csrf import CSRFError
 from config import BASE_DIR, INSTANCE_DIR, MegConfig
 from core.dates import register_date_filters
 from core.db import init_database
-from core.errors import CSRF_MESSAGE, ERROR_MESSAGES, describe, error_page, error_reference, trace_unexpected_errors
+from core.errors import (
+    CSRF_MESSAGE,
+    ERROR_MESSAGES,
+    describe,
+    error_page,
+    error_reference,
+    trace_unexpected_errors,
+)
 from core.ids import register_id_converter
 from core.migrations import init_migrations
 from core.money import format_amount

@@ -4,27 +4,26 @@ from core.db import declarative_db
 
 db = declarative_db()
 
-from .entities import (  # noqa: E402,F401
-    ACTIVE_PAYMENT_STATUSES,
-    Account,
-    ApiKey,
-    BankStatusImport,
-    Channel,
-    IdempotencyRecord,
-    InitiatorRole,
+from models.libeo.accounts.models import Account, ApiKey, LibeoUser, Plan
+from models.libeo.billing.subscriptions import StripeEvent, StripeSubscription  # noqa: E402,F401
+from models.libeo.invoices.models import (
     Invoice,
     InvoiceDocument,
     InvoiceSource,
     InvoiceStatus,
-    LibeoUser,
+)
+from models.libeo.journal import JournalEntry  # noqa: E402,F401
+from models.libeo.meg_link.vouching import MegIdentity  # noqa: E402,F401
+from models.libeo.payments.models import (
+    ACTIVE_PAYMENT_STATUSES,
+    BankStatusImport,
+    Channel,
+    IdempotencyRecord,
+    InitiatorRole,
     Payment,
     PaymentEvent,
     PaymentStatus,
     PaymentUsage,
-    Plan,
     SepaBatch,
 )
-from .billing import StripeEvent, StripeSubscription  # noqa: E402,F401
-from .journal import JournalEntry  # noqa: E402,F401
-from .meg_link import MegIdentity  # noqa: E402,F401
-from .safeguards import KnownSupplierIban  # noqa: E402,F401
+from models.libeo.payments.safeguards import KnownSupplierIban

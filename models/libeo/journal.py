@@ -19,8 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.dates import utcnow
 from core.journal import make_append_only
-
-from . import db
+from models.libeo import db
 
 # Who did it, when no person did.
 SYSTEM = "Libeo"

@@ -4,19 +4,17 @@ from core.db import declarative_db
 
 db = declarative_db()
 
-from .entities import (  # noqa: E402,F401
+from models.meg.achats.models import PaymentMode, Supplier, SupplierInvoice
+from models.meg.companies.models import (
     AccountingFirm,
     AchatsRole,
     Company,
     ModuleRole,
-    PaymentMode,
-    Supplier,
-    SupplierInvoice,
     User,
 )
-from .invoice_documents import InvoiceDocument  # noqa: E402,F401
-from .journal import MegJournalEntry  # noqa: E402,F401
-from .libeo_connection import LibeoConnection  # noqa: E402,F401
-from .libeo_outbox import OutboxMessage  # noqa: E402,F401
-from .libeo_payments import LibeoPayment  # noqa: E402,F401
-from .oauth import OAuthAuthorizationCode, OAuthClient, OAuthToken  # noqa: E402,F401
+from models.meg.einvoices.documents import InvoiceDocument  # noqa: E402,F401
+from models.meg.journal import MegJournalEntry  # noqa: E402,F401
+from models.meg.libeo_link.attempts import PaymentAttempt
+from models.meg.libeo_link.connection import LibeoConnection  # noqa: E402,F401
+from models.meg.libeo_link.outbox import OutboxMessage  # noqa: E402,F401
+from models.meg.oauth import OAuthAuthorizationCode, OAuthClient, OAuthToken  # noqa: E402,F401

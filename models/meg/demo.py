@@ -7,9 +7,15 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from core.dates import utcnow
-
-from . import db
-from .entities import AccountingFirm, AchatsRole, Company, ModuleRole, PaymentMode, Supplier, SupplierInvoice, User
+from models.meg import db
+from models.meg.achats.models import PaymentMode, Supplier, SupplierInvoice
+from models.meg.companies.models import (
+    AccountingFirm,
+    AchatsRole,
+    Company,
+    ModuleRole,
+    User,
+)
 
 DEMO_PASSWORD = "demo-meg-2026"
 

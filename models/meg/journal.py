@@ -21,9 +21,9 @@ from core.banks import bank_name
 from core.dates import utcnow
 from core.journal import make_append_only
 from core.validators import mask_iban
-
-from . import db
-from .entities import Company, Supplier, User
+from models.meg import db
+from models.meg.achats.models import Supplier
+from models.meg.companies.models import Company, User
 
 SYNC = "MEG (synchronisation avec Libeo)"
 LIBEO_SIGN_IN = "Libeo (« Me connecter avec MEG »)"

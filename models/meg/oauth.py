@@ -22,11 +22,10 @@ from authlib.oidc.core import AuthorizationCodeMixin
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.validators import InvalidIdentifier, clean_text
 from core.dates import utcnow
-
-from . import db
-from .entities import Company, User
+from core.validators import InvalidIdentifier, clean_text
+from models.meg import db
+from models.meg.companies.models import Company, User
 
 # What a client may ask for. ``company``: the company chosen on the consent
 # screen; ``libeo_key``: the right to deliver that company's Libeo API key.

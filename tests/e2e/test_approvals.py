@@ -40,10 +40,10 @@ def shots(tmp_path, request):
 def _libeo_account(live_server, *, held: bool) -> tuple[int, str]:
     """Boulangerie Martin in Libeo, verified, with its MEG key; with ``held``, two payments held for approval."""
     from models.libeo import Channel, InitiatorRole, db
-    from models.libeo.accounts import create_account, verify_account
-    from models.libeo.invoices import create_libeo_invoice, invoice_data
-    from models.libeo.keys import issue_meg_api_key
-    from models.libeo.payments import Initiator, pay_invoice
+    from models.libeo.accounts.keys import issue_meg_api_key
+    from models.libeo.accounts.services import create_account, verify_account
+    from models.libeo.invoices.services import create_libeo_invoice, invoice_data
+    from models.libeo.payments.order import Initiator, pay_invoice
 
     with live_server.apps.libeo.app_context():
         account = create_account("Boulangerie Martin SARL", "83451234500002", LIBEO_EMAIL, LIBEO_PASSWORD,
@@ -128,7 +128,7 @@ def test_an_administrator_approves_one_held_payment_and_refuses_another(page: Pa
 
 
 def test_meg_shows_a_held_payment_then_its_approval(page: Page, live_server, shots):
-    from models.meg.libeo_sync import sync_pass
+    from models.meg.libeo_link.sync import sync_pass
 
     _, key = _libeo_account(live_server, held=False)
 

@@ -50,7 +50,8 @@ def test_connect_with_a_key_then_pay_in_one_click(page: Page, live_server):
     expect(page.get_by_role("status").filter(has_text="Paiement programmé le")).to_contain_text(number)
 
     from models.libeo import db
-    from models.libeo.entities import Invoice, Payment
+    from models.libeo.invoices.models import Invoice
+    from models.libeo.payments.models import Payment
 
     with live_server.apps.libeo.app_context():
         [payment] = db.session.scalars(select(Payment)).all()

@@ -65,7 +65,9 @@ def test_payer_creates_the_libeo_account_from_meg_and_comes_back_to_the_invoice(
     expect(page.get_by_role("status").filter(has_text="Paiement programmé le")).to_contain_text(number)
 
     from models.libeo import db
-    from models.libeo.entities import Account, Invoice, Payment
+    from models.libeo.accounts.models import Account
+    from models.libeo.invoices.models import Invoice
+    from models.libeo.payments.models import Payment
 
     with live_server.apps.libeo.app_context():
         account = db.session.scalar(select(Account))

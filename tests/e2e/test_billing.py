@@ -13,14 +13,13 @@ from datetime import date
 import pytest
 from playwright.sync_api import Page, expect
 
-from models.libeo.stripe_gateway import stripe_client
 from models.libeo import Account, Plan, db
-from models.libeo.accounts import create_account
-from models.libeo.billing import ensure_catalog
-from models.libeo.entities import Channel, InitiatorRole
-from models.libeo.invoices import create_libeo_invoice, invoice_data
-from models.libeo.payments import Initiator, pay_invoice
-
+from models.libeo.accounts.services import create_account
+from models.libeo.billing.stripe_gateway import stripe_client
+from models.libeo.billing.subscriptions import ensure_catalog
+from models.libeo.invoices.services import create_libeo_invoice, invoice_data
+from models.libeo.payments.models import Channel, InitiatorRole
+from models.libeo.payments.order import Initiator, pay_invoice
 
 WEBHOOK_SECRET = "whsec_e2e_libeo_billing"
 EMAIL = "claire@boulangerie-martin.fr"

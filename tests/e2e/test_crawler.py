@@ -189,8 +189,12 @@ def _slug(url: str) -> str:
 def _libeo_side(live_server, name: str, siret: str, email: str, full_name: str, plan) -> str:
     """A verified Libeo account with its own bank account; returns its MEG API key."""
     from models.libeo import db
-    from models.libeo.accounts import create_account, set_bank_account, verify_account
-    from models.libeo.keys import issue_meg_api_key
+    from models.libeo.accounts.keys import issue_meg_api_key
+    from models.libeo.accounts.services import (
+        create_account,
+        set_bank_account,
+        verify_account,
+    )
 
     with live_server.apps.libeo.app_context():
         account = create_account(name, siret, email, LIBEO_PASSWORD, full_name=full_name, plan=plan)
@@ -206,9 +210,9 @@ def _connect_and_pay(live_server, company_name: str, admin_email: str, key: str,
     from sqlalchemy import select
 
     from models.meg import Company, SupplierInvoice, User, db
-    from models.meg.entities import PaymentMode
-    from models.meg.libeo_connection import connect_company
-    from models.meg.libeo_payments import pay_invoice
+    from models.meg.achats.models import PaymentMode
+    from models.meg.libeo_link.connection import connect_company
+    from models.meg.libeo_link.paying import pay_invoice
 
     with live_server.apps.meg.app_context():
         company = db.session.scalar(select(Company).where(Company.name == company_name))
@@ -232,10 +236,10 @@ def _libeo_extras(live_server, siret: str) -> None:
     from core.calendar import earliest_execution_date
     from core.dates import paris_today
     from models.libeo import Channel, InitiatorRole, Payment, PaymentStatus, db
-    from models.libeo.accounts import account_for_siret
-    from models.libeo.invoices import create_libeo_invoice, invoice_data
-    from models.libeo.payments import Initiator, pay_invoice
-    from models.libeo.sepa import execute_due_payments
+    from models.libeo.accounts.services import account_for_siret
+    from models.libeo.invoices.services import create_libeo_invoice, invoice_data
+    from models.libeo.payments.order import Initiator, pay_invoice
+    from models.libeo.payments.sepa import execute_due_payments
 
     with live_server.apps.libeo.app_context():
         account = account_for_siret(siret)

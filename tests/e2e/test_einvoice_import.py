@@ -51,10 +51,11 @@ def shots(tmp_path):
 def connected(live_server):
     """Boulangerie Martin with a Libeo account (and its bank account), connected in MEG with the key."""
     from models.libeo import db as libeo_db
-    from models.libeo.accounts import create_account, verify_account
-    from models.libeo.keys import issue_meg_api_key
-    from models.meg import Company, db as meg_db
-    from models.meg.libeo_connection import connect_company
+    from models.libeo.accounts.keys import issue_meg_api_key
+    from models.libeo.accounts.services import create_account, verify_account
+    from models.meg import Company
+    from models.meg import db as meg_db
+    from models.meg.libeo_link.connection import connect_company
 
     apps = live_server.apps
     with apps.libeo.app_context():
@@ -72,7 +73,7 @@ def connected(live_server):
 
 
 def sync(live_server) -> None:
-    from models.meg.libeo_sync import sync_pass
+    from models.meg.libeo_link.sync import sync_pass
 
     with live_server.apps.meg.app_context():
         sync_pass()
@@ -80,7 +81,7 @@ def sync(live_server) -> None:
 
 def execute(live_server) -> None:
     from models.libeo import Payment, db
-    from models.libeo.sepa import execute_due_payments
+    from models.libeo.payments.sepa import execute_due_payments
 
     with live_server.apps.libeo.app_context():
         execute_due_payments(None, db.session.scalar(select(func.max(Payment.execution_date))))

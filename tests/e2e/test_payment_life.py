@@ -30,7 +30,7 @@ def shot(page: Page, name: str) -> None:
 
 
 def sync(live_server) -> None:
-    from models.meg.libeo_sync import sync_pass
+    from models.meg.libeo_link.sync import sync_pass
 
     with live_server.apps.meg.app_context():
         sync_pass()
@@ -40,7 +40,7 @@ def execute_and_answer_as_the_bank(live_server, day) -> bytes:
     """Libeo's morning run, and the bank's status report on the file it produced."""
     from devtools.bank_simulator import status_report_for
     from models.libeo import SepaBatch, db
-    from models.libeo.sepa import execute_due_payments
+    from models.libeo.payments.sepa import execute_due_payments
 
     with live_server.apps.libeo.app_context():
         execute_due_payments(None, day)
@@ -54,7 +54,7 @@ def row_of(page: Page, number: str):
 
 def test_the_whole_life_of_a_payment(page: Page, live_server, tmp_path):
     from models.libeo import Account, db
-    from models.libeo.accounts import set_bank_account
+    from models.libeo.accounts.services import set_bank_account
 
     account_id, key = libeo_account(live_server.apps.libeo)
     with live_server.apps.libeo.app_context():

@@ -9,10 +9,10 @@ from datetime import date
 import pytest
 from playwright.sync_api import Page, expect
 
-from models.libeo.accounts import create_account, verify_account
-from models.libeo.entities import Channel, InitiatorRole
-from models.libeo.invoices import create_libeo_invoice, invoice_data
-from models.libeo.payments import Initiator, pay_invoice
+from models.libeo.accounts.services import create_account, verify_account
+from models.libeo.invoices.services import create_libeo_invoice, invoice_data
+from models.libeo.payments.models import Channel, InitiatorRole
+from models.libeo.payments.order import Initiator, pay_invoice
 
 from .test_einvoice_import import connected, shots  # noqa: F401 (fixtures)
 from .test_meg_achats import log_in as meg_log_in

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from models.meg import Company, SupplierInvoice, db as meg_db
-from models.meg.entities import PaymentMode
+from models.meg import Company, SupplierInvoice
+from models.meg import db as meg_db
+from models.meg.achats.models import PaymentMode
 
 BOULANGERIE_SIRET = "83451234500002"
 GARAGE_SIRET = "85123456700002"
@@ -20,8 +21,8 @@ def libeo_account(libeo_app, name="Boulangerie Martin SARL", siret=BOULANGERIE_S
     unverified one is what anybody may create with any SIRET.
     """
     from models.libeo import db
-    from models.libeo.accounts import create_account, verify_account
-    from models.libeo.keys import issue_meg_api_key
+    from models.libeo.accounts.keys import issue_meg_api_key
+    from models.libeo.accounts.services import create_account, verify_account
 
     with libeo_app.app_context():
         account = create_account(name=name, siret=siret, email=email, password="mot-de-passe-solide-42",
@@ -36,7 +37,7 @@ def libeo_account(libeo_app, name="Boulangerie Martin SARL", siret=BOULANGERIE_S
 
 def libeo_invoices(libeo_app):
     from models.libeo import db
-    from models.libeo.entities import Invoice
+    from models.libeo.invoices.models import Invoice
 
     with libeo_app.app_context():
         return [
@@ -49,7 +50,7 @@ def libeo_invoices(libeo_app):
 
 def libeo_payments(libeo_app):
     from models.libeo import db
-    from models.libeo.entities import Payment
+    from models.libeo.payments.models import Payment
 
     with libeo_app.app_context():
         return [

@@ -8,11 +8,19 @@ from html import unescape
 import pytest
 from sqlalchemy import select, text
 
-from tests.conftest import MegAuth
 from models.meg import db as meg_db
-from models.meg.libeo_connection import LibeoConnection
+from models.meg.libeo_link.connection import LibeoConnection
+from tests.conftest import MegAuth
 
-from .conftest import GARAGE_SIRET, libeo_account, libeo_back, libeo_down, libeo_invoices, libeo_payments, meg_libeo_invoices
+from .conftest import (
+    GARAGE_SIRET,
+    libeo_account,
+    libeo_back,
+    libeo_down,
+    libeo_invoices,
+    libeo_payments,
+    meg_libeo_invoices,
+)
 
 
 def _business_day_ahead(days: int):
@@ -67,8 +75,8 @@ def test_bad_keys_are_refused_and_nothing_is_saved(client, demo, meg_auth, meg_a
 
 def test_revoked_key_is_refused(client, demo, meg_auth, meg_app, libeo_app):
     from models.libeo import db
-    from models.libeo.entities import Account
-    from models.libeo.keys import revoke_api_key
+    from models.libeo.accounts.keys import revoke_api_key
+    from models.libeo.accounts.models import Account
 
     account_id, key = libeo_account(libeo_app)
     with libeo_app.app_context():
@@ -98,8 +106,8 @@ def test_non_administrator_cannot_save_a_key_even_by_crafted_post(client, demo, 
 
 def test_remove_and_replace_the_key(connected, client, meg_app, libeo_app):
     from models.libeo import db
-    from models.libeo.entities import Account
-    from models.libeo.keys import issue_meg_api_key
+    from models.libeo.accounts.keys import issue_meg_api_key
+    from models.libeo.accounts.models import Account
 
     with libeo_app.app_context():
         new_key = issue_meg_api_key(db.session.get(Account, connected["account_id"]))
@@ -208,8 +216,8 @@ def test_not_connected_payer_leads_to_libeo(client, demo, meg_auth, meg_app):
 
 def test_revoked_connection_is_explained(connected, client, meg_app, libeo_app):
     from models.libeo import db
-    from models.libeo.entities import Account
-    from models.libeo.keys import revoke_api_key
+    from models.libeo.accounts.keys import revoke_api_key
+    from models.libeo.accounts.models import Account
 
     with libeo_app.app_context():
         revoke_api_key(db.session.get(Account, connected["account_id"]))
@@ -263,7 +271,7 @@ def test_invalid_supplier_iban_is_explained(connected, client, meg_app, libeo_ap
 
 def test_accountant_pays_only_once_registered_in_libeo(connected, client, meg_auth, meg_app, libeo_app):
     from models.libeo import db
-    from models.libeo.entities import Account
+    from models.libeo.accounts.models import Account
 
     meg_auth.logout()
     meg_auth.login("expert@cabinet-durand.fr")

@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from core.dates import utcnow
-from models.meg import LibeoConnection, OutboxMessage, SupplierInvoice, db as meg_db
+from models.meg import LibeoConnection, OutboxMessage, SupplierInvoice
+from models.meg import db as meg_db
 
 from .conftest import libeo_back, libeo_down, libeo_invoices, meg_libeo_invoices
 
@@ -26,7 +27,7 @@ def page(response) -> str:
 
 
 def sync(meg_app):
-    from models.meg.libeo_sync import sync_pass
+    from models.meg.libeo_link.sync import sync_pass
 
     with meg_app.app_context():
         return sync_pass()
@@ -34,7 +35,7 @@ def sync(meg_app):
 
 def regenerate_in_libeo(libeo_app, account_id: int) -> str:
     from models.libeo import Account, db
-    from models.libeo.keys import issue_meg_api_key
+    from models.libeo.accounts.keys import issue_meg_api_key
 
     with libeo_app.app_context():
         key = issue_meg_api_key(db.session.get(Account, account_id), actor="claire@boulangerie-martin.fr")
@@ -122,7 +123,7 @@ def _set_supplier_iban(meg_app, invoice_id: int, iban: str) -> None:
 
 def test_an_update_refused_for_good_is_listed_and_does_not_block_the_next(connected, client, meg_app, libeo_app):
     from models.libeo import Account, Payment, db
-    from models.libeo.payments import cancel_payment
+    from models.libeo.payments.order import cancel_payment
 
     invoice_id, number, _ = meg_libeo_invoices(meg_app)[0]
     client.post(f"/meg/achats/factures/{invoice_id}/payer")
@@ -150,7 +151,7 @@ def test_an_update_refused_for_good_is_listed_and_does_not_block_the_next(connec
 
 def test_retry_and_ignore_a_refused_update(connected, client, meg_app, libeo_app):
     from models.libeo import Account, Payment, db
-    from models.libeo.payments import cancel_payment
+    from models.libeo.payments.order import cancel_payment
 
     invoice_id, number, _ = meg_libeo_invoices(meg_app)[0]
     client.post(f"/meg/achats/factures/{invoice_id}/payer")
@@ -218,7 +219,7 @@ def test_old_delivered_updates_are_purged_in_batches_without_holding_up_payer(co
         ])
         meg_db.session.commit()
 
-    from models.meg.libeo_outbox import purge_old_messages
+    from models.meg.libeo_link.outbox import purge_old_messages
 
     finished = threading.Event()
 
@@ -247,7 +248,7 @@ def test_old_delivered_updates_are_purged_in_batches_without_holding_up_payer(co
 
 def test_libeo_forgets_idempotency_answers_after_30_days(libeo_app):
     from models.libeo import IdempotencyRecord, db
-    from models.libeo.idempotency import purge_old_records
+    from models.libeo.payments.idempotency import purge_old_records
 
     from .conftest import libeo_account
 

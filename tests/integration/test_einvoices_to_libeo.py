@@ -15,9 +15,10 @@ from sqlalchemy import func, select
 
 from core.dates import paris_today
 from devtools.einvoice_samples import cii_xml, facturx_pdf, sample_invoice
-from models.meg import SupplierInvoice, db as meg_db
-from models.meg.libeo_outbox import OutboxMessage
-from models.meg.libeo_sync import sync_pass
+from models.meg import SupplierInvoice
+from models.meg import db as meg_db
+from models.meg.libeo_link.outbox import OutboxMessage
+from models.meg.libeo_link.sync import sync_pass
 from tests.html_forms import form_values, plain
 
 from .conftest import libeo_back, libeo_down
@@ -183,7 +184,7 @@ def set_debtor_iban(libeo_app, account_id: int) -> None:
 
 def execute(libeo_app):
     from models.libeo import Payment, db
-    from models.libeo.sepa import execute_due_payments
+    from models.libeo.payments.sepa import execute_due_payments
 
     with libeo_app.app_context():
         day = max(db.session.scalar(select(func.max(Payment.execution_date))), paris_today())

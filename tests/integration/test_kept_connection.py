@@ -63,7 +63,7 @@ def relayed_libeo(apps, deployment):
 
 def test_megs_calls_to_libeo_reuse_one_connection(apps, relayed_libeo):
     """Each call (a « Payer », a sync pass) used to open a new TCP connection, and a TLS handshake on it."""
-    from models.meg.libeo_api import LibeoClient
+    from models.meg.libeo_link.client import LibeoClient
 
     key, relay = relayed_libeo
     with apps.meg.app_context():
@@ -75,7 +75,7 @@ def test_megs_calls_to_libeo_reuse_one_connection(apps, relayed_libeo):
 
 def test_a_kept_connection_to_a_restarted_libeo_is_replaced(apps, deployment, relayed_libeo):
     """Libeo restarted between two calls: the kept connection is dead; the next call opens a new one and is answered."""
-    from models.meg.libeo_api import LibeoClient
+    from models.meg.libeo_link.client import LibeoClient
 
     key, relay = relayed_libeo
     with apps.meg.app_context():

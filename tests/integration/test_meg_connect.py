@@ -14,13 +14,14 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import pytest
 from sqlalchemy import func, select, update
 
-from tests.conftest import PUBLIC_URL
 from models.libeo import Account, ApiKey, LibeoUser, MegIdentity, Payment, Plan
 from models.libeo import db as libeo_db
-from models.meg import Company, User, db as meg_db
-from models.meg.entities import AchatsRole, ModuleRole
-from models.meg.libeo_connection import LibeoConnection
+from models.meg import Company, User
+from models.meg import db as meg_db
+from models.meg.companies.models import AchatsRole, ModuleRole
+from models.meg.libeo_link.connection import LibeoConnection
 from models.meg.oauth import OAuthToken, find_token
+from tests.conftest import PUBLIC_URL
 
 from .conftest import GARAGE_SIRET, libeo_account
 
@@ -212,7 +213,7 @@ def test_no_access_token_is_kept_in_libeo(apps, meg_app, libeo_app):
     browser.meg_login()
     browser.get(payer_links(browser)[0])
     consent_and_come_back(browser, meg_app)
-    from models.libeo.meg_client import unseal
+    from models.libeo.meg_link.client import unseal
 
     with libeo_app.test_request_context():
         access_token = unseal(libeo_session(apps, browser)["meg_connect"]["token"], 60)
@@ -501,7 +502,7 @@ EVIL_RETURNS = [
 
 @pytest.mark.parametrize("candidate", EVIL_RETURNS)
 def test_a_return_address_off_meg_is_ignored(libeo_app, candidate):
-    from models.libeo.meg_client import meg_return_url
+    from models.libeo.meg_link.client import meg_return_url
 
     with libeo_app.test_request_context():
         assert meg_return_url(candidate) is None
@@ -510,7 +511,7 @@ def test_a_return_address_off_meg_is_ignored(libeo_app, candidate):
 @pytest.mark.parametrize("candidate", [f"{PUBLIC_URL}/meg/achats/factures/3", f"{PUBLIC_URL}/meg",
                                        f"{PUBLIC_URL}/meg/achats/reglements?page=2"])
 def test_a_meg_page_is_a_valid_return_address(libeo_app, candidate):
-    from models.libeo.meg_client import meg_return_url
+    from models.libeo.meg_link.client import meg_return_url
 
     with libeo_app.test_request_context():
         assert meg_return_url(candidate) == candidate

@@ -7,8 +7,9 @@ from html import unescape
 
 from sqlalchemy import select
 
-from models.meg import SupplierInvoice, db as meg_db
-from models.meg.libeo_outbox import OutboxMessage, deliver_invoice_updates
+from models.meg import SupplierInvoice
+from models.meg import db as meg_db
+from models.meg.libeo_link.outbox import OutboxMessage, deliver_invoice_updates
 
 from .conftest import libeo_back, libeo_down, libeo_invoices, meg_libeo_invoices
 
@@ -86,7 +87,7 @@ def test_an_invoice_created_or_edited_in_libeo_never_comes_back(connected, clien
     from datetime import date
 
     from models.libeo import db
-    from models.libeo.entities import Invoice
+    from models.libeo.invoices.models import Invoice
 
     invoice_id = _pay_first(client, meg_app)
     with meg_app.app_context():
@@ -112,7 +113,7 @@ def test_an_invoice_created_or_edited_in_libeo_never_comes_back(connected, clien
 def test_nothing_of_meg_accounting_is_sent(connected, client, meg_app, libeo_app):
     invoice_id = _pay_first(client, meg_app)
     with meg_app.app_context():
-        from models.meg.libeo_payments import invoice_payload
+        from models.meg.libeo_link.attempts import invoice_payload
 
         payload = invoice_payload(meg_db.session.get(SupplierInvoice, invoice_id))
     assert set(payload) == {"number", "supplier", "amount_cents", "currency", "issue_date", "due_date"}

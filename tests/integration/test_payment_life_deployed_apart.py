@@ -22,7 +22,12 @@ from devtools.bank_simulator import status_report_for
 
 from .deployment import WebClient
 from .test_deployed_apart import libeo_invoice_ids
-from .test_payment_truth_faults import assert_same_story, confirm_payment, connect, shows_everywhere
+from .test_payment_truth_faults import (
+    assert_same_story,
+    confirm_payment,
+    connect,
+    shows_everywhere,
+)
 
 PAIN001_XSD = Path(sepaxml.__file__).parent / "schemas" / "pain.001.001.03.xsd"
 

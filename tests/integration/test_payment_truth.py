@@ -15,7 +15,8 @@ from sqlalchemy import select, update
 
 from core.calendar import next_business_day
 from core.dates import date_fr, paris_today
-from models.meg import LibeoConnection, LibeoPayment, SupplierInvoice, db as meg_db
+from models.meg import LibeoConnection, PaymentAttempt, SupplierInvoice
+from models.meg import db as meg_db
 
 from .conftest import libeo_invoices, libeo_payments, meg_libeo_invoices
 
@@ -25,7 +26,7 @@ def page(response) -> str:
 
 
 def sync(meg_app):
-    from models.meg.libeo_sync import sync_pass
+    from models.meg.libeo_link.sync import sync_pass
 
     with meg_app.app_context():
         return sync_pass()
@@ -107,7 +108,8 @@ def test_a_refused_request_is_shown_refused_and_leaves_no_invoice_in_libeo(conne
 
 def test_a_cancelled_payment_frees_its_quota_slot_and_shows_in_meg(connected, client, meg_app, libeo_app):
     from models.libeo import Account, Payment, db
-    from models.libeo.payments import PaymentQuota, cancel_payment
+    from models.libeo.payments.order import cancel_payment
+    from models.libeo.payments.quota import PaymentQuota
 
     invoice_id, number, _ = meg_libeo_invoices(meg_app)[0]
     confirm(client, invoice_id)
@@ -129,15 +131,15 @@ def test_a_cancelled_payment_frees_its_quota_slot_and_shows_in_meg(connected, cl
 def _meg_story(meg_app):
     with meg_app.app_context():
         return [(p.invoice_id, p.status, p.libeo_payment_id, p.execution_date, p.paid_at)
-                for p in meg_db.session.scalars(select(LibeoPayment).order_by(LibeoPayment.id))]
+                for p in meg_db.session.scalars(select(PaymentAttempt).order_by(PaymentAttempt.id))]
 
 
 def test_libeo_paid_it_every_meg_list_says_so_and_reading_the_feed_again_changes_nothing(
         connected, client, meg_app, libeo_app):
-    from models.libeo.sepa import execute_due_payments
     from models.libeo import Account, Payment, db
-    from models.libeo.accounts import set_bank_account
-    from models.libeo.payments import mark_debited
+    from models.libeo.accounts.services import set_bank_account
+    from models.libeo.payments.order import mark_debited
+    from models.libeo.payments.sepa import execute_due_payments
 
     invoice_id, number, _ = meg_libeo_invoices(meg_app)[0]
     day = next_business_day(paris_today())

@@ -19,11 +19,18 @@ from core.calendar import earliest_execution_date, next_business_day
 from core.dates import paris_today
 from models.libeo import Account, Payment, PaymentStatus
 from models.libeo import db as libeo_db
-from models.meg import Company, Supplier, SupplierInvoice, db as meg_db
-from models.meg.libeo_sync import sync_pass
+from models.meg import Company, Supplier, SupplierInvoice
+from models.meg import db as meg_db
+from models.meg.libeo_link.sync import sync_pass
 
 from .conftest import GARAGE_SIRET, libeo_account
-from .test_meg_connect import GARAGE, GERANT, Browser, consent_and_come_back, create_account_form
+from .test_meg_connect import (
+    GARAGE,
+    GERANT,
+    Browser,
+    consent_and_come_back,
+    create_account_form,
+)
 
 LIBEO_ADMIN = "claire@boulangerie-martin.fr"
 LIBEO_PASSWORD = "mot-de-passe-solide-42"
@@ -200,7 +207,7 @@ def test_a_squatted_siret_is_taken_back_by_its_meg_administrator(apps, meg_app, 
         assert (lost.siret, lost.lost_siret, lost.is_verified) == (None, GARAGE_SIRET, False)
     # MEG is connected to the verified account.
     with meg_app.app_context():
-        from models.meg.libeo_connection import LibeoConnection
+        from models.meg.libeo_link.connection import LibeoConnection
 
         connection = meg_db.session.scalar(select(LibeoConnection))
         assert connection.account_name == GARAGE and connection.account_verified is True

@@ -11,8 +11,8 @@ from sqlalchemy import event
 from stdnum import luhn
 
 from models.libeo import Plan, db
-from models.libeo.accounts import create_account, verify_account
-from models.libeo.keys import issue_meg_api_key
+from models.libeo.accounts.keys import issue_meg_api_key
+from models.libeo.accounts.services import create_account, verify_account
 
 PASSWORD = "libeo-test-2026"
 _numbers = itertools.count(1)

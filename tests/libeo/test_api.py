@@ -7,8 +7,9 @@ import logging
 import pytest
 from sqlalchemy import func, select
 
-from .conftest import SUPPLIER_IBAN, Api, invoice_body, make_account, make_key, pay_body
 from models.libeo import ApiKey, IdempotencyRecord, Invoice, Payment, Plan, db
+
+from .conftest import SUPPLIER_IBAN, Api, invoice_body, make_account, make_key, pay_body
 
 
 def count(libeo_app, model) -> int:

@@ -13,11 +13,11 @@ import xmlschema
 from hypothesis import given, settings
 from sqlalchemy import select
 
+from core.dates import paris_today
 from devtools import bank_simulator
 from devtools.bank_simulator import status_report_for
-from .conftest import DEBTOR_IBAN, Api, make_account, make_key, valid_iban
 from models.libeo import Account, Invoice, Payment, Plan, SepaBatch, db
-from models.libeo.bank_status import (
+from models.libeo.payments.bank_status import (
     MAX_REPORT_BYTES,
     REASON_TEXTS,
     XSD_PATH,
@@ -29,8 +29,9 @@ from models.libeo.bank_status import (
     read_status_report,
     reason_text,
 )
-from models.libeo.payments import paris_today
-from models.libeo.sepa import _pain001, execute_due_payments
+from models.libeo.payments.sepa import _pain001, execute_due_payments
+
+from .conftest import DEBTOR_IBAN, Api, make_account, make_key, valid_iban
 
 FAST = settings(max_examples=200, deadline=None, database=None)
 E2E = ["LIBEO-101", "LIBEO-102", "LIBEO-103"]

@@ -20,13 +20,14 @@ import stripe
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from models.libeo.stripe_gateway import stripe_client
+from models.libeo import db
+from models.libeo.accounts.models import Account, Plan
+from models.libeo.accounts.services import create_account
+from models.libeo.billing import subscriptions as billing
+from models.libeo.billing.stripe_gateway import stripe_client
+from models.libeo.billing.subscriptions import StripeEvent, StripeSubscription
+from models.libeo.payments.quota import PaymentQuota
 from tests.conftest import _empty_databases, build_apps, free_port
-from models.libeo import billing, db
-from models.libeo.accounts import create_account
-from models.libeo.billing import StripeEvent, StripeSubscription
-from models.libeo.entities import Account, Plan
-from models.libeo.payments import PaymentQuota
 
 WEBHOOK_SECRET = "whsec_test_libeo_billing"
 SIRET = "83451234500002"
@@ -475,7 +476,7 @@ def test_the_page_shows_plan_usage_and_offer_with_localstripes_stripe_js(client,
 
 def test_partnerships_given_by_support_is_not_offered_again(client, libeo_app, signed_in):
     """`libeo set-plan --plan partnerships` (support), no card: the page says so, and offers no upgrade to it."""
-    from models.libeo.accounts import set_plan
+    from models.libeo.accounts.services import set_plan
 
     with libeo_app.app_context():
         set_plan(SIRET, Plan.PARTNERSHIPS)
@@ -491,7 +492,11 @@ def test_real_stripe_keys_switch_the_gateway_and_the_page_to_stripe(tmp_path, wo
     keys = {"STRIPE_SECRET_KEY": "sk_test_abc", "STRIPE_PUBLISHABLE_KEY": "pk_test_abc", "STRIPE_WEBHOOK_SECRET": "whsec_abc"}
     built = build_apps(tmp_path, worker_id_safe, libeo=keys)
     _empty_databases(built)
-    from models.libeo.stripe_gateway import publishable_key, stripe_js_url, webhook_secret
+    from models.libeo.billing.stripe_gateway import (
+        publishable_key,
+        stripe_js_url,
+        webhook_secret,
+    )
 
     client = stripe_client(built.libeo.config)
     assert client._requestor._options.base_addresses["api"] == "https://api.stripe.com"

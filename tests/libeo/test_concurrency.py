@@ -14,10 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import event, func, select
 
-from .conftest import Api, invoice_body, make_account, make_key
 from models.libeo import IdempotencyRecord, Invoice, Payment, PaymentUsage, Plan, db
-from models.libeo.keys import authenticate_api_key
-from models.libeo.payments import PaymentQuota
+from models.libeo.accounts.keys import authenticate_api_key
+from models.libeo.payments.quota import PaymentQuota
+
+from .conftest import Api, invoice_body, make_account, make_key
 
 
 def run_together(apps, count: int, call):

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from core.validators import mask_iban
 from devtools.einvoice_samples import facturx_pdf, sample_invoice
 from models.libeo import Invoice, InvoiceDocument, Payment, db
-from models.libeo.sepa import execute_due_payments
+from models.libeo.payments.sepa import execute_due_payments
 
 from .conftest import DEBTOR_IBAN, SUPPLIER_IBAN, Api, LibeoAuth, make_account, make_key
 

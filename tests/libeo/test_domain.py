@@ -7,13 +7,34 @@ from datetime import date, datetime, timezone
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from models.libeo import (
+    Account,
+    ApiKey,
+    Channel,
+    InitiatorRole,
+    Payment,
+    PaymentStatus,
+    Plan,
+    db,
+)
+from models.libeo.accounts.keys import (
+    authenticate_api_key,
+    issue_meg_api_key,
+    revoke_api_key,
+)
+from models.libeo.accounts.services import add_accountant, create_account, invite_user
+from models.libeo.errors import (
+    Conflict,
+    Forbidden,
+    InvalidData,
+    PlanLimitReached,
+    QuotaExceeded,
+)
+from models.libeo.invoices.services import create_libeo_invoice, invoice_data
+from models.libeo.payments.order import Initiator, pay_invoice
+from models.libeo.payments.quota import PaymentQuota
+
 from .conftest import PASSWORD, SUPPLIER_IBAN, make_account, valid_siret
-from models.libeo import Account, ApiKey, Channel, InitiatorRole, Payment, PaymentStatus, Plan, db
-from models.libeo.accounts import add_accountant, create_account, invite_user
-from models.libeo.errors import Conflict, Forbidden, InvalidData, PlanLimitReached, QuotaExceeded
-from models.libeo.invoices import create_libeo_invoice, invoice_data
-from models.libeo.keys import authenticate_api_key, issue_meg_api_key, revoke_api_key
-from models.libeo.payments import Initiator, PaymentQuota, pay_invoice
 
 USER = Initiator("claire@boulangerie-martin.fr", InitiatorRole.USER, Channel.MEG)
 
@@ -152,7 +173,7 @@ def test_the_database_allows_one_active_payment_per_invoice(account_obj):
 
 
 def test_a_payments_words_are_one_function_of_its_state_in_paris_time():
-    from models.libeo.entities import payment_status_label
+    from models.libeo.payments.models import payment_status_label
 
     execution = date(2027, 1, 4)
     new_year_in_paris = datetime(2026, 12, 31, 23, 30, tzinfo=timezone.utc)  # 00:30 on 1 January in Paris
@@ -169,7 +190,7 @@ def test_a_payments_words_are_one_function_of_its_state_in_paris_time():
 
 
 def test_cancelling_gives_the_slot_back_to_the_month_it_was_counted_in(account_obj):
-    from models.libeo.payments import cancel_payment
+    from models.libeo.payments.order import cancel_payment
 
     november = datetime(2026, 11, 30, 22, 30, tzinfo=timezone.utc)  # 23:30 in Paris, still November
     payment = pay_invoice(account_obj, _invoice(account_obj), USER, execution_date=date(2026, 12, 1), now=november)

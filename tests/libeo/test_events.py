@@ -15,12 +15,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import TEST_DATABASE_URL
 from devtools.bank_simulator import status_report_for
-from .conftest import DEBTOR_IBAN, Api, make_account, make_key
 from models.libeo import Payment, PaymentEvent, Plan, SepaBatch, db
-from models.libeo.bank_status_import import import_bank_status
-from models.libeo.sepa import execute_due_payments
+from models.libeo.payments.bank_status_import import import_bank_status
+from models.libeo.payments.sepa import execute_due_payments
+from tests.conftest import TEST_DATABASE_URL
+
+from .conftest import DEBTOR_IBAN, Api, make_account, make_key
 
 EVENT_KEYS = {"id", "seq", "type", "created_at", "data"}
 PAYMENT_KEYS = {

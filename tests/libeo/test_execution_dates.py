@@ -14,11 +14,12 @@ import pytest
 
 from core.calendar import earliest_execution_date, is_business_day, next_business_day
 from core.dates import paris_today
-from .conftest import SUPPLIER_IBAN, pay_body
 from models.libeo import Account, Channel, InitiatorRole, Plan, db
 from models.libeo.errors import InvalidData
-from models.libeo.invoices import create_libeo_invoice, invoice_data
-from models.libeo.payments import Initiator, pay_invoice, proposed_execution_date
+from models.libeo.invoices.services import create_libeo_invoice, invoice_data
+from models.libeo.payments.order import Initiator, pay_invoice, proposed_execution_date
+
+from .conftest import SUPPLIER_IBAN, pay_body
 
 USER = Initiator("claire@boulangerie-martin.fr", InitiatorRole.USER, Channel.MEG)
 # Monday 30 November 2026, 10:00 in Paris.

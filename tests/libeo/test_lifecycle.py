@@ -12,8 +12,8 @@ from __future__ import annotations
 import itertools
 import re
 import threading
-from datetime import date, timedelta
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
 from html import unescape
 from io import BytesIO
 from pathlib import Path
@@ -26,8 +26,17 @@ from sqlalchemy import func, select
 from core.calendar import earliest_execution_date
 from core.dates import paris_today
 from devtools.bank_simulator import status_report_for
-from .conftest import DEBTOR_IBAN, SUPPLIER_IBAN, Api, count_queries, make_account, make_key, valid_iban
 from models.libeo import BankStatusImport, Payment, PaymentEvent, Plan, db
+
+from .conftest import (
+    DEBTOR_IBAN,
+    SUPPLIER_IBAN,
+    Api,
+    count_queries,
+    make_account,
+    make_key,
+    valid_iban,
+)
 
 XSD = Path(sepaxml.__file__).parent / "schemas" / "pain.001.001.03.xsd"
 DAY = earliest_execution_date(paris_today())

@@ -14,8 +14,16 @@ from html import unescape
 import pytest
 from sqlalchemy import func, select
 
+from models.libeo import (
+    IdempotencyRecord,
+    Invoice,
+    Payment,
+    PaymentEvent,
+    PaymentUsage,
+    db,
+)
+
 from .conftest import PASSWORD, Api, invoice_body, make_account, make_key, pay_body
-from models.libeo import IdempotencyRecord, Invoice, Payment, PaymentEvent, PaymentUsage, db
 
 
 def _rows(libeo_app) -> dict:

@@ -10,7 +10,7 @@ from datetime import date, datetime, timezone
 from pypdf import PdfReader
 
 from core.validators import format_iban, mask_iban
-from models.libeo.receipt import ReceiptData, receipt_pdf
+from models.libeo.payments.receipt_pdf import ReceiptData, receipt_pdf
 
 DEBTOR_IBAN = "FR7630004008220000001583859"
 CREDITOR_IBAN = "FR7630006000010000000791963"

@@ -16,7 +16,8 @@ from sqlalchemy import select
 from core.calendar import earliest_execution_date
 from core.dates import paris_today
 from models.libeo import Account, LibeoUser, Payment, PaymentStatus, Plan, db
-from models.libeo.safeguards import names_match, supplier_key
+from models.libeo.payments.safeguards import names_match, supplier_key
+
 from .conftest import (
     DEBTOR_IBAN,
     PASSWORD,
@@ -108,7 +109,7 @@ def test_a_renamed_supplier_with_a_new_iban_is_still_held(admin):
 def test_a_new_iban_is_held_however_many_suppliers_share_a_word_with_this_one(admin, libeo_app):
     """The checks read at most 200 known IBANs: the supplier's own come first, not the latest 200."""
     from core.dates import utcnow
-    from models.libeo.safeguards import KnownSupplierIban
+    from models.libeo.payments.safeguards import KnownSupplierIban
 
     scheduled(pay(admin.api, "meg-1", n=1, supplier=supplier(iban=SUPPLIER_IBAN)))
     later = utcnow() + timedelta(minutes=1)

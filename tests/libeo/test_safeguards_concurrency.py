@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models.libeo import JournalEntry, Payment, PaymentEvent, PaymentUsage, Plan, db
+
 from .conftest import PASSWORD, Api, make_account, make_key
 from .test_safeguards import OTHER_IBAN, pay, scheduled, supplier
 

@@ -15,9 +15,18 @@ from sqlalchemy import select
 
 from core.calendar import next_business_day
 from core.dates import paris_today
-from .conftest import DEBTOR_IBAN, SUPPLIER_IBAN, Api, make_account, make_key, pay_body, valid_iban
 from models.libeo import Account, Invoice, Payment, PaymentStatus, Plan, SepaBatch, db
-from models.libeo.sepa import execute_due_payments
+from models.libeo.payments.sepa import execute_due_payments
+
+from .conftest import (
+    DEBTOR_IBAN,
+    SUPPLIER_IBAN,
+    Api,
+    make_account,
+    make_key,
+    pay_body,
+    valid_iban,
+)
 
 NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
 XSD = Path(sepaxml.__file__).parent / "schemas" / "pain.001.001.03.xsd"

@@ -9,7 +9,24 @@ from html import unescape
 import pytest
 from sqlalchemy import func, select
 
+from core.calendar import earliest_execution_date
+from core.dates import paris_today
+from models.libeo import (
+    Account,
+    ApiKey,
+    Channel,
+    InitiatorRole,
+    Invoice,
+    LibeoUser,
+    Payment,
+    Plan,
+    db,
+)
+from models.libeo.accounts.keys import hash_key
+from models.libeo.invoices.services import create_libeo_invoice, invoice_data
+from models.libeo.payments.order import Initiator, pay_invoice
 from tests.conftest import build_apps
+
 from .conftest import (
     DEBTOR_IBAN,
     PASSWORD,
@@ -20,12 +37,6 @@ from .conftest import (
     make_key,
     valid_siret,
 )
-from models.libeo import Account, ApiKey, Channel, InitiatorRole, Invoice, LibeoUser, Payment, Plan, db
-from models.libeo.invoices import create_libeo_invoice, invoice_data
-from models.libeo.keys import hash_key
-from core.calendar import earliest_execution_date
-from core.dates import paris_today
-from models.libeo.payments import Initiator, pay_invoice
 
 
 def text(response) -> str:

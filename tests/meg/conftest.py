@@ -11,7 +11,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from sqlalchemy import func, select
 
 from models.meg import Company, SupplierInvoice, db
-from models.meg.entities import PaymentMode
+from models.meg.achats.models import PaymentMode
 from models.meg.oauth import OAuthAuthorizationCode, OAuthToken, register_client
 
 

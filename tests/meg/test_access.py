@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import build_apps
 from models.meg import Company, Supplier, SupplierInvoice, db
+from tests.conftest import build_apps
 
 
 def _ids(meg_app, company_name):

@@ -29,10 +29,10 @@ from devtools.einvoice_samples import (
     ubl_xml,
 )
 from models.meg import Company, Supplier, SupplierInvoice, db
+from models.meg.achats.models import PaymentMode
+from models.meg.einvoices.documents import InvoiceDocument
+from models.meg.einvoices.imports import PendingImport
 from tests.html_forms import form_values, plain
-from models.meg.einvoice_import import PendingImport
-from models.meg.entities import PaymentMode
-from models.meg.invoice_documents import InvoiceDocument
 
 UPLOAD = "/meg/achats/factures/importer"
 MINOTERIE_SIRET = "42312345400013"

@@ -16,10 +16,10 @@ from joserfc.errors import BadSignatureError
 from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import select, text, update
 
-from tests.conftest import build_apps
 from models.meg import User, db
 from models.meg.demo import create_demo_data
 from models.meg.oauth import OAuthAuthorizationCode, OAuthToken, digest
+from tests.conftest import build_apps
 
 from .conftest import (
     ISSUER,
@@ -37,7 +37,6 @@ from .conftest import (
     pkce,
     redirect_params,
 )
-
 
 # --- discovery ----------------------------------------------------------------------------------
 

@@ -7,11 +7,12 @@ import time
 import pytest
 from sqlalchemy import delete, func, select, update
 
-from tests.conftest import build_apps
 from models.meg import ModuleRole, User, db
 from models.meg.demo import create_demo_data
-from models.meg.libeo_connection import LibeoConnection
+from models.meg.libeo_link.connection import LibeoConnection
 from models.meg.oauth import OAuthToken
+from tests.conftest import build_apps
+
 from .conftest import (
     access_token_for,
     authorize_query,
@@ -145,8 +146,8 @@ def test_token_and_api_need_no_csrf_token(tmp_path):
 def libeo_key(libeo_app, name, siret, email):
     """A real key of a Libeo account, as Libeo shows it once."""
     from models.libeo import db as libeo_db
-    from models.libeo.accounts import create_account
-    from models.libeo.keys import issue_meg_api_key
+    from models.libeo.accounts.keys import issue_meg_api_key
+    from models.libeo.accounts.services import create_account
 
     with libeo_app.app_context():
         account = create_account(name=name, siret=siret, email=email, password="mot-de-passe-solide-42",

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from core.http import WSGITransport
 from models.meg import db
 from models.meg.oauth import OAuthClient, OAuthClientError, digest, ensure_client
+
 from .conftest import company_id
 
 PUBLIC = "http://127.0.0.1:5000"

@@ -12,6 +12,7 @@ from datetime import date
 import pytest
 
 from tests.conftest import _empty_databases, build_apps
+
 from .helpers import BOULANGERIE_SIRET, GARAGE_SIRET, libeo_account, meg_login
 
 
@@ -73,14 +74,18 @@ VICTIM_MARKERS = ("Fournisseur Secret Leroy", "SECRET-LEROY-0042", "Facture Libe
 def populate(apps) -> World:
     from sqlalchemy import select
 
-    from models.libeo import Account, Invoice as LibeoInvoice, Payment as LibeoPayment, SepaBatch, db as libeo_db
-    from models.libeo.accounts import set_bank_account
-    from models.libeo.sepa import execute_due_payments
-    from models.libeo.invoices import create_libeo_invoice, invoice_data
     from core.dates import utcnow
-    from models.meg import Company, OutboxMessage, Supplier, SupplierInvoice, db as meg_db
+    from models.libeo import Account, SepaBatch
+    from models.libeo import Invoice as LibeoInvoice
+    from models.libeo import Payment as PaymentAttempt
+    from models.libeo import db as libeo_db
+    from models.libeo.accounts.services import set_bank_account
+    from models.libeo.invoices.services import create_libeo_invoice, invoice_data
+    from models.libeo.payments.sepa import execute_due_payments
+    from models.meg import Company, OutboxMessage, Supplier, SupplierInvoice
+    from models.meg import db as meg_db
+    from models.meg.achats.models import PaymentMode
     from models.meg.demo import create_demo_data
-    from models.meg.entities import PaymentMode
 
     world = World(apps)
     with apps.meg.app_context():
@@ -154,7 +159,7 @@ def populate(apps) -> World:
         world.libeo["garage_direct_invoice"] = direct.id
         for name in ("boulangerie", "garage"):
             payment = libeo_db.session.scalars(
-                select(LibeoPayment).where(LibeoPayment.account_id == world.libeo[name])
+                select(PaymentAttempt).where(PaymentAttempt.account_id == world.libeo[name])
             ).one()
             world.libeo[f"{name}_payment"] = payment.id
             world.libeo[f"{name}_invoice"] = payment.invoice_id
@@ -166,7 +171,7 @@ def populate(apps) -> World:
                 select(SepaBatch.id).where(SepaBatch.account_id == world.libeo[name])
             )
         # The victim's invoice carries its PDF, as MEG sends it.
-        from models.libeo.documents import store_invoice_document
+        from models.libeo.invoices.documents import store_invoice_document
 
         store_invoice_document(libeo_db.session.get(LibeoInvoice, world.libeo["garage_invoice"]), VICTIM_PDF)
         libeo_db.session.commit()
@@ -191,9 +196,10 @@ def _einvoice_files(apps, world: World) -> None:
     from sqlalchemy import select
 
     from devtools.einvoice_samples import sample_file, sample_invoice
-    from models.meg import Company, SupplierInvoice, User, db as meg_db
-    from models.meg.einvoice_import import start_import
-    from models.meg.invoice_documents import DocumentFile, attach_document
+    from models.meg import Company, SupplierInvoice, User
+    from models.meg import db as meg_db
+    from models.meg.einvoices.documents import DocumentFile, attach_document
+    from models.meg.einvoices.imports import start_import
 
     xml = sample_file(sample_invoice(), "cii")
     with apps.meg.app_context():

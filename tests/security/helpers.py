@@ -25,8 +25,8 @@ def libeo_login(client, email, password=LIBEO_PASSWORD):
 def libeo_account(libeo_app, name, siret, email, password=LIBEO_PASSWORD, key=True, verified=True):
     """A Libeo account signed up directly (and verified as support does); returns (account_id, API key or None)."""
     from models.libeo import db
-    from models.libeo.accounts import create_account, verify_account
-    from models.libeo.keys import issue_meg_api_key
+    from models.libeo.accounts.keys import issue_meg_api_key
+    from models.libeo.accounts.services import create_account, verify_account
 
     with libeo_app.app_context():
         account = create_account(name=name, siret=siret, email=email, password=password)
@@ -161,7 +161,7 @@ def subscribed_account(libeo_app) -> int:
     from sqlalchemy import select
 
     from models.libeo import Account, db
-    from models.libeo.billing import _record_state
+    from models.libeo.billing.subscriptions import _record_state
 
     with libeo_app.app_context():
         account = db.session.scalars(select(Account).order_by(Account.id)).first()
@@ -176,7 +176,7 @@ def billing_state(libeo_app, account_id: int) -> tuple:
     from sqlalchemy import func, select
 
     from models.libeo import Account, db
-    from models.libeo.billing import StripeEvent, StripeSubscription
+    from models.libeo.billing.subscriptions import StripeEvent, StripeSubscription
 
     with libeo_app.app_context():
         account = db.session.get(Account, account_id)

@@ -10,6 +10,7 @@ from flask import url_for
 from sqlalchemy import select
 
 from config import BASE_DIR
+
 from .conftest import own_path_values, populate
 from .helpers import LIBEO_PASSWORD
 

@@ -16,15 +16,29 @@ import uuid
 import hypothesis.strategies as st
 import pytest
 import schemathesis
-from sqlalchemy import select
 from hypothesis import HealthCheck, assume, given, settings
 from schwifty import IBAN
+from sqlalchemy import select
 from stdnum import luhn
 
 from blueprints.libeo.api.openapi import TEXT_PATTERN
 from blueprints.libeo.api.validation import matches
-from core.money import MAX_AMOUNT_CENTS, InvalidAmount, cents_to_input, check_amount_cents, format_amount, parse_amount
-from core.validators import InvalidIdentifier, clean_text, normalize_bic, normalize_iban, normalize_siret
+from core.money import (
+    MAX_AMOUNT_CENTS,
+    InvalidAmount,
+    cents_to_input,
+    check_amount_cents,
+    format_amount,
+    parse_amount,
+)
+from core.validators import (
+    InvalidIdentifier,
+    clean_text,
+    normalize_bic,
+    normalize_iban,
+    normalize_siret,
+)
+
 from .helpers import BOULANGERIE_SIRET, libeo_account
 
 # No example database in the repository; bounded runs.
@@ -66,7 +80,7 @@ def api(make_apps):
     def fresh_auth() -> dict:
         """Another key of the account (the previous one stops working): for DELETE /key."""
         from models.libeo import Account, db
-        from models.libeo.keys import issue_meg_api_key
+        from models.libeo.accounts.keys import issue_meg_api_key
 
         with apps.libeo.app_context():
             key = issue_meg_api_key(db.session.scalar(select(Account)))
@@ -81,7 +95,7 @@ def _remit(libeo_app) -> None:
     from datetime import date
 
     from models.libeo import Account, db
-    from models.libeo.sepa import execute_due_payments
+    from models.libeo.payments.sepa import execute_due_payments
 
     with libeo_app.app_context():
         for account in db.session.scalars(select(Account)):

@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, event, given, settings
 
 from app import register_meg_client
 from models.meg.oauth import COMPANY_SCOPES
+
 from .helpers import (
     CLIENT_REDIRECT,
     ODD_VALUES,

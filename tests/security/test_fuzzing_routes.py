@@ -103,7 +103,7 @@ class Visitor:
 
     def new_key(self) -> None:
         from models.libeo import Account, db
-        from models.libeo.keys import issue_meg_api_key
+        from models.libeo.accounts.keys import issue_meg_api_key
 
         with self.world.apps.libeo.app_context():
             key = issue_meg_api_key(db.session.get(Account, self.world.libeo["boulangerie"]))

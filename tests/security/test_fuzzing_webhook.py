@@ -16,7 +16,14 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 
-from .helpers import WEBHOOK_SECRET, billing_state, french_message, libeo_account, stripe_headers, subscribed_account
+from .helpers import (
+    WEBHOOK_SECRET,
+    billing_state,
+    french_message,
+    libeo_account,
+    stripe_headers,
+    subscribed_account,
+)
 
 EXAMPLES = settings(max_examples=400, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -9,6 +9,7 @@ import pytest
 
 from config import BASE_DIR
 from core.security import content_security_policy
+
 from .conftest import own_path_values
 from .helpers import (
     LIBEO_PASSWORD,

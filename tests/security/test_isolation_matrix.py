@@ -295,8 +295,8 @@ def test_the_api_refuses_a_revoked_key_and_a_key_of_another_account(matrix_world
 
 
 def test_a_non_administrator_cannot_open_or_change_the_options_of_their_own_company(matrix_world):
-    from models.meg.libeo_connection import LibeoConnection
     from models.meg import db
+    from models.meg.libeo_link.connection import LibeoConnection
 
     world, apps = matrix_world, matrix_world.apps
     client = apps.root.test_client()
@@ -310,7 +310,8 @@ def test_a_non_administrator_cannot_open_or_change_the_options_of_their_own_comp
 
 def test_an_accountant_not_registered_in_libeo_cannot_pay(matrix_world):
     """Cabinet Durand works on Garage Leroy in MEG, but Garage Leroy did not add it in Libeo."""
-    from models.libeo import Payment, db as libeo_db
+    from models.libeo import Payment
+    from models.libeo import db as libeo_db
 
     world, apps = matrix_world, matrix_world.apps
     with apps.libeo.app_context():
@@ -335,6 +336,7 @@ def test_an_accountant_not_registered_in_libeo_cannot_pay(matrix_world):
 
 def test_consent_cannot_name_a_company_of_someone_else(people):
     from models.meg import Company, db
+
     from .helpers import consent_url, register_client
 
     apps = people.apps

@@ -23,6 +23,7 @@ from sqlalchemy import BigInteger, Integer
 
 from config import BASE_DIR
 from tests.conftest import free_port
+
 from .helpers import (
     CLIENT_REDIRECT,
     LIBEO_PASSWORD,

@@ -30,7 +30,13 @@ import requests
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from .helpers import BOULANGERIE_SIRET, CLIENT_REDIRECT, LIBEO_PASSWORD, consent_url, register_client
+from .helpers import (
+    BOULANGERIE_SIRET,
+    CLIENT_REDIRECT,
+    LIBEO_PASSWORD,
+    consent_url,
+    register_client,
+)
 
 KEY = re.compile(r"lbo_meg_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")
 
@@ -64,7 +70,7 @@ def company_id(apps, name):
 
 def libeo_invoice_ids(apps, name):
     from models.meg import Company, SupplierInvoice, db
-    from models.meg.entities import PaymentMode
+    from models.meg.achats.models import PaymentMode
 
     with apps.meg.app_context():
         return list(db.session.scalars(
@@ -137,7 +143,7 @@ def oauth_client_flow(url, apps, meg, libeo_key, secrets):
 def second_path(url, apps, secrets):
     """« Me connecter avec MEG » from Garage Leroy's « Payer », up to the new Libeo account."""
     from models.meg import Company, db
-    from models.meg.libeo_connection import connection_of
+    from models.meg.libeo_link.connection import connection_of
 
     browser = requests.Session()
     browser.post(f"{url}/meg/connexion", data={"email": "gerant@garage-leroy.fr", "password": "demo-meg-2026"})

@@ -14,6 +14,7 @@ from html import unescape
 import pytest
 
 from tests.conftest import REQUIRE_SERVICES, build_apps
+
 from .helpers import (
     BOULANGERIE_SIRET,
     LIBEO_PASSWORD,

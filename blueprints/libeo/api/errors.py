@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import jsonify
 
 from core.urls import public_url
-
 from models.libeo.errors import (
     Conflict,
     Forbidden,

@@ -14,17 +14,46 @@ from core.files import MAX_DOCUMENT_BYTES
 from core.throttle import client_address, configured, refused_credentials
 from core.views import pdf_response
 from models.libeo import Account, Channel, InitiatorRole, Invoice, db
+from models.libeo.accounts.keys import (
+    authenticate_api_key,
+    public_id_of,
+    record_key_use,
+    revoke_key_in_use,
+)
 from models.libeo.errors import LibeoError, NotFound
-from models.libeo.documents import payment_receipt, receipt_file_name, store_invoice_document, too_large_message
-from models.libeo.events import DEFAULT_LIMIT, MAX_LIMIT, event_json, events_after, iso_datetime, payment_json
-from models.libeo.idempotency import claim_key, complete, fingerprint, release
-from models.libeo.invoices import invoice_by_external_id, invoice_data, upsert_meg_invoice
-from models.libeo.keys import authenticate_api_key, public_id_of, record_key_use, revoke_key_in_use
-from models.libeo.payments import Initiator, PaymentQuota, account_payment, payment_order, place_payment
+from models.libeo.invoices.documents import store_invoice_document, too_large_message
+from models.libeo.invoices.services import (
+    invoice_by_external_id,
+    invoice_data,
+    upsert_meg_invoice,
+)
+from models.libeo.payments.events import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    event_json,
+    events_after,
+    iso_datetime,
+    payment_json,
+)
+from models.libeo.payments.idempotency import claim_key, complete, fingerprint, release
+from models.libeo.payments.order import (
+    Initiator,
+    account_payment,
+    payment_order,
+    place_payment,
+)
+from models.libeo.payments.quota import PaymentQuota
+from models.libeo.payments.receipt import payment_receipt, receipt_file_name
 
 from ..extensions import limiter
 from . import bp
-from .errors import API_FIELDS, ApiError, domain_error_response, error_response, unauthorized
+from .errors import (
+    API_FIELDS,
+    ApiError,
+    domain_error_response,
+    error_response,
+    unauthorized,
+)
 from .openapi import (
     EXTERNAL_ID_PATTERN,
     IDEMPOTENCY_KEY_PATTERN,

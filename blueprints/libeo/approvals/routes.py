@@ -10,7 +10,11 @@ from core.security import safe_next_url
 from core.views import page_number
 from models.libeo import db
 from models.libeo.errors import LibeoError
-from models.libeo.safeguards import approve_payment, awaiting_query, refuse_payment
+from models.libeo.payments.approvals import (
+    approve_payment,
+    awaiting_query,
+    refuse_payment,
+)
 
 from ..context import account_payment_or_404, current_account, require_admin
 from . import bp

@@ -3,7 +3,7 @@ from wtforms.validators import DataRequired, Length
 
 from core.forms import Form
 from core.views import show_domain_errors
-from models.libeo.accounts import signup_problems
+from models.libeo.accounts.services import signup_problems
 
 
 def terms_field() -> BooleanField:

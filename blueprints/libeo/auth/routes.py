@@ -7,7 +7,7 @@ from core.security import safe_next_url
 from core.throttle import client_address, configured, signed_in_user, submitted_account
 from core.views import log_out, password_change_page, show_domain_error
 from models.libeo import db
-from models.libeo.accounts import authenticate_user, create_account
+from models.libeo.accounts.services import authenticate_user, create_account
 from models.libeo.errors import LibeoError
 
 from ..extensions import limiter

@@ -7,11 +7,15 @@ from pathlib import Path
 import click
 from flask import current_app, url_for
 
-from models.libeo import billing
+from devtools.localstripe_server import LocalStripe
+from models.libeo.billing import subscriptions as billing
+from models.libeo.billing.stripe_gateway import (
+    stripe_client,
+    uses_localstripe,
+    webhook_secret,
+)
 
 from ..commands import libeo_cli
-from models.libeo.stripe_gateway import stripe_client, uses_localstripe, webhook_secret
-from devtools.localstripe_server import LocalStripe
 
 
 @libeo_cli.command("billing-setup")

@@ -1,18 +1,32 @@
 import logging
 
-from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
 from core.throttle import signed_in_user
-from models.libeo import billing, db
+from models.libeo import db
+from models.libeo.billing import subscriptions as billing
+from models.libeo.billing.stripe_gateway import (
+    publishable_key,
+    stripe_client,
+    stripe_js_url,
+    webhook_secret,
+)
 from models.libeo.errors import LibeoError
-from models.libeo.payments import PaymentQuota
+from models.libeo.payments.quota import PaymentQuota
 
 from ..extensions import csrf, limiter
 from . import bp
 from .forms import ChangeForm, SubscribeForm
-from models.libeo.stripe_gateway import publishable_key, stripe_client, stripe_js_url, webhook_secret
 
 log = logging.getLogger(__name__)
 

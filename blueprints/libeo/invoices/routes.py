@@ -6,14 +6,25 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from core.dates import date_fr
-from core.throttle import configured, signed_in_user
 from core.paging import paginate
+from core.throttle import configured, signed_in_user
 from core.views import page_number, pdf_response, show_domain_error
 from models.libeo import Channel, InitiatorRole, PaymentStatus, db
-from models.libeo.documents import document_file_name, invoice_document
 from models.libeo.errors import LibeoError, QuotaExceeded
-from models.libeo.invoices import account_invoice, create_libeo_invoice, invoice_data, invoices_query
-from models.libeo.payments import Initiator, PaymentQuota, invoice_payments, pay_invoice, proposed_execution_date
+from models.libeo.invoices.documents import document_file_name, invoice_document
+from models.libeo.invoices.services import (
+    account_invoice,
+    create_libeo_invoice,
+    invoice_data,
+    invoices_query,
+)
+from models.libeo.payments.order import (
+    Initiator,
+    invoice_payments,
+    pay_invoice,
+    proposed_execution_date,
+)
+from models.libeo.payments.quota import PaymentQuota
 
 from ..context import current_account
 from ..extensions import limiter

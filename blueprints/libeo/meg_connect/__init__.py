@@ -7,7 +7,7 @@ bp = Blueprint("meg_connect", __name__, url_prefix="/connexion-meg")
 
 @bp.record_once
 def _register_client(state) -> None:
-    from models.libeo.meg_client import init_meg_sign_in
+    from models.libeo.meg_link.client import init_meg_sign_in
 
     init_meg_sign_in(state.app)
 

@@ -11,7 +11,15 @@ hand the new key to MEG, and never reaches the database.
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user
 
 from core.throttle import client_address, configured
@@ -19,8 +27,21 @@ from core.validators import format_siret
 from core.views import show_domain_error
 from models.libeo import LibeoUser
 from models.libeo.errors import LibeoError
-from models.libeo.meg_client import MegProfile, authorization_redirect, meg_client, meg_return_url, read_meg_answer, seal, unseal
-from models.libeo.meg_link import SignInStep, continue_sign_in, create_account_and_finish, squatted
+from models.libeo.meg_link.client import (
+    MegProfile,
+    authorization_redirect,
+    meg_client,
+    meg_return_url,
+    read_meg_answer,
+    seal,
+    unseal,
+)
+from models.libeo.meg_link.vouching import (
+    SignInStep,
+    continue_sign_in,
+    create_account_and_finish,
+    squatted,
+)
 
 from ..auth.forms import every_signup_problem_shown
 from ..extensions import limiter

@@ -5,13 +5,13 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from core.security import safe_next_url
 from core.paging import paginate
+from core.security import safe_next_url
 from core.views import page_number, pdf_response
 from models.libeo import db
-from models.libeo.documents import payment_receipt, receipt_file_name
 from models.libeo.errors import LibeoError
-from models.libeo.payments import cancel_payment, mark_debited, payments_query
+from models.libeo.payments.order import cancel_payment, mark_debited, payments_query
+from models.libeo.payments.receipt import payment_receipt, receipt_file_name
 
 from ..context import account_payment_or_404, current_account
 from . import bp

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 from io import BytesIO
 
-from flask import abort, current_app, flash, redirect, render_template, send_file, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    send_file,
+    url_for,
+)
 from flask_login import current_user, login_required
 
 from core.paging import paginate
 from core.views import page_number
 from models.libeo import db
-from models.libeo.bank_status import MAX_REPORT_BYTES
-from models.libeo.bank_status_import import import_bank_status
 from models.libeo.errors import LibeoError
-from models.libeo.sepa import (
+from models.libeo.payments.bank_status import MAX_REPORT_BYTES
+from models.libeo.payments.bank_status_import import import_bank_status
+from models.libeo.payments.sepa import (
     account_batch,
     batch_file,
     batch_payments,

@@ -8,14 +8,31 @@ from flask_login import current_user, login_required
 from core.money import cents_to_input
 from core.views import show_domain_error
 from models.libeo import db
-from models.libeo.accounts import add_accountant, invite_user, remove_accountant, set_approval_rules, set_bank_account
+from models.libeo.accounts.keys import (
+    active_api_key,
+    issue_meg_api_key,
+    last_revoked_key,
+    revoke_api_key,
+)
+from models.libeo.accounts.services import (
+    add_accountant,
+    invite_user,
+    remove_accountant,
+    set_approval_rules,
+    set_bank_account,
+)
 from models.libeo.errors import LibeoError
-from models.libeo.keys import active_api_key, issue_meg_api_key, last_revoked_key, revoke_api_key
-from models.libeo.payments import PaymentQuota
+from models.libeo.payments.quota import PaymentQuota
 
 from ..context import current_account, require_admin
 from . import bp
-from .forms import AccountantForm, ActionForm, ApprovalRulesForm, BankAccountForm, InviteUserForm
+from .forms import (
+    AccountantForm,
+    ActionForm,
+    ApprovalRulesForm,
+    BankAccountForm,
+    InviteUserForm,
+)
 
 
 @bp.before_request

@@ -13,13 +13,13 @@ from wtforms.fields.choices import SelectChoice
 from core.dates import date_fr
 from core.db import reads_first
 from core.money import format_amount
+from core.paging import paginate
 from core.security import safe_next_url
 from core.throttle import configured, signed_in_user
 from core.urls import public_url
-from core.paging import paginate
 from core.views import page_number, show_domain_error
 from models.meg import PaymentMode, db
-from models.meg.achats import (
+from models.meg.achats.invoices import (
     AchatsError,
     InvoiceData,
     PossibleDuplicate,
@@ -35,7 +35,15 @@ from models.meg.achats import (
     update_invoice,
     update_supplier,
 )
-from models.meg.libeo_connection import (
+from models.meg.libeo_link.attempts import (
+    PaymentAttempt,
+    PaymentState,
+    confirmation,
+    libeo_state,
+    payment_refusal,
+    payments_keeping_old_iban,
+)
+from models.meg.libeo_link.connection import (
     ConnectionState,
     LibeoLinkError,
     check_connection,
@@ -43,17 +51,14 @@ from models.meg.libeo_connection import (
     connection_of,
     disconnect_company,
 )
-from models.meg.libeo_outbox import company_message, ignore_refused, refused_updates, retry_refused, waiting_count
-from models.meg.libeo_payments import (
-    LibeoPayment,
-    PaymentState,
-    confirmation,
-    libeo_state,
-    pay_invoice,
-    payment_refusal,
-    payments_keeping_old_iban,
-    replay_for,
+from models.meg.libeo_link.outbox import (
+    company_message,
+    ignore_refused,
+    refused_updates,
+    retry_refused,
+    waiting_count,
 )
+from models.meg.libeo_link.paying import pay_invoice, replay_for
 
 from ..context import current_company
 from ..extensions import limiter
@@ -214,7 +219,7 @@ class SettlementRow(NamedTuple):
     amount: str
     mode: str
     through_libeo: bool
-    payment: object  # the latest LibeoPayment, or None
+    payment: object  # the latest PaymentAttempt, or None
     action: str | None  # LibeoState.row: "pay", "check" or None
     invoice: object
 
@@ -269,7 +274,7 @@ def _with_confirmation(back: str, invoice_id: int) -> str:
     return f"{back}{'&' if '?' in back else '?'}{urlencode({'payer': invoice_id})}"
 
 
-def _outcome_message(invoice, payment: LibeoPayment) -> tuple[str, str]:
+def _outcome_message(invoice, payment: PaymentAttempt) -> tuple[str, str]:
     amount = format_amount(invoice.amount_cents, invoice.currency)
     what = f"{amount} à {invoice.supplier.name} pour la facture {invoice.number}"
     if payment.status is PaymentState.REQUESTED:
@@ -413,7 +418,7 @@ def refused_update(message_id: int, action: str):
     return redirect(url_for("achats.options"))
 
 
-def _old_iban_notice(payments: list[LibeoPayment]) -> str:
+def _old_iban_notice(payments: list[PaymentAttempt]) -> str:
     """Why the new IBAN does not apply to payments already asked for, and how to re-pay on it."""
     listed = "; ".join(f"facture {payment.invoice.number} ({payment.label})" for payment in payments)
     return (f"Le nouvel IBAN servira aux prochains paiements. Ces paiements demandés à Libeo gardent l'ancien "

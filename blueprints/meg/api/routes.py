@@ -6,7 +6,7 @@ from authlib.oauth2 import OAuth2Error
 from flask import jsonify, request
 
 from models.meg import db
-from models.meg.libeo_connection import LibeoLinkError, connect_company
+from models.meg.libeo_link.connection import LibeoLinkError, connect_company
 
 from ..extensions import csrf
 from ..oauth.server import authenticate_bearer

@@ -1,6 +1,7 @@
-from core.forms import Form
 from wtforms import EmailField, PasswordField, SubmitField
 from wtforms.validators import DataRequired, Length
+
+from core.forms import Form
 
 
 class LoginForm(Form):

@@ -14,9 +14,15 @@ from core.throttle import configured, signed_in_user
 from core.validators import format_iban
 from core.views import accepts_upload, file_response, pdf_response, show_domain_error
 from models.meg import PaymentMode, db
-from models.meg.achats import AchatsError, PossibleDuplicate, company_invoice, company_supplier, suppliers_query
-from models.meg.einvoice import EInvoiceError
-from models.meg.einvoice_import import (
+from models.meg.achats.invoices import (
+    AchatsError,
+    PossibleDuplicate,
+    company_invoice,
+    company_supplier,
+    suppliers_query,
+)
+from models.meg.einvoices.documents import document_of
+from models.meg.einvoices.imports import (
     ImportChoices,
     NewSupplier,
     Proposal,
@@ -27,9 +33,9 @@ from models.meg.einvoice_import import (
     save_import,
     start_import,
 )
-from models.meg.invoice_documents import document_of
-from models.meg.libeo_connection import LibeoLinkError
-from models.meg.libeo_receipts import fetch_receipt
+from models.meg.einvoices.reading import EInvoiceError
+from models.meg.libeo_link.connection import LibeoLinkError
+from models.meg.libeo_link.receipts import fetch_receipt
 
 from ..context import current_company
 from ..extensions import limiter, login_manager

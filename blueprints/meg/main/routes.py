@@ -4,10 +4,9 @@ from flask_login import current_user, login_required
 from core.ids import parse_id
 from core.security import safe_next_url
 from models.meg import db
-from models.meg.achats import AchatsError, update_company
+from models.meg.achats.invoices import AchatsError, update_company
 
 from ..context import current_company
-
 from . import bp
 from .forms import CompanyForm
 

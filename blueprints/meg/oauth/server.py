@@ -18,9 +18,18 @@ import os
 import re
 from pathlib import Path
 
-from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthorizationServer, ResourceProtector
+from authlib.integrations.flask_oauth2 import (
+    AuthorizationServer as FlaskAuthorizationServer,
+)
+from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import InvalidClientError, InvalidGrantError, InvalidRequestError, grants, scope_to_list
+from authlib.oauth2.rfc6749 import (
+    InvalidClientError,
+    InvalidGrantError,
+    InvalidRequestError,
+    grants,
+    scope_to_list,
+)
 from authlib.oauth2.rfc6750 import BearerTokenValidator as _BearerTokenValidator
 from authlib.oauth2.rfc7636 import CodeChallenge, create_s256_code_challenge
 from authlib.oidc.core import grants as oidc_grants

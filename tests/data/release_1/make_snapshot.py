@@ -25,12 +25,13 @@ def main(out: Path) -> None:
     from sqlalchemy import select
 
     from models.libeo import db as libeo_db
-    from models.libeo.accounts import create_account, set_bank_account
-    from models.libeo.keys import issue_meg_api_key
-    from models.libeo.sepa import execute_due_payments
-    from models.meg import SupplierInvoice, db as meg_db
+    from models.libeo.accounts.keys import issue_meg_api_key
+    from models.libeo.accounts.services import create_account, set_bank_account
+    from models.libeo.payments.sepa import execute_due_payments
+    from models.meg import SupplierInvoice
+    from models.meg import db as meg_db
+    from models.meg.achats.models import PaymentMode
     from models.meg.demo import create_demo_data
-    from models.meg.entities import PaymentMode
 
     work = out / "work"
     work.mkdir(parents=True, exist_ok=True)

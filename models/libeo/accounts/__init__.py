@@ -1,0 +1,1 @@
+"""Libeo accounts, users, plans and API keys."""

@@ -1,0 +1,259 @@
+"""Libeo's accounts (one company, one SIRET) with their plan, users and API keys.
+
+Everything else belongs to an account and is always read through it, so an
+account never reaches another's rows.
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    String,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.banks import bank_name
+from core.dates import utcnow
+from core.money import format_amount
+from core.security import hash_password, verify_password
+from core.validators import format_iban, format_siret
+from models.libeo import db
+
+
+def _enum(cls: type[enum.Enum], length: int) -> Enum:
+    """Stores the enum's value (« scheduled », « MEG »…), readable in SQL and in indexes."""
+    return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+
+
+class Plan(enum.Enum):
+    """The article's two plans; the value is the name a person reads."""
+
+    GRATUIT = "Gratuit"
+    PARTNERSHIPS = "Partnerships"
+
+    @property
+    def label(self) -> str:
+        return self.value
+
+    @property
+    def code(self) -> str:
+        return self.name.lower()
+
+    @property
+    def payment_limit(self) -> int | None:
+        """Payments per calendar month (Europe/Paris); None is unlimited."""
+        return 5 if self is Plan.GRATUIT else None
+
+    @property
+    def user_limit(self) -> int:
+        return 1
+
+    @property
+    def accountant_limit(self) -> int:
+        return 1
+
+    @property
+    def monthly_price_cents(self) -> int:
+        return 0 if self is Plan.GRATUIT else 900
+
+    @classmethod
+    def from_code(cls, code: str) -> "Plan":
+        return cls[code.strip().upper()]
+
+
+class Account(db.Model):
+    """A company using Libeo; the SIRET identifies it."""
+
+    __tablename__ = "account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # None once a verified account of the company took the SIRET back (``lost_siret``).
+    siret: Mapped[str | None] = mapped_column(String(14), unique=True)
+    plan: Mapped[Plan] = mapped_column(_enum(Plan, 20), default=Plan.GRATUIT)
+    # The expert-comptable the company gave access to (at most one), lower case.
+    accountant_email: Mapped[str | None] = mapped_column(String(254))
+    # The company's own bank account, debited by the SEPA transfers.
+    debtor_iban: Mapped[str | None] = mapped_column(String(34))
+    debtor_bic: Mapped[str | None] = mapped_column(String(11))
+    # Subscription billing (Stripe), kept in step by its webhooks.
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_subscription_id: Mapped[str | None] = mapped_column(String(255))
+    subscription_status: Mapped[str | None] = mapped_column(String(40))
+    current_period_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The number of the account's last event (« payment.updated »…): taken
+    # under this row's lock, so events are numbered in commit order.
+    last_event_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # « Vérifié »: the company's owner proved it (MEG vouched for an Achats
+    # administrator of the SIRET, or support checked). Only then are its SEPA files executed.
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    verified_by: Mapped[str | None] = mapped_column(String(254))
+    # « SIRET à confirmer »: the SIRET this account declared, taken back by the company's verified account.
+    lost_siret: Mapped[str | None] = mapped_column(String(14))
+    siret_lost_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # « Au-delà de … €, un paiement doit être approuvé » (strictly above; None: no such rule).
+    approval_threshold_cents: Mapped[int | None] = mapped_column(BigInteger)
+    # « Les paiements initiés par l'expert-comptable doivent être approuvés ».
+    approve_accountant_payments: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+
+    users: Mapped[list["LibeoUser"]] = relationship(back_populates="account", order_by="LibeoUser.id")
+
+    @property
+    def payment_limit(self) -> int | None:
+        return self.plan.payment_limit
+
+    @property
+    def siret_display(self) -> str:
+        return format_siret(self.siret) if self.siret else f"à confirmer ({format_siret(self.lost_siret)})"
+
+    @property
+    def lost_siret_display(self) -> str:
+        return format_siret(self.lost_siret)
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None and self.siret is not None
+
+    @property
+    def approval_threshold_display(self) -> str:
+        return format_amount(self.approval_threshold_cents) if self.approval_threshold_cents is not None else ""
+
+    @property
+    def debtor_iban_display(self) -> str:
+        return format_iban(self.debtor_iban) if self.debtor_iban else ""
+
+    @property
+    def debtor_bank_name(self) -> str | None:
+        return bank_name(self.debtor_iban) if self.debtor_iban else None
+
+    @property
+    def can_execute_payments(self) -> bool:
+        """Whether its SEPA files are made: a bank account to debit, and a verified owner."""
+        return self.has_debtor_iban and self.is_verified
+
+    @property
+    def has_debtor_iban(self) -> bool:
+        return bool(self.debtor_iban)
+
+    @property
+    def execution_blocker(self) -> str | None:
+        """Why the account's scheduled payments are not executed, in French; None when they are."""
+        if not self.is_verified:
+            return (
+                "Compte non vérifié : vos paiements restent « Programmé » et ne sont pas exécutés tant que la "
+                "propriété du SIRET n'est pas confirmée. Un administrateur « Achats » de l'entreprise dans MEG "
+                "la confirme avec « Me connecter avec MEG », ou contactez le support de Libeo."
+            )
+        if not self.has_debtor_iban:
+            return "Aucun IBAN renseigné : vos paiements restent « Programmé » et ne sont pas exécutés."
+        return None
+
+    def is_accountant(self, email: str) -> bool:
+        return bool(self.accountant_email) and self.accountant_email == email.strip().lower()
+
+
+class LibeoUser(db.Model):
+    __tablename__ = "libeo_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    # None for a user who can only sign in another way (e.g. through MEG).
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Part of the login cookie's identity: rotating it ends every session.
+    session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_urlsafe(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Administrators approve held payments, read the « Journal » and set the rules.
+    # The account's creator is one; an invited user is not, unless made so.
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+
+    account: Mapped[Account] = relationship(back_populates="users")
+
+    # Flask-Login protocol
+    is_active = True
+    is_anonymous = False
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
+
+    @property
+    def display_name(self) -> str:
+        return self.full_name or self.email
+
+    @property
+    def role_label(self) -> str:
+        return "Administrateur" if self.is_admin else "Utilisateur"
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = hash_password(password)
+        self.end_sessions()
+
+    def check_password(self, password: str) -> bool:
+        return verify_password(self.password_hash, password)
+
+    def end_sessions(self) -> None:
+        self.session_token = secrets.token_urlsafe(32)
+
+
+REVOKED_BY_MEG = "MEG"
+
+
+class ApiKey(db.Model):
+    """A key an integration (MEG) uses to call the REST API for one account.
+
+    Only the SHA-256 of the key is kept: keys are 256-bit random secrets, so a
+    fast hash is enough and lets every API call check the key cheaply.
+    """
+
+    __tablename__ = "api_key"
+    __table_args__ = (
+        # At most one usable key per integration and account.
+        Index(
+            "uq_api_key_active",
+            "account_id",
+            "integration",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    integration: Mapped[str] = mapped_column(String(20), default="meg")
+    # The key's public part, looked up first; it is shown as the key's prefix.
+    public_id: Mapped[str] = mapped_column(String(16), unique=True)
+    prefix: Mapped[str] = mapped_column(String(32))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Who revoked it: « MEG » (« Supprimer la connexion » there), or the Libeo user's e-mail.
+    revoked_by: Mapped[str | None] = mapped_column(String(254))
+
+    account: Mapped[Account] = relationship()
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    @property
+    def revoked_by_label(self) -> str:
+        return "MEG (« Supprimer la connexion »)" if self.revoked_by == REVOKED_BY_MEG else (self.revoked_by or "")

@@ -1,0 +1,1 @@
+"""The Partnerships subscription, billed with Stripe."""

@@ -1,0 +1,1 @@
+"""Libeo's invoices and their documents."""

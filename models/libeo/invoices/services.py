@@ -1,0 +1,189 @@
+"""Use cases of invoices: entered in Libeo, or created and updated by MEG.
+
+Field names in errors are the domain's (``supplier_iban``…); the web form and
+the REST API each map them to what their caller sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from core.banks import bic_mismatch
+from core.dates import utcnow
+from core.money import InvalidAmount, check_amount_cents
+from core.validators import InvalidIdentifier, clean_text, normalize_bic, normalize_iban
+from models.libeo import db
+from models.libeo.accounts.models import Account
+from models.libeo.errors import Conflict, InvalidData
+from models.libeo.invoices.models import Invoice, InvoiceSource, InvoiceStatus
+
+MIN_DATE = date(2000, 1, 1)
+MAX_DATE = date(2099, 12, 31)
+CURRENCIES = ("EUR",)  # SEPA credit transfers are in euros
+# Bidirectional overrides can make a supplier's name read differently from what it is.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+@dataclass(frozen=True)
+class InvoiceData:
+    number: str
+    supplier_name: str
+    supplier_iban: str
+    supplier_bic: str | None
+    issue_date: date
+    due_date: date
+    amount_cents: int
+    currency: str = "EUR"
+
+    @property
+    def transfer(self) -> tuple:
+        """What a payment copies: changing it after a payment is refused."""
+        return (self.supplier_name, self.supplier_iban, self.supplier_bic, self.amount_cents, self.currency)
+
+
+def _clean(value, field: str, label: str, max_length: int, required: bool = True) -> str:
+    try:
+        text = clean_text(value, max_length=max_length, label=label, required=required)
+    except InvalidIdentifier as exc:
+        raise InvalidData(str(exc), field) from exc
+    if BIDI_CONTROLS.intersection(text):
+        raise InvalidData(f"« {label} » contient des caractères non autorisés.", field)
+    return text
+
+
+def _check_date(value: date, field: str) -> date:
+    if not MIN_DATE <= value <= MAX_DATE:
+        raise InvalidData("Saisissez une date entre 2000 et 2099.", field)
+    return value
+
+
+def invoice_data(
+    *,
+    number: str,
+    supplier_name: str,
+    supplier_iban: str,
+    supplier_bic: str | None,
+    issue_date: date,
+    due_date: date,
+    amount_cents: int,
+    currency: str = "EUR",
+) -> InvoiceData:
+    """Checked, normalised invoice values, or :class:`InvalidData` naming the field."""
+    number = _clean(number, "number", "Numéro", 60)
+    supplier_name = _clean(supplier_name, "supplier_name", "Fournisseur", 200)
+    try:
+        supplier_iban = normalize_iban(supplier_iban)
+    except InvalidIdentifier as exc:
+        raise InvalidData(str(exc), "supplier_iban") from exc
+    try:
+        supplier_bic = normalize_bic(supplier_bic)
+    except InvalidIdentifier as exc:
+        raise InvalidData(str(exc), "supplier_bic") from exc
+    problem = bic_mismatch(supplier_iban, supplier_bic)
+    if problem:
+        raise InvalidData(problem, "supplier_bic")
+    _check_date(issue_date, "issue_date")
+    _check_date(due_date, "due_date")
+    if due_date < issue_date:
+        raise InvalidData("L'échéance ne peut pas précéder la date de facture.", "due_date")
+    try:
+        check_amount_cents(amount_cents)
+    except InvalidAmount as exc:
+        raise InvalidData(str(exc), "amount_cents") from exc
+    if currency not in CURRENCIES:
+        raise InvalidData("Seuls les paiements en euros (EUR) sont possibles.", "currency")
+    return InvoiceData(number, supplier_name, supplier_iban, supplier_bic, issue_date, due_date, amount_cents, currency)
+
+
+def _apply(invoice: Invoice, data: InvoiceData) -> None:
+    invoice.number = data.number
+    invoice.supplier_name = data.supplier_name
+    invoice.supplier_iban = data.supplier_iban
+    invoice.supplier_bic = data.supplier_bic
+    invoice.issue_date = data.issue_date
+    invoice.due_date = data.due_date
+    invoice.amount_cents = data.amount_cents
+    invoice.currency = data.currency
+
+
+def _current_transfer(invoice: Invoice) -> tuple:
+    return (invoice.supplier_name, invoice.supplier_iban, invoice.supplier_bic, invoice.amount_cents, invoice.currency)
+
+
+def create_libeo_invoice(account: Account, data: InvoiceData) -> Invoice:
+    invoice = Invoice(
+        account_id=account.id, source=InvoiceSource.LIBEO, status=InvoiceStatus.TO_PAY, imported_at=utcnow()
+    )
+    _apply(invoice, data)
+    db.session.add(invoice)
+    db.session.flush()
+    return invoice
+
+
+# Built once: every MEG call runs it (see models/libeo/keys.py).
+_BY_EXTERNAL_ID = select(Invoice).where(
+    Invoice.account_id == bindparam("account_id"), Invoice.external_id == bindparam("external_id")
+)
+
+
+def invoice_by_external_id(account: Account, external_id: str) -> Invoice | None:
+    return db.session.scalar(_BY_EXTERNAL_ID, {"account_id": account.id, "external_id": external_id})
+
+
+def upsert_meg_invoice(account: Account, external_id: str, data: InvoiceData) -> tuple[Invoice, bool]:
+    """Creates or updates the invoice MEG knows as ``external_id``; True when created.
+
+    Once a payment holds the invoice (scheduled, in progress or paid), the
+    supplier, IBAN and amount can no longer change; dates and number can.
+    An invoice MEG sent appears in Libeo's lists with its first payment
+    (``Invoice.imported_at``), not before.
+    """
+    invoice = invoice_by_external_id(account, external_id)
+    if invoice is None:
+        invoice = Invoice(
+            account_id=account.id, source=InvoiceSource.MEG, external_id=external_id, status=InvoiceStatus.TO_PAY
+        )
+        _apply(invoice, data)
+        db.session.add(invoice)
+        try:
+            db.session.flush()
+            return invoice, True
+        except IntegrityError:
+            # The same invoice was created by a concurrent call: update it instead.
+            db.session.rollback()
+            invoice = invoice_by_external_id(account, external_id)
+            if invoice is None:
+                raise
+    if not invoice.is_payable and _current_transfer(invoice) != data.transfer:
+        raise Conflict(
+            f"Un paiement de la facture {invoice.number} est programmé ou effectué : "
+            "son fournisseur, son IBAN et son montant ne peuvent plus être modifiés.",
+            code="invoice_locked",
+        )
+    _apply(invoice, data)
+    db.session.flush()
+    return invoice, False
+
+
+def account_invoice(account: Account, invoice_id: int) -> Invoice | None:
+    """The account's invoice, never another account's (nor one MEG sent but never paid)."""
+    return db.session.scalar(
+        select(Invoice).where(
+            Invoice.id == invoice_id, Invoice.account_id == account.id, Invoice.imported_at.is_not(None)
+        )
+    )
+
+
+def invoices_query(account: Account):
+    """The account's invoices, newest first, each with its payments (its status shows the latest)."""
+    return (
+        select(Invoice)
+        .options(selectinload(Invoice.payments))
+        .where(Invoice.account_id == account.id, Invoice.imported_at.is_not(None))
+        .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
+    )

@@ -1,0 +1,285 @@
+"""Libeo's client of MEG: Authlib's Flask client, the return address, MEG's answer, the key delivery.
+
+Every server-to-server call to MEG (discovery, token, JWKS, key delivery)
+goes through the adapters of ``core.http.http_session``: in the combined run
+they hand the request to MEG's WSGI app, deployed apart they use the network.
+Authlib's Flask client builds a fresh ``requests`` session (its
+``client_cls``, an ``OAuth2Session``) for each of those calls, the metadata
+fetch included; subclassing that class is the one hook that covers them all,
+so the adapters are mounted in its constructor.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+from dataclasses import asdict, dataclass
+from urllib.parse import urlsplit
+
+import requests
+from authlib.common.errors import AuthlibBaseError
+from authlib.integrations.base_client import MismatchingStateError, OAuthError
+from authlib.integrations.flask_client import FlaskOAuth2App, OAuth
+from authlib.integrations.requests_client import OAuth2Session
+from cryptography.fernet import Fernet, InvalidToken
+from flask import Flask, current_app, url_for
+from joserfc.errors import JoseError
+
+from core.http import http_session
+from models.libeo.accounts.services import check_siret
+from models.libeo.errors import InvalidData, LibeoError
+
+SCOPE = "openid profile email company libeo_key"
+EXTENSION = "authlib.integrations.flask_client"
+MAX_RETURN_URL_LENGTH = 2000
+
+
+class PeerOAuth2Session(OAuth2Session):
+    """Authlib's requests session, routed to MEG like every other call of Libeo."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.trust_env = False
+        for prefix, adapter in http_session(current_app).adapters.items():
+            self.mount(prefix, adapter)
+
+
+class MegOAuth2App(FlaskOAuth2App):
+    client_cls = PeerOAuth2Session
+
+
+class MegOAuth(OAuth):
+    oauth2_client_cls = MegOAuth2App
+
+
+def init_meg_sign_in(app: Flask) -> None:
+    # Authlib logs code verifiers and tokens at DEBUG level: never let them reach a log.
+    logging.getLogger("authlib").setLevel(logging.INFO)
+    MegOAuth(app)
+
+
+def meg_client() -> MegOAuth2App | None:
+    """The "meg" client, registered on first use (the combined run sets its id after the factory)."""
+    oauth = current_app.extensions[EXTENSION]
+    client = oauth.create_client("meg")
+    if client is None and current_app.config.get("MEG_OAUTH_CLIENT_ID"):
+        client = oauth.register(
+            "meg",
+            client_id=current_app.config["MEG_OAUTH_CLIENT_ID"],
+            client_secret=current_app.config.get("MEG_OAUTH_CLIENT_SECRET"),
+            server_metadata_url=meg_url("/.well-known/openid-configuration"),
+            client_kwargs={
+                "scope": SCOPE,
+                "code_challenge_method": "S256",
+                "token_endpoint_auth_method": "client_secret_basic",
+                "default_timeout": current_app.config["HTTP_TIMEOUT"],
+            },
+        )
+    return client
+
+
+def meg_url(path: str) -> str:
+    return current_app.config["MEG_URL"].rstrip("/") + path
+
+
+def redirect_uri() -> str:
+    """Where MEG sends the browser back: on Libeo's public host, as registered with MEG."""
+    return current_app.config["PUBLIC_URL"].rstrip("/") + url_for("meg_connect.callback")
+
+
+MAX_CLAIM_LENGTH = 255
+
+
+class NoSiret(LibeoError):
+    """The MEG company has no SIRET: Libeo cannot open an account for it."""
+
+    code = "no_siret"
+
+
+@dataclass(frozen=True)
+class MegProfile:
+    """What MEG's signed ID token says about the person and the company they chose."""
+
+    issuer: str
+    subject: str
+    company_ref: str
+    company_name: str
+    siret: str
+    email: str
+    full_name: str
+    achats_admin: bool
+
+    @classmethod
+    def from_claims(cls, claims: dict) -> "MegProfile":
+        """Checks the claims; raises :class:`NoSiret` or :class:`InvalidData` in French."""
+        issuer, subject = _claim(claims, "iss"), _claim(claims, "sub")
+        company_ref = _claim(claims, "company_id", max_length=64)
+        company_name = _claim(claims, "company_name", max_length=200)
+        if not (issuer and subject and company_ref and company_name):
+            raise InvalidData(
+                "MEG n'a pas transmis l'entreprise choisie : recommencez et choisissez l'entreprise "
+                "sur l'écran d'autorisation de MEG."
+            )
+        if not claims.get("company_siret"):
+            raise NoSiret(
+                f"« {company_name} » n'a pas de SIRET dans MEG : Libeo est réservé aux entreprises qui en ont un. "
+                "Renseignez le SIRET de l'entreprise dans MEG, puis recommencez. Aucun compte n'a été créé."
+            )
+        try:
+            siret = check_siret(str(claims["company_siret"]))
+        except InvalidData as exc:
+            raise InvalidData(f"Le SIRET transmis par MEG pour « {company_name} » n'est pas valide.", "siret") from exc
+        return cls(
+            issuer=issuer,
+            subject=subject,
+            company_ref=company_ref,
+            company_name=company_name,
+            siret=siret,
+            email=_claim(claims, "email", max_length=254),
+            full_name=_claim(claims, "name", max_length=200),
+            achats_admin=claims.get("company_achats_admin") is True,
+        )
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "MegProfile":
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+
+
+def _claim(claims: dict, name: str, max_length: int = MAX_CLAIM_LENGTH) -> str:
+    value = claims.get(name)
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return ""
+    text = str(value).strip()
+    return text if len(text) <= max_length and text.isprintable() else ""
+
+
+# --- where to send the person back -----------------------------------------------------------
+
+
+def meg_return_url(candidate: str | None) -> str | None:
+    """``candidate`` if it is a page of MEG (scheme, host, port and path under MEG_URL), else None.
+
+    Strict on purpose: printable ASCII only, no backslash, no user info, no
+    percent-encoding, no dot segments or empty segments, so that no browser
+    can read it as another host or path.
+    """
+    if not candidate or len(candidate) > MAX_RETURN_URL_LENGTH:
+        return None
+    if any(not 33 <= ord(char) <= 126 for char in candidate) or "\\" in candidate or "%" in candidate:
+        return None
+    meg = urlsplit(current_app.config["MEG_URL"])
+    try:
+        parts = urlsplit(candidate)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return None
+    if parts.scheme != meg.scheme or parts.netloc.lower() != meg.netloc.lower() or "@" in parts.netloc:
+        return None
+    prefix = meg.path.rstrip("/")
+    if not (parts.path == prefix or parts.path.startswith(prefix + "/")) or not parts.path.startswith("/"):
+        return None
+    if "//" in parts.path or any(segment in (".", "..") for segment in parts.path.split("/")):
+        return None
+    return candidate
+
+
+# --- the access token between MEG's answer and the account creation ----------------------------
+
+
+def _fernet() -> Fernet:
+    secret = current_app.config["SECRET_KEY"]
+    key = hmac.new(secret.encode() if isinstance(secret, str) else secret, b"libeo.meg-connect.token", hashlib.sha256)
+    return Fernet(base64.urlsafe_b64encode(key.digest()))
+
+
+def seal(access_token: str) -> str:
+    """The token as the signed session cookie may carry it: encrypted, for this app only."""
+    return _fernet().encrypt(access_token.encode()).decode()
+
+
+def unseal(sealed: str | None, max_age: int) -> str | None:
+    if not sealed:
+        return None
+    try:
+        return _fernet().decrypt(sealed.encode(), ttl=max_age).decode()
+    except (InvalidToken, ValueError):
+        return None
+
+
+# --- the dance's two HTTP moments -------------------------------------------------------------
+
+UNAVAILABLE = "La connexion avec MEG n'est pas configurée sur ce serveur Libeo."
+MEG_DOWN = "MEG ne répond pas pour le moment : réessayez dans quelques instants. Rien n'a été créé."
+STATE_MISMATCH = (
+    "Cette réponse de MEG ne correspond pas à une demande partie de ce navigateur : elle est refusée "
+    "et rien n'a été créé. Cliquez de nouveau sur « Me connecter avec MEG »."
+)
+DENIED = "Vous n'avez pas autorisé Libeo dans MEG : aucun compte n'a été créé."
+FAILED = "La connexion avec MEG n'a pas abouti et rien n'a été créé : cliquez de nouveau sur « Me connecter avec MEG »."
+
+
+class SignInFailed(LibeoError):
+    """« Me connecter avec MEG » cannot go on; the message says why, in French."""
+
+    code = "meg_sign_in_failed"
+
+
+def authorization_redirect():
+    """The redirect to MEG's authorization endpoint (PKCE S256, state and nonce kept in the session)."""
+    client = meg_client()
+    if client is None:
+        raise SignInFailed(UNAVAILABLE)
+    try:
+        return client.authorize_redirect(redirect_uri())
+    except (requests.RequestException, ValueError, RuntimeError) as exc:
+        raise SignInFailed(MEG_DOWN) from exc
+
+
+def read_meg_answer() -> tuple[MegProfile, str]:
+    """MEG's answer on the callback: the code exchanged, the ID token checked; (profile, access token)."""
+    client = meg_client()
+    if client is None:
+        raise SignInFailed(UNAVAILABLE)
+    try:
+        token = client.authorize_access_token()
+        return MegProfile.from_claims(dict(token.get("userinfo") or {})), token["access_token"]
+    except MismatchingStateError as exc:
+        raise SignInFailed(STATE_MISMATCH) from exc
+    except OAuthError as exc:
+        raise SignInFailed(DENIED if exc.error == "access_denied" else FAILED) from exc
+    except requests.RequestException as exc:
+        raise SignInFailed(MEG_DOWN) from exc
+    except (AuthlibBaseError, JoseError, ValueError, KeyError) as exc:
+        raise SignInFailed(FAILED) from exc
+
+
+# --- the key delivery --------------------------------------------------------------------------
+
+
+def deliver_key(api_key: str, access_token: str) -> requests.Response | None:
+    """Hands the key to MEG (« PUT /api/v1/libeo-key », with the token); None when MEG does not answer."""
+    try:
+        with http_session(current_app) as session:
+            return session.put(
+                meg_url("/api/v1/libeo-key"),
+                json={"api_key": api_key},
+                headers={"Authorization": f"Bearer {access_token}"},
+                timeout=current_app.config["HTTP_TIMEOUT"],
+                allow_redirects=False,
+            )
+    except requests.RequestException:
+        return None
+
+
+def meg_message(response: requests.Response) -> str | None:
+    """MEG's own French explanation (``{"error": {"message": …}}``), if it sent a short one."""
+    try:
+        message = response.json()["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return message if isinstance(message, str) and len(message) <= 300 else None

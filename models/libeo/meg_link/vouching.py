@@ -1,0 +1,324 @@
+"""« Me connecter avec MEG »: which MEG company is which Libeo account, and what happens next.
+
+MEG (the OpenID Connect provider) says who signs in: its issuer, the user's
+``sub`` and the company chosen on MEG's consent screen (id, name, SIRET). A
+link ties that MEG company to one Libeo account, and the MEG user to the
+Libeo user who logs in with it. An account is only linked by creating it
+from MEG or by a user already logged into it: a SIRET alone never opens an
+existing account.
+
+The views of the dance (``blueprints/libeo/meg_connect``) read MEG's answer
+or a form, call :func:`continue_sign_in` or :func:`finish_sign_in`, and
+follow the :class:`SignInStep` they get back (log a user in, flash, go to a
+page). These functions commit: the key Libeo issues must be committed before
+MEG checks it against Libeo's API, and revoked in a second commit when MEG
+refuses it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    String,
+    UniqueConstraint,
+    delete,
+    or_,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.dates import utcnow
+from models.libeo import db
+from models.libeo.accounts.keys import active_api_key, issue_meg_api_key, revoke_api_key
+from models.libeo.accounts.models import Account, LibeoUser, Plan
+from models.libeo.accounts.services import (
+    account_for_siret,
+    create_account,
+    take_siret_back,
+    verify_account,
+)
+from models.libeo.errors import Conflict, LibeoError, NotFound
+from models.libeo.journal import record as journal
+from models.libeo.meg_link.client import (
+    MAX_CLAIM_LENGTH,
+    MegProfile,
+    deliver_key,
+    meg_message,
+)
+
+
+class MegIdentity(db.Model):
+    """The link between a MEG company (and the MEG user who made it) and a Libeo account."""
+
+    __tablename__ = "meg_identity"
+    __table_args__ = (UniqueConstraint("issuer", "company_ref", name="uq_meg_identity_company"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(MAX_CLAIM_LENGTH))
+    # MEG's id of the company, kept as text: Libeo does not rely on its type.
+    company_ref: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(MAX_CLAIM_LENGTH))
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("libeo_user.id", ondelete="CASCADE"), index=True)
+    linked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    account: Mapped[Account] = relationship()
+    user: Mapped[LibeoUser] = relationship()
+
+
+def link_for_company(profile: MegProfile) -> MegIdentity | None:
+    return db.session.scalar(
+        select(MegIdentity).where(MegIdentity.issuer == profile.issuer, MegIdentity.company_ref == profile.company_ref)
+    )
+
+
+def link_account(profile: MegProfile, user: LibeoUser) -> MegIdentity:
+    """Ties the MEG company and user to ``user``'s account, replacing older links of either.
+
+    Only for a user who has proved they belong to the account (just created
+    it, or is logged into it) and whose account has the company's SIRET.
+    """
+    account = user.account
+    if account.siret != profile.siret:
+        raise Conflict(
+            f"Le compte Libeo « {account.name} » n'a pas le SIRET de « {profile.company_name} » : "
+            "il ne peut pas être lié à cette entreprise MEG."
+        )
+    db.session.execute(
+        delete(MegIdentity).where(
+            or_(
+                MegIdentity.account_id == account.id,
+                (MegIdentity.issuer == profile.issuer) & (MegIdentity.company_ref == profile.company_ref),
+            )
+        )
+    )
+    link = MegIdentity(
+        issuer=profile.issuer,
+        company_ref=profile.company_ref,
+        subject=profile.subject,
+        account_id=account.id,
+        user_id=user.id,
+    )
+    db.session.add(link)
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        # The same company was linked by another request at this very moment.
+        db.session.rollback()
+        raise Conflict("Cette entreprise MEG vient d'être liée à un compte Libeo : recommencez.") from exc
+    journal(account.id, "meg.linked",
+            f"Compte relié à l'entreprise « {profile.company_name} » de MEG par {profile.email or 'un utilisateur MEG'}.",
+            profile.email or None)
+    vouch(account, profile)
+    return link
+
+
+def vouch(account: Account, profile: MegProfile) -> None:
+    """MEG says an Achats administrator of the SIRET's company is here: the account is « vérifié »."""
+    if profile.achats_admin and account.siret == profile.siret:
+        verify_account(
+            account,
+            f"vérifié par MEG ({profile.email or profile.subject}, administrateur « Achats » de {profile.company_name})",
+            profile.email or None,
+        )
+
+
+def squatted(siret: str) -> Account | None:
+    """The unverified account holding ``siret``, which a verified claim would take it from."""
+    holder = account_for_siret(siret)
+    return holder if holder is not None and not holder.is_verified else None
+
+
+def create_account_from_meg(
+    profile: MegProfile, *, name: str, email: str, password: str, full_name: str = ""
+) -> LibeoUser:
+    """A new account for the MEG company (its SIRET, never one typed in), linked to it.
+
+    The account starts on « Gratuit »: Partnerships begins once a card is
+    accepted (« Abonnement »). Raises ``siret_taken`` if the SIRET already has
+    an account, which is then never taken over — unless MEG vouches for an
+    Achats administrator of the company and that account is not verified:
+    the SIRET then goes to the new, verified account (SPEC §12, issue 15 §7).
+    """
+    taken_from = None
+    if profile.achats_admin:
+        taken_from = take_siret_back(profile.siret, f"vérifié par MEG pour « {profile.company_name} »")
+    account = create_account(name, profile.siret, email, password, full_name=full_name, plan=Plan.GRATUIT)
+    user = account.users[0]
+    link_account(profile, user)
+    if taken_from is not None:
+        journal(account.id, "siret.claimed",
+                f"SIRET repris au compte Libeo non vérifié « {taken_from.name} », qui l'utilisait.", profile.email or None)
+    return user
+
+
+# --- connecting the account to MEG (its key, delivered with MEG's access token) ----------------
+
+MEG_SIGN_IN = "« Me connecter avec MEG »"
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How the automatic connection to MEG went; ``message`` is French, for the person."""
+
+    established: bool
+    message: str
+
+
+def connect_account(account: Account, access_token: str, company_name: str) -> Connection:
+    """Creates the account's MEG key and hands it to MEG.
+
+    The key is committed first: MEG checks it against Libeo's API before
+    keeping it. If MEG refuses it, it is revoked at once (nobody holds it).
+    """
+    try:
+        api_key = issue_meg_api_key(account, actor=MEG_SIGN_IN)
+    except LibeoError as error:
+        db.session.rollback()
+        return Connection(False, _retry_later(error.message))
+    db.session.commit()
+    response = deliver_key(api_key, access_token)
+    if response is None:
+        # MEG may have kept the key before the answer was lost: it stays valid.
+        return Connection(False, _retry_later("MEG ne répond pas."))
+    if response.status_code == 200:
+        return Connection(True, "La connexion est établie : « Payer » fonctionne maintenant dans MEG.")
+    if response.status_code >= 500:
+        return Connection(False, _retry_later("MEG n'a pas pu enregistrer la connexion."))
+    try:
+        revoke_api_key(account, actor=MEG_SIGN_IN)
+    except NotFound:
+        pass  # already revoked meanwhile (« Révoquer » in « Intégrations »)
+    db.session.commit()
+    if response.status_code == 403:
+        return Connection(False, admin_must_connect(company_name))
+    return Connection(False, _retry_later(meg_message(response) or "MEG a refusé la connexion."))
+
+
+def admin_must_connect(company_name: str) -> str:
+    return (
+        f"Votre compte Libeo est prêt, mais il n'est pas encore connecté à MEG : seul un administrateur "
+        f"du module « Achats » de {company_name} peut le connecter. Demandez-lui de cliquer sur « Payer » "
+        "dans MEG puis sur « Me connecter avec MEG », ou de coller dans « Options » la clé que vous "
+        "créerez dans « Configuration » → « Intégrations »."
+    )
+
+
+def _retry_later(cause: str) -> str:
+    return (
+        f"{cause} Votre compte Libeo est prêt, mais il n'est pas encore connecté à MEG : "
+        "réessayez plus tard avec « Me connecter avec MEG », ou depuis « Configuration » → « Intégrations »."
+    )
+
+
+# --- the steps of the dance -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignInStep:
+    """What the view does next, in this order: log ``user`` in, flash ``messages``, go on.
+
+    ``goto`` is a Libeo endpoint, or an absolute address of MEG (``return_to``);
+    ``pending`` tells the view to keep MEG's profile and token for the
+    account-creation form; ``existing`` to show « compte existant » for that company.
+    """
+
+    goto: str
+    user: LibeoUser | None = None
+    messages: tuple[tuple[str, str], ...] = ()
+    back_to_meg: str | None = None
+    pending: MegProfile | None = None
+    existing: MegProfile | None = None
+    done: bool = field(default=False)
+
+
+PAGE, SIGNUP, EXISTING = "meg_connect.page", "meg_connect.signup", "meg_connect.existing"
+
+
+def continue_sign_in(profile: MegProfile, access_token: str, signed_in: LibeoUser | None,
+                     return_to: str | None) -> SignInStep:
+    """After MEG's consent: link, log in, connect, or ask to create or log into the account."""
+    if signed_in is not None and signed_in.account.siret == profile.siret:
+        # Logged into the company's account: this is how an existing account gets linked.
+        try:
+            link_account(profile, signed_in)
+        except LibeoError as error:
+            db.session.rollback()
+            return SignInStep(PAGE, messages=((error.message, "error"),))
+        db.session.commit()
+        return finish_sign_in(signed_in.account, profile, access_token, return_to)
+
+    link = link_for_company(profile)
+    if link is not None and link.account.siret != profile.siret:
+        link = None  # the company's SIRET changed in MEG: that account is not this company's
+    if link is not None and profile.achats_admin and not link.account.is_verified:
+        vouch(link.account, profile)
+        db.session.commit()
+    if link is not None and link.subject == profile.subject:
+        return finish_sign_in(link.account, profile, access_token, return_to, user=link.user)
+    if link is not None and profile.achats_admin and return_to:
+        # Another MEG user of the company opened the account; an Achats
+        # administrator may still connect it to MEG, without entering Libeo.
+        connection = connect_account(link.account, access_token, profile.company_name)
+        if connection.established:
+            return SignInStep(return_to, done=True)
+        return SignInStep(PAGE, messages=((connection.message, "error"),))
+    if link is None and profile.achats_admin and squatted(profile.siret) is not None:
+        # An unverified account holds the SIRET: the company's administrator may take it back.
+        return SignInStep(SIGNUP, pending=profile)
+    if link is not None or account_for_siret(profile.siret) is not None:
+        return SignInStep(EXISTING, existing=profile)
+    return SignInStep(SIGNUP, pending=profile)
+
+
+def create_account_and_finish(profile: MegProfile, access_token: str, return_to: str | None, *, name: str,
+                              email: str, password: str, full_name: str, partnerships: bool) -> SignInStep:
+    """The account-creation form, sent: the account, its link to MEG, then the connection.
+
+    Raises :class:`LibeoError` for the form (``siret_taken`` when the SIRET
+    got an account meanwhile: the view then shows « compte existant »).
+    """
+    try:
+        user = create_account_from_meg(profile, name=name, email=email, password=password, full_name=full_name)
+    except LibeoError:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return finish_sign_in(user.account, profile, access_token, return_to, user=user, partnerships=partnerships)
+
+
+def finish_sign_in(account: Account, profile: MegProfile, access_token: str, return_to: str | None, *,
+                   user: LibeoUser | None = None, partnerships: bool = False) -> SignInStep:
+    """Connects the account to MEG if needed, then back to the invoice the person wanted to pay."""
+    if active_api_key(account) is None or (return_to and profile.achats_admin):
+        connection: Connection | None = connect_account(account, access_token, profile.company_name)
+    elif return_to:
+        connection = Connection(False, admin_must_connect(profile.company_name))
+    else:
+        connection = None
+    messages: list[tuple[str, str]] = []
+    if partnerships:
+        messages.append((
+            "Votre compte Libeo est créé en formule Gratuit. Pour passer à Partnerships (9 € HT / mois, sans "
+            "engagement), saisissez votre carte bancaire ci-dessous.",
+            "success",
+        ))
+        return _stay_in_libeo("billing.subscription", user, messages, connection, return_to)
+    if connection is not None and not connection.established:
+        return _stay_in_libeo("settings.integrations", user, messages, connection, return_to)
+    if return_to:
+        return SignInStep(return_to, user=user, done=True)
+    messages.append((f"Vous êtes connecté au compte Libeo de {account.name}.", "success"))
+    return SignInStep("invoices.list_invoices", user=user, messages=tuple(messages), done=True)
+
+
+def _stay_in_libeo(endpoint: str, user: LibeoUser | None, messages: list, connection: Connection | None,
+                   return_to: str | None) -> SignInStep:
+    if connection is not None:
+        messages.append((connection.message, "success" if connection.established else "error"))
+    return SignInStep(endpoint, user=user, messages=tuple(messages), back_to_meg=return_to, done=True)

@@ -1,0 +1,139 @@
+"""The account's events feed (``GET /events``): every change of a payment, in order, once.
+
+Each change of a payment's state appends one ``payment.updated`` event, in
+the transaction that makes the change, carrying the payment's JSON after it.
+
+The cursor is the event's number within its account (``seq``: 1, 2, 3…).
+Numbers are taken by ``UPDATE account SET last_event_seq = last_event_seq + n
+… RETURNING``: the account's row stays locked until the writing transaction
+ends, so a second writer gets its number only once the first has committed
+(or rolled back, giving the number back). Numbers are therefore committed in
+order and without gaps: a reader that has seen event N+1 can never later
+find an event N it skipped, whatever the concurrency, on PostgreSQL as on
+SQLite (where writers take turns anyway).
+
+Lock order: a writer takes the account's row last (after the payments and
+the month's quota row), so writers of one account never wait on each other
+in a cycle.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Iterable
+
+from sqlalchemy import bindparam, insert, select, update
+
+from core.dates import utcnow
+from models.libeo import db
+from models.libeo.accounts.models import Account
+from models.libeo.payments.models import Payment, PaymentEvent, PaymentStatus
+
+PAYMENT_UPDATED = "payment.updated"
+MAX_LIMIT = 500
+DEFAULT_LIMIT = 100
+
+
+def iso_datetime(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat()
+
+
+def payment_json(payment: Payment) -> dict:
+    """A payment as the API shows it: GET /payments/{id}, the POST's answer, each event's ``data``.
+
+    ``hold_reasons`` and ``hold_details`` say why a payment is held while it
+    is (``awaiting_approval``); Libeo's pages keep them after the decision.
+    """
+    held = payment.status is PaymentStatus.AWAITING_APPROVAL
+    return {
+        "id": payment.id,
+        "status": payment.status.value,
+        "status_label": payment.status_label,
+        "hold_reasons": list(payment.hold_reasons or ()) if held else [],
+        # French sentences naming the other invoice or the previous IBAN (masked).
+        "hold_details": list(payment.hold_details or ()) if held else [],
+        "amount_cents": payment.amount_cents,
+        "currency": payment.currency,
+        "execution_date": payment.execution_date.isoformat(),
+        "paid_at": iso_datetime(payment.paid_at),
+        "failure_reason": payment.failure_reason,
+        "cancelled_at": iso_datetime(payment.cancelled_at),
+        "cancel_reason": payment.cancel_reason,
+        "invoice_external_id": payment.invoice.external_id,
+        "initiated_by": {"email": payment.initiated_by_email, "role": payment.initiated_by_role.value},
+        "channel": payment.channel.value,
+        "created_at": iso_datetime(payment.created_at),
+    }
+
+
+# Built once, and run on the session's connection as plain SQL: every change of a payment runs
+# them, last in its transaction (holding the writers' turn on SQLite). The session tracks neither
+# (nothing reads them back in this transaction; the account's other columns do not change).
+_TAKE_SEQ = (
+    update(Account.__table__)
+    .where(Account.__table__.c.id == bindparam("account_id"))
+    .values(last_event_seq=Account.__table__.c.last_event_seq + bindparam("count"))
+    .returning(Account.__table__.c.last_event_seq)
+)
+_INSERT_EVENT = insert(PaymentEvent.__table__)
+
+
+def record_payment_events(account_id: int, payments: Iterable[Payment]) -> None:
+    """Appends one event per payment, with its current state; in the caller's transaction.
+
+    Call it last in the transaction (it locks the account's row until commit).
+    """
+    payments = list(payments)
+    if not payments:
+        return
+    db.session.flush()
+    connection = db.session.connection()
+    last = connection.execute(_TAKE_SEQ, {"account_id": account_id, "count": len(payments)}).scalar_one()
+    now = utcnow()
+    first = last - len(payments) + 1
+    connection.execute(_INSERT_EVENT, [
+        {
+            "account_id": account_id,
+            "seq": first + offset,
+            "type": PAYMENT_UPDATED,
+            "payment_id": payment.id,
+            "data": json.dumps(payment_json(payment), ensure_ascii=False, separators=(",", ":")),
+            "created_at": now,
+        }
+        for offset, payment in enumerate(payments)
+    ])
+
+
+@dataclass(frozen=True)
+class EventPage:
+    events: list[PaymentEvent]
+    next_cursor: int
+
+
+def events_after(account: Account, after: int, limit: int = DEFAULT_LIMIT) -> EventPage:
+    """The account's events numbered after ``after``, oldest first; the cursor to continue from."""
+    events = list(
+        db.session.scalars(
+            select(PaymentEvent)
+            .where(PaymentEvent.account_id == account.id, PaymentEvent.seq > after)
+            .order_by(PaymentEvent.seq)
+            .limit(limit)
+        )
+    )
+    return EventPage(events, events[-1].seq if events else after)
+
+
+def event_json(event: PaymentEvent) -> dict:
+    return {
+        "id": event.id,
+        "seq": event.seq,
+        "type": event.type,
+        "created_at": iso_datetime(event.created_at),
+        "data": json.loads(event.data),
+    }

@@ -1,0 +1,334 @@
+"""Paying an invoice: the plan's monthly quota, one payment per invoice, its life until paid.
+
+The guarantees hold under any concurrency, on SQLite and PostgreSQL, because
+the database enforces them: the quota is one conditional UPDATE of a counter
+row, a partial unique index allows one active payment per invoice, and every
+change of a payment's state is a conditional UPDATE from the state it
+leaves (``WHERE status = 'in_progress'``), so concurrent imports, clicks and
+runs decide once. Each change appends its event (``models.libeo.events``)
+in the same transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+
+from core.calendar import (
+    default_execution_date,
+    earliest_execution_date,
+    is_business_day,
+    next_business_day,
+)
+from core.dates import date_fr, paris_today, utcnow
+from models.libeo import db
+from models.libeo.accounts.models import Account
+from models.libeo.accounts.services import normalize_email
+from models.libeo.errors import (
+    Conflict,
+    Forbidden,
+    InvalidData,
+    NotFound,
+    QuotaExceeded,
+)
+from models.libeo.invoices.models import Invoice
+from models.libeo.journal import record as journal
+from models.libeo.payments.events import record_payment_events
+from models.libeo.payments.models import (
+    ACTIVE_PAYMENT_STATUSES,
+    Channel,
+    InitiatorRole,
+    Payment,
+    PaymentStatus,
+    invoice_status_for,
+)
+from models.libeo.payments.quota import PaymentQuota, quota_month
+from models.libeo.payments.safeguards import after_creation, holds_for
+from models.libeo.payments.transitions import move_payments
+
+MAX_SCHEDULE_AHEAD = timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class Initiator:
+    """Who asks for the payment, and from where."""
+
+    email: str
+    role: InitiatorRole
+    channel: Channel
+
+
+_ACTIVE_PAYMENT = select(Payment).where(
+    Payment.invoice_id == bindparam("invoice_id"), Payment.status.in_(ACTIVE_PAYMENT_STATUSES)
+)
+
+
+def active_payment(invoice_id: int) -> Payment | None:
+    return db.session.scalar(_ACTIVE_PAYMENT, {"invoice_id": invoice_id})
+
+
+def _already_paid(number: str, payment: Payment | None) -> Conflict:
+    if payment is not None and payment.status is PaymentStatus.PAID:
+        message = f"La facture {number} est déjà payée."
+    elif payment is not None and payment.status is PaymentStatus.AWAITING_APPROVAL:
+        message = f"Un paiement de la facture {number} attend déjà l'approbation d'un administrateur."
+    elif payment is not None and payment.status is PaymentStatus.IN_PROGRESS:
+        message = f"Un paiement de la facture {number} est déjà remis à la banque."
+    else:
+        message = f"Un paiement de la facture {number} est déjà programmé."
+    return Conflict(message, code="payment_exists", payment_id=payment.id if payment else None)
+
+
+def check_execution_date(execution_date: date, today: date) -> date:
+    """A date a transfer can be executed on, or InvalidData naming it and the next business day.
+
+    SEPA transfers settle on TARGET business days, from today to a year ahead.
+    """
+    earliest = earliest_execution_date(today)
+    shown = date_fr(execution_date)
+    if execution_date < today:
+        raise InvalidData(
+            f"La date d'exécution du {shown} est passée : choisissez le {date_fr(earliest)} "
+            "(prochain jour ouvré) ou une date ultérieure.",
+            "execution_date",
+        )
+    if execution_date > today + MAX_SCHEDULE_AHEAD:
+        latest = today + MAX_SCHEDULE_AHEAD
+        raise InvalidData(
+            f"La date d'exécution du {shown} est à plus d'un an : choisissez une date entre le "
+            f"{date_fr(earliest)} (prochain jour ouvré) et le {date_fr(latest)}.",
+            "execution_date",
+        )
+    if not is_business_day(execution_date):
+        raise InvalidData(
+            f"Le {shown} n'est pas un jour ouvré (les virements SEPA ne sont pas exécutés le week-end ni les "
+            f"jours de fermeture de TARGET2) : choisissez le {date_fr(next_business_day(execution_date))}, "
+            "jour ouvré suivant.",
+            "execution_date",
+        )
+    return execution_date
+
+
+def proposed_execution_date(invoice: Invoice, today: date | None = None) -> tuple[date, str]:
+    """The date « Payer » proposes for ``invoice``, and why, in French."""
+    today = today or paris_today()
+    proposed = default_execution_date(invoice.due_date, today)
+    due = date_fr(invoice.due_date)
+    if proposed == invoice.due_date:
+        reason = f"Proposée à l'échéance de la facture ({due})."
+    elif invoice.due_date < today:
+        reason = f"L'échéance ({due}) est passée : proposée au prochain jour ouvré, le {date_fr(proposed)}."
+    else:
+        reason = (
+            f"L'échéance ({due}) n'est pas un jour ouvré des virements SEPA : proposée au jour ouvré suivant, "
+            f"le {date_fr(proposed)}."
+        )
+    return proposed, reason
+
+
+@dataclass(frozen=True)
+class PaymentOrder:
+    """A payment asked for, checked: who asks (the email normalised), and the day it is executed."""
+
+    initiator: Initiator
+    execution_date: date
+
+
+def payment_order(
+    account: Account, initiator: Initiator, due_date: date, execution_date: date | None = None,
+    *, now: datetime | None = None,
+) -> PaymentOrder:
+    """Checks who asks and when, before anything is written (nothing here needs the writers' turn).
+
+    Refusals: an accountant other than the account's (Forbidden), a date in
+    the past, not a business day or more than a year ahead (InvalidData).
+    Without a date: ``due_date``, or the next TARGET business day when it is
+    past or not a business day (``default_execution_date``).
+    """
+    email = normalize_email(initiator.email, "initiated_by_email")
+    if initiator.role is InitiatorRole.ACCOUNTANT and not account.is_accountant(email):
+        raise Forbidden(
+            f"{email} n'est pas l'expert-comptable de {account.name} dans Libeo : seul l'expert-comptable "
+            "ajouté par l'entreprise dans « Configuration » peut payer ses factures.",
+            "initiated_by_email",
+            code="initiator_not_allowed",
+        )
+    today = paris_today(now)
+    if execution_date is None:
+        execution_date = default_execution_date(due_date, today)
+    check_execution_date(execution_date, today)
+    return PaymentOrder(Initiator(email, initiator.role, initiator.channel), execution_date)
+
+
+def pay_invoice(
+    account: Account,
+    invoice: Invoice,
+    initiator: Initiator,
+    execution_date: date | None = None,
+    *,
+    now: datetime | None = None,
+) -> Payment:
+    """Schedules the transfer paying ``invoice`` on ``execution_date``, or holds it for approval.
+
+    ``payment_order`` checks the request (its refusals come first), then
+    ``place_payment`` creates the payment.
+    """
+    _check_owner(account, invoice)
+    return place_payment(account, invoice, payment_order(account, initiator, invoice.due_date, execution_date, now=now),
+                         now=now)
+
+
+def _check_owner(account: Account, invoice: Invoice) -> None:
+    if invoice.account_id != account.id:
+        raise NotFound("Cette facture n'existe pas.")
+
+
+def place_payment(
+    account: Account, invoice: Invoice, order: PaymentOrder, *, now: datetime | None = None,
+    invoice_is_new: bool = False,
+) -> Payment:
+    """Creates the payment of a checked ``order``: scheduled, or held for approval.
+
+    ``invoice_is_new``: the invoice was created in this transaction (sent with
+    the request), so no other payment can refer to it yet: nothing to look for.
+
+    The safeguards (``models.libeo.safeguards``) are checked once the
+    quota row is held, so concurrent payments of the account are compared
+    with each other in turn: a payment they question is created
+    ``awaiting_approval``, with its reasons; it holds its invoice and
+    counts in the quota like a scheduled one.
+    Refusals: an invoice already paid or being paid (Conflict
+    ``payment_exists``), the month's quota used up (QuotaExceeded). When
+    refused after counting, the session is rolled back so that nothing of
+    the attempt remains (an invoice sent with the request included).
+    """
+    _check_owner(account, invoice)
+    initiator, execution_date = order.initiator, order.execution_date
+    email = initiator.email
+    invoice_id, number, plan = invoice.id, invoice.number, account.plan
+    quota = PaymentQuota.for_account(account, now)
+    within_quota = quota.consume()
+    # Read once the counter's row is held: a concurrent payment of this invoice is visible now.
+    existing = None if invoice_is_new else active_payment(invoice_id)
+    if existing is not None or not within_quota:
+        db.session.rollback()
+        if existing is not None:
+            raise _already_paid(number, existing)
+        raise QuotaExceeded(
+            f"Votre formule {plan.label} inclut {plan.payment_limit} paiements par mois, tous utilisés "
+            "ce mois-ci : passez à la formule Partnerships (paiements illimités) pour payer cette facture.",
+            limit=plan.payment_limit,
+        )
+    created_at = now or utcnow()
+    hold = holds_for(account, invoice, initiator.role, email)
+    status = PaymentStatus.AWAITING_APPROVAL if hold else PaymentStatus.SCHEDULED
+    payment = Payment(
+        account_id=account.id,
+        invoice=invoice,
+        status=status,
+        hold_reasons=hold.reasons or None,
+        hold_details=hold.details or None,
+        amount_cents=invoice.amount_cents,
+        currency=invoice.currency,
+        execution_date=execution_date,
+        creditor_name=invoice.supplier_name,
+        creditor_iban=invoice.supplier_iban,
+        creditor_bic=invoice.supplier_bic,
+        initiated_by_email=email,
+        initiated_by_role=initiator.role,
+        channel=initiator.channel,
+        created_at=created_at,
+    )
+    db.session.add(payment)
+    invoice.status = invoice_status_for(status)
+    if invoice.imported_at is None:
+        invoice.imported_at = created_at
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise _already_paid(number, active_payment(invoice_id)) from None
+    after_creation(payment, hold, _actor(initiator, email))
+    record_payment_events(account.id, [payment])
+    return payment
+
+
+def _actor(initiator: Initiator, email: str) -> str:
+    """Who the « Journal » names: the person, and through MEG when it came by the API."""
+    return f"{email} (via MEG)" if initiator.channel is Channel.MEG else email
+
+
+def cancel_payment(account: Account, payment: Payment, actor: str | None = None) -> None:
+    """Cancels a payment not yet handed to the bank: the invoice is to pay again, the quota slot free.
+
+    A payment still awaiting approval may be cancelled too (the person who
+    asked for it changed their mind). The slot is given back to the month
+    the payment was counted in (Paris month of its creation). The quota row
+    is taken before the payment's (the order ``pay_invoice`` takes them
+    in), and given back only if the payment was still scheduled or held: a
+    refusal rolls the session back.
+    """
+    if payment.account_id != account.id:
+        raise NotFound("Ce paiement n'existe pas.")
+    PaymentQuota(account, quota_month(payment.created_at)).release()
+    journal(account.id, "payment.cancelled",
+            f"Paiement de la facture {payment.invoice.number} ({payment.amount_display} à {payment.creditor_name}) "
+            "annulé.", actor, payment.id)
+    moved = move_payments(
+        [payment.id], (PaymentStatus.SCHEDULED, PaymentStatus.AWAITING_APPROVAL), PaymentStatus.CANCELLED,
+        account_id=account.id, cancelled_at=utcnow(),
+    )
+    if not moved:
+        db.session.rollback()
+        raise Conflict(
+            "Ce paiement ne peut plus être annulé : il est remis à la banque, payé, rejeté ou déjà annulé.",
+            code="payment_not_cancellable",
+        )
+
+
+def mark_debited(account: Account, payment: Payment, by_email: str) -> None:
+    """« Marquer comme débité »: a person saw the transfer on the account's statement."""
+    if payment.account_id != account.id:
+        raise NotFound("Ce paiement n'existe pas.")
+    moved = move_payments(
+        [payment.id], (PaymentStatus.IN_PROGRESS,), PaymentStatus.PAID,
+        account_id=account.id, paid_at=utcnow(), marked_paid_by=by_email,
+    )
+    if not moved:
+        db.session.rollback()
+        raise Conflict(
+            f"Ce paiement n'est plus « Remis à la banque » ({payment.status_label}) : il n'a pas été modifié.",
+            code="payment_not_in_progress",
+        )
+
+
+def account_payment(account: Account, payment_id: int) -> Payment | None:
+    """The account's payment with its invoice, never another account's."""
+    return db.session.scalar(
+        select(Payment)
+        .options(joinedload(Payment.invoice), joinedload(Payment.batch))
+        .where(Payment.id == payment_id, Payment.account_id == account.id)
+    )
+
+
+def payments_query(account: Account):
+    return (
+        select(Payment)
+        .options(joinedload(Payment.invoice), joinedload(Payment.batch))
+        .where(Payment.account_id == account.id)
+        .order_by(Payment.created_at.desc(), Payment.id.desc())
+    )
+
+
+def invoice_payments(invoice: Invoice) -> list[Payment]:
+    return list(
+        db.session.scalars(
+            select(Payment)
+            .options(joinedload(Payment.batch), joinedload(Payment.invoice))
+            .where(Payment.invoice_id == invoice.id)
+            .order_by(Payment.id.desc())
+        )
+    )

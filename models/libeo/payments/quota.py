@@ -1,0 +1,125 @@
+"""The plan's monthly quota of payments, counted by the database.
+
+``PaymentQuota.consume`` is one conditional upsert of a counter row: under any
+concurrency, on SQLite and PostgreSQL, a month never counts more payments than
+the plan allows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, select, text, update
+from werkzeug.utils import (
+    cached_property,  # not functools': on 3.11 it locks every instance while one computes
+)
+
+from core.dates import as_utc, paris_now
+from models.libeo import db
+from models.libeo.accounts.models import Account
+from models.libeo.payments.models import (
+    PaymentUsage,
+)
+
+
+def quota_month(moment: datetime | None = None) -> str:
+    """The Paris calendar month a payment made at ``moment`` counts in: « 2026-11 »."""
+    return paris_now(as_utc(moment) if moment else None).strftime("%Y-%m")
+
+
+# Built once (``GET /me`` runs it on every call): a reused statement keeps its cache key.
+_USED_THIS_MONTH = select(PaymentUsage.payment_count).where(
+    PaymentUsage.account_id == bindparam("account_id"), PaymentUsage.month == bindparam("month")
+)
+
+
+@dataclass
+class PaymentQuota:
+    """The payments an account may still make this calendar month (Europe/Paris)."""
+
+    account: Account
+    month: str
+
+    @classmethod
+    def for_account(cls, account: Account, now: datetime | None = None) -> "PaymentQuota":
+        return cls(account, quota_month(now))
+
+    @classmethod
+    def known(cls, account, month: str, used: int) -> "PaymentQuota":
+        """The quota of ``month`` whose count was read already (with the API key, whose account summary
+        has the id and ``payment_limit`` a quota reads)."""
+        quota = cls(account, month)
+        quota.used = used  # cached: the ``used`` property reads no more
+        return quota
+
+    @property
+    def limit(self) -> int | None:
+        return self.account.payment_limit
+
+    @cached_property
+    def used(self) -> int:
+        count = db.session.scalar(_USED_THIS_MONTH, {"account_id": self.account.id, "month": self.month})
+        return count or 0
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.limit is None else max(self.limit - self.used, 0)
+
+    @property
+    def summary(self) -> str:
+        """« 3 / 5 paiements ce mois-ci », or « 12 paiements ce mois-ci — illimité »."""
+        if self.limit is None:
+            word = "paiements" if self.used > 1 else "paiement"
+            return f"{self.used} {word} ce mois-ci — illimité"
+        return f"{self.used} / {self.limit} paiements ce mois-ci"
+
+    def consume(self) -> bool:
+        """Counts one payment if the plan allows it; False when the month is used up.
+
+        Never count-then-insert: one statement creates the month's row
+        counting this payment, or adds it to the existing row if the plan
+        allows (an upsert whose UPDATE is conditional), and holds the row
+        until commit, so concurrent payments of the account go one after another.
+        """
+        if self.limit is not None and self.limit < 1:
+            return False
+        values = {"usage_account": self.account.id, "usage_month": self.month}
+        if self.limit is not None:
+            values["usage_limit"] = self.limit
+        statement = _COUNT_ONE_UNLIMITED if self.limit is None else _COUNT_ONE_LIMITED
+        result = db.session.connection().execute(statement, values)
+        self.__dict__.pop("used", None)
+        return result.rowcount == 1
+
+    def release(self) -> None:
+        """Gives back one payment of the month (a cancelled one); never below zero."""
+        db.session.execute(
+            update(PaymentUsage)
+            .where(
+                PaymentUsage.account_id == self.account.id,
+                PaymentUsage.month == self.month,
+                PaymentUsage.payment_count > 0,
+            )
+            .values(payment_count=PaymentUsage.payment_count - 1)
+            .execution_options(synchronize_session=False)
+        )
+        self.__dict__.pop("used", None)
+
+
+# The month's row with this payment counted: inserted at 1, or its count + 1 (below the limit when
+# the plan has one). Written as SQL, the same on SQLite and PostgreSQL: SQLAlchemy cannot cache a
+# dialect's upsert, and would compile it again for every payment (under the writers' turn).
+_COUNT_ONE = (
+    "INSERT INTO payment_usage (account_id, month, payment_count) VALUES (:usage_account, :usage_month, 1) "
+    "ON CONFLICT (account_id, month) DO UPDATE SET payment_count = payment_usage.payment_count + 1"
+)
+
+
+# An INSERT's rowcount is kept only when asked (PostgreSQL).
+_COUNT_ONE_UNLIMITED = text(_COUNT_ONE).execution_options(preserve_rowcount=True)
+
+
+_COUNT_ONE_LIMITED = text(_COUNT_ONE + " WHERE payment_usage.payment_count < :usage_limit").execution_options(
+    preserve_rowcount=True
+)

@@ -1,0 +1,129 @@
+"""The « Justificatif de paiement »: a PDF proving a payment was remitted or paid.
+
+``receipt_pdf(data)`` draws it with ReportLab from a ``ReceiptData`` the
+caller fills from a payment, its SEPA file and the two accounts; it reads no
+database. Both IBANs are given whole and always printed masked (« FR76 ••••
+… ••12 345 »): a receipt is forwarded by e-mail, an account number is not.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from xml.sax.saxutils import escape
+
+from core.banks import bank_bic, bank_name
+from core.dates import PARIS
+from core.money import format_amount
+from core.pdf import FONT, FONT_BOLD, drawable, register_fonts
+from core.validators import format_siret, mask_iban
+
+
+@dataclass(frozen=True)
+class ReceiptData:
+    """What a receipt shows. Bank names and the creditor's BIC, when not given,
+    are looked up from the IBANs (schwifty's registry), and left out when unknown."""
+
+    payer_name: str
+    payer_siret: str | None
+    debtor_iban: str
+    beneficiary_name: str
+    creditor_iban: str
+    invoice_number: str
+    amount_cents: int
+    currency: str
+    execution_date: date | None
+    end_to_end_id: str
+    sepa_message_id: str | None
+    status_label: str  # « Remis à la banque », « Payé le 12/10/2026 »…
+    generated_at: datetime  # aware; a naive one is taken as UTC
+    debtor_bank: str | None = None
+    creditor_bank: str | None = None
+    creditor_bic: str | None = None
+    payment_reference: str | None = None  # Libeo's own number for the payment
+
+
+def receipt_pdf(data: ReceiptData) -> bytes:
+    """The receipt as a one-page A4 PDF, in French, fonts embedded."""
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.platypus import (
+        Paragraph,
+        SimpleDocTemplate,
+        Spacer,
+        Table,
+        TableStyle,
+    )
+
+    register_fonts()
+    base = ParagraphStyle("base", fontName=FONT, fontSize=10, leading=14)
+    label = ParagraphStyle("label", parent=base, textColor=colors.HexColor("#555555"))
+    strong = ParagraphStyle("strong", parent=base, fontName=FONT_BOLD)
+    amount = ParagraphStyle("amount", parent=base, fontName=FONT_BOLD, fontSize=16, leading=20)
+    title = ParagraphStyle("title", parent=base, fontName=FONT_BOLD, fontSize=18, leading=24)
+    small = ParagraphStyle("small", parent=base, fontSize=8, leading=11, textColor=colors.HexColor("#555555"))
+
+    def para(text: str, style=base) -> Paragraph:
+        return Paragraph(escape(drawable(text)), style)
+
+    rows = [
+        ("Statut", para(data.status_label, strong)),
+        ("Montant", para(format_amount(data.amount_cents, data.currency), amount)),
+        ("Facture", para(data.invoice_number)),
+        ("Date d'exécution", para(f"{data.execution_date:%d/%m/%Y}" if data.execution_date else "—")),
+        ("Donneur d'ordre", para(_joined(data.payer_name, f"SIRET {format_siret(data.payer_siret)}" if data.payer_siret else None))),
+        ("Compte débité", [para(mask_iban(data.debtor_iban)), para(_joined(data.debtor_bank or bank_name(data.debtor_iban)), label)]),
+        ("Bénéficiaire", para(data.beneficiary_name, strong)),
+        ("Compte crédité", [para(mask_iban(data.creditor_iban)), para(_joined(
+            data.creditor_bank or bank_name(data.creditor_iban),
+            f"BIC {bic}" if (bic := data.creditor_bic or bank_bic(data.creditor_iban)) else None,
+        ), label)]),
+        ("Référence de bout en bout (EndToEndId)", para(data.end_to_end_id)),
+        ("Fichier de virements SEPA (MsgId)", para(data.sepa_message_id or "—")),
+    ]
+    if data.payment_reference:
+        rows.append(("Référence Libeo du paiement", para(data.payment_reference)))
+    table = Table([[para(name, label), value] for name, value in rows], colWidths=[62 * mm, 108 * mm])
+    table.setStyle(TableStyle([
+        ("FONT", (0, 0), (-1, -1), FONT, 10),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#CCCCCC")),
+        ("TOPPADDING", (0, 0), (-1, -1), 5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
+    ]))
+    story = [
+        para("Libeo", strong),
+        Spacer(1, 6 * mm),
+        para("Justificatif de paiement", title),
+        para(f"Virement SEPA de {data.payer_name} à {data.beneficiary_name}"),
+        Spacer(1, 8 * mm),
+        table,
+        Spacer(1, 10 * mm),
+        para(f"Document généré le {_paris(data.generated_at)} (heure de Paris) par Libeo.", small),
+        para(
+            "Ce justificatif atteste que l'ordre de virement a été remis à la banque du donneur "
+            "d'ordre avec les références ci-dessus ; la référence de bout en bout accompagne le "
+            "virement jusqu'au bénéficiaire. Les numéros de compte sont masqués.",
+            small,
+        ),
+    ]
+    out = io.BytesIO()
+    SimpleDocTemplate(
+        out, pagesize=A4, initialFontName=FONT,
+        leftMargin=20 * mm, rightMargin=20 * mm, topMargin=20 * mm, bottomMargin=20 * mm,
+        title=f"Justificatif de paiement — facture {data.invoice_number}", author="Libeo", lang="fr-FR",
+    ).build(story)
+    return out.getvalue()
+
+
+def _joined(*parts: str | None) -> str:
+    return " — ".join(part for part in parts if part)
+
+
+def _paris(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(PARIS).strftime("%d/%m/%Y à %H:%M")

@@ -1,0 +1,339 @@
+"""Executing due payments: one SEPA Credit Transfer file (pain.001.001.03) per account and batch.
+
+A file is a transfer order the account hands to its bank: Libeo keeps it in
+its database (« Remises », downloadable from any process on any host) and
+also writes a copy to the export folder, for a bank connection that picks
+files up there. Its payments are then « Remis à la banque » (``in_progress``),
+not paid: they are paid once the bank confirms them (``models.libeo.
+bank_status_import``, or « Marquer comme débité »).
+
+Each batch is one transaction: the account's due payments are locked
+(``SKIP LOCKED``: concurrent runs take disjoint payments, and a payment
+being cancelled is left for the cancel to decide), the file is generated
+and checked against the XSD, stored with the batch, and the payments move
+from ``scheduled`` to ``in_progress`` with their events. The copy on disk is
+written after the commit: a crash never leaves on disk a file the database
+does not know.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import secrets
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+
+from sepaxml import SepaTransfer
+from sepaxml.validation import ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
+
+from core.calendar import next_business_day
+from core.dates import paris_today, utcnow
+from models.libeo import db
+from models.libeo.accounts.models import Account
+from models.libeo.payments.models import Payment, PaymentStatus, SepaBatch
+from models.libeo.payments.transitions import move_payments
+
+PAIN_NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"
+MAX_PAYMENTS_PER_BATCH = 500
+PREPARING, SENT, FAILED = "preparing", "sent", "failed"
+XSD_REFUSAL = (
+    "Rejeté : virement impossible à mettre au format SEPA (vérifiez le nom et l'IBAN du fournisseur)"
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    reference: str
+    account_name: str
+    status: str
+    payment_count: int
+    total_cents: int
+    file_path: str | None
+    failed_payments: int = 0
+
+
+@dataclass
+class ExecutionReport:
+    batches: list[BatchResult] = field(default_factory=list)
+    # Accounts with due payments but no bank account to debit: (name, count).
+    waiting_for_iban: list[tuple[str, int]] = field(default_factory=list)
+    # Accounts with due payments whose owner is not verified (SPEC §12): (name, count).
+    unverified: list[tuple[str, int]] = field(default_factory=list)
+
+
+def execute_due_payments(export_dir: str | Path | None, today: date | None = None) -> ExecutionReport:
+    """Puts every due scheduled payment in a SEPA file. Commits batch by batch (a batch job).
+
+    An account whose owner is not verified (``Account.is_verified``) never
+    has a file made: anyone may sign up with any SIRET, and a transfer
+    order must come from the company itself. Its payments wait, and the
+    report says why.
+    """
+    today = today or paris_today()
+    report = ExecutionReport()
+    leftover = db.session.execute(select(SepaBatch.id, SepaBatch.account_id).where(SepaBatch.status == PREPARING)).all()
+    for batch_id, account_id in leftover:
+        if _still_verified(account_id):
+            _record(report, _finish_leftover(batch_id), export_dir)
+    due = (Payment.status == PaymentStatus.SCHEDULED) & (Payment.execution_date <= today)
+    accounts = db.session.scalars(
+        select(Account).where(Account.id.in_(select(Payment.account_id).where(due))).order_by(Account.id)
+    ).all()
+    for account in accounts:
+        if not account.can_execute_payments:
+            waiting = db.session.scalar(
+                select(db.func.count(Payment.id)).where(due, Payment.account_id == account.id)
+            )
+            blocked = report.unverified if not account.is_verified else report.waiting_for_iban
+            blocked.append((account.name, waiting))
+            continue
+        while (result := _execute_batch(account.id, today)) is not None:
+            _record(report, result, export_dir)
+    db.session.commit()
+    return report
+
+
+def _record(report: ExecutionReport, outcome: tuple[BatchResult, bytes | None] | None, export_dir) -> None:
+    if outcome is None:
+        return
+    result, xml = outcome
+    path = _export(export_dir, result.reference, xml) if xml is not None else None
+    report.batches.append(replace(result, file_path=str(path) if path else None))
+
+
+def _execute_batch(account_id: int, today: date) -> tuple[BatchResult, bytes | None] | None:
+    """One file of the account's due payments, committed; None when none is left."""
+    if not _still_verified(account_id):
+        return None
+    batch = SepaBatch(
+        account_id=account_id,
+        reference=f"LBO-{account_id}-{today:%Y%m%d}-{secrets.token_hex(4).upper()}",
+        status=PREPARING,
+        # The date the bank is asked to execute the file on (ReqdExctnDt): a TARGET business day.
+        execution_date=next_business_day(today),
+    )
+    db.session.add(batch)
+    # Writing first takes SQLite's write lock before the payments are read.
+    db.session.flush()
+    ids = db.session.scalars(
+        select(Payment.id)
+        .where(
+            Payment.account_id == account_id,
+            Payment.status == PaymentStatus.SCHEDULED,
+            Payment.execution_date <= today,
+        )
+        .order_by(Payment.id)
+        .limit(MAX_PAYMENTS_PER_BATCH)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not ids:
+        db.session.rollback()
+        return None
+    return _seal(batch, ids, (PaymentStatus.SCHEDULED,))
+
+
+def _still_verified(account_id: int) -> bool:
+    """Read again before each file: the SIRET may have been taken back during a long run."""
+    return db.session.scalar(
+        select(Account.id).where(Account.id == account_id, Account.verified_at.is_not(None), Account.siret.is_not(None))
+    ) is not None
+
+
+def _finish_leftover(batch_id: int) -> tuple[BatchResult, bytes | None] | None:
+    """A batch a run of release 1 left « preparing »: its claimed payments go in its file now."""
+    locked = db.session.execute(
+        update(SepaBatch)
+        .where(SepaBatch.id == batch_id, SepaBatch.status == PREPARING)
+        .values(status=PREPARING)
+        .execution_options(synchronize_session=False)
+    )
+    if locked.rowcount != 1:
+        db.session.rollback()
+        return None
+    batch = db.session.get(SepaBatch, batch_id)
+    ids = db.session.scalars(
+        select(Payment.id).where(
+            Payment.batch_id == batch_id, Payment.status.in_((PaymentStatus.SCHEDULED, PaymentStatus.IN_PROGRESS))
+        )
+    ).all()
+    return _seal(batch, list(ids), (PaymentStatus.SCHEDULED, PaymentStatus.IN_PROGRESS))
+
+
+def _seal(batch: SepaBatch, ids: list[int], leaving: tuple[PaymentStatus, ...]) -> tuple[BatchResult, bytes | None]:
+    """Generates and stores the batch's file, moves its payments on, commits."""
+    payments = list(
+        db.session.scalars(
+            select(Payment).options(joinedload(Payment.invoice)).where(Payment.id.in_(ids)).order_by(Payment.id)
+        ).unique()
+    )
+    account = batch.account
+    rejected: list[Payment] = []
+    try:
+        xml = _pain001(batch, payments).export(validate=True) if payments else None
+    except ValidationError:
+        # Find the transfers the XSD refuses; the others still go to the bank.
+        rejected = [p for p in payments if not _is_valid_alone(batch, p)]
+        accepted = [p for p in payments if p not in rejected]
+        xml = _pain001(batch, accepted).export(validate=True) if accepted else None
+    accepted = [p for p in payments if p not in rejected]
+    move_payments(
+        [p.id for p in rejected], leaving, PaymentStatus.FAILED,
+        account_id=account.id, failure_reason=XSD_REFUSAL, batch_id=None,
+    )
+    if xml is not None:
+        batch.status = SENT
+        batch.message_id = ET.fromstring(xml).findtext(f".//{{{PAIN_NAMESPACE}}}MsgId")
+        batch.file_name = f"{batch.reference}.xml"
+        batch.file_sha256 = hashlib.sha256(xml).hexdigest()
+        batch.xml = xml
+        batch.sent_at = utcnow()
+    else:
+        batch.status = FAILED
+    batch.payment_count = len(accepted)
+    batch.total_cents = sum(p.amount_cents for p in accepted)
+    db.session.flush()
+    move_payments([p.id for p in accepted], leaving, PaymentStatus.IN_PROGRESS, account_id=account.id, batch_id=batch.id)
+    result = BatchResult(
+        reference=batch.reference,
+        account_name=account.name,
+        status=batch.status,
+        payment_count=batch.payment_count,
+        total_cents=batch.total_cents,
+        file_path=None,
+        failed_payments=len(rejected),
+    )
+    db.session.commit()
+    return result, xml
+
+
+def _pain001(batch: SepaBatch, payments: list[Payment]) -> SepaTransfer:
+    account = batch.account
+    config = {"name": account.name, "IBAN": account.debtor_iban, "batch": True, "currency": "EUR"}
+    if account.debtor_bic:
+        config["BIC"] = account.debtor_bic
+    transfer = SepaTransfer(config, clean=True)
+    for payment in payments:
+        transfer.add_payment(_transaction(batch, payment))
+    return transfer
+
+
+def _transaction(batch: SepaBatch, payment: Payment) -> dict:
+    transaction = {
+        "name": payment.creditor_name,
+        "IBAN": payment.creditor_iban,
+        "amount": payment.amount_cents,
+        "currency": payment.currency,
+        "execution_date": batch.execution_date,
+        "description": f"Facture {payment.invoice.number}",
+        "endtoend_id": payment.end_to_end_id,
+    }
+    if payment.creditor_bic:
+        transaction["BIC"] = payment.creditor_bic
+    return transaction
+
+
+def _is_valid_alone(batch: SepaBatch, payment: Payment) -> bool:
+    try:
+        _pain001(batch, [payment]).export(validate=True)
+    except ValidationError:
+        return False
+    return True
+
+
+def _export(export_dir: str | Path | None, reference: str, xml: bytes) -> Path | None:
+    """The copy for a bank connection that reads a folder; the database keeps the file itself."""
+    if not export_dir:
+        return None
+    try:
+        return _write(Path(export_dir), reference, xml)
+    except OSError:
+        log.exception("Copie de la remise %s impossible dans %s", reference, export_dir)
+        return None
+
+
+def _write(export_dir: Path, reference: str, xml: bytes) -> Path:
+    """Writes the file whole or not at all (a bank must never pick up half a file)."""
+    export_dir.mkdir(parents=True, exist_ok=True)
+    path = export_dir / f"{reference}.xml"
+    partial = export_dir / f".{reference}.xml.partial"
+    with open(partial, "wb") as handle:
+        handle.write(xml)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, path)
+    return path
+
+
+# « Remises »: the account's files.
+
+
+def batch_file(batch: SepaBatch, export_dir: str | Path | None) -> bytes | None:
+    """The batch's pain.001: kept in the database, or (a file of release 1) the export folder's copy."""
+    if batch.xml is not None:
+        return batch.xml
+    if not (batch.file_name and batch.file_sha256 and export_dir):
+        return None
+    path = Path(export_dir) / Path(batch.file_name).name
+    try:
+        content = path.read_bytes()
+    except OSError:
+        return None
+    return content if hashlib.sha256(content).hexdigest() == batch.file_sha256 else None
+
+
+def batches_query(account: Account):
+    return (
+        select(SepaBatch)
+        .where(SepaBatch.account_id == account.id, SepaBatch.status != PREPARING)
+        .order_by(SepaBatch.created_at.desc(), SepaBatch.id.desc())
+    )
+
+
+def account_batch(account: Account, batch_id: int) -> SepaBatch | None:
+    """The account's batch, never another account's."""
+    return db.session.scalar(select(SepaBatch).where(SepaBatch.id == batch_id, SepaBatch.account_id == account.id))
+
+
+def batch_payments(batch: SepaBatch) -> list[Payment]:
+    return list(
+        db.session.scalars(
+            select(Payment).options(joinedload(Payment.invoice)).where(Payment.batch_id == batch.id).order_by(Payment.id)
+        )
+    )
+
+
+def status_counts(batch_ids: list[int]) -> dict[int, dict[PaymentStatus, int]]:
+    """For each batch, how many of its payments are in each state (one query for a page)."""
+    counts: dict[int, dict[PaymentStatus, int]] = {batch_id: {} for batch_id in batch_ids}
+    if not batch_ids:
+        return counts
+    rows = db.session.execute(
+        select(Payment.batch_id, Payment.status, db.func.count(Payment.id))
+        .where(Payment.batch_id.in_(batch_ids))
+        .group_by(Payment.batch_id, Payment.status)
+    )
+    for batch_id, status, count in rows:
+        counts[batch_id][status] = count
+    return counts
+
+
+def batch_status_label(batch: SepaBatch, counts: dict[PaymentStatus, int]) -> str:
+    """« Remis à la banque : 2 virements en attente », « Traitée : 3 payés, 1 rejeté »…"""
+    if batch.status == FAILED:
+        return "Aucun virement valide : fichier non créé"
+    waiting = counts.get(PaymentStatus.IN_PROGRESS, 0)
+    paid = counts.get(PaymentStatus.PAID, 0)
+    failed = counts.get(PaymentStatus.FAILED, 0)
+    if waiting:
+        return f"Remis à la banque : {waiting} virement{'s' if waiting > 1 else ''} en attente du relevé"
+    done = [f"{paid} payé{'s' if paid > 1 else ''}"] if paid else []
+    done += [f"{failed} rejeté{'s' if failed > 1 else ''}"] if failed else []
+    return "Traitée : " + ", ".join(done) if done else "Traitée"

@@ -1,0 +1,1 @@
+"""« Achats »: suppliers, supplier invoices and how they are settled."""

@@ -1,0 +1,277 @@
+"""Use cases of the « Achats » module: suppliers and supplier invoices.
+
+Functions take already-parsed values (the forms check each field) and enforce
+the rules that span entities; they raise :class:`AchatsError` with a French
+message and the field it concerns. They never commit: the view does, once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import joinedload
+
+from core.dates import date_fr
+from core.paging import Listing
+from models.meg import db
+from models.meg.achats.models import PaymentMode, Supplier, SupplierInvoice
+from models.meg.companies.models import Company, User
+from models.meg.journal import supplier_iban_changed, supplier_iban_entered
+from models.meg.libeo_link.attempts import (
+    PaymentState,
+    latest_payment,
+    settled_through_libeo,
+)
+from models.meg.libeo_link.connection import connection_of
+from models.meg.libeo_link.outbox import invoice_changed
+
+
+class AchatsError(Exception):
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class PossibleDuplicate(AchatsError):
+    """The invoice looks like one already recorded: saved only once the person confirms."""
+
+    def __init__(self, others: list[SupplierInvoice]) -> None:
+        self.others = others
+        super().__init__(
+            "Doublon possible : " + " ; ".join(_duplicate_sentence(other) for other in others) + ". Vérifiez qu'il "
+            "ne s'agit pas de la même facture saisie deux fois, puis cochez « Confirmer malgré le doublon » pour "
+            "l'enregistrer quand même.",
+            "confirm_duplicate",
+        )
+
+
+def _duplicate_sentence(other: SupplierInvoice) -> str:
+    return (f"la facture {other.number} de {other.supplier.name} ({other.amount_display}, du "
+            f"{date_fr(other.issue_date)}) est déjà enregistrée")
+
+
+@dataclass(frozen=True)
+class InvoiceData:
+    number: str
+    supplier_id: int
+    issue_date: date
+    due_date: date
+    amount_cents: int
+    payment_mode: PaymentMode
+
+
+@dataclass(frozen=True)
+class SupplierData:
+    name: str
+    iban: str
+    bic: str | None
+
+
+def company_supplier(company: Company, supplier_id: int) -> Supplier:
+    supplier = db.session.scalar(
+        select(Supplier).where(Supplier.id == supplier_id, Supplier.company_id == company.id)
+    )
+    if supplier is None:
+        raise AchatsError("Choisissez un fournisseur de cette entreprise.", "supplier_id")
+    return supplier
+
+
+def company_invoice(company: Company, invoice_id: int) -> SupplierInvoice | None:
+    return db.session.scalar(_company_invoice_statement(), {"invoice_id": invoice_id, "company_id": company.id})
+
+
+@cache
+def _company_invoice_statement():
+    # With its supplier: every page of an invoice shows it, and « Payer » sends it.
+    return select(SupplierInvoice).options(joinedload(SupplierInvoice.supplier)).where(
+        SupplierInvoice.id == bindparam("invoice_id"), SupplierInvoice.company_id == bindparam("company_id"))
+
+
+def _check_invoice(company: Company, data: InvoiceData, invoice: SupplierInvoice | None) -> Supplier:
+    supplier = company_supplier(company, data.supplier_id)
+    if data.due_date < data.issue_date:
+        raise AchatsError("L'échéance ne peut pas précéder la date de facture.", "due_date")
+    duplicate = db.session.scalar(
+        select(SupplierInvoice.id).where(
+            SupplierInvoice.company_id == company.id,
+            SupplierInvoice.supplier_id == supplier.id,
+            SupplierInvoice.number == data.number,
+        )
+    )
+    if duplicate is not None and (invoice is None or duplicate != invoice.id):
+        raise AchatsError("Ce fournisseur a déjà une facture avec ce numéro.", "number")
+    return supplier
+
+
+# Duplicates MEG warns about at entry (the same supplier and number is refused above):
+# the same supplier, amount and issue date (entered twice with a typo in the number),
+# or the same number and amount at another supplier (a supplier entered twice).
+MAX_DUPLICATES_SHOWN = 3
+
+
+def possible_duplicates(company: Company, data: InvoiceData, invoice: SupplierInvoice | None) -> list[SupplierInvoice]:
+    same_supplier = ((SupplierInvoice.supplier_id == data.supplier_id)
+                     & (SupplierInvoice.issue_date == data.issue_date))
+    same_number = SupplierInvoice.number == data.number
+    query = (
+        select(SupplierInvoice)
+        .options(joinedload(SupplierInvoice.supplier))
+        .where(SupplierInvoice.company_id == company.id, SupplierInvoice.amount_cents == data.amount_cents,
+               same_supplier | same_number)
+        .order_by(SupplierInvoice.id)
+        .limit(MAX_DUPLICATES_SHOWN)
+    )
+    if invoice is not None:
+        query = query.where(SupplierInvoice.id != invoice.id)
+    return list(db.session.scalars(query))
+
+
+def _warn_of_duplicates(company: Company, data: InvoiceData, invoice: SupplierInvoice | None,
+                        confirmed: bool) -> None:
+    """Raises :class:`PossibleDuplicate` unless confirmed; an edit that keeps what made it a duplicate is not asked again."""
+    if confirmed:
+        return
+    if invoice is not None and (invoice.supplier_id, invoice.number, invoice.amount_cents, invoice.issue_date) == (
+            data.supplier_id, data.number, data.amount_cents, data.issue_date):
+        return
+    others = possible_duplicates(company, data, invoice)
+    if others:
+        raise PossibleDuplicate(others)
+
+
+def create_invoice(company: Company, data: InvoiceData, *, confirm_duplicate: bool = False) -> SupplierInvoice:
+    """Records an invoice; a possible duplicate raises :class:`PossibleDuplicate` unless ``confirm_duplicate``."""
+    supplier = _check_invoice(company, data, None)
+    _warn_of_duplicates(company, data, None, confirm_duplicate)
+    invoice = SupplierInvoice(
+        company=company,
+        supplier=supplier,
+        number=data.number,
+        issue_date=data.issue_date,
+        due_date=data.due_date,
+        amount_cents=data.amount_cents,
+        payment_mode=data.payment_mode,
+    )
+    db.session.add(invoice)
+    db.session.flush()
+    return invoice
+
+
+def update_invoice(invoice: SupplierInvoice, data: InvoiceData, *, confirm_duplicate: bool = False) -> SupplierInvoice:
+    if invoice.is_paid:
+        raise AchatsError("Cette facture est réglée : elle ne peut plus être modifiée.")
+    supplier = _check_invoice(invoice.company, data, invoice)
+    lock = payment_lock(invoice)
+    if lock and (supplier.id != invoice.supplier_id or data.amount_cents != invoice.amount_cents
+                 or data.payment_mode is not invoice.payment_mode):
+        raise AchatsError(lock)
+    _warn_of_duplicates(invoice.company, data, invoice, confirm_duplicate)
+    invoice.supplier = supplier
+    invoice.number = data.number
+    invoice.issue_date = data.issue_date
+    invoice.due_date = data.due_date
+    invoice.amount_cents = data.amount_cents
+    invoice.payment_mode = data.payment_mode
+    db.session.flush()
+    invoice_changed(invoice)
+    return invoice
+
+
+def payment_lock(invoice: SupplierInvoice) -> str | None:
+    """Why the invoice's supplier, amount and mode are locked (a payment exists or may exist), or None.
+
+    Libeo pays what it was sent: while it pays, or while MEG does not know
+    whether it does, the transfer's beneficiary and amount are fixed, and the
+    invoice may not be switched to another mode and paid a second time.
+    """
+    payment = latest_payment(invoice)
+    if payment is None or not payment.status.holds_invoice:
+        return None
+    if payment.status is PaymentState.REQUESTED:
+        return ("Vérification en cours : MEG attend la réponse de Libeo sur le paiement de cette facture. "
+                "D'ici là, son fournisseur, son montant et son mode de règlement ne peuvent pas changer "
+                "(le numéro et les dates, si) : ne la réglez pas autrement.")
+    return ("Cette facture est payée ou en cours de paiement par Libeo : son fournisseur, son montant et son "
+            "mode de règlement ne peuvent plus changer (le numéro et les dates, si).")
+
+
+def create_supplier(company: Company, data: SupplierData, user: User | None = None) -> Supplier:
+    supplier = Supplier(company=company, name=data.name, iban=data.iban, bic=data.bic)
+    db.session.add(supplier)
+    db.session.flush()
+    supplier_iban_entered(supplier, user)
+    return supplier
+
+
+def update_supplier(supplier: Supplier, data: SupplierData, user: User | None = None) -> Supplier:
+    """Changes the supplier; a new IBAN goes in the company's journal (who, when, old → new, masked)."""
+    old_iban = supplier.iban
+    supplier.name = data.name
+    supplier.iban = data.iban
+    supplier.bic = data.bic
+    db.session.flush()
+    if data.iban != old_iban:
+        supplier_iban_changed(supplier, old_iban, user)
+    return supplier
+
+
+# The lists are built once (``cache``) with the company as a named parameter: each page
+# view then only gives its value (core/paging.py says why).
+@cache
+def _invoices_statement():
+    return (
+        select(SupplierInvoice)
+        .options(joinedload(SupplierInvoice.supplier))
+        .where(SupplierInvoice.company_id == bindparam("company_id"))
+        .order_by(SupplierInvoice.issue_date.desc(), SupplierInvoice.id.desc())
+    )
+
+
+@cache
+def _to_settle_statement():
+    return (
+        select(SupplierInvoice)
+        .options(joinedload(SupplierInvoice.supplier))
+        .where(SupplierInvoice.company_id == bindparam("company_id"), SupplierInvoice.paid_at.is_(None),
+               ~settled_through_libeo())
+        .order_by(SupplierInvoice.due_date, SupplierInvoice.id)
+    )
+
+
+@cache
+def _suppliers_statement():
+    return (select(Supplier).where(Supplier.company_id == bindparam("company_id"))
+            .order_by(Supplier.name, Supplier.id))
+
+
+def invoices_query(company: Company) -> Listing:
+    """« Factures fournisseurs »: the company's invoices, latest first."""
+    return Listing(_invoices_statement(), {"company_id": company.id})
+
+
+def invoices_to_settle_query(company: Company) -> Listing:
+    """« Règlements »: the company's unpaid invoices, earliest due first."""
+    return Listing(_to_settle_statement(), {"company_id": company.id})
+
+
+def suppliers_query(company: Company) -> Listing:
+    return Listing(_suppliers_statement(), {"company_id": company.id})
+
+
+def update_company(company: Company, name: str, siret: str | None) -> Company:
+    """The company's name and SIRET (None: an organisation without one)."""
+    if siret != company.siret:
+        if connection_of(company) is not None:
+            raise AchatsError("Cette entreprise est connectée à Libeo sous son SIRET actuel : supprimez d'abord "
+                              "la connexion dans « Options » pour en changer.", "siret")
+        taken = db.session.scalar(select(Company.id).where(Company.siret == siret, Company.id != company.id))
+        if siret and taken is not None:
+            raise AchatsError("Ce SIRET est déjà celui d'une autre entreprise dans MEG.", "siret")
+    company.name = name
+    company.siret = siret
+    db.session.flush()
+    return company

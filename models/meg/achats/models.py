@@ -1,0 +1,123 @@
+"""« Achats » tables: suppliers and their invoices, with the « Mode de règlement » of each."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    func,
+    select,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.banks import bank_bic, bank_name
+from core.dates import utcnow
+from core.money import format_amount
+from core.validators import format_iban
+from models.meg import db
+from models.meg.companies.models import Company
+
+
+class PaymentMode(enum.Enum):
+    """« Mode de règlement » of a supplier invoice, with the label a person reads."""
+
+    VIREMENT = "Virement"
+    CHEQUE = "Chèque"
+    PRELEVEMENT = "Prélèvement"
+    CARTE = "Carte bancaire"
+    ESPECES = "Espèces"
+    LIBEO = "Virement par Libeo"
+
+    @property
+    def label(self) -> str:
+        return self.value
+
+
+class Supplier(db.Model):
+    __tablename__ = "supplier"
+    __table_args__ = (
+        Index("ix_supplier_company_name", "company_id", "name"),
+        # An e-invoice names its seller by SIRET: one supplier per SIRET in a company (an index,
+        # not a constraint: SQLite adds it without copying the table other tables reference).
+        Index("uq_supplier_siret", "company_id", "siret", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    iban: Mapped[str] = mapped_column(String(34))
+    bic: Mapped[str | None] = mapped_column(String(11))
+    # 14 digits, from an imported e-invoice (or typed); None when unknown.
+    siret: Mapped[str | None] = mapped_column(String(14))
+
+    company: Mapped[Company] = relationship()
+
+    @property
+    def iban_display(self) -> str:
+        return format_iban(self.iban)
+
+    @property
+    def bank_name(self) -> str | None:
+        """The bank of the IBAN (schwifty's registry), shown next to every IBAN."""
+        return bank_name(self.iban)
+
+    @property
+    def bic_display(self) -> str:
+        """The BIC entered, else the one of the IBAN's bank, said to be derived; « — » if unknown."""
+        if self.bic:
+            return self.bic
+        derived = bank_bic(self.iban)
+        return f"{derived} (déduit de l'IBAN)" if derived else "—"
+
+
+class SupplierInvoice(db.Model):
+    """A supplier invoice recorded in « Achats »."""
+
+    __tablename__ = "supplier_invoice"
+    __table_args__ = (
+        CheckConstraint("amount_cents > 0", name="amount_positive"),
+        CheckConstraint("due_date >= issue_date", name="due_after_issue"),
+        UniqueConstraint("company_id", "supplier_id", "number", name="uq_invoice_number"),
+        # « Règlements » lists a company's unpaid invoices by due date.
+        Index("ix_invoice_settle", "company_id", "paid_at", "due_date", "id"),
+        Index("ix_invoice_list", "company_id", "issue_date", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"))
+    supplier_id: Mapped[int] = mapped_column(ForeignKey("supplier.id"), index=True)
+    number: Mapped[str] = mapped_column(String(60))
+    issue_date: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date] = mapped_column(Date)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    payment_mode: Mapped[PaymentMode] = mapped_column(Enum(PaymentMode, native_enum=False, length=30))
+    # Set when the invoice is settled (in MEG, or once Libeo has paid it).
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    company: Mapped[Company] = relationship()
+    supplier: Mapped[Supplier] = relationship()
+
+    @property
+    def amount_display(self) -> str:
+        return format_amount(self.amount_cents, self.currency)
+
+    @property
+    def is_paid(self) -> bool:
+        return self.paid_at is not None
+
+
+def count(query) -> int:
+    return db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0

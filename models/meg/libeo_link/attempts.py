@@ -1,0 +1,425 @@
+"""MEG's requests to pay an invoice through Libeo (« attempts »), and what it knows of each payment.
+
+One :class:`PaymentAttempt` row per request: its Idempotency-Key and the exact
+body sent are saved before Libeo is called, so double clicks, retries,
+concurrent clicks and replays by the sync pass are one payment. The row then
+records what Libeo said: a refusal, or the payment and its life, read
+afterwards from Libeo's events feed by the sync pass (``sync``). Pages show
+that record and never call Libeo while they render; it never changes the
+invoice's own fields. The use cases that send requests are in ``paying``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    bindparam,
+    exists,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.banks import bank_name
+from core.calendar import default_execution_date, is_business_day, next_business_day
+from core.dates import date_fr, paris_today, utcnow
+from core.money import format_amount
+from core.validators import mask_iban
+from models.meg import db
+from models.meg.achats.models import PaymentMode, SupplierInvoice
+from models.meg.companies.models import Company, User
+from models.meg.libeo_link.client import (
+    LibeoPaymentInfo,
+)
+from models.meg.libeo_link.connection import (
+    LibeoConnection,
+    LibeoLinkError,
+    connection_of,
+)
+
+MAX_SCHEDULE_AHEAD = timedelta(days=365)
+
+
+WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+
+
+class PaymentState(enum.Enum):
+    """What MEG last knew of its request: Libeo's statuses, plus « requested » and « refused »."""
+
+    REQUESTED = "requested"  # sent, or about to be; no answer heard yet
+    REFUSED = "refused"  # Libeo said no: no payment exists
+    AWAITING_APPROVAL = "awaiting_approval"
+    SCHEDULED = "scheduled"
+    IN_PROGRESS = "in_progress"
+    PAID = "paid"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def holds_invoice(self) -> bool:
+        """A payment exists or may exist: the invoice may not be paid again, nor its beneficiary changed."""
+        return self not in (PaymentState.REFUSED, PaymentState.FAILED, PaymentState.CANCELLED)
+
+
+class PaymentAttempt(db.Model):
+    """One request to pay an invoice through Libeo, and the payment's life as Libeo tells it."""
+
+    __tablename__ = "libeo_payment"
+    __table_args__ = (
+        UniqueConstraint("invoice_id", "attempt", name="uq_libeo_payment_attempt"),
+        Index("ix_libeo_payment_invoice_status", "invoice_id", "status"),
+        Index("ix_libeo_payment_status", "status", "requested_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("supplier_invoice.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(default=1)
+    # None for a payment of this invoice made in Libeo directly (learnt from the events feed).
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Exactly what was sent, so that a replay is the same request.
+    request_body: Mapped[dict | None] = mapped_column(JSON)
+    libeo_payment_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    status: Mapped[PaymentState] = mapped_column(Enum(PaymentState, native_enum=False, length=20),
+                                                 default=PaymentState.REQUESTED)
+    execution_date: Mapped[date | None] = mapped_column(Date)
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    refusal: Mapped[str | None] = mapped_column(String(500))
+    failure_reason: Mapped[str | None] = mapped_column(String(300))
+    cancel_reason: Mapped[str | None] = mapped_column(String(300))
+    hold_reasons: Mapped[list | None] = mapped_column(JSON)
+    # Libeo's sentences explaining the hold (the other invoice, the previous IBAN), shown on the invoice.
+    hold_details: Mapped[list | None] = mapped_column(JSON)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    # A sync worker replaying this request owns it until then.
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    invoice: Mapped[SupplierInvoice] = relationship()
+
+    @property
+    def label(self) -> str:
+        return payment_label(self)
+
+    @property
+    def hold_explanations(self) -> list[str]:
+        """While Libeo holds the payment: why, in Libeo's words (empty otherwise)."""
+        if self.status is not PaymentState.AWAITING_APPROVAL:
+            return []
+        return list(self.hold_details or ())
+
+    @property
+    def badge(self) -> str:
+        if self.status is PaymentState.PAID:
+            return "badge-ok"
+        if self.status in (PaymentState.REFUSED, PaymentState.FAILED, PaymentState.CANCELLED):
+            return "badge-err"
+        return "badge-warn"
+
+    def record(self, info: LibeoPaymentInfo) -> None:
+        """Libeo's account of the payment replaces what MEG knew (answers and events carry all of it)."""
+        self.libeo_payment_id = info.id
+        self.status = _state_of(info.status)
+        self.execution_date = info.execution_date
+        self.paid_at = info.paid_at
+        self.failure_reason = info.failure_reason
+        self.cancel_reason = info.cancel_reason
+        self.hold_reasons = list(info.hold_reasons)
+        self.hold_details = list(info.hold_details)
+        self.refusal = None
+        self.claimed_until = None
+
+
+def _state_of(status: str) -> PaymentState:
+    try:
+        state = PaymentState(status)
+    except ValueError:
+        return PaymentState.SCHEDULED  # a state MEG does not know yet is still a payment
+    return state if state not in (PaymentState.REQUESTED, PaymentState.REFUSED) else PaymentState.SCHEDULED
+
+
+HOLD_LABELS = {
+    "new_iban": "nouvel IBAN du fournisseur",
+    "duplicate_suspected": "doublon possible",
+    "payee_name_mismatch": "nom du bénéficiaire différent pour cet IBAN",
+    "approval_rule": "règle d'approbation du compte",
+}
+
+
+def payment_label(payment: PaymentAttempt) -> str:
+    """The one wording of a payment's state in MEG (« Règlements », « Factures », the invoice)."""
+    state = payment.status
+    if state is PaymentState.REQUESTED:
+        return "Vérification en cours"
+    if state is PaymentState.REFUSED:
+        return f"Refusé : {payment.refusal or 'Libeo a refusé le paiement.'}"
+    if state is PaymentState.AWAITING_APPROVAL:
+        reasons = ", ".join(HOLD_LABELS.get(reason, reason) for reason in payment.hold_reasons or ())
+        return "À approuver dans Libeo" + (f" ({reasons})" if reasons else "")
+    if state is PaymentState.SCHEDULED:
+        return f"Programmé le {date_fr(payment.execution_date)}"
+    if state is PaymentState.IN_PROGRESS:
+        return "Remis à la banque"
+    if state is PaymentState.PAID:
+        when = paris_today(payment.paid_at) if payment.paid_at else payment.execution_date
+        return f"Payée via Libeo le {date_fr(when)}"
+    if state is PaymentState.FAILED:
+        reason = (payment.failure_reason or "motif non précisé").removeprefix("Rejeté : ")
+        return f"Rejeté : {reason}"
+    return "Annulé" + (f" : {payment.cancel_reason}" if payment.cancel_reason else "")
+
+
+@dataclass(frozen=True)
+class Payer:
+    email: str
+    role: str  # "user" or "accountant", as Libeo's API names them
+
+
+def payer_for(user: User, company: Company) -> Payer | None:
+    """The company's own Achats users pay as « user »; the firm's accountant as « accountant »."""
+    role = user.achats_role(company)
+    if role is None:
+        return None
+    own_role = user.accounting_firm_id is None or company.accounting_firm_id != user.accounting_firm_id
+    return Payer(user.email, "user" if own_role else "accountant")
+
+
+def payment_refusal(user: User, company: Company, connection: LibeoConnection | None) -> str | None:
+    """Why this person may not pay this company's invoices through Libeo, or None.
+
+    Read from what MEG recorded (the accountant as Libeo last said): no call to Libeo.
+    """
+    if not company.siret:
+        return "Paiement Libeo indisponible : l'entreprise n'a pas de SIRET dans MEG."
+    payer = payer_for(user, company)
+    if payer is None:
+        return "Vous n'avez pas accès au règlement des factures de cette entreprise."
+    if payer.role == "accountant" and connection is not None and (connection.accountant_email or "") != user.email.lower():
+        return "Pour payer, l'entreprise doit vous ajouter comme expert-comptable dans son compte Libeo."
+    return None
+
+
+# Built once: the lists run it on every view (core/paging.py says why that matters).
+_ATTEMPTS_OF = select(PaymentAttempt).where(
+    PaymentAttempt.invoice_id.in_(bindparam("invoice_ids", expanding=True))
+).order_by(PaymentAttempt.attempt)
+
+
+def latest_payments(invoice_ids: list[int]) -> dict[int, PaymentAttempt]:
+    """The latest attempt of each invoice, in one query."""
+    latest: dict[int, PaymentAttempt] = {}
+    if invoice_ids:
+        for payment in db.session.scalars(_ATTEMPTS_OF, {"invoice_ids": invoice_ids}):
+            latest[payment.invoice_id] = payment
+    return latest
+
+
+_LATEST_ATTEMPT = (
+    select(PaymentAttempt).where(PaymentAttempt.invoice_id == bindparam("invoice_id"))
+    .order_by(PaymentAttempt.attempt.desc()).limit(1)
+)
+
+
+def latest_payment(invoice: SupplierInvoice) -> PaymentAttempt | None:
+    return db.session.scalar(_LATEST_ATTEMPT, {"invoice_id": invoice.id})
+
+
+@dataclass
+class Confirmation:
+    """The « Payer » confirmation: what will be paid, to whom, and when by default."""
+
+    invoice: SupplierInvoice
+    iban: str
+    bank: str | None
+    bic: str
+    default_date: date
+    earliest: date
+    latest: date
+
+    @property
+    def amount(self) -> str:
+        return format_amount(self.invoice.amount_cents, self.invoice.currency)
+
+
+def confirmation(invoice: SupplierInvoice, today: date | None = None) -> Confirmation:
+    today = today or paris_today()
+    return Confirmation(
+        invoice=invoice,
+        iban=mask_iban(invoice.supplier.iban),
+        bank=bank_name(invoice.supplier.iban),
+        bic=invoice.supplier.bic_display,
+        default_date=default_execution_date(invoice.due_date, today),
+        earliest=next_business_day(today),
+        latest=today + MAX_SCHEDULE_AHEAD,
+    )
+
+
+@dataclass
+class LibeoState:
+    """What « Règlements », « Factures » and the invoice page show of Libeo: payments, « Payer », refusals."""
+
+    company: Company
+    connection: LibeoConnection | None
+    refusal: str | None
+    payments: dict[int, PaymentAttempt] = field(default_factory=dict)
+
+    accountant_may_ask: bool = False
+
+    @property
+    def may_pay(self) -> bool:
+        return self.refusal is None
+
+    def payment(self, invoice: SupplierInvoice) -> PaymentAttempt | None:
+        return self.payments.get(invoice.id)
+
+    def state_of(self, invoice: SupplierInvoice) -> tuple[str, str]:
+        """The invoice's state in every list and page: (label, badge class)."""
+        if invoice.is_paid:
+            return "Réglée", "badge-ok"
+        payment = self.payment(invoice)
+        if payment is not None:
+            return payment.label, payment.badge
+        return "À régler", ""
+
+    def shows_pay_button(self, invoice: SupplierInvoice) -> bool:
+        return self.row(invoice)[1] == "pay"
+
+    def awaits_answer(self, invoice: SupplierInvoice) -> bool:
+        return self.row(invoice)[1] == "check"
+
+    def row(self, invoice: SupplierInvoice) -> tuple[PaymentAttempt | None, str | None]:
+        """An invoice's Libeo column, in one call per row of a list: its latest payment, and what
+        it offers: ``"pay"`` (« Payer »), ``"check"`` (« Vérifier maintenant », a request left
+        unanswered) or None."""
+        payment = self.payments.get(invoice.id)
+        if self.refusal is not None:
+            return payment, None
+        if payment is not None and payment.status.holds_invoice:
+            return payment, "check" if payment.status is PaymentState.REQUESTED else None
+        if invoice.payment_mode is not PaymentMode.LIBEO or invoice.is_paid:
+            return payment, None
+        return payment, "pay"
+
+
+def libeo_state(user: User, company: Company, invoices: list[SupplierInvoice]) -> LibeoState:
+    connection = connection_of(company)
+    libeo_invoices = [invoice.id for invoice in invoices if invoice.payment_mode is PaymentMode.LIBEO]
+    refusal = payment_refusal(user, company, connection)
+    payer = payer_for(user, company) if refusal else None
+    return LibeoState(company, connection, refusal, latest_payments(libeo_invoices),
+                      accountant_may_ask=bool(payer and payer.role == "accountant" and connection))
+
+
+def settled_through_libeo():
+    """SQL condition: the invoice was paid through Libeo (it leaves « Règlements »)."""
+    return exists().where(PaymentAttempt.invoice_id == SupplierInvoice.id, PaymentAttempt.status == PaymentState.PAID)
+
+
+def external_id(invoice_id: int) -> str:
+    """How Libeo knows a MEG invoice."""
+    return f"meg-{invoice_id}"
+
+
+def invoice_payload(invoice: SupplierInvoice) -> dict:
+    """What Libeo receives of an invoice: nothing of MEG's accounts or entries."""
+    supplier = {"name": invoice.supplier.name, "iban": invoice.supplier.iban}
+    if invoice.supplier.bic:
+        supplier["bic"] = invoice.supplier.bic
+    return {
+        "number": invoice.number,
+        "supplier": supplier,
+        "amount_cents": invoice.amount_cents,
+        "currency": invoice.currency,
+        "issue_date": invoice.issue_date.isoformat(),
+        "due_date": invoice.due_date.isoformat(),
+    }
+
+
+TRANSFER_FIELDS = ("supplier", "amount_cents", "currency")
+
+
+def libeo_payload(invoice: SupplierInvoice) -> dict:
+    """The invoice as Libeo should know it now.
+
+    While a payment holds it, Libeo keeps paying what it was asked to pay:
+    the beneficiary and amount stay those of the request (Libeo would refuse
+    any other), the number and dates follow MEG. A change of the supplier's
+    IBAN in MEG is for the next payments (``payments_keeping_old_iban``).
+    """
+    payload = invoice_payload(invoice)
+    payment = latest_payment(invoice)
+    sent = (payment.request_body or {}).get("invoice") if payment is not None and payment.status.holds_invoice else None
+    if sent:
+        payload.update({name: sent[name] for name in TRANSFER_FIELDS if name in sent})
+    return payload
+
+
+def payments_keeping_old_iban(supplier_id: int, new_iban: str) -> list[PaymentAttempt]:
+    """Payments asked to an IBAN other than ``new_iban`` for this supplier and not finished yet."""
+    open_states = (PaymentState.REQUESTED, PaymentState.AWAITING_APPROVAL, PaymentState.SCHEDULED,
+                   PaymentState.IN_PROGRESS)
+    candidates = db.session.scalars(
+        select(PaymentAttempt).join(SupplierInvoice)
+        .where(SupplierInvoice.supplier_id == supplier_id, PaymentAttempt.status.in_(open_states))
+        .order_by(PaymentAttempt.id)
+    ).all()
+    return [payment for payment in candidates
+            if ((payment.request_body or {}).get("invoice") or {}).get("supplier", {}).get("iban") != new_iban]
+
+
+def check_execution_date(day: date, today: date | None = None) -> date:
+    """A day banks execute transfers on, from today to a year ahead; else a French refusal."""
+    today = today or paris_today()
+    if day < today:
+        raise LibeoLinkError(f"La date d'exécution ne peut pas être passée : choisissez le {date_fr(today)} "
+                             "ou un jour suivant.", field="execution_date")
+    if day > today + MAX_SCHEDULE_AHEAD:
+        raise LibeoLinkError("La date d'exécution doit être dans l'année qui vient.", field="execution_date")
+    if not is_business_day(day):
+        following = next_business_day(day)
+        raise LibeoLinkError(
+            f"Le {WEEKDAYS[day.weekday()]} {date_fr(day)} n'est pas un jour ouvré des banques : choisissez par "
+            f"exemple le {WEEKDAYS[following.weekday()]} {date_fr(following)}.", field="execution_date")
+    return day
+
+
+def claim_duration() -> timedelta:
+    """How long a sync worker owns a piece of work (config ``SYNC_CLAIM_SECONDS``)."""
+    return timedelta(seconds=current_app.config["SYNC_CLAIM_SECONDS"])
+
+
+def claim_unheard(now: datetime | None = None, limit: int = 50) -> list[int]:
+    """Attempts still without Libeo's answer, claimed for a replay (safe with several sync workers)."""
+    now = now or utcnow()
+    candidates = db.session.scalars(
+        select(PaymentAttempt.id).where(
+            PaymentAttempt.status == PaymentState.REQUESTED,
+            PaymentAttempt.idempotency_key.is_not(None),
+            (PaymentAttempt.claimed_until.is_(None)) | (PaymentAttempt.claimed_until < now),
+        ).order_by(PaymentAttempt.id).limit(limit)
+    ).all()
+    claimed = []
+    for payment_id in candidates:
+        won = db.session.execute(
+            update(PaymentAttempt)
+            .where(PaymentAttempt.id == payment_id, PaymentAttempt.status == PaymentState.REQUESTED,
+                   (PaymentAttempt.claimed_until.is_(None)) | (PaymentAttempt.claimed_until < now))
+            .values(claimed_until=now + claim_duration())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.commit()
+        if won:
+            claimed.append(payment_id)
+    return claimed

@@ -1,0 +1,256 @@
+"""A company's connection to its Libeo account: the API key (encrypted), and its health.
+
+MEG must use the key, so it is kept encrypted (Fernet) rather than hashed,
+and never shown again in full. The connection also records what the last
+exchange with Libeo said — active, key revoked, or Libeo unreachable since
+when — so that pages show it without calling Libeo while they render.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import hashlib
+from datetime import datetime, timedelta
+
+from cryptography.fernet import Fernet, InvalidToken
+from flask import current_app
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    String,
+    Text,
+    bindparam,
+    select,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.dates import as_utc, utcnow
+from core.setup import instance_secret
+from models.meg import db
+from models.meg.companies.models import Company, User
+from models.meg.journal import LIBEO_SIGN_IN
+from models.meg.journal import record as journal
+from models.meg.libeo_link.client import (
+    LibeoAccount,
+    LibeoApiError,
+    LibeoClient,
+    LibeoKeyRefused,
+    LibeoUnheard,
+    LibeoUnreachable,
+)
+
+KEY_MAX_LENGTH = 200
+# « Dernier échange réussi » is precise to this much: one write a minute, not one per call.
+SUCCESS_RECORD_INTERVAL = timedelta(seconds=60)
+
+
+class LibeoLinkError(Exception):
+    """A refusal to show the user, in French; ``upgrade_url`` for the quota."""
+
+    def __init__(self, message: str, *, field: str | None = None, upgrade_url: str | None = None,
+                 not_connected: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.upgrade_url = upgrade_url
+        self.not_connected = not_connected
+
+
+class ConnectionState(enum.Enum):
+    """What the last exchange with Libeo said about the connection."""
+
+    ACTIVE = "active"
+    KEY_REVOKED = "key_revoked"
+    UNREACHABLE = "unreachable"
+
+
+class LibeoConnection(db.Model):
+    __tablename__ = "libeo_connection"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"), unique=True)
+    key_ciphertext: Mapped[str] = mapped_column(Text)
+    key_prefix: Mapped[str] = mapped_column(String(24))
+    account_name: Mapped[str] = mapped_column(String(200))
+    connected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    connected_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    # The expert-comptable the company added in Libeo, as Libeo last said (« Payer » for them).
+    accountant_email: Mapped[str | None] = mapped_column(String(254))
+    state: Mapped[ConnectionState] = mapped_column(Enum(ConnectionState, native_enum=False, length=20),
+                                                  default=ConnectionState.ACTIVE)
+    state_since: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    # When Libeo last described the account (name, accountant): GET /me.
+    account_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Whether Libeo says the account is « vérifié » (its transfers are executed); None: not said.
+    account_verified: Mapped[bool | None] = mapped_column(Boolean)
+    # Where MEG's reading of Libeo's events feed stands (Libeo's opaque cursor).
+    events_cursor: Mapped[str | None] = mapped_column(String(64))
+    # A sync worker owns the connection's pass until then; another may take it after.
+    sync_claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    company: Mapped[Company] = relationship()
+
+    @property
+    def api_key(self) -> str:
+        try:
+            return _fernet().decrypt(self.key_ciphertext.encode()).decode()
+        except InvalidToken as exc:
+            raise LibeoLinkError(
+                "La clé Libeo enregistrée ne peut plus être lue : collez-la de nouveau dans « Options »."
+            ) from exc
+
+    def client(self, **options) -> LibeoClient:
+        return LibeoClient(self.api_key, **options)
+
+    @property
+    def account_description(self) -> str:
+        """« « Boulangerie Martin SARL » (compte vérifié) », as « Options » and its messages say it."""
+        return f"« {self.account_name} » ({verification_label(self.account_verified)})"
+
+    def record_success(self, account: LibeoAccount | None = None) -> None:
+        now = utcnow()
+        if (account is None and self.state is ConnectionState.ACTIVE and self.last_success_at is not None
+                and as_utc(self.last_success_at) > now - SUCCESS_RECORD_INTERVAL):
+            return  # already known to work: a payment need not write it again
+        if self.state is not ConnectionState.ACTIVE:
+            self.state, self.state_since = ConnectionState.ACTIVE, now
+        self.last_success_at = self.last_checked_at = now
+        self.last_error = None
+        if account is not None:
+            self.account_checked_at = now
+            self.account_name = account.name
+            self.accountant_email = (account.accountant_email or "").lower() or None
+            self.account_verified = account.verified
+
+    def record_failure(self, error: LibeoApiError) -> None:
+        """A refused key or an unreachable Libeo; a plain refusal (quota…) says nothing of the connection."""
+        state = _state_after(error)
+        if state is None:
+            self.record_success()
+            return
+        now = utcnow()
+        if self.state is not state:
+            self.state, self.state_since = state, now
+            if state is ConnectionState.KEY_REVOKED:
+                journal(self.company, "connection.revoked_seen",
+                        f"Libeo refuse la clé enregistrée ({self.key_prefix}…) : elle a été révoquée ou remplacée dans "
+                        "Libeo. Un administrateur doit en coller une nouvelle dans « Options ».")
+        self.last_checked_at = now
+        self.last_error = error.message[:300]
+
+
+def verification_label(verified: bool | None) -> str:
+    if verified is None:
+        return "vérification inconnue"
+    if verified:
+        return "compte vérifié"
+    return ("compte non vérifié : ses virements ne sont pas exécutés tant qu'un administrateur « Achats » ne l'a pas "
+            "relié avec « Me connecter avec MEG »")
+
+
+def _state_after(error: LibeoApiError) -> ConnectionState | None:
+    if isinstance(error, LibeoKeyRefused):
+        return ConnectionState.KEY_REVOKED
+    if isinstance(error, (LibeoUnreachable, LibeoUnheard)):
+        return ConnectionState.UNREACHABLE
+    return None
+
+
+def _fernet() -> Fernet:
+    secret = current_app.config.get("LIBEO_KEY_ENCRYPTION_KEY") or instance_secret(current_app, "meg_libeo_key_encryption")
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(secret.encode()).digest()))
+
+
+_CONNECTION_OF = select(LibeoConnection).where(LibeoConnection.company_id == bindparam("company_id"))
+
+
+def connection_of(company: Company) -> LibeoConnection | None:
+    return db.session.scalar(_CONNECTION_OF, {"company_id": company.id})
+
+
+def connect_company(company: Company, api_key: str, user: User | None) -> LibeoConnection:
+    """Checks the key with Libeo (« GET /me ») and saves it, encrypted, if it fits."""
+    api_key = (api_key or "").strip()
+    if not company.siret:
+        raise LibeoLinkError(
+            "Libeo est réservé aux entreprises disposant d'un SIRET : renseignez d'abord le SIRET de l'entreprise."
+        )
+    if not api_key:
+        raise LibeoLinkError("Collez la clé d'API affichée par Libeo.")
+    if len(api_key) > KEY_MAX_LENGTH or not api_key.isascii() or not api_key.isprintable() or " " in api_key:
+        raise LibeoLinkError("Cette clé d'API Libeo n'a pas le bon format : copiez-la de nouveau depuis Libeo.")
+    try:
+        account = LibeoClient(api_key).me()
+    except LibeoKeyRefused as exc:
+        raise LibeoLinkError(
+            "Libeo ne reconnaît pas cette clé : elle est erronée ou a été révoquée. "
+            "Copiez la clé affichée dans Libeo (« Configuration » → « Intégrations »)."
+        ) from exc
+    except LibeoApiError as exc:
+        raise LibeoLinkError(exc.message) from exc
+    if account.siret != company.siret:
+        raise LibeoLinkError(
+            f"Cette clé appartient au compte Libeo « {account.name} », dont le SIRET "
+            f"n'est pas celui de {company.name}. Utilisez la clé du compte Libeo de cette entreprise."
+        )
+    existing = connection_of(company)
+    connection = existing or LibeoConnection(company=company)
+    previous_prefix = existing.key_prefix if existing is not None else None
+    connection.key_ciphertext = _fernet().encrypt(api_key.encode()).decode()
+    connection.key_prefix = api_key[:12]
+    connection.connected_at = utcnow()
+    connection.connected_by_id = user.id if user else None
+    connection.state, connection.state_since = ConnectionState.ACTIVE, utcnow()  # a new key, a new story
+    connection.record_success(account)
+    db.session.add(connection)
+    db.session.flush()
+    if previous_prefix is not None:
+        journal(company, "connection.key_replaced",
+                f"Clé Libeo remplacée ({previous_prefix}… → {connection.key_prefix}…) : compte Libeo "
+                f"{connection.account_description}.", user, LIBEO_SIGN_IN)
+    else:
+        journal(company, "connection.connected",
+                f"Connexion à Libeo établie avec le compte {connection.account_description} "
+                f"(clé {connection.key_prefix}…).", user, LIBEO_SIGN_IN)
+    return connection
+
+
+def disconnect_company(company: Company, user: User | None = None) -> bool:
+    """« Supprimer la connexion »: Libeo revokes the key (DELETE /key), then MEG forgets it.
+
+    Returns whether Libeo revoked it; when Libeo cannot be reached the key is
+    forgotten all the same, and stays valid in Libeo until revoked there.
+    """
+    connection = connection_of(company)
+    if connection is None:
+        return True
+    try:
+        connection.client(attempts=1).delete_key()
+        revoked = True
+    except LibeoKeyRefused:
+        revoked = True  # already refused by Libeo: nothing left to revoke
+    except (LibeoApiError, LibeoLinkError):
+        revoked = False
+    journal(company, "connection.removed",
+            f"Connexion à Libeo supprimée (compte « {connection.account_name} », clé {connection.key_prefix}…)"
+            + (" : Libeo a révoqué la clé." if revoked else " : Libeo injoignable, la clé reste valable dans Libeo."),
+            user)
+    db.session.delete(connection)
+    db.session.flush()
+    return revoked
+
+
+def check_connection(connection: LibeoConnection) -> None:
+    """« Vérifier la connexion »: asks Libeo now (GET /me) and records what it said."""
+    try:
+        account = connection.client(attempts=1).me()
+    except LibeoApiError as error:
+        connection.record_failure(error)
+    else:
+        connection.record_success(account)

@@ -1,0 +1,237 @@
+"""« Payer » and its replays: the use cases that send a payment request to Libeo and record its answer.
+
+Transactions of :func:`pay_invoice`, in order (each committed here, because
+an HTTP call must not hold a database transaction, and SQLite's write lock):
+1. the attempt row (key and body), so that a crash after the call still
+   knows which key to replay;
+2. no transaction while Libeo is called;
+3. Libeo's answer: the payment, a refusal, or nothing heard (the attempt
+   stays « Vérification en cours » until a replay is answered).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date
+
+from sqlalchemy import (
+    select,
+)
+from sqlalchemy.exc import IntegrityError
+
+from core.calendar import default_execution_date
+from core.dates import paris_today
+from core.db import end_reading, keep_loaded
+from models.meg import db
+from models.meg.achats.models import PaymentMode, SupplierInvoice
+from models.meg.companies.models import Company, User
+from models.meg.libeo_link.attempts import (
+    Payer,
+    PaymentAttempt,
+    PaymentState,
+    check_execution_date,
+    external_id,
+    invoice_payload,
+    latest_payment,
+    payer_for,
+    payment_refusal,
+)
+from models.meg.libeo_link.client import (
+    LibeoApiError,
+    LibeoKeyRefused,
+    LibeoPaymentInfo,
+    LibeoUnheard,
+    LibeoUnreachable,
+)
+from models.meg.libeo_link.connection import (
+    LibeoConnection,
+    LibeoLinkError,
+    connection_of,
+)
+from models.meg.libeo_link.outbox import queue_document, supersede_pending_updates
+
+
+def check_payable(invoice: SupplierInvoice, user: User) -> tuple[LibeoConnection, Payer]:
+    company = invoice.company
+    if invoice.payment_mode is not PaymentMode.LIBEO:
+        raise LibeoLinkError("Seules les factures en « Virement par Libeo » se paient avec Libeo.")
+    if invoice.is_paid:
+        raise LibeoLinkError("Cette facture est déjà réglée.")
+    connection = connection_of(company)
+    refusal = payment_refusal(user, company, connection)
+    if refusal:
+        raise LibeoLinkError(refusal)
+    if connection is None:
+        raise LibeoLinkError("Cette entreprise n'est pas encore connectée à Libeo.", not_connected=True)
+    return connection, payer_for(user, company)
+
+
+def _open_attempt(invoice: SupplierInvoice, user: User, payer: Payer,
+                  execution_date: date) -> tuple[PaymentAttempt, bool]:
+    """The attempt whose key and body this click sends, and whether this click created it.
+
+    Created once, shared by concurrent clicks.
+    """
+    for _ in range(3):
+        current = latest_payment(invoice)
+        if current is not None and current.status.holds_invoice:
+            return current, False
+        attempt = PaymentAttempt(
+            invoice_id=invoice.id,
+            attempt=(current.attempt + 1) if current else 1,
+            idempotency_key=secrets.token_urlsafe(24),
+            request_body={
+                "initiated_by": {"email": payer.email, "role": payer.role},
+                "execution_date": execution_date.isoformat(),
+                "invoice": invoice_payload(invoice),
+            },
+            execution_date=execution_date,
+            requested_by_id=user.id,
+        )
+        db.session.add(attempt)
+        try:
+            db.session.commit()
+            return attempt, True
+        except IntegrityError:
+            db.session.rollback()  # another click created it first: use theirs
+    raise LibeoLinkError("Un paiement de cette facture est déjà en cours : rechargez la page.")
+
+
+def pay_invoice(invoice: SupplierInvoice, user: User, execution_date: date | None = None) -> PaymentAttempt:
+    """« Confirmer le paiement »: asks Libeo to pay the invoice on that date, once (see the module's steps)."""
+    connection, payer = check_payable(invoice, user)
+    execution_date = check_execution_date(execution_date or default_execution_date(invoice.due_date, paris_today()))
+    with keep_loaded(db):
+        end_reading(db)  # the attempt's transaction takes the writers' turn for its own statements only
+        attempt, created = _open_attempt(invoice, user, payer, execution_date)
+        if attempt.status is PaymentState.REQUESTED:  # else already answered (a double click)
+            send(connection, attempt, first=created)
+    return attempt
+
+
+def send(connection: LibeoConnection, attempt: PaymentAttempt, *, first: bool = False) -> None:
+    """Sends (or sends again) the attempt's request and records Libeo's answer; commits.
+
+    Without an answer the attempt stays « requested »: the next replay, by
+    the sync pass or a click, uses the same key and body, so Libeo either
+    answers what it did the first time or does it now, once. Only the first
+    sending of an attempt that reached nobody may forget it.
+    """
+    # Read everything, then end the transaction: the HTTP call holds none.
+    client, key, body = connection.client(), attempt.idempotency_key, attempt.request_body
+    reference = external_id(attempt.invoice_id)
+    db.session.commit()
+    try:
+        info = client.create_payment(reference, key, body)
+    except LibeoUnheard as error:
+        connection.record_failure(error)
+        attempt.claimed_until = None
+    except LibeoUnreachable as error:
+        connection.record_failure(error)
+        if not first:
+            attempt.claimed_until = None  # an earlier sending may have reached Libeo: still unknown
+        else:
+            # Nothing ever reached Libeo: the attempt is forgotten and the next click starts afresh.
+            db.session.delete(attempt)
+            db.session.commit()
+            raise LibeoLinkError(error.message + " Rien n'a été payé.") from error
+    except LibeoKeyRefused as error:
+        connection.record_failure(error)
+        _refuse(attempt, "la connexion à Libeo a été révoquée.")
+        db.session.commit()
+        raise LibeoLinkError(error.message) from error
+    except LibeoApiError as error:
+        connection.record_success()
+        if error.code == "payment_exists" and error.payment_id:
+            _adopt(connection, attempt, error.payment_id)
+        else:
+            _refuse(attempt, error.message)
+            db.session.commit()
+            raise LibeoLinkError(error.message, upgrade_url=error.upgrade_url) from error
+    else:
+        connection.record_success()
+        record_payment(attempt, info, connection.company_id)
+        # « Payer » sent the invoice's current state: older queued states must not overwrite it.
+        supersede_pending_updates(attempt.invoice_id)
+    db.session.commit()
+
+
+def _refuse(attempt: PaymentAttempt, message: str) -> None:
+    attempt.status = PaymentState.REFUSED
+    attempt.refusal = message[:500]
+    attempt.claimed_until = None
+
+
+def _adopt(connection: LibeoConnection, attempt: PaymentAttempt, payment_id: str) -> None:
+    """Libeo already has a payment of this invoice (made elsewhere): this attempt is that payment."""
+    try:
+        record_payment(attempt, connection.client(attempts=1).get_payment(payment_id))
+    except LibeoApiError:
+        _refuse(attempt, "Un paiement de cette facture existe déjà dans Libeo.")
+
+
+def replay(attempt: PaymentAttempt) -> None:
+    """Asks Libeo again, with the same key and body, what became of an unheard request."""
+    connection = connection_of(attempt.invoice.company)
+    if connection is None:
+        return
+    try:
+        send(connection, attempt)
+    except LibeoLinkError:
+        pass  # recorded on the attempt (refused) or forgotten (never reached Libeo)
+
+
+def replay_for(invoice: SupplierInvoice, user: User) -> PaymentAttempt | None:
+    """« Vérifier maintenant » on an invoice « Vérification en cours »."""
+    check_payable(invoice, user)
+    attempt = latest_payment(invoice)
+    if attempt is not None and attempt.status is PaymentState.REQUESTED and attempt.idempotency_key:
+        replay(attempt)
+    return attempt
+
+
+def apply_payment_info(company: Company, info: LibeoPaymentInfo) -> PaymentAttempt | None:
+    """Records a payment's latest state from Libeo's feed; idempotent, never touches the invoice's fields.
+
+    A payment MEG did not hear about (the answer was lost) is found by its
+    invoice; one made in Libeo directly for a MEG invoice is recorded too,
+    so that MEG never shows « À régler » for an invoice Libeo is paying.
+    """
+    payment = db.session.scalar(
+        select(PaymentAttempt).join(SupplierInvoice)
+        .where(PaymentAttempt.libeo_payment_id == info.id, SupplierInvoice.company_id == company.id)
+    )
+    if payment is None:
+        invoice = _invoice_of(company, info.invoice_external_id)
+        if invoice is None:
+            return None  # an invoice entered in Libeo: not MEG's
+        payment = latest_payment(invoice)
+        if payment is None or payment.status is not PaymentState.REQUESTED:
+            payment = PaymentAttempt(invoice_id=invoice.id, attempt=(payment.attempt + 1) if payment else 1)
+            db.session.add(payment)
+    record_payment(payment, info, company.id)
+    return payment
+
+
+def record_payment(attempt: PaymentAttempt, info: LibeoPaymentInfo, company_id: int | None = None) -> None:
+    """Records Libeo's account of a payment.
+
+    The first payment MEG learns of for an invoice means Libeo now has the
+    invoice: its file (if any) is queued after it (``libeo_outbox``).
+    """
+    first = attempt.libeo_payment_id is None and (attempt.attempt == 1 or db.session.scalar(
+        select(PaymentAttempt.id).where(PaymentAttempt.invoice_id == attempt.invoice_id,
+                                      PaymentAttempt.libeo_payment_id.is_not(None)).limit(1)
+    ) is None)
+    attempt.record(info)
+    if first:
+        queue_document(attempt.invoice_id, company_id or attempt.invoice.company_id)
+
+
+def _invoice_of(company: Company, reference: str) -> SupplierInvoice | None:
+    prefix, _, number = reference.partition("-")
+    if prefix != "meg" or not number.isdigit() or len(number) > 18:
+        return None
+    return db.session.scalar(
+        select(SupplierInvoice).where(SupplierInvoice.id == int(number), SupplierInvoice.company_id == company.id)
+    )
