@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import secrets
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from operator import itemgetter
 from pathlib import Path
 
@@ -153,7 +153,7 @@ def seed(meg_app, libeo_app, plan: SeedPlan, today: date | None = None) -> list[
 
     plan.check()
     today = today or date.today()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     password_hash = generate_password_hash(PASSWORD, method=BaseConfig.PASSWORD_HASH_METHOD)
     ibans = iban_pool()
     keys = [libeo_key() for _ in range(plan.companies)]

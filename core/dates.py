@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 PARIS = ZoneInfo("Europe/Paris")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def paris_now(now: datetime | None = None) -> datetime:
@@ -23,7 +23,7 @@ def paris_today(now: datetime | None = None) -> date:
 
 def as_utc(value: datetime) -> datetime:
     """SQLite hands back naive datetimes: they were stored in UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def date_fr(value: date | None) -> str:

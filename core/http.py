@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Callable, Iterable
 from http.cookiejar import DefaultCookiePolicy
-from typing import Callable, Iterable
 from urllib.parse import unquote, urlsplit
 
 import requests

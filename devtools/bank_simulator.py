@@ -19,7 +19,7 @@ import argparse
 import secrets
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sepaxml
@@ -68,7 +68,7 @@ def status_report_for(
         raise ValueError("Ce fichier ne contient aucun virement.")
     statuses = dict(statuses or {})
     _check_statuses(statuses, default, group_status, blocks)
-    created_at = created_at or datetime.now(timezone.utc).replace(microsecond=0)
+    created_at = created_at or datetime.now(UTC).replace(microsecond=0)
 
     document = etree.Element(f"{{{NAMESPACE}}}Document", nsmap={None: NAMESPACE})
     report = _add(document, "CstmrPmtStsRpt")

@@ -80,7 +80,7 @@ def demo_data_exists() -> bool:
 
 def create_demo_data(today: date | None = None) -> None:
     """Creates the demo companies, users, suppliers and invoices (once)."""
-    
+
 
     today = today or date.today()
     firm = AccountingFirm(name=ACCOUNTANT[2])

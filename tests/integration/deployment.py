@@ -162,7 +162,7 @@ class Deployment:
     def engine(self, side: str):
         return create_engine(self.databases[side])
 
-    def client(self, side: str) -> "WebClient":
+    def client(self, side: str) -> WebClient:
         return WebClient(self.sides[side].url)
 
 

@@ -221,11 +221,10 @@ def test_no_access_token_is_kept_in_libeo(apps, meg_app, libeo_app):
         assert find_token(access_token) is not None
     create_account_form(browser)
 
-    with libeo_app.app_context():
-        with libeo_db.engine.connect() as conn:
-            for table in libeo_db.metadata.sorted_tables:
-                for row in conn.execute(table.select()):
-                    assert access_token not in repr(tuple(row)), table.name
+    with libeo_app.app_context(), libeo_db.engine.connect() as conn:
+        for table in libeo_db.metadata.sorted_tables:
+            for row in conn.execute(table.select()):
+                assert access_token not in repr(tuple(row)), table.name
     assert access_token not in repr(libeo_session(apps, browser))
 
 

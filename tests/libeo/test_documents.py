@@ -104,7 +104,7 @@ def test_the_invoice_page_shows_and_downloads_the_document(api, client, libeo_ap
     assert "Facture (PDF)" in page and f"/libeo/factures/{invoice_id}/document.pdf" in page
     download = client.get(f"/libeo/factures/{invoice_id}/document.pdf")
     assert download.status_code == 200 and download.data == PDF and download.mimetype == "application/pdf"
-    assert 'attachment; filename="Facture F-2026-001.pdf"' == download.headers["Content-Disposition"]
+    assert download.headers["Content-Disposition"] == 'attachment; filename="Facture F-2026-001.pdf"'
     assert "frame-ancestors 'none'" in download.headers["Content-Security-Policy"]
     assert download.headers["X-Content-Type-Options"] == "nosniff"
 

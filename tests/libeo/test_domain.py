@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy.exc import IntegrityError
@@ -107,7 +107,7 @@ def test_one_active_meg_key_per_account(account_obj):
 
 
 def test_quota_follows_the_paris_calendar_month(account_obj):
-    november = datetime(2026, 11, 15, 12, tzinfo=timezone.utc)
+    november = datetime(2026, 11, 15, 12, tzinfo=UTC)
     for n in range(5):
         pay_invoice(account_obj, _invoice(account_obj, n), USER, now=november)
     db.session.commit()
@@ -115,10 +115,10 @@ def test_quota_follows_the_paris_calendar_month(account_obj):
     assert (quota.used, quota.remaining, quota.summary) == (5, 0, "5 / 5 paiements ce mois-ci")
     sixth = _invoice(account_obj, 6)
     db.session.commit()
-    last_evening = datetime(2026, 11, 30, 22, 59, tzinfo=timezone.utc)  # 23:59 in Paris
+    last_evening = datetime(2026, 11, 30, 22, 59, tzinfo=UTC)  # 23:59 in Paris
     with pytest.raises(QuotaExceeded):
         pay_invoice(account_obj, sixth, USER, execution_date=date(2026, 12, 1), now=last_evening)
-    december_in_paris = datetime(2026, 11, 30, 23, 30, tzinfo=timezone.utc)  # 00:30 on 1 December
+    december_in_paris = datetime(2026, 11, 30, 23, 30, tzinfo=UTC)  # 00:30 on 1 December
     payment = pay_invoice(account_obj, sixth, USER, now=december_in_paris)
     assert payment.execution_date == date(2026, 12, 1)
     db.session.commit()
@@ -176,7 +176,7 @@ def test_a_payments_words_are_one_function_of_its_state_in_paris_time():
     from models.libeo.payments.models import payment_status_label
 
     execution = date(2027, 1, 4)
-    new_year_in_paris = datetime(2026, 12, 31, 23, 30, tzinfo=timezone.utc)  # 00:30 on 1 January in Paris
+    new_year_in_paris = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)  # 00:30 on 1 January in Paris
     assert payment_status_label(PaymentStatus.SCHEDULED, execution, None, None) == "Programmé le 04/01/2027"
     assert payment_status_label(PaymentStatus.IN_PROGRESS, execution, None, None) == "Remis à la banque"
     assert payment_status_label(PaymentStatus.PAID, execution, new_year_in_paris, None) == "Payé le 01/01/2027"
@@ -192,10 +192,10 @@ def test_a_payments_words_are_one_function_of_its_state_in_paris_time():
 def test_cancelling_gives_the_slot_back_to_the_month_it_was_counted_in(account_obj):
     from models.libeo.payments.order import cancel_payment
 
-    november = datetime(2026, 11, 30, 22, 30, tzinfo=timezone.utc)  # 23:30 in Paris, still November
+    november = datetime(2026, 11, 30, 22, 30, tzinfo=UTC)  # 23:30 in Paris, still November
     payment = pay_invoice(account_obj, _invoice(account_obj), USER, execution_date=date(2026, 12, 1), now=november)
     db.session.commit()
-    december = datetime(2026, 12, 2, 9, tzinfo=timezone.utc)
+    december = datetime(2026, 12, 2, 9, tzinfo=UTC)
     pay_invoice(account_obj, _invoice(account_obj, 2), USER, execution_date=date(2026, 12, 2), now=december)
     db.session.commit()
     cancel_payment(account_obj, payment)

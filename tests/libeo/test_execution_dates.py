@@ -7,7 +7,7 @@ checked and, when refused, the message names it and the next business day.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from html import unescape
 
 import pytest
@@ -23,7 +23,7 @@ from .conftest import SUPPLIER_IBAN, pay_body
 
 USER = Initiator("claire@boulangerie-martin.fr", InitiatorRole.USER, Channel.MEG)
 # Monday 30 November 2026, 10:00 in Paris.
-NOW = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 TODAY = paris_today()
 
 
@@ -60,7 +60,7 @@ def test_without_a_date_the_payment_is_for_the_due_date_on_a_business_day(accoun
 
 
 def test_past_due_on_a_saturday_means_next_monday(account_obj):
-    saturday = datetime(2026, 12, 5, 10, tzinfo=timezone.utc)
+    saturday = datetime(2026, 12, 5, 10, tzinfo=UTC)
     payment = pay_invoice(account_obj, _invoice(account_obj, date(2026, 11, 2)), USER, now=saturday)
     assert payment.execution_date == date(2026, 12, 7)
 

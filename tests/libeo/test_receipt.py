@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from pypdf import PdfReader
 
@@ -27,7 +27,7 @@ RECEIPT = ReceiptData(
     end_to_end_id="E2E-7F3A9C21B04D",
     sepa_message_id="LIBEO-20261012-000042",
     status_label="Payé le 13/10/2026",
-    generated_at=datetime(2026, 10, 13, 22, 30, tzinfo=timezone.utc),
+    generated_at=datetime(2026, 10, 13, 22, 30, tzinfo=UTC),
 )
 
 

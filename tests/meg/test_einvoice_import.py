@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from html import unescape
 from io import BytesIO
 
@@ -368,7 +368,7 @@ def test_a_pending_file_expires_and_can_be_abandoned(admin, meg_app):
     location, _ = start(admin, facturx_pdf(INVOICE, "en16931"), "f.pdf")
     import_id = int(location.rsplit("/", 1)[1])
     with meg_app.app_context():
-        db.session.get(PendingImport, import_id).expires_at = datetime(2020, 1, 1, tzinfo=timezone.utc)
+        db.session.get(PendingImport, import_id).expires_at = datetime(2020, 1, 1, tzinfo=UTC)
         db.session.commit()
     assert "importez-le de nouveau" in unescape(admin.get(location).get_data(as_text=True))
 

@@ -67,7 +67,7 @@ class Plan(enum.Enum):
         return 0 if self is Plan.GRATUIT else 900
 
     @classmethod
-    def from_code(cls, code: str) -> "Plan":
+    def from_code(cls, code: str) -> Plan:
         return cls[code.strip().upper()]
 
 
@@ -108,7 +108,7 @@ class Account(db.Model):
     # « Les paiements initiés par l'expert-comptable doivent être approuvés ».
     approve_accountant_payments: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
-    users: Mapped[list["LibeoUser"]] = relationship(back_populates="account", order_by="LibeoUser.id")
+    users: Mapped[list[LibeoUser]] = relationship(back_populates="account", order_by="LibeoUser.id")
 
     @property
     def payment_limit(self) -> int | None:

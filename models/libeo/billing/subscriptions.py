@@ -17,7 +17,7 @@ import logging
 import re
 import time
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import stripe
 from sqlalchemy import BigInteger, DateTime, ForeignKey, String, select
@@ -379,7 +379,7 @@ def _period_end_of(subscription: dict) -> object:
 
 def _period_end(subscription: dict) -> datetime | None:
     end = _period_end_of(subscription)
-    return datetime.fromtimestamp(end, timezone.utc) if end else None
+    return datetime.fromtimestamp(end, UTC) if end else None
 
 
 def period_end_date(account: Account) -> date | None:
@@ -388,7 +388,7 @@ def period_end_date(account: Account) -> date | None:
     if end is None:
         return None
     if end.tzinfo is None:  # SQLite gives back naive UTC datetimes
-        end = end.replace(tzinfo=timezone.utc)
+        end = end.replace(tzinfo=UTC)
     return end.astimezone(PARIS).date()
 
 

@@ -125,7 +125,7 @@ class Invoice(db.Model):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
     account: Mapped[Account] = relationship()
-    payments: Mapped[list["Payment"]] = relationship(back_populates="invoice", order_by="Payment.id.desc()")
+    payments: Mapped[list[Payment]] = relationship(back_populates="invoice", order_by="Payment.id.desc()")
 
     @validates("number")
     def _keep_number_key(self, _key: str, number: str) -> str:
@@ -154,7 +154,7 @@ class Invoice(db.Model):
         return self.status in (InvoiceStatus.TO_PAY, InvoiceStatus.PAYMENT_FAILED)
 
     @property
-    def latest_payment(self) -> "Payment | None":
+    def latest_payment(self) -> Payment | None:
         return self.payments[0] if self.payments else None
 
     @property

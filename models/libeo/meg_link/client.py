@@ -112,7 +112,7 @@ class MegProfile:
     achats_admin: bool
 
     @classmethod
-    def from_claims(cls, claims: dict) -> "MegProfile":
+    def from_claims(cls, claims: dict) -> MegProfile:
         """Checks the claims; raises :class:`NoSiret` or :class:`InvalidData` in French."""
         issuer, subject = _claim(claims, "iss"), _claim(claims, "sub")
         company_ref = _claim(claims, "company_id", max_length=64)
@@ -146,7 +146,7 @@ class MegProfile:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "MegProfile":
+    def from_dict(cls, data: dict) -> MegProfile:
         return cls(**{name: data[name] for name in cls.__dataclass_fields__})
 
 

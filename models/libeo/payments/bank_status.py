@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Literal
 
 from lxml import etree
 

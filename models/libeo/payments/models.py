@@ -184,7 +184,7 @@ class Payment(db.Model):
 
     account: Mapped[Account] = relationship()
     invoice: Mapped[Invoice] = relationship(back_populates="payments")
-    batch: Mapped["SepaBatch | None"] = relationship(back_populates="payments")
+    batch: Mapped[SepaBatch | None] = relationship(back_populates="payments")
 
     @property
     def is_cancelled(self) -> bool:

@@ -42,11 +42,11 @@ class PaymentQuota:
     month: str
 
     @classmethod
-    def for_account(cls, account: Account, now: datetime | None = None) -> "PaymentQuota":
+    def for_account(cls, account: Account, now: datetime | None = None) -> PaymentQuota:
         return cls(account, quota_month(now))
 
     @classmethod
-    def known(cls, account, month: str, used: int) -> "PaymentQuota":
+    def known(cls, account, month: str, used: int) -> PaymentQuota:
         """The quota of ``month`` whose count was read already (with the API key, whose account summary
         has the id and ``payment_limit`` a quota reads)."""
         quota = cls(account, month)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from xml.sax.saxutils import escape
 
 from core.banks import bank_bic, bank_name
@@ -125,5 +125,5 @@ def _joined(*parts: str | None) -> str:
 
 def _paris(moment: datetime) -> str:
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(PARIS).strftime("%d/%m/%Y à %H:%M")

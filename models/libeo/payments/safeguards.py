@@ -99,12 +99,11 @@ KNOWN_NEAR_LIMIT = 200  # known IBANs a payment's checks read at most
 
 
 LEGAL_FORMS = frozenset(
-    "sa sas sasu sarl eurl sci snc scs sca scop scp scm sel selarl selas earl gaec gie ei eirl eurl "
-    "ets etablissement etablissements societe ste cie compagnie".split()
+    ["sa", "sas", "sasu", "sarl", "eurl", "sci", "snc", "scs", "sca", "scop", "scp", "scm", "sel", "selarl", "selas", "earl", "gaec", "gie", "ei", "eirl", "eurl", "ets", "etablissement", "etablissements", "societe", "ste", "cie", "compagnie"]
 )
 
 
-ARTICLES = frozenset("de du des d la le les l et au aux".split())
+ARTICLES = frozenset(["de", "du", "des", "d", "la", "le", "les", "l", "et", "au", "aux"])
 
 
 class KnownSupplierIban(db.Model):

@@ -37,7 +37,7 @@ class AccountingFirm(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
 
-    clients: Mapped[list["Company"]] = relationship(back_populates="accounting_firm", order_by="Company.name")
+    clients: Mapped[list[Company]] = relationship(back_populates="accounting_firm", order_by="Company.name")
 
 
 class Company(db.Model):
@@ -71,7 +71,7 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     accounting_firm: Mapped[AccountingFirm | None] = relationship()
-    roles: Mapped[list["ModuleRole"]] = relationship(back_populates="user", cascade="all, delete-orphan")
+    roles: Mapped[list[ModuleRole]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
     # Flask-Login protocol
     is_active = True

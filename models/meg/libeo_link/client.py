@@ -87,7 +87,7 @@ class LibeoPaymentInfo:
     hold_details: tuple[str, ...] = ()
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "LibeoPaymentInfo":
+    def from_json(cls, data: dict[str, Any]) -> LibeoPaymentInfo:
         execution, paid_at = data.get("execution_date"), data.get("paid_at")
         return cls(
             id=str(data["id"]),
