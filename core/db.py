@@ -11,8 +11,7 @@ from contextlib import contextmanager
 
 from flask import Flask, current_app, g, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData, delete, event, select
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy import delete, event, select
 
 # Constraint names both products' schemas share, so migrations can name them.
 NAMING_CONVENTION = {
@@ -22,15 +21,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-def declarative_db() -> SQLAlchemy:
-    """A product's ``db``: its own declarative base and metadata, constraints named by the convention."""
-
-    class Base(DeclarativeBase):
-        metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-    return SQLAlchemy(model_class=Base)
 
 
 # The statements that write (what a transaction begins with to become a writer).

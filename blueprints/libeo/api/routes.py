@@ -6,7 +6,7 @@ import json
 import re
 from datetime import date
 
-from flask import abort, current_app, g, jsonify, request
+from flask import Blueprint, abort, current_app, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from core.db import keep_loaded
@@ -46,7 +46,6 @@ from models.libeo.payments.quota import PaymentQuota
 from models.libeo.payments.receipt import payment_receipt, receipt_file_name
 
 from ..extensions import limiter
-from . import bp
 from .errors import (
     API_FIELDS,
     ApiError,
@@ -62,6 +61,8 @@ from .openapi import (
     openapi_document,
 )
 from .validation import matches, validate
+
+bp = Blueprint("api", __name__)
 
 PUBLIC_ENDPOINTS = {"api.openapi"}
 

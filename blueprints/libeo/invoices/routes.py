@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from core.dates import date_fr
@@ -28,8 +28,9 @@ from models.libeo.payments.quota import PaymentQuota
 
 from ..context import current_account
 from ..extensions import limiter
-from . import bp
 from .forms import InvoiceForm, PayForm
+
+bp = Blueprint("invoices", __name__)
 
 PER_PAGE = 25
 FORM_FIELDS = {"amount_cents": "amount"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from io import BytesIO
 
 from flask import (
+    Blueprint,
     abort,
     current_app,
     flash,
@@ -31,8 +32,9 @@ from models.libeo.payments.sepa import (
 )
 
 from ..context import current_account
-from . import bp
 from .forms import BankStatusForm
+
+bp = Blueprint("remittances", __name__)
 
 PER_PAGE = 25
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from authlib.oauth2 import OAuth2Error
-from flask import jsonify, request
+from flask import Blueprint, jsonify, request
 
 from models.meg import db
 from models.meg.libeo_link.connection import LibeoLinkError, connect_company
 
 from ..extensions import csrf
 from ..oauth.server import authenticate_bearer
-from . import bp
+
+bp = Blueprint("api", __name__)
 
 ADMIN_ONLY = "Seul un administrateur du module « Achats » peut connecter Libeo."
 TOKEN_MESSAGES = {

@@ -23,8 +23,8 @@ from core.validators import (
     normalize_iban,
     normalize_siret,
 )
-from models.libeo import db
 from models.libeo.accounts.models import Account, ApiKey, LibeoUser, Plan
+from models.libeo.db import db
 from models.libeo.errors import (
     Conflict,
     InvalidData,

@@ -17,8 +17,8 @@ from core.banks import bic_mismatch
 from core.dates import utcnow
 from core.money import InvalidAmount, check_amount_cents
 from core.validators import InvalidIdentifier, clean_text, normalize_bic, normalize_iban
-from models.libeo import db
 from models.libeo.accounts.models import Account
+from models.libeo.db import db
 from models.libeo.errors import Conflict, InvalidData
 from models.libeo.invoices.models import Invoice, InvoiceSource, InvoiceStatus
 

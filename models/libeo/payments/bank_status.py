@@ -12,9 +12,7 @@ docs/architecture.md §4):
 
 - ``paid``: the bank accepted the transfer for execution or executed it:
   ACCP (customer profile checked), ACSP (settlement in progress), ACSC
-  (settled) and ACWC (accepted with a change, e.g. of date). The product brief
-  names ACSC and ACCP; ACSP and ACWC come later in the same life, so a bank that
-  sends them has accepted the transfer too.
+  (settled) and ACWC (accepted with a change, e.g. of date).
 - ``failed``: RJCT, with the reason code's French text.
 - ``pending``: nothing decided yet (ACTC: technically valid, PDNG, RCVD):
   the payment stays « Remis à la banque ».

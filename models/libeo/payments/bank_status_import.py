@@ -18,8 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from core.dates import as_utc, datetime_fr, utcnow
-from models.libeo import db
 from models.libeo.accounts.models import Account
+from models.libeo.db import db
 from models.libeo.errors import InvalidData
 from models.libeo.payments.bank_status import (
     StatusReport,

@@ -28,15 +28,15 @@ from core.banks import bank_name
 from core.dates import as_utc, date_fr, paris_today, utcnow
 from core.money import format_amount
 from core.validators import format_iban
-from models.libeo import db
 from models.libeo.accounts.models import Account, _enum
+from models.libeo.db import Model
 from models.libeo.invoices.models import Invoice, InvoiceStatus, bic_display
 
 
 class PaymentStatus(enum.Enum):
     """A payment's life (docs/architecture.md §4)."""
 
-    AWAITING_APPROVAL = "awaiting_approval"  # held by a safeguard (SPEC §12) until an administrator decides
+    AWAITING_APPROVAL = "awaiting_approval"  # held by a safeguard until an administrator decides
     SCHEDULED = "scheduled"  # will be executed on its execution date
     IN_PROGRESS = "in_progress"  # in a SEPA file (pain.001) the account can download
     PAID = "paid"  # the bank confirmed it (status report, or « Marquer comme débité »)
@@ -71,7 +71,7 @@ def payment_status_label(
     raise ValueError(f"payment status without words: {status}")
 
 
-# What each safeguard's code means, in the words both products use (SPEC §12).
+# What each safeguard's code means, in the words both products use.
 HOLD_LABELS = {
     "new_iban": "nouvel IBAN du fournisseur",
     "duplicate_suspected": "doublon possible",
@@ -120,7 +120,7 @@ class Channel(enum.Enum):
     LIBEO = "Libeo"
 
 
-class Payment(db.Model):
+class Payment(Model):
     """One SEPA credit transfer paying one invoice.
 
     The creditor and the amount are copied from the invoice when the payment
@@ -172,7 +172,7 @@ class Payment(db.Model):
     # Who clicked « Marquer comme débité » (None when a bank status report said so).
     marked_paid_by: Mapped[str | None] = mapped_column(String(254))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Why the payment is held (SPEC §12): codes (``new_iban``…) and French sentences naming
+    # Why the payment is held: codes (``new_iban``…) and French sentences naming
     # the other invoice or the previous IBAN. Kept after the decision, for the record.
     hold_reasons: Mapped[list | None] = mapped_column(JSON)
     hold_details: Mapped[list | None] = mapped_column(JSON)
@@ -224,7 +224,7 @@ class Payment(db.Model):
         return payment_status_label(self.status, self.execution_date, self.paid_at, self.failure_reason)
 
 
-class PaymentUsage(db.Model):
+class PaymentUsage(Model):
     """Payments an account made in one calendar month (Europe/Paris).
 
     The quota is enforced by one conditional UPDATE of this row, so concurrent
@@ -238,7 +238,7 @@ class PaymentUsage(db.Model):
     payment_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class IdempotencyRecord(db.Model):
+class IdempotencyRecord(Model):
     """The first request made with an ``Idempotency-Key``, and its answer once done."""
 
     __tablename__ = "idempotency_record"
@@ -258,7 +258,7 @@ class IdempotencyRecord(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class SepaBatch(db.Model):
+class SepaBatch(Model):
     """One SEPA Credit Transfer file (pain.001.001.03) for one account: a « remise ».
 
     ``sent`` once its file is stored here (``xml``), downloadable from
@@ -292,7 +292,7 @@ class SepaBatch(db.Model):
     payments: Mapped[list[Payment]] = relationship(back_populates="batch", order_by="Payment.id")
 
 
-class BankStatusImport(db.Model):
+class BankStatusImport(Model):
     """A bank status report (pain.002) applied to one of the account's files; each report once."""
 
     __tablename__ = "bank_status_import"
@@ -308,7 +308,7 @@ class BankStatusImport(db.Model):
     imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class PaymentEvent(db.Model):
+class PaymentEvent(Model):
     """One change of a payment's state, as the events feed serves it (``GET /events``).
 
     Written in the same transaction as the change. ``seq`` numbers the

@@ -24,9 +24,9 @@ from core.calendar import (
     next_business_day,
 )
 from core.dates import date_fr, paris_today, utcnow
-from models.libeo import db
 from models.libeo.accounts.models import Account
 from models.libeo.accounts.services import normalize_email
+from models.libeo.db import db
 from models.libeo.errors import (
     Conflict,
     Forbidden,

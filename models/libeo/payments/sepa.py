@@ -34,8 +34,8 @@ from sqlalchemy.orm import joinedload
 
 from core.calendar import next_business_day
 from core.dates import paris_today, utcnow
-from models.libeo import db
 from models.libeo.accounts.models import Account
+from models.libeo.db import db
 from models.libeo.payments.models import Payment, PaymentStatus, SepaBatch
 from models.libeo.payments.transitions import move_payments
 
@@ -65,7 +65,7 @@ class ExecutionReport:
     batches: list[BatchResult] = field(default_factory=list)
     # Accounts with due payments but no bank account to debit: (name, count).
     waiting_for_iban: list[tuple[str, int]] = field(default_factory=list)
-    # Accounts with due payments whose owner is not verified (SPEC §12): (name, count).
+    # Accounts with due payments whose owner is not verified: (name, count).
     unverified: list[tuple[str, int]] = field(default_factory=list)
 
 

@@ -37,9 +37,9 @@ from core.calendar import default_execution_date, is_business_day, next_business
 from core.dates import date_fr, paris_today, utcnow
 from core.money import format_amount
 from core.validators import mask_iban
-from models.meg import db
 from models.meg.achats.models import PaymentMode, SupplierInvoice
 from models.meg.companies.models import Company, User
+from models.meg.db import Model, db
 from models.meg.libeo_link.client import (
     LibeoPaymentInfo,
 )
@@ -73,7 +73,7 @@ class PaymentState(enum.Enum):
         return self not in (PaymentState.REFUSED, PaymentState.FAILED, PaymentState.CANCELLED)
 
 
-class PaymentAttempt(db.Model):
+class PaymentAttempt(Model):
     """One request to pay an invoice through Libeo, and the payment's life as Libeo tells it."""
 
     __tablename__ = "libeo_payment"

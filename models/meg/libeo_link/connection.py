@@ -29,8 +29,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.dates import as_utc, utcnow
 from core.setup import instance_secret
-from models.meg import db
 from models.meg.companies.models import Company, User
+from models.meg.db import Model, db
 from models.meg.journal import LIBEO_SIGN_IN
 from models.meg.journal import record as journal
 from models.meg.libeo_link.client import (
@@ -67,7 +67,7 @@ class ConnectionState(enum.Enum):
     UNREACHABLE = "unreachable"
 
 
-class LibeoConnection(db.Model):
+class LibeoConnection(Model):
     __tablename__ = "libeo_connection"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -20,9 +20,9 @@ from flask import current_app
 from sqlalchemy import exists, or_, select, update
 
 from core.dates import as_utc, utcnow
-from models.meg import db
 from models.meg.achats.models import SupplierInvoice
 from models.meg.companies.models import Company
+from models.meg.db import db
 from models.meg.libeo_link.attempts import (
     PaymentAttempt,
     PaymentState,
