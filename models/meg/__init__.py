@@ -17,4 +17,5 @@ from models.meg.journal import MegJournalEntry  # noqa: E402,F401
 from models.meg.libeo_link.attempts import PaymentAttempt
 from models.meg.libeo_link.connection import LibeoConnection  # noqa: E402,F401
 from models.meg.libeo_link.outbox import OutboxMessage  # noqa: E402,F401
+from models.meg.libeo_link.sync import SyncRun  # noqa: E402,F401
 from models.meg.oauth import OAuthAuthorizationCode, OAuthClient, OAuthToken  # noqa: E402,F401
