@@ -6,8 +6,6 @@ import logging
 from collections.abc import Callable
 from time import perf_counter
 
-from werkzeug.wsgi import ClosingIterator
-
 from core.observability.context import (
     REQUEST_ID_HEADER,
     WorkContext,
@@ -27,8 +25,8 @@ class ObservedApp:
     The request id is the caller's ``X-Request-ID`` when the caller may be
     believed (``trusts(path)``: a trusted proxy in front, or the other product
     calling its API), else a new one; the answer carries it back. The count,
-    the duration (until the body is sent) and the log line are taken when the
-    server closes the answer.
+    the duration (until the body is sent) and the log line are taken once the
+    body is sent, or when the server closes it early.
     """
 
     def __init__(self, wsgi_app, *, product: str, trusts: Callable[[str], bool]) -> None:
@@ -60,7 +58,19 @@ class ObservedApp:
             context.status = 500
             self._finish(context, started, token)
             raise
-        return ClosingIterator(body, lambda: self._finish(context, started, token))
+        return self._sent(body, context, started, token)
+
+    def _sent(self, body, context: WorkContext, started: float, token):
+        """The body, then the count and the log line: once it is all sent, or the server closes it."""
+        try:
+            yield from body
+        finally:
+            try:
+                close = getattr(body, "close", None)
+                if close is not None:
+                    close()
+            finally:
+                self._finish(context, started, token)
 
     def _finish(self, context: WorkContext, started: float, token) -> None:
         try:
