@@ -103,6 +103,22 @@ def _fail(message: str) -> NoReturn:
     raise SystemExit(1)
 
 
+@libeo_cli.command("status")
+def status():
+    """Payments, SEPA files and bank reports as an operator watches them; exit status 1 when a person must act."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from core.observability.status import render
+    from models.libeo.monitoring import snapshot
+
+    try:
+        shot = snapshot()
+    except SQLAlchemyError:
+        _fail("la base de données de Libeo ne répond pas (voir /readyz et le journal).")
+    click.echo(render("Libeo", shot))
+    raise SystemExit(1 if shot.alerts else 0)
+
+
 @libeo_cli.command("housekeeping")
 def housekeeping():
     """Purges what Libeo no longer needs (answers to Idempotency-Keys older than 30 days), in short batches."""

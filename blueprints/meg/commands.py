@@ -48,6 +48,23 @@ def sync(loop: bool, every: float):
         time.sleep(every)
 
 
+@meg_cli.command("status")
+def status():
+    """The exchange with Libeo as an operator watches it; exit status 1 when a person must act (for cron)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from core.observability.status import render
+    from models.meg.libeo_link.monitoring import snapshot
+
+    try:
+        shot = snapshot()
+    except SQLAlchemyError:
+        click.echo("Erreur : la base de données de MEG ne répond pas (voir /readyz et le journal).", err=True)
+        raise SystemExit(2) from None
+    click.echo(render("MEG", shot))
+    raise SystemExit(1 if shot.alerts else 0)
+
+
 @meg_cli.group("oauth-client")
 def oauth_client_cli():
     """Clients OAuth / OpenID Connect de MEG (« Se connecter avec MEG »)."""

@@ -79,7 +79,10 @@ class ObservedApp:
             self.metrics.observe(context.route, context.method, status, seconds)
             if self.log.isEnabledFor(logging.INFO):
                 duration_ms = round(seconds * 1000, 1)
-                self.log.info("%s %s %s %s ms", context.method, context.path, status, duration_ms,
-                              extra={"status": status, "duration_ms": duration_ms})
+                # Its own request's fields, whatever the context is when the server closes the answer.
+                self.log.info("%s %s %s %s ms", context.method, context.path, status, duration_ms, extra={
+                    "product": context.product, "request_id": context.request_id, "user_id": context.user_id,
+                    "account_id": context.account_id, "route": context.route, "method": context.method,
+                    "path": context.path, "status": status, "duration_ms": duration_ms})
         finally:
             leave(token)

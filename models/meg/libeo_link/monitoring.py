@@ -95,8 +95,9 @@ def snapshot(now: datetime | None = None) -> Snapshot:
               f"{waiting}" + (f" (la plus ancienne : {age_fr(waiting_age)})" if waiting else ""))
     alert = None
     if dead:
-        companies = ", ".join(f"« {name} »" for name in session.scalars(_DEAD_COMPANIES))
-        alert = (f"{dead} mise(s) à jour refusée(s) définitivement par Libeo (entreprises : {companies}…) : "
+        names = list(session.scalars(_DEAD_COMPANIES))
+        companies = ", ".join(f"« {name} »" for name in names) + (" …" if len(names) == SHOWN_COMPANIES else "")
+        alert = (f"{dead} mise(s) à jour refusée(s) définitivement par Libeo (entreprises : {companies}) : "
                  "un administrateur « Achats » de l'entreprise choisit « Réessayer » ou « Ignorer » dans « Options ».")
     shot.show("Mises à jour refusées par Libeo (lettres mortes)", f"{dead}", alert)
 
