@@ -255,7 +255,8 @@ def test_no_secret_key_token_or_full_iban_in_the_log_lines_of_a_representative_r
 
     # Login failures on both products.
     client.post("/meg/connexion", data={"email": "admin@boulangerie-martin.fr", "password": "mauvais-mot-de-passe-1"})
-    client.post("/libeo/connexion", data={"email": "claire@boulangerie-martin.fr", "password": "mauvais-mot-de-passe-2"})
+    client.post("/libeo/connexion",
+                data={"email": "claire@boulangerie-martin.fr", "password": "mauvais-mot-de-passe-2"})
     secrets_seen |= {"mauvais-mot-de-passe-1", "mauvais-mot-de-passe-2"}
     # API errors: a wrong key, a malformed body, a replay with another body.
     wrong_key = "lbo_meg_0123456789ab_" + "S" * 43
