@@ -13,6 +13,7 @@ that expire, and the next pass takes the work over.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from time import perf_counter
@@ -41,6 +42,8 @@ from models.meg.libeo_link.connection import (
 )
 from models.meg.libeo_link.outbox import deliver_invoice_updates, purge_old_messages
 from models.meg.libeo_link.paying import apply_payment_info, replay
+
+log = logging.getLogger("meg.sync")
 
 PAGE_SIZE = 100
 MAX_PAGES = 20
@@ -98,6 +101,8 @@ def sync_pass(now: datetime | None = None) -> SyncReport:
             report.events += read_events(connection_id)
         report.purged = purge_old_messages(now)
         record_run(perf_counter() - started)
+        if report.replayed or report.delivered or report.postponed or report.events:
+            log.info("Passage de synchronisation avec Libeo : %s", report)
     return report
 
 
