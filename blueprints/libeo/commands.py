@@ -115,7 +115,8 @@ def status():
     try:
         shot = snapshot()
     except SQLAlchemyError:
-        _fail("la base de données de Libeo ne répond pas (voir /readyz et le journal).")
+        click.echo("Erreur : la base de données de Libeo ne répond pas (voir /readyz et le journal).", err=True)
+        raise SystemExit(2) from None
     click.echo(render("Libeo", shot))
     raise SystemExit(1 if shot.alerts else 0)
 
