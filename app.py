@@ -18,6 +18,7 @@ from blueprints.meg.factory import create_meg_app
 
 __all__ = ["create_app", "create_meg_app", "create_libeo_app"]
 from config import BASE_DIR, INSTANCE_DIR
+from core.observability.tracing import name_process
 from core.security import init_security_headers
 from core.setup import instance_secret
 
@@ -26,6 +27,7 @@ LIBEO_OAUTH_CLIENT_ID = "libeo"
 
 
 def create_app(meg_config: dict | None = None, libeo_config: dict | None = None) -> Flask:
+    name_process("meg-libeo")  # the traces' service, when tracing is on
     meg = create_meg_app({**mounted_at("/meg"), **(meg_config or {})})
     libeo = create_libeo_app({**mounted_at("/libeo"), **(libeo_config or {})})
     app = Flask(
@@ -44,6 +46,10 @@ def create_app(meg_config: dict | None = None, libeo_config: dict | None = None)
     @app.route("/")
     def landing():
         return render_template("landing/index.html")
+
+    @app.route("/healthz")
+    def healthz():  # the process answers (each product's own are /meg/healthz, /libeo/healthz)
+        return {"status": "ok"}
 
     init_security_headers(app)
 

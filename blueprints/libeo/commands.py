@@ -53,7 +53,8 @@ def verify_account_command(siret: str):
 
 
 @libeo_cli.command("execute-payments")
-@click.option("--date", "on_date", type=click.DateTime(formats=["%Y-%m-%d"]), help="Jour d'exécution (AAAA-MM-JJ), aujourd'hui par défaut.")
+@click.option("--date", "on_date", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Jour d'exécution (AAAA-MM-JJ), aujourd'hui par défaut.")
 def execute_payments(on_date):
     """Creates the SEPA transfer files (pain.001) of the due payments: they are then « Remis à la banque »."""
     today: date | None = on_date.date() if on_date else None
@@ -101,6 +102,23 @@ def _fail(message: str) -> NoReturn:
     """A French message on standard error, exit status 1 (click would print « Error: »)."""
     click.echo(f"Erreur : {message}", err=True)
     raise SystemExit(1)
+
+
+@libeo_cli.command("status")
+def status():
+    """Payments, SEPA files and bank reports as an operator watches them; exit status 1 when a person must act."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from core.observability.status import render
+    from models.libeo.monitoring import snapshot
+
+    try:
+        shot = snapshot()
+    except SQLAlchemyError:
+        click.echo("Erreur : la base de données de Libeo ne répond pas (voir /readyz et le journal).", err=True)
+        raise SystemExit(2) from None
+    click.echo(render("Libeo", shot))
+    raise SystemExit(1 if shot.alerts else 0)
 
 
 @libeo_cli.command("housekeeping")

@@ -11,9 +11,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from core.db import keep_loaded
 from core.files import MAX_DOCUMENT_BYTES
+from core.observability.context import note
 from core.throttle import client_address, configured, refused_credentials
 from core.views import pdf_response
-from models.libeo import Account, Channel, InitiatorRole, Invoice, db
+from models.libeo import Account, Channel, InitiatorRole, Invoice, db, monitoring
 from models.libeo.accounts.keys import (
     authenticate_api_key,
     public_id_of,
@@ -89,6 +90,8 @@ def request_key():
     """
     if "api_key" not in g:
         g.api_key = authenticate_api_key(_bearer_token(), with_account=request.method not in ("GET", "HEAD"))
+        if g.api_key is not None:
+            note(account_id=g.api_key.account_id)  # the request's log lines name the account
     return g.api_key
 
 
@@ -113,6 +116,7 @@ def authenticate():
         return None
     key = request_key()
     if key is None:
+        monitoring.key_failures().inc()
         return unauthorized()
     if record_key_use(key):
         with keep_loaded(db):  # the account read with the key stays as read
@@ -269,6 +273,7 @@ def pay(external_id: str):
     # The whole body: a replay must send exactly what the first request sent.
     claim = claim_key(account, key, fingerprint("POST", request.path, body))
     if claim.answer is not None:
+        monitoring.idempotency_replays().inc()
         status, answer = claim.answer
         response = jsonify(answer)
         response.status_code = status

@@ -36,6 +36,7 @@ from models.libeo.errors import (
 )
 from models.libeo.invoices.models import Invoice
 from models.libeo.journal import record as journal
+from models.libeo.monitoring import quota_refusals
 from models.libeo.payments.events import record_payment_events
 from models.libeo.payments.models import (
     ACTIVE_PAYMENT_STATUSES,
@@ -217,6 +218,7 @@ def place_payment(
         db.session.rollback()
         if existing is not None:
             raise _already_paid(number, existing)
+        quota_refusals().inc()
         raise QuotaExceeded(
             f"Votre formule {plan.label} inclut {plan.payment_limit} paiements par mois, tous utilisés "
             "ce mois-ci : passez à la formule Partnerships (paiements illimités) pour payer cette facture.",

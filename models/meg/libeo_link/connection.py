@@ -91,6 +91,8 @@ class LibeoConnection(Model):
     account_verified: Mapped[bool | None] = mapped_column(Boolean)
     # Where MEG's reading of Libeo's events feed stands (Libeo's opaque cursor).
     events_cursor: Mapped[str | None] = mapped_column(String(64))
+    # When a sync pass last read the feed to its end: how far behind MEG may be (the operator's lag gauge).
+    events_read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # A sync worker owns the connection's pass until then; another may take it after.
     sync_claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
