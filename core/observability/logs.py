@@ -142,7 +142,8 @@ def write_request_line(logger: logging.Logger, fields: dict, message: str) -> bo
     try:
         stream = handler.stream
         stream.write(line + "\n")
-        stream.flush()
+        if not getattr(stream, "line_buffering", False):  # standard error flushes at each line itself
+            stream.flush()
     except Exception:  # a log line never fails a request
         pass
     finally:
