@@ -144,6 +144,13 @@ def test_under_gunicorn_with_two_workers_the_metrics_are_the_sum_of_both(deploym
         found = scrape(deployment, "libeo")
         assert gauge(found, "libeo_http_request_duration_seconds_count", **labels) == sent
 
+    # The status command reads the servers' counters from the same directory.
+    for _ in range(3):
+        requests.get(url + "/api/v1/me", headers={"Authorization": "Bearer lbo_meg_0123456789ab_" + "x" * 43},
+                     timeout=10)
+    status = deployment.flask("libeo", "libeo", "status", check=False)
+    assert re.search(r"Clés d'API refusées +3 depuis le démarrage des serveurs", status.stdout), status.stdout
+
 
 # --- traces -------------------------------------------------------------------------------------------
 
