@@ -22,6 +22,7 @@ from core.observability.context import current_context
 from core.setup import RedactSecrets
 
 _HANDLER_FLAG = "_meg_libeo_handler"
+QUIET_LIBRARIES = ("sqlalchemy", "factur-x", "fontTools", "PIL", "pypdf", "xmlschema", "reportlab")
 # Printed IBANs: country, check digits, then groups of four (spaces optional), as people and
 # programs write them. The SEPA countries' shortest IBAN has 15 characters.
 _IBAN = re.compile(r"\b([A-Z]{2}\d{2})((?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)\b")
@@ -178,7 +179,8 @@ def configure_logging(log_format: str | None = None, level: str | None = None) -
     wanted = (log_format or os.environ.get("LOG_FORMAT") or "text").strip().lower()
     handler.setFormatter(JsonFormatter() if wanted == "json" else TextFormatter())
     root.setLevel((level or os.environ.get("LOG_LEVEL") or "INFO").strip().upper())
-    # SQLAlchemy prints statements with their parameters (IBANs, key digests) from INFO on:
-    # only its warnings, whatever the level asked for the rest.
-    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+    # SQLAlchemy prints statements with their parameters (IBANs, key digests) from INFO on, and the
+    # document libraries a line per file they read: only their warnings, whatever the level asked.
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
     return handler
