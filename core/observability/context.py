@@ -37,7 +37,7 @@ def well_formed(value: str | None) -> str | None:
     return value if value and _WELL_FORMED.fullmatch(value) else None
 
 
-@dataclass
+@dataclass(slots=True)
 class WorkContext:
     product: str
     request_id: str

@@ -82,6 +82,7 @@ class LineFormatter(logging.Formatter):
         raise NotImplementedError
 
 
+_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
 _this_second: tuple[int, str] = (0, "")
 
 
@@ -105,7 +106,7 @@ class JsonFormatter(LineFormatter):
         entry["message"] = redact(message)
         if exception:
             entry["exception"] = redact(exception)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        return _encode(entry)
 
 
 class TextFormatter(LineFormatter):
