@@ -2,7 +2,7 @@
 
 ``/metrics`` serves :func:`snapshot`'s readings and the counters; ``flask
 --app app libeo status`` prints the same as a French table and exits 1 when a
-person must act (README « Exploitation »). Each reading costs a fixed number
+person must act (README « Operations »). Each reading costs a fixed number
 of queries, bounded by the work in flight, never by the history.
 """
 
