@@ -195,11 +195,10 @@ def test_metrics_count_requests_per_endpoint_and_status_and_read_the_gauges(libe
     def added(name: str, **labels) -> float:
         return (sample(after, name, **labels) or 0) - (sample(before, name, **labels) or 0)
 
-    assert added("libeo_http_requests_total", **healthz) == 3
     assert added("libeo_http_request_duration_seconds_count", **healthz) == 3
     assert added("libeo_http_request_duration_seconds_bucket", le="+Inf", **healthz) == 3
-    assert added("libeo_http_requests_total", **not_found) == 1
-    assert added("libeo_http_requests_total", **refused) == 1
+    assert added("libeo_http_request_duration_seconds_count", **not_found) == 1
+    assert added("libeo_http_request_duration_seconds_count", **refused) == 1
     assert added("libeo_api_key_failures_total") == 1
     assert sample(after, "libeo_gauges_up") == 1
     assert sample(after, "libeo_payments", state="scheduled") == 0

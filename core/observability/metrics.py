@@ -74,22 +74,24 @@ def multiprocess() -> bool:
 
 
 class RequestMetrics:
-    """The count and duration of a product's answers, by endpoint, method and status."""
+    """The count and duration of a product's answers, by endpoint, method and status.
+
+    One histogram: its ``…_count`` is the number of answers (a separate
+    counter would write the same number a second time on every request).
+    """
 
     def __init__(self, product: str) -> None:
-        labels = ("endpoint", "method", "status")
-        self.count = counter(f"{product}_http_requests_total", "HTTP requests answered.", labels)
         self.duration = histogram(f"{product}_http_request_duration_seconds",
-                                  "Time to answer an HTTP request, body included.", labels)
-        self._children: dict[tuple[str, str, str], tuple] = {}
+                                  "Time to answer an HTTP request, body included; its _count counts the answers.",
+                                  ("endpoint", "method", "status"))
+        self._children: dict[tuple[str, str, str], Histogram] = {}
 
     def observe(self, endpoint: str | None, method: str, status: int, seconds: float) -> None:
         key = (endpoint or "none", method if method in METHODS else "other", str(status))
-        children = self._children.get(key)
-        if children is None:
-            children = self._children.setdefault(key, (self.count.labels(*key), self.duration.labels(*key)))
-        children[0].inc()
-        children[1].observe(seconds)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children.setdefault(key, self.duration.labels(*key))
+        child.observe(seconds)
 
 
 # --- gauges read at scrape time --------------------------------------------------------------------

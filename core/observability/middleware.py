@@ -14,6 +14,7 @@ from core.observability.context import (
     new_request_id,
     well_formed,
 )
+from core.observability.logs import write_request_line
 from core.observability.metrics import RequestMetrics
 
 CONTEXT_KEY = "observability.context"
@@ -72,17 +73,22 @@ class ObservedApp:
             finally:
                 self._finish(context, started, token)
 
+    def _log_line(self, context: WorkContext, status: int, duration_ms: float) -> None:
+        """The request's line, with its own request's fields whatever the context is when the server
+        closes the answer."""
+        fields = {"product": context.product, "request_id": context.request_id, "user_id": context.user_id,
+                  "account_id": context.account_id, "route": context.route, "method": context.method,
+                  "path": context.path, "status": status, "duration_ms": duration_ms}
+        message = f"{context.method} {context.path} {status} {duration_ms} ms"
+        if not write_request_line(self.log, fields, message):
+            self.log.info(message, extra=fields)
+
     def _finish(self, context: WorkContext, started: float, token) -> None:
         try:
             seconds = perf_counter() - started
             status = context.status or 500
             self.metrics.observe(context.route, context.method, status, seconds)
             if self.log.isEnabledFor(logging.INFO):
-                duration_ms = round(seconds * 1000, 1)
-                # Its own request's fields, whatever the context is when the server closes the answer.
-                self.log.info("%s %s %s %s ms", context.method, context.path, status, duration_ms, extra={
-                    "product": context.product, "request_id": context.request_id, "user_id": context.user_id,
-                    "account_id": context.account_id, "route": context.route, "method": context.method,
-                    "path": context.path, "status": status, "duration_ms": duration_ms})
+                self._log_line(context, status, round(seconds * 1000, 1))
         finally:
             leave(token)

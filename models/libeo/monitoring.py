@@ -135,10 +135,12 @@ def snapshot(now: datetime | None = None) -> Snapshot:
               f"{reports}" + (f" (le dernier il y a {age_fr(_age(now, last_report))})" if reports else ""))
 
     counts = counter_values("libeo")
-    for name, label in COUNTERS:
-        shown = "— (PROMETHEUS_MULTIPROC_DIR absent : compteurs des serveurs non lisibles ici)" if counts is None \
-            else f"{int(counts.get(name, 0))} depuis le démarrage des serveurs"
-        shot.show(label, shown)
+    if counts is None:
+        shot.show("Refus comptés par les serveurs", "non lisibles ici (PROMETHEUS_MULTIPROC_DIR non défini) : "
+                                                    "voir /metrics")
+    else:
+        for name, label in COUNTERS:
+            shot.show(label, f"{int(counts.get(name, 0))} depuis le démarrage des serveurs")
     return shot
 
 

@@ -123,10 +123,11 @@ def test_under_gunicorn_with_two_workers_the_metrics_are_the_sum_of_both(deploym
 
     def per_worker() -> dict[str, float]:
         counts = {}
-        for path in folder.glob("counter_*.db"):
-            merged = MultiProcessCollector.merge([str(path)], accumulate=False)
+        for path in folder.glob("histogram_*.db"):
+            merged = MultiProcessCollector.merge([str(path)])
             counts[path.name] = sum(sample.value for family in merged for sample in family.samples
-                                    if sample.name == "libeo_http_requests_total" and sample.labels == labels)
+                                    if sample.name == "libeo_http_request_duration_seconds_count"
+                                    and sample.labels == labels)
         return counts
 
     # Calls until both workers have answered some (the second may still be starting), at most 30 s.
@@ -141,8 +142,14 @@ def test_under_gunicorn_with_two_workers_the_metrics_are_the_sum_of_both(deploym
     # …and whichever worker answers the scrape says the sum.
     for _ in range(6):
         found = scrape(deployment, "libeo")
-        assert gauge(found, "libeo_http_requests_total", **labels) == sent
         assert gauge(found, "libeo_http_request_duration_seconds_count", **labels) == sent
+
+    # The status command reads the servers' counters from the same directory.
+    for _ in range(3):
+        requests.get(url + "/api/v1/me", headers={"Authorization": "Bearer lbo_meg_0123456789ab_" + "x" * 43},
+                     timeout=10)
+    status = deployment.flask("libeo", "libeo", "status", check=False)
+    assert re.search(r"Clés d'API refusées +3 depuis le démarrage des serveurs", status.stdout), status.stdout
 
 
 # --- traces -------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Read from the database at each scrape with a fixed number of queries (four),
 bounded by the work in flight and the connected companies, never by the
-history. The thresholds are those of the README's runbook (« Exploitation »).
+history. The thresholds are those of the runbook, README « Operations ».
 """
 
 from __future__ import annotations
