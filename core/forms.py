@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from wtforms import PasswordField, StringField, TextAreaField
 from wtforms.utils import unset_value
 from wtforms.validators import ValidationError
@@ -105,13 +105,17 @@ SHOWN_SUFFIX = "-banque"
 
 
 class _BankNameInput(TextInput):
-    """The text input, and beside it what the bank will receive once the person has been shown it."""
+    """The text input; and, once the name's written form has been worked out, that form beside it
+    (« Le nom sera transmis à la banque ainsi : … ») with a hidden copy the form sends back."""
 
     def __call__(self, field, **kwargs):
         html = super().__call__(field, **kwargs)
         if field.shown:
-            html += Markup('<input type="hidden" name="{0}" id="{1}" value="{2}">').format(
-                field.name + SHOWN_SUFFIX, field.id + SHOWN_SUFFIX, escape(field.shown))
+            html += Markup(
+                '<input type="hidden" name="{0}" id="{1}" value="{2}">'
+                '<p class="hint bank-name" id="{1}-texte">Le nom sera transmis à la banque ainsi : '
+                '<strong class="mono">{2}</strong></p>'
+            ).format(field.name + SHOWN_SUFFIX, field.id + SHOWN_SUFFIX, field.shown)
         return html
 
 
@@ -154,7 +158,7 @@ class BankNameField(StringField):
         if to_show is not None and field.shown != to_show:
             field.shown = to_show
             raise ValidationError(
-                f"Le nom sera transmis à la banque ainsi : {to_show}. S'il vous convient, enregistrez de nouveau ; "
+                "Vérifiez le nom tel que la banque le recevra (ci-dessus) : s'il vous convient, validez de nouveau ; "
                 "sinon, corrigez-le."
             )
 

@@ -347,3 +347,42 @@ def test_meg_einvoice_import_applies_the_same_checks(prod):
     with prod.meg.app_context():
         invoice = db.session.scalar(select(SupplierInvoice).where(SupplierInvoice.number == "AR-1"))
         assert invoice.supplier.name == ARABIC_NAME
+
+
+def test_libeo_invoice_form_shows_the_name_for_the_bank_before_saving(prod):
+    from models.libeo import Invoice, db
+    from tests.libeo.conftest import PASSWORD
+
+    info = make_account(prod.libeo, name="Boulangerie Martin SARL", debtor_iban=DEBTOR_IBAN)
+    client = prod.root.test_client()
+    assert client.post("/libeo/connexion", data={"email": info.email, "password": PASSWORD}).status_code == 302
+    data = {"number": "AR-2", "supplier_name": "Компания Ромашка", "supplier_iban": valid_iban(82),
+            "supplier_bic": "", "issue_date": "2026-11-02", "due_date": "2026-12-02", "amount": "100,00"}
+    first = client.post("/libeo/factures/nouvelle", data=data)
+    assert first.status_code == 200
+    assert "Le nom sera transmis à la banque ainsi : Kompaniya Romashka" in plain(first.get_data(as_text=True))
+    with prod.libeo.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Invoice)) == 0
+    second = client.post("/libeo/factures/nouvelle", data=form_values(first.get_data(as_text=True), "form-grid"))
+    assert second.status_code == 302, plain(second.get_data(as_text=True))[-600:]
+    with prod.libeo.app_context():
+        assert db.session.scalar(select(Invoice.supplier_name)) == "Компания Ромашка"
+
+
+def test_libeo_sign_up_shows_the_debtor_name_for_the_bank_before_creating_the_account(prod):
+    from models.libeo import Account, db
+
+    client = prod.root.test_client()
+    data = {"email": "gerant@exemple.fr", "password": "un-mot-de-passe-solide-2026",
+            "company_name": "Ελληνική Εταιρεία", "siret": "83451234500002", "terms": "y", "full_name": ""}
+    first = client.post("/libeo/inscription", data=data)
+    page = first.get_data(as_text=True)
+    assert "Le nom sera transmis à la banque ainsi : Elliniki Etaireia" in plain(page)
+    with prod.libeo.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Account)) == 0
+    seen = data | {"company_name-banque": "Elliniki Etaireia"}
+    assert 'name="company_name-banque"' in page
+    second = client.post("/libeo/inscription", data=seen)
+    assert second.status_code == 302, plain(second.get_data(as_text=True))[-600:]
+    with prod.libeo.app_context():
+        assert db.session.scalar(select(Account.name)) == "Ελληνική Εταιρεία"
