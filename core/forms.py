@@ -10,7 +10,7 @@ from wtforms.validators import ValidationError
 from wtforms.widgets import TextInput
 
 from core.ids import MAX_ID
-from core.sepa_text import bank_name, name_to_show
+from core.sepa_text import name_to_show
 from core.text import UnsafeText, door_text
 from core.validators import InvalidIdentifier, clean_bank_name
 
@@ -49,7 +49,7 @@ class Form(FlaskForm):
                 door_text(raw, label, multiline=multiline)
             except UnsafeText as refused:
                 self.door_refusals[name] = refused.message
-                if refused.message not in field.process_errors:  # so that no validator goes on with the field
+                if refused.message not in field.process_errors:  # among its errors from the start of validation
                     field.process_errors.append(refused.message)
         if isinstance(field.data, str):
             data = field.data
@@ -141,11 +141,15 @@ class BankNameField(StringField):
 
     def process(self, formdata, data=unset_value, extra_filters=None) -> None:
         super().process(formdata, data, extra_filters)
-        seen = formdata.get(self.name + SHOWN_SUFFIX) if formdata else None
+        current = name_to_show(self.data) if isinstance(self.data, str) and self.data else None
         if formdata is None or not self.raw_data:
             # Filled from what is stored: that name was shown when it was saved.
-            seen = name_to_show(self.data) if isinstance(self.data, str) and self.data else None
-        self.shown = seen if isinstance(seen, str) else None
+            self.shown = current
+        else:
+            # What the page showed, as sent back: it counts only for the very name typed now (a
+            # name changed since, or a value made up, is shown afresh, never displayed as it came).
+            seen = formdata.get(self.name + SHOWN_SUFFIX)
+            self.shown = current if current is not None and seen == current else None
 
     def _check_for_the_bank(self, form, field) -> None:
         if not field.data or field.errors or (self.applies is not None and not self.applies(form)):
@@ -161,7 +165,3 @@ class BankNameField(StringField):
                 "Vérifiez le nom tel que la banque le recevra (ci-dessus) : s'il vous convient, validez de nouveau ; "
                 "sinon, corrigez-le."
             )
-
-    @property
-    def for_the_bank(self) -> str:
-        return bank_name(self.data)

@@ -245,6 +245,20 @@ def test_a_name_changed_after_it_was_shown_is_shown_again(prod):
         assert db.session.scalar(select(Supplier.id).where(Supplier.name == "شركة البناء")) is None
 
 
+def test_what_was_shown_for_another_name_is_never_shown_again(prod):
+    client = prod.root.test_client()
+    _meg_demo(prod)
+    assert meg_login(client).status_code == 302
+    first = client.post("/meg/achats/fournisseurs/nouveau", data={"name": ARABIC_NAME, "iban": valid_iban(83)})
+    seen = form_values(first.get_data(as_text=True), "form-grid")
+    again = client.post("/meg/achats/fournisseurs/nouveau", data=seen | {"name": "Dupont Frères", "iban": "FR00"})
+    page = plain(again.get_data(as_text=True))
+    assert "IBAN n'est pas valide" in page
+    assert ARABIC_FOR_THE_BANK not in page and "transmis à la banque" not in page
+    made_up = client.post("/meg/achats/fournisseurs/nouveau", data=seen | {"name-banque": "Autre Nom"})
+    assert "Autre Nom" not in plain(made_up.get_data(as_text=True))
+
+
 def test_a_latin_name_with_accents_is_saved_at_once(prod):
     from models.meg import Supplier, db
 
