@@ -12,6 +12,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from core.db import keep_loaded
 from core.files import MAX_DOCUMENT_BYTES
 from core.observability.context import note
+from core.text import UnsafeText, door_json
 from core.throttle import client_address, configured, refused_credentials
 from core.views import pdf_response
 from models.libeo import Account, Channel, InitiatorRole, Invoice, db, monitoring
@@ -21,7 +22,7 @@ from models.libeo.accounts.keys import (
     record_key_use,
     revoke_key_in_use,
 )
-from models.libeo.errors import LibeoError, NotFound
+from models.libeo.errors import InvalidData, LibeoError, NotFound
 from models.libeo.invoices.documents import store_invoice_document, too_large_message
 from models.libeo.invoices.services import (
     invoice_by_external_id,
@@ -151,12 +152,17 @@ def _reject_constant(name: str):
 
 
 def json_body():
+    """The request's JSON, every text in it through the door (strict, NFC) before any check reads it."""
     if not request.is_json:
         raise ApiError(400, "invalid_json", "Le corps de la requête doit être du JSON (Content-Type: application/json).")
     try:
-        return json.loads(request.get_data(), parse_constant=_reject_constant)
+        parsed = json.loads(request.get_data(), parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         raise ApiError(400, "invalid_json", "Le corps de la requête n'est pas du JSON valide.") from None
+    try:
+        return door_json(parsed)
+    except UnsafeText as refused:
+        raise InvalidData(refused.message, refused.field) from None
 
 
 def _iso_date(value: str | None) -> date | None:

@@ -34,6 +34,7 @@ from sqlalchemy.orm import joinedload
 
 from core.calendar import next_business_day
 from core.dates import paris_today, utcnow
+from core.sepa_text import bank_name
 from models.libeo.accounts.models import Account
 from models.libeo.db import db
 from models.libeo.payments.models import Payment, PaymentStatus, SepaBatch
@@ -216,7 +217,7 @@ def _seal(batch: SepaBatch, ids: list[int], leaving: tuple[PaymentStatus, ...]) 
 
 def _pain001(batch: SepaBatch, payments: list[Payment]) -> SepaTransfer:
     account = batch.account
-    config = {"name": account.name, "IBAN": account.debtor_iban, "batch": True, "currency": "EUR"}
+    config = {"name": bank_name(account.name), "IBAN": account.debtor_iban, "batch": True, "currency": "EUR"}
     if account.debtor_bic:
         config["BIC"] = account.debtor_bic
     transfer = SepaTransfer(config, clean=True)
@@ -227,7 +228,7 @@ def _pain001(batch: SepaBatch, payments: list[Payment]) -> SepaTransfer:
 
 def _transaction(batch: SepaBatch, payment: Payment) -> dict:
     transaction = {
-        "name": payment.creditor_name,
+        "name": bank_name(payment.creditor_name),
         "IBAN": payment.creditor_iban,
         "amount": payment.amount_cents,
         "currency": payment.currency,
