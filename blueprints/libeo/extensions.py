@@ -1,6 +1,7 @@
 """The Libeo app's extension singletons, created once, bound in the factory."""
 
 from flask_limiter import Limiter
+from flask_mailman import Mail
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
@@ -15,3 +16,6 @@ csrf = CSRFProtect()
 # (same endpoint names, same addresses). Set here, not in the config: this one
 # object serves every app built in the process, and Flask-Limiter keeps the first prefix it sees.
 limiter = Limiter(key_func=get_remote_address, default_limits=[], key_prefix="libeo")
+
+# E-mail through SMTP (core/mail.py): only the notification workers send.
+mail = Mail()

@@ -12,10 +12,12 @@ from models.meg.journal import MegJournalEntry
 from models.meg.libeo_link.attempts import PaymentAttempt
 from models.meg.libeo_link.connection import LibeoConnection
 from models.meg.libeo_link.outbox import OutboxMessage
+from models.meg.notifications.models import Notification, NotificationSetting
 from models.meg.oauth import OAuthAuthorizationCode, OAuthClient, OAuthToken
 
 __all__ = [
     "AccountingFirm", "AchatsRole", "Company", "InvoiceDocument", "LibeoConnection", "MegJournalEntry", "Model",
-    "ModuleRole", "OAuthAuthorizationCode", "OAuthClient", "OAuthToken", "OutboxMessage", "PaymentAttempt",
+    "ModuleRole", "Notification", "NotificationSetting",
+    "OAuthAuthorizationCode", "OAuthClient", "OAuthToken", "OutboxMessage", "PaymentAttempt",
     "PaymentMode", "Supplier", "SupplierInvoice", "User", "db",
 ]

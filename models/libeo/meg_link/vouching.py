@@ -50,6 +50,7 @@ from models.libeo.meg_link.client import (
     deliver_key,
     meg_message,
 )
+from models.libeo.notifications.events import meg_connected
 
 
 class MegIdentity(Model):
@@ -114,6 +115,7 @@ def link_account(profile: MegProfile, user: LibeoUser) -> MegIdentity:
     journal(account.id, "meg.linked",
             f"Compte relié à l'entreprise « {profile.company_name} » de MEG par {profile.email or 'un utilisateur MEG'}.",
             profile.email or None)
+    meg_connected(account, link.id, profile.company_name, profile.email or None)
     vouch(account, profile)
     return link
 
