@@ -151,6 +151,13 @@ def send_messages(messages: Iterable[Email], settings: SmtpSettings | None = Non
     )
     try:
         backend.open()
+    except smtplib.SMTPAuthenticationError as error:
+        detail = (f"Le serveur SMTP ({settings.address}) refuse l'identifiant ou le mot de passe de SMTP_URL : "
+                  f"{error.smtp_code} {_text(error.smtp_error)}")
+        log.warning("%s", detail)
+        for _ in pending:
+            yield Delivery(Outcome.DELAYED, detail)
+        return
     except (OSError, smtplib.SMTPException, ssl.SSLError) as error:
         detail = f"Serveur SMTP injoignable ({settings.address}) : {_describe(error)}"
         log.warning("%s", detail)

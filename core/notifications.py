@@ -41,7 +41,20 @@ from datetime import datetime, time, timedelta
 from flask import current_app, render_template
 from flask_sqlalchemy import SQLAlchemy
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import JSON, DateTime, Index, Integer, String, UniqueConstraint, func, select, update
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Index,
+    Integer,
+    Select,
+    String,
+    UniqueConstraint,
+    func,
+    literal,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 from wtforms import RadioField, SubmitField
@@ -240,11 +253,31 @@ class Outbox:
             })
         if not rows:
             return
+        self.db.session.execute(self._insert(), rows)
+
+    def enqueue_to(self, kind: str, event_key: str, recipients: Select, data: dict, scope_id: int,
+                   *, due_at: datetime | None = None) -> None:
+        """The same for the people ``recipients`` finds (its columns: ``email``, ``user_id``), in one
+        statement (``INSERT … SELECT``): for events of the busiest transactions (a payment held)."""
+        now = utcnow()
+        found = recipients.subquery()
+        values = {
+            "kind": literal(kind, String), "event_key": literal(event_key[:120], String),
+            "recipient": func.lower(found.c.email), "data": literal(data, JSON),
+            self.scope_column: literal(scope_id, Integer), "user_id": found.c.user_id,
+            "status": literal(PENDING, String), "delivery": literal(IMMEDIATE, String),
+            "due_at": literal(due_at or now, DateTime(timezone=True)), "attempts": literal(0, Integer),
+            "created_at": literal(now, DateTime(timezone=True)),
+        }
+        # « WHERE true »: SQLite reads « SELECT … FROM t ON CONFLICT » as a join without it.
+        rows = select(*values.values()).select_from(found).where(true())
+        self.db.session.execute(self._insert().from_select(list(values), rows))
+
+    def _insert(self):
         table = self.notification.__table__
         dialect = self.db.session.get_bind().dialect.name
         insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-        statement = insert.on_conflict_do_nothing(index_elements=["event_key", "recipient"])
-        self.db.session.execute(statement, rows)
+        return insert.on_conflict_do_nothing(index_elements=["event_key", "recipient"])
 
 
 @dataclass

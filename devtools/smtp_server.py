@@ -60,16 +60,20 @@ class LocalSmtp:
     """An aiosmtpd server on 127.0.0.1 in a thread of this process; ``url`` is its SMTP_URL."""
 
     def __init__(self, port: int = 0, maildir: Path | None = None, *, login: tuple[str, str] | None = None,
-                 tls: ssl.SSLContext | None = None) -> None:
+                 tls: ssl.SSLContext | None = None, implicit_tls: bool = False) -> None:
         self.port = port or _free_port()
         self.handler = KeepingHandler(maildir)
         self.login = login
         self.tls = tls
+        # TLS from the first byte (smtps://) rather than after STARTTLS.
+        self.implicit_tls = implicit_tls
         self.controller: Controller | None = None
 
     @property
     def url(self) -> str:
         credentials = f"{self.login[0]}:{self.login[1]}@" if self.login else ""
+        if self.tls is not None and self.implicit_tls:
+            return f"smtps://{credentials}127.0.0.1:{self.port}"
         return f"smtp://{credentials}127.0.0.1:{self.port}" + ("?starttls=1" if self.tls else "")
 
     @property
@@ -88,8 +92,12 @@ class LocalSmtp:
     def start(self) -> LocalSmtp:
         options: dict = {}
         if self.login is not None:
-            options.update(authenticator=self._authenticate, auth_required=True, auth_require_tls=self.tls is not None)
-        if self.tls is not None:
+            # A login only over STARTTLS, when it is offered (a TLS connection is encrypted already).
+            options.update(authenticator=self._authenticate, auth_required=True,
+                           auth_require_tls=self.tls is not None and not self.implicit_tls)
+        if self.tls is not None and self.implicit_tls:
+            options.update(ssl_context=self.tls)
+        elif self.tls is not None:
             options.update(tls_context=self.tls, require_starttls=True)
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **options)
         self.controller.start()
@@ -110,7 +118,7 @@ class LocalSmtp:
         expected = self.login or ("", "")
         ok = (isinstance(auth_data, LoginPassword) and auth_data.login.decode() == expected[0]
               and auth_data.password.decode() == expected[1])
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)  # aiosmtpd answers 235, or 535 to a wrong password
 
 
 def _free_port() -> int:

@@ -46,7 +46,7 @@ TOLD_ON_STATUS = {
 }
 
 _ADMINISTRATORS = (
-    select(LibeoUser.email, LibeoUser.id)
+    select(LibeoUser.email, LibeoUser.id.label("user_id"))
     .where(LibeoUser.account_id == bindparam("account_id"), LibeoUser.is_admin.is_(True))
     .order_by(LibeoUser.id)
 )
@@ -94,21 +94,23 @@ def payments_moved(account_id: int, payments: Iterable[Payment]) -> None:
     told = [(TOLD_ON_STATUS[p.status.value], p) for p in payments if p.status.value in TOLD_ON_STATUS]
     if not told:
         return
-    admins = administrators(account_id)
     files: dict[int, list[Payment]] = {}
     for kind, payment in told:
+        key = f"payment:{payment.id}:{payment.status.value}"
         if kind == SEPA_FILE_READY:
             if payment.batch_id is not None:
                 files.setdefault(payment.batch_id, []).append(payment)
-            continue
-        if kind == PAYMENT_HELD:
-            recipients = admins
+        elif kind == PAYMENT_HELD:
+            # Held when created: one statement more in « Payer »'s transaction, not two.
+            outbox.enqueue_to(kind, key, _ADMINISTRATORS.params(account_id=account_id), payment_data(payment),
+                              account_id)
         elif kind == PAYMENT_REJECTED:
-            recipients = requester(account_id, payment.initiated_by_email) + admins
+            recipients = requester(account_id, payment.initiated_by_email) + administrators(account_id)
+            outbox.enqueue(kind, key, recipients, payment_data(payment), account_id)
         else:
-            recipients = requester(account_id, payment.initiated_by_email)
-        outbox.enqueue(kind, f"payment:{payment.id}:{payment.status.value}", recipients, payment_data(payment),
-                         account_id)
+            outbox.enqueue(kind, key, requester(account_id, payment.initiated_by_email), payment_data(payment),
+                           account_id)
+    admins = administrators(account_id) if files else []
     for batch_id, members in files.items():
         batch = db.session.get(SepaBatch, batch_id)
         count = batch.payment_count or len(members)
