@@ -14,6 +14,7 @@ import re
 from datetime import timedelta
 from html import unescape
 
+import pytest
 from sqlalchemy import select
 
 from core.calendar import earliest_execution_date
@@ -278,3 +279,28 @@ def _new_key(libeo_app, account_id: int) -> str:
         key = issue_meg_api_key(db.session.get(Account, account_id))
         db.session.commit()
         return key
+
+
+# --- Libeo's security notices of a link from MEG -------------------------------------------------------
+
+
+@pytest.mark.usefixtures("demo", "libeo_oauth_client")
+def test_an_account_linked_from_meg_tells_its_administrators(apps, meg_app, libeo_app, mail):
+    from .test_meg_connect import GERANT, Browser, consent_and_come_back, create_account_form, payer_links
+
+    browser = Browser(apps)
+    browser.meg_login()
+    browser.get(payer_links(browser)[0])
+    consent_and_come_back(browser, meg_app)
+    assert create_account_form(browser).status_code == 302
+    mail.send("libeo")
+
+    assert sorted(m.subject for m in mail.to(GERANT)) == [
+        "Sécurité : nouvelle clé d'API MEG pour Garage Leroy SAS",
+        "Sécurité : votre compte Libeo est relié à « Garage Leroy SAS » de MEG",
+    ]
+    linked = next(m for m in mail.to(GERANT) if "relié" in m.subject)
+    assert "Entreprise MEG : Garage Leroy SAS" in linked.text and f"Relié par : {GERANT}" in linked.text
+    assert linked.header("List-Unsubscribe") is None
+    key = next(m for m in mail.to(GERANT) if "clé" in m.subject)
+    assert "Créée par : « Me connecter avec MEG »" in key.text
