@@ -26,7 +26,7 @@ from email.utils import parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask import Flask, current_app
-from flask_mailman import EmailMultiAlternatives, Mail
+from flask_mailman import BadHeaderError, EmailMultiAlternatives, Mail
 from flask_mailman.backends.smtp import EmailBackend
 from flask_mailman.utils import DNS_NAME
 
@@ -222,6 +222,8 @@ def _send_one(backend: EmailBackend, message: Email) -> Delivery:
     except (OSError, smtplib.SMTPException, ssl.SSLError) as error:
         backend.connection = None  # whatever was left of it is unusable
         return Delivery(Outcome.DELAYED, f"Envoi interrompu : {_describe(error)}")
+    except BadHeaderError as error:
+        return Delivery(Outcome.FAILED, f"Message refusé avant l'envoi : {error}")
     return Delivery(Outcome.SENT)
 
 

@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import logging
+import re
 import secrets
 from collections.abc import Callable, Iterable
 from contextlib import closing
@@ -85,6 +87,10 @@ PENDING, SENT, OFF, BOUNCED, FAILED = "pending", "sent", "off", "bounced", "fail
 IMMEDIATE, DIGEST = "immediate", "digest"
 # Unsubscribing from a digest turns off every kind the person receives in it.
 DIGEST_SETTING = "digest"
+
+log = logging.getLogger(__name__)
+# Line breaks and other control characters (never no-break spaces, which French typography wants).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 CLAIM = timedelta(minutes=10)
 FIRST_RETRY = timedelta(seconds=30)
@@ -409,9 +415,20 @@ class Notifier:
         digests: dict[str, list] = {}
         with public_links(current_app._get_current_object()):
             for row in rows:
-                self._decide(row, now, report, outgoing, digests)
+                try:
+                    self._decide(row, now, report, outgoing, digests)
+                except Exception as error:  # one row that cannot be written never holds the others back
+                    log.exception("Notification %s impossible à écrire", row.id)
+                    self._finish(row, FAILED, now, f"E-mail impossible à écrire : {error!r}"[:500])
+                    report.failed += 1
             for email, group in self._claim_digest_rest(digests, now, token).items():
-                outgoing.append((self._digest_email(email, group), group))
+                try:
+                    outgoing.append((self._digest_email(email, group), group))
+                except Exception as error:
+                    log.exception("Récapitulatif impossible à écrire pour %s", email)
+                    for row in group:
+                        self._finish(row, FAILED, now, f"E-mail impossible à écrire : {error!r}"[:500])
+                    report.failed += len(group)
         self.db.session.commit()
         if outgoing:
             self._send(outgoing, token, now, report)
@@ -574,7 +591,9 @@ class Notifier:
         if context.get("unsubscribe_url"):
             headers["List-Unsubscribe"] = f"<{context['unsubscribe_url']}>"
             headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        return Email(to=to, subject=french_spaces(subject), text=text, html=html, headers=headers)
+        # One line, whatever a supplier's name holds: a header never carries a line break.
+        subject = _CONTROL.sub(" ", french_spaces(subject)).strip()
+        return Email(to=to, subject=subject, text=text, html=html, headers=headers)
 
     def _unsubscribe_url(self, email: str, setting: str) -> str:
         return public_url("notifications.unsubscribe", token=self.unsubscribe_token(email, setting))

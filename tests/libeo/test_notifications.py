@@ -480,3 +480,23 @@ def test_the_sent_mail_page_exists_only_with_the_local_smtp_server(apps, client,
     assert html.status_code == 200 and "sandbox" in html.headers["Content-Security-Policy"]
     assert html.headers["X-Frame-Options"] == "SAMEORIGIN"
     assert client.get("/libeo/notifications/e-mails-envoyes/..%2F..%2Fetc").status_code == 404
+
+
+def test_a_notification_that_cannot_be_written_holds_no_other_back(apps, client, mail):
+    boulangerie = company(apps, client, mail)
+    with apps.libeo.app_context():
+        outbox.enqueue("payment_debited", "payment:777:paid", [outbox_recipient(boulangerie.admin, None)],
+                       {"payment_id": 777}, boulangerie.info.id)  # what its e-mail needs is missing
+        outbox.enqueue("payment_debited", "payment:778:paid", [outbox_recipient(boulangerie.admin, None)],
+                       {"payment_id": 778, "invoice_number": "F-1\nBcc: autre@example.fr", "supplier": "Minoterie\r\nX",
+                        "amount": "1,00 €", "iban": "FR76 ••••", "bank": None, "status_label": "Payé"},
+                       boulangerie.info.id)
+        db.session.commit()
+    report = mail.send("libeo")
+
+    assert (report.sent, report.failed) == (1, 1)
+    [message] = mail.received
+    assert message.subject == "Paiement débité : Minoterie X, 1,00 € (facture F-1 Bcc: autre@example.fr)"
+    assert message.header("Bcc") is None and [m.to for m in mail.received] == [boulangerie.admin]
+    assert [r["status"] for r in outbox_rows(apps.libeo, "libeo") if r["kind"] == "payment_debited"] == [
+        "failed", "sent"]
