@@ -20,7 +20,7 @@ import enum
 import logging
 import smtplib
 import ssl
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -130,7 +130,8 @@ class Delivery:
     detail: str = ""
 
 
-def send_messages(messages: Iterable[Email], settings: SmtpSettings | None = None) -> Iterator[Delivery]:
+def send_messages(messages: Iterable[Email], settings: SmtpSettings | None = None,
+                  ) -> Generator[Delivery, None, None]:
     """Sends each message over one connection, yielding each one's outcome as soon as it is known.
 
     The caller records each outcome before the next message is sent, so that
@@ -183,6 +184,8 @@ class VerifyingBackend(EmailBackend):
     (Its own STARTTLS uses smtplib's default context, which checks nothing:
     anyone on the way could read the login and the mail.)
     """
+
+    connection: smtplib.SMTP | None
 
     def open(self) -> bool:
         if self.connection:

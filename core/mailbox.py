@@ -11,11 +11,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes
-from email.message import EmailMessage
 from email.policy import default as default_policy
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import cast
 
 from core.mail import address_of
 
@@ -61,7 +59,7 @@ def _read(box: mailbox.Maildir, key: str) -> Received | None:
         raw = box.get_bytes(key)
     except KeyError:
         return None
-    message = cast(EmailMessage, message_from_bytes(raw, policy=default_policy))  # what the policy makes
+    message = message_from_bytes(raw, policy=default_policy)
     try:
         sent_at = parsedate_to_datetime(message["Date"]) if message["Date"] else None
     except (TypeError, ValueError):

@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from flask import current_app, render_template
 from flask_sqlalchemy import SQLAlchemy
@@ -76,10 +77,6 @@ class Mode(enum.Enum):
     IMMEDIATE = "immediate"
     DIGEST = "digest"
     OFF = "off"
-
-    @property
-    def label(self) -> str:
-        return {"immediate": "À chaque événement", "digest": "Récapitulatif quotidien", "off": "Jamais"}[self.value]
 
 
 # A row's state in the outbox.
@@ -238,7 +235,7 @@ class Outbox:
     """Where a product's use cases write their notifications (``scope_column``: the account or company)."""
 
     db: SQLAlchemy
-    notification: type
+    notification: Any  # the product's table (a declarative class with NotificationColumns)
     scope_column: str
 
     def enqueue(self, kind: str, event_key: str, recipients: Iterable[Recipient], data: dict, scope_id: int,
@@ -297,8 +294,8 @@ class Notifier:
     """
 
     outbox: Outbox
-    setting_table: type
-    user: type
+    setting_table: Any  # the product's NotificationSettingColumns table
+    user: Any  # the product's user table, with ``email`` and BounceColumns
     kinds: dict[str, Kind]
     settings: list[Setting]
     templates: str
@@ -309,7 +306,7 @@ class Notifier:
         return self.outbox.db
 
     @property
-    def notification(self) -> type:
+    def notification(self) -> Any:
         return self.outbox.notification
 
     # --- preferences ------------------------------------------------------------------------------
@@ -319,10 +316,12 @@ class Notifier:
 
     def modes(self, email: str) -> dict[str, Mode]:
         """The person's choice for each setting (at once when never chosen; security always)."""
-        chosen = dict(self.db.session.execute(
-            select(self.setting_table.setting, self.setting_table.mode)
-            .where(self.setting_table.email == email.strip().lower())
-        ).all())
+        chosen: dict[str, str] = {
+            row.setting: row.mode for row in self.db.session.execute(
+                select(self.setting_table.setting, self.setting_table.mode)
+                .where(self.setting_table.email == email.strip().lower())
+            )
+        }
         modes = {}
         for setting in self.settings:
             value = Mode.IMMEDIATE if setting.locked else Mode(chosen.get(setting.code, Mode.IMMEDIATE.value))
@@ -386,9 +385,9 @@ class Notifier:
 
     def _bounced(self, email: str) -> bool:
         return self.db.session.scalar(
-            select(func.count()).select_from(self.user)
-            .where(func.lower(self.user.email) == email, self.user.email_bounced_at.is_not(None))
-        ) > 0
+            select(self.user.id)
+            .where(func.lower(self.user.email) == email, self.user.email_bounced_at.is_not(None)).limit(1)
+        ) is not None
 
     def _mark_bounced(self, email: str, reason: str, now: datetime) -> None:
         self.db.session.execute(
@@ -413,7 +412,7 @@ class Notifier:
         ))
         outgoing: list[tuple[Email, list]] = []
         digests: dict[str, list] = {}
-        with public_links(current_app._get_current_object()):
+        with public_links(current_app):
             for row in rows:
                 try:
                     self._decide(row, now, report, outgoing, digests)
@@ -532,7 +531,7 @@ class Notifier:
             return done | {"status": BOUNCED, "last_error": delivery.detail[:500]}
         if delivery.outcome is Outcome.FAILED:
             return done | {"status": FAILED, "last_error": delivery.detail[:500]}
-        attempts = max(row.attempts for row in group) + 1
+        attempts = max(row.attempts or 0 for row in group) + 1
         return done | {"attempts": attempts, "due_at": now + retry_delay(attempts), "last_error": delivery.detail[:500]}
 
     @staticmethod

@@ -45,7 +45,7 @@ class KeepingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session: Session, envelope: Envelope):  # noqa: N802
-        content = envelope.original_content or envelope.content
+        content = envelope.original_content or envelope.content or b""
         raw = content if isinstance(content, bytes) else content.encode()
         delivered = b"".join(f"X-Delivered-To: {to}\r\n".encode() for to in envelope.rcpt_tos)
         message = message_from_bytes(delivered + raw, policy=default_policy)

@@ -27,7 +27,7 @@ import pytest
 from flask import url_for
 from sqlalchemy import select
 
-from .conftest import VICTIM_MARKERS, populate
+from .conftest import MAILDIR_KEY, VICTIM_MARKERS, populate, unsubscribe_token
 from .helpers import GARAGE_SIRET, LIBEO_PASSWORD, libeo_login, meg_login
 
 # Public routes: anybody may call them; they are still called by everyone
@@ -40,6 +40,7 @@ PUBLIC = {
         "oauth.jwks": "clés publiques qui vérifient les ID tokens",
         "oauth.authorize": "début du parcours OAuth : renvoie à la connexion, ou refuse une demande non enregistrée",
         "oauth.issue_token": "authentifié par le secret du client OAuth (400/401 sans lui), pas par la session",
+        "notifications.unsubscribe": "lien signé d'un e-mail : désabonne l'adresse qu'il nomme, sans connexion",
     },
     "libeo": {
         "static": "feuilles de style et scripts",
@@ -54,6 +55,7 @@ PUBLIC = {
         "meg_connect.callback": "retour de MEG : refusé sans state de ce navigateur",
         "meg_connect.existing": "explique qu'un compte existe déjà (rien sans parcours en cours)",
         "meg_connect.signup": "création de compte après le consentement MEG (rien sans parcours en cours)",
+        "notifications.unsubscribe": "lien signé d'un e-mail : désabonne l'adresse qu'il nomme, sans connexion",
     },
 }
 
@@ -79,12 +81,16 @@ def victim_params(world, side: str) -> dict[str, list]:
             "message_id": [world.meg["garage_refused_update"]],
             "action": ["reessayer", "ignorer"],
             "import_id": [world.meg["garage_import"]],
+            "token": [unsubscribe_token(world, "meg", "gerant@garage-leroy.fr", "payment_outcome")],
+            "key": [MAILDIR_KEY],
         }
     return {
         "invoice_id": [world.libeo["garage_direct_invoice"], world.libeo["garage_invoice"]],
         "payment_id": [world.libeo["garage_payment"]],
         "external_id": [world.libeo["garage_external_id"]],
         "batch_id": [world.libeo["garage_batch"]],
+        "token": [unsubscribe_token(world, "libeo", world.libeo["garage_email"], "payment_debited")],
+        "key": [MAILDIR_KEY],
     }
 
 

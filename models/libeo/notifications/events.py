@@ -113,6 +113,8 @@ def payments_moved(account_id: int, payments: Iterable[Payment]) -> None:
     admins = administrators(account_id) if files else []
     for batch_id, members in files.items():
         batch = db.session.get(SepaBatch, batch_id)
+        if batch is None:
+            continue
         count = batch.payment_count or len(members)
         total = batch.total_cents or sum(p.amount_cents for p in members)
         outbox.enqueue(SEPA_FILE_READY, f"batch:{batch_id}", admins, {
