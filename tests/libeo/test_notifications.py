@@ -9,7 +9,7 @@ under replays and concurrent workers.
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from html import unescape
 
 from sqlalchemy import select
@@ -312,11 +312,11 @@ def test_the_daily_digest_gathers_the_day_in_one_e_mail(apps, client, mail, libe
     report = mail.send("libeo", now)
     assert mail.received == [] and report.postponed_to_digest == 3
 
-    tomorrow_8 = datetime.combine(now.astimezone(PARIS).date() + timedelta(days=1), datetime.min.time(),
-                                  PARIS).replace(hour=8)
-    mail.send("libeo", tomorrow_8 - timedelta(minutes=1))
+    at_8 = datetime.combine(now.astimezone(PARIS).date(), time(8), PARIS)
+    digest_time = at_8 if now < at_8 else at_8 + timedelta(days=1)  # the next 8:00, Paris time
+    mail.send("libeo", digest_time - timedelta(minutes=1))
     assert mail.received == []  # not before 8:00
-    mail.send("libeo", tomorrow_8 + timedelta(minutes=1))
+    mail.send("libeo", digest_time + timedelta(minutes=1))
 
     digest = mail.one(boulangerie.admin)
     assert digest.subject == "Récapitulatif : 3 notifications"
@@ -325,7 +325,7 @@ def test_the_daily_digest_gathers_the_day_in_one_e_mail(apps, client, mail, libe
     assert "Remise SEPA prête à transmettre à la banque" in digest.text
     assert "/libeo/paiements/" in digest.html and "/libeo/remises/" in digest.html
     assert digest.unsubscribe_url and "desabonnement" in digest.unsubscribe_url
-    mail.send("libeo", tomorrow_8 + timedelta(hours=1))
+    mail.send("libeo", digest_time + timedelta(hours=1))
     assert len(mail.received) == 1  # sent once
 
     # The digest's own link turns off what the person receives in it.
