@@ -167,3 +167,24 @@ def test_the_new_pages_at_1280_and_390_px(page: Page, live_server, mailbox, shot
     page.goto("/meg/notifications/e-mails-envoyes")
     expect(page.locator("main")).to_contain_text("Aucun e-mail envoyé pour l'instant.")
     shots(page, f"{width}-meg-e-mails-envoyes-vide")
+
+    with live_server.apps.meg.app_context():  # Libeo refused an invoice update for good
+        from sqlalchemy import select
+
+        from core.dates import utcnow
+        from models.meg import Company, OutboxMessage, SupplierInvoice, db
+        from models.meg.notifications.events import updates_refused
+
+        invoice = db.session.scalars(select(SupplierInvoice).join(Company).where(
+            Company.name == "Boulangerie Martin SARL")).first()
+        reason = "IBAN du fournisseur invalide (clé de contrôle)."
+        db.session.add(OutboxMessage(company_id=invoice.company_id, invoice_id=invoice.id, payload={},
+                                     refused_at=utcnow(), last_error=reason))
+        updates_refused(invoice.company_id, invoice.number, reason)
+        db.session.commit()
+    _send(live_server, "meg")
+    page.goto("/meg/notifications/e-mails-envoyes")
+    page.locator("main").get_by_role("link", name=re.compile("mises à jour de factures")).click()
+    page.goto(page.locator("iframe.mail-frame").get_attribute("src"))
+    expect(page.get_by_role("link", name="Ouvrir « Options »")).to_be_visible()
+    shots(page, f"{width}-meg-e-mail-html")
