@@ -53,7 +53,8 @@ def verify_account_command(siret: str):
 
 
 @libeo_cli.command("execute-payments")
-@click.option("--date", "on_date", type=click.DateTime(formats=["%Y-%m-%d"]), help="Jour d'exécution (AAAA-MM-JJ), aujourd'hui par défaut.")
+@click.option("--date", "on_date", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Jour d'exécution (AAAA-MM-JJ), aujourd'hui par défaut.")
 def execute_payments(on_date):
     """Creates the SEPA transfer files (pain.001) of the due payments: they are then « Remis à la banque »."""
     today: date | None = on_date.date() if on_date else None

@@ -56,7 +56,8 @@ def oauth_client_cli():
 
 @oauth_client_cli.command("create")
 @click.option("--name", required=True, help="Nom montré sur l'écran de consentement.")
-@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True, help="Adresse de retour exacte (répétable).")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True,
+              help="Adresse de retour exacte (répétable).")
 @click.option("--scope", default="openid profile email company", show_default=True, help="Portées permises.")
 def create_oauth_client(name: str, redirect_uris: tuple[str, ...], scope: str):
     """Registers a client; prints its id and secret as one JSON line (the secret is shown once)."""

@@ -1,9 +1,9 @@
 """The MEG app's extension singletons, created once, bound in the factory."""
 
 from flask_limiter import Limiter
-from flask_mailman import Mail
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
+from flask_mailman import Mail
 from flask_wtf.csrf import CSRFProtect
 
 login_manager = LoginManager()

@@ -71,7 +71,8 @@ def own_form(world, side):
             "number": "CSRF-1", "issue_date": "2026-01-10", "due_date": "2026-02-10", "amount": "12,34",
             "payment_mode": "VIREMENT", "name": "Fournisseur Forgé", "iban": "FR7630006000010000000791963",
             "api_key": world.keys["boulangerie"], "email": "admin@boulangerie-martin.fr", "password": "demo-meg-2026",
-            "current_password": "demo-meg-2026", "new_password": "Phrase forgée 2026 !", "confirm": "Phrase forgée 2026 !",
+            "current_password": "demo-meg-2026", "new_password": "Phrase forgée 2026 !",
+            "confirm": "Phrase forgée 2026 !",
         }
     return {
         "number": "CSRF-1", "supplier_name": "Fournisseur Forgé", "supplier_iban": "FR7630006000010000000791963",
@@ -213,14 +214,15 @@ def test_next_and_return_addresses_never_leave_the_site(redirect_world):
     invoice = world.meg["boulangerie_libeo_invoice"]
     payment = world.libeo["boulangerie_payment"]
     checked = 0
-    for raw, encoded in zip(EVIL, ENCODED):
+    for raw, encoded in zip(EVIL, ENCODED, strict=False):
         # Logging in, and the login page of someone already logged in.
         for client, side, creds in ((meg, "meg", meg_creds), (libeo, "libeo", libeo_creds)):
             client.post(f"/{side}/deconnexion")
             check(client.post(f"/{side}/connexion", query_string={"next": raw}, data=creds), f"{side} login {raw!r}")
             check(client.get(f"/{side}/connexion?next={encoded}"), f"{side} logged in {encoded}")
         # MEG: the company switcher and « Payer ».
-        check(meg.post("/meg/entreprise", data={"company_id": world.meg["boulangerie"], "next": raw}), f"switcher {raw!r}")
+        check(meg.post("/meg/entreprise", data={"company_id": world.meg["boulangerie"], "next": raw}),
+              f"switcher {raw!r}")
         check(meg.post(f"/meg/achats/factures/{invoice}/payer", data={"next": raw}), f"Payer {raw!r}")
         # Libeo: « Annuler » a payment, and the way back to MEG of « Me connecter avec MEG ».
         check(libeo.post(f"/libeo/paiements/{payment}/annuler", data={"next": raw}), f"annuler {raw!r}")

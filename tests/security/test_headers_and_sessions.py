@@ -192,8 +192,8 @@ def cookie_value(client, name: str, path: str) -> str:
 
 
 SIDES = {
-    "meg": dict(cookie="meg_session", private="/meg/achats/", login="/meg/connexion"),
-    "libeo": dict(cookie="libeo_session", private="/libeo/factures/", login="/libeo/connexion"),
+    "meg": {"cookie": "meg_session", "private": "/meg/achats/", "login": "/meg/connexion"},
+    "libeo": {"cookie": "libeo_session", "private": "/libeo/factures/", "login": "/libeo/connexion"},
 }
 
 
@@ -290,7 +290,8 @@ def test_a_libeo_user_without_password_is_told_so(people):
         user = db.session.query(LibeoUser).filter_by(email=people.libeo["boulangerie_email"]).one()
         user.password_hash = None
         db.session.commit()
-    response = client.post("/libeo/mot-de-passe", data={"current_password": "x", "new_password": "Nouvelle 2026 !!", "confirm": "Nouvelle 2026 !!"})
+    response = client.post("/libeo/mot-de-passe", data={"current_password": "x", "new_password": "Nouvelle 2026 !!",
+                                                       "confirm": "Nouvelle 2026 !!"})
     # The session is still valid (the token did not change): the page explains.
     assert "n'a pas de mot de passe" in unescape(response.get_data(as_text=True))
 
@@ -305,9 +306,9 @@ def test_passwords_are_hashed_with_scrypt_at_owasp_strength(make_apps):
     # The tests' own apps use a cheaper setting; a product app stores what BaseConfig says.
     apps = make_apps(libeo={"PASSWORD_HASH_METHOD": LibeoConfig.PASSWORD_HASH_METHOD})
     client = apps.root.test_client()
-    answer = client.post("/libeo/inscription", data={"email": "claire@boulangerie-martin.fr", "password": LIBEO_PASSWORD,
-                                                     "company_name": "Boulangerie Martin SARL", "siret": "83451234500002",
-                                                     "terms": "y"})
+    answer = client.post("/libeo/inscription", data={
+        "email": "claire@boulangerie-martin.fr", "password": LIBEO_PASSWORD, "company_name": "Boulangerie Martin SARL",
+        "siret": "83451234500002", "terms": "y"})
     assert answer.status_code == 302
     with apps.libeo.app_context():
         stored = db.session.query(LibeoUser.password_hash).scalar()

@@ -136,7 +136,7 @@ def calls(app, side: str, params: dict[str, list]):
                 f"{side} {rule.rule}: give this matrix a victim's value for {sorted(missing)} (victim_params)"
             )
             names = sorted(rule.arguments)
-            values = [dict(zip(names, combo)) for combo in itertools.product(*(params[n] for n in names))]
+            values = [dict(zip(names, combo, strict=False)) for combo in itertools.product(*(params[n] for n in names))]
         for method in METHODS:
             if method not in rule.methods:
                 continue
@@ -257,7 +257,8 @@ def test_meg_routes_refuse_everyone_but_the_company(matrix_world):
                 # Each call starts signed in (the previous one may have been « Se déconnecter »).
                 assert meg_login(client, email).status_code == 302
             response = send(client, world, "meg", endpoint, method, path, {})
-            check_answer(world, "meg", endpoint, method, path, response, anonymous=email is None, victim_ids=victim_ids, who=who)
+            check_answer(world, "meg", endpoint, method, path, response, anonymous=email is None,
+                         victim_ids=victim_ids, who=who)
             checked += 1
             if email and method != "GET":
                 # An action must not have moved this person onto the victim's company.
@@ -280,8 +281,8 @@ def test_libeo_routes_and_api_refuse_everyone_but_the_account(matrix_world):
             if signed_in:
                 assert libeo_login(client, world.libeo["boulangerie_email"], LIBEO_PASSWORD).status_code == 302
             response = send(client, world, "libeo", endpoint, method, path, headers)
-            check_answer(world, "libeo", endpoint, method, path, response, anonymous=not signed_in, victim_ids=victim_ids,
-                         who=who)
+            check_answer(world, "libeo", endpoint, method, path, response, anonymous=not signed_in,
+                         victim_ids=victim_ids, who=who)
             checked += 1
     assert snapshot(apps, world) == before
     assert checked > 60

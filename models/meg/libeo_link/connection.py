@@ -167,7 +167,8 @@ def _state_after(error: LibeoApiError) -> ConnectionState | None:
 
 
 def _fernet() -> Fernet:
-    secret = current_app.config.get("LIBEO_KEY_ENCRYPTION_KEY") or instance_secret(current_app, "meg_libeo_key_encryption")
+    secret = (current_app.config.get("LIBEO_KEY_ENCRYPTION_KEY")
+              or instance_secret(current_app, "meg_libeo_key_encryption"))
     return Fernet(base64.urlsafe_b64encode(hashlib.sha256(secret.encode()).digest()))
 
 
