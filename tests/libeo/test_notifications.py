@@ -126,9 +126,9 @@ def test_a_rejection_is_told_to_the_person_who_asked_and_to_the_administrators(a
 
     told = sorted((m.to, m.subject) for m in mail.received)
     assert told == sorted([
-        (ACCOUNTANT, "Paiement rejeté par la banque : Laiterie des Prés, 123,45 € (facture F-2026-001)"),
-        (boulangerie.admin, "Paiement rejeté par la banque : Laiterie des Prés, 123,45 € (facture F-2026-001)"),
-        (boulangerie.admin, "Paiement rejeté par la banque : Moulin Girard, 99,00 € (facture F-2026-002)"),
+        (ACCOUNTANT, "Paiement rejeté : Laiterie des Prés, 123,45 € (facture F-2026-001)"),
+        (boulangerie.admin, "Paiement rejeté : Laiterie des Prés, 123,45 € (facture F-2026-001)"),
+        (boulangerie.admin, "Paiement rejeté : Moulin Girard, 99,00 € (facture F-2026-002)"),
     ])
     message = mail.to(ACCOUNTANT)[0]
     assert "Rejeté : compte du bénéficiaire clôturé (AC04)" in message.text

@@ -26,7 +26,8 @@ SETTINGS = [
             "Un paiement est retenu par les contrôles de Libeo et attend la décision d'un administrateur.",
             administrators_only=True),
     Setting(PAYMENT_REJECTED, "Paiements rejetés",
-            "La banque a rejeté un virement (à la personne qui l'a demandé et aux administrateurs)."),
+            "Un virement n'est pas exécuté : la banque l'a rejeté, ou il ne pouvait pas être mis au format SEPA "
+            "(à la personne qui l'a demandé et aux administrateurs)."),
     Setting(PAYMENT_DEBITED, "Paiements débités",
             "Un virement que vous avez demandé est débité du compte de l'entreprise."),
     Setting(SEPA_FILE_READY, "Remises SEPA prêtes",
@@ -64,7 +65,7 @@ KINDS = {
     for kind in (
         Kind(PAYMENT_HELD, _held_subject, _payment_page),
         Kind(PAYMENT_REJECTED,
-             lambda d: f"Paiement rejeté par la banque : {d['supplier']}, {d['amount']} "
+             lambda d: f"Paiement rejeté : {d['supplier']}, {d['amount']} "
                        f"(facture {d['invoice_number']})",
              _payment_page),
         Kind(PAYMENT_DEBITED,
