@@ -59,7 +59,7 @@ def create_app(meg_config: dict | None = None, libeo_config: dict | None = None)
 
 def mounted_at(prefix: str) -> dict:
     """A product served under ``prefix`` keeps its cookies there (the other product never gets them)."""
-    return {"SESSION_COOKIE_PATH": prefix, "REMEMBER_COOKIE_PATH": prefix}
+    return {"SESSION_COOKIE_PATH": prefix, "REMEMBER_COOKIE_PATH": prefix, "MOUNTED_AT": prefix}
 
 
 def connect_in_process(meg: Flask, libeo: Flask) -> None:
@@ -132,10 +132,12 @@ def register_commands(app: Flask, meg: Flask, libeo: Flask) -> None:
         from werkzeug.serving import run_simple
 
         from core.http import QuietRequestHandler
-        from devtools.cli import start_localstripe
+        from devtools.cli import start_local_smtp, start_localstripe
 
         # Without Stripe keys, « Abonnement » talks to a localstripe on loopback.
         stripe_server = start_localstripe(libeo)
+        # Without SMTP_URL, e-mails go to a local SMTP server that keeps them (« E-mails envoyés »).
+        smtp_server = start_local_smtp(meg, libeo)
         start_background_work(meg, libeo)
         click.echo(f"MEG ↔ Libeo sur http://{host}:{port}/ (Ctrl+C pour arrêter)")
         try:
@@ -143,6 +145,8 @@ def register_commands(app: Flask, meg: Flask, libeo: Flask) -> None:
         finally:
             if stripe_server:
                 stripe_server.stop()
+            if smtp_server:
+                smtp_server.stop()
 
     @libeo.cli.commands["libeo"].command("localstripe")
     @click.option("--webhook-url",
@@ -155,27 +159,37 @@ def register_commands(app: Flask, meg: Flask, libeo: Flask) -> None:
 
 
 def start_background_work(meg: Flask, libeo: Flask, every: float = 5.0) -> None:
-    """The default run's worker: MEG's sync pass with Libeo, every few seconds.
+    """The default run's worker: MEG's sync pass with Libeo, then each product's e-mail notifications,
+    every few seconds.
 
-    In production the same work runs as its own process
-    (``flask --app app meg sync --loop``); its work is claimed in the
-    database, so any number of workers may run.
+    In production the same work runs as processes of its own
+    (``flask --app app meg sync --loop``, ``meg notify --loop``, ``libeo
+    notify --loop``); its work is claimed in the database, so any number of
+    workers may run.
     """
     import logging
     import threading
     import time
 
+    from models.libeo.notifications.kinds import notifier as libeo_notifier
     from models.meg.libeo_link.sync import sync_pass
+    from models.meg.notifications.kinds import notifier as meg_notifier
 
     log = logging.getLogger("meg.sync")
+    passes = (
+        (meg, sync_pass, "Échec d'un passage de synchronisation avec Libeo"),
+        (meg, meg_notifier.run_pass, "Échec d'un envoi des notifications de MEG"),
+        (libeo, libeo_notifier.run_pass, "Échec d'un envoi des notifications de Libeo"),
+    )
 
     def loop() -> None:
         while True:
             time.sleep(every)
-            try:
-                with meg.app_context():
-                    sync_pass()
-            except Exception:  # the worker must outlive a bad pass; the database keeps the work
-                log.exception("Échec d'un passage de synchronisation avec Libeo")
+            for side, work, failure in passes:
+                try:
+                    with side.app_context():
+                        work()
+                except Exception:  # the worker must outlive a bad pass; the database keeps the work
+                    log.exception(failure)
 
     threading.Thread(target=loop, name="meg-sync", daemon=True).start()

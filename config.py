@@ -91,6 +91,11 @@ class BaseConfig:
     LOG_LEVEL = _env("LOG_LEVEL", "INFO")
     # GET /metrics answers callers on this machine, and any caller sending « Authorization: Bearer <token> ».
     METRICS_TOKEN = _env("METRICS_TOKEN")
+    # E-mail notifications: the hour (Paris) of the daily digest, for those who chose it.
+    NOTIFICATION_DIGEST_HOUR = int(_env("NOTIFICATION_DIGEST_HOUR", "8"))
+    # Where a development server's local SMTP server keeps what it received (a Maildir); set by
+    # ``flask serve`` only, never read from the environment: it opens the « E-mails envoyés » page.
+    LOCAL_MAILBOX = None
 
     # In the combined run the sides call each other through an in-process
     # WSGI transport (the full HTTP stack of the other app, no socket), so
@@ -123,6 +128,9 @@ class MegConfig(BaseConfig):
     # A connected company without a payment in flight is still read this often (a revoked
     # key or an unreachable Libeo shows in « Options » within that time).
     SYNC_QUIET_SECONDS = int(_env("SYNC_QUIET_SECONDS", "60"))
+    # E-mail: smtp[s]://[user:password@]host[:port][?starttls=1] (core/mail.py), and the sender.
+    SMTP_URL = _env("MEG_SMTP_URL", _env("SMTP_URL"))
+    MAIL_FROM = _env("MEG_MAIL_FROM", _env("MAIL_FROM", "MEG <notifications@meg.localhost>"))
 
 
 class LibeoConfig(BaseConfig):
@@ -147,6 +155,9 @@ class LibeoConfig(BaseConfig):
     MEG_OAUTH_CLIENT_ID = _env("MEG_OAUTH_CLIENT_ID")
     MEG_OAUTH_CLIENT_SECRET = _env("MEG_OAUTH_CLIENT_SECRET")
     SEPA_EXPORT_DIR = str(INSTANCE_DIR / "sepa")
+    # E-mail: smtp[s]://[user:password@]host[:port][?starttls=1] (core/mail.py), and the sender.
+    SMTP_URL = _env("LIBEO_SMTP_URL", _env("SMTP_URL"))
+    MAIL_FROM = _env("LIBEO_MAIL_FROM", _env("MAIL_FROM", "Libeo <notifications@libeo.localhost>"))
 
     STRIPE_SECRET_KEY = _env("STRIPE_SECRET_KEY")
     STRIPE_PUBLISHABLE_KEY = _env("STRIPE_PUBLISHABLE_KEY")

@@ -1,6 +1,9 @@
 """Absolute addresses on a product's configured public host."""
 
-from flask import current_app, url_for
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask, current_app, url_for
 
 
 def public_url(endpoint: str, **values) -> str:
@@ -12,3 +15,15 @@ def public_url(endpoint: str, **values) -> str:
     OAuth clients or to Stripe stay right behind a proxy.
     """
     return current_app.config["PUBLIC_URL"].rstrip("/") + url_for(endpoint, **values)
+
+
+def public_base(app: Flask) -> str:
+    """The product's public address: PUBLIC_URL, and its mount point in the combined run (``MOUNTED_AT``)."""
+    return app.config["PUBLIC_URL"].rstrip("/") + app.config.get("MOUNTED_AT", "")
+
+
+@contextmanager
+def public_links(app: Flask) -> Iterator[None]:
+    """``url_for`` and ``public_url`` outside any request (a worker writing e-mails): on the public address."""
+    with app.test_request_context(base_url=public_base(app) + "/"):
+        yield

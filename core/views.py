@@ -146,3 +146,14 @@ def password_change_page(db: SQLAlchemy, template: str, done_endpoint: str):
             flash("Votre mot de passe est modifié. Vos autres sessions sont fermées.", "success")
             return redirect(url_for(done_endpoint))
     return render_template(template, form=form)
+
+
+def mailbox_message_response(response):
+    """An e-mail's HTML shown inside « E-mails envoyés »: its inline styles allowed, nothing else,
+    in a sandbox (no script, no form, no navigation), framed by this site only."""
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox allow-popups "
+        "allow-popups-to-escape-sandbox; frame-ancestors 'self'"
+    )
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response

@@ -1,4 +1,5 @@
-"""Development commands of the combined run: ``demo``, ``serve`` and ``libeo localstripe``.
+"""Development commands of the combined run: ``demo``, ``serve`` (localstripe, a local SMTP server) and
+``libeo localstripe``.
 
 Only ``app.py`` loads this module, from inside those commands: a product
 served alone (``create_meg_app()``, ``create_libeo_app()``) never imports
@@ -14,6 +15,7 @@ from flask import Flask, url_for
 
 from devtools.einvoice_samples import write_demo_samples
 from devtools.localstripe_server import LocalStripe
+from devtools.smtp_server import LocalSmtp, port_is_free
 from models.libeo.billing import subscriptions as billing
 from models.libeo.billing.stripe_gateway import stripe_client, uses_localstripe, webhook_secret
 
@@ -68,3 +70,24 @@ def default_webhook_url(libeo: Flask) -> str:
     """Libeo is mounted at /libeo of PUBLIC_URL in the combined run."""
     with libeo.test_request_context(base_url=libeo.config["PUBLIC_URL"].rstrip("/") + "/libeo"):
         return url_for("billing.webhook", _external=True)
+
+
+LOCAL_SMTP_PORT = 8025
+
+
+def start_local_smtp(meg: Flask, libeo: Flask) -> LocalSmtp | None:
+    """Without SMTP_URL, a real SMTP server on loopback that keeps every message (in instance/mailbox/),
+    both products sending to it, and each product's « E-mails envoyés » page reading it.
+
+    Returns None when SMTP_URL is set (for either product): mail then goes where it says.
+    """
+    if meg.config.get("SMTP_URL") or libeo.config.get("SMTP_URL"):
+        return None
+    folder = Path(meg.instance_path) / "mailbox"
+    server = LocalSmtp(LOCAL_SMTP_PORT if port_is_free(LOCAL_SMTP_PORT) else 0, folder).start()
+    for app in (meg, libeo):
+        app.config.update(SMTP_URL=server.url, LOCAL_MAILBOX=str(folder))
+    base = meg.config["PUBLIC_URL"].rstrip("/")
+    click.echo(f"Serveur SMTP local sur {server.url} : e-mails envoyés visibles sur {base}/meg/notifications/"
+               f"e-mails-envoyes et {base}/libeo/notifications/e-mails-envoyes")
+    return server

@@ -272,3 +272,21 @@ def localstripe():
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server (aiosmtpd) on a free loopback port, keeping what it receives."""
+    from devtools.smtp_server import LocalSmtp
+
+    server = LocalSmtp().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail(apps, smtp):
+    """Both products send their notifications to ``smtp``; ``mail.send(side)`` runs a worker pass."""
+    from tests.mail import Mailbox
+
+    return Mailbox(apps, smtp)

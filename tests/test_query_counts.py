@@ -305,7 +305,9 @@ EXPECTED = {
     "libeo_payments": _sql(libeo=4),
     "libeo_api_me": _sql(libeo=1),  # the key, its account and the month's payment count together
     "libeo_api_put_invoice": _sql(libeo=4, libeo_commits=1),
-    "libeo_api_pay": _sql(libeo=13, libeo_commits=2),
+    # Its payments are held (the same amount to the same supplier: a possible duplicate), so it also
+    # writes the administrators' e-mail « 1 paiement à approuver » (one INSERT … SELECT).
+    "libeo_api_pay": _sql(libeo=14, libeo_commits=2),
     "libeo_api_payment": _sql(libeo=2),
 }
 

@@ -127,3 +127,25 @@ def housekeeping():
     from models.libeo.payments.idempotency import purge_old_records
 
     click.echo(f"Réponses d'idempotence de plus de 30 jours supprimées : {purge_old_records()}.")
+
+
+@libeo_cli.command("notify")
+@click.option("--loop", is_flag=True, help="Continue indéfiniment (toutes les --every secondes).")
+@click.option("--every", default=5.0, show_default=True, help="Secondes entre deux passages, avec --loop.")
+def notify(loop: bool, every: float):
+    """Sends the e-mail notifications that are due (SMTP_URL), retrying those a dead SMTP server delayed."""
+    import time
+
+    from models.libeo.notifications.kinds import notifier
+
+    if not current_app.config.get("SMTP_URL"):
+        click.echo("SMTP_URL n'est pas défini : les notifications attendent dans la base jusqu'à ce qu'il le soit.",
+                   err=True)
+    while True:
+        report = notifier.run_pass()
+        if not loop or report.worked:
+            click.echo(str(report))
+        if not loop:
+            return
+        if not report.worked:
+            time.sleep(every)

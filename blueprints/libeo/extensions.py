@@ -3,6 +3,7 @@
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
+from flask_mailman import Mail
 from flask_wtf.csrf import CSRFProtect
 
 login_manager = LoginManager()
@@ -15,3 +16,6 @@ csrf = CSRFProtect()
 # (same endpoint names, same addresses). Set here, not in the config: this one
 # object serves every app built in the process, and Flask-Limiter keeps the first prefix it sees.
 limiter = Limiter(key_func=get_remote_address, default_limits=[], key_prefix="libeo")
+
+# E-mail through SMTP (core/mail.py): only the notification workers send.
+mail = Mail()

@@ -18,6 +18,7 @@ from core.errors import (
     trace_unexpected_errors,
 )
 from core.ids import register_id_converter
+from core.mail import init_mail
 from core.migrations import init_migrations
 from core.money import format_amount
 from core.observability import init_observability
@@ -28,7 +29,7 @@ from models.libeo import LibeoUser, db, monitoring
 from models.libeo.billing.stripe_gateway import csp_sources
 from models.libeo.payments.approvals import awaiting_count
 
-from .extensions import csrf, limiter, login_manager
+from .extensions import csrf, limiter, login_manager, mail
 
 
 def create_libeo_app(test_config: dict | None = None) -> Flask:
@@ -67,6 +68,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.user_loader(session_user_loader(db, LibeoUser))
     csrf.init_app(app)
     limiter.init_app(app)
+    init_mail(app, mail)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -78,6 +80,7 @@ def register_blueprints(app: Flask) -> None:
     from .journal import bp as journal_bp
     from .main import bp as main_bp
     from .meg_connect import bp as meg_connect_bp
+    from .notifications import bp as notifications_bp
     from .payments import bp as payments_bp
     from .remittances import bp as remittances_bp
     from .settings import bp as settings_bp
@@ -93,6 +96,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(billing_bp, url_prefix="/abonnement")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(meg_connect_bp)
+    app.register_blueprint(notifications_bp, url_prefix="/notifications")
     csrf.exempt(api_bp)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from flask import current_app
 
 from core.cli import ProductGroup
 from core.migrations import db_group
@@ -87,3 +88,25 @@ def create_oauth_client(name: str, redirect_uris: tuple[str, ...], scope: str):
         raise click.UsageError(error.message) from error
     db.session.commit()
     click.echo(json.dumps({"client_id": client.client_id, "client_secret": secret}))
+
+
+@meg_cli.command("notify")
+@click.option("--loop", is_flag=True, help="Continue indéfiniment (toutes les --every secondes).")
+@click.option("--every", default=5.0, show_default=True, help="Secondes entre deux passages, avec --loop.")
+def notify(loop: bool, every: float):
+    """Sends the e-mail notifications that are due (SMTP_URL), retrying those a dead SMTP server delayed."""
+    import time
+
+    from models.meg.notifications.kinds import notifier
+
+    if not current_app.config.get("SMTP_URL"):
+        click.echo("SMTP_URL n'est pas défini : les notifications attendent dans la base jusqu'à ce qu'il le soit.",
+                   err=True)
+    while True:
+        report = notifier.run_pass()
+        if not loop or report.worked:
+            click.echo(str(report))
+        if not loop:
+            return
+        if not report.worked:
+            time.sleep(every)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import abort, g, session
+from flask import abort, g, request, session
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
+from core.ids import parse_id
 from core.observability.context import note
 from models.meg import Company
 
@@ -21,13 +22,18 @@ def current_company() -> Company:
     """The company of the session, checked against the user's rights.
 
     Falls back to the user's first company; a user with no company gets a
-    clear refusal instead of someone else's data.
+    clear refusal instead of someone else's data. A link that names its
+    company (``?entreprise=<id>``, as e-mails' links do) opens that one, if
+    the user may.
     """
     if "company" in g:
         return g.company
     companies = user_companies()
     if not companies:
         abort(403, description="Votre compte n'est rattaché à aucune entreprise.")
+    named = parse_id(request.args.get("entreprise"))
+    if named is not None and any(c.id == named for c in companies):
+        session["company_id"] = named
     wanted = session.get("company_id")
     company = next((c for c in companies if c.id == wanted), None)
     if company is None:

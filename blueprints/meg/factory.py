@@ -17,6 +17,7 @@ from core.errors import (
     trace_unexpected_errors,
 )
 from core.ids import register_id_converter
+from core.mail import init_mail
 from core.migrations import init_migrations
 from core.money import format_amount
 from core.observability import init_observability
@@ -28,7 +29,7 @@ from core.views import init_upload_limits
 from models.meg import User, db
 from models.meg.libeo_link import monitoring
 
-from .extensions import csrf, limiter, login_manager
+from .extensions import csrf, limiter, login_manager, mail
 
 
 def create_meg_app(test_config: dict | None = None) -> Flask:
@@ -64,6 +65,7 @@ def register_extensions(app: Flask) -> None:
     init_upload_limits(app)  # before CSRF protection, which reads the form
     csrf.init_app(app)
     limiter.init_app(app)
+    init_mail(app, mail)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -73,6 +75,7 @@ def register_blueprints(app: Flask) -> None:
     from .einvoices import bp as einvoices_bp
     from .journal import bp as journal_bp
     from .main import bp as main_bp
+    from .notifications import bp as notifications_bp
     from .oauth import bp as oauth_bp
     from .oauth.server import config_oauth
 
@@ -83,6 +86,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(journal_bp, url_prefix="/achats/journal")
     app.register_blueprint(oauth_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(notifications_bp, url_prefix="/notifications")
     config_oauth(app)
 
 

@@ -10,6 +10,7 @@ from models.libeo.db import Model, db
 from models.libeo.invoices.models import Invoice, InvoiceDocument, InvoiceSource, InvoiceStatus
 from models.libeo.journal import JournalEntry
 from models.libeo.meg_link.vouching import MegIdentity
+from models.libeo.notifications.models import Notification, NotificationSetting
 from models.libeo.payments.models import (
     ACTIVE_PAYMENT_STATUSES,
     BankStatusImport,
@@ -27,6 +28,7 @@ from models.libeo.payments.safeguards import KnownSupplierIban
 __all__ = [
     "ACTIVE_PAYMENT_STATUSES", "Account", "ApiKey", "BankStatusImport", "Channel", "IdempotencyRecord",
     "InitiatorRole", "Invoice", "InvoiceDocument", "InvoiceSource", "InvoiceStatus", "JournalEntry",
-    "KnownSupplierIban", "LibeoUser", "MegIdentity", "Model", "Payment", "PaymentEvent", "PaymentStatus",
+    "KnownSupplierIban", "LibeoUser", "MegIdentity", "Model", "Notification", "NotificationSetting", "Payment",
+    "PaymentEvent", "PaymentStatus",
     "PaymentUsage", "Plan", "SepaBatch", "StripeEvent", "StripeSubscription", "db",
 ]

@@ -13,10 +13,11 @@ from models.meg.libeo_link.attempts import PaymentAttempt
 from models.meg.libeo_link.connection import LibeoConnection
 from models.meg.libeo_link.outbox import OutboxMessage
 from models.meg.libeo_link.sync import SyncRun
+from models.meg.notifications.models import Notification, NotificationSetting
 from models.meg.oauth import OAuthAuthorizationCode, OAuthClient, OAuthToken
 
 __all__ = [
     "AccountingFirm", "AchatsRole", "Company", "InvoiceDocument", "LibeoConnection", "MegJournalEntry", "Model",
-    "ModuleRole", "OAuthAuthorizationCode", "OAuthClient", "OAuthToken", "OutboxMessage", "PaymentAttempt",
-    "PaymentMode", "Supplier", "SupplierInvoice", "SyncRun", "User", "db",
+    "ModuleRole", "Notification", "NotificationSetting", "OAuthAuthorizationCode", "OAuthClient", "OAuthToken",
+    "OutboxMessage", "PaymentAttempt", "PaymentMode", "Supplier", "SupplierInvoice", "SyncRun", "User", "db",
 ]

@@ -68,7 +68,8 @@ class World:
     keys: dict = field(default_factory=dict)  # company -> Libeo API key
 
 
-VICTIM_MARKERS = ("Fournisseur Secret Leroy", "SECRET-LEROY-0042", "Facture Libeo Secrète Leroy", "FR7630004000000009988776620")
+VICTIM_MARKERS = ("Fournisseur Secret Leroy", "SECRET-LEROY-0042", "Facture Libeo Secrète Leroy",
+                  "FR7630004000000009988776620")
 
 
 def populate(apps) -> World:
@@ -183,9 +184,27 @@ def own_path_values(world: World, side: str) -> dict:
     if side == "meg":
         return {"invoice_id": world.meg["boulangerie_libeo_invoice"], "supplier_id": world.meg["boulangerie_supplier"],
                 "message_id": world.meg["boulangerie_refused_update"], "action": "reessayer",
-                "import_id": world.meg["boulangerie_import"]}
+                "import_id": world.meg["boulangerie_import"],
+                "token": unsubscribe_token(world, "meg", "admin@boulangerie-martin.fr", "payment_outcome"),
+                "key": MAILDIR_KEY}
     return {"invoice_id": world.libeo["boulangerie_invoice"], "payment_id": world.libeo["boulangerie_payment"],
-            "external_id": world.libeo["boulangerie_external_id"], "batch_id": world.libeo["boulangerie_batch"]}
+            "external_id": world.libeo["boulangerie_external_id"], "batch_id": world.libeo["boulangerie_batch"],
+            "token": unsubscribe_token(world, "libeo", world.libeo["boulangerie_email"], "payment_debited"),
+            "key": MAILDIR_KEY}
+
+
+# A message's name in the development server's mailbox (« E-mails envoyés », absent outside it).
+MAILDIR_KEY = "1796400447.M785156P30215Q1.vm"
+
+
+def unsubscribe_token(world: World, side: str, email: str, setting: str) -> str:
+    """The signed « Ne plus recevoir ces e-mails » link of one of the person's e-mails."""
+    if side == "meg":
+        from models.meg.notifications.kinds import notifier
+    else:
+        from models.libeo.notifications.kinds import notifier
+    with getattr(world.apps, side).app_context():
+        return notifier.unsubscribe_token(email, setting)
 
 
 VICTIM_PDF = f"%PDF-1.4\n% {VICTIM_MARKERS[1]}\n%%EOF\n".encode()

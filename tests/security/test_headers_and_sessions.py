@@ -97,10 +97,15 @@ def test_consent_screen_and_the_page_showing_a_new_key_have_no_inline_code(world
     assert response.headers["Cache-Control"] == "no-store"
 
 
+def is_email(path) -> bool:
+    """E-mails' templates: mail clients drop style sheets, so they style inline (and are no page of ours)."""
+    return path.name.startswith("_email") or path.parent.name == "emails"
+
+
 def test_templates_have_no_inline_script_style_or_handler():
     """The source of every page, including those no test reaches."""
     problems = []
-    for path in sorted(TEMPLATES.rglob("*.html")):
+    for path in sorted(p for p in TEMPLATES.rglob("*.html") if not is_email(p)):
         text = path.read_text(encoding="utf-8")
         # Jinja expressions are left out: only the markup is parsed.
         markup = re.sub(r"{%.*?%}|{{.*?}}|{#.*?#}", "", text, flags=re.S)
@@ -187,8 +192,8 @@ def cookie_value(client, name: str, path: str) -> str:
 
 
 SIDES = {
-    "meg": dict(cookie="meg_session", private="/meg/achats/", login="/meg/connexion"),
-    "libeo": dict(cookie="libeo_session", private="/libeo/factures/", login="/libeo/connexion"),
+    "meg": {"cookie": "meg_session", "private": "/meg/achats/", "login": "/meg/connexion"},
+    "libeo": {"cookie": "libeo_session", "private": "/libeo/factures/", "login": "/libeo/connexion"},
 }
 
 
@@ -285,7 +290,8 @@ def test_a_libeo_user_without_password_is_told_so(people):
         user = db.session.query(LibeoUser).filter_by(email=people.libeo["boulangerie_email"]).one()
         user.password_hash = None
         db.session.commit()
-    response = client.post("/libeo/mot-de-passe", data={"current_password": "x", "new_password": "Nouvelle 2026 !!", "confirm": "Nouvelle 2026 !!"})
+    response = client.post("/libeo/mot-de-passe", data={"current_password": "x", "new_password": "Nouvelle 2026 !!",
+                                                       "confirm": "Nouvelle 2026 !!"})
     # The session is still valid (the token did not change): the page explains.
     assert "n'a pas de mot de passe" in unescape(response.get_data(as_text=True))
 
@@ -300,9 +306,9 @@ def test_passwords_are_hashed_with_scrypt_at_owasp_strength(make_apps):
     # The tests' own apps use a cheaper setting; a product app stores what BaseConfig says.
     apps = make_apps(libeo={"PASSWORD_HASH_METHOD": LibeoConfig.PASSWORD_HASH_METHOD})
     client = apps.root.test_client()
-    answer = client.post("/libeo/inscription", data={"email": "claire@boulangerie-martin.fr", "password": LIBEO_PASSWORD,
-                                                     "company_name": "Boulangerie Martin SARL", "siret": "83451234500002",
-                                                     "terms": "y"})
+    answer = client.post("/libeo/inscription", data={
+        "email": "claire@boulangerie-martin.fr", "password": LIBEO_PASSWORD, "company_name": "Boulangerie Martin SARL",
+        "siret": "83451234500002", "terms": "y"})
     assert answer.status_code == 302
     with apps.libeo.app_context():
         stored = db.session.query(LibeoUser.password_hash).scalar()
@@ -350,3 +356,12 @@ def test_log_lines_keep_their_shape_without_the_secret(line, secret):
 
     redacted = RedactSecrets.redact(line)
     assert secret not in redacted and "[masqué]" in redacted
+
+
+def test_e_mail_templates_have_no_script_nor_handler():
+    """E-mails may style inline, never run code (mail clients block it; a reader must not need it)."""
+    emails = [path for path in TEMPLATES.rglob("*.html") if is_email(path)]
+    assert len(emails) > 10
+    for path in emails:
+        text = path.read_text(encoding="utf-8")
+        assert "<script" not in text.lower() and not re.search(r"\son[a-z]+\s*=", text, flags=re.I), path

@@ -27,7 +27,7 @@ import pytest
 from flask import url_for
 from sqlalchemy import select
 
-from .conftest import VICTIM_MARKERS, populate
+from .conftest import MAILDIR_KEY, VICTIM_MARKERS, populate, unsubscribe_token
 from .helpers import GARAGE_SIRET, LIBEO_PASSWORD, libeo_login, meg_login
 
 # Public routes: anybody may call them; they are still called by everyone
@@ -43,6 +43,7 @@ PUBLIC = {
         "observability.healthz": "le processus répond (répartiteur de charge) : aucune donnée",
         "observability.readyz": "la base répond et son schéma est à jour : ni adresse, ni version, ni erreur",
         "observability.metrics": "compteurs et jauges, servis à l'adresse locale ou au jeton METRICS_TOKEN",
+        "notifications.unsubscribe": "lien signé d'un e-mail : désabonne l'adresse qu'il nomme, sans connexion",
     },
     "libeo": {
         "static": "feuilles de style et scripts",
@@ -60,6 +61,7 @@ PUBLIC = {
         "observability.healthz": "le processus répond (répartiteur de charge) : aucune donnée",
         "observability.readyz": "la base répond et son schéma est à jour : ni adresse, ni version, ni erreur",
         "observability.metrics": "compteurs et jauges, servis à l'adresse locale ou au jeton METRICS_TOKEN",
+        "notifications.unsubscribe": "lien signé d'un e-mail : désabonne l'adresse qu'il nomme, sans connexion",
     },
 }
 
@@ -85,12 +87,16 @@ def victim_params(world, side: str) -> dict[str, list]:
             "message_id": [world.meg["garage_refused_update"]],
             "action": ["reessayer", "ignorer"],
             "import_id": [world.meg["garage_import"]],
+            "token": [unsubscribe_token(world, "meg", "gerant@garage-leroy.fr", "payment_outcome")],
+            "key": [MAILDIR_KEY],
         }
     return {
         "invoice_id": [world.libeo["garage_direct_invoice"], world.libeo["garage_invoice"]],
         "payment_id": [world.libeo["garage_payment"]],
         "external_id": [world.libeo["garage_external_id"]],
         "batch_id": [world.libeo["garage_batch"]],
+        "token": [unsubscribe_token(world, "libeo", world.libeo["garage_email"], "payment_debited")],
+        "key": [MAILDIR_KEY],
     }
 
 
@@ -136,7 +142,7 @@ def calls(app, side: str, params: dict[str, list]):
                 f"{side} {rule.rule}: give this matrix a victim's value for {sorted(missing)} (victim_params)"
             )
             names = sorted(rule.arguments)
-            values = [dict(zip(names, combo)) for combo in itertools.product(*(params[n] for n in names))]
+            values = [dict(zip(names, combo, strict=False)) for combo in itertools.product(*(params[n] for n in names))]
         for method in METHODS:
             if method not in rule.methods:
                 continue
@@ -257,7 +263,8 @@ def test_meg_routes_refuse_everyone_but_the_company(matrix_world):
                 # Each call starts signed in (the previous one may have been « Se déconnecter »).
                 assert meg_login(client, email).status_code == 302
             response = send(client, world, "meg", endpoint, method, path, {})
-            check_answer(world, "meg", endpoint, method, path, response, anonymous=email is None, victim_ids=victim_ids, who=who)
+            check_answer(world, "meg", endpoint, method, path, response, anonymous=email is None,
+                         victim_ids=victim_ids, who=who)
             checked += 1
             if email and method != "GET":
                 # An action must not have moved this person onto the victim's company.
@@ -280,8 +287,8 @@ def test_libeo_routes_and_api_refuse_everyone_but_the_account(matrix_world):
             if signed_in:
                 assert libeo_login(client, world.libeo["boulangerie_email"], LIBEO_PASSWORD).status_code == 302
             response = send(client, world, "libeo", endpoint, method, path, headers)
-            check_answer(world, "libeo", endpoint, method, path, response, anonymous=not signed_in, victim_ids=victim_ids,
-                         who=who)
+            check_answer(world, "libeo", endpoint, method, path, response, anonymous=not signed_in,
+                         victim_ids=victim_ids, who=who)
             checked += 1
     assert snapshot(apps, world) == before
     assert checked > 60

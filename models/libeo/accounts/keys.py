@@ -25,6 +25,7 @@ from models.libeo.accounts.models import REVOKED_BY_MEG, Account, ApiKey, Plan
 from models.libeo.db import db
 from models.libeo.errors import Conflict, NotFound
 from models.libeo.journal import record as journal
+from models.libeo.notifications.events import api_key_created
 from models.libeo.payments.models import PaymentUsage
 from models.libeo.payments.quota import PaymentQuota, quota_month
 
@@ -134,6 +135,7 @@ def issue_meg_api_key(account: Account, actor: str | None = None) -> str:
     journal(account.id, "key.issued",
             f"Clé d'API MEG créée ({KEY_PREFIX}{public_id}…)" + (" : elle remplace la précédente, révoquée." if replaced
                                                                  else "."), actor)
+    api_key_created(account, f"{KEY_PREFIX}{public_id}", actor, bool(replaced))
     return plaintext
 
 

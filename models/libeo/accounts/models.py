@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.banks import bank_name
 from core.dates import utcnow
 from core.money import format_amount
+from core.notifications import BounceColumns
 from core.security import hash_password, verify_password
 from core.validators import format_iban, format_siret
 from models.libeo.db import Model
@@ -164,7 +165,7 @@ class Account(Model):
         return bool(self.accountant_email) and self.accountant_email == email.strip().lower()
 
 
-class LibeoUser(Model):
+class LibeoUser(BounceColumns, Model):
     __tablename__ = "libeo_user"
 
     id: Mapped[int] = mapped_column(primary_key=True)

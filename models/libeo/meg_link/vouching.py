@@ -17,6 +17,7 @@ refuses it.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -50,6 +51,7 @@ from models.libeo.meg_link.client import (
     deliver_key,
     meg_message,
 )
+from models.libeo.notifications.events import meg_connected
 
 
 class MegIdentity(Model):
@@ -111,9 +113,10 @@ def link_account(profile: MegProfile, user: LibeoUser) -> MegIdentity:
         # The same company was linked by another request at this very moment.
         db.session.rollback()
         raise Conflict("Cette entreprise MEG vient d'être liée à un compte Libeo : recommencez.") from exc
-    journal(account.id, "meg.linked",
-            f"Compte relié à l'entreprise « {profile.company_name} » de MEG par {profile.email or 'un utilisateur MEG'}.",
+    by = profile.email or "un utilisateur MEG"
+    journal(account.id, "meg.linked", f"Compte relié à l'entreprise « {profile.company_name} » de MEG par {by}.",
             profile.email or None)
+    meg_connected(account, link.id, profile.company_name, profile.email or None)
     vouch(account, profile)
     return link
 
@@ -123,7 +126,8 @@ def vouch(account: Account, profile: MegProfile) -> None:
     if profile.achats_admin and account.siret == profile.siret:
         verify_account(
             account,
-            f"vérifié par MEG ({profile.email or profile.subject}, administrateur « Achats » de {profile.company_name})",
+            f"vérifié par MEG ({profile.email or profile.subject}, "
+            f"administrateur « Achats » de {profile.company_name})",
             profile.email or None,
         )
 
@@ -153,7 +157,8 @@ def create_account_from_meg(
     link_account(profile, user)
     if taken_from is not None:
         journal(account.id, "siret.claimed",
-                f"SIRET repris au compte Libeo non vérifié « {taken_from.name} », qui l'utilisait.", profile.email or None)
+                f"SIRET repris au compte Libeo non vérifié « {taken_from.name} », qui l'utilisait.",
+                profile.email or None)
     return user
 
 
@@ -190,10 +195,8 @@ def connect_account(account: Account, access_token: str, company_name: str) -> C
         return Connection(True, "La connexion est établie : « Payer » fonctionne maintenant dans MEG.")
     if response.status_code >= 500:
         return Connection(False, _retry_later("MEG n'a pas pu enregistrer la connexion."))
-    try:
+    with contextlib.suppress(NotFound):  # already revoked meanwhile (« Révoquer » in « Intégrations »)
         revoke_api_key(account, actor=MEG_SIGN_IN)
-    except NotFound:
-        pass  # already revoked meanwhile (« Révoquer » in « Intégrations »)
     db.session.commit()
     if response.status_code == 403:
         return Connection(False, admin_must_connect(company_name))

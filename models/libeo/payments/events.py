@@ -29,6 +29,7 @@ from sqlalchemy import bindparam, insert, select, update
 from core.dates import utcnow
 from models.libeo.accounts.models import Account
 from models.libeo.db import db
+from models.libeo.notifications.events import payments_moved
 from models.libeo.payments.models import Payment, PaymentEvent, PaymentStatus
 
 PAYMENT_UPDATED = "payment.updated"
@@ -85,7 +86,8 @@ _INSERT_EVENT = insert(PaymentEvent.__table__)
 
 
 def record_payment_events(account_id: int, payments: Iterable[Payment]) -> None:
-    """Appends one event per payment, with its current state; in the caller's transaction.
+    """Appends one event per payment, with its current state, and the e-mails it causes
+    (``models.libeo.notifications.events``); in the caller's transaction.
 
     Call it last in the transaction (it locks the account's row until commit).
     """
@@ -108,6 +110,7 @@ def record_payment_events(account_id: int, payments: Iterable[Payment]) -> None:
         }
         for offset, payment in enumerate(payments)
     ])
+    payments_moved(account_id, payments)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from models.libeo.errors import (
 from models.libeo.invoices.models import Invoice
 from models.libeo.journal import record as journal
 from models.libeo.monitoring import quota_refusals
+from models.libeo.notifications.events import quota_used_up
 from models.libeo.payments.events import record_payment_events
 from models.libeo.payments.models import (
     ACTIVE_PAYMENT_STATUSES,
@@ -224,6 +225,8 @@ def place_payment(
             "ce mois-ci : passez à la formule Partnerships (paiements illimités) pour payer cette facture.",
             limit=plan.payment_limit,
         )
+    if quota.just_used_up:
+        quota_used_up(account, quota.month)
     created_at = now or utcnow()
     hold = holds_for(account, invoice, initiator.role, email)
     status = PaymentStatus.AWAITING_APPROVAL if hold else PaymentStatus.SCHEDULED

@@ -88,9 +88,17 @@ class PaymentQuota:
         if self.limit is not None:
             values["usage_limit"] = self.limit
         statement = _COUNT_ONE_UNLIMITED if self.limit is None else _COUNT_ONE_LIMITED
-        result = db.session.connection().execute(statement, values)
-        self.__dict__.pop("used", None)
-        return result.rowcount == 1
+        counted = db.session.connection().execute(statement, values).scalar()
+        if counted is None:
+            self.__dict__.pop("used", None)
+            return False
+        self.used = counted  # the month's count with this payment, read by the same statement
+        return True
+
+    @property
+    def just_used_up(self) -> bool:
+        """After ``consume``: this payment was the last the plan allows this month."""
+        return self.limit is not None and self.__dict__.get("used") == self.limit
 
     def release(self) -> None:
         """Gives back one payment of the month (a cancelled one); never below zero."""
@@ -116,10 +124,8 @@ _COUNT_ONE = (
 )
 
 
-# An INSERT's rowcount is kept only when asked (PostgreSQL).
-_COUNT_ONE_UNLIMITED = text(_COUNT_ONE).execution_options(preserve_rowcount=True)
+# The count is returned when the row was inserted or updated, nothing when the limit stopped it.
+_COUNT_ONE_UNLIMITED = text(_COUNT_ONE + " RETURNING payment_count")
 
 
-_COUNT_ONE_LIMITED = text(_COUNT_ONE + " WHERE payment_usage.payment_count < :usage_limit").execution_options(
-    preserve_rowcount=True
-)
+_COUNT_ONE_LIMITED = text(_COUNT_ONE + " WHERE payment_usage.payment_count < :usage_limit RETURNING payment_count")

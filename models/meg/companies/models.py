@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
 
 from core.dates import utcnow
+from core.notifications import BounceColumns
 from core.security import hash_password, verify_password
 from core.validators import format_siret
 from models.meg.db import Model, db
@@ -57,7 +58,7 @@ class Company(Model):
         return format_siret(self.siret) if self.siret else "Pas de SIRET"
 
 
-class User(Model):
+class User(BounceColumns, Model):
     __tablename__ = "user_account"
 
     id: Mapped[int] = mapped_column(primary_key=True)

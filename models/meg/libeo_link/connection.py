@@ -41,6 +41,7 @@ from models.meg.libeo_link.client import (
     LibeoUnheard,
     LibeoUnreachable,
 )
+from models.meg.notifications.events import connection_broken
 
 KEY_MAX_LENGTH = 200
 # « Dernier échange réussi » is precise to this much: one write a minute, not one per call.
@@ -137,7 +138,8 @@ class LibeoConnection(Model):
             self.record_success()
             return
         now = utcnow()
-        if self.state is not state:
+        changed = self.state is not state
+        if changed:
             self.state, self.state_since = state, now
             if state is ConnectionState.KEY_REVOKED:
                 journal(self.company, "connection.revoked_seen",
@@ -145,6 +147,8 @@ class LibeoConnection(Model):
                         "Libeo. Un administrateur doit en coller une nouvelle dans « Options ».")
         self.last_checked_at = now
         self.last_error = error.message[:300]
+        if changed:
+            connection_broken(self, now)
 
 
 def verification_label(verified: bool | None) -> str:
@@ -165,7 +169,8 @@ def _state_after(error: LibeoApiError) -> ConnectionState | None:
 
 
 def _fernet() -> Fernet:
-    secret = current_app.config.get("LIBEO_KEY_ENCRYPTION_KEY") or instance_secret(current_app, "meg_libeo_key_encryption")
+    secret = (current_app.config.get("LIBEO_KEY_ENCRYPTION_KEY")
+              or instance_secret(current_app, "meg_libeo_key_encryption"))
     return Fernet(base64.urlsafe_b64encode(hashlib.sha256(secret.encode()).digest()))
 
 

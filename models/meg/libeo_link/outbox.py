@@ -51,6 +51,7 @@ from models.meg.libeo_link.client import (
     LibeoUnreachable,
 )
 from models.meg.libeo_link.connection import LibeoConnection, LibeoLinkError
+from models.meg.notifications.events import updates_refused
 
 CLAIM_SECONDS = 60
 MAX_BACKOFF = timedelta(hours=1)
@@ -178,6 +179,7 @@ def deliver_invoice_updates(limit: int = 100) -> tuple[int, int]:
         elif for_good:
             message.refused_at = utcnow()
             message.last_error = refusal[:500]
+            updates_refused(message.company_id, message.invoice.number, refusal)
         else:
             message.attempts += 1
             message.next_attempt_at = utcnow() + _backoff(message.attempts)

@@ -11,6 +11,7 @@ an HTTP call must not hold a database transaction, and SQLite's write lock):
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from datetime import date
 
@@ -49,6 +50,7 @@ from models.meg.libeo_link.connection import (
     connection_of,
 )
 from models.meg.libeo_link.outbox import queue_document, supersede_pending_updates
+from models.meg.notifications.events import payment_ended
 
 
 def check_payable(invoice: SupplierInvoice, user: User) -> tuple[LibeoConnection, Payer]:
@@ -109,8 +111,13 @@ def pay_invoice(invoice: SupplierInvoice, user: User, execution_date: date | Non
     return attempt
 
 
-def send(connection: LibeoConnection, attempt: PaymentAttempt, *, first: bool = False) -> None:
+def send(connection: LibeoConnection, attempt: PaymentAttempt, *, first: bool = False,
+         seen: bool | None = None) -> None:
     """Sends (or sends again) the attempt's request and records Libeo's answer; commits.
+
+    ``seen``: the person who asked is looking at the answer (their click, or
+    « Vérifier maintenant »; by default only the first sending). An answer
+    nobody looks at that ends the payment otherwise is told by e-mail.
 
     Without an answer the attempt stays « requested »: the next replay, by
     the sync pass or a click, uses the same key and body, so Libeo either
@@ -120,6 +127,7 @@ def send(connection: LibeoConnection, attempt: PaymentAttempt, *, first: bool = 
     # Read everything, then end the transaction: the HTTP call holds none.
     client, key, body = connection.client(), attempt.idempotency_key, attempt.request_body
     reference = external_id(attempt.invoice_id)
+    seen = first if seen is None else seen
     db.session.commit()
     try:
         info = client.create_payment(reference, key, body)
@@ -137,48 +145,50 @@ def send(connection: LibeoConnection, attempt: PaymentAttempt, *, first: bool = 
             raise LibeoLinkError(error.message + " Rien n'a été payé.") from error
     except LibeoKeyRefused as error:
         connection.record_failure(error)
-        _refuse(attempt, "la connexion à Libeo a été révoquée.")
+        _refuse(attempt, "la connexion à Libeo a été révoquée.", seen=seen)
         db.session.commit()
         raise LibeoLinkError(error.message) from error
     except LibeoApiError as error:
         connection.record_success()
         if error.code == "payment_exists" and error.payment_id:
-            _adopt(connection, attempt, error.payment_id)
+            _adopt(connection, attempt, error.payment_id, seen=seen)
         else:
-            _refuse(attempt, error.message)
+            _refuse(attempt, error.message, seen=seen)
             db.session.commit()
             raise LibeoLinkError(error.message, upgrade_url=error.upgrade_url) from error
     else:
         connection.record_success()
-        record_payment(attempt, info, connection.company_id)
+        record_payment(attempt, info, connection.company_id, seen=seen)
         # « Payer » sent the invoice's current state: older queued states must not overwrite it.
         supersede_pending_updates(attempt.invoice_id)
     db.session.commit()
 
 
-def _refuse(attempt: PaymentAttempt, message: str) -> None:
+def _refuse(attempt: PaymentAttempt, message: str, *, seen: bool) -> None:
+    """Libeo said no; ``seen``: to the click the person is looking at (else they are told by e-mail)."""
+    before = attempt.status.value
     attempt.status = PaymentState.REFUSED
     attempt.refusal = message[:500]
     attempt.claimed_until = None
+    payment_ended(attempt, before, seen=seen)
 
 
-def _adopt(connection: LibeoConnection, attempt: PaymentAttempt, payment_id: str) -> None:
+def _adopt(connection: LibeoConnection, attempt: PaymentAttempt, payment_id: str, *, seen: bool) -> None:
     """Libeo already has a payment of this invoice (made elsewhere): this attempt is that payment."""
     try:
-        record_payment(attempt, connection.client(attempts=1).get_payment(payment_id))
+        record_payment(attempt, connection.client(attempts=1).get_payment(payment_id), seen=seen)
     except LibeoApiError:
-        _refuse(attempt, "Un paiement de cette facture existe déjà dans Libeo.")
+        _refuse(attempt, "Un paiement de cette facture existe déjà dans Libeo.", seen=seen)
 
 
-def replay(attempt: PaymentAttempt) -> None:
+def replay(attempt: PaymentAttempt, *, seen: bool = False) -> None:
     """Asks Libeo again, with the same key and body, what became of an unheard request."""
     connection = connection_of(attempt.invoice.company)
     if connection is None:
         return
-    try:
-        send(connection, attempt)
-    except LibeoLinkError:
-        pass  # recorded on the attempt (refused) or forgotten (never reached Libeo)
+    # Recorded on the attempt (refused) or forgotten (never reached Libeo).
+    with contextlib.suppress(LibeoLinkError):
+        send(connection, attempt, seen=seen)
 
 
 def replay_for(invoice: SupplierInvoice, user: User) -> PaymentAttempt | None:
@@ -186,7 +196,7 @@ def replay_for(invoice: SupplierInvoice, user: User) -> PaymentAttempt | None:
     check_payable(invoice, user)
     attempt = latest_payment(invoice)
     if attempt is not None and attempt.status is PaymentState.REQUESTED and attempt.idempotency_key:
-        replay(attempt)
+        replay(attempt, seen=True)
     return attempt
 
 
@@ -213,17 +223,22 @@ def apply_payment_info(company: Company, info: LibeoPaymentInfo) -> PaymentAttem
     return payment
 
 
-def record_payment(attempt: PaymentAttempt, info: LibeoPaymentInfo, company_id: int | None = None) -> None:
-    """Records Libeo's account of a payment.
+def record_payment(attempt: PaymentAttempt, info: LibeoPaymentInfo, company_id: int | None = None, *,
+                   seen: bool = False) -> None:
+    """Records Libeo's account of a payment; ``seen``: the person who asked is looking at this answer.
 
     The first payment MEG learns of for an invoice means Libeo now has the
-    invoice: its file (if any) is queued after it (``libeo_outbox``).
+    invoice: its file (if any) is queued after it (``libeo_outbox``). A
+    payment that ended otherwise than its person saw is told to them
+    (``models.meg.notifications.events``).
     """
+    before = attempt.status.value if attempt.status else PaymentState.REQUESTED.value
     first = attempt.libeo_payment_id is None and (attempt.attempt == 1 or db.session.scalar(
         select(PaymentAttempt.id).where(PaymentAttempt.invoice_id == attempt.invoice_id,
                                       PaymentAttempt.libeo_payment_id.is_not(None)).limit(1)
     ) is None)
     attempt.record(info)
+    payment_ended(attempt, before, seen=seen)
     if first:
         queue_document(attempt.invoice_id, company_id or attempt.invoice.company_id)
 

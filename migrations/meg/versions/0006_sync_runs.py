@@ -1,6 +1,6 @@
-"""Issue 36, operations: the last sync pass, and when each company's events were read to the end
+"""Operations: the last sync pass, and when each company's events were read to the end
 
-Revision ID: 0006_issue36_sync_runs
+Revision ID: 0006_sync_runs
 Revises: 0005_safeguards
 Create Date: 2026-12-04 15:00:00.000000
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0006_issue36_sync_runs'
+revision = '0006_sync_runs'
 down_revision = '0005_safeguards'
 branch_labels = None
 depends_on = None

@@ -1,0 +1,103 @@
+"""What Libeo tells, to whom, and where each e-mail leads.
+
+Each kind's data is what the event was when it happened (copied into the
+outbox row): an e-mail says what happened then, and its link opens the page
+that shows what it is now. No secret ever goes into it (a new API key is
+named by its public prefix), and IBANs only masked.
+"""
+
+from __future__ import annotations
+
+from core.notifications import Kind, Notifier, Setting
+from models.libeo.accounts.models import LibeoUser
+from models.libeo.notifications.models import NotificationSetting, outbox
+
+PAYMENT_HELD = "payment_held"
+PAYMENT_REJECTED = "payment_rejected"
+PAYMENT_DEBITED = "payment_debited"
+SEPA_FILE_READY = "sepa_file_ready"
+QUOTA_REACHED = "quota_reached"
+API_KEY_CREATED = "api_key_created"
+MEG_CONNECTED = "meg_connected"
+SECURITY = "security"
+
+SETTINGS = [
+    Setting(PAYMENT_HELD, "Paiements à approuver",
+            "Un paiement est retenu par les contrôles de Libeo et attend la décision d'un administrateur.",
+            administrators_only=True),
+    Setting(PAYMENT_REJECTED, "Paiements rejetés",
+            "Un virement n'est pas exécuté : la banque l'a rejeté, ou il ne pouvait pas être mis au format SEPA "
+            "(à la personne qui l'a demandé et aux administrateurs)."),
+    Setting(PAYMENT_DEBITED, "Paiements débités",
+            "Un virement que vous avez demandé est débité du compte de l'entreprise."),
+    Setting(SEPA_FILE_READY, "Remises SEPA prêtes",
+            "Un fichier de virements SEPA est prêt : à télécharger dans « Remises » et à transmettre à la banque.",
+            administrators_only=True),
+    Setting(QUOTA_REACHED, "Quota de paiements atteint",
+            "Les paiements du mois inclus dans la formule Gratuit sont tous utilisés.", administrators_only=True),
+    Setting(SECURITY, "Alertes de sécurité",
+            "Une nouvelle clé d'API est créée, ou le compte est relié à une entreprise de MEG. "
+            "Ces alertes sont toujours envoyées.", locked=True, administrators_only=True),
+]
+
+
+def _payment_page(data: dict) -> tuple[str, dict]:
+    return "payments.payment", {"payment_id": data["payment_id"]}
+
+
+# Why a payment is held, as a subject line says it (the e-mail itself has Libeo's full sentences).
+SHORT_HOLD_LABELS = {
+    "new_iban": "nouvel IBAN",
+    "duplicate_suspected": "doublon possible",
+    "payee_name_mismatch": "nom du bénéficiaire différent",
+    "approval_rule": "règle d'approbation",
+}
+
+
+def _held_subject(data: dict) -> str:
+    """« 1 paiement à approuver : Minoterie Dupont, 410,00 €, nouvel IBAN »."""
+    reasons = ", ".join(SHORT_HOLD_LABELS.get(code, code) for code in data.get("hold_codes") or ())
+    return f"1 paiement à approuver : {data['supplier']}, {data['amount']}" + (f", {reasons}" if reasons else "")
+
+
+KINDS = {
+    kind.code: kind
+    for kind in (
+        Kind(PAYMENT_HELD, _held_subject, _payment_page),
+        Kind(PAYMENT_REJECTED,
+             lambda d: f"Paiement rejeté : {d['supplier']}, {d['amount']} "
+                       f"(facture {d['invoice_number']})",
+             _payment_page),
+        Kind(PAYMENT_DEBITED,
+             lambda d: f"Paiement débité : {d['supplier']}, {d['amount']} (facture {d['invoice_number']})",
+             _payment_page),
+        Kind(SEPA_FILE_READY,
+             lambda d: f"Remise SEPA prête à transmettre à la banque : {d['count']} virement"
+                       f"{'s' if d['count'] > 1 else ''}, {d['total']}",
+             lambda d: ("remittances.batch", {"batch_id": d["batch_id"]})),
+        Kind(QUOTA_REACHED,
+             lambda d: f"Les {d['limit']} paiements du mois de la formule Gratuit sont utilisés",
+             lambda d: ("billing.subscription", {})),
+        Kind(API_KEY_CREATED,
+             lambda d: f"Sécurité : nouvelle clé d'API MEG pour {d['account_name']}",
+             lambda d: ("settings.integrations", {}), setting=SECURITY, locked=True),
+        Kind(MEG_CONNECTED,
+             lambda d: f"Sécurité : votre compte Libeo est relié à « {d['company_name']} » de MEG",
+             lambda d: ("settings.integrations", {}), setting=SECURITY, locked=True),
+    )
+}
+
+notifier = Notifier(
+    outbox=outbox,
+    setting_table=NotificationSetting,
+    user=LibeoUser,
+    kinds=KINDS,
+    settings=SETTINGS,
+    templates="libeo/emails",
+    product="libeo",
+)
+
+
+def settings_for(user: LibeoUser) -> list[Setting]:
+    """The lines of a user's « Notifications » page: an administrator's are all of them."""
+    return [setting for setting in SETTINGS if user.is_admin or not setting.administrators_only]

@@ -1,0 +1,3 @@
+"""E-mail notifications of MEG: what is told to whom (``kinds``), written with the events that cause
+them (``events``), each person's choices (``preferences``); the machinery is ``core.notifications``.
+"""

@@ -1,0 +1,306 @@
+"""MEG's e-mail notifications, caused by what Libeo really does, read from a real SMTP server.
+
+A « Payer » that ended otherwise than its person saw (cancelled in Libeo,
+rejected by the bank) is told to the person who clicked; a broken
+connection and updates Libeo refused are told to the company's « Achats »
+administrators, at most once a day per problem, and not at all when the
+problem is gone before the e-mail is due. (A refusal after « Vérification en
+cours » is in test_notifications_deployed.py: it needs Libeo down behind its front.)
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from html import unescape
+
+import pytest
+from sqlalchemy import select
+
+from core.calendar import earliest_execution_date
+from core.dates import paris_today, utcnow
+from devtools.bank_simulator import status_report_for
+from models.meg import Company, LibeoConnection
+from models.meg import db as meg_db
+from tests.conftest import MegAuth
+from tests.mail import outbox_rows
+
+from .conftest import libeo_back, libeo_down, meg_libeo_invoices
+
+ADMIN, COMPTA = "admin@boulangerie-martin.fr", "compta@boulangerie-martin.fr"
+
+
+def page(response) -> str:
+    return unescape(response.get_data(as_text=True)).replace("\u202f", " ").replace("\u00a0", " ")
+
+
+def sync(meg_app):
+    from models.meg.libeo_link.sync import sync_pass
+
+    meg_app.config["SYNC_QUIET_SECONDS"] = 0
+    with meg_app.app_context():
+        return sync_pass()
+
+
+def pay(client, invoice_id: int) -> str:
+    return page(client.post(f"/meg/achats/factures/{invoice_id}/payer",
+                            data={"execution_date": earliest_execution_date(paris_today()).isoformat()},
+                            follow_redirects=True))
+
+
+def libeo_payment_ids(libeo_app) -> list[int]:
+    from models.libeo import Payment, db
+
+    with libeo_app.app_context():
+        return list(db.session.scalars(select(Payment.id).order_by(Payment.id)))
+
+
+def cancel_in_libeo(libeo_app, account_id: int, payment_id: int) -> None:
+    from models.libeo import Account, Payment, db
+    from models.libeo.payments.order import cancel_payment
+
+    with libeo_app.app_context():
+        cancel_payment(db.session.get(Account, account_id), db.session.get(Payment, payment_id),
+                       actor="claire@boulangerie-martin.fr")
+        db.session.commit()
+
+
+def company_id(meg_app) -> int:
+    with meg_app.app_context():
+        return meg_db.session.scalar(select(Company.id).where(Company.name == "Boulangerie Martin SARL"))
+
+
+# --- a « Payer » that ended otherwise ------------------------------------------------------------------
+
+
+def test_a_payment_cancelled_in_libeo_is_told_to_the_person_who_clicked(connected, client, meg_app, libeo_app, mail):
+    MegAuth(client).logout()
+    MegAuth(client).login(COMPTA)  # an « Achats » user pays
+    invoice_id, number, _ = meg_libeo_invoices(meg_app)[0]
+    assert "Paiement programmé le" in pay(client, invoice_id)
+    mail.send("meg")
+    assert mail.received == []  # what they saw is what happened
+
+    [payment_id] = libeo_payment_ids(libeo_app)
+    cancel_in_libeo(libeo_app, connected["account_id"], payment_id)
+    sync(meg_app)
+    mail.send("meg")
+
+    message = mail.one(COMPTA)
+    assert message.sender == "MEG <notifications@meg.localhost>"
+    assert message.subject.startswith(f"Paiement annulé dans Libeo : facture {number}, ")
+    link = f"http://127.0.0.1:5000/meg/achats/factures/{invoice_id}?entreprise={company_id(meg_app)}"
+    assert link in message.text and link.replace("&", "&amp;") in message.html
+    assert "« Payer »" in message.text and "••" in message.text
+    assert [m.to for m in mail.received] == [COMPTA]  # the administrators are not told of another's payment
+    sync(meg_app)
+    mail.send("meg")
+    assert len(mail.received) == 1
+
+
+def test_a_payment_rejected_by_the_bank_is_told_to_the_person_who_clicked(connected, client, meg_app, libeo_app,
+                                                                          mail):
+    from models.libeo import Account, SepaBatch, db
+    from models.libeo.payments.bank_status_import import import_bank_status
+    from models.libeo.payments.sepa import execute_due_payments
+
+    invoice_id, number, _ = meg_libeo_invoices(meg_app)[0]
+    pay(client, invoice_id)
+    with libeo_app.app_context():
+        account = db.session.get(Account, connected["account_id"])
+        account.debtor_iban = "FR7630006000011234567890189"
+        db.session.commit()
+        execute_due_payments(None, earliest_execution_date(paris_today()))
+        batch = db.session.scalars(select(SepaBatch)).one()
+        [payment_id] = [p.id for p in batch.payments]
+        import_bank_status(status_report_for(batch.xml, {f"LIBEO-{payment_id}": ("RJCT", "AC04")}),
+                           imported_by="tests")
+        db.session.commit()
+    sync(meg_app)
+    mail.send("meg")
+
+    message = mail.one(ADMIN)
+    assert message.subject.startswith(f"Paiement rejeté par la banque : facture {number}, ")
+    assert "compte du bénéficiaire clôturé (AC04)" in message.text
+    assert "Rejeté : compte du bénéficiaire clôturé (AC04)" in page(client.get(f"/meg/achats/factures/{invoice_id}"))
+
+
+def test_the_link_of_an_e_mail_opens_its_company_for_a_person_of_several(connected, client, meg_app, demo):
+    """The expert-comptable works for three companies: the link names which one."""
+    invoice_id, number, _ = meg_libeo_invoices(meg_app)[0]
+    other = client.application.test_client()
+    MegAuth(other).login("expert@cabinet-durand.fr")
+    with meg_app.app_context():
+        first = meg_db.session.scalar(select(Company.id).where(Company.name == "Association Les Amis du Quartier"))
+    other.post("/meg/entreprise", data={"company_id": first})
+    assert other.get(f"/meg/achats/factures/{invoice_id}").status_code == 404  # another company's invoice
+    opened = other.get(f"/meg/achats/factures/{invoice_id}?entreprise={company_id(meg_app)}")
+    assert opened.status_code == 200 and number in page(opened)
+    assert "Boulangerie Martin SARL" in page(other.get("/meg/achats/"))  # and it stays the current company
+
+
+# --- the connection's problems, once a day ------------------------------------------------------------
+
+
+def test_a_revoked_key_is_told_to_the_achats_administrators_once_a_day(connected, client, meg_app, libeo_app, mail):
+    from models.libeo import Account, db
+    from models.libeo.accounts.keys import issue_meg_api_key
+
+    with libeo_app.app_context():
+        new_key = issue_meg_api_key(db.session.get(Account, connected["account_id"]),
+                                    actor="claire@boulangerie-martin.fr")
+        db.session.commit()
+    sync(meg_app)
+    mail.send("meg")
+
+    message = mail.one(ADMIN)
+    assert message.subject == "Boulangerie Martin SARL : Libeo refuse la clé d'API, « Payer » ne fonctionne plus"
+    assert f"http://127.0.0.1:5000/meg/achats/options?entreprise={company_id(meg_app)}" in message.text
+    assert COMPTA not in [m.to for m in mail.received]  # an « Achats » user cannot act on it
+    assert new_key not in message.raw() and connected["key"] not in message.raw()
+
+    # Fixed, broken again the same day: not told again.
+    client.post("/meg/achats/options", data={"api_key": new_key})
+    with libeo_app.app_context():
+        issue_meg_api_key(db.session.get(Account, connected["account_id"]))
+        db.session.commit()
+    sync(meg_app)
+    mail.send("meg")
+    assert len(mail.to(ADMIN)) == 1
+
+    # The next day, a problem still there is a new day's problem.
+    from models.meg.notifications.events import connection_broken
+
+    with meg_app.app_context():
+        connection = meg_db.session.scalars(select(LibeoConnection)).one()
+        tomorrow = utcnow() + timedelta(days=1)
+        connection_broken(connection, tomorrow)
+        meg_db.session.commit()
+    mail.send("meg", tomorrow)
+    assert len(mail.to(ADMIN)) == 2
+
+
+def test_an_unreachable_libeo_is_told_only_if_it_lasts(connected, client, meg_app, apps, mail):
+    saved = libeo_down(apps)
+    sync(meg_app)
+    mail.send("meg")
+    assert mail.received == []  # a blip is not worth an e-mail
+    libeo_back(apps, saved)
+    sync(meg_app)  # back within the quarter of an hour
+    mail.send("meg", utcnow() + timedelta(minutes=16))
+    assert mail.received == []
+    assert [r["kind"] for r in outbox_rows(meg_app, "meg")] == []  # forgotten: it may be told if it comes back
+
+    saved = libeo_down(apps)
+    sync(meg_app)
+    mail.send("meg", utcnow() + timedelta(minutes=16))
+    libeo_back(apps, saved)
+    message = mail.one(ADMIN)
+    assert message.subject == "Boulangerie Martin SARL : Libeo ne répond pas, les paiements et mises à jour attendent"
+    assert "Depuis plus de 15 minutes" in message.text
+
+
+def test_updates_libeo_refused_are_told_once_a_day(connected, client, meg_app, libeo_app, mail):
+    from models.meg import SupplierInvoice
+
+    invoice_id, number, _ = meg_libeo_invoices(meg_app)[0]
+    pay(client, invoice_id)
+    [payment_id] = libeo_payment_ids(libeo_app)
+    cancel_in_libeo(libeo_app, connected["account_id"], payment_id)
+    sync(meg_app)
+    mail.send("meg")
+    mail.clear()  # the admin's own payment cancelled in Libeo: told (see above)
+
+    def edit(suffix: str) -> None:
+        with meg_app.app_context():
+            invoice = meg_db.session.get(SupplierInvoice, invoice_id)
+            invoice.supplier.iban = "FR7630006000010000000791964"  # legacy data Libeo refuses
+            data = {"number": f"{number}-{suffix}", "supplier_id": invoice.supplier_id,
+                    "issue_date": invoice.issue_date.isoformat(), "due_date": invoice.due_date.isoformat(),
+                    "amount": f"{invoice.amount_cents / 100:.2f}".replace(".", ","),
+                    "payment_mode": invoice.payment_mode.name}
+            meg_db.session.commit()
+        client.post(f"/meg/achats/factures/{invoice_id}/modifier", data=data)
+
+    edit("A")
+    sync(meg_app)
+    edit("B")
+    sync(meg_app)
+    mail.send("meg")
+
+    message = mail.one(ADMIN)
+    assert message.subject == "Boulangerie Martin SARL : des mises à jour de factures refusées par Libeo attendent"
+    assert f"{number}-A" in message.text and "« Réessayer » ou « Ignorer »" in message.text
+
+
+# --- MEG's « Notifications » page and its unsubscribe link --------------------------------------------
+
+
+def test_meg_preferences_and_unsubscribe(connected, client, meg_app, libeo_app, mail):
+    options = page(client.get("/meg/notifications/"))
+    assert "Issue de vos paiements Libeo" in options and "Connexion à Libeo" in options
+    other = client.application.test_client()
+    MegAuth(other).login(COMPTA)
+    assert "Connexion à Libeo" not in page(other.get("/meg/notifications/"))  # not theirs to act on
+
+    saved = client.post("/meg/notifications/", data={"payment_outcome": "immediate", "libeo_connection": "off"},
+                        follow_redirects=True)
+    assert "Vos choix de notifications sont enregistrés." in page(saved)
+    from models.libeo import Account, db
+    from models.libeo.accounts.keys import issue_meg_api_key
+
+    with libeo_app.app_context():
+        issue_meg_api_key(db.session.get(Account, connected["account_id"]))
+        db.session.commit()
+    sync(meg_app)
+    report = mail.send("meg")
+    assert mail.received == [] and report.turned_off == 1
+
+    invoice_id, number, _ = meg_libeo_invoices(meg_app)[1]
+    client.post("/meg/achats/options", data={"api_key": _new_key(libeo_app, connected["account_id"])})
+    pay(client, invoice_id)
+    cancel_in_libeo(libeo_app, connected["account_id"], libeo_payment_ids(libeo_app)[-1])
+    sync(meg_app)
+    mail.send("meg")
+    message = mail.one(ADMIN)
+    link = message.unsubscribe_url.removeprefix("http://127.0.0.1:5000")
+    assert link.startswith("/meg/notifications/desabonnement/")
+    assert "Issue de vos paiements Libeo" in page(client.application.test_client().get(link))
+    assert client.application.test_client().post(link, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    preferences = page(client.get("/meg/notifications/"))
+    assert re.search(r'<input checked[^>]*name="payment_outcome"[^>]*value="off"', preferences)
+
+
+def _new_key(libeo_app, account_id: int) -> str:
+    from models.libeo import Account, db
+    from models.libeo.accounts.keys import issue_meg_api_key
+
+    with libeo_app.app_context():
+        key = issue_meg_api_key(db.session.get(Account, account_id))
+        db.session.commit()
+        return key
+
+
+# --- Libeo's security notices of a link from MEG -------------------------------------------------------
+
+
+@pytest.mark.usefixtures("demo", "libeo_oauth_client")
+def test_an_account_linked_from_meg_tells_its_administrators(apps, meg_app, libeo_app, mail):
+    from .test_meg_connect import GERANT, Browser, consent_and_come_back, create_account_form, payer_links
+
+    browser = Browser(apps)
+    browser.meg_login()
+    browser.get(payer_links(browser)[0])
+    consent_and_come_back(browser, meg_app)
+    assert create_account_form(browser).status_code == 302
+    mail.send("libeo")
+
+    assert sorted(m.subject for m in mail.to(GERANT)) == [
+        "Sécurité : nouvelle clé d'API MEG pour Garage Leroy SAS",
+        "Sécurité : votre compte Libeo est relié à « Garage Leroy SAS » de MEG",
+    ]
+    linked = next(m for m in mail.to(GERANT) if "relié" in m.subject)
+    assert "Entreprise MEG : Garage Leroy SAS" in linked.text and f"Relié par : {GERANT}" in linked.text
+    assert linked.header("List-Unsubscribe") is None
+    key = next(m for m in mail.to(GERANT) if "clé" in m.subject)
+    assert "Créée par : « Me connecter avec MEG »" in key.text
