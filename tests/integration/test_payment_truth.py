@@ -8,6 +8,7 @@ payment still counted, UTC times in MEG.
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from html import unescape
 
@@ -63,14 +64,21 @@ def test_an_invoice_due_on_4_january_2027_is_proposed_and_paid_on_that_day(conne
         assert db.session.get(Payment, payment["id"]).execution_date == date(2027, 1, 4)
 
 
-def test_a_due_date_past_or_on_a_closing_day_proposes_the_next_business_day(connected, client, meg_app):
+def test_a_due_date_on_a_closing_day_proposes_the_business_day_before_and_a_past_one_the_first_possible(
+        connected, client, meg_app):
     (past_id, *_), (saturday_id, *_) = meg_libeo_invoices(meg_app)[:2]
     set_due_date(meg_app, past_id, paris_today() - timedelta(days=40))
     saturday = date(2027, 1, 9)
     set_due_date(meg_app, saturday_id, saturday)
     past = page(client.get(f"/meg/achats/reglements?payer={past_id}"))
     assert f'value="{next_business_day(paris_today()).isoformat()}"' in past
-    assert 'value="2027-01-11"' in page(client.get(f"/meg/achats/reglements?payer={saturday_id}"))
+    # Paid after its due date: said before confirming.
+    late = re.search(r'<p class="notice notice-warning" data-late-warning[^>]*>', past).group(0)
+    assert " hidden" not in late
+    assert "le fournisseur sera payé après l'échéance" in past
+    on_time = page(client.get(f"/meg/achats/reglements?payer={saturday_id}"))
+    assert 'value="2027-01-08"' in on_time  # Friday, so the supplier is paid by Saturday
+    assert re.search(r'<p class="notice notice-warning" data-late-warning[^>]* hidden>', on_time)
 
 
 def test_a_date_in_the_past_or_on_a_weekend_is_refused_and_nothing_is_sent(connected, client, meg_app, libeo_app):

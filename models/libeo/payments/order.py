@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from core.calendar import (
+    LATE_PAYMENT,
     default_execution_date,
     earliest_execution_date,
     is_business_day,
@@ -113,18 +114,21 @@ def check_execution_date(execution_date: date, today: date) -> date:
 
 
 def proposed_execution_date(invoice: Invoice, today: date | None = None) -> tuple[date, str]:
-    """The date « Payer » proposes for ``invoice``, and why, in French."""
+    """The date « Payer » proposes for ``invoice``, and why, in French (``default_execution_date``)."""
     today = today or paris_today()
     proposed = default_execution_date(invoice.due_date, today)
     due = date_fr(invoice.due_date)
     if proposed == invoice.due_date:
         reason = f"Proposée à l'échéance de la facture ({due})."
-    elif invoice.due_date < today:
-        reason = f"L'échéance ({due}) est passée : proposée au prochain jour ouvré, le {date_fr(proposed)}."
+    elif proposed < invoice.due_date:
+        reason = (
+            f"L'échéance ({due}) n'est pas un jour ouvré des virements SEPA : proposée au jour ouvré qui la "
+            f"précède, le {date_fr(proposed)}, pour que le fournisseur soit payé à temps."
+        )
     else:
         reason = (
-            f"L'échéance ({due}) n'est pas un jour ouvré des virements SEPA : proposée au jour ouvré suivant, "
-            f"le {date_fr(proposed)}."
+            f"L'échéance ({due}) est passée ou trop proche : proposée au premier jour ouvré possible, le "
+            f"{date_fr(proposed)} ; {LATE_PAYMENT}."
         )
     return proposed, reason
 
@@ -145,8 +149,9 @@ def payment_order(
 
     Refusals: an accountant other than the account's (Forbidden), a date in
     the past, not a business day or more than a year ahead (InvalidData).
-    Without a date: ``due_date``, or the next TARGET business day when it is
-    past or not a business day (``default_execution_date``).
+    Without a date: the last TARGET business day on or before ``due_date``,
+    never before the first one a transfer ordered today can have
+    (``default_execution_date``). A date after the due date is allowed.
     """
     email = normalize_email(initiator.email, "initiated_by_email")
     if initiator.role is InitiatorRole.ACCOUNTANT and not account.is_accountant(email):
