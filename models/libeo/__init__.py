@@ -4,7 +4,7 @@ from core.db import declarative_db
 
 db = declarative_db()
 
-from models.libeo.accounts.models import Account, ApiKey, LibeoUser, Plan
+from models.libeo.accounts.models import Account, ApiKey, DebtorIbanChange, LibeoUser, Plan  # noqa: F401
 from models.libeo.billing.subscriptions import StripeEvent, StripeSubscription  # noqa: E402,F401
 from models.libeo.invoices.models import (
     Invoice,
@@ -16,6 +16,7 @@ from models.libeo.journal import JournalEntry  # noqa: E402,F401
 from models.libeo.meg_link.vouching import MegIdentity  # noqa: E402,F401
 from models.libeo.payments.models import (
     ACTIVE_PAYMENT_STATUSES,
+    BankAnomaly,
     BankStatusImport,
     Channel,
     IdempotencyRecord,

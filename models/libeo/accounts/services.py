@@ -19,8 +19,6 @@ from core.validators import (
     InvalidIdentifier,
     clean_text,
     format_siret,
-    normalize_bic,
-    normalize_iban,
     normalize_siret,
 )
 from models.libeo import db
@@ -218,19 +216,6 @@ def remove_accountant(account: Account, actor: str | None = None) -> str:
     db.session.flush()
     journal(account.id, "accountant.removed", f"Expert-comptable retiré : {email}.", actor)
     return email
-
-
-def set_bank_account(account: Account, iban: str, bic: str | None) -> None:
-    """The company's own account, debited by the SEPA transfers Libeo prepares."""
-    try:
-        account.debtor_iban = normalize_iban(iban)
-    except InvalidIdentifier as exc:
-        raise InvalidData(str(exc), "iban") from exc
-    try:
-        account.debtor_bic = normalize_bic(bic)
-    except InvalidIdentifier as exc:
-        raise InvalidData(str(exc), "bic") from exc
-    db.session.flush()
 
 
 def set_plan(siret: str, plan: Plan) -> Account:

@@ -47,7 +47,7 @@ from models.libeo.payments.models import (
     invoice_status_for,
 )
 from models.libeo.payments.quota import PaymentQuota, quota_month
-from models.libeo.payments.safeguards import after_creation, holds_for
+from models.libeo.payments.safeguards import after_creation, holds_for, rejected_iban_refusal
 from models.libeo.payments.transitions import move_payments
 
 MAX_SCHEDULE_AHEAD = timedelta(days=365)
@@ -76,8 +76,8 @@ def _already_paid(number: str, payment: Payment | None) -> Conflict:
         message = f"La facture {number} est déjà payée."
     elif payment is not None and payment.status is PaymentStatus.AWAITING_APPROVAL:
         message = f"Un paiement de la facture {number} attend déjà l'approbation d'un administrateur."
-    elif payment is not None and payment.status is PaymentStatus.IN_PROGRESS:
-        message = f"Un paiement de la facture {number} est déjà remis à la banque."
+    elif payment is not None and payment.status.at_bank:
+        message = f"Un paiement de la facture {number} est déjà en cours à la banque ({payment.status_label})."
     else:
         message = f"Un paiement de la facture {number} est déjà programmé."
     return Conflict(message, code="payment_exists", payment_id=payment.id if payment else None)
@@ -206,7 +206,9 @@ def place_payment(
     ``awaiting_approval``, with its reasons; it holds its invoice and
     counts in the quota like a scheduled one.
     Refusals: an invoice already paid or being paid (Conflict
-    ``payment_exists``), the month's quota used up (QuotaExceeded). When
+    ``payment_exists``), the month's quota used up (QuotaExceeded), an IBAN
+    the bank rejected for a reason of the account (Conflict
+    ``iban_rejected``: the supplier's new IBAN is needed). When
     refused after counting, the session is rolled back so that nothing of
     the attempt remains (an invoice sent with the request included).
     """
@@ -229,6 +231,10 @@ def place_payment(
         )
     created_at = now or utcnow()
     hold = holds_for(account, invoice, initiator.role, email)
+    if hold.rejected_iban:
+        iban = invoice.supplier_iban
+        db.session.rollback()
+        raise Conflict(rejected_iban_refusal(iban, hold.rejected_iban), "supplier_iban", code="iban_rejected")
     status = PaymentStatus.AWAITING_APPROVAL if hold else PaymentStatus.SCHEDULED
     payment = Payment(
         account_id=account.id,
@@ -289,24 +295,9 @@ def cancel_payment(account: Account, payment: Payment, actor: str | None = None)
     if not moved:
         db.session.rollback()
         raise Conflict(
-            "Ce paiement ne peut plus être annulé : il est remis à la banque, payé, rejeté ou déjà annulé.",
+            "Ce paiement ne peut plus être annulé : son fichier de virements est prêt ou transmis à la banque, ou il "
+            "est débité, rejeté ou déjà annulé.",
             code="payment_not_cancellable",
-        )
-
-
-def mark_debited(account: Account, payment: Payment, by_email: str) -> None:
-    """« Marquer comme débité »: a person saw the transfer on the account's statement."""
-    if payment.account_id != account.id:
-        raise NotFound("Ce paiement n'existe pas.")
-    moved = move_payments(
-        [payment.id], (PaymentStatus.IN_PROGRESS,), PaymentStatus.PAID,
-        account_id=account.id, paid_at=utcnow(), marked_paid_by=by_email,
-    )
-    if not moved:
-        db.session.rollback()
-        raise Conflict(
-            f"Ce paiement n'est plus « Remis à la banque » ({payment.status_label}) : il n'a pas été modifié.",
-            code="payment_not_in_progress",
         )
 
 
