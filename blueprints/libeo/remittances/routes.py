@@ -113,8 +113,9 @@ def transmitted(batch_id: int):
     else:
         db.session.commit()
         count = len(moved)
-        flash(f"Remise {found.reference} transmise à la banque : {count} virement{'s' if count > 1 else ''} "
-              "en attente de sa réponse (relevé de statut ou relevé de compte à importer ici).", "success")
+        waiting = (f"{count} virement{'s' if count > 1 else ''} en attente de sa réponse (relevé de statut ou "
+                   "relevé de compte à importer ici)." if count else "la banque a déjà répondu pour ses virements.")
+        flash(f"Remise {found.reference} transmise à la banque : {waiting}", "success")
     back = request.form.get("from")
     return redirect(url_for("remittances.batch", batch_id=batch_id) if back == "detail"
                     else url_for("remittances.list_batches"))

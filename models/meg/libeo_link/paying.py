@@ -35,6 +35,7 @@ from models.meg.libeo_link.attempts import (
     latest_payment,
     payer_for,
     payment_refusal,
+    retry_refusal,
 )
 from models.meg.libeo_link.client import (
     LibeoApiError,
@@ -58,7 +59,7 @@ def check_payable(invoice: SupplierInvoice, user: User) -> tuple[LibeoConnection
     if invoice.is_paid:
         raise LibeoLinkError("Cette facture est déjà réglée.")
     connection = connection_of(company)
-    refusal = payment_refusal(user, company, connection)
+    refusal = payment_refusal(user, company, connection) or retry_refusal(invoice, latest_payment(invoice))
     if refusal:
         raise LibeoLinkError(refusal)
     if connection is None:
