@@ -14,7 +14,7 @@ from html import unescape
 
 from sqlalchemy import select, update
 
-from core.calendar import next_business_day
+from core.calendar import next_business_day, previous_business_day
 from core.dates import date_fr, paris_today
 from models.meg import LibeoConnection, PaymentAttempt, SupplierInvoice
 from models.meg import db as meg_db
@@ -146,25 +146,29 @@ def test_libeo_paid_it_every_meg_list_says_so_and_reading_the_feed_again_changes
         connected, client, meg_app, libeo_app):
     from models.libeo import Account, Payment, db
     from models.libeo.accounts.services import set_bank_account
-    from models.libeo.payments.order import mark_debited
+    from models.libeo.payments.bank_leg import mark_debited
     from models.libeo.payments.sepa import execute_due_payments
 
     invoice_id, number, _ = meg_libeo_invoices(meg_app)[0]
     day = next_business_day(paris_today())
     confirm(client, invoice_id, day)
+    run_day = previous_business_day(paris_today())  # a debit is never after today
     with libeo_app.app_context():
         set_bank_account(db.session.get(Account, connected["account_id"]), "FR7630006000011234567890189", None)
         db.session.commit()
-        execute_due_payments(None, day)
         payment = db.session.scalar(select(Payment))
-        mark_debited(payment.account, payment, "claire@boulangerie-martin.fr")
+        payment.execution_date = run_day
+        db.session.commit()
+        execute_due_payments(None, run_day)
+        payment = db.session.scalar(select(Payment))
+        mark_debited(payment.account, payment, "claire@boulangerie-martin.fr", run_day)
         db.session.commit()
 
     # Before the sync pass MEG shows what it last knew; the pages never ask Libeo.
     assert f"Programmé le {date_fr(day)}" in page(client.get("/meg/achats/"))
     sync(meg_app)
     listing = page(client.get("/meg/achats/"))
-    assert f"Payée via Libeo le {date_fr(paris_today())}" in listing
+    assert f"Payée via Libeo le {date_fr(run_day)}" in listing  # the day of the debit, not of the sync
     assert number not in page(client.get("/meg/achats/reglements"))  # it left « Règlements »
     detail = page(client.get(f"/meg/achats/factures/{invoice_id}"))
     assert "Payée via Libeo le" in detail and "À régler" not in detail

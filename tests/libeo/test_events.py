@@ -28,7 +28,7 @@ EVENT_KEYS = {"id", "seq", "type", "created_at", "data"}
 PAYMENT_KEYS = {
     "id", "status", "status_label", "hold_reasons", "hold_details", "amount_cents", "currency", "execution_date",
     "transmitted_at", "accepted_at", "bank_status", "paid_on", "paid_at", "failure_reason", "failure_code",
-    "new_iban_required", "cancelled_at", "cancel_reason", "invoice_external_id", "initiated_by", "channel",
+    "bank_text", "new_iban_required", "cancelled_at", "cancel_reason", "invoice_external_id", "initiated_by", "channel",
     "created_at",
 }
 

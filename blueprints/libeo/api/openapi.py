@@ -195,6 +195,7 @@ PAYMENT = {
     "required": [
         "id", "status", "status_label", "hold_reasons", "hold_details", "amount_cents", "currency", "execution_date",
         "transmitted_at", "accepted_at", "bank_status", "paid_on", "paid_at", "failure_reason", "failure_code",
+        "bank_text",
         "new_iban_required", "cancelled_at", "cancel_reason", "invoice_external_id", "initiated_by", "channel",
         "created_at",
     ],
@@ -254,9 +255,10 @@ PAYMENT = {
                     "début du jour paid_on à Paris."},
         "failure_reason": {
             "type": ["string", "null"],
-            "description": "Avec failed : le motif en français, code de la banque entre parenthèses, et le texte "
-            "de la banque tel qu'elle l'a écrit.",
+            "description": "Avec failed : le motif en français, code de la banque entre parenthèses.",
         },
+        "bank_text": {"type": ["string", "null"], "description": "Avec failed : le texte de la banque (AddtlInf), "
+                      "tel qu'elle l'a écrit."},
         "failure_code": {"type": ["string", "null"], "description": "Avec failed : le code motif de la banque "
                          "(ISO 20022, ex. AC04, ou le sien)."},
         "new_iban_required": {"type": "boolean", "description": "Rejeté pour un motif du compte du bénéficiaire "

@@ -116,6 +116,17 @@ def cancel_debtor_iban(account: Account, user: LibeoUser) -> DebtorIbanChange:
     return change
 
 
+def apply_debtor_iban(account: Account, iban: str, bic: str | None, actor: str) -> None:
+    """Applies a checked IBAN and BIC at once, recorded and journaled as any change."""
+    if (iban, bic) == (account.debtor_iban, account.debtor_bic):
+        return
+    change = DebtorIbanChange(account_id=account.id, old_iban=account.debtor_iban, new_iban=iban, new_bic=bic,
+                              requested_by=actor, requested_at=utcnow(), status=PENDING)
+    db.session.add(change)
+    _apply(account, change, actor)
+    db.session.flush()
+
+
 def _apply(account: Account, change: DebtorIbanChange, actor: str) -> None:
     change.status, change.decided_by, change.decided_at = APPLIED, actor, utcnow()
     before = account.debtor_iban

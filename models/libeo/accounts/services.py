@@ -19,6 +19,8 @@ from core.validators import (
     InvalidIdentifier,
     clean_text,
     format_siret,
+    normalize_bic,
+    normalize_iban,
     normalize_siret,
 )
 from models.libeo import db
@@ -30,6 +32,7 @@ from models.libeo.errors import (
     NotFound,
     PlanLimitReached,
 )
+from models.libeo.accounts.debtor_iban import apply_debtor_iban
 from models.libeo.journal import COMMAND_LINE
 from models.libeo.journal import record as journal
 
@@ -216,6 +219,20 @@ def remove_accountant(account: Account, actor: str | None = None) -> str:
     db.session.flush()
     journal(account.id, "accountant.removed", f"Expert-comptable retiré : {email}.", actor)
     return email
+
+
+def set_bank_account(account: Account, iban: str, bic: str | None, actor: str = COMMAND_LINE) -> None:
+    """Sets the account debited by its SEPA files at once, journaled (support, seeding). A person changes it
+    through « Configuration », where approval rules ask a second administrator (``debtor_iban``)."""
+    try:
+        new_iban = normalize_iban(iban)
+    except InvalidIdentifier as exc:
+        raise InvalidData(str(exc), "iban") from exc
+    try:
+        new_bic = normalize_bic(bic)
+    except InvalidIdentifier as exc:
+        raise InvalidData(str(exc), "bic") from exc
+    apply_debtor_iban(account, new_iban, new_bic, actor)
 
 
 def set_plan(siret: str, plan: Plan) -> Account:

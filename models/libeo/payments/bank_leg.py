@@ -92,8 +92,8 @@ def apply_facts(account_id: int, facts: Iterable[BankFact], source: str,
                 report: BankStatusImport | None = None) -> Applied:
     """Moves each payment as its fact says, keeps contradictions as anomalies; in the caller's transaction.
 
-    ``source`` names the file in the anomalies' messages (« relevé de statut
-    PSR-… du 04/12/2026 »). Of several facts about one payment in one file,
+    ``source`` names the file in the anomalies' messages (« le relevé de
+    statut PSR-… du 04/12/2026 »). Of several facts about one payment in one file,
     the furthest wins: a return over the booking it sends back, a booking
     over an acceptance.
     """
@@ -186,14 +186,15 @@ def _contradiction(payment: Payment, fact: BankFact, source: str) -> BankAnomaly
     """An anomaly when ``fact`` contradicts the payment's final state; None when it merely repeats it
     or is older news (an intermediate status after a final one)."""
     what = _payment_words(payment)
+    said = source[:1].upper() + source[1:]
     if payment.status is PaymentStatus.PAID and fact.outcome == "failed":
-        said = (f"le virement retourné par la banque du bénéficiaire ({_reason(fact)})" if fact.is_return
-                else f"« {fact.failure_reason} »")
-        message = (f"Le {source} indique {said} pour le paiement {what}, déjà « {payment.status_label} » : "
+        how = (f"le virement retourné par la banque du bénéficiaire ({_reason(fact)})" if fact.is_return
+               else f"« {fact.failure_reason} »")
+        message = (f"{said} indique {how} pour le paiement {what}, déjà « {payment.status_label} » : "
                    "Libeo le garde débité jusqu'à votre décision.")
     elif payment.status is PaymentStatus.FAILED and fact.outcome == "paid":
         day = debit_day(payment, fact.day, fact.moment)
-        message = (f"Le {source} indique le paiement {what} débité le {date_fr(day)}, alors qu'il est "
+        message = (f"{said} indique le paiement {what} débité le {date_fr(day)}, alors qu'il est "
                    f"« {payment.status_label} » : Libeo le garde rejeté jusqu'à votre décision.")
     else:
         return None
@@ -210,7 +211,8 @@ def _contradiction(payment: Payment, fact: BankFact, source: str) -> BankAnomaly
 
 
 def _reason(fact: BankFact) -> str:
-    return (fact.failure_reason or "").removeprefix("Rejeté : ") or "motif non communiqué"
+    reason = (fact.failure_reason or "").removeprefix("Rejeté : ").split(" — retourné")[0]
+    return reason or "motif non communiqué"
 
 
 def _payment_words(payment: Payment) -> str:

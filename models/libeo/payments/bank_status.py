@@ -146,23 +146,21 @@ def reason_text(code: str | None) -> str:
 
 
 def failure_reason(code: str | None, additional_info: str | None = None) -> str:
-    """What a rejected payment shows: the reason in French, its code, and the bank's own words.
-
-    « Rejeté : provision insuffisante (AM04) », « Rejeté : compte du
-    bénéficiaire clôturé (AC04) — la banque précise : « Compte clos le
-    30/11 » ». A narrative code (NARR) is the bank's words themselves.
-    """
+    """What a rejected payment shows: the reason in French and its code, « Rejeté : provision insuffisante
+    (AM04) ». The bank's own words are kept beside it (``bank_text``), and are the reason itself for a
+    narrative code (NARR) or a rejection without code."""
     code = (code or "").strip()
     known = REASON_TEXTS.get(code.upper())
-    said = f" — la banque précise : « {additional_info} »" if additional_info else ""
     if code.upper() == "NARR" and additional_info:
         reason = f"Rejeté : {additional_info} (NARR)"
     elif known:
-        reason = f"Rejeté : {known} ({code.upper()}){said}"
+        reason = f"Rejeté : {known} ({code.upper()})"
     elif code:
-        reason = f"Rejeté : motif {code} communiqué par la banque{said}"
+        reason = f"Rejeté : motif {code} communiqué par la banque"
+    elif additional_info:
+        reason = f"Rejeté : {additional_info}"
     else:
-        reason = f"Rejeté par la banque{said}"
+        reason = "Rejeté par la banque"
     return _shorten(reason, FAILURE_REASON_LENGTH)
 
 

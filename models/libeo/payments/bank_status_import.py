@@ -168,9 +168,18 @@ def _not_a_bank_file(namespace: str) -> str:
     return f"Ce fichier XML n'est pas un relevé de la banque : importez {FORMATS}."
 
 
+SOURCES = {"pain.002": "le relevé de statut (pain.002)", "camt.053": "le relevé de compte (camt.053)",
+           "camt.054": "l'avis de débit (camt.054)"}
+
+
 def _source(kind: str, message_id: str, created_at: datetime | None) -> str:
+    """The file, as a sentence names it: « l'avis de débit (camt.054) CAMT… du 04/12/2026 »."""
     when = f" du {date_fr(created_at.astimezone(PARIS).date())}" if created_at else ""
-    return f"{REPORT_KINDS[kind]} {message_id}{when}"
+    return f"{SOURCES[kind]} {message_id}{when}"
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _claim(result: ImportResult, account_id: int, kind: str, message_id: str, batch_id: int | None,
@@ -381,7 +390,7 @@ class _Matcher:
         if total != entry.amount_cents:
             self.anomalies.append(keep_anomaly(self.account_id, BankAnomaly(
                 kind="amount", amount_cents=entry.amount_cents, reported_status="paid", reported_on=day,
-                message=(f"Le {self.source} montre la remise {batch.reference} débitée de "
+                message=(f"{_capital(self.source)} montre la remise {batch.reference} débitée de "
                          f"{format_amount(entry.amount_cents)} le {date_fr(day)}, alors que ses virements non "
                          f"rejetés font {format_amount(total)} : vérifiez avec votre banque quels virements sont "
                          "partis, puis marquez-les comme débités.")[:1000],
@@ -414,7 +423,7 @@ class _Matcher:
         self.anomalies.append(keep_anomaly(self.account_id, BankAnomaly(
             kind="ambiguous", amount_cents=amount, reported_status="paid", reported_on=day,
             candidate_ids=[p.id for p in candidates],
-            message=(f"Le {self.source} montre un débit de {format_amount(amount)} le {date_fr(day)}"
+            message=(f"{_capital(self.source)} montre un débit de {format_amount(amount)} le {date_fr(day)}"
                      f"{f' vers {mask_iban(iban)}' if iban else ''}, sans référence, que plusieurs virements "
                      f"peuvent être : {names}. Dites lequel a été débité.")[:1000],
         ), self.record))
@@ -433,8 +442,7 @@ class _Matcher:
             when = f" le {date_fr(day)}" if day else ""
             self.facts.append(BankFact(
                 payment.id, "failed", "RJCT", day=day, reason_code=detail.return_code, bank_text=detail.return_text,
-                failure_reason=f"{reason} — virement retourné par la banque du bénéficiaire{when}"[:300],
-                is_return=True,
+                failure_reason=f"{reason} — retourné{when}"[:300], is_return=True,
             ))
         if not found:
             self.unrelated += 1
@@ -448,7 +456,7 @@ class _Matcher:
     def _amount_anomaly(self, payment: Payment, amount: int, day: date | None) -> None:
         self.anomalies.append(keep_anomaly(self.account_id, BankAnomaly(
             kind="amount", payment_id=payment.id, amount_cents=amount, reported_status="paid", reported_on=day,
-            message=(f"Le {self.source} montre le virement de la facture {payment.invoice.number} à "
+            message=(f"{_capital(self.source)} montre le virement de la facture {payment.invoice.number} à "
                      f"{payment.creditor_name} débité de {format_amount(amount)} le {date_fr(day)}, au lieu de "
                      f"{payment.amount_display} : vérifiez avec votre banque.")[:1000],
         ), self.record))

@@ -69,6 +69,7 @@ def payment_json(payment: Payment) -> dict:
         "paid_at": iso_datetime(payment.paid_at),
         "failure_reason": payment.failure_reason,
         "failure_code": payment.failure_code,
+        "bank_text": payment.bank_text,
         # Rejected for a reason of the payee's account: pay again only to the supplier's new IBAN.
         "new_iban_required": payment.new_iban_required,
         "cancelled_at": iso_datetime(payment.cancelled_at),

@@ -367,7 +367,7 @@ class LibeoState:
     def row(self, invoice: SupplierInvoice) -> tuple[PaymentAttempt | None, str | None]:
         """An invoice's Libeo column, in one call per row of a list: its latest payment, and what
         it offers: ``"pay"`` (« Payer »), ``"check"`` (« Vérifier maintenant », a request left
-        unanswered) or None."""
+        unanswered), ``"new_iban"`` (the supplier's new IBAN first: its account was rejected) or None."""
         payment = self.payments.get(invoice.id)
         if self.refusal is not None:
             return payment, None
@@ -376,7 +376,7 @@ class LibeoState:
         if invoice.payment_mode is not PaymentMode.LIBEO or invoice.is_paid:
             return payment, None
         if retry_refusal(invoice, payment):
-            return payment, None
+            return payment, "new_iban"
         return payment, "pay"
 
 
