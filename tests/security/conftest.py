@@ -75,7 +75,7 @@ def populate(apps) -> World:
     from sqlalchemy import select
 
     from core.dates import utcnow
-    from models.libeo import Account, SepaBatch
+    from models.libeo import Account, BankAnomaly, SepaBatch
     from models.libeo import Invoice as LibeoInvoice
     from models.libeo import Payment as PaymentAttempt
     from models.libeo import db as libeo_db
@@ -170,6 +170,13 @@ def populate(apps) -> World:
             world.libeo[f"{name}_batch"] = libeo_db.session.scalar(
                 select(SepaBatch.id).where(SepaBatch.account_id == world.libeo[name])
             )
+            # What a bank file said that waits for a person (« Remises » → « À vérifier »).
+            anomaly = BankAnomaly(account_id=world.libeo[name], payment_id=world.libeo[f"{name}_payment"],
+                                  kind="contradiction", message="Le relevé de statut contredit ce paiement.",
+                                  reported_status="failed", reported_reason="Rejeté : provision insuffisante (AM04)")
+            libeo_db.session.add(anomaly)
+            libeo_db.session.flush()
+            world.libeo[f"{name}_anomaly"] = anomaly.id
         # The victim's invoice carries its PDF, as MEG sends it.
         from models.libeo.invoices.documents import store_invoice_document
 
@@ -185,7 +192,8 @@ def own_path_values(world: World, side: str) -> dict:
                 "message_id": world.meg["boulangerie_refused_update"], "action": "reessayer",
                 "import_id": world.meg["boulangerie_import"]}
     return {"invoice_id": world.libeo["boulangerie_invoice"], "payment_id": world.libeo["boulangerie_payment"],
-            "external_id": world.libeo["boulangerie_external_id"], "batch_id": world.libeo["boulangerie_batch"]}
+            "external_id": world.libeo["boulangerie_external_id"], "batch_id": world.libeo["boulangerie_batch"],
+            "anomaly_id": world.libeo["boulangerie_anomaly"]}
 
 
 VICTIM_PDF = f"%PDF-1.4\n% {VICTIM_MARKERS[1]}\n%%EOF\n".encode()

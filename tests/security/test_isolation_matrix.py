@@ -85,6 +85,7 @@ def victim_params(world, side: str) -> dict[str, list]:
         "payment_id": [world.libeo["garage_payment"]],
         "external_id": [world.libeo["garage_external_id"]],
         "batch_id": [world.libeo["garage_batch"]],
+        "anomaly_id": [world.libeo["garage_anomaly"]],
     }
 
 

@@ -23,7 +23,12 @@ from core.views import page_number
 from models.libeo import db
 from models.libeo.accounts.debtor_iban import latest_debtor_iban_change
 from models.libeo.errors import LibeoError
-from models.libeo.payments.bank_leg import anomalies_to_resolve, confirm_transmission, resolve_anomaly
+from models.libeo.payments.bank_leg import (
+    account_anomaly,
+    anomalies_to_resolve,
+    confirm_transmission,
+    resolve_anomaly,
+)
 from models.libeo.payments.bank_status import MAX_REPORT_BYTES
 from models.libeo.payments.bank_status_import import import_bank_status, recent_imports
 from models.libeo.payments.sepa import (
@@ -142,6 +147,8 @@ def import_report():
 @bp.route("/anomalies/<int:anomaly_id>", methods=["POST"])
 def resolve(anomaly_id: int):
     """A person resolves what a bank report said that Libeo did not apply by itself."""
+    if account_anomaly(current_account(), anomaly_id) is None:
+        abort(404)
     form = AnomalyForm()
     if not form.validate_on_submit():
         abort(400)

@@ -344,6 +344,13 @@ def anomalies_to_resolve(account: Account, payment_id: int | None = None) -> lis
     ]
 
 
+def account_anomaly(account: Account, anomaly_id: int) -> BankAnomaly | None:
+    """The account's anomaly, never another account's."""
+    return db.session.scalar(
+        select(BankAnomaly).where(BankAnomaly.id == anomaly_id, BankAnomaly.account_id == account.id)
+    )
+
+
 KEEP, APPLY = "keep", "apply"
 
 
@@ -356,9 +363,7 @@ def resolve_anomaly(account: Account, anomaly_id: int, decision: str, actor: str
     by a person's decision — or, for an ambiguous debit, the transfer
     ``payment_id`` is the one debited.
     """
-    anomaly = db.session.scalar(
-        select(BankAnomaly).where(BankAnomaly.id == anomaly_id, BankAnomaly.account_id == account.id)
-    )
+    anomaly = account_anomaly(account, anomaly_id)
     if anomaly is None:
         raise NotFound("Cette anomalie n'existe pas.")
     if anomaly.resolved_at is not None:

@@ -59,7 +59,7 @@ def check_payable(invoice: SupplierInvoice, user: User) -> tuple[LibeoConnection
     if invoice.is_paid:
         raise LibeoLinkError("Cette facture est déjà réglée.")
     connection = connection_of(company)
-    refusal = payment_refusal(user, company, connection) or retry_refusal(invoice, latest_payment(invoice))
+    refusal = payment_refusal(user, company, connection)
     if refusal:
         raise LibeoLinkError(refusal)
     if connection is None:
@@ -77,6 +77,9 @@ def _open_attempt(invoice: SupplierInvoice, user: User, payer: Payer,
         current = latest_payment(invoice)
         if current is not None and current.status.holds_invoice:
             return current, False
+        refusal = retry_refusal(invoice, current)  # the supplier's account was rejected: its new IBAN first
+        if refusal:
+            raise LibeoLinkError(refusal)
         attempt = PaymentAttempt(
             invoice_id=invoice.id,
             attempt=(current.attempt + 1) if current else 1,
