@@ -9,8 +9,6 @@ socket. ``flask --app app …`` exposes both products' commands (``meg …``,
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 from flask import Flask, render_template
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -20,6 +18,7 @@ from blueprints.meg.factory import create_meg_app
 
 __all__ = ["create_app", "create_meg_app", "create_libeo_app"]
 from config import BASE_DIR, INSTANCE_DIR
+from core.observability.tracing import name_process
 from core.security import init_security_headers
 from core.setup import instance_secret
 
@@ -28,6 +27,7 @@ LIBEO_OAUTH_CLIENT_ID = "libeo"
 
 
 def create_app(meg_config: dict | None = None, libeo_config: dict | None = None) -> Flask:
+    name_process("meg-libeo")  # the traces' service, when tracing is on
     meg = create_meg_app({**mounted_at("/meg"), **(meg_config or {})})
     libeo = create_libeo_app({**mounted_at("/libeo"), **(libeo_config or {})})
     app = Flask(
@@ -46,6 +46,10 @@ def create_app(meg_config: dict | None = None, libeo_config: dict | None = None)
     @app.route("/")
     def landing():
         return render_template("landing/index.html")
+
+    @app.route("/healthz")
+    def healthz():  # the process answers (each product's own are /meg/healthz, /libeo/healthz)
+        return {"status": "ok"}
 
     init_security_headers(app)
 
@@ -110,6 +114,8 @@ def register_commands(app: Flask, meg: Flask, libeo: Flask) -> None:
                 upgrade_database()
         with meg.app_context():
             ctx.invoke(meg.cli.commands["meg"].commands["seed-demo"])
+        from devtools.cli import write_demo_einvoices
+
         register_meg_client(meg, libeo)
         einvoices = write_demo_einvoices(meg)
         base = meg.config["PUBLIC_URL"].rstrip("/")
@@ -125,8 +131,8 @@ def register_commands(app: Flask, meg: Flask, libeo: Flask) -> None:
         """Serves the combined app for development (threaded)."""
         from werkzeug.serving import run_simple
 
-        from blueprints.libeo.billing.commands import start_localstripe
         from core.http import QuietRequestHandler
+        from devtools.cli import start_localstripe
 
         # Without Stripe keys, « Abonnement » talks to a localstripe on loopback.
         stripe_server = start_localstripe(libeo)
@@ -138,15 +144,14 @@ def register_commands(app: Flask, meg: Flask, libeo: Flask) -> None:
             if stripe_server:
                 stripe_server.stop()
 
+    @libeo.cli.commands["libeo"].command("localstripe")
+    @click.option("--webhook-url",
+                  help="Adresse du webhook de Libeo (par défaut : PUBLIC_URL + /libeo/abonnement/webhook).")
+    def localstripe(webhook_url):
+        """Runs localstripe on 127.0.0.1 (LOCALSTRIPE_URL), wired to Libeo's webhook, until Ctrl+C (development)."""
+        from devtools.cli import run_localstripe
 
-def write_demo_einvoices(meg: Flask) -> Path:
-    """A few supplier e-invoices to import, written once into instance/e-invoices/ (README: how to make more)."""
-    from devtools.einvoice_samples import write_demo_samples
-
-    folder = Path(meg.instance_path) / "e-invoices"
-    if not folder.is_dir() or not any(folder.iterdir()):
-        write_demo_samples(folder)
-    return folder
+        run_localstripe(libeo, webhook_url)
 
 
 def start_background_work(meg: Flask, libeo: Flask, every: float = 5.0) -> None:

@@ -85,6 +85,13 @@ class BaseConfig:
     PASSWORD_CHANGE_LIMIT = _limit("PASSWORD_CHANGE_LIMIT", "10 per hour")
     PAYMENT_LIMIT = _limit("PAYMENT_LIMIT", "30 per minute")
 
+    # Log lines: "json" (one object a line, for a log collector) or "text" (readable, the default);
+    # LOG_LEVEL as Python's logging names it.
+    LOG_FORMAT = _env("LOG_FORMAT", "text")
+    LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+    # GET /metrics answers callers on this machine, and any caller sending « Authorization: Bearer <token> ».
+    METRICS_TOKEN = _env("METRICS_TOKEN")
+
     # In the combined run the sides call each other through an in-process
     # WSGI transport (the full HTTP stack of the other app, no socket), so
     # that a single-worker server cannot deadlock calling itself.
@@ -100,6 +107,9 @@ class MegConfig(BaseConfig):
         "MEG_DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'meg.sqlite3'}"
     )
     SESSION_COOKIE_NAME = "meg_session"
+    # Paths the other product calls: they keep the caller's X-Request-ID (one id for one « Payer » in
+    # both products' logs); elsewhere only a trusted proxy's is kept (TRUSTED_PROXIES).
+    PEER_PATHS = ("/api/", "/oauth/token", "/oauth/userinfo")
     REMEMBER_COOKIE_NAME = "meg_remember"
     # Where MEG reaches Libeo's REST API and pages.
     LIBEO_URL = _env("LIBEO_URL", f"{BaseConfig.PUBLIC_URL}/libeo")
@@ -126,6 +136,8 @@ class LibeoConfig(BaseConfig):
         "LIBEO_DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'libeo.sqlite3'}"
     )
     SESSION_COOKIE_NAME = "libeo_session"
+    # MEG's calls keep its X-Request-ID (see MegConfig.PEER_PATHS).
+    PEER_PATHS = ("/api/",)
     # The API authenticates by key only: no cookie session there (core.setup).
     SESSIONLESS_PATHS = ("/api/",)
     REMEMBER_COOKIE_NAME = "libeo_remember"

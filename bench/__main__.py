@@ -47,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "(default: %(default)s)")
     parser.add_argument("--connections", type=int, default=16,
                         help="keep-alive connections loading the rows that read, spread over the users' "
-                             "companies (SPEC §10; default: %(default)s)")
+                             "companies (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default: %(default)s)")
     parser.add_argument("--threads", type=int,
                         help="gunicorn threads per worker (default: 1; 4 with --transport socket, where each "

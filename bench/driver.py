@@ -5,7 +5,7 @@ each with its own keep-alive connection and its own logins (done once, cookies
 kept) as one of the tenants, runs every phase for a bounded time (and, for the
 rows that consume fresh invoices, a bounded count), in step with the other
 threads. The rows that read are loaded by every connection (``connections``,
-16 by default, as SPEC §10 says); the rows that pay, by one connection per
+16 by default, as the budgets define it); the rows that pay, by one connection per
 tenant: 4 concurrent users. Only
 127.0.0.1 is ever contacted. Writes, per phase: requests, errors, duration,
 latencies (p50/p95/p99) and the SQL counts the server reported.

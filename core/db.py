@@ -8,11 +8,14 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 from flask import Flask, current_app, g, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData, delete, event, select
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy import delete, event, select
+from sqlalchemy.engine import make_url
+
+from core.files import create_private_file, private_folder
 
 # Constraint names both products' schemas share, so migrations can name them.
 NAMING_CONVENTION = {
@@ -22,15 +25,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-def declarative_db() -> SQLAlchemy:
-    """A product's ``db``: its own declarative base and metadata, constraints named by the convention."""
-
-    class Base(DeclarativeBase):
-        metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-    return SQLAlchemy(model_class=Base)
 
 
 # The statements that write (what a transaction begins with to become a writer).
@@ -86,9 +80,8 @@ class QueuedWriterConnection(sqlite3.Connection):
         """The lock file, opened once; None when it cannot be (SQLite's own waiting then applies)."""
         if self._queue_fd is None and self._queue_path is not None:
             try:
-                # Read-only is enough to flock: a process of another user that may read the
-                # database (a command run as another user) takes its turn too.
-                self._queue_fd = os.open(self._queue_path, os.O_RDONLY | os.O_CREAT, 0o644)
+                # Read-only is enough to flock. Its owner's only, like the database it guards.
+                self._queue_fd = os.open(self._queue_path, os.O_RDONLY | os.O_CREAT, 0o600)
             except OSError:
                 self._queue_path = None
         return self._queue_fd
@@ -148,6 +141,16 @@ def _file_database(uri: str) -> bool:
     return uri.startswith("sqlite") and ":memory:" not in uri and uri.rstrip("/") not in ("sqlite:", "sqlite")
 
 
+def sqlite_file(uri: str) -> Path | None:
+    """The file of a SQLite database URL (``sqlite:///instance/meg.sqlite3``); None for anything else."""
+    if not _file_database(uri):
+        return None
+    database = make_url(uri).database
+    if not database or database.startswith("file:") or make_url(uri).query.get("uri"):
+        return None
+    return Path(database)
+
+
 def init_database(app: Flask, db: SQLAlchemy, *, begin_immediate: bool = True) -> None:
     """Binds ``db`` to ``app``; on SQLite, makes concurrent writers wait for each other.
 
@@ -164,6 +167,11 @@ def init_database(app: Flask, db: SQLAlchemy, *, begin_immediate: bool = True) -
     """
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     queued = _file_database(uri)
+    database = sqlite_file(uri)
+    if database is not None and not database.exists():
+        # Created 0600 before SQLite opens it: SQLite gives its WAL and SHM files the database's mode.
+        private_folder(database.parent)
+        create_private_file(database)
     if uri.startswith("sqlite"):
         options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
         connect_args = options.setdefault("connect_args", {})

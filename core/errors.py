@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import secrets
-
 from flask import Flask, current_app, g, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from markupsafe import escape
+
+from core.observability.context import current_request_id, new_request_id
 
 ERROR_MESSAGES = {
     400: "La requête n'a pas pu être traitée.",
@@ -48,17 +48,16 @@ BARE_500_PAGE = """<!doctype html>
 
 
 def new_reference() -> str:
-    """Eight hex digits, « 3F9A-07C2 »: short enough to read out to the support team."""
-    token = secrets.token_hex(4).upper()
-    return f"{token[:4]}-{token[4:]}"
+    """The request's id (« 3F9A-07C2-5D1E-4B90 », in every log line of the request), else a new one."""
+    return current_request_id() or new_request_id()
 
 
 def trace_unexpected_errors(app: Flask) -> None:
     """Flask logs an unhandled exception, with its traceback, before asking for the 500 page.
 
-    Its log line gets a reference, and the 500 page shows the same one
-    (:func:`error_reference`): the visitor sees no traceback, only what lets
-    the support team find it in the log.
+    Its log line gets a reference, the request's id, and the 500 page shows
+    the same one (:func:`error_reference`): the visitor sees no traceback,
+    only what lets the support team find every line of the request in the log.
     """
 
     def log_exception(exc_info) -> None:

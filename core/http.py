@@ -20,6 +20,8 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 from werkzeug.serving import WSGIRequestHandler
 
+from core.observability.context import REQUEST_ID_HEADER, current_request_id
+
 
 class WSGITransport(BaseAdapter):
     """A requests adapter that serves requests with a WSGI application."""
@@ -106,13 +108,32 @@ class QuietRequestHandler(WSGIRequestHandler):
         return "Werkzeug"
 
 
+class SendsRequestId:
+    """A requests session that sends the current request id (``X-Request-ID``) with every call.
+
+    The other product keeps it for its own log lines: one « Payer » reads as
+    one id in both products' logs.
+    """
+
+    def prepare_request(self, request):
+        prepared = super().prepare_request(request)
+        request_id = current_request_id()
+        if request_id and REQUEST_ID_HEADER not in prepared.headers:
+            prepared.headers[REQUEST_ID_HEADER] = request_id
+        return prepared
+
+
+class PeerSession(SendsRequestId, requests.Session):
+    """The session of every call from one product to the other."""
+
+
 def http_session(app, *, peers_key: str = "http_peers") -> requests.Session:
     """A session for calls from ``app`` to the other product.
 
     ``app.extensions[peers_key]`` maps URL prefixes to (wsgi_app, script_name)
     pairs when the other product runs in this process.
     """
-    session = requests.Session()
+    session = PeerSession()
     session.trust_env = False
     for prefix, (wsgi_app, script_name) in app.extensions.get(peers_key, {}).items():
         session.mount(prefix, WSGITransport(wsgi_app, script_name))

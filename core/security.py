@@ -14,6 +14,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 
 from core.forms import Form
 from core.ids import parse_id
+from core.observability.context import note
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 128
@@ -45,6 +46,7 @@ def session_user_loader(db, model) -> Callable[[str], object | None]:
         user = db.session.get(model, user_id)
         if user is None or not hmac.compare_digest(user.session_token, token):
             return None
+        note(user_id=user.id, account_id=getattr(user, "account_id", None))  # for the request's log lines
         return user
 
     return load_user

@@ -12,13 +12,27 @@ from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from core.db import sqlite_file
+from core.files import keep_files_private, loose_paths_warning, private_folder, write_private_text
+
+_WARNED: set[str] = set()
+
 
 def load_config(app: Flask, config_object: object, test_config: dict | None) -> None:
-    """Defaults first, then the test mapping; a missing secret is kept in instance/."""
+    """Defaults first, then the test mapping; a missing secret is kept in instance/.
+
+    From here on the process creates its files for their owner only, and the
+    files it keeps that others may read are named in a warning.
+    """
+    keep_files_private()
     app.config.from_object(config_object)
     if test_config:
         app.config.from_mapping(test_config)
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    private_folder(app.instance_path)
+    warning = loose_paths_warning(kept_paths(app))
+    if warning and warning not in _WARNED:  # once per process (both products may share a folder)
+        _WARNED.add(warning)
+        app.logger.warning(warning)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret(app, f"{app.name}_secret_key")
     secure_cookies_over_https(app)
@@ -78,9 +92,23 @@ def instance_secret(app: Flask, name: str) -> str:
     """A random secret generated once per instance and kept in a 0600 file."""
     path = Path(app.instance_path) / f"{name}.txt"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        write_private_text(path, secrets.token_urlsafe(48))
     return path.read_text().strip()
+
+
+def kept_paths(app: Flask) -> list[Path]:
+    """What the app keeps on disk: its instance folder, a SQLite database (with its WAL, SHM and
+    writers' lock files) and the folders of SEPA files and OAuth keys, wherever configured."""
+    paths = [Path(app.instance_path)]
+    database = sqlite_file(app.config.get("SQLALCHEMY_DATABASE_URI") or "")
+    if database is not None:
+        paths += [database, *(database.with_name(database.name + suffix) for suffix in ("-wal", "-shm", ".writers"))]
+    for name in ("SEPA_EXPORT_DIR", "OAUTH_KEYS_DIR"):
+        if app.config.get(name):
+            paths.append(Path(app.config[name]))
+    instance = Path(app.instance_path).resolve()
+    # Under the instance folder already: looked at once.
+    return paths[:1] + [p for p in paths[1:] if not p.resolve().is_relative_to(instance)]
 
 
 class RedactSecrets(logging.Filter):

@@ -10,9 +10,15 @@ from schwifty.exceptions import SchwiftyException
 from stdnum.exceptions import ValidationError
 from stdnum.fr import siret as stdnum_siret
 
+from core.sepa_text import NotForTheBank, check_bank_name, check_sepa_country
+
 
 class InvalidIdentifier(ValueError):
     """A SIRET, IBAN or BIC that does not hold; the message is for a person."""
+
+
+class OutsideSepa(InvalidIdentifier):
+    """A valid IBAN of a country a SEPA transfer does not reach; the message names the country."""
 
 
 def normalize_siret(value: str) -> str:
@@ -33,15 +39,21 @@ def normalize_siret(value: str) -> str:
 
 
 def normalize_iban(value: str) -> str:
+    """The compact IBAN, of a country of the SEPA scheme; else a French refusal (the country named)."""
     compact = "".join((value or "").split()).upper()
     if not compact:
         raise InvalidIdentifier("Saisissez un IBAN.")
     if len(compact) > 34 or not compact.isascii() or not compact.isalnum():
         raise InvalidIdentifier("Cet IBAN n'est pas valide.")
     try:
-        return IBAN(compact).compact
+        iban = IBAN(compact)
     except SchwiftyException as exc:
         raise InvalidIdentifier("Cet IBAN n'est pas valide (vérifiez le pays, la longueur et la clé).") from exc
+    try:
+        check_sepa_country(iban)
+    except NotForTheBank as exc:
+        raise OutsideSepa(str(exc)) from exc
+    return iban.compact
 
 
 def normalize_bic(value: str | None) -> str | None:
@@ -100,4 +112,14 @@ def clean_text(value: str | None, *, max_length: int, label: str, required: bool
         raise InvalidIdentifier(f"Saisissez « {label} ».")
     if len(text) > max_length:
         raise InvalidIdentifier(f"« {label} » ne doit pas dépasser {max_length} caractères.")
+    return text
+
+
+def clean_bank_name(value: str | None, *, max_length: int, label: str) -> str:
+    """``clean_text``, and a name a SEPA transfer can carry: at least one letter once in the SEPA set."""
+    text = clean_text(value, max_length=max_length, label=label)
+    try:
+        check_bank_name(text, label)
+    except NotForTheBank as exc:
+        raise InvalidIdentifier(str(exc)) from exc
     return text

@@ -7,11 +7,11 @@ import threading
 
 import pytest
 from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import text
 
 from core.db import (
     QueuedWriterConnection,
-    declarative_db,
     end_reading,
     init_database,
     reads_first,
@@ -87,7 +87,7 @@ def test_every_write_of_a_product_database_takes_a_turn(tmp_path, begin_immediat
     """Both ways products begin (MEG's BEGIN IMMEDIATE, Libeo's BEGIN before the first write)."""
     app = Flask(__name__)
     app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'product.sqlite3'}"
-    db = declarative_db()
+    db = SQLAlchemy()
     init_database(app, db, begin_immediate=begin_immediate)
     with app.app_context():
         db.session.execute(text("CREATE TABLE t (n INTEGER)"))
@@ -127,7 +127,7 @@ def _product(tmp_path):
     app = Flask(__name__)
     path = tmp_path / "product.sqlite3"
     app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
-    db = declarative_db()
+    db = SQLAlchemy()
     init_database(app, db)
     with app.app_context():
         db.session.execute(text("CREATE TABLE t (n INTEGER)"))

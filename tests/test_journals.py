@@ -1,4 +1,4 @@
-"""Both journals are append-only (SPEC §12, issue 15 §5): no code path updates or deletes an entry.
+"""Both journals are append-only: no code path updates or deletes an entry.
 
 Three locks, each tested: the ORM refuses to flush a change or a deletion
 of an entry and refuses UPDATE/DELETE statements on the table; the database

@@ -134,6 +134,23 @@ def _fail(message: str) -> NoReturn:
     raise SystemExit(1)
 
 
+@libeo_cli.command("status")
+def status():
+    """Payments, SEPA files and bank reports as an operator watches them; exit status 1 when a person must act."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from core.observability.status import render
+    from models.libeo.monitoring import snapshot
+
+    try:
+        shot = snapshot()
+    except SQLAlchemyError:
+        click.echo("Erreur : la base de données de Libeo ne répond pas (voir /readyz et le journal).", err=True)
+        raise SystemExit(2) from None
+    click.echo(render("Libeo", shot))
+    raise SystemExit(1 if shot.alerts else 0)
+
+
 @libeo_cli.command("housekeeping")
 def housekeeping():
     """Purges what Libeo no longer needs (answers to Idempotency-Keys older than 30 days), in short batches."""

@@ -20,11 +20,12 @@ from core.errors import (
 from core.ids import register_id_converter
 from core.migrations import init_migrations
 from core.money import format_amount
+from core.observability import init_observability
 from core.security import init_security_headers, origin_of, session_user_loader
 from core.setup import install_log_redaction, load_config, trust_proxies
 from core.typography import init_typography
 from core.validators import mask_iban
-from models.libeo import LibeoUser, db
+from models.libeo import LibeoUser, db, monitoring
 from models.libeo.billing.stripe_gateway import csp_sources
 from models.libeo.payments.approvals import awaiting_count
 
@@ -39,6 +40,8 @@ def create_libeo_app(test_config: dict | None = None) -> Flask:
         static_folder=str(BASE_DIR / "static"),
     )
     load_config(app, LibeoConfig, test_config)
+    # First: its request id, count and log line wrap everything Libeo does.
+    init_observability(app, product="libeo", db=db, gauges=monitoring.readings)
     register_id_converter(app)  # before the routes are added: they take it for <int:…>
     register_extensions(app)
     register_blueprints(app)

@@ -48,6 +48,23 @@ def sync(loop: bool, every: float):
         time.sleep(every)
 
 
+@meg_cli.command("status")
+def status():
+    """The exchange with Libeo as an operator watches it; exit status 1 when a person must act (for cron)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from core.observability.status import render
+    from models.meg.libeo_link.monitoring import snapshot
+
+    try:
+        shot = snapshot()
+    except SQLAlchemyError:
+        click.echo("Erreur : la base de données de MEG ne répond pas (voir /readyz et le journal).", err=True)
+        raise SystemExit(2) from None
+    click.echo(render("MEG", shot))
+    raise SystemExit(1 if shot.alerts else 0)
+
+
 @meg_cli.group("oauth-client")
 def oauth_client_cli():
     """Clients OAuth / OpenID Connect de MEG (« Se connecter avec MEG »)."""
@@ -55,7 +72,8 @@ def oauth_client_cli():
 
 @oauth_client_cli.command("create")
 @click.option("--name", required=True, help="Nom montré sur l'écran de consentement.")
-@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True, help="Adresse de retour exacte (répétable).")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True,
+              help="Adresse de retour exacte (répétable).")
 @click.option("--scope", default="openid profile email company", show_default=True, help="Portées permises.")
 def create_oauth_client(name: str, redirect_uris: tuple[str, ...], scope: str):
     """Registers a client; prints its id and secret as one JSON line (the secret is shown once)."""

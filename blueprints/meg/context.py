@@ -6,6 +6,7 @@ from flask import abort, g, session
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
+from core.observability.context import note
 from models.meg import Company
 
 
@@ -33,6 +34,7 @@ def current_company() -> Company:
         company = companies[0]
         session["company_id"] = company.id
     g.company = company
+    note(account_id=company.id)  # the request's log lines name the company worked on
     return company
 
 

@@ -19,11 +19,14 @@ from core.errors import (
 from core.ids import register_id_converter
 from core.migrations import init_migrations
 from core.money import format_amount
+from core.observability import init_observability
+from core.observability.health import PeerCheck
 from core.security import init_security_headers, origin_of, session_user_loader
 from core.setup import install_log_redaction, load_config, trust_proxies
 from core.typography import init_typography
 from core.views import init_upload_limits
 from models.meg import User, db
+from models.meg.libeo_link import monitoring
 
 from .extensions import csrf, limiter, login_manager
 
@@ -36,6 +39,9 @@ def create_meg_app(test_config: dict | None = None) -> Flask:
         static_folder=str(BASE_DIR / "static"),
     )
     load_config(app, MegConfig, test_config)
+    # First: its request id, count and log line wrap everything MEG does.
+    init_observability(app, product="meg", db=db, gauges=monitoring.readings,
+                       peer=PeerCheck("libeo", monitoring.libeo_answers))
     register_id_converter(app)  # before the routes are added: they take it for <int:…>
     register_extensions(app)
     register_blueprints(app)

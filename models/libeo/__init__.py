@@ -1,19 +1,15 @@
-"""Libeo's database and domain. Nothing here imports MEG code."""
+"""Libeo's database and domain. Nothing here imports MEG code.
 
-from core.db import declarative_db
+Every table is imported here, so that ``db`` knows them all (migrations,
+``create_all``); code imports each from its domain's package.
+"""
 
-db = declarative_db()
-
-from models.libeo.accounts.models import Account, ApiKey, DebtorIbanChange, LibeoUser, Plan  # noqa: F401
-from models.libeo.billing.subscriptions import StripeEvent, StripeSubscription  # noqa: E402,F401
-from models.libeo.invoices.models import (
-    Invoice,
-    InvoiceDocument,
-    InvoiceSource,
-    InvoiceStatus,
-)
-from models.libeo.journal import JournalEntry  # noqa: E402,F401
-from models.libeo.meg_link.vouching import MegIdentity  # noqa: E402,F401
+from models.libeo.accounts.models import Account, ApiKey, DebtorIbanChange, LibeoUser, Plan
+from models.libeo.billing.subscriptions import StripeEvent, StripeSubscription
+from models.libeo.db import Model, db
+from models.libeo.invoices.models import Invoice, InvoiceDocument, InvoiceSource, InvoiceStatus
+from models.libeo.journal import JournalEntry
+from models.libeo.meg_link.vouching import MegIdentity
 from models.libeo.payments.models import (
     ACTIVE_PAYMENT_STATUSES,
     BankAnomaly,
@@ -28,3 +24,10 @@ from models.libeo.payments.models import (
     SepaBatch,
 )
 from models.libeo.payments.safeguards import KnownSupplierIban
+
+__all__ = [
+    "ACTIVE_PAYMENT_STATUSES", "Account", "ApiKey", "BankAnomaly", "BankStatusImport", "Channel", "DebtorIbanChange",
+    "IdempotencyRecord", "InitiatorRole", "Invoice", "InvoiceDocument", "InvoiceSource", "InvoiceStatus", "JournalEntry",
+    "KnownSupplierIban", "LibeoUser", "MegIdentity", "Model", "Payment", "PaymentEvent", "PaymentStatus",
+    "PaymentUsage", "Plan", "SepaBatch", "StripeEvent", "StripeSubscription", "db",
+]

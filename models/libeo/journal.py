@@ -1,4 +1,4 @@
-"""Libeo's « Journal »: the account's sensitive events, append-only (SPEC §12).
+"""Libeo's « Journal »: the account's sensitive events, append-only.
 
 Keys issued and revoked, users and the accountant added or removed, a
 supplier's IBAN seen for the first time or approved, payments held,
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.dates import utcnow
 from core.journal import make_append_only
-from models.libeo import db
+from models.libeo.db import Model, db
 
 # Who did it, when no person did.
 SYSTEM = "Libeo"
@@ -28,7 +28,7 @@ COMMAND_LINE = "Support Libeo (ligne de commande)"
 STRIPE = "Stripe (abonnement)"
 
 
-class JournalEntry(db.Model):
+class JournalEntry(Model):
     __tablename__ = "journal_entry"
     __table_args__ = (Index("ix_journal_entry_account", "account_id", "id"),)
 

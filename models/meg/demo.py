@@ -7,7 +7,6 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from core.dates import utcnow
-from models.meg import db
 from models.meg.achats.models import PaymentMode, Supplier, SupplierInvoice
 from models.meg.companies.models import (
     AccountingFirm,
@@ -16,6 +15,7 @@ from models.meg.companies.models import (
     ModuleRole,
     User,
 )
+from models.meg.db import db
 
 DEMO_PASSWORD = "demo-meg-2026"
 

@@ -1,4 +1,4 @@
-"""MEG's journal of a company's sensitive changes (SPEC §12): supplier IBANs and the Libeo connection.
+"""MEG's journal of a company's sensitive changes: supplier IBANs and the Libeo connection.
 
 Who, when, what: a supplier's IBAN entered or changed (old → new, masked),
 the connection to Libeo established, its key replaced, the connection
@@ -21,15 +21,15 @@ from core.banks import bank_name
 from core.dates import utcnow
 from core.journal import make_append_only
 from core.validators import mask_iban
-from models.meg import db
 from models.meg.achats.models import Supplier
 from models.meg.companies.models import Company, User
+from models.meg.db import Model, db
 
 SYNC = "MEG (synchronisation avec Libeo)"
 LIBEO_SIGN_IN = "Libeo (« Me connecter avec MEG »)"
 
 
-class MegJournalEntry(db.Model):
+class MegJournalEntry(Model):
     __tablename__ = "meg_journal_entry"
     __table_args__ = (Index("ix_meg_journal_entry_company", "company_id", "id"),)
 

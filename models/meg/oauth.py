@@ -24,8 +24,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.dates import utcnow
 from core.validators import InvalidIdentifier, clean_text
-from models.meg import db
 from models.meg.companies.models import Company, User
+from models.meg.db import Model, db
 
 # What a client may ask for. ``company``: the company chosen on the consent
 # screen; ``libeo_key``: the right to deliver that company's Libeo API key.
@@ -56,7 +56,7 @@ def now_seconds() -> int:
     return int(time.time())
 
 
-class OAuthClient(db.Model, ClientMixin):
+class OAuthClient(Model, ClientMixin):
     """An application allowed to sign its users in with MEG (confidential client)."""
 
     __tablename__ = "oauth_client"
@@ -99,7 +99,7 @@ class OAuthClient(db.Model, ClientMixin):
         return grant_type == "authorization_code"
 
 
-class OAuthAuthorizationCode(db.Model, AuthorizationCodeMixin):
+class OAuthAuthorizationCode(Model, AuthorizationCodeMixin):
     """A code given to a client after consent; kept once used, to spot replays."""
 
     __tablename__ = "oauth_authorization_code"
@@ -142,7 +142,7 @@ class OAuthAuthorizationCode(db.Model, AuthorizationCodeMixin):
         return now_seconds() >= self.expires_at
 
 
-class OAuthToken(db.Model, TokenMixin):
+class OAuthToken(Model, TokenMixin):
     """An access token: bound to a client, a user and the company chosen at consent."""
 
     __tablename__ = "oauth_token"

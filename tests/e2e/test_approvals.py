@@ -1,4 +1,4 @@
-"""Libeo's safeguards in a browser (SPEC §12, issue 15): « À approuver », and the hold as MEG shows it.
+"""Libeo's safeguards in a browser: « À approuver », and the hold as MEG shows it.
 
 Screenshots of each screen go to $E2E_SHOTS (a folder) when it is set, to
 be looked at; otherwise to the test's temporary folder.

@@ -1,4 +1,4 @@
-"""E-invoices in a browser (SPEC §13): « Importer une facture électronique », the pre-filled invoice,
+"""E-invoices in a browser: « Importer une facture électronique », the pre-filled invoice,
 the file on the invoice, then « Payer »: the file on Libeo's invoice page and the « Justificatif de
 paiement » from both products.
 

@@ -120,11 +120,11 @@ class Deployment:
         self.flask("meg", "meg", "seed-demo")
         self.flask("libeo", "libeo", "db", "upgrade")
 
-    def start(self, side: str) -> None:
+    def start(self, side: str, workers: int = 1, threads: int = 4) -> None:
         target = self.sides[side]
         log = open(target.folder / "gunicorn.log", "ab")
         target.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-w", "1", "--threads", "4", "--graceful-timeout", "2",
+            [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", str(threads), "--graceful-timeout", "2",
              "-b", f"127.0.0.1:{target.port}", FACTORIES[side]],
             cwd=ROOT, env=target.env, stdout=log, stderr=subprocess.STDOUT,
         )

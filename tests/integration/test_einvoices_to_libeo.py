@@ -1,6 +1,6 @@
 """An imported e-invoice, paid from MEG: its file reaches Libeo (after « Payer » and a sync pass) and
 shows on Libeo's invoice page; once the SEPA file is made, the « Justificatif de paiement » is
-downloaded from MEG's invoice page (through Libeo's API) as from Libeo's payment page (SPEC §7, §13)."""
+downloaded from MEG's invoice page (through Libeo's API) as from Libeo's payment page."""
 
 from __future__ import annotations
 

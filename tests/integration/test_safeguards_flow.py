@@ -1,4 +1,4 @@
-"""Libeo's safeguards seen from both products (SPEC §12, issue 15 « Must hold »).
+"""Libeo's safeguards seen from both products.
 
 The combined app, both databases, MEG's client calling Libeo's API and
 reading its events feed through the sync pass: the story a company lives

@@ -1,4 +1,4 @@
-"""Libeo's documents (SPEC §7, §13): an invoice's PDF in (``PUT /invoices/{id}/document``, shown on the
+"""Libeo's documents: an invoice's PDF in (``PUT /invoices/{id}/document``, shown on the
 invoice's page), a payment's « Justificatif de paiement » out (API and payment page)."""
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ _invoices = itertools.count()
 
 
 def _new_invoice(client, number: str, supplier: str | None = None, iban: str = SUPPLIER_IBAN) -> int:
-    """An invoice of 1 234,56 € entered in Libeo, that no safeguard holds (SPEC §12).
+    """An invoice of 1 234,56 € entered in Libeo, that no safeguard holds.
 
     Each IBAN has its own supplier (else a new IBAN), and each invoice its own
     issue date, 8 days from the others (else a duplicate: same amount).

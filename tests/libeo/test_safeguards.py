@@ -1,4 +1,4 @@
-"""Libeo's safeguards over HTTP (SPEC §12, issue 15): holds, « À approuver », rules, « Journal », verification.
+"""Libeo's safeguards over HTTP: holds, « À approuver », rules, « Journal », verification.
 
 Payments come through the API (as MEG sends them) and Libeo's own « Payer »;
 administrators decide in « À approuver ». Every assertion reads what a
@@ -44,7 +44,7 @@ def supplier(name: str = "Minoterie Dupuis", iban: str = SUPPLIER_IBAN) -> dict:
 
 
 def pay(api: Api, external_id: str, *, role: str = "user", email: str = "compta@entreprise.fr", **invoice):
-    """MEG's « Payer »: the invoice and the request in one call (SPEC §7)."""
+    """MEG's « Payer »: the invoice and the request in one call."""
     body = pay_body(email=email, role=role, execution_date=DAY.isoformat(), invoice=invoice_body(**invoice))
     return api.pay(external_id, key=f"idem-{external_id}", body=body)
 

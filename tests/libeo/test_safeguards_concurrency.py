@@ -1,4 +1,4 @@
-"""Concurrent decisions on one held payment decide once (SPEC §12, issue 15 « Must hold »).
+"""Concurrent decisions on one held payment decide once.
 
 Administrators click « Approuver » and « Refuser » on the same payment at
 the same instant, from their own clients (own connections). Exactly one

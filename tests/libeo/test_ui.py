@@ -79,7 +79,7 @@ def test_signup_creates_the_account_and_signs_in(client, libeo_app):
         ({"password": "court"}, "au moins 10 caractères"),
         ({"password": "azertyuiop"}, "trop courant"),
         ({"company_name": "X" * 201}, "ne doit pas dépasser 200"),
-        ({"company_name": "Boulangerie\u0007"}, "caractères non autorisés"),
+        ({"company_name": "Boulangerie\u0007"}, "« Nom de l'entreprise » contient un caractère de contrôle"),
     ],
 )
 def test_bad_signup_is_refused_and_saves_nothing(client, libeo_app, change, message):

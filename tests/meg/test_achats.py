@@ -78,7 +78,7 @@ BAD_INVOICES = [
     ({"issue_date": "pas une date"}, "date"),
     ({"number": ""}, "Saisissez « Numéro »"),
     ({"number": "X" * 61}, "ne doit pas dépasser 60"),
-    ({"number": "F\u0000-1"}, "caractères non autorisés"),
+    ({"number": "F\u0000-1"}, "« Numéro » contient le caractère NUL"),
     ({"supplier_id": "abc"}, "Choisissez un fournisseur"),
     ({"supplier_id": "999999"}, "Choisissez un fournisseur de cette entreprise"),
     ({"payment_mode": "BITCOIN"}, "choix valide"),

@@ -1,4 +1,4 @@
-"""« Importer une facture électronique » through the page (SPEC §13): real Factur-X files of every
+"""« Importer une facture électronique » through the page: real Factur-X files of every
 profile, CII and UBL in; the pre-filled invoice a person confirms; exactly those fields saved, the
 supplier found (or created once), the file kept with the invoice; bad files refused, nothing stored."""
 
@@ -425,7 +425,7 @@ def test_an_invoice_typed_by_hand_has_no_file_nor_receipt(admin, meg_app):
 
 
 def test_the_demo_writes_its_e_invoices_once_and_each_can_be_tried_at_once(admin, apps, tmp_path, monkeypatch):
-    from app import write_demo_einvoices
+    from devtools.cli import write_demo_einvoices
 
     monkeypatch.setattr(apps.meg, "instance_path", str(tmp_path))
     folder = write_demo_einvoices(apps.meg)

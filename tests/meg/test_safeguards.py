@@ -1,4 +1,4 @@
-"""MEG's safeguards (SPEC §12, issue 15): duplicate warning at entry, the journal, bank names.
+"""MEG's safeguards: duplicate warning at entry, the journal, bank names.
 
 (Holds shown in MEG, and the journal of the Libeo connection, are tested
 with Libeo in tests/integration/test_safeguards_flow.py.)

@@ -40,6 +40,9 @@ PUBLIC = {
         "oauth.jwks": "clés publiques qui vérifient les ID tokens",
         "oauth.authorize": "début du parcours OAuth : renvoie à la connexion, ou refuse une demande non enregistrée",
         "oauth.issue_token": "authentifié par le secret du client OAuth (400/401 sans lui), pas par la session",
+        "observability.healthz": "le processus répond (répartiteur de charge) : aucune donnée",
+        "observability.readyz": "la base répond et son schéma est à jour : ni adresse, ni version, ni erreur",
+        "observability.metrics": "compteurs et jauges, servis à l'adresse locale ou au jeton METRICS_TOKEN",
     },
     "libeo": {
         "static": "feuilles de style et scripts",
@@ -54,6 +57,9 @@ PUBLIC = {
         "meg_connect.callback": "retour de MEG : refusé sans state de ce navigateur",
         "meg_connect.existing": "explique qu'un compte existe déjà (rien sans parcours en cours)",
         "meg_connect.signup": "création de compte après le consentement MEG (rien sans parcours en cours)",
+        "observability.healthz": "le processus répond (répartiteur de charge) : aucune donnée",
+        "observability.readyz": "la base répond et son schéma est à jour : ni adresse, ni version, ni erreur",
+        "observability.metrics": "compteurs et jauges, servis à l'adresse locale ou au jeton METRICS_TOKEN",
     },
 }
 

@@ -1,7 +1,5 @@
 """Libeo's REST API v1: JSON, ``Authorization: Bearer <api key>``."""
 
-from flask import Blueprint
+from .routes import bp
 
-bp = Blueprint("api", __name__)
-
-from . import routes  # noqa: E402,F401
+__all__ = ["bp"]

@@ -29,14 +29,17 @@ SUPPLIER = {
     "additionalProperties": False,
     "required": ["name", "iban"],
     "properties": {
-        "name": _text(200, "Nom du fournisseur (bénéficiaire du virement)."),
+        "name": _text(200, "Nom du fournisseur (bénéficiaire du virement). Il est transmis à la banque en lettres "
+                           "latines sans accents (les autres écritures transcrites, les symboles et emoji omis, "
+                           "70 caractères au plus) et doit y garder au moins une lettre."),
         "iban": {
             "type": "string",
             "minLength": 15,
             "maxLength": 34,
             "pattern": "^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$",
             "x-error": "Cet IBAN n'est pas valide : lettres majuscules et chiffres, sans espace (par exemple FR7630006000011234567890189).",
-            "description": "IBAN du fournisseur, compact, en majuscules ; sa clé est vérifiée.",
+            "description": "IBAN du fournisseur, compact, en majuscules ; sa clé est vérifiée, et son pays doit être "
+                           "de la zone SEPA.",
         },
         "bic": {
             "type": ["string", "null"],

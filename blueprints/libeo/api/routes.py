@@ -6,21 +6,23 @@ import json
 import re
 from datetime import date
 
-from flask import abort, current_app, g, jsonify, request
+from flask import Blueprint, abort, current_app, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from core.db import keep_loaded
 from core.files import MAX_DOCUMENT_BYTES
+from core.observability.context import note
+from core.text import UnsafeText, door_json
 from core.throttle import client_address, configured, refused_credentials
 from core.views import pdf_response
-from models.libeo import Account, Channel, InitiatorRole, Invoice, db
+from models.libeo import Account, Channel, InitiatorRole, Invoice, db, monitoring
 from models.libeo.accounts.keys import (
     authenticate_api_key,
     public_id_of,
     record_key_use,
     revoke_key_in_use,
 )
-from models.libeo.errors import LibeoError, NotFound
+from models.libeo.errors import InvalidData, LibeoError, NotFound
 from models.libeo.invoices.documents import store_invoice_document, too_large_message
 from models.libeo.invoices.services import (
     invoice_by_external_id,
@@ -46,7 +48,6 @@ from models.libeo.payments.quota import PaymentQuota
 from models.libeo.payments.receipt import payment_receipt, receipt_file_name
 
 from ..extensions import limiter
-from . import bp
 from .errors import (
     API_FIELDS,
     ApiError,
@@ -62,6 +63,8 @@ from .openapi import (
     openapi_document,
 )
 from .validation import matches, validate
+
+bp = Blueprint("api", __name__)
 
 PUBLIC_ENDPOINTS = {"api.openapi"}
 
@@ -88,6 +91,8 @@ def request_key():
     """
     if "api_key" not in g:
         g.api_key = authenticate_api_key(_bearer_token(), with_account=request.method not in ("GET", "HEAD"))
+        if g.api_key is not None:
+            note(account_id=g.api_key.account_id)  # the request's log lines name the account
     return g.api_key
 
 
@@ -112,6 +117,7 @@ def authenticate():
         return None
     key = request_key()
     if key is None:
+        monitoring.key_failures().inc()
         return unauthorized()
     if record_key_use(key):
         with keep_loaded(db):  # the account read with the key stays as read
@@ -146,12 +152,17 @@ def _reject_constant(name: str):
 
 
 def json_body():
+    """The request's JSON, every text in it through the door (strict, NFC) before any check reads it."""
     if not request.is_json:
         raise ApiError(400, "invalid_json", "Le corps de la requête doit être du JSON (Content-Type: application/json).")
     try:
-        return json.loads(request.get_data(), parse_constant=_reject_constant)
+        parsed = json.loads(request.get_data(), parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         raise ApiError(400, "invalid_json", "Le corps de la requête n'est pas du JSON valide.") from None
+    try:
+        return door_json(parsed)
+    except UnsafeText as refused:
+        raise InvalidData(refused.message, refused.field) from None
 
 
 def _iso_date(value: str | None) -> date | None:
@@ -268,6 +279,7 @@ def pay(external_id: str):
     # The whole body: a replay must send exactly what the first request sent.
     claim = claim_key(account, key, fingerprint("POST", request.path, body))
     if claim.answer is not None:
+        monitoring.idempotency_replays().inc()
         status, answer = claim.answer
         response = jsonify(answer)
         response.status_code = status

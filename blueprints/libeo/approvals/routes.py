@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from core.paging import paginate
@@ -17,8 +17,9 @@ from models.libeo.payments.approvals import (
 )
 
 from ..context import account_payment_or_404, current_account, require_admin
-from . import bp
 from .forms import ApproveForm, RefuseForm
+
+bp = Blueprint("approvals", __name__)
 
 PER_PAGE = 25
 

@@ -1,7 +1,7 @@
 from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
-from core.forms import Form
+from core.forms import BankNameField, Form
 from core.views import show_domain_errors
 from models.libeo.accounts.services import signup_problems
 
@@ -20,7 +20,8 @@ class SignupForm(Form):
         "Mot de passe",
         validators=[DataRequired("Choisissez un mot de passe."), Length(max=128, message="Mot de passe trop long.")],
     )
-    company_name = StringField("Nom de l'entreprise", validators=[DataRequired("Saisissez le nom de l'entreprise.")])
+    company_name = BankNameField("Nom de l'entreprise",
+                                 validators=[DataRequired("Saisissez le nom de l'entreprise.")])
     siret = StringField("SIRET", validators=[DataRequired("Saisissez le SIRET de l'entreprise.")])
     full_name = StringField("Votre nom (facultatif)")
     terms = terms_field()

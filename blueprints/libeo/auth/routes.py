@@ -1,6 +1,6 @@
 """Signing up to Libeo, logging in and out, and « Changer mon mot de passe »."""
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user
 
 from core.security import safe_next_url
@@ -11,8 +11,9 @@ from models.libeo.accounts.services import authenticate_user, create_account
 from models.libeo.errors import LibeoError
 
 from ..extensions import limiter
-from . import bp
 from .forms import LoginForm, SignupForm, every_signup_problem_shown
+
+bp = Blueprint("auth", __name__)
 
 
 def _start_session(user) -> None:

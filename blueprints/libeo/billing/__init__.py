@@ -1,7 +1,6 @@
 """« Abonnement »: the Partnerships plan paid through Stripe, and Stripe's webhooks."""
 
-from flask import Blueprint
+from . import commands  # noqa: F401 (registers its commands)
+from .routes import bp
 
-bp = Blueprint("billing", __name__)
-
-from . import commands, routes  # noqa: E402,F401
+__all__ = ["bp"]

@@ -1,6 +1,7 @@
 import logging
 
 from flask import (
+    Blueprint,
     current_app,
     flash,
     jsonify,
@@ -25,8 +26,9 @@ from models.libeo.errors import LibeoError
 from models.libeo.payments.quota import PaymentQuota
 
 from ..extensions import csrf, limiter
-from . import bp
 from .forms import ChangeForm, SubscribeForm
+
+bp = Blueprint("billing", __name__)
 
 log = logging.getLogger(__name__)
 

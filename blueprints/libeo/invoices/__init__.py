@@ -1,5 +1,4 @@
-from flask import Blueprint
 
-bp = Blueprint("invoices", __name__)
+from .routes import bp
 
-from . import routes  # noqa: E402,F401
+__all__ = ["bp"]

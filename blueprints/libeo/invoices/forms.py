@@ -5,13 +5,13 @@ from __future__ import annotations
 from wtforms import DateField, StringField, SubmitField
 from wtforms.validators import DataRequired, ValidationError
 
-from core.forms import Form
+from core.forms import BankNameField, Form
 from core.money import InvalidAmount, parse_amount
 
 
 class InvoiceForm(Form):
     number = StringField("Numéro")
-    supplier_name = StringField("Fournisseur")
+    supplier_name = BankNameField("Fournisseur")
     supplier_iban = StringField("IBAN du fournisseur")
     supplier_bic = StringField("BIC (facultatif)")
     issue_date = DateField("Date de facture", validators=[DataRequired("Saisissez une date valide.")])

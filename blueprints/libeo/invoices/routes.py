@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from core.calendar import late_payment_warning
@@ -31,8 +31,9 @@ from models.libeo.payments.quota import PaymentQuota
 
 from ..context import current_account
 from ..extensions import limiter
-from . import bp
 from .forms import InvoiceForm, PayForm
+
+bp = Blueprint("invoices", __name__)
 
 PER_PAGE = 25
 FORM_FIELDS = {"amount_cents": "amount"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import Blueprint, render_template
 from flask_login import login_required
 
 from core.views import page_number
@@ -10,7 +10,8 @@ from models.libeo import db
 from models.libeo.journal import journal_query
 
 from ..context import current_account, require_admin
-from . import bp
+
+bp = Blueprint("journal", __name__)
 
 PER_PAGE = 50
 

@@ -1,7 +1,7 @@
-from flask import redirect, render_template, url_for
+from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 
-from . import bp
+bp = Blueprint("main", __name__)
 
 
 @bp.route("/")

@@ -2,7 +2,7 @@ from wtforms import EmailField, PasswordField, RadioField, StringField, SubmitFi
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from core.forms import Form
+from core.forms import BankNameField, Form
 
 from ..auth.forms import terms_field
 
@@ -15,7 +15,7 @@ PLAN_CHOICES = [
 class MegSignupForm(Form):
     """The account-creation step after MEG's consent; the SIRET is MEG's, never typed in."""
 
-    company_name = StringField(
+    company_name = BankNameField(
         "Nom de l'entreprise",
         validators=[DataRequired("Saisissez le nom de l'entreprise."), Length(max=200, message="Nom trop long.")],
     )

@@ -12,6 +12,7 @@ hand the new key to MEG, and never reaches the database.
 from __future__ import annotations
 
 from flask import (
+    Blueprint,
     current_app,
     flash,
     redirect,
@@ -45,8 +46,17 @@ from models.libeo.meg_link.vouching import (
 
 from ..auth.forms import every_signup_problem_shown
 from ..extensions import limiter
-from . import bp
 from .forms import MegSignupForm
+
+bp = Blueprint("meg_connect", __name__, url_prefix="/connexion-meg")
+
+
+@bp.record_once
+def _register_client(state) -> None:
+    from models.libeo.meg_link.client import init_meg_sign_in
+
+    init_meg_sign_in(state.app)
+
 
 SESSION_KEY = "meg_connect"
 BACK_TO_MEG = "back_to_meg"  # the MEG invoice to go back to, read by base.html

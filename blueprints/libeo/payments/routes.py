@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from core.dates import paris_today
@@ -16,8 +16,9 @@ from models.libeo.payments.order import cancel_payment, payments_query
 from models.libeo.payments.receipt import payment_receipt, receipt_file_name
 
 from ..context import account_payment_or_404, current_account
-from . import bp
 from .forms import CancelForm, MarkDebitedForm
+
+bp = Blueprint("payments", __name__)
 
 PER_PAGE = 25
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from io import BytesIO
 
 from flask import (
+    Blueprint,
     abort,
     current_app,
     flash,
@@ -41,10 +42,11 @@ from models.libeo.payments.sepa import (
 )
 
 from ..context import current_account
-from . import bp
 from .forms import AnomalyForm, BankStatusForm, TransmitForm
 
 PER_PAGE = 25
+
+bp = Blueprint("remittances", __name__)
 
 
 @bp.before_request

@@ -1,7 +1,5 @@
 """« Configuration »: the company and its bank account, users, expert-comptable, integrations."""
 
-from flask import Blueprint
+from .routes import bp
 
-bp = Blueprint("settings", __name__)
-
-from . import routes  # noqa: E402,F401
+__all__ = ["bp"]

@@ -36,7 +36,7 @@ class ActionForm(Form):
 
 
 class ApprovalRulesForm(Form):
-    """« Configuration » → « Approbations »: the account's rules (SPEC §12)."""
+    """« Configuration » → « Approbations »: the account's rules."""
 
     threshold = StringField("Au-delà de … €, un paiement doit être approuvé")
     accountant_payments = BooleanField("Les paiements initiés par l'expert-comptable doivent être approuvés")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, make_response, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from core.money import cents_to_input
@@ -31,7 +31,6 @@ from models.libeo.errors import LibeoError
 from models.libeo.payments.quota import PaymentQuota
 
 from ..context import current_account, require_admin
-from . import bp
 from .forms import (
     AccountantForm,
     ActionForm,
@@ -39,6 +38,8 @@ from .forms import (
     BankAccountForm,
     InviteUserForm,
 )
+
+bp = Blueprint("settings", __name__)
 
 
 @bp.before_request

@@ -17,7 +17,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Optional, ValidationError
 
 from core.banks import bic_mismatch
-from core.forms import Form, int_or_none, normalized
+from core.forms import BankNameField, Form, int_or_none, normalized
 from core.money import InvalidAmount, cents_to_input, parse_amount
 from core.validators import clean_text, normalize_bic, normalize_iban
 from models.meg import PaymentMode
@@ -81,7 +81,7 @@ class InvoiceForm(Form):
 
 
 class SupplierForm(Form):
-    name = StringField("Nom", validators=[normalized(clean_text, max_length=200, label="Nom")])
+    name = BankNameField("Nom", validators=[normalized(clean_text, max_length=200, label="Nom")])
     iban = StringField("IBAN", validators=[normalized(normalize_iban)])
     bic = StringField("BIC (facultatif)", validators=[normalized(normalize_bic)])
     submit = SubmitField("Enregistrer")

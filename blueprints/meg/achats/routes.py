@@ -6,7 +6,7 @@ from functools import wraps
 from typing import NamedTuple
 from urllib.parse import urlencode
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
@@ -63,8 +63,9 @@ from models.meg.libeo_link.paying import pay_invoice, replay_for
 
 from ..context import current_company
 from ..extensions import limiter
-from . import bp
 from .forms import ConfirmForm, InvoiceForm, LibeoKeyForm, PayForm, SupplierForm
+
+bp = Blueprint("achats", __name__)
 
 PER_PAGE = 25
 # « Règlements » shows 50 invoices a page: the ones to settle soonest, at a glance.

@@ -1,7 +1,5 @@
 """MEG's API for programs holding one of its OAuth access tokens (Libeo delivers its key here)."""
 
-from flask import Blueprint
+from .routes import bp
 
-bp = Blueprint("api", __name__)
-
-from . import routes  # noqa: E402,F401
+__all__ = ["bp"]

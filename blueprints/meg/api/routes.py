@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from authlib.oauth2 import OAuth2Error
-from flask import jsonify, request
+from flask import Blueprint, jsonify, request
 
+from core.text import UnsafeText, door_json
 from models.meg import db
 from models.meg.libeo_link.connection import LibeoLinkError, connect_company
 
 from ..extensions import csrf
 from ..oauth.server import authenticate_bearer
-from . import bp
+
+bp = Blueprint("api", __name__)
 
 ADMIN_ONLY = "Seul un administrateur du module « Achats » peut connecter Libeo."
 TOKEN_MESSAGES = {
@@ -36,7 +38,10 @@ def deliver_libeo_key():
     # Rights are read now, not at consent: a role withdrawn since then counts.
     if company is None or user.company(company.id) is None or not user.is_achats_admin(company):
         return api_error(403, "forbidden", ADMIN_ONLY)
-    body = request.get_json(silent=True)
+    try:
+        body = door_json(request.get_json(silent=True))
+    except UnsafeText as refused:
+        return api_error(400, "invalid_request", refused.message)
     api_key = body.get("api_key") if isinstance(body, dict) else None
     if not isinstance(api_key, str):
         return api_error(400, "invalid_request", "Envoyez un objet JSON de la forme {\"api_key\": \"…\"}.")

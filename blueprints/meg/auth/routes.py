@@ -1,6 +1,6 @@
 """Logging in and out of MEG, and « Changer mon mot de passe »."""
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user
 from sqlalchemy import select
 
@@ -10,8 +10,9 @@ from core.views import log_out, password_change_page
 from models.meg import User, db
 
 from ..extensions import limiter
-from . import bp
 from .forms import LoginForm
+
+bp = Blueprint("auth", __name__)
 
 
 @bp.route("/connexion", methods=["GET", "POST"])

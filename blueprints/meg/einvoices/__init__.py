@@ -1,7 +1,5 @@
-"""« Importer une facture électronique », the file of an invoice, and its « Justificatif de paiement » (SPEC §13)."""
+"""« Importer une facture électronique », the file of an invoice, and its « Justificatif de paiement »."""
 
-from flask import Blueprint
+from .routes import bp
 
-bp = Blueprint("einvoices", __name__)
-
-from . import routes  # noqa: E402,F401
+__all__ = ["bp"]

@@ -7,7 +7,7 @@ from wtforms import RadioField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional, ValidationError
 
-from core.forms import Form, int_or_none, normalized
+from core.forms import BankNameField, Form, int_or_none, normalized
 from core.validators import clean_text, normalize_bic, normalize_iban, normalize_siret
 
 from ..achats.forms import InvoiceForm
@@ -44,8 +44,9 @@ class ImportForm(InvoiceForm):
                  SelectChoice(REPLACE_IBAN, "Remplacer par l'IBAN de la facture")],
         validators=[Optional()],
     )
-    supplier_name = StringField("Nom du nouveau fournisseur", validators=[
-        _when_new(normalized(clean_text, max_length=200, label="Nom du nouveau fournisseur"))])
+    supplier_name = BankNameField("Nom du nouveau fournisseur", validators=[
+        _when_new(normalized(clean_text, max_length=200, label="Nom du nouveau fournisseur"))],
+        applies=lambda form: form.supplier_id.data == NEW_SUPPLIER)
     supplier_siret = StringField("SIRET (facultatif)", validators=[_when_new(normalized(
         lambda value: normalize_siret(value) if (value or "").strip() else None))])
     supplier_iban = StringField("IBAN", validators=[_when_new(normalized(normalize_iban))])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms.fields.choices import SelectChoice
@@ -39,8 +39,9 @@ from models.meg.libeo_link.receipts import fetch_receipt
 
 from ..context import current_company
 from ..extensions import limiter, login_manager
-from . import bp
 from .forms import KEEP_IBAN, NEW_SUPPLIER, ButtonForm, ImportForm, UploadForm
+
+bp = Blueprint("einvoices", __name__)
 
 TOO_LARGE = (f"Ce fichier est trop volumineux : une facture électronique ne doit pas dépasser "
              f"{size_label(MAX_DOCUMENT_BYTES)}.")

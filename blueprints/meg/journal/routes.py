@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, render_template
+from flask import Blueprint, abort, render_template
 from flask_login import current_user, login_required
 
 from core.views import page_number
@@ -10,7 +10,8 @@ from models.meg import db
 from models.meg.journal import journal_query
 
 from ..context import current_company
-from . import bp
+
+bp = Blueprint("meg_journal", __name__)
 
 PER_PAGE = 50
 ADMIN_ONLY = "Seuls les administrateurs du module « Achats » peuvent lire le journal."

@@ -1,4 +1,4 @@
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
 from core.ids import parse_id
@@ -7,8 +7,9 @@ from models.meg import db
 from models.meg.achats.invoices import AchatsError, update_company
 
 from ..context import current_company
-from . import bp
 from .forms import CompanyForm
+
+bp = Blueprint("main", __name__)
 
 
 @bp.route("/")

@@ -1,7 +1,5 @@
 """MEG as OAuth 2.0 / OpenID Connect provider, and the API its tokens open."""
 
-from flask import Blueprint
+from .routes import bp
 
-bp = Blueprint("oauth", __name__)
-
-from . import routes  # noqa: E402,F401
+__all__ = ["bp"]

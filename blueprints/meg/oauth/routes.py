@@ -5,7 +5,7 @@ from __future__ import annotations
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import scope_to_list
 from authlib.oidc.core.errors import ConsentRequiredError
-from flask import jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
@@ -15,7 +15,6 @@ from models.meg.oauth import COMPANY_SCOPES
 
 from ..context import current_company
 from ..extensions import csrf, limiter
-from . import bp
 from .forms import ConsentForm
 from .server import (
     authenticate_bearer,
@@ -28,6 +27,8 @@ from .server import (
     server,
     user_claims,
 )
+
+bp = Blueprint("oauth", __name__)
 
 # Shown when the request cannot be sent back to the application: unknown
 # client, a return address that is not one it registered, or a parameter no

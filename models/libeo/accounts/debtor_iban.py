@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from core.dates import utcnow
 from core.validators import InvalidIdentifier, mask_iban, normalize_bic, normalize_iban
-from models.libeo import db
+from models.libeo.db import db
 from models.libeo.accounts.models import Account, DebtorIbanChange, LibeoUser
 from models.libeo.errors import Conflict, Forbidden, InvalidData, NotFound
 from models.libeo.journal import COMMAND_LINE

@@ -21,8 +21,8 @@ from werkzeug.utils import (
 )
 
 from core.dates import as_utc, utcnow
-from models.libeo import db
 from models.libeo.accounts.models import REVOKED_BY_MEG, Account, ApiKey, Plan
+from models.libeo.db import db
 from models.libeo.errors import Conflict, NotFound
 from models.libeo.journal import record as journal
 from models.libeo.payments.models import PaymentUsage

@@ -27,7 +27,7 @@ from core.dates import utcnow
 from core.money import format_amount
 from core.security import hash_password, verify_password
 from core.validators import format_iban, format_siret, mask_iban
-from models.libeo import db
+from models.libeo.db import Model
 
 
 def _enum(cls: type[enum.Enum], length: int) -> Enum:
@@ -71,7 +71,7 @@ class Plan(enum.Enum):
         return cls[code.strip().upper()]
 
 
-class Account(db.Model):
+class Account(Model):
     """A company using Libeo; the SIRET identifies it."""
 
     __tablename__ = "account"
@@ -164,7 +164,7 @@ class Account(db.Model):
         return bool(self.accountant_email) and self.accountant_email == email.strip().lower()
 
 
-class LibeoUser(db.Model):
+class LibeoUser(Model):
     __tablename__ = "libeo_user"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -215,7 +215,7 @@ class LibeoUser(db.Model):
 REVOKED_BY_MEG = "MEG"
 
 
-class ApiKey(db.Model):
+class ApiKey(Model):
     """A key an integration (MEG) uses to call the REST API for one account.
 
     Only the SHA-256 of the key is kept: keys are 256-bit random secrets, so a
@@ -259,7 +259,7 @@ class ApiKey(db.Model):
         return "MEG (« Supprimer la connexion »)" if self.revoked_by == REVOKED_BY_MEG else (self.revoked_by or "")
 
 
-class DebtorIbanChange(db.Model):
+class DebtorIbanChange(Model):
     """A change of the account debited by the SEPA files, asked for and, when it must be, confirmed.
 
     With approval rules, a change waits for a second administrator (or

@@ -17,14 +17,15 @@ from core.money import format_amount
 from core.security import password_problem, verify_password
 from core.validators import (
     InvalidIdentifier,
+    clean_bank_name,
     clean_text,
     format_siret,
     normalize_bic,
     normalize_iban,
     normalize_siret,
 )
-from models.libeo import db
 from models.libeo.accounts.models import Account, ApiKey, LibeoUser, Plan
+from models.libeo.db import db
 from models.libeo.errors import (
     Conflict,
     InvalidData,
@@ -54,8 +55,11 @@ def normalize_email(value: str | None, field: str = "email") -> str:
     return checked.normalized.lower()
 
 
-def _text(value: str | None, *, field: str, label: str, max_length: int, required: bool = True) -> str:
+def _text(value: str | None, *, field: str, label: str, max_length: int, required: bool = True,
+          bank_name: bool = False) -> str:
     try:
+        if bank_name:  # the debtor's name in every SEPA file of the account
+            return clean_bank_name(value, max_length=max_length, label=label)
         return clean_text(value, max_length=max_length, label=label, required=required)
     except InvalidIdentifier as exc:
         raise InvalidData(str(exc), field) from exc
@@ -86,7 +90,7 @@ def create_account(
     A SIRET or e-mail already known is refused (code ``siret_taken`` /
     ``email_taken``): an existing account is never taken over.
     """
-    name = _text(name, field="name", label="Nom de l'entreprise", max_length=200)
+    name = _text(name, field="name", label="Nom de l'entreprise", max_length=200, bank_name=True)
     siret = check_siret(siret)
     email = normalize_email(email)
     full_name = _text(full_name, field="full_name", label="Votre nom", max_length=200, required=False)
@@ -152,7 +156,7 @@ def signup_problems(*, name: str | None, siret: str | None, email: str | None, p
             problems.setdefault(error.field or "", error.message)
             return None
 
-    attempt(lambda: _text(name, field="name", label="Nom de l'entreprise", max_length=200))
+    attempt(lambda: _text(name, field="name", label="Nom de l'entreprise", max_length=200, bank_name=True))
     attempt(lambda: _text(full_name, field="full_name", label="Votre nom", max_length=200, required=False))
     checked_siret = attempt(lambda: check_siret(siret)) if siret is not None else None
     checked_email = attempt(lambda: normalize_email(email))

@@ -24,9 +24,9 @@ from sqlalchemy import BigInteger, DateTime, ForeignKey, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.dates import PARIS, utcnow
-from models.libeo import db
 from models.libeo.accounts.models import Account, Plan
 from models.libeo.accounts.services import record_plan_change
+from models.libeo.db import Model, db
 from models.libeo.errors import Conflict, InvalidData, LibeoError
 from models.libeo.journal import STRIPE
 
@@ -70,7 +70,7 @@ class BillingUnavailable(BillingError):
     code = "billing_unavailable"
 
 
-class StripeEvent(db.Model):
+class StripeEvent(Model):
     """A webhook event already applied: its id is stored with its effect, once."""
 
     __tablename__ = "stripe_event"
@@ -81,7 +81,7 @@ class StripeEvent(db.Model):
     applied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class StripeSubscription(db.Model):
+class StripeSubscription(Model):
     """The newest state Libeo knows of a subscription and the Stripe time of that state.
 
     Events arrive late, twice or out of order: one older than ``state_at`` is

@@ -1,9 +1,9 @@
-"""Documents of Libeo (SPEC §13): an invoice's PDF in, a payment's « Justificatif de paiement » out.
+"""Documents of Libeo: an invoice's PDF in, a payment's « Justificatif de paiement » out.
 
 - MEG sends the PDF of an invoice it asked Libeo to pay (``PUT
   /invoices/{external_id}/document``): Libeo keeps it in its database, shows
   it on the invoice's page and lets the account download it.
-- A payment remitted to the bank (``in_progress``) or paid has a receipt,
+- A payment in a SEPA file has its transfer order, and once debited its receipt,
   drawn on request from what Libeo recorded: the account (payer), the
   transfer (beneficiary, amount) and the SEPA file that carried it."""
 
@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from core.dates import utcnow
 from core.files import MAX_DOCUMENT_BYTES, looks_like_pdf, size_label
-from models.libeo import db
+from models.libeo.db import db
 from models.libeo.errors import InvalidData
 from models.libeo.invoices.models import Invoice, InvoiceDocument
 

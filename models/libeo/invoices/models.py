@@ -24,8 +24,8 @@ from core.dates import utcnow
 from core.files import size_label
 from core.money import format_amount
 from core.validators import format_iban
-from models.libeo import db
 from models.libeo.accounts.models import Account, _enum
+from models.libeo.db import Model
 
 if TYPE_CHECKING:
     from models.libeo.payments.models import Payment
@@ -85,7 +85,7 @@ def invoice_number_key(number: str | None) -> str:
     return key[:60]
 
 
-class Invoice(db.Model):
+class Invoice(Model):
     """A supplier invoice to pay: entered in Libeo, or sent by MEG (``external_id``)."""
 
     __tablename__ = "invoice"
@@ -171,8 +171,8 @@ class Invoice(db.Model):
         return payment.status.badge if payment is not None else ""
 
 
-class InvoiceDocument(db.Model):
-    """The invoice's PDF, as MEG sent it (SPEC §7 ``PUT /invoices/{external_id}/document``); one per invoice."""
+class InvoiceDocument(Model):
+    """The invoice's PDF, as MEG sent it (``PUT /invoices/{external_id}/document``); one per invoice."""
 
     __tablename__ = "invoice_document"
 

@@ -16,9 +16,9 @@ from sqlalchemy.orm import selectinload
 from core.banks import bic_mismatch
 from core.dates import utcnow
 from core.money import InvalidAmount, check_amount_cents
-from core.validators import InvalidIdentifier, clean_text, normalize_bic, normalize_iban
-from models.libeo import db
+from core.validators import InvalidIdentifier, clean_bank_name, clean_text, normalize_bic, normalize_iban
 from models.libeo.accounts.models import Account
+from models.libeo.db import db
 from models.libeo.errors import Conflict, InvalidData
 from models.libeo.invoices.models import Invoice, InvoiceSource, InvoiceStatus
 
@@ -46,9 +46,12 @@ class InvoiceData:
         return (self.supplier_name, self.supplier_iban, self.supplier_bic, self.amount_cents, self.currency)
 
 
-def _clean(value, field: str, label: str, max_length: int, required: bool = True) -> str:
+def _clean(value, field: str, label: str, max_length: int, required: bool = True, *, bank_name: bool = False) -> str:
     try:
-        text = clean_text(value, max_length=max_length, label=label, required=required)
+        if bank_name:
+            text = clean_bank_name(value, max_length=max_length, label=label)
+        else:
+            text = clean_text(value, max_length=max_length, label=label, required=required)
     except InvalidIdentifier as exc:
         raise InvalidData(str(exc), field) from exc
     if BIDI_CONTROLS.intersection(text):
@@ -75,7 +78,7 @@ def invoice_data(
 ) -> InvoiceData:
     """Checked, normalised invoice values, or :class:`InvalidData` naming the field."""
     number = _clean(number, "number", "Numéro", 60)
-    supplier_name = _clean(supplier_name, "supplier_name", "Fournisseur", 200)
+    supplier_name = _clean(supplier_name, "supplier_name", "Fournisseur", 200, bank_name=True)
     try:
         supplier_iban = normalize_iban(supplier_iban)
     except InvalidIdentifier as exc:

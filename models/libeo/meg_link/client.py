@@ -27,7 +27,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from flask import Flask, current_app, url_for
 from joserfc.errors import JoseError
 
-from core.http import http_session
+from core.http import SendsRequestId, http_session
 from models.libeo.accounts.services import check_siret
 from models.libeo.errors import InvalidData, LibeoError
 
@@ -36,8 +36,8 @@ EXTENSION = "authlib.integrations.flask_client"
 MAX_RETURN_URL_LENGTH = 2000
 
 
-class PeerOAuth2Session(OAuth2Session):
-    """Authlib's requests session, routed to MEG like every other call of Libeo."""
+class PeerOAuth2Session(SendsRequestId, OAuth2Session):
+    """Authlib's requests session, routed to MEG like every other call of Libeo (with its request id)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -33,7 +33,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.dates import utcnow
-from models.libeo import db
 from models.libeo.accounts.keys import active_api_key, issue_meg_api_key, revoke_api_key
 from models.libeo.accounts.models import Account, LibeoUser, Plan
 from models.libeo.accounts.services import (
@@ -42,6 +41,7 @@ from models.libeo.accounts.services import (
     take_siret_back,
     verify_account,
 )
+from models.libeo.db import Model, db
 from models.libeo.errors import Conflict, LibeoError, NotFound
 from models.libeo.journal import record as journal
 from models.libeo.meg_link.client import (
@@ -52,7 +52,7 @@ from models.libeo.meg_link.client import (
 )
 
 
-class MegIdentity(db.Model):
+class MegIdentity(Model):
     """The link between a MEG company (and the MEG user who made it) and a Libeo account."""
 
     __tablename__ = "meg_identity"
@@ -143,7 +143,7 @@ def create_account_from_meg(
     accepted (« Abonnement »). Raises ``siret_taken`` if the SIRET already has
     an account, which is then never taken over — unless MEG vouches for an
     Achats administrator of the company and that account is not verified:
-    the SIRET then goes to the new, verified account (SPEC §12, issue 15 §7).
+    the SIRET then goes to the new, verified account.
     """
     taken_from = None
     if profile.achats_admin:

@@ -13,8 +13,8 @@ from sqlalchemy.orm import joinedload
 from core.calendar import earliest_execution_date
 from core.dates import date_fr, paris_today, utcnow
 from core.validators import InvalidIdentifier, clean_text
-from models.libeo import db
 from models.libeo.accounts.models import Account, LibeoUser
+from models.libeo.db import db
 from models.libeo.errors import Conflict, Forbidden, InvalidData, NotFound
 from models.libeo.journal import record as journal
 from models.libeo.payments.models import (

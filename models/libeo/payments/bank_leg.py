@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from core.dates import PARIS, date_fr, datetime_fr, paris_today, utcnow
-from models.libeo import db
+from models.libeo.db import db
 from models.libeo.accounts.models import Account
 from models.libeo.errors import Conflict, InvalidData, NotFound
 from models.libeo.journal import record as journal

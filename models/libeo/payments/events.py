@@ -27,8 +27,8 @@ from datetime import UTC, datetime
 from sqlalchemy import bindparam, insert, select, update
 
 from core.dates import utcnow
-from models.libeo import db
 from models.libeo.accounts.models import Account
+from models.libeo.db import db
 from models.libeo.payments.models import Payment, PaymentEvent, PaymentStatus
 
 PAYMENT_UPDATED = "payment.updated"

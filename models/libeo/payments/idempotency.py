@@ -18,8 +18,8 @@ from sqlalchemy.exc import IntegrityError
 
 from core.dates import utcnow
 from core.db import purge_in_batches
-from models.libeo import db
 from models.libeo.accounts.models import Account
+from models.libeo.db import db
 from models.libeo.errors import Conflict, InvalidData
 from models.libeo.payments.models import IdempotencyRecord
 

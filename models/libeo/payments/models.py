@@ -28,7 +28,7 @@ from core.banks import bank_name
 from core.dates import as_utc, date_fr, paris_today, utcnow
 from core.money import format_amount
 from core.validators import format_iban
-from models.libeo import db
+from models.libeo.db import Model
 from models.libeo.accounts.models import Account, _enum
 from models.libeo.invoices.models import Invoice, InvoiceStatus, bic_display
 from models.libeo.payments.reason_codes import ACCOUNT_REASONS
@@ -45,7 +45,7 @@ class PaymentStatus(enum.Enum):
     anomaly for a person to resolve).
     """
 
-    AWAITING_APPROVAL = "awaiting_approval"  # held by a safeguard (SPEC §12) until an administrator decides
+    AWAITING_APPROVAL = "awaiting_approval"  # held by a safeguard until an administrator decides
     SCHEDULED = "scheduled"  # will be executed on its execution date
     FILE_READY = "file_ready"  # in a SEPA file (pain.001), to be transmitted to the bank by the person
     TRANSMITTED = "transmitted"  # the person confirmed uploading the file to the bank
@@ -107,7 +107,7 @@ def _dated(words: str, moment: datetime | None) -> str:
     return f"{words} le {date_fr(paris_today(as_utc(moment)))}" if moment else words
 
 
-# What each safeguard's code means, in the words both products use (SPEC §12).
+# What each safeguard's code means, in the words both products use.
 HOLD_LABELS = {
     "new_iban": "nouvel IBAN du fournisseur",
     "duplicate_suspected": "doublon possible",
@@ -158,7 +158,7 @@ class Channel(enum.Enum):
     LIBEO = "Libeo"
 
 
-class Payment(db.Model):
+class Payment(Model):
     """One SEPA credit transfer paying one invoice.
 
     The creditor and the amount are copied from the invoice when the payment
@@ -223,7 +223,7 @@ class Payment(db.Model):
     # Who clicked « Marquer comme débité » (None when a bank report said so).
     marked_paid_by: Mapped[str | None] = mapped_column(String(254))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Why the payment is held (SPEC §12): codes (``new_iban``…) and French sentences naming
+    # Why the payment is held: codes (``new_iban``…) and French sentences naming
     # the other invoice or the previous IBAN. Kept after the decision, for the record.
     hold_reasons: Mapped[list | None] = mapped_column(JSON)
     hold_details: Mapped[list | None] = mapped_column(JSON)
@@ -285,7 +285,7 @@ class Payment(db.Model):
         return payment_status_label(self)
 
 
-class PaymentUsage(db.Model):
+class PaymentUsage(Model):
     """Payments an account made in one calendar month (Europe/Paris).
 
     The quota is enforced by one conditional UPDATE of this row, so concurrent
@@ -299,7 +299,7 @@ class PaymentUsage(db.Model):
     payment_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class IdempotencyRecord(db.Model):
+class IdempotencyRecord(Model):
     """The first request made with an ``Idempotency-Key``, and its answer once done."""
 
     __tablename__ = "idempotency_record"
@@ -319,7 +319,7 @@ class IdempotencyRecord(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class SepaBatch(db.Model):
+class SepaBatch(Model):
     """One SEPA Credit Transfer file (pain.001.001.03) for one account: a « remise ».
 
     ``sent`` once its file is stored here (``xml``), downloadable from
@@ -365,7 +365,7 @@ class SepaBatch(db.Model):
         return format_iban(self.debtor_iban) if self.debtor_iban else ""
 
 
-class BankStatusImport(db.Model):
+class BankStatusImport(Model):
     """A bank report applied to the account: a status report (pain.002) of one of its files, or a
     statement / debit notification (camt.053, camt.054) of its bank account. Each report once."""
 
@@ -406,7 +406,7 @@ REPORT_KINDS = {
 _OPEN_SQL = text("resolved_at IS NULL")
 
 
-class BankAnomaly(db.Model):
+class BankAnomaly(Model):
     """What a bank report said that Libeo did not apply, for a person to decide.
 
     ``contradiction``: the report says the opposite of a final state (a
@@ -451,7 +451,7 @@ class BankAnomaly(db.Model):
         return self.resolved_at is None
 
 
-class PaymentEvent(db.Model):
+class PaymentEvent(Model):
     """One change of a payment's state, as the events feed serves it (``GET /events``).
 
     Written in the same transaction as the change. ``seq`` numbers the

@@ -4,7 +4,7 @@ The guarantees hold under any concurrency, on SQLite and PostgreSQL, because
 the database enforces them: the quota is one conditional UPDATE of a counter
 row, a partial unique index allows one active payment per invoice, and every
 change of a payment's state is a conditional UPDATE from the state it
-leaves (``WHERE status = 'in_progress'``), so concurrent imports, clicks and
+leaves (``WHERE status = 'scheduled'``), so concurrent imports, clicks and
 runs decide once. Each change appends its event (``models.libeo.events``)
 in the same transaction."""
 
@@ -25,9 +25,9 @@ from core.calendar import (
     next_business_day,
 )
 from core.dates import date_fr, paris_today, utcnow
-from models.libeo import db
 from models.libeo.accounts.models import Account
 from models.libeo.accounts.services import normalize_email
+from models.libeo.db import db
 from models.libeo.errors import (
     Conflict,
     Forbidden,
@@ -37,6 +37,7 @@ from models.libeo.errors import (
 )
 from models.libeo.invoices.models import Invoice
 from models.libeo.journal import record as journal
+from models.libeo.monitoring import quota_refusals
 from models.libeo.payments.events import record_payment_events
 from models.libeo.payments.models import (
     ACTIVE_PAYMENT_STATUSES,
@@ -224,6 +225,7 @@ def place_payment(
         db.session.rollback()
         if existing is not None:
             raise _already_paid(number, existing)
+        quota_refusals().inc()
         raise QuotaExceeded(
             f"Votre formule {plan.label} inclut {plan.payment_limit} paiements par mois, tous utilisés "
             "ce mois-ci : passez à la formule Partnerships (paiements illimités) pour payer cette facture.",

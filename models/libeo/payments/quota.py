@@ -16,8 +16,8 @@ from werkzeug.utils import (
 )
 
 from core.dates import as_utc, paris_now
-from models.libeo import db
 from models.libeo.accounts.models import Account
+from models.libeo.db import db
 from models.libeo.payments.models import (
     PaymentUsage,
 )

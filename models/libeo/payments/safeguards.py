@@ -1,4 +1,4 @@
-"""Libeo's safeguards (SPEC §12): payments held until an administrator approves them.
+"""Libeo's safeguards: payments held until an administrator approves them.
 
 When a payment is created, whatever the channel (MEG's API call, Libeo's
 « Payer », any API client), :func:`holds_for` looks for what should make a
@@ -69,8 +69,8 @@ from core.banks import bank_name
 from core.dates import date_fr, paris_today, utcnow
 from core.money import format_amount
 from core.validators import mask_iban
-from models.libeo import db
 from models.libeo.accounts.models import Account
+from models.libeo.db import Model, db
 from models.libeo.invoices.models import Invoice, invoice_number_key
 from models.libeo.journal import record as journal
 from models.libeo.payments.models import (
@@ -107,7 +107,7 @@ LEGAL_FORMS = frozenset(
 ARTICLES = frozenset(["de", "du", "des", "d", "la", "le", "les", "l", "et", "au", "aux"])
 
 
-class KnownSupplierIban(db.Model):
+class KnownSupplierIban(Model):
     """An IBAN the account has paid a supplier on (first payment, or approved by an administrator)."""
 
     __tablename__ = "known_supplier_iban"

@@ -45,7 +45,8 @@ from sqlalchemy.orm import joinedload
 
 from core.calendar import next_business_day
 from core.dates import PARIS, as_utc, date_fr, paris_today, utcnow
-from models.libeo import db
+from core.sepa_text import bank_name
+from models.libeo.db import db
 from models.libeo.accounts.models import Account
 from models.libeo.payments.models import AT_BANK, FILE_READY_LABEL, Payment, PaymentStatus, SepaBatch
 from models.libeo.payments.quota import give_back, hold_months, quota_month
@@ -82,7 +83,7 @@ class ExecutionReport:
     batches: list[BatchResult] = field(default_factory=list)
     # Accounts with due payments but no bank account to debit: (name, count).
     waiting_for_iban: list[tuple[str, int]] = field(default_factory=list)
-    # Accounts with due payments whose owner is not verified (SPEC §12): (name, count).
+    # Accounts with due payments whose owner is not verified: (name, count).
     unverified: list[tuple[str, int]] = field(default_factory=list)
 
 
@@ -310,7 +311,7 @@ def _check_pain001(root) -> None:
 
 def _pain001(batch: SepaBatch, payments: list[Payment]) -> SepaTransfer:
     account = batch.account
-    config = {"name": account.name, "IBAN": batch.debtor_iban or account.debtor_iban, "batch": True,
+    config = {"name": bank_name(account.name), "IBAN": batch.debtor_iban or account.debtor_iban, "batch": True,
               "currency": "EUR"}
     if account.debtor_bic:
         config["BIC"] = account.debtor_bic
@@ -322,7 +323,7 @@ def _pain001(batch: SepaBatch, payments: list[Payment]) -> SepaTransfer:
 
 def _transaction(batch: SepaBatch, payment: Payment) -> dict:
     transaction = {
-        "name": payment.creditor_name,
+        "name": bank_name(payment.creditor_name),
         "IBAN": payment.creditor_iban,
         "amount": payment.amount_cents,
         "currency": payment.currency,

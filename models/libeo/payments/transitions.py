@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
-from models.libeo import db
+from models.libeo.db import db
 from models.libeo.payments.events import record_payment_events
 from models.libeo.payments.models import (
     Payment,

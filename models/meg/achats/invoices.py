@@ -16,9 +16,9 @@ from sqlalchemy.orm import joinedload
 
 from core.dates import date_fr
 from core.paging import Listing
-from models.meg import db
 from models.meg.achats.models import PaymentMode, Supplier, SupplierInvoice
 from models.meg.companies.models import Company, User
+from models.meg.db import db
 from models.meg.journal import supplier_iban_changed, supplier_iban_entered
 from models.meg.libeo_link.attempts import (
     PaymentState,

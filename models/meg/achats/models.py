@@ -24,8 +24,8 @@ from core.banks import bank_bic, bank_name
 from core.dates import utcnow
 from core.money import format_amount
 from core.validators import format_iban
-from models.meg import db
 from models.meg.companies.models import Company
+from models.meg.db import Model, db
 
 
 class PaymentMode(enum.Enum):
@@ -43,7 +43,7 @@ class PaymentMode(enum.Enum):
         return self.value
 
 
-class Supplier(db.Model):
+class Supplier(Model):
     __tablename__ = "supplier"
     __table_args__ = (
         Index("ix_supplier_company_name", "company_id", "name"),
@@ -80,7 +80,7 @@ class Supplier(db.Model):
         return f"{derived} (déduit de l'IBAN)" if derived else "—"
 
 
-class SupplierInvoice(db.Model):
+class SupplierInvoice(Model):
     """A supplier invoice recorded in « Achats »."""
 
     __tablename__ = "supplier_invoice"

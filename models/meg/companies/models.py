@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
 from core.dates import utcnow
 from core.security import hash_password, verify_password
 from core.validators import format_siret
-from models.meg import db
+from models.meg.db import Model, db
 
 
 class AchatsRole(enum.Enum):
@@ -29,7 +29,7 @@ class AchatsRole(enum.Enum):
     USER = "utilisateur"
 
 
-class AccountingFirm(db.Model):
+class AccountingFirm(Model):
     """A firm of expert-comptables working for several client companies."""
 
     __tablename__ = "accounting_firm"
@@ -40,7 +40,7 @@ class AccountingFirm(db.Model):
     clients: Mapped[list[Company]] = relationship(back_populates="accounting_firm", order_by="Company.name")
 
 
-class Company(db.Model):
+class Company(Model):
     __tablename__ = "company"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -57,7 +57,7 @@ class Company(db.Model):
         return format_siret(self.siret) if self.siret else "Pas de SIRET"
 
 
-class User(db.Model):
+class User(Model):
     __tablename__ = "user_account"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -166,7 +166,7 @@ def _companies_with_achats_role(through_firm: bool):
     )
 
 
-class ModuleRole(db.Model):
+class ModuleRole(Model):
     """A user's role in one module of one company."""
 
     __tablename__ = "module_role"

@@ -1,7 +1,7 @@
-"""The file of a supplier invoice: the e-invoice it was imported from, kept with it (SPEC §13).
+"""The file of a supplier invoice: the e-invoice it was imported from, kept with it.
 
 The original bytes are kept as received, with their name and type, and
-downloadable from the invoice. Libeo receives a PDF of it (SPEC §7
+downloadable from the invoice. Libeo receives a PDF of it
 ``PUT /invoices/{external_id}/document``): a Factur-X file as it is, a CII
 or UBL XML drawn as a readable PDF (``einvoice_pdf``), the XML itself
 staying in MEG.
@@ -26,14 +26,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.dates import utcnow
 from core.files import size_label
-from models.meg import db
 from models.meg.achats.models import SupplierInvoice
+from models.meg.db import Model, db
 
 PDF = "application/pdf"
 XML = "application/xml"
 
 
-class InvoiceDocument(db.Model):
+class InvoiceDocument(Model):
     """The file an invoice came from (one per invoice)."""
 
     __tablename__ = "invoice_document"

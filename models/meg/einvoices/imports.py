@@ -1,4 +1,4 @@
-"""« Importer une facture électronique » (SPEC §13): a supplier's e-invoice becomes an « Achats » invoice.
+"""« Importer une facture électronique »: a supplier's e-invoice becomes an « Achats » invoice.
 
 Two steps, as an accountant receiving many e-invoices expects:
 1. ``start_import``: the file is read (``einvoice.read_einvoice``). A file MEG
@@ -40,7 +40,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.dates import as_utc, utcnow
 from core.validators import format_iban
-from models.meg import db
 from models.meg.achats.invoices import (
     AchatsError,
     InvoiceData,
@@ -52,6 +51,7 @@ from models.meg.achats.invoices import (
 )
 from models.meg.achats.models import PaymentMode, Supplier, SupplierInvoice
 from models.meg.companies.models import Company, User
+from models.meg.db import Model, db
 from models.meg.einvoices.documents import (
     PDF,
     DocumentFile,
@@ -74,7 +74,7 @@ DEFAULT_TERM = timedelta(days=30)
 SAVED_CURRENCIES = ("EUR",)
 
 
-class PendingImport(db.Model):
+class PendingImport(Model):
     """A file read and waiting for its person to confirm the invoice (step 2)."""
 
     __tablename__ = "einvoice_import"

@@ -47,6 +47,7 @@ from core.files import MAX_DOCUMENT_BYTES
 from core.money import MAX_AMOUNT_CENTS, format_amount
 from core.validators import (
     InvalidIdentifier,
+    OutsideSepa,
     normalize_bic,
     normalize_iban,
     normalize_siret,
@@ -484,6 +485,8 @@ class _Notes:
         for value in filter(None, values):
             try:
                 return normalize_iban(value)
+            except OutsideSepa as refusal:
+                self.warnings.append(f"L'IBAN indiqué dans le fichier ({_clean(value)}) n'a pas été repris. {refusal}")
             except InvalidIdentifier:
                 self.warnings.append(
                     f"L'IBAN indiqué dans le fichier ({_clean(value)}) n'est pas valide : "

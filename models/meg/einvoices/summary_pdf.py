@@ -1,6 +1,6 @@
 """A readable PDF of an XML e-invoice (CII or UBL), for Libeo's invoice page.
 
-Libeo shows and stores PDFs (SPEC §7 ``PUT …/document``); a supplier who
+Libeo shows and stores PDFs (``PUT …/document``); a supplier who
 sent only XML gets a one-page summary drawn from what the XML says, with a
 note that the original XML is kept in MEG. The summary is drawn from the
 file, never from MEG's fields: it shows what the supplier sent.

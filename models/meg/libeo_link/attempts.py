@@ -39,9 +39,9 @@ from core.calendar import default_execution_date, is_business_day, next_business
 from core.dates import as_utc, date_fr, paris_today, utcnow
 from core.money import format_amount
 from core.validators import mask_iban
-from models.meg import db
 from models.meg.achats.models import PaymentMode, SupplierInvoice
 from models.meg.companies.models import Company, User
+from models.meg.db import Model, db
 from models.meg.libeo_link.client import (
     LibeoPaymentInfo,
 )
@@ -85,7 +85,7 @@ class PaymentState(enum.Enum):
         return self in (PaymentState.FILE_READY, PaymentState.TRANSMITTED, PaymentState.ACCEPTED, PaymentState.PAID)
 
 
-class PaymentAttempt(db.Model):
+class PaymentAttempt(Model):
     """One request to pay an invoice through Libeo, and the payment's life as Libeo tells it."""
 
     __tablename__ = "libeo_payment"

@@ -1,4 +1,4 @@
-"""The one module through which MEG talks to Libeo's REST API v1 (README « Libeo's API »).
+"""The one module through which MEG talks to Libeo's REST API v1 (described by its OpenAPI document, ``/api/v1/openapi.json``).
 
 HTTP with timeouts; retries of network failures and of Libeo's « still
 running » answers with the same Idempotency-Key; typed results; every refusal
@@ -71,7 +71,7 @@ class LibeoAccount:
 
 @dataclass(frozen=True)
 class LibeoPaymentInfo:
-    """A payment as Libeo's API describes it (README: the payment's life, §5.6 of the brief)."""
+    """A payment as Libeo's API describes it (docs/architecture.md §4)."""
 
     id: str
     status: str

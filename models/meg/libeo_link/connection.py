@@ -29,8 +29,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.dates import as_utc, utcnow
 from core.setup import instance_secret
-from models.meg import db
 from models.meg.companies.models import Company, User
+from models.meg.db import Model, db
 from models.meg.journal import LIBEO_SIGN_IN
 from models.meg.journal import record as journal
 from models.meg.libeo_link.client import (
@@ -67,7 +67,7 @@ class ConnectionState(enum.Enum):
     UNREACHABLE = "unreachable"
 
 
-class LibeoConnection(db.Model):
+class LibeoConnection(Model):
     __tablename__ = "libeo_connection"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -91,6 +91,8 @@ class LibeoConnection(db.Model):
     account_verified: Mapped[bool | None] = mapped_column(Boolean)
     # Where MEG's reading of Libeo's events feed stands (Libeo's opaque cursor).
     events_cursor: Mapped[str | None] = mapped_column(String(64))
+    # When a sync pass last read the feed to its end: how far behind MEG may be (the operator's lag gauge).
+    events_read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # A sync worker owns the connection's pass until then; another may take it after.
     sync_claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

@@ -39,8 +39,8 @@ from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
 
 from core.dates import utcnow
 from core.db import purge_in_batches
-from models.meg import db
 from models.meg.achats.models import SupplierInvoice
+from models.meg.db import Model, db
 from models.meg.einvoices.documents import InvoiceDocument, document_of, document_pdf
 from models.meg.einvoices.reading import EInvoiceError
 from models.meg.libeo_link.attempts import PaymentAttempt, external_id, libeo_payload
@@ -59,7 +59,7 @@ SUPERSEDED = "Remplacée par une mise à jour plus récente."
 INVOICE, DOCUMENT = "invoice", "document"
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     """An invoice change waiting to reach Libeo."""
 
     __tablename__ = "libeo_outbox"

@@ -22,9 +22,9 @@ from sqlalchemy.exc import IntegrityError
 from core.calendar import default_execution_date
 from core.dates import paris_today
 from core.db import end_reading, keep_loaded
-from models.meg import db
 from models.meg.achats.models import PaymentMode, SupplierInvoice
 from models.meg.companies.models import Company, User
+from models.meg.db import db
 from models.meg.libeo_link.attempts import (
     Payer,
     PaymentAttempt,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from models.meg import db
 from models.meg.achats.models import SupplierInvoice
+from models.meg.db import db
 from models.meg.libeo_link.attempts import PaymentAttempt, PaymentState
 from models.meg.libeo_link.client import (
     LibeoApiError,

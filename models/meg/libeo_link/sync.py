@@ -13,16 +13,21 @@ that expire, and the next pass takes the work over.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from time import perf_counter
 
 from flask import current_app
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import DateTime, Integer, bindparam, exists, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
 
 from core.dates import as_utc, utcnow
-from models.meg import db
+from core.observability.context import work_scope
 from models.meg.achats.models import SupplierInvoice
 from models.meg.companies.models import Company
+from models.meg.db import Model, db
 from models.meg.libeo_link.attempts import (
     PaymentAttempt,
     PaymentState,
@@ -37,6 +42,8 @@ from models.meg.libeo_link.connection import (
 )
 from models.meg.libeo_link.outbox import deliver_invoice_updates, purge_old_messages
 from models.meg.libeo_link.paying import apply_payment_info, replay
+
+log = logging.getLogger("meg.sync")
 
 PAGE_SIZE = 100
 MAX_PAGES = 20
@@ -61,19 +68,60 @@ class SyncReport:
                 f"pour {self.companies} entreprise(s) ; anciennes mises à jour effacées : {self.purged}.")
 
 
+class SyncRun(Model):
+    """The last sync pass that went to its end, whichever worker ran it (one row): what the operator watches."""
+
+    __tablename__ = "libeo_sync_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    duration_ms: Mapped[int] = mapped_column(Integer)
+
+
+_RECORD_RUN = (
+    update(SyncRun).where(SyncRun.id == 1)
+    .values(finished_at=bindparam("finished_at"), duration_ms=bindparam("duration_ms"))
+    .execution_options(synchronize_session=False)
+)
+
+
 def sync_pass(now: datetime | None = None) -> SyncReport:
+    """One pass; its calls to Libeo carry one request id of their own, as a request's do."""
+    started = perf_counter()
     report = SyncReport()
-    for payment_id in claim_unheard(now):
-        attempt = db.session.get(PaymentAttempt, payment_id)
-        if attempt is not None:
-            replay(attempt)
-            report.replayed += 1
-    report.delivered, report.postponed = deliver_invoice_updates()
-    for connection_id in _claim_connections(now or utcnow()):
-        report.companies += 1
-        report.events += read_events(connection_id)
-    report.purged = purge_old_messages(now)
+    with work_scope("meg", route="sync"):
+        for payment_id in claim_unheard(now):
+            attempt = db.session.get(PaymentAttempt, payment_id)
+            if attempt is not None:
+                replay(attempt)
+                report.replayed += 1
+        report.delivered, report.postponed = deliver_invoice_updates()
+        for connection_id in _claim_connections(now or utcnow()):
+            report.companies += 1
+            report.events += read_events(connection_id)
+        report.purged = purge_old_messages(now)
+        record_run(perf_counter() - started)
+        if report.replayed or report.delivered or report.postponed or report.events:
+            log.info("Passage de synchronisation avec Libeo : %s", report)
     return report
+
+
+def record_run(seconds: float) -> None:
+    values = {"finished_at": utcnow(), "duration_ms": round(seconds * 1000)}
+    if db.session.execute(_RECORD_RUN, values).rowcount:
+        db.session.commit()
+        return
+    db.session.add(SyncRun(id=1, **values))
+    try:
+        db.session.commit()
+    except IntegrityError:  # another worker's first pass wrote the row meanwhile
+        db.session.rollback()
+        db.session.execute(_RECORD_RUN, values)
+        db.session.commit()
+
+
+def last_run() -> SyncRun | None:
+    return db.session.get(SyncRun, 1)
 
 
 def _claim_connections(now: datetime) -> list[int]:
@@ -116,6 +164,7 @@ def read_events(connection_id: int) -> int:
     connection = db.session.get(LibeoConnection, connection_id)
     company = db.session.get(Company, connection.company_id)
     read = 0
+    read_to_the_end = None
     try:
         client = connection.client(attempts=1)
         for _ in range(MAX_PAGES):
@@ -130,6 +179,7 @@ def read_events(connection_id: int) -> int:
             read += len(events)
             db.session.commit()
             if len(events) < PAGE_SIZE:
+                read_to_the_end = utcnow()
                 break
         checked = connection.account_checked_at
         if checked is None or as_utc(checked) < utcnow() - ACCOUNT_INTERVAL:
@@ -140,6 +190,8 @@ def read_events(connection_id: int) -> int:
     except LibeoLinkError as error:
         db.session.rollback()
         connection.last_error = error.message[:300]
+    if read_to_the_end is not None:
+        connection.events_read_at = read_to_the_end
     connection.sync_claimed_until = None
     db.session.commit()
     return read

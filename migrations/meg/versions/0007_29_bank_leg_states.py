@@ -1,7 +1,7 @@
 """29 — the bank leg as Libeo tells it: file ready, transmitted, accepted, debited on the bank's date
 
-Revision ID: 0006_29_bank_leg_states
-Revises: 0005_safeguards
+Revision ID: 0007_29_bank_leg_states
+Revises: 0006_issue36_sync_runs
 Create Date: 2026-12-04 10:00:00
 
 ``libeo_payment`` (MEG's record of each payment Libeo makes) keeps what
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0006_29_bank_leg_states'
-down_revision = '0005_safeguards'
+revision = '0007_29_bank_leg_states'
+down_revision = '0006_issue36_sync_runs'
 branch_labels = None
 depends_on = None
 
