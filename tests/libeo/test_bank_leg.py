@@ -169,7 +169,8 @@ def test_a_debit_without_references_is_matched_by_amount_date_and_iban_and_asked
 
     remittances = text(bank.client.get("/libeo/remises/"))
     assert "que plusieurs virements peuvent être" in remittances
-    assert "C'est la facture F-0 (Fournisseur 0)" in remittances and "C'est la facture F-1 (Fournisseur 0)" in remittances
+    assert "C'est la facture F-0 (Fournisseur 0)" in remittances
+    assert "C'est la facture F-1 (Fournisseur 0)" in remittances
     anomaly = re.search(r'action="(/libeo/remises/anomalies/\d+)"', remittances).group(1)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', remittances)
     data = {"decision": "apply", "payment_id": str(twin)}

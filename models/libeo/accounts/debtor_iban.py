@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from core.dates import utcnow
 from core.validators import InvalidIdentifier, mask_iban, normalize_bic, normalize_iban
-from models.libeo.db import db
 from models.libeo.accounts.models import Account, DebtorIbanChange, LibeoUser
+from models.libeo.db import db
 from models.libeo.errors import Conflict, Forbidden, InvalidData, NotFound
 from models.libeo.journal import COMMAND_LINE
 from models.libeo.journal import record as journal
@@ -50,7 +50,8 @@ def other_administrators(account: Account, email: str) -> int:
         LibeoUser.account_id == account.id, LibeoUser.is_admin.is_(True), LibeoUser.email != email)) or 0
 
 
-def request_debtor_iban(account: Account, iban: str | None, bic: str | None, user: LibeoUser) -> DebtorIbanChange | None:
+def request_debtor_iban(account: Account, iban: str | None, bic: str | None,
+                        user: LibeoUser) -> DebtorIbanChange | None:
     """« Compte bancaire » → « Enregistrer »: applied, or waiting for a second administrator; None when
     nothing changes. Administrators only."""
     if not user.is_admin or user.account_id != account.id:

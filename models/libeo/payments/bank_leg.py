@@ -26,8 +26,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from core.dates import PARIS, date_fr, datetime_fr, paris_today, utcnow
-from models.libeo.db import db
 from models.libeo.accounts.models import Account
+from models.libeo.db import db
 from models.libeo.errors import Conflict, InvalidData, NotFound
 from models.libeo.journal import record as journal
 from models.libeo.payments.models import (

@@ -35,8 +35,8 @@ from sqlalchemy.orm import joinedload
 from core.dates import PARIS, date_fr, datetime_fr
 from core.money import format_amount
 from core.validators import mask_iban
-from models.libeo.db import db
 from models.libeo.accounts.models import Account
+from models.libeo.db import db
 from models.libeo.errors import InvalidData
 from models.libeo.journal import record as journal
 from models.libeo.payments.bank_leg import (
