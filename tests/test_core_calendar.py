@@ -10,7 +10,9 @@ from core.calendar import (
     default_execution_date,
     earliest_execution_date,
     is_business_day,
+    late_payment_warning,
     next_business_day,
+    previous_business_day,
 )
 
 
@@ -69,13 +71,16 @@ def test_next_business_day(day, expected):
 
 
 def test_a_due_date_on_a_business_day_is_kept():
-    # The case: « Payer » scheduled an invoice due on 04/01/2027 for today.
     assert default_execution_date(date(2027, 1, 4), today=date(2026, 11, 30)) == date(2027, 1, 4)
 
 
-def test_a_due_date_on_a_closing_day_moves_to_the_next_business_day():
-    assert default_execution_date(date(2027, 1, 1), today=date(2026, 11, 30)) == date(2027, 1, 4)
-    assert default_execution_date(date(2026, 12, 25), today=date(2026, 11, 30)) == date(2026, 12, 28)
+def test_a_due_date_on_a_closing_day_moves_to_the_business_day_before_it():
+    # Due on Saturday 26/12/2026: Friday 25 is Christmas, so the money leaves on Thursday 24 and
+    # arrives by the due date (release 2 proposed Monday 28, after it, without a word).
+    assert default_execution_date(date(2026, 12, 26), today=date(2026, 11, 30)) == date(2026, 12, 24)
+    assert default_execution_date(date(2027, 1, 1), today=date(2026, 11, 30)) == date(2026, 12, 31)
+    assert default_execution_date(date(2027, 3, 29), today=date(2026, 11, 30)) == date(2027, 3, 25)  # Easter
+    assert default_execution_date(date(2026, 11, 29), today=date(2026, 11, 2)) == date(2026, 11, 27)
 
 
 def test_a_past_due_date_is_paid_today_or_the_next_business_day():
@@ -83,6 +88,10 @@ def test_a_past_due_date_is_paid_today_or_the_next_business_day():
     assert default_execution_date(date(2026, 10, 31), today=monday) == monday
     assert default_execution_date(date(2026, 10, 31), today=saturday) == monday
     assert default_execution_date(date(2026, 12, 1), today=date(2026, 12, 25)) == date(2026, 12, 28)
+    # Due tomorrow Saturday, today Friday: today, not the Thursday before.
+    assert default_execution_date(date(2026, 11, 28), today=date(2026, 11, 27)) == date(2026, 11, 27)
+    # Due Sunday, today Saturday: the bank cannot execute before Monday.
+    assert default_execution_date(date(2026, 11, 29), today=saturday) == monday
 
 
 def test_a_due_date_today_is_today_when_the_bank_is_open():
@@ -94,10 +103,28 @@ def test_earliest_execution_date():
     assert earliest_execution_date(date(2026, 12, 25)) == date(2026, 12, 28)
 
 
-def test_never_before_today_and_always_a_business_day_over_years():
+def test_previous_business_day():
+    assert previous_business_day(date(2026, 12, 26)) == date(2026, 12, 24)
+    assert previous_business_day(date(2026, 12, 24)) == date(2026, 12, 24)
+    assert previous_business_day(date(2027, 1, 3)) == date(2026, 12, 31)
+
+
+def test_never_before_today_and_by_the_due_date_whenever_it_can_be():
     today = date(2026, 1, 1)
     for offset in range(-30, 800):
         due = today + timedelta(days=offset)
         chosen = default_execution_date(due, today)
-        assert chosen >= max(due, today) and is_business_day(chosen)
-        assert chosen - max(due, today) <= timedelta(days=4)  # the longest closure: Good Friday → Tuesday
+        assert is_business_day(chosen) and chosen >= earliest_execution_date(today)
+        if due >= earliest_execution_date(today):
+            assert chosen <= due  # the supplier is paid by the due date
+            assert due - chosen <= timedelta(days=4)  # the longest closure: Good Friday → Easter Monday
+        else:
+            assert chosen == earliest_execution_date(today)
+
+
+def test_a_date_after_the_due_date_is_said_so():
+    assert late_payment_warning(date(2026, 12, 28), date(2026, 12, 26)) == (
+        "Le 28/12/2026 est après l'échéance du 26/12/2026 : le fournisseur sera payé après l'échéance.")
+    assert late_payment_warning(date(2026, 12, 24), date(2026, 12, 26)) is None
+    assert late_payment_warning(date(2026, 12, 26), date(2026, 12, 26)) is None
+    assert late_payment_warning(date(2026, 12, 26), None) is None

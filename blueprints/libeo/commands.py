@@ -10,11 +10,13 @@ import click
 from flask import current_app
 
 from core.cli import ProductGroup
+from core.dates import date_fr
 from core.migrations import db_group
 from core.money import format_amount
 from models.libeo import Plan, db
-from models.libeo.accounts.services import set_plan, verify_by_support
-from models.libeo.errors import LibeoError
+from models.libeo.accounts.debtor_iban import confirm_debtor_iban
+from models.libeo.accounts.services import account_for_siret, check_siret, set_plan, verify_by_support
+from models.libeo.errors import LibeoError, NotFound
 from models.libeo.payments.bank_status_import import COMMAND_LINE, import_bank_status
 from models.libeo.payments.sepa import execute_due_payments
 
@@ -56,7 +58,7 @@ def verify_account_command(siret: str):
 @click.option("--date", "on_date", type=click.DateTime(formats=["%Y-%m-%d"]),
               help="Jour d'exécution (AAAA-MM-JJ), aujourd'hui par défaut.")
 def execute_payments(on_date):
-    """Creates the SEPA transfer files (pain.001) of the due payments: they are then « Remis à la banque »."""
+    """Creates the SEPA transfer files (pain.001) of the due payments: « Fichier prêt » for the bank."""
     today: date | None = on_date.date() if on_date else None
     report = execute_due_payments(current_app.config.get("SEPA_EXPORT_DIR"), today)
     for batch in report.batches:
@@ -64,8 +66,12 @@ def execute_payments(on_date):
             where = f" → {batch.file_path}" if batch.file_path else ""
             click.echo(
                 f"{batch.account_name} : remise {batch.reference}, {batch.payment_count} virement(s), "
-                f"{format_amount(batch.total_cents)}, à télécharger dans « Remises »{where}"
+                f"{format_amount(batch.total_cents)}, exécution le {date_fr(batch.execution_date)} : fichier prêt, "
+                f"à télécharger dans « Remises » et à transmettre à la banque{where}"
             )
+        if batch.postponed:
+            click.echo(f"{batch.account_name} : {batch.postponed} virement(s) prévu(s) plus tôt, exécuté(s) le "
+                       f"{date_fr(batch.execution_date)} (date du fichier).")
         if batch.failed_payments:
             click.echo(f"{batch.account_name} : {batch.failed_payments} virement(s) refusé(s) par le format SEPA.")
     for name, count in report.waiting_for_iban:
@@ -80,7 +86,8 @@ def execute_payments(on_date):
 @libeo_cli.command("import-bank-status")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def import_bank_status_command(file: Path):
-    """Imports the bank's status report (pain.002.001.03) of a SEPA file: its payments are paid or rejected."""
+    """Imports a bank file: a status report (pain.002.001.03) or a statement / debit notification
+    (camt.053.001.02, camt.054.001.02). Exit status 2 when something needs a person (an anomaly)."""
     try:
         content = file.read_bytes()
     except FileNotFoundError:
@@ -94,8 +101,31 @@ def import_bank_status_command(file: Path):
         _fail(error.message)
     db.session.commit()
     click.echo(f"{result.account_name} : {result.summary}")
-    for payment in result.paid + result.failed:
+    for payment in result.paid + result.failed + result.accepted:
         click.echo(f"  Facture {payment.invoice.number} ({payment.amount_display}) : {payment.status_label}")
+    for anomaly in result.anomalies:
+        click.echo(f"  À vérifier : {anomaly.message}", err=True)
+    if result.needs_a_person:
+        click.echo(f"Attention : {len(result.anomalies)} anomalie(s) à résoudre par une personne dans « Remises ».",
+                   err=True)
+        raise SystemExit(2)
+
+
+@libeo_cli.command("confirm-debit-iban")
+@click.option("--siret", required=True, help="SIRET du compte (14 chiffres).")
+def confirm_debit_iban_command(siret: str):
+    """Support confirms a change of the debit IBAN waiting for a second administrator (after checking it with
+    the company)."""
+    try:
+        account = account_for_siret(check_siret(siret))
+        if account is None:
+            raise NotFound("Aucun compte Libeo pour ce SIRET.", "siret")
+        change = confirm_debtor_iban(account, None)
+    except LibeoError as error:
+        db.session.rollback()
+        _fail(error.message)
+    db.session.commit()
+    click.echo(f"{account.name} ({account.siret}) : compte bancaire débité changé pour {change.new_iban_masked}.")
 
 
 def _fail(message: str) -> NoReturn:

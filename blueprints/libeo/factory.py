@@ -25,6 +25,7 @@ from core.observability import init_observability
 from core.security import init_security_headers, origin_of, session_user_loader
 from core.setup import install_log_redaction, load_config, trust_proxies
 from core.typography import init_typography
+from core.validators import mask_iban
 from models.libeo import LibeoUser, db, monitoring
 from models.libeo.billing.stripe_gateway import csp_sources
 from models.libeo.payments.approvals import awaiting_count
@@ -139,6 +140,7 @@ def awaiting_approvals() -> int:
 
 def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(format_amount, "euros")
+    app.add_template_filter(mask_iban, "mask_iban")
     register_date_filters(app)
     app.add_template_global(has_endpoint, "has_endpoint")
     app.add_template_global(awaiting_approvals, "awaiting_approvals")

@@ -4,7 +4,7 @@ Every table is imported here, so that ``db`` knows them all (migrations,
 ``create_all``); code imports each from its domain's package.
 """
 
-from models.libeo.accounts.models import Account, ApiKey, LibeoUser, Plan
+from models.libeo.accounts.models import Account, ApiKey, DebtorIbanChange, LibeoUser, Plan
 from models.libeo.billing.subscriptions import StripeEvent, StripeSubscription
 from models.libeo.db import Model, db
 from models.libeo.invoices.models import Invoice, InvoiceDocument, InvoiceSource, InvoiceStatus
@@ -13,6 +13,7 @@ from models.libeo.meg_link.vouching import MegIdentity
 from models.libeo.notifications.models import Notification, NotificationSetting
 from models.libeo.payments.models import (
     ACTIVE_PAYMENT_STATUSES,
+    BankAnomaly,
     BankStatusImport,
     Channel,
     IdempotencyRecord,
@@ -26,9 +27,9 @@ from models.libeo.payments.models import (
 from models.libeo.payments.safeguards import KnownSupplierIban
 
 __all__ = [
-    "ACTIVE_PAYMENT_STATUSES", "Account", "ApiKey", "BankStatusImport", "Channel", "IdempotencyRecord",
-    "InitiatorRole", "Invoice", "InvoiceDocument", "InvoiceSource", "InvoiceStatus", "JournalEntry",
-    "KnownSupplierIban", "LibeoUser", "MegIdentity", "Model", "Notification", "NotificationSetting", "Payment",
-    "PaymentEvent", "PaymentStatus",
+    "ACTIVE_PAYMENT_STATUSES", "Account", "ApiKey", "BankAnomaly", "BankStatusImport", "Channel", "DebtorIbanChange",
+    "IdempotencyRecord", "InitiatorRole", "Invoice", "InvoiceDocument", "InvoiceSource", "InvoiceStatus",
+    "JournalEntry", "KnownSupplierIban", "LibeoUser", "MegIdentity", "Model", "Notification", "NotificationSetting",
+    "Payment", "PaymentEvent", "PaymentStatus",
     "PaymentUsage", "Plan", "SepaBatch", "StripeEvent", "StripeSubscription", "db",
 ]

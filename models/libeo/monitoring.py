@@ -17,16 +17,18 @@ from core.observability.metrics import counter, counter_values
 from core.observability.status import Snapshot, age_fr
 from models.libeo.accounts.models import Account
 from models.libeo.db import db
-from models.libeo.payments.models import BankStatusImport, Payment, PaymentStatus, SepaBatch
+from models.libeo.payments.models import AT_BANK, BankStatusImport, Payment, PaymentStatus, SepaBatch
 
 # Settled payments are counted over this window (the open ones, all of them).
 RECENT = timedelta(days=30)
-OPEN = (PaymentStatus.AWAITING_APPROVAL, PaymentStatus.SCHEDULED, PaymentStatus.IN_PROGRESS)
+OPEN = (PaymentStatus.AWAITING_APPROVAL, PaymentStatus.SCHEDULED, *AT_BANK)
 SETTLED = (PaymentStatus.PAID, PaymentStatus.FAILED, PaymentStatus.CANCELLED)
 STATE_WORDS = {
     PaymentStatus.AWAITING_APPROVAL: "à approuver",
     PaymentStatus.SCHEDULED: "programmés",
-    PaymentStatus.IN_PROGRESS: "remis à la banque",
+    PaymentStatus.FILE_READY: "fichiers prêts à transmettre",
+    PaymentStatus.TRANSMITTED: "transmis à la banque",
+    PaymentStatus.ACCEPTED: "acceptés par la banque",
     PaymentStatus.PAID: "payés",
     PaymentStatus.FAILED: "rejetés",
     PaymentStatus.CANCELLED: "annulés",
@@ -72,7 +74,7 @@ _SETTLED_PAYMENTS = (
 _WAITING_FILES = (
     select(SepaBatch.reference, SepaBatch.execution_date, SepaBatch.created_at, Account.name)
     .join(Account, Account.id == SepaBatch.account_id)
-    .where(SepaBatch.id.in_(select(Payment.batch_id).where(Payment.status == PaymentStatus.IN_PROGRESS)))
+    .where(SepaBatch.id.in_(select(Payment.batch_id).where(Payment.status.in_(AT_BANK))))
     .order_by(SepaBatch.execution_date, SepaBatch.id)
 )
 _BANK_REPORTS = select(func.count(BankStatusImport.id), func.max(BankStatusImport.imported_at))

@@ -184,27 +184,27 @@ def test_import_an_e_invoice_then_pay_it_and_get_the_receipt(page: Page, live_se
         page.get_by_role("link", name="Facture (PDF)").click()
     assert Path(download.value.path()).read_bytes() == content
 
-    # The SEPA file is made; the receipt, from Libeo's payment page…
+    # The SEPA file is made; its transfer order, from Libeo's payment page…
     execute(live_server)
     page.goto("/libeo/paiements/")
-    expect(page.get_by_role("link", name="Justificatif (PDF)")).to_be_visible()
+    expect(page.get_by_role("link", name="Ordre de virement (PDF)")).to_be_visible()
     page.get_by_test_id("payment-status").first.click()
     expect(page.get_by_role("heading", name="Paiement de la facture TL-2026-00318")).to_be_visible()
-    expect(page.get_by_test_id("payment-status")).to_have_text("Remis à la banque")
+    expect(page.get_by_test_id("payment-status")).to_have_text("Fichier prêt — à transmettre à votre banque")
     shots(page, "07-libeo-payment-with-receipt")
     with page.expect_download() as download:
-        page.get_by_role("link", name="Justificatif de paiement (PDF)").click()
+        page.get_by_role("link", name="Ordre de virement (PDF)").click()
     text = PdfReader(io.BytesIO(Path(download.value.path()).read_bytes())).pages[0].extract_text()
     assert amount in " ".join(text.replace("\u00a0", " ").replace("\u202f", " ").split()) and "LIBEO-1" in text
 
     # … and from MEG's invoice page, once the sync pass has read the news.
     sync(live_server)
     page.goto(invoice_url)
-    expect(page.get_by_text("Remis à la banque").first).to_be_visible()
+    expect(page.get_by_text("Fichier prêt — à transmettre à votre banque").first).to_be_visible()
     shots(page, "08-meg-invoice-with-receipt")
     with page.expect_download() as download:
-        page.get_by_role("link", name="Justificatif de paiement (PDF)").click()
-    assert download.value.suggested_filename == "Justificatif de paiement TL-2026-00318.pdf"
+        page.get_by_role("link", name="Ordre de virement (PDF)").click()
+    assert download.value.suggested_filename == "Ordre de virement TL-2026-00318.pdf"
     text = PdfReader(download.value.path()).pages[0].extract_text()
     text = " ".join(text.replace("\u00a0", " ").replace("\u202f", " ").split())
     assert amount in text and "LIBEO-1" in text and "Torréfaction Lemaire SAS" in text

@@ -1,15 +1,16 @@
 """A payment's whole life in a browser, both products side by side.
 
-« Payer » with a chosen « Date d'exécution » → « Remis à la banque » once
-Libeo put it in a SEPA file → the bank's report imported in « Remises » →
-« Payée via Libeo le … » in MEG's « Factures »; another payment cancelled in
-Libeo → « Annulé » in MEG. MEG learns each step through its sync pass.
+« Payer » with a chosen « Date d'exécution » → « Fichier prêt — à transmettre
+à votre banque » once Libeo put it in a SEPA file → « Transmis à la banque »
+clicked in « Remises » → the bank's debit notification (camt.054) imported →
+« Payée via Libeo le <booking date> » in MEG's « Factures »; another payment
+cancelled in Libeo → « Annulé » in MEG. MEG learns each step through its sync
+pass.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from datetime import timedelta
 
 from playwright.sync_api import Page, expect
@@ -37,15 +38,15 @@ def sync(live_server) -> None:
 
 
 def execute_and_answer_as_the_bank(live_server, day) -> bytes:
-    """Libeo's morning run, and the bank's status report on the file it produced."""
-    from devtools.bank_simulator import status_report_for
+    """Libeo's morning run, and the bank's debit notification (camt.054) on the file it produced."""
+    from devtools.bank_simulator import statement_for
     from models.libeo import SepaBatch, db
     from models.libeo.payments.sepa import execute_due_payments
 
     with live_server.apps.libeo.app_context():
         execute_due_payments(None, day)
         batch = db.session.scalar(select(SepaBatch))
-        return status_report_for(batch.xml)
+        return statement_for(batch.xml, booking_date=day)
 
 
 def row_of(page: Page, number: str):
@@ -85,12 +86,12 @@ def test_the_whole_life_of_a_payment(page: Page, live_server, tmp_path):
     page.get_by_role("button", name="Confirmer le paiement").click()
     expect(row_of(page, cancelled_number)).to_contain_text("Programmé le")
 
-    # Libeo hands the first to the bank: « Remis à la banque » in MEG after a sync pass.
+    # Libeo writes the first's SEPA file: nothing sent yet, MEG says so after a sync pass.
     report = execute_and_answer_as_the_bank(live_server, day)
     sync(live_server)
     page.goto("/meg/achats/")
-    expect(row_of(page, paid_number)).to_contain_text("Remis à la banque")
-    shot(page, "2-remis")
+    expect(row_of(page, paid_number)).to_contain_text("Fichier prêt — à transmettre à votre banque")
+    shot(page, "2-fichier-pret")
 
     # In Libeo: the bank's report imported in « Remises », then the second payment cancelled.
     page.goto("/libeo/connexion")
@@ -98,11 +99,13 @@ def test_the_whole_life_of_a_payment(page: Page, live_server, tmp_path):
     page.get_by_label("Mot de passe").fill("mot-de-passe-solide-42")
     page.get_by_role("button", name="Se connecter").click()
     page.get_by_role("link", name="Remises").click()
-    (tmp_path / "pain002.xml").write_bytes(report)
-    page.get_by_label("Relevé de la banque").set_input_files(str(tmp_path / "pain002.xml"))
+    page.get_by_role("button", name="Transmis à la banque").click()
+    expect(page.get_by_test_id("batch-status")).to_contain_text("Transmis à la banque le")
+    (tmp_path / "camt054.xml").write_bytes(report)
+    page.get_by_label("Relevé de la banque").set_input_files(str(tmp_path / "camt054.xml"))
     page.get_by_role("button", name="Importer le relevé").click()
     page.get_by_role("link", name="Paiements").click()
-    expect(page.get_by_role("row").filter(has_text=paid_number)).to_contain_text("Payé le")
+    expect(page.get_by_role("row").filter(has_text=paid_number)).to_contain_text(f"Débité le {date_fr(day)}")
     cancel_row = page.get_by_role("row").filter(has_text=cancelled_number)
     cancel_row.get_by_role("link", name="Annuler").click()
     expect(page.get_by_role("heading", name="Annuler ce paiement ?")).to_be_visible()  # asked first
@@ -113,7 +116,7 @@ def test_the_whole_life_of_a_payment(page: Page, live_server, tmp_path):
     # MEG, after one sync pass: paid in « Factures », gone from « Règlements »; the other « Annulé ».
     sync(live_server)
     page.goto("/meg/achats/")
-    expect(row_of(page, paid_number)).to_contain_text(re.compile(r"Payée via Libeo le \d\d/\d\d/\d{4}"))
+    expect(row_of(page, paid_number)).to_contain_text(f"Payée via Libeo le {date_fr(day)}")
     expect(row_of(page, cancelled_number)).to_contain_text("Annulé")
     shot(page, "4-factures")
     page.goto("/meg/achats/reglements")

@@ -193,29 +193,31 @@ def execute(libeo_app):
         return payment.id, payment.end_to_end_id, payment.batch.message_id
 
 
-def test_the_receipt_from_meg_after_execution(connected, client, apps, meg_app, libeo_app):
+def test_the_transfer_order_from_meg_after_execution(connected, client, apps, meg_app, libeo_app):
     invoice_id, _ = import_invoice(client, facturx_pdf(sample_invoice(), "en16931"), "f.pdf")
     pay(client, invoice_id)
     page = plain(client.get(f"/meg/achats/factures/{invoice_id}").get_data(as_text=True))
-    assert "Justificatif de paiement" not in page  # scheduled: nothing to prove yet
+    assert "Justificatif de paiement" not in page and "Ordre de virement" not in page  # scheduled: nothing yet
 
     set_debtor_iban(libeo_app, connected["account_id"])
     payment_id, end_to_end, message_id = execute(libeo_app)
     sync(meg_app)
     page = client.get(f"/meg/achats/factures/{invoice_id}").get_data(as_text=True)
-    assert "Remis à la banque" in plain(page)
+    assert "Fichier prêt — à transmettre à votre banque" in plain(page)
     assert f'href="/meg/achats/factures/{invoice_id}/justificatif"' in page
+    assert "Ordre de virement (PDF)" in plain(page) and "Justificatif de paiement" not in plain(page)
 
     answer = client.get(f"/meg/achats/factures/{invoice_id}/justificatif")
     assert answer.status_code == 200 and answer.mimetype == "application/pdf"
-    assert "Justificatif de paiement FA-2026-0142.pdf" in unescape(answer.headers["Content-Disposition"])
+    assert "Ordre de virement FA-2026-0142.pdf" in unescape(answer.headers["Content-Disposition"])
     text = pdf_text(answer.data)
     assert "464,40 €" in text and end_to_end in text and message_id in text
-    assert "Boulangerie Martin SARL" in text and "Minoterie Dupuis" in text and "Remis à la banque" in text
+    assert "Boulangerie Martin SARL" in text and "Minoterie Dupuis" in text
+    assert "Ordre de virement" in text and "Fichier prêt — à transmettre à votre banque" in text
 
-    # And the same receipt from Libeo's payment page.
+    # And the same document from Libeo's payment page.
     libeo_login(client)
-    assert "Justificatif de paiement (PDF)" in plain(client.get(f"/libeo/paiements/{payment_id}").get_data(as_text=True))
+    assert "Ordre de virement (PDF)" in plain(client.get(f"/libeo/paiements/{payment_id}").get_data(as_text=True))
     from_libeo = client.get(f"/libeo/paiements/{payment_id}/justificatif.pdf")
     assert end_to_end in pdf_text(from_libeo.data) and "464,40 €" in pdf_text(from_libeo.data)
 
@@ -230,8 +232,8 @@ def test_libeo_unreachable_when_the_receipt_is_asked(connected, client, apps, me
     answer = client.get(f"/meg/achats/factures/{invoice_id}/justificatif", follow_redirects=True)
     libeo_back(apps, saved)
     assert answer.status_code == 200
-    assert "Libeo est injoignable pour le moment : le justificatif de paiement n'a pas pu être téléchargé." in plain(
-        answer.get_data(as_text=True))
+    assert "Libeo est injoignable pour le moment : le document (ordre de virement) n'a pas pu être téléchargé." in \
+        plain(answer.get_data(as_text=True))
 
 
 @pytest.mark.parametrize("who", ["compta@boulangerie-martin.fr"])

@@ -184,7 +184,7 @@ def test_libeo_status_asks_for_a_person_for_a_file_unanswered_past_its_execution
     assert executed.exit_code == 0 and "remise" in executed.output
     found = scrape(client, "libeo")
     assert gauge(found, "libeo_sepa_files_waiting") == 1
-    assert gauge(found, "libeo_payments", state="in_progress") == 1
+    assert gauge(found, "libeo_payments", state="file_ready") == 1
     assert gauge(found, "libeo_sepa_files_overdue") == 0
     assert status(apps, "libeo")[0] == 0
 

@@ -1,10 +1,11 @@
 """A payment's whole life across the two products deployed apart, told the same on both sides.
 
-« Payer » in MEG → Libeo executes it into a SEPA file (« Remis à la banque »)
-→ the file downloaded from « Remises » is valid pain.001 → the bank's status
-report (pain.002, built by the bank simulator from that very file) imported
-in « Remises » → « Payé » / « Rejeté : motif » in Libeo, and after one sync
-pass « Payée via Libeo le … » / « Rejeté : … » in every MEG list.
+« Payer » in MEG → Libeo executes it into a SEPA file (« Fichier prêt — à
+transmettre à votre banque ») → the file downloaded from « Remises » is valid
+pain.001 → the bank's status report (pain.002, built by the bank simulator
+from that very file) imported in « Remises » → « Débité le … » / « Rejeté :
+motif » in Libeo, and after one sync pass « Payée via Libeo le … » /
+« Rejeté : … » in every MEG list.
 """
 
 from __future__ import annotations
@@ -49,30 +50,30 @@ def test_paid_and_rejected_by_the_bank_the_same_on_both_sides(running):
     for invoice_id in (paid_id, rejected_id):
         assert f"Paiement programmé le {date_fr(day)}" in confirm_payment(meg, invoice_id, day)
 
-    # Libeo executes the due payments into a SEPA file: « Remis à la banque » on both sides.
+    # Libeo executes the due payments into a SEPA file, not yet sent: the same words on both sides.
     libeo.submit("/configuration/", data={"iban": "FR76 3000 6000 0112 3456 7890 189", "bic": ""})
     running.flask("libeo", "libeo", "execute-payments", "--date", day.isoformat())
     running.flask("meg", "meg", "sync")
-    shows_everywhere(meg, paid_id, paid_number, "Remis à la banque")
+    shows_everywhere(meg, paid_id, paid_number, "Fichier prêt — à transmettre à votre banque")
     remittances = WebClient.text(libeo.get("/remises/"))
     download = re.search(r'href="(/remises/\d+/fichier)"', remittances).group(1)
     pain001 = libeo.get(download)
     assert pain001.status_code == 200 and "xml" in pain001.headers["Content-Type"]
     xmlschema.XMLSchema(str(PAIN001_XSD)).validate(pain001.content.decode())
 
-    # The bank answers: one transfer settled, the other rejected (account closed).
+    # The bank answers: one transfer settled, the other rejected (insufficient funds).
     ids = end_to_end_ids(running)
-    report = status_report_for(pain001.content, {ids[f"meg-{rejected_id}"]: ("RJCT", "AC04")})
+    report = status_report_for(pain001.content, {ids[f"meg-{rejected_id}"]: ("RJCT", "AM04")})
     imported = libeo.submit("/remises/", "/remises/releve",
                             files={"report": ("pain002.xml", report, "application/xml")})
     assert imported.status_code == 200
     payments = WebClient.text(libeo.get("/paiements/"))
-    assert "Payé le" in payments and "Rejeté : " in payments and "(AC04)" in payments
+    assert "Débité le" in payments and "Rejeté : " in payments and "(AM04)" in payments
 
     running.flask("meg", "meg", "sync")
     shows_everywhere(meg, paid_id, paid_number, "Payée via Libeo le")
     shows_everywhere(meg, rejected_id, rejected_number, "Rejeté : ")
     rejected_page = WebClient.text(meg.get(f"/achats/factures/{rejected_id}"))
-    assert "(AC04)" in rejected_page
-    assert f"payer={rejected_id}" in rejected_page  # a rejected transfer may be paid again
+    assert "(AM04)" in rejected_page
+    assert f"payer={rejected_id}" in rejected_page  # rejected for want of funds: it may be paid again
     assert_same_story(running)

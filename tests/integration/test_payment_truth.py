@@ -8,12 +8,13 @@ payment still counted, UTC times in MEG.
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from html import unescape
 
 from sqlalchemy import select, update
 
-from core.calendar import next_business_day
+from core.calendar import next_business_day, previous_business_day
 from core.dates import date_fr, paris_today
 from models.meg import LibeoConnection, PaymentAttempt, SupplierInvoice
 from models.meg import db as meg_db
@@ -63,14 +64,21 @@ def test_an_invoice_due_on_4_january_2027_is_proposed_and_paid_on_that_day(conne
         assert db.session.get(Payment, payment["id"]).execution_date == date(2027, 1, 4)
 
 
-def test_a_due_date_past_or_on_a_closing_day_proposes_the_next_business_day(connected, client, meg_app):
+def test_a_due_date_on_a_closing_day_proposes_the_business_day_before_and_a_past_one_the_first_possible(
+        connected, client, meg_app):
     (past_id, *_), (saturday_id, *_) = meg_libeo_invoices(meg_app)[:2]
     set_due_date(meg_app, past_id, paris_today() - timedelta(days=40))
     saturday = date(2027, 1, 9)
     set_due_date(meg_app, saturday_id, saturday)
     past = page(client.get(f"/meg/achats/reglements?payer={past_id}"))
     assert f'value="{next_business_day(paris_today()).isoformat()}"' in past
-    assert 'value="2027-01-11"' in page(client.get(f"/meg/achats/reglements?payer={saturday_id}"))
+    # Paid after its due date: said before confirming.
+    late = re.search(r'<p class="notice notice-warning" data-late-warning[^>]*>', past).group(0)
+    assert " hidden" not in late
+    assert "le fournisseur sera payé après l'échéance" in past
+    on_time = page(client.get(f"/meg/achats/reglements?payer={saturday_id}"))
+    assert 'value="2027-01-08"' in on_time  # Friday, so the supplier is paid by Saturday
+    assert re.search(r'<p class="notice notice-warning" data-late-warning[^>]* hidden>', on_time)
 
 
 def test_a_date_in_the_past_or_on_a_weekend_is_refused_and_nothing_is_sent(connected, client, meg_app, libeo_app):
@@ -138,25 +146,29 @@ def test_libeo_paid_it_every_meg_list_says_so_and_reading_the_feed_again_changes
         connected, client, meg_app, libeo_app):
     from models.libeo import Account, Payment, db
     from models.libeo.accounts.services import set_bank_account
-    from models.libeo.payments.order import mark_debited
+    from models.libeo.payments.bank_leg import mark_debited
     from models.libeo.payments.sepa import execute_due_payments
 
     invoice_id, number, _ = meg_libeo_invoices(meg_app)[0]
     day = next_business_day(paris_today())
     confirm(client, invoice_id, day)
+    run_day = previous_business_day(paris_today())  # a debit is never after today
     with libeo_app.app_context():
         set_bank_account(db.session.get(Account, connected["account_id"]), "FR7630006000011234567890189", None)
         db.session.commit()
-        execute_due_payments(None, day)
         payment = db.session.scalar(select(Payment))
-        mark_debited(payment.account, payment, "claire@boulangerie-martin.fr")
+        payment.execution_date = run_day
+        db.session.commit()
+        execute_due_payments(None, run_day)
+        payment = db.session.scalar(select(Payment))
+        mark_debited(payment.account, payment, "claire@boulangerie-martin.fr", run_day)
         db.session.commit()
 
     # Before the sync pass MEG shows what it last knew; the pages never ask Libeo.
     assert f"Programmé le {date_fr(day)}" in page(client.get("/meg/achats/"))
     sync(meg_app)
     listing = page(client.get("/meg/achats/"))
-    assert f"Payée via Libeo le {date_fr(paris_today())}" in listing
+    assert f"Payée via Libeo le {date_fr(run_day)}" in listing  # the day of the debit, not of the sync
     assert number not in page(client.get("/meg/achats/reglements"))  # it left « Règlements »
     detail = page(client.get(f"/meg/achats/factures/{invoice_id}"))
     assert "Payée via Libeo le" in detail and "À régler" not in detail

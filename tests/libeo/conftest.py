@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from datetime import date
 
 import pytest
 from schwifty import IBAN
-from sqlalchemy import event
+from sqlalchemy import event, update
 from stdnum import luhn
 
+from core.calendar import previous_business_day
+from core.dates import paris_today
 from models.libeo import Plan, db
 from models.libeo.accounts.keys import issue_meg_api_key
 from models.libeo.accounts.services import create_account, verify_account
@@ -29,6 +32,9 @@ def valid_iban(n: int) -> str:
     return IBAN.generate("FR", bank_code="30006", account_code=f"{n:011d}").compact
 
 
+# The business day the SEPA files of these tests are executed on: today, or the last one before a
+# weekend or a closing day (a debit is never after today, nor before the execution date).
+RUN_DAY = previous_business_day(paris_today())
 SUPPLIER_IBAN = valid_iban(1_234_567)
 DEBTOR_IBAN = valid_iban(7_654_321)
 
@@ -55,6 +61,18 @@ def make_account(libeo_app, *, name: str | None = None, plan: Plan = Plan.GRATUI
             verify_account(account, "vérifié par le support de Libeo", "tests")
         db.session.commit()
         return AccountInfo(account.id, account.name, account.siret, email)
+
+
+def backdate_due_payments(libeo_app, day: date = RUN_DAY) -> None:
+    """Scheduled payments become due on ``day``, as if scheduled for it days ago (dates are checked against
+    today when a payment is asked for, so a test cannot ask for a past one)."""
+    from models.libeo import Payment, PaymentStatus
+
+    with libeo_app.app_context():
+        db.session.execute(update(Payment)
+                           .where(Payment.status == PaymentStatus.SCHEDULED, Payment.execution_date > day)
+                           .values(execution_date=day))
+        db.session.commit()
 
 
 def make_key(libeo_app, account_id: int) -> str:

@@ -19,7 +19,6 @@ from devtools.bank_simulator import status_report_for
 from models.libeo import Account, Invoice, Payment, Plan, SepaBatch, db
 from models.libeo.payments.bank_status import (
     MAX_REPORT_BYTES,
-    REASON_TEXTS,
     XSD_PATH,
     BankStatusError,
     StatusReport,
@@ -29,7 +28,8 @@ from models.libeo.payments.bank_status import (
     read_status_report,
     reason_text,
 )
-from models.libeo.payments.sepa import _pain001, execute_due_payments
+from models.libeo.payments.reason_codes import ACCOUNT_REASONS, REASON_TEXTS
+from models.libeo.payments.sepa import execute_due_payments, pain001_file
 
 from .conftest import DEBTOR_IBAN, Api, make_account, make_key, valid_iban
 
@@ -40,13 +40,15 @@ E2E = ["LIBEO-101", "LIBEO-102", "LIBEO-103"]
 def _pain001_file(payment_ids=(101, 102, 103)) -> bytes:
     """A pain.001.001.03 as Libeo's own generator writes it (entities built in memory, no database)."""
     account = Account(name="Boulangerie Martin SARL", debtor_iban=DEBTOR_IBAN)
-    batch = SepaBatch(account=account, execution_date=date(2026, 11, 30), reference="LBO-1-20261130-TEST")
+    batch = SepaBatch(account=account, execution_date=date(2026, 11, 30), reference="LBO-20261130091502-7",
+                      message_id="LBO-20261130091502-7", payment_info_id="LBO-20261130091502-7-1",
+                      debtor_iban=DEBTOR_IBAN)
     payments = [
         Payment(id=n, creditor_name=f"Fournisseur {n}", creditor_iban=valid_iban(n), amount_cents=10_000 + n,
                 currency="EUR", invoice=Invoice(number=f"F-{n}"))
         for n in payment_ids
     ]
-    return _pain001(batch, payments).export(validate=True)
+    return pain001_file(batch, payments, datetime(2026, 11, 30, 8, 15, 2, tzinfo=ZoneInfo("UTC")))
 
 
 def _message_id(pain001: bytes) -> str:
@@ -101,7 +103,7 @@ def test_a_whole_file_rejection_fails_every_transfer(pain001):
     assert report.transactions == ()
     outcomes = outcomes_for(report, E2E)
     assert {o.outcome for o in outcomes.values()} == {"failed"}
-    assert outcomes["LIBEO-103"].failure_reason == "Rejeté : format de fichier invalide (FF01)"
+    assert outcomes["LIBEO-103"].failure_reason == "Rejeté : format de fichier invalide ou incomplet (FF01)"
 
 
 def test_a_whole_file_rejection_without_a_reason(pain001):
@@ -116,16 +118,56 @@ def test_a_bank_that_lists_only_the_rejections(pain001):
     assert [t.end_to_end_id for t in report.transactions] == ["LIBEO-101"]
     outcomes = outcomes_for(report, E2E)
     assert outcomes["LIBEO-101"].failure_reason == "Rejeté : provision insuffisante (AM04)"
-    assert [outcomes[e].outcome for e in ("LIBEO-102", "LIBEO-103")] == ["paid", "paid"]
+    # PART: the others are accepted, not said to be settled.
+    assert [outcomes[e].outcome for e in ("LIBEO-102", "LIBEO-103")] == ["accepted", "accepted"]
 
 
-def test_a_file_only_accepted_technically_changes_nothing_yet(pain001):
-    report = read_status_report(status_report_for(pain001, group_status="ACTC"))
-    assert {o.outcome for o in outcomes_for(report, E2E).values()} == {"pending"}
+def test_intermediate_statuses_are_accepted_never_paid(pain001):
+    """Release 2 read ACCP as paid: the money has not left until ACSC (or a statement's booking)."""
+    for status in ("RCVD", "ACTC", "ACCP", "ACSP", "ACWC", "PDNG"):
+        report = read_status_report(status_report_for(pain001, group_status=status)) if status == "RCVD" else \
+            read_status_report(status_report_for(pain001, default=status))
+        assert {o.outcome for o in outcomes_for(report, E2E).values()} == {"accepted"}, status
 
-    pending = read_status_report(status_report_for(pain001, {"LIBEO-101": ("PDNG", None)}, default="ACCP"))
+    pending = read_status_report(status_report_for(pain001, {"LIBEO-101": ("PDNG", None)}, default="ACSC"))
     outcomes = outcomes_for(pending, E2E)
-    assert [outcomes[e].outcome for e in E2E] == ["pending", "paid", "paid"]
+    assert [outcomes[e].outcome for e in E2E] == ["accepted", "paid", "paid"]
+    assert outcomes["LIBEO-101"].status == "PDNG"
+
+
+def test_the_transaction_status_wins_over_the_group_status(pain001):
+    raw = status_report_for(pain001, {"LIBEO-102": ("RJCT", "DT01")}, default="ACCP", group_status="RJCT",
+                            group_reason="FF01")
+    outcomes = outcomes_for(read_status_report(raw), E2E)
+    assert [outcomes[e].outcome for e in E2E] == ["accepted", "failed", "accepted"]
+    assert outcomes["LIBEO-102"].failure_reason == "Rejeté : date invalide (DT01)"
+
+
+def test_the_banks_words_split_over_several_addtlinf_are_joined_as_written(pain001):
+    words = ("Compte du bénéficiaire clôturé le 30/11/2026 à la demande de son titulaire ; merci de contacter "
+             "votre fournisseur pour obtenir ses nouvelles coordonnées bancaires avant tout nouvel envoi.")
+    assert len(words) > 105
+    raw = status_report_for(pain001, {"LIBEO-102": ("RJCT", "AC04")}, texts={"LIBEO-102": words})
+    assert raw.count(b"<AddtlInf>") == 2  # cut at 105 characters, mid-word, as banks do
+    decided = outcomes_for(read_status_report(raw), E2E)["LIBEO-102"]
+    assert decided.bank_text == words
+    assert decided.reason_code == "AC04"
+    assert decided.failure_reason == "Rejeté : compte du bénéficiaire clôturé (AC04)"  # the bank's words beside it
+
+    # Two short remarks are two sentences: joined with a space, neither dropped.
+    two = raw.decode()
+    start = two.index("<AddtlInf>")
+    end = two.index("</StsRsnInf>", start)
+    two = two[:start] + "<AddtlInf>Compte clos.</AddtlInf><AddtlInf>Contactez le bénéficiaire.</AddtlInf>\n" + \
+        two[end:]
+    assert outcomes_for(read_status_report(two.encode()), E2E)["LIBEO-102"].bank_text == (
+        "Compte clos. Contactez le bénéficiaire.")
+
+
+def test_an_acceptance_time_given_with_the_status_is_kept(pain001):
+    raw = status_report_for(pain001, default="ACSC", accepted_at=datetime(2026, 12, 14, 7, 30, tzinfo=ZoneInfo("UTC")))
+    decided = outcomes_for(read_status_report(raw), E2E)["LIBEO-101"]
+    assert decided.accepted_at == datetime(2026, 12, 14, 7, 30, tzinfo=ZoneInfo("UTC"))
 
 
 def test_a_transfer_reported_twice_with_contradicting_statuses_waits_for_a_person(pain001):
@@ -167,8 +209,9 @@ def test_free_texts_and_proprietary_codes_are_kept(pain001):
 
 @pytest.mark.parametrize(
     ("status", "expected"),
-    [("ACSC", "paid"), ("ACCP", "paid"), ("ACSP", "paid"), ("ACWC", "paid"), ("RJCT", "failed"),
-     ("ACTC", "pending"), ("PDNG", "pending"), ("RCVD", "pending"), ("PART", "pending"), (None, "pending")],
+    [("ACSC", "paid"), ("ACCC", "paid"), ("ACCP", "accepted"), ("ACSP", "accepted"), ("ACWC", "accepted"),
+     ("RJCT", "failed"), ("ACTC", "accepted"), ("PDNG", "accepted"), ("RCVD", "accepted"), ("PART", "pending"),
+     (None, "pending")],
 )
 def test_outcome_of_a_status(status, expected):
     assert outcome(status) == expected
@@ -176,7 +219,7 @@ def test_outcome_of_a_status(status, expected):
 
 @pytest.mark.parametrize(
     ("code", "text"),
-    [("AC01", "Numéro de compte (IBAN) du bénéficiaire incorrect"), ("AC04", "Compte du bénéficiaire clôturé"),
+    [("AC01", "Numéro de compte (IBAN) incorrect ou absent"), ("AC04", "Compte du bénéficiaire clôturé"),
      ("AM04", "Provision insuffisante"), ("MS03", "Raison non précisée par la banque"), ("RC01", "BIC incorrect"),
      ("TM01", "Reçu après l'heure limite"), ("am05", "Doublon d'un virement déjà transmis"),
      ("ZZ99", "Motif ZZ99 communiqué par la banque")],
@@ -185,12 +228,18 @@ def test_reason_texts(code, text):
     assert reason_text(code) == text
 
 
-def test_the_codes_a_french_sme_meets_all_have_a_text():
-    expected = {"AC01", "AC04", "AC06", "AG01", "AG02", "AM01", "AM02", "AM04", "AM05", "BE04", "BE05", "DT01",
-                "FF01", "MD07", "MS02", "MS03", "NARR", "RC01", "RR01", "RR02", "RR03", "RR04", "TM01", "DUPL",
-                "CUST", "CURR"}
+def test_the_whole_iso_list_of_status_reasons_has_its_french_text():
+    # ExternalStatusReason1Code, every code: a sample across its families, and its size.
+    expected = {"AB01", "AB26", "AC01", "AC04", "AC06", "AC16", "AG01", "AG13", "AGNT", "AM04", "AM23", "BE01",
+                "BE04", "BE23", "CH03", "CNOR", "CURR", "CUST", "DNOR", "DS0A", "DS28", "DT01", "DT06", "DU01",
+                "DUPL", "ED05", "FF01", "FF13", "FOCR", "FRAD", "G000", "G006", "MD07", "MS02", "MS03", "NARR",
+                "RC01", "RC16", "RR01", "RR12", "SL01", "SL18", "TK01", "TKXP", "TM01", "TS04", "UCRD", "UPAY"}
     assert expected <= set(REASON_TEXTS)
+    assert len(REASON_TEXTS) >= 300
     assert all(text and text == text.strip() and not text.endswith(".") for text in REASON_TEXTS.values())
+    assert all(re.fullmatch(r"[A-Z0-9]{4}", code) for code in REASON_TEXTS)
+    assert {"AC01", "AC04", "AC06", "AG01", "BE04", "MD07", "RC01"} <= ACCOUNT_REASONS <= set(REASON_TEXTS)
+    assert not {"AM04", "DT01", "MS03", "FF01"} & ACCOUNT_REASONS  # the account is fine: retry allowed
 
 
 def test_failure_reasons_fit_the_payment_column():

@@ -138,18 +138,23 @@ def test_a_scheduled_payment_has_no_receipt_yet(paying, client, libeo_app):
     assert "« Programmé le" in answer.json["error"]["message"]
     LibeoAuth(client).login(info.email)
     page = unescape(client.get(f"/libeo/paiements/{payment['id']}").get_data(as_text=True))
-    assert "Justificatif de paiement" not in page
+    assert "Justificatif de paiement" not in page and "Ordre de virement" not in page
     refused = client.get(f"/libeo/paiements/{payment['id']}/justificatif.pdf", follow_redirects=True)
-    assert "n'existe que pour un paiement remis à la banque ou payé" in unescape(refused.get_data(as_text=True))
+    assert "L'ordre de virement existe une fois le paiement dans un fichier de virements" in unescape(
+        refused.get_data(as_text=True))
 
 
-def test_the_receipt_of_a_remitted_payment(paying, client, libeo_app):
+def test_a_payment_in_a_file_has_its_transfer_order_not_a_receipt(paying, client, libeo_app):
+    """Release 2's receipt said « l'ordre de virement a été remis à la banque » while the file waited for the person."""
     info, api, payment = paying
     payment_id, message_id, end_to_end = _execute(libeo_app)
     answer = api.get(f"/payments/{payment_id}/receipt.pdf")
     assert answer.status_code == 200 and answer.mimetype == "application/pdf"
     text = pdf_text(answer.data)
-    assert "Justificatif de paiement" in text and "Remis à la banque" in text
+    assert "Ordre de virement" in text and "Justificatif de paiement" not in text
+    assert "Fichier prêt — à transmettre à votre banque" in text
+    assert "Ce n'est pas un justificatif de paiement : la banque n'a pas encore confirmé le débit" in text
+    assert "remis à la banque" not in text
     assert "1 234,56 €" in text
     assert end_to_end in text and message_id in text and f"LIBEO-{payment_id}" in text
     assert "Boulangerie Martin SARL" in text and f"SIRET {info.siret[:3]}" in text and "Minoterie Dupuis" in text
@@ -160,22 +165,29 @@ def test_the_receipt_of_a_remitted_payment(paying, client, libeo_app):
     # The same from the payment's page in Libeo.
     LibeoAuth(client).login(info.email)
     page = unescape(client.get(f"/libeo/paiements/{payment_id}").get_data(as_text=True))
-    assert f"/libeo/paiements/{payment_id}/justificatif.pdf" in page and "Justificatif de paiement (PDF)" in page
+    assert f"/libeo/paiements/{payment_id}/justificatif.pdf" in page and "Ordre de virement (PDF)" in page
     download = client.get(f"/libeo/paiements/{payment_id}/justificatif.pdf")
     assert download.status_code == 200 and download.mimetype == "application/pdf"
-    assert "Justificatif de paiement F-2026-001.pdf" in download.headers["Content-Disposition"]
+    assert "Ordre de virement F-2026-001.pdf" in download.headers["Content-Disposition"]
     assert end_to_end in pdf_text(download.data)
 
 
-def test_the_receipt_of_a_paid_payment_says_so(paying, client, libeo_app):
+def test_once_debited_the_document_is_the_receipt_with_the_banks_date(paying, client, libeo_app):
     info, api, payment = paying
     payment_id, _, _ = _execute(libeo_app)
     LibeoAuth(client).login(info.email)
-    client.post(f"/libeo/paiements/{payment_id}/debite", data={"confirm": "y"})
+    with libeo_app.app_context():
+        day = db.session.get(Payment, payment_id).execution_date
+    client.post(f"/libeo/paiements/{payment_id}/debite", data={"debit_date": day.isoformat()})
     with libeo_app.app_context():
         label = db.session.get(Payment, payment_id).status_label
-    assert label.startswith("Payé le")
-    assert label in pdf_text(api.get(f"/payments/{payment_id}/receipt.pdf").data)
+    assert label == f"Débité le {day:%d/%m/%Y}"
+    text = pdf_text(api.get(f"/payments/{payment_id}/receipt.pdf").data)
+    assert "Justificatif de paiement" in text and "Ordre de virement" not in text
+    assert label in text and f"marqué comme débité par {info.email}" in text
+    assert "atteste que la banque du donneur d'ordre a débité ce virement" in text
+    download = client.get(f"/libeo/paiements/{payment_id}/justificatif.pdf")
+    assert "Justificatif de paiement F-2026-001.pdf" in download.headers["Content-Disposition"]
 
 
 def test_no_receipt_of_another_accounts_payment(paying, client, libeo_app):

@@ -173,20 +173,30 @@ def test_the_database_allows_one_active_payment_per_invoice(account_obj):
 
 
 def test_a_payments_words_are_one_function_of_its_state_in_paris_time():
+    from types import SimpleNamespace
+
     from models.libeo.payments.models import payment_status_label
 
-    execution = date(2027, 1, 4)
+    def words(status, **recorded):
+        fields = {"execution_date": date(2027, 1, 4), "paid_at": None, "paid_on": None, "failure_reason": None,
+                  "transmitted_at": None, "accepted_at": None, "bank_status": None}
+        return payment_status_label(SimpleNamespace(status=status, **{**fields, **recorded}))
+
     new_year_in_paris = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)  # 00:30 on 1 January in Paris
-    assert payment_status_label(PaymentStatus.SCHEDULED, execution, None, None) == "Programmé le 04/01/2027"
-    assert payment_status_label(PaymentStatus.IN_PROGRESS, execution, None, None) == "Remis à la banque"
-    assert payment_status_label(PaymentStatus.PAID, execution, new_year_in_paris, None) == "Payé le 01/01/2027"
+    assert words(PaymentStatus.SCHEDULED) == "Programmé le 04/01/2027"
+    assert words(PaymentStatus.FILE_READY) == "Fichier prêt — à transmettre à votre banque"
+    assert words(PaymentStatus.TRANSMITTED, transmitted_at=new_year_in_paris) == "Transmis à la banque le 01/01/2027"
+    assert words(PaymentStatus.ACCEPTED, accepted_at=new_year_in_paris, bank_status="ACSP") == (
+        "Accepté par la banque le 01/01/2027 (ACSP)")
+    assert words(PaymentStatus.PAID, paid_on=date(2027, 1, 4), paid_at=new_year_in_paris) == "Débité le 04/01/2027"
     # SQLite hands back naive UTC datetimes: the same day.
     naive = new_year_in_paris.replace(tzinfo=None)
-    assert payment_status_label(PaymentStatus.PAID, execution, naive, None) == "Payé le 01/01/2027"
+    assert words(PaymentStatus.PAID, paid_at=naive) == "Débité le 01/01/2027"
+    assert words(PaymentStatus.TRANSMITTED, transmitted_at=naive) == "Transmis à la banque le 01/01/2027"
     rejected = "Rejeté : provision insuffisante (AM04)"
-    assert payment_status_label(PaymentStatus.FAILED, execution, None, rejected) == rejected
-    assert payment_status_label(PaymentStatus.FAILED, execution, None, "IBAN inconnu") == "Rejeté : IBAN inconnu"
-    assert payment_status_label(PaymentStatus.CANCELLED, execution, None, None) == "Annulé"
+    assert words(PaymentStatus.FAILED, failure_reason=rejected) == rejected
+    assert words(PaymentStatus.FAILED, failure_reason="IBAN inconnu") == "Rejeté : IBAN inconnu"
+    assert words(PaymentStatus.CANCELLED) == "Annulé"
 
 
 def test_cancelling_gives_the_slot_back_to_the_month_it_was_counted_in(account_obj):

@@ -15,18 +15,21 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
+from core.dates import paris_today
 from devtools.bank_simulator import status_report_for
-from models.libeo import Payment, PaymentEvent, Plan, SepaBatch, db
+from models.libeo import PaymentEvent, Plan, SepaBatch, db
 from models.libeo.payments.bank_status_import import import_bank_status
 from models.libeo.payments.sepa import execute_due_payments
 from tests.conftest import TEST_DATABASE_URL
 
-from .conftest import DEBTOR_IBAN, Api, make_account, make_key
+from .conftest import DEBTOR_IBAN, RUN_DAY, Api, backdate_due_payments, make_account, make_key
 
 EVENT_KEYS = {"id", "seq", "type", "created_at", "data"}
 PAYMENT_KEYS = {
-    "id", "status", "status_label", "hold_reasons", "hold_details", "amount_cents", "currency", "execution_date", "paid_at",
-    "failure_reason", "cancelled_at", "cancel_reason", "invoice_external_id", "initiated_by", "channel", "created_at",
+    "id", "status", "status_label", "hold_reasons", "hold_details", "amount_cents", "currency", "execution_date",
+    "transmitted_at", "accepted_at", "bank_status", "paid_on", "paid_at", "failure_reason", "failure_code",
+    "bank_text", "new_iban_required", "cancelled_at", "cancel_reason", "invoice_external_id", "initiated_by", "channel",
+    "created_at",
 }
 
 
@@ -43,8 +46,9 @@ def _all_events(api: Api, limit: int = 500) -> list[dict]:
 
 
 def _execute(libeo_app):
+    backdate_due_payments(libeo_app)
     with libeo_app.app_context():
-        execute_due_payments(None, db.session.scalar(select(func.max(Payment.execution_date))))
+        execute_due_payments(None, RUN_DAY)
 
 
 def _settle(libeo_app, statuses):
@@ -73,8 +77,8 @@ def test_each_change_of_a_payment_is_one_event_with_the_payment_after_it(client,
     assert story == [
         (paid["id"], "scheduled"), (rejected["id"], "scheduled"), (cancelled["id"], "scheduled"),
         (cancelled["id"], "cancelled"),
-        (paid["id"], "in_progress"), (rejected["id"], "in_progress"),
-        (rejected["id"], "failed"), (paid["id"], "paid"),
+        (paid["id"], "file_ready"), (rejected["id"], "file_ready"),
+        (paid["id"], "paid"), (rejected["id"], "failed"),
     ]
     # The creation's event carries what the POST answered; the last of each, what GET /payments says now.
     assert events[0]["data"] == paid
@@ -83,9 +87,11 @@ def test_each_change_of_a_payment_is_one_event_with_the_payment_after_it(client,
         assert api.get(f"/payments/{payment_id}").json == data
     assert latest[rejected["id"]]["failure_reason"] == "Rejeté : compte du bénéficiaire clôturé (AC04)"
     assert latest[cancelled["id"]]["status_label"] == "Annulé" and latest[cancelled["id"]]["cancelled_at"]
-    assert latest[paid["id"]]["status_label"].startswith("Payé le ")
+    assert latest[paid["id"]]["status_label"] == f"Débité le {paris_today():%d/%m/%Y}"  # the report's day
+    assert latest[paid["id"]]["paid_on"] == paris_today().isoformat()
+    assert latest[rejected["id"]]["failure_code"] == "AC04" and latest[rejected["id"]]["new_iban_required"]
     assert events[0]["data"]["status_label"].startswith("Programmé le ")
-    assert events[4]["data"]["status_label"] == "Remis à la banque"
+    assert events[4]["data"]["status_label"] == "Fichier prêt — à transmettre à votre banque"
 
 
 def test_limit_cursor_and_replay(api):
@@ -220,7 +226,8 @@ def _writers_and_a_reader(apps, client, libeo_auth, writers: int, rounds: int = 
         writer = apps.root.test_client()
         writer.set_cookie("libeo_session", cookie, path="/libeo")
         if i % 2:
-            debited = writer.post(f"/libeo/paiements/{at_bank[i // 2]}/debite")
+            debited = writer.post(f"/libeo/paiements/{at_bank[i // 2]}/debite",
+                                  data={"debit_date": RUN_DAY.isoformat()})
             assert debited.status_code == 302
             return
         created = Api(writer, key).pay(f"meg-{i}", key=f"k{i}")

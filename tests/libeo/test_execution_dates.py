@@ -1,8 +1,10 @@
-"""On which day a payment is executed: the due date, on a TARGET business day, never past.
+"""On which day a payment is executed: by the due date, on a TARGET business day, never past.
 
-« Payer » without a date schedules for the invoice's due date, or the next
-business day when that date is past or a closing day; a date given is
-checked and, when refused, the message names it and the next business day.
+« Payer » without a date schedules for the last business day on or before
+the invoice's due date (the supplier is paid by then), or the first day the
+bank can execute when that is already past; a date given is checked and,
+when refused, the message names it and the next business day. A date after
+the due date is allowed, and said to be late.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from html import unescape
 
 import pytest
 
-from core.calendar import earliest_execution_date, is_business_day, next_business_day
+from core.calendar import earliest_execution_date, is_business_day, next_business_day, previous_business_day
 from core.dates import paris_today
 from models.libeo import Account, Channel, InitiatorRole, Plan, db
 from models.libeo.errors import InvalidData
@@ -47,14 +49,14 @@ def account_obj(libeo_app, account):
     "due, expected",
     [
         (date(2027, 1, 4), date(2027, 1, 4)),  # a Monday: the due date itself
-        (date(2026, 12, 5), date(2026, 12, 7)),  # a Saturday: the Monday after
-        (date(2026, 12, 25), date(2026, 12, 28)),  # Christmas (TARGET closed), then Saturday 26: Monday 28
-        (date(2027, 1, 1), date(2027, 1, 4)),  # New Year's Day, a Friday
+        (date(2026, 12, 5), date(2026, 12, 4)),  # a Saturday: the Friday before
+        (date(2026, 12, 26), date(2026, 12, 24)),  # Saturday 26, Christmas on Friday (TARGET closed): Thursday 24
+        (date(2027, 1, 1), date(2026, 12, 31)),  # New Year's Day, a Friday: the day before
         (date(2026, 10, 15), date(2026, 11, 30)),  # past due: today
         (date(2026, 11, 30), date(2026, 11, 30)),  # due today
     ],
 )
-def test_without_a_date_the_payment_is_for_the_due_date_on_a_business_day(account_obj, due, expected):
+def test_without_a_date_the_payment_is_for_the_last_business_day_by_the_due_date(account_obj, due, expected):
     payment = pay_invoice(account_obj, _invoice(account_obj, due), USER, now=NOW)
     assert payment.execution_date == expected
 
@@ -88,9 +90,10 @@ def test_a_date_that_cannot_be_is_refused_naming_it_and_the_next_business_day(ac
 def test_the_proposal_says_why(account_obj):
     cases = {
         date(2027, 1, 4): "Proposée à l'échéance de la facture (04/01/2027).",
-        date(2026, 10, 15): "L'échéance (15/10/2026) est passée : proposée au prochain jour ouvré, le 30/11/2026.",
-        date(2026, 12, 5): "L'échéance (05/12/2026) n'est pas un jour ouvré des virements SEPA : proposée au jour "
-                           "ouvré suivant, le 07/12/2026.",
+        date(2026, 10, 15): "L'échéance (15/10/2026) est passée ou trop proche : proposée au premier jour ouvré "
+                            "possible, le 30/11/2026 ; le fournisseur sera payé après l'échéance.",
+        date(2026, 12, 26): "L'échéance (26/12/2026) n'est pas un jour ouvré des virements SEPA : proposée au jour "
+                            "ouvré qui la précède, le 24/12/2026, pour que le fournisseur soit payé à temps.",
     }
     for n, (due, reason) in enumerate(cases.items()):
         invoice = _invoice(account_obj, due, n)
@@ -115,7 +118,7 @@ def test_the_api_schedules_for_the_due_date(api):
     assert api.pay("meg-1").json["execution_date"] == due.isoformat()
     saturday = _saturday_ahead()
     api.put_invoice("meg-2", n=2, due_date=saturday.isoformat())
-    assert api.pay("meg-2", key="k2").json["execution_date"] == next_business_day(saturday).isoformat()
+    assert api.pay("meg-2", key="k2").json["execution_date"] == previous_business_day(saturday).isoformat()
     api.put_invoice("meg-3", n=3, due_date="2026-10-02")  # past due
     assert api.pay("meg-3", key="k3").json["execution_date"] == earliest_execution_date(TODAY).isoformat()
 
@@ -133,20 +136,24 @@ def test_the_api_refuses_a_date_that_cannot_be_with_a_422(api, when):
     assert api.get("/me").json["payments_this_month"] == 0
 
 
-def test_the_pay_form_proposes_the_due_date_and_says_why(client, libeo_app, signed_in):
+def test_the_pay_form_proposes_the_business_day_before_the_due_date_and_warns_when_later(client, libeo_app, signed_in):
     due = _saturday_ahead()
     response = client.post("/libeo/factures/nouvelle", data={
         "number": "F-77", "supplier_name": "Laiterie des Prés", "supplier_iban": SUPPLIER_IBAN, "supplier_bic": "",
         "issue_date": TODAY.isoformat(), "due_date": due.isoformat(), "amount": "12,00"})
     invoice_path = response.headers["Location"]
     page = unescape(client.get(invoice_path).get_data(as_text=True))
-    monday = next_business_day(due)
-    assert f'value="{monday.isoformat()}"' in page
+    friday, monday = previous_business_day(due), next_business_day(due)
+    assert f'value="{friday.isoformat()}"' in page
     assert f"L'échéance ({due:%d/%m/%Y}) n'est pas un jour ouvré des virements SEPA : proposée au jour ouvré " \
-           f"suivant, le {monday:%d/%m/%Y}." in page
+           f"qui la précède, le {friday:%d/%m/%Y}, pour que le fournisseur soit payé à temps." in page
+    assert f'data-due-date="{due.isoformat()}"' in page  # the warning follows the date typed
     refused = client.post(invoice_path + "/payer", data={"execution_date": due.isoformat()})
     assert refused.status_code == 422
     assert f"Le {due:%d/%m/%Y} n'est pas un jour ouvré" in unescape(refused.get_data(as_text=True))
     assert is_business_day(monday)
-    paid = client.post(invoice_path + "/payer", data={"execution_date": monday.isoformat()}, follow_redirects=True)
-    assert f"Programmé le {monday:%d/%m/%Y}" in unescape(paid.get_data(as_text=True))
+    paid = unescape(client.post(invoice_path + "/payer", data={"execution_date": monday.isoformat()},
+                                follow_redirects=True).get_data(as_text=True))
+    assert f"Programmé le {monday:%d/%m/%Y}" in paid
+    assert f"Le {monday:%d/%m/%Y} est après l'échéance du {due:%d/%m/%Y} : le fournisseur sera payé après " \
+           "l'échéance." in paid

@@ -1,10 +1,11 @@
 """A payment's whole life in Libeo, as a person lives it.
 
-Pay → the execution puts it in a SEPA file (« Remis à la banque ») → the file
-is downloaded from « Remises » → the bank's status report (pain.002, built
-by devtools.bank_simulator from that very file) is imported → « Payé le … »
-or « Rejeté : … » on every page; « Marquer comme débité »; the command line;
-and refusals that change nothing.
+Pay → the execution puts it in a SEPA file (« Fichier prêt — à transmettre à
+votre banque ») → the file is downloaded from « Remises » and said
+« Transmis à la banque » → the bank's status reports (pain.002, built by
+devtools.bank_simulator from that very file) are imported → « Accepté par la
+banque le … », then « Débité le … » or « Rejeté : … » on every page;
+« Marquer comme débité »; the command line; and refusals that change nothing.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ from models.libeo import BankStatusImport, Payment, PaymentEvent, Plan, db
 
 from .conftest import (
     DEBTOR_IBAN,
+    RUN_DAY,
     SUPPLIER_IBAN,
     Api,
+    backdate_due_payments,
     count_queries,
     make_account,
     make_key,
@@ -43,6 +46,7 @@ DAY = earliest_execution_date(paris_today())
 SHOWN_DAY = f"{DAY:%d/%m/%Y}"
 TODAY = f"{paris_today():%d/%m/%Y}"
 CLOSED_ACCOUNT = "Rejeté : compte du bénéficiaire clôturé (AC04)"
+FILE_READY = "Fichier prêt — à transmettre à votre banque"
 
 
 def text(response) -> str:
@@ -76,7 +80,8 @@ def _pay(client, invoice_id: int) -> None:
 
 
 def _execute(apps) -> str:
-    result = apps.root.test_cli_runner().invoke(args=["libeo", "execute-payments", "--date", DAY.isoformat()])
+    backdate_due_payments(apps.libeo)
+    result = apps.root.test_cli_runner().invoke(args=["libeo", "execute-payments", "--date", RUN_DAY.isoformat()])
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -87,7 +92,7 @@ def _download(client) -> bytes:
     response = client.get(link)
     assert response.status_code == 200
     assert response.mimetype == "application/xml"
-    assert re.fullmatch(r"attachment; filename=LBO-\d+-\d{8}-[0-9A-F]{8}\.xml", response.headers["Content-Disposition"])
+    assert re.fullmatch(r"attachment; filename=LBO-\d{14}-\d+\.xml", response.headers["Content-Disposition"])
     assert "no-store" in response.headers["Cache-Control"]
     xmlschema.XMLSchema(str(XSD)).validate(response.data.decode())  # what the bank will check first
     return response.data
@@ -96,6 +101,13 @@ def _download(client) -> bytes:
 def _upload(client, report: bytes, name: str = "releve.xml"):
     return client.post("/libeo/remises/releve", data={"report": (BytesIO(report), name)},
                        content_type="multipart/form-data", follow_redirects=True)
+
+
+def _transmit(client) -> str:
+    """« Transmis à la banque » on the latest file of « Remises »."""
+    remittances = text(client.get("/libeo/remises/"))
+    action = re.search(r'action="(/libeo/remises/\d+/transmise)"', remittances).group(1)
+    return text(client.post(action, follow_redirects=True))
 
 
 def _payment_ids(libeo_app) -> list[int]:
@@ -116,87 +128,112 @@ def company(libeo_app, libeo_auth):
     return info
 
 
-def test_the_whole_life_pay_execute_download_import_paid_and_rejected(apps, client, libeo_app, company):
+def test_the_whole_life_pay_execute_download_transmit_accepted_then_debited_and_rejected(
+        apps, client, libeo_app, company):
     first = _new_invoice(client, "F-PAYEE", "Minoterie Dupuis", valid_iban(11))
     second = _new_invoice(client, "F-REJETEE", "Laiterie des Prés", valid_iban(12))
     _pay(client, first)
     _pay(client, second)
     paid_id, rejected_id = _payment_ids(libeo_app)
+    pages = ("/libeo/factures/", "/libeo/paiements/", f"/libeo/factures/{first}", f"/libeo/paiements/{paid_id}")
 
     output = _execute(apps)
-    assert "2 virement(s)" in output and "à télécharger dans « Remises »" in output
-    for page in ("/libeo/factures/", "/libeo/paiements/", f"/libeo/factures/{first}", f"/libeo/paiements/{paid_id}"):
+    assert "2 virement(s)" in output and "fichier prêt, à télécharger dans « Remises »" in output
+    for page in pages:
         shown = text(client.get(page))
-        assert "Remis à la banque" in shown, page
-        assert "Payé le" not in shown, page  # not before the bank says so
+        assert FILE_READY in shown, page  # a file written, nothing sent yet
+        assert "Débité" not in shown and "Remis à la banque" not in shown and "Transmis" not in shown, page
 
     remittances = text(client.get("/libeo/remises/"))
     assert ">Remises</a>" in remittances  # in the navigation
     assert "2 469,12" in remittances.replace("\u202f", " ")  # the file's total
-    assert "Remis à la banque : 2 virements en attente du relevé" in remittances
-    assert "Importer un relevé de la banque (pain.002)" in remittances
+    assert FILE_READY in remittances and "Transmis à la banque</button>" in remittances
+    assert "Importer un relevé de la banque" in remittances
     pain001 = _download(client)
+
+    transmitted = _transmit(client)
+    assert "transmise à la banque : 2 virements en attente de sa réponse" in transmitted
+    assert f"Transmis à la banque le {TODAY} : 2 virements en attente de la banque" in transmitted
+    for page in pages:
+        assert f"Transmis à la banque le {TODAY}" in text(client.get(page)), page
+
+    accepted = text(_upload(client, status_report_for(pain001, default="ACCP")))
+    assert "2 paiements acceptés par la banque" in accepted
+    for page in pages:
+        shown = text(client.get(page))
+        assert f"Accepté par la banque le {TODAY} (ACCP)" in shown, page
+        assert "Débité" not in shown, page  # intermediate: the money has not left
 
     report = status_report_for(pain001, {f"LIBEO-{rejected_id}": ("RJCT", "AC04")})
     imported = text(_upload(client, report))
-    assert "Relevé de la banque importé pour la remise LBO-" in imported
-    assert "1 paiement payé, 1 paiement rejeté" in imported
-    assert "Traitée : 1 payé, 1 rejeté" in imported
+    assert "Relevé de statut (pain.002) PSR-" in imported and "pour la remise LBO-" in imported
+    assert "1 paiement débité, 1 paiement rejeté" in imported
+    assert "Traitée : 1 débité, 1 rejeté" in imported
 
-    # The same words everywhere: lists, invoice pages, payment pages, API.
-    for page in ("/libeo/factures/", "/libeo/paiements/", f"/libeo/factures/{first}", f"/libeo/paiements/{paid_id}"):
-        assert f"Payé le {TODAY}" in text(client.get(page)), page
+    # The same words everywhere: lists, invoice pages, payment pages, API; the bank's date.
+    debited = f"Débité le {TODAY}"  # the report's day: the bank's, not before the execution date
+    for page in pages:
+        assert debited in text(client.get(page)), page
     for page in ("/libeo/factures/", "/libeo/paiements/", f"/libeo/factures/{second}",
                  f"/libeo/paiements/{rejected_id}"):
         assert CLOSED_ACCOUNT in text(client.get(page)), page
     api = Api(client, make_key(libeo_app, company.id))
     paid = api.get(f"/payments/{paid_id}").json
-    assert (paid["status"], paid["status_label"]) == ("paid", f"Payé le {TODAY}")
-    assert paid["paid_at"] is not None
+    assert (paid["status"], paid["status_label"], paid["paid_on"]) == ("paid", debited, paris_today().isoformat())
+    assert paid["paid_at"] is not None and paid["transmitted_at"] is not None
     rejected = api.get(f"/payments/{rejected_id}").json
-    assert (rejected["status"], rejected["failure_reason"]) == ("failed", CLOSED_ACCOUNT)
-    # A rejected invoice can be paid again; a paid one cannot.
-    assert "Payer par virement" in text(client.get(f"/libeo/factures/{second}"))
+    assert (rejected["status"], rejected["failure_reason"], rejected["failure_code"]) == (
+        "failed", CLOSED_ACCOUNT, "AC04")
+    assert rejected["new_iban_required"] is True
+    # A paid invoice cannot be paid again; one rejected for a closed account waits for the new IBAN.
     assert "Payer par virement" not in text(client.get(f"/libeo/factures/{first}"))
+    assert "Demandez à Laiterie des Prés son nouvel IBAN" in text(client.get(f"/libeo/paiements/{rejected_id}"))
 
 
 def test_importing_the_same_report_twice_changes_nothing_and_says_so(apps, client, libeo_app, company):
     _pay(client, _new_invoice(client, "F-1"))
     _execute(apps)
     report = status_report_for(_download(client))
-    assert "1 paiement payé" in text(_upload(client, report))
+    assert "1 paiement débité" in text(_upload(client, report))
     events = _event_count(libeo_app)
 
     again = text(_upload(client, report))
-    assert "a déjà été importé le" in again and "aucun paiement n'a changé" in again
+    assert "déjà importé le" in again and "aucun paiement n'a changé" in again
     assert _event_count(libeo_app) == events
     with libeo_app.app_context():
         assert db.session.scalar(select(func.count(BankStatusImport.id))) == 1
 
 
-def test_a_later_report_only_settles_what_is_still_at_the_bank(apps, client, libeo_app, company):
+def test_a_later_report_never_moves_a_final_state_back(apps, client, libeo_app, company):
     _pay(client, _new_invoice(client, "F-1", iban=valid_iban(21)))
     _pay(client, _new_invoice(client, "F-2", iban=valid_iban(22)))
     first_id, second_id = _payment_ids(libeo_app)
     _execute(apps)
     pain001 = _download(client)
     # The bank first accepts the file technically, then settles one and rejects the other.
-    pending = text(_upload(client, status_report_for(pain001, default="ACTC")))
-    assert "aucun paiement n'a changé (2 paiements toujours remis à la banque)" in pending
+    technical = text(_upload(client, status_report_for(pain001, default="ACTC")))
+    assert "2 paiements acceptés par la banque" in technical
     settled = text(_upload(client, status_report_for(pain001, {f"LIBEO-{second_id}": ("RJCT", "AM04")})))
-    assert "1 paiement payé, 1 paiement rejeté" in settled
-    # A third report contradicting what is settled changes nothing.
+    assert "1 paiement débité, 1 paiement rejeté" in settled
+    # A third report contradicting what is settled changes nothing, and asks a person.
+    events = _event_count(libeo_app)
     late = text(_upload(client, status_report_for(pain001, default="RJCT")))
-    assert "aucun paiement n'a changé" in late
-    assert f"Payé le {TODAY}" in text(client.get(f"/libeo/paiements/{first_id}"))
+    assert "aucun paiement n'a changé" in late and "1 anomalie à vérifier" in late
+    assert "À vérifier : 1 anomalie" in late and "Libeo le garde débité jusqu'à votre décision" in late
+    assert _event_count(libeo_app) == events
+    assert f"Débité le {TODAY}" in text(client.get(f"/libeo/paiements/{first_id}"))
     assert "Rejeté : provision insuffisante (AM04)" in text(client.get(f"/libeo/paiements/{second_id}"))
+    # An older intermediate report arriving last is older news.
+    old = text(_upload(client, status_report_for(pain001, default="ACCP")))
+    assert "aucun paiement n'a changé" in old and "anomalie à vérifier" not in old
+    assert "À vérifier : 1 anomalie" in old  # still the one, not another
 
 
-def test_mark_as_debited_asks_for_confirmation_then_decides_once(apps, client, libeo_app, company):
+def test_mark_as_debited_asks_for_the_debit_date_then_decides_once(apps, client, libeo_app, company):
     invoice_id = _new_invoice(client, "F-1")
     _pay(client, invoice_id)
     [payment_id] = _payment_ids(libeo_app)
-    assert "Marquer comme débité" not in text(client.get(f"/libeo/paiements/{payment_id}"))  # not at the bank yet
+    assert "Marquer comme débité" not in text(client.get(f"/libeo/paiements/{payment_id}"))  # not in a file yet
     _execute(apps)
     batch_page = text(client.get(re.search(r'href="(/libeo/remises/\d+)"', text(client.get("/libeo/remises/")))
                                  .group(1)))
@@ -204,16 +241,29 @@ def test_mark_as_debited_asks_for_confirmation_then_decides_once(apps, client, l
 
     confirmation = text(client.get(f"/libeo/paiements/{payment_id}/debite"))
     assert "Confirmez que ce virement apparaît comme débité" in confirmation
+    assert "Date du débit sur votre relevé" in confirmation
     assert "Confirmer : le virement est débité" in confirmation
-    assert "Remis à la banque" in text(client.get(f"/libeo/paiements/{payment_id}"))  # a GET changes nothing
+    assert FILE_READY in text(client.get(f"/libeo/paiements/{payment_id}"))  # a GET changes nothing
 
-    done = text(client.post(f"/libeo/paiements/{payment_id}/debite", follow_redirects=True))
-    assert f"est marqué comme débité : Payé le {TODAY}" in done
+    too_early = RUN_DAY - timedelta(days=1)
+    refused = client.post(f"/libeo/paiements/{payment_id}/debite", data={"debit_date": too_early.isoformat()})
+    assert refused.status_code == 422
+    run_day = f"{RUN_DAY:%d/%m/%Y}"
+    assert f"Le {too_early:%d/%m/%Y} est avant la date d'exécution demandée à la banque ({run_day})" in text(refused)
+    tomorrow = paris_today() + timedelta(days=1)
+    future = client.post(f"/libeo/paiements/{payment_id}/debite", data={"debit_date": tomorrow.isoformat()})
+    assert future.status_code == 422 and "est dans le futur" in text(future)
+
+    done = text(client.post(f"/libeo/paiements/{payment_id}/debite", data={"debit_date": RUN_DAY.isoformat()},
+                            follow_redirects=True))
+    assert f"est marqué comme débité : Débité le {run_day}" in done
     assert f"marqué comme débité par {company.email}" in done
-    assert f"Payé le {TODAY}" in text(client.get("/libeo/factures/"))
+    assert f"Débité le {run_day}" in text(client.get("/libeo/factures/"))
+    assert f"marqué comme débité le {run_day}" in text(client.get("/libeo/journal/"))  # journaled
     events = _event_count(libeo_app)
-    again = text(client.post(f"/libeo/paiements/{payment_id}/debite", follow_redirects=True))
-    assert f"Ce paiement n'est plus « Remis à la banque » (Payé le {TODAY})" in again
+    again = text(client.post(f"/libeo/paiements/{payment_id}/debite", data={"debit_date": RUN_DAY.isoformat()},
+                             follow_redirects=True))
+    assert f"Ce paiement n'est plus en attente de la banque (Débité le {run_day})" in again
     assert _event_count(libeo_app) == events
     assert "ne peut pas être marqué comme débité" in text(client.get(f"/libeo/paiements/{payment_id}/debite"))
 
@@ -228,13 +278,13 @@ def test_the_command_line_imports_a_report(apps, client, libeo_app, company, tmp
 
     result = runner.invoke(args=["libeo", "import-bank-status", str(report)])
     assert result.exit_code == 0, result.output
-    assert "Boulangerie Martin SARL : Relevé de la banque importé pour la remise LBO-" in result.output
-    assert "1 paiement rejeté" in result.output
+    assert "Boulangerie Martin SARL : Relevé de statut (pain.002) PSR-" in result.output
+    assert "pour la remise LBO-" in result.output and "importé : 1 paiement rejeté" in result.output
     assert f"Facture F-CLI (1\u202f234,56\u00a0€) : {CLOSED_ACCOUNT}" in result.output
     assert CLOSED_ACCOUNT in text(client.get("/libeo/paiements/"))
 
     again = runner.invoke(args=["libeo", "import-bank-status", str(report)])
-    assert again.exit_code == 0 and "a déjà été importé" in again.output
+    assert again.exit_code == 0 and "déjà importé le" in again.output
 
 
 @pytest.mark.parametrize(
@@ -285,7 +335,7 @@ def test_another_accounts_report_or_file_is_refused_and_changes_nothing(apps, cl
     assert client.get(batch_link + "/fichier").status_code == 404
     assert "F-SECRETE" not in text(client.get("/libeo/remises/"))
     with libeo_app.app_context():
-        assert db.session.scalar(select(Payment.status)).value == "in_progress"
+        assert db.session.scalar(select(Payment.status)).value == "file_ready"
         assert db.session.scalar(select(func.count(BankStatusImport.id))) == 0
 
 
@@ -354,7 +404,7 @@ def test_a_payment_at_the_bank_cannot_be_cancelled(apps, client, libeo_app, comp
     _execute(apps)
     refused = text(client.post(f"/libeo/paiements/{payment_id}/annuler", follow_redirects=True))
     assert "Ce paiement ne peut plus être annulé" in refused
-    assert "Remis à la banque" in refused
+    assert FILE_READY in refused
 
 
 def test_a_cancelled_payment_frees_its_slot_in_the_quota(client, libeo_app, libeo_auth):
@@ -401,11 +451,12 @@ def test_concurrent_imports_and_clicks_decide_once(apps, client, libeo_app, comp
     report = status_report_for(_download(client), {f"LIBEO-{ids[2]}": ("RJCT", "AC04")})
     cookie = client.get_cookie("libeo_session", path="/libeo")
     events = _event_count(libeo_app)
+    debit_day = RUN_DAY.isoformat()
 
     def act(other, i):
         other.set_cookie("libeo_session", cookie.value, path="/libeo")
         if i % 2:
-            return other.post(f"/libeo/paiements/{ids[0]}/debite").status_code
+            return other.post(f"/libeo/paiements/{ids[0]}/debite", data={"debit_date": debit_day}).status_code
         return _upload(other, report).status_code
 
     statuses = _together(apps, 8, act)

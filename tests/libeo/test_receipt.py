@@ -1,5 +1,6 @@
-"""The « Justificatif de paiement »: a valid PDF a person can forward, with the
-amount in French, the SEPA references, the beneficiary, and account numbers masked."""
+"""A payment's document: its « Ordre de virement », then its « Justificatif de paiement » once debited — a
+valid PDF a person can forward, with the amount in French, the SEPA references, the beneficiary, the bank's
+debit date, and account numbers masked."""
 
 from __future__ import annotations
 
@@ -26,8 +27,10 @@ RECEIPT = ReceiptData(
     execution_date=date(2026, 10, 12),
     end_to_end_id="E2E-7F3A9C21B04D",
     sepa_message_id="LIBEO-20261012-000042",
-    status_label="Payé le 13/10/2026",
+    status_label="Débité le 13/10/2026",
     generated_at=datetime(2026, 10, 13, 22, 30, tzinfo=UTC),
+    debited_on=date(2026, 10, 13),
+    debit_source="statut ACSC de la banque",
 )
 
 
@@ -49,7 +52,8 @@ def test_the_receipt_says_what_was_paid_to_whom_with_the_sepa_references():
     assert "Minoterie Dupuis" in text and "Boulangerie Martin SARL" in text
     assert "SIRET 834 512 345 00002" in text
     assert "FA-2026-0142" in text and "12/10/2026" in text
-    assert "Payé le 13/10/2026" in text
+    assert "Débité le 13/10/2026" in text and "Débité le 13/10/2026 — statut ACSC de la banque" in text
+    assert "atteste que la banque du donneur d'ordre a débité ce virement" in text
 
 
 def test_account_numbers_are_masked_never_whole():
@@ -74,10 +78,14 @@ def test_generated_at_is_shown_in_paris_time():
     assert "Document généré le 14/10/2026 à 00:30 (heure de Paris)" in _text(RECEIPT)
 
 
-def test_a_receipt_for_a_payment_remitted_but_not_yet_paid():
-    text = _text(replace(RECEIPT, status_label="Remis à la banque", execution_date=None, sepa_message_id=None, payer_siret=None))
+def test_before_the_bank_confirms_it_is_the_transfer_order_and_says_so():
+    text = _text(replace(RECEIPT, status_label="Transmis à la banque le 12/10/2026", execution_date=None,
+                         sepa_message_id=None, payer_siret=None, debited_on=None, debit_source=None))
 
-    assert "Remis à la banque" in text and "SIRET" not in text
+    assert text.startswith("Libeo Ordre de virement") and "Justificatif de paiement" not in text
+    assert "Transmis à la banque le 12/10/2026" in text and "SIRET" not in text
+    assert "non confirmé par la banque à la date de ce document" in text
+    assert "Ce n'est pas un justificatif de paiement : la banque n'a pas encore confirmé le débit" in text
     assert "1 234,56 €" in text and "E2E-7F3A9C21B04D" in text
 
 

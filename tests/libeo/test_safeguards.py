@@ -539,7 +539,7 @@ def test_an_unverified_accounts_sepa_files_are_never_executed_until_verified(app
     assert api.get("/me").json["verified"] is True
     output = runner.invoke(args=["libeo", "execute-payments", "--date", DAY.isoformat()]).output
     assert "1 virement(s)" in output
-    assert api.get("/payments/1").json["status"] == "in_progress"
+    assert api.get("/payments/1").json["status"] == "file_ready"
 
 
 def test_verify_account_refuses_an_unknown_siret_in_french(apps):

@@ -1,11 +1,12 @@
-"""Executing due payments: one valid pain.001.001.03 file per account and batch; its payments « Remis à la banque »."""
+"""Executing due payments: one valid pain.001.001.03 file per account and batch; its payments « Fichier prêt »."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import xml.etree.ElementTree as ET
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -87,9 +88,10 @@ def test_due_payments_become_one_valid_sepa_file(client, libeo_app):
     assert first.findtext("p:RmtInf/p:Ustrd", namespaces=NS) == "Facture F-0"
     assert transfers[f"LIBEO-{paid[1]['id']}"].findtext("p:Amt/p:InstdAmt", namespaces=NS) == "112.34"
 
-    # Handed to the bank, not paid: only the bank's answer (or a person) says paid.
-    in_bank = [api.get(f"/payments/{p['id']}").json for p in paid]
-    assert [(p["status"], p["status_label"]) for p in in_bank] == [("in_progress", "Remis à la banque")] * 2
+    # A file written, nothing sent: the person transmits it, and only the bank's answer says more.
+    in_file = [api.get(f"/payments/{p['id']}").json for p in paid]
+    assert [(p["status"], p["status_label"]) for p in in_file] == [
+        ("file_ready", "Fichier prêt — à transmettre à votre banque")] * 2
     assert api.get(f"/payments/{later['id']}").json["status"] == "scheduled"
     with libeo_app.app_context():
         record = db.session.scalar(select(SepaBatch))
@@ -145,7 +147,7 @@ def test_a_transfer_the_xsd_refuses_fails_alone(client, libeo_app):
         db.session.commit()
     report = _execute(libeo_app)
     assert [(b.payment_count, b.failed_payments) for b in report.batches] == [(1, 1)]
-    assert api.get(f"/payments/{good['id']}").json["status"] == "in_progress"
+    assert api.get(f"/payments/{good['id']}").json["status"] == "file_ready"
     failed = api.get(f"/payments/{refused['id']}").json
     assert failed["status"] == "failed"
     assert failed["status_label"] == failed["failure_reason"]
@@ -168,11 +170,11 @@ def test_a_batch_release_1_left_half_done_is_completed_by_the_next_run(client, l
         db.session.add(batch)
         db.session.flush()
         claimed = db.session.get(Payment, payment["id"])
-        claimed.status, claimed.batch_id = PaymentStatus.IN_PROGRESS, batch.id
+        claimed.status, claimed.batch_id = PaymentStatus.FILE_READY, batch.id
         db.session.commit()
     report = _execute(libeo_app)
     assert [(b.reference, b.payment_count) for b in report.batches] == [("LBO-1-20261130-CRASHED", 1)]
-    assert api.get(f"/payments/{payment['id']}").json["status"] == "in_progress"
+    assert api.get(f"/payments/{payment['id']}").json["status"] == "file_ready"
     with libeo_app.app_context():
         done = db.session.scalar(select(SepaBatch))
         assert done.status == "sent" and done.xml is not None
@@ -194,7 +196,8 @@ def test_cli_execute_payments_and_set_plan(apps, client, libeo_app):
     result = runner.invoke(args=["libeo", "execute-payments", "--date", TODAY.isoformat()])
     assert result.exit_code == 0, result.output
     assert "Boulangerie Martin SARL : remise LBO-" in result.output
-    assert "1 virement(s), 100,00\u00a0€, à télécharger dans « Remises » →" in result.output
+    assert (f"1 virement(s), 100,00\u00a0€, exécution le {TODAY:%d/%m/%Y} : fichier prêt, à télécharger dans "
+            "« Remises » et à transmettre à la banque →") in result.output
     assert "Aucun paiement à exécuter." in runner.invoke(args=["libeo", "execute-payments"]).output
 
     result = runner.invoke(args=["libeo", "set-plan", "--siret", info.siret, "--plan", "gratuit"])
@@ -218,3 +221,83 @@ def test_a_run_on_a_closing_day_asks_the_bank_for_the_next_business_day(client, 
     report = _execute(libeo_app, saturday)
     requested = ET.parse(report.batches[0].file_path).getroot().findtext(".//p:ReqdExctnDt", namespaces=NS)
     assert requested == next_business_day(saturday).isoformat() != saturday.isoformat()
+
+
+# Identifiers, the debtor's bank, and one execution date.
+
+
+def _file_of(libeo_app, reference: str | None = None):
+    with libeo_app.app_context():
+        query = select(SepaBatch).order_by(SepaBatch.id.desc())
+        if reference:
+            query = query.where(SepaBatch.reference == reference)
+        batch = db.session.scalar(query)
+        return batch.message_id, ET.fromstring(batch.xml)
+
+
+def test_the_msgid_reads_the_hour_on_a_24_hour_clock_and_never_repeats(client, libeo_app):
+    """Release 2's MsgId read « 20261204011302 » for a file made at 13:13:02 (sepaxml's 12-hour clock)."""
+    _, api = _account_with_invoices(client, libeo_app, invoices=3)
+    afternoon = datetime(2026, 12, 4, 12, 13, 2, tzinfo=UTC)  # 13:13:02 in Paris
+    night = afternoon - timedelta(hours=12)  # 01:13:02 in Paris, the same twelve-hour reading
+    api.pay("meg-0", key="a")
+    with libeo_app.app_context():
+        first = execute_due_payments(None, TODAY, now=afternoon).batches[0]
+    api.pay("meg-1", key="b")
+    with libeo_app.app_context():
+        second = execute_due_payments(None, TODAY, now=night).batches[0]
+    api.pay("meg-2", key="c")
+    with libeo_app.app_context():
+        third = execute_due_payments(None, TODAY, now=afternoon).batches[0]  # the very same second again
+
+    ids = []
+    for result, clock in ((first, "20261204131302"), (second, "20261204011302"), (third, "20261204131302")):
+        message_id, root = _file_of(libeo_app, result.reference)
+        assert re.fullmatch(rf"LBO-{clock}-\d+", message_id), message_id
+        assert root.findtext("p:CstmrCdtTrfInitn/p:GrpHdr/p:MsgId", namespaces=NS) == message_id
+        assert root.findtext("p:CstmrCdtTrfInitn/p:GrpHdr/p:CreDtTm", namespaces=NS).startswith(
+            f"2026-12-04T{clock[8:10]}:13:02")
+        assert root.findtext("p:CstmrCdtTrfInitn/p:PmtInf/p:PmtInfId", namespaces=NS) == f"{message_id}-1"
+        xmlschema.XMLSchema(str(XSD)).validate(ET.tostring(root).decode())
+        ids.append(message_id)
+    assert len(set(ids)) == 3 and all(len(i) <= 35 for i in ids)
+
+
+def test_a_debtor_account_without_a_bic_names_its_bank_notprovided(client, libeo_app):
+    info, api = _account_with_invoices(client, libeo_app, invoices=1)
+    api.pay("meg-0")
+    _execute(libeo_app)
+    _, root = _file_of(libeo_app)
+    agent = root.find("p:CstmrCdtTrfInitn/p:PmtInf/p:DbtrAgt/p:FinInstnId", NS)
+    assert agent.findtext("p:Othr/p:Id", namespaces=NS) == "NOTPROVIDED"  # never an empty element
+    assert agent.find("p:BIC", NS) is None
+    xmlschema.XMLSchema(str(XSD)).validate(ET.tostring(root).decode())
+
+    with libeo_app.app_context():
+        db.session.get(Account, info.id).debtor_bic = "BNPAFRPP"
+        db.session.commit()
+    api.put("/invoices/meg-1", json={"number": "F-1", "supplier": {"name": "Fournisseur Élégant 0",
+            "iban": valid_iban(100)}, "amount_cents": 777, "currency": "EUR", "issue_date": "2026-10-02",
+            "due_date": "2026-10-31"})
+    api.pay("meg-1", key="again")
+    _execute(libeo_app)
+    _, root = _file_of(libeo_app)
+    assert root.findtext("p:CstmrCdtTrfInitn/p:PmtInf/p:DbtrAgt/p:FinInstnId/p:BIC", namespaces=NS) == "BNPAFRPP"
+
+
+def test_a_payment_executed_later_than_planned_takes_the_files_date_and_says_so(client, libeo_app):
+    """Release 2: approved for 07/12, in a file dated 14/12, « Exécution 07/12 » in lists, 14/12 in the file."""
+    _, api = _account_with_invoices(client, libeo_app, invoices=1)
+    planned = next_business_day(TODAY + timedelta(days=1))
+    payment = api.pay("meg-0", body=pay_body(execution_date=planned.isoformat())).json
+    run_day = next_business_day(planned + timedelta(days=5))  # the run comes a week late
+    result = _execute(libeo_app, run_day).batches[0]
+    assert (result.postponed, result.execution_date) == (1, run_day)
+
+    _, root = _file_of(libeo_app)
+    assert root.findtext(".//p:ReqdExctnDt", namespaces=NS) == run_day.isoformat()
+    shown = api.get(f"/payments/{payment['id']}").json
+    assert shown["execution_date"] == run_day.isoformat()  # one date: the file's, everywhere
+    with libeo_app.app_context():
+        found = db.session.get(Payment, payment["id"])
+        assert (found.execution_date, found.planned_execution_date) == (run_day, planned)

@@ -417,7 +417,7 @@ def test_an_invoice_typed_by_hand_has_no_file_nor_receipt(admin, meg_app):
     page = unescape(admin.get(f"/meg/achats/factures/{invoice_id}").get_data(as_text=True))
     assert "Aucun fichier joint" in plain(page) and "Justificatif de paiement" not in page
     answer = admin.get(f"/meg/achats/factures/{invoice_id}/justificatif", follow_redirects=True)
-    assert "Le justificatif de paiement existe une fois le virement remis à la banque" in unescape(
+    assert "L'ordre de virement existe une fois le virement dans un fichier de virements de Libeo" in unescape(
         answer.get_data(as_text=True))
 
 

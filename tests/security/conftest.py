@@ -76,7 +76,7 @@ def populate(apps) -> World:
     from sqlalchemy import select
 
     from core.dates import utcnow
-    from models.libeo import Account, SepaBatch
+    from models.libeo import Account, BankAnomaly, SepaBatch
     from models.libeo import Invoice as LibeoInvoice
     from models.libeo import Payment as PaymentAttempt
     from models.libeo import db as libeo_db
@@ -171,6 +171,13 @@ def populate(apps) -> World:
             world.libeo[f"{name}_batch"] = libeo_db.session.scalar(
                 select(SepaBatch.id).where(SepaBatch.account_id == world.libeo[name])
             )
+            # What a bank file said that waits for a person (« Remises » → « À vérifier »).
+            anomaly = BankAnomaly(account_id=world.libeo[name], payment_id=world.libeo[f"{name}_payment"],
+                                  kind="contradiction", message="Le relevé de statut contredit ce paiement.",
+                                  reported_status="failed", reported_reason="Rejeté : provision insuffisante (AM04)")
+            libeo_db.session.add(anomaly)
+            libeo_db.session.flush()
+            world.libeo[f"{name}_anomaly"] = anomaly.id
         # The victim's invoice carries its PDF, as MEG sends it.
         from models.libeo.invoices.documents import store_invoice_document
 
@@ -190,7 +197,7 @@ def own_path_values(world: World, side: str) -> dict:
     return {"invoice_id": world.libeo["boulangerie_invoice"], "payment_id": world.libeo["boulangerie_payment"],
             "external_id": world.libeo["boulangerie_external_id"], "batch_id": world.libeo["boulangerie_batch"],
             "token": unsubscribe_token(world, "libeo", world.libeo["boulangerie_email"], "payment_debited"),
-            "key": MAILDIR_KEY}
+            "key": MAILDIR_KEY, "anomaly_id": world.libeo["boulangerie_anomaly"]}
 
 
 # A message's name in the development server's mailbox (« E-mails envoyés », absent outside it).

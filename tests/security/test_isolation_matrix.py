@@ -97,6 +97,7 @@ def victim_params(world, side: str) -> dict[str, list]:
         "batch_id": [world.libeo["garage_batch"]],
         "token": [unsubscribe_token(world, "libeo", world.libeo["garage_email"], "payment_debited")],
         "key": [MAILDIR_KEY],
+        "anomaly_id": [world.libeo["garage_anomaly"]],
     }
 
 

@@ -196,27 +196,37 @@ _DATETIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
 PAYMENT = {
     "type": "object",
     "required": [
-        "id", "status", "status_label", "hold_reasons", "hold_details", "amount_cents", "currency", "execution_date", "paid_at",
-        "failure_reason", "cancelled_at", "cancel_reason", "invoice_external_id", "initiated_by", "channel",
+        "id", "status", "status_label", "hold_reasons", "hold_details", "amount_cents", "currency", "execution_date",
+        "transmitted_at", "accepted_at", "bank_status", "paid_on", "paid_at", "failure_reason", "failure_code",
+        "bank_text",
+        "new_iban_required", "cancelled_at", "cancel_reason", "invoice_external_id", "initiated_by", "channel",
         "created_at",
     ],
     "properties": {
         "id": {"type": "integer", "minimum": 1},
         "status": {
             "type": "string",
-            "enum": ["awaiting_approval", "scheduled", "in_progress", "paid", "failed", "cancelled"],
+            "enum": ["awaiting_approval", "scheduled", "file_ready", "transmitted", "accepted", "paid", "failed",
+                     "cancelled"],
             "description": (
                 "awaiting_approval : retenu par un contrôle de Libeo (hold_reasons) jusqu'à ce qu'un administrateur "
                 "du compte l'approuve (scheduled) ou le refuse (cancelled, avec cancel_reason) ; "
-                "scheduled : programmé pour execution_date ; in_progress : dans un fichier SEPA (pain.001) remis "
-                "à la banque ; paid : la banque l'a confirmé (relevé pain.002 ou « Marquer comme débité ») ; "
-                "failed : rejeté par la banque (failure_reason) ; cancelled : annulé avant exécution."
+                "scheduled : programmé pour execution_date ; file_ready : dans un fichier SEPA (pain.001) que "
+                "l'entreprise doit transmettre à sa banque ; transmitted : l'entreprise a transmis le fichier "
+                "(transmitted_at) ; accepted : la banque l'a accepté sans l'avoir encore débité (bank_status : RCVD, "
+                "ACTC, ACCP, ACSP, ACWC, PDNG ; accepted_at) ; paid : débité (statut ACSC/ACCC, écriture d'un relevé "
+                "camt.053/054 ou « Marquer comme débité »), le paid_on de la banque ; failed : rejeté ou retourné "
+                "par la banque (failure_reason, failure_code), ou impossible à mettre au format SEPA ; cancelled : "
+                "annulé avant exécution. paid et failed sont définitifs. D'autres valeurs pourront s'ajouter : un "
+                "client affiche alors status_label."
             ),
         },
         "status_label": {
             "type": "string",
-            "description": "Le statut tel que Libeo l'affiche : « À approuver », « Programmé le 04/01/2027 », « Remis à la banque », "
-            "« Payé le 05/01/2027 », « Rejeté : compte du bénéficiaire clôturé (AC04) », « Annulé ».",
+            "description": "Le statut tel que Libeo l'affiche : « À approuver », « Programmé le 04/01/2027 », « Fichier prêt "
+            "— à transmettre à votre banque », « Transmis à la banque le 04/01/2027 », « Accepté par la banque le "
+            "05/01/2027 (ACSP) », « Débité le 05/01/2027 », « Rejeté : compte du bénéficiaire clôturé (AC04) », "
+            "« Annulé ».",
         },
         "hold_reasons": {
             "type": "array",
@@ -237,11 +247,25 @@ PAYMENT = {
         "amount_cents": {"type": "integer", "minimum": 1},
         "currency": {"type": "string"},
         "execution_date": {"type": "string", "format": "date"},
-        "paid_at": {**_DATETIME_OR_NULL, "description": "Quand la banque a confirmé le virement (UTC)."},
+        "transmitted_at": {**_DATETIME_OR_NULL, "description": "Quand le fichier a été transmis à la banque (UTC)."},
+        "accepted_at": {**_DATETIME_OR_NULL, "description": "Quand la banque a donné son dernier statut "
+                        "intermédiaire (UTC)."},
+        "bank_status": {"type": ["string", "null"], "description": "Le dernier statut ISO 20022 de la banque "
+                        "(ACSP, ACSC, RJCT…), BOOK pour une écriture de relevé."},
+        "paid_on": {"type": ["string", "null"], "format": "date", "description": "Avec paid : le jour du débit "
+                    "selon la banque (date de comptabilisation, sinon d'acceptation), jamais avant execution_date."},
+        "paid_at": {**_DATETIME_OR_NULL, "description": "Avec paid : le moment donné par la banque (UTC), ou le "
+                    "début du jour paid_on à Paris."},
         "failure_reason": {
             "type": ["string", "null"],
             "description": "Avec failed : le motif en français, code de la banque entre parenthèses.",
         },
+        "bank_text": {"type": ["string", "null"], "description": "Avec failed : le texte de la banque (AddtlInf), "
+                      "tel qu'elle l'a écrit."},
+        "failure_code": {"type": ["string", "null"], "description": "Avec failed : le code motif de la banque "
+                         "(ISO 20022, ex. AC04, ou le sien)."},
+        "new_iban_required": {"type": "boolean", "description": "Rejeté pour un motif du compte du bénéficiaire "
+                              "(clôturé, bloqué, invalide…) : payer à nouveau demande le nouvel IBAN du fournisseur."},
         "cancelled_at": _DATETIME_OR_NULL,
         "cancel_reason": {"type": ["string", "null"],
                           "description": "Le motif d'un paiement refusé par un administrateur (null sinon)."},
@@ -297,8 +321,10 @@ def _errors(*statuses: int) -> dict:
         403: "L'initiateur « accountant » n'est pas l'expert-comptable déclaré du compte.",
         404: "Ressource inconnue de ce compte.",
         409: "Conflit : facture déjà payée ou en paiement (payment_exists), facture verrouillée "
-        "(invoice_locked), première requête de cette clé d'idempotence encore en cours, ou justificatif "
-        "demandé pour un paiement ni remis à la banque ni payé (receipt_unavailable).",
+        "(invoice_locked), IBAN dont le dernier virement a été rejeté pour un motif du compte (iban_rejected : "
+        "le nouvel IBAN du fournisseur est nécessaire), première requête de cette clé d'idempotence encore en "
+        "cours, ou document demandé pour un paiement qui n'est pas dans un fichier de virements "
+        "(receipt_unavailable).",
         413: "Corps de requête trop volumineux (1 Mo ; 10 Mo pour un document : document_too_large).",
         415: "Le document n'est pas envoyé en application/pdf.",
         422: "Donnée refusée (type, longueur, IBAN, montant, date, champ inconnu…) ; field nomme le champ. "
@@ -448,11 +474,14 @@ def openapi_document(server_url: str) -> dict:
             "/payments/{payment_id}/receipt.pdf": {
                 "get": {
                     "operationId": "getPaymentReceipt",
-                    "summary": "Le « Justificatif de paiement » (PDF) d'un paiement remis à la banque ou payé.",
+                    "summary": "L'« Ordre de virement » (PDF) d'un paiement dans un fichier de virements, puis son "
+                    "« Justificatif de paiement » une fois débité.",
                     "description": (
+                        "Le document dit lequel il est : « Ordre de virement » tant que la banque n'a pas confirmé "
+                        "le débit (file_ready, transmitted, accepted), « Justificatif de paiement » ensuite (paid). "
                         "Donneur d'ordre (nom, SIRET, compte débité), bénéficiaire, IBAN masqués avec leur banque, "
-                        "montant, date d'exécution, référence de bout en bout (EndToEndId) et identifiant du "
-                        "fichier SEPA (MsgId), statut, date de génération (heure de Paris). 409 "
+                        "montant, date d'exécution, date du débit, référence de bout en bout (EndToEndId) et "
+                        "identifiant du fichier SEPA (MsgId), statut, date de génération (heure de Paris). 409 "
                         "(receipt_unavailable) pour un paiement programmé, rejeté ou annulé."
                     ),
                     "parameters": [_PAYMENT_ID],

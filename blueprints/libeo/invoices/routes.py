@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
+from core.calendar import late_payment_warning
 from core.dates import date_fr
 from core.paging import paginate
 from core.throttle import configured, signed_in_user
@@ -87,6 +90,7 @@ def _render_invoice(invoice, form: PayForm, status: int = 200):
     proposed, reason = proposed_execution_date(invoice)
     if not form.is_submitted():
         form.execution_date.data = proposed
+    chosen = form.execution_date.data if isinstance(form.execution_date.data, date) else proposed
     return (
         render_template(
             "libeo/invoices/detail.html",
@@ -95,6 +99,7 @@ def _render_invoice(invoice, form: PayForm, status: int = 200):
             payments=invoice_payments(invoice),
             form=form,
             date_hint=f"{reason} Un jour ouvré, d'aujourd'hui à un an au plus.",
+            late_warning=late_payment_warning(chosen, invoice.due_date),
             quota=PaymentQuota.for_account(current_account()),
         ),
         status,
@@ -150,9 +155,10 @@ def pay(invoice_id: int):
             "warning",
         )
     else:
+        late = late_payment_warning(payment.execution_date, invoice.due_date)
         flash(
             f"Le paiement de la facture {invoice.number} ({payment.amount_display}) est programmé "
-            f"pour le {date_fr(payment.execution_date)}.",
-            "success",
+            f"pour le {date_fr(payment.execution_date)}." + (f" {late}" if late else ""),
+            "warning" if late else "success",
         )
     return redirect(url_for("invoices.invoice", invoice_id=invoice_id))

@@ -1,4 +1,5 @@
-from wtforms import SubmitField
+from wtforms import DateField, SubmitField
+from wtforms.validators import InputRequired
 
 from core.forms import Form
 
@@ -8,4 +9,8 @@ class CancelForm(Form):
 
 
 class MarkDebitedForm(Form):
+    debit_date = DateField(
+        "Date du débit sur votre relevé",
+        validators=[InputRequired("Saisissez la date du débit, telle qu'elle figure sur le relevé de votre compte.")],
+    )
     submit = SubmitField("Confirmer : le virement est débité")

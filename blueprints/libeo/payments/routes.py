@@ -5,12 +5,14 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from core.dates import paris_today
 from core.paging import paginate
 from core.security import safe_next_url
-from core.views import page_number, pdf_response
+from core.views import page_number, pdf_response, show_domain_error
 from models.libeo import db
 from models.libeo.errors import LibeoError
-from models.libeo.payments.order import cancel_payment, mark_debited, payments_query
+from models.libeo.payments.bank_leg import anomalies_to_resolve, mark_debited
+from models.libeo.payments.order import cancel_payment, payments_query
 from models.libeo.payments.receipt import payment_receipt, receipt_file_name
 
 from ..context import account_payment_or_404, current_account
@@ -35,12 +37,14 @@ def list_payments():
 
 @bp.route("/<int:payment_id>")
 def payment(payment_id: int):
-    return render_template("libeo/payments/detail.html", payment=account_payment_or_404(payment_id))
+    found = account_payment_or_404(payment_id)
+    return render_template("libeo/payments/detail.html", payment=found,
+                           anomalies=anomalies_to_resolve(current_account(), found.id))
 
 
 @bp.route("/<int:payment_id>/justificatif.pdf")
 def receipt(payment_id: int):
-    """« Justificatif de paiement »: a payment remitted or paid; otherwise its page says why not."""
+    """« Ordre de virement », then « Justificatif de paiement » once debited; otherwise its page says why not."""
     payment = account_payment_or_404(payment_id)
     try:
         content = payment_receipt(payment)
@@ -75,19 +79,25 @@ def cancel(payment_id: int):
 
 @bp.route("/<int:payment_id>/debite", methods=["GET", "POST"])
 def mark_as_debited(payment_id: int):
-    """« Marquer comme débité »: a confirmation page, then the change."""
+    """« Marquer comme débité »: the debit date the statement shows, then the change."""
     account = current_account()
     payment = account_payment_or_404(payment_id)
     form = MarkDebitedForm()
     if form.validate_on_submit():
         number = payment.invoice.number
         try:
-            mark_debited(account, payment, current_user.email)
+            moved = mark_debited(account, payment, current_user.email, form.debit_date.data)
         except LibeoError as error:
             db.session.rollback()
-            flash(error.message, "error")
+            if error.field != "debit_date":
+                flash(error.message, "error")
+                return redirect(url_for("payments.payment", payment_id=payment_id))
+            show_domain_error(form, error)
         else:
             db.session.commit()
-            flash(f"Le paiement de la facture {number} est marqué comme débité : {payment.status_label}.", "success")
-        return redirect(url_for("payments.payment", payment_id=payment_id))
-    return render_template("libeo/payments/mark_debited.html", payment=payment, form=form)
+            flash(f"Le paiement de la facture {number} est marqué comme débité : {moved.status_label}.", "success")
+            return redirect(url_for("payments.payment", payment_id=payment_id))
+    elif not form.is_submitted():
+        form.debit_date.data = max(payment.execution_date, paris_today())
+    status = 422 if form.errors else 200
+    return render_template("libeo/payments/mark_debited.html", payment=payment, form=form), status

@@ -1,4 +1,5 @@
-"""« Remises »: the account's SEPA files (pain.001) to download, and the bank's answers (pain.002) to import."""
+"""« Remises »: the account's SEPA files (pain.001) to download and say transmitted, the bank's answers
+(pain.002, camt.053, camt.054) to import, and what they said that a person must decide."""
 
 from __future__ import annotations
 
@@ -11,17 +12,26 @@ from flask import (
     flash,
     redirect,
     render_template,
+    request,
     send_file,
     url_for,
 )
 from flask_login import current_user, login_required
 
+from core.ids import parse_id
 from core.paging import paginate
 from core.views import page_number
 from models.libeo import db
+from models.libeo.accounts.debtor_iban import latest_debtor_iban_change
 from models.libeo.errors import LibeoError
+from models.libeo.payments.bank_leg import (
+    account_anomaly,
+    anomalies_to_resolve,
+    confirm_transmission,
+    resolve_anomaly,
+)
 from models.libeo.payments.bank_status import MAX_REPORT_BYTES
-from models.libeo.payments.bank_status_import import import_bank_status
+from models.libeo.payments.bank_status_import import import_bank_status, recent_imports
 from models.libeo.payments.sepa import (
     account_batch,
     batch_file,
@@ -32,11 +42,11 @@ from models.libeo.payments.sepa import (
 )
 
 from ..context import current_account
-from .forms import BankStatusForm
-
-bp = Blueprint("remittances", __name__)
+from .forms import AnomalyForm, BankStatusForm, TransmitForm
 
 PER_PAGE = 25
+
+bp = Blueprint("remittances", __name__)
 
 
 @bp.before_request
@@ -53,10 +63,15 @@ def _batch_or_404(batch_id: int):
 
 
 def _render_list(form: BankStatusForm, status: int = 200):
-    pagination = paginate(db, batches_query(current_account()), page_number(), PER_PAGE)
+    account = current_account()
+    pagination = paginate(db, batches_query(account), page_number(), PER_PAGE)
     counts = status_counts([batch.id for batch in pagination.items])
     labels = {batch.id: batch_status_label(batch, counts[batch.id]) for batch in pagination.items}
-    return render_template("libeo/remittances/list.html", pagination=pagination, labels=labels, form=form), status
+    return render_template(
+        "libeo/remittances/list.html", pagination=pagination, labels=labels, form=form,
+        anomalies=anomalies_to_resolve(account), imports=recent_imports(account),
+        iban_change=latest_debtor_iban_change(account), transmit_form=TransmitForm(), anomaly_form=AnomalyForm(),
+    ), status
 
 
 @bp.route("/")
@@ -67,7 +82,10 @@ def list_batches():
 @bp.route("/<int:batch_id>")
 def batch(batch_id: int):
     found = _batch_or_404(batch_id)
-    return render_template("libeo/remittances/detail.html", batch=found, payments=batch_payments(found))
+    payments = batch_payments(found)
+    return render_template("libeo/remittances/detail.html", batch=found, payments=payments,
+                           label=batch_status_label(found, status_counts([found.id])[found.id]),
+                           transmit_form=TransmitForm())
 
 
 @bp.route("/<int:batch_id>/fichier")
@@ -88,9 +106,31 @@ def download(batch_id: int):
     return response
 
 
+@bp.route("/<int:batch_id>/transmise", methods=["POST"])
+def transmitted(batch_id: int):
+    """« Transmis à la banque »: the file's payments wait for the bank's answer."""
+    found = _batch_or_404(batch_id)
+    if not TransmitForm().validate_on_submit():
+        abort(400)
+    try:
+        moved = confirm_transmission(current_account(), found, current_user.email)
+    except LibeoError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        count = len(moved)
+        waiting = (f"{count} virement{'s' if count > 1 else ''} en attente de sa réponse (relevé de statut ou "
+                   "relevé de compte à importer ici)." if count else "la banque a déjà répondu pour ses virements.")
+        flash(f"Remise {found.reference} transmise à la banque : {waiting}", "success")
+    back = request.form.get("from")
+    return redirect(url_for("remittances.batch", batch_id=batch_id) if back == "detail"
+                    else url_for("remittances.list_batches"))
+
+
 @bp.route("/releve", methods=["POST"])
 def import_report():
-    """« Importer un relevé de la banque (pain.002) »: its payments are paid or rejected."""
+    """« Importer un relevé de la banque »: its payments are accepted, debited or rejected."""
     form = BankStatusForm()
     if not form.validate_on_submit():
         return _render_list(form, 422)
@@ -102,5 +142,25 @@ def import_report():
         form.report.errors = [*form.report.errors, error.message]
         return _render_list(form, 422)
     db.session.commit()
-    flash(result.summary, "success" if result.changed else "info")
+    flash(result.summary, "warning" if result.needs_a_person else "success" if result.changed else "info")
     return redirect(url_for("remittances.list_batches"))
+
+
+@bp.route("/anomalies/<int:anomaly_id>", methods=["POST"])
+def resolve(anomaly_id: int):
+    """A person resolves what a bank report said that Libeo did not apply by itself."""
+    if account_anomaly(current_account(), anomaly_id) is None:
+        abort(404)
+    form = AnomalyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        done = resolve_anomaly(current_account(), anomaly_id, form.decision.data or "", current_user.email,
+                               parse_id(form.payment_id.data or ""))
+    except LibeoError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(done, "success")
+    return redirect(url_for("remittances.list_batches") + "#anomalies")

@@ -8,6 +8,13 @@ from flask_login import current_user, login_required
 from core.money import cents_to_input
 from core.views import show_domain_error
 from models.libeo import db
+from models.libeo.accounts.debtor_iban import (
+    cancel_debtor_iban,
+    confirm_debtor_iban,
+    other_administrators,
+    pending_change,
+    request_debtor_iban,
+)
 from models.libeo.accounts.keys import (
     active_api_key,
     issue_meg_api_key,
@@ -19,7 +26,6 @@ from models.libeo.accounts.services import (
     invite_user,
     remove_accountant,
     set_approval_rules,
-    set_bank_account,
 )
 from models.libeo.errors import LibeoError
 from models.libeo.payments.quota import PaymentQuota
@@ -47,19 +53,63 @@ def company():
     account = current_account()
     form = BankAccountForm()
     if form.validate_on_submit():
+        require_admin()
         try:
-            set_bank_account(account, form.iban.data, form.bic.data)
+            change = request_debtor_iban(account, form.iban.data, form.bic.data, current_user)
         except LibeoError as error:
             db.session.rollback()
             show_domain_error(form, error)
         else:
             db.session.commit()
-            flash("Le compte bancaire est enregistré : vos paiements programmés seront exécutés.", "success")
+            if change is None:
+                flash("Le compte bancaire n'a pas changé.", "info")
+            elif change.is_pending:
+                flash("Le changement de compte bancaire attend la confirmation d'un autre administrateur : d'ici là, "
+                      "les virements débitent toujours l'ancien compte.", "warning")
+            else:
+                flash("Le compte bancaire est enregistré : les prochains fichiers de virements le débiteront.",
+                      "success")
             return redirect(url_for("settings.company"))
     elif not form.is_submitted():
         form.iban.data = account.debtor_iban_display
         form.bic.data = account.debtor_bic or ""
-    return render_template("libeo/settings/company.html", form=form, quota=PaymentQuota.for_account(account))
+    waiting = pending_change(account)
+    return render_template(
+        "libeo/settings/company.html", form=form, quota=PaymentQuota.for_account(account), waiting=waiting,
+        confirmers=other_administrators(account, waiting.requested_by) if waiting else 0, action_form=ActionForm(),
+    )
+
+
+@bp.route("/compte-bancaire/confirmer", methods=["POST"])
+def confirm_bank_account():
+    """A second administrator confirms the change of the debit IBAN."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        change = confirm_debtor_iban(current_account(), current_user)
+    except LibeoError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(f"Le changement est confirmé : les prochains fichiers de virements débiteront {change.new_iban_masked}.",
+              "success")
+    return redirect(url_for("settings.company"))
+
+
+@bp.route("/compte-bancaire/annuler", methods=["POST"])
+def cancel_bank_account():
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        cancel_debtor_iban(current_account(), current_user)
+    except LibeoError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash("Le changement de compte bancaire est annulé : rien n'a changé.", "success")
+    return redirect(url_for("settings.company"))
 
 
 @bp.route("/utilisateurs", methods=["GET", "POST"])

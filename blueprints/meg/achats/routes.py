@@ -10,6 +10,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
+from core.calendar import late_payment_warning
 from core.dates import date_fr
 from core.db import reads_first
 from core.money import format_amount
@@ -285,7 +286,9 @@ def _outcome_message(invoice, payment: PaymentAttempt) -> tuple[str, str]:
     if payment.status is PaymentState.AWAITING_APPROVAL:
         return f"Paiement demandé ({what}) : il attend l'approbation d'un administrateur dans Libeo.", "warning"
     if payment.status is PaymentState.SCHEDULED:
-        return f"Paiement programmé le {date_fr(payment.execution_date)} : {what}, via Libeo.", "success"
+        late = late_payment_warning(payment.execution_date, invoice.due_date) if payment.execution_date else None
+        message = f"Paiement programmé le {date_fr(payment.execution_date)} : {what}, via Libeo."
+        return (f"{message} {late}", "warning") if late else (message, "success")
     return f"{payment.label} : {what}.", "success" if payment.status.holds_invoice else "error"
 
 

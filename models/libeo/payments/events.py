@@ -62,8 +62,17 @@ def payment_json(payment: Payment) -> dict:
         "amount_cents": payment.amount_cents,
         "currency": payment.currency,
         "execution_date": payment.execution_date.isoformat(),
+        # The bank leg (file_ready → transmitted → accepted → paid or failed), each with the bank's date.
+        "transmitted_at": iso_datetime(payment.transmitted_at),
+        "accepted_at": iso_datetime(payment.accepted_at),
+        "bank_status": payment.bank_status,
+        "paid_on": payment.paid_on.isoformat() if payment.paid_on else None,
         "paid_at": iso_datetime(payment.paid_at),
         "failure_reason": payment.failure_reason,
+        "failure_code": payment.failure_code,
+        "bank_text": payment.bank_text,
+        # Rejected for a reason of the payee's account: pay again only to the supplier's new IBAN.
+        "new_iban_required": payment.new_iban_required,
         "cancelled_at": iso_datetime(payment.cancelled_at),
         "cancel_reason": payment.cancel_reason,
         "invoice_external_id": payment.invoice.external_id,

@@ -31,44 +31,80 @@ from core.validators import format_iban
 from models.libeo.accounts.models import Account, _enum
 from models.libeo.db import Model
 from models.libeo.invoices.models import Invoice, InvoiceStatus, bic_display
+from models.libeo.payments.reason_codes import ACCOUNT_REASONS
 
 
 class PaymentStatus(enum.Enum):
-    """A payment's life (docs/architecture.md §4)."""
+    """A payment's life (docs/architecture.md §4).
+
+    The bank leg says only what is known: a file written is not money sent
+    (``file_ready``), a file the person says they uploaded is not accepted
+    (``transmitted``), a status the bank gives on the way is not a debit
+    (``accepted``). ``paid`` and ``failed`` are final: no bank report ever
+    moves a payment out of them (a report that contradicts one is kept as an
+    anomaly for a person to resolve).
+    """
 
     AWAITING_APPROVAL = "awaiting_approval"  # held by a safeguard until an administrator decides
     SCHEDULED = "scheduled"  # will be executed on its execution date
-    IN_PROGRESS = "in_progress"  # in a SEPA file (pain.001) the account can download
-    PAID = "paid"  # the bank confirmed it (status report, or « Marquer comme débité »)
-    FAILED = "failed"  # the bank rejected it, or it could not be put in a SEPA file
+    FILE_READY = "file_ready"  # in a SEPA file (pain.001), to be transmitted to the bank by the person
+    TRANSMITTED = "transmitted"  # the person confirmed uploading the file to the bank
+    ACCEPTED = "accepted"  # the bank accepted it on the way (RCVD, ACTC, ACCP, ACSP, ACWC, PDNG): not debited yet
+    PAID = "paid"  # debited: ACSC/ACCC, a statement's booking, or « Marquer comme débité », on the bank's date
+    FAILED = "failed"  # the bank rejected or returned it, or it could not be put in a SEPA file
     CANCELLED = "cancelled"  # cancelled before execution
 
     @property
     def badge(self) -> str:
-        return {"awaiting_approval": "badge-warn", "scheduled": "badge-warn", "in_progress": "badge-warn",
-                "paid": "badge-ok", "failed": "badge-err"}.get(self.value, "")
+        if self is PaymentStatus.PAID:
+            return "badge-ok"
+        if self is PaymentStatus.FAILED:
+            return "badge-err"
+        return "" if self is PaymentStatus.CANCELLED else "badge-warn"
+
+    @property
+    def at_bank(self) -> bool:
+        """In a SEPA file, not settled yet: the states a bank report or a statement moves on."""
+        return self in AT_BANK
+
+    @property
+    def is_final(self) -> bool:
+        return self in (PaymentStatus.PAID, PaymentStatus.FAILED, PaymentStatus.CANCELLED)
 
 
-def payment_status_label(
-    status: PaymentStatus, execution_date: date | None, paid_at: datetime | None, failure_reason: str | None
-) -> str:
-    """The one wording of a payment's state, for every page and the API (``status_label``)."""
+FILE_READY_LABEL = "Fichier prêt — à transmettre à votre banque"
+AT_BANK = (PaymentStatus.FILE_READY, PaymentStatus.TRANSMITTED, PaymentStatus.ACCEPTED)
+
+
+def payment_status_label(payment: Payment) -> str:
+    """The one wording of a payment's state, for every page, the receipt and the API (``status_label``)."""
+    status = payment.status
     if status is PaymentStatus.AWAITING_APPROVAL:
         return "À approuver"
     if status is PaymentStatus.SCHEDULED:
-        return f"Programmé le {date_fr(execution_date)}"
-    if status is PaymentStatus.IN_PROGRESS:
-        return "Remis à la banque"
+        return f"Programmé le {date_fr(payment.execution_date)}"
+    if status is PaymentStatus.FILE_READY:
+        return FILE_READY_LABEL
+    if status is PaymentStatus.TRANSMITTED:
+        return _dated("Transmis à la banque", payment.transmitted_at)
+    if status is PaymentStatus.ACCEPTED:
+        label = _dated("Accepté par la banque", payment.accepted_at)
+        return f"{label} ({payment.bank_status})" if payment.bank_status else label
     if status is PaymentStatus.PAID:
-        return f"Payé le {date_fr(paris_today(as_utc(paid_at)))}" if paid_at else "Payé"
+        day = payment.paid_on or (paris_today(as_utc(payment.paid_at)) if payment.paid_at else None)
+        return f"Débité le {date_fr(day)}" if day else "Débité"
     if status is PaymentStatus.FAILED:
-        reason = (failure_reason or "").strip()
+        reason = (payment.failure_reason or "").strip()
         if not reason:
             return "Rejeté par la banque"
         return reason if reason.startswith("Rejeté") else f"Rejeté : {reason}"
     if status is PaymentStatus.CANCELLED:
         return "Annulé"
     raise ValueError(f"payment status without words: {status}")
+
+
+def _dated(words: str, moment: datetime | None) -> str:
+    return f"{words} le {date_fr(paris_today(as_utc(moment)))}" if moment else words
 
 
 # What each safeguard's code means, in the words both products use.
@@ -85,7 +121,9 @@ def invoice_status_for(status: PaymentStatus) -> InvoiceStatus:
     return {
         PaymentStatus.AWAITING_APPROVAL: InvoiceStatus.AWAITING_APPROVAL,
         PaymentStatus.SCHEDULED: InvoiceStatus.PAYMENT_SCHEDULED,
-        PaymentStatus.IN_PROGRESS: InvoiceStatus.PAYMENT_SCHEDULED,
+        PaymentStatus.FILE_READY: InvoiceStatus.PAYMENT_SCHEDULED,
+        PaymentStatus.TRANSMITTED: InvoiceStatus.PAYMENT_SCHEDULED,
+        PaymentStatus.ACCEPTED: InvoiceStatus.PAYMENT_SCHEDULED,
         PaymentStatus.PAID: InvoiceStatus.PAID,
         PaymentStatus.FAILED: InvoiceStatus.PAYMENT_FAILED,
         PaymentStatus.CANCELLED: InvoiceStatus.TO_PAY,
@@ -93,12 +131,12 @@ def invoice_status_for(status: PaymentStatus) -> InvoiceStatus:
 
 
 # A payment in these states holds its invoice (a second one is refused) and counts in the quota.
-ACTIVE_PAYMENT_STATUSES = (
-    PaymentStatus.AWAITING_APPROVAL, PaymentStatus.SCHEDULED, PaymentStatus.IN_PROGRESS, PaymentStatus.PAID,
+ACTIVE_PAYMENT_STATUSES = (PaymentStatus.AWAITING_APPROVAL, PaymentStatus.SCHEDULED, *AT_BANK, PaymentStatus.PAID)
+
+
+_ACTIVE_SQL = text(
+    "status IN ('awaiting_approval', 'scheduled', 'file_ready', 'transmitted', 'accepted', 'paid')"
 )
-
-
-_ACTIVE_SQL = text("status IN ('awaiting_approval', 'scheduled', 'in_progress', 'paid')")
 
 
 _AWAITING_SQL = text("status = 'awaiting_approval'")
@@ -165,11 +203,24 @@ class Payment(Model):
     initiated_by_role: Mapped[InitiatorRole] = mapped_column(_enum(InitiatorRole, 20))
     channel: Mapped[Channel] = mapped_column(_enum(Channel, 10))
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("sepa_batch.id"), index=True)
+    # The date asked for, when the SEPA file asks the bank for a later one (``execution_date``).
+    planned_execution_date: Mapped[date | None] = mapped_column(Date)
     # « Rejeté : compte du bénéficiaire clôturé (AC04) », as it is shown.
     failure_reason: Mapped[str | None] = mapped_column(String(300))
+    # The bank's reason code (ISO « AC04 », or its own) and its own words (AddtlInf), as it wrote them.
+    failure_code: Mapped[str | None] = mapped_column(String(35))
+    bank_text: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The person said they uploaded the file to the bank (or the bank's first report came first).
+    transmitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The bank's latest intermediate status (« ACSP »…) and when the bank gave it.
+    bank_status: Mapped[str | None] = mapped_column(String(4))
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The day the account was debited, as the bank says (booking date, acceptance date), never
+    # before the execution date asked for; ``paid_at`` the bank's moment, when it gives one.
+    paid_on: Mapped[date | None] = mapped_column(Date)
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Who clicked « Marquer comme débité » (None when a bank status report said so).
+    # Who clicked « Marquer comme débité » (None when a bank report said so).
     marked_paid_by: Mapped[str | None] = mapped_column(String(254))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Why the payment is held: codes (``new_iban``…) and French sentences naming
@@ -216,12 +267,22 @@ class Payment(Model):
 
     @property
     def has_receipt(self) -> bool:
-        """A « Justificatif de paiement » exists once the transfer is remitted to the bank."""
-        return self.status in (PaymentStatus.IN_PROGRESS, PaymentStatus.PAID)
+        """A document exists once the transfer is in a SEPA file: the order, then the proof of debit."""
+        return self.status.at_bank or self.status is PaymentStatus.PAID
+
+    @property
+    def receipt_title(self) -> str:
+        """« Ordre de virement » until the bank confirms the debit, « Justificatif de paiement » after."""
+        return "Justificatif de paiement" if self.status is PaymentStatus.PAID else "Ordre de virement"
+
+    @property
+    def new_iban_required(self) -> bool:
+        """Rejected for a reason of the payee's account: paying the same IBAN again would fail again."""
+        return self.status is PaymentStatus.FAILED and (self.failure_code or "").upper() in ACCOUNT_REASONS
 
     @property
     def status_label(self) -> str:
-        return payment_status_label(self.status, self.execution_date, self.paid_at, self.failure_reason)
+        return payment_status_label(self)
 
 
 class PaymentUsage(Model):
@@ -262,11 +323,11 @@ class SepaBatch(Model):
     """One SEPA Credit Transfer file (pain.001.001.03) for one account: a « remise ».
 
     ``sent`` once its file is stored here (``xml``), downloadable from
-    « Remises » by any process on any host; its payments are then
-    « Remis à la banque » until the bank's status report (pain.002) or a
-    person (« Marquer comme débité ») settles them. ``preparing`` is only
-    left by a run of release 1 that stopped half-way (completed by the next
-    run); ``failed`` when the XSD refused every transfer.
+    « Remises » by any process on any host: its payments are then « Fichier
+    prêt — à transmettre à votre banque » until the person confirms the
+    upload (``transmitted_at``), and then what the bank's reports say.
+    ``preparing`` is only left by a run of release 1 that stopped half-way
+    (completed by the next run); ``failed`` when the XSD refused every transfer.
     """
 
     __tablename__ = "sepa_batch"
@@ -276,36 +337,118 @@ class SepaBatch(Model):
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     reference: Mapped[str] = mapped_column(String(35), unique=True)
     status: Mapped[str] = mapped_column(String(20), default="preparing", index=True)
+    # ReqdExctnDt: the day the bank is asked to execute every transfer of the file.
     execution_date: Mapped[date] = mapped_column(Date)
     payment_count: Mapped[int] = mapped_column(Integer, default=0)
     total_cents: Mapped[int] = mapped_column(BigInteger, default=0)
-    # GrpHdr/MsgId: the bank's status report names the file by it (OrgnlMsgId).
+    # GrpHdr/MsgId: the bank's status report names the file by it (OrgnlMsgId); PmtInfId its
+    # block, which a statement's batch booking names.
     message_id: Mapped[str | None] = mapped_column(String(35), index=True, unique=True)
+    payment_info_id: Mapped[str | None] = mapped_column(String(35))
+    # The account debited, as the file says (the account's IBAN may change afterwards).
+    debtor_iban: Mapped[str | None] = mapped_column(String(34))
     file_name: Mapped[str | None] = mapped_column(String(255))
     file_sha256: Mapped[str | None] = mapped_column(String(64))
     # The pain.001 itself (release 1 kept it on the disk of the host that ran the execution).
     xml: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # When the file was written (« Fichier prêt »), and when and by whom its upload was confirmed.
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    transmitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    transmitted_by: Mapped[str | None] = mapped_column(String(254))
 
     account: Mapped[Account] = relationship()
     payments: Mapped[list[Payment]] = relationship(back_populates="batch", order_by="Payment.id")
 
+    @property
+    def debtor_iban_display(self) -> str:
+        return format_iban(self.debtor_iban) if self.debtor_iban else ""
+
 
 class BankStatusImport(Model):
-    """A bank status report (pain.002) applied to one of the account's files; each report once."""
+    """A bank report applied to the account: a status report (pain.002) of one of its files, or a
+    statement / debit notification (camt.053, camt.054) of its bank account. Each report once."""
 
     __tablename__ = "bank_status_import"
-    __table_args__ = (UniqueConstraint("batch_id", "message_id", name="uq_bank_status_import_report"),)
+    __table_args__ = (
+        UniqueConstraint("batch_id", "message_id", name="uq_bank_status_import_report"),
+        UniqueConstraint("account_id", "kind", "message_id", name="uq_bank_status_import_kind"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
-    batch_id: Mapped[int] = mapped_column(ForeignKey("sepa_batch.id", ondelete="CASCADE"))
+    # « pain.002 », « camt.053 », « camt.054 ».
+    kind: Mapped[str] = mapped_column(String(20), default="pain.002", server_default="pain.002")
+    # The file a status report answers (None for a statement).
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("sepa_batch.id", ondelete="CASCADE"))
     message_id: Mapped[str] = mapped_column(String(35))  # the report's own GrpHdr/MsgId
+    # When the bank made it (GrpHdr/CreDtTm).
+    bank_created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     imported_by: Mapped[str] = mapped_column(String(254))  # an e-mail, or « ligne de commande »
+    accepted_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     paid_count: Mapped[int] = mapped_column(Integer, default=0)
     failed_count: Mapped[int] = mapped_column(Integer, default=0)
+    anomaly_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    @property
+    def kind_label(self) -> str:
+        return REPORT_KINDS.get(self.kind, self.kind)
+
+
+REPORT_KINDS = {
+    "pain.002": "relevé de statut (pain.002)",
+    "camt.053": "relevé de compte (camt.053)",
+    "camt.054": "avis de débit (camt.054)",
+}
+
+
+_OPEN_SQL = text("resolved_at IS NULL")
+
+
+class BankAnomaly(Model):
+    """What a bank report said that Libeo did not apply, for a person to decide.
+
+    ``contradiction``: the report says the opposite of a final state (a
+    rejection of a debited payment, a debit of a rejected one); the payment
+    keeps its state until a person chooses. ``ambiguous``: a statement's
+    debit that several transfers could be; a person says which. ``amount``:
+    a debit whose amount is not the transfer's. Shown on the payment, on
+    « Remises » and in the « Journal »; resolving it is journaled too.
+    """
+
+    __tablename__ = "bank_anomaly"
+    __table_args__ = (
+        Index("ix_bank_anomaly_open", "account_id", "created_at", sqlite_where=_OPEN_SQL,
+              postgresql_where=_OPEN_SQL),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id", ondelete="CASCADE"), index=True)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("bank_status_import.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    message: Mapped[str] = mapped_column(String(1000))  # French, what a person reads
+    # What the report said, applied if a person decides so: « paid » on ``reported_on``, or « failed ».
+    reported_status: Mapped[str | None] = mapped_column(String(20))
+    reported_on: Mapped[date | None] = mapped_column(Date)
+    reported_code: Mapped[str | None] = mapped_column(String(35))
+    reported_text: Mapped[str | None] = mapped_column(String(500))
+    reported_reason: Mapped[str | None] = mapped_column(String(300))
+    amount_cents: Mapped[int | None] = mapped_column(BigInteger)
+    # The transfers a statement's debit may be (``ambiguous``).
+    candidate_ids: Mapped[list | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_by: Mapped[str | None] = mapped_column(String(254))
+    resolution: Mapped[str | None] = mapped_column(String(300))
+
+    payment: Mapped[Payment | None] = relationship()
+    report: Mapped[BankStatusImport | None] = relationship()
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
 
 
 class PaymentEvent(Model):

@@ -4,7 +4,7 @@ The guarantees hold under any concurrency, on SQLite and PostgreSQL, because
 the database enforces them: the quota is one conditional UPDATE of a counter
 row, a partial unique index allows one active payment per invoice, and every
 change of a payment's state is a conditional UPDATE from the state it
-leaves (``WHERE status = 'in_progress'``), so concurrent imports, clicks and
+leaves (``WHERE status = 'scheduled'``), so concurrent imports, clicks and
 runs decide once. Each change appends its event (``models.libeo.events``)
 in the same transaction."""
 
@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from core.calendar import (
+    LATE_PAYMENT,
     default_execution_date,
     earliest_execution_date,
     is_business_day,
@@ -48,7 +49,7 @@ from models.libeo.payments.models import (
     invoice_status_for,
 )
 from models.libeo.payments.quota import PaymentQuota, quota_month
-from models.libeo.payments.safeguards import after_creation, holds_for
+from models.libeo.payments.safeguards import after_creation, holds_for, rejected_iban_refusal
 from models.libeo.payments.transitions import move_payments
 
 MAX_SCHEDULE_AHEAD = timedelta(days=365)
@@ -77,8 +78,8 @@ def _already_paid(number: str, payment: Payment | None) -> Conflict:
         message = f"La facture {number} est déjà payée."
     elif payment is not None and payment.status is PaymentStatus.AWAITING_APPROVAL:
         message = f"Un paiement de la facture {number} attend déjà l'approbation d'un administrateur."
-    elif payment is not None and payment.status is PaymentStatus.IN_PROGRESS:
-        message = f"Un paiement de la facture {number} est déjà remis à la banque."
+    elif payment is not None and payment.status.at_bank:
+        message = f"Un paiement de la facture {number} est déjà en cours à la banque ({payment.status_label})."
     else:
         message = f"Un paiement de la facture {number} est déjà programmé."
     return Conflict(message, code="payment_exists", payment_id=payment.id if payment else None)
@@ -115,18 +116,21 @@ def check_execution_date(execution_date: date, today: date) -> date:
 
 
 def proposed_execution_date(invoice: Invoice, today: date | None = None) -> tuple[date, str]:
-    """The date « Payer » proposes for ``invoice``, and why, in French."""
+    """The date « Payer » proposes for ``invoice``, and why, in French (``default_execution_date``)."""
     today = today or paris_today()
     proposed = default_execution_date(invoice.due_date, today)
     due = date_fr(invoice.due_date)
     if proposed == invoice.due_date:
         reason = f"Proposée à l'échéance de la facture ({due})."
-    elif invoice.due_date < today:
-        reason = f"L'échéance ({due}) est passée : proposée au prochain jour ouvré, le {date_fr(proposed)}."
+    elif proposed < invoice.due_date:
+        reason = (
+            f"L'échéance ({due}) n'est pas un jour ouvré des virements SEPA : proposée au jour ouvré qui la "
+            f"précède, le {date_fr(proposed)}, pour que le fournisseur soit payé à temps."
+        )
     else:
         reason = (
-            f"L'échéance ({due}) n'est pas un jour ouvré des virements SEPA : proposée au jour ouvré suivant, "
-            f"le {date_fr(proposed)}."
+            f"L'échéance ({due}) est passée ou trop proche : proposée au premier jour ouvré possible, le "
+            f"{date_fr(proposed)} ; {LATE_PAYMENT}."
         )
     return proposed, reason
 
@@ -147,8 +151,9 @@ def payment_order(
 
     Refusals: an accountant other than the account's (Forbidden), a date in
     the past, not a business day or more than a year ahead (InvalidData).
-    Without a date: ``due_date``, or the next TARGET business day when it is
-    past or not a business day (``default_execution_date``).
+    Without a date: the last TARGET business day on or before ``due_date``,
+    never before the first one a transfer ordered today can have
+    (``default_execution_date``). A date after the due date is allowed.
     """
     email = normalize_email(initiator.email, "initiated_by_email")
     if initiator.role is InitiatorRole.ACCOUNTANT and not account.is_accountant(email):
@@ -203,7 +208,9 @@ def place_payment(
     ``awaiting_approval``, with its reasons; it holds its invoice and
     counts in the quota like a scheduled one.
     Refusals: an invoice already paid or being paid (Conflict
-    ``payment_exists``), the month's quota used up (QuotaExceeded). When
+    ``payment_exists``), the month's quota used up (QuotaExceeded), an IBAN
+    the bank rejected for a reason of the account (Conflict
+    ``iban_rejected``: the supplier's new IBAN is needed). When
     refused after counting, the session is rolled back so that nothing of
     the attempt remains (an invoice sent with the request included).
     """
@@ -229,6 +236,10 @@ def place_payment(
         quota_used_up(account, quota.month)
     created_at = now or utcnow()
     hold = holds_for(account, invoice, initiator.role, email)
+    if hold.rejected_iban:
+        iban = invoice.supplier_iban
+        db.session.rollback()
+        raise Conflict(rejected_iban_refusal(iban, hold.rejected_iban), "supplier_iban", code="iban_rejected")
     status = PaymentStatus.AWAITING_APPROVAL if hold else PaymentStatus.SCHEDULED
     payment = Payment(
         account_id=account.id,
@@ -289,24 +300,9 @@ def cancel_payment(account: Account, payment: Payment, actor: str | None = None)
     if not moved:
         db.session.rollback()
         raise Conflict(
-            "Ce paiement ne peut plus être annulé : il est remis à la banque, payé, rejeté ou déjà annulé.",
+            "Ce paiement ne peut plus être annulé : son fichier de virements est prêt ou transmis à la banque, ou il "
+            "est débité, rejeté ou déjà annulé.",
             code="payment_not_cancellable",
-        )
-
-
-def mark_debited(account: Account, payment: Payment, by_email: str) -> None:
-    """« Marquer comme débité »: a person saw the transfer on the account's statement."""
-    if payment.account_id != account.id:
-        raise NotFound("Ce paiement n'existe pas.")
-    moved = move_payments(
-        [payment.id], (PaymentStatus.IN_PROGRESS,), PaymentStatus.PAID,
-        account_id=account.id, paid_at=utcnow(), marked_paid_by=by_email,
-    )
-    if not moved:
-        db.session.rollback()
-        raise Conflict(
-            f"Ce paiement n'est plus « Remis à la banque » ({payment.status_label}) : il n'a pas été modifié.",
-            code="payment_not_in_progress",
         )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import bindparam, case, select, text, update
 from werkzeug.utils import (
     cached_property,  # not functools': on 3.11 it locks every instance while one computes
 )
@@ -129,3 +129,45 @@ _COUNT_ONE_UNLIMITED = text(_COUNT_ONE + " RETURNING payment_count")
 
 
 _COUNT_ONE_LIMITED = text(_COUNT_ONE + " WHERE payment_usage.payment_count < :usage_limit RETURNING payment_count")
+
+
+def hold_months(account_id: int, months: set[str]) -> None:
+    """Locks the account's counter rows of ``months`` until commit, before its payments are moved.
+
+    Every writer of an account takes its rows in one order: the month's
+    counter, then the payments, then the account's row (the events). A bank
+    report that rejects payments gives their slots back only once they have
+    moved, so it takes the counters first, here.
+    """
+    if months:
+        db.session.execute(
+            update(PaymentUsage)
+            .where(PaymentUsage.account_id == account_id, PaymentUsage.month.in_(sorted(months)))
+            .values(payment_count=PaymentUsage.payment_count)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def give_back(account_id: int, created: list[datetime]) -> None:
+    """Frees the slots of payments that no longer count (rejected by the bank), in the months they
+    were counted in (Paris month of their creation); never below zero."""
+    per_month: dict[str, int] = {}
+    for moment in created:
+        month = quota_month(moment)
+        per_month[month] = per_month.get(month, 0) + 1
+    for month, count in sorted(per_month.items()):
+        db.session.execute(
+            update(PaymentUsage)
+            .where(PaymentUsage.account_id == account_id, PaymentUsage.month == month)
+            .values(payment_count=case((PaymentUsage.payment_count > count, PaymentUsage.payment_count - count),
+                                       else_=0))
+            .execution_options(synchronize_session=False)
+        )
+
+
+def take_back(account_id: int, created: list[datetime]) -> None:
+    """Counts again payments a person decided were debited after all (an anomaly resolved): money
+    that left counts in its month whatever the plan's limit."""
+    for moment in created:
+        db.session.connection().execute(_COUNT_ONE_UNLIMITED, {"usage_account": account_id,
+                                                              "usage_month": quota_month(moment)})

@@ -1,9 +1,12 @@
-"""The « Justificatif de paiement »: a PDF proving a payment was remitted or paid.
+"""A payment's document: its « Ordre de virement » until the bank confirms the debit, then its
+« Justificatif de paiement ».
 
 ``receipt_pdf(data)`` draws it with ReportLab from a ``ReceiptData`` the
 caller fills from a payment, its SEPA file and the two accounts; it reads no
-database. Both IBANs are given whole and always printed masked (« FR76 ••••
-… ••12 345 »): a receipt is forwarded by e-mail, an account number is not.
+database. The document says which it is: an order proves what was asked of
+the bank, not that money left. Both IBANs are given whole and always printed
+masked (« FR76 •••• … ••12 345 »): a receipt is forwarded by e-mail, an
+account number is not.
 """
 
 from __future__ import annotations
@@ -36,12 +39,23 @@ class ReceiptData:
     execution_date: date | None
     end_to_end_id: str
     sepa_message_id: str | None
-    status_label: str  # « Remis à la banque », « Payé le 12/10/2026 »…
+    status_label: str  # « Transmis à la banque le 10/10/2026 », « Débité le 12/10/2026 »…
     generated_at: datetime  # aware; a naive one is taken as UTC
     debtor_bank: str | None = None
     creditor_bank: str | None = None
     creditor_bic: str | None = None
     payment_reference: str | None = None  # Libeo's own number for the payment
+    # Set once the bank confirmed the debit: the document is then the « Justificatif de paiement ».
+    debited_on: date | None = None
+    debit_source: str | None = None  # « avis de débit camt.054 … », « statut ACSC de la banque »…
+
+    @property
+    def is_proof(self) -> bool:
+        return self.debited_on is not None
+
+    @property
+    def title(self) -> str:
+        return "Justificatif de paiement" if self.is_proof else "Ordre de virement"
 
 
 def receipt_pdf(data: ReceiptData) -> bytes:
@@ -74,8 +88,12 @@ def receipt_pdf(data: ReceiptData) -> bytes:
         ("Montant", para(format_amount(data.amount_cents, data.currency), amount)),
         ("Facture", para(data.invoice_number)),
         ("Date d'exécution", para(f"{data.execution_date:%d/%m/%Y}" if data.execution_date else "—")),
-        ("Donneur d'ordre", para(_joined(data.payer_name, f"SIRET {format_siret(data.payer_siret)}" if data.payer_siret else None))),
-        ("Compte débité", [para(mask_iban(data.debtor_iban)), para(_joined(data.debtor_bank or bank_name(data.debtor_iban)), label)]),
+        ("Débité le", para(_joined(f"{data.debited_on:%d/%m/%Y}", data.debit_source) if data.debited_on
+                           else "non confirmé par la banque à la date de ce document")),
+        ("Donneur d'ordre", para(_joined(
+            data.payer_name, f"SIRET {format_siret(data.payer_siret)}" if data.payer_siret else None))),
+        ("Compte débité", [para(mask_iban(data.debtor_iban)),
+                           para(_joined(data.debtor_bank or bank_name(data.debtor_iban)), label)]),
         ("Bénéficiaire", para(data.beneficiary_name, strong)),
         ("Compte crédité", [para(mask_iban(data.creditor_iban)), para(_joined(
             data.creditor_bank or bank_name(data.creditor_iban),
@@ -97,26 +115,31 @@ def receipt_pdf(data: ReceiptData) -> bytes:
     story = [
         para("Libeo", strong),
         Spacer(1, 6 * mm),
-        para("Justificatif de paiement", title),
+        para(data.title, title),
         para(f"Virement SEPA de {data.payer_name} à {data.beneficiary_name}"),
         Spacer(1, 8 * mm),
         table,
         Spacer(1, 10 * mm),
         para(f"Document généré le {_paris(data.generated_at)} (heure de Paris) par Libeo.", small),
-        para(
-            "Ce justificatif atteste que l'ordre de virement a été remis à la banque du donneur "
-            "d'ordre avec les références ci-dessus ; la référence de bout en bout accompagne le "
-            "virement jusqu'au bénéficiaire. Les numéros de compte sont masqués.",
-            small,
-        ),
+        para(_explanation(data), small),
     ]
     out = io.BytesIO()
     SimpleDocTemplate(
         out, pagesize=A4, initialFontName=FONT,
         leftMargin=20 * mm, rightMargin=20 * mm, topMargin=20 * mm, bottomMargin=20 * mm,
-        title=f"Justificatif de paiement — facture {data.invoice_number}", author="Libeo", lang="fr-FR",
+        title=f"{data.title} — facture {data.invoice_number}", author="Libeo", lang="fr-FR",
     ).build(story)
     return out.getvalue()
+
+
+def _explanation(data: ReceiptData) -> str:
+    if data.is_proof:
+        return ("Ce justificatif atteste que la banque du donneur d'ordre a débité ce virement à la date "
+                "ci-dessus ; la référence de bout en bout accompagne le virement jusqu'au bénéficiaire. "
+                "Les numéros de compte sont masqués.")
+    return ("Ce document est l'ordre de virement préparé par Libeo pour la banque du donneur d'ordre, avec les "
+            "références ci-dessus. Ce n'est pas un justificatif de paiement : la banque n'a pas encore confirmé "
+            "le débit. Les numéros de compte sont masqués.")
 
 
 def _joined(*parts: str | None) -> str:

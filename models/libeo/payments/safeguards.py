@@ -60,6 +60,7 @@ from sqlalchemy import (
     case,
     or_,
     select,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
@@ -124,6 +125,9 @@ class KnownSupplierIban(Model):
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # « premier paiement », or the administrator who approved it.
     recorded_by: Mapped[str] = mapped_column(String(254))
+    # The bank rejected the last transfer to this IBAN for a reason of the account (closed,
+    # blocked, not the payee's…), in French: paying it again would fail again. Cleared by a debit.
+    rejected_reason: Mapped[str | None] = mapped_column(String(300))
 
 
 # Names are normalised and compared once per process (a payment compares its supplier's name
@@ -179,6 +183,9 @@ class Hold:
     # The IBANs known for the supplier (its exact key), as read for the checks; None when they
     # alone filled that read, which may then have missed some (``remember_iban`` reads them itself).
     supplier_ibans: frozenset[str] | None = None
+    # Not a hold but a refusal: the bank rejected the last transfer to this IBAN for a reason of
+    # the account (``rejected_reason``); the supplier's new IBAN is needed.
+    rejected_iban: str | None = None
 
     def add(self, reason: str, detail: str) -> None:
         if reason not in self.reasons:
@@ -226,6 +233,8 @@ def _check_iban(account: Account, invoice: Invoice, hold: Hold) -> None:
             f"{date_fr(paris_today(previous.recorded_at))}). Vérifiez ce changement auprès du fournisseur, "
             "par un numéro de téléphone que vous connaissez déjà."
         ))
+    hold.rejected_iban = next(
+        (row.rejected_reason for row in known if row.iban == invoice.supplier_iban and row.rejected_reason), None)
     others = [row for row, same in zip(known, alike) if row.iban == invoice.supplier_iban and not same]
     if others:
         names = ", ".join(f"« {row.supplier_name} »" for row in others[:3])
@@ -256,7 +265,7 @@ def _known_near_statement(word_count: int):
     return (
         # Up to KNOWN_NEAR_LIMIT rows a payment: read as plain rows, not as objects the session tracks.
         select(KnownSupplierIban.id, KnownSupplierIban.supplier_name, KnownSupplierIban.supplier_key,
-               KnownSupplierIban.iban, KnownSupplierIban.recorded_at)
+               KnownSupplierIban.iban, KnownSupplierIban.recorded_at, KnownSupplierIban.rejected_reason)
         .where(KnownSupplierIban.account_id == bindparam("account_id"),
                or_(KnownSupplierIban.iban == bindparam("iban"),
                    KnownSupplierIban.supplier_key == bindparam("key"), *near))
@@ -369,3 +378,46 @@ def after_creation(payment: Payment, hold: Hold, actor: str) -> None:
                 f"Paiement de la facture {payment.invoice.number} ({payment.amount_display} à "
                 f"{payment.creditor_name}) retenu pour approbation : " + " ".join(hold.details),
                 actor, payment.id)
+
+
+def rejected_iban_refusal(iban: str, reason: str) -> str:
+    """Why a payment to an IBAN the bank rejected for a reason of the account is refused, in French."""
+    return (
+        f"Le dernier virement vers l'IBAN {_iban_shown(iban)} a été rejeté par la banque : {reason}. Demandez au "
+        "fournisseur son nouvel IBAN et enregistrez-le avant de payer à nouveau (le paiement vers ce nouvel IBAN "
+        "sera vérifié comme tout changement d'IBAN)."
+    )
+
+
+def note_rejected_iban(payment: Payment) -> None:
+    """The bank rejected ``payment`` for a reason of the payee's account: no payment to its IBAN until a
+    debit to it shows the account works again. In the « Journal »."""
+    reason = (payment.failure_reason or "").removeprefix("Rejeté : ")[:300] or "motif non communiqué"
+    updated = db.session.execute(
+        update(KnownSupplierIban)
+        .where(KnownSupplierIban.account_id == payment.account_id, KnownSupplierIban.iban == payment.creditor_iban)
+        .values(rejected_reason=reason)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not updated:
+        db.session.add(KnownSupplierIban(
+            account_id=payment.account_id, supplier_key=supplier_key(payment.creditor_name),
+            supplier_name=payment.creditor_name, iban=payment.creditor_iban, recorded_at=utcnow(),
+            recorded_by="virement rejeté par la banque", rejected_reason=reason,
+        ))
+    journal(payment.account_id, "iban.rejected",
+            f"IBAN {_iban_shown(payment.creditor_iban)} de {payment.creditor_name} refusé par la banque ({reason}) : "
+            "plus de paiement vers cet IBAN sans le nouvel IBAN du fournisseur.", None, payment.id)
+
+
+def note_working_ibans(account_id: int, ibans: set[str]) -> None:
+    """Transfers to ``ibans`` were debited: those accounts work (again)."""
+    if not ibans:
+        return
+    db.session.execute(
+        update(KnownSupplierIban)
+        .where(KnownSupplierIban.account_id == account_id, KnownSupplierIban.iban.in_(sorted(ibans)),
+               KnownSupplierIban.rejected_reason.is_not(None))
+        .values(rejected_reason=None)
+        .execution_options(synchronize_session=False)
+    )

@@ -3,17 +3,25 @@
 A file is a transfer order the account hands to its bank: Libeo keeps it in
 its database (« Remises », downloadable from any process on any host) and
 also writes a copy to the export folder, for a bank connection that picks
-files up there. Its payments are then « Remis à la banque » (``in_progress``),
-not paid: they are paid once the bank confirms them (``models.libeo.
-bank_status_import``, or « Marquer comme débité »).
+files up there. Its payments are then « Fichier prêt — à transmettre à
+votre banque » (``file_ready``): nothing has reached the bank until the
+person says they uploaded the file (``bank_leg.confirm_transmission``), and
+nothing is paid until the bank says so (``bank_status_import``).
 
 Each batch is one transaction: the account's due payments are locked
 (``SKIP LOCKED``: concurrent runs take disjoint payments, and a payment
 being cancelled is left for the cancel to decide), the file is generated
 and checked against the XSD, stored with the batch, and the payments move
-from ``scheduled`` to ``in_progress`` with their events. The copy on disk is
-written after the commit: a crash never leaves on disk a file the database
-does not know.
+from ``scheduled`` to ``file_ready`` with their events, their execution date
+now the file's (a payment due earlier says which day it was planned for).
+The copy on disk is written after the commit: a crash never leaves on disk a
+file the database does not know.
+
+Identifiers: the file's MsgId is « LBO-<date and time, 24-hour clock>-<the
+batch's number> », its block's PmtInfId the MsgId with « -1 »: unique
+whatever the hour, and checked against the account's previous files. A
+debtor account without a BIC names its bank « NOTPROVIDED », as the EPC's
+implementation guidelines ask (never an empty element).
 """
 
 from __future__ import annotations
@@ -22,25 +30,31 @@ import hashlib
 import logging
 import os
 import secrets
-import xml.etree.ElementTree as ET
+import threading
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 
+import sepaxml
+from lxml import etree
 from sepaxml import SepaTransfer
 from sepaxml.validation import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
 from core.calendar import next_business_day
-from core.dates import paris_today, utcnow
+from core.dates import PARIS, as_utc, date_fr, paris_today, utcnow
 from core.sepa_text import bank_name
 from models.libeo.accounts.models import Account
 from models.libeo.db import db
-from models.libeo.payments.models import Payment, PaymentStatus, SepaBatch
+from models.libeo.payments.models import AT_BANK, FILE_READY_LABEL, Payment, PaymentStatus, SepaBatch
+from models.libeo.payments.quota import give_back, hold_months, quota_month
 from models.libeo.payments.transitions import move_payments
 
 PAIN_NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"
+PAIN_XSD = Path(sepaxml.__file__).parent / "schemas" / "pain.001.001.03.xsd"
+NOT_PROVIDED = "NOTPROVIDED"
 MAX_PAYMENTS_PER_BATCH = 500
 PREPARING, SENT, FAILED = "preparing", "sent", "failed"
 XSD_REFUSAL = (
@@ -59,6 +73,9 @@ class BatchResult:
     total_cents: int
     file_path: str | None
     failed_payments: int = 0
+    # Payments planned for an earlier day than the file's execution date (the run came later).
+    postponed: int = 0
+    execution_date: date | None = None
 
 
 @dataclass
@@ -70,7 +87,8 @@ class ExecutionReport:
     unverified: list[tuple[str, int]] = field(default_factory=list)
 
 
-def execute_due_payments(export_dir: str | Path | None, today: date | None = None) -> ExecutionReport:
+def execute_due_payments(export_dir: str | Path | None, today: date | None = None,
+                         now: datetime | None = None) -> ExecutionReport:
     """Puts every due scheduled payment in a SEPA file. Commits batch by batch (a batch job).
 
     An account whose owner is not verified (``Account.is_verified``) never
@@ -78,12 +96,12 @@ def execute_due_payments(export_dir: str | Path | None, today: date | None = Non
     order must come from the company itself. Its payments wait, and the
     report says why.
     """
-    today = today or paris_today()
+    today = today or paris_today(now)
     report = ExecutionReport()
     leftover = db.session.execute(select(SepaBatch.id, SepaBatch.account_id).where(SepaBatch.status == PREPARING)).all()
     for batch_id, account_id in leftover:
         if _still_verified(account_id):
-            _record(report, _finish_leftover(batch_id), export_dir)
+            _record(report, _finish_leftover(batch_id, now), export_dir)
     due = (Payment.status == PaymentStatus.SCHEDULED) & (Payment.execution_date <= today)
     accounts = db.session.scalars(
         select(Account).where(Account.id.in_(select(Payment.account_id).where(due))).order_by(Account.id)
@@ -96,7 +114,7 @@ def execute_due_payments(export_dir: str | Path | None, today: date | None = Non
             blocked = report.unverified if not account.is_verified else report.waiting_for_iban
             blocked.append((account.name, waiting))
             continue
-        while (result := _execute_batch(account.id, today)) is not None:
+        while (result := _execute_batch(account.id, today, now)) is not None:
             _record(report, result, export_dir)
     db.session.commit()
     return report
@@ -110,13 +128,14 @@ def _record(report: ExecutionReport, outcome: tuple[BatchResult, bytes | None] |
     report.batches.append(replace(result, file_path=str(path) if path else None))
 
 
-def _execute_batch(account_id: int, today: date) -> tuple[BatchResult, bytes | None] | None:
+def _execute_batch(account_id: int, today: date, now: datetime | None) -> tuple[BatchResult, bytes | None] | None:
     """One file of the account's due payments, committed; None when none is left."""
     if not _still_verified(account_id):
         return None
     batch = SepaBatch(
         account_id=account_id,
-        reference=f"LBO-{account_id}-{today:%Y%m%d}-{secrets.token_hex(4).upper()}",
+        # Until the batch has its number, which its MsgId (and so its reference) ends with.
+        reference=f"LBO-{secrets.token_hex(12).upper()}",
         status=PREPARING,
         # The date the bank is asked to execute the file on (ReqdExctnDt): a TARGET business day.
         execution_date=next_business_day(today),
@@ -124,6 +143,8 @@ def _execute_batch(account_id: int, today: date) -> tuple[BatchResult, bytes | N
     db.session.add(batch)
     # Writing first takes SQLite's write lock before the payments are read.
     db.session.flush()
+    batch.created_at = now or utcnow()
+    batch.message_id = batch.reference = _message_id(batch, batch.created_at)
     ids = db.session.scalars(
         select(Payment.id)
         .where(
@@ -138,7 +159,7 @@ def _execute_batch(account_id: int, today: date) -> tuple[BatchResult, bytes | N
     if not ids:
         db.session.rollback()
         return None
-    return _seal(batch, ids, (PaymentStatus.SCHEDULED,))
+    return _seal(batch, ids, (PaymentStatus.SCHEDULED,), now)
 
 
 def _still_verified(account_id: int) -> bool:
@@ -148,7 +169,7 @@ def _still_verified(account_id: int) -> bool:
     ) is not None
 
 
-def _finish_leftover(batch_id: int) -> tuple[BatchResult, bytes | None] | None:
+def _finish_leftover(batch_id: int, now: datetime | None) -> tuple[BatchResult, bytes | None] | None:
     """A batch a run of release 1 left « preparing »: its claimed payments go in its file now."""
     locked = db.session.execute(
         update(SepaBatch)
@@ -162,13 +183,14 @@ def _finish_leftover(batch_id: int) -> tuple[BatchResult, bytes | None] | None:
     batch = db.session.get(SepaBatch, batch_id)
     ids = db.session.scalars(
         select(Payment.id).where(
-            Payment.batch_id == batch_id, Payment.status.in_((PaymentStatus.SCHEDULED, PaymentStatus.IN_PROGRESS))
+            Payment.batch_id == batch_id, Payment.status.in_((PaymentStatus.SCHEDULED, PaymentStatus.FILE_READY))
         )
     ).all()
-    return _seal(batch, list(ids), (PaymentStatus.SCHEDULED, PaymentStatus.IN_PROGRESS))
+    return _seal(batch, list(ids), (PaymentStatus.SCHEDULED, PaymentStatus.FILE_READY), now)
 
 
-def _seal(batch: SepaBatch, ids: list[int], leaving: tuple[PaymentStatus, ...]) -> tuple[BatchResult, bytes | None]:
+def _seal(batch: SepaBatch, ids: list[int], leaving: tuple[PaymentStatus, ...],
+          now: datetime | None) -> tuple[BatchResult, bytes | None]:
     """Generates and stores the batch's file, moves its payments on, commits."""
     payments = list(
         db.session.scalars(
@@ -176,32 +198,48 @@ def _seal(batch: SepaBatch, ids: list[int], leaving: tuple[PaymentStatus, ...]) 
         ).unique()
     )
     account = batch.account
+    created = now or utcnow()
+    if batch.message_id is None:  # a batch of release 1 keeps its reference
+        batch.message_id = _message_id(batch, created)
+    batch.payment_info_id = f"{batch.message_id}-1"
+    batch.debtor_iban = account.debtor_iban
     rejected: list[Payment] = []
     try:
-        xml = _pain001(batch, payments).export(validate=True) if payments else None
+        xml = pain001_file(batch, payments, created) if payments else None
     except ValidationError:
         # Find the transfers the XSD refuses; the others still go to the bank.
-        rejected = [p for p in payments if not _is_valid_alone(batch, p)]
+        rejected = [p for p in payments if not _is_valid_alone(batch, p, created)]
         accepted = [p for p in payments if p not in rejected]
-        xml = _pain001(batch, accepted).export(validate=True) if accepted else None
+        xml = pain001_file(batch, accepted, created) if accepted else None
     accepted = [p for p in payments if p not in rejected]
-    move_payments(
+    hold_months(account.id, {quota_month(p.created_at) for p in rejected})
+    failed = move_payments(
         [p.id for p in rejected], leaving, PaymentStatus.FAILED,
         account_id=account.id, failure_reason=XSD_REFUSAL, batch_id=None,
     )
+    give_back(account.id, [p.created_at for p in failed])
     if xml is not None:
         batch.status = SENT
-        batch.message_id = ET.fromstring(xml).findtext(f".//{{{PAIN_NAMESPACE}}}MsgId")
         batch.file_name = f"{batch.reference}.xml"
         batch.file_sha256 = hashlib.sha256(xml).hexdigest()
         batch.xml = xml
-        batch.sent_at = utcnow()
+        batch.sent_at = created
     else:
         batch.status = FAILED
     batch.payment_count = len(accepted)
     batch.total_cents = sum(p.amount_cents for p in accepted)
     db.session.flush()
-    move_payments([p.id for p in accepted], leaving, PaymentStatus.IN_PROGRESS, account_id=account.id, batch_id=batch.id)
+    # One execution date, the file's: a payment due earlier than the run is executed that day, and says so.
+    late = [p.id for p in accepted if p.execution_date != batch.execution_date]
+    if late:
+        db.session.execute(
+            update(Payment)
+            .where(Payment.id.in_(late))
+            .values(planned_execution_date=Payment.execution_date, execution_date=batch.execution_date)
+            .execution_options(synchronize_session=False)
+        )
+    move_payments([p.id for p in accepted], leaving, PaymentStatus.FILE_READY, account_id=account.id,
+                  batch_id=batch.id)
     result = BatchResult(
         reference=batch.reference,
         account_name=account.name,
@@ -210,14 +248,71 @@ def _seal(batch: SepaBatch, ids: list[int], leaving: tuple[PaymentStatus, ...]) 
         total_cents=batch.total_cents,
         file_path=None,
         failed_payments=len(rejected),
+        postponed=len(late),
+        execution_date=batch.execution_date,
     )
     db.session.commit()
     return result, xml
 
 
+def _message_id(batch: SepaBatch, created: datetime) -> str:
+    """« LBO-20261204131302-42 »: the time on a 24-hour clock, then the batch's own number.
+
+    The number alone makes it unique; the account's earlier files are
+    checked all the same, since a bank refuses a MsgId it has seen (DU01).
+    """
+    message_id = f"LBO-{created.astimezone(PARIS):%Y%m%d%H%M%S}-{batch.id}"
+    taken = db.session.scalar(
+        select(SepaBatch.id).where(SepaBatch.account_id == batch.account_id, SepaBatch.message_id == message_id)
+    )
+    if taken is not None:
+        raise RuntimeError(f"MsgId {message_id} déjà utilisé par la remise {taken}")
+    return message_id
+
+
+def pain001_file(batch: SepaBatch, payments: list[Payment], created: datetime) -> bytes:
+    """The batch's pain.001.001.03 as the bank receives it, checked against the official XSD.
+
+    sepaxml writes the transfers; the file's identity (MsgId, creation time
+    in Paris, PmtInfId) and the debtor's bank are set here, then the whole
+    file is validated (ValidationError when the XSD refuses it).
+    """
+    root = etree.fromstring(_pain001(batch, payments).export(validate=False))
+    ns = {"p": PAIN_NAMESPACE}
+    header = root.find("p:CstmrCdtTrfInitn/p:GrpHdr", ns)
+    header.find("p:MsgId", ns).text = batch.message_id
+    header.find("p:CreDtTm", ns).text = created.astimezone(PARIS).isoformat(timespec="seconds")
+    for number, block in enumerate(root.findall("p:CstmrCdtTrfInitn/p:PmtInf", ns), 1):
+        block.find("p:PmtInfId", ns).text = batch.payment_info_id if number == 1 else f"{batch.message_id}-{number}"
+        institution = block.find("p:DbtrAgt/p:FinInstnId", ns)
+        if len(institution) == 0:
+            other = etree.SubElement(institution, f"{{{PAIN_NAMESPACE}}}Othr")
+            etree.SubElement(other, f"{{{PAIN_NAMESPACE}}}Id").text = NOT_PROVIDED
+    xml = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    _check_pain001(root)
+    return xml
+
+
+@lru_cache(maxsize=1)
+def _pain001_schema() -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(PAIN_XSD)))
+
+
+_SCHEMA_LOCK = threading.Lock()
+
+
+def _check_pain001(root) -> None:
+    with _SCHEMA_LOCK:
+        if _pain001_schema().validate(root):
+            return
+        error = _pain001_schema().error_log.last_error
+    raise ValidationError(f"pain.001.001.03 refusé par son XSD : {error}")
+
+
 def _pain001(batch: SepaBatch, payments: list[Payment]) -> SepaTransfer:
     account = batch.account
-    config = {"name": bank_name(account.name), "IBAN": account.debtor_iban, "batch": True, "currency": "EUR"}
+    config = {"name": bank_name(account.name), "IBAN": batch.debtor_iban or account.debtor_iban, "batch": True,
+              "currency": "EUR"}
     if account.debtor_bic:
         config["BIC"] = account.debtor_bic
     transfer = SepaTransfer(config, clean=True)
@@ -241,9 +336,9 @@ def _transaction(batch: SepaBatch, payment: Payment) -> dict:
     return transaction
 
 
-def _is_valid_alone(batch: SepaBatch, payment: Payment) -> bool:
+def _is_valid_alone(batch: SepaBatch, payment: Payment, created: datetime) -> bool:
     try:
-        _pain001(batch, [payment]).export(validate=True)
+        pain001_file(batch, [payment], created)
     except ValidationError:
         return False
     return True
@@ -306,7 +401,8 @@ def account_batch(account: Account, batch_id: int) -> SepaBatch | None:
 def batch_payments(batch: SepaBatch) -> list[Payment]:
     return list(
         db.session.scalars(
-            select(Payment).options(joinedload(Payment.invoice)).where(Payment.batch_id == batch.id).order_by(Payment.id)
+            select(Payment).options(joinedload(Payment.invoice))
+            .where(Payment.batch_id == batch.id).order_by(Payment.id)
         )
     )
 
@@ -327,14 +423,19 @@ def status_counts(batch_ids: list[int]) -> dict[int, dict[PaymentStatus, int]]:
 
 
 def batch_status_label(batch: SepaBatch, counts: dict[PaymentStatus, int]) -> str:
-    """« Remis à la banque : 2 virements en attente », « Traitée : 3 payés, 1 rejeté »…"""
+    """« Fichier prêt — à transmettre à votre banque », « Transmis à la banque le … : 2 virements en
+    attente de la banque », « Traitée : 3 débités, 1 rejeté »…"""
     if batch.status == FAILED:
         return "Aucun virement valide : fichier non créé"
-    waiting = counts.get(PaymentStatus.IN_PROGRESS, 0)
+    ready = counts.get(PaymentStatus.FILE_READY, 0)
+    waiting = sum(counts.get(status, 0) for status in AT_BANK)
     paid = counts.get(PaymentStatus.PAID, 0)
     failed = counts.get(PaymentStatus.FAILED, 0)
+    if ready and batch.transmitted_at is None:
+        return FILE_READY_LABEL
     if waiting:
-        return f"Remis à la banque : {waiting} virement{'s' if waiting > 1 else ''} en attente du relevé"
-    done = [f"{paid} payé{'s' if paid > 1 else ''}"] if paid else []
+        when = f" le {date_fr(paris_today(as_utc(batch.transmitted_at)))}" if batch.transmitted_at else ""
+        return f"Transmis à la banque{when} : {waiting} virement{'s' if waiting > 1 else ''} en attente de la banque"
+    done = [f"{paid} débité{'s' if paid > 1 else ''}"] if paid else []
     done += [f"{failed} rejeté{'s' if failed > 1 else ''}"] if failed else []
     return "Traitée : " + ", ".join(done) if done else "Traitée"

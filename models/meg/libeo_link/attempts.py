@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from flask import current_app
 from sqlalchemy import (
     JSON,
+    Boolean,
     Date,
     DateTime,
     Enum,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     UniqueConstraint,
     bindparam,
     exists,
+    false,
     select,
     update,
 )
@@ -34,7 +36,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.banks import bank_name
 from core.calendar import default_execution_date, is_business_day, next_business_day
-from core.dates import date_fr, paris_today, utcnow
+from core.dates import as_utc, date_fr, paris_today, utcnow
 from core.money import format_amount
 from core.validators import mask_iban
 from models.meg.achats.models import PaymentMode, SupplierInvoice
@@ -56,21 +58,31 @@ WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanc
 
 
 class PaymentState(enum.Enum):
-    """What MEG last knew of its request: Libeo's statuses, plus « requested » and « refused »."""
+    """What MEG last knew of its request: Libeo's statuses, plus « requested », « refused » and « unknown »."""
 
     REQUESTED = "requested"  # sent, or about to be; no answer heard yet
     REFUSED = "refused"  # Libeo said no: no payment exists
     AWAITING_APPROVAL = "awaiting_approval"
     SCHEDULED = "scheduled"
-    IN_PROGRESS = "in_progress"
-    PAID = "paid"
+    FILE_READY = "file_ready"  # in a SEPA file the company must transmit to its bank
+    TRANSMITTED = "transmitted"  # the company transmitted the file
+    ACCEPTED = "accepted"  # the bank accepted it, the money has not left
+    PAID = "paid"  # debited, on the bank's date
     FAILED = "failed"
     CANCELLED = "cancelled"
+    UNKNOWN = "unknown"  # a state of a later Libeo: shown in Libeo's words, still a payment
+    # Release 2 wrote « in_progress » (stored as IN_PROGRESS) for a payment in a SEPA file.
+    IN_PROGRESS = "file_ready"
 
     @property
     def holds_invoice(self) -> bool:
         """A payment exists or may exist: the invoice may not be paid again, nor its beneficiary changed."""
         return self not in (PaymentState.REFUSED, PaymentState.FAILED, PaymentState.CANCELLED)
+
+    @property
+    def has_document(self) -> bool:
+        """Libeo has its « Ordre de virement » (in a SEPA file) or its « Justificatif de paiement » (debited)."""
+        return self in (PaymentState.FILE_READY, PaymentState.TRANSMITTED, PaymentState.ACCEPTED, PaymentState.PAID)
 
 
 class PaymentAttempt(Model):
@@ -97,6 +109,16 @@ class PaymentAttempt(Model):
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     refusal: Mapped[str | None] = mapped_column(String(500))
     failure_reason: Mapped[str | None] = mapped_column(String(300))
+    # The bank leg as Libeo tells it, with the bank's dates.
+    transmitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    bank_status: Mapped[str | None] = mapped_column(String(4))
+    paid_on: Mapped[date | None] = mapped_column(Date)
+    failure_code: Mapped[str | None] = mapped_column(String(35))
+    # Rejected for a reason of the payee's account: pay again only to the supplier's new IBAN.
+    new_iban_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Libeo's words for a state MEG does not know (``UNKNOWN``).
+    libeo_label: Mapped[str | None] = mapped_column(String(300))
     cancel_reason: Mapped[str | None] = mapped_column(String(300))
     hold_reasons: Mapped[list | None] = mapped_column(JSON)
     # Libeo's sentences explaining the hold (the other invoice, the previous IBAN), shown on the invoice.
@@ -128,6 +150,24 @@ class PaymentAttempt(Model):
             return "badge-err"
         return "badge-warn"
 
+    @property
+    def document_title(self) -> str:
+        """What Libeo's PDF is: the order until the bank confirms the debit, then the receipt."""
+        return "Justificatif de paiement" if self.status is PaymentState.PAID else "Ordre de virement"
+
+    @property
+    def retry_refusal(self) -> str | None:
+        """Why this invoice cannot be paid again to the same IBAN, or None."""
+        if self.status is not PaymentState.FAILED or not self.new_iban_required:
+            return None
+        reason = (self.failure_reason or "motif non précisé").removeprefix("Rejeté : ")
+        return (f"Le dernier virement a été rejeté par la banque : {reason}. Demandez au fournisseur son nouvel IBAN "
+                "et modifiez-le dans la fiche du fournisseur avant de payer à nouveau.")
+
+    @property
+    def sent_iban(self) -> str | None:
+        return (((self.request_body or {}).get("invoice") or {}).get("supplier") or {}).get("iban")
+
     def record(self, info: LibeoPaymentInfo) -> None:
         """Libeo's account of the payment replaces what MEG knew (answers and events carry all of it)."""
         self.libeo_payment_id = info.id
@@ -135,6 +175,13 @@ class PaymentAttempt(Model):
         self.execution_date = info.execution_date
         self.paid_at = info.paid_at
         self.failure_reason = info.failure_reason
+        self.transmitted_at = info.transmitted_at
+        self.accepted_at = info.accepted_at
+        self.bank_status = info.bank_status
+        self.paid_on = info.paid_on
+        self.failure_code = info.failure_code
+        self.new_iban_required = info.new_iban_required
+        self.libeo_label = info.status_label
         self.cancel_reason = info.cancel_reason
         self.hold_reasons = list(info.hold_reasons)
         self.hold_details = list(info.hold_details)
@@ -143,11 +190,13 @@ class PaymentAttempt(Model):
 
 
 def _state_of(status: str) -> PaymentState:
+    if status == "in_progress":  # release 2's name, in the feed's older events
+        return PaymentState.FILE_READY
     try:
         state = PaymentState(status)
     except ValueError:
-        return PaymentState.SCHEDULED  # a state MEG does not know yet is still a payment
-    return state if state not in (PaymentState.REQUESTED, PaymentState.REFUSED) else PaymentState.SCHEDULED
+        return PaymentState.UNKNOWN  # a state MEG does not know yet is still a payment, in Libeo's words
+    return state if state not in (PaymentState.REQUESTED, PaymentState.REFUSED) else PaymentState.UNKNOWN
 
 
 HOLD_LABELS = {
@@ -170,15 +219,26 @@ def payment_label(payment: PaymentAttempt) -> str:
         return "À approuver dans Libeo" + (f" ({reasons})" if reasons else "")
     if state is PaymentState.SCHEDULED:
         return f"Programmé le {date_fr(payment.execution_date)}"
-    if state is PaymentState.IN_PROGRESS:
-        return "Remis à la banque"
+    if state is PaymentState.FILE_READY:
+        return "Fichier prêt — à transmettre à votre banque"
+    if state is PaymentState.TRANSMITTED:
+        return _dated("Transmis à la banque", payment.transmitted_at)
+    if state is PaymentState.ACCEPTED:
+        label = _dated("Accepté par la banque", payment.accepted_at)
+        return f"{label} ({payment.bank_status})" if payment.bank_status else label
     if state is PaymentState.PAID:
-        when = paris_today(payment.paid_at) if payment.paid_at else payment.execution_date
+        when = payment.paid_on or (paris_today(as_utc(payment.paid_at)) if payment.paid_at else payment.execution_date)
         return f"Payée via Libeo le {date_fr(when)}"
     if state is PaymentState.FAILED:
         reason = (payment.failure_reason or "motif non précisé").removeprefix("Rejeté : ")
         return f"Rejeté : {reason}"
+    if state is PaymentState.UNKNOWN:
+        return payment.libeo_label or "État communiqué par Libeo"
     return "Annulé" + (f" : {payment.cancel_reason}" if payment.cancel_reason else "")
+
+
+def _dated(words: str, moment: datetime | None) -> str:
+    return f"{words} le {date_fr(paris_today(as_utc(moment)))}" if moment else words
 
 
 @dataclass(frozen=True)
@@ -296,13 +356,18 @@ class LibeoState:
     def shows_pay_button(self, invoice: SupplierInvoice) -> bool:
         return self.row(invoice)[1] == "pay"
 
+    def new_iban_needed(self, invoice: SupplierInvoice) -> str | None:
+        """Why « Payer » waits for the supplier's new IBAN (the last transfer to this one was rejected for a
+        reason of the account), or None."""
+        return retry_refusal(invoice, self.payments.get(invoice.id))
+
     def awaits_answer(self, invoice: SupplierInvoice) -> bool:
         return self.row(invoice)[1] == "check"
 
     def row(self, invoice: SupplierInvoice) -> tuple[PaymentAttempt | None, str | None]:
         """An invoice's Libeo column, in one call per row of a list: its latest payment, and what
         it offers: ``"pay"`` (« Payer »), ``"check"`` (« Vérifier maintenant », a request left
-        unanswered) or None."""
+        unanswered), ``"new_iban"`` (the supplier's new IBAN first: its account was rejected) or None."""
         payment = self.payments.get(invoice.id)
         if self.refusal is not None:
             return payment, None
@@ -310,7 +375,20 @@ class LibeoState:
             return payment, "check" if payment.status is PaymentState.REQUESTED else None
         if invoice.payment_mode is not PaymentMode.LIBEO or invoice.is_paid:
             return payment, None
+        if retry_refusal(invoice, payment):
+            return payment, "new_iban"
         return payment, "pay"
+
+
+def retry_refusal(invoice: SupplierInvoice, payment: PaymentAttempt | None) -> str | None:
+    """Why ``invoice`` may not be paid again yet: its last transfer was rejected for a reason of the payee's
+    account, and the supplier's IBAN is still the one rejected. None once the IBAN changed (the new one goes
+    through Libeo's check of a new IBAN)."""
+    if payment is None or payment.retry_refusal is None:
+        return None
+    if payment.sent_iban and payment.sent_iban != invoice.supplier.iban:
+        return None
+    return payment.retry_refusal
 
 
 def libeo_state(user: User, company: Company, invoices: list[SupplierInvoice]) -> LibeoState:
@@ -369,7 +447,7 @@ def libeo_payload(invoice: SupplierInvoice) -> dict:
 def payments_keeping_old_iban(supplier_id: int, new_iban: str) -> list[PaymentAttempt]:
     """Payments asked to an IBAN other than ``new_iban`` for this supplier and not finished yet."""
     open_states = (PaymentState.REQUESTED, PaymentState.AWAITING_APPROVAL, PaymentState.SCHEDULED,
-                   PaymentState.IN_PROGRESS)
+                   PaymentState.FILE_READY, PaymentState.TRANSMITTED, PaymentState.ACCEPTED, PaymentState.UNKNOWN)
     candidates = db.session.scalars(
         select(PaymentAttempt).join(SupplierInvoice)
         .where(SupplierInvoice.supplier_id == supplier_id, PaymentAttempt.status.in_(open_states))

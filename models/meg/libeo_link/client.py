@@ -85,6 +85,15 @@ class LibeoPaymentInfo:
     invoice_external_id: str
     # Libeo's French sentences naming the other invoice or the previous IBAN (masked).
     hold_details: tuple[str, ...] = ()
+    # The bank leg, with the bank's dates (None from a Libeo that does not say).
+    transmitted_at: datetime | None = None
+    accepted_at: datetime | None = None
+    bank_status: str | None = None
+    paid_on: date | None = None
+    failure_code: str | None = None
+    new_iban_required: bool = False
+    # Libeo's own words for the state: what MEG shows of a state it does not know yet.
+    status_label: str | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LibeoPaymentInfo:
@@ -101,6 +110,13 @@ class LibeoPaymentInfo:
             hold_reasons=tuple(str(reason) for reason in data.get("hold_reasons") or ()),
             invoice_external_id=str(data.get("invoice_external_id") or ""),
             hold_details=tuple(detail[:500] for detail in data.get("hold_details") or () if isinstance(detail, str))[:10],
+            transmitted_at=_moment(data.get("transmitted_at")),
+            accepted_at=_moment(data.get("accepted_at")),
+            bank_status=_text(data.get("bank_status"), 4),
+            paid_on=_day(data.get("paid_on")),
+            failure_code=_text(data.get("failure_code"), 35),
+            new_iban_required=data.get("new_iban_required") is True,
+            status_label=_text(data.get("status_label")),
         )
 
 
@@ -111,8 +127,22 @@ class LibeoEvent:
     payment: LibeoPaymentInfo | None
 
 
-def _text(value) -> str | None:
-    return value[:300] if isinstance(value, str) and value else None
+def _text(value, length: int = 300) -> str | None:
+    return value[:length] if isinstance(value, str) and value else None
+
+
+def _moment(value) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+    except ValueError:
+        return None
+
+
+def _day(value) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) and value else None
+    except ValueError:
+        return None
 
 
 class LibeoClient:
@@ -151,7 +181,7 @@ class LibeoClient:
         return self._call("PUT", f"/invoices/{external_id}/document", data=pdf, content_type=PDF)
 
     def receipt_pdf(self, payment_id: str) -> bytes:
-        """The « Justificatif de paiement » of a payment remitted or paid."""
+        """The payment's « Ordre de virement » (in a SEPA file), or « Justificatif de paiement » (debited)."""
         return self._call("GET", f"/payments/{payment_id}/receipt.pdf", accept=PDF)
 
     def get_payment(self, payment_id: str) -> LibeoPaymentInfo:

@@ -36,6 +36,7 @@ from models.meg.libeo_link.attempts import (
     latest_payment,
     payer_for,
     payment_refusal,
+    retry_refusal,
 )
 from models.meg.libeo_link.client import (
     LibeoApiError,
@@ -78,6 +79,9 @@ def _open_attempt(invoice: SupplierInvoice, user: User, payer: Payer,
         current = latest_payment(invoice)
         if current is not None and current.status.holds_invoice:
             return current, False
+        refusal = retry_refusal(invoice, current)  # the supplier's account was rejected: its new IBAN first
+        if refusal:
+            raise LibeoLinkError(refusal)
         attempt = PaymentAttempt(
             invoice_id=invoice.id,
             attempt=(current.attempt + 1) if current else 1,

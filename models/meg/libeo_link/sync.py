@@ -50,7 +50,7 @@ MAX_PAGES = 20
 # Libeo describes each account (GET /me: name, accountant) this often.
 ACCOUNT_INTERVAL = timedelta(minutes=10)
 OPEN_STATES = (PaymentState.REQUESTED, PaymentState.AWAITING_APPROVAL, PaymentState.SCHEDULED,
-               PaymentState.IN_PROGRESS)
+               PaymentState.FILE_READY, PaymentState.TRANSMITTED, PaymentState.ACCEPTED, PaymentState.UNKNOWN)
 
 
 @dataclass

@@ -1,0 +1,435 @@
+"""The bank leg of a payment, told as the bank tells it: from the file written to the debit or the rejection.
+
+``file_ready`` (the SEPA file is in « Remises ») → ``transmitted`` (the
+person says they uploaded it) → ``accepted`` (the bank's intermediate
+statuses) → ``paid`` (debited, on the bank's date) or ``failed`` (rejected
+or returned, with the bank's reason). Every move is a conditional UPDATE from
+the state it leaves, with its event, so concurrent reports and clicks decide
+once; ``paid`` and ``failed`` are final: a bank fact contradicting one is kept
+as a :class:`BankAnomaly` for a person to resolve, never applied by itself.
+
+A payment's debit date is the bank's: the booking date of a statement, else
+the time the bank gave with its settlement status, and never before the
+execution date asked for (a bank does not debit earlier). A rejected payment
+gives its slot of the month's quota back, as a cancelled one does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+
+from core.dates import PARIS, date_fr, datetime_fr, paris_today, utcnow
+from models.libeo.accounts.models import Account
+from models.libeo.db import db
+from models.libeo.errors import Conflict, InvalidData, NotFound
+from models.libeo.journal import record as journal
+from models.libeo.payments.models import (
+    AT_BANK,
+    BankAnomaly,
+    BankStatusImport,
+    Payment,
+    PaymentStatus,
+    SepaBatch,
+)
+from models.libeo.payments.quota import give_back, hold_months, quota_month, take_back
+from models.libeo.payments.safeguards import note_rejected_iban, note_working_ibans
+from models.libeo.payments.transitions import move_payments
+
+Outcome = Literal["accepted", "paid", "failed"]
+# How far along the bank's intermediate statuses go: a later report of an earlier step changes nothing.
+STEP = {"RCVD": 1, "PDNG": 2, "ACTC": 3, "ACCP": 4, "ACWC": 5, "ACFC": 5, "ACSP": 6, "ACPD": 6}
+OUTCOME_RANK = {"accepted": 1, "paid": 2, "failed": 3}
+
+
+@dataclass(frozen=True)
+class BankFact:
+    """What one bank file says of one payment."""
+
+    payment_id: int
+    outcome: Outcome
+    status: str | None  # the ISO status (ACSP, ACSC, RJCT), or BOOK for a statement's entry
+    moment: datetime | None = None  # when the bank says it happened (AccptncDtTm, CreDtTm)
+    day: date | None = None  # the booking date of a statement's entry
+    reason_code: str | None = None
+    bank_text: str | None = None
+    failure_reason: str | None = None  # « Rejeté : compte du bénéficiaire clôturé (AC04) »
+    is_return: bool = False
+
+
+@dataclass
+class Applied:
+    """What applying a file's facts did."""
+
+    accepted: list[Payment] = field(default_factory=list)
+    paid: list[Payment] = field(default_factory=list)
+    failed: list[Payment] = field(default_factory=list)
+    anomalies: list[BankAnomaly] = field(default_factory=list)
+    unchanged: int = 0  # facts the payments already reflect, or older news
+
+
+def debit_day(payment: Payment, day: date | None, moment: datetime | None) -> date:
+    """The day the bank debited ``payment``: its booking date, else the day of its time, never before
+    the execution date asked for (the file's); the execution date itself when the bank gives neither."""
+    stated = day or (moment.astimezone(PARIS).date() if moment else None)
+    return max(stated, payment.execution_date) if stated else payment.execution_date
+
+
+def debit_moment(day: date, moment: datetime | None) -> datetime:
+    """``paid_at``: the bank's time when it falls on the debit day, else the start of that day in Paris."""
+    if moment is not None and moment.astimezone(PARIS).date() == day:
+        return moment
+    return datetime.combine(day, time(0), PARIS)
+
+
+def apply_facts(account_id: int, facts: Iterable[BankFact], source: str,
+                report: BankStatusImport | None = None) -> Applied:
+    """Moves each payment as its fact says, keeps contradictions as anomalies; in the caller's transaction.
+
+    ``source`` names the file in the anomalies' messages (« le relevé de
+    statut PSR-… du 04/12/2026 »). Of several facts about one payment in one file,
+    the furthest wins: a return over the booking it sends back, a booking
+    over an acceptance.
+    """
+    decisive: dict[int, BankFact] = {}
+    for fact in facts:
+        kept = decisive.get(fact.payment_id)
+        if kept is None or OUTCOME_RANK[fact.outcome] > OUTCOME_RANK[kept.outcome]:
+            decisive[fact.payment_id] = fact
+    applied = Applied()
+    if not decisive:
+        return applied
+    payments = {
+        p.id: p for p in db.session.scalars(
+            select(Payment).options(joinedload(Payment.invoice))
+            .where(Payment.id.in_(decisive), Payment.account_id == account_id)
+        )
+    }
+    already = set(db.session.execute(
+        select(BankAnomaly.payment_id, BankAnomaly.reported_status)
+        .where(BankAnomaly.payment_id.in_(payments), BankAnomaly.resolved_at.is_(None))
+    ).tuples())
+    now = utcnow()
+    moves: dict[tuple, list[int]] = {}
+    for payment_id, fact in sorted(decisive.items()):
+        payment = payments.get(payment_id)
+        if payment is None:
+            continue
+        move = _move_for(payment, fact, now)
+        if move is None:
+            anomaly = _contradiction(payment, fact, source)
+            if anomaly is None or (payment_id, anomaly.reported_status) in already:
+                applied.unchanged += 1  # the same contradiction, already waiting for a person
+            else:
+                applied.anomalies.append(keep_anomaly(account_id, anomaly, report))
+            continue
+        target, values = move
+        moves.setdefault((payment.status, target, tuple(sorted(values.items(), key=lambda kv: kv[0]))), []).append(
+            payment_id)
+    failing = [payments[i] for (_, target, _), ids in moves.items() if target is PaymentStatus.FAILED for i in ids]
+    hold_months(account_id, {quota_month(p.created_at) for p in failing})
+    for (leaving, target, values), ids in moves.items():
+        moved = move_payments(ids, (leaving,), target, account_id=account_id, **dict(values))
+        {PaymentStatus.ACCEPTED: applied.accepted, PaymentStatus.PAID: applied.paid,
+         PaymentStatus.FAILED: applied.failed}[target].extend(moved)
+        applied.unchanged += len(ids) - len(moved)
+    give_back(account_id, [p.created_at for p in applied.failed])
+    after_settlement(account_id, applied.paid, applied.failed)
+    return applied
+
+
+def after_settlement(account_id: int, paid: list[Payment], failed: list[Payment]) -> None:
+    """What a final state teaches the safeguards: an IBAN rejected for a reason of its account is
+    paid no more (the supplier's new IBAN is needed); a debit shows an IBAN works."""
+    for payment in failed:
+        if payment.new_iban_required:
+            note_rejected_iban(payment)
+    note_working_ibans(account_id, {p.creditor_iban for p in paid})
+
+
+def _move_for(payment: Payment, fact: BankFact, now: datetime) -> tuple[PaymentStatus, dict] | None:
+    """Where ``fact`` moves ``payment`` from its state, with the values it records; None: no move.
+
+    A bank that answers received the file: a payment still « Fichier prêt »
+    was transmitted, when the bank says (or now).
+    """
+    if not payment.status.at_bank:
+        return None
+    transmitted = payment.transmitted_at or fact.moment or now
+    if fact.outcome == "accepted":
+        step = STEP.get(fact.status or "", 0)
+        if payment.status is PaymentStatus.ACCEPTED and step <= STEP.get(payment.bank_status or "", 0):
+            return None
+        return PaymentStatus.ACCEPTED, {
+            "bank_status": fact.status or payment.bank_status, "accepted_at": fact.moment or now,
+            "transmitted_at": transmitted,
+        }
+    if fact.outcome == "paid":
+        day = debit_day(payment, fact.day, fact.moment)
+        return PaymentStatus.PAID, {
+            "paid_on": day, "paid_at": debit_moment(day, fact.moment), "bank_status": (fact.status or "")[:4] or None,
+            "transmitted_at": transmitted,
+        }
+    return PaymentStatus.FAILED, {
+        "failure_reason": fact.failure_reason, "failure_code": fact.reason_code, "bank_text": fact.bank_text,
+        "bank_status": "RJCT", "transmitted_at": transmitted,
+    }
+
+
+def _contradiction(payment: Payment, fact: BankFact, source: str) -> BankAnomaly | None:
+    """An anomaly when ``fact`` contradicts the payment's final state; None when it merely repeats it
+    or is older news (an intermediate status after a final one)."""
+    what = _payment_words(payment)
+    said = source[:1].upper() + source[1:]
+    if payment.status is PaymentStatus.PAID and fact.outcome == "failed":
+        how = (f"le virement retourné par la banque du bénéficiaire ({_reason(fact)})" if fact.is_return
+               else f"« {fact.failure_reason} »")
+        message = (f"{said} indique {how} pour le paiement {what}, déjà « {payment.status_label} » : "
+                   "Libeo le garde débité jusqu'à votre décision.")
+    elif payment.status is PaymentStatus.FAILED and fact.outcome == "paid":
+        day = debit_day(payment, fact.day, fact.moment)
+        message = (f"{said} indique le paiement {what} débité le {date_fr(day)}, alors qu'il est "
+                   f"« {payment.status_label} » : Libeo le garde rejeté jusqu'à votre décision.")
+    else:
+        return None
+    anomaly = BankAnomaly(
+        account_id=payment.account_id, payment_id=payment.id, kind="contradiction", message=message[:1000],
+        reported_status=fact.outcome, amount_cents=payment.amount_cents,
+    )
+    if fact.outcome == "paid":
+        anomaly.reported_on = debit_day(payment, fact.day, fact.moment)
+    else:
+        anomaly.reported_code, anomaly.reported_text = fact.reason_code, fact.bank_text
+        anomaly.reported_reason = fact.failure_reason
+    return anomaly
+
+
+def _reason(fact: BankFact) -> str:
+    reason = (fact.failure_reason or "").removeprefix("Rejeté : ").split(" — retourné")[0]
+    return reason or "motif non communiqué"
+
+
+def _payment_words(payment: Payment) -> str:
+    return f"de la facture {payment.invoice.number} ({payment.amount_display} à {payment.creditor_name})"
+
+
+def keep_anomaly(account_id: int, anomaly: BankAnomaly, report: BankStatusImport | None) -> BankAnomaly:
+    """Records an anomaly found while reading a bank file, and says so in the « Journal »."""
+    anomaly.account_id = account_id
+    anomaly.report = report
+    anomaly.created_at = utcnow()
+    db.session.add(anomaly)
+    journal(account_id, "bank.anomaly", f"Anomalie à vérifier : {anomaly.message}",
+            report.imported_by if report is not None else None, anomaly.payment_id)
+    return anomaly
+
+
+# « Remises » → « Transmis à la banque »
+
+
+def confirm_transmission(account: Account, batch: SepaBatch, actor: str, now: datetime | None = None) -> list[Payment]:
+    """The person uploaded the batch's file to the bank: its payments « Fichier prêt » become « Transmis ».
+
+    Once per file (a second click says when the first was); payments the
+    bank already answered for keep what it said.
+    """
+    if batch.account_id != account.id:
+        raise NotFound("Cette remise n'existe pas.")
+    if batch.transmitted_at is not None:
+        raise Conflict(
+            f"La remise {batch.reference} est déjà indiquée comme transmise à la banque le "
+            f"{datetime_fr(batch.transmitted_at)} (par {batch.transmitted_by}).",
+            code="batch_already_transmitted",
+        )
+    if batch.xml is None and not batch.file_name:
+        raise Conflict(f"La remise {batch.reference} n'a pas de fichier à transmettre.", code="batch_without_file")
+    moment = now or utcnow()
+    batch.transmitted_at, batch.transmitted_by = moment, actor
+    journal(account.id, "batch.transmitted",
+            f"Remise {batch.reference} ({batch.payment_count} virement{'s' if batch.payment_count > 1 else ''}, "
+            f"exécution le {date_fr(batch.execution_date)}) transmise à la banque.", actor)
+    ids = list(db.session.scalars(
+        select(Payment.id).where(Payment.batch_id == batch.id, Payment.status == PaymentStatus.FILE_READY)
+    ))
+    return move_payments(ids, (PaymentStatus.FILE_READY,), PaymentStatus.TRANSMITTED, account_id=account.id,
+                         transmitted_at=moment)
+
+
+# « Marquer comme débité »
+
+
+def check_debit_date(payment: Payment, day: date | None, today: date | None = None) -> date:
+    """The debit date a person gives: not before the execution date asked for, not in the future."""
+    today = today or paris_today()
+    if day is None:
+        raise InvalidData("Saisissez la date du débit, telle qu'elle figure sur le relevé de votre compte.",
+                          "debit_date")
+    if day < payment.execution_date:
+        raise InvalidData(
+            f"Le {date_fr(day)} est avant la date d'exécution demandée à la banque ({date_fr(payment.execution_date)}) "
+            ": un virement n'est pas débité avant. Saisissez la date du relevé de votre compte.",
+            "debit_date",
+        )
+    if day > today:
+        raise InvalidData(f"Le {date_fr(day)} est dans le futur : saisissez la date à laquelle le compte a été débité.",
+                          "debit_date")
+    return day
+
+
+def mark_debited(account: Account, payment: Payment, by_email: str, debit_date: date | None,
+                 *, today: date | None = None) -> Payment:
+    """« Marquer comme débité »: a person saw the transfer on the account's statement, on ``debit_date``."""
+    if payment.account_id != account.id:
+        raise NotFound("Ce paiement n'existe pas.")
+    if not payment.status.at_bank:
+        raise Conflict(
+            f"Ce paiement n'est plus en attente de la banque ({payment.status_label}) : il n'a pas été modifié.",
+            code="payment_not_at_bank",
+        )
+    day = check_debit_date(payment, debit_date, today)
+    journal(account.id, "payment.marked_debited",
+            f"Paiement {_payment_words(payment)} marqué comme débité le {date_fr(day)}.", by_email, payment.id)
+    moved = move_payments(
+        [payment.id], AT_BANK, PaymentStatus.PAID, account_id=account.id,
+        paid_on=day, paid_at=debit_moment(day, None), marked_paid_by=by_email,
+        transmitted_at=func.coalesce(Payment.transmitted_at, utcnow()),
+    )
+    if not moved:
+        db.session.rollback()
+        current = db.session.get(Payment, payment.id)
+        raise Conflict(
+            f"Ce paiement n'est plus en attente de la banque ({current.status_label}) : il n'a pas été modifié.",
+            code="payment_not_at_bank",
+        )
+    after_settlement(account.id, moved, [])
+    return moved[0]
+
+
+# Anomalies: what a person decides.
+
+
+@dataclass(frozen=True)
+class AnomalyToResolve:
+    anomaly: BankAnomaly
+    candidates: list[Payment]  # the transfers an ambiguous debit may be, still waiting for the bank
+
+
+def anomalies_to_resolve(account: Account, payment_id: int | None = None) -> list[AnomalyToResolve]:
+    """The account's anomalies still to resolve, oldest first (of one payment, if given); two queries."""
+    query = (
+        select(BankAnomaly).options(joinedload(BankAnomaly.payment).joinedload(Payment.invoice))
+        .where(BankAnomaly.account_id == account.id, BankAnomaly.resolved_at.is_(None))
+        .order_by(BankAnomaly.created_at, BankAnomaly.id)
+    )
+    if payment_id is not None:
+        query = query.where(BankAnomaly.payment_id == payment_id)
+    anomalies = list(db.session.scalars(query).unique())
+    wanted = {int(i) for a in anomalies for i in a.candidate_ids or ()}
+    candidates = {
+        p.id: p for p in db.session.scalars(
+            select(Payment).options(joinedload(Payment.invoice))
+            .where(Payment.id.in_(wanted), Payment.account_id == account.id)
+        ).unique()
+    } if wanted else {}
+    return [
+        AnomalyToResolve(a, [candidates[int(i)] for i in a.candidate_ids or () if int(i) in candidates
+                             and candidates[int(i)].status.at_bank])
+        for a in anomalies
+    ]
+
+
+def account_anomaly(account: Account, anomaly_id: int) -> BankAnomaly | None:
+    """The account's anomaly, never another account's."""
+    return db.session.scalar(
+        select(BankAnomaly).where(BankAnomaly.id == anomaly_id, BankAnomaly.account_id == account.id)
+    )
+
+
+KEEP, APPLY = "keep", "apply"
+
+
+def resolve_anomaly(account: Account, anomaly_id: int, decision: str, actor: str,
+                    payment_id: int | None = None) -> str:
+    """A person resolves an anomaly; the French sentence of what was done.
+
+    ``keep``: the payment keeps its state (the report was wrong). ``apply``:
+    what the report said is applied — the one way a final state changes,
+    by a person's decision — or, for an ambiguous debit, the transfer
+    ``payment_id`` is the one debited.
+    """
+    anomaly = account_anomaly(account, anomaly_id)
+    if anomaly is None:
+        raise NotFound("Cette anomalie n'existe pas.")
+    if anomaly.resolved_at is not None:
+        raise Conflict(f"Cette anomalie a déjà été résolue le {datetime_fr(anomaly.resolved_at)} par "
+                       f"{anomaly.resolved_by} : {anomaly.resolution}", code="anomaly_resolved")
+    if decision == KEEP:
+        payment = anomaly.payment
+        resolution = (f"État gardé : « {payment.status_label} »." if payment is not None
+                      else "Vérifié : rien n'a été changé.")
+    elif decision == APPLY and anomaly.kind == "ambiguous":
+        resolution = _choose(account, anomaly, payment_id, actor)
+    elif decision == APPLY and anomaly.kind == "contradiction":
+        resolution = _apply_reported(account, anomaly, actor)
+    else:
+        raise InvalidData("Choisissez ce que Libeo doit faire de cette anomalie.", "decision")
+    anomaly.resolved_at, anomaly.resolved_by, anomaly.resolution = utcnow(), actor, resolution[:300]
+    journal(account.id, "bank.anomaly_resolved", f"Anomalie résolue : {resolution}", actor, anomaly.payment_id)
+    db.session.flush()
+    return resolution
+
+
+def _choose(account: Account, anomaly: BankAnomaly, payment_id: int | None, actor: str) -> str:
+    if payment_id is None or payment_id not in [int(i) for i in anomaly.candidate_ids or ()]:
+        raise InvalidData("Choisissez le virement que la banque a débité.", "payment_id")
+    payment = db.session.get(Payment, payment_id)
+    if payment is None or not payment.status.at_bank:
+        raise Conflict("Ce virement n'attend plus la banque : choisissez-en un autre, ou gardez l'état actuel.",
+                       code="payment_not_at_bank")
+    day = debit_day(payment, anomaly.reported_on, None)
+    moved = move_payments([payment.id], (payment.status,), PaymentStatus.PAID, account_id=account.id,
+                          paid_on=day, paid_at=debit_moment(day, None), bank_status="BOOK",
+                          transmitted_at=func.coalesce(Payment.transmitted_at, utcnow()))
+    if not moved:
+        raise Conflict("Ce virement vient de changer d'état : rechargez la page.", code="payment_not_at_bank")
+    after_settlement(account.id, moved, [])
+    anomaly.payment_id = payment.id
+    return f"Débit du {date_fr(day)} attribué au paiement {_payment_words(payment)}, désormais « Débité »."
+
+
+def _apply_reported(account: Account, anomaly: BankAnomaly, actor: str) -> str:
+    payment = anomaly.payment
+    month = {quota_month(payment.created_at)}
+    hold_months(account.id, month)
+    if anomaly.reported_status == "failed" and payment.status is PaymentStatus.PAID:
+        moved = move_payments([payment.id], (PaymentStatus.PAID,), PaymentStatus.FAILED, account_id=account.id,
+                              failure_reason=anomaly.reported_reason, failure_code=anomaly.reported_code,
+                              bank_text=anomaly.reported_text, bank_status="RJCT")
+        if moved:
+            give_back(account.id, [payment.created_at])
+            after_settlement(account.id, [], moved)
+            return f"Paiement {_payment_words(payment)} passé de débité à « {moved[0].status_label} »."
+    elif anomaly.reported_status == "paid" and payment.status is PaymentStatus.FAILED:
+        day = anomaly.reported_on or payment.execution_date
+        try:
+            moved = move_payments([payment.id], (PaymentStatus.FAILED,), PaymentStatus.PAID, account_id=account.id,
+                                  paid_on=day, paid_at=debit_moment(day, None), failure_reason=None,
+                                  failure_code=None, bank_text=None)
+        except IntegrityError:
+            db.session.rollback()
+            raise Conflict(
+                f"Un autre paiement de la facture {payment.invoice.number} est en cours : annulez-le avant de dire "
+                "celui-ci débité.", code="payment_exists") from None
+        if moved:
+            take_back(account.id, [payment.created_at])
+            after_settlement(account.id, moved, [])
+            return f"Paiement {_payment_words(payment)} passé de rejeté à « {moved[0].status_label} »."
+    raise Conflict(f"Ce paiement a changé d'état depuis ({payment.status_label}) : gardez l'état actuel.",
+                   code="payment_changed")
+

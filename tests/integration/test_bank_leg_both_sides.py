@@ -1,0 +1,206 @@
+"""The bank leg read the same way in both products: each state and its date on MEG's lists, MEG's invoice page,
+Libeo's pages, the document (« Ordre de virement », then « Justificatif de paiement ») and the events feed.
+
+Real HTTP between the products (MEG's client through Libeo's WSGI stack), real SEPA files and bank files.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from datetime import date
+from html import unescape
+from io import BytesIO
+
+from pypdf import PdfReader
+from sqlalchemy import select, update
+
+from core.calendar import previous_business_day
+from core.dates import paris_today
+from devtools.bank_simulator import statement_for, status_report_for
+from models.meg import PaymentAttempt, Supplier, SupplierInvoice
+from models.meg import db as meg_db
+
+from .conftest import meg_libeo_invoices
+
+RUN_DAY = previous_business_day(paris_today())
+
+
+def page(response) -> str:
+    return unescape(response.get_data(as_text=True))
+
+
+def pdf_text(content: bytes) -> str:
+    return " ".join(PdfReader(io.BytesIO(content)).pages[0].extract_text().replace("\u00a0", " ").split())
+
+
+def sync(meg_app):
+    from models.meg.libeo_link.sync import sync_pass
+
+    with meg_app.app_context():
+        return sync_pass()
+
+
+def set_debtor_iban(libeo_app, account_id: int) -> None:
+    from models.libeo import Account, db
+
+    with libeo_app.app_context():
+        db.session.get(Account, account_id).debtor_iban = "FR7630004008220000001583859"
+        db.session.commit()
+
+
+def execute(libeo_app) -> bytes:
+    """Runs the execution on RUN_DAY (scheduled payments due then) and returns the file written."""
+    from models.libeo import Payment, PaymentStatus, SepaBatch, db
+    from models.libeo.payments.sepa import execute_due_payments
+
+    with libeo_app.app_context():
+        db.session.execute(update(Payment).where(Payment.status == PaymentStatus.SCHEDULED)
+                           .values(execution_date=RUN_DAY))
+        db.session.commit()
+        execute_due_payments(None, RUN_DAY)
+        return db.session.scalar(select(SepaBatch.xml).order_by(SepaBatch.id.desc()))
+
+
+def import_file(libeo_app, content: bytes):
+    from models.libeo import db
+    from models.libeo.payments.bank_status_import import import_bank_status
+
+    with libeo_app.app_context():
+        result = import_bank_status(content, imported_by="test")
+        db.session.commit()
+        return result
+
+
+def pay(client, invoice_id: int) -> None:
+    answer = page(client.post(f"/meg/achats/factures/{invoice_id}/payer", data={"next": "/meg/achats/reglements"},
+                              follow_redirects=True))
+    assert "Paiement programmé le" in answer, answer
+
+
+def everywhere(client, invoice_id: int) -> list[str]:
+    """MEG's « Règlements », « Factures » and the invoice's page."""
+    return [page(client.get(path)) for path in
+            ("/meg/achats/reglements", "/meg/achats/", f"/meg/achats/factures/{invoice_id}")]
+
+
+def test_one_lifecycle_with_the_banks_dates_on_both_sides(connected, client, meg_app, libeo_app):
+    """Release 2 said « Remis à la banque » as soon as the file was written, and « Payé le <import day> »."""
+    (invoice_id, number, _), (rejected_id, *_) = meg_libeo_invoices(meg_app)[:2]
+    pay(client, invoice_id)
+    pay(client, rejected_id)
+    set_debtor_iban(libeo_app, connected["account_id"])
+    pain001 = execute(libeo_app)
+    sync(meg_app)
+    for shown in everywhere(client, invoice_id):
+        assert "Fichier prêt — à transmettre à votre banque" in shown
+        assert "Remis à la banque" not in shown and "Payée via Libeo" not in shown
+    invoice_page = page(client.get(f"/meg/achats/factures/{invoice_id}"))
+    assert "Ordre de virement (PDF)" in invoice_page and "la banque n'a pas encore confirmé le débit" in invoice_page
+    order = client.get(f"/meg/achats/factures/{invoice_id}/justificatif")
+    assert "Ordre de virement" in pdf_text(order.data)
+
+    # « Transmis à la banque » on Libeo's « Remises ».
+    client.post("/libeo/connexion", data={"email": "claire@boulangerie-martin.fr",
+                                          "password": "mot-de-passe-solide-42"})
+    remittances = page(client.get("/libeo/remises/"))
+    client.post(re.search(r'action="(/libeo/remises/\d+/transmise)"', remittances).group(1))
+    sync(meg_app)
+    today = f"{paris_today():%d/%m/%Y}"
+    for shown in everywhere(client, invoice_id):
+        assert f"Transmis à la banque le {today}" in shown
+
+    import_file(libeo_app, status_report_for(pain001, default="ACSP"))
+    sync(meg_app)
+    for shown in everywhere(client, invoice_id):
+        assert f"Accepté par la banque le {today} (ACSP)" in shown and "Payée via Libeo" not in shown
+
+    # The statement: debited on its booking date; the other transfer returned for a closed account.
+    with meg_app.app_context():
+        sent = meg_db.session.scalars(select(PaymentAttempt).order_by(PaymentAttempt.id)).all()
+        paid_e2e, returned_e2e = (f"LIBEO-{a.libeo_payment_id}" for a in sent)
+    import_file(libeo_app, statement_for(pain001, debited=[paid_e2e], returns={returned_e2e: ("AC04", None)},
+                                         booking_date=RUN_DAY))
+    sync(meg_app)
+    debited = f"Payée via Libeo le {RUN_DAY:%d/%m/%Y}"
+    for shown in everywhere(client, invoice_id)[1:]:  # paid, it leaves « Règlements »
+        assert debited in shown
+    assert number not in page(client.get("/meg/achats/reglements"))
+    invoice_page = page(client.get(f"/meg/achats/factures/{invoice_id}"))
+    assert debited in invoice_page and "Justificatif de paiement (PDF)" in invoice_page
+    proof = client.get(f"/meg/achats/factures/{invoice_id}/justificatif")
+    assert "Justificatif de paiement" in unescape(proof.headers["Content-Disposition"])
+    text = pdf_text(proof.data)
+    assert f"Débité le {RUN_DAY:%d/%m/%Y}" in text and "écriture du relevé de la banque" in text
+
+    # The events feed says the same states, with the bank's dates.
+    from models.libeo import PaymentEvent, db
+
+    with libeo_app.app_context():
+        story = [json.loads(e.data) for e in db.session.scalars(select(PaymentEvent).order_by(PaymentEvent.seq))]
+    mine = [(e["status"], e["paid_on"]) for e in story if f"LIBEO-{e['id']}" == paid_e2e]
+    assert mine == [("scheduled", None), ("file_ready", None), ("transmitted", None), ("accepted", None),
+                    ("paid", RUN_DAY.isoformat())]
+
+
+def test_after_a_closed_account_meg_asks_for_the_suppliers_new_iban(connected, client, meg_app, libeo_app):
+    """Release 2: after the bank rejected with AC04, « Payer » proposed the same IBAN with no warning."""
+    invoice_id, *_ = meg_libeo_invoices(meg_app)[0]
+    pay(client, invoice_id)
+    set_debtor_iban(libeo_app, connected["account_id"])
+    pain001 = execute(libeo_app)
+    with meg_app.app_context():
+        e2e = f"LIBEO-{meg_db.session.scalar(select(PaymentAttempt.libeo_payment_id))}"
+    import_file(libeo_app, status_report_for(pain001, {e2e: ("RJCT", "AC04")}))
+    sync(meg_app)
+
+    shown = page(client.get(f"/meg/achats/factures/{invoice_id}"))
+    assert "Rejeté : compte du bénéficiaire clôturé (AC04)" in shown
+    assert "Demandez au fournisseur son nouvel IBAN" in shown and "Modifier l'IBAN de" in shown
+    assert f"/meg/achats/factures/{invoice_id}?payer=" not in shown  # no « Payer » to the same IBAN
+    assert "Nouvel IBAN du fournisseur nécessaire" in page(client.get("/meg/achats/reglements"))
+    refused = page(client.post(f"/meg/achats/factures/{invoice_id}/payer", data={}, follow_redirects=True))
+    assert "Demandez au fournisseur son nouvel IBAN" in refused
+
+    # The supplier's new IBAN: « Payer » again.
+    with meg_app.app_context():
+        invoice = meg_db.session.get(SupplierInvoice, invoice_id)
+        meg_db.session.execute(update(Supplier).where(Supplier.id == invoice.supplier_id)
+                               .values(iban="FR7630006000011234567890189"))
+        meg_db.session.commit()
+    assert f"/meg/achats/factures/{invoice_id}?payer=" in page(client.get(f"/meg/achats/factures/{invoice_id}"))
+
+
+def test_meg_shows_a_state_it_does_not_know_in_libeos_words(connected, client, meg_app, libeo_app):
+    from models.meg.libeo_link.attempts import PaymentState
+    from models.meg.libeo_link.client import LibeoPaymentInfo
+
+    invoice_id, *_ = meg_libeo_invoices(meg_app)[0]
+    pay(client, invoice_id)
+    with meg_app.app_context():
+        attempt = meg_db.session.scalar(select(PaymentAttempt))
+        attempt.record(LibeoPaymentInfo.from_json({
+            "id": attempt.libeo_payment_id, "status": "held_by_bank", "status_label": "Retenu par la banque",
+            "amount_cents": 100, "execution_date": date(2027, 1, 4).isoformat(), "invoice_external_id": "x",
+            "paid_on": "pas une date",
+        }))
+        assert attempt.status is PaymentState.UNKNOWN and attempt.status.holds_invoice
+        meg_db.session.commit()
+    for shown in everywhere(client, invoice_id):
+        assert "Retenu par la banque" in shown
+
+
+def test_an_upload_in_libeo_and_a_sync_keep_meg_in_step(connected, client, meg_app, libeo_app):
+    """« Remises » → import a camt.054: MEG's invoice says the debit on the next sync pass."""
+    invoice_id, *_ = meg_libeo_invoices(meg_app)[0]
+    pay(client, invoice_id)
+    set_debtor_iban(libeo_app, connected["account_id"])
+    pain001 = execute(libeo_app)
+    client.post("/libeo/connexion", data={"email": "claire@boulangerie-martin.fr",
+                                          "password": "mot-de-passe-solide-42"})
+    uploaded = client.post("/libeo/remises/releve", data={"report": (BytesIO(statement_for(
+        pain001, booking_date=RUN_DAY)), "camt054.xml")}, content_type="multipart/form-data", follow_redirects=True)
+    assert "1 paiement débité" in page(uploaded)
+    sync(meg_app)
+    assert f"Payée via Libeo le {RUN_DAY:%d/%m/%Y}" in page(client.get(f"/meg/achats/factures/{invoice_id}"))
