@@ -334,7 +334,7 @@ def _errors(*statuses: int) -> dict:
     return {str(status): _json("Error", descriptions[status]) for status in statuses}
 
 
-_BEARER = [{"bearerAuth": []}]
+_BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 _EXTERNAL_ID = {
     "name": "external_id",
