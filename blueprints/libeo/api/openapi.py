@@ -107,6 +107,18 @@ PAYMENT_BODY = {
     },
 }
 
+CANCEL_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["cancelled_by"],
+    "properties": {
+        "cancelled_by": {
+            **PAYMENT_BODY["properties"]["initiated_by"],
+            "description": "Qui annule : « accountant » seulement pour l'expert-comptable déclaré par l'entreprise.",
+        },
+    },
+}
+
 ERROR = {
     "type": "object",
     "required": ["error"],
@@ -137,6 +149,8 @@ ACCOUNT = {
     "required": ["name", "siret", "plan", "plan_label", "payments_this_month", "payment_limit", "accountant_email",
                  "verified"],
     "properties": {
+        "id": {"type": "integer", "minimum": 1, "description": "L'identifiant du compte : une clé d'un autre compte "
+               "a un autre flux d'événements."},
         "name": {"type": "string"},
         "siret": {"type": ["string", "null"], "pattern": "^[0-9]{14}$",
                   "description": "null : le SIRET a été repris par le compte vérifié de l'entreprise (« SIRET à confirmer »)."},
@@ -200,7 +214,7 @@ PAYMENT = {
         "transmitted_at", "accepted_at", "bank_status", "paid_on", "paid_at", "failure_reason", "failure_code",
         "bank_text",
         "new_iban_required", "cancelled_at", "cancel_reason", "invoice_external_id", "initiated_by", "channel",
-        "created_at",
+        "created_at", "payee",
     ],
     "properties": {
         "id": {"type": "integer", "minimum": 1},
@@ -277,6 +291,17 @@ PAYMENT = {
         },
         "channel": {"type": "string", "enum": ["MEG", "Libeo"]},
         "created_at": {"type": "string", "format": "date-time"},
+        "payee": {
+            "type": "object",
+            "required": ["name", "iban", "bic"],
+            "description": "Le bénéficiaire tel que Libeo le paiera : le nom et l'IBAN de la facture au moment du "
+            "paiement (un IBAN changé depuis ne s'applique qu'à un nouveau paiement).",
+            "properties": {
+                "name": {"type": "string"},
+                "iban": {"type": "string"},
+                "bic": {"type": ["string", "null"]},
+            },
+        },
     },
 }
 
@@ -306,6 +331,17 @@ EVENT_PAGE = {
 }
 
 
+RETIRED_KEY = {
+    "type": "object",
+    "required": ["status", "payments_in_flight"],
+    "properties": {
+        "status": {"type": "string", "enum": ["retired"]},
+        "payments_in_flight": {"type": "integer", "minimum": 0,
+                               "description": "Les paiements de factures envoyées par MEG encore en cours."},
+    },
+}
+
+
 def _json(schema_name: str, description: str) -> dict:
     return {
         "description": description,
@@ -318,13 +354,14 @@ def _errors(*statuses: int) -> dict:
         400: "JSON illisible, en-tête Idempotency-Key absent ou invalide, curseur ou limite invalide.",
         401: "Clé d'API absente, mal formée, inconnue ou révoquée (toujours la même réponse).",
         402: "Quota mensuel de la formule Gratuit atteint (code quota_exceeded, avec upgrade_url).",
-        403: "L'initiateur « accountant » n'est pas l'expert-comptable déclaré du compte.",
+        403: "L'initiateur « accountant » n'est pas l'expert-comptable déclaré du compte, ou la clé a été retirée "
+        "par MEG (key_retired : elle ne sert plus qu'à lire les paiements et les événements).",
         404: "Ressource inconnue de ce compte.",
         409: "Conflit : facture déjà payée ou en paiement (payment_exists), facture verrouillée "
         "(invoice_locked), IBAN dont le dernier virement a été rejeté pour un motif du compte (iban_rejected : "
         "le nouvel IBAN du fournisseur est nécessaire), première requête de cette clé d'idempotence encore en "
         "cours, ou document demandé pour un paiement qui n'est pas dans un fichier de virements "
-        "(receipt_unavailable).",
+        "(receipt_unavailable), ou paiement qui ne peut plus être annulé (payment_not_cancellable).",
         413: "Corps de requête trop volumineux (1 Mo ; 10 Mo pour un document : document_too_large).",
         415: "Le document n'est pas envoyé en application/pdf.",
         422: "Donnée refusée (type, longueur, IBAN, montant, date, champ inconnu…) ; field nomme le champ. "
@@ -378,8 +415,27 @@ def openapi_document(server_url: str) -> dict:
             "/key": {
                 "delete": {
                     "operationId": "deleteKey",
-                    "summary": "Révoque la clé de cet appel (« Supprimer la connexion » dans MEG) : refusée dès maintenant.",
-                    "responses": {"204": {"description": "Clé révoquée."}, **_errors(401, 429)},
+                    "summary": "Abandonne la clé de cet appel (« Supprimer la connexion » dans MEG).",
+                    "parameters": [{
+                        "name": "after",
+                        "in": "query",
+                        "required": False,
+                        "description": "Le curseur du flux d'événements où l'appelant en est.",
+                        "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+                    }],
+                    "description": (
+                        "Sans paiement en cours d'une facture envoyée par MEG, et si l'appelant a lu le flux "
+                        "d'événements jusqu'au bout (after : son curseur), la clé est révoquée aussitôt (204). "
+                        "Sinon elle est retirée (200) : elle ne sert plus qu'à lire le compte, ses paiements et ses "
+                        "événements (toute autre requête : 403 key_retired), et Libeo la révoque quand le dernier "
+                        "paiement est terminé et que le flux d'événements a été lu jusqu'au bout."
+                    ),
+                    "responses": {
+                        "200": _json("RetiredKey",
+                                     "Clé retirée : elle suit les paiements en cours, puis sera révoquée."),
+                        "204": {"description": "Clé révoquée."},
+                        **_errors(400, 401, 429),
+                    },
                 }
             },
             "/invoices/{external_id}": {
@@ -394,7 +450,7 @@ def openapi_document(server_url: str) -> dict:
                     "responses": {
                         "200": _json("Invoice", "Facture mise à jour."),
                         "201": _json("Invoice", "Facture créée."),
-                        **_errors(400, 401, 409, 413, 422, 429),
+                        **_errors(400, 401, 403, 409, 413, 422, 429),
                     },
                 }
             },
@@ -467,7 +523,7 @@ def openapi_document(server_url: str) -> dict:
                     "responses": {
                         "200": _json("Document", "Document remplacé."),
                         "201": _json("Document", "Document joint."),
-                        **_errors(400, 401, 404, 413, 415, 422, 429),
+                        **_errors(400, 401, 403, 404, 413, 415, 422, 429),
                     },
                 }
             },
@@ -491,6 +547,27 @@ def openapi_document(server_url: str) -> dict:
                             "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
                         },
                         **_errors(401, 404, 409, 429),
+                    },
+                }
+            },
+            "/payments/{payment_id}/cancel": {
+                "post": {
+                    "operationId": "cancelPayment",
+                    "summary": "Annule un paiement programmé ou à approuver, comme « Annuler » dans Libeo.",
+                    "description": (
+                        "Le virement ne partira pas, la facture redevient à payer et le paiement ne compte plus dans "
+                        "le quota du mois. Un paiement déjà annulé est rendu tel quel (200) : redemander après une "
+                        "réponse perdue est sans effet. Un paiement dans un fichier de virements, débité ou rejeté "
+                        "ne peut plus l'être (409 payment_not_cancellable)."
+                    ),
+                    "parameters": [_PAYMENT_ID],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CancelInput"}}},
+                    },
+                    "responses": {
+                        "200": _json("Payment", "Le paiement, annulé."),
+                        **_errors(400, 401, 403, 404, 409, 422, 429),
                     },
                 }
             },
@@ -544,6 +621,8 @@ def openapi_document(server_url: str) -> dict:
                 "PaymentInput": PAYMENT_BODY,
                 "Payment": PAYMENT,
                 "Document": DOCUMENT,
+                "CancelInput": CANCEL_BODY,
+                "RetiredKey": RETIRED_KEY,
                 "Event": EVENT,
                 "EventPage": EVENT_PAGE,
                 "Error": ERROR,
