@@ -85,7 +85,9 @@ PAYMENT_BODY = {
                 "role": {
                     "type": "string",
                     "enum": ["user", "accountant"],
-                    "description": "« accountant » : seulement l'expert-comptable déclaré par l'entreprise.",
+                    "description": "« accountant » : seulement l'expert-comptable déclaré par l'entreprise. Libeo "
+                    "ne croit pas ce rôle sur parole : l'e-mail de l'expert-comptable du compte est celui de "
+                    "l'expert-comptable, quel que soit le rôle indiqué (les règles d'approbation s'appliquent).",
                 },
             },
         },
