@@ -85,7 +85,9 @@ PAYMENT_BODY = {
                 "role": {
                     "type": "string",
                     "enum": ["user", "accountant"],
-                    "description": "« accountant » : seulement l'expert-comptable déclaré par l'entreprise.",
+                    "description": "« accountant » : seulement l'expert-comptable déclaré par l'entreprise. Libeo "
+                    "ne croit pas ce rôle sur parole : l'e-mail de l'expert-comptable du compte est celui de "
+                    "l'expert-comptable, quel que soit le rôle indiqué (les règles d'approbation s'appliquent).",
                 },
             },
         },
@@ -245,12 +247,14 @@ PAYMENT = {
         "hold_reasons": {
             "type": "array",
             "items": {"type": "string",
-                      "enum": ["new_iban", "duplicate_suspected", "payee_name_mismatch", "approval_rule"]},
+                      "enum": ["new_iban", "duplicate_suspected", "payee_name_mismatch", "approval_rule",
+                               "mixed_scripts"]},
             "description": "Avec awaiting_approval : pourquoi le paiement est retenu (vide sinon). new_iban : le "
             "fournisseur a déjà été payé sur un autre IBAN ; duplicate_suspected : une autre facture du fournisseur, "
             "payée ou en cours, a le même numéro, ou le même montant à 7 jours près de sa date ; "
             "payee_name_mismatch : cet IBAN a déjà été payé sous un nom nettement différent ; approval_rule : "
-            "une règle du compte (montant au-delà d'un seuil, paiement de l'expert-comptable).",
+            "une règle du compte (montant au-delà d'un seuil, paiement de l'expert-comptable) ; mixed_scripts : un "
+            "mot du nom du fournisseur mêle des écritures (lettres latines et cyrilliques, par exemple).",
         },
         "hold_details": {
             "type": "array",

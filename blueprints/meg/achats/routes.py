@@ -23,6 +23,7 @@ from models.meg import PaymentMode, db
 from models.meg.achats.invoices import (
     AchatsError,
     InvoiceData,
+    LookalikeSupplier,
     PossibleDuplicate,
     SupplierData,
     company_invoice,
@@ -32,6 +33,7 @@ from models.meg.achats.invoices import (
     invoices_query,
     invoices_to_settle_query,
     payment_lock,
+    shared_iban_notice,
     suppliers_query,
     update_invoice,
     update_supplier,
@@ -493,28 +495,51 @@ def _supplier_or_404(supplier_id: int):
 @bp.route("/fournisseurs/nouveau", methods=["GET", "POST"])
 def new_supplier():
     form = SupplierForm()
+    lookalike = None
     if form.validate_on_submit():
-        supplier = create_supplier(current_company(), SupplierData(form.name.data, form.iban.data, form.bic.data),
-                                   current_user)
-        db.session.commit()
-        flash(f"Le fournisseur « {supplier.name} » est enregistré.", "success")
-        return redirect(url_for("achats.suppliers"))
-    return render_template("meg/achats/supplier_form.html", form=form, supplier=None)
+        try:
+            supplier = create_supplier(current_company(), _supplier_data(form), current_user,
+                                       confirm_lookalike=form.confirm_lookalike.data)
+        except LookalikeSupplier as warning:
+            db.session.rollback()
+            lookalike = warning
+        else:
+            shared = shared_iban_notice(supplier)
+            db.session.commit()
+            flash(f"Le fournisseur « {supplier.name} » est enregistré.", "success")
+            if shared:
+                flash(shared, "warning")
+            return redirect(url_for("achats.suppliers"))
+    return render_template("meg/achats/supplier_form.html", form=form, supplier=None, lookalike=lookalike)
+
+
+def _supplier_data(form: SupplierForm) -> SupplierData:
+    return SupplierData(form.name.data, form.iban.data, form.bic.data)
 
 
 @bp.route("/fournisseurs/<int:supplier_id>/modifier", methods=["GET", "POST"])
 def edit_supplier(supplier_id: int):
     supplier = _supplier_or_404(supplier_id)
     form = SupplierForm(obj=supplier)
+    lookalike = None
     if form.validate_on_submit():
         old_iban = supplier.iban
         keeping_old_iban = payments_keeping_old_iban(supplier.id, form.iban.data)
-        update_supplier(supplier, SupplierData(form.name.data, form.iban.data, form.bic.data), current_user)
+        try:
+            update_supplier(supplier, _supplier_data(form), current_user,
+                            confirm_lookalike=form.confirm_lookalike.data)
+        except LookalikeSupplier as warning:
+            db.session.rollback()
+            return render_template("meg/achats/supplier_form.html", form=form,
+                                   supplier=_supplier_or_404(supplier_id), lookalike=warning)
+        shared = shared_iban_notice(supplier) if supplier.iban != old_iban else None
         db.session.commit()
         flash(f"Le fournisseur « {supplier.name} » est modifié.", "success")
         if supplier.iban != old_iban:
             flash(IBAN_CHANGED, "warning")
+        if shared:
+            flash(shared, "warning")
         if keeping_old_iban:
             flash(_old_iban_notice(keeping_old_iban), "warning")
         return redirect(url_for("achats.suppliers"))
-    return render_template("meg/achats/supplier_form.html", form=form, supplier=supplier)
+    return render_template("meg/achats/supplier_form.html", form=form, supplier=supplier, lookalike=lookalike)
