@@ -121,6 +121,35 @@ CANCEL_BODY = {
     },
 }
 
+# A selection of invoices paid in one round trip (« Payer la sélection »).
+MAX_BATCH_ITEMS = 200
+
+BATCH_ITEM = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["external_id", "idempotency_key", "payment"],
+    "properties": {
+        "external_id": {"type": "string", "pattern": EXTERNAL_ID_PATTERN,
+                        "x-error": "L'identifiant de facture doit comporter 1 à 64 lettres, chiffres, « . _ : - »."},
+        "idempotency_key": {
+            "type": "string", "minLength": 1, "maxLength": 255, "pattern": IDEMPOTENCY_KEY_PATTERN,
+            "x-error": "La clé d'idempotence doit comporter 1 à 255 caractères ASCII visibles.",
+            "description": "La clé de ce paiement seul, comme l'en-tête Idempotency-Key de POST "
+                           "/invoices/{external_id}/payments (l'un peut rejouer l'autre).",
+        },
+        "payment": {**PAYMENT_BODY, "description": "Le corps qu'aurait POST /invoices/{external_id}/payments."},
+    },
+}
+
+BATCH_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["items"],
+    "properties": {
+        "items": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH_ITEMS, "items": BATCH_ITEM},
+    },
+}
+
 ERROR = {
     "type": "object",
     "required": ["error"],
@@ -345,6 +374,30 @@ RETIRED_KEY = {
     },
 }
 
+BATCH_RESULT = {
+    "type": "object",
+    "required": ["items"],
+    "properties": {
+        "items": {
+            "type": "array",
+            "description": "Un résultat par paiement demandé, dans l'ordre des demandes.",
+            "items": {
+                "type": "object",
+                "required": ["external_id", "idempotency_key", "status", "replayed"],
+                "properties": {
+                    "external_id": {"type": ["string", "null"]},
+                    "idempotency_key": {"type": ["string", "null"]},
+                    "status": {"type": "integer", "description": "Le statut qu'aurait eu la demande seule : 201, "
+                               "ou celui de son erreur (402 quota, 409 déjà payée ou clé en cours, 422…)."},
+                    "replayed": {"type": "boolean", "description": "true quand la réponse est rejouée."},
+                    "payment": {"$ref": "#/components/schemas/Payment"},
+                    "error": ERROR["properties"]["error"],
+                },
+            },
+        }
+    },
+}
+
 
 def _json(schema_name: str, description: str) -> dict:
     return {
@@ -505,6 +558,29 @@ def openapi_document(server_url: str) -> dict:
                     },
                 }
             },
+            "/payment-batches": {
+                "post": {
+                    "operationId": "payInvoices",
+                    "summary": "Paie plusieurs factures en un seul appel (« Payer la sélection »), chacune à part.",
+                    "description": (
+                        f"Au plus {MAX_BATCH_ITEMS} paiements. Chaque élément porte sa propre clé d'idempotence et le "
+                        "corps qu'aurait POST /invoices/{external_id}/payments, et reçoit sa propre réponse, dans "
+                        "l'ordre : les éléments s'exécutent l'un après l'autre, chacun dans sa transaction, et le "
+                        "refus de l'un (quota atteint, facture déjà payée, date refusée…) n'annule aucun autre. "
+                        "Rejouer le lot, ou un élément seul avec sa clé, rejoue les réponses réussies. Le quota "
+                        "compte chaque paiement : une formule qui n'en permet plus que deux paie les deux premiers. "
+                        "Une liste vide, trop longue ou mal formée est refusée en entier (422) : rien n'est fait."
+                    ),
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PaymentBatchInput"}}},
+                    },
+                    "responses": {
+                        "200": _json("PaymentBatchResult", "Le résultat de chaque paiement demandé."),
+                        **_errors(400, 401, 413, 422, 429),
+                    },
+                }
+            },
             "/invoices/{external_id}/document": {
                 "put": {
                     "operationId": "putInvoiceDocument",
@@ -624,6 +700,8 @@ def openapi_document(server_url: str) -> dict:
                 "Invoice": INVOICE,
                 "PaymentInput": PAYMENT_BODY,
                 "Payment": PAYMENT,
+                "PaymentBatchInput": BATCH_BODY,
+                "PaymentBatchResult": BATCH_RESULT,
                 "Document": DOCUMENT,
                 "CancelInput": CANCEL_BODY,
                 "RetiredKey": RETIRED_KEY,
