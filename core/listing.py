@@ -421,7 +421,7 @@ class ListColumns:
 
 def tab_counts(rows: Iterable[tuple[Any, int]], state_values: dict[str, tuple]) -> dict[str, int]:
     """Each tab's count from ``(state, count)`` rows (a tab may gather several states)."""
-    by_state = {state: count for state, count in rows}
+    by_state = dict(tuple(row) for row in rows)  # Row objects are not pairs to dict()
     counts = {key: sum(by_state.get(value, 0) for value in values) for key, values in state_values.items()}
     counts[""] = sum(by_state.values())
     return counts
