@@ -16,6 +16,7 @@ from sqlalchemy import delete, event, select
 from sqlalchemy.engine import CursorResult, make_url
 
 from core.files import create_private_file, private_folder
+from core.listing import register_fold
 
 # Constraint names both products' schemas share, so migrations can name them.
 NAMING_CONVENTION = {
@@ -198,6 +199,7 @@ def init_database(app: Flask, db: SQLAlchemy, *, begin_immediate: bool = True) -
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            register_fold(dbapi_connection)  # the lists' search (core/listing.py)
 
         if begin_immediate:
 

@@ -59,8 +59,8 @@ from .errors import (
     unauthorized,
 )
 from .openapi import (
-    CANCEL_BODY,
     BATCH_ITEM,
+    CANCEL_BODY,
     EXTERNAL_ID_PATTERN,
     IDEMPOTENCY_KEY_PATTERN,
     INVOICE_BODY,

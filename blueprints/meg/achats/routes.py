@@ -13,14 +13,17 @@ from wtforms.fields.choices import SelectChoice
 from core.calendar import late_payment_warning
 from core.dates import date_fr
 from core.db import reads_first
+from core.listing import EXPORT_FORMATS, cents_value, export_response, parse_list_args, streamed_rows
 from core.money import format_amount
 from core.paging import paginate
 from core.security import safe_next_url
 from core.throttle import configured, signed_in_user
 from core.urls import public_url
+from core.validators import mask_iban
 from core.views import page_number, show_domain_error
 from models.meg import PaymentMode, db
 from models.meg.achats.invoices import (
+    SETTLEMENTS,
     AchatsError,
     InvoiceData,
     LookalikeSupplier,
@@ -31,6 +34,7 @@ from models.meg.achats.invoices import (
     create_invoice,
     create_supplier,
     invoices_query,
+    invoices_to_settle_export,
     invoices_to_settle_query,
     payment_lock,
     shared_iban_notice,
@@ -248,11 +252,32 @@ def _settlement_rows(invoices, libeo) -> list[SettlementRow]:
 @bp.route("/reglements")
 def settlements():
     company = current_company()
-    pagination = paginate(db, invoices_to_settle_query(company), page_number(), SETTLEMENTS_PER_PAGE)
+    lq = parse_list_args(request.args, SETTLEMENTS, page_number())
+    pagination = paginate(db, invoices_to_settle_query(company, lq), lq.page, SETTLEMENTS_PER_PAGE)
     libeo = libeo_state(current_user, company, pagination.items)
     confirm = _confirmation_for(libeo, pagination.items)
     return render_template("meg/achats/settlements.html", pagination=pagination, libeo=libeo, confirm=confirm,
-                           rows=_settlement_rows(pagination.items, libeo), pay_form=PayForm() if confirm else None)
+                           rows=_settlement_rows(pagination.items, libeo), pay_form=PayForm() if confirm else None,
+                           lq=lq)
+
+
+SETTLEMENTS_EXPORT = ["Id", "Numéro", "Fournisseur", "SIRET du fournisseur", "IBAN du fournisseur",
+                      "Date de facture", "Échéance", "Montant TTC", "Devise", "Mode de règlement"]
+
+
+@bp.route("/reglements/export.<fmt>")
+def settlements_export(fmt: str):
+    """« Exporter »: the rows « Règlements » shows with the same search and filters, all pages."""
+    if fmt not in EXPORT_FORMATS:
+        abort(404)
+    company = current_company()
+    lq = parse_list_args(request.args, SETTLEMENTS)
+    # Only an Achats administrator, who may change them, reads whole IBANs.
+    iban = (lambda value: value) if current_user.is_achats_admin(company) else mask_iban
+    rows = streamed_rows(db.session, *invoices_to_settle_export(company, lq), lambda row: [
+        row.id, row.number, row.name, row.siret, iban(row.iban), row.issue_date, row.due_date,
+        cents_value(row.amount_cents), row.currency, row.payment_mode.label])
+    return export_response(fmt, "reglements", "Règlements", SETTLEMENTS_EXPORT, rows)
 
 
 @bp.route("/factures/<int:invoice_id>/payer", methods=["POST"])
