@@ -417,4 +417,6 @@ def _check_event_parameters() -> None:
 def events():
     _check_event_parameters()
     page = events_after(g.api_key.summary, _cursor(), _limit())
-    return jsonify({"events": [event_json(e) for e in page.events], "next": str(page.next_cursor)})
+    # The account as it is now (its accountant, plan and quota): MEG learns them with each reading.
+    return jsonify({"events": [event_json(e) for e in page.events], "next": str(page.next_cursor),
+                    "account": account_json(g.api_key.summary, g.api_key.quota)})
