@@ -85,7 +85,9 @@ PAYMENT_BODY = {
                 "role": {
                     "type": "string",
                     "enum": ["user", "accountant"],
-                    "description": "« accountant » : seulement l'expert-comptable déclaré par l'entreprise.",
+                    "description": "« accountant » : seulement l'expert-comptable déclaré par l'entreprise. Libeo "
+                    "ne croit pas ce rôle sur parole : l'e-mail de l'expert-comptable du compte est celui de "
+                    "l'expert-comptable, quel que soit le rôle indiqué (les règles d'approbation s'appliquent).",
                 },
             },
         },
@@ -116,6 +118,35 @@ CANCEL_BODY = {
             **PAYMENT_BODY["properties"]["initiated_by"],
             "description": "Qui annule : « accountant » seulement pour l'expert-comptable déclaré par l'entreprise.",
         },
+    },
+}
+
+# A selection of invoices paid in one round trip (« Payer la sélection »).
+MAX_BATCH_ITEMS = 200
+
+BATCH_ITEM = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["external_id", "idempotency_key", "payment"],
+    "properties": {
+        "external_id": {"type": "string", "pattern": EXTERNAL_ID_PATTERN,
+                        "x-error": "L'identifiant de facture doit comporter 1 à 64 lettres, chiffres, « . _ : - »."},
+        "idempotency_key": {
+            "type": "string", "minLength": 1, "maxLength": 255, "pattern": IDEMPOTENCY_KEY_PATTERN,
+            "x-error": "La clé d'idempotence doit comporter 1 à 255 caractères ASCII visibles.",
+            "description": "La clé de ce paiement seul, comme l'en-tête Idempotency-Key de POST "
+                           "/invoices/{external_id}/payments (l'un peut rejouer l'autre).",
+        },
+        "payment": {**PAYMENT_BODY, "description": "Le corps qu'aurait POST /invoices/{external_id}/payments."},
+    },
+}
+
+BATCH_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["items"],
+    "properties": {
+        "items": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH_ITEMS, "items": BATCH_ITEM},
     },
 }
 
@@ -245,12 +276,14 @@ PAYMENT = {
         "hold_reasons": {
             "type": "array",
             "items": {"type": "string",
-                      "enum": ["new_iban", "duplicate_suspected", "payee_name_mismatch", "approval_rule"]},
+                      "enum": ["new_iban", "duplicate_suspected", "payee_name_mismatch", "approval_rule",
+                               "mixed_scripts"]},
             "description": "Avec awaiting_approval : pourquoi le paiement est retenu (vide sinon). new_iban : le "
             "fournisseur a déjà été payé sur un autre IBAN ; duplicate_suspected : une autre facture du fournisseur, "
             "payée ou en cours, a le même numéro, ou le même montant à 7 jours près de sa date ; "
             "payee_name_mismatch : cet IBAN a déjà été payé sous un nom nettement différent ; approval_rule : "
-            "une règle du compte (montant au-delà d'un seuil, paiement de l'expert-comptable).",
+            "une règle du compte (montant au-delà d'un seuil, paiement de l'expert-comptable) ; mixed_scripts : un "
+            "mot du nom du fournisseur mêle des écritures (lettres latines et cyrilliques, par exemple).",
         },
         "hold_details": {
             "type": "array",
@@ -327,6 +360,11 @@ EVENT_PAGE = {
             "pattern": "^[0-9]+$",
             "description": "Le curseur à passer en « after » pour lire la suite (inchangé s'il n'y a rien de nouveau).",
         },
+        "account": {
+            "allOf": [{"$ref": "#/components/schemas/Account"}],
+            "description": "Le compte tel qu'il est maintenant (expert-comptable, formule, paiements du mois), "
+                           "comme GET /me.",
+        },
     },
 }
 
@@ -338,6 +376,30 @@ RETIRED_KEY = {
         "status": {"type": "string", "enum": ["retired"]},
         "payments_in_flight": {"type": "integer", "minimum": 0,
                                "description": "Les paiements de factures envoyées par MEG encore en cours."},
+    },
+}
+
+BATCH_RESULT = {
+    "type": "object",
+    "required": ["items"],
+    "properties": {
+        "items": {
+            "type": "array",
+            "description": "Un résultat par paiement demandé, dans l'ordre des demandes.",
+            "items": {
+                "type": "object",
+                "required": ["external_id", "idempotency_key", "status", "replayed"],
+                "properties": {
+                    "external_id": {"type": ["string", "null"]},
+                    "idempotency_key": {"type": ["string", "null"]},
+                    "status": {"type": "integer", "description": "Le statut qu'aurait eu la demande seule : 201, "
+                               "ou celui de son erreur (402 quota, 409 déjà payée ou clé en cours, 422…)."},
+                    "replayed": {"type": "boolean", "description": "true quand la réponse est rejouée."},
+                    "payment": {"$ref": "#/components/schemas/Payment"},
+                    "error": ERROR["properties"]["error"],
+                },
+            },
+        }
     },
 }
 
@@ -371,7 +433,7 @@ def _errors(*statuses: int) -> dict:
     return {str(status): _json("Error", descriptions[status]) for status in statuses}
 
 
-_BEARER = [{"bearerAuth": []}]
+_BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 _EXTERNAL_ID = {
     "name": "external_id",
@@ -501,6 +563,29 @@ def openapi_document(server_url: str) -> dict:
                     },
                 }
             },
+            "/payment-batches": {
+                "post": {
+                    "operationId": "payInvoices",
+                    "summary": "Paie plusieurs factures en un seul appel (« Payer la sélection »), chacune à part.",
+                    "description": (
+                        f"Au plus {MAX_BATCH_ITEMS} paiements. Chaque élément porte sa propre clé d'idempotence et le "
+                        "corps qu'aurait POST /invoices/{external_id}/payments, et reçoit sa propre réponse, dans "
+                        "l'ordre : les éléments s'exécutent l'un après l'autre, chacun dans sa transaction, et le "
+                        "refus de l'un (quota atteint, facture déjà payée, date refusée…) n'annule aucun autre. "
+                        "Rejouer le lot, ou un élément seul avec sa clé, rejoue les réponses réussies. Le quota "
+                        "compte chaque paiement : une formule qui n'en permet plus que deux paie les deux premiers. "
+                        "Une liste vide, trop longue ou mal formée est refusée en entier (422) : rien n'est fait."
+                    ),
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PaymentBatchInput"}}},
+                    },
+                    "responses": {
+                        "200": _json("PaymentBatchResult", "Le résultat de chaque paiement demandé."),
+                        **_errors(400, 401, 413, 422, 429),
+                    },
+                }
+            },
             "/invoices/{external_id}/document": {
                 "put": {
                     "operationId": "putInvoiceDocument",
@@ -620,6 +705,8 @@ def openapi_document(server_url: str) -> dict:
                 "Invoice": INVOICE,
                 "PaymentInput": PAYMENT_BODY,
                 "Payment": PAYMENT,
+                "PaymentBatchInput": BATCH_BODY,
+                "PaymentBatchResult": BATCH_RESULT,
                 "Document": DOCUMENT,
                 "CancelInput": CANCEL_BODY,
                 "RetiredKey": RETIRED_KEY,

@@ -53,15 +53,18 @@ from ..extensions import limiter
 from .errors import (
     API_FIELDS,
     ApiError,
+    domain_error_body,
     domain_error_response,
     error_response,
     unauthorized,
 )
 from .openapi import (
+    BATCH_ITEM,
     CANCEL_BODY,
     EXTERNAL_ID_PATTERN,
     IDEMPOTENCY_KEY_PATTERN,
     INVOICE_BODY,
+    MAX_BATCH_ITEMS,
     PAYMENT_BODY,
     openapi_document,
 )
@@ -288,18 +291,29 @@ def _idempotency_key() -> str:
 def pay(external_id: str):
     key = _idempotency_key()
     body = validate(PAYMENT_BODY, json_body())
+    status, answer, replayed = _pay_once(api_account(), external_id, key, body, request.path)
+    response = jsonify(answer)
+    response.status_code = status
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _pay_once(account: Account, external_id: str, key: str, body: dict, path: str) -> tuple[int, dict, bool]:
+    """One payment request, checked (schema): (status, answer, replayed), or the refusal raised.
+
+    ``path`` is the single request's, also for an item of a batch: the key's fingerprint is the same
+    either way, so a request sent in a batch may be replayed alone (MEG's sync pass does) and the
+    reverse, and get the first answer.
+    """
     if body.get("invoice") is not None:
         _checked_external_id(external_id)
-    account = api_account()
     # The whole body: a replay must send exactly what the first request sent.
-    claim = claim_key(account, key, fingerprint("POST", request.path, body))
+    claim = claim_key(account, key, fingerprint("POST", path, body))
     if claim.answer is not None:
         monitoring.idempotency_replays().inc()
         status, answer = claim.answer
-        response = jsonify(answer)
-        response.status_code = status
-        response.headers["Idempotent-Replayed"] = "true"
-        return response
+        return status, answer, True
     # Committed alone, so that a concurrent duplicate sees the claim at once
     # (the account stays as loaded: nothing else changes it meanwhile).
     with keep_loaded(db):
@@ -331,7 +345,61 @@ def pay(external_id: str):
         release(claim.record_id)
         db.session.commit()
         raise
-    return jsonify(answer), 201
+    return 201, answer, False
+
+
+@bp.post("/payment-batches")
+def pay_batch():
+    """Several payment requests in one round trip, each its own: its key, its body, its answer.
+
+    Items run one after the other, each in its own transactions exactly as
+    ``POST /invoices/{external_id}/payments`` would run it: a refusal of one
+    never undoes another, and a replay of the batch (same keys, same bodies)
+    answers each item as the first time.
+    """
+    items = _batch_items(json_body())
+    account = api_account()
+    prefix = request.path.removesuffix("/payment-batches")
+    results = []
+    for index, item in enumerate(items):
+        said = item if isinstance(item, dict) else {}
+        result = {name: said.get(name) if isinstance(said.get(name), str) else None
+                  for name in ("external_id", "idempotency_key")}
+        try:
+            item = _batch_item(item, index)
+            status, answer, replayed = _pay_once(account, item["external_id"], item["idempotency_key"],
+                                                 item["payment"], f"{prefix}/invoices/{item['external_id']}/payments")
+            results.append({**result, "status": status, "replayed": replayed, "payment": answer})
+        except LibeoError as error:
+            status, answer = domain_error_body(error)
+            results.append({**result, "status": status, "replayed": False, **answer})
+        except ApiError as error:
+            results.append({**result, "status": error.status, "replayed": False,
+                            "error": {"code": error.code, "message": error.message, "field": error.field}})
+    return jsonify({"items": results})
+
+
+def _batch_items(body) -> list:
+    """The batch's items, or a refusal of the whole batch (nothing done)."""
+    if not isinstance(body, dict) or set(body) != {"items"} or not isinstance(body["items"], list):
+        raise InvalidData("Le corps doit être un objet JSON avec le seul champ « items » : la liste des paiements.",
+                          "items")
+    items = body["items"]
+    if not items:
+        raise InvalidData("La liste « items » est vide : indiquez au moins un paiement.", "items")
+    if len(items) > MAX_BATCH_ITEMS:
+        raise InvalidData(f"Un lot compte au plus {MAX_BATCH_ITEMS} paiements ({len(items)} reçus) : "
+                          "envoyez-les en plusieurs lots.", "items")
+    return items
+
+
+def _batch_item(item, index: int) -> dict:
+    """One item, checked against its schema; its refusal names the item's field."""
+    try:
+        return validate(BATCH_ITEM, item)
+    except InvalidData as error:
+        error.field = f"items[{index}]" + (f".{error.field}" if error.field else "")
+        raise
 
 
 @bp.get("/payments/<int:payment_id>")
@@ -446,7 +514,9 @@ def _check_event_parameters() -> None:
 def events():
     _check_event_parameters()
     page = events_after(g.api_key.summary, _cursor(), _limit())
-    answer = jsonify({"events": [event_json(e) for e in page.events], "next": str(page.next_cursor)})
+    # The account as it is now (its accountant, plan and quota): MEG learns them with each reading.
+    answer = jsonify({"events": [event_json(e) for e in page.events], "next": str(page.next_cursor),
+                      "account": account_json(g.api_key.summary, g.api_key.quota)})
     # A retired key that has read everything, with nothing left in flight, has done its work.
     if g.api_key.retired and end_retired_key(g.api_key, caught_up=not page.events):
         db.session.commit()

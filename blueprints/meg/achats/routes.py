@@ -13,16 +13,20 @@ from wtforms.fields.choices import SelectChoice
 from core.calendar import late_payment_warning
 from core.dates import date_fr
 from core.db import reads_first
+from core.listing import EXPORT_FORMATS, cents_value, export_response, parse_list_args, streamed_rows
 from core.money import format_amount
 from core.paging import paginate
 from core.security import safe_next_url
 from core.throttle import configured, signed_in_user
 from core.urls import public_url
+from core.validators import mask_iban
 from core.views import page_number, show_domain_error
 from models.meg import PaymentMode, db
 from models.meg.achats.invoices import (
+    SETTLEMENTS,
     AchatsError,
     InvoiceData,
+    LookalikeSupplier,
     PossibleDuplicate,
     SupplierData,
     company_invoice,
@@ -30,8 +34,10 @@ from models.meg.achats.invoices import (
     create_invoice,
     create_supplier,
     invoices_query,
+    invoices_to_settle_export,
     invoices_to_settle_query,
     payment_lock,
+    shared_iban_notice,
     suppliers_query,
     update_invoice,
     update_supplier,
@@ -104,6 +110,12 @@ def libeo_connect_url(invoice) -> str:
     """Libeo's « Me connecter avec MEG » page, told to bring the person back to this invoice's « Payer »."""
     back = public_url("achats.invoice", invoice_id=invoice.id, payer=invoice.id)
     return f"{current_app.config['LIBEO_URL'].rstrip('/')}/connexion-meg?{urlencode({'return_to': back})}"
+
+
+@bp.app_template_global()
+def libeo_subscription_url() -> str:
+    """Libeo's « Abonnement » page, where the plan is upgraded."""
+    return f"{current_app.config['LIBEO_URL'].rstrip('/')}/abonnement"
 
 
 def _invoice_or_404(invoice_id: int):
@@ -246,11 +258,32 @@ def _settlement_rows(invoices, libeo) -> list[SettlementRow]:
 @bp.route("/reglements")
 def settlements():
     company = current_company()
-    pagination = paginate(db, invoices_to_settle_query(company), page_number(), SETTLEMENTS_PER_PAGE)
+    lq = parse_list_args(request.args, SETTLEMENTS, page_number())
+    pagination = paginate(db, invoices_to_settle_query(company, lq), lq.page, SETTLEMENTS_PER_PAGE)
     libeo = libeo_state(current_user, company, pagination.items)
     confirm = _confirmation_for(libeo, pagination.items)
     return render_template("meg/achats/settlements.html", pagination=pagination, libeo=libeo, confirm=confirm,
-                           rows=_settlement_rows(pagination.items, libeo), pay_form=PayForm() if confirm else None)
+                           rows=_settlement_rows(pagination.items, libeo), pay_form=PayForm() if confirm else None,
+                           lq=lq)
+
+
+SETTLEMENTS_EXPORT = ["Id", "Numéro", "Fournisseur", "SIRET du fournisseur", "IBAN du fournisseur",
+                      "Date de facture", "Échéance", "Montant TTC", "Devise", "Mode de règlement"]
+
+
+@bp.route("/reglements/export.<fmt>")
+def settlements_export(fmt: str):
+    """« Exporter »: the rows « Règlements » shows with the same search and filters, all pages."""
+    if fmt not in EXPORT_FORMATS:
+        abort(404)
+    company = current_company()
+    lq = parse_list_args(request.args, SETTLEMENTS)
+    # Only an Achats administrator, who may change them, reads whole IBANs.
+    iban = (lambda value: value) if current_user.is_achats_admin(company) else mask_iban
+    rows = streamed_rows(db.session, *invoices_to_settle_export(company, lq), lambda row: [
+        row.id, row.number, row.name, row.siret, iban(row.iban), row.issue_date, row.due_date,
+        cents_value(row.amount_cents), row.currency, row.payment_mode.label])
+    return export_response(fmt, "reglements", "Règlements", SETTLEMENTS_EXPORT, rows)
 
 
 @bp.route("/factures/<int:invoice_id>/payer", methods=["POST"])
@@ -366,6 +399,22 @@ def check_access():
     else:
         flash(connection.last_error or refusal, "error")
     return redirect(back)
+
+
+@bp.route("/factures/<int:invoice_id>/formule", methods=["POST"])
+def check_plan(invoice_id: int):
+    """« Vérifier ma formule »: the plan was changed in Libeo; MEG asks Libeo now rather than at its next pass."""
+    invoice = _invoice_or_404(invoice_id)
+    form = ConfirmForm()
+    back = safe_next_url(form.next.data, url_for("achats.invoice", invoice_id=invoice.id))
+    connection = connection_of(current_company())
+    if form.validate_on_submit() and connection is not None:
+        check_connection(connection)
+        db.session.commit()
+        quota = connection.quota
+        if quota is not None:
+            flash(f"Libeo indique : {quota.sentence}", "warning" if quota.used_up else "success")
+    return redirect(_with_confirmation(back, invoice.id))
 
 
 # --- « Options » ----------------------------------------------------------------------------------
@@ -493,28 +542,51 @@ def _supplier_or_404(supplier_id: int):
 @bp.route("/fournisseurs/nouveau", methods=["GET", "POST"])
 def new_supplier():
     form = SupplierForm()
+    lookalike = None
     if form.validate_on_submit():
-        supplier = create_supplier(current_company(), SupplierData(form.name.data, form.iban.data, form.bic.data),
-                                   current_user)
-        db.session.commit()
-        flash(f"Le fournisseur « {supplier.name} » est enregistré.", "success")
-        return redirect(url_for("achats.suppliers"))
-    return render_template("meg/achats/supplier_form.html", form=form, supplier=None)
+        try:
+            supplier = create_supplier(current_company(), _supplier_data(form), current_user,
+                                       confirm_lookalike=form.confirm_lookalike.data)
+        except LookalikeSupplier as warning:
+            db.session.rollback()
+            lookalike = warning
+        else:
+            shared = shared_iban_notice(supplier)
+            db.session.commit()
+            flash(f"Le fournisseur « {supplier.name} » est enregistré.", "success")
+            if shared:
+                flash(shared, "warning")
+            return redirect(url_for("achats.suppliers"))
+    return render_template("meg/achats/supplier_form.html", form=form, supplier=None, lookalike=lookalike)
+
+
+def _supplier_data(form: SupplierForm) -> SupplierData:
+    return SupplierData(form.name.data, form.iban.data, form.bic.data)
 
 
 @bp.route("/fournisseurs/<int:supplier_id>/modifier", methods=["GET", "POST"])
 def edit_supplier(supplier_id: int):
     supplier = _supplier_or_404(supplier_id)
     form = SupplierForm(obj=supplier)
+    lookalike = None
     if form.validate_on_submit():
         old_iban = supplier.iban
         keeping_old_iban = payments_keeping_old_iban(supplier.id, form.iban.data)
-        update_supplier(supplier, SupplierData(form.name.data, form.iban.data, form.bic.data), current_user)
+        try:
+            update_supplier(supplier, _supplier_data(form), current_user,
+                            confirm_lookalike=form.confirm_lookalike.data)
+        except LookalikeSupplier as warning:
+            db.session.rollback()
+            return render_template("meg/achats/supplier_form.html", form=form,
+                                   supplier=_supplier_or_404(supplier_id), lookalike=warning)
+        shared = shared_iban_notice(supplier) if supplier.iban != old_iban else None
         db.session.commit()
         flash(f"Le fournisseur « {supplier.name} » est modifié.", "success")
         if supplier.iban != old_iban:
             flash(IBAN_CHANGED, "warning")
+        if shared:
+            flash(shared, "warning")
         if keeping_old_iban:
             flash(_old_iban_notice(keeping_old_iban), "warning")
         return redirect(url_for("achats.suppliers"))
-    return render_template("meg/achats/supplier_form.html", form=form, supplier=supplier)
+    return render_template("meg/achats/supplier_form.html", form=form, supplier=supplier, lookalike=lookalike)

@@ -149,6 +149,9 @@ def payment_order(
 ) -> PaymentOrder:
     """Checks who asks and when, before anything is written (nothing here needs the writers' turn).
 
+    The role is Libeo's to say, never the caller's: whoever the request names, the account's
+    expert-comptable is the expert-comptable (the approval rules follow), whatever role is declared.
+
     Refusals: an accountant other than the account's (Forbidden), a date in
     the past, not a business day or more than a year ahead (InvalidData).
     Without a date: the last TARGET business day on or before ``due_date``,
@@ -163,11 +166,12 @@ def payment_order(
             "initiated_by_email",
             code="initiator_not_allowed",
         )
+    role = InitiatorRole.ACCOUNTANT if account.is_accountant(email) else initiator.role
     today = paris_today(now)
     if execution_date is None:
         execution_date = default_execution_date(due_date, today)
     check_execution_date(execution_date, today)
-    return PaymentOrder(Initiator(email, initiator.role, initiator.channel), execution_date)
+    return PaymentOrder(Initiator(email, role, initiator.channel), execution_date)
 
 
 def pay_invoice(

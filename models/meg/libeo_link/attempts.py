@@ -56,6 +56,9 @@ from models.meg.libeo_link.connection import (
 MAX_SCHEDULE_AHEAD = timedelta(days=365)
 
 
+# Libeo's error code when the plan's monthly payments are all used.
+QUOTA_EXCEEDED = "quota_exceeded"
+
 WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 
 
@@ -117,6 +120,8 @@ class PaymentAttempt(Model):
     execution_date: Mapped[date | None] = mapped_column(Date)
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     refusal: Mapped[str | None] = mapped_column(String(500))
+    # Libeo's error code of the refusal (``quota_exceeded``…), None for MEG's own.
+    refusal_code: Mapped[str | None] = mapped_column(String(40))
     failure_reason: Mapped[str | None] = mapped_column(String(300))
     # The bank leg as Libeo tells it, with the bank's dates.
     transmitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -228,6 +233,7 @@ class PaymentAttempt(Model):
             self.hold_reasons if self.status is PaymentState.CANCELLED and self.cancel_reason else [])
         self.hold_details = list(info.hold_details)
         self.refusal = None
+        self.refusal_code = None
         self.claimed_until = None
 
 
@@ -248,6 +254,7 @@ HOLD_LABELS = {
     "duplicate_suspected": "doublon possible",
     "payee_name_mismatch": "nom du bénéficiaire différent pour cet IBAN",
     "approval_rule": "règle d'approbation du compte",
+    "mixed_scripts": "nom du fournisseur en écritures mélangées",
 }
 
 
@@ -257,7 +264,9 @@ def payment_label(payment: PaymentAttempt) -> str:
     if state is PaymentState.REQUESTED:
         return "Vérification en cours"
     if state is PaymentState.REFUSED:
-        return f"Refusé : {payment.refusal or 'Libeo a refusé le paiement.'}"
+        if payment.refusal_code == QUOTA_EXCEEDED:
+            return "Non payée — limite de la formule atteinte"
+        return f"Refusé : {after_colon(payment.refusal or 'Libeo a refusé le paiement.')}"
     if state is PaymentState.AWAITING_APPROVAL:
         reasons = ", ".join(HOLD_LABELS.get(reason, reason) for reason in payment.hold_reasons or ())
         return "À approuver dans Libeo" + (f" ({reasons})" if reasons else "")
@@ -280,6 +289,14 @@ def payment_label(payment: PaymentAttempt) -> str:
         return payment.libeo_label or "État communiqué par Libeo"
     # Refused by a Libeo administrator: Libeo's word and reason (« Refusé : … »), the same on both sides.
     return f"Refusé : {payment.cancel_reason}" if payment.cancel_reason else "Annulé"
+
+
+def after_colon(sentence: str) -> str:
+    """A sentence put after « : », in French without its capital (« Refusé : votre formule… »);
+    a word in capitals (« IBAN ») keeps them."""
+    if len(sentence) > 1 and sentence[0].isupper() and not sentence[1].isupper():
+        return sentence[0].lower() + sentence[1:]
+    return sentence
 
 
 def _dated(words: str, moment: datetime | None) -> str:
