@@ -309,11 +309,11 @@ def pay(external_id: str):
             created = False
         payment = place_payment(account, invoice, order, invoice_is_new=created)
         answer = payment_json(payment)
-        complete(claim.record_id, 201, answer)
+        complete(claim, 201, answer)
         db.session.commit()
     except BaseException:
         db.session.rollback()
-        release(claim.record_id)
+        release(claim)
         db.session.commit()
         raise
     return jsonify(answer), 201
