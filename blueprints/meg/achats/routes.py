@@ -53,6 +53,7 @@ from models.meg.libeo_link.attempts import (
     payment_refusal,
     payments_in_flight,
     payments_keeping_old_iban,
+    unknown_outcomes,
 )
 from models.meg.libeo_link.cancelling import cancel_payment, cancellable_payment
 from models.meg.libeo_link.connection import (
@@ -347,8 +348,8 @@ def verify_payment(invoice_id: int):
         flash(error.message, "error")
         return redirect(back)
     if payment is not None and payment.status is PaymentState.REQUESTED:
-        flash("Libeo ne répond toujours pas : MEG réessaiera d'elle-même. Ne réglez pas cette facture autrement.",
-              "warning")
+        flash(payment.unknown_outcome or "Libeo ne répond toujours pas : MEG réessaiera d'elle-même. Ne réglez pas "
+              "cette facture autrement.", "warning")
     elif payment is not None:
         flash(f"Libeo a répondu : {payment.label}.", "info")
     return redirect(back)
@@ -440,7 +441,7 @@ def options():
                  if connection is not None and connection.is_removed else None)
     return render_template("meg/achats/options.html", form=form, connection=connection, following=following,
                            waiting=waiting_count(company.id), refused=refused_updates(company.id),
-                           action_form=ConfirmForm())
+                           unknown=unknown_outcomes(company.id), action_form=ConfirmForm())
 
 
 @bp.route("/options/libeo/verifier", methods=["POST"])
