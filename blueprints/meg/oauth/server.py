@@ -45,7 +45,7 @@ ID_TOKEN_ALG = "RS256"
 CLAIMS_SUPPORTED = [
     "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
     "name", "email",
-    "company_id", "company_name", "company_siret", "company_achats_admin",
+    "company_id", "company_name", "company_siret", "company_achats_admin", "company_siret_trusted",
 ]
 
 
@@ -136,6 +136,8 @@ def company_claims(user: User, company: Company | None, scope: str) -> dict:
         "company_name": company.name,
         "company_siret": company.siret,
         "company_achats_admin": user.is_achats_admin(company),
+        # Whether MEG vouches for the SIRET (its expert-comptable or the registry confirmed it).
+        "company_siret_trusted": company.siret_trusted,
     }
 
 

@@ -110,6 +110,9 @@ class MegProfile:
     email: str
     full_name: str
     achats_admin: bool
+    # MEG vouches for the SIRET (confirmed by the company's expert-comptable or the registry):
+    # without it, MEG's word makes no account « vérifié » and takes no SIRET from anyone.
+    siret_trusted: bool = False
 
     @classmethod
     def from_claims(cls, claims: dict) -> MegProfile:
@@ -140,14 +143,20 @@ class MegProfile:
             email=_claim(claims, "email", max_length=254),
             full_name=_claim(claims, "name", max_length=200),
             achats_admin=claims.get("company_achats_admin") is True,
+            siret_trusted=claims.get("company_siret_trusted") is True,
         )
 
     def as_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def vouches(self) -> bool:
+        """MEG says an Achats administrator of the company is here, and MEG trusts the company's SIRET."""
+        return self.achats_admin and self.siret_trusted
+
     @classmethod
     def from_dict(cls, data: dict) -> MegProfile:
-        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
 
 
 def _claim(claims: dict, name: str, max_length: int = MAX_CLAIM_LENGTH) -> str:

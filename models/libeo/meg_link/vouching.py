@@ -122,8 +122,9 @@ def link_account(profile: MegProfile, user: LibeoUser) -> MegIdentity:
 
 
 def vouch(account: Account, profile: MegProfile) -> None:
-    """MEG says an Achats administrator of the SIRET's company is here: the account is « vérifié »."""
-    if profile.achats_admin and account.siret == profile.siret:
+    """MEG says an Achats administrator of the SIRET's company is here, and MEG trusts that SIRET: the account
+    is « vérifié ». A SIRET MEG never checked makes nobody « vérifié »."""
+    if profile.vouches and account.siret == profile.siret:
         verify_account(
             account,
             f"vérifié par MEG ({profile.email or profile.subject}, "
@@ -150,7 +151,7 @@ def create_account_from_meg(
     the SIRET then goes to the new, verified account.
     """
     taken_from = None
-    if profile.achats_admin:
+    if profile.vouches:
         taken_from = take_siret_back(profile.siret, f"vérifié par MEG pour « {profile.company_name} »")
     account = create_account(name, profile.siret, email, password, full_name=full_name, plan=Plan.GRATUIT)
     user = account.users[0]
@@ -259,7 +260,7 @@ def continue_sign_in(profile: MegProfile, access_token: str, signed_in: LibeoUse
     link = link_for_company(profile)
     if link is not None and link.account.siret != profile.siret:
         link = None  # the company's SIRET changed in MEG: that account is not this company's
-    if link is not None and profile.achats_admin and not link.account.is_verified:
+    if link is not None and profile.vouches and not link.account.is_verified:
         vouch(link.account, profile)
         db.session.commit()
     if link is not None and link.subject == profile.subject:
@@ -271,7 +272,7 @@ def continue_sign_in(profile: MegProfile, access_token: str, signed_in: LibeoUse
         if connection.established:
             return SignInStep(return_to, done=True)
         return SignInStep(PAGE, messages=((connection.message, "error"),))
-    if link is None and profile.achats_admin and squatted(profile.siret) is not None:
+    if link is None and profile.vouches and squatted(profile.siret) is not None:
         # An unverified account holds the SIRET: the company's administrator may take it back.
         return SignInStep(SIGNUP, pending=profile)
     if link is not None or account_for_siret(profile.siret) is not None:
