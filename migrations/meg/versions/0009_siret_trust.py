@@ -11,9 +11,8 @@ MEG vouches for them in Libeo again once the expert-comptable confirms them
 in the « Fiche de l'entreprise », or saving the fiche finds them in the
 registry. Connections already made stay as they are.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0009_siret_trust'
