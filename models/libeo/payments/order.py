@@ -310,6 +310,24 @@ def cancel_payment(account: Account, payment: Payment, actor: str | None = None)
         )
 
 
+def cancel_on_request(account: Account, payment: Payment, initiator: Initiator) -> Payment:
+    """« Annuler » from MEG (``POST /payments/{id}/cancel``): as in Libeo, while the payment is scheduled or
+    held; the quota slot is given back. Asking again for a payment already cancelled answers it as it is
+    (a lost answer is asked again safely). The expert-comptable may cancel only if the account added them."""
+    email = normalize_email(initiator.email, "cancelled_by_email")
+    if initiator.role is InitiatorRole.ACCOUNTANT and not account.is_accountant(email):
+        raise Forbidden(
+            f"{email} n'est pas l'expert-comptable de {account.name} dans Libeo : seul l'expert-comptable "
+            "ajouté par l'entreprise dans « Configuration » peut annuler ses paiements.",
+            "cancelled_by_email",
+            code="initiator_not_allowed",
+        )
+    if payment.status is PaymentStatus.CANCELLED:
+        return payment
+    cancel_payment(account, payment, actor=_actor(initiator, email))
+    return payment
+
+
 def account_payment(account: Account, payment_id: int) -> Payment | None:
     """The account's payment with its invoice, never another account's."""
     return db.session.scalar(

@@ -12,9 +12,10 @@ from datetime import date
 from functools import cache
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager, joinedload
 
 from core.dates import date_fr
+from core.listing import ListColumns, ListQuery, ListSpec
 from core.names import mixed_script_words, names_match
 from core.paging import Listing
 from models.meg.achats.models import PaymentMode, Supplier, SupplierInvoice
@@ -317,15 +318,48 @@ def _invoices_statement():
     )
 
 
+# « Règlements »: what its URL may ask (core/listing.py), and the columns that answer.
+SETTLEMENT_MODES = {mode.name.lower(): mode for mode in PaymentMode}
+SETTLEMENTS = ListSpec(
+    sorts={"echeance": "Échéance", "montant": "Montant TTC", "fournisseur": "Fournisseur", "numero": "Numéro"},
+    default_sort="echeance",
+    modes={key: mode.label for key, mode in SETTLEMENT_MODES.items()},
+    date_label="Échéance",
+    overdue=True,
+    search_hint="Numéro, fournisseur, montant (1 234,50) ou SIRET",
+)
+_SETTLEMENT_COLUMNS = ListColumns(
+    sorts={"echeance": (SupplierInvoice.due_date,), "montant": (SupplierInvoice.amount_cents,),
+           "fournisseur": (Supplier.name,), "numero": (SupplierInvoice.number,)},
+    tiebreak=SupplierInvoice.id,
+    text=(SupplierInvoice.number, Supplier.name),
+    digits=(Supplier.siret,),
+    amount=SupplierInvoice.amount_cents,
+    mode=SupplierInvoice.payment_mode,
+    date=SupplierInvoice.due_date,
+)
+
+
+def _to_settle_where(statement):
+    return statement.join(SupplierInvoice.supplier).where(
+        SupplierInvoice.company_id == bindparam("company_id"), SupplierInvoice.paid_at.is_(None),
+        ~settled_through_libeo())
+
+
 @cache
-def _to_settle_statement():
-    return (
-        select(SupplierInvoice)
-        .options(joinedload(SupplierInvoice.supplier))
-        .where(SupplierInvoice.company_id == bindparam("company_id"), SupplierInvoice.paid_at.is_(None),
-               ~settled_through_libeo())
-        .order_by(SupplierInvoice.due_date, SupplierInvoice.id)
-    )
+def _to_settle_statement(shape: tuple):
+    # One statement per shape of the query (which filters, which sort), its values named parameters.
+    base = _to_settle_where(select(SupplierInvoice).options(contains_eager(SupplierInvoice.supplier)))
+    return _SETTLEMENT_COLUMNS.apply(base, shape)
+
+
+@cache
+def _to_settle_export_statement(shape: tuple):
+    base = _to_settle_where(select(
+        SupplierInvoice.id, SupplierInvoice.number, Supplier.name, Supplier.siret, Supplier.iban,
+        SupplierInvoice.issue_date, SupplierInvoice.due_date, SupplierInvoice.amount_cents,
+        SupplierInvoice.currency, SupplierInvoice.payment_mode))
+    return _SETTLEMENT_COLUMNS.apply(base, shape)
 
 
 @cache
@@ -339,9 +373,19 @@ def invoices_query(company: Company) -> Listing:
     return Listing(_invoices_statement(), {"company_id": company.id})
 
 
-def invoices_to_settle_query(company: Company) -> Listing:
-    """« Règlements »: the company's unpaid invoices, earliest due first."""
-    return Listing(_to_settle_statement(), {"company_id": company.id})
+def invoices_to_settle_query(company: Company, query: ListQuery | None = None) -> Listing:
+    """« Règlements »: the company's unpaid invoices, earliest due first unless ``query`` (its URL)
+    searches, filters or sorts them."""
+    query = query or ListQuery(SETTLEMENTS, sort="echeance")
+    return Listing(_to_settle_statement(query.shape()),
+                   {"company_id": company.id, **query.values(mode_values=SETTLEMENT_MODES)})
+
+
+def invoices_to_settle_export(company: Company, query: ListQuery) -> Listing:
+    """The same rows as plain columns, for « Exporter »: id, number, supplier, SIRET, IBAN, issue and due
+    dates, amount, currency, mode."""
+    return Listing(_to_settle_export_statement(query.shape()),
+                   {"company_id": company.id, **query.values(mode_values=SETTLEMENT_MODES)})
 
 
 def suppliers_query(company: Company) -> Listing:

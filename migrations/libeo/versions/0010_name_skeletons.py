@@ -1,7 +1,7 @@
 """Supplier names keyed on their confusable skeleton
 
-Revision ID: 0009_name_skeletons
-Revises: 0008_bank_leg
+Revision ID: 0010_name_skeletons
+Revises: 0009_key_retired
 Create Date: 2026-12-04 18:30:00
 
 Data only: ``known_supplier_iban.supplier_key`` is recomputed as
@@ -24,8 +24,8 @@ from anyascii import anyascii
 from confusable_homoglyphs import confusables
 
 # revision identifiers, used by Alembic.
-revision = '0009_name_skeletons'
-down_revision = '0008_bank_leg'
+revision = "0010_name_skeletons"
+down_revision = "0009_key_retired"
 branch_labels = None
 depends_on = None
 
