@@ -48,8 +48,10 @@ from models.libeo.journal import record as journal
 from models.libeo.meg_link.client import (
     MAX_CLAIM_LENGTH,
     MegProfile,
+    VouchRefused,
     deliver_key,
     meg_message,
+    read_vouching_assertion,
 )
 from models.libeo.notifications.events import meg_connected
 
@@ -131,6 +133,26 @@ def vouch(account: Account, profile: MegProfile) -> None:
             f"administrateur « Achats » de {profile.company_name})",
             profile.email or None,
         )
+
+
+def vouch_for_key(account: Account, assertion: str) -> Account:
+    """The article's first path: MEG's Achats administrator saved this account's key in « Options », and MEG
+    signs that it trusts the company's SIRET. The account becomes « vérifié par MEG », as through « Me
+    connecter avec MEG ». Raises :class:`VouchRefused` (French) when MEG's word does not hold."""
+    profile = read_vouching_assertion(assertion)
+    if not profile.vouches:
+        raise VouchRefused("MEG ne se porte pas garant de cette entreprise (SIRET non confirmé dans MEG, ou "
+                           "personne qui n'administre pas « Achats »).")
+    if account.siret != profile.siret:
+        raise VouchRefused(f"MEG se porte garant du SIRET de « {profile.company_name} », qui n'est pas celui du "
+                           f"compte Libeo « {account.name} ».")
+    verify_account(
+        account,
+        f"vérifié par MEG ({profile.email or profile.subject}, administrateur « Achats » de "
+        f"{profile.company_name}, clé enregistrée dans « Options »)",
+        profile.email or None,
+    )
+    return account
 
 
 def squatted(siret: str) -> Account | None:
