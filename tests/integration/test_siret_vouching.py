@@ -73,3 +73,26 @@ def test_once_the_expert_comptable_confirmed_the_siret_meg_vouches_again(apps, m
     with libeo_app.app_context():
         account = libeo_db.session.scalar(select(Account).where(Account.siret == VICTIM_SIRET))
         assert account.is_verified and "vérifié par MEG" in account.verified_by
+
+
+def test_a_company_named_after_the_victim_does_not_take_its_used_account(apps, meg_app, libeo_app):
+    """The registry is public: an attacker who also takes the victim's name passes its check. The victim's
+    account has been used, so it keeps its SIRET and its key until support decides."""
+    victim_id, victim_key = _victim(libeo_app)
+    api = apps.root.test_client()
+    invoice = {"number": "F-1", "supplier": {"name": "Garage du Port", "iban": "FR7630006000011234567890189"},
+               "amount_cents": 12_000, "currency": "EUR", "issue_date": "2026-11-02", "due_date": "2026-12-02"}
+    assert api.put("/libeo/api/v1/invoices/v-1", json=invoice,
+                   headers={"Authorization": f"Bearer {victim_key}"}).status_code in (200, 201)
+    browser = Browser(apps)
+    browser.meg_login(ATTACKER)
+    browser.post("/meg/entreprise/fiche", data={"name": "Transports Victor", "siret": VICTIM_SIRET})
+
+    answer = consent_and_come_back(browser, meg_app, company="Transports Victor")
+    assert browser.url.endswith("/libeo/connexion-meg/compte-existant")
+    assert "Le support de Libeo examine la demande" in page_text(answer)
+    create_account_form(browser, company_name="Transports Victor", email=ATTACKER)
+    with libeo_app.app_context():
+        victim = libeo_db.session.get(Account, victim_id)
+        assert victim.siret == VICTIM_SIRET and victim.lost_siret is None
+    assert api.get("/libeo/api/v1/me", headers={"Authorization": f"Bearer {victim_key}"}).status_code == 200

@@ -37,8 +37,11 @@ from core.dates import utcnow
 from models.libeo.accounts.keys import active_api_key, issue_meg_api_key, revoke_api_key
 from models.libeo.accounts.models import Account, LibeoUser, Plan
 from models.libeo.accounts.services import (
+    SIRET_REVIEW,
     account_for_siret,
     create_account,
+    has_activity,
+    siret_claimed,
     take_siret_back,
     verify_account,
 )
@@ -156,9 +159,23 @@ def vouch_for_key(account: Account, assertion: str) -> Account:
 
 
 def squatted(siret: str) -> Account | None:
-    """The unverified account holding ``siret``, which a verified claim would take it from."""
+    """The unverified, unused account holding ``siret``, which a verified claim would take it from."""
     holder = account_for_siret(siret)
-    return holder if holder is not None and not holder.is_verified else None
+    return holder if holder is not None and not holder.is_verified and not has_activity(holder) else None
+
+
+def _claim_for_review(profile: MegProfile) -> bool:
+    """A vouched claim on a SIRET an unverified but used account holds: journaled there for support."""
+    holder = account_for_siret(profile.siret)
+    if holder is None or holder.is_verified or not has_activity(holder):
+        return False
+    siret_claimed(holder.id, profile.siret, _claimant(profile), profile.email or None)
+    db.session.commit()
+    return True
+
+
+def _claimant(profile: MegProfile) -> str:
+    return f"{profile.email or profile.subject}, administrateur « Achats » de « {profile.company_name} » dans MEG"
 
 
 def create_account_from_meg(
@@ -297,6 +314,8 @@ def continue_sign_in(profile: MegProfile, access_token: str, signed_in: LibeoUse
     if link is None and profile.vouches and squatted(profile.siret) is not None:
         # An unverified account holds the SIRET: the company's administrator may take it back.
         return SignInStep(SIGNUP, pending=profile)
+    if link is None and profile.vouches and _claim_for_review(profile):
+        return SignInStep(EXISTING, existing=profile, messages=((SIRET_REVIEW, "warning"),))
     if link is not None or account_for_siret(profile.siret) is not None:
         return SignInStep(EXISTING, existing=profile)
     return SignInStep(SIGNUP, pending=profile)
@@ -311,8 +330,10 @@ def create_account_and_finish(profile: MegProfile, access_token: str, return_to:
     """
     try:
         user = create_account_from_meg(profile, name=name, email=email, password=password, full_name=full_name)
-    except LibeoError:
+    except LibeoError as error:
         db.session.rollback()
+        if error.code == "siret_review":
+            _claim_for_review(profile)
         raise
     db.session.commit()
     return finish_sign_in(user.account, profile, access_token, return_to, user=user, partnerships=partnerships)
