@@ -209,7 +209,7 @@ def test_a_squatted_siret_is_taken_back_by_its_meg_administrator(apps, meg_app, 
     assert decided.exit_code == 0 and "SIRET 85123456700002 retiré" in decided.output, decided.output
 
     # Support decided: the company's administrator now creates its verified account.
-    form = consent_and_come_back(browser, meg_app)
+    consent_and_come_back(browser, meg_app)
     assert browser.url.endswith("/libeo/connexion-meg/compte")
     done = create_account_form(browser)
     assert done.status_code == 302
