@@ -109,6 +109,20 @@ PAYMENT_BODY = {
     },
 }
 
+VOUCH_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["assertion"],
+    "properties": {
+        "assertion": {
+            "type": "string", "minLength": 20, "maxLength": 8000,
+            "description": "Jeton JWT signé par MEG (sa clé OpenID Connect, vérifiée avec son JWKS), valable cinq "
+            "minutes : un administrateur « Achats » de l'entreprise de ce SIRET, que MEG a confirmé, a enregistré "
+            "la clé dans « Options ».",
+        },
+    },
+}
+
 CANCEL_BODY = {
     "type": "object",
     "additionalProperties": False,
@@ -481,6 +495,15 @@ def openapi_document(server_url: str) -> dict:
                     "responses": {"200": _json("Account", "Le compte."), **_errors(401, 429)},
                 }
             },
+            "/account/meg-vouch": {
+                "post": {
+                    "operationId": "megVouch",
+                    "summary": "MEG se porte garant du compte de la clé : il devient « vérifié par MEG ».",
+                    "requestBody": {"required": True, "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/VouchInput"}}}},
+                    "responses": {"200": _json("Account", "Le compte, vérifié."), **_errors(401, 403, 422, 429)},
+                }
+            },
             "/key": {
                 "delete": {
                     "operationId": "deleteKey",
@@ -708,6 +731,7 @@ def openapi_document(server_url: str) -> dict:
             },
             "schemas": {
                 "Account": ACCOUNT,
+                "VouchInput": VOUCH_BODY,
                 "InvoiceInput": INVOICE_BODY,
                 "Invoice": INVOICE,
                 "PaymentInput": PAYMENT_BODY,

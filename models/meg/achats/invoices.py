@@ -20,6 +20,7 @@ from core.names import mixed_script_words, names_match
 from core.paging import Listing
 from models.meg.achats.models import PaymentMode, Supplier, SupplierInvoice
 from models.meg.companies.models import Company, User
+from models.meg.companies.siret_trust import check_with_registry, siret_changed
 from models.meg.db import db
 from models.meg.journal import iban_shown, record, supplier_iban_changed, supplier_iban_entered
 from models.meg.libeo_link.attempts import (
@@ -391,8 +392,14 @@ def suppliers_query(company: Company) -> Listing:
     return Listing(_suppliers_statement(), {"company_id": company.id})
 
 
-def update_company(company: Company, name: str, siret: str | None) -> Company:
-    """The company's name and SIRET (None: an organisation without one)."""
+def update_company(company: Company, name: str, siret: str | None, user: User | None = None) -> str | None:
+    """The company's name and SIRET (None: an organisation without one).
+
+    A new SIRET is journaled and trusted again only once its author (the expert-comptable) or the
+    registry confirms it; a SIRET still to confirm is checked again. Returns what the person should
+    read about that trust (French), or None.
+    """
+    old_siret = company.siret
     if siret != company.siret:
         if connection_of(company) is not None:
             raise AchatsError("Cette entreprise est connectée à Libeo sous son SIRET actuel : supprimez d'abord "
@@ -402,5 +409,11 @@ def update_company(company: Company, name: str, siret: str | None) -> Company:
             raise AchatsError("Ce SIRET est déjà celui d'une autre entreprise dans MEG.", "siret")
     company.name = name
     company.siret = siret
+    if siret != old_siret:
+        notice = siret_changed(company, old_siret, user)
+    elif siret and not company.siret_trusted:
+        notice = check_with_registry(company, user)
+    else:
+        notice = None
     db.session.flush()
-    return company
+    return notice

@@ -206,6 +206,10 @@ class LibeoClient:
     def me(self) -> LibeoAccount:
         return LibeoAccount.from_json(self._call("GET", "/me"))
 
+    def vouch(self, assertion: str) -> LibeoAccount:
+        """Hands Libeo MEG's signed word for the key's account (« POST /account/meg-vouch »)."""
+        return LibeoAccount.from_json(self._call("POST", "/account/meg-vouch", json={"assertion": assertion}))
+
     def put_invoice(self, external_id: str, invoice: dict[str, Any]) -> dict[str, Any]:
         return self._call("PUT", f"/invoices/{external_id}", json=invoice)
 
