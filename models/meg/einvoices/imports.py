@@ -316,7 +316,8 @@ def save_import(company: Company, pending: PendingImport, choices: ImportChoices
     with keep_loaded(db):
         end_reading(db)
     _claim(pending)
-    supplier = _supplier_for(company, einvoice, choices)
+    # The journal names the person who imported the file, not the synchronisation.
+    supplier = _supplier_for(company, einvoice, choices, db.session.get(User, pending.user_id))
     invoice = create_invoice(company, InvoiceData(
         number=choices.number, supplier_id=supplier.id, issue_date=choices.issue_date, due_date=choices.due_date,
         amount_cents=choices.amount_cents, payment_mode=choices.payment_mode,
@@ -350,9 +351,9 @@ def _claim(pending: PendingImport) -> None:
         raise AchatsError("Ce fichier a déjà été enregistré ou abandonné : importez-le de nouveau si besoin.")
 
 
-def _supplier_for(company: Company, einvoice: EInvoice, choices: ImportChoices) -> Supplier:
+def _supplier_for(company: Company, einvoice: EInvoice, choices: ImportChoices, user: User | None) -> Supplier:
     if choices.supplier_id is None:
-        return _create_supplier(company, choices.new_supplier)
+        return _create_supplier(company, choices.new_supplier, user)
     supplier = company_supplier(company, choices.supplier_id)
     if iban_differs(supplier, einvoice):
         if choices.replace_iban is None:
@@ -360,19 +361,22 @@ def _supplier_for(company: Company, einvoice: EInvoice, choices: ImportChoices) 
                 f"L'IBAN de la facture ({format_iban(einvoice.iban)}) n'est pas celui que MEG connaît pour "
                 f"{supplier.name} ({format_iban(supplier.iban)}) : choisissez lequel garder.", "iban_choice")
         if choices.replace_iban:
-            update_supplier(supplier, SupplierData(supplier.name, einvoice.iban, einvoice.bic))
+            # The person chose the invoice's IBAN on the import screen; a look-alike is journaled.
+            update_supplier(supplier, SupplierData(supplier.name, einvoice.iban, einvoice.bic), user,
+                            confirm_lookalike=True)
     if supplier.siret is None and einvoice.supplier_siret and _siret_owner(company, einvoice.supplier_siret) is None:
         supplier.siret = einvoice.supplier_siret  # an identifier learnt, not a payment detail
     return supplier
 
 
-def _create_supplier(company: Company, new: NewSupplier) -> Supplier:
+def _create_supplier(company: Company, new: NewSupplier, user: User | None) -> Supplier:
     if new.siret:
         owner = _siret_owner(company, new.siret)
         if owner is not None:
             raise AchatsError(f"Le fournisseur « {owner.name} » a déjà ce SIRET : choisissez-le dans la liste.",
                               "supplier_siret")
-    supplier = create_supplier(company, SupplierData(new.name, new.iban, new.bic))
+    # The person asked for a new supplier on the import screen; a look-alike is journaled.
+    supplier = create_supplier(company, SupplierData(new.name, new.iban, new.bic), user, confirm_lookalike=True)
     supplier.siret = new.siret
     db.session.flush()
     return supplier
