@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf.file import FileField, FileRequired
-from wtforms import RadioField, SelectField, StringField, SubmitField
+from wtforms import BooleanField, RadioField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional, ValidationError
 
@@ -51,6 +51,7 @@ class ImportForm(InvoiceForm):
         lambda value: normalize_siret(value) if (value or "").strip() else None))])
     supplier_iban = StringField("IBAN", validators=[_when_new(normalized(normalize_iban))])
     supplier_bic = StringField("BIC (facultatif)", validators=[_when_new(normalized(normalize_bic))])
+    confirm_shared_iban = BooleanField("J'ai vérifié auprès du fournisseur : ce nouveau fournisseur partage cet IBAN")
     submit = SubmitField("Enregistrer la facture")
 
     def validate_supplier_id(self, field):

@@ -139,7 +139,7 @@ def _choices(form: ImportForm) -> ImportChoices:
         supplier_id=form.chosen_supplier_id, new_supplier=new, replace_iban=form.replace_iban,
         number=form.number.data, issue_date=form.issue_date.data, due_date=form.due_date.data,
         amount_cents=form.amount_cents, payment_mode=PaymentMode[form.payment_mode.data],
-        confirm_duplicate=form.confirm_duplicate.data,
+        confirm_duplicate=form.confirm_duplicate.data, confirm_shared_iban=form.confirm_shared_iban.data,
     )
 
 

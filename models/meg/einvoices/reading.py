@@ -178,6 +178,17 @@ class EInvoice:
     payment_terms: str | None
     missing: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    supplier_address: str | None = None  # « 8 quai Saint-Vincent, 69001 Lyon »; the country when not France
+
+    @property
+    def supplier_legal_siren(self) -> str | None:
+        """The seller's SIREN: from its SIRET or SIREN, else from its French VAT number (FR, key, SIREN)."""
+        if self.supplier_siren:
+            return self.supplier_siren
+        vat = self.supplier_vat or ""
+        if re.fullmatch(r"FR[0-9A-Z]{2}\d{9}", vat) and stdnum_siren.is_valid(vat[4:]):
+            return vat[4:]
+        return None
 
 
 def read_einvoice(filename: str, content: bytes) -> EInvoice:
@@ -541,6 +552,8 @@ def _read_cii(root: etree._Element, names: _CiiNames, format_: str) -> EInvoice:
         supplier_siret=supplier_siret,
         supplier_siren=supplier_siren,
         supplier_vat=_compact(_text(seller, "ram:SpecifiedTaxRegistration/ram:ID[@schemeID='VA']", ns)),
+        supplier_address=_address(seller, ns, "ram:PostalTradeAddress", ("ram:LineOne", "ram:LineTwo"),
+                                  "ram:PostcodeCode", "ram:CityName", "ram:CountryID"),
         iban=notes.iban([_text(m, "ram:PayeePartyCreditorFinancialAccount/ram:IBANID", ns) for m in means]),
         bic=notes.bic([_text(m, "ram:PayeeSpecifiedCreditorFinancialInstitution/ram:BICID", ns) for m in means]),
         buyer_name=_clean(_text(buyer, "ram:Name", ns)),
@@ -606,6 +619,8 @@ def _read_ubl(root: etree._Element) -> EInvoice:
         supplier_siret=supplier_siret,
         supplier_siren=supplier_siren,
         supplier_vat=_compact(_text(seller, "cac:PartyTaxScheme[cac:TaxScheme/cbc:ID='VAT']/cbc:CompanyID", ns)),
+        supplier_address=_address(seller, ns, "cac:PostalAddress", ("cbc:StreetName", "cbc:AdditionalStreetName"),
+                                  "cbc:PostalZone", "cbc:CityName", "cac:Country/cbc:IdentificationCode"),
         iban=notes.iban([_text(m, "cac:PayeeFinancialAccount/cbc:ID", ns) for m in means]),
         bic=notes.bic([_text(m, "cac:PayeeFinancialAccount/cac:FinancialInstitutionBranch/cbc:ID", ns) for m in means]),
         buyer_name=_clean(_ubl_party_name(buyer, ns)),
@@ -614,6 +629,18 @@ def _read_ubl(root: etree._Element) -> EInvoice:
         payment_reference=_clean(next(filter(None, (_text(m, "cbc:PaymentID", ns) for m in means)), None)),
         payment_terms=_clean(_text(root, "cac:PaymentTerms/cbc:Note", ns)),
     )
+
+
+def _address(party, ns: dict, path: str, lines: tuple[str, ...], postcode: str, city: str,
+             country: str) -> str | None:
+    address = _first(party, path, ns)
+    if address is None:
+        return None
+    street = ", ".join(filter(None, (_clean(_text(address, line, ns)) for line in lines)))
+    town = " ".join(filter(None, (_clean(_text(address, postcode, ns)), _clean(_text(address, city, ns)))))
+    country_code = _clean(_text(address, country, ns))
+    parts = [street, town] + ([country_code] if country_code and country_code != "FR" else [])
+    return ", ".join(filter(None, parts)) or None
 
 
 def _ubl_kind(customization: str) -> dict:
