@@ -38,6 +38,7 @@ class ImportForm(InvoiceForm):
     """The pre-filled invoice: « Achats »' invoice fields, and the supplier as the file names it."""
 
     supplier_id = SelectField("Fournisseur", validate_choice=False)
+    amount = StringField("Net à payer (€)")  # the amount due (the total with VAT when nothing was prepaid)
     iban_choice = RadioField(
         "IBAN à utiliser pour ce fournisseur",
         choices=[SelectChoice(KEEP_IBAN, "Garder l'IBAN connu"),

@@ -189,6 +189,9 @@ def update_invoice(invoice: SupplierInvoice, data: InvoiceData, *, confirm_dupli
     invoice.number = data.number
     invoice.issue_date = data.issue_date
     invoice.due_date = data.due_date
+    if data.amount_cents != invoice.amount_cents:  # the e-invoice's totals no longer describe it
+        invoice.net_cents = invoice.vat_cents = invoice.total_cents = None
+        invoice.prepaid_cents = invoice.rounding_cents = None
     invoice.amount_cents = data.amount_cents
     invoice.payment_mode = data.payment_mode
     db.session.flush()

@@ -102,7 +102,15 @@ class SupplierInvoice(Model):
     number: Mapped[str] = mapped_column(String(60))
     issue_date: Mapped[date] = mapped_column(Date)
     due_date: Mapped[date] = mapped_column(Date)
+    # What is to be paid: the amount due (EN 16931 BT-115), which a payment pays.
     amount_cents: Mapped[int] = mapped_column(BigInteger)
+    # The invoice's totals as its e-invoice gives them (BT-109, BT-110, BT-112, BT-113, BT-114);
+    # None when typed by hand, the amount due being then the total with VAT.
+    net_cents: Mapped[int | None] = mapped_column(BigInteger)
+    vat_cents: Mapped[int | None] = mapped_column(BigInteger)
+    total_cents: Mapped[int | None] = mapped_column(BigInteger)
+    prepaid_cents: Mapped[int | None] = mapped_column(BigInteger)
+    rounding_cents: Mapped[int | None] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     payment_mode: Mapped[PaymentMode] = mapped_column(Enum(PaymentMode, native_enum=False, length=30))
     # Set when the invoice is settled (in MEG, or once Libeo has paid it).
@@ -116,6 +124,23 @@ class SupplierInvoice(Model):
     @property
     def amount_display(self) -> str:
         return format_amount(self.amount_cents, self.currency)
+
+    @property
+    def total_with_tax_cents(self) -> int:
+        """« Montant TTC »: the total with VAT, which the amount due equals unless something was prepaid."""
+        return self.total_cents if self.total_cents is not None else self.amount_cents
+
+    @property
+    def total_display(self) -> str:
+        return format_amount(self.total_with_tax_cents, self.currency)
+
+    @property
+    def due_differs(self) -> bool:
+        """The amount due is not the total with VAT (a deposit paid, a rounding): both are shown."""
+        return self.total_with_tax_cents != self.amount_cents
+
+    def money(self, cents: int | None) -> str:
+        return format_amount(cents, self.currency) if cents is not None else "—"
 
     @property
     def is_paid(self) -> bool:

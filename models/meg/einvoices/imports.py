@@ -40,6 +40,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.dates import as_utc, utcnow
 from core.db import end_reading, keep_loaded
+from core.money import format_amount
 from core.names import name_key
 from core.validators import format_iban
 from models.meg.achats.invoices import (
@@ -192,6 +193,21 @@ class Proposal:
         theirs = f" (SIRET {owner.siret})" if owner.siret else ""
         return (f"Ce fichier vient de {einvoice.supplier_name} ({identity}), pas de {owner.name}{theirs}, "
                 "dont il porte l'IBAN.")
+
+    @property
+    def amount_hint(self) -> str:
+        """« Net à payer : total TTC 671,15 € (HT 559,29 € + TVA 111,86 €), moins 201,00 € déjà payés. »"""
+        e = self.einvoice
+        total = e.total_with_tax_cents if e.total_with_tax_cents is not None else e.amount_cents
+        parts = f"total TTC {format_amount(total, e.currency)}"
+        if e.total_without_tax_cents is not None and e.tax_cents is not None:
+            parts += (f" (HT {format_amount(e.total_without_tax_cents, e.currency)} + TVA "
+                      f"{format_amount(e.tax_cents, e.currency)})")
+        if e.prepaid_cents:
+            parts += f", moins {format_amount(e.prepaid_cents, e.currency)} déjà payés"
+        if e.rounding_cents:
+            parts += f", arrondi de {format_amount(e.rounding_cents, e.currency)}"
+        return f"Net à payer, ce que le paiement réglera : {parts}."
 
     @property
     def currency_refusal(self) -> str | None:
@@ -354,6 +370,10 @@ def save_import(company: Company, pending: PendingImport, choices: ImportChoices
         number=choices.number, supplier_id=supplier.id, issue_date=choices.issue_date, due_date=choices.due_date,
         amount_cents=choices.amount_cents, payment_mode=choices.payment_mode,
     ), confirm_duplicate=choices.confirm_duplicate)
+    if choices.amount_cents == einvoice.amount_cents:  # the file's totals, unless the person typed another amount
+        invoice.net_cents, invoice.vat_cents = einvoice.total_without_tax_cents, einvoice.tax_cents
+        invoice.total_cents, invoice.prepaid_cents = einvoice.total_with_tax_cents, einvoice.prepaid_cents
+        invoice.rounding_cents = einvoice.rounding_cents
     document_changed(invoice, attach_document(invoice, file))
     db.session.flush()
     return invoice

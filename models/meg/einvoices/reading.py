@@ -179,6 +179,11 @@ class EInvoice:
     missing: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     supplier_address: str | None = None  # « 8 quai Saint-Vincent, 69001 Lyon »; the country when not France
+    # EN 16931's totals beside the amount due (BT-115, ``amount_cents``): with VAT (BT-112),
+    # already paid (BT-113), rounding (BT-114); None when the file does not give them.
+    total_with_tax_cents: int | None = None
+    prepaid_cents: int | None = None
+    rounding_cents: int | None = None
 
     @property
     def supplier_legal_siren(self) -> str | None:
@@ -548,6 +553,9 @@ def _read_cii(root: etree._Element, names: _CiiNames, format_: str) -> EInvoice:
         total_without_tax_cents=_optional_cents(
             _amount_text(root, f"{summation}/ram:TaxBasisTotalAmount", ns, currency)),
         tax_cents=_optional_cents(_amount_text(root, f"{summation}/ram:TaxTotalAmount", ns, currency)),
+        total_with_tax_cents=_optional_cents(_amount_text(root, f"{summation}/ram:GrandTotalAmount", ns, currency)),
+        prepaid_cents=_optional_cents(_amount_text(root, f"{summation}/ram:TotalPrepaidAmount", ns, currency)),
+        rounding_cents=_optional_cents(_amount_text(root, f"{summation}/ram:RoundingAmount", ns, currency)),
         supplier_name=_required(_text(seller, "ram:Name", ns), "Le nom du fournisseur"),
         supplier_siret=supplier_siret,
         supplier_siren=supplier_siren,
@@ -615,6 +623,9 @@ def _read_ubl(root: etree._Element) -> EInvoice:
         ),
         total_without_tax_cents=_optional_cents(_amount_text(root, f"{total}/cbc:TaxExclusiveAmount", ns, currency)),
         tax_cents=_optional_cents(_amount_text(root, "cac:TaxTotal/cbc:TaxAmount", ns, currency)),
+        total_with_tax_cents=_optional_cents(_amount_text(root, f"{total}/cbc:TaxInclusiveAmount", ns, currency)),
+        prepaid_cents=_optional_cents(_amount_text(root, f"{total}/cbc:PrepaidAmount", ns, currency)),
+        rounding_cents=_optional_cents(_amount_text(root, f"{total}/cbc:PayableRoundingAmount", ns, currency)),
         supplier_name=_required(_ubl_party_name(seller, ns), "Le nom du fournisseur"),
         supplier_siret=supplier_siret,
         supplier_siren=supplier_siren,
