@@ -9,9 +9,9 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import select
 
-from devtools.einvoice_samples import MINOTERIE_IBAN, Party, facturx_pdf, sample_invoice
+from devtools.einvoice_samples import MINOTERIE_IBAN, Party, cii_xml, facturx_pdf, sample_invoice
 from models.meg import Company, Supplier, SupplierInvoice, db
-from tests.html_forms import plain
+from tests.html_forms import form_values, plain
 
 from .test_einvoice_import import confirm, start
 
@@ -107,3 +107,47 @@ def test_a_supplier_found_by_siret_shows_the_files_seller_too(admin, meg_app):
 
     assert "Fournisseur reconnu par son SIRET : Minoterie Dupuis." in text
     assert "Vendeur selon le fichier Minoterie Dupuis SIRET 42312345400013 N° de TVA FR50423123454" in text
+
+
+# --- payment means as the file says ---------------------------------------------------------------------
+
+ASSURANCE = Party("Mutuelle Assurances du Rhône", "31234567100019", "FR50312345671", "2 cours Lafayette", "69003",
+                  "Lyon")
+DEBITED = "FR7610278060390000002375705"  # the buyer's account, which the supplier debits
+
+
+def direct_debit_xml(number: str = "PR-2026-11") -> bytes:
+    xml = cii_xml(replace(INVOICE, number=number, supplier=ASSURANCE), "en16931")
+    start_, end_ = xml.index(b"<ram:SpecifiedTradeSettlementPaymentMeans>"), xml.index(
+        b"</ram:SpecifiedTradeSettlementPaymentMeans>")
+    means = (b"<ram:SpecifiedTradeSettlementPaymentMeans><ram:TypeCode>59</ram:TypeCode>"
+             b"<ram:PayerPartyDebtorFinancialAccount><ram:IBANID>" + DEBITED.encode() +
+             b"</ram:IBANID></ram:PayerPartyDebtorFinancialAccount>")
+    xml = xml[:start_] + means + xml[end_:]
+    return xml.replace(b"</ram:DueDateDateTime>",
+                       b"</ram:DueDateDateTime><ram:DirectDebitMandateID>MANDAT-2026-77</ram:DirectDebitMandateID>", 1)
+
+
+def test_a_direct_debit_invoice_from_a_new_supplier_is_saved_without_inventing_an_iban(admin, meg_app):
+    location, page = start(admin, direct_debit_xml(), "prelevement.xml")
+    text = plain(page)
+    assert form_values(page)["payment_mode"] == "PRELEVEMENT"
+    assert "Inutile pour un prélèvement" in text and "IBAN du fournisseur" not in text
+
+    answer = confirm(admin, location, page)
+
+    assert answer.status_code == 302, plain(answer.get_data(as_text=True))[-600:]
+    assert invoice_supplier(meg_app, "PR-2026-11") == ("Mutuelle Assurances du Rhône", "", "31234567100019")
+    shown = plain(admin.get(answer.headers["Location"]).get_data(as_text=True))
+    assert "Mandat de prélèvement MANDAT-2026-77, sur le compte FR76" in shown
+    assert "Prélèvement" in shown
+
+
+def test_a_transfer_to_a_supplier_without_iban_is_refused(admin, meg_app):
+    location, page = start(admin, direct_debit_xml("PR-2026-12"), "prelevement.xml")
+
+    answer = confirm(admin, location, page, payment_mode="VIREMENT")
+
+    assert answer.status_code == 422
+    assert "Saisissez un IBAN" in plain(answer.get_data(as_text=True))
+    assert boulangerie_supplier(meg_app, "Mutuelle Assurances du Rhône") is None

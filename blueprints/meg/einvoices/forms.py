@@ -9,6 +9,7 @@ from wtforms.validators import Optional, ValidationError
 
 from core.forms import BankNameField, Form, int_or_none, normalized
 from core.validators import clean_text, normalize_bic, normalize_iban, normalize_siret
+from models.meg.achats.models import PaymentMode
 
 from ..achats.forms import InvoiceForm
 
@@ -22,6 +23,16 @@ class UploadForm(Form):
         validators=[FileRequired("Choisissez le fichier de la facture (PDF Factur-X, XML CII ou UBL).")],
     )
     submit = SubmitField("Lire la facture")
+
+
+def _new_supplier_iban(form, field):
+    """A new supplier's IBAN; none for one that debits the company itself (« Prélèvement »)."""
+    if form.supplier_id.data != NEW_SUPPLIER:
+        return
+    if not (field.data or "").strip() and form.payment_mode.data == PaymentMode.PRELEVEMENT.name:
+        field.data = None
+        return
+    normalized(normalize_iban)(form, field)
 
 
 def _when_new(check):
@@ -50,7 +61,7 @@ class ImportForm(InvoiceForm):
         applies=lambda form: form.supplier_id.data == NEW_SUPPLIER)
     supplier_siret = StringField("SIRET (facultatif)", validators=[_when_new(normalized(
         lambda value: normalize_siret(value) if (value or "").strip() else None))])
-    supplier_iban = StringField("IBAN", validators=[_when_new(normalized(normalize_iban))])
+    supplier_iban = StringField("IBAN", validators=[_new_supplier_iban])
     supplier_bic = StringField("BIC (facultatif)", validators=[_when_new(normalized(normalize_bic))])
     confirm_shared_iban = BooleanField("J'ai vérifié auprès du fournisseur : ce nouveau fournisseur partage cet IBAN")
     submit = SubmitField("Enregistrer la facture")

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.banks import bank_bic, bank_name
 from core.dates import utcnow
 from core.money import format_amount
-from core.validators import format_iban
+from core.validators import format_iban, mask_iban
 from models.meg.companies.models import Company
 from models.meg.db import Model, db
 
@@ -55,6 +55,8 @@ class Supplier(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
+    # Empty for a supplier that debits the company itself (direct debit): nothing to pay it to.
+    # (Empty rather than NULL: SQLite would copy the table, which others reference, to allow NULL.)
     iban: Mapped[str] = mapped_column(String(34))
     bic: Mapped[str | None] = mapped_column(String(11))
     # 14 digits, from an imported e-invoice (or typed); None when unknown.
@@ -64,7 +66,7 @@ class Supplier(Model):
 
     @property
     def iban_display(self) -> str:
-        return format_iban(self.iban)
+        return format_iban(self.iban) if self.iban else "aucun (il prélève lui-même ses factures)"
 
     @property
     def bank_name(self) -> str | None:
@@ -111,6 +113,9 @@ class SupplierInvoice(Model):
     total_cents: Mapped[int | None] = mapped_column(BigInteger)
     prepaid_cents: Mapped[int | None] = mapped_column(BigInteger)
     rounding_cents: Mapped[int | None] = mapped_column(BigInteger)
+    # A direct debit's mandate (BT-89) and the company's account it debits (BT-91), from the e-invoice.
+    mandate_reference: Mapped[str | None] = mapped_column(String(35))
+    debited_iban: Mapped[str | None] = mapped_column(String(34))
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     payment_mode: Mapped[PaymentMode] = mapped_column(Enum(PaymentMode, native_enum=False, length=30))
     # Set when the invoice is settled (in MEG, or once Libeo has paid it).
@@ -138,6 +143,10 @@ class SupplierInvoice(Model):
     def due_differs(self) -> bool:
         """The amount due is not the total with VAT (a deposit paid, a rounding): both are shown."""
         return self.total_with_tax_cents != self.amount_cents
+
+    @property
+    def debited_iban_masked(self) -> str | None:
+        return mask_iban(self.debited_iban) if self.debited_iban else None
 
     def money(self, cents: int | None) -> str:
         return format_amount(cents, self.currency) if cents is not None else "—"

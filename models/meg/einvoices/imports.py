@@ -306,10 +306,18 @@ def find_supplier(company: Company, einvoice: EInvoice) -> SupplierMatch:
     return SupplierMatch(None, None, iban_owner, named[0] if named else None)
 
 
+# UNTDID 4461 codes of the means a transfer does not pay: cash, cheque, cards.
+_OTHER_MEANS = {"10": PaymentMode.ESPECES, "20": PaymentMode.CHEQUE, "48": PaymentMode.CARTE,
+                "54": PaymentMode.CARTE, "55": PaymentMode.CARTE}
+
+
 def proposed_mode(company: Company, einvoice: EInvoice) -> PaymentMode:
-    """The supplier debits a direct debit itself; otherwise a transfer, through Libeo when connected."""
+    """As the file says: the supplier debits a direct debit itself, a card or a cheque pays as such;
+    otherwise a transfer, through Libeo when connected."""
     if einvoice.payment_means_code in DIRECT_DEBIT_CODES:
         return PaymentMode.PRELEVEMENT
+    if einvoice.payment_means_code in _OTHER_MEANS:
+        return _OTHER_MEANS[einvoice.payment_means_code]
     return PaymentMode.LIBEO if connection_of(company) is not None else PaymentMode.VIREMENT
 
 
@@ -328,7 +336,7 @@ def _buyer_warning(company: Company, einvoice: EInvoice) -> str | None:
 class NewSupplier:
     name: str
     siret: str | None
-    iban: str
+    iban: str | None  # None: a supplier that debits the company (direct debit), kept with an empty IBAN
     bic: str | None
 
 
@@ -374,6 +382,8 @@ def save_import(company: Company, pending: PendingImport, choices: ImportChoices
         invoice.net_cents, invoice.vat_cents = einvoice.total_without_tax_cents, einvoice.tax_cents
         invoice.total_cents, invoice.prepaid_cents = einvoice.total_with_tax_cents, einvoice.prepaid_cents
         invoice.rounding_cents = einvoice.rounding_cents
+    if einvoice.direct_debit:
+        invoice.mandate_reference, invoice.debited_iban = einvoice.mandate_reference, einvoice.debited_iban
     document_changed(invoice, attach_document(invoice, file))
     db.session.flush()
     return invoice
@@ -427,8 +437,9 @@ def _create_supplier(company: Company, new: NewSupplier, user: User | None, conf
         if owner is not None:
             raise AchatsError(f"Le fournisseur « {owner.name} » a déjà ce SIRET : choisissez-le dans la liste.",
                               "supplier_siret")
-    sharing = db.session.scalar(select(Supplier).where(Supplier.company_id == company.id, Supplier.iban == new.iban)
-                                .order_by(Supplier.id).limit(1))
+    sharing = None if not new.iban else db.session.scalar(
+        select(Supplier).where(Supplier.company_id == company.id, Supplier.iban == new.iban)
+        .order_by(Supplier.id).limit(1))
     if sharing is not None and not confirm_shared_iban:
         # Two legal identities on one account: a file that borrows a known supplier's IBAN, or a typo.
         raise AchatsError(
@@ -436,7 +447,8 @@ def _create_supplier(company: Company, new: NewSupplier, user: User | None, conf
             "presque jamais un compte. Vérifiez-le auprès du fournisseur par un moyen que vous connaissez déjà, "
             "puis cochez la case pour confirmer.", "confirm_shared_iban")
     # The person asked for a new supplier on the import screen; a look-alike is journaled.
-    supplier = create_supplier(company, SupplierData(new.name, new.iban, new.bic), user, confirm_lookalike=True)
+    supplier = create_supplier(company, SupplierData(new.name, new.iban or "", new.bic), user,
+                               confirm_lookalike=True)
     supplier.siret = new.siret
     db.session.flush()
     return supplier

@@ -184,6 +184,13 @@ class EInvoice:
     total_with_tax_cents: int | None = None
     prepaid_cents: int | None = None
     rounding_cents: int | None = None
+    # A direct debit (codes 49, 59): the mandate (BT-89) and the buyer's account debited (BT-91).
+    mandate_reference: str | None = None
+    debited_iban: str | None = None
+
+    @property
+    def direct_debit(self) -> bool:
+        return self.payment_means_code in DIRECT_DEBIT_CODES
 
     @property
     def supplier_legal_siren(self) -> str | None:
@@ -556,6 +563,9 @@ def _read_cii(root: etree._Element, names: _CiiNames, format_: str) -> EInvoice:
         total_with_tax_cents=_optional_cents(_amount_text(root, f"{summation}/ram:GrandTotalAmount", ns, currency)),
         prepaid_cents=_optional_cents(_amount_text(root, f"{summation}/ram:TotalPrepaidAmount", ns, currency)),
         rounding_cents=_optional_cents(_amount_text(root, f"{summation}/ram:RoundingAmount", ns, currency)),
+        mandate_reference=_clean(_text(root, f"{terms}/ram:DirectDebitMandateID", ns)),
+        debited_iban=_valid_iban(_text(root, f"{settlement}/ram:SpecifiedTradeSettlementPaymentMeans"
+                                       "/ram:PayerPartyDebtorFinancialAccount/ram:IBANID", ns)),
         supplier_name=_required(_text(seller, "ram:Name", ns), "Le nom du fournisseur"),
         supplier_siret=supplier_siret,
         supplier_siren=supplier_siren,
@@ -626,6 +636,9 @@ def _read_ubl(root: etree._Element) -> EInvoice:
         total_with_tax_cents=_optional_cents(_amount_text(root, f"{total}/cbc:TaxInclusiveAmount", ns, currency)),
         prepaid_cents=_optional_cents(_amount_text(root, f"{total}/cbc:PrepaidAmount", ns, currency)),
         rounding_cents=_optional_cents(_amount_text(root, f"{total}/cbc:PayableRoundingAmount", ns, currency)),
+        mandate_reference=_clean(_text(root, "cac:PaymentMeans/cac:PaymentMandate/cbc:ID", ns)),
+        debited_iban=_valid_iban(_text(root, "cac:PaymentMeans/cac:PaymentMandate/cac:PayerFinancialAccount/cbc:ID",
+                                       ns)),
         supplier_name=_required(_ubl_party_name(seller, ns), "Le nom du fournisseur"),
         supplier_siret=supplier_siret,
         supplier_siren=supplier_siren,
@@ -761,8 +774,17 @@ class _Notes:
         return siret, (siret[:9] if siret else siren)
 
 
+def _valid_iban(value: str | None) -> str | None:
+    try:
+        return normalize_iban(value) if value else None
+    except (InvalidIdentifier, OutsideSepa):
+        return None
+
+
 def _finish(notes: _Notes, **fields) -> EInvoice:
     if fields["payment_means_code"] in DIRECT_DEBIT_CODES:
+        # The supplier debits the buyer: it has no account to be paid on, and none is missing.
+        notes.missing = [label for label in notes.missing if label != MISSING_IBAN]
         notes.warnings.append(
             "Le fournisseur indique un prélèvement : il débitera lui-même ce montant. "
             "Ne payez pas cette facture par virement."
