@@ -87,7 +87,7 @@ def test_a_quota_covering_part_of_the_selection_is_said_before_and_after(connect
     assert "Abonnement" in confirmation
     shown = page(client.post(f"{SELECTION}/confirmer", data=_form(ids), follow_redirects=True))
     assert "7 factures : 5 programmées" in shown and "2 refusées" in shown
-    assert shown.count("Refusé : Votre formule Gratuit inclut 5 paiements par mois") == 2
+    assert shown.count("Non payée — limite de la formule atteinte") == 2
     assert shown.count("Passez à la formule Partnerships dans Libeo") == 2
     assert len(libeo_payments(libeo_app)) == 5
 

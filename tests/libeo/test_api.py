@@ -21,6 +21,7 @@ def test_me_describes_the_account(api, account):
     response = api.get("/me")
     assert response.status_code == 200
     assert response.json == {
+        "id": account.id,
         "name": "Boulangerie Martin SARL",
         "siret": account.siret,
         "plan": "gratuit",

@@ -129,7 +129,7 @@ def _confirmation_for(libeo, invoices):
     """The « Payer » confirmation asked for with ``?payer=<id>``, if that invoice may be paid now."""
     wanted = request.args.get("payer", "")
     for invoice in invoices:
-        if str(invoice.id) == wanted and libeo.shows_pay_button(invoice) and libeo.connection is not None:
+        if str(invoice.id) == wanted and libeo.may_confirm(invoice) and libeo.connection is not None:
             return confirmation(invoice)
     return None
 
@@ -299,7 +299,7 @@ def pay(invoice_id: int):
             flash(errors[0], "error")
         return redirect(_with_confirmation(back, invoice.id))
     try:
-        payment = pay_invoice(invoice, current_user, form.execution_date.data)
+        payment = pay_invoice(invoice, current_user, form.execution_date.data, refusal_seen=form.refusal_seen.data)
     except LibeoLinkError as error:
         db.session.rollback()
         if error.not_connected:

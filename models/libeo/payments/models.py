@@ -99,7 +99,8 @@ def payment_status_label(payment: Payment) -> str:
             return "Rejeté par la banque"
         return reason if reason.startswith("Rejeté") else f"Rejeté : {reason}"
     if status is PaymentStatus.CANCELLED:
-        return "Annulé"
+        # Refused by an administrator: the word and the reason MEG shows too.
+        return f"Refusé : {payment.cancel_reason}" if payment.cancel_reason else "Annulé"
     raise ValueError(f"payment status without words: {status}")
 
 
@@ -236,7 +237,7 @@ class Payment(Model):
     # The administrator who approved or refused the held payment, and when.
     decided_by: Mapped[str | None] = mapped_column(String(254))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # The refusal's reason, as MEG shows it (« Annulé : … »).
+    # The refusal's reason, as both products show it (« Refusé : … »).
     cancel_reason: Mapped[str | None] = mapped_column(String(300))
 
     account: Mapped[Account] = relationship()

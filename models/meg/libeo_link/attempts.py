@@ -172,6 +172,19 @@ class PaymentAttempt(Model):
         return "Justificatif de paiement" if self.status is PaymentState.PAID else "Ordre de virement"
 
     @property
+    def fraud_refusal(self) -> str | None:
+        """Why a Libeo administrator refused this payment, when it was held as a possible fraud (a new IBAN,
+        another beneficiary name): said before the invoice may be paid again; else None."""
+        if self.status is not PaymentState.CANCELLED or not self.cancel_reason:
+            return None
+        suspected = [HOLD_LABELS[reason] for reason in self.hold_reasons or () if reason in FRAUD_HOLDS]
+        if not suspected:
+            return None
+        return (f"Un administrateur de Libeo a refusé le dernier paiement de cette facture, retenu pour "
+                f"{', '.join(suspected)} : « {self.cancel_reason} ». Vérifiez l'IBAN auprès du fournisseur, à un "
+                "numéro que vous connaissez déjà, avant de payer de nouveau.")
+
+    @property
     def retry_refusal(self) -> str | None:
         """Why this invoice cannot be paid again to the same IBAN, or None."""
         if self.status is not PaymentState.FAILED or not self.new_iban_required:
@@ -215,7 +228,9 @@ class PaymentAttempt(Model):
         self.libeo_label = info.status_label
         self.payee_iban = info.payee_iban or self.payee_iban
         self.cancel_reason = info.cancel_reason
-        self.hold_reasons = list(info.hold_reasons)
+        # A payment refused after a hold keeps why it was held: MEG says it before paying again.
+        self.hold_reasons = list(info.hold_reasons) or (
+            self.hold_reasons if self.status is PaymentState.CANCELLED and self.cancel_reason else [])
         self.hold_details = list(info.hold_details)
         self.refusal = None
         self.refusal_code = None
@@ -232,6 +247,8 @@ def _state_of(status: str) -> PaymentState:
     return state if state not in (PaymentState.REQUESTED, PaymentState.REFUSED) else PaymentState.UNKNOWN
 
 
+# Holds that suspect a « fraude au changement de RIB »: after their refusal, MEG shows why before « Payer ».
+FRAUD_HOLDS = ("new_iban", "payee_name_mismatch")
 HOLD_LABELS = {
     "new_iban": "nouvel IBAN du fournisseur",
     "duplicate_suspected": "doublon possible",
@@ -270,7 +287,8 @@ def payment_label(payment: PaymentAttempt) -> str:
         return f"Rejeté : {reason}"
     if state is PaymentState.UNKNOWN:
         return payment.libeo_label or "État communiqué par Libeo"
-    return "Annulé" + (f" : {payment.cancel_reason}" if payment.cancel_reason else "")
+    # Refused by a Libeo administrator: Libeo's word and reason (« Refusé : … »), the same on both sides.
+    return f"Refusé : {payment.cancel_reason}" if payment.cancel_reason else "Annulé"
 
 
 def after_colon(sentence: str) -> str:
@@ -465,6 +483,13 @@ class LibeoState:
     def shows_pay_button(self, invoice: SupplierInvoice) -> bool:
         return self.row(invoice)[1] == "pay"
 
+    def may_confirm(self, invoice: SupplierInvoice) -> bool:
+        """« Payer »'s confirmation may open: a payable invoice, or one whose refusal it then shows first."""
+        return self.row(invoice)[1] in ("pay", "refused")
+
+    def fraud_refusal(self, invoice: SupplierInvoice) -> str | None:
+        return self.row(invoice)[0].fraud_refusal if self.row(invoice)[1] == "refused" else None
+
     def new_iban_needed(self, invoice: SupplierInvoice) -> str | None:
         """Why « Payer » waits for the supplier's new IBAN (the last transfer to this one was rejected for a
         reason of the account), or None."""
@@ -476,7 +501,8 @@ class LibeoState:
     def row(self, invoice: SupplierInvoice) -> tuple[PaymentAttempt | None, str | None]:
         """An invoice's Libeo column, in one call per row of a list: its latest payment, and what
         it offers: ``"pay"`` (« Payer »), ``"check"`` (« Vérifier maintenant », a request left
-        unanswered), ``"new_iban"`` (the supplier's new IBAN first: its account was rejected) or None."""
+        unanswered), ``"new_iban"`` (the supplier's new IBAN first: its account was rejected),
+        ``"refused"`` (refused in Libeo as a possible fraud: its reason before « Payer ») or None."""
         payment = self.payments.get(invoice.id)
         if self.refusal is not None:
             return payment, None
@@ -486,6 +512,8 @@ class LibeoState:
             return payment, None
         if retry_refusal(invoice, payment):
             return payment, "new_iban"
+        if payment is not None and payment.fraud_refusal:
+            return payment, "refused"  # the reason first, then « Payer » with it acknowledged
         return payment, "pay"
 
 

@@ -71,7 +71,7 @@ def check_payable(invoice: SupplierInvoice, user: User) -> tuple[LibeoConnection
 
 
 def _open_attempt(invoice: SupplierInvoice, user: User, payer: Payer,
-                  execution_date: date) -> tuple[PaymentAttempt, bool]:
+                  execution_date: date, refusal_seen: bool = False) -> tuple[PaymentAttempt, bool]:
     """The attempt whose key and body this click sends, and whether this click created it.
 
     Created once, shared by concurrent clicks.
@@ -83,6 +83,9 @@ def _open_attempt(invoice: SupplierInvoice, user: User, payer: Payer,
         refusal = retry_refusal(invoice, current)  # the supplier's account was rejected: its new IBAN first
         if refusal:
             raise LibeoLinkError(refusal)
+        if current is not None and current.fraud_refusal and not refusal_seen:
+            raise LibeoLinkError(current.fraud_refusal + " Cochez « J'ai vérifié l'IBAN auprès du fournisseur » pour "
+                                 "payer de nouveau.", field="refusal_seen")
         attempt = PaymentAttempt(
             invoice_id=invoice.id,
             attempt=(current.attempt + 1) if current else 1,
@@ -104,13 +107,17 @@ def _open_attempt(invoice: SupplierInvoice, user: User, payer: Payer,
     raise LibeoLinkError("Un paiement de cette facture est déjà en cours : rechargez la page.")
 
 
-def pay_invoice(invoice: SupplierInvoice, user: User, execution_date: date | None = None) -> PaymentAttempt:
-    """« Confirmer le paiement »: asks Libeo to pay the invoice on that date, once (see the module's steps)."""
+def pay_invoice(invoice: SupplierInvoice, user: User, execution_date: date | None = None, *,
+                refusal_seen: bool = False) -> PaymentAttempt:
+    """« Confirmer le paiement »: asks Libeo to pay the invoice on that date, once (see the module's steps).
+
+    After a refusal in Libeo for a possible fraud, only with ``refusal_seen``: the person read its reason.
+    """
     connection, payer = check_payable(invoice, user)
     execution_date = check_execution_date(execution_date or default_execution_date(invoice.due_date, paris_today()))
     with keep_loaded(db):
         end_reading(db)  # the attempt's transaction takes the writers' turn for its own statements only
-        attempt, created = _open_attempt(invoice, user, payer, execution_date)
+        attempt, created = _open_attempt(invoice, user, payer, execution_date, refusal_seen)
         if attempt.status is PaymentState.REQUESTED:  # else already answered (a double click)
             send(connection, attempt, first=created)
     return attempt

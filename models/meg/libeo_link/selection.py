@@ -372,7 +372,7 @@ def _send_all(connection: LibeoConnection, to_send: list[tuple[PaymentAttempt, b
             connection.record_success()
             message = error.message
         for attempt, _ in to_send:
-            _refuse(attempt, message, seen=True)
+            _refuse(attempt, message, seen=True, code=error.code)
         db.session.commit()
         raise LibeoLinkError(error.message, upgrade_url=error.upgrade_url) from error
     connection.record_success()
@@ -391,7 +391,7 @@ def _record(connection: LibeoConnection, attempt: PaymentAttempt, outcome: Libeo
     elif outcome.code == "payment_exists" and outcome.payment_id:
         _adopt(connection, attempt, outcome.payment_id, seen=True)
     else:
-        _refuse(attempt, outcome.message, seen=True)
+        _refuse(attempt, outcome.message, seen=True, code=outcome.code)
 
 
 # --- the result -------------------------------------------------------------------------------------
