@@ -111,6 +111,9 @@ def _check_invoice(company: Company, data: InvoiceData, invoice: SupplierInvoice
     supplier = company_supplier(company, data.supplier_id)
     if data.due_date < data.issue_date:
         raise AchatsError("L'échéance ne peut pas précéder la date de facture.", "due_date")
+    if not supplier.iban and data.payment_mode in (PaymentMode.VIREMENT, PaymentMode.LIBEO):
+        raise AchatsError(f"{supplier.name} n'a pas d'IBAN : une facture payée par virement en demande un. "
+                          "Choisissez un autre mode de règlement, ou ajoutez l'IBAN du fournisseur.", "payment_mode")
     duplicate = db.session.scalar(
         select(SupplierInvoice.id).where(
             SupplierInvoice.company_id == company.id,
@@ -190,6 +193,9 @@ def update_invoice(invoice: SupplierInvoice, data: InvoiceData, *, confirm_dupli
     invoice.number = data.number
     invoice.issue_date = data.issue_date
     invoice.due_date = data.due_date
+    if data.amount_cents != invoice.amount_cents:  # the e-invoice's totals no longer describe it
+        invoice.net_cents = invoice.vat_cents = invoice.total_cents = None
+        invoice.prepaid_cents = invoice.rounding_cents = None
     invoice.amount_cents = data.amount_cents
     invoice.payment_mode = data.payment_mode
     db.session.flush()
@@ -226,13 +232,16 @@ def supplier_warnings(company: Company, data: SupplierData, supplier: Supplier |
     if supplier is not None and names_match(supplier.name, data.name):
         return warnings
     for other in [other for other in _other_suppliers(company, supplier) if names_match(other.name, data.name)][:3]:
-        same = "avec le même IBAN" if other.iban == data.iban else f"payé sur l'IBAN {iban_shown(other.iban)}"
+        same = ("avec le même IBAN" if other.iban and other.iban == data.iban
+                else f"payé sur l'IBAN {iban_shown(other.iban)}" if other.iban else "sans IBAN")
         warnings.append(f"« {data.name} » ressemble au fournisseur « {other.name} » déjà enregistré ({same}).")
     return warnings
 
 
 def suppliers_sharing_iban(supplier: Supplier) -> list[str]:
     """The names of the company's other suppliers paid on ``supplier``'s IBAN (an IBAN belongs to one)."""
+    if not supplier.iban:
+        return []
     return list(db.session.scalars(
         select(Supplier.name).where(Supplier.company_id == supplier.company_id, Supplier.id != supplier.id,
                                     Supplier.iban == supplier.iban).order_by(Supplier.name, Supplier.id)
