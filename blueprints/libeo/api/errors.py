@@ -78,7 +78,7 @@ def upgrade_url() -> str:
 def domain_error_body(error: LibeoError) -> tuple[int, dict]:
     """The status and ``{"error": …}`` body of a domain refusal (a whole answer, or one item of a batch)."""
     status = next((s for cls, s in STATUS_OF.items() if isinstance(error, cls)), 422)
-    field = API_FIELDS.get(error.field, error.field)
+    field = API_FIELDS.get(error.field, error.field) if error.field else None
     extra = {}
     if isinstance(error, QuotaExceeded):
         extra["upgrade_url"] = upgrade_url()

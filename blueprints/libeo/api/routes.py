@@ -18,9 +18,10 @@ from core.views import pdf_response
 from models.libeo import Account, Channel, InitiatorRole, Invoice, db, monitoring
 from models.libeo.accounts.keys import (
     authenticate_api_key,
+    end_retired_key,
+    give_up_key,
     public_id_of,
     record_key_use,
-    revoke_key_in_use,
 )
 from models.libeo.errors import InvalidData, LibeoError, NotFound
 from models.libeo.invoices.documents import store_invoice_document, too_large_message
@@ -41,6 +42,7 @@ from models.libeo.payments.idempotency import claim_key, complete, fingerprint, 
 from models.libeo.payments.order import (
     Initiator,
     account_payment,
+    cancel_on_request,
     payment_order,
     place_payment,
 )
@@ -58,6 +60,7 @@ from .errors import (
 )
 from .openapi import (
     BATCH_ITEM,
+    CANCEL_BODY,
     EXTERNAL_ID_PATTERN,
     IDEMPOTENCY_KEY_PATTERN,
     INVOICE_BODY,
@@ -70,6 +73,11 @@ from .validation import matches, validate
 bp = Blueprint("api", __name__)
 
 PUBLIC_ENDPOINTS = {"api.openapi"}
+# What a key MEG gave up with payments in flight may still do: follow them.
+RETIRED_KEY_ENDPOINTS = {"api.me", "api.payment", "api.payment_receipt_pdf", "api.events", "api.delete_key"}
+KEY_RETIRED = ("Cette clé a été retirée par MEG (« Supprimer la connexion ») : elle ne sert plus qu'à suivre les "
+               "paiements déjà demandés (lecture des paiements et des événements). Pour payer ou envoyer une facture, "
+               "créez une nouvelle clé dans Libeo (« Configuration » → « Intégrations ») et collez-la dans MEG.")
 
 
 def _bearer_token() -> str | None:
@@ -122,6 +130,8 @@ def authenticate():
     if key is None:
         monitoring.key_failures().inc()
         return unauthorized()
+    if key.retired and request.endpoint not in RETIRED_KEY_ENDPOINTS:
+        return error_response(403, "key_retired", KEY_RETIRED)
     if record_key_use(key):
         with keep_loaded(db):  # the account read with the key stays as read
             db.session.commit()
@@ -174,6 +184,7 @@ def _iso_date(value: str | None) -> date | None:
 
 def account_json(account, quota: PaymentQuota) -> dict:
     return {
+        "id": account.id,
         "name": account.name,
         "siret": account.siret,
         "plan": account.plan.code,
@@ -215,10 +226,14 @@ def me():
 
 @bp.delete("/key")
 def delete_key():
-    """The caller gives its key up (MEG's « Supprimer la connexion »): refused from now on."""
-    revoke_key_in_use(g.api_key)
+    """The caller gives its key up (MEG's « Supprimer la connexion »): revoked at once (204), or, while
+    payments MEG asked for are in flight or events after ``after`` are unread, retired (200): it only
+    follows them, then is revoked."""
+    in_flight = give_up_key(g.api_key, _cursor() if "after" in request.args else None)
     db.session.commit()
-    return "", 204
+    if in_flight is None:
+        return "", 204
+    return jsonify({"status": "retired", "payments_in_flight": in_flight})
 
 
 def _checked_external_id(external_id: str) -> str:
@@ -395,6 +410,20 @@ def payment(payment_id: int):
     return jsonify(payment_json(found))
 
 
+@bp.post("/payments/<int:payment_id>/cancel")
+def cancel_payment(payment_id: int):
+    """« Annuler » from MEG: as in Libeo, while scheduled or held; the quota slot is given back."""
+    body = validate(CANCEL_BODY, json_body())
+    found = account_payment(api_account(), payment_id)
+    if found is None:
+        raise NotFound("Ce paiement n'existe pas.")
+    by = body["cancelled_by"]
+    cancelled = cancel_on_request(api_account(), found, Initiator(by["email"], InitiatorRole(by["role"]), Channel.MEG))
+    answer = payment_json(cancelled)
+    db.session.commit()
+    return jsonify(answer)
+
+
 @bp.get("/payments/<int:payment_id>/receipt.pdf")
 def payment_receipt_pdf(payment_id: int):
     """The « Justificatif de paiement » (payments remitted or paid; 409 otherwise)."""
@@ -485,4 +514,8 @@ def _check_event_parameters() -> None:
 def events():
     _check_event_parameters()
     page = events_after(g.api_key.summary, _cursor(), _limit())
-    return jsonify({"events": [event_json(e) for e in page.events], "next": str(page.next_cursor)})
+    answer = jsonify({"events": [event_json(e) for e in page.events], "next": str(page.next_cursor)})
+    # A retired key that has read everything, with nothing left in flight, has done its work.
+    if g.api_key.retired and end_retired_key(g.api_key, caught_up=not page.events):
+        db.session.commit()
+    return answer

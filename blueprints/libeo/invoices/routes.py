@@ -9,17 +9,19 @@ from flask_login import current_user, login_required
 
 from core.calendar import late_payment_warning
 from core.dates import date_fr
+from core.listing import EXPORT_FORMATS, cents_value, export_response, parse_list_args, streamed_rows
 from core.paging import paginate
 from core.throttle import configured, signed_in_user
+from core.validators import mask_iban
 from core.views import page_number, pdf_response, show_domain_error
 from models.libeo import Channel, InitiatorRole, PaymentStatus, db
 from models.libeo.errors import InvalidData, LibeoError, QuotaExceeded
 from models.libeo.invoices.documents import document_file_name, invoice_document
+from models.libeo.invoices.lists import INVOICES, invoice_list, invoice_tab_counts
 from models.libeo.invoices.services import (
     account_invoice,
     create_libeo_invoice,
     invoice_data,
-    invoices_query,
 )
 from models.libeo.payments.order import (
     Initiator,
@@ -61,10 +63,31 @@ def _invoice_or_404(invoice_id: int):
 @bp.route("/")
 def list_invoices():
     account = current_account()
-    pagination = paginate(db, invoices_query(account), page_number(), PER_PAGE)
+    lq = parse_list_args(request.args, INVOICES, page_number())
+    pagination = paginate(db, invoice_list(account, lq), lq.page, PER_PAGE)
     return render_template(
-        "libeo/invoices/list.html", pagination=pagination, quota=PaymentQuota.for_account(account)
+        "libeo/invoices/list.html", pagination=pagination, quota=PaymentQuota.for_account(account), lq=lq,
+        counts=invoice_tab_counts(account, lq),
     )
+
+
+INVOICES_EXPORT = ["Id", "Numéro", "Fournisseur", "IBAN du fournisseur", "BIC", "Date", "Échéance", "Montant TTC",
+                   "Devise", "Source", "Statut"]
+
+
+@bp.route("/export.<fmt>")
+def export_invoices(fmt: str):
+    """« Exporter »: the invoices the list shows with the same search and filters, every page."""
+    if fmt not in EXPORT_FORMATS:
+        abort(404)
+    lq = parse_list_args(request.args, INVOICES)
+    # Administrators read whole IBANs (they approve payments to them); others see them masked.
+    iban = (lambda value: value) if current_user.is_admin else mask_iban
+    rows = streamed_rows(db.session, *invoice_list(current_account(), lq), lambda row: [
+        row.Invoice.id, row.Invoice.number, row.Invoice.supplier_name, iban(row.Invoice.supplier_iban),
+        row.Invoice.supplier_bic, row.Invoice.issue_date, row.Invoice.due_date, cents_value(row.Invoice.amount_cents),
+        row.Invoice.currency, row.Invoice.source.label, row.Invoice.status_label])
+    return export_response(fmt, "factures", "Factures", INVOICES_EXPORT, rows)
 
 
 @bp.route("/nouvelle", methods=["GET", "POST"])

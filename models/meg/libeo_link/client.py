@@ -68,6 +68,8 @@ class LibeoAccount:
     accountant_email: str | None
     # None when Libeo does not say (an older Libeo).
     verified: bool | None = None
+    # Libeo's id of the account: a key of another account reads another events feed.
+    id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,8 @@ class LibeoPaymentInfo:
     new_iban_required: bool = False
     # Libeo's own words for the state: what MEG shows of a state it does not know yet.
     status_label: str | None = None
+    # The IBAN the transfer pays, as Libeo holds it (None from a Libeo that does not say).
+    payee_iban: str | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LibeoPaymentInfo:
@@ -118,6 +122,8 @@ class LibeoPaymentInfo:
             failure_code=_text(data.get("failure_code"), 35),
             new_iban_required=data.get("new_iban_required") is True,
             status_label=_text(data.get("status_label")),
+            payee_iban=_text((data.get("payee") or {}).get("iban") if isinstance(data.get("payee"), dict) else None,
+                             34),
         )
 
 
@@ -166,6 +172,7 @@ class LibeoClient:
             payment_limit=data.get("payment_limit"),
             accountant_email=data.get("accountant_email"),
             verified=data["verified"] if isinstance(data.get("verified"), bool) else None,
+            id=str(data["id"]) if isinstance(data.get("id"), (int, str)) else None,
         )
 
     def put_invoice(self, external_id: str, invoice: dict[str, Any]) -> dict[str, Any]:
@@ -218,9 +225,18 @@ class LibeoClient:
         ]
         return events, (str(data["next"]) if data.get("next") is not None else after)
 
-    def delete_key(self) -> None:
-        """Revokes the key of this client in Libeo (« Supprimer la connexion »)."""
-        self._call("DELETE", "/key")
+    def cancel_payment(self, payment_id: str, email: str, role: str) -> LibeoPaymentInfo:
+        """« Annuler »: cancels a scheduled or held payment; a payment already cancelled is answered as is."""
+        data = self._call("POST", f"/payments/{payment_id}/cancel",
+                          json={"cancelled_by": {"email": email, "role": role}})
+        return LibeoPaymentInfo.from_json(data)
+
+    def delete_key(self, cursor: str | None = None) -> bool:
+        """Gives the key of this client up (« Supprimer la connexion »), saying where MEG's reading of the
+        feed stands. False: Libeo revoked it; True: retired, it reads the account's payments and events until
+        the last payment MEG asked for has ended and been read, then Libeo revokes it."""
+        query = f"?after={requests.utils.quote(cursor)}" if cursor else "?after=0"
+        return self._call("DELETE", "/key" + query).get("status") == "retired"
 
     def _call(self, method: str, path: str, *, json: dict | None = None, headers: dict | None = None,
               data: bytes | None = None, content_type: str | None = None, accept: str = "application/json",
