@@ -360,6 +360,11 @@ EVENT_PAGE = {
             "pattern": "^[0-9]+$",
             "description": "Le curseur à passer en « after » pour lire la suite (inchangé s'il n'y a rien de nouveau).",
         },
+        "account": {
+            "allOf": [{"$ref": "#/components/schemas/Account"}],
+            "description": "Le compte tel qu'il est maintenant (expert-comptable, formule, paiements du mois), "
+                           "comme GET /me.",
+        },
     },
 }
 

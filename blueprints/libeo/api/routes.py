@@ -514,7 +514,9 @@ def _check_event_parameters() -> None:
 def events():
     _check_event_parameters()
     page = events_after(g.api_key.summary, _cursor(), _limit())
-    answer = jsonify({"events": [event_json(e) for e in page.events], "next": str(page.next_cursor)})
+    # The account as it is now (its accountant, plan and quota): MEG learns them with each reading.
+    answer = jsonify({"events": [event_json(e) for e in page.events], "next": str(page.next_cursor),
+                      "account": account_json(g.api_key.summary, g.api_key.quota)})
     # A retired key that has read everything, with nothing left in flight, has done its work.
     if g.api_key.retired and end_retired_key(g.api_key, caught_up=not page.events):
         db.session.commit()

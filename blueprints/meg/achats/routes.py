@@ -112,6 +112,12 @@ def libeo_connect_url(invoice) -> str:
     return f"{current_app.config['LIBEO_URL'].rstrip('/')}/connexion-meg?{urlencode({'return_to': back})}"
 
 
+@bp.app_template_global()
+def libeo_subscription_url() -> str:
+    """Libeo's « Abonnement » page, where the plan is upgraded."""
+    return f"{current_app.config['LIBEO_URL'].rstrip('/')}/abonnement"
+
+
 def _invoice_or_404(invoice_id: int):
     invoice = company_invoice(current_company(), invoice_id)
     if invoice is None:
@@ -393,6 +399,22 @@ def check_access():
     else:
         flash(connection.last_error or refusal, "error")
     return redirect(back)
+
+
+@bp.route("/factures/<int:invoice_id>/formule", methods=["POST"])
+def check_plan(invoice_id: int):
+    """« Vérifier ma formule »: the plan was changed in Libeo; MEG asks Libeo now rather than at its next pass."""
+    invoice = _invoice_or_404(invoice_id)
+    form = ConfirmForm()
+    back = safe_next_url(form.next.data, url_for("achats.invoice", invoice_id=invoice.id))
+    connection = connection_of(current_company())
+    if form.validate_on_submit() and connection is not None:
+        check_connection(connection)
+        db.session.commit()
+        quota = connection.quota
+        if quota is not None:
+            flash(f"Libeo indique : {quota.sentence}", "warning" if quota.used_up else "success")
+    return redirect(_with_confirmation(back, invoice.id))
 
 
 # --- « Options » ----------------------------------------------------------------------------------

@@ -56,6 +56,9 @@ from models.meg.libeo_link.connection import (
 MAX_SCHEDULE_AHEAD = timedelta(days=365)
 
 
+# Libeo's error code when the plan's monthly payments are all used.
+QUOTA_EXCEEDED = "quota_exceeded"
+
 WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 
 
@@ -117,6 +120,8 @@ class PaymentAttempt(Model):
     execution_date: Mapped[date | None] = mapped_column(Date)
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     refusal: Mapped[str | None] = mapped_column(String(500))
+    # Libeo's error code of the refusal (``quota_exceeded``…), None for MEG's own.
+    refusal_code: Mapped[str | None] = mapped_column(String(40))
     failure_reason: Mapped[str | None] = mapped_column(String(300))
     # The bank leg as Libeo tells it, with the bank's dates.
     transmitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -213,6 +218,7 @@ class PaymentAttempt(Model):
         self.hold_reasons = list(info.hold_reasons)
         self.hold_details = list(info.hold_details)
         self.refusal = None
+        self.refusal_code = None
         self.claimed_until = None
 
 
@@ -241,7 +247,9 @@ def payment_label(payment: PaymentAttempt) -> str:
     if state is PaymentState.REQUESTED:
         return "Vérification en cours"
     if state is PaymentState.REFUSED:
-        return f"Refusé : {payment.refusal or 'Libeo a refusé le paiement.'}"
+        if payment.refusal_code == QUOTA_EXCEEDED:
+            return "Non payée — limite de la formule atteinte"
+        return f"Refusé : {after_colon(payment.refusal or 'Libeo a refusé le paiement.')}"
     if state is PaymentState.AWAITING_APPROVAL:
         reasons = ", ".join(HOLD_LABELS.get(reason, reason) for reason in payment.hold_reasons or ())
         return "À approuver dans Libeo" + (f" ({reasons})" if reasons else "")
@@ -263,6 +271,14 @@ def payment_label(payment: PaymentAttempt) -> str:
     if state is PaymentState.UNKNOWN:
         return payment.libeo_label or "État communiqué par Libeo"
     return "Annulé" + (f" : {payment.cancel_reason}" if payment.cancel_reason else "")
+
+
+def after_colon(sentence: str) -> str:
+    """A sentence put after « : », in French without its capital (« Refusé : votre formule… »);
+    a word in capitals (« IBAN ») keeps them."""
+    if len(sentence) > 1 and sentence[0].isupper() and not sentence[1].isupper():
+        return sentence[0].lower() + sentence[1:]
+    return sentence
 
 
 def _dated(words: str, moment: datetime | None) -> str:

@@ -68,8 +68,23 @@ class LibeoAccount:
     accountant_email: str | None
     # None when Libeo does not say (an older Libeo).
     verified: bool | None = None
+    plan_label: str | None = None
     # Libeo's id of the account: a key of another account reads another events feed.
     id: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict) -> LibeoAccount:
+        return cls(
+            name=data["name"],
+            siret=data["siret"],
+            plan=data["plan"],
+            payments_this_month=int(data.get("payments_this_month", 0)),
+            payment_limit=data.get("payment_limit"),
+            accountant_email=data.get("accountant_email"),
+            verified=data["verified"] if isinstance(data.get("verified"), bool) else None,
+            plan_label=str(data.get("plan_label") or data["plan"])[:40],
+            id=str(data["id"]) if isinstance(data.get("id"), (int, str)) else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -163,17 +178,7 @@ class LibeoClient:
         self._api_key = api_key
 
     def me(self) -> LibeoAccount:
-        data = self._call("GET", "/me")
-        return LibeoAccount(
-            name=data["name"],
-            siret=data["siret"],
-            plan=data["plan"],
-            payments_this_month=int(data.get("payments_this_month", 0)),
-            payment_limit=data.get("payment_limit"),
-            accountant_email=data.get("accountant_email"),
-            verified=data["verified"] if isinstance(data.get("verified"), bool) else None,
-            id=str(data["id"]) if isinstance(data.get("id"), (int, str)) else None,
-        )
+        return LibeoAccount.from_json(self._call("GET", "/me"))
 
     def put_invoice(self, external_id: str, invoice: dict[str, Any]) -> dict[str, Any]:
         return self._call("PUT", f"/invoices/{external_id}", json=invoice)
@@ -214,8 +219,10 @@ class LibeoClient:
     def get_payment(self, payment_id: str) -> LibeoPaymentInfo:
         return LibeoPaymentInfo.from_json(self._call("GET", f"/payments/{payment_id}"))
 
-    def events(self, after: str | None, limit: int = 100) -> tuple[list[LibeoEvent], str | None]:
-        """The account's events after ``after`` (oldest first) and the cursor to ask from next time."""
+    def events(self, after: str | None,
+               limit: int = 100) -> tuple[list[LibeoEvent], str | None, LibeoAccount | None]:
+        """The account's events after ``after`` (oldest first), the cursor to ask from next time, and the
+        account as it is now (accountant, plan and quota; None from a Libeo that does not say it)."""
         query = f"?limit={limit}" + (f"&after={requests.utils.quote(after)}" if after else "")
         data = self._call("GET", "/events" + query)
         events = [
@@ -223,7 +230,8 @@ class LibeoClient:
                        LibeoPaymentInfo.from_json(item["data"]) if isinstance(item.get("data"), dict) else None)
             for item in data.get("events") or []
         ]
-        return events, (str(data["next"]) if data.get("next") is not None else after)
+        account = LibeoAccount.from_json(data["account"]) if isinstance(data.get("account"), dict) else None
+        return events, (str(data["next"]) if data.get("next") is not None else after), account
 
     def cancel_payment(self, payment_id: str, email: str, role: str) -> LibeoPaymentInfo:
         """« Annuler »: cancels a scheduled or held payment; a payment already cancelled is answered as is."""

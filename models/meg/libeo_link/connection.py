@@ -11,15 +11,18 @@ from __future__ import annotations
 import base64
 import enum
 import hashlib
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
 from sqlalchemy import (
     Boolean,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
+    Integer,
     String,
     Text,
     bindparam,
@@ -27,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.dates import as_utc, utcnow
+from core.dates import as_utc, paris_today, utcnow
 from core.setup import instance_secret
 from models.meg.companies.models import Company, User
 from models.meg.db import Model, db
@@ -93,6 +96,12 @@ class LibeoConnection(Model):
     account_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Whether Libeo says the account is « vérifié » (its transfers are executed); None: not said.
     account_verified: Mapped[bool | None] = mapped_column(Boolean)
+    # The plan and its monthly quota as Libeo last said (GET /me, the events feed): « Payer » says them first.
+    plan_label: Mapped[str | None] = mapped_column(String(40))
+    payments_used: Mapped[int | None] = mapped_column(Integer)
+    payment_limit: Mapped[int | None] = mapped_column(Integer)  # None: unlimited
+    # The first day of the Paris month ``payments_used`` counts.
+    quota_month: Mapped[date | None] = mapped_column(Date)
     # Where MEG's reading of Libeo's events feed stands (Libeo's opaque cursor).
     events_cursor: Mapped[str | None] = mapped_column(String(64))
     # When a sync pass last read the feed to its end: how far behind MEG may be (the operator's lag gauge).
@@ -142,6 +151,28 @@ class LibeoConnection(Model):
             self.account_name = account.name
             self.accountant_email = (account.accountant_email or "").lower() or None
             self.account_verified = account.verified
+            self.plan_label = account.plan_label
+            self.payments_used, self.payment_limit = account.payments_this_month, account.payment_limit
+            self.quota_month = _month_of(paris_today())
+
+    @property
+    def quota(self) -> PlanQuota | None:
+        """The plan's payments this month as Libeo last said, or None when it never said."""
+        if self.plan_label is None or self.quota_month is None:
+            return None
+        used = (self.payments_used or 0) if self.quota_month == _month_of(paris_today()) else 0
+        return PlanQuota(self.plan_label, used, self.payment_limit)
+
+    def count_payment(self) -> None:
+        """Libeo made a payment MEG asked for: one more of the month's (until Libeo says its own count)."""
+        quota = self.quota
+        if quota is not None:
+            self.payments_used, self.quota_month = quota.used + 1, _month_of(paris_today())
+
+    def quota_used_up(self) -> None:
+        """Libeo refused a payment for the plan's quota: all of the month's are used."""
+        if self.payment_limit is not None:
+            self.payments_used, self.quota_month = self.payment_limit, _month_of(paris_today())
 
     def record_failure(self, error: LibeoApiError) -> None:
         """A refused key or an unreachable Libeo; a plain refusal (quota…) says nothing of the connection."""
@@ -161,6 +192,36 @@ class LibeoConnection(Model):
         self.last_error = error.message[:300]
         if changed:
             connection_broken(self, now)
+
+
+@dataclass(frozen=True)
+class PlanQuota:
+    """The Libeo plan's monthly payments: « 4 paiements sur 5 utilisés ce mois-ci »."""
+
+    plan_label: str
+    used: int
+    limit: int | None  # None: unlimited
+
+    @property
+    def used_up(self) -> bool:
+        return self.limit is not None and self.used >= self.limit
+
+    @property
+    def sentence(self) -> str:
+        if self.limit is None:
+            return f"Formule {self.plan_label} : paiements illimités."
+        plural = "s" if self.used > 1 else ""
+        return f"{self.used} paiement{plural} sur {self.limit} utilisé{plural} ce mois-ci (formule {self.plan_label})."
+
+    @property
+    def renews_on(self) -> date:
+        """The first day of next month (Paris), when the plan's payments are counted afresh."""
+        month = _month_of(paris_today())
+        return date(month.year + 1, 1, 1) if month.month == 12 else month.replace(month=month.month + 1)
+
+
+def _month_of(day: date) -> date:
+    return day.replace(day=1)
 
 
 def verification_label(verified: bool | None) -> str:

@@ -170,18 +170,18 @@ def read_events(connection_id: int) -> int:
         for _ in range(MAX_PAGES):
             cursor = connection.events_cursor
             db.session.commit()
-            events, following = client.events(cursor, PAGE_SIZE)
+            events, following, account = client.events(cursor, PAGE_SIZE)
             for event in events:
                 if event.payment is not None:
                     apply_payment_info(company, event.payment)
             connection.events_cursor = following
-            connection.record_success()
+            connection.record_success(account)
             read += len(events)
             db.session.commit()
             if len(events) < PAGE_SIZE:
                 read_to_the_end = utcnow()
                 break
-        checked = connection.account_checked_at
+        checked = connection.account_checked_at  # a Libeo whose feed does not describe the account
         if checked is None or as_utc(checked) < utcnow() - ACCOUNT_INTERVAL:
             connection.record_success(client.me())
     except LibeoApiError as error:
