@@ -24,8 +24,7 @@ def confirm_selection(meg: WebClient, invoice_ids: list[int]) -> str:
     settlements = WebClient.text(meg.get("/achats/reglements"))
     for invoice_id in invoice_ids:
         assert f'name="facture" value="{invoice_id}"' in settlements
-    confirmation = WebClient.text(meg.submit("/achats/reglements", "/achats/reglements/selection",
-                                             {"facture": invoice_ids}))
+    confirmation = WebClient.text(meg.get("/achats/reglements/selection", params={"facture": invoice_ids}))
     assert f"Confirmer les {len(invoice_ids)} paiements" in confirmation
     return WebClient.text(meg.submit("/achats/reglements", "/achats/reglements/selection/confirmer",
                                      {"facture": invoice_ids}))
