@@ -75,7 +75,8 @@ def test_a_quota_covering_part_of_the_selection(client, libeo_app, signed_in):
             in confirmation)
     result = text(client.post(SELECTION, data={"facture": ids}))
     assert "7 factures : 5 programmées" in result and "2 refusées" in result
-    assert result.count("Refusé : Votre formule Gratuit inclut 5 paiements par mois") == 2
+    assert result.count("Non payée — limite de la formule atteinte") == 2
+    assert result.count("Votre formule Gratuit inclut 5 paiements par mois") == 2
     assert "Passer à la formule Partnerships" in result
     assert payments(libeo_app) == 5
 

@@ -108,6 +108,11 @@ def unpayable_reason(invoice: SupplierInvoice, payment: PaymentAttempt | None) -
     return retry_refusal(invoice, payment)
 
 
+def upgrade_url() -> str:
+    """Libeo's « Abonnement » page, where the plan is upgraded."""
+    return current_app.config["LIBEO_URL"].rstrip("/") + "/abonnement"
+
+
 # --- the confirmation -------------------------------------------------------------------------------
 
 
@@ -163,7 +168,7 @@ class SelectionConfirmation:
 
     @property
     def upgrade_url(self) -> str:
-        return current_app.config["LIBEO_URL"].rstrip("/") + "/abonnement"
+        return upgrade_url()
 
 
 def selection_confirmation(company: Company, user: User, ids: list[int],
@@ -395,15 +400,16 @@ class ResultLine:
     next_action: str
     kind: str  # "scheduled", "held", "refused", "checking" or "other"
     payment: PaymentAttempt | None
+    upgrade_url: str | None = None  # Libeo's « Abonnement », for an invoice the plan's quota left unpaid
 
 
 NEXT_ACTIONS = {
-    "scheduled": "Rien à faire : Libeo paiera à la date dite. Pour changer d'avis, annulez dans Libeo avant la remise "
-                 "à la banque.",
+    "scheduled": "Rien à faire : Libeo paiera à la date dite. Pour changer d'avis, annulez le paiement avant la "
+                 "remise à la banque.",
     "held": "Un administrateur du compte Libeo doit l'approuver (« À approuver »).",
     "checking": "Libeo n'a pas répondu : MEG vérifie d'elle-même. Ne réglez pas cette facture autrement d'ici là.",
     "refused": "Corrigez ce qui est dit, puis payez-la de nouveau (seule ou dans une autre sélection).",
-    "quota": "Passez à la formule Partnerships dans Libeo (« Abonnement »), puis payez-la de nouveau.",
+    "quota": "Passez à la formule Partnerships dans Libeo, puis payez-la de nouveau :",
     "other": "",
 }
 
@@ -422,7 +428,8 @@ def selection_result(company: Company, ids: list[int]) -> list[ResultLine]:
         else:
             label, badge = payment.label, payment.badge
         action = "quota" if kind == "refused" and payment and payment.refusal_code == QUOTA_EXCEEDED else kind
-        lines.append(ResultLine(invoice, label, badge, NEXT_ACTIONS[action], kind, payment))
+        lines.append(ResultLine(invoice, label, badge, NEXT_ACTIONS[action], kind, payment,
+                                upgrade_url() if action == "quota" else None))
     return lines
 
 
