@@ -52,7 +52,6 @@ from models.meg.libeo_link.attempts import (
 )
 from models.meg.libeo_link.client import (
     LibeoApiError,
-    LibeoKeyRefused,
     LibeoPaymentInfo,
     LibeoUnheard,
     LibeoUnreachable,
