@@ -108,7 +108,9 @@ def test_limit_cursor_and_replay(api):
     last = api.get(f"/events?after={rest['next']}&limit=500").json
     assert [e["seq"] for e in last["events"]] == [5]
     nothing = api.get("/events?after=5").json
-    assert nothing == {"events": [], "next": "5"}  # nothing new: the same cursor again
+    assert nothing["events"] == [] and nothing["next"] == "5"  # nothing new: the same cursor again
+    # Each page describes the account as it is now (GET /me's fields): its quota of the month is used.
+    assert nothing["account"]["payments_this_month"] == 5 and nothing["account"]["payment_limit"] == 5
     assert api.get("/events?after=0").json == first
     # Reading again from the start gives the very same events.
     assert _all_events(api, limit=1) == _all_events(api) == first["events"]
@@ -165,8 +167,9 @@ def test_the_feed_needs_a_key(client):
 def test_each_account_reads_its_own_events_only(client, libeo_app, api):
     api.put_invoice("meg-1")
     mine = api.pay("meg-1").json
-    other = Api(client, make_key(libeo_app, make_account(libeo_app).id))
-    assert other.get("/events").json == {"events": [], "next": "0"}
+    other = Api(client, make_key(libeo_app, make_account(libeo_app, name="Autre Entreprise SAS").id))
+    empty = other.get("/events").json
+    assert (empty["events"], empty["next"], empty["account"]["name"]) == ([], "0", "Autre Entreprise SAS")
     other.put_invoice("meg-1")
     theirs = other.pay("meg-1").json
     assert [e["data"]["id"] for e in other.get("/events").json["events"]] == [theirs["id"]]

@@ -113,6 +113,7 @@ HOLD_LABELS = {
     "duplicate_suspected": "doublon possible",
     "payee_name_mismatch": "nom du bénéficiaire différent pour cet IBAN",
     "approval_rule": "règle d'approbation du compte",
+    "mixed_scripts": "nom du fournisseur en écritures mélangées",
 }
 
 

@@ -16,11 +16,12 @@ from sqlalchemy.orm import contains_eager, joinedload
 
 from core.dates import date_fr
 from core.listing import ListColumns, ListQuery, ListSpec
+from core.names import mixed_script_words, names_match
 from core.paging import Listing
 from models.meg.achats.models import PaymentMode, Supplier, SupplierInvoice
 from models.meg.companies.models import Company, User
 from models.meg.db import db
-from models.meg.journal import supplier_iban_changed, supplier_iban_entered
+from models.meg.journal import iban_shown, record, supplier_iban_changed, supplier_iban_entered
 from models.meg.libeo_link.attempts import (
     PaymentState,
     latest_payment,
@@ -47,6 +48,19 @@ class PossibleDuplicate(AchatsError):
             "ne s'agit pas de la même facture saisie deux fois, puis cochez « Confirmer malgré le doublon » pour "
             "l'enregistrer quand même.",
             "confirm_duplicate",
+        )
+
+
+class LookalikeSupplier(AchatsError):
+    """The supplier's name looks like another supplier's of the company, or mixes scripts:
+    saved only once the person confirms, and the confirmation is journaled."""
+
+    def __init__(self, warnings: list[str]) -> None:
+        self.warnings = warnings
+        super().__init__(
+            " ".join(warnings) + " Vérifiez auprès du fournisseur, par un numéro de téléphone que vous connaissez "
+            "déjà, puis cochez « Confirmer malgré l'avertissement » pour l'enregistrer quand même.",
+            "confirm_lookalike",
         )
 
 
@@ -200,16 +214,86 @@ def payment_lock(invoice: SupplierInvoice) -> str | None:
             "mode de règlement ne peuvent plus changer (le numéro et les dates, si).")
 
 
-def create_supplier(company: Company, data: SupplierData, user: User | None = None) -> Supplier:
+def supplier_warnings(company: Company, data: SupplierData, supplier: Supplier | None = None) -> list[str]:
+    """Why this supplier should be confirmed before it is saved, in French; empty when nothing asks it.
+
+    A word of the name mixing scripts, or a name read like another supplier's (« Міnoterie Dupuіs »,
+    Cyrillic М and і, beside « Minoterie Dupuis »), compared as Libeo compares them (``core.names``).
+    A supplier renamed to a spelling of its own name is not asked again.
+    """
+    warnings = [f"Nom en écritures mélangées : {word.sentence()}" for word in mixed_script_words(data.name)]
+    if supplier is not None and names_match(supplier.name, data.name):
+        return warnings
+    for other in [other for other in _other_suppliers(company, supplier) if names_match(other.name, data.name)][:3]:
+        same = "avec le même IBAN" if other.iban == data.iban else f"payé sur l'IBAN {iban_shown(other.iban)}"
+        warnings.append(f"« {data.name} » ressemble au fournisseur « {other.name} » déjà enregistré ({same}).")
+    return warnings
+
+
+def suppliers_sharing_iban(supplier: Supplier) -> list[str]:
+    """The names of the company's other suppliers paid on ``supplier``'s IBAN (an IBAN belongs to one)."""
+    return list(db.session.scalars(
+        select(Supplier.name).where(Supplier.company_id == supplier.company_id, Supplier.id != supplier.id,
+                                    Supplier.iban == supplier.iban).order_by(Supplier.name, Supplier.id)
+    ))
+
+
+def shared_iban_notice(supplier: Supplier) -> str | None:
+    """What the person reads after saving a supplier whose IBAN another supplier has; None otherwise."""
+    others = suppliers_sharing_iban(supplier)
+    if not others:
+        return None
+    names = ", ".join(f"« {name} »" for name in others[:3])
+    return (f"Attention : l'IBAN {iban_shown(supplier.iban)} de « {supplier.name} » est aussi celui de {names}. "
+            "Un IBAN appartient à un seul fournisseur : vérifiez-le auprès du fournisseur, par un numéro de "
+            "téléphone que vous connaissez déjà. L'enregistrement est inscrit au journal.")
+
+
+def _other_suppliers(company: Company, supplier: Supplier | None):
+    return db.session.execute(
+        select(Supplier.name, Supplier.iban).where(Supplier.company_id == company.id,
+                                                  Supplier.id != (supplier.id if supplier else -1))
+        .order_by(Supplier.name, Supplier.id)
+    ).all()
+
+
+def _check_lookalike(company: Company, data: SupplierData, supplier: Supplier | None, confirmed: bool,
+                     user: User | None) -> None:
+    warnings = supplier_warnings(company, data, supplier)
+    if warnings and not confirmed:
+        raise LookalikeSupplier(warnings)
+    if warnings:
+        record(company, "supplier.warning_confirmed",
+               f"Fournisseur « {data.name} » enregistré malgré l'avertissement : " + " ".join(warnings), user)
+
+
+def _journal_shared_iban(supplier: Supplier, user: User | None) -> None:
+    others = suppliers_sharing_iban(supplier)
+    if others:
+        names = ", ".join(f"« {name} »" for name in others[:3])
+        record(supplier.company, "supplier.iban_shared",
+               f"L'IBAN {iban_shown(supplier.iban)} de « {supplier.name} » est aussi celui de {names}.", user)
+
+
+def create_supplier(company: Company, data: SupplierData, user: User | None = None, *,
+                    confirm_lookalike: bool = False) -> Supplier:
+    """A new supplier; one that looks like another (see :func:`supplier_warnings`) only once confirmed."""
+    _check_lookalike(company, data, None, confirm_lookalike, user)
     supplier = Supplier(company=company, name=data.name, iban=data.iban, bic=data.bic)
     db.session.add(supplier)
     db.session.flush()
     supplier_iban_entered(supplier, user)
+    _journal_shared_iban(supplier, user)
     return supplier
 
 
-def update_supplier(supplier: Supplier, data: SupplierData, user: User | None = None) -> Supplier:
-    """Changes the supplier; a new IBAN goes in the company's journal (who, when, old → new, masked)."""
+def update_supplier(supplier: Supplier, data: SupplierData, user: User | None = None, *,
+                    confirm_lookalike: bool = False) -> Supplier:
+    """Changes the supplier; a new IBAN goes in the company's journal (who, when, old → new, masked).
+
+    A new name or IBAN that looks like another supplier's is saved only once confirmed."""
+    if data.name != supplier.name or data.iban != supplier.iban:
+        _check_lookalike(supplier.company, data, supplier, confirm_lookalike, user)
     old_iban = supplier.iban
     supplier.name = data.name
     supplier.iban = data.iban
@@ -217,6 +301,7 @@ def update_supplier(supplier: Supplier, data: SupplierData, user: User | None = 
     db.session.flush()
     if data.iban != old_iban:
         supplier_iban_changed(supplier, old_iban, user)
+        _journal_shared_iban(supplier, user)
     return supplier
 
 

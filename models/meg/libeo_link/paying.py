@@ -27,6 +27,7 @@ from models.meg.achats.models import PaymentMode, SupplierInvoice
 from models.meg.companies.models import Company, User
 from models.meg.db import db
 from models.meg.libeo_link.attempts import (
+    QUOTA_EXCEEDED,
     Payer,
     PaymentAttempt,
     PaymentState,
@@ -157,22 +158,27 @@ def send(connection: LibeoConnection, attempt: PaymentAttempt, *, first: bool = 
         if error.code == "payment_exists" and error.payment_id:
             _adopt(connection, attempt, error.payment_id, seen=seen)
         else:
-            _refuse(attempt, error.message, seen=seen)
+            if error.code == QUOTA_EXCEEDED:
+                connection.quota_used_up()
+            _refuse(attempt, error.message, seen=seen, code=error.code)
             db.session.commit()
             raise LibeoLinkError(error.message, upgrade_url=error.upgrade_url) from error
     else:
         connection.record_success()
+        if attempt.status is PaymentState.REQUESTED:
+            connection.count_payment()
         record_payment(attempt, info, connection.company_id, seen=seen)
         # « Payer » sent the invoice's current state: older queued states must not overwrite it.
         supersede_pending_updates(attempt.invoice_id)
     db.session.commit()
 
 
-def _refuse(attempt: PaymentAttempt, message: str, *, seen: bool) -> None:
+def _refuse(attempt: PaymentAttempt, message: str, *, seen: bool, code: str | None = None) -> None:
     """Libeo said no; ``seen``: to the click the person is looking at (else they are told by e-mail)."""
     before = attempt.status.value
     attempt.status = PaymentState.REFUSED
     attempt.refusal = message[:500]
+    attempt.refusal_code = (code or "")[:40] or None
     attempt.claimed_until = None
     payment_ended(attempt, before, seen=seen)
 
@@ -188,8 +194,8 @@ def _adopt(connection: LibeoConnection, attempt: PaymentAttempt, payment_id: str
 def replay(attempt: PaymentAttempt, *, seen: bool = False) -> None:
     """Asks Libeo again, with the same key and body, what became of an unheard request."""
     connection = connection_of(attempt.invoice.company)
-    if connection is None:
-        return
+    if connection is None or connection.is_removed:
+        return  # a removed connection's key may not send payments: the events feed tells what Libeo did
     # Recorded on the attempt (refused) or forgotten (never reached Libeo).
     with contextlib.suppress(LibeoLinkError):
         send(connection, attempt, seen=seen)

@@ -1,20 +1,21 @@
 """Indexes of the lists' filters and sorts; trigram indexes of their search on PostgreSQL
 
-Revision ID: 0009_list_indexes
-Revises: 0008_bank_leg
+Revision ID: 0010_list_indexes
+Revises: 0009_following_after_disconnect
 Create Date: 2026-12-04 18:30:00
 
-- ``invoice``: by account and due date, state, supplier.
-- ``payment``: by account and execution date, state, amount, supplier.
+- ``supplier_invoice``: by company and amount, by company, mode and due date.
 - On PostgreSQL (with the ``pg_trgm`` extension available): GIN trigram indexes
-  of the folded numbers and names the search compares (``core.listing.folded``).
+  of the folded number and supplier name, the expression the search compares
+  (``core.listing.folded``), so that a search « %dupuis% » does not read every
+  row. SQLite searches the company's rows (its index) with the same function.
 """
 from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = '0009_list_indexes'
-down_revision = '0008_bank_leg'
+revision = "0010_list_indexes"
+down_revision = "0009_following_after_disconnect"
 branch_labels = None
 depends_on = None
 
@@ -23,18 +24,8 @@ depends_on = None
 FOLD_FROM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZÀÁÂÃÄÅàáâãäåÇçĆćČčĎďĐđÈÉÊËèéêëĘęĚěÌÍÎÏìíîïŁłĹĺĽľÑñŃńŇňÒÓÔÕÖØòóôõöøŒœŘřŔŕŚśŠšŞşŤťŢţÙÚÛÜùúûüŮůŰűÝýÿŸŹźŻżŽžÆæ'
 FOLD_TO = 'abcdefghijklmnopqrstuvwxyzaaaaaaaaaaaaccccccddddeeeeeeeeeeeeiiiiiiiillllllnnnnnnoooooooooooooorrrrssssssttttuuuuuuuuuuuuyyyyzzzzzzaa'
 
-INDEXES = (
-    ('ix_invoice_due', 'invoice', ['account_id', 'due_date', 'id']),
-    ('ix_invoice_status', 'invoice', ['account_id', 'status', 'issue_date']),
-    ('ix_invoice_supplier', 'invoice', ['account_id', 'supplier_name']),
-    ('ix_payment_execution', 'payment', ['account_id', 'execution_date', 'id']),
-    ('ix_payment_status', 'payment', ['account_id', 'status', 'created_at']),
-    ('ix_payment_amount', 'payment', ['account_id', 'amount_cents']),
-    ('ix_payment_creditor', 'payment', ['account_id', 'creditor_name']),
-)
-TRIGRAMS = (("ix_invoice_number_trgm", "invoice", "number"),
-            ("ix_invoice_supplier_trgm", "invoice", "supplier_name"),
-            ("ix_payment_creditor_trgm", "payment", "creditor_name"))
+TRIGRAMS = (("ix_supplier_invoice_number_trgm", "supplier_invoice", "number"),
+            ("ix_supplier_name_trgm", "supplier", "name"))
 
 
 def _with_trigrams() -> bool:
@@ -44,8 +35,8 @@ def _with_trigrams() -> bool:
 
 
 def upgrade():
-    for name, table, columns in INDEXES:
-        op.create_index(name, table, columns)
+    op.create_index('ix_invoice_company_amount', 'supplier_invoice', ['company_id', 'amount_cents'])
+    op.create_index('ix_invoice_company_mode', 'supplier_invoice', ['company_id', 'payment_mode', 'due_date'])
     if _with_trigrams():
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         for name, table, column in TRIGRAMS:
@@ -57,5 +48,5 @@ def downgrade():
     if op.get_bind().dialect.name == "postgresql":
         for name, _table, _column in TRIGRAMS:
             op.execute(f"DROP INDEX IF EXISTS {name}")
-    for name, table, _columns in reversed(INDEXES):
-        op.drop_index(name, table_name=table)
+    op.drop_index('ix_invoice_company_mode', table_name='supplier_invoice')
+    op.drop_index('ix_invoice_company_amount', table_name='supplier_invoice')

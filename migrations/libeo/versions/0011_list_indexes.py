@@ -1,21 +1,20 @@
 """Indexes of the lists' filters and sorts; trigram indexes of their search on PostgreSQL
 
-Revision ID: 0009_list_indexes
-Revises: 0008_bank_leg_states
+Revision ID: 0011_list_indexes
+Revises: 0010_name_skeletons
 Create Date: 2026-12-04 18:30:00
 
-- ``supplier_invoice``: by company and amount, by company, mode and due date.
+- ``invoice``: by account and due date, state, supplier.
+- ``payment``: by account and execution date, state, amount, supplier.
 - On PostgreSQL (with the ``pg_trgm`` extension available): GIN trigram indexes
-  of the folded number and supplier name, the expression the search compares
-  (``core.listing.folded``), so that a search « %dupuis% » does not read every
-  row. SQLite searches the company's rows (its index) with the same function.
+  of the folded numbers and names the search compares (``core.listing.folded``).
 """
 from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = '0009_list_indexes'
-down_revision = '0008_bank_leg_states'
+revision = "0011_list_indexes"
+down_revision = "0010_name_skeletons"
 branch_labels = None
 depends_on = None
 
@@ -24,8 +23,18 @@ depends_on = None
 FOLD_FROM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZÀÁÂÃÄÅàáâãäåÇçĆćČčĎďĐđÈÉÊËèéêëĘęĚěÌÍÎÏìíîïŁłĹĺĽľÑñŃńŇňÒÓÔÕÖØòóôõöøŒœŘřŔŕŚśŠšŞşŤťŢţÙÚÛÜùúûüŮůŰűÝýÿŸŹźŻżŽžÆæ'
 FOLD_TO = 'abcdefghijklmnopqrstuvwxyzaaaaaaaaaaaaccccccddddeeeeeeeeeeeeiiiiiiiillllllnnnnnnoooooooooooooorrrrssssssttttuuuuuuuuuuuuyyyyzzzzzzaa'
 
-TRIGRAMS = (("ix_supplier_invoice_number_trgm", "supplier_invoice", "number"),
-            ("ix_supplier_name_trgm", "supplier", "name"))
+INDEXES = (
+    ('ix_invoice_due', 'invoice', ['account_id', 'due_date', 'id']),
+    ('ix_invoice_status', 'invoice', ['account_id', 'status', 'issue_date']),
+    ('ix_invoice_supplier', 'invoice', ['account_id', 'supplier_name']),
+    ('ix_payment_execution', 'payment', ['account_id', 'execution_date', 'id']),
+    ('ix_payment_status', 'payment', ['account_id', 'status', 'created_at']),
+    ('ix_payment_amount', 'payment', ['account_id', 'amount_cents']),
+    ('ix_payment_creditor', 'payment', ['account_id', 'creditor_name']),
+)
+TRIGRAMS = (("ix_invoice_number_trgm", "invoice", "number"),
+            ("ix_invoice_supplier_trgm", "invoice", "supplier_name"),
+            ("ix_payment_creditor_trgm", "payment", "creditor_name"))
 
 
 def _with_trigrams() -> bool:
@@ -35,8 +44,8 @@ def _with_trigrams() -> bool:
 
 
 def upgrade():
-    op.create_index('ix_invoice_company_amount', 'supplier_invoice', ['company_id', 'amount_cents'])
-    op.create_index('ix_invoice_company_mode', 'supplier_invoice', ['company_id', 'payment_mode', 'due_date'])
+    for name, table, columns in INDEXES:
+        op.create_index(name, table, columns)
     if _with_trigrams():
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         for name, table, column in TRIGRAMS:
@@ -48,5 +57,5 @@ def downgrade():
     if op.get_bind().dialect.name == "postgresql":
         for name, _table, _column in TRIGRAMS:
             op.execute(f"DROP INDEX IF EXISTS {name}")
-    op.drop_index('ix_invoice_company_mode', table_name='supplier_invoice')
-    op.drop_index('ix_invoice_company_amount', table_name='supplier_invoice')
+    for name, table, _columns in reversed(INDEXES):
+        op.drop_index(name, table_name=table)
