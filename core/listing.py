@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import Response, stream_with_context
+from flask import Response, redirect, request, stream_with_context
 from sqlalchemy import ColumnElement, Select, and_, bindparam, func, literal_column, or_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -315,6 +316,15 @@ def _choice(raw: str | None, choices: dict[str, str], what: str, problems: list[
         return raw
     problems.append(f"« {raw[:40]} » n'est pas {what} de cette liste : ce filtre est ignoré.")
     return None
+
+
+def tidy_redirect() -> Response | None:
+    """The list's form sends its empty fields too (« ?q=&mode=&… »): the same URL without them, for
+    an address worth bookmarking; None when it has none."""
+    if all(value != "" for value in request.args.values()):
+        return None
+    kept = [(key, value) for key, value in request.args.items(multi=True) if value != ""]
+    return redirect(request.script_root + request.path + ("?" + urlencode(kept) if kept else ""))
 
 
 def parse_list_args(args, spec: ListSpec, page: int = 1) -> ListQuery:

@@ -106,7 +106,7 @@ def test_libeo_payments_tabs_search_sort_page_and_export(page: Page, live_server
     page.get_by_label("Adresse e-mail").fill(account.email)
     page.get_by_label("Mot de passe").fill(PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
-    page.get_by_role("navigation", name="Navigation principale").get_by_role("link", name="Paiements").click()
+    page.get_by_role("navigation", name="Navigation principale").get_by_role("link", name="Paiements", exact=True).click()
     expect(page.get_by_role("heading", name="Paiements")).to_be_visible()
     fits(page)
 
@@ -143,8 +143,9 @@ def test_libeo_payments_tabs_search_sort_page_and_export(page: Page, live_server
         assert "Pâtisserie_Ève" in text
     with page.expect_download() as download:
         page.get_by_role("link", name="Excel (XLSX)").click()
-    sheet = load_workbook(download.value.path(), read_only=True).worksheets[0]
-    rows = list(sheet.iter_rows(values_only=True))
+    assert download.value.suggested_filename.endswith(".xlsx")
+    with open(download.value.path(), "rb") as workbook:
+        rows = list(load_workbook(workbook, read_only=True).worksheets[0].iter_rows(values_only=True))
     assert rows[0][:4] == ("Id", "Facture", "Id de la facture", "Fournisseur")
     assert rows[1:] and {row[3] for row in rows[1:]} == {"Pâtisserie_Ève"}
     assert all(str(row[9]).startswith("Débité") for row in rows[1:])

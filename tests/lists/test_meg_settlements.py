@@ -121,13 +121,19 @@ BAD = [
 
 @pytest.mark.parametrize(("params", "message"), BAD, ids=[str(p)[:60] for p, _ in BAD])
 def test_bad_parameters_get_a_clean_page(client, filled, params, message):
-    page = client.get(LIST, query_string=params)
+    page = client.get(LIST, query_string=params, follow_redirects=True)
     assert page.status_code == 200
     text = unescape(page.get_data(as_text=True))
     if message:
         assert message in text
     for fmt in ("csv", "xlsx"):
         assert client.get(f"{EXPORT}.{fmt}", query_string=params).status_code == 200
+
+
+def test_the_forms_empty_fields_leave_the_address(client, filled):
+    answer = client.get(LIST, query_string={"q": "", "mode": "libeo", "periode": "", "du": "", "tri": "-montant"})
+    assert answer.status_code == 302
+    assert answer.headers["Location"] == "/meg/achats/reglements?mode=libeo&tri=-montant"
 
 
 def test_wildcards_are_searched_as_typed(client, filled):
