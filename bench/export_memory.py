@@ -1,7 +1,7 @@
 """Peak memory of « Exporter »: MEG « Règlements » of one company holding N unpaid invoices, as CSV and XLSX.
 
     .venv/bin/python -m bench.export_memory                 # 10,000 and 100,000 rows, SQLite
-    .venv/bin/python -m bench.export_memory --rows 1000,100000 --db-url postgresql://postgres@127.0.0.1:5432/bench_export
+    .venv/bin/python -m bench.export_memory --rows 1000 --db-url postgresql+psycopg://…   # an existing, empty database
 
 Each export runs in a child process of its own, through the app's whole stack (signed in, the
 test client reading the streamed answer chunk by chunk): its peak resident memory (``ru_maxrss``)
