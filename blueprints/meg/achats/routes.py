@@ -13,7 +13,7 @@ from wtforms.fields.choices import SelectChoice
 from core.calendar import late_payment_warning
 from core.dates import date_fr
 from core.db import reads_first
-from core.listing import EXPORT_FORMATS, cents_value, export_response, parse_list_args, streamed_rows
+from core.listing import EXPORT_FORMATS, cents_value, export_response, parse_list_args, streamed_rows, tidy_redirect
 from core.money import format_amount
 from core.paging import paginate
 from core.security import safe_next_url
@@ -258,6 +258,8 @@ def _settlement_rows(invoices, libeo) -> list[SettlementRow]:
 
 @bp.route("/reglements")
 def settlements():
+    if (tidy := tidy_redirect()) is not None:
+        return tidy
     company = current_company()
     lq = parse_list_args(request.args, SETTLEMENTS, page_number())
     pagination = paginate(db, invoices_to_settle_query(company, lq), lq.page, SETTLEMENTS_PER_PAGE)
