@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.banks import bank_bic, bank_name
 from core.dates import utcnow
 from core.money import format_amount
-from core.validators import format_iban
+from core.validators import format_iban, mask_iban
 from models.meg.companies.models import Company
 from models.meg.db import Model, db
 
@@ -65,6 +65,11 @@ class Supplier(Model):
     @property
     def iban_display(self) -> str:
         return format_iban(self.iban)
+
+    @property
+    def iban_masked(self) -> str:
+        """As every page about paying shows it (the whole IBAN is in the supplier's form)."""
+        return mask_iban(self.iban)
 
     @property
     def bank_name(self) -> str | None:
