@@ -72,6 +72,9 @@ class ConnectionState(enum.Enum):
     ACTIVE = "active"
     KEY_REVOKED = "key_revoked"
     UNREACHABLE = "unreachable"
+    # « Supprimer la connexion », and every payment it followed has ended: the key is forgotten; the row
+    # keeps the feed's cursor for a reconnection with a key of the same account.
+    REMOVED = "removed"
 
 
 class LibeoConnection(Model):
@@ -108,8 +111,17 @@ class LibeoConnection(Model):
     events_read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # A sync worker owns the connection's pass until then; another may take it after.
     sync_claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # « Supprimer la connexion » was clicked: no more « Payer »; the payments in flight are still followed.
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Libeo's id of the key's account (GET /me): a key of another account starts a new events cursor.
+    libeo_account_id: Mapped[str | None] = mapped_column(String(32))
 
     company: Mapped[Company] = relationship()
+
+    @property
+    def is_removed(self) -> bool:
+        """« Supprimer la connexion » was clicked: the key only follows the payments already asked for."""
+        return self.removed_at is not None
 
     @property
     def api_key(self) -> str:
@@ -238,10 +250,13 @@ def _fernet() -> Fernet:
     return Fernet(base64.urlsafe_b64encode(hashlib.sha256(secret.encode()).digest()))
 
 
-_CONNECTION_OF = select(LibeoConnection).where(LibeoConnection.company_id == bindparam("company_id"))
+_CONNECTION_OF = select(LibeoConnection).where(LibeoConnection.company_id == bindparam("company_id"),
+                                               LibeoConnection.state != ConnectionState.REMOVED)
+_ROW_OF = select(LibeoConnection).where(LibeoConnection.company_id == bindparam("company_id"))
 
 
 def connection_of(company: Company) -> LibeoConnection | None:
+    """The company's connection: working, broken, or removed while it follows payments in flight."""
     return db.session.scalar(_CONNECTION_OF, {"company_id": company.id})
 
 
@@ -270,9 +285,14 @@ def connect_company(company: Company, api_key: str, user: User | None) -> LibeoC
             f"Cette clé appartient au compte Libeo « {account.name} », dont le SIRET "
             f"n'est pas celui {of(company.name)}. Utilisez la clé du compte Libeo de cette entreprise."
         )
-    existing = connection_of(company)
+    existing = db.session.scalar(_ROW_OF, {"company_id": company.id})
     connection = existing or LibeoConnection(company=company)
-    previous_prefix = existing.key_prefix if existing is not None else None
+    previous_prefix = existing.key_prefix if existing is not None and existing.key_ciphertext else None
+    if existing is not None and existing.libeo_account_id and account.id and existing.libeo_account_id != account.id:
+        # Another Libeo account: its own feed, from its first event; what MEG recorded stays as it was.
+        connection.events_cursor = None
+    connection.libeo_account_id = account.id or connection.libeo_account_id
+    connection.removed_at = None
     connection.key_ciphertext = _fernet().encrypt(api_key.encode()).decode()
     connection.key_prefix = api_key[:12]
     connection.connected_at = utcnow()
@@ -290,31 +310,6 @@ def connect_company(company: Company, api_key: str, user: User | None) -> LibeoC
                 f"Connexion à Libeo établie avec le compte {connection.account_description} "
                 f"(clé {connection.key_prefix}…).", user, LIBEO_SIGN_IN)
     return connection
-
-
-def disconnect_company(company: Company, user: User | None = None) -> bool:
-    """« Supprimer la connexion »: Libeo revokes the key (DELETE /key), then MEG forgets it.
-
-    Returns whether Libeo revoked it; when Libeo cannot be reached the key is
-    forgotten all the same, and stays valid in Libeo until revoked there.
-    """
-    connection = connection_of(company)
-    if connection is None:
-        return True
-    try:
-        connection.client(attempts=1).delete_key()
-        revoked = True
-    except LibeoKeyRefused:
-        revoked = True  # already refused by Libeo: nothing left to revoke
-    except (LibeoApiError, LibeoLinkError):
-        revoked = False
-    journal(company, "connection.removed",
-            f"Connexion à Libeo supprimée (compte « {connection.account_name} », clé {connection.key_prefix}…)"
-            + (" : Libeo a révoqué la clé." if revoked else " : Libeo injoignable, la clé reste valable dans Libeo."),
-            user)
-    db.session.delete(connection)
-    db.session.flush()
-    return revoked
 
 
 def check_connection(connection: LibeoConnection) -> None:

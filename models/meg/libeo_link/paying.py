@@ -194,8 +194,8 @@ def _adopt(connection: LibeoConnection, attempt: PaymentAttempt, payment_id: str
 def replay(attempt: PaymentAttempt, *, seen: bool = False) -> None:
     """Asks Libeo again, with the same key and body, what became of an unheard request."""
     connection = connection_of(attempt.invoice.company)
-    if connection is None:
-        return
+    if connection is None or connection.is_removed:
+        return  # a removed connection's key may not send payments: the events feed tells what Libeo did
     # Recorded on the attempt (refused) or forgotten (never reached Libeo).
     with contextlib.suppress(LibeoLinkError):
         send(connection, attempt, seen=seen)

@@ -1,7 +1,7 @@
 """The Libeo plan's monthly quota as MEG last heard it, and why a payment was refused
 
-Revision ID: 0009_libeo_quota
-Revises: 0008_bank_leg_states
+Revision ID: 0011_libeo_quota
+Revises: 0010_list_indexes
 Create Date: 2026-12-04 18:30:00
 
 ``libeo_connection`` keeps the account's plan and how many of its monthly
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0009_libeo_quota'
-down_revision = '0008_bank_leg_states'
+revision = "0011_libeo_quota"
+down_revision = "0010_list_indexes"
 branch_labels = None
 depends_on = None
 
