@@ -44,6 +44,7 @@ from models.meg.achats.invoices import (
     update_invoice,
     update_supplier,
 )
+from models.meg.achats.week import week_summary
 from models.meg.libeo_link.attempts import (
     PaidTo,
     PaymentAttempt,
@@ -169,7 +170,8 @@ def invoices():
     company = current_company()
     pagination = paginate(db, invoices_query(company), page_number(), PER_PAGE)
     libeo = libeo_state(current_user, company, pagination.items)
-    return render_template("meg/achats/invoices.html", pagination=pagination, libeo=libeo)
+    return render_template("meg/achats/invoices.html", pagination=pagination, libeo=libeo,
+                           summary=week_summary(company))
 
 
 @bp.route("/factures/nouvelle", methods=["GET", "POST"])

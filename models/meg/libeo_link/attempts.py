@@ -37,7 +37,7 @@ from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from core.banks import bank_name
 from core.calendar import default_execution_date, is_business_day, next_business_day
-from core.dates import as_utc, date_fr, paris_today, utcnow
+from core.dates import DueFlag, as_utc, date_fr, due_flag, paris_today, utcnow
 from core.money import format_amount
 from core.validators import mask_iban
 from models.meg.achats.models import PaymentMode, SupplierInvoice
@@ -455,6 +455,13 @@ class LibeoState:
 
     def payment(self, invoice: SupplierInvoice) -> PaymentAttempt | None:
         return self.payments.get(invoice.id)
+
+    def due_flag(self, invoice: SupplierInvoice) -> DueFlag | None:
+        """« En retard » or « Échéance proche » for an invoice nothing settles yet (no payment under way)."""
+        payment = self.payments.get(invoice.id)
+        if invoice.is_paid or (payment is not None and payment.status.holds_invoice):
+            return None
+        return due_flag(invoice.due_date)
 
     def state_of(self, invoice: SupplierInvoice) -> tuple[str, str]:
         """The invoice's state in every list and page: (label, badge class)."""
