@@ -71,7 +71,8 @@ def test_libeo_flags_and_sums_up_the_week(page: Page, live_server, width, shots)
     today = paris_today()
     _, sunday = week_of(today)
     with live_server.apps.libeo.app_context():
-        account = create_account("Boulangerie Martin SARL", "83451234500002", EMAIL, PASSWORD, full_name="Claire Martin")
+        account = create_account("Boulangerie Martin SARL", "83451234500002", EMAIL, PASSWORD,
+                                 full_name="Claire Martin")
         account.debtor_iban = "FR7630004008220000001583859"
         verify_account(account, "vérifié par le support de Libeo", "tests")
         for number, due, cents in (("LATE-1", today - timedelta(days=10), 95_000),
