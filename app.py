@@ -26,6 +26,7 @@ from config import BASE_DIR, INSTANCE_DIR
 from core.observability.tracing import name_process
 from core.security import init_security_headers
 from core.setup import instance_secret
+from core.views import register_favicon
 
 log = logging.getLogger("meg_libeo")
 
@@ -53,6 +54,8 @@ def create_app(meg_config: dict | None = None, libeo_config: dict | None = None)
     @app.route("/")
     def landing():
         return render_template("landing/index.html")
+
+    register_favicon(app, BASE_DIR / "static")
 
     @app.route("/healthz")
     def healthz():  # the process answers (each product's own are /meg/healthz, /libeo/healthz)

@@ -36,6 +36,7 @@ from models.libeo.payments.selection import (
     selected_ids,
     selection_confirmation,
 )
+from models.libeo.payments.week import week_summary
 
 from ..context import current_account
 from ..extensions import limiter
@@ -69,7 +70,7 @@ def list_invoices():
     pagination = paginate(db, invoice_list(account, lq), lq.page, PER_PAGE)
     return render_template(
         "libeo/invoices/list.html", pagination=pagination, quota=PaymentQuota.for_account(account), lq=lq,
-        counts=invoice_tab_counts(account, lq),
+        counts=invoice_tab_counts(account, lq), summary=week_summary(account),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from functools import wraps
 from typing import NamedTuple
 from urllib.parse import urlencode
@@ -13,6 +14,7 @@ from wtforms.fields.choices import SelectChoice
 from core.calendar import late_payment_warning
 from core.dates import date_fr
 from core.db import reads_first
+from core.french import of
 from core.listing import EXPORT_FORMATS, cents_value, export_response, parse_list_args, streamed_rows, tidy_redirect
 from core.money import format_amount
 from core.paging import paginate
@@ -42,6 +44,7 @@ from models.meg.achats.invoices import (
     update_invoice,
     update_supplier,
 )
+from models.meg.achats.week import week_summary
 from models.meg.libeo_link.attempts import (
     PaidTo,
     PaymentAttempt,
@@ -108,8 +111,9 @@ def achats_admin_required(view):
 
 @bp.app_template_global()
 def libeo_connect_url(invoice) -> str:
-    """Libeo's « Me connecter avec MEG » page, told to bring the person back to this invoice's « Payer »."""
-    back = public_url("achats.invoice", invoice_id=invoice.id, payer=invoice.id)
+    """Libeo's « Me connecter avec MEG » page, told to bring the person back to this invoice's « Payer »
+    panel (``#confirmer``: on a phone it is far below the top of the page)."""
+    back = public_url("achats.invoice", invoice_id=invoice.id, payer=invoice.id) + "#confirmer"
     return f"{current_app.config['LIBEO_URL'].rstrip('/')}/connexion-meg?{urlencode({'return_to': back})}"
 
 
@@ -131,8 +135,16 @@ def _confirmation_for(libeo, invoices):
     wanted = request.args.get("payer", "")
     for invoice in invoices:
         if str(invoice.id) == wanted and libeo.may_confirm(invoice) and libeo.connection is not None:
-            return confirmation(invoice)
+            return confirmation(invoice, proposed=_proposed_date())
     return None
+
+
+def _proposed_date() -> date | None:
+    """``?date=`` : the date a refused « Date d'exécution » message proposed, for the field to show it."""
+    try:
+        return date.fromisoformat(request.args.get("date", ""))
+    except ValueError:
+        return None
 
 
 # --- « Factures » ---------------------------------------------------------------------------------
@@ -159,7 +171,8 @@ def invoices():
     company = current_company()
     pagination = paginate(db, invoices_query(company), page_number(), PER_PAGE)
     libeo = libeo_state(current_user, company, pagination.items)
-    return render_template("meg/achats/invoices.html", pagination=pagination, libeo=libeo)
+    return render_template("meg/achats/invoices.html", pagination=pagination, libeo=libeo,
+                           summary=week_summary(company))
 
 
 @bp.route("/factures/nouvelle", methods=["GET", "POST"])
@@ -167,7 +180,8 @@ def new_invoice():
     form = InvoiceForm()
     _supplier_choices(form)
     if request.method == "GET":
-        form.payment_mode.data = PaymentMode.LIBEO.name
+        # « Virement par Libeo » needs the company's SIRET: without one, a mode that works.
+        form.payment_mode.data = (PaymentMode.LIBEO if current_company().siret else PaymentMode.VIREMENT).name
     duplicate = None
     if form.validate_on_submit():
         try:
@@ -310,13 +324,15 @@ def pay(invoice_id: int):
         flash(error.message, "error")
         if error.upgrade_url and error.upgrade_url.startswith(("https://", "http://")):
             flash(error.upgrade_url, "upgrade")
-        return redirect(_with_confirmation(back, invoice.id) if error.field else back)
+        return redirect(_with_confirmation(back, invoice.id, error.suggestion) if error.field else back)
     flash(*_outcome_message(invoice, payment))
     return redirect(back)
 
 
-def _with_confirmation(back: str, invoice_id: int) -> str:
-    return f"{back}{'&' if '?' in back else '?'}{urlencode({'payer': invoice_id})}"
+def _with_confirmation(back: str, invoice_id: int, proposed: date | None = None) -> str:
+    """Back to the « Payer » panel (``#confirmer``), its date field showing what a refusal proposed."""
+    query = {"payer": invoice_id, **({"date": proposed.isoformat()} if proposed else {})}
+    return f"{back}{'&' if '?' in back else '?'}{urlencode(query)}#confirmer"
 
 
 def _outcome_message(invoice, payment: PaymentAttempt) -> tuple[str, str]:
@@ -397,7 +413,7 @@ def check_access():
     db.session.commit()
     refusal = payment_refusal(current_user, company, connection)
     if refusal is None:
-        flash(f"Libeo vous reconnaît comme l'expert-comptable de {company.name} : vous pouvez payer ses factures.",
+        flash(f"Libeo vous reconnaît comme l'expert-comptable {of(company.name)} : vous pouvez payer ses factures.",
               "success")
     else:
         flash(connection.last_error or refusal, "error")

@@ -150,7 +150,7 @@ class InitiatorRole(enum.Enum):
 
     @property
     def label(self) -> str:
-        return "expert-comptable" if self is InitiatorRole.ACCOUNTANT else "utilisateur"
+        return "expert-comptable" if self is InitiatorRole.ACCOUNTANT else "membre de l'entreprise"
 
 
 class Channel(enum.Enum):

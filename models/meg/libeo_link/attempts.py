@@ -39,7 +39,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from core.banks import bank_name
 from core.calendar import default_execution_date, is_business_day, next_business_day
-from core.dates import as_utc, date_fr, paris_today, utcnow
+from core.dates import DueFlag, as_utc, date_fr, due_flag, paris_today, utcnow
 from core.money import format_amount
 from core.validators import mask_iban
 from models.meg.achats.models import PaymentMode, SupplierInvoice
@@ -447,16 +447,19 @@ class Confirmation:
         return format_amount(self.invoice.amount_cents, self.invoice.currency)
 
 
-def confirmation(invoice: SupplierInvoice, today: date | None = None) -> Confirmation:
+def confirmation(invoice: SupplierInvoice, today: date | None = None, proposed: date | None = None) -> Confirmation:
+    """``proposed``: the date a refusal of the person's own proposed instead, shown in the field (within range)."""
     today = today or paris_today()
+    earliest, latest = next_business_day(today), today + MAX_SCHEDULE_AHEAD
+    default = default_execution_date(invoice.due_date, today)
     return Confirmation(
         invoice=invoice,
         iban=mask_iban(invoice.supplier.iban),
         bank=bank_name(invoice.supplier.iban),
         bic=invoice.supplier.bic_display,
-        default_date=default_execution_date(invoice.due_date, today),
-        earliest=next_business_day(today),
-        latest=today + MAX_SCHEDULE_AHEAD,
+        default_date=proposed if proposed is not None and earliest <= proposed <= latest else default,
+        earliest=earliest,
+        latest=latest,
     )
 
 
@@ -525,6 +528,13 @@ class LibeoState:
 
     def payment(self, invoice: SupplierInvoice) -> PaymentAttempt | None:
         return self.payments.get(invoice.id)
+
+    def due_flag(self, invoice: SupplierInvoice) -> DueFlag | None:
+        """« En retard » or « Échéance proche » for an invoice nothing settles yet (no payment under way)."""
+        payment = self.payments.get(invoice.id)
+        if invoice.is_paid or (payment is not None and payment.status.holds_invoice):
+            return None
+        return due_flag(invoice.due_date)
 
     def state_of(self, invoice: SupplierInvoice) -> tuple[str, str]:
         """The invoice's state in every list and page: (label, badge class)."""
@@ -699,14 +709,15 @@ def check_execution_date(day: date, today: date | None = None) -> date:
     today = today or paris_today()
     if day < today:
         raise LibeoLinkError(f"La date d'exécution ne peut pas être passée : choisissez le {date_fr(today)} "
-                             "ou un jour suivant.", field="execution_date")
+                             "ou un jour suivant.", field="execution_date", suggestion=next_business_day(today))
     if day > today + MAX_SCHEDULE_AHEAD:
         raise LibeoLinkError("La date d'exécution doit être dans l'année qui vient.", field="execution_date")
     if not is_business_day(day):
         following = next_business_day(day)
         raise LibeoLinkError(
             f"Le {WEEKDAYS[day.weekday()]} {date_fr(day)} n'est pas un jour ouvré des banques : choisissez par "
-            f"exemple le {WEEKDAYS[following.weekday()]} {date_fr(following)}.", field="execution_date")
+            f"exemple le {WEEKDAYS[following.weekday()]} {date_fr(following)}.", field="execution_date",
+            suggestion=following)
     return day
 
 
