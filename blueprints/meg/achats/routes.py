@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from markupsafe import Markup, escape
 from wtforms.fields.choices import SelectChoice
 
 from core.calendar import late_payment_warning
@@ -35,8 +36,9 @@ from models.meg.achats.invoices import (
     create_supplier,
     invoices_query,
     invoices_to_settle_export,
-    invoices_to_settle_query,
+    invoices_to_settle_rows,
     payment_lock,
+    settlement_invoices,
     shared_iban_notice,
     suppliers_query,
     update_invoice,
@@ -125,12 +127,13 @@ def _invoice_or_404(invoice_id: int):
     return invoice
 
 
-def _confirmation_for(libeo, invoices):
-    """The « Payer » confirmation asked for with ``?payer=<id>``, if that invoice may be paid now."""
+def _confirmation_for(libeo, invoices, full=None):
+    """The « Payer » confirmation asked for with ``?payer=<id>``, if that invoice may be paid now
+    (``full``: the ``SupplierInvoice`` of a list's plain row)."""
     wanted = request.args.get("payer", "")
     for invoice in invoices:
         if str(invoice.id) == wanted and libeo.shows_pay_button(invoice) and libeo.connection is not None:
-            return confirmation(invoice)
+            return confirmation(full(invoice) if full else invoice)
     return None
 
 
@@ -229,29 +232,34 @@ def edit_invoice(invoice_id: int):
 
 class SettlementRow(NamedTuple):
     """A row of « Règlements », read in Python: the template unpacks it instead of asking Jinja
-    for some ten attributes of each of the 50 rows (most of the page's rendering time)."""
+    for some ten attributes of each of the 50 rows (most of the page's rendering time); the
+    five cells every row shows the same way come written (``cells``)."""
 
     id: int
     number: str
-    supplier: str
-    due: str
-    amount: str
     mode: str
     through_libeo: bool
     payment: object  # the latest PaymentAttempt, or None
     action: str | None  # LibeoState.row: "pay", "check" or None
-    invoice: object
+    invoice: object  # a SettlementInvoice
     paid_to: PaidTo | None  # where a live payment pays, as Libeo holds it
+    cells: Markup  # Numéro (its link), Fournisseur, Échéance, Montant TTC, Mode de règlement
 
 
 def _settlement_rows(invoices, libeo) -> list[SettlementRow]:
+    invoice_url = url_for("achats.invoice", invoice_id=1)[:-1]
     rows = []
     for invoice in invoices:
         payment, action = libeo.row(invoice)
-        rows.append(SettlementRow(invoice.id, invoice.number, invoice.supplier.name, date_fr(invoice.due_date),
-                                  invoice.amount_display, invoice.payment_mode.label,
-                                  invoice.payment_mode is PaymentMode.LIBEO, payment, action, invoice,
-                                  libeo.paid_to(invoice)))
+        mode = invoice.payment_mode.label
+        cells = Markup(
+            f'<td class="nowrap" data-label="Numéro"><a href="{invoice_url}{invoice.id}">{escape(invoice.number)}'
+            f'</a></td>\n        <td data-label="Fournisseur">{escape(invoice.supplier.name)}</td>\n'
+            f'        <td data-label="Échéance">{escape(date_fr(invoice.due_date))}</td>\n'
+            f'        <td class="num" data-label="Montant TTC">{escape(invoice.amount_display)}</td>\n'
+            f'        <td data-label="Mode de règlement">{escape(mode)}</td>')
+        rows.append(SettlementRow(invoice.id, invoice.number, mode, invoice.payment_mode is PaymentMode.LIBEO,
+                                  payment, action, invoice, libeo.paid_to(invoice), cells))
     return rows
 
 
@@ -259,9 +267,11 @@ def _settlement_rows(invoices, libeo) -> list[SettlementRow]:
 def settlements():
     company = current_company()
     lq = parse_list_args(request.args, SETTLEMENTS, page_number())
-    pagination = paginate(db, invoices_to_settle_query(company, lq), lq.page, SETTLEMENTS_PER_PAGE)
+    # Plain rows, not ORM objects: the page only shows them (« Payer »'s confirmation reads its invoice).
+    pagination = paginate(db, invoices_to_settle_rows(company, lq), lq.page, SETTLEMENTS_PER_PAGE, plain=True)
+    pagination.items = settlement_invoices(pagination.items)
     libeo = libeo_state(current_user, company, pagination.items)
-    confirm = _confirmation_for(libeo, pagination.items)
+    confirm = _confirmation_for(libeo, pagination.items, lambda invoice: company_invoice(company, invoice.id))
     return render_template("meg/achats/settlements.html", pagination=pagination, libeo=libeo, confirm=confirm,
                            rows=_settlement_rows(pagination.items, libeo), pay_form=PayForm() if confirm else None,
                            lq=lq)
