@@ -16,8 +16,8 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import contains_eager, joinedload
 
 from core.dates import date_fr
-from core.money import format_amount
 from core.listing import ListColumns, ListQuery, ListSpec
+from core.money import format_amount
 from core.names import mixed_script_words, names_match
 from core.paging import Listing
 from models.meg.achats.models import PaymentMode, Supplier, SupplierInvoice
