@@ -37,8 +37,9 @@ from models.meg.achats.invoices import (
     create_supplier,
     invoices_query,
     invoices_to_settle_export,
-    invoices_to_settle_query,
+    invoices_to_settle_rows,
     payment_lock,
+    settlement_invoices,
     shared_iban_notice,
     suppliers_query,
     update_invoice,
@@ -130,12 +131,13 @@ def _invoice_or_404(invoice_id: int):
     return invoice
 
 
-def _confirmation_for(libeo, invoices):
-    """The « Payer » confirmation asked for with ``?payer=<id>``, if that invoice may be paid now."""
+def _confirmation_for(libeo, invoices, full=None):
+    """The « Payer » confirmation asked for with ``?payer=<id>``, if that invoice may be paid now
+    (``full``: the ``SupplierInvoice`` of a list's plain row)."""
     wanted = request.args.get("payer", "")
     for invoice in invoices:
         if str(invoice.id) == wanted and libeo.may_confirm(invoice) and libeo.connection is not None:
-            return confirmation(invoice, proposed=_proposed_date())
+            return confirmation(full(invoice) if full else invoice, proposed=_proposed_date())
     return None
 
 
@@ -255,7 +257,7 @@ class SettlementRow(NamedTuple):
     through_libeo: bool
     payment: object  # the latest PaymentAttempt, or None
     action: str | None  # LibeoState.row: "pay", "check" or None
-    invoice: object
+    invoice: object  # a SettlementInvoice
     paid_to: PaidTo | None  # where a live payment pays, as Libeo holds it
 
 
@@ -276,9 +278,11 @@ def settlements():
         return tidy
     company = current_company()
     lq = parse_list_args(request.args, SETTLEMENTS, page_number())
-    pagination = paginate(db, invoices_to_settle_query(company, lq), lq.page, SETTLEMENTS_PER_PAGE)
+    # Plain rows, not ORM objects: the page only shows them (« Payer »'s confirmation reads its invoice).
+    pagination = paginate(db, invoices_to_settle_rows(company, lq), lq.page, SETTLEMENTS_PER_PAGE, plain=True)
+    pagination.items = settlement_invoices(pagination.items)
     libeo = libeo_state(current_user, company, pagination.items)
-    confirm = _confirmation_for(libeo, pagination.items)
+    confirm = _confirmation_for(libeo, pagination.items, lambda invoice: company_invoice(company, invoice.id))
     return render_template("meg/achats/settlements.html", pagination=pagination, libeo=libeo, confirm=confirm,
                            rows=_settlement_rows(pagination.items, libeo), pay_form=PayForm() if confirm else None,
                            lq=lq)
