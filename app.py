@@ -144,7 +144,7 @@ def register_commands(app: Flask, meg: Flask, libeo: Flask) -> None:
             with side.app_context():
                 upgrade_database()
         with meg.app_context():
-            ctx.invoke(meg.cli.commands["meg"].commands["seed-demo"])
+            ctx.invoke(_group(meg, "meg").commands["seed-demo"])
         from devtools.cli import write_demo_einvoices
 
         register_meg_client(meg, libeo)
@@ -179,7 +179,7 @@ def register_commands(app: Flask, meg: Flask, libeo: Flask) -> None:
             if smtp_server:
                 smtp_server.stop()
 
-    @libeo.cli.commands["libeo"].command("localstripe")
+    @_group(libeo, "libeo").command("localstripe")
     @click.option("--webhook-url",
                   help="Adresse du webhook de Libeo (par défaut : PUBLIC_URL + /libeo/abonnement/webhook).")
     def localstripe(webhook_url):
@@ -224,3 +224,10 @@ def start_background_work(meg: Flask, libeo: Flask, every: float = 5.0) -> None:
                     log.exception(failure)
 
     threading.Thread(target=loop, name="meg-sync", daemon=True).start()
+
+
+def _group(side: Flask, name: str) -> click.Group:
+    """A product's command group (``meg``, ``libeo``), to invoke or extend one of its commands."""
+    group = side.cli.commands[name]
+    assert isinstance(group, click.Group)
+    return group

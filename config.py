@@ -10,14 +10,44 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import overload
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", BASE_DIR / "instance"))
 
 
+@overload
+def _env(name: str) -> str | None: ...
+@overload
+def _env(name: str, default: str) -> str: ...
+@overload
+def _env(name: str, default: str | None) -> str | None: ...
+
+
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
     return value if value not in (None, "") else default
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(_env_number(name, default))
+
+
+def _env_float(name: str, default: float) -> float:
+    return _env_number(name, default)
+
+
+def _env_number(name: str, default: float) -> float:
+    """A number from the environment; a value that is not one stops the start with a French message."""
+    value = _env(name)
+    if value is None:
+        return default
+    try:
+        number = float(value) if isinstance(default, float) else int(value)
+    except ValueError:
+        word = "un nombre" if isinstance(default, float) else "un nombre entier"
+        raise SystemExit(f"{name}={value!r} : la valeur doit être {word}.") from None
+    return number
 
 
 def _limit(name: str, default: str) -> str:
@@ -57,7 +87,7 @@ class BaseConfig:
     PERMANENT_SESSION_LIFETIME = 60 * 60 * 8
     # How many load balancers in front of the app set X-Forwarded-For/-Proto
     # (0: none, the app is reached directly). See core.setup.trust_proxies.
-    TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
+    TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)
 
     WTF_CSRF_TIME_LIMIT = 60 * 60 * 8
     WTF_I18N_ENABLED = False  # WTForms' own French catalogue, see core.forms
@@ -67,7 +97,7 @@ class BaseConfig:
     PASSWORD_HASH_METHOD = "scrypt:131072:8:1"
 
     # Outgoing HTTP between the sides: seconds before giving up.
-    HTTP_TIMEOUT = float(_env("HTTP_TIMEOUT", "5"))
+    HTTP_TIMEOUT = _env_float("HTTP_TIMEOUT", 5.0)
 
     # Rate limits: in memory by default; RATELIMIT_STORAGE_URI=redis://… when
     # several processes serve the app. If Redis stops answering, limits are
@@ -92,7 +122,7 @@ class BaseConfig:
     # GET /metrics answers callers on this machine, and any caller sending « Authorization: Bearer <token> ».
     METRICS_TOKEN = _env("METRICS_TOKEN")
     # E-mail notifications: the hour (Paris) of the daily digest, for those who chose it.
-    NOTIFICATION_DIGEST_HOUR = int(_env("NOTIFICATION_DIGEST_HOUR", "8"))
+    NOTIFICATION_DIGEST_HOUR = _env_int("NOTIFICATION_DIGEST_HOUR", 8)
     # Where a development server's local SMTP server keeps what it received (a Maildir); set by
     # ``flask serve`` only, never read from the environment: it opens the « E-mails envoyés » page.
     LOCAL_MAILBOX = None
@@ -124,10 +154,10 @@ class MegConfig(BaseConfig):
     # How long a sync worker owns a piece of work (a replay, a company's events) before
     # another may take it over: longer than one piece takes, short enough to recover
     # soon from a worker killed mid-pass.
-    SYNC_CLAIM_SECONDS = int(_env("SYNC_CLAIM_SECONDS", "120"))
+    SYNC_CLAIM_SECONDS = _env_int("SYNC_CLAIM_SECONDS", 120)
     # A connected company without a payment in flight is still read this often (a revoked
     # key or an unreachable Libeo shows in « Options » within that time).
-    SYNC_QUIET_SECONDS = int(_env("SYNC_QUIET_SECONDS", "60"))
+    SYNC_QUIET_SECONDS = _env_int("SYNC_QUIET_SECONDS", 60)
     # E-mail: smtp[s]://[user:password@]host[:port][?starttls=1] (core/mail.py), and the sender.
     SMTP_URL = _env("MEG_SMTP_URL", _env("SMTP_URL"))
     MAIL_FROM = _env("MEG_MAIL_FROM", _env("MAIL_FROM", "MEG <notifications@meg.localhost>"))

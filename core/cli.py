@@ -25,5 +25,5 @@ class ProductGroup(AppGroup):
 
 
 def product_app(ctx: click.Context, side: str) -> Flask:
-    loaded = current_app._get_current_object() if current_app else ctx.ensure_object(ScriptInfo).load_app()
+    loaded = current_app._get_current_object() if current_app else ctx.ensure_object(ScriptInfo).load_app()  # type: ignore[attr-defined]  # a LocalProxy
     return loaded.extensions.get("sides", {}).get(side, loaded)

@@ -13,9 +13,10 @@ from pathlib import Path
 from flask import Flask, current_app, g, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import delete, event, select
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, make_url
 
 from core.files import create_private_file, private_folder
+from core.listing import register_fold
 
 # Constraint names both products' schemas share, so migrations can name them.
 NAMING_CONVENTION = {
@@ -87,7 +88,8 @@ class QueuedWriterConnection(sqlite3.Connection):
         return self._queue_fd
 
     def take_turn(self) -> None:
-        if self._turn is not None or self._queue() is None:
+        queue_fd = self._queue()
+        if self._turn is not None or queue_fd is None or self._queue_path is None:
             return
         deadline = time.monotonic() + self.wait_seconds
         turn = _process_turn(self._queue_path)
@@ -96,7 +98,7 @@ class QueuedWriterConnection(sqlite3.Connection):
         try:
             while True:
                 try:
-                    fcntl.flock(self._queue_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(queue_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
                     if time.monotonic() > deadline:
@@ -111,7 +113,8 @@ class QueuedWriterConnection(sqlite3.Connection):
         turn, self._turn = self._turn, None
         if turn is not None:
             try:
-                fcntl.flock(self._queue_fd, fcntl.LOCK_UN)
+                if self._queue_fd is not None:
+                    fcntl.flock(self._queue_fd, fcntl.LOCK_UN)
             finally:
                 turn.release()
 
@@ -196,6 +199,7 @@ def init_database(app: Flask, db: SQLAlchemy, *, begin_immediate: bool = True) -
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            register_fold(dbapi_connection)  # the lists' search (core/listing.py)
 
         if begin_immediate:
 
@@ -267,9 +271,10 @@ def purge_in_batches(db: SQLAlchemy, model, condition, *, batch_size: int = 1000
         ids = select(model.id).where(condition).order_by(model.id).limit(batch_size)
         if db.session.get_bind().dialect.name == "postgresql":
             ids = ids.with_for_update(skip_locked=True)
-        count = db.session.execute(
+        result: CursorResult = db.session.execute(  # type: ignore[assignment]  # a DELETE's result has a rowcount
             delete(model).where(model.id.in_(ids.scalar_subquery())).execution_options(synchronize_session=False)
-        ).rowcount
+        )
+        count = result.rowcount
         db.session.commit()
         deleted += count
         if count < batch_size:

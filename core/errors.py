@@ -34,7 +34,7 @@ def describe(error) -> tuple[int, str, bool]:
     custom = bool(description) and description != getattr(type(error), "description", None)
     if isinstance(error, RateLimitExceeded):
         custom = False
-    return code, description if custom else ERROR_MESSAGES[code], custom
+    return code, description if custom and description else ERROR_MESSAGES[code], custom
 
 
 # --- unexpected errors ----------------------------------------------------------------------------

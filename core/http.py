@@ -89,7 +89,7 @@ class WSGITransport(BaseAdapter):
         response.url = request.url
         response.request = request
         response.encoding = requests.utils.get_encoding_from_headers(response.headers)
-        response.connection = self
+        response.connection = self  # type: ignore[assignment]  # requests types it HTTPAdapter; any adapter works
         return response
 
     def close(self) -> None:
@@ -108,7 +108,7 @@ class QuietRequestHandler(WSGIRequestHandler):
         return "Werkzeug"
 
 
-class SendsRequestId:
+class SendsRequestId(requests.Session):
     """A requests session that sends the current request id (``X-Request-ID``) with every call.
 
     The other product keeps it for its own log lines: one « Payer » reads as
@@ -123,7 +123,7 @@ class SendsRequestId:
         return prepared
 
 
-class PeerSession(SendsRequestId, requests.Session):
+class PeerSession(SendsRequestId):
     """The session of every call from one product to the other."""
 
 

@@ -55,7 +55,7 @@ def drop_append_only_ddl(table_name: str, dialect: str) -> list[str]:
 
 def make_append_only(model: type) -> None:
     """Refuses, in the ORM and in the database, any change or deletion of ``model``'s rows."""
-    table: Table = model.__table__
+    table: Table = model.__table__  # type: ignore[attr-defined]  # a mapped class
 
     def refuse_change(_mapper, _connection, target):
         raise AppendOnlyViolation(f"{table.name} is append-only: {target!r} cannot be changed or removed")

@@ -61,6 +61,12 @@ def db_group() -> click.Group:
     return group
 
 
+def _not_search_index(name, type_, parent_names) -> bool:
+    """Autogenerate leaves the trigram indexes of the lists' search alone: PostgreSQL's only, made by
+    the migrations that need them (``*_trgm``, core/listing.py), never declared by the models."""
+    return not (type_ == "index" and (name or "").endswith("_trgm"))
+
+
 def run_alembic_environment() -> None:
     """The body of each history's ``env.py``: the app's engine and models, nothing from a file.
 
@@ -79,6 +85,7 @@ def run_alembic_environment() -> None:
             directives[:] = []
 
     options.setdefault("process_revision_directives", skip_empty)
+    options.setdefault("include_name", _not_search_index)
     if context.is_offline_mode():
         context.configure(url=migrate.db.engine.url, target_metadata=metadata, literal_binds=True, **options)
         with context.begin_transaction():

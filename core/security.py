@@ -162,7 +162,7 @@ class ChangePasswordForm(Form):
 # Directives a page may widen: Stripe.js on the billing pages, the return
 # address of an OAuth client on the consent screen.
 WIDENABLE = ("script-src", "frame-src", "connect-src", "form-action")
-Sources = Mapping[str, tuple[str, ...]]
+Sources = Mapping[str, tuple[str | None, ...]]  # None (an origin not configured) is left out
 
 
 def origin_of(url: str | None) -> str | None:

@@ -34,6 +34,8 @@ def page_number() -> int:
 
 def _form_field(form, domain_field: str | None, fields: dict[str, str] | None):
     """The form's field for a domain's field name (``fields`` maps names that differ), or None."""
+    if domain_field is None:
+        return None
     name = (fields or {}).get(domain_field, domain_field)
     field = getattr(form, name, None) if name else None
     return field if field is not None and hasattr(field, "errors") else None

@@ -350,7 +350,7 @@ def _details(add, parent, message_id: str | None, block: _Block | None, transfer
              currency: str, *, references: bool = True, creditor_iban: str | None = None,
              creditor_name: str | None = None):
     tx = add(parent, "TxDtls")
-    if references and transfer is not None:
+    if references and transfer is not None and block is not None:
         refs = add(tx, "Refs")
         add(refs, "MsgId", message_id)
         add(refs, "PmtInfId", block.payment_info_id)
@@ -455,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     statuses = {e2e: (status, reason) for e2e, status, reason in args.status + args.reject}
     try:
         if args.statement:
-            returns = {e2e: (reason, None) for e2e, _, reason in args.returns}
+            returns: dict[str, tuple[str, str | None]] = {e2e: (reason, None) for e2e, _, reason in args.returns}
             report = statement_for(
                 args.pain001.read_bytes(), kind=args.statement, booking_date=args.booking_date,
                 debited=[e2e for e2e in _end_to_end_ids(args.pain001.read_bytes()) if e2e not in returns],

@@ -40,7 +40,7 @@ def start_localstripe(libeo: Flask, webhook_url: str | None = None) -> LocalStri
                          verbose=True)
     server.start()
     try:
-        server.register_webhook(webhook_url or default_webhook_url(libeo), webhook_secret(libeo))
+        server.register_webhook(webhook_url or default_webhook_url(libeo), webhook_secret(libeo) or "")
         with libeo.app_context():
             try:
                 billing.ensure_catalog(stripe_client(libeo.config))

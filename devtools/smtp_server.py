@@ -13,6 +13,7 @@ runs it alone.
 from __future__ import annotations
 
 import argparse
+import logging
 import mailbox
 import socket
 import ssl
@@ -25,6 +26,9 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+
+# aiosmtpd logs each SMTP command at INFO: a development server keeps quiet unless something fails.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 REFUSAL = "550 5.1.1 Adresse inconnue : boîte aux lettres inexistante"
 

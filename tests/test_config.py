@@ -36,3 +36,16 @@ def test_an_empty_rate_limit_variable_turns_that_limit_off(side, name):
     assert _limits({name: ""})[side][name] == ""
     assert _limits({name: "3 per hour"})[side][name] == "3 per hour"
 
+
+
+@pytest.mark.parametrize(("name", "value", "word"), [
+    ("HTTP_TIMEOUT", "cinq", "un nombre"),
+    ("TRUSTED_PROXIES", "1.5", "un nombre entier"),
+    ("SYNC_CLAIM_SECONDS", "2 min", "un nombre entier"),
+])
+def test_a_number_that_is_not_one_stops_the_start_with_a_french_message(name, value, word):
+    result = subprocess.run([sys.executable, "-c", "import config"], cwd=ROOT, env={**os.environ, name: value},
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"{name}={value!r} : la valeur doit être {word}."
+    assert "Traceback" not in result.stderr

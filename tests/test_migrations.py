@@ -222,7 +222,8 @@ def test_release_1_payments_keep_their_state_and_open_the_events_feed(bare_apps,
                             data={"email": "claire@boulangerie-martin.fr", "password": "mot-de-passe-solide-42"})
     assert signed_in.status_code == 302
     invoices = unescape(client.get("/libeo/factures/").get_data(as_text=True))
-    assert invoices.count("Débité le 30/11/2026") == 2 and "Programmé le 30/11/2026" in invoices
+    assert invoices.count('data-testid="invoice-status">Débité le 30/11/2026<') == 2
+    assert 'data-testid="invoice-status">Programmé le 30/11/2026<' in invoices
     assert "LBO-1-20261130-5C841A8B" in client.get("/libeo/remises/").get_data(as_text=True)
     with bare_apps.libeo.app_context():
         db = bare_apps.libeo.extensions["migrate"].db
@@ -259,3 +260,37 @@ def test_release_1_invoices_get_the_number_key_of_the_duplicate_check(bare_apps,
         engine.dispose()
     assert rows, "release 1's Libeo database has invoices"
     assert all(key == invoice_number_key(number) and key for number, key in rows)
+
+
+def test_known_ibans_are_keyed_on_the_names_skeleton_after_upgrade(bare_apps):
+    """0009 rekeys each known IBAN as ``core.names.name_key`` does: a Greek supplier no longer has an empty
+    key shared with every other, and two spellings that are one supplier become one row."""
+    from core.names import name_key
+
+    _cli(bare_apps, "libeo", "db", "upgrade", "0008_bank_leg")
+    with bare_apps.libeo.app_context():
+        engine = bare_apps.libeo.extensions["migrate"].db.engine
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO account (id, name, siret, plan, created_at, approve_accountant_payments, "
+                "cancel_at_period_end) "
+                "VALUES (1, 'Boulangerie Martin', '73282932000074', 'gratuit', '2026-12-01', false, false)"))
+            for row_id, key, name, iban in [(1, "", "Ωμέγα Τεχνική", "FR7630006000011234567890189"),
+                                            (2, "", "Δέλτα Εμπόριο", "FR7630004008220000001583859"),
+                                            (3, "minoterie dupuis", "Minoterie Dupuis", "FR7617569000706397384867456"),
+                                            (4, "minoteries", "MINOTERIE DUPUIS", "FR7617569000706397384867456")]:
+                connection.execute(text(
+                    "INSERT INTO known_supplier_iban (id, account_id, supplier_key, supplier_name, iban, recorded_at, "
+                    "recorded_by) VALUES (:id, 1, :key, :name, :iban, '2026-12-01', 'premier paiement')"),
+                    {"id": row_id, "key": key, "name": name, "iban": iban})
+        engine.dispose()
+    _cli(bare_apps, "libeo", "db", "upgrade")
+    with bare_apps.libeo.app_context():
+        engine = bare_apps.libeo.extensions["migrate"].db.engine
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT supplier_name, supplier_key FROM known_supplier_iban "
+                                           "ORDER BY id")).all()
+        engine.dispose()
+    # « MINOTERIE DUPUIS » on the same IBAN is « Minoterie Dupuis »: one row, the first.
+    assert [tuple(row) for row in rows] == [(name, name_key(name)) for name in
+                                           ("Ωμέγα Τεχνική", "Δέλτα Εμπόριο", "Minoterie Dupuis")]

@@ -278,6 +278,10 @@ REQUESTS = {
     "meg_pay": World.meg_pay_next,
     "libeo_invoices": _get("/libeo/factures/"),
     "libeo_payments": _get("/libeo/paiements/"),
+    # Searched, filtered and sorted lists read as many statements as the plain ones.
+    "meg_settlements_filtered": _get("/meg/achats/reglements?q=E&mode=libeo&au=2099-12-31&min=10&tri=-montant"),
+    "libeo_invoices_filtered": _get("/libeo/factures/?q=G-00&etat=a_payer&au=2099-12-31&tri=fournisseur&page=2"),
+    "libeo_payments_searched": _get("/libeo/paiements/?q=fournisseur 1&etat=payes&max=100 000&tri=-montant"),
     "libeo_api_me": _get("/libeo/api/v1/me"),
     "libeo_api_put_invoice": _libeo_api_put,
     "libeo_api_pay": None,  # the PUT before it is not counted, see below
@@ -293,16 +297,21 @@ def _sql(meg: int = 0, libeo: int = 0, meg_commits: int = 0, libeo_commits: int 
 # with their count, and their payments; API reads commit nothing (`GET /me` is one statement); the
 # API calls that act on the account (send an invoice, pay) read it with the key, in the same statement;
 # « Payer » commits twice on each side (commits of transactions that wrote: on SQLite, MEG's
-# « Payer » also ends its reading before its writes, which writes nothing).
+# « Payer » also ends its reading before its writes, which writes nothing). MEG records Libeo's answer
+# with a conditional UPDATE of its own (only over an older version), after the connection's changes.
 EXPECTED = {
     "meg_settlements": _sql(meg=5),
     "meg_settlements_accountant": _sql(meg=5),
     "meg_invoices": _sql(meg=5),
     "meg_invoice_detail": _sql(meg=6),
     "meg_suppliers": _sql(meg=3),
-    "meg_pay": _sql(meg=10, libeo=14, meg_commits=2, libeo_commits=2),
-    "libeo_invoices": _sql(libeo=6),
-    "libeo_payments": _sql(libeo=4),
+    "meg_pay": _sql(meg=11, libeo=14, meg_commits=2, libeo_commits=2),
+    # Libeo's lists also count the rows of each state tab (one GROUP BY).
+    "libeo_invoices": _sql(libeo=7),
+    "libeo_payments": _sql(libeo=5),
+    "meg_settlements_filtered": _sql(meg=5),
+    "libeo_invoices_filtered": _sql(libeo=7),
+    "libeo_payments_searched": _sql(libeo=5),
     "libeo_api_me": _sql(libeo=1),  # the key, its account and the month's payment count together
     "libeo_api_put_invoice": _sql(libeo=4, libeo_commits=1),
     # Its payments are held (the same amount to the same supplier: a possible duplicate), so it also

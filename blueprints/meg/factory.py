@@ -78,10 +78,12 @@ def register_blueprints(app: Flask) -> None:
     from .notifications import bp as notifications_bp
     from .oauth import bp as oauth_bp
     from .oauth.server import config_oauth
+    from .selection import bp as selection_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(achats_bp, url_prefix="/achats")
+    app.register_blueprint(selection_bp, url_prefix="/achats/reglements/selection")
     app.register_blueprint(einvoices_bp, url_prefix="/achats")
     app.register_blueprint(journal_bp, url_prefix="/achats/journal")
     app.register_blueprint(oauth_bp)

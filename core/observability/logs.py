@@ -132,17 +132,18 @@ def write_request_line(logger: logging.Logger, fields: dict, message: str) -> bo
     if len(root.handlers) != 1 or root.filters:
         return False
     handler = root.handlers[0]
-    if not getattr(handler, _HANDLER_FLAG, False) or handler.level > logging.INFO:
+    formatter, stream = handler.formatter, getattr(handler, "stream", None)
+    if (not getattr(handler, _HANDLER_FLAG, False) or handler.level > logging.INFO
+            or not isinstance(formatter, LineFormatter) or stream is None):
         return False
-    node = logger
-    while node is not root:
+    node: logging.Logger | None = logger
+    while node is not None and node is not root:
         if node.handlers or node.filters or not node.propagate:
             return False
         node = node.parent
-    line = handler.formatter.line(time.time(), "INFO", logger.name, fields, message)
+    line = formatter.line(time.time(), "INFO", logger.name, fields, message)
     handler.acquire()
     try:
-        stream = handler.stream
         stream.write(line + "\n")
         if not getattr(stream, "line_buffering", False):  # standard error flushes at each line itself
             stream.flush()

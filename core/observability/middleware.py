@@ -87,7 +87,7 @@ class ObservedApp:
         try:
             seconds = perf_counter() - started
             status = context.status or 500
-            self.metrics.observe(context.route, context.method, status, seconds)
+            self.metrics.observe(context.route, context.method or "", status, seconds)
             if self.log.isEnabledFor(logging.INFO):
                 self._log_line(context, status, round(seconds * 1000, 1))
         finally:

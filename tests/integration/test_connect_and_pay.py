@@ -303,3 +303,36 @@ def test_accountant_pays_only_once_registered_in_libeo(connected, client, meg_au
     [payment] = libeo_payments(libeo_app)
     assert payment["initiated_by_role"] == "accountant"
     assert payment["initiated_by_email"] == "expert@cabinet-durand.fr"
+
+
+def test_the_accountants_payer_comes_with_the_next_sync_pass(connected, client, meg_auth, meg_app, libeo_app):
+    """The company adds its expert-comptable in Libeo: MEG's next reading of the events feed learns it,
+    without « Vérifier mon accès »."""
+    from datetime import timedelta
+
+    from core.dates import utcnow
+    from models.libeo import db
+    from models.libeo.accounts.models import Account
+    from models.libeo.accounts.services import add_accountant
+    from models.meg import SupplierInvoice
+    from models.meg.libeo_link.sync import sync_pass
+
+    invoice_id, *_ = meg_libeo_invoices(meg_app)[0]
+    with meg_app.app_context():
+        company_id = meg_db.session.get(SupplierInvoice, invoice_id).company_id
+    meg_auth.logout()
+    meg_auth.login("expert@cabinet-durand.fr")
+    client.post("/meg/entreprise", data={"company_id": company_id})
+    assert f"payer={invoice_id}" not in page(client.get("/meg/achats/reglements"))
+    with libeo_app.app_context():
+        add_accountant(db.session.get(Account, connected["account_id"]), "expert@cabinet-durand.fr", "Claire Martin")
+        db.session.commit()
+    with meg_app.app_context():
+        sync_pass(utcnow() + timedelta(seconds=61))  # the time a company without a payment in flight waits
+    settle = page(client.get("/meg/achats/reglements"))
+    assert f"payer={invoice_id}" in settle
+    assert "l'entreprise doit vous ajouter comme expert-comptable" not in settle
+    response = client.post(f"/meg/achats/factures/{invoice_id}/payer", follow_redirects=True)
+    assert "Paiement programmé" in page(response)
+    [payment] = libeo_payments(libeo_app)
+    assert payment["initiated_by_role"] == "accountant"

@@ -27,7 +27,7 @@ from .conftest import DEBTOR_IBAN, RUN_DAY, Api, backdate_due_payments, make_acc
 EVENT_KEYS = {"id", "seq", "type", "created_at", "data"}
 PAYMENT_KEYS = {
     "id", "version", "status", "status_label", "hold_reasons", "hold_details", "amount_cents", "currency",
-    "execution_date",
+    "execution_date", "payee",
     "transmitted_at", "accepted_at", "bank_status", "paid_on", "paid_at", "failure_reason", "failure_code",
     "bank_text", "new_iban_required", "cancelled_at", "cancel_reason", "invoice_external_id", "initiated_by", "channel",
     "created_at",
@@ -115,7 +115,9 @@ def test_limit_cursor_and_replay(api):
     last = api.get(f"/events?after={rest['next']}&limit=500").json
     assert [e["seq"] for e in last["events"]] == [5]
     nothing = api.get("/events?after=5").json
-    assert nothing == {"events": [], "next": "5"}  # nothing new: the same cursor again
+    assert nothing["events"] == [] and nothing["next"] == "5"  # nothing new: the same cursor again
+    # Each page describes the account as it is now (GET /me's fields): its quota of the month is used.
+    assert nothing["account"]["payments_this_month"] == 5 and nothing["account"]["payment_limit"] == 5
     assert api.get("/events?after=0").json == first
     # Reading again from the start gives the very same events.
     assert _all_events(api, limit=1) == _all_events(api) == first["events"]
@@ -172,8 +174,9 @@ def test_the_feed_needs_a_key(client):
 def test_each_account_reads_its_own_events_only(client, libeo_app, api):
     api.put_invoice("meg-1")
     mine = api.pay("meg-1").json
-    other = Api(client, make_key(libeo_app, make_account(libeo_app).id))
-    assert other.get("/events").json == {"events": [], "next": "0"}
+    other = Api(client, make_key(libeo_app, make_account(libeo_app, name="Autre Entreprise SAS").id))
+    empty = other.get("/events").json
+    assert (empty["events"], empty["next"], empty["account"]["name"]) == ([], "0", "Autre Entreprise SAS")
     other.put_invoice("meg-1")
     theirs = other.pay("meg-1").json
     assert [e["data"]["id"] for e in other.get("/events").json["events"]] == [theirs["id"]]

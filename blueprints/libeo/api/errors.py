@@ -75,12 +75,20 @@ def upgrade_url() -> str:
     return public_url("billing.subscription")
 
 
-def domain_error_response(error: LibeoError):
+def domain_error_body(error: LibeoError) -> tuple[int, dict]:
+    """The status and ``{"error": …}`` body of a domain refusal (a whole answer, or one item of a batch)."""
     status = next((s for cls, s in STATUS_OF.items() if isinstance(error, cls)), 422)
-    field = API_FIELDS.get(error.field, error.field)
+    field = API_FIELDS.get(error.field, error.field) if error.field else None
     extra = {}
     if isinstance(error, QuotaExceeded):
         extra["upgrade_url"] = upgrade_url()
     if error.details.get("payment_id") is not None:
         extra["payment_id"] = error.details["payment_id"]
-    return error_response(status, error.code, error.message, field, **extra)
+    return status, {"error": {"code": error.code, "message": error.message, "field": field, **extra}}
+
+
+def domain_error_response(error: LibeoError):
+    status, body = domain_error_body(error)
+    response = jsonify(body)
+    response.status_code = status
+    return response

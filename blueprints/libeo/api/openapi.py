@@ -85,7 +85,9 @@ PAYMENT_BODY = {
                 "role": {
                     "type": "string",
                     "enum": ["user", "accountant"],
-                    "description": "« accountant » : seulement l'expert-comptable déclaré par l'entreprise.",
+                    "description": "« accountant » : seulement l'expert-comptable déclaré par l'entreprise. Libeo "
+                    "ne croit pas ce rôle sur parole : l'e-mail de l'expert-comptable du compte est celui de "
+                    "l'expert-comptable, quel que soit le rôle indiqué (les règles d'approbation s'appliquent).",
                 },
             },
         },
@@ -104,6 +106,47 @@ PAYMENT_BODY = {
                 "transaction que le paiement : si le paiement est refusé, rien n'est créé ni modifié."
             ),
         },
+    },
+}
+
+CANCEL_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["cancelled_by"],
+    "properties": {
+        "cancelled_by": {
+            **PAYMENT_BODY["properties"]["initiated_by"],
+            "description": "Qui annule : « accountant » seulement pour l'expert-comptable déclaré par l'entreprise.",
+        },
+    },
+}
+
+# A selection of invoices paid in one round trip (« Payer la sélection »).
+MAX_BATCH_ITEMS = 200
+
+BATCH_ITEM = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["external_id", "idempotency_key", "payment"],
+    "properties": {
+        "external_id": {"type": "string", "pattern": EXTERNAL_ID_PATTERN,
+                        "x-error": "L'identifiant de facture doit comporter 1 à 64 lettres, chiffres, « . _ : - »."},
+        "idempotency_key": {
+            "type": "string", "minLength": 1, "maxLength": 255, "pattern": IDEMPOTENCY_KEY_PATTERN,
+            "x-error": "La clé d'idempotence doit comporter 1 à 255 caractères ASCII visibles.",
+            "description": "La clé de ce paiement seul, comme l'en-tête Idempotency-Key de POST "
+                           "/invoices/{external_id}/payments (l'un peut rejouer l'autre).",
+        },
+        "payment": {**PAYMENT_BODY, "description": "Le corps qu'aurait POST /invoices/{external_id}/payments."},
+    },
+}
+
+BATCH_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["items"],
+    "properties": {
+        "items": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH_ITEMS, "items": BATCH_ITEM},
     },
 }
 
@@ -137,6 +180,8 @@ ACCOUNT = {
     "required": ["name", "siret", "plan", "plan_label", "payments_this_month", "payment_limit", "accountant_email",
                  "verified"],
     "properties": {
+        "id": {"type": "integer", "minimum": 1, "description": "L'identifiant du compte : une clé d'un autre compte "
+               "a un autre flux d'événements."},
         "name": {"type": "string"},
         "siret": {"type": ["string", "null"], "pattern": "^[0-9]{14}$",
                   "description": "null : le SIRET a été repris par le compte vérifié de l'entreprise (« SIRET à confirmer »)."},
@@ -201,7 +246,7 @@ PAYMENT = {
         "transmitted_at", "accepted_at", "bank_status", "paid_on", "paid_at", "failure_reason", "failure_code",
         "bank_text",
         "new_iban_required", "cancelled_at", "cancel_reason", "invoice_external_id", "initiated_by", "channel",
-        "created_at",
+        "created_at", "payee",
     ],
     "properties": {
         "id": {"type": "integer", "minimum": 1},
@@ -238,12 +283,14 @@ PAYMENT = {
         "hold_reasons": {
             "type": "array",
             "items": {"type": "string",
-                      "enum": ["new_iban", "duplicate_suspected", "payee_name_mismatch", "approval_rule"]},
+                      "enum": ["new_iban", "duplicate_suspected", "payee_name_mismatch", "approval_rule",
+                               "mixed_scripts"]},
             "description": "Avec awaiting_approval : pourquoi le paiement est retenu (vide sinon). new_iban : le "
             "fournisseur a déjà été payé sur un autre IBAN ; duplicate_suspected : une autre facture du fournisseur, "
             "payée ou en cours, a le même numéro, ou le même montant à 7 jours près de sa date ; "
             "payee_name_mismatch : cet IBAN a déjà été payé sous un nom nettement différent ; approval_rule : "
-            "une règle du compte (montant au-delà d'un seuil, paiement de l'expert-comptable).",
+            "une règle du compte (montant au-delà d'un seuil, paiement de l'expert-comptable) ; mixed_scripts : un "
+            "mot du nom du fournisseur mêle des écritures (lettres latines et cyrilliques, par exemple).",
         },
         "hold_details": {
             "type": "array",
@@ -284,6 +331,17 @@ PAYMENT = {
         },
         "channel": {"type": "string", "enum": ["MEG", "Libeo"]},
         "created_at": {"type": "string", "format": "date-time"},
+        "payee": {
+            "type": "object",
+            "required": ["name", "iban", "bic"],
+            "description": "Le bénéficiaire tel que Libeo le paiera : le nom et l'IBAN de la facture au moment du "
+            "paiement (un IBAN changé depuis ne s'applique qu'à un nouveau paiement).",
+            "properties": {
+                "name": {"type": "string"},
+                "iban": {"type": "string"},
+                "bic": {"type": ["string", "null"]},
+            },
+        },
     },
 }
 
@@ -309,6 +367,46 @@ EVENT_PAGE = {
             "pattern": "^[0-9]+$",
             "description": "Le curseur à passer en « after » pour lire la suite (inchangé s'il n'y a rien de nouveau).",
         },
+        "account": {
+            "allOf": [{"$ref": "#/components/schemas/Account"}],
+            "description": "Le compte tel qu'il est maintenant (expert-comptable, formule, paiements du mois), "
+                           "comme GET /me.",
+        },
+    },
+}
+
+
+RETIRED_KEY = {
+    "type": "object",
+    "required": ["status", "payments_in_flight"],
+    "properties": {
+        "status": {"type": "string", "enum": ["retired"]},
+        "payments_in_flight": {"type": "integer", "minimum": 0,
+                               "description": "Les paiements de factures envoyées par MEG encore en cours."},
+    },
+}
+
+BATCH_RESULT = {
+    "type": "object",
+    "required": ["items"],
+    "properties": {
+        "items": {
+            "type": "array",
+            "description": "Un résultat par paiement demandé, dans l'ordre des demandes.",
+            "items": {
+                "type": "object",
+                "required": ["external_id", "idempotency_key", "status", "replayed"],
+                "properties": {
+                    "external_id": {"type": ["string", "null"]},
+                    "idempotency_key": {"type": ["string", "null"]},
+                    "status": {"type": "integer", "description": "Le statut qu'aurait eu la demande seule : 201, "
+                               "ou celui de son erreur (402 quota, 409 déjà payée ou clé en cours, 422…)."},
+                    "replayed": {"type": "boolean", "description": "true quand la réponse est rejouée."},
+                    "payment": {"$ref": "#/components/schemas/Payment"},
+                    "error": ERROR["properties"]["error"],
+                },
+            },
+        }
     },
 }
 
@@ -325,13 +423,14 @@ def _errors(*statuses: int) -> dict:
         400: "JSON illisible, en-tête Idempotency-Key absent ou invalide, curseur ou limite invalide.",
         401: "Clé d'API absente, mal formée, inconnue ou révoquée (toujours la même réponse).",
         402: "Quota mensuel de la formule Gratuit atteint (code quota_exceeded, avec upgrade_url).",
-        403: "L'initiateur « accountant » n'est pas l'expert-comptable déclaré du compte.",
+        403: "L'initiateur « accountant » n'est pas l'expert-comptable déclaré du compte, ou la clé a été retirée "
+        "par MEG (key_retired : elle ne sert plus qu'à lire les paiements et les événements).",
         404: "Ressource inconnue de ce compte.",
         409: "Conflit : facture déjà payée ou en paiement (payment_exists), facture verrouillée "
         "(invoice_locked), IBAN dont le dernier virement a été rejeté pour un motif du compte (iban_rejected : "
         "le nouvel IBAN du fournisseur est nécessaire), première requête de cette clé d'idempotence encore en "
         "cours, ou document demandé pour un paiement qui n'est pas dans un fichier de virements "
-        "(receipt_unavailable).",
+        "(receipt_unavailable), ou paiement qui ne peut plus être annulé (payment_not_cancellable).",
         413: "Corps de requête trop volumineux (1 Mo ; 10 Mo pour un document : document_too_large).",
         415: "Le document n'est pas envoyé en application/pdf.",
         422: "Donnée refusée (type, longueur, IBAN, montant, date, champ inconnu…) ; field nomme le champ. "
@@ -341,7 +440,7 @@ def _errors(*statuses: int) -> dict:
     return {str(status): _json("Error", descriptions[status]) for status in statuses}
 
 
-_BEARER = [{"bearerAuth": []}]
+_BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 _EXTERNAL_ID = {
     "name": "external_id",
@@ -385,8 +484,27 @@ def openapi_document(server_url: str) -> dict:
             "/key": {
                 "delete": {
                     "operationId": "deleteKey",
-                    "summary": "Révoque la clé de cet appel (« Supprimer la connexion » dans MEG) : refusée dès maintenant.",
-                    "responses": {"204": {"description": "Clé révoquée."}, **_errors(401, 429)},
+                    "summary": "Abandonne la clé de cet appel (« Supprimer la connexion » dans MEG).",
+                    "parameters": [{
+                        "name": "after",
+                        "in": "query",
+                        "required": False,
+                        "description": "Le curseur du flux d'événements où l'appelant en est.",
+                        "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+                    }],
+                    "description": (
+                        "Sans paiement en cours d'une facture envoyée par MEG, et si l'appelant a lu le flux "
+                        "d'événements jusqu'au bout (after : son curseur), la clé est révoquée aussitôt (204). "
+                        "Sinon elle est retirée (200) : elle ne sert plus qu'à lire le compte, ses paiements et ses "
+                        "événements (toute autre requête : 403 key_retired), et Libeo la révoque quand le dernier "
+                        "paiement est terminé et que le flux d'événements a été lu jusqu'au bout."
+                    ),
+                    "responses": {
+                        "200": _json("RetiredKey",
+                                     "Clé retirée : elle suit les paiements en cours, puis sera révoquée."),
+                        "204": {"description": "Clé révoquée."},
+                        **_errors(400, 401, 429),
+                    },
                 }
             },
             "/invoices/{external_id}": {
@@ -401,7 +519,7 @@ def openapi_document(server_url: str) -> dict:
                     "responses": {
                         "200": _json("Invoice", "Facture mise à jour."),
                         "201": _json("Invoice", "Facture créée."),
-                        **_errors(400, 401, 409, 413, 422, 429),
+                        **_errors(400, 401, 403, 409, 413, 422, 429),
                     },
                 }
             },
@@ -452,6 +570,29 @@ def openapi_document(server_url: str) -> dict:
                     },
                 }
             },
+            "/payment-batches": {
+                "post": {
+                    "operationId": "payInvoices",
+                    "summary": "Paie plusieurs factures en un seul appel (« Payer la sélection »), chacune à part.",
+                    "description": (
+                        f"Au plus {MAX_BATCH_ITEMS} paiements. Chaque élément porte sa propre clé d'idempotence et le "
+                        "corps qu'aurait POST /invoices/{external_id}/payments, et reçoit sa propre réponse, dans "
+                        "l'ordre : les éléments s'exécutent l'un après l'autre, chacun dans sa transaction, et le "
+                        "refus de l'un (quota atteint, facture déjà payée, date refusée…) n'annule aucun autre. "
+                        "Rejouer le lot, ou un élément seul avec sa clé, rejoue les réponses réussies. Le quota "
+                        "compte chaque paiement : une formule qui n'en permet plus que deux paie les deux premiers. "
+                        "Une liste vide, trop longue ou mal formée est refusée en entier (422) : rien n'est fait."
+                    ),
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PaymentBatchInput"}}},
+                    },
+                    "responses": {
+                        "200": _json("PaymentBatchResult", "Le résultat de chaque paiement demandé."),
+                        **_errors(400, 401, 413, 422, 429),
+                    },
+                }
+            },
             "/invoices/{external_id}/document": {
                 "put": {
                     "operationId": "putInvoiceDocument",
@@ -474,7 +615,7 @@ def openapi_document(server_url: str) -> dict:
                     "responses": {
                         "200": _json("Document", "Document remplacé."),
                         "201": _json("Document", "Document joint."),
-                        **_errors(400, 401, 404, 413, 415, 422, 429),
+                        **_errors(400, 401, 403, 404, 413, 415, 422, 429),
                     },
                 }
             },
@@ -498,6 +639,27 @@ def openapi_document(server_url: str) -> dict:
                             "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
                         },
                         **_errors(401, 404, 409, 429),
+                    },
+                }
+            },
+            "/payments/{payment_id}/cancel": {
+                "post": {
+                    "operationId": "cancelPayment",
+                    "summary": "Annule un paiement programmé ou à approuver, comme « Annuler » dans Libeo.",
+                    "description": (
+                        "Le virement ne partira pas, la facture redevient à payer et le paiement ne compte plus dans "
+                        "le quota du mois. Un paiement déjà annulé est rendu tel quel (200) : redemander après une "
+                        "réponse perdue est sans effet. Un paiement dans un fichier de virements, débité ou rejeté "
+                        "ne peut plus l'être (409 payment_not_cancellable)."
+                    ),
+                    "parameters": [_PAYMENT_ID],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CancelInput"}}},
+                    },
+                    "responses": {
+                        "200": _json("Payment", "Le paiement, annulé."),
+                        **_errors(400, 401, 403, 404, 409, 422, 429),
                     },
                 }
             },
@@ -550,7 +712,11 @@ def openapi_document(server_url: str) -> dict:
                 "Invoice": INVOICE,
                 "PaymentInput": PAYMENT_BODY,
                 "Payment": PAYMENT,
+                "PaymentBatchInput": BATCH_BODY,
+                "PaymentBatchResult": BATCH_RESULT,
                 "Document": DOCUMENT,
+                "CancelInput": CANCEL_BODY,
+                "RetiredKey": RETIRED_KEY,
                 "Event": EVENT,
                 "EventPage": EVENT_PAGE,
                 "Error": ERROR,

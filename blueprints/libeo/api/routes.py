@@ -18,9 +18,10 @@ from core.views import pdf_response
 from models.libeo import Account, Channel, InitiatorRole, Invoice, db, monitoring
 from models.libeo.accounts.keys import (
     authenticate_api_key,
+    end_retired_key,
+    give_up_key,
     public_id_of,
     record_key_use,
-    revoke_key_in_use,
 )
 from models.libeo.errors import InvalidData, LibeoError, NotFound
 from models.libeo.invoices.documents import store_invoice_document, too_large_message
@@ -41,6 +42,7 @@ from models.libeo.payments.idempotency import claim_key, complete, fingerprint, 
 from models.libeo.payments.order import (
     Initiator,
     account_payment,
+    cancel_on_request,
     payment_order,
     place_payment,
 )
@@ -51,14 +53,18 @@ from ..extensions import limiter
 from .errors import (
     API_FIELDS,
     ApiError,
+    domain_error_body,
     domain_error_response,
     error_response,
     unauthorized,
 )
 from .openapi import (
+    BATCH_ITEM,
+    CANCEL_BODY,
     EXTERNAL_ID_PATTERN,
     IDEMPOTENCY_KEY_PATTERN,
     INVOICE_BODY,
+    MAX_BATCH_ITEMS,
     PAYMENT_BODY,
     openapi_document,
 )
@@ -67,6 +73,11 @@ from .validation import matches, validate
 bp = Blueprint("api", __name__)
 
 PUBLIC_ENDPOINTS = {"api.openapi"}
+# What a key MEG gave up with payments in flight may still do: follow them.
+RETIRED_KEY_ENDPOINTS = {"api.me", "api.payment", "api.payment_receipt_pdf", "api.events", "api.delete_key"}
+KEY_RETIRED = ("Cette clé a été retirée par MEG (« Supprimer la connexion ») : elle ne sert plus qu'à suivre les "
+               "paiements déjà demandés (lecture des paiements et des événements). Pour payer ou envoyer une facture, "
+               "créez une nouvelle clé dans Libeo (« Configuration » → « Intégrations ») et collez-la dans MEG.")
 
 
 def _bearer_token() -> str | None:
@@ -119,6 +130,8 @@ def authenticate():
     if key is None:
         monitoring.key_failures().inc()
         return unauthorized()
+    if key.retired and request.endpoint not in RETIRED_KEY_ENDPOINTS:
+        return error_response(403, "key_retired", KEY_RETIRED)
     if record_key_use(key):
         with keep_loaded(db):  # the account read with the key stays as read
             db.session.commit()
@@ -171,6 +184,7 @@ def _iso_date(value: str | None) -> date | None:
 
 def account_json(account, quota: PaymentQuota) -> dict:
     return {
+        "id": account.id,
         "name": account.name,
         "siret": account.siret,
         "plan": account.plan.code,
@@ -212,10 +226,14 @@ def me():
 
 @bp.delete("/key")
 def delete_key():
-    """The caller gives its key up (MEG's « Supprimer la connexion »): refused from now on."""
-    revoke_key_in_use(g.api_key)
+    """The caller gives its key up (MEG's « Supprimer la connexion »): revoked at once (204), or, while
+    payments MEG asked for are in flight or events after ``after`` are unread, retired (200): it only
+    follows them, then is revoked."""
+    in_flight = give_up_key(g.api_key, _cursor() if "after" in request.args else None)
     db.session.commit()
-    return "", 204
+    if in_flight is None:
+        return "", 204
+    return jsonify({"status": "retired", "payments_in_flight": in_flight})
 
 
 def _checked_external_id(external_id: str) -> str:
@@ -273,18 +291,29 @@ def _idempotency_key() -> str:
 def pay(external_id: str):
     key = _idempotency_key()
     body = validate(PAYMENT_BODY, json_body())
+    status, answer, replayed = _pay_once(api_account(), external_id, key, body, request.path)
+    response = jsonify(answer)
+    response.status_code = status
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _pay_once(account: Account, external_id: str, key: str, body: dict, path: str) -> tuple[int, dict, bool]:
+    """One payment request, checked (schema): (status, answer, replayed), or the refusal raised.
+
+    ``path`` is the single request's, also for an item of a batch: the key's fingerprint is the same
+    either way, so a request sent in a batch may be replayed alone (MEG's sync pass does) and the
+    reverse, and get the first answer.
+    """
     if body.get("invoice") is not None:
         _checked_external_id(external_id)
-    account = api_account()
     # The whole body: a replay must send exactly what the first request sent.
-    claim = claim_key(account, key, fingerprint("POST", request.path, body))
+    claim = claim_key(account, key, fingerprint("POST", path, body))
     if claim.answer is not None:
         monitoring.idempotency_replays().inc()
         status, answer = claim.answer
-        response = jsonify(answer)
-        response.status_code = status
-        response.headers["Idempotent-Replayed"] = "true"
-        return response
+        return status, answer, True
     # Committed alone, so that a concurrent duplicate sees the claim at once
     # (the account stays as loaded: nothing else changes it meanwhile).
     with keep_loaded(db):
@@ -316,7 +345,61 @@ def pay(external_id: str):
         release(claim)
         db.session.commit()
         raise
-    return jsonify(answer), 201
+    return 201, answer, False
+
+
+@bp.post("/payment-batches")
+def pay_batch():
+    """Several payment requests in one round trip, each its own: its key, its body, its answer.
+
+    Items run one after the other, each in its own transactions exactly as
+    ``POST /invoices/{external_id}/payments`` would run it: a refusal of one
+    never undoes another, and a replay of the batch (same keys, same bodies)
+    answers each item as the first time.
+    """
+    items = _batch_items(json_body())
+    account = api_account()
+    prefix = request.path.removesuffix("/payment-batches")
+    results = []
+    for index, item in enumerate(items):
+        said = item if isinstance(item, dict) else {}
+        result = {name: said.get(name) if isinstance(said.get(name), str) else None
+                  for name in ("external_id", "idempotency_key")}
+        try:
+            item = _batch_item(item, index)
+            status, answer, replayed = _pay_once(account, item["external_id"], item["idempotency_key"],
+                                                 item["payment"], f"{prefix}/invoices/{item['external_id']}/payments")
+            results.append({**result, "status": status, "replayed": replayed, "payment": answer})
+        except LibeoError as error:
+            status, answer = domain_error_body(error)
+            results.append({**result, "status": status, "replayed": False, **answer})
+        except ApiError as error:
+            results.append({**result, "status": error.status, "replayed": False,
+                            "error": {"code": error.code, "message": error.message, "field": error.field}})
+    return jsonify({"items": results})
+
+
+def _batch_items(body) -> list:
+    """The batch's items, or a refusal of the whole batch (nothing done)."""
+    if not isinstance(body, dict) or set(body) != {"items"} or not isinstance(body["items"], list):
+        raise InvalidData("Le corps doit être un objet JSON avec le seul champ « items » : la liste des paiements.",
+                          "items")
+    items = body["items"]
+    if not items:
+        raise InvalidData("La liste « items » est vide : indiquez au moins un paiement.", "items")
+    if len(items) > MAX_BATCH_ITEMS:
+        raise InvalidData(f"Un lot compte au plus {MAX_BATCH_ITEMS} paiements ({len(items)} reçus) : "
+                          "envoyez-les en plusieurs lots.", "items")
+    return items
+
+
+def _batch_item(item, index: int) -> dict:
+    """One item, checked against its schema; its refusal names the item's field."""
+    try:
+        return validate(BATCH_ITEM, item)
+    except InvalidData as error:
+        error.field = f"items[{index}]" + (f".{error.field}" if error.field else "")
+        raise
 
 
 @bp.get("/payments/<int:payment_id>")
@@ -325,6 +408,20 @@ def payment(payment_id: int):
     if found is None:
         raise NotFound("Ce paiement n'existe pas.")
     return jsonify(payment_json(found))
+
+
+@bp.post("/payments/<int:payment_id>/cancel")
+def cancel_payment(payment_id: int):
+    """« Annuler » from MEG: as in Libeo, while scheduled or held; the quota slot is given back."""
+    body = validate(CANCEL_BODY, json_body())
+    found = account_payment(api_account(), payment_id)
+    if found is None:
+        raise NotFound("Ce paiement n'existe pas.")
+    by = body["cancelled_by"]
+    cancelled = cancel_on_request(api_account(), found, Initiator(by["email"], InitiatorRole(by["role"]), Channel.MEG))
+    answer = payment_json(cancelled)
+    db.session.commit()
+    return jsonify(answer)
 
 
 @bp.get("/payments/<int:payment_id>/receipt.pdf")
@@ -417,4 +514,10 @@ def _check_event_parameters() -> None:
 def events():
     _check_event_parameters()
     page = events_after(g.api_key.summary, _cursor(), _limit())
-    return jsonify({"events": [event_json(e) for e in page.events], "next": str(page.next_cursor)})
+    # The account as it is now (its accountant, plan and quota): MEG learns them with each reading.
+    answer = jsonify({"events": [event_json(e) for e in page.events], "next": str(page.next_cursor),
+                      "account": account_json(g.api_key.summary, g.api_key.quota)})
+    # A retired key that has read everything, with nothing left in flight, has done its work.
+    if g.api_key.retired and end_retired_key(g.api_key, caught_up=not page.events):
+        db.session.commit()
+    return answer

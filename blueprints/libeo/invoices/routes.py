@@ -4,22 +4,24 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from core.calendar import late_payment_warning
 from core.dates import date_fr
+from core.listing import EXPORT_FORMATS, cents_value, export_response, parse_list_args, streamed_rows
 from core.paging import paginate
 from core.throttle import configured, signed_in_user
+from core.validators import mask_iban
 from core.views import page_number, pdf_response, show_domain_error
 from models.libeo import Channel, InitiatorRole, PaymentStatus, db
-from models.libeo.errors import LibeoError, QuotaExceeded
+from models.libeo.errors import InvalidData, LibeoError, QuotaExceeded
 from models.libeo.invoices.documents import document_file_name, invoice_document
+from models.libeo.invoices.lists import INVOICES, invoice_list, invoice_tab_counts
 from models.libeo.invoices.services import (
     account_invoice,
     create_libeo_invoice,
     invoice_data,
-    invoices_query,
 )
 from models.libeo.payments.order import (
     Initiator,
@@ -28,6 +30,12 @@ from models.libeo.payments.order import (
     proposed_execution_date,
 )
 from models.libeo.payments.quota import PaymentQuota
+from models.libeo.payments.selection import (
+    outcome_summary,
+    pay_selection,
+    selected_ids,
+    selection_confirmation,
+)
 
 from ..context import current_account
 from ..extensions import limiter
@@ -55,10 +63,31 @@ def _invoice_or_404(invoice_id: int):
 @bp.route("/")
 def list_invoices():
     account = current_account()
-    pagination = paginate(db, invoices_query(account), page_number(), PER_PAGE)
+    lq = parse_list_args(request.args, INVOICES, page_number())
+    pagination = paginate(db, invoice_list(account, lq), lq.page, PER_PAGE)
     return render_template(
-        "libeo/invoices/list.html", pagination=pagination, quota=PaymentQuota.for_account(account)
+        "libeo/invoices/list.html", pagination=pagination, quota=PaymentQuota.for_account(account), lq=lq,
+        counts=invoice_tab_counts(account, lq),
     )
+
+
+INVOICES_EXPORT = ["Id", "Numéro", "Fournisseur", "IBAN du fournisseur", "BIC", "Date", "Échéance", "Montant TTC",
+                   "Devise", "Source", "Statut"]
+
+
+@bp.route("/export.<fmt>")
+def export_invoices(fmt: str):
+    """« Exporter »: the invoices the list shows with the same search and filters, every page."""
+    if fmt not in EXPORT_FORMATS:
+        abort(404)
+    lq = parse_list_args(request.args, INVOICES)
+    # Administrators read whole IBANs (they approve payments to them); others see them masked.
+    iban = (lambda value: value) if current_user.is_admin else mask_iban
+    rows = streamed_rows(db.session, *invoice_list(current_account(), lq), lambda row: [
+        row.Invoice.id, row.Invoice.number, row.Invoice.supplier_name, iban(row.Invoice.supplier_iban),
+        row.Invoice.supplier_bic, row.Invoice.issue_date, row.Invoice.due_date, cents_value(row.Invoice.amount_cents),
+        row.Invoice.currency, row.Invoice.source.label, row.Invoice.status_label])
+    return export_response(fmt, "factures", "Factures", INVOICES_EXPORT, rows)
 
 
 @bp.route("/nouvelle", methods=["GET", "POST"])
@@ -162,3 +191,55 @@ def pay(invoice_id: int):
             "warning" if late else "success",
         )
     return redirect(url_for("invoices.invoice", invoice_id=invoice_id))
+
+
+# --- « Payer la sélection » -----------------------------------------------------------------------
+
+
+def _initiator() -> Initiator:
+    return Initiator(current_user.email, InitiatorRole.USER, Channel.LIBEO)
+
+
+def _selection_dates(form, ids: list[int]) -> dict[int, date]:
+    """The dates typed per row, or the one for all; a text that is no date refuses the whole."""
+    for_all = form.get("date_all", "").strip()
+    dates = {}
+    for invoice_id in ids:
+        typed = for_all or form.get(f"date-{invoice_id}", "").strip()
+        if typed:
+            try:
+                dates[invoice_id] = date.fromisoformat(typed)
+            except ValueError:
+                raise InvalidData(f"La date d'exécution « {typed[:20]} » n'est pas une date : rien n'a été payé.",
+                                  "execution_date") from None
+    return dates
+
+
+@bp.route("/selection")
+def selection():
+    """The confirmation of the invoices ticked in « Factures »."""
+    try:
+        confirmation = selection_confirmation(current_account(), selected_ids(request.args.getlist("facture")),
+                                              _initiator())
+    except LibeoError as error:
+        flash(error.message, "error")
+        return redirect(url_for("invoices.list_invoices"))
+    return render_template("libeo/invoices/selection_confirm.html", confirmation=confirmation)
+
+
+@bp.route("/selection", methods=["POST"])
+@limiter.limit(configured("PAYMENT_LIMIT"), key_func=signed_in_user)
+def pay_selected():
+    """« Confirmer les N paiements »: the result of each, shown at once (a second sending pays nothing twice)."""
+    account = current_account()
+    try:
+        ids = selected_ids(request.form.getlist("facture"))
+        outcomes = pay_selection(account, ids, _initiator(), _selection_dates(request.form, ids))
+    except LibeoError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        if error.field == "execution_date":
+            return redirect(url_for("invoices.selection", facture=request.form.getlist("facture")))
+        return redirect(url_for("invoices.list_invoices"))
+    return render_template("libeo/invoices/selection_result.html", outcomes=outcomes,
+                           summary=outcome_summary(outcomes), quota=PaymentQuota.for_account(account))

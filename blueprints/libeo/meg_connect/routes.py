@@ -112,7 +112,7 @@ def _company(profile: MegProfile) -> dict:
 def _follow(step: SignInStep, access_token: str | None = None):
     """Does what the use case decided: session, login, messages, then the next page."""
     if step.pending is not None:
-        _store(profile=step.pending.as_dict(), token=seal(access_token), existing=None)
+        _store(profile=step.pending.as_dict(), token=seal(access_token) if access_token else None, existing=None)
     elif step.existing is not None:
         _store(existing=_company(step.existing), profile=None, token=None)
     elif step.done:

@@ -5,14 +5,17 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from core.dates import paris_today
+from core.dates import as_utc, paris_today
+from core.listing import EXPORT_FORMATS, cents_value, export_response, parse_list_args, streamed_rows
 from core.paging import paginate
 from core.security import safe_next_url
+from core.validators import mask_iban
 from core.views import page_number, pdf_response, show_domain_error
 from models.libeo import db
 from models.libeo.errors import LibeoError
 from models.libeo.payments.bank_leg import anomalies_to_resolve, mark_debited
-from models.libeo.payments.order import cancel_payment, payments_query
+from models.libeo.payments.lists import PAYMENTS, payment_list, payment_tab_counts
+from models.libeo.payments.order import cancel_payment
 from models.libeo.payments.receipt import payment_receipt, receipt_file_name
 
 from ..context import account_payment_or_404, current_account
@@ -31,8 +34,32 @@ def require_login():
 
 @bp.route("/")
 def list_payments():
-    pagination = paginate(db, payments_query(current_account()), page_number(), PER_PAGE)
-    return render_template("libeo/payments/list.html", pagination=pagination)
+    account = current_account()
+    lq = parse_list_args(request.args, PAYMENTS, page_number())
+    pagination = paginate(db, payment_list(account, lq), lq.page, PER_PAGE)
+    return render_template("libeo/payments/list.html", pagination=pagination, lq=lq,
+                           counts=payment_tab_counts(account, lq))
+
+
+PAYMENTS_EXPORT = ["Id", "Facture", "Id de la facture", "Fournisseur", "IBAN du fournisseur", "BIC", "Montant",
+                   "Devise", "Exécution", "Statut", "Remise", "Initié par", "Demandé le"]
+
+
+@bp.route("/export.<fmt>")
+def export_payments(fmt: str):
+    """« Exporter »: the payments the list shows with the same search and filters, every page."""
+    if fmt not in EXPORT_FORMATS:
+        abort(404)
+    lq = parse_list_args(request.args, PAYMENTS)
+    # Administrators read whole IBANs (they approve payments to them); others see them masked.
+    iban = (lambda value: value) if current_user.is_admin else mask_iban
+    rows = streamed_rows(db.session, *payment_list(current_account(), lq), lambda row: [
+        row.Payment.id, row.Payment.invoice.number, row.Payment.invoice_id, row.Payment.creditor_name,
+        iban(row.Payment.creditor_iban), row.Payment.creditor_bic, cents_value(row.Payment.amount_cents),
+        row.Payment.currency, row.Payment.execution_date, row.Payment.status_label,
+        row.Payment.batch.reference if row.Payment.batch else None, row.Payment.initiated_by_email,
+        paris_today(as_utc(row.Payment.created_at))])
+    return export_response(fmt, "paiements", "Paiements", PAYMENTS_EXPORT, rows)
 
 
 @bp.route("/<int:payment_id>")

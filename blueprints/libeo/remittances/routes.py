@@ -19,6 +19,7 @@ from flask import (
 from flask_login import current_user, login_required
 
 from core.ids import parse_id
+from core.listing import parse_list_args
 from core.paging import paginate
 from core.views import page_number
 from models.libeo import db
@@ -32,12 +33,12 @@ from models.libeo.payments.bank_leg import (
 )
 from models.libeo.payments.bank_status import MAX_REPORT_BYTES
 from models.libeo.payments.bank_status_import import import_bank_status, recent_imports
+from models.libeo.payments.lists import BATCHES, batch_list
 from models.libeo.payments.sepa import (
     account_batch,
     batch_file,
     batch_payments,
     batch_status_label,
-    batches_query,
     status_counts,
 )
 
@@ -64,13 +65,15 @@ def _batch_or_404(batch_id: int):
 
 def _render_list(form: BankStatusForm, status: int = 200):
     account = current_account()
-    pagination = paginate(db, batches_query(account), page_number(), PER_PAGE)
+    lq = parse_list_args(request.args, BATCHES, page_number())
+    pagination = paginate(db, batch_list(account, lq), lq.page, PER_PAGE)
     counts = status_counts([batch.id for batch in pagination.items])
     labels = {batch.id: batch_status_label(batch, counts[batch.id]) for batch in pagination.items}
     return render_template(
         "libeo/remittances/list.html", pagination=pagination, labels=labels, form=form,
         anomalies=anomalies_to_resolve(account), imports=recent_imports(account),
         iban_change=latest_debtor_iban_change(account), transmit_form=TransmitForm(), anomaly_form=AnomalyForm(),
+        lq=lq,
     ), status
 
 

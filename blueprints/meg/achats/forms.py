@@ -84,6 +84,7 @@ class SupplierForm(Form):
     name = BankNameField("Nom", validators=[normalized(clean_text, max_length=200, label="Nom")])
     iban = StringField("IBAN", validators=[normalized(normalize_iban)])
     bic = StringField("BIC (facultatif)", validators=[normalized(normalize_bic)])
+    confirm_lookalike = BooleanField("Confirmer malgré l'avertissement")
     submit = SubmitField("Enregistrer")
 
     def validate(self, extra_validators=None) -> bool:

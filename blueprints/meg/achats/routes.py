@@ -13,16 +13,20 @@ from wtforms.fields.choices import SelectChoice
 from core.calendar import late_payment_warning
 from core.dates import date_fr
 from core.db import reads_first
+from core.listing import EXPORT_FORMATS, cents_value, export_response, parse_list_args, streamed_rows
 from core.money import format_amount
 from core.paging import paginate
 from core.security import safe_next_url
 from core.throttle import configured, signed_in_user
 from core.urls import public_url
+from core.validators import mask_iban
 from core.views import page_number, show_domain_error
 from models.meg import PaymentMode, db
 from models.meg.achats.invoices import (
+    SETTLEMENTS,
     AchatsError,
     InvoiceData,
+    LookalikeSupplier,
     PossibleDuplicate,
     SupplierData,
     company_invoice,
@@ -30,29 +34,36 @@ from models.meg.achats.invoices import (
     create_invoice,
     create_supplier,
     invoices_query,
+    invoices_to_settle_export,
     invoices_to_settle_query,
     payment_lock,
+    shared_iban_notice,
     suppliers_query,
     update_invoice,
     update_supplier,
 )
 from models.meg.libeo_link.attempts import (
+    PaidTo,
     PaymentAttempt,
     PaymentState,
     confirmation,
+    following_label,
+    in_flight_count,
     libeo_state,
     payment_refusal,
+    payments_in_flight,
     payments_keeping_old_iban,
     unknown_outcomes,
 )
+from models.meg.libeo_link.cancelling import cancel_payment, cancellable_payment
 from models.meg.libeo_link.connection import (
     ConnectionState,
     LibeoLinkError,
     check_connection,
     connect_company,
     connection_of,
-    disconnect_company,
 )
+from models.meg.libeo_link.disconnecting import disconnect_company
 from models.meg.libeo_link.outbox import (
     company_message,
     ignore_refused,
@@ -100,6 +111,12 @@ def libeo_connect_url(invoice) -> str:
     """Libeo's « Me connecter avec MEG » page, told to bring the person back to this invoice's « Payer »."""
     back = public_url("achats.invoice", invoice_id=invoice.id, payer=invoice.id)
     return f"{current_app.config['LIBEO_URL'].rstrip('/')}/connexion-meg?{urlencode({'return_to': back})}"
+
+
+@bp.app_template_global()
+def libeo_subscription_url() -> str:
+    """Libeo's « Abonnement » page, where the plan is upgraded."""
+    return f"{current_app.config['LIBEO_URL'].rstrip('/')}/abonnement"
 
 
 def _invoice_or_404(invoice_id: int):
@@ -225,6 +242,7 @@ class SettlementRow(NamedTuple):
     payment: object  # the latest PaymentAttempt, or None
     action: str | None  # LibeoState.row: "pay", "check" or None
     invoice: object
+    paid_to: PaidTo | None  # where a live payment pays, as Libeo holds it
 
 
 def _settlement_rows(invoices, libeo) -> list[SettlementRow]:
@@ -233,18 +251,40 @@ def _settlement_rows(invoices, libeo) -> list[SettlementRow]:
         payment, action = libeo.row(invoice)
         rows.append(SettlementRow(invoice.id, invoice.number, invoice.supplier.name, date_fr(invoice.due_date),
                                   invoice.amount_display, invoice.payment_mode.label,
-                                  invoice.payment_mode is PaymentMode.LIBEO, payment, action, invoice))
+                                  invoice.payment_mode is PaymentMode.LIBEO, payment, action, invoice,
+                                  libeo.paid_to(invoice)))
     return rows
 
 
 @bp.route("/reglements")
 def settlements():
     company = current_company()
-    pagination = paginate(db, invoices_to_settle_query(company), page_number(), SETTLEMENTS_PER_PAGE)
+    lq = parse_list_args(request.args, SETTLEMENTS, page_number())
+    pagination = paginate(db, invoices_to_settle_query(company, lq), lq.page, SETTLEMENTS_PER_PAGE)
     libeo = libeo_state(current_user, company, pagination.items)
     confirm = _confirmation_for(libeo, pagination.items)
     return render_template("meg/achats/settlements.html", pagination=pagination, libeo=libeo, confirm=confirm,
-                           rows=_settlement_rows(pagination.items, libeo), pay_form=PayForm() if confirm else None)
+                           rows=_settlement_rows(pagination.items, libeo), pay_form=PayForm() if confirm else None,
+                           lq=lq)
+
+
+SETTLEMENTS_EXPORT = ["Id", "Numéro", "Fournisseur", "SIRET du fournisseur", "IBAN du fournisseur",
+                      "Date de facture", "Échéance", "Montant TTC", "Devise", "Mode de règlement"]
+
+
+@bp.route("/reglements/export.<fmt>")
+def settlements_export(fmt: str):
+    """« Exporter »: the rows « Règlements » shows with the same search and filters, all pages."""
+    if fmt not in EXPORT_FORMATS:
+        abort(404)
+    company = current_company()
+    lq = parse_list_args(request.args, SETTLEMENTS)
+    # Only an Achats administrator, who may change them, reads whole IBANs.
+    iban = (lambda value: value) if current_user.is_achats_admin(company) else mask_iban
+    rows = streamed_rows(db.session, *invoices_to_settle_export(company, lq), lambda row: [
+        row.id, row.number, row.name, row.siret, iban(row.iban), row.issue_date, row.due_date,
+        cents_value(row.amount_cents), row.currency, row.payment_mode.label])
+    return export_response(fmt, "reglements", "Règlements", SETTLEMENTS_EXPORT, rows)
 
 
 @bp.route("/factures/<int:invoice_id>/payer", methods=["POST"])
@@ -315,6 +355,33 @@ def verify_payment(invoice_id: int):
     return redirect(back)
 
 
+@bp.route("/factures/<int:invoice_id>/annuler-paiement", methods=["GET", "POST"])
+def cancel_libeo_payment(invoice_id: int):
+    """« Annuler » a payment Libeo can still cancel: a page that asks first, then Libeo cancels it."""
+    invoice = _invoice_or_404(invoice_id)
+    form = ConfirmForm()
+    back = safe_next_url(form.next.data or request.args.get("next"), url_for("achats.invoice", invoice_id=invoice.id))
+    try:
+        payment = cancellable_payment(invoice, current_user)
+    except LibeoLinkError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(back)
+    if not form.validate_on_submit():
+        form.next.data = back
+        return render_template("meg/achats/cancel_payment.html", invoice=invoice, payment=payment, form=form,
+                               back=back, paid_to=PaidTo(payment, invoice.supplier.iban))
+    try:
+        payment = cancel_payment(invoice, current_user)
+    except LibeoLinkError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        flash(f"Le paiement de la facture {invoice.number} est annulé dans Libeo ({payment.label}) : le virement ne "
+              "partira pas, et il ne compte plus dans les paiements du mois.", "success")
+    return redirect(back)
+
+
 @bp.route("/libeo/acces", methods=["POST"])
 def check_access():
     """« Vérifier mon accès »: an expert-comptable asks Libeo again whether the company added them."""
@@ -335,6 +402,22 @@ def check_access():
     return redirect(back)
 
 
+@bp.route("/factures/<int:invoice_id>/formule", methods=["POST"])
+def check_plan(invoice_id: int):
+    """« Vérifier ma formule »: the plan was changed in Libeo; MEG asks Libeo now rather than at its next pass."""
+    invoice = _invoice_or_404(invoice_id)
+    form = ConfirmForm()
+    back = safe_next_url(form.next.data, url_for("achats.invoice", invoice_id=invoice.id))
+    connection = connection_of(current_company())
+    if form.validate_on_submit() and connection is not None:
+        check_connection(connection)
+        db.session.commit()
+        quota = connection.quota
+        if quota is not None:
+            flash(f"Libeo indique : {quota.sentence}", "warning" if quota.used_up else "success")
+    return redirect(_with_confirmation(back, invoice.id))
+
+
 # --- « Options » ----------------------------------------------------------------------------------
 
 
@@ -353,7 +436,10 @@ def options():
             db.session.commit()
             flash(f"La connexion est établie avec le compte Libeo {connection.account_description}.", "success")
             return redirect(url_for("achats.options"))
-    return render_template("meg/achats/options.html", form=form, connection=connection_of(company),
+    connection = connection_of(company)
+    following = (following_label(connection, in_flight_count(company.id))
+                 if connection is not None and connection.is_removed else None)
+    return render_template("meg/achats/options.html", form=form, connection=connection, following=following,
                            waiting=waiting_count(company.id), refused=refused_updates(company.id),
                            unknown=unknown_outcomes(company.id), action_form=ConfirmForm())
 
@@ -381,21 +467,27 @@ def _health_message(connection) -> tuple[str, str]:
 @bp.route("/options/libeo/supprimer", methods=["GET", "POST"])
 @achats_admin_required
 def disconnect():
-    """« Supprimer la connexion », after a confirmation: Libeo revokes the key, MEG forgets it."""
+    """« Supprimer la connexion », after a page listing the payments in flight: « Payer » stops, they are followed."""
     company = current_company()
     connection = connection_of(company)
     form = ConfirmForm()
-    if connection is None:
+    if connection is None or connection.is_removed:
         return redirect(url_for("achats.options"))
     if not form.validate_on_submit():
-        return render_template("meg/achats/disconnect.html", connection=connection, form=form)
-    revoked = disconnect_company(company, current_user)
+        return render_template("meg/achats/disconnect.html", connection=connection, form=form,
+                               in_flight=payments_in_flight(company.id))
+    done = disconnect_company(company, current_user)
     db.session.commit()
-    if revoked:
+    if done.reached and done.following:
+        flash(f"La connexion à Libeo est supprimée : « Payer » ne fonctionne plus. Libeo ne laisse plus la clé que "
+              f"suivre les {done.following} paiement(s) en cours, que MEG continue d'afficher jusqu'à leur issue ; "
+              "Libeo révoquera la clé ensuite.", "info")
+    elif done.reached:
         flash("La connexion à Libeo est supprimée : Libeo a révoqué la clé, et MEG ne la conserve plus.", "info")
     else:
-        flash("MEG ne conserve plus la clé, mais Libeo n'a pas pu être joint : la clé reste valable dans Libeo "
-              "jusqu'à ce que vous la révoquiez là-bas (« Configuration » → « Intégrations » → « Révoquer »).",
+        flash("MEG ne paie plus avec cette clé, mais Libeo n'a pas pu être joint : la clé reste valable dans Libeo "
+              "jusqu'à ce que vous la révoquiez là-bas (« Configuration » → « Intégrations » → « Révoquer »)."
+              + (f" MEG la garde pour suivre les {done.following} paiement(s) en cours." if done.following else ""),
               "warning")
     return redirect(url_for("achats.options"))
 
@@ -427,8 +519,9 @@ def _old_iban_notice(payments: list[PaymentAttempt]) -> str:
     """Why the new IBAN does not apply to payments already asked for, and how to re-pay on it."""
     listed = "; ".join(f"facture {payment.invoice.number} ({payment.label})" for payment in payments)
     return (f"Le nouvel IBAN servira aux prochains paiements. Ces paiements demandés à Libeo gardent l'ancien "
-            f"IBAN : {listed}. Pour payer sur le nouvel IBAN, annulez le paiement dans Libeo (« Paiements » → "
-            "« Annuler », possible tant qu'il n'est pas remis à la banque), puis cliquez de nouveau sur « Payer ».")
+            f"IBAN : {listed}. Pour payer sur le nouvel IBAN, annulez le paiement (« Annuler le paiement » sur la "
+            "page de la facture, possible tant qu'il n'est pas remis à la banque), puis cliquez de nouveau sur "
+            "« Payer ».")
 
 
 # --- « Fournisseurs » -----------------------------------------------------------------------------
@@ -450,28 +543,51 @@ def _supplier_or_404(supplier_id: int):
 @bp.route("/fournisseurs/nouveau", methods=["GET", "POST"])
 def new_supplier():
     form = SupplierForm()
+    lookalike = None
     if form.validate_on_submit():
-        supplier = create_supplier(current_company(), SupplierData(form.name.data, form.iban.data, form.bic.data),
-                                   current_user)
-        db.session.commit()
-        flash(f"Le fournisseur « {supplier.name} » est enregistré.", "success")
-        return redirect(url_for("achats.suppliers"))
-    return render_template("meg/achats/supplier_form.html", form=form, supplier=None)
+        try:
+            supplier = create_supplier(current_company(), _supplier_data(form), current_user,
+                                       confirm_lookalike=form.confirm_lookalike.data)
+        except LookalikeSupplier as warning:
+            db.session.rollback()
+            lookalike = warning
+        else:
+            shared = shared_iban_notice(supplier)
+            db.session.commit()
+            flash(f"Le fournisseur « {supplier.name} » est enregistré.", "success")
+            if shared:
+                flash(shared, "warning")
+            return redirect(url_for("achats.suppliers"))
+    return render_template("meg/achats/supplier_form.html", form=form, supplier=None, lookalike=lookalike)
+
+
+def _supplier_data(form: SupplierForm) -> SupplierData:
+    return SupplierData(form.name.data, form.iban.data, form.bic.data)
 
 
 @bp.route("/fournisseurs/<int:supplier_id>/modifier", methods=["GET", "POST"])
 def edit_supplier(supplier_id: int):
     supplier = _supplier_or_404(supplier_id)
     form = SupplierForm(obj=supplier)
+    lookalike = None
     if form.validate_on_submit():
         old_iban = supplier.iban
         keeping_old_iban = payments_keeping_old_iban(supplier.id, form.iban.data)
-        update_supplier(supplier, SupplierData(form.name.data, form.iban.data, form.bic.data), current_user)
+        try:
+            update_supplier(supplier, _supplier_data(form), current_user,
+                            confirm_lookalike=form.confirm_lookalike.data)
+        except LookalikeSupplier as warning:
+            db.session.rollback()
+            return render_template("meg/achats/supplier_form.html", form=form,
+                                   supplier=_supplier_or_404(supplier_id), lookalike=warning)
+        shared = shared_iban_notice(supplier) if supplier.iban != old_iban else None
         db.session.commit()
         flash(f"Le fournisseur « {supplier.name} » est modifié.", "success")
         if supplier.iban != old_iban:
             flash(IBAN_CHANGED, "warning")
+        if shared:
+            flash(shared, "warning")
         if keeping_old_iban:
             flash(_old_iban_notice(keeping_old_iban), "warning")
         return redirect(url_for("achats.suppliers"))
-    return render_template("meg/achats/supplier_form.html", form=form, supplier=supplier)
+    return render_template("meg/achats/supplier_form.html", form=form, supplier=supplier, lookalike=lookalike)

@@ -8,6 +8,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms.fields.choices import SelectChoice
 
 from core.banks import bank_name
+from core.db import reads_first
 from core.files import MAX_DOCUMENT_BYTES, size_label
 from core.money import cents_to_input
 from core.throttle import configured, signed_in_user
@@ -65,6 +66,7 @@ def invoice_file(invoice):
 
 
 @bp.route("/factures/importer", methods=["GET", "POST"])
+@reads_first  # the file is read before the writers' turn is taken (start_import)
 @limiter.limit(configured("EINVOICE_IMPORT_LIMIT"), key_func=signed_in_user, methods=["POST"])
 @accepts_upload(MAX_DOCUMENT_BYTES)
 def upload():
@@ -142,6 +144,7 @@ def _choices(form: ImportForm) -> ImportChoices:
 
 
 @bp.route("/factures/importer/<int:import_id>", methods=["GET", "POST"])
+@reads_first  # the file is read again before the writers' turn is taken (save_import)
 def confirm(import_id: int):
     pending = _pending_or_404(import_id)
     found = proposal(current_company(), pending)
@@ -182,6 +185,7 @@ def _chosen_supplier(form: ImportForm, found: Proposal):
 
 
 @bp.route("/factures/importer/<int:import_id>/joindre", methods=["POST"])
+@reads_first  # the file is read before the writers' turn is taken (attach_to_recorded)
 def attach(import_id: int):
     """« Joindre ce fichier à la facture enregistrée »: the invoice was recorded before its file came."""
     pending = _pending_or_404(import_id)

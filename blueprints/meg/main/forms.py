@@ -5,7 +5,7 @@ from core.validators import clean_text, normalize_siret
 
 
 def _optional_siret(value: str | None) -> str | None:
-    return normalize_siret(value) if (value or "").strip() else None
+    return normalize_siret(value) if value and value.strip() else None
 
 
 class CompanyForm(Form):

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.utils import (
     cached_property,  # not functools': on 3.11 it locks every instance while one computes
@@ -24,12 +24,14 @@ from core.dates import as_utc, utcnow
 from models.libeo.accounts.models import REVOKED_BY_MEG, Account, ApiKey, Plan
 from models.libeo.db import db
 from models.libeo.errors import Conflict, NotFound
+from models.libeo.invoices.models import Invoice
 from models.libeo.journal import record as journal
 from models.libeo.notifications.events import api_key_created
-from models.libeo.payments.models import PaymentUsage
+from models.libeo.payments.models import AT_BANK, Payment, PaymentEvent, PaymentStatus, PaymentUsage
 from models.libeo.payments.quota import PaymentQuota, quota_month
 
 MEG = "meg"
+IN_FLIGHT = (PaymentStatus.AWAITING_APPROVAL, PaymentStatus.SCHEDULED, *AT_BANK)
 KEY_PREFIX = "lbo_meg_"
 _KEY_SHAPE = re.compile(r"lbo_meg_(?P<public_id>[0-9a-f]{12})_[A-Za-z0-9_-]{43}")
 MAX_KEY_LENGTH = 200
@@ -45,7 +47,7 @@ USE_RECORD_INTERVAL = timedelta(seconds=60)
 _KEY_BY_PUBLIC_ID = (
     select(
         ApiKey.id, ApiKey.account_id, ApiKey.prefix, ApiKey.key_hash, ApiKey.last_used_at, ApiKey.revoked_at,
-        Account.name, Account.siret, Account.plan, Account.accountant_email, Account.verified_at,
+        ApiKey.retired_at, Account.name, Account.siret, Account.plan, Account.accountant_email, Account.verified_at,
         PaymentUsage.payment_count,
     )
     .join(Account, Account.id == ApiKey.account_id)
@@ -88,6 +90,8 @@ class KeyInUse:
     summary: AccountSummary
     quota: PaymentQuota  # of the month, as read with the key
     loaded_account: Account | None = None  # read with the key (``authenticate_api_key(…, with_account=True)``)
+    # Given up by MEG with payments in flight: it reads the account's payments and events, nothing else.
+    retired: bool = False
 
     @property
     def account_id(self) -> int:
@@ -148,8 +152,50 @@ def revoke_api_key(account: Account, integration: str = MEG, actor: str | None =
             actor)
 
 
-def revoke_key_in_use(key: KeyInUse) -> None:
-    """``DELETE /key``: the integration gives its own key up (MEG's « Supprimer la connexion »)."""
+def give_up_key(key: KeyInUse, read_up_to: int | None = None) -> int | None:
+    """``DELETE /key``: the integration gives its own key up (MEG's « Supprimer la connexion »).
+
+    Revoked at once (None is returned) when none of MEG's payments is in
+    flight and the caller has read the events feed up to ``read_up_to``'s
+    end (or does not say where it stands). Otherwise it is retired: it keeps
+    reading the account's payments and events, so that MEG follows what it
+    already asked for, and may do nothing else; ``end_retired_key`` revokes
+    it once MEG has read the last of them. Returns the payments in flight.
+    """
+    in_flight = meg_payments_in_flight(key.account_id)
+    if not in_flight and (read_up_to is None or not events_after_exist(key.account_id, read_up_to)):
+        _revoke_given_up(key)
+        return None
+    retired = db.session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key.id, ApiKey.revoked_at.is_(None), ApiKey.retired_at.is_(None))
+        .values(retired_at=utcnow())
+        .execution_options(synchronize_session="fetch")
+    ).rowcount
+    if retired:
+        journal(key.account_id, "key.retired",
+                f"Connexion supprimée dans MEG : la clé d'API MEG ({key.prefix}…) ne sert plus qu'à suivre les "
+                f"paiements déjà demandés par MEG ({in_flight} en cours) ; elle sera révoquée quand le dernier sera "
+                "terminé.", REVOKED_BY_MEG)
+    return in_flight
+
+
+def events_after_exist(account_id: int, after: int) -> bool:
+    return db.session.scalar(
+        select(PaymentEvent.id).where(PaymentEvent.account_id == account_id, PaymentEvent.seq > after).limit(1)
+    ) is not None
+
+
+def end_retired_key(key: KeyInUse, caught_up: bool) -> bool:
+    """Revokes a retired key once MEG has read every event (``caught_up``) and none of its payments is in
+    flight; whether it did."""
+    if not key.retired or not caught_up or meg_payments_in_flight(key.account_id):
+        return False
+    _revoke_given_up(key, " : les paiements que MEG suivait sont terminés")
+    return True
+
+
+def _revoke_given_up(key: KeyInUse, why: str = "") -> None:
     revoked = db.session.execute(
         update(ApiKey)
         .where(ApiKey.id == key.id, ApiKey.revoked_at.is_(None))
@@ -158,7 +204,16 @@ def revoke_key_in_use(key: KeyInUse) -> None:
     ).rowcount
     if revoked:
         journal(key.account_id, "key.revoked", f"Clé d'API MEG révoquée par MEG (« Supprimer la connexion ») "
-                f"({key.prefix}…).", REVOKED_BY_MEG)
+                f"({key.prefix}…){why}.", REVOKED_BY_MEG)
+
+
+def meg_payments_in_flight(account_id: int) -> int:
+    """The account's payments of invoices sent by MEG that are not finished (paid, rejected, cancelled)."""
+    return db.session.scalar(
+        select(func.count(Payment.id)).join(Invoice, Invoice.id == Payment.invoice_id)
+        .where(Payment.account_id == account_id, Invoice.external_id.is_not(None),
+               Payment.status.in_(IN_FLIGHT))
+    ) or 0
 
 
 def last_revoked_key(account: Account, integration: str = MEG) -> ApiKey | None:
@@ -206,7 +261,7 @@ def authenticate_api_key(plaintext: str | None, *, with_account: bool = False) -
     summary = AccountSummary(row.account_id, row.name, row.siret, row.plan, row.accountant_email, row.verified_at)
     return KeyInUse(row.id, row.prefix, row.last_used_at, summary,
                     PaymentQuota.known(summary, month, row.payment_count or 0),
-                    row.Account if with_account else None)
+                    row.Account if with_account else None, retired=row.retired_at is not None)
 
 
 def record_key_use(key: KeyInUse) -> bool:

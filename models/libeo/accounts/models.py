@@ -248,12 +248,19 @@ class ApiKey(Model):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Who revoked it: « MEG » (« Supprimer la connexion » there), or the Libeo user's e-mail.
     revoked_by: Mapped[str | None] = mapped_column(String(254))
+    # MEG gave the key up (« Supprimer la connexion ») while payments were in flight: it only reads the
+    # account's payments and events until none is, then it is revoked.
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     account: Mapped[Account] = relationship()
 
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def is_retired(self) -> bool:
+        return self.revoked_at is None and self.retired_at is not None
 
     @property
     def revoked_by_label(self) -> str:

@@ -100,6 +100,10 @@ class Invoice(Model):
         # same amount around the same date, found without reading the account's other invoices.
         Index("ix_invoice_number_key", "account_id", "number_key"),
         Index("ix_invoice_amount", "account_id", "amount_cents", "issue_date"),
+        # « Factures »' filters and sorts (core/listing.py): due date, state tab, supplier.
+        Index("ix_invoice_due", "account_id", "due_date", "id"),
+        Index("ix_invoice_status", "account_id", "status", "issue_date"),
+        Index("ix_invoice_supplier", "account_id", "supplier_name"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

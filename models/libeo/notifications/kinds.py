@@ -51,6 +51,7 @@ SHORT_HOLD_LABELS = {
     "duplicate_suspected": "doublon possible",
     "payee_name_mismatch": "nom du bénéficiaire différent",
     "approval_rule": "règle d'approbation",
+    "mixed_scripts": "écritures mélangées",
 }
 
 

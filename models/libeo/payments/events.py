@@ -81,6 +81,9 @@ def payment_json(payment: Payment) -> dict:
         "initiated_by": {"email": payment.initiated_by_email, "role": payment.initiated_by_role.value},
         "channel": payment.channel.value,
         "created_at": iso_datetime(payment.created_at),
+        # Whom the transfer pays: the invoice's beneficiary when the payment was made (an IBAN changed since
+        # is for a new payment).
+        "payee": {"name": payment.creditor_name, "iban": payment.creditor_iban, "bic": payment.creditor_bic},
     }
 
 

@@ -113,6 +113,7 @@ HOLD_LABELS = {
     "duplicate_suspected": "doublon possible",
     "payee_name_mismatch": "nom du bénéficiaire différent pour cet IBAN",
     "approval_rule": "règle d'approbation du compte",
+    "mixed_scripts": "nom du fournisseur en écritures mélangées",
 }
 
 
@@ -177,6 +178,11 @@ class Payment(Model):
             postgresql_where=_ACTIVE_SQL,
         ),
         Index("ix_payment_list", "account_id", "created_at", "id"),
+        # « Paiements »' filters and sorts (core/listing.py): execution date, state tab, amount, supplier.
+        Index("ix_payment_execution", "account_id", "execution_date", "id"),
+        Index("ix_payment_status", "account_id", "status", "created_at"),
+        Index("ix_payment_amount", "account_id", "amount_cents"),
+        Index("ix_payment_creditor", "account_id", "creditor_name"),
         # The execution queue: due scheduled payments.
         Index("ix_payment_due", "status", "execution_date"),
         # « À approuver » and its counter in every page's header.

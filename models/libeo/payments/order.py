@@ -149,6 +149,9 @@ def payment_order(
 ) -> PaymentOrder:
     """Checks who asks and when, before anything is written (nothing here needs the writers' turn).
 
+    The role is Libeo's to say, never the caller's: whoever the request names, the account's
+    expert-comptable is the expert-comptable (the approval rules follow), whatever role is declared.
+
     Refusals: an accountant other than the account's (Forbidden), a date in
     the past, not a business day or more than a year ahead (InvalidData).
     Without a date: the last TARGET business day on or before ``due_date``,
@@ -163,11 +166,12 @@ def payment_order(
             "initiated_by_email",
             code="initiator_not_allowed",
         )
+    role = InitiatorRole.ACCOUNTANT if account.is_accountant(email) else initiator.role
     today = paris_today(now)
     if execution_date is None:
         execution_date = default_execution_date(due_date, today)
     check_execution_date(execution_date, today)
-    return PaymentOrder(Initiator(email, initiator.role, initiator.channel), execution_date)
+    return PaymentOrder(Initiator(email, role, initiator.channel), execution_date)
 
 
 def pay_invoice(
@@ -304,6 +308,24 @@ def cancel_payment(account: Account, payment: Payment, actor: str | None = None)
             "est débité, rejeté ou déjà annulé.",
             code="payment_not_cancellable",
         )
+
+
+def cancel_on_request(account: Account, payment: Payment, initiator: Initiator) -> Payment:
+    """« Annuler » from MEG (``POST /payments/{id}/cancel``): as in Libeo, while the payment is scheduled or
+    held; the quota slot is given back. Asking again for a payment already cancelled answers it as it is
+    (a lost answer is asked again safely). The expert-comptable may cancel only if the account added them."""
+    email = normalize_email(initiator.email, "cancelled_by_email")
+    if initiator.role is InitiatorRole.ACCOUNTANT and not account.is_accountant(email):
+        raise Forbidden(
+            f"{email} n'est pas l'expert-comptable de {account.name} dans Libeo : seul l'expert-comptable "
+            "ajouté par l'entreprise dans « Configuration » peut annuler ses paiements.",
+            "cancelled_by_email",
+            code="initiator_not_allowed",
+        )
+    if payment.status is PaymentStatus.CANCELLED:
+        return payment
+    cancel_payment(account, payment, actor=_actor(initiator, email))
+    return payment
 
 
 def account_payment(account: Account, payment_id: int) -> Payment | None:

@@ -12,7 +12,10 @@ person look first:
   being paid, has the same number, or the same amount within 7 days of the
   same issue date;
 - ``approval_rule``: the account's rules (an amount strictly above its
-  threshold, or every payment initiated by the expert-comptable).
+  threshold, or every payment initiated by the expert-comptable);
+- ``mixed_scripts``: a word of the supplier's name mixes scripts
+  (« Оrаngе », Cyrillic О, а, е among Latin letters): a disguise, whatever
+  it imitates; the sentence brackets the odd letters.
 
 **Known IBANs.** The account keeps, per supplier, the IBANs its payments
 went to (:class:`KnownSupplierIban`). An IBAN becomes known when a payment
@@ -22,9 +25,12 @@ refused payment teaches nothing. Several IBANs may be known for one
 supplier (a company may have several accounts); the latest is « the
 previous IBAN » a hold names.
 
-**Same supplier, same name.** Suppliers are told apart by their name,
-normalised: accents, case, punctuation, legal forms (SARL, SAS…) and
-French articles removed (« Laiterie des Prés SARL » is « laiterie pres »).
+**Same supplier, same name.** Suppliers are told apart by their name as a
+person reads it (``core.names``): its Unicode confusable skeleton (UTS #39:
+Cyrillic « а » is « a », full-width and mathematical letters are letters,
+the digit 0 is « o »), transliterated, without accents, case, punctuation,
+legal forms (SARL, SAS…) or French articles (« Laiterie des Prés SARL » is
+« laiterie pres »).
 Two names are the same company's unless « clearly different »: they are
 alike when, normalised, they are equal, one's words are all in the
 other's (« Dupuis » and « Minoterie Dupuis »), or they read alike at 80 %
@@ -41,12 +47,9 @@ pages; the API (and so MEG) can never approve."""
 
 from __future__ import annotations
 
-import difflib
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache, lru_cache
+from functools import cache
 
 from sqlalchemy import (
     DateTime,
@@ -68,6 +71,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.banks import bank_name
 from core.dates import date_fr, paris_today, utcnow
 from core.money import format_amount
+from core.names import mixed_script_words, name_key, name_words, names_match
 from core.validators import mask_iban
 from models.libeo.accounts.models import Account
 from models.libeo.db import Model, db
@@ -79,32 +83,22 @@ from models.libeo.payments.models import (
     Payment,
 )
 
-NEW_IBAN, NAME_MISMATCH, DUPLICATE, APPROVAL_RULE = (
-    "new_iban", "payee_name_mismatch", "duplicate_suspected", "approval_rule",
+NEW_IBAN, NAME_MISMATCH, DUPLICATE, APPROVAL_RULE, MIXED_SCRIPTS = (
+    "new_iban", "payee_name_mismatch", "duplicate_suspected", "approval_rule", "mixed_scripts",
 )
 
 
-IBAN_HOLDS = frozenset({NEW_IBAN, NAME_MISMATCH})
+# Holds that question the payee: its IBAN is learnt only once an administrator approves.
+IBAN_HOLDS = frozenset({NEW_IBAN, NAME_MISMATCH, MIXED_SCRIPTS})
 
 
 DUPLICATE_WINDOW = timedelta(days=7)
-
-
-SIMILAR_WORDS = 0.8
 
 
 MAX_REASON_LENGTH = 300
 
 
 KNOWN_NEAR_LIMIT = 200  # known IBANs a payment's checks read at most
-
-
-LEGAL_FORMS = frozenset(
-    ["sa", "sas", "sasu", "sarl", "eurl", "sci", "snc", "scs", "sca", "scop", "scp", "scm", "sel", "selarl", "selas", "earl", "gaec", "gie", "ei", "eirl", "eurl", "ets", "etablissement", "etablissements", "societe", "ste", "cie", "compagnie"]
-)
-
-
-ARTICLES = frozenset(["de", "du", "des", "d", "la", "le", "les", "l", "et", "au", "aux"])
 
 
 class KnownSupplierIban(Model):
@@ -130,50 +124,8 @@ class KnownSupplierIban(Model):
     rejected_reason: Mapped[str | None] = mapped_column(String(300))
 
 
-# Names are normalised and compared once per process (a payment compares its supplier's name
-# with up to 200 known ones, which recur from one payment to the next): cached, as pure functions
-# (the comparison of two names too).
-@lru_cache(maxsize=4096)
-def _all_words(name: str) -> tuple[str, ...]:
-    decomposed = unicodedata.normalize("NFKD", name or "")
-    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
-    return tuple(re.findall(r"[0-9a-z]+", plain.replace("&", " et ")))
-
-
-@lru_cache(maxsize=4096)
-def _words(name: str) -> tuple[str, ...]:
-    words = _all_words(name)
-    kept = tuple(word for word in words if word not in LEGAL_FORMS and word not in ARTICLES)
-    return kept or words
-
-
-def supplier_key(name: str) -> str:
-    """« Laiterie des Prés SARL » → « laiterie pres »: how one supplier is recognised under its spellings."""
-    return " ".join(_words(name))[:200]
-
-
-@lru_cache(maxsize=16384)
-def names_match(first: str, second: str) -> bool:
-    """Whether two beneficiary names may be the same company (see the module's notes)."""
-    a, b = _words(first), _words(second)
-    if not a or not b or a == b:
-        return a == b
-    if set(a) <= set(b) or set(b) <= set(a) or "".join(_all_words(first)) == "".join(_all_words(second)):
-        return True
-    return len(a) == len(b) and _each_word_alike(a, b) and _each_word_alike(b, a)
-
-
-def _each_word_alike(words: tuple[str, ...], others: tuple[str, ...]) -> bool:
-    """Every word has a counterpart read alike (a typo: « minoteries » for « minoterie »)."""
-    return all(any(_alike(word, other) for other in others) for word in words)
-
-
-@lru_cache(maxsize=16384)
-def _alike(word: str, other: str) -> bool:
-    """difflib's ratio ≥ SIMILAR_WORDS; its cheap upper bounds first rule most pairs out."""
-    matcher = difflib.SequenceMatcher(None, word, other)
-    return (matcher.real_quick_ratio() >= SIMILAR_WORDS and matcher.quick_ratio() >= SIMILAR_WORDS
-            and matcher.ratio() >= SIMILAR_WORDS)
+# How names are compared is shared with MEG's supplier screens (core/names.py).
+supplier_key = name_key
 
 
 @dataclass
@@ -208,10 +160,22 @@ def _iban_shown(iban: str) -> str:
 def holds_for(account: Account, invoice: Invoice, role: InitiatorRole, email: str) -> Hold:
     """Why a payment of ``invoice`` asked now should wait for an administrator; empty when it need not."""
     hold = Hold()
+    _check_scripts(invoice, hold)
     _check_iban(account, invoice, hold)
     _check_duplicates(account, invoice, hold)
     _check_rules(account, invoice, role, email, hold)
     return hold
+
+
+def _check_scripts(invoice: Invoice, hold: Hold) -> None:
+    """A word of the supplier's name in several scripts: a disguise, whatever it imitates."""
+    mixed = mixed_script_words(invoice.supplier_name)
+    if mixed:
+        hold.add(MIXED_SCRIPTS, (
+            f"Nom du fournisseur en écritures mélangées : {' '.join(word.sentence() for word in mixed)} Un nom "
+            "ainsi écrit imite souvent celui d'un fournisseur connu : vérifiez le fournisseur et son IBAN "
+            "auprès de lui, par un numéro de téléphone que vous connaissez déjà."
+        ))
 
 
 def _check_iban(account: Account, invoice: Invoice, hold: Hold) -> None:
@@ -224,7 +188,7 @@ def _check_iban(account: Account, invoice: Invoice, hold: Hold) -> None:
     # The supplier under any spelling close enough to be the same company (a renamed
     # supplier with a new IBAN is still held).
     alike = [names_match(row.supplier_name, invoice.supplier_name) for row in known]
-    of_supplier = [row for row, same in zip(known, alike) if same]
+    of_supplier = [row for row, same in zip(known, alike, strict=True) if same]
     if of_supplier and invoice.supplier_iban not in {row.iban for row in of_supplier}:
         previous = of_supplier[0]
         hold.add(NEW_IBAN, (
@@ -235,7 +199,7 @@ def _check_iban(account: Account, invoice: Invoice, hold: Hold) -> None:
         ))
     hold.rejected_iban = next(
         (row.rejected_reason for row in known if row.iban == invoice.supplier_iban and row.rejected_reason), None)
-    others = [row for row, same in zip(known, alike) if row.iban == invoice.supplier_iban and not same]
+    others = [row for row, same in zip(known, alike, strict=True) if row.iban == invoice.supplier_iban and not same]
     if others:
         names = ", ".join(f"« {row.supplier_name} »" for row in others[:3])
         hold.add(NAME_MISMATCH, (
@@ -245,22 +209,25 @@ def _check_iban(account: Account, invoice: Invoice, hold: Hold) -> None:
 
 
 def _known_near(account: Account, invoice: Invoice, key: str) -> list[Row]:
-    """The account's known IBANs of this supplier, of this IBAN, or of suppliers sharing a word with this one.
+    """The account's known IBANs of this supplier, of this IBAN, or of suppliers whose name is near this one's.
 
     At most KNOWN_NEAR_LIMIT, the supplier's own first, then this IBAN's, then the latest others: an
     account with many suppliers sharing a word (« France », « Services ») never pushes the
     supplier's own IBANs out of the checks.
     """
-    words = [word for word in _words(invoice.supplier_name) if len(word) >= 3][:6]
+    # Each word's first and last three letters: « dypont » (Cyrillic у) finds « dupont », a word with
+    # a letter changed in its middle or at one end is still near.
+    words = [word for word in name_words(invoice.supplier_name) if len(word) >= 3][:6]
+    parts = list(dict.fromkeys(part for word in words for part in (word[:3], word[-3:])))
     values = {"account_id": account.id, "iban": invoice.supplier_iban, "key": key}
-    values.update((f"word_{i}", word) for i, word in enumerate(words))
-    return db.session.execute(_known_near_statement(len(words)), values).all()
+    values.update((f"word_{i}", part) for i, part in enumerate(parts))
+    return db.session.execute(_known_near_statement(len(parts)), values).all()
 
 
 # Every payment runs these: built once per shape (see models/libeo/keys.py).
 @cache
 def _known_near_statement(word_count: int):
-    # Words are [0-9a-z]+ (``_all_words``): nothing in them for LIKE to read as a wildcard.
+    # Words are [0-9a-z]+ (``core.names.all_words``): nothing in them for LIKE to read as a wildcard.
     near = [KnownSupplierIban.supplier_key.contains(bindparam(f"word_{i}")) for i in range(word_count)]
     return (
         # Up to KNOWN_NEAR_LIMIT rows a payment: read as plain rows, not as objects the session tracks.

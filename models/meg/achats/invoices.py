@@ -12,14 +12,16 @@ from datetime import date
 from functools import cache
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager, joinedload
 
 from core.dates import date_fr
+from core.listing import ListColumns, ListQuery, ListSpec
+from core.names import mixed_script_words, names_match
 from core.paging import Listing
 from models.meg.achats.models import PaymentMode, Supplier, SupplierInvoice
 from models.meg.companies.models import Company, User
 from models.meg.db import db
-from models.meg.journal import supplier_iban_changed, supplier_iban_entered
+from models.meg.journal import iban_shown, record, supplier_iban_changed, supplier_iban_entered
 from models.meg.libeo_link.attempts import (
     PaymentState,
     latest_payment,
@@ -46,6 +48,19 @@ class PossibleDuplicate(AchatsError):
             "ne s'agit pas de la même facture saisie deux fois, puis cochez « Confirmer malgré le doublon » pour "
             "l'enregistrer quand même.",
             "confirm_duplicate",
+        )
+
+
+class LookalikeSupplier(AchatsError):
+    """The supplier's name looks like another supplier's of the company, or mixes scripts:
+    saved only once the person confirms, and the confirmation is journaled."""
+
+    def __init__(self, warnings: list[str]) -> None:
+        self.warnings = warnings
+        super().__init__(
+            " ".join(warnings) + " Vérifiez auprès du fournisseur, par un numéro de téléphone que vous connaissez "
+            "déjà, puis cochez « Confirmer malgré l'avertissement » pour l'enregistrer quand même.",
+            "confirm_lookalike",
         )
 
 
@@ -199,16 +214,86 @@ def payment_lock(invoice: SupplierInvoice) -> str | None:
             "mode de règlement ne peuvent plus changer (le numéro et les dates, si).")
 
 
-def create_supplier(company: Company, data: SupplierData, user: User | None = None) -> Supplier:
+def supplier_warnings(company: Company, data: SupplierData, supplier: Supplier | None = None) -> list[str]:
+    """Why this supplier should be confirmed before it is saved, in French; empty when nothing asks it.
+
+    A word of the name mixing scripts, or a name read like another supplier's (« Міnoterie Dupuіs »,
+    Cyrillic М and і, beside « Minoterie Dupuis »), compared as Libeo compares them (``core.names``).
+    A supplier renamed to a spelling of its own name is not asked again.
+    """
+    warnings = [f"Nom en écritures mélangées : {word.sentence()}" for word in mixed_script_words(data.name)]
+    if supplier is not None and names_match(supplier.name, data.name):
+        return warnings
+    for other in [other for other in _other_suppliers(company, supplier) if names_match(other.name, data.name)][:3]:
+        same = "avec le même IBAN" if other.iban == data.iban else f"payé sur l'IBAN {iban_shown(other.iban)}"
+        warnings.append(f"« {data.name} » ressemble au fournisseur « {other.name} » déjà enregistré ({same}).")
+    return warnings
+
+
+def suppliers_sharing_iban(supplier: Supplier) -> list[str]:
+    """The names of the company's other suppliers paid on ``supplier``'s IBAN (an IBAN belongs to one)."""
+    return list(db.session.scalars(
+        select(Supplier.name).where(Supplier.company_id == supplier.company_id, Supplier.id != supplier.id,
+                                    Supplier.iban == supplier.iban).order_by(Supplier.name, Supplier.id)
+    ))
+
+
+def shared_iban_notice(supplier: Supplier) -> str | None:
+    """What the person reads after saving a supplier whose IBAN another supplier has; None otherwise."""
+    others = suppliers_sharing_iban(supplier)
+    if not others:
+        return None
+    names = ", ".join(f"« {name} »" for name in others[:3])
+    return (f"Attention : l'IBAN {iban_shown(supplier.iban)} de « {supplier.name} » est aussi celui de {names}. "
+            "Un IBAN appartient à un seul fournisseur : vérifiez-le auprès du fournisseur, par un numéro de "
+            "téléphone que vous connaissez déjà. L'enregistrement est inscrit au journal.")
+
+
+def _other_suppliers(company: Company, supplier: Supplier | None):
+    return db.session.execute(
+        select(Supplier.name, Supplier.iban).where(Supplier.company_id == company.id,
+                                                  Supplier.id != (supplier.id if supplier else -1))
+        .order_by(Supplier.name, Supplier.id)
+    ).all()
+
+
+def _check_lookalike(company: Company, data: SupplierData, supplier: Supplier | None, confirmed: bool,
+                     user: User | None) -> None:
+    warnings = supplier_warnings(company, data, supplier)
+    if warnings and not confirmed:
+        raise LookalikeSupplier(warnings)
+    if warnings:
+        record(company, "supplier.warning_confirmed",
+               f"Fournisseur « {data.name} » enregistré malgré l'avertissement : " + " ".join(warnings), user)
+
+
+def _journal_shared_iban(supplier: Supplier, user: User | None) -> None:
+    others = suppliers_sharing_iban(supplier)
+    if others:
+        names = ", ".join(f"« {name} »" for name in others[:3])
+        record(supplier.company, "supplier.iban_shared",
+               f"L'IBAN {iban_shown(supplier.iban)} de « {supplier.name} » est aussi celui de {names}.", user)
+
+
+def create_supplier(company: Company, data: SupplierData, user: User | None = None, *,
+                    confirm_lookalike: bool = False) -> Supplier:
+    """A new supplier; one that looks like another (see :func:`supplier_warnings`) only once confirmed."""
+    _check_lookalike(company, data, None, confirm_lookalike, user)
     supplier = Supplier(company=company, name=data.name, iban=data.iban, bic=data.bic)
     db.session.add(supplier)
     db.session.flush()
     supplier_iban_entered(supplier, user)
+    _journal_shared_iban(supplier, user)
     return supplier
 
 
-def update_supplier(supplier: Supplier, data: SupplierData, user: User | None = None) -> Supplier:
-    """Changes the supplier; a new IBAN goes in the company's journal (who, when, old → new, masked)."""
+def update_supplier(supplier: Supplier, data: SupplierData, user: User | None = None, *,
+                    confirm_lookalike: bool = False) -> Supplier:
+    """Changes the supplier; a new IBAN goes in the company's journal (who, when, old → new, masked).
+
+    A new name or IBAN that looks like another supplier's is saved only once confirmed."""
+    if data.name != supplier.name or data.iban != supplier.iban:
+        _check_lookalike(supplier.company, data, supplier, confirm_lookalike, user)
     old_iban = supplier.iban
     supplier.name = data.name
     supplier.iban = data.iban
@@ -216,6 +301,7 @@ def update_supplier(supplier: Supplier, data: SupplierData, user: User | None = 
     db.session.flush()
     if data.iban != old_iban:
         supplier_iban_changed(supplier, old_iban, user)
+        _journal_shared_iban(supplier, user)
     return supplier
 
 
@@ -231,15 +317,48 @@ def _invoices_statement():
     )
 
 
+# « Règlements »: what its URL may ask (core/listing.py), and the columns that answer.
+SETTLEMENT_MODES = {mode.name.lower(): mode for mode in PaymentMode}
+SETTLEMENTS = ListSpec(
+    sorts={"echeance": "Échéance", "montant": "Montant TTC", "fournisseur": "Fournisseur", "numero": "Numéro"},
+    default_sort="echeance",
+    modes={key: mode.label for key, mode in SETTLEMENT_MODES.items()},
+    date_label="Échéance",
+    overdue=True,
+    search_hint="Numéro, fournisseur, montant (1 234,50) ou SIRET",
+)
+_SETTLEMENT_COLUMNS = ListColumns(
+    sorts={"echeance": (SupplierInvoice.due_date,), "montant": (SupplierInvoice.amount_cents,),
+           "fournisseur": (Supplier.name,), "numero": (SupplierInvoice.number,)},
+    tiebreak=SupplierInvoice.id,
+    text=(SupplierInvoice.number, Supplier.name),
+    digits=(Supplier.siret,),
+    amount=SupplierInvoice.amount_cents,
+    mode=SupplierInvoice.payment_mode,
+    date=SupplierInvoice.due_date,
+)
+
+
+def _to_settle_where(statement):
+    return statement.join(SupplierInvoice.supplier).where(
+        SupplierInvoice.company_id == bindparam("company_id"), SupplierInvoice.paid_at.is_(None),
+        ~settled_through_libeo())
+
+
 @cache
-def _to_settle_statement():
-    return (
-        select(SupplierInvoice)
-        .options(joinedload(SupplierInvoice.supplier))
-        .where(SupplierInvoice.company_id == bindparam("company_id"), SupplierInvoice.paid_at.is_(None),
-               ~settled_through_libeo())
-        .order_by(SupplierInvoice.due_date, SupplierInvoice.id)
-    )
+def _to_settle_statement(shape: tuple):
+    # One statement per shape of the query (which filters, which sort), its values named parameters.
+    base = _to_settle_where(select(SupplierInvoice).options(contains_eager(SupplierInvoice.supplier)))
+    return _SETTLEMENT_COLUMNS.apply(base, shape)
+
+
+@cache
+def _to_settle_export_statement(shape: tuple):
+    base = _to_settle_where(select(
+        SupplierInvoice.id, SupplierInvoice.number, Supplier.name, Supplier.siret, Supplier.iban,
+        SupplierInvoice.issue_date, SupplierInvoice.due_date, SupplierInvoice.amount_cents,
+        SupplierInvoice.currency, SupplierInvoice.payment_mode))
+    return _SETTLEMENT_COLUMNS.apply(base, shape)
 
 
 @cache
@@ -253,9 +372,19 @@ def invoices_query(company: Company) -> Listing:
     return Listing(_invoices_statement(), {"company_id": company.id})
 
 
-def invoices_to_settle_query(company: Company) -> Listing:
-    """« Règlements »: the company's unpaid invoices, earliest due first."""
-    return Listing(_to_settle_statement(), {"company_id": company.id})
+def invoices_to_settle_query(company: Company, query: ListQuery | None = None) -> Listing:
+    """« Règlements »: the company's unpaid invoices, earliest due first unless ``query`` (its URL)
+    searches, filters or sorts them."""
+    query = query or ListQuery(SETTLEMENTS, sort="echeance")
+    return Listing(_to_settle_statement(query.shape()),
+                   {"company_id": company.id, **query.values(mode_values=SETTLEMENT_MODES)})
+
+
+def invoices_to_settle_export(company: Company, query: ListQuery) -> Listing:
+    """The same rows as plain columns, for « Exporter »: id, number, supplier, SIRET, IBAN, issue and due
+    dates, amount, currency, mode."""
+    return Listing(_to_settle_export_statement(query.shape()),
+                   {"company_id": company.id, **query.values(mode_values=SETTLEMENT_MODES)})
 
 
 def suppliers_query(company: Company) -> Listing:

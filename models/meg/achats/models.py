@@ -91,6 +91,9 @@ class SupplierInvoice(Model):
         # « Règlements » lists a company's unpaid invoices by due date.
         Index("ix_invoice_settle", "company_id", "paid_at", "due_date", "id"),
         Index("ix_invoice_list", "company_id", "issue_date", "id"),
+        # The lists' filters and sorts (core/listing.py): amount, mode.
+        Index("ix_invoice_company_amount", "company_id", "amount_cents"),
+        Index("ix_invoice_company_mode", "company_id", "payment_mode", "due_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

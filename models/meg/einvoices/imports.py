@@ -39,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.dates import as_utc, utcnow
+from core.db import end_reading, keep_loaded
 from core.validators import format_iban
 from models.meg.achats.invoices import (
     AchatsError,
@@ -62,6 +63,7 @@ from models.meg.einvoices.reading import (
     DIRECT_DEBIT_CODES,
     EInvoice,
     read_einvoice,
+    read_einvoice_within_limits,
     shown_name,
 )
 from models.meg.libeo_link.connection import connection_of
@@ -96,8 +98,16 @@ class PendingImport(Model):
 
 
 def start_import(company: Company, user: User, filename: str, content: bytes) -> PendingImport:
-    """Reads the file and keeps it for step 2; EInvoiceError (nothing kept) when MEG cannot take it."""
-    einvoice = read_einvoice(filename, content)
+    """Reads the file and keeps it for step 2; EInvoiceError (nothing kept) when MEG cannot take it.
+
+    The file is read in a process of its own, within a memory and time budget,
+    before this request writes anything: on SQLite the writers' turn (one
+    writer at a time for every company) is taken only to keep what was read.
+    The caller's view is ``reads_first``.
+    """
+    einvoice = read_einvoice_within_limits(filename, content)
+    with keep_loaded(db):
+        end_reading(db)
     _forget_old_imports(user)
     now = utcnow()
     content_type = content_type_of(content)
@@ -293,46 +303,57 @@ class ImportChoices:
 def save_import(company: Company, pending: PendingImport, choices: ImportChoices) -> SupplierInvoice:
     """Records the invoice with its file; AchatsError (French, with its field) when it cannot be.
 
-    Never commits (the view does, once); the pending file is gone once saved.
+    The file is read again before the writers' turn is taken (the caller's view
+    is ``reads_first``). Never commits (the view does, once); the pending file
+    is gone once saved, and a second click finds it gone.
     """
     einvoice = pending.read()
     refusal = currency_refusal(einvoice)
     if refusal:
         raise AchatsError(refusal)
-    supplier = _supplier_for(company, einvoice, choices)
+    file = DocumentFile(filename=pending.filename, content_type=pending.content_type, content=pending.content,
+                        format=einvoice.format, profile=einvoice.profile)
+    with keep_loaded(db):
+        end_reading(db)
+    _claim(pending)
+    # The journal names the person who imported the file, not the synchronisation.
+    supplier = _supplier_for(company, einvoice, choices, db.session.get(User, pending.user_id))
     invoice = create_invoice(company, InvoiceData(
         number=choices.number, supplier_id=supplier.id, issue_date=choices.issue_date, due_date=choices.due_date,
         amount_cents=choices.amount_cents, payment_mode=choices.payment_mode,
     ), confirm_duplicate=choices.confirm_duplicate)
-    document = attach_document(invoice, DocumentFile(
-        filename=pending.filename, content_type=pending.content_type, content=pending.content,
-        format=einvoice.format, profile=einvoice.profile,
-    ))
-    document_changed(invoice, document)
-    db.session.delete(pending)
+    document_changed(invoice, attach_document(invoice, file))
     db.session.flush()
     return invoice
 
 
 def attach_to_recorded(company: Company, pending: PendingImport) -> SupplierInvoice:
     """The file of an invoice already recorded (typed by hand, say): kept with it, replacing its
-    file if it had one, and sent to Libeo if Libeo has the invoice. Never commits."""
+    file if it had one, and sent to Libeo if Libeo has the invoice. Never commits; the file is read
+    before the writers' turn is taken (the caller's view is ``reads_first``)."""
     found = proposal(company, pending)
     if found.duplicate is None:
         raise AchatsError("Aucune facture enregistrée de ce fournisseur ne porte ce numéro : enregistrez-la.")
-    document = attach_document(found.duplicate, DocumentFile(
-        filename=pending.filename, content_type=pending.content_type, content=pending.content,
-        format=found.einvoice.format, profile=found.einvoice.profile,
-    ))
-    document_changed(found.duplicate, document)
-    db.session.delete(pending)
+    file = DocumentFile(filename=pending.filename, content_type=pending.content_type, content=pending.content,
+                        format=found.einvoice.format, profile=found.einvoice.profile)
+    with keep_loaded(db):
+        end_reading(db)
+    _claim(pending)
+    document_changed(found.duplicate, attach_document(found.duplicate, file))
     db.session.flush()
     return found.duplicate
 
 
-def _supplier_for(company: Company, einvoice: EInvoice, choices: ImportChoices) -> Supplier:
+def _claim(pending: PendingImport) -> None:
+    """The pending file, taken in the write transaction: a second click (another tab) finds it gone."""
+    deleted = db.session.execute(delete(PendingImport).where(PendingImport.id == pending.id))
+    if deleted.rowcount != 1:
+        raise AchatsError("Ce fichier a déjà été enregistré ou abandonné : importez-le de nouveau si besoin.")
+
+
+def _supplier_for(company: Company, einvoice: EInvoice, choices: ImportChoices, user: User | None) -> Supplier:
     if choices.supplier_id is None:
-        return _create_supplier(company, choices.new_supplier)
+        return _create_supplier(company, choices.new_supplier, user)
     supplier = company_supplier(company, choices.supplier_id)
     if iban_differs(supplier, einvoice):
         if choices.replace_iban is None:
@@ -340,19 +361,22 @@ def _supplier_for(company: Company, einvoice: EInvoice, choices: ImportChoices) 
                 f"L'IBAN de la facture ({format_iban(einvoice.iban)}) n'est pas celui que MEG connaît pour "
                 f"{supplier.name} ({format_iban(supplier.iban)}) : choisissez lequel garder.", "iban_choice")
         if choices.replace_iban:
-            update_supplier(supplier, SupplierData(supplier.name, einvoice.iban, einvoice.bic))
+            # The person chose the invoice's IBAN on the import screen; a look-alike is journaled.
+            update_supplier(supplier, SupplierData(supplier.name, einvoice.iban, einvoice.bic), user,
+                            confirm_lookalike=True)
     if supplier.siret is None and einvoice.supplier_siret and _siret_owner(company, einvoice.supplier_siret) is None:
         supplier.siret = einvoice.supplier_siret  # an identifier learnt, not a payment detail
     return supplier
 
 
-def _create_supplier(company: Company, new: NewSupplier) -> Supplier:
+def _create_supplier(company: Company, new: NewSupplier, user: User | None) -> Supplier:
     if new.siret:
         owner = _siret_owner(company, new.siret)
         if owner is not None:
             raise AchatsError(f"Le fournisseur « {owner.name} » a déjà ce SIRET : choisissez-le dans la liste.",
                               "supplier_siret")
-    supplier = create_supplier(company, SupplierData(new.name, new.iban, new.bic))
+    # The person asked for a new supplier on the import screen; a look-alike is journaled.
+    supplier = create_supplier(company, SupplierData(new.name, new.iban, new.bic), user, confirm_lookalike=True)
     supplier.siret = new.siret
     db.session.flush()
     return supplier

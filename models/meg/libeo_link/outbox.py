@@ -207,6 +207,9 @@ def _deliver(message: OutboxMessage) -> tuple[str | None, bool]:
     connection = db.session.scalar(select(LibeoConnection).where(LibeoConnection.company_id == message.company_id))
     if connection is None:
         return "Entreprise non connectée à Libeo.", False
+    if connection.is_removed:  # its key, if still kept, only follows the payments in flight
+        return ("Connexion à Libeo supprimée : la mise à jour partira avec la prochaine clé collée dans "
+                "« Options ».", False)
     try:
         client, reference = connection.client(attempts=1), external_id(message.invoice_id)
         if message.kind == DOCUMENT:

@@ -27,6 +27,7 @@ from models.meg.achats.models import PaymentMode, SupplierInvoice
 from models.meg.companies.models import Company, User
 from models.meg.db import db
 from models.meg.libeo_link.attempts import (
+    QUOTA_EXCEEDED,
     Payer,
     PaymentAttempt,
     PaymentState,
@@ -153,12 +154,16 @@ def send(connection: LibeoConnection, attempt: PaymentAttempt, *, first: bool = 
             _adopt(connection, attempt, error.payment_id, seen=seen)
         else:
             connection.record_success()
-            refused = _refuse(attempt, error.message, seen=seen)
+            if error.code == QUOTA_EXCEEDED:
+                connection.quota_used_up()
+            refused = _refuse(attempt, error.message, seen=seen, code=error.code)
             db.session.commit()
             if refused:
                 raise LibeoLinkError(error.message, upgrade_url=error.upgrade_url) from error
     else:
         connection.record_success()
+        if attempt.status is PaymentState.REQUESTED:
+            connection.count_payment()
         record_payment(attempt, info, connection.company_id, seen=seen)
         # « Payer » sent the invoice's current state: older queued states must not overwrite it.
         supersede_pending_updates(attempt.invoice_id)
@@ -182,13 +187,13 @@ def pending_reason_for(error: LibeoApiError) -> str:
     return f"Libeo n'a pas répondu : {WAIT}"
 
 
-def _refuse(attempt: PaymentAttempt, message: str, *, seen: bool) -> bool:
+def _refuse(attempt: PaymentAttempt, message: str, *, seen: bool, code: str | None = None) -> bool:
     """Libeo said no; ``seen``: to the click the person is looking at (else they are told by e-mail).
 
     False when MEG meanwhile learnt of a payment for this attempt (its account stands).
     """
     before = attempt.status.value
-    if not attempt.refuse(message):
+    if not attempt.refuse(message, code):
         return False
     payment_ended(attempt, before, seen=seen)
     return True
@@ -205,7 +210,8 @@ def _adopt(connection: LibeoConnection, attempt: PaymentAttempt, payment_id: str
 def replay(attempt: PaymentAttempt, *, seen: bool = False) -> None:
     """Asks Libeo again, with the same key and body, what became of an unheard request."""
     connection = connection_of(attempt.invoice.company)
-    if connection is None:
+    if connection is None or connection.is_removed:
+        # A removed connection's key may not send payments: the events feed tells what Libeo did, if anything.
         attempt.pending_reason, attempt.claimed_until = DISCONNECTED, None
         db.session.commit()
         return

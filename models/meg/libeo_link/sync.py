@@ -29,8 +29,8 @@ from models.meg.achats.models import SupplierInvoice
 from models.meg.companies.models import Company
 from models.meg.db import Model, db
 from models.meg.libeo_link.attempts import (
+    OPEN_STATES,
     PaymentAttempt,
-    PaymentState,
     claim_duration,
     claim_unheard,
 )
@@ -40,6 +40,7 @@ from models.meg.libeo_link.connection import (
     LibeoConnection,
     LibeoLinkError,
 )
+from models.meg.libeo_link.disconnecting import end_following_if_done
 from models.meg.libeo_link.outbox import deliver_invoice_updates, purge_old_messages
 from models.meg.libeo_link.paying import apply_payment_info, replay
 
@@ -49,8 +50,6 @@ PAGE_SIZE = 100
 MAX_PAGES = 20
 # Libeo describes each account (GET /me: name, accountant) this often.
 ACCOUNT_INTERVAL = timedelta(minutes=10)
-OPEN_STATES = (PaymentState.REQUESTED, PaymentState.AWAITING_APPROVAL, PaymentState.SCHEDULED,
-               PaymentState.FILE_READY, PaymentState.TRANSMITTED, PaymentState.ACCEPTED, PaymentState.UNKNOWN)
 
 
 @dataclass
@@ -138,7 +137,8 @@ def _claim_connections(now: datetime) -> list[int]:
     )
     candidates = db.session.scalars(
         select(LibeoConnection.id).where(
-            LibeoConnection.state != ConnectionState.KEY_REVOKED,  # a revoked key never works again
+            # A revoked key never works again; a removed connection that followed its payments to the end has none.
+            LibeoConnection.state.not_in((ConnectionState.KEY_REVOKED, ConnectionState.REMOVED)),
             or_(LibeoConnection.sync_claimed_until.is_(None), LibeoConnection.sync_claimed_until < now),
             or_(in_flight, LibeoConnection.last_checked_at.is_(None),
                 LibeoConnection.last_checked_at < now - quiet),
@@ -170,18 +170,18 @@ def read_events(connection_id: int) -> int:
         for _ in range(MAX_PAGES):
             cursor = connection.events_cursor
             db.session.commit()
-            events, following = client.events(cursor, PAGE_SIZE)
+            events, following, account = client.events(cursor, PAGE_SIZE)
             for event in events:
                 if event.payment is not None:
                     apply_payment_info(company, event.payment)
             connection.events_cursor = following
-            connection.record_success()
+            connection.record_success(account)
             read += len(events)
             db.session.commit()
             if len(events) < PAGE_SIZE:
                 read_to_the_end = utcnow()
                 break
-        checked = connection.account_checked_at
+        checked = connection.account_checked_at  # a Libeo whose feed does not describe the account
         if checked is None or as_utc(checked) < utcnow() - ACCOUNT_INTERVAL:
             connection.record_success(client.me())
     except LibeoApiError as error:
@@ -192,6 +192,7 @@ def read_events(connection_id: int) -> int:
         connection.last_error = error.message[:300]
     if read_to_the_end is not None:
         connection.events_read_at = read_to_the_end
+        end_following_if_done(connection)
     connection.sync_claimed_until = None
     db.session.commit()
     return read

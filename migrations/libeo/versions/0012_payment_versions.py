@@ -1,7 +1,7 @@
 """Each payment's version, and the owner of each Idempotency-Key claim
 
-Revision ID: 0009_payment_versions
-Revises: 0008_bank_leg
+Revision ID: 0012_payment_versions
+Revises: 0011_list_indexes
 Create Date: 2026-12-04 18:30:00
 
 - ``payment.version``: 1 at creation, one more at each change of state;
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0009_payment_versions'
-down_revision = '0008_bank_leg'
+revision = '0012_payment_versions'
+down_revision = '0011_list_indexes'
 branch_labels = None
 depends_on = None
 

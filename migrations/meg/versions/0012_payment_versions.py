@@ -1,7 +1,7 @@
 """Libeo's version of each payment state MEG records, and why an outcome is still unknown
 
-Revision ID: 0009_payment_versions
-Revises: 0008_bank_leg_states
+Revision ID: 0012_payment_versions
+Revises: 0011_libeo_quota
 Create Date: 2026-12-04 18:30:00
 
 - ``libeo_payment.libeo_version``: the version of Libeo's account MEG
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0009_payment_versions'
-down_revision = '0008_bank_leg_states'
+revision = '0012_payment_versions'
+down_revision = '0011_libeo_quota'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,105 @@
+"""« Payer la sélection » in « Règlements »: the confirmation, the payments, the result page."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from core.db import reads_first
+from core.throttle import configured, signed_in_user
+from models.meg import db
+from models.meg.libeo_link.connection import LibeoLinkError
+from models.meg.libeo_link.selection import (
+    pay_selection,
+    result_summary,
+    selected_ids,
+    selection_confirmation,
+    selection_result,
+)
+
+from ..context import current_company
+from ..extensions import limiter
+
+bp = Blueprint("selection", __name__)
+
+
+@bp.before_request
+@login_required
+def require_login():
+    """The selection's pages are the company's, like « Règlements »."""
+
+
+def _ids() -> list[int]:
+    return selected_ids(request.form.getlist("facture"))
+
+
+def _dates(ids: list[int]) -> dict[int, date]:
+    """The « Date d'exécution » typed per row, or the one for all; a date that is not one refuses the whole."""
+    for_all = request.form.get("date_all", "").strip()
+    dates = {}
+    for invoice_id in ids:
+        typed = for_all or request.form.get(f"date-{invoice_id}", "").strip()
+        if not typed:
+            continue
+        try:
+            dates[invoice_id] = date.fromisoformat(typed)
+        except ValueError:
+            raise LibeoLinkError(f"La date d'exécution « {typed[:20]} » n'est pas une date (JJ/MM/AAAA) : "
+                                 "rien n'a été payé.", field="execution_date") from None
+    return dates
+
+
+def _refused(error: LibeoLinkError):
+    db.session.rollback()
+    flash(error.message, "error")
+    if error.upgrade_url and error.upgrade_url.startswith(("https://", "http://")):
+        flash(error.upgrade_url, "upgrade")
+    return redirect(url_for("achats.settlements"))
+
+
+@bp.route("", methods=["POST"])
+@reads_first  # reads, then asks Libeo its plan now, with no transaction held
+def confirm():
+    """« Payer la sélection »: one confirmation for the invoices ticked."""
+    try:
+        ids = _ids()
+        confirmation = selection_confirmation(current_company(), current_user, ids, _dates(ids))
+    except LibeoLinkError as error:
+        return _refused(error)
+    return render_template("meg/achats/selection_confirm.html", confirmation=confirmation)
+
+
+@bp.route("/confirmer", methods=["POST"])
+@reads_first  # checks, then writes the attempts and the answers in transactions of their own
+@limiter.limit(configured("PAYMENT_LIMIT"), key_func=signed_in_user)
+def pay():
+    """« Confirmer les N paiements »."""
+    company = current_company()
+    try:
+        ids = _ids()
+        dates = _dates(ids)
+        outcome = pay_selection(company, current_user, ids, dates)
+    except LibeoLinkError as error:
+        if error.field != "execution_date":
+            return _refused(error)
+        db.session.rollback()
+        flash(error.message, "error")
+        try:
+            confirmation = selection_confirmation(company, current_user, ids)
+        except LibeoLinkError as again:
+            return _refused(again)
+        return render_template("meg/achats/selection_confirm.html", confirmation=confirmation)
+    return redirect(url_for("selection.result", factures=",".join(map(str, outcome.invoice_ids))))
+
+
+@bp.route("/resultat")
+def result():
+    """Each invoice of the selection and what became of it, as every list shows it."""
+    try:
+        lines = selection_result(current_company(), selected_ids(request.args.get("factures", "").split(",")))
+    except LibeoLinkError as error:
+        return _refused(error)
+    return render_template("meg/achats/selection_result.html", lines=lines, summary=result_summary(lines),
+                           back=url_for("selection.result", factures=request.args.get("factures", "")))

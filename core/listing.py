@@ -1,0 +1,548 @@
+"""Lists people can work with: search, filters, sort and paging read from the URL, the SQL they add,
+and the exports (CSV and XLSX), written once for every list of both products.
+
+A list says what it accepts in a :class:`ListSpec` (its state tabs, modes, sortable columns, the
+date it filters on) and which columns carry each of them in a :class:`ListColumns`. Then:
+
+- :func:`parse_list_args` reads ``request.args`` into a :class:`ListQuery`. Nothing a URL holds
+  makes it fail: a value it cannot use is ignored (or, for reversed dates and amounts, put back in
+  order) with a French sentence the page shows (``ListQuery.problems``).
+- :meth:`ListColumns.apply` adds that query's conditions and order to the list's statement. The
+  statement's shape (which filters are on, the sort) is all that varies between requests; the
+  values are named parameters, so each list caches one statement per shape, as the pages' own
+  statements are cached (architecture §8).
+- :func:`csv_response` and :func:`xlsx_response` stream the rows of an export, read in batches
+  (``yield_per``), without holding them in memory.
+
+Search ignores case and accents the same way on SQLite and PostgreSQL: :func:`fold` maps each
+letter through one table, a Python function on SQLite (registered on each connection by
+``core.db``) and ``translate()`` with the same table on PostgreSQL, so the same search gives the
+same rows on both.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import tempfile
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from flask import Response, stream_with_context
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, literal_column, or_
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import String
+
+from .dates import date_fr, paris_today
+from .money import MAX_AMOUNT_CENTS, InvalidAmount, parse_amount
+
+# A search longer than this is cut (nobody types more; a longer one is a pasted page or a probe).
+SEARCH_MAX = 100
+# Rows read from the database at a time by an export.
+EXPORT_BATCH = 1000
+
+# --- Folding: case and accents ignored, the same on both databases -----------------------------------
+
+_FOLD_PAIRS = {
+    **{chr(c): chr(c + 32) for c in range(ord("A"), ord("Z") + 1)},
+    **dict.fromkeys("ÀÁÂÃÄÅàáâãäå", "a"), **dict.fromkeys("ÇçĆćČč", "c"), **dict.fromkeys("ĎďĐđ", "d"),
+    **dict.fromkeys("ÈÉÊËèéêëĘęĚě", "e"), **dict.fromkeys("ÌÍÎÏìíîï", "i"), **dict.fromkeys("ŁłĹĺĽľ", "l"),
+    **dict.fromkeys("ÑñŃńŇň", "n"), **dict.fromkeys("ÒÓÔÕÖØòóôõöøŒœ", "o"), **dict.fromkeys("ŘřŔŕ", "r"),
+    **dict.fromkeys("ŚśŠšŞş", "s"), **dict.fromkeys("ŤťŢţ", "t"), **dict.fromkeys("ÙÚÛÜùúûüŮůŰű", "u"),
+    **dict.fromkeys("ÝýÿŸ", "y"), **dict.fromkeys("ŹźŻżŽž", "z"), **dict.fromkeys("Ææ", "a"),
+}
+FOLD_FROM = "".join(_FOLD_PAIRS)
+FOLD_TO = "".join(_FOLD_PAIRS.values())
+_FOLD_TABLE = str.maketrans(FOLD_FROM, FOLD_TO)
+
+
+def fold(text: str | None) -> str | None:
+    """« Société Générale » → « societe generale »: what search compares (None stays None)."""
+    return None if text is None else text.translate(_FOLD_TABLE)
+
+
+class folded(FunctionElement):  # noqa: N801 - an SQL function, named as SQL names them
+    """``fold(column)`` in SQL: the registered function on SQLite, ``translate()`` on PostgreSQL."""
+
+    type = String()
+    name = "fold"
+    inherit_cache = True
+
+
+@compiles(folded)
+def _fold_sqlite(element, compiler, **kw):
+    return f"fold({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(folded, "postgresql")
+def _fold_postgresql(element, compiler, **kw):
+    return f"translate({compiler.process(element.clauses, **kw)}, '{FOLD_FROM}', '{FOLD_TO}')"
+
+
+def register_fold(dbapi_connection) -> None:
+    """Gives an SQLite connection the ``fold`` function (``core.db`` calls it on connect)."""
+    dbapi_connection.create_function("fold", 1, fold, deterministic=True)
+
+
+def like_pattern(text: str) -> str:
+    """``%text%`` for a LIKE with ``\\`` as escape: « 100% » and « a_b » are searched as typed."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+# --- What a list accepts --------------------------------------------------------------------------------
+
+PERIODS = {"echues": "Échues", "semaine": "Cette semaine", "mois": "Ce mois-ci", "dates": "Dates choisies"}
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    """What one list accepts from its URL, with the labels its page shows.
+
+    ``states``: the tabs (URL value → label); ``modes``: « Mode de règlement » (URL value → label);
+    ``sorts``: sortable columns (URL value → the column's header); ``default_sort``: a sort key,
+    ``-`` first for descending; ``date_label``: the date the period filters on (None: no period);
+    ``overdue``: whether « Échues » is offered (a due date).
+    """
+
+    sorts: dict[str, str]
+    default_sort: str
+    states: dict[str, str] = field(default_factory=dict)
+    modes: dict[str, str] = field(default_factory=dict)
+    date_label: str | None = None
+    overdue: bool = False
+    amount: bool = True
+    search_hint: str = "Numéro, fournisseur ou montant"
+
+    @property
+    def periods(self) -> dict[str, str]:
+        return {key: label for key, label in PERIODS.items() if self.overdue or key != "echues"}
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """One request's search, filters, sort and page, as read from its URL (see :func:`parse_list_args`)."""
+
+    spec: ListSpec
+    search: str = ""
+    state: str | None = None
+    mode: str | None = None
+    period: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    amount_min: int | None = None
+    amount_max: int | None = None
+    sort: str = ""
+    descending: bool = False
+    page: int = 1
+    problems: tuple[str, ...] = ()
+
+    # -- URLs: the whole state, so that a link, a bookmark or the back button keeps it.
+
+    def url_args(self, **changes: Any) -> dict[str, str]:
+        """The query string of this list (``changes`` override: ``page``, ``tri``, ``etat``…; None drops)."""
+        args: dict[str, Any] = {
+            "q": self.search or None,
+            "etat": self.state,
+            "mode": self.mode,
+            "periode": self.period if self.period != "dates" else None,
+            "du": self.date_from.isoformat() if self.period == "dates" and self.date_from else None,
+            "au": self.date_to.isoformat() if self.period == "dates" and self.date_to else None,
+            "min": _amount_text(self.amount_min),
+            "max": _amount_text(self.amount_max),
+            "tri": self.sort_arg if self.sort_arg != self.spec.default_sort else None,
+            "page": self.page if self.page > 1 else None,
+        }
+        args.update(changes)
+        return {key: str(value) for key, value in args.items() if value not in (None, "")}
+
+    def filter_args(self) -> dict[str, str]:
+        """The same without page and sort: what an export, a tab or the search form carries."""
+        return self.url_args(page=None, tri=None)
+
+    @property
+    def sort_arg(self) -> str:
+        return ("-" if self.descending else "") + self.sort
+
+    def sort_link(self, key: str) -> dict[str, str]:
+        """The URL args of a click on a column's header: ascending first, then the other way."""
+        again = key == self.sort and not self.descending
+        return self.url_args(tri=("-" if again else "") + key, page=None)
+
+    def aria_sort(self, key: str) -> str | None:
+        if key != self.sort:
+            return None
+        return "descending" if self.descending else "ascending"
+
+    # -- What filters the list: named on the empty state, each with how to take it away.
+
+    @property
+    def is_filtered(self) -> bool:
+        return bool(self.active_filters())
+
+    def active_filters(self) -> list[tuple[str, dict[str, str]]]:
+        """Each filter on, in words, with the URL args of the list without it."""
+        spec, found = self.spec, []
+        if self.search:
+            found.append((f"la recherche « {self.search} »", self.url_args(q=None, page=None)))
+        if self.state:
+            found.append((f"l'état « {spec.states[self.state]} »", self.url_args(etat=None, page=None)))
+        if self.mode:
+            found.append((f"le mode « {spec.modes[self.mode]} »", self.url_args(mode=None, page=None)))
+        if self.period:
+            found.append((f"la période « {self.period_words} »",
+                          self.url_args(periode=None, du=None, au=None, page=None)))
+        if self.amount_min is not None or self.amount_max is not None:
+            found.append((f"le montant {self.amount_words}", self.url_args(min=None, max=None, page=None)))
+        return found
+
+    @property
+    def period_words(self) -> str:
+        if self.period != "dates":
+            return PERIODS.get(self.period or "", "")
+        if self.date_from and self.date_to:
+            return f"du {date_fr(self.date_from)} au {date_fr(self.date_to)}"
+        return f"à partir du {date_fr(self.date_from)}" if self.date_from else f"jusqu'au {date_fr(self.date_to)}"
+
+    @property
+    def amount_words(self) -> str:
+        low, high = _amount_text(self.amount_min), _amount_text(self.amount_max)
+        if low and high:
+            return f"de {low} € à {high} €"
+        return f"d'au moins {low} €" if low else f"d'au plus {high} €"
+
+    # -- SQL: the shape picks the cached statement, the values fill it.
+
+    def date_range(self, today: date | None = None) -> tuple[date | None, date | None]:
+        today = today or paris_today()
+        if self.period == "echues":
+            return None, today - timedelta(days=1)
+        if self.period == "semaine":
+            monday = today - timedelta(days=today.weekday())
+            return monday, monday + timedelta(days=6)
+        if self.period == "mois":
+            first = today.replace(day=1)
+            return first, (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        return self.date_from, self.date_to
+
+    def search_terms(self) -> tuple[str | None, int | None, str | None]:
+        """The search as text (folded), as an amount in cents if it reads as one, as digits (a SIRET)."""
+        if not self.search:
+            return None, None, None
+        try:
+            cents = parse_amount(self.search)
+        except InvalidAmount:
+            cents = None
+        digits = re.sub(r"[\s\u00a0\u202f]", "", self.search)
+        return fold(self.search), cents, digits if digits.isdigit() and len(digits) in (9, 14) else None
+
+    def shape(self, today: date | None = None) -> tuple:
+        text, cents, digits = self.search_terms()
+        low, high = self.date_range(today)
+        return (text is not None, cents is not None, digits is not None, self.state is not None,
+                self.mode is not None, low is not None, high is not None,
+                self.amount_min is not None, self.amount_max is not None, self.sort, self.descending)
+
+    def values(self, state_values: dict[str, tuple] | None = None, mode_values: dict[str, Any] | None = None,
+               today: date | None = None) -> dict[str, Any]:
+        text, cents, digits = self.search_terms()
+        low, high = self.date_range(today)
+        found = {"f_text": like_pattern(text) if text else None, "f_cents": cents, "f_digits": digits,
+                 "f_state": list((state_values or {}).get(self.state or "", ())) if self.state else None,
+                 "f_mode": (mode_values or {}).get(self.mode or "") if self.mode else None,
+                 "f_from": low, "f_to": high, "f_min": self.amount_min, "f_max": self.amount_max}
+        return {key: value for key, value in found.items() if value is not None}
+
+
+def _amount_text(cents: int | None) -> str | None:
+    if cents is None:
+        return None
+    euros, rest = divmod(cents, 100)
+    return f"{euros},{rest:02d}" if rest else str(euros)
+
+
+# --- Reading the URL ------------------------------------------------------------------------------------
+
+
+def _clean_search(raw: str, problems: list[str]) -> str:
+    # Control characters (and lone surrogates) dropped, as the door refuses them in forms; NFC.
+    text = "".join(ch for ch in raw if unicodedata.category(ch) not in ("Cc", "Cs", "Cf"))
+    text = " ".join(unicodedata.normalize("NFC", text).split())
+    if len(text) > SEARCH_MAX:
+        problems.append(f"La recherche est limitée à {SEARCH_MAX} caractères : seuls les {SEARCH_MAX} premiers "
+                        "sont cherchés.")
+        text = text[:SEARCH_MAX].rstrip()
+    return text
+
+
+def _date(raw: str | None, label: str, problems: list[str]) -> date | None:
+    if not raw:
+        return None
+    try:
+        value = date.fromisoformat(raw.strip()[:10])
+    except ValueError:
+        problems.append(f"La date « {raw[:40]} » ({label}) n'est pas une date : elle est ignorée.")
+        return None
+    if not 1900 <= value.year <= 2200:
+        problems.append(f"La date du {date_fr(value)} ({label}) est hors des dates possibles : elle est ignorée.")
+        return None
+    return value
+
+
+def _amount(raw: str | None, label: str, problems: list[str]) -> int | None:
+    if not raw or not raw.strip():
+        return None
+    try:
+        cents = parse_amount(raw[:40])
+    except InvalidAmount:
+        if raw.strip() in ("0", "0,00", "0.00"):
+            return 0
+        problems.append(f"Le montant « {raw[:40]} » ({label}) n'est pas un montant en euros (par exemple "
+                        "1 234,50) : il est ignoré.")
+        return None
+    return min(cents, MAX_AMOUNT_CENTS)
+
+
+def _choice(raw: str | None, choices: dict[str, str], what: str, problems: list[str]) -> str | None:
+    if not raw:
+        return None
+    if raw in choices:
+        return raw
+    problems.append(f"« {raw[:40]} » n'est pas {what} de cette liste : ce filtre est ignoré.")
+    return None
+
+
+def parse_list_args(args, spec: ListSpec, page: int = 1) -> ListQuery:
+    """A list's query from its URL args; never fails (see the module's notes)."""
+    problems: list[str] = []
+    search = _clean_search(args.get("q", ""), problems)
+    state = _choice(args.get("etat"), spec.states, "un état", problems)
+    mode = _choice(args.get("mode"), spec.modes, "un mode de règlement", problems)
+    period = date_from = date_to = None
+    if spec.date_label:
+        label = spec.date_label.lower()
+        date_from = _date(args.get("du"), f"{label}, début", problems)
+        date_to = _date(args.get("au"), f"{label}, fin", problems)
+        if date_from or date_to:
+            period = "dates"
+        else:
+            period = _choice(args.get("periode"), {k: v for k, v in spec.periods.items() if k != "dates"},
+                             "une période", problems)
+        if date_from and date_to and date_from > date_to:
+            problems.append(f"La date de début ({date_fr(date_from)}) était après la date de fin "
+                            f"({date_fr(date_to)}) : les deux sont inversées.")
+            date_from, date_to = date_to, date_from
+    low = high = None
+    if spec.amount:
+        low = _amount(args.get("min"), "montant minimum", problems)
+        high = _amount(args.get("max"), "montant maximum", problems)
+        if low is not None and high is not None and low > high:
+            problems.append("Le montant minimum était plus grand que le maximum : les deux sont inversés.")
+            low, high = high, low
+    raw_sort = args.get("tri") or spec.default_sort
+    descending, sort = raw_sort.startswith("-"), raw_sort.lstrip("-")
+    if sort not in spec.sorts:
+        problems.append(f"« {raw_sort[:40]} » n'est pas une colonne à trier de cette liste : l'ordre habituel "
+                        "est gardé.")
+        descending, sort = spec.default_sort.startswith("-"), spec.default_sort.lstrip("-")
+    return ListQuery(spec, search, state, mode, period, date_from, date_to, low, high, sort, descending, page,
+                     tuple(problems))
+
+
+# --- The SQL --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListColumns:
+    """Which columns carry a list's search, filters and sorts.
+
+    ``text``: searched folded, anywhere in them; ``digits``: compared whole with a SIRET or
+    SIREN searched (``digits_prefix``: a SIREN is the SIRET's start); ``amount``: an amount
+    searched, and the range; ``state``, ``mode``, ``date``: their filters; ``sorts``: each
+    sort key's columns; ``tiebreak``: the last column of every order (unique), so pages never
+    share or skip a row.
+    """
+
+    sorts: dict[str, tuple[ColumnElement, ...]]
+    tiebreak: ColumnElement
+    text: tuple[ColumnElement, ...] = ()
+    digits: tuple[ColumnElement, ...] = ()
+    amount: ColumnElement | None = None
+    state: ColumnElement | None = None
+    mode: ColumnElement | None = None
+    date: ColumnElement | None = None
+
+    def conditions(self, shape: tuple, *, with_state: bool = True) -> list[ColumnElement]:
+        has_text, has_cents, has_digits, has_state, has_mode, has_from, has_to, has_min, has_max = shape[:9]
+        found: list[ColumnElement] = []
+        if has_text:
+            matches = [folded(column).like(bindparam("f_text"), escape="\\") for column in self.text]
+            if has_cents and self.amount is not None:
+                matches.append(self.amount == bindparam("f_cents"))
+            if has_digits:
+                matches += [func.substr(column, 1, func.length(bindparam("f_digits"))) == bindparam("f_digits")
+                            for column in self.digits]
+            found.append(or_(*matches) if matches else literal_column("1") == 0)
+        if has_state and with_state and self.state is not None:
+            found.append(self.state.in_(bindparam("f_state", expanding=True)))
+        if has_mode and self.mode is not None:
+            found.append(self.mode == bindparam("f_mode"))
+        if has_from and self.date is not None:
+            found.append(self.date >= bindparam("f_from"))
+        if has_to and self.date is not None:
+            found.append(self.date <= bindparam("f_to"))
+        if has_min and self.amount is not None:
+            found.append(self.amount >= bindparam("f_min"))
+        if has_max and self.amount is not None:
+            found.append(self.amount <= bindparam("f_max"))
+        return found
+
+    def apply(self, statement: Select, shape: tuple) -> Select:
+        """``statement`` with the shape's conditions and order (its own order replaced)."""
+        sort, descending = shape[9], shape[10]
+        conditions = self.conditions(shape)
+        if conditions:
+            statement = statement.where(and_(*conditions))
+        order = [column.desc() if descending else column.asc() for column in self.sorts[sort]]
+        order.append(self.tiebreak.desc() if descending else self.tiebreak.asc())
+        return statement.order_by(None).order_by(*order)
+
+    def count_by_state(self, statement: Select, shape: tuple) -> Select:
+        """How many rows of each state the other filters leave (the tabs' counts)."""
+        conditions = self.conditions(shape, with_state=False)
+        statement = statement.with_only_columns(self.state, func.count()).group_by(self.state).order_by(None)
+        return statement.where(and_(*conditions)) if conditions else statement
+
+
+def tab_counts(rows: Iterable[tuple[Any, int]], state_values: dict[str, tuple]) -> dict[str, int]:
+    """Each tab's count from ``(state, count)`` rows (a tab may gather several states)."""
+    by_state = dict(tuple(row) for row in rows)  # Row objects are not pairs to dict()
+    counts = {key: sum(by_state.get(value, 0) for value in values) for key, values in state_values.items()}
+    counts[""] = sum(by_state.values())
+    return counts
+
+
+# --- Exports --------------------------------------------------------------------------------------------
+
+
+def cents_value(cents: int | None) -> Decimal | None:
+    """An amount as a spreadsheet's number: 123456 → Decimal('1234.56')."""
+    return None if cents is None else Decimal(cents).scaleb(-2)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text_cell(value: str) -> str:
+    # A cell a spreadsheet would run as a formula (« =HYPERLINK(…) » as a supplier's name) is text.
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return format(value, "f").replace(".", ",")
+    if isinstance(value, date):
+        return date_fr(value)
+    if isinstance(value, bool):
+        return "oui" if value else "non"
+    if isinstance(value, int):
+        return str(value)
+    return _text_cell(str(value))
+
+
+def _attachment(response: Response, filename: str) -> Response:
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def csv_response(filename: str, header: list[str], rows: Iterable[list[Any]]) -> Response:
+    """A CSV as French spreadsheets open it (UTF-8 with BOM, « ; », decimal comma), streamed."""
+
+    def lines() -> Iterator[bytes]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+        writer.writerow(header)
+        yield ("\ufeff" + buffer.getvalue()).encode()
+        buffer.seek(0)
+        buffer.truncate()
+        for count, row in enumerate(rows, 1):
+            writer.writerow([_csv_cell(value) for value in row])
+            if count % 200 == 0:
+                yield buffer.getvalue().encode()
+                buffer.seek(0)
+                buffer.truncate()
+        if buffer.tell():
+            yield buffer.getvalue().encode()
+
+    response = Response(stream_with_context(lines()), mimetype="text/csv")
+    response.charset = "utf-8"
+    return _attachment(response, filename)
+
+
+def xlsx_response(filename: str, title: str, header: list[str], rows: Iterable[list[Any]]) -> Response:
+    """An XLSX workbook of one sheet, written row by row to a temporary file, then streamed from it."""
+    from openpyxl import Workbook  # noqa: PLC0415 - only exports load it (a few MB of modules)
+    from openpyxl.cell import WriteOnlyCell  # noqa: PLC0415
+    from openpyxl.styles import Font  # noqa: PLC0415
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title[:31])
+    bold = Font(bold=True)
+
+    def cell(value: Any):
+        if isinstance(value, str):
+            written = WriteOnlyCell(sheet, value=None)
+            written.value, written.data_type = value, "s"  # never a formula
+            return written
+        written = WriteOnlyCell(sheet, value=value)
+        if isinstance(value, Decimal):
+            written.number_format = "#,##0.00"
+        elif isinstance(value, date):
+            written.number_format = "DD/MM/YYYY"
+        return written
+
+    heading = []
+    for name in header:
+        written = WriteOnlyCell(sheet, value=name)
+        written.font = bold
+        heading.append(written)
+    sheet.append(heading)
+    for row in rows:
+        sheet.append([cell(value) for value in row])
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the response once sent
+    workbook.save(spool)
+    spool.seek(0)
+
+    def chunks() -> Iterator[bytes]:
+        with spool:
+            while chunk := spool.read(64 * 1024):
+                yield chunk
+
+    response = Response(chunks(), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return _attachment(response, filename)
+
+
+EXPORT_FORMATS = ("csv", "xlsx")
+
+
+def export_response(fmt: str, name: str, title: str, header: list[str], rows: Iterable[list[Any]]) -> Response:
+    """The export in ``fmt`` (« csv » or « xlsx »), named ``<name>-<today>.<fmt>``."""
+    filename = f"{name}-{paris_today().isoformat()}.{fmt}"
+    if fmt == "xlsx":
+        return xlsx_response(filename, title, header, rows)
+    return csv_response(filename, header, rows)
+
+
+def streamed_rows(session, statement, params: dict, to_row: Callable[[Any], list[Any]]) -> Iterator[list[Any]]:
+    """The statement's rows, read ``EXPORT_BATCH`` at a time (a server-side cursor on PostgreSQL)."""
+    result = session.execute(statement, params, execution_options={"yield_per": EXPORT_BATCH})
+    for row in result:
+        yield to_row(row)

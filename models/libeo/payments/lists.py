@@ -1,0 +1,115 @@
+"""« Paiements » and « Remises » as lists people work with: what their URLs may ask (core/listing.py),
+the statements that answer, one per shape, and the exports' rows."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import contains_eager, joinedload
+
+from core.listing import ListColumns, ListQuery, ListSpec, tab_counts
+from core.paging import Listing
+from models.libeo.accounts.models import Account
+from models.libeo.db import db
+from models.libeo.invoices.models import Invoice
+from models.libeo.payments.models import Payment, PaymentStatus, SepaBatch
+from models.libeo.payments.sepa import FAILED, PREPARING, SENT
+
+PAYMENT_STATES = {
+    "a_approuver": (PaymentStatus.AWAITING_APPROVAL,),
+    "programmes": (PaymentStatus.SCHEDULED,),
+    "a_la_banque": (PaymentStatus.FILE_READY, PaymentStatus.TRANSMITTED, PaymentStatus.ACCEPTED),
+    "payes": (PaymentStatus.PAID,),
+    "rejetes": (PaymentStatus.FAILED,),
+    "annules": (PaymentStatus.CANCELLED,),
+}
+PAYMENTS = ListSpec(
+    sorts={"creation": "Date de la demande", "execution": "Exécution", "montant": "Montant",
+           "fournisseur": "Fournisseur", "facture": "Facture", "statut": "Statut"},
+    default_sort="-creation",
+    states={"a_approuver": "À approuver", "programmes": "Programmés", "a_la_banque": "À la banque",
+            "payes": "Débités", "rejetes": "Rejetés", "annules": "Annulés"},
+    date_label="Date d'exécution",
+    search_hint="Facture, fournisseur ou montant (1 234,50)",
+)
+_PAYMENT_COLUMNS = ListColumns(
+    sorts={"creation": (Payment.created_at,), "execution": (Payment.execution_date,),
+           "montant": (Payment.amount_cents,), "fournisseur": (Payment.creditor_name,),
+           "facture": (Invoice.number,), "statut": (Payment.status,)},
+    tiebreak=Payment.id,
+    text=(Invoice.number, Payment.creditor_name),
+    amount=Payment.amount_cents,
+    state=Payment.status,
+    date=Payment.execution_date,
+)
+
+
+def _payments_of_account(statement):
+    return statement.join(Payment.invoice).where(Payment.account_id == bindparam("account_id"))
+
+
+@cache
+def _payments_statement(shape: tuple):
+    base = select(Payment).options(contains_eager(Payment.invoice), joinedload(Payment.batch))
+    return _PAYMENT_COLUMNS.apply(_payments_of_account(base), shape)
+
+
+@cache
+def _payment_counts_statement(shape: tuple):
+    return _PAYMENT_COLUMNS.count_by_state(_payments_of_account(select(Payment.id)), shape)
+
+
+def _payment_values(account: Account, query: ListQuery) -> dict:
+    return {"account_id": account.id, **query.values(state_values=PAYMENT_STATES)}
+
+
+def payment_list(account: Account, query: ListQuery | None = None) -> Listing:
+    """The account's payments, latest asked first unless ``query`` (its URL) searches, filters or sorts
+    them; each with its invoice and its batch. The export reads the same statement in batches."""
+    query = query or ListQuery(PAYMENTS, sort="creation", descending=True)
+    return Listing(_payments_statement(query.shape()), _payment_values(account, query))
+
+
+def payment_tab_counts(account: Account, query: ListQuery) -> dict[str, int]:
+    rows = db.session.execute(_payment_counts_statement(query.shape()), _payment_values(account, query))
+    return tab_counts(rows, PAYMENT_STATES)
+
+
+# « Remises »: a batch's own status says whether its file exists; what its payments became is read
+# per page (``status_counts``).
+BATCH_STATES = {"envoyees": (SENT,), "echouees": (FAILED,)}
+BATCHES = ListSpec(
+    sorts={"creation": "Créée le", "execution": "Exécution", "montant": "Montant", "virements": "Virements",
+           "reference": "Référence"},
+    default_sort="-creation",
+    states={"envoyees": "Fichier créé", "echouees": "Fichier non créé"},
+    date_label="Date d'exécution",
+    search_hint="Référence de la remise ou montant total (1 234,50)",
+)
+_BATCH_COLUMNS = ListColumns(
+    sorts={"creation": (SepaBatch.created_at,), "execution": (SepaBatch.execution_date,),
+           "montant": (SepaBatch.total_cents,), "virements": (SepaBatch.payment_count,),
+           "reference": (SepaBatch.reference,)},
+    tiebreak=SepaBatch.id,
+    text=(SepaBatch.reference,),
+    amount=SepaBatch.total_cents,
+    state=SepaBatch.status,
+    date=SepaBatch.execution_date,
+)
+
+
+def _batches_of_account(statement):
+    return statement.where(SepaBatch.account_id == bindparam("account_id"), SepaBatch.status != PREPARING)
+
+
+@cache
+def _batches_statement(shape: tuple):
+    return _BATCH_COLUMNS.apply(_batches_of_account(select(SepaBatch)), shape)
+
+
+def batch_list(account: Account, query: ListQuery | None = None) -> Listing:
+    """The account's SEPA files, latest first unless ``query`` searches, filters or sorts them."""
+    query = query or ListQuery(BATCHES, sort="creation", descending=True)
+    return Listing(_batches_statement(query.shape()),
+                   {"account_id": account.id, **query.values(state_values=BATCH_STATES)})

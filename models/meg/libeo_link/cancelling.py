@@ -1,0 +1,79 @@
+"""« Annuler » from MEG: a payment Libeo can still cancel (programmé, à approuver), cancelled through its API.
+
+The same step as in Libeo: a page says what will happen and asks first.
+Libeo cancels it and gives the month's quota slot back; MEG records Libeo's
+answer at once, so that both products show « Annulé » without waiting for
+the next sync pass. Asking again after a lost answer is harmless: Libeo
+answers a payment already cancelled as it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from models.meg.achats.models import SupplierInvoice
+from models.meg.companies.models import User
+from models.meg.db import db
+from models.meg.libeo_link.attempts import PaymentAttempt, latest_payment, payer_for, payment_refusal
+from models.meg.libeo_link.client import LibeoApiError, LibeoKeyRefused, LibeoUnheard, LibeoUnreachable
+from models.meg.libeo_link.connection import LibeoLinkError, connection_of
+from models.meg.libeo_link.paying import record_payment
+
+NOT_CANCELLABLE = ("Ce paiement ne peut plus être annulé depuis MEG : seul un paiement « Programmé » ou « À approuver "
+                   "dans Libeo » peut l'être, tant que son virement n'est pas dans un fichier remis à la banque.")
+
+
+def cancellable_payment(invoice: SupplierInvoice, user: User) -> PaymentAttempt:
+    """The invoice's payment this person may cancel from MEG, else a French refusal saying why."""
+    company = invoice.company
+    connection = connection_of(company)
+    if connection is None:
+        raise LibeoLinkError("Cette entreprise n'est pas connectée à Libeo.")
+    refusal = payment_refusal(user, company, connection)
+    if refusal:
+        raise LibeoLinkError(refusal)
+    payment = latest_payment(invoice)
+    if payment is None or not payment.cancellable:
+        raise LibeoLinkError(NOT_CANCELLABLE)
+    return payment
+
+
+def cancel_payment(invoice: SupplierInvoice, user: User) -> PaymentAttempt:
+    """« Oui, annuler le paiement »: Libeo cancels it, and MEG records its answer; commits.
+
+    Refusals (not cancellable any more, connection revoked, Libeo
+    unreachable) raise ``LibeoLinkError``; when Libeo says the payment moved
+    on, MEG records where it stands now.
+    """
+    payment = cancellable_payment(invoice, user)
+    connection = connection_of(invoice.company)
+    payer = payer_for(user, invoice.company)
+    client, payment_id = connection.client(attempts=2), payment.libeo_payment_id
+    db.session.commit()  # no transaction held while Libeo is called
+    try:
+        info = client.cancel_payment(payment_id, payer.email, payer.role)
+    except (LibeoUnheard, LibeoUnreachable) as error:
+        connection.record_failure(error)
+        db.session.commit()
+        raise LibeoLinkError("Libeo n'a pas confirmé l'annulation : le paiement est peut-être encore programmé. "
+                             "Réessayez dans quelques instants.") from error
+    except LibeoKeyRefused as error:
+        connection.record_failure(error)
+        db.session.commit()
+        raise LibeoLinkError(error.message) from error
+    except LibeoApiError as error:
+        connection.record_success()
+        if error.code == "payment_not_cancellable":
+            _record_current(connection, payment)
+        db.session.commit()
+        raise LibeoLinkError(error.message) from error
+    connection.record_success()
+    record_payment(payment, info, invoice.company_id, seen=True)
+    db.session.commit()
+    return payment
+
+
+def _record_current(connection, payment: PaymentAttempt) -> None:
+    """Libeo refused because the payment moved on (in a SEPA file, debited…): MEG shows where it is now."""
+    with contextlib.suppress(LibeoApiError):  # else the next sync pass reads it from the events feed
+        record_payment(payment, connection.client(attempts=1).get_payment(payment.libeo_payment_id), seen=True)

@@ -1,0 +1,197 @@
+"""« Payer la sélection » in MEG's « Règlements », both apps over HTTP.
+
+Each invoice of the selection is its own payment: its own attempt, key and
+body recorded before the one round trip to Libeo, its own answer shown on
+the result page and in every list. Double clicks, concurrent tabs and bad
+input pay nothing twice and record nothing half-way.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from html import unescape
+
+import pytest
+from sqlalchemy import func, select
+
+from core.calendar import default_execution_date, next_business_day
+from core.dates import date_fr, paris_today
+from models.meg import Company, SupplierInvoice
+from models.meg import db as meg_db
+from models.meg.achats.models import PaymentMode, Supplier
+from models.meg.libeo_link.attempts import PaymentAttempt
+from tests.conftest import MegAuth
+
+from .conftest import libeo_back, libeo_down, libeo_payments, meg_libeo_invoices
+
+SELECTION = "/meg/achats/reglements/selection"
+
+
+def page(response) -> str:
+    return unescape(response.get_data(as_text=True))
+
+
+def add_invoices(meg_app, count: int, company_name: str = "Boulangerie Martin SARL") -> None:
+    """More « Virement par Libeo » invoices for the company, to Minoterie Dupuis, due in three weeks."""
+    with meg_app.app_context():
+        company = meg_db.session.scalar(select(Company).where(Company.name == company_name))
+        supplier = meg_db.session.scalar(select(Supplier).where(Supplier.company_id == company.id)
+                                         .order_by(Supplier.id))
+        today = paris_today()
+        for n in range(count):
+            meg_db.session.add(SupplierInvoice(
+                company=company, supplier=supplier, number=f"SEL-{n + 1:03d}", issue_date=today,
+                due_date=today + timedelta(days=21 + n), amount_cents=10_000 + n, payment_mode=PaymentMode.LIBEO))
+        meg_db.session.commit()
+
+
+def attempts(meg_app) -> int:
+    with meg_app.app_context():
+        return meg_db.session.scalar(select(func.count(PaymentAttempt.id)))
+
+
+def _form(ids, **dates) -> dict:
+    return {"facture": [str(i) for i in ids], **dates}
+
+
+def test_a_selection_within_the_plan_is_scheduled_invoice_by_invoice(connected, client, meg_app, libeo_app):
+    ids = [row[0] for row in meg_libeo_invoices(meg_app)]
+    settlements = page(client.get("/meg/achats/reglements"))
+    assert "Payer la sélection" in settlements and "Tout sélectionner" in settlements
+    assert settlements.count('name="facture"') == 4  # the four « Virement par Libeo » invoices
+    assert "Non sélectionnable : mode de règlement « Chèque »" in settlements
+
+    confirmation = page(client.post(SELECTION, data=_form(ids)))
+    assert "Confirmer les 4 paiements" in confirmation
+    assert "Total par date d'exécution" in confirmation
+    assert "ne sera pas payée" not in confirmation  # five a month on Gratuit: four fit
+
+    result = client.post(f"{SELECTION}/confirmer", data=_form(ids))
+    assert result.status_code == 302
+    shown = page(client.get(result.headers["Location"]))
+    assert "4 factures : 4 programmées" in shown
+    assert shown.count("Programmé le") == 4
+    assert [p["status"] for p in libeo_payments(libeo_app)] == ["scheduled"] * 4
+    # Every list says the same.
+    assert page(client.get("/meg/achats/reglements")).count("Programmé le") == 4
+
+
+def test_a_quota_covering_part_of_the_selection_is_said_before_and_after(connected, client, meg_app, libeo_app):
+    add_invoices(meg_app, 3)
+    ids = [row[0] for row in meg_libeo_invoices(meg_app)]
+    assert len(ids) == 7
+    confirmation = page(client.post(SELECTION, data=_form(ids)))
+    assert ("Il vous reste 5 paiements ce mois-ci sur la formule Gratuit : 2 factures ne seront pas payées"
+            in confirmation)
+    assert "Abonnement" in confirmation
+    shown = page(client.post(f"{SELECTION}/confirmer", data=_form(ids), follow_redirects=True))
+    assert "7 factures : 5 programmées" in shown and "2 refusées" in shown
+    assert shown.count("Refusé : Votre formule Gratuit inclut 5 paiements par mois") == 2
+    assert shown.count("Passez à la formule Partnerships dans Libeo") == 2
+    assert len(libeo_payments(libeo_app)) == 5
+
+
+def test_each_row_keeps_its_date_or_takes_the_one_for_all(connected, client, meg_app, libeo_app):
+    ids = [row[0] for row in meg_libeo_invoices(meg_app)][:2]
+    later = next_business_day(paris_today() + timedelta(days=40))
+    shown = page(client.post(f"{SELECTION}/confirmer", data=_form(ids, **{f"date-{ids[0]}": later.isoformat()}),
+                             follow_redirects=True))
+    assert f"Programmé le {date_fr(later)}" in shown
+    with meg_app.app_context():
+        second = meg_db.session.get(SupplierInvoice, ids[1])
+        assert f"Programmé le {date_fr(default_execution_date(second.due_date, paris_today()))}" in shown
+
+
+def test_the_same_selection_confirmed_twice_at_once_and_from_another_tab_pays_once(
+        connected, apps, client, meg_app, libeo_app):
+    add_invoices(meg_app, 1)  # five invoices: the five payments of the Gratuit plan
+    ids = [row[0] for row in meg_libeo_invoices(meg_app)]
+    clients = [apps.root.test_client() for _ in range(4)]
+    for c in clients:
+        MegAuth(c).login()
+    selections = [ids, ids, ids[2:], ids[:3]]  # twice the same, and two overlapping tabs
+    statuses, barrier = [], threading.Barrier(len(clients))
+
+    def confirm(c, chosen):
+        barrier.wait()
+        statuses.append(c.post(f"{SELECTION}/confirmer", data=_form(chosen)).status_code)
+
+    threads = [threading.Thread(target=confirm, args=pair) for pair in zip(clients, selections, strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert statuses == [302] * 4
+    payments = libeo_payments(libeo_app)
+    assert len(payments) == 5 and len({p["invoice_id"] for p in payments}) == 5
+    assert attempts(meg_app) == 5
+    # A refresh of the confirmation sends nothing again.
+    again = page(client.post(f"{SELECTION}/confirmer", data=_form(ids), follow_redirects=True))
+    assert again.count("Programmé le") == 5 and len(libeo_payments(libeo_app)) == 5
+
+
+@pytest.mark.parametrize("form, message", [
+    ({}, "Aucune facture sélectionnée"),
+    ({"facture": ["abc"]}, "La sélection contient une facture inconnue"),
+    ({"facture": [str(n) for n in range(1, 10_001)]}, "Une sélection compte au plus 200 factures"),
+])
+def test_bad_selections_are_refused_whole(connected, client, meg_app, libeo_app, form, message):
+    for url in (SELECTION, f"{SELECTION}/confirmer"):
+        shown = page(client.post(url, data=form, follow_redirects=True))
+        assert message in shown
+    assert attempts(meg_app) == 0 and libeo_payments(libeo_app) == []
+
+
+def test_an_invoice_of_another_company_refuses_the_whole_selection(connected, client, meg_app, libeo_app):
+    ids = [row[0] for row in meg_libeo_invoices(meg_app)]
+    garage = [row[0] for row in meg_libeo_invoices(meg_app, "Garage Leroy SAS")]
+    shown = page(client.post(f"{SELECTION}/confirmer", data=_form(ids + garage[:1]), follow_redirects=True))
+    assert "La sélection contient une facture introuvable dans cette entreprise : rien n'a été payé" in shown
+    assert attempts(meg_app) == 0 and libeo_payments(libeo_app) == []
+
+
+@pytest.mark.parametrize("typed, message", [
+    ("2026-02-30", "n'est pas une date"),
+    ("2020-01-06", "ne peut pas être passée"),
+    ((paris_today() + timedelta(days=800)).isoformat(), "dans l'année qui vient"),
+])
+def test_a_tampered_date_refuses_the_whole_selection(connected, client, meg_app, libeo_app, typed, message):
+    ids = [row[0] for row in meg_libeo_invoices(meg_app)]
+    shown = page(client.post(f"{SELECTION}/confirmer", data=_form(ids, **{f"date-{ids[1]}": typed}),
+                             follow_redirects=True))
+    assert message in shown and "Rien n'a été payé" in shown or "rien n'a été payé" in shown
+    assert attempts(meg_app) == 0 and libeo_payments(libeo_app) == []
+
+
+def test_an_invoice_paid_meanwhile_is_told_not_paid_twice(connected, client, meg_app, libeo_app):
+    ids = [row[0] for row in meg_libeo_invoices(meg_app)]
+    confirmation = page(client.post(SELECTION, data=_form(ids)))
+    assert "Confirmer les 4 paiements" in confirmation
+    # Another tab pays the first one alone before this confirmation is sent.
+    client.post(f"/meg/achats/factures/{ids[0]}/payer")
+    shown = page(client.post(f"{SELECTION}/confirmer", data=_form(ids), follow_redirects=True))
+    assert "4 factures : 4 programmées" in shown
+    assert len(libeo_payments(libeo_app)) == 4
+    again = page(client.post(SELECTION, data=_form(ids[:1]), follow_redirects=True))
+    assert "Un paiement de cette facture est déjà en cours : Programmé le" in again
+
+
+def test_libeo_unreachable_pays_nothing_and_forgets_the_selection(connected, client, apps, meg_app, libeo_app):
+    ids = [row[0] for row in meg_libeo_invoices(meg_app)]
+    saved = libeo_down(apps)
+    shown = page(client.post(f"{SELECTION}/confirmer", data=_form(ids), follow_redirects=True))
+    assert "la demande n'a pas pu lui être envoyée" in shown and "Rien n'a été payé" in shown
+    assert attempts(meg_app) == 0
+    libeo_back(apps, saved)
+    shown = page(client.post(f"{SELECTION}/confirmer", data=_form(ids), follow_redirects=True))
+    assert "4 factures : 4 programmées" in shown and len(libeo_payments(libeo_app)) == 4
+
+
+def test_a_user_without_the_right_to_pay_is_refused(connected, client, meg_auth, meg_app, libeo_app):
+    ids = [row[0] for row in meg_libeo_invoices(meg_app)]
+    meg_auth.logout()
+    meg_auth.login("expert@cabinet-durand.fr")
+    shown = page(client.post(f"{SELECTION}/confirmer", data=_form(ids), follow_redirects=True))
+    assert "rien n'a été payé" in shown.lower() or "expert-comptable" in shown
+    assert libeo_payments(libeo_app) == []

@@ -1,0 +1,134 @@
+"""« Payer la sélection » in Libeo's « Factures »: invoices entered in Libeo, one confirmation, each its own payment."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from html import unescape
+
+import pytest
+from sqlalchemy import func, select
+
+from core.calendar import next_business_day
+from core.dates import date_fr, paris_today
+from models.libeo import Account, Payment, db
+from models.libeo.accounts.models import Plan
+from models.libeo.invoices.services import create_libeo_invoice, invoice_data
+
+from .conftest import PASSWORD, make_account, valid_iban
+
+SELECTION = "/libeo/factures/selection"
+
+
+def text(response) -> str:
+    return unescape(response.get_data(as_text=True))
+
+
+def add_invoices(libeo_app, account_id: int, count: int) -> list[int]:
+    """``count`` invoices entered in Libeo, each to a supplier of its own (its own IBAN)."""
+    today = paris_today()
+    with libeo_app.app_context():
+        account = db.session.get(Account, account_id)
+        ids = []
+        for n in range(count):
+            invoice = create_libeo_invoice(account, invoice_data(
+                number=f"LS-{n + 1:03d}", supplier_name=f"Fournisseur {n + 1}", supplier_iban=valid_iban(500 + n),
+                supplier_bic=None, issue_date=today, due_date=today + timedelta(days=20 + n),
+                amount_cents=20_000 + 100 * n))
+            db.session.flush()
+            ids.append(invoice.id)
+        db.session.commit()
+        return ids
+
+
+def payments(libeo_app) -> int:
+    with libeo_app.app_context():
+        return db.session.scalar(select(func.count(Payment.id)))
+
+
+def test_a_selection_is_confirmed_once_and_each_invoice_told(client, libeo_app, signed_in):
+    ids = add_invoices(libeo_app, signed_in.id, 3)
+    listing = text(client.get("/libeo/factures/"))
+    assert "Payer la sélection" in listing and listing.count('name="facture"') == 3
+    confirmation = text(client.get(SELECTION, query_string={"facture": ids}))
+    assert "Confirmer les 3 paiements" in confirmation and "Total par date d'exécution" in confirmation
+    later = next_business_day(paris_today() + timedelta(days=45))
+    result = text(client.post(SELECTION, data={"facture": ids, f"date-{ids[0]}": later.isoformat()}))
+    assert "3 factures : 3 programmées" in result
+    assert f"Programmé le {date_fr(later)}" in result
+    assert payments(libeo_app) == 3
+    # The same confirmation sent again (a refresh, a double click) pays nothing twice.
+    again = text(client.post(SELECTION, data={"facture": ids}))
+    assert "3 refusées" in again and "est déjà programmé" in again
+    assert payments(libeo_app) == 3
+    # Every list says the same.
+    listing = text(client.get("/libeo/factures/"))
+    assert listing.count('data-testid="invoice-status">Programmé le') == 3 and 'name="facture"' not in listing
+    assert listing.count("Non sélectionnable : Programmé le") == 6  # on hover or focus, and for screen readers
+
+
+def test_a_quota_covering_part_of_the_selection(client, libeo_app, signed_in):
+    ids = add_invoices(libeo_app, signed_in.id, 7)
+    confirmation = text(client.get(SELECTION, query_string={"facture": ids}))
+    assert ("Il vous reste 5 paiements ce mois-ci sur la formule Gratuit : 2 factures ne seront pas payées"
+            in confirmation)
+    result = text(client.post(SELECTION, data={"facture": ids}))
+    assert "7 factures : 5 programmées" in result and "2 refusées" in result
+    assert result.count("Refusé : Votre formule Gratuit inclut 5 paiements par mois") == 2
+    assert "Passer à la formule Partnerships" in result
+    assert payments(libeo_app) == 5
+
+
+def test_a_new_iban_is_said_before_confirming_and_held(client, libeo_app, signed_in):
+    [first] = add_invoices(libeo_app, signed_in.id, 1)
+    assert "1 programmée" in text(client.post(SELECTION, data={"facture": [first]}))
+    with libeo_app.app_context():
+        account = db.session.get(Account, signed_in.id)
+        invoice = create_libeo_invoice(account, invoice_data(
+            number="LS-NEW", supplier_name="Fournisseur 1", supplier_iban=valid_iban(99), supplier_bic=None,
+            issue_date=paris_today(), due_date=paris_today() + timedelta(days=30), amount_cents=31_400))
+        db.session.commit()
+        changed = invoice.id
+    confirmation = text(client.get(SELECTION, query_string={"facture": [changed]}))
+    assert "Sera retenu pour approbation : Nouvel IBAN pour Fournisseur 1" in confirmation
+    result = text(client.post(SELECTION, data={"facture": [changed]}))
+    assert "1 facture : 1 retenue pour approbation" in result and "Retenu pour approbation : nouvel IBAN" in result
+
+
+@pytest.mark.parametrize("form, message", [
+    ({}, "Aucune facture sélectionnée"),
+    ({"facture": ["x"]}, "La sélection contient une facture inconnue"),
+    ({"facture": [str(n) for n in range(1, 10_001)]}, "Une sélection compte au plus 200 factures"),
+])
+def test_bad_selections_are_refused_whole(client, libeo_app, signed_in, form, message):
+    add_invoices(libeo_app, signed_in.id, 2)
+    assert message in text(client.post(SELECTION, data=form, follow_redirects=True))
+    assert message in text(client.get(SELECTION, query_string=form, follow_redirects=True))
+    assert payments(libeo_app) == 0
+
+
+def test_another_accounts_invoice_refuses_the_whole(client, libeo_app, signed_in):
+    mine = add_invoices(libeo_app, signed_in.id, 2)
+    other = make_account(libeo_app, plan=Plan.PARTNERSHIPS)
+    theirs = add_invoices(libeo_app, other.id, 1)
+    shown = text(client.post(SELECTION, data={"facture": mine + theirs}, follow_redirects=True))
+    assert "La sélection contient une facture introuvable dans ce compte : rien n'a été payé" in shown
+    assert payments(libeo_app) == 0
+
+
+@pytest.mark.parametrize("typed, message", [
+    ("31/02/2027", "n'est pas une date"),
+    ("2020-01-06", "est passée"),
+])
+def test_a_tampered_date_refuses_the_whole(client, libeo_app, signed_in, typed, message):
+    ids = add_invoices(libeo_app, signed_in.id, 3)
+    shown = text(client.post(SELECTION, data={"facture": ids, f"date-{ids[2]}": typed}, follow_redirects=True))
+    assert message in shown and "ien n'a été payé" in shown
+    assert "Confirmer les 3 paiements" in shown  # back on the confirmation
+    assert payments(libeo_app) == 0
+
+
+def test_the_selection_needs_a_signed_in_user(client, libeo_app, account):
+    ids = add_invoices(libeo_app, account.id, 1)
+    response = client.post(SELECTION, data={"facture": ids})
+    assert response.status_code in (302, 401) and payments(libeo_app) == 0
+    client.post("/libeo/connexion", data={"email": account.email, "password": PASSWORD})
