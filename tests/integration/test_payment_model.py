@@ -42,7 +42,7 @@ from .conftest import BOULANGERIE_SIRET, libeo_account
 from .fault_proxy import FaultProxy
 
 PROFILES = {
-    "quick": settings(max_examples=5, stateful_step_count=12, deadline=None, database=None,
+    "quick": settings(max_examples=4, stateful_step_count=12, deadline=None, database=None,
                       suppress_health_check=list(HealthCheck)),
     "long": settings(max_examples=150, stateful_step_count=40, deadline=None, database=None,
                      suppress_health_check=list(HealthCheck)),
