@@ -155,10 +155,12 @@ class Account(Model):
             return (
                 "Compte non vérifié : vos paiements restent « Programmé » et ne sont pas exécutés tant que la "
                 "propriété du SIRET n'est pas confirmée. Un administrateur « Achats » de l'entreprise dans MEG "
-                "la confirme avec « Me connecter avec MEG », ou contactez le support de Libeo."
+                "la confirme en enregistrant la clé Libeo dans « Options » ou avec « Me connecter avec MEG », ou "
+                "contactez le support de Libeo."
             )
         if not self.has_debtor_iban:
-            return "Aucun IBAN renseigné : vos paiements restent « Programmé » et ne sont pas exécutés."
+            return ("Aucun IBAN du compte à débiter : vos paiements restent « Programmé » et ne sont pas exécutés. "
+                    "Renseignez l'IBAN de l'entreprise dans Libeo, « Configuration » → « Entreprise ».")
         return None
 
     def is_accountant(self, email: str) -> bool:
