@@ -72,6 +72,10 @@ class Plan(enum.Enum):
         return cls[code.strip().upper()]
 
 
+NO_DEBTOR_IBAN = ("Aucun IBAN du compte à débiter : vos paiements restent « Programmé » et ne sont pas exécutés. "
+                  "Renseignez l'IBAN de l'entreprise dans Libeo, « Configuration » → « Entreprise ».")
+
+
 class Account(Model):
     """A company using Libeo; the SIRET identifies it."""
 
@@ -159,8 +163,7 @@ class Account(Model):
                 "contactez le support de Libeo."
             )
         if not self.has_debtor_iban:
-            return ("Aucun IBAN du compte à débiter : vos paiements restent « Programmé » et ne sont pas exécutés. "
-                    "Renseignez l'IBAN de l'entreprise dans Libeo, « Configuration » → « Entreprise ».")
+            return NO_DEBTOR_IBAN
         return None
 
     def is_accountant(self, email: str) -> bool:
