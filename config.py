@@ -190,6 +190,9 @@ class LibeoConfig(BaseConfig):
     MEG_OAUTH_CLIENT_ID = _env("MEG_OAUTH_CLIENT_ID")
     MEG_OAUTH_CLIENT_SECRET = _env("MEG_OAUTH_CLIENT_SECRET")
     SEPA_EXPORT_DIR = str(INSTANCE_DIR / "sepa")
+    # An Idempotency-Key claimed by a request that has not answered after this many seconds (its process
+    # died) is taken over by the next request with the key; the first one may no longer store its answer.
+    IDEMPOTENCY_LEASE_SECONDS = float(_env("IDEMPOTENCY_LEASE_SECONDS", "10"))
     # E-mail: smtp[s]://[user:password@]host[:port][?starttls=1] (core/mail.py), and the sender.
     SMTP_URL = _env("LIBEO_SMTP_URL", _env("SMTP_URL"))
     MAIL_FROM = _env("LIBEO_MAIL_FROM", _env("MAIL_FROM", "Libeo <notifications@libeo.localhost>"))

@@ -119,21 +119,38 @@ def test_a_new_iban_from_meg_is_held_and_shown_so_then_approved(iban_changed_and
         assert libeo_db.session.scalar(select(Payment.status).order_by(Payment.id.desc())) is PaymentStatus.SCHEDULED
 
 
-def test_a_new_iban_refused_in_libeo_shows_cancelled_with_the_reason_in_meg(iban_changed_and_paid, apps, client,
-                                                                             meg_app):
+def test_a_new_iban_refused_in_libeo_reads_the_same_in_meg_and_its_reason_comes_before_payer(
+        iban_changed_and_paid, apps, client, meg_app):
+    invoice_id = iban_changed_and_paid
     libeo = _libeo_admin(apps)
     libeo.post(f"/libeo/a-approuver/{_held_payment_id(apps.libeo)}/refuser",
                data={"reason": "RIB non confirmé par téléphone"})
     run_sync(meg_app)
 
-    invoice = text(client.get(f"/meg/achats/factures/{iban_changed_and_paid}"))
-    assert "Annulé : RIB non confirmé par téléphone" in invoice
+    # One word, one reason, on both sides.
+    assert "Refusé : RIB non confirmé par téléphone" in shown(libeo.get("/libeo/paiements/"))
+    invoice = text(client.get(f"/meg/achats/factures/{invoice_id}"))
+    assert "Refusé : RIB non confirmé par téléphone" in invoice
     assert "Libeo retient ce paiement" not in invoice
     settlements = text(client.get("/meg/achats/reglements"))
-    assert "Annulé : RIB non confirmé par téléphone" in settlements
-    # The invoice may be paid again (after checking with the supplier): « Payer » is back.
-    assert f'href="/meg/achats/factures/{iban_changed_and_paid}?payer={iban_changed_and_paid}#confirmer"' in (
-        client.get(f"/meg/achats/factures/{iban_changed_and_paid}").get_data(as_text=True))
+    assert "Refusé : RIB non confirmé par téléphone" in settlements
+    # A refusal for a suspected fraud: no one-click « Payer » in the list, the reason on the invoice first.
+    assert f"payer={invoice_id}" not in settlements and "Motif du refus à lire avant de payer" in settlements
+    assert ("Un administrateur de Libeo a refusé le dernier paiement de cette facture, retenu pour nouvel IBAN du "
+            "fournisseur : « RIB non confirmé par téléphone »") in invoice
+    assert f'href="/meg/achats/factures/{invoice_id}?payer={invoice_id}#confirmer"' in (
+        client.get(f"/meg/achats/factures/{invoice_id}").get_data(as_text=True))
+    confirmation = text(client.get(f"/meg/achats/factures/{invoice_id}?payer={invoice_id}"))
+    assert "« RIB non confirmé par téléphone »" in confirmation
+    assert "J'ai vérifié l'IBAN auprès du fournisseur" in confirmation
+    # Confirmed without ticking it (a crafted post): refused, nothing sent.
+    refused = text(_meg_pay(client, invoice_id))
+    assert "Cochez « J'ai vérifié l'IBAN auprès du fournisseur »" in refused
+    with apps.libeo.app_context():
+        assert libeo_db.session.scalar(select(Payment.status).order_by(Payment.id.desc())) is PaymentStatus.CANCELLED
+    client.post(f"/meg/achats/factures/{invoice_id}/payer",
+                data={"execution_date": DAY.isoformat(), "refusal_seen": "y"})
+    assert "À approuver dans Libeo" in text(client.get(f"/meg/achats/factures/{invoice_id}"))
 
 
 def test_meg_journals_the_iban_change_and_the_connection(iban_changed_and_paid, apps, client, meg_app, connected):

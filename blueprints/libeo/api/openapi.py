@@ -260,7 +260,8 @@ _DATETIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
 PAYMENT = {
     "type": "object",
     "required": [
-        "id", "status", "status_label", "hold_reasons", "hold_details", "amount_cents", "currency", "execution_date",
+        "id", "version", "status", "status_label", "hold_reasons", "hold_details", "amount_cents", "currency",
+        "execution_date",
         "transmitted_at", "accepted_at", "bank_status", "paid_on", "paid_at", "failure_reason", "failure_code",
         "bank_text",
         "new_iban_required", "cancelled_at", "cancel_reason", "invoice_external_id", "initiated_by", "channel",
@@ -268,6 +269,12 @@ PAYMENT = {
     ],
     "properties": {
         "id": {"type": "integer", "minimum": 1},
+        "version": {
+            "type": "integer", "minimum": 1,
+            "description": "1 à la création du paiement, un de plus à chaque changement d'état. Une réponse "
+            "rejouée (même Idempotency-Key) redonne la version de la première réponse : un client garde le "
+            "récit de plus haute version, quel que soit l'ordre où il reçoit réponses et événements.",
+        },
         "status": {
             "type": "string",
             "enum": ["awaiting_approval", "scheduled", "file_ready", "transmitted", "accepted", "paid", "failed",

@@ -357,11 +357,11 @@ def _pay_once(account: Account, external_id: str, key: str, body: dict, path: st
             created = False
         payment = place_payment(account, invoice, order, invoice_is_new=created)
         answer = payment_json(payment)
-        complete(claim.record_id, 201, answer)
+        complete(claim, 201, answer)
         db.session.commit()
     except BaseException:
         db.session.rollback()
-        release(claim.record_id)
+        release(claim)
         db.session.commit()
         raise
     return 201, answer, False

@@ -3,6 +3,7 @@
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user
 
+from core.french import of
 from core.security import safe_next_url
 from core.throttle import client_address, configured, signed_in_user, submitted_account
 from core.views import log_out, password_change_page, show_domain_error
@@ -40,7 +41,7 @@ def signup():
         else:
             db.session.commit()
             _start_session(account.users[0])
-            flash(f"Bienvenue ! Le compte Libeo de {account.name} est créé (formule Gratuit).", "success")
+            flash(f"Bienvenue ! Le compte Libeo {of(account.name)} est créé (formule Gratuit).", "success")
             if not account.has_debtor_iban:
                 flash(NO_DEBTOR_IBAN, "warning")
             return redirect(url_for("invoices.list_invoices"))

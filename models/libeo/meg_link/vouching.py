@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.dates import utcnow
+from core.french import of
 from models.libeo.accounts.keys import active_api_key, issue_meg_api_key, revoke_api_key
 from models.libeo.accounts.models import Account, LibeoUser, Plan
 from models.libeo.accounts.services import (
@@ -133,7 +134,7 @@ def vouch(account: Account, profile: MegProfile) -> None:
         verify_account(
             account,
             f"vérifié par MEG ({profile.email or profile.subject}, "
-            f"administrateur « Achats » de {profile.company_name})",
+            f"administrateur « Achats » {of(profile.company_name)})",
             profile.email or None,
         )
 
@@ -246,7 +247,7 @@ def connect_account(account: Account, access_token: str, company_name: str) -> C
 def admin_must_connect(company_name: str) -> str:
     return (
         f"Votre compte Libeo est prêt, mais il n'est pas encore connecté à MEG : seul un administrateur "
-        f"du module « Achats » de {company_name} peut le connecter. Demandez-lui de cliquer sur « Payer » "
+        f"du module « Achats » {of(company_name)} peut le connecter. Demandez-lui de cliquer sur « Payer » "
         "dans MEG puis sur « Me connecter avec MEG », ou de coller dans « Options » la clé que vous "
         "créerez dans « Configuration » → « Intégrations »."
     )
@@ -360,7 +361,7 @@ def finish_sign_in(account: Account, profile: MegProfile, access_token: str, ret
         return _stay_in_libeo("settings.integrations", user, messages, connection, return_to)
     if return_to:
         return SignInStep(return_to, user=user, done=True)
-    messages.append((f"Vous êtes connecté au compte Libeo de {account.name}.", "success"))
+    messages.append((f"Vous êtes connecté au compte Libeo {of(account.name)}.", "success"))
     return SignInStep("invoices.list_invoices", user=user, messages=tuple(messages), done=True)
 
 

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.dates import as_utc, paris_today, utcnow
+from core.french import of
 from core.setup import instance_secret
 from models.meg.companies.models import Company, User
 from models.meg.db import Model, db
@@ -56,10 +57,12 @@ class LibeoLinkError(Exception):
     """A refusal to show the user, in French; ``upgrade_url`` for the quota."""
 
     def __init__(self, message: str, *, field: str | None = None, upgrade_url: str | None = None,
-                 not_connected: bool = False) -> None:
+                 not_connected: bool = False, suggestion: date | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        # The date the message proposes instead (« choisissez par exemple le lundi 07/12/2026 »).
+        self.suggestion = suggestion
         self.upgrade_url = upgrade_url
         self.not_connected = not_connected
 
@@ -290,7 +293,7 @@ def connect_company(company: Company, api_key: str, user: User | None) -> LibeoC
     if account.siret != company.siret:
         raise LibeoLinkError(
             f"Cette clé appartient au compte Libeo « {account.name} », dont le SIRET "
-            f"n'est pas celui de {company.name}. Utilisez la clé du compte Libeo de cette entreprise."
+            f"n'est pas celui {of(company.name)}. Utilisez la clé du compte Libeo de cette entreprise."
         )
     account = _vouched(company, api_key, user, account)
     existing = db.session.scalar(_ROW_OF, {"company_id": company.id})

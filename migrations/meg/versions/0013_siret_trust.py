@@ -1,7 +1,7 @@
 """A SIRET MEG can vouch for: who or what confirmed it
 
-Revision ID: 0012_siret_trust
-Revises: 0011_libeo_quota
+Revision ID: 0013_siret_trust
+Revises: 0012_payment_versions
 Create Date: 2026-12-04 18:50:00
 
 ``company.siret_trusted_by`` / ``siret_trusted_at``: the company's
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0012_siret_trust'
-down_revision = '0011_libeo_quota'
+revision = "0013_siret_trust"
+down_revision = "0012_payment_versions"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """What keeps Libeo from executing a connected account's transfers, as MEG last read it
 
-Revision ID: 0013_libeo_waiting_for
-Revises: 0012_siret_trust
+Revision ID: 0016_libeo_waiting_for
+Revises: 0015_direct_debit
 Create Date: 2026-12-04 19:30:00
 
 ``libeo_connection.account_waiting_for``: Libeo's sentence (account not
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0013_libeo_waiting_for'
-down_revision = '0012_siret_trust'
+revision = '0016_libeo_waiting_for'
+down_revision = '0015_direct_debit'
 branch_labels = None
 depends_on = None
 
