@@ -196,6 +196,8 @@ def account_json(account, quota: PaymentQuota) -> dict:
         "payment_limit": quota.limit,
         "accountant_email": account.accountant_email,
         "verified": account.is_verified,
+        # Why Libeo would not execute the account's transfers now (and what lifts it); null when it would.
+        "waiting_for": account.execution_blocker,
     }
 
 
