@@ -206,13 +206,28 @@ def test_a_squatted_siret_is_taken_back_by_its_meg_administrator(apps, meg_app, 
     squatter.post(created.headers["Location"] + "/payer",
                   data={"execution_date": earliest_execution_date(paris_today()).isoformat()})
 
-    # Garage Leroy's Achats administrator clicks « Payer » in MEG, then « Me connecter avec MEG ».
+    # Garage Leroy's Achats administrator clicks « Payer » in MEG, then « Me connecter avec MEG »: the
+    # account has been used, so it is not dispossessed on MEG's word alone; support reviews it.
     browser = Browser(apps)
     browser.meg_login()
-    form = consent_and_come_back(browser, meg_app)
+    review = consent_and_come_back(browser, meg_app)
+    assert browser.url.endswith("/libeo/connexion-meg/compte-existant")
+    assert "il ne lui est pas retiré sans examen. Le support de Libeo examine la demande" in text(review)
+    with libeo_app.app_context():
+        kept = libeo_db.session.get(Account, squatter_id)
+        assert (kept.siret, kept.lost_siret) == (GARAGE_SIRET, None)
+    assert apps.root.test_client().get("/libeo/api/v1/me",
+                                       headers={"Authorization": f"Bearer {squatter_key}"}).status_code == 200
+    assert "SIRET 851 234 567 00002 revendiqué par gerant@garage-leroy.fr" in text(squatter.get("/libeo/journal/"))
+    cli = apps.root.test_cli_runner()
+    listed = cli.invoke(args=["libeo", "review-siret"]).output
+    assert "Garage Leroy (faux) (85123456700002) : SIRET 851 234 567 00002 revendiqué" in listed
+    decided = cli.invoke(args=["libeo", "review-siret", "--siret", GARAGE_SIRET, "--take-back"])
+    assert decided.exit_code == 0 and "SIRET 85123456700002 retiré" in decided.output, decided.output
+
+    # Support decided: the company's administrator now creates its verified account.
+    consent_and_come_back(browser, meg_app)
     assert browser.url.endswith("/libeo/connexion-meg/compte")
-    claim = shown(form)
-    assert "Un compte Libeo non vérifié utilise déjà ce SIRET (« Garage Leroy (faux) »)" in claim
     done = create_account_form(browser)
     assert done.status_code == 302
 
@@ -233,7 +248,8 @@ def test_a_squatted_siret_is_taken_back_by_its_meg_administrator(apps, meg_app, 
     told = text(squatter.get("/libeo/factures/"))
     assert "SIRET à confirmer." in told and "Le SIRET 851 234 567 00002 a été confirmé par un autre compte" in told
     assert "X-1" in told
-    assert "SIRET 851 234 567 00002 confirmé par un autre compte Libeo" in text(squatter.get("/libeo/journal/"))
+    assert "SIRET 851 234 567 00002 confirmé par un autre compte Libeo (décision du support de Libeo)" in text(
+        squatter.get("/libeo/journal/"))
     assert apps.root.test_client().get("/libeo/api/v1/me",
                                        headers={"Authorization": f"Bearer {squatter_key}"}).status_code == 401
 
@@ -244,6 +260,23 @@ def test_a_squatted_siret_is_taken_back_by_its_meg_administrator(apps, meg_app, 
     with libeo_app.app_context():
         assert libeo_db.session.scalar(select(Payment.status).where(Payment.account_id == squatter_id)) is (
             PaymentStatus.SCHEDULED)
+
+
+@pytest.mark.usefixtures("demo", "libeo_oauth_client")
+def test_an_unused_squatting_account_loses_the_siret_to_its_meg_administrator(apps, meg_app, libeo_app):
+    squatter_id, squatter_key = libeo_account(libeo_app, name="Garage Leroy (faux)", siret=GARAGE_SIRET,
+                                              email="escroc@exemple.fr", verified=False)
+    browser = Browser(apps)
+    browser.meg_login()
+    form = consent_and_come_back(browser, meg_app)
+    assert browser.url.endswith("/libeo/connexion-meg/compte")
+    assert "Un compte Libeo non vérifié utilise déjà ce SIRET (« Garage Leroy (faux) »)" in shown(form)
+    assert create_account_form(browser).status_code == 302
+    with libeo_app.app_context():
+        lost = libeo_db.session.get(Account, squatter_id)
+        assert (lost.siret, lost.lost_siret) == (None, GARAGE_SIRET)
+    assert apps.root.test_client().get("/libeo/api/v1/me",
+                                       headers={"Authorization": f"Bearer {squatter_key}"}).status_code == 401
 
 
 @pytest.mark.usefixtures("demo", "libeo_oauth_client")

@@ -25,6 +25,8 @@ CSRF_EXEMPT = {
     "libeo": {
         "api.put_invoice": "REST API, authenticated by the API key only (Authorization header)",
         "api.pay": "REST API, authenticated by the API key only (Authorization header)",
+        "api.cancel_payment": "REST API, authenticated by the API key only (Authorization header)",
+        "api.pay_batch": "REST API, authenticated by the API key only (Authorization header)",
         "api.delete_key": "REST API, authenticated by the API key only (Authorization header)",
         "api.cancel_payment": "REST API, authenticated by the API key only (Authorization header)",
         "api.put_document": "REST API, authenticated by the API key only (Authorization header)",

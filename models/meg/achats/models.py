@@ -69,6 +69,11 @@ class Supplier(Model):
         return format_iban(self.iban) if self.iban else "aucun (il prélève lui-même ses factures)"
 
     @property
+    def iban_masked(self) -> str:
+        """As every page about paying shows it (the whole IBAN is in the supplier's form)."""
+        return mask_iban(self.iban)
+
+    @property
     def bank_name(self) -> str | None:
         """The bank of the IBAN (schwifty's registry), shown next to every IBAN."""
         return bank_name(self.iban)

@@ -30,14 +30,16 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    or_,
     select,
     update,
 )
-from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
+from sqlalchemy.orm import Mapped, contains_eager, joinedload, mapped_column, relationship
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.banks import bank_name
 from core.calendar import default_execution_date, is_business_day, next_business_day
-from core.dates import as_utc, date_fr, paris_today, utcnow
+from core.dates import DueFlag, as_utc, date_fr, due_flag, paris_today, utcnow
 from core.money import format_amount
 from core.validators import mask_iban
 from models.meg.achats.models import PaymentMode, SupplierInvoice
@@ -144,6 +146,10 @@ class PaymentAttempt(Model):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     # A sync worker replaying this request owns it until then.
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The version of Libeo's account recorded here: only a newer one replaces it (``record``).
+    libeo_version: Mapped[int | None] = mapped_column()
+    # While « Vérification en cours »: why the last replay could not settle it, and what to do.
+    pending_reason: Mapped[str | None] = mapped_column(String(300))
 
     invoice: Mapped[SupplierInvoice] = relationship()
 
@@ -212,29 +218,78 @@ class PaymentAttempt(Model):
         """Libeo can still cancel it (scheduled or held), and MEG knows which payment it is."""
         return self.status in CANCELLABLE_STATES and self.libeo_payment_id is not None
 
-    def record(self, info: LibeoPaymentInfo) -> None:
-        """Libeo's account of the payment replaces what MEG knew (answers and events carry all of it)."""
-        self.libeo_payment_id = info.id
-        self.status = _state_of(info.status)
-        self.execution_date = info.execution_date
-        self.paid_at = info.paid_at
-        self.failure_reason = info.failure_reason
-        self.transmitted_at = info.transmitted_at
-        self.accepted_at = info.accepted_at
-        self.bank_status = info.bank_status
-        self.paid_on = info.paid_on
-        self.failure_code = info.failure_code
-        self.new_iban_required = info.new_iban_required
-        self.libeo_label = info.status_label
-        self.payee_iban = info.payee_iban or self.payee_iban
-        self.cancel_reason = info.cancel_reason
-        # A payment refused after a hold keeps why it was held: MEG says it before paying again.
-        self.hold_reasons = list(info.hold_reasons) or (
-            self.hold_reasons if self.status is PaymentState.CANCELLED and self.cancel_reason else [])
-        self.hold_details = list(info.hold_details)
-        self.refusal = None
-        self.refusal_code = None
-        self.claimed_until = None
+    def unknown_outcome(self) -> str | None:
+        """While « Vérification en cours »: why MEG does not know the outcome yet, and what to do (or None)."""
+        return self.pending_reason if self.status is PaymentState.REQUESTED else None
+
+    def record(self, info: LibeoPaymentInfo) -> bool:
+        """Libeo's account of the payment replaces what MEG knew (answers and events carry all of it), if newer.
+
+        Whoever writes (the answer to a click, a replay, the events feed, in any
+        process), one conditional UPDATE writes it only over an older version
+        of Libeo's account, or over none: no ordering of writers moves a
+        payment back. Returns whether it was written; if not, the row is read
+        again when next used (the newer account another writer recorded).
+        """
+        values = {
+            "libeo_payment_id": info.id, "status": _state_of(info.status), "execution_date": info.execution_date,
+            "paid_at": info.paid_at, "failure_reason": info.failure_reason, "transmitted_at": info.transmitted_at,
+            "accepted_at": info.accepted_at, "bank_status": info.bank_status, "paid_on": info.paid_on,
+            "failure_code": info.failure_code, "new_iban_required": info.new_iban_required,
+            "libeo_label": info.status_label, "cancel_reason": info.cancel_reason,
+            "hold_details": list(info.hold_details), "refusal": None, "refusal_code": None,
+            "claimed_until": None, "libeo_version": info.version, "pending_reason": None, "updated_at": utcnow(),
+            "payee_iban": info.payee_iban or self.payee_iban,
+            # A payment refused after a hold keeps why it was held: MEG says it before paying again.
+            "hold_reasons": list(info.hold_reasons) or (
+                list(self.hold_reasons or ()) if _state_of(info.status) is PaymentState.CANCELLED and info.cancel_reason
+                else []),
+        }
+        db.session.flush()
+        bound = {f"new_{name}": value for name, value in values.items()}
+        written = db.session.execute(_RECORD, {"attempt_id": self.id, "incoming": info.version or 0, **bound}).rowcount
+        if not written:
+            db.session.expire(self)
+            return False
+        for name, value in values.items():
+            set_committed_value(self, name, value)
+        return True
+
+    def refuse(self, message: str, code: str | None = None) -> bool:
+        """Libeo refused the request (its decision): written only while MEG knows nothing else of it."""
+        db.session.flush()
+        values = {"refusal": message[:500], "refusal_code": (code or "")[:40] or None, "updated_at": utcnow()}
+        if not db.session.execute(_REFUSE, {"attempt_id": self.id, "new_refusal": values["refusal"],
+                                            "new_code": values["refusal_code"],
+                                            "at": values["updated_at"]}).rowcount:
+            db.session.expire(self)
+            return False
+        for name, value in {**values, "status": PaymentState.REFUSED, "claimed_until": None}.items():
+            set_committed_value(self, name, value)
+        return True
+
+
+_RECORDED_COLUMNS = (
+    "libeo_payment_id", "status", "execution_date", "paid_at", "failure_reason", "transmitted_at", "accepted_at",
+    "bank_status", "paid_on", "failure_code", "new_iban_required", "libeo_label", "cancel_reason", "hold_reasons",
+    "hold_details", "refusal", "refusal_code", "claimed_until", "libeo_version", "pending_reason", "updated_at",
+    "payee_iban",
+)
+# Built once: every answer and event runs it. « Newer »: a higher version than MEG holds, or MEG holds none.
+_RECORD = (
+    update(PaymentAttempt)
+    .where(PaymentAttempt.id == bindparam("attempt_id"),
+           or_(PaymentAttempt.libeo_version.is_(None), PaymentAttempt.libeo_version < bindparam("incoming")))
+    .values({name: bindparam(f"new_{name}") for name in _RECORDED_COLUMNS})
+    .execution_options(synchronize_session=False)
+)
+_REFUSE = (
+    update(PaymentAttempt)
+    .where(PaymentAttempt.id == bindparam("attempt_id"), PaymentAttempt.status == PaymentState.REQUESTED)
+    .values(status=PaymentState.REFUSED, refusal=bindparam("new_refusal"), refusal_code=bindparam("new_code"),
+            claimed_until=None, updated_at=bindparam("at"))
+    .execution_options(synchronize_session=False)
+)
 
 
 def _state_of(status: str) -> PaymentState:
@@ -392,16 +447,19 @@ class Confirmation:
         return format_amount(self.invoice.amount_cents, self.invoice.currency)
 
 
-def confirmation(invoice: SupplierInvoice, today: date | None = None) -> Confirmation:
+def confirmation(invoice: SupplierInvoice, today: date | None = None, proposed: date | None = None) -> Confirmation:
+    """``proposed``: the date a refusal of the person's own proposed instead, shown in the field (within range)."""
     today = today or paris_today()
+    earliest, latest = next_business_day(today), today + MAX_SCHEDULE_AHEAD
+    default = default_execution_date(invoice.due_date, today)
     return Confirmation(
         invoice=invoice,
         iban=mask_iban(invoice.supplier.iban),
         bank=bank_name(invoice.supplier.iban),
         bic=invoice.supplier.bic_display,
-        default_date=default_execution_date(invoice.due_date, today),
-        earliest=next_business_day(today),
-        latest=today + MAX_SCHEDULE_AHEAD,
+        default_date=proposed if proposed is not None and earliest <= proposed <= latest else default,
+        earliest=earliest,
+        latest=latest,
     )
 
 
@@ -470,6 +528,13 @@ class LibeoState:
 
     def payment(self, invoice: SupplierInvoice) -> PaymentAttempt | None:
         return self.payments.get(invoice.id)
+
+    def due_flag(self, invoice: SupplierInvoice) -> DueFlag | None:
+        """« En retard » or « Échéance proche » for an invoice nothing settles yet (no payment under way)."""
+        payment = self.payments.get(invoice.id)
+        if invoice.is_paid or (payment is not None and payment.status.holds_invoice):
+            return None
+        return due_flag(invoice.due_date)
 
     def state_of(self, invoice: SupplierInvoice) -> tuple[str, str]:
         """The invoice's state in every list and page: (label, badge class)."""
@@ -574,6 +639,16 @@ def libeo_state(user: User, company: Company, invoices: list[SupplierInvoice]) -
                       needs_new_key=refusal is not None and refusal == connection_refusal(connection))
 
 
+def unknown_outcomes(company_id: int) -> list[PaymentAttempt]:
+    """The company's requests still « Vérification en cours », oldest first, with their invoices (« Options »)."""
+    return list(db.session.scalars(
+        select(PaymentAttempt).join(SupplierInvoice)
+        .options(contains_eager(PaymentAttempt.invoice))
+        .where(SupplierInvoice.company_id == company_id, PaymentAttempt.status == PaymentState.REQUESTED)
+        .order_by(PaymentAttempt.requested_at, PaymentAttempt.id)
+    ))
+
+
 def settled_through_libeo():
     """SQL condition: the invoice was paid through Libeo (it leaves « Règlements »)."""
     return exists().where(PaymentAttempt.invoice_id == SupplierInvoice.id, PaymentAttempt.status == PaymentState.PAID)
@@ -634,14 +709,15 @@ def check_execution_date(day: date, today: date | None = None) -> date:
     today = today or paris_today()
     if day < today:
         raise LibeoLinkError(f"La date d'exécution ne peut pas être passée : choisissez le {date_fr(today)} "
-                             "ou un jour suivant.", field="execution_date")
+                             "ou un jour suivant.", field="execution_date", suggestion=next_business_day(today))
     if day > today + MAX_SCHEDULE_AHEAD:
         raise LibeoLinkError("La date d'exécution doit être dans l'année qui vient.", field="execution_date")
     if not is_business_day(day):
         following = next_business_day(day)
         raise LibeoLinkError(
             f"Le {WEEKDAYS[day.weekday()]} {date_fr(day)} n'est pas un jour ouvré des banques : choisissez par "
-            f"exemple le {WEEKDAYS[following.weekday()]} {date_fr(following)}.", field="execution_date")
+            f"exemple le {WEEKDAYS[following.weekday()]} {date_fr(following)}.", field="execution_date",
+            suggestion=following)
     return day
 
 

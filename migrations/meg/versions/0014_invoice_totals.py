@@ -1,7 +1,7 @@
 """An invoice's totals as EN 16931 defines them, beside the amount due
 
-Revision ID: 0012_invoice_totals
-Revises: 0011_libeo_quota
+Revision ID: 0014_invoice_totals
+Revises: 0013_siret_trust
 Create Date: 2026-12-04 19:00:00
 
 ``supplier_invoice``: total without VAT, VAT, total with VAT, prepaid
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = "0012_invoice_totals"
-down_revision = "0011_libeo_quota"
+revision = "0014_invoice_totals"
+down_revision = "0013_siret_trust"
 branch_labels = None
 depends_on = None
 

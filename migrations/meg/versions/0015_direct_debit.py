@@ -1,7 +1,7 @@
 """The mandate a direct-debit invoice names is kept
 
-Revision ID: 0013_direct_debit
-Revises: 0012_invoice_totals
+Revision ID: 0015_direct_debit
+Revises: 0014_invoice_totals
 Create Date: 2026-12-04 19:10:00
 
 - ``supplier_invoice.mandate_reference`` and ``debited_iban``: the mandate
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = "0013_direct_debit"
-down_revision = "0012_invoice_totals"
+revision = "0015_direct_debit"
+down_revision = "0014_invoice_totals"
 branch_labels = None
 depends_on = None
 
