@@ -163,15 +163,15 @@ class Server:
 def phases(args) -> list[dict]:
     chosen = set(args.only.split(",")) if args.only else None
     if chosen:  # a row's reference page is measured with it
-        chosen |= {phase.reference for phase in PHASES if phase.name in chosen and phase.reference}
+        chosen |= {other for phase in PHASES if phase.name in chosen for other in (phase.reference, phase.per) if other}
     result = []
     for phase in PHASES:
         if chosen and phase.name not in chosen:
             continue
         spec = {"name": phase.name}
         if phase.consumes_invoices:
-            spec["limit"] = -(-args.pay_requests // args.concurrency)
-            spec["warmup_requests"] = WARMUP_PAY_REQUESTS
+            spec["limit"] = phase.requests or -(-args.pay_requests // args.concurrency)
+            spec["warmup_requests"] = 1 if phase.requests else WARMUP_PAY_REQUESTS
         result.append(spec)
     return result
 
@@ -229,6 +229,7 @@ def main(argv: list[str] | None = None) -> None:
             finally:
                 server.stop()
             result["meg_paid_ok"] = verify_meg_payments(env, result["meg_paid_invoice_ids"])
+            result["meg_selection_ok"] = verify_meg_payments(env, result.get("meg_selection_invoice_ids", []))
             result["size"] = size
             result["load_before"] = load
             runs.append(result)
