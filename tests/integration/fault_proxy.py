@@ -9,6 +9,7 @@ connection of its own and relays the answer, unless told otherwise:
   ``times``: only the first that many answers are lost, then they pass again;
 - ``down()``: connections are accepted and closed at once (nothing forwarded);
 - ``slow(seconds)``: answers are held that long before being relayed;
+- ``slow_answers(pattern, seconds)``: only the answers to matching requests;
 - ``heal()``: back to relaying everything.
 
 It only listens on 127.0.0.1 and serves at most a bounded number of
@@ -36,6 +37,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         self.is_down = False
         self.delay = 0.0
+        self.slowing: tuple[re.Pattern, float] | None = None
         self.dropped: list[str] = []
         self.forwarded: list[str] = []
         self._running = True
@@ -54,8 +56,11 @@ class FaultProxy:
     def slow(self, seconds: float) -> None:
         self.delay = seconds
 
+    def slow_answers(self, pattern: str, seconds: float) -> None:
+        self.slowing = (re.compile(pattern), seconds)
+
     def heal(self) -> None:
-        self.dropping, self.drops_left, self.is_down, self.delay = None, None, False, 0.0
+        self.dropping, self.drops_left, self.is_down, self.delay, self.slowing = None, None, False, 0.0, None
 
     def close(self) -> None:
         self._running = False
@@ -88,6 +93,8 @@ class FaultProxy:
             self.forwarded.append(line)
             if self.delay:
                 time.sleep(self.delay)
+            if self.slowing is not None and self.slowing[0].search(line):
+                time.sleep(self.slowing[1])
             client.sendall(answer)
         except OSError:
             pass

@@ -52,14 +52,13 @@ from models.meg.libeo_link.attempts import (
 )
 from models.meg.libeo_link.client import (
     LibeoApiError,
-    LibeoKeyRefused,
     LibeoPaymentInfo,
     LibeoUnheard,
     LibeoUnreachable,
 )
 from models.meg.libeo_link.connection import LibeoConnection, LibeoLinkError, PlanQuota, connection_of
 from models.meg.libeo_link.outbox import supersede_pending_updates
-from models.meg.libeo_link.paying import _adopt, _refuse, record_payment
+from models.meg.libeo_link.paying import _adopt, _refuse, pending_reason_for, record_payment
 
 # Libeo's batch takes at most this many; a page of « Règlements » shows 50.
 MAX_SELECTION = 200
@@ -330,8 +329,9 @@ def _send_all(connection: LibeoConnection, to_send: list[tuple[PaymentAttempt, b
     """Sends the selection in one call and records every answer heard; commits.
 
     Whole-call failures are those of one « Payer » (``paying.send``), for each item: unheard, it
-    stays « Vérification en cours » and is replayed alone; unreachable on a first sending,
-    the attempts this click created are forgotten; the key refused, each is refused.
+    stays « Vérification en cours » and is replayed alone; unreachable or answered before
+    anything was done (a refused key, 429), the attempts this click created are forgotten; only
+    Libeo's own refusal of the whole call refuses each.
     """
     client = connection.client()
     items = [(external_id(attempt.invoice_id), attempt.idempotency_key, attempt.request_body)
@@ -356,14 +356,26 @@ def _send_all(connection: LibeoConnection, to_send: list[tuple[PaymentAttempt, b
         db.session.commit()
         return
     except LibeoApiError as error:
-        if isinstance(error, LibeoKeyRefused):
+        if not error.decided:
+            # Not Libeo's decision (a refused key, « trop de requêtes », a server error): only Libeo's
+            # own refusal may refuse a payment.
             connection.record_failure(error)
-            message = "la connexion à Libeo a été révoquée."
-        else:
-            connection.record_success()
-            message = error.message
+            if not error.maybe_done:  # answered before anything was done: nothing was paid
+                for attempt, created in to_send:
+                    if created:
+                        db.session.delete(attempt)
+                    else:
+                        attempt.claimed_until = None
+                db.session.commit()
+                raise LibeoLinkError(error.message + " Rien n'a été payé.") from error
+            for attempt, _ in to_send:  # an earlier try may have reached Libeo: each is replayed alone
+                attempt.claimed_until = None
+                attempt.pending_reason = pending_reason_for(error)
+            db.session.commit()
+            return
+        connection.record_success()
         for attempt, _ in to_send:
-            _refuse(attempt, message, seen=True, code=error.code)
+            _refuse(attempt, error.message, seen=True, code=error.code)
         db.session.commit()
         raise LibeoLinkError(error.message, upgrade_url=error.upgrade_url) from error
     connection.record_success()
