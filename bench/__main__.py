@@ -2,9 +2,17 @@
 
 For each data size: fresh benchmark databases (SQLite files in a temporary
 folder, or PostgreSQL databases ``bench_meg`` / ``bench_libeo`` created by this
-command), bulk seeding, gunicorn on a free port of 127.0.0.1 serving
-``bench.wsgi:app``, the driver (``bench.driver``) in a subprocess, then
-gunicorn is stopped. Results go to ``bench/results/`` (JSON and Markdown).
+command), bulk seeding, then two passes, each with its gunicorns on free ports
+of 127.0.0.1 and the driver (``bench.driver``) in a subprocess:
+
+- in-process: the combined app (``bench.wsgi:app``), and beside it, in its own
+  gunicorn, the minimal list (``bench.reference:list_app``); every row but the
+  ones deployed apart;
+- socket: MEG and Libeo each in its own gunicorn (real HTTP between them),
+  on a copy of the seeded databases, and the minimal two-service pay (its
+  front and back services, each its own gunicorn and SQLite database).
+
+Results go to ``bench/results/`` (JSON and Markdown).
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from datetime import datetime
 from pathlib import Path
@@ -48,25 +57,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=16,
                         help="keep-alive connections loading the rows that read, spread over the users' "
                              "companies (default: %(default)s)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default: %(default)s)")
-    parser.add_argument("--threads", type=int,
-                        help="gunicorn threads per worker (default: 1; 4 with --transport socket, where each "
-                             "« Payer » holds a thread for MEG and one for Libeo)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="gunicorn workers of each server, products and references (default: %(default)s)")
+    parser.add_argument("--worker-class", choices=("sync", "gthread"), default="sync",
+                        help="the products' gunicorn workers (default: %(default)s, as the reference services, "
+                             "which always run sync workers)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads per product worker; more than 1 means gthread workers (default: %(default)s)")
     parser.add_argument("--pay-requests", type=int, default=500,
                         help="at most this many requests in each row that consumes fresh invoices (default: %(default)s)")
-    parser.add_argument("--transport", choices=("in-process", "socket"), default="in-process",
-                        help="how MEG reaches Libeo: the combined run's in-process WSGI transport, "
-                             "or a real loopback socket (default: %(default)s)")
+    parser.add_argument("--transport", default="in-process,socket",
+                        help="the passes, comma-separated: « in-process » (the combined app, MEG → Libeo through "
+                             "the in-process WSGI transport; every row), « socket » (MEG and Libeo deployed apart, "
+                             "each its own gunicorn, real HTTP between them, beside the minimal two-service pay; "
+                             "the « Payer » rows) (default: %(default)s)")
     parser.add_argument("--only", help="comma-separated rows to run (default: all): " + ", ".join(p.name for p in PHASES))
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (databases, logs)")
     args = parser.parse_args(argv)
     args.sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     if args.connections < args.concurrency:
         parser.error("--connections must be at least --concurrency (every user reads too)")
-    if args.threads is None:
-        args.threads = 4 if args.transport == "socket" else 1
-    if args.transport == "socket" and args.concurrency > args.workers * args.threads // 2:
-        parser.error("--transport socket needs concurrency <= workers*threads/2 (each « Payer » holds two threads)")
+    args.transports = [t.strip() for t in args.transport.split(",") if t.strip()]
+    if not args.transports or set(args.transports) - {"in-process", "socket"}:
+        parser.error("--transport: in-process, socket, or both (in-process,socket)")
     return args
 
 
@@ -90,16 +103,14 @@ def pg_databases(pg_url: str) -> tuple[str, str]:
     return tuple(base.set(database=n).render_as_string(hide_password=False) for n in ("bench_meg", "bench_libeo"))
 
 
-def environment(args, work: Path, port: int) -> dict[str, str]:
-    public = f"http://127.0.0.1:{port}"
+def environment(args, work: Path) -> dict[str, str]:
     env = {
         "INSTANCE_PATH": str(work / "instance"),
-        "PUBLIC_URL": public,
         "MEG_SECRET_KEY": "bench-meg-secret-key",
         "LIBEO_SECRET_KEY": "bench-libeo-secret-key",
         "MEG_ENCRYPTION_KEY": "bench-meg-encryption-key",
         "RATELIMIT_ENABLED": "0",
-        "IN_PROCESS_TRANSPORT": "1" if args.transport == "in-process" else "0",
+        "IN_PROCESS_TRANSPORT": "1",
         "HTTP_TIMEOUT": "30",
     }
     if args.db == "sqlite":
@@ -127,27 +138,36 @@ def seed_size(args, env: dict[str, str], size: int) -> list[dict]:
 
 
 class Server:
-    def __init__(self, args, env: dict[str, str], port: int, log: Path) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-        command = [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--worker-class", "gthread",
-                   "--threads", str(args.threads), "--bind", f"127.0.0.1:{port}", "--timeout", "120",
-                   "--keep-alive", "5", "--log-level", "warning", "bench.wsgi:app"]
+    """One gunicorn on a free port of 127.0.0.1, in its own process group."""
+
+    def __init__(self, name: str, target: str, env: dict[str, str], log: Path, *, workers: int,
+                 threads: int = 1, worker_class: str = "sync", probe: str = "/ref/hello",
+                 port: int | None = None) -> None:
+        self.name, self.probe = name, probe
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", worker_class,
+                   "--bind", f"127.0.0.1:{self.port}", "--timeout", "120", "--log-level", "warning"]
+        if worker_class == "gthread":
+            command += ["--threads", str(threads), "--keep-alive", "5"]
         self.log = open(log, "w")
-        self.process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=self.log,
+        self.process = subprocess.Popen([*command, target], cwd=ROOT, env={**os.environ, **env}, stdout=self.log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise SystemExit(f"bench: gunicorn exited ({self.process.returncode}), see {self.log.name}")
+                raise SystemExit(f"bench: {self.name} (gunicorn) exited ({self.process.returncode}), see {self.log.name}")
             try:
-                with urllib.request.urlopen(f"{self.url}/meg/hello", timeout=2) as r:
-                    if r.status == 200:
-                        return
+                request = urllib.request.Request(f"{self.url}{self.probe}", method="HEAD")
+                with urllib.request.urlopen(request, timeout=2):
+                    return
+            except urllib.error.HTTPError:
+                return  # it answers (a POST-only route says 405)
             except OSError:
                 time.sleep(0.2)
-        raise SystemExit(f"bench: gunicorn not ready after {timeout:.0f} s, see {self.log.name}")
+        raise SystemExit(f"bench: {self.name} not ready after {timeout:.0f} s, see {self.log.name}")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -160,13 +180,36 @@ class Server:
         self.log.close()
 
 
-def phases(args) -> list[dict]:
+class Servers:
+    """The gunicorns of one pass, started together (all ready before the load), stopped together."""
+
+    def __init__(self) -> None:
+        self.started: list[Server] = []
+
+    def start(self, *args, **kwargs) -> Server:
+        server = Server(*args, **kwargs)
+        self.started.append(server)
+        return server
+
+    def __enter__(self) -> Servers:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for server in reversed(self.started):
+            server.stop()
+
+    def wait_ready(self) -> None:
+        for server in self.started:
+            server.wait_ready()
+
+
+def phases(args, apart: bool) -> list[dict]:
     chosen = set(args.only.split(",")) if args.only else None
     if chosen:  # a row's reference page is measured with it
         chosen |= {phase.reference for phase in PHASES if phase.name in chosen and phase.reference}
     result = []
     for phase in PHASES:
-        if chosen and phase.name not in chosen:
+        if phase.apart != apart or (chosen and phase.name not in chosen):
             continue
         spec = {"name": phase.name}
         if phase.consumes_invoices:
@@ -176,10 +219,12 @@ def phases(args) -> list[dict]:
     return result
 
 
-def drive(args, env, server: Server, tenants: list[dict], work: Path, size: int) -> dict:
-    plan = {"base_url": server.url, "password": "bench-mot-de-passe-2026", "seconds": args.seconds,
-            "warmup": args.warmup, "rounds": args.rounds, "connections": args.connections, "tenants": tenants, "phases": phases(args)}
-    plan_path, result_path = work / f"plan-{size}.json", work / f"result-{size}.json"
+def drive(args, env, routes: dict[str, int], tenants: list[dict], plan_phases: list[dict], work: Path,
+          name: str) -> dict:
+    plan = {"routes": routes, "password": "bench-mot-de-passe-2026", "seconds": args.seconds,
+            "warmup": args.warmup, "rounds": args.rounds, "connections": args.connections, "tenants": tenants,
+            "phases": plan_phases}
+    plan_path, result_path = work / f"plan-{name}.json", work / f"result-{name}.json"
     plan_path.write_text(json.dumps(plan))
     budget = len(plan["phases"]) * (args.seconds + args.warmup + 0.2 * args.rounds + 30) + 120
     subprocess.run([sys.executable, "-m", "bench.driver", str(plan_path), str(result_path)], cwd=ROOT,
@@ -196,6 +241,78 @@ def verify_meg_payments(env: dict[str, str], invoice_ids: list[int]) -> int:
     return int(out.stdout.strip().splitlines()[-1])
 
 
+def _reference_command(env: dict[str, str], *argv: str) -> str:
+    out = subprocess.run([sys.executable, "-m", "bench.reference", *argv], cwd=ROOT, env={**os.environ, **env},
+                         check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def _product_options(args) -> dict:
+    worker_class = "gthread" if args.threads > 1 else args.worker_class
+    return {"workers": args.workers, "threads": args.threads, "worker_class": worker_class}
+
+
+def run_combined(args, env, work: Path, size: int, tenants: list[dict]) -> list[dict]:
+    """The combined app (MEG → Libeo in-process), the minimal list in its own gunicorn beside it."""
+    plan_phases = phases(args, apart=False)
+    if not plan_phases:
+        return []
+    with Servers() as servers:
+        reference = servers.start("minimal list", "bench.reference:list_app", env, work / f"list-{size}.log",
+                                  workers=args.workers, probe="/ref/reglements/1")
+        port = free_port()  # the products' own URL: their pages' links and the in-process transport's target
+        product = servers.start("MEG + Libeo", "bench.wsgi:app",
+                                {**env, "BENCH_SIDES": "meg,libeo", "PUBLIC_URL": f"http://127.0.0.1:{port}"},
+                                work / f"products-{size}.log", probe="/meg/hello", port=port,
+                                **_product_options(args))
+        servers.wait_ready()
+        routes = {"/meg": product.port, "/libeo": product.port, "/ref/hello": product.port,
+                  "/ref/reglements": reference.port}
+        result = drive(args, env, routes, tenants, plan_phases, work, f"combined-{size}")
+    paid = result["meg_paid_invoice_ids"]
+    for phase in result["phases"]:
+        if phase["name"] == "meg_pay":
+            phase["unconfirmed"] = len(paid) - verify_meg_payments(env, paid)
+    return result["phases"]
+
+
+def run_apart(args, env, work: Path, size: int, tenants: list[dict]) -> list[dict]:
+    """MEG and Libeo each in its own gunicorn, real HTTP between them; the minimal two-service pay likewise."""
+    plan_phases = phases(args, apart=True)
+    if not plan_phases:
+        return []
+    ref_env = {**env, "REF_FRONT_DATABASE_URL": f"sqlite:///{work / f'ref-front-{size}.sqlite3'}",
+               "REF_BACK_DATABASE_URL": f"sqlite:///{work / f'ref-back-{size}.sqlite3'}"}
+    _reference_command(ref_env, "init", str(args.companies))
+    meg_port, libeo_port = free_port(), free_port()
+    meg_env = {**env, "BENCH_SIDES": "meg", "IN_PROCESS_TRANSPORT": "0", "PUBLIC_URL": f"http://127.0.0.1:{meg_port}",
+               "LIBEO_URL": f"http://127.0.0.1:{libeo_port}/libeo"}
+    libeo_env = {**env, "BENCH_SIDES": "libeo", "IN_PROCESS_TRANSPORT": "0",
+                 "PUBLIC_URL": f"http://127.0.0.1:{libeo_port}", "MEG_URL": f"http://127.0.0.1:{meg_port}/meg"}
+    with Servers() as servers:
+        back = servers.start("minimal pay, back", "bench.reference:pay_back_app", ref_env,
+                             work / f"pay-back-{size}.log", workers=args.workers, probe="/ref/back/payments")
+        front = servers.start("minimal pay, front", "bench.reference:pay_front_app",
+                              {**ref_env, "REF_BACK_URL": back.url}, work / f"pay-front-{size}.log",
+                              workers=args.workers, probe="/ref/pay/1/1")
+        meg = servers.start("MEG", "bench.wsgi:app", meg_env, work / f"meg-{size}.log", probe="/meg/hello",
+                            port=meg_port, **_product_options(args))
+        libeo = servers.start("Libeo", "bench.wsgi:app", libeo_env, work / f"libeo-{size}.log",
+                              probe="/libeo/hello", port=libeo_port, **_product_options(args))
+        servers.wait_ready()
+        routes = {"/meg": meg.port, "/libeo": libeo.port, "/ref/hello": meg.port, "/ref/pay": front.port}
+        result = drive(args, env, routes, tenants, plan_phases, work, f"apart-{size}")
+    paid = result["meg_paid_invoice_ids"]
+    for phase in result["phases"]:
+        if phase["name"] == "meg_pay_apart":
+            phase["unconfirmed"] = len(paid) - verify_meg_payments(env, paid)
+        if phase["name"] == "ref_pay":
+            # Every click of the warm-up and of the row must have become a back-service payment.
+            clicks = phase["ok"] + WARMUP_PAY_REQUESTS * len(tenants)
+            phase["unconfirmed"] = max(0, clicks - int(_reference_command(ref_env, "count")))
+    return result["phases"]
+
+
 def revision() -> str:
     """The code measured: commit, and « -dirty » when tracked files differ from it."""
     try:
@@ -206,13 +323,38 @@ def revision() -> str:
     return out.stdout.strip() or "unknown"
 
 
+def copy_databases(args, env: dict[str, str], work: Path) -> dict[str, str]:
+    """A copy of both seeded databases, for the pass deployed apart: it pays the same fresh invoices."""
+    if args.db == "postgresql":
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        urls = {}
+        admin = make_url(args.pg_url).set(drivername="postgresql", database="postgres")
+        with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+            for key in ("MEG_DATABASE_URL", "LIBEO_DATABASE_URL"):
+                source = make_url(env[key])
+                name = f"{source.database}_apart"
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source.database}"')
+                urls[key] = source.set(database=name).render_as_string(hide_password=False)
+        return urls
+    urls = {}
+    for key, name in (("MEG_DATABASE_URL", "meg"), ("LIBEO_DATABASE_URL", "libeo")):
+        for suffix in ("", "-wal"):
+            source = work / f"{name}.sqlite3{suffix}"
+            if source.exists():
+                shutil.copyfile(source, work / f"{name}-apart.sqlite3{suffix}")
+        urls[key] = f"sqlite:///{work / f'{name}-apart.sqlite3'}"
+    return urls
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     RESULTS.mkdir(exist_ok=True)
     code = revision()
     work = Path(tempfile.mkdtemp(prefix="meg-libeo-bench-"))
-    port = free_port()
-    env = environment(args, work, port)
+    env = environment(args, work)
     runs = []
     try:
         for size in args.sizes:
@@ -220,26 +362,27 @@ def main(argv: list[str] | None = None) -> None:
             load = os.getloadavg()[0]
             started = time.perf_counter()
             tenants = seed_size(args, env, size)
-            print(f"[{size:,} invoices per side] seeded in {time.perf_counter() - started:.1f} s "
-                  f"({args.db}); gunicorn {args.workers}×{args.threads} on {port}", file=sys.stderr, flush=True)
-            server = Server(args, env, port, work / f"gunicorn-{size}.log")
-            try:
-                server.wait_ready()
-                result = drive(args, env, server, tenants, work, size)
-            finally:
-                server.stop()
-            result["meg_paid_ok"] = verify_meg_payments(env, result["meg_paid_invoice_ids"])
-            result["size"] = size
-            result["load_before"] = load
-            runs.append(result)
+            seeded = time.perf_counter() - started
+            print(f"[{size:,} invoices per side] seeded in {seeded:.1f} s ({args.db}, load {load:.1f})",
+                  file=sys.stderr, flush=True)
+            results = []
+            if "socket" in args.transports:
+                apart_env = {**env, **copy_databases(args, env, work)}
+            if "in-process" in args.transports:
+                results += run_combined(args, env, work, size, tenants)
+            if "socket" in args.transports:
+                results += run_apart(args, apart_env, work, size, tenants)
+            runs.append({"phases": results, "size": size, "load_before": load, "seed_seconds": seeded,
+                         "load_after": os.getloadavg()[0]})
     finally:
         if args.keep:
             print(f"bench: kept {work}", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
-    meta = {"db": args.db, "transport": args.transport, "companies": args.companies, "seconds": args.seconds,
-            "rounds": args.rounds,
-            "concurrency": args.concurrency, "connections": args.connections, "workers": args.workers, "threads": args.threads,
+    meta = {"db": args.db, "transport": " and ".join(args.transports), "companies": args.companies,
+            "seconds": args.seconds, "rounds": args.rounds, "concurrency": args.concurrency,
+            "connections": args.connections, "workers": args.workers, "threads": args.threads,
+            "worker_class": "gthread" if args.threads > 1 else args.worker_class,
             "command": " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
             "date": datetime.now().isoformat(timespec="seconds"), "cpus": os.cpu_count(), "revision": code}
     table = render(runs, meta)

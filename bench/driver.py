@@ -22,10 +22,11 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 SQL_HEADER = "X-SQL-Queries"
+HOST = "127.0.0.1"  # the only host ever loaded
 LIBEO_LOGIN = "/libeo/connexion"
 LIBEO_INVOICES = "/libeo/factures/"
 
@@ -42,39 +43,54 @@ class Reply:
 
 
 class Client:
-    """A keep-alive HTTP/1.1 connection with the cookies of one person, per path."""
+    """Keep-alive HTTP/1.1 connections (one per server) with the cookies of one person, per product.
 
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self.cookies: dict[str, dict[str, str]] = {"/meg": {}, "/libeo": {}}
-        self.conn: http.client.HTTPConnection | None = None
+    ``routes`` maps a path prefix to the port of the server that answers it
+    (the products, apart or combined, and the reference services); the
+    longest prefix wins. A server that closes each connection (gunicorn's sync
+    workers) gets a new one for the next request.
+    """
+
+    def __init__(self, host: str, routes: dict[str, int]) -> None:
+        self.host = host
+        self.routes = sorted(routes.items(), key=lambda item: -len(item[0]))
+        self.cookies: dict[str, dict[str, str]] = {"/meg": {}, "/libeo": {}, "/ref": {}}
+        self.conns: dict[int, http.client.HTTPConnection] = {}
+
+    def port(self, path: str) -> int:
+        for prefix, port in self.routes:
+            if path.startswith(prefix):
+                return port
+        raise DriverError(f"no server for {path}")
 
     def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+        for conn in self.conns.values():
+            conn.close()
+        self.conns.clear()
 
     def reconnect(self) -> None:
         self.close()
-        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
 
     def request(self, method: str, path: str, *, body: bytes | None = None, headers: dict | None = None,
                 keep_cookies: bool = True) -> Reply:
-        jar = self.cookies["/meg" if path.startswith("/meg") else "/libeo"]
+        jar = self.cookies["/meg" if path.startswith("/meg") else "/libeo" if path.startswith("/libeo") else "/ref"]
         headers = dict(headers or {})
         if jar:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
+        port = self.port(path)
         for attempt in (1, 2):
-            if self.conn is None:
-                self.reconnect()
+            conn = self.conns.get(port)
+            if conn is None:
+                conn = self.conns[port] = http.client.HTTPConnection(self.host, port, timeout=60)
             try:
-                self.conn.request(method, path, body=body, headers=headers)
-                response = self.conn.getresponse()
+                conn.request(method, path, body=body, headers=headers)
+                response = conn.getresponse()
                 data = response.read()
                 break
             except (http.client.HTTPException, ConnectionError, OSError):
                 # A keep-alive connection the server closed while idle: once more on a new one.
-                self.conn = None
+                conn.close()
+                del self.conns[port]
                 if attempt == 2:
                     raise
         if keep_cookies:
@@ -145,6 +161,18 @@ class Worker:
     def meg_settlements(self):
         return "GET", "/meg/achats/reglements", None, {}, 200
 
+    def meg_settlements_filtered(self):
+        # A supplier's Libeo invoices due this month, the largest first.
+        return ("GET", "/meg/achats/reglements?q=Fournisseur%201&mode=libeo&periode=mois&min=10&tri=-montant",
+                None, {}, 200)
+
+    def meg_settlements_searched(self):
+        # An amount typed the French way (« 1 234,50 »), accents and case ignored on the names.
+        return "GET", "/meg/achats/reglements?q=1%20234%2C50", None, {}, 200
+
+    def libeo_payments_filtered(self):
+        return "GET", "/libeo/paiements/?etat=payes&q=fournisseur&tri=-montant", None, {}, 200
+
     def meg_invoice(self):
         ids = self.tenant["meg_invoice_ids"] + self.tenant["meg_pay_pool"]
         invoice_id = ids[self.cursor["detail"] % len(ids)]
@@ -175,6 +203,14 @@ class Worker:
         self.tenant.setdefault("paid", []).append(invoice_id)
         body = urlencode({"csrf_token": self.meg_csrf, "next": "/meg/achats/reglements"}).encode()
         return "POST", f"/meg/achats/factures/{invoice_id}/payer", body, FORM, 302
+
+    # Deployed apart: the same « Payer », MEG and Libeo each in its own gunicorn.
+    meg_pay_apart = meg_pay
+
+    def ref_pay(self):
+        """The minimal two-service pay: a click on the front service, its call to the back one."""
+        self.cursor["ref_pay"] += 1
+        return "POST", f"/ref/pay/{self.tenant['number']}/{self.cursor['ref_pay']}", b"", FORM, 302
 
 
 @dataclass
@@ -269,16 +305,15 @@ def _parallel_indexed(workers: list[Worker], job) -> None:
 def main(plan_path: str, result_path: str) -> None:
     with open(plan_path) as f:
         plan = json.load(f)
-    url = urlsplit(plan["base_url"])
-    if url.hostname != "127.0.0.1":
-        raise SystemExit("bench.driver: only 127.0.0.1 may be loaded")
     tenants = plan["tenants"]
     connections = max(len(tenants), plan.get("connections", len(tenants)))
     # Connection i signs in as tenant i mod n: the first n are the paying users.
-    workers = [Worker(tenants[i % len(tenants)], Client(url.hostname, url.port)) for i in range(connections)]
+    workers = [Worker(tenants[i % len(tenants)], Client(HOST, plan["routes"])) for i in range(connections)]
     payers = workers[:len(tenants)]
-    libeo_pages = any(p["name"] == "libeo_invoices" for p in plan["phases"])
-    _parallel(workers, lambda w: w.login(plan["password"], libeo_pages))
+    names = {p["name"] for p in plan["phases"]}
+    libeo_pages = bool(names & {"libeo_invoices", "libeo_payments_filtered"})
+    if names - {"ref_hello", "ref_settlements", "ref_pay", "libeo_hello", "libeo_api_me", "libeo_api_pay"}:
+        _parallel(workers, lambda w: w.login(plan["password"], libeo_pages))
     # Rows that read are measured in rounds, each a slice of their time, in turn with
     # the other rows (reference pages included): a slow spell of the machine then
     # falls on every row alike instead of on the one it happened to meet.

@@ -15,22 +15,35 @@ class Phase:
     reference: str | None = None
     ratio: float | None = None
     p95_ms: float | None = None
+    # At most this multiple of the reference's p95.
+    p95_ratio: float | None = None
+    # Measured with the products deployed apart (two gunicorns, real HTTP between them).
+    apart: bool = False
 
 
-BARE_HELLO, MINIMAL_LIST = "ref_hello", "ref_settlements"
+BARE_HELLO, MINIMAL_LIST, MINIMAL_PAY = "ref_hello", "ref_settlements", "ref_pay"
 PHASES = [
-    Phase("ref_hello", "Reference: bare Flask « hello »"),
-    Phase("ref_settlements", "Reference: minimal Flask + SQLAlchemy list of the same 50 invoices"),
+    Phase("ref_hello", "Reference: bare Flask « hello » (in the products' server)"),
+    Phase("ref_settlements", "Reference: minimal Flask + SQLAlchemy list of the same 50 invoices (own gunicorn)"),
     Phase("meg_hello", "MEG `hello` (its own stack)", reference=BARE_HELLO),
     Phase("meg_settlements", "MEG « Règlements », page 1", reference=MINIMAL_LIST, ratio=0.6),
+    # A filtered, sorted or searched list keeps the « Règlements » budget.
+    Phase("meg_settlements_filtered", "MEG « Règlements », searched, filtered and sorted", reference=MINIMAL_LIST,
+          ratio=0.6),
+    Phase("meg_settlements_searched", "MEG « Règlements », an amount searched", reference=MINIMAL_LIST, ratio=0.6),
     Phase("meg_invoice", "MEG invoice detail", reference=MINIMAL_LIST),
     Phase("libeo_hello", "Libeo `hello` (its own stack)", reference=BARE_HELLO),
     Phase("libeo_invoices", "Libeo invoice list, page 1", reference=MINIMAL_LIST),
+    Phase("libeo_payments_filtered", "Libeo « Paiements », a state tab searched and sorted", reference=MINIMAL_LIST,
+          ratio=0.6),
     Phase("libeo_api_me", "Libeo API `GET /me`", reference=BARE_HELLO, ratio=0.4),
     Phase("libeo_api_pay", "Libeo API pay (`POST …/payments`)", True, reference=BARE_HELLO),
-    Phase("meg_pay", "MEG « Payer » → Libeo, end to end", True, reference=BARE_HELLO, p95_ms=60.0),
+    Phase("meg_pay", "MEG « Payer » → Libeo, end to end (in-process)", True, reference=BARE_HELLO, p95_ms=60.0),
+    Phase("ref_pay", "Reference: minimal two-service pay, deployed apart", True, apart=True),
+    Phase("meg_pay_apart", "MEG « Payer » → Libeo, deployed apart", True, reference=MINIMAL_PAY, ratio=0.7,
+          p95_ratio=1.5, apart=True),
 ]
-REFERENCE_LABELS = {BARE_HELLO: "bare hello", MINIMAL_LIST: "minimal list"}
+REFERENCE_LABELS = {BARE_HELLO: "bare hello", MINIMAL_LIST: "minimal list", MINIMAL_PAY: "minimal pay"}
 BY_NAME = {p.name: p for p in PHASES}
 
 
@@ -41,6 +54,8 @@ def _verdict(phase: Phase, size: int, met: bool, what: str) -> str:
 def _per_side(counts: dict[str, int], suffix: str = "") -> str:
     """« 7 » for one side, « 9 + 5 » for MEG + Libeo, a range if requests differed."""
     meg, libeo = set(), set()
+    if set(counts) <= {"?"}:
+        return "—"  # a reference service: not counted
     for header in counts:
         parts = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
         if not parts:
@@ -80,13 +95,17 @@ def _constancy(runs: list[dict], results: dict, names: list[str]) -> str:
 
 def render(runs: list[dict], meta: dict) -> str:
     db = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[meta["db"]]
+    workers = (f"{meta['workers']} sync workers" if meta.get("worker_class", "sync") == "sync"
+               else f"{meta['workers']} workers × {meta['threads']} threads")
     lines = [
-        f"MEG ↔ Libeo benchmark — {db}, {meta['companies']:,} companies per side, gunicorn "
-        f"{meta['workers']} workers × {meta['threads']} thread{'s' if meta['threads'] != 1 else ''}, driver (separate process): "
+        f"MEG ↔ Libeo benchmark — {db}, {meta['companies']:,} companies per side, each server a gunicorn of "
+        f"{workers} (references: {meta['workers']} sync workers), driver (separate process): "
         f"{meta.get('connections', meta['concurrency'])} connections on the rows that read, "
-        f"{meta['concurrency']} users on the rows that pay, {meta['seconds']:g} s per row (reading rows in {meta.get('rounds', 1)} interleaved rounds), {meta['cpus']} CPUs, MEG → Libeo "
-        f"{meta['transport']}, {meta['date']}; 1-min load average before each size: "
-        + " / ".join(f"{run['load_before']:.1f}" for run in runs),
+        f"{meta['concurrency']} users on the rows that pay, {meta['seconds']:g} s per row (reading rows in "
+        f"{meta.get('rounds', 1)} interleaved rounds), {meta['cpus']} CPUs, MEG → Libeo {meta['transport']}, "
+        f"{meta['date']}; 1-min load average before and after each size: "
+        + " / ".join(f"{run['load_before']:.1f}–{run.get('load_after', run['load_before']):.1f}" for run in runs)
+        + "; seeding: " + " / ".join(f"{run['seed_seconds']:.0f} s" for run in runs if "seed_seconds" in run),
         f"`{meta['command']}` on `{meta['revision']}`",
         "",
         "| Request | Invoices / side | req/s | p50 ms | p95 ms | p99 ms | SQL / req | commits / req | vs reference | requests (errors) |",
@@ -113,10 +132,15 @@ def render(runs: list[dict], meta: dict) -> str:
             if phase.p95_ms is not None and r.get("p95") is not None:
                 verdicts.append(_verdict(phase, run["size"], r["p95"] * 1000 <= phase.p95_ms,
                                          f"p95 {r['p95'] * 1000:.1f} ms (budget ≤ {phase.p95_ms:g} ms)"))
-            errors = sum(r["errors"].values())
-            if name == "meg_pay":
-                # A refused « Payer » still redirects: count what MEG recorded as paid instead.
-                errors = max(errors, len(run["meg_paid_invoice_ids"]) - run["meg_paid_ok"])
+            if phase.p95_ratio is not None and r.get("p95") is not None and reference and reference.get("p95"):
+                p95_ratio = r["p95"] / reference["p95"]
+                ratio += f", p95 {p95_ratio:.2f} ×"
+                verdicts.append(_verdict(phase, run["size"], p95_ratio <= phase.p95_ratio,
+                                         f"p95 {r['p95'] * 1000:.1f} ms = {p95_ratio:.2f} × the "
+                                         f"{REFERENCE_LABELS[phase.reference]}'s {reference['p95'] * 1000:.1f} ms "
+                                         f"(budget ≤ {phase.p95_ratio:g} ×)"))
+            # A refused « Payer » still redirects: the pay rows count what was recorded as paid instead.
+            errors = max(sum(r["errors"].values()), r.get("unconfirmed", 0))
             lines.append(
                 f"| {phase.label} | {run['size']:,} | {rps:,.0f} | {_ms(r.get('p50'))} | {_ms(r.get('p95'))} | "
                 f"{_ms(r.get('p99'))} | {_per_side(r['sql'])} | {_per_side(r['sql'], '_commits')} | {ratio} | {r['requests']:,} ({errors}) |"
@@ -131,10 +155,13 @@ def render(runs: list[dict], meta: dict) -> str:
         "only read ends without one and is not counted). "
         "A range (5–6) means the row's requests differ in kind, not in data size: the detail of a "
         "« Virement par Libeo » invoice also reads its Libeo payment attempts. "
-        "vs reference: requests per second as a fraction of a reference page of the same server, same run "
-        "(bare hello: a Flask app with one route and nothing else; minimal list: a bare Flask + Flask-SQLAlchemy "
-        "page listing the same 50 invoices, no login, layout or CSRF). The pay rows each use fresh invoices (and "
-        "fresh Idempotency-Keys), "
-        "so they stop after their pool of invoices.",
+        "vs reference: requests per second as a fraction of the reference's, same run (bare hello: a Flask app "
+        "with one route and nothing else, mounted in the products' server; minimal list: a minimal Flask + "
+        "SQLAlchemy 2 ORM app in its own gunicorn listing the same 50 invoices, no login, layout or CSRF; "
+        "minimal pay: a front service recording the request and its answer, calling a back service that claims "
+        "the key, takes a quota slot and inserts the payment, each its own gunicorn and SQLite database, beside "
+        "MEG and Libeo deployed apart, each its own gunicorn). The pay rows each use fresh invoices (and fresh "
+        "Idempotency-Keys), so they stop after their pool of invoices; the pass deployed apart pays the same "
+        "invoices on a copy of the seeded databases.",
     ]
     return "\n".join(lines)

@@ -14,11 +14,12 @@ companies have, so the table isolates the effect of data volume.
 
 from __future__ import annotations
 
+import itertools
 import math
 import secrets
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from operator import itemgetter
 from pathlib import Path
 
 from schwifty import IBAN
@@ -97,30 +98,82 @@ def libeo_key() -> tuple[str, str]:
     return public_id, f"{KEY_PREFIX}{public_id}_{secrets.token_urlsafe(32)}"
 
 
-def _write(conn, table, rows: list[dict]) -> None:
-    """COPY on PostgreSQL, one driver-level executemany on SQLite.
+CHUNK = 50_000  # rows built and written at a time: memory stays bounded at a million invoices
 
-    Values go through each column type's own bind processor (enums, dates),
-    so the rows read exactly as if the ORM had written them.
+
+def _processor(conn, column):
+    """The column type's bind processor, remembering each distinct value's result (dates, enums and
+    timestamps repeat across a million rows)."""
+    process = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    if process is None:
+        return None
+    seen: dict = {}
+
+    def cached(value):
+        if value is None:
+            return None
+        try:
+            return seen[value]
+        except KeyError:
+            result = seen[value] = process(value)
+            return result
+        except TypeError:  # not hashable
+            return process(value)
+
+    return cached
+
+
+def _write(conn, table, rows) -> None:
+    """COPY on PostgreSQL, one driver-level executemany per chunk on SQLite.
+
+    ``rows``: a list of dicts, or an iterable of such lists (chunks). Values
+    go through each column type's own bind processor (enums, dates), so the
+    rows read exactly as if the ORM had written them.
     """
-    if not rows:
-        return
-    names = list(rows[0])
-    pick = itemgetter(*names)
-    values = [pick(row) for row in rows] if len(names) > 1 else [(pick(row),) for row in rows]
-    for i, name in enumerate(names):
-        process = table.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-        if process is not None:
-            values = [row[:i] + (None if row[i] is None else process(row[i]),) + row[i + 1 :] for row in values]
+    chunks = [rows] if isinstance(rows, list) else rows
+    processors = names = None
+    for chunk in chunks:
+        if not chunk:
+            continue
+        if names is None:
+            names = list(chunk[0])
+            processors = [_processor(conn, table.c[name]) for name in names]
+        columns = []
+        for name, process in zip(names, processors, strict=True):
+            values = [row[name] for row in chunk]
+            columns.append(values if process is None else list(map(process, values)))
+        _write_values(conn, table, names, list(zip(*columns, strict=True)))
+
+
+def _write_values(conn, table, names: list[str], values: list[tuple]) -> None:
     columns = ", ".join(f'"{name}"' for name in names)
     if conn.dialect.name == "postgresql":
-        with conn.connection.driver_connection.cursor() as cursor:
-            with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
-                for row in values:
-                    copy.write_row(row)
+        cursor = conn.connection.driver_connection.cursor()
+        with cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
+            for row in values:
+                copy.write_row(row)
     else:
         placeholders = ", ".join("?" for _ in names)
         conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({columns}) VALUES ({placeholders})', values)
+
+
+@contextmanager
+def _bulk_load(db, tables: list):
+    """One transaction to write ``tables``' rows in, their secondary indexes dropped before and built
+    after (building an index once is much faster than keeping it up to date row by row)."""
+    with db.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":  # this connection only, before its transaction: a lost load is redone
+            conn.connection.driver_connection.execute("PRAGMA synchronous=OFF")
+        with conn.begin():
+            indexes = [index for model in tables for index in model.__table__.indexes]
+            for index in indexes:
+                index.drop(conn)
+            yield conn
+            for index in indexes:
+                index.create(conn)
+            _reset_sequences(conn, [model.__table__ for model in tables])
+        if conn.dialect.name == "sqlite":
+            conn.connection.driver_connection.execute("PRAGMA synchronous=NORMAL")
 
 
 def _reset_sequences(conn, tables) -> None:
@@ -229,35 +282,38 @@ def _seed_meg(db, plan, tenants, owners, keys, ibans, password_hash, today, now)
                       "full_name": f"Expert {f:02d}", "password_hash": password_hash,
                       "session_token": secrets.token_urlsafe(32), "accounting_firm_id": f, "created_at": now})
 
-    invoices, payments = [], []
-    for k in range(1, plan.invoices + 1):
-        company = owners[k - 1]
-        slot = _tenant_slot(plan, owners, k)
-        pool = slot is not None and slot < plan.pool_per_tenant
-        mode = PaymentMode.LIBEO if pool else modes[k % len(modes)]
-        paid = not pool and (k // len(modes)) % 3 == 0
-        issued = today - timedelta(days=k % 120)
-        invoices.append({
-            "id": k, "company_id": company, "supplier_id": (company - 1) * SUPPLIERS_PER_COMPANY + 1 + k % SUPPLIERS_PER_COMPANY,
-            "number": f"F-{k:07d}", "issue_date": issued, "due_date": issued + timedelta(days=30),
-            "amount_cents": _amount(k), "currency": "EUR", "payment_mode": mode,
-            "paid_at": now if paid else None, "created_at": now, "updated_at": now,
-        })
-        if paid and mode is PaymentMode.LIBEO:
-            payments.append({"id": len(payments) + 1, "invoice_id": k, "attempt": 1,
-                             "idempotency_key": secrets.token_urlsafe(24), "libeo_payment_id": str(k),
-                             "status": PaymentState.PAID, "execution_date": issued, "paid_at": now,
-                             "requested_by_id": company, "requested_at": now, "updated_at": now})
-        if slot is not None:
-            tenant = tenants[company - 1]
-            (tenant.meg_pay_pool if pool else tenant.meg_invoice_ids).append(k)
-
     tables = [AccountingFirm, Company, User, ModuleRole, Supplier, SupplierInvoice, LibeoConnection, PaymentAttempt]
-    rows = [firms, companies, users, roles, suppliers, invoices, connections, payments]
-    with db.engine.begin() as conn:
-        for model, batch in zip(tables, rows):
+    with _bulk_load(db, tables) as conn:
+        for model, batch in zip(tables, [firms, companies, users, roles, suppliers], strict=False):
             _write(conn, model.__table__, batch)
-        _reset_sequences(conn, [model.__table__ for model in tables])
+        _write(conn, LibeoConnection.__table__, connections)
+        payment_ids = itertools.count(1)
+        for start in range(1, plan.invoices + 1, CHUNK):
+            invoices, payments = [], []
+            for k in range(start, min(start + CHUNK, plan.invoices + 1)):
+                company = owners[k - 1]
+                slot = _tenant_slot(plan, owners, k)
+                pool = slot is not None and slot < plan.pool_per_tenant
+                mode = PaymentMode.LIBEO if pool else modes[k % len(modes)]
+                paid = not pool and (k // len(modes)) % 3 == 0
+                issued = today - timedelta(days=k % 120)
+                invoices.append({
+                    "id": k, "company_id": company,
+                    "supplier_id": (company - 1) * SUPPLIERS_PER_COMPANY + 1 + k % SUPPLIERS_PER_COMPANY,
+                    "number": f"F-{k:07d}", "issue_date": issued, "due_date": issued + timedelta(days=30),
+                    "amount_cents": _amount(k), "currency": "EUR", "payment_mode": mode,
+                    "paid_at": now if paid else None, "created_at": now, "updated_at": now,
+                })
+                if paid and mode is PaymentMode.LIBEO:
+                    payments.append({"id": next(payment_ids), "invoice_id": k, "attempt": 1,
+                                     "idempotency_key": secrets.token_urlsafe(24), "libeo_payment_id": str(k),
+                                     "status": PaymentState.PAID, "execution_date": issued, "paid_at": now,
+                                     "requested_by_id": company, "requested_at": now, "updated_at": now})
+                if slot is not None:
+                    tenant = tenants[company - 1]
+                    (tenant.meg_pay_pool if pool else tenant.meg_invoice_ids).append(k)
+            _write(conn, SupplierInvoice.__table__, invoices)
+            _write(conn, PaymentAttempt.__table__, payments)
 
 
 def _seed_libeo(db, plan, tenants, owners, keys, ibans, password_hash, today, now) -> None:
@@ -291,42 +347,45 @@ def _seed_libeo(db, plan, tenants, owners, keys, ibans, password_hash, today, no
         api_keys.append({"id": c, "account_id": c, "integration": MEG, "public_id": public_id,
                          "prefix": f"{KEY_PREFIX}{public_id}", "key_hash": hash_key(key), "created_at": now})
 
-    invoices, payments = [], []
-    for k in range(1, plan.invoices + 1):
-        account = owners[k - 1]
-        slot = _tenant_slot(plan, owners, k)
-        pool = slot is not None and slot < plan.pool_per_tenant
-        from_meg = pool or k % 2 == 0
-        paid = not pool and k % 3 == 0
-        issued = today - timedelta(days=k % 120)
-        iban, bic = ibans[k % len(ibans)]
-        external_id = f"bench-{k}" if from_meg else None
-        invoices.append({
-            "id": k, "account_id": account, "source": InvoiceSource.MEG if from_meg else InvoiceSource.LIBEO,
-            "external_id": external_id, "number": f"L-{k:07d}",
-            "number_key": invoice_number_key(f"L-{k:07d}"),
-            "supplier_name": f"Fournisseur {k % 97}",
-            "supplier_iban": iban, "supplier_bic": bic, "issue_date": issued,
-            "due_date": issued + timedelta(days=30), "amount_cents": _amount(k), "currency": "EUR",
-            "status": InvoiceStatus.PAID if paid else InvoiceStatus.TO_PAY, "created_at": now, "updated_at": now,
-        })
-        if paid:
-            payments.append({
-                "id": len(payments) + 1, "account_id": account, "invoice_id": k, "status": PaymentStatus.PAID,
-                "amount_cents": _amount(k), "currency": "EUR", "execution_date": issued,
-                "creditor_name": f"Fournisseur {k % 97}", "creditor_iban": iban, "creditor_bic": bic,
-                "initiated_by_email": email(account), "initiated_by_role": InitiatorRole.USER,
-                "channel": Channel.MEG if from_meg else Channel.LIBEO, "created_at": now, "paid_at": now,
-            })
-        if pool:
-            tenants[account - 1].libeo_pay_pool.append(external_id)
-
     tables = [Account, LibeoUser, ApiKey, Invoice, Payment]
-    rows = [accounts, users, api_keys, invoices, payments]
-    with db.engine.begin() as conn:
-        for model, batch in zip(tables, rows):
+    with _bulk_load(db, tables) as conn:
+        for model, batch in zip(tables, [accounts, users, api_keys], strict=False):
             _write(conn, model.__table__, batch)
-        _reset_sequences(conn, [model.__table__ for model in tables])
+        payment_ids = itertools.count(1)
+        for start in range(1, plan.invoices + 1, CHUNK):
+            invoices, payments = [], []
+            for k in range(start, min(start + CHUNK, plan.invoices + 1)):
+                account = owners[k - 1]
+                slot = _tenant_slot(plan, owners, k)
+                pool = slot is not None and slot < plan.pool_per_tenant
+                from_meg = pool or k % 2 == 0
+                paid = not pool and k % 3 == 0
+                issued = today - timedelta(days=k % 120)
+                iban, bic = ibans[k % len(ibans)]
+                external_id = f"bench-{k}" if from_meg else None
+                number = f"L-{k:07d}"
+                invoices.append({
+                    "id": k, "account_id": account, "source": InvoiceSource.MEG if from_meg else InvoiceSource.LIBEO,
+                    "external_id": external_id, "number": number, "number_key": invoice_number_key(number),
+                    "supplier_name": f"Fournisseur {k % 97}",
+                    "supplier_iban": iban, "supplier_bic": bic, "issue_date": issued,
+                    "due_date": issued + timedelta(days=30), "amount_cents": _amount(k), "currency": "EUR",
+                    "status": InvoiceStatus.PAID if paid else InvoiceStatus.TO_PAY, "created_at": now,
+                    "updated_at": now,
+                })
+                if paid:
+                    payments.append({
+                        "id": next(payment_ids), "account_id": account, "invoice_id": k,
+                        "status": PaymentStatus.PAID, "amount_cents": _amount(k), "currency": "EUR",
+                        "execution_date": issued, "creditor_name": f"Fournisseur {k % 97}", "creditor_iban": iban,
+                        "creditor_bic": bic, "initiated_by_email": email(account),
+                        "initiated_by_role": InitiatorRole.USER, "channel": Channel.MEG if from_meg else Channel.LIBEO,
+                        "created_at": now, "paid_at": now,
+                    })
+                if pool:
+                    tenants[account - 1].libeo_pay_pool.append(external_id)
+            _write(conn, Invoice.__table__, invoices)
+            _write(conn, Payment.__table__, payments)
 
 
 def _check_key(api_key: str) -> None:

@@ -1,7 +1,14 @@
-"""What gunicorn serves during the benchmark: the combined app, the reference pages, two probes.
+"""What the products' gunicorn serves during the benchmark: the products, a bare « hello », two probes.
 
-- ``/ref/…``: the reference pages the budgets are measured against
-  (``bench/reference.py``: a bare Flask « hello », a minimal list page);
+``BENCH_SIDES`` says which: ``meg,libeo`` (the default) is the combined app
+(``app.create_app``, MEG → Libeo in-process or over a socket to itself);
+``meg`` or ``libeo`` alone is one product deployed apart, mounted at its
+usual prefix, reaching the other over HTTP (``LIBEO_URL``, ``MEG_URL``).
+
+- ``/ref/hello``: a bare Flask « hello » (``bench/reference.py``), mounted
+  beside the products: the ceiling of any request this server answers (the
+  minimal list and the minimal two-service pay are served apart, by their own
+  gunicorns);
 - ``/meg/hello`` and ``/libeo/hello``: the cheapest route each product can
   answer through its own stack (hooks, security headers);
 - an ``X-SQL-Queries`` response header: the SQL statements the request ran on
@@ -14,15 +21,18 @@ Nothing here changes product behaviour; the product code is not touched.
 
 from __future__ import annotations
 
+import os
 import threading
 
 import requests
 from sqlalchemy import event
+from werkzeug.exceptions import NotFound
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from app import create_app
+from app import create_app, create_libeo_app, create_meg_app, mounted_at
 from core.db import WRITE_STATEMENTS
 
-from .reference import create_reference_app
+from .reference import create_hello_app
 
 HEADER = "X-SQL-Queries"
 _local = threading.local()
@@ -75,10 +85,31 @@ def _count_peer_queries() -> None:
     requests.Session.send = send_and_count
 
 
-def build():
-    root = create_app()
-    root.wsgi_app.mounts["/ref"] = create_reference_app()
-    sides = root.extensions["sides"]
+def _products(which: str):
+    """The WSGI app to serve and the product apps in it, by side."""
+    if which == "meg,libeo":
+        root = create_app()
+        root.wsgi_app.mounts["/ref"] = create_hello_app()
+        return root, root.extensions["sides"]
+    factory = {"meg": create_meg_app, "libeo": create_libeo_app}[which]
+    side = factory(mounted_at(f"/{which}"))
+    return DispatcherMiddleware(NotFound(), {f"/{which}": side, "/ref": create_hello_app()}), {which: side}
+
+
+class _Served:
+    """The dispatcher, with a ``wsgi_app`` to wrap as Flask's (the counting layer replaces it)."""
+
+    def __init__(self, wsgi_app) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        return self.wsgi_app(environ, start_response)
+
+
+def build(which: str | None = None):
+    which = which or os.environ.get("BENCH_SIDES", "meg,libeo")
+    served, sides = _products(which)
+    root = served if hasattr(served, "extensions") else _Served(served)
     for side, flask_app in sides.items():
         _add_hello(flask_app)
         db = flask_app.extensions["sqlalchemy"]
@@ -87,7 +118,7 @@ def build():
             event.listen(db.engine, "before_cursor_execute", statements)
             event.listen(db.engine, "commit", commits)
             event.listen(db.engine, "rollback", rollbacks)
-    if not sides["meg"].config["IN_PROCESS_TRANSPORT"]:
+    if "meg" in sides and not sides["meg"].config["IN_PROCESS_TRANSPORT"]:
         _count_peer_queries()
     inner = root.wsgi_app
 

@@ -54,11 +54,13 @@ class Page:
         return self.page + 1
 
 
-def paginate(db: SQLAlchemy, query: Select | Listing, page: int, per_page: int) -> Page:
+def paginate(db: SQLAlchemy, query: Select | Listing, page: int, per_page: int, *, plain: bool = False) -> Page:
     """Page ``page`` of ``query``: the total rides along each row (``count(*) OVER ()``).
 
     Only a page past the end, which has no row to carry it, costs a second
-    statement to count.
+    statement to count. ``plain``: ``query`` selects table columns (no ORM
+    entity); it runs on the session's connection, without the ORM's execution
+    layer, and the page's items are its rows (the total last in each).
     """
     query, params = query if isinstance(query, Listing) else (query, None)
     page_statement = _PAGED.get(query)
@@ -68,9 +70,14 @@ def paginate(db: SQLAlchemy, query: Select | Listing, page: int, per_page: int) 
             .limit(bindparam("page_limit")).offset(bindparam("page_offset"))
         )
     values = {**(params or {}), "page_limit": per_page, "page_offset": (page - 1) * per_page}
-    rows = db.session.execute(page_statement, values).all()
-    if rows:
-        return Page([row[0] for row in rows], page, per_page, rows[0][-1])
+    if plain:
+        rows = db.session.connection().execute(page_statement, values).all()
+        if rows:
+            return Page(rows, page, per_page, rows[0][-1])
+    else:
+        rows = db.session.execute(page_statement, values).all()
+        if rows:
+            return Page([row[0] for row in rows], page, per_page, rows[0][-1])
     if page == 1:
         return Page([], page, per_page, 0)
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()), params or {})

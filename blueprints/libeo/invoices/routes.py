@@ -11,7 +11,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from core.calendar import late_payment_warning
 from core.dates import date_fr
 from core.files import MAX_DOCUMENT_BYTES
-from core.listing import EXPORT_FORMATS, cents_value, export_response, parse_list_args, streamed_rows
+from core.listing import EXPORT_FORMATS, cents_value, export_response, parse_list_args, streamed_rows, tidy_redirect
 from core.paging import paginate
 from core.throttle import configured, signed_in_user
 from core.validators import mask_iban
@@ -71,6 +71,8 @@ def _invoice_or_404(invoice_id: int):
 
 @bp.route("/")
 def list_invoices():
+    if (tidy := tidy_redirect()) is not None:
+        return tidy
     account = current_account()
     lq = parse_list_args(request.args, INVOICES, page_number())
     pagination = paginate(db, invoice_list(account, lq), lq.page, PER_PAGE)

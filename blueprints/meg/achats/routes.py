@@ -15,7 +15,7 @@ from core.calendar import late_payment_warning
 from core.dates import date_fr
 from core.db import reads_first
 from core.french import of
-from core.listing import EXPORT_FORMATS, cents_value, export_response, parse_list_args, streamed_rows
+from core.listing import EXPORT_FORMATS, cents_value, export_response, parse_list_args, streamed_rows, tidy_redirect
 from core.money import format_amount
 from core.paging import paginate
 from core.security import safe_next_url
@@ -37,8 +37,9 @@ from models.meg.achats.invoices import (
     create_supplier,
     invoices_query,
     invoices_to_settle_export,
-    invoices_to_settle_query,
+    invoices_to_settle_rows,
     payment_lock,
+    settlement_invoices,
     shared_iban_notice,
     suppliers_query,
     update_invoice,
@@ -56,6 +57,7 @@ from models.meg.libeo_link.attempts import (
     payment_refusal,
     payments_in_flight,
     payments_keeping_old_iban,
+    unknown_outcomes,
 )
 from models.meg.libeo_link.cancelling import cancel_payment, cancellable_payment
 from models.meg.libeo_link.connection import (
@@ -129,12 +131,13 @@ def _invoice_or_404(invoice_id: int):
     return invoice
 
 
-def _confirmation_for(libeo, invoices):
-    """The « Payer » confirmation asked for with ``?payer=<id>``, if that invoice may be paid now."""
+def _confirmation_for(libeo, invoices, full=None):
+    """The « Payer » confirmation asked for with ``?payer=<id>``, if that invoice may be paid now
+    (``full``: the ``SupplierInvoice`` of a list's plain row)."""
     wanted = request.args.get("payer", "")
     for invoice in invoices:
-        if str(invoice.id) == wanted and libeo.shows_pay_button(invoice) and libeo.connection is not None:
-            return confirmation(invoice, proposed=_proposed_date())
+        if str(invoice.id) == wanted and libeo.may_confirm(invoice) and libeo.connection is not None:
+            return confirmation(full(invoice) if full else invoice, proposed=_proposed_date())
     return None
 
 
@@ -254,7 +257,7 @@ class SettlementRow(NamedTuple):
     through_libeo: bool
     payment: object  # the latest PaymentAttempt, or None
     action: str | None  # LibeoState.row: "pay", "check" or None
-    invoice: object
+    invoice: object  # a SettlementInvoice
     paid_to: PaidTo | None  # where a live payment pays, as Libeo holds it
 
 
@@ -271,11 +274,15 @@ def _settlement_rows(invoices, libeo) -> list[SettlementRow]:
 
 @bp.route("/reglements")
 def settlements():
+    if (tidy := tidy_redirect()) is not None:
+        return tidy
     company = current_company()
     lq = parse_list_args(request.args, SETTLEMENTS, page_number())
-    pagination = paginate(db, invoices_to_settle_query(company, lq), lq.page, SETTLEMENTS_PER_PAGE)
+    # Plain rows, not ORM objects: the page only shows them (« Payer »'s confirmation reads its invoice).
+    pagination = paginate(db, invoices_to_settle_rows(company, lq), lq.page, SETTLEMENTS_PER_PAGE, plain=True)
+    pagination.items = settlement_invoices(pagination.items)
     libeo = libeo_state(current_user, company, pagination.items)
-    confirm = _confirmation_for(libeo, pagination.items)
+    confirm = _confirmation_for(libeo, pagination.items, lambda invoice: company_invoice(company, invoice.id))
     return render_template("meg/achats/settlements.html", pagination=pagination, libeo=libeo, confirm=confirm,
                            rows=_settlement_rows(pagination.items, libeo), pay_form=PayForm() if confirm else None,
                            lq=lq)
@@ -313,7 +320,7 @@ def pay(invoice_id: int):
             flash(errors[0], "error")
         return redirect(_with_confirmation(back, invoice.id))
     try:
-        payment = pay_invoice(invoice, current_user, form.execution_date.data)
+        payment = pay_invoice(invoice, current_user, form.execution_date.data, refusal_seen=form.refusal_seen.data)
     except LibeoLinkError as error:
         db.session.rollback()
         if error.not_connected:
@@ -363,8 +370,8 @@ def verify_payment(invoice_id: int):
         flash(error.message, "error")
         return redirect(back)
     if payment is not None and payment.status is PaymentState.REQUESTED:
-        flash("Libeo ne répond toujours pas : MEG réessaiera d'elle-même. Ne réglez pas cette facture autrement.",
-              "warning")
+        flash(payment.unknown_outcome or "Libeo ne répond toujours pas : MEG réessaiera d'elle-même. Ne réglez pas "
+              "cette facture autrement.", "warning")
     elif payment is not None:
         flash(f"Libeo a répondu : {payment.label}.", "info")
     return redirect(back)
@@ -456,7 +463,7 @@ def options():
                  if connection is not None and connection.is_removed else None)
     return render_template("meg/achats/options.html", form=form, connection=connection, following=following,
                            waiting=waiting_count(company.id), refused=refused_updates(company.id),
-                           action_form=ConfirmForm())
+                           unknown=unknown_outcomes(company.id), action_form=ConfirmForm())
 
 
 @bp.route("/options/libeo/verifier", methods=["POST"])
