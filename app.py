@@ -3,11 +3,16 @@
 Each product stays a Flask app of its own (own database, cookie, secret);
 this module only mounts them side by side and, since they share a process,
 lets each reach the other through an in-process WSGI transport instead of a
-socket. ``flask --app app …`` exposes both products' commands (``meg …``,
+socket — only where the other's URL (``LIBEO_URL``, ``MEG_URL``) is this
+app's own: a URL naming another host or port is a product deployed apart,
+reached over the network. ``flask --app app …`` exposes both products' commands (``meg …``,
 ``libeo …``) and ``demo``, which prepares everything ``make run`` serves.
 """
 
 from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
 
 import click
 from flask import Flask, render_template
@@ -21,6 +26,9 @@ from config import BASE_DIR, INSTANCE_DIR
 from core.observability.tracing import name_process
 from core.security import init_security_headers
 from core.setup import instance_secret
+from core.views import register_favicon
+
+log = logging.getLogger("meg_libeo")
 
 # The OAuth client Libeo is to MEG in the default run (« Me connecter avec MEG »).
 LIBEO_OAUTH_CLIENT_ID = "libeo"
@@ -47,6 +55,8 @@ def create_app(meg_config: dict | None = None, libeo_config: dict | None = None)
     def landing():
         return render_template("landing/index.html")
 
+    register_favicon(app, BASE_DIR / "static")
+
     @app.route("/healthz")
     def healthz():  # the process answers (each product's own are /meg/healthz, /libeo/healthz)
         return {"status": "ok"}
@@ -63,9 +73,33 @@ def mounted_at(prefix: str) -> dict:
 
 
 def connect_in_process(meg: Flask, libeo: Flask) -> None:
-    """Calls from one product to the other's public URL stay in this process."""
-    meg.extensions["http_peers"] = {meg.config["LIBEO_URL"].rstrip("/") + "/": (libeo, "/libeo")}
-    libeo.extensions["http_peers"] = {libeo.config["MEG_URL"].rstrip("/") + "/": (meg, "/meg")}
+    """Calls from one product to the other stay in this process when they are addressed to this app.
+
+    A ``LIBEO_URL`` (``MEG_URL``) naming another host, port or path than this
+    app's own mount of that product is a product deployed apart: its calls
+    go over the network, never to the empty product this process also holds.
+    """
+    for side, peer, setting, mount in ((meg, libeo, "LIBEO_URL", "/libeo"), (libeo, meg, "MEG_URL", "/meg")):
+        url = side.config[setting]
+        if served_here(url, side.config["PUBLIC_URL"], mount):
+            side.extensions["http_peers"] = {url.rstrip("/") + "/": (peer, mount)}
+        else:
+            side.extensions["http_peers"] = {}
+            log.info("%s désigne un autre serveur (%s) : les appels y passent par le réseau.", setting, url)
+
+
+def served_here(url: str, public_url: str, mount: str) -> bool:
+    """Whether ``url`` is ``public_url`` + ``mount``: this combined app's own mount of a product."""
+    theirs, ours = urlsplit(url), urlsplit(public_url)
+    return (theirs.scheme, theirs.hostname, _port(theirs), theirs.path.rstrip("/")) == (
+        ours.scheme, ours.hostname, _port(ours), ours.path.rstrip("/") + mount)
+
+
+def _port(url) -> int | None:
+    try:
+        return url.port or {"http": 80, "https": 443}.get(url.scheme)
+    except ValueError:
+        return None
 
 
 def configure_meg_sign_in(meg: Flask, libeo: Flask) -> None:

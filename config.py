@@ -151,6 +151,11 @@ class MegConfig(BaseConfig):
     # Key that encrypts the Libeo API keys MEG stores (Fernet, urlsafe base64).
     LIBEO_KEY_ENCRYPTION_KEY = _env("MEG_ENCRYPTION_KEY")
     OAUTH_KEYS_DIR = str(INSTANCE_DIR / "meg_oauth")
+    # The company registry a SIRET is checked against before MEG vouches for it in Libeo: an
+    # API shaped like INSEE's SIRENE (« GET {url}/siret/{siret} »); empty, the local extract
+    # shipped in models/meg/companies/data (demo companies), as ``make run`` and the tests use.
+    SIRENE_API_URL = _env("SIRENE_API_URL", "")
+    SIRENE_API_TOKEN = _env("SIRENE_API_TOKEN", "")
     # How long a sync worker owns a piece of work (a replay, a company's events) before
     # another may take it over: longer than one piece takes, short enough to recover
     # soon from a worker killed mid-pass.
@@ -185,6 +190,9 @@ class LibeoConfig(BaseConfig):
     MEG_OAUTH_CLIENT_ID = _env("MEG_OAUTH_CLIENT_ID")
     MEG_OAUTH_CLIENT_SECRET = _env("MEG_OAUTH_CLIENT_SECRET")
     SEPA_EXPORT_DIR = str(INSTANCE_DIR / "sepa")
+    # An Idempotency-Key claimed by a request that has not answered after this many seconds (its process
+    # died) is taken over by the next request with the key; the first one may no longer store its answer.
+    IDEMPOTENCY_LEASE_SECONDS = float(_env("IDEMPOTENCY_LEASE_SECONDS", "10"))
     # E-mail: smtp[s]://[user:password@]host[:port][?starttls=1] (core/mail.py), and the sender.
     SMTP_URL = _env("LIBEO_SMTP_URL", _env("SMTP_URL"))
     MAIL_FROM = _env("LIBEO_MAIL_FROM", _env("MAIL_FROM", "Libeo <notifications@libeo.localhost>"))

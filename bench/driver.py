@@ -161,6 +161,18 @@ class Worker:
     def meg_settlements(self):
         return "GET", "/meg/achats/reglements", None, {}, 200
 
+    def meg_settlements_filtered(self):
+        # A supplier's Libeo invoices due this month, the largest first.
+        return ("GET", "/meg/achats/reglements?q=Fournisseur%201&mode=libeo&periode=mois&min=10&tri=-montant",
+                None, {}, 200)
+
+    def meg_settlements_searched(self):
+        # An amount typed the French way (« 1 234,50 »), accents and case ignored on the names.
+        return "GET", "/meg/achats/reglements?q=1%20234%2C50", None, {}, 200
+
+    def libeo_payments_filtered(self):
+        return "GET", "/libeo/paiements/?etat=payes&q=fournisseur&tri=-montant", None, {}, 200
+
     def meg_invoice(self):
         ids = self.tenant["meg_invoice_ids"] + self.tenant["meg_pay_pool"]
         invoice_id = ids[self.cursor["detail"] % len(ids)]
@@ -300,7 +312,7 @@ def main(plan_path: str, result_path: str) -> None:
     workers = [Worker(tenants[i % len(tenants)], Client(HOST, plan["routes"])) for i in range(connections)]
     payers = workers[:len(tenants)]
     names = {p["name"] for p in plan["phases"]}
-    libeo_pages = "libeo_invoices" in names
+    libeo_pages = bool(names & {"libeo_invoices", "libeo_payments_filtered"})
     if names - {"ref_hello", "ref_settlements", "ref_pay", "libeo_hello", "libeo_api_me", "libeo_api_pay"}:
         _parallel(workers, lambda w: w.login(plan["password"], libeo_pages))
     # Rows that read are measured in rounds, each a slice of their time, in turn with

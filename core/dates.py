@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -37,7 +38,40 @@ def datetime_fr(value: datetime | None) -> str:
     return as_utc(value).astimezone(PARIS).strftime("%d/%m/%Y à %H:%M") if value else ""
 
 
+# « Échéance proche »: due within this many days.
+DUE_SOON_DAYS = 7
+
+
+@dataclass(frozen=True)
+class DueFlag:
+    label: str  # « En retard », « Échéance proche »
+    badge: str
+
+
+OVERDUE = DueFlag("En retard", "badge-err")
+DUE_SOON = DueFlag("Échéance proche", "badge-warn")
+
+
+def due_flag(due: date | None, today: date | None = None) -> DueFlag | None:
+    """How an invoice still to pay stands against its due date (Paris days): late, soon due, or neither."""
+    if due is None:
+        return None
+    today = today or paris_today()
+    if due < today:
+        return OVERDUE
+    return DUE_SOON if (due - today).days <= DUE_SOON_DAYS else None
+
+
+def week_of(today: date | None = None) -> tuple[date, date]:
+    """This week, Monday to Sunday (Paris): « Cette semaine »."""
+    today = today or paris_today()
+    monday = today - timedelta(days=today.weekday())
+    return monday, monday + timedelta(days=6)
+
+
 def register_date_filters(app) -> None:
-    """The one way both products write dates for people (templates: ``|date_fr``, ``|datetime_fr``)."""
+    """The one way both products write dates for people (templates: ``|date_fr``, ``|datetime_fr``,
+    ``due_flag(invoice.due_date)``)."""
     app.add_template_filter(date_fr, "date_fr")
     app.add_template_filter(datetime_fr, "datetime_fr")
+    app.add_template_global(due_flag, "due_flag")

@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import Response, stream_with_context
+from flask import Response, redirect, request, stream_with_context
 from sqlalchemy import ColumnElement, Select, and_, bindparam, func, literal_column, or_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -317,6 +318,15 @@ def _choice(raw: str | None, choices: dict[str, str], what: str, problems: list[
     return None
 
 
+def tidy_redirect() -> Response | None:
+    """The list's form sends its empty fields too (« ?q=&mode=&… »): the same URL without them, for
+    an address worth bookmarking; None when it has none."""
+    if all(value != "" for value in request.args.values()):
+        return None
+    kept = [(key, value) for key, value in request.args.items(multi=True) if value != ""]
+    return redirect(request.script_root + request.path + ("?" + urlencode(kept) if kept else ""))
+
+
 def parse_list_args(args, spec: ListSpec, page: int = 1) -> ListQuery:
     """A list's query from its URL args; never fails (see the module's notes)."""
     problems: list[str] = []
@@ -497,16 +507,24 @@ def xlsx_response(filename: str, title: str, header: list[str], rows: Iterable[l
     sheet = workbook.create_sheet(title[:31])
     bold = Font(bold=True)
 
-    def cell(value: Any):
+    # One styled cell per column, its value changed for each row (openpyxl writes a row as it is
+    # appended): amounts and dates keep their format without a new cell each; other values go as they are.
+    styled: dict[tuple[int, type], Any] = {}
+
+    def cell(column: int, value: Any):
         if isinstance(value, str):
+            if not value.startswith(_FORMULA_START):
+                return value
             written = WriteOnlyCell(sheet, value=None)
             written.value, written.data_type = value, "s"  # never a formula
             return written
-        written = WriteOnlyCell(sheet, value=value)
-        if isinstance(value, Decimal):
-            written.number_format = "#,##0.00"
-        elif isinstance(value, date):
-            written.number_format = "DD/MM/YYYY"
+        if not isinstance(value, Decimal | date):
+            return value
+        written = styled.get((column, type(value)))
+        if written is None:
+            written = styled[column, type(value)] = WriteOnlyCell(sheet, value=value)
+            written.number_format = "#,##0.00" if isinstance(value, Decimal) else "DD/MM/YYYY"
+        written.value = value
         return written
 
     heading = []
@@ -516,7 +534,7 @@ def xlsx_response(filename: str, title: str, header: list[str], rows: Iterable[l
         heading.append(written)
     sheet.append(heading)
     for row in rows:
-        sheet.append([cell(value) for value in row])
+        sheet.append([cell(column, value) for column, value in enumerate(row)])
     spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the response once sent
     workbook.save(spool)
     spool.seek(0)

@@ -119,16 +119,23 @@ def all_words(name: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=4096)
 def name_words(name: str) -> tuple[str, ...]:
-    """The words that tell a company: legal forms and articles left out (unless nothing else is left)."""
+    """The words that tell a company: legal forms and articles left out (unless nothing else is left).
+
+    An article precedes a word: a last word that reads like one is kept (« Fournisseur 1 » is not
+    « Fournisseur l' », which would make it the same supplier as every « Fournisseur … »).
+    """
     words = all_words(name)
-    kept = tuple(word for word in words if word not in _left_out())
+    forms, articles = _left_out()
+    last = len(words) - 1
+    kept = tuple(word for i, word in enumerate(words)
+                 if word not in forms and not (word in articles and i < last))
     return kept or words
 
 
 @cache
-def _left_out() -> frozenset[str]:
+def _left_out() -> tuple[frozenset[str], frozenset[str]]:
     """Legal forms and articles as skeletons (« etablissements » has an « m », which becomes « rn »)."""
-    return frozenset(skeleton(word) for word in LEGAL_FORMS | ARTICLES)
+    return frozenset(skeleton(word) for word in LEGAL_FORMS), frozenset(skeleton(word) for word in ARTICLES)
 
 
 def name_key(name: str) -> str:

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from io import BytesIO
 
-from flask import Flask, abort, flash, redirect, render_template, request, send_file, session, url_for
+from flask import (
+    Flask,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    send_from_directory,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_user, logout_user
 from flask_sqlalchemy import SQLAlchemy
 
@@ -159,3 +170,13 @@ def mailbox_message_response(response):
     )
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response
+
+
+def register_favicon(app, static_folder) -> None:
+    """``/favicon.ico``, which every browser asks of the site's root whatever the page says."""
+
+    def favicon():
+        return send_from_directory(static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon",
+                                   max_age=86400)
+
+    app.add_url_rule("/favicon.ico", "favicon", favicon)

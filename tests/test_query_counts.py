@@ -301,15 +301,17 @@ def _sql(meg: int = 0, libeo: int = 0, meg_commits: int = 0, libeo_commits: int 
 EXPECTED = {
     "meg_settlements": _sql(meg=5),
     "meg_settlements_accountant": _sql(meg=5),
-    "meg_invoices": _sql(meg=5),
+    # MEG's and Libeo's « Factures » (each product's home) also sum up « Cette semaine » (two aggregates).
+    "meg_invoices": _sql(meg=7),
     "meg_invoice_detail": _sql(meg=6),
     "meg_suppliers": _sql(meg=3),
-    "meg_pay": _sql(meg=10, libeo=14, meg_commits=2, libeo_commits=2),
+    # « Payer » also counts the payment in the plan's quota MEG shows (one UPDATE of the connection).
+    "meg_pay": _sql(meg=11, libeo=14, meg_commits=2, libeo_commits=2),
     # Libeo's lists also count the rows of each state tab (one GROUP BY).
-    "libeo_invoices": _sql(libeo=7),
+    "libeo_invoices": _sql(libeo=9),
     "libeo_payments": _sql(libeo=5),
     "meg_settlements_filtered": _sql(meg=5),
-    "libeo_invoices_filtered": _sql(libeo=7),
+    "libeo_invoices_filtered": _sql(libeo=9),
     "libeo_payments_searched": _sql(libeo=5),
     "libeo_api_me": _sql(libeo=1),  # the key, its account and the month's payment count together
     "libeo_api_put_invoice": _sql(libeo=4, libeo_commits=1),

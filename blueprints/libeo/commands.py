@@ -15,7 +15,14 @@ from core.migrations import db_group
 from core.money import format_amount
 from models.libeo import Plan, db
 from models.libeo.accounts.debtor_iban import confirm_debtor_iban
-from models.libeo.accounts.services import account_for_siret, check_siret, set_plan, verify_by_support
+from models.libeo.accounts.services import (
+    account_for_siret,
+    check_siret,
+    pending_siret_reviews,
+    set_plan,
+    take_siret_back,
+    verify_by_support,
+)
 from models.libeo.errors import LibeoError, NotFound
 from models.libeo.payments.bank_status_import import COMMAND_LINE, import_bank_status
 from models.libeo.payments.sepa import execute_due_payments
@@ -52,6 +59,38 @@ def verify_account_command(siret: str):
         click.echo(f"{account.name} ({account.siret}) : compte vérifié.")
     else:
         click.echo(f"{account.name} ({account.siret}) : déjà vérifié ({account.verified_by}).")
+
+
+@libeo_cli.command("review-siret")
+@click.option("--siret", help="SIRET à trancher (14 chiffres) ; sans lui, la liste des demandes en attente.")
+@click.option("--take-back", is_flag=True,
+              help="Le compte qui détient le SIRET n'est pas l'entreprise : il le perd (« SIRET à confirmer »).")
+def review_siret_command(siret: str | None, take_back: bool):
+    """SIRETs claimed through MEG from an unverified account that has been used: support's review.
+
+    Such an account keeps its SIRET and key until support decides: ``--take-back`` when it is not the
+    company (its SIRET set aside, its MEG keys revoked, its « Journal » told), or ``verify-account``
+    when it is."""
+    if siret is None:
+        pending = pending_siret_reviews()
+        for account, claim in pending:
+            click.echo(f"{account.name} ({account.siret}) : {claim}")
+        if not pending:
+            click.echo("Aucune revendication de SIRET en attente.")
+        return
+    if not take_back:
+        _fail("Précisez --take-back pour retirer le SIRET au compte qui le détient, ou vérifiez ce compte avec "
+              "verify-account s'il est bien celui de l'entreprise.")
+    try:
+        holder = take_siret_back(check_siret(siret), "décision du support de Libeo", by_support=True)
+    except LibeoError as error:
+        db.session.rollback()
+        _fail(error.message)
+    if holder is None:
+        _fail("Aucun compte Libeo n'a ce SIRET.")
+    db.session.commit()
+    click.echo(f"{holder.name} : SIRET {siret} retiré (« SIRET à confirmer »), clés MEG révoquées. L'entreprise "
+               "peut maintenant relier son compte avec « Me connecter avec MEG ».")
 
 
 @libeo_cli.command("execute-payments")

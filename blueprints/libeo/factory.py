@@ -17,6 +17,7 @@ from core.errors import (
     error_reference,
     trace_unexpected_errors,
 )
+from core.french import register_french_filters
 from core.ids import register_id_converter
 from core.mail import init_mail
 from core.migrations import init_migrations
@@ -26,6 +27,7 @@ from core.security import init_security_headers, origin_of, session_user_loader
 from core.setup import install_log_redaction, load_config, trust_proxies
 from core.typography import init_typography
 from core.validators import mask_iban
+from core.views import register_favicon
 from models.libeo import LibeoUser, db, monitoring
 from models.libeo.billing.stripe_gateway import csp_sources
 from models.libeo.payments.approvals import awaiting_count
@@ -142,6 +144,8 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(format_amount, "euros")
     app.add_template_filter(mask_iban, "mask_iban")
     register_date_filters(app)
+    register_french_filters(app)
+    register_favicon(app, app.static_folder)
     app.add_template_global(has_endpoint, "has_endpoint")
     app.add_template_global(awaiting_approvals, "awaiting_approvals")
 

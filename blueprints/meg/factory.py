@@ -16,6 +16,7 @@ from core.errors import (
     error_reference,
     trace_unexpected_errors,
 )
+from core.french import register_french_filters
 from core.ids import register_id_converter
 from core.mail import init_mail
 from core.migrations import init_migrations
@@ -25,7 +26,7 @@ from core.observability.health import PeerCheck
 from core.security import init_security_headers, origin_of, session_user_loader
 from core.setup import install_log_redaction, load_config, trust_proxies
 from core.typography import init_typography
-from core.views import init_upload_limits
+from core.views import init_upload_limits, register_favicon
 from models.meg import User, db
 from models.meg.libeo_link import monitoring
 
@@ -121,6 +122,8 @@ def register_template_helpers(app: Flask) -> None:
 
     app.add_template_filter(format_amount, "euros")
     register_date_filters(app)
+    register_french_filters(app)
+    register_favicon(app, app.static_folder)
     app.context_processor(inject_company)
 
 

@@ -86,7 +86,10 @@ def create_demo_data(today: date | None = None) -> None:
     firm = AccountingFirm(name=ACCOUNTANT[2])
     db.session.add(firm)
     for spec in COMPANIES:
-        company = Company(name=spec["name"], siret=spec["siret"], accounting_firm=firm)
+        # Created with their expert-comptable, who vouches for their SIRET.
+        company = Company(name=spec["name"], siret=spec["siret"], accounting_firm=firm,
+                          siret_trusted_by=f"l'expert-comptable {ACCOUNTANT[1]} ({ACCOUNTANT[0]})" if spec["siret"]
+                          else None, siret_trusted_at=utcnow() if spec["siret"] else None)
         db.session.add(company)
         for email, name, role in spec["users"]:
             user = User(email=email, full_name=name)

@@ -63,8 +63,8 @@ def iban_shown(iban: str | None) -> str:
 
 
 def supplier_iban_entered(supplier: Supplier, user: User | None) -> None:
-    record(supplier.company, "supplier.created",
-           f"Fournisseur « {supplier.name} » créé avec l'IBAN {iban_shown(supplier.iban)}.", user)
+    iban = f"avec l'IBAN {iban_shown(supplier.iban)}" if supplier.iban else "sans IBAN (prélèvement)"
+    record(supplier.company, "supplier.created", f"Fournisseur « {supplier.name} » créé {iban}.", user)
 
 
 def supplier_iban_changed(supplier: Supplier, old_iban: str, user: User | None) -> None:

@@ -23,7 +23,7 @@ def test_payer_creates_the_libeo_account_from_meg_and_comes_back_to_the_invoice(
     number = row.get_by_role("cell").first.inner_text().strip()
     pay_link = row.get_by_role("link", name="Payer")
     invoice_url = parse_qs(urlsplit(pay_link.get_attribute("href")).query)["return_to"][0]
-    assert re.fullmatch(rf"{re.escape(live_server.url)}/meg/achats/factures/(\d+)\?payer=\1", invoice_url)
+    assert re.fullmatch(rf"{re.escape(live_server.url)}/meg/achats/factures/(\d+)\?payer=\1#confirmer", invoice_url)
     pay_link.click()
 
     # Libeo: the page « Payer » leads to → « Me connecter avec MEG ».

@@ -55,7 +55,7 @@ def sync_later(live_server) -> None:
 def open_pay_panel(page: Page, nth: int = 0) -> str:
     page.goto("/meg/achats/reglements")
     row = page.get_by_role("row").filter(has=page.get_by_role("link", name="Payer")).nth(nth)
-    number = row.get_by_role("cell").first.inner_text().strip()
+    number = row.locator("td[data-label=\"Numéro\"]").inner_text().strip()
     row.get_by_role("link", name="Payer").click()
     expect(page.get_by_role("heading", name=f"Payer la facture {number} avec Libeo")).to_be_visible()
     return number

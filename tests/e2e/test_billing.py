@@ -152,3 +152,31 @@ def test_a_declined_card_leaves_the_account_on_gratuit(page: Page, live_server, 
     expect(page.get_by_test_id("current-plan")).to_have_text("Gratuit")
     expect(page.get_by_role("button", name="Passer à Partnerships — 9 € HT / mois")).to_be_enabled()
     assert plan_of(live_server) is Plan.GRATUIT
+
+
+@pytest.mark.parametrize("width", [1280, 390], ids=lambda width: f"{width}px")
+def test_the_subscription_invoices_are_on_abonnement_with_ht_tva_ttc_and_a_pdf(page: Page, live_server, at_the_limit,
+                                                                               width, tmp_path):
+    page.set_viewport_size({"width": width, "height": 900})
+    log_in(page)
+    page.goto("/libeo/abonnement")
+    expect(page.get_by_role("heading", name="Factures de l'abonnement")).to_have_count(0)  # none before a card
+    type_card(page, "4242424242424242")
+    page.get_by_role("button", name="Passer à Partnerships — 9 € HT / mois").click()
+    expect(page.get_by_role("status").filter(has_text="Bienvenue dans Partnerships")).to_be_visible()
+
+    invoices = page.get_by_test_id("subscription-invoices")
+    row = invoices.get_by_role("row").nth(1)
+    for label, value in (("Montant HT", "9,00 €"), ("TVA", "1,80 €"), ("Montant TTC", "10,80 €"),
+                         ("Date", f"{date.today():%d/%m/%Y}"), ("État", "Payée")):
+        expect(row.locator(f'td[data-label="{label}"]')).to_have_text(value)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    with page.expect_download() as download:
+        row.get_by_role("link", name="Télécharger (PDF)").click()
+    saved = tmp_path / "facture.pdf"
+    download.value.save_as(saved)
+    from pypdf import PdfReader
+
+    text = " ".join(PdfReader(saved).pages[0].extract_text().replace("\xa0", " ").split())
+    assert "Facture d'abonnement" in text and "Boulangerie Martin SARL" in text
+    assert "Montant HT 9,00 €" in text and "TVA 1,80 €" in text and "Montant TTC 10,80 €" in text

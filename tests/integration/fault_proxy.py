@@ -3,11 +3,13 @@
 MEG's ``LIBEO_URL`` points at it; it forwards each request to Libeo on a
 connection of its own and relays the answer, unless told otherwise:
 
-- ``drop_answers(pattern)``: requests whose request line matches are
-  forwarded and answered by Libeo, but the answer is lost on the way back
+- ``drop_answers(pattern, times=None)``: requests whose request line matches
+  are forwarded and answered by Libeo, but the answer is lost on the way back
   (the connection is closed without a byte): Libeo acted, MEG heard nothing;
+  ``times``: only the first that many answers are lost, then they pass again;
 - ``down()``: connections are accepted and closed at once (nothing forwarded);
 - ``slow(seconds)``: answers are held that long before being relayed;
+- ``slow_answers(pattern, seconds)``: only the answers to matching requests;
 - ``heal()``: back to relaying everything.
 
 It only listens on 127.0.0.1 and serves at most a bounded number of
@@ -31,8 +33,11 @@ class FaultProxy:
         self.server.listen(64)
         self.port = self.server.getsockname()[1]
         self.dropping: re.Pattern | None = None
+        self.drops_left: int | None = None
+        self._lock = threading.Lock()
         self.is_down = False
         self.delay = 0.0
+        self.slowing: tuple[re.Pattern, float] | None = None
         self.dropped: list[str] = []
         self.forwarded: list[str] = []
         self._running = True
@@ -42,8 +47,8 @@ class FaultProxy:
 
     # --- what goes wrong -------------------------------------------------------------------------
 
-    def drop_answers(self, pattern: str) -> None:
-        self.dropping = re.compile(pattern)
+    def drop_answers(self, pattern: str, times: int | None = None) -> None:
+        self.dropping, self.drops_left = re.compile(pattern), times
 
     def down(self) -> None:
         self.is_down = True
@@ -51,8 +56,11 @@ class FaultProxy:
     def slow(self, seconds: float) -> None:
         self.delay = seconds
 
+    def slow_answers(self, pattern: str, seconds: float) -> None:
+        self.slowing = (re.compile(pattern), seconds)
+
     def heal(self) -> None:
-        self.dropping, self.is_down, self.delay = None, False, 0.0
+        self.dropping, self.drops_left, self.is_down, self.delay, self.slowing = None, None, False, 0.0, None
 
     def close(self) -> None:
         self._running = False
@@ -79,18 +87,28 @@ class FaultProxy:
                 return
             line = request.split(b"\r\n", 1)[0].decode("latin-1")
             answer = self._forward(_close_after(request))
-            if self.dropping is not None and self.dropping.search(line):
+            if self._drops(line):
                 self.dropped.append(line)
                 return  # Libeo acted; the answer is lost
             self.forwarded.append(line)
             if self.delay:
                 time.sleep(self.delay)
+            if self.slowing is not None and self.slowing[0].search(line):
+                time.sleep(self.slowing[1])
             client.sendall(answer)
         except OSError:
             pass
         finally:
             client.close()
             self._slots.release()
+
+    def _drops(self, line: str) -> bool:
+        with self._lock:
+            if self.dropping is None or not self.dropping.search(line) or self.drops_left == 0:
+                return False
+            if self.drops_left is not None:
+                self.drops_left -= 1
+            return True
 
     def _forward(self, request: bytes) -> bytes:
         with socket.create_connection(("127.0.0.1", self.upstream_port), timeout=30) as upstream:

@@ -1,4 +1,4 @@
-"""Notifications deployed apart: a « Payer » left « Vérification en cours » that Libeo then refuses.
+"""Notifications deployed apart: a « Payer » left « Vérification en cours » that Libeo then refuses (quota).
 
 Both products run under their own gunicorn, MEG reaching Libeo through a
 fault proxy; mail goes through a real SMTP server (aiosmtpd), sent by each
@@ -7,6 +7,9 @@ product's own worker command (``flask meg notify``, ``flask libeo notify``).
 
 from __future__ import annotations
 
+from sqlalchemy import text
+
+from models.libeo.payments.quota import quota_month
 from tests.mail import plain
 
 from .test_deployed_apart import libeo_invoice_ids
@@ -23,24 +26,25 @@ def test_a_payer_refused_after_verification_tells_the_person_who_clicked(faulty,
     answer = confirm_payment(meg, invoice_id, chosen_date())
     assert "Vérification en cours" in answer
     faulty.start("libeo")
-    # Meanwhile, in Libeo, the company's administrator revokes MEG's key.
-    revoked = libeo.submit("/configuration/integrations", "/configuration/integrations/meg/revoquer")
-    assert revoked.status_code == 200
+    # Meanwhile the account's other payments used up the month's quota (its row says five of five).
+    engine = faulty.engine("libeo")
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO payment_usage (account_id, month, payment_count) "
+                                "SELECT id, :month, 5 FROM account"), {"month": quota_month()})
+    engine.dispose()
 
-    faulty.flask("meg", "meg", "sync")  # the replay: Libeo refuses the key
-    shows_everywhere(meg, invoice_id, number, "Refusé : la connexion à Libeo a été révoquée.")
+    faulty.flask("meg", "meg", "sync")  # the replay: Libeo refuses it, its own decision
+    shows_everywhere(meg, invoice_id, number, "Refusé : Votre formule Gratuit inclut 5 paiements par mois")
     assert [p["status"] for p in meg_payments(faulty)] == ["REFUSED"]
     sent = faulty.flask("meg", "meg", "notify").stdout
-    assert "E-mails envoyés : 2" in sent, sent
+    assert "E-mails envoyés : 1" in sent, sent
 
     told = {plain(message["Subject"]).strip(): message for message in smtp.messages}
     refused = told[next(s for s in told if s.startswith("Paiement refusé par Libeo"))]
     assert refused["X-Delivered-To"] == "admin@boulangerie-martin.fr"
-    text = plain(refused.get_body(("plain",)).get_content())
-    assert f"Facture : {number}" in text and "Vérification en cours" in text
-    assert f"{faulty.url('meg')}/achats/factures/{invoice_id}?entreprise=" in text  # MEG's own PUBLIC_URL
-    broken = next(s for s in told if "Libeo refuse la clé d'API" in s)
-    assert told[broken]["X-Delivered-To"] == "admin@boulangerie-martin.fr"
+    body = plain(refused.get_body(("plain",)).get_content())
+    assert f"Facture : {number}" in body and "Vérification en cours" in body
+    assert f"{faulty.url('meg')}/achats/factures/{invoice_id}?entreprise=" in body  # MEG's own PUBLIC_URL
 
     # Libeo's worker sends Libeo's own: the key made, then the key MEG was given (security notices).
     smtp.clear()

@@ -62,7 +62,7 @@ def test_a_selection_within_the_plan_is_scheduled_invoice_by_invoice(connected, 
     assert settlements.count('name="facture"') == 4  # the four « Virement par Libeo » invoices
     assert "Non sélectionnable : mode de règlement « Chèque »" in settlements
 
-    confirmation = page(client.post(SELECTION, data=_form(ids)))
+    confirmation = page(client.get(SELECTION, query_string=_form(ids)))
     assert "Confirmer les 4 paiements" in confirmation
     assert "Total par date d'exécution" in confirmation
     assert "ne sera pas payée" not in confirmation  # five a month on Gratuit: four fit
@@ -81,15 +81,20 @@ def test_a_quota_covering_part_of_the_selection_is_said_before_and_after(connect
     add_invoices(meg_app, 3)
     ids = [row[0] for row in meg_libeo_invoices(meg_app)]
     assert len(ids) == 7
-    confirmation = page(client.post(SELECTION, data=_form(ids)))
+    confirmation = page(client.get(SELECTION, query_string=_form(ids)))
     assert ("Il vous reste 5 paiements ce mois-ci sur la formule Gratuit : 2 factures ne seront pas payées"
             in confirmation)
     assert "Abonnement" in confirmation
     shown = page(client.post(f"{SELECTION}/confirmer", data=_form(ids), follow_redirects=True))
     assert "7 factures : 5 programmées" in shown and "2 refusées" in shown
-    assert shown.count("Refusé : Votre formule Gratuit inclut 5 paiements par mois") == 2
+    assert shown.count("Non payée — limite de la formule atteinte") == 2
     assert shown.count("Passez à la formule Partnerships dans Libeo") == 2
     assert len(libeo_payments(libeo_app)) == 5
+    # MEG now knows the month is used up: a new selection says so, and offers no button that can only fail.
+    again = page(client.get(SELECTION, query_string=_form(ids)))
+    assert "2 factures — " in again  # the two refused; the five paid are listed as no longer to pay
+    assert "Votre formule Gratuit ne permet plus de paiement ce mois-ci" in again
+    assert "Confirmer les" not in again
 
 
 def test_each_row_keeps_its_date_or_takes_the_one_for_all(connected, client, meg_app, libeo_app):
@@ -137,9 +142,8 @@ def test_the_same_selection_confirmed_twice_at_once_and_from_another_tab_pays_on
     ({"facture": [str(n) for n in range(1, 10_001)]}, "Une sélection compte au plus 200 factures"),
 ])
 def test_bad_selections_are_refused_whole(connected, client, meg_app, libeo_app, form, message):
-    for url in (SELECTION, f"{SELECTION}/confirmer"):
-        shown = page(client.post(url, data=form, follow_redirects=True))
-        assert message in shown
+    assert message in page(client.get(SELECTION, query_string=form, follow_redirects=True))
+    assert message in page(client.post(f"{SELECTION}/confirmer", data=form, follow_redirects=True))
     assert attempts(meg_app) == 0 and libeo_payments(libeo_app) == []
 
 
@@ -166,14 +170,14 @@ def test_a_tampered_date_refuses_the_whole_selection(connected, client, meg_app,
 
 def test_an_invoice_paid_meanwhile_is_told_not_paid_twice(connected, client, meg_app, libeo_app):
     ids = [row[0] for row in meg_libeo_invoices(meg_app)]
-    confirmation = page(client.post(SELECTION, data=_form(ids)))
+    confirmation = page(client.get(SELECTION, query_string=_form(ids)))
     assert "Confirmer les 4 paiements" in confirmation
     # Another tab pays the first one alone before this confirmation is sent.
     client.post(f"/meg/achats/factures/{ids[0]}/payer")
     shown = page(client.post(f"{SELECTION}/confirmer", data=_form(ids), follow_redirects=True))
     assert "4 factures : 4 programmées" in shown
     assert len(libeo_payments(libeo_app)) == 4
-    again = page(client.post(SELECTION, data=_form(ids[:1]), follow_redirects=True))
+    again = page(client.get(SELECTION, query_string=_form(ids[:1]), follow_redirects=True))
     assert "Un paiement de cette facture est déjà en cours : Programmé le" in again
 
 

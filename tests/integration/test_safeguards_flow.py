@@ -119,21 +119,38 @@ def test_a_new_iban_from_meg_is_held_and_shown_so_then_approved(iban_changed_and
         assert libeo_db.session.scalar(select(Payment.status).order_by(Payment.id.desc())) is PaymentStatus.SCHEDULED
 
 
-def test_a_new_iban_refused_in_libeo_shows_cancelled_with_the_reason_in_meg(iban_changed_and_paid, apps, client,
-                                                                             meg_app):
+def test_a_new_iban_refused_in_libeo_reads_the_same_in_meg_and_its_reason_comes_before_payer(
+        iban_changed_and_paid, apps, client, meg_app):
+    invoice_id = iban_changed_and_paid
     libeo = _libeo_admin(apps)
     libeo.post(f"/libeo/a-approuver/{_held_payment_id(apps.libeo)}/refuser",
                data={"reason": "RIB non confirmé par téléphone"})
     run_sync(meg_app)
 
-    invoice = text(client.get(f"/meg/achats/factures/{iban_changed_and_paid}"))
-    assert "Annulé : RIB non confirmé par téléphone" in invoice
+    # One word, one reason, on both sides.
+    assert "Refusé : RIB non confirmé par téléphone" in shown(libeo.get("/libeo/paiements/"))
+    invoice = text(client.get(f"/meg/achats/factures/{invoice_id}"))
+    assert "Refusé : RIB non confirmé par téléphone" in invoice
     assert "Libeo retient ce paiement" not in invoice
     settlements = text(client.get("/meg/achats/reglements"))
-    assert "Annulé : RIB non confirmé par téléphone" in settlements
-    # The invoice may be paid again (after checking with the supplier): « Payer » is back.
-    assert f'href="/meg/achats/factures/{iban_changed_and_paid}?payer={iban_changed_and_paid}#confirmer"' in (
-        client.get(f"/meg/achats/factures/{iban_changed_and_paid}").get_data(as_text=True))
+    assert "Refusé : RIB non confirmé par téléphone" in settlements
+    # A refusal for a suspected fraud: no one-click « Payer » in the list, the reason on the invoice first.
+    assert f"payer={invoice_id}" not in settlements and "Motif du refus à lire avant de payer" in settlements
+    assert ("Un administrateur de Libeo a refusé le dernier paiement de cette facture, retenu pour nouvel IBAN du "
+            "fournisseur : « RIB non confirmé par téléphone »") in invoice
+    assert f'href="/meg/achats/factures/{invoice_id}?payer={invoice_id}#confirmer"' in (
+        client.get(f"/meg/achats/factures/{invoice_id}").get_data(as_text=True))
+    confirmation = text(client.get(f"/meg/achats/factures/{invoice_id}?payer={invoice_id}"))
+    assert "« RIB non confirmé par téléphone »" in confirmation
+    assert "J'ai vérifié l'IBAN auprès du fournisseur" in confirmation
+    # Confirmed without ticking it (a crafted post): refused, nothing sent.
+    refused = text(_meg_pay(client, invoice_id))
+    assert "Cochez « J'ai vérifié l'IBAN auprès du fournisseur »" in refused
+    with apps.libeo.app_context():
+        assert libeo_db.session.scalar(select(Payment.status).order_by(Payment.id.desc())) is PaymentStatus.CANCELLED
+    client.post(f"/meg/achats/factures/{invoice_id}/payer",
+                data={"execution_date": DAY.isoformat(), "refusal_seen": "y"})
+    assert "À approuver dans Libeo" in text(client.get(f"/meg/achats/factures/{invoice_id}"))
 
 
 def test_meg_journals_the_iban_change_and_the_connection(iban_changed_and_paid, apps, client, meg_app, connected):
@@ -189,13 +206,28 @@ def test_a_squatted_siret_is_taken_back_by_its_meg_administrator(apps, meg_app, 
     squatter.post(created.headers["Location"] + "/payer",
                   data={"execution_date": earliest_execution_date(paris_today()).isoformat()})
 
-    # Garage Leroy's Achats administrator clicks « Payer » in MEG, then « Me connecter avec MEG ».
+    # Garage Leroy's Achats administrator clicks « Payer » in MEG, then « Me connecter avec MEG »: the
+    # account has been used, so it is not dispossessed on MEG's word alone; support reviews it.
     browser = Browser(apps)
     browser.meg_login()
-    form = consent_and_come_back(browser, meg_app)
+    review = consent_and_come_back(browser, meg_app)
+    assert browser.url.endswith("/libeo/connexion-meg/compte-existant")
+    assert "il ne lui est pas retiré sans examen. Le support de Libeo examine la demande" in text(review)
+    with libeo_app.app_context():
+        kept = libeo_db.session.get(Account, squatter_id)
+        assert (kept.siret, kept.lost_siret) == (GARAGE_SIRET, None)
+    assert apps.root.test_client().get("/libeo/api/v1/me",
+                                       headers={"Authorization": f"Bearer {squatter_key}"}).status_code == 200
+    assert "SIRET 851 234 567 00002 revendiqué par gerant@garage-leroy.fr" in text(squatter.get("/libeo/journal/"))
+    cli = apps.root.test_cli_runner()
+    listed = cli.invoke(args=["libeo", "review-siret"]).output
+    assert "Garage Leroy (faux) (85123456700002) : SIRET 851 234 567 00002 revendiqué" in listed
+    decided = cli.invoke(args=["libeo", "review-siret", "--siret", GARAGE_SIRET, "--take-back"])
+    assert decided.exit_code == 0 and "SIRET 85123456700002 retiré" in decided.output, decided.output
+
+    # Support decided: the company's administrator now creates its verified account.
+    consent_and_come_back(browser, meg_app)
     assert browser.url.endswith("/libeo/connexion-meg/compte")
-    claim = shown(form)
-    assert "Un compte Libeo non vérifié utilise déjà ce SIRET (« Garage Leroy (faux) »)" in claim
     done = create_account_form(browser)
     assert done.status_code == 302
 
@@ -216,7 +248,8 @@ def test_a_squatted_siret_is_taken_back_by_its_meg_administrator(apps, meg_app, 
     told = text(squatter.get("/libeo/factures/"))
     assert "SIRET à confirmer." in told and "Le SIRET 851 234 567 00002 a été confirmé par un autre compte" in told
     assert "X-1" in told
-    assert "SIRET 851 234 567 00002 confirmé par un autre compte Libeo" in text(squatter.get("/libeo/journal/"))
+    assert "SIRET 851 234 567 00002 confirmé par un autre compte Libeo (décision du support de Libeo)" in text(
+        squatter.get("/libeo/journal/"))
     assert apps.root.test_client().get("/libeo/api/v1/me",
                                        headers={"Authorization": f"Bearer {squatter_key}"}).status_code == 401
 
@@ -227,6 +260,23 @@ def test_a_squatted_siret_is_taken_back_by_its_meg_administrator(apps, meg_app, 
     with libeo_app.app_context():
         assert libeo_db.session.scalar(select(Payment.status).where(Payment.account_id == squatter_id)) is (
             PaymentStatus.SCHEDULED)
+
+
+@pytest.mark.usefixtures("demo", "libeo_oauth_client")
+def test_an_unused_squatting_account_loses_the_siret_to_its_meg_administrator(apps, meg_app, libeo_app):
+    squatter_id, squatter_key = libeo_account(libeo_app, name="Garage Leroy (faux)", siret=GARAGE_SIRET,
+                                              email="escroc@exemple.fr", verified=False)
+    browser = Browser(apps)
+    browser.meg_login()
+    form = consent_and_come_back(browser, meg_app)
+    assert browser.url.endswith("/libeo/connexion-meg/compte")
+    assert "Un compte Libeo non vérifié utilise déjà ce SIRET (« Garage Leroy (faux) »)" in shown(form)
+    assert create_account_form(browser).status_code == 302
+    with libeo_app.app_context():
+        lost = libeo_db.session.get(Account, squatter_id)
+        assert (lost.siret, lost.lost_siret) == (None, GARAGE_SIRET)
+    assert apps.root.test_client().get("/libeo/api/v1/me",
+                                       headers={"Authorization": f"Bearer {squatter_key}"}).status_code == 401
 
 
 @pytest.mark.usefixtures("demo", "libeo_oauth_client")

@@ -21,6 +21,7 @@ def test_me_describes_the_account(api, account):
     response = api.get("/me")
     assert response.status_code == 200
     assert response.json == {
+        "id": account.id,
         "name": "Boulangerie Martin SARL",
         "siret": account.siret,
         "plan": "gratuit",
@@ -369,7 +370,7 @@ def test_openapi_document_describes_the_api(client):
     assert set(document["paths"]) == {"/me", "/invoices/{external_id}", "/invoices/{external_id}/payments",
                                       "/invoices/{external_id}/document", "/payments/{payment_id}",
                                       "/payments/{payment_id}/receipt.pdf", "/payments/{payment_id}/cancel", "/events",
-                                      "/key", "/payment-batches"}
+                                      "/key", "/payment-batches", "/account/meg-vouch"}
     assert document["servers"] == [{"url": "http://127.0.0.1:5000/libeo/api/v1"}]
     pay = document["paths"]["/invoices/{external_id}/payments"]["post"]
     assert {"201", "402", "403", "409", "422"} <= set(pay["responses"])

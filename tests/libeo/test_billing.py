@@ -604,3 +604,18 @@ def test_with_stripe_keys_but_no_webhook_secret_events_are_refused(tmp_path, wor
     assert response.status_code == 400
     assert applied_events(built.libeo) == 0
     _empty_databases(built)
+
+
+def test_only_the_accounts_own_subscription_invoices_are_served(libeo_app, client, libeo_auth, subscribed, account_id):
+    """Its invoice as a PDF (HT, TVA, TTC); an invoice Stripe does not have for it, or a malformed id, is a 404."""
+    from models.libeo.billing.invoices import subscription_invoices
+
+    with libeo_app.app_context():
+        stripe = stripe_client(libeo_app.config)
+        [invoice] = subscription_invoices(db.session.get(Account, account_id), stripe)
+        assert (invoice.subtotal_cents, invoice.tax_cents, invoice.total_cents) == (900, 180, 1080)
+    libeo_auth.login(EMAIL, PASSWORD)
+    mine = client.get(f"/libeo/abonnement/factures/{invoice.id}.pdf")
+    assert mine.status_code == 200 and mine.data.startswith(b"%PDF")
+    assert client.get("/libeo/abonnement/factures/in_inconnue123.pdf").status_code == 404
+    assert client.get("/libeo/abonnement/factures/pas-une-facture.pdf").status_code == 404

@@ -26,7 +26,8 @@ from .conftest import DEBTOR_IBAN, RUN_DAY, Api, backdate_due_payments, make_acc
 
 EVENT_KEYS = {"id", "seq", "type", "created_at", "data"}
 PAYMENT_KEYS = {
-    "id", "status", "status_label", "hold_reasons", "hold_details", "amount_cents", "currency", "execution_date",
+    "id", "version", "status", "status_label", "hold_reasons", "hold_details", "amount_cents", "currency",
+    "execution_date",
     "transmitted_at", "accepted_at", "bank_status", "paid_on", "paid_at", "failure_reason", "failure_code",
     "bank_text", "new_iban_required", "cancelled_at", "cancel_reason", "invoice_external_id", "initiated_by", "channel",
     "created_at",
@@ -79,6 +80,12 @@ def test_each_change_of_a_payment_is_one_event_with_the_payment_after_it(client,
         (cancelled["id"], "cancelled"),
         (paid["id"], "file_ready"), (rejected["id"], "file_ready"),
         (paid["id"], "paid"), (rejected["id"], "failed"),
+    ]
+    # Each payment's versions count its changes, in the order of the feed: the newest account is the highest.
+    versions = [(e["data"]["id"], e["data"]["version"]) for e in events]
+    assert versions == [
+        (paid["id"], 1), (rejected["id"], 1), (cancelled["id"], 1), (cancelled["id"], 2),
+        (paid["id"], 2), (rejected["id"], 2), (paid["id"], 3), (rejected["id"], 3),
     ]
     # The creation's event carries what the POST answered; the last of each, what GET /payments says now.
     assert events[0]["data"] == paid

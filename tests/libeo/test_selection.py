@@ -17,6 +17,8 @@ from models.libeo.invoices.services import create_libeo_invoice, invoice_data
 from .conftest import PASSWORD, make_account, valid_iban
 
 SELECTION = "/libeo/factures/selection"
+SUPPLIERS = ("Minoterie Dupuis", "Laiterie des Prés", "Imprimerie Vidal", "Transports Garnier", "Cabinet Roussel",
+             "Papeterie Lemoine", "Verrerie Dubois")
 
 
 def text(response) -> str:
@@ -31,7 +33,7 @@ def add_invoices(libeo_app, account_id: int, count: int) -> list[int]:
         ids = []
         for n in range(count):
             invoice = create_libeo_invoice(account, invoice_data(
-                number=f"LS-{n + 1:03d}", supplier_name=f"Fournisseur {n + 1}", supplier_iban=valid_iban(500 + n),
+                number=f"LS-{n + 1:03d}", supplier_name=SUPPLIERS[n], supplier_iban=valid_iban(500 + n),
                 supplier_bic=None, issue_date=today, due_date=today + timedelta(days=20 + n),
                 amount_cents=20_000 + 100 * n))
             db.session.flush()
@@ -73,7 +75,8 @@ def test_a_quota_covering_part_of_the_selection(client, libeo_app, signed_in):
             in confirmation)
     result = text(client.post(SELECTION, data={"facture": ids}))
     assert "7 factures : 5 programmées" in result and "2 refusées" in result
-    assert result.count("Refusé : Votre formule Gratuit inclut 5 paiements par mois") == 2
+    assert result.count("Non payée — limite de la formule atteinte") == 2
+    assert result.count("Votre formule Gratuit inclut 5 paiements par mois") == 2
     assert "Passer à la formule Partnerships" in result
     assert payments(libeo_app) == 5
 
@@ -84,12 +87,12 @@ def test_a_new_iban_is_said_before_confirming_and_held(client, libeo_app, signed
     with libeo_app.app_context():
         account = db.session.get(Account, signed_in.id)
         invoice = create_libeo_invoice(account, invoice_data(
-            number="LS-NEW", supplier_name="Fournisseur 1", supplier_iban=valid_iban(99), supplier_bic=None,
+            number="LS-NEW", supplier_name=SUPPLIERS[0], supplier_iban=valid_iban(99), supplier_bic=None,
             issue_date=paris_today(), due_date=paris_today() + timedelta(days=30), amount_cents=31_400))
         db.session.commit()
         changed = invoice.id
     confirmation = text(client.get(SELECTION, query_string={"facture": [changed]}))
-    assert "Sera retenu pour approbation : Nouvel IBAN pour Fournisseur 1" in confirmation
+    assert f"Sera retenu pour approbation : Nouvel IBAN pour {SUPPLIERS[0]}" in confirmation
     result = text(client.post(SELECTION, data={"facture": [changed]}))
     assert "1 facture : 1 retenue pour approbation" in result and "Retenu pour approbation : nouvel IBAN" in result
 

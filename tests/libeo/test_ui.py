@@ -357,7 +357,7 @@ def test_pay_from_libeo_then_cancel(client, libeo_app, signed_in):
     assert "1 / 5 paiements ce mois-ci" in text(client.get("/libeo/factures/"))
     payments = text(client.get("/libeo/paiements/"))
     assert scheduled in payments and signed_in.email in payments and "via Libeo" in payments
-    assert "utilisateur" in payments
+    assert "membre de l'entreprise, via Libeo" in payments
     assert "ne sont pas exécutés tant que l'IBAN" in payments
     with libeo_app.app_context():
         payment = db.session.scalar(select(Payment))

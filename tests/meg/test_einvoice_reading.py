@@ -124,7 +124,7 @@ def test_a_ubl_invoice_is_read():
     other = sample_invoice(number="TL-2026-00318", supplier=TORREFACTION, iban="FR7630004000000003123456702", bic="BNPAFRPPXXX")
     invoice = read_einvoice("facture-ubl.xml", ubl_xml(other))
 
-    assert (invoice.format, invoice.profile) == ("UBL", None)
+    assert (invoice.format, invoice.profile) == ("UBL", "EN 16931")
     assert (invoice.number, invoice.issue_date, invoice.type_code) == ("TL-2026-00318", date(2026, 10, 5), "380")
     assert (invoice.due_date, invoice.due_date_source) == (date(2026, 11, 4), "due_date")
     assert (invoice.amount_cents, invoice.total_without_tax_cents, invoice.tax_cents) == (46_440, 43_400, 3_040)
@@ -138,7 +138,7 @@ def test_a_ubl_invoice_is_read():
 def test_an_old_zugferd_1_pdf_is_read():
     invoice = read_einvoice("rechnung.pdf", zugferd1_pdf(INVOICE))
 
-    assert (invoice.format, invoice.profile) == ("ZUGFeRD", "COMFORT")
+    assert (invoice.format, invoice.profile) == ("ZUGFeRD 1.0", "COMFORT")
     assert (invoice.number, invoice.amount_cents, invoice.iban) == ("FA-2026-0142", 46_440, MINOTERIE_IBAN)
     assert (invoice.supplier_siret, invoice.due_date) == (MINOTERIE.siret, date(2026, 11, 4))
 

@@ -121,6 +121,7 @@ def test_full_flow_gives_a_signed_id_token_and_the_company(client, demo, meg_aut
         "company_name": "Boulangerie Martin SARL",
         "company_siret": "83451234500002",
         "company_achats_admin": True,
+        "company_siret_trusted": True,
     }
 
 

@@ -25,7 +25,10 @@ CSRF_EXEMPT = {
     "libeo": {
         "api.put_invoice": "REST API, authenticated by the API key only (Authorization header)",
         "api.pay": "REST API, authenticated by the API key only (Authorization header)",
+        "api.cancel_payment": "REST API, authenticated by the API key only (Authorization header)",
+        "api.pay_batch": "REST API, authenticated by the API key only (Authorization header)",
         "api.delete_key": "REST API, authenticated by the API key only (Authorization header)",
+        "api.cancel_payment": "REST API, authenticated by the API key only (Authorization header)",
         "api.put_document": "REST API, authenticated by the API key only (Authorization header)",
         "billing.webhook": "called by Stripe, authenticated by its signature",
         "notifications.unsubscribe": "an e-mail's signed link; mail clients post it without a form (RFC 8058)",

@@ -128,6 +128,7 @@ def test_the_api_keeps_to_its_openapi_document(api, mode):
     assert {op.label for op in operations} == {
         "GET /me", "PUT /invoices/{external_id}", "POST /invoices/{external_id}/payments", "GET /payments/{payment_id}",
         "GET /events", "DELETE /key", "PUT /invoices/{external_id}/document", "GET /payments/{payment_id}/receipt.pdf",
+        "POST /payments/{payment_id}/cancel",
     }
     by_label = {op.label: op for op in operations}
     for operation in operations:
@@ -139,6 +140,7 @@ def test_the_api_keeps_to_its_openapi_document(api, mode):
     run_operation(by_label["GET /payments/{payment_id}/receipt.pdf"], auth, mode,
                   path_parameters={"payment_id": payment_id})
     run_operation(by_label["PUT /invoices/{external_id}/document"], auth, mode, path_parameters={"external_id": "meg-2"})
+    run_operation(by_label["POST /payments/{payment_id}/cancel"], auth, mode, path_parameters={"payment_id": payment_id})
     # Last, each example with a key of its own: it revokes the key it is called with.
     run_operation(by_label["DELETE /key"], auth, mode, fresh_auth=fresh_auth)
 

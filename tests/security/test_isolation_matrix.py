@@ -113,13 +113,15 @@ def form_data(world, side: str) -> dict:
             "api_key": "lbo_meg_0123456789ab_" + "A" * 43, "next": "/meg/achats/", "allow": "1",
             "email": "pirate@exemple.fr", "password": "mauvais-mot-de-passe",
             "grant_type": "authorization_code", "code": "x", "redirect_uri": "https://evil.example/",
+            # « Payer la sélection » naming the victim's invoice.
+            "facture": world.meg["garage_libeo_invoice"],
         }
     return {
         "number": "PIRATE-1", "supplier_name": "Fournisseur Pirate", "supplier_iban": "FR7630006000010000000791963",
         "supplier_bic": "AGRIFRPP", "issue_date": "2026-01-10", "due_date": "2026-02-10", "amount": "12,34",
         "execution_date": "2099-01-01", "iban": "FR7630006000010000000791963", "bic": "AGRIFRPP",
         "email": world.libeo["garage_email"], "password": "mauvais-mot-de-passe", "company_name": "Pirate SAS",
-        "siret": GARAGE_SIRET, "next": "/libeo/factures/",
+        "siret": GARAGE_SIRET, "next": "/libeo/factures/", "facture": world.libeo["garage_direct_invoice"],
     }
 
 

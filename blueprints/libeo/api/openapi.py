@@ -109,6 +109,20 @@ PAYMENT_BODY = {
     },
 }
 
+VOUCH_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["assertion"],
+    "properties": {
+        "assertion": {
+            "type": "string", "minLength": 20, "maxLength": 8000,
+            "description": "Jeton JWT signé par MEG (sa clé OpenID Connect, vérifiée avec son JWKS), valable cinq "
+            "minutes : un administrateur « Achats » de l'entreprise de ce SIRET, que MEG a confirmé, a enregistré "
+            "la clé dans « Options ».",
+        },
+    },
+}
+
 CANCEL_BODY = {
     "type": "object",
     "additionalProperties": False,
@@ -241,7 +255,8 @@ _DATETIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
 PAYMENT = {
     "type": "object",
     "required": [
-        "id", "status", "status_label", "hold_reasons", "hold_details", "amount_cents", "currency", "execution_date",
+        "id", "version", "status", "status_label", "hold_reasons", "hold_details", "amount_cents", "currency",
+        "execution_date",
         "transmitted_at", "accepted_at", "bank_status", "paid_on", "paid_at", "failure_reason", "failure_code",
         "bank_text",
         "new_iban_required", "cancelled_at", "cancel_reason", "invoice_external_id", "initiated_by", "channel",
@@ -249,6 +264,12 @@ PAYMENT = {
     ],
     "properties": {
         "id": {"type": "integer", "minimum": 1},
+        "version": {
+            "type": "integer", "minimum": 1,
+            "description": "1 à la création du paiement, un de plus à chaque changement d'état. Une réponse "
+            "rejouée (même Idempotency-Key) redonne la version de la première réponse : un client garde le "
+            "récit de plus haute version, quel que soit l'ordre où il reçoit réponses et événements.",
+        },
         "status": {
             "type": "string",
             "enum": ["awaiting_approval", "scheduled", "file_ready", "transmitted", "accepted", "paid", "failed",
@@ -472,6 +493,15 @@ def openapi_document(server_url: str) -> dict:
                     "operationId": "getMe",
                     "summary": "Le compte de la clé : entreprise, formule, usage du mois.",
                     "responses": {"200": _json("Account", "Le compte."), **_errors(401, 429)},
+                }
+            },
+            "/account/meg-vouch": {
+                "post": {
+                    "operationId": "megVouch",
+                    "summary": "MEG se porte garant du compte de la clé : il devient « vérifié par MEG ».",
+                    "requestBody": {"required": True, "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/VouchInput"}}}},
+                    "responses": {"200": _json("Account", "Le compte, vérifié."), **_errors(401, 403, 422, 429)},
                 }
             },
             "/key": {
@@ -701,6 +731,7 @@ def openapi_document(server_url: str) -> dict:
             },
             "schemas": {
                 "Account": ACCOUNT,
+                "VouchInput": VOUCH_BODY,
                 "InvoiceInput": INVOICE_BODY,
                 "Invoice": INVOICE,
                 "PaymentInput": PAYMENT_BODY,

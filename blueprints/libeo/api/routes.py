@@ -30,6 +30,8 @@ from models.libeo.invoices.services import (
     invoice_data,
     upsert_meg_invoice,
 )
+from models.libeo.meg_link.client import SignInFailed
+from models.libeo.meg_link.vouching import vouch_for_key
 from models.libeo.payments.events import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -66,6 +68,7 @@ from .openapi import (
     INVOICE_BODY,
     MAX_BATCH_ITEMS,
     PAYMENT_BODY,
+    VOUCH_BODY,
     openapi_document,
 )
 from .validation import matches, validate
@@ -224,6 +227,20 @@ def me():
     return jsonify(account_json(g.api_key.summary, g.api_key.quota))
 
 
+@bp.post("/account/meg-vouch")
+def meg_vouch():
+    """MEG's signed word for the key's account (its Achats administrator saved the key in « Options »)."""
+    body = validate(VOUCH_BODY, json_body())
+    try:
+        account = vouch_for_key(api_account(), body["assertion"])
+    except SignInFailed as unavailable:
+        db.session.rollback()
+        raise ApiError(503, "meg_unreachable", unavailable.message) from unavailable
+    answer = account_json(account, g.api_key.quota)
+    db.session.commit()
+    return jsonify(answer)
+
+
 @bp.delete("/key")
 def delete_key():
     """The caller gives its key up (MEG's « Supprimer la connexion »): revoked at once (204), or, while
@@ -338,11 +355,11 @@ def _pay_once(account: Account, external_id: str, key: str, body: dict, path: st
             created = False
         payment = place_payment(account, invoice, order, invoice_is_new=created)
         answer = payment_json(payment)
-        complete(claim.record_id, 201, answer)
+        complete(claim, 201, answer)
         db.session.commit()
     except BaseException:
         db.session.rollback()
-        release(claim.record_id)
+        release(claim)
         db.session.commit()
         raise
     return 201, answer, False

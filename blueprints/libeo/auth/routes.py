@@ -3,6 +3,7 @@
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user
 
+from core.french import of
 from core.security import safe_next_url
 from core.throttle import client_address, configured, signed_in_user, submitted_account
 from core.views import log_out, password_change_page, show_domain_error
@@ -38,7 +39,7 @@ def signup():
         else:
             db.session.commit()
             _start_session(account.users[0])
-            flash(f"Bienvenue ! Le compte Libeo de {account.name} est créé (formule Gratuit).", "success")
+            flash(f"Bienvenue ! Le compte Libeo {of(account.name)} est créé (formule Gratuit).", "success")
             return redirect(url_for("invoices.list_invoices"))
     return render_template("libeo/auth/signup.html", form=form)
 

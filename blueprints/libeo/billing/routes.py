@@ -2,9 +2,11 @@ import logging
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     jsonify,
+    make_response,
     redirect,
     render_template,
     request,
@@ -16,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from core.throttle import signed_in_user
 from models.libeo import db
 from models.libeo.billing import subscriptions as billing
+from models.libeo.billing.invoices import invoice_pdf, subscription_invoice, subscription_invoices
 from models.libeo.billing.stripe_gateway import (
     publishable_key,
     stripe_client,
@@ -37,6 +40,10 @@ log = logging.getLogger(__name__)
 @login_required
 def subscription():
     account = current_user.account
+    try:
+        invoices = subscription_invoices(account, stripe_client(current_app.config))
+    except LibeoError:
+        invoices = None  # Stripe does not answer: the page says so, the rest of it works
     return render_template(
         "libeo/billing/subscription.html",
         account=account,
@@ -47,7 +54,26 @@ def subscription():
         change_form=ChangeForm(),
         stripe_js_url=stripe_js_url(current_app.config),
         stripe_key=publishable_key(current_app.config),
+        invoices=invoices,
     )
+
+
+@bp.get("/factures/<invoice_id>.pdf")
+@login_required
+def invoice_document(invoice_id: str):
+    """A subscription invoice as a PDF drawn from Stripe's figures."""
+    account = current_user.account
+    try:
+        invoice = subscription_invoice(account, stripe_client(current_app.config), invoice_id)
+    except LibeoError as error:
+        flash(error.message, "error")
+        return redirect(url_for("billing.subscription"))
+    if invoice is None:
+        abort(404)
+    response = make_response(invoice_pdf(account, invoice))
+    response.headers["Content-Type"] = "application/pdf"
+    response.headers["Content-Disposition"] = f'attachment; filename="facture-libeo-{invoice.number}.pdf"'
+    return response
 
 
 @bp.post("/carte")

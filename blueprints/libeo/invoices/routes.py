@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 
 from core.calendar import late_payment_warning
 from core.dates import date_fr
-from core.listing import EXPORT_FORMATS, cents_value, export_response, parse_list_args, streamed_rows
+from core.listing import EXPORT_FORMATS, cents_value, export_response, parse_list_args, streamed_rows, tidy_redirect
 from core.paging import paginate
 from core.throttle import configured, signed_in_user
 from core.validators import mask_iban
@@ -36,6 +36,7 @@ from models.libeo.payments.selection import (
     selected_ids,
     selection_confirmation,
 )
+from models.libeo.payments.week import week_summary
 
 from ..context import current_account
 from ..extensions import limiter
@@ -62,12 +63,14 @@ def _invoice_or_404(invoice_id: int):
 
 @bp.route("/")
 def list_invoices():
+    if (tidy := tidy_redirect()) is not None:
+        return tidy
     account = current_account()
     lq = parse_list_args(request.args, INVOICES, page_number())
     pagination = paginate(db, invoice_list(account, lq), lq.page, PER_PAGE)
     return render_template(
         "libeo/invoices/list.html", pagination=pagination, quota=PaymentQuota.for_account(account), lq=lq,
-        counts=invoice_tab_counts(account, lq),
+        counts=invoice_tab_counts(account, lq), summary=week_summary(account),
     )
 
 

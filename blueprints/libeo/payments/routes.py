@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 
 from core.dates import as_utc, paris_today
-from core.listing import EXPORT_FORMATS, cents_value, export_response, parse_list_args, streamed_rows
+from core.listing import EXPORT_FORMATS, cents_value, export_response, parse_list_args, streamed_rows, tidy_redirect
 from core.paging import paginate
 from core.security import safe_next_url
 from core.validators import mask_iban
@@ -34,6 +34,8 @@ def require_login():
 
 @bp.route("/")
 def list_payments():
+    if (tidy := tidy_redirect()) is not None:
+        return tidy
     account = current_account()
     lq = parse_list_args(request.args, PAYMENTS, page_number())
     pagination = paginate(db, payment_list(account, lq), lq.page, PER_PAGE)

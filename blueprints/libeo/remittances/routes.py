@@ -19,7 +19,7 @@ from flask import (
 from flask_login import current_user, login_required
 
 from core.ids import parse_id
-from core.listing import parse_list_args
+from core.listing import parse_list_args, tidy_redirect
 from core.paging import paginate
 from core.views import page_number
 from models.libeo import db
@@ -79,6 +79,8 @@ def _render_list(form: BankStatusForm, status: int = 200):
 
 @bp.route("/")
 def list_batches():
+    if (tidy := tidy_redirect()) is not None:
+        return tidy
     return _render_list(BankStatusForm())
 
 

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import date
 from functools import wraps
 from typing import NamedTuple
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from markupsafe import Markup, escape
 from wtforms.fields.choices import SelectChoice
 
 from core.calendar import late_payment_warning
 from core.dates import date_fr
 from core.db import reads_first
-from core.listing import EXPORT_FORMATS, cents_value, export_response, parse_list_args, streamed_rows
+from core.french import of
+from core.listing import EXPORT_FORMATS, cents_value, export_response, parse_list_args, streamed_rows, tidy_redirect
 from core.money import format_amount
 from core.paging import paginate
 from core.security import safe_next_url
@@ -44,6 +45,7 @@ from models.meg.achats.invoices import (
     update_invoice,
     update_supplier,
 )
+from models.meg.achats.week import week_summary
 from models.meg.libeo_link.attempts import (
     PaidTo,
     PaymentAttempt,
@@ -55,6 +57,7 @@ from models.meg.libeo_link.attempts import (
     payment_refusal,
     payments_in_flight,
     payments_keeping_old_iban,
+    unknown_outcomes,
 )
 from models.meg.libeo_link.cancelling import cancel_payment, cancellable_payment
 from models.meg.libeo_link.connection import (
@@ -109,8 +112,9 @@ def achats_admin_required(view):
 
 @bp.app_template_global()
 def libeo_connect_url(invoice) -> str:
-    """Libeo's « Me connecter avec MEG » page, told to bring the person back to this invoice's « Payer »."""
-    back = public_url("achats.invoice", invoice_id=invoice.id, payer=invoice.id)
+    """Libeo's « Me connecter avec MEG » page, told to bring the person back to this invoice's « Payer »
+    panel (``#confirmer``: on a phone it is far below the top of the page)."""
+    back = public_url("achats.invoice", invoice_id=invoice.id, payer=invoice.id) + "#confirmer"
     return f"{current_app.config['LIBEO_URL'].rstrip('/')}/connexion-meg?{urlencode({'return_to': back})}"
 
 
@@ -132,9 +136,17 @@ def _confirmation_for(libeo, invoices, full=None):
     (``full``: the ``SupplierInvoice`` of a list's plain row)."""
     wanted = request.args.get("payer", "")
     for invoice in invoices:
-        if str(invoice.id) == wanted and libeo.shows_pay_button(invoice) and libeo.connection is not None:
-            return confirmation(full(invoice) if full else invoice)
+        if str(invoice.id) == wanted and libeo.may_confirm(invoice) and libeo.connection is not None:
+            return confirmation(full(invoice) if full else invoice, proposed=_proposed_date())
     return None
+
+
+def _proposed_date() -> date | None:
+    """``?date=`` : the date a refused « Date d'exécution » message proposed, for the field to show it."""
+    try:
+        return date.fromisoformat(request.args.get("date", ""))
+    except ValueError:
+        return None
 
 
 # --- « Factures » ---------------------------------------------------------------------------------
@@ -161,7 +173,8 @@ def invoices():
     company = current_company()
     pagination = paginate(db, invoices_query(company), page_number(), PER_PAGE)
     libeo = libeo_state(current_user, company, pagination.items)
-    return render_template("meg/achats/invoices.html", pagination=pagination, libeo=libeo)
+    return render_template("meg/achats/invoices.html", pagination=pagination, libeo=libeo,
+                           summary=week_summary(company))
 
 
 @bp.route("/factures/nouvelle", methods=["GET", "POST"])
@@ -169,7 +182,8 @@ def new_invoice():
     form = InvoiceForm()
     _supplier_choices(form)
     if request.method == "GET":
-        form.payment_mode.data = PaymentMode.LIBEO.name
+        # « Virement par Libeo » needs the company's SIRET: without one, a mode that works.
+        form.payment_mode.data = (PaymentMode.LIBEO if current_company().siret else PaymentMode.VIREMENT).name
     duplicate = None
     if form.validate_on_submit():
         try:
@@ -232,39 +246,36 @@ def edit_invoice(invoice_id: int):
 
 class SettlementRow(NamedTuple):
     """A row of « Règlements », read in Python: the template unpacks it instead of asking Jinja
-    for some ten attributes of each of the 50 rows (most of the page's rendering time); the
-    five cells every row shows the same way come written (``cells``)."""
+    for some ten attributes of each of the 50 rows (most of the page's rendering time)."""
 
     id: int
     number: str
+    supplier: str
+    due: str
+    amount: str
     mode: str
     through_libeo: bool
     payment: object  # the latest PaymentAttempt, or None
     action: str | None  # LibeoState.row: "pay", "check" or None
     invoice: object  # a SettlementInvoice
     paid_to: PaidTo | None  # where a live payment pays, as Libeo holds it
-    cells: Markup  # Numéro (its link), Fournisseur, Échéance, Montant TTC, Mode de règlement
 
 
 def _settlement_rows(invoices, libeo) -> list[SettlementRow]:
-    invoice_url = url_for("achats.invoice", invoice_id=1)[:-1]
     rows = []
     for invoice in invoices:
         payment, action = libeo.row(invoice)
-        mode = invoice.payment_mode.label
-        cells = Markup(
-            f'<td class="nowrap" data-label="Numéro"><a href="{invoice_url}{invoice.id}">{escape(invoice.number)}'
-            f'</a></td>\n        <td data-label="Fournisseur">{escape(invoice.supplier.name)}</td>\n'
-            f'        <td data-label="Échéance">{escape(date_fr(invoice.due_date))}</td>\n'
-            f'        <td class="num" data-label="Montant TTC">{escape(invoice.amount_display)}</td>\n'
-            f'        <td data-label="Mode de règlement">{escape(mode)}</td>')
-        rows.append(SettlementRow(invoice.id, invoice.number, mode, invoice.payment_mode is PaymentMode.LIBEO,
-                                  payment, action, invoice, libeo.paid_to(invoice), cells))
+        rows.append(SettlementRow(invoice.id, invoice.number, invoice.supplier.name, date_fr(invoice.due_date),
+                                  invoice.amount_display, invoice.payment_mode.label,
+                                  invoice.payment_mode is PaymentMode.LIBEO, payment, action, invoice,
+                                  libeo.paid_to(invoice)))
     return rows
 
 
 @bp.route("/reglements")
 def settlements():
+    if (tidy := tidy_redirect()) is not None:
+        return tidy
     company = current_company()
     lq = parse_list_args(request.args, SETTLEMENTS, page_number())
     # Plain rows, not ORM objects: the page only shows them (« Payer »'s confirmation reads its invoice).
@@ -309,7 +320,7 @@ def pay(invoice_id: int):
             flash(errors[0], "error")
         return redirect(_with_confirmation(back, invoice.id))
     try:
-        payment = pay_invoice(invoice, current_user, form.execution_date.data)
+        payment = pay_invoice(invoice, current_user, form.execution_date.data, refusal_seen=form.refusal_seen.data)
     except LibeoLinkError as error:
         db.session.rollback()
         if error.not_connected:
@@ -317,13 +328,15 @@ def pay(invoice_id: int):
         flash(error.message, "error")
         if error.upgrade_url and error.upgrade_url.startswith(("https://", "http://")):
             flash(error.upgrade_url, "upgrade")
-        return redirect(_with_confirmation(back, invoice.id) if error.field else back)
+        return redirect(_with_confirmation(back, invoice.id, error.suggestion) if error.field else back)
     flash(*_outcome_message(invoice, payment))
     return redirect(back)
 
 
-def _with_confirmation(back: str, invoice_id: int) -> str:
-    return f"{back}{'&' if '?' in back else '?'}{urlencode({'payer': invoice_id})}"
+def _with_confirmation(back: str, invoice_id: int, proposed: date | None = None) -> str:
+    """Back to the « Payer » panel (``#confirmer``), its date field showing what a refusal proposed."""
+    query = {"payer": invoice_id, **({"date": proposed.isoformat()} if proposed else {})}
+    return f"{back}{'&' if '?' in back else '?'}{urlencode(query)}#confirmer"
 
 
 def _outcome_message(invoice, payment: PaymentAttempt) -> tuple[str, str]:
@@ -357,8 +370,8 @@ def verify_payment(invoice_id: int):
         flash(error.message, "error")
         return redirect(back)
     if payment is not None and payment.status is PaymentState.REQUESTED:
-        flash("Libeo ne répond toujours pas : MEG réessaiera d'elle-même. Ne réglez pas cette facture autrement.",
-              "warning")
+        flash(payment.unknown_outcome or "Libeo ne répond toujours pas : MEG réessaiera d'elle-même. Ne réglez pas "
+              "cette facture autrement.", "warning")
     elif payment is not None:
         flash(f"Libeo a répondu : {payment.label}.", "info")
     return redirect(back)
@@ -404,7 +417,7 @@ def check_access():
     db.session.commit()
     refusal = payment_refusal(current_user, company, connection)
     if refusal is None:
-        flash(f"Libeo vous reconnaît comme l'expert-comptable de {company.name} : vous pouvez payer ses factures.",
+        flash(f"Libeo vous reconnaît comme l'expert-comptable {of(company.name)} : vous pouvez payer ses factures.",
               "success")
     else:
         flash(connection.last_error or refusal, "error")
@@ -450,7 +463,7 @@ def options():
                  if connection is not None and connection.is_removed else None)
     return render_template("meg/achats/options.html", form=form, connection=connection, following=following,
                            waiting=waiting_count(company.id), refused=refused_updates(company.id),
-                           action_form=ConfirmForm())
+                           unknown=unknown_outcomes(company.id), action_form=ConfirmForm())
 
 
 @bp.route("/options/libeo/verifier", methods=["POST"])

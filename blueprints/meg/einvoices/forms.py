@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from flask_wtf.file import FileField, FileRequired
-from wtforms import RadioField, SelectField, StringField, SubmitField
+from wtforms import BooleanField, RadioField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional, ValidationError
 
 from core.forms import BankNameField, Form, int_or_none, normalized
 from core.validators import clean_text, normalize_bic, normalize_iban, normalize_siret
+from models.meg.achats.models import PaymentMode
 
 from ..achats.forms import InvoiceForm
 
@@ -22,6 +23,16 @@ class UploadForm(Form):
         validators=[FileRequired("Choisissez le fichier de la facture (PDF Factur-X, XML CII ou UBL).")],
     )
     submit = SubmitField("Lire la facture")
+
+
+def _new_supplier_iban(form, field):
+    """A new supplier's IBAN; none for one that debits the company itself (« Prélèvement »)."""
+    if form.supplier_id.data != NEW_SUPPLIER:
+        return
+    if not (field.data or "").strip() and form.payment_mode.data == PaymentMode.PRELEVEMENT.name:
+        field.data = None
+        return
+    normalized(normalize_iban)(form, field)
 
 
 def _when_new(check):
@@ -38,6 +49,7 @@ class ImportForm(InvoiceForm):
     """The pre-filled invoice: « Achats »' invoice fields, and the supplier as the file names it."""
 
     supplier_id = SelectField("Fournisseur", validate_choice=False)
+    amount = StringField("Net à payer (€)")  # the amount due (the total with VAT when nothing was prepaid)
     iban_choice = RadioField(
         "IBAN à utiliser pour ce fournisseur",
         choices=[SelectChoice(KEEP_IBAN, "Garder l'IBAN connu"),
@@ -49,8 +61,9 @@ class ImportForm(InvoiceForm):
         applies=lambda form: form.supplier_id.data == NEW_SUPPLIER)
     supplier_siret = StringField("SIRET (facultatif)", validators=[_when_new(normalized(
         lambda value: normalize_siret(value) if (value or "").strip() else None))])
-    supplier_iban = StringField("IBAN", validators=[_when_new(normalized(normalize_iban))])
+    supplier_iban = StringField("IBAN", validators=[_new_supplier_iban])
     supplier_bic = StringField("BIC (facultatif)", validators=[_when_new(normalized(normalize_bic))])
+    confirm_shared_iban = BooleanField("J'ai vérifié auprès du fournisseur : ce nouveau fournisseur partage cet IBAN")
     submit = SubmitField("Enregistrer la facture")
 
     def validate_supplier_id(self, field):

@@ -139,7 +139,7 @@ def _choices(form: ImportForm) -> ImportChoices:
         supplier_id=form.chosen_supplier_id, new_supplier=new, replace_iban=form.replace_iban,
         number=form.number.data, issue_date=form.issue_date.data, due_date=form.due_date.data,
         amount_cents=form.amount_cents, payment_mode=PaymentMode[form.payment_mode.data],
-        confirm_duplicate=form.confirm_duplicate.data,
+        confirm_duplicate=form.confirm_duplicate.data, confirm_shared_iban=form.confirm_shared_iban.data,
     )
 
 
@@ -152,7 +152,7 @@ def confirm(import_id: int):
     _supplier_choices(form, found)
     if request.method == "GET":
         _prefill(form, found)
-    duplicate = None
+    duplicate, refused = None, False
     if form.validate_on_submit():
         try:
             invoice = save_import(current_company(), pending, _choices(form))
@@ -161,7 +161,9 @@ def confirm(import_id: int):
             duplicate = warning
         except AchatsError as error:
             db.session.rollback()
-            show_domain_error(form, error)
+            refused = True
+            if error.message != found.currency_refusal:  # the page says that one already
+                show_domain_error(form, error)
         else:
             db.session.commit()
             flash(f"La facture {invoice.number} de {invoice.supplier.name} est enregistrée, avec son fichier.",
@@ -170,7 +172,7 @@ def confirm(import_id: int):
     chosen = _chosen_supplier(form, found)
     return render_template("meg/einvoices/confirm.html", form=form, found=found, pending=pending, chosen=chosen,
                            duplicate=duplicate, button_form=ButtonForm(), bank=bank_name, format_iban=format_iban), \
-        (422 if form.errors else 200)
+        (422 if form.errors or refused else 200)
 
 
 def _chosen_supplier(form: ImportForm, found: Proposal):

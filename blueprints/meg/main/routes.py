@@ -5,9 +5,10 @@ from core.ids import parse_id
 from core.security import safe_next_url
 from models.meg import db
 from models.meg.achats.invoices import AchatsError, update_company
+from models.meg.companies.siret_trust import confirm_siret, is_companys_accountant, trust_status
 
 from ..context import current_company
-from .forms import CompanyForm
+from .forms import CompanyForm, ConfirmSiretForm
 
 bp = Blueprint("main", __name__)
 
@@ -36,17 +37,39 @@ def switch_company():
 def company_details():
     """Name and SIRET of the current company; its Achats administrators edit them."""
     company = current_company()
-    if not current_user.is_achats_admin(company):
-        abort(403, description="Seuls les administrateurs du module « Achats » peuvent modifier la fiche de l'entreprise.")
+    accountant = is_companys_accountant(current_user, company)
+    if not (current_user.is_achats_admin(company) or accountant):
+        abort(403, description="Seuls les administrateurs du module « Achats » et l'expert-comptable de l'entreprise "
+                               "peuvent modifier la fiche de l'entreprise.")
     form = CompanyForm(obj=company)
     if form.validate_on_submit():
         try:
-            update_company(company, form.name.data, form.siret.data)
+            notice = update_company(company, form.name.data, form.siret.data, current_user)
         except AchatsError as error:
             db.session.rollback()
             form.siret.errors = [*form.siret.errors, error.message]
         else:
             db.session.commit()
             flash("La fiche de l'entreprise est enregistrée.", "success")
+            if notice:
+                flash(notice, "warning")
             return redirect(url_for("main.company_details"))
-    return render_template("meg/company.html", form=form)
+    return render_template("meg/company.html", form=form, company=company, trust=trust_status(company),
+                           accountant=accountant, confirm_form=ConfirmSiretForm())
+
+
+@bp.route("/entreprise/fiche/confirmer-siret", methods=["POST"])
+@login_required
+def confirm_company_siret():
+    """The company's expert-comptable confirms its SIRET: MEG may vouch for it in Libeo again."""
+    company = current_company()
+    if not ConfirmSiretForm().validate_on_submit():
+        abort(400)
+    try:
+        confirm_siret(company, current_user)
+    except PermissionError as refused:
+        abort(403, description=str(refused))
+    db.session.commit()
+    flash(f"SIRET {company.siret_display} confirmé : MEG peut se porter garant de l'entreprise auprès de Libeo.",
+          "success")
+    return redirect(url_for("main.company_details"))

@@ -12,6 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from core.security import content_security_policy, origin_of
 from core.throttle import client_address, configured
 from models.meg.oauth import COMPANY_SCOPES
+from models.meg.signing import public_jwks
 
 from ..context import current_company
 from ..extensions import csrf, limiter
@@ -23,7 +24,6 @@ from .server import (
     error_redirect,
     issue_code,
     provider_metadata,
-    public_jwks,
     server,
     user_claims,
 )

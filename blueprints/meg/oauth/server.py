@@ -12,11 +12,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import json
 import logging
-import os
 import re
-from pathlib import Path
 
 from authlib.integrations.flask_oauth2 import (
     AuthorizationServer as FlaskAuthorizationServer,
@@ -40,12 +37,12 @@ from core.urls import public_url
 from models.meg import Company, User, db
 from models.meg import oauth as store
 from models.meg.oauth import SCOPES, OAuthAuthorizationCode, OAuthClient, OAuthToken
+from models.meg.signing import ID_TOKEN_ALG, signing_key
 
-ID_TOKEN_ALG = "RS256"
 CLAIMS_SUPPORTED = [
     "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
     "name", "email",
-    "company_id", "company_name", "company_siret", "company_achats_admin",
+    "company_id", "company_name", "company_siret", "company_achats_admin", "company_siret_trusted",
 ]
 
 
@@ -82,39 +79,6 @@ def provider_metadata() -> dict:
 # --- the ID token signing key -----------------------------------------------------------------
 
 
-def signing_key() -> RSAKey:
-    """The RS256 key, generated on first use and kept in ``OAUTH_KEYS_DIR``."""
-    key = current_app.extensions.get("meg_oauth_key")
-    if key is None:
-        key = load_or_create_key(Path(current_app.config["OAUTH_KEYS_DIR"]))
-        current_app.extensions["meg_oauth_key"] = key
-    return key
-
-
-def load_or_create_key(directory: Path) -> RSAKey:
-    path = directory / "id_token_rs256.json"
-    if not path.exists():
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": ID_TOKEN_ALG}, auto_kid=True)
-        # Written aside then linked: of processes starting together, one key
-        # wins and nobody reads a half-written file.
-        draft = directory / f".{path.name}.{os.getpid()}"
-        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as file:
-            json.dump(key.as_dict(private=True), file)
-        try:
-            os.link(draft, path)
-        except FileExistsError:
-            pass
-        finally:
-            draft.unlink()
-    return RSAKey.import_key(json.loads(path.read_text()))
-
-
-def public_jwks() -> dict:
-    return {"keys": [signing_key().as_dict(private=False)]}
-
-
 # --- claims -----------------------------------------------------------------------------------
 
 
@@ -136,6 +100,8 @@ def company_claims(user: User, company: Company | None, scope: str) -> dict:
         "company_name": company.name,
         "company_siret": company.siret,
         "company_achats_admin": user.is_achats_admin(company),
+        # Whether MEG vouches for the SIRET (its expert-comptable or the registry confirmed it).
+        "company_siret_trusted": company.siret_trusted,
     }
 
 

@@ -31,16 +31,16 @@ def require_login():
     """The selection's pages are the company's, like « Règlements »."""
 
 
-def _ids() -> list[int]:
-    return selected_ids(request.form.getlist("facture"))
+def _ids(values) -> list[int]:
+    return selected_ids(values.getlist("facture"))
 
 
-def _dates(ids: list[int]) -> dict[int, date]:
+def _dates(values, ids: list[int]) -> dict[int, date]:
     """The « Date d'exécution » typed per row, or the one for all; a date that is not one refuses the whole."""
-    for_all = request.form.get("date_all", "").strip()
+    for_all = values.get("date_all", "").strip()
     dates = {}
     for invoice_id in ids:
-        typed = for_all or request.form.get(f"date-{invoice_id}", "").strip()
+        typed = for_all or values.get(f"date-{invoice_id}", "").strip()
         if not typed:
             continue
         try:
@@ -59,13 +59,12 @@ def _refused(error: LibeoLinkError):
     return redirect(url_for("achats.settlements"))
 
 
-@bp.route("", methods=["POST"])
-@reads_first  # reads, then asks Libeo its plan now, with no transaction held
+@bp.route("")
 def confirm():
-    """« Payer la sélection »: one confirmation for the invoices ticked."""
+    """« Payer la sélection »: one confirmation for the invoices ticked (the plan as MEG last heard it)."""
     try:
-        ids = _ids()
-        confirmation = selection_confirmation(current_company(), current_user, ids, _dates(ids))
+        ids = _ids(request.args)
+        confirmation = selection_confirmation(current_company(), current_user, ids, _dates(request.args, ids))
     except LibeoLinkError as error:
         return _refused(error)
     return render_template("meg/achats/selection_confirm.html", confirmation=confirmation)
@@ -78,9 +77,8 @@ def pay():
     """« Confirmer les N paiements »."""
     company = current_company()
     try:
-        ids = _ids()
-        dates = _dates(ids)
-        outcome = pay_selection(company, current_user, ids, dates)
+        ids = _ids(request.form)
+        outcome = pay_selection(company, current_user, ids, _dates(request.form, ids))
     except LibeoLinkError as error:
         if error.field != "execution_date":
             return _refused(error)

@@ -128,6 +128,12 @@ class Account(Model):
         return self.verified_at is not None and self.siret is not None
 
     @property
+    def verified_how(self) -> str:
+        """Who verified it, after the « Vérifié » badge: « par MEG (…) », not « Vérifié vérifié par MEG »."""
+        how = (self.verified_by or "").strip()
+        return how[len("vérifié "):] if how.lower().startswith("vérifié ") else how
+
+    @property
     def approval_threshold_display(self) -> str:
         return format_amount(self.approval_threshold_cents) if self.approval_threshold_cents is not None else ""
 

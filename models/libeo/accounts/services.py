@@ -34,7 +34,7 @@ from models.libeo.errors import (
     NotFound,
     PlanLimitReached,
 )
-from models.libeo.journal import COMMAND_LINE
+from models.libeo.journal import COMMAND_LINE, JournalEntry
 from models.libeo.journal import record as journal
 
 MAX_EMAIL_LENGTH = 254
@@ -306,12 +306,31 @@ def verify_by_support(siret: str) -> tuple[Account, bool]:
     return account, verify_account(account, "vérifié par le support de Libeo", COMMAND_LINE)
 
 
-def take_siret_back(siret: str, claimant: str) -> Account | None:
+def has_activity(account: Account) -> bool:
+    """Whether someone has used the account (an invoice or a payment): then it is nobody's to take."""
+    tables = db.metadata.tables
+    return any(db.session.scalar(select(table.c.id).where(table.c.account_id == account.id).limit(1)) is not None
+               for table in (tables["invoice"], tables["payment"]))
+
+
+SIRET_REVIEW = (
+    "Un compte Libeo non vérifié, qui a déjà servi (factures ou paiements), utilise ce SIRET : il ne lui est pas "
+    "retiré sans examen. Le support de Libeo examine la demande et vous recontacte ; d'ici là, aucun virement de ce "
+    "compte ne part (il n'est pas vérifié). Si c'est le compte de votre entreprise, connectez-vous-y pour le relier "
+    "à MEG."
+)
+
+
+def take_siret_back(siret: str, claimant: str, *, by_support: bool = False) -> Account | None:
     """Frees ``siret`` from the unverified account holding it, for the company's verified claimant.
 
     The other account keeps its data « SIRET à confirmer »: its SIRET is
     set aside, its MEG keys are revoked (they spoke for that SIRET), and its
-    « Journal » says why. A verified holder is never dispossessed (Conflict).
+    « Journal » says why. A verified holder is never dispossessed (Conflict);
+    nor is one that has been used (invoices, payments) unless support decides
+    it (``libeo review-siret``): MEG's word may rest on the public registry
+    alone, and a victim's account must not lose its SIRET and key on it
+    (Conflict ``siret_review``; its payments already wait, being unverified).
     Returns the dispossessed account, or None when nobody held the SIRET.
     """
     holder = account_for_siret(siret)
@@ -322,6 +341,8 @@ def take_siret_back(siret: str, claimant: str) -> Account | None:
             "Un compte Libeo vérifié existe déjà pour ce SIRET : connectez-vous à ce compte pour le relier à MEG.",
             "siret", code="siret_taken",
         )
+    if not by_support and has_activity(holder):
+        raise Conflict(SIRET_REVIEW, "siret", code="siret_review", holder_id=holder.id)
     now = utcnow()
     holder.lost_siret, holder.siret, holder.siret_lost_at = siret, None, now
     db.session.execute(
@@ -332,6 +353,28 @@ def take_siret_back(siret: str, claimant: str) -> Account | None:
     journal(holder.id, "siret.lost",
             f"SIRET {format_siret(siret)} confirmé par un autre compte Libeo ({claimant}) : ce compte le perd et "
             "passe en « SIRET à confirmer ». Ses données restent accessibles ; sa clé d'API MEG est révoquée et "
-            "ses virements ne sont plus exécutés. Si cette entreprise est la vôtre, contactez le support de Libeo.")
+            "ses virements ne sont plus exécutés. Si cette entreprise est la vôtre, contactez le support de Libeo.",
+            COMMAND_LINE if by_support else None)
     return holder
+
+
+def siret_claimed(holder_id: int, siret: str, claimant: str, actor: str | None) -> None:
+    """A verified claim met an account that has been used: written in its « Journal » for support's review."""
+    journal(holder_id, "siret.review",
+            f"SIRET {format_siret(siret)} revendiqué par {claimant} : ce compte le garde, avec sa clé, jusqu'à "
+            "l'examen du support de Libeo (flask libeo review-siret). Si cette entreprise est la vôtre, contactez "
+            "le support de Libeo avec ses justificatifs.", actor)
+
+
+def pending_siret_reviews() -> list[tuple[Account, str]]:
+    """Accounts still holding, unverified, a SIRET someone vouched for claimed: (account, latest claim)."""
+    rows = db.session.execute(
+        select(Account, JournalEntry.message).join(JournalEntry, JournalEntry.account_id == Account.id)
+        .where(JournalEntry.kind == "siret.review", Account.siret.is_not(None), Account.verified_at.is_(None))
+        .order_by(Account.id, JournalEntry.id.desc())
+    ).all()
+    latest: dict[int, tuple[Account, str]] = {}
+    for account, message in rows:
+        latest.setdefault(account.id, (account, message))
+    return list(latest.values())
 

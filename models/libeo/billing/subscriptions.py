@@ -37,6 +37,9 @@ PLAN_ID = "libeo-partnerships-monthly"
 PLAN_AMOUNT_CENTS = 900
 PLAN_CURRENCY = "eur"
 PLAN_INTERVAL = "month"
+# French VAT on the plan (9 € HT, 10,80 € TTC): one tax rate in Stripe, found by its metadata.
+VAT_PERCENT = 20
+VAT_METADATA = {"libeo": "tva-20"}
 
 # Stripe keeps serving these (past_due: it is still retrying the card).
 SERVING_STATUSES = frozenset({"active", "trialing", "past_due"})
@@ -128,6 +131,19 @@ def ensure_catalog(client: stripe.StripeClient) -> None:
                     "interval": PLAN_INTERVAL,
                 }
             )
+        vat_rate(client)
+
+
+def vat_rate(client: stripe.StripeClient) -> str:
+    """The id of Stripe's 20 % VAT rate the subscription's invoices carry (created once)."""
+    for rate in client.v1.tax_rates.list(params={"limit": 100}).data:
+        found = rate.to_dict()
+        if found.get("active") and (found.get("metadata") or {}).get("libeo") == VAT_METADATA["libeo"]:
+            return found["id"]
+    return client.v1.tax_rates.create(params={
+        "display_name": "TVA", "percentage": VAT_PERCENT, "inclusive": False, "jurisdiction": "FR",
+        "metadata": VAT_METADATA,
+    }).id
 
 
 def _exists(service, object_id: str) -> bool:
@@ -188,6 +204,7 @@ def subscribe(account: Account, setup_intent_id: str, client: stripe.StripeClien
             params={
                 "customer": customer,
                 "items": [{"plan": PLAN_ID}],
+                "default_tax_rates": [vat_rate(client)],
                 "payment_behavior": "error_if_incomplete",
                 "metadata": {"libeo_account_id": str(account.id)},
             },

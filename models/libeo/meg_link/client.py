@@ -25,11 +25,13 @@ from authlib.integrations.flask_client import FlaskOAuth2App, OAuth
 from authlib.integrations.requests_client import OAuth2Session
 from cryptography.fernet import Fernet, InvalidToken
 from flask import Flask, current_app, url_for
+from joserfc import jwt
 from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 
 from core.http import SendsRequestId, http_session
 from models.libeo.accounts.services import check_siret
-from models.libeo.errors import InvalidData, LibeoError
+from models.libeo.errors import Forbidden, InvalidData, LibeoError
 
 SCOPE = "openid profile email company libeo_key"
 EXTENSION = "authlib.integrations.flask_client"
@@ -110,6 +112,9 @@ class MegProfile:
     email: str
     full_name: str
     achats_admin: bool
+    # MEG vouches for the SIRET (confirmed by the company's expert-comptable or the registry):
+    # without it, MEG's word makes no account « vérifié » and takes no SIRET from anyone.
+    siret_trusted: bool = False
 
     @classmethod
     def from_claims(cls, claims: dict) -> MegProfile:
@@ -140,14 +145,20 @@ class MegProfile:
             email=_claim(claims, "email", max_length=254),
             full_name=_claim(claims, "name", max_length=200),
             achats_admin=claims.get("company_achats_admin") is True,
+            siret_trusted=claims.get("company_siret_trusted") is True,
         )
 
     def as_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def vouches(self) -> bool:
+        """MEG says an Achats administrator of the company is here, and MEG trusts the company's SIRET."""
+        return self.achats_admin and self.siret_trusted
+
     @classmethod
     def from_dict(cls, data: dict) -> MegProfile:
-        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
 
 
 def _claim(claims: dict, name: str, max_length: int = MAX_CLAIM_LENGTH) -> str:
@@ -256,6 +267,63 @@ def read_meg_answer() -> tuple[MegProfile, str]:
         raise SignInFailed(MEG_DOWN) from exc
     except (AuthlibBaseError, JoseError, ValueError, KeyError) as exc:
         raise SignInFailed(FAILED) from exc
+
+
+# --- MEG's signed word when its Achats administrator saves a key (the article's first path) ---------
+
+VOUCH_AUDIENCE = "libeo"
+VOUCH_PURPOSE = "libeo_key_saved"
+VOUCH_MAX_LIFETIME = 5 * 60
+
+
+class VouchRefused(Forbidden):
+    """MEG's assertion cannot be taken as MEG's word; the message says why, in French."""
+
+    code = "vouch_refused"
+
+
+def read_vouching_assertion(assertion: str) -> MegProfile:
+    """MEG's signed assertion, checked with MEG's JWKS: issuer, audience, purpose, at most five minutes.
+
+    Raises :class:`VouchRefused` (forged, expired, another purpose) or :class:`SignInFailed` (MEG
+    unreachable or not configured).
+    """
+    client = meg_client()
+    if client is None:
+        raise SignInFailed(UNAVAILABLE)
+    try:
+        issuer = client.load_server_metadata()["issuer"]
+        token = _decoded(client, assertion)
+    except requests.RequestException as exc:
+        raise SignInFailed(MEG_DOWN) from exc
+    except (JoseError, ValueError, KeyError, TypeError) as exc:
+        raise VouchRefused("Cette attestation de MEG n'est pas valide : elle n'est pas signée par MEG.") from exc
+    claims = token.claims
+    try:
+        jwt.JWTClaimsRegistry(
+            iss={"essential": True, "value": issuer}, aud={"essential": True, "value": VOUCH_AUDIENCE},
+            exp={"essential": True}, iat={"essential": True}, purpose={"essential": True, "value": VOUCH_PURPOSE},
+        ).validate(claims)
+    except JoseError as exc:
+        raise VouchRefused("Cette attestation de MEG n'est pas valide ou a expiré : enregistrez de nouveau la clé "
+                           "dans MEG.") from exc
+    if not isinstance(claims["exp"], int) or not isinstance(claims["iat"], int) or (
+            claims["exp"] - claims["iat"] > VOUCH_MAX_LIFETIME):
+        raise VouchRefused("Cette attestation de MEG vaut plus de cinq minutes : elle est refusée.")
+    try:
+        return MegProfile.from_claims(dict(claims))
+    except LibeoError as exc:
+        raise VouchRefused(exc.message) from exc
+
+
+def _decoded(client, assertion: str):
+    """Decoded with MEG's published keys; fetched again once if the key is new (MEG rotated it)."""
+    if not isinstance(assertion, str) or not assertion or len(assertion) > 8_000:
+        raise ValueError("no assertion")
+    try:
+        return jwt.decode(assertion, KeySet.import_key_set(client.fetch_jwk_set()), algorithms=["RS256"])
+    except JoseError:
+        return jwt.decode(assertion, KeySet.import_key_set(client.fetch_jwk_set(force=True)), algorithms=["RS256"])
 
 
 # --- the key delivery --------------------------------------------------------------------------

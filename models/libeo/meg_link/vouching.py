@@ -34,11 +34,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.dates import utcnow
+from core.french import of
 from models.libeo.accounts.keys import active_api_key, issue_meg_api_key, revoke_api_key
 from models.libeo.accounts.models import Account, LibeoUser, Plan
 from models.libeo.accounts.services import (
+    SIRET_REVIEW,
     account_for_siret,
     create_account,
+    has_activity,
+    siret_claimed,
     take_siret_back,
     verify_account,
 )
@@ -48,8 +52,10 @@ from models.libeo.journal import record as journal
 from models.libeo.meg_link.client import (
     MAX_CLAIM_LENGTH,
     MegProfile,
+    VouchRefused,
     deliver_key,
     meg_message,
+    read_vouching_assertion,
 )
 from models.libeo.notifications.events import meg_connected
 
@@ -122,20 +128,55 @@ def link_account(profile: MegProfile, user: LibeoUser) -> MegIdentity:
 
 
 def vouch(account: Account, profile: MegProfile) -> None:
-    """MEG says an Achats administrator of the SIRET's company is here: the account is « vérifié »."""
-    if profile.achats_admin and account.siret == profile.siret:
+    """MEG says an Achats administrator of the SIRET's company is here, and MEG trusts that SIRET: the account
+    is « vérifié ». A SIRET MEG never checked makes nobody « vérifié »."""
+    if profile.vouches and account.siret == profile.siret:
         verify_account(
             account,
             f"vérifié par MEG ({profile.email or profile.subject}, "
-            f"administrateur « Achats » de {profile.company_name})",
+            f"administrateur « Achats » {of(profile.company_name)})",
             profile.email or None,
         )
 
 
+def vouch_for_key(account: Account, assertion: str) -> Account:
+    """The article's first path: MEG's Achats administrator saved this account's key in « Options », and MEG
+    signs that it trusts the company's SIRET. The account becomes « vérifié par MEG », as through « Me
+    connecter avec MEG ». Raises :class:`VouchRefused` (French) when MEG's word does not hold."""
+    profile = read_vouching_assertion(assertion)
+    if not profile.vouches:
+        raise VouchRefused("MEG ne se porte pas garant de cette entreprise (SIRET non confirmé dans MEG, ou "
+                           "personne qui n'administre pas « Achats »).")
+    if account.siret != profile.siret:
+        raise VouchRefused(f"MEG se porte garant du SIRET de « {profile.company_name} », qui n'est pas celui du "
+                           f"compte Libeo « {account.name} ».")
+    verify_account(
+        account,
+        f"vérifié par MEG ({profile.email or profile.subject}, administrateur « Achats » de "
+        f"{profile.company_name}, clé enregistrée dans « Options »)",
+        profile.email or None,
+    )
+    return account
+
+
 def squatted(siret: str) -> Account | None:
-    """The unverified account holding ``siret``, which a verified claim would take it from."""
+    """The unverified, unused account holding ``siret``, which a verified claim would take it from."""
     holder = account_for_siret(siret)
-    return holder if holder is not None and not holder.is_verified else None
+    return holder if holder is not None and not holder.is_verified and not has_activity(holder) else None
+
+
+def _claim_for_review(profile: MegProfile) -> bool:
+    """A vouched claim on a SIRET an unverified but used account holds: journaled there for support."""
+    holder = account_for_siret(profile.siret)
+    if holder is None or holder.is_verified or not has_activity(holder):
+        return False
+    siret_claimed(holder.id, profile.siret, _claimant(profile), profile.email or None)
+    db.session.commit()
+    return True
+
+
+def _claimant(profile: MegProfile) -> str:
+    return f"{profile.email or profile.subject}, administrateur « Achats » de « {profile.company_name} » dans MEG"
 
 
 def create_account_from_meg(
@@ -150,7 +191,7 @@ def create_account_from_meg(
     the SIRET then goes to the new, verified account.
     """
     taken_from = None
-    if profile.achats_admin:
+    if profile.vouches:
         taken_from = take_siret_back(profile.siret, f"vérifié par MEG pour « {profile.company_name} »")
     account = create_account(name, profile.siret, email, password, full_name=full_name, plan=Plan.GRATUIT)
     user = account.users[0]
@@ -206,7 +247,7 @@ def connect_account(account: Account, access_token: str, company_name: str) -> C
 def admin_must_connect(company_name: str) -> str:
     return (
         f"Votre compte Libeo est prêt, mais il n'est pas encore connecté à MEG : seul un administrateur "
-        f"du module « Achats » de {company_name} peut le connecter. Demandez-lui de cliquer sur « Payer » "
+        f"du module « Achats » {of(company_name)} peut le connecter. Demandez-lui de cliquer sur « Payer » "
         "dans MEG puis sur « Me connecter avec MEG », ou de coller dans « Options » la clé que vous "
         "créerez dans « Configuration » → « Intégrations »."
     )
@@ -259,7 +300,7 @@ def continue_sign_in(profile: MegProfile, access_token: str, signed_in: LibeoUse
     link = link_for_company(profile)
     if link is not None and link.account.siret != profile.siret:
         link = None  # the company's SIRET changed in MEG: that account is not this company's
-    if link is not None and profile.achats_admin and not link.account.is_verified:
+    if link is not None and profile.vouches and not link.account.is_verified:
         vouch(link.account, profile)
         db.session.commit()
     if link is not None and link.subject == profile.subject:
@@ -271,9 +312,11 @@ def continue_sign_in(profile: MegProfile, access_token: str, signed_in: LibeoUse
         if connection.established:
             return SignInStep(return_to, done=True)
         return SignInStep(PAGE, messages=((connection.message, "error"),))
-    if link is None and profile.achats_admin and squatted(profile.siret) is not None:
+    if link is None and profile.vouches and squatted(profile.siret) is not None:
         # An unverified account holds the SIRET: the company's administrator may take it back.
         return SignInStep(SIGNUP, pending=profile)
+    if link is None and profile.vouches and _claim_for_review(profile):
+        return SignInStep(EXISTING, existing=profile, messages=((SIRET_REVIEW, "warning"),))
     if link is not None or account_for_siret(profile.siret) is not None:
         return SignInStep(EXISTING, existing=profile)
     return SignInStep(SIGNUP, pending=profile)
@@ -288,8 +331,10 @@ def create_account_and_finish(profile: MegProfile, access_token: str, return_to:
     """
     try:
         user = create_account_from_meg(profile, name=name, email=email, password=password, full_name=full_name)
-    except LibeoError:
+    except LibeoError as error:
         db.session.rollback()
+        if error.code == "siret_review":
+            _claim_for_review(profile)
         raise
     db.session.commit()
     return finish_sign_in(user.account, profile, access_token, return_to, user=user, partnerships=partnerships)
@@ -316,7 +361,7 @@ def finish_sign_in(account: Account, profile: MegProfile, access_token: str, ret
         return _stay_in_libeo("settings.integrations", user, messages, connection, return_to)
     if return_to:
         return SignInStep(return_to, user=user, done=True)
-    messages.append((f"Vous êtes connecté au compte Libeo de {account.name}.", "success"))
+    messages.append((f"Vous êtes connecté au compte Libeo {of(account.name)}.", "success"))
     return SignInStep("invoices.list_invoices", user=user, messages=tuple(messages), done=True)
 
 

@@ -54,6 +54,8 @@ def payment_json(payment: Payment) -> dict:
     held = payment.status is PaymentStatus.AWAITING_APPROVAL
     return {
         "id": payment.id,
+        # One more at each change: a client keeps the account with the highest version.
+        "version": payment.version,
         "status": payment.status.value,
         "status_label": payment.status_label,
         "hold_reasons": list(payment.hold_reasons or ()) if held else [],

@@ -4,15 +4,25 @@ The first request claims the key by inserting its record (unique per
 account) in a transaction of its own, so a concurrent duplicate sees it at
 once. The outcome is stored in the same transaction as the work it
 describes: a replay answers exactly what the first request answered.
+
+A claim is a lease (``IDEMPOTENCY_LEASE_SECONDS``, seconds): a request
+whose process died leaves its claim « in progress » (its work rolled back
+with its transaction), and the first retry after the lease takes it over.
+Each claim names its owner; only the owner may store the answer or give the
+key back, both conditional UPDATEs on the owner: a request that was only
+slow, not dead, finds its claim taken and rolls its work back (a 409 its
+caller retries), so one request's work commits, never two.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -25,8 +35,7 @@ from models.libeo.payments.models import IdempotencyRecord
 
 IN_PROGRESS = "in_progress"
 DONE = "done"
-# A claim older than this belongs to a request that died: a retry may take it over.
-STALE_AFTER = timedelta(minutes=5)
+STILL_RUNNING = "La première requête avec cette clé d'idempotence est encore en cours : réessayez dans un instant."
 
 
 # Records are kept this long: a caller retrying with the same key within it gets the first answer.
@@ -50,15 +59,22 @@ class Claim:
 
     record_id: int
     answer: tuple[int, dict] | None = None  # (status, body) when the key's request is done: replay it
+    owner: str | None = None  # this request's token, while it holds the claim
+
+
+def lease() -> timedelta:
+    return timedelta(seconds=current_app.config["IDEMPOTENCY_LEASE_SECONDS"])
 
 
 # Built once: every payment the API receives runs them (see models/libeo/keys.py).
 _CLAIM = insert(IdempotencyRecord).values(
-    account_id=bindparam("account_id"), key=bindparam("key"), request_hash=bindparam("request_hash"), state=IN_PROGRESS
+    account_id=bindparam("account_id"), key=bindparam("key"), request_hash=bindparam("request_hash"), state=IN_PROGRESS,
+    owner=bindparam("claim_owner"),
 )
 _COMPLETE = (
     update(IdempotencyRecord)
-    .where(IdempotencyRecord.id == bindparam("record_id"))
+    .where(IdempotencyRecord.id == bindparam("record_id"), IdempotencyRecord.owner == bindparam("claim_owner"),
+           IdempotencyRecord.state == IN_PROGRESS)
     .values(state=DONE, response_status=bindparam("answer_status"), response_body=bindparam("answer_body"))
     .execution_options(synchronize_session=False)
 )
@@ -70,11 +86,12 @@ def claim_key(account: Account, key: str, request_hash: str) -> Claim:
     Raises InvalidData when the key was used with another request, Conflict
     while the first request with this key is still running.
     """
+    owner = secrets.token_hex(16)
     try:
         inserted = db.session.connection().execute(
-            _CLAIM, {"account_id": account.id, "key": key, "request_hash": request_hash}
+            _CLAIM, {"account_id": account.id, "key": key, "request_hash": request_hash, "claim_owner": owner}
         )
-        return Claim(inserted.inserted_primary_key[0])
+        return Claim(inserted.inserted_primary_key[0], owner=owner)
     except IntegrityError:
         db.session.rollback()
     existing = db.session.scalar(
@@ -91,44 +108,48 @@ def claim_key(account: Account, key: str, request_hash: str) -> Claim:
         )
     if existing.state == DONE:
         return Claim(existing.id, (existing.response_status, json.loads(existing.response_body)))
-    if _take_over_stale(existing):
-        return Claim(existing.id)
-    raise Conflict(
-        "La première requête avec cette clé d'idempotence est encore en cours : réessayez dans un instant.",
-        code="idempotency_in_progress",
-    )
+    owner = secrets.token_hex(16)
+    if _take_over_expired(existing, owner):
+        return Claim(existing.id, owner=owner)
+    raise Conflict(STILL_RUNNING, code="idempotency_in_progress")
 
 
-def _take_over_stale(record: IdempotencyRecord) -> bool:
+def _take_over_expired(record: IdempotencyRecord, owner: str) -> bool:
+    """The claim of a request that did not answer within its lease becomes ``owner``'s (one taker wins)."""
     now = utcnow()
     result = db.session.execute(
         update(IdempotencyRecord)
         .where(
             IdempotencyRecord.id == record.id,
             IdempotencyRecord.state == IN_PROGRESS,
-            IdempotencyRecord.created_at < now - STALE_AFTER,
+            IdempotencyRecord.created_at < now - lease(),
         )
-        .values(created_at=now)
+        .values(created_at=now, owner=owner)
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
 
 
-def complete(record_id: int, status: int, body: dict) -> None:
+def complete(claim: Claim, status: int, body: dict) -> None:
     """Stores the answer a replay of the key gets, in the transaction of the work it describes.
 
     Run as plain SQL on the session's connection (last before the commit of a payment, under the
-    writers' turn on SQLite): the session does not track the record.
+    writers' turn on SQLite): the session does not track the record. Raises Conflict when another
+    request took the claim over meanwhile: the caller rolls its work back.
     """
-    db.session.connection().execute(
-        _COMPLETE, {"record_id": record_id, "answer_status": status, "answer_body": json.dumps(body, ensure_ascii=False)}
+    stored = db.session.connection().execute(
+        _COMPLETE, {"record_id": claim.record_id, "claim_owner": claim.owner, "answer_status": status,
+                    "answer_body": json.dumps(body, ensure_ascii=False)}
     )
+    if stored.rowcount != 1:
+        raise Conflict(STILL_RUNNING, code="idempotency_in_progress")
 
 
-def release(record_id: int) -> None:
-    """Forgets a claim whose request ended without a result worth replaying."""
+def release(claim: Claim) -> None:
+    """Forgets a claim whose request ended without a result worth replaying (if it still holds it)."""
     db.session.execute(
         delete(IdempotencyRecord)
-        .where(IdempotencyRecord.id == record_id, IdempotencyRecord.state == IN_PROGRESS)
+        .where(IdempotencyRecord.id == claim.record_id, IdempotencyRecord.owner == claim.owner,
+               IdempotencyRecord.state == IN_PROGRESS)
         .execution_options(synchronize_session=False)
     )

@@ -99,7 +99,8 @@ def payment_status_label(payment: Payment) -> str:
             return "Rejeté par la banque"
         return reason if reason.startswith("Rejeté") else f"Rejeté : {reason}"
     if status is PaymentStatus.CANCELLED:
-        return "Annulé"
+        # Refused by an administrator: the word and the reason MEG shows too.
+        return f"Refusé : {payment.cancel_reason}" if payment.cancel_reason else "Annulé"
     raise ValueError(f"payment status without words: {status}")
 
 
@@ -149,7 +150,7 @@ class InitiatorRole(enum.Enum):
 
     @property
     def label(self) -> str:
-        return "expert-comptable" if self is InitiatorRole.ACCOUNTANT else "utilisateur"
+        return "expert-comptable" if self is InitiatorRole.ACCOUNTANT else "membre de l'entreprise"
 
 
 class Channel(enum.Enum):
@@ -236,8 +237,11 @@ class Payment(Model):
     # The administrator who approved or refused the held payment, and when.
     decided_by: Mapped[str | None] = mapped_column(String(254))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # The refusal's reason, as MEG shows it (« Annulé : … »).
+    # The refusal's reason, as both products show it (« Refusé : … »).
     cancel_reason: Mapped[str | None] = mapped_column(String(300))
+    # 1 at creation, one more at each change of state (``move_payments``): every answer and event carries
+    # it, so that a client keeps the newest account of the payment whatever order they reach it in.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     account: Mapped[Account] = relationship()
     invoice: Mapped[Invoice] = relationship(back_populates="payments")
@@ -322,7 +326,10 @@ class IdempotencyRecord(Model):
     state: Mapped[str] = mapped_column(String(20), default="in_progress")
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[str | None] = mapped_column(Text)
+    # When the request in progress claimed the key (or took it over): its lease starts then.
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Which request holds the claim: only it may store the answer or give the key back.
+    owner: Mapped[str | None] = mapped_column(String(32))
 
 
 class SepaBatch(Model):

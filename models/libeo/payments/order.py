@@ -25,6 +25,7 @@ from core.calendar import (
     next_business_day,
 )
 from core.dates import date_fr, paris_today, utcnow
+from core.french import of
 from models.libeo.accounts.models import Account
 from models.libeo.accounts.services import normalize_email
 from models.libeo.db import db
@@ -161,7 +162,7 @@ def payment_order(
     email = normalize_email(initiator.email, "initiated_by_email")
     if initiator.role is InitiatorRole.ACCOUNTANT and not account.is_accountant(email):
         raise Forbidden(
-            f"{email} n'est pas l'expert-comptable de {account.name} dans Libeo : seul l'expert-comptable "
+            f"{email} n'est pas l'expert-comptable {of(account.name)} dans Libeo : seul l'expert-comptable "
             "ajouté par l'entreprise dans « Configuration » peut payer ses factures.",
             "initiated_by_email",
             code="initiator_not_allowed",

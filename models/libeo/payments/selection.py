@@ -134,6 +134,8 @@ class SelectionOutcome:
     def label(self) -> str:
         if self.payment is not None:
             return self.payment.status_label
+        if self.code == "quota_exceeded":
+            return "Non payée — limite de la formule atteinte"  # the words MEG shows too; the reason below
         return f"Refusé : {self.refusal}"
 
 

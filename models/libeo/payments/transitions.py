@@ -2,7 +2,8 @@
 
 Every change of state is a conditional UPDATE from the states it leaves
 (``WHERE status IN (…)``), so concurrent imports, clicks and runs decide once;
-each move appends its event in the same transaction.
+each move appends its event in the same transaction and counts one more
+``version`` of the payment (in the same UPDATE).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def move_payments(
         db.session.scalars(
             update(Payment)
             .where(Payment.id.in_(ids), Payment.account_id == account_id, Payment.status.in_(leaving))
-            .values(status=status, **values)
+            .values(status=status, version=Payment.version + 1, **values)
             .returning(Payment.id)
             .execution_options(synchronize_session=False)
         )

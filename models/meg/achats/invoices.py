@@ -22,6 +22,7 @@ from core.names import mixed_script_words, names_match
 from core.paging import Listing
 from models.meg.achats.models import PaymentMode, Supplier, SupplierInvoice
 from models.meg.companies.models import Company, User
+from models.meg.companies.siret_trust import check_with_registry, siret_changed
 from models.meg.db import db
 from models.meg.journal import iban_shown, record, supplier_iban_changed, supplier_iban_entered
 from models.meg.libeo_link.attempts import (
@@ -112,6 +113,9 @@ def _check_invoice(company: Company, data: InvoiceData, invoice: SupplierInvoice
     supplier = company_supplier(company, data.supplier_id)
     if data.due_date < data.issue_date:
         raise AchatsError("L'échéance ne peut pas précéder la date de facture.", "due_date")
+    if not supplier.iban and data.payment_mode in (PaymentMode.VIREMENT, PaymentMode.LIBEO):
+        raise AchatsError(f"{supplier.name} n'a pas d'IBAN : une facture payée par virement en demande un. "
+                          "Choisissez un autre mode de règlement, ou ajoutez l'IBAN du fournisseur.", "payment_mode")
     duplicate = db.session.scalar(
         select(SupplierInvoice.id).where(
             SupplierInvoice.company_id == company.id,
@@ -192,6 +196,9 @@ def update_invoice(invoice: SupplierInvoice, data: InvoiceData, *, confirm_dupli
     invoice.number = data.number
     invoice.issue_date = data.issue_date
     invoice.due_date = data.due_date
+    if data.amount_cents != invoice.amount_cents:  # the e-invoice's totals no longer describe it
+        invoice.net_cents = invoice.vat_cents = invoice.total_cents = None
+        invoice.prepaid_cents = invoice.rounding_cents = None
     invoice.amount_cents = data.amount_cents
     invoice.payment_mode = data.payment_mode
     db.session.flush()
@@ -228,13 +235,16 @@ def supplier_warnings(company: Company, data: SupplierData, supplier: Supplier |
     if supplier is not None and names_match(supplier.name, data.name):
         return warnings
     for other in [other for other in _other_suppliers(company, supplier) if names_match(other.name, data.name)][:3]:
-        same = "avec le même IBAN" if other.iban == data.iban else f"payé sur l'IBAN {iban_shown(other.iban)}"
+        same = ("avec le même IBAN" if other.iban and other.iban == data.iban
+                else f"payé sur l'IBAN {iban_shown(other.iban)}" if other.iban else "sans IBAN")
         warnings.append(f"« {data.name} » ressemble au fournisseur « {other.name} » déjà enregistré ({same}).")
     return warnings
 
 
 def suppliers_sharing_iban(supplier: Supplier) -> list[str]:
     """The names of the company's other suppliers paid on ``supplier``'s IBAN (an IBAN belongs to one)."""
+    if not supplier.iban:
+        return []
     return list(db.session.scalars(
         select(Supplier.name).where(Supplier.company_id == supplier.company_id, Supplier.id != supplier.id,
                                     Supplier.iban == supplier.iban).order_by(Supplier.name, Supplier.id)
@@ -445,8 +455,14 @@ def suppliers_query(company: Company) -> Listing:
     return Listing(_suppliers_statement(), {"company_id": company.id})
 
 
-def update_company(company: Company, name: str, siret: str | None) -> Company:
-    """The company's name and SIRET (None: an organisation without one)."""
+def update_company(company: Company, name: str, siret: str | None, user: User | None = None) -> str | None:
+    """The company's name and SIRET (None: an organisation without one).
+
+    A new SIRET is journaled and trusted again only once its author (the expert-comptable) or the
+    registry confirms it; a SIRET still to confirm is checked again. Returns what the person should
+    read about that trust (French), or None.
+    """
+    old_siret = company.siret
     if siret != company.siret:
         if connection_of(company) is not None:
             raise AchatsError("Cette entreprise est connectée à Libeo sous son SIRET actuel : supprimez d'abord "
@@ -456,5 +472,11 @@ def update_company(company: Company, name: str, siret: str | None) -> Company:
             raise AchatsError("Ce SIRET est déjà celui d'une autre entreprise dans MEG.", "siret")
     company.name = name
     company.siret = siret
+    if siret != old_siret:
+        notice = siret_changed(company, old_siret, user)
+    elif siret and not company.siret_trusted:
+        notice = check_with_registry(company, user)
+    else:
+        notice = None
     db.session.flush()
-    return company
+    return notice

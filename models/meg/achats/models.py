@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.banks import bank_bic, bank_name
 from core.dates import utcnow
 from core.money import format_amount
-from core.validators import format_iban
+from core.validators import format_iban, mask_iban
 from models.meg.companies.models import Company
 from models.meg.db import Model, db
 
@@ -55,6 +55,8 @@ class Supplier(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
+    # Empty for a supplier that debits the company itself (direct debit): nothing to pay it to.
+    # (Empty rather than NULL: SQLite would copy the table, which others reference, to allow NULL.)
     iban: Mapped[str] = mapped_column(String(34))
     bic: Mapped[str | None] = mapped_column(String(11))
     # 14 digits, from an imported e-invoice (or typed); None when unknown.
@@ -64,7 +66,12 @@ class Supplier(Model):
 
     @property
     def iban_display(self) -> str:
-        return format_iban(self.iban)
+        return format_iban(self.iban) if self.iban else "aucun (il prélève lui-même ses factures)"
+
+    @property
+    def iban_masked(self) -> str:
+        """As every page about paying shows it (the whole IBAN is in the supplier's form)."""
+        return mask_iban(self.iban)
 
     @property
     def bank_name(self) -> str | None:
@@ -102,7 +109,18 @@ class SupplierInvoice(Model):
     number: Mapped[str] = mapped_column(String(60))
     issue_date: Mapped[date] = mapped_column(Date)
     due_date: Mapped[date] = mapped_column(Date)
+    # What is to be paid: the amount due (EN 16931 BT-115), which a payment pays.
     amount_cents: Mapped[int] = mapped_column(BigInteger)
+    # The invoice's totals as its e-invoice gives them (BT-109, BT-110, BT-112, BT-113, BT-114);
+    # None when typed by hand, the amount due being then the total with VAT.
+    net_cents: Mapped[int | None] = mapped_column(BigInteger)
+    vat_cents: Mapped[int | None] = mapped_column(BigInteger)
+    total_cents: Mapped[int | None] = mapped_column(BigInteger)
+    prepaid_cents: Mapped[int | None] = mapped_column(BigInteger)
+    rounding_cents: Mapped[int | None] = mapped_column(BigInteger)
+    # A direct debit's mandate (BT-89) and the company's account it debits (BT-91), from the e-invoice.
+    mandate_reference: Mapped[str | None] = mapped_column(String(35))
+    debited_iban: Mapped[str | None] = mapped_column(String(34))
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     payment_mode: Mapped[PaymentMode] = mapped_column(Enum(PaymentMode, native_enum=False, length=30))
     # Set when the invoice is settled (in MEG, or once Libeo has paid it).
@@ -116,6 +134,27 @@ class SupplierInvoice(Model):
     @property
     def amount_display(self) -> str:
         return format_amount(self.amount_cents, self.currency)
+
+    @property
+    def total_with_tax_cents(self) -> int:
+        """« Montant TTC »: the total with VAT, which the amount due equals unless something was prepaid."""
+        return self.total_cents if self.total_cents is not None else self.amount_cents
+
+    @property
+    def total_display(self) -> str:
+        return format_amount(self.total_with_tax_cents, self.currency)
+
+    @property
+    def due_differs(self) -> bool:
+        """The amount due is not the total with VAT (a deposit paid, a rounding): both are shown."""
+        return self.total_with_tax_cents != self.amount_cents
+
+    @property
+    def debited_iban_masked(self) -> str | None:
+        return mask_iban(self.debited_iban) if self.debited_iban else None
+
+    def money(self, cents: int | None) -> str:
+        return format_amount(cents, self.currency) if cents is not None else "—"
 
     @property
     def is_paid(self) -> bool:

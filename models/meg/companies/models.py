@@ -50,12 +50,20 @@ class Company(Model):
     siret: Mapped[str | None] = mapped_column(String(14), unique=True)
     accounting_firm_id: Mapped[int | None] = mapped_column(ForeignKey("accounting_firm.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Who or what vouches that the SIRET is this company's (its expert-comptable, or the registry):
+    # until then MEG vouches for nobody in Libeo (models/meg/companies/siret_trust.py).
+    siret_trusted_by: Mapped[str | None] = mapped_column(String(300))
+    siret_trusted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     accounting_firm: Mapped[AccountingFirm | None] = relationship(back_populates="clients")
 
     @property
     def siret_display(self) -> str:
         return format_siret(self.siret) if self.siret else "Pas de SIRET"
+
+    @property
+    def siret_trusted(self) -> bool:
+        return bool(self.siret and self.siret_trusted_by)
 
 
 class User(BounceColumns, Model):

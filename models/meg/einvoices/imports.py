@@ -40,6 +40,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.dates import as_utc, utcnow
 from core.db import end_reading, keep_loaded
+from core.money import format_amount
+from core.names import name_key
 from core.validators import format_iban
 from models.meg.achats.invoices import (
     AchatsError,
@@ -166,8 +168,9 @@ class Proposal:
     einvoice: EInvoice
     filename: str
     supplier: Supplier | None  # found in MEG; None: to be created
-    matched_by: str | None  # « SIRET », « SIREN », « IBAN »
-    same_name: Supplier | None  # not found, but a supplier has this name
+    matched_by: str | None  # « SIRET », « SIREN », « numéro de TVA », « IBAN », « nom »
+    same_name: Supplier | None  # not found, but a supplier has this name (and another SIRET)
+    iban_owner: Supplier | None  # has the file's IBAN, though the file names another legal identity
     due_date: date
     due_date_proposed: bool  # the file has none: issue date + 30 days
     payment_mode: PaymentMode
@@ -177,6 +180,34 @@ class Proposal:
     @property
     def iban_differs(self) -> bool:
         return iban_differs(self.supplier, self.einvoice)
+
+    @property
+    def iban_owner_sentence(self) -> str | None:
+        """« Ce fichier vient de LE VENDEUR (SIREN …), pas de LE FOURNISSEUR, dont il porte l'IBAN. »"""
+        owner = self.iban_owner
+        if owner is None:
+            return None
+        einvoice = self.einvoice
+        identity = (f"SIRET {einvoice.supplier_siret}" if einvoice.supplier_siret
+                    else f"SIREN {einvoice.supplier_legal_siren}")
+        theirs = f" (SIRET {owner.siret})" if owner.siret else ""
+        return (f"Ce fichier vient de {einvoice.supplier_name} ({identity}), pas de {owner.name}{theirs}, "
+                "dont il porte l'IBAN.")
+
+    @property
+    def amount_hint(self) -> str:
+        """« Net à payer : total TTC 671,15 € (HT 559,29 € + TVA 111,86 €), moins 201,00 € déjà payés. »"""
+        e = self.einvoice
+        total = e.total_with_tax_cents if e.total_with_tax_cents is not None else e.amount_cents
+        parts = f"total TTC {format_amount(total, e.currency)}"
+        if e.total_without_tax_cents is not None and e.tax_cents is not None:
+            parts += (f" (HT {format_amount(e.total_without_tax_cents, e.currency)} + TVA "
+                      f"{format_amount(e.tax_cents, e.currency)})")
+        if e.prepaid_cents:
+            parts += f", moins {format_amount(e.prepaid_cents, e.currency)} déjà payés"
+        if e.rounding_cents:
+            parts += f", arrondi de {format_amount(e.rounding_cents, e.currency)}"
+        return f"Net à payer, ce que le paiement réglera : {parts}."
 
     @property
     def currency_refusal(self) -> str | None:
@@ -213,13 +244,8 @@ def currency_refusal(einvoice: EInvoice) -> str | None:
 
 def proposal(company: Company, pending: PendingImport) -> Proposal:
     einvoice = pending.read()
-    supplier, matched_by = find_supplier(company, einvoice)
-    same_name = None
-    if supplier is None:
-        same_name = db.session.scalar(
-            select(Supplier).where(Supplier.company_id == company.id,
-                                   db.func.lower(Supplier.name) == einvoice.supplier_name.lower()).limit(1)
-        )
+    match = find_supplier(company, einvoice)
+    supplier = match.supplier
     duplicate = None
     if supplier is not None:
         duplicate = db.session.scalar(
@@ -231,8 +257,9 @@ def proposal(company: Company, pending: PendingImport) -> Proposal:
         einvoice=einvoice,
         filename=pending.filename,
         supplier=supplier,
-        matched_by=matched_by,
-        same_name=same_name,
+        matched_by=match.matched_by,
+        same_name=match.same_name,
+        iban_owner=match.iban_owner,
         due_date=einvoice.due_date or einvoice.issue_date + DEFAULT_TERM,
         due_date_proposed=einvoice.due_date is None,
         payment_mode=proposed_mode(company, einvoice),
@@ -241,28 +268,56 @@ def proposal(company: Company, pending: PendingImport) -> Proposal:
     )
 
 
-def find_supplier(company: Company, einvoice: EInvoice) -> tuple[Supplier | None, str | None]:
-    """The company's supplier this file comes from: by SIRET, then SIREN (one establishment of it), then IBAN."""
+@dataclass(frozen=True)
+class SupplierMatch:
+    supplier: Supplier | None  # the company's supplier the file comes from; None: to be created
+    matched_by: str | None  # « SIRET », « SIREN », « numéro de TVA », « IBAN », « nom »
+    iban_owner: Supplier | None = None  # has the file's IBAN, but the file names another legal identity
+    same_name: Supplier | None = None  # has the seller's name, but another SIRET
+
+
+def find_supplier(company: Company, einvoice: EInvoice) -> SupplierMatch:
+    """The company's supplier this file comes from: its legal identity first (SIRET, then SIREN,
+    then the SIREN inside a French VAT number); its IBAN only when the file names no other identity;
+    its name when the file names no identity at all (MINIMUM files often carry none)."""
     suppliers = select(Supplier).where(Supplier.company_id == company.id).order_by(Supplier.id).limit(1)
+    siren = einvoice.supplier_legal_siren
     if einvoice.supplier_siret:
         found = db.session.scalar(suppliers.where(Supplier.siret == einvoice.supplier_siret))
         if found is not None:
-            return found, "SIRET"
-    if einvoice.supplier_siren:
-        found = db.session.scalar(suppliers.where(Supplier.siret.startswith(einvoice.supplier_siren)))
+            return SupplierMatch(found, "SIRET")
+    if siren:
+        found = db.session.scalar(suppliers.where(Supplier.siret.startswith(siren)))
         if found is not None:
-            return found, "SIREN"
+            return SupplierMatch(found, "SIREN" if einvoice.supplier_siren else "numéro de TVA")
+    named = [s for s in db.session.scalars(select(Supplier).where(Supplier.company_id == company.id)
+                                           .order_by(Supplier.id))
+             if name_key(s.name) == name_key(einvoice.supplier_name)]
+    # Known under this name and no identity says otherwise (MEG learns the SIRET when the invoice is saved).
+    by_name = next((s for s in named if s.siret is None or siren is None), None)
+    iban_owner = None
     if einvoice.iban:
         found = db.session.scalar(suppliers.where(Supplier.iban == einvoice.iban))
-        if found is not None:
-            return found, "IBAN"
-    return None, None
+        if found is not None and (siren is None or (found.siret is None and found is by_name)):
+            return SupplierMatch(found, "IBAN")
+        iban_owner = found
+    if by_name is not None:
+        return SupplierMatch(by_name, "nom", iban_owner)
+    return SupplierMatch(None, None, iban_owner, named[0] if named else None)
+
+
+# UNTDID 4461 codes of the means a transfer does not pay: cash, cheque, cards.
+_OTHER_MEANS = {"10": PaymentMode.ESPECES, "20": PaymentMode.CHEQUE, "48": PaymentMode.CARTE,
+                "54": PaymentMode.CARTE, "55": PaymentMode.CARTE}
 
 
 def proposed_mode(company: Company, einvoice: EInvoice) -> PaymentMode:
-    """The supplier debits a direct debit itself; otherwise a transfer, through Libeo when connected."""
+    """As the file says: the supplier debits a direct debit itself, a card or a cheque pays as such;
+    otherwise a transfer, through Libeo when connected."""
     if einvoice.payment_means_code in DIRECT_DEBIT_CODES:
         return PaymentMode.PRELEVEMENT
+    if einvoice.payment_means_code in _OTHER_MEANS:
+        return _OTHER_MEANS[einvoice.payment_means_code]
     return PaymentMode.LIBEO if connection_of(company) is not None else PaymentMode.VIREMENT
 
 
@@ -281,7 +336,7 @@ def _buyer_warning(company: Company, einvoice: EInvoice) -> str | None:
 class NewSupplier:
     name: str
     siret: str | None
-    iban: str
+    iban: str | None  # None: a supplier that debits the company (direct debit), kept with an empty IBAN
     bic: str | None
 
 
@@ -298,6 +353,7 @@ class ImportChoices:
     amount_cents: int
     payment_mode: PaymentMode
     confirm_duplicate: bool = False  # the person saw « Doublon possible » and saves anyway
+    confirm_shared_iban: bool = False  # the new supplier's IBAN is a known supplier's, and the person checked it
 
 
 def save_import(company: Company, pending: PendingImport, choices: ImportChoices) -> SupplierInvoice:
@@ -322,6 +378,12 @@ def save_import(company: Company, pending: PendingImport, choices: ImportChoices
         number=choices.number, supplier_id=supplier.id, issue_date=choices.issue_date, due_date=choices.due_date,
         amount_cents=choices.amount_cents, payment_mode=choices.payment_mode,
     ), confirm_duplicate=choices.confirm_duplicate)
+    if choices.amount_cents == einvoice.amount_cents:  # the file's totals, unless the person typed another amount
+        invoice.net_cents, invoice.vat_cents = einvoice.total_without_tax_cents, einvoice.tax_cents
+        invoice.total_cents, invoice.prepaid_cents = einvoice.total_with_tax_cents, einvoice.prepaid_cents
+        invoice.rounding_cents = einvoice.rounding_cents
+    if einvoice.direct_debit:
+        invoice.mandate_reference, invoice.debited_iban = einvoice.mandate_reference, einvoice.debited_iban
     document_changed(invoice, attach_document(invoice, file))
     db.session.flush()
     return invoice
@@ -353,7 +415,7 @@ def _claim(pending: PendingImport) -> None:
 
 def _supplier_for(company: Company, einvoice: EInvoice, choices: ImportChoices, user: User | None) -> Supplier:
     if choices.supplier_id is None:
-        return _create_supplier(company, choices.new_supplier, user)
+        return _create_supplier(company, choices.new_supplier, user, choices.confirm_shared_iban)
     supplier = company_supplier(company, choices.supplier_id)
     if iban_differs(supplier, einvoice):
         if choices.replace_iban is None:
@@ -369,14 +431,24 @@ def _supplier_for(company: Company, einvoice: EInvoice, choices: ImportChoices, 
     return supplier
 
 
-def _create_supplier(company: Company, new: NewSupplier, user: User | None) -> Supplier:
+def _create_supplier(company: Company, new: NewSupplier, user: User | None, confirm_shared_iban: bool) -> Supplier:
     if new.siret:
         owner = _siret_owner(company, new.siret)
         if owner is not None:
             raise AchatsError(f"Le fournisseur « {owner.name} » a déjà ce SIRET : choisissez-le dans la liste.",
                               "supplier_siret")
+    sharing = None if not new.iban else db.session.scalar(
+        select(Supplier).where(Supplier.company_id == company.id, Supplier.iban == new.iban)
+        .order_by(Supplier.id).limit(1))
+    if sharing is not None and not confirm_shared_iban:
+        # Two legal identities on one account: a file that borrows a known supplier's IBAN, or a typo.
+        raise AchatsError(
+            f"L'IBAN {format_iban(new.iban)} est déjà celui de {sharing.name} : deux fournisseurs ne partagent "
+            "presque jamais un compte. Vérifiez-le auprès du fournisseur par un moyen que vous connaissez déjà, "
+            "puis cochez la case pour confirmer.", "confirm_shared_iban")
     # The person asked for a new supplier on the import screen; a look-alike is journaled.
-    supplier = create_supplier(company, SupplierData(new.name, new.iban, new.bic), user, confirm_lookalike=True)
+    supplier = create_supplier(company, SupplierData(new.name, new.iban or "", new.bic), user,
+                               confirm_lookalike=True)
     supplier.siret = new.siret
     db.session.flush()
     return supplier

@@ -154,8 +154,8 @@ class EInvoice:
     debit).
     """
 
-    format: str  # "Factur-X", "CII", "UBL" or "ZUGFeRD"
-    profile: str | None  # "EN 16931"…; None for UBL
+    format: str  # "Factur-X", "ZUGFeRD 2.0", "ZUGFeRD 1.0", "XRechnung", "CII" or "UBL"
+    profile: str | None  # "EN 16931", "PEPPOL BIS 3"…; None for a UBL file that names no specification
     number: str
     type_code: str
     issue_date: date
@@ -178,6 +178,29 @@ class EInvoice:
     payment_terms: str | None
     missing: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    supplier_address: str | None = None  # « 8 quai Saint-Vincent, 69001 Lyon »; the country when not France
+    # EN 16931's totals beside the amount due (BT-115, ``amount_cents``): with VAT (BT-112),
+    # already paid (BT-113), rounding (BT-114); None when the file does not give them.
+    total_with_tax_cents: int | None = None
+    prepaid_cents: int | None = None
+    rounding_cents: int | None = None
+    # A direct debit (codes 49, 59): the mandate (BT-89) and the buyer's account debited (BT-91).
+    mandate_reference: str | None = None
+    debited_iban: str | None = None
+
+    @property
+    def direct_debit(self) -> bool:
+        return self.payment_means_code in DIRECT_DEBIT_CODES
+
+    @property
+    def supplier_legal_siren(self) -> str | None:
+        """The seller's SIREN: from its SIRET or SIREN, else from its French VAT number (FR, key, SIREN)."""
+        if self.supplier_siren:
+            return self.supplier_siren
+        vat = self.supplier_vat or ""
+        if re.fullmatch(r"FR[0-9A-Z]{2}\d{9}", vat) and stdnum_siren.is_valid(vat[4:]):
+            return vat[4:]
+        return None
 
 
 def read_einvoice(filename: str, content: bytes) -> EInvoice:
@@ -234,7 +257,8 @@ def _read_pdf(shown: str, content: bytes) -> EInvoice:
             for attachment in _xml_attachments(content):
                 found_xml = True
                 try:
-                    return _read_root(_parse_xml(_attachment_content(attachment)), container="pdf")
+                    return _read_root(_parse_xml(_attachment_content(attachment)), container="pdf",
+                                      attachment_name=(attachment.name or "").lower())
                 except _NotAnInvoice:
                     continue
     except EInvoiceError:
@@ -363,16 +387,16 @@ def _doctype_refused() -> EInvoiceError:
 # --- Dialects ---------------------------------------------------------------
 
 
-def _read_root(root: etree._Element, container: str | None) -> EInvoice:
+def _read_root(root: etree._Element, container: str | None, attachment_name: str = "") -> EInvoice:
     try:
         flavor = facturx.get_flavor(root)
     except Exception as exc:
         raise _not_an_invoice() from exc
     namespace = etree.QName(root).namespace
     if flavor == "factur-x" and namespace == _CII_NS["rsm"]:
-        return _read_cii(root, _CII, "Factur-X" if container == "pdf" else "CII")
+        return _read_cii(root, _CII, _cii_format(root, container, attachment_name))
     if flavor == "zugferd" and namespace == _ZUGFERD1_NS["rsm"]:
-        return _read_cii(root, _ZUGFERD1, "ZUGFeRD")
+        return _read_cii(root, _ZUGFERD1, "ZUGFeRD 1.0")
     if flavor == "ubl-2.1-creditnote" and namespace == _UBL_NS["cn"]:
         raise EInvoiceError(
             CREDIT_NOTE_MESSAGE + ". Ce fichier est un avoir UBL (CreditNote), pas une facture à payer.")
@@ -418,18 +442,67 @@ _ZUGFERD1 = _CiiNames(
 )
 
 
-def _cii_level(root: etree._Element, names: _CiiNames) -> str:
-    try:
-        level = facturx.get_level(root, names.flavor)
-    except Exception as exc:
-        raise EInvoiceError(
-            "Le profil de cette facture électronique n'est pas reconnu (MINIMUM, BASIC WL, "
-            "BASIC, EN 16931 ou EXTENDED attendu)."
-        ) from exc
-    known = FACTURX_LEVEL2xsd if names.flavor == "factur-x" else {"basic", "comfort", "extended"}
-    if level not in known:
-        raise EInvoiceError(f"Le profil « {level} » de cette facture électronique n'est pas pris en charge.")
-    return level
+def _guideline(root: etree._Element, names: _CiiNames) -> str:
+    context = "rsm:ExchangedDocumentContext" if names is _CII else "rsm:SpecifiedExchangedDocumentContext"
+    return _text(root, f"{context}/ram:GuidelineSpecifiedDocumentContextParameter/ram:ID", names.ns) or ""
+
+
+def _cii_format(root: etree._Element, container: str | None, attachment_name: str) -> str:
+    """What a CII D16B file is, as its guideline and the name it travels under say.
+
+    ZUGFeRD 2.1 and later are Factur-X under another name (same URNs, same
+    file name); ZUGFeRD 2.0 has URNs and a file name of its own; XRechnung
+    (the German administration's CIUS) names itself in its guideline."""
+    guideline = _guideline(root, _CII).lower()
+    if "xrechnung" in guideline:
+        return "XRechnung"
+    if "zugferd.de:2p" in guideline or attachment_name == "zugferd-invoice.xml":
+        return "ZUGFeRD 2.0"
+    if attachment_name == "xrechnung.xml":
+        return "XRechnung"
+    return "Factur-X" if container == "pdf" else "CII"
+
+
+# Profiles by their schema, most restrictive first: a file is of the first whose XSD it respects.
+_CII_LEVELS = ("minimum", "basicwl", "basic", "en16931", "extended")
+# Guidelines that name a profile of another name: ZUGFeRD 2.0's « comfort » and
+# XRechnung are EN 16931; ZUGFeRD 1.0's levels are its own.
+_LEVEL_ALIASES = {"comfort": "en16931"}
+
+
+def _cii_level(root: etree._Element, names: _CiiNames, format_: str) -> str:
+    """The profile its guideline names, checked against that profile's schema; a guideline that
+    names none known (an older or national one) gets the first schema the file respects."""
+    if names is _ZUGFERD1:
+        level = _guideline(root, names).lower().rsplit(":", 1)[-1]
+        level = level if level in {"basic", "comfort", "extended"} else "comfort"  # one XSD for all three
+        _check_xsd(root, names.flavor, level, f"{format_} ({_PROFILE_LABELS[level]})")
+        return level
+    named = _named_level(_guideline(root, names))
+    if named is not None:
+        _check_xsd(root, names.flavor, named, f"{format_} ({_PROFILE_LABELS[named]})")
+        return named
+    for level in _CII_LEVELS:
+        try:
+            _check_xsd(root, names.flavor, level, format_)
+            return level
+        except EInvoiceError:
+            continue
+    raise EInvoiceError(
+        f"Ce fichier {format_} ne respecte aucun des schémas officiels (XSD) des profils MINIMUM à "
+        "EXTENDED : ce n'est pas une facture électronique conforme. Demandez au fournisseur un "
+        "fichier Factur-X ou EN 16931 corrigé."
+    )
+
+
+def _named_level(guideline: str) -> str | None:
+    """« urn:cen.eu:en16931:2017#compliant#urn:factur-x.eu:1p0:basic » → « basic »; None if none known."""
+    lowered = guideline.strip().lower()
+    if "xrechnung" in lowered or lowered == "urn:cen.eu:en16931:2017":
+        return "en16931"
+    last = lowered.rsplit(":", 1)[-1]
+    level = _LEVEL_ALIASES.get(last, last)
+    return level if level in FACTURX_LEVEL2xsd else None
 
 
 def _check_xsd(root: etree._Element, flavor: str, level: str | None, label: str) -> None:
@@ -445,15 +518,14 @@ def _check_xsd(root: etree._Element, flavor: str, level: str | None, label: str)
 
 def _read_cii(root: etree._Element, names: _CiiNames, format_: str) -> EInvoice:
     ns = names.ns
-    level = _cii_level(root, names)
+    type_code = _text(root, f"{names.document}/ram:TypeCode", ns) or "380"
+    _refuse_credit_note(type_code)
+    level = _cii_level(root, names, format_)
     profile = _PROFILE_LABELS[level]
     agreement = f"{names.transaction}/{names.agreement}"
     settlement = f"{names.transaction}/{names.settlement}"
     summation = f"{settlement}/{names.summation}"
 
-    type_code = _text(root, f"{names.document}/ram:TypeCode", ns) or "380"
-    _refuse_credit_note(type_code)
-    _check_xsd(root, names.flavor, level, f"{format_} ({profile})")
 
     notes = _Notes()
     currency = _currency(_text(root, f"{settlement}/ram:InvoiceCurrencyCode", ns))
@@ -488,10 +560,18 @@ def _read_cii(root: etree._Element, names: _CiiNames, format_: str) -> EInvoice:
         total_without_tax_cents=_optional_cents(
             _amount_text(root, f"{summation}/ram:TaxBasisTotalAmount", ns, currency)),
         tax_cents=_optional_cents(_amount_text(root, f"{summation}/ram:TaxTotalAmount", ns, currency)),
+        total_with_tax_cents=_optional_cents(_amount_text(root, f"{summation}/ram:GrandTotalAmount", ns, currency)),
+        prepaid_cents=_optional_cents(_amount_text(root, f"{summation}/ram:TotalPrepaidAmount", ns, currency)),
+        rounding_cents=_optional_cents(_amount_text(root, f"{summation}/ram:RoundingAmount", ns, currency)),
+        mandate_reference=_clean(_text(root, f"{terms}/ram:DirectDebitMandateID", ns)),
+        debited_iban=_valid_iban(_text(root, f"{settlement}/ram:SpecifiedTradeSettlementPaymentMeans"
+                                       "/ram:PayerPartyDebtorFinancialAccount/ram:IBANID", ns)),
         supplier_name=_required(_text(seller, "ram:Name", ns), "Le nom du fournisseur"),
         supplier_siret=supplier_siret,
         supplier_siren=supplier_siren,
         supplier_vat=_compact(_text(seller, "ram:SpecifiedTaxRegistration/ram:ID[@schemeID='VA']", ns)),
+        supplier_address=_address(seller, ns, "ram:PostalTradeAddress", ("ram:LineOne", "ram:LineTwo"),
+                                  "ram:PostcodeCode", "ram:CityName", "ram:CountryID"),
         iban=notes.iban([_text(m, "ram:PayeePartyCreditorFinancialAccount/ram:IBANID", ns) for m in means]),
         bic=notes.bic([_text(m, "ram:PayeeSpecifiedCreditorFinancialInstitution/ram:BICID", ns) for m in means]),
         buyer_name=_clean(_text(buyer, "ram:Name", ns)),
@@ -539,8 +619,7 @@ def _read_ubl(root: etree._Element) -> EInvoice:
 
     return _finish(
         notes,
-        format="UBL",
-        profile=None,
+        **_ubl_kind(_text(root, "cbc:CustomizationID", ns) or ""),
         number=_required(_text(root, "cbc:ID", ns), "Le numéro de la facture"),
         type_code=type_code,
         issue_date=issue_date,
@@ -554,10 +633,18 @@ def _read_ubl(root: etree._Element) -> EInvoice:
         ),
         total_without_tax_cents=_optional_cents(_amount_text(root, f"{total}/cbc:TaxExclusiveAmount", ns, currency)),
         tax_cents=_optional_cents(_amount_text(root, "cac:TaxTotal/cbc:TaxAmount", ns, currency)),
+        total_with_tax_cents=_optional_cents(_amount_text(root, f"{total}/cbc:TaxInclusiveAmount", ns, currency)),
+        prepaid_cents=_optional_cents(_amount_text(root, f"{total}/cbc:PrepaidAmount", ns, currency)),
+        rounding_cents=_optional_cents(_amount_text(root, f"{total}/cbc:PayableRoundingAmount", ns, currency)),
+        mandate_reference=_clean(_text(root, "cac:PaymentMeans/cac:PaymentMandate/cbc:ID", ns)),
+        debited_iban=_valid_iban(_text(root, "cac:PaymentMeans/cac:PaymentMandate/cac:PayerFinancialAccount/cbc:ID",
+                                       ns)),
         supplier_name=_required(_ubl_party_name(seller, ns), "Le nom du fournisseur"),
         supplier_siret=supplier_siret,
         supplier_siren=supplier_siren,
         supplier_vat=_compact(_text(seller, "cac:PartyTaxScheme[cac:TaxScheme/cbc:ID='VAT']/cbc:CompanyID", ns)),
+        supplier_address=_address(seller, ns, "cac:PostalAddress", ("cbc:StreetName", "cbc:AdditionalStreetName"),
+                                  "cbc:PostalZone", "cbc:CityName", "cac:Country/cbc:IdentificationCode"),
         iban=notes.iban([_text(m, "cac:PayeeFinancialAccount/cbc:ID", ns) for m in means]),
         bic=notes.bic([_text(m, "cac:PayeeFinancialAccount/cac:FinancialInstitutionBranch/cbc:ID", ns) for m in means]),
         buyer_name=_clean(_ubl_party_name(buyer, ns)),
@@ -566,6 +653,28 @@ def _read_ubl(root: etree._Element) -> EInvoice:
         payment_reference=_clean(next(filter(None, (_text(m, "cbc:PaymentID", ns) for m in means)), None)),
         payment_terms=_clean(_text(root, "cac:PaymentTerms/cbc:Note", ns)),
     )
+
+
+def _address(party, ns: dict, path: str, lines: tuple[str, ...], postcode: str, city: str,
+             country: str) -> str | None:
+    address = _first(party, path, ns)
+    if address is None:
+        return None
+    street = ", ".join(filter(None, (_clean(_text(address, line, ns)) for line in lines)))
+    town = " ".join(filter(None, (_clean(_text(address, postcode, ns)), _clean(_text(address, city, ns)))))
+    country_code = _clean(_text(address, country, ns))
+    parts = [street, town] + ([country_code] if country_code and country_code != "FR" else [])
+    return ", ".join(filter(None, parts)) or None
+
+
+def _ubl_kind(customization: str) -> dict:
+    """UBL as its specification id says: XRechnung, PEPPOL BIS Billing 3.0, or plain EN 16931 UBL."""
+    lowered = customization.lower()
+    if "xrechnung" in lowered:
+        return {"format": "XRechnung", "profile": "EN 16931"}
+    if "peppol" in lowered:
+        return {"format": "UBL", "profile": "PEPPOL BIS 3"}
+    return {"format": "UBL", "profile": "EN 16931" if lowered.startswith("urn:cen.eu:en16931") else None}
 
 
 def _ubl_party_name(party, ns) -> str | None:
@@ -665,8 +774,17 @@ class _Notes:
         return siret, (siret[:9] if siret else siren)
 
 
+def _valid_iban(value: str | None) -> str | None:
+    try:
+        return normalize_iban(value) if value else None
+    except (InvalidIdentifier, OutsideSepa):
+        return None
+
+
 def _finish(notes: _Notes, **fields) -> EInvoice:
     if fields["payment_means_code"] in DIRECT_DEBIT_CODES:
+        # The supplier debits the buyer: it has no account to be paid on, and none is missing.
+        notes.missing = [label for label in notes.missing if label != MISSING_IBAN]
         notes.warnings.append(
             "Le fournisseur indique un prélèvement : il débitera lui-même ce montant. "
             "Ne payez pas cette facture par virement."

@@ -54,7 +54,10 @@ def einvoice_summary_pdf(einvoice: EInvoice, filename: str) -> bytes:
         ("Échéance", para(f"{einvoice.due_date:%d/%m/%Y}" if einvoice.due_date else "non indiquée")),
         ("Total HT", para(money(einvoice.total_without_tax_cents))),
         ("TVA", para(money(einvoice.tax_cents))),
-        ("Montant à payer (TTC)", para(money(einvoice.amount_cents), strong)),
+        ("Montant TTC", para(money(einvoice.total_with_tax_cents or einvoice.amount_cents))),
+        *([("Déjà payé", para(money(einvoice.prepaid_cents)))] if einvoice.prepaid_cents else []),
+        *([("Arrondi", para(money(einvoice.rounding_cents)))] if einvoice.rounding_cents else []),
+        ("Net à payer", para(money(einvoice.amount_cents), strong)),
         ("IBAN du fournisseur", para(format_iban(einvoice.iban) if einvoice.iban else "non indiqué")),
     ]
     if einvoice.bic:

@@ -30,14 +30,16 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    or_,
     select,
     update,
 )
-from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
+from sqlalchemy.orm import Mapped, contains_eager, joinedload, mapped_column, relationship
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.banks import bank_name
 from core.calendar import default_execution_date, is_business_day, next_business_day
-from core.dates import as_utc, date_fr, paris_today, utcnow
+from core.dates import DueFlag, as_utc, date_fr, due_flag, paris_today, utcnow
 from core.money import format_amount
 from core.validators import mask_iban
 from models.meg.achats.models import PaymentMode, SupplierInvoice
@@ -144,6 +146,10 @@ class PaymentAttempt(Model):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     # A sync worker replaying this request owns it until then.
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The version of Libeo's account recorded here: only a newer one replaces it (``record``).
+    libeo_version: Mapped[int | None] = mapped_column()
+    # While « Vérification en cours »: why the last replay could not settle it, and what to do.
+    pending_reason: Mapped[str | None] = mapped_column(String(300))
 
     invoice: Mapped[SupplierInvoice] = relationship()
 
@@ -170,6 +176,19 @@ class PaymentAttempt(Model):
     def document_title(self) -> str:
         """What Libeo's PDF is: the order until the bank confirms the debit, then the receipt."""
         return "Justificatif de paiement" if self.status is PaymentState.PAID else "Ordre de virement"
+
+    @property
+    def fraud_refusal(self) -> str | None:
+        """Why a Libeo administrator refused this payment, when it was held as a possible fraud (a new IBAN,
+        another beneficiary name): said before the invoice may be paid again; else None."""
+        if self.status is not PaymentState.CANCELLED or not self.cancel_reason:
+            return None
+        suspected = [HOLD_LABELS[reason] for reason in self.hold_reasons or () if reason in FRAUD_HOLDS]
+        if not suspected:
+            return None
+        return (f"Un administrateur de Libeo a refusé le dernier paiement de cette facture, retenu pour "
+                f"{', '.join(suspected)} : « {self.cancel_reason} ». Vérifiez l'IBAN auprès du fournisseur, à un "
+                "numéro que vous connaissez déjà, avant de payer de nouveau.")
 
     @property
     def retry_refusal(self) -> str | None:
@@ -199,27 +218,78 @@ class PaymentAttempt(Model):
         """Libeo can still cancel it (scheduled or held), and MEG knows which payment it is."""
         return self.status in CANCELLABLE_STATES and self.libeo_payment_id is not None
 
-    def record(self, info: LibeoPaymentInfo) -> None:
-        """Libeo's account of the payment replaces what MEG knew (answers and events carry all of it)."""
-        self.libeo_payment_id = info.id
-        self.status = _state_of(info.status)
-        self.execution_date = info.execution_date
-        self.paid_at = info.paid_at
-        self.failure_reason = info.failure_reason
-        self.transmitted_at = info.transmitted_at
-        self.accepted_at = info.accepted_at
-        self.bank_status = info.bank_status
-        self.paid_on = info.paid_on
-        self.failure_code = info.failure_code
-        self.new_iban_required = info.new_iban_required
-        self.libeo_label = info.status_label
-        self.payee_iban = info.payee_iban or self.payee_iban
-        self.cancel_reason = info.cancel_reason
-        self.hold_reasons = list(info.hold_reasons)
-        self.hold_details = list(info.hold_details)
-        self.refusal = None
-        self.refusal_code = None
-        self.claimed_until = None
+    def unknown_outcome(self) -> str | None:
+        """While « Vérification en cours »: why MEG does not know the outcome yet, and what to do (or None)."""
+        return self.pending_reason if self.status is PaymentState.REQUESTED else None
+
+    def record(self, info: LibeoPaymentInfo) -> bool:
+        """Libeo's account of the payment replaces what MEG knew (answers and events carry all of it), if newer.
+
+        Whoever writes (the answer to a click, a replay, the events feed, in any
+        process), one conditional UPDATE writes it only over an older version
+        of Libeo's account, or over none: no ordering of writers moves a
+        payment back. Returns whether it was written; if not, the row is read
+        again when next used (the newer account another writer recorded).
+        """
+        values = {
+            "libeo_payment_id": info.id, "status": _state_of(info.status), "execution_date": info.execution_date,
+            "paid_at": info.paid_at, "failure_reason": info.failure_reason, "transmitted_at": info.transmitted_at,
+            "accepted_at": info.accepted_at, "bank_status": info.bank_status, "paid_on": info.paid_on,
+            "failure_code": info.failure_code, "new_iban_required": info.new_iban_required,
+            "libeo_label": info.status_label, "cancel_reason": info.cancel_reason,
+            "hold_details": list(info.hold_details), "refusal": None, "refusal_code": None,
+            "claimed_until": None, "libeo_version": info.version, "pending_reason": None, "updated_at": utcnow(),
+            "payee_iban": info.payee_iban or self.payee_iban,
+            # A payment refused after a hold keeps why it was held: MEG says it before paying again.
+            "hold_reasons": list(info.hold_reasons) or (
+                list(self.hold_reasons or ()) if _state_of(info.status) is PaymentState.CANCELLED and info.cancel_reason
+                else []),
+        }
+        db.session.flush()
+        bound = {f"new_{name}": value for name, value in values.items()}
+        written = db.session.execute(_RECORD, {"attempt_id": self.id, "incoming": info.version or 0, **bound}).rowcount
+        if not written:
+            db.session.expire(self)
+            return False
+        for name, value in values.items():
+            set_committed_value(self, name, value)
+        return True
+
+    def refuse(self, message: str, code: str | None = None) -> bool:
+        """Libeo refused the request (its decision): written only while MEG knows nothing else of it."""
+        db.session.flush()
+        values = {"refusal": message[:500], "refusal_code": (code or "")[:40] or None, "updated_at": utcnow()}
+        if not db.session.execute(_REFUSE, {"attempt_id": self.id, "new_refusal": values["refusal"],
+                                            "new_code": values["refusal_code"],
+                                            "at": values["updated_at"]}).rowcount:
+            db.session.expire(self)
+            return False
+        for name, value in {**values, "status": PaymentState.REFUSED, "claimed_until": None}.items():
+            set_committed_value(self, name, value)
+        return True
+
+
+_RECORDED_COLUMNS = (
+    "libeo_payment_id", "status", "execution_date", "paid_at", "failure_reason", "transmitted_at", "accepted_at",
+    "bank_status", "paid_on", "failure_code", "new_iban_required", "libeo_label", "cancel_reason", "hold_reasons",
+    "hold_details", "refusal", "refusal_code", "claimed_until", "libeo_version", "pending_reason", "updated_at",
+    "payee_iban",
+)
+# Built once: every answer and event runs it. « Newer »: a higher version than MEG holds, or MEG holds none.
+_RECORD = (
+    update(PaymentAttempt)
+    .where(PaymentAttempt.id == bindparam("attempt_id"),
+           or_(PaymentAttempt.libeo_version.is_(None), PaymentAttempt.libeo_version < bindparam("incoming")))
+    .values({name: bindparam(f"new_{name}") for name in _RECORDED_COLUMNS})
+    .execution_options(synchronize_session=False)
+)
+_REFUSE = (
+    update(PaymentAttempt)
+    .where(PaymentAttempt.id == bindparam("attempt_id"), PaymentAttempt.status == PaymentState.REQUESTED)
+    .values(status=PaymentState.REFUSED, refusal=bindparam("new_refusal"), refusal_code=bindparam("new_code"),
+            claimed_until=None, updated_at=bindparam("at"))
+    .execution_options(synchronize_session=False)
+)
 
 
 def _state_of(status: str) -> PaymentState:
@@ -232,6 +302,8 @@ def _state_of(status: str) -> PaymentState:
     return state if state not in (PaymentState.REQUESTED, PaymentState.REFUSED) else PaymentState.UNKNOWN
 
 
+# Holds that suspect a « fraude au changement de RIB »: after their refusal, MEG shows why before « Payer ».
+FRAUD_HOLDS = ("new_iban", "payee_name_mismatch")
 HOLD_LABELS = {
     "new_iban": "nouvel IBAN du fournisseur",
     "duplicate_suspected": "doublon possible",
@@ -270,7 +342,8 @@ def payment_label(payment: PaymentAttempt) -> str:
         return f"Rejeté : {reason}"
     if state is PaymentState.UNKNOWN:
         return payment.libeo_label or "État communiqué par Libeo"
-    return "Annulé" + (f" : {payment.cancel_reason}" if payment.cancel_reason else "")
+    # Refused by a Libeo administrator: Libeo's word and reason (« Refusé : … »), the same on both sides.
+    return f"Refusé : {payment.cancel_reason}" if payment.cancel_reason else "Annulé"
 
 
 def after_colon(sentence: str) -> str:
@@ -374,16 +447,19 @@ class Confirmation:
         return format_amount(self.invoice.amount_cents, self.invoice.currency)
 
 
-def confirmation(invoice: SupplierInvoice, today: date | None = None) -> Confirmation:
+def confirmation(invoice: SupplierInvoice, today: date | None = None, proposed: date | None = None) -> Confirmation:
+    """``proposed``: the date a refusal of the person's own proposed instead, shown in the field (within range)."""
     today = today or paris_today()
+    earliest, latest = next_business_day(today), today + MAX_SCHEDULE_AHEAD
+    default = default_execution_date(invoice.due_date, today)
     return Confirmation(
         invoice=invoice,
         iban=mask_iban(invoice.supplier.iban),
         bank=bank_name(invoice.supplier.iban),
         bic=invoice.supplier.bic_display,
-        default_date=default_execution_date(invoice.due_date, today),
-        earliest=next_business_day(today),
-        latest=today + MAX_SCHEDULE_AHEAD,
+        default_date=proposed if proposed is not None and earliest <= proposed <= latest else default,
+        earliest=earliest,
+        latest=latest,
     )
 
 
@@ -453,6 +529,13 @@ class LibeoState:
     def payment(self, invoice: SupplierInvoice) -> PaymentAttempt | None:
         return self.payments.get(invoice.id)
 
+    def due_flag(self, invoice: SupplierInvoice) -> DueFlag | None:
+        """« En retard » or « Échéance proche » for an invoice nothing settles yet (no payment under way)."""
+        payment = self.payments.get(invoice.id)
+        if invoice.is_paid or (payment is not None and payment.status.holds_invoice):
+            return None
+        return due_flag(invoice.due_date)
+
     def state_of(self, invoice: SupplierInvoice) -> tuple[str, str]:
         """The invoice's state in every list and page: (label, badge class)."""
         if invoice.is_paid:
@@ -465,6 +548,13 @@ class LibeoState:
     def shows_pay_button(self, invoice: SupplierInvoice) -> bool:
         return self.row(invoice)[1] == "pay"
 
+    def may_confirm(self, invoice: SupplierInvoice) -> bool:
+        """« Payer »'s confirmation may open: a payable invoice, or one whose refusal it then shows first."""
+        return self.row(invoice)[1] in ("pay", "refused")
+
+    def fraud_refusal(self, invoice: SupplierInvoice) -> str | None:
+        return self.row(invoice)[0].fraud_refusal if self.row(invoice)[1] == "refused" else None
+
     def new_iban_needed(self, invoice: SupplierInvoice) -> str | None:
         """Why « Payer » waits for the supplier's new IBAN (the last transfer to this one was rejected for a
         reason of the account), or None."""
@@ -476,7 +566,8 @@ class LibeoState:
     def row(self, invoice: SupplierInvoice) -> tuple[PaymentAttempt | None, str | None]:
         """An invoice's Libeo column, in one call per row of a list: its latest payment, and what
         it offers: ``"pay"`` (« Payer »), ``"check"`` (« Vérifier maintenant », a request left
-        unanswered), ``"new_iban"`` (the supplier's new IBAN first: its account was rejected) or None."""
+        unanswered), ``"new_iban"`` (the supplier's new IBAN first: its account was rejected),
+        ``"refused"`` (refused in Libeo as a possible fraud: its reason before « Payer ») or None."""
         payment = self.payments.get(invoice.id)
         if self.refusal is not None:
             return payment, None
@@ -486,6 +577,8 @@ class LibeoState:
             return payment, None
         if retry_refusal(invoice, payment):
             return payment, "new_iban"
+        if payment is not None and payment.fraud_refusal:
+            return payment, "refused"  # the reason first, then « Payer » with it acknowledged
         return payment, "pay"
 
 
@@ -544,6 +637,16 @@ def libeo_state(user: User, company: Company, invoices: list[SupplierInvoice]) -
                       accountant_may_ask=bool(payer and payer.role == "accountant" and connection
                                               and connection_refusal(connection) is None),
                       needs_new_key=refusal is not None and refusal == connection_refusal(connection))
+
+
+def unknown_outcomes(company_id: int) -> list[PaymentAttempt]:
+    """The company's requests still « Vérification en cours », oldest first, with their invoices (« Options »)."""
+    return list(db.session.scalars(
+        select(PaymentAttempt).join(SupplierInvoice)
+        .options(contains_eager(PaymentAttempt.invoice))
+        .where(SupplierInvoice.company_id == company_id, PaymentAttempt.status == PaymentState.REQUESTED)
+        .order_by(PaymentAttempt.requested_at, PaymentAttempt.id)
+    ))
 
 
 def settled_through_libeo():
@@ -606,14 +709,15 @@ def check_execution_date(day: date, today: date | None = None) -> date:
     today = today or paris_today()
     if day < today:
         raise LibeoLinkError(f"La date d'exécution ne peut pas être passée : choisissez le {date_fr(today)} "
-                             "ou un jour suivant.", field="execution_date")
+                             "ou un jour suivant.", field="execution_date", suggestion=next_business_day(today))
     if day > today + MAX_SCHEDULE_AHEAD:
         raise LibeoLinkError("La date d'exécution doit être dans l'année qui vient.", field="execution_date")
     if not is_business_day(day):
         following = next_business_day(day)
         raise LibeoLinkError(
             f"Le {WEEKDAYS[day.weekday()]} {date_fr(day)} n'est pas un jour ouvré des banques : choisissez par "
-            f"exemple le {WEEKDAYS[following.weekday()]} {date_fr(following)}.", field="execution_date")
+            f"exemple le {WEEKDAYS[following.weekday()]} {date_fr(following)}.", field="execution_date",
+            suggestion=following)
     return day
 
 

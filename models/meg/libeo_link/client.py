@@ -10,7 +10,11 @@ What MEG may conclude from a failure matters for money, so failures say it:
 - :class:`LibeoUnheard`: a request may have reached Libeo but no answer came
   back (timeout, reset, 5xx): Libeo may have acted; only a later answer to
   the same request (same Idempotency-Key) tells;
-- any other :class:`LibeoApiError`: Libeo answered and refused.
+- any other :class:`LibeoApiError`: Libeo answered and refused; only a
+  refusal Libeo decided on the request itself (``decided``: a 4xx with its
+  error code) tells that nothing was done. A refused key (401), a refusal of
+  the key's rights (403 without a business code), a timeout (408) or « too
+  many requests » (429) say nothing of what an earlier sending did.
 """
 
 from __future__ import annotations
@@ -30,6 +34,10 @@ UNHEARD = "Libeo n'a pas répondu à temps."
 RETRYABLE_STATUS = {502, 503, 504}
 BATCH_SECONDS_PER_ITEM = 0.1
 PDF = "application/pdf"
+# Answers that refuse the call, not the request: Libeo did not look at what was asked.
+UNDECIDED_STATUS = {401, 403, 408, 429}
+# The 403s that are Libeo's decision on the request (who asks may not pay this account's invoices).
+DECIDED_FORBIDDEN = {"initiator_not_allowed", "plan_limit"}
 
 
 class LibeoApiError(Exception):
@@ -44,6 +52,17 @@ class LibeoApiError(Exception):
         self.field = field
         self.upgrade_url = upgrade_url
         self.payment_id = payment_id
+        # An earlier try of the same call may have reached Libeo (timeout, reset, 5xx) before this answer.
+        self.maybe_done = False
+
+    @property
+    def decided(self) -> bool:
+        """Libeo looked at the request and refused it (a 4xx with its error code): nothing was done."""
+        if self.status is None or not 400 <= self.status < 500 or self.code in ("error", "idempotency_in_progress"):
+            return False
+        if self.status == 403:
+            return self.code in DECIDED_FORBIDDEN
+        return self.status not in UNDECIDED_STATUS
 
 
 class LibeoUnreachable(LibeoApiError):
@@ -114,6 +133,8 @@ class LibeoPaymentInfo:
     status_label: str | None = None
     # The IBAN the transfer pays, as Libeo holds it (None from a Libeo that does not say).
     payee_iban: str | None = None
+    # 1 at creation, one more at each change (None from a Libeo that does not say): the newest account wins.
+    version: int | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LibeoPaymentInfo:
@@ -139,6 +160,7 @@ class LibeoPaymentInfo:
             status_label=_text(data.get("status_label")),
             payee_iban=_text((data.get("payee") or {}).get("iban") if isinstance(data.get("payee"), dict) else None,
                              34),
+            version=_version(data.get("version")),
         )
 
 
@@ -151,6 +173,10 @@ class LibeoEvent:
 
 def _text(value, length: int = 300) -> str | None:
     return value[:length] if isinstance(value, str) and value else None
+
+
+def _version(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**62 else None
 
 
 def _moment(value) -> datetime | None:
@@ -179,6 +205,10 @@ class LibeoClient:
 
     def me(self) -> LibeoAccount:
         return LibeoAccount.from_json(self._call("GET", "/me"))
+
+    def vouch(self, assertion: str) -> LibeoAccount:
+        """Hands Libeo MEG's signed word for the key's account (« POST /account/meg-vouch »)."""
+        return LibeoAccount.from_json(self._call("POST", "/account/meg-vouch", json={"assertion": assertion}))
 
     def put_invoice(self, external_id: str, invoice: dict[str, Any]) -> dict[str, Any]:
         return self._call("PUT", f"/invoices/{external_id}", json=invoice)
@@ -280,6 +310,7 @@ class LibeoClient:
             last_error = _refusal(response, body)
             # Libeo still runs the first request with this key: ask again.
             if last_error.code != "idempotency_in_progress":
+                last_error.maybe_done = maybe_sent
                 raise last_error
             maybe_sent = True
         if maybe_sent or last_error is not None:

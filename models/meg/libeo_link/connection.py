@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.dates import as_utc, paris_today, utcnow
+from core.french import of
 from core.setup import instance_secret
 from models.meg.companies.models import Company, User
 from models.meg.db import Model, db
@@ -45,6 +46,7 @@ from models.meg.libeo_link.client import (
     LibeoUnreachable,
 )
 from models.meg.notifications.events import connection_broken
+from models.meg.signing import vouching_assertion
 
 KEY_MAX_LENGTH = 200
 # « Dernier échange réussi » is precise to this much: one write a minute, not one per call.
@@ -55,10 +57,12 @@ class LibeoLinkError(Exception):
     """A refusal to show the user, in French; ``upgrade_url`` for the quota."""
 
     def __init__(self, message: str, *, field: str | None = None, upgrade_url: str | None = None,
-                 not_connected: bool = False) -> None:
+                 not_connected: bool = False, suggestion: date | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        # The date the message proposes instead (« choisissez par exemple le lundi 07/12/2026 »).
+        self.suggestion = suggestion
         self.upgrade_url = upgrade_url
         self.not_connected = not_connected
 
@@ -280,8 +284,9 @@ def connect_company(company: Company, api_key: str, user: User | None) -> LibeoC
     if account.siret != company.siret:
         raise LibeoLinkError(
             f"Cette clé appartient au compte Libeo « {account.name} », dont le SIRET "
-            f"n'est pas celui de {company.name}. Utilisez la clé du compte Libeo de cette entreprise."
+            f"n'est pas celui {of(company.name)}. Utilisez la clé du compte Libeo de cette entreprise."
         )
+    account = _vouched(company, api_key, user, account)
     existing = db.session.scalar(_ROW_OF, {"company_id": company.id})
     connection = existing or LibeoConnection(company=company)
     previous_prefix = existing.key_prefix if existing is not None and existing.key_ciphertext else None
@@ -307,6 +312,22 @@ def connect_company(company: Company, api_key: str, user: User | None) -> LibeoC
                 f"Connexion à Libeo établie avec le compte {connection.account_description} "
                 f"(clé {connection.key_prefix}…).", user, LIBEO_SIGN_IN)
     return connection
+
+
+def _vouched(company: Company, api_key: str, user: User | None, account: LibeoAccount) -> LibeoAccount:
+    """The article's first path: an « Achats » administrator pasting the key is as strong a proof as « Me
+    connecter avec MEG », so MEG vouches for the account the same way (its signed word, for a SIRET MEG
+    trusts) and Libeo marks it « vérifié par MEG ». The connection stands even if Libeo cannot hear it now:
+    the account then stays « non vérifié », which « Options » says."""
+    if account.verified is not False or user is None:
+        return account
+    assertion = vouching_assertion(user, company)
+    if assertion is None:
+        return account
+    try:
+        return LibeoClient(api_key).vouch(assertion)
+    except LibeoApiError:
+        return account
 
 
 def check_connection(connection: LibeoConnection) -> None:

@@ -44,7 +44,6 @@ from models.meg.libeo_link.client import (
     LibeoKeyRefused,
     LibeoPaymentInfo,
     LibeoUnheard,
-    LibeoUnreachable,
 )
 from models.meg.libeo_link.connection import (
     LibeoConnection,
@@ -71,7 +70,7 @@ def check_payable(invoice: SupplierInvoice, user: User) -> tuple[LibeoConnection
 
 
 def _open_attempt(invoice: SupplierInvoice, user: User, payer: Payer,
-                  execution_date: date) -> tuple[PaymentAttempt, bool]:
+                  execution_date: date, refusal_seen: bool = False) -> tuple[PaymentAttempt, bool]:
     """The attempt whose key and body this click sends, and whether this click created it.
 
     Created once, shared by concurrent clicks.
@@ -83,6 +82,9 @@ def _open_attempt(invoice: SupplierInvoice, user: User, payer: Payer,
         refusal = retry_refusal(invoice, current)  # the supplier's account was rejected: its new IBAN first
         if refusal:
             raise LibeoLinkError(refusal)
+        if current is not None and current.fraud_refusal and not refusal_seen:
+            raise LibeoLinkError(current.fraud_refusal + " Cochez « J'ai vérifié l'IBAN auprès du fournisseur » pour "
+                                 "payer de nouveau.", field="refusal_seen")
         attempt = PaymentAttempt(
             invoice_id=invoice.id,
             attempt=(current.attempt + 1) if current else 1,
@@ -104,13 +106,17 @@ def _open_attempt(invoice: SupplierInvoice, user: User, payer: Payer,
     raise LibeoLinkError("Un paiement de cette facture est déjà en cours : rechargez la page.")
 
 
-def pay_invoice(invoice: SupplierInvoice, user: User, execution_date: date | None = None) -> PaymentAttempt:
-    """« Confirmer le paiement »: asks Libeo to pay the invoice on that date, once (see the module's steps)."""
+def pay_invoice(invoice: SupplierInvoice, user: User, execution_date: date | None = None, *,
+                refusal_seen: bool = False) -> PaymentAttempt:
+    """« Confirmer le paiement »: asks Libeo to pay the invoice on that date, once (see the module's steps).
+
+    After a refusal in Libeo for a possible fraud, only with ``refusal_seen``: the person read its reason.
+    """
     connection, payer = check_payable(invoice, user)
     execution_date = check_execution_date(execution_date or default_execution_date(invoice.due_date, paris_today()))
     with keep_loaded(db):
         end_reading(db)  # the attempt's transaction takes the writers' turn for its own statements only
-        attempt, created = _open_attempt(invoice, user, payer, execution_date)
+        attempt, created = _open_attempt(invoice, user, payer, execution_date, refusal_seen)
         if attempt.status is PaymentState.REQUESTED:  # else already answered (a double click)
             send(connection, attempt, first=created)
     return attempt
@@ -124,10 +130,14 @@ def send(connection: LibeoConnection, attempt: PaymentAttempt, *, first: bool = 
     « Vérifier maintenant »; by default only the first sending). An answer
     nobody looks at that ends the payment otherwise is told by e-mail.
 
-    Without an answer the attempt stays « requested »: the next replay, by
-    the sync pass or a click, uses the same key and body, so Libeo either
-    answers what it did the first time or does it now, once. Only the first
-    sending of an attempt that reached nobody may forget it.
+    Only Libeo's decision on the request (a payment, or a refusal with its
+    error code) settles an attempt. Anything else — no answer, the key
+    refused (401), the key's rights (403), « too many requests » (429) —
+    leaves it « requested », with the reason and what to do
+    (``pending_reason``): the next replay, by the sync pass or a click, uses
+    the same key and body, so Libeo either answers what it did the first time
+    or does it now, once. Only the first sending of an attempt that reached
+    no decision of Libeo may forget it (nothing was paid).
     """
     # Read everything, then end the transaction: the HTTP call holds none.
     client, key, body = connection.client(), attempt.idempotency_key, attempt.request_body
@@ -136,33 +146,27 @@ def send(connection: LibeoConnection, attempt: PaymentAttempt, *, first: bool = 
     db.session.commit()
     try:
         info = client.create_payment(reference, key, body)
-    except LibeoUnheard as error:
-        connection.record_failure(error)
-        attempt.claimed_until = None
-    except LibeoUnreachable as error:
-        connection.record_failure(error)
-        if not first:
-            attempt.claimed_until = None  # an earlier sending may have reached Libeo: still unknown
-        else:
-            # Nothing ever reached Libeo: the attempt is forgotten and the next click starts afresh.
-            db.session.delete(attempt)
-            db.session.commit()
-            raise LibeoLinkError(error.message + " Rien n'a été payé.") from error
-    except LibeoKeyRefused as error:
-        connection.record_failure(error)
-        _refuse(attempt, "la connexion à Libeo a été révoquée.", seen=seen)
-        db.session.commit()
-        raise LibeoLinkError(error.message) from error
     except LibeoApiError as error:
-        connection.record_success()
-        if error.code == "payment_exists" and error.payment_id:
+        if not error.decided:
+            connection.record_failure(error)
+            if first and not error.maybe_done and not isinstance(error, LibeoUnheard):
+                # The call was refused before any decision on the request: the next click starts afresh.
+                db.session.delete(attempt)
+                db.session.commit()
+                raise LibeoLinkError(error.message + " Rien n'a été payé.") from error
+            attempt.claimed_until = None
+            attempt.pending_reason = pending_reason_for(error)
+        elif error.code == "payment_exists" and error.payment_id:
+            connection.record_success()
             _adopt(connection, attempt, error.payment_id, seen=seen)
         else:
+            connection.record_success()
             if error.code == QUOTA_EXCEEDED:
                 connection.quota_used_up()
-            _refuse(attempt, error.message, seen=seen, code=error.code)
+            refused = _refuse(attempt, error.message, seen=seen, code=error.code)
             db.session.commit()
-            raise LibeoLinkError(error.message, upgrade_url=error.upgrade_url) from error
+            if refused:
+                raise LibeoLinkError(error.message, upgrade_url=error.upgrade_url) from error
     else:
         connection.record_success()
         if attempt.status is PaymentState.REQUESTED:
@@ -173,14 +177,33 @@ def send(connection: LibeoConnection, attempt: PaymentAttempt, *, first: bool = 
     db.session.commit()
 
 
-def _refuse(attempt: PaymentAttempt, message: str, *, seen: bool, code: str | None = None) -> None:
-    """Libeo said no; ``seen``: to the click the person is looking at (else they are told by e-mail)."""
+RECONNECT = ("MEG ne peut pas savoir si ce paiement a été créé. Reconnectez Libeo dans Options pour connaître "
+             "l'issue de ce paiement ; ne réglez pas cette facture autrement d'ici là.")
+WAIT = "MEG vérifiera de nouveau d'elle-même dans quelques instants ; ne réglez pas cette facture autrement d'ici là."
+DISCONNECTED = f"La connexion à Libeo a été supprimée : {RECONNECT}"
+
+
+def pending_reason_for(error: LibeoApiError) -> str:
+    """Why a replay did not settle the attempt, and what to do, as the invoice and « Options » say it."""
+    if isinstance(error, LibeoKeyRefused):
+        return f"Libeo refuse la clé enregistrée : {RECONNECT}"
+    if error.status == 403:
+        return f"Libeo n'accepte plus de demande de paiement de la clé enregistrée : {RECONNECT}"
+    if error.status == 429:
+        return f"Libeo demande de patienter (trop de requêtes) : {WAIT}"
+    return f"Libeo n'a pas répondu : {WAIT}"
+
+
+def _refuse(attempt: PaymentAttempt, message: str, *, seen: bool, code: str | None = None) -> bool:
+    """Libeo said no; ``seen``: to the click the person is looking at (else they are told by e-mail).
+
+    False when MEG meanwhile learnt of a payment for this attempt (its account stands).
+    """
     before = attempt.status.value
-    attempt.status = PaymentState.REFUSED
-    attempt.refusal = message[:500]
-    attempt.refusal_code = (code or "")[:40] or None
-    attempt.claimed_until = None
+    if not attempt.refuse(message, code):
+        return False
     payment_ended(attempt, before, seen=seen)
+    return True
 
 
 def _adopt(connection: LibeoConnection, attempt: PaymentAttempt, payment_id: str, *, seen: bool) -> None:
@@ -195,7 +218,11 @@ def replay(attempt: PaymentAttempt, *, seen: bool = False) -> None:
     """Asks Libeo again, with the same key and body, what became of an unheard request."""
     connection = connection_of(attempt.invoice.company)
     if connection is None or connection.is_removed:
-        return  # a removed connection's key may not send payments: the events feed tells what Libeo did
+        # No key may send it again (a removed connection's only reads what is in flight): the events
+        # feed tells what Libeo did, if anything; until then the invoice says why MEG cannot know.
+        attempt.pending_reason, attempt.claimed_until = DISCONNECTED, None
+        db.session.commit()
+        return
     # Recorded on the attempt (refused) or forgotten (never reached Libeo).
     with contextlib.suppress(LibeoLinkError):
         send(connection, attempt, seen=seen)
@@ -247,7 +274,8 @@ def record_payment(attempt: PaymentAttempt, info: LibeoPaymentInfo, company_id: 
         select(PaymentAttempt.id).where(PaymentAttempt.invoice_id == attempt.invoice_id,
                                       PaymentAttempt.libeo_payment_id.is_not(None)).limit(1)
     ) is None)
-    attempt.record(info)
+    if not attempt.record(info):
+        return  # MEG already holds a newer account of this payment
     payment_ended(attempt, before, seen=seen)
     if first:
         queue_document(attempt.invoice_id, company_id or attempt.invoice.company_id)

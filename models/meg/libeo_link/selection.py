@@ -38,6 +38,7 @@ from models.meg.companies.models import Company, User
 from models.meg.db import db
 from models.meg.libeo_link.attempts import (
     MAX_SCHEDULE_AHEAD,
+    QUOTA_EXCEEDED,
     Payer,
     PaymentAttempt,
     PaymentState,
@@ -50,16 +51,14 @@ from models.meg.libeo_link.attempts import (
     retry_refusal,
 )
 from models.meg.libeo_link.client import (
-    LibeoAccount,
     LibeoApiError,
-    LibeoKeyRefused,
     LibeoPaymentInfo,
     LibeoUnheard,
     LibeoUnreachable,
 )
-from models.meg.libeo_link.connection import LibeoConnection, LibeoLinkError, connection_of
+from models.meg.libeo_link.connection import LibeoConnection, LibeoLinkError, PlanQuota, connection_of
 from models.meg.libeo_link.outbox import supersede_pending_updates
-from models.meg.libeo_link.paying import _adopt, _refuse, record_payment
+from models.meg.libeo_link.paying import _adopt, _refuse, pending_reason_for, record_payment
 
 # Libeo's batch takes at most this many; a page of « Règlements » shows 50.
 MAX_SELECTION = 200
@@ -108,6 +107,11 @@ def unpayable_reason(invoice: SupplierInvoice, payment: PaymentAttempt | None) -
     return retry_refusal(invoice, payment)
 
 
+def upgrade_url() -> str:
+    """Libeo's « Abonnement » page, where the plan is upgraded."""
+    return current_app.config["LIBEO_URL"].rstrip("/") + "/abonnement"
+
+
 # --- the confirmation -------------------------------------------------------------------------------
 
 
@@ -132,7 +136,7 @@ class SelectionConfirmation:
     """What « Confirmer les N paiements » will ask of Libeo, said beforehand."""
 
     lines: list[SelectionLine]
-    account: LibeoAccount | None  # the plan as Libeo told it now; None if Libeo could not be asked
+    quota: PlanQuota | None  # the plan's month as Libeo last said it (``GET /me``, the events feed)
     earliest: date
     latest: date
     errors: list[str] = field(default_factory=list)
@@ -153,9 +157,9 @@ class SelectionConfirmation:
     @property
     def remaining(self) -> int | None:
         """Payments the plan still allows this month, or None (unlimited, or unknown)."""
-        if self.account is None or self.account.payment_limit is None:
+        if self.quota is None or self.quota.limit is None:
             return None
-        return max(0, self.account.payment_limit - self.account.payments_this_month)
+        return max(0, self.quota.limit - self.quota.used)
 
     @property
     def beyond_quota(self) -> int:
@@ -163,13 +167,13 @@ class SelectionConfirmation:
 
     @property
     def upgrade_url(self) -> str:
-        return current_app.config["LIBEO_URL"].rstrip("/") + "/abonnement"
+        return upgrade_url()
 
 
 def selection_confirmation(company: Company, user: User, ids: list[int],
                            dates: dict[int, date] | None = None, today: date | None = None) -> SelectionConfirmation:
-    """The confirmation of a selection: each invoice with its default date, what the plan allows now
-    (Libeo is asked, no transaction held), and the IBAN changes Libeo will hold for approval.
+    """The confirmation of a selection: each invoice with its default date, what the plan still allows
+    (as MEG last heard it: no call to Libeo), and the IBAN changes Libeo will hold for approval.
 
     Refuses the whole (LibeoLinkError) when nobody could pay: not this person, not connected,
     or no invoice of the selection payable any more.
@@ -190,8 +194,8 @@ def selection_confirmation(company: Company, user: User, ids: list[int],
     if not lines:
         raise LibeoLinkError(" ".join(errors) or "Aucune facture de la sélection ne peut être payée.")
     _say_new_ibans(lines)
-    account = _account_now(connection)
-    confirmation = SelectionConfirmation(lines, account, next_business_day(today), today + MAX_SCHEDULE_AHEAD, errors)
+    confirmation = SelectionConfirmation(lines, connection.quota, next_business_day(today),
+                                         today + MAX_SCHEDULE_AHEAD, errors)
     remaining = confirmation.remaining
     if remaining is not None:
         for line in lines[remaining:]:
@@ -234,20 +238,6 @@ def _say_new_ibans(lines: list[SelectionLine]) -> None:
             line.new_iban = (f"L'IBAN de {line.invoice.supplier.name} a changé depuis son dernier paiement "
                              f"({mask_iban(previous)}) : Libeo retiendra ce paiement jusqu'à l'approbation d'un "
                              "administrateur.")
-
-
-def _account_now(connection: LibeoConnection) -> LibeoAccount | None:
-    """The plan and the month's count, asked of Libeo now (a read: nothing is recorded if it fails)."""
-    client = connection.client(attempts=1)
-    with keep_loaded(db):
-        end_reading(db)
-        try:
-            account = client.me()
-        except LibeoApiError:
-            return None
-    connection.record_success(account)
-    db.session.commit()
-    return account
 
 
 # --- paying -----------------------------------------------------------------------------------------
@@ -339,8 +329,9 @@ def _send_all(connection: LibeoConnection, to_send: list[tuple[PaymentAttempt, b
     """Sends the selection in one call and records every answer heard; commits.
 
     Whole-call failures are those of one « Payer » (``paying.send``), for each item: unheard, it
-    stays « Vérification en cours » and is replayed alone; unreachable on a first sending,
-    the attempts this click created are forgotten; the key refused, each is refused.
+    stays « Vérification en cours » and is replayed alone; unreachable or answered before
+    anything was done (a refused key, 429), the attempts this click created are forgotten; only
+    Libeo's own refusal of the whole call refuses each.
     """
     client = connection.client()
     items = [(external_id(attempt.invoice_id), attempt.idempotency_key, attempt.request_body)
@@ -365,14 +356,26 @@ def _send_all(connection: LibeoConnection, to_send: list[tuple[PaymentAttempt, b
         db.session.commit()
         return
     except LibeoApiError as error:
-        if isinstance(error, LibeoKeyRefused):
+        if not error.decided:
+            # Not Libeo's decision (a refused key, « trop de requêtes », a server error): only Libeo's
+            # own refusal may refuse a payment.
             connection.record_failure(error)
-            message = "la connexion à Libeo a été révoquée."
-        else:
-            connection.record_success()
-            message = error.message
+            if not error.maybe_done:  # answered before anything was done: nothing was paid
+                for attempt, created in to_send:
+                    if created:
+                        db.session.delete(attempt)
+                    else:
+                        attempt.claimed_until = None
+                db.session.commit()
+                raise LibeoLinkError(error.message + " Rien n'a été payé.") from error
+            for attempt, _ in to_send:  # an earlier try may have reached Libeo: each is replayed alone
+                attempt.claimed_until = None
+                attempt.pending_reason = pending_reason_for(error)
+            db.session.commit()
+            return
+        connection.record_success()
         for attempt, _ in to_send:
-            _refuse(attempt, message, seen=True)
+            _refuse(attempt, error.message, seen=True, code=error.code)
         db.session.commit()
         raise LibeoLinkError(error.message, upgrade_url=error.upgrade_url) from error
     connection.record_success()
@@ -384,6 +387,8 @@ def _send_all(connection: LibeoConnection, to_send: list[tuple[PaymentAttempt, b
 def _record(connection: LibeoConnection, attempt: PaymentAttempt, outcome: LibeoPaymentInfo | LibeoApiError) -> None:
     """One item's answer, recorded as ``paying.send`` records one « Payer »'s."""
     if isinstance(outcome, LibeoPaymentInfo):
+        if attempt.status is PaymentState.REQUESTED:
+            connection.count_payment()
         record_payment(attempt, outcome, connection.company_id, seen=True)
         supersede_pending_updates(attempt.invoice_id)
     elif isinstance(outcome, LibeoUnheard):
@@ -391,7 +396,9 @@ def _record(connection: LibeoConnection, attempt: PaymentAttempt, outcome: Libeo
     elif outcome.code == "payment_exists" and outcome.payment_id:
         _adopt(connection, attempt, outcome.payment_id, seen=True)
     else:
-        _refuse(attempt, outcome.message, seen=True)
+        if outcome.code == QUOTA_EXCEEDED:
+            connection.quota_used_up()
+        _refuse(attempt, outcome.message, seen=True, code=outcome.code)
 
 
 # --- the result -------------------------------------------------------------------------------------
@@ -405,15 +412,16 @@ class ResultLine:
     next_action: str
     kind: str  # "scheduled", "held", "refused", "checking" or "other"
     payment: PaymentAttempt | None
+    upgrade_url: str | None = None  # Libeo's « Abonnement », for an invoice the plan's quota left unpaid
 
 
 NEXT_ACTIONS = {
-    "scheduled": "Rien à faire : Libeo paiera à la date dite. Pour changer d'avis, annulez dans Libeo avant la remise "
-                 "à la banque.",
+    "scheduled": "Rien à faire : Libeo paiera à la date dite. Pour changer d'avis, annulez le paiement avant la "
+                 "remise à la banque.",
     "held": "Un administrateur du compte Libeo doit l'approuver (« À approuver »).",
     "checking": "Libeo n'a pas répondu : MEG vérifie d'elle-même. Ne réglez pas cette facture autrement d'ici là.",
     "refused": "Corrigez ce qui est dit, puis payez-la de nouveau (seule ou dans une autre sélection).",
-    "quota": "Passez à la formule Partnerships dans Libeo (« Abonnement »), puis payez-la de nouveau.",
+    "quota": "Passez à la formule Partnerships dans Libeo, puis payez-la de nouveau :",
     "other": "",
 }
 
@@ -431,8 +439,9 @@ def selection_result(company: Company, ids: list[int]) -> list[ResultLine]:
                 unpayable_reason(invoice, None) or "À régler", "")
         else:
             label, badge = payment.label, payment.badge
-        action = "quota" if kind == "refused" and "formule" in (payment.refusal or "") else kind
-        lines.append(ResultLine(invoice, label, badge, NEXT_ACTIONS[action], kind, payment))
+        action = "quota" if kind == "refused" and payment and payment.refusal_code == QUOTA_EXCEEDED else kind
+        lines.append(ResultLine(invoice, label, badge, NEXT_ACTIONS[action], kind, payment,
+                                upgrade_url() if action == "quota" else None))
     return lines
 
 

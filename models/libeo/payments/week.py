@@ -1,0 +1,42 @@
+"""Libeo's « Cette semaine »: the account's invoices to pay by Sunday (and those already late), its
+transfers executed this week, and its payments waiting for an approval. Two aggregate statements."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import and_, case, func, select
+
+from core.dates import paris_today, week_of
+from core.week import WeekLine, WeekSummary
+from models.libeo.accounts.models import Account
+from models.libeo.db import db
+from models.libeo.invoices.models import Invoice, InvoiceStatus
+from models.libeo.payments.models import Payment, PaymentStatus
+
+LEAVING = (PaymentStatus.SCHEDULED, PaymentStatus.FILE_READY, PaymentStatus.TRANSMITTED, PaymentStatus.ACCEPTED)
+
+
+def _line(count, cents) -> WeekLine:
+    return WeekLine(int(count or 0), int(cents or 0))
+
+
+def week_summary(account: Account, today: date | None = None) -> WeekSummary:
+    today = today or paris_today()
+    start, end = week_of(today)
+    late = Invoice.due_date < today
+    to_pay = db.session.execute(
+        select(func.count(), func.sum(Invoice.amount_cents),
+               func.sum(case((late, 1), else_=0)), func.sum(case((late, Invoice.amount_cents), else_=0)))
+        .where(Invoice.account_id == account.id, Invoice.due_date <= end,
+               Invoice.status.in_((InvoiceStatus.TO_PAY, InvoiceStatus.PAYMENT_FAILED)))
+    ).one()
+    awaiting = Payment.status == PaymentStatus.AWAITING_APPROVAL
+    in_flight = db.session.execute(
+        select(func.sum(case((awaiting, 1), else_=0)), func.sum(case((awaiting, Payment.amount_cents), else_=0)),
+               func.sum(case((~awaiting, 1), else_=0)), func.sum(case((~awaiting, Payment.amount_cents), else_=0)))
+        .where(Payment.account_id == account.id,
+               awaiting | and_(Payment.status.in_(LEAVING), Payment.execution_date.between(start, end)))
+    ).one()
+    return WeekSummary(start, end, to_pay=_line(to_pay[0], to_pay[1]), overdue=_line(to_pay[2], to_pay[3]),
+                       awaiting_approval=_line(in_flight[0], in_flight[1]), leaving=_line(in_flight[2], in_flight[3]))

@@ -1,0 +1,105 @@
+"""A SIRET MEG can vouch for.
+
+Anyone who administers « Achats » of a MEG company can type any SIRET in its
+« Fiche de l'entreprise ». MEG tells Libeo « this person is an Achats
+administrator of the company with this SIRET » (« Me connecter avec MEG »,
+and a key saved in « Options »), and Libeo then treats the Libeo account of
+that SIRET as verified. So MEG says so only for a SIRET it trusts:
+
+- entered or confirmed by the company's expert-comptable (a user of the
+  accounting firm the company works with: a professional who knows the
+  company's papers), or
+- matched with the company registry (:mod:`models.meg.companies.registry`):
+  the establishment exists, is active, and its legal name reads as the
+  company's.
+
+The registry match is the weaker proof (the registry is public: whoever
+names their company like the SIRET's passes it), which is why Libeo never
+takes a SIRET from an account that has been used on MEG's word alone.
+
+Changing the SIRET withdraws the trust, is written in MEG's journal, and is
+checked against the registry at once; when the registry does not confirm it,
+vouching stays suspended until the expert-comptable confirms it.
+"""
+
+from __future__ import annotations
+
+from core.dates import utcnow
+from core.names import names_match
+from core.validators import format_siret
+from models.meg.companies.models import Company, User
+from models.meg.companies.registry import RegistryUnavailable, find_establishment
+from models.meg.journal import record
+
+REGISTRY = "le répertoire SIRENE de l'INSEE"
+
+
+def is_companys_accountant(user: User, company: Company) -> bool:
+    return user.is_accountant and company.accounting_firm_id == user.accounting_firm_id
+
+
+def trust_siret(company: Company, by: str, user: User | None) -> None:
+    company.siret_trusted_by, company.siret_trusted_at = by[:300], utcnow()
+    record(company, "company.siret_trusted", f"SIRET {format_siret(company.siret)} confirmé par {by}.", user)
+
+
+def siret_changed(company: Company, old_siret: str | None, user: User | None) -> str | None:
+    """After the SIRET changed: trust withdrawn, journaled, then given back by its author or the registry.
+
+    Returns what the person should read about the trust (French), or None when nothing is to say.
+    """
+    company.siret_trusted_by = company.siret_trusted_at = None
+    old = format_siret(old_siret) if old_siret else "aucun"
+    new = format_siret(company.siret) if company.siret else "aucun"
+    record(company, "company.siret_changed", f"SIRET de l'entreprise modifié : {old} → {new}.", user)
+    if not company.siret:
+        return None
+    if user is not None and is_companys_accountant(user, company):
+        trust_siret(company, f"l'expert-comptable {user.full_name} ({user.email})", user)
+        return None
+    return check_with_registry(company, user)
+
+
+def check_with_registry(company: Company, user: User | None) -> str | None:
+    """Trusts the SIRET if the registry confirms it; else says why not and what to do."""
+    try:
+        found = find_establishment(company.siret)
+    except RegistryUnavailable as unavailable:
+        return f"{unavailable} {_until_then(company)}"
+    if found is None:
+        why = f"{REGISTRY} ne connaît pas le SIRET {format_siret(company.siret)}"
+    elif not found.active:
+        why = f"d'après {REGISTRY}, l'établissement {format_siret(company.siret)} est fermé"
+    elif not names_match(found.legal_name, company.name):
+        why = (f"d'après {REGISTRY}, le SIRET {format_siret(company.siret)} est celui de « {found.legal_name} », "
+               f"et non de « {company.name} »")
+    else:
+        trust_siret(company, REGISTRY, user)
+        return None
+    return f"Le SIRET n'a pas pu être confirmé : {why}. {_until_then(company)}"
+
+
+def _until_then(company: Company) -> str:
+    return ("D'ici là, MEG ne se porte pas garant de l'entreprise auprès de Libeo : demandez à votre "
+            "expert-comptable de confirmer le SIRET dans la « Fiche de l'entreprise »."
+            if company.accounting_firm_id else
+            "D'ici là, MEG ne se porte pas garant de l'entreprise auprès de Libeo : vérifiez le SIRET et la raison "
+            "sociale, ou contactez le support de MEG.")
+
+
+def confirm_siret(company: Company, user: User) -> None:
+    """The company's expert-comptable confirms its SIRET (« Confirmer le SIRET »)."""
+    if not is_companys_accountant(user, company):
+        raise PermissionError("Seul l'expert-comptable de l'entreprise peut confirmer son SIRET.")
+    if company.siret and not company.siret_trusted:
+        trust_siret(company, f"l'expert-comptable {user.full_name} ({user.email})", user)
+
+
+def trust_status(company: Company) -> str:
+    """What the « Fiche de l'entreprise » says of the SIRET."""
+    if not company.siret:
+        return "Pas de SIRET : Libeo est réservé aux entreprises qui en ont un."
+    if company.siret_trusted:
+        return f"SIRET confirmé par {company.siret_trusted_by}."
+    return ("SIRET à confirmer : MEG ne se porte pas garant de l'entreprise auprès de Libeo tant que le SIRET n'est "
+            "pas confirmé par l'expert-comptable de l'entreprise ou par le répertoire SIRENE de l'INSEE.")

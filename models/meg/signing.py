@@ -1,0 +1,85 @@
+"""MEG's signing key (its OpenID Connect ID tokens) and the statements MEG signs with it.
+
+Libeo checks anything MEG signs with MEG's published JWKS (« /oauth/jwks »).
+Besides ID tokens, MEG signs one statement: the vouching assertion, sent when
+an « Achats » administrator saves a Libeo key in « Options » (the article's
+first path), that says « this person administers Achats of the company with
+this SIRET, and MEG trusts that SIRET »: as strong as « Me connecter avec
+MEG », and short-lived (five minutes), for Libeo only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from pathlib import Path
+
+from flask import current_app, has_request_context, request
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+
+from models.meg.companies.models import Company, User
+
+ID_TOKEN_ALG = "RS256"
+# Who the vouching assertion is for, and what it says (Libeo refuses any other).
+VOUCH_AUDIENCE = "libeo"
+VOUCH_PURPOSE = "libeo_key_saved"
+VOUCH_LIFETIME_SECONDS = 5 * 60
+
+
+def issuer() -> str:
+    """MEG's issuer, as its OpenID Connect metadata says it (its public URL and mount point)."""
+    root = request.script_root if has_request_context() else current_app.config.get("APPLICATION_ROOT", "")
+    return current_app.config["PUBLIC_URL"].rstrip("/") + (root if root != "/" else "")
+
+
+def signing_key() -> RSAKey:
+    """The RS256 key, generated on first use and kept in ``OAUTH_KEYS_DIR``."""
+    key = current_app.extensions.get("meg_oauth_key")
+    if key is None:
+        key = load_or_create_key(Path(current_app.config["OAUTH_KEYS_DIR"]))
+        current_app.extensions["meg_oauth_key"] = key
+    return key
+
+
+def load_or_create_key(directory: Path) -> RSAKey:
+    path = directory / "id_token_rs256.json"
+    if not path.exists():
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": ID_TOKEN_ALG}, auto_kid=True)
+        # Written aside then linked: of processes starting together, one key
+        # wins and nobody reads a half-written file.
+        draft = directory / f".{path.name}.{os.getpid()}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            json.dump(key.as_dict(private=True), file)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return RSAKey.import_key(json.loads(path.read_text()))
+
+
+def public_jwks() -> dict:
+    return {"keys": [signing_key().as_dict(private=False)]}
+
+
+def vouching_assertion(user: User, company: Company) -> str | None:
+    """MEG's signed word that ``user`` administers « Achats » of ``company`` and that MEG trusts its SIRET;
+    None when MEG cannot say it (not an administrator, no SIRET, or a SIRET MEG has not confirmed)."""
+    if not (company.siret_trusted and user.is_achats_admin(company)):
+        return None
+    now = int(time.time())
+    key = signing_key()
+    claims = {
+        "iss": issuer(), "aud": VOUCH_AUDIENCE, "iat": now, "exp": now + VOUCH_LIFETIME_SECONDS,
+        "jti": secrets.token_urlsafe(16), "purpose": VOUCH_PURPOSE,
+        "sub": str(user.id), "email": user.email, "name": user.full_name,
+        "company_id": company.id, "company_name": company.name, "company_siret": company.siret,
+        "company_achats_admin": True, "company_siret_trusted": True,
+    }
+    return jwt.encode({"alg": ID_TOKEN_ALG, "kid": key.kid}, claims, key)

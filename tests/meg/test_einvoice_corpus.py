@@ -1,0 +1,96 @@
+"""Public e-invoices (see einvoice_corpus/README.md): none crashes the reader, and what it takes is what the
+file says, read again here independently with plain XPath."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from models.meg.einvoices.reading import EInvoice, EInvoiceError, read_einvoice
+
+CORPUS = Path(os.environ.get("EINVOICE_CORPUS", "/nonexistent"))
+FILES = sorted(p for p in CORPUS.glob("**/*") if p.suffix.lower() in (".xml", ".pdf")) if CORPUS.is_dir() else []
+
+CII = {"rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
+       "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
+       "udt": "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100"}
+UBL = {"inv": "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2",
+       "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
+       "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"}
+
+pytestmark = pytest.mark.skipif(not FILES, reason="set EINVOICE_CORPUS to a folder of public e-invoices")
+
+
+def _first(root, path, ns, currency=None):
+    for node in root.xpath(path, namespaces=ns):
+        if node.text and node.text.strip() and (currency is None or node.get("currencyID") in (None, currency)):
+            return node.text.strip()
+    return None
+
+
+def _cents(text):
+    return None if text is None else int(Decimal(text) * 100)
+
+
+def what_the_file_says(content: bytes) -> dict | None:
+    """The fields, by XPath, of a CII or UBL invoice (None for a PDF: its XML is read by MEG alone)."""
+    if content.lstrip()[:5] == b"%PDF-":
+        return None
+    root = etree.fromstring(content, etree.XMLParser(resolve_entities=False, no_network=True))
+    if root.tag == f"{{{CII['rsm']}}}CrossIndustryInvoice":
+        settlement = "rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement"
+        total = f"{settlement}/ram:SpecifiedTradeSettlementHeaderMonetarySummation"
+        currency = _first(root, f"{settlement}/ram:InvoiceCurrencyCode", CII)
+        issued = _first(root, "rsm:ExchangedDocument/ram:IssueDateTime/udt:DateTimeString", CII)
+        return {
+            "number": _first(root, "rsm:ExchangedDocument/ram:ID", CII), "currency": currency,
+            "issue_date": date(int(issued[:4]), int(issued[4:6]), int(issued[6:8])),
+            "due": _cents(_first(root, f"{total}/ram:DuePayableAmount", CII, currency)),
+            "total": _cents(_first(root, f"{total}/ram:GrandTotalAmount", CII, currency)),
+            "prepaid": _cents(_first(root, f"{total}/ram:TotalPrepaidAmount", CII, currency)),
+            "seller": _first(root, "rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement"
+                                   "/ram:SellerTradeParty/ram:Name", CII),
+            "ibans": root.xpath(f"{settlement}/ram:SpecifiedTradeSettlementPaymentMeans"
+                                "/ram:PayeePartyCreditorFinancialAccount/ram:IBANID/text()", namespaces=CII),
+        }
+    if root.tag == f"{{{UBL['inv']}}}Invoice":
+        currency = _first(root, "cbc:DocumentCurrencyCode", UBL)
+        seller = "cac:AccountingSupplierParty/cac:Party"
+        return {
+            "number": _first(root, "cbc:ID", UBL), "currency": currency,
+            "issue_date": date.fromisoformat(_first(root, "cbc:IssueDate", UBL)[:10]),
+            "due": _cents(_first(root, "cac:LegalMonetaryTotal/cbc:PayableAmount", UBL, currency)),
+            "total": _cents(_first(root, "cac:LegalMonetaryTotal/cbc:TaxInclusiveAmount", UBL, currency)),
+            "prepaid": _cents(_first(root, "cac:LegalMonetaryTotal/cbc:PrepaidAmount", UBL, currency)),
+            "seller": _first(root, f"{seller}/cac:PartyLegalEntity/cbc:RegistrationName", UBL)
+            or _first(root, f"{seller}/cac:PartyName/cbc:Name", UBL),
+            "ibans": root.xpath("cac:PaymentMeans/cac:PayeeFinancialAccount/cbc:ID/text()", namespaces=UBL),
+        }
+    return None
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+def test_a_public_e_invoice_is_read_as_it_says_or_refused_in_words(path):
+    content = path.read_bytes()
+    try:
+        invoice = read_einvoice(path.name, content)
+    except EInvoiceError as refusal:
+        assert str(refusal) and str(refusal)[0].isupper()  # a sentence for a person
+        return
+    assert isinstance(invoice, EInvoice)
+    said = what_the_file_says(content)
+    if said is None:
+        return
+    assert (invoice.number, invoice.currency, invoice.issue_date) == (said["number"], said["currency"],
+                                                                      said["issue_date"])
+    assert invoice.amount_cents == (said["due"] if said["due"] is not None else said["total"])
+    assert invoice.total_with_tax_cents == said["total"]
+    assert invoice.prepaid_cents == said["prepaid"]
+    assert invoice.supplier_name == " ".join(said["seller"].split())
+    compact = ["".join(i.split()).upper() for i in said["ibans"]]
+    assert invoice.iban is None or invoice.iban in compact
