@@ -263,7 +263,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def run_phase(workers: list[Worker], phase: dict, seconds: float, warmup: float, into: Samples | None = None) -> Samples:
+def run_phase(workers: list[Worker], phase: dict, seconds: float, warmup: float,
+              into: Samples | None = None) -> Samples:
     """One timed pass of a row; its samples are added to ``into`` (a row measured in several rounds)."""
     name = phase["name"]
     per_thread_limit = phase.get("limit")

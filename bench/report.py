@@ -115,7 +115,8 @@ def render(runs: list[dict], meta: dict) -> str:
         + "; seeding: " + " / ".join(f"{run['seed_seconds']:.0f} s" for run in runs if "seed_seconds" in run),
         f"`{meta['command']}` on `{meta['revision']}`",
         "",
-        "| Request | Invoices / side | req/s | p50 ms | p95 ms | p99 ms | SQL / req | commits / req | vs reference | requests (errors) |",
+        "| Request | Invoices / side | req/s | p50 ms | p95 ms | p99 ms | SQL / req | commits / req | vs reference "
+        "| requests (errors) |",
         "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     verdicts = []
@@ -135,7 +136,8 @@ def render(runs: list[dict], meta: dict) -> str:
                 ratio = f"{measured:.2f} × {REFERENCE_LABELS[phase.reference]}"
             if phase.ratio is not None and measured is not None:
                 verdicts.append(_verdict(phase, run["size"], measured >= phase.ratio,
-                                         f"{measured:.2f} × {REFERENCE_LABELS[phase.reference]} (budget ≥ {phase.ratio})"))
+                                         f"{measured:.2f} × {REFERENCE_LABELS[phase.reference]} "
+                                         f"(budget ≥ {phase.ratio})"))
             if phase.p95_ms is not None and r.get("p95") is not None:
                 verdicts.append(_verdict(phase, run["size"], r["p95"] * 1000 <= phase.p95_ms,
                                          f"p95 {r['p95'] * 1000:.1f} ms (budget ≤ {phase.p95_ms:g} ms)"))
@@ -155,7 +157,8 @@ def render(runs: list[dict], meta: dict) -> str:
             errors = max(sum(r["errors"].values()), r.get("unconfirmed", 0))
             lines.append(
                 f"| {phase.label} | {run['size']:,} | {rps:,.0f} | {_ms(r.get('p50'))} | {_ms(r.get('p95'))} | "
-                f"{_ms(r.get('p99'))} | {_per_side(r['sql'])} | {_per_side(r['sql'], '_commits')} | {ratio} | {r['requests']:,} ({errors}) |"
+                f"{_ms(r.get('p99'))} | {_per_side(r['sql'])} | {_per_side(r['sql'], '_commits')} | {ratio} "
+                f"| {r['requests']:,} ({errors}) |"
             )
     if verdicts:
         lines += ["", "Budgets:"] + [f"- {verdict}" for verdict in verdicts]
