@@ -42,12 +42,14 @@ WARMUP_PAY_REQUESTS = 3
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1000,100000", help="invoices per side, comma-separated (default: %(default)s)")
+    parser.add_argument("--sizes", default="1000,100000",
+                        help="invoices per side, comma-separated (default: %(default)s)")
     parser.add_argument("--companies", type=int, default=1000, help="companies per side (default: %(default)s)")
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--pg-url", default=PG_DEFAULT, help="PostgreSQL server (default: %(default)s)")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per row (default: %(default)s)")
-    parser.add_argument("--warmup", type=float, default=1.0, help="unrecorded seconds before each row (default: %(default)s)")
+    parser.add_argument("--warmup", type=float, default=1.0,
+                        help="unrecorded seconds before each row (default: %(default)s)")
     parser.add_argument("--rounds", type=int, default=5,
                         help="rows that read are measured in this many turns of seconds/rounds each, "
                              "interleaved with the other rows (default: %(default)s)")
@@ -65,13 +67,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1,
                         help="threads per product worker; more than 1 means gthread workers (default: %(default)s)")
     parser.add_argument("--pay-requests", type=int, default=500,
-                        help="at most this many requests in each row that consumes fresh invoices (default: %(default)s)")
+                        help="at most this many requests in each row that consumes fresh invoices "
+                             "(default: %(default)s)")
     parser.add_argument("--transport", default="in-process,socket",
                         help="the passes, comma-separated: « in-process » (the combined app, MEG → Libeo through "
                              "the in-process WSGI transport; every row), « socket » (MEG and Libeo deployed apart, "
                              "each its own gunicorn, real HTTP between them, beside the minimal two-service pay; "
                              "the « Payer » rows) (default: %(default)s)")
-    parser.add_argument("--only", help="comma-separated rows to run (default: all): " + ", ".join(p.name for p in PHASES))
+    parser.add_argument("--only",
+                        help="comma-separated rows to run (default: all): " + ", ".join(p.name for p in PHASES))
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (databases, logs)")
     args = parser.parse_args(argv)
     args.sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
@@ -150,7 +154,7 @@ class Server:
                    "--bind", f"127.0.0.1:{self.port}", "--timeout", "120", "--log-level", "warning"]
         if worker_class == "gthread":
             command += ["--threads", str(threads), "--keep-alive", "5"]
-        self.log = open(log, "w")
+        self.log = open(log, "w")  # noqa: SIM115 (closed by stop())
         self.process = subprocess.Popen([*command, target], cwd=ROOT, env={**os.environ, **env}, stdout=self.log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -158,7 +162,8 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise SystemExit(f"bench: {self.name} (gunicorn) exited ({self.process.returncode}), see {self.log.name}")
+                raise SystemExit(f"bench: {self.name} (gunicorn) exited ({self.process.returncode}), "
+                                 f"see {self.log.name}")
             try:
                 request = urllib.request.Request(f"{self.url}{self.probe}", method="HEAD")
                 with urllib.request.urlopen(request, timeout=2):
@@ -206,15 +211,15 @@ class Servers:
 def phases(args, apart: bool) -> list[dict]:
     chosen = set(args.only.split(",")) if args.only else None
     if chosen:  # a row's reference page is measured with it
-        chosen |= {phase.reference for phase in PHASES if phase.name in chosen and phase.reference}
+        chosen |= {other for phase in PHASES if phase.name in chosen for other in (phase.reference, phase.per) if other}
     result = []
     for phase in PHASES:
         if phase.apart != apart or (chosen and phase.name not in chosen):
             continue
         spec = {"name": phase.name}
         if phase.consumes_invoices:
-            spec["limit"] = -(-args.pay_requests // args.concurrency)
-            spec["warmup_requests"] = WARMUP_PAY_REQUESTS
+            spec["limit"] = phase.requests or -(-args.pay_requests // args.concurrency)
+            spec["warmup_requests"] = 1 if phase.requests else WARMUP_PAY_REQUESTS
         result.append(spec)
     return result
 
@@ -269,10 +274,12 @@ def run_combined(args, env, work: Path, size: int, tenants: list[dict]) -> list[
         routes = {"/meg": product.port, "/libeo": product.port, "/ref/hello": product.port,
                   "/ref/reglements": reference.port}
         result = drive(args, env, routes, tenants, plan_phases, work, f"combined-{size}")
-    paid = result["meg_paid_invoice_ids"]
+    paid, selected = result["meg_paid_invoice_ids"], result["meg_selection_invoice_ids"]
     for phase in result["phases"]:
         if phase["name"] == "meg_pay":
             phase["unconfirmed"] = len(paid) - verify_meg_payments(env, paid)
+        if phase["name"] == "meg_pay_selection":  # 20 invoices a request: each checked
+            phase["unconfirmed"] = len(selected) - verify_meg_payments(env, selected)
     return result["phases"]
 
 
@@ -307,9 +314,8 @@ def run_apart(args, env, work: Path, size: int, tenants: list[dict]) -> list[dic
         if phase["name"] == "meg_pay_apart":
             phase["unconfirmed"] = len(paid) - verify_meg_payments(env, paid)
         if phase["name"] == "ref_pay":
-            # Every click of the warm-up and of the row must have become a back-service payment.
-            clicks = phase["ok"] + WARMUP_PAY_REQUESTS * len(tenants)
-            phase["unconfirmed"] = max(0, clicks - int(_reference_command(ref_env, "count")))
+            # Every click (warm-up included) must have become a back-service payment.
+            phase["unconfirmed"] = int(_reference_command(ref_env, "unpaid"))
     return result["phases"]
 
 

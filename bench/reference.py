@@ -258,13 +258,16 @@ def init_pay_databases(accounts: int) -> None:
     back.dispose()
 
 
-def count_payments() -> int:
-    """Payments the back service recorded (the harness checks every click became one)."""
+def count_unpaid() -> int:
+    """Clicks the front service recorded without a payment the back service recorded for them."""
     from sqlalchemy import func
 
-    engine = _engine(os.environ["REF_BACK_DATABASE_URL"])
-    with Session(engine) as session:
-        return session.scalar(select(func.count()).select_from(Payment))
+    with Session(_engine(os.environ["REF_FRONT_DATABASE_URL"])) as session:
+        clicks = session.execute(select(PayRequest.state, PayRequest.payment_id)).all()
+    with Session(_engine(os.environ["REF_BACK_DATABASE_URL"])) as session:
+        payments = session.scalar(select(func.count()).select_from(Payment))
+    accepted = sum(1 for state, payment_id in clicks if state == "accepted" and payment_id is not None)
+    return len(clicks) - accepted + abs(accepted - payments)
 
 
 def __getattr__(name: str):
@@ -281,5 +284,5 @@ def __getattr__(name: str):
 if __name__ == "__main__":
     if sys.argv[1:2] == ["init"]:
         init_pay_databases(int(sys.argv[2]))
-    elif sys.argv[1:2] == ["count"]:
-        print(count_payments())
+    elif sys.argv[1:2] == ["unpaid"]:
+        print(count_unpaid())

@@ -120,7 +120,7 @@ def test_import_an_e_invoice_then_pay_it_and_get_the_receipt(page: Page, live_se
     expect(page.get_by_label("Numéro")).to_have_value("TL-2026-00318")
     expect(page.get_by_label("Date de facture")).to_have_value(issued.isoformat())
     expect(page.get_by_label("Échéance")).to_have_value((issued + timedelta(days=45)).isoformat())
-    expect(page.get_by_label("Montant TTC (€)")).to_have_value(cents_to_input(invoice.due_payable_cents))
+    expect(page.get_by_label("Net à payer (€)")).to_have_value(cents_to_input(invoice.due_payable_cents))
     expect(page.get_by_test_id("currency")).to_have_text("EUR")
     expect(page.get_by_label("Mode de règlement")).to_have_value("LIBEO")
     shots(page, "02-confirm-new-supplier")
@@ -235,7 +235,7 @@ def test_a_minimum_file_says_what_it_lacks_and_a_bad_file_is_refused(page: Page,
     expect(page.locator("[data-new-supplier]")).to_be_hidden()
     page.get_by_role("button", name="Enregistrer la facture").click()
     expect(page.get_by_role("status").filter(has_text="FA-MIN-1 de Minoterie Dupuis est enregistrée")).to_be_visible()
-    expect(page.get_by_text("FR76 3000 6000 0100 0000 0791 963")).to_be_visible()
+    expect(page.get_by_text("FR76 •••• •••• •••• •••• ••91 963")).to_be_visible()  # the known IBAN, masked
     shots(page, "13-minimum-saved")
 
     # The same invoice again (its EN 16931 version): already recorded, the file may join it instead.

@@ -3,6 +3,7 @@ file says, read again here independently with plain XPath."""
 
 from __future__ import annotations
 
+import io
 import os
 from datetime import date
 from decimal import Decimal
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
+from pypdf import PdfReader
 
 from models.meg.einvoices.reading import EInvoice, EInvoiceError, read_einvoice
 
@@ -38,9 +40,12 @@ def _cents(text):
 
 
 def what_the_file_says(content: bytes) -> dict | None:
-    """The fields, by XPath, of a CII or UBL invoice (None for a PDF: its XML is read by MEG alone)."""
+    """The fields, by XPath, of a CII or UBL invoice, or of the one a PDF joins under the name the
+    specifications give it; None for anything else."""
     if content.lstrip()[:5] == b"%PDF-":
-        return None
+        joined = {a.name.lower(): a.content for a in PdfReader(io.BytesIO(content)).attachment_list}
+        named = [joined[n] for n in ("factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml") if n in joined]
+        return what_the_file_says(named[0]) if named else None
     root = etree.fromstring(content, etree.XMLParser(resolve_entities=False, no_network=True))
     if root.tag == f"{{{CII['rsm']}}}CrossIndustryInvoice":
         settlement = "rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement"

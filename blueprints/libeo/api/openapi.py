@@ -209,6 +209,11 @@ ACCOUNT = {
             "description": "Compte « vérifié » : MEG a confirmé qu'un administrateur « Achats » de l'entreprise du "
             "SIRET l'a relié, ou le support l'a vérifié. Les virements d'un compte non vérifié ne sont pas exécutés.",
         },
+        "waiting_for": {
+            "type": ["string", "null"],
+            "description": "Ce qui empêche Libeo d'exécuter les virements du compte (compte non vérifié, pas d'IBAN "
+            "à débiter), avec l'action qui le lève ; null quand rien ne l'empêche.",
+        },
     },
 }
 

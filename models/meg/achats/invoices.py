@@ -153,7 +153,8 @@ def possible_duplicates(company: Company, data: InvoiceData, invoice: SupplierIn
 
 def _warn_of_duplicates(company: Company, data: InvoiceData, invoice: SupplierInvoice | None,
                         confirmed: bool) -> None:
-    """Raises :class:`PossibleDuplicate` unless confirmed; an edit that keeps what made it a duplicate is not asked again."""
+    """Raises :class:`PossibleDuplicate` unless confirmed; an edit that keeps what made it a duplicate is not
+    asked again."""
     if confirmed:
         return
     if invoice is not None and (invoice.supplier_id, invoice.number, invoice.amount_cents, invoice.issue_date) == (

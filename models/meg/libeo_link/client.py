@@ -90,6 +90,8 @@ class LibeoAccount:
     plan_label: str | None = None
     # Libeo's id of the account: a key of another account reads another events feed.
     id: str | None = None
+    # What keeps Libeo from executing the account's transfers, in Libeo's words; None when nothing does.
+    waiting_for: str | None = None
 
     @classmethod
     def from_json(cls, data: dict) -> LibeoAccount:
@@ -103,6 +105,7 @@ class LibeoAccount:
             verified=data["verified"] if isinstance(data.get("verified"), bool) else None,
             plan_label=str(data.get("plan_label") or data["plan"])[:40],
             id=str(data["id"]) if isinstance(data.get("id"), (int, str)) else None,
+            waiting_for=str(data["waiting_for"])[:300] if isinstance(data.get("waiting_for"), str) else None,
         )
 
 
