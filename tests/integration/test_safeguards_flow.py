@@ -182,9 +182,8 @@ def test_pasting_a_key_says_the_libeo_accounts_name_and_verification(client, dem
     _, key = libeo_account(libeo_app, verified=False)
     meg_auth.login()
     page = text(client.post("/meg/achats/options", data={"api_key": key}, follow_redirects=True))
-    assert ("La connexion est établie avec le compte Libeo « Boulangerie Martin SARL » (compte non vérifié : ses "
-            "virements ne sont pas exécutés tant qu'un administrateur « Achats » ne l'a pas relié avec « Me connecter "
-            "avec MEG »).") in page
+    # MEG trusts the company's SIRET, so saving the key vouches for the account: it is verified at once.
+    assert "La connexion est établie avec le compte Libeo « Boulangerie Martin SARL » (compte vérifié)." in page
 
 
 # --- a squatted SIRET, taken back through « Me connecter avec MEG » -------------------------------------
