@@ -250,7 +250,8 @@ def test_quota_reached_links_to_the_upgrade(connected, client, meg_app, libeo_ap
     invoices = meg_libeo_invoices(meg_app)
     assert len(invoices) >= 6
     for invoice_id, *_ in invoices[:5]:
-        assert "Paiement programmé" in page(client.post(f"/meg/achats/factures/{invoice_id}/payer", follow_redirects=True))
+        assert "Paiement programmé" in page(client.post(f"/meg/achats/factures/{invoice_id}/payer",
+                                                        follow_redirects=True))
     sixth = page(client.post(f"/meg/achats/factures/{invoices[5][0]}/payer", follow_redirects=True))
     assert "Passer à la formule Partnerships" in sixth
     assert "/libeo/abonnement" in sixth

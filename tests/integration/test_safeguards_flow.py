@@ -173,7 +173,8 @@ def test_meg_journals_the_iban_change_and_the_connection(iban_changed_and_paid, 
     client.post("/meg/achats/options", data={"api_key": new_key})
     client.post("/meg/achats/options/libeo/supprimer")
     journal = text(client.get("/meg/achats/journal/"))
-    assert "Clé Libeo remplacée" in journal and "Connexion à Libeo supprimée (compte « Boulangerie Martin SARL »" in journal
+    assert "Clé Libeo remplacée" in journal
+    assert "Connexion à Libeo supprimée (compte « Boulangerie Martin SARL »" in journal
     assert new_key not in journal and connected["key"] not in journal
     assert journal.count("Claire Martin (admin@boulangerie-martin.fr)") >= 3
 

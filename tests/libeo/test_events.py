@@ -250,7 +250,7 @@ def _writers_and_a_reader(apps, client, libeo_auth, writers: int, rounds: int = 
         for round_ in range(rounds):
             barrier = threading.Barrier(writers)
 
-            def together(i, offset=round_ * writers):
+            def together(i, offset=round_ * writers, barrier=barrier):
                 barrier.wait()
                 write(offset + i)
 

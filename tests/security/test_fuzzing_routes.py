@@ -163,7 +163,7 @@ def test_odd_ids_and_query_strings_on_every_route(fuzz_world, side, role):
     statuses = Counter()
     for endpoint, method, rule in routes(app, side):
         for value in ODD_PATH_VALUES if rule.arguments else ():
-            path = path_with(side, rule, lambda _: value)
+            path = path_with(side, rule, lambda _, value=value: value)
             response = visitor.call(endpoint, method, path)
             check(response, f"{role}: {method} {path}", endpoint)
             statuses[response.status_code] += 1

@@ -37,7 +37,8 @@ SUPPLIER = {
             "minLength": 15,
             "maxLength": 34,
             "pattern": "^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$",
-            "x-error": "Cet IBAN n'est pas valide : lettres majuscules et chiffres, sans espace (par exemple FR7630006000011234567890189).",
+            "x-error": "Cet IBAN n'est pas valide : lettres majuscules et chiffres, sans espace (par exemple "
+            "FR7630006000011234567890189).",
             "description": "IBAN du fournisseur, compact, en majuscules ; sa clé est vérifiée, et son pays doit être "
                            "de la zone SEPA.",
         },
@@ -198,7 +199,8 @@ ACCOUNT = {
                "a un autre flux d'événements."},
         "name": {"type": "string"},
         "siret": {"type": ["string", "null"], "pattern": "^[0-9]{14}$",
-                  "description": "null : le SIRET a été repris par le compte vérifié de l'entreprise (« SIRET à confirmer »)."},
+                  "description": "null : le SIRET a été repris par le compte vérifié de l'entreprise (« SIRET à "
+                  "confirmer »)."},
         "plan": {"type": "string", "enum": ["gratuit", "partnerships"]},
         "plan_label": {"type": "string", "enum": ["Gratuit", "Partnerships"]},
         "payments_this_month": {"type": "integer", "minimum": 0},
@@ -294,7 +296,8 @@ PAYMENT = {
         },
         "status_label": {
             "type": "string",
-            "description": "Le statut tel que Libeo l'affiche : « À approuver », « Programmé le 04/01/2027 », « Fichier prêt "
+            "description": "Le statut tel que Libeo l'affiche : « À approuver », « Programmé le 04/01/2027 », "
+            "« Fichier prêt "
             "— à transmettre à votre banque », « Transmis à la banque le 04/01/2027 », « Accepté par la banque le "
             "05/01/2027 (ACSP) », « Débité le 05/01/2027 », « Rejeté : compte du bénéficiaire clôturé (AC04) », "
             "« Annulé ».",
@@ -702,7 +705,8 @@ def openapi_document(server_url: str) -> dict:
             "/events": {
                 "get": {
                     "operationId": "listEvents",
-                    "summary": "Les événements du compte (changements d'état des paiements), du plus ancien au plus récent.",
+                    "summary": "Les événements du compte (changements d'état des paiements), du plus ancien au plus "
+                    "récent.",
                     "description": (
                         "Chaque changement d'état d'un paiement (création, remise à la banque, paiement, rejet, "
                         "annulation) ajoute un événement payment.updated portant le paiement après le changement. "

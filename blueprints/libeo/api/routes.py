@@ -170,7 +170,8 @@ def _reject_constant(name: str):
 def json_body():
     """The request's JSON, every text in it through the door (strict, NFC) before any check reads it."""
     if not request.is_json:
-        raise ApiError(400, "invalid_json", "Le corps de la requête doit être du JSON (Content-Type: application/json).")
+        raise ApiError(400, "invalid_json",
+                       "Le corps de la requête doit être du JSON (Content-Type: application/json).")
     try:
         parsed = json.loads(request.get_data(), parse_constant=_reject_constant)
     except (ValueError, RecursionError):

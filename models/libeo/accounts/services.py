@@ -269,7 +269,8 @@ def set_approval_rules(account: Account, threshold_cents: int | None, accountant
     changes = []
     if threshold_cents != account.approval_threshold_cents:
         changes.append(
-            f"au-delà de {format_amount(threshold_cents)}, un paiement doit être approuvé" if threshold_cents is not None
+            f"au-delà de {format_amount(threshold_cents)}, un paiement doit être approuvé"
+            if threshold_cents is not None
             else "plus de montant au-delà duquel approuver"
         )
     if accountant_payments != account.approve_accountant_payments:

@@ -386,7 +386,8 @@ def payment_refusal(user: User, company: Company, connection: LibeoConnection | 
     payer = payer_for(user, company)
     if payer is None:
         return "Vous n'avez pas accès au règlement des factures de cette entreprise."
-    if payer.role == "accountant" and connection is not None and (connection.accountant_email or "") != user.email.lower():
+    if (payer.role == "accountant" and connection is not None
+            and (connection.accountant_email or "") != user.email.lower()):
         return "Pour payer, l'entreprise doit vous ajouter comme expert-comptable dans son compte Libeo."
     return connection_refusal(connection)
 
