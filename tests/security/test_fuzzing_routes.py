@@ -111,7 +111,9 @@ class Visitor:
         self.headers = {"Authorization": f"Bearer {key}"}
 
     def call(self, endpoint: str, method: str, path: str, query: str = ""):
-        response = self.client.open(path, method=method, query_string=query, headers=self.headers)
+        # Buffered: the body is read and closed at once, as a server sends it (a streamed export left
+        # unread would be closed later, outside its request).
+        response = self.client.open(path, method=method, query_string=query, headers=self.headers, buffered=True)
         if self.who and method != "GET":
             if (self.side, endpoint) in SIGNS_OUT:
                 self.sign_in()

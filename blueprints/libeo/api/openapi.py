@@ -458,6 +458,7 @@ def _errors(*statuses: int) -> dict:
         422: "Donnée refusée (type, longueur, IBAN, montant, date, champ inconnu…) ; field nomme le champ. "
         "Ou clé d'idempotence déjà utilisée pour une autre requête.",
         429: "Trop de requêtes.",
+        503: "MEG, qui doit confirmer sa signature, ne répond pas (meg_unreachable) : réessayez plus tard.",
     }
     return {str(status): _json("Error", descriptions[status]) for status in statuses}
 
@@ -509,7 +510,8 @@ def openapi_document(server_url: str) -> dict:
                     "summary": "MEG se porte garant du compte de la clé : il devient « vérifié par MEG ».",
                     "requestBody": {"required": True, "content": {"application/json": {
                         "schema": {"$ref": "#/components/schemas/VouchInput"}}}},
-                    "responses": {"200": _json("Account", "Le compte, vérifié."), **_errors(401, 403, 422, 429)},
+                    "responses": {"200": _json("Account", "Le compte, vérifié."),
+                                  **_errors(400, 401, 403, 422, 429, 503)},
                 }
             },
             "/key": {
