@@ -9,10 +9,11 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from markupsafe import Markup, escape
 from wtforms.fields.choices import SelectChoice
 
 from core.calendar import late_payment_warning
-from core.dates import date_fr
+from core.dates import date_fr, due_flag, paris_today
 from core.db import reads_first
 from core.french import of
 from core.listing import EXPORT_FORMATS, cents_value, export_response, parse_list_args, streamed_rows, tidy_redirect
@@ -251,7 +252,7 @@ class SettlementRow(NamedTuple):
     id: int
     number: str
     supplier: str
-    due: str
+    due: Markup  # the due date, and its « En retard » / « Échéance proche » badge, written here once
     amount: str
     mode: str
     through_libeo: bool
@@ -261,11 +262,21 @@ class SettlementRow(NamedTuple):
     paid_to: PaidTo | None  # where a live payment pays, as Libeo holds it
 
 
+_DUE_FLAG = Markup(' <span class="badge {}" data-testid="due-flag">{}</span>')
+
+
 def _settlement_rows(invoices, libeo) -> list[SettlementRow]:
+    today = paris_today()  # once, not once per row's flag
     rows = []
     for invoice in invoices:
         payment, action = libeo.row(invoice)
-        rows.append(SettlementRow(invoice.id, invoice.number, invoice.supplier.name, date_fr(invoice.due_date),
+        due = escape(date_fr(invoice.due_date))
+        # A payment under way settles the invoice: no flag then.
+        if payment is None or not payment.status.holds_invoice:
+            flag = due_flag(invoice.due_date, today)
+            if flag is not None:
+                due += _DUE_FLAG.format(flag.badge, flag.label)
+        rows.append(SettlementRow(invoice.id, invoice.number, invoice.supplier.name, due,
                                   invoice.amount_display, invoice.payment_mode.label,
                                   invoice.payment_mode is PaymentMode.LIBEO, payment, action, invoice,
                                   libeo.paid_to(invoice)))
