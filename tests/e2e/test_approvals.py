@@ -204,7 +204,7 @@ def test_meg_shows_a_held_payment_then_its_approval(page: Page, live_server, sho
 
     # In Libeo, the administrator approves; after a sync pass MEG shows it scheduled.
     _libeo_log_in(page)
-    page.get_by_role("link", name=re.compile("^À approuver")).click()
+    page.locator("a[href=\"/libeo/a-approuver/\"]").first.click()
     page.get_by_role("region").filter(has_text="MD-2026-050").get_by_role("button", name="Approuver").click()
     expect(page.get_by_role("status").filter(has_text="approuvé")).to_be_visible()
     sync()

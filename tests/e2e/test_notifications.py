@@ -104,7 +104,8 @@ def test_the_link_of_an_approval_e_mail_leads_to_the_payment_where_it_is_approve
     shots(page, "1-paiement-a-approuver")
     page.get_by_role("button", name="Approuver").click()
     expect(page.get_by_test_id("payment-status")).to_contain_text("Programmé le")
-    expect(page.get_by_role("status")).to_contain_text("Paiement de la facture MD-102 à Minoterie Dupont approuvé")
+    expect(page.get_by_role("status").filter(has_text="approuvé")).to_contain_text(
+        "Paiement de la facture MD-102 à Minoterie Dupont approuvé")
     shots(page, "2-approuve")
 
 

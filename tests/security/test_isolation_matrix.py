@@ -44,6 +44,7 @@ PUBLIC = {
         "observability.readyz": "la base répond et son schéma est à jour : ni adresse, ni version, ni erreur",
         "observability.metrics": "compteurs et jauges, servis à l'adresse locale ou au jeton METRICS_TOKEN",
         "notifications.unsubscribe": "lien signé d'un e-mail : désabonne l'adresse qu'il nomme, sans connexion",
+        "favicon": "l'icône de l'onglet, la même pour tous",
     },
     "libeo": {
         "static": "feuilles de style et scripts",
@@ -62,6 +63,7 @@ PUBLIC = {
         "observability.readyz": "la base répond et son schéma est à jour : ni adresse, ni version, ni erreur",
         "observability.metrics": "compteurs et jauges, servis à l'adresse locale ou au jeton METRICS_TOKEN",
         "notifications.unsubscribe": "lien signé d'un e-mail : désabonne l'adresse qu'il nomme, sans connexion",
+        "favicon": "l'icône de l'onglet, la même pour tous",
     },
 }
 
@@ -175,7 +177,8 @@ def send(client, world, side, endpoint, method, path, headers):
 
 def check_answer(world, side, endpoint, method, path, response, *, anonymous: bool, victim_ids: bool, who: str):
     where = f"{who}: {method} {path} → {response.status_code}"
-    body = response.get_data(as_text=True)
+    # A file (a PDF, a spreadsheet) is read as text too: a victim's name in it would still show.
+    body = response.get_data().decode("utf-8", "replace")
     assert response.status_code != 500, where
     if response.status_code >= 500:
         assert endpoint in SERVICE_DOWN_OK, where

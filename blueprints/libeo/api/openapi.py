@@ -161,7 +161,15 @@ BATCH_BODY = {
     "additionalProperties": False,
     "required": ["items"],
     "properties": {
-        "items": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH_ITEMS, "items": BATCH_ITEM},
+        # Each item is checked alone against BATCH_ITEM: one that fails is refused in its own result (its
+        # « status » 422, its « error »), the others are paid; the document says so rather than claim the
+        # whole batch is refused.
+        "items": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH_ITEMS, "items": {
+            "type": "object",
+            "description": "Un paiement : external_id, idempotency_key et payment (le corps de POST "
+                           "/invoices/{external_id}/payments). Un élément invalide est refusé seul, dans son "
+                           "résultat (status 422), sans empêcher les autres.",
+        }},
     },
 }
 

@@ -417,6 +417,9 @@ def _batch_items(body) -> list:
     if len(items) > MAX_BATCH_ITEMS:
         raise InvalidData(f"Un lot compte au plus {MAX_BATCH_ITEMS} paiements ({len(items)} reçus) : "
                           "envoyez-les en plusieurs lots.", "items")
+    if not all(isinstance(item, dict) for item in items):
+        raise InvalidData("Chaque élément de « items » doit être un objet JSON (external_id, idempotency_key, "
+                          "payment).", "items")
     return items
 
 
