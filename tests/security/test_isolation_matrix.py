@@ -69,6 +69,8 @@ PUBLIC = {
 
 # Routes whose path parameter is a name the caller chooses in its own
 # namespace, not a reference to somebody's row.
+# Path parameters that name no one's data (an export's format): a route with only these takes no victim's id.
+NEUTRAL_PARAMS = {"fmt"}
 OWN_NAMESPACE = {
     "api.put_invoice": "external_id est l'identifiant que l'appelant donne à SA facture",
     "api.pay": "external_id est cherché parmi les factures du compte de la clé",
@@ -156,7 +158,8 @@ def calls(app, side: str, params: dict[str, list]):
             for args in values:
                 with app.test_request_context():
                     path = url_for(rule.endpoint, **args)
-                yield rule.endpoint, method, f"/{side}{path}", bool(rule.arguments) and rule.endpoint != "static"
+                takes_ids = bool(set(rule.arguments) - NEUTRAL_PARAMS) and rule.endpoint != "static"
+                yield rule.endpoint, method, f"/{side}{path}", takes_ids
 
 
 def leaked(body: str, sent: dict | None = None) -> list[str]:
