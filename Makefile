@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-pg test-e2e screenshots bench bench-pg clean
+.PHONY: run test test-pg test-e2e lint typecheck screenshots bench bench-pg clean
 
 # Debian's python3 needs python3-venv for `-m venv`: installed here when we may.
 $(BIN)/python:
@@ -35,6 +35,14 @@ test: $(VENV)/.installed-dev
 # The suite on PostgreSQL (TEST_DATABASE_URL=postgresql://…); .ci/run sets it.
 test-pg: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m "not e2e"
+
+# Lint and import order (ruff, configured in pyproject.toml); .ci/run runs it first.
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+
+# Types (mypy, configured in pyproject.toml): not yet clean, so not part of CI.
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy
 
 test-e2e: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest tests/e2e

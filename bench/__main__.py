@@ -211,15 +211,15 @@ class Servers:
 def phases(args, apart: bool) -> list[dict]:
     chosen = set(args.only.split(",")) if args.only else None
     if chosen:  # a row's reference page is measured with it
-        chosen |= {phase.reference for phase in PHASES if phase.name in chosen and phase.reference}
+        chosen |= {other for phase in PHASES if phase.name in chosen for other in (phase.reference, phase.per) if other}
     result = []
     for phase in PHASES:
         if phase.apart != apart or (chosen and phase.name not in chosen):
             continue
         spec = {"name": phase.name}
         if phase.consumes_invoices:
-            spec["limit"] = -(-args.pay_requests // args.concurrency)
-            spec["warmup_requests"] = WARMUP_PAY_REQUESTS
+            spec["limit"] = phase.requests or -(-args.pay_requests // args.concurrency)
+            spec["warmup_requests"] = 1 if phase.requests else WARMUP_PAY_REQUESTS
         result.append(spec)
     return result
 
@@ -274,10 +274,12 @@ def run_combined(args, env, work: Path, size: int, tenants: list[dict]) -> list[
         routes = {"/meg": product.port, "/libeo": product.port, "/ref/hello": product.port,
                   "/ref/reglements": reference.port}
         result = drive(args, env, routes, tenants, plan_phases, work, f"combined-{size}")
-    paid = result["meg_paid_invoice_ids"]
+    paid, selected = result["meg_paid_invoice_ids"], result["meg_selection_invoice_ids"]
     for phase in result["phases"]:
         if phase["name"] == "meg_pay":
             phase["unconfirmed"] = len(paid) - verify_meg_payments(env, paid)
+        if phase["name"] == "meg_pay_selection":  # 20 invoices a request: each checked
+            phase["unconfirmed"] = len(selected) - verify_meg_payments(env, selected)
     return result["phases"]
 
 

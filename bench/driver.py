@@ -29,6 +29,9 @@ SQL_HEADER = "X-SQL-Queries"
 HOST = "127.0.0.1"  # the only host ever loaded
 LIBEO_LOGIN = "/libeo/connexion"
 LIBEO_INVOICES = "/libeo/factures/"
+# « Payer la sélection »: each request pays this many invoices; each user sends this many requests.
+SELECTION_SIZE = 20
+SELECTION_REQUESTS = 5
 
 
 class DriverError(Exception):
@@ -204,6 +207,18 @@ class Worker:
         body = urlencode({"csrf_token": self.meg_csrf, "next": "/meg/achats/reglements"}).encode()
         return "POST", f"/meg/achats/factures/{invoice_id}/payer", body, FORM, 302
 
+    def meg_pay_selection(self):
+        """« Confirmer les 20 paiements »: one round trip to Libeo for the twenty."""
+        pool = self.tenant["meg_selection_pool"]
+        start = self.cursor["selection"]
+        chosen = pool[start:start + SELECTION_SIZE]
+        if len(chosen) < SELECTION_SIZE:
+            return None
+        self.cursor["selection"] += SELECTION_SIZE
+        self.tenant.setdefault("paid_selection", []).extend(chosen)
+        body = urlencode([("csrf_token", self.meg_csrf), *(("facture", str(i)) for i in chosen)]).encode()
+        return "POST", "/meg/achats/reglements/selection/confirmer", body, FORM, 302
+
     # Deployed apart: the same « Payer », MEG and Libeo each in its own gunicorn.
     meg_pay_apart = meg_pay
 
@@ -338,8 +353,9 @@ def main(plan_path: str, result_path: str) -> None:
     for r in results:
         print(f"  {r['name']:<16} {r['requests']:>6} requests", file=sys.stderr, flush=True)
     paid = [i for w in payers for i in w.tenant.get("paid", [])]
+    selected = [i for w in payers for i in w.tenant.get("paid_selection", [])]
     with open(result_path, "w") as f:
-        json.dump({"phases": results, "meg_paid_invoice_ids": paid}, f)
+        json.dump({"phases": results, "meg_paid_invoice_ids": paid, "meg_selection_invoice_ids": selected}, f)
 
 
 if __name__ == "__main__":

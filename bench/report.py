@@ -19,6 +19,11 @@ class Phase:
     p95_ratio: float | None = None
     # Measured with the products deployed apart (two gunicorns, real HTTP between them).
     apart: bool = False
+    # At most this many times the p50 of the ``per`` row, same run (« Payer la sélection »: 4 × one « Payer »).
+    per: str | None = None
+    times: float | None = None
+    # Requests per user, for a row whose every request takes many fresh invoices.
+    requests: int | None = None
 
 
 BARE_HELLO, MINIMAL_LIST, MINIMAL_PAY = "ref_hello", "ref_settlements", "ref_pay"
@@ -39,6 +44,8 @@ PHASES = [
     Phase("libeo_api_me", "Libeo API `GET /me`", reference=BARE_HELLO, ratio=0.4),
     Phase("libeo_api_pay", "Libeo API pay (`POST …/payments`)", True, reference=BARE_HELLO),
     Phase("meg_pay", "MEG « Payer » → Libeo, end to end (in-process)", True, reference=BARE_HELLO, p95_ms=60.0),
+    Phase("meg_pay_selection", "MEG « Payer la sélection », 20 invoices, end to end (in-process)", True,
+          per="meg_pay", times=4.0, requests=5),
     Phase("ref_pay", "Reference: minimal two-service pay, deployed apart", True, apart=True),
     Phase("meg_pay_apart", "MEG « Payer » → Libeo, deployed apart", True, reference=MINIMAL_PAY, ratio=0.7,
           p95_ratio=1.5, apart=True),
@@ -141,6 +148,11 @@ def render(runs: list[dict], meta: dict) -> str:
                                          f"p95 {r['p95'] * 1000:.1f} ms = {p95_ratio:.2f} × the "
                                          f"{REFERENCE_LABELS[phase.reference]}'s {reference['p95'] * 1000:.1f} ms "
                                          f"(budget ≤ {phase.p95_ratio:g} ×)"))
+            single = results.get((run["size"], phase.per)) if phase.per else None
+            if single and single.get("p50") is not None and r.get("p50") is not None:
+                verdicts.append(_verdict(phase, run["size"], r["p50"] <= phase.times * single["p50"],
+                                         f"p50 {r['p50'] * 1000:.1f} ms for 20 invoices, one « Payer » "
+                                         f"{single['p50'] * 1000:.1f} ms (budget ≤ {phase.times:g} ×)"))
             # A refused « Payer » still redirects: the pay rows count what was recorded as paid instead.
             errors = max(sum(r["errors"].values()), r.get("unconfirmed", 0))
             lines.append(

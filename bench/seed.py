@@ -27,6 +27,7 @@ from sqlalchemy import text
 from stdnum import luhn
 from werkzeug.security import generate_password_hash
 
+from bench.driver import SELECTION_REQUESTS, SELECTION_SIZE
 from config import BaseConfig
 
 PASSWORD = "bench-mot-de-passe-2026"
@@ -45,6 +46,8 @@ class Tenant:
     api_key: str
     meg_invoice_ids: list[int] = field(default_factory=list)
     meg_pay_pool: list[int] = field(default_factory=list)
+    # « Payer la sélection »: fresh « Virement par Libeo » invoices, taken SELECTION_SIZE at a time.
+    meg_selection_pool: list[int] = field(default_factory=list)
     libeo_pay_pool: list[str] = field(default_factory=list)
 
 
@@ -54,10 +57,11 @@ class SeedPlan:
     companies: int
     tenants: int
     pool_per_tenant: int
+    selection_pool: int = 0
 
     @property
     def tenant_invoices(self) -> int:
-        return self.pool_per_tenant + BACKGROUND_PER_TENANT
+        return self.pool_per_tenant + self.selection_pool + BACKGROUND_PER_TENANT
 
     def check(self) -> None:
         if self.tenants >= self.companies:
@@ -293,7 +297,7 @@ def _seed_meg(db, plan, tenants, owners, keys, ibans, password_hash, today, now)
             for k in range(start, min(start + CHUNK, plan.invoices + 1)):
                 company = owners[k - 1]
                 slot = _tenant_slot(plan, owners, k)
-                pool = slot is not None and slot < plan.pool_per_tenant
+                pool = slot is not None and slot < plan.pool_per_tenant + plan.selection_pool
                 mode = PaymentMode.LIBEO if pool else modes[k % len(modes)]
                 paid = not pool and (k // len(modes)) % 3 == 0
                 issued = today - timedelta(days=k % 120)
@@ -311,7 +315,10 @@ def _seed_meg(db, plan, tenants, owners, keys, ibans, password_hash, today, now)
                                      "requested_by_id": company, "requested_at": now, "updated_at": now})
                 if slot is not None:
                     tenant = tenants[company - 1]
-                    (tenant.meg_pay_pool if pool else tenant.meg_invoice_ids).append(k)
+                    if slot < plan.pool_per_tenant:
+                        tenant.meg_pay_pool.append(k)
+                    else:
+                        (tenant.meg_selection_pool if pool else tenant.meg_invoice_ids).append(k)
             _write(conn, SupplierInvoice.__table__, invoices)
             _write(conn, PaymentAttempt.__table__, payments)
 
@@ -404,6 +411,11 @@ def pool_per_tenant(pay_requests: int, tenants: int, warmup: int) -> int:
     return math.ceil(pay_requests / tenants) + warmup
 
 
+def selection_pool() -> int:
+    """Each user's invoices for « Payer la sélection »: its requests and one warm-up, twenty each."""
+    return (SELECTION_REQUESTS + 1) * SELECTION_SIZE
+
+
 def count_meg_payments(invoice_ids: list[int]) -> int:
     """Invoices among these that MEG records as paid or being paid through Libeo."""
     from sqlalchemy import func, select
@@ -432,7 +444,7 @@ def main(argv: list[str]) -> None:
             print(count_meg_payments([int(i) for i in argv[1:]]))
         return
     size, companies, tenants, pay_requests, warmup = map(int, argv[:5])
-    plan = SeedPlan(size, companies, tenants, pool_per_tenant(pay_requests, tenants, warmup))
+    plan = SeedPlan(size, companies, tenants, pool_per_tenant(pay_requests, tenants, warmup), selection_pool())
     Path(argv[5]).write_text(json.dumps(manifest(seed(meg, libeo, plan))))
 
 

@@ -395,8 +395,8 @@ class ListColumns:
             if has_cents and self.amount is not None:
                 matches.append(self.amount == bindparam("f_cents"))
             if has_digits:
-                matches += [func.substr(column, 1, func.length(bindparam("f_digits"))) == bindparam("f_digits")
-                            for column in self.digits]
+                digits = bindparam("f_digits", type_=String())  # typed: PostgreSQL's length() needs to know
+                matches += [func.substr(column, 1, func.length(digits)) == digits for column in self.digits]
             found.append(or_(*matches) if matches else literal_column("1") == 0)
         if has_state and with_state and self.state is not None:
             found.append(self.state.in_(bindparam("f_state", expanding=True)))

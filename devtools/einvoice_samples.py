@@ -51,7 +51,8 @@ GUIDELINES = {
     "en16931": "urn:cen.eu:en16931:2017",
     "extended": "urn:cen.eu:en16931:2017#conformant#urn:factur-x.eu:1p0:extended",
 }
-PROFILE_LABELS = {"minimum": "MINIMUM", "basicwl": "BASIC WL", "basic": "BASIC", "en16931": "EN 16931", "extended": "EXTENDED"}
+PROFILE_LABELS = {"minimum": "MINIMUM", "basicwl": "BASIC WL", "basic": "BASIC", "en16931": "EN 16931",
+                  "extended": "EXTENDED"}
 
 CII = {
     "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
@@ -150,7 +151,8 @@ BOULANGERIE = Party("Boulangerie Martin SARL", "83451234500002", "FR27834512345"
 MINOTERIE = Party("Minoterie Dupuis", "42312345400013", "FR50423123454", "Moulin de la Varenne", "45000", "Orléans")
 MINOTERIE_IBAN, MINOTERIE_BIC = "FR7630006000010000000791963", "AGRIFRPPXXX"
 # A supplier the demo data does not know yet.
-TORREFACTION = Party("Torréfaction Lemaire SAS", "51234567900017", "FR75512345679", "8 quai Saint-Vincent", "69001", "Lyon")
+TORREFACTION = Party("Torréfaction Lemaire SAS", "51234567900017", "FR75512345679", "8 quai Saint-Vincent", "69001",
+                     "Lyon")
 TORREFACTION_IBAN, TORREFACTION_BIC = "FR7630004000000003123456702", "BNPAFRPPXXX"
 
 
@@ -224,8 +226,10 @@ def cii_xml(invoice: SampleInvoice, level: str = "en16931") -> bytes:
             return []
         return [
             ram.IncludedNote(ram.Content("Escompte pour paiement anticipé : néant."), ram.SubjectCode("AAB")),
-            ram.IncludedNote(ram.Content("Indemnité forfaitaire pour frais de recouvrement : 40 €."), ram.SubjectCode("PMT")),
-            ram.IncludedNote(ram.Content("Pénalités de retard : 3 fois le taux d'intérêt légal."), ram.SubjectCode("PMD")),
+            ram.IncludedNote(ram.Content("Indemnité forfaitaire pour frais de recouvrement : 40 €."),
+                             ram.SubjectCode("PMT")),
+            ram.IncludedNote(ram.Content("Pénalités de retard : 3 fois le taux d'intérêt légal."),
+                             ram.SubjectCode("PMD")),
         ]
 
     def lines():
@@ -238,7 +242,8 @@ def cii_xml(invoice: SampleInvoice, level: str = "en16931") -> bytes:
                 ram.SpecifiedLineTradeAgreement(ram.NetPriceProductTradePrice(ram.ChargeAmount(_amount(line.unit_price_cents)))),
                 ram.SpecifiedLineTradeDelivery(ram.BilledQuantity(str(line.quantity), unitCode="C62")),
                 ram.SpecifiedLineTradeSettlement(
-                    ram.ApplicableTradeTax(ram.TypeCode("VAT"), ram.CategoryCode("S"), ram.RateApplicablePercent(_percent(line.vat_percent))),
+                    ram.ApplicableTradeTax(ram.TypeCode("VAT"), ram.CategoryCode("S"),
+                                           ram.RateApplicablePercent(_percent(line.vat_percent))),
                     ram.SpecifiedTradeSettlementLineMonetarySummation(ram.LineTotalAmount(_amount(line.net_cents))),
                 ),
             )
@@ -292,7 +297,8 @@ def cii_xml(invoice: SampleInvoice, level: str = "en16931") -> bytes:
             ram.GuidelineSpecifiedDocumentContextParameter(ram.ID(GUIDELINES[level])),
         ),
         rsm.ExchangedDocument(
-            ram.ID(invoice.number), ram.TypeCode(invoice.type_code), ram.IssueDateTime(cii_date(invoice.issue_date)), *notes()
+            ram.ID(invoice.number), ram.TypeCode(invoice.type_code), ram.IssueDateTime(cii_date(invoice.issue_date)),
+            *notes()
         ),
         rsm.SupplyChainTradeTransaction(
             *lines(),
@@ -350,7 +356,8 @@ def zugferd1_xml(invoice: SampleInvoice, level: str = "comfort") -> bytes:
             ram.GuidelineSpecifiedDocumentContextParameter(ram.ID(f"urn:ferd:CrossIndustryDocument:invoice:1p0:{level}"))
         ),
         rsm.HeaderExchangedDocument(
-            ram.ID(invoice.number), ram.Name("RECHNUNG"), ram.TypeCode(invoice.type_code), ram.IssueDateTime(zdate(invoice.issue_date))
+            ram.ID(invoice.number), ram.Name("RECHNUNG"), ram.TypeCode(invoice.type_code),
+            ram.IssueDateTime(zdate(invoice.issue_date))
         ),
         rsm.SpecifiedSupplyChainTradeTransaction(
             ram.ApplicableSupplyChainTradeAgreement(
@@ -362,11 +369,13 @@ def zugferd1_xml(invoice: SampleInvoice, level: str = "comfort") -> bytes:
                 ram.InvoiceCurrencyCode(invoice.currency),
                 *means,
                 *[
-                    ram.ApplicableTradeTax(money("CalculatedAmount", tax), ram.TypeCode("VAT"), money("BasisAmount", basis),
+                    ram.ApplicableTradeTax(money("CalculatedAmount", tax), ram.TypeCode("VAT"),
+                                           money("BasisAmount", basis),
                                            ram.CategoryCode("S"), ram.ApplicablePercent(_percent(rate)))
                     for rate, basis, tax in invoice.vat_breakdown
                 ],
-                *([ram.SpecifiedTradePaymentTerms(ram.DueDateDateTime(zdate(invoice.due_date)))] if invoice.due_date else []),
+                *([ram.SpecifiedTradePaymentTerms(ram.DueDateDateTime(zdate(invoice.due_date)))]
+                  if invoice.due_date else []),
                 ram.SpecifiedTradeSettlementMonetarySummation(
                     money("LineTotalAmount", invoice.total_without_tax_cents),
                     money("TaxBasisTotalAmount", invoice.total_without_tax_cents),
@@ -405,7 +414,8 @@ def ubl_xml(invoice: SampleInvoice) -> bytes:
     def party(p: Party):
         children = []
         if p.siret:
-            children += [cbc.EndpointID(p.siret, schemeID="0009"), cac.PartyIdentification(cbc.ID(p.siret, schemeID="0009"))]
+            children += [cbc.EndpointID(p.siret, schemeID="0009"),
+                         cac.PartyIdentification(cbc.ID(p.siret, schemeID="0009"))]
         children += [
             cac.PartyName(cbc.Name(p.name)),
             cac.PostalAddress(cbc.StreetName(p.street), cbc.CityName(p.city), cbc.PostalZone(p.postcode),
@@ -422,7 +432,8 @@ def ubl_xml(invoice: SampleInvoice) -> bytes:
     def tax_category(rate: Decimal):
         return [cbc.ID("S"), cbc.Percent(_percent(rate)), cac.TaxScheme(cbc.ID("VAT"))]
 
-    head = [cbc.CustomizationID("urn:cen.eu:en16931:2017"), cbc.ID(invoice.number), cbc.IssueDate(invoice.issue_date.isoformat())]
+    head = [cbc.CustomizationID("urn:cen.eu:en16931:2017"), cbc.ID(invoice.number),
+            cbc.IssueDate(invoice.issue_date.isoformat())]
     if credit:
         head.append(cbc.CreditNoteTypeCode("381"))
     else:
@@ -441,14 +452,16 @@ def ubl_xml(invoice: SampleInvoice) -> bytes:
         account = [cbc.ID(invoice.iban)]
         if invoice.bic:
             account.append(cac.FinancialInstitutionBranch(cbc.ID(invoice.bic)))
-        payment.append(cac.PaymentMeans(cbc.PaymentMeansCode("58"), cbc.PaymentID(invoice.number), cac.PayeeFinancialAccount(*account)))
+        payment.append(cac.PaymentMeans(cbc.PaymentMeansCode("58"), cbc.PaymentID(invoice.number),
+                                        cac.PayeeFinancialAccount(*account)))
     if invoice.payment_terms:
         payment.append(cac.PaymentTerms(cbc.Note(invoice.payment_terms)))
     totals = [
         cac.TaxTotal(
             money("TaxAmount", invoice.tax_cents),
             *[
-                cac.TaxSubtotal(money("TaxableAmount", basis), money("TaxAmount", tax), cac.TaxCategory(*tax_category(rate)))
+                cac.TaxSubtotal(money("TaxableAmount", basis), money("TaxAmount", tax),
+                                cac.TaxCategory(*tax_category(rate)))
                 for rate, basis, tax in invoice.vat_breakdown
             ],
         ),
@@ -513,7 +526,8 @@ def invoice_pdf(invoice: SampleInvoice, profile_label: str | None = None) -> byt
 
     story = [
         Table([[party_block("Fournisseur", invoice.supplier), party_block("Facturé à", invoice.buyer)]],
-              colWidths=[95 * mm, 75 * mm], style=[("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONT", (0, 0), (-1, -1), FONT, 9)]),
+              colWidths=[95 * mm, 75 * mm],
+              style=[("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONT", (0, 0), (-1, -1), FONT, 9)]),
         Spacer(1, 10 * mm),
         para(f"{'AVOIR' if credit else 'FACTURE'} N° {invoice.number}", title),
         para(f"Date d'émission : {invoice.issue_date:%d/%m/%Y}", base),
@@ -542,7 +556,8 @@ def invoice_pdf(invoice: SampleInvoice, profile_label: str | None = None) -> byt
     story += [table, Spacer(1, 4 * mm)]
 
     totals = [["Total HT", money(invoice.total_without_tax_cents)]]
-    totals += [[f"TVA {_percent(rate).replace('.', ',')} % sur {money(basis)}", money(tax)] for rate, basis, tax in invoice.vat_breakdown]
+    totals += [[f"TVA {_percent(rate).replace('.', ',')} % sur {money(basis)}", money(tax)]
+               for rate, basis, tax in invoice.vat_breakdown]
     totals.append(["Total TTC", money(invoice.total_cents)])
     if invoice.prepaid_cents:
         totals += [["Acompte versé", money(invoice.prepaid_cents)], ["Net à payer", money(invoice.due_payable_cents)]]
@@ -557,16 +572,19 @@ def invoice_pdf(invoice: SampleInvoice, profile_label: str | None = None) -> byt
 
     if invoice.iban and not credit:
         story.append(para("Règlement par virement", bold))
-        story.append(para(f"IBAN : {format_iban(invoice.iban)}" + (f" — BIC : {invoice.bic}" if invoice.bic else ""), base))
+        story.append(para(f"IBAN : {format_iban(invoice.iban)}" + (f" — BIC : {invoice.bic}" if invoice.bic else ""),
+                          base))
         story.append(para(f"Référence à rappeler : {invoice.number}", base))
     if invoice.payment_terms and not credit:
         story += [Spacer(1, 3 * mm), para(invoice.payment_terms, small)]
     if profile_label:
-        story += [Spacer(1, 6 * mm), para(f"Facture électronique — profil {profile_label}. Les données jointes font foi.", small)]
+        story += [Spacer(1, 6 * mm),
+                  para(f"Facture électronique — profil {profile_label}. Les données jointes font foi.", small)]
 
     out = io.BytesIO()
     doc = SimpleDocTemplate(
-        out, pagesize=A4, initialFontName=FONT, leftMargin=20 * mm, rightMargin=20 * mm, topMargin=18 * mm, bottomMargin=18 * mm,
+        out, pagesize=A4, initialFontName=FONT, leftMargin=20 * mm, rightMargin=20 * mm, topMargin=18 * mm,
+        bottomMargin=18 * mm,
         title=f"{'Avoir' if credit else 'Facture'} {invoice.number}", author=invoice.supplier.name, lang="fr-FR",
     )
     doc.build(story)
@@ -615,7 +633,8 @@ def facturx_pdf(invoice: SampleInvoice, level: str = "en16931") -> bytes:
                 "author": invoice.supplier.name,
                 "keywords": f"{kind}, Factur-X",
                 "title": f"{invoice.supplier.name} : {kind} {invoice.number}",
-                "subject": f"{kind} {invoice.number} du {invoice.issue_date:%d/%m/%Y} émise par {invoice.supplier.name}",
+                "subject": f"{kind} {invoice.number} du {invoice.issue_date:%d/%m/%Y} émise par "
+                f"{invoice.supplier.name}",
             },
         )
         return target.read_bytes()
@@ -623,11 +642,11 @@ def facturx_pdf(invoice: SampleInvoice, level: str = "en16931") -> bytes:
 
 def credit_note(**changes) -> SampleInvoice:
     """A credit note (381) cancelling part of the sample invoice."""
-    defaults = dict(
-        number="AV-2026-0007", type_code="381", due_date=None, preceding_invoice="FA-2026-0142",
-        lines=(Line("Avoir : farine de blé T65 livrée humide — 2 sacs", 2, 2_150, Decimal("5.5")),),
-        payment_terms=None,
-    )
+    defaults = {
+        "number": "AV-2026-0007", "type_code": "381", "due_date": None, "preceding_invoice": "FA-2026-0142",
+        "lines": (Line("Avoir : farine de blé T65 livrée humide — 2 sacs", 2, 2_150, Decimal("5.5")),),
+        "payment_terms": None,
+    }
     return sample_invoice(**{**defaults, **changes})
 
 

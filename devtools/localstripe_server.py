@@ -90,7 +90,8 @@ class LocalStripe:
 
     def register_webhook(self, url: str, secret: str) -> None:
         """localstripe signs and posts every event to ``url`` (kept in its memory only)."""
-        response = requests.post(f"{self.url}/_config/webhooks/{WEBHOOK_NAME}", json={"url": url, "secret": secret}, timeout=5)
+        response = requests.post(f"{self.url}/_config/webhooks/{WEBHOOK_NAME}", json={"url": url, "secret": secret},
+                                 timeout=5)
         response.raise_for_status()
 
     def reset(self) -> None:

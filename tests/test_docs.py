@@ -52,3 +52,19 @@ def test_nothing_cites_what_is_not_in_the_repository():
                  for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
                  if OUTSIDE.search(line)]
     assert citations == []
+
+
+CITED_PATH = re.compile(
+    r"`((?:app|config)\.py|(?:core|models|blueprints|templates|static|tests|migrations|devtools|bench|deploy|docs)"
+    r"(?:/[\w.-]+)+\.(?:py|html|md|css|js|toml|conf|xsd|txt))`"
+)
+
+
+def test_every_file_the_docs_name_exists():
+    """A path in backquotes in the README or docs/ is a file of the repository (docs moved with the code)."""
+    missing = []
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for cited in sorted(set(CITED_PATH.findall(doc.read_text()))):
+            if not (ROOT / cited).is_file():
+                missing.append(f"{doc.relative_to(ROOT)}: {cited}")
+    assert not missing, "\n".join(missing)

@@ -297,7 +297,8 @@ def _sql(meg: int = 0, libeo: int = 0, meg_commits: int = 0, libeo_commits: int 
 # with their count, and their payments; API reads commit nothing (`GET /me` is one statement); the
 # API calls that act on the account (send an invoice, pay) read it with the key, in the same statement;
 # « Payer » commits twice on each side (commits of transactions that wrote: on SQLite, MEG's
-# « Payer » also ends its reading before its writes, which writes nothing).
+# « Payer » also ends its reading before its writes, which writes nothing). MEG records Libeo's answer
+# with a conditional UPDATE of its own (only over an older version), after the connection's changes.
 EXPECTED = {
     "meg_settlements": _sql(meg=5),
     "meg_settlements_accountant": _sql(meg=5),

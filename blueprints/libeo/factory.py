@@ -27,7 +27,7 @@ from core.security import init_security_headers, origin_of, session_user_loader
 from core.setup import install_log_redaction, load_config, trust_proxies
 from core.typography import init_typography
 from core.validators import mask_iban
-from core.views import register_favicon
+from core.views import init_upload_limits, register_favicon
 from models.libeo import LibeoUser, db, monitoring
 from models.libeo.billing.stripe_gateway import csp_sources
 from models.libeo.payments.approvals import awaiting_count
@@ -69,6 +69,7 @@ def register_extensions(app: Flask) -> None:
     init_migrations(app, db, BASE_DIR / "migrations" / "libeo")
     login_manager.init_app(app)
     login_manager.user_loader(session_user_loader(db, LibeoUser))
+    init_upload_limits(app)  # before CSRF protection, which reads the form
     csrf.init_app(app)
     limiter.init_app(app)
     init_mail(app, mail)

@@ -91,7 +91,8 @@ def snapshot(now: datetime | None = None) -> Snapshot:
     session = db.session
 
     open_rows = {status: (count, oldest) for status, count, oldest in session.execute(_OPEN_PAYMENTS)}
-    settled = dict(session.execute(_SETTLED_PAYMENTS, {"since": today - RECENT}).all())
+    settled: dict[PaymentStatus, int] = dict(
+        session.execute(_SETTLED_PAYMENTS, {"since": today - RECENT}).tuples().all())
     for status in (*OPEN, *SETTLED):
         count = open_rows[status][0] if status in open_rows else settled.get(status, 0)
         shot.add("libeo_payments", "Payments by state: every open one; the settled ones whose execution date is "

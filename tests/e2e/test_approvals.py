@@ -165,7 +165,8 @@ def test_meg_shows_a_held_payment_then_its_approval(page: Page, live_server, sho
     shots(page, "1b-bic-incoherent")
     page.get_by_label("BIC (facultatif)").fill("")
     page.get_by_role("button", name="Enregistrer").click()
-    expect(page.get_by_text("son prochain paiement attendra qu'un administrateur l'approuve dans Libeo")).to_be_visible()
+    expect(page.get_by_text(
+        "son prochain paiement attendra qu'un administrateur l'approuve dans Libeo")).to_be_visible()
     expect(page.get_by_role("row").filter(has_text="Minoterie Dupuis")).to_contain_text("BNP PARIBAS")
     shots(page, "2-fournisseurs")
 

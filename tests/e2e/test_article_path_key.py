@@ -35,7 +35,8 @@ def test_connect_with_a_key_then_pay_in_one_click(page: Page, live_server):
     page.get_by_label("Clé d'api LIBEO").focus()
     page.keyboard.press("Control+V")
     page.get_by_role("button", name="Enregistrer").click()
-    expect(page.get_by_text("La connexion est établie avec le compte Libeo « Boulangerie Martin SARL »").first).to_be_visible()
+    expect(page.get_by_text(
+        "La connexion est établie avec le compte Libeo « Boulangerie Martin SARL »").first).to_be_visible()
     expect(page.locator("body")).not_to_contain_text(key)
 
     # « Règlements » → « Payer » on the first « Virement par Libeo » invoice → « Confirmer le paiement ».

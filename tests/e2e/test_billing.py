@@ -45,7 +45,8 @@ def stripe_wired(live_server, localstripe) -> None:
 def at_the_limit(live_server) -> list[int]:
     """A « Gratuit » account that made its 5 payments this month; returns its 6 invoices' ids."""
     with live_server.apps.libeo.app_context():
-        account = create_account("Boulangerie Martin SARL", "83451234500002", EMAIL, PASSWORD, full_name="Claire Martin")
+        account = create_account("Boulangerie Martin SARL", "83451234500002", EMAIL, PASSWORD,
+                                 full_name="Claire Martin")
         invoices = [
             create_libeo_invoice(
                 account,
@@ -90,7 +91,8 @@ def plan_of(live_server) -> Plan:
         return db.session.scalars(db.select(Account)).one().plan
 
 
-def test_upgrade_pay_a_sixth_invoice_cancel_and_fall_back_at_period_end(page: Page, live_server, localstripe, at_the_limit):
+def test_upgrade_pay_a_sixth_invoice_cancel_and_fall_back_at_period_end(page: Page, live_server, localstripe,
+                                                                        at_the_limit):
     sixth = at_the_limit[5]
     log_in(page)
 
@@ -103,7 +105,8 @@ def test_upgrade_pay_a_sixth_invoice_cancel_and_fall_back_at_period_end(page: Pa
     expect(page.get_by_role("heading", name="Abonnement")).to_be_visible()
     expect(page.get_by_test_id("current-plan")).to_have_text("Gratuit")
     expect(page.get_by_test_id("usage")).to_have_text("5 / 5 paiements ce mois-ci")
-    expect(page.get_by_role("heading", name="Partnerships — 9 € HT / mois (10,80 € TTC), sans engagement")).to_be_visible()
+    expect(page.get_by_role("heading",
+                            name="Partnerships — 9 € HT / mois (10,80 € TTC), sans engagement")).to_be_visible()
 
     type_card(page, "4242424242424242")
     page.get_by_role("button", name="Passer à Partnerships — 9 € HT / mois").click()
@@ -122,7 +125,8 @@ def test_upgrade_pay_a_sixth_invoice_cancel_and_fall_back_at_period_end(page: Pa
     page.get_by_role("link", name="Résilier l'abonnement").click()
     expect(page.get_by_role("heading", name="Résilier l'abonnement Partnerships ?")).to_be_visible()  # asked first
     page.get_by_role("button", name="Oui, résilier l'abonnement").click()
-    expect(page.get_by_text(re.compile(r"Votre abonnement Partnerships prend fin le \d{2}/\d{2}/\d{4}\."))).to_be_visible()
+    expect(page.get_by_text(re.compile(
+        r"Votre abonnement Partnerships prend fin le \d{2}/\d{2}/\d{4}\."))).to_be_visible()
     expect(page.get_by_test_id("current-plan")).to_have_text("Partnerships")
     assert plan_of(live_server) is Plan.PARTNERSHIPS
 

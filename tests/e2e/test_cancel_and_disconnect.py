@@ -108,3 +108,62 @@ def test_disconnect_lists_the_payments_in_flight_then_follows_them(page: Page, l
     expect(page.get_by_role("row").filter(has_text=number)).to_contain_text("Programmé le")
     shots(page, f"meg-settlements-following-{screen}")
     fits(page, screen)
+
+
+def refuse_in_libeo(live_server, reason: str) -> None:
+    """A Libeo administrator refuses the held payment, with ``reason``."""
+    from sqlalchemy import select
+
+    from models.libeo import Account, LibeoUser, Payment, PaymentStatus, db
+    from models.libeo.payments.approvals import refuse_payment
+
+    with live_server.apps.libeo.app_context():
+        held = db.session.scalar(select(Payment).where(Payment.status == PaymentStatus.AWAITING_APPROVAL))
+        account = db.session.get(Account, held.account_id)
+        admin = db.session.scalar(select(LibeoUser).where(LibeoUser.account_id == account.id))
+        refuse_payment(account, held, admin, reason)
+        db.session.commit()
+
+
+@pytest.mark.parametrize("screen", WIDTHS)
+def test_after_a_refusal_for_a_new_iban_the_reason_comes_before_payer(page: Page, live_server, connected, shots,  # noqa: F811
+                                                                      screen):
+    from models.meg.libeo_link.sync import sync_pass
+
+    page.set_viewport_size({"width": WIDTHS[screen], "height": 900})
+    log_in(page, "admin@boulangerie-martin.fr")
+    number = pay_first(page)  # Libeo learns the supplier's IBAN…
+    page.get_by_role("link", name=number, exact=True).click()
+    page.get_by_role("link", name="Annuler le paiement").click()
+    page.get_by_role("button", name="Oui, annuler le paiement").click()
+    supplier = page.locator("dt:text('Fournisseur') + dd").inner_text().strip()
+    page.goto("/meg/achats/fournisseurs")  # …then a « new RIB » arrives by e-mail
+    page.get_by_role("row").filter(has_text=supplier).get_by_role("link", name=re.compile("Modifier")).click()
+    page.get_by_label("IBAN").fill(NEW_IBAN)
+    page.get_by_label("BIC (facultatif)").fill("")
+    page.get_by_role("button", name="Enregistrer").click()
+    page.goto("/meg/achats/reglements")
+    page.get_by_role("row").filter(has_text=number).get_by_role("link", name="Payer").click()
+    page.get_by_role("button", name="Confirmer le paiement").click()
+    expect(page.get_by_text("il attend l'approbation d'un administrateur dans Libeo")).to_be_visible()
+    refuse_in_libeo(live_server, "RIB non confirmé par téléphone")
+    with live_server.apps.meg.app_context():
+        sync_pass()
+
+    page.goto("/meg/achats/reglements")
+    row = page.get_by_role("row").filter(has_text=number)
+    expect(row).to_contain_text("Refusé : RIB non confirmé par téléphone")
+    expect(row.get_by_role("link", name="Payer", exact=True)).to_have_count(0)  # no one-click « Payer »
+    row.get_by_test_id("fraud-refusal").click()
+    box = page.get_by_test_id("fraud-refusal")
+    expect(box).to_contain_text("retenu pour nouvel IBAN du fournisseur : « RIB non confirmé par téléphone »")
+    fits(page, screen)
+    shots(page, f"meg-fraud-refusal-{screen}")
+    box.get_by_role("link", name="Payer de nouveau").click()
+    confirm = page.get_by_role("region", name=f"Payer la facture {number} avec Libeo")
+    expect(confirm.get_by_test_id("fraud-refusal")).to_contain_text("RIB non confirmé par téléphone")
+    fits(page, screen)
+    shots(page, f"meg-fraud-refusal-confirm-{screen}")
+    confirm.get_by_label("J'ai vérifié l'IBAN auprès du fournisseur").check()
+    confirm.get_by_role("button", name="Confirmer le paiement").click()
+    expect(page.get_by_text("il attend l'approbation d'un administrateur dans Libeo")).to_be_visible()

@@ -120,7 +120,7 @@ def test_import_an_e_invoice_then_pay_it_and_get_the_receipt(page: Page, live_se
     expect(page.get_by_label("Numéro")).to_have_value("TL-2026-00318")
     expect(page.get_by_label("Date de facture")).to_have_value(issued.isoformat())
     expect(page.get_by_label("Échéance")).to_have_value((issued + timedelta(days=45)).isoformat())
-    expect(page.get_by_label("Montant TTC (€)")).to_have_value(cents_to_input(invoice.due_payable_cents))
+    expect(page.get_by_label("Net à payer (€)")).to_have_value(cents_to_input(invoice.due_payable_cents))
     expect(page.get_by_test_id("currency")).to_have_text("EUR")
     expect(page.get_by_label("Mode de règlement")).to_have_value("LIBEO")
     shots(page, "02-confirm-new-supplier")
@@ -146,14 +146,16 @@ def test_import_an_e_invoice_then_pay_it_and_get_the_receipt(page: Page, live_se
     expect(page.get_by_test_id("supplier-match")).to_contain_text(
         "Fournisseur reconnu par son SIRET : Torréfaction Lemaire SAS.")
     differs = page.get_by_test_id("iban-differs")
-    expect(differs).to_contain_text("L'IBAN de la facture diffère de celui que MEG connaît pour Torréfaction Lemaire SAS.")
+    expect(differs).to_contain_text(
+        "L'IBAN de la facture diffère de celui que MEG connaît pour Torréfaction Lemaire SAS.")
     expect(differs).to_contain_text("FR76 1027 8060 3900 0000 2375 705")
     expect(page.get_by_label("Garder l'IBAN connu")).to_be_checked()
     expect(page.locator("[data-new-supplier]")).to_be_hidden()
     shots(page, "04-confirm-iban-differs")
     page.get_by_role("button", name="Enregistrer la facture").click()
     # Same supplier, date and amount as TL-2026-00318: MEG asks before recording it.
-    expect(page.get_by_test_id("duplicate-warning")).to_contain_text("Facture TL-2026-00318 de Torréfaction Lemaire SAS")
+    expect(page.get_by_test_id("duplicate-warning")).to_contain_text(
+        "Facture TL-2026-00318 de Torréfaction Lemaire SAS")
     page.get_by_label("Confirmer malgré le doublon").check()
     page.get_by_role("button", name="Enregistrer la facture").click()
     expect(page.get_by_role("status").filter(has_text="TL-2026-00319")).to_be_visible()
@@ -235,7 +237,7 @@ def test_a_minimum_file_says_what_it_lacks_and_a_bad_file_is_refused(page: Page,
     expect(page.locator("[data-new-supplier]")).to_be_hidden()
     page.get_by_role("button", name="Enregistrer la facture").click()
     expect(page.get_by_role("status").filter(has_text="FA-MIN-1 de Minoterie Dupuis est enregistrée")).to_be_visible()
-    expect(page.get_by_text("FR76 3000 6000 0100 0000 0791 963")).to_be_visible()
+    expect(page.get_by_text("FR76 •••• •••• •••• •••• ••91 963")).to_be_visible()  # the known IBAN, masked
     shots(page, "13-minimum-saved")
 
     # The same invoice again (its EN 16931 version): already recorded, the file may join it instead.
@@ -243,9 +245,11 @@ def test_a_minimum_file_says_what_it_lacks_and_a_bad_file_is_refused(page: Page,
     choose_file(page, "fa-min-1-complete.pdf", facturx_pdf(replace(minimum, iban=sample_invoice().iban), "en16931"),
                 "application/pdf")
     page.get_by_role("button", name="Lire la facture").click()
-    expect(page.get_by_test_id("supplier-match")).to_contain_text("Fournisseur reconnu par son SIRET : Minoterie Dupuis.")
+    expect(page.get_by_test_id("supplier-match")).to_contain_text(
+        "Fournisseur reconnu par son SIRET : Minoterie Dupuis.")
     duplicate = page.get_by_test_id("duplicate")
-    expect(duplicate).to_contain_text("Cette facture semble déjà enregistrée : Minoterie Dupuis a déjà une facture n° FA-MIN-1")
+    expect(duplicate).to_contain_text(
+        "Cette facture semble déjà enregistrée : Minoterie Dupuis a déjà une facture n° FA-MIN-1")
     expect(duplicate).to_contain_text("(il remplacera son fichier « minimum.pdf »)")
     shots(page, "14-already-recorded")
     duplicate.get_by_role("button", name="Joindre ce fichier à la facture enregistrée").click()

@@ -106,7 +106,8 @@ def test_libeo_payments_tabs_search_sort_page_and_export(page: Page, live_server
     page.get_by_label("Adresse e-mail").fill(account.email)
     page.get_by_label("Mot de passe").fill(PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
-    page.get_by_role("navigation", name="Navigation principale").get_by_role("link", name="Paiements", exact=True).click()
+    page.get_by_role("navigation", name="Navigation principale").get_by_role("link", name="Paiements",
+                                                                             exact=True).click()
     expect(page.get_by_role("heading", name="Paiements")).to_be_visible()
     fits(page)
 

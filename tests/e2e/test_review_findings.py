@@ -36,7 +36,8 @@ def libeo_account(live_server):
     from models.libeo import db
 
     with live_server.apps.libeo.app_context():
-        account = create_account("Boulangerie Martin SARL", "83451234500002", EMAIL, PASSWORD, full_name="Claire Martin")
+        account = create_account("Boulangerie Martin SARL", "83451234500002", EMAIL, PASSWORD,
+                                 full_name="Claire Martin")
         verify_account(account, "vérifié par le support de Libeo", "tests")
         invoice = create_libeo_invoice(account, invoice_data(
             number="FA-2026-000123456", supplier_name="Minoterie Dupuis", supplier_iban="FR7630006000010000000791963",

@@ -122,7 +122,7 @@ class Deployment:
 
     def start(self, side: str, workers: int = 1, threads: int = 4) -> None:
         target = self.sides[side]
-        log = open(target.folder / "gunicorn.log", "ab")
+        log = open(target.folder / "gunicorn.log", "ab")  # noqa: SIM115 - the server writes to it until it stops
         target.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", str(threads), "--graceful-timeout", "2",
              "-b", f"127.0.0.1:{target.port}", FACTORIES[side]],

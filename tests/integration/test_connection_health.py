@@ -116,7 +116,8 @@ def _edit(client, meg_app, invoice_id, **changes):
         invoice = meg_db.session.get(SupplierInvoice, invoice_id)
         data = {"number": invoice.number, "supplier_id": invoice.supplier_id,
                 "issue_date": invoice.issue_date.isoformat(), "due_date": invoice.due_date.isoformat(),
-                "amount": f"{invoice.amount_cents / 100:.2f}".replace(".", ","), "payment_mode": invoice.payment_mode.name}
+                "amount": f"{invoice.amount_cents / 100:.2f}".replace(".", ","),
+                "payment_mode": invoice.payment_mode.name}
     return client.post(f"/meg/achats/factures/{invoice_id}/modifier", data={**data, **changes}, follow_redirects=True)
 
 

@@ -116,7 +116,9 @@ def create_account_form(browser: Browser, plan: str = "gratuit", **changes):
 def meg_connection(meg_app, company: str = GARAGE) -> LibeoConnection | None:
     with meg_app.app_context():
         return meg_db.session.scalar(
-            select(LibeoConnection).join(Company, LibeoConnection.company_id == Company.id).where(Company.name == company)
+            select(LibeoConnection)
+            .join(Company, LibeoConnection.company_id == Company.id)
+            .where(Company.name == company)
         )
 
 
@@ -287,7 +289,8 @@ def test_another_account_logged_in_is_not_linked(apps, meg_app, libeo_app):
     libeo_account(libeo_app)  # Boulangerie Martin
     libeo_account(libeo_app, name="Garage Leroy", siret=GARAGE_SIRET, email="atelier@garage-leroy.fr")
     browser = Browser(apps)
-    browser.post("/libeo/connexion", data={"email": "claire@boulangerie-martin.fr", "password": "mot-de-passe-solide-42"})
+    browser.post("/libeo/connexion", data={"email": "claire@boulangerie-martin.fr",
+                                           "password": "mot-de-passe-solide-42"})
     browser.meg_login()
     notice = consent_and_come_back(browser, meg_app)
     assert "qui n'est pas celui de Garage Leroy SAS" in page_text(notice)

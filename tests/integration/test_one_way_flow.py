@@ -149,4 +149,5 @@ def test_a_scheduled_invoice_shows_its_supplier_amount_and_mode_locked_and_keeps
     _edit(client, meg_app, invoice_id, number="F-LOCK-1", amount="1,00", payment_mode="VIREMENT")
     with meg_app.app_context():
         invoice = meg_db.session.get(SupplierInvoice, invoice_id)
-        assert (invoice.number, (invoice.supplier_id, invoice.amount_cents, invoice.payment_mode)) == ("F-LOCK-1", before)
+        assert (invoice.number, (invoice.supplier_id, invoice.amount_cents, invoice.payment_mode)) == (
+            "F-LOCK-1", before)

@@ -199,3 +199,25 @@ def test_a_user_without_the_right_to_pay_is_refused(connected, client, meg_auth,
     shown = page(client.post(f"{SELECTION}/confirmer", data=_form(ids), follow_redirects=True))
     assert "rien n'a été payé" in shown.lower() or "expert-comptable" in shown
     assert libeo_payments(libeo_app) == []
+
+
+def test_a_selection_of_two_hundred_invoices_is_paid_within_the_server_timeout(connected, client, meg_app, libeo_app):
+    import time
+
+    from models.libeo import db as libeo_db
+    from models.libeo.accounts.models import Account, Plan
+
+    with libeo_app.app_context():
+        libeo_db.session.get(Account, connected["account_id"]).plan = Plan.PARTNERSHIPS
+        libeo_db.session.commit()
+    add_invoices(meg_app, 196)
+    ids = [row[0] for row in meg_libeo_invoices(meg_app)]
+    assert len(ids) == 200
+    assert "Confirmer les 200 paiements" in page(client.get(SELECTION, query_string=_form(ids)))
+    started = time.perf_counter()
+    answer = client.post(f"{SELECTION}/confirmer", data=_form(ids))
+    elapsed = time.perf_counter() - started
+    assert answer.status_code == 302
+    assert elapsed < 30, f"{elapsed:.1f} s: over gunicorn's timeout"  # deploy/gunicorn.conf.py
+    assert "200 factures : 200 programmées" in page(client.get(answer.headers["Location"]))
+    assert len(libeo_payments(libeo_app)) == 200

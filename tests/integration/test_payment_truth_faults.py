@@ -56,7 +56,8 @@ def libeo_payments(deployment) -> list[dict]:
     engine = deployment.engine("libeo")
     with engine.connect() as connection:
         rows = connection.execute(text(
-            "SELECT p.id, p.status, p.execution_date, i.external_id FROM payment p JOIN invoice i ON i.id = p.invoice_id "
+            "SELECT p.id, p.status, p.execution_date, i.external_id "
+            "FROM payment p JOIN invoice i ON i.id = p.invoice_id "
             "ORDER BY p.id")).mappings().all()
     engine.dispose()
     return [dict(row) for row in rows]
@@ -66,7 +67,8 @@ def meg_payments(deployment) -> list[dict]:
     engine = deployment.engine("meg")
     with engine.connect() as connection:
         rows = connection.execute(text(
-            "SELECT invoice_id, status, libeo_payment_id, execution_date FROM libeo_payment ORDER BY id")).mappings().all()
+            "SELECT invoice_id, status, libeo_payment_id, execution_date "
+            "FROM libeo_payment ORDER BY id")).mappings().all()
     engine.dispose()
     return [dict(row) for row in rows]
 

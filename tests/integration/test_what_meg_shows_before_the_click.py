@@ -61,7 +61,7 @@ def test_after_the_suppliers_iban_changes_the_invoice_shows_the_iban_libeo_pays_
     change_supplier_iban(client, meg_app, invoice_id, NEW_IBAN)
     sync(meg_app)  # and after any number of sync passes
     invoice_page = page(client.get(f"/meg/achats/factures/{invoice_id}"))
-    assert "FR76 3000 4008 2200 0000 1583 859" in invoice_page  # the supplier's IBAN in MEG now…
+    assert f"{NEW_IBAN_SHOWN} — BNP PARIBAS" in invoice_page  # the supplier's IBAN in MEG now…
     assert f"vers {OLD_IBAN_SHOWN} — CREDIT AGRICOLE SA" in invoice_page  # …and the one Libeo will pay
     assert (f"Le paiement programmé part vers l'ancien IBAN {OLD_IBAN_SHOWN} (CREDIT AGRICOLE SA), pas vers le "
             f"nouvel IBAN du fournisseur ({NEW_IBAN_SHOWN}) : annulez-le et payez à nouveau pour utiliser le "

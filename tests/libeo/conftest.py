@@ -119,17 +119,20 @@ class Api:
         return self.client.get(self.PREFIX + path, headers=self.headers(kwargs.pop("headers", None)), **kwargs)
 
     def put(self, path: str, json=None, **kwargs):
-        return self.client.put(self.PREFIX + path, json=json, headers=self.headers(kwargs.pop("headers", None)), **kwargs)
+        return self.client.put(self.PREFIX + path, json=json, headers=self.headers(kwargs.pop("headers", None)),
+                               **kwargs)
 
     def post(self, path: str, json=None, **kwargs):
-        return self.client.post(self.PREFIX + path, json=json, headers=self.headers(kwargs.pop("headers", None)), **kwargs)
+        return self.client.post(self.PREFIX + path, json=json, headers=self.headers(kwargs.pop("headers", None)),
+                                **kwargs)
 
     def put_invoice(self, external_id: str, **changes):
         return self.put(f"/invoices/{external_id}", json=invoice_body(**changes))
 
     def pay(self, external_id: str, key: str = "idem-1", body: dict | None = None):
         return self.post(
-            f"/invoices/{external_id}/payments", json=pay_body() if body is None else body, headers={"Idempotency-Key": key}
+            f"/invoices/{external_id}/payments", json=pay_body() if body is None else body,
+            headers={"Idempotency-Key": key}
         )
 
 

@@ -30,6 +30,9 @@ def test_me_describes_the_account(api, account):
         "payment_limit": 5,
         "accountant_email": None,
         "verified": True,
+        # Verified, but no IBAN to debit yet: Libeo says what keeps its transfers waiting.
+        "waiting_for": "Aucun IBAN du compte à débiter : vos paiements restent « Programmé » et ne sont pas exécutés. "
+                       "Renseignez l'IBAN de l'entreprise dans Libeo, « Configuration » → « Entreprise ».",
     }
 
 

@@ -326,8 +326,10 @@ def test_active_event_makes_partnerships_at_once(client, libeo_app, localstripe,
         customer = account.stripe_customer_id
     confirmation = confirm_card(localstripe, client_secret, GOOD_CARD).json()
     stripe_api = stripe_client(libeo_app.config)
-    stripe_api.v1.customers.update(customer, params={"invoice_settings": {"default_payment_method": confirmation["payment_method"]}})
-    subscription = stripe_api.v1.subscriptions.create(params={"customer": customer, "items": [{"plan": billing.PLAN_ID}]})
+    stripe_api.v1.customers.update(
+        customer, params={"invoice_settings": {"default_payment_method": confirmation["payment_method"]}})
+    subscription = stripe_api.v1.subscriptions.create(params={"customer": customer,
+                                                              "items": [{"plan": billing.PLAN_ID}]})
 
     response = post_event(client, event_for(libeo_app, subscription.id, "customer.subscription.created"))
 
@@ -374,7 +376,8 @@ def test_an_old_update_after_the_deletion_does_not_resurrect(client, libeo_app, 
     assert post_event(client, deleted).status_code == 200
     assert post_event(client, late_update).status_code == 200
     # Even an update dated after the deletion cannot bring it back.
-    assert post_event(client, event_for(libeo_app, subscribed, "customer.subscription.updated", status="active")).status_code == 200
+    assert post_event(client, event_for(libeo_app, subscribed, "customer.subscription.updated",
+                                        status="active")).status_code == 200
 
     state = account_state(libeo_app, account_id)
     assert state["plan"] is Plan.GRATUIT and state["subscription"] is None
@@ -453,7 +456,8 @@ def upgrade_through_the_page(client, localstripe, number: str):
     client_secret = setup.get_json()["client_secret"]
     confirmation = confirm_card(localstripe, client_secret, number)
     intent_id = client_secret.split("_secret_")[0]
-    return confirmation, client.post("/libeo/abonnement/souscrire", data={"setup_intent": intent_id}, follow_redirects=True)
+    return confirmation, client.post("/libeo/abonnement/souscrire", data={"setup_intent": intent_id},
+                                     follow_redirects=True)
 
 
 def test_the_page_needs_a_login(client):
@@ -489,7 +493,8 @@ def test_partnerships_given_by_support_is_not_offered_again(client, libeo_app, s
 
 
 def test_real_stripe_keys_switch_the_gateway_and_the_page_to_stripe(tmp_path, worker_id_safe):
-    keys = {"STRIPE_SECRET_KEY": "sk_test_abc", "STRIPE_PUBLISHABLE_KEY": "pk_test_abc", "STRIPE_WEBHOOK_SECRET": "whsec_abc"}
+    keys = {"STRIPE_SECRET_KEY": "sk_test_abc", "STRIPE_PUBLISHABLE_KEY": "pk_test_abc",
+            "STRIPE_WEBHOOK_SECRET": "whsec_abc"}
     built = build_apps(tmp_path, worker_id_safe, libeo=keys)
     _empty_databases(built)
     from models.libeo.billing.stripe_gateway import (
@@ -594,7 +599,8 @@ def test_card_setups_are_rate_limited_per_user(tmp_path, worker_id_safe, localst
 
 
 def test_with_stripe_keys_but_no_webhook_secret_events_are_refused(tmp_path, worker_id_safe):
-    built = build_apps(tmp_path, worker_id_safe, libeo={"STRIPE_SECRET_KEY": "sk_test_abc", "STRIPE_PUBLISHABLE_KEY": "pk_test_abc"})
+    built = build_apps(tmp_path, worker_id_safe, libeo={"STRIPE_SECRET_KEY": "sk_test_abc",
+                                                        "STRIPE_PUBLISHABLE_KEY": "pk_test_abc"})
     _empty_databases(built)
     event = {"id": "evt_1", "object": "event", "type": "customer.subscription.deleted", "created": int(time.time()),
              "data": {"object": {"id": "sub_1", "object": "subscription", "customer": "cus_1", "status": "canceled"}}}

@@ -27,7 +27,7 @@ from .conftest import DEBTOR_IBAN, RUN_DAY, Api, backdate_due_payments, make_acc
 EVENT_KEYS = {"id", "seq", "type", "created_at", "data"}
 PAYMENT_KEYS = {
     "id", "version", "status", "status_label", "hold_reasons", "hold_details", "amount_cents", "currency",
-    "execution_date",
+    "execution_date", "payee",
     "transmitted_at", "accepted_at", "bank_status", "paid_on", "paid_at", "failure_reason", "failure_code",
     "bank_text", "new_iban_required", "cancelled_at", "cancel_reason", "invoice_external_id", "initiated_by", "channel",
     "created_at",
@@ -250,7 +250,7 @@ def _writers_and_a_reader(apps, client, libeo_auth, writers: int, rounds: int = 
         for round_ in range(rounds):
             barrier = threading.Barrier(writers)
 
-            def together(i, offset=round_ * writers):
+            def together(i, offset=round_ * writers, barrier=barrier):
                 barrier.wait()
                 write(offset + i)
 

@@ -59,7 +59,8 @@ def test_the_invoice_and_its_payment_in_one_request(api, client, libeo_app, acco
     assert payment["amount_cents"] == invoice_body()["amount_cents"]
     with libeo_app.app_context():
         invoice = db.session.scalar(select(Invoice))
-        assert (invoice.number, invoice.source.value, invoice.status.value) == ("F-2026-001", "MEG", "payment_scheduled")
+        assert (invoice.number, invoice.source.value, invoice.status.value) == ("F-2026-001", "MEG",
+                                                                                "payment_scheduled")
     assert "F-2026-001" in _listing(client, account.email)
     # MEG replays the exact request it stored: the same answer, nothing more.
     again = _pay_with_invoice(api)

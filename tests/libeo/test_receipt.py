@@ -96,7 +96,8 @@ def test_names_are_printed_as_typed_even_with_markup_characters():
 
 
 def test_an_unknown_bank_is_left_out_not_guessed():
-    text = _text(replace(RECEIPT, creditor_iban="DE89370400440532013000", creditor_bank="Banque Exemple", creditor_bic="COBADEFFXXX"))
+    text = _text(replace(RECEIPT, creditor_iban="DE89370400440532013000", creditor_bank="Banque Exemple",
+                         creditor_bic="COBADEFFXXX"))
 
     assert "Banque Exemple" in text and "BIC COBADEFFXXX" in text
     text = _text(replace(RECEIPT, creditor_iban="XX00 1234"))

@@ -124,7 +124,8 @@ def test_a_new_iban_is_held_however_many_suppliers_share_a_word_with_this_one(ad
 
     payment = held(pay(admin.api, "meg-2", n=2, supplier=supplier(iban=BNP_IBAN)))
     assert payment["hold_reasons"] == ["new_iban"]
-    assert "payé jusqu'ici sur l'IBAN FR76 •••• •••• •••• •••• ••56 723 (CREDIT AGRICOLE SA)" in payment["hold_details"][0]
+    assert ("payé jusqu'ici sur l'IBAN FR76 •••• •••• •••• •••• ••56 723 (CREDIT AGRICOLE SA)"
+            in payment["hold_details"][0])
 
 
 def test_approving_a_new_iban_makes_it_the_suppliers(admin, client):
@@ -242,7 +243,7 @@ def test_a_duplicate_entered_in_libeos_own_form_is_held_too(admin, client):
         assert (payment.status, payment.channel.value) == (PaymentStatus.AWAITING_APPROVAL, "Libeo")
 
 
-class admin_db:
+class admin_db:  # noqa: N801 - read as a function in `with admin_db(client)`
     """The Libeo database, read as a test (never a view)."""
 
     def __init__(self, client) -> None:

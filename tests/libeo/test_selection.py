@@ -135,3 +135,21 @@ def test_the_selection_needs_a_signed_in_user(client, libeo_app, account):
     response = client.post(SELECTION, data={"facture": ids})
     assert response.status_code in (302, 401) and payments(libeo_app) == 0
     client.post("/libeo/connexion", data={"email": account.email, "password": PASSWORD})
+
+
+def test_the_selections_transfers_of_one_date_go_in_one_sepa_file(client, libeo_app, signed_in):
+    from models.libeo import SepaBatch
+    from models.libeo.payments.sepa import execute_due_payments
+
+    from .conftest import DEBTOR_IBAN
+
+    ids = add_invoices(libeo_app, signed_in.id, 3)
+    with libeo_app.app_context():
+        db.session.get(Account, signed_in.id).debtor_iban = DEBTOR_IBAN
+        db.session.commit()
+    day = next_business_day(paris_today() + timedelta(days=10))
+    assert "3 programmées" in text(client.post(SELECTION, data={"facture": ids, "date_all": day.isoformat()}))
+    with libeo_app.app_context():
+        execute_due_payments(None, day)
+        [batch] = db.session.scalars(select(SepaBatch)).all()
+        assert batch.xml.count(b"<PmtInf>") == 1 and batch.xml.count(b"<CdtTrfTxInf>") == 3

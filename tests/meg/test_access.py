@@ -32,7 +32,8 @@ def test_wrong_password_is_refused(client, demo, meg_auth):
     assert client.get("/meg/achats/").status_code == 302
 
 
-@pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)",
+@pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil.example",
+                                    "javascript:alert(1)",
                                     "%2F%2Fevil.example", "\\\\evil.example", "/meg/achats/\r\nLocation: https://evil"])
 def test_login_redirects_only_to_local_paths(client, demo, target):
     response = client.post(f"/meg/connexion?next={target}",

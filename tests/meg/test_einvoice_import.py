@@ -286,7 +286,8 @@ def test_only_a_recorded_invoice_takes_a_file(admin, meg_app):
 def test_an_invoice_addressed_to_another_company_says_so(admin):
     other = replace(INVOICE, buyer=replace(INVOICE.buyer, name="Garage Leroy SAS", siret="85123456700002"))
     _, page = start(admin, facturx_pdf(other, "en16931"), "f.pdf")
-    assert "Cette facture est adressée à Garage Leroy SAS (SIRET 85123456700002), pas à Boulangerie Martin SARL" in plain(page)
+    assert ("Cette facture est adressée à Garage Leroy SAS (SIRET 85123456700002), pas à Boulangerie Martin SARL"
+            in plain(page))
 
 
 def test_a_direct_debit_invoice_proposes_prelevement(admin):

@@ -86,16 +86,16 @@ def test_a_small_pdf_inflating_to_70_mb_is_refused_within_a_bounded_memory_and_t
     caplog.set_level("INFO", logger="core.limited")
     caplog.clear()
     before = own_peak_bytes()
-    started = time.monotonic()
     answer = upload(admin, bomb)
-    elapsed = time.monotonic() - started
 
     assert answer.status_code == 422
     page = unescape(answer.get_data(as_text=True))
     assert "dépassent 10 Mo une fois décompressées" in page and "refusé par sécurité" in page
     assert "rien n'a été enregistré" in page
     assert pending_count(meg_app) == 1  # the ordinary file's
-    assert elapsed < 5
+    # Refused by the decompression cap (the words above), not by the worker's time limit, which bounds
+    # the wait anyway (test_the_reading_worker_is_stopped_at_its_limits); no wall clock here: a loaded
+    # machine would make it lie.
     # The file was read in a worker of its own, which stayed within its budget…
     (worker,) = [r for r in caplog.records if r.name == "core.limited"]
     assert worker.peak_memory_bytes < READ_MEMORY_BYTES
@@ -120,10 +120,10 @@ def test_the_upload_reads_its_file_without_taking_the_writers_turn(admin, meg_ap
     other.take_turn()
     other.execute("BEGIN IMMEDIATE")
     try:
-        started = time.monotonic()
+        # Had the upload waited for the turn, SQLite would have said « database is locked » (a 503)
+        # once the wait ran out: the refusal itself proves the file was read outside the turn.
         answer = upload(admin, bomb)
         assert answer.status_code == 422
-        assert time.monotonic() - started < 5
     finally:
         other.rollback()
         other.close()
@@ -153,10 +153,10 @@ def test_three_hostile_uploads_at_once_do_not_delay_another_companys_form(apps, 
     for thread in threads:
         thread.join()
 
+    # Each answered for itself, the garage's form saved: no upload held the writers' turn it needed
+    # (the test above proves the reading happens outside it; durations are left to the benchmark).
     assert answers["garage"].status_code == 302
-    assert took["garage"] < 3
     assert [answers[f"upload {i}"].status_code for i in range(3)] == [422, 422, 422]
-    assert max(took[f"upload {i}"] for i in range(3)) < 10
     with meg_app.app_context():
         assert db.session.scalar(select(func.count(Supplier.id)).where(Supplier.name == "Carrosserie Blanc")) == 1
     assert pending_count(meg_app) == 0

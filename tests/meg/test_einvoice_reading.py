@@ -44,7 +44,8 @@ from models.meg.einvoices.reading import (
 )
 
 INVOICE = sample_invoice()  # 12 × 21,50 + 4 × 32,75 at 5,5 %, 45,00 at 20 %: 434,00 HT, 30,40 VAT
-PROFILES = {"minimum": "MINIMUM", "basicwl": "BASIC WL", "basic": "BASIC", "en16931": "EN 16931", "extended": "EXTENDED"}
+PROFILES = {"minimum": "MINIMUM", "basicwl": "BASIC WL", "basic": "BASIC", "en16931": "EN 16931",
+            "extended": "EXTENDED"}
 UBL_NS = {"inv": "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2",
           "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"}
 
@@ -121,7 +122,8 @@ def test_a_cii_xml_alone_is_read():
 
 
 def test_a_ubl_invoice_is_read():
-    other = sample_invoice(number="TL-2026-00318", supplier=TORREFACTION, iban="FR7630004000000003123456702", bic="BNPAFRPPXXX")
+    other = sample_invoice(number="TL-2026-00318", supplier=TORREFACTION, iban="FR7630004000000003123456702",
+                           bic="BNPAFRPPXXX")
     invoice = read_einvoice("facture-ubl.xml", ubl_xml(other))
 
     assert (invoice.format, invoice.profile) == ("UBL", "EN 16931")
@@ -150,7 +152,8 @@ def test_the_amount_to_pay_is_what_remains_after_a_down_payment(build):
     assert (invoice.amount_cents, invoice.total_without_tax_cents) == (36_440, 43_400)
 
 
-@pytest.mark.parametrize(("written", "cents"), [("464.4", 46_440), ("0.10", 10), ("+1234567.80", 123_456_780), ("464.40000", 46_440)])
+@pytest.mark.parametrize(("written", "cents"), [("464.4", 46_440), ("0.10", 10), ("+1234567.80", 123_456_780),
+                                                ("464.40000", 46_440)])
 def test_amounts_are_read_exactly_in_cents(written, cents):
     xml = _edit(cii_xml(INVOICE, "en16931"), DUE_PAYABLE, CII, written)
 
@@ -290,9 +293,12 @@ def test_an_amount_with_more_than_two_decimals_is_refused():
 
 # --- Hostile XML ------------------------------------------------------------------
 
-XXE = b"""<?xml version="1.0"?>
+XXE = (
+    b"""<?xml version="1.0"?>
 <!DOCTYPE r [<!ENTITY secret SYSTEM "file:///etc/passwd">]>
-<rsm:CrossIndustryInvoice xmlns:rsm="urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100">&secret;</rsm:CrossIndustryInvoice>"""
+<rsm:CrossIndustryInvoice xmlns:rsm="urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100">"""
+    b"&secret;</rsm:CrossIndustryInvoice>"
+)
 BILLION_LAUGHS = (
     b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
     + b"".join(b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10) for i in range(1, 10))
@@ -300,7 +306,9 @@ BILLION_LAUGHS = (
 )
 
 
-@pytest.mark.parametrize("content", [XXE, BILLION_LAUGHS, XXE.decode().replace('version="1.0"?', 'version="1.0" encoding="UTF-16"?').encode("utf-16")],
+@pytest.mark.parametrize("content", [XXE, BILLION_LAUGHS,
+                                     XXE.decode().replace('version="1.0"?', 'version="1.0" encoding="UTF-16"?')
+                                     .encode("utf-16")],
                          ids=["xxe", "billion laughs", "xxe in utf-16"])
 def test_hostile_xml_is_refused_safely(content):
     started = time.monotonic()
@@ -318,7 +326,9 @@ def test_hostile_xml_inside_a_pdf_is_refused_safely():
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(prefix=st.sampled_from([b"", b"%PDF-1.7\n", b"<?xml version='1.0'?>", b"<rsm:CrossIndustryInvoice xmlns:rsm='urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100'>"]),
+@given(prefix=st.sampled_from([b"", b"%PDF-1.7\n", b"<?xml version='1.0'?>",
+                               b"<rsm:CrossIndustryInvoice "
+                               b"xmlns:rsm='urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100'>"]),
        body=st.binary(max_size=2_000))
 def test_any_bytes_give_an_invoice_or_a_french_message(prefix, body):
     try:
@@ -350,7 +360,8 @@ def test_samples_are_factur_x_pdf_a_3_files(facturx_files, level):
 
 def test_demo_samples_include_a_known_and_a_new_supplier(tmp_path):
     paths = write_demo_samples(tmp_path, today=date(2026, 10, 20))
-    read = {path.name: read_einvoice(path.name, path.read_bytes()) for path in paths if not path.name.startswith("avoir")}
+    read = {path.name: read_einvoice(path.name, path.read_bytes()) for path in paths
+            if not path.name.startswith("avoir")}
     boulangerie = next(c for c in COMPANIES if c["name"] == "Boulangerie Martin SARL")
     known_ibans = {iban for _name, iban, _bic in boulangerie["suppliers"]}
 
@@ -360,4 +371,5 @@ def test_demo_samples_include_a_known_and_a_new_supplier(tmp_path):
     assert read["facturx-minimum-minoterie-dupuis.pdf"].missing == (MISSING_IBAN, MISSING_DUE_DATE)
     assert {invoice.format for invoice in read.values()} == {"Factur-X", "UBL", "CII"}
     assert len({invoice.number for invoice in read.values()}) == len(read)
-    assert _error("avoir", (tmp_path / "avoir-facturx-minoterie-dupuis.pdf").read_bytes()).startswith(CREDIT_NOTE_MESSAGE)
+    assert _error("avoir",
+                  (tmp_path / "avoir-facturx-minoterie-dupuis.pdf").read_bytes()).startswith(CREDIT_NOTE_MESSAGE)

@@ -182,7 +182,8 @@ def test_the_consent_list_reads_as_one_french_sentence(client, demo, meg_auth, m
     meg_auth.login("gerant@garage-leroy.fr")
     _, challenge = pkce()
     html = client.get(authorize_query(client_id, challenge)).get_data(as_text=True)
-    items = [unescape(item) for item in re.findall(r"<li>(.*?)</li>", html.split('class="consent-list"')[1].split("</ul>")[0])]
+    items = [unescape(item) for item in re.findall(r"<li>(.*?)</li>",
+                                                   html.split('class="consent-list"')[1].split("</ul>")[0])]
     assert len(items) >= 3
     assert all(item.endswith(" ;") for item in items[:-1]), items
     assert items[-1].endswith(".") and not items[-1].endswith(";."), items

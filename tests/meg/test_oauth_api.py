@@ -136,7 +136,8 @@ def test_token_and_api_need_no_csrf_token(tmp_path):
     page = browser.get(url).get_data(as_text=True)
     csrf = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
     _, params = redirect_params(browser.post(url, data={"allow": "1", "csrf_token": csrf,
-                                                         "company_id": company_id(apps.meg, "Boulangerie Martin SARL")}))
+                                                         "company_id": company_id(apps.meg,
+                                                                                  "Boulangerie Martin SARL")}))
     token = exchange(apps.root.test_client(), params["code"], client_id, secret, verifier)
     assert token.status_code == 200
     response = put_key(apps.root.test_client(), token.json["access_token"])

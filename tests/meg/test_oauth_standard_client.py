@@ -118,7 +118,8 @@ def test_authlib_requests_client_signs_in(apps, client, demo, meg_auth, meg_app)
 def test_ensure_client_keeps_one_client_with_a_fixed_id(meg_app):
     secret, new_secret = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     with meg_app.app_context():
-        first = ensure_client("libeo", "Libeo", [f"{PUBLIC}/libeo/meg/callback"], "openid email company libeo_key", secret)
+        first = ensure_client("libeo", "Libeo", [f"{PUBLIC}/libeo/meg/callback"], "openid email company libeo_key",
+                              secret)
         db.session.commit()
         again = ensure_client("libeo", "Libeo", [f"{PUBLIC}/libeo/meg/retour"], "openid email company libeo_key",
                               new_secret)

@@ -181,7 +181,8 @@ def test_supplier_pages_show_the_bank_and_a_derived_bic(client, demo, meg_auth, 
     client.post("/meg/achats/fournisseurs/nouveau", data={"name": "Transports Garnier", "iban": NEW_IBAN, "bic": ""})
     listing = text(client.get("/meg/achats/fournisseurs"))
     assert "<td data-label=\"Banque\">BNP PARIBAS</td>" in listing and "BNPAFRPP (déduit de l'IBAN)" in listing
-    assert "<td data-label=\"Banque\">CREDIT AGRICOLE SA</td>" in listing and "AGRIFRPPXXX" in listing  # a BIC entered is shown as is
+    # A BIC entered is shown as is.
+    assert "<td data-label=\"Banque\">CREDIT AGRICOLE SA</td>" in listing and "AGRIFRPPXXX" in listing
     supplier_id, *_ = _ids(meg_app)
     form = text(client.get(f"/meg/achats/fournisseurs/{supplier_id}/modifier"))
     assert "FR76 3000 6000 0100 0000 0791 963</span> — CREDIT AGRICOLE SA" in form

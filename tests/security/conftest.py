@@ -193,11 +193,11 @@ def own_path_values(world: World, side: str) -> dict:
                 "message_id": world.meg["boulangerie_refused_update"], "action": "reessayer",
                 "import_id": world.meg["boulangerie_import"],
                 "token": unsubscribe_token(world, "meg", "admin@boulangerie-martin.fr", "payment_outcome"),
-                "key": MAILDIR_KEY}
+                "key": MAILDIR_KEY, "fmt": "csv"}
     return {"invoice_id": world.libeo["boulangerie_invoice"], "payment_id": world.libeo["boulangerie_payment"],
             "external_id": world.libeo["boulangerie_external_id"], "batch_id": world.libeo["boulangerie_batch"],
             "token": unsubscribe_token(world, "libeo", world.libeo["boulangerie_email"], "payment_debited"),
-            "key": MAILDIR_KEY, "anomaly_id": world.libeo["boulangerie_anomaly"]}
+            "key": MAILDIR_KEY, "anomaly_id": world.libeo["boulangerie_anomaly"], "fmt": "csv"}
 
 
 # A message's name in the development server's mailbox (« E-mails envoyés », absent outside it).

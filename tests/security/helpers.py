@@ -62,7 +62,8 @@ class PageScan(HTMLParser):
             if name.startswith("on"):
                 self.problems.append(f"{name} attribute on <{tag}>")
         for name, value in attrs:
-            if name in ("href", "src", "action", "formaction") and (value or "").strip().lower().startswith("javascript:"):
+            if (name in ("href", "src", "action", "formaction")
+                    and (value or "").strip().lower().startswith("javascript:")):
                 self.problems.append(f"javascript: URL in <{tag} {name}>")
 
 

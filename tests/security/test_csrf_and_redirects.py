@@ -28,7 +28,7 @@ CSRF_EXEMPT = {
         "api.cancel_payment": "REST API, authenticated by the API key only (Authorization header)",
         "api.pay_batch": "REST API, authenticated by the API key only (Authorization header)",
         "api.delete_key": "REST API, authenticated by the API key only (Authorization header)",
-        "api.cancel_payment": "REST API, authenticated by the API key only (Authorization header)",
+        "api.meg_vouch": "MEG's signed assertion (a JWT checked with MEG's JWKS) and the API key, no cookie",
         "api.put_document": "REST API, authenticated by the API key only (Authorization header)",
         "billing.webhook": "called by Stripe, authenticated by its signature",
         "notifications.unsubscribe": "an e-mail's signed link; mail clients post it without a form (RFC 8058)",

@@ -128,19 +128,22 @@ def test_the_api_keeps_to_its_openapi_document(api, mode):
     assert {op.label for op in operations} == {
         "GET /me", "PUT /invoices/{external_id}", "POST /invoices/{external_id}/payments", "GET /payments/{payment_id}",
         "GET /events", "DELETE /key", "PUT /invoices/{external_id}/document", "GET /payments/{payment_id}/receipt.pdf",
-        "POST /payments/{payment_id}/cancel",
+        "POST /payments/{payment_id}/cancel", "POST /payment-batches", "POST /account/meg-vouch",
     }
     by_label = {op.label: op for op in operations}
     for operation in operations:
         if operation.label != "DELETE /key":
             run_operation(operation, auth, mode)
     # Again on rows that exist, so that checks see the successful answers too.
-    run_operation(by_label["POST /invoices/{external_id}/payments"], auth, mode, path_parameters={"external_id": "meg-2"})
+    run_operation(by_label["POST /invoices/{external_id}/payments"], auth, mode,
+                  path_parameters={"external_id": "meg-2"})
     run_operation(by_label["GET /payments/{payment_id}"], auth, mode, path_parameters={"payment_id": payment_id})
     run_operation(by_label["GET /payments/{payment_id}/receipt.pdf"], auth, mode,
                   path_parameters={"payment_id": payment_id})
-    run_operation(by_label["PUT /invoices/{external_id}/document"], auth, mode, path_parameters={"external_id": "meg-2"})
-    run_operation(by_label["POST /payments/{payment_id}/cancel"], auth, mode, path_parameters={"payment_id": payment_id})
+    run_operation(by_label["PUT /invoices/{external_id}/document"], auth, mode,
+                  path_parameters={"external_id": "meg-2"})
+    run_operation(by_label["POST /payments/{payment_id}/cancel"], auth, mode,
+                  path_parameters={"payment_id": payment_id})
     # Last, each example with a key of its own: it revokes the key it is called with.
     run_operation(by_label["DELETE /key"], auth, mode, fresh_auth=fresh_auth)
 
@@ -205,7 +208,8 @@ def test_a_siret_is_fourteen_ascii_digits_or_refused(value):
     except InvalidIdentifier as refusal:
         assert str(refusal)
     else:
-        assert len(siret) == 14 and siret.isascii() and siret.isdigit() and luhn.is_valid(siret) or siret.startswith("356000000")
+        assert (len(siret) == 14 and siret.isascii() and siret.isdigit() and luhn.is_valid(siret)
+                or siret.startswith("356000000"))
 
 
 @FAST
@@ -224,7 +228,8 @@ def ibans():
 
 
 @FAST
-@given(st.one_of(st.text(max_size=40), st.text(alphabet=string.ascii_uppercase + string.digits + " ", max_size=40), ibans()))
+@given(st.one_of(st.text(max_size=40), st.text(alphabet=string.ascii_uppercase + string.digits + " ", max_size=40),
+                 ibans()))
 def test_an_iban_is_compact_uppercase_ascii_or_refused(value):
     try:
         iban = normalize_iban(value)
@@ -242,7 +247,8 @@ def test_valid_ibans_are_accepted_grouped_and_in_lower_case(iban):
 
 
 @FAST
-@given(st.one_of(st.none(), st.text(max_size=14), st.from_regex(r"[A-Za-z]{6}[A-Za-z0-9]{2}([A-Za-z0-9]{3})?", fullmatch=True)))
+@given(st.one_of(st.none(), st.text(max_size=14), st.from_regex(r"[A-Za-z]{6}[A-Za-z0-9]{2}([A-Za-z0-9]{3})?",
+                                                                fullmatch=True)))
 def test_a_bic_is_none_eight_or_eleven_characters_or_refused(value):
     try:
         bic = normalize_bic(value)
@@ -253,7 +259,8 @@ def test_a_bic_is_none_eight_or_eleven_characters_or_refused(value):
 
 
 # Letters, spaces of every kind, invisible and direction-changing characters.
-ODD_TEXT = st.text(alphabet=st.sampled_from(list("aé1 \t\n\u00a0\u2007\u200b\u200e\u202a\u202e\u2066\u2069\u2028\u3000\ufeff\u0085\u00ad")), max_size=12)
+ODD_TEXT = st.text(alphabet=st.sampled_from(list(
+    "aé1 \t\n\u00a0\u2007\u200b\u200e\u202a\u202e\u2066\u2069\u2028\u3000\ufeff\u0085\u00ad")), max_size=12)
 
 
 @FAST

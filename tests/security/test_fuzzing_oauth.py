@@ -44,7 +44,8 @@ EXAMPLES = settings(max_examples=400, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 AUTHORIZE_PARAMETERS = ["response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge",
                         "code_challenge_method"]
-OTHER_PARAMETERS = ["prompt", "response_mode", "request", "request_uri", "max_age", "claims", "ui_locales", "id_token_hint"]
+OTHER_PARAMETERS = ["prompt", "response_mode", "request", "request_uri", "max_age", "claims", "ui_locales",
+                    "id_token_hint"]
 TOKEN_PARAMETERS = ["grant_type", "code", "redirect_uri", "code_verifier", "client_id", "client_secret"]
 # Scopes that are valid words, but not a valid list: repeated past the column's length, unknown, mixed case.
 ODD_SCOPES = ["openid " * 250, "openid profile email company libeo_key admin", "OPENID", "openid\tprofile", "  "]
@@ -96,7 +97,9 @@ def oauth(make_module_apps):
     return OAuth(make_module_apps())
 
 
-def changed(valid: dict[str, str], changes: dict[str, str | None], extra: list[tuple[str, str]]) -> list[tuple[str, str]]:
+def changed(
+    valid: dict[str, str], changes: dict[str, str | None], extra: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
     """The valid parameters with ``changes`` (None removes one), then ``extra`` ones (maybe repeating some)."""
     pairs = [(k, changes.get(k, v)) for k, v in valid.items() if changes.get(k, v) is not None]
     pairs += [(k, v) for k, v in changes.items() if k not in valid and v is not None]
@@ -111,7 +114,8 @@ def parameter_changes(names: list[str]):
 
 
 def extra_parameters(names: list[str]):
-    extra = st.lists(st.tuples(st.one_of(st.sampled_from(names), st.text(max_size=8)), odd_values), min_size=1, max_size=2)
+    extra = st.lists(st.tuples(st.one_of(st.sampled_from(names), st.text(max_size=8)), odd_values), min_size=1,
+                     max_size=2)
     return st.one_of(st.just([]), extra)
 
 
@@ -184,7 +188,8 @@ authorization_headers = st.one_of(
 def test_token_answers_any_parameters_with_a_token_or_the_rfc_error(oauth, real_code, changes, extra, authorization,
                                                                      in_query):
     code, verifier = oauth.code() if real_code else ("un-code-inconnu", "v" * 43)
-    valid = {"grant_type": "authorization_code", "code": code, "redirect_uri": CLIENT_REDIRECT, "code_verifier": verifier}
+    valid = {"grant_type": "authorization_code", "code": code, "redirect_uri": CLIENT_REDIRECT,
+             "code_verifier": verifier}
     pairs = changed(valid, changes, extra)
     headers = oauth.basic() if authorization == "valid" else {"Authorization": authorization} if authorization else {}
     if in_query:

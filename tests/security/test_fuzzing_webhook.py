@@ -32,7 +32,8 @@ NOW = int(time.time())
 json_values = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
               st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30)),
-    lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(st.text(max_size=10), children, max_size=3)),
+    lambda children: st.one_of(st.lists(children, max_size=3),
+                               st.dictionaries(st.text(max_size=10), children, max_size=3)),
     max_leaves=8,
 )
 
@@ -59,8 +60,9 @@ subscriptions = some_left_out({
     "status": field(st.sampled_from(["active", "trialing", "past_due", "canceled", "unpaid", "incomplete"])),
     "cancel_at_period_end": field(st.booleans()),
     "current_period_end": field(st.one_of(st.none(), period_ends)),
-    "items": field(st.fixed_dictionaries({"data": field(st.lists(some_left_out({"current_period_end": field(period_ends)}),
-                                                                 max_size=2))})),
+    "items": field(st.fixed_dictionaries({
+        "data": field(st.lists(some_left_out({"current_period_end": field(period_ends)}), max_size=2)),
+    })),
 })
 events = some_left_out({
     "id": field(st.text(alphabet="abcdef0123456789", min_size=1, max_size=12).map(lambda s: f"evt_{s}")),

@@ -89,6 +89,7 @@ def victim_params(world, side: str) -> dict[str, list]:
             "import_id": [world.meg["garage_import"]],
             "token": [unsubscribe_token(world, "meg", "gerant@garage-leroy.fr", "payment_outcome")],
             "key": [MAILDIR_KEY],
+            "fmt": ["csv"],
         }
     return {
         "invoice_id": [world.libeo["garage_direct_invoice"], world.libeo["garage_invoice"]],
@@ -98,6 +99,7 @@ def victim_params(world, side: str) -> dict[str, list]:
         "token": [unsubscribe_token(world, "libeo", world.libeo["garage_email"], "payment_debited")],
         "key": [MAILDIR_KEY],
         "anomaly_id": [world.libeo["garage_anomaly"]],
+        "fmt": ["csv"],
     }
 
 

@@ -75,7 +75,8 @@ def libeo_invoice_ids(apps, name):
     with apps.meg.app_context():
         return list(db.session.scalars(
             select(SupplierInvoice.id).join(Company).where(
-                Company.name == name, SupplierInvoice.payment_mode == PaymentMode.LIBEO, SupplierInvoice.paid_at.is_(None)
+                Company.name == name, SupplierInvoice.payment_mode == PaymentMode.LIBEO,
+                SupplierInvoice.paid_at.is_(None)
             ).order_by(SupplierInvoice.id)
         ))
 
@@ -116,7 +117,8 @@ def oauth_client_flow(url, apps, meg, libeo_key, secrets):
     client_id, client_secret = register_client(apps.meg)
     authorize, verifier = consent_url(client_id)
     assert meg.get(f"{url}{authorize}").status_code == 200
-    answer = meg.post(f"{url}{authorize}", data={"allow": "1", "company_id": company_id(apps, "Boulangerie Martin SARL")},
+    answer = meg.post(f"{url}{authorize}",
+                      data={"allow": "1", "company_id": company_id(apps, "Boulangerie Martin SARL")},
                       allow_redirects=False)
     location = answer.headers["Location"]
     assert location.startswith(CLIENT_REDIRECT)

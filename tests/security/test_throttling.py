@@ -217,7 +217,8 @@ def test_limits_are_counted_in_redis_when_configured(make_apps, tmp_path, worker
     connection = redis_or_skip()
     # An address of this run only: concurrent runs on the same Redis count apart.
     address = f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
-    config = {"RATELIMIT_STORAGE_URI": REDIS_URL, "LOGIN_LIMIT_PER_ADDRESS": "4 per minute", "LOGIN_LIMIT_PER_ACCOUNT": ""}
+    config = {"RATELIMIT_STORAGE_URI": REDIS_URL, "LOGIN_LIMIT_PER_ADDRESS": "4 per minute",
+              "LOGIN_LIMIT_PER_ACCOUNT": ""}
 
     def attempt(client, side, password="faux"):
         return client.post(f"/{side}/connexion", data={"email": "admin@boulangerie-martin.fr", "password": password},
@@ -248,7 +249,8 @@ def test_limits_are_counted_in_redis_when_configured(make_apps, tmp_path, worker
 
 
 def test_an_unreachable_limit_store_degrades_to_memory_without_errors(make_apps):
-    apps = build(make_apps, meg={"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0", "LOGIN_LIMIT_PER_ACCOUNT": "3 per minute"})
+    apps = build(make_apps, meg={"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0",
+                                 "LOGIN_LIMIT_PER_ACCOUNT": "3 per minute"})
     client = apps.root.test_client()
     statuses = [meg_login(client, password=f"faux-{n}").status_code for n in range(5)]
     assert statuses == [200] * 3 + [429] * 2

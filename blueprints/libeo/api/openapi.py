@@ -37,7 +37,8 @@ SUPPLIER = {
             "minLength": 15,
             "maxLength": 34,
             "pattern": "^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$",
-            "x-error": "Cet IBAN n'est pas valide : lettres majuscules et chiffres, sans espace (par exemple FR7630006000011234567890189).",
+            "x-error": "Cet IBAN n'est pas valide : lettres majuscules et chiffres, sans espace (par exemple "
+            "FR7630006000011234567890189).",
             "description": "IBAN du fournisseur, compact, en majuscules ; sa clé est vérifiée, et son pays doit être "
                            "de la zone SEPA.",
         },
@@ -198,7 +199,8 @@ ACCOUNT = {
                "a un autre flux d'événements."},
         "name": {"type": "string"},
         "siret": {"type": ["string", "null"], "pattern": "^[0-9]{14}$",
-                  "description": "null : le SIRET a été repris par le compte vérifié de l'entreprise (« SIRET à confirmer »)."},
+                  "description": "null : le SIRET a été repris par le compte vérifié de l'entreprise (« SIRET à "
+                  "confirmer »)."},
         "plan": {"type": "string", "enum": ["gratuit", "partnerships"]},
         "plan_label": {"type": "string", "enum": ["Gratuit", "Partnerships"]},
         "payments_this_month": {"type": "integer", "minimum": 0},
@@ -208,6 +210,11 @@ ACCOUNT = {
             "type": "boolean",
             "description": "Compte « vérifié » : MEG a confirmé qu'un administrateur « Achats » de l'entreprise du "
             "SIRET l'a relié, ou le support l'a vérifié. Les virements d'un compte non vérifié ne sont pas exécutés.",
+        },
+        "waiting_for": {
+            "type": ["string", "null"],
+            "description": "Ce qui empêche Libeo d'exécuter les virements du compte (compte non vérifié, pas d'IBAN "
+            "à débiter), avec l'action qui le lève ; null quand rien ne l'empêche.",
         },
     },
 }
@@ -289,7 +296,8 @@ PAYMENT = {
         },
         "status_label": {
             "type": "string",
-            "description": "Le statut tel que Libeo l'affiche : « À approuver », « Programmé le 04/01/2027 », « Fichier prêt "
+            "description": "Le statut tel que Libeo l'affiche : « À approuver », « Programmé le 04/01/2027 », "
+            "« Fichier prêt "
             "— à transmettre à votre banque », « Transmis à la banque le 04/01/2027 », « Accepté par la banque le "
             "05/01/2027 (ACSP) », « Débité le 05/01/2027 », « Rejeté : compte du bénéficiaire clôturé (AC04) », "
             "« Annulé ».",
@@ -450,6 +458,7 @@ def _errors(*statuses: int) -> dict:
         422: "Donnée refusée (type, longueur, IBAN, montant, date, champ inconnu…) ; field nomme le champ. "
         "Ou clé d'idempotence déjà utilisée pour une autre requête.",
         429: "Trop de requêtes.",
+        503: "MEG, qui doit confirmer sa signature, ne répond pas (meg_unreachable) : réessayez plus tard.",
     }
     return {str(status): _json("Error", descriptions[status]) for status in statuses}
 
@@ -501,7 +510,8 @@ def openapi_document(server_url: str) -> dict:
                     "summary": "MEG se porte garant du compte de la clé : il devient « vérifié par MEG ».",
                     "requestBody": {"required": True, "content": {"application/json": {
                         "schema": {"$ref": "#/components/schemas/VouchInput"}}}},
-                    "responses": {"200": _json("Account", "Le compte, vérifié."), **_errors(401, 403, 422, 429)},
+                    "responses": {"200": _json("Account", "Le compte, vérifié."),
+                                  **_errors(400, 401, 403, 422, 429, 503)},
                 }
             },
             "/key": {
@@ -697,7 +707,8 @@ def openapi_document(server_url: str) -> dict:
             "/events": {
                 "get": {
                     "operationId": "listEvents",
-                    "summary": "Les événements du compte (changements d'état des paiements), du plus ancien au plus récent.",
+                    "summary": "Les événements du compte (changements d'état des paiements), du plus ancien au plus "
+                    "récent.",
                     "description": (
                         "Chaque changement d'état d'un paiement (création, remise à la banque, paiement, rejet, "
                         "annulation) ajoute un événement payment.updated portant le paiement après le changement. "

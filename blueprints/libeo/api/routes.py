@@ -170,7 +170,8 @@ def _reject_constant(name: str):
 def json_body():
     """The request's JSON, every text in it through the door (strict, NFC) before any check reads it."""
     if not request.is_json:
-        raise ApiError(400, "invalid_json", "Le corps de la requête doit être du JSON (Content-Type: application/json).")
+        raise ApiError(400, "invalid_json",
+                       "Le corps de la requête doit être du JSON (Content-Type: application/json).")
     try:
         parsed = json.loads(request.get_data(), parse_constant=_reject_constant)
     except (ValueError, RecursionError):
@@ -196,6 +197,8 @@ def account_json(account, quota: PaymentQuota) -> dict:
         "payment_limit": quota.limit,
         "accountant_email": account.accountant_email,
         "verified": account.is_verified,
+        # Why Libeo would not execute the account's transfers now (and what lifts it); null when it would.
+        "waiting_for": account.execution_blocker,
     }
 
 
@@ -316,12 +319,16 @@ def pay(external_id: str):
     return response
 
 
-def _pay_once(account: Account, external_id: str, key: str, body: dict, path: str) -> tuple[int, dict, bool]:
+def _pay_once(account: Account, external_id: str, key: str, body: dict, path: str, *,
+              claim_alone: bool = True) -> tuple[int, dict, bool]:
     """One payment request, checked (schema): (status, answer, replayed), or the refusal raised.
 
     ``path`` is the single request's, also for an item of a batch: the key's fingerprint is the same
     either way, so a request sent in a batch may be replayed alone (MEG's sync pass does) and the
-    reverse, and get the first answer.
+    reverse, and get the first answer. ``claim_alone``: the claim is committed before the work, so
+    that a concurrent duplicate is told at once that the key is in use (409); a batch's item keeps
+    it in the work's transaction instead (one commit per item: a duplicate waits for the item's
+    commit, then gets its answer, or claims the key if the item was refused).
     """
     if body.get("invoice") is not None:
         _checked_external_id(external_id)
@@ -331,10 +338,11 @@ def _pay_once(account: Account, external_id: str, key: str, body: dict, path: st
         monitoring.idempotency_replays().inc()
         status, answer = claim.answer
         return status, answer, True
-    # Committed alone, so that a concurrent duplicate sees the claim at once
-    # (the account stays as loaded: nothing else changes it meanwhile).
-    with keep_loaded(db):
-        db.session.commit()
+    if claim_alone:
+        # Committed alone, so that a concurrent duplicate sees the claim at once
+        # (the account stays as loaded: nothing else changes it meanwhile).
+        with keep_loaded(db):
+            db.session.commit()
     initiated_by = body["initiated_by"]
     initiator = Initiator(initiated_by["email"], InitiatorRole(initiated_by["role"]), Channel.MEG)
     execution_date = _iso_date(body.get("execution_date"))
@@ -358,9 +366,10 @@ def _pay_once(account: Account, external_id: str, key: str, body: dict, path: st
         complete(claim, 201, answer)
         db.session.commit()
     except BaseException:
-        db.session.rollback()
-        release(claim)
-        db.session.commit()
+        db.session.rollback()  # the claim too, when it was not committed alone
+        if claim_alone:
+            release(claim)
+            db.session.commit()
         raise
     return 201, answer, False
 
@@ -385,7 +394,8 @@ def pay_batch():
         try:
             item = _batch_item(item, index)
             status, answer, replayed = _pay_once(account, item["external_id"], item["idempotency_key"],
-                                                 item["payment"], f"{prefix}/invoices/{item['external_id']}/payments")
+                                                 item["payment"], f"{prefix}/invoices/{item['external_id']}/payments",
+                                                 claim_alone=False)
             results.append({**result, "status": status, "replayed": replayed, "payment": answer})
         except LibeoError as error:
             status, answer = domain_error_body(error)

@@ -45,7 +45,8 @@ def _is_type(name: str, value) -> bool:
     if name == "integer":
         if isinstance(value, bool):
             return False
-        return isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) < _MAX_SAFE_FLOAT)
+        return isinstance(value, int) or (isinstance(value, float) and value.is_integer()
+                                          and abs(value) < _MAX_SAFE_FLOAT)
     if name == "boolean":
         return isinstance(value, bool)
     if name == "null":

@@ -74,6 +74,8 @@ def refuse(payment_id: int):
         flash(error.message, "error")
     else:
         db.session.commit()
-        flash(f"Paiement de la facture {number} à {supplier} refusé : il est annulé, la facture est de nouveau à payer.",
-              "success")
+        flash(
+            f"Paiement de la facture {number} à {supplier} refusé : il est annulé, la facture est de nouveau à payer.",
+            "success",
+        )
     return redirect(_back(payment_id))

@@ -1,7 +1,8 @@
 from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
-from core.forms import BankNameField, Form
+from core.forms import BankNameField, Form, normalized
+from core.validators import normalize_iban
 from core.views import show_domain_errors
 from models.libeo.accounts.services import signup_problems
 
@@ -14,6 +15,10 @@ def terms_field() -> BooleanField:
     )
 
 
+def _optional_iban(value: str | None) -> str | None:
+    return normalize_iban(value) if (value or "").strip() else None
+
+
 class SignupForm(Form):
     email = EmailField("Adresse e-mail", validators=[DataRequired("Saisissez votre adresse e-mail."), Length(max=254)])
     password = PasswordField(
@@ -24,6 +29,8 @@ class SignupForm(Form):
                                  validators=[DataRequired("Saisissez le nom de l'entreprise.")])
     siret = StringField("SIRET", validators=[DataRequired("Saisissez le SIRET de l'entreprise.")])
     full_name = StringField("Votre nom (facultatif)")
+    # The account Libeo debits: asked now so that the first payment can leave; may be given later.
+    debtor_iban = StringField("IBAN du compte à débiter (facultatif)", validators=[normalized(_optional_iban)])
     terms = terms_field()
     submit = SubmitField("Créer mon compte")
 

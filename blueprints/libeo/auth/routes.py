@@ -8,6 +8,7 @@ from core.security import safe_next_url
 from core.throttle import client_address, configured, signed_in_user, submitted_account
 from core.views import log_out, password_change_page, show_domain_error
 from models.libeo import db
+from models.libeo.accounts.models import NO_DEBTOR_IBAN
 from models.libeo.accounts.services import authenticate_user, create_account
 from models.libeo.errors import LibeoError
 
@@ -31,7 +32,8 @@ def signup():
     if form.is_submitted() and every_signup_problem_shown(form, form.siret.data):
         try:
             account = create_account(
-                form.company_name.data, form.siret.data, form.email.data, form.password.data, full_name=form.full_name.data
+                form.company_name.data, form.siret.data, form.email.data, form.password.data,
+                full_name=form.full_name.data, debtor_iban=form.debtor_iban.data,
             )
         except LibeoError as error:
             db.session.rollback()
@@ -40,6 +42,8 @@ def signup():
             db.session.commit()
             _start_session(account.users[0])
             flash(f"Bienvenue ! Le compte Libeo {of(account.name)} est créé (formule Gratuit).", "success")
+            if not account.has_debtor_iban:
+                flash(NO_DEBTOR_IBAN, "warning")
             return redirect(url_for("invoices.list_invoices"))
     return render_template("libeo/auth/signup.html", form=form)
 

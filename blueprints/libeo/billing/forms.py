@@ -6,7 +6,8 @@ from core.forms import Form
 
 class SubscribeForm(Form):
     # The id of the SetupIntent Stripe.js has just confirmed.
-    setup_intent = HiddenField(validators=[DataRequired("Saisissez votre carte bancaire, puis validez."), Length(max=255)])
+    setup_intent = HiddenField(validators=[DataRequired("Saisissez votre carte bancaire, puis validez."),
+                                           Length(max=255)])
 
 
 class ChangeForm(Form):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_wtf.file import FileField
 from wtforms import DateField, StringField, SubmitField
 from wtforms.validators import DataRequired, ValidationError
 
@@ -17,6 +18,7 @@ class InvoiceForm(Form):
     issue_date = DateField("Date de facture", validators=[DataRequired("Saisissez une date valide.")])
     due_date = DateField("Échéance", validators=[DataRequired("Saisissez une date valide.")])
     amount = StringField("Montant TTC (€)")
+    document = FileField("Fichier de la facture (PDF, facultatif)")
     submit = SubmitField("Enregistrer")
 
     amount_cents: int | None = None

@@ -6,17 +6,24 @@ from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from core.calendar import late_payment_warning
 from core.dates import date_fr
+from core.files import MAX_DOCUMENT_BYTES
 from core.listing import EXPORT_FORMATS, cents_value, export_response, parse_list_args, streamed_rows, tidy_redirect
 from core.paging import paginate
 from core.throttle import configured, signed_in_user
 from core.validators import mask_iban
-from core.views import page_number, pdf_response, show_domain_error
+from core.views import accepts_upload, page_number, pdf_response, show_domain_error
 from models.libeo import Channel, InitiatorRole, PaymentStatus, db
 from models.libeo.errors import InvalidData, LibeoError, QuotaExceeded
-from models.libeo.invoices.documents import document_file_name, invoice_document
+from models.libeo.invoices.documents import (
+    document_file_name,
+    invoice_document,
+    store_invoice_document,
+    too_large_message,
+)
 from models.libeo.invoices.lists import INVOICES, invoice_list, invoice_tab_counts
 from models.libeo.invoices.services import (
     account_invoice,
@@ -46,6 +53,7 @@ bp = Blueprint("invoices", __name__)
 
 PER_PAGE = 25
 FORM_FIELDS = {"amount_cents": "amount"}
+TOO_LARGE_FILE = too_large_message()
 
 
 @bp.before_request
@@ -94,7 +102,9 @@ def export_invoices(fmt: str):
 
 
 @bp.route("/nouvelle", methods=["GET", "POST"])
+@accepts_upload(MAX_DOCUMENT_BYTES)
 def new_invoice():
+    """« Nouvelle facture », with its PDF if the person gives it (kept and shown on the invoice's page)."""
     form = InvoiceForm()
     if form.validate_on_submit():
         try:
@@ -108,6 +118,8 @@ def new_invoice():
                 amount_cents=form.amount_cents,
             )
             invoice = create_libeo_invoice(current_account(), data)
+            if form.document.data:
+                store_invoice_document(invoice, form.document.data.read(MAX_DOCUMENT_BYTES + 1))
         except LibeoError as error:
             db.session.rollback()
             show_domain_error(form, error, FORM_FIELDS)
@@ -116,6 +128,14 @@ def new_invoice():
             flash(f"La facture {invoice.number} est enregistrée.", "success")
             return redirect(url_for("invoices.invoice", invoice_id=invoice.id))
     return render_template("libeo/invoices/form.html", form=form)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(error):
+    """A file above the limit: the form says so (nothing is kept), rather than a bare error."""
+    form = InvoiceForm(formdata=None)
+    form.document.errors = [TOO_LARGE_FILE]
+    return render_template("libeo/invoices/form.html", form=form), 413
 
 
 def _render_invoice(invoice, form: PayForm, status: int = 200):

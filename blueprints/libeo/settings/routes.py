@@ -1,4 +1,5 @@
-"""« Configuration »: tabs « Entreprise », « Utilisateurs », « Expert-comptable », « Approbations », « Intégrations »."""
+"""« Configuration »: tabs « Entreprise », « Utilisateurs », « Expert-comptable », « Approbations »,
+« Intégrations »."""
 
 from __future__ import annotations
 

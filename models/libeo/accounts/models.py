@@ -72,6 +72,10 @@ class Plan(enum.Enum):
         return cls[code.strip().upper()]
 
 
+NO_DEBTOR_IBAN = ("Aucun IBAN du compte à débiter : vos paiements restent « Programmé » et ne sont pas exécutés. "
+                  "Renseignez l'IBAN de l'entreprise dans Libeo, « Configuration » → « Entreprise ».")
+
+
 class Account(Model):
     """A company using Libeo; the SIRET identifies it."""
 
@@ -161,10 +165,11 @@ class Account(Model):
             return (
                 "Compte non vérifié : vos paiements restent « Programmé » et ne sont pas exécutés tant que la "
                 "propriété du SIRET n'est pas confirmée. Un administrateur « Achats » de l'entreprise dans MEG "
-                "la confirme avec « Me connecter avec MEG », ou contactez le support de Libeo."
+                "la confirme en enregistrant la clé Libeo dans « Options » ou avec « Me connecter avec MEG », ou "
+                "contactez le support de Libeo."
             )
         if not self.has_debtor_iban:
-            return "Aucun IBAN renseigné : vos paiements restent « Programmé » et ne sont pas exécutés."
+            return NO_DEBTOR_IBAN
         return None
 
     def is_accountant(self, email: str) -> bool:

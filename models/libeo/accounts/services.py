@@ -83,10 +83,12 @@ def create_account(
     password: str | None,
     full_name: str = "",
     plan: Plan = Plan.GRATUIT,
+    debtor_iban: str | None = None,
 ) -> Account:
     """A new company account and its one user.
 
     ``password`` may be None for a user who will only sign in through MEG.
+    ``debtor_iban`` (checked, compact): the company's account to debit, journaled; None to give it later.
     A SIRET or e-mail already known is refused (code ``siret_taken`` /
     ``email_taken``): an existing account is never taken over.
     """
@@ -114,6 +116,8 @@ def create_account(
         raise
     journal(account.id, "account.created",
             f"Compte créé pour {name} (SIRET {format_siret(siret)}), formule {plan.label}, par {email}.", email)
+    if debtor_iban:
+        apply_debtor_iban(account, debtor_iban, None, email)
     return account
 
 
@@ -265,7 +269,8 @@ def set_approval_rules(account: Account, threshold_cents: int | None, accountant
     changes = []
     if threshold_cents != account.approval_threshold_cents:
         changes.append(
-            f"au-delà de {format_amount(threshold_cents)}, un paiement doit être approuvé" if threshold_cents is not None
+            f"au-delà de {format_amount(threshold_cents)}, un paiement doit être approuvé"
+            if threshold_cents is not None
             else "plus de montant au-delà duquel approuver"
         )
     if accountant_payments != account.approve_accountant_payments:

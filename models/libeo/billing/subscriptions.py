@@ -193,7 +193,8 @@ def subscribe(account: Account, setup_intent_id: str, client: stripe.StripeClien
     with stripe_errors():
         intent = _retrieve_setup_intent(client, setup_intent_id)
         if intent is None or intent.customer != customer:
-            raise InvalidData("Cette carte n'a pas été enregistrée pour votre compte : saisissez-la à nouveau.", "setup_intent")
+            raise InvalidData("Cette carte n'a pas été enregistrée pour votre compte : saisissez-la à nouveau.",
+                              "setup_intent")
         if intent.status != "succeeded":
             raise BillingError(DECLINED, code="card_declined")
         payment_method = client.v1.payment_methods.retrieve(intent.payment_method)

@@ -303,8 +303,9 @@ def mark_debited(account: Account, payment: Payment, by_email: str, debit_date: 
     if not moved:
         db.session.rollback()
         current = db.session.get(Payment, payment.id)
+        state = current.status_label if current is not None else "introuvable"
         raise Conflict(
-            f"Ce paiement n'est plus en attente de la banque ({current.status_label}) : il n'a pas été modifié.",
+            f"Ce paiement n'est plus en attente de la banque ({state}) : il n'a pas été modifié.",
             code="payment_not_at_bank",
         )
     after_settlement(account.id, moved, [])
@@ -405,6 +406,8 @@ def _choose(account: Account, anomaly: BankAnomaly, payment_id: int | None, acto
 
 def _apply_reported(account: Account, anomaly: BankAnomaly, actor: str) -> str:
     payment = anomaly.payment
+    if payment is None:
+        raise Conflict("Cette anomalie ne concerne aucun paiement : rien à appliquer.", code="payment_changed")
     month = {quota_month(payment.created_at)}
     hold_months(account.id, month)
     if anomaly.reported_status == "failed" and payment.status is PaymentStatus.PAID:

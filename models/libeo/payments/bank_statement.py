@@ -33,7 +33,7 @@ from models.libeo.payments.bank_status import (
 
 SCHEMAS = Path(__file__).parent / "schemas"
 # The official ISO 20022 schemas (see schemas/README.md).
-KINDS: dict[str, tuple[str, Path, str, str]] = {
+KINDS: dict[str, tuple[Kind, Path, str, str]] = {
     # namespace: (kind, XSD, root element, statement element)
     "urn:iso:std:iso:20022:tech:xsd:camt.053.001.02": (
         "camt.053", SCHEMAS / "camt.053.001.02.xsd", "BkToCstmrStmt", "Stmt"),

@@ -182,6 +182,11 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _account_name(account_id: int) -> str:
+    account = db.session.get(Account, account_id)
+    return account.name if account is not None else ""
+
+
 def _claim(result: ImportResult, account_id: int, kind: str, message_id: str, batch_id: int | None,
            created_at: datetime | None, imported_by: str) -> BankStatusImport | None:
     """Records the import, once per file; None (and when it was) if it was imported already."""
@@ -197,6 +202,8 @@ def _claim(result: ImportResult, account_id: int, kind: str, message_id: str, ba
         except IntegrityError:
             db.session.rollback()
             earlier = _earlier_import(account_id, kind, message_id)
+            if earlier is None:  # the other import was rolled back: this one's turn again
+                return _claim(result, account_id, kind, message_id, batch_id, created_at, imported_by)
     result.already_imported_at = earlier.imported_at
     return None
 
@@ -222,7 +229,7 @@ def _finish(result: ImportResult, record: BankStatusImport, applied: Applied, an
 
 def _import_status_report(report: StatusReport, imported_by: str, account: Account | None) -> ImportResult:
     batch = _answered_batch(report, account)
-    name = db.session.get(Account, batch.account_id).name
+    name = _account_name(batch.account_id)
     result = ImportResult(batch.account_id, name, "pain.002", report.message_id, batch.reference)
     record = _claim(result, batch.account_id, "pain.002", report.message_id, batch.id, report.created_at,
                     imported_by)
@@ -272,7 +279,7 @@ def _answered_batch(report: StatusReport, account: Account | None) -> SepaBatch:
 def _import_statement(statement: BankStatement, imported_by: str, account: Account | None) -> ImportResult:
     _check_currency(statement)
     account_id = _statement_account(statement, account)
-    name = db.session.get(Account, account_id).name
+    name = _account_name(account_id)
     result = ImportResult(account_id, name, statement.kind, statement.message_id)
     record = _claim(result, account_id, statement.kind, statement.message_id, None, statement.created_at,
                     imported_by)
@@ -303,8 +310,9 @@ def _check_currency(statement: BankStatement) -> None:
 
 def _statement_account(statement: BankStatement, account: Account | None) -> int:
     """The Libeo account whose bank account the statement is; InvalidData otherwise."""
-    ibans = {report.iban for report in statement.accounts}
-    if None in ibans or not ibans:
+    found_ibans = {report.iban for report in statement.accounts}
+    ibans = {iban for iban in found_ibans if iban is not None}
+    if None in found_ibans or not ibans:
         raise InvalidData("Ce relevé ne donne pas l'IBAN du compte : Libeo ne peut pas savoir de quel compte il est. "
                           "Rien n'a été modifié.", "file", code="unknown_bank_account")
     owners: dict[str, set[int]] = {iban: _accounts_debiting(iban) for iban in ibans}
@@ -358,8 +366,8 @@ class _Matcher:
     # A debit: by EndToEndId, else the file booked as one, else amount, date and IBAN.
 
     def _debited(self, entry: StatementEntry, day: date | None) -> None:
-        own = [(d, self._payment(d.end_to_end_id)) for d in entry.details if d.end_to_end_id]
-        own = [(d, p) for d, p in own if p is not None]
+        own = [(d, p) for d in entry.details if d.end_to_end_id
+               for p in (self._payment(d.end_to_end_id),) if p is not None]
         if own:
             for detail, payment in own:
                 amount = detail.amount_cents if detail.amount_cents is not None else (

@@ -99,7 +99,8 @@ def claim_key(account: Account, key: str, request_hash: str) -> Claim:
     )
     if existing is None:
         # The first request failed and released the key in between: try again.
-        raise Conflict("Une requête avec cette clé d'idempotence vient d'échouer : réessayez.", code="idempotency_in_progress")
+        raise Conflict("Une requête avec cette clé d'idempotence vient d'échouer : réessayez.",
+                       code="idempotency_in_progress")
     if existing.request_hash != request_hash:
         raise InvalidData(
             "Cette clé d'idempotence a déjà servi pour une autre requête : utilisez une nouvelle clé.",

@@ -251,6 +251,7 @@ class PaymentAttempt(Model):
         if not written:
             db.session.expire(self)
             return False
+        values["payee_iban"] = info.payee_iban or self.payee_iban  # as the UPDATE kept it
         for name, value in values.items():
             set_committed_value(self, name, value)
         return True
@@ -280,7 +281,9 @@ _RECORD = (
     update(PaymentAttempt)
     .where(PaymentAttempt.id == bindparam("attempt_id"),
            or_(PaymentAttempt.libeo_version.is_(None), PaymentAttempt.libeo_version < bindparam("incoming")))
-    .values({name: bindparam(f"new_{name}") for name in _RECORDED_COLUMNS})
+    .values({**{name: bindparam(f"new_{name}") for name in _RECORDED_COLUMNS},
+             # Libeo's payee IBAN, unless this Libeo does not say it.
+             "payee_iban": func.coalesce(bindparam("new_payee_iban"), PaymentAttempt.payee_iban)})
     .execution_options(synchronize_session=False)
 )
 _REFUSE = (
@@ -383,7 +386,8 @@ def payment_refusal(user: User, company: Company, connection: LibeoConnection | 
     payer = payer_for(user, company)
     if payer is None:
         return "Vous n'avez pas accès au règlement des factures de cette entreprise."
-    if payer.role == "accountant" and connection is not None and (connection.accountant_email or "") != user.email.lower():
+    if (payer.role == "accountant" and connection is not None
+            and (connection.accountant_email or "") != user.email.lower()):
         return "Pour payer, l'entreprise doit vous ajouter comme expert-comptable dans son compte Libeo."
     return connection_refusal(connection)
 

@@ -1,4 +1,5 @@
-"""The one module through which MEG talks to Libeo's REST API v1 (described by its OpenAPI document, ``/api/v1/openapi.json``).
+"""The one module through which MEG talks to Libeo's REST API v1 (described by its OpenAPI document,
+``/api/v1/openapi.json``).
 
 HTTP with timeouts; retries of network failures and of Libeo's « still
 running » answers with the same Idempotency-Key; typed results; every refusal
@@ -29,7 +30,10 @@ from flask import current_app
 
 from core.http import kept_http_session
 
-UNREACHABLE = "Libeo est injoignable pour le moment : la demande n'a pas pu lui être envoyée. Réessayez dans quelques instants."
+UNREACHABLE = (
+    "Libeo est injoignable pour le moment : la demande n'a pas pu lui être envoyée. "
+    "Réessayez dans quelques instants."
+)
 UNHEARD = "Libeo n'a pas répondu à temps."
 RETRYABLE_STATUS = {502, 503, 504}
 BATCH_SECONDS_PER_ITEM = 0.1
@@ -90,6 +94,8 @@ class LibeoAccount:
     plan_label: str | None = None
     # Libeo's id of the account: a key of another account reads another events feed.
     id: str | None = None
+    # What keeps Libeo from executing the account's transfers, in Libeo's words; None when nothing does.
+    waiting_for: str | None = None
 
     @classmethod
     def from_json(cls, data: dict) -> LibeoAccount:
@@ -103,6 +109,7 @@ class LibeoAccount:
             verified=data["verified"] if isinstance(data.get("verified"), bool) else None,
             plan_label=str(data.get("plan_label") or data["plan"])[:40],
             id=str(data["id"]) if isinstance(data.get("id"), (int, str)) else None,
+            waiting_for=str(data["waiting_for"])[:300] if isinstance(data.get("waiting_for"), str) else None,
         )
 
 
@@ -150,7 +157,9 @@ class LibeoPaymentInfo:
             cancel_reason=_text(data.get("cancel_reason")),
             hold_reasons=tuple(str(reason) for reason in data.get("hold_reasons") or ()),
             invoice_external_id=str(data.get("invoice_external_id") or ""),
-            hold_details=tuple(detail[:500] for detail in data.get("hold_details") or () if isinstance(detail, str))[:10],
+            hold_details=tuple(
+                detail[:500] for detail in data.get("hold_details") or () if isinstance(detail, str)
+            )[:10],
             transmitted_at=_moment(data.get("transmitted_at")),
             accepted_at=_moment(data.get("accepted_at")),
             bank_status=_text(data.get("bank_status"), 4),
@@ -302,7 +311,8 @@ class LibeoClient:
                 continue
             if response.status_code == 204:
                 return {}
-            if response.ok and accept != "application/json" and response.headers.get("Content-Type", "").startswith(accept):
+            if (response.ok and accept != "application/json"
+                    and response.headers.get("Content-Type", "").startswith(accept)):
                 return response.content
             body = _json(response)
             if response.ok and body is not None and accept == "application/json":

@@ -100,6 +100,9 @@ class LibeoConnection(Model):
     account_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Whether Libeo says the account is « vérifié » (its transfers are executed); None: not said.
     account_verified: Mapped[bool | None] = mapped_column(Boolean)
+    # What keeps Libeo from executing the account's transfers (not verified, no IBAN to debit), in
+    # Libeo's words with the action that lifts it, as last read; None when nothing does.
+    account_waiting_for: Mapped[str | None] = mapped_column(String(300))
     # The plan and its monthly quota as Libeo last said (GET /me, the events feed): « Payer » says them first.
     plan_label: Mapped[str | None] = mapped_column(String(40))
     payments_used: Mapped[int | None] = mapped_column(Integer)
@@ -155,9 +158,15 @@ class LibeoConnection(Model):
             self.account_name = account.name
             self.accountant_email = (account.accountant_email or "").lower() or None
             self.account_verified = account.verified
+            self.account_waiting_for = account.waiting_for
             self.plan_label = account.plan_label
             self.payments_used, self.payment_limit = account.payments_this_month, account.payment_limit
             self.quota_month = _month_of(paris_today())
+
+    @property
+    def waiting_short(self) -> str | None:
+        """What keeps Libeo from executing the transfers, in a few words for a list (« Compte non vérifié »)."""
+        return self.account_waiting_for.split(" : ", 1)[0] if self.account_waiting_for else None
 
     @property
     def quota(self) -> PlanQuota | None:

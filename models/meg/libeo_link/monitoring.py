@@ -124,9 +124,9 @@ def snapshot(now: datetime | None = None) -> Snapshot:
     alert = None
     if lagging:
         lagging.sort(reverse=True)
-        names = _names([name for _, name in lagging[:SHOWN_COMPANIES]], len(lagging))
+        shown = _names([name for _, name in lagging[:SHOWN_COMPANIES]], len(lagging))
         alert = (f"Les événements Libeo de {len(lagging)} entreprise(s) n'ont pas été lus depuis plus de "
-                 f"{age_fr(LAG_ALERT.total_seconds())} ({names}) : Libeo est-il joignable ? "
+                 f"{age_fr(LAG_ALERT.total_seconds())} ({shown}) : Libeo est-il joignable ? "
                  "La synchronisation tourne-t-elle ?")
     shot.show("Retard de lecture des événements Libeo",
               f"{age_fr(worst[0])} au plus (« {worst[1]} »)" if worst else "—", alert)
