@@ -204,7 +204,7 @@ LIST_PARAMS = st.fixed_dictionaries({}, optional={
 def test_no_parameter_shows_another_companys_rows(client, meg_app, filled, params):
     """Whatever the URL says, a list and its export hold the signed-in company's invoices only."""
     garage = {row.id for row in _rows(meg_app, GARAGE)}
-    page = client.get(LIST, query_string=params)
+    page = client.get(LIST, query_string=params, follow_redirects=True)
     assert page.status_code == 200
     assert not garage & set(page_ids(page.get_data(as_text=True), ROW_LINK))
     exported = {int(row["Id"]) for row in read_csv(client.get(f"{EXPORT}.csv", query_string=params))}
