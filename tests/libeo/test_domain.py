@@ -179,7 +179,7 @@ def test_a_payments_words_are_one_function_of_its_state_in_paris_time():
 
     def words(status, **recorded):
         fields = {"execution_date": date(2027, 1, 4), "paid_at": None, "paid_on": None, "failure_reason": None,
-                  "transmitted_at": None, "accepted_at": None, "bank_status": None}
+                  "transmitted_at": None, "accepted_at": None, "bank_status": None, "cancel_reason": None}
         return payment_status_label(SimpleNamespace(status=status, **{**fields, **recorded}))
 
     new_year_in_paris = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)  # 00:30 on 1 January in Paris
