@@ -183,7 +183,7 @@ def test_meg_shows_a_state_it_does_not_know_in_libeos_words(connected, client, m
         attempt.record(LibeoPaymentInfo.from_json({
             "id": attempt.libeo_payment_id, "status": "held_by_bank", "status_label": "Retenu par la banque",
             "amount_cents": 100, "execution_date": date(2027, 1, 4).isoformat(), "invoice_external_id": "x",
-            "paid_on": "pas une date",
+            "paid_on": "pas une date", "version": 99,  # newer than what MEG holds: recorded
         }))
         assert attempt.status is PaymentState.UNKNOWN and attempt.status.holds_invoice
         meg_db.session.commit()
