@@ -218,6 +218,7 @@ class PaymentAttempt(Model):
         """Libeo can still cancel it (scheduled or held), and MEG knows which payment it is."""
         return self.status in CANCELLABLE_STATES and self.libeo_payment_id is not None
 
+    @property
     def unknown_outcome(self) -> str | None:
         """While « Vérification en cours »: why MEG does not know the outcome yet, and what to do (or None)."""
         return self.pending_reason if self.status is PaymentState.REQUESTED else None
