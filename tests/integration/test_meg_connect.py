@@ -160,7 +160,7 @@ def test_payer_creates_the_libeo_account_from_meg_then_pays(apps, meg_app, libeo
     link = payer_links(browser)[0]
     invoice_page = return_to_of(link)
     assert link.startswith(f"{PUBLIC_URL}/libeo/connexion-meg?")
-    assert re.fullmatch(rf"{PUBLIC_URL}/meg/achats/factures/(\d+)\?payer=\1#confirmer", invoice_page)  # back on the panel
+    assert re.fullmatch(rf"{PUBLIC_URL}/meg/achats/factures/(\d+)\?payer=\1#confirmer", invoice_page)
 
     page = browser.get(link)
     assert page.status_code == 200
