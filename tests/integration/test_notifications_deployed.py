@@ -34,7 +34,7 @@ def test_a_payer_refused_after_verification_tells_the_person_who_clicked(faulty,
     engine.dispose()
 
     faulty.flask("meg", "meg", "sync")  # the replay: Libeo refuses it, its own decision
-    shows_everywhere(meg, invoice_id, number, "Refusé : Votre formule Gratuit inclut 5 paiements par mois")
+    shows_everywhere(meg, invoice_id, number, "Non payée — limite de la formule atteinte")
     assert [p["status"] for p in meg_payments(faulty)] == ["REFUSED"]
     sent = faulty.flask("meg", "meg", "notify").stdout
     assert "E-mails envoyés : 1" in sent, sent
