@@ -85,18 +85,7 @@ def _open_attempt(invoice: SupplierInvoice, user: User, payer: Payer,
         if current is not None and current.fraud_refusal and not refusal_seen:
             raise LibeoLinkError(current.fraud_refusal + " Cochez « J'ai vérifié l'IBAN auprès du fournisseur » pour "
                                  "payer de nouveau.", field="refusal_seen")
-        attempt = PaymentAttempt(
-            invoice_id=invoice.id,
-            attempt=(current.attempt + 1) if current else 1,
-            idempotency_key=secrets.token_urlsafe(24),
-            request_body={
-                "initiated_by": {"email": payer.email, "role": payer.role},
-                "execution_date": execution_date.isoformat(),
-                "invoice": invoice_payload(invoice),
-            },
-            execution_date=execution_date,
-            requested_by_id=user.id,
-        )
+        attempt = new_attempt(invoice, current, user, payer, execution_date)
         db.session.add(attempt)
         try:
             db.session.commit()
@@ -287,4 +276,21 @@ def _invoice_of(company: Company, reference: str) -> SupplierInvoice | None:
         return None
     return db.session.scalar(
         select(SupplierInvoice).where(SupplierInvoice.id == int(number), SupplierInvoice.company_id == company.id)
+    )
+
+
+def new_attempt(invoice: SupplierInvoice, current: PaymentAttempt | None, user: User, payer: Payer,
+                execution_date: date) -> PaymentAttempt:
+    """The request a « Payer » records (alone or in a selection): a fresh key and the exact body sent."""
+    return PaymentAttempt(
+        invoice_id=invoice.id,
+        attempt=(current.attempt + 1) if current else 1,
+        idempotency_key=secrets.token_urlsafe(24),
+        request_body={
+            "initiated_by": {"email": payer.email, "role": payer.role},
+            "execution_date": execution_date.isoformat(),
+            "invoice": invoice_payload(invoice),
+        },
+        execution_date=execution_date,
+        requested_by_id=user.id,
     )

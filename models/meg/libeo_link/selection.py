@@ -17,7 +17,6 @@ Transactions of :func:`pay_selection`, in order:
 
 from __future__ import annotations
 
-import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -44,7 +43,6 @@ from models.meg.libeo_link.attempts import (
     PaymentState,
     check_execution_date,
     external_id,
-    invoice_payload,
     latest_payments,
     payer_for,
     payment_refusal,
@@ -58,7 +56,7 @@ from models.meg.libeo_link.client import (
 )
 from models.meg.libeo_link.connection import LibeoConnection, LibeoLinkError, PlanQuota, connection_of
 from models.meg.libeo_link.outbox import supersede_pending_updates
-from models.meg.libeo_link.paying import _adopt, _refuse, pending_reason_for, record_payment
+from models.meg.libeo_link.paying import _adopt, _refuse, new_attempt, pending_reason_for, record_payment
 
 # Libeo's batch takes at most this many; a page of « Règlements » shows 50.
 MAX_SELECTION = 200
@@ -279,23 +277,6 @@ def pay_selection(company: Company, user: User, ids: list[int], dates: dict[int,
     return SelectionOutcome([invoice.id for invoice in invoices])
 
 
-def _new_attempt(invoice: SupplierInvoice, current: PaymentAttempt | None, user: User, payer: Payer,
-                 execution_date: date) -> PaymentAttempt:
-    """The same request one « Payer » records (``paying._open_attempt``)."""
-    return PaymentAttempt(
-        invoice_id=invoice.id,
-        attempt=(current.attempt + 1) if current else 1,
-        idempotency_key=secrets.token_urlsafe(24),
-        request_body={
-            "initiated_by": {"email": payer.email, "role": payer.role},
-            "execution_date": execution_date.isoformat(),
-            "invoice": invoice_payload(invoice),
-        },
-        execution_date=execution_date,
-        requested_by_id=user.id,
-    )
-
-
 def _open_attempts(invoices: list[SupplierInvoice], user: User, payer: Payer,
                    dates: dict[int, date]) -> list[tuple[PaymentAttempt, bool]]:
     """Each payable invoice's attempt, and whether this click created it; one commit for the selection.
@@ -314,7 +295,7 @@ def _open_attempts(invoices: list[SupplierInvoice], user: User, payer: Payer,
                 continue
             if unpayable_reason(invoice, current):
                 continue
-            attempt = _new_attempt(invoice, current, user, payer, dates[invoice.id])
+            attempt = new_attempt(invoice, current, user, payer, dates[invoice.id])
             db.session.add(attempt)
             opened.append((attempt, True))
         try:
