@@ -113,7 +113,26 @@ def test_an_xml_of_countless_elements_under_10_mb_is_refused_before_its_tree_is_
 
 
 def test_the_upload_reads_its_file_without_taking_the_writers_turn(admin, meg_app, bomb):
-    """Another writer holds SQLite's writers' turn for the whole upload: the refusal still comes at once."""
+    """Another writer holds the writers' turn for the whole upload: the refusal still comes at once.
+
+    On SQLite the turn is the database's single writer lock; on PostgreSQL, another transaction holds
+    the table where an accepted upload would be written, locked against every writer."""
+    with meg_app.app_context():
+        engine = db.engine
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as other:
+            other.exec_driver_sql(f"LOCK TABLE {PendingImport.__tablename__} IN EXCLUSIVE MODE")
+            answers: list = []
+            reader = threading.Thread(target=lambda: answers.append(upload(admin, bomb)), daemon=True)
+            reader.start()
+            # Bounded, not timed: had the upload waited for the lock, it would still be waiting.
+            reader.join(120)
+            waiting = reader.is_alive()
+            other.rollback()
+        reader.join(120)
+        assert not waiting, "the upload waited for another writer before reading its file"
+        assert answers[0].status_code == 422
+        return
     path = sqlite_file(meg_app.config["SQLALCHEMY_DATABASE_URI"])
     other = sqlite3.connect(path, timeout=1, factory=QueuedWriterConnection, isolation_level=None,
                             check_same_thread=False)
