@@ -33,6 +33,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .report import PHASES, render
+from .seed import BACKGROUND_PER_TENANT, selection_pool
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -355,6 +356,15 @@ def copy_databases(args, env: dict[str, str], work: Path) -> dict[str, str]:
     return urls
 
 
+def fitting_pay_requests(asked: int, size: int, concurrency: int) -> int:
+    """The pay rows' requests that the measured companies' share of ``size`` invoices can hold.
+
+    Each measured company holds its pay pool, its selection pool and its background invoices; at
+    1,000 invoices and 4 users, the 500 requests asked do not fit beside the selection's."""
+    room = size // concurrency - selection_pool() - BACKGROUND_PER_TENANT - WARMUP_PAY_REQUESTS
+    return max(1, min(asked, room * concurrency))
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     RESULTS.mkdir(exist_ok=True)
@@ -362,8 +372,13 @@ def main(argv: list[str] | None = None) -> None:
     work = Path(tempfile.mkdtemp(prefix="meg-libeo-bench-"))
     env = environment(args, work)
     runs = []
+    asked_pay_requests = args.pay_requests
     try:
         for size in args.sizes:
+            args.pay_requests = fitting_pay_requests(asked_pay_requests, size, args.concurrency)
+            if args.pay_requests < asked_pay_requests:
+                print(f"[{size:,} invoices per side] the pay rows take {args.pay_requests} requests each: "
+                      f"the measured companies' invoices must fit in {size:,}", file=sys.stderr, flush=True)
             reset_databases(args, env, work)
             load = os.getloadavg()[0]
             started = time.perf_counter()

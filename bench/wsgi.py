@@ -112,6 +112,10 @@ def build(which: str | None = None):
     root = served if hasattr(served, "extensions") else _Served(served)
     for side, flask_app in sides.items():
         _add_hello(flask_app)
+        if os.environ.get("BENCH_OBSERVABILITY") == "off":
+            # The request layer's cost (README « What operations cost the hot pages »): the same
+            # product served without its request ids, counts and log lines.
+            flask_app.wsgi_app = getattr(flask_app.wsgi_app, "wsgi_app", flask_app.wsgi_app)
         db = flask_app.extensions["sqlalchemy"]
         statements, commits, rollbacks = _counters(side)
         with flask_app.app_context():
