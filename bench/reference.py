@@ -42,6 +42,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     String,
+    bindparam,
     create_engine,
     event,
     select,
@@ -120,14 +121,14 @@ def create_list_app(database_url: str | None = None) -> Flask:
     sessions = sessionmaker(_engine(database_url or os.environ["MEG_DATABASE_URL"]))
     statement = (
         select(Invoice).options(joinedload(Invoice.supplier))
-        .where(Invoice.company_id == 0, Invoice.paid_at.is_(None))
+        .where(Invoice.company_id == bindparam("company_id"), Invoice.paid_at.is_(None))
         .order_by(Invoice.due_date, Invoice.id).limit(50)
     )
 
     @app.route("/ref/reglements/<int:company_id>")
     def settlements(company_id: int):
         with sessions() as session:
-            invoices = session.scalars(statement.where(Invoice.company_id == company_id)).all()
+            invoices = session.scalars(statement, {"company_id": company_id}).all()
             return render_template_string(PAGE, invoices=invoices)
 
     return app
