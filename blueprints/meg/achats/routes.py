@@ -13,7 +13,7 @@ from markupsafe import Markup, escape
 from wtforms.fields.choices import SelectChoice
 
 from core.calendar import late_payment_warning
-from core.dates import date_fr, due_flag, paris_today
+from core.dates import DUE_SOON, OVERDUE, date_fr, due_flag, paris_today
 from core.db import reads_first
 from core.french import of
 from core.listing import EXPORT_FORMATS, cents_value, export_response, parse_list_args, streamed_rows, tidy_redirect
@@ -262,7 +262,9 @@ class SettlementRow(NamedTuple):
     paid_to: PaidTo | None  # where a live payment pays, as Libeo holds it
 
 
-_DUE_FLAG = Markup(' <span class="badge {}" data-testid="due-flag">{}</span>')
+# Each flag's badge written once: Markup.format per row was a third of the rows' cost.
+_DUE_FLAGS = {flag: Markup(' <span class="badge {}" data-testid="due-flag">{}</span>').format(flag.badge, flag.label)
+              for flag in (OVERDUE, DUE_SOON)}
 
 
 def _settlement_rows(invoices, libeo) -> list[SettlementRow]:
@@ -275,7 +277,7 @@ def _settlement_rows(invoices, libeo) -> list[SettlementRow]:
         if payment is None or not payment.status.holds_invoice:
             flag = due_flag(invoice.due_date, today)
             if flag is not None:
-                due += _DUE_FLAG.format(flag.badge, flag.label)
+                due = Markup(f"{due}{_DUE_FLAGS[flag]}")
         rows.append(SettlementRow(invoice.id, invoice.number, invoice.supplier.name, due,
                                   invoice.amount_display, invoice.payment_mode.label,
                                   invoice.payment_mode is PaymentMode.LIBEO, payment, action, invoice,
