@@ -319,7 +319,7 @@ def settlements_export(fmt: str):
 
 
 @bp.route("/factures/<int:invoice_id>/payer", methods=["POST"])
-@reads_first  # checks, then writes the attempt and the answer in transactions of their own
+@reads_first  # pay_invoice reads, commits, then writes the attempt and the answer in transactions of their own
 @limiter.limit(configured("PAYMENT_LIMIT"), key_func=signed_in_user)
 def pay(invoice_id: int):
     """« Confirmer le paiement »."""

@@ -2,6 +2,8 @@
 
 Transactions of :func:`pay_invoice`, in order (each committed here, because
 an HTTP call must not hold a database transaction, and SQLite's write lock):
+0. the checks (who asks, the invoice, the date): a read, ended by its commit
+   (``end_reading``), so that they never hold SQLite's writers' turn;
 1. the attempt row (key and body), so that a crash after the call still
    knows which key to replay;
 2. no transaction while Libeo is called;
@@ -104,7 +106,7 @@ def pay_invoice(invoice: SupplierInvoice, user: User, execution_date: date | Non
     connection, payer = check_payable(invoice, user)
     execution_date = check_execution_date(execution_date or default_execution_date(invoice.due_date, paris_today()))
     with keep_loaded(db):
-        end_reading(db)  # the attempt's transaction takes the writers' turn for its own statements only
+        end_reading(db)  # the checks' transaction ends: the attempt's takes the writers' turn for its own statements
         attempt, created = _open_attempt(invoice, user, payer, execution_date, refusal_seen)
         if attempt.status is PaymentState.REQUESTED:  # else already answered (a double click)
             send(connection, attempt, first=created)
