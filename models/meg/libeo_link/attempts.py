@@ -38,7 +38,8 @@ from sqlalchemy.orm import Mapped, contains_eager, joinedload, mapped_column, re
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.banks import bank_name
-from core.calendar import default_execution_date, is_business_day, next_business_day
+from core.calendar import MAX_SCHEDULE_AHEAD, ExecutionDateRefused, default_execution_date, next_business_day
+from core.calendar import check_execution_date as execution_date_rule
 from core.dates import DueFlag, as_utc, date_fr, due_flag, paris_today, utcnow
 from core.money import format_amount
 from core.validators import mask_iban
@@ -55,13 +56,8 @@ from models.meg.libeo_link.connection import (
     connection_of,
 )
 
-MAX_SCHEDULE_AHEAD = timedelta(days=365)
-
-
 # Libeo's error code when the plan's monthly payments are all used.
 QUOTA_EXCEEDED = "quota_exceeded"
-
-WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 
 
 class PaymentState(enum.Enum):
@@ -710,20 +706,11 @@ def payments_keeping_old_iban(supplier_id: int, new_iban: str) -> list[PaymentAt
 
 
 def check_execution_date(day: date, today: date | None = None) -> date:
-    """A day banks execute transfers on, from today to a year ahead; else a French refusal."""
-    today = today or paris_today()
-    if day < today:
-        raise LibeoLinkError(f"La date d'exécution ne peut pas être passée : choisissez le {date_fr(today)} "
-                             "ou un jour suivant.", field="execution_date", suggestion=next_business_day(today))
-    if day > today + MAX_SCHEDULE_AHEAD:
-        raise LibeoLinkError("La date d'exécution doit être dans l'année qui vient.", field="execution_date")
-    if not is_business_day(day):
-        following = next_business_day(day)
-        raise LibeoLinkError(
-            f"Le {WEEKDAYS[day.weekday()]} {date_fr(day)} n'est pas un jour ouvré des banques : choisissez par "
-            f"exemple le {WEEKDAYS[following.weekday()]} {date_fr(following)}.", field="execution_date",
-            suggestion=following)
-    return day
+    """A day banks execute transfers on (``core.calendar``'s rule), or LibeoLinkError proposing another."""
+    try:
+        return execution_date_rule(day, today or paris_today())
+    except ExecutionDateRefused as refused:
+        raise LibeoLinkError(refused.message, field="execution_date", suggestion=refused.suggestion) from None
 
 
 def claim_duration() -> timedelta:
