@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
-from html import unescape
 
 import pytest
 from sqlalchemy import func, select
@@ -22,14 +21,11 @@ from models.meg import db as meg_db
 from models.meg.achats.models import PaymentMode, Supplier
 from models.meg.libeo_link.attempts import PaymentAttempt
 from tests.conftest import MegAuth
+from tests.helpers import page
 
 from .conftest import libeo_back, libeo_down, libeo_payments, meg_libeo_invoices
 
 SELECTION = "/meg/achats/reglements/selection"
-
-
-def page(response) -> str:
-    return unescape(response.get_data(as_text=True))
 
 
 def add_invoices(meg_app, count: int, company_name: str = "Boulangerie Martin SARL") -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from html import unescape
 
 from sqlalchemy import select, update
 
@@ -18,19 +17,9 @@ from core.calendar import next_business_day, previous_business_day
 from core.dates import date_fr, paris_today
 from models.meg import LibeoConnection, PaymentAttempt, SupplierInvoice
 from models.meg import db as meg_db
+from tests.helpers import page, sync
 
 from .conftest import libeo_invoices, libeo_payments, meg_libeo_invoices
-
-
-def page(response) -> str:
-    return unescape(response.get_data(as_text=True))
-
-
-def sync(meg_app):
-    from models.meg.libeo_link.sync import sync_pass
-
-    with meg_app.app_context():
-        return sync_pass()
 
 
 def set_due_date(meg_app, invoice_id: int, due: date) -> None:
