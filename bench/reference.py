@@ -58,6 +58,8 @@ from sqlalchemy.orm import (
     sessionmaker,
 )
 
+from core.db import rowcount
+
 # --- a bare « hello » -------------------------------------------------------------------------------
 
 
@@ -233,7 +235,7 @@ def create_pay_back_app(database_url: str | None = None) -> Flask:
                 update(Quota).where(Quota.account_id == body["account_id"], Quota.used < Quota.limit)
                 .values(used=Quota.used + 1)
             )
-            if slot.rowcount != 1:
+            if rowcount(slot) != 1:
                 session.rollback()
                 return jsonify(error="limite atteinte"), 402
             payment = Payment(account_id=body["account_id"], invoice_id=body["invoice_id"],

@@ -9,11 +9,12 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, cast
 
 from flask import Flask, current_app, g, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import delete, event, select
-from sqlalchemy.engine import CursorResult, make_url
+from sqlalchemy.engine import CursorResult, Result, make_url
 
 from core.files import create_private_file, private_folder
 from core.listing import register_fold
@@ -285,6 +286,15 @@ def purge_in_batches(db: SQLAlchemy, model, condition, *, batch_size: int = 1000
         if count < batch_size:
             break
     return deleted
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The rows an INSERT, UPDATE or DELETE run with ``session.execute`` touched.
+
+    ``Session.execute`` is typed to return a ``Result``; for these statements it is
+    a ``CursorResult``, which counts them.
+    """
+    return cast("CursorResult[Any]", result).rowcount
 
 
 @contextmanager

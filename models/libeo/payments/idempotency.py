@@ -27,7 +27,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.dates import utcnow
-from core.db import purge_in_batches
+from core.db import purge_in_batches, rowcount
 from models.libeo.accounts.models import Account
 from models.libeo.db import db
 from models.libeo.errors import Conflict, InvalidData
@@ -128,7 +128,7 @@ def _take_over_expired(record: IdempotencyRecord, owner: str) -> bool:
         .values(created_at=now, owner=owner)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 def complete(claim: Claim, status: int, body: dict) -> None:

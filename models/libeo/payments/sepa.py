@@ -45,6 +45,7 @@ from sqlalchemy.orm import joinedload
 
 from core.calendar import next_business_day
 from core.dates import PARIS, as_utc, date_fr, paris_today, utcnow
+from core.db import rowcount
 from core.sepa_text import bank_name
 from models.libeo.accounts.models import Account
 from models.libeo.db import db
@@ -177,7 +178,7 @@ def _finish_leftover(batch_id: int, now: datetime | None) -> tuple[BatchResult, 
         .values(status=PREPARING)
         .execution_options(synchronize_session=False)
     )
-    if locked.rowcount != 1:
+    if rowcount(locked) != 1:
         db.session.rollback()
         return None
     batch = db.session.get(SepaBatch, batch_id)

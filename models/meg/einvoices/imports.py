@@ -39,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.dates import as_utc, utcnow
-from core.db import end_reading, keep_loaded
+from core.db import end_reading, keep_loaded, rowcount
 from core.money import format_amount
 from core.names import name_key
 from core.validators import format_iban
@@ -409,7 +409,7 @@ def attach_to_recorded(company: Company, pending: PendingImport) -> SupplierInvo
 def _claim(pending: PendingImport) -> None:
     """The pending file, taken in the write transaction: a second click (another tab) finds it gone."""
     deleted = db.session.execute(delete(PendingImport).where(PendingImport.id == pending.id))
-    if deleted.rowcount != 1:
+    if rowcount(deleted) != 1:
         raise AchatsError("Ce fichier a déjà été enregistré ou abandonné : importez-le de nouveau si besoin.")
 
 

@@ -41,6 +41,7 @@ from core.banks import bank_name
 from core.calendar import MAX_SCHEDULE_AHEAD, ExecutionDateRefused, default_execution_date, next_business_day
 from core.calendar import check_execution_date as execution_date_rule
 from core.dates import DueFlag, as_utc, date_fr, due_flag, paris_today, utcnow
+from core.db import rowcount
 from core.money import format_amount
 from core.validators import mask_iban
 from models.meg.achats.models import PaymentMode, SupplierInvoice
@@ -210,6 +211,13 @@ class PaymentAttempt(Model):
         return self.status in OPEN_STATES
 
     @property
+    def sent_request(self) -> tuple[str, dict]:
+        """The Idempotency-Key and exact body every sending of this attempt carries (« Payer » wrote both)."""
+        if self.idempotency_key is None or self.request_body is None:
+            raise ValueError(f"the attempt {self.id} is no request of MEG's: it has nothing to send")
+        return self.idempotency_key, self.request_body
+
+    @property
     def cancellable(self) -> bool:
         """Libeo can still cancel it (scheduled or held), and MEG knows which payment it is."""
         return self.status in CANCELLABLE_STATES and self.libeo_payment_id is not None
@@ -244,7 +252,8 @@ class PaymentAttempt(Model):
         }
         db.session.flush()
         bound = {f"new_{name}": value for name, value in values.items()}
-        written = db.session.execute(_RECORD, {"attempt_id": self.id, "incoming": info.version or 0, **bound}).rowcount
+        written = rowcount(db.session.execute(_RECORD, {"attempt_id": self.id, "incoming": info.version or 0,
+                                                      **bound}))
         if not written:
             db.session.expire(self)
             return False
@@ -257,9 +266,9 @@ class PaymentAttempt(Model):
         """Libeo refused the request (its decision): written only while MEG knows nothing else of it."""
         db.session.flush()
         values = {"refusal": message[:500], "refusal_code": (code or "")[:40] or None, "updated_at": utcnow()}
-        if not db.session.execute(_REFUSE, {"attempt_id": self.id, "new_refusal": values["refusal"],
-                                            "new_code": values["refusal_code"],
-                                            "at": values["updated_at"]}).rowcount:
+        if not rowcount(db.session.execute(_REFUSE, {"attempt_id": self.id, "new_refusal": values["refusal"],
+                                                     "new_code": values["refusal_code"],
+                                                     "at": values["updated_at"]})):
             db.session.expire(self)
             return False
         for name, value in {**values, "status": PaymentState.REFUSED, "claimed_until": None}.items():
@@ -554,7 +563,8 @@ class LibeoState:
         return self.row(invoice)[1] in ("pay", "refused")
 
     def fraud_refusal(self, invoice: SupplierInvoice) -> str | None:
-        return self.row(invoice)[0].fraud_refusal if self.row(invoice)[1] == "refused" else None
+        payment, offer = self.row(invoice)
+        return payment.fraud_refusal if payment is not None and offer == "refused" else None
 
     def new_iban_needed(self, invoice: SupplierInvoice) -> str | None:
         """Why « Payer » waits for the supplier's new IBAN (the last transfer to this one was rejected for a
@@ -730,13 +740,13 @@ def claim_unheard(now: datetime | None = None, limit: int = 50) -> list[int]:
     ).all()
     claimed = []
     for payment_id in candidates:
-        won = db.session.execute(
+        won = rowcount(db.session.execute(
             update(PaymentAttempt)
             .where(PaymentAttempt.id == payment_id, PaymentAttempt.status == PaymentState.REQUESTED,
                    (PaymentAttempt.claimed_until.is_(None)) | (PaymentAttempt.claimed_until < now))
             .values(claimed_until=now + claim_duration())
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ))
         db.session.commit()
         if won:
             claimed.append(payment_id)

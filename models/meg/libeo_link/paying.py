@@ -68,7 +68,9 @@ def check_payable(invoice: SupplierInvoice, user: User) -> tuple[LibeoConnection
         raise LibeoLinkError(refusal)
     if connection is None:
         raise LibeoLinkError("Cette entreprise n'est pas encore connectée à Libeo.", not_connected=True)
-    return connection, payer_for(user, company)
+    payer = payer_for(user, company)
+    assert payer is not None  # payment_refusal said who may not pay
+    return connection, payer
 
 
 def _open_attempt(invoice: SupplierInvoice, user: User, payer: Payer,
@@ -131,7 +133,7 @@ def send(connection: LibeoConnection, attempt: PaymentAttempt, *, first: bool = 
     no decision of Libeo may forget it (nothing was paid).
     """
     # Read everything, then end the transaction: the HTTP call holds none.
-    client, key, body = connection.client(), attempt.idempotency_key, attempt.request_body
+    client, (key, body) = connection.client(), attempt.sent_request
     reference = external_id(attempt.invoice_id)
     seen = first if seen is None else seen
     db.session.commit()
