@@ -251,8 +251,9 @@ def init_pay_databases(accounts: int) -> None:
     """Creates both pay services' tables (WAL mode) and a quota row per account."""
     front = _engine(os.environ["REF_FRONT_DATABASE_URL"])
     back = _engine(os.environ["REF_BACK_DATABASE_URL"])
-    PayBase.metadata.create_all(front, tables=[PayRequest.__table__])
-    PayBase.metadata.create_all(back, tables=[KeyClaim.__table__, Quota.__table__, Payment.__table__])
+    tables = PayBase.metadata.tables
+    PayBase.metadata.create_all(front, tables=[tables[PayRequest.__tablename__]])
+    PayBase.metadata.create_all(back, tables=[tables[model.__tablename__] for model in (KeyClaim, Quota, Payment)])
     with Session(back) as session:
         session.add_all(Quota(account_id=a, used=0, limit=1_000_000) for a in range(1, accounts + 1))
         session.commit()
@@ -267,7 +268,7 @@ def count_unpaid() -> int:
     with Session(_engine(os.environ["REF_FRONT_DATABASE_URL"])) as session:
         clicks = session.execute(select(PayRequest.state, PayRequest.payment_id)).all()
     with Session(_engine(os.environ["REF_BACK_DATABASE_URL"])) as session:
-        payments = session.scalar(select(func.count()).select_from(Payment))
+        payments = session.scalar(select(func.count()).select_from(Payment)) or 0
     accepted = sum(1 for state, payment_id in clicks if state == "accepted" and payment_id is not None)
     return len(clicks) - accepted + abs(accepted - payments)
 

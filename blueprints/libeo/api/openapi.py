@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from core.files import MAX_DOCUMENT_BYTES
 from core.ids import MAX_ID
 from core.money import MAX_AMOUNT_CENTS
@@ -72,7 +74,7 @@ INVOICE_BODY = {
     },
 }
 
-PAYMENT_BODY = {
+PAYMENT_BODY: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "required": ["initiated_by"],
@@ -173,7 +175,7 @@ BATCH_BODY = {
     },
 }
 
-ERROR = {
+ERROR: dict[str, Any] = {
     "type": "object",
     "required": ["error"],
     "properties": {

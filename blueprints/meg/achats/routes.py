@@ -159,6 +159,7 @@ def _supplier_choices(form: InvoiceForm) -> None:
 
 
 def _invoice_data(form: InvoiceForm) -> InvoiceData:
+    assert form.amount_cents is not None  # validated: validate_amount set it
     return InvoiceData(
         number=form.number.data,
         supplier_id=form.supplier_id.data,
@@ -461,13 +462,13 @@ def options():
     form = LibeoKeyForm()
     if form.validate_on_submit():
         try:
-            connection = connect_company(company, form.api_key.data, current_user)
+            connected = connect_company(company, form.api_key.data, current_user)
         except LibeoLinkError as error:
             db.session.rollback()
             form.api_key.errors = [*form.api_key.errors, error.message]
         else:
             db.session.commit()
-            flash(f"La connexion est établie avec le compte Libeo {connection.account_description}.", "success")
+            flash(f"La connexion est établie avec le compte Libeo {connected.account_description}.", "success")
             return redirect(url_for("achats.options"))
     connection = connection_of(company)
     following = (following_label(connection, in_flight_count(company.id))

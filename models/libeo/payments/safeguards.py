@@ -222,7 +222,7 @@ def _known_near(account: Account, invoice: Invoice, key: str) -> list[Row]:
     parts = list(dict.fromkeys(part for word in words for part in (word[:3], word[-3:])))
     values = {"account_id": account.id, "iban": invoice.supplier_iban, "key": key}
     values.update((f"word_{i}", part) for i, part in enumerate(parts))
-    return db.session.execute(_known_near_statement(len(parts)), values).all()
+    return list(db.session.execute(_known_near_statement(len(parts)), values).all())
 
 
 # Every payment runs these: built once per shape (see models/libeo/keys.py).

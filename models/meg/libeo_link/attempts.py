@@ -12,8 +12,10 @@ invoice's own fields. The use cases that send requests are in ``paying``.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Protocol
 
 from flask import current_app
 from sqlalchemy import (
@@ -637,7 +639,17 @@ def following_label(connection: LibeoConnection | None, count: int) -> str | Non
     return f"Connexion supprimée — suivi des {count} paiement(s) en cours"
 
 
-def libeo_state(user: User, company: Company, invoices: list[SupplierInvoice]) -> LibeoState:
+class InvoiceRow(Protocol):
+    """What ``libeo_state`` reads of each invoice: a ``SupplierInvoice``, or a plain row of « Règlements »."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def payment_mode(self) -> PaymentMode: ...
+
+
+def libeo_state(user: User, company: Company, invoices: Sequence[InvoiceRow]) -> LibeoState:
     connection = connection_of(company)
     libeo_invoices = [invoice.id for invoice in invoices if invoice.payment_mode is PaymentMode.LIBEO]
     refusal = payment_refusal(user, company, connection)
