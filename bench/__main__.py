@@ -105,7 +105,8 @@ def pg_databases(pg_url: str) -> tuple[str, str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{name}"')
     base = server.set(drivername="postgresql+psycopg")
-    return tuple(base.set(database=n).render_as_string(hide_password=False) for n in ("bench_meg", "bench_libeo"))
+    meg, libeo = (base.set(database=n).render_as_string(hide_password=False) for n in ("bench_meg", "bench_libeo"))
+    return meg, libeo
 
 
 def environment(args, work: Path) -> dict[str, str]:
@@ -217,7 +218,7 @@ def phases(args, apart: bool) -> list[dict]:
     for phase in PHASES:
         if phase.apart != apart or (chosen and phase.name not in chosen):
             continue
-        spec = {"name": phase.name}
+        spec: dict[str, str | int] = {"name": phase.name}
         if phase.consumes_invoices:
             spec["limit"] = phase.requests or -(-args.pay_requests // args.concurrency)
             spec["warmup_requests"] = 1 if phase.requests else WARMUP_PAY_REQUESTS
@@ -349,9 +350,9 @@ def copy_databases(args, env: dict[str, str], work: Path) -> dict[str, str]:
     urls = {}
     for key, name in (("MEG_DATABASE_URL", "meg"), ("LIBEO_DATABASE_URL", "libeo")):
         for suffix in ("", "-wal"):
-            source = work / f"{name}.sqlite3{suffix}"
-            if source.exists():
-                shutil.copyfile(source, work / f"{name}-apart.sqlite3{suffix}")
+            seeded = work / f"{name}.sqlite3{suffix}"
+            if seeded.exists():
+                shutil.copyfile(seeded, work / f"{name}-apart.sqlite3{suffix}")
         urls[key] = f"sqlite:///{work / f'{name}-apart.sqlite3'}"
     return urls
 

@@ -89,7 +89,9 @@ def _products(which: str):
     """The WSGI app to serve and the product apps in it, by side."""
     if which == "meg,libeo":
         root = create_app()
-        root.wsgi_app.mounts["/ref"] = create_hello_app()
+        dispatcher = root.wsgi_app
+        assert isinstance(dispatcher, DispatcherMiddleware)  # app.create_app mounts both products with one
+        dispatcher.mounts["/ref"] = create_hello_app()
         return root, root.extensions["sides"]
     factory = {"meg": create_meg_app, "libeo": create_libeo_app}[which]
     side = factory(mounted_at(f"/{which}"))

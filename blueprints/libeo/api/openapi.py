@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from core.files import MAX_DOCUMENT_BYTES
 from core.ids import MAX_ID
 from core.money import MAX_AMOUNT_CENTS
+from models.libeo.payments.by_api import EXTERNAL_ID_PATTERN
 
 # Text a person reads: no control character or bidirectional override, not blank.
 _VISIBLE = r"[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]"
 _NOT_BLANK = r"[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028-\u202f\u205f\u2066-\u2069\u3000\ufeff]"
 TEXT_PATTERN = f"^{_VISIBLE}*{_NOT_BLANK}{_VISIBLE}*$"
-EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 IDEMPOTENCY_KEY_PATTERN = r"^[\u0021-\u007e]{1,255}$"
 
 
@@ -72,7 +74,7 @@ INVOICE_BODY = {
     },
 }
 
-PAYMENT_BODY = {
+PAYMENT_BODY: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "required": ["initiated_by"],
@@ -173,7 +175,7 @@ BATCH_BODY = {
     },
 }
 
-ERROR = {
+ERROR: dict[str, Any] = {
     "type": "object",
     "required": ["error"],
     "properties": {

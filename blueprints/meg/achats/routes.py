@@ -159,6 +159,7 @@ def _supplier_choices(form: InvoiceForm) -> None:
 
 
 def _invoice_data(form: InvoiceForm) -> InvoiceData:
+    assert form.amount_cents is not None  # validated: validate_amount set it
     return InvoiceData(
         number=form.number.data,
         supplier_id=form.supplier_id.data,
@@ -321,7 +322,7 @@ def settlements_export(fmt: str):
 
 
 @bp.route("/factures/<int:invoice_id>/payer", methods=["POST"])
-@reads_first  # checks, then writes the attempt and the answer in transactions of their own
+@reads_first  # pay_invoice reads, commits, then writes the attempt and the answer in transactions of their own
 @limiter.limit(configured("PAYMENT_LIMIT"), key_func=signed_in_user)
 def pay(invoice_id: int):
     """« Confirmer le paiement »."""
@@ -463,13 +464,13 @@ def options():
     form = LibeoKeyForm()
     if form.validate_on_submit():
         try:
-            connection = connect_company(company, form.api_key.data, current_user)
+            connected = connect_company(company, form.api_key.data, current_user)
         except LibeoLinkError as error:
             db.session.rollback()
             form.api_key.errors = [*form.api_key.errors, error.message]
         else:
             db.session.commit()
-            flash(f"La connexion est établie avec le compte Libeo {connection.account_description}.", "success")
+            flash(f"La connexion est établie avec le compte Libeo {connected.account_description}.", "success")
             return redirect(url_for("achats.options"))
     connection = connection_of(company)
     following = (following_label(connection, in_flight_count(company.id))

@@ -27,7 +27,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.dates import utcnow
-from core.db import purge_in_batches
+from core.db import purge_in_batches, rowcount
 from models.libeo.accounts.models import Account
 from models.libeo.db import db
 from models.libeo.errors import Conflict, InvalidData
@@ -91,7 +91,9 @@ def claim_key(account: Account, key: str, request_hash: str) -> Claim:
         inserted = db.session.connection().execute(
             _CLAIM, {"account_id": account.id, "key": key, "request_hash": request_hash, "claim_owner": owner}
         )
-        return Claim(inserted.inserted_primary_key[0], owner=owner)
+        primary_key = inserted.inserted_primary_key
+        assert primary_key is not None  # an INSERT of one row tells its key
+        return Claim(primary_key[0], owner=owner)
     except IntegrityError:
         db.session.rollback()
     existing = db.session.scalar(
@@ -108,6 +110,7 @@ def claim_key(account: Account, key: str, request_hash: str) -> Claim:
             code="idempotency_key_reused",
         )
     if existing.state == DONE:
+        assert existing.response_status is not None and existing.response_body is not None  # complete() wrote both
         return Claim(existing.id, (existing.response_status, json.loads(existing.response_body)))
     owner = secrets.token_hex(16)
     if _take_over_expired(existing, owner):
@@ -128,7 +131,7 @@ def _take_over_expired(record: IdempotencyRecord, owner: str) -> bool:
         .values(created_at=now, owner=owner)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 def complete(claim: Claim, status: int, body: dict) -> None:

@@ -356,7 +356,8 @@ def _item_outcome(answer) -> LibeoPaymentInfo | LibeoApiError:
             return LibeoPaymentInfo.from_json(answer["payment"])
         except (KeyError, TypeError, ValueError):
             return LibeoUnheard(UNHEARD, code="unheard")
-    status = answer.get("status") if isinstance(answer.get("status"), int) else 500
+    said_status = answer.get("status")
+    status = said_status if isinstance(said_status, int) else 500
     refusal = _refusal_of(status, answer if isinstance(answer.get("error"), dict) else None)
     if refusal.code == "idempotency_in_progress" or status >= 500:
         return LibeoUnheard(UNHEARD, code="unheard", status=status)
@@ -371,8 +372,9 @@ def _refusal_of(status: int, body: dict | None) -> LibeoApiError:
     error = (body or {}).get("error") or {}
     if not isinstance(error, dict):
         error = {}
-    message = error.get("message") if isinstance(error.get("message"), str) else None
-    code = error.get("code") if isinstance(error.get("code"), str) else "error"
+    said_message, said_code = error.get("message"), error.get("code")
+    message = said_message if isinstance(said_message, str) else None
+    code = said_code if isinstance(said_code, str) else "error"
     if status == 401:
         return LibeoKeyRefused(
             "Libeo refuse la clé d'API : elle est erronée ou a été révoquée. "

@@ -2,6 +2,8 @@
 
 Transactions of :func:`pay_invoice`, in order (each committed here, because
 an HTTP call must not hold a database transaction, and SQLite's write lock):
+0. the checks (who asks, the invoice, the date): a read, ended by its commit
+   (``end_reading``), so that they never hold SQLite's writers' turn;
 1. the attempt row (key and body), so that a crash after the call still
    knows which key to replay;
 2. no transaction while Libeo is called;
@@ -66,7 +68,9 @@ def check_payable(invoice: SupplierInvoice, user: User) -> tuple[LibeoConnection
         raise LibeoLinkError(refusal)
     if connection is None:
         raise LibeoLinkError("Cette entreprise n'est pas encore connectée à Libeo.", not_connected=True)
-    return connection, payer_for(user, company)
+    payer = payer_for(user, company)
+    assert payer is not None  # payment_refusal said who may not pay
+    return connection, payer
 
 
 def _open_attempt(invoice: SupplierInvoice, user: User, payer: Payer,
@@ -104,7 +108,7 @@ def pay_invoice(invoice: SupplierInvoice, user: User, execution_date: date | Non
     connection, payer = check_payable(invoice, user)
     execution_date = check_execution_date(execution_date or default_execution_date(invoice.due_date, paris_today()))
     with keep_loaded(db):
-        end_reading(db)  # the attempt's transaction takes the writers' turn for its own statements only
+        end_reading(db)  # the checks' transaction ends: the attempt's takes the writers' turn for its own statements
         attempt, created = _open_attempt(invoice, user, payer, execution_date, refusal_seen)
         if attempt.status is PaymentState.REQUESTED:  # else already answered (a double click)
             send(connection, attempt, first=created)
@@ -129,7 +133,7 @@ def send(connection: LibeoConnection, attempt: PaymentAttempt, *, first: bool = 
     no decision of Libeo may forget it (nothing was paid).
     """
     # Read everything, then end the transaction: the HTTP call holds none.
-    client, key, body = connection.client(), attempt.idempotency_key, attempt.request_body
+    client, (key, body) = connection.client(), attempt.sent_request
     reference = external_id(attempt.invoice_id)
     seen = first if seen is None else seen
     db.session.commit()
