@@ -11,8 +11,9 @@ form, never « Se déconnecter »). Each page must:
 - say ``<html lang="fr">``, have a title and exactly one ``h1``;
 - not overflow horizontally, at 1280 px nor at 390 px wide (a phone);
 - give every form control a name (its ``<label>``, ``aria-label`` or
-  ``aria-labelledby``): what a screen reader announces; and no ``id`` twice
-  (a ``<label for>`` names only the first).
+  ``aria-labelledby``): what a screen reader announces; every link, button
+  and frame too, every image an ``alt``; and no ``id`` twice (a ``<label for>``
+  names only the first).
 
 Downloads (PDF, XML, CSV, …) are only asked for, their status checked.
 Every finding of a role is listed at the end, with the page that linked to
@@ -95,6 +96,12 @@ PAGE_FACTS = """() => {
     .filter(el => !(el.tagName === 'INPUT' && skipped.includes((el.type || '').toLowerCase())))
     .filter(el => !nameOf(el))
     .map(el => el.outerHTML.slice(0, 140));
+  // Links, buttons and frames a screen reader could only announce as « lien » or « bouton »; images without alt.
+  const named = el => text(el) || nameOf(el) || [...el.querySelectorAll('img[alt]')].some(i => i.alt.trim());
+  const nameless = [...document.querySelectorAll('a[href], button, [role=button], iframe, img:not([alt])')]
+    .filter(el => !el.closest('#card-element') && el.getClientRects().length)
+    .filter(el => el.tagName === 'IMG' || (el.tagName === 'IFRAME' ? !(el.title || '').trim() : !named(el)))
+    .map(el => el.outerHTML.slice(0, 140));
   const links = [...document.querySelectorAll('a[href]')].map(a => [a.href, text(a).slice(0, 60)]);
   const forms = [...document.forms]
     .filter(f => (f.getAttribute('method') || 'get').toLowerCase() === 'get')
@@ -121,7 +128,7 @@ PAGE_FACTS = """() => {
     title: document.title.trim(),
     h1: document.querySelectorAll('h1').length,
     text: document.body ? document.body.innerText : '',
-    unnamed, links, forms,
+    unnamed, nameless, links, forms,
   };
 }"""
 
@@ -433,6 +440,8 @@ def _check_page(page: Page, visit: Visit, folder: Path | None, *, here: bool = F
         visit.findings.append(f"id en double : {duplicate} (un libellé ne désigne que le premier)")
     for control in facts["unnamed"]:
         visit.findings.append(f"champ sans libellé : {control}")
+    for element in facts["nameless"]:
+        visit.findings.append(f"lien, bouton, cadre ou image sans nom accessible : {element}")
 
     overflow = page.evaluate(OVERFLOW)
     if overflow:
