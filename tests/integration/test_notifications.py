@@ -239,7 +239,8 @@ def test_meg_preferences_and_unsubscribe(connected, client, meg_app, libeo_app, 
     MegAuth(other).login(COMPTA)
     assert "Connexion à Libeo" not in page(other.get("/meg/notifications/"))  # not theirs to act on
 
-    saved = client.post("/meg/notifications/", data={"payment_outcome": "immediate", "libeo_connection": "off"},
+    saved = client.post("/meg/notifications/", data={"payment_outcome": "immediate", "libeo_connection": "off",
+                                                            "due_reminder": "immediate"},
                         follow_redirects=True)
     assert "Vos choix de notifications sont enregistrés." in page(saved)
     from models.libeo import Account, db

@@ -73,6 +73,13 @@ def test_a_selection_within_the_plan_is_scheduled_invoice_by_invoice(connected, 
     assert page(client.get("/meg/achats/reglements")).count("Programmé le") == 4
 
 
+def test_a_selection_of_one_invoice_says_confirmer_le_paiement(connected, client, meg_app):
+    """Not « Confirmer les 1 paiement »."""
+    invoice_id = meg_libeo_invoices(meg_app)[0][0]
+    confirmation = page(client.get(SELECTION, query_string=_form([invoice_id])))
+    assert ">Confirmer le paiement</button>" in confirmation and "Confirmer les 1" not in confirmation
+
+
 def test_a_quota_covering_part_of_the_selection_is_said_before_and_after(connected, client, meg_app, libeo_app):
     add_invoices(meg_app, 3)
     ids = [row[0] for row in meg_libeo_invoices(meg_app)]

@@ -186,7 +186,7 @@ def test_a_new_api_key_and_a_link_to_meg_are_security_notices_that_cannot_be_tur
     libeo_auth.login(boulangerie.admin)
     turned_off = client.post("/libeo/notifications/", data={
         "payment_held": "off", "payment_rejected": "off", "payment_debited": "off", "sepa_file_ready": "off",
-        "quota_reached": "off", "security": "off"}, follow_redirects=True)
+        "quota_reached": "off", "due_reminder": "off", "security": "off"}, follow_redirects=True)
     assert "Vos choix de notifications sont enregistrés." in text(turned_off)
     assert "Toujours envoyées à chaque événement" in text(turned_off)
 
@@ -218,11 +218,11 @@ def test_a_kind_turned_off_is_not_sent(apps, client, mail, libeo_auth):
     libeo_auth.login(boulangerie.admin)
     page = text(client.get("/libeo/notifications/"))
     for label in ("Paiements à approuver", "Paiements rejetés", "Paiements débités", "Remises SEPA prêtes",
-                  "Quota de paiements atteint", "Alertes de sécurité"):
+                  "Quota de paiements atteint", "Échéances des factures", "Alertes de sécurité"):
         assert label in page
     client.post("/libeo/notifications/", data={
         "payment_held": "off", "payment_rejected": "immediate", "payment_debited": "immediate",
-        "sepa_file_ready": "immediate", "quota_reached": "immediate"})
+        "sepa_file_ready": "immediate", "quota_reached": "immediate", "due_reminder": "immediate"})
     boulangerie.held()
     report = mail.send("libeo")
 
@@ -299,7 +299,7 @@ def test_the_daily_digest_gathers_the_day_in_one_e_mail(apps, client, mail, libe
     libeo_auth.login(boulangerie.admin)
     client.post("/libeo/notifications/", data={
         "payment_held": "digest", "payment_rejected": "immediate", "payment_debited": "immediate",
-        "sepa_file_ready": "digest", "quota_reached": "immediate"})
+        "sepa_file_ready": "digest", "quota_reached": "immediate", "due_reminder": "immediate"})
     boulangerie.held()
     boulangerie.pay(name="Moulin Girard", iban=valid_iban(4_100_003), amount=7_000)
     boulangerie.pay(name="Moulin Girard", iban=valid_iban(4_100_004), amount=7_001)  # held too: new IBAN

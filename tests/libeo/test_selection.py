@@ -43,6 +43,13 @@ def payments(libeo_app) -> int:
         return db.session.scalar(select(func.count(Payment.id)))
 
 
+def test_a_selection_of_one_invoice_says_confirmer_le_paiement(client, libeo_app, signed_in):
+    """Not « Confirmer les 1 paiement » (the crawler's walk of the selection found it)."""
+    [invoice_id] = add_invoices(libeo_app, signed_in.id, 1)
+    confirmation = text(client.get(SELECTION, query_string={"facture": [invoice_id]}))
+    assert ">Confirmer le paiement</button>" in confirmation and "Confirmer les 1" not in confirmation
+
+
 def test_a_selection_is_confirmed_once_and_each_invoice_told(client, libeo_app, signed_in):
     ids = add_invoices(libeo_app, signed_in.id, 3)
     listing = text(client.get("/libeo/factures/"))
