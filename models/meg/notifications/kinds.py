@@ -13,6 +13,7 @@ from models.meg.notifications.events import (
     CANCELLED,
     CONNECTION_BROKEN,
     LIBEO_CONNECTION,
+    NOT_SENT,
     PAYMENT_OUTCOME,
     REFUSED,
     REJECTED,
@@ -30,7 +31,8 @@ SETTINGS = [
             administrators_only=True),
 ]
 
-_OUTCOME_WORDS = {REFUSED: "refusé par Libeo", REJECTED: "rejeté par la banque", CANCELLED: "annulé dans Libeo"}
+_OUTCOME_WORDS = {REFUSED: "refusé par Libeo", REJECTED: "rejeté par la banque", CANCELLED: "annulé dans Libeo",
+                  NOT_SENT: "non envoyé à Libeo"}
 
 
 def _outcome_subject(data: dict) -> str:
