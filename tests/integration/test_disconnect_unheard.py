@@ -193,3 +193,39 @@ def test_a_request_libeo_received_is_followed_not_called_not_sent(world):
     [attempt] = attempts(world)
     assert attempt["status"] == "scheduled", attempt
     assert "Connexion supprimée — suivi des 1 paiement(s) en cours" in page(client.get("/meg/achats/options"))
+
+
+def test_the_void_call_answers_each_case_and_refuses_bad_input_in_french(world):
+    """``POST /payment-requests/void``: a key never received is closed (again and again the same); an answered
+    one tells its answer; bad input is a clear French refusal, nothing changed."""
+    client = logged_in(world)
+    invoice_id, _ = first_invoice(world)
+    world.proxy.drop_answers(PAYMENTS)
+    client.post(f"/meg/achats/factures/{invoice_id}/payer")
+    world.proxy.heal()
+    [attempt] = attempts(world)
+    key = new_key(world)
+
+    def void(body, **kwargs):
+        return client.post("/libeo/api/v1/payment-requests/void", headers={"Authorization": f"Bearer {key}"},
+                           **({"json": body} if body is not None else kwargs))
+
+    answered = void({"idempotency_key": attempt["key"]})
+    assert answered.status_code == 200 and answered.json["outcome"] == "answered"
+    assert answered.json["status"] == 201 and answered.json["payment"]["status"] == "scheduled"
+    for _ in range(2):
+        closed = void({"idempotency_key": "jamais-recue-1"})
+        assert closed.status_code == 200 and closed.json == {"idempotency_key": "jamais-recue-1", "outcome": "void"}
+
+    for body, status in (({}, 422), ({"idempotency_key": ""}, 422), ({"idempotency_key": "é" * 3}, 422),
+                         ({"idempotency_key": "k" * 256}, 422), ({"idempotency_key": 12}, 422),
+                         ({"idempotency_key": "k", "autre": 1}, 422), ([], 422)):
+        refused = void(body)
+        assert refused.status_code in (400, status), (body, refused.status_code)
+        message = refused.json["error"]["message"]
+        assert message and any(word in message for word in ("clé", "champ", "corps", "JSON", "objet")), message
+    unreadable = void(None, data="pas du json", content_type="application/json")
+    assert unreadable.status_code == 400 and "JSON" in unreadable.json["error"]["message"]
+    anonymous = client.post("/libeo/api/v1/payment-requests/void", json={"idempotency_key": "k"})
+    assert anonymous.status_code == 401
+    assert libeo_payments(world) == ["scheduled"]

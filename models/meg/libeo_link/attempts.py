@@ -636,7 +636,7 @@ def in_flight_count(company_id: int) -> int:
 
 def following_label(connection: LibeoConnection | None, count: int) -> str | None:
     """What every page says of a removed connection still following payments, or None."""
-    if connection is None or not connection.is_removed:
+    if connection is None or not connection.is_removed or not count:
         return None
     if connection.state in (ConnectionState.KEY_REVOKED, ConnectionState.REMOVED):
         # No key left to read with: MEG says it does not follow them, and how to learn their outcome.

@@ -225,10 +225,13 @@ def give_up(connection: LibeoConnection, attempt: PaymentAttempt, *, seen: bool 
             pending_reason_for(error) if isinstance(error, LibeoKeyRefused) else DISCONNECTED), None
         db.session.commit()
         return
+    connection.record_success()
     if outcome is None:
         _refuse(attempt, NOT_SENT_REASON, seen=seen, code=NOT_SENT)
     elif isinstance(outcome, LibeoPaymentInfo):
         record_payment(attempt, outcome, connection.company_id, seen=seen)
+    elif outcome.code == "payment_exists" and outcome.payment_id:
+        _adopt(connection, attempt, outcome.payment_id, seen=seen)
     elif outcome.decided:
         _refuse(attempt, outcome.message, seen=seen, code=outcome.code)
     else:
