@@ -42,6 +42,7 @@ from models.libeo.payments.events import (
     iso_datetime,
     payment_json,
 )
+from models.libeo.payments.idempotency import DONE, IN_PROGRESS, STILL_RUNNING, void_key
 from models.libeo.payments.order import Initiator, account_payment, cancel_on_request
 from models.libeo.payments.quota import PaymentQuota
 from models.libeo.payments.receipt import payment_receipt, receipt_file_name
@@ -61,6 +62,7 @@ from .openapi import (
     INVOICE_BODY,
     MAX_BATCH_ITEMS,
     PAYMENT_BODY,
+    VOID_BODY,
     VOUCH_BODY,
     openapi_document,
 )
@@ -70,7 +72,8 @@ bp = Blueprint("api", __name__)
 
 PUBLIC_ENDPOINTS = {"api.openapi"}
 # What a key MEG gave up with payments in flight may still do: follow them.
-RETIRED_KEY_ENDPOINTS = {"api.me", "api.payment", "api.payment_receipt_pdf", "api.events", "api.delete_key"}
+RETIRED_KEY_ENDPOINTS = {"api.me", "api.payment", "api.payment_receipt_pdf", "api.events", "api.delete_key",
+                         "api.void_payment_request"}
 KEY_RETIRED = ("Cette clé a été retirée par MEG (« Supprimer la connexion ») : elle ne sert plus qu'à suivre les "
                "paiements déjà demandés (lecture des paiements et des événements). Pour payer ou envoyer une facture, "
                "créez une nouvelle clé dans Libeo (« Configuration » → « Intégrations ») et collez-la dans MEG.")
@@ -239,6 +242,23 @@ def delete_key():
     if in_flight is None:
         return "", 204
     return jsonify({"status": "retired", "payments_in_flight": in_flight})
+
+
+@bp.post("/payment-requests/void")
+def void_payment_request():
+    """MEG gives up a payment request it never heard answered: Libeo closes the key it never received (nothing
+    will ever be created with it), or tells the answer it gave; 409 while the request still runs."""
+    key = validate(VOID_BODY, json_body())["idempotency_key"]
+    outcome = void_key(g.api_key.account_id, key)
+    db.session.commit()
+    if outcome.state == IN_PROGRESS:
+        return error_response(409, "idempotency_in_progress", STILL_RUNNING)
+    answer = {"idempotency_key": key, "outcome": "void"}
+    if outcome.state == DONE and outcome.answer is not None:
+        status, body = outcome.answer
+        answer = {"idempotency_key": key, "outcome": "answered", "status": status,
+                  **({"payment": body} if status < 300 else {"error": body.get("error")})}
+    return jsonify(answer)
 
 
 def _checked_external_id(external_id: str) -> str:

@@ -28,6 +28,7 @@ from models.libeo.errors import Conflict, NotFound
 from models.libeo.invoices.models import Invoice
 from models.libeo.journal import record as journal
 from models.libeo.notifications.events import api_key_created
+from models.libeo.payments.idempotency import running_claims
 from models.libeo.payments.models import AT_BANK, Payment, PaymentEvent, PaymentStatus, PaymentUsage
 from models.libeo.payments.quota import PaymentQuota, quota_month
 
@@ -212,12 +213,13 @@ def _revoke_given_up(key: KeyInUse, why: str = "") -> None:
 
 
 def meg_payments_in_flight(account_id: int) -> int:
-    """The account's payments of invoices sent by MEG that are not finished (paid, rejected, cancelled)."""
-    return db.session.scalar(
+    """The account's payments of invoices sent by MEG that are not finished (paid, rejected, cancelled), and
+    its payment requests still running (a key given up now would otherwise be revoked under them)."""
+    return running_claims(account_id) + (db.session.scalar(
         select(func.count(Payment.id)).join(Invoice, Invoice.id == Payment.invoice_id)
         .where(Payment.account_id == account_id, Invoice.external_id.is_not(None),
                Payment.status.in_(IN_FLIGHT))
-    ) or 0
+    ) or 0)
 
 
 def last_revoked_key(account: Account, integration: str = MEG) -> ApiKey | None:

@@ -61,6 +61,11 @@ from models.meg.libeo_link.connection import (
 
 # Libeo's error code when the plan's monthly payments are all used.
 QUOTA_EXCEEDED = "quota_exceeded"
+# Libeo's code of a request it never received, closed when the connection was removed (« Non envoyé »).
+NOT_SENT = "request_void"
+NOT_SENT_REASON = ("Libeo n'a jamais reçu cette demande avant la suppression de la connexion : rien n'a été payé, et "
+                   "cette demande ne le sera jamais. Pour régler la facture, payez-la de nouveau une fois Libeo "
+                   "reconnecté dans « Options ».")
 
 
 class PaymentState(enum.Enum):
@@ -225,6 +230,13 @@ class PaymentAttempt(Model):
         return self.status in CANCELLABLE_STATES and self.libeo_payment_id is not None
 
     @property
+    def not_sent(self) -> str | None:
+        """A request Libeo never received, closed when the connection was removed: what it means and what to do."""
+        if self.status is PaymentState.REFUSED and self.refusal_code == NOT_SENT:
+            return NOT_SENT_REASON
+        return None
+
+    @property
     def unknown_outcome(self) -> str | None:
         """While « Vérification en cours »: why MEG does not know the outcome yet, and what to do (or None)."""
         return self.pending_reason if self.status is PaymentState.REQUESTED else None
@@ -332,6 +344,8 @@ def payment_label(payment: PaymentAttempt) -> str:
     if state is PaymentState.REFUSED:
         if payment.refusal_code == QUOTA_EXCEEDED:
             return "Non payée — limite de la formule atteinte"
+        if payment.refusal_code == NOT_SENT:
+            return "Non envoyé"
         return f"Refusé : {after_colon(payment.refusal or 'Libeo a refusé le paiement.')}"
     if state is PaymentState.AWAITING_APPROVAL:
         reasons = ", ".join(HOLD_LABELS.get(reason, reason) for reason in payment.hold_reasons or ())
@@ -630,12 +644,15 @@ def in_flight_count(company_id: int) -> int:
 
 def following_label(connection: LibeoConnection | None, count: int) -> str | None:
     """What every page says of a removed connection still following payments, or None."""
-    if connection is None or not connection.is_removed:
+    if connection is None or not connection.is_removed or not count:
         return None
-    if connection.state is ConnectionState.KEY_REVOKED:
-        return (f"Connexion supprimée — le suivi des {count} paiement(s) en cours est interrompu : la clé a été "
-                "révoquée dans Libeo. Collez une nouvelle clé du même compte dans « Options » pour connaître leur "
-                "issue, ou suivez-les dans Libeo.")
+    if connection.state in (ConnectionState.KEY_REVOKED, ConnectionState.REMOVED):
+        # No key left to read with: MEG says it does not follow them, and how to learn their outcome.
+        why = ("la clé a été révoquée dans Libeo" if connection.state is ConnectionState.KEY_REVOKED
+               else "MEG ne conserve plus de clé")
+        return (f"Connexion supprimée — le suivi des {count} paiement(s) en cours est interrompu : {why}. Collez "
+                "une nouvelle clé du même compte dans « Options » pour connaître leur issue, ou suivez-les dans "
+                "Libeo.")
     return f"Connexion supprimée — suivi des {count} paiement(s) en cours"
 
 

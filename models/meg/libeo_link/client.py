@@ -247,6 +247,18 @@ class LibeoClient:
             raise LibeoUnheard(UNHEARD, code="unheard")
         return [_item_outcome(answer) for answer in answers]
 
+    def void_request(self, idempotency_key: str) -> LibeoPaymentInfo | LibeoApiError | None:
+        """Gives up a payment request MEG never heard answered (``POST /payment-requests/void``): None when
+        Libeo never received it (closed now: nothing will ever be made with that key), else Libeo's answer
+        to it (the payment, or its refusal). Raises as any call does; :class:`LibeoUnheard` while the request
+        still runs in Libeo."""
+        data = self._call("POST", "/payment-requests/void", json={"idempotency_key": idempotency_key})
+        if data.get("outcome") == "void":
+            return None
+        if data.get("outcome") != "answered":
+            raise LibeoUnheard(UNHEARD, code="unheard")
+        return _item_outcome(data)
+
     def put_document(self, external_id: str, pdf: bytes) -> dict[str, Any]:
         """The invoice's file, as a PDF (``PUT /invoices/{id}/document``)."""
         return self._call("PUT", f"/invoices/{external_id}/document", data=pdf, content_type=PDF)

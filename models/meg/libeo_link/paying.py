@@ -29,6 +29,8 @@ from models.meg.achats.models import PaymentMode, SupplierInvoice
 from models.meg.companies.models import Company, User
 from models.meg.db import db
 from models.meg.libeo_link.attempts import (
+    NOT_SENT,
+    NOT_SENT_REASON,
     QUOTA_EXCEEDED,
     Payer,
     PaymentAttempt,
@@ -48,6 +50,7 @@ from models.meg.libeo_link.client import (
     LibeoUnheard,
 )
 from models.meg.libeo_link.connection import (
+    ConnectionState,
     LibeoConnection,
     LibeoLinkError,
     connection_of,
@@ -207,12 +210,51 @@ def _adopt(connection: LibeoConnection, attempt: PaymentAttempt, payment_id: str
         _refuse(attempt, "Un paiement de cette facture existe déjà dans Libeo.", seen=seen)
 
 
+def give_up(connection: LibeoConnection, attempt: PaymentAttempt, *, seen: bool = False) -> None:
+    """The connection is (being) removed while Libeo's answer to this request is unheard: Libeo tells what it
+    did with it, and closes it if it never received it; commits.
+
+    Never received: « Non envoyé », no longer in flight (it is not a payment
+    Libeo may be making: Libeo will never make it). Received: its payment (or
+    refusal) is recorded, and followed like any other. Libeo not answering,
+    or the request still running there: « Vérification en cours », with why.
+    """
+    client, key = connection.client(attempts=1), attempt.idempotency_key
+    db.session.commit()
+    try:
+        outcome = client.void_request(key)
+    except LibeoApiError as error:
+        connection.record_failure(error)
+        attempt.pending_reason, attempt.claimed_until = (
+            pending_reason_for(error) if isinstance(error, LibeoKeyRefused) else DISCONNECTED), None
+        db.session.commit()
+        return
+    connection.record_success()
+    if outcome is None:
+        _refuse(attempt, NOT_SENT_REASON, seen=seen, code=NOT_SENT)
+    elif isinstance(outcome, LibeoPaymentInfo):
+        record_payment(attempt, outcome, connection.company_id, seen=seen)
+    elif outcome.code == "payment_exists" and outcome.payment_id:
+        _adopt(connection, attempt, outcome.payment_id, seen=seen)
+    elif outcome.decided:
+        _refuse(attempt, outcome.message, seen=seen, code=outcome.code)
+    else:
+        attempt.pending_reason, attempt.claimed_until = DISCONNECTED, None
+    db.session.commit()
+
+
 def replay(attempt: PaymentAttempt, *, seen: bool = False) -> None:
     """Asks Libeo again, with the same key and body, what became of an unheard request."""
     connection = connection_of(attempt.invoice.company)
+    if connection is not None and connection.is_removed and connection.state not in (
+            ConnectionState.REMOVED, ConnectionState.KEY_REVOKED):
+        # The key MEG keeps to follow what is in flight never sends a request again: Libeo tells what it
+        # did with this one, and closes it if it never received it.
+        give_up(connection, attempt, seen=seen)
+        return
     if connection is None or connection.is_removed:
-        # No key may send it again (a removed connection's only reads what is in flight): the events
-        # feed tells what Libeo did, if anything; until then the invoice says why MEG cannot know.
+        # No key left to ask with: until one of the same account is pasted, the invoice says why MEG
+        # cannot know.
         attempt.pending_reason, attempt.claimed_until = DISCONNECTED, None
         db.session.commit()
         return
