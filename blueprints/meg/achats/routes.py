@@ -647,7 +647,7 @@ def suppliers_export(fmt: str):
     iban = _iban_shown_to(current_user.is_achats_admin(company))
     rows = streamed_rows(db.session, *supplier_list(company, lq), lambda row: [
         row.Supplier.id, row.Supplier.name, row.Supplier.siret, iban(row.Supplier.iban),
-        row.Supplier.bank_name, row.Supplier.bic])
+        row.Supplier.bank_name or "", row.Supplier.bic or ""])
     return export_response(fmt, "fournisseurs", "Fournisseurs", SUPPLIERS_EXPORT, rows)
 
 

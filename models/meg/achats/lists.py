@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from sqlalchemy import bindparam, case, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import contains_eager
 
 from core.listing import ListColumns, ListQuery, ListSpec, tab_counts
@@ -135,7 +135,8 @@ SUPPLIERS = ListSpec(
     search_hint="Nom ou SIRET",
 )
 _SUPPLIER_COLUMNS = ListColumns(
-    sorts={"nom": (Supplier.name,), "siret": (Supplier.siret,)},
+    # No SIRET sorts first on both databases (PostgreSQL would put NULL last).
+    sorts={"nom": (Supplier.name,), "siret": (func.coalesce(Supplier.siret, ""),)},
     tiebreak=Supplier.id,
     text=(Supplier.name,),
     digits=(Supplier.siret,),
