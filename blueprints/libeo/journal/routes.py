@@ -36,7 +36,7 @@ def entries():
                            counts=journal_tab_counts(account.id, lq))
 
 
-JOURNAL_EXPORT = ["Id", "Date", "Par", "Type", "Événement", "Paiement"]
+JOURNAL_EXPORT = ["Id", "Date", "Par", "Type", "Paiement", "Événement"]
 
 
 @bp.route("/export.<fmt>")
@@ -48,5 +48,5 @@ def export_entries(fmt: str):
     lq = parse_list_args(request.args, JOURNAL)
     rows = streamed_rows(db.session, *journal_list(current_account().id, lq), lambda row: [
         row.JournalEntry.id, datetime_fr(row.JournalEntry.created_at), row.JournalEntry.actor,
-        row.JournalEntry.kind, row.JournalEntry.message, row.JournalEntry.payment_id])
+        row.JournalEntry.kind, row.JournalEntry.payment_id, row.JournalEntry.message])
     return export_response(fmt, "journal", "Journal", JOURNAL_EXPORT, rows)

@@ -62,12 +62,14 @@ from models.meg.achats.lists import (
 )
 from models.meg.achats.week import week_summary
 from models.meg.libeo_link.attempts import (
+    LibeoState,
     PaidTo,
     PaymentAttempt,
     PaymentState,
     confirmation,
     following_label,
     in_flight_count,
+    latest_payments,
     libeo_state,
     payment_refusal,
     payments_in_flight,
@@ -210,7 +212,9 @@ def _whole_filter(company, lq, libeo) -> FilterSelection | None:
     if not lq.is_filtered or not libeo.may_pay or libeo.connection is None:
         return None
     candidates = payable_candidates(company, lq)
-    state = libeo_state(current_user, company, candidates)
+    # The page's connection and refusal, the candidates' own payments (one statement).
+    state = LibeoState(libeo.company, libeo.connection, libeo.refusal,
+                       latest_payments([invoice.id for invoice in candidates]))
     payable = [invoice for invoice in candidates[:MAX_SELECTION] if state.row(invoice)[1] == "pay"]
     if not payable:
         return None
