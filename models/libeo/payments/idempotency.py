@@ -118,8 +118,7 @@ def claim_key(account: Account, key: str, request_hash: str) -> Claim:
             code="idempotency_key_reused",
         )
     if existing.state == DONE:
-        assert existing.response_status is not None and existing.response_body is not None  # complete() wrote both
-        return Claim(existing.id, (existing.response_status, json.loads(existing.response_body)))
+        return Claim(existing.id, _stored_answer(existing))
     owner = secrets.token_hex(16)
     if _take_over_expired(existing, owner):
         return Claim(existing.id, owner=owner)
@@ -163,7 +162,7 @@ def void_key(account_id: int, key: str) -> KeyOutcome:
     if existing.state == VOID:
         return KeyOutcome(VOID)
     if existing.state == DONE:
-        return KeyOutcome(DONE, (existing.response_status, json.loads(existing.response_body)))
+        return KeyOutcome(DONE, _stored_answer(existing))
     if _take_over_expired(existing, owner):
         db.session.execute(update(IdempotencyRecord).where(IdempotencyRecord.id == existing.id,
                                                            IdempotencyRecord.owner == owner)
@@ -179,6 +178,13 @@ def running_claims(account_id: int) -> int:
                                                        IdempotencyRecord.state == IN_PROGRESS,
                                                        IdempotencyRecord.created_at >= utcnow() - lease())
     ) or 0
+
+
+def _stored_answer(record: IdempotencyRecord) -> tuple[int, dict]:
+    """The (status, body) a done key answers: ``complete`` wrote both."""
+    if record.response_status is None or record.response_body is None:
+        raise ValueError(f"the idempotency record {record.id} is done without its answer")
+    return record.response_status, json.loads(record.response_body)
 
 
 def _take_over_expired(record: IdempotencyRecord, owner: str) -> bool:

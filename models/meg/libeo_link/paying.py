@@ -219,7 +219,7 @@ def give_up(connection: LibeoConnection, attempt: PaymentAttempt, *, seen: bool 
     refusal) is recorded, and followed like any other. Libeo not answering,
     or the request still running there: « Vérification en cours », with why.
     """
-    client, key = connection.client(attempts=1), attempt.idempotency_key
+    client, (key, _) = connection.client(attempts=1), attempt.sent_request
     db.session.commit()
     try:
         outcome = client.void_request(key)
