@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from html import unescape
 
 import pytest
 from sqlalchemy import select
@@ -23,15 +22,12 @@ from devtools.bank_simulator import status_report_for
 from models.meg import Company, LibeoConnection
 from models.meg import db as meg_db
 from tests.conftest import MegAuth
+from tests.helpers import text as page
 from tests.mail import outbox_rows
 
 from .conftest import libeo_back, libeo_down, meg_libeo_invoices
 
 ADMIN, COMPTA = "admin@boulangerie-martin.fr", "compta@boulangerie-martin.fr"
-
-
-def page(response) -> str:
-    return unescape(response.get_data(as_text=True)).replace("\u202f", " ").replace("\u00a0", " ")
 
 
 def sync(meg_app):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, time, timedelta
-from html import unescape
 
 from sqlalchemy import select
 
@@ -21,6 +20,7 @@ from models.libeo import Account, LibeoUser, Plan, SepaBatch, db
 from models.libeo.notifications.models import outbox
 from models.libeo.payments.bank_status_import import import_bank_status
 from models.libeo.payments.sepa import execute_due_payments
+from tests.helpers import text
 from tests.mail import Mailbox, outbox_rows
 
 from .conftest import DEBTOR_IBAN, Api, invoice_body, make_account, make_key, pay_body, valid_iban
@@ -28,10 +28,6 @@ from .conftest import DEBTOR_IBAN, Api, invoice_body, make_account, make_key, pa
 DAY = earliest_execution_date(paris_today())
 FIRST_IBAN, NEW_IBAN = valid_iban(4_100_001), valid_iban(4_100_002)
 ACCOUNTANT = "expert@cabinet-durand.fr"
-
-
-def text(response) -> str:
-    return unescape(response.get_data(as_text=True)).replace("\u202f", " ").replace("\u00a0", " ")
 
 
 class Company:

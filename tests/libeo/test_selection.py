@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from html import unescape
 
 import pytest
 from sqlalchemy import func, select
@@ -13,16 +12,13 @@ from core.dates import date_fr, paris_today
 from models.libeo import Account, Payment, db
 from models.libeo.accounts.models import Plan
 from models.libeo.invoices.services import create_libeo_invoice, invoice_data
+from tests.helpers import page as text
 
 from .conftest import PASSWORD, make_account, valid_iban
 
 SELECTION = "/libeo/factures/selection"
 SUPPLIERS = ("Minoterie Dupuis", "Laiterie des Prés", "Imprimerie Vidal", "Transports Garnier", "Cabinet Roussel",
              "Papeterie Lemoine", "Verrerie Dubois")
-
-
-def text(response) -> str:
-    return unescape(response.get_data(as_text=True))
 
 
 def add_invoices(libeo_app, account_id: int, count: int) -> list[int]:

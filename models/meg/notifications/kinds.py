@@ -15,6 +15,7 @@ from models.meg.notifications.events import (
     CANCELLED,
     CONNECTION_BROKEN,
     LIBEO_CONNECTION,
+    NOT_SENT,
     PAYMENT_OUTCOME,
     REFUSED,
     REJECTED,
@@ -34,7 +35,8 @@ SETTINGS = [
     Setting(DUE_REMINDER, SETTING_LABEL, SETTING_DESCRIPTION),
 ]
 
-_OUTCOME_WORDS = {REFUSED: "refusé par Libeo", REJECTED: "rejeté par la banque", CANCELLED: "annulé dans Libeo"}
+_OUTCOME_WORDS = {REFUSED: "refusé par Libeo", REJECTED: "rejeté par la banque", CANCELLED: "annulé dans Libeo",
+                  NOT_SENT: "non envoyé à Libeo"}
 
 
 def _outcome_subject(data: dict) -> str:
