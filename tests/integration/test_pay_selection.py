@@ -78,6 +78,7 @@ def test_a_selection_of_one_invoice_says_confirmer_le_paiement(connected, client
     invoice_id = meg_libeo_invoices(meg_app)[0][0]
     confirmation = page(client.get(SELECTION, query_string=_form([invoice_id])))
     assert ">Confirmer le paiement</button>" in confirmation and "Confirmer les 1" not in confirmation
+    assert "pour toutes" not in confirmation and "le refus de l'une" not in confirmation  # there is but one
 
 
 def test_a_quota_covering_part_of_the_selection_is_said_before_and_after(connected, client, meg_app, libeo_app):

@@ -69,8 +69,11 @@ def test_an_invoice_entered_in_libeo_is_reminded_once_per_threshold_to_the_accou
     reminders(apps)
     reminders(apps)
     mail.send("libeo")
-    late = [m.subject for m in mail.to(info.email)][1:]
-    assert len(late) == 1 and late[0].startswith("En retard : facture F-2026-101, Minoterie Dupont, 410,00 €, échue le")
+    late = mail.to(info.email)[1:]
+    yesterday = (TODAY - timedelta(days=1)).strftime("%d/%m/%Y")
+    assert [m.subject for m in late] == [
+        f"En retard : facture F-2026-101, Minoterie Dupont, 410,00 €, échue le {yesterday}"]
+    assert f"Cette facture était à payer au plus tard le {yesterday} : elle ne l'est pas encore." in late[0].text
 
 
 def test_a_paid_invoice_is_not_reminded_and_a_person_may_turn_reminders_off(apps, client, mail):

@@ -48,6 +48,7 @@ def test_a_selection_of_one_invoice_says_confirmer_le_paiement(client, libeo_app
     [invoice_id] = add_invoices(libeo_app, signed_in.id, 1)
     confirmation = text(client.get(SELECTION, query_string={"facture": [invoice_id]}))
     assert ">Confirmer le paiement</button>" in confirmation and "Confirmer les 1" not in confirmation
+    assert "pour toutes" not in confirmation and "le refus de l'une" not in confirmation  # there is but one
 
 
 def test_a_selection_is_confirmed_once_and_each_invoice_told(client, libeo_app, signed_in):

@@ -65,7 +65,8 @@ def test_an_overdue_invoice_is_told_once_to_the_people_of_achats_with_its_link(a
     link = f"http://127.0.0.1:5000/meg/achats/factures/{late['id']}?entreprise={late['company_id']}"
     for body in (message.text, message.html_text):
         assert "Facture en retard" in body
-        assert f"L'échéance de cette facture de Boulangerie Martin SARL est dépassée depuis le {late['due']}" in body
+        assert (f"Cette facture de Boulangerie Martin SARL était à régler au plus tard le {late['due']} : "
+                "elle ne l'est pas encore.") in body
         assert late["supplier"] in body and late["number"] in body and "950,00 €" in body
         assert link in body
     assert message.unsubscribe_url and "Choisir mes notifications" in message.text

@@ -9,7 +9,7 @@ named by its public prefix), and IBANs only masked.
 from __future__ import annotations
 
 from core.notifications import Kind, Notifier, Setting
-from core.reminders import DUE_REMINDER, SETTING_DESCRIPTION, SETTING_LABEL
+from core.reminders import DUE_REMINDER, SETTING_LABEL
 from core.reminders import subject as reminder_subject
 from models.libeo.accounts.models import LibeoUser
 from models.libeo.notifications.models import NotificationSetting, outbox
@@ -38,7 +38,9 @@ SETTINGS = [
             administrators_only=True),
     Setting(QUOTA_REACHED, "Quota de paiements atteint",
             "Les paiements du mois inclus dans la formule Gratuit sont tous utilisés.", administrators_only=True),
-    Setting(DUE_REMINDER, SETTING_LABEL, SETTING_DESCRIPTION),
+    Setting(DUE_REMINDER, SETTING_LABEL,
+            "Une facture saisie dans Libeo et à payer arrive à échéance dans les 7 jours, ou son échéance est "
+            "dépassée (un rappel pour chacun, par facture ; celles de MEG sont rappelées par MEG)."),
     Setting(SECURITY, "Alertes de sécurité",
             "Une nouvelle clé d'API est créée, ou le compte est relié à une entreprise de MEG. "
             "Ces alertes sont toujours envoyées.", locked=True, administrators_only=True),

@@ -396,7 +396,7 @@ class ResultLine:
 
 
 NEXT_ACTIONS = {
-    "scheduled": "Rien à faire : Libeo paiera à la date dite. Pour changer d'avis, annulez le paiement avant la "
+    "scheduled": "Rien à faire : Libeo paiera à la date indiquée. Pour changer d'avis, annulez le paiement avant la "
                  "remise à la banque.",
     "held": "Un administrateur du compte Libeo doit l'approuver (« À approuver »).",
     "checking": "Libeo n'a pas répondu : MEG vérifie d'elle-même. Ne réglez pas cette facture autrement d'ici là.",
