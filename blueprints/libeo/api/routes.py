@@ -237,6 +237,7 @@ def delete_key():
     """The caller gives its key up (MEG's « Supprimer la connexion »): revoked at once (204), or, while
     payments MEG asked for are in flight or events after ``after`` are unread, retired (200): it only
     follows them, then is revoked."""
+    _check_parameters(("after",))
     in_flight = give_up_key(g.api_key, _cursor() if "after" in request.args else None)
     db.session.commit()
     if in_flight is None:
@@ -461,10 +462,16 @@ EVENT_PARAMETERS = ("after", "limit")
 
 
 def _check_event_parameters() -> None:
+    _check_parameters(EVENT_PARAMETERS)
+
+
+def _check_parameters(known: tuple[str, ...]) -> None:
+    """Unknown or repeated query parameters are refused (400), never ignored."""
     for name in request.args:
-        if name not in EVENT_PARAMETERS:
-            raise ApiError(400, "unknown_parameter",
-                           "Paramètre inconnu : seuls « after » et « limit » sont acceptés.", name[:100])
+        if name not in known:
+            named = " et ".join(f"« {n} »" for n in known)
+            accepted = f"seuls {named} sont acceptés" if len(known) > 1 else f"seul {named} est accepté"
+            raise ApiError(400, "unknown_parameter", f"Paramètre inconnu : {accepted}.", name[:100])
         if len(request.args.getlist(name)) > 1:
             raise ApiError(400, "repeated_parameter", f"Le paramètre « {name} » ne doit figurer qu'une fois.", name)
 
