@@ -298,7 +298,7 @@ def answer_challenge(user: LibeoUser, token: str | None, operation: Operation, a
         raise StrongAuthRefused(UNKNOWN_CHALLENGE)
     if challenge.binding != operation.binding:
         raise StrongAuthRefused(CHANGED, code="strong_auth_changed")
-    if now - _aware(challenge.created_at) > FRESH_FOR:
+    if now - aware(challenge.created_at) > FRESH_FOR:
         raise StrongAuthRefused(EXPIRED, code="strong_auth_expired")
     try:
         method = _check_factor(user, challenge, answer, rp, secret_key, now)
@@ -312,7 +312,7 @@ def answer_challenge(user: LibeoUser, token: str | None, operation: Operation, a
     return method
 
 
-def _aware(moment: datetime) -> datetime:
+def aware(moment: datetime) -> datetime:
     # SQLite hands timezone-aware columns back naive (UTC).
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
