@@ -77,14 +77,14 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_totp_factor')),
     sa.UniqueConstraint('user_id', name=op.f('uq_totp_factor_user_id'))
     )
-    with op.batch_alter_table('account', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('require_strong_auth', sa.Boolean(), server_default=sa.text('false'), nullable=False))
+    # A plain ADD COLUMN: a batch copy of « account » would cascade-delete its rows' children on SQLite.
+    op.add_column('account', sa.Column('require_strong_auth', sa.Boolean(), server_default=sa.text('false'),
+                                       nullable=False))
 
 
 
 def downgrade():
-    with op.batch_alter_table('account', schema=None) as batch_op:
-        batch_op.drop_column('require_strong_auth')
+    op.drop_column('account', 'require_strong_auth')
 
     op.drop_table('totp_factor')
     with op.batch_alter_table('strong_auth_challenge', schema=None) as batch_op:
