@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
 from core.second_factor import (
@@ -162,6 +162,8 @@ def passkey_add():
 @bp.route("/cles-d-acces/<int:passkey_id>/retirer", methods=["POST"])
 @login_required
 def passkey_remove(passkey_id: int):
+    if passkey_id not in {p.id for p in passkeys_of(current_user)}:
+        abort(404)
     blocked = _factor_change("Retirer une clé d'accès")
     if blocked is not None:
         return blocked

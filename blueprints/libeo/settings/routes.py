@@ -140,7 +140,7 @@ def users():
     account = current_account()
     form = InviteUserForm()
     if form.validate_on_submit():
-        blocked = second_factor_first(simple_operation(Purpose.USERS, f"Inviter {form.email.data.strip()}"))
+        blocked = second_factor_first(simple_operation(Purpose.USERS, f"Inviter {(form.email.data or '').strip()}"))
         if blocked is not None:
             return blocked
         try:
@@ -200,7 +200,7 @@ def approval_rules():
     if form.validate_on_submit():
         blocked = second_factor_first(simple_operation(
             Purpose.APPROVAL_RULES,
-            f"Au-delà de {form.threshold.data.strip() or '—'} €, un paiement doit être approuvé",
+            f"Au-delà de {(form.threshold.data or '').strip() or '—'} €, un paiement doit être approuvé",
             "Paiements de l'expert-comptable à approuver : " + ("oui" if form.accountant_payments.data else "non")))
         if blocked is not None:
             return blocked
