@@ -79,6 +79,12 @@ def second_factor_first(operation: Operation):
     return None
 
 
+def _this_address() -> str:
+    """The address the form was posted to (under the product's prefix), where the answer goes."""
+    query = request.query_string.decode("latin-1")
+    return request.script_root + request.path + (f"?{query}" if query else "")
+
+
 def verification_page(operation: Operation, error: str | None = None, cancel_url: str | None = None):
     user = current_user
     challenge = open_challenge(user, operation)
@@ -90,7 +96,7 @@ def verification_page(operation: Operation, error: str | None = None, cancel_url
     back = safe_next_url(request.form.get("next"), cancel_url or url_for("main.home"))
     page = render_template(
         "libeo/security/verify.html", operation=operation, error=error, challenge=challenge.token,
-        carried=carried, action=request.full_path.rstrip("?"), passkey_options=options, has_totp=has_totp(user),
+        carried=carried, action=_this_address(), passkey_options=options, has_totp=has_totp(user),
         cancel_url=back,
     )
     return page, (422 if error else 200)
