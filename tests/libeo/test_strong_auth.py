@@ -349,3 +349,18 @@ def test_removing_the_app_asks_for_it(admin, client, libeo_app):
     with libeo_app.app_context():
         assert db.session.scalar(select(TotpFactor)) is None
         assert db.session.scalar(select(LibeoUser).where(LibeoUser.account_id == admin.id)) is not None
+
+
+def test_support_resets_a_persons_factors_once_no_recovery_code_is_left(admin, client, apps, libeo_app):
+    enrol_totp(client)
+    result = apps.root.test_cli_runner().invoke(args=["libeo", "reset-second-factor", "--email", admin.email])
+    assert result.exit_code == 0, result.output
+    assert "double authentification réinitialisée" in result.output
+    with libeo_app.app_context():
+        assert db.session.scalar(select(TotpFactor)) is None
+        assert db.session.scalar(select(RecoveryCode)) is None
+        assert "Double authentification de" in " ".join(db.session.scalars(select(JournalEntry.message)))
+    # The person's sessions ended: signed in again, they keep the password-only flow until they enrol.
+    assert client.get("/libeo/securite/").status_code == 302
+    unknown = apps.root.test_cli_runner().invoke(args=["libeo", "reset-second-factor", "--email", "x@y.fr"])
+    assert unknown.exit_code == 1 and "Aucun utilisateur Libeo n'a cette adresse e-mail." in unknown.output

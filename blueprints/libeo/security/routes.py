@@ -16,7 +16,6 @@ from core.second_factor import (
     totp_uri,
     verify_registration,
 )
-from core.security import safe_next_url
 from models.libeo import db
 from models.libeo.strong_auth.services import (
     Purpose,
@@ -37,7 +36,7 @@ from models.libeo.strong_auth.services import (
 )
 
 from ..context import current_account, require_admin
-from .step_up import relying_party, second_factor_first, verification_page, verified_recently
+from .step_up import relying_party, second_factor_first
 
 bp = Blueprint("security", __name__)
 
@@ -70,7 +69,7 @@ def overview():
     return render_template(
         "libeo/security/overview.html", has_totp=has_totp(user), passkeys=passkeys,
         codes_left=recovery_codes_left(user), enrolled=is_enrolled(user), registration_options=options,
-        pending_totp=pending_totp_secret(user, _secret_key()) is not None, fresh=verified_recently(),
+        pending_totp=pending_totp_secret(user, _secret_key()) is not None,
     )
 
 
@@ -217,23 +216,6 @@ def requirement():
             flash("La double authentification est exigée pour tous les utilisateurs du compte." if required
                   else "La double authentification est laissée au choix de chacun.", "success")
     return redirect(url_for("security.overview"))
-
-
-@bp.route("/verifier", methods=["GET", "POST"])
-@login_required
-def verify():
-    """A verification on its own (before adding a passkey, say): it counts five minutes."""
-    next_url = request.values.get("next") or url_for("security.overview")
-    if request.method == "GET":
-        if not is_enrolled(current_user):
-            return redirect(url_for("security.overview"))
-        return verification_page(simple_operation(Purpose.SECURITY, "Confirmer votre identité"),
-                                 cancel_url=url_for("security.overview"))
-    blocked = second_factor_first(simple_operation(Purpose.SECURITY, "Confirmer votre identité"))
-    if blocked is not None:
-        return blocked
-    flash("Identité confirmée pour 5 minutes.", "success")
-    return redirect(safe_next_url(next_url, url_for("security.overview")))
 
 
 @bp.get("/facteur-perdu")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from core.money import cents_to_input
+from core.money import cents_to_input, format_amount
 from core.validators import InvalidIdentifier, mask_iban, normalize_iban
 from core.views import show_domain_error
 from models.libeo import db
@@ -104,8 +104,9 @@ def confirm_bank_account():
     if not ActionForm().validate_on_submit():
         abort(400)
     waiting = pending_change(current_account())
-    blocked = second_factor_first(simple_operation(
-        Purpose.DEBIT_IBAN, f"Confirmer le compte bancaire à débiter : {waiting.new_iban_masked if waiting else '—'}"))
+    shown = waiting.new_iban_masked if waiting else "—"
+    blocked = second_factor_first(Operation(Purpose.DEBIT_IBAN, (f"Confirmer le compte bancaire à débiter : {shown}",),
+                                            (waiting.new_iban if waiting else "",)))
     if blocked is not None:
         return blocked
     try:
@@ -160,6 +161,10 @@ def accountant():
     account = current_account()
     form = AccountantForm()
     if form.validate_on_submit():
+        blocked = second_factor_first(simple_operation(
+            Purpose.USERS, f"Donner accès à l'expert-comptable {(form.email.data or '').strip()}"))
+        if blocked is not None:
+            return blocked
         try:
             add_accountant(account, form.email.data, actor=current_user.email)
         except LibeoError as error:
@@ -180,6 +185,9 @@ def accountant():
 def remove_accountant_access():
     if not ActionForm().validate_on_submit():
         abort(400)
+    blocked = second_factor_first(simple_operation(Purpose.USERS, "Retirer l'accès de l'expert-comptable"))
+    if blocked is not None:
+        return blocked
     try:
         email = remove_accountant(current_account(), actor=current_user.email)
     except LibeoError as error:
@@ -200,7 +208,8 @@ def approval_rules():
     if form.validate_on_submit():
         blocked = second_factor_first(simple_operation(
             Purpose.APPROVAL_RULES,
-            f"Au-delà de {(form.threshold.data or '').strip() or '—'} €, un paiement doit être approuvé",
+            "Montant au-delà duquel un paiement doit être approuvé : "
+            + (format_amount(form.threshold_cents) if form.threshold_cents is not None else "aucun"),
             "Paiements de l'expert-comptable à approuver : " + ("oui" if form.accountant_payments.data else "non")))
         if blocked is not None:
             return blocked
