@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from .test_approvals import LIBEO_EMAIL, LIBEO_PASSWORD, _libeo_account
+from .test_meg_achats import log_in as meg_log_in
 
 
 @pytest.fixture
@@ -119,6 +120,7 @@ def test_an_authentication_app_is_enrolled_and_used_at_390_px_with_the_keyboard(
     _log_in(page)
 
     page.goto("/libeo/securite/")
+    _no_sideways_scroll(page)
     page.get_by_role("button", name="Activer une application d'authentification").click()
     secret = page.get_by_test_id("totp-secret").inner_text().replace(" ", "")
     _no_sideways_scroll(page)
@@ -157,3 +159,23 @@ def test_an_authentication_app_is_enrolled_and_used_at_390_px_with_the_keyboard(
     page.get_by_label("Code de secours").fill(codes[0])
     page.get_by_role("button", name="Confirmer avec ce code").click()
     expect(page.get_by_text("Aucun paiement à approuver.")).to_be_visible()
+
+
+def test_a_meg_administrator_enrols_an_app_then_saves_the_libeo_key_with_its_code(page: Page, live_server):
+    _, key = _libeo_account(live_server, held=False)
+    meg_log_in(page, "admin@boulangerie-martin.fr")
+    page.get_by_role("link", name="Sécurité").click()
+    page.get_by_role("button", name="Activer une application d'authentification").click()
+    totp = pyotp.TOTP(page.get_by_test_id("totp-secret").inner_text().replace(" ", ""))
+    page.get_by_label("Code à 6 chiffres").fill(totp.at(time.time() - 30))
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("recovery-codes").get_by_role("listitem")).to_have_count(10)
+
+    page.goto("/meg/achats/options")
+    page.get_by_label("Clé d'api LIBEO").fill(key)
+    page.get_by_role("button", name="Enregistrer").click()
+    expect(page.get_by_text("Saisissez le code de votre application d'authentification")).to_be_visible()
+    page.get_by_label("Clé d'api LIBEO").fill(key)
+    page.get_by_label("Code de double authentification").fill(totp.now())
+    page.get_by_role("button", name="Enregistrer").click()
+    expect(page.locator(".flash").filter(has_text="La connexion est établie")).to_be_visible()
