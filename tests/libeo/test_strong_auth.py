@@ -364,3 +364,16 @@ def test_support_resets_a_persons_factors_once_no_recovery_code_is_left(admin, c
     assert client.get("/libeo/securite/").status_code == 302
     unknown = apps.root.test_cli_runner().invoke(args=["libeo", "reset-second-factor", "--email", "x@y.fr"])
     assert unknown.exit_code == 1 and "Aucun utilisateur Libeo n'a cette adresse e-mail." in unknown.output
+
+
+def test_guessing_codes_is_stopped_after_twenty_unanswered_verifications(admin, client, libeo_app):
+    secret = enrol_totp(client)
+    payment_id = held_payment(admin, 1)
+    asked = client.post(f"/libeo/a-approuver/{payment_id}/approuver")
+    for _ in range(20):
+        asked = client.post(f"/libeo/a-approuver/{payment_id}/approuver",
+                            data={"sca_challenge": challenge_of(asked), "sca_code": "000000"})
+    refused = client.post(f"/libeo/a-approuver/{payment_id}/approuver",
+                          data={"sca_challenge": challenge_of(asked), "sca_code": code(secret)})
+    assert refused.status_code == 422 and "Trop d'essais de vérification en peu de temps" in text(refused)
+    assert status(libeo_app, payment_id) is PaymentStatus.AWAITING_APPROVAL

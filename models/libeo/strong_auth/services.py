@@ -50,6 +50,11 @@ MUST_ENROL = ("Votre compte Libeo exige la double authentification : ajoutez une
 CHANGED = ("L'opération a changé depuis la demande de vérification (montant, IBAN ou bénéficiaire) : rien n'a "
            "été fait. Relisez-la ci-dessous et confirmez de nouveau.")
 UNKNOWN_CHALLENGE = "Cette vérification n'est plus valable (déjà utilisée, ou pour une autre opération) : recommencez."
+TOO_MANY = ("Trop d'essais de vérification en peu de temps : rien n'a été fait. Réessayez dans un quart d'heure, "
+            "ou utilisez un code de secours plus tard.")
+# Guessing a 6-digit code needs hundreds of thousands of tries: a few dozen per quarter of an hour stop it.
+MAX_UNANSWERED = 20
+THROTTLE_WINDOW = timedelta(minutes=15)
 NO_FACTOR_GIVEN = "Saisissez un code, ou utilisez votre clé d'accès, pour confirmer."
 
 
@@ -293,6 +298,8 @@ def answer_challenge(user: LibeoUser, token: str | None, operation: Operation, a
     operation, or of this one since changed (amount, IBAN…), one older than five minutes or already used,
     a wrong code, a code already used in its 30-second window, an assertion that does not verify."""
     now = now or utcnow()
+    if _unanswered(user, now) > MAX_UNANSWERED:
+        raise StrongAuthRefused(TOO_MANY, code="strong_auth_throttled")
     challenge = find_challenge(user, token)
     if challenge is None or challenge.used_at is not None or challenge.purpose != operation.purpose.value:
         raise StrongAuthRefused(UNKNOWN_CHALLENGE)
@@ -310,6 +317,13 @@ def answer_challenge(user: LibeoUser, token: str | None, operation: Operation, a
     if used.rowcount != 1:
         raise StrongAuthRefused(UNKNOWN_CHALLENGE)
     return method
+
+
+def _unanswered(user: LibeoUser, now: datetime) -> int:
+    """Verifications opened lately and never answered right: each refused answer opens one more."""
+    return db.session.scalar(select(func.count(StrongAuthChallenge.id)).where(
+        StrongAuthChallenge.user_id == user.id, StrongAuthChallenge.used_at.is_(None),
+        StrongAuthChallenge.created_at > now - THROTTLE_WINDOW)) or 0
 
 
 def aware(moment: datetime) -> datetime:
