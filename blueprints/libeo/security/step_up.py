@@ -24,6 +24,7 @@ from models.libeo.strong_auth.services import (
     Purpose,
     StrongAuthRefused,
     answer_challenge,
+    aware,
     find_challenge,
     has_totp,
     is_asked,
@@ -31,9 +32,6 @@ from models.libeo.strong_auth.services import (
     is_fresh,
     open_challenge,
     passkeys_of,
-)
-from models.libeo.strong_auth.services import (
-    aware as _aware,
 )
 
 SESSION_KEY = "strong_auth_challenge"
@@ -49,7 +47,7 @@ def relying_party() -> RelyingParty:
 def verified_recently() -> bool:
     """Whether this browser's last verification (its challenge, kept in the database) is under 5 minutes old."""
     challenge = find_challenge(current_user, session.get(SESSION_KEY))
-    return challenge is not None and is_fresh(challenge.used_at and _aware(challenge.used_at))
+    return challenge is not None and is_fresh(challenge.used_at and aware(challenge.used_at))
 
 
 def second_factor_first(operation: Operation):
@@ -85,7 +83,15 @@ def _this_address() -> str:
     return request.script_root + request.path + (f"?{query}" if query else "")
 
 
-def verification_page(operation: Operation, error: str | None = None, cancel_url: str | None = None):
+def _page_before() -> str | None:
+    """« Annuler » goes back to the page the form was on (this site's only)."""
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc != request.host or referrer.path == _this_address().split("?")[0]:
+        return None  # another site, or this verification page itself (answered wrong once)
+    return safe_next_url(referrer.path + (f"?{referrer.query}" if referrer.query else ""), "") or None
+
+
+def verification_page(operation: Operation, error: str | None = None):
     user = current_user
     challenge = open_challenge(user, operation)
     db.session.commit()
@@ -93,7 +99,7 @@ def verification_page(operation: Operation, error: str | None = None, cancel_url
     options = (authentication_options(relying_party(), challenge.webauthn_challenge,
                                       [p.credential_id for p in passkeys]) if passkeys else None)
     carried = [(name, value) for name, value in request.form.items(multi=True) if name not in FIELDS]
-    back = safe_next_url(request.form.get("next"), cancel_url or url_for("main.home"))
+    back = safe_next_url(request.form.get("next"), _page_before() or url_for("main.home"))
     page = render_template(
         "libeo/security/verify.html", operation=operation, error=error, challenge=challenge.token,
         carried=carried, action=_this_address(), passkey_options=options, has_totp=has_totp(user),
