@@ -8,12 +8,13 @@ from typing import NoReturn
 
 import click
 from flask import current_app
+from sqlalchemy import select
 
 from core.cli import ProductGroup
 from core.dates import date_fr
 from core.migrations import db_group
 from core.money import format_amount
-from models.libeo import Plan, db
+from models.libeo import LibeoUser, Plan, db
 from models.libeo.accounts.debtor_iban import confirm_debtor_iban
 from models.libeo.accounts.services import (
     account_for_siret,
@@ -24,8 +25,10 @@ from models.libeo.accounts.services import (
     verify_by_support,
 )
 from models.libeo.errors import LibeoError, NotFound
+from models.libeo.journal import COMMAND_LINE as SUPPORT
 from models.libeo.payments.bank_status_import import COMMAND_LINE, import_bank_status
 from models.libeo.payments.sepa import execute_due_payments
+from models.libeo.strong_auth.services import forget_old_challenges, reset_factors
 
 libeo_cli = ProductGroup("libeo", side="libeo", help="Commandes de Libeo.")
 libeo_cli.add_command(db_group())
@@ -167,6 +170,20 @@ def confirm_debit_iban_command(siret: str):
     click.echo(f"{account.name} ({account.siret}) : compte bancaire débité changé pour {change.new_iban_masked}.")
 
 
+@libeo_cli.command("reset-second-factor")
+@click.option("--email", required=True, help="Adresse e-mail de la personne (son compte Libeo).")
+def reset_second_factor_command(email: str):
+    """Support removes a person's second factors (no recovery code left), after checking who they are: they
+    enrol new ones; their sessions end."""
+    user = db.session.scalar(select(LibeoUser).where(LibeoUser.email == email.strip().lower()))
+    if user is None:
+        _fail("Aucun utilisateur Libeo n'a cette adresse e-mail.")
+    reset_factors(user, SUPPORT)
+    db.session.commit()
+    click.echo(f"{user.email} : double authentification réinitialisée ; la personne en active une nouvelle "
+               "dans « Sécurité ».")
+
+
 def _fail(message: str) -> NoReturn:
     """A French message on standard error, exit status 1 (click would print « Error: »)."""
     click.echo(f"Erreur : {message}", err=True)
@@ -196,6 +213,9 @@ def housekeeping():
     from models.libeo.payments.idempotency import purge_old_records
 
     click.echo(f"Réponses d'idempotence de plus de 30 jours supprimées : {purge_old_records()}.")
+    forgotten = forget_old_challenges()
+    db.session.commit()
+    click.echo(f"Demandes de double authentification de plus d'un jour supprimées : {forgotten}.")
 
 
 @libeo_cli.command("notify")

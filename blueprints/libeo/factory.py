@@ -87,6 +87,7 @@ def register_blueprints(app: Flask) -> None:
     from .notifications import bp as notifications_bp
     from .payments import bp as payments_bp
     from .remittances import bp as remittances_bp
+    from .security import bp as security_bp
     from .settings import bp as settings_bp
 
     app.register_blueprint(main_bp)
@@ -97,6 +98,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(approvals_bp, url_prefix="/a-approuver")
     app.register_blueprint(journal_bp, url_prefix="/journal")
     app.register_blueprint(settings_bp, url_prefix="/configuration")
+    app.register_blueprint(security_bp, url_prefix="/securite")
     app.register_blueprint(billing_bp, url_prefix="/abonnement")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(meg_connect_bp)

@@ -79,6 +79,7 @@ def register_blueprints(app: Flask) -> None:
     from .notifications import bp as notifications_bp
     from .oauth import bp as oauth_bp
     from .oauth.server import config_oauth
+    from .security import bp as security_bp
     from .selection import bp as selection_bp
 
     app.register_blueprint(main_bp)
@@ -90,6 +91,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(oauth_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(notifications_bp, url_prefix="/notifications")
+    app.register_blueprint(security_bp, url_prefix="/securite")
     config_oauth(app)
 
 

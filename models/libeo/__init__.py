@@ -25,11 +25,13 @@ from models.libeo.payments.models import (
     SepaBatch,
 )
 from models.libeo.payments.safeguards import KnownSupplierIban
+from models.libeo.strong_auth.models import Passkey, RecoveryCode, StrongAuthChallenge, TotpFactor
 
 __all__ = [
     "ACTIVE_PAYMENT_STATUSES", "Account", "ApiKey", "BankAnomaly", "BankStatusImport", "Channel", "DebtorIbanChange",
     "IdempotencyRecord", "InitiatorRole", "Invoice", "InvoiceDocument", "InvoiceSource", "InvoiceStatus",
     "JournalEntry", "KnownSupplierIban", "LibeoUser", "MegIdentity", "Model", "Notification", "NotificationSetting",
     "Payment", "PaymentEvent", "PaymentStatus",
-    "PaymentUsage", "Plan", "SepaBatch", "StripeEvent", "StripeSubscription", "db",
+    "Passkey", "PaymentUsage", "Plan", "RecoveryCode", "SepaBatch", "StrongAuthChallenge", "StripeEvent",
+    "StripeSubscription", "TotpFactor", "db",
 ]

@@ -178,6 +178,17 @@ def populate(apps) -> World:
             libeo_db.session.add(anomaly)
             libeo_db.session.flush()
             world.libeo[f"{name}_anomaly"] = anomaly.id
+        # A second user of the victim enrolled a passkey (« Sécurité »); Boulangerie's users did not.
+        from models.libeo import LibeoUser, Passkey
+
+        victim_user = LibeoUser(account_id=world.libeo["garage"], email="securite@garage-leroy.fr", is_admin=False)
+        libeo_db.session.add(victim_user)
+        libeo_db.session.flush()
+        passkey = Passkey(user_id=victim_user.id, credential_id="victim-passkey", public_key=b"\x00" * 77,
+                          sign_count=0, name="Clé du Garage", created_at=utcnow())
+        libeo_db.session.add(passkey)
+        libeo_db.session.flush()
+        world.libeo["garage_passkey"] = passkey.id
         # The victim's invoice carries its PDF, as MEG sends it.
         from models.libeo.invoices.documents import store_invoice_document
 
@@ -197,7 +208,9 @@ def own_path_values(world: World, side: str) -> dict:
     return {"invoice_id": world.libeo["boulangerie_invoice"], "payment_id": world.libeo["boulangerie_payment"],
             "external_id": world.libeo["boulangerie_external_id"], "batch_id": world.libeo["boulangerie_batch"],
             "token": unsubscribe_token(world, "libeo", world.libeo["boulangerie_email"], "payment_debited"),
-            "key": MAILDIR_KEY, "anomaly_id": world.libeo["boulangerie_anomaly"], "fmt": "csv"}
+            "key": MAILDIR_KEY, "anomaly_id": world.libeo["boulangerie_anomaly"], "fmt": "csv",
+            # Boulangerie enrolled no passkey: any id names someone else's (answered 404).
+            "passkey_id": world.libeo["garage_passkey"]}
 
 
 # A message's name in the development server's mailbox (« E-mails envoyés », absent outside it).

@@ -52,6 +52,7 @@ PUBLIC = {
         "auth.login": "le formulaire de connexion",
         "auth.signup": "la création de compte",
         "auth.terms": "les conditions générales d'utilisation, liées depuis la création de compte",
+        "security.lost_factor": "que faire sans son téléphone ou sa clé d'accès : codes de secours, puis support",
         "api.openapi": "le document OpenAPI de l'API",
         "billing.webhook": "appelé par Stripe, authentifié par sa signature (400 sans elle)",
         "meg_connect.page": "« Me connecter avec MEG » : page d'entrée du parcours, sans donnée",
@@ -103,6 +104,7 @@ def victim_params(world, side: str) -> dict[str, list]:
         "token": [unsubscribe_token(world, "libeo", world.libeo["garage_email"], "payment_debited")],
         "key": [MAILDIR_KEY],
         "anomaly_id": [world.libeo["garage_anomaly"]],
+        "passkey_id": [world.libeo["garage_passkey"]],
         "fmt": ["csv"],
     }
 

@@ -17,8 +17,10 @@ from models.libeo.payments.approvals import (
     refuse_payment,
 )
 from models.libeo.payments.lists import AWAITING, awaiting_list
+from models.libeo.strong_auth.services import approval_operation
 
 from ..context import account_payment_or_404, current_account, require_admin
+from ..security.step_up import second_factor_first
 from .forms import ApproveForm, RefuseForm
 
 bp = Blueprint("approvals", __name__)
@@ -70,6 +72,10 @@ def approve(payment_id: int):
     payment = account_payment_or_404(payment_id)
     if not ApproveForm().validate_on_submit():
         abort(400)
+    # Confirmed for this payment's amount and payee IBAN: a change since the verification voids it.
+    blocked = second_factor_first(approval_operation([payment]))
+    if blocked is not None:
+        return blocked
     number, supplier = payment.invoice.number, payment.creditor_name
     try:
         approved = approve_payment(current_account(), payment, current_user)

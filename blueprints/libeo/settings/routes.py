@@ -6,7 +6,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from core.money import cents_to_input
+from core.money import cents_to_input, format_amount
+from core.validators import InvalidIdentifier, mask_iban, normalize_iban
 from core.views import show_domain_error
 from models.libeo import db
 from models.libeo.accounts.debtor_iban import (
@@ -30,8 +31,10 @@ from models.libeo.accounts.services import (
 )
 from models.libeo.errors import LibeoError
 from models.libeo.payments.quota import PaymentQuota
+from models.libeo.strong_auth.services import Operation, Purpose, simple_operation
 
 from ..context import current_account, require_admin
+from ..security.step_up import second_factor_first
 from .forms import (
     AccountantForm,
     ActionForm,
@@ -55,6 +58,9 @@ def company():
     form = BankAccountForm()
     if form.validate_on_submit():
         require_admin()
+        blocked = _debit_iban_confirmed(form.iban.data)
+        if blocked is not None:
+            return blocked
         try:
             change = request_debtor_iban(account, form.iban.data, form.bic.data, current_user)
         except LibeoError as error:
@@ -81,11 +87,28 @@ def company():
     )
 
 
+def _debit_iban_confirmed(typed: str | None):
+    """The new debit IBAN confirmed with a second factor, bound to it; one the bank account cannot take
+    is left to ``request_debtor_iban`` to refuse (nothing changes)."""
+    try:
+        iban = normalize_iban(typed or "")
+    except InvalidIdentifier:
+        return None
+    return second_factor_first(Operation(Purpose.DEBIT_IBAN, (f"Compte bancaire à débiter : {mask_iban(iban)}",),
+                                         (iban,)))
+
+
 @bp.route("/compte-bancaire/confirmer", methods=["POST"])
 def confirm_bank_account():
     """A second administrator confirms the change of the debit IBAN."""
     if not ActionForm().validate_on_submit():
         abort(400)
+    waiting = pending_change(current_account())
+    shown = waiting.new_iban_masked if waiting else "—"
+    blocked = second_factor_first(Operation(Purpose.DEBIT_IBAN, (f"Confirmer le compte bancaire à débiter : {shown}",),
+                                            (waiting.new_iban if waiting else "",)))
+    if blocked is not None:
+        return blocked
     try:
         change = confirm_debtor_iban(current_account(), current_user)
     except LibeoError as error:
@@ -118,6 +141,9 @@ def users():
     account = current_account()
     form = InviteUserForm()
     if form.validate_on_submit():
+        blocked = second_factor_first(simple_operation(Purpose.USERS, f"Inviter {(form.email.data or '').strip()}"))
+        if blocked is not None:
+            return blocked
         try:
             user = invite_user(account, form.email.data, actor=current_user.email)
         except LibeoError as error:
@@ -135,6 +161,10 @@ def accountant():
     account = current_account()
     form = AccountantForm()
     if form.validate_on_submit():
+        blocked = second_factor_first(simple_operation(
+            Purpose.USERS, f"Donner accès à l'expert-comptable {(form.email.data or '').strip()}"))
+        if blocked is not None:
+            return blocked
         try:
             add_accountant(account, form.email.data, actor=current_user.email)
         except LibeoError as error:
@@ -155,6 +185,9 @@ def accountant():
 def remove_accountant_access():
     if not ActionForm().validate_on_submit():
         abort(400)
+    blocked = second_factor_first(simple_operation(Purpose.USERS, "Retirer l'accès de l'expert-comptable"))
+    if blocked is not None:
+        return blocked
     try:
         email = remove_accountant(current_account(), actor=current_user.email)
     except LibeoError as error:
@@ -173,6 +206,13 @@ def approval_rules():
     account = current_account()
     form = ApprovalRulesForm()
     if form.validate_on_submit():
+        blocked = second_factor_first(simple_operation(
+            Purpose.APPROVAL_RULES,
+            "Montant au-delà duquel un paiement doit être approuvé : "
+            + (format_amount(form.threshold_cents) if form.threshold_cents is not None else "aucun"),
+            "Paiements de l'expert-comptable à approuver : " + ("oui" if form.accountant_payments.data else "non")))
+        if blocked is not None:
+            return blocked
         try:
             set_approval_rules(account, form.threshold_cents, form.accountant_payments.data, current_user.email)
         except LibeoError as error:
@@ -212,6 +252,9 @@ def connect_meg():
     """« Se connecter » or « Régénérer »: a new key, shown in this answer only."""
     if not ActionForm().validate_on_submit():
         abort(400)
+    blocked = second_factor_first(simple_operation(Purpose.API_KEYS, "Créer une clé d'API pour MEG"))
+    if blocked is not None:
+        return blocked
     try:
         plaintext = issue_meg_api_key(current_account(), actor=current_user.email)
     except LibeoError as error:
@@ -226,6 +269,9 @@ def connect_meg():
 def revoke_meg():
     if not ActionForm().validate_on_submit():
         abort(400)
+    blocked = second_factor_first(simple_operation(Purpose.API_KEYS, "Révoquer la clé d'API MEG"))
+    if blocked is not None:
+        return blocked
     try:
         revoke_api_key(current_account(), actor=current_user.email)
     except LibeoError as error:

@@ -100,6 +100,8 @@ class SupplierForm(Form):
 class LibeoKeyForm(Form):
     # Never echoed back into the page: the key is a secret.
     api_key = PasswordField("Clé d'api LIBEO", validators=[DataRequired("Collez la clé d'API affichée par Libeo.")])
+    # Asked of a person who enrolled an authentication app (« Sécurité »).
+    second_factor = StringField("Code de double authentification")
     submit = SubmitField("Enregistrer")
 
 

@@ -61,6 +61,7 @@ from models.meg.achats.lists import (
     supplier_tab_counts,
 )
 from models.meg.achats.week import week_summary
+from models.meg.companies.second_factor import is_enrolled
 from models.meg.libeo_link.attempts import (
     LibeoState,
     PaidTo,
@@ -97,6 +98,7 @@ from models.meg.libeo_link.selection import MAX_SELECTION
 
 from ..context import current_company
 from ..extensions import limiter
+from ..security.routes import second_factor_problem
 from .forms import ConfirmForm, InvoiceForm, LibeoKeyForm, PayForm, SupplierForm
 
 bp = Blueprint("achats", __name__)
@@ -529,7 +531,12 @@ def check_plan(invoice_id: int):
 def options():
     company = current_company()
     form = LibeoKeyForm()
-    if form.validate_on_submit():
+    submitted = form.validate_on_submit()
+    # Asked of a person who enrolled an authentication app: their code, before the key is sent anywhere.
+    problem = second_factor_problem(form.second_factor.data) if submitted else None
+    if problem:
+        form.second_factor.errors = [*form.second_factor.errors, problem]
+    elif submitted:
         try:
             connected = connect_company(company, form.api_key.data, current_user)
         except LibeoLinkError as error:
@@ -544,7 +551,8 @@ def options():
                  if connection is not None and connection.is_removed else None)
     return render_template("meg/achats/options.html", form=form, connection=connection, following=following,
                            waiting=waiting_count(company.id), refused=refused_updates(company.id),
-                           unknown=unknown_outcomes(company.id), action_form=ConfirmForm())
+                           unknown=unknown_outcomes(company.id), action_form=ConfirmForm(),
+                           second_factor_asked=is_enrolled(current_user)), (422 if problem else 200)
 
 
 @bp.route("/options/libeo/verifier", methods=["POST"])
@@ -576,9 +584,12 @@ def disconnect():
     form = ConfirmForm()
     if connection is None or connection.is_removed:
         return redirect(url_for("achats.options"))
-    if not form.validate_on_submit():
+    submitted = form.validate_on_submit()
+    problem = second_factor_problem(request.form.get("second_factor")) if submitted else None
+    if not submitted or problem:
         return render_template("meg/achats/disconnect.html", connection=connection, form=form,
-                               in_flight=payments_in_flight(company.id))
+                               in_flight=payments_in_flight(company.id), problem=problem,
+                               second_factor_asked=is_enrolled(current_user)), (422 if problem else 200)
     done = disconnect_company(company, current_user)
     db.session.commit()
     if done.reached and done.following:

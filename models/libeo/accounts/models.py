@@ -105,6 +105,9 @@ class Account(Model):
     # administrator of the SIRET, or support checked). Only then are its SEPA files executed.
     verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     verified_by: Mapped[str | None] = mapped_column(String(254))
+    # « Exiger la double authentification pour tous »: every user confirms sensitive operations with a
+    # second factor (otherwise only those who enrolled one are asked).
+    require_strong_auth: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     # « SIRET à confirmer »: the SIRET this account declared, taken back by the company's verified account.
     lost_siret: Mapped[str | None] = mapped_column(String(14))
     siret_lost_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

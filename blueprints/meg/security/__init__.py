@@ -1,0 +1,4 @@
+
+from .routes import bp
+
+__all__ = ["bp"]

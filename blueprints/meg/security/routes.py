@@ -1,0 +1,115 @@
+"""« Sécurité » in MEG: a person's authentication app and recovery codes. Once enrolled, saving or deleting
+the company's Libeo key in « Options » asks for one of its codes."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from core.second_factor import SecondFactorError, grouped_secret, totp_uri
+from models.meg import db
+from models.meg.companies.second_factor import (
+    confirm_totp,
+    is_enrolled,
+    pending_secret,
+    recovery_codes_left,
+    remove_totp,
+    replace_recovery_codes,
+    start_totp,
+    verify,
+)
+
+bp = Blueprint("meg_security", __name__)
+
+
+def _secret_key() -> str:
+    return current_app.config["SECRET_KEY"]
+
+
+def second_factor_problem(code: str | None) -> str | None:
+    """Why the code given with a sensitive form is refused (French), or None: always None for a person who
+    did not enrol. A code accepted is spent (committed at once: it cannot serve twice)."""
+    if not is_enrolled(current_user):
+        return None
+    if not (code or "").strip():
+        return "Saisissez le code de votre application d'authentification (ou un code de secours)."
+    try:
+        verify(current_user, code or "", _secret_key())
+    except SecondFactorError as error:
+        db.session.rollback()
+        return error.message
+    db.session.commit()
+    return None
+
+
+@bp.before_request
+@login_required
+def require_login():
+    """« Sécurité » is the signed-in person's own."""
+
+
+@bp.route("/")
+def overview():
+    return render_template("meg/security/overview.html", enrolled=is_enrolled(current_user),
+                           codes_left=recovery_codes_left(current_user),
+                           pending=pending_secret(current_user, _secret_key()) is not None, error=None)
+
+
+@bp.route("/application", methods=["GET", "POST"])
+def totp_setup():
+    if request.method == "POST":
+        try:
+            start_totp(current_user, _secret_key())
+        except SecondFactorError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+            return redirect(url_for("meg_security.overview"))
+        db.session.commit()
+        return redirect(url_for("meg_security.totp_setup"))
+    secret = pending_secret(current_user, _secret_key())
+    if secret is None:
+        return redirect(url_for("meg_security.overview"))
+    return _setup_page(secret, None)
+
+
+def _setup_page(secret: str, error: str | None, status: int = 200):
+    return render_template("meg/security/totp.html", grouped=grouped_secret(secret),
+                           uri=totp_uri(secret, current_user.email, "MEG"), error=error), status
+
+
+@bp.route("/application/confirmer", methods=["POST"])
+def totp_confirm():
+    try:
+        codes = confirm_totp(current_user, request.form.get("code", ""), _secret_key())
+    except SecondFactorError as error:
+        db.session.rollback()
+        secret = pending_secret(current_user, _secret_key())
+        if secret is None:
+            flash(error.message, "error")
+            return redirect(url_for("meg_security.overview"))
+        return _setup_page(secret, error.message, 422)
+    db.session.commit()
+    return render_template("meg/security/recovery_codes.html", codes=codes)
+
+
+@bp.route("/application/retirer", methods=["POST"])
+def totp_remove():
+    problem = second_factor_problem(request.form.get("second_factor"))
+    if problem:
+        return render_template("meg/security/overview.html", enrolled=True, pending=False, error=problem,
+                               codes_left=recovery_codes_left(current_user)), 422
+    remove_totp(current_user)
+    db.session.commit()
+    flash("L'application d'authentification est retirée : MEG ne vous demande plus de code.", "success")
+    return redirect(url_for("meg_security.overview"))
+
+
+@bp.route("/codes-de-secours", methods=["POST"])
+def recovery_codes():
+    problem = second_factor_problem(request.form.get("second_factor"))
+    if problem:
+        return render_template("meg/security/overview.html", enrolled=is_enrolled(current_user), pending=False,
+                               error=problem, codes_left=recovery_codes_left(current_user)), 422
+    codes = replace_recovery_codes(current_user)
+    db.session.commit()
+    return render_template("meg/security/recovery_codes.html", codes=codes)

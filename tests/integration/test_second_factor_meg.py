@@ -1,0 +1,82 @@
+"""MEG « Achats » administrators' authentication app: once enrolled, saving or deleting the Libeo key in
+« Options » asks for its code (or a recovery code); a wrong code, or one used already in its window, is
+refused in French and nothing is saved nor deleted. An administrator who never enrolled keeps today's
+flow (``conftest.connected`` pastes a key without a code)."""
+
+from __future__ import annotations
+
+import re
+import time
+from html import unescape
+
+import pyotp
+from sqlalchemy import select
+
+from models.meg import LibeoConnection, MegRecoveryCode, MegTotpFactor
+from models.meg import db as meg_db
+
+from .conftest import libeo_account
+
+
+def text(response) -> str:
+    return unescape(response.get_data(as_text=True)).replace("\u202f", " ").replace("\u00a0", " ")
+
+
+def code(secret: str, steps: int = 0) -> str:
+    return pyotp.TOTP(secret).at(time.time() + 30 * steps)
+
+
+def enrol(client) -> tuple[str, list[str]]:
+    assert client.post("/meg/securite/application").status_code == 302
+    secret = re.search(r'data-testid="totp-secret">([A-Z2-7 ]+)<',
+                       text(client.get("/meg/securite/application"))).group(1).replace(" ", "")
+    wrong = client.post("/meg/securite/application/confirmer", data={"code": "12345"})
+    assert wrong.status_code == 422 and "Code incorrect" in text(wrong)
+    done = client.post("/meg/securite/application/confirmer", data={"code": code(secret, -1)})
+    codes = re.findall(r"<li>([A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4})</li>", done.get_data(as_text=True))
+    assert len(codes) == 10
+    return secret, codes
+
+
+def connection(meg_app):
+    with meg_app.app_context():
+        return meg_db.session.scalar(select(LibeoConnection))
+
+
+def test_an_enrolled_administrator_saves_the_key_with_a_code_only(client, demo, meg_auth, meg_app, libeo_app):
+    _, key = libeo_account(libeo_app)
+    meg_auth.login()
+    secret, codes = enrol(client)
+    with meg_app.app_context():
+        assert secret not in meg_db.session.scalar(select(MegTotpFactor.secret))
+        assert not any(c in h for c in codes for h in meg_db.session.scalars(select(MegRecoveryCode.code_hash)))
+    options = text(client.get("/meg/achats/options"))
+    assert "Code de double authentification" in options
+
+    missing = client.post("/meg/achats/options", data={"api_key": key})
+    assert missing.status_code == 422
+    assert "Saisissez le code de votre application d'authentification" in text(missing)
+    good = code(secret)
+    wrong = client.post("/meg/achats/options", data={"api_key": key, "second_factor": f"{(int(good) + 1) % 10**6:06d}"})
+    assert wrong.status_code == 422 and "Code incorrect" in text(wrong)
+    assert connection(meg_app) is None
+
+    saved = client.post("/meg/achats/options", data={"api_key": key, "second_factor": good}, follow_redirects=True)
+    assert "La connexion est établie" in text(saved)
+    assert connection(meg_app) is not None
+
+    # Deleting it: the same code again is refused in its window; a recovery code passes, once.
+    replayed = client.post("/meg/achats/options/libeo/supprimer", data={"second_factor": good})
+    assert replayed.status_code == 422 and "Ce code a déjà servi" in text(replayed)
+    assert not connection(meg_app).is_removed
+    deleted = client.post("/meg/achats/options/libeo/supprimer", data={"second_factor": codes[0]},
+                          follow_redirects=True)
+    assert "La connexion à Libeo est supprimée" in text(deleted)
+    assert connection(meg_app).is_removed
+    again = client.post("/meg/achats/options", data={"api_key": key, "second_factor": codes[0]})
+    assert again.status_code == 422 and "Ce code de secours n'est pas valable, ou il a déjà servi" in text(again)
+
+
+def test_an_administrator_who_never_enrolled_keeps_todays_flow(connected, client, meg_app):
+    assert "Code de double authentification" not in text(client.get("/meg/achats/options"))
+    assert connection(meg_app) is not None
