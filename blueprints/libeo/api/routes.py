@@ -26,6 +26,7 @@ from models.libeo.accounts.keys import (
 from models.libeo.errors import InvalidData, LibeoError, NotFound
 from models.libeo.invoices.documents import store_invoice_document, too_large_message
 from models.libeo.invoices.services import (
+    InvoiceTotals,
     invoice_by_external_id,
     invoice_data,
     upsert_meg_invoice,
@@ -208,6 +209,10 @@ def invoice_json(invoice: Invoice) -> dict:
         "number": invoice.number,
         "supplier": {"name": invoice.supplier_name, "iban": invoice.supplier_iban, "bic": invoice.supplier_bic},
         "amount_cents": invoice.amount_cents,
+        "totals": None if invoice.total_cents is None else {
+            "net_cents": invoice.net_cents, "vat_cents": invoice.vat_cents, "total_cents": invoice.total_cents,
+            "prepaid_cents": invoice.prepaid_cents, "rounding_cents": invoice.rounding_cents,
+        },
         "currency": invoice.currency,
         "issue_date": invoice.issue_date.isoformat(),
         "due_date": invoice.due_date.isoformat(),
@@ -278,6 +283,7 @@ def _upsert_invoice(external_id: str, body: dict, field_prefix: str = ""):
             due_date=date.fromisoformat(body["due_date"]),
             amount_cents=body["amount_cents"],
             currency=body["currency"],
+            totals=InvoiceTotals(**body["totals"]) if body.get("totals") else None,
         )
         return upsert_meg_invoice(api_account(), external_id, data)
     except LibeoError as error:
