@@ -253,7 +253,7 @@ class SettlementRow(NamedTuple):
     number: str
     supplier: str
     due: Markup  # the due date, and its « En retard » / « Échéance proche » badge, written here once
-    amount: str
+    amount: str  # Markup when the amount due differs from the total
     mode: str
     through_libeo: bool
     payment: object  # the latest PaymentAttempt, or None
@@ -262,6 +262,7 @@ class SettlementRow(NamedTuple):
     paid_to: PaidTo | None  # where a live payment pays, as Libeo holds it
 
 
+_AMOUNT_DUE = Markup('{}<br><span class="hint">net à payer {}</span>')
 _DUE_FLAG = Markup(' <span class="badge {}" data-testid="due-flag">{}</span>')
 
 
@@ -276,8 +277,11 @@ def _settlement_rows(invoices, libeo) -> list[SettlementRow]:
             flag = due_flag(invoice.due_date, today)
             if flag is not None:
                 due += _DUE_FLAG.format(flag.badge, flag.label)
+        # « Montant TTC », and what the payment settles when a deposit or a rounding makes it differ.
+        amount = (_AMOUNT_DUE.format(invoice.total_display, invoice.amount_display) if invoice.due_differs
+                  else invoice.amount_display)
         rows.append(SettlementRow(invoice.id, invoice.number, invoice.supplier.name, due,
-                                  invoice.amount_display, invoice.payment_mode.label,
+                                  amount, invoice.payment_mode.label,
                                   invoice.payment_mode is PaymentMode.LIBEO, payment, action, invoice,
                                   libeo.paid_to(invoice)))
     return rows
