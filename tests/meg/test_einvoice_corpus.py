@@ -18,7 +18,7 @@ import pytest
 from lxml import etree
 from pypdf import PdfReader
 
-from models.meg.einvoices.reading import EInvoice, EInvoiceError, read_einvoice
+from core.einvoices.reading import EInvoice, EInvoiceError, read_einvoice
 
 
 def _own_corpus() -> Path:
