@@ -138,6 +138,10 @@ class EInvoiceError(ValueError):
     """A file that cannot be taken as a supplier invoice; the message is for a person."""
 
 
+class PlainPdf(EInvoiceError):
+    """A readable PDF that joins no invoice XML: a PDF invoice, not an e-invoice."""
+
+
 @dataclass(frozen=True)
 class EInvoice:
     """What a received e-invoice says, ready to pre-fill an invoice form (MEG's import, Libeo's « Nouvelle facture »).
@@ -216,7 +220,7 @@ def read_einvoice(filename: str, content: bytes) -> EInvoice:
         )
     if b"%PDF-" in content[:1024]:
         return _read_pdf(shown, content)
-    if _looks_like_xml(content):
+    if looks_like_xml(content):
         root = _parse_xml(content)
         return _read_root(root, container=None)
     raise EInvoiceError(
@@ -270,7 +274,7 @@ def _read_pdf(shown: str, content: bytes) -> EInvoice:
         logger.info("unreadable PDF %r: %s", shown, exc)
         raise EInvoiceError(f"Le PDF « {shown} » est illisible ou endommagé.") from exc
     joined = " (il joint des fichiers XML, mais aucun n'est une facture)" if found_xml else ""
-    raise EInvoiceError(
+    raise PlainPdf(
         f"Le PDF « {shown} » ne contient pas de facture électronique{joined} : c'est une facture PDF "
         "ordinaire. Saisissez-la à la main ou demandez au fournisseur sa version Factur-X."
     )
@@ -305,7 +309,8 @@ def _too_large_refused(shown: str) -> EInvoiceError:
     )
 
 
-def _looks_like_xml(content: bytes) -> bool:
+def looks_like_xml(content: bytes) -> bool:
+    """Whether the bytes start as an XML document does (a byte-order mark, blanks, then « < »)."""
     if content.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 byte-order marks
         return True
     return content.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"<"

@@ -24,6 +24,7 @@ from models.libeo.invoices.documents import (
     store_invoice_document,
     too_large_message,
 )
+from models.libeo.invoices.einvoices import check_against_file, read_invoice_file
 from models.libeo.invoices.lists import INVOICES, invoice_list, invoice_tab_counts
 from models.libeo.invoices.services import (
     account_invoice,
@@ -104,10 +105,29 @@ def export_invoices(fmt: str):
 @bp.route("/nouvelle", methods=["GET", "POST"])
 @accepts_upload(MAX_DOCUMENT_BYTES)
 def new_invoice():
-    """« Nouvelle facture », with its PDF if the person gives it (kept and shown on the invoice's page)."""
+    """« Nouvelle facture », with its file if the person gives it: a PDF kept and shown on the invoice's page,
+    or the supplier's e-invoice, which fills the fields left empty and checks those typed."""
     form = InvoiceForm()
-    if form.validate_on_submit():
+    if not form.is_submitted():
+        return render_template("libeo/invoices/form.html", form=form)
+    upload = form.document.data
+    try:
+        file = read_invoice_file(upload.filename, upload.read(MAX_DOCUMENT_BYTES + 1)) if upload else None
+    except InvalidData as error:
+        form.validate()
+        form.document.errors = [*form.document.errors, error.message]
+        return render_template("libeo/invoices/form.html", form=form)
+    filled = form.fill_blanks(file.field_values()) if file else []
+    valid = form.validate()
+    # What the e-invoice does not say and the person did not type: said in the file's words.
+    missing = {name: message for name, message in (file.missing() if file else {}).items() if not form[name].data}
+    for name, message in missing.items():
+        form[name].errors = [message]
+    if valid and not missing:
         try:
+            if file:
+                check_against_file(file, number=form.number.data, supplier_iban=form.supplier_iban.data,
+                                   amount_cents=form.amount_cents, issue_date=form.issue_date.data)
             data = invoice_data(
                 number=form.number.data,
                 supplier_name=form.supplier_name.data,
@@ -116,18 +136,20 @@ def new_invoice():
                 issue_date=form.issue_date.data,
                 due_date=form.due_date.data,
                 amount_cents=form.amount_cents,
+                totals=file.totals_for(form.amount_cents) if file else None,
             )
             invoice = create_libeo_invoice(current_account(), data)
-            if form.document.data:
-                store_invoice_document(invoice, form.document.data.read(MAX_DOCUMENT_BYTES + 1))
+            if file:
+                store_invoice_document(invoice, file.pdf)
         except LibeoError as error:
             db.session.rollback()
             show_domain_error(form, error, FORM_FIELDS)
         else:
             db.session.commit()
-            flash(f"La facture {invoice.number} est enregistrée.", "success")
+            read = f", lue dans le fichier {file.described}" if file and file.einvoice else ""
+            flash(f"La facture {invoice.number} est enregistrée{read}.", "success")
             return redirect(url_for("invoices.invoice", invoice_id=invoice.id))
-    return render_template("libeo/invoices/form.html", form=form)
+    return render_template("libeo/invoices/form.html", form=form, file=file, filled=filled)
 
 
 @bp.errorhandler(RequestEntityTooLarge)
