@@ -140,3 +140,15 @@ def test_the_published_schemas_describe_the_totals(client, api):
     jsonschema_rs.validator_for(schemas["InvoiceInput"]).validate(deposit_body())
     jsonschema_rs.validator_for(schemas["Invoice"]).validate(api.put("/invoices/meg-1", json=deposit_body()).json)
     assert "BR-CO-16" in schemas["InvoiceInput"]["properties"]["totals"]["description"]
+
+
+def test_the_database_refuses_totals_that_do_not_add_up(api, libeo_app):
+    from sqlalchemy.exc import IntegrityError
+
+    assert api.put("/invoices/meg-1", json=deposit_body()).status_code == 201
+    with libeo_app.app_context():
+        invoice = db.session.scalar(select(Invoice))
+        invoice.prepaid_cents = 0  # the amount due no longer follows from the totals
+        with pytest.raises(IntegrityError, match="totals_add_up"):
+            db.session.commit()
+        db.session.rollback()
