@@ -21,15 +21,12 @@ from models.libeo.errors import InvalidData, LibeoError, QuotaExceeded
 from models.libeo.invoices.documents import (
     document_file_name,
     invoice_document,
-    store_invoice_document,
     too_large_message,
 )
-from models.libeo.invoices.einvoices import check_against_file, read_invoice_file
+from models.libeo.invoices.einvoices import enter_invoice, read_invoice_file
 from models.libeo.invoices.lists import INVOICES, invoice_list, invoice_tab_counts
 from models.libeo.invoices.services import (
     account_invoice,
-    create_libeo_invoice,
-    invoice_data,
 )
 from models.libeo.payments.order import (
     Initiator,
@@ -125,10 +122,8 @@ def new_invoice():
         form[name].errors = [message]
     if valid and not missing:
         try:
-            if file:
-                check_against_file(file, number=form.number.data, supplier_iban=form.supplier_iban.data,
-                                   amount_cents=form.amount_cents, issue_date=form.issue_date.data)
-            data = invoice_data(
+            invoice = enter_invoice(
+                current_account(), file,
                 number=form.number.data,
                 supplier_name=form.supplier_name.data,
                 supplier_iban=form.supplier_iban.data,
@@ -136,11 +131,7 @@ def new_invoice():
                 issue_date=form.issue_date.data,
                 due_date=form.due_date.data,
                 amount_cents=form.amount_cents,
-                totals=file.totals_for(form.amount_cents) if file else None,
             )
-            invoice = create_libeo_invoice(current_account(), data)
-            if file:
-                store_invoice_document(invoice, file.pdf)
         except LibeoError as error:
             db.session.rollback()
             show_domain_error(form, error, FORM_FIELDS)

@@ -27,10 +27,11 @@ from core.einvoices.summary_pdf import einvoice_summary_pdf
 from core.files import MAX_DOCUMENT_BYTES, looks_like_pdf
 from core.money import format_amount
 from core.validators import InvalidIdentifier, format_iban, normalize_iban
+from models.libeo.accounts.models import Account
 from models.libeo.errors import InvalidData
-from models.libeo.invoices.documents import too_large_message
-from models.libeo.invoices.models import invoice_number_key
-from models.libeo.invoices.services import CURRENCIES, InvoiceTotals
+from models.libeo.invoices.documents import store_invoice_document, too_large_message
+from models.libeo.invoices.models import Invoice, invoice_number_key
+from models.libeo.invoices.services import CURRENCIES, InvoiceTotals, create_libeo_invoice, invoice_data
 
 KEPT_BY_THE_ACCOUNT = ("Libeo garde ce résumé avec la facture ; conservez le fichier XML original, qui fait foi, "
                        "avec vos factures.")
@@ -131,6 +132,23 @@ def read_invoice_file(filename: str | None, content: bytes) -> InvoiceFile:
     pdf = content if is_pdf else einvoice_summary_pdf(einvoice, shown_name(filename or "facture.xml"),
                                                       kept=KEPT_BY_THE_ACCOUNT)
     return InvoiceFile(pdf, einvoice)
+
+
+def enter_invoice(account: Account, file: InvoiceFile | None, *, number: str, supplier_name: str,
+                  supplier_iban: str, supplier_bic: str | None, issue_date: date, due_date: date,
+                  amount_cents: int) -> Invoice:
+    """« Nouvelle facture »: the invoice typed (or filled from its e-invoice), checked against its file, saved
+    with the file's totals and the file itself. Never commits (the view does, once)."""
+    if file is not None:
+        check_against_file(file, number=number, supplier_iban=supplier_iban, amount_cents=amount_cents,
+                           issue_date=issue_date)
+    data = invoice_data(number=number, supplier_name=supplier_name, supplier_iban=supplier_iban,
+                        supplier_bic=supplier_bic, issue_date=issue_date, due_date=due_date, amount_cents=amount_cents,
+                        totals=file.totals_for(amount_cents) if file else None)
+    invoice = create_libeo_invoice(account, data)
+    if file is not None:
+        store_invoice_document(invoice, file.pdf)
+    return invoice
 
 
 def check_against_file(file: InvoiceFile, *, number: str, supplier_iban: str, amount_cents: int,
