@@ -221,3 +221,12 @@ def test_a_refused_file_saves_nothing_even_with_every_field_typed(client, libeo_
     assert saved(libeo_app) == []
     with libeo_app.app_context():
         assert db.session.scalar(select(func.count()).select_from(InvoiceDocument)) == 0
+
+
+def test_a_file_addressed_to_another_company_is_said_so_after_saving(client, libeo_app, signed_in):
+    assert signed_in.siret[:9] != "834512345"  # the test account is not the file's buyer
+    answer = post(client, facturx_pdf(INVOICE, "en16931"))  # addressed to Boulangerie Martin, SIRET 83451234500002
+    assert answer.status_code == 302
+    page = plain(client.get(answer.headers["Location"]).get_data(as_text=True))
+    assert (f"Attention : ce fichier est adressé à Boulangerie Martin SARL (SIRET 83451234500002), pas à "
+            f"{signed_in.name}. Vérifiez qu'il vous revient de la payer.") in page

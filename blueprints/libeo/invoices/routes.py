@@ -139,6 +139,8 @@ def new_invoice():
             db.session.commit()
             read = f", lue dans le fichier {file.described}" if file and file.einvoice else ""
             flash(f"La facture {invoice.number} est enregistrée{read}.", "success")
+            if file and (warning := file.buyer_warning(current_account())):
+                flash(warning, "warning")
             return redirect(url_for("invoices.invoice", invoice_id=invoice.id))
     return render_template("libeo/invoices/form.html", form=form, file=file, filled=filled)
 

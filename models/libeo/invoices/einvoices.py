@@ -85,6 +85,14 @@ class InvoiceFile:
                                vat_cents=e.tax_cents, prepaid_cents=e.prepaid_cents, rounding_cents=e.rounding_cents)
         return totals if totals.amount_due_cents == amount_cents and totals.total_cents > 0 else None
 
+    def buyer_warning(self, account: Account) -> str | None:
+        """When the e-invoice names a buyer of another SIREN than the account's: said after saving."""
+        e = self.einvoice
+        if e is None or not e.buyer_siret or not account.siret or e.buyer_siret[:9] == account.siret[:9]:
+            return None
+        return (f"Attention : ce fichier est adressé à {e.buyer_name or 'une autre entreprise'} (SIRET "
+                f"{e.buyer_siret}), pas à {account.name}. Vérifiez qu'il vous revient de la payer.")
+
     @property
     def totals_hint(self) -> str | None:
         """« Lu dans le fichier : montant TTC 671,15 € (HT 636,16 € + TVA 34,99 €), moins 201,00 € déjà payés :
