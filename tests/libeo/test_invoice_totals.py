@@ -122,6 +122,9 @@ def test_the_invoice_page_the_list_and_the_pay_panel_show_both(api, libeo_app, c
     assert "671,15 € net à payer 470,15 €" in listed
     confirm = plain(client.get(f"/libeo/factures/selection?facture={invoice_id}").get_data(as_text=True))
     assert "470,15 € net à payer, TTC 671,15 €" in confirm
+    exported = client.get("/libeo/factures/export.csv").get_data(as_text=True).lstrip("\ufeff").splitlines()
+    header, row = exported[0].split(";"), exported[1].split(";")
+    assert (row[header.index("Montant TTC")], row[header.index("Net à payer")]) == ("671,15", "470,15")
 
 
 def test_an_invoice_without_totals_shows_one_amount(api, libeo_app, client, signed_in):

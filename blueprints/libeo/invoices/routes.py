@@ -81,7 +81,7 @@ def list_invoices():
 
 
 INVOICES_EXPORT = ["Id", "Numéro", "Fournisseur", "IBAN du fournisseur", "BIC", "Date", "Échéance", "Montant TTC",
-                   "Devise", "Source", "Statut"]
+                   "Net à payer", "Devise", "Source", "Statut"]
 
 
 @bp.route("/export.<fmt>")
@@ -94,8 +94,8 @@ def export_invoices(fmt: str):
     iban = (lambda value: value) if current_user.is_admin else mask_iban
     rows = streamed_rows(db.session, *invoice_list(current_account(), lq), lambda row: [
         row.Invoice.id, row.Invoice.number, row.Invoice.supplier_name, iban(row.Invoice.supplier_iban),
-        row.Invoice.supplier_bic, row.Invoice.issue_date, row.Invoice.due_date, cents_value(row.Invoice.amount_cents),
-        row.Invoice.currency, row.Invoice.source.label, row.Invoice.status_label])
+        row.Invoice.supplier_bic, row.Invoice.issue_date, row.Invoice.due_date,
+        cents_value(row.Invoice.total_with_tax_cents), cents_value(row.Invoice.amount_cents), row.Invoice.currency, row.Invoice.source.label, row.Invoice.status_label])
     return export_response(fmt, "factures", "Factures", INVOICES_EXPORT, rows)
 
 
