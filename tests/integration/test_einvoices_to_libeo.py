@@ -113,6 +113,9 @@ def test_an_invoice_partly_paid_in_advance_reaches_libeo_with_its_totals_and_lib
         assert note in plain(client.get(page).get_data(as_text=True))  # « Payer »'s confirmation says so
     listed = plain(client.get("/meg/achats/reglements").get_data(as_text=True))
     assert "671,15 € net à payer 470,15 €" in listed  # « Règlements » shows both, as « Factures » does
+    exported = client.get("/meg/achats/reglements/export.csv").get_data(as_text=True).lstrip("\ufeff").splitlines()
+    header, row = exported[0].split(";"), next(line for line in exported if "FA-2026-0671" in line).split(";")
+    assert (row[header.index("Montant TTC")], row[header.index("Net à payer")]) == ("671,15", "470,15")
     selection = plain(client.get(f"/meg/achats/reglements/selection?facture={invoice_id}").get_data(as_text=True))
     assert "470,15 € net à payer, TTC 671,15 €" in selection
     pay(client, invoice_id)

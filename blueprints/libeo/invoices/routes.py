@@ -95,7 +95,8 @@ def export_invoices(fmt: str):
     rows = streamed_rows(db.session, *invoice_list(current_account(), lq), lambda row: [
         row.Invoice.id, row.Invoice.number, row.Invoice.supplier_name, iban(row.Invoice.supplier_iban),
         row.Invoice.supplier_bic, row.Invoice.issue_date, row.Invoice.due_date,
-        cents_value(row.Invoice.total_with_tax_cents), cents_value(row.Invoice.amount_cents), row.Invoice.currency, row.Invoice.source.label, row.Invoice.status_label])
+        cents_value(row.Invoice.total_with_tax_cents), cents_value(row.Invoice.amount_cents), row.Invoice.currency,
+        row.Invoice.source.label, row.Invoice.status_label])
     return export_response(fmt, "factures", "Factures", INVOICES_EXPORT, rows)
 
 

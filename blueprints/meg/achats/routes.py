@@ -304,7 +304,7 @@ def settlements():
 
 
 SETTLEMENTS_EXPORT = ["Id", "Numéro", "Fournisseur", "SIRET du fournisseur", "IBAN du fournisseur",
-                      "Date de facture", "Échéance", "Montant TTC", "Devise", "Mode de règlement"]
+                      "Date de facture", "Échéance", "Montant TTC", "Net à payer", "Devise", "Mode de règlement"]
 
 
 @bp.route("/reglements/export.<fmt>")
@@ -318,7 +318,8 @@ def settlements_export(fmt: str):
     iban = (lambda value: value) if current_user.is_achats_admin(company) else mask_iban
     rows = streamed_rows(db.session, *invoices_to_settle_export(company, lq), lambda row: [
         row.id, row.number, row.name, row.siret, iban(row.iban), row.issue_date, row.due_date,
-        cents_value(row.amount_cents), row.currency, row.payment_mode.label])
+        cents_value(row.amount_cents if row.total_cents is None else row.total_cents), cents_value(row.amount_cents),
+        row.currency, row.payment_mode.label])
     return export_response(fmt, "reglements", "Règlements", SETTLEMENTS_EXPORT, rows)
 
 

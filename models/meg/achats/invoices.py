@@ -423,7 +423,7 @@ def _to_settle_export_statement(shape: tuple):
     base = _to_settle_where(select(
         SupplierInvoice.id, SupplierInvoice.number, Supplier.name, Supplier.siret, Supplier.iban,
         SupplierInvoice.issue_date, SupplierInvoice.due_date, SupplierInvoice.amount_cents,
-        SupplierInvoice.currency, SupplierInvoice.payment_mode))
+        SupplierInvoice.currency, SupplierInvoice.payment_mode, SupplierInvoice.total_cents))
     return _SETTLEMENT_COLUMNS.apply(base, shape)
 
 
@@ -455,7 +455,7 @@ def invoices_to_settle_rows(company: Company, query: ListQuery) -> Listing:
 
 def invoices_to_settle_export(company: Company, query: ListQuery) -> Listing:
     """The same rows as plain columns, for « Exporter »: id, number, supplier, SIRET, IBAN, issue and due
-    dates, amount, currency, mode."""
+    dates, amount due, currency, mode, total with VAT (None when typed by hand)."""
     return Listing(_to_settle_export_statement(query.shape()),
                    {"company_id": company.id, **query.values(mode_values=SETTLEMENT_MODES)})
 
