@@ -280,6 +280,7 @@ REQUESTS = {
     "libeo_payments": _get("/libeo/paiements/"),
     # Searched, filtered and sorted lists read as many statements as the plain ones.
     "meg_settlements_filtered": _get("/meg/achats/reglements?q=E&mode=libeo&au=2099-12-31&min=10&tri=-montant"),
+    "meg_invoices_filtered": _get("/meg/achats/?q=E&etat=a_regler&mode=libeo&au=2099-12-31&tri=-montant"),
     "libeo_invoices_filtered": _get("/libeo/factures/?q=G-00&etat=a_payer&au=2099-12-31&tri=fournisseur&page=2"),
     "libeo_payments_searched": _get("/libeo/paiements/?q=fournisseur 1&etat=payes&max=100 000&tri=-montant"),
     "libeo_api_me": _get("/libeo/api/v1/me"),
@@ -303,9 +304,13 @@ EXPECTED = {
     "meg_settlements": _sql(meg=5),
     "meg_settlements_accountant": _sql(meg=5),
     # MEG's and Libeo's « Factures » (each product's home) also sum up « Cette semaine » (two aggregates).
-    "meg_invoices": _sql(meg=7),
+    # Both also count the rows of each state tab (one GROUP BY).
+    "meg_invoices": _sql(meg=8),
     "meg_invoice_detail": _sql(meg=6),
-    "meg_suppliers": _sql(meg=3),
+    "meg_suppliers": _sql(meg=4),
+    # Filtered, « Factures » also reads the filter's payable invoices and their payments, for
+    # « Sélectionner les N factures du filtre ».
+    "meg_invoices_filtered": _sql(meg=10),
     # « Payer » also counts the payment in the plan's quota MEG shows (one UPDATE of the connection).
     "meg_pay": _sql(meg=11, libeo=14, meg_commits=2, libeo_commits=2),
     # Libeo's lists also count the rows of each state tab (one GROUP BY).

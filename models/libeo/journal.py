@@ -13,12 +13,15 @@ deletes them, the ORM and the database refuse it.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, select
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, bindparam, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.dates import utcnow
 from core.journal import make_append_only
+from core.listing import ListColumns, ListQuery, ListSpec, tab_counts
+from core.paging import Listing
 from models.libeo.db import Model, db
 
 # Who did it, when no person did.
@@ -30,7 +33,11 @@ STRIPE = "Stripe (abonnement)"
 
 class JournalEntry(Model):
     __tablename__ = "journal_entry"
-    __table_args__ = (Index("ix_journal_entry_account", "account_id", "id"),)
+    __table_args__ = (
+        Index("ix_journal_entry_account", "account_id", "id"),
+        # « Journal »'s tabs (core/listing.py): the entries of some kinds.
+        Index("ix_journal_entry_account_kind", "account_id", "kind", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # No cascade: an account's journal outlives nothing it could be deleted with.
@@ -56,6 +63,60 @@ def record(account_id: int, kind: str, message: str, actor: str | None = None,
     return entry
 
 
-def journal_query(account_id: int):
-    """The account's entries, newest first (the « Journal » page, paginated)."""
-    return select(JournalEntry).where(JournalEntry.account_id == account_id).order_by(JournalEntry.id.desc())
+# « Journal » as a list people work with: its tabs gather the kinds of entries (a kind not listed
+# shows under « Tous » only).
+JOURNAL_KINDS = {
+    "paiements": ("payment.held", "payment.approved", "payment.refused", "payment.cancelled",
+                  "payment.marked_debited", "batch.transmitted", "bank.anomaly", "bank.anomaly_resolved",
+                  "bank.report_imported"),
+    "iban": ("iban.first_seen", "iban.approved", "iban.rejected", "debtor_iban.requested", "debtor_iban.changed",
+             "debtor_iban.cancelled"),
+    "acces": ("key.issued", "key.revoked", "key.retired", "user.added", "accountant.added", "accountant.removed",
+              "meg.linked"),
+    "compte": ("account.created", "account.verified", "siret.claimed", "siret.lost", "siret.review",
+               "plan.changed", "rules.changed"),
+}
+JOURNAL = ListSpec(
+    sorts={"date": "Date", "par": "Par"},
+    default_sort="-date",
+    states={"paiements": "Paiements", "iban": "IBAN", "acces": "Accès et clés", "compte": "Compte et abonnement"},
+    amount=False,
+    search_hint="Événement, facture ou personne",
+)
+_JOURNAL_COLUMNS = ListColumns(
+    # Entries are only ever added: their ids are in the order of their dates.
+    sorts={"date": (JournalEntry.id,), "par": (JournalEntry.actor,)},
+    tiebreak=JournalEntry.id,
+    text=(JournalEntry.message, JournalEntry.actor),
+    state=JournalEntry.kind,
+)
+
+
+def _of_account(statement):
+    return statement.where(JournalEntry.account_id == bindparam("account_id"))
+
+
+@cache
+def _journal_statement(shape: tuple):
+    return _JOURNAL_COLUMNS.apply(_of_account(select(JournalEntry)), shape)
+
+
+@cache
+def _journal_counts_statement(shape: tuple):
+    return _JOURNAL_COLUMNS.count_by_state(_of_account(select(JournalEntry.id)), shape)
+
+
+def _values(account_id: int, query: ListQuery) -> dict:
+    return {"account_id": account_id, **query.values(state_values=JOURNAL_KINDS)}
+
+
+def journal_list(account_id: int, query: ListQuery | None = None) -> Listing:
+    """The account's entries, newest first unless ``query`` (the page's URL) searches, filters or sorts
+    them. The export reads the same statement in batches."""
+    query = query or ListQuery(JOURNAL, sort="date", descending=True)
+    return Listing(_journal_statement(query.shape()), _values(account_id, query))
+
+
+def journal_tab_counts(account_id: int, query: ListQuery) -> dict[str, int]:
+    rows = db.session.execute(_journal_counts_statement(query.shape()), _values(account_id, query))
+    return tab_counts(rows, JOURNAL_KINDS)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from core.dates import as_utc, paris_today
+from core.listing import EXPORT_FORMATS, cents_value, export_response, parse_list_args, streamed_rows, tidy_redirect
 from core.paging import paginate
 from core.security import safe_next_url
 from core.views import page_number
@@ -12,9 +14,9 @@ from models.libeo import db
 from models.libeo.errors import LibeoError
 from models.libeo.payments.approvals import (
     approve_payment,
-    awaiting_query,
     refuse_payment,
 )
+from models.libeo.payments.lists import AWAITING, awaiting_list
 
 from ..context import account_payment_or_404, current_account, require_admin
 from .forms import ApproveForm, RefuseForm
@@ -33,8 +35,30 @@ def require_administrator():
 
 @bp.route("/")
 def list_awaiting():
-    pagination = paginate(db, awaiting_query(current_account()), page_number(), PER_PAGE)
-    return render_template("libeo/approvals/list.html", pagination=pagination, refuse_form=RefuseForm())
+    if (tidy := tidy_redirect()) is not None:
+        return tidy
+    lq = parse_list_args(request.args, AWAITING, page_number())
+    pagination = paginate(db, awaiting_list(current_account(), lq), lq.page, PER_PAGE)
+    return render_template("libeo/approvals/list.html", pagination=pagination, refuse_form=RefuseForm(), lq=lq)
+
+
+AWAITING_EXPORT = ["Id", "Facture", "Id de la facture", "Fournisseur", "IBAN du fournisseur", "BIC", "Montant",
+                   "Devise", "Exécution", "Motifs", "Initié par", "Demandé le"]
+
+
+@bp.route("/export.<fmt>")
+def export_awaiting(fmt: str):
+    """« Exporter »: the held payments the list shows with the same search and filters, every page (for
+    administrators only, who approve payments to these IBANs and read them whole)."""
+    if fmt not in EXPORT_FORMATS:
+        abort(404)
+    lq = parse_list_args(request.args, AWAITING)
+    rows = streamed_rows(db.session, *awaiting_list(current_account(), lq), lambda row: [
+        row.Payment.id, row.Payment.invoice.number, row.Payment.invoice_id, row.Payment.creditor_name,
+        row.Payment.creditor_iban, row.Payment.creditor_bic, cents_value(row.Payment.amount_cents),
+        row.Payment.currency, row.Payment.execution_date, ", ".join(row.Payment.hold_labels or []),
+        row.Payment.initiated_by_email, paris_today(as_utc(row.Payment.created_at))])
+    return export_response(fmt, "a-approuver", "À approuver", AWAITING_EXPORT, rows)
 
 
 def _back(payment_id: int) -> str:

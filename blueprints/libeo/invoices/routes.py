@@ -122,6 +122,7 @@ def new_invoice():
     for name, message in missing.items():
         form[name].errors = [message]
     if valid and not missing:
+        assert form.amount_cents is not None  # validate_amount set it
         try:
             invoice = enter_invoice(
                 current_account(), file,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, render_template, request
 from flask_login import login_required
 
+from core.dates import datetime_fr
+from core.listing import EXPORT_FORMATS, export_response, parse_list_args, streamed_rows, tidy_redirect
+from core.paging import paginate
 from core.views import page_number
 from models.libeo import db
-from models.libeo.journal import journal_query
+from models.libeo.journal import JOURNAL, journal_list, journal_tab_counts
 
 from ..context import current_account, require_admin
 
@@ -24,6 +27,26 @@ def require_administrator():
 
 @bp.route("/")
 def entries():
-    pagination = db.paginate(journal_query(current_account().id), page=page_number(), per_page=PER_PAGE,
-                             error_out=False)
-    return render_template("libeo/journal/list.html", pagination=pagination)
+    if (tidy := tidy_redirect()) is not None:
+        return tidy
+    account = current_account()
+    lq = parse_list_args(request.args, JOURNAL, page_number())
+    pagination = paginate(db, journal_list(account.id, lq), lq.page, PER_PAGE)
+    return render_template("libeo/journal/list.html", pagination=pagination, lq=lq,
+                           counts=journal_tab_counts(account.id, lq))
+
+
+JOURNAL_EXPORT = ["Id", "Date", "Par", "Type", "Paiement", "Événement"]
+
+
+@bp.route("/export.<fmt>")
+def export_entries(fmt: str):
+    """« Exporter »: the entries the list shows with the same search and tab, every page. (The journal's
+    sentences mask IBANs as they were written.)"""
+    if fmt not in EXPORT_FORMATS:
+        abort(404)
+    lq = parse_list_args(request.args, JOURNAL)
+    rows = streamed_rows(db.session, *journal_list(current_account().id, lq), lambda row: [
+        row.JournalEntry.id, datetime_fr(row.JournalEntry.created_at), row.JournalEntry.actor,
+        row.JournalEntry.kind, row.JournalEntry.payment_id, row.JournalEntry.message])
+    return export_response(fmt, "journal", "Journal", JOURNAL_EXPORT, rows)

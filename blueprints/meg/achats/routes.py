@@ -7,13 +7,13 @@ from functools import wraps
 from typing import NamedTuple
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup, escape
 from wtforms.fields.choices import SelectChoice
 
 from core.calendar import late_payment_warning
-from core.dates import date_fr, due_flag, paris_today
+from core.dates import DUE_SOON, OVERDUE, date_fr, due_flag, paris_today
 from core.db import reads_first
 from core.french import of
 from core.listing import EXPORT_FORMATS, cents_value, export_response, parse_list_args, streamed_rows, tidy_redirect
@@ -24,7 +24,7 @@ from core.throttle import configured, signed_in_user
 from core.urls import public_url
 from core.validators import mask_iban
 from core.views import page_number, show_domain_error
-from models.meg import PaymentMode, db
+from models.meg import PaymentMode, SupplierInvoice, db
 from models.meg.achats.invoices import (
     SETTLEMENTS,
     AchatsError,
@@ -36,7 +36,6 @@ from models.meg.achats.invoices import (
     company_supplier,
     create_invoice,
     create_supplier,
-    invoices_query,
     invoices_to_settle_export,
     invoices_to_settle_rows,
     payment_lock,
@@ -46,14 +45,31 @@ from models.meg.achats.invoices import (
     update_invoice,
     update_supplier,
 )
+from models.meg.achats.lists import (
+    INVOICE_STATE_WORDS,
+    INVOICES,
+    SUPPLIERS,
+    client_companies,
+    client_invoices,
+    client_tab_counts,
+    clients_spec,
+    invoice_export,
+    invoice_list,
+    invoice_tab_counts,
+    payable_candidates,
+    supplier_list,
+    supplier_tab_counts,
+)
 from models.meg.achats.week import week_summary
 from models.meg.libeo_link.attempts import (
+    LibeoState,
     PaidTo,
     PaymentAttempt,
     PaymentState,
     confirmation,
     following_label,
     in_flight_count,
+    latest_payments,
     libeo_state,
     payment_refusal,
     payments_in_flight,
@@ -77,6 +93,7 @@ from models.meg.libeo_link.outbox import (
     waiting_count,
 )
 from models.meg.libeo_link.paying import pay_invoice, replay_for
+from models.meg.libeo_link.selection import MAX_SELECTION
 
 from ..context import current_company
 from ..extensions import limiter
@@ -159,6 +176,7 @@ def _supplier_choices(form: InvoiceForm) -> None:
 
 
 def _invoice_data(form: InvoiceForm) -> InvoiceData:
+    assert form.amount_cents is not None  # validated: validate_amount set it
     return InvoiceData(
         number=form.number.data,
         supplier_id=form.supplier_id.data,
@@ -171,11 +189,61 @@ def _invoice_data(form: InvoiceForm) -> InvoiceData:
 
 @bp.route("/")
 def invoices():
+    if (tidy := tidy_redirect()) is not None:
+        return tidy
     company = current_company()
-    pagination = paginate(db, invoices_query(company), page_number(), PER_PAGE)
+    lq = parse_list_args(request.args, INVOICES, page_number())
+    pagination = paginate(db, invoice_list(company, lq), lq.page, PER_PAGE)
     libeo = libeo_state(current_user, company, pagination.items)
-    return render_template("meg/achats/invoices.html", pagination=pagination, libeo=libeo,
-                           summary=week_summary(company))
+    return render_template("meg/achats/invoices.html", pagination=pagination, libeo=libeo, lq=lq,
+                           counts=invoice_tab_counts(company, lq), summary=week_summary(company),
+                           whole_filter=_whole_filter(company, lq, libeo))
+
+
+class FilterSelection(NamedTuple):
+    """« Sélectionner les N factures du filtre »: the payable invoices of every page of the filter."""
+
+    ids: list[int]
+    cents: int
+    more: bool  # the filter holds more than a selection may (the first MAX_SELECTION are offered)
+
+
+def _whole_filter(company, lq, libeo) -> FilterSelection | None:
+    """The filter's payable invoices, when a filter is on and « Payer la sélection » may work."""
+    if not lq.is_filtered or not libeo.may_pay or libeo.connection is None:
+        return None
+    candidates = payable_candidates(company, lq)
+    # The page's connection and refusal, the candidates' own payments (one statement).
+    state = LibeoState(libeo.company, libeo.connection, libeo.refusal,
+                       latest_payments([invoice.id for invoice in candidates]))
+    payable = [invoice for invoice in candidates[:MAX_SELECTION] if state.row(invoice)[1] == "pay"]
+    if not payable:
+        return None
+    return FilterSelection([invoice.id for invoice in payable], sum(invoice.amount_cents for invoice in payable),
+                           len(candidates) > MAX_SELECTION)
+
+
+INVOICES_EXPORT = ["Id", "Numéro", "Fournisseur", "SIRET du fournisseur", "IBAN du fournisseur", "Date de facture",
+                   "Échéance", "Montant TTC", "Devise", "Mode de règlement", "État"]
+
+
+@bp.route("/factures/export.<fmt>")
+def invoices_export(fmt: str):
+    """« Exporter »: the invoices « Factures » shows with the same search and filters, all pages."""
+    if fmt not in EXPORT_FORMATS:
+        abort(404)
+    company = current_company()
+    lq = parse_list_args(request.args, INVOICES)
+    iban = _iban_shown_to(current_user.is_achats_admin(company))
+    rows = streamed_rows(db.session, *invoice_export(company, lq), lambda row: [
+        row.id, row.number, row.name, row.siret, iban(row.iban), row.issue_date, row.due_date,
+        cents_value(row.amount_cents), row.currency, row.payment_mode.label, INVOICE_STATE_WORDS[row.state]])
+    return export_response(fmt, "factures", "Factures", INVOICES_EXPORT, rows)
+
+
+def _iban_shown_to(admin: bool):
+    """Whole for an Achats administrator, who may change it; masked for anyone else."""
+    return (lambda value: value) if admin else (lambda value: mask_iban(value) if value else "")
 
 
 @bp.route("/factures/nouvelle", methods=["GET", "POST"])
@@ -263,7 +331,9 @@ class SettlementRow(NamedTuple):
 
 
 _AMOUNT_DUE = Markup('{}<br><span class="hint">net à payer {}</span>')
-_DUE_FLAG = Markup(' <span class="badge {}" data-testid="due-flag">{}</span>')
+# Each flag's badge written once: Markup.format per row was a third of the rows' cost.
+_DUE_FLAGS = {flag: Markup(' <span class="badge {}" data-testid="due-flag">{}</span>').format(flag.badge, flag.label)
+              for flag in (OVERDUE, DUE_SOON)}
 
 
 def _settlement_rows(invoices, libeo) -> list[SettlementRow]:
@@ -276,7 +346,7 @@ def _settlement_rows(invoices, libeo) -> list[SettlementRow]:
         if payment is None or not payment.status.holds_invoice:
             flag = due_flag(invoice.due_date, today)
             if flag is not None:
-                due += _DUE_FLAG.format(flag.badge, flag.label)
+                due = Markup(f"{due}{_DUE_FLAGS[flag]}")
         # « Montant TTC », and what the payment settles when a deposit or a rounding makes it differ.
         amount = (_AMOUNT_DUE.format(invoice.total_display, invoice.amount_display) if invoice.due_differs
                   else invoice.amount_display)
@@ -324,7 +394,7 @@ def settlements_export(fmt: str):
 
 
 @bp.route("/factures/<int:invoice_id>/payer", methods=["POST"])
-@reads_first  # checks, then writes the attempt and the answer in transactions of their own
+@reads_first  # pay_invoice reads, commits, then writes the attempt and the answer in transactions of their own
 @limiter.limit(configured("PAYMENT_LIMIT"), key_func=signed_in_user)
 def pay(invoice_id: int):
     """« Confirmer le paiement »."""
@@ -466,13 +536,13 @@ def options():
     form = LibeoKeyForm()
     if form.validate_on_submit():
         try:
-            connection = connect_company(company, form.api_key.data, current_user)
+            connected = connect_company(company, form.api_key.data, current_user)
         except LibeoLinkError as error:
             db.session.rollback()
             form.api_key.errors = [*form.api_key.errors, error.message]
         else:
             db.session.commit()
-            flash(f"La connexion est établie avec le compte Libeo {connection.account_description}.", "success")
+            flash(f"La connexion est établie avec le compte Libeo {connected.account_description}.", "success")
             return redirect(url_for("achats.options"))
     connection = connection_of(company)
     following = (following_label(connection, in_flight_count(company.id))
@@ -567,8 +637,83 @@ def _old_iban_notice(payments: list[PaymentAttempt]) -> str:
 
 @bp.route("/fournisseurs")
 def suppliers():
-    pagination = paginate(db, suppliers_query(current_company()), page_number(), PER_PAGE)
-    return render_template("meg/achats/suppliers.html", pagination=pagination)
+    if (tidy := tidy_redirect()) is not None:
+        return tidy
+    company = current_company()
+    lq = parse_list_args(request.args, SUPPLIERS, page_number())
+    pagination = paginate(db, supplier_list(company, lq), lq.page, PER_PAGE)
+    return render_template("meg/achats/suppliers.html", pagination=pagination, lq=lq,
+                           counts=supplier_tab_counts(company, lq))
+
+
+SUPPLIERS_EXPORT = ["Id", "Nom", "SIRET", "IBAN", "Banque", "BIC"]
+
+
+@bp.route("/fournisseurs/export.<fmt>")
+def suppliers_export(fmt: str):
+    """« Exporter »: the suppliers the list shows with the same search and filter."""
+    if fmt not in EXPORT_FORMATS:
+        abort(404)
+    company = current_company()
+    lq = parse_list_args(request.args, SUPPLIERS)
+    iban = _iban_shown_to(current_user.is_achats_admin(company))
+    rows = streamed_rows(db.session, *supplier_list(company, lq), lambda row: [
+        row.Supplier.id, row.Supplier.name, row.Supplier.siret, iban(row.Supplier.iban),
+        row.Supplier.bank_name or "", row.Supplier.bic or ""])
+    return export_response(fmt, "fournisseurs", "Fournisseurs", SUPPLIERS_EXPORT, rows)
+
+
+# --- « Factures des clients » (expert-comptable) -----------------------------------------------------
+
+CLIENTS_PER_PAGE = 50
+NOT_AN_ACCOUNTANT = "« Factures des clients » est la vue de l'expert-comptable sur les entreprises de son cabinet."
+
+
+def _clients_query(page: int = 1):
+    companies = client_companies(current_user)
+    if not companies:
+        abort(403, description=NOT_AN_ACCOUNTANT)
+    return companies, parse_list_args(request.args, clients_spec(companies), page)
+
+
+@bp.route("/clients")
+def clients():
+    """The invoices to settle of every company of the expert-comptable's firm, in one list."""
+    if (tidy := tidy_redirect()) is not None:
+        return tidy
+    companies, lq = _clients_query(page_number())
+    pagination = paginate(db, client_invoices(current_user, lq), lq.page, CLIENTS_PER_PAGE, plain=True)
+    return render_template("meg/achats/clients.html", pagination=pagination, lq=lq,
+                           counts=client_tab_counts(current_user, lq), words=INVOICE_STATE_WORDS)
+
+
+@bp.route("/clients/factures/<int:invoice_id>")
+def client_invoice(invoice_id: int):
+    """A row of « Factures des clients »: its company becomes the current one, then its invoice opens."""
+    companies, _lq = _clients_query()
+    found = db.session.get(SupplierInvoice, invoice_id)
+    if found is None or found.company_id not in {company.id for company in companies}:
+        abort(404)
+    session["company_id"] = found.company_id
+    return redirect(url_for("achats.invoice", invoice_id=found.id))
+
+
+CLIENTS_EXPORT = ["Id", "Entreprise", "Numéro", "Fournisseur", "SIRET du fournisseur", "IBAN du fournisseur",
+                  "Date de facture", "Échéance", "Montant TTC", "Devise", "Mode de règlement", "État"]
+
+
+@bp.route("/clients/export.<fmt>")
+def clients_export(fmt: str):
+    if fmt not in EXPORT_FORMATS:
+        abort(404)
+    companies, lq = _clients_query()
+    # Whole IBANs only for the companies where the person administers « Achats ».
+    admin_of = {company.id for company in companies if current_user.is_achats_admin(company)}
+    rows = streamed_rows(db.session, *client_invoices(current_user, lq), lambda row: [
+        row.id, row.company, row.number, row.name, row.siret,
+        _iban_shown_to(row.company_id in admin_of)(row.iban), row.issue_date, row.due_date,
+        cents_value(row.amount_cents), row.currency, row.payment_mode.label, INVOICE_STATE_WORDS[row.state]])
+    return export_response(fmt, "factures-clients", "Factures des clients", CLIENTS_EXPORT, rows)
 
 
 def _supplier_or_404(supplier_id: int):

@@ -8,7 +8,6 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.orm import joinedload
 
 from core.calendar import earliest_execution_date
 from core.dates import date_fr, paris_today, utcnow
@@ -24,16 +23,6 @@ from models.libeo.payments.models import (
 from models.libeo.payments.quota import PaymentQuota, quota_month
 from models.libeo.payments.safeguards import MAX_REASON_LENGTH, remember_iban
 from models.libeo.payments.transitions import move_payments
-
-
-def awaiting_query(account: Account):
-    """The account's held payments, oldest first: the « À approuver » page."""
-    return (
-        select(Payment)
-        .options(joinedload(Payment.invoice))
-        .where(Payment.account_id == account.id, Payment.status == PaymentStatus.AWAITING_APPROVAL)
-        .order_by(Payment.created_at, Payment.id)
-    )
 
 
 def awaiting_count(account: Account) -> int:
@@ -54,7 +43,7 @@ def _check_decider(account: Account, payment: Payment, user: LibeoUser) -> None:
 
 def _already_decided(payment: Payment) -> Conflict:
     db.session.rollback()
-    current = db.session.get(Payment, payment.id)
+    current = db.session.get_one(Payment, payment.id)
     return Conflict(
         f"Ce paiement n'est plus à approuver ({current.status_label}) : une autre décision a été prise avant la vôtre.",
         code="payment_not_awaiting_approval",

@@ -76,6 +76,32 @@ def payment_tab_counts(account: Account, query: ListQuery) -> dict[str, int]:
     return tab_counts(rows, PAYMENT_STATES)
 
 
+# « À approuver »: the held payments, oldest asked first (the same columns as « Paiements », one state).
+AWAITING = ListSpec(
+    sorts={"creation": "Demandé le", "execution": "Exécution", "montant": "Montant", "fournisseur": "Fournisseur",
+           "facture": "Facture"},
+    default_sort="creation",
+    date_label="Date d'exécution",
+    search_hint=PAYMENTS.search_hint,
+)
+
+
+def _awaiting_of_account(statement):
+    return _payments_of_account(statement).where(Payment.status == PaymentStatus.AWAITING_APPROVAL)
+
+
+@cache
+def _awaiting_statement(shape: tuple):
+    base = select(Payment).options(contains_eager(Payment.invoice))
+    return _PAYMENT_COLUMNS.apply(_awaiting_of_account(base), shape)
+
+
+def awaiting_list(account: Account, query: ListQuery | None = None) -> Listing:
+    """The account's payments held for approval, oldest asked first unless ``query`` says otherwise."""
+    query = query or ListQuery(AWAITING, sort="creation")
+    return Listing(_awaiting_statement(query.shape()), {"account_id": account.id, **query.values()})
+
+
 # « Remises »: a batch's own status says whether its file exists; what its payments became is read
 # per page (``status_counts``).
 BATCH_STATES = {"envoyees": (SENT,), "echouees": (FAILED,)}

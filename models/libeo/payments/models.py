@@ -184,6 +184,8 @@ class Payment(Model):
         Index("ix_payment_status", "account_id", "status", "created_at"),
         Index("ix_payment_amount", "account_id", "amount_cents"),
         Index("ix_payment_creditor", "account_id", "creditor_name"),
+        # « À approuver » by execution date.
+        Index("ix_payment_status_execution", "account_id", "status", "execution_date"),
         # The execution queue: due scheduled payments.
         Index("ix_payment_due", "status", "execution_date"),
         # « À approuver » and its counter in every page's header.

@@ -320,16 +320,6 @@ def update_supplier(supplier: Supplier, data: SupplierData, user: User | None = 
 
 # The lists are built once (``cache``) with the company as a named parameter: each page
 # view then only gives its value (core/paging.py says why).
-@cache
-def _invoices_statement():
-    return (
-        select(SupplierInvoice)
-        .options(joinedload(SupplierInvoice.supplier))
-        .where(SupplierInvoice.company_id == bindparam("company_id"))
-        .order_by(SupplierInvoice.issue_date.desc(), SupplierInvoice.id.desc())
-    )
-
-
 # « Règlements »: what its URL may ask (core/listing.py), and the columns that answer.
 SETTLEMENT_MODES = {mode.name.lower(): mode for mode in PaymentMode}
 SETTLEMENTS = ListSpec(
@@ -415,7 +405,7 @@ class SettlementInvoice(NamedTuple):
 
 def settlement_invoices(rows) -> list[SettlementInvoice]:
     """The rows of :func:`invoices_to_settle_rows` (a page of them) as ``SettlementInvoice``."""
-    return [SettlementInvoice(*row[:7], SettlementSupplier(row[7], row[8]), row[9]) for row in rows]
+    return [SettlementInvoice._make((*row[:7], SettlementSupplier(row[7], row[8]), row[9])) for row in rows]
 
 
 @cache
@@ -431,11 +421,6 @@ def _to_settle_export_statement(shape: tuple):
 def _suppliers_statement():
     return (select(Supplier).where(Supplier.company_id == bindparam("company_id"))
             .order_by(Supplier.name, Supplier.id))
-
-
-def invoices_query(company: Company) -> Listing:
-    """« Factures fournisseurs »: the company's invoices, latest first."""
-    return Listing(_invoices_statement(), {"company_id": company.id})
 
 
 def invoices_to_settle_query(company: Company, query: ListQuery | None = None) -> Listing:

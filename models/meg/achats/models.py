@@ -101,6 +101,9 @@ class SupplierInvoice(Model):
         # The lists' filters and sorts (core/listing.py): amount, mode.
         Index("ix_invoice_company_amount", "company_id", "amount_cents"),
         Index("ix_invoice_company_mode", "company_id", "payment_mode", "due_date"),
+        # « Factures »: every invoice by due date, by number.
+        Index("ix_invoice_company_due", "company_id", "due_date", "id"),
+        Index("ix_invoice_company_number", "company_id", "number"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

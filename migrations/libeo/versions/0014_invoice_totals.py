@@ -1,7 +1,7 @@
 """An invoice's totals as EN 16931 defines them, beside the amount due
 
-Revision ID: 0013_invoice_totals
-Revises: 0012_payment_versions
+Revision ID: 0014_invoice_totals
+Revises: 0013_more_list_indexes
 Create Date: 2026-12-04 22:40:00
 
 ``invoice``: total without VAT, VAT, total with VAT, prepaid amount and
@@ -20,8 +20,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0013_invoice_totals'
-down_revision = '0012_payment_versions'
+revision = '0014_invoice_totals'
+down_revision = '0013_more_list_indexes'
 branch_labels = None
 depends_on = None
 

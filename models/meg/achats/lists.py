@@ -1,0 +1,247 @@
+"""« Factures », « Fournisseurs » and the expert-comptable's « Factures des clients » as lists people
+work with: what their URLs may ask (core/listing.py), the statements that answer, one per shape, and
+the exports' rows. (« Règlements »' own are beside its use cases, in ``invoices``.)"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from sqlalchemy import bindparam, case, func, select
+from sqlalchemy.orm import contains_eager
+
+from core.listing import ListColumns, ListQuery, ListSpec, tab_counts
+from core.paging import Listing
+from models.meg.achats.invoices import SETTLEMENT_MODES, SETTLEMENTS
+from models.meg.achats.models import PaymentMode, Supplier, SupplierInvoice
+from models.meg.companies.models import Company, User
+from models.meg.db import db
+from models.meg.libeo_link.attempts import OPEN_STATES, PaymentAttempt, PaymentState, settled_through_libeo
+from models.meg.libeo_link.selection import MAX_SELECTION
+
+# --- « Factures » -----------------------------------------------------------------------------------
+
+# The state of an invoice in SQL, as every list shows it (``LibeoState.state_of``): settled in MEG or
+# paid through Libeo, a payment under way (its latest attempt holds the invoice), its latest transfer
+# rejected, or to settle.
+_LATEST_STATUS = (
+    select(PaymentAttempt.status).where(PaymentAttempt.invoice_id == SupplierInvoice.id)
+    .order_by(PaymentAttempt.attempt.desc()).limit(1).correlate(SupplierInvoice).scalar_subquery()
+)
+INVOICE_STATE = case(
+    (SupplierInvoice.paid_at.is_not(None), "payees"),
+    (_LATEST_STATUS == PaymentState.PAID, "payees"),
+    (_LATEST_STATUS.in_([state for state in OPEN_STATES if state is not PaymentState.PAID]), "programmees"),
+    (_LATEST_STATUS == PaymentState.FAILED, "rejetees"),
+    else_="a_regler",
+)
+INVOICE_STATES = {"a_regler": ("a_regler",), "programmees": ("programmees",), "payees": ("payees",),
+                  "rejetees": ("rejetees",)}
+INVOICE_STATE_WORDS = {"a_regler": "À régler", "programmees": "En cours de paiement", "payees": "Réglée",
+                       "rejetees": "Rejetée"}
+INVOICES = ListSpec(
+    sorts={"date": "Date", "echeance": "Échéance", "montant": "Montant TTC", "fournisseur": "Fournisseur",
+           "numero": "Numéro", "etat": "État"},
+    default_sort="-date",
+    states={"a_regler": "À régler", "programmees": "Programmées", "payees": "Payées", "rejetees": "Rejetées"},
+    modes=SETTLEMENTS.modes,
+    date_label="Échéance",
+    overdue=True,
+    search_hint=SETTLEMENTS.search_hint,
+)
+_INVOICE_COLUMNS = ListColumns(
+    sorts={"date": (SupplierInvoice.issue_date,), "echeance": (SupplierInvoice.due_date,),
+           "montant": (SupplierInvoice.amount_cents,), "fournisseur": (Supplier.name,),
+           "numero": (SupplierInvoice.number,), "etat": (INVOICE_STATE,)},
+    tiebreak=SupplierInvoice.id,
+    text=(SupplierInvoice.number, Supplier.name),
+    digits=(Supplier.siret,),
+    amount=SupplierInvoice.amount_cents,
+    state=INVOICE_STATE,
+    mode=SupplierInvoice.payment_mode,
+    date=SupplierInvoice.due_date,
+)
+
+
+def _of_company(statement):
+    return statement.join(SupplierInvoice.supplier).where(SupplierInvoice.company_id == bindparam("company_id"))
+
+
+@cache
+def _invoices_statement(shape: tuple):
+    base = select(SupplierInvoice).options(contains_eager(SupplierInvoice.supplier))
+    return _INVOICE_COLUMNS.apply(_of_company(base), shape)
+
+
+@cache
+def _invoice_counts_statement(shape: tuple):
+    return _INVOICE_COLUMNS.count_by_state(_of_company(select(SupplierInvoice.id)), shape)
+
+
+@cache
+def _invoices_export_statement(shape: tuple):
+    base = select(SupplierInvoice.id, SupplierInvoice.number, Supplier.name, Supplier.siret, Supplier.iban,
+                  SupplierInvoice.issue_date, SupplierInvoice.due_date, SupplierInvoice.amount_cents,
+                  SupplierInvoice.currency, SupplierInvoice.payment_mode, INVOICE_STATE.label("state"))
+    return _INVOICE_COLUMNS.apply(_of_company(base), shape)
+
+
+@cache
+def _payable_statement(shape: tuple):
+    # What « Payer » may take among the filter's rows, as far as SQL tells (``LibeoState.row`` decides):
+    # through Libeo, nothing paid nor under way.
+    base = (select(SupplierInvoice).options(contains_eager(SupplierInvoice.supplier))
+            .where(SupplierInvoice.payment_mode == PaymentMode.LIBEO,
+                   INVOICE_STATE.in_(("a_regler", "rejetees"))))
+    return _INVOICE_COLUMNS.apply(_of_company(base), shape).limit(MAX_SELECTION + 1)
+
+
+def _invoice_values(company: Company, query: ListQuery) -> dict:
+    return {"company_id": company.id, **query.values(state_values=INVOICE_STATES, mode_values=SETTLEMENT_MODES)}
+
+
+def invoice_list(company: Company, query: ListQuery | None = None) -> Listing:
+    """« Factures »: the company's invoices, latest issued first unless ``query`` (its URL) searches,
+    filters or sorts them; each with its supplier."""
+    query = query or ListQuery(INVOICES, sort="date", descending=True)
+    return Listing(_invoices_statement(query.shape()), _invoice_values(company, query))
+
+
+def invoice_tab_counts(company: Company, query: ListQuery) -> dict[str, int]:
+    """How many invoices each state tab holds under the query's other filters (one statement)."""
+    rows = db.session.execute(_invoice_counts_statement(query.shape()), _invoice_values(company, query))
+    return tab_counts(rows, INVOICE_STATES)
+
+
+def invoice_export(company: Company, query: ListQuery) -> Listing:
+    """The same rows as plain columns, for « Exporter » (with each one's state key, ``state``)."""
+    return Listing(_invoices_export_statement(query.shape()), _invoice_values(company, query))
+
+
+def payable_candidates(company: Company, query: ListQuery) -> list[SupplierInvoice]:
+    """The filter's invoices « Payer la sélection » may take, in the list's order: at most
+    ``MAX_SELECTION`` + 1 (one more says there are more than a selection holds)."""
+    return list(db.session.scalars(_payable_statement(query.shape()), _invoice_values(company, query)))
+
+
+# --- « Fournisseurs » --------------------------------------------------------------------------------
+
+SUPPLIER_STATE = case((Supplier.iban == "", "sans_iban"), else_="avec_iban")
+SUPPLIER_STATES = {"avec_iban": ("avec_iban",), "sans_iban": ("sans_iban",)}
+SUPPLIERS = ListSpec(
+    sorts={"nom": "Nom", "siret": "SIRET"},
+    default_sort="nom",
+    states={"avec_iban": "Avec IBAN", "sans_iban": "Sans IBAN (prélèvement)"},
+    amount=False,
+    search_hint="Nom ou SIRET",
+)
+_SUPPLIER_COLUMNS = ListColumns(
+    # No SIRET sorts first on both databases (PostgreSQL would put NULL last).
+    sorts={"nom": (Supplier.name,), "siret": (func.coalesce(Supplier.siret, ""),)},
+    tiebreak=Supplier.id,
+    text=(Supplier.name,),
+    digits=(Supplier.siret,),
+    state=SUPPLIER_STATE,
+)
+
+
+def _suppliers_of_company(statement):
+    return statement.where(Supplier.company_id == bindparam("company_id"))
+
+
+@cache
+def _suppliers_statement(shape: tuple):
+    return _SUPPLIER_COLUMNS.apply(_suppliers_of_company(select(Supplier)), shape)
+
+
+@cache
+def _supplier_counts_statement(shape: tuple):
+    return _SUPPLIER_COLUMNS.count_by_state(_suppliers_of_company(select(Supplier.id)), shape)
+
+
+def _supplier_values(company: Company, query: ListQuery) -> dict:
+    return {"company_id": company.id, **query.values(state_values=SUPPLIER_STATES)}
+
+
+def supplier_list(company: Company, query: ListQuery | None = None) -> Listing:
+    """« Fournisseurs »: the company's suppliers by name unless ``query`` searches, filters or sorts them.
+    The export reads the same statement in batches."""
+    query = query or ListQuery(SUPPLIERS, sort="nom")
+    return Listing(_suppliers_statement(query.shape()), _supplier_values(company, query))
+
+
+def supplier_tab_counts(company: Company, query: ListQuery) -> dict[str, int]:
+    rows = db.session.execute(_supplier_counts_statement(query.shape()), _supplier_values(company, query))
+    return tab_counts(rows, SUPPLIER_STATES)
+
+
+# --- « Factures des clients »: the expert-comptable's invoices to settle, across the firm's clients -----
+
+CLIENT_SORTS = {"entreprise": "Entreprise", **SETTLEMENTS.sorts}
+_CLIENT_COLUMNS = ListColumns(
+    sorts={"entreprise": (Company.name,), "echeance": (SupplierInvoice.due_date,),
+           "montant": (SupplierInvoice.amount_cents,), "fournisseur": (Supplier.name,),
+           "numero": (SupplierInvoice.number,)},
+    tiebreak=SupplierInvoice.id,
+    text=(SupplierInvoice.number, Supplier.name, Company.name),
+    digits=(Supplier.siret,),
+    amount=SupplierInvoice.amount_cents,
+    state=SupplierInvoice.company_id,
+    mode=SupplierInvoice.payment_mode,
+    date=SupplierInvoice.due_date,
+)
+
+
+def client_companies(user: User) -> list[Company]:
+    """The companies of the expert-comptable's firm, by name (none for anyone else)."""
+    if user.accounting_firm_id is None:
+        return []
+    return list(db.session.scalars(select(Company).where(Company.accounting_firm_id == user.accounting_firm_id)
+                                   .order_by(Company.name, Company.id)))
+
+
+def clients_spec(companies: list[Company]) -> ListSpec:
+    """The list's URL: its tabs are the firm's companies (« etat » is a company's id)."""
+    return ListSpec(sorts=CLIENT_SORTS, default_sort="echeance",
+                    states={str(company.id): company.name for company in companies}, modes=SETTLEMENTS.modes,
+                    date_label="Échéance", overdue=True,
+                    search_hint="Entreprise, numéro, fournisseur, montant (1 234,50) ou SIRET")
+
+
+def _of_firm(statement):
+    # The firm's companies only, whatever the URL asks: a tab narrows them, never widens them. What is
+    # to settle, as « Règlements » lists it: nothing settled in MEG nor paid through Libeo.
+    return (statement.select_from(SupplierInvoice).join(SupplierInvoice.supplier)
+            .join(Company, Company.id == SupplierInvoice.company_id)
+            .where(Company.accounting_firm_id == bindparam("firm_id"), SupplierInvoice.paid_at.is_(None),
+                   ~settled_through_libeo()))
+
+
+@cache
+def _clients_statement(shape: tuple):
+    # Plain columns: the page and the export read the same rows.
+    base = select(SupplierInvoice.id, SupplierInvoice.company_id, Company.name.label("company"),
+                  SupplierInvoice.number, Supplier.name, Supplier.siret, Supplier.iban, SupplierInvoice.issue_date,
+                  SupplierInvoice.due_date, SupplierInvoice.amount_cents, SupplierInvoice.currency,
+                  SupplierInvoice.payment_mode, INVOICE_STATE.label("state"))
+    return _CLIENT_COLUMNS.apply(_of_firm(base), shape)
+
+
+@cache
+def _client_counts_statement(shape: tuple):
+    return _CLIENT_COLUMNS.count_by_state(_of_firm(select(SupplierInvoice.id)), shape)
+
+
+def _client_values(user: User, query: ListQuery) -> dict:
+    states = {key: (int(key),) for key in query.spec.states}
+    return {"firm_id": user.accounting_firm_id, **query.values(state_values=states, mode_values=SETTLEMENT_MODES)}
+
+
+def client_invoices(user: User, query: ListQuery) -> Listing:
+    """The firm's clients' invoices to settle, earliest due first unless ``query`` says otherwise, as
+    plain rows (``paginate(…, plain=True)``, and the export in batches)."""
+    return Listing(_clients_statement(query.shape()), _client_values(user, query))
+
+
+def client_tab_counts(user: User, query: ListQuery) -> dict[str, int]:
+    rows = db.session.execute(_client_counts_statement(query.shape()), _client_values(user, query))
+    return tab_counts(rows, {key: (int(key),) for key in query.spec.states})

@@ -1,0 +1,88 @@
+"""« Payer la sélection » from MEG « Factures », filtered on what is payable: the boxes, « Sélectionner
+les N factures du filtre » across pages, and the same confirmation and result as « Règlements »."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+from sqlalchemy import select
+
+from models.meg import SupplierInvoice
+from models.meg import db as meg_db
+
+from .conftest import libeo_payments, meg_libeo_invoices
+from .test_pay_selection import SELECTION, add_invoices
+
+INVOICES = "/meg/achats/"
+
+
+def page(response) -> str:
+    return unescape(response.get_data(as_text=True))
+
+
+def boxes(html: str) -> list[int]:
+    return [int(found) for found in re.findall(r'name="facture" value="(\d+)"', html)]
+
+
+def filter_button(html: str) -> tuple[str, list[int], int] | None:
+    found = re.search(r'data-select-filter data-ids="([\d,]*)" data-cents="(\d+)">([^<]+)</button>', html)
+    if not found:
+        return None
+    return found.group(3), [int(i) for i in found.group(1).split(",")], int(found.group(2))
+
+
+def test_payable_invoices_have_a_box_the_others_say_why(connected, client, meg_app):
+    libeo = meg_libeo_invoices(meg_app)
+    html = page(client.get(INVOICES))
+    assert "Payer la sélection" in html and "Tout sélectionner" in html
+    assert sorted(boxes(html)) == sorted(row[0] for row in libeo)
+    assert 'title="Non sélectionnable : mode de règlement « Chèque »"' in html
+    assert '<span class="visually-hidden">Non sélectionnable : mode de règlement « Chèque »</span>' in html
+    assert filter_button(html) is None  # no filter on: the page's boxes are the selection
+
+
+def test_the_filters_payable_invoices_are_offered_across_pages(connected, client, meg_app):
+    add_invoices(meg_app, 30)
+    libeo = meg_libeo_invoices(meg_app)
+    html = page(client.get(INVOICES, query_string={"mode": "libeo", "etat": "a_regler", "tri": "echeance"}))
+    assert len(boxes(html)) == 25  # one page
+    words, ids, cents = filter_button(html)
+    assert words == f"Sélectionner les {len(libeo)} factures du filtre"
+    assert sorted(ids) == sorted(row[0] for row in libeo)
+    assert cents == sum(row[2] for row in libeo)
+    # A filter that leaves no payable invoice offers none.
+    assert filter_button(page(client.get(INVOICES, query_string={"mode": "cheque"}))) is None
+
+
+def test_a_selection_from_invoices_is_paid_and_every_list_says_so(connected, client, meg_app, libeo_app):
+    ids = [row[0] for row in meg_libeo_invoices(meg_app)][:3]
+    html = page(client.get(INVOICES, query_string={"mode": "libeo"}))
+    assert set(ids) <= set(boxes(html))
+    confirmation = page(client.get(SELECTION, query_string={"facture": [str(i) for i in ids]}))
+    assert "Confirmer les 3 paiements" in confirmation
+    result = client.post(f"{SELECTION}/confirmer", data={"facture": [str(i) for i in ids]})
+    assert "3 factures : 3 programmées" in page(client.get(result.headers["Location"]))
+    assert [p["status"] for p in libeo_payments(libeo_app)] == ["scheduled"] * 3
+    after = page(client.get(INVOICES, query_string={"etat": "programmees"}))
+    assert not set(ids) & set(boxes(after))
+    assert after.count("Programmé le") == 3
+    assert "Non sélectionnable : paiement déjà en cours" in after
+    assert "Programmées (3)" in after
+
+
+def test_a_filter_larger_than_a_selection_offers_its_first_ones(connected, client, meg_app):
+    from models.meg.libeo_link.selection import MAX_SELECTION
+
+    add_invoices(meg_app, MAX_SELECTION + 5)
+    html = page(client.get(INVOICES, query_string={"mode": "libeo", "tri": "echeance"}))
+    words, ids, _cents = filter_button(html)
+    assert words == f"Sélectionner les {MAX_SELECTION} premières factures du filtre"
+    assert len(ids) == MAX_SELECTION
+    with meg_app.app_context():
+        due = dict(meg_db.session.execute(select(SupplierInvoice.id, SupplierInvoice.due_date)
+                                          .where(SupplierInvoice.id.in_(ids))).all())
+    assert [due[i] for i in ids] == sorted(due[i] for i in ids)  # in the list's order: the earliest due
+    # The selection they make is the one « Payer la sélection » confirms.
+    confirmation = page(client.get(SELECTION, query_string={"facture": [str(i) for i in ids]}))
+    assert f"Confirmer les {MAX_SELECTION} paiements" in confirmation or "ne seront pas payées" in confirmation

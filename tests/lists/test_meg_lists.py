@@ -1,0 +1,396 @@
+"""MEG « Factures », « Fournisseurs » and the expert-comptable's « Factures des clients » as lists people
+work with: each search, state tab, filter and sort gives the rows Python's own filtering of the same data
+gives, on the page and in both exports; the URL round-trips; bad URLs get a clean page; no parameter
+shows another company's rows."""
+
+from __future__ import annotations
+
+import random
+import re
+from datetime import date, timedelta
+from decimal import Decimal
+from html import unescape
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from core.dates import paris_today, utcnow
+from core.validators import mask_iban
+from tests.conftest import MegAuth
+
+from .conftest import IBAN, Row, expected, fill_meg, page_ids, read_csv, read_xlsx
+
+BOULANGERIE, GARAGE, OUTSIDER = "Boulangerie Martin SARL", "Garage Leroy SAS", "Menuiserie Hors Cabinet"
+ACCOUNTANT = "expert@cabinet-durand.fr"
+INVOICE_STATES = {"a_regler": {"a_regler"}, "programmees": {"programmees"}, "payees": {"payees"},
+                  "rejetees": {"rejetees"}}
+SUPPLIER_STATES = {"avec_iban": {"avec_iban"}, "sans_iban": {"sans_iban"}}
+LISTS = {  # name → (list URL, export URL, row link, default sort)
+    "factures": ("/meg/achats/", "/meg/achats/factures/export", "/meg/achats/factures/", "-date"),
+    "fournisseurs": ("/meg/achats/fournisseurs", "/meg/achats/fournisseurs/export", "/meg/achats/fournisseurs/",
+                     "nom"),
+    "clients": ("/meg/achats/clients", "/meg/achats/clients/export", "/meg/achats/clients/factures/", "echeance"),
+}
+
+
+def _company(name: str):
+    from models.meg import Company, db
+
+    return db.session.scalar(select(Company).where(Company.name == name))
+
+
+def _with_payments(meg_app, company_name: str, seed: int) -> None:
+    """Payments through Libeo in every state for a third of the invoices (some tried twice: the latest
+    counts), and some invoices settled in MEG."""
+    from models.meg import SupplierInvoice, db
+    from models.meg.libeo_link.attempts import PaymentAttempt, PaymentState
+
+    rng = random.Random(seed)
+    states = [state for state in PaymentState if state is not PaymentState.IN_PROGRESS]
+    with meg_app.app_context():
+        company = _company(company_name)
+        for invoice in db.session.scalars(select(SupplierInvoice).where(SupplierInvoice.company_id == company.id)):
+            pick = rng.randrange(6)
+            if pick == 0:
+                invoice.paid_at = utcnow()
+            elif pick in (1, 2):
+                for attempt in range(1, rng.randint(1, 2) + 1):
+                    db.session.add(PaymentAttempt(invoice_id=invoice.id, attempt=attempt,
+                                                  status=states[rng.randrange(len(states))]))
+        db.session.commit()
+
+
+def _outsider(meg_app) -> None:
+    """A company of no firm, with invoices and suppliers of its own."""
+    from models.meg import Company, db
+
+    with meg_app.app_context():
+        db.session.add(Company(name=OUTSIDER, siret="73282932000074"))
+        db.session.commit()
+    fill_meg(meg_app, OUTSIDER, count=30, seed=3)
+
+
+def _state(invoice, latest) -> str:
+    from models.meg.libeo_link.attempts import OPEN_STATES, PaymentState
+
+    if invoice.paid_at is not None or latest is PaymentState.PAID:
+        return "payees"
+    if latest in OPEN_STATES:
+        return "programmees"
+    return "rejetees" if latest is PaymentState.FAILED else "a_regler"
+
+
+def invoice_rows(meg_app, company_names: list[str], *, to_settle: bool = False) -> list[Row]:
+    """The companies' invoices as the database holds them, each state decided in Python."""
+    from models.meg import SupplierInvoice, db
+    from models.meg.libeo_link.attempts import PaymentAttempt, PaymentState
+
+    with meg_app.app_context():
+        latest, ever_paid = {}, set()
+        for attempt in db.session.scalars(select(PaymentAttempt).order_by(PaymentAttempt.attempt)):
+            latest[attempt.invoice_id] = attempt.status
+            if attempt.status is PaymentState.PAID:
+                ever_paid.add(attempt.invoice_id)
+        rows = []
+        for name in company_names:
+            company = _company(name)
+            for i in db.session.scalars(select(SupplierInvoice).where(SupplierInvoice.company_id == company.id)):
+                if to_settle and (i.paid_at is not None or i.id in ever_paid):
+                    continue
+                state = _state(i, latest.get(i.id))
+                rows.append(Row(
+                    i.id, i.number, i.supplier.name, i.amount_cents, i.due_date,
+                    {"date": i.issue_date, "echeance": i.due_date, "montant": i.amount_cents,
+                     "fournisseur": i.supplier.name, "numero": i.number, "etat": state, "entreprise": company.name},
+                    state=str(company.id) if to_settle else state, mode=i.payment_mode.name.lower(),
+                    siret=i.supplier.siret))
+                rows[-1].company = company.name  # searched too in the clients' view
+        return rows
+
+
+def supplier_rows(meg_app, company_name: str) -> list[Row]:
+    from models.meg import Supplier, db
+
+    with meg_app.app_context():
+        company = _company(company_name)
+        return [Row(s.id, "", s.name, -1, date(2000, 1, 1), {"nom": s.name, "siret": s.siret or ""},
+                    state="sans_iban" if not s.iban else "avec_iban", siret=s.siret)
+                for s in db.session.scalars(select(Supplier).where(Supplier.company_id == company.id))]
+
+
+def company_ids(meg_app) -> dict[str, int]:
+    from models.meg import Company, db
+
+    with meg_app.app_context():
+        return {company.name: company.id for company in db.session.scalars(select(Company))}
+
+
+@pytest.fixture
+def filled(meg_app, demo, client, meg_auth):
+    fill_meg(meg_app, BOULANGERIE, seed=1)
+    fill_meg(meg_app, GARAGE, seed=2)
+    _with_payments(meg_app, BOULANGERIE, seed=1)
+    _with_payments(meg_app, GARAGE, seed=2)
+    _outsider(meg_app)
+    meg_auth.login()
+    return meg_app
+
+
+def rows_of(meg_app, name: str) -> list[Row]:
+    if name == "factures":
+        return invoice_rows(meg_app, [BOULANGERIE])
+    if name == "fournisseurs":
+        return supplier_rows(meg_app, BOULANGERIE)
+    return clients_rows(meg_app)
+
+
+def clients_rows(meg_app) -> list[Row]:
+    from models.meg import AccountingFirm, Company, db
+
+    with meg_app.app_context():
+        names = [c.name for c in db.session.scalars(select(Company).join(AccountingFirm))]
+    rows = invoice_rows(meg_app, names, to_settle=True)
+    for row in rows:  # the company's name is searched as well
+        row.supplier = f"{row.supplier}\x00{row.company}"
+    return rows
+
+
+def _day(days: int) -> str:
+    return (paris_today() + timedelta(days=days)).isoformat()
+
+
+def _oracle(meg_app, name: str, params: dict) -> list[int]:
+    states = INVOICE_STATES if name == "factures" else SUPPLIER_STATES
+    if name == "clients":
+        states = {str(v): {str(v)} for v in company_ids(meg_app).values()}
+    return expected(rows_of(meg_app, name), params, LISTS[name][3], states)
+
+
+INVOICE_CASES = [
+    {}, {"q": "Société"}, {"q": "societe generale"}, {"q": "CAFE"}, {"q": "ève"}, {"q": "100%"}, {"q": "_"},
+    {"q": "1 234,50"}, {"q": "1234.5"}, {"q": "41234567800011"}, {"q": "412345678"}, {"q": "d'Emb"},
+    {"q": "zzz-nothing"}, *({"etat": key} for key in INVOICE_STATES), {"mode": "libeo"}, {"mode": "cheque"},
+    {"periode": "echues"}, {"periode": "semaine"}, {"periode": "mois"}, {"du": _day(-10), "au": _day(10)},
+    {"min": "1 000"}, {"min": "100", "max": "2 000,00"}, {"tri": "echeance"}, {"tri": "-montant"},
+    {"tri": "fournisseur"}, {"tri": "-numero"}, {"tri": "etat"}, {"tri": "-etat"},
+    {"q": "e", "etat": "a_regler", "mode": "libeo", "min": "10", "tri": "-montant"},
+]
+SUPPLIER_CASES = [
+    {}, {"q": "societe"}, {"q": "MÜLLER"}, {"q": "100%"}, {"q": "_"}, {"q": "412 345 678"}, {"q": "52345678900012"},
+    {"q": "'"}, *({"etat": key} for key in SUPPLIER_STATES), {"tri": "-nom"}, {"tri": "siret"}, {"tri": "-siret"},
+]
+CLIENT_CASES = [
+    {}, {"q": "garage"}, {"q": "Société"}, {"q": "1 234,50"}, {"q": "41234567800011"}, {"mode": "libeo"},
+    {"periode": "echues"}, {"du": _day(-10), "au": _day(30)}, {"min": "1 000"}, {"tri": "entreprise"},
+    {"tri": "-montant"}, {"tri": "fournisseur"}, {"tri": "-numero"}, {"q": "e", "mode": "virement", "tri": "-echeance"},
+]
+CASES = {"factures": INVOICE_CASES, "fournisseurs": SUPPLIER_CASES, "clients": CLIENT_CASES}
+
+
+def _log_in_for(client, name: str) -> None:
+    if name == "clients":
+        MegAuth(client).logout()
+        assert MegAuth(client).login(ACCOUNTANT).status_code == 302
+
+
+def _page_ids(client, name: str, params: dict) -> list[int]:
+    page = client.get(LISTS[name][0], query_string=params)
+    assert page.status_code == 200
+    return _ids_in(page.get_data(as_text=True), name)
+
+
+def _ids_in(html: str, name: str) -> list[int]:
+    if name == "fournisseurs":
+        return [int(found) for found in re.findall(r'data-supplier="(\d+)"', html)]
+    return page_ids(html, LISTS[name][2])
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_each_filter_and_sort_gives_pythons_rows(client, filled, name):
+    """Every case of the list on one set of rows (a database each time would be most of the run)."""
+    _log_in_for(client, name)
+    per_page = 50 if name == "clients" else 25
+    for params in CASES[name]:
+        want = _oracle(filled, name, params)
+        exported = [int(row["Id"]) for row in read_csv(client.get(f"{LISTS[name][1]}.csv", query_string=params))]
+        assert exported == want, params
+        assert _page_ids(client, name, params)[:per_page] == want[:per_page], params
+
+
+def test_the_clients_tabs_are_the_firms_companies(client, filled):
+    _log_in_for(client, "clients")
+    ids = company_ids(filled)
+    garage = str(ids[GARAGE])
+    want = _oracle(filled, "clients", {"etat": garage})
+    assert want and [int(r["Id"]) for r in read_csv(client.get("/meg/achats/clients/export.csv",
+                                                                query_string={"etat": garage}))] == want
+    html = unescape(client.get("/meg/achats/clients").get_data(as_text=True))
+    assert f">{GARAGE} ({len(want)})</a>" in html
+    assert OUTSIDER not in html
+    # A company outside the firm is no tab: asking for it is ignored and said.
+    outsider = str(ids[OUTSIDER])
+    page = unescape(client.get("/meg/achats/clients", query_string={"etat": outsider}).get_data(as_text=True))
+    assert f"« {outsider} » n'est pas un état de cette liste : ce filtre est ignoré." in page
+
+
+def test_the_clients_view_is_the_accountants(client, filled):
+    assert client.get("/meg/achats/clients").status_code == 403
+    assert client.get("/meg/achats/clients/export.csv").status_code == 403
+
+
+def test_a_clients_row_opens_its_invoice_in_its_company(client, filled):
+    _log_in_for(client, "clients")
+    garage_invoice = _oracle(filled, "clients", {"etat": str(company_ids(filled)[GARAGE])})[0]
+    opened = client.get(f"/meg/achats/clients/factures/{garage_invoice}")
+    assert opened.headers["Location"] == f"/meg/achats/factures/{garage_invoice}"
+    assert client.get(opened.headers["Location"]).status_code == 200
+    outsider = next(row.id for row in invoice_rows(filled, [OUTSIDER]))
+    assert client.get(f"/meg/achats/clients/factures/{outsider}").status_code == 404
+
+
+@pytest.mark.parametrize("name", ["factures", "fournisseurs"])
+def test_state_tabs_count_what_the_other_filters_leave(client, filled, name):
+    from models.meg.achats.lists import INVOICES, SUPPLIERS
+
+    spec, states = (INVOICES, INVOICE_STATES) if name == "factures" else (SUPPLIERS, SUPPLIER_STATES)
+    params = {"q": "e"}
+    html = unescape(client.get(LISTS[name][0], query_string=params).get_data(as_text=True))
+    assert f">Tous ({len(_oracle(filled, name, params))})</a>" in html
+    for key in states:
+        assert f">{spec.states[key]} ({len(_oracle(filled, name, {**params, 'etat': key}))})</a>" in html
+
+
+def test_the_sort_is_told_in_the_header(client, filled):
+    page = client.get("/meg/achats/", query_string={"tri": "-montant"}).get_data(as_text=True)
+    assert '<th class="num" aria-sort="descending"><a class="sort" href="/meg/achats/?tri=montant">' in page
+    assert page.count("aria-sort=") == 1
+    plain = client.get("/meg/achats/fournisseurs").get_data(as_text=True)
+    assert '<th aria-sort="ascending"><a class="sort" href="/meg/achats/fournisseurs?tri=-nom">Nom' in plain
+
+
+def test_paging_keeps_the_state(client, filled):
+    params = {"q": "e", "tri": "-montant"}
+    want = _oracle(filled, "factures", params)
+    assert len(want) > 25
+    first = client.get("/meg/achats/", query_string=params).get_data(as_text=True)
+    assert 'href="/meg/achats/?q=e&amp;tri=-montant&amp;page=2"' in first
+    assert _page_ids(client, "factures", {**params, "page": 2})[:25] == want[25:50]
+
+
+@pytest.mark.parametrize("name", LISTS)
+def test_the_url_round_trips(client, filled, name):
+    _log_in_for(client, name)
+    params = {"factures": {"q": "Café", "etat": "a_regler", "mode": "libeo", "du": _day(-60), "au": _day(60),
+                           "min": "10", "max": "4 000,5", "tri": "-fournisseur"},
+              "fournisseurs": {"q": "e", "etat": "avec_iban", "tri": "-siret"},
+              "clients": {"q": "e", "mode": "virement", "periode": "mois", "min": "1", "tri": "entreprise"}}[name]
+    url, export, _link, _sort = LISTS[name]
+    page = client.get(url, query_string=params).get_data(as_text=True)
+    link = page.split(f'<a href="{export}.csv?')[1].split('"')[0].replace("&amp;", "&")
+    assert [int(r["Id"]) for r in read_csv(client.get(f"{export}.csv?{link}"))] == _oracle(filled, name, params)
+    again = client.get(f"{url}?{link}").get_data(as_text=True)
+    assert _ids_in(again, name)[:25] == _oracle(filled, name, params)[:25]
+
+
+@pytest.mark.parametrize("name", LISTS)
+def test_an_empty_result_says_which_filter_hides_everything(client, filled, name):
+    _log_in_for(client, name)
+    url = LISTS[name][0]
+    html = unescape(client.get(url, query_string={"q": "zzz"}).get_data(as_text=True))
+    assert "Aucune ligne ne correspond à la recherche « zzz »." in html
+    assert f'<a href="{url}">Effacer les filtres</a>' in html
+
+
+BAD = [
+    ({"etat": "inconnu"}, "« inconnu » n'est pas un état de cette liste : ce filtre est ignoré."),
+    ({"mode": "bitcoin"}, None), ({"du": "2026-12-31", "au": "2026-01-01"}, None),
+    ({"du": "31/12/2026"}, None), ({"min": "douze"}, None), ({"min": "5 000", "max": "10"}, None),
+    ({"q": "x" * 10_000}, "La recherche est limitée à 100 caractères"),
+    ({"tri": "1; DROP TABLE supplier_invoice"}, "n'est pas une colonne à trier"),
+    ({"page": "-1"}, None), ({"page": "99999999999"}, None), ({"q": "%"}, None), ({"q": "' OR 1=1 --"}, None),
+    ({"q": "\x00\x1b\u202e"}, None), ("q=%ED%A0%80%00&tri=%FF", None), ({"q": "\\"}, None), ({"q": "_%_"}, None),
+]
+
+
+@pytest.mark.parametrize("name", LISTS)
+def test_bad_parameters_get_a_clean_page(client, filled, name):
+    _log_in_for(client, name)
+    url, export, _link, _sort = LISTS[name]
+    for params, message in BAD:
+        page = client.get(url, query_string=params, follow_redirects=True)
+        assert page.status_code == 200, params
+        if message:
+            assert message in unescape(page.get_data(as_text=True)), params
+        for fmt in ("csv", "xlsx"):
+            assert client.get(f"{export}.{fmt}", query_string=params).status_code == 200, (params, fmt)
+
+
+def test_invoice_exports_read_back_in_a_spreadsheet(client, filled):
+    params = {"etat": "a_regler", "tri": "montant"}
+    want = _oracle(filled, "factures", params)
+    by_id = {row.id: row for row in rows_of(filled, "factures")}
+    xlsx = read_xlsx(client.get("/meg/achats/factures/export.xlsx", query_string=params))
+    assert [row["Id"] for row in xlsx] == want
+    for row in xlsx:
+        assert Decimal(str(row["Montant TTC"])) == Decimal(by_id[row["Id"]].amount).scaleb(-2)
+        assert row["Échéance"].date() == by_id[row["Id"]].date
+        assert row["Numéro"] == by_id[row["Id"]].number
+        assert row["État"] == "À régler"
+    csv_rows = read_csv(client.get("/meg/achats/factures/export.csv", query_string={"q": "1 234,50"}))
+    assert csv_rows and all(row["Montant TTC"] == "1234,50" for row in csv_rows)
+    assert csv_rows[0]["IBAN du fournisseur"] == IBAN  # an Achats administrator reads it whole
+
+
+def test_supplier_export_reads_back(client, filled):
+    rows = read_xlsx(client.get("/meg/achats/fournisseurs/export.xlsx", query_string={"q": "café"}))
+    assert [row["Nom"] for row in rows] == ["Café 100% Arabica"]
+    assert rows[0]["SIRET"] == "52345678900012" and rows[0]["IBAN"] == IBAN
+
+
+def test_ibans_are_masked_for_who_may_not_change_them(apps, filled):
+    user = apps.root.test_client()
+    assert MegAuth(user).login("compta@boulangerie-martin.fr").status_code == 302
+    for export in ("/meg/achats/factures/export.csv", "/meg/achats/fournisseurs/export.csv"):
+        text = user.get(export).get_data(as_text=True)
+        assert mask_iban(IBAN) in text and IBAN not in text
+    accountant = apps.root.test_client()
+    assert MegAuth(accountant).login(ACCOUNTANT).status_code == 302
+    text = accountant.get("/meg/achats/clients/export.csv").get_data(as_text=True)
+    assert mask_iban(IBAN) in text and IBAN not in text
+
+
+def test_an_unknown_export_format_is_not_found(client, filled):
+    for name in ("factures", "fournisseurs"):
+        assert client.get(f"{LISTS[name][1]}.pdf").status_code == 404
+
+
+LIST_PARAMS = st.fixed_dictionaries({}, optional={
+    "q": st.text(max_size=30), "etat": st.sampled_from([*INVOICE_STATES, *SUPPLIER_STATES, "1", "2", "3", "4", "x"]),
+    "mode": st.sampled_from(["libeo", "cheque", "x", ""]), "periode": st.sampled_from(["echues", "semaine", "?"]),
+    "du": st.dates(date(1890, 1, 1), date(2300, 1, 1)).map(date.isoformat) | st.text(max_size=12),
+    "au": st.dates(date(1890, 1, 1), date(2300, 1, 1)).map(date.isoformat),
+    "min": st.sampled_from(["0", "-5", "1 000", "1e9", "99999999999999"]) | st.text(max_size=8),
+    "tri": st.sampled_from(["montant", "-nom", "entreprise", "-etat", "--x"]), "page": st.integers(-5, 10**7).map(str),
+})
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(params=LIST_PARAMS)
+def test_no_parameter_shows_another_companys_rows(apps, filled, params):
+    """Whatever the URL says, each list and its export hold the signed-in person's rows only: the
+    company's own, or for the expert-comptable the firm's companies', never the outsider's."""
+    admin, accountant = apps.root.test_client(), apps.root.test_client()
+    assert MegAuth(admin).login().status_code == 302
+    assert MegAuth(accountant).login(ACCOUNTANT).status_code == 302
+    foreign_invoices = {row.id for row in invoice_rows(filled, [GARAGE, OUTSIDER])}
+    foreign_suppliers = {row.id for name in (GARAGE, OUTSIDER) for row in supplier_rows(filled, name)}
+    outsider = {row.id for row in invoice_rows(filled, [OUTSIDER])}
+    for client, name, foreign in ((admin, "factures", foreign_invoices), (admin, "fournisseurs", foreign_suppliers),
+                                  (accountant, "clients", outsider)):
+        url, export, _link, _sort = LISTS[name]
+        page = client.get(url, query_string=params, follow_redirects=True)
+        assert page.status_code == 200
+        assert not foreign & set(_ids_in(page.get_data(as_text=True), name))
+        assert not foreign & {int(row["Id"]) for row in read_csv(client.get(f"{export}.csv", query_string=params))}
