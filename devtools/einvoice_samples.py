@@ -113,6 +113,7 @@ class SampleInvoice:
     currency: str = "EUR"
     type_code: str = "380"  # 381: credit note
     prepaid_cents: int = 0
+    payment_means_code: str = "58"  # UNTDID 4461: 58 SEPA credit transfer, 59 SEPA direct debit
     payment_terms: str | None = "Paiement par virement à réception de facture."
     preceding_invoice: str | None = None  # what a credit note cancels
 
@@ -256,7 +257,8 @@ def cii_xml(invoice: SampleInvoice, level: str = "en16931") -> bytes:
             children.append(ram.PaymentReference(invoice.number))
         children.append(ram.InvoiceCurrencyCode(invoice.currency))
         if at_least("basicwl") and invoice.iban:
-            means = [ram.TypeCode("58"), ram.PayeePartyCreditorFinancialAccount(ram.IBANID(invoice.iban))]
+            means = [ram.TypeCode(invoice.payment_means_code),
+                     ram.PayeePartyCreditorFinancialAccount(ram.IBANID(invoice.iban))]
             if at_least("en16931") and invoice.bic:
                 means.append(ram.PayeeSpecifiedCreditorFinancialInstitution(ram.BICID(invoice.bic)))
             children.append(ram.SpecifiedTradeSettlementPaymentMeans(*means))
@@ -347,7 +349,7 @@ def zugferd1_xml(invoice: SampleInvoice, level: str = "comfort") -> bytes:
     means = []
     if invoice.iban:
         means = [ram.SpecifiedTradeSettlementPaymentMeans(
-            ram.TypeCode("58"),
+            ram.TypeCode(invoice.payment_means_code),
             ram.PayeePartyCreditorFinancialAccount(ram.IBANID(invoice.iban)),
             *([ram.PayeeSpecifiedCreditorFinancialInstitution(ram.BICID(invoice.bic))] if invoice.bic else []),
         )]
@@ -452,7 +454,8 @@ def ubl_xml(invoice: SampleInvoice) -> bytes:
         account = [cbc.ID(invoice.iban)]
         if invoice.bic:
             account.append(cac.FinancialInstitutionBranch(cbc.ID(invoice.bic)))
-        payment.append(cac.PaymentMeans(cbc.PaymentMeansCode("58"), cbc.PaymentID(invoice.number),
+        payment.append(cac.PaymentMeans(cbc.PaymentMeansCode(invoice.payment_means_code),
+                                        cbc.PaymentID(invoice.number),
                                         cac.PayeeFinancialAccount(*account)))
     if invoice.payment_terms:
         payment.append(cac.PaymentTerms(cbc.Note(invoice.payment_terms)))

@@ -253,15 +253,28 @@ def _connect_and_pay(live_server, company_name: str, admin_email: str, key: str,
             db.session.commit()
 
 
+def _deposit_einvoice() -> bytes:
+    """A Factur-X file of 671,15 € TTC of which 201,00 € were paid with the order."""
+    from dataclasses import replace
+    from decimal import Decimal
+
+    from devtools.einvoice_samples import Line, facturx_pdf, sample_invoice
+
+    return facturx_pdf(replace(sample_invoice(number="FA-2026-0671", prepaid_cents=20_100),
+                               lines=(Line("Farine T65, sacs de 25 kg", 1, 63_616, Decimal("5.5")),)), "en16931")
+
+
 def _libeo_extras(live_server, siret: str) -> None:
-    """In Libeo: an invoice entered there and paid to a new IBAN (held for « À approuver »), and a SEPA file."""
+    """In Libeo: an invoice entered there and paid to a new IBAN (held for « À approuver »), one entered from
+    its e-invoice with a deposit (its totals, its file), and a SEPA file."""
     from sqlalchemy import select
 
     from core.calendar import earliest_execution_date
     from core.dates import paris_today
     from models.libeo import Channel, InitiatorRole, Payment, PaymentStatus, db
     from models.libeo.accounts.services import account_for_siret
-    from models.libeo.invoices.services import create_libeo_invoice, invoice_data
+    from models.libeo.invoices.documents import store_invoice_document
+    from models.libeo.invoices.services import InvoiceTotals, create_libeo_invoice, invoice_data
     from models.libeo.payments.order import Initiator, pay_invoice
     from models.libeo.payments.sepa import execute_due_payments
 
@@ -275,6 +288,15 @@ def _libeo_extras(live_server, siret: str) -> None:
             supplier_bic=None, issue_date=date.today() - timedelta(days=3), due_date=date.today() + timedelta(days=27),
             amount_cents=51_200))
         pay_invoice(account, invoice, who, day)
+        db.session.commit()
+        # An invoice entered from its e-invoice, partly paid in advance: its totals and its file, still to pay.
+        einvoice = _deposit_einvoice()
+        invoice = create_libeo_invoice(account, invoice_data(
+            number="FA-2026-0671", supplier_name="Minoterie Dupuis", supplier_iban="FR7630006000010000000791963",
+            supplier_bic=None, issue_date=date.today() - timedelta(days=2), due_date=date.today() + timedelta(days=28),
+            amount_cents=47_015, totals=InvoiceTotals(total_cents=67_115, net_cents=63_616, vat_cents=3_499,
+                                                      prepaid_cents=20_100)))
+        store_invoice_document(invoice, einvoice)
         db.session.commit()
         # One scheduled payment moved to the first possible day, then put in a SEPA file.
         scheduled = db.session.scalars(

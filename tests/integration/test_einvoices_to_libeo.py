@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 
 from core.dates import paris_today
 from devtools.einvoice_samples import cii_xml, facturx_pdf, sample_invoice
-from models.meg import SupplierInvoice
+from models.meg import Company, Supplier, SupplierInvoice
 from models.meg import db as meg_db
+from models.meg.achats.models import PaymentMode
 from models.meg.libeo_link.outbox import OutboxMessage
 from tests.helpers import sync
 from tests.html_forms import form_values, plain
@@ -91,6 +92,45 @@ def test_the_factur_x_file_reaches_libeo_after_payer_and_a_sync_pass(connected, 
     assert download.status_code == 200 and download.data == content
 
 
+def test_an_invoice_partly_paid_in_advance_reaches_libeo_with_its_totals_and_libeo_pays_the_amount_due(
+        connected, client, meg_app, libeo_app):
+    from decimal import Decimal
+
+    from devtools.einvoice_samples import Line
+    from models.libeo import Invoice, Payment, db
+
+    # 636,16 € HT at 5,5 %: 671,15 € TTC, of which 201,00 € paid with the order.
+    deposit = replace(sample_invoice(number="FA-2026-0671", prepaid_cents=20_100),
+                      lines=(Line("Farine T65, sacs de 25 kg", 1, 63_616, Decimal("5.5")),))
+    invoice_id, _ = import_invoice(client, cii_xml(deposit), "acompte.xml")
+    note = "Montant 470,15 € : le net à payer, pas le total TTC de 671,15 € (201,00 € déjà payés)"
+    for page in (f"/meg/achats/factures/{invoice_id}?payer={invoice_id}", f"/meg/achats/reglements?payer={invoice_id}"):
+        assert note in plain(client.get(page).get_data(as_text=True))  # « Payer »'s confirmation says so
+    listed = plain(client.get("/meg/achats/reglements").get_data(as_text=True))
+    assert "671,15 € net à payer 470,15 €" in listed  # « Règlements » shows both, as « Factures » does
+    exported = client.get("/meg/achats/reglements/export.csv").get_data(as_text=True).lstrip("\ufeff").splitlines()
+    header, row = exported[0].split(";"), next(line for line in exported if "FA-2026-0671" in line).split(";")
+    assert (row[header.index("Montant TTC")], row[header.index("Net à payer")]) == ("671,15", "470,15")
+    selection = plain(client.get(f"/meg/achats/reglements/selection?facture={invoice_id}").get_data(as_text=True))
+    assert "470,15 € net à payer, TTC 671,15 €" in selection
+    pay(client, invoice_id)
+    with libeo_app.app_context():
+        invoice = db.session.scalar(select(Invoice).where(Invoice.external_id == f"meg-{invoice_id}"))
+        payment = db.session.scalar(select(Payment).where(Payment.invoice_id == invoice.id))
+        assert (invoice.net_cents, invoice.vat_cents, invoice.total_cents, invoice.prepaid_cents,
+                invoice.rounding_cents, invoice.amount_cents) == (63_616, 3_499, 67_115, 20_100, None, 47_015)
+        assert payment.amount_cents == 47_015
+        libeo_id = invoice.id
+
+    sync(meg_app)  # the summary PDF MEG draws from the XML says the same
+    assert "Montant TTC 671,15 € Déjà payé 201,00 € Net à payer 470,15 €" in pdf_text(
+        libeo_invoice(libeo_app, invoice_id)[1])
+    libeo_login(client)
+    page = plain(client.get(f"/libeo/factures/{libeo_id}").get_data(as_text=True))
+    assert "Total HT 636,16 € TVA 34,99 € Montant TTC 671,15 € Déjà payé 201,00 € Net à payer 470,15 €" in page
+    assert "671,15 € net à payer 470,15 €" in plain(client.get("/libeo/factures/").get_data(as_text=True))
+
+
 def test_an_xml_invoice_reaches_libeo_as_a_readable_pdf(connected, client, meg_app, libeo_app):
     invoice = replace(sample_invoice(), number="FA-XML-7")
     xml = cii_xml(invoice)
@@ -143,15 +183,24 @@ def test_an_edit_after_payer_does_not_drop_the_queued_file(connected, client, me
     assert sync(meg_app).delivered == 0
 
 
+def typed_by_hand(meg_app, number: str) -> int:
+    """A « Virement par Libeo » invoice of Minoterie Dupuis (the samples' seller) typed in MEG, no file."""
+    with meg_app.app_context():
+        supplier = meg_db.session.scalar(select(Supplier).join(Company).where(
+            Company.name == "Boulangerie Martin SARL", Supplier.name == "Minoterie Dupuis"))
+        sample = sample_invoice()
+        invoice = SupplierInvoice(company_id=supplier.company_id, supplier=supplier, number=number,
+                                  issue_date=sample.issue_date, due_date=sample.due_date,
+                                  amount_cents=sample.due_payable_cents, payment_mode=PaymentMode.LIBEO)
+        meg_db.session.add(invoice)
+        meg_db.session.commit()
+        return invoice.id
+
+
 def test_a_file_joining_an_invoice_libeo_pays_follows_it_and_so_does_its_replacement(
         connected, client, meg_app, libeo_app):
-    from tests.integration.conftest import meg_libeo_invoices
-
-    invoice_id, number, _ = next(i for i in meg_libeo_invoices(meg_app) if i[1].startswith("F-BM"))
-    with meg_app.app_context():
-        supplier = meg_db.session.get(SupplierInvoice, invoice_id).supplier.name
-    if supplier != "Minoterie Dupuis":
-        pytest.skip("the demo's first « Virement par Libeo » invoice is no longer Minoterie Dupuis's")
+    number = "FA-2026-0142-SAISIE"
+    invoice_id = typed_by_hand(meg_app, number)
     pay(client, invoice_id)
     sync(meg_app)
     assert libeo_invoice(libeo_app, invoice_id)[1] is None  # typed by hand: no file yet

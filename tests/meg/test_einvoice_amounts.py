@@ -64,7 +64,7 @@ def test_the_pdf_libeo_receives_says_the_same(admin, meg_app):
         pdf = document_pdf(document_of(invoice_id))
 
     text = " ".join(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages).split())
-    for row in ("Montant TTC 671,15", "Déjà payé 201,00", "Net à payer 470,15"):
+    for row in ("Total HT 636,16", "TVA 34,99", "Montant TTC 671,15", "Déjà payé 201,00", "Net à payer 470,15"):
         assert row in text.replace("\u202f", " ").replace("\xa0", " ")
 
 

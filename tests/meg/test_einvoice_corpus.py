@@ -18,7 +18,7 @@ import pytest
 from lxml import etree
 from pypdf import PdfReader
 
-from models.meg.einvoices.reading import EInvoice, EInvoiceError, read_einvoice
+from core.einvoices.reading import EInvoice, EInvoiceError, read_einvoice
 
 
 def _own_corpus() -> Path:
@@ -71,7 +71,15 @@ def what_the_file_says(content: bytes) -> dict | None:
         total = f"{settlement}/ram:SpecifiedTradeSettlementHeaderMonetarySummation"
         currency = _first(root, f"{settlement}/ram:InvoiceCurrencyCode", CII)
         issued = _first(root, "rsm:ExchangedDocument/ram:IssueDateTime/udt:DateTimeString", CII)
+        seller = ("rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty")
+        dues = root.xpath(f"{settlement}/ram:SpecifiedTradePaymentTerms/ram:DueDateDateTime/udt:DateTimeString/text()",
+                          namespaces=CII)
         return {
+            "net": _cents(_first(root, f"{total}/ram:TaxBasisTotalAmount", CII, currency)),
+            "vat": _cents(_first(root, f"{total}/ram:TaxTotalAmount", CII, currency)),
+            "rounding": _cents(_first(root, f"{total}/ram:RoundingAmount", CII, currency)),
+            "due_dates": [date(int(d[:4]), int(d[4:6]), int(d[6:8])) for d in dues if len(d.strip()) == 8],
+            "seller_vat": _first(root, f"{seller}/ram:SpecifiedTaxRegistration/ram:ID[@schemeID='VA']", CII),
             "number": _first(root, "rsm:ExchangedDocument/ram:ID", CII), "currency": currency,
             "issue_date": date(int(issued[:4]), int(issued[4:6]), int(issued[6:8])),
             "due": _cents(_first(root, f"{total}/ram:DuePayableAmount", CII, currency)),
@@ -85,7 +93,14 @@ def what_the_file_says(content: bytes) -> dict | None:
     if root.tag == f"{{{UBL['inv']}}}Invoice":
         currency = _first(root, "cbc:DocumentCurrencyCode", UBL)
         seller = "cac:AccountingSupplierParty/cac:Party"
+        dues = (root.xpath("cbc:DueDate/text()", namespaces=UBL)
+                or root.xpath("cac:PaymentMeans/cbc:PaymentDueDate/text()", namespaces=UBL))
         return {
+            "net": _cents(_first(root, "cac:LegalMonetaryTotal/cbc:TaxExclusiveAmount", UBL, currency)),
+            "vat": _cents(_first(root, "cac:TaxTotal/cbc:TaxAmount", UBL, currency)),
+            "rounding": _cents(_first(root, "cac:LegalMonetaryTotal/cbc:PayableRoundingAmount", UBL, currency)),
+            "due_dates": [date.fromisoformat(d.strip()[:10]) for d in dues],
+            "seller_vat": _first(root, f"{seller}/cac:PartyTaxScheme[cac:TaxScheme/cbc:ID='VAT']/cbc:CompanyID", UBL),
             "number": _first(root, "cbc:ID", UBL), "currency": currency,
             "issue_date": date.fromisoformat(_first(root, "cbc:IssueDate", UBL)[:10]),
             "due": _cents(_first(root, "cac:LegalMonetaryTotal/cbc:PayableAmount", UBL, currency)),
@@ -115,6 +130,13 @@ def test_a_public_e_invoice_is_read_as_it_says_or_refused_in_words(path):
     assert invoice.amount_cents == (said["due"] if said["due"] is not None else said["total"])
     assert invoice.total_with_tax_cents == said["total"]
     assert invoice.prepaid_cents == said["prepaid"]
+    assert (invoice.total_without_tax_cents, invoice.tax_cents, invoice.rounding_cents) == (
+        said["net"], said["vat"], said["rounding"])
+    # The first instalment's date, unless the file dates it before the invoice (set aside, and said).
+    due = min(said["due_dates"]) if said["due_dates"] else None
+    assert invoice.due_date == (due if due is not None and due >= invoice.issue_date else None)
+    seller_vat = "".join(said["seller_vat"].split()).upper() if said["seller_vat"] else None
+    assert invoice.supplier_vat == seller_vat
     assert invoice.supplier_name == " ".join(said["seller"].split())
     compact = ["".join(i.split()).upper() for i in said["ibans"]]
     assert invoice.iban is None or invoice.iban in compact

@@ -23,11 +23,11 @@ from pypdf.generic import NameObject, StreamObject
 from sqlalchemy import func, select
 
 from core.db import QueuedWriterConnection, sqlite_file
+from core.einvoices.reading import READ_MEMORY_BYTES, EInvoiceError, read_einvoice
 from core.limited import Overrun, run_limited
 from devtools.einvoice_samples import cii_xml, facturx_pdf, sample_invoice
 from models.meg import Supplier, db
 from models.meg.einvoices.imports import PendingImport
-from models.meg.einvoices.reading import READ_MEMORY_BYTES, EInvoiceError, read_einvoice
 
 UPLOAD = "/meg/achats/factures/importer"
 NOTE = b"<ram:IncludedNote><ram:Content>x</ram:Content></ram:IncludedNote>"

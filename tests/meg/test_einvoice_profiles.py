@@ -9,8 +9,8 @@ import io
 import pytest
 from pypdf import PdfReader, PdfWriter
 
+from core.einvoices.reading import EInvoiceError, read_einvoice
 from devtools.einvoice_samples import GUIDELINES, cii_xml, facturx_pdf, invoice_pdf, sample_invoice, ubl_xml
-from models.meg.einvoices.reading import EInvoiceError, read_einvoice
 
 INVOICE = sample_invoice()
 XRECHNUNG = "urn:cen.eu:en16931:2017#compliant#urn:xeinkauf.de:kosit:xrechnung_3.0"

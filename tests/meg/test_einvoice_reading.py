@@ -15,6 +15,14 @@ from hypothesis import strategies as st
 from lxml import etree
 from pypdf import PdfReader, PdfWriter
 
+from core.einvoices.reading import (
+    CREDIT_NOTE_MESSAGE,
+    MAX_BYTES,
+    MISSING_DUE_DATE,
+    MISSING_IBAN,
+    EInvoiceError,
+    read_einvoice,
+)
 from devtools.einvoice_samples import (
     BOULANGERIE,
     CII,
@@ -34,14 +42,6 @@ from devtools.einvoice_samples import (
     zugferd1_pdf,
 )
 from models.meg.demo import COMPANIES
-from models.meg.einvoices.reading import (
-    CREDIT_NOTE_MESSAGE,
-    MAX_BYTES,
-    MISSING_DUE_DATE,
-    MISSING_IBAN,
-    EInvoiceError,
-    read_einvoice,
-)
 
 INVOICE = sample_invoice()  # 12 × 21,50 + 4 × 32,75 at 5,5 %, 45,00 at 20 %: 434,00 HT, 30,40 VAT
 PROFILES = {"minimum": "MINIMUM", "basicwl": "BASIC WL", "basic": "BASIC", "en16931": "EN 16931",

@@ -55,6 +55,31 @@ SUPPLIER = {
     },
 }
 
+
+def _cents(description: str, minimum: int = -MAX_AMOUNT_CENTS) -> dict:
+    return {"type": ["integer", "null"], "minimum": minimum, "maximum": MAX_AMOUNT_CENTS, "description": description}
+
+
+TOTALS = {
+    "type": ["object", "null"],
+    "additionalProperties": False,
+    "required": ["total_cents"],
+    "description": (
+        "Facultatif : les totaux de la facture tels que la norme EN 16931 les définit (ceux d'une facture "
+        "électronique), en centimes, montrés sur la page de la facture. « amount_cents » doit alors valoir "
+        "total_cents − prepaid_cents + rounding_cents (règle BR-CO-16), sinon la requête est refusée (422, "
+        "« validation_error », champ « amount_cents »)."
+    ),
+    "properties": {
+        "net_cents": _cents("Total HT (BT-109)."),
+        "vat_cents": _cents("Montant de la TVA (BT-110)."),
+        "total_cents": {"type": "integer", "minimum": 1, "maximum": MAX_AMOUNT_CENTS,
+                        "description": "Montant TTC (BT-112)."},
+        "prepaid_cents": _cents("Montant déjà payé, un acompte par exemple (BT-113)."),
+        "rounding_cents": _cents("Arrondi (BT-114)."),
+    },
+}
+
 INVOICE_BODY = {
     "type": "object",
     "additionalProperties": False,
@@ -66,8 +91,11 @@ INVOICE_BODY = {
             "type": "integer",
             "minimum": 1,
             "maximum": MAX_AMOUNT_CENTS,
-            "description": "Montant TTC en centimes (1234,56 € = 123456).",
+            "description": "Montant à payer en centimes (1234,56 € = 123456) : le montant TTC, moins ce qui a "
+                           "déjà été payé quand « totals » le dit (BT-115, « Net à payer »). C'est le montant "
+                           "du virement.",
         },
+        "totals": TOTALS,
         "currency": {"type": "string", "enum": ["EUR"]},
         "issue_date": {"type": "string", "format": "date", "description": "Date de la facture (2000 à 2099)."},
         "due_date": {"type": "string", "format": "date", "description": "Échéance, au plus tôt la date de facture."},
@@ -246,7 +274,14 @@ INVOICE = {
                 "bic": {"type": ["string", "null"]},
             },
         },
-        "amount_cents": {"type": "integer", "minimum": 1},
+        "amount_cents": {"type": "integer", "minimum": 1, "description": "Montant à payer (BT-115)."},
+        "totals": {
+            "type": ["object", "null"],
+            "description": "Les totaux EN 16931 reçus avec la facture ; null quand elle n'a que son montant.",
+            "required": ["net_cents", "vat_cents", "total_cents", "prepaid_cents", "rounding_cents"],
+            "properties": {name: {"type": ["integer", "null"]} for name in
+                           ("net_cents", "vat_cents", "total_cents", "prepaid_cents", "rounding_cents")},
+        },
         "currency": {"type": "string"},
         "issue_date": {"type": "string", "format": "date"},
         "due_date": {"type": "string", "format": "date"},

@@ -200,6 +200,10 @@ def invoice_json(invoice: Invoice) -> dict:
         "number": invoice.number,
         "supplier": {"name": invoice.supplier_name, "iban": invoice.supplier_iban, "bic": invoice.supplier_bic},
         "amount_cents": invoice.amount_cents,
+        "totals": None if invoice.total_cents is None else {
+            "net_cents": invoice.net_cents, "vat_cents": invoice.vat_cents, "total_cents": invoice.total_cents,
+            "prepaid_cents": invoice.prepaid_cents, "rounding_cents": invoice.rounding_cents,
+        },
         "currency": invoice.currency,
         "issue_date": invoice.issue_date.isoformat(),
         "due_date": invoice.due_date.isoformat(),

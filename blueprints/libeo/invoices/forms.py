@@ -7,7 +7,7 @@ from wtforms import DateField, StringField, SubmitField
 from wtforms.validators import DataRequired, ValidationError
 
 from core.forms import BankNameField, Form
-from core.money import InvalidAmount, parse_amount
+from core.money import InvalidAmount, cents_to_input, parse_amount
 
 
 class InvoiceForm(Form):
@@ -18,10 +18,23 @@ class InvoiceForm(Form):
     issue_date = DateField("Date de facture", validators=[DataRequired("Saisissez une date valide.")])
     due_date = DateField("Échéance", validators=[DataRequired("Saisissez une date valide.")])
     amount = StringField("Montant TTC (€)")
-    document = FileField("Fichier de la facture (PDF, facultatif)")
+    document = FileField("Fichier de la facture (PDF, Factur-X, CII ou UBL, facultatif)")
     submit = SubmitField("Enregistrer")
 
     amount_cents: int | None = None
+
+    def fill_blanks(self, values: dict) -> list[str]:
+        """The fields left empty take ``values`` (an e-invoice's: form names, ``amount_cents`` for the amount);
+        returns the labels filled. A field the person typed keeps what they typed."""
+        filled = []
+        for name, value in values.items():
+            field = self.amount if name == "amount_cents" else self[name]
+            if value is None or any(str(raw).strip() for raw in field.raw_data or ()):
+                continue
+            field.data = cents_to_input(value) if name == "amount_cents" else value
+            field.raw_data, field.process_errors = [], []
+            filled.append(field.label.text)
+        return filled
 
     def validate_amount(self, field):
         try:

@@ -21,14 +21,12 @@ from models.libeo.errors import InvalidData, LibeoError, QuotaExceeded
 from models.libeo.invoices.documents import (
     document_file_name,
     invoice_document,
-    store_invoice_document,
     too_large_message,
 )
+from models.libeo.invoices.einvoices import enter_invoice, read_invoice_file
 from models.libeo.invoices.lists import INVOICES, invoice_list, invoice_tab_counts
 from models.libeo.invoices.services import (
     account_invoice,
-    create_libeo_invoice,
-    invoice_data,
 )
 from models.libeo.payments.order import (
     Initiator,
@@ -83,7 +81,7 @@ def list_invoices():
 
 
 INVOICES_EXPORT = ["Id", "Numéro", "Fournisseur", "IBAN du fournisseur", "BIC", "Date", "Échéance", "Montant TTC",
-                   "Devise", "Source", "Statut"]
+                   "Net à payer", "Devise", "Source", "Statut"]
 
 
 @bp.route("/export.<fmt>")
@@ -96,20 +94,38 @@ def export_invoices(fmt: str):
     iban = (lambda value: value) if current_user.is_admin else mask_iban
     rows = streamed_rows(db.session, *invoice_list(current_account(), lq), lambda row: [
         row.Invoice.id, row.Invoice.number, row.Invoice.supplier_name, iban(row.Invoice.supplier_iban),
-        row.Invoice.supplier_bic, row.Invoice.issue_date, row.Invoice.due_date, cents_value(row.Invoice.amount_cents),
-        row.Invoice.currency, row.Invoice.source.label, row.Invoice.status_label])
+        row.Invoice.supplier_bic, row.Invoice.issue_date, row.Invoice.due_date,
+        cents_value(row.Invoice.total_with_tax_cents), cents_value(row.Invoice.amount_cents), row.Invoice.currency,
+        row.Invoice.source.label, row.Invoice.status_label])
     return export_response(fmt, "factures", "Factures", INVOICES_EXPORT, rows)
 
 
 @bp.route("/nouvelle", methods=["GET", "POST"])
 @accepts_upload(MAX_DOCUMENT_BYTES)
 def new_invoice():
-    """« Nouvelle facture », with its PDF if the person gives it (kept and shown on the invoice's page)."""
+    """« Nouvelle facture », with its file if the person gives it: a PDF kept and shown on the invoice's page,
+    or the supplier's e-invoice, which fills the fields left empty and checks those typed."""
     form = InvoiceForm()
-    if form.validate_on_submit():
+    if not form.is_submitted():
+        return render_template("libeo/invoices/form.html", form=form)
+    upload = form.document.data
+    try:
+        file = read_invoice_file(upload.filename, upload.read(MAX_DOCUMENT_BYTES + 1)) if upload else None
+    except InvalidData as error:
+        form.validate()
+        form.document.errors = [*form.document.errors, error.message]
+        return render_template("libeo/invoices/form.html", form=form)
+    filled = form.fill_blanks(file.field_values()) if file else []
+    valid = form.validate()
+    # What the e-invoice does not say and the person did not type: said in the file's words.
+    missing = {name: message for name, message in (file.missing() if file else {}).items() if not form[name].data}
+    for name, message in missing.items():
+        form[name].errors = [message]
+    if valid and not missing:
         assert form.amount_cents is not None  # validate_amount set it
         try:
-            data = invoice_data(
+            invoice = enter_invoice(
+                current_account(), file,
                 number=form.number.data,
                 supplier_name=form.supplier_name.data,
                 supplier_iban=form.supplier_iban.data,
@@ -118,17 +134,17 @@ def new_invoice():
                 due_date=form.due_date.data,
                 amount_cents=form.amount_cents,
             )
-            invoice = create_libeo_invoice(current_account(), data)
-            if form.document.data:
-                store_invoice_document(invoice, form.document.data.read(MAX_DOCUMENT_BYTES + 1))
         except LibeoError as error:
             db.session.rollback()
             show_domain_error(form, error, FORM_FIELDS)
         else:
             db.session.commit()
-            flash(f"La facture {invoice.number} est enregistrée.", "success")
+            read = f", lue dans le fichier {file.described}" if file and file.einvoice else ""
+            flash(f"La facture {invoice.number} est enregistrée{read}.", "success")
+            if file and (warning := file.buyer_warning(current_account())):
+                flash(warning, "warning")
             return redirect(url_for("invoices.invoice", invoice_id=invoice.id))
-    return render_template("libeo/invoices/form.html", form=form)
+    return render_template("libeo/invoices/form.html", form=form, file=file, filled=filled)
 
 
 @bp.errorhandler(RequestEntityTooLarge)

@@ -323,7 +323,7 @@ class SettlementRow(NamedTuple):
     number: str
     supplier: str
     due: Markup  # the due date, and its « En retard » / « Échéance proche » badge, written here once
-    amount: str
+    amount: str  # Markup when the amount due differs from the total
     mode: str
     through_libeo: bool
     payment: object  # the latest PaymentAttempt, or None
@@ -332,6 +332,7 @@ class SettlementRow(NamedTuple):
     paid_to: PaidTo | None  # where a live payment pays, as Libeo holds it
 
 
+_AMOUNT_DUE = Markup('{}<br><span class="hint">net à payer {}</span>')
 # Each flag's badge written once: Markup.format per row was a third of the rows' cost.
 _DUE_FLAGS = {flag: Markup(' <span class="badge {}" data-testid="due-flag">{}</span>').format(flag.badge, flag.label)
               for flag in (OVERDUE, DUE_SOON)}
@@ -348,8 +349,11 @@ def _settlement_rows(invoices, libeo) -> list[SettlementRow]:
             flag = due_flag(invoice.due_date, today)
             if flag is not None:
                 due = Markup(f"{due}{_DUE_FLAGS[flag]}")
+        # « Montant TTC », and what the payment settles when a deposit or a rounding makes it differ.
+        amount = (_AMOUNT_DUE.format(invoice.total_display, invoice.amount_display) if invoice.due_differs
+                  else invoice.amount_display)
         rows.append(SettlementRow(invoice.id, invoice.number, invoice.supplier.name, due,
-                                  invoice.amount_display, invoice.payment_mode.label,
+                                  amount, invoice.payment_mode.label,
                                   invoice.payment_mode is PaymentMode.LIBEO, payment, action, invoice,
                                   libeo.paid_to(invoice)))
     return rows
@@ -372,7 +376,7 @@ def settlements():
 
 
 SETTLEMENTS_EXPORT = ["Id", "Numéro", "Fournisseur", "SIRET du fournisseur", "IBAN du fournisseur",
-                      "Date de facture", "Échéance", "Montant TTC", "Devise", "Mode de règlement"]
+                      "Date de facture", "Échéance", "Montant TTC", "Net à payer", "Devise", "Mode de règlement"]
 
 
 @bp.route("/reglements/export.<fmt>")
@@ -386,7 +390,8 @@ def settlements_export(fmt: str):
     iban = (lambda value: value) if current_user.is_achats_admin(company) else mask_iban
     rows = streamed_rows(db.session, *invoices_to_settle_export(company, lq), lambda row: [
         row.id, row.number, row.name, row.siret, iban(row.iban), row.issue_date, row.due_date,
-        cents_value(row.amount_cents), row.currency, row.payment_mode.label])
+        cents_value(row.amount_cents if row.total_cents is None else row.total_cents), cents_value(row.amount_cents),
+        row.currency, row.payment_mode.label])
     return export_response(fmt, "reglements", "Règlements", SETTLEMENTS_EXPORT, rows)
 
 

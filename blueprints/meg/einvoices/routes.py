@@ -9,6 +9,7 @@ from wtforms.fields.choices import SelectChoice
 
 from core.banks import bank_name
 from core.db import reads_first
+from core.einvoices.reading import EInvoiceError
 from core.files import MAX_DOCUMENT_BYTES, size_label
 from core.money import cents_to_input
 from core.throttle import configured, signed_in_user
@@ -34,7 +35,6 @@ from models.meg.einvoices.imports import (
     save_import,
     start_import,
 )
-from models.meg.einvoices.reading import EInvoiceError
 from models.meg.libeo_link.connection import LibeoLinkError
 from models.meg.libeo_link.receipts import fetch_receipt
 

@@ -92,6 +92,10 @@ class Invoice(Model):
     __table_args__ = (
         CheckConstraint("amount_cents > 0", name="amount_positive"),
         CheckConstraint("due_date >= issue_date", name="due_after_issue"),
+        # EN 16931: the amount due (BT-115) is the total with VAT (BT-112) less what was paid (BT-113)
+        # plus the rounding (BT-114); an invoice without its totals has only its amount due.
+        CheckConstraint("total_cents IS NULL OR amount_cents = total_cents - COALESCE(prepaid_cents, 0) "
+                        "+ COALESCE(rounding_cents, 0)", name="totals_add_up"),
         # MEG's invoice id names one invoice per account (NULL for Libeo's own).
         UniqueConstraint("account_id", "external_id", name="uq_invoice_external"),
         # The invoice list: an account's invoices, newest first.
@@ -118,7 +122,15 @@ class Invoice(Model):
     supplier_bic: Mapped[str | None] = mapped_column(String(11))
     issue_date: Mapped[date] = mapped_column(Date)
     due_date: Mapped[date] = mapped_column(Date)
+    # The amount due, what a payment transfers (BT-115).
     amount_cents: Mapped[int] = mapped_column(BigInteger)
+    # The invoice's totals as EN 16931 defines them (BT-109, BT-110, BT-112, BT-113, BT-114), when its
+    # sender gave them (MEG, from an e-invoice; « Nouvelle facture », from the file joined); else None.
+    net_cents: Mapped[int | None] = mapped_column(BigInteger)
+    vat_cents: Mapped[int | None] = mapped_column(BigInteger)
+    total_cents: Mapped[int | None] = mapped_column(BigInteger)
+    prepaid_cents: Mapped[int | None] = mapped_column(BigInteger)
+    rounding_cents: Mapped[int | None] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     status: Mapped[InvoiceStatus] = mapped_column(_enum(InvoiceStatus, 20), default=InvoiceStatus.TO_PAY)
     # When the invoice entered Libeo's lists: at once for an invoice entered
@@ -139,6 +151,23 @@ class Invoice(Model):
     @property
     def amount_display(self) -> str:
         return format_amount(self.amount_cents, self.currency)
+
+    @property
+    def total_with_tax_cents(self) -> int:
+        """« Montant TTC »: the total with VAT, which the amount due equals unless something was prepaid."""
+        return self.total_cents if self.total_cents is not None else self.amount_cents
+
+    @property
+    def total_display(self) -> str:
+        return format_amount(self.total_with_tax_cents, self.currency)
+
+    @property
+    def due_differs(self) -> bool:
+        """The amount due is not the total with VAT (a deposit paid, a rounding): both are shown."""
+        return self.total_with_tax_cents != self.amount_cents
+
+    def money(self, cents: int | None) -> str:
+        return format_amount(cents, self.currency) if cents is not None else "—"
 
     @property
     def supplier_iban_display(self) -> str:

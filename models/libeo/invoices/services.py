@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from core.banks import bic_mismatch
 from core.dates import utcnow
-from core.money import InvalidAmount, check_amount_cents
+from core.money import MAX_AMOUNT_CENTS, InvalidAmount, check_amount_cents, format_amount
 from core.validators import InvalidIdentifier, clean_bank_name, clean_text, normalize_bic, normalize_iban
 from models.libeo.accounts.models import Account
 from models.libeo.db import db
@@ -30,6 +30,52 @@ BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u206
 
 
 @dataclass(frozen=True)
+class InvoiceTotals:
+    """The invoice's totals as EN 16931 defines them, beside its amount due.
+
+    Total without VAT (BT-109), VAT (BT-110), total with VAT (BT-112), prepaid
+    amount (BT-113), rounding (BT-114); only the total with VAT is required.
+    """
+
+    total_cents: int
+    net_cents: int | None = None
+    vat_cents: int | None = None
+    prepaid_cents: int | None = None
+    rounding_cents: int | None = None
+
+    @property
+    def amount_due_cents(self) -> int:
+        """BT-115 as BR-CO-16 computes it: total with VAT, less what was prepaid, plus the rounding."""
+        return self.total_cents - (self.prepaid_cents or 0) + (self.rounding_cents or 0)
+
+
+TOTAL_LABELS = {"net_cents": "Total HT", "vat_cents": "TVA", "total_cents": "Montant TTC",
+                "prepaid_cents": "Déjà payé", "rounding_cents": "Arrondi"}
+
+
+def invoice_totals(amount_cents: int, totals: InvoiceTotals | None, currency: str = "EUR") -> InvoiceTotals | None:
+    """The totals, checked against the amount due; :class:`InvalidData` in French when they disagree."""
+    if totals is None:
+        return None
+    for name, label in TOTAL_LABELS.items():
+        value = getattr(totals, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or abs(value) > MAX_AMOUNT_CENTS):
+            raise InvalidData(f"« {label} » doit être un nombre entier de centimes d'au plus 999 999 999,99 €.",
+                              f"totals.{name}")
+    if totals.total_cents <= 0:
+        raise InvalidData("Le montant TTC doit être supérieur à zéro.", "totals.total_cents")
+    if totals.amount_due_cents != amount_cents:
+        money = lambda cents: format_amount(cents, currency)  # noqa: E731
+        raise InvalidData(
+            f"Le montant à payer ({money(amount_cents)}) doit être le montant TTC ({money(totals.total_cents)}) "
+            f"moins le déjà payé ({money(totals.prepaid_cents or 0)}) plus l'arrondi "
+            f"({money(totals.rounding_cents or 0)}), soit {money(totals.amount_due_cents)} : corrigez l'un "
+            "ou l'autre.", "amount_cents")
+    return totals
+
+
+@dataclass(frozen=True)
 class InvoiceData:
     number: str
     supplier_name: str
@@ -39,6 +85,7 @@ class InvoiceData:
     due_date: date
     amount_cents: int
     currency: str = "EUR"
+    totals: InvoiceTotals | None = None
 
     @property
     def transfer(self) -> tuple:
@@ -75,6 +122,7 @@ def invoice_data(
     due_date: date,
     amount_cents: int,
     currency: str = "EUR",
+    totals: InvoiceTotals | None = None,
 ) -> InvoiceData:
     """Checked, normalised invoice values, or :class:`InvalidData` naming the field."""
     number = _clean(number, "number", "Numéro", 60)
@@ -100,7 +148,9 @@ def invoice_data(
         raise InvalidData(str(exc), "amount_cents") from exc
     if currency not in CURRENCIES:
         raise InvalidData("Seuls les paiements en euros (EUR) sont possibles.", "currency")
-    return InvoiceData(number, supplier_name, supplier_iban, supplier_bic, issue_date, due_date, amount_cents, currency)
+    totals = invoice_totals(amount_cents, totals, currency)
+    return InvoiceData(number, supplier_name, supplier_iban, supplier_bic, issue_date, due_date, amount_cents, currency,
+                       totals)
 
 
 def _apply(invoice: Invoice, data: InvoiceData) -> None:
@@ -112,6 +162,12 @@ def _apply(invoice: Invoice, data: InvoiceData) -> None:
     invoice.due_date = data.due_date
     invoice.amount_cents = data.amount_cents
     invoice.currency = data.currency
+    totals = data.totals
+    invoice.total_cents = totals.total_cents if totals else None
+    invoice.net_cents = totals.net_cents if totals else None
+    invoice.vat_cents = totals.vat_cents if totals else None
+    invoice.prepaid_cents = totals.prepaid_cents if totals else None
+    invoice.rounding_cents = totals.rounding_cents if totals else None
 
 
 def _current_transfer(invoice: Invoice) -> tuple:

@@ -18,7 +18,7 @@ from models.libeo.accounts.models import Account
 from models.libeo.db import db
 from models.libeo.errors import InvalidData, LibeoError, NotFound
 from models.libeo.invoices.models import Invoice
-from models.libeo.invoices.services import invoice_by_external_id, invoice_data, upsert_meg_invoice
+from models.libeo.invoices.services import InvoiceTotals, invoice_by_external_id, invoice_data, upsert_meg_invoice
 from models.libeo.payments.events import payment_json
 from models.libeo.payments.idempotency import claim_key, complete, fingerprint, release
 from models.libeo.payments.models import Channel, InitiatorRole
@@ -60,6 +60,7 @@ def upsert_api_invoice(account: Account, external_id: str, body: dict, field_pre
             due_date=date.fromisoformat(body["due_date"]),
             amount_cents=body["amount_cents"],
             currency=body["currency"],
+            totals=InvoiceTotals(**body["totals"]) if body.get("totals") else None,
         )
         return upsert_meg_invoice(account, external_id, data)
     except LibeoError as error:

@@ -360,7 +360,7 @@ def _to_settle_rows_statement(shape: tuple):
     # The page's columns only: read as plain rows, no ORM object built for each of its 50 rows.
     invoice, supplier = SupplierInvoice.__table__.c, Supplier.__table__.c
     base = (select(invoice.id, invoice.number, invoice.due_date, invoice.amount_cents, invoice.currency,
-                   invoice.payment_mode, invoice.paid_at, supplier.name, supplier.iban)
+                   invoice.payment_mode, invoice.paid_at, supplier.name, supplier.iban, invoice.total_cents)
             .select_from(SupplierInvoice.__table__.join(Supplier.__table__, supplier.id == invoice.supplier_id))
             .where(invoice.company_id == bindparam("company_id"), invoice.paid_at.is_(None),
                    ~settled_through_libeo()))
@@ -384,6 +384,7 @@ class SettlementInvoice(NamedTuple):
     payment_mode: PaymentMode
     paid_at: datetime | None
     supplier: SettlementSupplier
+    total_cents: int | None = None  # the total with VAT an e-invoice gave, when it did
 
     @property
     def is_paid(self) -> bool:
@@ -393,10 +394,18 @@ class SettlementInvoice(NamedTuple):
     def amount_display(self) -> str:
         return format_amount(self.amount_cents, self.currency)
 
+    @property
+    def due_differs(self) -> bool:
+        return self.total_cents is not None and self.total_cents != self.amount_cents
+
+    @property
+    def total_display(self) -> str:
+        return format_amount(self.amount_cents if self.total_cents is None else self.total_cents, self.currency)
+
 
 def settlement_invoices(rows) -> list[SettlementInvoice]:
     """The rows of :func:`invoices_to_settle_rows` (a page of them) as ``SettlementInvoice``."""
-    return [SettlementInvoice._make((*row[:7], SettlementSupplier(row[7], row[8]))) for row in rows]
+    return [SettlementInvoice._make((*row[:7], SettlementSupplier(row[7], row[8]), row[9])) for row in rows]
 
 
 @cache
@@ -404,7 +413,7 @@ def _to_settle_export_statement(shape: tuple):
     base = _to_settle_where(select(
         SupplierInvoice.id, SupplierInvoice.number, Supplier.name, Supplier.siret, Supplier.iban,
         SupplierInvoice.issue_date, SupplierInvoice.due_date, SupplierInvoice.amount_cents,
-        SupplierInvoice.currency, SupplierInvoice.payment_mode))
+        SupplierInvoice.currency, SupplierInvoice.payment_mode, SupplierInvoice.total_cents))
     return _SETTLEMENT_COLUMNS.apply(base, shape)
 
 
@@ -431,7 +440,7 @@ def invoices_to_settle_rows(company: Company, query: ListQuery) -> Listing:
 
 def invoices_to_settle_export(company: Company, query: ListQuery) -> Listing:
     """The same rows as plain columns, for « Exporter »: id, number, supplier, SIRET, IBAN, issue and due
-    dates, amount, currency, mode."""
+    dates, amount due, currency, mode, total with VAT (None when typed by hand)."""
     return Listing(_to_settle_export_statement(query.shape()),
                    {"company_id": company.id, **query.values(mode_values=SETTLEMENT_MODES)})
 

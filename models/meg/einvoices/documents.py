@@ -111,7 +111,7 @@ def document_pdf(document: InvoiceDocument) -> bytes:
     """What Libeo receives: the PDF as received, or the XML drawn as a readable PDF."""
     if document.is_pdf:
         return document.content
-    from models.meg.einvoices.reading import read_einvoice
-    from models.meg.einvoices.summary_pdf import einvoice_summary_pdf
+    from core.einvoices.reading import read_einvoice
+    from core.einvoices.summary_pdf import einvoice_summary_pdf
 
     return einvoice_summary_pdf(read_einvoice(document.filename, document.content), document.filename)

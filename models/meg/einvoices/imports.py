@@ -40,6 +40,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.dates import as_utc, utcnow
 from core.db import end_reading, keep_loaded, rowcount
+from core.einvoices.reading import (
+    DIRECT_DEBIT_CODES,
+    EInvoice,
+    read_einvoice,
+    read_einvoice_within_limits,
+    shown_name,
+)
 from core.money import format_amount
 from core.names import name_key
 from core.validators import format_iban
@@ -60,13 +67,6 @@ from models.meg.einvoices.documents import (
     DocumentFile,
     attach_document,
     content_type_of,
-)
-from models.meg.einvoices.reading import (
-    DIRECT_DEBIT_CODES,
-    EInvoice,
-    read_einvoice,
-    read_einvoice_within_limits,
-    shown_name,
 )
 from models.meg.libeo_link.connection import connection_of
 from models.meg.libeo_link.outbox import document_changed

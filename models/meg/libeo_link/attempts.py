@@ -704,7 +704,7 @@ def invoice_payload(invoice: SupplierInvoice) -> dict:
     supplier = {"name": invoice.supplier.name, "iban": invoice.supplier.iban}
     if invoice.supplier.bic:
         supplier["bic"] = invoice.supplier.bic
-    return {
+    payload = {
         "number": invoice.number,
         "supplier": supplier,
         "amount_cents": invoice.amount_cents,
@@ -712,9 +712,28 @@ def invoice_payload(invoice: SupplierInvoice) -> dict:
         "issue_date": invoice.issue_date.isoformat(),
         "due_date": invoice.due_date.isoformat(),
     }
+    totals = invoice_totals(invoice)
+    if totals is not None:
+        payload["totals"] = totals
+    return payload
 
 
-TRANSFER_FIELDS = ("supplier", "amount_cents", "currency")
+def invoice_totals(invoice: SupplierInvoice) -> dict | None:
+    """The e-invoice's totals (EN 16931) Libeo shows beside the amount due, when they add up to it.
+
+    A file may break its own rule (amount due = total with VAT − prepaid +
+    rounding): Libeo then gets the amount due alone, which is what it pays.
+    """
+    if invoice.total_cents is None:
+        return None
+    if invoice.total_cents - (invoice.prepaid_cents or 0) + (invoice.rounding_cents or 0) != invoice.amount_cents:
+        return None
+    return {"net_cents": invoice.net_cents, "vat_cents": invoice.vat_cents, "total_cents": invoice.total_cents,
+            "prepaid_cents": invoice.prepaid_cents, "rounding_cents": invoice.rounding_cents}
+
+
+# What a payment copies, and what describes its amount (the totals add up to it).
+TRANSFER_FIELDS = ("supplier", "amount_cents", "currency", "totals")
 
 
 def libeo_payload(invoice: SupplierInvoice) -> dict:
@@ -730,6 +749,8 @@ def libeo_payload(invoice: SupplierInvoice) -> dict:
     sent = (payment.request_body or {}).get("invoice") if payment is not None and payment.status.holds_invoice else None
     if sent:
         payload.update({name: sent[name] for name in TRANSFER_FIELDS if name in sent})
+        if "totals" not in sent:  # a request sent before MEG sent totals: its amount alone
+            payload.pop("totals", None)
     return payload
 
 

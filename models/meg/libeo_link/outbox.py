@@ -39,10 +39,10 @@ from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
 
 from core.dates import utcnow
 from core.db import purge_in_batches, rowcount
+from core.einvoices.reading import EInvoiceError
 from models.meg.achats.models import SupplierInvoice
 from models.meg.db import Model, db
 from models.meg.einvoices.documents import InvoiceDocument, document_of, document_pdf
-from models.meg.einvoices.reading import EInvoiceError
 from models.meg.libeo_link.attempts import PaymentAttempt, external_id, libeo_payload
 from models.meg.libeo_link.client import (
     LibeoApiError,
