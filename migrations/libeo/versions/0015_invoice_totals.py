@@ -1,7 +1,7 @@
 """An invoice's totals as EN 16931 defines them, beside the amount due
 
-Revision ID: 0014_invoice_totals
-Revises: 0013_more_list_indexes
+Revision ID: 0015_invoice_totals
+Revises: 0014_strong_auth
 Create Date: 2026-12-04 22:40:00
 
 ``invoice``: total without VAT, VAT, total with VAT, prepaid amount and
@@ -20,8 +20,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0014_invoice_totals'
-down_revision = '0013_more_list_indexes'
+revision = '0015_invoice_totals'
+down_revision = '0014_strong_auth'
 branch_labels = None
 depends_on = None
 
