@@ -46,7 +46,7 @@
     whole.addEventListener("click", function (event) {
       event.preventDefault();
       dropFilter();
-      filterIds = Array.prototype.map.call(document.querySelectorAll("#" + whole.getAttribute("form") + " input"),
+      filterIds = Array.prototype.map.call(document.querySelectorAll("#" + whole.getAttribute("form") + " input[name=facture]"),
                                            function (input) { return input.value; });
       var onPage = {};
       boxes.forEach(function (box) { box.checked = filterIds.indexOf(box.value) >= 0; onPage[box.value] = true; });

@@ -62,10 +62,15 @@ def test_a_selection_from_invoices_is_paid_and_every_list_says_so(connected, cli
     ids = [row[0] for row in meg_libeo_invoices(meg_app)][:3]
     html = page(client.get(INVOICES, query_string={"mode": "libeo"}))
     assert set(ids) <= set(boxes(html))
-    confirmation = page(client.get(SELECTION, query_string={"facture": [str(i) for i in ids]}))
+    selection = {"facture": [str(i) for i in ids], "depuis": "factures"}
+    confirmation = page(client.get(SELECTION, query_string=selection))
     assert "Confirmer les 3 paiements" in confirmation
-    result = client.post(f"{SELECTION}/confirmer", data={"facture": [str(i) for i in ids]})
-    assert "3 factures : 3 programmées" in page(client.get(result.headers["Location"]))
+    assert '<input type="hidden" name="depuis" value="factures">' in confirmation
+    assert '<a class="button" href="/meg/achats/">Annuler</a>' in confirmation  # back to the list it came from
+    result = client.post(f"{SELECTION}/confirmer", data=selection)
+    shown = page(client.get(result.headers["Location"]))
+    assert "3 factures : 3 programmées" in shown
+    assert '<a class="button" href="/meg/achats/">Retour aux factures</a>' in shown
     assert [p["status"] for p in libeo_payments(libeo_app)] == ["scheduled"] * 3
     after = page(client.get(INVOICES, query_string={"etat": "programmees"}))
     assert not set(ids) & set(boxes(after))
