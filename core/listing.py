@@ -29,7 +29,7 @@ import tempfile
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -39,7 +39,7 @@ from sqlalchemy import ColumnElement, Select, and_, bindparam, func, literal_col
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import String
+from sqlalchemy.types import Date, String
 from werkzeug.wrappers import Response as BaseResponse
 
 from .dates import date_fr, paris_today
@@ -88,9 +88,38 @@ def _fold_postgresql(element, compiler, **kw):
     return f"translate({compiler.process(element.clauses, **kw)}, '{FOLD_FROM}', '{FOLD_TO}')"
 
 
+class paris_day(FunctionElement):  # noqa: N801 - an SQL function, named as SQL names them
+    """The day in Paris of a moment stored in UTC, for a list whose dates are moments (« Journal »):
+    a registered function on SQLite, ``AT TIME ZONE`` on PostgreSQL."""
+
+    type = Date()
+    name = "paris_day"
+    inherit_cache = True
+
+
+@compiles(paris_day)
+def _paris_day_sqlite(element, compiler, **kw):
+    return f"paris_day({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(paris_day, "postgresql")
+def _paris_day_postgresql(element, compiler, **kw):
+    return f"CAST(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'Europe/Paris' AS DATE)"
+
+
+def _sqlite_paris_day(stored: str | None) -> str | None:
+    # SQLite holds the moment as its UTC text (« 2026-12-04 23:30:00.000000 »).
+    if stored is None:
+        return None
+    moment = datetime.fromisoformat(stored)
+    return paris_today(moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+
+
 def register_fold(dbapi_connection) -> None:
-    """Gives an SQLite connection the ``fold`` function (``core.db`` calls it on connect)."""
+    """Gives an SQLite connection the lists' functions, ``fold`` and ``paris_day`` (``core.db`` calls it
+    on connect)."""
     dbapi_connection.create_function("fold", 1, fold, deterministic=True)
+    dbapi_connection.create_function("paris_day", 1, _sqlite_paris_day, deterministic=True)
 
 
 def like_pattern(text: str) -> str:

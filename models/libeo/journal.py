@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.dates import utcnow
 from core.journal import make_append_only
-from core.listing import ListColumns, ListQuery, ListSpec, tab_counts
+from core.listing import ListColumns, ListQuery, ListSpec, paris_day, tab_counts
 from core.paging import Listing
 from models.libeo.db import Model, db
 
@@ -80,6 +80,7 @@ JOURNAL = ListSpec(
     sorts={"date": "Date", "par": "Par"},
     default_sort="-date",
     states={"paiements": "Paiements", "iban": "IBAN", "acces": "Accès et clés", "compte": "Compte et abonnement"},
+    date_label="Date",
     amount=False,
     search_hint="Événement, facture ou personne",
 )
@@ -89,6 +90,7 @@ _JOURNAL_COLUMNS = ListColumns(
     tiebreak=JournalEntry.id,
     text=(JournalEntry.message, JournalEntry.actor),
     state=JournalEntry.kind,
+    date=paris_day(JournalEntry.created_at),
 )
 
 

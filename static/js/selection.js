@@ -43,9 +43,11 @@
     });
   }
   if (whole) {
-    whole.addEventListener("click", function () {
+    whole.addEventListener("click", function (event) {
+      event.preventDefault();
       dropFilter();
-      filterIds = whole.dataset.ids.split(",");
+      filterIds = Array.prototype.map.call(document.querySelectorAll("#" + whole.getAttribute("form") + " input[name=facture]"),
+                                           function (input) { return input.value; });
       var onPage = {};
       boxes.forEach(function (box) { box.checked = filterIds.indexOf(box.value) >= 0; onPage[box.value] = true; });
       filterIds.forEach(function (id) {

@@ -22,14 +22,17 @@ def page(response) -> str:
 
 
 def boxes(html: str) -> list[int]:
-    return [int(found) for found in re.findall(r'name="facture" value="(\d+)"', html)]
+    return [int(found) for found in re.findall(r'class="select-row" name="facture" value="(\d+)"', html)]
 
 
 def filter_button(html: str) -> tuple[str, list[int], int] | None:
-    found = re.search(r'data-select-filter data-ids="([\d,]*)" data-cents="(\d+)">([^<]+)</button>', html)
+    """The button's words, the invoices its form holds (what it selects) and their total."""
+    found = re.search(r'data-select-filter data-cents="(\d+)">([^<]+)</button>', html)
     if not found:
         return None
-    return found.group(3), [int(i) for i in found.group(1).split(",")], int(found.group(2))
+    held = html.split('<form id="whole-filter"')[1].split("</form>")[0]
+    ids = [int(i) for i in re.findall(r'name="facture" value="(\d+)"', held)]
+    return found.group(2), ids, int(found.group(1))
 
 
 def test_payable_invoices_have_a_box_the_others_say_why(connected, client, meg_app):
@@ -59,10 +62,15 @@ def test_a_selection_from_invoices_is_paid_and_every_list_says_so(connected, cli
     ids = [row[0] for row in meg_libeo_invoices(meg_app)][:3]
     html = page(client.get(INVOICES, query_string={"mode": "libeo"}))
     assert set(ids) <= set(boxes(html))
-    confirmation = page(client.get(SELECTION, query_string={"facture": [str(i) for i in ids]}))
+    selection = {"facture": [str(i) for i in ids], "depuis": "factures"}
+    confirmation = page(client.get(SELECTION, query_string=selection))
     assert "Confirmer les 3 paiements" in confirmation
-    result = client.post(f"{SELECTION}/confirmer", data={"facture": [str(i) for i in ids]})
-    assert "3 factures : 3 programmées" in page(client.get(result.headers["Location"]))
+    assert '<input type="hidden" name="depuis" value="factures">' in confirmation
+    assert '<a class="button" href="/meg/achats/">Annuler</a>' in confirmation  # back to the list it came from
+    result = client.post(f"{SELECTION}/confirmer", data=selection)
+    shown = page(client.get(result.headers["Location"]))
+    assert "3 factures : 3 programmées" in shown
+    assert '<a class="button" href="/meg/achats/">Retour aux factures</a>' in shown
     assert [p["status"] for p in libeo_payments(libeo_app)] == ["scheduled"] * 3
     after = page(client.get(INVOICES, query_string={"etat": "programmees"}))
     assert not set(ids) & set(boxes(after))
@@ -83,6 +91,6 @@ def test_a_filter_larger_than_a_selection_offers_its_first_ones(connected, clien
         due = dict(meg_db.session.execute(select(SupplierInvoice.id, SupplierInvoice.due_date)
                                           .where(SupplierInvoice.id.in_(ids))).all())
     assert [due[i] for i in ids] == sorted(due[i] for i in ids)  # in the list's order: the earliest due
-    # The selection they make is the one « Payer la sélection » confirms.
+    # Without script, the button opens the confirmation of those very invoices.
     confirmation = page(client.get(SELECTION, query_string={"facture": [str(i) for i in ids]}))
     assert f"Confirmer les {MAX_SELECTION} paiements" in confirmation or "ne seront pas payées" in confirmation

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from core.dates import as_utc, paris_today
+from core.dates import as_utc, paris_today, utcnow
 from tests.libeo.conftest import LibeoAuth, make_account
 
 from .conftest import IBAN, Row, expected, fill_libeo, page_ids, read_csv, read_xlsx
@@ -37,8 +37,10 @@ def _journal(libeo_app, account_id: int, seed: int, count: int = 80) -> None:
     rng = random.Random(seed)
     with libeo_app.app_context():
         for k in range(count):
-            record(account_id, KINDS[rng.randrange(len(KINDS))], MESSAGES[k % len(MESSAGES)].format(k=k),
-                   ACTORS[rng.randrange(len(ACTORS))], payment_id=k if k % 3 == 0 else None)
+            entry = record(account_id, KINDS[rng.randrange(len(KINDS))], MESSAGES[k % len(MESSAGES)].format(k=k),
+                           ACTORS[rng.randrange(len(ACTORS))], payment_id=k if k % 3 == 0 else None)
+            # Spread over forty days (around midnight too: the day is Paris's).
+            entry.created_at = utcnow() - timedelta(minutes=rng.randint(0, 40 * 24 * 60))
         db.session.commit()
 
 
@@ -59,7 +61,8 @@ def journal_rows(libeo_app, account_id: int) -> list[Row]:
     from models.libeo.journal import JournalEntry
 
     with libeo_app.app_context():
-        return [Row(e.id, e.message, e.actor, -1, date(2000, 1, 1), {"date": e.id, "par": e.actor}, state=e.kind)
+        return [Row(e.id, e.message, e.actor, -1, paris_today(as_utc(e.created_at)), {"date": e.id, "par": e.actor},
+                    state=e.kind)
                 for e in db.session.scalars(select(JournalEntry).where(JournalEntry.account_id == account_id))]
 
 
@@ -127,6 +130,8 @@ APPROVAL_CASES = [
 JOURNAL_CASES = [
     {}, {"q": "societe"}, {"q": "CLÉ"}, {"q": "élodie"}, {"q": "100%"}, {"q": "_"}, {"q": "1 234,50"}, {"q": "'"},
     {"q": "F-12"}, *({"etat": key} for key in ("paiements", "iban", "acces", "compte")), {"tri": "date"},
+    {"periode": "semaine"}, {"periode": "mois"}, {"du": _day(-20), "au": _day(-3)}, {"au": _day(-30)},
+    {"du": _day(-1)}, {"q": "e", "etat": "iban", "du": _day(-15), "tri": "-par"},
     {"tri": "par"}, {"tri": "-par"}, {"q": "e", "etat": "paiements", "tri": "par"},
 ]
 CASES = {"a-approuver": APPROVAL_CASES, "journal": JOURNAL_CASES}

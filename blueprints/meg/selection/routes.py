@@ -51,12 +51,26 @@ def _dates(values, ids: list[int]) -> dict[int, date]:
     return dates
 
 
+# The list a selection was made in (« Règlements » unless ``depuis=factures``): where « Annuler », a
+# refusal and « Retour » lead.
+BACK_TO = {"factures": ("achats.invoices", "Retour aux factures"),
+           "reglements": ("achats.settlements", "Retour aux règlements")}
+
+
+def _origin(values) -> str:
+    return "factures" if values.get("depuis") == "factures" else "reglements"
+
+
+def _back(values) -> str:
+    return url_for(BACK_TO[_origin(values)][0])
+
+
 def _refused(error: LibeoLinkError):
     db.session.rollback()
     flash(error.message, "error")
     if error.upgrade_url and error.upgrade_url.startswith(("https://", "http://")):
         flash(error.upgrade_url, "upgrade")
-    return redirect(url_for("achats.settlements"))
+    return redirect(_back(request.values))
 
 
 @bp.route("")
@@ -67,7 +81,8 @@ def confirm():
         confirmation = selection_confirmation(current_company(), current_user, ids, _dates(request.args, ids))
     except LibeoLinkError as error:
         return _refused(error)
-    return render_template("meg/achats/selection_confirm.html", confirmation=confirmation)
+    return render_template("meg/achats/selection_confirm.html", confirmation=confirmation,
+                           origin=_origin(request.args), back=_back(request.args))
 
 
 @bp.route("/confirmer", methods=["POST"])
@@ -88,8 +103,11 @@ def pay():
             confirmation = selection_confirmation(company, current_user, ids)
         except LibeoLinkError as again:
             return _refused(again)
-        return render_template("meg/achats/selection_confirm.html", confirmation=confirmation)
-    return redirect(url_for("selection.result", factures=",".join(map(str, outcome.invoice_ids))))
+        return render_template("meg/achats/selection_confirm.html", confirmation=confirmation,
+                               origin=_origin(request.form), back=_back(request.form))
+    origin = _origin(request.form)
+    return redirect(url_for("selection.result", factures=",".join(map(str, outcome.invoice_ids)),
+                            depuis=origin if origin == "factures" else None))
 
 
 @bp.route("/resultat")
@@ -99,5 +117,8 @@ def result():
         lines = selection_result(current_company(), selected_ids(request.args.get("factures", "").split(",")))
     except LibeoLinkError as error:
         return _refused(error)
+    origin = _origin(request.args)
     return render_template("meg/achats/selection_result.html", lines=lines, summary=result_summary(lines),
-                           back=url_for("selection.result", factures=request.args.get("factures", "")))
+                           back=url_for("selection.result", factures=request.args.get("factures", ""),
+                                        depuis=origin if origin == "factures" else None),
+                           list_url=_back(request.args), list_words=BACK_TO[origin][1])

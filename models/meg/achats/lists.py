@@ -27,17 +27,20 @@ _LATEST_STATUS = (
     select(PaymentAttempt.status).where(PaymentAttempt.invoice_id == SupplierInvoice.id)
     .order_by(PaymentAttempt.attempt.desc()).limit(1).correlate(SupplierInvoice).scalar_subquery()
 )
+# A simple CASE (the latest attempt read once per row) compares the stored names: its values are not
+# bound through the column's type. Release 2 stored a payment in a SEPA file as « IN_PROGRESS ».
+_STORED_STATES = {
+    PaymentState.PAID.name: "payees", PaymentState.FAILED.name: "rejetees", "IN_PROGRESS": "programmees",
+    **dict.fromkeys([state.name for state in OPEN_STATES if state is not PaymentState.PAID], "programmees"),
+}
 INVOICE_STATE = case(
     (SupplierInvoice.paid_at.is_not(None), "payees"),
-    (_LATEST_STATUS == PaymentState.PAID, "payees"),
-    (_LATEST_STATUS.in_([state for state in OPEN_STATES if state is not PaymentState.PAID]), "programmees"),
-    (_LATEST_STATUS == PaymentState.FAILED, "rejetees"),
-    else_="a_regler",
+    else_=case(_STORED_STATES, value=_LATEST_STATUS, else_="a_regler"),
 )
 INVOICE_STATES = {"a_regler": ("a_regler",), "programmees": ("programmees",), "payees": ("payees",),
                   "rejetees": ("rejetees",)}
-INVOICE_STATE_WORDS = {"a_regler": "À régler", "programmees": "En cours de paiement", "payees": "Réglée",
-                       "rejetees": "Rejetée"}
+# A row's state in an export, as its tab says it.
+INVOICE_STATE_WORDS = {"a_regler": "À régler", "programmees": "Programmée", "payees": "Payée", "rejetees": "Rejetée"}
 INVOICES = ListSpec(
     sorts={"date": "Date", "echeance": "Échéance", "montant": "Montant TTC", "fournisseur": "Fournisseur",
            "numero": "Numéro", "etat": "État"},
