@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
 
 from core.calendar import late_payment_warning
@@ -320,7 +320,7 @@ class SettlementRow(NamedTuple):
     id: int
     number: str
     supplier: str
-    due: Markup  # the due date, and its « En retard » / « Échéance proche » badge, written here once
+    due: str  # the due date (digits and slashes), with its « En retard » / « Échéance proche » badge (Markup)
     amount: str
     mode: str
     through_libeo: bool
@@ -328,11 +328,14 @@ class SettlementRow(NamedTuple):
     action: str | None  # LibeoState.row: "pay", "check" or None
     invoice: object  # a SettlementInvoice
     paid_to: PaidTo | None  # where a live payment pays, as Libeo holds it
+    amount_cents: int  # the selection box's data-cents
 
 
 # Each flag's badge written once: Markup.format per row was a third of the rows' cost.
 _DUE_FLAGS = {flag: Markup(' <span class="badge {}" data-testid="due-flag">{}</span>').format(flag.badge, flag.label)
               for flag in (OVERDUE, DUE_SOON)}
+# A dict read, not the enum's ``label`` property (three calls through the enum's ``value``), per row.
+_MODE_LABELS = {mode: mode.label for mode in PaymentMode}
 
 
 def _settlement_rows(invoices, libeo) -> list[SettlementRow]:
@@ -340,16 +343,18 @@ def _settlement_rows(invoices, libeo) -> list[SettlementRow]:
     rows = []
     for invoice in invoices:
         payment, action = libeo.row(invoice)
-        due = escape(date_fr(invoice.due_date))
+        # date_fr writes digits and slashes only: nothing to escape.
+        due = date_fr(invoice.due_date)
         # A payment under way settles the invoice: no flag then.
         if payment is None or not payment.status.holds_invoice:
             flag = due_flag(invoice.due_date, today)
             if flag is not None:
                 due = Markup(f"{due}{_DUE_FLAGS[flag]}")
+        mode = invoice.payment_mode
         rows.append(SettlementRow(invoice.id, invoice.number, invoice.supplier.name, due,
-                                  invoice.amount_display, invoice.payment_mode.label,
-                                  invoice.payment_mode is PaymentMode.LIBEO, payment, action, invoice,
-                                  libeo.paid_to(invoice)))
+                                  format_amount(invoice.amount_cents, invoice.currency), _MODE_LABELS[mode],
+                                  mode is PaymentMode.LIBEO, payment, action, invoice,
+                                  libeo.paid_to(invoice), invoice.amount_cents))
     return rows
 
 
