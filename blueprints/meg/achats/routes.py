@@ -329,6 +329,7 @@ class SettlementRow(NamedTuple):
     invoice: object  # a SettlementInvoice
     paid_to: PaidTo | None  # where a live payment pays, as Libeo holds it
     amount_cents: int  # the selection box's data-cents
+    href: str  # the invoice's page
 
 
 # Each flag's badge written once: Markup.format per row was a third of the rows' cost.
@@ -339,6 +340,7 @@ _MODE_LABELS = {mode: mode.label for mode in PaymentMode}
 
 
 def _settlement_rows(invoices, libeo) -> list[SettlementRow]:
+    invoice_url = url_for("achats.invoice", invoice_id=1)[:-1]  # each row's link: this and its id
     today = paris_today()  # once, not once per row's flag
     rows = []
     for invoice in invoices:
@@ -354,7 +356,8 @@ def _settlement_rows(invoices, libeo) -> list[SettlementRow]:
         rows.append(SettlementRow(invoice.id, invoice.number, invoice.supplier.name, due,
                                   format_amount(invoice.amount_cents, invoice.currency), _MODE_LABELS[mode],
                                   mode is PaymentMode.LIBEO, payment, action, invoice,
-                                  libeo.paid_to(invoice), invoice.amount_cents))
+                                  libeo.paid_to(invoice), invoice.amount_cents,
+                                  f"{invoice_url}{invoice.id}"))
     return rows
 
 
