@@ -31,6 +31,7 @@ such a crash is recognisably the same message.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import logging
 import re
@@ -52,6 +53,7 @@ from sqlalchemy import (
     Select,
     String,
     UniqueConstraint,
+    bindparam,
     func,
     literal,
     select,
@@ -258,29 +260,42 @@ class Outbox:
             return
         self.db.session.execute(self._insert(), rows)
 
-    def enqueue_to(self, kind: str, event_key: str, recipients: Select, data: dict, scope_id: int,
-                   *, due_at: datetime | None = None) -> None:
-        """The same for the people ``recipients`` finds (its columns: ``email``, ``user_id``), in one
-        statement (``INSERT … SELECT``): for events of the busiest transactions (a payment held)."""
+    def enqueue_to(self, kind: str, event_key: str, recipients: Select, recipient_params: dict, data: dict,
+                   scope_id: int, *, due_at: datetime | None = None) -> None:
+        """The same for the people ``recipients`` finds (its columns: ``email``, ``user_id``; its values
+        ``recipient_params``), in one statement (``INSERT … SELECT``): for events of the busiest
+        transactions (a payment held). ``recipients`` is built once (a module constant): so is the
+        statement, its values named parameters."""
         now = utcnow()
-        found = recipients.subquery()
-        values = {
-            "kind": literal(kind, String), "event_key": literal(event_key[:120], String),
-            "recipient": func.lower(found.c.email), "data": literal(data, JSON),
-            self.scope_column: literal(scope_id, Integer), "user_id": found.c.user_id,
-            "status": literal(PENDING, String), "delivery": literal(IMMEDIATE, String),
-            "due_at": literal(due_at or now, DateTime(timezone=True)), "attempts": literal(0, Integer),
-            "created_at": literal(now, DateTime(timezone=True)),
-        }
-        # « WHERE true »: SQLite reads « SELECT … FROM t ON CONFLICT » as a join without it.
-        rows = select(*values.values()).select_from(found).where(true())
-        self.db.session.execute(self._insert().from_select(list(values), rows))
-
-    def _insert(self):
-        table = self.notification.__table__
         dialect = self.db.session.get_bind().dialect.name
+        self.db.session.execute(_insert_from(self, recipients, dialect), {
+            **recipient_params, "outbox_kind": kind, "outbox_event_key": event_key[:120], "outbox_data": data,
+            "outbox_scope_id": scope_id, "outbox_due_at": due_at or now, "outbox_created_at": now,
+        })
+
+    def _insert(self, dialect: str | None = None):
+        table = self.notification.__table__
+        dialect = dialect or self.db.session.get_bind().dialect.name
         insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
         return insert.on_conflict_do_nothing(index_elements=["event_key", "recipient"])
+
+
+@functools.cache
+def _insert_from(outbox: Outbox, recipients: Select, dialect: str):
+    # Built once per outbox, recipients' statement and dialect: built again for each payment held (with its
+    # values as literals), it cost some 800 function calls of Libeo's « Payer ».
+    found = recipients.subquery()
+    values = {
+        "kind": bindparam("outbox_kind", type_=String), "event_key": bindparam("outbox_event_key", type_=String),
+        "recipient": func.lower(found.c.email), "data": bindparam("outbox_data", type_=JSON),
+        outbox.scope_column: bindparam("outbox_scope_id", type_=Integer), "user_id": found.c.user_id,
+        "status": literal(PENDING, String), "delivery": literal(IMMEDIATE, String),
+        "due_at": bindparam("outbox_due_at", type_=DateTime(timezone=True)), "attempts": literal(0, Integer),
+        "created_at": bindparam("outbox_created_at", type_=DateTime(timezone=True)),
+    }
+    # « WHERE true »: SQLite reads « SELECT … FROM t ON CONFLICT » as a join without it.
+    rows = select(*values.values()).select_from(found).where(true())
+    return outbox._insert(dialect).from_select(list(values), rows)
 
 
 @dataclass

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
 
 from core.calendar import late_payment_warning
@@ -322,7 +322,7 @@ class SettlementRow(NamedTuple):
     id: int
     number: str
     supplier: str
-    due: Markup  # the due date, and its « En retard » / « Échéance proche » badge, written here once
+    due: str  # the due date (digits and slashes), with its « En retard » / « Échéance proche » badge (Markup)
     amount: str  # Markup when the amount due differs from the total
     mode: str
     through_libeo: bool
@@ -330,20 +330,26 @@ class SettlementRow(NamedTuple):
     action: str | None  # LibeoState.row: "pay", "check" or None
     invoice: object  # a SettlementInvoice
     paid_to: PaidTo | None  # where a live payment pays, as Libeo holds it
+    amount_cents: int  # the selection box's data-cents
+    href: str  # the invoice's page
 
 
 _AMOUNT_DUE = Markup('{}<br><span class="hint">net à payer {}</span>')
 # Each flag's badge written once: Markup.format per row was a third of the rows' cost.
 _DUE_FLAGS = {flag: Markup(' <span class="badge {}" data-testid="due-flag">{}</span>').format(flag.badge, flag.label)
               for flag in (OVERDUE, DUE_SOON)}
+# A dict read, not the enum's ``label`` property (three calls through the enum's ``value``), per row.
+_MODE_LABELS = {mode: mode.label for mode in PaymentMode}
 
 
 def _settlement_rows(invoices, libeo) -> list[SettlementRow]:
+    invoice_url = url_for("achats.invoice", invoice_id=1)[:-1]  # each row's link: this and its id
     today = paris_today()  # once, not once per row's flag
     rows = []
     for invoice in invoices:
         payment, action = libeo.row(invoice)
-        due = escape(date_fr(invoice.due_date))
+        # date_fr writes digits and slashes only: nothing to escape.
+        due = date_fr(invoice.due_date)
         # A payment under way settles the invoice: no flag then.
         if payment is None or not payment.status.holds_invoice:
             flag = due_flag(invoice.due_date, today)
@@ -351,11 +357,13 @@ def _settlement_rows(invoices, libeo) -> list[SettlementRow]:
                 due = Markup(f"{due}{_DUE_FLAGS[flag]}")
         # « Montant TTC », and what the payment settles when a deposit or a rounding makes it differ.
         amount = (_AMOUNT_DUE.format(invoice.total_display, invoice.amount_display) if invoice.due_differs
-                  else invoice.amount_display)
+                  else format_amount(invoice.amount_cents, invoice.currency))
+        mode = invoice.payment_mode
         rows.append(SettlementRow(invoice.id, invoice.number, invoice.supplier.name, due,
-                                  amount, invoice.payment_mode.label,
-                                  invoice.payment_mode is PaymentMode.LIBEO, payment, action, invoice,
-                                  libeo.paid_to(invoice)))
+                                  amount, _MODE_LABELS[mode],
+                                  mode is PaymentMode.LIBEO, payment, action, invoice,
+                                  libeo.paid_to(invoice), invoice.amount_cents,
+                                  f"{invoice_url}{invoice.id}"))
     return rows
 
 

@@ -102,7 +102,7 @@ def payments_moved(account_id: int, payments: Iterable[Payment]) -> None:
                 files.setdefault(payment.batch_id, []).append(payment)
         elif kind == PAYMENT_HELD:
             # Held when created: one statement more in « Payer »'s transaction, not two.
-            outbox.enqueue_to(kind, key, _ADMINISTRATORS.params(account_id=account_id), payment_data(payment),
+            outbox.enqueue_to(kind, key, _ADMINISTRATORS, {"account_id": account_id}, payment_data(payment),
                               account_id)
         elif kind == PAYMENT_REJECTED:
             recipients = requester(account_id, payment.initiated_by_email) + administrators(account_id)
