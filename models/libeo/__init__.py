@@ -19,6 +19,7 @@ from models.libeo.payments.models import (
     IdempotencyRecord,
     InitiatorRole,
     Payment,
+    PaymentApproval,
     PaymentEvent,
     PaymentStatus,
     PaymentUsage,
@@ -30,6 +31,6 @@ __all__ = [
     "ACTIVE_PAYMENT_STATUSES", "Account", "ApiKey", "BankAnomaly", "BankStatusImport", "Channel", "DebtorIbanChange",
     "IdempotencyRecord", "InitiatorRole", "Invoice", "InvoiceDocument", "InvoiceSource", "InvoiceStatus",
     "JournalEntry", "KnownSupplierIban", "LibeoUser", "MegIdentity", "Model", "Notification", "NotificationSetting",
-    "Payment", "PaymentEvent", "PaymentStatus",
+    "Payment", "PaymentApproval", "PaymentEvent", "PaymentStatus",
     "PaymentUsage", "Plan", "SepaBatch", "StripeEvent", "StripeSubscription", "db",
 ]
