@@ -23,6 +23,7 @@ from models.libeo.accounts.keys import (
     public_id_of,
     record_key_use,
 )
+from models.libeo.accounts.services import normalize_email
 from models.libeo.errors import InvalidData, LibeoError, NotFound
 from models.libeo.invoices.documents import store_invoice_document, too_large_message
 from models.libeo.invoices.services import (
@@ -30,7 +31,7 @@ from models.libeo.invoices.services import (
     invoice_data,
     upsert_meg_invoice,
 )
-from models.libeo.meg_link.client import SignInFailed
+from models.libeo.meg_link.client import SignedInitiator, SignInFailed, read_initiator_assertion
 from models.libeo.meg_link.vouching import vouch_for_key
 from models.libeo.payments.events import (
     DEFAULT_LIMIT,
@@ -65,6 +66,7 @@ from .openapi import (
     CANCEL_BODY,
     EXTERNAL_ID_PATTERN,
     IDEMPOTENCY_KEY_PATTERN,
+    INITIATOR_HEADER,
     INVOICE_BODY,
     MAX_BATCH_ITEMS,
     PAYMENT_BODY,
@@ -307,11 +309,41 @@ def _idempotency_key() -> str:
     return key
 
 
+INITIATOR_REQUIRED = (
+    "L'en-tête MEG-Initiator est obligatoire : MEG y signe qui demande et son rôle (Libeo ne les prend jamais "
+    "dans le corps de la requête)."
+)
+
+
+def signed_initiator(account: Account, token: str | None, claimed: dict | None, field: str) -> Initiator:
+    """Who asks, as MEG signed it (``MEG-Initiator``): the person and role behind a payment or a cancellation.
+
+    A claim in the body (``initiated_by``, ``cancelled_by``) is only compared: one naming another person or
+    another role is refused (403 ``initiator_mismatch``), never believed.
+    """
+    if not token:
+        raise ApiError(400, "initiator_required", INITIATOR_REQUIRED, INITIATOR_HEADER)
+    try:
+        signed: SignedInitiator = read_initiator_assertion(token, account.siret)
+    except SignInFailed as unavailable:
+        raise ApiError(503, "meg_unreachable", unavailable.message) from unavailable
+    if claimed is not None:
+        email = normalize_email(claimed["email"], field + ".email")
+        if email != normalize_email(signed.email, INITIATOR_HEADER) or claimed["role"] != signed.role:
+            raise ApiError(
+                403, "initiator_mismatch",
+                f"« {field} » ({email}, {claimed['role']}) contredit l'en-tête MEG-Initiator signé par MEG "
+                f"({signed.email}, {signed.role}) : la demande est refusée.", field,
+            )
+    return Initiator(signed.email, InitiatorRole(signed.role), Channel.MEG)
+
+
 @bp.post("/invoices/<external_id>/payments")
 def pay(external_id: str):
     key = _idempotency_key()
     body = validate(PAYMENT_BODY, json_body())
-    status, answer, replayed = _pay_once(api_account(), external_id, key, body, request.path)
+    status, answer, replayed = _pay_once(api_account(), external_id, key, body, request.path,
+                                         initiator_token=request.headers.get(INITIATOR_HEADER))
     response = jsonify(answer)
     response.status_code = status
     if replayed:
@@ -320,7 +352,7 @@ def pay(external_id: str):
 
 
 def _pay_once(account: Account, external_id: str, key: str, body: dict, path: str, *,
-              claim_alone: bool = True) -> tuple[int, dict, bool]:
+              initiator_token: str | None, claim_alone: bool = True) -> tuple[int, dict, bool]:
     """One payment request, checked (schema): (status, answer, replayed), or the refusal raised.
 
     ``path`` is the single request's, also for an item of a batch: the key's fingerprint is the same
@@ -332,6 +364,8 @@ def _pay_once(account: Account, external_id: str, key: str, body: dict, path: st
     """
     if body.get("invoice") is not None:
         _checked_external_id(external_id)
+    # Who asks, before anything is claimed: a refused assertion leaves the key free.
+    initiator = signed_initiator(account, initiator_token, body.get("initiated_by"), "initiated_by")
     # The whole body: a replay must send exactly what the first request sent.
     claim = claim_key(account, key, fingerprint("POST", path, body))
     if claim.answer is not None:
@@ -343,8 +377,6 @@ def _pay_once(account: Account, external_id: str, key: str, body: dict, path: st
         # (the account stays as loaded: nothing else changes it meanwhile).
         with keep_loaded(db):
             db.session.commit()
-    initiated_by = body["initiated_by"]
-    initiator = Initiator(initiated_by["email"], InitiatorRole(initiated_by["role"]), Channel.MEG)
     execution_date = _iso_date(body.get("execution_date"))
     try:
         # The invoice sent with the request and its payment: one transaction, all or nothing. The
@@ -385,6 +417,7 @@ def pay_batch():
     """
     items = _batch_items(json_body())
     account = api_account()
+    batch_token = request.headers.get(INITIATOR_HEADER)
     prefix = request.path.removesuffix("/payment-batches")
     results = []
     for index, item in enumerate(items):
@@ -395,6 +428,7 @@ def pay_batch():
             item = _batch_item(item, index)
             status, answer, replayed = _pay_once(account, item["external_id"], item["idempotency_key"],
                                                  item["payment"], f"{prefix}/invoices/{item['external_id']}/payments",
+                                                 initiator_token=item.get("initiator") or batch_token,
                                                  claim_alone=False)
             results.append({**result, "status": status, "replayed": replayed, "payment": answer})
         except LibeoError as error:
@@ -447,8 +481,9 @@ def cancel_payment(payment_id: int):
     found = account_payment(api_account(), payment_id)
     if found is None:
         raise NotFound("Ce paiement n'existe pas.")
-    by = body["cancelled_by"]
-    cancelled = cancel_on_request(api_account(), found, Initiator(by["email"], InitiatorRole(by["role"]), Channel.MEG))
+    initiator = signed_initiator(api_account(), request.headers.get(INITIATOR_HEADER), body.get("cancelled_by"),
+                                 "cancelled_by")
+    cancelled = cancel_on_request(api_account(), found, initiator)
     answer = payment_json(cancelled)
     db.session.commit()
     return jsonify(answer)

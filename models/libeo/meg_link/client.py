@@ -326,6 +326,66 @@ def _decoded(client, assertion: str):
         return jwt.decode(assertion, KeySet.import_key_set(client.fetch_jwk_set(force=True)), algorithms=["RS256"])
 
 
+# --- MEG's signed word on who asks for a payment or its cancellation ------------------------------
+
+INITIATOR_PURPOSE = "payment_initiator"
+INITIATOR_ROLES = ("user", "accountant")
+
+
+class InitiatorRefused(Forbidden):
+    """MEG's initiator assertion cannot be taken as MEG's word for this account; the message says why."""
+
+    code = "initiator_refused"
+
+
+@dataclass(frozen=True)
+class SignedInitiator:
+    """Who asks, as MEG signed it: the person's e-mail and role, MEG's user id."""
+
+    email: str
+    role: str
+    subject: str
+
+
+def read_initiator_assertion(assertion: str, siret: str | None) -> SignedInitiator:
+    """MEG's signed word on who asks (header ``MEG-Initiator``), checked with MEG's JWKS: issuer, audience,
+    purpose, at most five minutes, and for the company of ``siret`` (the account's).
+
+    Raises :class:`InitiatorRefused` (forged, expired, another purpose or company) or
+    :class:`SignInFailed` (MEG unreachable or not configured).
+    """
+    client = meg_client()
+    if client is None:
+        raise SignInFailed(UNAVAILABLE)
+    try:
+        issuer = client.load_server_metadata()["issuer"]
+        token = _decoded(client, assertion)
+    except requests.RequestException as exc:
+        raise SignInFailed(MEG_DOWN) from exc
+    except (JoseError, ValueError, KeyError, TypeError) as exc:
+        raise InitiatorRefused("L'en-tête MEG-Initiator n'est pas valide : il n'est pas signé par MEG.") from exc
+    claims = token.claims
+    try:
+        jwt.JWTClaimsRegistry(
+            iss={"essential": True, "value": issuer}, aud={"essential": True, "value": VOUCH_AUDIENCE},
+            exp={"essential": True}, iat={"essential": True},
+            purpose={"essential": True, "value": INITIATOR_PURPOSE},
+        ).validate(claims)
+    except JoseError as exc:
+        raise InitiatorRefused("L'en-tête MEG-Initiator n'est pas valide ou a expiré (il vaut cinq minutes) : "
+                               "MEG doit signer de nouveau la demande.") from exc
+    if not isinstance(claims["exp"], int) or not isinstance(claims["iat"], int) or (
+            claims["exp"] - claims["iat"] > VOUCH_MAX_LIFETIME):
+        raise InitiatorRefused("L'en-tête MEG-Initiator vaut plus de cinq minutes : il est refusé.")
+    email, role = _claim(claims, "email", max_length=254), claims.get("role")
+    if not email or role not in INITIATOR_ROLES:
+        raise InitiatorRefused("L'en-tête MEG-Initiator ne dit pas qui demande ce paiement (e-mail et rôle).")
+    if not siret or _claim(claims, "company_siret", max_length=14) != siret:
+        raise InitiatorRefused("L'en-tête MEG-Initiator a été signé pour une autre entreprise que celle de ce "
+                               "compte Libeo : la demande est refusée.")
+    return SignedInitiator(email=email, role=role, subject=_claim(claims, "sub"))
+
+
 # --- the key delivery --------------------------------------------------------------------------
 
 
