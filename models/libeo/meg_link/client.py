@@ -347,6 +347,36 @@ class SignedInitiator:
     subject: str
 
 
+MEG_KEYS = "libeo.meg_keys"
+
+
+def _checked_with_megs_keys(assertion: str):
+    """(MEG's issuer, the decoded assertion), with the keys MEG publishes at ``MEG_URL`` (its OpenID Connect
+    metadata, then its JWKS): a Libeo without « Me connecter avec MEG » configured checks MEG's word too.
+    Kept for the process; read again once when the assertion names a key not seen yet (MEG rotated it)."""
+    if not isinstance(assertion, str) or not assertion or len(assertion) > 8_000:
+        raise ValueError("no assertion")
+    kept = current_app.extensions.get(MEG_KEYS)
+    if kept is None:
+        kept = current_app.extensions[MEG_KEYS] = _fetch_megs_keys()
+    try:
+        return kept[0], jwt.decode(assertion, kept[1], algorithms=["RS256"])
+    except JoseError:
+        kept = current_app.extensions[MEG_KEYS] = _fetch_megs_keys()
+        return kept[0], jwt.decode(assertion, kept[1], algorithms=["RS256"])
+
+
+def _fetch_megs_keys() -> tuple[str, KeySet]:
+    timeout = current_app.config["HTTP_TIMEOUT"]
+    with http_session(current_app) as session:
+        metadata = session.get(meg_url("/.well-known/openid-configuration"), timeout=timeout, allow_redirects=False)
+        metadata.raise_for_status()
+        document = metadata.json()
+        keys = session.get(document["jwks_uri"], timeout=timeout, allow_redirects=False)
+        keys.raise_for_status()
+        return document["issuer"], KeySet.import_key_set(keys.json())
+
+
 def read_initiator_assertion(assertion: str, siret: str | None) -> SignedInitiator:
     """MEG's signed word on who asks (header ``MEG-Initiator``), checked with MEG's JWKS: issuer, audience,
     purpose, at most five minutes, and for the company of ``siret`` (the account's).
@@ -354,12 +384,8 @@ def read_initiator_assertion(assertion: str, siret: str | None) -> SignedInitiat
     Raises :class:`InitiatorRefused` (forged, expired, another purpose or company) or
     :class:`SignInFailed` (MEG unreachable or not configured).
     """
-    client = meg_client()
-    if client is None:
-        raise SignInFailed(UNAVAILABLE)
     try:
-        issuer = client.load_server_metadata()["issuer"]
-        token = _decoded(client, assertion)
+        issuer, token = _checked_with_megs_keys(assertion)
     except requests.RequestException as exc:
         raise SignInFailed(MEG_DOWN) from exc
     except (JoseError, ValueError, KeyError, TypeError) as exc:
