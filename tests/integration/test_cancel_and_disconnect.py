@@ -166,7 +166,9 @@ def test_disconnecting_with_a_payment_in_flight_keeps_following_it_to_its_end(co
     written = api(client, key, "PUT", f"/invoices/{reference}", json=body)
     assert written.status_code == 403 and written.json["error"]["code"] == "key_retired"
     assert "Supprimer la connexion" in written.json["error"]["message"]
-    paid = api(client, key, "POST", f"/invoices/{reference}/payments", headers={"Idempotency-Key": "k-1"},
+    signed = meg_initiator(client.application, BOULANGERIE_SIRET, "admin@boulangerie-martin.fr")
+    paid = api(client, key, "POST", f"/invoices/{reference}/payments",
+               headers={"Idempotency-Key": "k-1", "MEG-Initiator": signed},
                json={"initiated_by": {"email": "admin@boulangerie-martin.fr", "role": "user"}, "invoice": body})
     assert paid.status_code in (401, 403)
     assert len(libeo_payments(libeo_app)) == 1
