@@ -61,7 +61,7 @@ def load_or_create_key(directory: Path) -> RSAKey:
         key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": ID_TOKEN_ALG}, auto_kid=True)
         # Written aside then linked: of processes starting together, one key
         # wins and nobody reads a half-written file.
-        draft = directory / f".{path.name}.{os.getpid()}"
+        draft = directory / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}"  # threads of one process too
         fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as file:
             json.dump(key.as_dict(private=True), file)
