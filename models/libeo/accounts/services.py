@@ -36,6 +36,7 @@ from models.libeo.errors import (
 )
 from models.libeo.journal import COMMAND_LINE, JournalEntry
 from models.libeo.journal import record as journal
+from models.libeo.notifications.events import siret_claimed as tell_siret_claimed
 
 MAX_EMAIL_LENGTH = 254
 
@@ -401,6 +402,7 @@ def take_siret_back(siret: str, claimant: str, *, by_support: bool = False) -> A
             "passe en « SIRET à confirmer ». Ses données restent accessibles ; sa clé d'API MEG est révoquée et "
             "ses virements ne sont plus exécutés. Si cette entreprise est la vôtre, contactez le support de Libeo.",
             COMMAND_LINE if by_support else None)
+    tell_siret_claimed(holder, format_siret(siret), claimant, lost=True, moment=now.isoformat())
     return holder
 
 
@@ -410,6 +412,8 @@ def siret_claimed(holder_id: int, siret: str, claimant: str, actor: str | None) 
             f"SIRET {format_siret(siret)} revendiqué par {claimant} : ce compte le garde, avec sa clé, jusqu'à "
             "l'examen du support de Libeo (flask libeo review-siret). Si cette entreprise est la vôtre, contactez "
             "le support de Libeo avec ses justificatifs.", actor)
+    holder = db.session.get(Account, holder_id)
+    tell_siret_claimed(holder, format_siret(siret), claimant, lost=False, moment=siret)  # once per SIRET claimed
 
 
 def pending_siret_reviews() -> list[tuple[Account, str]]:
