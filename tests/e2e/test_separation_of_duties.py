@@ -94,3 +94,60 @@ def test_the_expert_comptable_paying_through_meg_is_held_as_the_expert_comptable
     expect(held).to_contain_text(f"Paiement initié par l'expert-comptable ({ACCOUNTANT})")
     expect(held).to_contain_text(f"{ACCOUNTANT} (expert-comptable, via MEG")
     shots(page, "2-libeo")
+
+
+def test_a_lookalike_supplier_created_in_meg_and_paid_is_held_in_libeo(page: Page, live_server,
+                                                                        shots):  # noqa: F811
+    """The issue's first case through MEG's own screens: « Міnoterie Dupuіs » (Cyrillic М, і) with a fraudster's
+    IBAN, while Libeo knows « Minoterie Dupuis » on another: MEG asks before saving, and Libeo holds the payment."""
+    from datetime import timedelta
+
+    from core.dates import paris_today
+
+    from .test_identity import FRAUD_IBAN
+
+    _, key = _libeo_account(live_server, held=False)
+    log_in(page, "admin@boulangerie-martin.fr")
+    page.goto("/meg/achats/options")
+    page.get_by_label("Clé d'api LIBEO").fill(key)
+    page.get_by_role("button", name="Enregistrer").click()
+    expect(page.get_by_text("« Boulangerie Martin SARL » (compte vérifié)").first).to_be_visible()
+    # Minoterie Dupuis is paid once on its IBAN: Libeo knows it.
+    page.get_by_role("link", name="Règlements").click()
+    row = page.get_by_role("row").filter(has_text="Minoterie Dupuis").filter(has=page.get_by_role("link", name="Payer"))
+    row.first.get_by_role("link", name="Payer").click()
+    page.get_by_role("button", name="Confirmer le paiement").click()
+    expect(page.get_by_role("status").filter(has_text="Paiement programmé le")).to_be_visible()
+
+    page.goto("/meg/achats/fournisseurs/nouveau")
+    page.get_by_label("Nom").fill("Міnoterie Dupuіs")
+    page.get_by_label("IBAN").fill(FRAUD_IBAN)
+    page.get_by_role("button", name="Enregistrer").click()
+    page.get_by_role("button", name="Enregistrer").click()
+    expect(page.get_by_test_id("lookalike-warning")).to_contain_text("Fournisseur à vérifier.")
+    page.get_by_label("Confirmer malgré l'avertissement").check()
+    page.get_by_role("button", name="Enregistrer").click()
+    expect(page.get_by_text("Le fournisseur « Міnoterie Dupuіs » est enregistré.")).to_be_visible()
+
+    page.get_by_role("link", name="Factures", exact=True).click()
+    page.get_by_role("link", name="Nouvelle facture").click()
+    page.get_by_label("Numéro").fill("FRAUDE-1")
+    page.get_by_label("Fournisseur").select_option(label="Міnoterie Dupuіs")
+    page.get_by_label("Date de facture").fill(paris_today().isoformat())
+    page.get_by_label("Échéance").fill((paris_today() + timedelta(days=20)).isoformat())
+    page.get_by_label("Montant TTC (€)").fill("4 870,00")
+    page.get_by_role("button", name="Enregistrer").click()
+    page.get_by_role("link", name="Règlements").click()
+    page.get_by_role("row").filter(has_text="FRAUDE-1").get_by_role("link", name="Payer").click()
+    page.get_by_role("button", name="Confirmer le paiement").click()
+    expect(page.get_by_text("il attend l'approbation d'un administrateur dans Libeo")).to_be_visible()
+    shots(page, "1-meg")
+    page.get_by_role("button", name="Se déconnecter").click()
+
+    _libeo_log_in(page)
+    page.goto("/libeo/a-approuver/")
+    held = page.get_by_role("region").filter(has_text="FRAUDE-1")
+    expect(held).to_contain_text("nom du fournisseur en écritures mélangées")
+    expect(held).to_contain_text("nouvel IBAN du fournisseur")
+    expect(held).to_contain_text("[М][і]noterie")
+    shots(page, "2-libeo")
