@@ -227,10 +227,10 @@ def phases(args, apart: bool) -> list[dict]:
 
 
 def drive(args, env, routes: dict[str, int], tenants: list[dict], plan_phases: list[dict], work: Path,
-          name: str) -> dict:
+          name: str, meg_signing: dict | None = None) -> dict:
     plan = {"routes": routes, "password": "bench-mot-de-passe-2026", "seconds": args.seconds,
             "warmup": args.warmup, "rounds": args.rounds, "connections": args.connections, "tenants": tenants,
-            "phases": plan_phases}
+            "phases": plan_phases, "meg_signing": meg_signing}
     plan_path, result_path = work / f"plan-{name}.json", work / f"result-{name}.json"
     plan_path.write_text(json.dumps(plan))
     budget = len(plan["phases"]) * (args.seconds + args.warmup + 0.2 * args.rounds + 30) + 120
@@ -275,7 +275,9 @@ def run_combined(args, env, work: Path, size: int, tenants: list[dict]) -> list[
         servers.wait_ready()
         routes = {"/meg": product.port, "/libeo": product.port, "/ref/hello": product.port,
                   "/ref/reglements": reference.port}
-        result = drive(args, env, routes, tenants, plan_phases, work, f"combined-{size}")
+        signing = {"keys_dir": str(Path(env["INSTANCE_PATH"]) / "meg_oauth"),
+                   "issuer": f"http://127.0.0.1:{port}/meg"}
+        result = drive(args, env, routes, tenants, plan_phases, work, f"combined-{size}", signing)
     paid, selected = result["meg_paid_invoice_ids"], result["meg_selection_invoice_ids"]
     for phase in result["phases"]:
         if phase["name"] == "meg_pay":

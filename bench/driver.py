@@ -38,6 +38,29 @@ class DriverError(Exception):
     pass
 
 
+SIGNER = None  # set by main() from the plan's « meg_signing »: signs as MEG's client does
+
+
+def meg_signer(spec: dict):
+    """Signs MEG's « MEG-Initiator » with MEG's own key (its instance folder), as MEG's client does."""
+    from pathlib import Path
+
+    from joserfc import jwt
+
+    from models.meg.signing import ID_TOKEN_ALG, INITIATOR_PURPOSE, VOUCH_AUDIENCE, load_or_create_key
+
+    key = load_or_create_key(Path(spec["keys_dir"]))
+
+    def sign(email: str, siret: str) -> str:
+        now = int(time.time())
+        claims = {"iss": spec["issuer"], "aud": VOUCH_AUDIENCE, "iat": now, "exp": now + 300,
+                  "jti": uuid.uuid4().hex, "purpose": INITIATOR_PURPOSE, "sub": email, "email": email,
+                  "role": "user", "company_id": 0, "company_siret": siret}
+        return jwt.encode({"alg": ID_TOKEN_ALG, "kid": key.kid}, claims, key)
+
+    return sign
+
+
 @dataclass
 class Reply:
     status: int
@@ -197,6 +220,8 @@ class Worker:
             return None
         body = json.dumps({"initiated_by": {"email": self.tenant["email"], "role": "user"}}).encode()
         headers = self._api({"Content-Type": "application/json", "Idempotency-Key": str(uuid.uuid4())})
+        if SIGNER is not None:  # MEG's signed word on who pays, as MEG sends it (Libeo requires it)
+            headers["MEG-Initiator"] = SIGNER(self.tenant["email"], self.tenant["siret"])
         return "POST", f"/libeo/api/v1/invoices/{external_id}/payments", body, headers, 201
 
     def meg_pay(self):
@@ -321,6 +346,9 @@ def _parallel_indexed(workers: list[Worker], job) -> None:
 def main(plan_path: str, result_path: str) -> None:
     with open(plan_path) as f:
         plan = json.load(f)
+    global SIGNER
+    if plan.get("meg_signing"):
+        SIGNER = meg_signer(plan["meg_signing"])
     tenants = plan["tenants"]
     connections = max(len(tenants), plan.get("connections", len(tenants)))
     # Connection i signs in as tenant i mod n: the first n are the paying users.

@@ -44,6 +44,7 @@ class Tenant:
     number: int
     email: str
     api_key: str
+    siret: str = ""
     meg_invoice_ids: list[int] = field(default_factory=list)
     meg_pay_pool: list[int] = field(default_factory=list)
     # « Payer la sélection »: fresh « Virement par Libeo » invoices, taken SELECTION_SIZE at a time.
@@ -215,7 +216,7 @@ def seed(meg_app, libeo_app, plan: SeedPlan, today: date | None = None) -> list[
     password_hash = generate_password_hash(PASSWORD, method=BaseConfig.PASSWORD_HASH_METHOD)
     ibans = iban_pool()
     keys = [libeo_key() for _ in range(plan.companies)]
-    tenants = [Tenant(t, email(t), keys[t - 1][1]) for t in range(1, plan.tenants + 1)]
+    tenants = [Tenant(t, email(t), keys[t - 1][1], siret(t)) for t in range(1, plan.tenants + 1)]
     owners = plan.owners()
 
     with meg_app.app_context():

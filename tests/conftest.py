@@ -290,3 +290,14 @@ def mail(apps, smtp):
     from tests.mail import Mailbox
 
     return Mailbox(apps, smtp)
+
+
+def meg_initiator(root_app, siret: str | None, email: str, role: str = "user") -> str:
+    """MEG's signed word on who asks for a payment (header ``MEG-Initiator``), made with MEG's own key as MEG's
+    client makes it: for the tests that call Libeo's API as MEG would."""
+    from models.meg.companies.models import Company
+    from models.meg.signing import initiator_assertion
+
+    meg = root_app.extensions["sides"]["meg"]
+    with meg.app_context():
+        return initiator_assertion(Company(id=0, name="", siret=siret), email, role)

@@ -20,7 +20,7 @@ from stdnum import luhn
 from core.db import WRITE_STATEMENTS
 from models.libeo import db as libeo_db
 from models.meg import db as meg_db
-from tests.conftest import MegAuth
+from tests.conftest import MegAuth, meg_initiator
 
 BOULANGERIE = "Boulangerie Martin SARL"
 BOULANGERIE_SIRET = "83451234500002"
@@ -152,7 +152,9 @@ class World:
         response = self.client.post(
             f"/libeo/api/v1/invoices/{external_id}/payments",
             json={"initiated_by": {"email": "admin@boulangerie-martin.fr", "role": "user"}},
-            headers={**self.api, "Idempotency-Key": uuid.uuid4().hex},
+            headers={**self.api, "Idempotency-Key": uuid.uuid4().hex,
+                     "MEG-Initiator": meg_initiator(self.client.application, BOULANGERIE_SIRET,
+                                                    "admin@boulangerie-martin.fr")},
         )
         assert response.status_code == 201, response.get_json()
         return response

@@ -19,6 +19,7 @@ from models.libeo.payments.models import (
     IdempotencyRecord,
     InitiatorRole,
     Payment,
+    PaymentApproval,
     PaymentEvent,
     PaymentStatus,
     PaymentUsage,
@@ -31,7 +32,7 @@ __all__ = [
     "ACTIVE_PAYMENT_STATUSES", "Account", "ApiKey", "BankAnomaly", "BankStatusImport", "Channel", "DebtorIbanChange",
     "IdempotencyRecord", "InitiatorRole", "Invoice", "InvoiceDocument", "InvoiceSource", "InvoiceStatus",
     "JournalEntry", "KnownSupplierIban", "LibeoUser", "MegIdentity", "Model", "Notification", "NotificationSetting",
-    "Payment", "PaymentEvent", "PaymentStatus",
+    "Payment", "PaymentApproval", "PaymentEvent", "PaymentStatus",
     "Passkey", "PaymentUsage", "Plan", "RecoveryCode", "SepaBatch", "StrongAuthChallenge", "StripeEvent",
     "StripeSubscription", "TotpFactor", "db",
 ]

@@ -1,11 +1,17 @@
 """MEG's signing key (its OpenID Connect ID tokens) and the statements MEG signs with it.
 
 Libeo checks anything MEG signs with MEG's published JWKS (« /oauth/jwks »).
-Besides ID tokens, MEG signs one statement: the vouching assertion, sent when
-an « Achats » administrator saves a Libeo key in « Options » (the article's
-first path), that says « this person administers Achats of the company with
-this SIRET, and MEG trusts that SIRET »: as strong as « Me connecter avec
-MEG », and short-lived (five minutes), for Libeo only.
+Besides ID tokens, MEG signs two statements, short-lived (five minutes), for
+Libeo only:
+
+- the vouching assertion, sent when an « Achats » administrator saves a Libeo
+  key in « Options » (the article's first path), that says « this person
+  administers Achats of the company with this SIRET, and MEG trusts that
+  SIRET »: as strong as « Me connecter avec MEG »;
+- the initiator assertion, sent with each payment request and cancellation
+  (header ``MEG-Initiator``), that says who asks and in which role (« user »
+  for the company's own people, « accountant » for its expert-comptable), as
+  MEG knows them: Libeo takes the role from it, never from the request body.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from flask import current_app, has_request_context, request
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from core.urls import public_base
 from models.meg.companies.models import Company, User
 
 ID_TOKEN_ALG = "RS256"
@@ -27,11 +34,14 @@ ID_TOKEN_ALG = "RS256"
 VOUCH_AUDIENCE = "libeo"
 VOUCH_PURPOSE = "libeo_key_saved"
 VOUCH_LIFETIME_SECONDS = 5 * 60
+INITIATOR_PURPOSE = "payment_initiator"
 
 
 def issuer() -> str:
     """MEG's issuer, as its OpenID Connect metadata says it (its public URL and mount point)."""
-    root = request.script_root if has_request_context() else current_app.config.get("APPLICATION_ROOT", "")
+    if not has_request_context():  # the sync pass replaying a payment request: its mount point as configured
+        return public_base(current_app)
+    root = request.script_root
     return current_app.config["PUBLIC_URL"].rstrip("/") + (root if root != "/" else "")
 
 
@@ -51,7 +61,7 @@ def load_or_create_key(directory: Path) -> RSAKey:
         key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": ID_TOKEN_ALG}, auto_kid=True)
         # Written aside then linked: of processes starting together, one key
         # wins and nobody reads a half-written file.
-        draft = directory / f".{path.name}.{os.getpid()}"
+        draft = directory / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}"  # threads of one process too
         fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as file:
             json.dump(key.as_dict(private=True), file)
@@ -81,5 +91,20 @@ def vouching_assertion(user: User, company: Company) -> str | None:
         "sub": str(user.id), "email": user.email, "name": user.full_name,
         "company_id": company.id, "company_name": company.name, "company_siret": company.siret,
         "company_achats_admin": True, "company_siret_trusted": True,
+    }
+    return jwt.encode({"alg": ID_TOKEN_ALG, "kid": key.kid}, claims, key)
+
+
+def initiator_assertion(company: Company, email: str, role: str, subject: int | None = None) -> str:
+    """MEG's signed word that ``email`` (MEG's user ``subject``), in ``role`` (« user » or « accountant »), asks
+    Libeo to pay or cancel for ``company``: what MEG recorded when the person clicked, signed when it is sent
+    (a replay gets a fresh assertion)."""
+    now = int(time.time())
+    key = signing_key()
+    claims = {
+        "iss": issuer(), "aud": VOUCH_AUDIENCE, "iat": now, "exp": now + VOUCH_LIFETIME_SECONDS,
+        "jti": secrets.token_urlsafe(16), "purpose": INITIATOR_PURPOSE,
+        "sub": str(subject) if subject is not None else email, "email": email, "role": role,
+        "company_id": company.id, "company_siret": company.siret,
     }
     return jwt.encode({"alg": ID_TOKEN_ALG, "kid": key.kid}, claims, key)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from devtools.bank_simulator import status_report_for
 from models.meg import Company, LibeoConnection, SupplierInvoice
 from models.meg import db as meg_db
+from tests.conftest import meg_initiator
 from tests.helpers import page, sync
 
 from .conftest import BOULANGERIE_SIRET, libeo_account, libeo_payments, meg_libeo_invoices
@@ -112,9 +113,13 @@ def test_libeo_api_cancel_refuses_bad_input_and_other_accounts(connected, client
     [payment] = libeo_payments(libeo_app)
     key = connected["key"]
     path = f"/payments/{payment['id']}/cancel"
-    assert api(client, key, "POST", path, json={}).status_code == 422
+    unsigned = api(client, key, "POST", path, json={})  # who cancels is MEG's signed word, never the body's
+    assert unsigned.status_code == 400 and unsigned.json["error"]["code"] == "initiator_required"
+    assert api(client, key, "POST", path, json={"cancelled_by": "moi"}).status_code == 422
     assert api(client, key, "POST", path, data="pas du json", content_type="application/json").status_code == 400
-    stranger = api(client, key, "POST", path, json={"cancelled_by": {"email": "x@cabinet.fr", "role": "accountant"}})
+    signed = {"MEG-Initiator": meg_initiator(client.application, BOULANGERIE_SIRET, "x@cabinet.fr", "accountant")}
+    stranger = api(client, key, "POST", path, headers=signed,
+                   json={"cancelled_by": {"email": "x@cabinet.fr", "role": "accountant"}})
     assert stranger.status_code == 403 and stranger.json["error"]["code"] == "initiator_not_allowed"
     _, garage_key = libeo_account(libeo_app, "Garage Leroy SAS", "85123456700002", "gerant@garage-leroy.fr")
     other = api(client, garage_key, "POST", path, json={"cancelled_by": {"email": "g@garage.fr", "role": "user"}})
@@ -149,7 +154,9 @@ def test_disconnecting_with_a_payment_in_flight_keeps_following_it_to_its_end(co
     written = api(client, key, "PUT", f"/invoices/{reference}", json=body)
     assert written.status_code == 403 and written.json["error"]["code"] == "key_retired"
     assert "Supprimer la connexion" in written.json["error"]["message"]
-    paid = api(client, key, "POST", f"/invoices/{reference}/payments", headers={"Idempotency-Key": "k-1"},
+    signed = meg_initiator(client.application, BOULANGERIE_SIRET, "admin@boulangerie-martin.fr")
+    paid = api(client, key, "POST", f"/invoices/{reference}/payments",
+               headers={"Idempotency-Key": "k-1", "MEG-Initiator": signed},
                json={"initiated_by": {"email": "admin@boulangerie-martin.fr", "role": "user"}, "invoice": body})
     assert paid.status_code in (401, 403)
     assert len(libeo_payments(libeo_app)) == 1

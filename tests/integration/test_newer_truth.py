@@ -46,7 +46,7 @@ def test_a_stale_replayed_answer_never_overwrites_a_newer_state(connected, clien
     from models.libeo.payments.order import cancel_payment
     from models.meg.libeo_link.attempts import PaymentAttempt, PaymentState
     from models.meg.libeo_link.connection import connection_of
-    from models.meg.libeo_link.paying import record_payment
+    from models.meg.libeo_link.paying import initiator_of, record_payment
     from models.meg.libeo_link.sync import sync_pass
 
     invoice_id, *_ = meg_libeo_invoices(meg_app)[0]
@@ -61,7 +61,8 @@ def test_a_stale_replayed_answer_never_overwrites_a_newer_state(connected, clien
         assert attempt.status is PaymentState.CANCELLED
         # A replay of the same request: Libeo answers what it answered the first time, version 1.
         connection = connection_of(attempt.invoice.company)
-        stale = connection.client().create_payment(f"meg-{invoice_id}", attempt.idempotency_key, attempt.request_body)
+        stale = connection.client().create_payment(f"meg-{invoice_id}", attempt.idempotency_key, attempt.request_body,
+                                                   initiator_of(attempt))
         assert stale.status == "scheduled" and stale.version == 1 and attempt.libeo_version == 2
         record_payment(attempt, stale, seen=True)
         meg_db.session.commit()

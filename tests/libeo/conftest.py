@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 from schwifty import IBAN
-from sqlalchemy import event, update
+from sqlalchemy import event, select, update
 from stdnum import luhn
 
 from core.calendar import previous_business_day
@@ -16,6 +16,9 @@ from core.dates import paris_today
 from models.libeo import Plan, db
 from models.libeo.accounts.keys import issue_meg_api_key
 from models.libeo.accounts.services import create_account, verify_account
+from tests.conftest import meg_initiator
+
+INITIATOR_HEADER = "MEG-Initiator"
 
 PASSWORD = "libeo-test-2026"
 _numbers = itertools.count(1)
@@ -102,13 +105,41 @@ def pay_body(email: str = "compta@entreprise.fr", role: str = "user", **changes)
 
 
 class Api:
-    """Calls Libeo's REST API through the combined app, with a key."""
+    """Calls Libeo's REST API through the combined app, with a key.
+
+    A payment or a cancellation carries MEG's signed word on who asks (``MEG-Initiator``) for the person and role
+    its body names, as MEG's client sends it, unless the test gives its own header (``signed=False``: none).
+    """
 
     PREFIX = "/libeo/api/v1"
 
-    def __init__(self, client, key: str | None) -> None:
+    def __init__(self, client, key: str | None, *, signed: bool = True) -> None:
         self.client = client
         self.key = key
+        self.signed = signed
+
+    def initiator_for(self, path: str, json) -> str | None:
+        """MEG's assertion for who the body of a payment, batch or cancellation names; None if it names nobody."""
+        if not (self.signed and self.key and isinstance(json, dict)):
+            return None
+        claimed = json.get("cancelled_by") if path.endswith("/cancel") else json.get("initiated_by")
+        if path == "/payment-batches":
+            items = json.get("items") if isinstance(json.get("items"), list) else []
+            payments = [item.get("payment") for item in items if isinstance(item, dict)]
+            claimed = next((payment.get("initiated_by") for payment in payments if isinstance(payment, dict)), None)
+        if not (isinstance(claimed, dict) and isinstance(claimed.get("email"), str)
+                and claimed.get("role") in ("user", "accountant")):
+            return None
+        return meg_initiator(self.client.application, self.siret(), claimed["email"], claimed["role"])
+
+    def siret(self) -> str | None:
+        from models.libeo import Account, ApiKey
+        from models.libeo.accounts.keys import public_id_of
+
+        libeo = self.client.application.extensions["sides"]["libeo"]
+        with libeo.app_context():
+            return db.session.scalar(select(Account.siret).join(ApiKey, ApiKey.account_id == Account.id)
+                                     .where(ApiKey.public_id == public_id_of(self.key)))
 
     def headers(self, extra: dict | None = None) -> dict:
         headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
@@ -123,8 +154,12 @@ class Api:
                                **kwargs)
 
     def post(self, path: str, json=None, **kwargs):
-        return self.client.post(self.PREFIX + path, json=json, headers=self.headers(kwargs.pop("headers", None)),
-                                **kwargs)
+        headers = self.headers(kwargs.pop("headers", None))
+        if INITIATOR_HEADER not in headers and (path.endswith(("/payments", "/cancel")) or path == "/payment-batches"):
+            initiator = self.initiator_for(path, json)
+            if initiator:
+                headers[INITIATOR_HEADER] = initiator
+        return self.client.post(self.PREFIX + path, json=json, headers=headers, **kwargs)
 
     def put_invoice(self, external_id: str, **changes):
         return self.put(f"/invoices/{external_id}", json=invoice_body(**changes))

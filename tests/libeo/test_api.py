@@ -270,7 +270,6 @@ def test_idempotency_key_is_required_and_bounded(api):
 @pytest.mark.parametrize(
     "body, field",
     [
-        ({}, "initiated_by"),
         ({"initiated_by": {"email": "a@b.fr"}}, "initiated_by.role"),
         ({"initiated_by": {"email": "a@b.fr", "role": "patron"}}, "initiated_by.role"),
         ({"initiated_by": {"email": "pas-une-adresse", "role": "user"}}, "initiated_by.email"),
@@ -290,6 +289,15 @@ def test_bad_payment_request_is_refused_and_counts_nothing(api, libeo_app, body,
     assert count(libeo_app, Payment) == 0
     assert count(libeo_app, IdempotencyRecord) == 0
     assert api.get("/me").json["payments_this_month"] == 0
+
+
+def test_a_body_naming_nobody_without_megs_signed_word_is_refused(api, libeo_app):
+    """Who asks is MEG's signed word (MEG-Initiator), never the body's: without it, nothing is claimed."""
+    api.put_invoice("meg-7")
+    response = api.pay("meg-7", body={})
+    assert response.status_code == 400 and response.json["error"]["code"] == "initiator_required"
+    assert response.json["error"]["field"] == "MEG-Initiator"
+    assert count(libeo_app, IdempotencyRecord) == 0
 
 
 def test_unknown_invoice_is_404_and_releases_the_key(api, libeo_app):

@@ -73,7 +73,10 @@ def _outcome(libeo_app, account_id: int, payment_id: int):
 
 
 def _applied(results) -> list[str]:
-    return [decision for decision, page in results if "plus à approuver" not in page]
+    """The decisions that applied: not told the payment was decided meanwhile, nor (a second click of the same
+    administrator) that their approval is already counted."""
+    return [decision for decision, page in results
+            if "plus à approuver" not in page and "Vous avez déjà approuvé ce paiement" not in page]
 
 
 def test_two_administrators_deciding_at_once_decide_once(apps):
@@ -127,3 +130,28 @@ def test_an_approval_racing_a_cancellation_decides_once(apps):
     # Approved then cancelled once, or cancelled at once (the approvals then refused): cancelled once.
     assert status == "cancelled" and events in (2, 3)
     assert used == 1  # the slot given back once
+
+
+@pytest.mark.postgres
+def test_two_approvers_approving_at_once_are_both_counted_and_schedule_once(apps):
+    """Above the account's « deux approbateurs » amount, two administrators click « Approuver » at the same
+    instant: both approvals count, the payment is scheduled once (one event), never left waiting at 2 of 2."""
+    from models.libeo import LibeoUser
+
+    info, api, _ = _held_payment(apps)
+    with apps.libeo.app_context():
+        second = LibeoUser(account_id=info.id, email="associe@entreprise.fr", is_admin=True)
+        second.set_password(PASSWORD)
+        db.session.add(second)
+        db.session.commit()
+    owner = _signed_in_clients(apps, info.email, 1)[0]
+    owner.post("/libeo/configuration/approbations", data={"threshold": "", "dual_threshold": "100"})
+    payment = pay(api, "meg-3", n=3, amount_cents=50_000).json
+    assert payment["status"] == "awaiting_approval"
+    clients = [owner, _signed_in_clients(apps, "associe@entreprise.fr", 1)[0]]
+    _decide_together(clients, payment["id"], lambda i: "approve")
+
+    with apps.libeo.app_context():
+        held = db.session.get(Payment, payment["id"])
+        assert (held.status.value, held.approval_count, held.approvals_required) == ("scheduled", 2, 2)
+        assert db.session.scalar(select(func.count()).where(PaymentEvent.payment_id == payment["id"])) == 2

@@ -38,6 +38,7 @@ from core.validators import (
     normalize_iban,
     normalize_siret,
 )
+from tests.conftest import meg_initiator
 
 from .helpers import BOULANGERIE_SIRET, libeo_account
 
@@ -64,7 +65,9 @@ CHECKS = {"positive_data_acceptance": {"expected-statuses": ["2xx", "402", "403"
 def api(make_apps):
     apps = make_apps()
     _, key = libeo_account(apps.libeo, "Boulangerie Martin SARL", BOULANGERIE_SIRET, "claire@boulangerie-martin.fr")
-    auth = {"Authorization": f"Bearer {key}"}
+    # MEG's signed word on who pays, as MEG sends it with each payment and cancellation.
+    auth = {"Authorization": f"Bearer {key}",
+            "MEG-Initiator": meg_initiator(apps.root, BOULANGERIE_SIRET, "claire@boulangerie-martin.fr")}
     client = apps.root.test_client()
     invoice = {"number": "F-1", "supplier": {"name": "Minoterie Dupuis", "iban": "FR7630006000010000000791963"},
                "amount_cents": 1234, "currency": "EUR", "issue_date": "2026-01-05", "due_date": "2026-02-05"}

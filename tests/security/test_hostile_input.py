@@ -18,6 +18,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from tests.conftest import meg_initiator
 from tests.html_forms import form_values, plain
 from tests.libeo.conftest import DEBTOR_IBAN, make_account, make_key, valid_iban
 
@@ -46,7 +47,8 @@ def prod(make_apps):
 def libeo_api(prod):
     """A verified Libeo account with its debit IBAN, and an API client with its key."""
     info = make_account(prod.libeo, name="Boulangerie Martin SARL", debtor_iban=DEBTOR_IBAN)
-    headers = {"Authorization": f"Bearer {make_key(prod.libeo, info.id)}"}
+    headers = {"Authorization": f"Bearer {make_key(prod.libeo, info.id)}",
+               "MEG-Initiator": meg_initiator(prod.root, info.siret, "claire@boulangerie-martin.fr")}
     return prod.root.test_client(), headers, info
 
 

@@ -27,6 +27,8 @@ import pytest
 from flask import url_for
 from sqlalchemy import select
 
+from tests.conftest import meg_initiator
+
 from .conftest import MAILDIR_KEY, VICTIM_MARKERS, populate, unsubscribe_token
 from .helpers import GARAGE_SIRET, LIBEO_PASSWORD, libeo_login, meg_login
 
@@ -353,7 +355,8 @@ def test_an_accountant_not_registered_in_libeo_cannot_pay(matrix_world):
     api = apps.root.test_client().post(
         f"/libeo/api/v1/invoices/{world.libeo['garage_external_id']}/payments",
         json={"initiated_by": {"email": "expert@cabinet-durand.fr", "role": "accountant"}},
-        headers={"Authorization": f"Bearer {world.keys['garage']}", "Idempotency-Key": "comptable-1"},
+        headers={"Authorization": f"Bearer {world.keys['garage']}", "Idempotency-Key": "comptable-1",
+                 "MEG-Initiator": meg_initiator(apps.root, GARAGE_SIRET, "expert@cabinet-durand.fr", "accountant")},
     )
     assert api.status_code in (403, 409)
     with apps.libeo.app_context():

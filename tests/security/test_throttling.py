@@ -13,10 +13,11 @@ from html import unescape
 
 import pytest
 
-from tests.conftest import REQUIRE_SERVICES, build_apps
+from tests.conftest import REQUIRE_SERVICES, build_apps, meg_initiator
 
 from .helpers import (
     BOULANGERIE_SIRET,
+    GARAGE_SIRET,
     LIBEO_PASSWORD,
     libeo_account,
     libeo_login,
@@ -161,7 +162,8 @@ def test_payments_are_throttled_in_meg_and_in_libeo_api_and_pages(make_apps):
     assert_french_429(client.post(f"/meg/achats/factures/{invoice}/payer"))
 
     api = apps.root.test_client()
-    headers = {"Authorization": f"Bearer {world.keys['garage']}", "Idempotency-Key": f"k-{uuid.uuid4()}"}
+    headers = {"Authorization": f"Bearer {world.keys['garage']}", "Idempotency-Key": f"k-{uuid.uuid4()}",
+               "MEG-Initiator": meg_initiator(apps.root, GARAGE_SIRET, "gerant@garage-leroy.fr")}
     body = {"initiated_by": {"email": "gerant@garage-leroy.fr", "role": "user"}}
     path = f"/libeo/api/v1/invoices/{world.libeo['garage_external_id']}/payments"
     assert api.post(path, json=body, headers=headers).status_code == 409  # paid already: counted

@@ -102,26 +102,38 @@ INVOICE_BODY = {
     },
 }
 
+INITIATOR_HEADER = "MEG-Initiator"
+
+INITIATOR_DESCRIPTION = (
+    "Jeton JWT signé par MEG (sa clé OpenID Connect, vérifiée avec son JWKS), valable cinq minutes, pour ce "
+    "compte (company_siret) : qui demande (email, sub) et son rôle (role : « user » pour les personnes de "
+    "l'entreprise, « accountant » pour son expert-comptable), tels que MEG les connaît. Libeo prend la personne "
+    "et le rôle de ce jeton, jamais du corps de la requête : les règles d'approbation et « Initié par » les "
+    "suivent. Absent : 400 (initiator_required) ; non signé par MEG, expiré ou pour une autre entreprise : 403 "
+    "(initiator_refused) ; contredit par le corps (initiated_by ou cancelled_by) : 403 (initiator_mismatch)."
+)
+
+_INITIATOR_CLAIM = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["email", "role"],
+    "description": "Facultatif : s'il est donné, il doit dire la même personne et le même rôle que l'en-tête "
+    "MEG-Initiator signé par MEG (403 initiator_mismatch sinon). Il ne décide jamais du rôle.",
+    "properties": {
+        "email": {"type": "string", "format": "email", "minLength": 3, "maxLength": 254},
+        "role": {
+            "type": "string",
+            "enum": ["user", "accountant"],
+            "description": "« accountant » : seulement l'expert-comptable déclaré par l'entreprise.",
+        },
+    },
+}
+
 PAYMENT_BODY: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["initiated_by"],
     "properties": {
-        "initiated_by": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["email", "role"],
-            "properties": {
-                "email": {"type": "string", "format": "email", "minLength": 3, "maxLength": 254},
-                "role": {
-                    "type": "string",
-                    "enum": ["user", "accountant"],
-                    "description": "« accountant » : seulement l'expert-comptable déclaré par l'entreprise. Libeo "
-                    "ne croit pas ce rôle sur parole : l'e-mail de l'expert-comptable du compte est celui de "
-                    "l'expert-comptable, quel que soit le rôle indiqué (les règles d'approbation s'appliquent).",
-                },
-            },
-        },
+        "initiated_by": _INITIATOR_CLAIM,
         "execution_date": {
             "type": ["string", "null"],
             "format": "date",
@@ -157,11 +169,11 @@ VOUCH_BODY = {
 CANCEL_BODY = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["cancelled_by"],
     "properties": {
         "cancelled_by": {
-            **PAYMENT_BODY["properties"]["initiated_by"],
-            "description": "Qui annule : « accountant » seulement pour l'expert-comptable déclaré par l'entreprise.",
+            **_INITIATOR_CLAIM,
+            "description": "Qui annule, facultatif : s'il est donné, la même personne et le même rôle que l'en-tête "
+            "MEG-Initiator (403 initiator_mismatch sinon).",
         },
     },
 }
@@ -183,6 +195,11 @@ BATCH_ITEM = {
                            "/invoices/{external_id}/payments (l'un peut rejouer l'autre).",
         },
         "payment": {**PAYMENT_BODY, "description": "Le corps qu'aurait POST /invoices/{external_id}/payments."},
+        "initiator": {
+            "type": "string", "minLength": 20, "maxLength": 8000,
+            "description": "L'en-tête MEG-Initiator de ce paiement (sinon, celui de la requête du lot). "
+            + INITIATOR_DESCRIPTION,
+        },
     },
 }
 
@@ -515,11 +532,14 @@ def _json(schema_name: str, description: str) -> dict:
 
 def _errors(*statuses: int) -> dict:
     descriptions = {
-        400: "JSON illisible, en-tête Idempotency-Key absent ou invalide, curseur ou limite invalide.",
+        400: "JSON illisible, en-tête Idempotency-Key absent ou invalide, en-tête MEG-Initiator absent "
+        "(initiator_required), curseur ou limite invalide.",
         401: "Clé d'API absente, mal formée, inconnue ou révoquée (toujours la même réponse).",
         402: "Quota mensuel de la formule Gratuit atteint (code quota_exceeded, avec upgrade_url).",
-        403: "L'initiateur « accountant » n'est pas l'expert-comptable déclaré du compte, ou la clé a été retirée "
-        "par MEG (key_retired : elle ne sert plus qu'à lire les paiements et les événements).",
+        403: "L'initiateur « accountant » n'est pas l'expert-comptable déclaré du compte (initiator_not_allowed), "
+        "l'en-tête MEG-Initiator n'est pas signé par MEG, a expiré ou vaut pour une autre entreprise "
+        "(initiator_refused), le corps contredit la personne ou le rôle qu'il signe (initiator_mismatch), ou la "
+        "clé a été retirée par MEG (key_retired : elle ne sert plus qu'à lire les paiements et les événements).",
         404: "Ressource inconnue de ce compte.",
         409: "Conflit : facture déjà payée ou en paiement (payment_exists), facture verrouillée "
         "(invoice_locked), IBAN dont le dernier virement a été rejeté pour un motif du compte (iban_rejected : "
@@ -537,6 +557,14 @@ def _errors(*statuses: int) -> dict:
 
 
 _BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+
+_INITIATOR_PARAMETER = {
+    "name": INITIATOR_HEADER,
+    "in": "header",
+    "required": True,
+    "description": INITIATOR_DESCRIPTION,
+    "schema": {"type": "string", "minLength": 20, "maxLength": 8000},
+}
 
 _EXTERNAL_ID = {
     "name": "external_id",
@@ -674,6 +702,7 @@ def openapi_document(server_url: str) -> dict:
                                 "pattern": IDEMPOTENCY_KEY_PATTERN,
                             },
                         },
+                        _INITIATOR_PARAMETER,
                     ],
                     "requestBody": {
                         "required": True,
@@ -689,7 +718,7 @@ def openapi_document(server_url: str) -> dict:
                                 }
                             },
                         },
-                        **_errors(400, 401, 402, 403, 404, 409, 413, 422, 429),
+                        **_errors(400, 401, 402, 403, 404, 409, 413, 422, 429, 503),
                     },
                 }
             },
@@ -704,8 +733,11 @@ def openapi_document(server_url: str) -> dict:
                         "refus de l'un (quota atteint, facture déjà payée, date refusée…) n'annule aucun autre. "
                         "Rejouer le lot, ou un élément seul avec sa clé, rejoue les réponses réussies. Le quota "
                         "compte chaque paiement : une formule qui n'en permet plus que deux paie les deux premiers. "
-                        "Une liste vide, trop longue ou mal formée est refusée en entier (422) : rien n'est fait."
+                        "Une liste vide, trop longue ou mal formée est refusée en entier (422) : rien n'est fait. "
+                        "Qui demande chaque paiement : son champ initiator, sinon l'en-tête MEG-Initiator du lot "
+                        "(un élément sans l'un ni l'autre est refusé dans son résultat, 400 initiator_required)."
                     ),
+                    "parameters": [{**_INITIATOR_PARAMETER, "required": False}],
                     "requestBody": {
                         "required": True,
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PaymentBatchInput"}}},
@@ -775,14 +807,14 @@ def openapi_document(server_url: str) -> dict:
                         "réponse perdue est sans effet. Un paiement dans un fichier de virements, débité ou rejeté "
                         "ne peut plus l'être (409 payment_not_cancellable)."
                     ),
-                    "parameters": [_PAYMENT_ID],
+                    "parameters": [_PAYMENT_ID, _INITIATOR_PARAMETER],
                     "requestBody": {
                         "required": True,
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CancelInput"}}},
                     },
                     "responses": {
                         "200": _json("Payment", "Le paiement, annulé."),
-                        **_errors(400, 401, 403, 404, 409, 422, 429),
+                        **_errors(400, 401, 403, 404, 409, 422, 429, 503),
                     },
                 }
             },

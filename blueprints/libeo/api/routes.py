@@ -22,10 +22,11 @@ from models.libeo.accounts.keys import (
     public_id_of,
     record_key_use,
 )
+from models.libeo.accounts.services import normalize_email
 from models.libeo.errors import InvalidData, LibeoError, NotFound
 from models.libeo.invoices.documents import store_invoice_document, too_large_message
 from models.libeo.invoices.services import invoice_by_external_id
-from models.libeo.meg_link.client import SignInFailed
+from models.libeo.meg_link.client import SignedInitiator, SignInFailed, read_initiator_assertion
 from models.libeo.meg_link.vouching import vouch_for_key
 from models.libeo.payments.by_api import (
     BAD_EXTERNAL_ID,
@@ -59,6 +60,7 @@ from .openapi import (
     BATCH_ITEM,
     CANCEL_BODY,
     IDEMPOTENCY_KEY_PATTERN,
+    INITIATOR_HEADER,
     INVOICE_BODY,
     MAX_BATCH_ITEMS,
     PAYMENT_BODY,
@@ -293,11 +295,44 @@ def _idempotency_key() -> str:
     return key
 
 
+INITIATOR_REQUIRED = (
+    "L'en-tête MEG-Initiator est obligatoire : MEG y signe qui demande et son rôle (Libeo ne les prend jamais "
+    "dans le corps de la requête)."
+)
+
+
+def signed_initiator(account: Account, token: str | None, claimed: dict | None, field: str) -> Initiator:
+    """Who asks, as MEG signed it (``MEG-Initiator``): the person and role behind a payment or a cancellation.
+
+    A claim in the body (``initiated_by``, ``cancelled_by``) is only compared: one naming another person or
+    another role is refused (403 ``initiator_mismatch``), never believed.
+    """
+    if not token:
+        raise ApiError(400, "initiator_required", INITIATOR_REQUIRED, INITIATOR_HEADER)
+    try:
+        signed: SignedInitiator = read_initiator_assertion(token, account.siret)
+    except SignInFailed as unavailable:
+        raise ApiError(503, "meg_unreachable", unavailable.message) from unavailable
+    if claimed is not None:
+        email = normalize_email(claimed["email"], field + ".email")
+        if email != normalize_email(signed.email, INITIATOR_HEADER) or claimed["role"] != signed.role:
+            raise ApiError(
+                403, "initiator_mismatch",
+                f"« {field} » ({email}, {claimed['role']}) contredit l'en-tête MEG-Initiator signé par MEG "
+                f"({signed.email}, {signed.role}) : la demande est refusée.", field,
+            )
+    return Initiator(signed.email, InitiatorRole(signed.role), Channel.MEG)
+
+
 @bp.post("/invoices/<external_id>/payments")
 def pay(external_id: str):
     key = _idempotency_key()
     body = validate(PAYMENT_BODY, json_body())
-    return _payment_response(pay_by_api(api_account(), external_id, key, body, request.path))
+    account = api_account()
+    # Who asks, before anything is claimed: a refused assertion leaves the key free.
+    initiator = signed_initiator(account, request.headers.get(INITIATOR_HEADER), body.get("initiated_by"),
+                                 "initiated_by")
+    return _payment_response(pay_by_api(account, external_id, key, body, request.path, initiator=initiator))
 
 
 def _payment_response(answer: ApiAnswer):
@@ -319,6 +354,7 @@ def pay_batch():
     """
     items = _batch_items(json_body())
     account = api_account()
+    batch_token = request.headers.get(INITIATOR_HEADER)
     prefix = request.path.removesuffix("/payment-batches")
     results = []
     for index, item in enumerate(items):
@@ -327,9 +363,11 @@ def pay_batch():
                   for name in ("external_id", "idempotency_key")}
         try:
             item = _batch_item(item, index)
+            initiator = signed_initiator(account, item.get("initiator") or batch_token,
+                                         item["payment"].get("initiated_by"), "initiated_by")
             status, answer, replayed = pay_by_api(account, item["external_id"], item["idempotency_key"],
                                                   item["payment"], f"{prefix}/invoices/{item['external_id']}/payments",
-                                                  claim_alone=False)
+                                                  initiator=initiator, claim_alone=False)
             results.append({**result, "status": status, "replayed": replayed, "payment": answer})
         except LibeoError as error:
             status, answer = domain_error_body(error)
@@ -381,8 +419,9 @@ def cancel_payment(payment_id: int):
     found = account_payment(api_account(), payment_id)
     if found is None:
         raise NotFound("Ce paiement n'existe pas.")
-    by = body["cancelled_by"]
-    cancelled = cancel_on_request(api_account(), found, Initiator(by["email"], InitiatorRole(by["role"]), Channel.MEG))
+    initiator = signed_initiator(api_account(), request.headers.get(INITIATOR_HEADER), body.get("cancelled_by"),
+                                 "cancelled_by")
+    cancelled = cancel_on_request(api_account(), found, initiator)
     answer = payment_json(cancelled)
     db.session.commit()
     return jsonify(answer)

@@ -13,13 +13,15 @@ from core.views import page_number
 from models.libeo import db
 from models.libeo.errors import LibeoError
 from models.libeo.payments.approvals import (
+    approval_blocker,
+    approvals_label,
     approve_payment,
     refuse_payment,
 )
 from models.libeo.payments.lists import AWAITING, awaiting_list
 from models.libeo.strong_auth.services import approval_operation
 
-from ..context import account_payment_or_404, current_account, require_admin
+from ..context import ADMIN_ONLY, account_payment_or_404, current_account
 from ..security.step_up import second_factor_first
 from .forms import ApproveForm, RefuseForm
 
@@ -30,9 +32,19 @@ PER_PAGE = 25
 
 @bp.before_request
 @login_required
-def require_administrator():
-    """Only the account's administrators see and decide held payments."""
-    require_admin()
+def require_approver():
+    """Only the account's approvers (administrators, the expert-comptable if allowed) see and decide held payments."""
+    if not current_user.can_approve:
+        abort(403, description=ADMIN_ONLY)
+
+
+@bp.app_context_processor
+def approval_helpers() -> dict:
+    """What « À approuver » and a payment's page say about the person looking (``_decide.html``)."""
+    def blocker(payment) -> str | None:
+        return approval_blocker(current_account(), payment, current_user)
+
+    return {"approval_blocker": blocker, "approvals_label": approvals_label}
 
 
 @bp.route("/")
@@ -84,7 +96,12 @@ def approve(payment_id: int):
         flash(error.message, "error")
     else:
         db.session.commit()
-        flash(f"Paiement de la facture {number} à {supplier} approuvé : {approved.status_label}.", "success")
+        progress = approvals_label(approved) if approved.status.value == "awaiting_approval" else None
+        if progress:
+            flash(f"Votre approbation du paiement de la facture {number} à {supplier} est enregistrée ({progress}) : "
+                  "il attend l'approbation d'un autre approbateur.", "success")
+        else:
+            flash(f"Paiement de la facture {number} à {supplier} approuvé : {approved.status_label}.", "success")
     return redirect(_back(payment_id))
 
 

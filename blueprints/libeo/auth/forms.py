@@ -15,7 +15,7 @@ def terms_field() -> BooleanField:
     )
 
 
-def _optional_iban(value: str | None) -> str | None:
+def optional_iban(value: str | None) -> str | None:
     return normalize_iban(value) if (value or "").strip() else None
 
 
@@ -30,7 +30,7 @@ class SignupForm(Form):
     siret = StringField("SIRET", validators=[DataRequired("Saisissez le SIRET de l'entreprise.")])
     full_name = StringField("Votre nom (facultatif)")
     # The account Libeo debits: asked now so that the first payment can leave; may be given later.
-    debtor_iban = StringField("IBAN du compte à débiter (facultatif)", validators=[normalized(_optional_iban)])
+    debtor_iban = StringField("IBAN du compte à débiter (facultatif)", validators=[normalized(optional_iban)])
     terms = terms_field()
     submit = SubmitField("Créer mon compte")
 

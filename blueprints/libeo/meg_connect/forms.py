@@ -2,9 +2,9 @@ from wtforms import EmailField, PasswordField, RadioField, StringField, SubmitFi
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from core.forms import BankNameField, Form
+from core.forms import BankNameField, Form, normalized
 
-from ..auth.forms import terms_field
+from ..auth.forms import optional_iban, terms_field
 
 PLAN_CHOICES = [
     SelectChoice("gratuit", "Gratuit"),
@@ -34,5 +34,7 @@ class MegSignupForm(Form):
         "Mot de passe",
         validators=[DataRequired("Choisissez un mot de passe."), Length(max=128, message="Mot de passe trop long.")],
     )
+    # The account Libeo debits, checked as on Libeo's own sign-up: MEG does not know it.
+    debtor_iban = StringField("IBAN du compte à débiter (facultatif)", validators=[normalized(optional_iban)])
     terms = terms_field()
     submit = SubmitField("Créer mon compte Libeo")

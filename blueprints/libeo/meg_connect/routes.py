@@ -192,7 +192,7 @@ def signup():
             step = create_account_and_finish(
                 profile, access_token, _return_to(),
                 name=form.company_name.data, email=form.email.data, password=form.password.data,
-                full_name=form.full_name.data,
+                full_name=form.full_name.data, debtor_iban=form.debtor_iban.data,
                 partnerships=form.plan.data == "partnerships" and "billing.subscription" in current_app.view_functions,
             )
         except LibeoError as error:

@@ -214,17 +214,27 @@ def approval_rules():
         if blocked is not None:
             return blocked
         try:
-            set_approval_rules(account, form.threshold_cents, form.accountant_payments.data, current_user.email)
+            warning = set_approval_rules(
+                account, form.threshold_cents, form.accountant_payments.data, current_user.email,
+                approver_not_requester=form.approver_not_requester.data,
+                dual_approval_above_cents=form.dual_threshold_cents,
+                accountant_may_approve=form.accountant_may_approve.data,
+            )
         except LibeoError as error:
             db.session.rollback()
-            show_domain_error(form, error)
+            show_domain_error(form, error, {"dual_threshold": "dual_threshold"})
         else:
             db.session.commit()
             flash("Les règles d'approbation sont enregistrées : elles s'appliquent aux prochains paiements.", "success")
+            if warning:
+                flash(warning, "warning")
             return redirect(url_for("settings.approval_rules"))
     elif not form.is_submitted():
         form.threshold.data = cents_to_input(account.approval_threshold_cents)
         form.accountant_payments.data = account.approve_accountant_payments
+        form.approver_not_requester.data = account.approver_not_requester
+        form.dual_threshold.data = cents_to_input(account.dual_approval_above_cents)
+        form.accountant_may_approve.data = account.accountant_may_approve
     return render_template("libeo/settings/approvals.html", form=form)
 
 

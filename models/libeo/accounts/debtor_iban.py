@@ -25,7 +25,8 @@ PENDING, APPLIED, CANCELLED = "pending", "applied", "cancelled"
 
 
 def has_approval_rules(account: Account) -> bool:
-    return account.approval_threshold_cents is not None or account.approve_accountant_payments
+    return (account.approval_threshold_cents is not None or account.approve_accountant_payments
+            or account.approver_not_requester or account.dual_approval_above_cents is not None)
 
 
 def pending_change(account: Account) -> DebtorIbanChange | None:

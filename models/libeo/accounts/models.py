@@ -115,6 +115,14 @@ class Account(Model):
     approval_threshold_cents: Mapped[int | None] = mapped_column(BigInteger)
     # « Les paiements initiés par l'expert-comptable doivent être approuvés ».
     approve_accountant_payments: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # Separation of duties (« Configuration » → « Approbations »), checked by ``approve_payment``:
+    # « La personne qui a demandé un paiement ne peut pas l'approuver »;
+    approver_not_requester: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # « Au-delà de … €, deux approbateurs » (strictly above; such a payment is held; None: one approver);
+    dual_approval_above_cents: Mapped[int | None] = mapped_column(BigInteger)
+    # « L'expert-comptable peut approuver les paiements » (with a Libeo login on the account); when not,
+    # not even as an administrator.
+    accountant_may_approve: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
     users: Mapped[list[LibeoUser]] = relationship(back_populates="account", order_by="LibeoUser.id")
 
@@ -143,6 +151,10 @@ class Account(Model):
     @property
     def approval_threshold_display(self) -> str:
         return format_amount(self.approval_threshold_cents) if self.approval_threshold_cents is not None else ""
+
+    @property
+    def dual_approval_display(self) -> str:
+        return format_amount(self.dual_approval_above_cents) if self.dual_approval_above_cents is not None else ""
 
     @property
     def debtor_iban_display(self) -> str:
@@ -215,6 +227,12 @@ class LibeoUser(BounceColumns, Model):
     @property
     def role_label(self) -> str:
         return "Administrateur" if self.is_admin else "Utilisateur"
+
+    @property
+    def can_approve(self) -> bool:
+        """Sees « À approuver »: an administrator, or the account's expert-comptable when its rules let them
+        approve. Whether they may approve a given payment is ``approval_blocker``'s to say."""
+        return self.is_admin or (self.account.accountant_may_approve and self.account.is_accountant(self.email))
 
     def set_password(self, password: str) -> None:
         self.password_hash = hash_password(password)

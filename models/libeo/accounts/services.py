@@ -36,6 +36,7 @@ from models.libeo.errors import (
 )
 from models.libeo.journal import COMMAND_LINE, JournalEntry
 from models.libeo.journal import record as journal
+from models.libeo.notifications.events import siret_claimed as tell_siret_claimed
 
 MAX_EMAIL_LENGTH = 254
 
@@ -262,10 +263,25 @@ def record_plan_change(account: Account, plan: Plan, actor: str) -> None:
 # --- approval rules (« Configuration » → « Approbations ») -----------------------------------------
 
 
-def set_approval_rules(account: Account, threshold_cents: int | None, accountant_payments: bool, actor: str) -> None:
-    """« Au-delà de … € » (None: no threshold) and « paiements de l'expert-comptable »; journaled."""
+def set_approval_rules(account: Account, threshold_cents: int | None, accountant_payments: bool, actor: str, *,
+                       approver_not_requester: bool | None = None, dual_approval_above_cents: int | None = None,
+                       accountant_may_approve: bool | None = None) -> str | None:
+    """« Au-delà de … € » (None: no threshold), « paiements de l'expert-comptable », and separation of duties
+    (the requester never approves; two approvers above an amount, None: one; whether the expert-comptable
+    approves); journaled. A rule left None keeps its value, except ``dual_approval_above_cents`` when the
+    others are given (the form sends them all).
+
+    Returns a French warning when two approvals are asked for and fewer than two people may approve.
+    """
     if threshold_cents is not None and threshold_cents < 0:
         raise InvalidData("Le montant doit être positif ou nul.", "threshold")
+    if dual_approval_above_cents is not None and dual_approval_above_cents < 0:
+        raise InvalidData("Le montant doit être positif ou nul.", "dual_threshold")
+    if approver_not_requester is None:
+        approver_not_requester = account.approver_not_requester
+        dual_approval_above_cents = account.dual_approval_above_cents
+    if accountant_may_approve is None:
+        accountant_may_approve = account.accountant_may_approve
     changes = []
     if threshold_cents != account.approval_threshold_cents:
         changes.append(
@@ -276,11 +292,37 @@ def set_approval_rules(account: Account, threshold_cents: int | None, accountant
     if accountant_payments != account.approve_accountant_payments:
         changes.append("les paiements initiés par l'expert-comptable doivent être approuvés" if accountant_payments
                        else "les paiements de l'expert-comptable n'ont plus à être approuvés")
+    if approver_not_requester != account.approver_not_requester:
+        changes.append("la personne qui a demandé un paiement ne peut pas l'approuver" if approver_not_requester
+                       else "la personne qui a demandé un paiement peut l'approuver")
+    if dual_approval_above_cents != account.dual_approval_above_cents:
+        changes.append(
+            f"au-delà de {format_amount(dual_approval_above_cents)}, deux approbateurs sont nécessaires"
+            if dual_approval_above_cents is not None
+            else "plus de montant au-delà duquel deux approbateurs sont nécessaires"
+        )
+    if accountant_may_approve != account.accountant_may_approve:
+        changes.append("l'expert-comptable peut approuver les paiements" if accountant_may_approve
+                       else "l'expert-comptable ne peut pas approuver les paiements")
     account.approval_threshold_cents = threshold_cents
     account.approve_accountant_payments = accountant_payments
+    account.approver_not_requester = approver_not_requester
+    account.dual_approval_above_cents = dual_approval_above_cents
+    account.accountant_may_approve = accountant_may_approve
     db.session.flush()
     if changes:
         journal(account.id, "rules.changed", "Règles d'approbation : " + " ; ".join(changes) + ".", actor)
+    if dual_approval_above_cents is not None and _possible_approvers(account) < 2:
+        return (f"Au-delà de {format_amount(dual_approval_above_cents)}, un paiement attendra deux approbateurs, "
+                "mais une seule personne peut approuver sur ce compte : un tel paiement restera « À approuver » tant "
+                "qu'une deuxième n'y a pas accès (un autre administrateur, ou l'expert-comptable s'il peut approuver).")
+    return None
+
+
+def _possible_approvers(account: Account) -> int:
+    users = db.session.scalars(select(LibeoUser).where(LibeoUser.account_id == account.id)).all()
+    return sum(1 for user in users if user.can_approve and not (
+        account.is_accountant(user.email) and not account.accountant_may_approve))
 
 
 # --- who owns the SIRET (« vérifié ») ---------------------------------------------------------------
@@ -360,6 +402,7 @@ def take_siret_back(siret: str, claimant: str, *, by_support: bool = False) -> A
             "passe en « SIRET à confirmer ». Ses données restent accessibles ; sa clé d'API MEG est révoquée et "
             "ses virements ne sont plus exécutés. Si cette entreprise est la vôtre, contactez le support de Libeo.",
             COMMAND_LINE if by_support else None)
+    tell_siret_claimed(holder, format_siret(siret), claimant, lost=True, moment=now.isoformat())
     return holder
 
 
@@ -369,6 +412,8 @@ def siret_claimed(holder_id: int, siret: str, claimant: str, actor: str | None) 
             f"SIRET {format_siret(siret)} revendiqué par {claimant} : ce compte le garde, avec sa clé, jusqu'à "
             "l'examen du support de Libeo (flask libeo review-siret). Si cette entreprise est la vôtre, contactez "
             "le support de Libeo avec ses justificatifs.", actor)
+    holder = db.session.get(Account, holder_id)
+    tell_siret_claimed(holder, format_siret(siret), claimant, lost=False, moment=siret)  # once per SIRET claimed
 
 
 def pending_siret_reviews() -> list[tuple[Account, str]]:

@@ -326,6 +326,92 @@ def _decoded(client, assertion: str):
         return jwt.decode(assertion, KeySet.import_key_set(client.fetch_jwk_set(force=True)), algorithms=["RS256"])
 
 
+# --- MEG's signed word on who asks for a payment or its cancellation ------------------------------
+
+INITIATOR_PURPOSE = "payment_initiator"
+INITIATOR_ROLES = ("user", "accountant")
+
+
+class InitiatorRefused(Forbidden):
+    """MEG's initiator assertion cannot be taken as MEG's word for this account; the message says why."""
+
+    code = "initiator_refused"
+
+
+@dataclass(frozen=True)
+class SignedInitiator:
+    """Who asks, as MEG signed it: the person's e-mail and role, MEG's user id."""
+
+    email: str
+    role: str
+    subject: str
+
+
+MEG_KEYS = "libeo.meg_keys"
+
+
+def _checked_with_megs_keys(assertion: str):
+    """(MEG's issuer, the decoded assertion), with the keys MEG publishes at ``MEG_URL`` (its OpenID Connect
+    metadata, then its JWKS): a Libeo without « Me connecter avec MEG » configured checks MEG's word too.
+    Kept for the process; read again once when the assertion names a key not seen yet (MEG rotated it)."""
+    if not isinstance(assertion, str) or not assertion or len(assertion) > 8_000:
+        raise ValueError("no assertion")
+    kept = current_app.extensions.get(MEG_KEYS)
+    if kept is None:
+        kept = current_app.extensions[MEG_KEYS] = _fetch_megs_keys()
+    try:
+        return kept[0], jwt.decode(assertion, kept[1], algorithms=["RS256"])
+    except JoseError:
+        kept = current_app.extensions[MEG_KEYS] = _fetch_megs_keys()
+        return kept[0], jwt.decode(assertion, kept[1], algorithms=["RS256"])
+
+
+def _fetch_megs_keys() -> tuple[str, KeySet]:
+    timeout = current_app.config["HTTP_TIMEOUT"]
+    with http_session(current_app) as session:
+        metadata = session.get(meg_url("/.well-known/openid-configuration"), timeout=timeout, allow_redirects=False)
+        metadata.raise_for_status()
+        document = metadata.json()
+        keys = session.get(document["jwks_uri"], timeout=timeout, allow_redirects=False)
+        keys.raise_for_status()
+        return document["issuer"], KeySet.import_key_set(keys.json())
+
+
+def read_initiator_assertion(assertion: str, siret: str | None) -> SignedInitiator:
+    """MEG's signed word on who asks (header ``MEG-Initiator``), checked with MEG's JWKS: issuer, audience,
+    purpose, at most five minutes, and for the company of ``siret`` (the account's).
+
+    Raises :class:`InitiatorRefused` (forged, expired, another purpose or company) or
+    :class:`SignInFailed` (MEG unreachable or not configured).
+    """
+    try:
+        issuer, token = _checked_with_megs_keys(assertion)
+    except requests.RequestException as exc:
+        raise SignInFailed(MEG_DOWN) from exc
+    except (JoseError, ValueError, KeyError, TypeError) as exc:
+        raise InitiatorRefused("L'en-tête MEG-Initiator n'est pas valide : il n'est pas signé par MEG.") from exc
+    claims = token.claims
+    try:
+        jwt.JWTClaimsRegistry(
+            iss={"essential": True, "value": issuer}, aud={"essential": True, "value": VOUCH_AUDIENCE},
+            exp={"essential": True}, iat={"essential": True},
+            purpose={"essential": True, "value": INITIATOR_PURPOSE},
+        ).validate(claims)
+    except JoseError as exc:
+        raise InitiatorRefused("L'en-tête MEG-Initiator n'est pas valide ou a expiré (il vaut cinq minutes) : "
+                               "MEG doit signer de nouveau la demande.") from exc
+    if not isinstance(claims["exp"], int) or not isinstance(claims["iat"], int) or (
+            claims["exp"] - claims["iat"] > VOUCH_MAX_LIFETIME):
+        raise InitiatorRefused("L'en-tête MEG-Initiator vaut plus de cinq minutes : il est refusé.")
+    email, role = _claim(claims, "email", max_length=254), claims.get("role")
+    if not email or role not in INITIATOR_ROLES:
+        raise InitiatorRefused("L'en-tête MEG-Initiator ne dit pas qui demande ce paiement (e-mail et rôle).")
+    if not siret or _claim(claims, "company_siret", max_length=14) != siret:
+        raise InitiatorRefused("L'en-tête MEG-Initiator a été signé pour une autre entreprise que celle de ce "
+                               "compte Libeo : la demande est refusée.")
+    return SignedInitiator(email=email, role=role, subject=_claim(claims, "sub"))
+
+
 # --- the key delivery --------------------------------------------------------------------------
 
 

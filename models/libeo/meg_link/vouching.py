@@ -180,7 +180,8 @@ def _claimant(profile: MegProfile) -> str:
 
 
 def create_account_from_meg(
-    profile: MegProfile, *, name: str, email: str, password: str, full_name: str = ""
+    profile: MegProfile, *, name: str, email: str, password: str, full_name: str = "",
+    debtor_iban: str | None = None,
 ) -> LibeoUser:
     """A new account for the MEG company (its SIRET, never one typed in), linked to it.
 
@@ -188,12 +189,14 @@ def create_account_from_meg(
     accepted (« Abonnement »). Raises ``siret_taken`` if the SIRET already has
     an account, which is then never taken over — unless MEG vouches for an
     Achats administrator of the company and that account is not verified:
-    the SIRET then goes to the new, verified account.
+    the SIRET then goes to the new, verified account. ``debtor_iban`` (checked, compact): the company's
+    account to debit, which MEG does not know, journaled like on Libeo's own sign-up; None to give it later.
     """
     taken_from = None
     if profile.vouches:
         taken_from = take_siret_back(profile.siret, f"vérifié par MEG pour « {profile.company_name} »")
-    account = create_account(name, profile.siret, email, password, full_name=full_name, plan=Plan.GRATUIT)
+    account = create_account(name, profile.siret, email, password, full_name=full_name, plan=Plan.GRATUIT,
+                             debtor_iban=debtor_iban)
     user = account.users[0]
     link_account(profile, user)
     if taken_from is not None:
@@ -323,14 +326,16 @@ def continue_sign_in(profile: MegProfile, access_token: str, signed_in: LibeoUse
 
 
 def create_account_and_finish(profile: MegProfile, access_token: str, return_to: str | None, *, name: str,
-                              email: str, password: str, full_name: str, partnerships: bool) -> SignInStep:
+                              email: str, password: str, full_name: str, partnerships: bool,
+                              debtor_iban: str | None = None) -> SignInStep:
     """The account-creation form, sent: the account, its link to MEG, then the connection.
 
     Raises :class:`LibeoError` for the form (``siret_taken`` when the SIRET
     got an account meanwhile: the view then shows « compte existant »).
     """
     try:
-        user = create_account_from_meg(profile, name=name, email=email, password=password, full_name=full_name)
+        user = create_account_from_meg(profile, name=name, email=email, password=password, full_name=full_name,
+                                       debtor_iban=debtor_iban)
     except LibeoError as error:
         db.session.rollback()
         if error.code == "siret_review":

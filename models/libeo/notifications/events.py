@@ -32,6 +32,7 @@ from models.libeo.notifications.kinds import (
     PAYMENT_REJECTED,
     QUOTA_REACHED,
     SEPA_FILE_READY,
+    SIRET_CLAIMED,
 )
 from models.libeo.notifications.models import outbox
 from models.libeo.payments.models import HOLD_LABELS, Payment, SepaBatch
@@ -139,4 +140,14 @@ def api_key_created(account: Account, prefix: str, actor: str | None, replaced: 
 def meg_connected(account: Account, link_id: int, company_name: str, by: str | None) -> None:
     outbox.enqueue(MEG_CONNECTED, f"meg-link:{link_id}", administrators(account.id), {
         "account_name": account.name, "company_name": company_name, "by": by or "un utilisateur de MEG",
+    }, account.id)
+
+
+def siret_claimed(account: Account, siret: str, claimant: str, *, lost: bool, moment: str) -> None:
+    """The account's SIRET is claimed by the company's verified claimant (kept until support reviews it), or was
+    taken back (``lost``): its administrators are told, never left to find their key dead (a security notice).
+    ``moment``: the claim's or the loss's time, so that each one is told once."""
+    kind = "lost" if lost else "claim"
+    outbox.enqueue(SIRET_CLAIMED, f"siret-{kind}:{account.id}:{siret}:{moment}", administrators(account.id), {
+        "account_name": account.name, "siret": siret, "claimant": claimant, "lost": lost,
     }, account.id)

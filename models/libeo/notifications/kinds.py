@@ -22,6 +22,7 @@ SEPA_FILE_READY = "sepa_file_ready"
 QUOTA_REACHED = "quota_reached"
 API_KEY_CREATED = "api_key_created"
 MEG_CONNECTED = "meg_connected"
+SIRET_CLAIMED = "siret_claimed"
 SECURITY = "security"
 
 SETTINGS = [
@@ -42,7 +43,8 @@ SETTINGS = [
             "Une facture saisie dans Libeo et à payer arrive à échéance dans les 7 jours, ou son échéance est "
             "dépassée (un rappel pour chacun, par facture ; celles de MEG sont rappelées par MEG)."),
     Setting(SECURITY, "Alertes de sécurité",
-            "Une nouvelle clé d'API est créée, ou le compte est relié à une entreprise de MEG. "
+            "Une nouvelle clé d'API est créée, le compte est relié à une entreprise de MEG, ou son SIRET est "
+            "revendiqué par le compte vérifié de l'entreprise. "
             "Ces alertes sont toujours envoyées.", locked=True, administrators_only=True),
 ]
 
@@ -93,6 +95,10 @@ KINDS = {
         Kind(MEG_CONNECTED,
              lambda d: f"Sécurité : votre compte Libeo est relié à « {d['company_name']} » de MEG",
              lambda d: ("settings.integrations", {}), setting=SECURITY, locked=True),
+        Kind(SIRET_CLAIMED,
+             lambda d: (f"Sécurité : le SIRET {d['siret']} de votre compte Libeo "
+                        + ("a été confirmé par un autre compte" if d["lost"] else "est revendiqué")),
+             lambda d: ("journal.entries", {}), setting=SECURITY, locked=True),
     )
 }
 

@@ -1,4 +1,15 @@
-"""« À approuver »: an administrator approves or refuses a payment the safeguards held."""
+"""« À approuver »: an approver approves or refuses a payment the safeguards held.
+
+Separation of duties, the account's rules (« Configuration » → « Approbations »),
+checked here whatever page or request calls: who may approve
+(:func:`approval_blocker`: an administrator, or the expert-comptable when the
+account lets them; never the person who asked for the payment when the
+account says so; nobody twice), and how many approvals a payment needs (two
+above the account's amount, set when it was asked for). Each approval is
+counted by one conditional UPDATE of the payment (``approval_count``), so
+two approvers deciding at once are counted both, and the second approval
+schedules the payment exactly once.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +18,9 @@ from datetime import datetime
 from sqlalchemy import (
     func,
     select,
+    update,
 )
+from sqlalchemy.exc import IntegrityError
 
 from core.calendar import earliest_execution_date
 from core.dates import date_fr, paris_today, utcnow
@@ -18,6 +31,7 @@ from models.libeo.errors import Conflict, Forbidden, InvalidData, NotFound
 from models.libeo.journal import record as journal
 from models.libeo.payments.models import (
     Payment,
+    PaymentApproval,
     PaymentStatus,
 )
 from models.libeo.payments.quota import PaymentQuota, quota_month
@@ -33,12 +47,83 @@ def awaiting_count(account: Account) -> int:
     ) or 0
 
 
+REQUESTER_MAY_NOT_APPROVE = "Vous avez demandé ce paiement : un autre approbateur doit l'approuver."
+ALREADY_APPROVED = "Vous avez déjà approuvé ce paiement : il attend l'approbation d'un autre approbateur."
+ACCOUNTANT_MAY_NOT_APPROVE = ("Les règles du compte ne permettent pas à l'expert-comptable d'approuver les paiements "
+                              "(« Configuration » → « Approbations »).")
+
+
+def _same_person(first: str | None, second: str | None) -> bool:
+    return bool(first and second) and first.strip().lower() == second.strip().lower()
+
+
+def approval_blocker(account: Account, payment: Payment, user: LibeoUser) -> str | None:
+    """Why ``user`` may not approve ``payment`` under the account's rules, in French; None when they may.
+
+    The one statement of who approves, for « Approuver » and for what « À approuver » shows.
+    """
+    if account.is_accountant(user.email) and not account.accountant_may_approve:
+        return ACCOUNTANT_MAY_NOT_APPROVE
+    if not user.can_approve:
+        return "Seuls les administrateurs du compte Libeo peuvent approuver ou refuser un paiement."
+    if account.approver_not_requester and _same_person(user.email, payment.initiated_by_email):
+        return REQUESTER_MAY_NOT_APPROVE
+    if any(_same_person(user.email, approval.approver_email) for approval in payment.approvals):
+        return ALREADY_APPROVED
+    return None
+
+
+def approvals_label(payment: Payment) -> str | None:
+    """« 1 approbation sur 2 », for a payment that needs more than one; None otherwise."""
+    if payment.approvals_required < 2:
+        return None
+    count = payment.approval_count
+    return f"{count} approbation{'s' if count > 1 else ''} sur {payment.approvals_required}"
+
+
 def _check_decider(account: Account, payment: Payment, user: LibeoUser) -> None:
     if payment.account_id != account.id or user.account_id != account.id:
         raise NotFound("Ce paiement n'existe pas.")
-    if not user.is_admin:
+    if not user.can_approve:
         raise Forbidden("Seuls les administrateurs du compte Libeo peuvent approuver ou refuser un paiement.",
                         code="not_an_administrator")
+
+
+def _check_approver(account: Account, payment: Payment, user: LibeoUser) -> None:
+    _check_decider(account, payment, user)
+    blocker = approval_blocker(account, payment, user)
+    if blocker == REQUESTER_MAY_NOT_APPROVE:
+        raise Forbidden(blocker, code="approver_is_requester")
+    if blocker == ALREADY_APPROVED:
+        raise Conflict(blocker, code="already_approved")
+    if blocker is not None:
+        raise Forbidden(blocker, code="approver_not_allowed")
+
+
+def _count_approval(account: Account, payment: Payment, user: LibeoUser, moment: datetime) -> tuple[int, int]:
+    """Records ``user``'s approval and counts it: (approvals given, approvals required).
+
+    Raises Conflict if the payment was decided meanwhile, or this person's approval was counted
+    meanwhile (a double click).
+    """
+    db.session.add(PaymentApproval(account_id=account.id, payment_id=payment.id, approver_email=user.email,
+                                   approved_at=moment))
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict(ALREADY_APPROVED, code="already_approved") from None
+    counted = db.session.execute(
+        update(Payment)
+        .where(Payment.id == payment.id, Payment.account_id == account.id,
+               Payment.status == PaymentStatus.AWAITING_APPROVAL)
+        .values(approval_count=Payment.approval_count + 1)
+        .returning(Payment.approval_count, Payment.approvals_required)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if counted is None:
+        raise _already_decided(payment)
+    return counted.approval_count, counted.approvals_required
 
 
 def _already_decided(payment: Payment) -> Conflict:
@@ -51,22 +136,32 @@ def _already_decided(payment: Payment) -> Conflict:
 
 
 def approve_payment(account: Account, payment: Payment, user: LibeoUser, *, now: datetime | None = None) -> Payment:
-    """« Approuver »: the payment is scheduled; its IBAN becomes one of the supplier's.
+    """« Approuver »: one more approval; the last one needed schedules the payment, whose IBAN becomes one of
+    the supplier's.
 
-    An execution date that went by while the payment waited moves to the
-    first business day. Of two concurrent decisions, one applies; the
-    other gets a Conflict.
+    Refused (Forbidden) to whoever the account's rules keep from approving it (``approval_blocker``),
+    and (Conflict) to the same person twice. An execution date that went by while the payment waited
+    moves to the first business day. Of two concurrent decisions, one applies; the other gets a Conflict.
     """
-    _check_decider(account, payment, user)
+    _check_approver(account, payment, user)
+    moment = now or utcnow()
+    given, required = _count_approval(account, payment, user, moment)
+    what = f"Paiement de la facture {payment.invoice.number} ({payment.amount_display} à {payment.creditor_name})"
+    if given < required:
+        journal(account.id, "payment.approval_given",
+                f"{what} approuvé : {given} approbation{'s' if given > 1 else ''} sur {required}, en attente "
+                "d'un autre approbateur.", user.email, payment.id)
+        db.session.refresh(payment)
+        return payment
     earliest = earliest_execution_date(paris_today(now))
     execution_date = max(payment.execution_date, earliest)
     remember_iban(account.id, payment.creditor_name, payment.creditor_iban, f"approuvé par {user.email}", user.email)
     journal(account.id, "payment.approved",
-            f"Paiement de la facture {payment.invoice.number} ({payment.amount_display} à {payment.creditor_name}) "
-            f"approuvé : programmé le {date_fr(execution_date)}.", user.email, payment.id)
+            f"{what} approuvé{' (approbation ' + str(given) + ' sur ' + str(required) + ')' if required > 1 else ''} "
+            f": programmé le {date_fr(execution_date)}.", user.email, payment.id)
     moved = move_payments(
         [payment.id], (PaymentStatus.AWAITING_APPROVAL,), PaymentStatus.SCHEDULED, account_id=account.id,
-        decided_by=user.email, decided_at=now or utcnow(), execution_date=execution_date,
+        decided_by=user.email, decided_at=moment, execution_date=execution_date,
     )
     if not moved:
         raise _already_decided(payment)

@@ -21,7 +21,6 @@ from models.libeo.invoices.models import Invoice
 from models.libeo.invoices.services import InvoiceTotals, invoice_by_external_id, invoice_data, upsert_meg_invoice
 from models.libeo.payments.events import payment_json
 from models.libeo.payments.idempotency import claim_key, complete, fingerprint, release
-from models.libeo.payments.models import Channel, InitiatorRole
 from models.libeo.payments.order import Initiator, payment_order, place_payment
 
 # How the API names an invoice (MEG's id): the OpenAPI document publishes this pattern.
@@ -70,12 +69,13 @@ def upsert_api_invoice(account: Account, external_id: str, body: dict, field_pre
 
 
 def pay_by_api(account: Account, external_id: str, key: str, body: dict, path: str, *,
-               claim_alone: bool = True) -> ApiAnswer:
+               initiator: Initiator, claim_alone: bool = True) -> ApiAnswer:
     """One payment request, its body checked against its schema: the answer, or the refusal raised.
 
     ``path`` is the single request's, also for an item of a batch: the key's fingerprint is the same
     either way, so a request sent in a batch may be replayed alone (MEG's sync pass does) and the
-    reverse, and get the first answer. ``claim_alone``: the claim is committed before the work, so
+    reverse, and get the first answer. ``initiator``: who asks, as MEG signed it (never the body's
+    ``initiated_by``, which the API only compares with it). ``claim_alone``: the claim is committed before the work, so
     that a concurrent duplicate is told at once that the key is in use (409), and given back (and
     committed) when the request is refused; a batch's item keeps it in the work's transaction
     instead (one commit per item: a duplicate waits for the item's commit, then gets its answer,
@@ -94,8 +94,6 @@ def pay_by_api(account: Account, external_id: str, key: str, body: dict, path: s
         # (the account stays as loaded: nothing else changes it meanwhile).
         with keep_loaded(db):
             db.session.commit()
-    initiated_by = body["initiated_by"]
-    initiator = Initiator(initiated_by["email"], InitiatorRole(initiated_by["role"]), Channel.MEG)
     execution_date = date.fromisoformat(body["execution_date"]) if body.get("execution_date") else None
     try:
         # The invoice sent with the request and its payment: one transaction, all or nothing. The

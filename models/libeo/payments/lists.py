@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import cache
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from core.listing import ListColumns, ListQuery, ListSpec, tab_counts
 from core.paging import Listing
@@ -92,7 +92,8 @@ def _awaiting_of_account(statement):
 
 @cache
 def _awaiting_statement(shape: tuple):
-    base = select(Payment).options(contains_eager(Payment.invoice))
+    # Each payment's approvals too (« 1 approbation sur 2 », who approved): one statement per page.
+    base = select(Payment).options(contains_eager(Payment.invoice), selectinload(Payment.approvals))
     return _PAYMENT_COLUMNS.apply(_awaiting_of_account(base), shape)
 
 

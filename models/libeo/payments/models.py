@@ -170,6 +170,7 @@ class Payment(Model):
     __tablename__ = "payment"
     __table_args__ = (
         CheckConstraint("amount_cents > 0", name="amount_positive"),
+        CheckConstraint("approvals_required BETWEEN 1 AND 2", name="approvals_required"),
         # The guarantee against paying an invoice twice, whatever the concurrency.
         Index(
             "uq_payment_active_invoice",
@@ -244,9 +245,14 @@ class Payment(Model):
     # 1 at creation, one more at each change of state (``move_payments``): every answer and event carries
     # it, so that a client keeps the newest account of the payment whatever order they reach it in.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # Approvals a held payment needs (2 above the account's « deux approbateurs » amount when it was asked
+    # for), and those given so far (one conditional UPDATE each: ``approvals.approve_payment``).
+    approvals_required: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    approval_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     account: Mapped[Account] = relationship()
     invoice: Mapped[Invoice] = relationship(back_populates="payments")
+    approvals: Mapped[list[PaymentApproval]] = relationship(order_by="PaymentApproval.id", viewonly=True)
     batch: Mapped[SepaBatch | None] = relationship(back_populates="payments")
 
     @property
@@ -295,6 +301,19 @@ class Payment(Model):
     @property
     def status_label(self) -> str:
         return payment_status_label(self)
+
+
+class PaymentApproval(Model):
+    """One approver's « Approuver » of a held payment; a person approves a payment once."""
+
+    __tablename__ = "payment_approval"
+    __table_args__ = (UniqueConstraint("payment_id", "approver_email", name="uq_payment_approval_approver"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id", ondelete="CASCADE"))
+    approver_email: Mapped[str] = mapped_column(String(254))
+    approved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class PaymentUsage(Model):

@@ -45,7 +45,7 @@ from models.libeo.payments.models import (
     invoice_status_for,
 )
 from models.libeo.payments.quota import PaymentQuota, quota_month
-from models.libeo.payments.safeguards import after_creation, holds_for, rejected_iban_refusal
+from models.libeo.payments.safeguards import after_creation, approvals_required, holds_for, rejected_iban_refusal
 from models.libeo.payments.transitions import move_payments
 
 
@@ -233,6 +233,7 @@ def place_payment(
         initiated_by_role=initiator.role,
         channel=initiator.channel,
         created_at=created_at,
+        approvals_required=approvals_required(account, invoice.amount_cents),
     )
     db.session.add(payment)
     invoice.status = invoice_status_for(status)

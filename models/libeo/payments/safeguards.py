@@ -288,9 +288,20 @@ def _check_duplicates(account: Account, invoice: Invoice, hold: Hold) -> None:
         ))
 
 
+def approvals_required(account: Account, amount_cents: int) -> int:
+    """Two approvals above the account's « deux approbateurs » amount (strictly), one otherwise."""
+    dual = account.dual_approval_above_cents
+    return 2 if dual is not None and amount_cents > dual else 1
+
+
 def _check_rules(account: Account, invoice: Invoice, role: InitiatorRole, email: str, hold: Hold) -> None:
     threshold = account.approval_threshold_cents
-    if threshold is not None and invoice.amount_cents > threshold:
+    if approvals_required(account, invoice.amount_cents) > 1:
+        hold.add(APPROVAL_RULE, (
+            f"Montant de {invoice.amount_display}, au-delà de {format_amount(account.dual_approval_above_cents)} : "
+            "la règle du compte demande que deux approbateurs approuvent ce paiement."
+        ))
+    elif threshold is not None and invoice.amount_cents > threshold:
         hold.add(APPROVAL_RULE, (
             f"Montant de {invoice.amount_display}, au-delà de {format_amount(threshold)} : la règle du compte "
             "demande qu'un administrateur approuve ce paiement."

@@ -18,6 +18,7 @@ from models.meg.libeo_link.attempts import Payer, PaymentAttempt, latest_payment
 from models.meg.libeo_link.client import LibeoApiError, LibeoKeyRefused, LibeoUnheard, LibeoUnreachable
 from models.meg.libeo_link.connection import LibeoConnection, LibeoLinkError, connection_of
 from models.meg.libeo_link.paying import record_payment
+from models.meg.signing import initiator_assertion
 
 NOT_CANCELLABLE = ("Ce paiement ne peut plus être annulé depuis MEG : seul un paiement « Programmé » ou « À approuver "
                    "dans Libeo » peut l'être, tant que son virement n'est pas dans un fichier remis à la banque.")
@@ -55,9 +56,10 @@ def cancel_payment(invoice: SupplierInvoice, user: User) -> PaymentAttempt:
     payment, connection, payer = _cancellation(invoice, user)
     client, payment_id = connection.client(attempts=2), payment.libeo_payment_id
     assert payment_id is not None  # a cancellable payment is one Libeo named
+    initiator = initiator_assertion(invoice.company, payer.email, payer.role, user.id)
     db.session.commit()  # no transaction held while Libeo is called
     try:
-        info = client.cancel_payment(payment_id, payer.email, payer.role)
+        info = client.cancel_payment(payment_id, payer.email, payer.role, initiator)
     except (LibeoUnheard, LibeoUnreachable) as error:
         connection.record_failure(error)
         db.session.commit()

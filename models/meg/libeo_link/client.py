@@ -202,6 +202,10 @@ def _day(value) -> date | None:
         return None
 
 
+# MEG's signed word on who asks for a payment or its cancellation (Libeo's API document).
+INITIATOR_HEADER = "MEG-Initiator"
+
+
 class LibeoClient:
     def __init__(self, api_key: str, *, base_url: str | None = None, session: requests.Session | None = None,
                  timeout: float | None = None, attempts: int = 3) -> None:
@@ -222,23 +226,27 @@ class LibeoClient:
     def put_invoice(self, external_id: str, invoice: dict[str, Any]) -> dict[str, Any]:
         return self._call("PUT", f"/invoices/{external_id}", json=invoice)
 
-    def create_payment(self, external_id: str, idempotency_key: str, body: dict[str, Any]) -> LibeoPaymentInfo:
-        """Pays the invoice; ``body`` (``initiated_by``, ``execution_date``, ``invoice``) is sent as is."""
+    def create_payment(self, external_id: str, idempotency_key: str, body: dict[str, Any],
+                       initiator: str) -> LibeoPaymentInfo:
+        """Pays the invoice; ``body`` (``initiated_by``, ``execution_date``, ``invoice``) is sent as is, with MEG's
+        signed word on who asks (``initiator``, ``signing.initiator_assertion``)."""
         data = self._call("POST", f"/invoices/{external_id}/payments", json=body,
-                          headers={"Idempotency-Key": idempotency_key})
+                          headers={"Idempotency-Key": idempotency_key, INITIATOR_HEADER: initiator})
         return LibeoPaymentInfo.from_json(data)
 
-    def create_payments(self, items: list[tuple[str, str, dict[str, Any]]]) -> list[LibeoPaymentInfo | LibeoApiError]:
+    def create_payments(self, items: list[tuple[str, str, dict[str, Any], str]]
+                        ) -> list[LibeoPaymentInfo | LibeoApiError]:
         """Pays several invoices in one round trip (``POST /payment-batches``); ``items`` are
-        (external id, Idempotency-Key, body), each body sent as is.
+        (external id, Idempotency-Key, body, initiator assertion), each body sent as is.
 
         One outcome per item, in order: the payment, or Libeo's refusal of that item
         (a :class:`LibeoUnheard` for an item whose key another request is still running).
         The whole call raises as ``create_payment`` does; retrying it resends the same keys
         and bodies, so Libeo answers each item as the first time.
         """
-        body = {"items": [{"external_id": external_id, "idempotency_key": key, "payment": payment}
-                          for external_id, key, payment in items]}
+        body = {"items": [{"external_id": external_id, "idempotency_key": key, "payment": payment,
+                           "initiator": initiator}
+                          for external_id, key, payment, initiator in items]}
         # Libeo runs the items one after the other: give it the time they take.
         timeout = self.timeout + BATCH_SECONDS_PER_ITEM * len(items)
         data = self._call("POST", "/payment-batches", json=body, timeout=timeout)
@@ -284,10 +292,11 @@ class LibeoClient:
         account = LibeoAccount.from_json(data["account"]) if isinstance(data.get("account"), dict) else None
         return events, (str(data["next"]) if data.get("next") is not None else after), account
 
-    def cancel_payment(self, payment_id: str, email: str, role: str) -> LibeoPaymentInfo:
+    def cancel_payment(self, payment_id: str, email: str, role: str, initiator: str) -> LibeoPaymentInfo:
         """« Annuler »: cancels a scheduled or held payment; a payment already cancelled is answered as is."""
         data = self._call("POST", f"/payments/{payment_id}/cancel",
-                          json={"cancelled_by": {"email": email, "role": role}})
+                          json={"cancelled_by": {"email": email, "role": role}},
+                          headers={INITIATOR_HEADER: initiator})
         return LibeoPaymentInfo.from_json(data)
 
     def delete_key(self, cursor: str | None = None) -> bool:

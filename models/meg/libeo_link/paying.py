@@ -57,6 +57,7 @@ from models.meg.libeo_link.connection import (
 )
 from models.meg.libeo_link.outbox import queue_document, supersede_pending_updates
 from models.meg.notifications.events import payment_ended
+from models.meg.signing import initiator_assertion
 
 
 def check_payable(invoice: SupplierInvoice, user: User) -> tuple[LibeoConnection, Payer]:
@@ -138,10 +139,11 @@ def send(connection: LibeoConnection, attempt: PaymentAttempt, *, first: bool = 
     # Read everything, then end the transaction: the HTTP call holds none.
     client, (key, body) = connection.client(), attempt.sent_request
     reference = external_id(attempt.invoice_id)
+    initiator = initiator_of(attempt)
     seen = first if seen is None else seen
     db.session.commit()
     try:
-        info = client.create_payment(reference, key, body)
+        info = client.create_payment(reference, key, body, initiator)
     except LibeoApiError as error:
         if not error.decided:
             connection.record_failure(error)
@@ -323,6 +325,12 @@ def _invoice_of(company: Company, reference: str) -> SupplierInvoice | None:
     return db.session.scalar(
         select(SupplierInvoice).where(SupplierInvoice.id == int(number), SupplierInvoice.company_id == company.id)
     )
+
+
+def initiator_of(attempt: PaymentAttempt) -> str:
+    """MEG's signed word on who asked for ``attempt``: the person and role MEG recorded at the click."""
+    asked = attempt.request_body["initiated_by"]
+    return initiator_assertion(attempt.invoice.company, asked["email"], asked["role"], attempt.requested_by_id)
 
 
 def new_attempt(invoice: SupplierInvoice, current: PaymentAttempt | None, user: User, payer: Payer,

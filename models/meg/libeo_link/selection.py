@@ -56,7 +56,14 @@ from models.meg.libeo_link.client import (
 )
 from models.meg.libeo_link.connection import LibeoConnection, LibeoLinkError, PlanQuota, connection_of
 from models.meg.libeo_link.outbox import supersede_pending_updates
-from models.meg.libeo_link.paying import _adopt, _refuse, new_attempt, pending_reason_for, record_payment
+from models.meg.libeo_link.paying import (
+    _adopt,
+    _refuse,
+    initiator_of,
+    new_attempt,
+    pending_reason_for,
+    record_payment,
+)
 
 # Libeo's batch takes at most this many; a page of « Règlements » shows 50.
 MAX_SELECTION = 200
@@ -315,7 +322,8 @@ def _send_all(connection: LibeoConnection, to_send: list[tuple[PaymentAttempt, b
     Libeo's own refusal of the whole call refuses each.
     """
     client = connection.client()
-    items = [(external_id(attempt.invoice_id), *attempt.sent_request) for attempt, _ in to_send]
+    items = [(external_id(attempt.invoice_id), *attempt.sent_request, initiator_of(attempt))
+             for attempt, _ in to_send]
     db.session.commit()
     try:
         outcomes: list[LibeoPaymentInfo | LibeoApiError] = client.create_payments(items)
