@@ -27,6 +27,7 @@ CSRF_EXEMPT = {
         "api.pay": "REST API, authenticated by the API key only (Authorization header)",
         "api.cancel_payment": "REST API, authenticated by the API key only (Authorization header)",
         "api.pay_batch": "REST API, authenticated by the API key only (Authorization header)",
+        "api.void_payment_request": "REST API, authenticated by the API key only (Authorization header)",
         "api.delete_key": "REST API, authenticated by the API key only (Authorization header)",
         "api.meg_vouch": "MEG's signed assertion (a JWT checked with MEG's JWKS) and the API key, no cookie",
         "api.put_document": "REST API, authenticated by the API key only (Authorization header)",
