@@ -412,7 +412,7 @@ def siret_claimed(holder_id: int, siret: str, claimant: str, actor: str | None) 
             f"SIRET {format_siret(siret)} revendiqué par {claimant} : ce compte le garde, avec sa clé, jusqu'à "
             "l'examen du support de Libeo (flask libeo review-siret). Si cette entreprise est la vôtre, contactez "
             "le support de Libeo avec ses justificatifs.", actor)
-    holder = db.session.get(Account, holder_id)
+    holder = db.session.get_one(Account, holder_id)
     tell_siret_claimed(holder, format_siret(siret), claimant, lost=False, moment=siret)  # once per SIRET claimed
 
 

@@ -54,7 +54,9 @@ ACCOUNTANT_MAY_NOT_APPROVE = ("Les règles du compte ne permettent pas à l'expe
 
 
 def _same_person(first: str | None, second: str | None) -> bool:
-    return bool(first and second) and first.strip().lower() == second.strip().lower()
+    if not first or not second:
+        return False
+    return first.strip().lower() == second.strip().lower()
 
 
 def approval_blocker(account: Account, payment: Payment, user: LibeoUser) -> str | None:

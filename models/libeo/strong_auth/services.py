@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, or_, select, update
 
 from core.dates import utcnow
+from core.db import rowcount
 from core.second_factor import (
     EXPIRED,
     FRESH_FOR,
@@ -314,7 +315,7 @@ def answer_challenge(user: LibeoUser, token: str | None, operation: Operation, a
     used = db.session.execute(update(StrongAuthChallenge)
                               .where(StrongAuthChallenge.id == challenge.id, StrongAuthChallenge.used_at.is_(None))
                               .values(used_at=now, method=method))
-    if used.rowcount != 1:
+    if rowcount(used) != 1:
         raise StrongAuthRefused(UNKNOWN_CHALLENGE)
     return method
 
@@ -354,7 +355,7 @@ def _check_totp(user: LibeoUser, code: str, secret_key: str, now: datetime) -> N
                                .where(TotpFactor.id == totp.id,
                                       or_(TotpFactor.last_step.is_(None), TotpFactor.last_step < step))
                                .values(last_step=step))
-    if taken.rowcount != 1:
+    if rowcount(taken) != 1:
         raise SecondFactorError(REPLAYED_CODE)
 
 
@@ -364,7 +365,7 @@ def _use_recovery_code(user: LibeoUser, code: str, now: datetime) -> None:
                                      RecoveryCode.code_hash == recovery_code_hash(code),
                                      RecoveryCode.used_at.is_(None))
                               .values(used_at=now))
-    if used.rowcount != 1:
+    if rowcount(used) != 1:
         raise SecondFactorError(WRONG_RECOVERY_CODE)
     journal(user.account_id, "strong_auth.recovery_used", f"Code de secours utilisé par {user.email}.",
             user.email)
@@ -386,4 +387,4 @@ def _check_passkey(user: LibeoUser, challenge: StrongAuthChallenge, assertion: s
 def forget_old_challenges(older_than: timedelta = timedelta(days=1)) -> int:
     done = db.session.execute(delete(StrongAuthChallenge)
                               .where(StrongAuthChallenge.created_at < utcnow() - older_than))
-    return done.rowcount or 0
+    return rowcount(done) or 0

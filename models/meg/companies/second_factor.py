@@ -13,6 +13,7 @@ from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, delete, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.dates import utcnow
+from core.db import rowcount
 from core.second_factor import (
     REPLAYED_CODE,
     WRONG_CODE,
@@ -124,7 +125,7 @@ def verify(user: User, code: str, secret_key: str, now: datetime | None = None) 
                                    .where(MegTotpFactor.id == totp.id,
                                           or_(MegTotpFactor.last_step.is_(None), MegTotpFactor.last_step < step))
                                    .values(last_step=step))
-        if taken.rowcount != 1:
+        if rowcount(taken) != 1:
             raise SecondFactorError(REPLAYED_CODE)
         return
     used = db.session.execute(update(MegRecoveryCode)
@@ -132,5 +133,5 @@ def verify(user: User, code: str, secret_key: str, now: datetime | None = None) 
                                      MegRecoveryCode.code_hash == recovery_code_hash(text),
                                      MegRecoveryCode.used_at.is_(None))
                               .values(used_at=now))
-    if used.rowcount != 1:
+    if rowcount(used) != 1:
         raise SecondFactorError(WRONG_RECOVERY_CODE if text else WRONG_CODE)

@@ -329,7 +329,8 @@ def _invoice_of(company: Company, reference: str) -> SupplierInvoice | None:
 
 def initiator_of(attempt: PaymentAttempt) -> str:
     """MEG's signed word on who asked for ``attempt``: the person and role MEG recorded at the click."""
-    asked = attempt.request_body["initiated_by"]
+    _key, body = attempt.sent_request
+    asked = body["initiated_by"]
     return initiator_assertion(attempt.invoice.company, asked["email"], asked["role"], attempt.requested_by_id)
 
 
