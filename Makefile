@@ -40,7 +40,7 @@ test-pg: $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 
-# Types (mypy, configured in pyproject.toml): not yet clean, so not part of CI.
+# Types (mypy, configured in pyproject.toml); .ci/run runs it after the lint.
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 

@@ -194,20 +194,23 @@ def register_commands(app: Flask, meg: Flask, libeo: Flask) -> None:
 
 def start_background_work(meg: Flask, libeo: Flask, every: float = 5.0) -> None:
     """The default run's worker: MEG's sync pass with Libeo, then each product's e-mail notifications,
-    every few seconds.
+    every few seconds; each product's reminders of due dates once a day.
 
     In production the same work runs as processes of its own
     (``flask --app app meg sync --loop``, ``meg notify --loop``, ``libeo
-    notify --loop``); its work is claimed in the database, so any number of
-    workers may run.
+    notify --loop``, and ``meg reminders`` / ``libeo reminders`` from cron);
+    its work is claimed in the database, so any number of workers may run.
     """
     import logging
     import threading
     import time
 
+    from core.dates import paris_today
     from models.libeo.notifications.kinds import notifier as libeo_notifier
+    from models.libeo.notifications.reminders import write_reminders as libeo_reminders
     from models.meg.libeo_link.sync import sync_pass
     from models.meg.notifications.kinds import notifier as meg_notifier
+    from models.meg.notifications.reminders import write_reminders as meg_reminders
 
     log = logging.getLogger("meg.sync")
     passes = (
@@ -216,15 +219,23 @@ def start_background_work(meg: Flask, libeo: Flask, every: float = 5.0) -> None:
         (libeo, libeo_notifier.run_pass, "Échec d'un envoi des notifications de Libeo"),
     )
 
+    daily = (
+        (meg, meg_reminders, "Échec des rappels d'échéance de MEG"),
+        (libeo, libeo_reminders, "Échec des rappels d'échéance de Libeo"),
+    )
+
     def loop() -> None:
+        reminded_on = None
         while True:
             time.sleep(every)
-            for side, work, failure in passes:
+            today = paris_today()
+            for side, work, failure in (*daily, *passes) if today != reminded_on else passes:
                 try:
                     with side.app_context():
                         work()
                 except Exception:  # the worker must outlive a bad pass; the database keeps the work
                     log.exception(failure)
+            reminded_on = today
 
     threading.Thread(target=loop, name="meg-sync", daemon=True).start()
 

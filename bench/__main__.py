@@ -33,6 +33,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .report import PHASES, render
+from .seed import BACKGROUND_PER_TENANT, selection_pool
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -104,7 +105,8 @@ def pg_databases(pg_url: str) -> tuple[str, str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{name}"')
     base = server.set(drivername="postgresql+psycopg")
-    return tuple(base.set(database=n).render_as_string(hide_password=False) for n in ("bench_meg", "bench_libeo"))
+    meg, libeo = (base.set(database=n).render_as_string(hide_password=False) for n in ("bench_meg", "bench_libeo"))
+    return meg, libeo
 
 
 def environment(args, work: Path) -> dict[str, str]:
@@ -216,7 +218,7 @@ def phases(args, apart: bool) -> list[dict]:
     for phase in PHASES:
         if phase.apart != apart or (chosen and phase.name not in chosen):
             continue
-        spec = {"name": phase.name}
+        spec: dict[str, str | int] = {"name": phase.name}
         if phase.consumes_invoices:
             spec["limit"] = phase.requests or -(-args.pay_requests // args.concurrency)
             spec["warmup_requests"] = 1 if phase.requests else WARMUP_PAY_REQUESTS
@@ -348,11 +350,20 @@ def copy_databases(args, env: dict[str, str], work: Path) -> dict[str, str]:
     urls = {}
     for key, name in (("MEG_DATABASE_URL", "meg"), ("LIBEO_DATABASE_URL", "libeo")):
         for suffix in ("", "-wal"):
-            source = work / f"{name}.sqlite3{suffix}"
-            if source.exists():
-                shutil.copyfile(source, work / f"{name}-apart.sqlite3{suffix}")
+            seeded = work / f"{name}.sqlite3{suffix}"
+            if seeded.exists():
+                shutil.copyfile(seeded, work / f"{name}-apart.sqlite3{suffix}")
         urls[key] = f"sqlite:///{work / f'{name}-apart.sqlite3'}"
     return urls
+
+
+def fitting_pay_requests(asked: int, size: int, concurrency: int) -> int:
+    """The pay rows' requests that the measured companies' share of ``size`` invoices can hold.
+
+    Each measured company holds its pay pool, its selection pool and its background invoices; at
+    1,000 invoices and 4 users, the 500 requests asked do not fit beside the selection's."""
+    room = size // concurrency - selection_pool() - BACKGROUND_PER_TENANT - WARMUP_PAY_REQUESTS
+    return max(1, min(asked, room * concurrency))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -362,8 +373,13 @@ def main(argv: list[str] | None = None) -> None:
     work = Path(tempfile.mkdtemp(prefix="meg-libeo-bench-"))
     env = environment(args, work)
     runs = []
+    asked_pay_requests = args.pay_requests
     try:
         for size in args.sizes:
+            args.pay_requests = fitting_pay_requests(asked_pay_requests, size, args.concurrency)
+            if args.pay_requests < asked_pay_requests:
+                print(f"[{size:,} invoices per side] the pay rows take {args.pay_requests} requests each: "
+                      f"the measured companies' invoices must fit in {size:,}", file=sys.stderr, flush=True)
             reset_databases(args, env, work)
             load = os.getloadavg()[0]
             started = time.perf_counter()

@@ -66,6 +66,7 @@ def measure(fmt: str) -> dict:
     root = create_app()
     client = root.test_client()
     token = CSRF.search(client.get("/meg/connexion").get_data(as_text=True))
+    assert token is not None, "the sign-in page carries its CSRF token"
     reply = client.post("/meg/connexion", data={"email": "admin@boulangerie-martin.fr", "password": "demo-meg-2026",
                                                 "csrf_token": token.group(1) or token.group(2)})
     assert reply.status_code == 302, reply.status_code

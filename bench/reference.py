@@ -42,6 +42,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     String,
+    bindparam,
     create_engine,
     event,
     select,
@@ -57,6 +58,8 @@ from sqlalchemy.orm import (
     relationship,
     sessionmaker,
 )
+
+from core.db import rowcount
 
 # --- a bare « hello » -------------------------------------------------------------------------------
 
@@ -120,14 +123,14 @@ def create_list_app(database_url: str | None = None) -> Flask:
     sessions = sessionmaker(_engine(database_url or os.environ["MEG_DATABASE_URL"]))
     statement = (
         select(Invoice).options(joinedload(Invoice.supplier))
-        .where(Invoice.company_id == 0, Invoice.paid_at.is_(None))
+        .where(Invoice.company_id == bindparam("company_id"), Invoice.paid_at.is_(None))
         .order_by(Invoice.due_date, Invoice.id).limit(50)
     )
 
     @app.route("/ref/reglements/<int:company_id>")
     def settlements(company_id: int):
         with sessions() as session:
-            invoices = session.scalars(statement.where(Invoice.company_id == company_id)).all()
+            invoices = session.scalars(statement, {"company_id": company_id}).all()
             return render_template_string(PAGE, invoices=invoices)
 
     return app
@@ -233,7 +236,7 @@ def create_pay_back_app(database_url: str | None = None) -> Flask:
                 update(Quota).where(Quota.account_id == body["account_id"], Quota.used < Quota.limit)
                 .values(used=Quota.used + 1)
             )
-            if slot.rowcount != 1:
+            if rowcount(slot) != 1:
                 session.rollback()
                 return jsonify(error="limite atteinte"), 402
             payment = Payment(account_id=body["account_id"], invoice_id=body["invoice_id"],
@@ -249,8 +252,9 @@ def init_pay_databases(accounts: int) -> None:
     """Creates both pay services' tables (WAL mode) and a quota row per account."""
     front = _engine(os.environ["REF_FRONT_DATABASE_URL"])
     back = _engine(os.environ["REF_BACK_DATABASE_URL"])
-    PayBase.metadata.create_all(front, tables=[PayRequest.__table__])
-    PayBase.metadata.create_all(back, tables=[KeyClaim.__table__, Quota.__table__, Payment.__table__])
+    tables = PayBase.metadata.tables
+    PayBase.metadata.create_all(front, tables=[tables[PayRequest.__tablename__]])
+    PayBase.metadata.create_all(back, tables=[tables[model.__tablename__] for model in (KeyClaim, Quota, Payment)])
     with Session(back) as session:
         session.add_all(Quota(account_id=a, used=0, limit=1_000_000) for a in range(1, accounts + 1))
         session.commit()
@@ -265,7 +269,7 @@ def count_unpaid() -> int:
     with Session(_engine(os.environ["REF_FRONT_DATABASE_URL"])) as session:
         clicks = session.execute(select(PayRequest.state, PayRequest.payment_id)).all()
     with Session(_engine(os.environ["REF_BACK_DATABASE_URL"])) as session:
-        payments = session.scalar(select(func.count()).select_from(Payment))
+        payments = session.scalar(select(func.count()).select_from(Payment)) or 0
     accepted = sum(1 for state, payment_id in clicks if state == "accepted" and payment_id is not None)
     return len(clicks) - accepted + abs(accepted - payments)
 

@@ -130,13 +130,14 @@ def render(runs: list[dict], meta: dict) -> str:
                 continue
             rps = r["ok"] / r["duration"] if r["duration"] else 0.0
             reference = results.get((run["size"], phase.reference)) if phase.reference else None
+            label = REFERENCE_LABELS[phase.reference] if phase.reference else ""
             ratio, measured = "—", None
             if reference and reference["ok"] and reference["duration"]:
                 measured = rps / (reference["ok"] / reference["duration"])
-                ratio = f"{measured:.2f} × {REFERENCE_LABELS[phase.reference]}"
+                ratio = f"{measured:.2f} × {label}"
             if phase.ratio is not None and measured is not None:
                 verdicts.append(_verdict(phase, run["size"], measured >= phase.ratio,
-                                         f"{measured:.2f} × {REFERENCE_LABELS[phase.reference]} "
+                                         f"{measured:.2f} × {label} "
                                          f"(budget ≥ {phase.ratio})"))
             if phase.p95_ms is not None and r.get("p95") is not None:
                 verdicts.append(_verdict(phase, run["size"], r["p95"] * 1000 <= phase.p95_ms,
@@ -146,7 +147,7 @@ def render(runs: list[dict], meta: dict) -> str:
                 ratio += f", p95 {p95_ratio:.2f} ×"
                 verdicts.append(_verdict(phase, run["size"], p95_ratio <= phase.p95_ratio,
                                          f"p95 {r['p95'] * 1000:.1f} ms = {p95_ratio:.2f} × the "
-                                         f"{REFERENCE_LABELS[phase.reference]}'s {reference['p95'] * 1000:.1f} ms "
+                                         f"{label}'s {reference['p95'] * 1000:.1f} ms "
                                          f"(budget ≤ {phase.p95_ratio:g} ×)"))
             single = results.get((run["size"], phase.per)) if phase.per else None
             if single and single.get("p50") is not None and r.get("p50") is not None:

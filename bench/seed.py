@@ -135,7 +135,8 @@ def _write(conn, table, rows) -> None:
     rows read exactly as if the ORM had written them.
     """
     chunks = [rows] if isinstance(rows, list) else rows
-    processors = names = None
+    processors: list = []
+    names: list[str] | None = None
     for chunk in chunks:
         if not chunk:
             continue
@@ -428,7 +429,7 @@ def count_meg_payments(invoice_ids: list[int]) -> int:
         select(func.count(func.distinct(PaymentAttempt.invoice_id))).where(
             PaymentAttempt.invoice_id.in_(invoice_ids), PaymentAttempt.status.in_(active)
         )
-    )
+    ) or 0
 
 
 def main(argv: list[str]) -> None:

@@ -89,7 +89,9 @@ def _products(which: str):
     """The WSGI app to serve and the product apps in it, by side."""
     if which == "meg,libeo":
         root = create_app()
-        root.wsgi_app.mounts["/ref"] = create_hello_app()
+        dispatcher = root.wsgi_app
+        assert isinstance(dispatcher, DispatcherMiddleware)  # app.create_app mounts both products with one
+        dispatcher.mounts["/ref"] = create_hello_app()
         return root, root.extensions["sides"]
     factory = {"meg": create_meg_app, "libeo": create_libeo_app}[which]
     side = factory(mounted_at(f"/{which}"))
@@ -112,6 +114,10 @@ def build(which: str | None = None):
     root = served if hasattr(served, "extensions") else _Served(served)
     for side, flask_app in sides.items():
         _add_hello(flask_app)
+        if os.environ.get("BENCH_OBSERVABILITY") == "off":
+            # The request layer's cost (README « What operations cost the hot pages »): the same
+            # product served without its request ids, counts and log lines.
+            flask_app.wsgi_app = getattr(flask_app.wsgi_app, "wsgi_app", flask_app.wsgi_app)
         db = flask_app.extensions["sqlalchemy"]
         statements, commits, rollbacks = _counters(side)
         with flask_app.app_context():

@@ -21,6 +21,8 @@ import holidays
 from core.dates import date_fr
 
 LATE_PAYMENT = "le fournisseur sera payé après l'échéance"
+# How far ahead a transfer may be scheduled.
+MAX_SCHEDULE_AHEAD = timedelta(days=365)
 
 
 @lru_cache(maxsize=64)
@@ -67,3 +69,41 @@ def late_payment_warning(execution_date: date, due_date: date | None) -> str | N
     return (
         f"Le {date_fr(execution_date)} est après l'échéance du {date_fr(due_date)} : {LATE_PAYMENT}."
     )
+
+
+class ExecutionDateRefused(ValueError):
+    """A date no transfer can be ordered for today: the French sentence, and the date to propose instead."""
+
+    def __init__(self, message: str, suggestion: date | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.suggestion = suggestion
+
+
+def check_execution_date(day: date, today: date) -> date:
+    """``day`` when a transfer ordered ``today`` can be executed on it; else ExecutionDateRefused.
+
+    The one rule of both products' « Payer »: a TARGET business day, from the
+    first one a transfer ordered today can have to a year ahead.
+    """
+    earliest = earliest_execution_date(today)
+    shown = date_fr(day)
+    if day < today:
+        raise ExecutionDateRefused(
+            f"La date d'exécution du {shown} est passée : choisissez le {date_fr(earliest)} "
+            "(prochain jour ouvré) ou une date ultérieure.",
+            earliest,
+        )
+    if day > today + MAX_SCHEDULE_AHEAD:
+        raise ExecutionDateRefused(
+            f"La date d'exécution du {shown} est à plus d'un an : choisissez une date entre le "
+            f"{date_fr(earliest)} (prochain jour ouvré) et le {date_fr(today + MAX_SCHEDULE_AHEAD)}."
+        )
+    if not is_business_day(day):
+        following = next_business_day(day)
+        raise ExecutionDateRefused(
+            f"Le {shown} n'est pas un jour ouvré (les virements SEPA ne sont pas exécutés le week-end ni les "
+            f"jours de fermeture de TARGET2) : choisissez le {date_fr(following)}, jour ouvré suivant.",
+            following,
+        )
+    return day

@@ -9,11 +9,12 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, cast
 
 from flask import Flask, current_app, g, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import delete, event, select
-from sqlalchemy.engine import CursorResult, make_url
+from sqlalchemy.engine import CursorResult, Result, make_url
 
 from core.files import create_private_file, private_folder
 from core.listing import register_fold
@@ -210,6 +211,12 @@ def init_database(app: Flask, db: SQLAlchemy, *, begin_immediate: bool = True) -
                     _take_turn(connection.connection.dbapi_connection)
                 connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
+            @event.listens_for(engine, "commit")
+            def _on_commit(connection):
+                # The request's first commit ends a ``reads_first`` view's reading (its use case's own commit).
+                if has_request_context():
+                    g.db_committed = True
+
         if queued:
 
             @event.listens_for(engine, "before_cursor_execute")
@@ -221,37 +228,36 @@ def init_database(app: Flask, db: SQLAlchemy, *, begin_immediate: bool = True) -
 
 
 def reads_first(view):
-    """Marks a view that reads, then writes in transactions of its own (see ``end_reading``).
+    """Marks a view whose use case reads, then writes in transactions of its own (see ``end_reading``).
 
     On SQLite, MEG's transactions of a POST begin IMMEDIATE, holding the
     writers' turn (one writer at a time for the whole database) from their
     first read. Such a view's transactions begin as plain reads instead,
-    until it calls ``end_reading``: what it checks first (the person, the
-    company, the invoice) no longer keeps every other writer waiting. It
-    must not write before ``end_reading``.
+    until the request's first commit (the use case's ``end_reading``): what
+    it checks first (the person, the company, the invoice) no longer keeps
+    every other writer waiting. It must not write before that commit.
     """
     view.reads_first = True
     return view
 
 
 def end_reading(db: SQLAlchemy) -> None:
-    """The ``reads_first`` view's reading is over: what follows begins IMMEDIATE and takes the writers' turn.
+    """A use case's reading is over: on SQLite its read transaction is committed, so that what follows
+    begins IMMEDIATE and takes the writers' turn (when its view is ``reads_first``).
 
-    On SQLite the read transaction ends here (use ``keep_loaded`` to keep
-    what it loaded); the writes that follow see the database as it is when
-    they take their turn, so what must hold when writing is checked again
-    there (a constraint, a conditional UPDATE, a read inside the write
-    transaction). PostgreSQL locks rows, not the database: nothing to end.
+    Use ``keep_loaded`` to keep what the reading loaded; the writes that
+    follow see the database as it is when they take their turn, so what must
+    hold when writing is checked again there (a constraint, a conditional
+    UPDATE, a read inside the write transaction). PostgreSQL locks rows, not
+    the database: nothing to end.
     """
-    if has_request_context():
-        g.db_reading_done = True
     if db.session.get_bind().dialect.name == "sqlite":
         db.session.commit()
 
 
 def _still_reading() -> bool:
     view = current_app.view_functions.get(request.endpoint or "")
-    return getattr(view, "reads_first", False) and not g.get("db_reading_done", False)
+    return getattr(view, "reads_first", False) and not g.get("db_committed", False)
 
 
 def _take_turn(dbapi_connection) -> None:
@@ -280,6 +286,15 @@ def purge_in_batches(db: SQLAlchemy, model, condition, *, batch_size: int = 1000
         if count < batch_size:
             break
     return deleted
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The rows an INSERT, UPDATE or DELETE run with ``session.execute`` touched.
+
+    ``Session.execute`` is typed to return a ``Result``; for these statements it is
+    a ``CursorResult``, which counts them.
+    """
+    return cast("CursorResult[Any]", result).rowcount
 
 
 @contextmanager

@@ -27,7 +27,7 @@ import io
 import re
 import tempfile
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -37,8 +37,10 @@ from urllib.parse import urlencode
 from flask import Response, redirect, request, stream_with_context
 from sqlalchemy import ColumnElement, Select, and_, bindparam, func, literal_column, or_
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import Date, String
+from werkzeug.wrappers import Response as BaseResponse
 
 from .dates import date_fr, paris_today
 from .money import MAX_AMOUNT_CENTS, InvalidAmount, parse_amount
@@ -347,7 +349,7 @@ def _choice(raw: str | None, choices: dict[str, str], what: str, problems: list[
     return None
 
 
-def tidy_redirect() -> Response | None:
+def tidy_redirect() -> BaseResponse | None:
     """The list's form sends its empty fields too (« ?q=&mode=&… »): the same URL without them, for
     an address worth bookmarking; None when it has none."""
     if all(value != "" for value in request.args.values()):
@@ -396,6 +398,10 @@ def parse_list_args(args, spec: ListSpec, page: int = 1) -> ListQuery:
 # --- The SQL --------------------------------------------------------------------------------------------
 
 
+# A list's column: a mapped attribute (``Invoice.amount_cents``) or any column expression.
+ListColumn = ColumnElement[Any] | QueryableAttribute[Any]
+
+
 @dataclass(frozen=True)
 class ListColumns:
     """Which columns carry a list's search, filters and sorts.
@@ -407,20 +413,21 @@ class ListColumns:
     share or skip a row.
     """
 
-    sorts: dict[str, tuple[ColumnElement, ...]]
-    tiebreak: ColumnElement
-    text: tuple[ColumnElement, ...] = ()
-    digits: tuple[ColumnElement, ...] = ()
-    amount: ColumnElement | None = None
-    state: ColumnElement | None = None
-    mode: ColumnElement | None = None
-    date: ColumnElement | None = None
+    sorts: dict[str, tuple[ListColumn, ...]]
+    tiebreak: ListColumn
+    text: tuple[ListColumn, ...] = ()
+    digits: tuple[ListColumn, ...] = ()
+    amount: ListColumn | None = None
+    state: ListColumn | None = None
+    mode: ListColumn | None = None
+    date: ListColumn | None = None
 
     def conditions(self, shape: tuple, *, with_state: bool = True) -> list[ColumnElement]:
         has_text, has_cents, has_digits, has_state, has_mode, has_from, has_to, has_min, has_max = shape[:9]
         found: list[ColumnElement] = []
         if has_text:
-            matches = [folded(column).like(bindparam("f_text"), escape="\\") for column in self.text]
+            matches: list[ColumnElement[bool]] = [
+                folded(column).like(bindparam("f_text"), escape="\\") for column in self.text]
             if has_cents and self.amount is not None:
                 matches.append(self.amount == bindparam("f_cents"))
             if has_digits:
@@ -453,12 +460,14 @@ class ListColumns:
 
     def count_by_state(self, statement: Select, shape: tuple) -> Select:
         """How many rows of each state the other filters leave (the tabs' counts)."""
+        if self.state is None:
+            raise ValueError("count_by_state needs the list's state column")
         conditions = self.conditions(shape, with_state=False)
         statement = statement.with_only_columns(self.state, func.count()).group_by(self.state).order_by(None)
         return statement.where(and_(*conditions)) if conditions else statement
 
 
-def tab_counts(rows: Iterable[tuple[Any, int]], state_values: dict[str, tuple]) -> dict[str, int]:
+def tab_counts(rows: Iterable[Sequence[Any]], state_values: dict[str, tuple]) -> dict[str, int]:
     """Each tab's count from ``(state, count)`` rows (a tab may gather several states)."""
     by_state = dict(tuple(row) for row in rows)  # Row objects are not pairs to dict()
     counts = {key: sum(by_state.get(value, 0) for value in values) for key, values in state_values.items()}
@@ -521,8 +530,7 @@ def csv_response(filename: str, header: list[str], rows: Iterable[list[Any]]) ->
         if buffer.tell():
             yield buffer.getvalue().encode()
 
-    response = Response(stream_with_context(lines()), mimetype="text/csv")
-    response.charset = "utf-8"
+    response = Response(stream_with_context(lines()), mimetype="text/csv")  # text/csv; charset=utf-8
     return _attachment(response, filename)
 
 

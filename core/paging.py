@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from math import ceil
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Select, bindparam, func, select
@@ -28,7 +29,7 @@ class Listing(NamedTuple):
 class Page:
     """What the pager macro (templates/_macros.html) needs: items, page, pages, previous and next."""
 
-    items: list
+    items: Sequence[Any]
     page: int
     per_page: int
     total: int

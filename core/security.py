@@ -178,7 +178,7 @@ def content_security_policy(extra: Sources | None = None) -> str:
     extra = extra or {}
 
     def sources(directive: str) -> str:
-        return " ".join(dict.fromkeys(("'self'", *extra.get(directive, ()))))
+        return " ".join(dict.fromkeys(("'self'", *(source for source in extra.get(directive, ()) if source))))
 
     return (
         "default-src 'self'; "

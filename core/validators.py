@@ -38,7 +38,7 @@ def normalize_siret(value: str) -> str:
         raise InvalidIdentifier("Ce SIRET n'est pas valide (clé de contrôle incorrecte).") from exc
 
 
-def normalize_iban(value: str) -> str:
+def normalize_iban(value: str | None) -> str:
     """The compact IBAN, of a country of the SEPA scheme; else a French refusal (the country named)."""
     compact = "".join((value or "").split()).upper()
     if not compact:

@@ -7,6 +7,8 @@ from datetime import date, timedelta
 import pytest
 
 from core.calendar import (
+    ExecutionDateRefused,
+    check_execution_date,
     default_execution_date,
     earliest_execution_date,
     is_business_day,
@@ -128,3 +130,35 @@ def test_a_date_after_the_due_date_is_said_so():
     assert late_payment_warning(date(2026, 12, 24), date(2026, 12, 26)) is None
     assert late_payment_warning(date(2026, 12, 26), date(2026, 12, 26)) is None
     assert late_payment_warning(date(2026, 12, 26), None) is None
+
+
+# --- the one execution-date rule of both products' « Payer » ------------------------------------
+
+TODAY = date(2026, 11, 28)  # a Saturday: the first day a transfer ordered today can have is Monday 30
+
+
+@pytest.mark.parametrize("day", [date(2026, 11, 30), date(2026, 12, 24), date(2027, 11, 26)])
+def test_a_business_day_from_the_first_possible_to_a_year_ahead_is_kept(day):
+    assert check_execution_date(day, TODAY) == day
+
+
+@pytest.mark.parametrize(
+    "day, message, suggestion",
+    [
+        (date(2026, 11, 27), "La date d'exécution du 27/11/2026 est passée : choisissez le 30/11/2026 (prochain jour "
+                             "ouvré) ou une date ultérieure.", date(2026, 11, 30)),
+        (date(1999, 12, 31), "La date d'exécution du 31/12/1999 est passée", date(2026, 11, 30)),
+        (date(2026, 12, 25), "Le 25/12/2026 n'est pas un jour ouvré (les virements SEPA ne sont pas exécutés le "
+                             "week-end ni les jours de fermeture de TARGET2) : choisissez le 28/12/2026, jour ouvré "
+                             "suivant.", date(2026, 12, 28)),
+        (TODAY, "Le 28/11/2026 n'est pas un jour ouvré", date(2026, 11, 30)),
+        (date(2027, 11, 29), "La date d'exécution du 29/11/2027 est à plus d'un an : choisissez une date entre le "
+                             "30/11/2026 (prochain jour ouvré) et le 28/11/2027.", None),
+        (date(9999, 12, 31), "La date d'exécution du 31/12/9999 est à plus d'un an", None),
+    ],
+)
+def test_a_date_no_transfer_can_have_is_refused_in_one_french_sentence(day, message, suggestion):
+    with pytest.raises(ExecutionDateRefused) as refused:
+        check_execution_date(day, TODAY)
+    assert refused.value.message.startswith(message)
+    assert refused.value.suggestion == suggestion

@@ -218,3 +218,12 @@ def notify(loop: bool, every: float):
             return
         if not report.worked:
             time.sleep(every)
+
+
+@libeo_cli.command("reminders")
+def reminders():
+    """Writes the reminders of due dates owed today (once per invoice and threshold; run it daily from cron).
+    The notification worker (``libeo notify``) sends them as each person chose."""
+    from models.libeo.notifications.reminders import write_reminders
+
+    click.echo(str(write_reminders()))

@@ -110,3 +110,12 @@ def notify(loop: bool, every: float):
             return
         if not report.worked:
             time.sleep(every)
+
+
+@meg_cli.command("reminders")
+def reminders():
+    """Writes the reminders of due dates owed today (once per invoice and threshold; run it daily from cron).
+    The notification worker (``meg notify``) sends them as each person chose."""
+    from models.meg.notifications.reminders import write_reminders
+
+    click.echo(str(write_reminders()))

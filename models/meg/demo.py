@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import TypedDict
 
 from sqlalchemy import select
 
@@ -19,7 +20,15 @@ from models.meg.db import db
 
 DEMO_PASSWORD = "demo-meg-2026"
 
-COMPANIES = [
+
+class CompanySpec(TypedDict):
+    name: str
+    siret: str | None
+    users: list[tuple[str, str, AchatsRole]]  # email, full name, role
+    suppliers: list[tuple[str, str, str]]  # name, IBAN, BIC
+
+
+COMPANIES: list[CompanySpec] = [
     {
         "name": "Boulangerie Martin SARL",
         "siret": "83451234500002",

@@ -23,6 +23,7 @@ from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.dates import utcnow
+from core.db import rowcount
 from core.validators import InvalidIdentifier, clean_text
 from models.meg.companies.models import Company, User
 from models.meg.db import Model, db
@@ -343,7 +344,7 @@ def consume_authorization_code(item: OAuthAuthorizationCode) -> bool:
         .values(used_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 def revoke_tokens_from_code(item: OAuthAuthorizationCode) -> None:

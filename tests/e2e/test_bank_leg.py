@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from core.calendar import previous_business_day
 from core.dates import date_fr, paris_today
+from tests.helpers import sync_live as sync
 from tests.integration.conftest import libeo_account
 
 from .test_meg_achats import log_in
@@ -29,13 +30,6 @@ def shots(page: Page, name: str) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
     page.screenshot(path=f"{SHOTS}/bank-{name}-390.png", full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
-
-
-def sync(live_server) -> None:
-    from models.meg.libeo_link.sync import sync_pass
-
-    with live_server.apps.meg.app_context():
-        sync_pass()
 
 
 def execute(live_server) -> bytes:

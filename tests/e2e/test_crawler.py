@@ -11,8 +11,9 @@ form, never « Se déconnecter »). Each page must:
 - say ``<html lang="fr">``, have a title and exactly one ``h1``;
 - not overflow horizontally, at 1280 px nor at 390 px wide (a phone);
 - give every form control a name (its ``<label>``, ``aria-label`` or
-  ``aria-labelledby``): what a screen reader announces; and no ``id`` twice
-  (a ``<label for>`` names only the first).
+  ``aria-labelledby``): what a screen reader announces; every link, button
+  and frame too, every image an ``alt``; and no ``id`` twice (a ``<label for>``
+  names only the first).
 
 Downloads (PDF, XML, CSV, …) are only asked for, their status checked.
 Every finding of a role is listed at the end, with the page that linked to
@@ -40,6 +41,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
+
+from tests.libeo.test_billing import confirm_card
 
 from .test_meg_achats import log_in
 
@@ -93,6 +96,12 @@ PAGE_FACTS = """() => {
     .filter(el => !(el.tagName === 'INPUT' && skipped.includes((el.type || '').toLowerCase())))
     .filter(el => !nameOf(el))
     .map(el => el.outerHTML.slice(0, 140));
+  // Links, buttons and frames a screen reader could only announce as « lien » or « bouton »; images without alt.
+  const named = el => text(el) || nameOf(el) || [...el.querySelectorAll('img[alt]')].some(i => i.alt.trim());
+  const nameless = [...document.querySelectorAll('a[href], button, [role=button], iframe, img:not([alt])')]
+    .filter(el => !el.closest('#card-element') && el.getClientRects().length)
+    .filter(el => el.tagName === 'IMG' || (el.tagName === 'IFRAME' ? !(el.title || '').trim() : !named(el)))
+    .map(el => el.outerHTML.slice(0, 140));
   const links = [...document.querySelectorAll('a[href]')].map(a => [a.href, text(a).slice(0, 60)]);
   const forms = [...document.forms]
     .filter(f => (f.getAttribute('method') || 'get').toLowerCase() === 'get')
@@ -105,6 +114,10 @@ PAGE_FACTS = """() => {
       for (const select of f.querySelectorAll('select[name]'))
         for (const option of [...select.options].slice(0, 8))
           urls.push(at(data.filter(([k]) => k !== select.name).concat([[select.name, option.value]])));
+      // A selection (« Payer la sélection »): its boxes may sit in the table, tied by form="…".
+      const boxes = [...f.elements].filter(el => el.type === 'checkbox' && el.name && !el.disabled);
+      if (boxes.length)
+        urls.push(at(data.filter(([k]) => !boxes.some(b => b.name === k)).concat(boxes.map(b => [b.name, b.value]))));
       return urls.map(u => [u, 'formulaire ' + (f.getAttribute('aria-label') || f.id || '')]);
     });
   const ids = [...document.querySelectorAll('[id]:not(input[type=hidden])')].map(el => el.id);
@@ -115,7 +128,7 @@ PAGE_FACTS = """() => {
     title: document.title.trim(),
     h1: document.querySelectorAll('h1').length,
     text: document.body ? document.body.innerText : '',
-    unnamed, links, forms,
+    unnamed, nameless, links, forms,
   };
 }"""
 
@@ -187,21 +200,32 @@ def _slug(url: str) -> str:
 
 
 def _libeo_side(live_server, name: str, siret: str, email: str, full_name: str, plan) -> str:
-    """A verified Libeo account with its own bank account; returns its MEG API key."""
-    from models.libeo import db
+    """A verified Libeo account with its own bank account; returns its MEG API key. Partnerships is
+    subscribed with a card, as « Abonnement » does it: its invoices are Stripe's (localstripe)."""
+    from models.libeo import Plan, db
     from models.libeo.accounts.keys import issue_meg_api_key
     from models.libeo.accounts.services import (
         create_account,
         set_bank_account,
         verify_account,
     )
+    from models.libeo.billing import subscriptions
+    from models.libeo.billing.stripe_gateway import stripe_client
 
-    with live_server.apps.libeo.app_context():
-        account = create_account(name, siret, email, LIBEO_PASSWORD, full_name=full_name, plan=plan)
+    libeo = live_server.apps.libeo
+    with libeo.app_context():
+        account = create_account(name, siret, email, LIBEO_PASSWORD, full_name=full_name, plan=Plan.GRATUIT)
         verify_account(account, "vérifié par le support de Libeo", "tests")
         set_bank_account(account, "FR7630006000011234567890189", None)
         key = issue_meg_api_key(account, actor=email)
         db.session.commit()
+        if plan is Plan.PARTNERSHIPS:
+            client = stripe_client(libeo.config)
+            secret = subscriptions.start_card_setup(account, client, email=email)
+            db.session.commit()
+            assert confirm_card(_LOCALSTRIPE[0], secret, "4242424242424242").status_code == 200
+            subscriptions.subscribe(account, secret.split("_secret_")[0], client)
+            db.session.commit()
         return key
 
 
@@ -262,10 +286,64 @@ def _libeo_extras(live_server, siret: str) -> None:
             execute_due_payments(None, day)
 
 
+def _reminders(live_server, siret: str) -> None:
+    """An invoice entered in Libeo due in 3 days, then both products' reminders of due dates, sent."""
+    from models.libeo import db
+    from models.libeo.accounts.services import account_for_siret
+    from models.libeo.invoices.services import create_libeo_invoice, invoice_data
+    from models.libeo.notifications.kinds import notifier as libeo_notifier
+    from models.libeo.notifications.reminders import write_reminders as libeo_reminders
+    from models.meg.notifications.kinds import notifier as meg_notifier
+    from models.meg.notifications.reminders import write_reminders as meg_reminders
+
+    with live_server.apps.libeo.app_context():
+        create_libeo_invoice(account_for_siret(siret), invoice_data(
+            number="GM-2026-044", supplier_name="Grands Moulins de Paris", supplier_iban="FR7630004000031234567890143",
+            supplier_bic=None, issue_date=date.today() - timedelta(days=27), due_date=date.today() + timedelta(days=3),
+            amount_cents=38_640))
+        db.session.commit()
+        libeo_reminders()
+        libeo_notifier.run_pass()
+    with live_server.apps.meg.app_context():
+        meg_reminders()
+        meg_notifier.run_pass()
+
+
+# localstripe, for the fixtures above (a session's one server).
+_LOCALSTRIPE: list = []
+
+
 @pytest.fixture
-def demo_world(live_server, libeo_oauth_client):
-    """MEG's demo data, both SIRET companies connected to Libeo (one per plan) with payments under way."""
+def live_libeo_config(localstripe) -> dict:
+    """Libeo's Stripe pointed at localstripe before the app is built (« Abonnement » and its invoices)."""
+    localstripe.reset()
+    _LOCALSTRIPE[:] = [localstripe]
+    return {"LOCALSTRIPE_URL": localstripe.url}
+
+
+@pytest.fixture
+def mailbox(live_server, tmp_path):
+    """Both products send to a local SMTP server whose Maildir « E-mails envoyés » reads."""
+    from devtools.smtp_server import LocalSmtp
+
+    folder = tmp_path / "mailbox"
+    server = LocalSmtp(maildir=folder).start()
+    for app in (live_server.apps.meg, live_server.apps.libeo):
+        app.config.update(SMTP_URL=server.url, LOCAL_MAILBOX=str(folder))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def demo_world(live_server, libeo_oauth_client, mailbox):
+    """MEG's demo data, both SIRET companies connected to Libeo (one per plan, Partnerships subscribed by
+    card) with payments under way, and the reminders of due dates sent (« E-mails envoyés »)."""
     from models.libeo import Plan
+    from models.libeo.billing.stripe_gateway import stripe_client
+    from models.libeo.billing.subscriptions import ensure_catalog
+
+    with live_server.apps.libeo.app_context():
+        ensure_catalog(stripe_client(live_server.apps.libeo.config))
 
     key = _libeo_side(live_server, "Boulangerie Martin SARL", BOULANGERIE_SIRET, "claire@boulangerie-martin.fr",
                       "Claire Martin", Plan.GRATUIT)
@@ -275,6 +353,8 @@ def demo_world(live_server, libeo_oauth_client):
     _connect_and_pay(live_server, "Garage Leroy SAS", "gerant@garage-leroy.fr", key, paid=3)
     _libeo_extras(live_server, BOULANGERIE_SIRET)
     _libeo_extras(live_server, GARAGE_SIRET)
+    _reminders(live_server, BOULANGERIE_SIRET)
+    _reminders(live_server, GARAGE_SIRET)
     return live_server
 
 
@@ -291,6 +371,21 @@ def _log_in(page: Page, product: str | None, email: str | None) -> None:
     expect(page.get_by_role("button", name="Se déconnecter")).to_be_visible()
 
 
+# The roles that may pay a selection, and the list they pay it from.
+PAYERS = {"meg-admin-boulangerie", "meg-compta-boulangerie", "meg-gerant-garage", "libeo-gratuit",
+          "libeo-partnerships"}
+SELECTION_LIST = {"meg": "/meg/achats/reglements", "libeo": "/libeo/factures/"}
+
+
+def _pay_the_selection(page: Page, product: str) -> None:
+    """« Tout sélectionner », « Payer la sélection », « Confirmer les N paiements »: the result page."""
+    page.goto(SELECTION_LIST[product])
+    page.get_by_label("Tout sélectionner").check()
+    page.get_by_role("button", name="Payer la sélection").click()
+    page.get_by_role("button", name=re.compile(r"^Confirmer (le paiement|les \d+ paiements)")).click()
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+
+
 # --- the crawl --------------------------------------------------------------------------------------
 
 
@@ -302,18 +397,22 @@ def _check_download(page: Page, visit: Visit) -> None:
         visit.findings.append(f"téléchargement en erreur {response.status}")
 
 
-def _check_page(page: Page, visit: Visit, folder: Path | None) -> list[tuple[str, str]]:
-    """Opens the page, checks it and returns its links (url, text)."""
-    try:
-        response = page.goto(visit.url)
-    except PlaywrightError as exc:
-        if "Download is starting" in str(exc):
-            _check_download(page, visit)
+def _check_page(page: Page, visit: Visit, folder: Path | None, *, here: bool = False) -> list[tuple[str, str]]:
+    """Opens the page (``here``: the one the browser shows, a form's answer), checks it and returns its
+    links (url, text)."""
+    if here:
+        content_type, visit.status = "text/html", 200
+    else:
+        try:
+            response = page.goto(visit.url)
+        except PlaywrightError as exc:
+            if "Download is starting" in str(exc):
+                _check_download(page, visit)
+                return []
+            visit.findings.append(f"ne s'ouvre pas : {str(exc).splitlines()[0]}")
             return []
-        visit.findings.append(f"ne s'ouvre pas : {str(exc).splitlines()[0]}")
-        return []
-    visit.status = response.status if response else None
-    content_type = (response.headers.get("content-type", "") if response else "")
+        visit.status = response.status if response else None
+        content_type = (response.headers.get("content-type", "") if response else "")
     if "text/html" not in content_type:
         visit.title = f"fichier ({content_type or '?'})"
         if visit.status and visit.status >= 400:
@@ -341,6 +440,8 @@ def _check_page(page: Page, visit: Visit, folder: Path | None) -> list[tuple[str
         visit.findings.append(f"id en double : {duplicate} (un libellé ne désigne que le premier)")
     for control in facts["unnamed"]:
         visit.findings.append(f"champ sans libellé : {control}")
+    for element in facts["nameless"]:
+        visit.findings.append(f"lien, bouton, cadre ou image sans nom accessible : {element}")
 
     overflow = page.evaluate(OVERFLOW)
     if overflow:
@@ -359,19 +460,28 @@ def _check_page(page: Page, visit: Visit, folder: Path | None) -> list[tuple[str
     return [tuple(link) for link in facts["links"] + facts["forms"]]
 
 
-def crawl(page: Page, start: str, folder: Path | None) -> list[Visit]:
-    origin = urlsplit(start)[:2]
-    queue: deque[tuple[str, str]] = deque([(start, "(départ)")])
-    seen = {_key(start)}
-    visits: list[Visit] = []
-    while queue and len(visits) < MAX_PAGES:
+def crawl(page: Page, starts: list[str], folder: Path | None, *, visits: list[Visit] | None = None,
+          seen: set | None = None, here: str | None = None, budget: int = MAX_PAGES) -> list[Visit]:
+    """Breadth first from ``starts``; ``here`` names the page the browser already shows (a form's answer),
+    checked first. ``visits`` and ``seen`` continue an earlier crawl, with ``budget`` pages more."""
+    origin = urlsplit(starts[0] if starts else page.url)[:2]
+    queue: deque[tuple[str, str]] = deque((start, "(départ)") for start in starts)
+    visits = [] if visits is None else visits
+    seen = set() if seen is None else seen
+    seen.update(_key(start) for start in starts)
+    first, limit = len(visits) + 1, len(visits) + budget
+    if here is not None:
+        queue.appendleft((page.url, here))
+        seen.add(_key(page.url))
+    while queue and len(visits) < limit:
         url, via = queue.popleft()
         visit = Visit(len(visits) + 1, url, via)
         visits.append(visit)
         if DOWNLOAD.search(urlsplit(url).path):
             _check_download(page, visit)
             continue
-        for href, text in _check_page(page, visit, folder):
+        current = here is not None and visit.number == first
+        for href, text in _check_page(page, visit, folder, here=current):
             parts = urlsplit(href)
             if parts[:2] != origin or NEVER_FOLLOW.search(parts.path) or _too_far(href):
                 continue
@@ -381,6 +491,34 @@ def crawl(page: Page, start: str, folder: Path | None) -> list[Visit]:
             seen.add(key)
             queue.append((_clean(href), f"{urlsplit(url).path} → « {text} »"))
     return visits
+
+
+def _new_screens(role: str, product: str | None, visits: list[Visit]) -> dict[str, bool]:
+    """The screens of this release each role must have reached (and so checked)."""
+    def reached(path: str, query: str = "", title: str = "") -> bool:
+        return any(path in urlsplit(v.url).path and query in urlsplit(v.url).query and title in v.title
+                   and v.status == 200 for v in visits)
+
+    if product is None:
+        return {}
+    list_path = SELECTION_LIST[product].rstrip("/")
+    screens = {
+        "« Notifications » (préférences)": reached(f"/{product}/notifications", title="Notifications"),
+        "un rappel d'échéance dans « E-mails envoyés »": any(
+            "/notifications/e-mails-envoyes/" in v.url and ("En retard" in v.title or "Échéance proche" in v.title)
+            for v in visits),
+        "une liste filtrée": reached(list_path, query="="),
+        "un export CSV": reached("/export.csv"),
+        "un export XLSX": reached("/export.xlsx"),
+    }
+    if role in PAYERS:
+        selection = "/achats/reglements/selection" if product == "meg" else "/libeo/factures/selection"
+        screens["« Payer la sélection » (confirmation)"] = reached(selection, query="facture=",
+                                                                  title="Payer la sélection")
+        screens["le résultat de la sélection"] = any(v.title.startswith("Résultat de la sélection") for v in visits)
+    if role == "libeo-partnerships":
+        screens["une facture d'abonnement (PDF)"] = reached("/libeo/abonnement/factures/")
+    return screens
 
 
 # --- what a person browses -----------------------------------------------------------------------
@@ -440,13 +578,26 @@ def test_every_page_a_role_reaches_is_french_reachable_and_fits_a_phone(role, pa
         folder.mkdir(parents=True)
     _log_in(page, product, email)
 
-    visits = crawl(page, demo_world.url + "/", folder)
+    starts = [demo_world.url + "/"]
+    if product:  # « E-mails envoyés » of the local SMTP server (development only: no link leads there)
+        starts.append(f"{demo_world.url}/{product}/notifications/e-mails-envoyes")
+    seen: set = set()
+    visits = crawl(page, starts, folder, seen=seen)
+    # « Confirmer les N paiements » is a POST the crawl never sends: done once, at the end, and its
+    # result page crawled like the others.
+    if role in PAYERS:
+        _pay_the_selection(page, product)
+        crawl(page, [], folder, visits=visits, seen=seen, here="« Confirmer les paiements » de la sélection",
+              budget=15)
 
     if SHOTS:
         pages = [v.__dict__ for v in visits]
         (folder / "pages.json").write_text(json.dumps({"label": label, "pages": pages}, ensure_ascii=False, indent=1))
         _write_index(SHOTS)
     assert len(visits) > 5, f"{role} : le robot n'a atteint que {[v.url for v in visits]}"
+    missing = [what for what, found in _new_screens(role, product, visits).items() if not found]
+    assert not missing, f"{role} : écrans de cette version non atteints : {missing}\n" + "\n".join(
+        f"{v.url} — {v.title}" for v in visits)
     findings = [
         f"{urlsplit(v.url).path}{'?' + urlsplit(v.url).query if urlsplit(v.url).query else ''} "
         f"(depuis {v.via}) : {finding}"

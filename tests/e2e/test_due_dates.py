@@ -52,8 +52,9 @@ def test_meg_flags_late_and_soon_due_invoices_and_sums_up_the_week(page: Page, l
     # Late: 950,00 € (-005), 34,50 € (-006), 25,99 € (-008); the one due in 7 days counts if before Sunday.
     late_total = "1 010,49 €"
     expect(week.get_by_test_id("week-to-pay")).to_contain_text(f"dont 3 en retard ({late_total})")
-    expect(week.get_by_test_id("week-leaving")).to_contain_text("0 paiement programmé")
-    expect(week.get_by_test_id("week-awaiting")).to_contain_text("0 paiement")
+    expect(week.get_by_test_id("week-leaving")).to_contain_text("Virements qui partent cette semaine")
+    expect(week.get_by_test_id("week-leaving")).to_contain_text("0,00 € aucun virement")
+    expect(week.get_by_test_id("week-awaiting")).to_contain_text("0,00 € aucun paiement")
     shots(page, f"meg-this-week-{width}")
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     page.get_by_role("link", name="Règlements").first.click()

@@ -29,6 +29,7 @@ from devtools.einvoice_samples import (
     sample_invoice,
     ubl_xml,
 )
+from tests.helpers import sync_live as sync
 
 from .test_meg_achats import log_in
 
@@ -70,13 +71,6 @@ def connected(live_server):
         company = meg_db.session.scalar(select(Company).where(Company.name == "Boulangerie Martin SARL"))
         connect_company(company, key, None)
         meg_db.session.commit()
-
-
-def sync(live_server) -> None:
-    from models.meg.libeo_link.sync import sync_pass
-
-    with live_server.apps.meg.app_context():
-        sync_pass()
 
 
 def execute(live_server) -> None:

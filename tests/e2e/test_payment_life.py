@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from core.calendar import next_business_day
 from core.dates import date_fr, paris_today
+from tests.helpers import sync_live as sync
 from tests.integration.conftest import libeo_account
 
 from .test_meg_achats import log_in
@@ -28,13 +29,6 @@ SHOTS = os.environ.get("SCREENSHOTS_DIR")
 def shot(page: Page, name: str) -> None:
     if SHOTS:
         page.screenshot(path=f"{SHOTS}/payment-life-{name}.png", full_page=True)
-
-
-def sync(live_server) -> None:
-    from models.meg.libeo_link.sync import sync_pass
-
-    with live_server.apps.meg.app_context():
-        sync_pass()
 
 
 def execute_and_answer_as_the_bank(live_server, day) -> bytes:

@@ -21,25 +21,15 @@ from core.dates import paris_today
 from devtools.bank_simulator import statement_for, status_report_for
 from models.meg import PaymentAttempt, Supplier, SupplierInvoice
 from models.meg import db as meg_db
+from tests.helpers import page, sync
 
 from .conftest import meg_libeo_invoices
 
 RUN_DAY = previous_business_day(paris_today())
 
 
-def page(response) -> str:
-    return unescape(response.get_data(as_text=True))
-
-
 def pdf_text(content: bytes) -> str:
     return " ".join(PdfReader(io.BytesIO(content)).pages[0].extract_text().replace("\u00a0", " ").split())
-
-
-def sync(meg_app):
-    from models.meg.libeo_link.sync import sync_pass
-
-    with meg_app.app_context():
-        return sync_pass()
 
 
 def set_debtor_iban(libeo_app, account_id: int) -> None:

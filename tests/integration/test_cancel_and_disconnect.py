@@ -6,27 +6,15 @@ stack, Libeo writes real SEPA files and reads real bank status reports.
 
 from __future__ import annotations
 
-from html import unescape
-
 from sqlalchemy import select
 
 from devtools.bank_simulator import status_report_for
 from models.meg import Company, LibeoConnection, SupplierInvoice
 from models.meg import db as meg_db
+from tests.helpers import page, sync
 
 from .conftest import BOULANGERIE_SIRET, libeo_account, libeo_payments, meg_libeo_invoices
 from .test_bank_leg_both_sides import execute, import_file, set_debtor_iban
-
-
-def page(response) -> str:
-    return unescape(response.get_data(as_text=True))
-
-
-def sync(meg_app):
-    from models.meg.libeo_link.sync import sync_pass
-
-    with meg_app.app_context():
-        return sync_pass()
 
 
 def pay(client, invoice_id: int) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from html import unescape
 
 import pytest
 from sqlalchemy import select, text
@@ -11,6 +10,7 @@ from sqlalchemy import select, text
 from models.meg import db as meg_db
 from models.meg.libeo_link.connection import LibeoConnection
 from tests.conftest import MegAuth
+from tests.helpers import page
 
 from .conftest import (
     GARAGE_SIRET,
@@ -30,10 +30,6 @@ def _business_day_ahead(days: int):
     from core.dates import paris_today
 
     return next_business_day(paris_today() + timedelta(days=days))
-
-
-def page(response) -> str:
-    return unescape(response.get_data(as_text=True))
 
 
 def _connections(meg_app):

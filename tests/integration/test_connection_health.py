@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 import time
 from datetime import timedelta
-from html import unescape
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -18,19 +17,9 @@ from sqlalchemy import func, insert, select
 from core.dates import utcnow
 from models.meg import LibeoConnection, OutboxMessage, SupplierInvoice
 from models.meg import db as meg_db
+from tests.helpers import page, sync
 
 from .conftest import libeo_back, libeo_down, libeo_invoices, meg_libeo_invoices
-
-
-def page(response) -> str:
-    return unescape(response.get_data(as_text=True))
-
-
-def sync(meg_app):
-    from models.meg.libeo_link.sync import sync_pass
-
-    with meg_app.app_context():
-        return sync_pass()
 
 
 def regenerate_in_libeo(libeo_app, account_id: int) -> str:

@@ -18,7 +18,7 @@ from devtools.einvoice_samples import cii_xml, facturx_pdf, sample_invoice
 from models.meg import SupplierInvoice
 from models.meg import db as meg_db
 from models.meg.libeo_link.outbox import OutboxMessage
-from models.meg.libeo_link.sync import sync_pass
+from tests.helpers import sync
 from tests.html_forms import form_values, plain
 
 from .conftest import libeo_back, libeo_down
@@ -42,11 +42,6 @@ def import_invoice(client, content: bytes, filename: str) -> tuple[int, str]:
 def pay(client, invoice_id: int) -> None:
     answer = client.post(f"/meg/achats/factures/{invoice_id}/payer", follow_redirects=True)
     assert "Paiement programmé" in plain(answer.get_data(as_text=True))
-
-
-def sync(meg_app):
-    with meg_app.app_context():
-        return sync_pass()
 
 
 def libeo_invoice(libeo_app, invoice_id: int):

@@ -12,8 +12,9 @@ import json
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select, text, update
 
 from core.dates import date_fr, utcnow
 from models.meg import db as meg_db
@@ -126,18 +127,27 @@ def test_a_claim_left_by_a_dead_libeo_process_is_taken_over_within_seconds(fault
     engine.dispose()
     body = body if isinstance(body, dict) else json.loads(body)
     claimed = fingerprint("POST", f"/api/v1/invoices/meg-{invoice_id}/payments", validate(PAYMENT_BODY, body))
+    # The claim's start is set, not waited for: ``sync`` starts a whole ``flask meg sync`` process, which on
+    # a loaded machine may take longer than the lease itself, so a claim made « now » could already have
+    # expired when its replay arrives (the « still running » step then failed at random). A claim made just
+    # before the replay (its start ahead of the clock by more than any start-up) is within its lease; one
+    # made a lease and a second ago is over it.
+    lease = timedelta(seconds=10)
     engine = faulty.engine("libeo")
-    died_at = utcnow()
     with engine.begin() as connection:
         account_id = connection.execute(text("SELECT id FROM account")).scalar_one()
         connection.execute(insert(IdempotencyRecord.__table__).values(
-            account_id=account_id, key=key, request_hash=claimed, state="in_progress", created_at=died_at,
-            owner="dead-process"))
+            account_id=account_id, key=key, request_hash=claimed, state="in_progress",
+            created_at=utcnow() + timedelta(minutes=10), owner="dead-process"))
     engine.dispose()
 
     sync(faulty)  # within the lease: still running, as far as Libeo can tell
     shows_everywhere(meg, invoice_id, number, "Vérification en cours")
-    time.sleep(max(0.0, 10.5 - (utcnow() - died_at).total_seconds()))
+    engine = faulty.engine("libeo")
+    with engine.begin() as connection:
+        connection.execute(update(IdempotencyRecord.__table__).where(IdempotencyRecord.__table__.c.key == key)
+                           .values(created_at=utcnow() - lease - timedelta(seconds=1)))
+    engine.dispose()
     sync(faulty)  # the lease is over: this replay takes the claim over and pays, once
     shows_everywhere(meg, invoice_id, number, f"Programmé le {date_fr(chosen_date())}")
     assert [p["status"] for p in meg_payments(faulty)] == ["SCHEDULED"]

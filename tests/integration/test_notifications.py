@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from html import unescape
 
 import pytest
 from sqlalchemy import select
@@ -23,15 +22,12 @@ from devtools.bank_simulator import status_report_for
 from models.meg import Company, LibeoConnection
 from models.meg import db as meg_db
 from tests.conftest import MegAuth
+from tests.helpers import text as page
 from tests.mail import outbox_rows
 
 from .conftest import libeo_back, libeo_down, meg_libeo_invoices
 
 ADMIN, COMPTA = "admin@boulangerie-martin.fr", "compta@boulangerie-martin.fr"
-
-
-def page(response) -> str:
-    return unescape(response.get_data(as_text=True)).replace("\u202f", " ").replace("\u00a0", " ")
 
 
 def sync(meg_app):
@@ -243,7 +239,8 @@ def test_meg_preferences_and_unsubscribe(connected, client, meg_app, libeo_app, 
     MegAuth(other).login(COMPTA)
     assert "Connexion à Libeo" not in page(other.get("/meg/notifications/"))  # not theirs to act on
 
-    saved = client.post("/meg/notifications/", data={"payment_outcome": "immediate", "libeo_connection": "off"},
+    saved = client.post("/meg/notifications/", data={"payment_outcome": "immediate", "libeo_connection": "off",
+                                                            "due_reminder": "immediate"},
                         follow_redirects=True)
     assert "Vos choix de notifications sont enregistrés." in page(saved)
     from models.libeo import Account, db

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
-from html import unescape
 
 import pytest
 from sqlalchemy import func, select
@@ -22,14 +21,11 @@ from models.meg import db as meg_db
 from models.meg.achats.models import PaymentMode, Supplier
 from models.meg.libeo_link.attempts import PaymentAttempt
 from tests.conftest import MegAuth
+from tests.helpers import page
 
 from .conftest import libeo_back, libeo_down, libeo_payments, meg_libeo_invoices
 
 SELECTION = "/meg/achats/reglements/selection"
-
-
-def page(response) -> str:
-    return unescape(response.get_data(as_text=True))
 
 
 def add_invoices(meg_app, count: int, company_name: str = "Boulangerie Martin SARL") -> None:
@@ -75,6 +71,14 @@ def test_a_selection_within_the_plan_is_scheduled_invoice_by_invoice(connected, 
     assert [p["status"] for p in libeo_payments(libeo_app)] == ["scheduled"] * 4
     # Every list says the same.
     assert page(client.get("/meg/achats/reglements")).count("Programmé le") == 4
+
+
+def test_a_selection_of_one_invoice_says_confirmer_le_paiement(connected, client, meg_app):
+    """Not « Confirmer les 1 paiement »."""
+    invoice_id = meg_libeo_invoices(meg_app)[0][0]
+    confirmation = page(client.get(SELECTION, query_string=_form([invoice_id])))
+    assert ">Confirmer le paiement</button>" in confirmation and "Confirmer les 1" not in confirmation
+    assert "pour toutes" not in confirmation and "le refus de l'une" not in confirmation  # there is but one
 
 
 def test_a_quota_covering_part_of_the_selection_is_said_before_and_after(connected, client, meg_app, libeo_app):
@@ -157,8 +161,8 @@ def test_an_invoice_of_another_company_refuses_the_whole_selection(connected, cl
 
 @pytest.mark.parametrize("typed, message", [
     ("2026-02-30", "n'est pas une date"),
-    ("2020-01-06", "ne peut pas être passée"),
-    ((paris_today() + timedelta(days=800)).isoformat(), "dans l'année qui vient"),
+    ("2020-01-06", "La date d'exécution du 06/01/2020 est passée"),
+    ((paris_today() + timedelta(days=800)).isoformat(), "est à plus d'un an"),
 ])
 def test_a_tampered_date_refuses_the_whole_selection(connected, client, meg_app, libeo_app, typed, message):
     ids = [row[0] for row in meg_libeo_invoices(meg_app)]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from html import unescape
 
 from sqlalchemy import select, update
 
@@ -18,19 +17,9 @@ from core.calendar import next_business_day, previous_business_day
 from core.dates import date_fr, paris_today
 from models.meg import LibeoConnection, PaymentAttempt, SupplierInvoice
 from models.meg import db as meg_db
+from tests.helpers import page, sync
 
 from .conftest import libeo_invoices, libeo_payments, meg_libeo_invoices
-
-
-def page(response) -> str:
-    return unescape(response.get_data(as_text=True))
-
-
-def sync(meg_app):
-    from models.meg.libeo_link.sync import sync_pass
-
-    with meg_app.app_context():
-        return sync_pass()
 
 
 def set_due_date(meg_app, invoice_id: int, due: date) -> None:
@@ -84,10 +73,10 @@ def test_a_due_date_on_a_closing_day_proposes_the_business_day_before_and_a_past
 def test_a_date_in_the_past_or_on_a_weekend_is_refused_and_nothing_is_sent(connected, client, meg_app, libeo_app):
     invoice_id, *_ = meg_libeo_invoices(meg_app)[0]
     yesterday = page(confirm(client, invoice_id, paris_today() - timedelta(days=1)))
-    assert "La date d'exécution ne peut pas être passée" in yesterday
+    assert f"La date d'exécution du {date_fr(paris_today() - timedelta(days=1))} est passée" in yesterday
     assert "Confirmer le paiement" in yesterday  # back on the confirmation to choose again
     sunday = page(confirm(client, invoice_id, date(2027, 1, 10)))
-    assert "Le dimanche 10/01/2027 n'est pas un jour ouvré des banques" in sunday and "lundi 11/01/2027" in sunday
+    assert "Le 10/01/2027 n'est pas un jour ouvré" in sunday and "choisissez le 11/01/2027" in sunday
     assert libeo_payments(libeo_app) == [] and libeo_invoices(libeo_app) == []
 
 

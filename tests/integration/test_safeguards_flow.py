@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from html import unescape
 
 import pytest
 from sqlalchemy import select
@@ -22,6 +21,7 @@ from models.libeo import db as libeo_db
 from models.meg import Company, Supplier, SupplierInvoice
 from models.meg import db as meg_db
 from models.meg.libeo_link.sync import sync_pass
+from tests.helpers import words as text
 
 from .conftest import GARAGE_SIRET, libeo_account
 from .test_meg_connect import (
@@ -36,10 +36,6 @@ LIBEO_ADMIN = "claire@boulangerie-martin.fr"
 LIBEO_PASSWORD = "mot-de-passe-solide-42"
 NEW_IBAN = "FR7630004008220000001583859"  # BNP Paribas
 DAY = next_business_day(paris_today() + timedelta(days=3))
-
-
-def text(response) -> str:
-    return " ".join(unescape(response.get_data(as_text=True)).replace("\u202f", " ").replace("\u00a0", " ").split())
 
 
 def shown(response) -> str:

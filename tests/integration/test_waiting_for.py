@@ -7,20 +7,15 @@ that lifts it.
 
 from __future__ import annotations
 
-from html import unescape
-
 from sqlalchemy import select
 
 from models.libeo import Account, Payment
 from models.libeo import db as libeo_db
 from models.meg import Company
 from models.meg import db as meg_db
+from tests.helpers import words as text
 
 from .conftest import libeo_account, meg_libeo_invoices
-
-
-def text(response) -> str:
-    return " ".join(unescape(response.get_data(as_text=True)).replace("\u202f", " ").replace("\u00a0", " ").split())
 
 
 def _connect_unverified(client, meg_auth, meg_app, libeo_app):

@@ -10,6 +10,7 @@ from html import unescape
 
 from models.meg import SupplierInvoice
 from models.meg import db as meg_db
+from tests.helpers import sync
 
 from .conftest import libeo_payments, meg_libeo_invoices
 
@@ -25,13 +26,6 @@ def page(response) -> str:
 
 def raw(response) -> str:
     return unescape(response.get_data(as_text=True))
-
-
-def sync(meg_app):
-    from models.meg.libeo_link.sync import sync_pass
-
-    with meg_app.app_context():
-        return sync_pass()
 
 
 def pay(client, invoice_id: int) -> str:

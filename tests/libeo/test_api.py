@@ -373,7 +373,7 @@ def test_openapi_document_describes_the_api(client):
     assert set(document["paths"]) == {"/me", "/invoices/{external_id}", "/invoices/{external_id}/payments",
                                       "/invoices/{external_id}/document", "/payments/{payment_id}",
                                       "/payments/{payment_id}/receipt.pdf", "/payments/{payment_id}/cancel", "/events",
-                                      "/key", "/payment-batches", "/account/meg-vouch"}
+                                      "/key", "/payment-batches", "/account/meg-vouch", "/payment-requests/void"}
     assert document["servers"] == [{"url": "http://127.0.0.1:5000/libeo/api/v1"}]
     pay = document["paths"]["/invoices/{external_id}/payments"]["post"]
     assert {"201", "402", "403", "409", "422"} <= set(pay["responses"])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from html import unescape
 from io import BytesIO
 
 import pytest
@@ -30,6 +29,7 @@ from models.libeo import (
 )
 from models.libeo.journal import JournalEntry
 from models.libeo.payments.sepa import execute_due_payments
+from tests.helpers import page as text
 
 from .conftest import (
     DEBTOR_IBAN,
@@ -43,10 +43,6 @@ from .conftest import (
 )
 
 SHOWN_RUN_DAY = f"{RUN_DAY:%d/%m/%Y}"
-
-
-def text(response) -> str:
-    return unescape(response.get_data(as_text=True))
 
 
 class Bank:

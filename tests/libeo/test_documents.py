@@ -8,8 +8,9 @@ from html import unescape
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from core.dates import paris_today
 from core.validators import mask_iban
 from devtools.einvoice_samples import facturx_pdf, sample_invoice
 from models.libeo import Invoice, InvoiceDocument, Payment, db
@@ -177,7 +178,10 @@ def test_once_debited_the_document_is_the_receipt_with_the_banks_date(paying, cl
     payment_id, _, _ = _execute(libeo_app)
     LibeoAuth(client).login(info.email)
     with libeo_app.app_context():
-        day = db.session.get(Payment, payment_id).execution_date
+        # Debited on its execution date, which must be past: on a weekend the first one is Monday's.
+        day = min(db.session.get(Payment, payment_id).execution_date, paris_today())
+        db.session.execute(update(Payment).where(Payment.id == payment_id).values(execution_date=day))
+        db.session.commit()
     client.post(f"/libeo/paiements/{payment_id}/debite", data={"debit_date": day.isoformat()})
     with libeo_app.app_context():
         label = db.session.get(Payment, payment_id).status_label

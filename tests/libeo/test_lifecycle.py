@@ -15,7 +15,6 @@ import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
-from html import unescape
 from io import BytesIO
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from core.calendar import earliest_execution_date
 from core.dates import paris_today
 from devtools.bank_simulator import status_report_for
 from models.libeo import BankStatusImport, Payment, PaymentEvent, Plan, db
+from tests.helpers import page as text
 
 from .conftest import (
     DEBTOR_IBAN,
@@ -47,10 +47,6 @@ SHOWN_DAY = f"{DAY:%d/%m/%Y}"
 TODAY = f"{paris_today():%d/%m/%Y}"
 CLOSED_ACCOUNT = "Rejeté : compte du bénéficiaire clôturé (AC04)"
 FILE_READY = "Fichier prêt — à transmettre à votre banque"
-
-
-def text(response) -> str:
-    return unescape(response.get_data(as_text=True))
 
 
 _invoices = itertools.count()

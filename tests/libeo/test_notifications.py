@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, time, timedelta
-from html import unescape
 
 from sqlalchemy import select
 
@@ -21,6 +20,7 @@ from models.libeo import Account, LibeoUser, Plan, SepaBatch, db
 from models.libeo.notifications.models import outbox
 from models.libeo.payments.bank_status_import import import_bank_status
 from models.libeo.payments.sepa import execute_due_payments
+from tests.helpers import text
 from tests.mail import Mailbox, outbox_rows
 
 from .conftest import DEBTOR_IBAN, Api, invoice_body, make_account, make_key, pay_body, valid_iban
@@ -28,10 +28,6 @@ from .conftest import DEBTOR_IBAN, Api, invoice_body, make_account, make_key, pa
 DAY = earliest_execution_date(paris_today())
 FIRST_IBAN, NEW_IBAN = valid_iban(4_100_001), valid_iban(4_100_002)
 ACCOUNTANT = "expert@cabinet-durand.fr"
-
-
-def text(response) -> str:
-    return unescape(response.get_data(as_text=True)).replace("\u202f", " ").replace("\u00a0", " ")
 
 
 class Company:
@@ -190,7 +186,7 @@ def test_a_new_api_key_and_a_link_to_meg_are_security_notices_that_cannot_be_tur
     libeo_auth.login(boulangerie.admin)
     turned_off = client.post("/libeo/notifications/", data={
         "payment_held": "off", "payment_rejected": "off", "payment_debited": "off", "sepa_file_ready": "off",
-        "quota_reached": "off", "security": "off"}, follow_redirects=True)
+        "quota_reached": "off", "due_reminder": "off", "security": "off"}, follow_redirects=True)
     assert "Vos choix de notifications sont enregistrés." in text(turned_off)
     assert "Toujours envoyées à chaque événement" in text(turned_off)
 
@@ -222,11 +218,11 @@ def test_a_kind_turned_off_is_not_sent(apps, client, mail, libeo_auth):
     libeo_auth.login(boulangerie.admin)
     page = text(client.get("/libeo/notifications/"))
     for label in ("Paiements à approuver", "Paiements rejetés", "Paiements débités", "Remises SEPA prêtes",
-                  "Quota de paiements atteint", "Alertes de sécurité"):
+                  "Quota de paiements atteint", "Échéances des factures", "Alertes de sécurité"):
         assert label in page
     client.post("/libeo/notifications/", data={
         "payment_held": "off", "payment_rejected": "immediate", "payment_debited": "immediate",
-        "sepa_file_ready": "immediate", "quota_reached": "immediate"})
+        "sepa_file_ready": "immediate", "quota_reached": "immediate", "due_reminder": "immediate"})
     boulangerie.held()
     report = mail.send("libeo")
 
@@ -303,7 +299,7 @@ def test_the_daily_digest_gathers_the_day_in_one_e_mail(apps, client, mail, libe
     libeo_auth.login(boulangerie.admin)
     client.post("/libeo/notifications/", data={
         "payment_held": "digest", "payment_rejected": "immediate", "payment_debited": "immediate",
-        "sepa_file_ready": "digest", "quota_reached": "immediate"})
+        "sepa_file_ready": "digest", "quota_reached": "immediate", "due_reminder": "immediate"})
     boulangerie.held()
     boulangerie.pay(name="Moulin Girard", iban=valid_iban(4_100_003), amount=7_000)
     boulangerie.pay(name="Moulin Girard", iban=valid_iban(4_100_004), amount=7_001)  # held too: new IBAN

@@ -8,7 +8,6 @@ person or MEG would read: the API's JSON, the pages, the command's output.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from html import unescape
 
 import pytest
 from sqlalchemy import select
@@ -17,6 +16,7 @@ from core.calendar import earliest_execution_date
 from core.dates import paris_today
 from models.libeo import Account, LibeoUser, Payment, PaymentStatus, Plan, db
 from models.libeo.payments.safeguards import names_match, supplier_key
+from tests.helpers import text
 
 from .conftest import (
     DEBTOR_IBAN,
@@ -33,10 +33,6 @@ from .conftest import (
 DAY = earliest_execution_date(paris_today())
 OTHER_IBAN = valid_iban(7_777_001)  # same bank (Crédit Agricole), another account
 BNP_IBAN = "FR7630004008220000001583859"
-
-
-def text(response) -> str:
-    return unescape(response.get_data(as_text=True)).replace("\u202f", " ").replace("\u00a0", " ")
 
 
 def supplier(name: str = "Minoterie Dupuis", iban: str = SUPPLIER_IBAN) -> dict:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from html import unescape
 
 import pytest
 from sqlalchemy import func, select
@@ -13,16 +12,13 @@ from core.dates import date_fr, paris_today
 from models.libeo import Account, Payment, db
 from models.libeo.accounts.models import Plan
 from models.libeo.invoices.services import create_libeo_invoice, invoice_data
+from tests.helpers import page as text
 
 from .conftest import PASSWORD, make_account, valid_iban
 
 SELECTION = "/libeo/factures/selection"
 SUPPLIERS = ("Minoterie Dupuis", "Laiterie des Prés", "Imprimerie Vidal", "Transports Garnier", "Cabinet Roussel",
              "Papeterie Lemoine", "Verrerie Dubois")
-
-
-def text(response) -> str:
-    return unescape(response.get_data(as_text=True))
 
 
 def add_invoices(libeo_app, account_id: int, count: int) -> list[int]:
@@ -45,6 +41,14 @@ def add_invoices(libeo_app, account_id: int, count: int) -> list[int]:
 def payments(libeo_app) -> int:
     with libeo_app.app_context():
         return db.session.scalar(select(func.count(Payment.id)))
+
+
+def test_a_selection_of_one_invoice_says_confirmer_le_paiement(client, libeo_app, signed_in):
+    """Not « Confirmer les 1 paiement » (the crawler's walk of the selection found it)."""
+    [invoice_id] = add_invoices(libeo_app, signed_in.id, 1)
+    confirmation = text(client.get(SELECTION, query_string={"facture": [invoice_id]}))
+    assert ">Confirmer le paiement</button>" in confirmation and "Confirmer les 1" not in confirmation
+    assert "pour toutes" not in confirmation and "le refus de l'une" not in confirmation  # there is but one
 
 
 def test_a_selection_is_confirmed_once_and_each_invoice_told(client, libeo_app, signed_in):

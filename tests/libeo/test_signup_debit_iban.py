@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from html import unescape
-
 from sqlalchemy import select
 
 from models.libeo import Account, db
+from tests.helpers import words as text
 
 from .test_ui import SIGNUP
 
 DEBIT_IBAN = "FR76 3000 6000 0112 3456 7890 189"
-
-
-def text(response) -> str:
-    return " ".join(unescape(response.get_data(as_text=True)).replace("\u202f", " ").replace("\u00a0", " ").split())
 
 
 def test_the_signup_form_asks_for_the_debit_iban(client):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from html import unescape
 
 import pytest
 from sqlalchemy import func, select
@@ -26,6 +25,7 @@ from models.libeo.accounts.keys import hash_key
 from models.libeo.invoices.services import create_libeo_invoice, invoice_data
 from models.libeo.payments.order import Initiator, pay_invoice
 from tests.conftest import build_apps
+from tests.helpers import page as text
 
 from .conftest import (
     DEBTOR_IBAN,
@@ -37,11 +37,6 @@ from .conftest import (
     make_key,
     valid_siret,
 )
-
-
-def text(response) -> str:
-    return unescape(response.get_data(as_text=True))
-
 
 SIGNUP = {
     "email": "Claire@Boulangerie-Martin.fr",

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import re
-from html import unescape
-
 from models.libeo import db
 from models.libeo.accounts.models import Account
 from models.libeo.accounts.services import verify_account
+from tests.helpers import shown as text
 
 from .conftest import PASSWORD, make_account
-
-
-def text(response) -> str:
-    html = re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))
-    return " ".join(unescape(html).replace("\u202f", " ").replace("\xa0", " ").split())
 
 
 def test_the_company_page_says_verified_once(client, libeo_app, libeo_auth):

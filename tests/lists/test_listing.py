@@ -65,8 +65,13 @@ def test_the_database_folds_as_python_does(meg_app):
 
 @pytest.mark.parametrize("side", ["meg", "libeo"])
 def test_the_migrations_index_the_expression_the_search_compares(side):
-    path = next((Path(__file__).parents[2] / "migrations" / side / "versions").glob("*_list_indexes.py"))
-    spec = importlib.util.spec_from_file_location("list_indexes", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert (module.FOLD_FROM, module.FOLD_TO) == (FOLD_FROM, FOLD_TO)
+    """Every migration that indexes the folded search writes the fold the queries compare."""
+    paths = sorted((Path(__file__).parents[2] / "migrations" / side / "versions").glob("*list_indexes.py"))
+    folds = []
+    for path in paths:
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        if hasattr(module, "FOLD_FROM"):
+            folds.append((module.FOLD_FROM, module.FOLD_TO))
+    assert folds and all(fold == (FOLD_FROM, FOLD_TO) for fold in folds)

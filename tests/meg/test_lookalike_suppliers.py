@@ -8,22 +8,17 @@ has is said after saving and journaled.
 
 from __future__ import annotations
 
-from html import unescape
-
 from sqlalchemy import func, select
 
 from core.forms import SHOWN_SUFFIX
 from core.sepa_text import name_to_show
 from models.meg import Supplier, db
 from models.meg.journal import MegJournalEntry
+from tests.helpers import text
 
 MINOTERIE_IBAN = "FR7630006000010000000791963"  # « Minoterie Dupuis » in the demo data
 LAITERIE_IBAN = "FR7630004008220000001583859"  # « Laiterie des Prés »
 FRAUD_IBAN = "FR7630006000000000000201054"  # valid, nobody's
-
-
-def text(response) -> str:
-    return unescape(response.get_data(as_text=True)).replace("\u202f", " ").replace("\u00a0", " ")
 
 
 def _suppliers(meg_app) -> int:

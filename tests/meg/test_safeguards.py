@@ -7,19 +7,15 @@ with Libeo in tests/integration/test_safeguards_flow.py.)
 from __future__ import annotations
 
 from datetime import date, timedelta
-from html import unescape
 
 from sqlalchemy import func, select
 
 from models.meg import Company, Supplier, SupplierInvoice, db
 from models.meg.journal import MegJournalEntry
+from tests.helpers import text
 
 MINOTERIE_IBAN = "FR7630006000010000000791963"  # Crédit Agricole, demo data
 NEW_IBAN = "FR7630004008220000001583859"  # BNP Paribas
-
-
-def text(response) -> str:
-    return unescape(response.get_data(as_text=True)).replace("\u202f", " ").replace("\u00a0", " ")
 
 
 def _ids(meg_app, supplier_name="Minoterie Dupuis", company="Boulangerie Martin SARL"):

@@ -7,21 +7,16 @@ the registry (the local SIRENE extract the tests use) confirmed it.
 
 from __future__ import annotations
 
-from html import unescape
-
 from sqlalchemy import select
 
 from models.meg import Company, db
 from models.meg.journal import MegJournalEntry
+from tests.helpers import words as text
 
 ASSOCIATION = "Association Les Amis du Quartier"
 ITS_SIRET = "43210987400003"  # in the registry under the association's name
 VICTIM_SIRET = "55667788800001"  # « TRANSPORTS VICTOR » in the registry, not in MEG
 CLOSED_SIRET = "66778899600003"  # closed establishment
-
-
-def text(response) -> str:
-    return " ".join(unescape(response.get_data(as_text=True)).replace("\u202f", " ").replace("\u00a0", " ").split())
 
 
 def _association(meg_app) -> Company:

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from html import unescape
-
 import pytest
 
 from models.meg.libeo_link.attempts import PaymentAttempt, PaymentState, payment_label
-
-
-def text(response) -> str:
-    return " ".join(unescape(response.get_data(as_text=True)).replace("\u202f", " ").replace("\xa0", " ").split())
+from tests.helpers import words as text
 
 
 @pytest.mark.parametrize(("refusal", "code", "shown"), [

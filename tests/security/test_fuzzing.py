@@ -129,6 +129,7 @@ def test_the_api_keeps_to_its_openapi_document(api, mode):
         "GET /me", "PUT /invoices/{external_id}", "POST /invoices/{external_id}/payments", "GET /payments/{payment_id}",
         "GET /events", "DELETE /key", "PUT /invoices/{external_id}/document", "GET /payments/{payment_id}/receipt.pdf",
         "POST /payments/{payment_id}/cancel", "POST /payment-batches", "POST /account/meg-vouch",
+        "POST /payment-requests/void",
     }
     by_label = {op.label: op for op in operations}
     for operation in operations:

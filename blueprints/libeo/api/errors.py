@@ -75,10 +75,16 @@ def upgrade_url() -> str:
     return public_url("billing.subscription")
 
 
+def api_field(field: str) -> str:
+    """A domain field as the API's caller wrote it, under its prefix if any (« invoice.supplier.name »)."""
+    prefix, dot, name = field.rpartition(".")
+    return prefix + dot + API_FIELDS.get(name, name)
+
+
 def domain_error_body(error: LibeoError) -> tuple[int, dict]:
     """The status and ``{"error": …}`` body of a domain refusal (a whole answer, or one item of a batch)."""
     status = next((s for cls, s in STATUS_OF.items() if isinstance(error, cls)), 422)
-    field = API_FIELDS.get(error.field, error.field) if error.field else None
+    field = api_field(error.field) if error.field else None
     extra = {}
     if isinstance(error, QuotaExceeded):
         extra["upgrade_url"] = upgrade_url()

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from core.files import MAX_DOCUMENT_BYTES
 from core.ids import MAX_ID
 from core.money import MAX_AMOUNT_CENTS
+from models.libeo.payments.by_api import EXTERNAL_ID_PATTERN
 
 # Text a person reads: no control character or bidirectional override, not blank.
 _VISIBLE = r"[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]"
 _NOT_BLANK = r"[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028-\u202f\u205f\u2066-\u2069\u3000\ufeff]"
 TEXT_PATTERN = f"^{_VISIBLE}*{_NOT_BLANK}{_VISIBLE}*$"
-EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 IDEMPOTENCY_KEY_PATTERN = r"^[\u0021-\u007e]{1,255}$"
 
 
@@ -72,7 +74,7 @@ INVOICE_BODY = {
     },
 }
 
-PAYMENT_BODY = {
+PAYMENT_BODY: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "required": ["initiated_by"],
@@ -173,7 +175,7 @@ BATCH_BODY = {
     },
 }
 
-ERROR = {
+ERROR: dict[str, Any] = {
     "type": "object",
     "required": ["error"],
     "properties": {
@@ -406,6 +408,34 @@ EVENT_PAGE = {
 }
 
 
+VOID_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["idempotency_key"],
+    "properties": {
+        "idempotency_key": {
+            "type": "string", "minLength": 1, "maxLength": 255, "pattern": IDEMPOTENCY_KEY_PATTERN,
+            "x-error": "La clé d'idempotence doit comporter 1 à 255 caractères ASCII visibles.",
+            "description": "La clé d'une demande de paiement dont l'appelant n'a pas entendu la réponse.",
+        },
+    },
+}
+
+VOID_OUTCOME = {
+    "type": "object",
+    "required": ["idempotency_key", "outcome"],
+    "properties": {
+        "idempotency_key": {"type": "string"},
+        "outcome": {"type": "string", "enum": ["void", "answered"],
+                    "description": "void : Libeo n'a jamais reçu de demande avec cette clé ; elle est close, aucune "
+                    "demande avec elle ne sera exécutée (410 request_void). answered : la demande a reçu une "
+                    "réponse, donnée dans status et payment ou error."},
+        "status": {"type": "integer", "description": "Le statut de la réponse à la demande (answered)."},
+        "payment": {"$ref": "#/components/schemas/Payment"},
+        "error": ERROR["properties"]["error"],
+    },
+}
+
 RETIRED_KEY = {
     "type": "object",
     "required": ["status", "payments_in_flight"],
@@ -546,6 +576,23 @@ def openapi_document(server_url: str) -> dict:
                         "204": {"description": "Clé révoquée."},
                         **_errors(400, 401, 429),
                     },
+                }
+            },
+            "/payment-requests/void": {
+                "post": {
+                    "operationId": "voidPaymentRequest",
+                    "summary": "Clôt une demande de paiement dont la réponse n'a pas été entendue (« Supprimer la "
+                               "connexion » dans MEG).",
+                    "description": (
+                        "Permis aussi à une clé retirée. Si Libeo n'a jamais reçu de demande avec cette clé "
+                        "d'idempotence, la clé est close : toute demande qui la porterait, avec n'importe quelle clé "
+                        "d'API du compte, reçoit 410 request_void et ne crée rien. Si la demande a reçu une réponse, "
+                        "cette réponse est donnée ; si elle est encore en cours, 409 idempotency_in_progress."
+                    ),
+                    "requestBody": {"required": True, "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/VoidInput"}}}},
+                    "responses": {"200": _json("VoidOutcome", "Ce qu'est devenue la demande."),
+                                  **_errors(400, 401, 409, 422, 429)},
                 }
             },
             "/invoices/{external_id}": {
@@ -760,6 +807,8 @@ def openapi_document(server_url: str) -> dict:
                 "Document": DOCUMENT,
                 "CancelInput": CANCEL_BODY,
                 "RetiredKey": RETIRED_KEY,
+                "VoidInput": VOID_BODY,
+                "VoidOutcome": VOID_OUTCOME,
                 "Event": EVENT,
                 "EventPage": EVENT_PAGE,
                 "Error": ERROR,

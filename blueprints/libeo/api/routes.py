@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
 
 from flask import Blueprint, abort, current_app, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -25,13 +24,16 @@ from models.libeo.accounts.keys import (
 )
 from models.libeo.errors import InvalidData, LibeoError, NotFound
 from models.libeo.invoices.documents import store_invoice_document, too_large_message
-from models.libeo.invoices.services import (
-    invoice_by_external_id,
-    invoice_data,
-    upsert_meg_invoice,
-)
+from models.libeo.invoices.services import invoice_by_external_id
 from models.libeo.meg_link.client import SignInFailed
 from models.libeo.meg_link.vouching import vouch_for_key
+from models.libeo.payments.by_api import (
+    BAD_EXTERNAL_ID,
+    ApiAnswer,
+    is_external_id,
+    pay_by_api,
+    upsert_api_invoice,
+)
 from models.libeo.payments.events import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -40,20 +42,13 @@ from models.libeo.payments.events import (
     iso_datetime,
     payment_json,
 )
-from models.libeo.payments.idempotency import claim_key, complete, fingerprint, release
-from models.libeo.payments.order import (
-    Initiator,
-    account_payment,
-    cancel_on_request,
-    payment_order,
-    place_payment,
-)
+from models.libeo.payments.idempotency import DONE, IN_PROGRESS, STILL_RUNNING, void_key
+from models.libeo.payments.order import Initiator, account_payment, cancel_on_request
 from models.libeo.payments.quota import PaymentQuota
 from models.libeo.payments.receipt import payment_receipt, receipt_file_name
 
 from ..extensions import limiter
 from .errors import (
-    API_FIELDS,
     ApiError,
     domain_error_body,
     domain_error_response,
@@ -63,11 +58,11 @@ from .errors import (
 from .openapi import (
     BATCH_ITEM,
     CANCEL_BODY,
-    EXTERNAL_ID_PATTERN,
     IDEMPOTENCY_KEY_PATTERN,
     INVOICE_BODY,
     MAX_BATCH_ITEMS,
     PAYMENT_BODY,
+    VOID_BODY,
     VOUCH_BODY,
     openapi_document,
 )
@@ -77,7 +72,8 @@ bp = Blueprint("api", __name__)
 
 PUBLIC_ENDPOINTS = {"api.openapi"}
 # What a key MEG gave up with payments in flight may still do: follow them.
-RETIRED_KEY_ENDPOINTS = {"api.me", "api.payment", "api.payment_receipt_pdf", "api.events", "api.delete_key"}
+RETIRED_KEY_ENDPOINTS = {"api.me", "api.payment", "api.payment_receipt_pdf", "api.events", "api.delete_key",
+                         "api.void_payment_request"}
 KEY_RETIRED = ("Cette clé a été retirée par MEG (« Supprimer la connexion ») : elle ne sert plus qu'à suivre les "
                "paiements déjà demandés (lecture des paiements et des événements). Pour payer ou envoyer une facture, "
                "créez une nouvelle clé dans Libeo (« Configuration » → « Intégrations ») et collez-la dans MEG.")
@@ -182,10 +178,6 @@ def json_body():
         raise InvalidData(refused.message, refused.field) from None
 
 
-def _iso_date(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
-
-
 def account_json(account, quota: PaymentQuota) -> dict:
     return {
         "id": account.id,
@@ -213,10 +205,6 @@ def invoice_json(invoice: Invoice) -> dict:
         "due_date": invoice.due_date.isoformat(),
         "status": invoice.status.value,
     }
-
-
-def _external_id_or_none(external_id: str) -> str | None:
-    return external_id if matches(EXTERNAL_ID_PATTERN, external_id) else None
 
 
 @bp.get("/openapi.json")
@@ -249,6 +237,7 @@ def delete_key():
     """The caller gives its key up (MEG's « Supprimer la connexion »): revoked at once (204), or, while
     payments MEG asked for are in flight or events after ``after`` are unread, retired (200): it only
     follows them, then is revoked."""
+    _check_parameters(("after",))
     in_flight = give_up_key(g.api_key, _cursor() if "after" in request.args else None)
     db.session.commit()
     if in_flight is None:
@@ -256,41 +245,34 @@ def delete_key():
     return jsonify({"status": "retired", "payments_in_flight": in_flight})
 
 
+@bp.post("/payment-requests/void")
+def void_payment_request():
+    """MEG gives up a payment request it never heard answered: Libeo closes the key it never received (nothing
+    will ever be created with it), or tells the answer it gave; 409 while the request still runs."""
+    key = validate(VOID_BODY, json_body())["idempotency_key"]
+    outcome = void_key(g.api_key.account_id, key)
+    db.session.commit()
+    if outcome.state == IN_PROGRESS:
+        return error_response(409, "idempotency_in_progress", STILL_RUNNING)
+    answer = {"idempotency_key": key, "outcome": "void"}
+    if outcome.state == DONE and outcome.answer is not None:
+        status, body = outcome.answer
+        answer = {"idempotency_key": key, "outcome": "answered", "status": status,
+                  **({"payment": body} if status < 300 else {"error": body.get("error")})}
+    return jsonify(answer)
+
+
 def _checked_external_id(external_id: str) -> str:
-    if _external_id_or_none(external_id) is None:
-        raise ApiError(
-            422, "validation_error", "L'identifiant de facture doit comporter 1 à 64 lettres, chiffres, « . _ : - ».",
-            "external_id",
-        )
+    if not is_external_id(external_id):
+        raise ApiError(422, "validation_error", BAD_EXTERNAL_ID, "external_id")
     return external_id
-
-
-def _upsert_invoice(external_id: str, body: dict, field_prefix: str = ""):
-    """The invoice of a (schema-checked) body, created or updated; domain errors name the caller's field."""
-    supplier = body["supplier"]
-    try:
-        data = invoice_data(
-            number=body["number"],
-            supplier_name=supplier["name"],
-            supplier_iban=supplier["iban"],
-            supplier_bic=supplier.get("bic"),
-            issue_date=date.fromisoformat(body["issue_date"]),
-            due_date=date.fromisoformat(body["due_date"]),
-            amount_cents=body["amount_cents"],
-            currency=body["currency"],
-        )
-        return upsert_meg_invoice(api_account(), external_id, data)
-    except LibeoError as error:
-        if field_prefix and error.field:
-            error.field = field_prefix + API_FIELDS.get(error.field, error.field)
-        raise
 
 
 @bp.put("/invoices/<external_id>")
 def put_invoice(external_id: str):
     _checked_external_id(external_id)
     body = validate(INVOICE_BODY, json_body())
-    invoice, created = _upsert_invoice(external_id, body)
+    invoice, created = upsert_api_invoice(api_account(), external_id, body)
     db.session.commit()
     return jsonify(invoice_json(invoice)), 201 if created else 200
 
@@ -311,67 +293,15 @@ def _idempotency_key() -> str:
 def pay(external_id: str):
     key = _idempotency_key()
     body = validate(PAYMENT_BODY, json_body())
-    status, answer, replayed = _pay_once(api_account(), external_id, key, body, request.path)
-    response = jsonify(answer)
-    response.status_code = status
-    if replayed:
+    return _payment_response(pay_by_api(api_account(), external_id, key, body, request.path))
+
+
+def _payment_response(answer: ApiAnswer):
+    response = jsonify(answer.body)
+    response.status_code = answer.status
+    if answer.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
-
-
-def _pay_once(account: Account, external_id: str, key: str, body: dict, path: str, *,
-              claim_alone: bool = True) -> tuple[int, dict, bool]:
-    """One payment request, checked (schema): (status, answer, replayed), or the refusal raised.
-
-    ``path`` is the single request's, also for an item of a batch: the key's fingerprint is the same
-    either way, so a request sent in a batch may be replayed alone (MEG's sync pass does) and the
-    reverse, and get the first answer. ``claim_alone``: the claim is committed before the work, so
-    that a concurrent duplicate is told at once that the key is in use (409); a batch's item keeps
-    it in the work's transaction instead (one commit per item: a duplicate waits for the item's
-    commit, then gets its answer, or claims the key if the item was refused).
-    """
-    if body.get("invoice") is not None:
-        _checked_external_id(external_id)
-    # The whole body: a replay must send exactly what the first request sent.
-    claim = claim_key(account, key, fingerprint("POST", path, body))
-    if claim.answer is not None:
-        monitoring.idempotency_replays().inc()
-        status, answer = claim.answer
-        return status, answer, True
-    if claim_alone:
-        # Committed alone, so that a concurrent duplicate sees the claim at once
-        # (the account stays as loaded: nothing else changes it meanwhile).
-        with keep_loaded(db):
-            db.session.commit()
-    initiated_by = body["initiated_by"]
-    initiator = Initiator(initiated_by["email"], InitiatorRole(initiated_by["role"]), Channel.MEG)
-    execution_date = _iso_date(body.get("execution_date"))
-    try:
-        # The invoice sent with the request and its payment: one transaction, all or nothing. The
-        # request is checked before the invoice is written: that first write takes the writers' turn.
-        if body.get("invoice") is not None:
-            order = payment_order(account, initiator, date.fromisoformat(body["invoice"]["due_date"]), execution_date)
-            invoice, created = _upsert_invoice(external_id, body["invoice"], "invoice.")
-        else:
-            invoice = invoice_by_external_id(account, external_id) if _external_id_or_none(external_id) else None
-            if invoice is None:
-                raise NotFound(
-                    "Cette facture n'existe pas dans Libeo : joignez-la à la demande de paiement (champ « invoice ») "
-                    "ou envoyez-la d'abord (PUT /invoices/{external_id})."
-                )
-            order = payment_order(account, initiator, invoice.due_date, execution_date)
-            created = False
-        payment = place_payment(account, invoice, order, invoice_is_new=created)
-        answer = payment_json(payment)
-        complete(claim, 201, answer)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()  # the claim too, when it was not committed alone
-        if claim_alone:
-            release(claim)
-            db.session.commit()
-        raise
-    return 201, answer, False
 
 
 @bp.post("/payment-batches")
@@ -393,9 +323,9 @@ def pay_batch():
                   for name in ("external_id", "idempotency_key")}
         try:
             item = _batch_item(item, index)
-            status, answer, replayed = _pay_once(account, item["external_id"], item["idempotency_key"],
-                                                 item["payment"], f"{prefix}/invoices/{item['external_id']}/payments",
-                                                 claim_alone=False)
+            status, answer, replayed = pay_by_api(account, item["external_id"], item["idempotency_key"],
+                                                  item["payment"], f"{prefix}/invoices/{item['external_id']}/payments",
+                                                  claim_alone=False)
             results.append({**result, "status": status, "replayed": replayed, "payment": answer})
         except LibeoError as error:
             status, answer = domain_error_body(error)
@@ -532,10 +462,16 @@ EVENT_PARAMETERS = ("after", "limit")
 
 
 def _check_event_parameters() -> None:
+    _check_parameters(EVENT_PARAMETERS)
+
+
+def _check_parameters(known: tuple[str, ...]) -> None:
+    """Unknown or repeated query parameters are refused (400), never ignored."""
     for name in request.args:
-        if name not in EVENT_PARAMETERS:
-            raise ApiError(400, "unknown_parameter",
-                           "Paramètre inconnu : seuls « after » et « limit » sont acceptés.", name[:100])
+        if name not in known:
+            named = " et ".join(f"« {n} »" for n in known)
+            accepted = f"seuls {named} sont acceptés" if len(known) > 1 else f"seul {named} est accepté"
+            raise ApiError(400, "unknown_parameter", f"Paramètre inconnu : {accepted}.", name[:100])
         if len(request.args.getlist(name)) > 1:
             raise ApiError(400, "repeated_parameter", f"Le paramètre « {name} » ne doit figurer qu'une fois.", name)
 

@@ -162,7 +162,7 @@ def webhook():
         return jsonify(error=error.message), 400
     except IntegrityError:
         db.session.rollback()
-        if not billing.already_applied(event["id"]):
+        if not billing.already_applied(billing.event_id(event)):
             raise  # Stripe retries after a 500
     return jsonify(received=True)
 

@@ -107,6 +107,7 @@ def new_invoice():
     """« Nouvelle facture », with its PDF if the person gives it (kept and shown on the invoice's page)."""
     form = InvoiceForm()
     if form.validate_on_submit():
+        assert form.amount_cents is not None  # validate_amount set it
         try:
             data = invoice_data(
                 number=form.number.data,

@@ -112,7 +112,8 @@ class ConfirmForm(Form):
 class PayForm(Form):
     """« Confirmer le paiement »: the date the transfer is executed (by default the one proposed)."""
 
-    execution_date = DateField("Date d'exécution", validators=[Optional(), _date_in_range])
+    # Checked by « Payer » itself (core.calendar.check_execution_date), which proposes another date.
+    execution_date = DateField("Date d'exécution", validators=[Optional()])
     # After a refusal in Libeo for a possible fraud: the person read its reason.
     refusal_seen = BooleanField("J'ai vérifié l'IBAN auprès du fournisseur")
     next = HiddenField()

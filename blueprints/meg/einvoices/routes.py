@@ -131,6 +131,7 @@ def _prefill(form: ImportForm, found: Proposal) -> None:
 
 
 def _choices(form: ImportForm) -> ImportChoices:
+    assert form.amount_cents is not None  # validated: validate_amount set it
     new = None
     if form.chosen_supplier_id is None:
         new = NewSupplier(form.supplier_name.data, form.supplier_siret.data, form.supplier_iban.data,

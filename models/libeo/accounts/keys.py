@@ -21,12 +21,14 @@ from werkzeug.utils import (
 )
 
 from core.dates import as_utc, utcnow
+from core.db import rowcount
 from models.libeo.accounts.models import REVOKED_BY_MEG, Account, ApiKey, Plan
 from models.libeo.db import db
 from models.libeo.errors import Conflict, NotFound
 from models.libeo.invoices.models import Invoice
 from models.libeo.journal import record as journal
 from models.libeo.notifications.events import api_key_created
+from models.libeo.payments.idempotency import running_claims
 from models.libeo.payments.models import AT_BANK, Payment, PaymentEvent, PaymentStatus, PaymentUsage
 from models.libeo.payments.quota import PaymentQuota, quota_month
 
@@ -169,12 +171,12 @@ def give_up_key(key: KeyInUse, read_up_to: int | None = None) -> int | None:
     if not in_flight and (read_up_to is None or not events_after_exist(key.account_id, read_up_to)):
         _revoke_given_up(key)
         return None
-    retired = db.session.execute(
+    retired = rowcount(db.session.execute(
         update(ApiKey)
         .where(ApiKey.id == key.id, ApiKey.revoked_at.is_(None), ApiKey.retired_at.is_(None))
         .values(retired_at=utcnow())
         .execution_options(synchronize_session="fetch")
-    ).rowcount
+    ))
     if retired:
         journal(key.account_id, "key.retired",
                 f"Connexion supprimée dans MEG : la clé d'API MEG ({key.prefix}…) ne sert plus qu'à suivre les "
@@ -199,24 +201,25 @@ def end_retired_key(key: KeyInUse, caught_up: bool) -> bool:
 
 
 def _revoke_given_up(key: KeyInUse, why: str = "") -> None:
-    revoked = db.session.execute(
+    revoked = rowcount(db.session.execute(
         update(ApiKey)
         .where(ApiKey.id == key.id, ApiKey.revoked_at.is_(None))
         .values(revoked_at=utcnow(), revoked_by=REVOKED_BY_MEG)
         .execution_options(synchronize_session="fetch")
-    ).rowcount
+    ))
     if revoked:
         journal(key.account_id, "key.revoked", f"Clé d'API MEG révoquée par MEG (« Supprimer la connexion ») "
                 f"({key.prefix}…){why}.", REVOKED_BY_MEG)
 
 
 def meg_payments_in_flight(account_id: int) -> int:
-    """The account's payments of invoices sent by MEG that are not finished (paid, rejected, cancelled)."""
-    return db.session.scalar(
+    """The account's payments of invoices sent by MEG that are not finished (paid, rejected, cancelled), and
+    its payment requests still running (a key given up now would otherwise be revoked under them)."""
+    return running_claims(account_id) + (db.session.scalar(
         select(func.count(Payment.id)).join(Invoice, Invoice.id == Payment.invoice_id)
         .where(Payment.account_id == account_id, Invoice.external_id.is_not(None),
                Payment.status.in_(IN_FLIGHT))
-    ) or 0
+    ) or 0)
 
 
 def last_revoked_key(account: Account, integration: str = MEG) -> ApiKey | None:
@@ -235,7 +238,7 @@ def _revoke_active(account: Account, integration: str, by: str | None = None) ->
         .values(revoked_at=utcnow(), revoked_by=by)
         .execution_options(synchronize_session="fetch")
     )
-    return result.rowcount
+    return rowcount(result)
 
 
 def authenticate_api_key(plaintext: str | None, *, with_account: bool = False) -> KeyInUse | None:

@@ -286,7 +286,7 @@ def set_approval_rules(account: Account, threshold_cents: int | None, accountant
 # --- who owns the SIRET (« vérifié ») ---------------------------------------------------------------
 
 
-def verify_account(account: Account, verified_by: str, actor: str) -> bool:
+def verify_account(account: Account, verified_by: str, actor: str | None) -> bool:
     """Marks the account « vérifié » (its SEPA files may be executed); False if it already was."""
     if account.siret is None:
         raise Conflict(

@@ -18,6 +18,7 @@ import re
 import time
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from typing import TypeGuard
 
 import stripe
 from sqlalchemy import BigInteger, DateTime, ForeignKey, String, select
@@ -166,15 +167,22 @@ def start_card_setup(account: Account, client: stripe.StripeClient, email: str |
     if has_subscription(account):
         raise Conflict("Votre compte a déjà l'abonnement Partnerships.")
     with stripe_errors():
-        if not account.stripe_customer_id:
-            params = {"name": account.name, "metadata": {"libeo_account_id": str(account.id), "siret": account.siret}}
+        customer_id = account.stripe_customer_id
+        if not customer_id:
+            metadata = {"libeo_account_id": str(account.id)}
+            if account.siret is not None:  # Stripe leaves out a value None
+                metadata["siret"] = account.siret
+            params: stripe.params.CustomerCreateParams = {"name": account.name, "metadata": metadata}
             if email:
                 params["email"] = email
             customer = client.v1.customers.create(params=params)
-            account.stripe_customer_id = customer.id
-        intent = client.v1.setup_intents.create(
-            params={"customer": account.stripe_customer_id, "usage": "off_session", "payment_method_types": ["card"]}
-        )
+            customer_id = account.stripe_customer_id = customer.id
+        setup: stripe.params.SetupIntentCreateParams = {  # type: ignore[typeddict-unknown-key]
+            # Sent as before: the stripe library's types now name it allowed_payment_method_types.
+            "customer": customer_id, "usage": "off_session", "payment_method_types": ["card"]}
+        intent = client.v1.setup_intents.create(params=setup)
+    if intent.client_secret is None:  # Stripe gives a new SetupIntent its secret
+        raise BillingUnavailable(REFUSED)
     return intent.client_secret
 
 
@@ -239,11 +247,12 @@ def resume(account: Account, client: stripe.StripeClient) -> None:
 
 def _set_cancel_at_period_end(account: Account, client: stripe.StripeClient, value: bool) -> None:
     account = _locked(account)
-    if not has_subscription(account):
+    subscription_id = account.stripe_subscription_id
+    if not has_subscription(account) or subscription_id is None:
         raise Conflict("Votre compte n'a pas d'abonnement Partnerships en cours.")
     with stripe_errors():
         subscription = client.v1.subscriptions.update(
-            account.stripe_subscription_id, params={"cancel_at_period_end": value}
+            subscription_id, params={"cancel_at_period_end": value}
         ).to_dict()
     # Stripe gives no time of change here: ours stands in for it, so events
     # produced before this change are stale, those produced after it are not.
@@ -297,6 +306,11 @@ def apply_event(event: object) -> None:
         _record_end(account, subscription, created)
     else:
         _record_state(account, subscription, created)
+
+
+def event_id(event: object) -> str:
+    """The id of an event ``apply_event`` read (InvalidData for one of another shape)."""
+    return _read_event(event)[0]
 
 
 def already_applied(event_id: str) -> bool:
@@ -360,7 +374,7 @@ def _read_event(event: object) -> tuple[str, str, int, dict | None]:
     return event_id, event_type, created, subscription
 
 
-def _is_subscription(value: object) -> bool:
+def _is_subscription(value: object) -> TypeGuard[dict]:
     if not isinstance(value, dict):
         return False
     items = value.get("items")
@@ -372,17 +386,19 @@ def _is_subscription(value: object) -> bool:
         and isinstance(value.get("cancel_at_period_end"), (bool, type(None)))
         and (items is None or isinstance(items, dict))
         and (listed is None or (isinstance(listed, list) and all(isinstance(item, dict) for item in listed)))
-        and _is_timestamp(_period_end_of(value), optional=True)
+        and _is_timestamp_or_none(_period_end_of(value))
     )
 
 
-def _is_text(value: object, max_length: int) -> bool:
+def _is_text(value: object, max_length: int) -> TypeGuard[str]:
     return isinstance(value, str) and 0 < len(value) <= max_length
 
 
-def _is_timestamp(value: object, optional: bool = False) -> bool:
-    if value is None:
-        return optional
+def _is_timestamp_or_none(value: object) -> bool:
+    return value is None or _is_timestamp(value)
+
+
+def _is_timestamp(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TIMESTAMP
 
 
@@ -397,7 +413,7 @@ def _period_end_of(subscription: dict) -> object:
 
 def _period_end(subscription: dict) -> datetime | None:
     end = _period_end_of(subscription)
-    return datetime.fromtimestamp(end, UTC) if end else None
+    return datetime.fromtimestamp(end, UTC) if end and _is_timestamp(end) else None
 
 
 def period_end_date(account: Account) -> date | None:

@@ -34,11 +34,13 @@ def store_invoice_document(invoice: Invoice, content: bytes) -> tuple[InvoiceDoc
     if not looks_like_pdf(content):
         raise InvalidData("Ce document n'est pas un PDF lisible (en-tête %PDF- ou fin de fichier %%EOF absents).",
                           "document")
-    document = invoice_document(invoice)
-    created = document is None
-    if created:
+    found = invoice_document(invoice)
+    created = found is None
+    if found is None:
         document = InvoiceDocument(account_id=invoice.account_id, invoice_id=invoice.id)
         db.session.add(document)
+    else:
+        document = found
     document.content = content
     document.size = len(content)
     document.sha256 = hashlib.sha256(content).hexdigest()

@@ -9,8 +9,11 @@ named by its public prefix), and IBANs only masked.
 from __future__ import annotations
 
 from core.notifications import Kind, Notifier, Setting
+from core.reminders import DUE_REMINDER, SETTING_LABEL
+from core.reminders import subject as reminder_subject
 from models.libeo.accounts.models import LibeoUser
 from models.libeo.notifications.models import NotificationSetting, outbox
+from models.libeo.notifications.reminders import still_owed
 
 PAYMENT_HELD = "payment_held"
 PAYMENT_REJECTED = "payment_rejected"
@@ -35,6 +38,9 @@ SETTINGS = [
             administrators_only=True),
     Setting(QUOTA_REACHED, "Quota de paiements atteint",
             "Les paiements du mois inclus dans la formule Gratuit sont tous utilisés.", administrators_only=True),
+    Setting(DUE_REMINDER, SETTING_LABEL,
+            "Une facture saisie dans Libeo et à payer arrive à échéance dans les 7 jours, ou son échéance est "
+            "dépassée (un rappel pour chacun, par facture ; celles de MEG sont rappelées par MEG)."),
     Setting(SECURITY, "Alertes de sécurité",
             "Une nouvelle clé d'API est créée, ou le compte est relié à une entreprise de MEG. "
             "Ces alertes sont toujours envoyées.", locked=True, administrators_only=True),
@@ -79,6 +85,8 @@ KINDS = {
         Kind(QUOTA_REACHED,
              lambda d: f"Les {d['limit']} paiements du mois de la formule Gratuit sont utilisés",
              lambda d: ("billing.subscription", {})),
+        Kind(DUE_REMINDER, reminder_subject, lambda d: ("invoices.invoice", {"invoice_id": d["invoice_id"]}),
+             still_due=still_owed),
         Kind(API_KEY_CREATED,
              lambda d: f"Sécurité : nouvelle clé d'API MEG pour {d['account_name']}",
              lambda d: ("settings.integrations", {}), setting=SECURITY, locked=True),

@@ -43,7 +43,7 @@ def _check_decider(account: Account, payment: Payment, user: LibeoUser) -> None:
 
 def _already_decided(payment: Payment) -> Conflict:
     db.session.rollback()
-    current = db.session.get(Payment, payment.id)
+    current = db.session.get_one(Payment, payment.id)
     return Conflict(
         f"Ce paiement n'est plus à approuver ({current.status_label}) : une autre décision a été prise avant la vôtre.",
         code="payment_not_awaiting_approval",

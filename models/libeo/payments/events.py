@@ -23,8 +23,9 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 
 from core.dates import utcnow
 from models.libeo.accounts.models import Account
@@ -90,13 +91,14 @@ def payment_json(payment: Payment) -> dict:
 # Built once, and run on the session's connection as plain SQL: every change of a payment runs
 # them, last in its transaction (holding the writers' turn on SQLite). The session tracks neither
 # (nothing reads them back in this transaction; the account's other columns do not change).
+_ACCOUNTS = cast(Table, Account.__table__)  # a declarative class's table, typed as any FromClause
 _TAKE_SEQ = (
-    update(Account.__table__)
-    .where(Account.__table__.c.id == bindparam("account_id"))
-    .values(last_event_seq=Account.__table__.c.last_event_seq + bindparam("count"))
-    .returning(Account.__table__.c.last_event_seq)
+    update(_ACCOUNTS)
+    .where(_ACCOUNTS.c.id == bindparam("account_id"))
+    .values(last_event_seq=_ACCOUNTS.c.last_event_seq + bindparam("count"))
+    .returning(_ACCOUNTS.c.last_event_seq)
 )
-_INSERT_EVENT = insert(PaymentEvent.__table__)
+_INSERT_EVENT = insert(cast(Table, PaymentEvent.__table__))
 
 
 def record_payment_events(account_id: int, payments: Iterable[Payment]) -> None:

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.dates import utcnow
-from core.db import purge_in_batches
+from core.db import purge_in_batches, rowcount
 from models.libeo.accounts.models import Account
 from models.libeo.db import db
 from models.libeo.errors import Conflict, InvalidData
@@ -35,6 +35,12 @@ from models.libeo.payments.models import IdempotencyRecord
 
 IN_PROGRESS = "in_progress"
 DONE = "done"
+# Closed unused (``void_key``): no request with this key will ever be executed; every one gets VOID_ANSWER.
+VOID = "void"
+VOID_STATUS = 410
+VOID_CODE = "request_void"
+VOID_MESSAGE = ("Libeo n'a jamais reçu de demande avec cette clé d'idempotence avant que MEG ne la clôture "
+                "(« Supprimer la connexion ») : aucun paiement n'a été créé, et aucun ne le sera avec cette clé.")
 STILL_RUNNING = "La première requête avec cette clé d'idempotence est encore en cours : réessayez dans un instant."
 
 
@@ -91,7 +97,9 @@ def claim_key(account: Account, key: str, request_hash: str) -> Claim:
         inserted = db.session.connection().execute(
             _CLAIM, {"account_id": account.id, "key": key, "request_hash": request_hash, "claim_owner": owner}
         )
-        return Claim(inserted.inserted_primary_key[0], owner=owner)
+        primary_key = inserted.inserted_primary_key
+        assert primary_key is not None  # an INSERT of one row tells its key
+        return Claim(primary_key[0], owner=owner)
     except IntegrityError:
         db.session.rollback()
     existing = db.session.scalar(
@@ -101,6 +109,8 @@ def claim_key(account: Account, key: str, request_hash: str) -> Claim:
         # The first request failed and released the key in between: try again.
         raise Conflict("Une requête avec cette clé d'idempotence vient d'échouer : réessayez.",
                        code="idempotency_in_progress")
+    if existing.state == VOID:  # whatever the request: closed for good
+        return Claim(existing.id, (VOID_STATUS, void_answer()))
     if existing.request_hash != request_hash:
         raise InvalidData(
             "Cette clé d'idempotence a déjà servi pour une autre requête : utilisez une nouvelle clé.",
@@ -108,11 +118,73 @@ def claim_key(account: Account, key: str, request_hash: str) -> Claim:
             code="idempotency_key_reused",
         )
     if existing.state == DONE:
-        return Claim(existing.id, (existing.response_status, json.loads(existing.response_body)))
+        return Claim(existing.id, _stored_answer(existing))
     owner = secrets.token_hex(16)
     if _take_over_expired(existing, owner):
         return Claim(existing.id, owner=owner)
     raise Conflict(STILL_RUNNING, code="idempotency_in_progress")
+
+
+def void_answer() -> dict:
+    return {"error": {"code": VOID_CODE, "message": VOID_MESSAGE, "field": None}}
+
+
+@dataclass(frozen=True)
+class KeyOutcome:
+    """What became of the requests made with an Idempotency-Key (``void_key``)."""
+
+    state: str  # VOID: never received, now closed; DONE: answered (``answer``); IN_PROGRESS: still running
+    answer: tuple[int, dict] | None = None
+
+
+def void_key(account_id: int, key: str) -> KeyOutcome:
+    """MEG gives up a request it never heard answered (« Supprimer la connexion »): Libeo tells what it did.
+
+    A key Libeo never received is closed for good (a record in the VOID
+    state): no later request with it, with whatever API key of the account,
+    will create anything; each gets the VOID answer. A key whose request was
+    answered tells that answer; one whose request still runs (within its
+    lease) says so; an expired claim is taken over and closed (its request,
+    if only slow, then fails to store its answer and rolls back). Idempotent.
+    """
+    owner = secrets.token_hex(16)
+    try:
+        db.session.connection().execute(insert(IdempotencyRecord).values(
+            account_id=account_id, key=key, request_hash=VOID, state=VOID, owner=owner))
+        return KeyOutcome(VOID)
+    except IntegrityError:
+        db.session.rollback()
+    existing = db.session.scalar(
+        select(IdempotencyRecord).where(IdempotencyRecord.account_id == account_id, IdempotencyRecord.key == key)
+    )
+    if existing is None:  # released in between: ask again
+        return KeyOutcome(IN_PROGRESS)
+    if existing.state == VOID:
+        return KeyOutcome(VOID)
+    if existing.state == DONE:
+        return KeyOutcome(DONE, _stored_answer(existing))
+    if _take_over_expired(existing, owner):
+        db.session.execute(update(IdempotencyRecord).where(IdempotencyRecord.id == existing.id,
+                                                           IdempotencyRecord.owner == owner)
+                           .values(state=VOID).execution_options(synchronize_session=False))
+        return KeyOutcome(VOID)
+    return KeyOutcome(IN_PROGRESS)
+
+
+def running_claims(account_id: int) -> int:
+    """Requests with an Idempotency-Key of the account still running (within their lease)."""
+    return db.session.scalar(
+        select(func.count(IdempotencyRecord.id)).where(IdempotencyRecord.account_id == account_id,
+                                                       IdempotencyRecord.state == IN_PROGRESS,
+                                                       IdempotencyRecord.created_at >= utcnow() - lease())
+    ) or 0
+
+
+def _stored_answer(record: IdempotencyRecord) -> tuple[int, dict]:
+    """The (status, body) a done key answers: ``complete`` wrote both."""
+    if record.response_status is None or record.response_body is None:
+        raise ValueError(f"the idempotency record {record.id} is done without its answer")
+    return record.response_status, json.loads(record.response_body)
 
 
 def _take_over_expired(record: IdempotencyRecord, owner: str) -> bool:
@@ -128,7 +200,7 @@ def _take_over_expired(record: IdempotencyRecord, owner: str) -> bool:
         .values(created_at=now, owner=owner)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 def complete(claim: Claim, status: int, body: dict) -> None:

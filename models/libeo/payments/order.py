@@ -11,19 +11,14 @@ in the same transaction."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from core.calendar import (
-    LATE_PAYMENT,
-    default_execution_date,
-    earliest_execution_date,
-    is_business_day,
-    next_business_day,
-)
+from core.calendar import LATE_PAYMENT, ExecutionDateRefused, default_execution_date
+from core.calendar import check_execution_date as execution_date_rule
 from core.dates import date_fr, paris_today, utcnow
 from core.french import of
 from models.libeo.accounts.models import Account
@@ -52,8 +47,6 @@ from models.libeo.payments.models import (
 from models.libeo.payments.quota import PaymentQuota, quota_month
 from models.libeo.payments.safeguards import after_creation, holds_for, rejected_iban_refusal
 from models.libeo.payments.transitions import move_payments
-
-MAX_SCHEDULE_AHEAD = timedelta(days=365)
 
 
 @dataclass(frozen=True)
@@ -87,33 +80,11 @@ def _already_paid(number: str, payment: Payment | None) -> Conflict:
 
 
 def check_execution_date(execution_date: date, today: date) -> date:
-    """A date a transfer can be executed on, or InvalidData naming it and the next business day.
-
-    SEPA transfers settle on TARGET business days, from today to a year ahead.
-    """
-    earliest = earliest_execution_date(today)
-    shown = date_fr(execution_date)
-    if execution_date < today:
-        raise InvalidData(
-            f"La date d'exécution du {shown} est passée : choisissez le {date_fr(earliest)} "
-            "(prochain jour ouvré) ou une date ultérieure.",
-            "execution_date",
-        )
-    if execution_date > today + MAX_SCHEDULE_AHEAD:
-        latest = today + MAX_SCHEDULE_AHEAD
-        raise InvalidData(
-            f"La date d'exécution du {shown} est à plus d'un an : choisissez une date entre le "
-            f"{date_fr(earliest)} (prochain jour ouvré) et le {date_fr(latest)}.",
-            "execution_date",
-        )
-    if not is_business_day(execution_date):
-        raise InvalidData(
-            f"Le {shown} n'est pas un jour ouvré (les virements SEPA ne sont pas exécutés le week-end ni les "
-            f"jours de fermeture de TARGET2) : choisissez le {date_fr(next_business_day(execution_date))}, "
-            "jour ouvré suivant.",
-            "execution_date",
-        )
-    return execution_date
+    """A date a transfer can be executed on (``core.calendar``'s rule), or InvalidData naming it."""
+    try:
+        return execution_date_rule(execution_date, today)
+    except ExecutionDateRefused as refused:
+        raise InvalidData(refused.message, "execution_date") from None
 
 
 def proposed_execution_date(invoice: Invoice, today: date | None = None) -> tuple[date, str]:

@@ -70,6 +70,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.banks import bank_name
 from core.dates import date_fr, paris_today, utcnow
+from core.db import rowcount
 from core.money import format_amount
 from core.names import mixed_script_words, name_key, name_words, names_match
 from core.validators import mask_iban
@@ -221,7 +222,7 @@ def _known_near(account: Account, invoice: Invoice, key: str) -> list[Row]:
     parts = list(dict.fromkeys(part for word in words for part in (word[:3], word[-3:])))
     values = {"account_id": account.id, "iban": invoice.supplier_iban, "key": key}
     values.update((f"word_{i}", part) for i, part in enumerate(parts))
-    return db.session.execute(_known_near_statement(len(parts)), values).all()
+    return list(db.session.execute(_known_near_statement(len(parts)), values).all())
 
 
 # Every payment runs these: built once per shape (see models/libeo/keys.py).
@@ -319,12 +320,12 @@ def remember_iban(
         return
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    inserted = db.session.execute(
+    inserted = rowcount(db.session.execute(
         insert(KnownSupplierIban)
         .values(account_id=account_id, supplier_key=key, supplier_name=supplier_name, iban=iban,
                 recorded_at=utcnow(), recorded_by=recorded_by)
         .on_conflict_do_nothing(index_elements=["account_id", "supplier_key", "iban"])
-    ).rowcount
+    ))
     if not inserted:
         return  # a concurrent payment recorded it first, with its entry
     if already:
@@ -360,12 +361,12 @@ def note_rejected_iban(payment: Payment) -> None:
     """The bank rejected ``payment`` for a reason of the payee's account: no payment to its IBAN until a
     debit to it shows the account works again. In the « Journal »."""
     reason = (payment.failure_reason or "").removeprefix("Rejeté : ")[:300] or "motif non communiqué"
-    updated = db.session.execute(
+    updated = rowcount(db.session.execute(
         update(KnownSupplierIban)
         .where(KnownSupplierIban.account_id == payment.account_id, KnownSupplierIban.iban == payment.creditor_iban)
         .values(rejected_reason=reason)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     if not updated:
         db.session.add(KnownSupplierIban(
             account_id=payment.account_id, supplier_key=supplier_key(payment.creditor_name),

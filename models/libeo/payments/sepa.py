@@ -45,6 +45,7 @@ from sqlalchemy.orm import joinedload
 
 from core.calendar import next_business_day
 from core.dates import PARIS, as_utc, date_fr, paris_today, utcnow
+from core.db import rowcount
 from core.sepa_text import bank_name
 from models.libeo.accounts.models import Account
 from models.libeo.db import db
@@ -110,7 +111,7 @@ def execute_due_payments(export_dir: str | Path | None, today: date | None = Non
         if not account.can_execute_payments:
             waiting = db.session.scalar(
                 select(db.func.count(Payment.id)).where(due, Payment.account_id == account.id)
-            )
+            ) or 0
             blocked = report.unverified if not account.is_verified else report.waiting_for_iban
             blocked.append((account.name, waiting))
             continue
@@ -159,7 +160,7 @@ def _execute_batch(account_id: int, today: date, now: datetime | None) -> tuple[
     if not ids:
         db.session.rollback()
         return None
-    return _seal(batch, ids, (PaymentStatus.SCHEDULED,), now)
+    return _seal(batch, list(ids), (PaymentStatus.SCHEDULED,), now)
 
 
 def _still_verified(account_id: int) -> bool:
@@ -177,10 +178,10 @@ def _finish_leftover(batch_id: int, now: datetime | None) -> tuple[BatchResult, 
         .values(status=PREPARING)
         .execution_options(synchronize_session=False)
     )
-    if locked.rowcount != 1:
+    if rowcount(locked) != 1:
         db.session.rollback()
         return None
-    batch = db.session.get(SepaBatch, batch_id)
+    batch = db.session.get_one(SepaBatch, batch_id)
     ids = db.session.scalars(
         select(Payment.id).where(
             Payment.batch_id == batch_id, Payment.status.in_((PaymentStatus.SCHEDULED, PaymentStatus.FILE_READY))

@@ -396,7 +396,7 @@ class SettlementInvoice(NamedTuple):
 
 def settlement_invoices(rows) -> list[SettlementInvoice]:
     """The rows of :func:`invoices_to_settle_rows` (a page of them) as ``SettlementInvoice``."""
-    return [SettlementInvoice(*row[:7], SettlementSupplier(row[7], row[8])) for row in rows]
+    return [SettlementInvoice._make((*row[:7], SettlementSupplier(row[7], row[8]))) for row in rows]
 
 
 @cache

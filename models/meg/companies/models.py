@@ -8,6 +8,7 @@ from datetime import datetime
 from functools import cache
 
 from sqlalchemy import (
+    ColumnElement,
     DateTime,
     Enum,
     ForeignKey,
@@ -110,7 +111,7 @@ class User(BounceColumns, Model):
     def companies_query(self):
         """The companies this user may open, by name."""
         direct = select(ModuleRole.company_id).where(ModuleRole.user_id == self.id)
-        condition = Company.id.in_(direct)
+        condition: ColumnElement[bool] = Company.id.in_(direct)
         if self.accounting_firm_id is not None:
             condition = condition | (Company.accounting_firm_id == self.accounting_firm_id)
         return select(Company).where(condition).order_by(Company.name, Company.id)
@@ -163,7 +164,8 @@ def _companies_with_achats_role(through_firm: bool):
     """:meth:`User.companies`' statement, built once per shape: every MEG page runs it, and a
     statement reused keeps its cache key where one built per request is traversed again for it."""
     role = aliased(ModuleRole)
-    condition = Company.id.in_(select(ModuleRole.company_id).where(ModuleRole.user_id == bindparam("user_id")))
+    condition: ColumnElement[bool] = Company.id.in_(
+        select(ModuleRole.company_id).where(ModuleRole.user_id == bindparam("user_id")))
     if through_firm:
         condition = condition | (Company.accounting_firm_id == bindparam("firm_id"))
     return (

@@ -61,7 +61,9 @@ def siret_changed(company: Company, old_siret: str | None, user: User | None) ->
 
 
 def check_with_registry(company: Company, user: User | None) -> str | None:
-    """Trusts the SIRET if the registry confirms it; else says why not and what to do."""
+    """Trusts the SIRET if the registry confirms it; else says why not and what to do (None without a SIRET)."""
+    if not company.siret:
+        return None
     try:
         found = find_establishment(company.siret)
     except RegistryUnavailable as unavailable:

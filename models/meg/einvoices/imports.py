@@ -39,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.dates import as_utc, utcnow
-from core.db import end_reading, keep_loaded
+from core.db import end_reading, keep_loaded, rowcount
 from core.money import format_amount
 from core.names import name_key
 from core.validators import format_iban
@@ -409,15 +409,17 @@ def attach_to_recorded(company: Company, pending: PendingImport) -> SupplierInvo
 def _claim(pending: PendingImport) -> None:
     """The pending file, taken in the write transaction: a second click (another tab) finds it gone."""
     deleted = db.session.execute(delete(PendingImport).where(PendingImport.id == pending.id))
-    if deleted.rowcount != 1:
+    if rowcount(deleted) != 1:
         raise AchatsError("Ce fichier a déjà été enregistré ou abandonné : importez-le de nouveau si besoin.")
 
 
 def _supplier_for(company: Company, einvoice: EInvoice, choices: ImportChoices, user: User | None) -> Supplier:
     if choices.supplier_id is None:
+        if choices.new_supplier is None:
+            raise AchatsError("Choisissez un fournisseur, ou créez-le.", "supplier_id")
         return _create_supplier(company, choices.new_supplier, user, choices.confirm_shared_iban)
     supplier = company_supplier(company, choices.supplier_id)
-    if iban_differs(supplier, einvoice):
+    if einvoice.iban is not None and iban_differs(supplier, einvoice):
         if choices.replace_iban is None:
             raise AchatsError(
                 f"L'IBAN de la facture ({format_iban(einvoice.iban)}) n'est pas celui que MEG connaît pour "
@@ -440,7 +442,7 @@ def _create_supplier(company: Company, new: NewSupplier, user: User | None, conf
     sharing = None if not new.iban else db.session.scalar(
         select(Supplier).where(Supplier.company_id == company.id, Supplier.iban == new.iban)
         .order_by(Supplier.id).limit(1))
-    if sharing is not None and not confirm_shared_iban:
+    if sharing is not None and new.iban and not confirm_shared_iban:
         # Two legal identities on one account: a file that borrows a known supplier's IBAN, or a typo.
         raise AchatsError(
             f"L'IBAN {format_iban(new.iban)} est déjà celui de {sharing.name} : deux fournisseurs ne partagent "

@@ -44,6 +44,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from io import BytesIO
 from pathlib import PurePosixPath, PureWindowsPath
+from typing import Any
 
 import facturx
 import pypdf
@@ -75,7 +76,7 @@ MAX_XML_ELEMENTS = 200_000
 MAX_XML_DEPTH = 64
 MAX_ATTACHMENTS = 50
 # Every decompression pypdf makes while the PDF is read stops there.
-_PDF_LIMITS = dict.fromkeys(
+_PDF_LIMITS: dict[str, Any] = dict.fromkeys(
     ("maximum_declared_stream_length", "array_based_stream_maximum_output_length", "jbig2_maximum_output_length",
      "lzw_maximum_output_length", "run_length_maximum_output_length", "zlib_maximum_output_length",
      "brotli_maximum_output_length"),

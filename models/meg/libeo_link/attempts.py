@@ -12,8 +12,10 @@ invoice's own fields. The use cases that send requests are in ``paying``.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Protocol
 
 from flask import current_app
 from sqlalchemy import (
@@ -38,8 +40,10 @@ from sqlalchemy.orm import Mapped, contains_eager, joinedload, mapped_column, re
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.banks import bank_name
-from core.calendar import default_execution_date, is_business_day, next_business_day
+from core.calendar import MAX_SCHEDULE_AHEAD, ExecutionDateRefused, default_execution_date, next_business_day
+from core.calendar import check_execution_date as execution_date_rule
 from core.dates import DueFlag, as_utc, date_fr, due_flag, paris_today, utcnow
+from core.db import rowcount
 from core.money import format_amount
 from core.validators import mask_iban
 from models.meg.achats.models import PaymentMode, SupplierInvoice
@@ -55,13 +59,13 @@ from models.meg.libeo_link.connection import (
     connection_of,
 )
 
-MAX_SCHEDULE_AHEAD = timedelta(days=365)
-
-
 # Libeo's error code when the plan's monthly payments are all used.
 QUOTA_EXCEEDED = "quota_exceeded"
-
-WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+# Libeo's code of a request it never received, closed when the connection was removed (« Non envoyé »).
+NOT_SENT = "request_void"
+NOT_SENT_REASON = ("Libeo n'a jamais reçu cette demande avant la suppression de la connexion : rien n'a été payé, et "
+                   "cette demande ne le sera jamais. Pour régler la facture, payez-la de nouveau une fois Libeo "
+                   "reconnecté dans « Options ».")
 
 
 class PaymentState(enum.Enum):
@@ -214,9 +218,23 @@ class PaymentAttempt(Model):
         return self.status in OPEN_STATES
 
     @property
+    def sent_request(self) -> tuple[str, dict]:
+        """The Idempotency-Key and exact body every sending of this attempt carries (« Payer » wrote both)."""
+        if self.idempotency_key is None or self.request_body is None:
+            raise ValueError(f"the attempt {self.id} is no request of MEG's: it has nothing to send")
+        return self.idempotency_key, self.request_body
+
+    @property
     def cancellable(self) -> bool:
         """Libeo can still cancel it (scheduled or held), and MEG knows which payment it is."""
         return self.status in CANCELLABLE_STATES and self.libeo_payment_id is not None
+
+    @property
+    def not_sent(self) -> str | None:
+        """A request Libeo never received, closed when the connection was removed: what it means and what to do."""
+        if self.status is PaymentState.REFUSED and self.refusal_code == NOT_SENT:
+            return NOT_SENT_REASON
+        return None
 
     @property
     def unknown_outcome(self) -> str | None:
@@ -248,7 +266,8 @@ class PaymentAttempt(Model):
         }
         db.session.flush()
         bound = {f"new_{name}": value for name, value in values.items()}
-        written = db.session.execute(_RECORD, {"attempt_id": self.id, "incoming": info.version or 0, **bound}).rowcount
+        written = rowcount(db.session.execute(_RECORD, {"attempt_id": self.id, "incoming": info.version or 0,
+                                                      **bound}))
         if not written:
             db.session.expire(self)
             return False
@@ -261,9 +280,9 @@ class PaymentAttempt(Model):
         """Libeo refused the request (its decision): written only while MEG knows nothing else of it."""
         db.session.flush()
         values = {"refusal": message[:500], "refusal_code": (code or "")[:40] or None, "updated_at": utcnow()}
-        if not db.session.execute(_REFUSE, {"attempt_id": self.id, "new_refusal": values["refusal"],
-                                            "new_code": values["refusal_code"],
-                                            "at": values["updated_at"]}).rowcount:
+        if not rowcount(db.session.execute(_REFUSE, {"attempt_id": self.id, "new_refusal": values["refusal"],
+                                                     "new_code": values["refusal_code"],
+                                                     "at": values["updated_at"]})):
             db.session.expire(self)
             return False
         for name, value in {**values, "status": PaymentState.REFUSED, "claimed_until": None}.items():
@@ -325,6 +344,8 @@ def payment_label(payment: PaymentAttempt) -> str:
     if state is PaymentState.REFUSED:
         if payment.refusal_code == QUOTA_EXCEEDED:
             return "Non payée — limite de la formule atteinte"
+        if payment.refusal_code == NOT_SENT:
+            return "Non envoyé"
         return f"Refusé : {after_colon(payment.refusal or 'Libeo a refusé le paiement.')}"
     if state is PaymentState.AWAITING_APPROVAL:
         reasons = ", ".join(HOLD_LABELS.get(reason, reason) for reason in payment.hold_reasons or ())
@@ -558,7 +579,8 @@ class LibeoState:
         return self.row(invoice)[1] in ("pay", "refused")
 
     def fraud_refusal(self, invoice: SupplierInvoice) -> str | None:
-        return self.row(invoice)[0].fraud_refusal if self.row(invoice)[1] == "refused" else None
+        payment, offer = self.row(invoice)
+        return payment.fraud_refusal if payment is not None and offer == "refused" else None
 
     def new_iban_needed(self, invoice: SupplierInvoice) -> str | None:
         """Why « Payer » waits for the supplier's new IBAN (the last transfer to this one was rejected for a
@@ -622,16 +644,29 @@ def in_flight_count(company_id: int) -> int:
 
 def following_label(connection: LibeoConnection | None, count: int) -> str | None:
     """What every page says of a removed connection still following payments, or None."""
-    if connection is None or not connection.is_removed:
+    if connection is None or not connection.is_removed or not count:
         return None
-    if connection.state is ConnectionState.KEY_REVOKED:
-        return (f"Connexion supprimée — le suivi des {count} paiement(s) en cours est interrompu : la clé a été "
-                "révoquée dans Libeo. Collez une nouvelle clé du même compte dans « Options » pour connaître leur "
-                "issue, ou suivez-les dans Libeo.")
+    if connection.state in (ConnectionState.KEY_REVOKED, ConnectionState.REMOVED):
+        # No key left to read with: MEG says it does not follow them, and how to learn their outcome.
+        why = ("la clé a été révoquée dans Libeo" if connection.state is ConnectionState.KEY_REVOKED
+               else "MEG ne conserve plus de clé")
+        return (f"Connexion supprimée — le suivi des {count} paiement(s) en cours est interrompu : {why}. Collez "
+                "une nouvelle clé du même compte dans « Options » pour connaître leur issue, ou suivez-les dans "
+                "Libeo.")
     return f"Connexion supprimée — suivi des {count} paiement(s) en cours"
 
 
-def libeo_state(user: User, company: Company, invoices: list[SupplierInvoice]) -> LibeoState:
+class InvoiceRow(Protocol):
+    """What ``libeo_state`` reads of each invoice: a ``SupplierInvoice``, or a plain row of « Règlements »."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def payment_mode(self) -> PaymentMode: ...
+
+
+def libeo_state(user: User, company: Company, invoices: Sequence[InvoiceRow]) -> LibeoState:
     connection = connection_of(company)
     libeo_invoices = [invoice.id for invoice in invoices if invoice.payment_mode is PaymentMode.LIBEO]
     refusal = payment_refusal(user, company, connection)
@@ -710,20 +745,11 @@ def payments_keeping_old_iban(supplier_id: int, new_iban: str) -> list[PaymentAt
 
 
 def check_execution_date(day: date, today: date | None = None) -> date:
-    """A day banks execute transfers on, from today to a year ahead; else a French refusal."""
-    today = today or paris_today()
-    if day < today:
-        raise LibeoLinkError(f"La date d'exécution ne peut pas être passée : choisissez le {date_fr(today)} "
-                             "ou un jour suivant.", field="execution_date", suggestion=next_business_day(today))
-    if day > today + MAX_SCHEDULE_AHEAD:
-        raise LibeoLinkError("La date d'exécution doit être dans l'année qui vient.", field="execution_date")
-    if not is_business_day(day):
-        following = next_business_day(day)
-        raise LibeoLinkError(
-            f"Le {WEEKDAYS[day.weekday()]} {date_fr(day)} n'est pas un jour ouvré des banques : choisissez par "
-            f"exemple le {WEEKDAYS[following.weekday()]} {date_fr(following)}.", field="execution_date",
-            suggestion=following)
-    return day
+    """A day banks execute transfers on (``core.calendar``'s rule), or LibeoLinkError proposing another."""
+    try:
+        return execution_date_rule(day, today or paris_today())
+    except ExecutionDateRefused as refused:
+        raise LibeoLinkError(refused.message, field="execution_date", suggestion=refused.suggestion) from None
 
 
 def claim_duration() -> timedelta:
@@ -743,13 +769,13 @@ def claim_unheard(now: datetime | None = None, limit: int = 50) -> list[int]:
     ).all()
     claimed = []
     for payment_id in candidates:
-        won = db.session.execute(
+        won = rowcount(db.session.execute(
             update(PaymentAttempt)
             .where(PaymentAttempt.id == payment_id, PaymentAttempt.status == PaymentState.REQUESTED,
                    (PaymentAttempt.claimed_until.is_(None)) | (PaymentAttempt.claimed_until < now))
             .values(claimed_until=now + claim_duration())
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ))
         db.session.commit()
         if won:
             claimed.append(payment_id)

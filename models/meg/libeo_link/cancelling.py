@@ -14,9 +14,9 @@ import contextlib
 from models.meg.achats.models import SupplierInvoice
 from models.meg.companies.models import User
 from models.meg.db import db
-from models.meg.libeo_link.attempts import PaymentAttempt, latest_payment, payer_for, payment_refusal
+from models.meg.libeo_link.attempts import Payer, PaymentAttempt, latest_payment, payer_for, payment_refusal
 from models.meg.libeo_link.client import LibeoApiError, LibeoKeyRefused, LibeoUnheard, LibeoUnreachable
-from models.meg.libeo_link.connection import LibeoLinkError, connection_of
+from models.meg.libeo_link.connection import LibeoConnection, LibeoLinkError, connection_of
 from models.meg.libeo_link.paying import record_payment
 
 NOT_CANCELLABLE = ("Ce paiement ne peut plus être annulé depuis MEG : seul un paiement « Programmé » ou « À approuver "
@@ -25,6 +25,11 @@ NOT_CANCELLABLE = ("Ce paiement ne peut plus être annulé depuis MEG : seul un 
 
 def cancellable_payment(invoice: SupplierInvoice, user: User) -> PaymentAttempt:
     """The invoice's payment this person may cancel from MEG, else a French refusal saying why."""
+    return _cancellation(invoice, user)[0]
+
+
+def _cancellation(invoice: SupplierInvoice, user: User) -> tuple[PaymentAttempt, LibeoConnection, Payer]:
+    """The payment this person may cancel, the connection to ask Libeo with, and who asks; else a refusal."""
     company = invoice.company
     connection = connection_of(company)
     if connection is None:
@@ -35,7 +40,9 @@ def cancellable_payment(invoice: SupplierInvoice, user: User) -> PaymentAttempt:
     payment = latest_payment(invoice)
     if payment is None or not payment.cancellable:
         raise LibeoLinkError(NOT_CANCELLABLE)
-    return payment
+    payer = payer_for(user, company)
+    assert payer is not None  # payment_refusal said who may not pay
+    return payment, connection, payer
 
 
 def cancel_payment(invoice: SupplierInvoice, user: User) -> PaymentAttempt:
@@ -45,10 +52,9 @@ def cancel_payment(invoice: SupplierInvoice, user: User) -> PaymentAttempt:
     unreachable) raise ``LibeoLinkError``; when Libeo says the payment moved
     on, MEG records where it stands now.
     """
-    payment = cancellable_payment(invoice, user)
-    connection = connection_of(invoice.company)
-    payer = payer_for(user, invoice.company)
+    payment, connection, payer = _cancellation(invoice, user)
     client, payment_id = connection.client(attempts=2), payment.libeo_payment_id
+    assert payment_id is not None  # a cancellable payment is one Libeo named
     db.session.commit()  # no transaction held while Libeo is called
     try:
         info = client.cancel_payment(payment_id, payer.email, payer.role)

@@ -247,6 +247,18 @@ class LibeoClient:
             raise LibeoUnheard(UNHEARD, code="unheard")
         return [_item_outcome(answer) for answer in answers]
 
+    def void_request(self, idempotency_key: str) -> LibeoPaymentInfo | LibeoApiError | None:
+        """Gives up a payment request MEG never heard answered (``POST /payment-requests/void``): None when
+        Libeo never received it (closed now: nothing will ever be made with that key), else Libeo's answer
+        to it (the payment, or its refusal). Raises as any call does; :class:`LibeoUnheard` while the request
+        still runs in Libeo."""
+        data = self._call("POST", "/payment-requests/void", json={"idempotency_key": idempotency_key})
+        if data.get("outcome") == "void":
+            return None
+        if data.get("outcome") != "answered":
+            raise LibeoUnheard(UNHEARD, code="unheard")
+        return _item_outcome(data)
+
     def put_document(self, external_id: str, pdf: bytes) -> dict[str, Any]:
         """The invoice's file, as a PDF (``PUT /invoices/{id}/document``)."""
         return self._call("PUT", f"/invoices/{external_id}/document", data=pdf, content_type=PDF)
@@ -356,7 +368,8 @@ def _item_outcome(answer) -> LibeoPaymentInfo | LibeoApiError:
             return LibeoPaymentInfo.from_json(answer["payment"])
         except (KeyError, TypeError, ValueError):
             return LibeoUnheard(UNHEARD, code="unheard")
-    status = answer.get("status") if isinstance(answer.get("status"), int) else 500
+    said_status = answer.get("status")
+    status = said_status if isinstance(said_status, int) else 500
     refusal = _refusal_of(status, answer if isinstance(answer.get("error"), dict) else None)
     if refusal.code == "idempotency_in_progress" or status >= 500:
         return LibeoUnheard(UNHEARD, code="unheard", status=status)
@@ -371,8 +384,9 @@ def _refusal_of(status: int, body: dict | None) -> LibeoApiError:
     error = (body or {}).get("error") or {}
     if not isinstance(error, dict):
         error = {}
-    message = error.get("message") if isinstance(error.get("message"), str) else None
-    code = error.get("code") if isinstance(error.get("code"), str) else "error"
+    said_message, said_code = error.get("message"), error.get("code")
+    message = said_message if isinstance(said_message, str) else None
+    code = said_code if isinstance(said_code, str) else "error"
     if status == 401:
         return LibeoKeyRefused(
             "Libeo refuse la clé d'API : elle est erronée ou a été révoquée. "

@@ -20,9 +20,10 @@ from core.dates import utcnow
 from models.meg.companies.models import Company, User
 from models.meg.db import db
 from models.meg.journal import record as journal
-from models.meg.libeo_link.attempts import in_flight_count
+from models.meg.libeo_link.attempts import PaymentState, in_flight_count, unknown_outcomes
 from models.meg.libeo_link.client import LibeoApiError, LibeoKeyRefused
 from models.meg.libeo_link.connection import ConnectionState, LibeoConnection, LibeoLinkError, connection_of
+from models.meg.libeo_link.paying import give_up
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,14 @@ def disconnect_company(company: Company, user: User | None = None) -> Disconnect
     connection = connection_of(company)
     if connection is None or connection.is_removed:
         return Disconnection(reached=True, following=in_flight_count(company.id) if connection else 0)
+    # The requests whose answer MEG never heard: Libeo tells what it did with each (followed then like any
+    # payment), and closes those it never received (« Non envoyé »: never counted as in flight).
+    for attempt in unknown_outcomes(company.id):
+        if attempt.idempotency_key:
+            with contextlib.suppress(LibeoLinkError):
+                give_up(connection, attempt)
+            if attempt.status is PaymentState.REQUESTED and connection.last_error:
+                break  # Libeo did not answer: the sync pass asks again with the key MEG keeps
     in_flight = in_flight_count(company.id)
     try:
         retired = connection.client(attempts=1).delete_key(connection.events_cursor)

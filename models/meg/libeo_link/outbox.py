@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
 
 from core.dates import utcnow
-from core.db import purge_in_batches
+from core.db import purge_in_batches, rowcount
 from models.meg.achats.models import SupplierInvoice
 from models.meg.db import Model, db
 from models.meg.einvoices.documents import InvoiceDocument, document_of, document_pdf
@@ -160,16 +160,16 @@ def deliver_invoice_updates(limit: int = 100) -> tuple[int, int]:
     db.session.commit()
     delivered = postponed = 0
     for message_id in heads:
-        claimed = db.session.execute(
+        claimed = rowcount(db.session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == message_id, _waiting(),
                    or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now))
             .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
-        ).rowcount
+        ))
         db.session.commit()
         if not claimed:
             continue
-        message = db.session.get(OutboxMessage, message_id)
+        message = db.session.get_one(OutboxMessage, message_id)
         refusal, for_good = _deliver(message)
         if refusal is None:
             message.delivered_at = utcnow()

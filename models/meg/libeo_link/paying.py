@@ -2,6 +2,8 @@
 
 Transactions of :func:`pay_invoice`, in order (each committed here, because
 an HTTP call must not hold a database transaction, and SQLite's write lock):
+0. the checks (who asks, the invoice, the date): a read, ended by its commit
+   (``end_reading``), so that they never hold SQLite's writers' turn;
 1. the attempt row (key and body), so that a crash after the call still
    knows which key to replay;
 2. no transaction while Libeo is called;
@@ -27,6 +29,8 @@ from models.meg.achats.models import PaymentMode, SupplierInvoice
 from models.meg.companies.models import Company, User
 from models.meg.db import db
 from models.meg.libeo_link.attempts import (
+    NOT_SENT,
+    NOT_SENT_REASON,
     QUOTA_EXCEEDED,
     Payer,
     PaymentAttempt,
@@ -46,6 +50,7 @@ from models.meg.libeo_link.client import (
     LibeoUnheard,
 )
 from models.meg.libeo_link.connection import (
+    ConnectionState,
     LibeoConnection,
     LibeoLinkError,
     connection_of,
@@ -66,7 +71,9 @@ def check_payable(invoice: SupplierInvoice, user: User) -> tuple[LibeoConnection
         raise LibeoLinkError(refusal)
     if connection is None:
         raise LibeoLinkError("Cette entreprise n'est pas encore connectée à Libeo.", not_connected=True)
-    return connection, payer_for(user, company)
+    payer = payer_for(user, company)
+    assert payer is not None  # payment_refusal said who may not pay
+    return connection, payer
 
 
 def _open_attempt(invoice: SupplierInvoice, user: User, payer: Payer,
@@ -104,7 +111,7 @@ def pay_invoice(invoice: SupplierInvoice, user: User, execution_date: date | Non
     connection, payer = check_payable(invoice, user)
     execution_date = check_execution_date(execution_date or default_execution_date(invoice.due_date, paris_today()))
     with keep_loaded(db):
-        end_reading(db)  # the attempt's transaction takes the writers' turn for its own statements only
+        end_reading(db)  # the checks' transaction ends: the attempt's takes the writers' turn for its own statements
         attempt, created = _open_attempt(invoice, user, payer, execution_date, refusal_seen)
         if attempt.status is PaymentState.REQUESTED:  # else already answered (a double click)
             send(connection, attempt, first=created)
@@ -129,7 +136,7 @@ def send(connection: LibeoConnection, attempt: PaymentAttempt, *, first: bool = 
     no decision of Libeo may forget it (nothing was paid).
     """
     # Read everything, then end the transaction: the HTTP call holds none.
-    client, key, body = connection.client(), attempt.idempotency_key, attempt.request_body
+    client, (key, body) = connection.client(), attempt.sent_request
     reference = external_id(attempt.invoice_id)
     seen = first if seen is None else seen
     db.session.commit()
@@ -203,12 +210,51 @@ def _adopt(connection: LibeoConnection, attempt: PaymentAttempt, payment_id: str
         _refuse(attempt, "Un paiement de cette facture existe déjà dans Libeo.", seen=seen)
 
 
+def give_up(connection: LibeoConnection, attempt: PaymentAttempt, *, seen: bool = False) -> None:
+    """The connection is (being) removed while Libeo's answer to this request is unheard: Libeo tells what it
+    did with it, and closes it if it never received it; commits.
+
+    Never received: « Non envoyé », no longer in flight (it is not a payment
+    Libeo may be making: Libeo will never make it). Received: its payment (or
+    refusal) is recorded, and followed like any other. Libeo not answering,
+    or the request still running there: « Vérification en cours », with why.
+    """
+    client, (key, _) = connection.client(attempts=1), attempt.sent_request
+    db.session.commit()
+    try:
+        outcome = client.void_request(key)
+    except LibeoApiError as error:
+        connection.record_failure(error)
+        attempt.pending_reason, attempt.claimed_until = (
+            pending_reason_for(error) if isinstance(error, LibeoKeyRefused) else DISCONNECTED), None
+        db.session.commit()
+        return
+    connection.record_success()
+    if outcome is None:
+        _refuse(attempt, NOT_SENT_REASON, seen=seen, code=NOT_SENT)
+    elif isinstance(outcome, LibeoPaymentInfo):
+        record_payment(attempt, outcome, connection.company_id, seen=seen)
+    elif outcome.code == "payment_exists" and outcome.payment_id:
+        _adopt(connection, attempt, outcome.payment_id, seen=seen)
+    elif outcome.decided:
+        _refuse(attempt, outcome.message, seen=seen, code=outcome.code)
+    else:
+        attempt.pending_reason, attempt.claimed_until = DISCONNECTED, None
+    db.session.commit()
+
+
 def replay(attempt: PaymentAttempt, *, seen: bool = False) -> None:
     """Asks Libeo again, with the same key and body, what became of an unheard request."""
     connection = connection_of(attempt.invoice.company)
+    if connection is not None and connection.is_removed and connection.state not in (
+            ConnectionState.REMOVED, ConnectionState.KEY_REVOKED):
+        # The key MEG keeps to follow what is in flight never sends a request again: Libeo tells what it
+        # did with this one, and closes it if it never received it.
+        give_up(connection, attempt, seen=seen)
+        return
     if connection is None or connection.is_removed:
-        # No key may send it again (a removed connection's only reads what is in flight): the events
-        # feed tells what Libeo did, if anything; until then the invoice says why MEG cannot know.
+        # No key left to ask with: until one of the same account is pasted, the invoice says why MEG
+        # cannot know.
         attempt.pending_reason, attempt.claimed_until = DISCONNECTED, None
         db.session.commit()
         return

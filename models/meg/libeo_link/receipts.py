@@ -46,6 +46,7 @@ def fetch_receipt(invoice: SupplierInvoice) -> tuple[bytes, str]:
         raise LibeoLinkError("Cette entreprise n'est plus connectée à Libeo : le justificatif s'y télécharge, "
                              "dans « Paiements ».")
     client, payment_id, title = connection.client(attempts=2), payment.libeo_payment_id, payment.document_title
+    assert payment_id is not None  # receipt_payment reads only payments Libeo named
     db.session.commit()  # no transaction held while Libeo answers
     try:
         return client.receipt_pdf(payment_id), title

@@ -315,8 +315,7 @@ def _send_all(connection: LibeoConnection, to_send: list[tuple[PaymentAttempt, b
     Libeo's own refusal of the whole call refuses each.
     """
     client = connection.client()
-    items = [(external_id(attempt.invoice_id), attempt.idempotency_key, attempt.request_body)
-             for attempt, _ in to_send]
+    items = [(external_id(attempt.invoice_id), *attempt.sent_request) for attempt, _ in to_send]
     db.session.commit()
     try:
         outcomes: list[LibeoPaymentInfo | LibeoApiError] = client.create_payments(items)
@@ -397,7 +396,7 @@ class ResultLine:
 
 
 NEXT_ACTIONS = {
-    "scheduled": "Rien à faire : Libeo paiera à la date dite. Pour changer d'avis, annulez le paiement avant la "
+    "scheduled": "Rien à faire : Libeo paiera à la date indiquée. Pour changer d'avis, annulez le paiement avant la "
                  "remise à la banque.",
     "held": "Un administrateur du compte Libeo doit l'approuver (« À approuver »).",
     "checking": "Libeo n'a pas répondu : MEG vérifie d'elle-même. Ne réglez pas cette facture autrement d'ici là.",

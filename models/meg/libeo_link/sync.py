@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.dates import as_utc, utcnow
+from core.db import rowcount
 from core.observability.context import work_scope
 from models.meg.achats.models import SupplierInvoice
 from models.meg.companies.models import Company
@@ -107,7 +108,7 @@ def sync_pass(now: datetime | None = None) -> SyncReport:
 
 def record_run(seconds: float) -> None:
     values = {"finished_at": utcnow(), "duration_ms": round(seconds * 1000)}
-    if db.session.execute(_RECORD_RUN, values).rowcount:
+    if rowcount(db.session.execute(_RECORD_RUN, values)):
         db.session.commit()
         return
     db.session.add(SyncRun(id=1, **values))
@@ -146,13 +147,13 @@ def _claim_connections(now: datetime) -> list[int]:
     ).all()
     claimed = []
     for connection_id in candidates:
-        won = db.session.execute(
+        won = rowcount(db.session.execute(
             update(LibeoConnection)
             .where(LibeoConnection.id == connection_id,
                    or_(LibeoConnection.sync_claimed_until.is_(None), LibeoConnection.sync_claimed_until < now))
             .values(sync_claimed_until=now + claim_duration())
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ))
         db.session.commit()
         if won:
             claimed.append(connection_id)
@@ -161,8 +162,8 @@ def _claim_connections(now: datetime) -> list[int]:
 
 def read_events(connection_id: int) -> int:
     """Reads the company's new events page by page; each page and its cursor in one commit."""
-    connection = db.session.get(LibeoConnection, connection_id)
-    company = db.session.get(Company, connection.company_id)
+    connection = db.session.get_one(LibeoConnection, connection_id)
+    company = db.session.get_one(Company, connection.company_id)
     read = 0
     read_to_the_end = None
     try:

@@ -44,6 +44,8 @@ UNREACHABLE_GRACE = timedelta(minutes=15)
 
 # What the person who clicked « Payer » did not see coming: (state before, state after) → outcome.
 REFUSED, REJECTED, CANCELLED = "refused", "rejected", "cancelled"
+# A request Libeo never received, closed when the connection was removed (« Non envoyé »).
+NOT_SENT = "not_sent"
 
 _ACHATS_ADMINISTRATORS = (
     select(User.email, User.id)
@@ -79,6 +81,8 @@ def payment_ended(attempt: PaymentAttempt, before: str, *, seen: bool) -> None:
     outcome = _outcome(before, attempt.status.value, seen)
     if outcome is None or attempt.requested_by_id is None:
         return
+    if outcome == REFUSED and attempt.not_sent:
+        outcome = NOT_SENT
     person = db.session.get(User, attempt.requested_by_id)
     if person is None:
         return
@@ -86,7 +90,8 @@ def payment_ended(attempt: PaymentAttempt, before: str, *, seen: bool) -> None:
     sent = ((attempt.request_body or {}).get("invoice") or {})
     iban = (sent.get("supplier") or {}).get("iban") or invoice.supplier.iban
     amount = sent.get("amount_cents") or invoice.amount_cents
-    reason = {REFUSED: attempt.refusal, REJECTED: attempt.failure_reason, CANCELLED: attempt.cancel_reason}[outcome]
+    reason = {REFUSED: attempt.refusal, NOT_SENT: attempt.refusal, REJECTED: attempt.failure_reason,
+              CANCELLED: attempt.cancel_reason}[outcome]
     outbox.enqueue(PAYMENT_OUTCOME, f"attempt:{attempt.id}:{outcome}", [Recipient(person.email, person.id)], {
         "outcome": outcome,
         "invoice_id": invoice.id,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from core.notifications import Kind, Notifier, Setting
+from core.reminders import DUE_REMINDER, SETTING_DESCRIPTION, SETTING_LABEL
+from core.reminders import subject as reminder_subject
 from models.meg.companies.models import User
 from models.meg.db import db
 from models.meg.libeo_link.connection import LibeoConnection
@@ -13,12 +15,14 @@ from models.meg.notifications.events import (
     CANCELLED,
     CONNECTION_BROKEN,
     LIBEO_CONNECTION,
+    NOT_SENT,
     PAYMENT_OUTCOME,
     REFUSED,
     REJECTED,
     UPDATES_REFUSED,
 )
 from models.meg.notifications.models import NotificationSetting, outbox
+from models.meg.notifications.reminders import still_owed
 
 SETTINGS = [
     Setting(PAYMENT_OUTCOME, "Issue de vos paiements Libeo",
@@ -28,9 +32,11 @@ SETTINGS = [
             "La connexion de l'entreprise à Libeo ne fonctionne plus, ou des mises à jour de factures refusées par "
             "Libeo attendent dans « Options » (au plus une fois par jour et par problème).",
             administrators_only=True),
+    Setting(DUE_REMINDER, SETTING_LABEL, SETTING_DESCRIPTION),
 ]
 
-_OUTCOME_WORDS = {REFUSED: "refusé par Libeo", REJECTED: "rejeté par la banque", CANCELLED: "annulé dans Libeo"}
+_OUTCOME_WORDS = {REFUSED: "refusé par Libeo", REJECTED: "rejeté par la banque", CANCELLED: "annulé dans Libeo",
+                  NOT_SENT: "non envoyé à Libeo"}
 
 
 def _outcome_subject(data: dict) -> str:
@@ -67,6 +73,9 @@ KINDS = {
         Kind(UPDATES_REFUSED,
              lambda d: f"{d['company_name']} : des mises à jour de factures refusées par Libeo attendent",
              _options, setting=LIBEO_CONNECTION, still_due=_updates_still_refused),
+        Kind(DUE_REMINDER, reminder_subject,
+             lambda d: ("achats.invoice", {"invoice_id": d["invoice_id"], "entreprise": d["company_id"]}),
+             still_due=still_owed),
     )
 }
 

@@ -1,0 +1,40 @@
+"""Small helpers the tests share: a page as a test reads it, and MEG's sync pass."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+
+def page(response) -> str:
+    """The page's HTML, entities decoded."""
+    return unescape(response.get_data(as_text=True))
+
+
+def text(response) -> str:
+    """The page's HTML, entities decoded, no-break spaces (French typography) as spaces."""
+    return page(response).replace("\u202f", " ").replace("\u00a0", " ")
+
+
+def words(response) -> str:
+    """``text``, every run of spaces and line breaks as one space."""
+    return " ".join(text(response).split())
+
+
+def shown(response) -> str:
+    """What a person reads: the page's words without its tags."""
+    html = re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))
+    return " ".join(unescape(html).replace("\u202f", " ").replace("\u00a0", " ").split())
+
+
+def sync(meg_app):
+    """One pass of MEG's sync (``flask meg sync``), in the app's context; what it reports."""
+    from models.meg.libeo_link.sync import sync_pass
+
+    with meg_app.app_context():
+        return sync_pass()
+
+
+def sync_live(live_server) -> None:
+    """One pass of MEG's sync in a browser test's running apps."""
+    sync(live_server.apps.meg)
