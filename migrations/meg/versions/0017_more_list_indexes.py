@@ -1,6 +1,6 @@
 """Indexes of « Factures »' and « Factures des clients »' sorts
 
-Revision ID: 0017_invoice_sort_indexes
+Revision ID: 0017_more_list_indexes
 Revises: 0016_libeo_waiting_for
 Create Date: 2026-12-04 22:40:00
 
@@ -11,7 +11,7 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = "0017_invoice_sort_indexes"
+revision = "0017_more_list_indexes"
 down_revision = "0016_libeo_waiting_for"
 branch_labels = None
 depends_on = None

@@ -1,6 +1,6 @@
 """Indexes of « À approuver »' and « Journal »'s filters and sorts; trigram indexes of the journal's search on PostgreSQL
 
-Revision ID: 0013_journal_indexes
+Revision ID: 0013_more_list_indexes
 Revises: 0012_payment_versions
 Create Date: 2026-12-04 22:40:00
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = "0013_journal_indexes"
+revision = "0013_more_list_indexes"
 down_revision = "0012_payment_versions"
 branch_labels = None
 depends_on = None
