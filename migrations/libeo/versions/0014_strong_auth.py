@@ -1,7 +1,7 @@
 """Strong authentication: TOTP apps, passkeys, recovery codes, verifications bound to an operation
 
 Revision ID: 0014_strong_auth
-Revises: 0013_journal_indexes
+Revises: 0013_more_list_indexes
 Create Date: 2026-12-04 22:15:00
 
 - ``totp_factor``, ``passkey``, ``recovery_code``: each user's second factors (the TOTP secret sealed,
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0014_strong_auth'
-down_revision = '0013_journal_indexes'
+down_revision = '0013_more_list_indexes'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """A second factor for MEG's users: a TOTP app and its recovery codes
 
 Revision ID: 0018_second_factor
-Revises: 0017_invoice_sort_indexes
+Revises: 0017_more_list_indexes
 Create Date: 2026-12-04 22:15:00
 
 Once enrolled, saving or deleting the company's Libeo key asks for a code.
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0018_second_factor'
-down_revision = '0017_invoice_sort_indexes'
+down_revision = '0017_more_list_indexes'
 branch_labels = None
 depends_on = None
 
