@@ -30,7 +30,8 @@ _LATEST_STATUS = (
 INVOICE_STATE = case(
     (SupplierInvoice.paid_at.is_not(None), "payees"),
     (_LATEST_STATUS == PaymentState.PAID, "payees"),
-    (_LATEST_STATUS.in_([state for state in OPEN_STATES if state is not PaymentState.PAID]), "programmees"),
+    (_LATEST_STATUS.in_([*(state for state in OPEN_STATES if state is not PaymentState.PAID),
+                         PaymentState.UNVERIFIABLE]), "programmees"),
     (_LATEST_STATUS == PaymentState.FAILED, "rejetees"),
     else_="a_regler",
 )
