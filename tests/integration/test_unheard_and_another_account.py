@@ -23,7 +23,6 @@ from .test_payment_model import PAYMENTS, World
 
 ADMIN = "admin@boulangerie-martin.fr"
 ACHATS_USER = "compta@boulangerie-martin.fr"
-CHECKED = "J'ai vérifié dans l'ancien compte Libeo"
 
 
 @pytest.fixture
@@ -193,12 +192,16 @@ def test_libeo_down_at_removal_then_another_account(world):
     assert_unverifiable(world, client, invoice_id, new_account)
     assert libeo_payments(world) == []
 
+    # Only an « Achats » administrator is offered the confirmation, with the box to tick.
+    assert "Débloquer « Payer »" in page(client.get(f"/meg/achats/factures/{invoice_id}"))
+    clerk = logged_in(world, ACHATS_USER)
+    assert "Débloquer « Payer »" not in page(clerk.get(f"/meg/achats/factures/{invoice_id}"))
+
     # Bad input: nothing changes, a French message says why.
     unticked = page(client.post(f"/meg/achats/factures/{invoice_id}/non-payee", data={},
                                 follow_redirects=True))
     assert "Cochez « J'ai vérifié dans l'ancien compte Libeo" in unticked
     assert [a["status"] for a in attempts(world)] == ["unverifiable"]
-    clerk = logged_in(world, ACHATS_USER)
     refused = page(clerk.post(f"/meg/achats/factures/{invoice_id}/non-payee", data={"checked": "y"},
                               follow_redirects=True))
     assert "Seul un administrateur « Achats » peut confirmer" in refused
