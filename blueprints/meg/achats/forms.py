@@ -21,6 +21,7 @@ from core.forms import BankNameField, Form, int_or_none, normalized
 from core.money import InvalidAmount, cents_to_input, parse_amount
 from core.validators import clean_text, normalize_bic, normalize_iban
 from models.meg import PaymentMode
+from models.meg.libeo_link.reconnecting import CONFIRMATION_LABEL
 
 MIN_DATE = date(2000, 1, 1)
 MAX_DATE = date(2099, 12, 31)
@@ -108,6 +109,14 @@ class LibeoKeyForm(Form):
 class ConfirmForm(Form):
     """A button-only form (« Payer », « Supprimer la connexion »): CSRF token and nothing else."""
 
+    next = HiddenField()
+
+
+class NotPaidForm(Form):
+    """« Débloquer « Payer » » of a request « Vérification impossible »: the box is checked by the use case
+    (``reconnecting.confirm_not_paid``), which says in French what is missing."""
+
+    checked = BooleanField(CONFIRMATION_LABEL)
     next = HiddenField()
 
 

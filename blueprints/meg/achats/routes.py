@@ -76,13 +76,13 @@ from models.meg.libeo_link.attempts import (
     payments_in_flight,
     payments_keeping_old_iban,
     unknown_outcomes,
+    unverifiable_requests,
 )
 from models.meg.libeo_link.cancelling import cancel_payment, cancellable_payment
 from models.meg.libeo_link.connection import (
     ConnectionState,
     LibeoLinkError,
     check_connection,
-    connect_company,
     connection_of,
 )
 from models.meg.libeo_link.disconnecting import disconnect_company
@@ -94,12 +94,13 @@ from models.meg.libeo_link.outbox import (
     waiting_count,
 )
 from models.meg.libeo_link.paying import pay_invoice, replay_for
+from models.meg.libeo_link.reconnecting import confirm_not_paid, connect_libeo
 from models.meg.libeo_link.selection import MAX_SELECTION
 
 from ..context import current_company
 from ..extensions import limiter
 from ..security.routes import second_factor_problem
-from .forms import ConfirmForm, InvoiceForm, LibeoKeyForm, PayForm, SupplierForm
+from .forms import ConfirmForm, InvoiceForm, LibeoKeyForm, NotPaidForm, PayForm, SupplierForm
 
 bp = Blueprint("achats", __name__)
 
@@ -278,7 +279,7 @@ def invoice(invoice_id: int):
     invoice = _invoice_or_404(invoice_id)
     libeo = libeo_state(current_user, current_company(), [invoice])
     return render_template("meg/achats/invoice.html", invoice=invoice, libeo=libeo,
-                           confirm=_confirmation_for(libeo, [invoice]), pay_form=PayForm())
+                           confirm=_confirmation_for(libeo, [invoice]), pay_form=PayForm(), not_paid_form=NotPaidForm())
 
 
 @bp.route("/factures/<int:invoice_id>/modifier", methods=["GET", "POST"])
@@ -468,8 +469,31 @@ def verify_payment(invoice_id: int):
     if payment is not None and payment.status is PaymentState.REQUESTED:
         flash(payment.unknown_outcome or "Libeo ne répond toujours pas : MEG réessaiera d'elle-même. Ne réglez pas "
               "cette facture autrement.", "warning")
+    elif payment is not None and payment.unverifiable:
+        flash(f"Vérification impossible : {payment.unverifiable}", "warning")
     elif payment is not None:
         flash(f"Libeo a répondu : {payment.label}.", "info")
+    return redirect(back)
+
+
+@bp.route("/factures/<int:invoice_id>/non-payee", methods=["POST"])
+def confirm_unpaid(invoice_id: int):
+    """« Débloquer « Payer » »: an « Achats » administrator checked in the former Libeo account that the request
+    « Vérification impossible » was not paid there."""
+    invoice = _invoice_or_404(invoice_id)
+    form = NotPaidForm()
+    back = safe_next_url(form.next.data, url_for("achats.invoice", invoice_id=invoice.id))
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        confirm_not_paid(invoice, current_user, form.checked.data)
+    except LibeoLinkError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(back)
+    db.session.commit()
+    flash(f"Facture {invoice.number} confirmée non payée par l'ancien compte Libeo (noté au journal) : « Payer » est "
+          "de nouveau proposé.", "success")
     return redirect(back)
 
 
@@ -551,7 +575,7 @@ def options():
         form.second_factor.errors = [*form.second_factor.errors, problem]
     elif submitted:
         try:
-            connected = connect_company(company, form.api_key.data, current_user)
+            connected = connect_libeo(company, form.api_key.data, current_user)
         except LibeoLinkError as error:
             db.session.rollback()
             form.api_key.errors = [*form.api_key.errors, error.message]
@@ -564,8 +588,9 @@ def options():
                  if connection is not None and connection.is_removed else None)
     return render_template("meg/achats/options.html", form=form, connection=connection, following=following,
                            waiting=waiting_count(company.id), refused=refused_updates(company.id),
-                           unknown=unknown_outcomes(company.id), action_form=ConfirmForm(),
-                           second_factor_asked=is_enrolled(current_user)), (422 if problem else 200)
+                           unknown=unknown_outcomes(company.id), unverifiable=unverifiable_requests(company.id),
+                           action_form=ConfirmForm(), second_factor_asked=is_enrolled(current_user)), \
+        (422 if problem else 200)
 
 
 @bp.route("/options/libeo/verifier", methods=["POST"])

@@ -7,7 +7,8 @@ from flask import Blueprint, jsonify, request
 
 from core.text import UnsafeText, door_json
 from models.meg import db
-from models.meg.libeo_link.connection import LibeoLinkError, connect_company
+from models.meg.libeo_link.connection import LibeoLinkError
+from models.meg.libeo_link.reconnecting import connect_libeo
 
 from ..extensions import csrf
 from ..oauth.server import authenticate_bearer
@@ -46,7 +47,7 @@ def deliver_libeo_key():
     if not isinstance(api_key, str):
         return api_error(400, "invalid_request", "Envoyez un objet JSON de la forme {\"api_key\": \"…\"}.")
     try:
-        connection = connect_company(company, api_key, user)
+        connection = connect_libeo(company, api_key, user)
     except LibeoLinkError as error:
         db.session.rollback()
         return api_error(422, "libeo_key_refused", error.message)

@@ -220,6 +220,10 @@ def payment_lock(invoice: SupplierInvoice) -> str | None:
         return ("Vérification en cours : MEG attend la réponse de Libeo sur le paiement de cette facture. "
                 "D'ici là, son fournisseur, son montant et son mode de règlement ne peuvent pas changer "
                 "(le numéro et les dates, si) : ne la réglez pas autrement.")
+    if payment.status is PaymentState.UNVERIFIABLE:
+        return ("Vérification impossible : un ancien compte Libeo a peut-être payé cette facture. Tant qu'un "
+                "administrateur « Achats » n'a pas confirmé qu'il ne l'a pas payée, son fournisseur, son montant et "
+                "son mode de règlement ne peuvent pas changer (le numéro et les dates, si).")
     return ("Cette facture est payée ou en cours de paiement par Libeo : son fournisseur, son montant et son "
             "mode de règlement ne peuvent plus changer (le numéro et les dates, si).")
 

@@ -32,6 +32,7 @@ _LATEST_STATUS = (
 _STORED_STATES = {
     PaymentState.PAID.name: "payees", PaymentState.FAILED.name: "rejetees", "IN_PROGRESS": "programmees",
     **dict.fromkeys([state.name for state in OPEN_STATES if state is not PaymentState.PAID], "programmees"),
+    PaymentState.UNVERIFIABLE.name: "programmees",  # a payment that may be under way, locked
 }
 INVOICE_STATE = case(
     (SupplierInvoice.paid_at.is_not(None), "payees"),

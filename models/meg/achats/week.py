@@ -17,7 +17,8 @@ from models.meg.libeo_link.attempts import PaymentAttempt, PaymentState, settled
 
 LEAVING = (PaymentState.SCHEDULED, PaymentState.FILE_READY, PaymentState.TRANSMITTED, PaymentState.ACCEPTED)
 # A payment exists or may: the invoice is being paid, not « to pay ».
-UNDER_WAY = (PaymentState.REQUESTED, PaymentState.AWAITING_APPROVAL, *LEAVING, PaymentState.UNKNOWN)
+UNDER_WAY = (PaymentState.REQUESTED, PaymentState.AWAITING_APPROVAL, *LEAVING, PaymentState.UNKNOWN,
+             PaymentState.UNVERIFIABLE)
 
 
 def _line(count, cents) -> WeekLine:

@@ -66,6 +66,24 @@ NOT_SENT = "request_void"
 NOT_SENT_REASON = ("Libeo n'a jamais reçu cette demande avant la suppression de la connexion : rien n'a été payé, et "
                    "cette demande ne le sera jamais. Pour régler la facture, payez-la de nouveau une fois Libeo "
                    "reconnecté dans « Options ».")
+# A request sent to a Libeo account the connection no longer uses (« Vérification impossible »), which an
+# « Achats » administrator confirmed that account did not pay: the invoice may be paid again.
+CONFIRMED_UNPAID = "confirmed_unpaid"
+UNVERIFIABLE_NEXT_STEP = ("Vérifiez dans l'ancien compte Libeo (« Paiements ») si cette facture a été payée avant de "
+                          "la payer de nouveau. Si elle ne l'a pas été, un administrateur « Achats » le confirme sur "
+                          "la page de la facture : « Payer » est alors de nouveau proposé.")
+ELSEWHERE_REASON = ("MEG a envoyé cette demande à un autre compte Libeo que celui connecté maintenant, sans en "
+                    "connaître la réponse : elle n'est renvoyée à aucun autre compte, qui paierait la facture une "
+                    "seconde fois.")
+
+
+def elsewhere_reason(former: str | None, current: str | None) -> str:
+    """Why a request sent to the account ``former`` (its name, if known) is not sent to ``current``."""
+    if not former or not current:
+        return ELSEWHERE_REASON
+    return (f"MEG a envoyé cette demande au compte Libeo « {former[:50]} » sans en connaître la réponse ; le compte "
+            f"connecté est maintenant « {current[:50]} » : MEG ne la lui renvoie pas, il paierait la facture une "
+            "seconde fois.")
 
 
 class PaymentState(enum.Enum):
@@ -82,6 +100,9 @@ class PaymentState(enum.Enum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     UNKNOWN = "unknown"  # a state of a later Libeo: shown in Libeo's words, still a payment
+    # Sent unanswered to a Libeo account the connection no longer uses: never sent to another account (it
+    # may have paid it); the invoice waits for an « Achats » administrator's word (« Vérification impossible »).
+    UNVERIFIABLE = "unverifiable"
     # Release 2 wrote « in_progress » (stored as IN_PROGRESS) for a payment in a SEPA file.
     IN_PROGRESS = "file_ready"
 
@@ -152,8 +173,12 @@ class PaymentAttempt(Model):
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The version of Libeo's account recorded here: only a newer one replaces it (``record``).
     libeo_version: Mapped[int | None] = mapped_column()
-    # While « Vérification en cours »: why the last replay could not settle it, and what to do.
+    # While « Vérification en cours »: why the last replay could not settle it, and what to do; while
+    # « Vérification impossible »: which account it was sent to.
     pending_reason: Mapped[str | None] = mapped_column(String(300))
+    # Libeo's id of the account the request was sent to (its connection's, ``GET /me``): it is never sent to
+    # another. None when Libeo did not say it, and for a payment made in Libeo directly before release 3.
+    libeo_account_id: Mapped[str | None] = mapped_column(String(32))
 
     invoice: Mapped[SupplierInvoice] = relationship()
 
@@ -235,6 +260,21 @@ class PaymentAttempt(Model):
         if self.status is PaymentState.REFUSED and self.refusal_code == NOT_SENT:
             return NOT_SENT_REASON
         return None
+
+    @property
+    def unverifiable(self) -> str | None:
+        """While « Vérification impossible »: to which account it went, and what to do (or None)."""
+        if self.status is not PaymentState.UNVERIFIABLE:
+            return None
+        return f"{self.pending_reason or ELSEWHERE_REASON} {UNVERIFIABLE_NEXT_STEP}"
+
+    def sent_elsewhere(self, account_id: str | None) -> bool:
+        """This request went to another Libeo account than ``account_id`` (both known): never send it there."""
+        return bool(self.libeo_account_id and account_id and self.libeo_account_id != account_id)
+
+    def set_unverifiable(self, reason: str) -> None:
+        """Sent unanswered to an account MEG no longer reaches: held, never replayed elsewhere (see the state)."""
+        self.status, self.pending_reason, self.claimed_until = PaymentState.UNVERIFIABLE, reason[:300], None
 
     @property
     def unknown_outcome(self) -> str | None:
@@ -322,7 +362,8 @@ def _state_of(status: str) -> PaymentState:
         state = PaymentState(status)
     except ValueError:
         return PaymentState.UNKNOWN  # a state MEG does not know yet is still a payment, in Libeo's words
-    return state if state not in (PaymentState.REQUESTED, PaymentState.REFUSED) else PaymentState.UNKNOWN
+    return (state if state not in (PaymentState.REQUESTED, PaymentState.REFUSED, PaymentState.UNVERIFIABLE)
+            else PaymentState.UNKNOWN)
 
 
 # Holds that suspect a « fraude au changement de RIB »: after their refusal, MEG shows why before « Payer ».
@@ -341,11 +382,15 @@ def payment_label(payment: PaymentAttempt) -> str:
     state = payment.status
     if state is PaymentState.REQUESTED:
         return "Vérification en cours"
+    if state is PaymentState.UNVERIFIABLE:
+        return "Vérification impossible"
     if state is PaymentState.REFUSED:
         if payment.refusal_code == QUOTA_EXCEEDED:
             return "Non payée — limite de la formule atteinte"
         if payment.refusal_code == NOT_SENT:
             return "Non envoyé"
+        if payment.refusal_code == CONFIRMED_UNPAID:
+            return "Non payée par l'ancien compte Libeo"
         return f"Refusé : {after_colon(payment.refusal or 'Libeo a refusé le paiement.')}"
     if state is PaymentState.AWAITING_APPROVAL:
         reasons = ", ".join(HOLD_LABELS.get(reason, reason) for reason in payment.hold_reasons or ())
@@ -685,6 +730,16 @@ def unknown_outcomes(company_id: int) -> list[PaymentAttempt]:
         select(PaymentAttempt).join(SupplierInvoice)
         .options(contains_eager(PaymentAttempt.invoice))
         .where(SupplierInvoice.company_id == company_id, PaymentAttempt.status == PaymentState.REQUESTED)
+        .order_by(PaymentAttempt.requested_at, PaymentAttempt.id)
+    ))
+
+
+def unverifiable_requests(company_id: int) -> list[PaymentAttempt]:
+    """The company's requests « Vérification impossible », oldest first, with their invoices (« Options »)."""
+    return list(db.session.scalars(
+        select(PaymentAttempt).join(SupplierInvoice)
+        .options(contains_eager(PaymentAttempt.invoice))
+        .where(SupplierInvoice.company_id == company_id, PaymentAttempt.status == PaymentState.UNVERIFIABLE)
         .order_by(PaymentAttempt.requested_at, PaymentAttempt.id)
     ))
 

@@ -270,6 +270,11 @@ def connection_of(company: Company) -> LibeoConnection | None:
     return db.session.scalar(_CONNECTION_OF, {"company_id": company.id})
 
 
+def connection_row(company: Company) -> LibeoConnection | None:
+    """The company's connection row, also once removed (it keeps the feed's cursor and the account's id)."""
+    return db.session.scalar(_ROW_OF, {"company_id": company.id})
+
+
 def connect_company(company: Company, api_key: str, user: User | None) -> LibeoConnection:
     """Checks the key with Libeo (« GET /me ») and saves it, encrypted, if it fits."""
     api_key = (api_key or "").strip()
@@ -296,7 +301,7 @@ def connect_company(company: Company, api_key: str, user: User | None) -> LibeoC
             f"n'est pas celui {of(company.name)}. Utilisez la clé du compte Libeo de cette entreprise."
         )
     account = _vouched(company, api_key, user, account)
-    existing = db.session.scalar(_ROW_OF, {"company_id": company.id})
+    existing = connection_row(company)
     connection = existing or LibeoConnection(company=company)
     previous_prefix = existing.key_prefix if existing is not None and existing.key_ciphertext else None
     if existing is not None and existing.libeo_account_id and account.id and existing.libeo_account_id != account.id:

@@ -36,6 +36,7 @@ from models.meg.libeo_link.attempts import (
     PaymentAttempt,
     PaymentState,
     check_execution_date,
+    elsewhere_reason,
     external_id,
     invoice_payload,
     latest_payment,
@@ -77,14 +78,19 @@ def check_payable(invoice: SupplierInvoice, user: User) -> tuple[LibeoConnection
     return connection, payer
 
 
-def _open_attempt(invoice: SupplierInvoice, user: User, payer: Payer,
+def _open_attempt(connection: LibeoConnection, invoice: SupplierInvoice, user: User, payer: Payer,
                   execution_date: date, refusal_seen: bool = False) -> tuple[PaymentAttempt, bool]:
     """The attempt whose key and body this click sends, and whether this click created it.
 
-    Created once, shared by concurrent clicks.
+    Created once, shared by concurrent clicks. A request sent to another Libeo account than the
+    connection's is never sent again, nor is another made: « Vérification impossible » says why.
     """
     for _ in range(3):
         current = latest_payment(invoice)
+        if current is not None and held_for_its_account(connection, current):
+            db.session.commit()
+        if current is not None and current.status is PaymentState.UNVERIFIABLE:
+            raise LibeoLinkError(f"Vérification impossible : {current.unverifiable}")
         if current is not None and current.status.holds_invoice:
             return current, False
         refusal = retry_refusal(invoice, current)  # the supplier's account was rejected: its new IBAN first
@@ -93,7 +99,7 @@ def _open_attempt(invoice: SupplierInvoice, user: User, payer: Payer,
         if current is not None and current.fraud_refusal and not refusal_seen:
             raise LibeoLinkError(current.fraud_refusal + " Cochez « J'ai vérifié l'IBAN auprès du fournisseur » pour "
                                  "payer de nouveau.", field="refusal_seen")
-        attempt = new_attempt(invoice, current, user, payer, execution_date)
+        attempt = new_attempt(invoice, current, user, payer, execution_date, connection.libeo_account_id)
         db.session.add(attempt)
         try:
             db.session.commit()
@@ -113,7 +119,7 @@ def pay_invoice(invoice: SupplierInvoice, user: User, execution_date: date | Non
     execution_date = check_execution_date(execution_date or default_execution_date(invoice.due_date, paris_today()))
     with keep_loaded(db):
         end_reading(db)  # the checks' transaction ends: the attempt's takes the writers' turn for its own statements
-        attempt, created = _open_attempt(invoice, user, payer, execution_date, refusal_seen)
+        attempt, created = _open_attempt(connection, invoice, user, payer, execution_date, refusal_seen)
         if attempt.status is PaymentState.REQUESTED:  # else already answered (a double click)
             send(connection, attempt, first=created)
     return attempt
@@ -134,8 +140,12 @@ def send(connection: LibeoConnection, attempt: PaymentAttempt, *, first: bool = 
     (``pending_reason``): the next replay, by the sync pass or a click, uses
     the same key and body, so Libeo either answers what it did the first time
     or does it now, once. Only the first sending of an attempt that reached
-    no decision of Libeo may forget it (nothing was paid).
+    no decision of Libeo may forget it (nothing was paid). A request is only
+    ever sent to the Libeo account it was first sent to (``held_for_its_account``).
     """
+    if held_for_its_account(connection, attempt):
+        db.session.commit()
+        return
     # Read everything, then end the transaction: the HTTP call holds none.
     client, (key, body) = connection.client(), attempt.sent_request
     reference = external_id(attempt.invoice_id)
@@ -181,6 +191,16 @@ WAIT = "MEG vérifiera de nouveau d'elle-même dans quelques instants ; ne régl
 DISCONNECTED = f"La connexion à Libeo a été supprimée : {RECONNECT}"
 
 
+def held_for_its_account(connection: LibeoConnection, attempt: PaymentAttempt) -> bool:
+    """Whether ``attempt``, unanswered, went to another Libeo account than the connection's: then it is never
+    sent to this one (the other may have paid it, this one would pay again): « Vérification impossible ».
+    """
+    if attempt.status is not PaymentState.REQUESTED or not attempt.sent_elsewhere(connection.libeo_account_id):
+        return False
+    attempt.set_unverifiable(elsewhere_reason(None, connection.account_name))
+    return True
+
+
 def pending_reason_for(error: LibeoApiError) -> str:
     """Why a replay did not settle the attempt, and what to do, as the invoice and « Options » say it."""
     if isinstance(error, LibeoKeyRefused):
@@ -220,7 +240,12 @@ def give_up(connection: LibeoConnection, attempt: PaymentAttempt, *, seen: bool 
     Libeo may be making: Libeo will never make it). Received: its payment (or
     refusal) is recorded, and followed like any other. Libeo not answering,
     or the request still running there: « Vérification en cours », with why.
+    Another account than the request's is never asked: it would answer that it
+    never received it.
     """
+    if held_for_its_account(connection, attempt):
+        db.session.commit()
+        return
     client, (key, _) = connection.client(attempts=1), attempt.sent_request
     db.session.commit()
     try:
@@ -274,12 +299,15 @@ def replay_for(invoice: SupplierInvoice, user: User) -> PaymentAttempt | None:
     return attempt
 
 
-def apply_payment_info(company: Company, info: LibeoPaymentInfo) -> PaymentAttempt | None:
-    """Records a payment's latest state from Libeo's feed; idempotent, never touches the invoice's fields.
+def apply_payment_info(company: Company, info: LibeoPaymentInfo,
+                       account_id: str | None = None) -> PaymentAttempt | None:
+    """Records a payment's latest state from Libeo's feed (of the account ``account_id``); idempotent, never
+    touches the invoice's fields.
 
     A payment MEG did not hear about (the answer was lost) is found by its
-    invoice; one made in Libeo directly for a MEG invoice is recorded too,
-    so that MEG never shows « À régler » for an invoice Libeo is paying.
+    invoice, among the requests sent to this account; one made in Libeo
+    directly for a MEG invoice is recorded too, so that MEG never shows
+    « À régler » for an invoice Libeo is paying.
     """
     payment = db.session.scalar(
         select(PaymentAttempt).join(SupplierInvoice)
@@ -290,8 +318,9 @@ def apply_payment_info(company: Company, info: LibeoPaymentInfo) -> PaymentAttem
         if invoice is None:
             return None  # an invoice entered in Libeo: not MEG's
         payment = latest_payment(invoice)
-        if payment is None or payment.status is not PaymentState.REQUESTED:
-            payment = PaymentAttempt(invoice_id=invoice.id, attempt=(payment.attempt + 1) if payment else 1)
+        if payment is None or payment.status is not PaymentState.REQUESTED or payment.sent_elsewhere(account_id):
+            payment = PaymentAttempt(invoice_id=invoice.id, attempt=(payment.attempt + 1) if payment else 1,
+                                     libeo_account_id=account_id)
             db.session.add(payment)
     record_payment(payment, info, company.id)
     return payment
@@ -335,9 +364,11 @@ def initiator_of(attempt: PaymentAttempt) -> str:
 
 
 def new_attempt(invoice: SupplierInvoice, current: PaymentAttempt | None, user: User, payer: Payer,
-                execution_date: date) -> PaymentAttempt:
-    """The request a « Payer » records (alone or in a selection): a fresh key and the exact body sent."""
+                execution_date: date, account_id: str | None) -> PaymentAttempt:
+    """The request a « Payer » records (alone or in a selection): a fresh key, the exact body sent, and the
+    Libeo account it is sent to (``account_id``, the connection's), the only one it will ever be sent to."""
     return PaymentAttempt(
+        libeo_account_id=account_id,
         invoice_id=invoice.id,
         attempt=(current.attempt + 1) if current else 1,
         idempotency_key=secrets.token_urlsafe(24),

@@ -59,6 +59,7 @@ from models.meg.libeo_link.outbox import supersede_pending_updates
 from models.meg.libeo_link.paying import (
     _adopt,
     _refuse,
+    held_for_its_account,
     initiator_of,
     new_attempt,
     pending_reason_for,
@@ -105,6 +106,9 @@ def unpayable_reason(invoice: SupplierInvoice, payment: PaymentAttempt | None) -
     """Why « Payer » would not take ``invoice`` now (the box that is not there says it), or None."""
     if invoice.is_paid:
         return "Cette facture est déjà réglée."
+    if payment is not None and payment.status is PaymentState.UNVERIFIABLE:
+        return ("Vérification impossible : la demande envoyée à l'ancien compte Libeo attend qu'un administrateur "
+                "« Achats » confirme sur la page de la facture qu'elle n'a pas été payée.")
     if payment is not None and payment.status.holds_invoice:
         return f"Un paiement de cette facture est déjà en cours : {payment.label}."
     if invoice.payment_mode is not PaymentMode.LIBEO:
@@ -277,19 +281,21 @@ def pay_selection(company: Company, user: User, ids: list[int], dates: dict[int,
         raise LibeoLinkError(" ".join(errors) + " Rien n'a été payé.", field="execution_date")
     with keep_loaded(db):
         end_reading(db)
-        opened = _open_attempts(invoices, user, payer, dates)
+        opened = _open_attempts(connection, invoices, user, payer, dates)
         to_send = [(attempt, created) for attempt, created in opened if attempt.status is PaymentState.REQUESTED]
         if to_send:
             _send_all(connection, to_send)
     return SelectionOutcome([invoice.id for invoice in invoices])
 
 
-def _open_attempts(invoices: list[SupplierInvoice], user: User, payer: Payer,
+def _open_attempts(connection: LibeoConnection, invoices: list[SupplierInvoice], user: User, payer: Payer,
                    dates: dict[int, date]) -> list[tuple[PaymentAttempt, bool]]:
     """Each payable invoice's attempt, and whether this click created it; one commit for the selection.
 
     An invoice no longer payable is left out. If a concurrent click created some attempts first
     (a double click, another tab), the selection is opened again, adopting theirs: never two.
+    A request left unanswered by another Libeo account than the connection's is never sent to this
+    one (« Vérification impossible », ``paying.held_for_its_account``).
     """
     for _ in range(3):
         latest = latest_payments([invoice.id for invoice in invoices])
@@ -297,12 +303,13 @@ def _open_attempts(invoices: list[SupplierInvoice], user: User, payer: Payer,
         for invoice in invoices:
             current = latest.get(invoice.id)
             if current is not None and current.status.holds_invoice:
-                if current.status is PaymentState.REQUESTED and current.idempotency_key:
+                if (current.status is PaymentState.REQUESTED and current.idempotency_key
+                        and not held_for_its_account(connection, current)):
                     opened.append((current, False))  # asked by another click, unanswered: ask again, same key
                 continue
             if unpayable_reason(invoice, current):
                 continue
-            attempt = new_attempt(invoice, current, user, payer, dates[invoice.id])
+            attempt = new_attempt(invoice, current, user, payer, dates[invoice.id], connection.libeo_account_id)
             db.session.add(attempt)
             opened.append((attempt, True))
         try:

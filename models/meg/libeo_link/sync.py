@@ -174,7 +174,7 @@ def read_events(connection_id: int) -> int:
             events, following, account = client.events(cursor, PAGE_SIZE)
             for event in events:
                 if event.payment is not None:
-                    apply_payment_info(company, event.payment)
+                    apply_payment_info(company, event.payment, connection.libeo_account_id)
             connection.events_cursor = following
             connection.record_success(account)
             read += len(events)
