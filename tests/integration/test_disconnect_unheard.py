@@ -19,6 +19,8 @@ from html import unescape
 import pytest
 from sqlalchemy import select
 
+from tests.conftest import meg_initiator
+
 from .test_payment_model import PAYMENTS, World
 
 
@@ -124,10 +126,18 @@ def assert_not_sent(world, client, invoice_id: int) -> None:
 
 def assert_never_created_afterwards(world, client, invoice_id: int) -> str:
     """The old request, replayed with a new key of the same account, creates nothing: Libeo closed it."""
+    from models.meg import Company
+    from models.meg import db as meg_db
+
     [attempt] = attempts(world)
     key = new_key(world)
+    with world.apps.meg.app_context():
+        siret = meg_db.session.get_one(Company, world.company_id).siret
+    asked = attempt["body"]["initiated_by"]
     replayed = client.post(f"/libeo/api/v1/invoices/meg-{invoice_id}/payments", json=attempt["body"],
-                           headers={"Authorization": f"Bearer {key}", "Idempotency-Key": attempt["key"]})
+                           headers={"Authorization": f"Bearer {key}", "Idempotency-Key": attempt["key"],
+                                    "MEG-Initiator": meg_initiator(world.apps.root, siret, asked["email"],
+                                                                   asked["role"])})
     assert replayed.status_code == 410 and replayed.json["error"]["code"] == "request_void", replayed.json
     assert libeo_payments(world) == []
     return key

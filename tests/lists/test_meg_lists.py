@@ -77,7 +77,7 @@ def _state(invoice, latest) -> str:
 
     if invoice.paid_at is not None or latest is PaymentState.PAID:
         return "payees"
-    if latest in OPEN_STATES:
+    if latest in OPEN_STATES or latest is PaymentState.UNVERIFIABLE:  # may be under way: locked
         return "programmees"
     return "rejetees" if latest is PaymentState.FAILED else "a_regler"
 

@@ -22,15 +22,25 @@ branch_labels = None
 depends_on = None
 
 
+CHECK = 'ck_payment_approvals_required'
+
+
 def upgrade():
-    with op.batch_alter_table('account') as batch:
-        batch.add_column(sa.Column('approver_not_requester', sa.Boolean(), server_default=sa.false(), nullable=False))
-        batch.add_column(sa.Column('dual_approval_above_cents', sa.BigInteger(), nullable=True))
-        batch.add_column(sa.Column('accountant_may_approve', sa.Boolean(), server_default=sa.false(), nullable=False))
-    with op.batch_alter_table('payment') as batch:
-        batch.add_column(sa.Column('approvals_required', sa.Integer(), server_default='1', nullable=False))
-        batch.add_column(sa.Column('approval_count', sa.Integer(), server_default='0', nullable=False))
-        batch.create_check_constraint('ck_payment_approvals_required', 'approvals_required BETWEEN 1 AND 2')
+    # Columns added in place: on SQLite a batch copy of « account » or « payment » (drop, then rename)
+    # made their children's ON DELETE CASCADE empty the tables that point at them (known IBANs…).
+    op.add_column('account', sa.Column('approver_not_requester', sa.Boolean(), server_default=sa.false(),
+                                       nullable=False))
+    op.add_column('account', sa.Column('dual_approval_above_cents', sa.BigInteger(), nullable=True))
+    op.add_column('account', sa.Column('accountant_may_approve', sa.Boolean(), server_default=sa.false(),
+                                       nullable=False))
+    op.add_column('payment', sa.Column('approval_count', sa.Integer(), server_default='0', nullable=False))
+    if op.get_bind().dialect.name == 'sqlite':
+        # SQLite adds a column's own check in place; a table check would need the copy above.
+        op.execute(f"ALTER TABLE payment ADD COLUMN approvals_required INTEGER DEFAULT '1' NOT NULL "
+                   f"CONSTRAINT {CHECK} CHECK (approvals_required BETWEEN 1 AND 2)")
+    else:
+        op.add_column('payment', sa.Column('approvals_required', sa.Integer(), server_default='1', nullable=False))
+        op.create_check_constraint(op.f(CHECK), 'payment', sa.text('approvals_required BETWEEN 1 AND 2'))
     op.create_table(
         'payment_approval',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -51,11 +61,16 @@ def upgrade():
 def downgrade():
     op.drop_index('ix_payment_approval_account_id', table_name='payment_approval')
     op.drop_table('payment_approval')
-    with op.batch_alter_table('payment') as batch:
-        batch.drop_constraint('ck_payment_approvals_required', type_='check')
-        batch.drop_column('approval_count')
-        batch.drop_column('approvals_required')
-    with op.batch_alter_table('account') as batch:
-        batch.drop_column('accountant_may_approve')
-        batch.drop_column('dual_approval_above_cents')
-        batch.drop_column('approver_not_requester')
+    if op.get_bind().dialect.name == 'sqlite':
+        # SQLite 3.35+ drops a column in place; the check goes with the column that carries it.
+        for table, column in (('payment', 'approvals_required'), ('payment', 'approval_count'),
+                              ('account', 'accountant_may_approve'), ('account', 'dual_approval_above_cents'),
+                              ('account', 'approver_not_requester')):
+            op.execute(f'ALTER TABLE {table} DROP COLUMN {column}')
+        return
+    op.drop_constraint(op.f(CHECK), 'payment', type_='check')
+    op.drop_column('payment', 'approval_count')
+    op.drop_column('payment', 'approvals_required')
+    op.drop_column('account', 'accountant_may_approve')
+    op.drop_column('account', 'dual_approval_above_cents')
+    op.drop_column('account', 'approver_not_requester')
