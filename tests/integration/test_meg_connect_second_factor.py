@@ -20,8 +20,16 @@ from models.libeo import db as libeo_db
 from tests.conftest import PUBLIC_URL
 
 from .conftest import GARAGE_SIRET, libeo_account
-from .test_meg_connect import Browser, active_keys, answer_consent, consent_and_come_back, meg_connection, \
-    page_text, payer_links, return_to_of
+from .test_meg_connect import (
+    Browser,
+    active_keys,
+    answer_consent,
+    consent_and_come_back,
+    meg_connection,
+    page_text,
+    payer_links,
+    return_to_of,
+)
 
 pytestmark = pytest.mark.usefixtures("demo", "libeo_oauth_client")
 
