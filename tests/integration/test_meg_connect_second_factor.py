@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from core.dates import utcnow
 from core.second_factor import seal, totp_step
-from models.libeo import ApiKey, LibeoUser, TotpFactor
+from models.libeo import Account, ApiKey, LibeoUser, TotpFactor
 from models.libeo import db as libeo_db
 from tests.conftest import PUBLIC_URL
 
@@ -114,4 +114,19 @@ def test_without_the_code_no_key_even_when_the_page_is_left(apps, meg_app, libeo
     answer, _ = sign_in_through_meg(browser, meg_app)
     assert answer.headers["Location"].endswith("/libeo/connexion-meg/confirmer")
     browser.get("/libeo/factures/")
+    assert active_keys(libeo_app) == [] and meg_connection(meg_app) is None
+
+
+def test_an_account_requiring_it_sends_a_person_without_factor_to_enrol_first(apps, meg_app, libeo_app):
+    libeo_account(libeo_app, name="Garage Leroy", siret=GARAGE_SIRET, email=ATELIER)
+    with libeo_app.app_context():
+        libeo_db.session.execute(update(ApiKey).values(revoked_at=utcnow()))
+        libeo_db.session.execute(update(Account).values(require_strong_auth=True))
+        libeo_db.session.commit()
+    browser = Browser(apps)
+    answer, _ = sign_in_through_meg(browser, meg_app)
+    assert answer.headers["Location"].endswith("/libeo/connexion-meg/confirmer")
+    sent = browser.get(answer.headers["Location"])
+    assert sent.status_code == 302 and sent.headers["Location"].endswith("/libeo/securite/")
+    assert "Votre compte Libeo exige la double authentification" in page_text(browser.follow(sent))
     assert active_keys(libeo_app) == [] and meg_connection(meg_app) is None
