@@ -48,6 +48,12 @@ REPLAYED_CODE = ("Ce code a déjà servi : attendez le suivant (il change toutes
 WRONG_RECOVERY_CODE = "Ce code de secours n'est pas valable, ou il a déjà servi : chacun ne sert qu'une fois."
 EXPIRED = ("La vérification a expiré (plus de 5 minutes) : rien n'a été fait. Recommencez et confirmez "
            "dans les 5 minutes.")
+# Guessing a 6-digit code needs hundreds of thousands of tries: a few dozen per quarter of an hour stop it.
+# Both products refuse any answer once this many verifications went unanswered (refused) in the window.
+MAX_UNANSWERED = 20
+THROTTLE_WINDOW = timedelta(minutes=15)
+TOO_MANY = ("Trop d'essais de vérification en peu de temps : rien n'a été fait. Réessayez dans un quart d'heure, "
+            "ou utilisez un code de secours plus tard.")
 PASSKEY_REFUSED = ("La clé d'accès n'a pas été acceptée : réessayez, ou saisissez un code de votre application "
                    "d'authentification.")
 
@@ -58,6 +64,13 @@ class SecondFactorError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class TooManyTries(SecondFactorError):
+    """Refused without looking at the answer: too many refused lately (``MAX_UNANSWERED``)."""
+
+    def __init__(self) -> None:
+        super().__init__(TOO_MANY)
 
 
 # ---- TOTP -------------------------------------------------------------------------------------------

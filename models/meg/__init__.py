@@ -6,7 +6,7 @@ Every table is imported here, so that ``db`` knows them all (migrations,
 
 from models.meg.achats.models import PaymentMode, Supplier, SupplierInvoice
 from models.meg.companies.models import AccountingFirm, AchatsRole, Company, ModuleRole, User
-from models.meg.companies.second_factor import MegRecoveryCode, MegTotpFactor
+from models.meg.companies.second_factor import MegRecoveryCode, MegSecondFactorRefusal, MegTotpFactor
 from models.meg.db import Model, db
 from models.meg.einvoices.documents import InvoiceDocument
 from models.meg.journal import MegJournalEntry
@@ -19,7 +19,7 @@ from models.meg.oauth import OAuthAuthorizationCode, OAuthClient, OAuthToken
 
 __all__ = [
     "AccountingFirm", "AchatsRole", "Company", "InvoiceDocument", "LibeoConnection", "MegJournalEntry",
-    "MegRecoveryCode", "MegTotpFactor", "Model",
+    "MegRecoveryCode", "MegSecondFactorRefusal", "MegTotpFactor", "Model",
     "ModuleRole", "Notification", "NotificationSetting", "OAuthAuthorizationCode", "OAuthClient", "OAuthToken",
     "OutboxMessage", "PaymentAttempt", "PaymentMode", "Supplier", "SupplierInvoice", "SyncRun", "User", "db",
 ]

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import timedelta
 from html import unescape
 
 import pyotp
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
-from models.meg import LibeoConnection, MegRecoveryCode, MegTotpFactor
+from models.meg import LibeoConnection, MegRecoveryCode, MegSecondFactorRefusal, MegTotpFactor
 from models.meg import db as meg_db
 
 from .conftest import libeo_account
@@ -79,4 +80,33 @@ def test_an_enrolled_administrator_saves_the_key_with_a_code_only(client, demo, 
 
 def test_an_administrator_who_never_enrolled_keeps_todays_flow(connected, client, meg_app):
     assert "Code de double authentification" not in text(client.get("/meg/achats/options"))
+    assert connection(meg_app) is not None
+
+
+def test_guessing_codes_stops_after_twenty_refusals_in_a_quarter_of_an_hour(client, demo, meg_auth, meg_app,
+                                                                             libeo_app):
+    """As in Libeo: 20 refused codes in 15 minutes, then every code is refused (in French), even a right one or
+    a recovery code, and nothing is saved, until the quarter of an hour has passed."""
+    _, key = libeo_account(libeo_app)
+    meg_auth.login()
+    secret, codes = enrol(client)
+    for _ in range(20):
+        good = code(secret)
+        wrong = client.post("/meg/achats/options",
+                            data={"api_key": key, "second_factor": f"{(int(good) + 1) % 10**6:06d}"})
+        assert wrong.status_code == 422 and "Code incorrect" in text(wrong)
+    for answer in (code(secret), codes[0]):
+        refused = client.post("/meg/achats/options", data={"api_key": key, "second_factor": answer})
+        assert refused.status_code == 422
+        assert "Trop d'essais de vérification en peu de temps : rien n'a été fait." in text(refused)
+    assert connection(meg_app) is None
+    with meg_app.app_context():
+        assert meg_db.session.scalar(select(func.count(MegSecondFactorRefusal.id))) == 20
+        # A quarter of an hour later, the right code passes (the recovery code was not spent).
+        meg_db.session.execute(update(MegSecondFactorRefusal).values(
+            refused_at=MegSecondFactorRefusal.refused_at - timedelta(minutes=16)))
+        meg_db.session.commit()
+    saved = client.post("/meg/achats/options", data={"api_key": key, "second_factor": codes[0]},
+                        follow_redirects=True)
+    assert "La connexion est établie" in text(saved)
     assert connection(meg_app) is not None

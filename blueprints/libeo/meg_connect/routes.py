@@ -41,11 +41,15 @@ from models.libeo.meg_link.vouching import (
     SignInStep,
     continue_sign_in,
     create_account_and_finish,
+    finish_sign_in,
+    link_for_company,
     squatted,
 )
+from models.libeo.strong_auth.services import Purpose, simple_operation
 
 from ..auth.forms import every_signup_problem_shown
 from ..extensions import limiter
+from ..security.step_up import second_factor_first
 from .forms import MegSignupForm
 
 bp = Blueprint("meg_connect", __name__, url_prefix="/connexion-meg")
@@ -105,18 +109,31 @@ def _log_in(user: LibeoUser) -> None:
     login_user(user)
 
 
+def _to_confirm() -> tuple[MegProfile, str] | None:
+    """MEG's profile and token kept for « Confirmez votre identité » (the key not issued yet)."""
+    data = _stored().get("confirm") or {}
+    token = unseal(data.get("token"), PENDING_SECONDS)
+    try:
+        profile = MegProfile.from_dict(data["profile"])
+    except (KeyError, TypeError):
+        return None
+    return (profile, token) if token else None
+
+
 def _company(profile: MegProfile) -> dict:
     return {"company_name": profile.company_name, "siret": profile.siret}
 
 
 def _follow(step: SignInStep, access_token: str | None = None):
     """Does what the use case decided: session, login, messages, then the next page."""
-    if step.pending is not None:
+    if step.confirm is not None:
+        _store(confirm={"profile": step.confirm.as_dict(), "token": seal(access_token)} if access_token else None)
+    elif step.pending is not None:
         _store(profile=step.pending.as_dict(), token=seal(access_token) if access_token else None, existing=None)
     elif step.existing is not None:
         _store(existing=_company(step.existing), profile=None, token=None)
     elif step.done:
-        _store(profile=None, token=None, existing=None, return_to=None)
+        _store(profile=None, token=None, existing=None, return_to=None, confirm=None)
     if step.user is not None:
         _log_in(step.user)
     for message, category in step.messages:
@@ -200,11 +217,32 @@ def signup():
                 return _follow(SignInStep("meg_connect.existing", existing=profile))
             show_domain_error(form, error, {"name": "company_name"})
         else:
-            return _follow(step)
+            return _follow(step, access_token)
     return render_template(
         "libeo/meg_connect/signup.html", form=form, profile=profile, siret=format_siret(profile.siret),
         squatter=squatted(profile.siret) if profile.achats_admin else None, login_url=_login_url(),
     )
+
+
+@bp.route("/confirmer", methods=["GET", "POST"])
+@login_required
+def confirm():
+    """« Confirmez votre identité » before the key MEG receives is issued, for a person whom sensitive
+    operations ask a second factor (as « Créer une clé d'API » in « Intégrations »); then the connection."""
+    kept = _to_confirm()
+    user = current_user._get_current_object()
+    link = link_for_company(kept[0]) if kept is not None else None
+    if kept is None or link is None or link.account_id != user.account_id:
+        _store(confirm=None)
+        flash(EXPIRED, "error")
+        return redirect(url_for(".page"))
+    profile, access_token = kept
+    what = f"Connecter Libeo à MEG : créer la clé d'API que MEG recevra pour « {profile.company_name} »"
+    blocked = second_factor_first(simple_operation(Purpose.API_KEYS, what))
+    if blocked is not None:
+        return blocked
+    _store(confirm=None)
+    return _follow(finish_sign_in(user.account, profile, access_token, _return_to(), by=user, confirmed=True))
 
 
 def _login_url() -> str:

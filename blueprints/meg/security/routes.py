@@ -6,12 +6,13 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from core.second_factor import SecondFactorError, grouped_secret, totp_uri
+from core.second_factor import SecondFactorError, TooManyTries, grouped_secret, totp_uri
 from models.meg import db
 from models.meg.companies.second_factor import (
     confirm_totp,
     is_enrolled,
     pending_secret,
+    record_refusal,
     recovery_codes_left,
     remove_totp,
     replace_recovery_codes,
@@ -28,7 +29,8 @@ def _secret_key() -> str:
 
 def second_factor_problem(code: str | None) -> str | None:
     """Why the code given with a sensitive form is refused (French), or None: always None for a person who
-    did not enrol. A code accepted is spent (committed at once: it cannot serve twice)."""
+    did not enrol. A code accepted is spent (committed at once: it cannot serve twice); a code refused is
+    counted (committed too), for the limit on guessing."""
     if not is_enrolled(current_user):
         return None
     if not (code or "").strip():
@@ -37,6 +39,9 @@ def second_factor_problem(code: str | None) -> str | None:
         verify(current_user, code or "", _secret_key())
     except SecondFactorError as error:
         db.session.rollback()
+        if not isinstance(error, TooManyTries):
+            record_refusal(current_user)
+            db.session.commit()
         return error.message
     db.session.commit()
     return None

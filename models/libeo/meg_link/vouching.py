@@ -58,6 +58,7 @@ from models.libeo.meg_link.client import (
     read_vouching_assertion,
 )
 from models.libeo.notifications.events import meg_connected
+from models.libeo.strong_auth.services import is_asked
 
 
 class MegIdentity(Model):
@@ -272,7 +273,9 @@ class SignInStep:
 
     ``goto`` is a Libeo endpoint, or an absolute address of MEG (``return_to``);
     ``pending`` tells the view to keep MEG's profile and token for the
-    account-creation form; ``existing`` to show « compte existant » for that company.
+    account-creation form; ``existing`` to show « compte existant » for that company;
+    ``confirm`` to keep them for « Confirmez votre identité », the second factor asked
+    before the key is issued (then :func:`finish_sign_in` with ``confirmed=True``).
     """
 
     goto: str
@@ -281,10 +284,12 @@ class SignInStep:
     back_to_meg: str | None = None
     pending: MegProfile | None = None
     existing: MegProfile | None = None
+    confirm: MegProfile | None = None
     done: bool = field(default=False)
 
 
 PAGE, SIGNUP, EXISTING = "meg_connect.page", "meg_connect.signup", "meg_connect.existing"
+CONFIRM = "meg_connect.confirm"
 
 
 def continue_sign_in(profile: MegProfile, access_token: str, signed_in: LibeoUser | None,
@@ -298,7 +303,7 @@ def continue_sign_in(profile: MegProfile, access_token: str, signed_in: LibeoUse
             db.session.rollback()
             return SignInStep(PAGE, messages=((error.message, "error"),))
         db.session.commit()
-        return finish_sign_in(signed_in.account, profile, access_token, return_to)
+        return finish_sign_in(signed_in.account, profile, access_token, return_to, by=signed_in)
 
     link = link_for_company(profile)
     if link is not None and link.account.siret != profile.siret:
@@ -346,9 +351,18 @@ def create_account_and_finish(profile: MegProfile, access_token: str, return_to:
 
 
 def finish_sign_in(account: Account, profile: MegProfile, access_token: str, return_to: str | None, *,
-                   user: LibeoUser | None = None, partnerships: bool = False) -> SignInStep:
-    """Connects the account to MEG if needed, then back to the invoice the person wanted to pay."""
+                   user: LibeoUser | None = None, partnerships: bool = False, by: LibeoUser | None = None,
+                   confirmed: bool = False) -> SignInStep:
+    """Connects the account to MEG if needed, then back to the invoice the person wanted to pay.
+
+    The connection issues an API key: a Libeo person (``user``, logged in by this step, or ``by``, already
+    logged in) whom sensitive operations ask for a second factor is asked it first, as creating a key in
+    « Intégrations » does — the step says so (``confirm``) and nothing is issued until ``confirmed``.
+    """
+    person = user or by
     if active_api_key(account) is None or (return_to and profile.achats_admin):
+        if not confirmed and person is not None and is_asked(person):
+            return SignInStep(CONFIRM, user=user, confirm=profile)
         connection: Connection | None = connect_account(account, access_token, profile.company_name)
     elif return_to:
         connection = Connection(False, admin_must_connect(profile.company_name))

@@ -21,8 +21,11 @@ from core.db import rowcount
 from core.second_factor import (
     EXPIRED,
     FRESH_FOR,
+    MAX_UNANSWERED,
     PASSKEY_REFUSED,
     REPLAYED_CODE,
+    THROTTLE_WINDOW,
+    TOO_MANY,
     WRONG_CODE,
     WRONG_RECOVERY_CODE,
     NewPasskey,
@@ -51,11 +54,7 @@ MUST_ENROL = ("Votre compte Libeo exige la double authentification : ajoutez une
 CHANGED = ("L'opération a changé depuis la demande de vérification (montant, IBAN ou bénéficiaire) : rien n'a "
            "été fait. Relisez-la ci-dessous et confirmez de nouveau.")
 UNKNOWN_CHALLENGE = "Cette vérification n'est plus valable (déjà utilisée, ou pour une autre opération) : recommencez."
-TOO_MANY = ("Trop d'essais de vérification en peu de temps : rien n'a été fait. Réessayez dans un quart d'heure, "
-            "ou utilisez un code de secours plus tard.")
-# Guessing a 6-digit code needs hundreds of thousands of tries: a few dozen per quarter of an hour stop it.
-MAX_UNANSWERED = 20
-THROTTLE_WINDOW = timedelta(minutes=15)
+# TOO_MANY, MAX_UNANSWERED, THROTTLE_WINDOW: core.second_factor (MEG refuses guessing the same way).
 NO_FACTOR_GIVEN = "Saisissez un code, ou utilisez votre clé d'accès, pour confirmer."
 
 

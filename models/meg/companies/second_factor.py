@@ -2,7 +2,8 @@
 
 Once a person enrolled, saving or deleting the company's Libeo key asks for a code (or a code verified in
 the last five minutes, ``core.second_factor.FRESH_FOR``). A person who never enrolled keeps the
-password-only flow.
+password-only flow. Guessing is stopped as in Libeo: after ``MAX_UNANSWERED`` refused codes in
+``THROTTLE_WINDOW``, every code is refused (« Trop d'essais… ») until the window has passed.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.dates import utcnow
 from core.db import rowcount
 from core.second_factor import (
+    MAX_UNANSWERED,
     REPLAYED_CODE,
+    THROTTLE_WINDOW,
     WRONG_CODE,
     WRONG_RECOVERY_CODE,
     SecondFactorError,
+    TooManyTries,
     new_recovery_codes,
     new_totp_secret,
     recovery_code_hash,
@@ -50,6 +54,17 @@ class MegRecoveryCode(Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
     code_hash: Mapped[str] = mapped_column(String(64))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MegSecondFactorRefusal(Model):
+    """A code refused (wrong, replayed, or a spent recovery code): what the limit on guessing counts."""
+
+    __tablename__ = "meg_second_factor_refusal"
+    __table_args__ = (Index("ix_meg_second_factor_refusal_user", "user_id", "refused_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    refused_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 def totp_of(user: User) -> MegTotpFactor | None:
@@ -112,9 +127,24 @@ def remove_totp(user: User) -> None:
     db.session.execute(delete(MegRecoveryCode).where(MegRecoveryCode.user_id == user.id))
 
 
-def verify(user: User, code: str, secret_key: str, now: datetime | None = None) -> None:
-    """A code of the app (not used before in its window) or an unused recovery code; raises otherwise."""
+def refused_lately(user: User, now: datetime | None = None) -> int:
     now = now or utcnow()
+    return db.session.scalar(select(func.count(MegSecondFactorRefusal.id)).where(
+        MegSecondFactorRefusal.user_id == user.id, MegSecondFactorRefusal.refused_at > now - THROTTLE_WINDOW)) or 0
+
+
+def record_refusal(user: User, now: datetime | None = None) -> None:
+    """Counts a refused code (the caller commits it, after rolling back what the code was for)."""
+    db.session.add(MegSecondFactorRefusal(user_id=user.id, refused_at=now or utcnow()))
+    db.session.flush()
+
+
+def verify(user: User, code: str, secret_key: str, now: datetime | None = None) -> None:
+    """A code of the app (not used before in its window) or an unused recovery code; raises otherwise —
+    :class:`TooManyTries` without reading the code after ``MAX_UNANSWERED`` refusals in the window."""
+    now = now or utcnow()
+    if refused_lately(user, now) >= MAX_UNANSWERED:
+        raise TooManyTries()
     text = (code or "").strip()
     totp = totp_of(user)
     if totp is None or totp.confirmed_at is None:
