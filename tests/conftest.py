@@ -89,7 +89,9 @@ def database_url(side: str, tmp_path: Path, worker: str) -> str:
     return f"sqlite:///{tmp_path / f'{side}.sqlite3'}"
 
 
-def side_configs(tmp_path: Path, worker: str = "gw0", public_url: str = PUBLIC_URL) -> tuple[dict, dict]:
+def side_configs(tmp_path: Path, worker: str | None = None, public_url: str = PUBLIC_URL) -> tuple[dict, dict]:
+    # By default this process's own databases: another xdist worker's would be dropped under its feet.
+    worker = worker or os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     common = {
         "TESTING": True,
         "WTF_CSRF_ENABLED": False,

@@ -558,12 +558,14 @@ def _errors(*statuses: int) -> dict:
 
 _BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
+MIN_INITIATOR_LENGTH, MAX_INITIATOR_LENGTH = 20, 8000
+
 _INITIATOR_PARAMETER = {
     "name": INITIATOR_HEADER,
     "in": "header",
     "required": True,
     "description": INITIATOR_DESCRIPTION,
-    "schema": {"type": "string", "minLength": 20, "maxLength": 8000},
+    "schema": {"type": "string", "minLength": MIN_INITIATOR_LENGTH, "maxLength": MAX_INITIATOR_LENGTH},
 }
 
 _EXTERNAL_ID = {

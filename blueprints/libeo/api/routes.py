@@ -63,6 +63,8 @@ from .openapi import (
     INITIATOR_HEADER,
     INVOICE_BODY,
     MAX_BATCH_ITEMS,
+    MAX_INITIATOR_LENGTH,
+    MIN_INITIATOR_LENGTH,
     PAYMENT_BODY,
     VOID_BODY,
     VOUCH_BODY,
@@ -301,6 +303,10 @@ INITIATOR_REQUIRED = (
 )
 
 
+BAD_INITIATOR_HEADER = (f"L'en-tête MEG-Initiator doit être un jeton signé par MEG ({MIN_INITIATOR_LENGTH} à "
+                        f"{MAX_INITIATOR_LENGTH} caractères) : la sélection est refusée, rien n'a été payé.")
+
+
 def signed_initiator(account: Account, token: str | None, claimed: dict | None, field: str) -> Initiator:
     """Who asks, as MEG signed it (``MEG-Initiator``): the person and role behind a payment or a cancellation.
 
@@ -355,6 +361,9 @@ def pay_batch():
     items = _batch_items(json_body())
     account = api_account()
     batch_token = request.headers.get(INITIATOR_HEADER)
+    if batch_token is not None and not MIN_INITIATOR_LENGTH <= len(batch_token) <= MAX_INITIATOR_LENGTH:
+        # Malformed for every item at once: refused whole, as an unreadable body is.
+        raise ApiError(400, "validation_error", BAD_INITIATOR_HEADER, INITIATOR_HEADER)
     prefix = request.path.removesuffix("/payment-batches")
     results = []
     for index, item in enumerate(items):
