@@ -15,7 +15,8 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Protocol
 
 import pyotp
 from cryptography.fernet import Fernet, InvalidToken
@@ -35,6 +36,8 @@ from webauthn.helpers.structs import (
     ResidentKeyRequirement,
     UserVerificationRequirement,
 )
+
+from core.dates import utcnow
 
 # A verification counts for this long: an action later than that asks again.
 FRESH_FOR = timedelta(minutes=5)
@@ -120,6 +123,32 @@ def unseal(sealed: str, secret_key: str) -> str:
     except InvalidToken as error:
         raise SecondFactorError("Le secret de l'application d'authentification n'est plus lisible : "
                                 "utilisez un code de secours, puis réactivez l'application.") from error
+
+
+class TotpRow(Protocol):
+    """Each product's TOTP factor row: its sealed secret, when it was confirmed, the last step used."""
+
+    secret: str
+    created_at: datetime
+    confirmed_at: datetime | None
+    last_step: int | None
+
+
+def start_secret(factor: TotpRow, secret_key: str) -> str:
+    """A new secret for ``factor``, sealed and unconfirmed until a first code proves the app holds it."""
+    secret = new_totp_secret()
+    factor.secret, factor.created_at, factor.last_step = seal(secret, secret_key), utcnow(), None
+    return secret
+
+
+def pending_secret(factor: TotpRow | None, secret_key: str) -> str | None:
+    """The secret of an app still waiting for its first code (shown again while the person enrols), else None."""
+    if factor is None or factor.confirmed_at is not None:
+        return None
+    try:
+        return unseal(factor.secret, secret_key)
+    except SecondFactorError:
+        return None
 
 
 # ---- Recovery codes ---------------------------------------------------------------------------------

@@ -33,10 +33,10 @@ from core.second_factor import (
     SecondFactorError,
     assertion_credential_id,
     new_recovery_codes,
-    new_totp_secret,
     new_webauthn_challenge,
+    pending_secret,
     recovery_code_hash,
-    seal,
+    start_secret,
     totp_step,
     unseal,
     verify_assertion,
@@ -148,26 +148,19 @@ def is_fresh(verified_at: datetime | None, now: datetime | None = None) -> bool:
 
 def start_totp(user: LibeoUser, secret_key: str) -> str:
     """A new secret for the app, kept unconfirmed until a first code proves the app has it."""
-    secret = new_totp_secret()
     totp = totp_of(user)
     if totp is not None and totp.confirmed_at is not None:
         raise StrongAuthRefused("Une application d'authentification est déjà activée : retirez-la d'abord.")
     if totp is None:
         totp = TotpFactor(user_id=user.id)
         db.session.add(totp)
-    totp.secret, totp.created_at, totp.last_step = seal(secret, secret_key), utcnow(), None
+    secret = start_secret(totp, secret_key)
     db.session.flush()
     return secret
 
 
 def pending_totp_secret(user: LibeoUser, secret_key: str) -> str | None:
-    totp = totp_of(user)
-    if totp is None or totp.confirmed_at is not None:
-        return None
-    try:
-        return unseal(totp.secret, secret_key)
-    except SecondFactorError:
-        return None
+    return pending_secret(totp_of(user), secret_key)
 
 
 def confirm_totp(user: LibeoUser, code: str, secret_key: str) -> list[str] | None:

@@ -24,11 +24,13 @@ from core.second_factor import (
     SecondFactorError,
     TooManyTries,
     new_recovery_codes,
-    new_totp_secret,
     recovery_code_hash,
-    seal,
+    start_secret,
     totp_step,
     unseal,
+)
+from core.second_factor import (
+    pending_secret as pending_totp_secret,
 )
 from models.meg.db import Model, db
 
@@ -88,20 +90,13 @@ def start_totp(user: User, secret_key: str) -> str:
     if totp is None:
         totp = MegTotpFactor(user_id=user.id)
         db.session.add(totp)
-    secret = new_totp_secret()
-    totp.secret, totp.created_at, totp.last_step = seal(secret, secret_key), utcnow(), None
+    secret = start_secret(totp, secret_key)
     db.session.flush()
     return secret
 
 
 def pending_secret(user: User, secret_key: str) -> str | None:
-    totp = totp_of(user)
-    if totp is None or totp.confirmed_at is not None:
-        return None
-    try:
-        return unseal(totp.secret, secret_key)
-    except SecondFactorError:
-        return None
+    return pending_totp_secret(totp_of(user), secret_key)
 
 
 def confirm_totp(user: User, code: str, secret_key: str) -> list[str]:
