@@ -41,6 +41,18 @@
     }
   }
 
+  // A credential as the server's webauthn library reads it: the fields every ceremony has, and its response's.
+  function asJSON(credential, response) {
+    return JSON.stringify({
+      id: credential.id,
+      rawId: toText(credential.rawId),
+      type: credential.type,
+      authenticatorAttachment: credential.authenticatorAttachment || undefined,
+      clientExtensionResults: credential.getClientExtensionResults ? credential.getClientExtensionResults() : {},
+      response: response
+    });
+  }
+
   function register(button) {
     var form = button.form;
     if (unsupported(form)) { return; }
@@ -52,17 +64,10 @@
     say(form, "Suivez les instructions de votre navigateur…");
     navigator.credentials.create({ publicKey: options }).then(function (credential) {
       var response = credential.response;
-      form.elements.credential.value = JSON.stringify({
-        id: credential.id,
-        rawId: toText(credential.rawId),
-        type: credential.type,
-        authenticatorAttachment: credential.authenticatorAttachment || undefined,
-        clientExtensionResults: credential.getClientExtensionResults ? credential.getClientExtensionResults() : {},
-        response: {
-          clientDataJSON: toText(response.clientDataJSON),
-          attestationObject: toText(response.attestationObject),
-          transports: response.getTransports ? response.getTransports() : []
-        }
+      form.elements.credential.value = asJSON(credential, {
+        clientDataJSON: toText(response.clientDataJSON),
+        attestationObject: toText(response.attestationObject),
+        transports: response.getTransports ? response.getTransports() : []
       });
       say(form, "Enregistrement…");
       form.submit();
@@ -79,18 +84,11 @@
     say(form, "Suivez les instructions de votre navigateur…");
     navigator.credentials.get({ publicKey: options }).then(function (credential) {
       var response = credential.response;
-      form.elements.sca_assertion.value = JSON.stringify({
-        id: credential.id,
-        rawId: toText(credential.rawId),
-        type: credential.type,
-        authenticatorAttachment: credential.authenticatorAttachment || undefined,
-        clientExtensionResults: credential.getClientExtensionResults ? credential.getClientExtensionResults() : {},
-        response: {
-          clientDataJSON: toText(response.clientDataJSON),
-          authenticatorData: toText(response.authenticatorData),
-          signature: toText(response.signature),
-          userHandle: response.userHandle ? toText(response.userHandle) : undefined
-        }
+      form.elements.sca_assertion.value = asJSON(credential, {
+        clientDataJSON: toText(response.clientDataJSON),
+        authenticatorData: toText(response.authenticatorData),
+        signature: toText(response.signature),
+        userHandle: response.userHandle ? toText(response.userHandle) : undefined
       });
       say(form, "Vérification…");
       form.submit();
