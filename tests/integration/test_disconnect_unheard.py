@@ -36,9 +36,9 @@ def page(response) -> str:
     return unescape(response.get_data(as_text=True))
 
 
-def logged_in(world):
+def logged_in(world, email: str = "admin@boulangerie-martin.fr"):
     client = world.apps.root.test_client()
-    client.post("/meg/connexion", data={"email": "admin@boulangerie-martin.fr", "password": "demo-meg-2026"})
+    client.post("/meg/connexion", data={"email": email, "password": "demo-meg-2026"})
     return client
 
 

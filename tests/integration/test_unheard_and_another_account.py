@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import select, update
 
 from .conftest import BOULANGERIE_SIRET, libeo_account
+from .test_disconnect_unheard import attempts, first_invoice, logged_in
 from .test_payment_model import PAYMENTS, World
 
 ADMIN = "admin@boulangerie-martin.fr"
@@ -35,33 +36,6 @@ def world(tmp_path):
 
 def page(response) -> str:
     return unescape(response.get_data(as_text=True))
-
-
-def logged_in(world, email: str = ADMIN):
-    client = world.apps.root.test_client()
-    client.post("/meg/connexion", data={"email": email, "password": "demo-meg-2026"})
-    return client
-
-
-def first_invoice(world) -> tuple[int, str]:
-    from models.meg import PaymentMode, SupplierInvoice
-    from models.meg import db as meg_db
-
-    with world.apps.meg.app_context():
-        invoice = meg_db.session.scalar(
-            select(SupplierInvoice).where(SupplierInvoice.company_id == world.company_id,
-                                          SupplierInvoice.payment_mode == PaymentMode.LIBEO,
-                                          SupplierInvoice.paid_at.is_(None)).order_by(SupplierInvoice.id))
-        return invoice.id, invoice.number
-
-
-def attempts(world) -> list[dict]:
-    from models.meg import db as meg_db
-    from models.meg.libeo_link.attempts import PaymentAttempt
-
-    with world.apps.meg.app_context():
-        return [{"status": a.status.value, "label": a.label, "key": a.idempotency_key, "code": a.refusal_code}
-                for a in meg_db.session.scalars(select(PaymentAttempt).order_by(PaymentAttempt.id))]
 
 
 def libeo_payments(world) -> list[tuple[int, str]]:
