@@ -311,6 +311,9 @@ def run_apart(args, env, work: Path, size: int, tenants: list[dict]) -> list[dic
         libeo = servers.start("Libeo", "bench.wsgi:app", libeo_env, work / f"libeo-{size}.log",
                               probe="/libeo/hello", port=libeo_port, **_product_options(args))
         servers.wait_ready()
+        # As a deployment does (README « Production »): Libeo holds MEG's keys before the first « Payer ».
+        subprocess.run([sys.executable, "-m", "flask", "--app", "app", "libeo", "meg-keys"], cwd=ROOT,
+                       env={**os.environ, **libeo_env}, check=True, capture_output=True)
         routes = {"/meg": meg.port, "/libeo": libeo.port, "/ref/hello": meg.port, "/ref/pay": front.port}
         result = drive(args, env, routes, tenants, plan_phases, work, f"apart-{size}")
     paid = result["meg_paid_invoice_ids"]

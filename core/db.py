@@ -260,6 +260,42 @@ def _still_reading() -> bool:
     return getattr(view, "reads_first", False) and not g.get("db_committed", False)
 
 
+def begin_writing(db: SQLAlchemy) -> None:
+    """Opens the transaction of a use case that writes several times and commits once (a batch whose items
+    each run in a savepoint: ``undo_work``).
+
+    On SQLite, pysqlite begins a transaction only right before a write, and a
+    SAVEPOINT issued outside one would begin and end its own (its RELEASE
+    commits). Here the transaction begins at once, holding the writers' turn
+    (BEGIN IMMEDIATE): its reads see what the writes will, and every
+    savepoint nests in it. On PostgreSQL the session's transaction is enough.
+    """
+    connection = db.session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    dbapi_connection = connection.connection.dbapi_connection
+    if dbapi_connection is None or dbapi_connection.in_transaction:
+        return
+    _take_turn(dbapi_connection)
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def undo_work(db: SQLAlchemy) -> bool:
+    """Undoes the work in progress after a refusal or a failed write: only the current savepoint when one is
+    open (an item of a batch: the other items stay), else the whole transaction.
+
+    True when the transaction was rolled back whole, so the caller may start again in a fresh one;
+    False inside a savepoint: the caller must not go on writing, since what follows would run
+    outside the item's savepoint.
+    """
+    nested = db.session().get_nested_transaction()
+    if nested is not None and nested.is_active:
+        nested.rollback()
+        return False
+    db.session.rollback()
+    return True
+
+
 def _take_turn(dbapi_connection) -> None:
     if isinstance(dbapi_connection, QueuedWriterConnection):
         dbapi_connection.take_turn()

@@ -26,6 +26,7 @@ from models.libeo.accounts.services import (
 )
 from models.libeo.errors import LibeoError, NotFound
 from models.libeo.journal import COMMAND_LINE as SUPPORT
+from models.libeo.meg_link.client import KEYS_FILE, fetch_megs_keys
 from models.libeo.payments.bank_status_import import COMMAND_LINE, import_bank_status
 from models.libeo.payments.sepa import execute_due_payments
 from models.libeo.strong_auth.services import forget_old_challenges, reset_factors
@@ -247,3 +248,18 @@ def reminders():
     from models.libeo.notifications.reminders import write_reminders
 
     click.echo(str(write_reminders()))
+
+
+@libeo_cli.command("meg-keys")
+def meg_keys():
+    """Fetches MEG's signing keys (its JWKS at ``MEG_URL``) into the instance folder: run it at deployment.
+
+    Libeo checks MEG's signed word on who pays (``MEG-Initiator``) with these keys. Fetched
+    beforehand, a payment never waits for MEG to answer while MEG's workers all wait for Libeo.
+    """
+    try:
+        kept = fetch_megs_keys()
+    except (OSError, ValueError, KeyError) as error:  # requests' errors are OSErrors
+        _fail(f"Les clés de MEG n'ont pas pu être lues à {current_app.config.get('MEG_URL')} : {error}")
+    click.echo(f"Clés de MEG enregistrées ({len(kept.kids)}, émetteur {kept.issuer}) dans "
+               f"{Path(current_app.instance_path) / KEYS_FILE}.")

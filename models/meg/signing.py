@@ -95,16 +95,33 @@ def vouching_assertion(user: User, company: Company) -> str | None:
     return jwt.encode({"alg": ID_TOKEN_ALG, "kid": key.kid}, claims, key)
 
 
+# One assertion serves the same person for this long (it is valid VOUCH_LIFETIME_SECONDS): each « Payer » no
+# longer costs an RSA signature here and a verification in Libeo (which keeps those it checked).
+INITIATOR_REUSE_SECONDS = 60
+_SIGNED_INITIATORS: dict[tuple, tuple[str, int]] = {}
+_MAX_KEPT_INITIATORS = 1024
+
+
 def initiator_assertion(company: Company, email: str, role: str, subject: int | None = None) -> str:
     """MEG's signed word that ``email`` (MEG's user ``subject``), in ``role`` (« user » or « accountant »), asks
-    Libeo to pay or cancel for ``company``: what MEG recorded when the person clicked, signed when it is sent
-    (a replay gets a fresh assertion)."""
+    Libeo to pay or cancel for ``company``: what MEG recorded when the person clicked, signed when it is sent.
+
+    The same person's assertion for the same company is reused for ``INITIATOR_REUSE_SECONDS`` (so it
+    has four minutes left at least when Libeo reads it); a replay later gets a fresh one."""
     now = int(time.time())
     key = signing_key()
+    kept_as = (issuer(), key.kid, company.id, company.siret, email, role, subject)
+    kept = _SIGNED_INITIATORS.get(kept_as)
+    if kept is not None and now - kept[1] < INITIATOR_REUSE_SECONDS:
+        return kept[0]
     claims = {
         "iss": issuer(), "aud": VOUCH_AUDIENCE, "iat": now, "exp": now + VOUCH_LIFETIME_SECONDS,
         "jti": secrets.token_urlsafe(16), "purpose": INITIATOR_PURPOSE,
         "sub": str(subject) if subject is not None else email, "email": email, "role": role,
         "company_id": company.id, "company_siret": company.siret,
     }
-    return jwt.encode({"alg": ID_TOKEN_ALG, "kid": key.kid}, claims, key)
+    signed = jwt.encode({"alg": ID_TOKEN_ALG, "kid": key.kid}, claims, key)
+    if len(_SIGNED_INITIATORS) >= _MAX_KEPT_INITIATORS:
+        _SIGNED_INITIATORS.clear()
+    _SIGNED_INITIATORS[kept_as] = (signed, now)
+    return signed

@@ -10,8 +10,9 @@ first time: nothing is paid twice.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
+from core.db import WRITE_STATEMENTS
 from models.libeo import IdempotencyRecord, Invoice, Payment, db
 from models.libeo.accounts.models import Plan
 
@@ -127,3 +128,30 @@ def test_the_openapi_document_describes_the_batch(api):
     assert operation["operationId"] == "payInvoices"
     schema = document["components"]["schemas"]["PaymentBatchInput"]
     assert schema["properties"]["items"]["maxItems"] == 200
+
+
+def test_the_batch_is_written_in_one_transaction_a_savepoint_per_item(api, libeo_app):
+    """One commit that writes for the whole batch (not one per item): a refused item is undone alone, in its
+    savepoint."""
+    with libeo_app.app_context():
+        engine = db.engine
+    assert _batch(api, [_item(1)]).status_code == 200  # the key's first use is recorded in a commit of its own
+    commits: list[int] = []
+
+    def written(connection, cursor, statement, *_):
+        if statement.lstrip()[:7].upper().startswith(WRITE_STATEMENTS):
+            connection.info["wrote"] = True
+
+    def committed(connection):
+        if connection.info.pop("wrote", False):
+            commits.append(1)
+
+    event.listen(engine, "before_cursor_execute", written)
+    event.listen(engine, "commit", committed)
+    try:
+        items = _batch(api, [_item(2), _item(3, execution_date="2020-01-06"), _item(4)]).json["items"]
+    finally:
+        event.remove(engine, "before_cursor_execute", written)
+        event.remove(engine, "commit", committed)
+    assert [i["status"] for i in items] == [201, 422, 201]
+    assert len(commits) == 1 and _counts(libeo_app) == (3, 3, 3)

@@ -31,7 +31,9 @@ from models.libeo.meg_link.vouching import vouch_for_key
 from models.libeo.payments.by_api import (
     BAD_EXTERNAL_ID,
     ApiAnswer,
+    BatchRequest,
     is_external_id,
+    pay_batch_by_api,
     pay_by_api,
     upsert_api_invoice,
 )
@@ -313,12 +315,21 @@ def signed_initiator(account: Account, token: str | None, claimed: dict | None, 
     A claim in the body (``initiated_by``, ``cancelled_by``) is only compared: one naming another person or
     another role is refused (403 ``initiator_mismatch``), never believed.
     """
+    return initiator_of(verified_initiator(account, token), claimed, field)
+
+
+def verified_initiator(account: Account, token: str | None) -> SignedInitiator:
+    """MEG's signed assertion, checked (its signature, its company): a refusal otherwise."""
     if not token:
         raise ApiError(400, "initiator_required", INITIATOR_REQUIRED, INITIATOR_HEADER)
     try:
-        signed: SignedInitiator = read_initiator_assertion(token, account.siret)
+        return read_initiator_assertion(token, account.siret)
     except SignInFailed as unavailable:
         raise ApiError(503, "meg_unreachable", unavailable.message) from unavailable
+
+
+def initiator_of(signed: SignedInitiator, claimed: dict | None, field: str) -> Initiator:
+    """The initiator MEG signed, once the body's claim (if any) is found to say the same."""
     if claimed is not None:
         email = normalize_email(claimed["email"], field + ".email")
         if email != normalize_email(signed.email, INITIATOR_HEADER) or claimed["role"] != signed.role:
@@ -353,10 +364,10 @@ def _payment_response(answer: ApiAnswer):
 def pay_batch():
     """Several payment requests in one round trip, each its own: its key, its body, its answer.
 
-    Items run one after the other, each in its own transactions exactly as
-    ``POST /invoices/{external_id}/payments`` would run it: a refusal of one
-    never undoes another, and a replay of the batch (same keys, same bodies)
-    answers each item as the first time.
+    Each item is answered exactly as ``POST /invoices/{external_id}/payments``
+    would answer it (``pay_batch_by_api``: one transaction, a savepoint per
+    item): a refusal of one never undoes another, and a replay of the batch
+    (same keys, same bodies) answers each item as the first time.
     """
     items = _batch_items(json_body())
     account = api_account()
@@ -365,25 +376,40 @@ def pay_batch():
         # Malformed for every item at once: refused whole, as an unreadable body is.
         raise ApiError(400, "validation_error", BAD_INITIATOR_HEADER, INITIATOR_HEADER)
     prefix = request.path.removesuffix("/payment-batches")
-    results = []
+    results: list[dict] = []
+    batch: list[tuple[int, BatchRequest]] = []
+    verified: dict[str | None, SignedInitiator | ApiError] = {}  # each token checked once (a selection: one person)
     for index, item in enumerate(items):
         said = item if isinstance(item, dict) else {}
-        result = {name: said.get(name) if isinstance(said.get(name), str) else None
-                  for name in ("external_id", "idempotency_key")}
+        results.append({name: said.get(name) if isinstance(said.get(name), str) else None
+                        for name in ("external_id", "idempotency_key")})
         try:
             item = _batch_item(item, index)
-            initiator = signed_initiator(account, item.get("initiator") or batch_token,
-                                         item["payment"].get("initiated_by"), "initiated_by")
-            status, answer, replayed = pay_by_api(account, item["external_id"], item["idempotency_key"],
-                                                  item["payment"], f"{prefix}/invoices/{item['external_id']}/payments",
-                                                  initiator=initiator, claim_alone=False)
-            results.append({**result, "status": status, "replayed": replayed, "payment": answer})
+            token = item.get("initiator") or batch_token
+            if token not in verified:
+                try:
+                    verified[token] = verified_initiator(account, token)
+                except ApiError as error:
+                    verified[token] = error
+            signed = verified[token]
+            if isinstance(signed, ApiError):
+                raise signed
+            initiator = initiator_of(signed, item["payment"].get("initiated_by"), "initiated_by")
+            batch.append((index, BatchRequest(item["external_id"], item["idempotency_key"], item["payment"],
+                                                 f"{prefix}/invoices/{item['external_id']}/payments", initiator)))
         except LibeoError as error:
             status, answer = domain_error_body(error)
-            results.append({**result, "status": status, "replayed": False, **answer})
+            results[index].update({"status": status, "replayed": False, **answer})
         except ApiError as error:
-            results.append({**result, "status": error.status, "replayed": False,
-                            "error": {"code": error.code, "message": error.message, "field": error.field}})
+            results[index].update({"status": error.status, "replayed": False,
+                                   "error": {"code": error.code, "message": error.message, "field": error.field}})
+    outcomes = pay_batch_by_api(account, [batch_request for _, batch_request in batch]) if batch else []
+    for (index, _), outcome in zip(batch, outcomes, strict=True):
+        if isinstance(outcome, LibeoError):
+            status, answer = domain_error_body(outcome)
+            results[index].update({"status": status, "replayed": False, **answer})
+        else:
+            results[index].update({"status": outcome.status, "replayed": outcome.replayed, "payment": outcome.body})
     return jsonify({"items": results})
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from core.banks import bic_mismatch
 from core.dates import utcnow
+from core.db import undo_work
 from core.money import MAX_AMOUNT_CENTS, InvalidAmount, check_amount_cents, format_amount
 from core.validators import InvalidIdentifier, clean_bank_name, clean_text, normalize_bic, normalize_iban
 from models.libeo.accounts.models import Account
@@ -213,8 +214,11 @@ def upsert_meg_invoice(account: Account, external_id: str, data: InvoiceData) ->
             db.session.flush()
             return invoice, True
         except IntegrityError:
-            # The same invoice was created by a concurrent call: update it instead.
-            db.session.rollback()
+            # The same invoice was created by a concurrent call: update it instead (a batch's item, whose
+            # savepoint is undone, is answered « try again » and replayed alone).
+            if not undo_work(db):
+                raise Conflict("Une autre requête enregistre cette facture au même moment : réessayez.",
+                               code="idempotency_in_progress") from None
             invoice = invoice_by_external_id(account, external_id)
             if invoice is None:
                 raise

@@ -14,8 +14,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import logging
+import os
+import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
@@ -25,10 +29,11 @@ from authlib.integrations.flask_client import FlaskOAuth2App, OAuth
 from authlib.integrations.requests_client import OAuth2Session
 from cryptography.fernet import Fernet, InvalidToken
 from flask import Flask, current_app, url_for
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from core.files import write_private_text
 from core.http import SendsRequestId, http_session
 from models.libeo.accounts.services import check_siret
 from models.libeo.errors import Forbidden, InvalidData, LibeoError
@@ -348,25 +353,46 @@ class SignedInitiator:
 
 
 MEG_KEYS = "libeo.meg_keys"
+# MEG's keys as last fetched, in Libeo's instance folder: every worker and every restart starts with them.
+KEYS_FILE = "meg-keys.json"
+# A token naming a key Libeo has not seen sends it to MEG for its keys at most this often (per process).
+REFETCH_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class MegKeys:
+    issuer: str
+    keys: KeySet
+    kids: frozenset[str]
+    fetched_at: float  # time.monotonic() of this process's fetch (0: read from the file)
 
 
 def _checked_with_megs_keys(assertion: str):
     """(MEG's issuer, the decoded assertion), with the keys MEG publishes at ``MEG_URL`` (its OpenID Connect
     metadata, then its JWKS): a Libeo without « Me connecter avec MEG » configured checks MEG's word too.
-    Kept for the process; read again once when the assertion names a key not seen yet (MEG rotated it)."""
+
+    The keys are kept for the process and in the instance folder (``KEYS_FILE``), so that a « Payer »
+    never waits for MEG to answer while MEG waits for Libeo (sync workers all busy paying, on both
+    sides). ``flask libeo meg-keys`` fetches them at deployment. They are read again only when an
+    assertion names a key not seen yet (MEG rotated it) or another issuer (MEG moved), at most every
+    ``REFETCH_SECONDS``.
+    """
     if not isinstance(assertion, str) or not assertion or len(assertion) > 8_000:
         raise ValueError("no assertion")
-    kept = current_app.extensions.get(MEG_KEYS)
+    kept = current_app.extensions.get(MEG_KEYS) or _read_keys_file()
     if kept is None:
-        kept = current_app.extensions[MEG_KEYS] = _fetch_megs_keys()
-    try:
-        return kept[0], jwt.decode(assertion, kept[1], algorithms=["RS256"])
-    except JoseError:
-        kept = current_app.extensions[MEG_KEYS] = _fetch_megs_keys()
-        return kept[0], jwt.decode(assertion, kept[1], algorithms=["RS256"])
+        kept = fetch_megs_keys()
+    current_app.extensions[MEG_KEYS] = kept
+    compact = jws.extract_compact(assertion.encode("ascii"))
+    said_issuer = json.loads(compact.payload).get("iss")  # not trusted: only tells whether MEG moved
+    if ((compact.protected.get("kid") not in kept.kids or said_issuer != kept.issuer)
+            and time.monotonic() - kept.fetched_at > REFETCH_SECONDS):
+        kept = fetch_megs_keys()
+    return kept.issuer, jwt.decode(assertion, kept.keys, algorithms=["RS256"])
 
 
-def _fetch_megs_keys() -> tuple[str, KeySet]:
+def fetch_megs_keys() -> MegKeys:
+    """MEG's issuer and keys, read from MEG now, kept for the process and in the instance folder."""
     timeout = current_app.config["HTTP_TIMEOUT"]
     with http_session(current_app) as session:
         metadata = session.get(meg_url("/.well-known/openid-configuration"), timeout=timeout, allow_redirects=False)
@@ -374,7 +400,27 @@ def _fetch_megs_keys() -> tuple[str, KeySet]:
         document = metadata.json()
         keys = session.get(document["jwks_uri"], timeout=timeout, allow_redirects=False)
         keys.raise_for_status()
-        return document["issuer"], KeySet.import_key_set(keys.json())
+        published = keys.json()
+    kept = _meg_keys(document["issuer"], published, time.monotonic())
+    path = Path(current_app.instance_path) / KEYS_FILE
+    temporary = path.with_name(f".{KEYS_FILE}.{os.getpid()}")
+    write_private_text(temporary, json.dumps({"issuer": kept.issuer, "jwks": published}))
+    os.replace(temporary, path)  # whole or not at all, for the other workers
+    current_app.extensions[MEG_KEYS] = kept
+    return kept
+
+
+def _meg_keys(issuer: str, published: dict, fetched_at: float) -> MegKeys:
+    keys = KeySet.import_key_set(published)  # type: ignore[arg-type]
+    return MegKeys(issuer, keys, frozenset(key.kid for key in keys.keys if key.kid), fetched_at)
+
+
+def _read_keys_file() -> MegKeys | None:
+    try:
+        kept = json.loads((Path(current_app.instance_path) / KEYS_FILE).read_text(encoding="utf-8"))
+        return _meg_keys(kept["issuer"], kept["jwks"], 0.0)
+    except (OSError, ValueError, KeyError, TypeError, JoseError):
+        return None  # none yet, or unreadable: fetched from MEG
 
 
 def read_initiator_assertion(assertion: str, siret: str | None) -> SignedInitiator:
@@ -384,6 +430,25 @@ def read_initiator_assertion(assertion: str, siret: str | None) -> SignedInitiat
     Raises :class:`InitiatorRefused` (forged, expired, another purpose or company) or
     :class:`SignInFailed` (MEG unreachable or not configured).
     """
+    if not isinstance(assertion, str):
+        raise InitiatorRefused("L'en-tête MEG-Initiator n'est pas valide : il n'est pas signé par MEG.")
+    checked = current_app.extensions.setdefault(CHECKED_INITIATORS, {})
+    kept = checked.get((assertion, siret))
+    if kept is not None and time.time() < kept[1]:
+        return kept[0]
+    signed, expires = _read_initiator_assertion(assertion, siret)
+    if len(checked) >= MAX_CHECKED_INITIATORS:
+        checked.clear()
+    checked[(assertion, siret)] = (signed, expires)
+    return signed
+
+
+# Assertions already checked, until they expire: MEG reuses one for the same person for a minute.
+CHECKED_INITIATORS = "libeo.checked_initiators"
+MAX_CHECKED_INITIATORS = 1024
+
+
+def _read_initiator_assertion(assertion: str, siret: str | None) -> tuple[SignedInitiator, int]:
     try:
         issuer, token = _checked_with_megs_keys(assertion)
     except requests.RequestException as exc:
@@ -409,7 +474,7 @@ def read_initiator_assertion(assertion: str, siret: str | None) -> SignedInitiat
     if not siret or _claim(claims, "company_siret", max_length=14) != siret:
         raise InitiatorRefused("L'en-tête MEG-Initiator a été signé pour une autre entreprise que celle de ce "
                                "compte Libeo : la demande est refusée.")
-    return SignedInitiator(email=email, role=role, subject=_claim(claims, "sub"))
+    return SignedInitiator(email=email, role=role, subject=_claim(claims, "sub")), claims["exp"]
 
 
 # --- the key delivery --------------------------------------------------------------------------

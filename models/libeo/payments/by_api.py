@@ -1,4 +1,4 @@
-"""« Payer » through the API (``POST /invoices/{external_id}/payments``, and each item of a batch).
+"""« Payer » through the API (``POST /invoices/{external_id}/payments``, and the items of ``POST /payment-batches``).
 
 One use case owns the whole request: the Idempotency-Key's claim, the
 invoice the request carries, the payment, the stored answer, the commits,
@@ -12,7 +12,7 @@ import re
 from datetime import date
 from typing import NamedTuple
 
-from core.db import keep_loaded
+from core.db import begin_writing, keep_loaded
 from models.libeo import monitoring
 from models.libeo.accounts.models import Account
 from models.libeo.db import db
@@ -22,6 +22,7 @@ from models.libeo.invoices.services import InvoiceTotals, invoice_by_external_id
 from models.libeo.payments.events import payment_json
 from models.libeo.payments.idempotency import claim_key, complete, fingerprint, release
 from models.libeo.payments.order import Initiator, payment_order, place_payment
+from models.libeo.payments.quota import hold_month
 
 # How the API names an invoice (MEG's id): the OpenAPI document publishes this pattern.
 EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
@@ -77,14 +78,14 @@ def pay_by_api(account: Account, external_id: str, key: str, body: dict, path: s
     reverse, and get the first answer. ``initiator``: who asks, as MEG signed it (never the body's
     ``initiated_by``, which the API only compares with it). ``claim_alone``: the claim is committed before the work, so
     that a concurrent duplicate is told at once that the key is in use (409), and given back (and
-    committed) when the request is refused; a batch's item keeps it in the work's transaction
-    instead (one commit per item: a duplicate waits for the item's commit, then gets its answer,
-    or claims the key if the item was refused).
+    committed) when the request is refused. Otherwise (an item of :func:`pay_batch_by_api`) the
+    claim and the work stay in the caller's transaction, uncommitted: a refusal raises, and the
+    caller undoes the item's savepoint, the key's claim with it.
     """
     if body.get("invoice") is not None and not is_external_id(external_id):
         raise InvalidData(BAD_EXTERNAL_ID, "external_id")
     # The whole body: a replay must send exactly what the first request sent.
-    claim = claim_key(account, key, fingerprint("POST", path, body))
+    claim = claim_key(account, key, fingerprint("POST", path, body), in_batch=not claim_alone)
     if claim.answer is not None:
         monitoring.idempotency_replays().inc()
         status, answer = claim.answer
@@ -113,11 +114,56 @@ def pay_by_api(account: Account, external_id: str, key: str, body: dict, path: s
         payment = place_payment(account, invoice, order, invoice_is_new=created)
         answer = payment_json(payment)
         complete(claim, 201, answer)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()  # the claim too, when it was not committed alone
         if claim_alone:
+            db.session.commit()
+    except BaseException:
+        if claim_alone:
+            db.session.rollback()
             release(claim)
             db.session.commit()
         raise
     return ApiAnswer(201, answer, False)
+
+
+class BatchRequest(NamedTuple):
+    """One item of ``POST /payment-batches``, read and checked: what :func:`pay_by_api` takes."""
+
+    external_id: str
+    key: str
+    body: dict
+    path: str
+    initiator: Initiator
+
+
+def pay_batch_by_api(account: Account, requests: list[BatchRequest]) -> list[ApiAnswer | LibeoError]:
+    """Several payment requests, each its own, in one transaction: the answer of each, or its refusal.
+
+    Each item runs in a savepoint: a refusal undoes that item only (its key's claim included, so
+    the key is free again), never another. The transaction commits once, after the last item:
+    until then a concurrent request with one of the keys waits for it (SQLite: the writers' turn,
+    held from the start; PostgreSQL: the month's quota counter, taken first as by every writer of
+    the account, then the key's unique index), then replays its answer. Anything
+    but a refusal (the database failing) rolls the whole batch back and raises: nothing was done,
+    and a replay of the batch does it all.
+    """
+    answers: list[ApiAnswer | LibeoError] = []
+    begin_writing(db)
+    try:
+        hold_month(account.id)  # the lock every writer of the account takes first, before the keys' claims
+        for request in requests:
+            savepoint = db.session.begin_nested()
+            try:
+                answer = pay_by_api(account, request.external_id, request.key, request.body, request.path,
+                                    initiator=request.initiator, claim_alone=False)
+            except LibeoError as refusal:
+                if savepoint.is_active:
+                    savepoint.rollback()
+                answers.append(refusal)
+            else:
+                savepoint.commit()
+                answers.append(answer)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return answers

@@ -2,8 +2,9 @@
 
 The first request claims the key by inserting its record (unique per
 account) in a transaction of its own, so a concurrent duplicate sees it at
-once. The outcome is stored in the same transaction as the work it
-describes: a replay answers exactly what the first request answered.
+once (an item of a batch claims it in the batch's transaction). The
+outcome is stored in the same transaction as the work it describes: a
+replay answers exactly what the first request answered.
 
 A claim is a lease (``IDEMPOTENCY_LEASE_SECONDS``, seconds): a request
 whose process died leaves its claim « in progress » (its work rolled back
@@ -27,7 +28,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.dates import utcnow
-from core.db import purge_in_batches, rowcount
+from core.db import purge_in_batches, rowcount, undo_work
 from models.libeo.accounts.models import Account
 from models.libeo.db import db
 from models.libeo.errors import Conflict, InvalidData
@@ -77,6 +78,8 @@ _CLAIM = insert(IdempotencyRecord).values(
     account_id=bindparam("account_id"), key=bindparam("key"), request_hash=bindparam("request_hash"), state=IN_PROGRESS,
     owner=bindparam("claim_owner"),
 )
+_EXISTING = select(IdempotencyRecord).where(IdempotencyRecord.account_id == bindparam("account_id"),
+                                            IdempotencyRecord.key == bindparam("key"))
 _COMPLETE = (
     update(IdempotencyRecord)
     .where(IdempotencyRecord.id == bindparam("record_id"), IdempotencyRecord.owner == bindparam("claim_owner"),
@@ -86,25 +89,32 @@ _COMPLETE = (
 )
 
 
-def claim_key(account: Account, key: str, request_hash: str) -> Claim:
+def claim_key(account: Account, key: str, request_hash: str, *, in_batch: bool = False) -> Claim:
     """Claims ``key`` for this request, or tells the answer of the finished request that claimed it.
 
     Raises InvalidData when the key was used with another request, Conflict
-    while the first request with this key is still running.
+    while the first request with this key is still running. ``in_batch``: an
+    item of a batch, in a savepoint of the batch's transaction: the key's
+    record is read first (a replayed batch finds every key), and a claim
+    that fails (a concurrent request inserted the key meanwhile) undoes the
+    item only and answers « try again » (Conflict).
     """
     owner = secrets.token_hex(16)
-    try:
-        inserted = db.session.connection().execute(
-            _CLAIM, {"account_id": account.id, "key": key, "request_hash": request_hash, "claim_owner": owner}
-        )
-        primary_key = inserted.inserted_primary_key
-        assert primary_key is not None  # an INSERT of one row tells its key
-        return Claim(primary_key[0], owner=owner)
-    except IntegrityError:
-        db.session.rollback()
-    existing = db.session.scalar(
-        select(IdempotencyRecord).where(IdempotencyRecord.account_id == account.id, IdempotencyRecord.key == key)
-    )
+    existing = None
+    if in_batch:
+        existing = db.session.scalar(_EXISTING, {"account_id": account.id, "key": key})
+    if existing is None:
+        try:
+            inserted = db.session.connection().execute(
+                _CLAIM, {"account_id": account.id, "key": key, "request_hash": request_hash, "claim_owner": owner}
+            )
+            primary_key = inserted.inserted_primary_key
+            assert primary_key is not None  # an INSERT of one row tells its key
+            return Claim(primary_key[0], owner=owner)
+        except IntegrityError:
+            if not undo_work(db):
+                raise Conflict(STILL_RUNNING, code="idempotency_in_progress") from None
+        existing = db.session.scalar(_EXISTING, {"account_id": account.id, "key": key})
     if existing is None:
         # The first request failed and released the key in between: try again.
         raise Conflict("Une requête avec cette clé d'idempotence vient d'échouer : réessayez.",

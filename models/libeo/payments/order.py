@@ -20,6 +20,7 @@ from sqlalchemy.orm import joinedload
 from core.calendar import LATE_PAYMENT, ExecutionDateRefused, default_execution_date
 from core.calendar import check_execution_date as execution_date_rule
 from core.dates import date_fr, paris_today, utcnow
+from core.db import undo_work
 from core.french import of
 from models.libeo.accounts.models import Account
 from models.libeo.accounts.services import normalize_email
@@ -187,8 +188,9 @@ def place_payment(
     ``payment_exists``), the month's quota used up (QuotaExceeded), an IBAN
     the bank rejected for a reason of the account (Conflict
     ``iban_rejected``: the supplier's new IBAN is needed). When
-    refused after counting, the session is rolled back so that nothing of
-    the attempt remains (an invoice sent with the request included).
+    refused after counting, the work is undone (``undo_work``: the session, or
+    the item's savepoint in a batch) so that nothing of the attempt remains
+    (an invoice sent with the request included).
     """
     _check_owner(account, invoice)
     initiator, execution_date = order.initiator, order.execution_date
@@ -199,7 +201,7 @@ def place_payment(
     # Read once the counter's row is held: a concurrent payment of this invoice is visible now.
     existing = None if invoice_is_new else active_payment(invoice_id)
     if existing is not None or not within_quota:
-        db.session.rollback()
+        undo_work(db)
         if existing is not None:
             raise _already_paid(number, existing)
         quota_refusals().inc()
@@ -214,7 +216,7 @@ def place_payment(
     hold = holds_for(account, invoice, initiator.role, email)
     if hold.rejected_iban:
         iban = invoice.supplier_iban
-        db.session.rollback()
+        undo_work(db)
         raise Conflict(rejected_iban_refusal(iban, hold.rejected_iban), "supplier_iban", code="iban_rejected")
     status = PaymentStatus.AWAITING_APPROVAL if hold else PaymentStatus.SCHEDULED
     payment = Payment(
@@ -242,7 +244,7 @@ def place_payment(
     try:
         db.session.flush()
     except IntegrityError:
-        db.session.rollback()
+        undo_work(db)
         raise _already_paid(number, active_payment(invoice_id)) from None
     after_creation(payment, hold, _actor(initiator, email))
     record_payment_events(account.id, [payment])

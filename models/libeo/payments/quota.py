@@ -131,6 +131,24 @@ _COUNT_ONE_UNLIMITED = text(_COUNT_ONE + " RETURNING payment_count")
 _COUNT_ONE_LIMITED = text(_COUNT_ONE + " WHERE payment_usage.payment_count < :usage_limit RETURNING payment_count")
 
 
+# The month's row, created at 0 if need be, locked until commit (its count unchanged).
+_HOLD_MONTH = text(
+    "INSERT INTO payment_usage (account_id, month, payment_count) VALUES (:usage_account, :usage_month, 0) "
+    "ON CONFLICT (account_id, month) DO UPDATE SET payment_count = payment_usage.payment_count"
+)
+
+
+def hold_month(account_id: int, now: datetime | None = None) -> None:
+    """Takes the account's counter row of this month first (created if need be), until commit.
+
+    For a batch of payments, whose items hold their keys' claims uncommitted: taking the counter
+    before any claim keeps the lock order of every writer of the account (the counter first), so
+    two batches of one account run one after the other instead of each holding what the other
+    needs next.
+    """
+    db.session.connection().execute(_HOLD_MONTH, {"usage_account": account_id, "usage_month": quota_month(now)})
+
+
 def hold_months(account_id: int, months: set[str]) -> None:
     """Locks the account's counter rows of ``months`` until commit, before its payments are moved.
 

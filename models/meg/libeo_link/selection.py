@@ -329,8 +329,15 @@ def _send_all(connection: LibeoConnection, to_send: list[tuple[PaymentAttempt, b
     Libeo's own refusal of the whole call refuses each.
     """
     client = connection.client()
-    items = [(external_id(attempt.invoice_id), *attempt.sent_request, initiator_of(attempt))
-             for attempt, _ in to_send]
+    signed: dict[tuple[str, str, int | None], str] = {}  # one assertion per person asking (a selection: one)
+    items = []
+    for attempt, _ in to_send:
+        key, body = attempt.sent_request
+        asked = body["initiated_by"]
+        who = (asked["email"], asked["role"], attempt.requested_by_id)
+        if who not in signed:
+            signed[who] = initiator_of(attempt)
+        items.append((external_id(attempt.invoice_id), key, body, signed[who]))
     db.session.commit()
     try:
         outcomes: list[LibeoPaymentInfo | LibeoApiError] = client.create_payments(items)

@@ -1,0 +1,76 @@
+"""MEG's signing keys, kept by Libeo: a « Payer » never waits for MEG to answer while MEG waits for Libeo.
+
+Deployed apart with sync workers, MEG's workers may all be waiting for Libeo's
+answer to a « Payer »; if Libeo then had to ask MEG for its keys to check the
+``MEG-Initiator`` header, each side would wait for the other until the
+timeout. Libeo keeps MEG's keys in its instance folder (``flask libeo
+meg-keys`` fetches them at deployment), so that a new worker, or a restarted
+one, checks MEG's word without asking MEG; an assertion naming a key Libeo
+has not seen sends it to MEG at most every few seconds.
+"""
+
+from __future__ import annotations
+
+import stat
+from dataclasses import replace
+from pathlib import Path
+
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+
+from models.libeo.meg_link.client import KEYS_FILE, MEG_KEYS, REFETCH_SECONDS
+
+from .conftest import invoice_body, pay_body
+
+
+def _keys_file(libeo_app) -> Path:
+    return Path(libeo_app.instance_path) / KEYS_FILE
+
+
+def _pay(api, n: int, **headers):
+    return api.post(f"/invoices/meg-{n}/payments", json={**pay_body(), "invoice": invoice_body(n)},
+                    headers={"Idempotency-Key": f"cle-{n}", **headers})
+
+
+def test_a_worker_that_never_asked_meg_checks_megs_word_with_the_kept_keys(api, libeo_app):
+    assert _pay(api, 1).status_code == 201  # the first « Payer » reads MEG's keys, and keeps them
+    kept = _keys_file(libeo_app)
+    assert kept.exists() and stat.S_IMODE(kept.stat().st_mode) == 0o600
+    # A new worker (nothing in its memory), MEG unreachable: the payment is checked with the kept keys.
+    libeo_app.extensions.pop(MEG_KEYS)
+    libeo_app.config["MEG_URL"] = "http://127.0.0.1:9/meg"
+    assert _pay(api, 2).status_code == 201
+    # Without the kept keys, the same worker would have had to ask MEG: refused, MEG unreachable.
+    libeo_app.extensions.pop(MEG_KEYS)
+    kept.unlink()
+    refused = _pay(api, 3)
+    assert refused.status_code == 503 and refused.json["error"]["code"] == "meg_unreachable"
+
+
+def test_an_assertion_naming_an_unknown_key_asks_meg_once_in_a_while(api, libeo_app):
+    assert _pay(api, 1).status_code == 201
+    stranger = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"}, auto_kid=True)
+    forged = jwt.encode({"alg": "RS256", "kid": stranger.kid}, {"email": "escroc@exemple.fr"}, stranger)
+    # Just fetched: a key Libeo does not know is refused without asking MEG again.
+    fetched = libeo_app.extensions[MEG_KEYS].fetched_at
+    answer = _pay(api, 2, **{"MEG-Initiator": forged})
+    assert answer.status_code == 403 and answer.json["error"]["code"] == "initiator_refused"
+    assert libeo_app.extensions[MEG_KEYS].fetched_at == fetched
+    # Some time later (MEG may have rotated its key): asked once, then not for each forged request.
+    libeo_app.extensions[MEG_KEYS] = replace(libeo_app.extensions[MEG_KEYS], fetched_at=fetched - REFETCH_SECONDS - 1)
+    assert _pay(api, 3, **{"MEG-Initiator": forged}).json["error"]["code"] == "initiator_refused"
+    asked = libeo_app.extensions[MEG_KEYS].fetched_at
+    assert asked > fetched
+    for n in (4, 5):
+        assert _pay(api, n, **{"MEG-Initiator": forged}).json["error"]["code"] == "initiator_refused"
+    assert libeo_app.extensions[MEG_KEYS].fetched_at == asked
+    assert _pay(api, 6).status_code == 201  # MEG's own word still passes
+
+
+def test_the_deployment_command_fetches_megs_keys(apps, libeo_app):
+    result = apps.root.test_cli_runner().invoke(args=["libeo", "meg-keys"])
+    assert result.exit_code == 0, result.output
+    assert "Clés de MEG enregistrées (1, émetteur" in result.output and _keys_file(libeo_app).exists()
+    libeo_app.config["MEG_URL"] = "http://127.0.0.1:9/meg"
+    failed = apps.root.test_cli_runner().invoke(args=["libeo", "meg-keys"])
+    assert failed.exit_code != 0 and "Les clés de MEG n'ont pas pu être lues" in failed.output
