@@ -44,6 +44,7 @@ from core.calendar import MAX_SCHEDULE_AHEAD, ExecutionDateRefused, default_exec
 from core.calendar import check_execution_date as execution_date_rule
 from core.dates import DueFlag, as_utc, date_fr, due_flag, paris_today, utcnow
 from core.db import rowcount
+from core.invoice_totals import amount_due
 from core.money import format_amount
 from core.validators import mask_iban
 from models.meg.achats.models import PaymentMode, SupplierInvoice
@@ -781,7 +782,7 @@ def invoice_totals(invoice: SupplierInvoice) -> dict | None:
     """
     if invoice.total_cents is None:
         return None
-    if invoice.total_cents - (invoice.prepaid_cents or 0) + (invoice.rounding_cents or 0) != invoice.amount_cents:
+    if amount_due(invoice.total_cents, invoice.prepaid_cents, invoice.rounding_cents) != invoice.amount_cents:
         return None
     return {"net_cents": invoice.net_cents, "vat_cents": invoice.vat_cents, "total_cents": invoice.total_cents,
             "prepaid_cents": invoice.prepaid_cents, "rounding_cents": invoice.rounding_cents}
