@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from core.banks import bank_bic, bank_name
+from core.banks import bank_name, bic_display
 from core.dates import utcnow
 from core.files import size_label
 from core.invoice_totals import InvoiceTotalsColumns
@@ -38,14 +38,6 @@ class InvoiceSource(enum.Enum):
     @property
     def label(self) -> str:
         return self.value
-
-
-def bic_display(bic: str | None, iban: str) -> str:
-    """A BIC as shown next to its IBAN: the one given, else the bank's (schwifty's registry)."""
-    if bic:
-        return bic
-    derived = bank_bic(iban)
-    return f"{derived} (déduit de l'IBAN)" if derived else "—"
 
 
 class InvoiceStatus(enum.Enum):

@@ -24,14 +24,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.banks import bank_name
+from core.banks import bank_name, bic_display
 from core.dates import as_utc, date_fr, paris_today, utcnow
 from core.money import format_amount
 from core.payment_words import HOLD_LABELS, bank_leg_label
 from core.validators import format_iban
 from models.libeo.accounts.models import Account, _enum
 from models.libeo.db import Model
-from models.libeo.invoices.models import Invoice, InvoiceStatus, bic_display
+from models.libeo.invoices.models import Invoice, InvoiceStatus
 from models.libeo.payments.reason_codes import ACCOUNT_REASONS
 
 

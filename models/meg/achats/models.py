@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.banks import bank_bic, bank_name
+from core.banks import bank_name, bic_display
 from core.dates import utcnow
 from core.invoice_totals import InvoiceTotalsColumns
 from core.validators import format_iban, mask_iban
@@ -81,10 +81,7 @@ class Supplier(Model):
     @property
     def bic_display(self) -> str:
         """The BIC entered, else the one of the IBAN's bank, said to be derived; « — » if unknown."""
-        if self.bic:
-            return self.bic
-        derived = bank_bic(self.iban)
-        return f"{derived} (déduit de l'IBAN)" if derived else "—"
+        return bic_display(self.bic, self.iban)
 
 
 class SupplierInvoice(InvoiceTotalsColumns, Model):
