@@ -23,6 +23,14 @@ def bank_bic(iban: str | None) -> str | None:
     return str(bic) if bic else None
 
 
+
+def bic_display(bic: str | None, iban: str) -> str:
+    """A BIC as shown next to its IBAN: the one given, else the bank's, said to be derived; « — » if unknown."""
+    if bic:
+        return bic
+    derived = bank_bic(iban)
+    return f"{derived} (déduit de l'IBAN)" if derived else "—"
+
 def bank_name(iban: str | None) -> str | None:
     """« BNP PARIBAS » for an IBAN at BNP Paribas; None when unknown; never raises.
 

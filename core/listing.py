@@ -10,7 +10,8 @@ date it filters on) and which columns carry each of them in a :class:`ListColumn
 - :meth:`ListColumns.apply` adds that query's conditions and order to the list's statement. The
   statement's shape (which filters are on, the sort) is all that varies between requests; the
   values are named parameters, so each list caches one statement per shape, as the pages' own
-  statements are cached (architecture §8).
+  statements are cached (architecture §8). An :class:`OwnedList` holds those statements for a
+  list of one owner's rows (an account's, a company's), with its tabs' counts.
 - :func:`csv_response` and :func:`xlsx_response` stream the rows of an export, read in batches
   (``yield_per``), without holding them in memory.
 
@@ -31,11 +32,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Response, redirect, request, stream_with_context
-from sqlalchemy import ColumnElement, Select, and_, bindparam, func, literal_column, or_
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, literal_column, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.functions import FunctionElement
@@ -44,6 +46,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from .dates import date_fr, paris_today
 from .money import MAX_AMOUNT_CENTS, InvalidAmount, parse_amount
+from .paging import Listing
 
 # A search longer than this is cut (nobody types more; a longer one is a pasted page or a probe).
 SEARCH_MAX = 100
@@ -474,6 +477,45 @@ def tab_counts(rows: Iterable[Sequence[Any]], state_values: dict[str, tuple]) ->
     counts[""] = sum(by_state.values())
     return counts
 
+
+
+class OwnedList:
+    """A list of one owner's rows (an account's, a company's): its statements, each built once per shape
+    (the owner and the filters' values are bound parameters), and the parameters that answer a query.
+
+    ``rows`` is the page's statement before the filters (its columns, what it loads with them); ``owned``
+    narrows a statement to the owner named by the parameter ``owner``; ``states`` and ``modes`` are the
+    values each tab and each mode of the URL stand for.
+    """
+
+    def __init__(self, columns: ListColumns, rows: Select, *, owned: Callable[[Select], Select], owner: str,
+                 states: dict[str, tuple] | None = None, modes: dict[str, Any] | None = None) -> None:
+        self.columns = columns
+        self.rows = rows
+        self.owned = owned
+        self.owner = owner
+        self.states = states or {}
+        self.modes = modes
+        self.statement = cache(self._statement)
+        self.counts_statement = cache(self._counts_statement)
+
+    def _statement(self, shape: tuple) -> Select:
+        return self.columns.apply(self.owned(self.rows), shape)
+
+    def _counts_statement(self, shape: tuple) -> Select:
+        return self.columns.count_by_state(self.owned(select(self.columns.tiebreak)), shape)
+
+    def values(self, owner_id: int | None, query: ListQuery) -> dict[str, Any]:
+        return {self.owner: owner_id, **query.values(state_values=self.states, mode_values=self.modes)}
+
+    def listing(self, owner_id: int | None, query: ListQuery) -> Listing:
+        """The owner's rows the query asks for, ready to be paged (``paginate``) or exported in batches."""
+        return Listing(self.statement(query.shape()), self.values(owner_id, query))
+
+    def tab_counts(self, session, owner_id: int | None, query: ListQuery) -> dict[str, int]:
+        """How many rows each state tab holds under the query's other filters (one statement)."""
+        rows = session.execute(self.counts_statement(query.shape()), self.values(owner_id, query))
+        return tab_counts(rows, self.states)
 
 # --- Exports --------------------------------------------------------------------------------------------
 

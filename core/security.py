@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hmac
+import secrets
 from collections.abc import Callable, Mapping
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, request
-from sqlalchemy import bindparam, select
+from sqlalchemy import String, bindparam, select
+from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
@@ -56,6 +59,40 @@ def session_user_loader(db, model) -> Callable[[str], object | None]:
 
     return load_user
 
+
+
+class SessionUser:
+    """On a product's user: what Flask-Login asks of it, and the session token the login cookie carries
+    (``get_id()`` is ``"<id>:<token>"``, read back by :func:`session_user_loader`). The table declares
+    its own ``password_hash``."""
+
+    # Part of the login cookie's identity: rotating it ends every session.
+    session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_urlsafe(32))
+
+    if TYPE_CHECKING:
+        id: int
+        password_hash: str | None
+
+    # Flask-Login protocol
+    is_active = True
+    is_anonymous = False
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = hash_password(password)
+        self.end_sessions()
+
+    def check_password(self, password: str) -> bool:
+        return verify_password(self.password_hash, password)
+
+    def end_sessions(self) -> None:
+        self.session_token = secrets.token_urlsafe(32)
 
 def safe_next_url(target: str | None, fallback: str) -> str:
     """Only a path on this site: no scheme, host, backslash or invisible character."""

@@ -24,7 +24,6 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 import facturx
 from lxml import etree
@@ -40,7 +39,7 @@ from pypdf.generic import (
 )
 
 from core.money import format_amount
-from core.pdf import FONT, FONT_BOLD, drawable, register_fonts
+from core.pdf import FONT, FONT_BOLD, drawable, paragraph, register_fonts
 from core.validators import format_iban, format_siret
 
 LEVELS = ("minimum", "basicwl", "basic", "en16931", "extended")
@@ -501,7 +500,6 @@ def invoice_pdf(invoice: SampleInvoice, profile_label: str | None = None) -> byt
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
     from reportlab.platypus import (
-        Paragraph,
         SimpleDocTemplate,
         Spacer,
         Table,
@@ -516,15 +514,13 @@ def invoice_pdf(invoice: SampleInvoice, profile_label: str | None = None) -> byt
     money = lambda cents: drawable(format_amount(cents, invoice.currency))  # noqa: E731
     credit = invoice.type_code == "381"
 
-    def para(text: str, style) -> Paragraph:
-        return Paragraph(escape(drawable(text)), style)
-
     def party_block(heading: str, p: Party) -> list:
-        rows = [para(heading, small), para(p.name, bold), para(p.street, base), para(f"{p.postcode} {p.city}", base)]
+        rows = [paragraph(heading, small), paragraph(p.name, bold), paragraph(p.street, base),
+                paragraph(f"{p.postcode} {p.city}", base)]
         if p.siret:
-            rows.append(para(f"SIRET : {format_siret(p.siret)}", base))
+            rows.append(paragraph(f"SIRET : {format_siret(p.siret)}", base))
         if p.vat:
-            rows.append(para(f"N° TVA : {p.vat}", base))
+            rows.append(paragraph(f"N° TVA : {p.vat}", base))
         return rows
 
     story = [
@@ -532,18 +528,18 @@ def invoice_pdf(invoice: SampleInvoice, profile_label: str | None = None) -> byt
               colWidths=[95 * mm, 75 * mm],
               style=[("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONT", (0, 0), (-1, -1), FONT, 9)]),
         Spacer(1, 10 * mm),
-        para(f"{'AVOIR' if credit else 'FACTURE'} N° {invoice.number}", title),
-        para(f"Date d'émission : {invoice.issue_date:%d/%m/%Y}", base),
+        paragraph(f"{'AVOIR' if credit else 'FACTURE'} N° {invoice.number}", title),
+        paragraph(f"Date d'émission : {invoice.issue_date:%d/%m/%Y}", base),
     ]
     if invoice.due_date and not credit:
-        story.append(para(f"Date d'échéance : {invoice.due_date:%d/%m/%Y}", base))
+        story.append(paragraph(f"Date d'échéance : {invoice.due_date:%d/%m/%Y}", base))
     if invoice.preceding_invoice:
-        story.append(para(f"Avoir sur la facture n° {invoice.preceding_invoice}", base))
+        story.append(paragraph(f"Avoir sur la facture n° {invoice.preceding_invoice}", base))
     story.append(Spacer(1, 6 * mm))
 
     rows = [["Désignation", "Qté", "Prix unitaire HT", "TVA", "Total HT"]]
     rows += [
-        [para(line.description, base), str(line.quantity), money(line.unit_price_cents),
+        [paragraph(line.description, base), str(line.quantity), money(line.unit_price_cents),
          f"{_percent(line.vat_percent).replace('.', ',')} %", money(line.net_cents)]
         for line in invoice.lines
     ]
@@ -574,15 +570,15 @@ def invoice_pdf(invoice: SampleInvoice, profile_label: str | None = None) -> byt
     story += [totals_table, Spacer(1, 8 * mm)]
 
     if invoice.iban and not credit:
-        story.append(para("Règlement par virement", bold))
-        story.append(para(f"IBAN : {format_iban(invoice.iban)}" + (f" — BIC : {invoice.bic}" if invoice.bic else ""),
-                          base))
-        story.append(para(f"Référence à rappeler : {invoice.number}", base))
+        story.append(paragraph("Règlement par virement", bold))
+        story.append(paragraph(
+            f"IBAN : {format_iban(invoice.iban)}" + (f" — BIC : {invoice.bic}" if invoice.bic else ""), base))
+        story.append(paragraph(f"Référence à rappeler : {invoice.number}", base))
     if invoice.payment_terms and not credit:
-        story += [Spacer(1, 3 * mm), para(invoice.payment_terms, small)]
+        story += [Spacer(1, 3 * mm), paragraph(invoice.payment_terms, small)]
     if profile_label:
         story += [Spacer(1, 6 * mm),
-                  para(f"Facture électronique — profil {profile_label}. Les données jointes font foi.", small)]
+                  paragraph(f"Facture électronique — profil {profile_label}. Les données jointes font foi.", small)]
 
     out = io.BytesIO()
     doc = SimpleDocTemplate(

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.banks import bank_bic, bank_name, bic_mismatch
+from core.banks import bank_bic, bank_name, bic_display, bic_mismatch
 from core.validators import mask_iban
 
 
@@ -53,6 +53,15 @@ def test_bank_name_and_bic_come_from_the_iban(iban, name, bic):
 @pytest.mark.parametrize("iban", ["FR7612345000010000000000000", "", None, "XX00123", "ÉÉÉ", "A" * 200])
 def test_unknown_or_invalid_ibans_have_no_bank(iban):
     assert bank_name(iban) is None and bank_bic(iban) is None
+
+
+@pytest.mark.parametrize(("bic", "iban", "shown"), [
+    ("AGRIFRPP866", "FR7630004008220000001583859", "AGRIFRPP866"),  # the one given, as given
+    (None, "FR7630004008220000001583859", "BNPAFRPP (déduit de l'IBAN)"),
+    ("", "FR7612345000010000000000000", "—"),  # an unknown bank: nothing guessed
+])
+def test_a_bic_is_shown_as_given_else_derived_and_said_so(bic, iban, shown):
+    assert bic_display(bic, iban) == shown
 
 
 @given(st.text(max_size=50))

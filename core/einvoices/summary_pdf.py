@@ -9,12 +9,9 @@ it shows what the supplier sent.
 
 from __future__ import annotations
 
-import io
-from xml.sax.saxutils import escape
-
 from core.einvoices.reading import EInvoice
 from core.money import format_amount
-from core.pdf import FONT, FONT_BOLD, drawable, register_fonts
+from core.pdf import a4_pdf, fields_table, page_styles, paragraph
 from core.validators import format_iban, format_siret
 
 KEPT_IN_MEG = "Le fichier XML original, qui fait foi, est conservé dans MEG avec la facture."
@@ -22,37 +19,23 @@ KEPT_IN_MEG = "Le fichier XML original, qui fait foi, est conservé dans MEG ave
 
 def einvoice_summary_pdf(einvoice: EInvoice, filename: str, kept: str = KEPT_IN_MEG) -> bytes:
     """One A4 page in French: parties, number, dates, totals, bank details, and where the original is."""
-    from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.platypus import (
-        Paragraph,
-        SimpleDocTemplate,
-        Spacer,
-        Table,
-        TableStyle,
-    )
+    from reportlab.platypus import Spacer
 
-    register_fonts()
-    base = ParagraphStyle("base", fontName=FONT, fontSize=10, leading=14)
-    label = ParagraphStyle("label", parent=base, textColor=colors.HexColor("#555555"))
-    strong = ParagraphStyle("strong", parent=base, fontName=FONT_BOLD)
-    title = ParagraphStyle("title", parent=base, fontName=FONT_BOLD, fontSize=18, leading=24)
-    small = ParagraphStyle("small", parent=base, fontSize=8, leading=11, textColor=colors.HexColor("#555555"))
+    styles = page_styles()
 
-    def para(text: str, style=base) -> Paragraph:
-        return Paragraph(escape(drawable(text)), style)
+    def para(text: str, style=styles.base):
+        return paragraph(text, style)
 
     def money(cents: int | None) -> str:
         return format_amount(cents, einvoice.currency) if cents is not None else "—"
 
     kind = einvoice.format + (f" (profil {einvoice.profile})" if einvoice.profile else "")
     rows = [
-        ("Fournisseur", [para(einvoice.supplier_name, strong), *_identity(einvoice.supplier_siret,
-                                                                          einvoice.supplier_vat, para)]),
+        ("Fournisseur", [para(einvoice.supplier_name, styles.strong), *_identity(einvoice.supplier_siret,
+                                                                                 einvoice.supplier_vat, para)]),
         ("Client", [para(einvoice.buyer_name or "—"), *_identity(einvoice.buyer_siret, None, para)]),
-        ("Numéro", para(einvoice.number, strong)),
+        ("Numéro", para(einvoice.number, styles.strong)),
         ("Date de facture", para(f"{einvoice.issue_date:%d/%m/%Y}")),
         ("Échéance", para(f"{einvoice.due_date:%d/%m/%Y}" if einvoice.due_date else "non indiquée")),
         ("Total HT", para(money(einvoice.total_without_tax_cents))),
@@ -60,7 +43,7 @@ def einvoice_summary_pdf(einvoice: EInvoice, filename: str, kept: str = KEPT_IN_
         ("Montant TTC", para(money(einvoice.total_with_tax_cents or einvoice.amount_cents))),
         *([("Déjà payé", para(money(einvoice.prepaid_cents)))] if einvoice.prepaid_cents else []),
         *([("Arrondi", para(money(einvoice.rounding_cents)))] if einvoice.rounding_cents else []),
-        ("Net à payer", para(money(einvoice.amount_cents), strong)),
+        ("Net à payer", para(money(einvoice.amount_cents), styles.strong)),
         ("IBAN du fournisseur", para(format_iban(einvoice.iban) if einvoice.iban else "non indiqué")),
     ]
     if einvoice.bic:
@@ -69,34 +52,19 @@ def einvoice_summary_pdf(einvoice: EInvoice, filename: str, kept: str = KEPT_IN_
         rows.append(("Référence de paiement", para(einvoice.payment_reference)))
     if einvoice.payment_terms:
         rows.append(("Conditions de paiement", para(einvoice.payment_terms)))
-    table = Table([[para(name, label), value] for name, value in rows], colWidths=[50 * mm, 120 * mm])
-    table.setStyle(TableStyle([
-        ("FONT", (0, 0), (-1, -1), FONT, 10),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#CCCCCC")),
-        ("TOPPADDING", (0, 0), (-1, -1), 4),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
-    ]))
     story = [
-        para(f"Facture {einvoice.number}", title),
+        para(f"Facture {einvoice.number}", styles.title),
         para(f"Facture électronique {kind} reçue de {einvoice.supplier_name}"),
         Spacer(1, 8 * mm),
-        table,
+        fields_table(rows, styles, (50 * mm, 120 * mm), padding=4),
         Spacer(1, 10 * mm),
         para(
             f"Résumé lisible de la facture électronique « {filename} », établi à partir des données "
             f"du fichier. {kept}",
-            small,
+            styles.small,
         ),
     ]
-    out = io.BytesIO()
-    SimpleDocTemplate(
-        out, pagesize=A4, initialFontName=FONT,
-        leftMargin=20 * mm, rightMargin=20 * mm, topMargin=20 * mm, bottomMargin=20 * mm,
-        title=f"Facture {einvoice.number} — {einvoice.supplier_name}", author=einvoice.supplier_name, lang="fr-FR",
-    ).build(story)
-    return out.getvalue()
-
+    return a4_pdf(story, title=f"Facture {einvoice.number} — {einvoice.supplier_name}", author=einvoice.supplier_name)
 
 def _identity(siret: str | None, vat: str | None, para) -> list:
     lines = []

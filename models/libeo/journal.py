@@ -13,14 +13,13 @@ deletes them, the ORM and the database refuse it.
 from __future__ import annotations
 
 from datetime import datetime
-from functools import cache
 
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, bindparam, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.dates import utcnow
 from core.journal import make_append_only
-from core.listing import ListColumns, ListQuery, ListSpec, paris_day, tab_counts
+from core.listing import ListColumns, ListQuery, ListSpec, OwnedList, paris_day
 from core.paging import Listing
 from models.libeo.db import Model, db
 
@@ -98,27 +97,15 @@ def _of_account(statement):
     return statement.where(JournalEntry.account_id == bindparam("account_id"))
 
 
-@cache
-def _journal_statement(shape: tuple):
-    return _JOURNAL_COLUMNS.apply(_of_account(select(JournalEntry)), shape)
-
-
-@cache
-def _journal_counts_statement(shape: tuple):
-    return _JOURNAL_COLUMNS.count_by_state(_of_account(select(JournalEntry.id)), shape)
-
-
-def _values(account_id: int, query: ListQuery) -> dict:
-    return {"account_id": account_id, **query.values(state_values=JOURNAL_KINDS)}
+_JOURNAL_LIST = OwnedList(_JOURNAL_COLUMNS, select(JournalEntry), owned=_of_account, owner="account_id",
+                          states=JOURNAL_KINDS)
 
 
 def journal_list(account_id: int, query: ListQuery | None = None) -> Listing:
     """The account's entries, newest first unless ``query`` (the page's URL) searches, filters or sorts
     them. The export reads the same statement in batches."""
-    query = query or ListQuery(JOURNAL, sort="date", descending=True)
-    return Listing(_journal_statement(query.shape()), _values(account_id, query))
+    return _JOURNAL_LIST.listing(account_id, query or ListQuery(JOURNAL, sort="date", descending=True))
 
 
 def journal_tab_counts(account_id: int, query: ListQuery) -> dict[str, int]:
-    rows = db.session.execute(_journal_counts_statement(query.shape()), _values(account_id, query))
-    return tab_counts(rows, JOURNAL_KINDS)
+    return _JOURNAL_LIST.tab_counts(db.session, account_id, query)

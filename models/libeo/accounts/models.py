@@ -7,7 +7,6 @@ account never reaches another's rows.
 from __future__ import annotations
 
 import enum
-import secrets
 from datetime import datetime
 
 from sqlalchemy import (
@@ -26,7 +25,7 @@ from core.banks import bank_name
 from core.dates import utcnow
 from core.money import format_amount
 from core.notifications import BounceColumns
-from core.security import hash_password, verify_password
+from core.security import SessionUser
 from core.validators import format_iban, format_siret, mask_iban
 from models.libeo.db import Model
 
@@ -191,7 +190,7 @@ class Account(Model):
         return bool(self.accountant_email) and self.accountant_email == email.strip().lower()
 
 
-class LibeoUser(BounceColumns, Model):
+class LibeoUser(SessionUser, BounceColumns, Model):
     __tablename__ = "libeo_user"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -200,25 +199,12 @@ class LibeoUser(BounceColumns, Model):
     full_name: Mapped[str] = mapped_column(String(200), default="")
     # None for a user who can only sign in another way (e.g. through MEG).
     password_hash: Mapped[str | None] = mapped_column(String(255))
-    # Part of the login cookie's identity: rotating it ends every session.
-    session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_urlsafe(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Administrators approve held payments, read the « Journal » and set the rules.
     # The account's creator is one; an invited user is not, unless made so.
     is_admin: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
 
     account: Mapped[Account] = relationship(back_populates="users")
-
-    # Flask-Login protocol
-    is_active = True
-    is_anonymous = False
-
-    @property
-    def is_authenticated(self) -> bool:
-        return True
-
-    def get_id(self) -> str:
-        return f"{self.id}:{self.session_token}"
 
     @property
     def display_name(self) -> str:
@@ -234,15 +220,6 @@ class LibeoUser(BounceColumns, Model):
         approve. Whether they may approve a given payment is ``approval_blocker``'s to say."""
         return self.is_admin or (self.account.accountant_may_approve and self.account.is_accountant(self.email))
 
-    def set_password(self, password: str) -> None:
-        self.password_hash = hash_password(password)
-        self.end_sessions()
-
-    def check_password(self, password: str) -> bool:
-        return verify_password(self.password_hash, password)
-
-    def end_sessions(self) -> None:
-        self.session_token = secrets.token_urlsafe(32)
 
 
 REVOKED_BY_MEG = "MEG"

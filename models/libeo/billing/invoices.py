@@ -7,17 +7,15 @@ shown (its customer is checked against the account's).
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from xml.sax.saxutils import escape
 
 import stripe
 
 from core.dates import PARIS
 from core.money import format_amount
-from core.pdf import FONT, FONT_BOLD, drawable, register_fonts
+from core.pdf import a4_pdf, fields_table, page_styles, paragraph
 from core.validators import format_siret
 from models.libeo.accounts.models import Account
 from models.libeo.billing.subscriptions import stripe_errors
@@ -95,48 +93,30 @@ def subscription_invoice(account: Account, client: stripe.StripeClient, invoice_
 
 def invoice_pdf(account: Account, invoice: SubscriptionInvoice) -> bytes:
     """The invoice as a one-page A4 PDF drawn from Stripe's figures, in French."""
-    from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.platypus import Spacer
 
-    register_fonts()
-    base = ParagraphStyle("base", fontName=FONT, fontSize=10, leading=14)
-    label = ParagraphStyle("label", parent=base, textColor=colors.HexColor("#555555"))
-    strong = ParagraphStyle("strong", parent=base, fontName=FONT_BOLD)
-    title = ParagraphStyle("title", parent=base, fontName=FONT_BOLD, fontSize=18, leading=24)
+    styles = page_styles()
 
-    def para(text: str, style=base) -> Paragraph:
-        return Paragraph(escape(drawable(text)), style)
+    def para(text: str, style=styles.base):
+        return paragraph(text, style)
 
     period = (f"du {invoice.period_start:%d/%m/%Y} au {invoice.period_end:%d/%m/%Y}"
               if invoice.period_start and invoice.period_end else "—")
     rows = [
-        ("Numéro", para(invoice.number, strong)),
+        ("Numéro", para(invoice.number, styles.strong)),
         ("Date", para(f"{invoice.issued_on:%d/%m/%Y}")),
         ("Client", para(account.name + (f" — SIRET {format_siret(account.siret)}" if account.siret else ""))),
         ("Objet", para("Abonnement Libeo Partnerships (paiements illimités), mensuel")),
         ("Période", para(period)),
         ("Montant HT", para(invoice.amount(invoice.subtotal_cents))),
         ("TVA", para(invoice.amount(invoice.tax_cents))),
-        ("Montant TTC", para(invoice.amount(invoice.total_cents), strong)),
+        ("Montant TTC", para(invoice.amount(invoice.total_cents), styles.strong)),
         ("État", para(invoice.status_label)),
     ]
-    table = Table([[para(name, label), value] for name, value in rows], colWidths=[50 * mm, 120 * mm])
-    table.setStyle(TableStyle([
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#CCCCCC")),
-        ("TOPPADDING", (0, 0), (-1, -1), 5),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
-    ]))
-    out = io.BytesIO()
-    SimpleDocTemplate(out, pagesize=A4, initialFontName=FONT, leftMargin=20 * mm, rightMargin=20 * mm,
-                      topMargin=20 * mm, bottomMargin=20 * mm, title=f"Facture {invoice.number}", author="Libeo",
-                      lang="fr-FR").build([
-        para("Libeo", strong), Spacer(1, 6 * mm), para(f"Facture d'abonnement {invoice.number}", title),
-        Spacer(1, 8 * mm), table,
+    return a4_pdf([
+        para("Libeo", styles.strong), Spacer(1, 6 * mm), para(f"Facture d'abonnement {invoice.number}", styles.title),
+        Spacer(1, 8 * mm), fields_table(rows, styles, (50 * mm, 120 * mm), padding=5),
         Spacer(1, 8 * mm), para("Établie à partir de la facture tenue par Stripe, le prestataire de paiement de "
-                                "Libeo.", label),
-    ])
-    return out.getvalue()
+                                "Libeo.", styles.label),
+    ], title=f"Facture {invoice.number}", author="Libeo")

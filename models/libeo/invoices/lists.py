@@ -3,12 +3,10 @@ that answer, one per shape, and the export's rows."""
 
 from __future__ import annotations
 
-from functools import cache
-
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import selectinload
 
-from core.listing import ListColumns, ListQuery, ListSpec, tab_counts
+from core.listing import ListColumns, ListQuery, ListSpec, OwnedList
 from core.paging import Listing
 from models.libeo.accounts.models import Account
 from models.libeo.db import db
@@ -46,30 +44,17 @@ def _of_account(statement):
     return statement.where(Invoice.account_id == bindparam("account_id"), Invoice.imported_at.is_not(None))
 
 
-@cache
-def _page_statement(shape: tuple):
-    return _COLUMNS.apply(_of_account(select(Invoice).options(selectinload(Invoice.payments))), shape)
-
-
-@cache
-def _count_statement(shape: tuple):
-    return _COLUMNS.count_by_state(_of_account(select(Invoice.id)), shape)
-
-
-def _values(account: Account, query: ListQuery) -> dict:
-    return {"account_id": account.id, **query.values(state_values=INVOICE_STATES)}
+# Each invoice with its payments (its status shows the latest).
+_LIST = OwnedList(_COLUMNS, select(Invoice).options(selectinload(Invoice.payments)), owned=_of_account,
+                  owner="account_id", states=INVOICE_STATES)
 
 
 def invoice_list(account: Account, query: ListQuery | None = None) -> Listing:
     """The account's invoices, newest first unless ``query`` (its URL) searches, filters or sorts them;
     each with its payments (its status shows the latest). The export reads the same statement in batches."""
-    query = query or ListQuery(INVOICES, sort="date", descending=True)
-    return Listing(_page_statement(query.shape()), _values(account, query))
+    return _LIST.listing(account.id, query or ListQuery(INVOICES, sort="date", descending=True))
 
 
 def invoice_tab_counts(account: Account, query: ListQuery) -> dict[str, int]:
     """How many invoices each state tab holds under the query's other filters (one statement)."""
-    rows = db.session.execute(_count_statement(query.shape()), _values(account, query))
-    return tab_counts(rows, INVOICE_STATES)
-
-
+    return _LIST.tab_counts(db.session, account.id, query)

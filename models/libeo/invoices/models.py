@@ -19,10 +19,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from core.banks import bank_bic, bank_name
+from core.banks import bank_name, bic_display
 from core.dates import utcnow
 from core.files import size_label
-from core.money import format_amount
+from core.invoice_totals import InvoiceTotalsColumns
 from core.validators import format_iban
 from models.libeo.accounts.models import Account, _enum
 from models.libeo.db import Model
@@ -38,14 +38,6 @@ class InvoiceSource(enum.Enum):
     @property
     def label(self) -> str:
         return self.value
-
-
-def bic_display(bic: str | None, iban: str) -> str:
-    """A BIC as shown next to its IBAN: the one given, else the bank's (schwifty's registry)."""
-    if bic:
-        return bic
-    derived = bank_bic(iban)
-    return f"{derived} (déduit de l'IBAN)" if derived else "—"
 
 
 class InvoiceStatus(enum.Enum):
@@ -85,7 +77,7 @@ def invoice_number_key(number: str | None) -> str:
     return key[:60]
 
 
-class Invoice(Model):
+class Invoice(InvoiceTotalsColumns, Model):
     """A supplier invoice to pay: entered in Libeo, or sent by MEG (``external_id``)."""
 
     __tablename__ = "invoice"
@@ -124,13 +116,8 @@ class Invoice(Model):
     due_date: Mapped[date] = mapped_column(Date)
     # The amount due, what a payment transfers (BT-115).
     amount_cents: Mapped[int] = mapped_column(BigInteger)
-    # The invoice's totals as EN 16931 defines them (BT-109, BT-110, BT-112, BT-113, BT-114), when its
-    # sender gave them (MEG, from an e-invoice; « Nouvelle facture », from the file joined); else None.
-    net_cents: Mapped[int | None] = mapped_column(BigInteger)
-    vat_cents: Mapped[int | None] = mapped_column(BigInteger)
-    total_cents: Mapped[int | None] = mapped_column(BigInteger)
-    prepaid_cents: Mapped[int | None] = mapped_column(BigInteger)
-    rounding_cents: Mapped[int | None] = mapped_column(BigInteger)
+    # Its totals (InvoiceTotalsColumns) when its sender gave them: MEG, from an e-invoice; « Nouvelle
+    # facture », from the file joined.
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     status: Mapped[InvoiceStatus] = mapped_column(_enum(InvoiceStatus, 20), default=InvoiceStatus.TO_PAY)
     # When the invoice entered Libeo's lists: at once for an invoice entered
@@ -147,27 +134,6 @@ class Invoice(Model):
     def _keep_number_key(self, _key: str, number: str) -> str:
         self.number_key = invoice_number_key(number)
         return number
-
-    @property
-    def amount_display(self) -> str:
-        return format_amount(self.amount_cents, self.currency)
-
-    @property
-    def total_with_tax_cents(self) -> int:
-        """« Montant TTC »: the total with VAT, which the amount due equals unless something was prepaid."""
-        return self.total_cents if self.total_cents is not None else self.amount_cents
-
-    @property
-    def total_display(self) -> str:
-        return format_amount(self.total_with_tax_cents, self.currency)
-
-    @property
-    def due_differs(self) -> bool:
-        """The amount due is not the total with VAT (a deposit paid, a rounding): both are shown."""
-        return self.total_with_tax_cents != self.amount_cents
-
-    def money(self, cents: int | None) -> str:
-        return format_amount(cents, self.currency) if cents is not None else "—"
 
     @property
     def supplier_iban_display(self) -> str:

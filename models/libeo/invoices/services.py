@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 from core.banks import bic_mismatch
 from core.dates import utcnow
 from core.db import undo_work
+from core.invoice_totals import amount_due
 from core.money import MAX_AMOUNT_CENTS, InvalidAmount, check_amount_cents, format_amount
 from core.validators import InvalidIdentifier, clean_bank_name, clean_text, normalize_bic, normalize_iban
 from models.libeo.accounts.models import Account
@@ -46,8 +47,8 @@ class InvoiceTotals:
 
     @property
     def amount_due_cents(self) -> int:
-        """BT-115 as BR-CO-16 computes it: total with VAT, less what was prepaid, plus the rounding."""
-        return self.total_cents - (self.prepaid_cents or 0) + (self.rounding_cents or 0)
+        """BT-115 as BR-CO-16 computes it."""
+        return amount_due(self.total_cents, self.prepaid_cents, self.rounding_cents)
 
 
 TOTAL_LABELS = {"net_cents": "Total HT", "vat_cents": "TVA", "total_cents": "Montant TTC",

@@ -8,7 +8,7 @@ from functools import cache
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
-from core.listing import ListColumns, ListQuery, ListSpec, tab_counts
+from core.listing import ListColumns, ListQuery, ListSpec, OwnedList
 from core.paging import Listing
 from models.libeo.accounts.models import Account
 from models.libeo.db import db
@@ -49,31 +49,19 @@ def _payments_of_account(statement):
     return statement.join(Payment.invoice).where(Payment.account_id == bindparam("account_id"))
 
 
-@cache
-def _payments_statement(shape: tuple):
-    base = select(Payment).options(contains_eager(Payment.invoice), joinedload(Payment.batch))
-    return _PAYMENT_COLUMNS.apply(_payments_of_account(base), shape)
-
-
-@cache
-def _payment_counts_statement(shape: tuple):
-    return _PAYMENT_COLUMNS.count_by_state(_payments_of_account(select(Payment.id)), shape)
-
-
-def _payment_values(account: Account, query: ListQuery) -> dict:
-    return {"account_id": account.id, **query.values(state_values=PAYMENT_STATES)}
+_PAYMENT_LIST = OwnedList(
+    _PAYMENT_COLUMNS, select(Payment).options(contains_eager(Payment.invoice), joinedload(Payment.batch)),
+    owned=_payments_of_account, owner="account_id", states=PAYMENT_STATES)
 
 
 def payment_list(account: Account, query: ListQuery | None = None) -> Listing:
     """The account's payments, latest asked first unless ``query`` (its URL) searches, filters or sorts
     them; each with its invoice and its batch. The export reads the same statement in batches."""
-    query = query or ListQuery(PAYMENTS, sort="creation", descending=True)
-    return Listing(_payments_statement(query.shape()), _payment_values(account, query))
+    return _PAYMENT_LIST.listing(account.id, query or ListQuery(PAYMENTS, sort="creation", descending=True))
 
 
 def payment_tab_counts(account: Account, query: ListQuery) -> dict[str, int]:
-    rows = db.session.execute(_payment_counts_statement(query.shape()), _payment_values(account, query))
-    return tab_counts(rows, PAYMENT_STATES)
+    return _PAYMENT_LIST.tab_counts(db.session, account.id, query)
 
 
 # « À approuver »: the held payments, oldest asked first (the same columns as « Paiements », one state).

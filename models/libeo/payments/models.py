@@ -24,13 +24,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.banks import bank_name
+from core.banks import bank_name, bic_display
 from core.dates import as_utc, date_fr, paris_today, utcnow
 from core.money import format_amount
+from core.payment_words import HOLD_LABELS, bank_leg_label
 from core.validators import format_iban
 from models.libeo.accounts.models import Account, _enum
 from models.libeo.db import Model
-from models.libeo.invoices.models import Invoice, InvoiceStatus, bic_display
+from models.libeo.invoices.models import Invoice, InvoiceStatus
 from models.libeo.payments.reason_codes import ACCOUNT_REASONS
 
 
@@ -72,7 +73,6 @@ class PaymentStatus(enum.Enum):
         return self in (PaymentStatus.PAID, PaymentStatus.FAILED, PaymentStatus.CANCELLED)
 
 
-FILE_READY_LABEL = "Fichier prêt — à transmettre à votre banque"
 AT_BANK = (PaymentStatus.FILE_READY, PaymentStatus.TRANSMITTED, PaymentStatus.ACCEPTED)
 
 
@@ -81,15 +81,8 @@ def payment_status_label(payment: Payment) -> str:
     status = payment.status
     if status is PaymentStatus.AWAITING_APPROVAL:
         return "À approuver"
-    if status is PaymentStatus.SCHEDULED:
-        return f"Programmé le {date_fr(payment.execution_date)}"
-    if status is PaymentStatus.FILE_READY:
-        return FILE_READY_LABEL
-    if status is PaymentStatus.TRANSMITTED:
-        return _dated("Transmis à la banque", payment.transmitted_at)
-    if status is PaymentStatus.ACCEPTED:
-        label = _dated("Accepté par la banque", payment.accepted_at)
-        return f"{label} ({payment.bank_status})" if payment.bank_status else label
+    if (on_its_way := bank_leg_label(status.value, payment)) is not None:
+        return on_its_way
     if status is PaymentStatus.PAID:
         day = payment.paid_on or (paris_today(as_utc(payment.paid_at)) if payment.paid_at else None)
         return f"Débité le {date_fr(day)}" if day else "Débité"
@@ -102,20 +95,6 @@ def payment_status_label(payment: Payment) -> str:
         # Refused by an administrator: the word and the reason MEG shows too.
         return f"Refusé : {payment.cancel_reason}" if payment.cancel_reason else "Annulé"
     raise ValueError(f"payment status without words: {status}")
-
-
-def _dated(words: str, moment: datetime | None) -> str:
-    return f"{words} le {date_fr(paris_today(as_utc(moment)))}" if moment else words
-
-
-# What each safeguard's code means, in the words both products use.
-HOLD_LABELS = {
-    "new_iban": "nouvel IBAN du fournisseur",
-    "duplicate_suspected": "doublon possible",
-    "payee_name_mismatch": "nom du bénéficiaire différent pour cet IBAN",
-    "approval_rule": "règle d'approbation du compte",
-    "mixed_scripts": "nom du fournisseur en écritures mélangées",
-}
 
 
 def invoice_status_for(status: PaymentStatus) -> InvoiceStatus:

@@ -11,15 +11,13 @@ account number is not.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from xml.sax.saxutils import escape
 
 from core.banks import bank_bic, bank_name
 from core.dates import PARIS
 from core.money import format_amount
-from core.pdf import FONT, FONT_BOLD, drawable, register_fonts
+from core.pdf import FONT_BOLD, a4_pdf, fields_table, page_styles, paragraph
 from core.validators import format_siret, mask_iban
 
 
@@ -60,31 +58,18 @@ class ReceiptData:
 
 def receipt_pdf(data: ReceiptData) -> bytes:
     """The receipt as a one-page A4 PDF, in French, fonts embedded."""
-    from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.platypus import (
-        Paragraph,
-        SimpleDocTemplate,
-        Spacer,
-        Table,
-        TableStyle,
-    )
+    from reportlab.platypus import Spacer
 
-    register_fonts()
-    base = ParagraphStyle("base", fontName=FONT, fontSize=10, leading=14)
-    label = ParagraphStyle("label", parent=base, textColor=colors.HexColor("#555555"))
-    strong = ParagraphStyle("strong", parent=base, fontName=FONT_BOLD)
-    amount = ParagraphStyle("amount", parent=base, fontName=FONT_BOLD, fontSize=16, leading=20)
-    title = ParagraphStyle("title", parent=base, fontName=FONT_BOLD, fontSize=18, leading=24)
-    small = ParagraphStyle("small", parent=base, fontSize=8, leading=11, textColor=colors.HexColor("#555555"))
+    styles = page_styles()
+    amount = ParagraphStyle("amount", parent=styles.base, fontName=FONT_BOLD, fontSize=16, leading=20)
 
-    def para(text: str, style=base) -> Paragraph:
-        return Paragraph(escape(drawable(text)), style)
+    def para(text: str, style=styles.base):
+        return paragraph(text, style)
 
     rows = [
-        ("Statut", para(data.status_label, strong)),
+        ("Statut", para(data.status_label, styles.strong)),
         ("Montant", para(format_amount(data.amount_cents, data.currency), amount)),
         ("Facture", para(data.invoice_number)),
         ("Date d'exécution", para(f"{data.execution_date:%d/%m/%Y}" if data.execution_date else "—")),
@@ -93,44 +78,29 @@ def receipt_pdf(data: ReceiptData) -> bytes:
         ("Donneur d'ordre", para(_joined(
             data.payer_name, f"SIRET {format_siret(data.payer_siret)}" if data.payer_siret else None))),
         ("Compte débité", [para(mask_iban(data.debtor_iban)),
-                           para(_joined(data.debtor_bank or bank_name(data.debtor_iban)), label)]),
-        ("Bénéficiaire", para(data.beneficiary_name, strong)),
+                           para(_joined(data.debtor_bank or bank_name(data.debtor_iban)), styles.label)]),
+        ("Bénéficiaire", para(data.beneficiary_name, styles.strong)),
         ("Compte crédité", [para(mask_iban(data.creditor_iban)), para(_joined(
             data.creditor_bank or bank_name(data.creditor_iban),
             f"BIC {bic}" if (bic := data.creditor_bic or bank_bic(data.creditor_iban)) else None,
-        ), label)]),
+        ), styles.label)]),
         ("Référence de bout en bout (EndToEndId)", para(data.end_to_end_id)),
         ("Fichier de virements SEPA (MsgId)", para(data.sepa_message_id or "—")),
     ]
     if data.payment_reference:
         rows.append(("Référence Libeo du paiement", para(data.payment_reference)))
-    table = Table([[para(name, label), value] for name, value in rows], colWidths=[62 * mm, 108 * mm])
-    table.setStyle(TableStyle([
-        ("FONT", (0, 0), (-1, -1), FONT, 10),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#CCCCCC")),
-        ("TOPPADDING", (0, 0), (-1, -1), 5),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
-    ]))
     story = [
-        para("Libeo", strong),
+        para("Libeo", styles.strong),
         Spacer(1, 6 * mm),
-        para(data.title, title),
+        para(data.title, styles.title),
         para(f"Virement SEPA de {data.payer_name} à {data.beneficiary_name}"),
         Spacer(1, 8 * mm),
-        table,
+        fields_table(rows, styles, (62 * mm, 108 * mm), padding=5),
         Spacer(1, 10 * mm),
-        para(f"Document généré le {_paris(data.generated_at)} (heure de Paris) par Libeo.", small),
-        para(_explanation(data), small),
+        para(f"Document généré le {_paris(data.generated_at)} (heure de Paris) par Libeo.", styles.small),
+        para(_explanation(data), styles.small),
     ]
-    out = io.BytesIO()
-    SimpleDocTemplate(
-        out, pagesize=A4, initialFontName=FONT,
-        leftMargin=20 * mm, rightMargin=20 * mm, topMargin=20 * mm, bottomMargin=20 * mm,
-        title=f"{data.title} — facture {data.invoice_number}", author="Libeo", lang="fr-FR",
-    ).build(story)
-    return out.getvalue()
-
+    return a4_pdf(story, title=f"{data.title} — facture {data.invoice_number}", author="Libeo")
 
 def _explanation(data: ReceiptData) -> str:
     if data.is_proof:

@@ -44,12 +44,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
 from core.calendar import next_business_day
-from core.dates import PARIS, as_utc, date_fr, paris_today, utcnow
+from core.dates import PARIS, paris_today, utcnow
 from core.db import rowcount
+from core.payment_words import FILE_READY_LABEL, dated
 from core.sepa_text import bank_name
 from models.libeo.accounts.models import Account
 from models.libeo.db import db
-from models.libeo.payments.models import AT_BANK, FILE_READY_LABEL, Payment, PaymentStatus, SepaBatch
+from models.libeo.payments.models import AT_BANK, Payment, PaymentStatus, SepaBatch
 from models.libeo.payments.quota import give_back, hold_months, quota_month
 from models.libeo.payments.transitions import move_payments
 
@@ -435,8 +436,8 @@ def batch_status_label(batch: SepaBatch, counts: dict[PaymentStatus, int]) -> st
     if ready and batch.transmitted_at is None:
         return FILE_READY_LABEL
     if waiting:
-        when = f" le {date_fr(paris_today(as_utc(batch.transmitted_at)))}" if batch.transmitted_at else ""
-        return f"Transmis à la banque{when} : {waiting} virement{'s' if waiting > 1 else ''} en attente de la banque"
+        return (f"{dated('Transmis à la banque', batch.transmitted_at)} : {waiting} virement"
+                f"{'s' if waiting > 1 else ''} en attente de la banque")
     done = [f"{paid} débité{'s' if paid > 1 else ''}"] if paid else []
     done += [f"{failed} rejeté{'s' if failed > 1 else ''}"] if failed else []
     return "Traitée : " + ", ".join(done) if done else "Traitée"

@@ -9,7 +9,7 @@ from functools import cache
 from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import contains_eager
 
-from core.listing import ListColumns, ListQuery, ListSpec, tab_counts
+from core.listing import ListColumns, ListQuery, ListSpec, OwnedList, tab_counts
 from core.paging import Listing
 from models.meg.achats.invoices import SETTLEMENT_MODES, SETTLEMENTS
 from models.meg.achats.models import PaymentMode, Supplier, SupplierInvoice
@@ -70,15 +70,9 @@ def _of_company(statement):
     return statement.join(SupplierInvoice.supplier).where(SupplierInvoice.company_id == bindparam("company_id"))
 
 
-@cache
-def _invoices_statement(shape: tuple):
-    base = select(SupplierInvoice).options(contains_eager(SupplierInvoice.supplier))
-    return _INVOICE_COLUMNS.apply(_of_company(base), shape)
-
-
-@cache
-def _invoice_counts_statement(shape: tuple):
-    return _INVOICE_COLUMNS.count_by_state(_of_company(select(SupplierInvoice.id)), shape)
+_INVOICE_LIST = OwnedList(
+    _INVOICE_COLUMNS, select(SupplierInvoice).options(contains_eager(SupplierInvoice.supplier)), owned=_of_company,
+    owner="company_id", states=INVOICE_STATES, modes=SETTLEMENT_MODES)
 
 
 @cache
@@ -99,32 +93,26 @@ def _payable_statement(shape: tuple):
     return _INVOICE_COLUMNS.apply(_of_company(base), shape).limit(MAX_SELECTION + 1)
 
 
-def _invoice_values(company: Company, query: ListQuery) -> dict:
-    return {"company_id": company.id, **query.values(state_values=INVOICE_STATES, mode_values=SETTLEMENT_MODES)}
-
-
 def invoice_list(company: Company, query: ListQuery | None = None) -> Listing:
     """« Factures »: the company's invoices, latest issued first unless ``query`` (its URL) searches,
     filters or sorts them; each with its supplier."""
-    query = query or ListQuery(INVOICES, sort="date", descending=True)
-    return Listing(_invoices_statement(query.shape()), _invoice_values(company, query))
+    return _INVOICE_LIST.listing(company.id, query or ListQuery(INVOICES, sort="date", descending=True))
 
 
 def invoice_tab_counts(company: Company, query: ListQuery) -> dict[str, int]:
     """How many invoices each state tab holds under the query's other filters (one statement)."""
-    rows = db.session.execute(_invoice_counts_statement(query.shape()), _invoice_values(company, query))
-    return tab_counts(rows, INVOICE_STATES)
+    return _INVOICE_LIST.tab_counts(db.session, company.id, query)
 
 
 def invoice_export(company: Company, query: ListQuery) -> Listing:
     """The same rows as plain columns, for « Exporter » (with each one's state key, ``state``)."""
-    return Listing(_invoices_export_statement(query.shape()), _invoice_values(company, query))
+    return Listing(_invoices_export_statement(query.shape()), _INVOICE_LIST.values(company.id, query))
 
 
 def payable_candidates(company: Company, query: ListQuery) -> list[SupplierInvoice]:
     """The filter's invoices « Payer la sélection » may take, in the list's order: at most
     ``MAX_SELECTION`` + 1 (one more says there are more than a selection holds)."""
-    return list(db.session.scalars(_payable_statement(query.shape()), _invoice_values(company, query)))
+    return list(db.session.scalars(_payable_statement(query.shape()), _INVOICE_LIST.values(company.id, query)))
 
 
 # --- « Fournisseurs » --------------------------------------------------------------------------------
@@ -152,30 +140,18 @@ def _suppliers_of_company(statement):
     return statement.where(Supplier.company_id == bindparam("company_id"))
 
 
-@cache
-def _suppliers_statement(shape: tuple):
-    return _SUPPLIER_COLUMNS.apply(_suppliers_of_company(select(Supplier)), shape)
-
-
-@cache
-def _supplier_counts_statement(shape: tuple):
-    return _SUPPLIER_COLUMNS.count_by_state(_suppliers_of_company(select(Supplier.id)), shape)
-
-
-def _supplier_values(company: Company, query: ListQuery) -> dict:
-    return {"company_id": company.id, **query.values(state_values=SUPPLIER_STATES)}
+_SUPPLIER_LIST = OwnedList(_SUPPLIER_COLUMNS, select(Supplier), owned=_suppliers_of_company, owner="company_id",
+                           states=SUPPLIER_STATES)
 
 
 def supplier_list(company: Company, query: ListQuery | None = None) -> Listing:
     """« Fournisseurs »: the company's suppliers by name unless ``query`` searches, filters or sorts them.
     The export reads the same statement in batches."""
-    query = query or ListQuery(SUPPLIERS, sort="nom")
-    return Listing(_suppliers_statement(query.shape()), _supplier_values(company, query))
+    return _SUPPLIER_LIST.listing(company.id, query or ListQuery(SUPPLIERS, sort="nom"))
 
 
 def supplier_tab_counts(company: Company, query: ListQuery) -> dict[str, int]:
-    rows = db.session.execute(_supplier_counts_statement(query.shape()), _supplier_values(company, query))
-    return tab_counts(rows, SUPPLIER_STATES)
+    return _SUPPLIER_LIST.tab_counts(db.session, company.id, query)
 
 
 # --- « Factures des clients »: the expert-comptable's invoices to settle, across the firm's clients -----

@@ -20,9 +20,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.banks import bank_bic, bank_name
+from core.banks import bank_name, bic_display
 from core.dates import utcnow
-from core.money import format_amount
+from core.invoice_totals import InvoiceTotalsColumns
 from core.validators import format_iban, mask_iban
 from models.meg.companies.models import Company
 from models.meg.db import Model, db
@@ -81,13 +81,10 @@ class Supplier(Model):
     @property
     def bic_display(self) -> str:
         """The BIC entered, else the one of the IBAN's bank, said to be derived; « — » if unknown."""
-        if self.bic:
-            return self.bic
-        derived = bank_bic(self.iban)
-        return f"{derived} (déduit de l'IBAN)" if derived else "—"
+        return bic_display(self.bic, self.iban)
 
 
-class SupplierInvoice(Model):
+class SupplierInvoice(InvoiceTotalsColumns, Model):
     """A supplier invoice recorded in « Achats »."""
 
     __tablename__ = "supplier_invoice"
@@ -114,13 +111,8 @@ class SupplierInvoice(Model):
     due_date: Mapped[date] = mapped_column(Date)
     # What is to be paid: the amount due (EN 16931 BT-115), which a payment pays.
     amount_cents: Mapped[int] = mapped_column(BigInteger)
-    # The invoice's totals as its e-invoice gives them (BT-109, BT-110, BT-112, BT-113, BT-114);
-    # None when typed by hand, the amount due being then the total with VAT.
-    net_cents: Mapped[int | None] = mapped_column(BigInteger)
-    vat_cents: Mapped[int | None] = mapped_column(BigInteger)
-    total_cents: Mapped[int | None] = mapped_column(BigInteger)
-    prepaid_cents: Mapped[int | None] = mapped_column(BigInteger)
-    rounding_cents: Mapped[int | None] = mapped_column(BigInteger)
+    # Its totals (InvoiceTotalsColumns) as its e-invoice gives them; None when typed by hand, the amount
+    # due being then the total with VAT.
     # A direct debit's mandate (BT-89) and the company's account it debits (BT-91), from the e-invoice.
     mandate_reference: Mapped[str | None] = mapped_column(String(35))
     debited_iban: Mapped[str | None] = mapped_column(String(34))
@@ -135,29 +127,8 @@ class SupplierInvoice(Model):
     supplier: Mapped[Supplier] = relationship()
 
     @property
-    def amount_display(self) -> str:
-        return format_amount(self.amount_cents, self.currency)
-
-    @property
-    def total_with_tax_cents(self) -> int:
-        """« Montant TTC »: the total with VAT, which the amount due equals unless something was prepaid."""
-        return self.total_cents if self.total_cents is not None else self.amount_cents
-
-    @property
-    def total_display(self) -> str:
-        return format_amount(self.total_with_tax_cents, self.currency)
-
-    @property
-    def due_differs(self) -> bool:
-        """The amount due is not the total with VAT (a deposit paid, a rounding): both are shown."""
-        return self.total_with_tax_cents != self.amount_cents
-
-    @property
     def debited_iban_masked(self) -> str | None:
         return mask_iban(self.debited_iban) if self.debited_iban else None
-
-    def money(self, cents: int | None) -> str:
-        return format_amount(cents, self.currency) if cents is not None else "—"
 
     @property
     def is_paid(self) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import secrets
 from datetime import datetime
 from functools import cache
 
@@ -21,7 +20,7 @@ from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
 
 from core.dates import utcnow
 from core.notifications import BounceColumns
-from core.security import hash_password, verify_password
+from core.security import SessionUser
 from core.validators import format_siret
 from models.meg.db import Model, db
 
@@ -67,15 +66,13 @@ class Company(Model):
         return bool(self.siret and self.siret_trusted_by)
 
 
-class User(BounceColumns, Model):
+class User(SessionUser, BounceColumns, Model):
     __tablename__ = "user_account"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     full_name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(255))
-    # Part of the login cookie's identity: rotating it ends every session.
-    session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_urlsafe(32))
     # Set for an expert-comptable: the firm whose client companies they serve.
     accounting_firm_id: Mapped[int | None] = mapped_column(ForeignKey("accounting_firm.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -83,26 +80,6 @@ class User(BounceColumns, Model):
     accounting_firm: Mapped[AccountingFirm | None] = relationship()
     roles: Mapped[list[ModuleRole]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
-    # Flask-Login protocol
-    is_active = True
-    is_anonymous = False
-
-    @property
-    def is_authenticated(self) -> bool:
-        return True
-
-    def get_id(self) -> str:
-        return f"{self.id}:{self.session_token}"
-
-    def set_password(self, password: str) -> None:
-        self.password_hash = hash_password(password)
-        self.end_sessions()
-
-    def check_password(self, password: str) -> bool:
-        return verify_password(self.password_hash, password)
-
-    def end_sessions(self) -> None:
-        self.session_token = secrets.token_urlsafe(32)
 
     @property
     def is_accountant(self) -> bool:

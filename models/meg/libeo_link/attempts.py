@@ -44,7 +44,9 @@ from core.calendar import MAX_SCHEDULE_AHEAD, ExecutionDateRefused, default_exec
 from core.calendar import check_execution_date as execution_date_rule
 from core.dates import DueFlag, as_utc, date_fr, due_flag, paris_today, utcnow
 from core.db import rowcount
+from core.invoice_totals import amount_due
 from core.money import format_amount
+from core.payment_words import HOLD_LABELS, bank_leg_label
 from core.validators import mask_iban
 from models.meg.achats.models import PaymentMode, SupplierInvoice
 from models.meg.companies.models import Company, User
@@ -368,13 +370,6 @@ def _state_of(status: str) -> PaymentState:
 
 # Holds that suspect a « fraude au changement de RIB »: after their refusal, MEG shows why before « Payer ».
 FRAUD_HOLDS = ("new_iban", "payee_name_mismatch")
-HOLD_LABELS = {
-    "new_iban": "nouvel IBAN du fournisseur",
-    "duplicate_suspected": "doublon possible",
-    "payee_name_mismatch": "nom du bénéficiaire différent pour cet IBAN",
-    "approval_rule": "règle d'approbation du compte",
-    "mixed_scripts": "nom du fournisseur en écritures mélangées",
-}
 
 
 def payment_label(payment: PaymentAttempt) -> str:
@@ -395,15 +390,8 @@ def payment_label(payment: PaymentAttempt) -> str:
     if state is PaymentState.AWAITING_APPROVAL:
         reasons = ", ".join(HOLD_LABELS.get(reason, reason) for reason in payment.hold_reasons or ())
         return "À approuver dans Libeo" + (f" ({reasons})" if reasons else "")
-    if state is PaymentState.SCHEDULED:
-        return f"Programmé le {date_fr(payment.execution_date)}"
-    if state is PaymentState.FILE_READY:
-        return "Fichier prêt — à transmettre à votre banque"
-    if state is PaymentState.TRANSMITTED:
-        return _dated("Transmis à la banque", payment.transmitted_at)
-    if state is PaymentState.ACCEPTED:
-        label = _dated("Accepté par la banque", payment.accepted_at)
-        return f"{label} ({payment.bank_status})" if payment.bank_status else label
+    if (on_its_way := bank_leg_label(state.value, payment)) is not None:
+        return on_its_way
     if state is PaymentState.PAID:
         when = payment.paid_on or (paris_today(as_utc(payment.paid_at)) if payment.paid_at else payment.execution_date)
         return f"Payée via Libeo le {date_fr(when)}"
@@ -422,10 +410,6 @@ def after_colon(sentence: str) -> str:
     if len(sentence) > 1 and sentence[0].isupper() and not sentence[1].isupper():
         return sentence[0].lower() + sentence[1:]
     return sentence
-
-
-def _dated(words: str, moment: datetime | None) -> str:
-    return f"{words} le {date_fr(paris_today(as_utc(moment)))}" if moment else words
 
 
 @dataclass(frozen=True)
@@ -781,7 +765,7 @@ def invoice_totals(invoice: SupplierInvoice) -> dict | None:
     """
     if invoice.total_cents is None:
         return None
-    if invoice.total_cents - (invoice.prepaid_cents or 0) + (invoice.rounding_cents or 0) != invoice.amount_cents:
+    if amount_due(invoice.total_cents, invoice.prepaid_cents, invoice.rounding_cents) != invoice.amount_cents:
         return None
     return {"net_cents": invoice.net_cents, "vat_cents": invoice.vat_cents, "total_cents": invoice.total_cents,
             "prepaid_cents": invoice.prepaid_cents, "rounding_cents": invoice.rounding_cents}
