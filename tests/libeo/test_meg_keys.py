@@ -18,13 +18,19 @@ from pathlib import Path
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from models.libeo.meg_link.client import KEYS_FILE, MEG_KEYS, REFETCH_SECONDS
+from models.libeo.meg_link.client import CHECKED_INITIATORS, KEYS_FILE, MEG_KEYS, REFETCH_SECONDS
 
 from .conftest import invoice_body, pay_body
 
 
 def _keys_file(libeo_app) -> Path:
     return Path(libeo_app.instance_path) / KEYS_FILE
+
+
+def _new_worker(libeo_app) -> None:
+    """A Libeo worker that has nothing in memory: neither MEG's keys nor the assertions it checked."""
+    libeo_app.extensions.pop(MEG_KEYS, None)
+    libeo_app.extensions.pop(CHECKED_INITIATORS, None)
 
 
 def _pay(api, n: int, **headers):
@@ -37,11 +43,11 @@ def test_a_worker_that_never_asked_meg_checks_megs_word_with_the_kept_keys(api, 
     kept = _keys_file(libeo_app)
     assert kept.exists() and stat.S_IMODE(kept.stat().st_mode) == 0o600
     # A new worker (nothing in its memory), MEG unreachable: the payment is checked with the kept keys.
-    libeo_app.extensions.pop(MEG_KEYS)
+    _new_worker(libeo_app)
     libeo_app.config["MEG_URL"] = "http://127.0.0.1:9/meg"
     assert _pay(api, 2).status_code == 201
     # Without the kept keys, the same worker would have had to ask MEG: refused, MEG unreachable.
-    libeo_app.extensions.pop(MEG_KEYS)
+    _new_worker(libeo_app)
     kept.unlink()
     refused = _pay(api, 3)
     assert refused.status_code == 503 and refused.json["error"]["code"] == "meg_unreachable"
