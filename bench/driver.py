@@ -199,6 +199,10 @@ class Worker:
     def libeo_payments_filtered(self):
         return "GET", "/libeo/paiements/?etat=payes&q=fournisseur&tri=-montant", None, {}, 200
 
+    def meg_invoices_tab(self):
+        # « À régler » by due date, with the four tabs' counts of the company's invoices.
+        return "GET", "/meg/achats/?etat=a_regler&tri=echeance", None, {}, 200
+
     def meg_invoice(self):
         ids = self.tenant["meg_invoice_ids"] + self.tenant["meg_pay_pool"]
         invoice_id = ids[self.cursor["detail"] % len(ids)]

@@ -36,6 +36,7 @@ PHASES = [
     Phase("meg_settlements_filtered", "MEG « Règlements », searched, filtered and sorted", reference=MINIMAL_LIST,
           ratio=0.6),
     Phase("meg_settlements_searched", "MEG « Règlements », an amount searched", reference=MINIMAL_LIST, ratio=0.6),
+    Phase("meg_invoices_tab", "MEG « Factures », a state tab with the tabs' counts", reference=MINIMAL_LIST),
     Phase("meg_invoice", "MEG invoice detail", reference=MINIMAL_LIST),
     Phase("libeo_hello", "Libeo `hello` (its own stack)", reference=BARE_HELLO),
     Phase("libeo_invoices", "Libeo invoice list, page 1", reference=MINIMAL_LIST),
