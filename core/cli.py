@@ -17,6 +17,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, ScriptInfo
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.migrations import db_group
 from core.notifications import Notifier
 from core.observability.status import Snapshot, render
 from core.reminders import ReminderReport
@@ -40,7 +41,18 @@ def product_app(ctx: click.Context, side: str) -> Flask:
 # --- the commands both products have ------------------------------------------------------------
 
 
-def add_status_command(group: ProductGroup, product: str, snapshot: Callable[[], Snapshot], help: str) -> None:
+def product_cli(side: str, product: str, *, snapshot: Callable[[], Snapshot], status_help: str,
+                notifier: Notifier, write_reminders: Callable[[], ReminderReport]) -> ProductGroup:
+    """``flask <side> …`` with what both products have: ``db`` (Alembic), ``status``, ``notify`` and
+    ``reminders``; each product adds its own commands to the group."""
+    group = ProductGroup(side, side=side, help=f"Commandes de {product}.")
+    group.add_command(db_group())
+    _add_status_command(group, product, snapshot, status_help)
+    _add_notification_commands(group, notifier, write_reminders)
+    return group
+
+
+def _add_status_command(group: ProductGroup, product: str, snapshot: Callable[[], Snapshot], help: str) -> None:
     """``<product> status``: what an operator watches; exit status 1 when a person must act (for cron)."""
 
     @group.command("status", help=help)
@@ -55,7 +67,7 @@ def add_status_command(group: ProductGroup, product: str, snapshot: Callable[[],
         raise SystemExit(1 if shot.alerts else 0)
 
 
-def add_notification_commands(group: ProductGroup, notifier: Notifier,
+def _add_notification_commands(group: ProductGroup, notifier: Notifier,
                               write_reminders: Callable[[], ReminderReport]) -> None:
     """``<product> notify`` (the notification worker) and ``<product> reminders`` (daily, from cron)."""
 

@@ -10,9 +10,8 @@ import click
 from flask import current_app
 from sqlalchemy import select
 
-from core.cli import ProductGroup, add_notification_commands, add_status_command
+from core.cli import product_cli
 from core.dates import date_fr
-from core.migrations import db_group
 from core.money import format_amount
 from models.libeo import LibeoUser, Plan, db
 from models.libeo.accounts.debtor_iban import confirm_debtor_iban
@@ -33,11 +32,9 @@ from models.libeo.payments.bank_status_import import COMMAND_LINE, import_bank_s
 from models.libeo.payments.sepa import execute_due_payments
 from models.libeo.strong_auth.services import forget_old_challenges, reset_factors
 
-libeo_cli = ProductGroup("libeo", side="libeo", help="Commandes de Libeo.")
-libeo_cli.add_command(db_group())
-add_status_command(libeo_cli, "Libeo", snapshot, help="Payments, SEPA files and bank reports as an operator watches "
-                   "them; exit status 1 when a person must act.")
-add_notification_commands(libeo_cli, notifier, write_reminders)
+libeo_cli = product_cli("libeo", "Libeo", snapshot=snapshot, notifier=notifier, write_reminders=write_reminders,
+                        status_help="Payments, SEPA files and bank reports as an operator watches them; exit status 1 "
+                                    "when a person must act.")
 
 
 @libeo_cli.command("set-plan")

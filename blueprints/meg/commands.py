@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import click
 
-from core.cli import ProductGroup, add_notification_commands, add_status_command
-from core.migrations import db_group
+from core.cli import product_cli
 from models.meg import db
-from models.meg.demo import (
-    DEMO_LOGINS,
-    DEMO_PASSWORD,
-    create_demo_data,
-    demo_data_exists,
-)
+from models.meg.demo import DEMO_LOGINS, DEMO_PASSWORD, create_demo_data, demo_data_exists
 from models.meg.libeo_link.monitoring import snapshot
 from models.meg.notifications.kinds import notifier
 from models.meg.notifications.reminders import write_reminders
 
-meg_cli = ProductGroup("meg", side="meg", help="Commandes de MEG.")
-meg_cli.add_command(db_group())
-add_status_command(meg_cli, "MEG", snapshot, help="The exchange with Libeo as an operator watches it; exit status 1 "
-                   "when a person must act (for cron).")
-add_notification_commands(meg_cli, notifier, write_reminders)
+meg_cli = product_cli("meg", "MEG", snapshot=snapshot, notifier=notifier, write_reminders=write_reminders,
+                      status_help="The exchange with Libeo as an operator watches it; exit status 1 when a person "
+                                  "must act (for cron).")
 
 
 @meg_cli.command("seed-demo")
