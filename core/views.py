@@ -1,5 +1,5 @@
-"""View steps both products take the same way: paging, domain errors on forms, files (logout and password
-change: ``core.auth``).
+"""View steps both products take the same way: paging, domain errors on forms, a form saved, files (logout
+and password change: ``core.auth``).
 
 Each product keeps its own one-line views (its URLs, templates and
 database); what happens inside them is written once, here.
@@ -9,14 +9,8 @@ from __future__ import annotations
 
 from io import BytesIO
 
-from flask import (
-    Flask,
-    abort,
-    flash,
-    request,
-    send_file,
-    send_from_directory,
-)
+from flask import Flask, abort, flash, redirect, request, send_file, send_from_directory, url_for
+from flask_sqlalchemy import SQLAlchemy
 
 from .ids import parse_id
 
@@ -68,6 +62,16 @@ def show_domain_errors(form, problems: dict[str, str], fields: dict[str, str] | 
             flash(message, "error")
         elif not field.errors:
             field.errors = [*field.errors, message]
+
+
+def saved(db: SQLAlchemy, message: str, endpoint: str, *, warning: str | None = None, **values):
+    """A form's use case done: commit it, say so (and what to watch, ``warning``), and go back to a page
+    (POST → redirect → GET)."""
+    db.session.commit()
+    flash(message, "success")
+    if warning:
+        flash(warning, "warning")
+    return redirect(url_for(endpoint, **values))
 
 
 def file_response(content: bytes, mimetype: str, download_name: str):
