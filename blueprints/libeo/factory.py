@@ -6,13 +6,7 @@ from flask import Flask, current_app, request
 from flask_login import current_user
 
 from config import BASE_DIR, INSTANCE_DIR, LibeoConfig
-from core.app_factory import (
-    assemble,
-    init_extensions,
-    new_app,
-    register_common_template_helpers,
-    register_error_pages,
-)
+from core.app_factory import assemble, init_extensions, new_app, register_common_template_helpers, register_error_pages
 from core.errors import describe, error_page, error_reference
 from core.observability import init_observability
 from core.security import init_security_headers, origin_of
@@ -51,19 +45,12 @@ def register_blueprints(app: Flask) -> None:
     from .security import bp as security_bp
     from .settings import bp as settings_bp
 
-    app.register_blueprint(main_bp)
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(invoices_bp, url_prefix="/factures")
-    app.register_blueprint(payments_bp, url_prefix="/paiements")
-    app.register_blueprint(remittances_bp, url_prefix="/remises")
-    app.register_blueprint(approvals_bp, url_prefix="/a-approuver")
-    app.register_blueprint(journal_bp, url_prefix="/journal")
-    app.register_blueprint(settings_bp, url_prefix="/configuration")
-    app.register_blueprint(security_bp, url_prefix="/securite")
-    app.register_blueprint(billing_bp, url_prefix="/abonnement")
+    for blueprint in (main_bp, auth_bp, invoices_bp, payments_bp, remittances_bp, approvals_bp, journal_bp,
+                      settings_bp, security_bp, billing_bp):
+        app.register_blueprint(blueprint)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(meg_connect_bp)
-    app.register_blueprint(notifications_bp, url_prefix="/notifications")
+    app.register_blueprint(notifications_bp)
     csrf.exempt(api_bp)
 
 

@@ -5,13 +5,7 @@ from __future__ import annotations
 from flask import Flask, jsonify, request
 
 from config import BASE_DIR, INSTANCE_DIR, MegConfig
-from core.app_factory import (
-    assemble,
-    init_extensions,
-    new_app,
-    register_common_template_helpers,
-    register_error_pages,
-)
+from core.app_factory import assemble, init_extensions, new_app, register_common_template_helpers, register_error_pages
 from core.errors import describe, error_page, error_reference
 from core.observability import init_observability
 from core.observability.health import PeerCheck
@@ -48,16 +42,9 @@ def register_blueprints(app: Flask) -> None:
     from .security import bp as security_bp
     from .selection import bp as selection_bp
 
-    app.register_blueprint(main_bp)
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(achats_bp, url_prefix="/achats")
-    app.register_blueprint(selection_bp, url_prefix="/achats/reglements/selection")
-    app.register_blueprint(einvoices_bp, url_prefix="/achats")
-    app.register_blueprint(journal_bp, url_prefix="/achats/journal")
-    app.register_blueprint(oauth_bp)
-    app.register_blueprint(api_bp)
-    app.register_blueprint(notifications_bp, url_prefix="/notifications")
-    app.register_blueprint(security_bp, url_prefix="/securite")
+    for blueprint in (main_bp, auth_bp, achats_bp, selection_bp, einvoices_bp, journal_bp, oauth_bp, api_bp,
+                      notifications_bp, security_bp):
+        app.register_blueprint(blueprint)
     config_oauth(app)
 
 

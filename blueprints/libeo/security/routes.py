@@ -37,7 +37,7 @@ from models.libeo.strong_auth.services import (
 from ..context import current_account, require_admin
 from .step_up import relying_party, second_factor_first
 
-bp = Blueprint("security", __name__)
+bp = Blueprint("security", __name__, url_prefix="/securite")
 
 REGISTRATION_KEY = "passkey_registration"
 TOTP_PAGES = TotpPages(db, "libeo", "Libeo", bp.name, (StrongAuthRefused,), start_totp, pending_totp_secret,

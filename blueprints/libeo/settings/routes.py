@@ -43,7 +43,7 @@ from .forms import (
     InviteUserForm,
 )
 
-bp = Blueprint("settings", __name__)
+bp = Blueprint("settings", __name__, url_prefix="/configuration")
 
 
 @bp.before_request

@@ -21,7 +21,7 @@ from models.meg.companies.second_factor import (
     verify,
 )
 
-bp = Blueprint("meg_security", __name__)
+bp = Blueprint("meg_security", __name__, url_prefix="/securite")
 TOTP_PAGES = TotpPages(db, "meg", "MEG", bp.name, (SecondFactorError,), start_totp, pending_secret, confirm_totp)
 
 
