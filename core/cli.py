@@ -52,10 +52,11 @@ def product_cli(side: str, product: str, *, snapshot: Callable[[], Snapshot], st
     return group
 
 
-def _add_status_command(group: ProductGroup, product: str, snapshot: Callable[[], Snapshot], help: str) -> None:
+def _add_status_command(group: ProductGroup, product: str, snapshot: Callable[[], Snapshot], status_help: str
+                        ) -> None:
     """``<product> status``: what an operator watches; exit status 1 when a person must act (for cron)."""
 
-    @group.command("status", help=help)
+    @group.command("status", help=status_help)
     def status():
         try:
             shot = snapshot()
@@ -68,7 +69,7 @@ def _add_status_command(group: ProductGroup, product: str, snapshot: Callable[[]
 
 
 def _add_notification_commands(group: ProductGroup, notifier: Notifier,
-                              write_reminders: Callable[[], ReminderReport]) -> None:
+                               write_reminders: Callable[[], ReminderReport]) -> None:
     """``<product> notify`` (the notification worker) and ``<product> reminders`` (daily, from cron)."""
 
     @group.command("notify")
