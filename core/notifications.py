@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import current_app, render_template
 from flask_sqlalchemy import SQLAlchemy
@@ -48,6 +48,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import (
     JSON,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
     Select,
@@ -273,6 +274,15 @@ class Outbox:
             "outbox_scope_id": scope_id, "outbox_due_at": due_at or now, "outbox_created_at": now,
         })
 
+    def written(self, kind: str, event_keys: list[str]) -> set[str]:
+        """Those of ``event_keys`` already in the outbox for ``kind`` (asked 500 at a time)."""
+        table = self.notification
+        found: set[str] = set()
+        for start in range(0, len(event_keys), 500):
+            found.update(self.db.session.scalars(select(table.event_key).where(
+                table.kind == kind, table.event_key.in_(event_keys[start:start + 500]))))
+        return found
+
     def _insert(self, dialect: str | None = None):
         table = self.notification.__table__
         dialect = dialect or self.db.session.get_bind().dialect.name
@@ -298,14 +308,45 @@ def _insert_from(outbox: Outbox, recipients: Select, dialect: str):
     return outbox._insert(dialect).from_select(list(values), rows)
 
 
+class NotificationTables(NamedTuple):
+    notification: type[NotificationColumns]
+    setting: type[NotificationSettingColumns]
+    outbox: Outbox
+
+
+def notification_tables(db: SQLAlchemy, model: type, module: str, *, scope: str, user_table: str
+                        ) -> NotificationTables:
+    """A product's ``notification`` and ``notification_setting`` tables, on its own declarative base
+    ``model`` (declared in ``module``), and the outbox its use cases write to.
+
+    Each notification belongs to a row of ``scope`` (the account, the company: column ``<scope>_id``,
+    its rows deleted with it) and names its recipient's user when there is one (``user_table``).
+    """
+    scope_column = f"{scope}_id"
+    notification = type("Notification", (NotificationColumns, model), {
+        "__module__": module,
+        "__doc__": f"One e-mail to one person about one event of its {scope} (``core.notifications``).",
+        "__tablename__": "notification",
+        "__table_args__": notification_table_args("notification"),
+        scope_column: mapped_column(ForeignKey(f"{scope}.id", ondelete="CASCADE"), index=True, nullable=False),
+        "user_id": mapped_column(ForeignKey(f"{user_table}.id", ondelete="SET NULL"), nullable=True),
+    })
+    setting = type("NotificationSetting", (NotificationSettingColumns, model), {
+        "__module__": module,
+        "__doc__": "A person's choice for one kind of notification: at once, in the daily digest, or never.",
+        "__tablename__": "notification_setting",
+    })
+    return NotificationTables(notification, setting, Outbox(db, notification, scope_column))
+
+
 @dataclass
 class Notifier:
     """A product's notifications: its outbox, its kinds and settings, its e-mail templates.
 
-    ``templates`` is the product's folder of e-mail templates
-    (``libeo/emails``): ``<kind>.html`` and ``<kind>.txt`` for each kind,
-    ``digest.html`` and ``digest.txt``. ``user`` is the product's user table,
-    with ``email`` and :class:`BounceColumns`.
+    The product's e-mail templates are in ``<product>/emails`` (:attr:`templates`):
+    ``<kind>.html`` and ``<kind>.txt`` for each kind, ``digest.html`` and
+    ``digest.txt``. ``user`` is the product's user table, with ``email`` and
+    :class:`BounceColumns`.
     """
 
     outbox: Outbox
@@ -313,8 +354,11 @@ class Notifier:
     user: Any  # the product's user table, with ``email`` and BounceColumns
     kinds: dict[str, Kind]
     settings: list[Setting]
-    templates: str
     product: str
+
+    @property
+    def templates(self) -> str:
+        return f"{self.product}/emails"
 
     @property
     def db(self) -> SQLAlchemy:

@@ -22,7 +22,7 @@ from core.views import mailbox_message_response
 def notifications_blueprint(*, product: str, db: Any, notifier: Notifier, settings_for: Callable,
                             csrf: CSRFProtect) -> Blueprint:
     """The « notifications » blueprint of ``product`` (``meg`` or ``libeo``, its templates' folder)."""
-    bp = Blueprint("notifications", __name__)
+    bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 
     @bp.route("/", methods=["GET", "POST"])
     @login_required

@@ -11,11 +11,13 @@ not send one whose invoice is paid, or being paid, by then.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
 from core.dates import DUE_SOON, OVERDUE, date_fr, due_flag
 from core.money import format_amount
+from core.notifications import Outbox, Recipient
 
 DUE_REMINDER = "due_reminder"
 SOON, LATE = "soon", "late"
@@ -74,3 +76,26 @@ class ReminderReport:
             return "Rappels d'échéance : aucun nouveau."
         return (f"Rappels d'échéance écrits : {self.invoices} facture{'s' if self.invoices > 1 else ''} "
                 f"(envoyés par le prochain passage des notifications).")
+
+
+def write_due(outbox: Outbox, scope: str, due: Iterable[tuple[DueInvoice, int, str, dict]],
+              people: Callable[[int], list[Recipient]]) -> ReminderReport:
+    """Writes those of the reminders ``due`` that were never written, in the caller's transaction.
+
+    ``due`` yields each invoice owed a reminder today, the account or company it belongs to, its
+    threshold, and what the product's e-mail adds to :meth:`DueInvoice.data`; ``people`` finds who is
+    told for an account or company (asked once for each).
+    """
+    owed = [(invoice, scope_id, which, more, event_key(scope, invoice.invoice_id, which, invoice.due_date))
+            for invoice, scope_id, which, more in due]
+    written = outbox.written(DUE_REMINDER, [key for *_, key in owed])
+    report = ReminderReport()
+    recipients: dict[int, list[Recipient]] = {}
+    for invoice, scope_id, which, more, key in owed:
+        if key in written:
+            continue
+        if scope_id not in recipients:
+            recipients[scope_id] = people(scope_id)
+        outbox.enqueue(DUE_REMINDER, key, recipients[scope_id], invoice.data(which, **more), scope_id)
+        report.invoices += 1
+    return report

@@ -1,4 +1,5 @@
-"""View steps both products take the same way: paging, domain errors on forms, files, logout, password change.
+"""View steps both products take the same way: paging, domain errors on forms, a form saved, files (logout
+and password change: ``core.auth``).
 
 Each product keeps its own one-line views (its URLs, templates and
 database); what happens inside them is written once, here.
@@ -8,23 +9,10 @@ from __future__ import annotations
 
 from io import BytesIO
 
-from flask import (
-    Flask,
-    abort,
-    flash,
-    redirect,
-    render_template,
-    request,
-    send_file,
-    send_from_directory,
-    session,
-    url_for,
-)
-from flask_login import current_user, login_user, logout_user
+from flask import Flask, abort, flash, redirect, request, send_file, send_from_directory, url_for
 from flask_sqlalchemy import SQLAlchemy
 
 from .ids import parse_id
-from .security import ChangePasswordForm, LogoutForm, PasswordChangeRefused, change_password
 
 MAX_PAGE_DIGITS = 6
 # What a multipart form adds around an uploaded file (boundaries, headers, CSRF token, other fields).
@@ -74,6 +62,16 @@ def show_domain_errors(form, problems: dict[str, str], fields: dict[str, str] | 
             flash(message, "error")
         elif not field.errors:
             field.errors = [*field.errors, message]
+
+
+def saved(db: SQLAlchemy, message: str, endpoint: str, *, warning: str | None = None, **values):
+    """A form's use case done: commit it, say so (and what to watch, ``warning``), and go back to a page
+    (POST → redirect → GET)."""
+    db.session.commit()
+    flash(message, "success")
+    if warning:
+        flash(warning, "warning")
+    return redirect(url_for(endpoint, **values))
 
 
 def file_response(content: bytes, mimetype: str, download_name: str):
@@ -129,36 +127,6 @@ def _discard_body(length: int) -> None:
         if not chunk:
             break
         left -= len(chunk)
-
-
-def log_out(db: SQLAlchemy, login_endpoint: str):
-    """« Se déconnecter »: ends this session and every other one of the user (new session token)."""
-    if LogoutForm().validate_on_submit():
-        current_user.end_sessions()
-        db.session.commit()
-        logout_user()
-        session.clear()
-        flash("Vous êtes déconnecté.", "info")
-    return redirect(url_for(login_endpoint))
-
-
-def password_change_page(db: SQLAlchemy, template: str, done_endpoint: str):
-    """« Changer mon mot de passe »: every other session of the user ends."""
-    form = ChangePasswordForm()
-    if form.validate_on_submit():
-        user = current_user._get_current_object()
-        try:
-            change_password(user, form.current_password.data, form.new_password.data)
-        except PasswordChangeRefused as refusal:
-            db.session.rollback()
-            getattr(form, refusal.field).errors.append(refusal.message)
-        else:
-            db.session.commit()
-            # The new session token ended every session, this one included: it goes on with the new one.
-            login_user(user)
-            flash("Votre mot de passe est modifié. Vos autres sessions sont fermées.", "success")
-            return redirect(url_for(done_endpoint))
-    return render_template(template, form=form)
 
 
 def mailbox_message_response(response):

@@ -10,9 +10,8 @@ import click
 from flask import current_app
 from sqlalchemy import select
 
-from core.cli import ProductGroup
+from core.cli import product_cli
 from core.dates import date_fr
-from core.migrations import db_group
 from core.money import format_amount
 from models.libeo import LibeoUser, Plan, db
 from models.libeo.accounts.debtor_iban import confirm_debtor_iban
@@ -27,12 +26,16 @@ from models.libeo.accounts.services import (
 from models.libeo.errors import LibeoError, NotFound
 from models.libeo.journal import COMMAND_LINE as SUPPORT
 from models.libeo.meg_link.client import KEYS_FILE, fetch_megs_keys
+from models.libeo.monitoring import snapshot
+from models.libeo.notifications.kinds import notifier
+from models.libeo.notifications.reminders import write_reminders
 from models.libeo.payments.bank_status_import import COMMAND_LINE, import_bank_status
 from models.libeo.payments.sepa import execute_due_payments
 from models.libeo.strong_auth.services import forget_old_challenges, reset_factors
 
-libeo_cli = ProductGroup("libeo", side="libeo", help="Commandes de Libeo.")
-libeo_cli.add_command(db_group())
+libeo_cli = product_cli("libeo", "Libeo", snapshot=snapshot, notifier=notifier, write_reminders=write_reminders,
+                        status_help="Payments, SEPA files and bank reports as an operator watches them; exit status 1 "
+                                    "when a person must act.")
 
 
 @libeo_cli.command("set-plan")
@@ -191,23 +194,6 @@ def _fail(message: str) -> NoReturn:
     raise SystemExit(1)
 
 
-@libeo_cli.command("status")
-def status():
-    """Payments, SEPA files and bank reports as an operator watches them; exit status 1 when a person must act."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from core.observability.status import render
-    from models.libeo.monitoring import snapshot
-
-    try:
-        shot = snapshot()
-    except SQLAlchemyError:
-        click.echo("Erreur : la base de données de Libeo ne répond pas (voir /readyz et le journal).", err=True)
-        raise SystemExit(2) from None
-    click.echo(render("Libeo", shot))
-    raise SystemExit(1 if shot.alerts else 0)
-
-
 @libeo_cli.command("housekeeping")
 def housekeeping():
     """Purges what Libeo no longer needs (answers to Idempotency-Keys older than 30 days), in short batches."""
@@ -217,37 +203,6 @@ def housekeeping():
     forgotten = forget_old_challenges()
     db.session.commit()
     click.echo(f"Demandes de double authentification de plus d'un jour supprimées : {forgotten}.")
-
-
-@libeo_cli.command("notify")
-@click.option("--loop", is_flag=True, help="Continue indéfiniment (toutes les --every secondes).")
-@click.option("--every", default=5.0, show_default=True, help="Secondes entre deux passages, avec --loop.")
-def notify(loop: bool, every: float):
-    """Sends the e-mail notifications that are due (SMTP_URL), retrying those a dead SMTP server delayed."""
-    import time
-
-    from models.libeo.notifications.kinds import notifier
-
-    if not current_app.config.get("SMTP_URL"):
-        click.echo("SMTP_URL n'est pas défini : les notifications attendent dans la base jusqu'à ce qu'il le soit.",
-                   err=True)
-    while True:
-        report = notifier.run_pass()
-        if not loop or report.worked:
-            click.echo(str(report))
-        if not loop:
-            return
-        if not report.worked:
-            time.sleep(every)
-
-
-@libeo_cli.command("reminders")
-def reminders():
-    """Writes the reminders of due dates owed today (once per invoice and threshold; run it daily from cron).
-    The notification worker (``libeo notify``) sends them as each person chose."""
-    from models.libeo.notifications.reminders import write_reminders
-
-    click.echo(str(write_reminders()))
 
 
 @libeo_cli.command("meg-keys")

@@ -2,77 +2,32 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, request
 from flask_login import current_user
-from flask_wtf.csrf import CSRFError
 
 from config import BASE_DIR, INSTANCE_DIR, LibeoConfig
-from core.dates import register_date_filters
-from core.db import init_database
-from core.errors import (
-    CSRF_MESSAGE,
-    ERROR_MESSAGES,
-    describe,
-    error_page,
-    error_reference,
-    trace_unexpected_errors,
-)
-from core.french import register_french_filters
-from core.ids import register_id_converter
-from core.mail import init_mail
-from core.migrations import init_migrations
-from core.money import format_amount
+from core.app_factory import assemble, init_extensions, new_app, register_common_template_helpers, register_error_pages
+from core.errors import describe, error_page, error_reference
 from core.observability import init_observability
-from core.security import init_security_headers, origin_of, session_user_loader
-from core.setup import install_log_redaction, load_config, trust_proxies
-from core.typography import init_typography
+from core.security import init_security_headers, origin_of
 from core.validators import mask_iban
-from core.views import init_upload_limits, register_favicon
 from models.libeo import LibeoUser, db, monitoring
 from models.libeo.billing.stripe_gateway import csp_sources
 from models.libeo.payments.approvals import awaiting_count
 
-from .extensions import csrf, limiter, login_manager, mail
+from .extensions import EXTENSIONS, csrf
 
 
 def create_libeo_app(test_config: dict | None = None) -> Flask:
-    app = Flask(
-        "libeo",
-        instance_path=str(INSTANCE_DIR),
-        template_folder=str(BASE_DIR / "templates"),
-        static_folder=str(BASE_DIR / "static"),
-    )
-    load_config(app, LibeoConfig, test_config)
+    app = new_app("libeo", LibeoConfig, test_config, BASE_DIR, INSTANCE_DIR)
     # First: its request id, count and log line wrap everything Libeo does.
     init_observability(app, product="libeo", db=db, gauges=monitoring.readings)
-    register_id_converter(app)  # before the routes are added: they take it for <int:…>
-    register_extensions(app)
-    register_blueprints(app)
-    register_errorhandlers(app)
-    register_template_helpers(app)
-    register_commands(app)
-    init_security_headers(
-        app,
-        # Forms whose answer is a redirect to MEG (« Me connecter avec MEG »).
-        everywhere={"form-action": (origin_of(app.config["MEG_URL"]),)},
-        # Stripe.js runs on the « Abonnement » pages only.
-        pages={"billing": csp_sources(app.config)},
-    )
-    init_typography(app)
-    install_log_redaction()
-    trust_proxies(app)
-    return app
+    return assemble(app, register_extensions, register_blueprints, register_errorhandlers,
+                    register_template_helpers, register_commands, register_security_headers)
 
 
 def register_extensions(app: Flask) -> None:
-    init_database(app, db, begin_immediate=False)
-    init_migrations(app, db, BASE_DIR / "migrations" / "libeo")
-    login_manager.init_app(app)
-    login_manager.user_loader(session_user_loader(db, LibeoUser))
-    init_upload_limits(app)  # before CSRF protection, which reads the form
-    csrf.init_app(app)
-    limiter.init_app(app)
-    init_mail(app, mail)
+    init_extensions(app, EXTENSIONS, db, LibeoUser, BASE_DIR / "migrations" / "libeo", begin_immediate=False)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -90,26 +45,17 @@ def register_blueprints(app: Flask) -> None:
     from .security import bp as security_bp
     from .settings import bp as settings_bp
 
-    app.register_blueprint(main_bp)
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(invoices_bp, url_prefix="/factures")
-    app.register_blueprint(payments_bp, url_prefix="/paiements")
-    app.register_blueprint(remittances_bp, url_prefix="/remises")
-    app.register_blueprint(approvals_bp, url_prefix="/a-approuver")
-    app.register_blueprint(journal_bp, url_prefix="/journal")
-    app.register_blueprint(settings_bp, url_prefix="/configuration")
-    app.register_blueprint(security_bp, url_prefix="/securite")
-    app.register_blueprint(billing_bp, url_prefix="/abonnement")
+    for blueprint in (main_bp, auth_bp, invoices_bp, payments_bp, remittances_bp, approvals_bp, journal_bp,
+                      settings_bp, security_bp, billing_bp):
+        app.register_blueprint(blueprint)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(meg_connect_bp)
-    app.register_blueprint(notifications_bp, url_prefix="/notifications")
+    app.register_blueprint(notifications_bp)
     csrf.exempt(api_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
     from .api.errors import http_error_response
-
-    trace_unexpected_errors(app)
 
     def render_error(error):
         code, message, custom = describe(error)
@@ -123,12 +69,17 @@ def register_errorhandlers(app: Flask) -> None:
             response.headers["Allow"] = ", ".join(allowed)
         return response
 
-    for code in ERROR_MESSAGES:
-        app.register_error_handler(code, render_error)
+    register_error_pages(app, "libeo/error.html", render_error)
 
-    @app.errorhandler(CSRFError)
-    def csrf_error(error):
-        return render_template("libeo/error.html", code=400, message=CSRF_MESSAGE), 400
+
+def register_security_headers(app: Flask) -> None:
+    init_security_headers(
+        app,
+        # Forms whose answer is a redirect to MEG (« Me connecter avec MEG »).
+        everywhere={"form-action": (origin_of(app.config["MEG_URL"]),)},
+        # Stripe.js runs on the « Abonnement » pages only.
+        pages={"billing": csp_sources(app.config)},
+    )
 
 
 def has_endpoint(name: str) -> bool:
@@ -144,11 +95,8 @@ def awaiting_approvals() -> int:
 
 
 def register_template_helpers(app: Flask) -> None:
-    app.add_template_filter(format_amount, "euros")
+    register_common_template_helpers(app)
     app.add_template_filter(mask_iban, "mask_iban")
-    register_date_filters(app)
-    register_french_filters(app)
-    register_favicon(app, app.static_folder)
     app.add_template_global(has_endpoint, "has_endpoint")
     app.add_template_global(awaiting_approvals, "awaiting_approvals")
 

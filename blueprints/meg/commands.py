@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 
-from core.cli import ProductGroup
-from core.migrations import db_group
+from core.cli import product_cli
 from models.meg import db
-from models.meg.demo import (
-    DEMO_LOGINS,
-    DEMO_PASSWORD,
-    create_demo_data,
-    demo_data_exists,
-)
+from models.meg.demo import DEMO_LOGINS, DEMO_PASSWORD, create_demo_data, demo_data_exists
+from models.meg.libeo_link.monitoring import snapshot
+from models.meg.notifications.kinds import notifier
+from models.meg.notifications.reminders import write_reminders
 
-meg_cli = ProductGroup("meg", side="meg", help="Commandes de MEG.")
-meg_cli.add_command(db_group())
+meg_cli = product_cli("meg", "MEG", snapshot=snapshot, notifier=notifier, write_reminders=write_reminders,
+                      status_help="The exchange with Libeo as an operator watches it; exit status 1 when a person "
+                                  "must act (for cron).")
 
 
 @meg_cli.command("seed-demo")
@@ -49,23 +46,6 @@ def sync(loop: bool, every: float):
         time.sleep(every)
 
 
-@meg_cli.command("status")
-def status():
-    """The exchange with Libeo as an operator watches it; exit status 1 when a person must act (for cron)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from core.observability.status import render
-    from models.meg.libeo_link.monitoring import snapshot
-
-    try:
-        shot = snapshot()
-    except SQLAlchemyError:
-        click.echo("Erreur : la base de données de MEG ne répond pas (voir /readyz et le journal).", err=True)
-        raise SystemExit(2) from None
-    click.echo(render("MEG", shot))
-    raise SystemExit(1 if shot.alerts else 0)
-
-
 @meg_cli.group("oauth-client")
 def oauth_client_cli():
     """Clients OAuth / OpenID Connect de MEG (« Se connecter avec MEG »)."""
@@ -88,34 +68,3 @@ def create_oauth_client(name: str, redirect_uris: tuple[str, ...], scope: str):
         raise click.UsageError(error.message) from error
     db.session.commit()
     click.echo(json.dumps({"client_id": client.client_id, "client_secret": secret}))
-
-
-@meg_cli.command("notify")
-@click.option("--loop", is_flag=True, help="Continue indéfiniment (toutes les --every secondes).")
-@click.option("--every", default=5.0, show_default=True, help="Secondes entre deux passages, avec --loop.")
-def notify(loop: bool, every: float):
-    """Sends the e-mail notifications that are due (SMTP_URL), retrying those a dead SMTP server delayed."""
-    import time
-
-    from models.meg.notifications.kinds import notifier
-
-    if not current_app.config.get("SMTP_URL"):
-        click.echo("SMTP_URL n'est pas défini : les notifications attendent dans la base jusqu'à ce qu'il le soit.",
-                   err=True)
-    while True:
-        report = notifier.run_pass()
-        if not loop or report.worked:
-            click.echo(str(report))
-        if not loop:
-            return
-        if not report.worked:
-            time.sleep(every)
-
-
-@meg_cli.command("reminders")
-def reminders():
-    """Writes the reminders of due dates owed today (once per invoice and threshold; run it daily from cron).
-    The notification worker (``meg notify``) sends them as each person chose."""
-    from models.meg.notifications.reminders import write_reminders
-
-    click.echo(str(write_reminders()))

@@ -25,7 +25,7 @@ from ..context import ADMIN_ONLY, account_payment_or_404, current_account
 from ..security.step_up import second_factor_first
 from .forms import ApproveForm, RefuseForm
 
-bp = Blueprint("approvals", __name__)
+bp = Blueprint("approvals", __name__, url_prefix="/a-approuver")
 
 PER_PAGE = 25
 

@@ -35,16 +35,6 @@ class SignupForm(Form):
     submit = SubmitField("Créer mon compte")
 
 
-class LoginForm(Form):
-    email = EmailField("Adresse e-mail", validators=[DataRequired("Saisissez votre adresse e-mail."), Length(max=254)])
-    password = PasswordField(
-        "Mot de passe",
-        validators=[DataRequired("Saisissez votre mot de passe."), Length(max=128, message="Mot de passe trop long.")],
-    )
-    submit = SubmitField("Se connecter")
-
-
-
 def every_signup_problem_shown(form, siret: str | None) -> bool:
     """Checks a sign-up form whole (every field, then what the account would refuse): True if nothing
     is wrong, else every problem is under its field at once. ``siret`` None: MEG's, not typed in."""

@@ -31,7 +31,7 @@ from models.libeo.payments.quota import PaymentQuota
 from ..extensions import csrf, limiter
 from .forms import ChangeForm, SubscribeForm
 
-bp = Blueprint("billing", __name__)
+bp = Blueprint("billing", __name__, url_prefix="/abonnement")
 
 log = logging.getLogger(__name__)
 

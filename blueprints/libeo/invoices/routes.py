@@ -47,7 +47,7 @@ from ..context import current_account
 from ..extensions import limiter
 from .forms import InvoiceForm, PayForm
 
-bp = Blueprint("invoices", __name__)
+bp = Blueprint("invoices", __name__, url_prefix="/factures")
 
 PER_PAGE = 25
 FORM_FIELDS = {"amount_cents": "amount"}

@@ -14,7 +14,7 @@ from models.libeo.journal import JOURNAL, journal_list, journal_tab_counts
 
 from ..context import current_account, require_admin
 
-bp = Blueprint("journal", __name__)
+bp = Blueprint("journal", __name__, url_prefix="/journal")
 
 PER_PAGE = 50
 

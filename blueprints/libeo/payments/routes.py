@@ -21,7 +21,7 @@ from models.libeo.payments.receipt import payment_receipt, receipt_file_name
 from ..context import account_payment_or_404, current_account
 from .forms import CancelForm, MarkDebitedForm
 
-bp = Blueprint("payments", __name__)
+bp = Blueprint("payments", __name__, url_prefix="/paiements")
 
 PER_PAGE = 25
 

@@ -47,7 +47,7 @@ from .forms import AnomalyForm, BankStatusForm, TransmitForm
 
 PER_PAGE = 25
 
-bp = Blueprint("remittances", __name__)
+bp = Blueprint("remittances", __name__, url_prefix="/remises")
 
 
 @bp.before_request

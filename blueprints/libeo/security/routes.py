@@ -10,12 +10,11 @@ from core.second_factor import (
     SecondFactorError,
     b64url,
     from_b64url,
-    grouped_secret,
     new_webauthn_challenge,
     registration_options,
-    totp_uri,
     verify_registration,
 )
+from core.second_factor_views import TotpPages
 from models.libeo import db
 from models.libeo.strong_auth.services import (
     Purpose,
@@ -38,9 +37,12 @@ from models.libeo.strong_auth.services import (
 from ..context import current_account, require_admin
 from .step_up import relying_party, second_factor_first
 
-bp = Blueprint("security", __name__)
+bp = Blueprint("security", __name__, url_prefix="/securite")
 
 REGISTRATION_KEY = "passkey_registration"
+TOTP_PAGES = TotpPages(db, "libeo", "Libeo", bp.name, (StrongAuthRefused,), start_totp, pending_totp_secret,
+                       confirm_totp, activated="L'application d'authentification est activée : Libeo vous demandera "
+                                             "ses codes pour les opérations sensibles.")
 
 
 def _secret_key() -> str:
@@ -77,47 +79,17 @@ def overview():
 @login_required
 def totp_setup():
     """POST starts (or restarts) the app's enrolment; GET shows its secret and asks its first code."""
-    user = current_user
     if request.method == "POST":
         blocked = _factor_change("Ajouter une application d'authentification")
         if blocked is not None:
             return blocked
-        try:
-            start_totp(user, _secret_key())
-        except StrongAuthRefused as error:
-            db.session.rollback()
-            flash(error.message, "error")
-            return redirect(url_for("security.overview"))
-        db.session.commit()
-        return redirect(url_for("security.totp_setup"))
-    secret = pending_totp_secret(user, _secret_key())
-    if secret is None:
-        return redirect(url_for("security.overview"))
-    return render_template("libeo/security/totp.html", secret=secret, grouped=grouped_secret(secret),
-                           uri=totp_uri(secret, user.email, "Libeo"), error=None)
+    return TOTP_PAGES.setup()
 
 
 @bp.route("/application/confirmer", methods=["POST"])
 @login_required
 def totp_confirm():
-    user = current_user
-    try:
-        codes = confirm_totp(user, request.form.get("code", ""), _secret_key())
-    except StrongAuthRefused as error:
-        db.session.rollback()
-        secret = pending_totp_secret(user, _secret_key())
-        if secret is None:
-            flash(error.message, "error")
-            return redirect(url_for("security.overview"))
-        return render_template("libeo/security/totp.html", secret=secret, grouped=grouped_secret(secret),
-                               uri=totp_uri(secret, user.email, "Libeo"), error=error.message), 422
-    db.session.commit()
-    message = ("L'application d'authentification est activée : Libeo vous demandera ses codes pour les "
-               "opérations sensibles.")
-    if codes:
-        return render_template("libeo/security/recovery_codes.html", codes=codes, message=message)
-    flash(message, "success")
-    return redirect(url_for("security.overview"))
+    return TOTP_PAGES.confirmation()
 
 
 @bp.route("/application/retirer", methods=["POST"])

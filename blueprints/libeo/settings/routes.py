@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 
 from core.money import cents_to_input, format_amount
 from core.validators import InvalidIdentifier, mask_iban, normalize_iban
-from core.views import show_domain_error
+from core.views import saved, show_domain_error
 from models.libeo import db
 from models.libeo.accounts.debtor_iban import (
     cancel_debtor_iban,
@@ -43,7 +43,7 @@ from .forms import (
     InviteUserForm,
 )
 
-bp = Blueprint("settings", __name__)
+bp = Blueprint("settings", __name__, url_prefix="/configuration")
 
 
 @bp.before_request
@@ -150,9 +150,7 @@ def users():
             db.session.rollback()
             show_domain_error(form, error)
         else:
-            db.session.commit()
-            flash(f"{user.email} est ajouté à votre compte.", "success")
-            return redirect(url_for("settings.users"))
+            return saved(db, f"{user.email} est ajouté à votre compte.", "settings.users")
     return render_template("libeo/settings/users.html", form=form, users=account.users)
 
 
@@ -171,13 +169,8 @@ def accountant():
             db.session.rollback()
             show_domain_error(form, error)
         else:
-            db.session.commit()
-            flash(
-                f"{account.accountant_email} a maintenant accès à votre compte : le bouton « Payer » "
-                "lui est proposé dans MEG.",
-                "success",
-            )
-            return redirect(url_for("settings.accountant"))
+            return saved(db, f"{account.accountant_email} a maintenant accès à votre compte : le bouton « Payer » "
+                             "lui est proposé dans MEG.", "settings.accountant")
     return render_template("libeo/settings/accountant.html", form=form)
 
 
@@ -224,11 +217,8 @@ def approval_rules():
             db.session.rollback()
             show_domain_error(form, error, {"dual_threshold": "dual_threshold"})
         else:
-            db.session.commit()
-            flash("Les règles d'approbation sont enregistrées : elles s'appliquent aux prochains paiements.", "success")
-            if warning:
-                flash(warning, "warning")
-            return redirect(url_for("settings.approval_rules"))
+            return saved(db, "Les règles d'approbation sont enregistrées : elles s'appliquent aux prochains paiements.",
+                         "settings.approval_rules", warning=warning)
     elif not form.is_submitted():
         form.threshold.data = cents_to_input(account.approval_threshold_cents)
         form.accountant_payments.data = account.approve_accountant_payments

@@ -102,7 +102,7 @@ from ..extensions import limiter
 from ..security.routes import second_factor_problem
 from .forms import ConfirmForm, InvoiceForm, LibeoKeyForm, NotPaidForm, PayForm, SupplierForm
 
-bp = Blueprint("achats", __name__)
+bp = Blueprint("achats", __name__, url_prefix="/achats")
 
 PER_PAGE = 25
 # « Règlements » shows 50 invoices a page: the ones to settle soonest, at a glance.

@@ -42,7 +42,7 @@ from ..context import current_company
 from ..extensions import limiter, login_manager
 from .forms import KEEP_IBAN, NEW_SUPPLIER, ButtonForm, ImportForm, UploadForm
 
-bp = Blueprint("einvoices", __name__)
+bp = Blueprint("einvoices", __name__, url_prefix="/achats")
 
 TOO_LARGE = (f"Ce fichier est trop volumineux : une facture électronique ne doit pas dépasser "
              f"{size_label(MAX_DOCUMENT_BYTES)}.")

@@ -11,7 +11,7 @@ from models.meg.journal import journal_query
 
 from ..context import current_company
 
-bp = Blueprint("meg_journal", __name__)
+bp = Blueprint("meg_journal", __name__, url_prefix="/achats/journal")
 
 PER_PAGE = 50
 ADMIN_ONLY = "Seuls les administrateurs du module « Achats » peuvent lire le journal."

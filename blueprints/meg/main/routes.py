@@ -3,6 +3,7 @@ from flask_login import current_user, login_required
 
 from core.ids import parse_id
 from core.security import safe_next_url
+from core.views import saved
 from models.meg import db
 from models.meg.achats.invoices import AchatsError, update_company
 from models.meg.companies.siret_trust import confirm_siret, is_companys_accountant, trust_status
@@ -49,11 +50,7 @@ def company_details():
             db.session.rollback()
             form.siret.errors = [*form.siret.errors, error.message]
         else:
-            db.session.commit()
-            flash("La fiche de l'entreprise est enregistrée.", "success")
-            if notice:
-                flash(notice, "warning")
-            return redirect(url_for("main.company_details"))
+            return saved(db, "La fiche de l'entreprise est enregistrée.", "main.company_details", warning=notice)
     return render_template("meg/company.html", form=form, company=company, trust=trust_status(company),
                            accountant=accountant, confirm_form=ConfirmSiretForm())
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from core.second_factor import SecondFactorError, TooManyTries, grouped_secret, totp_uri
+from core.second_factor import SecondFactorError, TooManyTries
+from core.second_factor_views import TotpPages
 from models.meg import db
 from models.meg.companies.second_factor import (
     confirm_totp,
@@ -20,7 +21,8 @@ from models.meg.companies.second_factor import (
     verify,
 )
 
-bp = Blueprint("meg_security", __name__)
+bp = Blueprint("meg_security", __name__, url_prefix="/securite")
+TOTP_PAGES = TotpPages(db, "meg", "MEG", bp.name, (SecondFactorError,), start_totp, pending_secret, confirm_totp)
 
 
 def _secret_key() -> str:
@@ -62,39 +64,12 @@ def overview():
 
 @bp.route("/application", methods=["GET", "POST"])
 def totp_setup():
-    if request.method == "POST":
-        try:
-            start_totp(current_user, _secret_key())
-        except SecondFactorError as error:
-            db.session.rollback()
-            flash(error.message, "error")
-            return redirect(url_for("meg_security.overview"))
-        db.session.commit()
-        return redirect(url_for("meg_security.totp_setup"))
-    secret = pending_secret(current_user, _secret_key())
-    if secret is None:
-        return redirect(url_for("meg_security.overview"))
-    return _setup_page(secret, None)
-
-
-def _setup_page(secret: str, error: str | None, status: int = 200):
-    return render_template("meg/security/totp.html", grouped=grouped_secret(secret),
-                           uri=totp_uri(secret, current_user.email, "MEG"), error=error), status
+    return TOTP_PAGES.setup()
 
 
 @bp.route("/application/confirmer", methods=["POST"])
 def totp_confirm():
-    try:
-        codes = confirm_totp(current_user, request.form.get("code", ""), _secret_key())
-    except SecondFactorError as error:
-        db.session.rollback()
-        secret = pending_secret(current_user, _secret_key())
-        if secret is None:
-            flash(error.message, "error")
-            return redirect(url_for("meg_security.overview"))
-        return _setup_page(secret, error.message, 422)
-    db.session.commit()
-    return render_template("meg/security/recovery_codes.html", codes=codes)
+    return TOTP_PAGES.confirmation()
 
 
 @bp.route("/application/retirer", methods=["POST"])

@@ -22,7 +22,7 @@ from models.meg.libeo_link.selection import (
 from ..context import current_company
 from ..extensions import limiter
 
-bp = Blueprint("selection", __name__)
+bp = Blueprint("selection", __name__, url_prefix="/achats/reglements/selection")
 
 
 @bp.before_request

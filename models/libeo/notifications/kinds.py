@@ -102,15 +102,8 @@ KINDS = {
     )
 }
 
-notifier = Notifier(
-    outbox=outbox,
-    setting_table=NotificationSetting,
-    user=LibeoUser,
-    kinds=KINDS,
-    settings=SETTINGS,
-    templates="libeo/emails",
-    product="libeo",
-)
+notifier = Notifier(outbox=outbox, setting_table=NotificationSetting, user=LibeoUser, kinds=KINDS, settings=SETTINGS,
+                    product="libeo")
 
 
 def settings_for(user: LibeoUser) -> list[Setting]:

@@ -4,17 +4,18 @@ MEG, where it is managed (as a payment asked through MEG is told by MEG)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, timedelta
 
 from sqlalchemy import select
 
 from core.dates import DUE_SOON_DAYS, paris_today
 from core.notifications import Recipient
-from core.reminders import DUE_REMINDER, DueInvoice, ReminderReport, event_key, threshold
+from core.reminders import DueInvoice, ReminderReport, threshold, write_due
 from models.libeo.accounts.models import LibeoUser
 from models.libeo.db import db
 from models.libeo.invoices.models import Invoice, InvoiceSource, InvoiceStatus
-from models.libeo.notifications.models import Notification, outbox
+from models.libeo.notifications.models import outbox
 
 SCOPE = "libeo-invoice"
 _TO_PAY = (InvoiceStatus.TO_PAY, InvoiceStatus.PAYMENT_FAILED)
@@ -26,11 +27,7 @@ def _users(account_id: int) -> list[Recipient]:
     )]
 
 
-def write_reminders(today: date | None = None) -> ReminderReport:
-    """Writes the reminders owed today that were never written; commits. The notification worker sends them."""
-    today = today or paris_today()
-    report = ReminderReport()
-    owed = []
+def _due(today: date) -> Iterator[tuple[DueInvoice, int, str, dict]]:
     for invoice in db.session.scalars(
         select(Invoice).where(Invoice.source == InvoiceSource.LIBEO, Invoice.imported_at.is_not(None),
                               Invoice.status.in_(_TO_PAY),
@@ -39,23 +36,13 @@ def write_reminders(today: date | None = None) -> ReminderReport:
     ):
         which = threshold(invoice.due_date, today)
         if which is not None:
-            owed.append((invoice, which, event_key(SCOPE, invoice.id, which, invoice.due_date)))
-    written: set[str] = set()
-    for start in range(0, len(owed), 500):
-        keys = [key for *_, key in owed[start:start + 500]]
-        written.update(db.session.scalars(
-            select(Notification.event_key).where(Notification.kind == DUE_REMINDER, Notification.event_key.in_(keys))
-        ))
-    people: dict[int, list[Recipient]] = {}
-    for invoice, which, key in owed:
-        if key in written:
-            continue
-        if invoice.account_id not in people:
-            people[invoice.account_id] = _users(invoice.account_id)
-        due = DueInvoice(invoice.id, invoice.number, invoice.supplier_name, invoice.amount_cents, invoice.currency,
-                         invoice.due_date)
-        outbox.enqueue(DUE_REMINDER, key, people[invoice.account_id], due.data(which), invoice.account_id)
-        report.invoices += 1
+            yield (DueInvoice(invoice.id, invoice.number, invoice.supplier_name, invoice.amount_cents,
+                              invoice.currency, invoice.due_date), invoice.account_id, which, {})
+
+
+def write_reminders(today: date | None = None) -> ReminderReport:
+    """Writes the reminders owed today that were never written; commits. The notification worker sends them."""
+    report = write_due(outbox, SCOPE, _due(today or paris_today()), _users)
     db.session.commit()
     return report
 

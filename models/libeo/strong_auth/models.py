@@ -8,23 +8,12 @@ from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, LargeBinary, Str
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.dates import utcnow
-from models.libeo.db import Model
+from core.second_factor_tables import SecondFactorTables
+from models.libeo.db import Model, db
 
-
-class TotpFactor(Model):
-    """A user's authentication app (TOTP); ``confirmed_at`` None while it waits for its first code."""
-
-    __tablename__ = "totp_factor"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("libeo_user.id", ondelete="CASCADE"),
-                                         unique=True)
-    # Fernet-sealed (core.second_factor.seal): Libeo must compute codes with it.
-    secret: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # The last 30-second step whose code was accepted: a code of that step or an earlier one is refused.
-    last_step: Mapped[int | None] = mapped_column(BigInteger)
+# The authentication app and recovery codes (``core.second_factor_tables``), as MEG keeps its own.
+factors = SecondFactorTables(db, Model, __name__, prefix="", user_table="libeo_user")
+TotpFactor, RecoveryCode = factors.totp, factors.recovery
 
 
 class Passkey(Model):
@@ -39,18 +28,6 @@ class Passkey(Model):
     name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-class RecoveryCode(Model):
-    """One of the codes shown once at enrolment; only its hash is kept, and it serves once."""
-
-    __tablename__ = "recovery_code"
-    __table_args__ = (Index("ix_recovery_code_user", "user_id", "code_hash"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("libeo_user.id", ondelete="CASCADE"))
-    code_hash: Mapped[str] = mapped_column(String(64))
-    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class StrongAuthChallenge(Model):

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 
 from core.dates import utcnow
 from core.db import rowcount
@@ -23,31 +23,23 @@ from core.second_factor import (
     FRESH_FOR,
     MAX_UNANSWERED,
     PASSKEY_REFUSED,
-    REPLAYED_CODE,
     THROTTLE_WINDOW,
     TOO_MANY,
-    WRONG_CODE,
-    WRONG_RECOVERY_CODE,
     NewPasskey,
     RelyingParty,
     SecondFactorError,
     assertion_credential_id,
-    new_recovery_codes,
     new_webauthn_challenge,
-    pending_secret,
-    recovery_code_hash,
-    start_secret,
-    totp_step,
-    unseal,
     verify_assertion,
 )
+from core.second_factor_tables import NothingPending
 from core.validators import mask_iban
 from models.libeo.accounts.models import Account, LibeoUser
 from models.libeo.db import db
 from models.libeo.errors import LibeoError
 from models.libeo.journal import record as journal
 
-from .models import Passkey, RecoveryCode, StrongAuthChallenge, TotpFactor
+from .models import Passkey, StrongAuthChallenge, factors
 
 MUST_ENROL = ("Votre compte Libeo exige la double authentification : ajoutez une clé d'accès ou une application "
               "d'authentification dans « Sécurité » avant cette opération.")
@@ -113,22 +105,16 @@ def simple_operation(purpose: Purpose, *lines: str) -> Operation:
 
 # ---- who is asked -----------------------------------------------------------------------------------
 
-def totp_of(user: LibeoUser) -> TotpFactor | None:
-    return db.session.scalar(select(TotpFactor).where(TotpFactor.user_id == user.id))
-
-
 def passkeys_of(user: LibeoUser) -> list[Passkey]:
     return list(db.session.scalars(select(Passkey).where(Passkey.user_id == user.id).order_by(Passkey.id)))
 
 
 def recovery_codes_left(user: LibeoUser) -> int:
-    return db.session.scalar(select(func.count(RecoveryCode.id)).where(
-        RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))) or 0
+    return factors.recovery_codes_left(user.id)
 
 
 def has_totp(user: LibeoUser) -> bool:
-    totp = totp_of(user)
-    return totp is not None and totp.confirmed_at is not None
+    return factors.has_totp(user.id)
 
 
 def is_enrolled(user: LibeoUser) -> bool:
@@ -148,40 +134,32 @@ def is_fresh(verified_at: datetime | None, now: datetime | None = None) -> bool:
 
 def start_totp(user: LibeoUser, secret_key: str) -> str:
     """A new secret for the app, kept unconfirmed until a first code proves the app has it."""
-    totp = totp_of(user)
-    if totp is not None and totp.confirmed_at is not None:
-        raise StrongAuthRefused("Une application d'authentification est déjà activée : retirez-la d'abord.")
-    if totp is None:
-        totp = TotpFactor(user_id=user.id)
-        db.session.add(totp)
-    secret = start_secret(totp, secret_key)
-    db.session.flush()
-    return secret
+    try:
+        return factors.start_totp(user.id, secret_key)
+    except SecondFactorError as error:
+        raise StrongAuthRefused(error.message) from error
 
 
 def pending_totp_secret(user: LibeoUser, secret_key: str) -> str | None:
-    return pending_secret(totp_of(user), secret_key)
+    return factors.pending_secret(user.id, secret_key)
 
 
 def confirm_totp(user: LibeoUser, code: str, secret_key: str) -> list[str] | None:
     """The app's first code activates it; returns the recovery codes when it is the first factor."""
-    totp = totp_of(user)
-    if totp is None or totp.confirmed_at is not None:
-        raise StrongAuthRefused("Aucune application d'authentification n'attend de confirmation : recommencez.")
     first = not is_enrolled(user)
     try:
-        totp.last_step = totp_step(unseal(totp.secret, secret_key), code, None)
+        factors.confirm_totp(user.id, code, secret_key)
+    except NothingPending as error:
+        raise StrongAuthRefused(error.message) from error
     except SecondFactorError as error:
         raise StrongAuthRefused(error.message, "code") from error
-    totp.confirmed_at = utcnow()
-    db.session.flush()
     journal(user.account_id, "strong_auth.totp", f"Application d'authentification activée par {user.email}.",
             user.email)
     return replace_recovery_codes(user, journaled=False) if first else None
 
 
 def remove_totp(user: LibeoUser) -> None:
-    totp = totp_of(user)
+    totp = factors.totp_of(user.id)
     if totp is None:
         return
     db.session.delete(totp)
@@ -214,7 +192,7 @@ def remove_passkey(user: LibeoUser, passkey_id: int) -> None:
 
 def _after_removal(user: LibeoUser, message: str) -> None:
     if not is_enrolled(user):
-        db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+        factors.forget_recovery_codes(user.id)
     journal(user.account_id, "strong_auth.removed", message, user.email)
 
 
@@ -222,10 +200,7 @@ def replace_recovery_codes(user: LibeoUser, *, journaled: bool = True) -> list[s
     """Ten new codes, shown once: the earlier ones stop working."""
     if not is_enrolled(user):
         raise StrongAuthRefused("Activez d'abord une application d'authentification ou une clé d'accès.")
-    codes = new_recovery_codes()
-    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-    db.session.add_all(RecoveryCode(user_id=user.id, code_hash=recovery_code_hash(code)) for code in codes)
-    db.session.flush()
+    codes = factors.replace_recovery_codes(user.id)
     if journaled:
         journal(user.account_id, "strong_auth.recovery", f"Nouveaux codes de secours pour {user.email}.",
                 user.email)
@@ -249,9 +224,9 @@ def set_requirement(account: Account, required: bool, actor: LibeoUser) -> bool:
 
 def reset_factors(user: LibeoUser, actor: str) -> None:
     """Support, after checking the person's identity: every factor removed, so that they enrol again."""
-    db.session.execute(delete(TotpFactor).where(TotpFactor.user_id == user.id))
+    factors.forget_totp(user.id)
     db.session.execute(delete(Passkey).where(Passkey.user_id == user.id))
-    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    factors.forget_recovery_codes(user.id)
     user.end_sessions()
     journal(user.account_id, "strong_auth.reset",
             f"Double authentification de {user.email} réinitialisée par le support.", actor)
@@ -329,38 +304,14 @@ def _check_factor(user: LibeoUser, challenge: StrongAuthChallenge, answer: Answe
     if answer.assertion:
         return _check_passkey(user, challenge, answer.assertion, rp, now)
     if answer.code.strip():
-        _check_totp(user, answer.code, secret_key, now)
+        factors.check_totp(factors.totp_of(user.id), answer.code, secret_key, now)
         return "totp"
     if answer.recovery_code.strip():
-        _use_recovery_code(user, answer.recovery_code, now)
+        factors.use_recovery_code(user.id, answer.recovery_code, now)
+        journal(user.account_id, "strong_auth.recovery_used", f"Code de secours utilisé par {user.email}.",
+                user.email)
         return "recovery"
     raise SecondFactorError(NO_FACTOR_GIVEN)
-
-
-def _check_totp(user: LibeoUser, code: str, secret_key: str, now: datetime) -> None:
-    totp = totp_of(user)
-    if totp is None or totp.confirmed_at is None:
-        raise SecondFactorError(WRONG_CODE)
-    step = totp_step(unseal(totp.secret, secret_key), code, totp.last_step, now.timestamp())
-    # One conditional UPDATE: two requests carrying the same code cannot both pass.
-    taken = db.session.execute(update(TotpFactor)
-                               .where(TotpFactor.id == totp.id,
-                                      or_(TotpFactor.last_step.is_(None), TotpFactor.last_step < step))
-                               .values(last_step=step))
-    if rowcount(taken) != 1:
-        raise SecondFactorError(REPLAYED_CODE)
-
-
-def _use_recovery_code(user: LibeoUser, code: str, now: datetime) -> None:
-    used = db.session.execute(update(RecoveryCode)
-                              .where(RecoveryCode.user_id == user.id,
-                                     RecoveryCode.code_hash == recovery_code_hash(code),
-                                     RecoveryCode.used_at.is_(None))
-                              .values(used_at=now))
-    if rowcount(used) != 1:
-        raise SecondFactorError(WRONG_RECOVERY_CODE)
-    journal(user.account_id, "strong_auth.recovery_used", f"Code de secours utilisé par {user.email}.",
-            user.email)
 
 
 def _check_passkey(user: LibeoUser, challenge: StrongAuthChallenge, assertion: str, rp: RelyingParty,

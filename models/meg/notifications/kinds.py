@@ -79,15 +79,8 @@ KINDS = {
     )
 }
 
-notifier = Notifier(
-    outbox=outbox,
-    setting_table=NotificationSetting,
-    user=User,
-    kinds=KINDS,
-    settings=SETTINGS,
-    templates="meg/emails",
-    product="meg",
-)
+notifier = Notifier(outbox=outbox, setting_table=NotificationSetting, user=User, kinds=KINDS, settings=SETTINGS,
+                    product="meg")
 
 
 def settings_for(user: User) -> list[Setting]:

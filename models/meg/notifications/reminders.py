@@ -11,12 +11,12 @@ from sqlalchemy import exists, select
 
 from core.dates import DUE_SOON_DAYS, paris_today
 from core.notifications import Recipient
-from core.reminders import DUE_REMINDER, DueInvoice, ReminderReport, event_key, threshold
+from core.reminders import DueInvoice, ReminderReport, threshold, write_due
 from models.meg.achats.models import Supplier, SupplierInvoice
 from models.meg.companies.models import Company, ModuleRole, User
 from models.meg.db import db
 from models.meg.libeo_link.attempts import PaymentAttempt, PaymentState
-from models.meg.notifications.models import Notification, outbox
+from models.meg.notifications.models import outbox
 
 SCOPE = "meg-invoice"
 _ENDED = (PaymentState.REFUSED, PaymentState.FAILED, PaymentState.CANCELLED)
@@ -35,7 +35,7 @@ def _achats_people(company_id: int) -> list[Recipient]:
     )]
 
 
-def _due(today: date) -> Iterator[tuple[DueInvoice, int, str, str]]:
+def _due(today: date) -> Iterator[tuple[DueInvoice, int, str, dict]]:
     rows = db.session.execute(
         select(SupplierInvoice.id, SupplierInvoice.company_id, SupplierInvoice.number, SupplierInvoice.amount_cents,
                SupplierInvoice.currency, SupplierInvoice.due_date, Supplier.name, Company.name)
@@ -47,30 +47,13 @@ def _due(today: date) -> Iterator[tuple[DueInvoice, int, str, str]]:
     for invoice_id, company_id, number, cents, currency, due, supplier, company in rows:
         which = threshold(due, today)
         if which is not None:
-            yield DueInvoice(invoice_id, number, supplier, cents, currency, due), company_id, company, which
+            yield (DueInvoice(invoice_id, number, supplier, cents, currency, due), company_id, which,
+                   {"company_id": company_id, "company_name": company})
 
 
 def write_reminders(today: date | None = None) -> ReminderReport:
     """Writes the reminders owed today that were never written; commits. The notification worker sends them."""
-    today = today or paris_today()
-    report = ReminderReport()
-    owed = [(invoice, company_id, company, which, event_key(SCOPE, invoice.invoice_id, which, invoice.due_date))
-            for invoice, company_id, company, which in _due(today)]
-    written: set[str] = set()
-    for start in range(0, len(owed), 500):
-        keys = [key for *_, key in owed[start:start + 500]]
-        written.update(db.session.scalars(
-            select(Notification.event_key).where(Notification.kind == DUE_REMINDER, Notification.event_key.in_(keys))
-        ))
-    people: dict[int, list[Recipient]] = {}
-    for invoice, company_id, company, which, key in owed:
-        if key in written:
-            continue
-        if company_id not in people:
-            people[company_id] = _achats_people(company_id)
-        outbox.enqueue(DUE_REMINDER, key, people[company_id],
-                       invoice.data(which, company_id=company_id, company_name=company), company_id)
-        report.invoices += 1
+    report = write_due(outbox, SCOPE, _due(today or paris_today()), _achats_people)
     db.session.commit()
     return report
 

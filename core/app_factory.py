@@ -1,0 +1,109 @@
+"""The steps both products' factories take the same way.
+
+Each factory (``blueprints/<side>/factory.py``) still reads as its list of
+named steps; the steps that are the same for MEG and Libeo (the Flask object,
+the extensions, the error pages, the common template filters, what wraps up
+the app) are written once here, with the product's objects passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+from flask import Flask, render_template
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_mailman import Mail
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from core.dates import register_date_filters
+from core.db import init_database
+from core.errors import CSRF_MESSAGE, ERROR_MESSAGES, trace_unexpected_errors
+from core.french import register_french_filters
+from core.ids import register_id_converter
+from core.mail import init_mail
+from core.migrations import init_migrations
+from core.money import format_amount
+from core.security import session_user_loader
+from core.setup import install_log_redaction, load_config, trust_proxies
+from core.typography import init_typography
+from core.views import init_upload_limits, register_favicon
+
+
+class Extensions(NamedTuple):
+    """A product's extension singletons, created once per process, bound by its factory."""
+
+    login_manager: LoginManager
+    csrf: CSRFProtect
+    limiter: Limiter
+    mail: Mail
+
+
+def product_extensions(product: str) -> Extensions:
+    login_manager = LoginManager()
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Connectez-vous pour accéder à cette page."
+    login_manager.login_message_category = "info"
+    # The prefix keeps this product's counts apart from the other's in a shared Redis (same endpoint
+    # names, same addresses). Set here, not in the config: this one object serves every app built in
+    # the process, and Flask-Limiter keeps the first prefix it sees.
+    limiter = Limiter(key_func=get_remote_address, default_limits=[], key_prefix=product)
+    # E-mail through SMTP (core/mail.py): only the notification workers send.
+    return Extensions(login_manager, CSRFProtect(), limiter, Mail())
+
+
+def new_app(name: str, config: type, test_config: dict | None, base_dir: Path, instance_dir: Path) -> Flask:
+    """The product's Flask object over the shared templates and static files, its configuration loaded."""
+    app = Flask(
+        name,
+        instance_path=str(instance_dir),
+        template_folder=str(base_dir / "templates"),
+        static_folder=str(base_dir / "static"),
+    )
+    load_config(app, config, test_config)
+    return app
+
+
+def assemble(app: Flask, *steps: Callable[[Flask], None]) -> Flask:
+    """Runs the factory's steps in order, between what must come before the routes and what wraps up."""
+    register_id_converter(app)  # before the routes are added: they take it for <int:…>
+    for step in steps:
+        step(app)
+    init_typography(app)
+    install_log_redaction()
+    trust_proxies(app)
+    return app
+
+
+def init_extensions(app: Flask, extensions: Extensions, db: SQLAlchemy, user_model: type, migrations: Path, *,
+                    begin_immediate: bool = True) -> None:
+    init_database(app, db, begin_immediate=begin_immediate)
+    init_migrations(app, db, migrations)
+    extensions.login_manager.init_app(app)
+    extensions.login_manager.user_loader(session_user_loader(db, user_model))
+    init_upload_limits(app)  # before CSRF protection, which reads the form
+    extensions.csrf.init_app(app)
+    extensions.limiter.init_app(app)
+    init_mail(app, extensions.mail)
+
+
+def register_error_pages(app: Flask, template: str, render_error: Callable) -> None:
+    """``render_error`` answers every code of ``ERROR_MESSAGES``; a refused CSRF token gets ``template``."""
+    trace_unexpected_errors(app)
+    for code in ERROR_MESSAGES:
+        app.register_error_handler(code, render_error)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return render_template(template, code=400, message=CSRF_MESSAGE), 400
+
+
+def register_common_template_helpers(app: Flask) -> None:
+    app.add_template_filter(format_amount, "euros")
+    register_date_filters(app)
+    register_french_filters(app)
+    register_favicon(app, app.static_folder)
