@@ -16,7 +16,8 @@ from core.dates import as_utc, paris_today
 from core.validators import mask_iban
 from tests.libeo.conftest import LibeoAuth, make_account
 
-from .conftest import BAD_QUERIES, IBAN, Row, assert_clean_page, expected, fill_libeo, page_ids, read_csv, read_xlsx
+from .checks import BAD_QUERIES, assert_clean_page
+from .conftest import IBAN, Row, expected, fill_libeo, page_ids, read_csv, read_xlsx
 
 INVOICE_STATES = {"a_payer": {"to_pay"}, "a_approuver": {"awaiting_approval"}, "programmees": {"payment_scheduled"},
                   "payees": {"paid"}, "rejetees": {"payment_failed"}}

@@ -15,7 +15,8 @@ from core.dates import paris_today
 from core.validators import mask_iban
 from tests.conftest import MegAuth
 
-from .conftest import BAD_QUERIES, IBAN, Row, assert_clean_page, expected, fill_meg, page_ids, read_csv, read_xlsx
+from .checks import BAD_QUERIES, assert_clean_page
+from .conftest import IBAN, Row, expected, fill_meg, page_ids, read_csv, read_xlsx
 
 BOULANGERIE, GARAGE = "Boulangerie Martin SARL", "Garage Leroy SAS"
 LIST, EXPORT = "/meg/achats/reglements", "/meg/achats/reglements/export"

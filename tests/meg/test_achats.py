@@ -66,11 +66,7 @@ def test_create_invoice(client, demo, meg_auth, meg_app):
 
 BAD_INVOICES = [
     *BAD_INVOICE_FIELDS,
-    ({"amount": "1e9"}, "Montant invalide"),
-    ({"amount": "12,345"}, "Montant invalide"),
     ({"issue_date": "pas une date"}, "date"),
-    ({"number": ""}, "Saisissez « Numéro »"),
-    ({"number": "F\u0000-1"}, "« Numéro » contient le caractère NUL"),
     ({"supplier_id": "abc"}, "Choisissez un fournisseur"),
     ({"supplier_id": "999999"}, "Choisissez un fournisseur de cette entreprise"),
     ({"payment_mode": "BITCOIN"}, "choix valide"),
