@@ -5,6 +5,21 @@ from __future__ import annotations
 import re
 from html import unescape
 
+# « Nouvelle facture » in MEG and in Libeo: the fields both check alike, with the same French message (the
+# forms' other fields start from an invoice issued on 2 Nov. 2026).
+BAD_INVOICE_FIELDS = [
+    ({"amount": "0"}, "supérieur à zéro"),
+    ({"amount": "-12,00"}, "supérieur à zéro"),
+    ({"amount": "douze"}, "Montant invalide"),
+    ({"amount": "1e9"}, "Montant invalide"),
+    ({"amount": "12,345"}, "Montant invalide"),
+    ({"amount": "99999999999999"}, "maximum"),
+    ({"due_date": "2026-10-01"}, "L'échéance ne peut pas précéder"),
+    ({"number": ""}, "Saisissez « Numéro »"),
+    ({"number": "N" * 61}, "ne doit pas dépasser 60"),
+    ({"number": "F\u0000-1"}, "« Numéro » contient le caractère NUL"),
+]
+
 
 def page(response) -> str:
     """The page's HTML, entities decoded."""

@@ -167,8 +167,9 @@ class World:
 
 
 def _grow_meg(meg_app) -> None:
-    from models.meg import Company, PaymentMode, Supplier, SupplierInvoice, User
+    from models.meg import Company, PaymentMode, Supplier, User
     from models.meg.libeo_link.attempts import PaymentAttempt, PaymentState
+    from tests.factories import meg_invoice
 
     modes = list(PaymentMode)
     statuses = [PaymentState.SCHEDULED, PaymentState.FAILED, PaymentState.CANCELLED, PaymentState.REQUESTED, None]
@@ -187,11 +188,8 @@ def _grow_meg(meg_app) -> None:
             meg_db.session.add_all(suppliers)
             for k in range(MANY):
                 issued = today - timedelta(days=k % 50)
-                invoice = SupplierInvoice(
-                    company=company, supplier=suppliers[k % 5], number=f"G-{k:04d}", issue_date=issued,
-                    due_date=issued + timedelta(days=30), amount_cents=1_000 + k, payment_mode=modes[k % len(modes)],
-                )
-                meg_db.session.add(invoice)
+                invoice = meg_invoice(company, suppliers[k % 5], f"G-{k:04d}", issue_date=issued,
+                                      amount_cents=1_000 + k, payment_mode=modes[k % len(modes)])
                 status = statuses[k % len(statuses)]
                 if invoice.payment_mode is PaymentMode.LIBEO and status is not None:
                     meg_db.session.flush()

@@ -39,11 +39,11 @@ def shots(tmp_path, request):
 
 def _libeo_account(live_server, *, held: bool) -> tuple[int, str]:
     """Boulangerie Martin in Libeo, verified, with its MEG key; with ``held``, two payments held for approval."""
-    from models.libeo import Channel, InitiatorRole, db
+    from models.libeo import db
     from models.libeo.accounts.keys import issue_meg_api_key
     from models.libeo.accounts.services import create_account, verify_account
-    from models.libeo.invoices.services import create_libeo_invoice, invoice_data
-    from models.libeo.payments.order import Initiator, pay_invoice
+    from models.libeo.payments.order import pay_invoice
+    from tests.factories import initiator, libeo_invoice
 
     with live_server.apps.libeo.app_context():
         account = create_account("Boulangerie Martin SARL", "83451234500002", LIBEO_EMAIL, LIBEO_PASSWORD,
@@ -53,12 +53,11 @@ def _libeo_account(live_server, *, held: bool) -> tuple[int, str]:
         db.session.commit()
         if held:
             day = earliest_execution_date(paris_today())
-            who = Initiator("compta@boulangerie-martin.fr", InitiatorRole.USER, Channel.MEG)
+            who = initiator("compta@boulangerie-martin.fr")
             for number, iban, cents in (("MD-101", OLD_IBAN, 48_650), ("MD-102", NEW_IBAN, 51_200),
                                         ("MD-101", OLD_IBAN, 48_650)):
-                invoice = create_libeo_invoice(account, invoice_data(
-                    number=number, supplier_name="Minoterie Dupuis", supplier_iban=iban, supplier_bic=None,
-                    issue_date=date(2026, 10, 1), due_date=date(2026, 10, 31), amount_cents=cents))
+                invoice = libeo_invoice(account, number, supplier_iban=iban, amount_cents=cents,
+                                        issue_date=date(2026, 10, 1), due_date=date(2026, 10, 31))
                 pay_invoice(account, invoice, who, day)
                 db.session.commit()
         return account.id, key

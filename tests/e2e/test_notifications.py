@@ -53,10 +53,10 @@ def mailbox(live_server, tmp_path):
 
 def _held_payment(live_server) -> int:
     """Boulangerie Martin in Libeo; Minoterie Dupont paid once, then asked to be paid on a new IBAN: held."""
-    from models.libeo import Channel, InitiatorRole, db
+    from models.libeo import db
     from models.libeo.accounts.services import create_account, verify_account
-    from models.libeo.invoices.services import create_libeo_invoice, invoice_data
-    from models.libeo.payments.order import Initiator, pay_invoice
+    from models.libeo.payments.order import pay_invoice
+    from tests.factories import initiator, libeo_invoice
 
     with live_server.apps.libeo.app_context():
         account = create_account("Boulangerie Martin SARL", "83451234500002", LIBEO_EMAIL, LIBEO_PASSWORD,
@@ -64,12 +64,11 @@ def _held_payment(live_server) -> int:
         verify_account(account, "vérifié par le support de Libeo", "tests")
         db.session.commit()
         day = earliest_execution_date(paris_today())
-        who = Initiator("compta@boulangerie-martin.fr", InitiatorRole.USER, Channel.MEG)
+        who = initiator("compta@boulangerie-martin.fr")
         payment = None
         for number, iban, cents in (("MD-101", OLD_IBAN, 25_000), ("MD-102", NEW_IBAN, 41_000)):
-            invoice = create_libeo_invoice(account, invoice_data(
-                number=number, supplier_name="Minoterie Dupont", supplier_iban=iban, supplier_bic=None,
-                issue_date=date(2026, 10, 1), due_date=date(2026, 10, 31), amount_cents=cents))
+            invoice = libeo_invoice(account, number, supplier_name="Minoterie Dupont", supplier_iban=iban,
+                                    amount_cents=cents, issue_date=date(2026, 10, 1), due_date=date(2026, 10, 31))
             payment = pay_invoice(account, invoice, who, day)
             db.session.commit()
         return payment.id

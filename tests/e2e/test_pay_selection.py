@@ -10,7 +10,7 @@ covers only part of the selection, said before the click and after.
 from __future__ import annotations
 
 import os
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -48,19 +48,15 @@ def proxy(live_server, connected):  # noqa: F811
 
 
 def add_meg_invoices(live_server, count: int) -> None:
-    from models.meg import Company, SupplierInvoice
     from models.meg import db as meg_db
-    from models.meg.achats.models import PaymentMode, Supplier
+    from tests.factories import meg_company, meg_invoice, meg_supplier
 
     with live_server.apps.meg.app_context():
-        company = meg_db.session.scalar(select(Company).where(Company.name == "Boulangerie Martin SARL"))
-        supplier = meg_db.session.scalar(select(Supplier).where(Supplier.company_id == company.id,
-                                                                Supplier.name == "Laiterie des Prés"))
+        company = meg_company("Boulangerie Martin SARL")
+        supplier = meg_supplier(company, "Laiterie des Prés")
         for n in range(count):
-            meg_db.session.add(SupplierInvoice(
-                company=company, supplier=supplier, number=f"LP-SEL-{n + 1}", issue_date=paris_today(),
-                due_date=paris_today() + timedelta(days=25 + n), amount_cents=54_321 + n,
-                payment_mode=PaymentMode.LIBEO))
+            meg_invoice(company, supplier, f"LP-SEL-{n + 1}", amount_cents=54_321 + n,
+                        due_date=paris_today() + timedelta(days=25 + n))
         meg_db.session.commit()
 
 
@@ -151,7 +147,7 @@ def test_meg_answers_never_heard_then_checked_invoice_by_invoice(page: Page, liv
 def test_libeo_a_selection_of_three_with_a_quota_covering_two(page: Page, live_server, connected):  # noqa: F811
     from models.libeo import db
     from models.libeo.accounts.models import Account
-    from models.libeo.invoices.services import create_libeo_invoice, invoice_data
+    from tests.factories import libeo_invoice
 
     pay_in_libeo(live_server, 3)  # three of the five payments of the month used
     suppliers = [("Transports Garnier", "FR7630004008220000001583859"), ("Imprimerie Vidal",
@@ -159,9 +155,8 @@ def test_libeo_a_selection_of_three_with_a_quota_covering_two(page: Page, live_s
     with live_server.apps.libeo.app_context():
         account = db.session.scalar(select(Account).where(Account.siret == "83451234500002"))
         for n, (name, iban) in enumerate(suppliers):
-            create_libeo_invoice(account, invoice_data(
-                number=f"SEL-L-{n + 1}", supplier_name=name, supplier_iban=iban, supplier_bic=None,
-                issue_date=date.today(), due_date=date.today() + timedelta(days=30 + n), amount_cents=70_000 + n))
+            libeo_invoice(account, f"SEL-L-{n + 1}", supplier_name=name, supplier_iban=iban, amount_cents=70_000 + n,
+                          due_date=paris_today() + timedelta(days=30 + n))
         db.session.commit()
     page.goto("/libeo/connexion")
     page.get_by_label("Adresse e-mail").fill(LIBEO_EMAIL)

@@ -7,9 +7,11 @@ import threading
 import pytest
 from sqlalchemy import select, text
 
+from core.dates import paris_today
 from models.meg import db as meg_db
 from models.meg.libeo_link.connection import LibeoConnection
 from tests.conftest import MegAuth
+from tests.factories import meg_company, meg_invoice, meg_supplier
 from tests.helpers import page
 
 from .conftest import (
@@ -230,18 +232,11 @@ def test_revoked_connection_is_explained(connected, client, meg_app, libeo_app):
 
 
 def test_quota_reached_links_to_the_upgrade(connected, client, meg_app, libeo_app):
-    from datetime import date
-
-    from models.meg import Company, PaymentMode, Supplier, SupplierInvoice
-
     with meg_app.app_context():
-        company = meg_db.session.scalar(select(Company).where(Company.name == "Boulangerie Martin SARL"))
-        supplier = meg_db.session.scalar(select(Supplier).where(Supplier.company_id == company.id))
-        meg_db.session.add_all(
-            SupplierInvoice(company=company, supplier=supplier, number=f"Q-{k}", issue_date=date.today(),
-                            due_date=date.today(), amount_cents=1000 + k, payment_mode=PaymentMode.LIBEO)
-            for k in range(3)
-        )
+        company = meg_company("Boulangerie Martin SARL")
+        supplier = meg_supplier(company)
+        for k in range(3):
+            meg_invoice(company, supplier, f"Q-{k}", amount_cents=1000 + k, due_date=paris_today())
         meg_db.session.commit()
     invoices = meg_libeo_invoices(meg_app)
     assert len(invoices) >= 6

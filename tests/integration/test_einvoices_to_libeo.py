@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 
 from core.dates import paris_today
 from devtools.einvoice_samples import cii_xml, facturx_pdf, sample_invoice
-from models.meg import Company, Supplier, SupplierInvoice
+from models.meg import SupplierInvoice
 from models.meg import db as meg_db
-from models.meg.achats.models import PaymentMode
 from models.meg.libeo_link.outbox import OutboxMessage
+from tests.factories import meg_company, meg_invoice, meg_supplier
 from tests.helpers import sync
 from tests.html_forms import form_values, plain
 
@@ -186,13 +186,11 @@ def test_an_edit_after_payer_does_not_drop_the_queued_file(connected, client, me
 def typed_by_hand(meg_app, number: str) -> int:
     """A « Virement par Libeo » invoice of Minoterie Dupuis (the samples' seller) typed in MEG, no file."""
     with meg_app.app_context():
-        supplier = meg_db.session.scalar(select(Supplier).join(Company).where(
-            Company.name == "Boulangerie Martin SARL", Supplier.name == "Minoterie Dupuis"))
+        company = meg_company("Boulangerie Martin SARL")
         sample = sample_invoice()
-        invoice = SupplierInvoice(company_id=supplier.company_id, supplier=supplier, number=number,
-                                  issue_date=sample.issue_date, due_date=sample.due_date,
-                                  amount_cents=sample.due_payable_cents, payment_mode=PaymentMode.LIBEO)
-        meg_db.session.add(invoice)
+        invoice = meg_invoice(company, meg_supplier(company, "Minoterie Dupuis"), number,
+                              amount_cents=sample.due_payable_cents, issue_date=sample.issue_date,
+                              due_date=sample.due_date)
         meg_db.session.commit()
         return invoice.id
 

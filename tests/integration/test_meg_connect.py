@@ -16,12 +16,13 @@ from sqlalchemy import func, select, update
 
 from models.libeo import Account, ApiKey, LibeoUser, MegIdentity, Payment, Plan
 from models.libeo import db as libeo_db
-from models.meg import Company, User
+from models.meg import Company
 from models.meg import db as meg_db
-from models.meg.companies.models import AchatsRole, ModuleRole
+from models.meg.companies.models import AchatsRole
 from models.meg.libeo_link.connection import LibeoConnection
 from models.meg.oauth import OAuthToken, find_token
 from tests.conftest import PUBLIC_URL
+from tests.factories import meg_company, meg_user
 
 from .conftest import GARAGE_SIRET, libeo_account
 
@@ -144,10 +145,7 @@ def libeo_session(apps, browser: Browser) -> dict:
 
 def add_meg_user(meg_app, email: str, company: str, role: AchatsRole) -> None:
     with meg_app.app_context():
-        user = User(email=email, full_name="Julie Comptable")
-        user.set_password(MEG_PASSWORD)
-        target = meg_db.session.scalar(select(Company).where(Company.name == company))
-        meg_db.session.add_all([user, ModuleRole(user=user, company=target, module="achats", role=role)])
+        meg_user(email, MEG_PASSWORD, company=meg_company(company), role=role)
         meg_db.session.commit()
 
 

@@ -16,11 +16,11 @@ from sqlalchemy import func, select
 
 from core.calendar import default_execution_date, next_business_day
 from core.dates import date_fr, paris_today
-from models.meg import Company, SupplierInvoice
+from models.meg import SupplierInvoice
 from models.meg import db as meg_db
-from models.meg.achats.models import PaymentMode, Supplier
 from models.meg.libeo_link.attempts import PaymentAttempt
 from tests.conftest import MegAuth
+from tests.factories import meg_company, meg_invoice, meg_supplier
 from tests.helpers import page
 
 from .conftest import libeo_back, libeo_down, libeo_payments, meg_libeo_invoices
@@ -31,14 +31,11 @@ SELECTION = "/meg/achats/reglements/selection"
 def add_invoices(meg_app, count: int, company_name: str = "Boulangerie Martin SARL") -> None:
     """More « Virement par Libeo » invoices for the company, to Minoterie Dupuis, due in three weeks."""
     with meg_app.app_context():
-        company = meg_db.session.scalar(select(Company).where(Company.name == company_name))
-        supplier = meg_db.session.scalar(select(Supplier).where(Supplier.company_id == company.id)
-                                         .order_by(Supplier.id))
-        today = paris_today()
+        company = meg_company(company_name)
+        supplier = meg_supplier(company)
         for n in range(count):
-            meg_db.session.add(SupplierInvoice(
-                company=company, supplier=supplier, number=f"SEL-{n + 1:03d}", issue_date=today,
-                due_date=today + timedelta(days=21 + n), amount_cents=10_000 + n, payment_mode=PaymentMode.LIBEO))
+            meg_invoice(company, supplier, f"SEL-{n + 1:03d}", amount_cents=10_000 + n,
+                        due_date=paris_today() + timedelta(days=21 + n))
         meg_db.session.commit()
 
 

@@ -20,7 +20,6 @@ from models.libeo import (
     Account,
     BankAnomaly,
     BankStatusImport,
-    LibeoUser,
     Payment,
     PaymentEvent,
     Plan,
@@ -29,11 +28,11 @@ from models.libeo import (
 )
 from models.libeo.journal import JournalEntry
 from models.libeo.payments.sepa import execute_due_payments
+from tests.factories import libeo_user
 from tests.helpers import page as text
 
 from .conftest import (
     DEBTOR_IBAN,
-    PASSWORD,
     RUN_DAY,
     Api,
     backdate_due_payments,
@@ -356,9 +355,7 @@ def test_a_debit_iban_change_is_journaled_masked(client, libeo_app, libeo_auth):
 def test_with_approval_rules_a_second_administrator_confirms_the_debit_iban(client, libeo_app, libeo_auth, apps):
     bank_ = Bank(client, libeo_app, libeo_auth, count=0, rules=True)
     with libeo_app.app_context():
-        second = LibeoUser(account_id=bank_.info.id, email="associe@boulangerie-martin.fr", is_admin=True)
-        second.set_password(PASSWORD)
-        db.session.add(second)
+        libeo_user(bank_.info.id, "associe@boulangerie-martin.fr", is_admin=True)
         db.session.commit()
     new = valid_iban(27182)
     asked = text(client.post("/libeo/configuration/", data={"iban": new, "bic": ""}, follow_redirects=True))

@@ -30,21 +30,18 @@ from models.libeo.errors import (
     PlanLimitReached,
     QuotaExceeded,
 )
-from models.libeo.invoices.services import create_libeo_invoice, invoice_data
-from models.libeo.payments.order import Initiator, pay_invoice
+from models.libeo.payments.order import pay_invoice
 from models.libeo.payments.quota import PaymentQuota
+from tests.factories import initiator, libeo_invoice
 
 from .conftest import PASSWORD, SUPPLIER_IBAN, make_account, valid_siret
 
-USER = Initiator("claire@boulangerie-martin.fr", InitiatorRole.USER, Channel.MEG)
+USER = initiator()
 
 
 def _invoice(account, n=1):
-    data = invoice_data(
-        number=f"F-{n}", supplier_name="Minoterie Dupuis", supplier_iban=SUPPLIER_IBAN, supplier_bic=None,
-        issue_date=date(2026, 11, 1), due_date=date(2026, 11, 30), amount_cents=1_000 + n,
-    )
-    return create_libeo_invoice(account, data)
+    return libeo_invoice(account, f"F-{n}", issue_date=date(2026, 11, 1), due_date=date(2026, 11, 30),
+                         amount_cents=1_000 + n)
 
 
 @pytest.fixture
@@ -138,9 +135,9 @@ def test_refusals_change_nothing(account_obj):
     invoice = _invoice(account_obj)
     db.session.commit()
     with pytest.raises(Forbidden):
-        pay_invoice(account_obj, invoice, Initiator("expert@cabinet.fr", InitiatorRole.ACCOUNTANT, Channel.MEG))
+        pay_invoice(account_obj, invoice, initiator("expert@cabinet.fr", InitiatorRole.ACCOUNTANT))
     with pytest.raises(InvalidData):
-        pay_invoice(account_obj, invoice, Initiator("pas une adresse", InitiatorRole.USER, Channel.MEG))
+        pay_invoice(account_obj, invoice, initiator("pas une adresse"))
     db.session.rollback()
     assert PaymentQuota.for_account(account_obj).used == 0
     pay_invoice(account_obj, invoice, USER)

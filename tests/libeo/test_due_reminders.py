@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from core.dates import paris_today
-from models.libeo import Account, Invoice, InvoiceSource, InvoiceStatus, LibeoUser, Plan, db
-from models.libeo.invoices.services import create_libeo_invoice, invoice_data
+from models.libeo import Account, Invoice, InvoiceSource, InvoiceStatus, Plan, db
+from tests.factories import libeo_invoice, libeo_user
 
 from .conftest import LibeoAuth, make_account, valid_iban
 
@@ -24,10 +24,8 @@ def reminders(apps) -> str:
 def entered(apps, account_id: int, number: str, due_in: int, *, source=InvoiceSource.LIBEO) -> int:
     with apps.libeo.app_context():
         account = db.session.get(Account, account_id)
-        due = TODAY + timedelta(days=due_in)
-        invoice = create_libeo_invoice(account, invoice_data(
-            number=number, supplier_name="Minoterie Dupont", supplier_iban=valid_iban(5_100_001), supplier_bic=None,
-            issue_date=min(TODAY, due), due_date=due, amount_cents=41_000, currency="EUR"))
+        invoice = libeo_invoice(account, number, supplier_name="Minoterie Dupont", supplier_iban=valid_iban(5_100_001),
+                                due_date=TODAY + timedelta(days=due_in), amount_cents=41_000)
         invoice.source = source
         db.session.commit()
         return invoice.id
@@ -36,7 +34,7 @@ def entered(apps, account_id: int, number: str, due_in: int, *, source=InvoiceSo
 def test_an_invoice_entered_in_libeo_is_reminded_once_per_threshold_to_the_accounts_users(apps, mail):
     info = make_account(apps.libeo, name="Boulangerie Martin SARL", plan=Plan.PARTNERSHIPS)
     with apps.libeo.app_context():
-        db.session.add(LibeoUser(account_id=info.id, email="claire@boulangerie-martin.fr", is_admin=False))
+        libeo_user(info.id, "claire@boulangerie-martin.fr", password=None)
         db.session.commit()
     soon = entered(apps, info.id, "F-2026-101", 2)
     entered(apps, info.id, "F-2026-102", -3, source=InvoiceSource.MEG)  # MEG reminds its own invoices

@@ -16,25 +16,22 @@ import pytest
 
 from core.calendar import earliest_execution_date, is_business_day, next_business_day, previous_business_day
 from core.dates import paris_today
-from models.libeo import Account, Channel, InitiatorRole, Plan, db
+from models.libeo import Account, Plan, db
 from models.libeo.errors import InvalidData
-from models.libeo.invoices.services import create_libeo_invoice, invoice_data
-from models.libeo.payments.order import Initiator, pay_invoice, proposed_execution_date
+from models.libeo.payments.order import pay_invoice, proposed_execution_date
+from tests.factories import initiator, libeo_invoice
 
 from .conftest import SUPPLIER_IBAN, pay_body
 
-USER = Initiator("claire@boulangerie-martin.fr", InitiatorRole.USER, Channel.MEG)
+USER = initiator()
 # Monday 30 November 2026, 10:00 in Paris.
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 TODAY = paris_today()
 
 
 def _invoice(account, due: date, n: int = 1):
-    data = invoice_data(
-        number=f"F-{n}", supplier_name="Minoterie Dupuis", supplier_iban=SUPPLIER_IBAN, supplier_bic=None,
-        issue_date=min(due, date(2026, 11, 1)), due_date=due, amount_cents=1_000 + n,
-    )
-    return create_libeo_invoice(account, data)
+    return libeo_invoice(account, f"F-{n}", issue_date=min(due, date(2026, 11, 1)), due_date=due,
+                         amount_cents=1_000 + n)
 
 
 @pytest.fixture

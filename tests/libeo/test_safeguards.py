@@ -14,8 +14,9 @@ from sqlalchemy import select
 
 from core.calendar import earliest_execution_date
 from core.dates import paris_today
-from models.libeo import Account, LibeoUser, Payment, PaymentStatus, Plan, db
+from models.libeo import Account, Payment, PaymentStatus, Plan, db
 from models.libeo.payments.safeguards import names_match, supplier_key
+from tests.factories import libeo_user
 from tests.helpers import text
 
 from .conftest import (
@@ -422,9 +423,7 @@ def test_deciding_twice_decides_once(admin, client):
 def _non_admin(libeo_app, account_id: int) -> str:
     """A user of the account who is not an administrator (the plans allow one user: made here directly)."""
     with libeo_app.app_context():
-        user = LibeoUser(account_id=account_id, email="stagiaire@entreprise.fr", is_admin=False)
-        user.set_password(PASSWORD)
-        db.session.add(user)
+        libeo_user(account_id, "stagiaire@entreprise.fr")
         db.session.commit()
     return "stagiaire@entreprise.fr"
 

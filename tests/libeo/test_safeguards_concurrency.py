@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models.libeo import JournalEntry, Payment, PaymentEvent, PaymentUsage, Plan, db
+from tests.factories import libeo_user
 
 from .conftest import PASSWORD, Api, make_account, make_key
 from .test_safeguards import OTHER_IBAN, pay, scheduled, supplier
@@ -136,13 +137,10 @@ def test_an_approval_racing_a_cancellation_decides_once(apps):
 def test_two_approvers_approving_at_once_are_both_counted_and_schedule_once(apps):
     """Above the account's « deux approbateurs » amount, two administrators click « Approuver » at the same
     instant: both approvals count, the payment is scheduled once (one event), never left waiting at 2 of 2."""
-    from models.libeo import LibeoUser
 
     info, api, _ = _held_payment(apps)
     with apps.libeo.app_context():
-        second = LibeoUser(account_id=info.id, email="associe@entreprise.fr", is_admin=True)
-        second.set_password(PASSWORD)
-        db.session.add(second)
+        libeo_user(info.id, "associe@entreprise.fr", is_admin=True)
         db.session.commit()
     owner = _signed_in_clients(apps, info.email, 1)[0]
     owner.post("/libeo/configuration/approbations", data={"threshold": "", "dual_threshold": "100"})

@@ -11,7 +11,7 @@ from core.calendar import next_business_day
 from core.dates import date_fr, paris_today
 from models.libeo import Account, Payment, db
 from models.libeo.accounts.models import Plan
-from models.libeo.invoices.services import create_libeo_invoice, invoice_data
+from tests.factories import libeo_invoice
 from tests.helpers import page as text
 
 from .conftest import PASSWORD, make_account, valid_iban
@@ -28,11 +28,9 @@ def add_invoices(libeo_app, account_id: int, count: int) -> list[int]:
         account = db.session.get(Account, account_id)
         ids = []
         for n in range(count):
-            invoice = create_libeo_invoice(account, invoice_data(
-                number=f"LS-{n + 1:03d}", supplier_name=SUPPLIERS[n], supplier_iban=valid_iban(500 + n),
-                supplier_bic=None, issue_date=today, due_date=today + timedelta(days=20 + n),
-                amount_cents=20_000 + 100 * n))
-            db.session.flush()
+            invoice = libeo_invoice(account, f"LS-{n + 1:03d}", supplier_name=SUPPLIERS[n],
+                                    supplier_iban=valid_iban(500 + n), due_date=today + timedelta(days=20 + n),
+                                    amount_cents=20_000 + 100 * n)
             ids.append(invoice.id)
         db.session.commit()
         return ids
@@ -90,9 +88,8 @@ def test_a_new_iban_is_said_before_confirming_and_held(client, libeo_app, signed
     assert "1 programmée" in text(client.post(SELECTION, data={"facture": [first]}))
     with libeo_app.app_context():
         account = db.session.get(Account, signed_in.id)
-        invoice = create_libeo_invoice(account, invoice_data(
-            number="LS-NEW", supplier_name=SUPPLIERS[0], supplier_iban=valid_iban(99), supplier_bic=None,
-            issue_date=paris_today(), due_date=paris_today() + timedelta(days=30), amount_cents=31_400))
+        invoice = libeo_invoice(account, "LS-NEW", supplier_name=SUPPLIERS[0], supplier_iban=valid_iban(99),
+                                amount_cents=31_400)
         db.session.commit()
         changed = invoice.id
     confirmation = text(client.get(SELECTION, query_string={"facture": [changed]}))

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from models.libeo import Account, LibeoUser, Payment, PaymentStatus, db
 from models.libeo.errors import Conflict, Forbidden
 from models.libeo.payments.approvals import approve_payment
+from tests.factories import libeo_user
 
 from .conftest import PASSWORD
 from .test_safeguards import admin, held, pay, scheduled, text  # noqa: F401
@@ -31,9 +32,7 @@ def rules(client, **changes):
 def add_user(libeo_app, account_id: int, email: str, *, is_admin: bool) -> str:
     """Another person with a Libeo login on the account (the plans allow one user: made here directly)."""
     with libeo_app.app_context():
-        user = LibeoUser(account_id=account_id, email=email, is_admin=is_admin)
-        user.set_password(PASSWORD)
-        db.session.add(user)
+        libeo_user(account_id, email, is_admin=is_admin)
         db.session.commit()
     return email
 
@@ -138,8 +137,7 @@ def test_the_second_approval_counted_after_the_payment_was_refused_is_a_conflict
     approve(client, payment["id"])
     client.post(f"/libeo/a-approuver/{payment['id']}/refuser", data={"reason": "Facture contestée"})
     with libeo_app.app_context():
-        user = LibeoUser(account_id=admin.id, email="associe@entreprise.fr", is_admin=True)
-        db.session.add(user)
+        user = libeo_user(admin.id, "associe@entreprise.fr", is_admin=True, password=None)
         db.session.flush()
         with pytest.raises(Conflict, match="n'est plus à approuver"):
             approve_payment(db.session.get(Account, admin.id), db.session.get(Payment, payment["id"]), user)

@@ -8,9 +8,9 @@ from datetime import date
 
 from models.libeo import Account, db
 from models.libeo.accounts.services import siret_claimed, take_siret_back
-from models.libeo.invoices.services import create_libeo_invoice, invoice_data
+from tests.factories import libeo_invoice
 
-from .conftest import SUPPLIER_IBAN, make_account
+from .conftest import make_account
 
 CLAIMANT = "gerant@garage-leroy.fr, administrateur « Achats » de « Garage Leroy SAS » dans MEG"
 
@@ -19,9 +19,8 @@ def test_the_holder_of_a_claimed_siret_is_told_when_claimed_and_when_it_loses_it
     holder = make_account(libeo_app, name="Garage Leroy (faux)", verified=False)
     with libeo_app.app_context():
         account = db.session.get(Account, holder.id)
-        create_libeo_invoice(account, invoice_data(
-            number="X-1", supplier_name="Complice SARL", supplier_iban=SUPPLIER_IBAN, supplier_bic=None,
-            issue_date=date(2026, 10, 1), due_date=date(2026, 10, 31), amount_cents=980_000))
+        libeo_invoice(account, "X-1", supplier_name="Complice SARL", issue_date=date(2026, 10, 1),
+                      due_date=date(2026, 10, 31), amount_cents=980_000)
         siret_claimed(holder.id, holder.siret, CLAIMANT, "gerant@garage-leroy.fr")
         siret_claimed(holder.id, holder.siret, CLAIMANT, "gerant@garage-leroy.fr")  # asked again: told once
         db.session.commit()

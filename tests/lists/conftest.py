@@ -44,7 +44,8 @@ def fill_meg(meg_app, company_name: str, count: int = 70, seed: int = 1) -> None
     """``count`` unpaid invoices of ``company_name`` from suppliers of its own, of every mode."""
     from sqlalchemy import select
 
-    from models.meg import Company, PaymentMode, Supplier, SupplierInvoice, db
+    from models.meg import Company, PaymentMode, Supplier, db
+    from tests.factories import meg_invoice
 
     rng = random.Random(seed)
     with meg_app.app_context():
@@ -55,10 +56,9 @@ def fill_meg(meg_app, company_name: str, count: int = 70, seed: int = 1) -> None
         for k in range(count):
             issued = _days(rng, -90, 20)
             number = SPECIAL_NUMBERS[k] if k < len(SPECIAL_NUMBERS) else f"F-{seed}-{k:04d}"
-            db.session.add(SupplierInvoice(
-                company=company, supplier=suppliers[k % len(suppliers)], number=number, issue_date=issued,
-                due_date=issued + timedelta(days=rng.randint(0, 60)), amount_cents=_amount(rng, k),
-                payment_mode=modes[rng.randrange(len(modes))]))
+            meg_invoice(company, suppliers[k % len(suppliers)], number, issue_date=issued,
+                        due_date=issued + timedelta(days=rng.randint(0, 60)), amount_cents=_amount(rng, k),
+                        payment_mode=modes[rng.randrange(len(modes))])
         db.session.commit()
 
 

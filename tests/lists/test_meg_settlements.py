@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
-from html import unescape
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,6 +15,7 @@ from core.dates import paris_today
 from core.validators import mask_iban
 from tests.conftest import MegAuth
 
+from .checks import BAD_QUERIES, assert_clean_page
 from .conftest import IBAN, Row, expected, fill_meg, page_ids, read_csv, read_xlsx
 
 BOULANGERIE, GARAGE = "Boulangerie Martin SARL", "Garage Leroy SAS"
@@ -111,23 +111,14 @@ BAD = [
     ({"au": "9999-12-31"}, "hors des dates possibles"),
     ({"min": "douze"}, "n'est pas un montant en euros"),
     ({"min": "5 000", "max": "10"}, "les deux sont inversés"),
-    ({"q": "x" * 10_000}, "La recherche est limitée à 100 caractères"),
-    ({"tri": "1; DROP TABLE supplier_invoice"}, "n'est pas une colonne à trier"),
     ({"periode": "demain"}, "« demain » n'est pas une période de cette liste"),
-    ({"page": "-1"}, None), ({"page": "99999999999"}, None), ({"q": "%"}, None), ({"q": "' OR 1=1 --"}, None),
-    ({"q": "\x00\x1b\u202e"}, None), ("q=%ED%A0%80%00&tri=%FF", None), ({"tri": ""}, None), ({"q": "\\"}, None),
+    ({"q": "%"}, None), ({"tri": ""}, None), *BAD_QUERIES,
 ]
 
 
 @pytest.mark.parametrize(("params", "message"), BAD, ids=[str(p)[:60] for p, _ in BAD])
 def test_bad_parameters_get_a_clean_page(client, filled, params, message):
-    page = client.get(LIST, query_string=params, follow_redirects=True)
-    assert page.status_code == 200
-    text = unescape(page.get_data(as_text=True))
-    if message:
-        assert message in text
-    for fmt in ("csv", "xlsx"):
-        assert client.get(f"{EXPORT}.{fmt}", query_string=params).status_code == 200
+    assert_clean_page(client, LIST, params, message, EXPORT)
 
 
 def test_the_forms_empty_fields_leave_the_address(client, filled):

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from models.meg import Company, Supplier, SupplierInvoice, db
 from tests.conftest import build_apps
+from tests.factories import meg_company, meg_invoice, meg_supplier, meg_user
 
 
 def _ids(meg_app, company_name):
@@ -96,13 +97,11 @@ def test_accountant_switches_between_client_companies(client, demo, meg_auth, me
 
 
 def test_accountant_of_another_firm_sees_nothing(client, demo, meg_auth, meg_app):
-    from models.meg import AccountingFirm, User
+    from models.meg import AccountingFirm
 
     with meg_app.app_context():
-        other = AccountingFirm(name="Autre Cabinet")
-        user = User(email="autre@cabinet.fr", full_name="Autre", accounting_firm=other)
-        user.set_password("un-mot-de-passe-long")
-        db.session.add_all([other, user])
+        meg_user("autre@cabinet.fr", "un-mot-de-passe-long", full_name="Autre",
+                 firm=AccountingFirm(name="Autre Cabinet"))
         db.session.commit()
     _, invoice, _ = _ids(meg_app, "Boulangerie Martin SARL")
     meg_auth.login("autre@cabinet.fr", "un-mot-de-passe-long")
@@ -131,11 +130,11 @@ def test_pagination_of_invoices(client, demo, meg_auth, meg_app):
     from models.meg import PaymentMode
 
     with meg_app.app_context():
-        company = db.session.scalar(select(Company).where(Company.name == "Boulangerie Martin SARL"))
-        supplier = db.session.scalar(select(Supplier).where(Supplier.company_id == company.id))
-        db.session.add_all(SupplierInvoice(company=company, supplier=supplier, number=f"P-{k}",
-                                           issue_date=date(2025, 1, 1), due_date=date(2025, 2, 1), amount_cents=100 + k,
-                                           payment_mode=PaymentMode.VIREMENT) for k in range(40))
+        company = meg_company("Boulangerie Martin SARL")
+        supplier = meg_supplier(company)
+        for k in range(40):
+            meg_invoice(company, supplier, f"P-{k}", amount_cents=100 + k, issue_date=date(2025, 1, 1),
+                        due_date=date(2025, 2, 1), payment_mode=PaymentMode.VIREMENT)
         db.session.commit()
     meg_auth.login()
     first = client.get("/meg/achats/").get_data(as_text=True)

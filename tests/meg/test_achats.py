@@ -8,17 +8,14 @@ from html import unescape
 import pytest
 from sqlalchemy import func, select
 
-from models.meg import Company, PaymentMode, Supplier, SupplierInvoice, db
-
-
-def _company(meg_app, name):
-    with meg_app.app_context():
-        return db.session.scalar(select(Company).where(Company.name == name))
+from models.meg import PaymentMode, Supplier, SupplierInvoice, db
+from tests.factories import meg_company
+from tests.helpers import BAD_INVOICE_FIELDS
 
 
 def _invoices(meg_app, company_name):
     with meg_app.app_context():
-        company = db.session.scalar(select(Company).where(Company.name == company_name))
+        company = meg_company(company_name)
         return db.session.scalars(select(SupplierInvoice).where(SupplierInvoice.company_id == company.id)).all()
 
 
@@ -68,17 +65,8 @@ def test_create_invoice(client, demo, meg_auth, meg_app):
 
 
 BAD_INVOICES = [
-    ({"amount": "0"}, "supérieur à zéro"),
-    ({"amount": "-12,00"}, "supérieur à zéro"),
-    ({"amount": "douze"}, "Montant invalide"),
-    ({"amount": "1e9"}, "Montant invalide"),
-    ({"amount": "99999999999999"}, "maximum"),
-    ({"amount": "12,345"}, "Montant invalide"),
-    ({"due_date": "2026-10-01"}, "L'échéance ne peut pas précéder"),
+    *BAD_INVOICE_FIELDS,
     ({"issue_date": "pas une date"}, "date"),
-    ({"number": ""}, "Saisissez « Numéro »"),
-    ({"number": "X" * 61}, "ne doit pas dépasser 60"),
-    ({"number": "F\u0000-1"}, "« Numéro » contient le caractère NUL"),
     ({"supplier_id": "abc"}, "Choisissez un fournisseur"),
     ({"supplier_id": "999999"}, "Choisissez un fournisseur de cette entreprise"),
     ({"payment_mode": "BITCOIN"}, "choix valide"),

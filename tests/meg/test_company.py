@@ -5,14 +5,13 @@ from __future__ import annotations
 from html import unescape
 
 import pytest
-from sqlalchemy import select
 
-from models.meg import Company, db
+from tests.factories import meg_company
 
 
 def _company(meg_app, name):
     with meg_app.app_context():
-        return db.session.scalar(select(Company).where(Company.name == name))
+        return meg_company(name)
 
 
 def test_an_association_adds_its_siret_and_can_then_use_libeo(client, demo, meg_auth, meg_app):

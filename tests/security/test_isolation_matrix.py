@@ -28,6 +28,7 @@ from flask import url_for
 from sqlalchemy import select
 
 from tests.conftest import meg_initiator
+from tests.factories import meg_user
 
 from .conftest import MAILDIR_KEY, VICTIM_MARKERS, populate, unsubscribe_token
 from .helpers import GARAGE_SIRET, LIBEO_PASSWORD, libeo_login, meg_login
@@ -247,13 +248,11 @@ def matrix_world(make_apps):
     # Stripe is not running: billing calls fail fast, on a closed port.
     apps = make_apps(libeo={"LOCALSTRIPE_URL": "http://127.0.0.1:9"})
     world = populate(apps)
-    from models.meg import AccountingFirm, User, db
+    from models.meg import AccountingFirm, db
 
     with apps.meg.app_context():
-        firm = AccountingFirm(name="Cabinet Ailleurs")
-        outsider = User(email="expert@cabinet-ailleurs.fr", full_name="Paul Ailleurs", accounting_firm=firm)
-        outsider.set_password("demo-meg-2026")
-        db.session.add_all([firm, outsider])
+        meg_user("expert@cabinet-ailleurs.fr", "demo-meg-2026", full_name="Paul Ailleurs",
+                 firm=AccountingFirm(name="Cabinet Ailleurs"))
         db.session.commit()
     return world
 
