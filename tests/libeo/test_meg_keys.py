@@ -11,14 +11,16 @@ has not seen sends it to MEG at most every few seconds.
 
 from __future__ import annotations
 
+import json
 import stat
+import threading
 from dataclasses import replace
 from pathlib import Path
 
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from models.libeo.meg_link.client import CHECKED_INITIATORS, KEYS_FILE, MEG_KEYS, REFETCH_SECONDS
+from models.libeo.meg_link.client import CHECKED_INITIATORS, KEYS_FILE, MEG_KEYS, REFETCH_SECONDS, fetch_megs_keys
 
 from .conftest import invoice_body, pay_body
 
@@ -80,3 +82,25 @@ def test_the_deployment_command_fetches_megs_keys(apps, libeo_app):
     libeo_app.config["MEG_URL"] = "http://127.0.0.1:9/meg"
     failed = apps.root.test_cli_runner().invoke(args=["libeo", "meg-keys"])
     assert failed.exit_code != 0 and "Les clés de MEG n'ont pas pu être lues" in failed.output
+
+
+def test_threads_fetching_megs_keys_at_once_each_keep_them_whole(apps, libeo_app):
+    """A gthread worker's threads may all fetch at once: each writes its own file, renamed over the kept one."""
+    errors: list[BaseException] = []
+
+    def fetch():
+        with libeo_app.app_context():
+            try:
+                fetch_megs_keys()
+            except BaseException as error:  # noqa: BLE001 (reported below)
+                errors.append(error)
+
+    threads = [threading.Thread(target=fetch) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    kept = json.loads(_keys_file(libeo_app).read_text())
+    assert kept["issuer"] and kept["jwks"]["keys"]
+    assert not list(_keys_file(libeo_app).parent.glob(f".{KEYS_FILE}.*"))  # no temporary file left

@@ -17,6 +17,7 @@ import hmac
 import json
 import logging
 import os
+import secrets
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -402,11 +403,16 @@ def fetch_megs_keys() -> MegKeys:
         keys.raise_for_status()
         published = keys.json()
     kept = _meg_keys(document["issuer"], published, time.monotonic())
-    path = Path(current_app.instance_path) / KEYS_FILE
-    temporary = path.with_name(f".{KEYS_FILE}.{os.getpid()}")
-    write_private_text(temporary, json.dumps({"issuer": kept.issuer, "jwks": published}))
-    os.replace(temporary, path)  # whole or not at all, for the other workers
     current_app.extensions[MEG_KEYS] = kept
+    path = Path(current_app.instance_path) / KEYS_FILE
+    # Each writer its own temporary file (threads of one process too), then renamed: whole or not at all.
+    temporary = path.with_name(f".{KEYS_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+    try:
+        write_private_text(temporary, json.dumps({"issuer": kept.issuer, "jwks": published}))
+        os.replace(temporary, path)
+    except OSError as error:  # kept for this process all the same; the next fetch tries again
+        temporary.unlink(missing_ok=True)
+        current_app.logger.warning("Les clés de MEG n'ont pas pu être gardées dans %s : %s", path, error)
     return kept
 
 

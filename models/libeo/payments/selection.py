@@ -9,7 +9,6 @@ nothing twice: the invoice's active payment refuses it (``payment_exists``).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
@@ -18,6 +17,7 @@ from sqlalchemy import bindparam, select
 from core.banks import bank_name
 from core.dates import paris_today
 from core.money import format_amount
+from core.selection import SelectionTotals
 from core.validators import mask_iban
 from models.libeo.accounts.models import Account
 from models.libeo.db import db
@@ -80,26 +80,10 @@ class SelectionLine:
 
 
 @dataclass
-class SelectionConfirmation:
+class SelectionConfirmation(SelectionTotals):
     lines: list[SelectionLine]
     not_payable: list[str]
     quota: PaymentQuota
-
-    @property
-    def total(self) -> str:
-        return format_amount(sum(line.invoice.amount_cents for line in self.lines))
-
-    @property
-    def totals_by_date(self) -> list[tuple[date, int, str]]:
-        totals: dict[date, list[int]] = defaultdict(lambda: [0, 0])
-        for line in self.lines:
-            totals[line.execution_date][0] += 1
-            totals[line.execution_date][1] += line.invoice.amount_cents
-        return [(day, count, format_amount(cents)) for day, (count, cents) in sorted(totals.items())]
-
-    @property
-    def beyond_quota(self) -> int:
-        return sum(line.beyond_quota for line in self.lines)
 
 
 def selection_confirmation(account: Account, ids: list[int], initiator: Initiator) -> SelectionConfirmation:

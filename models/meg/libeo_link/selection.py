@@ -31,6 +31,7 @@ from core.calendar import default_execution_date, next_business_day
 from core.dates import paris_today
 from core.db import end_reading, keep_loaded
 from core.money import format_amount
+from core.selection import SelectionTotals
 from core.validators import mask_iban
 from models.meg.achats.models import PaymentMode, SupplierInvoice
 from models.meg.companies.models import Company, User
@@ -141,7 +142,7 @@ class SelectionLine:
 
 
 @dataclass
-class SelectionConfirmation:
+class SelectionConfirmation(SelectionTotals):
     """What « Confirmer les N paiements » will ask of Libeo, said beforehand."""
 
     lines: list[SelectionLine]
@@ -151,28 +152,11 @@ class SelectionConfirmation:
     errors: list[str] = field(default_factory=list)
 
     @property
-    def total(self) -> str:
-        return format_amount(sum(line.invoice.amount_cents for line in self.lines))
-
-    @property
-    def totals_by_date(self) -> list[tuple[date, int, str]]:
-        """(execution date, number of transfers, amount): one SEPA file group each."""
-        totals: dict[date, list[int]] = defaultdict(lambda: [0, 0])
-        for line in self.lines:
-            totals[line.execution_date][0] += 1
-            totals[line.execution_date][1] += line.invoice.amount_cents
-        return [(day, count, format_amount(cents)) for day, (count, cents) in sorted(totals.items())]
-
-    @property
     def remaining(self) -> int | None:
         """Payments the plan still allows this month, or None (unlimited, or unknown)."""
         if self.quota is None or self.quota.limit is None:
             return None
         return max(0, self.quota.limit - self.quota.used)
-
-    @property
-    def beyond_quota(self) -> int:
-        return sum(line.beyond_quota for line in self.lines)
 
     @property
     def upgrade_url(self) -> str:
