@@ -354,6 +354,10 @@ def copy_databases(args, env: dict[str, str], work: Path) -> dict[str, str]:
         return urls
     urls = {}
     for key, name in (("MEG_DATABASE_URL", "meg"), ("LIBEO_DATABASE_URL", "libeo")):
+        # The previous size's copy leaves its WAL and shared memory behind: SQLite would read that WAL
+        # into the new copy (« malformed database schema », the second size's pass failing at once).
+        for suffix in ("-wal", "-shm"):
+            (work / f"{name}-apart.sqlite3{suffix}").unlink(missing_ok=True)
         for suffix in ("", "-wal"):
             seeded = work / f"{name}.sqlite3{suffix}"
             if seeded.exists():

@@ -419,7 +419,8 @@ def selection_pool() -> int:
 
 
 def count_meg_payments(invoice_ids: list[int]) -> int:
-    """Invoices among these that MEG records as paid or being paid through Libeo."""
+    """Invoices among these that MEG records as paid or being paid through Libeo, with Libeo's payment (an
+    attempt Libeo never answered, « Vérification en cours », holds its invoice but is not a payment yet)."""
     from sqlalchemy import func, select
 
     from models.meg import db
@@ -428,7 +429,8 @@ def count_meg_payments(invoice_ids: list[int]) -> int:
     active = [s for s in PaymentState if s.holds_invoice]
     return db.session.scalar(
         select(func.count(func.distinct(PaymentAttempt.invoice_id))).where(
-            PaymentAttempt.invoice_id.in_(invoice_ids), PaymentAttempt.status.in_(active)
+            PaymentAttempt.invoice_id.in_(invoice_ids), PaymentAttempt.status.in_(active),
+            PaymentAttempt.libeo_payment_id.is_not(None),
         )
     ) or 0
 
