@@ -11,6 +11,7 @@ has not seen sends it to MEG at most every few seconds.
 
 from __future__ import annotations
 
+import base64
 import json
 import stat
 import threading
@@ -104,3 +105,14 @@ def test_threads_fetching_megs_keys_at_once_each_keep_them_whole(apps, libeo_app
     kept = json.loads(_keys_file(libeo_app).read_text())
     assert kept["issuer"] and kept["jwks"]["keys"]
     assert not list(_keys_file(libeo_app).parent.glob(f".{KEYS_FILE}.*"))  # no temporary file left
+
+
+def test_an_assertion_whose_claims_are_not_an_object_is_refused_in_french(api, libeo_app):
+    assert _pay(api, 1).status_code == 201
+    kid = next(iter(libeo_app.extensions[MEG_KEYS].kids))
+    header = base64.urlsafe_b64encode(json.dumps({"alg": "RS256", "kid": kid}).encode()).rstrip(b"=").decode()
+    for claims in (b"[1, 2]", b"\"texte\"", b"{"):
+        payload = base64.urlsafe_b64encode(claims).rstrip(b"=").decode()
+        answer = _pay(api, 2, **{"MEG-Initiator": f"{header}.{payload}.c2lnbmF0dXJl"})
+        assert answer.status_code == 403 and answer.json["error"]["code"] == "initiator_refused"
+        assert "n'est pas signé par MEG" in answer.json["error"]["message"]

@@ -385,7 +385,8 @@ def _checked_with_megs_keys(assertion: str):
         kept = fetch_megs_keys()
     current_app.extensions[MEG_KEYS] = kept
     compact = jws.extract_compact(assertion.encode("ascii"))
-    said_issuer = json.loads(compact.payload).get("iss")  # not trusted: only tells whether MEG moved
+    said = json.loads(compact.payload)
+    said_issuer = said.get("iss") if isinstance(said, dict) else None  # not trusted: only tells whether MEG moved
     if ((compact.protected.get("kid") not in kept.kids or said_issuer != kept.issuer)
             and time.monotonic() - kept.fetched_at > REFETCH_SECONDS):
         kept = fetch_megs_keys()
