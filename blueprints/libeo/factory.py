@@ -16,6 +16,7 @@ from models.libeo.billing.stripe_gateway import csp_sources
 from models.libeo.payments.approvals import awaiting_count
 
 from .extensions import EXTENSIONS, csrf
+from .payments.rows import payment_rows
 
 
 def create_libeo_app(test_config: dict | None = None) -> Flask:
@@ -99,6 +100,7 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(mask_iban, "mask_iban")
     app.add_template_global(has_endpoint, "has_endpoint")
     app.add_template_global(awaiting_approvals, "awaiting_approvals")
+    app.add_template_global(payment_rows, "payment_rows")
 
 
 def register_commands(app: Flask) -> None:

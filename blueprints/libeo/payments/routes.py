@@ -14,7 +14,7 @@ from core.views import page_number, pdf_response, show_domain_error
 from models.libeo import db
 from models.libeo.errors import LibeoError
 from models.libeo.payments.bank_leg import anomalies_to_resolve, mark_debited
-from models.libeo.payments.lists import PAYMENTS, payment_list, payment_tab_counts
+from models.libeo.payments.lists import PAYMENTS, as_payment_lines, payment_lines, payment_list, payment_tab_counts
 from models.libeo.payments.order import cancel_payment
 from models.libeo.payments.receipt import payment_receipt, receipt_file_name
 
@@ -38,7 +38,9 @@ def list_payments():
         return tidy
     account = current_account()
     lq = parse_list_args(request.args, PAYMENTS, page_number())
-    pagination = paginate(db, payment_list(account, lq), lq.page, PER_PAGE)
+    # Plain rows, not ORM objects: the page only shows them.
+    pagination = paginate(db, payment_lines(account, lq), lq.page, PER_PAGE, plain=True)
+    pagination.items = as_payment_lines(pagination.items)
     return render_template("libeo/payments/list.html", pagination=pagination, lq=lq,
                            counts=payment_tab_counts(account, lq))
 

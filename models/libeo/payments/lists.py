@@ -3,7 +3,9 @@ the statements that answer, one per shape, and the exports' rows."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from functools import cache
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
@@ -13,7 +15,7 @@ from core.paging import Listing
 from models.libeo.accounts.models import Account
 from models.libeo.db import db
 from models.libeo.invoices.models import Invoice
-from models.libeo.payments.models import Payment, PaymentStatus, SepaBatch
+from models.libeo.payments.models import Channel, InitiatorRole, Payment, PaymentStatus, SepaBatch
 from models.libeo.payments.sepa import FAILED, PREPARING, SENT
 
 PAYMENT_STATES = {
@@ -58,6 +60,64 @@ def payment_list(account: Account, query: ListQuery | None = None) -> Listing:
     """The account's payments, latest asked first unless ``query`` (its URL) searches, filters or sorts
     them; each with its invoice and its batch. The export reads the same statement in batches."""
     return _PAYMENT_LIST.listing(account.id, query or ListQuery(PAYMENTS, sort="creation", descending=True))
+
+
+class _Numbered(NamedTuple):
+    number: str
+
+
+class _Referenced(NamedTuple):
+    reference: str
+
+
+class PaymentLine(NamedTuple):
+    """A row of « Paiements » as plain columns: what the payments' table and the status label read of a
+    ``Payment`` (its ``invoice.number``, its ``batch.reference``), no ORM object built for each row."""
+
+    id: int
+    invoice_id: int
+    status: PaymentStatus
+    amount_cents: int
+    currency: str
+    execution_date: date
+    planned_execution_date: date | None
+    creditor_name: str
+    creditor_iban: str
+    initiated_by_email: str
+    initiated_by_role: InitiatorRole
+    channel: Channel
+    batch_id: int | None
+    hold_reasons: list | None
+    transmitted_at: datetime | None
+    accepted_at: datetime | None
+    bank_status: str | None
+    paid_on: date | None
+    paid_at: datetime | None
+    failure_reason: str | None
+    cancel_reason: str | None
+    invoice: _Numbered
+    batch: _Referenced | None
+
+
+_PAYMENT, _BATCH = Payment.__table__, SepaBatch.__table__
+_LINE_COLUMNS = tuple(_PAYMENT.c[name] for name in PaymentLine._fields[:-2])
+_PAYMENT_LINES = OwnedList(
+    _PAYMENT_COLUMNS,
+    select(*_LINE_COLUMNS, Invoice.__table__.c.number, _BATCH.c.reference)
+    .select_from(_PAYMENT.outerjoin(_BATCH, _BATCH.c.id == _PAYMENT.c.batch_id)),
+    owned=_payments_of_account, owner="account_id", states=PAYMENT_STATES)
+
+
+def payment_lines(account: Account, query: ListQuery) -> Listing:
+    """« Paiements » as the page's plain columns (read with ``paginate(…, plain=True)``, then
+    :func:`as_payment_lines`)."""
+    return _PAYMENT_LINES.listing(account.id, query)
+
+
+def as_payment_lines(rows) -> list[PaymentLine]:
+    width = len(_LINE_COLUMNS)
+    return [PaymentLine._make((*row[:width], _Numbered(row[width]),
+                               None if row[width + 1] is None else _Referenced(row[width + 1]))) for row in rows]
 
 
 def payment_tab_counts(account: Account, query: ListQuery) -> dict[str, int]:

@@ -1,0 +1,77 @@
+"""What the payments' table (``libeo/payments/_table.html``) shows of each payment, worked out in Python once
+per row: « Paiements », an invoice's payments and a remittance's payments share it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import NamedTuple
+
+from flask import request
+
+from core.banks import bank_name
+from core.dates import date_fr
+from core.money import format_amount
+from core.payment_words import HOLD_LABELS
+from core.row_urls import id_url
+from core.validators import format_iban
+from models.libeo.payments.models import PaymentStatus, payment_status_label
+
+
+class PaymentRow(NamedTuple):
+    id: int
+    invoice_url: str
+    invoice_number: str
+    creditor_name: str
+    iban: str
+    bank: str | None
+    amount: str
+    execution: str
+    planned: str | None  # « prévue le … » when the bank leg moved the day
+    badge: str
+    status_url: str
+    status_label: str
+    held: str | None  # why it waits for an approval (« À approuver »)
+    batch_reference: str | None
+    batch_url: str | None
+    receipt_url: str | None
+    receipt_title: str
+    cancel_url: str | None  # « Annuler » (scheduled or held)
+    debited_url: str | None  # « Marquer comme débité » (at the bank)
+    initiated_by_email: str
+    initiated_by: str  # « membre de l'entreprise, via MEG »
+
+
+def payment_rows(payments: Iterable) -> list[PaymentRow]:
+    """The rows of the payments (``Payment`` objects, or ``PaymentLine`` rows of « Paiements »)."""
+    invoice_url = id_url("invoices.invoice", "invoice_id")
+    status_url = id_url("payments.payment", "payment_id")
+    batch_url = id_url("remittances.batch", "batch_id")
+    receipt_url = id_url("payments.receipt", "payment_id")
+    # « Annuler » comes back to the page it was clicked on.
+    cancel_url = id_url("payments.cancel", "payment_id", next=request.script_root + request.full_path.rstrip("?"))
+    debited_url = id_url("payments.mark_as_debited", "payment_id")
+    rows = []
+    for payment in payments:
+        status: PaymentStatus = payment.status
+        at_bank = status.at_bank
+        paid = status is PaymentStatus.PAID
+        batch = payment.batch
+        planned: date | None = payment.planned_execution_date
+        rows.append(PaymentRow(
+            payment.id, invoice_url(payment.invoice_id), payment.invoice.number, payment.creditor_name,
+            format_iban(payment.creditor_iban), bank_name(payment.creditor_iban),
+            format_amount(payment.amount_cents, payment.currency), date_fr(payment.execution_date),
+            date_fr(planned) if planned else None, status.badge, status_url(payment.id), payment_status_label(payment),
+            ", ".join(HOLD_LABELS.get(reason, reason) for reason in payment.hold_reasons or ())
+            if status is PaymentStatus.AWAITING_APPROVAL else None,
+            batch.reference if batch is not None else None,
+            batch_url(payment.batch_id) if batch is not None else None,
+            receipt_url(payment.id) if at_bank or paid else None,
+            "Justificatif de paiement" if paid else "Ordre de virement",
+            cancel_url(payment.id) if status in (PaymentStatus.SCHEDULED, PaymentStatus.AWAITING_APPROVAL) else None,
+            debited_url(payment.id) if at_bank else None,
+            payment.initiated_by_email, f"{payment.initiated_by_role.label}, via {payment.channel.value}",
+        ))
+    return rows
+
