@@ -80,11 +80,11 @@ def assemble(app: Flask, *steps: Callable[[Flask], None]) -> Flask:
 
 
 def init_extensions(app: Flask, extensions: Extensions, db: SQLAlchemy, user_model: type, migrations: Path, *,
-                    begin_immediate: bool = True) -> None:
+                    begin_immediate: bool = True, user_options: tuple = ()) -> None:
     init_database(app, db, begin_immediate=begin_immediate)
     init_migrations(app, db, migrations)
     extensions.login_manager.init_app(app)
-    extensions.login_manager.user_loader(session_user_loader(db, user_model))
+    extensions.login_manager.user_loader(session_user_loader(db, user_model, user_options))
     init_upload_limits(app)  # before CSRF protection, which reads the form
     extensions.csrf.init_app(app)
     extensions.limiter.init_app(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app, request
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 
 from config import BASE_DIR, INSTANCE_DIR, LibeoConfig
 from core.app_factory import assemble, init_extensions, new_app, register_common_template_helpers, register_error_pages
@@ -28,7 +29,9 @@ def create_libeo_app(test_config: dict | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    init_extensions(app, EXTENSIONS, db, LibeoUser, BASE_DIR / "migrations" / "libeo", begin_immediate=False)
+    # Every page reads the person's account: loaded with the person, in one statement.
+    init_extensions(app, EXTENSIONS, db, LibeoUser, BASE_DIR / "migrations" / "libeo", begin_immediate=False,
+                    user_options=(joinedload(LibeoUser.account),))
 
 
 def register_blueprints(app: Flask) -> None:

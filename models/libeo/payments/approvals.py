@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    bindparam,
     func,
     select,
     update,
@@ -38,13 +39,14 @@ from models.libeo.payments.quota import PaymentQuota, quota_month
 from models.libeo.payments.safeguards import MAX_REASON_LENGTH, remember_iban
 from models.libeo.payments.transitions import move_payments
 
+# Built once: the header asks on every page.
+_AWAITING_COUNT = select(func.count(Payment.id)).where(Payment.account_id == bindparam("account_id"),
+                                                       Payment.status == PaymentStatus.AWAITING_APPROVAL)
+
 
 def awaiting_count(account: Account) -> int:
     """The header's counter; one indexed query (``ix_payment_awaiting``)."""
-    return db.session.scalar(
-        select(func.count(Payment.id)).where(Payment.account_id == account.id,
-                                             Payment.status == PaymentStatus.AWAITING_APPROVAL)
-    ) or 0
+    return db.session.scalar(_AWAITING_COUNT, {"account_id": account.id}) or 0
 
 
 REQUESTER_MAY_NOT_APPROVE = "Vous avez demandé ce paiement : un autre approbateur doit l'approuver."

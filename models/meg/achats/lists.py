@@ -11,7 +11,7 @@ from sqlalchemy.orm import contains_eager
 
 from core.listing import ListColumns, ListQuery, ListSpec, OwnedList, tab_counts
 from core.paging import Listing
-from models.meg.achats.invoices import SETTLEMENT_MODES, SETTLEMENTS
+from models.meg.achats.invoices import SETTLEMENT_MODES, SETTLEMENTS, SettlementInvoice, settlement_invoices
 from models.meg.achats.models import PaymentMode, Supplier, SupplierInvoice
 from models.meg.companies.models import Company, User
 from models.meg.db import db
@@ -87,7 +87,10 @@ def _invoices_export_statement(shape: tuple):
 def _payable_statement(shape: tuple):
     # What « Payer » may take among the filter's rows, as far as SQL tells (``LibeoState.row`` decides):
     # through Libeo, nothing paid nor under way.
-    base = (select(SupplierInvoice).options(contains_eager(SupplierInvoice.supplier))
+    # Plain columns, as « Règlements » reads them (``SettlementInvoice``): up to 201 rows, no ORM object each.
+    base = (select(SupplierInvoice.id, SupplierInvoice.number, SupplierInvoice.due_date, SupplierInvoice.amount_cents,
+                   SupplierInvoice.currency, SupplierInvoice.payment_mode, SupplierInvoice.paid_at, Supplier.name,
+                   Supplier.iban, SupplierInvoice.total_cents)
             .where(SupplierInvoice.payment_mode == PaymentMode.LIBEO,
                    INVOICE_STATE.in_(("a_regler", "rejetees"))))
     return _INVOICE_COLUMNS.apply(_of_company(base), shape).limit(MAX_SELECTION + 1)
@@ -109,10 +112,11 @@ def invoice_export(company: Company, query: ListQuery) -> Listing:
     return Listing(_invoices_export_statement(query.shape()), _INVOICE_LIST.values(company.id, query))
 
 
-def payable_candidates(company: Company, query: ListQuery) -> list[SupplierInvoice]:
+def payable_candidates(company: Company, query: ListQuery) -> list[SettlementInvoice]:
     """The filter's invoices « Payer la sélection » may take, in the list's order: at most
     ``MAX_SELECTION`` + 1 (one more says there are more than a selection holds)."""
-    return list(db.session.scalars(_payable_statement(query.shape()), _INVOICE_LIST.values(company.id, query)))
+    rows = db.session.connection().execute(_payable_statement(query.shape()), _INVOICE_LIST.values(company.id, query))
+    return settlement_invoices(rows.all())
 
 
 # --- « Fournisseurs » --------------------------------------------------------------------------------

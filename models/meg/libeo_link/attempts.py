@@ -15,7 +15,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from flask import current_app
 from sqlalchemy import (
@@ -49,6 +49,9 @@ from core.money import format_amount
 from core.payment_words import HOLD_LABELS, bank_leg_label
 from core.validators import mask_iban
 from models.meg.achats.models import PaymentMode, SupplierInvoice
+
+if TYPE_CHECKING:  # a page's plain rows, which « Payer » reads as invoices (« Règlements », the filter's selection)
+    from models.meg.achats.invoices import SettlementInvoice
 from models.meg.companies.models import Company, User
 from models.meg.db import Model, db
 from models.meg.libeo_link.client import (
@@ -619,7 +622,7 @@ class LibeoState:
     def awaits_answer(self, invoice: SupplierInvoice) -> bool:
         return self.row(invoice)[1] == "check"
 
-    def row(self, invoice: SupplierInvoice) -> tuple[PaymentAttempt | None, str | None]:
+    def row(self, invoice: SupplierInvoice | SettlementInvoice) -> tuple[PaymentAttempt | None, str | None]:
         """An invoice's Libeo column, in one call per row of a list: its latest payment, and what
         it offers: ``"pay"`` (« Payer »), ``"check"`` (« Vérifier maintenant », a request left
         unanswered), ``"new_iban"`` (the supplier's new IBAN first: its account was rejected),
@@ -638,7 +641,7 @@ class LibeoState:
         return payment, "pay"
 
 
-def retry_refusal(invoice: SupplierInvoice, payment: PaymentAttempt | None) -> str | None:
+def retry_refusal(invoice: SupplierInvoice | SettlementInvoice, payment: PaymentAttempt | None) -> str | None:
     """Why ``invoice`` may not be paid again yet: its last transfer was rejected for a reason of the payee's
     account, and the supplier's IBAN is still the one rejected. None once the IBAN changed (the new one goes
     through Libeo's check of a new IBAN)."""
