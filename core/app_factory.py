@@ -25,6 +25,7 @@ from core.db import init_database
 from core.errors import CSRF_MESSAGE, ERROR_MESSAGES, trace_unexpected_errors
 from core.french import register_french_filters
 from core.ids import register_id_converter
+from core.listing import list_url
 from core.mail import init_mail
 from core.migrations import init_migrations
 from core.money import format_amount
@@ -104,6 +105,7 @@ def register_error_pages(app: Flask, template: str, render_error: Callable) -> N
 
 def register_common_template_helpers(app: Flask) -> None:
     app.add_template_filter(format_amount, "euros")
+    app.add_template_global(list_url, "list_url")
     register_date_filters(app)
     register_french_filters(app)
     register_favicon(app, app.static_folder)

@@ -36,7 +36,7 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Response, redirect, request, stream_with_context
+from flask import Response, g, redirect, request, stream_with_context, url_for
 from sqlalchemy import ColumnElement, Select, and_, bindparam, func, literal_column, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import QueryableAttribute
@@ -516,6 +516,21 @@ class OwnedList:
         """How many rows each state tab holds under the query's other filters (one statement)."""
         rows = session.execute(self.counts_statement(query.shape()), self.values(owner_id, query))
         return tab_counts(rows, self.states)
+
+def list_url(endpoint: str, args: dict[str, str], **path: Any) -> str:
+    """``url_for(endpoint, **path, **args)`` for a list's links (tabs, sort headers, pager, exports): the
+    endpoint's own URL is built once per request, then each link adds its query string the way werkzeug
+    encodes it. A list page asks for some twenty such links."""
+    built = g.setdefault("_list_urls", {})
+    key = (endpoint, *sorted(path.items()))
+    base = built.get(key)
+    if base is None:
+        base = built[key] = url_for(endpoint, **path)
+    return f"{base}?{urlencode(list(args.items()), safe=_QUERY_SAFE)}" if args else base
+
+
+# What werkzeug leaves unquoted in a query string (``werkzeug.urls._urlencode``).
+_QUERY_SAFE = "!$'()*,/:;?@"
 
 # --- Exports --------------------------------------------------------------------------------------------
 

@@ -80,17 +80,3 @@ def test_bank_helpers_never_raise(value):
 ])
 def test_a_bic_must_be_the_ibans_banks(iban, bic, fits):
     assert (bic_mismatch(iban, bic) is None) is fits
-
-
-def test_a_rows_links_are_the_links_url_for_builds():
-    """``id_url`` builds each row's link by putting its id in one URL built once: the same as ``url_for``."""
-    from flask import Flask, url_for
-
-    from core.row_urls import id_url
-
-    app = Flask(__name__)
-    app.add_url_rule("/paiements/<int:payment_id>/annuler", "cancel", lambda payment_id: "")
-    with app.test_request_context("/paiements/?q=918", base_url="http://localhost/libeo"):
-        link = id_url("cancel", "payment_id", next="/libeo/paiements/?q=918")
-        for ident in (1, 42, 918273645, 10**12):
-            assert link(ident) == url_for("cancel", payment_id=ident, next="/libeo/paiements/?q=918")
