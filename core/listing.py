@@ -86,9 +86,20 @@ def _fold_sqlite(element, compiler, **kw):
     return f"fold({compiler.process(element.clauses, **kw)})"
 
 
+def fold_postgresql(column: str) -> str:
+    """``fold`` in PostgreSQL's SQL, the expression its trigram indexes hold (migrations name it too).
+
+    ``translate`` with the whole table reads the table once per character: some 20 µs a row on this
+    machine, most of a searched list's time. A value with no character but ASCII (as many bytes as
+    characters) folds as its ASCII lowercase (``COLLATE "C"``: A–Z only, whatever the database's
+    locale), the same result as the table, which maps nothing else of ASCII."""
+    return (f'CASE WHEN octet_length({column}) = char_length({column}) THEN lower(({column}) COLLATE "C") '
+            f"ELSE translate({column}, '{FOLD_FROM}', '{FOLD_TO}') END")
+
+
 @compiles(folded, "postgresql")
 def _fold_postgresql(element, compiler, **kw):
-    return f"translate({compiler.process(element.clauses, **kw)}, '{FOLD_FROM}', '{FOLD_TO}')"
+    return fold_postgresql(compiler.process(element.clauses, **kw))
 
 
 class paris_day(FunctionElement):  # noqa: N801 - an SQL function, named as SQL names them

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import literal, select
 from werkzeug.datastructures import MultiDict
 
-from core.listing import FOLD_FROM, FOLD_TO, ListQuery, ListSpec, fold, folded, parse_list_args
+from core.listing import FOLD_FROM, FOLD_TO, ListQuery, ListSpec, fold, fold_postgresql, folded, parse_list_args
 
 SPEC = ListSpec(sorts={"echeance": "Échéance", "montant": "Montant"}, default_sort="echeance",
                 states={"a_payer": "À payer", "payees": "Payées"}, modes={"libeo": "Virement par Libeo"},
@@ -54,11 +54,13 @@ def test_folding_ignores_case_and_accents():
     assert len(FOLD_FROM) == len(FOLD_TO)
 
 
-def test_the_database_folds_as_python_does(meg_app):
-    """SQLite (the registered function) and PostgreSQL (translate) give Python's folding."""
+@pytest.mark.parametrize("text", ["À l'Œuvre: Ça Dépôt ÉTÉ Ÿ ž Ł 100%_x", "DUPUIS & Fils SARL 100%_x", "FA-2026/0042",
+                                  "İstanbul Straße Ǆ", "", "Ærø"])
+def test_the_database_folds_as_python_does(meg_app, text):
+    """SQLite (the registered function) and PostgreSQL (lower for ASCII only, translate otherwise) give
+    Python's folding."""
     from models.meg import db
 
-    text = "À l'Œuvre: Ça Dépôt ÉTÉ Ÿ ž Ł 100%_x"
     with meg_app.app_context():
         assert db.session.scalar(select(folded(literal(text)))) == fold(text)
 
@@ -75,3 +77,14 @@ def test_the_migrations_index_the_expression_the_search_compares(side):
         if hasattr(module, "FOLD_FROM"):
             folds.append((module.FOLD_FROM, module.FOLD_TO))
     assert folds and all(fold == (FOLD_FROM, FOLD_TO) for fold in folds)
+
+
+@pytest.mark.parametrize("side", ["meg", "libeo"])
+def test_the_trigram_indexes_hold_the_expression_postgresql_compares(side):
+    """The latest migration of the search's trigram indexes writes the fold ``folded`` compiles to."""
+    path, = (Path(__file__).parents[2] / "migrations" / side / "versions").glob("*_ascii_fold.py")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (module.FOLD_FROM, module.FOLD_TO) == (FOLD_FROM, FOLD_TO)
+    assert module._folded("supplier.name") == fold_postgresql("supplier.name")
