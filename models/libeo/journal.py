@@ -71,7 +71,7 @@ def entry_values(account_id: int, kind: str, message: str, actor: str | None = N
 def record_all(entries: list[dict]) -> None:
     """Appends several entries (``entry_values``) in one statement, in the caller's transaction."""
     if entries:
-        db.session.execute(insert(JournalEntry), entries)
+        db.session.execute(insert(JournalEntry).execution_options(render_nulls=True), entries)
 
 
 # « Journal » as a list people work with: its tabs gather the kinds of entries (a kind not listed

@@ -278,7 +278,7 @@ def insert_meg_invoices(proposed: list[Invoice]) -> dict[str, Invoice]:
         return {}
     rows = [{name: getattr(invoice, name) for name in ("account_id", "source", "external_id", *_PROPOSED_COLUMNS)}
             for invoice in proposed]
-    written = db.session.scalars(insert(Invoice).returning(Invoice), rows)
+    written = db.session.scalars(insert(Invoice).returning(Invoice).execution_options(render_nulls=True), rows)
     return {invoice.external_id: invoice for invoice in written if invoice.external_id is not None}
 
 

@@ -363,7 +363,7 @@ def _write(account: Account, done: list[_Item], now: datetime, used_up: bool) ->
         if item.current is not None:
             apply_meg_invoice(item.current, _stamped(item))
     invoice_ids = [(item.current or created[item.request.external_id]).id for item in done]
-    inserted = db.session.scalars(insert(Payment).returning(Payment), [
+    inserted = db.session.scalars(insert(Payment).returning(Payment).execution_options(render_nulls=True), [
         {**item.payment, "invoice_id": invoice_id} for item, invoice_id in zip(done, invoice_ids, strict=True)
         if item.payment is not None])
     by_invoice = {payment.invoice_id: payment for payment in inserted}
