@@ -292,3 +292,29 @@ def test_the_batch_decided_at_once_answers_and_writes_what_its_items_would_one_b
     else:  # Gratuit: 5 a month, one paid before the batch
         assert statuses == [201, 201, 409, 201, 201, 402, 402, 402, 402, 422, 409]
         assert any(n[0] == "quota_reached" for n in done["notifications"])
+
+
+def test_a_key_claimed_by_another_request_meanwhile_runs_the_batch_again_item_by_item(api, libeo_app, monkeypatch):
+    """Between the batch's read of its keys and its claims, a concurrent request may claim one (PostgreSQL):
+    nothing of the batch is kept, and it runs again item by item, where ``claim_key`` decides that key."""
+    from models.libeo.payments import by_api
+    from models.libeo.payments.idempotency import IN_PROGRESS
+
+    claim_keys, item_by_item = by_api.claim_keys, by_api._pay_item_by_item
+    runs: list[str] = []
+
+    def claimed_meanwhile(account_id, keys):
+        db.session.add(IdempotencyRecord(account_id=account_id, key="cle-2", request_hash="x", state=IN_PROGRESS))
+        db.session.flush()
+        return claim_keys(account_id, keys)
+
+    def spied(*args):
+        runs.append("item by item")
+        return item_by_item(*args)
+
+    monkeypatch.setattr(by_api, "claim_keys", claimed_meanwhile)
+    monkeypatch.setattr(by_api, "_pay_item_by_item", spied)
+    items = _batch(api, [_item(1), _item(2)]).json["items"]
+    assert runs == ["item by item"]
+    assert [i["status"] for i in items] == [201, 201]  # the other request's claim was this batch's, rolled back
+    assert _counts(libeo_app) == (2, 2, 2)

@@ -478,8 +478,8 @@ class HoldsInTurn:
 
     def __init__(self, account: Account, invoices: list[Invoice], now: datetime) -> None:
         self.account, self.now = account, now
-        self._known = _known_near_all(account, invoices)
-        self._candidates = _duplicate_candidates_all(account, invoices)
+        self._known = _known_near_all(account, invoices) if invoices else []
+        self._candidates = _duplicate_candidates_all(account, invoices) if invoices else []
         self._learnt: list[Learnt] = []
         self._created: list[tuple[int, Invoice, Payment]] = []  # (the id it sorts by, invoice, payment)
 
