@@ -267,12 +267,20 @@ class Outbox:
         ``recipient_params``), in one statement (``INSERT … SELECT``): for events of the busiest
         transactions (a payment held). ``recipients`` is built once (a module constant): so is the
         statement, its values named parameters."""
+        self.enqueue_each_to(kind, [(event_key, data)], recipients, recipient_params, scope_id, due_at=due_at)
+
+    def enqueue_each_to(self, kind: str, events: list[tuple[str, dict]], recipients: Select, recipient_params: dict,
+                        scope_id: int, *, due_at: datetime | None = None) -> None:
+        """:meth:`enqueue_to` for several events of one kind, each (event key, data), told to the same people:
+        one statement for all of them."""
+        if not events:
+            return
         now = utcnow()
         dialect = self.db.session.get_bind().dialect.name
-        self.db.session.execute(_insert_from(self, recipients, dialect), {
+        self.db.session.execute(_insert_from(self, recipients, dialect), [{
             **recipient_params, "outbox_kind": kind, "outbox_event_key": event_key[:120], "outbox_data": data,
             "outbox_scope_id": scope_id, "outbox_due_at": due_at or now, "outbox_created_at": now,
-        })
+        } for event_key, data in events])
 
     def written(self, kind: str, event_keys: list[str]) -> set[str]:
         """Those of ``event_keys`` already in the outbox for ``kind`` (asked 500 at a time)."""

@@ -350,3 +350,52 @@ def test_query_count_does_not_grow_with_data(apps, world, name):
     assert sum(few.values()) > 0
     assert many == few, f"{name}: {few} statements with few rows, {many} with many"
     assert few == EXPECTED[name], f"{name}: {few}, the guard says {EXPECTED[name]} (update it if the change is meant)"
+
+
+def _meg_pay_selection(world: World, supplier: str, account: int, size: int):
+    """« Confirmer les N paiements » of ``size`` new invoices of a new supplier (its IBAN seen for the first time)."""
+    from schwifty import IBAN
+
+    from models.meg import Company, Supplier
+    from tests.factories import meg_invoice
+
+    with world.apps.meg.app_context():
+        company = meg_db.session.scalar(select(Company).where(Company.name == BOULANGERIE))
+        iban = IBAN.generate("FR", bank_code="30006", account_code=f"{account:011d}").compact
+        payee = Supplier(company=company, name=supplier, iban=iban, bic="AGRIFRPPXXX")
+        invoices = [meg_invoice(company, payee, f"S-{supplier[:4]}-{k}", amount_cents=5_000 + 7 * k,
+                                issue_date=date.today() - timedelta(days=20 * k)) for k in range(size)]
+        meg_db.session.commit()
+        chosen = [invoice.id for invoice in invoices]
+
+    def confirm():
+        response = world.client.post("/meg/achats/reglements/selection/confirmer",
+                                     data={"facture": [str(invoice_id) for invoice_id in chosen]})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return response
+
+    return confirm
+
+
+def test_a_selection_runs_as_many_statements_whatever_its_size(apps, world):
+    """« Payer la sélection »: neither side's statements grow with the invoices selected, nor with the data.
+
+    Libeo reads what every item's checks need once (keys, invoices, their payments, the safeguards' rows),
+    decides each item in turn in Python and writes each table once; MEG opens every attempt in one
+    INSERT and records every answer in one UPDATE.
+    """
+    counter = SqlCounter(apps)
+    few = counter.measure(_meg_pay_selection(world, "Laiterie des Ardennes", 81, 2))[1]
+    world.grow()
+    two = counter.measure(_meg_pay_selection(world, "Scierie du Morvan", 82, 2))[1]
+    twenty = counter.measure(_meg_pay_selection(world, "Transports Quercy Express", 83, 20))[1]
+    assert few == two == twenty, f"2 invoices: {few}, with many rows: {two}, 20 invoices: {twenty}"
+    assert few == SELECTION, f"{few}, the guard says {SELECTION} (update it if the change is meant)"
+
+
+# MEG: the user, company, connection and invoices, the attempts (read, then one INSERT), their answers (one
+# UPDATE, the invoices' files, their queued updates superseded). Libeo: the key, the month's counter, the
+# items' keys, invoices and safeguards' rows (known IBANs, possible duplicates) read once, then one statement
+# per table: the keys' claims, invoices, payments, the counter, the supplier's IBAN (first seen) and its
+# « Journal » entry, the events' numbers, the events, the keys' answers.
+SELECTION = _sql(meg=10, libeo=15, meg_commits=2, libeo_commits=1)

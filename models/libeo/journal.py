@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, bindparam, select
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, bindparam, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.dates import utcnow
@@ -56,10 +56,22 @@ make_append_only(JournalEntry)
 def record(account_id: int, kind: str, message: str, actor: str | None = None,
            payment_id: int | None = None) -> JournalEntry:
     """Appends an entry to the account's journal, in the caller's transaction."""
-    entry = JournalEntry(account_id=account_id, kind=kind, message=message[:1000],
-                         actor=(actor or SYSTEM)[:254], payment_id=payment_id, created_at=utcnow())
+    entry = JournalEntry(**entry_values(account_id, kind, message, actor, payment_id))
     db.session.add(entry)
     return entry
+
+
+def entry_values(account_id: int, kind: str, message: str, actor: str | None = None,
+                 payment_id: int | None = None) -> dict:
+    """An entry's row, as :func:`record` writes it (for :func:`record_all`)."""
+    return {"account_id": account_id, "kind": kind, "message": message[:1000], "actor": (actor or SYSTEM)[:254],
+            "payment_id": payment_id, "created_at": utcnow()}
+
+
+def record_all(entries: list[dict]) -> None:
+    """Appends several entries (``entry_values``) in one statement, in the caller's transaction."""
+    if entries:
+        db.session.execute(insert(JournalEntry).execution_options(render_nulls=True), entries)
 
 
 # « Journal » as a list people work with: its tabs gather the kinds of entries (a kind not listed

@@ -222,3 +222,30 @@ def test_a_selection_of_two_hundred_invoices_is_paid_within_the_server_timeout(c
     assert elapsed < 30, f"{elapsed:.1f} s: over gunicorn's timeout"  # deploy/gunicorn.conf.py
     assert "200 factures : 200 programmées" in page(client.get(answer.headers["Location"]))
     assert len(libeo_payments(libeo_app)) == 200
+
+
+def test_a_newer_state_recorded_meanwhile_is_kept_and_the_other_answers_recorded(
+        connected, client, meg_app, libeo_app, monkeypatch):
+    """The events feed may record a payment's newer state between Libeo's answer and MEG's recording of it:
+    that state stays (never moved back to the answer's), and every other answer of the selection is recorded."""
+    from models.meg.libeo_link.client import LibeoClient
+
+    ids = [row[0] for row in meg_libeo_invoices(meg_app)][:3]
+    create_payments = LibeoClient.create_payments
+
+    def answered_then_overtaken(self, items):
+        outcomes = create_payments(self, items)
+        with meg_app.app_context():  # the feed's own transaction, committed first
+            meg_db.session.execute(
+                PaymentAttempt.__table__.update().where(PaymentAttempt.invoice_id == ids[1])
+                .values(libeo_payment_id=str(outcomes[1].id), libeo_version=7, status="CANCELLED",
+                        cancel_reason="Annulé dans Libeo."))
+            meg_db.session.commit()
+        return outcomes
+
+    monkeypatch.setattr(LibeoClient, "create_payments", answered_then_overtaken)
+    assert client.post(f"{SELECTION}/confirmer", data=_form(ids)).status_code == 302
+    with meg_app.app_context():
+        recorded = {a.invoice_id: (a.status.name, a.libeo_version) for a in meg_db.session.scalars(
+            select(PaymentAttempt).where(PaymentAttempt.invoice_id.in_(ids)))}
+    assert recorded == {ids[0]: ("SCHEDULED", 1), ids[1]: ("CANCELLED", 7), ids[2]: ("SCHEDULED", 1)}

@@ -365,9 +365,9 @@ def pay_batch():
     """Several payment requests in one round trip, each its own: its key, its body, its answer.
 
     Each item is answered exactly as ``POST /invoices/{external_id}/payments``
-    would answer it (``pay_batch_by_api``: one transaction, a savepoint per
-    item): a refusal of one never undoes another, and a replay of the batch
-    (same keys, same bodies) answers each item as the first time.
+    would answer it after the items before it (``pay_batch_by_api``: one
+    transaction): a refusal of one never undoes another, and a replay of the
+    batch (same keys, same bodies) answers each item as the first time.
     """
     items = _batch_items(json_body())
     account = api_account()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -232,6 +232,59 @@ def upsert_meg_invoice(account: Account, external_id: str, data: InvoiceData) ->
     _apply(invoice, data)
     db.session.flush()
     return invoice, False
+
+
+_BY_EXTERNAL_IDS = select(Invoice).where(
+    Invoice.account_id == bindparam("account_id"), Invoice.external_id.in_(bindparam("external_ids", expanding=True))
+)
+
+
+def invoices_by_external_id(account: Account, external_ids: list[str]) -> dict[str, Invoice]:
+    """The account's invoices MEG knows by ``external_ids`` (those that exist), in one statement."""
+    if not external_ids:
+        return {}
+    found = db.session.scalars(_BY_EXTERNAL_IDS, {"account_id": account.id, "external_ids": external_ids})
+    return {invoice.external_id: invoice for invoice in found if invoice.external_id is not None}
+
+
+def proposed_meg_invoice(account: Account, external_id: str, data: InvoiceData, invoice: Invoice | None) -> Invoice:
+    """What :func:`upsert_meg_invoice` would make of ``invoice`` (the current one, or None), not written: a new
+    invoice outside the session, to check before it is written (:func:`insert_meg_invoices`, :func:`apply_meg_invoice`).
+    The same refusal when the invoice is locked."""
+    if invoice is not None and not invoice.is_payable and _current_transfer(invoice) != data.transfer:
+        raise Conflict(
+            f"Un paiement de la facture {invoice.number} est programmé ou effectué : "
+            "son fournisseur, son IBAN et son montant ne peuvent plus être modifiés.",
+            code="invoice_locked",
+        )
+    proposed = Invoice(account_id=account.id, source=InvoiceSource.MEG, external_id=external_id,
+                       status=invoice.status if invoice else InvoiceStatus.TO_PAY,
+                       imported_at=invoice.imported_at if invoice else None)
+    if invoice is not None:
+        proposed.id = invoice.id
+    _apply(proposed, data)
+    return proposed
+
+
+def apply_meg_invoice(invoice: Invoice, proposed: Invoice) -> None:
+    """Writes a proposed invoice's values on the current one (flushed with the session)."""
+    for name in _PROPOSED_COLUMNS:
+        setattr(invoice, name, getattr(proposed, name))
+
+
+def insert_meg_invoices(proposed: list[Invoice]) -> dict[str, Invoice]:
+    """Writes new proposed invoices in one statement: the invoices written, by external id."""
+    if not proposed:
+        return {}
+    rows = [{name: getattr(invoice, name) for name in ("account_id", "source", "external_id", *_PROPOSED_COLUMNS)}
+            for invoice in proposed]
+    written = db.session.scalars(insert(Invoice).returning(Invoice).execution_options(render_nulls=True), rows)
+    return {invoice.external_id: invoice for invoice in written if invoice.external_id is not None}
+
+
+_PROPOSED_COLUMNS = ("number", "number_key", "supplier_name", "supplier_iban", "supplier_bic", "issue_date", "due_date",
+                     "amount_cents", "currency", "total_cents", "net_cents", "vat_cents", "prepaid_cents",
+                     "rounding_cents", "status", "imported_at")
 
 
 def account_invoice(account: Account, invoice_id: int) -> Invoice | None:

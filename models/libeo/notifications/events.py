@@ -96,21 +96,22 @@ def payments_moved(account_id: int, payments: Iterable[Payment]) -> None:
     if not told:
         return
     files: dict[int, list[Payment]] = {}
+    held: list[tuple[str, dict]] = []
     for kind, payment in told:
         key = f"payment:{payment.id}:{payment.status.value}"
         if kind == SEPA_FILE_READY:
             if payment.batch_id is not None:
                 files.setdefault(payment.batch_id, []).append(payment)
         elif kind == PAYMENT_HELD:
-            # Held when created: one statement more in « Payer »'s transaction, not two.
-            outbox.enqueue_to(kind, key, _ADMINISTRATORS, {"account_id": account_id}, payment_data(payment),
-                              account_id)
+            held.append((key, payment_data(payment)))
         elif kind == PAYMENT_REJECTED:
             recipients = requester(account_id, payment.initiated_by_email) + administrators(account_id)
             outbox.enqueue(kind, key, recipients, payment_data(payment), account_id)
         else:
             outbox.enqueue(kind, key, requester(account_id, payment.initiated_by_email), payment_data(payment),
                            account_id)
+    # Held when created: one statement more in « Payer »'s transaction (for all the payments it holds), not two.
+    outbox.enqueue_each_to(PAYMENT_HELD, held, _ADMINISTRATORS, {"account_id": account_id}, account_id)
     admins = administrators(account_id) if files else []
     for batch_id, members in files.items():
         batch = db.session.get(SepaBatch, batch_id)

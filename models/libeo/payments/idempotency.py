@@ -25,6 +25,7 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from core.dates import utcnow
@@ -119,20 +120,66 @@ def claim_key(account: Account, key: str, request_hash: str, *, in_batch: bool =
         # The first request failed and released the key in between: try again.
         raise Conflict("Une requête avec cette clé d'idempotence vient d'échouer : réessayez.",
                        code="idempotency_in_progress")
-    if existing.state == VOID:  # whatever the request: closed for good
-        return Claim(existing.id, (VOID_STATUS, void_answer()))
-    if existing.request_hash != request_hash:
+    answer = recorded_answer(existing, request_hash)
+    if answer is not None:
+        return Claim(existing.id, answer)
+    owner = secrets.token_hex(16)
+    if _take_over_expired(existing, owner):
+        return Claim(existing.id, owner=owner)
+    raise Conflict(STILL_RUNNING, code="idempotency_in_progress")
+
+
+def recorded_answer(record: IdempotencyRecord, request_hash: str) -> tuple[int, dict] | None:
+    """What a request with a key already recorded answers: the first answer (or the key's closing) to replay;
+    None while the first request runs. Raises InvalidData when the key was used with another request."""
+    if record.state == VOID:  # whatever the request: closed for good
+        return VOID_STATUS, void_answer()
+    if record.request_hash != request_hash:
         raise InvalidData(
             "Cette clé d'idempotence a déjà servi pour une autre requête : utilisez une nouvelle clé.",
             "Idempotency-Key",
             code="idempotency_key_reused",
         )
-    if existing.state == DONE:
-        return Claim(existing.id, _stored_answer(existing))
+    if record.state == DONE:
+        return _stored_answer(record)
+    return None
+
+
+_RECORDS = select(IdempotencyRecord).where(IdempotencyRecord.account_id == bindparam("account_id"),
+                                           IdempotencyRecord.key.in_(bindparam("keys", expanding=True)))
+
+
+def recorded_keys(account_id: int, keys: list[str]) -> dict[str, IdempotencyRecord]:
+    """The records of those of ``keys`` the account used already, in one statement."""
+    return {record.key: record for record in db.session.scalars(_RECORDS, {"account_id": account_id, "keys": keys})}
+
+
+def claim_keys(account_id: int, keys: list[tuple[str, str]]) -> dict[str, Claim]:
+    """Claims several keys at once for one request (a batch), each (key, request hash), in the caller's
+    transaction: the claims made, by key. A key missing from them was claimed meanwhile by a concurrent
+    request (``claim_key`` commits a claim alone): the caller decides that key again (``claim_key``)."""
+    if not keys:
+        return {}
+    dialect = db.session.get_bind().dialect.name
+    insert_rows = postgresql.insert if dialect == "postgresql" else sqlite.insert
     owner = secrets.token_hex(16)
-    if _take_over_expired(existing, owner):
-        return Claim(existing.id, owner=owner)
-    raise Conflict(STILL_RUNNING, code="idempotency_in_progress")
+    claimed = db.session.execute(
+        insert_rows(IdempotencyRecord).on_conflict_do_nothing(index_elements=["account_id", "key"])
+        .returning(IdempotencyRecord.id, IdempotencyRecord.key),
+        [{"account_id": account_id, "key": key, "request_hash": request_hash, "state": IN_PROGRESS, "owner": owner,
+          "created_at": utcnow()} for key, request_hash in keys],
+    )
+    return {key: Claim(record_id, owner=owner) for record_id, key in claimed}
+
+
+def complete_all(answers: list[tuple[Claim, int, dict]]) -> None:
+    """Stores the answers of several claims of this transaction (``claim_keys``), each (claim, status, body),
+    in one statement: as :func:`complete`, for claims no other request can have taken over (uncommitted,
+    they are invisible to other requests until the commit)."""
+    if answers:
+        db.session.connection().execute(_COMPLETE, [
+            {"record_id": claim.record_id, "claim_owner": claim.owner, "answer_status": status,
+             "answer_body": json.dumps(body, ensure_ascii=False)} for claim, status, body in answers])
 
 
 def void_answer() -> dict:

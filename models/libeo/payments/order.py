@@ -46,7 +46,13 @@ from models.libeo.payments.models import (
     invoice_status_for,
 )
 from models.libeo.payments.quota import PaymentQuota, quota_month
-from models.libeo.payments.safeguards import after_creation, approvals_required, holds_for, rejected_iban_refusal
+from models.libeo.payments.safeguards import (
+    Hold,
+    after_creation,
+    approvals_required,
+    holds_for,
+    rejected_iban_refusal,
+)
 from models.libeo.payments.transitions import move_payments
 
 
@@ -68,7 +74,21 @@ def active_payment(invoice_id: int) -> Payment | None:
     return db.session.scalar(_ACTIVE_PAYMENT, {"invoice_id": invoice_id})
 
 
-def _already_paid(number: str, payment: Payment | None) -> Conflict:
+_ACTIVE_PAYMENTS = select(Payment).where(
+    Payment.invoice_id.in_(bindparam("invoice_ids", expanding=True)), Payment.status.in_(ACTIVE_PAYMENT_STATUSES)
+)
+
+
+def active_payments(invoice_ids: list[int]) -> dict[int, Payment]:
+    """The active payment of each of ``invoice_ids`` that has one, in one statement."""
+    if not invoice_ids:
+        return {}
+    return {payment.invoice_id: payment for payment in db.session.scalars(_ACTIVE_PAYMENTS,
+                                                                           {"invoice_ids": invoice_ids})}
+
+
+def already_paid(number: str, payment: Payment | None) -> Conflict:
+    """The refusal of a payment of an invoice another payment holds (``payment``)."""
     if payment is not None and payment.status is PaymentStatus.PAID:
         message = f"La facture {number} est déjà payée."
     elif payment is not None and payment.status is PaymentStatus.AWAITING_APPROVAL:
@@ -193,8 +213,7 @@ def place_payment(
     (an invoice sent with the request included).
     """
     _check_owner(account, invoice)
-    initiator, execution_date = order.initiator, order.execution_date
-    email = initiator.email
+    initiator, email = order.initiator, order.initiator.email
     invoice_id, number, plan = invoice.id, invoice.number, account.plan
     quota = PaymentQuota.for_account(account, now)
     within_quota = quota.consume()
@@ -203,13 +222,8 @@ def place_payment(
     if existing is not None or not within_quota:
         undo_work(db)
         if existing is not None:
-            raise _already_paid(number, existing)
-        quota_refusals().inc()
-        raise QuotaExceeded(
-            f"Votre formule {plan.label} inclut {plan.payment_limit} paiements par mois, tous utilisés "
-            "ce mois-ci : passez à la formule Partnerships (paiements illimités) pour payer cette facture.",
-            limit=plan.payment_limit,
-        )
+            raise already_paid(number, existing)
+        raise quota_refusal(plan)
     if quota.just_used_up:
         quota_used_up(account, quota.month)
     created_at = now or utcnow()
@@ -217,43 +231,62 @@ def place_payment(
     if hold.rejected_iban:
         iban = invoice.supplier_iban
         undo_work(db)
-        raise Conflict(rejected_iban_refusal(iban, hold.rejected_iban), "supplier_iban", code="iban_rejected")
-    status = PaymentStatus.AWAITING_APPROVAL if hold else PaymentStatus.SCHEDULED
-    payment = Payment(
-        account_id=account.id,
-        invoice=invoice,
-        status=status,
-        hold_reasons=hold.reasons or None,
-        hold_details=hold.details or None,
-        amount_cents=invoice.amount_cents,
-        currency=invoice.currency,
-        execution_date=execution_date,
-        creditor_name=invoice.supplier_name,
-        creditor_iban=invoice.supplier_iban,
-        creditor_bic=invoice.supplier_bic,
-        initiated_by_email=email,
-        initiated_by_role=initiator.role,
-        channel=initiator.channel,
-        created_at=created_at,
-        approvals_required=approvals_required(account, invoice.amount_cents),
-    )
+        raise iban_refusal(iban, hold.rejected_iban)
+    payment = Payment(invoice=invoice, **payment_values(account, invoice, order, hold, created_at))
     db.session.add(payment)
-    invoice.status = invoice_status_for(status)
+    invoice.status = invoice_status_for(payment.status)
     if invoice.imported_at is None:
         invoice.imported_at = created_at
     try:
         db.session.flush()
     except IntegrityError:
         undo_work(db)
-        raise _already_paid(number, active_payment(invoice_id)) from None
-    after_creation(payment, hold, _actor(initiator, email))
+        raise already_paid(number, active_payment(invoice_id)) from None
+    after_creation(payment, hold, actor_of(initiator))
     record_payment_events(account.id, [payment])
     return payment
 
 
-def _actor(initiator: Initiator, email: str) -> str:
+def quota_refusal(plan) -> QuotaExceeded:
+    """The refusal of a payment beyond the month's quota of ``plan`` (counted in the refusals' metric)."""
+    quota_refusals().inc()
+    return QuotaExceeded(
+        f"Votre formule {plan.label} inclut {plan.payment_limit} paiements par mois, tous utilisés "
+        "ce mois-ci : passez à la formule Partnerships (paiements illimités) pour payer cette facture.",
+        limit=plan.payment_limit,
+    )
+
+
+def iban_refusal(iban: str, reason: str) -> Conflict:
+    """The refusal of a payment to an IBAN the bank rejected for a reason of the account (``reason``)."""
+    return Conflict(rejected_iban_refusal(iban, reason), "supplier_iban", code="iban_rejected")
+
+
+def payment_values(account: Account, invoice: Invoice, order: PaymentOrder, hold: Hold, created_at: datetime) -> dict:
+    """The new payment of ``invoice`` (its invoice aside): scheduled, or held for approval with ``hold``'s reasons."""
+    initiator = order.initiator
+    return {
+        "account_id": account.id,
+        "status": PaymentStatus.AWAITING_APPROVAL if hold else PaymentStatus.SCHEDULED,
+        "hold_reasons": hold.reasons or None,
+        "hold_details": hold.details or None,
+        "amount_cents": invoice.amount_cents,
+        "currency": invoice.currency,
+        "execution_date": order.execution_date,
+        "creditor_name": invoice.supplier_name,
+        "creditor_iban": invoice.supplier_iban,
+        "creditor_bic": invoice.supplier_bic,
+        "initiated_by_email": initiator.email,
+        "initiated_by_role": initiator.role,
+        "channel": initiator.channel,
+        "created_at": created_at,
+        "approvals_required": approvals_required(account, invoice.amount_cents),
+    }
+
+
+def actor_of(initiator: Initiator) -> str:
     """Who the « Journal » names: the person, and through MEG when it came by the API."""
-    return f"{email} (via MEG)" if initiator.channel is Channel.MEG else email
+    return f"{initiator.email} (via MEG)" if initiator.channel is Channel.MEG else initiator.email
 
 
 def cancel_payment(account: Account, payment: Payment, actor: str | None = None) -> None:
@@ -299,7 +332,7 @@ def cancel_on_request(account: Account, payment: Payment, initiator: Initiator) 
         )
     if payment.status is PaymentStatus.CANCELLED:
         return payment
-    cancel_payment(account, payment, actor=_actor(initiator, email))
+    cancel_payment(account, payment, actor=actor_of(Initiator(email, initiator.role, initiator.channel)))
     return payment
 
 

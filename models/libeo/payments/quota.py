@@ -131,22 +131,36 @@ _COUNT_ONE_UNLIMITED = text(_COUNT_ONE + " RETURNING payment_count")
 _COUNT_ONE_LIMITED = text(_COUNT_ONE + " WHERE payment_usage.payment_count < :usage_limit RETURNING payment_count")
 
 
-# The month's row, created at 0 if need be, locked until commit (its count unchanged).
+# The month's row, created at 0 if need be, locked until commit (its count unchanged, and told).
 _HOLD_MONTH = text(
     "INSERT INTO payment_usage (account_id, month, payment_count) VALUES (:usage_account, :usage_month, 0) "
-    "ON CONFLICT (account_id, month) DO UPDATE SET payment_count = payment_usage.payment_count"
+    "ON CONFLICT (account_id, month) DO UPDATE SET payment_count = payment_usage.payment_count "
+    "RETURNING payment_count"
 )
 
 
-def hold_month(account_id: int, now: datetime | None = None) -> None:
-    """Takes the account's counter row of this month first (created if need be), until commit.
+def hold_month(account_id: int, now: datetime | None = None) -> int:
+    """Takes the account's counter row of this month first (created if need be), until commit: its count.
 
     For a batch of payments, whose items hold their keys' claims uncommitted: taking the counter
     before any claim keeps the lock order of every writer of the account (the counter first), so
     two batches of one account run one after the other instead of each holding what the other
-    needs next.
+    needs next. Held, the count changes only through this transaction: a batch may count its
+    payments in Python and write the sum once (:func:`count_payments`).
     """
-    db.session.connection().execute(_HOLD_MONTH, {"usage_account": account_id, "usage_month": quota_month(now)})
+    return db.session.connection().execute(
+        _HOLD_MONTH, {"usage_account": account_id, "usage_month": quota_month(now)}).scalar_one()
+
+
+_COUNT_MANY = text("UPDATE payment_usage SET payment_count = payment_count + :usage_added "
+                   "WHERE account_id = :usage_account AND month = :usage_month")
+
+
+def count_payments(account_id: int, month: str, added: int) -> None:
+    """Counts ``added`` payments in the month's row, held (:func:`hold_month`) and checked against the plan."""
+    if added:
+        db.session.connection().execute(_COUNT_MANY, {"usage_account": account_id, "usage_month": month,
+                                                      "usage_added": added})
 
 
 def hold_months(account_id: int, months: set[str]) -> None:

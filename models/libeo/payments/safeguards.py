@@ -50,6 +50,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
+from typing import NamedTuple
 
 from sqlalchemy import (
     DateTime,
@@ -69,7 +70,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.banks import bank_name
-from core.dates import date_fr, paris_today, utcnow
+from core.dates import as_utc, date_fr, paris_today, utcnow
 from core.db import rowcount
 from core.money import format_amount
 from core.names import mixed_script_words, name_key, name_words, names_match
@@ -100,6 +101,12 @@ MAX_REASON_LENGTH = 300
 
 
 KNOWN_NEAR_LIMIT = 200  # known IBANs a payment's checks read at most
+
+
+DUPLICATES_READ = 20  # other invoices a payment's duplicate check reads at most
+
+
+FIRST_PAYMENT = "premier paiement"  # who recorded an IBAN learnt from a payment (trust on first use)
 
 
 class KnownSupplierIban(Model):
@@ -160,10 +167,18 @@ def _iban_shown(iban: str) -> str:
 
 def holds_for(account: Account, invoice: Invoice, role: InitiatorRole, email: str) -> Hold:
     """Why a payment of ``invoice`` asked now should wait for an administrator; empty when it need not."""
+    known = _known_near(account, invoice, supplier_key(invoice.supplier_name))
+    return _holds(account, invoice, role, email, known, _duplicate_candidates_of(account, invoice))
+
+
+def _holds(account: Account, invoice: Invoice, role: InitiatorRole, email: str, known: list,
+           candidates: list) -> Hold:
+    """The checks, given what they read: the known IBANs near the supplier (``_known_near``'s rows, in its
+    order) and the other invoices paid or being paid that may be this one (``_duplicate_candidates_of``)."""
     hold = Hold()
     _check_scripts(invoice, hold)
-    _check_iban(account, invoice, hold)
-    _check_duplicates(account, invoice, hold)
+    _check_iban(invoice, hold, known)
+    _check_duplicates(invoice, hold, candidates)
     _check_rules(account, invoice, role, email, hold)
     return hold
 
@@ -179,13 +194,13 @@ def _check_scripts(invoice: Invoice, hold: Hold) -> None:
         ))
 
 
-def _check_iban(account: Account, invoice: Invoice, hold: Hold) -> None:
+def _check_iban(invoice: Invoice, hold: Hold, known: list) -> None:
     key = supplier_key(invoice.supplier_name)
-    known = _known_near(account, invoice, key)
+    known = list(known)
     exact = [row.iban for row in known if row.supplier_key == key]
     if len(exact) < KNOWN_NEAR_LIMIT:  # read first: all of them, unless they alone fill the limit
         hold.supplier_ibans = frozenset(exact)
-    known.sort(key=lambda row: (row.recorded_at, row.id), reverse=True)  # latest first
+    known.sort(key=lambda row: (as_utc(row.recorded_at), row.id), reverse=True)  # latest first
     # The supplier under any spelling close enough to be the same company (a renamed
     # supplier with a new IBAN is still held).
     alike = [names_match(row.supplier_name, invoice.supplier_name) for row in known]
@@ -195,7 +210,7 @@ def _check_iban(account: Account, invoice: Invoice, hold: Hold) -> None:
         hold.add(NEW_IBAN, (
             f"Nouvel IBAN pour {invoice.supplier_name} : {_iban_shown(invoice.supplier_iban)}. Ce fournisseur a "
             f"été payé jusqu'ici sur l'IBAN {_iban_shown(previous.iban)} (enregistré le "
-            f"{date_fr(paris_today(previous.recorded_at))}). Vérifiez ce changement auprès du fournisseur, "
+            f"{date_fr(paris_today(as_utc(previous.recorded_at)))}). Vérifiez ce changement auprès du fournisseur, "
             "par un numéro de téléphone que vous connaissez déjà."
         ))
     hold.rejected_iban = next(
@@ -216,13 +231,18 @@ def _known_near(account: Account, invoice: Invoice, key: str) -> list[Row]:
     account with many suppliers sharing a word (« France », « Services ») never pushes the
     supplier's own IBANs out of the checks.
     """
-    # Each word's first and last three letters: « dypont » (Cyrillic у) finds « dupont », a word with
-    # a letter changed in its middle or at one end is still near.
-    words = [word for word in name_words(invoice.supplier_name) if len(word) >= 3][:6]
-    parts = list(dict.fromkeys(part for word in words for part in (word[:3], word[-3:])))
+    parts = _near_parts(invoice.supplier_name)
     values = {"account_id": account.id, "iban": invoice.supplier_iban, "key": key}
     values.update((f"word_{i}", part) for i, part in enumerate(parts))
     return list(db.session.execute(_known_near_statement(len(parts)), values).all())
+
+
+def _near_parts(supplier_name: str) -> list[str]:
+    """What makes another supplier's name near this one's: each word's first and last three letters
+    (« dypont », Cyrillic у, finds « dupont »; a word with a letter changed in its middle or at one end is
+    still near)."""
+    words = [word for word in name_words(supplier_name) if len(word) >= 3][:6]
+    return list(dict.fromkeys(part for word in words for part in (word[:3], word[-3:])))
 
 
 # Every payment runs these: built once per shape (see models/libeo/keys.py).
@@ -262,16 +282,22 @@ def _duplicate_candidates():
             ),
         )
         .order_by(Invoice.id)
-        .limit(20)
+        .limit(DUPLICATES_READ)
     )
 
 
-def _check_duplicates(account: Account, invoice: Invoice, hold: Hold) -> None:
-    number = invoice_number_key(invoice.number)
-    candidates = db.session.execute(_duplicate_candidates(), {
-        "account_id": account.id, "invoice_id": invoice.id, "number": number, "amount_cents": invoice.amount_cents,
+def _duplicate_candidates_of(account: Account, invoice: Invoice) -> list:
+    """The account's other invoices paid or being paid with the same number, or the same amount within
+    DUPLICATE_WINDOW of the same issue date: (invoice, its active payment), by invoice id, 20 at most."""
+    return list(db.session.execute(_duplicate_candidates(), {
+        "account_id": account.id, "invoice_id": invoice.id, "number": invoice_number_key(invoice.number),
+        "amount_cents": invoice.amount_cents,
         "issued_from": invoice.issue_date - DUPLICATE_WINDOW, "issued_to": invoice.issue_date + DUPLICATE_WINDOW,
-    }).all()
+    }).all())
+
+
+def _check_duplicates(invoice: Invoice, hold: Hold, candidates: list) -> None:
+    number = invoice_number_key(invoice.number)
     for other, payment in candidates:
         if not names_match(other.supplier_name, invoice.supplier_name):
             continue
@@ -339,24 +365,42 @@ def remember_iban(
     ))
     if not inserted:
         return  # a concurrent payment recorded it first, with its entry
-    if already:
-        journal(account_id, "iban.approved",
-                f"Nouvel IBAN enregistré pour {supplier_name} : {_iban_shown(iban)} ({recorded_by}).", actor)
-    else:
-        journal(account_id, "iban.first_seen",
-                f"IBAN vu pour la première fois pour {supplier_name} : {_iban_shown(iban)}.", actor)
+    _journal_iban(account_id, supplier_name, iban, recorded_by, actor, first_seen=not already)
+
+
+def _journal_iban(account_id: int, supplier_name: str, iban: str, recorded_by: str, actor: str, *,
+                  first_seen: bool) -> None:
+    journal(**_iban_entry(account_id, supplier_name, iban, recorded_by, actor, first_seen=first_seen))
+
+
+def _iban_entry(account_id: int, supplier_name: str, iban: str, recorded_by: str, actor: str, *,
+                first_seen: bool) -> dict:
+    if first_seen:
+        return {"account_id": account_id, "kind": "iban.first_seen", "actor": actor,
+                "message": f"IBAN vu pour la première fois pour {supplier_name} : {_iban_shown(iban)}."}
+    return {"account_id": account_id, "kind": "iban.approved", "actor": actor,
+            "message": f"Nouvel IBAN enregistré pour {supplier_name} : {_iban_shown(iban)} ({recorded_by})."}
 
 
 def after_creation(payment: Payment, hold: Hold, actor: str) -> None:
     """What a new payment teaches and leaves in the « Journal »; before its event (lock order)."""
     if not hold.questions_iban:
-        remember_iban(payment.account_id, payment.creditor_name, payment.creditor_iban, "premier paiement", actor,
+        remember_iban(payment.account_id, payment.creditor_name, payment.creditor_iban, FIRST_PAYMENT, actor,
                       hold.supplier_ibans)
+    note_held(payment, hold, actor)
+
+
+def note_held(payment: Payment, hold: Hold, actor: str) -> None:
+    """A payment created held: the « Journal » says why."""
     if hold:
-        journal(payment.account_id, "payment.held",
-                f"Paiement de la facture {payment.invoice.number} ({payment.amount_display} à "
-                f"{payment.creditor_name}) retenu pour approbation : " + " ".join(hold.details),
-                actor, payment.id)
+        journal(**held_entry(payment, hold, actor))
+
+
+def held_entry(payment: Payment, hold: Hold, actor: str) -> dict:
+    """The « Journal » entry of a payment created held (``journal.record``'s arguments)."""
+    return {"account_id": payment.account_id, "kind": "payment.held", "actor": actor, "payment_id": payment.id,
+            "message": f"Paiement de la facture {payment.invoice.number} ({payment.amount_display} à "
+                       f"{payment.creditor_name}) retenu pour approbation : " + " ".join(hold.details)}
 
 
 def rejected_iban_refusal(iban: str, reason: str) -> str:
@@ -399,4 +443,180 @@ def note_working_ibans(account_id: int, ibans: set[str]) -> None:
                KnownSupplierIban.rejected_reason.is_not(None))
         .values(rejected_reason=None)
         .execution_options(synchronize_session=False)
+    )
+
+
+# --- Several payments checked in turn, in one transaction (``POST /payment-batches``) ---------------------
+
+# Beyond any id a table holds: an IBAN a payment of the batch taught, not written yet, sorts as the latest.
+_UNWRITTEN_ID = 1 << 62
+# Items (or name parts) per read: SQLite bounds an expression's depth (1000), and each OR adds one.
+_PER_READ = 128
+
+
+class Learnt(NamedTuple):
+    """An IBAN a payment of the batch taught (trust on first use), read as its ``KnownSupplierIban`` row will be."""
+
+    id: int
+    supplier_name: str
+    supplier_key: str
+    iban: str
+    recorded_at: datetime
+    first_seen: bool  # the supplier had no known IBAN: the « Journal » says « vu pour la première fois »
+    rejected_reason: str | None = None
+
+
+class HoldsInTurn:
+    """The safeguards of payments created one after another in one transaction: each payment checked as
+    :func:`holds_for` would check it alone, after the payments created before it in the transaction.
+
+    What the checks read is read once for all the invoices (``_known_near``'s and ``_duplicate_candidates``'
+    rows of each, in one statement each): then each check keeps its own rows, adds those of the payments
+    created before it (their invoices as possible duplicates, the IBANs they taught as known), and keeps
+    the same order and limits as the single checks. Tell it each payment created (:meth:`created`).
+    """
+
+    def __init__(self, account: Account, invoices: list[Invoice], now: datetime) -> None:
+        self.account, self.now = account, now
+        self._known = _known_near_all(account, invoices) if invoices else []
+        self._candidates = _duplicate_candidates_all(account, invoices) if invoices else []
+        self._learnt: list[Learnt] = []
+        self._created: list[tuple[int, Invoice, Payment]] = []  # (the id it sorts by, invoice, payment)
+
+    def holds_for(self, invoice: Invoice, role: InitiatorRole, email: str) -> Hold:
+        return _holds(self.account, invoice, role, email, self._known_near(invoice), self._duplicates_of(invoice))
+
+    def _known_near(self, invoice: Invoice) -> list:
+        key, iban = supplier_key(invoice.supplier_name), invoice.supplier_iban
+        parts = _near_parts(invoice.supplier_name)
+        rows = [row for row in (*self._known, *self._learnt)
+                if row.iban == iban or row.supplier_key == key or any(part in row.supplier_key for part in parts)]
+        # _known_near_statement's order: the supplier's own, then this IBAN's, then the others; latest first.
+        rows.sort(key=lambda row: (as_utc(row.recorded_at), row.id), reverse=True)
+        rows.sort(key=lambda row: 0 if row.supplier_key == key else 1 if row.iban == iban else 2)
+        return rows[:KNOWN_NEAR_LIMIT]
+
+    def _duplicates_of(self, invoice: Invoice) -> list:
+        number = invoice_number_key(invoice.number)
+        issued_from, issued_to = invoice.issue_date - DUPLICATE_WINDOW, invoice.issue_date + DUPLICATE_WINDOW
+
+        def alike(other: Invoice) -> bool:
+            return other.number_key == number or (other.amount_cents == invoice.amount_cents
+                                                  and issued_from <= other.issue_date <= issued_to)
+
+        found = [(other.id, other, payment) for other, payment in self._candidates
+                 if other.id != invoice.id and alike(other)]
+        found += [(order, other, payment) for order, other, payment in self._created
+                  if other is not invoice and (other.id is None or other.id != invoice.id) and alike(other)]
+        found.sort(key=lambda row: row[0])
+        return [(other, payment) for _, other, payment in found[:DUPLICATES_READ]]
+
+    def created(self, invoice: Invoice, payment: Payment, hold: Hold) -> Learnt | None:
+        """``payment`` of ``invoice`` (as they will be written) is created with ``hold``: the payments checked
+        next see it. Returns the IBAN it teaches, if any (``remember_learnt`` writes it)."""
+        order = invoice.id if invoice.id is not None else _UNWRITTEN_ID + len(self._created)
+        self._created.append((order, invoice, payment))
+        if hold.questions_iban:
+            return None
+        key = supplier_key(payment.creditor_name)
+        already = hold.supplier_ibans
+        if already is None:  # the supplier's known IBANs filled the checks' read: read them all
+            already = frozenset(db.session.scalars(
+                select(KnownSupplierIban.iban).where(KnownSupplierIban.account_id == self.account.id,
+                                                     KnownSupplierIban.supplier_key == key)
+            )) | {row.iban for row in self._learnt if row.supplier_key == key}
+        if payment.creditor_iban in already:
+            return None
+        learnt = Learnt(_UNWRITTEN_ID + len(self._learnt), payment.creditor_name, key, payment.creditor_iban, self.now,
+                        first_seen=not already)
+        self._learnt.append(learnt)
+        return learnt
+
+
+def remember_learnt(account_id: int, learnt: list[Learnt]) -> set[tuple[str, str]]:
+    """Records the IBANs a batch taught, in one statement; the (supplier key, IBAN) recorded by it (one a
+    concurrent payment recorded first is not: its « Journal » entry is that payment's)."""
+    if not learnt:
+        return set()
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    rows = db.session.execute(
+        insert(KnownSupplierIban)
+        .on_conflict_do_nothing(index_elements=["account_id", "supplier_key", "iban"])
+        .returning(KnownSupplierIban.supplier_key, KnownSupplierIban.iban),
+        [{"account_id": account_id, "supplier_key": row.supplier_key, "supplier_name": row.supplier_name,
+          "iban": row.iban, "recorded_at": row.recorded_at, "recorded_by": FIRST_PAYMENT} for row in learnt],
+    )
+    return {(key, iban) for key, iban in rows}
+
+
+def learnt_entry(account_id: int, learnt: Learnt, actor: str) -> dict:
+    """The « Journal » entry of an IBAN a payment of a batch taught, as ``remember_iban`` writes it
+    (``journal.record``'s arguments)."""
+    return _iban_entry(account_id, learnt.supplier_name, learnt.iban, FIRST_PAYMENT, actor,
+                       first_seen=learnt.first_seen)
+
+
+def _slots(count: int) -> int:
+    """A statement's number of slots for ``count`` values: a power of two, so that few shapes are built."""
+    return 1 << max(count - 1, 0).bit_length()
+
+
+def _padded(values: list, slots: int) -> list:
+    return values + values[-1:] * (slots - len(values))  # repeating a value finds nothing more
+
+
+def _known_near_all(account: Account, invoices: list[Invoice]) -> list:
+    """The known IBANs ``_known_near`` would read for any of ``invoices`` (more, never fewer: unlimited)."""
+    ibans = sorted({invoice.supplier_iban for invoice in invoices})
+    keys = sorted({supplier_key(invoice.supplier_name) for invoice in invoices})
+    parts = list(dict.fromkeys(part for invoice in invoices for part in _near_parts(invoice.supplier_name)))
+    found: dict[int, Row] = {}
+    for start in range(0, max(len(parts), 1), _PER_READ):
+        chunk = parts[start:start + _PER_READ]
+        slots = _slots(len(chunk)) if chunk else 0
+        values = {"account_id": account.id, "ibans": ibans, "keys": keys}
+        values.update((f"word_{i}", part) for i, part in enumerate(_padded(chunk, slots)))
+        for row in db.session.execute(_known_near_all_statement(slots), values):
+            found[row.id] = row
+    return list(found.values())
+
+
+@cache
+def _known_near_all_statement(word_count: int):
+    near = [KnownSupplierIban.supplier_key.contains(bindparam(f"word_{i}")) for i in range(word_count)]
+    return (
+        select(KnownSupplierIban.id, KnownSupplierIban.supplier_name, KnownSupplierIban.supplier_key,
+               KnownSupplierIban.iban, KnownSupplierIban.recorded_at, KnownSupplierIban.rejected_reason)
+        .where(KnownSupplierIban.account_id == bindparam("account_id"),
+               or_(KnownSupplierIban.iban.in_(bindparam("ibans", expanding=True)),
+                   KnownSupplierIban.supplier_key.in_(bindparam("keys", expanding=True)), *near))
+    )
+
+
+def _duplicate_candidates_all(account: Account, invoices: list[Invoice]) -> list:
+    """The (invoice, active payment) pairs ``_duplicate_candidates`` would read for any of ``invoices`` (more,
+    never fewer: unlimited, and each invoice's own included), by invoice id."""
+    found: dict[int, tuple[Invoice, Payment]] = {}
+    for start in range(0, len(invoices), _PER_READ):
+        chunk = _padded(invoices[start:start + _PER_READ], _slots(len(invoices[start:start + _PER_READ])))
+        values: dict = {"account_id": account.id,
+                        "numbers": sorted({invoice_number_key(invoice.number) for invoice in chunk})}
+        for i, invoice in enumerate(chunk):
+            values.update({f"amount_{i}": invoice.amount_cents, f"from_{i}": invoice.issue_date - DUPLICATE_WINDOW,
+                           f"to_{i}": invoice.issue_date + DUPLICATE_WINDOW})
+        for other, payment in db.session.execute(_duplicate_candidates_all_statement(len(chunk)), values):
+            found[other.id] = (other, payment)
+    return [found[invoice_id] for invoice_id in sorted(found)]
+
+
+@cache
+def _duplicate_candidates_all_statement(count: int):
+    same_amount = [and_(Invoice.amount_cents == bindparam(f"amount_{i}"),
+                        Invoice.issue_date.between(bindparam(f"from_{i}"), bindparam(f"to_{i}"))) for i in range(count)]
+    return (
+        select(Invoice, Payment)
+        .join(Payment, Payment.invoice_id == Invoice.id)
+        .where(Invoice.account_id == bindparam("account_id"), Payment.status.in_(ACTIVE_PAYMENT_STATUSES),
+               or_(Invoice.number_key.in_(bindparam("numbers", expanding=True)), *same_amount))
     )

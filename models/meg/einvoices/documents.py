@@ -92,6 +92,17 @@ def document_of(invoice_id: int) -> InvoiceDocument | None:
     return db.session.scalar(_DOCUMENT_OF, {"invoice_id": invoice_id})
 
 
+_DOCUMENTS_OF = select(InvoiceDocument).where(InvoiceDocument.invoice_id.in_(bindparam("invoice_ids", expanding=True)))
+
+
+def documents_of(invoice_ids: list[int]) -> dict[int, InvoiceDocument]:
+    """The files of those of the invoices that have one (without their bytes), in one statement."""
+    if not invoice_ids:
+        return {}
+    return {document.invoice_id: document
+            for document in db.session.scalars(_DOCUMENTS_OF, {"invoice_ids": invoice_ids})}
+
+
 def attach_document(invoice: SupplierInvoice, file: DocumentFile) -> InvoiceDocument:
     """Keeps the file with the invoice, replacing an earlier one (the caller tells Libeo: ``document_changed``)."""
     document = document_of(invoice.id) or InvoiceDocument(invoice_id=invoice.id)

@@ -32,6 +32,8 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    insert,
+    inspect,
     or_,
     select,
     update,
@@ -295,7 +297,20 @@ class PaymentAttempt(Model):
         payment back. Returns whether it was written; if not, the row is read
         again when next used (the newer account another writer recorded).
         """
-        values = {
+        values = self._recorded(info)
+        db.session.flush()
+        bound = {f"new_{name}": value for name, value in values.items()}
+        written = rowcount(db.session.execute(_RECORD, {"attempt_id": self.id, "incoming": info.version or 0,
+                                                      **bound}))
+        if not written:
+            db.session.expire(self)
+            return False
+        self._keep_recorded(values, info)
+        return True
+
+    def _recorded(self, info: LibeoPaymentInfo) -> dict:
+        """The columns ``record`` writes from Libeo's account of the payment."""
+        return {
             "libeo_payment_id": info.id, "status": _state_of(info.status), "execution_date": info.execution_date,
             "paid_at": info.paid_at, "failure_reason": info.failure_reason, "transmitted_at": info.transmitted_at,
             "accepted_at": info.accepted_at, "bank_status": info.bank_status, "paid_on": info.paid_on,
@@ -309,17 +324,12 @@ class PaymentAttempt(Model):
                 list(self.hold_reasons or ()) if _state_of(info.status) is PaymentState.CANCELLED and info.cancel_reason
                 else []),
         }
-        db.session.flush()
-        bound = {f"new_{name}": value for name, value in values.items()}
-        written = rowcount(db.session.execute(_RECORD, {"attempt_id": self.id, "incoming": info.version or 0,
-                                                      **bound}))
-        if not written:
-            db.session.expire(self)
-            return False
+
+    def _keep_recorded(self, values: dict, info: LibeoPaymentInfo) -> None:
+        """The attempt holds what ``_RECORD`` wrote (without reading it again)."""
         values["payee_iban"] = info.payee_iban or self.payee_iban  # as the UPDATE kept it
         for name, value in values.items():
             set_committed_value(self, name, value)
-        return True
 
     def refuse(self, message: str, code: str | None = None) -> bool:
         """Libeo refused the request (its decision): written only while MEG knows nothing else of it."""
@@ -333,6 +343,43 @@ class PaymentAttempt(Model):
         for name, value in {**values, "status": PaymentState.REFUSED, "claimed_until": None}.items():
             set_committed_value(self, name, value)
         return True
+
+
+def insert_attempts(attempts: list[PaymentAttempt]) -> list[PaymentAttempt]:
+    """Writes new attempts (not in the session) in one statement: the attempts written, in the same order.
+
+    Raises IntegrityError, as a flush would, when another click wrote one of them first
+    (``uq_libeo_payment_attempt``)."""
+    if not attempts:
+        return []
+    given = attempts[0].__dict__  # what ``paying.new_attempt`` sets: the same for each; the rest its defaults
+    columns = [attribute.key for attribute in inspect(PaymentAttempt).column_attrs if attribute.key in given]
+    written = db.session.scalars(insert(PaymentAttempt).returning(PaymentAttempt).execution_options(render_nulls=True),
+                                 [{name: getattr(attempt, name) for name in columns} for attempt in attempts])
+    by_number = {(attempt.invoice_id, attempt.attempt): attempt for attempt in written}
+    return [by_number[(attempt.invoice_id, attempt.attempt)] for attempt in attempts]
+
+
+def record_all(answers: list[tuple[PaymentAttempt, LibeoPaymentInfo]]) -> bool:
+    """``PaymentAttempt.record`` for several attempts at once: one statement runs every conditional UPDATE.
+
+    True when each was written (each attempt then holds what it recorded). False when some were not
+    (a newer account of their payment was recorded meanwhile): the statement cannot tell which, so the
+    caller rolls its transaction back and records them one by one.
+    """
+    if not answers:
+        return True
+    db.session.flush()
+    values = [attempt._recorded(info) for attempt, info in answers]
+    written = db.session.connection().execute(_RECORD, [
+        {"attempt_id": attempt.id, "incoming": info.version or 0,
+         **{f"new_{name}": value for name, value in row.items()}}
+        for (attempt, info), row in zip(answers, values, strict=True)])
+    if written.rowcount != len(answers):
+        return False
+    for (attempt, info), row in zip(answers, values, strict=True):
+        attempt._keep_recorded(row, info)
+    return True
 
 
 _RECORDED_COLUMNS = (

@@ -42,7 +42,7 @@ from core.db import purge_in_batches, rowcount
 from core.einvoices.reading import EInvoiceError
 from models.meg.achats.models import SupplierInvoice
 from models.meg.db import Model, db
-from models.meg.einvoices.documents import InvoiceDocument, document_of, document_pdf
+from models.meg.einvoices.documents import InvoiceDocument, document_of, document_pdf, documents_of
 from models.meg.libeo_link.attempts import PaymentAttempt, external_id, libeo_payload
 from models.meg.libeo_link.client import (
     LibeoApiError,
@@ -124,6 +124,14 @@ def document_changed(invoice: SupplierInvoice, document: InvoiceDocument) -> Non
     )
     if has_invoice is not None:
         queue_document(invoice.id, invoice.company_id, document)
+
+
+def queue_documents(invoice_ids: list[int], company_id: int) -> None:
+    """:func:`queue_document` for several invoices, their files read in one statement."""
+    documents = documents_of(invoice_ids)
+    for invoice_id in invoice_ids:
+        if invoice_id in documents:
+            queue_document(invoice_id, company_id, documents[invoice_id])
 
 
 def queue_document(invoice_id: int, company_id: int, document: InvoiceDocument | None = None) -> None:
@@ -302,11 +310,24 @@ def supersede_pending_updates(invoice_id: int) -> None:
     db.session.execute(_SUPERSEDED, {"superseded_invoice": invoice_id, "superseded_at": utcnow()})
 
 
+def supersede_all_pending_updates(invoice_ids: list[int]) -> None:
+    """:func:`supersede_pending_updates` for several invoices, in one statement."""
+    if invoice_ids:
+        db.session.execute(_ALL_SUPERSEDED, {"superseded_invoices": invoice_ids, "superseded_at": utcnow()})
+
+
 # Built once: every « Payer » runs it.
 _SUPERSEDED = (
     update(OutboxMessage)
     .where(OutboxMessage.invoice_id == bindparam("superseded_invoice"), OutboxMessage.kind == INVOICE,
            OutboxMessage.delivered_at.is_(None))
+    .values(delivered_at=bindparam("superseded_at"), last_error="Remplacé par l'envoi lors du paiement.")
+    .execution_options(synchronize_session=False)
+)
+_ALL_SUPERSEDED = (
+    update(OutboxMessage)
+    .where(OutboxMessage.invoice_id.in_(bindparam("superseded_invoices", expanding=True)),
+           OutboxMessage.kind == INVOICE, OutboxMessage.delivered_at.is_(None))
     .values(delivered_at=bindparam("superseded_at"), last_error="Remplacé par l'envoi lors du paiement.")
     .execution_options(synchronize_session=False)
 )

@@ -42,6 +42,7 @@ from models.meg.libeo_link.attempts import (
     latest_payment,
     payer_for,
     payment_refusal,
+    record_all,
     retry_refusal,
 )
 from models.meg.libeo_link.client import (
@@ -56,7 +57,7 @@ from models.meg.libeo_link.connection import (
     LibeoLinkError,
     connection_of,
 )
-from models.meg.libeo_link.outbox import queue_document, supersede_pending_updates
+from models.meg.libeo_link.outbox import queue_document, queue_documents, supersede_pending_updates
 from models.meg.notifications.events import payment_ended
 from models.meg.signing import initiator_assertion
 
@@ -345,6 +346,27 @@ def record_payment(attempt: PaymentAttempt, info: LibeoPaymentInfo, company_id: 
     payment_ended(attempt, before, seen=seen)
     if first:
         queue_document(attempt.invoice_id, company_id or attempt.invoice.company_id)
+
+
+def record_payments(answers: list[tuple[PaymentAttempt, LibeoPaymentInfo]], company_id: int, *,
+                    seen: bool = False) -> bool:
+    """:func:`record_payment` for several attempts, each Libeo's first account of its payment (a selection's
+    answers), in a statement per table. False when an attempt holds a newer account already: nothing is
+    recorded then, and the caller rolls back and records them one by one (``record_payment``)."""
+    if any(attempt.libeo_payment_id is not None for attempt, _ in answers):
+        return False
+    before = [attempt.status.value if attempt.status else PaymentState.REQUESTED.value for attempt, _ in answers]
+    retried = [attempt.invoice_id for attempt, _ in answers if attempt.attempt != 1]
+    told_before = set(db.session.scalars(
+        select(PaymentAttempt.invoice_id).where(PaymentAttempt.invoice_id.in_(retried),
+                                                PaymentAttempt.libeo_payment_id.is_not(None)))) if retried else set()
+    if not record_all(answers):
+        return False
+    for (attempt, _), status in zip(answers, before, strict=True):
+        payment_ended(attempt, status, seen=seen)
+    queue_documents([attempt.invoice_id for attempt, _ in answers if attempt.invoice_id not in told_before],
+                    company_id)
+    return True
 
 
 def _invoice_of(company: Company, reference: str) -> SupplierInvoice | None:

@@ -44,6 +44,7 @@ from models.meg.libeo_link.attempts import (
     PaymentState,
     check_execution_date,
     external_id,
+    insert_attempts,
     latest_payments,
     payer_for,
     payment_refusal,
@@ -56,7 +57,7 @@ from models.meg.libeo_link.client import (
     LibeoUnreachable,
 )
 from models.meg.libeo_link.connection import LibeoConnection, LibeoLinkError, PlanQuota, connection_of
-from models.meg.libeo_link.outbox import supersede_pending_updates
+from models.meg.libeo_link.outbox import supersede_all_pending_updates, supersede_pending_updates
 from models.meg.libeo_link.paying import (
     _adopt,
     _refuse,
@@ -65,6 +66,7 @@ from models.meg.libeo_link.paying import (
     new_attempt,
     pending_reason_for,
     record_payment,
+    record_payments,
 )
 
 # Libeo's batch takes at most this many; a page of « Règlements » shows 50.
@@ -294,11 +296,12 @@ def _open_attempts(connection: LibeoConnection, invoices: list[SupplierInvoice],
             if unpayable_reason(invoice, current):
                 continue
             attempt = new_attempt(invoice, current, user, payer, dates[invoice.id], connection.libeo_account_id)
-            db.session.add(attempt)
             opened.append((attempt, True))
         try:
+            new = [attempt for attempt, created in opened if created]
+            written = dict(zip(map(id, new), insert_attempts(new), strict=True))  # one statement for all
             db.session.commit()
-            return opened
+            return [(written[id(attempt)], True) if created else (attempt, False) for attempt, created in opened]
         except IntegrityError:
             db.session.rollback()  # another click opened some of them first: adopt theirs
     raise LibeoLinkError("Des paiements de cette sélection sont déjà en cours : rechargez la page.")
@@ -364,10 +367,33 @@ def _send_all(connection: LibeoConnection, to_send: list[tuple[PaymentAttempt, b
             _refuse(attempt, error.message, seen=True, code=error.code)
         db.session.commit()
         raise LibeoLinkError(error.message, upgrade_url=error.upgrade_url) from error
-    connection.record_success()
-    for (attempt, _), outcome in zip(to_send, outcomes, strict=True):
-        _record(connection, attempt, outcome)
+    _record_answers(connection, [attempt for attempt, _ in to_send], outcomes)
     db.session.commit()
+
+
+def _record_answers(connection: LibeoConnection, attempts: list[PaymentAttempt],
+                    outcomes: list[LibeoPaymentInfo | LibeoApiError]) -> None:
+    """Every item's answer, recorded as ``paying.send`` records one « Payer »'s: the payments Libeo made for
+    requests it had not answered before (nearly all of them) at once (``record_payments``), the others one
+    by one. When a payment's newer account was recorded meanwhile (the events feed got there first), all
+    are recorded one by one, each only over an older account."""
+    connection.record_success()
+    made = [(attempt, outcome) for attempt, outcome in zip(attempts, outcomes, strict=True)
+            if isinstance(outcome, LibeoPaymentInfo) and attempt.status is PaymentState.REQUESTED]
+    if not made or not record_payments(made, connection.company_id, seen=True):
+        if made:
+            db.session.rollback()
+            connection.record_success()
+        for attempt, outcome in zip(attempts, outcomes, strict=True):
+            _record(connection, attempt, outcome)
+        return
+    for _ in made:
+        connection.count_payment()
+    supersede_all_pending_updates([attempt.invoice_id for attempt, _ in made])
+    recorded = {id(attempt) for attempt, _ in made}
+    for attempt, outcome in zip(attempts, outcomes, strict=True):
+        if id(attempt) not in recorded:
+            _record(connection, attempt, outcome)
 
 
 def _record(connection: LibeoConnection, attempt: PaymentAttempt, outcome: LibeoPaymentInfo | LibeoApiError) -> None:
