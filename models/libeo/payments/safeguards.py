@@ -47,9 +47,11 @@ pages; the API (and so MEG) can never approve."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
+from operator import itemgetter
 from typing import NamedTuple
 
 from sqlalchemy import (
@@ -478,7 +480,11 @@ class HoldsInTurn:
 
     def __init__(self, account: Account, invoices: list[Invoice], now: datetime) -> None:
         self.account, self.now = account, now
-        self._known = _known_near_all(account, invoices) if invoices else []
+        # Latest first, as _known_near_statement orders them, keyed once: each check filters these rows
+        # (all the account's IBANs near any invoice of the batch: hundreds where names share a syllable).
+        self._known = sorted((((as_utc(row.recorded_at), row.id), row)
+                              for row in (_known_near_all(account, invoices) if invoices else [])),
+                             key=itemgetter(0), reverse=True)
         self._candidates = _duplicate_candidates_all(account, invoices) if invoices else []
         self._learnt: list[Learnt] = []
         self._created: list[tuple[int, Invoice, Payment]] = []  # (the id it sorts by, invoice, payment)
@@ -489,10 +495,18 @@ class HoldsInTurn:
     def _known_near(self, invoice: Invoice) -> list:
         key, iban = supplier_key(invoice.supplier_name), invoice.supplier_iban
         parts = _near_parts(invoice.supplier_name)
-        rows = [row for row in (*self._known, *self._learnt)
-                if row.iban == iban or row.supplier_key == key or any(part in row.supplier_key for part in parts)]
+        # Any part anywhere in the key, as the statement's LIKEs: one search per row (parts are [0-9a-z]+).
+        near = re.compile("|".join(map(re.escape, parts))).search if parts else None
+
+        def kept(row) -> bool:
+            return (row.iban == iban or row.supplier_key == key
+                    or (near is not None and near(row.supplier_key) is not None))
+
+        keyed = [pair for pair in self._known if kept(pair[1])]
+        keyed += [((as_utc(row.recorded_at), row.id), row) for row in self._learnt if kept(row)]
         # _known_near_statement's order: the supplier's own, then this IBAN's, then the others; latest first.
-        rows.sort(key=lambda row: (as_utc(row.recorded_at), row.id), reverse=True)
+        keyed.sort(key=itemgetter(0), reverse=True)
+        rows = [row for _, row in keyed]
         rows.sort(key=lambda row: 0 if row.supplier_key == key else 1 if row.iban == iban else 2)
         return rows[:KNOWN_NEAR_LIMIT]
 
