@@ -39,7 +39,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, NamedTuple
 
 from flask import current_app, render_template
@@ -222,12 +222,16 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def next_digest_time(after: datetime, hour: int) -> datetime:
-    """The next ``hour`` o'clock, Paris time, after ``after`` (the digest goes out then)."""
+    """The next ``hour`` o'clock, Paris time, after ``after`` (the digest goes out then), in UTC.
+
+    In UTC as every moment the databases hold: SQLite keeps a moment's wall-clock time without its
+    offset, so 08:00 Paris written as such read as 08:00 UTC, and the digest went out an hour late
+    (two in summer)."""
     local = as_utc(after).astimezone(PARIS)
     moment = datetime.combine(local.date(), time(hour), PARIS)
     if moment <= local:
         moment = datetime.combine(local.date() + timedelta(days=1), time(hour), PARIS)
-    return moment
+    return moment.astimezone(UTC)
 
 
 # --- the product's outbox and notifier ------------------------------------------------------------
@@ -468,7 +472,8 @@ class Notifier:
     def run_pass(self, now: datetime | None = None, limit: int = BATCH) -> PassReport:
         """Sends what is due (in the product's app context); commits after each decision and each e-mail.
         Safe with any number of workers."""
-        now = now or utcnow()
+        # In UTC, as the moments it is compared with are stored (SQLite keeps no offset).
+        now = as_utc(now).astimezone(UTC) if now is not None else utcnow()
         report = PassReport()
         token = secrets.token_hex(16)
         ids = self._claim(now, token, limit)

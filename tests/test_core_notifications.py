@@ -24,3 +24,11 @@ def test_the_digest_goes_at_the_next_hour_chosen_paris_time():
     naive_utc = datetime(2027, 3, 27, 20, 0)
     assert next_digest_time(naive_utc, 8) == datetime(2027, 3, 28, 8, 0, tzinfo=PARIS)
     assert next_digest_time(naive_utc, 8).astimezone(UTC).hour == 6
+
+
+def test_the_digest_time_is_a_utc_moment():
+    """SQLite stores a moment's wall-clock time without its offset: 08:00 Paris kept as Paris time read as
+    08:00 UTC, and a digest asked for at 08:40 Paris waited for 09:00 Paris the next day."""
+    moment = next_digest_time(datetime(2026, 12, 5, 7, 40, tzinfo=UTC), 8)
+    assert moment.utcoffset() == timedelta(0)
+    assert moment == datetime(2026, 12, 6, 7, 0, tzinfo=UTC)
