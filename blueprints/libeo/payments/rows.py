@@ -12,10 +12,9 @@ from flask import request
 from core.banks import bank_name
 from core.dates import date_fr
 from core.money import format_amount
-from core.payment_words import HOLD_LABELS
 from core.row_urls import id_url
 from core.validators import format_iban
-from models.libeo.payments.models import PaymentStatus, payment_status_label
+from models.libeo.payments.models import PaymentStatus, hold_labels, payment_status_label
 
 
 class PaymentRow(NamedTuple):
@@ -54,8 +53,6 @@ def payment_rows(payments: Iterable) -> list[PaymentRow]:
     rows = []
     for payment in payments:
         status: PaymentStatus = payment.status
-        at_bank = status.at_bank
-        paid = status is PaymentStatus.PAID
         batch = payment.batch
         planned: date | None = payment.planned_execution_date
         rows.append(PaymentRow(
@@ -63,14 +60,12 @@ def payment_rows(payments: Iterable) -> list[PaymentRow]:
             format_iban(payment.creditor_iban), bank_name(payment.creditor_iban),
             format_amount(payment.amount_cents, payment.currency), date_fr(payment.execution_date),
             date_fr(planned) if planned else None, status.badge, status_url(payment.id), payment_status_label(payment),
-            ", ".join(HOLD_LABELS.get(reason, reason) for reason in payment.hold_reasons or ())
-            if status is PaymentStatus.AWAITING_APPROVAL else None,
+            ", ".join(hold_labels(payment.hold_reasons)) if status is PaymentStatus.AWAITING_APPROVAL else None,
             batch.reference if batch is not None else None,
             batch_url(payment.batch_id) if batch is not None else None,
-            receipt_url(payment.id) if at_bank or paid else None,
-            "Justificatif de paiement" if paid else "Ordre de virement",
+            receipt_url(payment.id) if status.has_receipt else None, status.receipt_title,
             cancel_url(payment.id) if status in (PaymentStatus.SCHEDULED, PaymentStatus.AWAITING_APPROVAL) else None,
-            debited_url(payment.id) if at_bank else None,
+            debited_url(payment.id) if status.at_bank else None,
             payment.initiated_by_email, f"{payment.initiated_by_role.label}, via {payment.channel.value}",
         ))
     return rows

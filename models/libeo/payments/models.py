@@ -72,8 +72,23 @@ class PaymentStatus(enum.Enum):
     def is_final(self) -> bool:
         return self in (PaymentStatus.PAID, PaymentStatus.FAILED, PaymentStatus.CANCELLED)
 
+    @property
+    def has_receipt(self) -> bool:
+        """A document exists once the transfer is in a SEPA file: the order, then the proof of debit."""
+        return self.at_bank or self is PaymentStatus.PAID
+
+    @property
+    def receipt_title(self) -> str:
+        """« Ordre de virement » until the bank confirms the debit, « Justificatif de paiement » after."""
+        return "Justificatif de paiement" if self is PaymentStatus.PAID else "Ordre de virement"
+
 
 AT_BANK = (PaymentStatus.FILE_READY, PaymentStatus.TRANSMITTED, PaymentStatus.ACCEPTED)
+
+
+def hold_labels(reasons: list | None) -> list[str]:
+    """Why a payment waits for an approval, in words."""
+    return [HOLD_LABELS.get(reason, reason) for reason in reasons or ()]
 
 
 def payment_status_label(payment: Payment) -> str:
@@ -256,7 +271,7 @@ class Payment(Model):
 
     @property
     def hold_labels(self) -> list[str]:
-        return [HOLD_LABELS.get(reason, reason) for reason in self.hold_reasons or ()]
+        return hold_labels(self.hold_reasons)
 
     @property
     def end_to_end_id(self) -> str:
@@ -264,13 +279,11 @@ class Payment(Model):
 
     @property
     def has_receipt(self) -> bool:
-        """A document exists once the transfer is in a SEPA file: the order, then the proof of debit."""
-        return self.status.at_bank or self.status is PaymentStatus.PAID
+        return self.status.has_receipt
 
     @property
     def receipt_title(self) -> str:
-        """« Ordre de virement » until the bank confirms the debit, « Justificatif de paiement » after."""
-        return "Justificatif de paiement" if self.status is PaymentStatus.PAID else "Ordre de virement"
+        return self.status.receipt_title
 
     @property
     def new_iban_required(self) -> bool:
