@@ -18,6 +18,8 @@ from flask_migrate.cli import db as migrate_group
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import inspect
 
+from core.db import refresh_planner_statistics
+
 FIRST_REVISION = "0001_initial"
 
 
@@ -50,6 +52,8 @@ def upgrade_command(revision: str) -> None:
     if adopt_unversioned_database():
         click.echo(f"Base sans historique de migrations : marquée à la révision {FIRST_REVISION}.")
     flask_migrate.upgrade(revision=revision)
+    if refresh_planner_statistics(current_app.extensions["migrate"].db):
+        click.echo("Statistiques des index mises à jour (ANALYZE).")
 
 
 def db_group() -> click.Group:

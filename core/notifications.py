@@ -56,6 +56,7 @@ from sqlalchemy import (
     UniqueConstraint,
     bindparam,
     func,
+    insert,
     literal,
     select,
     true,
@@ -280,8 +281,7 @@ class Outbox:
         if not events:
             return
         now = utcnow()
-        dialect = self.db.session.get_bind().dialect.name
-        self.db.session.execute(_insert_from(self, recipients, dialect), [{
+        self.db.session.execute(_insert_from(self, recipients), [{
             **recipient_params, "outbox_kind": kind, "outbox_event_key": event_key[:120], "outbox_data": data,
             "outbox_scope_id": scope_id, "outbox_due_at": due_at or now, "outbox_created_at": now,
         } for event_key, data in events])
@@ -303,8 +303,8 @@ class Outbox:
 
 
 @functools.cache
-def _insert_from(outbox: Outbox, recipients: Select, dialect: str):
-    # Built once per outbox, recipients' statement and dialect: built again for each payment held (with its
+def _insert_from(outbox: Outbox, recipients: Select):
+    # Built once per outbox and recipients' statement: built again for each payment held (with its
     # values as literals), it cost some 800 function calls of Libeo's « Payer ».
     found = recipients.subquery()
     values = {
@@ -315,9 +315,13 @@ def _insert_from(outbox: Outbox, recipients: Select, dialect: str):
         "due_at": bindparam("outbox_due_at", type_=DateTime(timezone=True)), "attempts": literal(0, Integer),
         "created_at": bindparam("outbox_created_at", type_=DateTime(timezone=True)),
     }
-    # « WHERE true »: SQLite reads « SELECT … FROM t ON CONFLICT » as a join without it.
-    rows = select(*values.values()).select_from(found).where(true())
-    return outbox._insert(dialect).from_select(list(values), rows)
+    # « WHERE true »: SQLite reads « SELECT … FROM t ON CONFLICT » as a join without it. The ON CONFLICT clause
+    # is the SELECT's suffix, the same SQL as a dialect's ``on_conflict_do_nothing`` (``Outbox._insert``) but a
+    # statement SQLAlchemy caches: theirs has no cache key and was compiled again at every execution, some 450
+    # calls for each « Payer » held, a fifth of the writes of a selection.
+    rows = (select(*values.values()).select_from(found).where(true())
+            .suffix_with("ON CONFLICT (event_key, recipient) DO NOTHING"))
+    return insert(outbox.notification.__table__).from_select(list(values), rows)
 
 
 class NotificationTables(NamedTuple):

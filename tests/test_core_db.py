@@ -15,6 +15,7 @@ from core.db import (
     end_reading,
     init_database,
     reads_first,
+    refresh_planner_statistics,
 )
 
 
@@ -179,3 +180,20 @@ def test_a_view_that_reads_first_keeps_no_writer_waiting_until_it_writes(tmp_pat
     with app.app_context():
         # The other writer's two rows (while the view read, after it committed) and the view's own.
         assert sorted(db.session.scalars(text("SELECT n FROM t"))) == [0, 0, 10]
+
+
+@pytest.mark.parametrize("begin_immediate", [True, False])
+def test_the_planners_statistics_are_refreshed_on_both_products(tmp_path, begin_immediate):
+    """``ANALYZE`` (sampled), through each way the products begin: SQLite then chooses indexes by what the
+    tables hold, not by guesses (run by ``db upgrade`` and Libeo's daily housekeeping)."""
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'product.sqlite3'}"
+    db = SQLAlchemy()
+    init_database(app, db, begin_immediate=begin_immediate)
+    with app.app_context():
+        db.session.execute(text("CREATE TABLE t (n INTEGER, k INTEGER)"))
+        db.session.execute(text("CREATE INDEX ix_t_k ON t (k)"))
+        db.session.execute(text("INSERT INTO t VALUES (1, 1), (2, 1), (3, 2)"))
+        db.session.commit()
+        assert refresh_planner_statistics(db)
+        assert db.session.execute(text("SELECT idx, stat FROM sqlite_stat1")).all() == [("ix_t_k", "3 2")]

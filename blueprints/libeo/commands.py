@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from core.cli import product_cli
 from core.dates import date_fr
+from core.db import refresh_planner_statistics
 from core.money import format_amount
 from models.libeo import LibeoUser, Plan, db
 from models.libeo.accounts.debtor_iban import confirm_debtor_iban
@@ -196,13 +197,16 @@ def _fail(message: str) -> NoReturn:
 
 @libeo_cli.command("housekeeping")
 def housekeeping():
-    """Purges what Libeo no longer needs (answers to Idempotency-Keys older than 30 days), in short batches."""
+    """Purges what Libeo no longer needs (answers to Idempotency-Keys older than 30 days), in short batches; on
+    SQLite, refreshes the statistics the query planner chooses indexes by."""
     from models.libeo.payments.idempotency import purge_old_records
 
     click.echo(f"Réponses d'idempotence de plus de 30 jours supprimées : {purge_old_records()}.")
     forgotten = forget_old_challenges()
     db.session.commit()
     click.echo(f"Demandes de double authentification de plus d'un jour supprimées : {forgotten}.")
+    if refresh_planner_statistics(db):
+        click.echo("Statistiques des index mises à jour (ANALYZE).")
 
 
 @libeo_cli.command("meg-keys")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from core.calendar import earliest_execution_date
 from core.dates import PARIS, paris_today, utcnow
@@ -392,12 +392,25 @@ def test_a_replayed_request_and_an_event_told_twice_send_one_e_mail(apps, client
     first = boulangerie.pay(iban=NEW_IBAN, number=7, key="same-key")
     again = boulangerie.pay(iban=NEW_IBAN, number=7, key="same-key")  # MEG's replay: the same answer
     assert again["id"] == first["id"]
-    with apps.libeo.app_context():  # the same event written again (a retried transaction)
+    with apps.libeo.app_context():  # the same event written again (a retried transaction), twice
         from models.libeo import Payment
         from models.libeo.notifications.events import payments_moved
 
-        payments_moved(boulangerie.info.id, [db.session.get(Payment, first["id"])])
-        db.session.commit()
+        compiled = []
+
+        def kept(connection, cursor, statement, parameters, context, executemany):
+            if statement.startswith("INSERT INTO notification"):
+                compiled.append(context.compiled)
+
+        event.listen(db.engine, "before_cursor_execute", kept)
+        try:
+            for _ in range(2):
+                payments_moved(boulangerie.info.id, [db.session.get(Payment, first["id"])])
+                db.session.commit()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", kept)
+    # Its statement is compiled once, then taken from SQLAlchemy's cache (a held payment's busiest transaction).
+    assert len(compiled) == 2 and compiled[0] is compiled[1]
     mail.send("libeo")
     mail.send("libeo")
 

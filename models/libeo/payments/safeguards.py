@@ -626,11 +626,15 @@ def _duplicate_candidates_all(account: Account, invoices: list[Invoice]) -> list
 
 @cache
 def _duplicate_candidates_all_statement(count: int):
-    same_amount = [and_(Invoice.amount_cents == bindparam(f"amount_{i}"),
+    # The account in every term of the OR, not once beside it: SQLite then reads each term through its index
+    # (« MULTI-INDEX OR »: ix_invoice_number_key, ix_invoice_amount) instead of every invoice of the account
+    # (11 ms for an account of 10,000 invoices, 0.5 ms so).
+    account = Invoice.account_id == bindparam("account_id")
+    same_amount = [and_(account, Invoice.amount_cents == bindparam(f"amount_{i}"),
                         Invoice.issue_date.between(bindparam(f"from_{i}"), bindparam(f"to_{i}"))) for i in range(count)]
     return (
         select(Invoice, Payment)
         .join(Payment, Payment.invoice_id == Invoice.id)
-        .where(Invoice.account_id == bindparam("account_id"), Payment.status.in_(ACTIVE_PAYMENT_STATUSES),
-               or_(Invoice.number_key.in_(bindparam("numbers", expanding=True)), *same_amount))
+        .where(Payment.status.in_(ACTIVE_PAYMENT_STATUSES),
+               or_(and_(account, Invoice.number_key.in_(bindparam("numbers", expanding=True))), *same_amount))
     )
