@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 
 import holidays
+import holidays.financial  # noqa: F401  (imported with the app, not by the first « Payer » of each worker: 0.4 s)
 
 from core.dates import date_fr
 
