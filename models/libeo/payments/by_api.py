@@ -48,7 +48,7 @@ from models.libeo.payments.idempotency import (
     recorded_keys,
     release,
 )
-from models.libeo.payments.models import Payment, invoice_status_for
+from models.libeo.payments.models import IdempotencyRecord, Payment, invoice_status_for
 from models.libeo.payments.order import (
     Initiator,
     PaymentOrder,
@@ -245,6 +245,9 @@ class _Item:
     request: BatchRequest
     request_hash: str
     outcome: ApiAnswer | LibeoError | None = None
+    # What the request alone tells (``_read_request``): its order and the invoice it carries, or its refusal.
+    refusal: LibeoError | None = None
+    data: InvoiceData | None = None
     order: PaymentOrder | None = None
     invoice: Invoice | None = None  # as the payment will see it (proposed, when the request carries it)
     current: Invoice | None = None  # the invoice as stored, if it exists
@@ -257,19 +260,24 @@ def _pay_set_wise(account: Account, requests: list[BatchRequest]) -> list[ApiAns
     """The batch decided in Python and written set-wise, in the caller's transaction (left uncommitted).
 
     Each item goes through the steps of :func:`pay_by_api` and ``place_payment`` in the same order, with
-    their refusals; what the steps read (the keys, the invoices, their active payments, the safeguards'
-    rows) is read once for all the items, once the month's counter is held, and each item sees the items
-    before it as if they were written (the quota they counted, their payments, the IBANs they taught).
+    their refusals; what the steps read is read once for all the items: the keys' records before the
+    writers' turn (with the checks that read nothing: who asks, when, the invoice's fields), the invoices,
+    their active payments and the safeguards' rows once the month's counter is held; each item sees the
+    items before it as if they were written (the quota they counted, their payments, the IBANs they taught).
     The keys of the payments to create are claimed before anything else is written, as single requests
     claim theirs. Raises _ItemByItem when that cannot be exact.
     """
     if len({r.key for r in requests}) < len(requests) or len({r.external_id for r in requests}) < len(requests):
         raise _ItemByItem
     now = utcnow()
+    items = [_Item(r, fingerprint("POST", r.path, r.body)) for r in requests]
+    for item in items:  # what the requests alone tell, before the turn (it reads nothing)
+        _read_request(account, item)
+    # Before the turn too: a key answered keeps its answer, and one claimed from now on is met by ``claim_keys``.
+    records = recorded_keys(account.id, [item.request.key for item in items])
     begin_writing(db)
     used = hold_month(account.id, now)
-    items = [_Item(r, fingerprint("POST", r.path, r.body)) for r in requests]
-    _replay_recorded(account, items)
+    _replay_recorded(items, records)
     todo = [item for item in items if item.outcome is None]
     stored = invoices_by_external_id(account, [item.request.external_id for item in todo
                                                if is_external_id(item.request.external_id)])
@@ -310,9 +318,8 @@ def _outcome(item: _Item) -> ApiAnswer | LibeoError:
     return item.outcome
 
 
-def _replay_recorded(account: Account, items: list[_Item]) -> None:
+def _replay_recorded(items: list[_Item], records: dict[str, IdempotencyRecord]) -> None:
     """The items whose key is recorded answer as the first time (or are refused: another request's key)."""
-    records = recorded_keys(account.id, [item.request.key for item in items])
     for item in items:
         request = item.request
         try:
@@ -330,6 +337,21 @@ def _replay_recorded(account: Account, items: list[_Item]) -> None:
             item.outcome = refusal
 
 
+def _read_request(account: Account, item: _Item) -> None:
+    """The checks of a request that carries its invoice, which read nothing (who asks and when, the invoice's
+    fields), made before the writers' turn: their refusal is kept for its place among the item's steps."""
+    request, body = item.request, item.request.body
+    if body.get("invoice") is None:
+        return  # its order needs the invoice Libeo has: read under the turn
+    execution_date = date.fromisoformat(body["execution_date"]) if body.get("execution_date") else None
+    try:
+        item.order = payment_order(account, request.initiator, date.fromisoformat(body["invoice"]["due_date"]),
+                                   execution_date)
+        item.data = api_invoice_data(body["invoice"], "invoice.")
+    except LibeoError as refusal:
+        item.refusal = refusal
+
+
 def _check_request(account: Account, item: _Item, current: Invoice | None) -> None:
     """The request's own checks, as :func:`pay_by_api` makes them before the payment: who asks and when, the
     invoice it carries (or the one Libeo has)."""
@@ -337,10 +359,11 @@ def _check_request(account: Account, item: _Item, current: Invoice | None) -> No
     execution_date = date.fromisoformat(body["execution_date"]) if body.get("execution_date") else None
     try:
         if body.get("invoice") is not None:
-            item.order = payment_order(account, request.initiator, date.fromisoformat(body["invoice"]["due_date"]),
-                                       execution_date)
-            data = api_invoice_data(body["invoice"], "invoice.")
-            item.invoice, item.current = proposed_meg_invoice(account, request.external_id, data, current), current
+            if item.refusal is not None:
+                raise item.refusal
+            assert item.data is not None  # read (``_read_request``)
+            item.invoice, item.current = proposed_meg_invoice(account, request.external_id, item.data,
+                                                              current), current
         else:
             if current is None:
                 raise NotFound(NO_INVOICE)
