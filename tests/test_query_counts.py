@@ -314,12 +314,12 @@ EXPECTED = {
     # « Payer » also counts the payment in the plan's quota MEG shows (one UPDATE of the connection).
     "meg_pay": _sql(meg=11, libeo=14, meg_commits=2, libeo_commits=2),
     # Libeo's lists also count the rows of each state tab (one GROUP BY). Every Libeo page reads the
-    # person with the account (one statement).
-    "libeo_invoices": _sql(libeo=8),
-    "libeo_payments": _sql(libeo=4),
+    # person with the account and the header's « À approuver » counter (one statement).
+    "libeo_invoices": _sql(libeo=7),
+    "libeo_payments": _sql(libeo=3),
     "meg_settlements_filtered": _sql(meg=5),
-    "libeo_invoices_filtered": _sql(libeo=8),
-    "libeo_payments_searched": _sql(libeo=4),
+    "libeo_invoices_filtered": _sql(libeo=7),
+    "libeo_payments_searched": _sql(libeo=3),
     "libeo_api_me": _sql(libeo=1),  # the key, its account and the month's payment count together
     "libeo_api_put_invoice": _sql(libeo=4, libeo_commits=1),
     # Its payments are held (the same amount to the same supplier: a possible duplicate), so it also

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app, request
 from flask_login import current_user
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, with_expression
 
 from config import BASE_DIR, INSTANCE_DIR, LibeoConfig
 from core.app_factory import assemble, init_extensions, new_app, register_common_template_helpers, register_error_pages
@@ -14,7 +14,7 @@ from core.security import init_security_headers, origin_of
 from core.validators import mask_iban
 from models.libeo import LibeoUser, db, monitoring
 from models.libeo.billing.stripe_gateway import csp_sources
-from models.libeo.payments.approvals import awaiting_count
+from models.libeo.payments.approvals import AWAITING_COUNT_OF_THE_PERSON, awaiting_count
 
 from .extensions import EXTENSIONS, csrf
 from .payments.rows import payment_rows
@@ -29,9 +29,14 @@ def create_libeo_app(test_config: dict | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    # Every page reads the person's account: loaded with the person, in one statement.
     init_extensions(app, EXTENSIONS, db, LibeoUser, BASE_DIR / "migrations" / "libeo", begin_immediate=False,
-                    user_options=(joinedload(LibeoUser.account),))
+                    user_options=LOADED_WITH_THE_PERSON)
+
+
+# What every page reads with the signed-in person, in the same statement: the account, and the header's
+# « À approuver » counter (a statement of its own on every page until then).
+LOADED_WITH_THE_PERSON = (joinedload(LibeoUser.account),
+                          with_expression(LibeoUser.awaiting_approvals, AWAITING_COUNT_OF_THE_PERSON))
 
 
 def register_blueprints(app: Flask) -> None:
@@ -92,9 +97,12 @@ def has_endpoint(name: str) -> bool:
 
 
 def awaiting_approvals() -> int:
-    """The header's « À approuver » counter, for the account's administrators (one query)."""
+    """The header's « À approuver » counter, for the account's administrators: read with the person on a
+    GET; after a request that may have approved or refused, counted again."""
     if not (current_user.is_authenticated and current_user.is_admin):
         return 0
+    if request.method in ("GET", "HEAD") and current_user.awaiting_approvals is not None:
+        return current_user.awaiting_approvals
     return awaiting_count(current_user.account)
 
 

@@ -322,6 +322,12 @@ def test_a_held_payment_waits_in_a_approuver_with_a_counter_in_the_header(admin,
     assert "Retenu : nouvel IBAN du fournisseur" in waiting and "Retenu : doublon possible" in waiting
     assert "CREDIT AGRICOLE SA" in waiting and "AGRIFRPP" in waiting  # bank name, BIC given
     assert waiting.count(">Approuver</button>") == 2
+    # The counter follows each decision, on the page the decision leads to and on every other.
+    payment_id = held(pay(admin.api, "meg-4", n=4, number="F-2026-001"))["id"]
+    assert 'aria-label="3 paiements à approuver">3</span>' in text(client.get("/libeo/paiements/"))
+    after = text(client.post(f"/libeo/a-approuver/{payment_id}/approuver", follow_redirects=True))
+    assert 'aria-label="2 paiements à approuver">2</span>' in after
+    assert 'aria-label="2 paiements à approuver">2</span>' in text(client.get("/libeo/journal/"))
 
 
 def test_approve_schedules_the_payment_and_the_feed_says_so(admin, client):

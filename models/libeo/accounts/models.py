@@ -19,7 +19,7 @@ from sqlalchemy import (
     String,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from core.banks import bank_name
 from core.dates import utcnow
@@ -205,6 +205,9 @@ class LibeoUser(SessionUser, BounceColumns, Model):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
 
     account: Mapped[Account] = relationship(back_populates="users")
+    # The header's « À approuver » counter, read with the signed-in person on a page (``LOADED_WITH_THE_PERSON``
+    # in blueprints/libeo/factory.py); None when the person was loaded otherwise.
+    awaiting_approvals: Mapped[int | None] = query_expression()
 
     @property
     def display_name(self) -> str:

@@ -49,6 +49,14 @@ def awaiting_count(account: Account) -> int:
     return db.session.scalar(_AWAITING_COUNT, {"account_id": account.id}) or 0
 
 
+# The same count, in the statement that reads the signed-in person (``LibeoUser.awaiting_approvals``).
+AWAITING_COUNT_OF_THE_PERSON = (
+    select(func.count(Payment.id))
+    .where(Payment.account_id == LibeoUser.account_id, Payment.status == PaymentStatus.AWAITING_APPROVAL)
+    .scalar_subquery()
+)
+
+
 REQUESTER_MAY_NOT_APPROVE = "Vous avez demandé ce paiement : un autre approbateur doit l'approuver."
 ALREADY_APPROVED = "Vous avez déjà approuvé ce paiement : il attend l'approbation d'un autre approbateur."
 ACCOUNTANT_MAY_NOT_APPROVE = ("Les règles du compte ne permettent pas à l'expert-comptable d'approuver les paiements "
