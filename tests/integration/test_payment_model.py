@@ -2,7 +2,7 @@
 
 A Hypothesis state machine drives both products, Libeo served on a socket
 behind the fault proxy (MEG calls it over HTTP), with random sequences of:
-« Payer » (its answer heard or lost), double clicks, sync passes, Libeo down
+« Payer » and « Payer la sélection » (their answers heard or lost), double clicks, sync passes, Libeo down
 and back, the key regenerated in Libeo and pasted again in MEG, « Annuler »
 and « Approuver » / « Refuser » in Libeo, the SEPA execution, and pain.002
 reports of any status for any transfer, in any order (duplicates and
@@ -63,6 +63,7 @@ PROFILES = {
 }
 PROFILE = PROFILES[os.environ.get("PAYMENT_MODEL_PROFILE", "quick")]
 PAYMENTS = r"POST /api/v1/invoices/[^ ]+/payments"
+BATCHES = r"POST /api/v1/payment-batches"
 LIVE = {"awaiting_approval", "scheduled", "file_ready", "transmitted", "accepted", "paid"}
 FINAL = {"paid", "failed"}
 # What a pain.002.001.03 may say of a transfer (its XSD has no ACCC: that one comes in later versions).
@@ -216,6 +217,26 @@ class PaymentExchange(RuleBasedStateMachine):
         if lost and not self.down:
             self.world.proxy.drop_answers(PAYMENTS)
         self._pay(invoice_id)
+        if not self.down:
+            self.world.proxy.heal()
+
+    @rule(indexes=st.lists(st.integers(0, 3), min_size=1, max_size=4, unique=True), lost=st.booleans())
+    def pay_selection(self, indexes: list[int], lost: bool) -> None:
+        """« Payer la sélection »: one request for several invoices (each its own key), its answer heard or lost."""
+        from models.meg import Company, User
+        from models.meg import db as meg_db
+        from models.meg.libeo_link.connection import LibeoLinkError
+        from models.meg.libeo_link.selection import pay_selection
+
+        if lost and not self.down:
+            self.world.proxy.drop_answers(BATCHES)
+        with self.meg():
+            company = meg_db.session.get(Company, self.world.company_id)
+            user = meg_db.session.get(User, self.world.user_id)
+            try:
+                pay_selection(company, user, [self.invoices[i % len(self.invoices)] for i in indexes], {})
+            except LibeoLinkError:
+                meg_db.session.rollback()
         if not self.down:
             self.world.proxy.heal()
 
