@@ -74,7 +74,8 @@ def fold(text: str | None) -> str | None:
 
 
 class folded(FunctionElement):  # noqa: N801 - an SQL function, named as SQL names them
-    """``fold(column)`` in SQL: the registered function on SQLite, ``translate()`` on PostgreSQL."""
+    """``fold(column)`` in SQL: SQLite's lower() or the registered function, ``lower()`` or ``translate()`` on
+    PostgreSQL, by whether the value holds ASCII only."""
 
     type = String()
     name = "fold"
@@ -83,7 +84,11 @@ class folded(FunctionElement):  # noqa: N801 - an SQL function, named as SQL nam
 
 @compiles(folded)
 def _fold_sqlite(element, compiler, **kw):
-    return f"fold({compiler.process(element.clauses, **kw)})"
+    # A value of ASCII characters only (as many bytes as characters) folds as SQLite's own lower(), which
+    # lowers A–Z and nothing else, as the table does: the registered Python function (a call back into
+    # Python for each row and column searched) is left to values with other characters.
+    column = compiler.process(element.clauses, **kw)
+    return f"CASE WHEN length(CAST({column} AS BLOB)) = length({column}) THEN lower({column}) ELSE fold({column}) END"
 
 
 def fold_postgresql(column: str) -> str:
