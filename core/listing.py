@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -42,6 +42,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import Date, String
+from werkzeug.utils import cached_property
 from werkzeug.wrappers import Response as BaseResponse
 
 from .dates import date_fr, paris_today
@@ -197,7 +198,13 @@ class ListQuery:
 
     def url_args(self, **changes: Any) -> dict[str, str]:
         """The query string of this list (``changes`` override: ``page``, ``tri``, ``etat``…; None drops)."""
-        args: dict[str, Any] = {
+        args = {**self._args, **changes} if changes else self._args
+        return {key: str(value) for key, value in args.items() if value not in (None, "")}
+
+    @cached_property
+    def _args(self) -> dict[str, Any]:
+        # Every argument in its place, None where absent: a page asks for some twenty links of its list.
+        return {
             "q": self.search or None,
             "etat": self.state,
             "mode": self.mode,
@@ -209,8 +216,6 @@ class ListQuery:
             "tri": self.sort_arg if self.sort_arg != self.spec.default_sort else None,
             "page": self.page if self.page > 1 else None,
         }
-        args.update(changes)
-        return {key: str(value) for key, value in args.items() if value not in (None, "")}
 
     def filter_args(self) -> dict[str, str]:
         """The same without page and sort: what an export, a tab or the search form carries."""
@@ -542,11 +547,17 @@ def list_url(endpoint: str, args: dict[str, str], **path: Any) -> str:
     base = built.get(key)
     if base is None:
         base = built[key] = url_for(endpoint, **path)
-    return f"{base}?{urlencode(list(args.items()), safe=_QUERY_SAFE)}" if args else base
+    return f"{base}?{_query_string(tuple(args.items()))}" if args else base
 
 
 # What werkzeug leaves unquoted in a query string (``werkzeug.urls._urlencode``).
 _QUERY_SAFE = "!$'()*,/:;?@"
+
+
+@lru_cache(maxsize=4096)
+def _query_string(items: tuple[tuple[str, str], ...]) -> str:
+    # The same few links on every page of a list (tabs, sort headers, exports): encoded once per worker.
+    return urlencode(items, safe=_QUERY_SAFE)
 
 # --- Exports --------------------------------------------------------------------------------------------
 
