@@ -15,6 +15,7 @@ from sqlalchemy import Select, bindparam, func, select
 # once (a ``Listing``: its values are named parameters) then costs no statement building,
 # and no traversal to find its compiled form in SQLAlchemy's cache, on each request.
 _PAGED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_PAGED_COUNT_APART: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class Listing(NamedTuple):
@@ -55,19 +56,30 @@ class Page:
         return self.page + 1
 
 
-def paginate(db: SQLAlchemy, query: Select | Listing, page: int, per_page: int, *, plain: bool = False) -> Page:
+def paginate(db: SQLAlchemy, query: Select | Listing, page: int, per_page: int, *, plain: bool = False,
+             count_apart: bool = False) -> Page:
     """Page ``page`` of ``query``: the total rides along each row (``count(*) OVER ()``).
 
     Only a page past the end, which has no row to carry it, costs a second
     statement to count. ``plain``: ``query`` selects table columns (no ORM
     entity); it runs on the session's connection, without the ORM's execution
     layer, and the page's items are its rows (the total last in each).
+
+    ``count_apart``: the total is a scalar subquery of the same statement, counted once, instead of
+    a window over every row. A window makes the database read and sort every row before the first
+    page's: with the order an index gives (a list neither searched nor filtered by a function), the
+    page stops after its rows and the count reads the index alone (« Règlements », 280 invoices to
+    settle: 0.65 → 0.28 ms on SQLite). A searched list keeps the window: its rows are all read anyway,
+    and the count would test the search on each of them a second time.
     """
     query, params = query if isinstance(query, Listing) else (query, None)
-    page_statement = _PAGED.get(query)
+    cache = _PAGED_COUNT_APART if count_apart else _PAGED
+    page_statement = cache.get(query)
     if page_statement is None:
-        page_statement = _PAGED[query] = (
-            query.add_columns(func.count().over().label("total"))
+        total = (select(func.count()).select_from(query.order_by(None).subquery()).scalar_subquery()
+                 if count_apart else func.count().over())
+        page_statement = cache[query] = (
+            query.add_columns(total.label("total"))
             .limit(bindparam("page_limit")).offset(bindparam("page_offset"))
         )
     values = {**(params or {}), "page_limit": per_page, "page_offset": (page - 1) * per_page}

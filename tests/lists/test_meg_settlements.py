@@ -88,6 +88,24 @@ def test_paging_keeps_the_search_filters_and_sort(client, filled):
     assert 'value="e"' in second  # the search box still says what is searched
 
 
+@pytest.mark.parametrize("params", [{}, {"tri": "-montant"}, {"mode": "libeo", "tri": "fournisseur"},
+                                    {"q": "e", "tri": "-montant"}], ids=str)
+def test_the_pager_counts_every_row_and_the_pages_show_each_once(client, filled, params):
+    """Counted apart from the rows (a list not searched) or beside each (searched): the same total, page after
+    page, and past the last page."""
+    want = expected(filled, params, "echeance")
+    pages = max(-(-len(want) // 50), 1)
+    shown: list[int] = []
+    for number in range(1, pages + 1):
+        html = client.get(LIST, query_string={**params, "page": number}).get_data(as_text=True)
+        if pages > 1:
+            assert f"Page {number} sur {pages} · {len(want)} ligne" in html
+        shown += list(dict.fromkeys(page_ids(html, ROW_LINK)))
+    assert shown == want
+    past = client.get(LIST, query_string={**params, "page": pages + 1})
+    assert past.status_code in (200, 302, 404) and "Erreur interne" not in past.get_data(as_text=True)
+
+
 def test_the_sort_is_told_in_the_header(client, filled):
     page = client.get(LIST, query_string={"tri": "-montant"}).get_data(as_text=True)
     assert '<th class="num" aria-sort="descending"><a class="sort" href="/meg/achats/reglements?tri=montant">' in page

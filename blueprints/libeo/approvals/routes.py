@@ -52,7 +52,7 @@ def list_awaiting():
     if (tidy := tidy_redirect()) is not None:
         return tidy
     lq = parse_list_args(request.args, AWAITING, page_number())
-    pagination = paginate(db, awaiting_list(current_account(), lq), lq.page, PER_PAGE)
+    pagination = paginate(db, awaiting_list(current_account(), lq), lq.page, PER_PAGE, count_apart=not lq.search)
     return render_template("libeo/approvals/list.html", pagination=pagination, refuse_form=RefuseForm(), lq=lq)
 
 

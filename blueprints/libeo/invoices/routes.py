@@ -73,7 +73,7 @@ def list_invoices():
         return tidy
     account = current_account()
     lq = parse_list_args(request.args, INVOICES, page_number())
-    pagination = paginate(db, invoice_list(account, lq), lq.page, PER_PAGE)
+    pagination = paginate(db, invoice_list(account, lq), lq.page, PER_PAGE, count_apart=not lq.search)
     return render_template(
         "libeo/invoices/list.html", pagination=pagination, quota=PaymentQuota.for_account(account), lq=lq,
         counts=invoice_tab_counts(account, lq), summary=week_summary(account),

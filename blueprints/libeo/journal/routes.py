@@ -31,7 +31,7 @@ def entries():
         return tidy
     account = current_account()
     lq = parse_list_args(request.args, JOURNAL, page_number())
-    pagination = paginate(db, journal_list(account.id, lq), lq.page, PER_PAGE)
+    pagination = paginate(db, journal_list(account.id, lq), lq.page, PER_PAGE, count_apart=not lq.search)
     return render_template("libeo/journal/list.html", pagination=pagination, lq=lq,
                            counts=journal_tab_counts(account.id, lq))
 

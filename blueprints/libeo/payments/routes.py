@@ -39,7 +39,8 @@ def list_payments():
     account = current_account()
     lq = parse_list_args(request.args, PAYMENTS, page_number())
     # Plain rows, not ORM objects: the page only shows them.
-    pagination = paginate(db, payment_lines(account, lq), lq.page, PER_PAGE, plain=True)
+    pagination = paginate(db, payment_lines(account, lq), lq.page, PER_PAGE, plain=True,
+                          count_apart=not lq.search)
     pagination.items = as_payment_lines(pagination.items)
     return render_template("libeo/payments/list.html", pagination=pagination, lq=lq,
                            counts=payment_tab_counts(account, lq))

@@ -66,7 +66,7 @@ def _batch_or_404(batch_id: int):
 def _render_list(form: BankStatusForm, status: int = 200):
     account = current_account()
     lq = parse_list_args(request.args, BATCHES, page_number())
-    pagination = paginate(db, batch_list(account, lq), lq.page, PER_PAGE)
+    pagination = paginate(db, batch_list(account, lq), lq.page, PER_PAGE, count_apart=not lq.search)
     counts = status_counts([batch.id for batch in pagination.items])
     labels = {batch.id: batch_status_label(batch, counts[batch.id]) for batch in pagination.items}
     return render_template(

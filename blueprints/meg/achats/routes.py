@@ -196,7 +196,7 @@ def invoices():
         return tidy
     company = current_company()
     lq = parse_list_args(request.args, INVOICES, page_number())
-    pagination = paginate(db, invoice_list(company, lq), lq.page, PER_PAGE)
+    pagination = paginate(db, invoice_list(company, lq), lq.page, PER_PAGE, count_apart=not lq.search)
     libeo = libeo_state(current_user, company, pagination.items)
     return render_template("meg/achats/invoices.html", pagination=pagination, libeo=libeo, lq=lq,
                            counts=invoice_tab_counts(company, lq), summary=week_summary(company),
@@ -375,7 +375,8 @@ def settlements():
     company = current_company()
     lq = parse_list_args(request.args, SETTLEMENTS, page_number())
     # Plain rows, not ORM objects: the page only shows them (« Payer »'s confirmation reads its invoice).
-    pagination = paginate(db, invoices_to_settle_rows(company, lq), lq.page, SETTLEMENTS_PER_PAGE, plain=True)
+    pagination = paginate(db, invoices_to_settle_rows(company, lq), lq.page, SETTLEMENTS_PER_PAGE, plain=True,
+                          count_apart=not lq.search)
     pagination.items = settlement_invoices(pagination.items)
     libeo = libeo_state(current_user, company, pagination.items)
     confirm = _confirmation_for(libeo, pagination.items, lambda invoice: company_invoice(company, invoice.id))
@@ -685,7 +686,7 @@ def suppliers():
         return tidy
     company = current_company()
     lq = parse_list_args(request.args, SUPPLIERS, page_number())
-    pagination = paginate(db, supplier_list(company, lq), lq.page, PER_PAGE)
+    pagination = paginate(db, supplier_list(company, lq), lq.page, PER_PAGE, count_apart=not lq.search)
     return render_template("meg/achats/suppliers.html", pagination=pagination, lq=lq,
                            counts=supplier_tab_counts(company, lq))
 
@@ -726,7 +727,8 @@ def clients():
     if (tidy := tidy_redirect()) is not None:
         return tidy
     companies, lq = _clients_query(page_number())
-    pagination = paginate(db, client_invoices(current_user, lq), lq.page, CLIENTS_PER_PAGE, plain=True)
+    pagination = paginate(db, client_invoices(current_user, lq), lq.page, CLIENTS_PER_PAGE, plain=True,
+                          count_apart=not lq.search)
     return render_template("meg/achats/clients.html", pagination=pagination, lq=lq,
                            counts=client_tab_counts(current_user, lq), words=INVOICE_STATE_WORDS)
 
