@@ -73,6 +73,9 @@ def paginate(db: SQLAlchemy, query: Select | Listing, page: int, per_page: int, 
     and the count would test the search on each of them a second time.
     """
     query, params = query if isinstance(query, Listing) else (query, None)
+    # SQLite only: PostgreSQL planned the count apart with hash joins over every payment and supplier
+    # (4.8 ms for « Règlements » at 100,000 invoices, `EXPLAIN ANALYZE`), where its window costs less.
+    count_apart = count_apart and db.session.get_bind().dialect.name == "sqlite"
     cache = _PAGED_COUNT_APART if count_apart else _PAGED
     page_statement = cache.get(query)
     if page_statement is None:
