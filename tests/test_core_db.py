@@ -83,13 +83,19 @@ def test_a_closed_connection_gives_its_turn_back(database):
     second.commit()
 
 
-@pytest.mark.parametrize("begin_immediate", [True, False])
-def test_every_write_of_a_product_database_takes_a_turn(tmp_path, begin_immediate):
-    """Both ways products begin (MEG's BEGIN IMMEDIATE, Libeo's BEGIN before the first write)."""
+def _product_database(tmp_path, begin_immediate: bool) -> tuple[Flask, SQLAlchemy]:
+    """A product's SQLite database, begun as MEG begins (BEGIN IMMEDIATE) or as Libeo does."""
     app = Flask(__name__)
     app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'product.sqlite3'}"
     db = SQLAlchemy()
     init_database(app, db, begin_immediate=begin_immediate)
+    return app, db
+
+
+@pytest.mark.parametrize("begin_immediate", [True, False])
+def test_every_write_of_a_product_database_takes_a_turn(tmp_path, begin_immediate):
+    """Both ways products begin (MEG's BEGIN IMMEDIATE, Libeo's BEGIN before the first write)."""
+    app, db = _product_database(tmp_path, begin_immediate)
     with app.app_context():
         db.session.execute(text("CREATE TABLE t (n INTEGER)"))
         db.session.commit()
@@ -186,10 +192,7 @@ def test_a_view_that_reads_first_keeps_no_writer_waiting_until_it_writes(tmp_pat
 def test_the_planners_statistics_are_refreshed_on_both_products(tmp_path, begin_immediate):
     """``ANALYZE`` (sampled), through each way the products begin: SQLite then chooses indexes by what the
     tables hold, not by guesses (run by ``db upgrade`` and Libeo's daily housekeeping)."""
-    app = Flask(__name__)
-    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'product.sqlite3'}"
-    db = SQLAlchemy()
-    init_database(app, db, begin_immediate=begin_immediate)
+    app, db = _product_database(tmp_path, begin_immediate)
     with app.app_context():
         db.session.execute(text("CREATE TABLE t (n INTEGER, k INTEGER)"))
         db.session.execute(text("CREATE INDEX ix_t_k ON t (k)"))

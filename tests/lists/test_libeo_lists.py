@@ -92,6 +92,23 @@ CASES = [("factures", case) for case in [
 ]]
 
 
+@pytest.mark.parametrize(("name", "params"), [(name, params) for name in LISTS for params in
+                                               ({}, {"tri": "montant"}, {"q": "e", "tri": "-montant"})], ids=str)
+def test_the_pager_counts_every_row_of_the_filter(client, lists, name, params):
+    """The total, counted apart from the rows (not searched) or beside each (searched), is the number of rows
+    the filter holds, and the pages show each once."""
+    url, link, default_sort, states = LISTS[name]
+    want = expected(lists.rows(name), params, default_sort, states)
+    pages = max(-(-len(want) // 25), 1)
+    shown: list[int] = []
+    for number in range(1, pages + 1):
+        html = client.get(url, query_string={**params, "page": number}).get_data(as_text=True)
+        if pages > 1:
+            assert f"Page {number} sur {pages} · {len(want)} ligne" in html
+        shown += list(dict.fromkeys(page_ids(html, link)))
+    assert shown == want
+
+
 @pytest.mark.parametrize(("name", "params"), CASES, ids=[f"{n}-{p}" for n, p in CASES])
 def test_each_filter_and_sort_gives_pythons_rows(client, lists, name, params):
     url, link, default_sort, states = LISTS[name]

@@ -266,6 +266,22 @@ def test_the_sort_is_told_in_the_header(client, filled):
     assert '<th aria-sort="ascending"><a class="sort" href="/meg/achats/fournisseurs?tri=-nom">Nom' in plain
 
 
+@pytest.mark.parametrize("params", [{}, {"etat": "a_regler"}, {"tri": "-montant"}, {"q": "e", "tri": "-montant"}],
+                         ids=str)
+def test_the_pager_counts_every_invoice_of_the_filter(client, filled, params):
+    """« Factures »' total, counted apart from the rows (not searched) or beside each (searched), is the number
+    of invoices the filter holds, and the pages show each once."""
+    want = _oracle(filled, "factures", params)
+    pages = max(-(-len(want) // 25), 1)
+    shown: list[int] = []
+    for number in range(1, pages + 1):
+        html = client.get("/meg/achats/", query_string={**params, "page": number}).get_data(as_text=True)
+        if pages > 1:
+            assert f"Page {number} sur {pages} · {len(want)} ligne" in html
+        shown += list(dict.fromkeys(_ids_in(html, "factures")))
+    assert shown == want
+
+
 def test_paging_keeps_the_state(client, filled):
     params = {"q": "e", "tri": "-montant"}
     want = _oracle(filled, "factures", params)
