@@ -239,13 +239,15 @@ def drive(args, env, routes: dict[str, int], tenants: list[dict], plan_phases: l
     return json.loads(result_path.read_text())
 
 
-def verify_meg_payments(env: dict[str, str], invoice_ids: list[int]) -> int:
-    """How many « Payer » clicks became a payment Libeo accepted (the redirect alone does not tell)."""
-    if not invoice_ids:
-        return 0
-    out = subprocess.run([sys.executable, "-m", "bench.seed", "--count-paid", *map(str, invoice_ids)],
-                         cwd=ROOT, env={**os.environ, **env}, check=True, capture_output=True, text=True)
-    return int(out.stdout.strip().splitlines()[-1])
+def verify_meg_payments(env: dict[str, str], phase: dict, invoice_ids: list[int]) -> None:
+    """How many « Payer » clicks did not become a payment Libeo accepted (the redirect alone does not tell),
+    and how many of those it accepted it held for approval (the rows measure payments it schedules)."""
+    recorded = held = 0
+    if invoice_ids:
+        out = subprocess.run([sys.executable, "-m", "bench.seed", "--count-paid", *map(str, invoice_ids)],
+                             cwd=ROOT, env={**os.environ, **env}, check=True, capture_output=True, text=True)
+        recorded, held = map(int, out.stdout.strip().splitlines()[-1].split())
+    phase.update(checked=len(invoice_ids), unconfirmed=len(invoice_ids) - recorded, held=held)
 
 
 def _reference_command(env: dict[str, str], *argv: str) -> str:
@@ -281,9 +283,9 @@ def run_combined(args, env, work: Path, size: int, tenants: list[dict]) -> list[
     paid, selected = result["meg_paid_invoice_ids"], result["meg_selection_invoice_ids"]
     for phase in result["phases"]:
         if phase["name"] == "meg_pay":
-            phase["unconfirmed"] = len(paid) - verify_meg_payments(env, paid)
+            verify_meg_payments(env, phase, paid)
         if phase["name"] == "meg_pay_selection":  # 20 invoices a request: each checked
-            phase["unconfirmed"] = len(selected) - verify_meg_payments(env, selected)
+            verify_meg_payments(env, phase, selected)
     return result["phases"]
 
 
@@ -319,7 +321,7 @@ def run_apart(args, env, work: Path, size: int, tenants: list[dict]) -> list[dic
     paid = result["meg_paid_invoice_ids"]
     for phase in result["phases"]:
         if phase["name"] == "meg_pay_apart":
-            phase["unconfirmed"] = len(paid) - verify_meg_payments(env, paid)
+            verify_meg_payments(env, phase, paid)
         if phase["name"] == "ref_pay":
             # Every click (warm-up included) must have become a back-service payment.
             phase["unconfirmed"] = int(_reference_command(ref_env, "unpaid"))

@@ -164,6 +164,11 @@ def render(runs: list[dict], meta: dict) -> str:
             )
     if verdicts:
         lines += ["", "Budgets:"] + [f"- {verdict}" for verdict in verdicts]
+    held = [f"{BY_NAME[name].label} at {size:,} invoices: {r['held']:,} of {r['checked']:,}"
+            for (size, name), r in results.items() if "held" in r]
+    if held:
+        lines += ["", "Payments Libeo held for approval (« À approuver »; the pay rows measure payments it schedules): "
+                  + "; ".join(held) + "."]
     lines += ["", _constancy(runs, results, names)]
     lines += [
         "",

@@ -32,6 +32,8 @@ from config import BaseConfig
 
 PASSWORD = "bench-mot-de-passe-2026"
 SUPPLIERS_PER_COMPANY = 5
+# What tells a company's suppliers apart (core.names.names_match never takes one for another).
+TRADES = ("Papeterie Martin", "Transports Lefebvre", "Imprimerie Dubois", "Garage Moreau", "Nettoyage Girard")
 FIRMS = 10
 # Invoices each tenant owns besides the ones its pay rows consume.
 BACKGROUND_PER_TENANT = 50
@@ -205,6 +207,24 @@ def _amount(k: int) -> int:
     return 1_000 + (k * 7_919) % 500_000
 
 
+def _libeo_amount(k: int) -> int:
+    """Libeo's invoice k is not MEG's invoice k: its amount differs, so paying one is never a possible
+    duplicate of the other (same supplier, same issue date)."""
+    return 1_000 + (k * 7_919 + 250_000) % 500_000
+
+
+def supplier_of(company: int, k: int, ibans: list[tuple[str, str]]) -> tuple[str, str, str]:
+    """Invoice k's supplier in the company, on both sides: its name, its IBAN and BIC.
+
+    Each of a company's suppliers has its own IBAN, the same in MEG and in Libeo, so the pay rows
+    measure the usual payment, a known supplier on its known IBAN, which Libeo schedules; an IBAN paid
+    under several names would have every payment held for approval (« Bénéficiaire différent »).
+    """
+    s = k % SUPPLIERS_PER_COMPANY
+    iban, bic = ibans[(company * SUPPLIERS_PER_COMPANY + s) % len(ibans)]
+    return f"Fournisseur {s + 1} {TRADES[s]} de l'entreprise {company:04d}", iban, bic
+
+
 def seed(meg_app, libeo_app, plan: SeedPlan, today: date | None = None) -> list[Tenant]:
     """Creates both schemas and fills them; returns what the driver needs to know."""
     from models.libeo import db as libeo_db
@@ -275,9 +295,9 @@ def _seed_meg(db, plan, tenants, owners, keys, ibans, password_hash, today, now)
                       "session_token": secrets.token_urlsafe(32), "accounting_firm_id": None, "created_at": now})
         roles.append({"id": c, "user_id": c, "company_id": c, "module": "achats", "role": AchatsRole.ADMIN})
         for s in range(SUPPLIERS_PER_COMPANY):
-            iban, bic = ibans[(c * SUPPLIERS_PER_COMPANY + s) % len(ibans)]
+            supplier_name, iban, bic = supplier_of(c, s, ibans)
             suppliers.append({"id": (c - 1) * SUPPLIERS_PER_COMPANY + s + 1, "company_id": c,
-                              "name": f"Fournisseur {s + 1} de l'entreprise {c:04d}", "iban": iban, "bic": bic})
+                              "name": supplier_name, "iban": iban, "bic": bic})
         key = keys[c - 1][1]
         connections.append({"id": c, "company_id": c, "key_ciphertext": fernet.encrypt(key.encode()).decode(),
                             "key_prefix": key[:12], "account_name": name, "connected_at": now,
@@ -370,23 +390,23 @@ def _seed_libeo(db, plan, tenants, owners, keys, ibans, password_hash, today, no
                 from_meg = pool or k % 2 == 0
                 paid = not pool and k % 3 == 0
                 issued = today - timedelta(days=k % 120)
-                iban, bic = ibans[k % len(ibans)]
+                supplier_name, iban, bic = supplier_of(account, k, ibans)
                 external_id = f"bench-{k}" if from_meg else None
                 number = f"L-{k:07d}"
                 invoices.append({
                     "id": k, "account_id": account, "source": InvoiceSource.MEG if from_meg else InvoiceSource.LIBEO,
                     "external_id": external_id, "number": number, "number_key": invoice_number_key(number),
-                    "supplier_name": f"Fournisseur {k % 97}",
+                    "supplier_name": supplier_name,
                     "supplier_iban": iban, "supplier_bic": bic, "issue_date": issued,
-                    "due_date": issued + timedelta(days=30), "amount_cents": _amount(k), "currency": "EUR",
+                    "due_date": issued + timedelta(days=30), "amount_cents": _libeo_amount(k), "currency": "EUR",
                     "status": InvoiceStatus.PAID if paid else InvoiceStatus.TO_PAY, "created_at": now,
                     "updated_at": now,
                 })
                 if paid:
                     payments.append({
                         "id": next(payment_ids), "account_id": account, "invoice_id": k,
-                        "status": PaymentStatus.PAID, "amount_cents": _amount(k), "currency": "EUR",
-                        "execution_date": issued, "creditor_name": f"Fournisseur {k % 97}", "creditor_iban": iban,
+                        "status": PaymentStatus.PAID, "amount_cents": _libeo_amount(k), "currency": "EUR",
+                        "execution_date": issued, "creditor_name": supplier_name, "creditor_iban": iban,
                         "creditor_bic": bic, "initiated_by_email": email(account),
                         "initiated_by_role": InitiatorRole.USER, "channel": Channel.MEG if from_meg else Channel.LIBEO,
                         "created_at": now, "paid_at": now,
@@ -418,21 +438,25 @@ def selection_pool() -> int:
     return (SELECTION_REQUESTS + 1) * SELECTION_SIZE
 
 
-def count_meg_payments(invoice_ids: list[int]) -> int:
+def count_meg_payments(invoice_ids: list[int]) -> tuple[int, int]:
     """Invoices among these that MEG records as paid or being paid through Libeo, with Libeo's payment (an
-    attempt Libeo never answered, « Vérification en cours », holds its invoice but is not a payment yet)."""
+    attempt Libeo never answered, « Vérification en cours », holds its invoice but is not a payment yet),
+    and how many of those Libeo held for approval (« À approuver »)."""
     from sqlalchemy import func, select
 
     from models.meg import db
     from models.meg.libeo_link.attempts import PaymentAttempt, PaymentState
 
     active = [s for s in PaymentState if s.holds_invoice]
-    return db.session.scalar(
-        select(func.count(func.distinct(PaymentAttempt.invoice_id))).where(
-            PaymentAttempt.invoice_id.in_(invoice_ids), PaymentAttempt.status.in_(active),
-            PaymentAttempt.libeo_payment_id.is_not(None),
-        )
-    ) or 0
+    counted = (
+        select(func.count(func.distinct(PaymentAttempt.invoice_id)),
+               func.count(func.distinct(PaymentAttempt.invoice_id))
+               .filter(PaymentAttempt.status == PaymentState.AWAITING_APPROVAL))
+        .where(PaymentAttempt.invoice_id.in_(invoice_ids), PaymentAttempt.status.in_(active),
+               PaymentAttempt.libeo_payment_id.is_not(None))
+    )
+    recorded, held = db.session.execute(counted).one()
+    return recorded or 0, held or 0
 
 
 def main(argv: list[str]) -> None:
@@ -445,7 +469,7 @@ def main(argv: list[str]) -> None:
     meg, libeo = root.extensions["sides"]["meg"], root.extensions["sides"]["libeo"]
     if argv[0] == "--count-paid":
         with meg.app_context():
-            print(count_meg_payments([int(i) for i in argv[1:]]))
+            print(*count_meg_payments([int(i) for i in argv[1:]]))
         return
     size, companies, tenants, pay_requests, warmup = map(int, argv[:5])
     plan = SeedPlan(size, companies, tenants, pool_per_tenant(pay_requests, tenants, warmup), selection_pool())
