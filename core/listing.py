@@ -534,8 +534,9 @@ class OwnedList:
         return Listing(self.statement(query.shape()), self.values(owner_id, query))
 
     def tab_counts(self, session, owner_id: int | None, query: ListQuery) -> dict[str, int]:
-        """How many rows each state tab holds under the query's other filters (one statement)."""
-        rows = session.execute(self.counts_statement(query.shape()), self.values(owner_id, query))
+        """How many rows each state tab holds under the query's other filters (one statement, plain rows: on
+        the session's connection, without the ORM's execution layer)."""
+        rows = session.connection().execute(self.counts_statement(query.shape()), self.values(owner_id, query))
         return tab_counts(rows, self.states)
 
 def list_url(endpoint: str, args: dict[str, str], **path: Any) -> str:

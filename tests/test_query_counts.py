@@ -97,6 +97,9 @@ class World:
         response = client.post("/libeo/connexion", data={"email": LIBEO_EMAIL, "password": LIBEO_PASSWORD})
         assert response.status_code == 302
         self.fresh_meg_invoices = self._unpaid_libeo_invoices()
+        # An invoice whose payment was cancelled, to settle again: the few rows hold every kind of row
+        # the many do (« Factures » filtered reads the payments of the invoices once sent to Libeo).
+        self._cancelled_once(self.fresh_meg_invoices.pop(0))
         # First payments of the month create their counters: done once before measuring.
         self.detail_id = self.meg_pay_next()
         self.libeo_payment_id = self.libeo_pay_fresh().get_json()["id"]
@@ -118,6 +121,17 @@ class World:
                     ~SupplierInvoice.id.in_(select(PaymentAttempt.invoice_id)),
                 ).order_by(SupplierInvoice.id.desc())
             ))
+
+    def _cancelled_once(self, invoice_id: int) -> None:
+        from models.meg import User
+        from models.meg.libeo_link.attempts import PaymentAttempt, PaymentState
+
+        with self.apps.meg.app_context():
+            admin = meg_db.session.scalar(select(User).where(User.email == "admin@boulangerie-martin.fr"))
+            meg_db.session.add(PaymentAttempt(invoice_id=invoice_id, idempotency_key=uuid.uuid4().hex,
+                                              status=PaymentState.CANCELLED, requested_by_id=admin.id,
+                                              cancel_reason="Annulé dans Libeo."))
+            meg_db.session.commit()
 
     def meg_pay_next(self) -> int:
         invoice_id = self.fresh_meg_invoices.pop()
@@ -308,8 +322,8 @@ EXPECTED = {
     "meg_invoices": _sql(meg=8),
     "meg_invoice_detail": _sql(meg=6),
     "meg_suppliers": _sql(meg=4),
-    # Filtered, « Factures » also reads the filter's payable invoices and their payments, for
-    # « Sélectionner les N factures du filtre ».
+    # Filtered, « Factures » also reads the filter's payable invoices and the payments of those once sent
+    # to Libeo, for « Sélectionner les N factures du filtre ».
     "meg_invoices_filtered": _sql(meg=10),
     # « Payer » also counts the payment in the plan's quota MEG shows (one UPDATE of the connection).
     "meg_pay": _sql(meg=11, libeo=14, meg_commits=2, libeo_commits=2),

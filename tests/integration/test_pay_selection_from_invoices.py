@@ -94,3 +94,44 @@ def test_a_filter_larger_than_a_selection_offers_its_first_ones(connected, clien
     # Without script, the button opens the confirmation of those very invoices.
     confirmation = page(client.get(SELECTION, query_string={"facture": [str(i) for i in ids]}))
     assert f"Confirmer les {MAX_SELECTION} paiements" in confirmation or "ne seront pas payées" in confirmation
+
+
+def test_the_filter_offers_what_payer_would_take_again_and_nothing_else(connected, client, meg_app):
+    """Invoices sent to Libeo before: a payment cancelled, or a transfer rejected for want of money, may be
+    paid again; one refused as a possible fraud, or rejected for its account while the supplier keeps that
+    IBAN, may not; one under way is not to settle. The button offers exactly the invoices with a box."""
+    import uuid
+
+    from models.meg import Supplier, User
+    from models.meg.libeo_link.attempts import PaymentAttempt, PaymentState
+
+    add_invoices(meg_app, 6)
+    ids = [row[0] for row in meg_libeo_invoices(meg_app)]
+    with meg_app.app_context():
+        admin = meg_db.session.scalar(select(User).where(User.email == "admin@boulangerie-martin.fr"))
+        iban = meg_db.session.scalar(select(Supplier.iban).join(SupplierInvoice)
+                                     .where(SupplierInvoice.id == ids[-4]))
+        sent = {"invoice": {"supplier": {"iban": iban}}}
+        states = {
+            ids[-1]: {"status": PaymentState.CANCELLED, "cancel_reason": "Annulé dans Libeo."},
+            ids[-2]: {"status": PaymentState.CANCELLED, "cancel_reason": "IBAN douteux", "hold_reasons": ["new_iban"]},
+            ids[-3]: {"status": PaymentState.FAILED, "failure_reason": "Rejeté : provision insuffisante (AM04)"},
+            ids[-4]: {"status": PaymentState.FAILED, "failure_reason": "Rejeté : compte clos (AC04)",
+                      "new_iban_required": True, "request_body": sent},
+            ids[-5]: {"status": PaymentState.SCHEDULED, "libeo_payment_id": "77"},
+        }
+        for invoice_id, values in states.items():
+            meg_db.session.add(PaymentAttempt(invoice_id=invoice_id, idempotency_key=uuid.uuid4().hex,
+                                              requested_by_id=admin.id, **values))
+        meg_db.session.commit()
+    html = page(client.get(INVOICES, query_string={"mode": "libeo", "tri": "echeance"}))
+    offered = set(ids) - {ids[-2], ids[-4], ids[-5]}
+    assert set(boxes(html)) == offered
+    words, in_form, cents = filter_button(html)
+    assert set(in_form) == offered and len(in_form) == len(offered)
+    assert words == f"Sélectionner les {len(offered)} factures du filtre"
+    amounts = {row[0]: row[2] for row in meg_libeo_invoices(meg_app)}
+    assert cents == sum(amounts[i] for i in offered)
+    assert "Non sélectionnable : motif du refus à lire avant de payer" in html
+    assert "Non sélectionnable : nouvel IBAN du fournisseur nécessaire" in html
+    assert "Non sélectionnable : paiement déjà en cours" in html

@@ -54,8 +54,10 @@ from models.meg.achats.lists import (
     client_tab_counts,
     clients_spec,
     invoice_export,
-    invoice_list,
+    invoice_rows,
     invoice_tab_counts,
+    listed_invoices,
+    payable_candidate,
     payable_candidates,
     supplier_list,
     supplier_tab_counts,
@@ -196,11 +198,67 @@ def invoices():
         return tidy
     company = current_company()
     lq = parse_list_args(request.args, INVOICES, page_number())
-    pagination = paginate(db, invoice_list(company, lq), lq.page, PER_PAGE, count_apart=not lq.search)
+    # Plain rows, not ORM objects, as « Règlements » reads them: the page only shows them.
+    pagination = paginate(db, invoice_rows(company, lq), lq.page, PER_PAGE, plain=True, count_apart=not lq.search)
+    pagination.items = listed_invoices(pagination.items)
     libeo = libeo_state(current_user, company, pagination.items)
     return render_template("meg/achats/invoices.html", pagination=pagination, libeo=libeo, lq=lq,
-                           counts=invoice_tab_counts(company, lq), summary=week_summary(company),
-                           whole_filter=_whole_filter(company, lq, libeo))
+                           rows=_invoice_rows(pagination.items, libeo), counts=invoice_tab_counts(company, lq),
+                           summary=week_summary(company), whole_filter=_whole_filter(company, lq, libeo))
+
+
+class InvoiceRow(NamedTuple):
+    """A row of « Factures », its cells written once in Python (as « Règlements »' ``SettlementRow``)."""
+
+    id: int
+    number: str
+    supplier: str
+    issued: str
+    due: str  # the due date, with its « En retard » / « Échéance proche » badge (Markup)
+    amount: str  # Markup when the amount due differs from the total
+    mode: str
+    action: str | None  # LibeoState.row: "pay" offers the selection box
+    why: str  # why the invoice cannot be selected, when it cannot
+    state: str
+    badge: str
+    stale: bool  # a live payment leaves for the supplier's former IBAN
+    cents: int  # the selection box's data-cents
+    href: str
+
+
+def _not_selectable(invoice, payment, action) -> str:
+    if invoice.is_paid:
+        return "facture réglée"
+    if invoice.payment_mode is not PaymentMode.LIBEO:
+        return f"mode de règlement « {_MODE_LABELS[invoice.payment_mode]} »"
+    if payment is not None and payment.status.holds_invoice:
+        return "paiement déjà en cours"
+    return {"new_iban": "nouvel IBAN du fournisseur nécessaire",
+            "refused": "motif du refus à lire avant de payer"}.get(action or "", "vérification en cours")
+
+
+def _invoice_rows(invoices, libeo) -> list[InvoiceRow]:
+    invoice_url = url_for("achats.invoice", invoice_id=1)[:-1]  # each row's link: this and its id
+    today = paris_today()  # once, not once per row's flag
+    rows = []
+    for invoice in invoices:
+        payment, action = libeo.row(invoice)
+        due = date_fr(invoice.due_date)  # digits and slashes: nothing to escape
+        # Nothing settles it yet (neither paid nor a payment under way): its flag, if due soon or late.
+        if not invoice.is_paid and (payment is None or not payment.status.holds_invoice):
+            flag = due_flag(invoice.due_date, today)
+            if flag is not None:
+                due = Markup(f"{due}{_DUE_FLAGS[flag]}")
+        amount = (_AMOUNT_DUE.format(invoice.total_display, invoice.amount_display) if invoice.due_differs
+                  else format_amount(invoice.amount_cents, invoice.currency))
+        state, badge = libeo.state_of(invoice)
+        paid_to = libeo.paid_to(invoice)
+        rows.append(InvoiceRow(
+            invoice.id, invoice.number, invoice.supplier.name, date_fr(invoice.issue_date), due, amount,
+            _MODE_LABELS[invoice.payment_mode], action,
+            "" if action == "pay" else _not_selectable(invoice, payment, action), state, badge,
+            bool(paid_to and paid_to.stale), invoice.amount_cents, f"{invoice_url}{invoice.id}"))
+    return rows
 
 
 class FilterSelection(NamedTuple):
@@ -210,16 +268,23 @@ class FilterSelection(NamedTuple):
     cents: int
     more: bool  # the filter holds more than a selection may (the first MAX_SELECTION are offered)
 
+    @property
+    def inputs(self) -> Markup:
+        """The form's hidden fields, one per invoice, written once (up to 200: ids, nothing to escape)."""
+        return Markup("".join(f'<input type="hidden" name="facture" value="{int(id)}">' for id in self.ids))
+
 
 def _whole_filter(company, lq, libeo) -> FilterSelection | None:
     """The filter's payable invoices, when a filter is on and « Payer la sélection » may work."""
     if not lq.is_filtered or not libeo.may_pay or libeo.connection is None:
         return None
     candidates = payable_candidates(company, lq)
-    # The page's connection and refusal, the candidates' own payments (one statement).
-    state = LibeoState(libeo.company, libeo.connection, libeo.refusal,
-                       latest_payments([invoice.id for invoice in candidates]))
-    payable = [invoice for invoice in candidates[:MAX_SELECTION] if state.row(invoice)[1] == "pay"]
+    # An invoice never sent to Libeo has no payment: « Payer » takes it (« Virement par Libeo », unpaid, and
+    # ``may_pay``), as ``LibeoState.row`` would say. It decides on the others, with their payments (one
+    # statement; none when none was sent) and the page's connection and refusal.
+    sent = {row.id: payable_candidate(row) for row in candidates[:MAX_SELECTION] if row.attempted}
+    state = LibeoState(libeo.company, libeo.connection, libeo.refusal, latest_payments(list(sent)))
+    payable = [row for row in candidates[:MAX_SELECTION] if not row.attempted or state.row(sent[row.id])[1] == "pay"]
     if not payable:
         return None
     return FilterSelection([invoice.id for invoice in payable], sum(invoice.amount_cents for invoice in payable),

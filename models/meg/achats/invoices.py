@@ -389,6 +389,7 @@ class SettlementInvoice(NamedTuple):
     paid_at: datetime | None
     supplier: SettlementSupplier
     total_cents: int | None = None  # the total with VAT an e-invoice gave, when it did
+    issue_date: date | None = None  # read by « Factures » only
 
     @property
     def is_paid(self) -> bool:
@@ -407,9 +408,28 @@ class SettlementInvoice(NamedTuple):
         return format_amount(self.amount_cents if self.total_cents is None else self.total_cents, self.currency)
 
 
+class PayableCandidate(NamedTuple):
+    """An invoice « Sélectionner les N factures du filtre » may take (``payable_candidates``): what the
+    selection adds up, and what ``LibeoState.row`` decides on. Its statement keeps « Virement par Libeo »
+    invoices neither paid nor under way only, so their mode and that they are not paid are not read."""
+
+    id: int
+    amount_cents: int
+    attempted: bool  # ever sent to Libeo: without a payment read, « Payer » is all ``LibeoState.row`` offers
+    supplier: SettlementSupplier
+
+    @property
+    def payment_mode(self) -> PaymentMode:
+        return PaymentMode.LIBEO
+
+    @property
+    def is_paid(self) -> bool:
+        return False
+
+
 def settlement_invoices(rows) -> list[SettlementInvoice]:
     """The rows of :func:`invoices_to_settle_rows` (a page of them) as ``SettlementInvoice``."""
-    return [SettlementInvoice._make((*row[:7], SettlementSupplier(row[7], row[8]), row[9])) for row in rows]
+    return [SettlementInvoice._make((*row[:7], SettlementSupplier(row[7], row[8]), row[9], None)) for row in rows]
 
 
 @cache

@@ -4,14 +4,21 @@ the exports' rows. (« Règlements »' own are beside its use cases, in ``invoic
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import Row, bindparam, case, exists, func, select
 from sqlalchemy.orm import contains_eager
 
 from core.listing import ListColumns, ListQuery, ListSpec, OwnedList, tab_counts
 from core.paging import Listing
-from models.meg.achats.invoices import SETTLEMENT_MODES, SETTLEMENTS, SettlementInvoice, settlement_invoices
+from models.meg.achats.invoices import (
+    SETTLEMENT_MODES,
+    SETTLEMENTS,
+    PayableCandidate,
+    SettlementInvoice,
+    SettlementSupplier,
+)
 from models.meg.achats.models import PaymentMode, Supplier, SupplierInvoice
 from models.meg.companies.models import Company, User
 from models.meg.db import db
@@ -75,6 +82,24 @@ _INVOICE_LIST = OwnedList(
     owner="company_id", states=INVOICE_STATES, modes=SETTLEMENT_MODES)
 
 
+_INVOICE, _SUPPLIER = SupplierInvoice.__table__.c, Supplier.__table__.c
+
+
+def _rows_of_company(statement):
+    joined = SupplierInvoice.__table__.join(Supplier.__table__, _SUPPLIER.id == _INVOICE.supplier_id)
+    return statement.select_from(joined).where(_INVOICE.company_id == bindparam("company_id"))
+
+
+# The page's columns only, as « Règlements » reads them (``SettlementInvoice``): plain rows, no ORM object
+# built for each (``listed_invoices``).
+_INVOICE_ROWS = OwnedList(
+    _INVOICE_COLUMNS,
+    select(_INVOICE.id, _INVOICE.number, _INVOICE.due_date, _INVOICE.amount_cents, _INVOICE.currency,
+           _INVOICE.payment_mode, _INVOICE.paid_at, _SUPPLIER.name, _SUPPLIER.iban, _INVOICE.total_cents,
+           _INVOICE.issue_date),
+    owned=_rows_of_company, owner="company_id", states=INVOICE_STATES, modes=SETTLEMENT_MODES)
+
+
 @cache
 def _invoices_export_statement(shape: tuple):
     base = select(SupplierInvoice.id, SupplierInvoice.number, Supplier.name, Supplier.siret, Supplier.iban,
@@ -86,11 +111,11 @@ def _invoices_export_statement(shape: tuple):
 @cache
 def _payable_statement(shape: tuple):
     # What « Payer » may take among the filter's rows, as far as SQL tells (``LibeoState.row`` decides):
-    # through Libeo, nothing paid nor under way.
-    # Plain columns, as « Règlements » reads them (``SettlementInvoice``): up to 201 rows, no ORM object each.
-    base = (select(SupplierInvoice.id, SupplierInvoice.number, SupplierInvoice.due_date, SupplierInvoice.amount_cents,
-                   SupplierInvoice.currency, SupplierInvoice.payment_mode, SupplierInvoice.paid_at, Supplier.name,
-                   Supplier.iban, SupplierInvoice.total_cents)
+    # through Libeo, nothing paid nor under way. Up to 201 rows of what ``PayableCandidate`` holds, plain
+    # columns, and whether the invoice was ever sent to Libeo (the others need no payment read).
+    attempted = exists().where(PaymentAttempt.invoice_id == SupplierInvoice.id)
+    base = (select(SupplierInvoice.id, SupplierInvoice.amount_cents, attempted.label("attempted"), Supplier.name,
+                   Supplier.iban)
             .where(SupplierInvoice.payment_mode == PaymentMode.LIBEO,
                    INVOICE_STATE.in_(("a_regler", "rejetees"))))
     return _INVOICE_COLUMNS.apply(_of_company(base), shape).limit(MAX_SELECTION + 1)
@@ -100,6 +125,17 @@ def invoice_list(company: Company, query: ListQuery | None = None) -> Listing:
     """« Factures »: the company's invoices, latest issued first unless ``query`` (its URL) searches,
     filters or sorts them; each with its supplier."""
     return _INVOICE_LIST.listing(company.id, query or ListQuery(INVOICES, sort="date", descending=True))
+
+
+def invoice_rows(company: Company, query: ListQuery) -> Listing:
+    """The rows of :func:`invoice_list` as plain columns, for the page (``paginate(…, plain=True)``, then
+    :func:`listed_invoices`)."""
+    return _INVOICE_ROWS.listing(company.id, query)
+
+
+def listed_invoices(rows) -> list[SettlementInvoice]:
+    """The rows of :func:`invoice_rows` (a page of them) as ``SettlementInvoice``, with their issue date."""
+    return [SettlementInvoice._make((*row[:7], SettlementSupplier(row[7], row[8]), row[9], row[10])) for row in rows]
 
 
 def invoice_tab_counts(company: Company, query: ListQuery) -> dict[str, int]:
@@ -112,11 +148,17 @@ def invoice_export(company: Company, query: ListQuery) -> Listing:
     return Listing(_invoices_export_statement(query.shape()), _INVOICE_LIST.values(company.id, query))
 
 
-def payable_candidates(company: Company, query: ListQuery) -> list[SettlementInvoice]:
+def payable_candidates(company: Company, query: ListQuery) -> Sequence[Row]:
     """The filter's invoices « Payer la sélection » may take, in the list's order: at most
-    ``MAX_SELECTION`` + 1 (one more says there are more than a selection holds)."""
-    rows = db.session.connection().execute(_payable_statement(query.shape()), _INVOICE_LIST.values(company.id, query))
-    return settlement_invoices(rows.all())
+    ``MAX_SELECTION`` + 1 (one more says there are more than a selection holds), as plain rows
+    (``id``, ``amount_cents``, ``attempted``, ``name``, ``iban``: see :func:`payable_candidate`)."""
+    return db.session.connection().execute(_payable_statement(query.shape()),
+                                           _INVOICE_LIST.values(company.id, query)).all()
+
+
+def payable_candidate(row: Row) -> PayableCandidate:
+    """A row of :func:`payable_candidates` as what ``LibeoState.row`` decides on."""
+    return PayableCandidate(row.id, row.amount_cents, bool(row.attempted), SettlementSupplier(row.name, row.iban))
 
 
 # --- « Fournisseurs » --------------------------------------------------------------------------------

@@ -56,7 +56,9 @@ def week_summary(company: Company, today: date | None = None) -> WeekSummary:
     start, end = week_of(today)
     to_pay_statement, in_flight_statement = _statements()
     values = {"company_id": company.id, "today": today, "start": start, "end": end}
-    to_pay = db.session.execute(to_pay_statement, values).one()
-    in_flight = db.session.execute(in_flight_statement, values).one()
+    # Plain aggregates: on the session's connection, without the ORM's execution layer.
+    connection = db.session.connection()
+    to_pay = connection.execute(to_pay_statement, values).one()
+    in_flight = connection.execute(in_flight_statement, values).one()
     return WeekSummary(start, end, to_pay=_line(to_pay[0], to_pay[1]), overdue=_line(to_pay[2], to_pay[3]),
                        awaiting_approval=_line(in_flight[0], in_flight[1]), leaving=_line(in_flight[2], in_flight[3]))

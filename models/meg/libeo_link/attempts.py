@@ -53,7 +53,12 @@ from core.validators import mask_iban
 from models.meg.achats.models import PaymentMode, SupplierInvoice
 
 if TYPE_CHECKING:  # a page's plain rows, which « Payer » reads as invoices (« Règlements », the filter's selection)
-    from models.meg.achats.invoices import SettlementInvoice
+    from typing import TypeAlias
+
+    from models.meg.achats.invoices import PayableCandidate, SettlementInvoice
+
+    # What « Payer » decides on: an invoice, or a plain row of a list that reads as one.
+    ListedInvoice: TypeAlias = SupplierInvoice | SettlementInvoice | PayableCandidate
 from models.meg.companies.models import Company, User
 from models.meg.db import Model, db
 from models.meg.libeo_link.client import (
@@ -669,7 +674,7 @@ class LibeoState:
     def awaits_answer(self, invoice: SupplierInvoice) -> bool:
         return self.row(invoice)[1] == "check"
 
-    def row(self, invoice: SupplierInvoice | SettlementInvoice) -> tuple[PaymentAttempt | None, str | None]:
+    def row(self, invoice: ListedInvoice) -> tuple[PaymentAttempt | None, str | None]:
         """An invoice's Libeo column, in one call per row of a list: its latest payment, and what
         it offers: ``"pay"`` (« Payer »), ``"check"`` (« Vérifier maintenant », a request left
         unanswered), ``"new_iban"`` (the supplier's new IBAN first: its account was rejected),
@@ -688,7 +693,7 @@ class LibeoState:
         return payment, "pay"
 
 
-def retry_refusal(invoice: SupplierInvoice | SettlementInvoice, payment: PaymentAttempt | None) -> str | None:
+def retry_refusal(invoice: ListedInvoice, payment: PaymentAttempt | None) -> str | None:
     """Why ``invoice`` may not be paid again yet: its last transfer was rejected for a reason of the payee's
     account, and the supplier's IBAN is still the one rejected. None once the IBAN changed (the new one goes
     through Libeo's check of a new IBAN)."""
