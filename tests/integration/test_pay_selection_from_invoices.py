@@ -135,3 +135,7 @@ def test_the_filter_offers_what_payer_would_take_again_and_nothing_else(connecte
     assert "Non sélectionnable : motif du refus à lire avant de payer" in html
     assert "Non sélectionnable : nouvel IBAN du fournisseur nécessaire" in html
     assert "Non sélectionnable : paiement déjà en cours" in html
+    # A tab of what « Payer » may take offers its invoices; the others, none.
+    rejected = filter_button(page(client.get(INVOICES, query_string={"etat": "rejetees"})))
+    assert rejected is not None and rejected[1] == [ids[-3]]
+    assert filter_button(page(client.get(INVOICES, query_string={"etat": "programmees"}))) is None

@@ -108,16 +108,22 @@ def _invoices_export_statement(shape: tuple):
     return _INVOICE_COLUMNS.apply(_of_company(base), shape)
 
 
+# The states « Payer » may take an invoice in: to settle, or its last transfer rejected.
+_PAYABLE_STATES = ("a_regler", "rejetees")
+
+
 @cache
-def _payable_statement(shape: tuple):
+def _payable_statement(shape: tuple, state_tab: str | None):
     # What « Payer » may take among the filter's rows, as far as SQL tells (``LibeoState.row`` decides):
     # through Libeo, nothing paid nor under way. Up to 201 rows of what ``PayableCandidate`` holds, plain
-    # columns, and whether the invoice was ever sent to Libeo (the others need no payment read).
+    # columns, and whether the invoice was ever sent to Libeo (the others need no payment read). A tab of
+    # those states already says it: the state is not computed a second time for each row.
     attempted = exists().where(PaymentAttempt.invoice_id == SupplierInvoice.id)
     base = (select(SupplierInvoice.id, SupplierInvoice.amount_cents, attempted.label("attempted"), Supplier.name,
                    Supplier.iban)
-            .where(SupplierInvoice.payment_mode == PaymentMode.LIBEO,
-                   INVOICE_STATE.in_(("a_regler", "rejetees"))))
+            .where(SupplierInvoice.payment_mode == PaymentMode.LIBEO))
+    if state_tab not in _PAYABLE_STATES:
+        base = base.where(INVOICE_STATE.in_(_PAYABLE_STATES))
     return _INVOICE_COLUMNS.apply(_of_company(base), shape).limit(MAX_SELECTION + 1)
 
 
@@ -152,7 +158,9 @@ def payable_candidates(company: Company, query: ListQuery) -> Sequence[Row]:
     """The filter's invoices « Payer la sélection » may take, in the list's order: at most
     ``MAX_SELECTION`` + 1 (one more says there are more than a selection holds), as plain rows
     (``id``, ``amount_cents``, ``attempted``, ``name``, ``iban``: see :func:`payable_candidate`)."""
-    return db.session.connection().execute(_payable_statement(query.shape()),
+    if query.state is not None and query.state not in _PAYABLE_STATES:
+        return []  # « Programmées », « Payées »: nothing « Payer » takes
+    return db.session.connection().execute(_payable_statement(query.shape(), query.state),
                                            _INVOICE_LIST.values(company.id, query)).all()
 
 
