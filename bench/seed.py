@@ -32,8 +32,9 @@ from config import BaseConfig
 
 PASSWORD = "bench-mot-de-passe-2026"
 SUPPLIERS_PER_COMPANY = 5
-# What tells a company's suppliers apart (core.names.names_match never takes one for another).
-TRADES = ("Papeterie Martin", "Transports Lefebvre", "Imprimerie Dubois", "Garage Moreau", "Nettoyage Girard")
+# What tells a company's suppliers apart (core.names.names_match never takes one for another): about
+# twenty letters a name, as real ones (« Boulangerie Martin SARL »).
+TRADES = ("Martin", "Lefebvre", "Dubois", "Moreau", "Girard")
 FIRMS = 10
 # Invoices each tenant owns besides the ones its pay rows consume.
 BACKGROUND_PER_TENANT = 50
@@ -222,7 +223,7 @@ def supplier_of(company: int, k: int, ibans: list[tuple[str, str]]) -> tuple[str
     """
     s = k % SUPPLIERS_PER_COMPANY
     iban, bic = ibans[(company * SUPPLIERS_PER_COMPANY + s) % len(ibans)]
-    return f"Fournisseur {s + 1} {TRADES[s]} de l'entreprise {company:04d}", iban, bic
+    return f"Fournisseur {s + 1} {TRADES[s]}", iban, bic
 
 
 def seed(meg_app, libeo_app, plan: SeedPlan, today: date | None = None) -> list[Tenant]:
