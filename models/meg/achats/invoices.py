@@ -28,6 +28,7 @@ from models.meg.journal import iban_shown, record, supplier_iban_changed, suppli
 from models.meg.libeo_link.attempts import (
     PaymentState,
     latest_payment,
+    sent_to_libeo,
     settled_through_libeo,
 )
 from models.meg.libeo_link.connection import connection_of
@@ -364,7 +365,8 @@ def _to_settle_rows_statement(shape: tuple):
     # The page's columns only: read as plain rows, no ORM object built for each of its 50 rows.
     invoice, supplier = SupplierInvoice.__table__.c, Supplier.__table__.c
     base = (select(invoice.id, invoice.number, invoice.due_date, invoice.amount_cents, invoice.currency,
-                   invoice.payment_mode, invoice.paid_at, supplier.name, supplier.iban, invoice.total_cents)
+                   invoice.payment_mode, invoice.paid_at, supplier.name, supplier.iban, invoice.total_cents,
+                   sent_to_libeo(invoice.id))
             .select_from(SupplierInvoice.__table__.join(Supplier.__table__, supplier.id == invoice.supplier_id))
             .where(invoice.company_id == bindparam("company_id"), invoice.paid_at.is_(None),
                    ~settled_through_libeo()))
@@ -390,6 +392,8 @@ class SettlementInvoice(NamedTuple):
     supplier: SettlementSupplier
     total_cents: int | None = None  # the total with VAT an e-invoice gave, when it did
     issue_date: date | None = None  # read by « Factures » only
+    # Ever sent to Libeo: False says there is no payment to read (``libeo_state`` reads the others').
+    attempted: bool = True
 
     @property
     def is_paid(self) -> bool:
@@ -429,7 +433,8 @@ class PayableCandidate(NamedTuple):
 
 def settlement_invoices(rows) -> list[SettlementInvoice]:
     """The rows of :func:`invoices_to_settle_rows` (a page of them) as ``SettlementInvoice``."""
-    return [SettlementInvoice._make((*row[:7], SettlementSupplier(row[7], row[8]), row[9], None)) for row in rows]
+    return [SettlementInvoice._make((*row[:7], SettlementSupplier(row[7], row[8]), row[9], None, row[10]))
+            for row in rows]
 
 
 @cache

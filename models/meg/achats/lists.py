@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cache
 
-from sqlalchemy import Row, bindparam, case, exists, func, select
+from sqlalchemy import Row, bindparam, case, func, select
 from sqlalchemy.orm import contains_eager
 
 from core.listing import ListColumns, ListQuery, ListSpec, OwnedList, tab_counts
@@ -22,7 +22,13 @@ from models.meg.achats.invoices import (
 from models.meg.achats.models import PaymentMode, Supplier, SupplierInvoice
 from models.meg.companies.models import Company, User
 from models.meg.db import db
-from models.meg.libeo_link.attempts import OPEN_STATES, PaymentAttempt, PaymentState, settled_through_libeo
+from models.meg.libeo_link.attempts import (
+    OPEN_STATES,
+    PaymentAttempt,
+    PaymentState,
+    sent_to_libeo,
+    settled_through_libeo,
+)
 from models.meg.libeo_link.selection import MAX_SELECTION
 
 # --- « Factures » -----------------------------------------------------------------------------------
@@ -96,7 +102,7 @@ _INVOICE_ROWS = OwnedList(
     _INVOICE_COLUMNS,
     select(_INVOICE.id, _INVOICE.number, _INVOICE.due_date, _INVOICE.amount_cents, _INVOICE.currency,
            _INVOICE.payment_mode, _INVOICE.paid_at, _SUPPLIER.name, _SUPPLIER.iban, _INVOICE.total_cents,
-           _INVOICE.issue_date),
+           _INVOICE.issue_date, sent_to_libeo(_INVOICE.id)),
     owned=_rows_of_company, owner="company_id", states=INVOICE_STATES, modes=SETTLEMENT_MODES)
 
 
@@ -118,8 +124,7 @@ def _payable_statement(shape: tuple, state_tab: str | None):
     # through Libeo, nothing paid nor under way. Up to 201 rows of what ``PayableCandidate`` holds, plain
     # columns, and whether the invoice was ever sent to Libeo (the others need no payment read). A tab of
     # those states already says it: the state is not computed a second time for each row.
-    attempted = exists().where(PaymentAttempt.invoice_id == SupplierInvoice.id)
-    base = (select(SupplierInvoice.id, SupplierInvoice.amount_cents, attempted.label("attempted"), Supplier.name,
+    base = (select(SupplierInvoice.id, SupplierInvoice.amount_cents, sent_to_libeo(SupplierInvoice.id), Supplier.name,
                    Supplier.iban)
             .where(SupplierInvoice.payment_mode == PaymentMode.LIBEO))
     if state_tab not in _PAYABLE_STATES:
@@ -141,7 +146,8 @@ def invoice_rows(company: Company, query: ListQuery) -> Listing:
 
 def listed_invoices(rows) -> list[SettlementInvoice]:
     """The rows of :func:`invoice_rows` (a page of them) as ``SettlementInvoice``, with their issue date."""
-    return [SettlementInvoice._make((*row[:7], SettlementSupplier(row[7], row[8]), row[9], row[10])) for row in rows]
+    return [SettlementInvoice._make((*row[:7], SettlementSupplier(row[7], row[8]), row[9], row[10], row[11]))
+            for row in rows]
 
 
 def invoice_tab_counts(company: Company, query: ListQuery) -> dict[str, int]:

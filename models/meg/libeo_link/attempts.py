@@ -750,9 +750,18 @@ class InvoiceRow(Protocol):
     def payment_mode(self) -> PaymentMode: ...
 
 
+def sent_to_libeo(invoice_id):
+    """SQL: whether the invoice was ever sent to Libeo (``attempted``): a list's row that was not has no
+    payment for ``libeo_state`` to read."""
+    return exists().where(PaymentAttempt.invoice_id == invoice_id).label("attempted")
+
+
 def libeo_state(user: User, company: Company, invoices: Sequence[InvoiceRow]) -> LibeoState:
     connection = connection_of(company)
-    libeo_invoices = [invoice.id for invoice in invoices if invoice.payment_mode is PaymentMode.LIBEO]
+    # The rows' payments (one statement), of the rows that may have one: a plain row of a list says whether
+    # it was ever sent to Libeo (``sent_to_libeo``); an invoice read whole may always have been.
+    libeo_invoices = [invoice.id for invoice in invoices
+                      if invoice.payment_mode is PaymentMode.LIBEO and getattr(invoice, "attempted", True)]
     refusal = payment_refusal(user, company, connection)
     payer = payer_for(user, company) if refusal else None
     following = (following_label(connection, in_flight_count(company.id))
