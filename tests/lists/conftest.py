@@ -195,3 +195,16 @@ def read_xlsx(response) -> list[dict]:
 def page_ids(html: str, prefix: str) -> list[int]:
     """The ids of the rows a list page links to (``prefix``: the rows' link, before the id)."""
     return [int(found) for found in re.findall(re.escape(prefix) + r"(\d+)\"", html)]
+
+
+def walk_pages(client, url: str, params: dict, total: int, per_page: int, ids) -> list[int]:
+    """Every page of a list, in turn: each (when there are several) says « Page n sur N · total lignes »;
+    the rows' ids as the pages show them, each page's once (``ids``: a page's HTML → its rows' ids)."""
+    pages = max(-(-total // per_page), 1)
+    shown: list[int] = []
+    for number in range(1, pages + 1):
+        html = client.get(url, query_string={**params, "page": number}).get_data(as_text=True)
+        if pages > 1:
+            assert f"Page {number} sur {pages} · {total} ligne" in html
+        shown += list(dict.fromkeys(ids(html)))
+    return shown

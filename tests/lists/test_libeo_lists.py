@@ -17,7 +17,7 @@ from core.validators import mask_iban
 from tests.libeo.conftest import LibeoAuth, make_account
 
 from .checks import BAD_QUERIES, assert_clean_page
-from .conftest import IBAN, Row, expected, fill_libeo, page_ids, read_csv, read_xlsx
+from .conftest import IBAN, Row, expected, fill_libeo, page_ids, read_csv, read_xlsx, walk_pages
 
 INVOICE_STATES = {"a_payer": {"to_pay"}, "a_approuver": {"awaiting_approval"}, "programmees": {"payment_scheduled"},
                   "payees": {"paid"}, "rejetees": {"payment_failed"}}
@@ -99,14 +99,7 @@ def test_the_pager_counts_every_row_of_the_filter(client, lists, name, params):
     the filter holds, and the pages show each once."""
     url, link, default_sort, states = LISTS[name]
     want = expected(lists.rows(name), params, default_sort, states)
-    pages = max(-(-len(want) // 25), 1)
-    shown: list[int] = []
-    for number in range(1, pages + 1):
-        html = client.get(url, query_string={**params, "page": number}).get_data(as_text=True)
-        if pages > 1:
-            assert f"Page {number} sur {pages} · {len(want)} ligne" in html
-        shown += list(dict.fromkeys(page_ids(html, link)))
-    assert shown == want
+    assert walk_pages(client, url, params, len(want), 25, lambda html: page_ids(html, link)) == want
 
 
 @pytest.mark.parametrize(("name", "params"), CASES, ids=[f"{n}-{p}" for n, p in CASES])

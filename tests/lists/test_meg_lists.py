@@ -22,7 +22,7 @@ from tests.conftest import MegAuth
 from tests.factories import meg_company
 
 from .checks import BAD_QUERIES, assert_clean_page, assert_empty_search_explained
-from .conftest import IBAN, Row, expected, fill_meg, page_ids, read_csv, read_xlsx
+from .conftest import IBAN, Row, expected, fill_meg, page_ids, read_csv, read_xlsx, walk_pages
 
 BOULANGERIE, GARAGE, OUTSIDER = "Boulangerie Martin SARL", "Garage Leroy SAS", "Menuiserie Hors Cabinet"
 ACCOUNTANT = "expert@cabinet-durand.fr"
@@ -272,14 +272,7 @@ def test_the_pager_counts_every_invoice_of_the_filter(client, filled, params):
     """« Factures »' total, counted apart from the rows (not searched) or beside each (searched), is the number
     of invoices the filter holds, and the pages show each once."""
     want = _oracle(filled, "factures", params)
-    pages = max(-(-len(want) // 25), 1)
-    shown: list[int] = []
-    for number in range(1, pages + 1):
-        html = client.get("/meg/achats/", query_string={**params, "page": number}).get_data(as_text=True)
-        if pages > 1:
-            assert f"Page {number} sur {pages} · {len(want)} ligne" in html
-        shown += list(dict.fromkeys(_ids_in(html, "factures")))
-    assert shown == want
+    assert walk_pages(client, "/meg/achats/", params, len(want), 25, lambda html: _ids_in(html, "factures")) == want
 
 
 def test_paging_keeps_the_state(client, filled):

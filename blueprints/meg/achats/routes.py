@@ -243,18 +243,11 @@ def _invoice_rows(invoices, libeo) -> list[InvoiceRow]:
     rows = []
     for invoice in invoices:
         payment, action = libeo.row(invoice)
-        due = date_fr(invoice.due_date)  # digits and slashes: nothing to escape
-        # Nothing settles it yet (neither paid nor a payment under way): its flag, if due soon or late.
-        if not invoice.is_paid and (payment is None or not payment.status.holds_invoice):
-            flag = due_flag(invoice.due_date, today)
-            if flag is not None:
-                due = Markup(f"{due}{_DUE_FLAGS[flag]}")
-        amount = (_AMOUNT_DUE.format(invoice.total_display, invoice.amount_display) if invoice.due_differs
-                  else format_amount(invoice.amount_cents, invoice.currency))
         state, badge = libeo.state_of(invoice)
         paid_to = libeo.paid_to(invoice)
         rows.append(InvoiceRow(
-            invoice.id, invoice.number, invoice.supplier.name, date_fr(invoice.issue_date), due, amount,
+            invoice.id, invoice.number, invoice.supplier.name, date_fr(invoice.issue_date),
+            _due_cell(invoice, payment, today), _amount_cell(invoice),
             _MODE_LABELS[invoice.payment_mode], action,
             "" if action == "pay" else _not_selectable(invoice, payment, action), state, badge,
             bool(paid_to and paid_to.stale), invoice.amount_cents, f"{invoice_url}{invoice.id}"))
@@ -408,25 +401,32 @@ _DUE_FLAGS = {flag: Markup(' <span class="badge {}" data-testid="due-flag">{}</s
 _MODE_LABELS = {mode: mode.label for mode in PaymentMode}
 
 
+def _due_cell(invoice, payment, today: date) -> str:
+    """The due date (digits and slashes: nothing to escape), with its « En retard » / « Échéance proche »
+    badge while nothing settles the invoice (neither paid nor a payment under way)."""
+    due = date_fr(invoice.due_date)
+    if invoice.is_paid or (payment is not None and payment.status.holds_invoice):
+        return due
+    flag = due_flag(invoice.due_date, today)
+    return due if flag is None else Markup(f"{due}{_DUE_FLAGS[flag]}")
+
+
+def _amount_cell(invoice) -> str:
+    """« Montant TTC », and what the payment settles when a deposit or a rounding makes it differ."""
+    if invoice.due_differs:
+        return _AMOUNT_DUE.format(invoice.total_display, invoice.amount_display)
+    return format_amount(invoice.amount_cents, invoice.currency)
+
+
 def _settlement_rows(invoices, libeo) -> list[SettlementRow]:
     invoice_url = url_for("achats.invoice", invoice_id=1)[:-1]  # each row's link: this and its id
     today = paris_today()  # once, not once per row's flag
     rows = []
     for invoice in invoices:
         payment, action = libeo.row(invoice)
-        # date_fr writes digits and slashes only: nothing to escape.
-        due = date_fr(invoice.due_date)
-        # A payment under way settles the invoice: no flag then.
-        if payment is None or not payment.status.holds_invoice:
-            flag = due_flag(invoice.due_date, today)
-            if flag is not None:
-                due = Markup(f"{due}{_DUE_FLAGS[flag]}")
-        # « Montant TTC », and what the payment settles when a deposit or a rounding makes it differ.
-        amount = (_AMOUNT_DUE.format(invoice.total_display, invoice.amount_display) if invoice.due_differs
-                  else format_amount(invoice.amount_cents, invoice.currency))
         mode = invoice.payment_mode
-        rows.append(SettlementRow(invoice.id, invoice.number, invoice.supplier.name, due,
-                                  amount, _MODE_LABELS[mode],
+        rows.append(SettlementRow(invoice.id, invoice.number, invoice.supplier.name,
+                                  _due_cell(invoice, payment, today), _amount_cell(invoice), _MODE_LABELS[mode],
                                   mode is PaymentMode.LIBEO, payment, action, invoice,
                                   libeo.paid_to(invoice), invoice.amount_cents,
                                   f"{invoice_url}{invoice.id}"))

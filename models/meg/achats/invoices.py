@@ -413,13 +413,12 @@ class SettlementInvoice(NamedTuple):
 
 
 class PayableCandidate(NamedTuple):
-    """An invoice « Sélectionner les N factures du filtre » may take (``payable_candidates``): what the
-    selection adds up, and what ``LibeoState.row`` decides on. Its statement keeps « Virement par Libeo »
+    """An invoice « Sélectionner les N factures du filtre » may take that was once sent to Libeo
+    (``payable_candidate``): what ``LibeoState.row`` decides on. Its statement keeps « Virement par Libeo »
     invoices neither paid nor under way only, so their mode and that they are not paid are not read."""
 
     id: int
     amount_cents: int
-    attempted: bool  # ever sent to Libeo: without a payment read, « Payer » is all ``LibeoState.row`` offers
     supplier: SettlementSupplier
 
     @property

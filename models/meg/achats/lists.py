@@ -172,7 +172,7 @@ def payable_candidates(company: Company, query: ListQuery) -> Sequence[Row]:
 
 def payable_candidate(row: Row) -> PayableCandidate:
     """A row of :func:`payable_candidates` as what ``LibeoState.row`` decides on."""
-    return PayableCandidate(row.id, row.amount_cents, bool(row.attempted), SettlementSupplier(row.name, row.iban))
+    return PayableCandidate(row.id, row.amount_cents, SettlementSupplier(row.name, row.iban))
 
 
 # --- « Fournisseurs » --------------------------------------------------------------------------------
