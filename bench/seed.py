@@ -330,6 +330,8 @@ def _seed_meg(db, plan, tenants, owners, keys, ibans, password_hash, today, now)
                     "number": f"F-{k:07d}", "issue_date": issued, "due_date": issued + timedelta(days=30),
                     "amount_cents": _amount(k), "currency": "EUR", "payment_mode": mode,
                     "paid_at": now if paid else None, "created_at": now, "updated_at": now,
+                    # As ``refresh_invoice_states`` stores it: settled, or to settle (no payment under way).
+                    "settlement_state": "payees" if paid else "a_regler",
                 })
                 if paid and mode is PaymentMode.LIBEO:
                     payments.append({"id": next(payment_ids), "invoice_id": k, "attempt": 1,

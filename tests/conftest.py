@@ -15,6 +15,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from app import create_app
 
@@ -212,7 +213,23 @@ def worker_id_safe(request) -> str:
 def apps(tmp_path, worker_id_safe):
     built = build_apps(tmp_path, worker_id_safe)
     yield built
+    stale = _stale_invoice_states(built)
     _empty_databases(built)
+    # Every test is also a test that each invoice's stored state is the one its payments give.
+    assert not stale, f"MEG invoices whose stored state is not their payments' (id, stored, computed): {stale}"
+
+
+def _stale_invoice_states(apps: Apps) -> list:
+    from models.meg import db as meg_db
+    from models.meg.libeo_link.attempts import stale_invoice_states
+
+    with apps.meg.app_context():
+        meg_db.session.remove()
+        try:
+            with meg_db.engine.connect() as connection:
+                return stale_invoice_states(connection)
+        except OperationalError:  # a test that removed or broke MEG's database: nothing to compare
+            return []
 
 
 @pytest.fixture

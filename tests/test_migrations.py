@@ -184,6 +184,16 @@ def test_a_release_1_installation_is_upgraded_in_place_and_served(bare_apps, tmp
 
         dates = {payment.execution_date for payment in db.session.scalars(select(PaymentAttempt))}
         assert dates and all(isinstance(day, date) and day.year == 2026 for day in dates)
+        # Each invoice's state (0022) as its payments give it: three scheduled through Libeo, six settled
+        # in MEG, the others to settle.
+        from models.meg import SupplierInvoice
+        from models.meg.libeo_link.attempts import stale_invoice_states
+
+        states: dict[str, set[int]] = {}
+        for invoice_id, state in db.session.execute(select(SupplierInvoice.id, SupplierInvoice.settlement_state)):
+            states.setdefault(state, set()).add(invoice_id)
+        assert states.pop("programmees") == {1, 2, 3} and states.pop("payees") == {7, 9, 16, 18, 25, 27}
+        assert set(states) == {"a_regler"} and stale_invoice_states(db.session.connection()) == []
         db.session.remove()
 
     # Served as it is: the company is still connected, its invoices and payments are there.

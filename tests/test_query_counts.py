@@ -325,8 +325,9 @@ EXPECTED = {
     # Filtered, « Factures » also reads the filter's payable invoices and the payments of those once sent
     # to Libeo, for « Sélectionner les N factures du filtre ».
     "meg_invoices_filtered": _sql(meg=10),
-    # « Payer » also counts the payment in the plan's quota MEG shows (one UPDATE of the connection).
-    "meg_pay": _sql(meg=11, libeo=14, meg_commits=2, libeo_commits=2),
+    # « Payer » also counts the payment in the plan's quota MEG shows (one UPDATE of the connection), and
+    # stores the invoice's state when the attempt is written and when Libeo's answer is (one UPDATE each).
+    "meg_pay": _sql(meg=13, libeo=14, meg_commits=2, libeo_commits=2),
     # Libeo's lists also count the rows of each state tab (one GROUP BY). Every Libeo page reads the
     # person with the account and the header's « À approuver » counter (one statement).
     "libeo_invoices": _sql(libeo=7),
@@ -408,8 +409,9 @@ def test_a_selection_runs_as_many_statements_whatever_its_size(apps, world):
 
 
 # MEG: the user, company, connection and invoices, the attempts (read, then one INSERT), their answers (one
-# UPDATE, the invoices' files, their queued updates superseded). Libeo: the key, the month's counter, the
+# UPDATE, the invoices' files, their queued updates superseded), the invoices' states stored after each
+# write of the attempts (one UPDATE each). Libeo: the key, the month's counter, the
 # items' keys, invoices and safeguards' rows (known IBANs, possible duplicates) read once, then one statement
 # per table: the keys' claims, invoices, payments, the counter, the supplier's IBAN (first seen) and its
 # « Journal » entry, the events' numbers, the events, the keys' answers.
-SELECTION = _sql(meg=10, libeo=15, meg_commits=2, libeo_commits=1)
+SELECTION = _sql(meg=12, libeo=15, meg_commits=2, libeo_commits=1)

@@ -46,6 +46,28 @@ def sync(loop: bool, every: float):
         time.sleep(every)
 
 
+@meg_cli.command("invoice-states")
+@click.option("--repair", is_flag=True, help="Enregistre de nouveau l'état des factures qui diffère.")
+def invoice_states(repair: bool):
+    """Checks each invoice's stored state against its payments (« Factures »' tabs read it); exit status 1
+    when some differ and ``--repair`` was not asked."""
+    from models.meg.libeo_link.attempts import refresh_all_invoice_states, stale_invoice_states
+
+    with db.engine.begin() as connection:
+        stale = stale_invoice_states(connection)
+        if not stale:
+            click.echo("État des factures : à jour.")
+            return
+        if not repair:
+            shown = " ; ".join(f"id {invoice_id} : « {stored} » au lieu de « {computed} »"
+                               for invoice_id, stored, computed in stale[:10])
+            many = "au moins " if len(stale) == 100 else ""
+            click.echo(f"État des factures : {many}{len(stale)} facture(s) à recalculer ({shown}). "
+                       "Relancez avec --repair.")
+            raise SystemExit(1)
+        click.echo(f"État des factures : {refresh_all_invoice_states(connection)} facture(s) recalculée(s).")
+
+
 @meg_cli.group("oauth-client")
 def oauth_client_cli():
     """Clients OAuth / OpenID Connect de MEG (« Se connecter avec MEG »)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from core.dates import paris_today, utcnow
 from models.meg import Company, SupplierInvoice, db
@@ -32,7 +32,8 @@ def reminders(apps) -> str:
 def boulangerie(meg_app, demo):
     """Boulangerie Martin with no invoice to pay but ``due``'s, in the other companies none at all."""
     with meg_app.app_context():
-        db.session.execute(update(SupplierInvoice).values(paid_at=utcnow()))
+        for invoice in db.session.scalars(select(SupplierInvoice)):
+            invoice.paid_at = utcnow()
         company_id = db.session.scalar(select(Company.id).where(Company.name == "Boulangerie Martin SARL"))
         db.session.commit()
 

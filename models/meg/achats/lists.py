@@ -23,9 +23,7 @@ from models.meg.achats.models import PaymentMode, Supplier, SupplierInvoice
 from models.meg.companies.models import Company, User
 from models.meg.db import db
 from models.meg.libeo_link.attempts import (
-    OPEN_STATES,
-    PaymentAttempt,
-    PaymentState,
+    TO_SETTLE_STATES,
     sent_to_libeo,
     settled_through_libeo,
 )
@@ -33,24 +31,9 @@ from models.meg.libeo_link.selection import MAX_SELECTION
 
 # --- « Factures » -----------------------------------------------------------------------------------
 
-# The state of an invoice in SQL, as every list shows it (``LibeoState.state_of``): settled in MEG or
-# paid through Libeo, a payment under way (its latest attempt holds the invoice), its latest transfer
-# rejected, or to settle.
-_LATEST_STATUS = (
-    select(PaymentAttempt.status).where(PaymentAttempt.invoice_id == SupplierInvoice.id)
-    .order_by(PaymentAttempt.attempt.desc()).limit(1).correlate(SupplierInvoice).scalar_subquery()
-)
-# A simple CASE (the latest attempt read once per row) compares the stored names: its values are not
-# bound through the column's type. Release 2 stored a payment in a SEPA file as « IN_PROGRESS ».
-_STORED_STATES = {
-    PaymentState.PAID.name: "payees", PaymentState.FAILED.name: "rejetees", "IN_PROGRESS": "programmees",
-    **dict.fromkeys([state.name for state in OPEN_STATES if state is not PaymentState.PAID], "programmees"),
-    PaymentState.UNVERIFIABLE.name: "programmees",  # a payment that may be under way, locked
-}
-INVOICE_STATE = case(
-    (SupplierInvoice.paid_at.is_not(None), "payees"),
-    else_=case(_STORED_STATES, value=_LATEST_STATUS, else_="a_regler"),
-)
+# The state of an invoice, as every list shows it: stored on the invoice (``settlement_state``, kept by
+# ``libeo_link.attempts.refresh_invoice_states``), read through an index.
+INVOICE_STATE = SupplierInvoice.settlement_state
 INVOICE_STATES = {"a_regler": ("a_regler",), "programmees": ("programmees",), "payees": ("payees",),
                   "rejetees": ("rejetees",)}
 # A row's state in an export, as its tab says it.
@@ -115,20 +98,17 @@ def _invoices_export_statement(shape: tuple):
 
 
 # The states « Payer » may take an invoice in: to settle, or its last transfer rejected.
-_PAYABLE_STATES = ("a_regler", "rejetees")
+_PAYABLE_STATES = TO_SETTLE_STATES
 
 
 @cache
-def _payable_statement(shape: tuple, state_tab: str | None):
+def _payable_statement(shape: tuple):
     # What « Payer » may take among the filter's rows, as far as SQL tells (``LibeoState.row`` decides):
     # through Libeo, nothing paid nor under way. Up to 201 rows of what ``PayableCandidate`` holds, plain
-    # columns, and whether the invoice was ever sent to Libeo (the others need no payment read). A tab of
-    # those states already says it: the state is not computed a second time for each row.
+    # columns, and whether the invoice was ever sent to Libeo (the others need no payment read).
     base = (select(SupplierInvoice.id, SupplierInvoice.amount_cents, sent_to_libeo(SupplierInvoice.id), Supplier.name,
                    Supplier.iban)
-            .where(SupplierInvoice.payment_mode == PaymentMode.LIBEO))
-    if state_tab not in _PAYABLE_STATES:
-        base = base.where(INVOICE_STATE.in_(_PAYABLE_STATES))
+            .where(SupplierInvoice.payment_mode == PaymentMode.LIBEO, INVOICE_STATE.in_(_PAYABLE_STATES)))
     return _INVOICE_COLUMNS.apply(_of_company(base), shape).limit(MAX_SELECTION + 1)
 
 
@@ -166,7 +146,7 @@ def payable_candidates(company: Company, query: ListQuery) -> Sequence[Row]:
     (``id``, ``amount_cents``, ``attempted``, ``name``, ``iban``: see :func:`payable_candidate`)."""
     if query.state is not None and query.state not in _PAYABLE_STATES:
         return []  # « Programmées », « Payées »: nothing « Payer » takes
-    return db.session.connection().execute(_payable_statement(query.shape(), query.state),
+    return db.session.connection().execute(_payable_statement(query.shape()),
                                            _INVOICE_LIST.values(company.id, query)).all()
 
 

@@ -101,6 +101,9 @@ class SupplierInvoice(InvoiceTotalsColumns, Model):
         # « Factures »: every invoice by due date, by number.
         Index("ix_invoice_company_due", "company_id", "due_date", "id"),
         Index("ix_invoice_company_number", "company_id", "number"),
+        # « Factures »' state tabs, their counts, « Cette semaine »: by state, then due or issue date.
+        Index("ix_invoice_company_state_due", "company_id", "settlement_state", "due_date", "id"),
+        Index("ix_invoice_company_state_issue", "company_id", "settlement_state", "issue_date", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -120,6 +123,10 @@ class SupplierInvoice(InvoiceTotalsColumns, Model):
     payment_mode: Mapped[PaymentMode] = mapped_column(Enum(PaymentMode, native_enum=False, length=30))
     # Set when the invoice is settled (in MEG, or once Libeo has paid it).
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Its state as « Factures » shows it (« a_regler », « programmees », « payees », « rejetees »), from
+    # ``paid_at`` and its latest Libeo payment; kept by every write of either, in the same transaction
+    # (``libeo_link.attempts.refresh_invoice_states``), never set by hand.
+    settlement_state: Mapped[str] = mapped_column(String(12), default="a_regler", server_default="a_regler")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 

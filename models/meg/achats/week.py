@@ -7,19 +7,16 @@ from __future__ import annotations
 from datetime import date
 from functools import cache
 
-from sqlalchemy import Date, and_, bindparam, case, exists, func, select
+from sqlalchemy import Date, and_, bindparam, case, func, select
 
 from core.dates import paris_today, week_of
 from core.week import WeekLine, WeekSummary
 from models.meg.achats.models import SupplierInvoice
 from models.meg.companies.models import Company
 from models.meg.db import db
-from models.meg.libeo_link.attempts import PaymentAttempt, PaymentState, settled_through_libeo
+from models.meg.libeo_link.attempts import TO_SETTLE_STATES, PaymentAttempt, PaymentState
 
 LEAVING = (PaymentState.SCHEDULED, PaymentState.FILE_READY, PaymentState.TRANSMITTED, PaymentState.ACCEPTED)
-# A payment exists or may: the invoice is being paid, not « to pay ».
-UNDER_WAY = (PaymentState.REQUESTED, PaymentState.AWAITING_APPROVAL, *LEAVING, PaymentState.UNKNOWN,
-             PaymentState.UNVERIFIABLE)
 
 
 def _line(count, cents) -> WeekLine:
@@ -31,13 +28,12 @@ def _statements():
     # Built once (at the first page: the models are all mapped by then), the company and the days as
     # named parameters: building and walking these two aggregates was most of their cost.
     today, start, end = (bindparam(name, type_=Date()) for name in ("today", "start", "end"))
-    under_way = exists().where(PaymentAttempt.invoice_id == SupplierInvoice.id, PaymentAttempt.status.in_(UNDER_WAY))
     late = SupplierInvoice.due_date < today
     to_pay = (
         select(func.count(), func.sum(SupplierInvoice.amount_cents),
                func.sum(case((late, 1), else_=0)), func.sum(case((late, SupplierInvoice.amount_cents), else_=0)))
-        .where(SupplierInvoice.company_id == bindparam("company_id"), SupplierInvoice.paid_at.is_(None),
-               SupplierInvoice.due_date <= end, ~settled_through_libeo(), ~under_way)
+        .where(SupplierInvoice.company_id == bindparam("company_id"),
+               SupplierInvoice.settlement_state.in_(TO_SETTLE_STATES), SupplierInvoice.due_date <= end)
     )
     awaiting = PaymentAttempt.status == PaymentState.AWAITING_APPROVAL
     cents = SupplierInvoice.amount_cents

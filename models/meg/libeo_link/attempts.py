@@ -15,7 +15,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 from flask import current_app
 from sqlalchemy import (
@@ -27,8 +27,11 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     String,
+    Table,
     UniqueConstraint,
     bindparam,
+    case,
+    event,
     exists,
     false,
     func,
@@ -38,8 +41,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import Mapped, contains_eager, joinedload, mapped_column, relationship
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Mapped, Session, contains_eager, joinedload, mapped_column, relationship
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from core.banks import bank_name
 from core.calendar import MAX_SCHEDULE_AHEAD, ExecutionDateRefused, default_execution_date, next_business_day
@@ -310,6 +315,7 @@ class PaymentAttempt(Model):
         if not written:
             db.session.expire(self)
             return False
+        refresh_invoice_states([self.invoice_id])
         self._keep_recorded(values, info)
         return True
 
@@ -345,6 +351,7 @@ class PaymentAttempt(Model):
                                                      "at": values["updated_at"]})):
             db.session.expire(self)
             return False
+        refresh_invoice_states([self.invoice_id])
         for name, value in {**values, "status": PaymentState.REFUSED, "claimed_until": None}.items():
             set_committed_value(self, name, value)
         return True
@@ -362,6 +369,7 @@ def insert_attempts(attempts: list[PaymentAttempt]) -> list[PaymentAttempt]:
     written = db.session.scalars(insert(PaymentAttempt).returning(PaymentAttempt).execution_options(render_nulls=True),
                                  [{name: getattr(attempt, name) for name in columns} for attempt in attempts])
     by_number = {(attempt.invoice_id, attempt.attempt): attempt for attempt in written}
+    refresh_invoice_states([invoice_id for invoice_id, _ in by_number])
     return [by_number[(attempt.invoice_id, attempt.attempt)] for attempt in attempts]
 
 
@@ -382,6 +390,7 @@ def record_all(answers: list[tuple[PaymentAttempt, LibeoPaymentInfo]]) -> bool:
         for (attempt, info), row in zip(answers, values, strict=True)])
     if written.rowcount != len(answers):
         return False
+    refresh_invoice_states([attempt.invoice_id for attempt, _ in answers])
     for (attempt, info), row in zip(answers, values, strict=True):
         attempt._keep_recorded(row, info)
     return True
@@ -795,6 +804,102 @@ def unverifiable_requests(company_id: int) -> list[PaymentAttempt]:
 def settled_through_libeo():
     """SQL condition: the invoice was paid through Libeo (it leaves « Règlements »)."""
     return exists().where(PaymentAttempt.invoice_id == SupplierInvoice.id, PaymentAttempt.status == PaymentState.PAID)
+
+
+# --- The invoice's state, stored -------------------------------------------------------------------
+
+# Its state as every list shows it (``LibeoState.state_of``): settled in MEG or paid through Libeo, a
+# payment under way (its latest attempt holds the invoice), its latest transfer rejected, or to settle.
+# Computed here and stored on the invoice (``settlement_state``), so that a list's tabs, their counts and
+# « Cette semaine » read an index instead of each invoice's latest attempt.
+_LATEST_STATUS = (
+    select(PaymentAttempt.status).where(PaymentAttempt.invoice_id == SupplierInvoice.id)
+    .order_by(PaymentAttempt.attempt.desc()).limit(1).correlate(SupplierInvoice).scalar_subquery()
+)
+# A simple CASE (the latest attempt read once per row) compares the stored names: its values are not
+# bound through the column's type. Release 2 stored a payment in a SEPA file as « IN_PROGRESS ».
+STORED_STATES = {
+    PaymentState.PAID.name: "payees", PaymentState.FAILED.name: "rejetees", "IN_PROGRESS": "programmees",
+    **dict.fromkeys([state.name for state in OPEN_STATES if state is not PaymentState.PAID], "programmees"),
+    PaymentState.UNVERIFIABLE.name: "programmees",  # a payment that may be under way, locked
+}
+# To settle: nothing paid nor under way (« Payer » may take it).
+TO_SETTLE_STATES = ("a_regler", "rejetees")
+COMPUTED_INVOICE_STATE = case(
+    (SupplierInvoice.paid_at.is_not(None), "payees"),
+    else_=case(STORED_STATES, value=_LATEST_STATUS, else_="a_regler"),
+)
+_INVOICES = cast(Table, SupplierInvoice.__table__)
+# The invoice's ``updated_at`` stays: its state follows its payments, the invoice itself did not change.
+_REFRESH_STATES = (
+    update(_INVOICES).where(_INVOICES.c.id.in_(bindparam("invoice_ids", expanding=True)))
+    .values(settlement_state=COMPUTED_INVOICE_STATE, updated_at=_INVOICES.c.updated_at)
+)
+
+
+def refresh_invoice_states(invoice_ids) -> None:
+    """Stores again the state of these invoices, in the session's transaction: each statement that writes
+    an attempt's status or an invoice's ``paid_at`` outside the ORM's flush calls it (a flush does,
+    ``_keep_invoice_states``)."""
+    session = db.session()
+    session.connection().execute(_REFRESH_STATES, {"invoice_ids": sorted(set(invoice_ids))})
+    for invoice_id in invoice_ids:  # an invoice loaded in the session reads its state again when asked
+        invoice = session.identity_map.get(identity_key(SupplierInvoice, invoice_id))
+        if invoice is not None:
+            session.expire(invoice, ["settlement_state"])
+
+
+def _changed(instance, *names: str) -> bool:
+    attributes = inspect(instance).attrs
+    return any(attributes[name].history.has_changes() for name in names)
+
+
+def _invoice_whose_state_may_change(session: Session, instance) -> int | None:
+    """The invoice a flushed object may have changed the state of: an attempt written, removed or whose
+    status changed; an invoice whose ``paid_at`` changed (or a new one, settled)."""
+    if isinstance(instance, PaymentAttempt):
+        if instance in session.new or instance in session.deleted or _changed(instance, "status", "attempt"):
+            return instance.invoice_id
+    elif isinstance(instance, SupplierInvoice) and instance not in session.deleted:
+        settled = instance.paid_at is not None if instance in session.new else _changed(instance, "paid_at")
+        return instance.id if settled else None
+    return None
+
+
+@event.listens_for(Session, "after_flush")
+def _keep_invoice_states(session: Session, _context) -> None:
+    # Before the flush ends (its changes are still listed): the invoices whose state a flushed object may
+    # have changed, stored again in the same transaction.
+    changed = {invoice_id for instance in (*session.new, *session.dirty, *session.deleted)
+               if (invoice_id := _invoice_whose_state_may_change(session, instance)) is not None}
+    if changed:
+        session.connection().execute(_REFRESH_STATES, {"invoice_ids": sorted(changed)})
+        session.info.setdefault("invoice_states", set()).update(changed)
+
+
+@event.listens_for(Session, "after_flush_postexec")
+def _read_invoice_states_again(session: Session, _context) -> None:
+    for invoice_id in session.info.pop("invoice_states", ()):
+        invoice = session.identity_map.get(identity_key(SupplierInvoice, invoice_id))
+        if invoice is not None:
+            session.expire(invoice, ["settlement_state"])
+
+
+def stale_invoice_states(connection: Connection, limit: int = 100) -> list[tuple[int, str, str]]:
+    """Invoices whose stored state is not the one their payments give (id, stored, computed): none, unless a
+    statement wrote a payment's status without ``refresh_invoice_states``."""
+    computed = COMPUTED_INVOICE_STATE.label("computed")
+    return [tuple(row) for row in connection.execute(
+        select(SupplierInvoice.id, SupplierInvoice.settlement_state, computed)
+        .where(SupplierInvoice.settlement_state != COMPUTED_INVOICE_STATE).order_by(SupplierInvoice.id).limit(limit))]
+
+
+def refresh_all_invoice_states(connection: Connection) -> int:
+    """Stores again every invoice's state whose stored one is wrong: how many (after a bulk load, or to
+    repair)."""
+    return rowcount(connection.execute(
+        update(_INVOICES).where(_INVOICES.c.settlement_state != COMPUTED_INVOICE_STATE)
+        .values(settlement_state=COMPUTED_INVOICE_STATE, updated_at=_INVOICES.c.updated_at)))
 
 
 def external_id(invoice_id: int) -> str:

@@ -30,6 +30,7 @@ from models.meg.libeo_link.attempts import (
     PaymentState,
     elsewhere_reason,
     latest_payment,
+    refresh_invoice_states,
     unknown_outcomes,
     unverifiable_requests,
 )
@@ -101,6 +102,7 @@ def confirm_not_paid(invoice: SupplierInvoice, user: User, checked: bool) -> Pay
         .execution_options(synchronize_session=False)
     )):
         raise LibeoLinkError("Cette demande de paiement n'attend plus de confirmation : rechargez la page.")
+    refresh_invoice_states([invoice.id])
     db.session.refresh(attempt)
     amount = format_amount(invoice.amount_cents, invoice.currency)
     journal(company, "payment.confirmed_unpaid",

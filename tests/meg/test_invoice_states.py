@@ -1,0 +1,87 @@
+"""Each invoice's state, stored on it (``settlement_state``) so that « Factures »' tabs, their counts and
+« Cette semaine » read an index: kept by every write of a payment or of ``paid_at``, in the same
+transaction, and checked by ``flask meg invoice-states`` (which repairs what was written behind the
+application's back).
+
+Besides these, every test of the suite ends by comparing each invoice's stored state with the one its
+payments give (``tests/conftest.py``, fixture ``apps``).
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import select, text
+
+from core.dates import utcnow
+from models.meg import Company, PaymentMode, SupplierInvoice, db
+from models.meg.libeo_link.attempts import PaymentAttempt, PaymentState
+
+
+def _invoices(meg_app, mode: PaymentMode = PaymentMode.LIBEO) -> list[tuple[int, str]]:
+    with meg_app.app_context():
+        company = db.session.scalar(select(Company).where(Company.name == "Boulangerie Martin SARL"))
+        return [tuple(row) for row in db.session.execute(
+            select(SupplierInvoice.id, SupplierInvoice.number)
+            .where(SupplierInvoice.company_id == company.id, SupplierInvoice.payment_mode == mode,
+                   SupplierInvoice.paid_at.is_(None)).order_by(SupplierInvoice.id))]
+
+
+def _tab(client, state: str) -> str:
+    return client.get(f"/meg/achats/?etat={state}").get_data(as_text=True)
+
+
+def _attempt(invoice_id: int, number: int, status: PaymentState) -> PaymentAttempt:
+    return PaymentAttempt(invoice_id=invoice_id, attempt=number, status=status,
+                          idempotency_key=secrets.token_urlsafe(24))
+
+
+def test_the_tabs_follow_each_payment_and_each_settlement_written_through_the_application(meg_app, demo, client,
+                                                                                       meg_auth):
+    (paid_id, paid_number), (retried_id, retried_number), *_ = _invoices(meg_app)
+    (settled_id, settled_number), *_ = _invoices(meg_app, PaymentMode.VIREMENT)
+    meg_auth.login()
+    assert all(number in _tab(client, "a_regler") for number in (paid_number, retried_number, settled_number))
+
+    with meg_app.app_context():
+        db.session.add_all([_attempt(paid_id, 1, PaymentState.SCHEDULED), _attempt(retried_id, 1,
+                                                                                   PaymentState.FAILED)])
+        db.session.commit()
+        assert db.session.get(SupplierInvoice, paid_id).settlement_state == "programmees"
+    assert paid_number in _tab(client, "programmees") and paid_number not in _tab(client, "a_regler")
+    assert retried_number in _tab(client, "rejetees")
+
+    with meg_app.app_context():
+        db.session.scalars(select(PaymentAttempt).where(PaymentAttempt.invoice_id == paid_id)).one().status = (
+            PaymentState.PAID)
+        # A second attempt after the rejected transfer, cancelled: the latest attempt says « to settle ».
+        db.session.add(_attempt(retried_id, 2, PaymentState.CANCELLED))
+        db.session.get(SupplierInvoice, settled_id).paid_at = utcnow()  # settled in MEG
+        db.session.commit()
+    payees = _tab(client, "payees")
+    assert paid_number in payees and settled_number in payees
+    assert retried_number in _tab(client, "a_regler") and retried_number not in _tab(client, "rejetees")
+
+
+def test_a_state_written_behind_the_applications_back_is_found_then_repaired(apps, meg_app, demo, client,
+                                                                             meg_auth):
+    (invoice_id, number), *_ = _invoices(meg_app)
+    with meg_app.app_context():
+        db.session.add(_attempt(invoice_id, 1, PaymentState.SCHEDULED))
+        db.session.commit()
+        # A statement the application did not write (an operator's SQL): the stored state is now wrong.
+        db.session.execute(text("UPDATE libeo_payment SET status = 'PAID' WHERE invoice_id = :id"), {"id": invoice_id})
+        db.session.commit()
+    meg_auth.login()
+    assert number in _tab(client, "programmees")
+
+    runner = apps.root.test_cli_runner()
+    found = runner.invoke(args=["meg", "invoice-states"])
+    assert found.exit_code == 1
+    assert (f"1 facture(s) à recalculer (id {invoice_id} : « programmees » au lieu de « payees »). "
+            "Relancez avec --repair.") in found.output
+    repaired = runner.invoke(args=["meg", "invoice-states", "--repair"])
+    assert repaired.exit_code == 0 and "1 facture(s) recalculée(s)" in repaired.output
+    checked = runner.invoke(args=["meg", "invoice-states"])
+    assert checked.exit_code == 0 and "État des factures : à jour." in checked.output
+    assert number in _tab(client, "payees") and number not in _tab(client, "programmees")
