@@ -510,10 +510,14 @@ class OwnedList:
     """
 
     def __init__(self, columns: ListColumns, rows: Select, *, owned: Callable[[Select], Select], owner: str,
-                 states: dict[str, tuple] | None = None, modes: dict[str, Any] | None = None) -> None:
+                 states: dict[str, tuple] | None = None, modes: dict[str, Any] | None = None,
+                 counted: Callable[[Select], Select] | None = None) -> None:
         self.columns = columns
         self.rows = rows
         self.owned = owned
+        # ``owned`` without the tables only a search reads (a join), for the tabs' counts of a list that is
+        # not searched; ``owned`` when None.
+        self.counted = counted or owned
         self.owner = owner
         self.states = states or {}
         self.modes = modes
@@ -524,7 +528,9 @@ class OwnedList:
         return self.columns.apply(self.owned(self.rows), shape)
 
     def _counts_statement(self, shape: tuple) -> Select:
-        return self.columns.count_by_state(self.owned(select(self.columns.tiebreak)), shape)
+        text, _cents, digits = shape[:3]  # ListQuery.shape: whether words, an amount, digits are searched
+        owned = self.owned if text or digits else self.counted
+        return self.columns.count_by_state(owned(select(self.columns.tiebreak)), shape)
 
     def values(self, owner_id: int | None, query: ListQuery) -> dict[str, Any]:
         return {self.owner: owner_id, **query.values(state_values=self.states, mode_values=self.modes)}

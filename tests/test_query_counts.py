@@ -317,13 +317,14 @@ def _sql(meg: int = 0, libeo: int = 0, meg_commits: int = 0, libeo_commits: int 
 EXPECTED = {
     "meg_settlements": _sql(meg=5),
     "meg_settlements_accountant": _sql(meg=5),
-    # MEG's and Libeo's « Factures » (each product's home) also sum up « Cette semaine » (two aggregates).
-    # Both also count the rows of each state tab (one GROUP BY).
-    "meg_invoices": _sql(meg=8),
+    # MEG's and Libeo's « Factures » (each product's home) also sum up « Cette semaine » (two aggregates:
+    # one statement in MEG, two in Libeo). Both also count the rows of each state tab (one GROUP BY).
+    "meg_invoices": _sql(meg=7),
     "meg_invoice_detail": _sql(meg=6),
     "meg_suppliers": _sql(meg=4),
-    # Filtered, « Factures » also reads the filter's payable invoices and the payments of those once sent
-    # to Libeo, for « Sélectionner les N factures du filtre ».
+    # Filtered, « Factures » also counts the filter's payable invoices for « Sélectionner les N factures du
+    # filtre » (one aggregate); some of them once sent to Libeo (the rows hold a cancelled payment), it
+    # reads them and their payments.
     "meg_invoices_filtered": _sql(meg=10),
     # « Payer » also counts the payment in the plan's quota MEG shows (one UPDATE of the connection), and
     # stores the invoice's state when the attempt is written and when Libeo's answer is (one UPDATE each).

@@ -11,7 +11,8 @@
   var text = bar.querySelector("[data-selection-text]");
   var submit = bar.querySelector("[data-selection-submit]");
   var euros = new Intl.NumberFormat("fr-FR", { style: "currency", currency: "EUR" });
-  var filterIds = null;  // the filter's ids while « Sélectionner les N factures du filtre » holds
+  var filterIds = null;  // the filter's ids (and their total) while « Sélectionner les N factures du filtre » holds
+  var filterCents = 0;
   function said(n, cents) {
     return n + (n > 1 ? " factures sélectionnées" : " facture sélectionnée") + " — " + euros.format(cents / 100);
   }
@@ -25,7 +26,7 @@
     var n = ticked.length;
     if (filterIds) {
       n = filterIds.length;
-      cents = Number(whole.dataset.cents);
+      cents = filterCents;
     }
     text.textContent = n === 0 ? "Cochez les factures à payer ensemble." : said(n, cents);
     submit.disabled = n === 0;
@@ -42,24 +43,33 @@
       update();
     });
   }
+  function selectFilter(ids, cents) {
+    dropFilter();
+    filterIds = ids.map(String);
+    filterCents = cents;
+    var onPage = {};
+    boxes.forEach(function (box) { box.checked = filterIds.indexOf(box.value) >= 0; onPage[box.value] = true; });
+    filterIds.forEach(function (id) {
+      if (onPage[id]) return;
+      var input = document.createElement("input");
+      input.type = "hidden";
+      input.name = "facture";
+      input.value = id;
+      input.setAttribute("data-from-filter", "");
+      bar.appendChild(input);
+    });
+    update();
+  }
   if (whole) {
+    // The filter's invoices are read when asked (JSON, the list's filter in the URL); if they cannot be,
+    // the button does what it does without script: it opens their confirmation.
     whole.addEventListener("click", function (event) {
       event.preventDefault();
-      dropFilter();
-      filterIds = Array.prototype.map.call(document.querySelectorAll("#" + whole.getAttribute("form") + " input[name=facture]"),
-                                           function (input) { return input.value; });
-      var onPage = {};
-      boxes.forEach(function (box) { box.checked = filterIds.indexOf(box.value) >= 0; onPage[box.value] = true; });
-      filterIds.forEach(function (id) {
-        if (onPage[id]) return;
-        var input = document.createElement("input");
-        input.type = "hidden";
-        input.name = "facture";
-        input.value = id;
-        input.setAttribute("data-from-filter", "");
-        bar.appendChild(input);
-      });
-      update();
+      whole.disabled = true;
+      fetch(whole.dataset.url, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+        .then(function (response) { if (!response.ok) throw new Error(response.status); return response.json(); })
+        .then(function (found) { whole.disabled = false; selectFilter(found.ids, found.cents); })
+        .catch(function () { whole.disabled = false; document.getElementById(whole.getAttribute("form")).submit(); });
     });
   }
   boxes.forEach(function (box) { box.addEventListener("change", function () { dropFilter(); update(); }); });

@@ -81,6 +81,21 @@ def test_factures_tabs_filter_sort_page_export_and_pay_the_filter(page: Page, li
     expect(page.get_by_text("Non sélectionnable : paiement déjà en cours")).to_have_count(4)
 
 
+def test_the_filters_button_opens_the_confirmation_when_its_invoices_cannot_be_read(page: Page, live_server,
+                                                                                    connected):  # noqa: F811
+    """The button reads the filter's invoices when clicked; if that answer never comes (a network error),
+    it does what it does without script: the confirmation of the filter's invoices."""
+    page.set_viewport_size({"width": 1280, "height": 900})
+    log_in(page, "admin@boulangerie-martin.fr")
+    page.goto("/meg/achats/?q=f-bm&mode=libeo")
+    page.route("**/meg/achats/factures/filtre?*", lambda route: route.abort())
+    page.get_by_role("button", name="Sélectionner les 4 factures du filtre").click()
+    expect(page.get_by_role("heading", name="Payer la sélection avec Libeo")).to_be_visible()
+    expect(page.get_by_role("button", name="Confirmer les 4 paiements")).to_be_visible()
+    page.get_by_role("link", name="Annuler").click()
+    expect(page.get_by_role("heading", name="Factures fournisseurs")).to_be_visible()
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_fournisseurs_and_the_clients_view(page: Page, live_server, width):
     fill_meg(live_server.apps.meg, "Boulangerie Martin SARL", count=10, seed=1)

@@ -25,14 +25,19 @@ def boxes(html: str) -> list[int]:
     return [int(found) for found in re.findall(r'class="select-row" name="facture" value="(\d+)"', html)]
 
 
-def filter_button(html: str) -> tuple[str, list[int], int] | None:
-    """The button's words, the invoices its form holds (what it selects) and their total."""
-    found = re.search(r'data-select-filter data-cents="(\d+)">([^<]+)</button>', html)
+def filter_button(client, html: str) -> tuple[str, list[int], int] | None:
+    """The button's words, the invoices it selects (read as its script reads them) and their total."""
+    found = re.search(r'data-select-filter data-url="([^"]+)">([^<]+)</button>', html)
     if not found:
         return None
+    selected = client.get(found.group(1)).get_json()
+    return found.group(2), selected["ids"], selected["cents"]
+
+
+def filter_form(html: str) -> list[tuple[str, str]]:
+    """The fields of the form the button submits without script."""
     held = html.split('<form id="whole-filter"')[1].split("</form>")[0]
-    ids = [int(i) for i in re.findall(r'name="facture" value="(\d+)"', held)]
-    return found.group(2), ids, int(found.group(1))
+    return re.findall(r'name="([^"]+)" value="([^"]*)"', held)
 
 
 def test_payable_invoices_have_a_box_the_others_say_why(connected, client, meg_app):
@@ -42,7 +47,7 @@ def test_payable_invoices_have_a_box_the_others_say_why(connected, client, meg_a
     assert sorted(boxes(html)) == sorted(row[0] for row in libeo)
     assert 'title="Non sélectionnable : mode de règlement « Chèque »"' in html
     assert '<span class="visually-hidden">Non sélectionnable : mode de règlement « Chèque »</span>' in html
-    assert filter_button(html) is None  # no filter on: the page's boxes are the selection
+    assert filter_button(client, html) is None  # no filter on: the page's boxes are the selection
 
 
 def test_the_filters_payable_invoices_are_offered_across_pages(connected, client, meg_app):
@@ -50,12 +55,12 @@ def test_the_filters_payable_invoices_are_offered_across_pages(connected, client
     libeo = meg_libeo_invoices(meg_app)
     html = page(client.get(INVOICES, query_string={"mode": "libeo", "etat": "a_regler", "tri": "echeance"}))
     assert len(boxes(html)) == 25  # one page
-    words, ids, cents = filter_button(html)
+    words, ids, cents = filter_button(client, html)
     assert words == f"Sélectionner les {len(libeo)} factures du filtre"
     assert sorted(ids) == sorted(row[0] for row in libeo)
     assert cents == sum(row[2] for row in libeo)
     # A filter that leaves no payable invoice offers none.
-    assert filter_button(page(client.get(INVOICES, query_string={"mode": "cheque"}))) is None
+    assert filter_button(client, page(client.get(INVOICES, query_string={"mode": "cheque"}))) is None
 
 
 def test_a_selection_from_invoices_is_paid_and_every_list_says_so(connected, client, meg_app, libeo_app):
@@ -84,16 +89,21 @@ def test_a_filter_larger_than_a_selection_offers_its_first_ones(connected, clien
 
     add_invoices(meg_app, MAX_SELECTION + 5)
     html = page(client.get(INVOICES, query_string={"mode": "libeo", "tri": "echeance"}))
-    words, ids, _cents = filter_button(html)
+    words, ids, _cents = filter_button(client, html)
     assert words == f"Sélectionner les {MAX_SELECTION} premières factures du filtre"
     assert len(ids) == MAX_SELECTION
     with meg_app.app_context():
         due = dict(meg_db.session.execute(select(SupplierInvoice.id, SupplierInvoice.due_date)
                                           .where(SupplierInvoice.id.in_(ids))).all())
     assert [due[i] for i in ids] == sorted(due[i] for i in ids)  # in the list's order: the earliest due
-    # Without script, the button opens the confirmation of those very invoices.
-    confirmation = page(client.get(SELECTION, query_string={"facture": [str(i) for i in ids]}))
-    assert f"Confirmer les {MAX_SELECTION} paiements" in confirmation or "ne seront pas payées" in confirmation
+    # Without script, the button opens the confirmation of those very invoices: the filter read again.
+    fields = filter_form(html)
+    assert ("filtre", "1") in fields and ("mode", "libeo") in fields and ("tri", "echeance") in fields
+    confirmation = page(client.get(SELECTION, query_string=fields))
+    assert f"Confirmer les {MAX_SELECTION} paiements" in confirmation
+    with meg_app.app_context():
+        numbers = meg_db.session.scalars(select(SupplierInvoice.number).where(SupplierInvoice.id.in_(ids))).all()
+    assert all(number in confirmation for number in numbers)
 
 
 def test_the_filter_offers_what_payer_would_take_again_and_nothing_else(connected, client, meg_app):
@@ -127,7 +137,7 @@ def test_the_filter_offers_what_payer_would_take_again_and_nothing_else(connecte
     html = page(client.get(INVOICES, query_string={"mode": "libeo", "tri": "echeance"}))
     offered = set(ids) - {ids[-2], ids[-4], ids[-5]}
     assert set(boxes(html)) == offered
-    words, in_form, cents = filter_button(html)
+    words, in_form, cents = filter_button(client, html)
     assert set(in_form) == offered and len(in_form) == len(offered)
     assert words == f"Sélectionner les {len(offered)} factures du filtre"
     amounts = {row[0]: row[2] for row in meg_libeo_invoices(meg_app)}
@@ -136,6 +146,30 @@ def test_the_filter_offers_what_payer_would_take_again_and_nothing_else(connecte
     assert "Non sélectionnable : nouvel IBAN du fournisseur nécessaire" in html
     assert "Non sélectionnable : paiement déjà en cours" in html
     # A tab of what « Payer » may take offers its invoices; the others, none.
-    rejected = filter_button(page(client.get(INVOICES, query_string={"etat": "rejetees"})))
+    rejected = filter_button(client, page(client.get(INVOICES, query_string={"etat": "rejetees"})))
     assert rejected is not None and rejected[1] == [ids[-3]]
-    assert filter_button(page(client.get(INVOICES, query_string={"etat": "programmees"}))) is None
+    assert filter_button(client, page(client.get(INVOICES, query_string={"etat": "programmees"}))) is None
+
+
+def test_the_filters_invoices_read_on_demand_keep_to_the_filter_and_refuse_nothing_strange(connected, client,
+                                                                                           meg_app):
+    """The button's script reads the filter's invoices when asked: those of the filter (never another
+    company's), nothing for a filter without payable invoices or for parameters that make no sense; without
+    script, a filter with nothing to pay says so on « Factures »."""
+    libeo = meg_libeo_invoices(meg_app)
+    found = client.get("/meg/achats/factures/filtre", query_string={"mode": "libeo", "tri": "-montant"})
+    assert found.status_code == 200 and found.mimetype == "application/json"
+    amounts = {row[0]: row[2] for row in libeo}
+    assert found.get_json() == {"ids": sorted(amounts, key=lambda i: (-amounts[i], -i)),
+                                "cents": sum(amounts.values())}
+    for strange in ({"etat": "x", "du": "2026-13-45", "au": "hier"}, {"q": "%' OR 1=1 --" * 500},
+                    {"min": "-5", "max": "abc", "tri": "drop table"}, {"mode": "cheque"}, {}):
+        answer = client.get("/meg/achats/factures/filtre", query_string=strange)
+        assert answer.status_code == 200, strange
+        assert set(answer.get_json()["ids"]) <= set(amounts), strange
+    assert client.get("/meg/achats/factures/filtre", query_string={"mode": "cheque"}).get_json()["ids"] == []
+
+    refused = client.get(SELECTION, query_string={"filtre": "1", "mode": "cheque", "depuis": "factures"})
+    assert refused.status_code == 302 and refused.headers["Location"].endswith("/meg/achats/")
+    assert "Aucune facture de ce filtre n'est à payer avec Libeo : rien n'a été payé." in page(
+        client.get(refused.headers["Location"]))

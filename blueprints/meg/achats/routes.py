@@ -53,26 +53,24 @@ from models.meg.achats.lists import (
     client_invoices,
     client_tab_counts,
     clients_spec,
+    filter_selection,
+    filter_selection_ids,
     invoice_export,
     invoice_rows,
     invoice_tab_counts,
     listed_invoices,
-    payable_candidate,
-    payable_candidates,
     supplier_list,
     supplier_tab_counts,
 )
 from models.meg.achats.week import week_summary
 from models.meg.companies.second_factor import is_enrolled
 from models.meg.libeo_link.attempts import (
-    LibeoState,
     PaidTo,
     PaymentAttempt,
     PaymentState,
     confirmation,
     following_label,
     in_flight_count,
-    latest_payments,
     libeo_state,
     payment_refusal,
     payments_in_flight,
@@ -97,7 +95,6 @@ from models.meg.libeo_link.outbox import (
 )
 from models.meg.libeo_link.paying import pay_invoice, replay_for
 from models.meg.libeo_link.reconnecting import confirm_not_paid, connect_libeo
-from models.meg.libeo_link.selection import MAX_SELECTION
 
 from ..context import current_company
 from ..extensions import limiter
@@ -204,7 +201,7 @@ def invoices():
     libeo = libeo_state(current_user, company, pagination.items)
     return render_template("meg/achats/invoices.html", pagination=pagination, libeo=libeo, lq=lq,
                            rows=_invoice_rows(pagination.items, libeo), counts=invoice_tab_counts(company, lq),
-                           summary=week_summary(company), whole_filter=_whole_filter(company, lq, libeo))
+                           summary=week_summary(company), whole_filter=filter_selection(company, lq, libeo))
 
 
 class InvoiceRow(NamedTuple):
@@ -254,34 +251,15 @@ def _invoice_rows(invoices, libeo) -> list[InvoiceRow]:
     return rows
 
 
-class FilterSelection(NamedTuple):
-    """« Sélectionner les N factures du filtre »: the payable invoices of every page of the filter."""
-
-    ids: list[int]
-    cents: int
-    more: bool  # the filter holds more than a selection may (the first MAX_SELECTION are offered)
-
-    @property
-    def inputs(self) -> Markup:
-        """The form's hidden fields, one per invoice, written once (up to 200: ids, nothing to escape)."""
-        return Markup("".join(f'<input type="hidden" name="facture" value="{int(id)}">' for id in self.ids))
-
-
-def _whole_filter(company, lq, libeo) -> FilterSelection | None:
-    """The filter's payable invoices, when a filter is on and « Payer la sélection » may work."""
-    if not lq.is_filtered or not libeo.may_pay or libeo.connection is None:
-        return None
-    candidates = payable_candidates(company, lq)
-    # An invoice never sent to Libeo has no payment: « Payer » takes it (« Virement par Libeo », unpaid, and
-    # ``may_pay``), as ``LibeoState.row`` would say. It decides on the others, with their payments (one
-    # statement; none when none was sent) and the page's connection and refusal.
-    sent = {row.id: payable_candidate(row) for row in candidates[:MAX_SELECTION] if row.attempted}
-    state = LibeoState(libeo.company, libeo.connection, libeo.refusal, latest_payments(list(sent)))
-    payable = [row for row in candidates[:MAX_SELECTION] if not row.attempted or state.row(sent[row.id])[1] == "pay"]
-    if not payable:
-        return None
-    return FilterSelection([invoice.id for invoice in payable], sum(invoice.amount_cents for invoice in payable),
-                           len(candidates) > MAX_SELECTION)
+@bp.route("/factures/filtre")
+def invoices_filter_selection():
+    """The invoices « Sélectionner les N factures du filtre » selects, for its script: the filter of
+    « Factures » (its URL's arguments) read as the page reads it, as JSON (``ids`` in the list's order,
+    their total in ``cents``)."""
+    company = current_company()
+    lq = parse_list_args(request.args, INVOICES)
+    ids, cents = filter_selection_ids(company, lq, libeo_state(current_user, company, []))
+    return {"ids": ids, "cents": cents}
 
 
 INVOICES_EXPORT = ["Id", "Numéro", "Fournisseur", "SIRET du fournisseur", "IBAN du fournisseur", "Date de facture",

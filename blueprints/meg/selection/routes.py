@@ -8,8 +8,11 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from core.db import reads_first
+from core.listing import parse_list_args
 from core.throttle import configured, signed_in_user
 from models.meg import db
+from models.meg.achats.lists import INVOICES, filter_selection_ids
+from models.meg.libeo_link.attempts import libeo_state
 from models.meg.libeo_link.connection import LibeoLinkError
 from models.meg.libeo_link.selection import (
     pay_selection,
@@ -73,11 +76,22 @@ def _refused(error: LibeoLinkError):
     return redirect(_back(request.values))
 
 
+def _filter_ids(company) -> list[int]:
+    """« Sélectionner les N factures du filtre » without script: the filter of « Factures » (its URL's
+    arguments, ``filtre=1``) read again, its invoices « Payer » takes."""
+    ids, _cents = filter_selection_ids(company, parse_list_args(request.args, INVOICES),
+                                       libeo_state(current_user, company, []))
+    if not ids:
+        raise LibeoLinkError("Aucune facture de ce filtre n'est à payer avec Libeo : rien n'a été payé.")
+    return ids
+
+
 @bp.route("")
 def confirm():
-    """« Payer la sélection »: one confirmation for the invoices ticked (the plan as MEG last heard it)."""
+    """« Payer la sélection »: one confirmation for the invoices ticked (the plan as MEG last heard it), or
+    for a filter's of « Factures »."""
     try:
-        ids = _ids(request.args)
+        ids = _filter_ids(current_company()) if request.args.get("filtre") else _ids(request.args)
         confirmation = selection_confirmation(current_company(), current_user, ids, _dates(request.args, ids))
     except LibeoLinkError as error:
         return _refused(error)

@@ -4,10 +4,10 @@ the exports' rows. (« Règlements »' own are beside its use cases, in ``invoic
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import cache
+from typing import NamedTuple
 
-from sqlalchemy import Row, bindparam, case, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import contains_eager
 
 from core.listing import ListColumns, ListQuery, ListSpec, OwnedList, tab_counts
@@ -24,6 +24,8 @@ from models.meg.companies.models import Company, User
 from models.meg.db import db
 from models.meg.libeo_link.attempts import (
     TO_SETTLE_STATES,
+    LibeoState,
+    latest_payments,
     sent_to_libeo,
     settled_through_libeo,
 )
@@ -66,9 +68,14 @@ def _of_company(statement):
     return statement.join(SupplierInvoice.supplier).where(SupplierInvoice.company_id == bindparam("company_id"))
 
 
+def _of_company_alone(statement):
+    # The company's invoices without their suppliers: what the tabs count when nothing is searched.
+    return statement.where(SupplierInvoice.company_id == bindparam("company_id"))
+
+
 _INVOICE_LIST = OwnedList(
     _INVOICE_COLUMNS, select(SupplierInvoice).options(contains_eager(SupplierInvoice.supplier)), owned=_of_company,
-    owner="company_id", states=INVOICE_STATES, modes=SETTLEMENT_MODES)
+    owner="company_id", states=INVOICE_STATES, modes=SETTLEMENT_MODES, counted=_of_company_alone)
 
 
 _INVOICE, _SUPPLIER = SupplierInvoice.__table__.c, Supplier.__table__.c
@@ -104,12 +111,12 @@ _PAYABLE_STATES = TO_SETTLE_STATES
 @cache
 def _payable_statement(shape: tuple):
     # What « Payer » may take among the filter's rows, as far as SQL tells (``LibeoState.row`` decides):
-    # through Libeo, nothing paid nor under way. Up to 201 rows of what ``PayableCandidate`` holds, plain
-    # columns, and whether the invoice was ever sent to Libeo (the others need no payment read).
+    # through Libeo, nothing paid nor under way: what ``PayableCandidate`` holds, plain columns, and whether
+    # the invoice was ever sent to Libeo (the others need no payment read).
     base = (select(SupplierInvoice.id, SupplierInvoice.amount_cents, sent_to_libeo(SupplierInvoice.id), Supplier.name,
                    Supplier.iban)
             .where(SupplierInvoice.payment_mode == PaymentMode.LIBEO, INVOICE_STATE.in_(_PAYABLE_STATES)))
-    return _INVOICE_COLUMNS.apply(_of_company(base), shape).limit(MAX_SELECTION + 1)
+    return _INVOICE_COLUMNS.apply(_of_company(base), shape)
 
 
 def invoice_list(company: Company, query: ListQuery | None = None) -> Listing:
@@ -140,19 +147,61 @@ def invoice_export(company: Company, query: ListQuery) -> Listing:
     return Listing(_invoices_export_statement(query.shape()), _INVOICE_LIST.values(company.id, query))
 
 
-def payable_candidates(company: Company, query: ListQuery) -> Sequence[Row]:
-    """The filter's invoices « Payer la sélection » may take, in the list's order: at most
-    ``MAX_SELECTION`` + 1 (one more says there are more than a selection holds), as plain rows
-    (``id``, ``amount_cents``, ``attempted``, ``name``, ``iban``: see :func:`payable_candidate`)."""
-    if query.state is not None and query.state not in _PAYABLE_STATES:
-        return []  # « Programmées », « Payées »: nothing « Payer » takes
-    return db.session.connection().execute(_payable_statement(query.shape()),
+class FilterSelection(NamedTuple):
+    """« Sélectionner les N factures du filtre »: how many of the filter's invoices « Payer » would take (its
+    first ``MAX_SELECTION`` candidates), and whether the filter holds more candidates."""
+
+    count: int
+    more: bool
+
+
+def _may_select(query: ListQuery, libeo: LibeoState) -> bool:
+    return query.is_filtered and libeo.may_pay and libeo.connection is not None
+
+
+def _payable_sent(libeo: LibeoState, sent: dict[int, PayableCandidate]) -> set[int]:
+    # An invoice never sent to Libeo has no payment: « Payer » takes it (« Virement par Libeo », unpaid, and
+    # ``may_pay``), as ``LibeoState.row`` would say. It decides on the others, with their payments (one
+    # statement; none when none was sent) and the page's connection and refusal.
+    if not sent:
+        return set()
+    state = LibeoState(libeo.company, libeo.connection, libeo.refusal, latest_payments(list(sent)))
+    return {invoice_id for invoice_id, candidate in sent.items() if state.row(candidate)[1] == "pay"}
+
+
+@cache
+def _payable_summary_statement(shape: tuple):
+    # The button's words without reading the rows: how many candidates up to one more than a selection
+    # holds, and how many of them were sent to Libeo before (``LibeoState.row`` decides on those).
+    first = (_payable_statement(shape).with_only_columns(sent_to_libeo(SupplierInvoice.id))
+             .limit(MAX_SELECTION + 1).subquery())
+    return select(func.count(), func.sum(case((first.c.attempted, 1), else_=0)))
+
+
+def filter_selection(company: Company, query: ListQuery, libeo: LibeoState) -> FilterSelection | None:
+    """What « Sélectionner les N factures du filtre » offers on the filtered « Factures », None when it
+    offers nothing: one aggregate when none of its invoices was ever sent to Libeo; otherwise the invoices
+    and their payments, as :func:`filter_selection_ids` reads them when the button is used."""
+    if not _may_select(query, libeo):
+        return None
+    found, sent = db.session.connection().execute(_payable_summary_statement(query.shape()),
+                                                  _INVOICE_LIST.values(company.id, query)).one()
+    count = len(filter_selection_ids(company, query, libeo)[0]) if sent else min(found, MAX_SELECTION)
+    return FilterSelection(count, found > MAX_SELECTION) if count else None
+
+
+def filter_selection_ids(company: Company, query: ListQuery, libeo: LibeoState) -> tuple[list[int], int]:
+    """The invoices « Sélectionner les N factures du filtre » selects, in the list's order, and their total:
+    those :func:`filter_selection` counts."""
+    if not _may_select(query, libeo):
+        return [], 0
+    rows = db.session.connection().execute(_payable_statement(query.shape()).limit(MAX_SELECTION),
                                            _INVOICE_LIST.values(company.id, query)).all()
-
-
-def payable_candidate(row: Row) -> PayableCandidate:
-    """A row of :func:`payable_candidates` as what ``LibeoState.row`` decides on."""
-    return PayableCandidate(row.id, row.amount_cents, SettlementSupplier(row.name, row.iban))
+    sent = {row.id: PayableCandidate(row.id, row.amount_cents, SettlementSupplier(row.name, row.iban))
+            for row in rows if row.attempted}
+    taken = _payable_sent(libeo, sent)
+    payable = [(row.id, row.amount_cents) for row in rows if not row.attempted or row.id in taken]
+    return [invoice_id for invoice_id, _ in payable], sum(cents for _, cents in payable)
 
 
 # --- « Fournisseurs » --------------------------------------------------------------------------------

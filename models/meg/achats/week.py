@@ -1,13 +1,13 @@
 """MEG's « Cette semaine »: the company's invoices to pay by Sunday (and those already late), the Libeo
 transfers executed this week, and those waiting for an approval in Libeo, as the last sync pass recorded
-them. Two aggregate statements, whatever the number of invoices."""
+them. One statement of two aggregates, whatever the number of invoices."""
 
 from __future__ import annotations
 
 from datetime import date
 from functools import cache
 
-from sqlalchemy import Date, and_, bindparam, case, func, select
+from sqlalchemy import Date, and_, bindparam, case, func, select, true
 
 from core.dates import paris_today, week_of
 from core.week import WeekLine, WeekSummary
@@ -24,7 +24,7 @@ def _line(count, cents) -> WeekLine:
 
 
 @cache
-def _statements():
+def _statement():
     # Built once (at the first page: the models are all mapped by then), the company and the days as
     # named parameters: building and walking these two aggregates was most of their cost.
     today, start, end = (bindparam(name, type_=Date()) for name in ("today", "start", "end"))
@@ -40,21 +40,22 @@ def _statements():
     in_flight = (
         select(func.sum(case((awaiting, 1), else_=0)), func.sum(case((awaiting, cents), else_=0)),
                func.sum(case((~awaiting, 1), else_=0)), func.sum(case((~awaiting, cents), else_=0)))
-        .join(SupplierInvoice, SupplierInvoice.id == PaymentAttempt.invoice_id)
-        .where(SupplierInvoice.company_id == bindparam("company_id"),
+        .select_from(SupplierInvoice).join(PaymentAttempt, PaymentAttempt.invoice_id == SupplierInvoice.id)
+        # A payment awaiting approval or leaving is its invoice's latest, which it holds (« Programmée »):
+        # the company's invoices in that state, read by their index, not every company's such payments.
+        .where(SupplierInvoice.company_id == bindparam("company_id"), SupplierInvoice.settlement_state == "programmees",
                awaiting | and_(PaymentAttempt.status.in_(LEAVING), PaymentAttempt.execution_date.between(start, end)))
     )
-    return to_pay, in_flight
+    # One statement, one round trip: the two one-row aggregates side by side.
+    to_pay_row, in_flight_row = to_pay.subquery("to_pay"), in_flight.subquery("in_flight")
+    return select(to_pay_row, in_flight_row).select_from(to_pay_row.join(in_flight_row, true()))
 
 
 def week_summary(company: Company, today: date | None = None) -> WeekSummary:
     today = today or paris_today()
     start, end = week_of(today)
-    to_pay_statement, in_flight_statement = _statements()
     values = {"company_id": company.id, "today": today, "start": start, "end": end}
     # Plain aggregates: on the session's connection, without the ORM's execution layer.
-    connection = db.session.connection()
-    to_pay = connection.execute(to_pay_statement, values).one()
-    in_flight = connection.execute(in_flight_statement, values).one()
-    return WeekSummary(start, end, to_pay=_line(to_pay[0], to_pay[1]), overdue=_line(to_pay[2], to_pay[3]),
-                       awaiting_approval=_line(in_flight[0], in_flight[1]), leaving=_line(in_flight[2], in_flight[3]))
+    row = db.session.connection().execute(_statement(), values).one()
+    return WeekSummary(start, end, to_pay=_line(row[0], row[1]), overdue=_line(row[2], row[3]),
+                       awaiting_approval=_line(row[4], row[5]), leaving=_line(row[6], row[7]))
