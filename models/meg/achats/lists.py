@@ -151,7 +151,7 @@ class FilterSelection(NamedTuple):
     """« Sélectionner les N factures du filtre »: how many of the filter's invoices « Payer » would take (its
     first ``MAX_SELECTION`` candidates), and whether the filter holds more candidates."""
 
-    count: int
+    offered: int
     more: bool
 
 
