@@ -491,6 +491,12 @@ class ListColumns:
         return statement.where(and_(*conditions)) if conditions else statement
 
 
+def tab_total(counts: dict[str, int], query: ListQuery) -> int:
+    """How many rows the list holds under ``query``, from its tab counts (read under the same filters):
+    its tab's count, or every tab's."""
+    return counts[query.state or ""]
+
+
 def tab_counts(rows: Iterable[Sequence[Any]], state_values: dict[str, tuple]) -> dict[str, int]:
     """Each tab's count from ``(state, count)`` rows (a tab may gather several states)."""
     by_state = dict(tuple(row) for row in rows)  # Row objects are not pairs to dict()

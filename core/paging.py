@@ -57,7 +57,7 @@ class Page:
 
 
 def paginate(db: SQLAlchemy, query: Select | Listing, page: int, per_page: int, *, plain: bool = False,
-             count_apart: bool = False) -> Page:
+             count_apart: bool = False, total: int | None = None) -> Page:
     """Page ``page`` of ``query``: the total rides along each row (``count(*) OVER ()``).
 
     Only a page past the end, which has no row to carry it, costs a second
@@ -73,16 +73,22 @@ def paginate(db: SQLAlchemy, query: Select | Listing, page: int, per_page: int, 
     and the count would test the search on each of them a second time. SQLite only: PostgreSQL planned
     the count apart with hash joins over every payment and supplier (4.8 ms for « Règlements » at
     100,000 invoices, ``EXPLAIN ANALYZE``), where its window costs less.
+
+    ``total``: how many rows ``query`` holds, when the caller knows it already (a list's tab counts,
+    read under the same filters): the page is read alone, without a count nor a window, so the
+    database stops after its rows.
     """
     query, params = query if isinstance(query, Listing) else (query, None)
+    if total is not None:
+        return _known_total_page(db, query, params, page, per_page, plain, total)
     count_apart = count_apart and db.session.get_bind().dialect.name == "sqlite"
     cache = _PAGED_COUNT_APART if count_apart else _PAGED
     page_statement = cache.get(query)
     if page_statement is None:
-        total = (select(func.count()).select_from(query.order_by(None).subquery()).scalar_subquery()
-                 if count_apart else func.count().over())
+        counted = (select(func.count()).select_from(query.order_by(None).subquery()).scalar_subquery()
+                   if count_apart else func.count().over())
         page_statement = cache[query] = (
-            query.add_columns(total.label("total"))
+            query.add_columns(counted.label("total"))
             .limit(bindparam("page_limit")).offset(bindparam("page_offset"))
         )
     values = {**(params or {}), "page_limit": per_page, "page_offset": (page - 1) * per_page}
@@ -96,5 +102,20 @@ def paginate(db: SQLAlchemy, query: Select | Listing, page: int, per_page: int, 
             return Page([row[0] for row in rows], page, per_page, rows[0][-1])
     if page == 1:
         return Page([], page, per_page, 0)
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()), params or {})
-    return Page([], page, per_page, total or 0)
+    past_end = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()), params or {})
+    return Page([], page, per_page, past_end or 0)
+
+
+_PAGED_ALONE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _known_total_page(db: SQLAlchemy, query: Select, params: dict | None, page: int, per_page: int, plain: bool,
+                      total: int) -> Page:
+    page_statement = _PAGED_ALONE.get(query)
+    if page_statement is None:
+        page_statement = _PAGED_ALONE[query] = query.limit(bindparam("page_limit")).offset(bindparam("page_offset"))
+    values = {**(params or {}), "page_limit": per_page, "page_offset": (page - 1) * per_page}
+    if plain:
+        rows = db.session.connection().execute(page_statement, values).all()
+        return Page(rows, page, per_page, total)
+    return Page([row[0] for row in db.session.execute(page_statement, values).all()], page, per_page, total)

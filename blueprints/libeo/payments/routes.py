@@ -6,7 +6,15 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 
 from core.dates import as_utc, paris_today
-from core.listing import EXPORT_FORMATS, cents_value, export_response, parse_list_args, streamed_rows, tidy_redirect
+from core.listing import (
+    EXPORT_FORMATS,
+    cents_value,
+    export_response,
+    parse_list_args,
+    streamed_rows,
+    tab_total,
+    tidy_redirect,
+)
 from core.paging import paginate
 from core.security import safe_next_url
 from core.validators import mask_iban
@@ -38,12 +46,12 @@ def list_payments():
         return tidy
     account = current_account()
     lq = parse_list_args(request.args, PAYMENTS, page_number())
-    # Plain rows, not ORM objects: the page only shows them.
-    pagination = paginate(db, payment_lines(account, lq), lq.page, PER_PAGE, plain=True,
-                          count_apart=not lq.search)
+    # Plain rows, not ORM objects: the page only shows them. The tabs' counts say how many rows the
+    # filter holds: the page is read alone (a search stops at the page's rows).
+    counts = payment_tab_counts(account, lq)
+    pagination = paginate(db, payment_lines(account, lq), lq.page, PER_PAGE, plain=True, total=tab_total(counts, lq))
     pagination.items = as_payment_lines(pagination.items)
-    return render_template("libeo/payments/list.html", pagination=pagination, lq=lq,
-                           counts=payment_tab_counts(account, lq))
+    return render_template("libeo/payments/list.html", pagination=pagination, lq=lq, counts=counts)
 
 
 PAYMENTS_EXPORT = ["Id", "Facture", "Id de la facture", "Fournisseur", "IBAN du fournisseur", "BIC", "Montant",

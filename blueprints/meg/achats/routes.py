@@ -16,7 +16,15 @@ from core.calendar import late_payment_warning
 from core.dates import DUE_SOON, OVERDUE, date_fr, due_flag, paris_today
 from core.db import reads_first
 from core.french import of
-from core.listing import EXPORT_FORMATS, cents_value, export_response, parse_list_args, streamed_rows, tidy_redirect
+from core.listing import (
+    EXPORT_FORMATS,
+    cents_value,
+    export_response,
+    parse_list_args,
+    streamed_rows,
+    tab_total,
+    tidy_redirect,
+)
 from core.money import format_amount
 from core.paging import paginate
 from core.security import safe_next_url
@@ -195,12 +203,14 @@ def invoices():
         return tidy
     company = current_company()
     lq = parse_list_args(request.args, INVOICES, page_number())
-    # Plain rows, not ORM objects, as « Règlements » reads them: the page only shows them.
-    pagination = paginate(db, invoice_rows(company, lq), lq.page, PER_PAGE, plain=True, count_apart=not lq.search)
+    # Plain rows, not ORM objects, as « Règlements » reads them: the page only shows them. The tabs'
+    # counts say how many rows the filter holds: the page is read alone.
+    counts = invoice_tab_counts(company, lq)
+    pagination = paginate(db, invoice_rows(company, lq), lq.page, PER_PAGE, plain=True, total=tab_total(counts, lq))
     pagination.items = listed_invoices(pagination.items)
     libeo = libeo_state(current_user, company, pagination.items)
     return render_template("meg/achats/invoices.html", pagination=pagination, libeo=libeo, lq=lq,
-                           rows=_invoice_rows(pagination.items, libeo), counts=invoice_tab_counts(company, lq),
+                           rows=_invoice_rows(pagination.items, libeo), counts=counts,
                            summary=week_summary(company), whole_filter=filter_selection(company, lq, libeo))
 
 
