@@ -14,8 +14,8 @@ from sqlalchemy import Select, bindparam, func, select
 # The statement that reads a page of a list, built once per list statement: a list built
 # once (a ``Listing``: its values are named parameters) then costs no statement building,
 # and no traversal to find its compiled form in SQLAlchemy's cache, on each request.
-_PAGED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_PAGED_COUNT_APART: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_PAGED: dict[str, weakref.WeakKeyDictionary] = {
+    count: weakref.WeakKeyDictionary() for count in ("alone", "apart", "window")}
 
 
 class Listing(NamedTuple):
@@ -79,43 +79,36 @@ def paginate(db: SQLAlchemy, query: Select | Listing, page: int, per_page: int, 
     database stops after its rows.
     """
     query, params = query if isinstance(query, Listing) else (query, None)
-    if total is not None:
-        return _known_total_page(db, query, params, page, per_page, plain, total)
-    count_apart = count_apart and db.session.get_bind().dialect.name == "sqlite"
-    cache = _PAGED_COUNT_APART if count_apart else _PAGED
-    page_statement = cache.get(query)
-    if page_statement is None:
-        counted = (select(func.count()).select_from(query.order_by(None).subquery()).scalar_subquery()
-                   if count_apart else func.count().over())
-        page_statement = cache[query] = (
-            query.add_columns(counted.label("total"))
-            .limit(bindparam("page_limit")).offset(bindparam("page_offset"))
-        )
+    page_statement = _page_statement(query, "alone" if total is not None else "apart" if (
+        count_apart and db.session.get_bind().dialect.name == "sqlite") else "window")
     values = {**(params or {}), "page_limit": per_page, "page_offset": (page - 1) * per_page}
     if plain:
         rows = db.session.connection().execute(page_statement, values).all()
-        if rows:
-            return Page(rows, page, per_page, rows[0][-1])
+        items: Sequence[Any] = rows
     else:
         rows = db.session.execute(page_statement, values).all()
-        if rows:
-            return Page([row[0] for row in rows], page, per_page, rows[0][-1])
+        items = [row[0] for row in rows]
+    if total is not None:
+        return Page(items, page, per_page, total)
+    if rows:
+        return Page(items, page, per_page, rows[0][-1])
     if page == 1:
         return Page([], page, per_page, 0)
     past_end = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()), params or {})
     return Page([], page, per_page, past_end or 0)
 
 
-_PAGED_ALONE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _known_total_page(db: SQLAlchemy, query: Select, params: dict | None, page: int, per_page: int, plain: bool,
-                      total: int) -> Page:
-    page_statement = _PAGED_ALONE.get(query)
+def _page_statement(query: Select, count: str) -> Select:
+    """``query``'s page (bound limit and offset), built once per list statement and way of counting:
+    « alone » (the caller knows the total), « apart » (a scalar subquery), « window »."""
+    cache = _PAGED[count]
+    page_statement = cache.get(query)
     if page_statement is None:
-        page_statement = _PAGED_ALONE[query] = query.limit(bindparam("page_limit")).offset(bindparam("page_offset"))
-    values = {**(params or {}), "page_limit": per_page, "page_offset": (page - 1) * per_page}
-    if plain:
-        rows = db.session.connection().execute(page_statement, values).all()
-        return Page(rows, page, per_page, total)
-    return Page([row[0] for row in db.session.execute(page_statement, values).all()], page, per_page, total)
+        paged = query
+        if count == "apart":
+            paged = query.add_columns(
+                select(func.count()).select_from(query.order_by(None).subquery()).scalar_subquery().label("total"))
+        elif count == "window":
+            paged = query.add_columns(func.count().over().label("total"))
+        page_statement = cache[query] = paged.limit(bindparam("page_limit")).offset(bindparam("page_offset"))
+    return page_statement

@@ -46,6 +46,10 @@ def sync(loop: bool, every: float):
         time.sleep(every)
 
 
+# ``invoice-states`` reads at most this many differing invoices (it prints the first ten).
+STALE_SHOWN_AT_MOST = 100
+
+
 @meg_cli.command("invoice-states")
 @click.option("--repair", is_flag=True, help="Enregistre de nouveau l'état des factures qui diffère.")
 def invoice_states(repair: bool):
@@ -54,14 +58,14 @@ def invoice_states(repair: bool):
     from models.meg.libeo_link.attempts import refresh_all_invoice_states, stale_invoice_states
 
     with db.engine.begin() as connection:
-        stale = stale_invoice_states(connection)
+        stale = stale_invoice_states(connection, limit=STALE_SHOWN_AT_MOST)
         if not stale:
             click.echo("État des factures : à jour.")
             return
         if not repair:
             shown = " ; ".join(f"id {invoice_id} : « {stored} » au lieu de « {computed} »"
                                for invoice_id, stored, computed in stale[:10])
-            many = "au moins " if len(stale) == 100 else ""
+            many = "au moins " if len(stale) == STALE_SHOWN_AT_MOST else ""
             click.echo(f"État des factures : {many}{len(stale)} facture(s) à recalculer ({shown}). "
                        "Relancez avec --repair.")
             raise SystemExit(1)

@@ -104,10 +104,6 @@ def _invoices_export_statement(shape: tuple):
     return _INVOICE_COLUMNS.apply(_of_company(base), shape)
 
 
-# The states « Payer » may take an invoice in: to settle, or its last transfer rejected.
-_PAYABLE_STATES = TO_SETTLE_STATES
-
-
 @cache
 def _payable_statement(shape: tuple):
     # What « Payer » may take among the filter's rows, as far as SQL tells (``LibeoState.row`` decides):
@@ -115,7 +111,7 @@ def _payable_statement(shape: tuple):
     # the invoice was ever sent to Libeo (the others need no payment read).
     base = (select(SupplierInvoice.id, SupplierInvoice.amount_cents, sent_to_libeo(SupplierInvoice.id), Supplier.name,
                    Supplier.iban)
-            .where(SupplierInvoice.payment_mode == PaymentMode.LIBEO, INVOICE_STATE.in_(_PAYABLE_STATES)))
+            .where(SupplierInvoice.payment_mode == PaymentMode.LIBEO, INVOICE_STATE.in_(TO_SETTLE_STATES)))
     return _INVOICE_COLUMNS.apply(_of_company(base), shape)
 
 

@@ -843,7 +843,12 @@ def refresh_invoice_states(invoice_ids) -> None:
     ``_keep_invoice_states``)."""
     session = db.session()
     session.connection().execute(_REFRESH_STATES, {"invoice_ids": sorted(set(invoice_ids))})
-    for invoice_id in invoice_ids:  # an invoice loaded in the session reads its state again when asked
+    _read_states_again(session, invoice_ids)
+
+
+def _read_states_again(session: Session, invoice_ids) -> None:
+    """The invoices loaded in the session read their stored state again when next asked."""
+    for invoice_id in invoice_ids:
         invoice = session.identity_map.get(identity_key(SupplierInvoice, invoice_id))
         if invoice is not None:
             session.expire(invoice, ["settlement_state"])
@@ -878,16 +883,14 @@ def _keep_invoice_states(session: Session, _context) -> None:
 
 
 @event.listens_for(Session, "after_flush_postexec")
-def _read_invoice_states_again(session: Session, _context) -> None:
-    for invoice_id in session.info.pop("invoice_states", ()):
-        invoice = session.identity_map.get(identity_key(SupplierInvoice, invoice_id))
-        if invoice is not None:
-            session.expire(invoice, ["settlement_state"])
+def _read_flushed_states_again(session: Session, _context) -> None:
+    # Once the flush has ended: the invoices whose state it stored read it again when next asked.
+    _read_states_again(session, session.info.pop("invoice_states", ()))
 
 
-def stale_invoice_states(connection: Connection, limit: int = 100) -> list[tuple[int, str, str]]:
-    """Invoices whose stored state is not the one their payments give (id, stored, computed): none, unless a
-    statement wrote a payment's status without ``refresh_invoice_states``."""
+def stale_invoice_states(connection: Connection, limit: int) -> list[tuple[int, str, str]]:
+    """The first ``limit`` invoices whose stored state is not the one their payments give (id, stored,
+    computed): none, unless a statement wrote a payment's status without ``refresh_invoice_states``."""
     computed = COMPUTED_INVOICE_STATE.label("computed")
     return [tuple(row) for row in connection.execute(
         select(SupplierInvoice.id, SupplierInvoice.settlement_state, computed)
