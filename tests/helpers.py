@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import time
 from html import unescape
+
+import pyotp
 
 # « Nouvelle facture » in MEG and in Libeo: the fields both check alike, with the same French message (the
 # forms' other fields start from an invoice issued on 2 Nov. 2026).
@@ -53,3 +56,14 @@ def sync(meg_app):
 def sync_live(live_server) -> None:
     """One pass of MEG's sync in a browser test's running apps."""
     sync(live_server.apps.meg)
+
+
+def totp_code(secret: str, steps: int = 0, *, margin: float = 5.0) -> str:
+    """An authentication app's code ``steps`` windows of 30 s from now. The products accept the codes of
+    the current window and of either neighbour: a code of an earlier window (``steps`` < 0) stays good only
+    until the current window ends, so when it ends within ``margin`` seconds this waits for the next one."""
+    if steps < 0:
+        left = 30 - time.time() % 30
+        if left < margin:
+            time.sleep(left + 0.05)
+    return pyotp.TOTP(secret).at(time.time() + 30 * steps)

@@ -6,7 +6,6 @@ A person who enrolled nothing keeps today's flow (tests/integration/test_meg_con
 from __future__ import annotations
 
 import re
-import time
 from html import unescape
 
 import pyotp
@@ -18,6 +17,7 @@ from core.second_factor import seal, totp_step
 from models.libeo import Account, ApiKey, LibeoUser, TotpFactor
 from models.libeo import db as libeo_db
 from tests.conftest import PUBLIC_URL
+from tests.helpers import totp_code as code
 
 from .conftest import GARAGE_SIRET, libeo_account
 from .test_meg_connect import (
@@ -36,9 +36,6 @@ pytestmark = pytest.mark.usefixtures("demo", "libeo_oauth_client")
 ATELIER = "atelier@garage-leroy.fr"
 CONFIRM = f"{PUBLIC_URL}/libeo/connexion-meg/confirmer"
 
-
-def code(secret: str, steps: int = 0) -> str:
-    return pyotp.TOTP(secret).at(time.time() + 30 * steps)
 
 
 def challenge_of(response) -> str:

@@ -6,15 +6,14 @@ flow (``conftest.connected`` pastes a key without a code)."""
 from __future__ import annotations
 
 import re
-import time
 from datetime import timedelta
 from html import unescape
 
-import pyotp
 from sqlalchemy import func, select, update
 
 from models.meg import LibeoConnection, MegRecoveryCode, MegSecondFactorRefusal, MegTotpFactor
 from models.meg import db as meg_db
+from tests.helpers import totp_code as code
 
 from .conftest import libeo_account
 
@@ -22,9 +21,6 @@ from .conftest import libeo_account
 def text(response) -> str:
     return unescape(response.get_data(as_text=True)).replace("\u202f", " ").replace("\u00a0", " ")
 
-
-def code(secret: str, steps: int = 0) -> str:
-    return pyotp.TOTP(secret).at(time.time() + 30 * steps)
 
 
 def enrol(client) -> tuple[str, list[str]]:

@@ -33,6 +33,7 @@ from models.libeo import (
     TotpFactor,
     db,
 )
+from tests.helpers import totp_code as code
 
 from .conftest import DEBTOR_IBAN, Api, invoice_body, make_account, make_key, pay_body, valid_iban
 
@@ -43,10 +44,6 @@ NEW_DEBTOR_IBAN = "FR7630004008220000001583859"
 def text(response) -> str:
     return unescape(response.get_data(as_text=True)).replace("\u202f", " ").replace("\u00a0", " ")
 
-
-def code(secret: str, steps: int = 0) -> str:
-    """The app's code ``steps`` windows of 30 s from now (Libeo accepts one window either way)."""
-    return pyotp.TOTP(secret).at(time.time() + 30 * steps)
 
 
 @pytest.fixture
