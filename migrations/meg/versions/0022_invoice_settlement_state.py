@@ -8,8 +8,9 @@ Create Date: 2026-12-05 16:00:00
   « Factures » shows it (settled in MEG, else its latest Libeo payment's status). The application keeps it
   in the transaction that writes either (``libeo_link.attempts.refresh_invoice_states``); this revision
   fills it for the invoices there are.
-- Indexes by company and state, then due date (the tabs sorted by due date, « Cette semaine ») or issue
-  date (the tabs in their default order).
+- Indexes by company and state, then due date (the tabs sorted by due date, « Cette semaine », the filter's
+  selection: with the mode and the amount, so that those two read no row) or issue date (the tabs in their
+  default order).
 """
 import sqlalchemy as sa
 from alembic import op
@@ -29,7 +30,7 @@ STATES = {
                      "ACCEPTED", "UNKNOWN", "UNVERIFIABLE"), "programmees"),
 }
 INDEXES = (
-    ("ix_invoice_company_state_due", ["company_id", "settlement_state", "due_date", "id"]),
+    ("ix_invoice_company_state_due", ["company_id", "settlement_state", "due_date", "id", "payment_mode", "amount_cents"]),
     ("ix_invoice_company_state_issue", ["company_id", "settlement_state", "issue_date", "id"]),
 )
 

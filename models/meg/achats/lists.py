@@ -104,15 +104,20 @@ def _invoices_export_statement(shape: tuple):
     return _INVOICE_COLUMNS.apply(_of_company(base), shape)
 
 
+def _payable(columns, owned, shape: tuple):
+    # What « Payer » may take among the filter's rows, as far as SQL tells (``LibeoState.row`` decides):
+    # through Libeo, nothing paid nor under way.
+    base = select(*columns).where(SupplierInvoice.payment_mode == PaymentMode.LIBEO,
+                                  INVOICE_STATE.in_(TO_SETTLE_STATES))
+    return _INVOICE_COLUMNS.apply(owned(base), shape)
+
+
 @cache
 def _payable_statement(shape: tuple):
-    # What « Payer » may take among the filter's rows, as far as SQL tells (``LibeoState.row`` decides):
-    # through Libeo, nothing paid nor under way: what ``PayableCandidate`` holds, plain columns, and whether
-    # the invoice was ever sent to Libeo (the others need no payment read).
-    base = (select(SupplierInvoice.id, SupplierInvoice.amount_cents, sent_to_libeo(SupplierInvoice.id), Supplier.name,
-                   Supplier.iban)
-            .where(SupplierInvoice.payment_mode == PaymentMode.LIBEO, INVOICE_STATE.in_(TO_SETTLE_STATES)))
-    return _INVOICE_COLUMNS.apply(_of_company(base), shape)
+    # What ``PayableCandidate`` holds, plain columns, and whether the invoice was ever sent to Libeo (the
+    # others need no payment read).
+    return _payable((SupplierInvoice.id, SupplierInvoice.amount_cents, sent_to_libeo(SupplierInvoice.id),
+                     Supplier.name, Supplier.iban), _of_company, shape)
 
 
 def invoice_list(company: Company, query: ListQuery | None = None) -> Listing:
@@ -168,9 +173,12 @@ def _payable_sent(libeo: LibeoState, sent: dict[int, PayableCandidate]) -> set[i
 @cache
 def _payable_summary_statement(shape: tuple):
     # The button's words without reading the rows: how many candidates up to one more than a selection
-    # holds, and how many of them were sent to Libeo before (``LibeoState.row`` decides on those).
-    first = (_payable_statement(shape).with_only_columns(sent_to_libeo(SupplierInvoice.id))
-             .limit(MAX_SELECTION + 1).subquery())
+    # holds, and how many of them were sent to Libeo before (``LibeoState.row`` decides on those). The
+    # suppliers are joined only when searched or sorted by: otherwise the stored state, mode, due date and
+    # amount are read from one index.
+    text, _cents, digits = shape[:3]  # ListQuery.shape
+    owned = _of_company if text or digits or shape[9] == "fournisseur" else _of_company_alone
+    first = _payable((sent_to_libeo(SupplierInvoice.id),), owned, shape).limit(MAX_SELECTION + 1).subquery()
     return select(func.count(), func.sum(case((first.c.attempted, 1), else_=0)))
 
 

@@ -101,8 +101,10 @@ class SupplierInvoice(InvoiceTotalsColumns, Model):
         # « Factures »: every invoice by due date, by number.
         Index("ix_invoice_company_due", "company_id", "due_date", "id"),
         Index("ix_invoice_company_number", "company_id", "number"),
-        # « Factures »' state tabs, their counts, « Cette semaine »: by state, then due or issue date.
-        Index("ix_invoice_company_state_due", "company_id", "settlement_state", "due_date", "id"),
+        # « Factures »' state tabs, their counts, « Cette semaine »: by state, then due or issue date. The
+        # first holds the mode and amount too: « Cette semaine » and the filter's selection read no row.
+        Index("ix_invoice_company_state_due", "company_id", "settlement_state", "due_date", "id", "payment_mode",
+              "amount_cents"),
         Index("ix_invoice_company_state_issue", "company_id", "settlement_state", "issue_date", "id"),
     )
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from functools import cache
 
-from sqlalchemy import Date, and_, bindparam, case, func, select, true
+from sqlalchemy import Date, and_, bindparam, case, func, literal, select, union_all
 
 from core.dates import paris_today, week_of
 from core.week import WeekLine, WeekSummary
@@ -46,9 +46,9 @@ def _statement():
         .where(SupplierInvoice.company_id == bindparam("company_id"), SupplierInvoice.settlement_state == "programmees",
                awaiting | and_(PaymentAttempt.status.in_(LEAVING), PaymentAttempt.execution_date.between(start, end)))
     )
-    # One statement, one round trip: the two one-row aggregates side by side.
-    to_pay_row, in_flight_row = to_pay.subquery("to_pay"), in_flight.subquery("in_flight")
-    return select(to_pay_row, in_flight_row).select_from(to_pay_row.join(in_flight_row, true()))
+    # One statement, one round trip: the two one-row aggregates one under the other (side by side, joined
+    # on true, SQLite computed the first one's sums again), each row named by its first column.
+    return union_all(to_pay.add_columns(literal(0).label("part")), in_flight.add_columns(literal(1).label("part")))
 
 
 def week_summary(company: Company, today: date | None = None) -> WeekSummary:
@@ -56,6 +56,6 @@ def week_summary(company: Company, today: date | None = None) -> WeekSummary:
     start, end = week_of(today)
     values = {"company_id": company.id, "today": today, "start": start, "end": end}
     # Plain aggregates: on the session's connection, without the ORM's execution layer.
-    row = db.session.connection().execute(_statement(), values).one()
-    return WeekSummary(start, end, to_pay=_line(row[0], row[1]), overdue=_line(row[2], row[3]),
-                       awaiting_approval=_line(row[4], row[5]), leaving=_line(row[6], row[7]))
+    rows = sorted(db.session.connection().execute(_statement(), values).all(), key=lambda row: row[4])
+    (to_pay, overdue), (awaiting, leaving) = ((_line(*row[:2]), _line(*row[2:4])) for row in rows)
+    return WeekSummary(start, end, to_pay=to_pay, overdue=overdue, awaiting_approval=awaiting, leaving=leaving)
