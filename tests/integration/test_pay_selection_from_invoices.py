@@ -173,3 +173,23 @@ def test_the_filters_invoices_read_on_demand_keep_to_the_filter_and_refuse_nothi
     assert refused.status_code == 302 and refused.headers["Location"].endswith("/meg/achats/")
     assert "Aucune facture de ce filtre n'est à payer avec Libeo : rien n'a été payé." in page(
         client.get(refused.headers["Location"]))
+
+
+def test_what_people_typed_shows_as_text_in_the_rows_and_their_boxes(connected, client, meg_app):
+    """The rows are written in Python: an invoice number and a supplier's name that look like HTML are shown
+    as typed, in the cell, in the box's label and in why a row cannot be selected, never run."""
+    from models.meg import PaymentMode, Supplier
+
+    with meg_app.app_context():
+        invoices = meg_db.session.scalars(select(SupplierInvoice).order_by(SupplierInvoice.id)).all()
+        payable = next(i for i in invoices if i.payment_mode is PaymentMode.LIBEO and i.paid_at is None)
+        other = next(i for i in invoices if i.payment_mode is PaymentMode.CHEQUE
+                     and i.company_id == payable.company_id)
+        payable.number, other.number = '<b>F-1</b>"', "<i>F-2</i>"
+        meg_db.session.get(Supplier, payable.supplier_id).name = "<img src=x onerror=alert(1)> & Fils"
+        meg_db.session.commit()
+    html = client.get(INVOICES).get_data(as_text=True)
+    assert "<img" not in html and "<b>F-1" not in html and "<i>F-2" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt; &amp; Fils" in html
+    assert 'aria-label="Sélectionner la facture &lt;b&gt;F-1&lt;/b&gt;&#34;"' in html
+    assert ">&lt;b&gt;F-1&lt;/b&gt;&#34;</a>" in html and ">&lt;i&gt;F-2&lt;/i&gt;</a>" in html
