@@ -85,3 +85,41 @@ def test_a_state_written_behind_the_applications_back_is_found_then_repaired(app
     checked = runner.invoke(args=["meg", "invoice-states"])
     assert checked.exit_code == 0 and "État des factures : à jour." in checked.output
     assert number in _tab(client, "payees") and number not in _tab(client, "programmees")
+
+
+def test_this_week_sums_each_line_from_its_own_invoices(meg_app, demo):
+    """« Cette semaine »'s four figures, each from its invoices: to pay by Sunday (and, of those, already
+    late), transfers leaving this week, payments awaiting an approval in Libeo; a transfer of next week
+    counts in none."""
+    from datetime import timedelta
+
+    from core.dates import paris_today, week_of
+    from core.week import WeekLine
+    from models.meg.achats.week import week_summary
+
+    today = paris_today()
+    start, end = week_of(today)
+    with meg_app.app_context():
+        company = db.session.scalar(select(Company).where(Company.name == "Boulangerie Martin SARL"))
+        invoices = db.session.scalars(select(SupplierInvoice).where(
+            SupplierInvoice.company_id == company.id, SupplierInvoice.paid_at.is_(None))
+            .order_by(SupplierInvoice.id)).all()
+        late, due, leaving, awaiting, next_week = invoices[:5]
+        for invoice, days in ((late, -3), (due, 0), (leaving, 0), (awaiting, 0), (next_week, 0)):
+            invoice.due_date = today + timedelta(days=days)
+        leaving_attempt = _attempt(leaving.id, 1, PaymentState.SCHEDULED)
+        leaving_attempt.execution_date = start
+        later = _attempt(next_week.id, 1, PaymentState.SCHEDULED)
+        later.execution_date = end + timedelta(days=1)
+        db.session.add_all([leaving_attempt, later, _attempt(awaiting.id, 1, PaymentState.AWAITING_APPROVAL)])
+        db.session.commit()
+        others = db.session.scalars(select(SupplierInvoice).where(
+            SupplierInvoice.company_id == company.id, SupplierInvoice.settlement_state.in_(("a_regler", "rejetees")),
+            SupplierInvoice.due_date <= end)).all()
+        summary = week_summary(company, today)
+        assert summary.to_pay == WeekLine(len(others), sum(i.amount_cents for i in others))
+        assert late in others and due in others
+        overdue = [i for i in others if i.due_date < today]
+        assert summary.overdue == WeekLine(len(overdue), sum(i.amount_cents for i in overdue))
+        assert summary.leaving == WeekLine(1, leaving.amount_cents)
+        assert summary.awaiting_approval == WeekLine(1, awaiting.amount_cents)
