@@ -7,7 +7,7 @@ import os
 import sqlite3
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, cast
 
@@ -141,6 +141,43 @@ class QueuedWriterConnection(sqlite3.Connection):
                 self._queue_fd = None
 
 
+def keep_prepared_statements(engine) -> None:
+    """On PostgreSQL, a transaction that only read ends with COMMIT rather than ROLLBACK, so that its
+    connection keeps its prepared statements.
+
+    psycopg prepares a statement on the server once a connection has run it five times (its plan is then
+    reused: no parsing nor planning, which cost 0.2 to 1.2 ms of the server's CPU a statement on the lists),
+    but forgets every one at each ROLLBACK. Every request that only reads (a GET) ended with one: its
+    session's rollback at teardown. So none was ever prepared. For a transaction that ran nothing but
+    SELECTs, COMMIT and ROLLBACK are the same; any other statement (a write, a SAVEPOINT, a SET), or a
+    transaction in error, still ends with a ROLLBACK.
+    """
+
+    @event.listens_for(engine, "begin")
+    def _reading(connection):
+        connection.info["only_read"] = True
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _statement(connection, cursor, statement, parameters, context, executemany):
+        if connection.info.get("only_read") and statement.lstrip()[:7].upper() != "SELECT ":
+            connection.info["only_read"] = False
+
+    @event.listens_for(engine, "rollback")
+    def _rollback(connection):
+        if not connection.info.pop("only_read", False) or connection.invalidated:
+            return
+        import psycopg
+        from psycopg.pq import TransactionStatus
+
+        dbapi_connection = connection.connection.dbapi_connection
+        if dbapi_connection is None or dbapi_connection.info.transaction_status != TransactionStatus.INTRANS:
+            return  # no transaction, or one in error: the rollback as asked
+        # The rollback that follows finds no transaction and sends nothing; if the connection failed, the
+        # rollback as asked reports it.
+        with suppress(psycopg.Error):
+            dbapi_connection.commit()
+
+
 def _file_database(uri: str) -> bool:
     return uri.startswith("sqlite") and ":memory:" not in uri and uri.rstrip("/") not in ("sqlite:", "sqlite")
 
@@ -184,6 +221,9 @@ def init_database(app: Flask, db: SQLAlchemy, *, begin_immediate: bool = True) -
             connect_args.setdefault("factory", QueuedWriterConnection)
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     db.init_app(app)
+    if uri.startswith("postgresql"):
+        with app.app_context():
+            keep_prepared_statements(db.engine)
     if uri.startswith("sqlite"):
         with app.app_context():
             engine = db.engine

@@ -200,3 +200,40 @@ def test_the_planners_statistics_are_refreshed_on_both_products(tmp_path, begin_
         db.session.commit()
         assert refresh_planner_statistics(db)
         assert db.session.execute(text("SELECT idx, stat FROM sqlite_stat1")).all() == [("ix_t_k", "3 2")]
+
+
+@pytest.mark.postgres
+def test_postgresql_keeps_its_prepared_statements_across_read_transactions_and_still_rolls_back_writes(meg_app):
+    """psycopg prepares a statement once a connection has run it five times, and forgets them all at each
+    ROLLBACK: a transaction that only read ends with COMMIT instead (``keep_prepared_statements``), the
+    same to the database. One that wrote, or failed, is still rolled back."""
+    from sqlalchemy import func, select
+
+    from models.meg import Company, db
+
+    count = select(func.count(Company.id)).where(Company.name == "Prepared SARL")
+
+    def prepared(session) -> list[str]:
+        return list(session.scalars(text("SELECT statement FROM pg_prepared_statements")))
+
+    with meg_app.app_context():
+        connection = db.session.connection().connection.dbapi_connection
+        for _ in range(7):  # each request's transaction: read, then the session's rollback at teardown
+            assert db.session.scalar(count) == 0
+            db.session.rollback()
+        assert db.session.connection().connection.dbapi_connection is connection
+        assert any("FROM company" in statement for statement in prepared(db.session))
+
+        # A write rolled back is undone, as before.
+        db.session.add(Company(name="Prepared SARL"))
+        db.session.flush()
+        assert db.session.scalar(count) == 1
+        db.session.rollback()
+        assert db.session.scalar(count) == 0
+        db.session.rollback()
+
+        # A transaction in error is rolled back and the session goes on.
+        with pytest.raises(Exception, match="prepared_nowhere"):
+            db.session.execute(text("SELECT * FROM prepared_nowhere"))
+        db.session.rollback()
+        assert db.session.scalar(count) == 0

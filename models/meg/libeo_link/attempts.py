@@ -761,8 +761,14 @@ class InvoiceRow(Protocol):
 
 def sent_to_libeo(invoice_id):
     """SQL: whether the invoice was ever sent to Libeo (``attempted``): a list's row that was not has no
-    payment for ``libeo_state`` to read."""
-    return exists().where(PaymentAttempt.invoice_id == invoice_id).label("attempted")
+    payment for ``libeo_state`` to read.
+
+    One payment looked up by its invoice's index, row by row, not ``EXISTS``: PostgreSQL may answer an
+    ``EXISTS`` of the select list by hashing every payment of every company (a « hashed SubPlan », read
+    whole for the 200 rows of the filter's selection or the window of a page), a cost that grows with the
+    whole table; a scalar subquery is never hashed."""
+    first = select(PaymentAttempt.id).where(PaymentAttempt.invoice_id == invoice_id).limit(1).scalar_subquery()
+    return first.is_not(None).label("attempted")
 
 
 def libeo_state(user: User, company: Company, invoices: Sequence[InvoiceRow]) -> LibeoState:
