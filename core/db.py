@@ -152,6 +152,8 @@ def keep_prepared_statements(engine) -> None:
     SELECTs, COMMIT and ROLLBACK are the same; any other statement (a write, a SAVEPOINT, a SET), or a
     transaction in error, still ends with a ROLLBACK.
     """
+    import psycopg  # PostgreSQL's driver, there when this is called
+    from psycopg.pq import TransactionStatus
 
     @event.listens_for(engine, "begin")
     def _reading(connection):
@@ -166,9 +168,6 @@ def keep_prepared_statements(engine) -> None:
     def _rollback(connection):
         if not connection.info.pop("only_read", False) or connection.invalidated:
             return
-        import psycopg
-        from psycopg.pq import TransactionStatus
-
         dbapi_connection = connection.connection.dbapi_connection
         if dbapi_connection is None or dbapi_connection.info.transaction_status != TransactionStatus.INTRANS:
             return  # no transaction, or one in error: the rollback as asked

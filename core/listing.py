@@ -506,6 +506,13 @@ def tab_counts(rows: Iterable[Sequence[Any]], state_values: dict[str, tuple]) ->
 
 
 
+def searches_text(shape: tuple) -> bool:
+    """Whether a ``ListQuery.shape`` searches words or digits: the columns a list may read through a join
+    (a supplier's name, its SIRET), which an unsearched count or aggregate can leave out."""
+    text, _cents, digits = shape[:3]
+    return bool(text or digits)
+
+
 class OwnedList:
     """A list of one owner's rows (an account's, a company's): its statements, each built once per shape
     (the owner and the filters' values are bound parameters), and the parameters that answer a query.
@@ -534,8 +541,7 @@ class OwnedList:
         return self.columns.apply(self.owned(self.rows), shape)
 
     def _counts_statement(self, shape: tuple) -> Select:
-        text, _cents, digits = shape[:3]  # ListQuery.shape: whether words, an amount, digits are searched
-        owned = self.owned if text or digits else self.counted
+        owned = self.owned if searches_text(shape) else self.counted
         return self.columns.count_by_state(owned(select(self.columns.tiebreak)), shape)
 
     def values(self, owner_id: int | None, query: ListQuery) -> dict[str, Any]:

@@ -208,6 +208,7 @@ def test_postgresql_keeps_its_prepared_statements_across_read_transactions_and_s
     ROLLBACK: a transaction that only read ends with COMMIT instead (``keep_prepared_statements``), the
     same to the database. One that wrote, or failed, is still rolled back."""
     from sqlalchemy import func, select
+    from sqlalchemy.exc import ProgrammingError
 
     from models.meg import Company, db
 
@@ -233,7 +234,7 @@ def test_postgresql_keeps_its_prepared_statements_across_read_transactions_and_s
         db.session.rollback()
 
         # A transaction in error is rolled back and the session goes on.
-        with pytest.raises(Exception, match="prepared_nowhere"):
+        with pytest.raises(ProgrammingError, match="prepared_nowhere"):
             db.session.execute(text("SELECT * FROM prepared_nowhere"))
         db.session.rollback()
         assert db.session.scalar(count) == 0

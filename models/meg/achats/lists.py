@@ -10,7 +10,7 @@ from typing import NamedTuple
 from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import contains_eager
 
-from core.listing import ListColumns, ListQuery, ListSpec, OwnedList, tab_counts
+from core.listing import ListColumns, ListQuery, ListSpec, OwnedList, searches_text, tab_counts
 from core.paging import Listing
 from models.meg.achats.invoices import (
     SETTLEMENT_MODES,
@@ -176,8 +176,7 @@ def _payable_summary_statement(shape: tuple):
     # holds, and how many of them were sent to Libeo before (``LibeoState.row`` decides on those). The
     # suppliers are joined only when searched or sorted by: otherwise the stored state, mode, due date and
     # amount are read from one index.
-    text, _cents, digits = shape[:3]  # ListQuery.shape
-    owned = _of_company if text or digits or shape[9] == "fournisseur" else _of_company_alone
+    owned = _of_company if searches_text(shape) or shape[9] == "fournisseur" else _of_company_alone
     first = _payable((sent_to_libeo(SupplierInvoice.id),), owned, shape).limit(MAX_SELECTION + 1).subquery()
     return select(func.count(), func.sum(case((first.c.attempted, 1), else_=0)))
 
