@@ -209,6 +209,13 @@ class Servers:
         for server in self.started:
             server.wait_ready()
 
+    def cpu_groups(self, args) -> dict[str, int]:
+        """Whose CPU the driver measures per row: each gunicorn's process group, and PostgreSQL's server."""
+        groups = {server.name: server.process.pid for server in self.started}
+        if args.db == "postgresql":
+            groups["PostgreSQL"] = 0
+        return groups
+
 
 def phases(args, apart: bool) -> list[dict]:
     chosen = set(args.only.split(",")) if args.only else None
@@ -227,10 +234,10 @@ def phases(args, apart: bool) -> list[dict]:
 
 
 def drive(args, env, routes: dict[str, int], tenants: list[dict], plan_phases: list[dict], work: Path,
-          name: str, meg_signing: dict | None = None) -> dict:
+          name: str, cpu: dict[str, int], meg_signing: dict | None = None) -> dict:
     plan = {"routes": routes, "password": "bench-mot-de-passe-2026", "seconds": args.seconds,
             "warmup": args.warmup, "rounds": args.rounds, "connections": args.connections, "tenants": tenants,
-            "phases": plan_phases, "meg_signing": meg_signing}
+            "phases": plan_phases, "meg_signing": meg_signing, "cpu": cpu}
     plan_path, result_path = work / f"plan-{name}.json", work / f"result-{name}.json"
     plan_path.write_text(json.dumps(plan))
     budget = len(plan["phases"]) * (args.seconds + args.warmup + 0.2 * args.rounds + 30) + 120
@@ -279,7 +286,8 @@ def run_combined(args, env, work: Path, size: int, tenants: list[dict]) -> list[
                   "/ref/reglements": reference.port}
         signing = {"keys_dir": str(Path(env["INSTANCE_PATH"]) / "meg_oauth"),
                    "issuer": f"http://127.0.0.1:{port}/meg"}
-        result = drive(args, env, routes, tenants, plan_phases, work, f"combined-{size}", signing)
+        result = drive(args, env, routes, tenants, plan_phases, work, f"combined-{size}", servers.cpu_groups(args),
+                       signing)
     paid, selected = result["meg_paid_invoice_ids"], result["meg_selection_invoice_ids"]
     for phase in result["phases"]:
         if phase["name"] == "meg_pay":
@@ -303,9 +311,9 @@ def run_apart(args, env, work: Path, size: int, tenants: list[dict]) -> list[dic
     libeo_env = {**env, "BENCH_SIDES": "libeo", "IN_PROCESS_TRANSPORT": "0",
                  "PUBLIC_URL": f"http://127.0.0.1:{libeo_port}", "MEG_URL": f"http://127.0.0.1:{meg_port}/meg"}
     with Servers() as servers:
-        back = servers.start("minimal pay, back", "bench.reference:pay_back_app", ref_env,
+        back = servers.start("minimal pay (back)", "bench.reference:pay_back_app", ref_env,
                              work / f"pay-back-{size}.log", workers=args.workers, probe="/ref/back/payments")
-        front = servers.start("minimal pay, front", "bench.reference:pay_front_app",
+        front = servers.start("minimal pay (front)", "bench.reference:pay_front_app",
                               {**ref_env, "REF_BACK_URL": back.url}, work / f"pay-front-{size}.log",
                               workers=args.workers, probe="/ref/pay/1/1")
         meg = servers.start("MEG", "bench.wsgi:app", meg_env, work / f"meg-{size}.log", probe="/meg/hello",
@@ -317,7 +325,7 @@ def run_apart(args, env, work: Path, size: int, tenants: list[dict]) -> list[dic
         subprocess.run([sys.executable, "-m", "flask", "--app", "app", "libeo", "meg-keys"], cwd=ROOT,
                        env={**os.environ, **libeo_env}, check=True, capture_output=True)
         routes = {"/meg": meg.port, "/libeo": libeo.port, "/ref/hello": meg.port, "/ref/pay": front.port}
-        result = drive(args, env, routes, tenants, plan_phases, work, f"apart-{size}")
+        result = drive(args, env, routes, tenants, plan_phases, work, f"apart-{size}", servers.cpu_groups(args))
     paid = result["meg_paid_invoice_ids"]
     for phase in result["phases"]:
         if phase["name"] == "meg_pay_apart":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import sys
 import threading
@@ -263,6 +264,38 @@ class Samples:
     errors: Counter = field(default_factory=Counter)
     sql: Counter = field(default_factory=Counter)
     duration: float = 0.0
+    cpu: Counter = field(default_factory=Counter)  # CPU seconds each server spent in the measured time
+
+
+CPU_GROUPS: dict[str, int] = {}  # the plan's « cpu »: a server's name → its gunicorn's process group
+TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds() -> Counter:
+    """CPU seconds (user + system) so far of each server's processes, from Linux's /proc (nothing elsewhere).
+
+    A gunicorn and its workers share a process group (the bench starts each in its own session);
+    PostgreSQL's processes are counted as one « PostgreSQL » server when the plan names it.
+    """
+    totals: Counter = Counter()
+    if not CPU_GROUPS or not os.path.isdir("/proc"):
+        return totals
+    names = {group: name for name, group in CPU_GROUPS.items() if group > 0}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                head, _, tail = f.read().rpartition(")")
+        except OSError:
+            continue  # it ended meanwhile
+        fields = tail.split()
+        name = names.get(int(fields[2]))  # the process group
+        if name is None and "PostgreSQL" in CPU_GROUPS and head.endswith("(postgres"):
+            name = "PostgreSQL"
+        if name is not None:
+            totals[name] += (int(fields[11]) + int(fields[12])) / TICKS
+    return totals
 
 
 def _run(worker: Worker, name: str, samples: Samples, deadline: float, limit: int | None, record: bool) -> None:
@@ -301,11 +334,13 @@ def run_phase(workers: list[Worker], phase: dict, seconds: float, warmup: float,
     # Warm-up, not recorded: a short time, or a few requests for the rows that consume invoices.
     _parallel(workers, lambda w: _run(w, name, Samples(), time.perf_counter() + warmup, warm_count, False))
     parts = [Samples() for _ in workers]
+    cpu_before = cpu_seconds()
     start = time.perf_counter()
     deadline = start + seconds
     _parallel_indexed(workers, lambda i, w: _run(w, name, parts[i], deadline, per_thread_limit, True))
     total = into or Samples()
     total.duration += time.perf_counter() - start
+    total.cpu.update(cpu_seconds() - cpu_before)
     for part in parts:
         total.latencies.extend(part.latencies)
         total.errors.update(part.errors)
@@ -316,7 +351,8 @@ def run_phase(workers: list[Worker], phase: dict, seconds: float, warmup: float,
 def summary(name: str, samples: Samples) -> dict:
     latencies = samples.latencies
     result = {"name": name, "requests": len(latencies) + sum(samples.errors.values()), "ok": len(latencies),
-              "errors": dict(samples.errors), "duration": samples.duration, "sql": dict(samples.sql)}
+              "errors": dict(samples.errors), "duration": samples.duration, "sql": dict(samples.sql),
+              "cpu": dict(samples.cpu)}
     if latencies:
         result.update({"p50": percentile(latencies, 50), "p95": percentile(latencies, 95),
                        "p99": percentile(latencies, 99), "mean": sum(latencies) / len(latencies)})
@@ -353,6 +389,7 @@ def main(plan_path: str, result_path: str) -> None:
     global SIGNER
     if plan.get("meg_signing"):
         SIGNER = meg_signer(plan["meg_signing"])
+    CPU_GROUPS.update(plan.get("cpu") or {})
     tenants = plan["tenants"]
     connections = max(len(tenants), plan.get("connections", len(tenants)))
     # Connection i signs in as tenant i mod n: the first n are the paying users.

@@ -102,6 +102,34 @@ def _constancy(runs: list[dict], results: dict, names: list[str]) -> str:
     return f"SQL statements and commits per request are the same at {sizes} invoices per side, for every row."
 
 
+def _cpu_cell(r: dict) -> str | None:
+    """« MEG 7.8 + Libeo 6.0 = 13.8 »: CPU milliseconds a request of each server that worked for the row."""
+    if not r.get("cpu") or not r["requests"]:
+        return None
+    spent = sorted(((seconds * 1000 / r["requests"], server) for server, seconds in r["cpu"].items()), reverse=True)
+    spent = [(ms, server) for ms, server in spent if ms >= 0.05]
+    if not spent:
+        return None
+    parts = " + ".join(f"{server} {ms:.1f}" for ms, server in spent)
+    return parts if len(spent) == 1 else f"{parts} = {sum(ms for ms, _ in spent):.1f}"
+
+
+def _cpu_table(runs: list[dict], results: dict, names: list[str]) -> list[str]:
+    """Where each row's CPU went, server by server: why a ratio is what it is, on a machine the servers share."""
+    rows = []
+    for name in names:
+        for run in runs:
+            r = results.get((run["size"], name))
+            cell = _cpu_cell(r) if r else None
+            if cell:
+                rows.append(f"| {BY_NAME[name].label} | {run['size']:,} | {cell} |")
+    if not rows:
+        return []
+    return ["", "CPU per request, by server (user + system time of its processes during the row's measured time, "
+            "divided by its requests; the driver's own CPU is not counted):", "",
+            "| Request | Invoices / side | CPU ms / request |", "|---|--:|---|", *rows]
+
+
 def render(runs: list[dict], meta: dict) -> str:
     db = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[meta["db"]]
     workers = (f"{meta['workers']} sync workers" if meta.get("worker_class", "sync") == "sync"
@@ -170,6 +198,7 @@ def render(runs: list[dict], meta: dict) -> str:
     if held:
         lines += ["", "Payments Libeo held for approval (« À approuver »; the pay rows measure payments it schedules): "
                   + "; ".join(held) + "."]
+    lines += _cpu_table(runs, results, names)
     lines += ["", _constancy(runs, results, names)]
     lines += [
         "",
