@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from app import create_app
+from core.dates import paris_today
 
 PUBLIC_URL = "http://127.0.0.1:5000"
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -320,3 +321,29 @@ def meg_initiator(root_app, siret: str | None, email: str, role: str = "user") -
     meg = root_app.extensions["sides"]["meg"]
     with meg.app_context():
         return initiator_assertion(Company(id=0, name="", siret=siret), email, role)
+
+
+_DAY_OF_THE_RUN = [paris_today()]
+
+
+def refresh_dated_constants() -> bool:
+    """A module's constants derived from today (an execution date, a due date, a date shown) are computed
+    again, by its ``dated_constants()``, when the run has crossed midnight in Paris since they were: a
+    module imported at 23:59 would otherwise ask for yesterday's execution date and read yesterday's
+    date on pages that show today's. True when they were."""
+    import sys
+
+    today = paris_today()
+    if today == _DAY_OF_THE_RUN[0]:
+        return False
+    _DAY_OF_THE_RUN[0] = today
+    for name, module in list(sys.modules.items()):
+        dated = getattr(module, "dated_constants", None) if name.startswith("tests.") else None
+        if callable(dated):
+            vars(module).update(dated())
+    return True
+
+
+@pytest.fixture(autouse=True)
+def _dates_of_today():
+    refresh_dated_constants()

@@ -17,7 +17,12 @@ from tests.integration.conftest import libeo_account
 from .test_meg_achats import log_in
 
 SHOTS = os.environ.get("SCREENSHOTS_DIR")
-RUN_DAY = previous_business_day(paris_today())
+def dated_constants() -> dict:
+    """What this module derives from today, computed again when a run crosses midnight in Paris (tests/conftest.py)."""
+    return {"RUN_DAY": previous_business_day(paris_today())}
+
+
+(RUN_DAY,) = dated_constants().values()
 WORDS = ("Compte du bénéficiaire clôturé le 30/11/2026 à la demande de son titulaire ; merci de contacter votre "
          "fournisseur pour obtenir ses nouvelles coordonnées bancaires.")
 

@@ -25,7 +25,13 @@ from tests.helpers import page, sync
 
 from .conftest import meg_libeo_invoices
 
-RUN_DAY = previous_business_day(paris_today())
+
+def dated_constants() -> dict:
+    """What this module derives from today, computed again when a run crosses midnight in Paris (tests/conftest.py)."""
+    return {"RUN_DAY": previous_business_day(paris_today())}
+
+
+(RUN_DAY,) = dated_constants().values()
 
 
 def pdf_text(content: bytes) -> str:

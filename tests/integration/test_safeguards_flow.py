@@ -35,7 +35,12 @@ from .test_meg_connect import (
 LIBEO_ADMIN = "claire@boulangerie-martin.fr"
 LIBEO_PASSWORD = "mot-de-passe-solide-42"
 NEW_IBAN = "FR7630004008220000001583859"  # BNP Paribas
-DAY = next_business_day(paris_today() + timedelta(days=3))
+def dated_constants() -> dict:
+    """What this module derives from today, computed again when a run crosses midnight in Paris (tests/conftest.py)."""
+    return {"DAY": next_business_day(paris_today() + timedelta(days=3))}
+
+
+(DAY,) = dated_constants().values()
 
 
 def shown(response) -> str:

@@ -37,7 +37,12 @@ def valid_iban(n: int) -> str:
 
 # The business day the SEPA files of these tests are executed on: today, or the last one before a
 # weekend or a closing day (a debit is never after today, nor before the execution date).
-RUN_DAY = previous_business_day(paris_today())
+def dated_constants() -> dict:
+    """What this module derives from today, computed again when a run crosses midnight in Paris (tests/conftest.py)."""
+    return {"RUN_DAY": previous_business_day(paris_today())}
+
+
+(RUN_DAY,) = dated_constants().values()
 SUPPLIER_IBAN = valid_iban(1_234_567)
 DEBTOR_IBAN = valid_iban(7_654_321)
 
@@ -66,11 +71,12 @@ def make_account(libeo_app, *, name: str | None = None, plan: Plan = Plan.GRATUI
         return AccountInfo(account.id, account.name, account.siret, email)
 
 
-def backdate_due_payments(libeo_app, day: date = RUN_DAY) -> None:
+def backdate_due_payments(libeo_app, day: date | None = None) -> None:
     """Scheduled payments become due on ``day``, as if scheduled for it days ago (dates are checked against
     today when a payment is asked for, so a test cannot ask for a past one)."""
     from models.libeo import Payment, PaymentStatus
 
+    day = day or RUN_DAY
     with libeo_app.app_context():
         db.session.execute(update(Payment)
                            .where(Payment.status == PaymentStatus.SCHEDULED, Payment.execution_date > day)

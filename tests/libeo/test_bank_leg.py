@@ -14,6 +14,7 @@ from io import BytesIO
 import pytest
 from sqlalchemy import func, select
 
+from core.calendar import previous_business_day
 from core.dates import paris_today
 from devtools.bank_simulator import OtherEntry, statement_for, status_report_for
 from models.libeo import (
@@ -40,6 +41,13 @@ from .conftest import (
     make_key,
     valid_iban,
 )
+
+
+def dated_constants() -> dict:
+    """What this module derives from today, computed again when a run crosses midnight in Paris (tests/conftest.py)."""
+    run_day = previous_business_day(paris_today())
+    return {"RUN_DAY": run_day, "SHOWN_RUN_DAY": f"{run_day:%d/%m/%Y}"}
+
 
 SHOWN_RUN_DAY = f"{RUN_DAY:%d/%m/%Y}"
 

@@ -12,7 +12,13 @@ from tests.factories import libeo_invoice, libeo_user
 
 from .conftest import LibeoAuth, make_account, valid_iban
 
-TODAY = paris_today()
+
+def dated_constants() -> dict:
+    """What this module derives from today, computed again when a run crosses midnight in Paris (tests/conftest.py)."""
+    return {"TODAY": paris_today()}
+
+
+(TODAY,) = dated_constants().values()
 
 
 def reminders(apps) -> str:

@@ -22,7 +22,7 @@ from models.libeo.payments.bank_status_import import import_bank_status
 from models.libeo.payments.sepa import execute_due_payments
 from tests.conftest import TEST_DATABASE_URL
 
-from .conftest import DEBTOR_IBAN, RUN_DAY, Api, backdate_due_payments, make_account, make_key
+from .conftest import DEBTOR_IBAN, RUN_DAY, Api, backdate_due_payments, dated_constants, make_account, make_key  # noqa: F401
 
 EVENT_KEYS = {"id", "seq", "type", "created_at", "data"}
 PAYMENT_KEYS = {

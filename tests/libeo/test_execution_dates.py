@@ -26,7 +26,12 @@ from .conftest import SUPPLIER_IBAN, pay_body
 USER = initiator()
 # Monday 30 November 2026, 10:00 in Paris.
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
-TODAY = paris_today()
+def dated_constants() -> dict:
+    """What this module derives from today, computed again when a run crosses midnight in Paris (tests/conftest.py)."""
+    return {"TODAY": paris_today()}
+
+
+(TODAY,) = dated_constants().values()
 
 
 def _invoice(account, due: date, n: int = 1):

@@ -42,9 +42,13 @@ from .conftest import (
 )
 
 XSD = Path(sepaxml.__file__).parent / "schemas" / "pain.001.001.03.xsd"
-DAY = earliest_execution_date(paris_today())
-SHOWN_DAY = f"{DAY:%d/%m/%Y}"
-TODAY = f"{paris_today():%d/%m/%Y}"
+def dated_constants() -> dict:
+    """What this module derives from today, computed again when a run crosses midnight in Paris (tests/conftest.py)."""
+    day = earliest_execution_date(paris_today())
+    return {"DAY": day, "SHOWN_DAY": f"{day:%d/%m/%Y}", "TODAY": f"{paris_today():%d/%m/%Y}"}
+
+
+DAY, SHOWN_DAY, TODAY = dated_constants().values()
 CLOSED_ACCOUNT = "Rejeté : compte du bénéficiaire clôturé (AC04)"
 FILE_READY = "Fichier prêt — à transmettre à votre banque"
 

@@ -25,7 +25,13 @@ from tests.mail import Mailbox, outbox_rows
 
 from .conftest import DEBTOR_IBAN, Api, invoice_body, make_account, make_key, pay_body, valid_iban
 
-DAY = earliest_execution_date(paris_today())
+
+def dated_constants() -> dict:
+    """What this module derives from today, computed again when a run crosses midnight in Paris (tests/conftest.py)."""
+    return {"DAY": earliest_execution_date(paris_today())}
+
+
+(DAY,) = dated_constants().values()
 FIRST_IBAN, NEW_IBAN = valid_iban(4_100_001), valid_iban(4_100_002)
 ACCOUNTANT = "expert@cabinet-durand.fr"
 

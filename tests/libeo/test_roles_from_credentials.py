@@ -16,7 +16,7 @@ from models.libeo import Payment, db
 from tests.conftest import meg_initiator
 
 from .conftest import INITIATOR_HEADER, Api, invoice_body, pay_body
-from .test_safeguards import DAY, admin, held, pay, scheduled, text  # noqa: F401
+from .test_safeguards import DAY, admin, dated_constants, held, pay, scheduled, text  # noqa: F401
 
 ACCOUNTANT = "expert@cabinet-durand.fr"  # the account's expert-comptable in ``admin``
 

@@ -31,7 +31,13 @@ from .conftest import (
     valid_iban,
 )
 
-DAY = earliest_execution_date(paris_today())
+
+def dated_constants() -> dict:
+    """What this module derives from today, computed again when a run crosses midnight in Paris (tests/conftest.py)."""
+    return {"DAY": earliest_execution_date(paris_today())}
+
+
+(DAY,) = dated_constants().values()
 OTHER_IBAN = valid_iban(7_777_001)  # same bank (Crédit Agricole), another account
 BNP_IBAN = "FR7630004008220000001583859"
 

@@ -32,7 +32,12 @@ from .conftest import (
 NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
 XSD = Path(sepaxml.__file__).parent / "schemas" / "pain.001.001.03.xsd"
 # Invoices here are past due: their payments are proposed for the next business day.
-TODAY = next_business_day(paris_today())
+def dated_constants() -> dict:
+    """What this module derives from today, computed again when a run crosses midnight in Paris (tests/conftest.py)."""
+    return {"TODAY": next_business_day(paris_today())}
+
+
+(TODAY,) = dated_constants().values()
 
 
 def _account_with_invoices(client, libeo_app, *, debtor_iban=DEBTOR_IBAN, invoices=3, name="Boulangerie Martin SARL"):

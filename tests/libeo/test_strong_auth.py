@@ -37,7 +37,13 @@ from tests.helpers import totp_code as code
 
 from .conftest import DEBTOR_IBAN, Api, invoice_body, make_account, make_key, pay_body, valid_iban
 
-DAY = earliest_execution_date(paris_today())
+
+def dated_constants() -> dict:
+    """What this module derives from today, computed again when a run crosses midnight in Paris (tests/conftest.py)."""
+    return {"DAY": earliest_execution_date(paris_today())}
+
+
+(DAY,) = dated_constants().values()
 NEW_DEBTOR_IBAN = "FR7630004008220000001583859"
 
 

@@ -19,7 +19,12 @@ from tests.conftest import MegAuth
 from tests.mail import outbox_rows
 
 ADMIN, COMPTA, EXPERT = "admin@boulangerie-martin.fr", "compta@boulangerie-martin.fr", "expert@cabinet-durand.fr"
-TODAY = paris_today()
+def dated_constants() -> dict:
+    """What this module derives from today, computed again when a run crosses midnight in Paris (tests/conftest.py)."""
+    return {"TODAY": paris_today()}
+
+
+(TODAY,) = dated_constants().values()
 
 
 def reminders(apps) -> str:
