@@ -264,20 +264,20 @@ class Samples:
     errors: Counter = field(default_factory=Counter)
     sql: Counter = field(default_factory=Counter)
     duration: float = 0.0
-    cpu: Counter = field(default_factory=Counter)  # CPU seconds each server spent in the measured time
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds each server spent in the measured time
 
 
 CPU_GROUPS: dict[str, int] = {}  # the plan's « cpu »: a server's name → its gunicorn's process group
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def cpu_seconds() -> Counter:
+def cpu_seconds() -> dict[str, float]:
     """CPU seconds (user + system) so far of each server's processes, from Linux's /proc (nothing elsewhere).
 
     A gunicorn and its workers share a process group (the bench starts each in its own session);
     PostgreSQL's processes are counted as one « PostgreSQL » server when the plan names it.
     """
-    totals: Counter = Counter()
+    totals: dict[str, float] = {}
     if not CPU_GROUPS or not os.path.isdir("/proc"):
         return totals
     names = {group: name for name, group in CPU_GROUPS.items() if group > 0}
@@ -294,7 +294,7 @@ def cpu_seconds() -> Counter:
         if name is None and "PostgreSQL" in CPU_GROUPS and head.endswith("(postgres"):
             name = "PostgreSQL"
         if name is not None:
-            totals[name] += (int(fields[11]) + int(fields[12])) / TICKS
+            totals[name] = totals.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICKS
     return totals
 
 
@@ -340,7 +340,8 @@ def run_phase(workers: list[Worker], phase: dict, seconds: float, warmup: float,
     _parallel_indexed(workers, lambda i, w: _run(w, name, parts[i], deadline, per_thread_limit, True))
     total = into or Samples()
     total.duration += time.perf_counter() - start
-    total.cpu.update(cpu_seconds() - cpu_before)
+    for server, seconds in cpu_seconds().items():
+        total.cpu[server] = total.cpu.get(server, 0.0) + seconds - cpu_before.get(server, 0.0)
     for part in parts:
         total.latencies.extend(part.latencies)
         total.errors.update(part.errors)

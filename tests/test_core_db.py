@@ -203,10 +203,11 @@ def test_the_planners_statistics_are_refreshed_on_both_products(tmp_path, begin_
 
 
 @pytest.mark.postgres
-def test_postgresql_keeps_its_prepared_statements_across_read_transactions_and_still_rolls_back_writes(meg_app):
-    """psycopg prepares a statement once a connection has run it five times, and forgets them all at each
-    ROLLBACK: a transaction that only read ends with COMMIT instead (``keep_prepared_statements``), the
-    same to the database. One that wrote, or failed, is still rolled back."""
+def test_postgresql_reads_outside_a_transaction_until_the_first_write_and_keeps_its_prepared_statements(meg_app):
+    """On PostgreSQL a request that only reads sends no BEGIN nor COMMIT (``begin_at_first_write``): psycopg
+    then keeps the statements it prepared (it forgets them all at each ROLLBACK). A write, a locking read or a
+    savepoint opens the transaction first: what follows runs in it and a rollback undoes it whole."""
+    from psycopg.pq import TransactionStatus
     from sqlalchemy import func, select
     from sqlalchemy.exc import ProgrammingError
 
@@ -219,21 +220,45 @@ def test_postgresql_keeps_its_prepared_statements_across_read_transactions_and_s
 
     with meg_app.app_context():
         connection = db.session.connection().connection.dbapi_connection
-        for _ in range(7):  # each request's transaction: read, then the session's rollback at teardown
+        for _ in range(7):  # each request's reads, then the session's rollback at teardown
             assert db.session.scalar(count) == 0
+            assert connection.info.transaction_status == TransactionStatus.IDLE  # no BEGIN was sent
             db.session.rollback()
         assert db.session.connection().connection.dbapi_connection is connection
         assert any("FROM company" in statement for statement in prepared(db.session))
 
-        # A write rolled back is undone, as before.
+        # A write opens the transaction; the reads after it run in it, and a rollback undoes it whole.
         db.session.add(Company(name="Prepared SARL"))
         db.session.flush()
+        assert connection.info.transaction_status == TransactionStatus.INTRANS
         assert db.session.scalar(count) == 1
+        db.session.add(Company(name="Prepared SARL"))
+        db.session.flush()
         db.session.rollback()
         assert db.session.scalar(count) == 0
         db.session.rollback()
 
-        # A transaction in error is rolled back and the session goes on.
+        # A read that locks rows holds them until the transaction ends.
+        db.session.execute(select(Company.id).where(Company.name == "Prepared SARL").with_for_update())
+        assert connection.info.transaction_status == TransactionStatus.INTRANS
+        db.session.rollback()
+
+        # A savepoint nests in a transaction opened for it.
+        with db.session.begin_nested():
+            assert db.session.scalar(count) == 0  # after the SAVEPOINT, sent with the session's first statement
+            assert connection.info.transaction_status == TransactionStatus.INTRANS
+            db.session.add(Company(name="Prepared SARL"))
+        db.session.rollback()
+        assert db.session.scalar(count) == 0
+        db.session.rollback()
+
+        # A streamed read (an export's server-side cursor) runs in a transaction.
+        streamed = db.session.execute(select(Company.id), execution_options={"yield_per": 10})
+        assert connection.info.transaction_status == TransactionStatus.INTRANS
+        streamed.all()
+        db.session.rollback()
+
+        # A failed read is reported, and the session goes on.
         with pytest.raises(ProgrammingError, match="prepared_nowhere"):
             db.session.execute(text("SELECT * FROM prepared_nowhere"))
         db.session.rollback()
