@@ -153,7 +153,7 @@ def _plain_read(statement: str) -> bool:
 
 def begin_at_first_write(engine) -> None:
     """On PostgreSQL, reads run outside any transaction and BEGIN comes right before the first statement
-    that may write, as Libeo's on SQLite (and Django's default): a request that only reads sends its
+    that may write, as Libeo's on SQLite (``init_database``): a request that only reads sends its
     SELECTs alone, not wrapped in a BEGIN and a COMMIT (two round trips of the six to nine a page sends).
 
     At READ COMMITTED, PostgreSQL's level here, each statement sees what was committed when it began,
