@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from flask import Flask, render_template
 from flask_limiter import Limiter
@@ -81,11 +81,12 @@ def assemble(app: Flask, *steps: Callable[[Flask], None]) -> Flask:
 
 
 def init_extensions(app: Flask, extensions: Extensions, db: SQLAlchemy, user_model: type, migrations: Path, *,
-                    begin_immediate: bool = True, user_options: tuple = ()) -> None:
+                    begin_immediate: bool = True, user_options: tuple = (),
+                    load_user: Callable[[int], Any] | None = None) -> None:
     init_database(app, db, begin_immediate=begin_immediate)
     init_migrations(app, db, migrations)
     extensions.login_manager.init_app(app)
-    extensions.login_manager.user_loader(session_user_loader(db, user_model, user_options))
+    extensions.login_manager.user_loader(session_user_loader(db, user_model, user_options, load_user))
     init_upload_limits(app)  # before CSRF protection, which reads the form
     extensions.csrf.init_app(app)
     extensions.limiter.init_app(app)

@@ -11,6 +11,7 @@ from core.observability import init_observability
 from core.observability.health import PeerCheck
 from core.security import init_security_headers, origin_of
 from models.meg import User, db
+from models.meg.companies.models import load_with_companies
 from models.meg.libeo_link import monitoring
 
 from .extensions import EXTENSIONS
@@ -26,7 +27,7 @@ def create_meg_app(test_config: dict | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    init_extensions(app, EXTENSIONS, db, User, BASE_DIR / "migrations" / "meg")
+    init_extensions(app, EXTENSIONS, db, User, BASE_DIR / "migrations" / "meg", load_user=load_with_companies)
 
 
 def register_blueprints(app: Flask) -> None:
