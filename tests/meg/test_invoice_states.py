@@ -123,3 +123,16 @@ def test_this_week_sums_each_line_from_its_own_invoices(meg_app, demo):
         assert summary.overdue == WeekLine(len(overdue), sum(i.amount_cents for i in overdue))
         assert summary.leaving == WeekLine(1, leaving.amount_cents)
         assert summary.awaiting_approval == WeekLine(1, awaiting.amount_cents)
+
+        # « Factures » reads the same figures with its tabs' counts, in one statement, whatever its filter.
+        from core.listing import ListQuery, parse_list_args
+        from models.meg.achats.lists import INVOICES, invoice_tab_counts
+        from models.meg.achats.week import week_and_tab_counts
+
+        for args in ({}, {"etat": "a_regler"}, {"q": late.number}, {"mode": "libeo", "tri": "-montant"},
+                     {"q": "aucune facture ne porte ce nom"}):
+            query = parse_list_args(args, INVOICES) if args else ListQuery(INVOICES, sort="date", descending=True)
+            counts, with_counts = week_and_tab_counts(company, query, today)
+            assert with_counts == summary, args
+            assert counts == invoice_tab_counts(company, query), args
+        assert counts == {"a_regler": 0, "programmees": 0, "payees": 0, "rejetees": 0, "": 0}

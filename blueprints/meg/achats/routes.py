@@ -65,12 +65,11 @@ from models.meg.achats.lists import (
     filter_selection_ids,
     invoice_export,
     invoice_rows,
-    invoice_tab_counts,
     listed_invoices,
     supplier_list,
     supplier_tab_counts,
 )
-from models.meg.achats.week import week_summary
+from models.meg.achats.week import week_and_tab_counts
 from models.meg.companies.second_factor import is_enrolled
 from models.meg.libeo_link.attempts import (
     PaidTo,
@@ -204,15 +203,15 @@ def invoices():
     company = current_company()
     lq = parse_list_args(request.args, INVOICES, page_number())
     # Plain rows, not ORM objects, as « Règlements » reads them: the page only shows them. The tabs'
-    # counts say how many rows the filter holds: the page is read alone.
-    counts = invoice_tab_counts(company, lq)
+    # counts say how many rows the filter holds: the page is read alone. « Cette semaine » is read with them.
+    counts, summary = week_and_tab_counts(company, lq)
     pagination = paginate(db, invoice_rows(company, lq), lq.page, PER_PAGE, plain=True, total=tab_total(counts, lq))
     pagination.items = listed_invoices(pagination.items)
     libeo = libeo_state(current_user, company, pagination.items)
     selectable = bool(libeo.may_pay and libeo.connection)
     return render_template("meg/achats/invoices.html", pagination=pagination, libeo=libeo, lq=lq, counts=counts,
                            selectable=selectable, rows=_invoice_rows(pagination.items, libeo, selectable),
-                           summary=week_summary(company), whole_filter=filter_selection(company, lq, libeo))
+                           summary=summary, whole_filter=filter_selection(company, lq, libeo))
 
 
 # A row of « Factures », written once in Python: the page's 25 rows as some thirteen Jinja outputs each

@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import cache
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import Select, bindparam, case, func, select
 from sqlalchemy.orm import contains_eager
 
 from core.listing import ListColumns, ListQuery, ListSpec, OwnedList, searches_text, tab_counts
@@ -141,6 +141,12 @@ def listed_invoices(rows) -> list[SettlementInvoice]:
 def invoice_tab_counts(company: Company, query: ListQuery) -> dict[str, int]:
     """How many invoices each state tab holds under the query's other filters (one statement)."""
     return _INVOICE_LIST.tab_counts(db.session, company.id, query)
+
+
+def invoice_counts(company: Company, query: ListQuery) -> tuple[Select, dict]:
+    """:func:`invoice_tab_counts`' statement (``(state, count)`` rows, built once per shape of the filters)
+    and its values, for a statement that reads them with other aggregates (``week.week_and_tab_counts``)."""
+    return _INVOICE_LIST.counts_statement(query.shape()), _INVOICE_LIST.values(company.id, query)
 
 
 def invoice_export(company: Company, query: ListQuery) -> Listing:
