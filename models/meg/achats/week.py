@@ -105,10 +105,10 @@ def _with_tab_counts(counts: Select) -> CompoundSelect:
     )
 
 
-def _summary(to_pay_row, in_flight_row, start: date, end: date) -> WeekSummary:
-    (to_pay, overdue), (awaiting, leaving) = ((_line(*row[:2]), _line(*row[2:4])) for row in (to_pay_row,
-                                                                                              in_flight_row))
-    return WeekSummary(start, end, to_pay=to_pay, overdue=overdue, awaiting_approval=awaiting, leaving=leaving)
+def _summary(to_pay, in_flight, start: date, end: date) -> WeekSummary:
+    """« Cette semaine » from its two rows' four figures each (counts and cents)."""
+    return WeekSummary(start, end, to_pay=_line(*to_pay[:2]), overdue=_line(*to_pay[2:4]),
+                       awaiting_approval=_line(*in_flight[:2]), leaving=_line(*in_flight[2:4]))
 
 
 def week_summary(company: Company, today: date | None = None) -> WeekSummary:
