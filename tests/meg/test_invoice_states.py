@@ -94,8 +94,10 @@ def test_this_week_sums_each_line_from_its_own_invoices(meg_app, demo):
     from datetime import timedelta
 
     from core.dates import paris_today, week_of
+    from core.listing import ListQuery, parse_list_args
     from core.week import WeekLine
-    from models.meg.achats.week import week_summary
+    from models.meg.achats.lists import INVOICES
+    from models.meg.achats.week import week_and_tab_counts
 
     today = paris_today()
     start, end = week_of(today)
@@ -116,7 +118,7 @@ def test_this_week_sums_each_line_from_its_own_invoices(meg_app, demo):
         others = db.session.scalars(select(SupplierInvoice).where(
             SupplierInvoice.company_id == company.id, SupplierInvoice.settlement_state.in_(("a_regler", "rejetees")),
             SupplierInvoice.due_date <= end)).all()
-        summary = week_summary(company, today)
+        counts, summary = week_and_tab_counts(company, ListQuery(INVOICES, sort="date", descending=True), today)
         assert summary.to_pay == WeekLine(len(others), sum(i.amount_cents for i in others))
         assert late in others and due in others
         overdue = [i for i in others if i.due_date < today]
@@ -124,15 +126,19 @@ def test_this_week_sums_each_line_from_its_own_invoices(meg_app, demo):
         assert summary.leaving == WeekLine(1, leaving.amount_cents)
         assert summary.awaiting_approval == WeekLine(1, awaiting.amount_cents)
 
-        # « Factures » reads the same figures with its tabs' counts, in one statement, whatever its filter.
-        from core.listing import ListQuery, parse_list_args
-        from models.meg.achats.lists import INVOICES, invoice_tab_counts
-        from models.meg.achats.week import week_and_tab_counts
+        # The tabs count the company's invoices under the filter's other terms; « Cette semaine » never follows it.
+        mine = db.session.scalars(select(SupplierInvoice).where(SupplierInvoice.company_id == company.id)).all()
 
-        for args in ({}, {"etat": "a_regler"}, {"q": late.number}, {"mode": "libeo", "tri": "-montant"},
-                     {"q": "aucune facture ne porte ce nom"}):
-            query = parse_list_args(args, INVOICES) if args else ListQuery(INVOICES, sort="date", descending=True)
-            counts, with_counts = week_and_tab_counts(company, query, today)
+        def by_state(rows) -> dict[str, int]:
+            states = {state: sum(1 for i in rows if i.settlement_state == state)
+                      for state in ("a_regler", "programmees", "payees", "rejetees")}
+            return {**states, "": len(rows)}
+
+        assert counts == by_state(mine)
+        libeo = [i for i in mine if i.payment_mode is PaymentMode.LIBEO]
+        nothing = {"q": "aucune facture ne porte ce nom"}
+        for args, kept in (({"etat": "a_regler"}, mine), ({"q": late.number}, [late]),
+                           ({"mode": "libeo", "tri": "-montant"}, libeo), (nothing, [])):
+            counts, with_counts = week_and_tab_counts(company, parse_list_args(args, INVOICES), today)
             assert with_counts == summary, args
-            assert counts == invoice_tab_counts(company, query), args
-        assert counts == {"a_regler": 0, "programmees": 0, "payees": 0, "rejetees": 0, "": 0}
+            assert counts == by_state(kept), args

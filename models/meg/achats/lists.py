@@ -138,14 +138,10 @@ def listed_invoices(rows) -> list[SettlementInvoice]:
             for row in rows]
 
 
-def invoice_tab_counts(company: Company, query: ListQuery) -> dict[str, int]:
-    """How many invoices each state tab holds under the query's other filters (one statement)."""
-    return _INVOICE_LIST.tab_counts(db.session, company.id, query)
-
-
 def invoice_counts(company: Company, query: ListQuery) -> tuple[Select, dict]:
-    """:func:`invoice_tab_counts`' statement (``(state, count)`` rows, built once per shape of the filters)
-    and its values, for a statement that reads them with other aggregates (``week.week_and_tab_counts``)."""
+    """How many invoices each state tab holds under the query's other filters: the statement of
+    ``(state, count)`` rows (built once per shape of the filters) and its values, read with « Cette
+    semaine » (``week.week_and_tab_counts``)."""
     return _INVOICE_LIST.counts_statement(query.shape()), _INVOICE_LIST.values(company.id, query)
 
 

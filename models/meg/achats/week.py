@@ -1,7 +1,7 @@
 """MEG's « Cette semaine »: the company's invoices to pay by Sunday (and those already late), the Libeo
 transfers executed this week, and those waiting for an approval in Libeo, as the last sync pass recorded
-them. One statement of two aggregates, whatever the number of invoices; on « Factures », the same
-statement also counts the state tabs (:func:`week_and_tab_counts`)."""
+them: two aggregates, read on « Factures » in one statement with the state tabs' counts
+(:func:`week_and_tab_counts`), whatever the number of invoices."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from sqlalchemy import (
     case,
     cast,
     func,
-    literal,
     literal_column,
     null,
     select,
@@ -80,14 +79,6 @@ def _aggregates() -> tuple[Select, Select]:
     return to_pay, in_flight
 
 
-@cache
-def _statement() -> CompoundSelect:
-    # One statement, one round trip: the two one-row aggregates one under the other (side by side, joined
-    # on true, SQLite computed the first one's sums again), each row named by its last column.
-    to_pay, in_flight = _aggregates()
-    return union_all(to_pay.add_columns(literal(0).label("part")), in_flight.add_columns(literal(1).label("part")))
-
-
 # The rows of « Cette semaine » among the tabs' counts, named by their first column (no state is so named).
 _TO_PAY, _IN_FLIGHT = "~semaine", "~en_cours"
 
@@ -111,19 +102,12 @@ def _summary(to_pay, in_flight, start: date, end: date) -> WeekSummary:
                        awaiting_approval=_line(*in_flight[:2]), leaving=_line(*in_flight[2:4]))
 
 
-def week_summary(company: Company, today: date | None = None) -> WeekSummary:
-    today = today or paris_today()
-    start, end = week_of(today)
-    values = {"company_id": company.id, "today": today, "start": start, "end": end}
-    # Plain aggregates: on the session's connection, without the ORM's execution layer.
-    rows = sorted(db.session.connection().execute(_statement(), values).all(), key=lambda row: row[4])
-    return _summary(rows[0], rows[1], start, end)
-
-
 def week_and_tab_counts(company: Company, query: ListQuery,
                         today: date | None = None) -> tuple[dict[str, int], WeekSummary]:
-    """« Factures »' state tabs' counts under the query's other filters (``invoice_tab_counts``) and
-    « Cette semaine » (:func:`week_summary`), in one statement: one round trip less on the page."""
+    """« Factures »' state tabs' counts under the query's other filters and « Cette semaine », in one
+    statement (« Cette semaine »'s two rows, one under the other: side by side, joined on true, SQLite
+    computed the first one's sums again). Plain rows, on the session's connection, without the ORM's
+    execution layer."""
     today = today or paris_today()
     start, end = week_of(today)
     counts, values = invoice_counts(company, query)
