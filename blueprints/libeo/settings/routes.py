@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from core.money import cents_to_input, format_amount
@@ -138,6 +138,9 @@ def cancel_bank_account():
 
 @bp.route("/utilisateurs", methods=["GET", "POST"])
 def users():
+    """Who has access; inviting is for the account's administrators."""
+    if request.method == "POST":
+        require_admin()
     account = current_account()
     form = InviteUserForm()
     if form.validate_on_submit():
@@ -156,6 +159,9 @@ def users():
 
 @bp.route("/expert-comptable", methods=["GET", "POST"])
 def accountant():
+    """The expert-comptable's access (they may pay from MEG): given or taken by an administrator."""
+    if request.method == "POST":
+        require_admin()
     account = current_account()
     form = AccountantForm()
     if form.validate_on_submit():
@@ -176,6 +182,7 @@ def accountant():
 
 @bp.route("/expert-comptable/retirer", methods=["POST"])
 def remove_accountant_access():
+    require_admin()
     if not ActionForm().validate_on_submit():
         abort(400)
     blocked = second_factor_first(simple_operation(Purpose.USERS, "Retirer l'accès de l'expert-comptable"))
@@ -249,7 +256,8 @@ def integrations():
 
 @bp.route("/integrations/meg", methods=["POST"])
 def connect_meg():
-    """« Se connecter » or « Régénérer »: a new key, shown in this answer only."""
+    """« Se connecter » or « Régénérer »: a new key, shown in this answer only; administrators only."""
+    require_admin()
     if not ActionForm().validate_on_submit():
         abort(400)
     blocked = second_factor_first(simple_operation(Purpose.API_KEYS, "Créer une clé d'API pour MEG"))
@@ -267,6 +275,7 @@ def connect_meg():
 
 @bp.route("/integrations/meg/revoquer", methods=["POST"])
 def revoke_meg():
+    require_admin()
     if not ActionForm().validate_on_submit():
         abort(400)
     blocked = second_factor_first(simple_operation(Purpose.API_KEYS, "Révoquer la clé d'API MEG"))
