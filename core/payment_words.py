@@ -55,3 +55,12 @@ def bank_leg_label(state: str, payment: BankLeg) -> str | None:
 def dated(words: str, moment: datetime | None) -> str:
     """« Transmis à la banque le 10/10/2026 » (the Paris day of ``moment``), or the words alone."""
     return f"{words} le {date_fr(paris_today(as_utc(moment)))}" if moment else words
+
+
+def rejection_label(reason: str | None) -> str:
+    """A transfer the bank rejected, with its reason (« Rejeté : compte clôturé »), the same words in both
+    products: a reason already worded as a rejection (« Rejeté par la banque — retourné le … ») as it is."""
+    reason = (reason or "").strip()
+    if not reason:
+        return "Rejeté par la banque"
+    return reason if reason.startswith("Rejeté") else f"Rejeté : {reason}"

@@ -304,3 +304,36 @@ def test_known_ibans_are_keyed_on_the_names_skeleton_after_upgrade(bare_apps):
     # « MINOTERIE DUPUIS » on the same IBAN is « Minoterie Dupuis »: one row, the first.
     assert [tuple(row) for row in rows] == [(name, name_key(name)) for name in
                                            ("Ωμέγα Τεχνική", "Δέλτα Εμπόριο", "Minoterie Dupuis")]
+
+
+def test_an_invoice_switched_to_another_mode_after_its_rejected_transfer_is_to_settle_after_upgrade(bare_apps,
+                                                                                                    tmp_path):
+    """0023: release 2.x filed it under « Rejetées » while its row said « À régler »; now under « À régler »,
+    and back under « Rejetées » on the way down."""
+    _load_release_1(bare_apps, tmp_path)
+    _cli(bare_apps, "meg", "db", "upgrade", "0022_invoice_settlement_state")
+
+    def state(sql: str | None = None) -> str:
+        with bare_apps.meg.app_context():
+            engine = bare_apps.meg.extensions["migrate"].db.engine
+            with engine.begin() as connection:
+                if sql:
+                    connection.execute(text(sql))
+                found = connection.scalar(text("SELECT settlement_state FROM supplier_invoice WHERE id = 1"))
+            engine.dispose()
+        return found
+
+    # Invoice 1 (paid through Libeo in release 1): its transfer rejected, then switched to « Virement ».
+    assert state("UPDATE libeo_payment SET status = 'FAILED' WHERE invoice_id = 1") == "programmees"
+    assert state("UPDATE supplier_invoice SET settlement_state = 'rejetees', payment_mode = 'VIREMENT' "
+                 "WHERE id = 1") == "rejetees"
+    _cli(bare_apps, "meg", "db", "upgrade")
+    assert state() == "a_regler"
+    with bare_apps.meg.app_context():
+        from models.meg import db
+        from models.meg.libeo_link.attempts import stale_invoice_states
+
+        assert stale_invoice_states(db.session.connection(), limit=10) == []
+        db.session.remove()
+    _cli(bare_apps, "meg", "db", "downgrade", "0022_invoice_settlement_state")
+    assert state() == "rejetees"

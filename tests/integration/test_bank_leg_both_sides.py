@@ -168,6 +168,25 @@ def test_after_a_closed_account_meg_asks_for_the_suppliers_new_iban(connected, c
     assert f"/meg/achats/factures/{invoice_id}?payer=" in page(client.get(f"/meg/achats/factures/{invoice_id}"))
 
 
+def test_a_rejection_the_bank_gives_no_reason_for_reads_the_same_on_both_sides(connected, client, meg_app,
+                                                                                libeo_app):
+    """The whole file rejected, no reason code: « Rejeté par la banque » in both products (MEG said
+    « Rejeté : Rejeté par la banque »)."""
+    from models.libeo import Payment, db
+
+    invoice_id, *_ = meg_libeo_invoices(meg_app)[0]
+    pay(client, invoice_id)
+    set_debtor_iban(libeo_app, connected["account_id"])
+    pain001 = execute(libeo_app)
+    import_file(libeo_app, status_report_for(pain001, group_status="RJCT", default="RJCT"))
+    sync(meg_app)
+    with libeo_app.app_context():
+        libeo_label = db.session.scalar(select(Payment)).status_label
+    assert libeo_label == "Rejeté par la banque"
+    for shown in everywhere(client, invoice_id):
+        assert "Rejeté par la banque" in shown and "Rejeté : Rejeté" not in shown
+
+
 def test_meg_shows_a_state_it_does_not_know_in_libeos_words(connected, client, meg_app, libeo_app):
     from models.meg.libeo_link.attempts import PaymentState
     from models.meg.libeo_link.client import LibeoPaymentInfo

@@ -81,7 +81,7 @@ def test_a_selection_from_invoices_is_paid_and_every_list_says_so(connected, cli
     assert not set(ids) & set(boxes(after))
     assert after.count("Programmé le") == 3
     assert "Non sélectionnable : paiement déjà en cours" in after
-    assert "Programmées (3)" in after
+    assert "En cours (3)" in after
 
 
 def test_a_filter_larger_than_a_selection_offers_its_first_ones(connected, client, meg_app):

@@ -272,6 +272,23 @@ def test_a_return_after_a_debit_is_an_anomaly_a_person_resolves(bank, apps, tmp_
     assert "passé de débité à « Rejeté : compte du bénéficiaire clôturé (AC04)" in done
     assert bank.payment(bank.ids[0])["status"] == "failed"
     assert "À vérifier" not in text(bank.client.get("/libeo/remises/"))
+    # No longer debited: its page no longer says when, beside « Rejeté ».
+    detail = text(bank.client.get(f"/libeo/paiements/{bank.ids[0]}"))
+    assert "Rejeté : compte du bénéficiaire clôturé (AC04)" in detail and "Débité le" not in detail
+    assert bank.payment(bank.ids[0])["paid_on"] is None
+
+
+def test_a_debit_the_person_applies_after_a_rejection_is_told_from_the_statement_not_the_rejection(bank):
+    pain001 = bank.execute()
+    bank.upload(status_report_for(pain001, {bank.e2e(0): ("RJCT", "MS03")}))
+    shown = text(bank.upload(statement_for(pain001, debited=[bank.e2e(0)], booking_date=RUN_DAY)))
+    anomaly = re.search(r'action="(/libeo/remises/anomalies/\d+)"', shown).group(1)
+    done = text(bank.client.post(anomaly, data={"decision": "apply"}, follow_redirects=True))
+    assert "passé de rejeté à « Débité le" in done
+    detail = text(bank.client.get(f"/libeo/paiements/{bank.ids[0]}"))
+    assert f"Débité le {SHOWN_RUN_DAY} (relevé de compte de la banque)" in " ".join(
+        re.sub(r"<[^>]+>", " ", detail).split())
+    assert "RJCT" not in detail and "Motif de la banque" not in detail
 
 
 def test_a_debit_after_a_rejection_is_an_anomaly_and_keeping_the_state_is_a_decision(bank):

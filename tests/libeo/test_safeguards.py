@@ -7,6 +7,7 @@ person or MEG would read: the API's JSON, the pages, the command's output.
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -349,7 +350,8 @@ def test_approve_schedules_the_payment_and_the_feed_says_so(admin, client):
     assert (last["id"], last["status"]) == (payment["id"], "scheduled")
     detail = text(client.get(f"/libeo/paiements/{payment['id']}"))
     assert "Approuvé le" in detail and f"par {admin.email}" in detail
-    assert "Retenu : nouvel IBAN du fournisseur" in detail  # the record of why
+    # The record of why, told as past: the payment is no longer held.
+    assert "Avait été retenu : nouvel IBAN du fournisseur" in detail and "Retenu :" not in detail
 
 
 def test_an_execution_date_gone_by_while_held_moves_to_the_next_business_day(admin, client, libeo_app):
@@ -561,3 +563,13 @@ def test_an_unverified_account_is_told_why_its_payments_wait(libeo_app, client, 
     for path in ("/libeo/configuration/", "/libeo/paiements/"):
         assert "Compte non vérifié : vos paiements restent « Programmé »" in text(client.get(path))
     assert "Non vérifié" in text(client.get("/libeo/configuration/"))
+
+
+def test_an_invoice_meg_sent_but_never_paid_counts_in_no_figure_of_the_week(admin, client):  # noqa: F811
+    """MEG sends an invoice it asked to pay once (the request refused), after an edit: Libeo keeps it out of
+    « Factures », and « Cette semaine »'s « À payer d'ici dimanche » does not count it either."""
+    assert admin.api.put("/invoices/meg-7", json=invoice_body(7)).status_code == 201
+    invoices = " ".join(text(client.get("/libeo/factures/")).split())
+    assert "F-2026-007" not in invoices
+    assert "À payer d'ici dimanche 0,00 € aucune facture" in " ".join(
+        re.sub(r"<[^>]+>", " ", invoices).split())

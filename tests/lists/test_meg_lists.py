@@ -75,7 +75,9 @@ def _state(invoice, latest) -> str:
         return "payees"
     if latest in OPEN_STATES or latest is PaymentState.UNVERIFIABLE:  # may be under way: locked
         return "programmees"
-    return "rejetees" if latest is PaymentState.FAILED else "a_regler"
+    # A rejected transfer of an invoice switched to another mode since: to settle that way.
+    rejected = latest is PaymentState.FAILED and invoice.payment_mode.name == "LIBEO"
+    return "rejetees" if rejected else "a_regler"
 
 
 def invoice_rows(meg_app, company_names: list[str], *, to_settle: bool = False) -> list[Row]:
@@ -388,3 +390,39 @@ def test_no_parameter_shows_another_companys_rows(apps, filled, params):
         assert page.status_code == 200
         assert not foreign & set(_ids_in(page.get_data(as_text=True), name))
         assert not foreign & {int(row["Id"]) for row in read_csv(client.get(f"{export}.csv", query_string=params))}
+
+
+# What a row « En cours » says of its payment in an export and in « Factures des clients »: where it stands,
+# as its row in « Factures » says it (without dates); never « Programmée » for what is not scheduled.
+UNDER_WAY = {"REQUESTED": "Vérification en cours", "UNVERIFIABLE": "Vérification impossible",
+             "AWAITING_APPROVAL": "À approuver dans Libeo", "SCHEDULED": "Programmé",
+             "FILE_READY": "Fichier prêt — à transmettre à votre banque", "TRANSMITTED": "Transmis à la banque",
+             "ACCEPTED": "Accepté par la banque", "UNKNOWN": "En cours dans Libeo"}
+
+
+def _latest_status_names(meg_app) -> dict[int, str]:
+    from models.meg import db
+    from models.meg.libeo_link.attempts import PaymentAttempt
+
+    with meg_app.app_context():
+        latest: dict[int, tuple[int, str]] = {}
+        for invoice_id, attempt, status in db.session.execute(
+                select(PaymentAttempt.invoice_id, PaymentAttempt.attempt, PaymentAttempt.status)):
+            if invoice_id not in latest or attempt > latest[invoice_id][0]:
+                latest[invoice_id] = (attempt, status.name)
+        return {invoice_id: name for invoice_id, (_, name) in latest.items()}
+
+
+def test_a_payment_under_way_is_told_where_it_stands_in_exports_and_the_clients_list(client, filled):
+    latest = _latest_status_names(filled)
+    rows = read_csv(client.get("/meg/achats/factures/export.csv", query_string={"etat": "programmees"}))
+    assert {latest[int(row["Id"])] for row in rows} >= {"REQUESTED", "AWAITING_APPROVAL"}
+    assert all(row["État"] == UNDER_WAY[latest[int(row["Id"])]] for row in rows)
+    assert "En cours (" in client.get("/meg/achats/").get_data(as_text=True)
+
+    _log_in_for(client, "clients")
+    exported = read_csv(client.get("/meg/achats/clients/export.csv"))
+    under_way = [row for row in exported if latest.get(int(row["Id"])) in UNDER_WAY and row["État"] != "À régler"]
+    assert under_way and all(row["État"] == UNDER_WAY[latest[int(row["Id"])]] for row in under_way)
+    page = unescape(client.get("/meg/achats/clients", query_string={"tri": "numero"}).get_data(as_text=True))
+    assert "Programmée<" not in page

@@ -142,3 +142,63 @@ def test_this_week_sums_each_line_from_its_own_invoices(meg_app, demo):
             counts, with_counts = week_and_tab_counts(company, parse_list_args(args, INVOICES), today)
             assert with_counts == summary, args
             assert counts == by_state(kept), args
+
+
+def _state_shown(client, invoice_id: int) -> str:
+    """The invoice page's « État »."""
+    import re
+
+    html = client.get(f"/meg/achats/factures/{invoice_id}").get_data(as_text=True)
+    return re.search(r"<dt>État</dt><dd>\s*<span class=\"badge[^\"]*\">([^<]*)</span>", html).group(1)
+
+
+def _row_state(client, tab: str, number: str) -> str | None:
+    """The « État » of ``number``'s row in a tab of « Factures », None when the tab does not list it."""
+    import re
+
+    for row in re.findall(r"<tr>.*?</tr>", _tab(client, tab)):
+        if f">{number}</a>" in row:
+            return re.search(r'data-label="État"><span class="badge[^"]*">([^<]*)</span>', row).group(1)
+    return None
+
+
+def test_an_invoice_switched_to_another_mode_after_its_rejected_transfer_is_to_settle_that_way_everywhere(
+        meg_app, demo, client, meg_auth):
+    """Its row, its tab, its page and the export say the same: « À régler » (not « Rejetée » in the tab and
+    « À régler » on the row); if the bank then says the transfer was debited after all, it is paid through
+    Libeo, whatever its mode, on every screen, and « Règlements » no longer lists it."""
+    from models.meg.achats.models import Supplier
+
+    (invoice_id, number), *_ = _invoices(meg_app)
+    with meg_app.app_context():
+        rejected = _attempt(invoice_id, 1, PaymentState.FAILED)
+        rejected.failure_reason = "Rejeté : provision insuffisante (AM04)"
+        db.session.add(rejected)
+        db.session.commit()
+        invoice = db.session.get(SupplierInvoice, invoice_id)
+        form = {"number": invoice.number, "supplier_id": invoice.supplier_id,
+                "issue_date": invoice.issue_date.isoformat(), "due_date": invoice.due_date.isoformat(),
+                "amount": f"{invoice.amount_cents / 100:.2f}".replace(".", ","), "payment_mode": "VIREMENT"}
+        supplier = db.session.get(Supplier, invoice.supplier_id).name
+    meg_auth.login()
+    assert _row_state(client, "rejetees", number) == "Rejeté : provision insuffisante (AM04)"
+
+    edited = client.post(f"/meg/achats/factures/{invoice_id}/modifier", data=form)
+    assert edited.status_code == 302  # paid another way now: by transfer from the company's bank
+    assert _row_state(client, "rejetees", number) is None
+    assert _row_state(client, "a_regler", number) == "À régler"
+    assert _state_shown(client, invoice_id) == "À régler"
+    export = client.get("/meg/achats/factures/export.csv?etat=a_regler").get_data(as_text=True)
+    assert any(number in line and line.endswith(";À régler") for line in export.splitlines())
+    settlements = client.get("/meg/achats/reglements").get_data(as_text=True)
+    assert number in settlements and supplier in settlements
+
+    with meg_app.app_context():  # Libeo's word, as the sync records it: the bank debited it after all
+        paid = db.session.scalars(select(PaymentAttempt).where(PaymentAttempt.invoice_id == invoice_id)).one()
+        paid.status, paid.failure_reason, paid.paid_on = PaymentState.PAID, None, paid.requested_at.date()
+        db.session.commit()
+    label = _row_state(client, "payees", number)
+    assert label is not None and label.startswith("Payée via Libeo le ")
+    assert _row_state(client, "a_regler", number) is None
+    assert _state_shown(client, invoice_id) == label
+    assert f">{number}</a>" not in client.get("/meg/achats/reglements").get_data(as_text=True)

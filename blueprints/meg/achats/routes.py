@@ -54,7 +54,6 @@ from models.meg.achats.invoices import (
     update_supplier,
 )
 from models.meg.achats.lists import (
-    INVOICE_STATE_WORDS,
     INVOICES,
     SUPPLIERS,
     client_companies,
@@ -66,6 +65,7 @@ from models.meg.achats.lists import (
     invoice_export,
     invoice_rows,
     listed_invoices,
+    state_word,
     supplier_list,
     supplier_tab_counts,
 )
@@ -296,7 +296,8 @@ def invoices_export(fmt: str):
     iban = _iban_shown_to(current_user.is_achats_admin(company))
     rows = streamed_rows(db.session, *invoice_export(company, lq), lambda row: [
         row.id, row.number, row.name, row.siret, iban(row.iban), row.issue_date, row.due_date,
-        cents_value(row.amount_cents), row.currency, row.payment_mode.label, INVOICE_STATE_WORDS[row.state]])
+        cents_value(row.amount_cents), row.currency, row.payment_mode.label,
+        state_word(row.state, row.payment_status)])
     return export_response(fmt, "factures", "Factures", INVOICES_EXPORT, rows)
 
 
@@ -793,7 +794,7 @@ def clients():
     pagination = paginate(db, client_invoices(current_user, lq), lq.page, CLIENTS_PER_PAGE, plain=True,
                           count_apart=not lq.search)
     return render_template("meg/achats/clients.html", pagination=pagination, lq=lq,
-                           counts=client_tab_counts(current_user, lq), words=INVOICE_STATE_WORDS)
+                           counts=client_tab_counts(current_user, lq), state_word=state_word)
 
 
 @bp.route("/clients/factures/<int:invoice_id>")
@@ -821,7 +822,8 @@ def clients_export(fmt: str):
     rows = streamed_rows(db.session, *client_invoices(current_user, lq), lambda row: [
         row.id, row.company, row.number, row.name, row.siret,
         _iban_shown_to(row.company_id in admin_of)(row.iban), row.issue_date, row.due_date,
-        cents_value(row.amount_cents), row.currency, row.payment_mode.label, INVOICE_STATE_WORDS[row.state]])
+        cents_value(row.amount_cents), row.currency, row.payment_mode.label,
+        state_word(row.state, row.payment_status)])
     return export_response(fmt, "factures-clients", "Factures des clients", CLIENTS_EXPORT, rows)
 
 

@@ -204,6 +204,7 @@ def _contradiction(payment: Payment, fact: BankFact, source: str) -> BankAnomaly
     )
     if fact.outcome == "paid":
         anomaly.reported_on = debit_day(payment, fact.day, fact.moment)
+        anomaly.reported_code = (fact.status or "")[:4] or None  # the status that said so (ACSC, BOOK…)
     else:
         anomaly.reported_code, anomaly.reported_text = fact.reason_code, fact.bank_text
         anomaly.reported_reason = fact.failure_reason
@@ -413,7 +414,9 @@ def _apply_reported(account: Account, anomaly: BankAnomaly, actor: str) -> str:
     if anomaly.reported_status == "failed" and payment.status is PaymentStatus.PAID:
         moved = move_payments([payment.id], (PaymentStatus.PAID,), PaymentStatus.FAILED, account_id=account.id,
                               failure_reason=anomaly.reported_reason, failure_code=anomaly.reported_code,
-                              bank_text=anomaly.reported_text, bank_status="RJCT")
+                              bank_text=anomaly.reported_text, bank_status="RJCT",
+                              # No longer debited: its page and its receipt no longer say when, nor who said so.
+                              paid_on=None, paid_at=None, marked_paid_by=None)
         if moved:
             give_back(account.id, [payment.created_at])
             after_settlement(account.id, [], moved)
@@ -423,7 +426,9 @@ def _apply_reported(account: Account, anomaly: BankAnomaly, actor: str) -> str:
         try:
             moved = move_payments([payment.id], (PaymentStatus.FAILED,), PaymentStatus.PAID, account_id=account.id,
                                   paid_on=day, paid_at=debit_moment(day, None), failure_reason=None,
-                                  failure_code=None, bank_text=None)
+                                  failure_code=None, bank_text=None,
+                                  # What said it was debited (its page and receipt say it), not the rejection's RJCT.
+                                  bank_status=anomaly.reported_code)
         except IntegrityError:
             db.session.rollback()
             raise Conflict(

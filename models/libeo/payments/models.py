@@ -27,7 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.banks import bank_name, bic_display
 from core.dates import as_utc, date_fr, paris_today, utcnow
 from core.money import format_amount
-from core.payment_words import HOLD_LABELS, bank_leg_label
+from core.payment_words import HOLD_LABELS, bank_leg_label, rejection_label
 from core.validators import format_iban
 from models.libeo.accounts.models import Account, _enum
 from models.libeo.db import Model
@@ -102,10 +102,7 @@ def payment_status_label(payment: Payment) -> str:
         day = payment.paid_on or (paris_today(as_utc(payment.paid_at)) if payment.paid_at else None)
         return f"Débité le {date_fr(day)}" if day else "Débité"
     if status is PaymentStatus.FAILED:
-        reason = (payment.failure_reason or "").strip()
-        if not reason:
-            return "Rejeté par la banque"
-        return reason if reason.startswith("Rejeté") else f"Rejeté : {reason}"
+        return rejection_label(payment.failure_reason)
     if status is PaymentStatus.CANCELLED:
         # Refused by an administrator: the word and the reason MEG shows too.
         return f"Refusé : {payment.cancel_reason}" if payment.cancel_reason else "Annulé"

@@ -28,7 +28,9 @@ _TO_PAY = (
     select(func.count(), func.sum(Invoice.amount_cents),
            func.sum(case((_LATE, 1), else_=0)), func.sum(case((_LATE, Invoice.amount_cents), else_=0)))
     .where(Invoice.account_id == bindparam("account_id"), Invoice.due_date <= bindparam("end"),
-           Invoice.status.in_((InvoiceStatus.TO_PAY, InvoiceStatus.PAYMENT_FAILED)))
+           Invoice.status.in_((InvoiceStatus.TO_PAY, InvoiceStatus.PAYMENT_FAILED)),
+           # The invoices « Factures » lists: not one MEG sent but never paid (a refused request, then edited).
+           Invoice.imported_at.is_not(None))
 )
 _AWAITING = Payment.status == PaymentStatus.AWAITING_APPROVAL
 _IN_FLIGHT = (

@@ -12,6 +12,7 @@ from sqlalchemy.orm import contains_eager
 
 from core.listing import ListColumns, ListQuery, ListSpec, OwnedList, searches_text, tab_counts
 from core.paging import Listing
+from core.payment_words import FILE_READY_LABEL
 from models.meg.achats.invoices import (
     SETTLEMENT_MODES,
     SETTLEMENTS,
@@ -25,6 +26,7 @@ from models.meg.db import db
 from models.meg.libeo_link.attempts import (
     TO_SETTLE_STATES,
     LibeoState,
+    latest_payment_status,
     latest_payments,
     sent_to_libeo,
     settled_through_libeo,
@@ -38,13 +40,29 @@ from models.meg.libeo_link.selection import MAX_SELECTION
 INVOICE_STATE = SupplierInvoice.settlement_state
 INVOICE_STATES = {"a_regler": ("a_regler",), "programmees": ("programmees",), "payees": ("payees",),
                   "rejetees": ("rejetees",)}
-# A row's state in an export, as its tab says it.
-INVOICE_STATE_WORDS = {"a_regler": "À régler", "programmees": "Programmée", "payees": "Payée", "rejetees": "Rejetée"}
+# A row's state in an export, as its tab says it; a payment under way said as its row says it (``state_word``).
+INVOICE_STATE_WORDS = {"a_regler": "À régler", "programmees": "En cours", "payees": "Payée", "rejetees": "Rejetée"}
+# The latest payment's status (its name) of an invoice « En cours », in the words of its row (without dates).
+UNDER_WAY_WORDS = {
+    "REQUESTED": "Vérification en cours", "UNVERIFIABLE": "Vérification impossible",
+    "AWAITING_APPROVAL": "À approuver dans Libeo", "SCHEDULED": "Programmé", "IN_PROGRESS": "Programmé",
+    "FILE_READY": FILE_READY_LABEL, "TRANSMITTED": "Transmis à la banque", "ACCEPTED": "Accepté par la banque",
+    "UNKNOWN": "En cours dans Libeo",
+}
+
+
+def state_word(state: str, payment_status: str | None) -> str:
+    """A row's « État » in an export or in « Factures des clients »: its tab's word, or, for a payment under
+    way, where it stands (« À approuver dans Libeo » is not « Programmé »)."""
+    if state == "programmees" and payment_status in UNDER_WAY_WORDS:
+        return UNDER_WAY_WORDS[payment_status]
+    return INVOICE_STATE_WORDS[state]
+
 INVOICES = ListSpec(
     sorts={"date": "Date", "echeance": "Échéance", "montant": "Montant TTC", "fournisseur": "Fournisseur",
            "numero": "Numéro", "etat": "État"},
     default_sort="-date",
-    states={"a_regler": "À régler", "programmees": "Programmées", "payees": "Payées", "rejetees": "Rejetées"},
+    states={"a_regler": "À régler", "programmees": "En cours", "payees": "Payées", "rejetees": "Rejetées"},
     modes=SETTLEMENTS.modes,
     date_label="Échéance",
     overdue=True,
@@ -100,7 +118,8 @@ _INVOICE_ROWS = OwnedList(
 def _invoices_export_statement(shape: tuple):
     base = select(SupplierInvoice.id, SupplierInvoice.number, Supplier.name, Supplier.siret, Supplier.iban,
                   SupplierInvoice.issue_date, SupplierInvoice.due_date, SupplierInvoice.amount_cents,
-                  SupplierInvoice.currency, SupplierInvoice.payment_mode, INVOICE_STATE.label("state"))
+                  SupplierInvoice.currency, SupplierInvoice.payment_mode, INVOICE_STATE.label("state"),
+                  latest_payment_status())
     return _INVOICE_COLUMNS.apply(_of_company(base), shape)
 
 
@@ -296,7 +315,7 @@ def _clients_statement(shape: tuple):
     base = select(SupplierInvoice.id, SupplierInvoice.company_id, Company.name.label("company"),
                   SupplierInvoice.number, Supplier.name, Supplier.siret, Supplier.iban, SupplierInvoice.issue_date,
                   SupplierInvoice.due_date, SupplierInvoice.amount_cents, SupplierInvoice.currency,
-                  SupplierInvoice.payment_mode, INVOICE_STATE.label("state"))
+                  SupplierInvoice.payment_mode, INVOICE_STATE.label("state"), latest_payment_status())
     return _CLIENT_COLUMNS.apply(_of_firm(base), shape)
 
 

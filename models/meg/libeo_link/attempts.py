@@ -39,6 +39,7 @@ from sqlalchemy import (
     inspect,
     or_,
     select,
+    type_coerce,
     update,
 )
 from sqlalchemy.engine import Connection
@@ -53,7 +54,7 @@ from core.dates import DueFlag, as_utc, date_fr, due_flag, paris_today, utcnow
 from core.db import rowcount
 from core.invoice_totals import amount_due
 from core.money import format_amount
-from core.payment_words import HOLD_LABELS, bank_leg_label
+from core.payment_words import HOLD_LABELS, bank_leg_label, rejection_label
 from core.validators import mask_iban
 from models.meg.achats.models import PaymentMode, SupplierInvoice
 
@@ -460,8 +461,7 @@ def payment_label(payment: PaymentAttempt) -> str:
         when = payment.paid_on or (paris_today(as_utc(payment.paid_at)) if payment.paid_at else payment.execution_date)
         return f"Payée via Libeo le {date_fr(when)}"
     if state is PaymentState.FAILED:
-        reason = (payment.failure_reason or "motif non précisé").removeprefix("Rejeté : ")
-        return f"Rejeté : {reason}"
+        return rejection_label(payment.failure_reason)  # Libeo's words
     if state is PaymentState.UNKNOWN:
         return payment.libeo_label or "État communiqué par Libeo"
     # Refused by a Libeo administrator: Libeo's word and reason (« Refusé : … »), the same on both sides.
@@ -656,11 +656,13 @@ class LibeoState:
         return due_flag(invoice.due_date)
 
     def state_of(self, invoice: SupplierInvoice) -> tuple[str, str]:
-        """The invoice's state in every list and page: (label, badge class)."""
+        """The invoice's state in every list and page: (label, badge class). An invoice switched to another
+        mode after its Libeo payment ended (rejected, refused, cancelled) is to settle that way; one Libeo
+        paid after all (a bank's anomaly resolved) is paid, whatever its mode."""
         if invoice.is_paid:
             return "Réglée", "badge-ok"
         payment = self.payment(invoice)
-        if payment is not None:
+        if payment is not None and (invoice.payment_mode is PaymentMode.LIBEO or payment.status.holds_invoice):
             return payment.label, payment.badge
         return "À régler", ""
 
@@ -678,6 +680,8 @@ class LibeoState:
     def new_iban_needed(self, invoice: SupplierInvoice) -> str | None:
         """Why « Payer » waits for the supplier's new IBAN (the last transfer to this one was rejected for a
         reason of the account), or None."""
+        if invoice.payment_mode is not PaymentMode.LIBEO:
+            return None  # settled another way now
         return retry_refusal(invoice, self.payments.get(invoice.id))
 
     def awaits_answer(self, invoice: SupplierInvoice) -> bool:
@@ -774,9 +778,10 @@ def sent_to_libeo(invoice_id):
 def libeo_state(user: User, company: Company, invoices: Sequence[InvoiceRow]) -> LibeoState:
     connection = connection_of(company)
     # The rows' payments (one statement), of the rows that may have one: a plain row of a list says whether
-    # it was ever sent to Libeo (``sent_to_libeo``); an invoice read whole may always have been.
-    libeo_invoices = [invoice.id for invoice in invoices
-                      if invoice.payment_mode is PaymentMode.LIBEO and getattr(invoice, "attempted", True)]
+    # it was ever sent to Libeo (``sent_to_libeo``); an invoice read whole may always have been. Whatever
+    # the invoice's mode now: one switched to another mode after its Libeo payment ended keeps that payment's
+    # story, and Libeo may still report it paid (a rejection the bank took back).
+    libeo_invoices = [invoice.id for invoice in invoices if getattr(invoice, "attempted", True)]
     refusal = payment_refusal(user, company, connection)
     payer = payer_for(user, company) if refusal else None
     following = (following_label(connection, in_flight_count(company.id))
@@ -822,6 +827,14 @@ _LATEST_STATUS = (
     select(PaymentAttempt.status).where(PaymentAttempt.invoice_id == SupplierInvoice.id)
     .order_by(PaymentAttempt.attempt.desc()).limit(1).correlate(SupplierInvoice).scalar_subquery()
 )
+
+
+def latest_payment_status():
+    """SQL: the name of the invoice's latest payment's status (« SCHEDULED »…), or NULL: what a row of an export
+    or of « Factures des clients » says of a payment under way (``achats.lists.state_word``)."""
+    return type_coerce(_LATEST_STATUS, String()).label("payment_status")
+
+
 # A simple CASE (the latest attempt read once per row) compares the stored names: its values are not
 # bound through the column's type. Release 2 stored a payment in a SEPA file as « IN_PROGRESS ».
 STORED_STATES = {
@@ -831,9 +844,13 @@ STORED_STATES = {
 }
 # To settle: nothing paid nor under way (« Payer » may take it).
 TO_SETTLE_STATES = ("a_regler", "rejetees")
+# An invoice switched to another mode after its transfer was rejected is to settle that way, no longer
+# « Rejetée » (its mode may change once no payment holds it: ``achats.invoices.payment_lock``).
+_STORED_STATES_OTHER_MODE = {**STORED_STATES, PaymentState.FAILED.name: "a_regler"}
 COMPUTED_INVOICE_STATE = case(
     (SupplierInvoice.paid_at.is_not(None), "payees"),
-    else_=case(STORED_STATES, value=_LATEST_STATUS, else_="a_regler"),
+    (SupplierInvoice.payment_mode == PaymentMode.LIBEO, case(STORED_STATES, value=_LATEST_STATUS, else_="a_regler")),
+    else_=case(_STORED_STATES_OTHER_MODE, value=_LATEST_STATUS, else_="a_regler"),
 )
 _INVOICES = cast(Table, SupplierInvoice.__table__)
 # The invoice's ``updated_at`` stays: its state follows its payments, the invoice itself did not change.
@@ -867,12 +884,13 @@ def _changed(instance, *names: str) -> bool:
 
 def _invoice_whose_state_may_change(session: Session, instance) -> int | None:
     """The invoice a flushed object may have changed the state of: an attempt written, removed or whose
-    status changed; an invoice whose ``paid_at`` changed (or a new one, settled)."""
+    status changed; an invoice whose ``paid_at`` or mode changed (or a new one, settled)."""
     if isinstance(instance, PaymentAttempt):
         if instance in session.new or instance in session.deleted or _changed(instance, "status", "attempt"):
             return instance.invoice_id
     elif isinstance(instance, SupplierInvoice) and instance not in session.deleted:
-        settled = instance.paid_at is not None if instance in session.new else _changed(instance, "paid_at")
+        settled = (instance.paid_at is not None if instance in session.new
+                   else _changed(instance, "paid_at", "payment_mode"))
         return instance.id if settled else None
     return None
 
