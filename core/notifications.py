@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from time import monotonic
 from typing import Any, NamedTuple
 
 from flask import current_app, render_template
@@ -55,6 +56,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     bindparam,
+    case,
     func,
     insert,
     literal,
@@ -71,6 +73,7 @@ from wtforms.validators import InputRequired
 from core.dates import PARIS, as_utc, utcnow
 from core.forms import Form
 from core.mail import Delivery, Email, Outcome, address_of, send_messages
+from core.observability.status import age_fr
 from core.typography import french_spaces, typeset
 from core.urls import public_links, public_url
 
@@ -94,9 +97,14 @@ log = logging.getLogger(__name__)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 CLAIM = timedelta(minutes=10)
+# A pass starts no new message after this long (well within its claim, whatever one message takes: each
+# SMTP command waits at most its timeout), so no other worker ever takes a row this one may still send.
+SENDING_WINDOW = timedelta(minutes=6)
 FIRST_RETRY = timedelta(seconds=30)
 MAX_RETRY = timedelta(hours=1)
 BATCH = 50
+# An e-mail due for longer than this is an operator's problem (``Notifier.watch``).
+BACKLOG_ALERT = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -371,6 +379,9 @@ class Notifier:
     kinds: dict[str, Kind]
     settings: list[Setting]
     product: str
+    # Asked of each row before it is sent: its recipient may still read what it tells (a person who lost their
+    # access since the event — an expert-comptable removed — is not written to). None: always.
+    entitled: Callable[[Any], bool] | None = None
 
     @property
     def templates(self) -> str:
@@ -471,6 +482,35 @@ class Notifier:
             .execution_options(synchronize_session=False)
         )
 
+    # --- what an operator watches -------------------------------------------------------------------
+
+    def watch(self, shot, product: str, now: datetime | None = None) -> None:
+        """The e-mails due and not sent (a stopped worker, an SMTP server down or refusing), read into a
+        monitoring snapshot (``core.observability.status.Snapshot``): gauges, a line, an alert past
+        ``BACKLOG_ALERT``. One aggregate over the worker's queue index (what is pending, not the history)."""
+        now = as_utc(now).astimezone(UTC) if now is not None else utcnow()
+        table = self.notification
+        due, oldest, retried = self.db.session.execute(
+            select(func.count(table.id), func.min(table.due_at), func.sum(case((table.attempts > 0, 1), else_=0)))
+            .where(table.status == PENDING, table.due_at <= now)).one()
+        age = (now - as_utc(oldest)).total_seconds() if oldest is not None else None
+        shot.add(f"{product}_notifications_due", "E-mails due and not sent yet (waiting for the notification "
+                 "worker, or retried after the mail server failed).", due or 0)
+        shot.add(f"{product}_notifications_due_oldest_age_seconds",
+                 "How long the oldest of those has been due (0 when none).", age or 0)
+        alert = None
+        if age is not None and age > BACKLOG_ALERT.total_seconds():
+            error = self.db.session.scalar(
+                select(table.last_error).where(table.status == PENDING, table.due_at <= now,
+                                               table.last_error.is_not(None))
+                .order_by(table.due_at.desc()).limit(1))
+            alert = (f"{due} e-mail(s) en attente d'envoi, le plus ancien depuis {age_fr(age)} : vérifiez que "
+                     f"`flask --app app {product} notify --loop` tourne et que le serveur d'e-mails "
+                     f"(SMTP_URL) les accepte" + (f" (dernière erreur : {error})." if error else "."))
+        shot.show("E-mails en attente d'envoi", f"{due or 0}" + (
+            f" (le plus ancien depuis {age_fr(age)}{f', {retried} réessayé(s)' if retried else ''})" if due else ""),
+            alert)
+
     # --- the worker -------------------------------------------------------------------------------
 
     def run_pass(self, now: datetime | None = None, limit: int = BATCH) -> PassReport:
@@ -496,7 +536,7 @@ class Notifier:
                     log.exception("Notification %s impossible à écrire", row.id)
                     self._finish(row, FAILED, now, f"E-mail impossible à écrire : {error!r}"[:500])
                     report.failed += 1
-            for email, group in self._claim_digest_rest(digests, now, token).items():
+            for email, group in self._claim_digest_rest(digests, now, token, report, outgoing).items():
                 try:
                     outgoing.append((self._digest_email(email, group), group))
                 except Exception as error:
@@ -523,8 +563,10 @@ class Notifier:
         self.db.session.commit()
         return ids
 
-    def _claim_digest_rest(self, digests: dict[str, list], now: datetime, token: str) -> dict[str, list]:
-        """A person's digest holds all their due rows, even those beyond this pass's first claim."""
+    def _claim_digest_rest(self, digests: dict[str, list], now: datetime, token: str, report: PassReport,
+                           outgoing: list) -> dict[str, list]:
+        """A person's digest holds all their due rows, even those beyond this pass's first claim, each decided as
+        the first claim's are (``_decide``: a problem solved meanwhile is forgotten, not told)."""
         if not digests:
             return {}
         table = self.notification
@@ -538,11 +580,13 @@ class Notifier:
             .execution_options(synchronize_session=False)
         ))
         if more:
-            for row in self.db.session.scalars(select(table).where(table.id.in_(more))):
-                if self._mode(row.recipient, self.kinds[row.kind]) is Mode.OFF:
-                    self._finish(row, OFF, now)
-                else:
-                    digests[row.recipient].append(row)
+            for row in self.db.session.scalars(select(table).where(table.id.in_(more)).order_by(table.id)):
+                try:
+                    self._decide(row, now, report, outgoing, digests)
+                except Exception as error:
+                    log.exception("Notification %s impossible à écrire", row.id)
+                    self._finish(row, FAILED, now, f"E-mail impossible à écrire : {error!r}"[:500])
+                    report.failed += 1
         return {email: sorted(group, key=lambda r: r.id) for email, group in digests.items() if group}
 
     def _decide(self, row, now: datetime, report: PassReport, outgoing: list, digests: dict[str, list]) -> None:
@@ -554,6 +598,10 @@ class Notifier:
         if kind.still_due is not None and not kind.still_due(row.data):
             # Solved before anyone was told: forgotten, so that the problem may be told if it comes back.
             self.db.session.delete(row)
+            report.moot += 1
+            return
+        if self.entitled is not None and not self.entitled(row):
+            self._finish(row, OFF, now, "Non envoyé : le destinataire n'a plus accès au compte.")
             report.moot += 1
             return
         if self._bounced(row.recipient):
@@ -584,19 +632,28 @@ class Notifier:
         return Mode(chosen) if chosen else Mode.IMMEDIATE
 
     def _send(self, outgoing: list[tuple[Email, list]], token: str, now: datetime, report: PassReport) -> None:
-        table = self.notification
+        started = monotonic()
         with closing(send_messages([email for email, _ in outgoing])) as deliveries:
             for (email, group), delivery in zip(outgoing, deliveries, strict=False):
-                ids = [row.id for row in group]
-                mine = table.id.in_(ids) & (table.claim_token == token)
-                self.db.session.execute(
-                    update(table).where(mine).values(**self._after(delivery, group, now))
-                    .execution_options(synchronize_session=False)
-                )
-                if delivery.outcome is Outcome.BOUNCED:
-                    self._mark_bounced(email.to, delivery.detail, now)
-                self.db.session.commit()
-                self._count(report, delivery)
+                if monotonic() - started > SENDING_WINDOW.total_seconds():
+                    # Past the window, the claim may lapse and another worker take these rows: this one stops
+                    # (the message just sent is recorded; the rest wait for the claim's end, unsent).
+                    self._record(delivery, email, group, token, now, report)
+                    break
+                self._record(delivery, email, group, token, now, report)
+
+    def _record(self, delivery: Delivery, email: Email, group: list, token: str, now: datetime,
+                report: PassReport) -> None:
+        table = self.notification
+        mine = table.id.in_([row.id for row in group]) & (table.claim_token == token)
+        self.db.session.execute(
+            update(table).where(mine).values(**self._after(delivery, group, now))
+            .execution_options(synchronize_session=False)
+        )
+        if delivery.outcome is Outcome.BOUNCED:
+            self._mark_bounced(email.to, delivery.detail, now)
+        self.db.session.commit()
+        self._count(report, delivery)
 
     @staticmethod
     def _after(delivery: Delivery, group: list, now: datetime) -> dict:

@@ -127,6 +127,8 @@ class RedactSecrets(logging.Filter):
             r"(=|\"?\s*:\s*\"?)[^&\s\"',;]+"
         ),
         re.compile(r"\b(lbo_[a-z]+_[0-9a-f]{12})_[A-Za-z0-9_-]{20,}"),
+        # The one-click unsubscribe link: a signed token that holds the person's address and turns e-mails off.
+        re.compile(r"(/desabonnement/)[^/?#\s\"']+"),
     )
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -138,9 +140,10 @@ class RedactSecrets(logging.Filter):
 
     @classmethod
     def redact(cls, text: str) -> str:
-        bearer, pairs, api_key = cls.PATTERNS
+        bearer, pairs, api_key, unsubscribe = cls.PATTERNS
         text = bearer.sub(lambda m: f"{m.group(1)} {cls.MASK}", text)
         text = pairs.sub(lambda m: f"{m.group(1)}{m.group(2)}{cls.MASK}", text)
+        text = unsubscribe.sub(lambda m: f"{m.group(1)}{cls.MASK}", text)
         return api_key.sub(lambda m: f"{m.group(1)}_{cls.MASK}", text)
 
 

@@ -152,6 +152,22 @@ def test_readiness_says_when_the_schema_is_behind_the_code(tmp_path):
         "database": "ok", "migrations": "schéma pas à jour : lancez « flask --app app meg db upgrade »"}
 
 
+def test_readiness_stays_while_a_newer_release_migrates_the_database_first(tmp_path):
+    """A rolling deploy: the new release's ``db upgrade`` runs while this code still serves; its schema adds what
+    this code does not read, so this instance stays in the load balancer until it is restarted."""
+    from sqlalchemy import text as sql
+
+    config, _ = sqlite_configs(tmp_path, LIBEO_URL=f"{CLOSED}/libeo")
+    meg = create_meg_app(config)
+    migrate(meg)
+    with meg.app_context():
+        with meg_db.engine.begin() as connection:
+            connection.execute(sql("UPDATE alembic_version SET version_num = '0099_a_later_release'"))
+        meg_db.engine.dispose()
+    answer = meg.test_client().get("/readyz")
+    assert answer.status_code == 200 and answer.get_json()["checks"]["migrations"] == "ok"
+
+
 # --- /metrics: who may read it, and what it says -------------------------------------------------
 
 
@@ -253,3 +269,20 @@ def test_text_log_lines_say_the_product_and_request_id(tmp_path, capsys):
     answer.get_data()
     err = capsys.readouterr().err
     assert f"INFO [libeo {answer.headers['X-Request-ID']}] libeo.requests: GET /healthz 200" in err
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_the_unsubscribe_link_is_masked_in_request_lines(tmp_path, capsys, log_format):
+    """Its token holds the person's address and turns their e-mails off: no log line keeps it."""
+    from models.libeo.notifications.kinds import notifier
+
+    _, config = sqlite_configs(tmp_path, LOG_FORMAT=log_format)
+    libeo = create_libeo_app(config)
+    migrate(libeo)
+    with libeo.app_context():
+        token = notifier.unsubscribe_token("claire@boulangerie-martin.fr", "payment_held")
+    capsys.readouterr()
+    libeo.test_client().get(f"/notifications/desabonnement/{token}").get_data()
+    err = capsys.readouterr().err
+    assert "/notifications/desabonnement/[masqué]" in err
+    assert token not in err and token[:20] not in err

@@ -58,8 +58,18 @@ class PeerCheck:
         return known[1]
 
 
+@cache
+def known_revisions(directory: str) -> frozenset[str]:
+    """Every revision of a migrations folder: a database at another one was migrated by newer code."""
+    from alembic.script import ScriptDirectory
+
+    return frozenset(script.revision for script in ScriptDirectory(directory).walk_revisions())
+
+
 def schema_state(db: SQLAlchemy, directory: str) -> tuple[bool, bool]:
-    """(database answers, schema at head)."""
+    """(database answers, schema ready for this code): at the code's head, or ahead of it (a release being
+    rolled out migrated it first; its revisions add what the code still running does not read). Only a
+    schema behind the code is not ready."""
     try:
         with db.engine.connect() as connection:
             applied = frozenset(connection.execute(_VERSIONS).scalars())
@@ -71,7 +81,12 @@ def schema_state(db: SQLAlchemy, directory: str) -> tuple[bool, bool]:
             log.warning("Base de données injoignable", exc_info=True)
             return False, False
         return True, False  # it answers, without a migration history
-    return True, applied == migration_heads(directory)
+    if applied == migration_heads(directory):
+        return True, True
+    newer = bool(applied) and not applied & known_revisions(directory)
+    if newer:
+        log.info("Base de données migrée par une version plus récente du code (révision %s)", ", ".join(applied))
+    return True, newer
 
 
 def health_blueprint(product: str, db: SQLAlchemy, *, upgrade_command: str,

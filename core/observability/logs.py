@@ -43,7 +43,7 @@ def mask_ibans(text: str) -> str:
 
 # Every word the masks start from (looked for in lower case), and an IBAN's first four characters:
 # a line without any (most request lines) is left as is at once.
-_MAYBE_SECRET = re.compile(r"bearer|basic|code|token|secret|verifier|api_key|password|state|lbo_")
+_MAYBE_SECRET = re.compile(r"bearer|basic|code|token|secret|verifier|api_key|password|state|lbo_|desabonnement")
 _MAYBE_IBAN = re.compile(r"[A-Z]{2}\d{2}")
 
 
@@ -103,6 +103,8 @@ class JsonFormatter(LineFormatter):
         for name, value in fields.items():
             if value is not None or name in ("product", "request_id"):
                 entry[name] = value
+        if entry.get("path"):  # a path may carry a token (the unsubscribe link), as the message does
+            entry["path"] = redact(entry["path"])
         entry["message"] = redact(message)
         if exception:
             entry["exception"] = redact(exception)

@@ -17,6 +17,7 @@ from core.observability.metrics import counter, counter_values
 from core.observability.status import Snapshot, age_fr
 from models.libeo.accounts.models import Account
 from models.libeo.db import db
+from models.libeo.notifications.kinds import notifier
 from models.libeo.payments.models import AT_BANK, BankStatusImport, Payment, PaymentStatus, SepaBatch
 
 # Settled payments are counted over this window (the open ones, all of them).
@@ -144,6 +145,7 @@ def snapshot(now: datetime | None = None) -> Snapshot:
     else:
         for name, label in COUNTERS:
             shot.show(label, f"{int(counts.get(name, 0))} depuis le démarrage des serveurs")
+    notifier.watch(shot, "libeo", now)
     return shot
 
 

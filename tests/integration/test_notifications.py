@@ -118,7 +118,43 @@ def test_a_payment_rejected_by_the_bank_is_told_to_the_person_who_clicked(connec
     message = mail.one(ADMIN)
     assert message.subject.startswith(f"Paiement rejeté par la banque : facture {number}, ")
     assert "compte du bénéficiaire clôturé (AC04)" in message.text
-    assert "Rejeté : compte du bénéficiaire clôturé (AC04)" in page(client.get(f"/meg/achats/factures/{invoice_id}"))
+    invoice_page = page(client.get(f"/meg/achats/factures/{invoice_id}"))
+    assert "Rejeté : compte du bénéficiaire clôturé (AC04)" in invoice_page
+    # The account itself was rejected: the e-mail says what the page asks (the supplier's new IBAN), never
+    # « pay it again », which « Payer » refuses until then.
+    assert "Demandez au fournisseur son nouvel IBAN" in " ".join(invoice_page.split())
+    flat = " ".join(message.text.split())
+    assert "Demandez au fournisseur son nouvel IBAN" in flat and "vous pouvez la payer à nouveau" not in flat
+    assert "Demandez au fournisseur son nouvel IBAN" in " ".join(message.html.split())
+
+
+def test_a_payment_cancelled_from_meg_by_another_person_is_told_to_the_person_who_clicked(connected, client,
+                                                                                          meg_app, libeo_app,
+                                                                                          mail):
+    """The administrator cancels what the « Achats » user asked for: the user was not looking, and is told;
+    the administrator, who saw it, is not."""
+    MegAuth(client).logout()
+    MegAuth(client).login(COMPTA)
+    invoice_id, number, _ = meg_libeo_invoices(meg_app)[0]
+    assert "Paiement programmé le" in pay(client, invoice_id)
+    MegAuth(client).logout()
+    MegAuth(client).login(ADMIN)
+    done = page(client.post(f"/meg/achats/factures/{invoice_id}/annuler-paiement",
+                            data={"next": f"/meg/achats/factures/{invoice_id}"}, follow_redirects=True))
+    assert f"Le paiement de la facture {number} est annulé dans Libeo" in done
+    mail.send("meg")
+    message = mail.one(COMPTA)
+    assert message.subject.startswith(f"Paiement annulé dans Libeo : facture {number}, ")
+    assert [m.to for m in mail.received] == [COMPTA]
+
+
+def test_a_person_who_cancels_their_own_payment_is_not_told_by_e_mail(connected, client, meg_app, mail):
+    invoice_id, number, _ = meg_libeo_invoices(meg_app)[0]
+    pay(client, invoice_id)
+    done = page(client.post(f"/meg/achats/factures/{invoice_id}/annuler-paiement", follow_redirects=True))
+    assert f"Le paiement de la facture {number} est annulé dans Libeo" in done
+    mail.send("meg")
+    assert mail.received == []
 
 
 def test_the_link_of_an_e_mail_opens_its_company_for_a_person_of_several(connected, client, meg_app, demo):

@@ -102,8 +102,10 @@ def test_meg_status_asks_for_a_person_while_an_answer_is_lost_for_an_hour(connec
     assert gauge(found, "meg_unheard_payment_requests") == 0
     assert gauge(found, "meg_unheard_payment_requests_oldest_age_seconds") == 0
     assert gauge(found, "meg_sync_last_success_timestamp_seconds") >= utcnow().timestamp() - 60
-    company = boulangerie(meg_app)
-    assert 0 <= gauge(found, "meg_libeo_events_lag_seconds", company_id=str(company.id)) < 60
+    assert 0 <= gauge(found, "meg_libeo_events_lag_max_seconds") < 60
+    assert gauge(found, "meg_libeo_events_lagging_companies") == 0
+    # No series per company: their number grows with the customers.
+    assert not any(name.startswith("meg_libeo_events_lag") and labels for name, labels in found)
     assert gauge(found, "meg_libeo_connections", state="active") == 1
     assert status(apps, "meg")[0] == 0
 
@@ -206,6 +208,59 @@ def test_libeo_status_asks_for_a_person_for_a_file_unanswered_past_its_execution
     assert gauge(found, "libeo_bank_reports_imported") == 1
     code, shown = status(apps, "libeo")
     assert code == 0 and "Relevés de la banque importés" in shown and "Rien à signaler." in shown
+
+
+# --- e-mails that do not leave: a worker stopped, a mail server down ------------------------------------
+
+
+@pytest.mark.parametrize("side", ["meg", "libeo"])
+def test_e_mails_waiting_too_long_are_an_operators_alert(connected, apps, client, smtp, mail, meg_app, side):
+    """The mail server refuses (or no worker runs): what is due piles up; « status » says so past 15 minutes,
+    with the server's last error, and ``/metrics`` counts it; once sent, all is well again."""
+    from core.notifications import Recipient
+    from tests.mail import _notifier
+
+    notifier = _notifier(side)
+    app = getattr(apps, side)
+    kind = "payment_outcome" if side == "meg" else "api_key_created"
+    data = {"outcome": "cancelled", "invoice_id": 1, "invoice_number": "F-1", "company_id": 1,
+            "company_name": "Boulangerie Martin SARL", "supplier": "Minoterie", "amount": "10,00 €",
+            "iban": "FR76 •••• 963", "status_label": "Annulé", "reason": None, "next_step": None,
+            "account_name": "Boulangerie", "key_prefix": "lbo_meg_1234", "actor": "admin@boulangerie-martin.fr"}
+    owner = boulangerie(meg_app).id if side == "meg" else connected["account_id"]
+    mail.send(side)  # what the connection itself told, sent
+    with app.app_context():
+        person = notifier.db.session.scalar(select(notifier.user.email).order_by(notifier.user.id)) if (
+            side == "libeo") else "admin@boulangerie-martin.fr"
+        notifier.outbox.enqueue(kind, "operations:1", [Recipient(person)], data, owner)
+        notifier.db.session.commit()
+    smtp.stop()
+    with app.app_context():
+        notifier.run_pass()  # the server does not answer: delayed
+    found = scrape(client, side)
+    assert gauge(found, f"{side}_notifications_due") == 0  # retried later: not due yet
+    code, shown = status(apps, side)
+    assert "E-mails en attente d'envoi" in shown and "en attente d'envoi, le plus ancien" not in shown
+
+    with app.app_context():  # twenty minutes later, still not sent
+        from sqlalchemy import update as sql_update
+
+        table = notifier.notification
+        notifier.db.session.execute(sql_update(table).values(due_at=utcnow() - timedelta(minutes=20)))
+        notifier.db.session.commit()
+    found = scrape(client, side)
+    assert gauge(found, f"{side}_notifications_due") == 1
+    assert gauge(found, f"{side}_notifications_due_oldest_age_seconds") >= 1200
+    code, shown = status(apps, side)
+    assert code == 1
+    assert "1 e-mail(s) en attente d'envoi, le plus ancien depuis 20 min" in shown
+    assert f"flask --app app {side} notify --loop" in shown and "dernière erreur" in shown
+
+    smtp.start()
+    with app.app_context():
+        notifier.run_pass()
+    code, shown = status(apps, side)
+    assert gauge(scrape(client, side), f"{side}_notifications_due") == 0 and "en attente d'envoi, le" not in shown
 
 
 # --- one « Payer », one request id in both products' log lines ------------------------------------------

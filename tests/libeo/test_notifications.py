@@ -113,7 +113,9 @@ def test_a_held_payment_is_told_to_the_administrators_with_a_masked_iban_and_a_l
     assert "compta@entreprise.fr" not in [m.to for m in mail.received]  # an API's address is never written to
 
 
-def test_a_rejection_is_told_to_the_person_who_asked_and_to_the_administrators(apps, client, mail):
+def test_a_rejection_is_told_to_the_administrators_and_to_who_asked_through_meg_by_meg_only(apps, client, mail):
+    """The expert-comptable asked from MEG: MEG tells them (« Paiement rejeté par la banque »), Libeo does not
+    write to them a second time (its link would open a Libeo they have no login to)."""
     boulangerie = company(apps, client, mail)
     by_accountant = boulangerie.pay(email=ACCOUNTANT, role="accountant", name="Laiterie des Prés", amount=12_345)
     by_stranger = boulangerie.pay(email="inconnu@ailleurs.fr", name="Moulin Girard", iban=valid_iban(4_100_003),
@@ -128,11 +130,10 @@ def test_a_rejection_is_told_to_the_person_who_asked_and_to_the_administrators(a
 
     told = sorted((m.to, m.subject) for m in mail.received)
     assert told == sorted([
-        (ACCOUNTANT, "Paiement rejeté : Laiterie des Prés, 123,45 € (facture F-2026-001)"),
         (boulangerie.admin, "Paiement rejeté : Laiterie des Prés, 123,45 € (facture F-2026-001)"),
         (boulangerie.admin, "Paiement rejeté : Moulin Girard, 99,00 € (facture F-2026-002)"),
     ])
-    message = mail.to(ACCOUNTANT)[0]
+    message = [m for m in mail.to(boulangerie.admin) if "Laiterie" in m.subject][0]
     assert "Rejeté : compte du bénéficiaire clôturé (AC04)" in message.text
     assert f"/libeo/paiements/{by_accountant['id']}" in message.text
 
@@ -154,6 +155,27 @@ def test_a_debited_payment_is_told_to_the_person_who_asked_only(apps, client, ma
     ]
     assert f"/libeo/paiements/{mine['id']}" in mail.one(boulangerie.admin).text
     assert f"/libeo/paiements/{accountants['id']}" in mail.one(ACCOUNTANT).html
+
+
+def test_an_expert_comptable_removed_before_the_e_mail_leaves_is_not_written_to(apps, client, mail):
+    """Their access taken back between the debit and the worker's pass: the e-mail (supplier, invoice, amount)
+    is not sent to them any more; the account's own people are told as before."""
+    from models.libeo import Account, db
+    from models.libeo.accounts.services import remove_accountant
+
+    boulangerie = company(apps, client, mail)
+    boulangerie.pay(email=ACCOUNTANT, role="accountant", name="Moulin Girard", amount=7_000)
+    batch = boulangerie.execute()
+    mail.send("libeo")
+    mail.clear()
+    boulangerie.bank_answers(batch.id, {})  # debited: the expert-comptable is to be told
+    with apps.libeo.app_context():
+        remove_accountant(db.session.get(Account, boulangerie.info.id), actor=boulangerie.admin)
+        db.session.commit()
+    report = mail.send("libeo")
+    assert ACCOUNTANT not in [m.to for m in mail.received] and report.moot == 1
+    [row] = [r for r in outbox_rows(apps.libeo, "libeo") if r["recipient"] == ACCOUNTANT]
+    assert row["status"] == "off" and "n'a plus accès" in row["last_error"]
 
 
 def test_a_sepa_file_ready_is_told_once_to_the_administrators(apps, client, mail):
@@ -341,6 +363,31 @@ def test_the_daily_digest_gathers_the_day_in_one_e_mail(apps, client, mail, libe
 
 
 # --- a dead SMTP server, bounces, duplicates ----------------------------------------------------------
+
+
+def test_a_pass_that_outlasts_its_window_stops_and_nothing_is_sent_twice(apps, client, mail, monkeypatch):
+    """A slow mail server: past its sending window (well within its claim on the rows) a pass starts no new
+    message; the rows it did not send are sent by a later pass, once its claim has lapsed, each exactly once."""
+    import core.notifications as notifications
+    from core.notifications import CLAIM, Recipient
+    from models.libeo.notifications.kinds import notifier
+
+    boulangerie = company(apps, client, mail)
+    with apps.libeo.app_context():
+        for n in range(3):
+            notifier.outbox.enqueue("api_key_created", f"key:test{n}", [Recipient(boulangerie.admin)],
+                                    {"account_name": "Boulangerie Martin SARL", "prefix": f"lbo_meg_{n:012d}",
+                                     "actor": boulangerie.admin, "replaced": False}, boulangerie.info.id)
+        notifier.db.session.commit()
+    monkeypatch.setattr(notifications, "SENDING_WINDOW", timedelta(0))  # every message takes « too long »
+    now = utcnow()
+    assert mail.send("libeo", now).sent == 1
+    assert len(mail.received) == 1
+    assert mail.send("libeo", now + timedelta(minutes=1)).sent == 0  # still claimed by the first pass
+    monkeypatch.setattr(notifications, "SENDING_WINDOW", timedelta(minutes=6))
+    assert mail.send("libeo", now + CLAIM + timedelta(minutes=1)).sent == 2
+    prefixes = sorted(line for m in mail.received for line in m.text.splitlines() if line.startswith("Clé :"))
+    assert prefixes == [f"Clé : lbo_meg_{n:012d}…" for n in range(3)]
 
 
 def test_a_dead_smtp_server_delays_mail_and_fails_nothing(apps, client, smtp, mail):

@@ -140,6 +140,28 @@ def test_each_persons_choice_is_followed(apps, boulangerie, mail, client):
     assert {row["status"] for row in outbox_rows(apps.meg, "meg")} == {"off", "sent"}
 
 
+def test_a_digest_larger_than_one_pass_leaves_out_what_was_paid_meanwhile(apps, boulangerie, mail, client):
+    """The digest gathers a person's rows beyond the pass's first claim; each is asked whether it is still
+    true, as the first ones are: an invoice paid since its reminder was written is not told late."""
+    from models.meg.notifications.kinds import notifier
+
+    MegAuth(client).login(ADMIN)
+    client.post("/meg/notifications/", data={"payment_outcome": "immediate", "libeo_connection": "immediate",
+                                             "due_reminder": "digest"})
+    late = [boulangerie(suffix, -10) for suffix in ("-001", "-005")]
+    reminders(apps)
+    mail.send("meg")  # postponed to the digest (the other person's reminders go as they chose)
+    mail.clear()
+    with apps.meg.app_context():  # the second one paid before the digest
+        db.session.get(SupplierInvoice, late[1]["id"]).paid_at = utcnow()
+        db.session.commit()
+        report = notifier.run_pass(utcnow() + timedelta(days=1), limit=1)  # the first claim holds one row
+    digest = mail.one(ADMIN)
+    assert digest.subject == "Récapitulatif : 1 notification"
+    assert late[0]["number"] in digest.text and late[1]["number"] not in digest.text
+    assert report.moot == 1
+
+
 def test_nothing_due_is_said_in_french(apps, boulangerie, mail):
     output = reminders(apps)
     assert output.strip() == "Rappels d'échéance : aucun nouveau."

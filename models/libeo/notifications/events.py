@@ -35,7 +35,7 @@ from models.libeo.notifications.kinds import (
     SIRET_CLAIMED,
 )
 from models.libeo.notifications.models import outbox
-from models.libeo.payments.models import HOLD_LABELS, Payment, SepaBatch
+from models.libeo.payments.models import HOLD_LABELS, Channel, Payment, SepaBatch
 
 # The status a payment moves to → what is told. New states slot in here.
 TOLD_ON_STATUS = {
@@ -105,7 +105,9 @@ def payments_moved(account_id: int, payments: Iterable[Payment]) -> None:
         elif kind == PAYMENT_HELD:
             held.append((key, payment_data(payment)))
         elif kind == PAYMENT_REJECTED:
-            recipients = requester(account_id, payment.initiated_by_email) + administrators(account_id)
+            # Who asked through MEG hears of it from MEG (« Paiement rejeté par la banque »), not twice.
+            asked = [] if payment.channel is Channel.MEG else requester(account_id, payment.initiated_by_email)
+            recipients = asked + administrators(account_id)
             outbox.enqueue(kind, key, recipients, payment_data(payment), account_id)
         else:
             outbox.enqueue(kind, key, requester(account_id, payment.initiated_by_email), payment_data(payment),

@@ -8,10 +8,13 @@ named by its public prefix), and IBANs only masked.
 
 from __future__ import annotations
 
+from sqlalchemy import func, select
+
 from core.notifications import Kind, Notifier, Setting
 from core.reminders import DUE_REMINDER, SETTING_LABEL
 from core.reminders import subject as reminder_subject
-from models.libeo.accounts.models import LibeoUser
+from models.libeo.accounts.models import Account, LibeoUser
+from models.libeo.db import db
 from models.libeo.notifications.models import NotificationSetting, outbox
 from models.libeo.notifications.reminders import still_owed
 
@@ -102,8 +105,19 @@ KINDS = {
     )
 }
 
+def _entitled(row) -> bool:
+    """A user of the account (users are never removed), or the account's expert-comptable while they are."""
+    if row.user_id is not None:
+        return True
+    accountant = db.session.scalar(select(Account.accountant_email).where(Account.id == row.account_id))
+    if accountant and accountant.strip().lower() == row.recipient:
+        return True
+    return db.session.scalar(select(LibeoUser.id).where(LibeoUser.account_id == row.account_id,
+                                                        func.lower(LibeoUser.email) == row.recipient)) is not None
+
+
 notifier = Notifier(outbox=outbox, setting_table=NotificationSetting, user=LibeoUser, kinds=KINDS, settings=SETTINGS,
-                    product="libeo")
+                    product="libeo", entitled=_entitled)
 
 
 def settings_for(user: LibeoUser) -> list[Setting]:

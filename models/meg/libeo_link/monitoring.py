@@ -22,6 +22,7 @@ from models.meg.libeo_link.attempts import PaymentAttempt, PaymentState
 from models.meg.libeo_link.connection import ConnectionState, LibeoConnection
 from models.meg.libeo_link.outbox import OutboxMessage
 from models.meg.libeo_link.sync import SyncRun
+from models.meg.notifications.kinds import notifier
 
 UNHEARD_ALERT = timedelta(hours=1)
 LAG_ALERT = timedelta(minutes=15)
@@ -105,17 +106,21 @@ def snapshot(now: datetime | None = None) -> Snapshot:
     by_state = dict.fromkeys(ConnectionState, 0)
     lagging: list[tuple[float, str]] = []
     worst: tuple[float, str] | None = None
-    for company_id, name, state, read_at, connected_at in session.execute(_CONNECTIONS):
+    for _company_id, name, state, read_at, connected_at in session.execute(_CONNECTIONS):
         by_state[state] += 1
         if state in (ConnectionState.KEY_REVOKED, ConnectionState.REMOVED):
             continue  # never read again until the company pastes a new key: its administrators are told
         lag = _age(now, read_at or connected_at) or 0.0
-        shot.add("meg_libeo_events_lag_seconds", "Seconds since MEG last read the company's Libeo events feed "
-                 "to its end (companies whose key works).", lag, (("company_id", str(company_id)),))
         if worst is None or lag > worst[0]:
             worst = (lag, name)
         if lag > LAG_ALERT.total_seconds():
             lagging.append((lag, name))
+    # Aggregates, not a series per company (their number grows with the customers): ``status`` names them.
+    shot.add("meg_libeo_events_lag_max_seconds", "Seconds since MEG last read a company's Libeo events feed to "
+             "its end, for the company read the longest ago (companies whose key works; 0 when none).",
+             worst[0] if worst else 0)
+    shot.add("meg_libeo_events_lagging_companies", "Companies whose Libeo events were not read to the end for "
+             f"more than {int(LAG_ALERT.total_seconds())} s.", len(lagging))
     for state, count in by_state.items():
         shot.add("meg_libeo_connections", "Companies connected to Libeo, by what the last exchange said.", count,
                  (("state", state.value),))
@@ -148,6 +153,7 @@ def snapshot(now: datetime | None = None) -> Snapshot:
     duration = f"{run.duration_ms / 1000:.1f}".replace(".", ",") if run is not None else ""
     shot.show("Dernier passage de synchronisation réussi",
               f"il y a {age_fr(since)} (durée {duration} s)" if run is not None else "jamais", alert)
+    notifier.watch(shot, "meg", now)
     return shot
 
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from flask import has_request_context
+from flask_login import current_user
 from sqlalchemy import bindparam, select
 
 from core.dates import paris_today, utcnow
@@ -76,8 +78,11 @@ def _outcome(before: str, after: str, seen: bool) -> str | None:
 def payment_ended(attempt: PaymentAttempt, before: str, *, seen: bool) -> None:
     """After an attempt's state changed from ``before``: tells its person if they did not see it end so.
 
-    ``seen``: the person is looking at the answer (their own click's flash).
+    ``seen``: someone is looking at the answer (a click's flash): the person who clicked « Payer » sees it
+    only if it is them (another person of the company cancelling their payment, asking Libeo again or paying
+    it in a selection does not tell them).
     """
+    seen = seen and _looking_is(attempt.requested_by_id)
     outcome = _outcome(before, attempt.status.value, seen)
     if outcome is None or attempt.requested_by_id is None:
         return
@@ -103,7 +108,16 @@ def payment_ended(attempt: PaymentAttempt, before: str, *, seen: bool) -> None:
         "iban": mask_iban(iban),
         "status_label": attempt.label,
         "reason": (reason or "").removeprefix("Rejeté : ") or None,
+        # What « Payer » asks first, when it does not simply offer to pay again (the page says the same).
+        "next_step": attempt.retry_refusal or attempt.fraud_refusal,
     }, invoice.company_id)
+
+
+def _looking_is(user_id: int | None) -> bool:
+    """The person signed in to this request is ``user_id`` (no request: nobody is looking)."""
+    if user_id is None or not has_request_context() or not current_user.is_authenticated:
+        return False
+    return current_user.id == user_id
 
 
 def connection_broken(connection: LibeoConnection, now: datetime | None = None) -> None:
