@@ -23,9 +23,12 @@ from blueprints.meg.factory import create_meg_app
 
 __all__ = ["create_app", "create_meg_app", "create_libeo_app"]
 from config import BASE_DIR, INSTANCE_DIR
+from core.app_factory import register_error_pages
+from core.errors import describe, error_page, error_reference
 from core.observability.tracing import name_process
 from core.security import init_security_headers
 from core.setup import instance_secret
+from core.typography import init_typography
 from core.views import register_favicon
 
 log = logging.getLogger("meg_libeo")
@@ -61,10 +64,28 @@ def create_app(meg_config: dict | None = None, libeo_config: dict | None = None)
     def healthz():  # the process answers (each product's own are /meg/healthz, /libeo/healthz)
         return {"status": "ok"}
 
+    register_landing_error_pages(app)
     init_security_headers(app)
+    init_typography(app)
 
     register_commands(app, meg, libeo)
     return app
+
+
+def register_landing_error_pages(app: Flask) -> None:
+    """Addresses outside /meg and /libeo (``/robots.txt``, ``POST /``…) get a French page as the products' do,
+    with the landing page's look."""
+
+    def render_error(error):
+        code, message, _ = describe(error)
+        reference = error_reference() if code == 500 else None
+        response = app.make_response((error_page("landing/error.html", code, message, reference), code))
+        allowed = getattr(error, "valid_methods", None)
+        if allowed:
+            response.headers["Allow"] = ", ".join(allowed)
+        return response
+
+    register_error_pages(app, "landing/error.html", render_error)
 
 
 def mounted_at(prefix: str) -> dict:

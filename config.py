@@ -114,6 +114,9 @@ class BaseConfig:
     LOGIN_LIMIT_PER_ADDRESS = _limit("LOGIN_LIMIT_PER_ADDRESS", "50 per minute")
     PASSWORD_CHANGE_LIMIT = _limit("PASSWORD_CHANGE_LIMIT", "10 per hour")
     PAYMENT_LIMIT = _limit("PAYMENT_LIMIT", "30 per minute")
+    # Invoice files read, per user: MEG's « Importer une facture électronique », Libeo's « Nouvelle facture »
+    # with its file (reading a 10 MB PDF costs CPU).
+    EINVOICE_IMPORT_LIMIT = _limit("EINVOICE_IMPORT_LIMIT", "30 per minute")
 
     # Log lines: "json" (one object a line, for a log collector) or "text" (readable, the default);
     # LOG_LEVEL as Python's logging names it.
@@ -135,8 +138,6 @@ class BaseConfig:
 
 class MegConfig(BaseConfig):
     OAUTH_TOKEN_LIMIT = _limit("OAUTH_TOKEN_LIMIT", "60 per minute")
-    # Files read by « Importer une facture électronique », per user (reading a 10 MB PDF costs CPU).
-    EINVOICE_IMPORT_LIMIT = _limit("EINVOICE_IMPORT_LIMIT", "30 per minute")
     SECRET_KEY = _env("MEG_SECRET_KEY")  # else one kept in instance/
     SQLALCHEMY_DATABASE_URI = _env(
         "MEG_DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'meg.sqlite3'}"

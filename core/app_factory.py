@@ -19,6 +19,7 @@ from flask_login import LoginManager
 from flask_mailman import Mail
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
 
 from core.dates import register_date_filters
 from core.db import init_database
@@ -94,10 +95,13 @@ def init_extensions(app: Flask, extensions: Extensions, db: SQLAlchemy, user_mod
 
 
 def register_error_pages(app: Flask, template: str, render_error: Callable) -> None:
-    """``render_error`` answers every code of ``ERROR_MESSAGES``; a refused CSRF token gets ``template``."""
+    """``render_error`` answers every code of ``ERROR_MESSAGES``, and any other HTTP error (werkzeug's 416,
+    415…: never its English page); a refused CSRF token gets ``template``."""
     trace_unexpected_errors(app)
     for code in ERROR_MESSAGES:
         app.register_error_handler(code, render_error)
+    # Looked up after the handlers of a code (the app's, a blueprint's), whatever their order.
+    app.register_error_handler(HTTPException, render_error)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):

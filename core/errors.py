@@ -25,16 +25,19 @@ def describe(error) -> tuple[int, str, bool]:
 
     A view's own French description (``abort(403, description=…)``) wins over
     werkzeug's English default; a rate limit's description is the limit
-    itself, in English (« 10 per 1 minute »), so it never shows.
+    itself, in English (« 10 per 1 minute »), so it never shows. An HTTP
+    error without a message of its own here (416, 415…) keeps its status,
+    with the message of its class (400's, or 500's).
     """
     code = getattr(error, "code", None) or 500
-    if code not in ERROR_MESSAGES:
+    if not 400 <= code < 600:
         code = 500
+    known = code if code in ERROR_MESSAGES else 400 if code < 500 else 500
     description = getattr(error, "description", None)
     custom = bool(description) and description != getattr(type(error), "description", None)
     if isinstance(error, RateLimitExceeded):
         custom = False
-    return code, description if custom and description else ERROR_MESSAGES[code], custom
+    return code, description if custom and description else ERROR_MESSAGES[known], custom
 
 
 # --- unexpected errors ----------------------------------------------------------------------------

@@ -76,9 +76,13 @@ def saved(db: SQLAlchemy, message: str, endpoint: str, *, warning: str | None = 
 
 def file_response(content: bytes, mimetype: str, download_name: str):
     """A stored file, downloaded under its name: never shown inside the site (a supplier's file is
-    not trusted content: an attachment, with the site's strict CSP and nosniff), never kept by a cache."""
+    not trusted content: an attachment, with the site's strict CSP and nosniff), never kept by a cache.
+
+    Always the whole file (``conditional=False``: a ``Range`` header is ignored): what is downloaded may be
+    generated anew each time (a receipt), so a slice could belong to another version, and nothing keeps it
+    to resume from anyway."""
     response = send_file(BytesIO(content), mimetype=mimetype, as_attachment=True, download_name=download_name,
-                         max_age=0)
+                         max_age=0, conditional=False)
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

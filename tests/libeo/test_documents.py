@@ -200,3 +200,32 @@ def test_no_receipt_of_another_accounts_payment(paying, client, libeo_app):
     other = Api(client, make_key(libeo_app, make_account(libeo_app).id))
     assert other.get(f"/payments/{payment['id']}/receipt.pdf").status_code == 404
     assert other.get("/payments/999999/receipt.pdf").status_code == 404
+
+
+# --- a Range header ---------------------------------------------------------------------------------
+
+# Past the end, a first slice, and a header that is no range at all.
+RANGES = ["bytes=999999999-", "bytes=0-9", "x"]
+
+
+@pytest.mark.parametrize("asked", RANGES)
+def test_a_range_header_gets_the_whole_file_on_every_download(paying, client, libeo_app, asked):
+    """A download manager resuming a file: the documents are regenerated and kept by no cache, so each answer is
+    the whole file (never a slice of another version, never werkzeug's English 416 page or an HTML page on the
+    API)."""
+    info, api, payment = paying
+    put_document(api, "meg-1", PDF)
+    payment_id, _, _ = _execute(libeo_app)
+    with libeo_app.app_context():
+        invoice_id = db.session.scalar(select(Invoice.id).where(Invoice.external_id == "meg-1"))
+    LibeoAuth(client).login(info.email)
+    page = {"Range": asked}
+    for answer in (api.get(f"/payments/{payment_id}/receipt.pdf", headers=page),
+                   client.get(f"/libeo/paiements/{payment_id}/justificatif.pdf", headers=page),
+                   client.get(f"/libeo/factures/{invoice_id}/document.pdf", headers=page)):
+        body = answer.get_data()
+        assert answer.status_code == 200, body[:300]
+        assert answer.mimetype == "application/pdf" and "Content-Range" not in answer.headers
+        assert body.startswith(b"%PDF-") and body.rstrip().endswith(b"%%EOF")
+        assert b"Range Not Satisfiable" not in body
+    assert client.get(f"/libeo/factures/{invoice_id}/document.pdf", headers=page).data == PDF

@@ -504,3 +504,57 @@ def test_remises_pages_run_a_constant_number_of_queries(apps, client, libeo_app,
 def _badges(shown: str) -> list[str]:
     """The states a page shows (its badges), not the labels of the lists' state tabs (« Débités (0) »)."""
     return re.findall(r'<(?:span|a) class="badge[^"]*"[^>]*>([^<]*)<', shown)
+
+
+@pytest.mark.parametrize("asked", ["bytes=999999999-", "bytes=0-9", "x"])
+def test_a_range_header_gets_the_whole_remittance_file(apps, client, libeo_app, company, asked):
+    """The file is the bank's whole pain.001: a slice of it, or werkzeug's English 416 page, is never the answer."""
+    _pay(client, _new_invoice(client, "F-1"))
+    _execute(apps)
+    whole = _download(client)
+    link = re.search(r'href="(/libeo/remises/\d+/fichier)"', text(client.get("/libeo/remises/"))).group(1)
+    answer = client.get(link, headers={"Range": asked})
+    assert answer.status_code == 200 and answer.data == whole
+    assert "Content-Range" not in answer.headers and "no-store" in answer.headers["Cache-Control"]
+
+
+def _padded(report: bytes, size: int) -> bytes:
+    """The same report, made ``size`` bytes long by a comment after it (a month of statements is that long)."""
+    return report + b"\n<!--" + b" " * (size - len(report) - 9) + b"-->\n"
+
+
+def test_a_statement_above_1_mb_and_up_to_5_mb_is_imported_from_the_page(apps, client, libeo_app, company):
+    """The page takes what the command line takes: a statement of up to 5 Mo, not the other forms' 1 Mo."""
+    _pay(client, _new_invoice(client, "F-1"))
+    _execute(apps)
+    report = _padded(status_report_for(_download(client)), 2 * 1024 * 1024)
+    imported = _upload(client, report)
+    assert imported.status_code == 200
+    assert "1 paiement débité" in text(imported)
+
+
+def test_a_statement_above_5_mb_is_refused_on_the_remittances_page_and_changes_nothing(apps, client, libeo_app,
+                                                                                      company):
+    _pay(client, _new_invoice(client, "F-1"))
+    _execute(apps)
+    report = _padded(status_report_for(_download(client)), 6 * 1024 * 1024)
+    events = _event_count(libeo_app)
+
+    refused = client.post("/libeo/remises/releve", data={"report": (BytesIO(report), "releve.xml")},
+                          content_type="multipart/form-data")
+
+    assert refused.status_code == 413
+    page = text(refused)
+    assert "Le fichier est trop volumineux : un relevé de la banque fait au plus 5 Mo." in page
+    assert "Importer un relevé de la banque" in page and "LBO-" in page  # the page: its form and its files
+    assert "Les données envoyées sont trop volumineuses" not in page and "Request Entity Too Large" not in page
+    assert _event_count(libeo_app) == events
+    with libeo_app.app_context():
+        assert db.session.scalar(select(func.count(BankStatusImport.id))) == 0
+    # Signed out: the sign-in page, as for any page of « Remises ».
+    anonymous = apps.root.test_client().post("/libeo/remises/releve", data={"report": (BytesIO(report), "r.xml")},
+                                             content_type="multipart/form-data")
+    assert anonymous.status_code == 302 and "/libeo/connexion" in anonymous.headers["Location"]
+    # The address the refused import stays on, opened again: the form on its page, not « action pas permise ».
+    again = client.get("/libeo/remises/releve")
+    assert again.status_code == 302 and again.headers["Location"].endswith("/libeo/remises/#releve")

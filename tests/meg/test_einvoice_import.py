@@ -406,6 +406,17 @@ def test_the_file_is_downloaded_from_the_invoice_with_its_name_and_type(admin, m
     assert "Facture%20Minoterie%20n%C2%B0142.xml" in answer.headers["Content-Disposition"]
 
 
+@pytest.mark.parametrize("asked", ["bytes=999999999-", "bytes=0-9", "x"])
+def test_a_range_header_gets_the_whole_file(admin, asked):
+    """Never a slice of the file, nor werkzeug's English 416 page: the whole file, as without the header."""
+    content = ubl_xml(INVOICE)
+    location, page = start(admin, content, "f.xml")
+    invoice_id = int(confirm(admin, location, page).headers["Location"].rsplit("/", 1)[1])
+    answer = admin.get(f"/meg/achats/factures/{invoice_id}/fichier", headers={"Range": asked})
+    assert answer.status_code == 200 and answer.data == content
+    assert "Content-Range" not in answer.headers
+
+
 def test_no_one_else_downloads_the_file(admin, client, meg_app, meg_auth):
     location, page = start(admin, facturx_pdf(INVOICE, "en16931"), "f.pdf")
     invoice_id = int(confirm(admin, location, page).headers["Location"].rsplit("/", 1)[1])

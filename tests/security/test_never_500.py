@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import urllib.request
+from html import unescape
 
 import pytest
 from sqlalchemy import BigInteger, Integer
@@ -357,6 +358,62 @@ def test_a_500_page_is_french_even_when_its_layout_cannot_be_drawn(prod_people, 
     reference = re.search(r"\b[0-9A-F]{4}(-[0-9A-F]{4}){3}\b", body)
     assert reference and reference.group() == response.headers["X-Request-ID"]
     assert any(reference.group() in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+# Werkzeug's English titles of the codes no product page names (its page when no handler answers).
+ENGLISH_TITLES = ("Requested Range Not Satisfiable", "Unsupported Media Type", "Service Unavailable",
+                  "Unprocessable Entity", "Not Found", "Method Not Allowed")
+
+
+@pytest.mark.parametrize("side", ["meg", "libeo"])
+@pytest.mark.parametrize("where", ["page", "api"])
+@pytest.mark.parametrize("status", [416, 415, 422, 503])
+def test_any_other_http_error_keeps_its_status_and_answers_in_french(prod_apps, caplog, side, where, status):
+    """An HTTP error no product names (werkzeug's 416 for a Range past the end, a 415…) is still a French page,
+    or the API's JSON on Libeo's API, with its own status."""
+    from flask import abort
+
+    app = getattr(prod_apps, side)
+    app.add_url_rule("/refus", "refus", lambda: abort(status))
+    app.add_url_rule("/api/v1/refus", "api_refus", lambda: abort(status))
+    path = f"/{side}/refus" if where == "page" else f"/{side}/api/v1/refus"
+
+    response = prod_apps.root.test_client().get(path)
+
+    assert response.status_code == status
+    body = response.get_data(as_text=True)
+    assert not any(title in body for title in ENGLISH_TITLES), body[:300]
+    assert_french(response)
+    if side == "libeo" and where == "api":
+        error = response.get_json()["error"]
+        assert set(error) >= {"code", "message", "field"}
+        assert error["code"] == ("bad_request" if status < 500 else "internal_error")  # the words of its class
+    else:
+        assert FRENCH_PAGE in body
+    assert_no_traceback(caplog)
+
+
+@pytest.mark.parametrize("method, path, status, title", [
+    ("GET", "/nulle-part", 404, "Page introuvable"),
+    ("GET", "/robots.txt", 404, "Page introuvable"),
+    ("POST", "/", 405, "Cette action n'est pas permise ici."),
+    ("DELETE", "/healthz", 405, "Cette action n'est pas permise ici."),
+])
+def test_the_combined_app_answers_outside_both_products_in_french(prod_apps, caplog, method, path, status, title):
+    """The landing app that mounts /meg and /libeo: its own error pages are French too, with its look."""
+    from .test_headers_and_sessions import check_html_page
+
+    response = prod_apps.root.test_client().open(path, method=method)
+
+    assert response.status_code == status
+    body = unescape(response.get_data(as_text=True))
+    assert FRENCH_PAGE in body and title in body
+    assert not any(english in body for english in ENGLISH_TITLES), body[:300]
+    assert 'href="/"' in body  # back to the landing page
+    check_html_page(response, f"{method} {path}")
+    if status == 405:
+        assert "GET" in response.headers["Allow"]
+    assert_no_traceback(caplog)
 
 
 # --- 6. the Server header ---------------------------------------------------------------------

@@ -287,3 +287,31 @@ def test_reading_e_invoices_is_limited_per_person(make_apps):
     assert meg_login(other, "compta@boulangerie-martin.fr", "demo-meg-2026").status_code == 302
     assert other.post("/meg/achats/factures/importer", data={"file": (BytesIO(b"x"), "x.txt")},
                       content_type="multipart/form-data").status_code == 422
+
+
+def test_reading_invoice_files_in_libeo_is_limited_per_person(make_apps):
+    from io import BytesIO
+
+    from sqlalchemy import func, select
+
+    from models.libeo import Invoice, db
+
+    apps = build(make_apps, libeo={"EINVOICE_IMPORT_LIMIT": "2 per minute"})
+    email, password, other_email = people(apps, "libeo")
+    client = apps.root.test_client()
+    assert libeo_login(client, email, password).status_code == 302
+
+    def send(who):
+        return who.post("/libeo/factures/nouvelle", data={"document": (BytesIO(b"pas une facture"), "x.txt")},
+                        content_type="multipart/form-data")
+
+    assert [send(client).status_code for _ in range(2)] == [200, 200]  # the form, with the file refused
+    refused = send(client)
+    assert refused.status_code == 429 and TOO_MANY in unescape(refused.get_data(as_text=True))
+    assert "Too Many Requests" not in refused.get_data(as_text=True)
+    assert client.get("/libeo/factures/nouvelle").status_code == 200  # the page itself is not counted
+    other = apps.root.test_client()
+    assert libeo_login(other, other_email, password).status_code == 302
+    assert send(other).status_code == 200
+    with apps.libeo.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Invoice)) == 0

@@ -50,8 +50,9 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
 
 
 def http_error_response(status: int, message: str | None = None, reference: str | None = None):
-    """An error of the HTTP layer; a 500 carries the reference its log line has."""
-    code, default = HTTP_ERRORS.get(status, HTTP_ERRORS[500])
+    """An error of the HTTP layer; a 500 carries the reference its log line has. A status without its own
+    words here (416, 415…) takes those of its class (400's, or 500's)."""
+    code, default = HTTP_ERRORS.get(status) or HTTP_ERRORS[400 if status < 500 else 500]
     return error_response(status, code, message or default, **({"reference": reference} if reference else {}))
 
 

@@ -101,6 +101,7 @@ def export_invoices(fmt: str):
 
 
 @bp.route("/nouvelle", methods=["GET", "POST"])
+@limiter.limit(configured("EINVOICE_IMPORT_LIMIT"), key_func=signed_in_user, methods=["POST"])
 @accepts_upload(MAX_DOCUMENT_BYTES)
 def new_invoice():
     """« Nouvelle facture », with its file if the person gives it: a PDF kept and shown on the invoice's page,

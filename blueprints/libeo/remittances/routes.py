@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from io import BytesIO
-
 from flask import (
     Blueprint,
     abort,
@@ -13,15 +11,16 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_login import current_user, login_required
+from werkzeug.exceptions import RequestEntityTooLarge
 
+from core.files import size_label
 from core.ids import parse_id
 from core.listing import parse_list_args, tidy_redirect
 from core.paging import paginate
-from core.views import page_number
+from core.views import accepts_upload, file_response, page_number
 from models.libeo import db
 from models.libeo.accounts.debtor_iban import latest_debtor_iban_change
 from models.libeo.errors import LibeoError
@@ -43,9 +42,13 @@ from models.libeo.payments.sepa import (
 )
 
 from ..context import current_account
+from ..extensions import login_manager
 from .forms import AnomalyForm, BankStatusForm, TransmitForm
 
 PER_PAGE = 25
+# The same limit, in the same words, as a statement imported by the command line (bank_status.py).
+TOO_LARGE_REPORT = ("Le fichier est trop volumineux : un relevé de la banque fait au plus "
+                    f"{size_label(MAX_REPORT_BYTES)}.")
 
 bp = Blueprint("remittances", __name__, url_prefix="/remises")
 
@@ -69,10 +72,12 @@ def _render_list(form: BankStatusForm, status: int = 200):
     pagination = paginate(db, batch_list(account, lq), lq.page, PER_PAGE, count_apart=not lq.search)
     counts = status_counts([batch.id for batch in pagination.items])
     labels = {batch.id: batch_status_label(batch, counts[batch.id]) for batch in pagination.items}
+    # The other actions' forms, empty: they never read this request (a refused upload is never read at all).
+    transmit_form, anomaly_form = TransmitForm(formdata=None), AnomalyForm(formdata=None)
     return render_template(
         "libeo/remittances/list.html", pagination=pagination, labels=labels, form=form,
         anomalies=anomalies_to_resolve(account), imports=recent_imports(account),
-        iban_change=latest_debtor_iban_change(account), transmit_form=TransmitForm(), anomaly_form=AnomalyForm(),
+        iban_change=latest_debtor_iban_change(account), transmit_form=transmit_form, anomaly_form=anomaly_form,
         lq=lq,
     ), status
 
@@ -100,15 +105,7 @@ def download(batch_id: int):
     content = batch_file(found, current_app.config.get("SEPA_EXPORT_DIR"))
     if content is None:
         abort(404, description="Le fichier de cette remise n'est pas disponible.")
-    response = send_file(
-        BytesIO(content),
-        mimetype="application/xml",
-        as_attachment=True,
-        download_name=f"{found.reference}.xml",
-        max_age=0,
-    )
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return file_response(content, "application/xml", f"{found.reference}.xml")
 
 
 @bp.route("/<int:batch_id>/transmise", methods=["POST"])
@@ -133,7 +130,14 @@ def transmitted(batch_id: int):
                     else url_for("remittances.list_batches"))
 
 
+@bp.get("/releve")
+def report_form():
+    """The address a refused import stays on, opened again (a reload, a bookmark): the form, on its page."""
+    return redirect(url_for("remittances.list_batches") + "#releve")
+
+
 @bp.route("/releve", methods=["POST"])
+@accepts_upload(MAX_REPORT_BYTES)
 def import_report():
     """« Importer un relevé de la banque »: its payments are accepted, debited or rejected."""
     form = BankStatusForm()
@@ -149,6 +153,17 @@ def import_report():
     db.session.commit()
     flash(result.summary, "warning" if result.needs_a_person else "success" if result.changed else "info")
     return redirect(url_for("remittances.list_batches"))
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(error):
+    """A statement above the limit: the page says so under its form (nothing is imported), rather than a bare
+    error."""
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    form = BankStatusForm(formdata=None)
+    form.report.errors = [TOO_LARGE_REPORT]
+    return _render_list(form, 413)
 
 
 @bp.route("/anomalies/<int:anomaly_id>", methods=["POST"])
