@@ -29,7 +29,7 @@ from webauthn import (
     verify_registration_response,
 )
 from webauthn.helpers import bytes_to_base64url
-from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse
+from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AuthenticatorSelectionCriteria,
     PublicKeyCredentialDescriptor,
@@ -95,7 +95,9 @@ def totp_step(secret: str, code: str, last_step: int | None, now: float | None =
     """The time step ``code`` belongs to (this one or either neighbour); raises if wrong or already used
     (its step is not after ``last_step``, the last one accepted)."""
     code = "".join((code or "").split())
-    if not (code.isdigit() and len(code) == 6):
+    # The digits 0 to 9 only: « ١٢٣٤٥٦ » or full-width ones are digits to str.isdigit, and compare_digest
+    # refuses to compare them (TypeError).
+    if not (code.isascii() and code.isdigit() and len(code) == 6):
         raise SecondFactorError(WRONG_CODE)
     totp = pyotp.TOTP(secret)
     current = int((time.time() if now is None else now) // TOTP_STEP_SECONDS)
@@ -206,13 +208,19 @@ def registration_options(rp: RelyingParty, *, user_handle: bytes, user_name: str
     return options_to_json(options)
 
 
+# What a posted credential or assertion that is no browser's answer raises: py_webauthn's own refusals
+# (InvalidJSONStructure for text that is not its JSON, Invalid…Response for a check failed), the JSON
+# parser's (RecursionError when nested too deep), and the lookups of the fields.
+_MALFORMED = (WebAuthnException, ValueError, KeyError, TypeError, RecursionError)
+
+
 def verify_registration(rp: RelyingParty, credential: str | dict, challenge: bytes) -> NewPasskey:
     try:
         verified = verify_registration_response(
             credential=credential, expected_challenge=challenge, expected_rp_id=rp.rp_id,
             expected_origin=rp.origin, require_user_verification=True,
         )
-    except (InvalidRegistrationResponse, ValueError, KeyError, TypeError, json.JSONDecodeError) as error:
+    except _MALFORMED as error:
         raise SecondFactorError("La clé d'accès n'a pas pu être enregistrée : réessayez.") from error
     return NewPasskey(bytes_to_base64url(verified.credential_id), verified.credential_public_key,
                       verified.sign_count)
@@ -232,7 +240,7 @@ def assertion_credential_id(assertion: str) -> str:
     try:
         data = json.loads(assertion)
         return str(data["rawId"] if "rawId" in data else data["id"])
-    except (ValueError, KeyError, TypeError) as error:
+    except _MALFORMED as error:
         raise SecondFactorError(PASSKEY_REFUSED) from error
 
 
@@ -244,7 +252,7 @@ def verify_assertion(rp: RelyingParty, assertion: str, challenge: bytes, public_
             expected_origin=rp.origin, credential_public_key=public_key,
             credential_current_sign_count=sign_count, require_user_verification=True,
         )
-    except (InvalidAuthenticationResponse, ValueError, KeyError, TypeError) as error:
+    except _MALFORMED as error:
         raise SecondFactorError(PASSKEY_REFUSED) from error
     return verified.new_sign_count
 

@@ -141,10 +141,30 @@ def test_the_same_selection_confirmed_twice_at_once_and_from_another_tab_pays_on
     ({}, "Aucune facture sélectionnée"),
     ({"facture": ["abc"]}, "La sélection contient une facture inconnue"),
     ({"facture": [str(n) for n in range(1, 10_001)]}, "Une sélection compte au plus 200 factures"),
+    ({"facture": ["²"]}, "La sélection contient une facture inconnue"),  # a digit to str.isdigit, not to int
+    ({"facture": ["١"]}, "La sélection contient une facture inconnue"),
+    ({"facture": [str(2**31)]}, "La sélection contient une facture inconnue"),  # beyond an INTEGER column
+    ({"facture": ["0"]}, "La sélection contient une facture inconnue"),
 ])
 def test_bad_selections_are_refused_whole(connected, client, meg_app, libeo_app, form, message):
     assert message in page(client.get(SELECTION, query_string=form, follow_redirects=True))
     assert message in page(client.post(f"{SELECTION}/confirmer", data=form, follow_redirects=True))
+    assert attempts(meg_app) == 0 and libeo_payments(libeo_app) == []
+
+
+@pytest.mark.parametrize("factures", ["²", "١", str(2**31), "1,²"])
+def test_a_result_page_of_unknown_invoices_is_refused_in_french(connected, client, factures):
+    shown = page(client.get(f"{SELECTION}/resultat", query_string={"factures": factures}, follow_redirects=True))
+    assert "La sélection contient une facture inconnue : rien n'a été payé." in shown
+
+
+def test_a_selection_of_tens_of_thousands_of_invoices_is_refused_at_once(connected, client, meg_app, libeo_app):
+    """A forged form may tick any number of boxes (near 1 Mo of them): refused as soon as one too many is
+    read, without going through the others (the value at the end, which would be refused on its own, is never
+    read)."""
+    form = {"facture": [*(str(n) for n in range(1, 60_001)), "²"]}
+    shown = page(client.post(f"{SELECTION}/confirmer", data=form, follow_redirects=True))
+    assert "Une sélection compte au plus 200 factures (plus de 200 cochées) : payez-les en plusieurs fois." in shown
     assert attempts(meg_app) == 0 and libeo_payments(libeo_app) == []
 
 

@@ -106,3 +106,30 @@ def test_guessing_codes_stops_after_twenty_refusals_in_a_quarter_of_an_hour(clie
                         follow_redirects=True)
     assert "La connexion est établie" in text(saved)
     assert connection(meg_app) is not None
+
+
+def _in_other_digits(code_: str, zero: str) -> str:
+    """The same code in another script's digits (full-width, as a Japanese keyboard types them; Arabic-Indic)."""
+    return "".join(chr(ord(zero) + int(digit)) for digit in code_)
+
+
+def test_a_code_typed_in_other_digits_is_refused_in_french(client, demo, meg_auth, meg_app, libeo_app):
+    """Only the digits 0 to 9 make a code: the same six in full-width or Arabic-Indic digits are a wrong code,
+    refused in French, and nothing is activated nor saved."""
+    _, key = libeo_account(libeo_app)
+    meg_auth.login()
+    assert client.post("/meg/securite/application").status_code == 302
+    secret = re.search(r'data-testid="totp-secret">([A-Z2-7 ]+)<',
+                       text(client.get("/meg/securite/application"))).group(1).replace(" ", "")
+    for zero in ("\uff10", "\u0660"):
+        refused = client.post("/meg/securite/application/confirmer",
+                              data={"code": _in_other_digits(code(secret), zero)})
+        assert refused.status_code == 422 and "Code incorrect : saisissez les 6 chiffres" in text(refused)
+    with meg_app.app_context():
+        assert meg_db.session.scalar(select(MegTotpFactor.confirmed_at)) is None
+    secret, _ = enrol(client)
+    for zero in ("\uff10", "\u0660"):
+        refused = client.post("/meg/achats/options",
+                              data={"api_key": key, "second_factor": _in_other_digits(code(secret), zero)})
+        assert refused.status_code == 422 and "Code incorrect : saisissez les 6 chiffres" in text(refused)
+    assert connection(meg_app) is None

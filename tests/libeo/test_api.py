@@ -191,6 +191,17 @@ def test_unreadable_bodies_are_400(api, libeo_app, data, content_type):
     assert count(libeo_app, Invoice) == 0
 
 
+@pytest.mark.parametrize("depth", [600, 900, 100_000])
+def test_a_body_nested_too_deep_is_400_in_french(api, libeo_app, depth):
+    """The parser reads a few hundred levels; what checks each text after it must not give up on them either."""
+    response = api.put("/invoices/meg-1", data=b"[" * depth + b"]" * depth,
+                       headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.json["error"] == {"code": "invalid_json", "message": "Le corps de la requête n'est pas du JSON "
+                                      "valide.", "field": None}
+    assert count(libeo_app, Invoice) == 0
+
+
 @pytest.mark.parametrize("body", [b"[]", b'"texte"', b"12", b"null"])
 def test_body_must_be_an_object(api, body):
     response = api.put("/invoices/meg-1", data=body, headers={"Content-Type": "application/json"})

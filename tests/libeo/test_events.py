@@ -186,6 +186,35 @@ def test_each_account_reads_its_own_events_only(client, libeo_app, api):
     assert api.get("/events?after=1").json["events"] == []
 
 
+def test_a_retired_key_is_revoked_only_once_it_has_read_the_last_event(api):
+    """MEG's « Supprimer la connexion » with events still unread retires the key; a cursor past the end
+    (a typo, a cursor reset) reads nothing and ends nothing: only reading up to the last event does."""
+    api.put_invoice("meg-1")
+    paid = api.pay("meg-1").json
+    cancelled = api.post(f"/payments/{paid['id']}/cancel",
+                         json={"cancelled_by": {"email": "compta@entreprise.fr", "role": "user"}})
+    assert cancelled.status_code == 200  # nothing in flight; two events, unread
+    retired = api.client.delete(f"{Api.PREFIX}/key?after=0", headers=api.headers())
+    assert retired.status_code == 200 and retired.json["status"] == "retired"
+    for beyond in ("3", "999999999999999999"):
+        assert api.get(f"/events?after={beyond}").json["events"] == []
+    page = api.get("/events")  # the key still reads
+    assert page.status_code == 200 and [e["seq"] for e in page.json["events"]] == [1, 2]
+    assert api.get(f"/events?after={page.json['next']}").json["events"] == []  # read to the end
+    assert api.get("/events").status_code == 401  # then revoked
+
+
+def test_giving_the_key_up_with_a_cursor_past_the_end_retires_it_without_revoking(api):
+    """« Supprimer la connexion » saying it read up to an event that does not exist (a cursor reset): the
+    events after the real end may be unread, so the key keeps reading them until it has."""
+    api.put_invoice("meg-1")
+    paid = api.pay("meg-1").json
+    api.post(f"/payments/{paid['id']}/cancel", json={"cancelled_by": {"email": "compta@entreprise.fr", "role": "user"}})
+    given_up = api.client.delete(f"{Api.PREFIX}/key?after=999999", headers=api.headers())
+    assert given_up.status_code == 200 and given_up.json["status"] == "retired"
+    assert [e["seq"] for e in api.get("/events").json["events"]] == [1, 2]
+
+
 def test_a_refused_request_writes_no_event(api):
     for n in range(6):
         api.put_invoice(f"meg-{n}", n=n)

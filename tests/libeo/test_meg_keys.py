@@ -116,3 +116,32 @@ def test_an_assertion_whose_claims_are_not_an_object_is_refused_in_french(api, l
         answer = _pay(api, 2, **{"MEG-Initiator": f"{header}.{payload}.c2lnbmF0dXJl"})
         assert answer.status_code == 403 and answer.json["error"]["code"] == "initiator_refused"
         assert "n'est pas signé par MEG" in answer.json["error"]["message"]
+
+
+def test_an_assertion_whose_claims_are_nested_too_deep_is_refused_in_french(api, libeo_app):
+    """Claims nested thousands of levels deep (under the header's 8,000 characters): refused as any assertion
+    MEG did not sign, for a payment, a batch (its header or an item's) and a cancellation; nothing is paid."""
+    paid = _pay(api, 1)
+    assert paid.status_code == 201
+    kid = next(iter(libeo_app.extensions[MEG_KEYS].kids))
+    header = base64.urlsafe_b64encode(json.dumps({"alg": "RS256", "kid": kid}).encode()).rstrip(b"=").decode()
+    payload = base64.urlsafe_b64encode(b"[" * 5_000).rstrip(b"=").decode()
+    nested = f"{header}.{payload}.c2lnbmF0dXJl"
+    assert len(nested) < 8_000
+
+    def refused(answer) -> None:
+        assert answer.status_code == 403, answer.json
+        assert answer.json["error"]["code"] == "initiator_refused"
+        assert "n'est pas signé par MEG" in answer.json["error"]["message"]
+
+    refused(_pay(api, 2, **{"MEG-Initiator": nested}))
+    item = {"external_id": "meg-3", "idempotency_key": "cle-3", "payment": {**pay_body(), "invoice": invoice_body(3)}}
+    batch = api.post("/payment-batches", json={"items": [item]}, headers={"MEG-Initiator": nested})
+    assert batch.status_code == 200
+    [answer] = batch.json["items"]
+    assert answer["status"] == 403 and answer["error"]["code"] == "initiator_refused"
+    in_item = api.post("/payment-batches", json={"items": [{**item, "initiator": nested}]})
+    assert in_item.json["items"][0]["error"]["code"] == "initiator_refused"
+    refused(api.post(f"/payments/{paid.json['id']}/cancel", json={}, headers={"MEG-Initiator": nested}))
+    assert api.get(f"/payments/{paid.json['id']}").json["status"] == "scheduled"
+    assert [e["data"]["id"] for e in api.get("/events").json["events"]] == [paid.json["id"]]  # nothing else paid

@@ -102,11 +102,26 @@ def test_a_new_iban_is_said_before_confirming_and_held(client, libeo_app, signed
     ({}, "Aucune facture sélectionnée"),
     ({"facture": ["x"]}, "La sélection contient une facture inconnue"),
     ({"facture": [str(n) for n in range(1, 10_001)]}, "Une sélection compte au plus 200 factures"),
+    ({"facture": ["²"]}, "La sélection contient une facture inconnue"),  # a digit to str.isdigit, not to int
+    ({"facture": ["١"]}, "La sélection contient une facture inconnue"),
+    ({"facture": [str(2**31)]}, "La sélection contient une facture inconnue"),  # beyond an INTEGER column
+    ({"facture": ["0"]}, "La sélection contient une facture inconnue"),
 ])
 def test_bad_selections_are_refused_whole(client, libeo_app, signed_in, form, message):
     add_invoices(libeo_app, signed_in.id, 2)
     assert message in text(client.post(SELECTION, data=form, follow_redirects=True))
     assert message in text(client.get(SELECTION, query_string=form, follow_redirects=True))
+    assert payments(libeo_app) == 0
+
+
+def test_a_selection_of_tens_of_thousands_of_invoices_is_refused_at_once(client, libeo_app, signed_in):
+    """A forged form may tick any number of boxes (near 1 Mo of them): refused as soon as one too many is
+    read, without going through the others (the value at the end, which would be refused on its own, is never
+    read)."""
+    add_invoices(libeo_app, signed_in.id, 2)
+    form = {"facture": [*(str(n) for n in range(1, 60_001)), "²"]}
+    shown = text(client.post(SELECTION, data=form, follow_redirects=True))
+    assert "Une sélection compte au plus 200 factures (plus de 200 cochées) : payez-les en plusieurs fois." in shown
     assert payments(libeo_app) == 0
 
 

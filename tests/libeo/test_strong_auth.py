@@ -25,6 +25,7 @@ from models.libeo import (
     DebtorIbanChange,
     JournalEntry,
     LibeoUser,
+    Passkey,
     Payment,
     PaymentStatus,
     Plan,
@@ -152,6 +153,34 @@ def test_a_wrong_code_is_refused_in_french_and_nothing_is_approved(admin, client
                           data={"sca_challenge": challenge_of(asked), "sca_code": wrong})
     assert refused.status_code == 422
     assert "Code incorrect : saisissez les 6 chiffres que votre application d'authentification affiche" in text(refused)
+    assert status(libeo_app, payment_id) is PaymentStatus.AWAITING_APPROVAL
+
+
+def _in_other_digits(code_: str, zero: str) -> str:
+    """The same code in another script's digits (full-width, as a Japanese keyboard types them; Arabic-Indic)."""
+    return "".join(chr(ord(zero) + int(digit)) for digit in code_)
+
+
+def test_a_code_typed_in_other_digits_is_refused_in_french(admin, client, libeo_app):
+    """Only the digits 0 to 9 make a code: the same six in full-width or Arabic-Indic digits are a wrong code,
+    refused in French, and nothing is activated nor approved."""
+    client.post("/libeo/securite/application")
+    page = text(client.get("/libeo/securite/application"))
+    secret = re.search(r'data-testid="totp-secret">([A-Z2-7 ]+)<', page).group(1).replace(" ", "")
+    for zero in ("\uff10", "\u0660"):
+        refused = client.post("/libeo/securite/application/confirmer",
+                              data={"code": _in_other_digits(code(secret), zero)})
+        assert refused.status_code == 422 and "Code incorrect : saisissez les 6 chiffres" in text(refused)
+    with libeo_app.app_context():
+        assert db.session.scalar(select(TotpFactor.confirmed_at)) is None
+    secret = enrol_totp(client)
+    payment_id = held_payment(admin, 1)
+    asked = client.post(f"/libeo/a-approuver/{payment_id}/approuver")
+    for zero in ("\uff10", "\u0660"):
+        typed = _in_other_digits(code(secret), zero)
+        asked = client.post(f"/libeo/a-approuver/{payment_id}/approuver",
+                            data={"sca_challenge": challenge_of(asked), "sca_code": typed})
+        assert asked.status_code == 422 and "Code incorrect : saisissez les 6 chiffres" in text(asked)
     assert status(libeo_app, payment_id) is PaymentStatus.AWAITING_APPROVAL
 
 
@@ -352,6 +381,38 @@ def test_removing_the_app_asks_for_it(admin, client, libeo_app):
     with libeo_app.app_context():
         assert db.session.scalar(select(TotpFactor)) is None
         assert db.session.scalar(select(LibeoUser).where(LibeoUser.account_id == admin.id)) is not None
+
+
+# --- passkeys: what a browser never sends ---------------------------------------------------------------
+
+@pytest.mark.parametrize("credential", ["x", "{}", "[]", '{"id": "AAAA"}', "[" * 100_000])
+def test_a_malformed_passkey_registration_is_refused_in_french(admin, client, libeo_app, credential):
+    client.get("/libeo/securite/")  # the registration's challenge, kept in the session
+    refused = client.post("/libeo/securite/cles-d-acces", data={"credential": credential, "name": "Clé"},
+                          follow_redirects=True)
+    assert refused.status_code == 200
+    assert "La clé d'accès n'a pas pu être enregistrée : réessayez." in text(refused)
+    with libeo_app.app_context():
+        assert db.session.scalar(select(Passkey)) is None
+
+
+@pytest.mark.parametrize("assertion", ["x", "[" * 100_000, '{"id": "AAAA"}', '{"id": "AAAA", "response": []}'])
+def test_a_malformed_passkey_answer_is_refused_in_french(admin, client, libeo_app, assertion):
+    """A step-up answered with a passkey assertion no browser would send (its id may be the person's own
+    passkey's, listed on the verification page): refused in French, nothing approved."""
+    enrol_totp(client)
+    with libeo_app.app_context():
+        user_id = db.session.scalar(select(LibeoUser.id).where(LibeoUser.email == admin.email))
+        db.session.add(Passkey(user_id=user_id, credential_id="AAAA", public_key=b"\xa5\x01\x02", sign_count=0,
+                               name="Clé de test"))
+        db.session.commit()
+    payment_id = held_payment(admin, 1)
+    asked = client.post(f"/libeo/a-approuver/{payment_id}/approuver")
+    refused = client.post(f"/libeo/a-approuver/{payment_id}/approuver",
+                          data={"sca_challenge": challenge_of(asked), "sca_assertion": assertion})
+    assert refused.status_code == 422
+    assert "La clé d'accès n'a pas été acceptée : réessayez, ou saisissez un code" in text(refused)
+    assert status(libeo_app, payment_id) is PaymentStatus.AWAITING_APPROVAL
 
 
 def test_support_resets_a_persons_factors_once_no_recovery_code_is_left(admin, client, apps, libeo_app):

@@ -103,6 +103,17 @@ def test_bad_body_is_400(client, demo, meg_auth, meg_app, body):
     assert connections(meg_app) == 0
 
 
+@pytest.mark.parametrize("depth", [600, 900, 100_000])
+def test_a_body_nested_too_deep_is_400_in_french(client, demo, meg_auth, meg_app, depth):
+    token = access_token_for(client, meg_app, meg_auth, "admin@boulangerie-martin.fr")
+    response = client.put(URL, data=b"[" * depth + b"]" * depth,
+                          headers={**bearer(token), "Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.json["error"] == {"code": "invalid_request",
+                                      "message": "Envoyez un objet JSON de la forme {\"api_key\": \"…\"}."}
+    assert connections(meg_app) == 0
+
+
 def test_a_key_libeo_refuses_is_422_and_nothing_is_saved(client, demo, meg_auth, meg_app):
     token = access_token_for(client, meg_app, meg_auth, "admin@boulangerie-martin.fr")
     response = put_key(client, token)

@@ -20,6 +20,7 @@ from models.libeo.accounts.keys import (
     end_retired_key,
     give_up_key,
     public_id_of,
+    read_to_the_end,
     record_key_use,
 )
 from models.libeo.accounts.services import normalize_email
@@ -40,6 +41,7 @@ from models.libeo.payments.by_api import (
 from models.libeo.payments.events import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
+    EventPage,
     event_json,
     events_after,
     iso_datetime,
@@ -175,13 +177,11 @@ def json_body():
         raise ApiError(400, "invalid_json",
                        "Le corps de la requête doit être du JSON (Content-Type: application/json).")
     try:
-        parsed = json.loads(request.get_data(), parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
-        raise ApiError(400, "invalid_json", "Le corps de la requête n'est pas du JSON valide.") from None
-    try:
-        return door_json(parsed)
-    except UnsafeText as refused:
+        return door_json(json.loads(request.get_data(), parse_constant=_reject_constant))
+    except UnsafeText as refused:  # a ValueError too: the door's refusal names the field
         raise InvalidData(refused.message, refused.field) from None
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser, or the door, goes
+        raise ApiError(400, "invalid_json", "Le corps de la requête n'est pas du JSON valide.") from None
 
 
 def account_json(account, quota: PaymentQuota) -> dict:
@@ -557,11 +557,17 @@ def _check_parameters(known: tuple[str, ...]) -> None:
 @bp.get("/events")
 def events():
     _check_event_parameters()
-    page = events_after(g.api_key.summary, _cursor(), _limit())
+    after = _cursor()
+    page = events_after(g.api_key.summary, after, _limit())
     # The account as it is now (its accountant, plan and quota): MEG learns them with each reading.
     answer = jsonify({"events": [event_json(e) for e in page.events], "next": str(page.next_cursor),
                       "account": account_json(g.api_key.summary, g.api_key.quota)})
     # A retired key that has read everything, with nothing left in flight, has done its work.
-    if g.api_key.retired and end_retired_key(g.api_key, caught_up=not page.events):
+    if g.api_key.retired and end_retired_key(g.api_key, caught_up=_read_to_the_end(page, after)):
         db.session.commit()
     return answer
+
+
+def _read_to_the_end(page: EventPage, after: int) -> bool:
+    """Whether the caller has read the account's last event (``read_to_the_end``): an empty page past it is not."""
+    return not page.events and read_to_the_end(g.api_key.account_id, after)

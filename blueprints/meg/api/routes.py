@@ -43,6 +43,8 @@ def deliver_libeo_key():
         body = door_json(request.get_json(silent=True))
     except UnsafeText as refused:
         return api_error(400, "invalid_request", refused.message)
+    except RecursionError:  # nested deeper than the parser, or the door, goes (silent=True silences ValueError only)
+        body = None  # answered as any body that is not JSON
     api_key = body.get("api_key") if isinstance(body, dict) else None
     if not isinstance(api_key, str):
         return api_error(400, "invalid_request", "Envoyez un objet JSON de la forme {\"api_key\": \"…\"}.")

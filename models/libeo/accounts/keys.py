@@ -168,7 +168,7 @@ def give_up_key(key: KeyInUse, read_up_to: int | None = None) -> int | None:
     it once MEG has read the last of them. Returns the payments in flight.
     """
     in_flight = meg_payments_in_flight(key.account_id)
-    if not in_flight and (read_up_to is None or not events_after_exist(key.account_id, read_up_to)):
+    if not in_flight and (read_up_to is None or read_to_the_end(key.account_id, read_up_to)):
         _revoke_given_up(key)
         return None
     retired = rowcount(db.session.execute(
@@ -183,6 +183,13 @@ def give_up_key(key: KeyInUse, read_up_to: int | None = None) -> int | None:
                 f"paiements déjà demandés par MEG ({in_flight} en cours) ; elle sera révoquée quand le dernier sera "
                 "terminé.", REVOKED_BY_MEG)
     return in_flight
+
+
+def read_to_the_end(account_id: int, after: int) -> bool:
+    """Whether a reader of the account's events feed at cursor ``after`` has read its last event: none after it,
+    and ``after`` is that event (or there is none). A cursor past the end (one Libeo never gave: a typo, a cursor
+    reset) is not: the events it may have missed are still there."""
+    return not events_after_exist(account_id, after) and (after == 0 or events_after_exist(account_id, after - 1))
 
 
 def events_after_exist(account_id: int, after: int) -> bool:

@@ -460,7 +460,8 @@ def _read_initiator_assertion(assertion: str, siret: str | None) -> tuple[Signed
         issuer, token = _checked_with_megs_keys(assertion)
     except requests.RequestException as exc:
         raise SignInFailed(MEG_DOWN) from exc
-    except (JoseError, ValueError, KeyError, TypeError) as exc:
+    # RecursionError: the claims, read before their signature is checked, nested thousands of levels deep.
+    except (JoseError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise InitiatorRefused("L'en-tête MEG-Initiator n'est pas valide : il n'est pas signé par MEG.") from exc
     claims = token.claims
     try:

@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, select
 
 from core.banks import bank_name
 from core.dates import paris_today
+from core.ids import parse_id
 from core.money import format_amount
 from core.selection import SelectionTotals
 from core.validators import mask_iban
@@ -44,19 +45,22 @@ _INVOICES = (
 
 
 def selected_ids(values: list[str]) -> list[int]:
-    """The invoice ids of a submitted selection, once each; InvalidData for the whole otherwise."""
-    ids: list[int] = []
+    """The invoice ids of a submitted selection, once each; InvalidData for the whole otherwise.
+
+    A form may carry any number of values: the reading stops at the first one too many.
+    """
+    ids: dict[int, None] = {}  # in their order, once each
     for value in values:
-        if not value.isdigit() or len(value) > 18:
+        invoice_id = parse_id(value)
+        if invoice_id is None:
             raise InvalidData("La sélection contient une facture inconnue : rien n'a été payé.", "facture")
-        if int(value) not in ids:
-            ids.append(int(value))
+        ids[invoice_id] = None
+        if len(ids) > MAX_SELECTION:
+            raise InvalidData(f"Une sélection compte au plus {MAX_SELECTION} factures (plus de {MAX_SELECTION} "
+                              "cochées) : payez-les en plusieurs fois.", "facture")
     if not ids:
         raise InvalidData("Aucune facture sélectionnée : cochez les factures à payer.", "facture")
-    if len(ids) > MAX_SELECTION:
-        raise InvalidData(f"Une sélection compte au plus {MAX_SELECTION} factures ({len(ids)} cochées) : "
-                          "payez-les en plusieurs fois.", "facture")
-    return ids
+    return list(ids)
 
 
 def account_invoices(account: Account, ids: list[int]) -> list[Invoice]:

@@ -30,6 +30,7 @@ from core.banks import bank_name
 from core.calendar import default_execution_date, next_business_day
 from core.dates import paris_today
 from core.db import end_reading, keep_loaded
+from core.ids import parse_id
 from core.money import format_amount
 from core.selection import SelectionTotals
 from core.validators import mask_iban
@@ -81,19 +82,22 @@ _INVOICES = (
 
 
 def selected_ids(values: list[str]) -> list[int]:
-    """The invoice ids of a submitted selection, in their order, once each; a French refusal otherwise."""
-    ids: list[int] = []
+    """The invoice ids of a submitted selection, in their order, once each; a French refusal otherwise.
+
+    A form may carry any number of values: the reading stops at the first one too many.
+    """
+    ids: dict[int, None] = {}  # in their order, once each
     for value in values:
-        if not value.isdigit() or len(value) > 18:
+        invoice_id = parse_id(value)
+        if invoice_id is None:
             raise LibeoLinkError("La sélection contient une facture inconnue : rien n'a été payé.")
-        if int(value) not in ids:
-            ids.append(int(value))
+        ids[invoice_id] = None
+        if len(ids) > MAX_SELECTION:
+            raise LibeoLinkError(f"Une sélection compte au plus {MAX_SELECTION} factures (plus de {MAX_SELECTION} "
+                                 "cochées) : payez-les en plusieurs fois.")
     if not ids:
         raise LibeoLinkError("Aucune facture sélectionnée : cochez les factures à payer.")
-    if len(ids) > MAX_SELECTION:
-        raise LibeoLinkError(f"Une sélection compte au plus {MAX_SELECTION} factures ({len(ids)} cochées) : "
-                             "payez-les en plusieurs fois.")
-    return ids
+    return list(ids)
 
 
 def company_invoices(company: Company, ids: list[int]) -> list[SupplierInvoice]:
@@ -447,7 +451,7 @@ def selection_result(company: Company, ids: list[int]) -> list[ResultLine]:
         payment = payments.get(invoice.id)
         kind = _kind(invoice, payment)
         if payment is None:
-            label, badge = ("Réglée", "badge-ok") if invoice.is_paid else (
+            label, badge = ("Payée", "badge-ok") if invoice.is_paid else (
                 unpayable_reason(invoice, None) or "À régler", "")
         else:
             label, badge = payment.label, payment.badge
