@@ -83,6 +83,18 @@ def test_a_selection_from_invoices_is_paid_and_every_list_says_so(connected, cli
     assert "Non sélectionnable : paiement déjà en cours" in after
     assert "En cours (3)" in after
 
+    # Debited: « Payée via Libeo » in « Payées », and its box says so (not « en cours »).
+    from models.meg import db
+    from models.meg.libeo_link.attempts import PaymentAttempt, PaymentState
+
+    with meg_app.app_context():
+        paid = db.session.scalars(select(PaymentAttempt).where(PaymentAttempt.invoice_id == ids[0])).one()
+        paid.status, paid.paid_on = PaymentState.PAID, paid.execution_date
+        db.session.commit()
+    payees = page(client.get(INVOICES, query_string={"etat": "payees"}))
+    assert "Payée via Libeo le" in payees and "Non sélectionnable : facture payée" in payees
+    assert "Non sélectionnable : paiement déjà en cours" not in payees
+
 
 def test_a_filter_larger_than_a_selection_offers_its_first_ones(connected, client, meg_app):
     from models.meg.libeo_link.selection import MAX_SELECTION

@@ -419,6 +419,11 @@ def test_a_payment_under_way_is_told_where_it_stands_in_exports_and_the_clients_
     assert {latest[int(row["Id"])] for row in rows} >= {"REQUESTED", "AWAITING_APPROVAL"}
     assert all(row["État"] == UNDER_WAY[latest[int(row["Id"])]] for row in rows)
     assert "En cours (" in client.get("/meg/achats/").get_data(as_text=True)
+    # « Règlements » exports each row's « Règlement » too: one under way is not one to settle.
+    settlements = read_csv(client.get("/meg/achats/reglements/export.csv"))
+    assert {row["Règlement"] for row in settlements if latest.get(int(row["Id"])) == "REQUESTED"} == {
+        "Vérification en cours"}
+    assert {row["Règlement"] for row in settlements if int(row["Id"]) not in latest} == {"À régler"}
 
     _log_in_for(client, "clients")
     exported = read_csv(client.get("/meg/achats/clients/export.csv"))

@@ -231,8 +231,8 @@ def _safe(words: str) -> str:
 
 
 def _not_selectable(invoice, payment, action) -> str:
-    if invoice.is_paid:
-        return "facture réglée"
+    if invoice.is_paid or (payment is not None and payment.status is PaymentState.PAID):
+        return "facture payée"
     if invoice.payment_mode is not PaymentMode.LIBEO:
         return f"mode de règlement « {_MODE_LABELS[invoice.payment_mode]} »"
     if payment is not None and payment.status.holds_invoice:
@@ -450,7 +450,8 @@ def settlements():
 
 
 SETTLEMENTS_EXPORT = ["Id", "Numéro", "Fournisseur", "SIRET du fournisseur", "IBAN du fournisseur",
-                      "Date de facture", "Échéance", "Montant TTC", "Net à payer", "Devise", "Mode de règlement"]
+                      "Date de facture", "Échéance", "Montant TTC", "Net à payer", "Devise", "Mode de règlement",
+                      "Règlement"]
 
 
 @bp.route("/reglements/export.<fmt>")
@@ -465,7 +466,8 @@ def settlements_export(fmt: str):
     rows = streamed_rows(db.session, *invoices_to_settle_export(company, lq), lambda row: [
         row.id, row.number, row.name, row.siret, iban(row.iban), row.issue_date, row.due_date,
         cents_value(row.amount_cents if row.total_cents is None else row.total_cents), cents_value(row.amount_cents),
-        row.currency, row.payment_mode.label])
+        # A payment under way (« ne réglez pas autrement ») is not a row to settle like the others.
+        row.currency, row.payment_mode.label, state_word(row.state, row.payment_status)])
     return export_response(fmt, "reglements", "Règlements", SETTLEMENTS_EXPORT, rows)
 
 

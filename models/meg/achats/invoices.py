@@ -28,6 +28,7 @@ from models.meg.journal import iban_shown, record, supplier_iban_changed, suppli
 from models.meg.libeo_link.attempts import (
     PaymentState,
     latest_payment,
+    latest_payment_status,
     sent_to_libeo,
     settled_through_libeo,
 )
@@ -441,7 +442,8 @@ def _to_settle_export_statement(shape: tuple):
     base = _to_settle_where(select(
         SupplierInvoice.id, SupplierInvoice.number, Supplier.name, Supplier.siret, Supplier.iban,
         SupplierInvoice.issue_date, SupplierInvoice.due_date, SupplierInvoice.amount_cents,
-        SupplierInvoice.currency, SupplierInvoice.payment_mode, SupplierInvoice.total_cents))
+        SupplierInvoice.currency, SupplierInvoice.payment_mode, SupplierInvoice.total_cents,
+        SupplierInvoice.settlement_state.label("state"), latest_payment_status()))
     return _SETTLEMENT_COLUMNS.apply(base, shape)
 
 
@@ -468,7 +470,8 @@ def invoices_to_settle_rows(company: Company, query: ListQuery) -> Listing:
 
 def invoices_to_settle_export(company: Company, query: ListQuery) -> Listing:
     """The same rows as plain columns, for « Exporter »: id, number, supplier, SIRET, IBAN, issue and due
-    dates, amount due, currency, mode, total with VAT (None when typed by hand)."""
+    dates, amount due, currency, mode, total with VAT (None when typed by hand), stored state and latest
+    payment's status (``lists.state_word``)."""
     return Listing(_to_settle_export_statement(query.shape()),
                    {"company_id": company.id, **query.values(mode_values=SETTLEMENT_MODES)})
 

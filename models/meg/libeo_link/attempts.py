@@ -660,7 +660,7 @@ class LibeoState:
         mode after its Libeo payment ended (rejected, refused, cancelled) is to settle that way; one Libeo
         paid after all (a bank's anomaly resolved) is paid, whatever its mode."""
         if invoice.is_paid:
-            return "Réglée", "badge-ok"
+            return "Payée", "badge-ok"  # settled in MEG (cash, cheque…): the « Payées » tab's word, as exported
         payment = self.payment(invoice)
         if payment is not None and (invoice.payment_mode is PaymentMode.LIBEO or payment.status.holds_invoice):
             return payment.label, payment.badge
