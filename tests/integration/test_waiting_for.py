@@ -39,7 +39,7 @@ def test_an_unverified_account_is_said_before_and_after_payer(client, demo, meg_
     assert "en enregistrant la clé Libeo dans « Options » ou avec « Me connecter avec MEG »" in confirm
 
     client.post(f"/meg/achats/factures/{invoice_id}/payer", data={"next": "/meg/achats/reglements"})
-    for page in ("/meg/achats/reglements", f"/meg/achats/factures/{invoice_id}"):
+    for page in ("/meg/achats/reglements", f"/meg/achats/factures/{invoice_id}", "/meg/achats/?etat=programmees"):
         assert "— en attente : Compte non vérifié" in text(client.get(page)), page
 
     # Libeo's payment page says it too.

@@ -431,3 +431,20 @@ def test_a_payment_under_way_is_told_where_it_stands_in_exports_and_the_clients_
     assert under_way and all(row["État"] == UNDER_WAY[latest[int(row["Id"])]] for row in under_way)
     page = unescape(client.get("/meg/achats/clients", query_string={"tri": "numero"}).get_data(as_text=True))
     assert "Programmée<" not in page
+
+
+def test_the_clients_rows_say_late_as_factures_does(client, filled):
+    """« En retard » / « Échéance proche » beside the due date of what nothing settles yet, as in « Factures »."""
+    from core.dates import due_flag
+
+    _log_in_for(client, "clients")
+    by_id = {row.id: row for row in clients_rows(filled)}
+    html = unescape(client.get("/meg/achats/clients", query_string={"tri": "echeance"}).get_data(as_text=True))
+    shown = re.findall(r'/meg/achats/clients/factures/(\d+)">.*?data-label="Échéance">[^<]*'
+                       r'(?:<span class="badge [^"]*" data-testid="due-flag">([^<]*)</span>)?', html, re.S)
+    assert shown
+    for invoice_id, flag in shown:
+        row = by_id[int(invoice_id)]
+        want = due_flag(row.date) if row.sorts["etat"] in ("a_regler", "rejetees") else None
+        assert (flag or None) == (want.label if want else None), (invoice_id, flag)
+    assert any(flag for _, flag in shown)

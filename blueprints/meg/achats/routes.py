@@ -72,6 +72,7 @@ from models.meg.achats.lists import (
 from models.meg.achats.week import week_and_tab_counts
 from models.meg.companies.second_factor import is_enrolled
 from models.meg.libeo_link.attempts import (
+    TO_SETTLE_STATES,
     PaidTo,
     PaymentAttempt,
     PaymentState,
@@ -209,9 +210,12 @@ def invoices():
     pagination.items = listed_invoices(pagination.items)
     libeo = libeo_state(current_user, company, pagination.items)
     selectable = bool(libeo.may_pay and libeo.connection)
+    whole_filter = filter_selection(company, lq, libeo)
+    # The selection bar when it can take something: a row of the page « Payer » takes, or the filter's.
+    offers = selectable and (bool(whole_filter) or any(libeo.row(row)[1] == "pay" for row in pagination.items))
     return render_template("meg/achats/invoices.html", pagination=pagination, libeo=libeo, lq=lq, counts=counts,
-                           selectable=selectable, rows=_invoice_rows(pagination.items, libeo, selectable),
-                           summary=summary, whole_filter=filter_selection(company, lq, libeo))
+                           selectable=selectable, offers=offers, summary=summary, whole_filter=whole_filter,
+                           rows=_invoice_rows(pagination.items, libeo, selectable))
 
 
 # A row of « Factures », written once in Python: the page's 25 rows as some thirteen Jinja outputs each
@@ -267,8 +271,22 @@ def _invoice_rows(invoices, libeo, selectable: bool) -> Markup:
             f'<td class="num" data-label="Montant TTC">{escape(_amount_cell(invoice))}</td>'
             f'<td data-label="Mode de règlement">{_safe(_MODE_LABELS[invoice.payment_mode])}</td>'
             f'<td data-label="État"><span class="badge {_safe(badge)}">{_safe(state)}</span>'
+            f'{_waiting(libeo, payment, href)}'
             f'{_STALE.format(href) if paid_to and paid_to.stale else ""}</td></tr>\n')
     return Markup("".join(html))
+
+
+_WAITING = Markup('<div class="hint" data-testid="libeo-waiting"><a href="{}" title="{}">— en attente : {}</a></div>')
+
+
+def _waiting(libeo, payment, href: str) -> str:
+    """« — en attente : Compte non vérifié » under a scheduled payment Libeo cannot execute yet, as
+    « Règlements » and the invoice's page say it."""
+    connection = libeo.connection
+    if payment is None or payment.status is not PaymentState.SCHEDULED or connection is None:
+        return ""
+    short = connection.waiting_short
+    return _WAITING.format(href, connection.account_waiting_for, short) if short else ""
 
 
 @bp.route("/factures/filtre")
@@ -795,8 +813,12 @@ def clients():
     companies, lq = _clients_query(page_number())
     pagination = paginate(db, client_invoices(current_user, lq), lq.page, CLIENTS_PER_PAGE, plain=True,
                           count_apart=not lq.search)
+    today = paris_today()
     return render_template("meg/achats/clients.html", pagination=pagination, lq=lq,
-                           counts=client_tab_counts(current_user, lq), state_word=state_word)
+                           counts=client_tab_counts(current_user, lq), state_word=state_word,
+                           # « En retard » / « Échéance proche », as « Factures » says it of what nothing settles yet.
+                           due_flag_of=lambda row: due_flag(row.due_date, today) if row.state in TO_SETTLE_STATES
+                           else None)
 
 
 @bp.route("/clients/factures/<int:invoice_id>")
