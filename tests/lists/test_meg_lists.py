@@ -433,6 +433,31 @@ def test_a_payment_under_way_is_told_where_it_stands_in_exports_and_the_clients_
     assert "Programmée<" not in page
 
 
+def test_a_rejected_transfer_says_the_banks_reason_in_exports_and_the_clients_list(client, filled):
+    """« Rejeté : provision insuffisante (AM04) », as the invoice's page says it, not a bare « Rejetée »."""
+    from models.meg import db
+    from models.meg.libeo_link.attempts import PaymentAttempt, PaymentState
+
+    with filled.app_context():
+        rejected = db.session.scalars(select(PaymentAttempt).where(PaymentAttempt.status == PaymentState.FAILED)
+                                      .order_by(PaymentAttempt.id)).all()
+        for attempt in rejected:
+            attempt.failure_reason = "Rejeté : provision insuffisante (AM04)"
+        db.session.commit()
+    rows = read_csv(client.get("/meg/achats/factures/export.csv", query_string={"etat": "rejetees"}))
+    assert rows and {row["État"] for row in rows} == {"Rejeté : provision insuffisante (AM04)"}
+    _log_in_for(client, "clients")
+    exported = read_csv(client.get("/meg/achats/clients/export.csv"))
+    latest = _latest_status_names(filled)
+    failed = [row for row in exported if latest.get(int(row["Id"])) == "FAILED" and row["Mode de règlement"]
+              == "Virement par Libeo"]
+    assert failed and {row["État"] for row in failed} == {"Rejeté : provision insuffisante (AM04)"}
+    assert "Rejetée" not in {row["État"] for row in exported}
+    first = failed[0]["Id"]
+    page = unescape(client.get("/meg/achats/clients", query_string={"q": failed[0]["Numéro"]}).get_data(as_text=True))
+    assert f"clients/factures/{first}" in page and "Rejeté : provision insuffisante (AM04)" in page
+
+
 def test_the_clients_rows_say_late_as_factures_does(client, filled):
     """« En retard » / « Échéance proche » beside the due date of what nothing settles yet, as in « Factures »."""
     from core.dates import due_flag

@@ -27,6 +27,7 @@ from models.meg.db import db
 from models.meg.journal import iban_shown, record, supplier_iban_changed, supplier_iban_entered
 from models.meg.libeo_link.attempts import (
     PaymentState,
+    latest_failure_reason,
     latest_payment,
     latest_payment_status,
     sent_to_libeo,
@@ -443,7 +444,7 @@ def _to_settle_export_statement(shape: tuple):
         SupplierInvoice.id, SupplierInvoice.number, Supplier.name, Supplier.siret, Supplier.iban,
         SupplierInvoice.issue_date, SupplierInvoice.due_date, SupplierInvoice.amount_cents,
         SupplierInvoice.currency, SupplierInvoice.payment_mode, SupplierInvoice.total_cents,
-        SupplierInvoice.settlement_state.label("state"), latest_payment_status()))
+        SupplierInvoice.settlement_state.label("state"), latest_payment_status(), latest_failure_reason()))
     return _SETTLEMENT_COLUMNS.apply(base, shape)
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import contains_eager
 
 from core.listing import ListColumns, ListQuery, ListSpec, OwnedList, searches_text, tab_counts
 from core.paging import Listing
-from core.payment_words import FILE_READY_LABEL
+from core.payment_words import FILE_READY_LABEL, rejection_label
 from models.meg.achats.invoices import (
     SETTLEMENT_MODES,
     SETTLEMENTS,
@@ -26,6 +26,7 @@ from models.meg.db import db
 from models.meg.libeo_link.attempts import (
     TO_SETTLE_STATES,
     LibeoState,
+    latest_failure_reason,
     latest_payment_status,
     latest_payments,
     sent_to_libeo,
@@ -51,11 +52,14 @@ UNDER_WAY_WORDS = {
 }
 
 
-def state_word(state: str, payment_status: str | None) -> str:
+def state_word(state: str, payment_status: str | None, failure_reason: str | None = None) -> str:
     """A row's « État » in an export or in « Factures des clients »: its tab's word, or, for a payment under
-    way, where it stands (« À approuver dans Libeo » is not « Programmé »)."""
+    way, where it stands (« À approuver dans Libeo » is not « Programmé »), and for a rejected transfer, the
+    bank's reason as the invoice's page says it (« Rejeté : compte du bénéficiaire clôturé (AC04) »)."""
     if state == "programmees" and payment_status in UNDER_WAY_WORDS:
         return UNDER_WAY_WORDS[payment_status]
+    if state == "rejetees" and payment_status == "FAILED":
+        return rejection_label(failure_reason)
     return INVOICE_STATE_WORDS[state]
 
 INVOICES = ListSpec(
@@ -119,7 +123,7 @@ def _invoices_export_statement(shape: tuple):
     base = select(SupplierInvoice.id, SupplierInvoice.number, Supplier.name, Supplier.siret, Supplier.iban,
                   SupplierInvoice.issue_date, SupplierInvoice.due_date, SupplierInvoice.amount_cents,
                   SupplierInvoice.currency, SupplierInvoice.payment_mode, INVOICE_STATE.label("state"),
-                  latest_payment_status())
+                  latest_payment_status(), latest_failure_reason())
     return _INVOICE_COLUMNS.apply(_of_company(base), shape)
 
 
@@ -315,7 +319,8 @@ def _clients_statement(shape: tuple):
     base = select(SupplierInvoice.id, SupplierInvoice.company_id, Company.name.label("company"),
                   SupplierInvoice.number, Supplier.name, Supplier.siret, Supplier.iban, SupplierInvoice.issue_date,
                   SupplierInvoice.due_date, SupplierInvoice.amount_cents, SupplierInvoice.currency,
-                  SupplierInvoice.payment_mode, INVOICE_STATE.label("state"), latest_payment_status())
+                  SupplierInvoice.payment_mode, INVOICE_STATE.label("state"), latest_payment_status(),
+                  latest_failure_reason())
     return _CLIENT_COLUMNS.apply(_of_firm(base), shape)
 
 

@@ -835,6 +835,14 @@ def latest_payment_status():
     return type_coerce(_LATEST_STATUS, String()).label("payment_status")
 
 
+def latest_failure_reason():
+    """SQL: the bank's reason of the invoice's latest payment, when it was rejected (NULL otherwise): what a
+    « Rejetée » row of an export or of « Factures des clients » says, as the invoice's page does."""
+    return (select(PaymentAttempt.failure_reason).where(PaymentAttempt.invoice_id == SupplierInvoice.id)
+            .order_by(PaymentAttempt.attempt.desc()).limit(1).correlate(SupplierInvoice).scalar_subquery()
+            .label("failure_reason"))
+
+
 # A simple CASE (the latest attempt read once per row) compares the stored names: its values are not
 # bound through the column's type. Release 2 stored a payment in a SEPA file as « IN_PROGRESS ».
 STORED_STATES = {
