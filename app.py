@@ -79,11 +79,7 @@ def register_landing_error_pages(app: Flask) -> None:
     def render_error(error):
         code, message, _ = describe(error)
         reference = error_reference() if code == 500 else None
-        response = app.make_response((error_page("landing/error.html", code, message, reference), code))
-        allowed = getattr(error, "valid_methods", None)
-        if allowed:
-            response.headers["Allow"] = ", ".join(allowed)
-        return response
+        return error_page("landing/error.html", code, message, reference), code
 
     register_error_pages(app, "landing/error.html", render_error)
 

@@ -96,12 +96,21 @@ def init_extensions(app: Flask, extensions: Extensions, db: SQLAlchemy, user_mod
 
 def register_error_pages(app: Flask, template: str, render_error: Callable) -> None:
     """``render_error`` answers every code of ``ERROR_MESSAGES``, and any other HTTP error (werkzeug's 416,
-    415…: never its English page); a refused CSRF token gets ``template``."""
+    415…: never its English page); a refused CSRF token gets ``template``. A 405 says the methods allowed
+    (``Allow``), whatever ``render_error`` made of it."""
     trace_unexpected_errors(app)
+
+    def answer(error):
+        response = app.make_response(render_error(error))
+        allowed = getattr(error, "valid_methods", None)
+        if allowed:
+            response.headers["Allow"] = ", ".join(allowed)
+        return response
+
     for code in ERROR_MESSAGES:
-        app.register_error_handler(code, render_error)
+        app.register_error_handler(code, answer)
     # Looked up after the handlers of a code (the app's, a blueprint's), whatever their order.
-    app.register_error_handler(HTTPException, render_error)
+    app.register_error_handler(HTTPException, answer)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):

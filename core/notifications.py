@@ -635,12 +635,11 @@ class Notifier:
         started = monotonic()
         with closing(send_messages([email for email, _ in outgoing])) as deliveries:
             for (email, group), delivery in zip(outgoing, deliveries, strict=False):
+                self._record(delivery, email, group, token, now, report)
                 if monotonic() - started > SENDING_WINDOW.total_seconds():
                     # Past the window, the claim may lapse and another worker take these rows: this one stops
-                    # (the message just sent is recorded; the rest wait for the claim's end, unsent).
-                    self._record(delivery, email, group, token, now, report)
+                    # (the rest wait for the claim's end, unsent).
                     break
-                self._record(delivery, email, group, token, now, report)
 
     def _record(self, delivery: Delivery, email: Email, group: list, token: str, now: datetime,
                 report: PassReport) -> None:

@@ -70,13 +70,8 @@ def register_errorhandlers(app: Flask) -> None:
         code, message, custom = describe(error)
         reference = error_reference() if code == 500 else None
         if request.path.startswith("/api/"):
-            response = http_error_response(code, message if custom else None, reference=reference)
-        else:
-            response = current_app.make_response((error_page("libeo/error.html", code, message, reference), code))
-        allowed = getattr(error, "valid_methods", None)
-        if allowed:
-            response.headers["Allow"] = ", ".join(allowed)
-        return response
+            return http_error_response(code, message if custom else None, reference=reference)
+        return error_page("libeo/error.html", code, message, reference), code
 
     register_error_pages(app, "libeo/error.html", render_error)
 

@@ -416,6 +416,15 @@ def test_the_combined_app_answers_outside_both_products_in_french(prod_apps, cap
     assert_no_traceback(caplog)
 
 
+@pytest.mark.parametrize("path", ["/meg/healthz", "/libeo/healthz", "/healthz"])
+def test_a_method_not_allowed_says_which_are_in_every_app(prod_apps, path):
+    """A 405 names the methods the address takes (``Allow``, RFC 9110), in MEG, Libeo and the landing app."""
+    response = prod_apps.root.test_client().delete(path)
+    assert response.status_code == 405
+    assert "GET" in response.headers["Allow"]
+    assert "Cette action n'est pas permise ici." in unescape(response.get_data(as_text=True))
+
+
 # --- 6. the Server header ---------------------------------------------------------------------
 
 VERSION = re.compile(r"\d|python", re.IGNORECASE)

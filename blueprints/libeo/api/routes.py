@@ -17,10 +17,10 @@ from core.views import pdf_response
 from models.libeo import Account, Channel, InitiatorRole, Invoice, db, monitoring
 from models.libeo.accounts.keys import (
     authenticate_api_key,
+    cursor_given,
     end_retired_key,
     give_up_key,
     public_id_of,
-    read_to_the_end,
     record_key_use,
 )
 from models.libeo.accounts.services import normalize_email
@@ -569,5 +569,6 @@ def events():
 
 
 def _read_to_the_end(page: EventPage, after: int) -> bool:
-    """Whether the caller has read the account's last event (``read_to_the_end``): an empty page past it is not."""
-    return not page.events and read_to_the_end(g.api_key.account_id, after)
+    """Whether the caller has read the account's last event (``read_to_the_end``, the page being what is
+    after ``after``): an empty page past it is not."""
+    return not page.events and cursor_given(g.api_key.account_id, after)

@@ -211,11 +211,12 @@ def invoices():
     libeo = libeo_state(current_user, company, pagination.items)
     selectable = bool(libeo.may_pay and libeo.connection)
     whole_filter = filter_selection(company, lq, libeo)
+    rows, boxed = _invoice_rows(pagination.items, libeo, selectable)
     # The selection bar when it can take something: a row of the page « Payer » takes, or the filter's.
-    offers = selectable and (bool(whole_filter) or any(libeo.row(row)[1] == "pay" for row in pagination.items))
+    offers = selectable and (boxed or bool(whole_filter))
     return render_template("meg/achats/invoices.html", pagination=pagination, libeo=libeo, lq=lq, counts=counts,
                            selectable=selectable, offers=offers, summary=summary, whole_filter=whole_filter,
-                           rows=_invoice_rows(pagination.items, libeo, selectable))
+                           rows=rows)
 
 
 # A row of « Factures », written once in Python: the page's 25 rows as some thirteen Jinja outputs each
@@ -245,11 +246,12 @@ def _not_selectable(invoice, payment, action) -> str:
             "refused": "motif du refus à lire avant de payer"}.get(action or "", "vérification en cours")
 
 
-def _invoice_rows(invoices, libeo, selectable: bool) -> Markup:
-    """The rows of « Factures » (a ``<tr>`` each), in the page's order."""
+def _invoice_rows(invoices, libeo, selectable: bool) -> tuple[Markup, bool]:
+    """The rows of « Factures » (a ``<tr>`` each), in the page's order, and whether one has a selection box."""
     invoice_url = url_for("achats.invoice", invoice_id=1)[:-1]  # each row's link: this and its id
     today = paris_today()  # once, not once per row's flag
     html = []
+    boxed = False
     for invoice in invoices:
         payment, action = libeo.row(invoice)
         state, badge = libeo.state_of(invoice)
@@ -257,6 +259,7 @@ def _invoice_rows(invoices, libeo, selectable: bool) -> Markup:
         number, href = escape(invoice.number), f"{invoice_url}{invoice.id}"
         box = ""
         if selectable and action == "pay":
+            boxed = True
             box = (f'<input type="checkbox" class="select-row" name="facture" value="{invoice.id}" form="selection" '
                    f'data-cents="{invoice.amount_cents}" aria-label="Sélectionner la facture {number}">')
         elif selectable:
@@ -273,7 +276,7 @@ def _invoice_rows(invoices, libeo, selectable: bool) -> Markup:
             f'<td data-label="État"><span class="badge {_safe(badge)}">{_safe(state)}</span>'
             f'{_waiting(libeo, payment, href)}'
             f'{_STALE.format(href) if paid_to and paid_to.stale else ""}</td></tr>\n')
-    return Markup("".join(html))
+    return Markup("".join(html)), boxed
 
 
 _WAITING = Markup('<div class="hint" data-testid="libeo-waiting"><a href="{}" title="{}">— en attente : {}</a></div>')

@@ -189,7 +189,12 @@ def read_to_the_end(account_id: int, after: int) -> bool:
     """Whether a reader of the account's events feed at cursor ``after`` has read its last event: none after it,
     and ``after`` is that event (or there is none). A cursor past the end (one Libeo never gave: a typo, a cursor
     reset) is not: the events it may have missed are still there."""
-    return not events_after_exist(account_id, after) and (after == 0 or events_after_exist(account_id, after - 1))
+    return not events_after_exist(account_id, after) and cursor_given(account_id, after)
+
+
+def cursor_given(account_id: int, after: int) -> bool:
+    """Whether ``after`` is a cursor of the account's feed: the start, or one of its events."""
+    return after == 0 or events_after_exist(account_id, after - 1)
 
 
 def events_after_exist(account_id: int, after: int) -> bool:

@@ -823,10 +823,13 @@ def settled_through_libeo():
 # payment under way (its latest attempt holds the invoice), its latest transfer rejected, or to settle.
 # Computed here and stored on the invoice (``settlement_state``), so that a list's tabs, their counts and
 # « Cette semaine » read an index instead of each invoice's latest attempt.
-_LATEST_STATUS = (
-    select(PaymentAttempt.status).where(PaymentAttempt.invoice_id == SupplierInvoice.id)
-    .order_by(PaymentAttempt.attempt.desc()).limit(1).correlate(SupplierInvoice).scalar_subquery()
-)
+def _of_latest_attempt(column):
+    """SQL: ``column`` of the invoice's latest payment attempt (NULL without one), row by row."""
+    return (select(column).where(PaymentAttempt.invoice_id == SupplierInvoice.id)
+            .order_by(PaymentAttempt.attempt.desc()).limit(1).correlate(SupplierInvoice).scalar_subquery())
+
+
+_LATEST_STATUS = _of_latest_attempt(PaymentAttempt.status)
 
 
 def latest_payment_status():
@@ -838,9 +841,7 @@ def latest_payment_status():
 def latest_failure_reason():
     """SQL: the bank's reason of the invoice's latest payment, when it was rejected (NULL otherwise): what a
     « Rejetée » row of an export or of « Factures des clients » says, as the invoice's page does."""
-    return (select(PaymentAttempt.failure_reason).where(PaymentAttempt.invoice_id == SupplierInvoice.id)
-            .order_by(PaymentAttempt.attempt.desc()).limit(1).correlate(SupplierInvoice).scalar_subquery()
-            .label("failure_reason"))
+    return _of_latest_attempt(PaymentAttempt.failure_reason).label("failure_reason")
 
 
 # A simple CASE (the latest attempt read once per row) compares the stored names: its values are not

@@ -46,8 +46,7 @@ _OUTBOX = select(
     func.sum(case((_dead, 1), else_=0)),
 ).where(_undelivered)
 _CONNECTIONS = (
-    select(LibeoConnection.company_id, Company.name, LibeoConnection.state, LibeoConnection.events_read_at,
-           LibeoConnection.connected_at)
+    select(Company.name, LibeoConnection.state, LibeoConnection.events_read_at, LibeoConnection.connected_at)
     .join(Company, Company.id == LibeoConnection.company_id)
     .order_by(LibeoConnection.company_id)
 )
@@ -106,7 +105,7 @@ def snapshot(now: datetime | None = None) -> Snapshot:
     by_state = dict.fromkeys(ConnectionState, 0)
     lagging: list[tuple[float, str]] = []
     worst: tuple[float, str] | None = None
-    for _company_id, name, state, read_at, connected_at in session.execute(_CONNECTIONS):
+    for name, state, read_at, connected_at in session.execute(_CONNECTIONS):
         by_state[state] += 1
         if state in (ConnectionState.KEY_REVOKED, ConnectionState.REMOVED):
             continue  # never read again until the company pastes a new key: its administrators are told
