@@ -160,7 +160,7 @@ BATCHES = ListSpec(
     default_sort="-creation",
     states={"envoyees": "Fichier créé", "echouees": "Fichier non créé"},
     date_label="Date d'exécution",
-    search_hint="Référence de la remise ou montant total (1 234,50)",
+    search_hint="Référence ou montant (1 234,50)",
 )
 _BATCH_COLUMNS = ListColumns(
     sorts={"creation": (SepaBatch.created_at,), "execution": (SepaBatch.execution_date,),
