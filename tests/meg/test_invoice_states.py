@@ -202,3 +202,35 @@ def test_an_invoice_switched_to_another_mode_after_its_rejected_transfer_is_to_s
     assert _row_state(client, "a_regler", number) is None
     assert _state_shown(client, invoice_id) == label
     assert f">{number}</a>" not in client.get("/meg/achats/reglements").get_data(as_text=True)
+
+
+def test_to_pay_by_sunday_links_to_the_invoices_it_counts(meg_app, demo, client, meg_auth):
+    """« À payer d'ici dimanche » opens « Règlements » up to Sunday: every invoice the figure counts is there,
+    none due later (the list once opened on every invoice to settle, whatever its due date)."""
+    import re
+    from datetime import timedelta
+    from html import unescape
+
+    from core.dates import paris_today, week_of
+
+    today = paris_today()
+    _, sunday = week_of(today)
+    with meg_app.app_context():
+        company = db.session.scalar(select(Company).where(Company.name == "Boulangerie Martin SARL"))
+        invoices = db.session.scalars(select(SupplierInvoice).where(
+            SupplierInvoice.company_id == company.id, SupplierInvoice.settlement_state == "a_regler")
+            .order_by(SupplierInvoice.id)).all()
+        this_week, next_month = invoices[0], invoices[1]
+        this_week.due_date, next_month.due_date = sunday, sunday + timedelta(days=30)
+        db.session.commit()
+        due_by_sunday = {i.number for i in invoices if i.due_date <= sunday}
+        later = {i.number for i in invoices if i.due_date > sunday}
+    meg_auth.login()
+
+    home = client.get("/meg/achats/").get_data(as_text=True)
+    link = re.search(r'<a href="([^"]+)">À payer d\'ici dimanche</a>', home)
+    assert link is not None
+    listed = client.get(unescape(link.group(1))).get_data(as_text=True)
+    assert this_week.number in listed and next_month.number not in listed
+    assert all(number in listed for number in due_by_sunday)
+    assert not any(number in listed for number in later)
