@@ -33,6 +33,12 @@ def date_fr(value: date | None) -> str:
     return f"{value.day:02d}/{value.month:02d}/{value.year:04d}" if value else ""
 
 
+def paris_moment(value: datetime | None) -> datetime | None:
+    """A stored moment as Paris's clocks read it, without its offset: what a spreadsheet cell holds (XLSX has
+    no time zones)."""
+    return as_utc(value).astimezone(PARIS).replace(tzinfo=None) if value else None
+
+
 def datetime_fr(value: datetime | None) -> str:
     """« 02/11/2026 à 14:05 », Paris time."""
     return as_utc(value).astimezone(PARIS).strftime("%d/%m/%Y à %H:%M") if value else ""

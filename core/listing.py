@@ -142,6 +142,14 @@ def register_fold(dbapi_connection) -> None:
     dbapi_connection.create_function("paris_day", 1, _sqlite_paris_day, deterministic=True)
 
 
+def ligature_variant(folded_text: str) -> str | None:
+    """The search as a name written with « œ » or « æ » folds (each to one letter, as ``translate`` maps a
+    character to a character): « oeufs » is also looked for as « oufs », which « Œufs » folds to; None when
+    the search holds neither « oe » nor « ae »."""
+    variant = folded_text.replace("oe", "o").replace("ae", "a")
+    return variant if variant != folded_text else None
+
+
 def like_pattern(text: str) -> str:
     """``%text%`` for a LIKE with ``\\`` as escape: « 100% » and « a_b » are searched as typed."""
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -300,7 +308,9 @@ class ListQuery:
     def shape(self, today: date | None = None) -> tuple:
         text, cents, digits = self.search_terms()
         low, high = self.date_range(today)
-        return (text is not None, cents is not None, digits is not None, self.state is not None,
+        # 2: the text, and also its variant as a name written with a ligature folds (``ligature_variant``).
+        has_text = 0 if text is None else 2 if ligature_variant(text) else 1
+        return (has_text, cents is not None, digits is not None, self.state is not None,
                 self.mode is not None, low is not None, high is not None,
                 self.amount_min is not None, self.amount_max is not None, self.sort, self.descending)
 
@@ -308,7 +318,9 @@ class ListQuery:
                today: date | None = None) -> dict[str, Any]:
         text, cents, digits = self.search_terms()
         low, high = self.date_range(today)
-        found = {"f_text": like_pattern(text) if text else None, "f_cents": cents, "f_digits": digits,
+        variant = ligature_variant(text) if text else None
+        found = {"f_text": like_pattern(text) if text else None,
+                 "f_text_ligature": like_pattern(variant) if variant else None, "f_cents": cents, "f_digits": digits,
                  "f_state": list((state_values or {}).get(self.state or "", ())) if self.state else None,
                  "f_mode": (mode_values or {}).get(self.mode or "") if self.mode else None,
                  "f_from": low, "f_to": high, "f_min": self.amount_min, "f_max": self.amount_max}
@@ -452,6 +464,8 @@ class ListColumns:
         if has_text:
             matches: list[ColumnElement[bool]] = [
                 folded(column).like(bindparam("f_text"), escape="\\") for column in self.text]
+            if has_text == 2:
+                matches += [folded(column).like(bindparam("f_text_ligature"), escape="\\") for column in self.text]
             if has_cents and self.amount is not None:
                 matches.append(self.amount == bindparam("f_cents"))
             if has_digits:
@@ -599,6 +613,8 @@ def _csv_cell(value: Any) -> str:
         return ""
     if isinstance(value, Decimal):
         return format(value, "f").replace(".", ",")
+    if isinstance(value, datetime):  # a moment, given in Paris time (``paris_moment``)
+        return value.strftime("%d/%m/%Y %H:%M")
     if isinstance(value, date):
         return date_fr(value)
     if isinstance(value, bool):
@@ -641,6 +657,7 @@ def xlsx_response(filename: str, title: str, header: list[str], rows: Iterable[l
     """An XLSX workbook of one sheet, written row by row to a temporary file, then streamed from it."""
     from openpyxl import Workbook  # noqa: PLC0415 - only exports load it (a few MB of modules)
     from openpyxl.cell import WriteOnlyCell  # noqa: PLC0415
+    from openpyxl.cell.cell import ERROR_CODES  # noqa: PLC0415
     from openpyxl.styles import Font  # noqa: PLC0415
 
     workbook = Workbook(write_only=True)
@@ -653,17 +670,18 @@ def xlsx_response(filename: str, title: str, header: list[str], rows: Iterable[l
 
     def cell(column: int, value: Any):
         if isinstance(value, str):
-            if not value.startswith(_FORMULA_START):
+            if not value.startswith(_FORMULA_START) and value not in ERROR_CODES:
                 return value
             written = WriteOnlyCell(sheet, value=None)
-            written.value, written.data_type = value, "s"  # never a formula
+            written.value, written.data_type = value, "s"  # never a formula, nor an error (« #N/A »)
             return written
         if not isinstance(value, Decimal | date):
             return value
         written = styled.get((column, type(value)))
         if written is None:
             written = styled[column, type(value)] = WriteOnlyCell(sheet, value=value)
-            written.number_format = "#,##0.00" if isinstance(value, Decimal) else "DD/MM/YYYY"
+            written.number_format = ("#,##0.00" if isinstance(value, Decimal) else
+                                     "DD/MM/YYYY HH:MM" if isinstance(value, datetime) else "DD/MM/YYYY")
         written.value = value
         return written
 

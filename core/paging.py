@@ -78,6 +78,7 @@ def paginate(db: SQLAlchemy, query: Select | Listing, page: int, per_page: int, 
     read under the same filters): the page is read alone, without a count nor a window, so the
     database stops after its rows.
     """
+    listing = query
     query, params = query if isinstance(query, Listing) else (query, None)
     page_statement = _page_statement(query, "alone" if total is not None else "apart" if (
         count_apart and db.session.get_bind().dialect.name == "sqlite") else "window")
@@ -89,13 +90,18 @@ def paginate(db: SQLAlchemy, query: Select | Listing, page: int, per_page: int, 
         rows = db.session.execute(page_statement, values).all()
         items = [row[0] for row in rows]
     if total is not None:
+        if not rows and total and page > 1:  # past the end of a list that holds rows: its last page
+            return paginate(db, listing, ceil(total / per_page), per_page, plain=plain, total=total)
         return Page(items, page, per_page, total)
     if rows:
         return Page(items, page, per_page, rows[0][-1])
     if page == 1:
         return Page([], page, per_page, 0)
+    # A page past the end (an old bookmark, a list that shrank since): the last page, never « nothing here ».
     past_end = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()), params or {})
-    return Page([], page, per_page, past_end or 0)
+    if past_end:
+        return paginate(db, listing, ceil(past_end / per_page), per_page, plain=plain, total=past_end)
+    return Page([], page, per_page, 0)
 
 
 def _page_statement(query: Select, count: str) -> Select:

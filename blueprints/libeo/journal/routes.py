@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request
 from flask_login import login_required
 
-from core.dates import datetime_fr
+from core.dates import paris_moment
 from core.listing import EXPORT_FORMATS, export_response, parse_list_args, streamed_rows, tidy_redirect
 from core.paging import paginate
 from core.views import page_number
@@ -47,6 +47,6 @@ def export_entries(fmt: str):
         abort(404)
     lq = parse_list_args(request.args, JOURNAL)
     rows = streamed_rows(db.session, *journal_list(current_account().id, lq), lambda row: [
-        row.JournalEntry.id, datetime_fr(row.JournalEntry.created_at), row.JournalEntry.actor,
+        row.JournalEntry.id, paris_moment(row.JournalEntry.created_at), row.JournalEntry.actor,
         row.JournalEntry.kind, row.JournalEntry.payment_id, row.JournalEntry.message])
     return export_response(fmt, "journal", "Journal", JOURNAL_EXPORT, rows)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template
 from flask_login import current_user, login_required
 
+from core.paging import paginate
 from core.views import page_number
 from models.meg import db
 from models.meg.journal import journal_query
@@ -26,6 +27,5 @@ def require_achats_admin():
 
 @bp.route("/")
 def entries():
-    pagination = db.paginate(journal_query(current_company()), page=page_number(), per_page=PER_PAGE,
-                             error_out=False)
+    pagination = paginate(db, journal_query(current_company()), page_number(), PER_PAGE)
     return render_template("meg/journal/list.html", pagination=pagination)
