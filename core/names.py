@@ -160,6 +160,16 @@ def names_match(first: str, second: str) -> bool:
     return len(a) == len(b) and _each_word_alike(a, b) and _each_word_alike(b, a)
 
 
+def same_legal_name(first: str, second: str) -> bool:
+    """Whether two names are one company's legal name: the same words once reduced (legal forms and articles
+    left out, accents and case ignored), in any order (« TRANSPORTS VICTOR » and « Victor Transports SARL »).
+
+    For vouching for a SIRET, where :func:`names_match`'s leniency (a subset of the words, a typo) would let
+    « Victor » or « Transports Vector » stand for « TRANSPORTS VICTOR »."""
+    a, b = name_words(first), name_words(second)
+    return bool(a) and (sorted(a) == sorted(b) or "".join(a) == "".join(b))
+
+
 def _each_word_alike(words: tuple[str, ...], others: tuple[str, ...]) -> bool:
     return all(any(_alike(word, other) for other in others) for word in words)
 

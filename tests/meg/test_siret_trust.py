@@ -7,6 +7,7 @@ the registry (the local SIRENE extract the tests use) confirmed it.
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from models.meg import Company, db
@@ -85,3 +86,39 @@ def test_the_companys_expert_comptable_confirms_it(client, demo, meg_auth, meg_a
     assert "SIRET 556 677 888 00001 confirmé" in confirmed
     assert "SIRET confirmé par l'expert-comptable Hélène Durand (expert@cabinet-durand.fr)." in confirmed
     assert _association(meg_app).siret_trusted
+
+
+@pytest.mark.parametrize("own_name", ["Transports SARL", "Victor", "Transport Victoire", "Transports Vector"])
+def test_the_registry_vouches_only_for_the_companys_own_legal_name(client, demo, meg_app, own_name):
+    """« TRANSPORTS VICTOR » is another company (not in MEG). A MEG company called « Transports SARL »,
+    « Victor »… typing its SIRET is not trusted: the registry's name is compared word for word (legal forms and
+    articles left out), not as loosely as a payment's hold compares suppliers (a subset of words, a typo)."""
+    from models.meg.companies.models import AchatsRole
+    from tests.factories import meg_user
+
+    with meg_app.app_context():
+        company = Company(name=own_name, siret=None)
+        db.session.add(company)
+        meg_user("patron@exemple.fr", "demo-meg-2026", company=company, role=AchatsRole.ADMIN)
+        db.session.commit()
+        company_id = company.id
+    client.post("/meg/connexion", data={"email": "patron@exemple.fr", "password": "demo-meg-2026"})
+    client.post("/meg/entreprise", data={"company_id": company_id})
+    saved = client.post("/meg/entreprise/fiche", data={"name": own_name, "siret": VICTIM_SIRET},
+                        follow_redirects=True)
+    shown = text(saved)
+    assert "La fiche de l'entreprise est enregistrée." in shown
+    assert "Le SIRET n'a pas pu être confirmé" in shown and "TRANSPORTS VICTOR" in shown
+    with meg_app.app_context():
+        company = db.session.get(Company, company_id)
+        assert company.siret == VICTIM_SIRET and not company.siret_trusted
+
+
+def test_the_registry_trusts_the_same_words_in_another_order_and_with_a_legal_form():
+    from core.names import same_legal_name
+
+    assert same_legal_name("TRANSPORTS VICTOR", "Victor Transports SARL")
+    assert same_legal_name("BOULANGERIE MARTIN", "Boulangerie Martin SARL")
+    assert same_legal_name("ASSOCIATION LES AMIS DU QUARTIER", "Association Les Amis du Quartier")
+    assert not same_legal_name("TRANSPORTS VICTOR", "Transports")
+    assert not same_legal_name("TRANSPORTS VICTOR", "Transports Victoire")

@@ -25,7 +25,7 @@ vouching stays suspended until the expert-comptable confirms it.
 from __future__ import annotations
 
 from core.dates import utcnow
-from core.names import names_match
+from core.names import same_legal_name
 from core.validators import format_siret
 from models.meg.companies.models import Company, User
 from models.meg.companies.registry import RegistryUnavailable, find_establishment
@@ -72,7 +72,7 @@ def check_with_registry(company: Company, user: User | None) -> str | None:
         why = f"{REGISTRY} ne connaît pas le SIRET {format_siret(company.siret)}"
     elif not found.active:
         why = f"d'après {REGISTRY}, l'établissement {format_siret(company.siret)} est fermé"
-    elif not names_match(found.legal_name, company.name):
+    elif not same_legal_name(found.legal_name, company.name):
         why = (f"d'après {REGISTRY}, le SIRET {format_siret(company.siret)} est celui de « {found.legal_name} », "
                f"et non de « {company.name} »")
     else:
