@@ -81,12 +81,19 @@ class InvoiceForm(Form):
         self.payment_mode.data = invoice.payment_mode.name
 
 
-class SupplierForm(Form):
+class SupplierNameForm(Form):
+    """« Modifier » a supplier, for who may not change its IBAN: its name; the page shows the IBAN masked."""
+
     name = BankNameField("Nom", validators=[normalized(clean_text, max_length=200, label="Nom")])
-    iban = StringField("IBAN", validators=[normalized(normalize_iban)])
-    bic = StringField("BIC (facultatif)", validators=[normalized(normalize_bic)])
     confirm_lookalike = BooleanField("Confirmer malgré l'avertissement")
     submit = SubmitField("Enregistrer")
+
+
+class SupplierForm(SupplierNameForm):
+    """A new supplier, or « Modifier » for an « Achats » administrator: the name, the IBAN and the BIC."""
+
+    iban = StringField("IBAN", validators=[normalized(normalize_iban)])
+    bic = StringField("BIC (facultatif)", validators=[normalized(normalize_bic)])
 
     def validate(self, extra_validators=None) -> bool:
         if not super().validate(extra_validators):

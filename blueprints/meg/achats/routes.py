@@ -69,6 +69,7 @@ from models.meg.achats.lists import (
     supplier_list,
     supplier_tab_counts,
 )
+from models.meg.achats.supplier_iban import IBAN_ADMINS_ONLY, iban_as_shown, may_change_iban
 from models.meg.achats.week import week_and_tab_counts
 from models.meg.companies.second_factor import is_enrolled
 from models.meg.libeo_link.attempts import (
@@ -107,7 +108,7 @@ from models.meg.libeo_link.reconnecting import confirm_not_paid, connect_libeo
 from ..context import current_company
 from ..extensions import limiter
 from ..security.routes import second_factor_problem
-from .forms import ConfirmForm, InvoiceForm, LibeoKeyForm, NotPaidForm, PayForm, SupplierForm
+from .forms import ConfirmForm, InvoiceForm, LibeoKeyForm, NotPaidForm, PayForm, SupplierForm, SupplierNameForm
 
 bp = Blueprint("achats", __name__, url_prefix="/achats")
 
@@ -150,6 +151,12 @@ def libeo_connect_url(invoice) -> str:
 def libeo_subscription_url() -> str:
     """Libeo's « Abonnement » page, where the plan is upgraded."""
     return f"{current_app.config['LIBEO_URL'].rstrip('/')}/abonnement"
+
+
+@bp.app_template_global()
+def supplier_iban(supplier) -> str:
+    """A supplier's IBAN as the pages show it to the person: whole only to who may change it, as the exports."""
+    return iban_as_shown(supplier, may_change_iban(current_user, current_company()))
 
 
 def _invoice_or_404(invoice_id: int):
@@ -889,18 +896,23 @@ def _supplier_data(form: SupplierForm) -> SupplierData:
 @bp.route("/fournisseurs/<int:supplier_id>/modifier", methods=["GET", "POST"])
 def edit_supplier(supplier_id: int):
     supplier = _supplier_or_404(supplier_id)
-    form = SupplierForm(obj=supplier)
+    changes_iban = may_change_iban(current_user, current_company())
+    if not changes_iban and request.method == "POST" and _asks_another_iban(supplier):
+        abort(403, description=IBAN_ADMINS_ONLY)
+    form = SupplierForm(obj=supplier) if changes_iban else SupplierNameForm(obj=supplier)
     lookalike = None
     if form.validate_on_submit():
+        data = (_supplier_data(form) if isinstance(form, SupplierForm)
+                else SupplierData(form.name.data, supplier.iban, supplier.bic))
         old_iban = supplier.iban
-        keeping_old_iban = payments_keeping_old_iban(supplier.id, form.iban.data)
+        keeping_old_iban = payments_keeping_old_iban(supplier.id, data.iban)
         try:
-            update_supplier(supplier, _supplier_data(form), current_user,
-                            confirm_lookalike=form.confirm_lookalike.data)
+            update_supplier(supplier, data, current_user, confirm_lookalike=form.confirm_lookalike.data)
         except LookalikeSupplier as warning:
             db.session.rollback()
             return render_template("meg/achats/supplier_form.html", form=form,
-                                   supplier=_supplier_or_404(supplier_id), lookalike=warning)
+                                   supplier=_supplier_or_404(supplier_id), lookalike=warning,
+                                   iban_admins_only=IBAN_ADMINS_ONLY)
         shared = shared_iban_notice(supplier) if supplier.iban != old_iban else None
         db.session.commit()
         flash(f"Le fournisseur « {supplier.name} » est modifié.", "success")
@@ -911,4 +923,18 @@ def edit_supplier(supplier_id: int):
         if keeping_old_iban:
             flash(_old_iban_notice(keeping_old_iban), "warning")
         return redirect(url_for("achats.suppliers"))
-    return render_template("meg/achats/supplier_form.html", form=form, supplier=supplier, lookalike=lookalike)
+    return render_template("meg/achats/supplier_form.html", form=form, supplier=supplier, lookalike=lookalike,
+                           iban_admins_only=IBAN_ADMINS_ONLY)
+
+
+def _asks_another_iban(supplier) -> bool:
+    """Whether the request sends an IBAN or a BIC other than the supplier's. The form of who may not change them
+    has neither field: only a crafted request sends another (a page opened while the person administered
+    « Achats » sends back the ones it had)."""
+    sent_iban, sent_bic = request.form.get("iban"), request.form.get("bic")
+    return ((sent_iban is not None and _compact(sent_iban) != supplier.iban)
+            or (sent_bic is not None and (_compact(sent_bic) or None) != supplier.bic))
+
+
+def _compact(value: str) -> str:
+    return "".join(value.split()).upper()

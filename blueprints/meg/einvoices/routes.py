@@ -23,6 +23,7 @@ from models.meg.achats.invoices import (
     company_supplier,
     suppliers_query,
 )
+from models.meg.achats.supplier_iban import IBAN_ADMINS_ONLY, may_change_iban
 from models.meg.einvoices.documents import document_of
 from models.meg.einvoices.imports import (
     ImportChoices,
@@ -156,7 +157,7 @@ def confirm(import_id: int):
     duplicate, refused = None, False
     if form.validate_on_submit():
         try:
-            invoice = save_import(current_company(), pending, _choices(form))
+            saved = save_import(current_company(), pending, _choices(form))
         except PossibleDuplicate as warning:
             db.session.rollback()
             duplicate = warning
@@ -167,12 +168,17 @@ def confirm(import_id: int):
                 show_domain_error(form, error)
         else:
             db.session.commit()
+            invoice = saved.invoice
             flash(f"La facture {invoice.number} de {invoice.supplier.name} est enregistrée, avec son fichier.",
                   "success")
+            if saved.notice:
+                flash(saved.notice, "warning")
             return redirect(url_for("achats.invoice", invoice_id=invoice.id))
     chosen = _chosen_supplier(form, found)
     return render_template("meg/einvoices/confirm.html", form=form, found=found, pending=pending, chosen=chosen,
-                           duplicate=duplicate, button_form=ButtonForm(), bank=bank_name, format_iban=format_iban), \
+                           duplicate=duplicate, button_form=ButtonForm(), bank=bank_name, format_iban=format_iban,
+                           changes_iban=may_change_iban(current_user, current_company()),
+                           iban_admins_only=IBAN_ADMINS_ONLY), \
         (422 if form.errors or refused else 200)
 
 

@@ -93,7 +93,9 @@ def user_claims(user: User, scope: str) -> dict:
 
 
 def company_claims(user: User, company: Company | None, scope: str) -> dict:
-    if company is None or "company" not in (scope_to_list(scope) or []):
+    """The company the token (or code) was granted for, with the rights read now, not at consent: nothing once
+    the person no longer reaches it (its firm lost the company, their role was removed)."""
+    if company is None or "company" not in (scope_to_list(scope) or []) or user.company(company.id) is None:
         return {}
     return {
         "company_id": company.id,

@@ -17,8 +17,9 @@ Two steps, as an accountant receiving many e-invoices expects:
    file of an invoice already recorded joins it instead
    (``attach_to_recorded``), and follows it to Libeo.
 
-A supplier's IBAN changes only if the person chose so, through
-``update_supplier`` (where MEG keeps the journal of IBAN changes).
+A known supplier's IBAN changes only if the person chose so and may change
+it (an « Achats » administrator: ``models.meg.achats.supplier_iban``),
+through ``update_supplier`` (where MEG keeps the journal of IBAN changes).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ from models.meg.achats.invoices import (
     update_supplier,
 )
 from models.meg.achats.models import PaymentMode, Supplier, SupplierInvoice
+from models.meg.achats.supplier_iban import IBAN_ADMINS_ONLY, may_change_iban
 from models.meg.companies.models import Company, User
 from models.meg.db import Model, db
 from models.meg.einvoices.documents import (
@@ -356,7 +358,15 @@ class ImportChoices:
     confirm_shared_iban: bool = False  # the new supplier's IBAN is a known supplier's, and the person checked it
 
 
-def save_import(company: Company, pending: PendingImport, choices: ImportChoices) -> SupplierInvoice:
+@dataclass(frozen=True)
+class SavedImport:
+    """The invoice recorded, and what the person reads besides (the file's IBAN they may not take: ``notice``)."""
+
+    invoice: SupplierInvoice
+    notice: str | None = None
+
+
+def save_import(company: Company, pending: PendingImport, choices: ImportChoices) -> SavedImport:
     """Records the invoice with its file; AchatsError (French, with its field) when it cannot be.
 
     The file is read again before the writers' turn is taken (the caller's view
@@ -373,7 +383,7 @@ def save_import(company: Company, pending: PendingImport, choices: ImportChoices
         end_reading(db)
     _claim(pending)
     # The journal names the person who imported the file, not the synchronisation.
-    supplier = _supplier_for(company, einvoice, choices, db.session.get(User, pending.user_id))
+    supplier, notice = _supplier_for(company, einvoice, choices, db.session.get(User, pending.user_id))
     invoice = create_invoice(company, InvoiceData(
         number=choices.number, supplier_id=supplier.id, issue_date=choices.issue_date, due_date=choices.due_date,
         amount_cents=choices.amount_cents, payment_mode=choices.payment_mode,
@@ -386,7 +396,7 @@ def save_import(company: Company, pending: PendingImport, choices: ImportChoices
         invoice.mandate_reference, invoice.debited_iban = einvoice.mandate_reference, einvoice.debited_iban
     document_changed(invoice, attach_document(invoice, file))
     db.session.flush()
-    return invoice
+    return SavedImport(invoice, notice)
 
 
 def attach_to_recorded(company: Company, pending: PendingImport) -> SupplierInvoice:
@@ -413,24 +423,41 @@ def _claim(pending: PendingImport) -> None:
         raise AchatsError("Ce fichier a déjà été enregistré ou abandonné : importez-le de nouveau si besoin.")
 
 
-def _supplier_for(company: Company, einvoice: EInvoice, choices: ImportChoices, user: User | None) -> Supplier:
+def _supplier_for(company: Company, einvoice: EInvoice, choices: ImportChoices,
+                  user: User | None) -> tuple[Supplier, str | None]:
+    """The invoice's supplier, and what the person reads about its IBAN besides (None: nothing)."""
     if choices.supplier_id is None:
         if choices.new_supplier is None:
             raise AchatsError("Choisissez un fournisseur, ou créez-le.", "supplier_id")
-        return _create_supplier(company, choices.new_supplier, user, choices.confirm_shared_iban)
+        return _create_supplier(company, choices.new_supplier, user, choices.confirm_shared_iban), None
     supplier = company_supplier(company, choices.supplier_id)
-    if einvoice.iban is not None and iban_differs(supplier, einvoice):
-        if choices.replace_iban is None:
-            raise AchatsError(
-                f"L'IBAN de la facture ({format_iban(einvoice.iban)}) n'est pas celui que MEG connaît pour "
-                f"{supplier.name} ({format_iban(supplier.iban)}) : choisissez lequel garder.", "iban_choice")
-        if choices.replace_iban:
-            # The person chose the invoice's IBAN on the import screen; a look-alike is journaled.
-            update_supplier(supplier, SupplierData(supplier.name, einvoice.iban, einvoice.bic), user,
-                            confirm_lookalike=True)
+    notice = _iban_choice(company, supplier, einvoice, choices, user)
     if supplier.siret is None and einvoice.supplier_siret and _siret_owner(company, einvoice.supplier_siret) is None:
         supplier.siret = einvoice.supplier_siret  # an identifier learnt, not a payment detail
-    return supplier
+    return supplier, notice
+
+
+def _iban_choice(company: Company, supplier: Supplier, einvoice: EInvoice, choices: ImportChoices,
+                 user: User | None) -> str | None:
+    """The file's IBAN, when it differs from the known supplier's: theirs if the person chose it and may change a
+    supplier's IBAN. Returns what the person reads when they asked for it and may not (None otherwise)."""
+    if einvoice.iban is None or not iban_differs(supplier, einvoice):
+        return None
+    if not may_change_iban(user, company):
+        # Their page offers no « Remplacer »: the known IBAN stays, whatever the request says.
+        if not choices.replace_iban:
+            return None
+        return (f"{IBAN_ADMINS_ONLY} L'IBAN connu de {supplier.name} ({supplier.iban_masked}) est gardé : "
+                "la facture sera payée sur celui-ci.")
+    if choices.replace_iban is None:
+        raise AchatsError(
+            f"L'IBAN de la facture ({format_iban(einvoice.iban)}) n'est pas celui que MEG connaît pour "
+            f"{supplier.name} ({format_iban(supplier.iban)}) : choisissez lequel garder.", "iban_choice")
+    if choices.replace_iban:
+        # The person chose the invoice's IBAN on the import screen; a look-alike is journaled.
+        update_supplier(supplier, SupplierData(supplier.name, einvoice.iban, einvoice.bic), user,
+                        confirm_lookalike=True)
+    return None
 
 
 def _create_supplier(company: Company, new: NewSupplier, user: User | None, confirm_shared_iban: bool) -> Supplier:
