@@ -178,6 +178,9 @@ class ListSpec:
     overdue: bool = False
     amount: bool = True
     search_hint: str = "Numéro, fournisseur ou montant"
+    # « Fournisseur »: the rows of suppliers whose name holds these words (accents and case ignored), alone —
+    # the search also reads numbers, amounts and SIRETs.
+    supplier: bool = False
 
     @property
     def periods(self) -> dict[str, str]:
@@ -201,6 +204,7 @@ class ListQuery:
     descending: bool = False
     page: int = 1
     problems: tuple[str, ...] = ()
+    supplier: str = ""
 
     # -- URLs: the whole state, so that a link, a bookmark or the back button keeps it.
 
@@ -214,6 +218,7 @@ class ListQuery:
         # Every argument in its place, None where absent: a page asks for some twenty links of its list.
         return {
             "q": self.search or None,
+            "fournisseur": self.supplier or None,
             "etat": self.state,
             "mode": self.mode,
             "periode": self.period if self.period != "dates" else None,
@@ -254,6 +259,8 @@ class ListQuery:
         spec, found = self.spec, []
         if self.search:
             found.append((f"la recherche « {self.search} »", self.url_args(q=None, page=None)))
+        if self.supplier:
+            found.append((f"le fournisseur « {self.supplier} »", self.url_args(fournisseur=None, page=None)))
         if self.state:
             found.append((f"l'état « {spec.states[self.state]} »", self.url_args(etat=None, page=None)))
         if self.mode:
@@ -312,7 +319,8 @@ class ListQuery:
         has_text = 0 if text is None else 2 if ligature_variant(text) else 1
         return (has_text, cents is not None, digits is not None, self.state is not None,
                 self.mode is not None, low is not None, high is not None,
-                self.amount_min is not None, self.amount_max is not None, self.sort, self.descending)
+                self.amount_min is not None, self.amount_max is not None, self.sort, self.descending,
+                bool(self.supplier))
 
     def values(self, state_values: dict[str, tuple] | None = None, mode_values: dict[str, Any] | None = None,
                today: date | None = None) -> dict[str, Any]:
@@ -323,7 +331,8 @@ class ListQuery:
                  "f_text_ligature": like_pattern(variant) if variant else None, "f_cents": cents, "f_digits": digits,
                  "f_state": list((state_values or {}).get(self.state or "", ())) if self.state else None,
                  "f_mode": (mode_values or {}).get(self.mode or "") if self.mode else None,
-                 "f_from": low, "f_to": high, "f_min": self.amount_min, "f_max": self.amount_max}
+                 "f_from": low, "f_to": high, "f_min": self.amount_min, "f_max": self.amount_max,
+                 "f_supplier": like_pattern(fold(self.supplier) or "") if self.supplier else None}
         return {key: value for key, value in found.items() if value is not None}
 
 
@@ -337,13 +346,14 @@ def _amount_text(cents: int | None) -> str | None:
 # --- Reading the URL ------------------------------------------------------------------------------------
 
 
-def _clean_search(raw: str, problems: list[str]) -> str:
+def _clean_search(raw: str, problems: list[str], what: str = "La recherche") -> str:
     # Control characters (and lone surrogates) dropped, as the door refuses them in forms; NFC.
     text = "".join(ch for ch in raw if unicodedata.category(ch) not in ("Cc", "Cs", "Cf"))
     text = " ".join(unicodedata.normalize("NFC", text).split())
     if len(text) > SEARCH_MAX:
-        problems.append(f"La recherche est limitée à {SEARCH_MAX} caractères : seuls les {SEARCH_MAX} premiers "
-                        "sont cherchés.")
+        cut = "limitée" if what.startswith("La ") else "limité"
+        problems.append(f"{what} est {cut} à {SEARCH_MAX} caractères : seuls les {SEARCH_MAX} premiers sont "
+                        "cherchés.")
         text = text[:SEARCH_MAX].rstrip()
     return text
 
@@ -398,6 +408,7 @@ def parse_list_args(args, spec: ListSpec, page: int = 1) -> ListQuery:
     """A list's query from its URL args; never fails (see the module's notes)."""
     problems: list[str] = []
     search = _clean_search(args.get("q", ""), problems)
+    supplier = _clean_search(args.get("fournisseur", ""), problems, "Le fournisseur") if spec.supplier else ""
     state = _choice(args.get("etat"), spec.states, "un état", problems)
     mode = _choice(args.get("mode"), spec.modes, "un mode de règlement", problems)
     period = date_from = date_to = None
@@ -428,7 +439,7 @@ def parse_list_args(args, spec: ListSpec, page: int = 1) -> ListQuery:
                         "est gardé.")
         descending, sort = spec.default_sort.startswith("-"), spec.default_sort.lstrip("-")
     return ListQuery(spec, search, state, mode, period, date_from, date_to, low, high, sort, descending, page,
-                     tuple(problems))
+                     tuple(problems), supplier)
 
 
 # --- The SQL --------------------------------------------------------------------------------------------
@@ -457,6 +468,7 @@ class ListColumns:
     state: ListColumn | None = None
     mode: ListColumn | None = None
     date: ListColumn | None = None
+    supplier: ListColumn | None = None
 
     def conditions(self, shape: tuple, *, with_state: bool = True) -> list[ColumnElement]:
         has_text, has_cents, has_digits, has_state, has_mode, has_from, has_to, has_min, has_max = shape[:9]
@@ -476,6 +488,8 @@ class ListColumns:
             found.append(self.state.in_(bindparam("f_state", expanding=True)))
         if has_mode and self.mode is not None:
             found.append(self.mode == bindparam("f_mode"))
+        if len(shape) > 11 and shape[11] and self.supplier is not None:
+            found.append(folded(self.supplier).like(bindparam("f_supplier"), escape="\\"))
         if has_from and self.date is not None:
             found.append(self.date >= bindparam("f_from"))
         if has_to and self.date is not None:
@@ -524,7 +538,7 @@ def searches_text(shape: tuple) -> bool:
     """Whether a ``ListQuery.shape`` searches words or digits: the columns a list may read through a join
     (a supplier's name, its SIRET), which an unsearched count or aggregate can leave out."""
     text, _cents, digits = shape[:3]
-    return bool(text or digits)
+    return bool(text or digits or (len(shape) > 11 and shape[11]))
 
 
 class OwnedList:

@@ -28,12 +28,14 @@ INVOICES = ListSpec(
     date_label="Échéance",
     overdue=True,
     search_hint="Numéro, fournisseur ou montant (1 234,50)",
+    supplier=True,
 )
 _COLUMNS = ListColumns(
     sorts={"date": (Invoice.issue_date,), "echeance": (Invoice.due_date,), "montant": (Invoice.amount_cents,),
            "fournisseur": (Invoice.supplier_name,), "numero": (Invoice.number,), "statut": (Invoice.status,)},
     tiebreak=Invoice.id,
     text=(Invoice.number, Invoice.supplier_name),
+    supplier=Invoice.supplier_name,
     amount=Invoice.amount_cents,
     state=Invoice.status,
     date=Invoice.due_date,

@@ -34,6 +34,7 @@ PAYMENTS = ListSpec(
             "payes": "Débités", "rejetes": "Rejetés", "annules": "Annulés"},
     date_label="Date d'exécution",
     search_hint="Facture, fournisseur ou montant (1 234,50)",
+    supplier=True,
 )
 _PAYMENT_COLUMNS = ListColumns(
     sorts={"creation": (Payment.created_at,), "execution": (Payment.execution_date,),
@@ -41,6 +42,7 @@ _PAYMENT_COLUMNS = ListColumns(
            "facture": (Invoice.number,), "statut": (Payment.status,)},
     tiebreak=Payment.id,
     text=(Invoice.number, Payment.creditor_name),
+    supplier=Payment.creditor_name,
     amount=Payment.amount_cents,
     state=Payment.status,
     date=Payment.execution_date,
@@ -131,6 +133,7 @@ AWAITING = ListSpec(
     default_sort="creation",
     date_label="Date d'exécution",
     search_hint=PAYMENTS.search_hint,
+    supplier=True,
 )
 
 

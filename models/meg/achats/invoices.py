@@ -336,12 +336,14 @@ SETTLEMENTS = ListSpec(
     date_label="Échéance",
     overdue=True,
     search_hint="Numéro, fournisseur, montant (1 234,50) ou SIRET",
+    supplier=True,
 )
 _SETTLEMENT_COLUMNS = ListColumns(
     sorts={"echeance": (SupplierInvoice.due_date,), "montant": (SupplierInvoice.amount_cents,),
            "fournisseur": (Supplier.name,), "numero": (SupplierInvoice.number,)},
     tiebreak=SupplierInvoice.id,
     text=(SupplierInvoice.number, Supplier.name),
+    supplier=Supplier.name,
     digits=(Supplier.siret,),
     amount=SupplierInvoice.amount_cents,
     mode=SupplierInvoice.payment_mode,

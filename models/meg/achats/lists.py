@@ -71,6 +71,7 @@ INVOICES = ListSpec(
     date_label="Échéance",
     overdue=True,
     search_hint=SETTLEMENTS.search_hint,
+    supplier=True,
 )
 _INVOICE_COLUMNS = ListColumns(
     sorts={"date": (SupplierInvoice.issue_date,), "echeance": (SupplierInvoice.due_date,),
@@ -79,6 +80,7 @@ _INVOICE_COLUMNS = ListColumns(
     tiebreak=SupplierInvoice.id,
     text=(SupplierInvoice.number, Supplier.name),
     digits=(Supplier.siret,),
+    supplier=Supplier.name,
     amount=SupplierInvoice.amount_cents,
     state=INVOICE_STATE,
     mode=SupplierInvoice.payment_mode,
@@ -280,6 +282,7 @@ _CLIENT_COLUMNS = ListColumns(
            "numero": (SupplierInvoice.number,)},
     tiebreak=SupplierInvoice.id,
     text=(SupplierInvoice.number, Supplier.name, Company.name),
+    supplier=Supplier.name,
     digits=(Supplier.siret,),
     amount=SupplierInvoice.amount_cents,
     state=SupplierInvoice.company_id,
@@ -300,7 +303,7 @@ def clients_spec(companies: list[Company]) -> ListSpec:
     """The list's URL: its tabs are the firm's companies (« etat » is a company's id)."""
     return ListSpec(sorts=CLIENT_SORTS, default_sort="echeance",
                     states={str(company.id): company.name for company in companies}, modes=SETTLEMENTS.modes,
-                    date_label="Échéance", overdue=True,
+                    date_label="Échéance", overdue=True, supplier=True,
                     search_hint="Entreprise, numéro, fournisseur, montant (1 234,50) ou SIRET")
 
 
