@@ -142,12 +142,25 @@ def register_fold(dbapi_connection) -> None:
     dbapi_connection.create_function("paris_day", 1, _sqlite_paris_day, deterministic=True)
 
 
-def ligature_variant(folded_text: str) -> str | None:
-    """The search as a name written with « œ » or « æ » folds (each to one letter, as ``translate`` maps a
-    character to a character): « oeufs » is also looked for as « oufs », which « Œufs » folds to; None when
-    the search holds neither « oe » nor « ae »."""
-    variant = folded_text.replace("oe", "o").replace("ae", "a")
-    return variant if variant != folded_text else None
+_APOSTROPHES = "'’"
+
+
+def search_variants(folded_text: str) -> list[str]:
+    """Other spellings of the search as stored names fold, each looked for too (at most three):
+
+    - written with « œ » or « æ », which fold to one letter each (``translate`` maps a character to a
+      character): « oeufs » is also looked for as « oufs », which « Œufs » folds to;
+    - with the other apostrophe: « l'atelier » finds « L’Atelier », « l’atelier » finds « L'Atelier »."""
+    spellings = {folded_text}
+    collapsed = folded_text.replace("oe", "o").replace("ae", "a")
+    spellings.add(collapsed)
+    for text in list(spellings):
+        for typed in _APOSTROPHES:
+            for other in _APOSTROPHES:
+                if typed != other and typed in text:
+                    spellings.add(text.replace(typed, other))
+    spellings.discard(folded_text)
+    return sorted(spellings)[:3]
 
 
 def like_pattern(text: str) -> str:
@@ -315,8 +328,8 @@ class ListQuery:
     def shape(self, today: date | None = None) -> tuple:
         text, cents, digits = self.search_terms()
         low, high = self.date_range(today)
-        # 2: the text, and also its variant as a name written with a ligature folds (``ligature_variant``).
-        has_text = 0 if text is None else 2 if ligature_variant(text) else 1
+        # 1: the text; more: it and its other spellings (``search_variants``), each looked for.
+        has_text = 0 if text is None else 1 + len(search_variants(text))
         return (has_text, cents is not None, digits is not None, self.state is not None,
                 self.mode is not None, low is not None, high is not None,
                 self.amount_min is not None, self.amount_max is not None, self.sort, self.descending,
@@ -326,9 +339,10 @@ class ListQuery:
                today: date | None = None) -> dict[str, Any]:
         text, cents, digits = self.search_terms()
         low, high = self.date_range(today)
-        variant = ligature_variant(text) if text else None
+        variants = search_variants(text) if text else []
         found = {"f_text": like_pattern(text) if text else None,
-                 "f_text_ligature": like_pattern(variant) if variant else None, "f_cents": cents, "f_digits": digits,
+                 **{f"f_text_{i}": like_pattern(variant) for i, variant in enumerate(variants, 1)},
+                 "f_cents": cents, "f_digits": digits,
                  "f_state": list((state_values or {}).get(self.state or "", ())) if self.state else None,
                  "f_mode": (mode_values or {}).get(self.mode or "") if self.mode else None,
                  "f_from": low, "f_to": high, "f_min": self.amount_min, "f_max": self.amount_max,
@@ -476,8 +490,8 @@ class ListColumns:
         if has_text:
             matches: list[ColumnElement[bool]] = [
                 folded(column).like(bindparam("f_text"), escape="\\") for column in self.text]
-            if has_text == 2:
-                matches += [folded(column).like(bindparam("f_text_ligature"), escape="\\") for column in self.text]
+            matches += [folded(column).like(bindparam(f"f_text_{i}"), escape="\\")
+                        for i in range(1, has_text) for column in self.text]
             if has_cents and self.amount is not None:
                 matches.append(self.amount == bindparam("f_cents"))
             if has_digits:

@@ -98,6 +98,16 @@ def test_a_ligature_is_found_as_people_type_it(meg_app, meg_client, name, typed)
     assert [row["Fournisseur"] for row in rows] == [name]
 
 
+@pytest.mark.parametrize(("name", "typed"), [("L’Atelier du Bois", "l'atelier"), ("L'Atelier du Bois", "l’atelier"),
+                                             ("Cœur d’Or Traiteur", "coeur d'or")],
+                         ids=["typographic stored", "straight stored", "ligature and apostrophe"])
+def test_either_apostrophe_finds_the_other(meg_app, meg_client, name, typed):
+    """A keyboard types « ' », a name pasted from a document holds « ’ »: either finds the other."""
+    _meg_supplier_with_invoice(meg_app, name, "APO-1")
+    html = meg_client.get("/meg/achats/", query_string={"q": typed}).get_data(as_text=True)
+    assert "APO-1" in html, f"« {typed} » does not find « {name} »"
+
+
 # --- XLSX: text stays text ------------------------------------------------------------------------------
 
 
