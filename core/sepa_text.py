@@ -15,7 +15,9 @@
   obvious (another script, a symbol left out, « & » written « + », a name cut
   at 70 characters) is shown to the person before it is saved.
 
-The same function gives what is shown and what is written in pain.001.
+The same function gives what is shown and what is written in pain.001. The
+text of the remittance information (« Facture <number> ») is written the same
+way, at most 140 characters.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from schwifty import IBAN
 
 # The EPC's basic Latin character set (EPC217-08), which every SEPA bank accepts.
 SEPA_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/-?:().,'+ ")
-# pain.001's names (Nm) are Max70Text.
+# pain.001's names (Nm) are Max70Text; its remittance information (Ustrd), Max140Text.
 MAX_NAME_LENGTH = 70
+MAX_REMITTANCE_LENGTH = 140
 # Characters outside the set written otherwise than by transliteration.
 _WRITTEN_AS = {"&": "+", "_": "-"}
 _SPACES = re.compile(r" {2,}")
@@ -91,12 +94,17 @@ def _whole(name: str | None) -> str:
     return _SPACES.sub(" ", "".join(_written(ch) for ch in text)).strip()
 
 
-def bank_name(name: str | None) -> str:
-    """``name`` in the SEPA character set, at most 70 characters; may be empty (then it names nobody).
+def bank_text(text: str | None, length: int) -> str:
+    """``text`` in the SEPA character set, written as a name is, at most ``length`` characters; may be empty.
 
     Never raises: pain.001 is written with it, whatever an older row holds.
     """
-    return _whole(name)[:MAX_NAME_LENGTH].rstrip()
+    return _whole(text)[:length].rstrip()
+
+
+def bank_name(name: str | None) -> str:
+    """``name`` in the SEPA character set, at most 70 characters; may be empty (then it names nobody)."""
+    return bank_text(name, MAX_NAME_LENGTH)
 
 
 def _obvious(name: str) -> bool:

@@ -148,7 +148,7 @@ def import_bank_status_command(file: Path):
         _fail(error.message)
     db.session.commit()
     click.echo(f"{result.account_name} : {result.summary}")
-    for payment in result.paid + result.failed + result.accepted:
+    for payment in result.paid + result.failed + result.accepted + result.transmitted:
         click.echo(f"  Facture {payment.invoice.number} ({payment.amount_display}) : {payment.status_label}")
     for anomaly in result.anomalies:
         click.echo(f"  À vérifier : {anomaly.message}", err=True)

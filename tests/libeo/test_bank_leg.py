@@ -168,7 +168,8 @@ def test_a_debit_without_references_is_matched_by_amount_date_and_iban_and_asked
     shown = text(bank.upload(statement))
     assert "1 paiement débité" in shown and "1 anomalie à vérifier" in shown
     assert bank.payment(third)["status"] == "paid"  # one transfer fits: matched
-    assert {bank.payment(i)["status"] for i in bank.ids[:2]} == {"file_ready"}  # two fit: a person says which
+    # Two fit: a person says which. The bank debited a transfer of their file: it has the file.
+    assert {bank.payment(i)["status"] for i in bank.ids[:2]} == {"transmitted"}
 
     remittances = text(bank.client.get("/libeo/remises/"))
     assert "que plusieurs virements peuvent être" in remittances
@@ -181,7 +182,7 @@ def test_a_debit_without_references_is_matched_by_amount_date_and_iban_and_asked
         data["csrf_token"] = token.group(1)
     done = text(bank.client.post(anomaly, data=data, follow_redirects=True))
     assert "attribué au paiement de la facture F-1" in done
-    assert bank.payment(twin)["status"] == "paid" and bank.payment(bank.ids[0])["status"] == "file_ready"
+    assert bank.payment(twin)["status"] == "paid" and bank.payment(bank.ids[0])["status"] == "transmitted"
     assert "Anomalie résolue" in bank.journal()
 
 
@@ -354,8 +355,12 @@ def test_transmitted_once_and_the_bank_answering_first_counts_as_transmitted(ban
     action = re.search(r'action="(/libeo/remises/\d+/transmise)"', remittances).group(1)
     bank.upload(status_report_for(pain001, {bank.e2e(0): ("ACTC", None)}, default="PDNG"))
     assert bank.payment(bank.ids[0])["transmitted_at"] is not None  # the bank has it
-    done = text(bank.client.post(action, follow_redirects=True))
-    assert "transmise à la banque : la banque a déjà répondu pour ses virements." in done
+    # The file reads « Transmis à la banque », said by the bank's report: nothing left to click.
+    assert "/transmise" not in text(bank.client.get("/libeo/remises/"))
+    assert bank.payment(bank.ids[1])["status"] == "accepted"
+    done = text(bank.client.post(action, follow_redirects=True))  # from a page opened before the report
+    assert "est déjà indiquée comme transmise à la banque le" in done
+    assert "(par le relevé de statut (pain.002) PSR-" in done
     again = text(bank.client.post(action, follow_redirects=True))
     assert "est déjà indiquée comme transmise à la banque le" in again
     assert "transmise à la banque" in bank.journal()

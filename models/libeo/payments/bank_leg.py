@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -61,6 +61,8 @@ class BankFact:
     bank_text: str | None = None
     failure_reason: str | None = None  # « Rejeté : compte du bénéficiaire clôturé (AC04) »
     is_return: bool = False
+    # A fact a person confirms before it applies (a whole file's debit reversed by the bank): an anomaly.
+    to_confirm: bool = False
 
 
 @dataclass
@@ -121,7 +123,7 @@ def apply_facts(account_id: int, facts: Iterable[BankFact], source: str,
         payment = payments.get(payment_id)
         if payment is None:
             continue
-        move = _move_for(payment, fact, now)
+        move = None if fact.to_confirm else _move_for(payment, fact, now)
         if move is None:
             anomaly = _contradiction(payment, fact, source)
             if anomaly is None or (payment_id, anomaly.reported_status) in already:
@@ -196,6 +198,9 @@ def _contradiction(payment: Payment, fact: BankFact, source: str) -> BankAnomaly
         day = debit_day(payment, fact.day, fact.moment)
         message = (f"{said} indique le paiement {what} débité le {date_fr(day)}, alors qu'il est "
                    f"« {payment.status_label} » : Libeo le garde rejeté jusqu'à votre décision.")
+    elif fact.to_confirm and payment.status.at_bank and fact.outcome == "failed":
+        message = (f"{said} indique « {fact.failure_reason} » pour le paiement {what}, "
+                   f"« {payment.status_label} » : Libeo ne le change pas sans votre décision.")
     else:
         return None
     anomaly = BankAnomaly(
@@ -262,6 +267,32 @@ def confirm_transmission(account: Account, batch: SepaBatch, actor: str, now: da
                          transmitted_at=moment)
 
 
+def received_by_bank(account_id: int, batch_ids: Iterable[int], moment: datetime | None, source: str,
+                     actor: str | None) -> tuple[list[SepaBatch], list[Payment]]:
+    """A bank that answers for a file has it: the file is « Transmis à la banque » (said by ``source``, at the
+    bank's ``moment``) and its payments still « Fichier prêt » move on with it, never to be uploaded again.
+
+    In the caller's transaction, after the file's facts (the payments it speaks of went their own way);
+    the files it marks, and the payments it moved.
+    """
+    when = moment or utcnow()
+    batches = list(db.session.scalars(
+        select(SepaBatch).where(SepaBatch.id.in_(set(batch_ids)), SepaBatch.account_id == account_id,
+                                SepaBatch.transmitted_at.is_(None))
+        .order_by(SepaBatch.id)
+    ))
+    for batch in batches:
+        batch.transmitted_at, batch.transmitted_by = when, source[:254]
+        journal(account_id, "batch.transmitted",
+                f"Remise {batch.reference} transmise à la banque : {source} y répond.", actor)
+    ids = list(db.session.scalars(
+        select(Payment.id).where(Payment.batch_id.in_([b.id for b in batches]),
+                                 Payment.status == PaymentStatus.FILE_READY)
+    )) if batches else []
+    return batches, move_payments(ids, (PaymentStatus.FILE_READY,), PaymentStatus.TRANSMITTED,
+                                  account_id=account_id, transmitted_at=when)
+
+
 # « Marquer comme débité »
 
 
@@ -323,15 +354,22 @@ class AnomalyToResolve:
 
 
 def anomalies_to_resolve(account: Account, payment_id: int | None = None) -> list[AnomalyToResolve]:
-    """The account's anomalies still to resolve, oldest first (of one payment, if given); two queries."""
+    """The account's anomalies still to resolve, oldest first; two queries.
+
+    With ``payment_id``, those of one payment: about it, or about a debit or a file's answer that names it
+    among others (``candidate_ids``).
+    """
     query = (
         select(BankAnomaly).options(joinedload(BankAnomaly.payment).joinedload(Payment.invoice))
         .where(BankAnomaly.account_id == account.id, BankAnomaly.resolved_at.is_(None))
         .order_by(BankAnomaly.created_at, BankAnomaly.id)
     )
     if payment_id is not None:
-        query = query.where(BankAnomaly.payment_id == payment_id)
+        query = query.where(or_(BankAnomaly.payment_id == payment_id, BankAnomaly.payment_id.is_(None)))
     anomalies = list(db.session.scalars(query).unique())
+    if payment_id is not None:
+        anomalies = [a for a in anomalies
+                     if a.payment_id == payment_id or payment_id in {int(i) for i in a.candidate_ids or ()}]
     wanted = {int(i) for a in anomalies for i in a.candidate_ids or ()}
     candidates = {
         p.id: p for p in db.session.scalars(
@@ -411,16 +449,18 @@ def _apply_reported(account: Account, anomaly: BankAnomaly, actor: str) -> str:
         raise Conflict("Cette anomalie ne concerne aucun paiement : rien à appliquer.", code="payment_changed")
     month = {quota_month(payment.created_at)}
     hold_months(account.id, month)
-    if anomaly.reported_status == "failed" and payment.status is PaymentStatus.PAID:
-        moved = move_payments([payment.id], (PaymentStatus.PAID,), PaymentStatus.FAILED, account_id=account.id,
+    if anomaly.reported_status == "failed" and (payment.status is PaymentStatus.PAID or payment.status.at_bank):
+        was = "débité" if payment.status is PaymentStatus.PAID else f"« {payment.status_label} »"
+        moved = move_payments([payment.id], (payment.status,), PaymentStatus.FAILED, account_id=account.id,
                               failure_reason=anomaly.reported_reason, failure_code=anomaly.reported_code,
                               bank_text=anomaly.reported_text, bank_status="RJCT",
                               # No longer debited: its page and its receipt no longer say when, nor who said so.
-                              paid_on=None, paid_at=None, marked_paid_by=None)
+                              paid_on=None, paid_at=None, marked_paid_by=None,
+                              transmitted_at=func.coalesce(Payment.transmitted_at, utcnow()))
         if moved:
             give_back(account.id, [payment.created_at])
             after_settlement(account.id, [], moved)
-            return f"Paiement {_payment_words(payment)} passé de débité à « {moved[0].status_label} »."
+            return f"Paiement {_payment_words(payment)} passé de {was} à « {moved[0].status_label} »."
     elif anomaly.reported_status == "paid" and payment.status is PaymentStatus.FAILED:
         day = anomaly.reported_on or payment.execution_date
         try:

@@ -43,6 +43,8 @@ KINDS: dict[str, tuple[Kind, Path, str, str]] = {
 NAMES = {"camt.053": "relevé de compte camt.053.001.02", "camt.054": "avis de débit camt.054.001.02"}
 # The bank transaction code of a transfer sent back by the payee's bank (issued credit transfer, reversal).
 RETURN_SUB_FAMILIES = frozenset({"RRTN", "RPCR"})
+# The bank transaction code's domain and family of an issued credit transfer (a card payment is PMNT/CCRD…).
+ISSUED_CREDIT_TRANSFERS = "PMNT/ICDT/"
 
 Kind = Literal["camt.053", "camt.054"]
 
@@ -76,6 +78,8 @@ class StatementEntry:
     booking_date: date | None  # BookgDt
     value_date: date | None  # ValDt
     reference: str | None  # AcctSvcrRef, else NtryRef
+    # BkTxCd/Domn, « PMNT/ICDT/ESCT » (domain, family, sub-family); None when the bank gives only its own code.
+    transaction_code: str | None
     batch_message_id: str | None  # NtryDtls/Btch/MsgId: the pain.001 booked as one debit
     batch_payment_info_id: str | None  # NtryDtls/Btch/PmtInfId
     details: tuple[EntryDetail, ...]
@@ -84,6 +88,11 @@ class StatementEntry:
     @property
     def end_to_end_ids(self) -> tuple[str, ...]:
         return tuple(d.end_to_end_id for d in self.details if d.end_to_end_id)
+
+    @property
+    def may_be_a_transfer(self) -> bool:
+        """An issued credit transfer by its bank transaction code, or one the bank codes its own way."""
+        return self.transaction_code is None or self.transaction_code.startswith(ISSUED_CREDIT_TRANSFERS)
 
 
 @dataclass(frozen=True)
@@ -172,6 +181,7 @@ class _Reader:
             booking_date=self.day(element, "BookgDt"),
             value_date=self.day(element, "ValDt"),
             reference=self.text(element, "AcctSvcrRef") or self.text(element, "NtryRef"),
+            transaction_code=self.transaction_code(element),
             batch_message_id=self.text(batch, "MsgId"),
             batch_payment_info_id=self.text(batch, "PmtInfId"),
             details=details,
@@ -199,6 +209,10 @@ class _Reader:
             return_text=join_additional_info(pieces),
             is_return=returned is not None or sub_family in RETURN_SUB_FAMILIES,
         )
+
+    def transaction_code(self, element) -> str | None:
+        codes = [self.text(element, f"BkTxCd/Domn/{path}") for path in ("Cd", "Fmly/Cd", "Fmly/SubFmlyCd")]
+        return "/".join(code or "" for code in codes) if codes[0] else None
 
     def day(self, element, name: str) -> date | None:
         found = self.text(element, f"{name}/Dt")

@@ -21,7 +21,11 @@ A transfer's own status wins over its block's, and its block's over the
 file's. French banks often list only the rejected transfers: a transfer a
 report does not list takes the status of its block, then of the file, where
 PART (partly accepted) means « accepted » for the transfers not listed as
-rejected. A whole-file RJCT fails every transfer of the file.
+rejected. That reading holds only when the report lists the transfers it
+rejects: a PART that lists none (at most the number of transfers per status),
+or that rejects a transfer Libeo cannot identify (an OrgnlEndToEndId that is
+none of the file's), does not say which transfers went through, and those it
+does not list stay pending. A whole-file RJCT fails every transfer of the file.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ Outcome = Literal["paid", "accepted", "failed", "pending"]
 PAID_STATUSES = frozenset({"ACSC", "ACCC"})
 ACCEPTED_STATUSES = frozenset({"RCVD", "ACTC", "ACCP", "ACSP", "ACWC", "PDNG", "ACFC", "ACPD"})
 FAILED_STATUSES = frozenset({"RJCT"})
-# A partly accepted file or block: what it does not list as rejected is accepted.
+# A partly accepted file or block: what it does not list as rejected is accepted, when it lists its rejections.
 PARTLY_ACCEPTED = "PART"
 # ISO 20022 limits AddtlInf to 105 characters: a bank with more to say splits its text over
 # several elements, cutting wherever the limit falls, even mid-word.
@@ -93,6 +97,8 @@ class PaymentInfoStatus:
     reason_code: str | None
     additional_info: str | None
     transactions: tuple[TransactionStatus, ...]
+    # NbOfTxsPerSts: how many transfers have each status (DtldSts, DtldNbOfTxs), when the bank counts them.
+    counts: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,7 @@ class StatusReport:
     group_additional_info: str | None
     payment_infos: tuple[PaymentInfoStatus, ...]
     transactions: tuple[TransactionStatus, ...]  # every block's, in file order
+    counts: tuple[tuple[str, int], ...] = ()  # the file's NbOfTxsPerSts
 
     @property
     def end_to_end_ids(self) -> frozenset[str]:
@@ -172,27 +179,51 @@ def outcomes_for(report: StatusReport, end_to_end_ids: Iterable[str]) -> dict[st
     docstring). A transfer listed twice with contradicting outcomes stays
     pending: a person decides (« Marquer comme débité »).
     """
+    ids = list(end_to_end_ids)
     listed: dict[str, list[tuple[TransactionStatus, PaymentInfoStatus]]] = {}
     for block in report.payment_infos:
         for transaction in block.transactions:
             if transaction.end_to_end_id:
                 listed.setdefault(transaction.end_to_end_id, []).append((transaction, block))
     # Libeo writes one payment block per file (one execution date), so a
-    # report's only block stands for the transfers it does not list.
+    # report's only block stands for the transfers it does not list…
     only_block = report.payment_infos[0] if len(report.payment_infos) == 1 else None
+    # …unless it rejects a transfer it names otherwise: any unlisted one may be that one.
+    unknown_rejection = any(outcome(status) == "failed" for _t, status in unknown_transactions(report, ids))
     decided = {}
-    for end_to_end_id in end_to_end_ids:
+    for end_to_end_id in ids:
         entries = listed.get(end_to_end_id)
         if entries:
             candidates = [_decide(report, end_to_end_id, t, b) for t, b in entries]
             decided[end_to_end_id] = _agree(end_to_end_id, candidates)
         else:
-            decided[end_to_end_id] = _decide(report, end_to_end_id, None, only_block)
+            decided[end_to_end_id] = _decide(report, end_to_end_id, None, only_block,
+                                             unknown_rejection=unknown_rejection)
     return decided
 
 
+def unknown_transactions(report: StatusReport,
+                         end_to_end_ids: Iterable[str]) -> list[tuple[TransactionStatus, str | None]]:
+    """The transfers the report lists that are none of ``end_to_end_ids`` (an OrgnlEndToEndId Libeo never
+    wrote, or none at all), each with the status that applies to it (its own, else its block's)."""
+    ours = set(end_to_end_ids)
+    return [(transaction, transaction.status or block.status)
+            for block in report.payment_infos for transaction in block.transactions
+            if transaction.end_to_end_id not in ours]
+
+
+def undetailed_part(report: StatusReport) -> tuple[tuple[str, int], ...] | None:
+    """A partly accepted file (PART) that names none of its transfers: the counts per status the bank gives
+    (maybe none); None for any other report. Libeo cannot tell which transfers were refused."""
+    statuses = {report.group_status} | {block.status for block in report.payment_infos}
+    if PARTLY_ACCEPTED not in statuses or report.transactions:
+        return None
+    return report.counts or next((block.counts for block in report.payment_infos if block.counts), ())
+
+
 def _decide(
-    report: StatusReport, end_to_end_id: str, transaction: TransactionStatus | None, block: PaymentInfoStatus | None
+    report: StatusReport, end_to_end_id: str, transaction: TransactionStatus | None, block: PaymentInfoStatus | None,
+    *, unknown_rejection: bool = False,
 ) -> PaymentOutcome:
     levels = []
     if transaction is not None:
@@ -203,13 +234,18 @@ def _decide(
     accepted_at = transaction.accepted_at if transaction is not None else None
     for status, code, info in levels:
         if status == PARTLY_ACCEPTED and transaction is None:
-            # Not listed in a partly accepted file: among the accepted ones, not settled for all that.
-            return PaymentOutcome(end_to_end_id, "accepted", None, None, None)
+            # Not listed in a partly accepted file that lists its rejections: among the accepted ones, not
+            # settled for all that. In one that names none of them: maybe a rejected one, still pending.
+            lists_its_rejections = bool(report.transactions) and not unknown_rejection
+            return PaymentOutcome(end_to_end_id, "accepted" if lists_its_rejections else "pending", None, None,
+                                  None)
         if status and status != PARTLY_ACCEPTED:
             result = outcome(status)
             if result == "failed":
                 return PaymentOutcome(end_to_end_id, result, status, code, failure_reason(code, info),
                                       _shorten(info, BANK_TEXT_LENGTH) if info else None, accepted_at)
+            if transaction is None and unknown_rejection:
+                break  # the rejected transfer the report names otherwise may be this one
             return PaymentOutcome(end_to_end_id, result, status, None, None, None, accepted_at)
     return PaymentOutcome(end_to_end_id, "pending", None, None, None)
 
@@ -336,6 +372,7 @@ def _report(root: etree._Element) -> StatusReport:
         group_additional_info=group_info,
         payment_infos=blocks,
         transactions=tuple(t for block in blocks for t in block.transactions),
+        counts=_counts(group),
     )
 
 
@@ -355,7 +392,17 @@ def _payment_info(block: etree._Element) -> PaymentInfoStatus:
                 accepted_at=_datetime(_text(element, "AccptncDtTm")),
             )
         )
-    return PaymentInfoStatus(block_id, _text(block, "PmtInfSts"), code, info, tuple(transactions))
+    return PaymentInfoStatus(block_id, _text(block, "PmtInfSts"), code, info, tuple(transactions), _counts(block))
+
+
+def _counts(element: etree._Element) -> tuple[tuple[str, int], ...]:
+    """NbOfTxsPerSts: (DtldSts, DtldNbOfTxs) for each status the bank counts."""
+    counts = []
+    for detail in _children(element, "NbOfTxsPerSts"):
+        status, number = _text(detail, "DtldSts"), _text(detail, "DtldNbOfTxs")
+        if status and number and number.isdigit():
+            counts.append((status, int(number)))
+    return tuple(counts)
 
 
 def _reason(element: etree._Element) -> tuple[str | None, str | None]:

@@ -8,12 +8,22 @@ a second import of the same file says so and changes nothing) and journaled.
 
 - A status report names our file by its MsgId (OrgnlMsgId) and each
   transfer by our EndToEndId (« LIBEO-<id> »).
+- A report that names a transfer the file does not hold is kept as an
+  anomaly, and a rejection of one leaves the transfers it does not list
+  pending. Once the bank answers for a file, the file and its payments still
+  « Fichier prêt » are « Transmis à la banque »: it has them.
 - A statement names the bank account (its IBAN must be the account's) and,
   for each entry, what the bank knows of it: the transfer's EndToEndId, or
-  the file booked as one debit (batch booking). An entry without either is
-  matched by amount, date and the payee's IBAN; when several transfers fit,
-  a person is asked (an anomaly on « Remises »). A return (a credit that
-  sends a transfer back) rejects the transfer with its reason.
+  the file booked as one debit (batch booking), whose amount must be the
+  total of the transfers it stands for. An entry without either is matched
+  by amount, date and the payee's IBAN (a debit without a payee's IBAN, a
+  card payment say, is none of Libeo's); when several transfers fit, a person
+  is asked (an anomaly on « Remises »). A return (a credit that sends a
+  transfer back) rejects the transfer with its reason; the reversal of a
+  file's debit is an anomaly for each of its payments.
+- A booking is applied once: the debit notification (camt.054) and the day's
+  statement (camt.053) tell the same one under the bank's reference
+  (``BankBooking``), and the second telling changes nothing.
 
 Refused with a French message and nothing changed: a file that is none of
 these, breaks its schema, answers a file of no account (or of another
@@ -24,6 +34,7 @@ currency than the euro.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -44,9 +55,11 @@ from models.libeo.payments.bank_leg import (
     BankFact,
     apply_facts,
     keep_anomaly,
+    received_by_bank,
 )
 from models.libeo.payments.bank_statement import (
     BankStatement,
+    EntryDetail,
     StatementEntry,
     statement_kind,
     statement_of,
@@ -58,14 +71,18 @@ from models.libeo.payments.bank_status import (
     BankStatusError,
     StatusReport,
     failure_reason,
+    outcome,
     outcomes_for,
     parse_bank_xml,
     status_report_of,
+    undetailed_part,
+    unknown_transactions,
 )
 from models.libeo.payments.models import (
     AT_BANK,
     REPORT_KINDS,
     BankAnomaly,
+    BankBooking,
     BankStatusImport,
     Payment,
     PaymentStatus,
@@ -91,14 +108,19 @@ class ImportResult:
     paid: list[Payment] = field(default_factory=list)
     failed: list[Payment] = field(default_factory=list)
     anomalies: list[BankAnomaly] = field(default_factory=list)
+    # Payments « Fichier prêt » of a file the bank answered for: « Transmis à la banque » now.
+    transmitted: list[Payment] = field(default_factory=list)
+    received: list[str] = field(default_factory=list)  # the files the bank's answer showed it has
     pending: int = 0  # the bank said nothing of them yet
     unchanged: int = 0  # what the report says, the payments already show (or older news)
     unrelated: int = 0  # statement entries that are none of Libeo's transfers
+    repeated: int = 0  # statement entries an earlier statement applied already
+    notes: list[str] = field(default_factory=list)  # what else a person should know, in French
     already_imported_at: datetime | None = None
 
     @property
     def changed(self) -> bool:
-        return bool(self.accepted or self.paid or self.failed)
+        return bool(self.accepted or self.paid or self.failed or self.transmitted)
 
     @property
     def needs_a_person(self) -> bool:
@@ -128,11 +150,23 @@ class ImportResult:
             parts.append(_count(self.pending, "paiement dont la banque ne dit rien encore",
                                 "paiements dont la banque ne dit rien encore"))
         unchanged = "aucun paiement n'a changé" + (f" ({parts[0]})" if parts else "")
-        changes = ", ".join(parts) if self.changed else unchanged
-        text = f"{self.what} importé : {changes}."
+        if not self.changed:
+            text = f"{self.what} importé : {unchanged}."
+        else:  # the file's payments it does not name may have changed alone (« La banque a reçu… »)
+            text = f"{self.what} importé" + (f" : {', '.join(parts)}." if parts else ".")
+        if self.received:
+            files = (f"la remise {self.received[0]}" if len(self.received) == 1
+                     else f"les remises {', '.join(self.received)}")
+            text += f" La banque a reçu {files} : ses virements sans réponse sont « Transmis à la banque »."
+        if self.repeated:
+            text += " " + _count(self.repeated, "écriture de ce relevé avait déjà été lue dans un relevé précédent : "
+                                 "Libeo ne l'applique pas deux fois.", "écritures de ce relevé avaient déjà été lues "
+                                 "dans un relevé précédent : Libeo ne les applique pas deux fois.")
+        for note in self.notes:
+            text += f" {note}"
         if self.anomalies:
             text += " " + _count(len(self.anomalies), "anomalie à vérifier", "anomalies à vérifier") + (
-                " dans « Remises » : la banque contredit ce que Libeo sait, ou un débit peut être plusieurs virements.")
+                " dans « Remises » : Libeo n'applique pas sans votre décision ce que la banque y dit.")
         return text
 
 
@@ -235,20 +269,87 @@ def _import_status_report(report: StatusReport, imported_by: str, account: Accou
                     imported_by)
     if record is None:
         return result
-    payments = {p.end_to_end_id: p for p in db.session.scalars(select(Payment).where(Payment.batch_id == batch.id))}
-    facts = []
+    payments = {p.end_to_end_id: p for p in db.session.scalars(
+        select(Payment).options(joinedload(Payment.invoice)).where(Payment.batch_id == batch.id)).unique()}
+    facts: list[BankFact] = []
+    untold: list[Payment] = []  # still at the bank, and the report says nothing of them
     for e2e, decided in outcomes_for(report, payments).items():
         payment = payments[e2e]
         if decided.outcome == "pending":
-            result.pending += payment.status.at_bank
+            if payment.status.at_bank:
+                result.pending += 1
+                untold.append(payment)
             continue
         facts.append(BankFact(
             payment.id, decided.outcome, decided.status, moment=decided.accepted_at or report.created_at,
             reason_code=decided.reason_code, bank_text=decided.bank_text, failure_reason=decided.failure_reason,
         ))
     source = _source("pain.002", report.message_id, report.created_at)
-    _finish(result, record, apply_facts(batch.account_id, facts, source, record), [])
+    anomalies = _unknown_transfers(report, batch, list(payments), untold, source, record)
+    anomalies += _undetailed(report, batch, untold, source, record, result)
+    applied = apply_facts(batch.account_id, facts, source, record)
+    _received(result, [batch.id], report.created_at, source, imported_by)
+    _finish(result, record, applied, anomalies)
     return result
+
+
+def _unknown_transfers(report: StatusReport, batch: SepaBatch, end_to_end_ids: list[str], untold: list[Payment],
+                       source: str, record: BankStatusImport) -> list[BankAnomaly]:
+    """The report's statuses for transfers the file does not hold (a reference the bank altered): anomalies,
+    naming the file's transfers the report leaves untold, one of which the bank may mean."""
+    anomalies = []
+    for transaction, status in unknown_transactions(report, end_to_end_ids):
+        named = f"« {transaction.end_to_end_id} »" if transaction.end_to_end_id else "sans référence"
+        decided = outcome(status)
+        anomaly = BankAnomaly(kind="unknown", reported_status=decided, candidate_ids=[p.id for p in untold])
+        if decided == "failed":
+            anomaly.reported_code, anomaly.reported_text = transaction.reason_code, transaction.additional_info
+            anomaly.reported_reason = failure_reason(transaction.reason_code, transaction.additional_info)
+            said = f"rejette un virement {named} (« {anomaly.reported_reason} »)"
+            then = ("ses autres virements restent « Transmis à la banque » : demandez à votre banque lequel elle "
+                    "a rejeté")
+        else:
+            said = f"donne le statut {status or 'vide'} à un virement {named}"
+            then = "demandez à votre banque de quel virement il s'agit"
+        anomaly.message = (f"{_capital(source)} {said} que la remise {batch.reference} ne contient pas : Libeo "
+                           f"ne sait pas duquel de ses virements il s'agit ; {then}.")[:1000]
+        anomalies.append(keep_anomaly(batch.account_id, anomaly, record))
+    return anomalies
+
+
+STATUS_WORDS = {"paid": ("débité", "débités"), "accepted": ("accepté", "acceptés"),
+                "failed": ("rejeté", "rejetés"), "pending": ("en attente", "en attente")}
+
+
+def _undetailed(report: StatusReport, batch: SepaBatch, untold: list[Payment], source: str,
+                record: BankStatusImport, result: ImportResult) -> list[BankAnomaly]:
+    """A partly accepted file (PART) naming none of its transfers: a note, and an anomaly when the bank
+    counts rejected transfers without saying which."""
+    counts = undetailed_part(report)
+    if counts is None:
+        return []
+    told = ", ".join(f"{n} {STATUS_WORDS[outcome(status)][n > 1]} ({status})" for status, n in counts)
+    result.notes.append(
+        f"La banque n'accepte qu'une partie de la remise {batch.reference} (PART{f' : {told}' if told else ''}) "
+        "sans dire quels virements : ils restent « Transmis à la banque » jusqu'à sa prochaine réponse.")
+    rejected = sum(n for status, n in counts if outcome(status) == "failed")
+    if not rejected:
+        return []
+    anomaly = BankAnomaly(
+        kind="unknown", reported_status="failed", candidate_ids=[p.id for p in untold],
+        message=(f"{_capital(source)} indique {_count(rejected, 'virement rejeté', 'virements rejetés')} dans la "
+                 f"remise {batch.reference} sans dire {'lequel' if rejected == 1 else 'lesquels'} : ses "
+                 "virements restent « Transmis à la banque » ; demandez à votre banque le détail de sa "
+                 "réponse.")[:1000],
+    )
+    return [keep_anomaly(batch.account_id, anomaly, record)]
+
+
+def _received(result: ImportResult, batch_ids: Iterable[int], moment: datetime | None, source: str,
+              imported_by: str) -> None:
+    batches, result.transmitted = received_by_bank(result.account_id, batch_ids, moment, source, imported_by)
+    moved = {payment.batch_id for payment in result.transmitted}
+    result.received = [batch.reference for batch in batches if batch.id in moved]
 
 
 def _answered_batch(report: StatusReport, account: Account | None) -> SepaBatch:
@@ -289,9 +390,18 @@ def _import_statement(statement: BankStatement, imported_by: str, account: Accou
     matcher = _Matcher(account_id, source, record)
     for report in statement.accounts:
         for entry in report.entries:
-            matcher.read(entry, report.created_at or statement.created_at)
-    result.unrelated = matcher.unrelated
-    _finish(result, record, apply_facts(account_id, matcher.facts, source, record), matcher.anomalies)
+            matcher.read(entry, report.created_at or statement.created_at, report.iban or "")
+    try:
+        db.session.add_all(matcher.bookings)
+        db.session.flush()
+    except IntegrityError:
+        # A statement imported at the same time applied one of these bookings first: read this one again.
+        db.session.rollback()
+        return _import_statement(statement, imported_by, account)
+    result.unrelated, result.repeated = matcher.unrelated, matcher.repeated
+    applied = apply_facts(account_id, matcher.facts, source, record)
+    _received(result, matcher.files, statement.created_at, source, imported_by)
+    _finish(result, record, applied, matcher.anomalies)
     return result
 
 
@@ -348,49 +458,84 @@ class _Matcher:
         self.account_id, self.source, self.record = account_id, source, record
         self.facts: list[BankFact] = []
         self.anomalies: list[BankAnomaly] = []
+        self.bookings: list[BankBooking] = []  # the entries this file applies, recorded once it is read
         self.unrelated = 0
+        self.repeated = 0
         self.matched: set[int] = set()  # payments an entry of this file was given to
+        self.files: set[int] = set()  # the SEPA files this file's entries show the bank has
+        self.references: set[tuple] = set()  # the bank's references of this file's entries
 
-    def read(self, entry: StatementEntry, created_at: datetime | None) -> None:
+    def read(self, entry: StatementEntry, created_at: datetime | None, iban: str) -> None:
         if not entry.booked or entry.currency != "EUR":
             self.unrelated += 1
             return
         day = entry.booking_date or entry.value_date or (created_at.astimezone(PARIS).date() if created_at else None)
+        if self._told_before(entry, day, iban):
+            self.repeated += 1
+            return
         if entry.is_return or (entry.reversal and not entry.debit):
-            self._returned(entry, day)
+            matched_by = self._returned(entry, day)
         elif entry.debit and not entry.reversal:
-            self._debited(entry, day)
+            matched_by = self._debited(entry, day, iban)
         else:
+            matched_by = None
             self.unrelated += 1
+        if matched_by is not None:
+            self.bookings.append(BankBooking(
+                account_id=self.account_id, import_id=self.record.id, iban=iban, reference=entry.reference,
+                booked_on=day, direction="DBIT" if entry.debit else "CRDT", amount_cents=entry.amount_cents,
+                matched_by=matched_by, counterparty_iban=_counterparty(entry),
+            ))
+
+    def _told_before(self, entry: StatementEntry, day: date | None, iban: str) -> bool:
+        """The same booking, by the bank's reference, earlier in this file or applied by an earlier one."""
+        if entry.reference is None:
+            return False
+        key = (iban, entry.reference, day, entry.debit, entry.amount_cents)
+        if key in self.references:
+            return True
+        self.references.add(key)
+        return db.session.scalar(select(BankBooking.id).where(
+            BankBooking.account_id == self.account_id, BankBooking.iban == iban,
+            BankBooking.reference == entry.reference, BankBooking.booked_on.is_not_distinct_from(day),
+            BankBooking.direction == ("DBIT" if entry.debit else "CRDT"),
+            BankBooking.amount_cents == entry.amount_cents,
+        ).limit(1)) is not None
 
     # A debit: by EndToEndId, else the file booked as one, else amount, date and IBAN.
 
-    def _debited(self, entry: StatementEntry, day: date | None) -> None:
+    def _debited(self, entry: StatementEntry, day: date | None, iban: str) -> str | None:
         own = [(d, p) for d in entry.details if d.end_to_end_id
                for p in (self._payment(d.end_to_end_id),) if p is not None]
         if own:
-            for detail, payment in own:
-                amount = detail.amount_cents if detail.amount_cents is not None else (
-                    entry.amount_cents if len(entry.details) == 1 else None)
-                if amount is not None and amount != payment.amount_cents:
-                    self._amount_anomaly(payment, amount, day)
-                else:
-                    self._paid(payment, day, detail.accepted_at)
-            return
+            for _detail, payment in own:
+                self._answered(payment)
+            self._debited_by_reference(entry, own, day)
+            return "end_to_end_id"
         batch = self._batch(entry)
         if batch is not None:
+            self.files.add(batch.id)
             self._batch_debited(batch, entry, day)
-            return
-        details = entry.details or ()
-        if len(details) > 1:
-            for detail in details:
-                amount = detail.amount_cents if detail.amount_cents is not None else None
-                if amount is None or not self._guess(amount, day, detail.creditor_iban):
-                    self.unrelated += 1
-            return
-        iban = details[0].creditor_iban if details else None
-        if not self._guess(entry.amount_cents, day, iban):
-            self.unrelated += 1
+            return "batch"
+        return self._debited_without_reference(entry, day, iban)
+
+    def _debited_by_reference(self, entry: StatementEntry, own: list[tuple[EntryDetail, Payment]],
+                              day: date | None) -> None:
+        if len(entry.details) > 1:
+            # One booking for several transfers: its amount must be theirs, whether or not each detail says its own.
+            amounts = [d.amount_cents if d.amount_cents is not None else next(
+                (p.amount_cents for detail, p in own if detail is d), None) for d in entry.details]
+            total = None if None in amounts else sum(a for a in amounts if a is not None)
+            if total != entry.amount_cents:
+                self._total_anomaly(entry, [p for _d, p in own], total, day)
+                return
+        for detail, payment in own:
+            amount = detail.amount_cents if detail.amount_cents is not None else (
+                entry.amount_cents if len(entry.details) == 1 else None)
+            if amount is not None and amount != payment.amount_cents:
+                self._amount_anomaly(payment, amount, day)
+            else:
+                self._paid(payment, day, detail.accepted_at)
 
     def _batch_debited(self, batch: SepaBatch, entry: StatementEntry, day: date | None) -> None:
         payments = [p for p in self._batch_payments(batch) if p.status.at_bank or p.status is PaymentStatus.PAID]
@@ -398,6 +543,7 @@ class _Matcher:
         if total != entry.amount_cents:
             self.anomalies.append(keep_anomaly(self.account_id, BankAnomaly(
                 kind="amount", amount_cents=entry.amount_cents, reported_status="paid", reported_on=day,
+                candidate_ids=[p.id for p in payments],
                 message=(f"{_capital(self.source)} montre la remise {batch.reference} débitée de "
                          f"{format_amount(entry.amount_cents)} le {date_fr(day)}, alors que ses virements non "
                          f"rejetés font {format_amount(total)} : vérifiez avec votre banque quels virements sont "
@@ -407,19 +553,54 @@ class _Matcher:
         for payment in payments:
             self._paid(payment, day, None)
 
-    def _guess(self, amount: int, day: date | None, iban: str | None) -> bool:
-        """Matches a debit without references; False when it is none of Libeo's transfers."""
+    def _debited_without_reference(self, entry: StatementEntry, day: date | None, iban: str) -> str | None:
+        """A debit naming no transfer of Libeo's: one to a payee's IBAN, of an issued credit transfer, is
+        matched by its amount, date and that IBAN. Any other (a card payment, a debit without a payee's IBAN)
+        is none of Libeo's: a person who knows better says « Marquer comme débité »."""
+        # A single transfer's detail may leave its amount to the entry's.
+        alone = entry.amount_cents if len(entry.details) == 1 else None
+        payees = [(d.amount_cents if d.amount_cents is not None else alone, d.creditor_iban) for d in entry.details]
+        wanted = [(amount, payee) for amount, payee in payees if amount is not None and payee]
+        if not entry.may_be_a_transfer or not wanted:
+            self.unrelated += 1
+            return None
+        if self._guessed_before(entry, day, iban):
+            self.repeated += 1
+            return None
+        matched = [self._guess(amount, day, payee, iban) for amount, payee in wanted]
+        if not any(matched):
+            self.unrelated += 1
+            return None
+        return "amount"
+
+    def _guessed_before(self, entry: StatementEntry, day: date | None, iban: str) -> bool:
+        """A debit matched by amount, date and IBAN by an earlier file, which told it without the bank's
+        reference or tells it now without one: the same booking as far as anyone can tell."""
+        query = select(BankBooking.id).where(
+            BankBooking.account_id == self.account_id, BankBooking.iban == iban, BankBooking.matched_by == "amount",
+            BankBooking.booked_on.is_not_distinct_from(day), BankBooking.direction == "DBIT",
+            BankBooking.amount_cents == entry.amount_cents,
+            BankBooking.counterparty_iban.is_not_distinct_from(_counterparty(entry)),
+        )
+        if entry.reference is not None:
+            query = query.where(BankBooking.reference.is_(None))
+        return db.session.scalar(query.limit(1)) is not None
+
+    def _guess(self, amount: int, day: date | None, creditor_iban: str, iban: str) -> bool:
+        """Matches a debit without references to the transfer of that amount to that IBAN, from a file of the
+        account debited; False when it is none of Libeo's transfers."""
         if day is None:
             return False
+        files = select(SepaBatch.id).where(SepaBatch.account_id == self.account_id,
+                                           or_(SepaBatch.debtor_iban == iban, SepaBatch.debtor_iban.is_(None)))
         query = (
             select(Payment).options(joinedload(Payment.invoice))
             .where(Payment.account_id == self.account_id, Payment.status.in_(AT_BANK),
-                   Payment.amount_cents == amount, Payment.execution_date <= day,
-                   Payment.execution_date >= day - MATCH_WINDOW)
+                   Payment.amount_cents == amount, Payment.creditor_iban == creditor_iban,
+                   Payment.batch_id.in_(files),
+                   Payment.execution_date <= day, Payment.execution_date >= day - MATCH_WINDOW)
             .order_by(Payment.execution_date, Payment.id)
         )
-        if iban:
-            query = query.where(Payment.creditor_iban == iban)
         candidates = [p for p in db.session.scalars(query).unique() if p.id not in self.matched]
         if not candidates:
             return False
@@ -432,33 +613,69 @@ class _Matcher:
             kind="ambiguous", amount_cents=amount, reported_status="paid", reported_on=day,
             candidate_ids=[p.id for p in candidates],
             message=(f"{_capital(self.source)} montre un débit de {format_amount(amount)} le {date_fr(day)}"
-                     f"{f' vers {mask_iban(iban)}' if iban else ''}, sans référence, que plusieurs virements "
+                     f" vers {mask_iban(creditor_iban)}, sans référence, que plusieurs virements "
                      f"peuvent être : {names}. Dites lequel a été débité.")[:1000],
         ), self.record))
         return True
 
-    # A return: the payee's bank sent the transfer back.
+    # A return: the payee's bank sent the transfer back; a reversal: the bank cancelled its own debit.
 
-    def _returned(self, entry: StatementEntry, day: date | None) -> None:
+    def _returned(self, entry: StatementEntry, day: date | None) -> str | None:
         found = False
         for detail in entry.details:
             payment = self._payment(detail.end_to_end_id)
             if payment is None:
                 continue
             found = True
+            self._answered(payment)
             reason = failure_reason(detail.return_code, detail.return_text)
             when = f" le {date_fr(day)}" if day else ""
             self.facts.append(BankFact(
                 payment.id, "failed", "RJCT", day=day, reason_code=detail.return_code, bank_text=detail.return_text,
                 failure_reason=f"{reason} — retourné{when}"[:300], is_return=True,
             ))
-        if not found:
-            self.unrelated += 1
+        if found:
+            return "return"
+        batch = self._batch(entry)
+        if batch is not None:
+            self.files.add(batch.id)
+            self._batch_credited(batch, entry, day)
+            return "batch"
+        self.unrelated += 1
+        return None
+
+    def _batch_credited(self, batch: SepaBatch, entry: StatementEntry, day: date | None) -> None:
+        """A file's debit reversed (or the file sent back) as one credit: each of its payments is an anomaly,
+        debited or not, for a person to confirm; a credit that is not the file's total, one anomaly."""
+        payments = [p for p in self._batch_payments(batch) if p.status.at_bank or p.status is PaymentStatus.PAID]
+        total = sum(p.amount_cents for p in payments)
+        what = "annulé par la banque" if entry.reversal else "retourné"
+        if total != entry.amount_cents:
+            self.anomalies.append(keep_anomaly(self.account_id, BankAnomaly(
+                kind="amount", amount_cents=entry.amount_cents, reported_status="failed", reported_on=day,
+                candidate_ids=[p.id for p in payments],
+                message=(f"{_capital(self.source)} montre le débit de la remise {batch.reference} {what} : "
+                         f"{format_amount(entry.amount_cents)} recrédités le {date_fr(day)}, alors que ses virements "
+                         f"non rejetés font {format_amount(total)} : vérifiez avec votre banque quels virements "
+                         "n'ont pas été payés.")[:1000],
+            ), self.record))
+            return
+        when = f" le {date_fr(day)}" if day else ""
+        reason = f"Rejeté : débit de la remise {batch.reference} {what}{when}"
+        for payment in payments:
+            self.facts.append(BankFact(payment.id, "failed", "RJCT", day=day, failure_reason=reason[:300],
+                                       to_confirm=True))
 
     # Helpers.
 
+    def _answered(self, payment: Payment) -> None:
+        """The bank booked a transfer of the payment's file: it has the file."""
+        if payment.batch_id is not None:
+            self.files.add(payment.batch_id)
+
     def _paid(self, payment: Payment, day: date | None, moment: datetime | None) -> None:
         self.matched.add(payment.id)
+        self._answered(payment)
         self.facts.append(BankFact(payment.id, "paid", "BOOK", moment=moment, day=day))
 
     def _amount_anomaly(self, payment: Payment, amount: int, day: date | None) -> None:
@@ -467,6 +684,22 @@ class _Matcher:
             message=(f"{_capital(self.source)} montre le virement de la facture {payment.invoice.number} à "
                      f"{payment.creditor_name} débité de {format_amount(amount)} le {date_fr(day)}, au lieu de "
                      f"{payment.amount_display} : vérifiez avec votre banque.")[:1000],
+        ), self.record))
+
+    def _total_anomaly(self, entry: StatementEntry, payments: list[Payment], total: int | None,
+                       day: date | None) -> None:
+        """One debit for several transfers that is not their total (or does not give each one's amount)."""
+        names = " ; ".join(f"facture {p.invoice.number} : {p.amount_display} à {p.creditor_name}"
+                           for p in payments[:10]) + (" ; …" if len(payments) > 10 else "")
+        against = (f"alors qu'ils font {format_amount(total)}" if total is not None
+                   else "sans donner le montant de chacun")
+        self.anomalies.append(keep_anomaly(self.account_id, BankAnomaly(
+            kind="amount", amount_cents=entry.amount_cents, reported_status="paid", reported_on=day,
+            candidate_ids=[p.id for p in payments],
+            message=(f"{_capital(self.source)} montre un débit de {format_amount(entry.amount_cents)} le "
+                     f"{date_fr(day)} pour {len(entry.details)} virements, {against} ({names}) : aucun n'est "
+                     "marqué débité ; vérifiez avec votre banque quels virements sont partis, puis marquez-les "
+                     "comme débités.")[:1000],
         ), self.record))
 
     def _payment(self, end_to_end_id: str | None) -> Payment | None:
@@ -496,6 +729,12 @@ class _Matcher:
             select(Payment).options(joinedload(Payment.invoice)).where(Payment.batch_id == batch.id)
             .order_by(Payment.id)
         ).unique())
+
+
+def _counterparty(entry: StatementEntry) -> str | None:
+    """The payee's IBAN of an entry paying one payee (what a debit without references is matched on)."""
+    ibans = {d.creditor_iban for d in entry.details}
+    return ibans.pop() if len(ibans) == 1 else None
 
 
 def recent_imports(account: Account, limit: int = 10) -> list[BankStatusImport]:

@@ -434,10 +434,13 @@ class BankAnomaly(Model):
 
     ``contradiction``: the report says the opposite of a final state (a
     rejection of a debited payment, a debit of a rejected one); the payment
-    keeps its state until a person chooses. ``ambiguous``: a statement's
+    keeps its state until a person chooses (a whole file's debit reversed by
+    the bank too, whatever the payments' state). ``ambiguous``: a statement's
     debit that several transfers could be; a person says which. ``amount``:
-    a debit whose amount is not the transfer's. Shown on the payment, on
-    « Remises » and in the « Journal »; resolving it is journaled too.
+    a debit whose amount is not the transfer's, or not its transfers' total.
+    ``unknown``: a status report's status for a transfer the file does not
+    hold. Shown on the payment (or the payments it names), on « Remises » and
+    in the « Journal »; resolving it is journaled too.
     """
 
     __tablename__ = "bank_anomaly"
@@ -459,7 +462,8 @@ class BankAnomaly(Model):
     reported_text: Mapped[str | None] = mapped_column(String(500))
     reported_reason: Mapped[str | None] = mapped_column(String(300))
     amount_cents: Mapped[int | None] = mapped_column(BigInteger)
-    # The transfers a statement's debit may be (``ambiguous``).
+    # The transfers a statement's debit may be (``ambiguous``), or those a file's anomaly concerns (a batch's
+    # debit whose total differs, a rejection naming a transfer the file does not hold).
     candidate_ids: Mapped[list | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -472,6 +476,37 @@ class BankAnomaly(Model):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+
+class BankBooking(Model):
+    """A booking of the bank account (a statement's entry) that a statement applied to payments, or kept as an
+    anomaly: never applied a second time.
+
+    A bank tells the same booking twice, in the debit notification (camt.054)
+    and in the day's statement (camt.053), under its own reference
+    (AcctSvcrRef, else NtryRef). A debit matched by amount, date and IBAN
+    that has no reference is known by what it is (``counterparty_iban``).
+    """
+
+    __tablename__ = "bank_booking"
+    __table_args__ = (
+        UniqueConstraint("account_id", "iban", "reference", "booked_on", "direction", "amount_cents",
+                         name="uq_bank_booking_entry"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    # The statement that applied it.
+    import_id: Mapped[int] = mapped_column(ForeignKey("bank_status_import.id", ondelete="CASCADE"), index=True)
+    iban: Mapped[str] = mapped_column(String(34))  # the account the statement is of
+    reference: Mapped[str | None] = mapped_column(String(35))  # AcctSvcrRef, else NtryRef
+    booked_on: Mapped[date | None] = mapped_column(Date)
+    direction: Mapped[str] = mapped_column(String(4))  # CdtDbtInd: DBIT, CRDT
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    # How it was matched: « end_to_end_id », « batch », « amount » (amount, date and IBAN), « return ».
+    matched_by: Mapped[str] = mapped_column(String(20))
+    counterparty_iban: Mapped[str | None] = mapped_column(String(34))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class PaymentEvent(Model):

@@ -47,7 +47,7 @@ from core.calendar import next_business_day
 from core.dates import PARIS, paris_today, utcnow
 from core.db import rowcount
 from core.payment_words import FILE_READY_LABEL, dated
-from core.sepa_text import bank_name
+from core.sepa_text import MAX_REMITTANCE_LENGTH, bank_name, bank_text
 from models.libeo.accounts.models import Account
 from models.libeo.db import db
 from models.libeo.payments.models import AT_BANK, Payment, PaymentStatus, SepaBatch
@@ -330,12 +330,21 @@ def _transaction(batch: SepaBatch, payment: Payment) -> dict:
         "amount": payment.amount_cents,
         "currency": payment.currency,
         "execution_date": batch.execution_date,
-        "description": f"Facture {payment.invoice.number}",
+        "description": remittance_information(payment),
         "endtoend_id": payment.end_to_end_id,
     }
     if payment.creditor_bic:
         transaction["BIC"] = payment.creditor_bic
     return transaction
+
+
+def remittance_information(payment: Payment) -> str:
+    """The transfer's unstructured remittance information (Ustrd): « Facture <number> », in the SEPA character
+    set as names are (an invoice number may hold any printable text), or its EndToEndId when nothing of the
+    number is left."""
+    words = "Facture "
+    number = bank_text(payment.invoice.number, MAX_REMITTANCE_LENGTH - len(words))
+    return words + (number or payment.end_to_end_id)
 
 
 def _is_valid_alone(batch: SepaBatch, payment: Payment, created: datetime) -> bool:
