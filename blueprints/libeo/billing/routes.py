@@ -28,6 +28,7 @@ from models.libeo.billing.stripe_gateway import (
 from models.libeo.errors import LibeoError
 from models.libeo.payments.quota import PaymentQuota
 
+from ..context import require_admin
 from ..extensions import csrf, limiter
 from .forms import ChangeForm, SubscribeForm
 
@@ -81,7 +82,8 @@ def invoice_document(invoice_id: str):
 # Each call creates a SetupIntent in Stripe.
 @limiter.limit("10 per minute", key_func=signed_in_user)
 def card_setup():
-    """Called by billing.js: the SetupIntent Stripe.js confirms with the card typed in."""
+    """Called by billing.js: the SetupIntent Stripe.js confirms with the card typed in; administrators only."""
+    require_admin()
     try:
         client_secret = billing.start_card_setup(
             current_user.account, stripe_client(current_app.config), email=current_user.email
@@ -97,6 +99,8 @@ def card_setup():
 @bp.post("/souscrire")
 @login_required
 def subscribe():
+    """« Passer à Partnerships »: the company pays 9 € HT a month; administrators only."""
+    require_admin()
     form = SubscribeForm()
     if not form.validate_on_submit():
         flash(_first_error(form), "error")
@@ -115,7 +119,9 @@ def subscribe():
 @bp.route("/resilier", methods=["GET", "POST"])
 @login_required
 def cancel():
-    """« Résilier l'abonnement »: a confirmation page, then the cancellation at the period's end."""
+    """« Résilier l'abonnement »: a confirmation page, then the cancellation at the period's end; administrators
+    only."""
+    require_admin()
     if request.method == "GET":
         account = current_user.account
         return render_template("libeo/billing/cancel.html", account=account, ends_on=billing.period_end_date(account),
@@ -126,6 +132,7 @@ def cancel():
 @bp.post("/reprendre")
 @login_required
 def resume():
+    require_admin()
     return _change(billing.resume, "Votre abonnement Partnerships continue.")
 
 
