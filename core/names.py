@@ -4,18 +4,20 @@ A fraudster who wants a transfer to « Orange Business » without the « nouvel
 IBAN » hold types « Оrаngе Business » (Cyrillic О, а, е): it reads the same,
 and it is another text. So names are compared on what they look like:
 
-1. NFKD, then accents and case dropped: full-width « Ｏｒａｎｇｅ », mathematical
-   « 𝐎𝐫𝐚𝐧𝐠𝐞 », « é » and « e » are one letter;
-2. the Unicode confusable **skeleton** (UTS #39: each character replaced by
+1. the Unicode confusable **skeleton** (UTS #39: each character replaced by
    the prototype of its class in Unicode's ``confusables.txt``, as the
-   maintained ``confusable-homoglyphs`` package ships it): Cyrillic « а »,
-   Greek « ο », small capital « ᴏ », the digit « 0 » and the letter « o »
-   become one; « m » and « rn » too;
+   maintained ``confusable-homoglyphs`` package ships it), before and after
+   the compatibility decomposition: Cyrillic « а », Greek « ο » and lunate
+   « Ϲ », small capital « ᴏ », the digit « 0 » and the letter « o » become
+   one; « m » and « rn » too; « i » and « l » (the capital « I » is a « l »);
+2. NFKD, accents and case dropped: full-width « Ｏｒａｎｇｅ », mathematical
+   « 𝐎𝐫𝐚𝐧𝐠𝐞 », « é » and « e » are one letter;
 3. what is left outside ASCII transliterated (``anyascii``, as for SEPA
    names): a name in Greek, Arabic or Chinese keeps its own key instead of
    none at all;
-4. words of letters and digits, legal forms (SARL, SAS…) and French articles
-   left out (« Laiterie des Prés SARL » is « laiterie pres »).
+4. words of letters and digits, a name spelt letter by letter one word
+   (« E.D.F. » is « edf »), legal forms (SARL, SAS…) and French articles
+   left out (« Laiterie des Prés SARL » is « lalterle pres »).
 
 Two names are the same company's unless « clearly different » (see
 :func:`names_match`). And a word that mixes scripts (Latin letters with
@@ -102,19 +104,37 @@ def _plain(text: str) -> str:
 def skeleton(name: str) -> str:
     """What ``name`` looks like, in ASCII: « Оrаngе » and « Orange » (Cyrillic О, а, е) give the same."""
     prototypes = _prototypes()
-    # Case is not a disguise, but folding it first would part look-alike capitals (Cyrillic
-    # « М » folds to « м », which looks like a small capital, not like « m »): letters outside
-    # ASCII go to their prototype first, then everything is folded and mapped.
-    decomposed = unicodedata.normalize("NFKD", name or "")
+    # As UTS #39 does, each character goes to its prototype before any compatibility decomposition, which
+    # would part look-alikes (the lunate sigma « Ϲ », a « C », decomposes to « Σ »); then again after it
+    # (full-width and mathematical letters). Case is not a disguise, but folding it first would part
+    # look-alike capitals (Cyrillic « М » folds to « м », which looks like a small capital, not like « m »):
+    # letters outside ASCII go to their prototype first, then everything is folded and mapped.
+    canonical = unicodedata.normalize("NFD", name or "")
+    first = "".join(ch if ch.isascii() else prototypes.get(ch, ch) for ch in canonical)
+    decomposed = unicodedata.normalize("NFKD", first)
     latin = "".join(ch if ch.isascii() else prototypes.get(ch, ch) for ch in decomposed)
     mapped = "".join(prototypes.get(ch, ch) for ch in _plain(latin))
-    return anyascii(_plain(mapped)).casefold()
+    # The capital « I » is the small « l » (« lBM » for « IBM »): once case is folded, « i » and « l » are
+    # one letter, whatever case each was typed in.
+    return anyascii(_plain(mapped)).casefold().replace("i", "l")
 
 
 @lru_cache(maxsize=4096)
 def all_words(name: str) -> tuple[str, ...]:
-    """The words of ``name``'s skeleton (« & » read as « et »)."""
-    return tuple(re.findall(r"[0-9a-z]+", skeleton((name or "").replace("&", " et "))))
+    """The words of ``name``'s skeleton (« & » read as « et »), a name spelt letter by letter read as one word:
+    « E.D.F. » is « edf », « D U P O N T » is « dupont » (two single letters or more in a row)."""
+    words = re.findall(r"[0-9a-z]+", skeleton((name or "").replace("&", " et ")))
+    merged: list[str] = []
+    run: list[str] = []
+    for word in [*words, ""]:
+        if len(word) == 1:
+            run.append(word)
+            continue
+        merged.extend(["".join(run)] if len(run) > 1 else run)
+        run = []
+        if word:
+            merged.append(word)
+    return tuple(merged)
 
 
 @lru_cache(maxsize=4096)
@@ -139,7 +159,7 @@ def _left_out() -> tuple[frozenset[str], frozenset[str]]:
 
 
 def name_key(name: str) -> str:
-    """« Laiterie des Prés SARL » → « laiterie pres »: how one supplier is recognised under its spellings."""
+    """« Laiterie des Prés SARL » → « lalterle pres »: how one supplier is recognised under its spellings."""
     return " ".join(name_words(name))[:200]
 
 

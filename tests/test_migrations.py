@@ -273,8 +273,9 @@ def test_release_1_invoices_get_the_number_key_of_the_duplicate_check(bare_apps,
 
 
 def test_known_ibans_are_keyed_on_the_names_skeleton_after_upgrade(bare_apps):
-    """0009 rekeys each known IBAN as ``core.names.name_key`` does: a Greek supplier no longer has an empty
-    key shared with every other, and two spellings that are one supplier become one row."""
+    """0010 and 0019 rekey each known IBAN as ``core.names.name_key`` does: a Greek supplier no longer has an
+    empty key shared with every other, a look-alike is keyed as what it imitates, and two spellings that are one
+    supplier become one row."""
     from core.names import name_key
 
     _cli(bare_apps, "libeo", "db", "upgrade", "0008_bank_leg")
@@ -288,7 +289,11 @@ def test_known_ibans_are_keyed_on_the_names_skeleton_after_upgrade(bare_apps):
             for row_id, key, name, iban in [(1, "", "Ωμέγα Τεχνική", "FR7630006000011234567890189"),
                                             (2, "", "Δέλτα Εμπόριο", "FR7630004008220000001583859"),
                                             (3, "minoterie dupuis", "Minoterie Dupuis", "FR7617569000706397384867456"),
-                                            (4, "minoteries", "MINOTERIE DUPUIS", "FR7617569000706397384867456")]:
+                                            (4, "minoteries", "MINOTERIE DUPUIS", "FR7617569000706397384867456"),
+                                            (5, "edf", "EDF", "FR7630003000000003055555530"),
+                                            (6, "e f", "E.D.F.", "FR7630003000000003055555530"),
+                                            (7, "acme", "ACME", "FR7630001007941234567890185"),
+                                            (8, "amse", "ΑϹΜΕ", "FR7630004000031234567890143")]:
                 connection.execute(text(
                     "INSERT INTO known_supplier_iban (id, account_id, supplier_key, supplier_name, iban, recorded_at, "
                     "recorded_by) VALUES (:id, 1, :key, :name, :iban, '2026-12-01', 'premier paiement')"),
@@ -301,9 +306,113 @@ def test_known_ibans_are_keyed_on_the_names_skeleton_after_upgrade(bare_apps):
             rows = connection.execute(text("SELECT supplier_name, supplier_key FROM known_supplier_iban "
                                            "ORDER BY id")).all()
         engine.dispose()
-    # « MINOTERIE DUPUIS » on the same IBAN is « Minoterie Dupuis »: one row, the first.
+    # « MINOTERIE DUPUIS » on the same IBAN is « Minoterie Dupuis »: one row, the first (0010); « E.D.F. » on
+    # EDF's IBAN is EDF (0019); the Greek look-alike of « ACME » is keyed as « ACME » (0019).
     assert [tuple(row) for row in rows] == [(name, name_key(name)) for name in
-                                           ("Ωμέγα Τεχνική", "Δέλτα Εμπόριο", "Minoterie Dupuis")]
+                                           ("Ωμέγα Τεχνική", "Δέλτα Εμπόριο", "Minoterie Dupuis", "EDF", "ACME",
+                                            "ΑϹΜΕ")]
+    assert name_key("ΑϹΜΕ") == name_key("ACME") and name_key("E.D.F.") == name_key("EDF")
+
+
+def test_invoices_are_rekeyed_so_a_number_written_otherwise_is_a_duplicate_after_upgrade(bare_apps):
+    """0020 rekeys each invoice as ``invoice_number_key`` does: a reminder written with en dashes, no-break
+    spaces, full-width characters or without the leading zeros has the key of the invoice it repeats; on the
+    way down the keys are the previous code's again."""
+    from models.libeo.invoices.models import invoice_number_key
+
+    numbers = ["F-2026-001", "F–2026–001", "F\u00a02026\u00a0001", "Ｆ-２０２６-００１", "F2026001", "FA-000123",
+               "FA-123", "F-2026-002"]
+    _cli(bare_apps, "libeo", "db", "upgrade", "0019_name_skeletons_uts39")
+
+    def keys(*, insert: bool = False) -> list[str]:
+        """The invoices' keys, in order (``insert``: their account and them first, keyed as 0019 left them)."""
+        with bare_apps.libeo.app_context():
+            engine = bare_apps.libeo.extensions["migrate"].db.engine
+            with engine.begin() as connection:
+                if insert:
+                    connection.execute(text(
+                        "INSERT INTO account (id, name, siret, plan, created_at, approve_accountant_payments, "
+                        "cancel_at_period_end) VALUES (1, 'Boulangerie Martin', '73282932000074', 'gratuit', "
+                        "'2026-12-01', false, false)"))
+                    connection.execute(text(
+                        "INSERT INTO invoice (id, account_id, source, number, number_key, supplier_name, "
+                        "supplier_iban, issue_date, due_date, amount_cents, currency, status, created_at, "
+                        "updated_at) VALUES (:id, 1, 'MEG', :number, :key, 'Minoterie Dupuis', "
+                        "'FR7617569000706397384867456', '2026-11-02', '2026-12-02', :amount, 'EUR', 'to_pay', "
+                        "'2026-11-02', '2026-11-02')"),
+                        [{"id": row_id, "number": number, "amount": 120_000 + row_id,
+                          "key": number.lower().replace("-", "").replace(" ", "")}
+                         for row_id, number in enumerate(numbers, start=1)])
+                found = connection.scalars(text("SELECT number_key FROM invoice ORDER BY id")).all()
+            engine.dispose()
+        return list(found)
+
+    before = keys(insert=True)
+    assert before.count(before[0]) == 2 and before[5] != before[6]  # only « F2026001 » was « F-2026-001 »
+    _cli(bare_apps, "libeo", "db", "upgrade")
+    after = keys()
+    assert after == [invoice_number_key(number) for number in numbers]
+    assert after == ["f2026001"] * 5 + ["fa123"] * 2 + ["f2026002"]
+    _cli(bare_apps, "libeo", "db", "downgrade", "0019_name_skeletons_uts39")
+    assert keys() == before
+
+
+def test_an_iban_only_refused_payments_taught_is_forgotten_after_upgrade(bare_apps):
+    """0021: a payment held for its amount taught its IBAN at its creation, and its refusal left it known. Such an
+    IBAN is forgotten; one another payment taught (created without a hold, or approved), one the bank rejected
+    and one a payment still waiting taught stay."""
+    ibans = {name: f"FR76300060000000000{n:06d}" for n, name in enumerate(
+        ["refused", "paid before", "approved before", "rejected by the bank", "paid before (json null)", "waiting"])}
+    # (IBAN, status, hold reasons, decided by, refusal's reason), one invoice each.
+    payments = [("refused", "cancelled", '["approval_rule"]', "admin@martin.fr", "RIB frauduleux"),
+                ("paid before", "paid", None, None, None),
+                ("paid before", "cancelled", '["approval_rule"]', "admin@martin.fr", "Montant à vérifier"),
+                ("approved before", "scheduled", '["approval_rule"]', "admin@martin.fr", None),
+                ("approved before", "cancelled", '["duplicate_suspected"]', "admin@martin.fr", "Déjà payée"),
+                ("rejected by the bank", "cancelled", '["approval_rule"]', "admin@martin.fr", "RIB frauduleux"),
+                ("paid before (json null)", "scheduled", "null", None, None),
+                ("paid before (json null)", "cancelled", '["approval_rule"]', "admin@martin.fr", "Trop cher"),
+                ("waiting", "awaiting_approval", '["approval_rule"]', None, None)]
+    _cli(bare_apps, "libeo", "db", "upgrade", "0020_invoice_number_keys")
+    with bare_apps.libeo.app_context():
+        engine = bare_apps.libeo.extensions["migrate"].db.engine
+        # The hold reasons as JSON text: PostgreSQL's column is json; SQLite keeps text (its CAST makes 'null' 0).
+        reasons_sql = "CAST(:reasons AS JSON)" if engine.dialect.name == "postgresql" else ":reasons"
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO account (id, name, siret, plan, created_at, approve_accountant_payments, "
+                "cancel_at_period_end) VALUES (1, 'Boulangerie Martin', '73282932000074', 'gratuit', '2026-12-01', "
+                "false, false)"))
+            for row_id, (iban, status, reasons, decided_by, reason) in enumerate(payments, start=1):
+                connection.execute(text(
+                    "INSERT INTO invoice (id, account_id, source, number, number_key, supplier_name, supplier_iban, "
+                    "issue_date, due_date, amount_cents, currency, status, created_at, updated_at) VALUES (:id, 1, "
+                    "'MEG', :number, :number, 'Minoterie Dupuis', :iban, '2026-11-02', '2026-12-02', 150000, 'EUR', "
+                    "'to_pay', '2026-11-02', '2026-11-02')"),
+                    {"id": row_id, "number": f"f{row_id}", "iban": ibans[iban]})
+                connection.execute(text(
+                    "INSERT INTO payment (id, account_id, invoice_id, status, amount_cents, currency, execution_date, "
+                    "creditor_name, creditor_iban, initiated_by_email, initiated_by_role, channel, created_at, "
+                    "hold_reasons, decided_by, cancel_reason) VALUES (:id, 1, :id, :status, 150000, 'EUR', "
+                    "'2026-12-02', 'Minoterie Dupuis', :iban, 'compta@martin.fr', 'user', 'api', '2026-11-02', "
+                    f"{reasons_sql}, :decided_by, :reason)"),
+                    {"id": row_id, "status": status, "iban": ibans[iban], "reasons": reasons, "decided_by": decided_by,
+                     "reason": reason})
+            for row_id, iban in enumerate(ibans, start=1):
+                connection.execute(text(
+                    "INSERT INTO known_supplier_iban (id, account_id, supplier_key, supplier_name, iban, recorded_at, "
+                    "recorded_by, rejected_reason) VALUES (:id, 1, 'minoterie dupuis', 'Minoterie Dupuis', :iban, "
+                    "'2026-11-02', 'premier paiement', :rejected)"),
+                    {"id": row_id, "iban": ibans[iban],
+                     "rejected": "compte clôturé" if iban == "rejected by the bank" else None})
+        engine.dispose()
+    _cli(bare_apps, "libeo", "db", "upgrade")
+    with bare_apps.libeo.app_context():
+        engine = bare_apps.libeo.extensions["migrate"].db.engine
+        with engine.connect() as connection:
+            known = set(connection.scalars(text("SELECT iban FROM known_supplier_iban")))
+        engine.dispose()
+    assert known == {ibans[name] for name in ibans if name != "refused"}
 
 
 def test_an_invoice_switched_to_another_mode_after_its_rejected_transfer_is_to_settle_after_upgrade(bare_apps,

@@ -80,10 +80,10 @@ JOURNAL_KINDS = {
     "paiements": ("payment.held", "payment.approved", "payment.refused", "payment.cancelled",
                   "payment.marked_debited", "batch.transmitted", "bank.anomaly", "bank.anomaly_resolved",
                   "bank.report_imported"),
-    "iban": ("iban.first_seen", "iban.approved", "iban.rejected", "debtor_iban.requested", "debtor_iban.changed",
-             "debtor_iban.cancelled"),
+    "iban": ("iban.first_seen", "iban.approved", "iban.rejected", "iban.forgotten", "debtor_iban.requested",
+             "debtor_iban.changed", "debtor_iban.cancelled"),
     "acces": ("key.issued", "key.revoked", "key.retired", "user.added", "accountant.added", "accountant.removed",
-              "meg.linked"),
+              "meg.linked", "meg.unlinked"),
     "compte": ("account.created", "account.verified", "siret.claimed", "siret.lost", "siret.review",
                "plan.changed", "rules.changed"),
 }

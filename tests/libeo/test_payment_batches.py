@@ -229,7 +229,7 @@ def _scenario(libeo_app, client, plan: Plan) -> tuple[Api, list[dict]]:
         item(5, "Laiterie des Pres", first, number="f 2026 001"),  # held: item 1's number
         {"external_id": "meg-60", "idempotency_key": "cle-60", "payment": pay_body()},  # sent before
         item(7, "Оrаngе Télécom", valid_iban(9_000_004)),  # held: mixed scripts
-        item(8, "Minoterie Dupuis", SUPPLIER_IBAN, amount_cents=150_000),  # held: above the threshold, learnt
+        item(8, "Minoterie Dupuis", SUPPLIER_IBAN, amount_cents=150_000),  # held: above the threshold
         item(9, "Minoterie Dupuis", SUPPLIER_IBAN, amount_cents=48_700, issue_date="2026-10-05"),  # like meg-50
         item(10, "Minoterie Dupuis", SUPPLIER_IBAN, execution_date="2020-01-06"),  # refused: a past date
         item(50, "Minoterie Dupuis", SUPPLIER_IBAN),  # refused: paid alone before

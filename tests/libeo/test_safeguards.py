@@ -184,8 +184,11 @@ def test_names_are_compared_without_accents_case_and_legal_forms(first, second, 
 
 
 def test_supplier_key_strips_legal_forms_accents_and_articles():
-    assert supplier_key("Laiterie des Prés SARL") == supplier_key("laiterie DES pres") == "laiterie pres"
-    assert supplier_key("Établissements Roux & Fils") == "roux fils"
+    # Keys are skeletons: « i » and « l » are one letter (the capital « I » reads as « l »).
+    assert supplier_key("Laiterie des Prés SARL") == supplier_key("laiterie DES pres") == "lalterle pres"
+    assert supplier_key("Établissements Roux & Fils") == "roux flls"
+    # A name spelt letter by letter is one word.
+    assert supplier_key("E.D.F.") == supplier_key("EDF") == supplier_key("e d f SA") == "edf"
 
 
 # --- duplicate_suspected -----------------------------------------------------------------------

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import re
+import unicodedata
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -65,16 +67,24 @@ class InvoiceStatus(enum.Enum):
                 "payment_failed": "badge-err"}[self.value]
 
 
-# « F-2026-001 », « f 2026 001 » and « F2026/001 » are one number.
-_NUMBER_SEPARATORS = (" ", "-", "_", ".", "/")
+# The zeros a run of digits begins with (« 000123 » is « 123 »; « 0 » alone stays).
+_LEADING_ZEROS = re.compile(r"(?<![0-9])0+(?=[0-9])")
 
 
 def invoice_number_key(number: str | None) -> str:
-    """An invoice number as the duplicate check compares it: lower case, no separators."""
-    key = (number or "").lower()
-    for separator in _NUMBER_SEPARATORS:
-        key = key.replace(separator, "")
-    return key[:60]
+    """An invoice number as the duplicate check compares it: « F-2026-001 », « f 2026 001 », « F–2026–001 »
+    (en dashes, from a PDF), « Ｆ-２０２６-００１ » (full width) and « F2026001 » are one number, as
+    « FA-000123 » and « FA-123 ».
+
+    Compatibility forms folded (NFKC) and case folded; only letters and digits kept (any script's dashes,
+    spaces and punctuation, and invisible characters, left out), digits of any script as 0-9; each run of
+    digits without its leading zeros. A supplier's reminder of an invoice, which adds the recovery fee to its
+    amount, is found by its number however it is written. Migration ``0020_invoice_number_keys`` keeps a
+    copy of it.
+    """
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", number or "").casefold())
+    kept = "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in folded if ch.isalnum())
+    return _LEADING_ZEROS.sub("", kept)[:60]
 
 
 class Invoice(InvoiceTotalsColumns, Model):

@@ -4,7 +4,9 @@ Separation of duties, the account's rules (« Configuration » → « Approbatio
 checked here whatever page or request calls: who may approve
 (:func:`approval_blocker`: an administrator, or the expert-comptable when the
 account lets them; never the person who asked for the payment when the
-account says so; nobody twice), and how many approvals a payment needs (two
+account says so; a payment held because the expert-comptable asked for it,
+by an administrator only, neither the expert-comptable nor who asked for it;
+nobody twice), and how many approvals a payment needs (two
 above the account's amount, set when it was asked for). Each approval is
 counted by one conditional UPDATE of the payment (``approval_count``), so
 two approvers deciding at once are counted both, and the second approval
@@ -36,7 +38,12 @@ from models.libeo.payments.models import (
     PaymentStatus,
 )
 from models.libeo.payments.quota import PaymentQuota, quota_month
-from models.libeo.payments.safeguards import MAX_REASON_LENGTH, remember_iban
+from models.libeo.payments.safeguards import (
+    MAX_REASON_LENGTH,
+    forget_refused_iban,
+    held_by_accountant_rule,
+    remember_iban,
+)
 from models.libeo.payments.transitions import move_payments
 
 # Built once: the header asks on every page.
@@ -59,6 +66,11 @@ AWAITING_COUNT_OF_THE_PERSON = (
 
 REQUESTER_MAY_NOT_APPROVE = "Vous avez demandé ce paiement : un autre approbateur doit l'approuver."
 ALREADY_APPROVED = "Vous avez déjà approuvé ce paiement : il attend l'approbation d'un autre approbateur."
+ADMINISTRATOR_APPROVES_THE_ACCOUNTANTS = (
+    "Ce paiement a été demandé par l'expert-comptable : la règle du compte « Les paiements initiés par "
+    "l'expert-comptable doivent être approuvés » demande qu'un administrateur du compte l'approuve, pas "
+    "l'expert-comptable."
+)
 ACCOUNTANT_MAY_NOT_APPROVE = ("Les règles du compte ne permettent pas à l'expert-comptable d'approuver les paiements "
                               "(« Configuration » → « Approbations »).")
 
@@ -78,6 +90,11 @@ def approval_blocker(account: Account, payment: Payment, user: LibeoUser) -> str
         return ACCOUNTANT_MAY_NOT_APPROVE
     if not user.can_approve:
         return "Seuls les administrateurs du compte Libeo peuvent approuver ou refuser un paiement."
+    if held_by_accountant_rule(payment) and (account.is_accountant(user.email)
+                                             or _same_person(user.email, payment.initiated_by_email)):
+        # The rule exists for somebody else to check them: « L'expert-comptable peut approuver les paiements »
+        # is for the other payments.
+        return ADMINISTRATOR_APPROVES_THE_ACCOUNTANTS
     if account.approver_not_requester and _same_person(user.email, payment.initiated_by_email):
         return REQUESTER_MAY_NOT_APPROVE
     if any(_same_person(user.email, approval.approver_email) for approval in payment.approvals):
@@ -191,7 +208,8 @@ def refuse_payment(account: Account, payment: Payment, user: LibeoUser, reason: 
                    *, now: datetime | None = None) -> Payment:
     """« Refuser »: the payment is cancelled with the reason (both products show « Refusé : <reason> »).
 
-    Like a cancellation, it gives the quota slot back and the invoice is to pay again.
+    Like a cancellation, it gives the quota slot back and the invoice is to pay again. It teaches no IBAN
+    (``forget_refused_iban``).
     """
     _check_decider(account, payment, user)
     reason = check_refusal_reason(reason)
@@ -199,6 +217,7 @@ def refuse_payment(account: Account, payment: Payment, user: LibeoUser, reason: 
     journal(account.id, "payment.refused",
             f"Paiement de la facture {payment.invoice.number} ({payment.amount_display} à {payment.creditor_name}) "
             f"refusé : {reason}", user.email, payment.id)
+    forget_refused_iban(payment, user.email)
     moment = now or utcnow()
     moved = move_payments(
         [payment.id], (PaymentStatus.AWAITING_APPROVAL,), PaymentStatus.CANCELLED, account_id=account.id,

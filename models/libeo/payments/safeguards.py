@@ -20,10 +20,13 @@ person look first:
 **Known IBANs.** The account keeps, per supplier, the IBANs its payments
 went to (:class:`KnownSupplierIban`). An IBAN becomes known when a payment
 to it is created without an IBAN hold (the supplier's first payment: trust
-on first use), or when an administrator approves a held payment to it. A
-refused payment teaches nothing. Several IBANs may be known for one
-supplier (a company may have several accounts); the latest is « the
-previous IBAN » a hold names.
+on first use; one held for its amount alone teaches it too, so that another
+IBAN asked for meanwhile is held as new), or when an administrator approves
+a held payment to it. A refused payment teaches nothing: what it taught when
+it was created is forgotten (:func:`forget_refused_iban`), unless another
+payment taught it too. Several IBANs may be known for one supplier (a
+company may have several accounts); the latest is « the previous IBAN » a
+hold names.
 
 **Same supplier, same name.** Suppliers are told apart by their name as a
 person reads it (``core.names``): its Unicode confusable skeleton (UTS #39:
@@ -64,6 +67,9 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    cast,
+    delete,
+    func,
     or_,
     select,
     update,
@@ -75,7 +81,7 @@ from core.banks import bank_name
 from core.dates import as_utc, date_fr, paris_today, utcnow
 from core.db import rowcount
 from core.money import format_amount
-from core.names import mixed_script_words, name_key, name_words, names_match
+from core.names import all_words, mixed_script_words, name_key, name_words, names_match
 from core.validators import mask_iban
 from models.libeo.accounts.models import Account
 from models.libeo.db import Model, db
@@ -92,7 +98,7 @@ NEW_IBAN, NAME_MISMATCH, DUPLICATE, APPROVAL_RULE, MIXED_SCRIPTS = (
 )
 
 
-# Holds that question the payee: its IBAN is learnt only once an administrator approves.
+# Holds that question the payee: a payment so held never taught its IBAN, whatever the rule of its day.
 IBAN_HOLDS = frozenset({NEW_IBAN, NAME_MISMATCH, MIXED_SCRIPTS})
 
 
@@ -156,10 +162,6 @@ class Hold:
 
     def __bool__(self) -> bool:
         return bool(self.reasons)
-
-    @property
-    def questions_iban(self) -> bool:
-        return bool(IBAN_HOLDS.intersection(self.reasons))
 
 
 def _iban_shown(iban: str) -> str:
@@ -244,6 +246,11 @@ def _near_parts(supplier_name: str) -> list[str]:
     (« dypont », Cyrillic у, finds « dupont »; a word with a letter changed in its middle or at one end is
     still near)."""
     words = [word for word in name_words(supplier_name) if len(word) >= 3][:6]
+    # The name's words joined too, as the keys are compared without their spaces: « Du Pont Frères » is near
+    # « Dupont Frères », either way round.
+    every_word = all_words(supplier_name)
+    if len(every_word) > 1 and len(joined := "".join(every_word)) >= 3:
+        words.append(joined)
     return list(dict.fromkeys(part for word in words for part in (word[:3], word[-3:])))
 
 
@@ -251,7 +258,8 @@ def _near_parts(supplier_name: str) -> list[str]:
 @cache
 def _known_near_statement(word_count: int):
     # Words are [0-9a-z]+ (``core.names.all_words``): nothing in them for LIKE to read as a wildcard.
-    near = [KnownSupplierIban.supplier_key.contains(bindparam(f"word_{i}")) for i in range(word_count)]
+    unspaced = func.replace(KnownSupplierIban.supplier_key, " ", "")
+    near = [unspaced.contains(bindparam(f"word_{i}")) for i in range(word_count)]
     return (
         # Up to KNOWN_NEAR_LIMIT rows a payment: read as plain rows, not as objects the session tracks.
         select(KnownSupplierIban.id, KnownSupplierIban.supplier_name, KnownSupplierIban.supplier_key,
@@ -322,6 +330,11 @@ def approvals_required(account: Account, amount_cents: int) -> int:
     return 2 if dual is not None and amount_cents > dual else 1
 
 
+# How the hold of « Les paiements initiés par l'expert-comptable doivent être approuvés » begins: kept with the
+# payment, it tells that rule from the amounts' (``held_by_accountant_rule``) whatever the rules are now.
+ACCOUNTANT_RULE = "Paiement initié par l'expert-comptable"
+
+
 def _check_rules(account: Account, invoice: Invoice, role: InitiatorRole, email: str, hold: Hold) -> None:
     threshold = account.approval_threshold_cents
     if approvals_required(account, invoice.amount_cents) > 1:
@@ -336,9 +349,15 @@ def _check_rules(account: Account, invoice: Invoice, role: InitiatorRole, email:
         ))
     if account.approve_accountant_payments and role is InitiatorRole.ACCOUNTANT:
         hold.add(APPROVAL_RULE, (
-            f"Paiement initié par l'expert-comptable ({email}) : la règle du compte demande qu'un administrateur "
-            "l'approuve."
+            f"{ACCOUNTANT_RULE} ({email}) : la règle du compte demande qu'un administrateur l'approuve."
         ))
+
+
+def held_by_accountant_rule(payment: Payment) -> bool:
+    """Held because the account asks an administrator to approve what its expert-comptable asked for."""
+    return (payment.initiated_by_role is InitiatorRole.ACCOUNTANT
+            and APPROVAL_RULE in (payment.hold_reasons or ())
+            and any(detail.startswith(ACCOUNTANT_RULE) for detail in payment.hold_details or ()))
 
 
 def remember_iban(
@@ -385,11 +404,51 @@ def _iban_entry(account_id: int, supplier_name: str, iban: str, recorded_by: str
 
 
 def after_creation(payment: Payment, hold: Hold, actor: str) -> None:
-    """What a new payment teaches and leaves in the « Journal »; before its event (lock order)."""
-    if not hold.questions_iban:
+    """What a new payment teaches and leaves in the « Journal »; before its event (lock order).
+
+    A payment held for its payee (a new IBAN, another name on it, mixed scripts) teaches its IBAN only once
+    approved (``approve_payment``); one held for another reason (its amount, a possible duplicate) teaches it
+    now, so that another IBAN for the supplier asked for while it waits is held as new — and forgets it if
+    it is refused (``forget_refused_iban``)."""
+    if not IBAN_HOLDS.intersection(hold.reasons):
         remember_iban(payment.account_id, payment.creditor_name, payment.creditor_iban, FIRST_PAYMENT, actor,
                       hold.supplier_ibans)
     note_held(payment, hold, actor)
+
+
+# Another payment of the account to the IBAN taught it: created without a hold (its hold reasons SQL or JSON
+# null), or approved (decided, and not refused).
+_TAUGHT_BY_ANOTHER = (
+    select(Payment.id)
+    .where(Payment.account_id == bindparam("account_id"), Payment.creditor_iban == bindparam("iban"),
+           Payment.id != bindparam("payment_id"),
+           or_(func.coalesce(cast(Payment.hold_reasons, String), "null") == "null",
+               and_(Payment.decided_by.is_not(None), Payment.cancel_reason.is_(None))))
+    .exists()
+)
+
+
+def forget_refused_iban(payment: Payment, actor: str) -> None:
+    """``payment`` is refused: the IBAN it taught when it was created held for another reason than its payee
+    (``after_creation``) is forgotten, in the « Journal », unless another payment to it taught it for good
+    (created without a hold, or approved), or the bank rejected a transfer to it (kept: it refuses the
+    next). Before the payment's event (lock order)."""
+    if IBAN_HOLDS.intersection(payment.hold_reasons or ()):
+        return  # questioned for its payee: it taught nothing
+    values = {"account_id": payment.account_id, "iban": payment.creditor_iban, "payment_id": payment.id}
+    forgotten = rowcount(db.session.execute(
+        delete(KnownSupplierIban)
+        .where(KnownSupplierIban.account_id == payment.account_id,
+               KnownSupplierIban.supplier_key == supplier_key(payment.creditor_name),
+               KnownSupplierIban.iban == payment.creditor_iban, KnownSupplierIban.recorded_by == FIRST_PAYMENT,
+               KnownSupplierIban.rejected_reason.is_(None), ~_TAUGHT_BY_ANOTHER)
+        .execution_options(synchronize_session=False),
+        values,
+    ))
+    if forgotten:
+        journal(payment.account_id, "iban.forgotten",
+                f"IBAN {_iban_shown(payment.creditor_iban)} oublié pour {payment.creditor_name} : le paiement de la "
+                f"facture {payment.invoice.number} qui l'avait appris a été refusé.", actor, payment.id)
 
 
 def note_held(payment: Payment, hold: Hold, actor: str) -> None:
@@ -495,12 +554,13 @@ class HoldsInTurn:
     def _known_near(self, invoice: Invoice) -> list:
         key, iban = supplier_key(invoice.supplier_name), invoice.supplier_iban
         parts = _near_parts(invoice.supplier_name)
-        # Any part anywhere in the key, as the statement's LIKEs: one search per row (parts are [0-9a-z]+).
+        # Any part anywhere in the key without its spaces, as the statement's LIKEs: one search per row (parts
+        # are [0-9a-z]+).
         near = re.compile("|".join(map(re.escape, parts))).search if parts else None
 
         def kept(row) -> bool:
             return (row.iban == iban or row.supplier_key == key
-                    or (near is not None and near(row.supplier_key) is not None))
+                    or (near is not None and near(row.supplier_key.replace(" ", "")) is not None))
 
         keyed = [pair for pair in self._known if kept(pair[1])]
         keyed += [((as_utc(row.recorded_at), row.id), row) for row in self._learnt if kept(row)]
@@ -527,11 +587,12 @@ class HoldsInTurn:
 
     def created(self, invoice: Invoice, payment: Payment, hold: Hold) -> Learnt | None:
         """``payment`` of ``invoice`` (as they will be written) is created with ``hold``: the payments checked
-        next see it. Returns the IBAN it teaches, if any (``remember_learnt`` writes it)."""
+        next see it. Returns the IBAN it teaches, if any, as ``after_creation`` says (``remember_learnt``
+        writes it)."""
         order = invoice.id if invoice.id is not None else _UNWRITTEN_ID + len(self._created)
         self._created.append((order, invoice, payment))
-        if hold.questions_iban:
-            return None
+        if IBAN_HOLDS.intersection(hold.reasons):
+            return None  # held for its payee: teaches once approved
         key = supplier_key(payment.creditor_name)
         already = hold.supplier_ibans
         if already is None:  # the supplier's known IBANs filled the checks' read: read them all
@@ -598,7 +659,8 @@ def _known_near_all(account: Account, invoices: list[Invoice]) -> list:
 
 @cache
 def _known_near_all_statement(word_count: int):
-    near = [KnownSupplierIban.supplier_key.contains(bindparam(f"word_{i}")) for i in range(word_count)]
+    unspaced = func.replace(KnownSupplierIban.supplier_key, " ", "")
+    near = [unspaced.contains(bindparam(f"word_{i}")) for i in range(word_count)]
     return (
         select(KnownSupplierIban.id, KnownSupplierIban.supplier_name, KnownSupplierIban.supplier_key,
                KnownSupplierIban.iban, KnownSupplierIban.recorded_at, KnownSupplierIban.rejected_reason)
