@@ -30,8 +30,13 @@ from models.meg.db import Model, db
 
 # What a client may ask for. ``company``: the company chosen on the consent
 # screen; ``libeo_key``: the right to deliver that company's Libeo API key.
-SCOPES = ("openid", "profile", "email", "company", "libeo_key")
-COMPANY_SCOPES = frozenset({"company", "libeo_key"})
+KEY_SCOPE = "libeo_key"
+SCOPES = ("openid", "profile", "email", "company", KEY_SCOPE)
+COMPANY_SCOPES = frozenset({"company", KEY_SCOPE})
+
+# How the person proved who they were when they consented (OpenID Connect ``amr``, RFC 8176 values): the
+# password of their session, and the code of their authentication app (or a recovery code) when they gave it.
+PASSWORD, ONE_TIME_CODE = "pwd", "otp"
 
 CODE_LIFETIME_SECONDS = 5 * 60
 ACCESS_TOKEN_LIFETIME_SECONDS = 60 * 60
@@ -115,6 +120,8 @@ class OAuthAuthorizationCode(Model, AuthorizationCodeMixin):
     nonce: Mapped[str | None] = mapped_column(Text)
     code_challenge: Mapped[str] = mapped_column(String(128))
     code_challenge_method: Mapped[str] = mapped_column(String(10))
+    # Space-separated, like ``scope``: « pwd », or « pwd otp » when the consent asked the second factor.
+    amr: Mapped[str] = mapped_column(String(40), default=PASSWORD, server_default=PASSWORD)
     # Seconds since the epoch: compared in Python, free of time-zone quirks.
     expires_at: Mapped[int] = mapped_column(Integer)
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -138,6 +145,10 @@ class OAuthAuthorizationCode(Model, AuthorizationCodeMixin):
         # time the ID token is made.
         return None
 
+    def get_amr(self) -> list[str]:
+        # The ID token's « amr »: what the client may read of how the person signed in.
+        return self.amr.split()
+
     @property
     def is_expired(self) -> bool:
         return now_seconds() >= self.expires_at
@@ -157,6 +168,8 @@ class OAuthToken(Model, TokenMixin):
         ForeignKey("oauth_authorization_code.id", ondelete="SET NULL"), index=True
     )
     scope: Mapped[str] = mapped_column(String(200))
+    # The ``amr`` of the consent that gave the token (its code's).
+    amr: Mapped[str] = mapped_column(String(40), default=PASSWORD, server_default=PASSWORD)
     issued_at: Mapped[int] = mapped_column(Integer)
     expires_in: Mapped[int] = mapped_column(Integer)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -185,6 +198,11 @@ class OAuthToken(Model, TokenMixin):
 
     def get_client(self) -> OAuthClient:
         return self.client
+
+    @property
+    def second_factor_verified(self) -> bool:
+        """Whether the consent that gave this token asked the person's second factor, and it was given."""
+        return ONE_TIME_CODE in self.amr.split()
 
 
 # --- clients ----------------------------------------------------------------------------------
@@ -291,6 +309,7 @@ def save_authorization_code(
     nonce: str | None,
     code_challenge: str,
     code_challenge_method: str,
+    amr: str = PASSWORD,
 ) -> OAuthAuthorizationCode:
     item = OAuthAuthorizationCode(
         code_hash=digest(code),
@@ -302,6 +321,7 @@ def save_authorization_code(
         nonce=nonce,
         code_challenge=code_challenge,
         code_challenge_method=code_challenge_method,
+        amr=amr,
         expires_at=now_seconds() + CODE_LIFETIME_SECONDS,
     )
     db.session.add(item)
@@ -371,6 +391,7 @@ def save_token(token: dict, *, client: OAuthClient, user: User, code: OAuthAutho
         company_id=code.company_id,
         authorization_code_id=code.id,
         scope=token.get("scope", ""),
+        amr=code.amr,
         issued_at=now_seconds(),
         expires_in=int(token["expires_in"]),
     )

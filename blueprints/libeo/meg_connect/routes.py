@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     redirect,
@@ -39,13 +40,12 @@ from models.libeo.meg_link.client import (
 )
 from models.libeo.meg_link.vouching import (
     SignInStep,
+    confirm_sign_in,
+    confirmation,
     continue_sign_in,
     create_account_and_finish,
-    finish_sign_in,
-    link_for_company,
     squatted,
 )
-from models.libeo.strong_auth.services import Purpose, simple_operation
 
 from ..auth.forms import every_signup_problem_shown
 from ..extensions import limiter
@@ -109,15 +109,16 @@ def _log_in(user: LibeoUser) -> None:
     login_user(user)
 
 
-def _to_confirm() -> tuple[MegProfile, str] | None:
-    """MEG's profile and token kept for « Confirmez votre identité » (the key not issued yet)."""
+def _to_confirm() -> tuple[MegProfile, str, bool] | None:
+    """MEG's profile and token kept for « Confirmez votre identité » (the key not issued yet, the MEG sign-in
+    maybe not bound yet: the third value)."""
     data = _stored().get("confirm") or {}
     token = unseal(data.get("token"), PENDING_SECONDS)
     try:
         profile = MegProfile.from_dict(data["profile"])
     except (KeyError, TypeError):
         return None
-    return (profile, token) if token else None
+    return (profile, token, data.get("bind") is True) if token else None
 
 
 def _company(profile: MegProfile) -> dict:
@@ -125,9 +126,13 @@ def _company(profile: MegProfile) -> dict:
 
 
 def _follow(step: SignInStep, access_token: str | None = None):
-    """Does what the use case decided: session, login, messages, then the next page."""
+    """Does what the use case decided: session, login, messages, then the next page (or its refusal)."""
+    if step.refused is not None:
+        _store(profile=None, token=None, existing=None, confirm=None)
+        abort(403, description=step.refused)
     if step.confirm is not None:
-        _store(confirm={"profile": step.confirm.as_dict(), "token": seal(access_token)} if access_token else None)
+        _store(confirm={"profile": step.confirm.as_dict(), "token": seal(access_token), "bind": step.bind}
+               if access_token else None)
     elif step.pending is not None:
         _store(profile=step.pending.as_dict(), token=seal(access_token) if access_token else None, existing=None)
     elif step.existing is not None:
@@ -227,22 +232,22 @@ def signup():
 @bp.route("/confirmer", methods=["GET", "POST"])
 @login_required
 def confirm():
-    """« Confirmez votre identité » before the key MEG receives is issued, for a person whom sensitive
-    operations ask a second factor (as « Créer une clé d'API » in « Intégrations »); then the connection."""
+    """« Confirmez votre identité » before the MEG sign-in is bound to the account and before the key MEG
+    receives is issued, for a person whom sensitive operations ask a second factor (as inviting a user or
+    « Créer une clé d'API » in « Intégrations »); then the binding and the connection."""
     kept = _to_confirm()
     user = current_user._get_current_object()
-    link = link_for_company(kept[0]) if kept is not None else None
-    if kept is None or link is None or link.account_id != user.account_id:
+    operation = confirmation(kept[0], user, _return_to(), bind=kept[2]) if kept is not None else None
+    if kept is None or operation is None:
         _store(confirm=None)
         flash(EXPIRED, "error")
         return redirect(url_for(".page"))
-    profile, access_token = kept
-    what = f"Connecter Libeo à MEG : créer la clé d'API que MEG recevra pour « {profile.company_name} »"
-    blocked = second_factor_first(simple_operation(Purpose.API_KEYS, what))
+    profile, access_token, bind = kept
+    blocked = second_factor_first(operation)
     if blocked is not None:
         return blocked
     _store(confirm=None)
-    return _follow(finish_sign_in(user.account, profile, access_token, _return_to(), by=user, confirmed=True))
+    return _follow(confirm_sign_in(profile, access_token, user, _return_to(), bind=bind))
 
 
 def _login_url() -> str:

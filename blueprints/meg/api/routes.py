@@ -7,8 +7,10 @@ from flask import Blueprint, jsonify, request
 
 from core.text import UnsafeText, door_json
 from models.meg import db
+from models.meg.companies.second_factor import is_enrolled
 from models.meg.libeo_link.connection import LibeoLinkError
 from models.meg.libeo_link.reconnecting import connect_libeo
+from models.meg.oauth import KEY_SCOPE
 
 from ..extensions import csrf
 from ..oauth.server import authenticate_bearer
@@ -20,6 +22,13 @@ TOKEN_MESSAGES = {
     "insufficient_scope": "Ce jeton d'accès ne donne pas le droit de connecter Libeo à MEG.",
 }
 BAD_TOKEN = "Jeton d'accès MEG absent, invalide, expiré ou révoqué."
+SECOND_FACTOR_MISSING = (
+    "La double authentification est activée pour vous dans MEG, et le code de votre application "
+    "d'authentification n'a pas été saisi sur l'écran d'autorisation de MEG : la clé n'est pas enregistrée. "
+    "Recommencez « Me connecter avec MEG » et saisissez ce code quand MEG le demande."
+)
+# RFC 9470: the token is valid, but the person's authentication when it was given is not enough for this call.
+STEP_UP = "insufficient_user_authentication"
 
 
 def api_error(status: int, code: str, message: str, headers=None):
@@ -31,7 +40,7 @@ def api_error(status: int, code: str, message: str, headers=None):
 def deliver_libeo_key():
     """Connects the token's company to Libeo with the key Libeo made for MEG."""
     try:
-        token = authenticate_bearer("libeo_key")
+        token = authenticate_bearer(KEY_SCOPE)
     except OAuth2Error as error:
         message = TOKEN_MESSAGES.get(error.error, BAD_TOKEN)
         return api_error(error.status_code, error.error, message, error.get_headers())
@@ -39,6 +48,10 @@ def deliver_libeo_key():
     # Rights are read now, not at consent: a role withdrawn since then counts.
     if company is None or user.company(company.id) is None or not user.is_achats_admin(company):
         return api_error(403, "forbidden", ADMIN_ONLY)
+    # As « Options »: a person who enrolled an authentication app saves a key only with its code, here the one
+    # the consent screen asked (enrolled since the consent counts too).
+    if is_enrolled(user) and not token.second_factor_verified:
+        return api_error(401, STEP_UP, SECOND_FACTOR_MISSING, [("WWW-Authenticate", f'Bearer error="{STEP_UP}"')])
     try:
         body = door_json(request.get_json(silent=True))
     except UnsafeText as refused:

@@ -11,11 +11,13 @@ from wtforms.fields.choices import SelectChoice
 
 from core.security import content_security_policy, origin_of
 from core.throttle import client_address, configured
-from models.meg.oauth import COMPANY_SCOPES
+from models.meg.companies.second_factor import is_enrolled
+from models.meg.oauth import COMPANY_SCOPES, KEY_SCOPE
 from models.meg.signing import public_jwks
 
 from ..context import current_company
 from ..extensions import csrf, limiter
+from ..security.routes import second_factor_problem
 from .forms import ConsentForm
 from .server import (
     authenticate_bearer,
@@ -65,13 +67,24 @@ def authorize():
     else:
         del form.company_id
 
+    # Delivering the company's Libeo key is what « Options » asks a code for: the consent asks it too, of a person
+    # who enrolled an authentication app. Left empty, the client signs the person in but MEG refuses its key.
+    if not (KEY_SCOPE in scopes and is_enrolled(user)):
+        del form.second_factor
+
     if request.method == "POST" and form.deny.data:
         return deny(grant)
+    problem = None
     if form.validate_on_submit() and form.allow.data:
         company = user.company(form.company_id.data) if "company_id" in form else None
-        return issue_code(grant, user, company)
+        given = "second_factor" in form and bool((form.second_factor.data or "").strip())
+        problem = second_factor_problem(form.second_factor.data) if given else None
+        if problem is None:
+            return issue_code(grant, user, company, second_factor=given)
+        form.second_factor.errors = [*form.second_factor.errors, problem]
     page = render_template("meg/oauth/authorize.html", form=form, client=grant.client, scopes=scopes)
-    return page, 200, {"Cache-Control": "no-store", "Content-Security-Policy": consent_page_policy(grant.redirect_uri)}
+    headers = {"Cache-Control": "no-store", "Content-Security-Policy": consent_page_policy(grant.redirect_uri)}
+    return page, (422 if problem else 200), headers
 
 
 def consent_page_policy(redirect_uri: str) -> str:

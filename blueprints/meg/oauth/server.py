@@ -40,7 +40,7 @@ from models.meg.oauth import SCOPES, OAuthAuthorizationCode, OAuthClient, OAuthT
 from models.meg.signing import ID_TOKEN_ALG, signing_key
 
 CLAIMS_SUPPORTED = [
-    "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
+    "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr",
     "name", "email",
     "company_id", "company_name", "company_siret", "company_achats_admin", "company_siret_trusted",
 ]
@@ -141,8 +141,10 @@ class S256CodeChallenge(CodeChallenge):
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
-    #: The company chosen on the consent screen, set by ``issue_code``.
+    #: The company chosen on the consent screen, and how the person proved who they were (``amr``): set by
+    #: ``issue_code``.
     company: Company | None = None
+    amr: str = store.PASSWORD
     #: The unused code a token request named, once found (grants live one request).
     presented_code: OAuthAuthorizationCode | None = None
 
@@ -169,6 +171,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             nonce=data.get("nonce"),
             code_challenge=data["code_challenge"],
             code_challenge_method=data["code_challenge_method"],
+            amr=self.amr,
         )
         db.session.commit()
 
@@ -307,9 +310,11 @@ def config_oauth(app: Flask) -> None:
 # --- what the views call ----------------------------------------------------------------------
 
 
-def issue_code(grant: AuthorizationCodeGrant, user: User, company: Company | None):
-    """The redirect to the client with a code for this user and company."""
+def issue_code(grant: AuthorizationCodeGrant, user: User, company: Company | None, *, second_factor: bool = False):
+    """The redirect to the client with a code for this user and company; ``second_factor``: the consent
+    asked the person's code and it was given (recorded on the code, then its token)."""
     grant.company = company
+    grant.amr = f"{store.PASSWORD} {store.ONE_TIME_CODE}" if second_factor else store.PASSWORD
     return server.create_authorization_response(grant=grant, grant_user=user)
 
 

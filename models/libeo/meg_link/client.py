@@ -503,6 +503,15 @@ def deliver_key(api_key: str, access_token: str) -> requests.Response | None:
         return None
 
 
+def meg_error_code(response: requests.Response) -> str | None:
+    """MEG's error code (``{"error": {"code": …}}``), if it sent one."""
+    try:
+        code = response.json()["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return code if isinstance(code, str) else None
+
+
 def meg_message(response: requests.Response) -> str | None:
     """MEG's own French explanation (``{"error": {"message": …}}``), if it sent a short one."""
     try:

@@ -4,11 +4,17 @@ MEG (the OpenID Connect provider) says who signs in: its issuer, the user's
 ``sub`` and the company chosen on MEG's consent screen (id, name, SIRET). A
 link ties that MEG company to one Libeo account, and the MEG user to the
 Libeo user who logs in with it. An account is only linked by creating it
-from MEG or by a user already logged into it: a SIRET alone never opens an
-existing account.
+from MEG or by one of its administrators already logged into it: a SIRET
+alone never opens an existing account, and a user who is not an
+administrator neither links it nor gives MEG its key (as in « Intégrations »).
+A link opens the account with neither password nor code: making one asks the
+administrator's second factor first when Libeo asks it of them (as inviting a
+user does), and a new password ends the links that open the account as its
+person (:func:`_end_meg_sign_ins_on_new_password`).
 
 The views of the dance (``blueprints/libeo/meg_connect``) read MEG's answer
-or a form, call :func:`continue_sign_in` or :func:`finish_sign_in`, and
+or a form, call :func:`continue_sign_in`, :func:`create_account_and_finish`
+or (once the second factor is answered) :func:`confirm_sign_in`, and
 follow the :class:`SignInStep` they get back (log a user in, flash, go to a
 page). These functions commit: the key Libeo issues must be committed before
 MEG checks it against Libeo's API, and revoked in a second commit when MEG
@@ -27,11 +33,13 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     delete,
+    event,
+    inspect,
     or_,
     select,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from core.dates import utcnow
 from core.french import of
@@ -48,17 +56,19 @@ from models.libeo.accounts.services import (
 )
 from models.libeo.db import Model, db
 from models.libeo.errors import Conflict, LibeoError, NotFound
+from models.libeo.journal import JournalEntry, entry_values
 from models.libeo.journal import record as journal
 from models.libeo.meg_link.client import (
     MAX_CLAIM_LENGTH,
     MegProfile,
     VouchRefused,
     deliver_key,
+    meg_error_code,
     meg_message,
     read_vouching_assertion,
 )
 from models.libeo.notifications.events import meg_connected
-from models.libeo.strong_auth.services import is_asked
+from models.libeo.strong_auth.services import Operation, Purpose, is_asked, simple_operation
 
 
 class MegIdentity(Model):
@@ -126,6 +136,27 @@ def link_account(profile: MegProfile, user: LibeoUser) -> MegIdentity:
     meg_connected(account, link.id, profile.company_name, profile.email or None)
     vouch(account, profile)
     return link
+
+
+def _new_password(user: LibeoUser) -> bool:
+    return inspect(user).attrs.password_hash.history.has_changes()
+
+
+@event.listens_for(Session, "before_flush")
+def _end_meg_sign_ins_on_new_password(session: Session, _context, _instances) -> None:
+    """A new password ends the MEG sign-ins that open the account as its person, as it ends their sessions:
+    whoever bound one with the former password (it alone, for a person Libeo asks no second factor) loses it.
+    The next « Me connecter avec MEG » asks to log into the account, then binds it again."""
+    changed = [user for user in session.dirty
+               if isinstance(user, LibeoUser) and user not in session.deleted and _new_password(user)]
+    for user in changed:
+        for link in session.scalars(select(MegIdentity).where(MegIdentity.user_id == user.id)):
+            session.delete(link)
+            session.add(JournalEntry(**entry_values(
+                user.account_id, "meg.unlinked",
+                f"« Me connecter avec MEG » n'ouvre plus ce compte pour {user.email} : son mot de passe a changé. "
+                "Pour le relier de nouveau, connectez-vous au compte puis cliquez sur « Me connecter avec MEG ».",
+                user.email)))
 
 
 def vouch(account: Account, profile: MegProfile) -> None:
@@ -214,10 +245,12 @@ MEG_SIGN_IN = "« Me connecter avec MEG »"
 
 @dataclass(frozen=True)
 class Connection:
-    """How the automatic connection to MEG went; ``message`` is French, for the person."""
+    """How the automatic connection to MEG went; ``message`` is French, for the person, shown on ``page``
+    when it failed (a Libeo endpoint)."""
 
     established: bool
     message: str
+    page: str = "settings.integrations"
 
 
 def connect_account(account: Account, access_token: str, company_name: str) -> Connection:
@@ -245,7 +278,29 @@ def connect_account(account: Account, access_token: str, company_name: str) -> C
     db.session.commit()
     if response.status_code == 403:
         return Connection(False, admin_must_connect(company_name))
+    if meg_error_code(response) == MEG_ASKS_SECOND_FACTOR:
+        # Back where « Me connecter avec MEG » is, to give MEG the code this time.
+        return Connection(False, MEG_CODE_MISSING, page=PAGE)
     return Connection(False, _retry_later(meg_message(response) or "MEG a refusé la connexion."))
+
+
+# MEG's answer (RFC 9470) when the person enrolled MEG's authentication app and did not give its code at consent.
+MEG_ASKS_SECOND_FACTOR = "insufficient_user_authentication"
+MEG_CODE_MISSING = (
+    "MEG n'a pas enregistré la clé : la double authentification est activée pour vous dans MEG, et son code n'a "
+    "pas été saisi sur l'écran d'autorisation de MEG. Votre compte Libeo est prêt : cliquez sur « Me connecter "
+    "avec MEG » et saisissez, dans MEG, le code de votre application d'authentification."
+)
+
+
+def administrator_must_link(account: Account) -> str:
+    """Why a Libeo user who is not an administrator of ``account`` may not link it to MEG."""
+    return (
+        f"Seuls les administrateurs du compte Libeo {of(account.name)} peuvent le relier à MEG : la connexion "
+        "donne à MEG la clé d'API avec laquelle il paie depuis ce compte. Demandez à un administrateur du compte "
+        "de cliquer sur « Me connecter avec MEG », ou de créer la clé dans « Configuration » → « Intégrations ». "
+        "Rien n'a été modifié."
+    )
 
 
 def admin_must_connect(company_name: str) -> str:
@@ -275,7 +330,8 @@ class SignInStep:
     ``pending`` tells the view to keep MEG's profile and token for the
     account-creation form; ``existing`` to show « compte existant » for that company;
     ``confirm`` to keep them for « Confirmez votre identité », the second factor asked
-    before the key is issued (then :func:`finish_sign_in` with ``confirmed=True``).
+    before the key is issued — and, with ``bind``, before the MEG sign-in is bound to the account (then
+    :func:`confirm_sign_in`); ``refused`` to answer with that French refusal (403), nothing changed.
     """
 
     goto: str
@@ -285,7 +341,9 @@ class SignInStep:
     pending: MegProfile | None = None
     existing: MegProfile | None = None
     confirm: MegProfile | None = None
+    bind: bool = False
     done: bool = field(default=False)
+    refused: str | None = None
 
 
 PAGE, SIGNUP, EXISTING = "meg_connect.page", "meg_connect.signup", "meg_connect.existing"
@@ -296,14 +354,13 @@ def continue_sign_in(profile: MegProfile, access_token: str, signed_in: LibeoUse
                      return_to: str | None) -> SignInStep:
     """After MEG's consent: link, log in, connect, or ask to create or log into the account."""
     if signed_in is not None and signed_in.account.siret == profile.siret:
-        # Logged into the company's account: this is how an existing account gets linked.
-        try:
-            link_account(profile, signed_in)
-        except LibeoError as error:
-            db.session.rollback()
-            return SignInStep(PAGE, messages=((error.message, "error"),))
-        db.session.commit()
-        return finish_sign_in(signed_in.account, profile, access_token, return_to, by=signed_in)
+        # Logged into the company's account: this is how an existing account gets linked, by an administrator.
+        if not signed_in.is_admin:
+            return SignInStep(PAGE, refused=administrator_must_link(signed_in.account))
+        if is_asked(signed_in):
+            # The link will open the account without password nor code: its second factor first.
+            return SignInStep(CONFIRM, confirm=profile, bind=True)
+        return _bind_and_finish(profile, access_token, signed_in, return_to)
 
     link = link_for_company(profile)
     if link is not None and link.account.siret != profile.siret:
@@ -350,20 +407,75 @@ def create_account_and_finish(profile: MegProfile, access_token: str, return_to:
     return finish_sign_in(user.account, profile, access_token, return_to, user=user, partnerships=partnerships)
 
 
+def _bind_and_finish(profile: MegProfile, access_token: str, user: LibeoUser, return_to: str | None, *,
+                     confirmed: bool = False) -> SignInStep:
+    """Binds the MEG sign-in to the account ``user`` is logged into, then connects it (:func:`finish_sign_in`)."""
+    try:
+        link_account(profile, user)
+    except LibeoError as error:
+        db.session.rollback()
+        return SignInStep(PAGE, messages=((error.message, "error"),))
+    db.session.commit()
+    return finish_sign_in(user.account, profile, access_token, return_to, by=user, confirmed=confirmed)
+
+
+def confirmation(profile: MegProfile, user: LibeoUser, return_to: str | None, *, bind: bool) -> Operation | None:
+    """What « Confirmez votre identité » confirms for ``user``, who is logged in: binding the MEG sign-in to their
+    account (``bind``) and issuing the key MEG receives, as far as each is still to do. None when what was kept
+    no longer holds (the company linked elsewhere since, another account, a user who is not an administrator):
+    the dance starts again."""
+    account = user.account
+    if bind:
+        if account.siret != profile.siret or not user.is_admin:
+            return None
+    else:
+        link = link_for_company(profile)
+        if link is None or link.account_id != account.id:
+            return None
+    lines = []
+    if bind:
+        who = profile.email or "cet utilisateur de MEG"
+        lines.append(f"Relier ce compte Libeo à « {profile.company_name} » dans MEG : « Me connecter avec MEG » "
+                     f"ouvrira ce compte Libeo à {who}, sans mot de passe ni code")
+    connects = not bind or _connects(account, profile, return_to)
+    if connects:
+        lines.append(f"Connecter Libeo à MEG : créer la clé d'API que MEG recevra pour « {profile.company_name} »")
+    return simple_operation(Purpose.API_KEYS if connects else Purpose.USERS, *lines)
+
+
+def confirm_sign_in(profile: MegProfile, access_token: str, user: LibeoUser, return_to: str | None, *,
+                    bind: bool) -> SignInStep:
+    """Once « Confirmez votre identité » is answered: the binding if it was asked, then the connection."""
+    if bind:
+        return _bind_and_finish(profile, access_token, user, return_to, confirmed=True)
+    return finish_sign_in(user.account, profile, access_token, return_to, by=user, confirmed=True)
+
+
+def _connects(account: Account, profile: MegProfile, return_to: str | None) -> bool:
+    """Whether signing in issues a key for MEG: the account has none, or MEG's « Payer » sent an Achats
+    administrator, who may connect the company again."""
+    return active_api_key(account) is None or bool(return_to and profile.achats_admin)
+
+
 def finish_sign_in(account: Account, profile: MegProfile, access_token: str, return_to: str | None, *,
                    user: LibeoUser | None = None, partnerships: bool = False, by: LibeoUser | None = None,
                    confirmed: bool = False) -> SignInStep:
     """Connects the account to MEG if needed, then back to the invoice the person wanted to pay.
 
     The connection issues an API key: a Libeo person (``user``, logged in by this step, or ``by``, already
-    logged in) whom sensitive operations ask for a second factor is asked it first, as creating a key in
-    « Intégrations » does — the step says so (``confirm``) and nothing is issued until ``confirmed``.
+    logged in) must be an administrator of the account, and one whom sensitive operations ask for a second
+    factor is asked it first, as creating a key in « Intégrations » does — the step says so (``confirm``) and
+    nothing is issued until ``confirmed``.
     """
     person = user or by
-    if active_api_key(account) is None or (return_to and profile.achats_admin):
-        if not confirmed and person is not None and is_asked(person):
+    connection: Connection | None
+    if _connects(account, profile, return_to):
+        if person is not None and not person.is_admin:
+            connection = Connection(False, administrator_must_link(account))
+        elif not confirmed and person is not None and is_asked(person):
             return SignInStep(CONFIRM, user=user, confirm=profile)
-        connection: Connection | None = connect_account(account, access_token, profile.company_name)
+        else:
+            connection = connect_account(account, access_token, profile.company_name)
     elif return_to:
         connection = Connection(False, admin_must_connect(profile.company_name))
     else:
@@ -377,10 +489,12 @@ def finish_sign_in(account: Account, profile: MegProfile, access_token: str, ret
         ))
         return _stay_in_libeo("billing.subscription", user, messages, connection, return_to)
     if connection is not None and not connection.established:
-        return _stay_in_libeo("settings.integrations", user, messages, connection, return_to)
+        return _stay_in_libeo(connection.page, user, messages, connection, return_to)
     if return_to:
         return SignInStep(return_to, user=user, done=True)
     messages.append((f"Vous êtes connecté au compte Libeo {of(account.name)}.", "success"))
+    if connection is not None:  # established: say so, as « Payer » in MEG now works
+        messages.append((connection.message, "success"))
     return SignInStep("invoices.list_invoices", user=user, messages=tuple(messages), done=True)
 
 
