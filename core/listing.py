@@ -192,7 +192,8 @@ class ListSpec:
     amount: bool = True
     search_hint: str = "Numéro, fournisseur ou montant"
     # « Fournisseur »: the rows of suppliers whose name holds these words (accents and case ignored), alone —
-    # the search also reads numbers, amounts and SIRETs.
+    # the search also reads numbers, amounts and SIRETs; between double quotes, the supplier of exactly that
+    # name (« "Roux" » is not « Emballages Roux »: what a link to one supplier's rows sends).
     supplier: bool = False
 
     @property
@@ -273,7 +274,8 @@ class ListQuery:
         if self.search:
             found.append((f"la recherche « {self.search} »", self.url_args(q=None, page=None)))
         if self.supplier:
-            found.append((f"le fournisseur « {self.supplier} »", self.url_args(fournisseur=None, page=None)))
+            found.append((f"le fournisseur « {self.supplier.strip(chr(34))} »",
+                          self.url_args(fournisseur=None, page=None)))
         if self.state:
             found.append((f"l'état « {spec.states[self.state]} »", self.url_args(etat=None, page=None)))
         if self.mode:
@@ -284,6 +286,11 @@ class ListQuery:
         if self.amount_min is not None or self.amount_max is not None:
             found.append((f"le montant {self.amount_words}", self.url_args(min=None, max=None, page=None)))
         return found
+
+    @property
+    def exact_supplier(self) -> bool:
+        """« "Roux" »: the supplier of exactly that name (accents and case ignored), not every name holding it."""
+        return len(self.supplier) > 2 and self.supplier.startswith('"') and self.supplier.endswith('"')
 
     @property
     def period_words(self) -> str:
@@ -333,7 +340,7 @@ class ListQuery:
         return (has_text, cents is not None, digits is not None, self.state is not None,
                 self.mode is not None, low is not None, high is not None,
                 self.amount_min is not None, self.amount_max is not None, self.sort, self.descending,
-                bool(self.supplier))
+                0 if not self.supplier else 2 if self.exact_supplier else 1)
 
     def values(self, state_values: dict[str, tuple] | None = None, mode_values: dict[str, Any] | None = None,
                today: date | None = None) -> dict[str, Any]:
@@ -346,7 +353,8 @@ class ListQuery:
                  "f_state": list((state_values or {}).get(self.state or "", ())) if self.state else None,
                  "f_mode": (mode_values or {}).get(self.mode or "") if self.mode else None,
                  "f_from": low, "f_to": high, "f_min": self.amount_min, "f_max": self.amount_max,
-                 "f_supplier": like_pattern(fold(self.supplier) or "") if self.supplier else None}
+                 "f_supplier": (None if not self.supplier else fold(self.supplier.strip('"')) if self.exact_supplier
+                                else like_pattern(fold(self.supplier) or ""))}
         return {key: value for key, value in found.items() if value is not None}
 
 
@@ -503,7 +511,8 @@ class ListColumns:
         if has_mode and self.mode is not None:
             found.append(self.mode == bindparam("f_mode"))
         if len(shape) > 11 and shape[11] and self.supplier is not None:
-            found.append(folded(self.supplier).like(bindparam("f_supplier"), escape="\\"))
+            found.append(folded(self.supplier) == bindparam("f_supplier") if shape[11] == 2 else
+                         folded(self.supplier).like(bindparam("f_supplier"), escape="\\"))
         if has_from and self.date is not None:
             found.append(self.date >= bindparam("f_from"))
         if has_to and self.date is not None:

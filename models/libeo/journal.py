@@ -87,14 +87,20 @@ JOURNAL_KINDS = {
     "compte": ("account.created", "account.verified", "siret.claimed", "siret.lost", "siret.review",
                "plan.changed", "rules.changed"),
 }
+def kind_words(kind: str) -> str:
+    """What an entry is about, in the words of « Journal »'s tabs (its export's « Type »)."""
+    return _KIND_WORDS.get(kind, "Autre")
+
+
 JOURNAL = ListSpec(
     sorts={"date": "Date", "par": "Par"},
     default_sort="-date",
     states={"paiements": "Paiements", "iban": "IBAN", "acces": "Accès et clés", "compte": "Compte et abonnement"},
     date_label="Date",
     amount=False,
-    search_hint="Événement, facture ou personne",
+    search_hint="Événement, facture, personne",
 )
+_KIND_WORDS = {kind: JOURNAL.states[tab] for tab, kinds in JOURNAL_KINDS.items() for kind in kinds}
 _JOURNAL_COLUMNS = ListColumns(
     # Entries are only ever added: their ids are in the order of their dates.
     sorts={"date": (JournalEntry.id,), "par": (JournalEntry.actor,)},

@@ -21,8 +21,8 @@ from .conftest import IBAN, Row, expected, fill_libeo, page_ids, read_csv, read_
 
 INVOICE_STATES = {"a_payer": {"to_pay"}, "a_approuver": {"awaiting_approval"}, "programmees": {"payment_scheduled"},
                   "payees": {"paid"}, "rejetees": {"payment_failed"}}
-PAYMENT_STATES = {"a_approuver": {"awaiting_approval"}, "programmes": {"scheduled"},
-                  "a_la_banque": {"file_ready", "transmitted", "accepted"}, "payes": {"paid"}, "rejetes": {"failed"},
+PAYMENT_STATES = {"a_approuver": {"awaiting_approval"}, "programmes": {"scheduled", "file_ready"},
+                  "a_la_banque": {"transmitted", "accepted"}, "payes": {"paid"}, "rejetes": {"failed"},
                   "annules": {"cancelled"}}
 
 

@@ -139,6 +139,9 @@ def test_the_journal_export_gives_its_dates_as_dates(libeo_client):
     assert entries, "the new account's journal is empty"
     dates = [entry[header.index("Date")] for entry in entries]
     assert all(isinstance(value, datetime) for value in dates), dates
+    # What each entry is about in the tabs' words, never a code such as « bank.report_imported ».
+    assert {entry[header.index("Type")] for entry in entries} <= {"Paiements", "IBAN", "Accès et clés",
+                                                                  "Compte et abonnement", "Autre"}
     # The CSV gives the same moment, Paris time, as a spreadsheet reads a date and a time.
     csv_dates = [row["Date"] for row in read_csv(libeo_client.get("/libeo/journal/export.csv"))]
     assert csv_dates == [value.strftime("%d/%m/%Y %H:%M") for value in dates]

@@ -110,7 +110,7 @@ def test_the_sort_is_told_in_the_header(client, filled):
 
 def test_an_empty_result_says_which_filter_hides_everything(client, filled):
     page = client.get(LIST, query_string={"q": "zzz", "mode": "especes"}).get_data(as_text=True)
-    assert "Aucune ligne ne correspond à la recherche « zzz » et le mode « Espèces »." in page
+    assert "Aucune ligne ne correspond à la recherche « zzz » et au mode « Espèces »." in page
     assert 'href="/meg/achats/reglements?mode=especes">Retirer la recherche « zzz »</a>' in page
     assert '<a href="/meg/achats/reglements">Effacer les filtres</a>' in page
 

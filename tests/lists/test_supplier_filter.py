@@ -63,7 +63,7 @@ def test_meg_invoices_narrowed_to_one_supplier(meg_client):
 
 def test_a_supplier_with_no_invoice_says_the_filter_hides_them(meg_client):
     page = _text(meg_client.get("/meg/achats/", query_string={"fournisseur": "Nobody Ltd"}).get_data(as_text=True))
-    assert "le fournisseur « Nobody Ltd »" in page
+    assert "Aucune ligne ne correspond au fournisseur « Nobody Ltd »" in page
 
 
 def test_fournisseurs_leads_to_each_suppliers_invoices(meg_client):
@@ -98,3 +98,24 @@ def test_libeo_lists_narrowed_to_one_supplier(libeo_client, url, export):
     assert sorted(row[column] for row in exported) == [row[column] for row in vallee]
     shown = _text(libeo_client.get(url, query_string={"fournisseur": "depot vallee"}).get_data(as_text=True))
     assert "Dépôt Vallée" in shown and "Boucherie Müller" not in shown
+
+
+def test_a_suppliers_link_shows_that_supplier_alone_not_every_name_holding_it(meg_app, meg_client):
+    """« Roux » has no invoice, « Emballages Roux » has: « Factures » on Roux's row lists none of them (its rows
+    could be ticked and paid from there); typed without quotes, « roux » finds Emballages Roux's."""
+    from models.meg import PaymentMode, Supplier, db
+
+    with meg_app.app_context():
+        company = meg_company(BOULANGERIE)
+        db.session.add(Supplier(company=company, name="Roux", iban="", siret=None))
+        emballages = Supplier(company=company, name="Emballages Roux", iban="", siret=None)
+        db.session.add(emballages)
+        meg_invoice(company, emballages, "EMB-1", payment_mode=PaymentMode.LIBEO)
+        db.session.commit()
+    html = meg_client.get("/meg/achats/fournisseurs", query_string={"q": "roux"}).get_data(as_text=True)
+    link = re.search(r'<a href="([^"]+)" aria-label="Factures de Roux">Factures</a>', html)
+    assert link is not None
+    shown = _text(meg_client.get(unescape(link.group(1))).get_data(as_text=True))
+    assert "EMB-1" not in shown and "Aucune ligne ne correspond au fournisseur « Roux »." in shown
+    typed = _text(meg_client.get("/meg/achats/", query_string={"fournisseur": "roux"}).get_data(as_text=True))
+    assert "EMB-1" in typed

@@ -219,3 +219,31 @@ def test_the_import_offers_remplacer_to_administrators_only(client, meg_auth, me
     assert "Remplacer par l'IBAN de la facture" in plain(page) and MINOTERIE_WHOLE in plain(page)
     assert confirm(client, location, page, iban_choice="remplacer", confirm_duplicate="y").status_code == 302
     assert _minoterie_ibans(meg_app) == [(OTHER_IBAN, "CMCIFR2A")]
+
+
+# --- A transfer rejected for the supplier's account: who changes the IBAN ---------------------------------------
+
+
+@pytest.mark.parametrize(("who", "offered"), [(ADMIN, True), (COMPTA, False)])
+def test_a_rejected_transfer_sends_to_the_iban_only_who_may_change_it(client, demo, meg_auth, meg_app, who, offered):
+    """The invoice says the supplier's account refused the transfer: the administrator gets « Modifier l'IBAN de
+    … »; an « Achats » user is told to pass the new IBAN to an administrator (the link led to a page without
+    the field: a dead end)."""
+    import secrets
+
+    from models.meg import SupplierInvoice
+    from models.meg.libeo_link.attempts import PaymentAttempt, PaymentState
+
+    supplier_id = _minoterie(meg_app)
+    with meg_app.app_context():
+        invoice_id = db.session.scalar(select(SupplierInvoice.id).where(SupplierInvoice.supplier_id == supplier_id)
+                                       .order_by(SupplierInvoice.id))
+        db.session.add(PaymentAttempt(invoice_id=invoice_id, attempt=1, status=PaymentState.FAILED,
+                                      idempotency_key=secrets.token_urlsafe(24), new_iban_required=True,
+                                      failure_reason="Rejeté : compte clos (AC04)"))
+        db.session.commit()
+    _at_boulangerie(client, meg_auth, meg_app, who)
+    page = _text(client.get(f"/meg/achats/factures/{invoice_id}"))
+    assert "Demandez au fournisseur son nouvel IBAN" in page
+    assert ("Modifier l'IBAN de Minoterie Dupuis" in page) is offered
+    assert ('data-testid="ask-an-admin"' in page) is not offered

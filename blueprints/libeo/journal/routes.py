@@ -10,7 +10,7 @@ from core.listing import EXPORT_FORMATS, export_response, parse_list_args, strea
 from core.paging import paginate
 from core.views import page_number
 from models.libeo import db
-from models.libeo.journal import JOURNAL, journal_list, journal_tab_counts
+from models.libeo.journal import JOURNAL, journal_list, journal_tab_counts, kind_words
 
 from ..context import current_account, require_admin
 
@@ -36,7 +36,7 @@ def entries():
                            counts=journal_tab_counts(account.id, lq))
 
 
-JOURNAL_EXPORT = ["Id", "Date", "Par", "Type", "Paiement", "Événement"]
+JOURNAL_EXPORT = ["Id", "Date", "Par", "Type", "Paiement n°", "Événement"]
 
 
 @bp.route("/export.<fmt>")
@@ -48,5 +48,5 @@ def export_entries(fmt: str):
     lq = parse_list_args(request.args, JOURNAL)
     rows = streamed_rows(db.session, *journal_list(current_account().id, lq), lambda row: [
         row.JournalEntry.id, paris_moment(row.JournalEntry.created_at), row.JournalEntry.actor,
-        row.JournalEntry.kind, row.JournalEntry.payment_id, row.JournalEntry.message])
+        kind_words(row.JournalEntry.kind), row.JournalEntry.payment_id, row.JournalEntry.message])
     return export_response(fmt, "journal", "Journal", JOURNAL_EXPORT, rows)

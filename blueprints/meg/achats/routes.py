@@ -154,6 +154,13 @@ def libeo_subscription_url() -> str:
 
 
 @bp.app_template_global()
+def changes_ibans() -> bool:
+    """Whether the person may change the IBAN of the current company's suppliers (its « Achats »
+    administrators): the pages offer « Modifier l'IBAN » to them, and say whom to ask to the others."""
+    return may_change_iban(current_user, current_company())
+
+
+@bp.app_template_global()
 def supplier_iban(supplier) -> str:
     """A supplier's IBAN as the pages show it to the person: whole only to who may change it, as the exports."""
     return iban_as_shown(supplier, may_change_iban(current_user, current_company()))

@@ -20,8 +20,10 @@ from models.libeo.payments.sepa import FAILED, PREPARING, SENT
 
 PAYMENT_STATES = {
     "a_approuver": (PaymentStatus.AWAITING_APPROVAL,),
-    "programmes": (PaymentStatus.SCHEDULED,),
-    "a_la_banque": (PaymentStatus.FILE_READY, PaymentStatus.TRANSMITTED, PaymentStatus.ACCEPTED),
+    # A file ready but not yet transmitted: nothing has left, the payment is still « Programmé » (its row says
+    # « Fichier prêt — à transmettre à votre banque »); « À la banque » once the bank has the file.
+    "programmes": (PaymentStatus.SCHEDULED, PaymentStatus.FILE_READY),
+    "a_la_banque": (PaymentStatus.TRANSMITTED, PaymentStatus.ACCEPTED),
     "payes": (PaymentStatus.PAID,),
     "rejetes": (PaymentStatus.FAILED,),
     "annules": (PaymentStatus.CANCELLED,),

@@ -490,7 +490,7 @@ def note_rejected_iban(payment: Payment) -> None:
             recorded_by="virement rejeté par la banque", rejected_reason=reason,
         ))
     journal(payment.account_id, "iban.rejected",
-            f"IBAN {_iban_shown(payment.creditor_iban)} de {payment.creditor_name} refusé par la banque ({reason}) : "
+            f"IBAN {_iban_shown(payment.creditor_iban)} de {payment.creditor_name} refusé par la banque — {reason} : "
             "plus de paiement vers cet IBAN sans le nouvel IBAN du fournisseur.", None, payment.id)
 
 
