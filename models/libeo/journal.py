@@ -85,7 +85,7 @@ JOURNAL_KINDS = {
     "acces": ("key.issued", "key.revoked", "key.retired", "user.added", "accountant.added", "accountant.removed",
               "meg.linked", "meg.unlinked"),
     "compte": ("account.created", "account.verified", "siret.claimed", "siret.lost", "siret.review",
-               "plan.changed", "rules.changed"),
+               "plan.changed", "plan.cancel_requested", "plan.resumed", "rules.changed"),
 }
 def kind_words(kind: str) -> str:
     """What an entry is about, in the words of « Journal »'s tabs (its export's « Type »)."""

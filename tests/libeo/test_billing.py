@@ -12,6 +12,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from html import unescape
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -557,6 +558,12 @@ def test_cancel_through_the_page_shows_the_end_date(client, libeo_app, localstri
 
     html = client.post("/libeo/abonnement/reprendre", follow_redirects=True).get_data(as_text=True)
     assert "Résilier l'abonnement" in html and "prend fin le" not in html
+
+    # Both in the « Journal », with who asked: a plan change an administrator made, as Stripe's are.
+    page = client.get("/libeo/journal/", query_string={"etat": "compte"}).get_data(as_text=True)
+    journal = " ".join(unescape(page).split())
+    assert f"Résiliation de Partnerships demandée : l'abonnement prend fin le {end}." in journal
+    assert "Résiliation de Partnerships annulée : l'abonnement continue." in journal
 
 
 def test_forms_and_card_setup_need_the_csrf_token(client, libeo_app, signed_in):

@@ -142,7 +142,7 @@ def _change(use_case, done: str):
         flash(_first_error(form), "error")
         return redirect(url_for(".subscription"))
     try:
-        use_case(current_user.account, stripe_client(current_app.config))
+        use_case(current_user.account, stripe_client(current_app.config), current_user.email)
     except LibeoError as error:
         db.session.rollback()
         flash(error.message, "error")

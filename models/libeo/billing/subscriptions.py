@@ -30,6 +30,7 @@ from models.libeo.accounts.services import record_plan_change
 from models.libeo.db import Model, db
 from models.libeo.errors import Conflict, InvalidData, LibeoError
 from models.libeo.journal import STRIPE
+from models.libeo.journal import record as journal
 
 log = logging.getLogger(__name__)
 
@@ -235,14 +236,18 @@ def _retrieve_setup_intent(client: stripe.StripeClient, setup_intent_id: str):
         raise
 
 
-def cancel(account: Account, client: stripe.StripeClient) -> None:
-    """Stops the renewal: the plan stays until the end of the paid period."""
+def cancel(account: Account, client: stripe.StripeClient, actor: str | None = None) -> None:
+    """Stops the renewal: the plan stays until the end of the paid period. In the « Journal »."""
     _set_cancel_at_period_end(account, client, True)
+    ends_on = period_end_date(account)
+    journal(account.id, "plan.cancel_requested", "Résiliation de Partnerships demandée : l'abonnement prend fin "
+            + (f"le {ends_on:%d/%m/%Y}." if ends_on else "à la fin de la période payée."), actor)
 
 
-def resume(account: Account, client: stripe.StripeClient) -> None:
-    """Undoes a cancellation before the period ends."""
+def resume(account: Account, client: stripe.StripeClient, actor: str | None = None) -> None:
+    """Undoes a cancellation before the period ends. In the « Journal »."""
     _set_cancel_at_period_end(account, client, False)
+    journal(account.id, "plan.resumed", "Résiliation de Partnerships annulée : l'abonnement continue.", actor)
 
 
 def _set_cancel_at_period_end(account: Account, client: stripe.StripeClient, value: bool) -> None:
