@@ -274,8 +274,7 @@ class ListQuery:
         if self.search:
             found.append((f"la recherche « {self.search} »", self.url_args(q=None, page=None)))
         if self.supplier:
-            found.append((f"le fournisseur « {self.supplier.strip(chr(34))} »",
-                          self.url_args(fournisseur=None, page=None)))
+            found.append((f"le fournisseur « {self.supplier_name} »", self.url_args(fournisseur=None, page=None)))
         if self.state:
             found.append((f"l'état « {spec.states[self.state]} »", self.url_args(etat=None, page=None)))
         if self.mode:
@@ -291,6 +290,11 @@ class ListQuery:
     def exact_supplier(self) -> bool:
         """« "Roux" »: the supplier of exactly that name (accents and case ignored), not every name holding it."""
         return len(self.supplier) > 2 and self.supplier.startswith('"') and self.supplier.endswith('"')
+
+    @property
+    def supplier_name(self) -> str:
+        """The « Fournisseur » filter without the quotes that make it exact."""
+        return self.supplier[1:-1] if self.exact_supplier else self.supplier
 
     @property
     def period_words(self) -> str:
@@ -353,7 +357,7 @@ class ListQuery:
                  "f_state": list((state_values or {}).get(self.state or "", ())) if self.state else None,
                  "f_mode": (mode_values or {}).get(self.mode or "") if self.mode else None,
                  "f_from": low, "f_to": high, "f_min": self.amount_min, "f_max": self.amount_max,
-                 "f_supplier": (None if not self.supplier else fold(self.supplier.strip('"')) if self.exact_supplier
+                 "f_supplier": (None if not self.supplier else fold(self.supplier_name) if self.exact_supplier
                                 else like_pattern(fold(self.supplier) or ""))}
         return {key: value for key, value in found.items() if value is not None}
 
@@ -510,7 +514,7 @@ class ListColumns:
             found.append(self.state.in_(bindparam("f_state", expanding=True)))
         if has_mode and self.mode is not None:
             found.append(self.mode == bindparam("f_mode"))
-        if len(shape) > 11 and shape[11] and self.supplier is not None:
+        if shape[11] and self.supplier is not None:
             found.append(folded(self.supplier) == bindparam("f_supplier") if shape[11] == 2 else
                          folded(self.supplier).like(bindparam("f_supplier"), escape="\\"))
         if has_from and self.date is not None:
@@ -561,7 +565,7 @@ def searches_text(shape: tuple) -> bool:
     """Whether a ``ListQuery.shape`` searches words or digits: the columns a list may read through a join
     (a supplier's name, its SIRET), which an unsearched count or aggregate can leave out."""
     text, _cents, digits = shape[:3]
-    return bool(text or digits or (len(shape) > 11 and shape[11]))
+    return bool(text or digits or shape[11])
 
 
 class OwnedList:

@@ -537,9 +537,13 @@ class _Matcher:
             else:
                 self._paid(payment, day, detail.accepted_at)
 
-    def _batch_debited(self, batch: SepaBatch, entry: StatementEntry, day: date | None) -> None:
+    def _standing(self, batch: SepaBatch) -> tuple[list[Payment], int]:
+        """The file's payments the bank has or paid (not those it rejected), and their total."""
         payments = [p for p in self._batch_payments(batch) if p.status.at_bank or p.status is PaymentStatus.PAID]
-        total = sum(p.amount_cents for p in payments)
+        return payments, sum(p.amount_cents for p in payments)
+
+    def _batch_debited(self, batch: SepaBatch, entry: StatementEntry, day: date | None) -> None:
+        payments, total = self._standing(batch)
         if total != entry.amount_cents:
             self.anomalies.append(keep_anomaly(self.account_id, BankAnomaly(
                 kind="amount", amount_cents=entry.amount_cents, reported_status="paid", reported_on=day,
@@ -647,8 +651,7 @@ class _Matcher:
     def _batch_credited(self, batch: SepaBatch, entry: StatementEntry, day: date | None) -> None:
         """A file's debit reversed (or the file sent back) as one credit: each of its payments is an anomaly,
         debited or not, for a person to confirm; a credit that is not the file's total, one anomaly."""
-        payments = [p for p in self._batch_payments(batch) if p.status.at_bank or p.status is PaymentStatus.PAID]
-        total = sum(p.amount_cents for p in payments)
+        payments, total = self._standing(batch)
         what = "annulé par la banque" if entry.reversal else "retourné"
         if total != entry.amount_cents:
             self.anomalies.append(keep_anomaly(self.account_id, BankAnomaly(

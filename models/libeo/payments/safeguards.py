@@ -81,7 +81,7 @@ from core.banks import bank_name
 from core.dates import as_utc, date_fr, paris_today, utcnow
 from core.db import rowcount
 from core.money import format_amount
-from core.names import all_words, mixed_script_words, name_key, name_words, names_match
+from core.names import mixed_script_words, name_key, name_words, names_match
 from core.validators import mask_iban
 from models.libeo.accounts.models import Account
 from models.libeo.db import Model, db
@@ -246,11 +246,6 @@ def _near_parts(supplier_name: str) -> list[str]:
     (« dypont », Cyrillic у, finds « dupont »; a word with a letter changed in its middle or at one end is
     still near)."""
     words = [word for word in name_words(supplier_name) if len(word) >= 3][:6]
-    # The name's words joined too, as the keys are compared without their spaces: « Du Pont Frères » is near
-    # « Dupont Frères », either way round.
-    every_word = all_words(supplier_name)
-    if len(every_word) > 1 and len(joined := "".join(every_word)) >= 3:
-        words.append(joined)
     return list(dict.fromkeys(part for word in words for part in (word[:3], word[-3:])))
 
 
@@ -258,8 +253,7 @@ def _near_parts(supplier_name: str) -> list[str]:
 @cache
 def _known_near_statement(word_count: int):
     # Words are [0-9a-z]+ (``core.names.all_words``): nothing in them for LIKE to read as a wildcard.
-    unspaced = func.replace(KnownSupplierIban.supplier_key, " ", "")
-    near = [unspaced.contains(bindparam(f"word_{i}")) for i in range(word_count)]
+    near = [KnownSupplierIban.supplier_key.contains(bindparam(f"word_{i}")) for i in range(word_count)]
     return (
         # Up to KNOWN_NEAR_LIMIT rows a payment: read as plain rows, not as objects the session tracks.
         select(KnownSupplierIban.id, KnownSupplierIban.supplier_name, KnownSupplierIban.supplier_key,
@@ -554,13 +548,12 @@ class HoldsInTurn:
     def _known_near(self, invoice: Invoice) -> list:
         key, iban = supplier_key(invoice.supplier_name), invoice.supplier_iban
         parts = _near_parts(invoice.supplier_name)
-        # Any part anywhere in the key without its spaces, as the statement's LIKEs: one search per row (parts
-        # are [0-9a-z]+).
+        # Any part anywhere in the key, as the statement's LIKEs: one search per row (parts are [0-9a-z]+).
         near = re.compile("|".join(map(re.escape, parts))).search if parts else None
 
         def kept(row) -> bool:
             return (row.iban == iban or row.supplier_key == key
-                    or (near is not None and near(row.supplier_key.replace(" ", "")) is not None))
+                    or (near is not None and near(row.supplier_key) is not None))
 
         keyed = [pair for pair in self._known if kept(pair[1])]
         keyed += [((as_utc(row.recorded_at), row.id), row) for row in self._learnt if kept(row)]
@@ -659,8 +652,7 @@ def _known_near_all(account: Account, invoices: list[Invoice]) -> list:
 
 @cache
 def _known_near_all_statement(word_count: int):
-    unspaced = func.replace(KnownSupplierIban.supplier_key, " ", "")
-    near = [unspaced.contains(bindparam(f"word_{i}")) for i in range(word_count)]
+    near = [KnownSupplierIban.supplier_key.contains(bindparam(f"word_{i}")) for i in range(word_count)]
     return (
         select(KnownSupplierIban.id, KnownSupplierIban.supplier_name, KnownSupplierIban.supplier_key,
                KnownSupplierIban.iban, KnownSupplierIban.recorded_at, KnownSupplierIban.rejected_reason)
