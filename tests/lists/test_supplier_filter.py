@@ -1,6 +1,6 @@
-"""« Fournisseur »: every list of invoices or payments narrowed to one supplier's rows (SPEC « Lists and
-exports »), apart from the search, which also reads numbers, amounts and SIRETs: the rows, their tabs'
-counts, the export and the empty state follow it, and MEG's « Fournisseurs » leads to it."""
+"""« Fournisseur »: every list of invoices or payments narrowed to one supplier's rows, apart from the
+search, which also reads numbers, amounts and SIRETs: the rows, their tabs' counts, the export and the empty
+state follow it, and MEG's « Fournisseurs » leads to it."""
 
 from __future__ import annotations
 
