@@ -39,22 +39,33 @@ LISTS = {  # name → (list URL, export URL, row link, default sort)
 
 def _with_payments(meg_app, company_name: str, seed: int) -> None:
     """Payments through Libeo in every state for a third of the invoices (some tried twice: the latest
-    counts), and some invoices settled in MEG."""
-    from models.meg import SupplierInvoice, db
+    counts), and some invoices settled in MEG; the states the draw left out of invoices paid « Virement par
+    Libeo » are given to some left untouched."""
+    from models.meg import PaymentMode, SupplierInvoice, db
     from models.meg.libeo_link.attempts import PaymentAttempt, PaymentState
 
     rng = random.Random(seed)
     states = [state for state in PaymentState if state is not PaymentState.IN_PROGRESS]
     with meg_app.app_context():
         company = meg_company(company_name)
-        for invoice in db.session.scalars(select(SupplierInvoice).where(SupplierInvoice.company_id == company.id)):
+        latest: set[PaymentState] = set()
+        untouched = []
+        # In the ids' order: PostgreSQL gives rows in their place on disk, which an update moves.
+        for invoice in db.session.scalars(select(SupplierInvoice).where(SupplierInvoice.company_id == company.id)
+                                          .order_by(SupplierInvoice.id)):
             pick = rng.randrange(6)
             if pick == 0:
                 invoice.paid_at = utcnow()
             elif pick in (1, 2):
                 for attempt in range(1, rng.randint(1, 2) + 1):
-                    db.session.add(PaymentAttempt(invoice_id=invoice.id, attempt=attempt,
-                                                  status=states[rng.randrange(len(states))]))
+                    status = states[rng.randrange(len(states))]
+                    db.session.add(PaymentAttempt(invoice_id=invoice.id, attempt=attempt, status=status))
+                if invoice.payment_mode is PaymentMode.LIBEO:
+                    latest.add(status)
+            elif invoice.payment_mode is PaymentMode.LIBEO:
+                untouched.append(invoice)
+        for state, invoice in zip([state for state in states if state not in latest], untouched, strict=False):
+            db.session.add(PaymentAttempt(invoice_id=invoice.id, attempt=1, status=state))
         db.session.commit()
 
 
