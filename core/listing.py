@@ -145,6 +145,14 @@ def register_fold(dbapi_connection) -> None:
 _APOSTROPHES = "'’"
 
 
+def by_name(column) -> tuple:
+    """A list's sort on a name, as a French reader orders names: case and accents aside (« atelier »,
+    « Électricité », « Zinc »), then the exact spelling, so that the order is total. Neither database's
+    own order does it: SQLite compares bytes, PostgreSQL its collation (« C » puts « Z » before « a » and
+    « É » after « z »). Sorting by a name sorts the rows the filters leave, a name computed once per row."""
+    return (folded(column), column)
+
+
 def search_variants(folded_text: str) -> list[str]:
     """Other spellings of the search as stored names fold, each looked for too (at most three):
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.dates import utcnow
 from core.journal import make_append_only
-from core.listing import ListColumns, ListQuery, ListSpec, OwnedList, paris_day
+from core.listing import ListColumns, ListQuery, ListSpec, OwnedList, by_name, paris_day
 from core.paging import Listing
 from models.libeo.db import Model, db
 
@@ -103,7 +103,7 @@ JOURNAL = ListSpec(
 _KIND_WORDS = {kind: JOURNAL.states[tab] for tab, kinds in JOURNAL_KINDS.items() for kind in kinds}
 _JOURNAL_COLUMNS = ListColumns(
     # Entries are only ever added: their ids are in the order of their dates.
-    sorts={"date": (JournalEntry.id,), "par": (JournalEntry.actor,)},
+    sorts={"date": (JournalEntry.id,), "par": by_name(JournalEntry.actor)},
     tiebreak=JournalEntry.id,
     text=(JournalEntry.message, JournalEntry.actor),
     state=JournalEntry.kind,

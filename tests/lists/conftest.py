@@ -147,6 +147,9 @@ def _cents(text: str | None) -> int | None:
         return None
 
 
+NAME_SORTS = {"fournisseur", "nom", "entreprise", "par"}
+
+
 def expected(rows: list[Row], params: dict, default_sort: str, states: dict | None = None) -> list[int]:
     """The ids a list must show for ``params``, in order: Python's own filtering and sorting."""
     q = params.get("q", "").strip()
@@ -173,7 +176,12 @@ def expected(rows: list[Row], params: dict, default_sort: str, states: dict | No
 
     sort = params.get("tri") or default_sort
     descending, key = sort.startswith("-"), sort.lstrip("-")
-    kept = sorted((row for row in rows if keep(row)), key=lambda row: (row.sorts[key], row.id), reverse=descending)
+    def order(row: Row) -> tuple:
+        value = row.sorts[key]
+        # A name in a reader's order: case and accents aside, then the exact spelling.
+        return ((folded(value), value) if key in NAME_SORTS else value), row.id
+
+    kept = sorted((row for row in rows if keep(row)), key=order, reverse=descending)
     return [row.id for row in kept]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import selectinload
 
-from core.listing import ListColumns, ListQuery, ListSpec, OwnedList
+from core.listing import ListColumns, ListQuery, ListSpec, OwnedList, by_name
 from core.paging import Listing
 from models.libeo.accounts.models import Account
 from models.libeo.db import db
@@ -32,7 +32,7 @@ INVOICES = ListSpec(
 )
 _COLUMNS = ListColumns(
     sorts={"date": (Invoice.issue_date,), "echeance": (Invoice.due_date,), "montant": (Invoice.amount_cents,),
-           "fournisseur": (Invoice.supplier_name,), "numero": (Invoice.number,), "statut": (Invoice.status,)},
+           "fournisseur": by_name(Invoice.supplier_name), "numero": (Invoice.number,), "statut": (Invoice.status,)},
     tiebreak=Invoice.id,
     text=(Invoice.number, Invoice.supplier_name),
     supplier=Invoice.supplier_name,

@@ -10,7 +10,7 @@ from typing import NamedTuple
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
-from core.listing import ListColumns, ListQuery, ListSpec, OwnedList
+from core.listing import ListColumns, ListQuery, ListSpec, OwnedList, by_name
 from core.paging import Listing
 from models.libeo.accounts.models import Account
 from models.libeo.db import db
@@ -40,7 +40,7 @@ PAYMENTS = ListSpec(
 )
 _PAYMENT_COLUMNS = ListColumns(
     sorts={"creation": (Payment.created_at,), "execution": (Payment.execution_date,),
-           "montant": (Payment.amount_cents,), "fournisseur": (Payment.creditor_name,),
+           "montant": (Payment.amount_cents,), "fournisseur": by_name(Payment.creditor_name),
            "facture": (Invoice.number,), "statut": (Payment.status,)},
     tiebreak=Payment.id,
     text=(Invoice.number, Payment.creditor_name),

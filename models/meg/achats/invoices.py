@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import contains_eager, joinedload
 
 from core.dates import date_fr
-from core.listing import ListColumns, ListQuery, ListSpec
+from core.listing import ListColumns, ListQuery, ListSpec, by_name
 from core.money import format_amount
 from core.names import mixed_script_words, names_match
 from core.paging import Listing
@@ -340,7 +340,7 @@ SETTLEMENTS = ListSpec(
 )
 _SETTLEMENT_COLUMNS = ListColumns(
     sorts={"echeance": (SupplierInvoice.due_date,), "montant": (SupplierInvoice.amount_cents,),
-           "fournisseur": (Supplier.name,), "numero": (SupplierInvoice.number,)},
+           "fournisseur": by_name(Supplier.name), "numero": (SupplierInvoice.number,)},
     tiebreak=SupplierInvoice.id,
     text=(SupplierInvoice.number, Supplier.name),
     supplier=Supplier.name,

@@ -10,7 +10,7 @@ from typing import NamedTuple
 from sqlalchemy import Select, bindparam, case, func, select
 from sqlalchemy.orm import contains_eager
 
-from core.listing import ListColumns, ListQuery, ListSpec, OwnedList, searches_text, tab_counts
+from core.listing import ListColumns, ListQuery, ListSpec, OwnedList, by_name, searches_text, tab_counts
 from core.paging import Listing
 from core.payment_words import FILE_READY_LABEL, rejection_label
 from models.meg.achats.invoices import (
@@ -75,7 +75,7 @@ INVOICES = ListSpec(
 )
 _INVOICE_COLUMNS = ListColumns(
     sorts={"date": (SupplierInvoice.issue_date,), "echeance": (SupplierInvoice.due_date,),
-           "montant": (SupplierInvoice.amount_cents,), "fournisseur": (Supplier.name,),
+           "montant": (SupplierInvoice.amount_cents,), "fournisseur": by_name(Supplier.name),
            "numero": (SupplierInvoice.number,), "etat": (INVOICE_STATE,)},
     tiebreak=SupplierInvoice.id,
     text=(SupplierInvoice.number, Supplier.name),
@@ -247,7 +247,7 @@ SUPPLIERS = ListSpec(
 )
 _SUPPLIER_COLUMNS = ListColumns(
     # No SIRET sorts first on both databases (PostgreSQL would put NULL last).
-    sorts={"nom": (Supplier.name,), "siret": (func.coalesce(Supplier.siret, ""),)},
+    sorts={"nom": by_name(Supplier.name), "siret": (func.coalesce(Supplier.siret, ""),)},
     tiebreak=Supplier.id,
     text=(Supplier.name,),
     digits=(Supplier.siret,),
@@ -277,8 +277,8 @@ def supplier_tab_counts(company: Company, query: ListQuery) -> dict[str, int]:
 
 CLIENT_SORTS = {"entreprise": "Entreprise", **SETTLEMENTS.sorts}
 _CLIENT_COLUMNS = ListColumns(
-    sorts={"entreprise": (Company.name,), "echeance": (SupplierInvoice.due_date,),
-           "montant": (SupplierInvoice.amount_cents,), "fournisseur": (Supplier.name,),
+    sorts={"entreprise": by_name(Company.name), "echeance": (SupplierInvoice.due_date,),
+           "montant": (SupplierInvoice.amount_cents,), "fournisseur": by_name(Supplier.name),
            "numero": (SupplierInvoice.number,)},
     tiebreak=SupplierInvoice.id,
     text=(SupplierInvoice.number, Supplier.name, Company.name),
