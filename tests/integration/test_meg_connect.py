@@ -423,7 +423,8 @@ def test_meg_unreachable_at_the_end_keeps_the_account(apps, meg_app, libeo_app):
 
     assert browser.url == f"{PUBLIC_URL}/libeo/configuration/integrations"
     html = page_text(done)
-    assert "MEG ne répond pas. Votre compte Libeo est prêt, mais il n'est pas encore connecté à MEG" in html
+    assert "MEG n'a pas répondu quand Libeo lui a remis la clé : Libeo ne peut pas savoir s'il l'a enregistrée" in html
+    assert "Vérifiez dans MEG, « Achats » → « Options »" in html and "Votre compte Libeo est prêt" in html
     assert libeo_counts(libeo_app)["Account"] == 1
     assert len(active_keys(libeo_app)) == 1  # MEG may have kept it before the answer was lost
     assert meg_connection(meg_app) is None

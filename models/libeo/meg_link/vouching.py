@@ -265,14 +265,17 @@ def connect_account(account: Account, access_token: str, company_name: str) -> C
         db.session.rollback()
         return Connection(False, _retry_later(error.message))
     db.session.commit()
-    response = deliver_key(api_key, access_token)
+    # Handing the same key over again changes nothing in MEG: once more if no answer came back (it may have
+    # been lost after MEG kept the key).
+    response = deliver_key(api_key, access_token) or deliver_key(api_key, access_token)
     if response is None:
-        # MEG may have kept the key before the answer was lost: it stays valid.
-        return Connection(False, _retry_later("MEG ne répond pas."))
+        # MEG may have kept the key before its answer was lost: it stays valid, and nobody can say it did not.
+        return Connection(False, MEG_UNHEARD + AGAIN_FROM_MEG)
     if response.status_code == 200:
         return Connection(True, "La connexion est établie : « Payer » fonctionne maintenant dans MEG.")
-    if response.status_code >= 500:
-        return Connection(False, _retry_later("MEG n'a pas pu enregistrer la connexion."))
+    if response.status_code >= 500:  # the key is kept: MEG may have saved it all the same
+        return Connection(False, "MEG n'a pas pu enregistrer la connexion. Votre compte Libeo est prêt, mais il "
+                                 f"n'est peut-être pas connecté à MEG : réessayez plus tard ; {AGAIN_FROM_MEG}")
     with contextlib.suppress(NotFound):  # already revoked meanwhile (« Révoquer » in « Intégrations »)
         revoke_api_key(account, actor=MEG_SIGN_IN)
     db.session.commit()
@@ -283,6 +286,18 @@ def connect_account(account: Account, access_token: str, company_name: str) -> C
         return Connection(False, MEG_CODE_MISSING, page=PAGE)
     return Connection(False, _retry_later(meg_message(response) or "MEG a refusé la connexion."))
 
+
+MEG_UNHEARD = (
+    "MEG n'a pas répondu quand Libeo lui a remis la clé : Libeo ne peut pas savoir s'il l'a enregistrée. "
+    "Vérifiez dans MEG, « Achats » → « Options » : s'il dit « La connexion est établie », « Payer » fonctionne. "
+    "Votre compte Libeo est prêt. Sinon, "
+)
+# While the account keeps the key it made for MEG, « Me connecter avec MEG » from Libeo signs in without making
+# another: MEG's « Payer » (an « Achats » administrator) or a key pasted in « Options » connects it.
+AGAIN_FROM_MEG = (
+    "dans MEG, cliquez sur « Payer » puis sur « Me connecter avec MEG » ; ou créez une clé dans « Configuration » "
+    "→ « Intégrations » et collez-la dans « Options » de MEG."
+)
 
 # MEG's answer (RFC 9470) when the person enrolled MEG's authentication app and did not give its code at consent.
 MEG_ASKS_SECOND_FACTOR = "insufficient_user_authentication"
