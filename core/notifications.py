@@ -587,7 +587,23 @@ class Notifier:
                     log.exception("Notification %s impossible à écrire", row.id)
                     self._finish(row, FAILED, now, f"E-mail impossible à écrire : {error!r}"[:500])
                     report.failed += 1
-        return {email: sorted(group, key=lambda r: r.id) for email, group in digests.items() if group}
+        # Another worker holds part of a person's digest (it claimed it between this pass's two claims): each
+        # would send its part. This one lets its part go; a later pass that finds them all free sends them at
+        # once (the other, in the same spot, lets go too).
+        shared = set(self.db.session.scalars(
+            select(table.recipient).distinct()
+            .where(table.recipient.in_(list(digests)), table.status == PENDING, table.delivery == DIGEST,
+                   table.due_at <= now, table.claimed_until >= now, table.claim_token != token)
+        ))
+        if shared:
+            self.db.session.execute(
+                update(table)
+                .where(table.recipient.in_(list(shared)), table.claim_token == token, table.status == PENDING)
+                .values(claimed_until=None, claim_token=None)
+                .execution_options(synchronize_session=False)
+            )
+        return {email: sorted(group, key=lambda r: r.id) for email, group in digests.items()
+                if group and email not in shared}
 
     def _decide(self, row, now: datetime, report: PassReport, outgoing: list, digests: dict[str, list]) -> None:
         kind = self.kinds.get(row.kind)
