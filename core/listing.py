@@ -135,10 +135,56 @@ def _sqlite_paris_day(stored: str | None) -> str | None:
     return paris_today(moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
+# What a reader skips at the start of a name when ordering names: quotes, brackets, dashes, spaces.
+_LEADING = " \u00a0\u202f\"'«»‘’“”([{-–—.*#_/"
+_LIGATURES = {"Œ": "oe", "œ": "oe", "Æ": "ae", "æ": "ae"}
+
+
+def reading_key(text: str | None) -> str | None:
+    """« « Le Fournil » » → « le fournil » », « Œuvres » → « oeuvres »: the key names are ordered by (see
+    :func:`by_name`); the search's fold, ligatures read as two letters, what opens the name skipped."""
+    if text is None:
+        return None
+    for ligature, letters in _LIGATURES.items():
+        text = text.replace(ligature, letters)
+    return text.translate(_FOLD_TABLE).lstrip(_LEADING)
+
+
+class reading_order(FunctionElement):  # noqa: N801 - an SQL function, named as SQL names them
+    """:func:`reading_key` in SQL: SQLite's lower() or the registered function, PostgreSQL's ``lower()`` or
+    ``translate()`` after the ligatures, by whether the value holds ASCII only; then ``ltrim``."""
+
+    type = String()
+    name = "reading_key"
+    inherit_cache = True
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+@compiles(reading_order)
+def _reading_order_sqlite(element, compiler, **kw):
+    column = compiler.process(element.clauses, **kw)
+    return (f"ltrim(CASE WHEN length(CAST({column} AS BLOB)) = length({column}) THEN lower({column}) "
+            f"ELSE reading_key({column}) END, {_sql_text(_LEADING)})")
+
+
+@compiles(reading_order, "postgresql")
+def _reading_order_postgresql(element, compiler, **kw):
+    column = compiler.process(element.clauses, **kw)
+    spelt = column
+    for ligature, letters in _LIGATURES.items():
+        spelt = f"replace({spelt}, '{ligature}', '{letters}')"
+    return (f'ltrim(CASE WHEN octet_length({column}) = char_length({column}) THEN lower(({column}) COLLATE "C") '
+            f"ELSE translate({spelt}, '{FOLD_FROM}', '{FOLD_TO}') END, {_sql_text(_LEADING)})")
+
+
 def register_fold(dbapi_connection) -> None:
-    """Gives an SQLite connection the lists' functions, ``fold`` and ``paris_day`` (``core.db`` calls it
-    on connect)."""
+    """Gives an SQLite connection the lists' functions, ``fold``, ``reading_key`` and ``paris_day``
+    (``core.db`` calls it on connect)."""
     dbapi_connection.create_function("fold", 1, fold, deterministic=True)
+    dbapi_connection.create_function("reading_key", 1, reading_key, deterministic=True)
     dbapi_connection.create_function("paris_day", 1, _sqlite_paris_day, deterministic=True)
 
 
@@ -147,10 +193,11 @@ _APOSTROPHES = "'’"
 
 def by_name(column) -> tuple:
     """A list's sort on a name, as a French reader orders names: case and accents aside (« atelier »,
-    « Électricité », « Zinc »), then the exact spelling, so that the order is total. Neither database's
-    own order does it: SQLite compares bytes, PostgreSQL its collation (« C » puts « Z » before « a » and
-    « É » after « z »). Sorting by a name sorts the rows the filters leave, a name computed once per row."""
-    return (folded(column), column)
+    « Électricité », « Zinc »), « Œ » read « oe », quotes or dashes opening the name skipped (« « Le Fournil » »
+    under L), then the exact spelling, so that the order is total. Neither database's own order does it:
+    SQLite compares bytes, PostgreSQL its collation (« C » puts « Z » before « a » and « É » after « z »).
+    Sorting by a name sorts the rows the filters leave, a name computed once per row."""
+    return (reading_order(column), column)
 
 
 def search_variants(folded_text: str) -> list[str]:

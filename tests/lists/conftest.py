@@ -32,6 +32,13 @@ def folded(text: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)).lower()
 
 
+def reading(text: str) -> str:
+    """How a person orders names (the oracle's own way): case and accents aside, « œ » read « oe », the quotes
+    and dashes opening a name skipped."""
+    spelt = text.replace("Œ", "oe").replace("œ", "oe").replace("Æ", "ae").replace("æ", "ae")
+    return folded(spelt).lstrip(" \u00a0\u202f\"'«»‘’“”([{-–—.*#_/")
+
+
 def _days(rng: random.Random, low: int, high: int) -> date:
     return paris_today() + timedelta(days=rng.randint(low, high))
 
@@ -179,7 +186,7 @@ def expected(rows: list[Row], params: dict, default_sort: str, states: dict | No
     def order(row: Row) -> tuple:
         value = row.sorts[key]
         # A name in a reader's order: case and accents aside, then the exact spelling.
-        return ((folded(value), value) if key in NAME_SORTS else value), row.id
+        return ((reading(value), value) if key in NAME_SORTS else value), row.id
 
     kept = sorted((row for row in rows if keep(row)), key=order, reverse=descending)
     return [row.id for row in kept]

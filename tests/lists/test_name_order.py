@@ -1,25 +1,28 @@
 """Lists sorted by a name read in a French reader's order: « atelier Roux », « Électricité Durand »,
-« Zinc Ouest » — neither capitals before small letters nor accented letters after « z », on SQLite as on a
+« « Le Fournil » », « Œuvres Sociales », « Orange Pro », « Zinc Ouest » — neither capitals before small letters
+nor accented letters after « z », « Œ » read « oe », the quotes opening a name skipped; on SQLite as on a
 PostgreSQL database made with the « C » collation. Each list and its export, both directions."""
 
 from __future__ import annotations
 
+from html import unescape
+
 import pytest
 
-from core.listing import fold
 from models.meg import PaymentMode
 from tests.conftest import MegAuth
 from tests.factories import libeo_invoice, meg_company, meg_invoice
 from tests.libeo.conftest import LibeoAuth, make_account
-from tests.lists.conftest import fill_libeo, read_csv
+from tests.lists.conftest import fill_libeo, read_csv, reading
 
 BOULANGERIE = "Boulangerie Martin SARL"
-NAMES = ["Zinc Ouest", "Électricité Durand", "atelier Roux", "Œuvres Sociales", "ZZ Top Transports", "éditions Ève"]
+NAMES = ["Zinc Ouest", "Électricité Durand", "atelier Roux", "Œuvres Sociales", "ZZ Top Transports", "éditions Ève",
+         "Orange Pro", "« Le Fournil »"]
 
 
 def french(names: list[str]) -> list[str]:
-    """What a person expects: letters without case or accent first, the exact spelling after."""
-    return sorted(names, key=lambda name: (fold(name), name))
+    """What a person expects: the letters read (no case, accent or opening quote), the exact spelling after."""
+    return sorted(names, key=lambda name: (reading(name), name))
 
 
 @pytest.fixture
@@ -94,3 +97,13 @@ def test_libeo_lists_sort_names_as_people_read_them(libeo_client, export, column
         assert names
         want = french(names)
         assert names == (want if not direction else want[::-1]), direction
+
+
+def test_the_journal_says_its_order_only_when_it_is_by_date(libeo_client):
+    lead = "Les opérations sensibles du compte"
+    newest = unescape(libeo_client.get("/libeo/journal/").get_data(as_text=True))
+    assert f"{lead}, des plus récentes aux plus anciennes." in newest
+    oldest = unescape(libeo_client.get("/libeo/journal/", query_string={"tri": "date"}).get_data(as_text=True))
+    assert f"{lead}, des plus anciennes aux plus récentes." in oldest
+    by_person = unescape(libeo_client.get("/libeo/journal/", query_string={"tri": "par"}).get_data(as_text=True))
+    assert f"{lead}. Le journal" in by_person and "plus récentes" not in by_person
