@@ -27,7 +27,7 @@ INVOICES = ListSpec(
             "rejetees": "Rejetées"},
     date_label="Échéance",
     overdue=True,
-    search_hint="Numéro, fournisseur ou montant (1 234,50)",
+    search_hint="Numéro, fournisseur, montant",
     supplier=True,
 )
 _COLUMNS = ListColumns(

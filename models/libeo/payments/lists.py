@@ -35,7 +35,7 @@ PAYMENTS = ListSpec(
     states={"a_approuver": "À approuver", "programmes": "Programmés", "a_la_banque": "À la banque",
             "payes": "Débités", "rejetes": "Rejetés", "annules": "Annulés"},
     date_label="Date d'exécution",
-    search_hint="Facture, fournisseur ou montant (1 234,50)",
+    search_hint="Facture, fournisseur, montant",
     supplier=True,
 )
 _PAYMENT_COLUMNS = ListColumns(
@@ -165,7 +165,7 @@ BATCHES = ListSpec(
     default_sort="-creation",
     states={"envoyees": "Fichier créé", "echouees": "Fichier non créé"},
     date_label="Date d'exécution",
-    search_hint="Référence ou montant (1 234,50)",
+    search_hint="Référence ou montant",
 )
 _BATCH_COLUMNS = ListColumns(
     sorts={"creation": (SepaBatch.created_at,), "execution": (SepaBatch.execution_date,),

@@ -335,7 +335,7 @@ SETTLEMENTS = ListSpec(
     modes={key: mode.label for key, mode in SETTLEMENT_MODES.items()},
     date_label="Échéance",
     overdue=True,
-    search_hint="Numéro, fournisseur, montant ou SIRET",
+    search_hint="Numéro, fournisseur, montant, SIRET",
     supplier=True,
 )
 _SETTLEMENT_COLUMNS = ListColumns(

@@ -304,7 +304,7 @@ def clients_spec(companies: list[Company]) -> ListSpec:
     return ListSpec(sorts=CLIENT_SORTS, default_sort="echeance",
                     states={str(company.id): company.name for company in companies}, modes=SETTLEMENTS.modes,
                     date_label="Échéance", overdue=True, supplier=True,
-                    search_hint="Entreprise, numéro, fournisseur, montant, SIRET")
+                    search_hint="Entreprise, fournisseur, n°, montant")
 
 
 def _of_firm(statement):
