@@ -78,8 +78,8 @@ def record_all(entries: list[dict]) -> None:
 # shows under « Tous » only).
 JOURNAL_KINDS = {
     "paiements": ("payment.held", "payment.approved", "payment.refused", "payment.cancelled",
-                  "payment.marked_debited", "batch.transmitted", "bank.anomaly", "bank.anomaly_resolved",
-                  "bank.report_imported"),
+                  "payment.marked_debited", "payment.debit_day_booked", "batch.transmitted", "bank.anomaly",
+                  "bank.anomaly_resolved", "bank.report_imported"),
     "iban": ("iban.first_seen", "iban.approved", "iban.rejected", "iban.forgotten", "debtor_iban.requested",
              "debtor_iban.changed", "debtor_iban.cancelled"),
     "acces": ("key.issued", "key.revoked", "key.retired", "user.added", "accountant.added", "accountant.removed",

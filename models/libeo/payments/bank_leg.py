@@ -74,6 +74,7 @@ class Applied:
     failed: list[Payment] = field(default_factory=list)
     anomalies: list[BankAnomaly] = field(default_factory=list)
     unchanged: int = 0  # facts the payments already reflect, or older news
+    redated: int = 0  # debits a status report dated, booked by the statement on another day
 
 
 def debit_day(payment: Payment, day: date | None, moment: datetime | None) -> date:
@@ -119,11 +120,15 @@ def apply_facts(account_id: int, facts: Iterable[BankFact], source: str,
     ).tuples())
     now = utcnow()
     moves: dict[tuple, list[int]] = {}
+    booked: list[tuple[Payment, BankFact, date]] = []
     for payment_id, fact in sorted(decisive.items()):
         payment = payments.get(payment_id)
         if payment is None:
             continue
         move = None if fact.to_confirm else _move_for(payment, fact, now)
+        if move is None and (day := _booked_on_another_day(payment, fact)) is not None:
+            booked.append((payment, fact, day))
+            continue
         if move is None:
             anomaly = _contradiction(payment, fact, source)
             if anomaly is None or (payment_id, anomaly.reported_status) in already:
@@ -143,6 +148,17 @@ def apply_facts(account_id: int, facts: Iterable[BankFact], source: str,
         applied.unchanged += len(ids) - len(moved)
     give_back(account_id, [p.created_at for p in applied.failed])
     after_settlement(account_id, applied.paid, applied.failed)
+    for payment, fact, day in booked:
+        said = payment.paid_on
+        if move_payments([payment.id], (PaymentStatus.PAID,), PaymentStatus.PAID, account_id=account_id,
+                         paid_on=day, paid_at=debit_moment(day, fact.moment), bank_status="BOOK"):
+            journal(account_id, "payment.debit_day_booked",
+                    f"Paiement {_payment_words(payment)} débité le {date_fr(day)} selon le relevé ({source}), et "
+                    f"non le {date_fr(said)} que disait le relevé de statut.",
+                    report.imported_by if report is not None else None, payment.id)
+            applied.redated += 1
+        else:
+            applied.unchanged += 1
     return applied
 
 
@@ -182,6 +198,17 @@ def _move_for(payment: Payment, fact: BankFact, now: datetime) -> tuple[PaymentS
         "failure_reason": fact.failure_reason, "failure_code": fact.reason_code, "bank_text": fact.bank_text,
         "bank_status": "RJCT", "transmitted_at": transmitted,
     }
+
+
+def _booked_on_another_day(payment: Payment, fact: BankFact) -> date | None:
+    """The statement's booking date of a payment a status report said debited on another day (the day it was
+    written); None otherwise. A booking already read is the debit's day: another one is not a correction."""
+    if payment.status is not PaymentStatus.PAID or fact.outcome != "paid" or fact.status != "BOOK":
+        return None
+    if payment.bank_status == "BOOK" or fact.day is None:
+        return None
+    day = debit_day(payment, fact.day, fact.moment)
+    return day if day != payment.paid_on else None
 
 
 def _contradiction(payment: Payment, fact: BankFact, source: str) -> BankAnomaly | None:

@@ -115,12 +115,13 @@ class ImportResult:
     unchanged: int = 0  # what the report says, the payments already show (or older news)
     unrelated: int = 0  # statement entries that are none of Libeo's transfers
     repeated: int = 0  # statement entries an earlier statement applied already
+    redated: int = 0  # debits a status report had dated, booked by this statement on another day
     notes: list[str] = field(default_factory=list)  # what else a person should know, in French
     already_imported_at: datetime | None = None
 
     @property
     def changed(self) -> bool:
-        return bool(self.accepted or self.paid or self.failed or self.transmitted)
+        return bool(self.accepted or self.paid or self.failed or self.transmitted or self.redated)
 
     @property
     def needs_a_person(self) -> bool:
@@ -146,6 +147,9 @@ class ImportResult:
         if self.accepted:
             parts.append(_count(len(self.accepted), "paiement accepté par la banque",
                                 "paiements acceptés par la banque"))
+        if self.redated:
+            parts.append(_count(self.redated, "date de débit remplacée par la date d'écriture du relevé",
+                                "dates de débit remplacées par les dates d'écriture du relevé"))
         if self.pending:
             parts.append(_count(self.pending, "paiement dont la banque ne dit rien encore",
                                 "paiements dont la banque ne dit rien encore"))
@@ -252,6 +256,7 @@ def _finish(result: ImportResult, record: BankStatusImport, applied: Applied, an
     result.accepted, result.paid, result.failed = applied.accepted, applied.paid, applied.failed
     result.anomalies = applied.anomalies + anomalies
     result.unchanged += applied.unchanged
+    result.redated = applied.redated
     record.accepted_count, record.paid_count = len(result.accepted), len(result.paid)
     record.failed_count, record.anomaly_count = len(result.failed), len(result.anomalies)
     journal(result.account_id, "bank.report_imported", result.summary, record.imported_by)
