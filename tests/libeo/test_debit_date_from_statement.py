@@ -30,6 +30,7 @@ def test_the_statements_booking_date_corrects_the_debit_day_a_status_report_gave
     assert f"Débité le {SHOWN_RUN_DAY}" in desk.page(first)
     journal = " ".join(text(desk.client.get("/libeo/journal/")).split())
     assert f"débité le {SHOWN_RUN_DAY} selon le relevé" in journal
+    assert f"et non le {paris_today():%d/%m/%Y} noté jusqu'ici" in journal
 
     # The same statement again changes nothing more.
     assert "déjà importé" in desk.upload(statement)

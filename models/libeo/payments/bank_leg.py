@@ -154,7 +154,7 @@ def apply_facts(account_id: int, facts: Iterable[BankFact], source: str,
                          paid_on=day, paid_at=debit_moment(day, fact.moment), bank_status="BOOK"):
             journal(account_id, "payment.debit_day_booked",
                     f"Paiement {_payment_words(payment)} débité le {date_fr(day)} selon le relevé ({source}), et "
-                    f"non le {date_fr(said)} que disait le relevé de statut.",
+                    f"non le {date_fr(said)} noté jusqu'ici.",
                     report.imported_by if report is not None else None, payment.id)
             applied.redated += 1
         else:
@@ -201,8 +201,9 @@ def _move_for(payment: Payment, fact: BankFact, now: datetime) -> tuple[PaymentS
 
 
 def _booked_on_another_day(payment: Payment, fact: BankFact) -> date | None:
-    """The statement's booking date of a payment a status report said debited on another day (the day it was
-    written); None otherwise. A booking already read is the debit's day: another one is not a correction."""
+    """The statement's booking date of a payment debited on another day by what Libeo knew before (a status
+    report, dated the day it was written, or a person's « Marquer comme débité »); None otherwise. A booking
+    already read is the debit's day: another one is not a correction."""
     if payment.status is not PaymentStatus.PAID or fact.outcome != "paid" or fact.status != "BOOK":
         return None
     if payment.bank_status == "BOOK" or fact.day is None:
