@@ -88,19 +88,24 @@ def _fold_sqlite(element, compiler, **kw):
     # A value of ASCII characters only (as many bytes as characters) folds as SQLite's own lower(), which
     # lowers A–Z and nothing else, as the table does: the registered Python function (a call back into
     # Python for each row and column searched) is left to values with other characters.
-    column = compiler.process(element.clauses, **kw)
-    return f"CASE WHEN length(CAST({column} AS BLOB)) = length({column}) THEN lower({column}) ELSE fold({column}) END"
+    return _fold_sqlite_sql(compiler.process(element.clauses, **kw))
 
 
-def fold_postgresql(column: str) -> str:
+def _fold_sqlite_sql(column: str, function: str = "fold") -> str:
+    return (f"CASE WHEN length(CAST({column} AS BLOB)) = length({column}) THEN lower({column}) "
+            f"ELSE {function}({column}) END")
+
+
+def fold_postgresql(column: str, spelt: str | None = None) -> str:
     """``fold`` in PostgreSQL's SQL, the expression its trigram indexes hold (migrations name it too).
 
     ``translate`` with the whole table reads the table once per character: some 20 µs a row on this
     machine, most of a searched list's time. A value with no character but ASCII (as many bytes as
     characters) folds as its ASCII lowercase (``COLLATE "C"``: A–Z only, whatever the database's
-    locale), the same result as the table, which maps nothing else of ASCII."""
+    locale), the same result as the table, which maps nothing else of ASCII. ``spelt``: what the table
+    translates when the value is not ASCII, if not the value itself (:func:`reading_key`'s ligatures)."""
     return (f'CASE WHEN octet_length({column}) = char_length({column}) THEN lower(({column}) COLLATE "C") '
-            f"ELSE translate({column}, '{FOLD_FROM}', '{FOLD_TO}') END")
+            f"ELSE translate({spelt or column}, '{FOLD_FROM}', '{FOLD_TO}') END")
 
 
 @compiles(folded, "postgresql")
@@ -166,8 +171,7 @@ def _sql_text(value: str) -> str:
 @compiles(reading_order)
 def _reading_order_sqlite(element, compiler, **kw):
     column = compiler.process(element.clauses, **kw)
-    return (f"ltrim(CASE WHEN length(CAST({column} AS BLOB)) = length({column}) THEN lower({column}) "
-            f"ELSE reading_key({column}) END, {_sql_text(_LEADING)})")
+    return f"ltrim({_fold_sqlite_sql(column, 'reading_key')}, {_sql_text(_LEADING)})"
 
 
 @compiles(reading_order, "postgresql")
@@ -176,8 +180,7 @@ def _reading_order_postgresql(element, compiler, **kw):
     spelt = column
     for ligature, letters in _LIGATURES.items():
         spelt = f"replace({spelt}, '{ligature}', '{letters}')"
-    return (f'ltrim(CASE WHEN octet_length({column}) = char_length({column}) THEN lower(({column}) COLLATE "C") '
-            f"ELSE translate({spelt}, '{FOLD_FROM}', '{FOLD_TO}') END, {_sql_text(_LEADING)})")
+    return f"ltrim({fold_postgresql(column, spelt)}, {_sql_text(_LEADING)})"
 
 
 def register_fold(dbapi_connection) -> None:

@@ -7,35 +7,17 @@ part go instead; whichever pass then finds them all free sends them together."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, timedelta
 
 from sqlalchemy import select, update
 
-from core.dates import PARIS, utcnow
 from core.notifications import CLAIM
 
-from .conftest import valid_iban
-from .test_notifications import company
-
-
-def _digest_time(now: datetime) -> datetime:
-    at_8 = datetime.combine(now.astimezone(PARIS).date(), time(8), PARIS)
-    return at_8 if now < at_8 else at_8 + timedelta(days=1)
+from .test_notifications import a_day_for_the_digest
 
 
 def test_a_person_gets_one_digest_when_another_worker_holds_part_of_it(apps, client, mail, libeo_auth):
-    boulangerie = company(apps, client, mail)
-    libeo_auth.login(boulangerie.admin)
-    client.post("/libeo/notifications/", data={
-        "payment_held": "digest", "payment_rejected": "immediate", "payment_debited": "immediate",
-        "sepa_file_ready": "digest", "quota_reached": "immediate", "due_reminder": "immediate"})
-    boulangerie.held()
-    boulangerie.pay(name="Moulin Girard", iban=valid_iban(4_100_003), amount=7_000)
-    boulangerie.pay(name="Moulin Girard", iban=valid_iban(4_100_004), amount=7_001)  # held: new IBAN
-    boulangerie.execute()
-    now = utcnow()
-    assert mail.send("libeo", now).postponed_to_digest == 3
-    eight = _digest_time(now)
+    boulangerie, eight = a_day_for_the_digest(apps, client, mail, libeo_auth)
 
     # At 8:01 another worker has just claimed the newest of the three rows, in the middle of its own pass.
     with apps.libeo.app_context():

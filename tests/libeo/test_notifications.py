@@ -322,7 +322,9 @@ def test_a_forged_or_altered_unsubscribe_link_is_refused(apps, client, mail):
         assert notifier.modes(boulangerie.admin)["payment_held"].value == "immediate"
 
 
-def test_the_daily_digest_gathers_the_day_in_one_e_mail(apps, client, mail, libeo_auth):
+def a_day_for_the_digest(apps, client, mail, libeo_auth) -> tuple[Company, datetime]:
+    """The administrator chose the daily digest for held payments and SEPA files; two payments held and a file
+    made are postponed to it (nothing sent now). Returns the company and the next 8:00, Paris time."""
     boulangerie = company(apps, client, mail)
     libeo_auth.login(boulangerie.admin)
     client.post("/libeo/notifications/", data={
@@ -335,9 +337,12 @@ def test_the_daily_digest_gathers_the_day_in_one_e_mail(apps, client, mail, libe
     now = utcnow()
     report = mail.send("libeo", now)
     assert mail.received == [] and report.postponed_to_digest == 3
-
     at_8 = datetime.combine(now.astimezone(PARIS).date(), time(8), PARIS)
-    digest_time = at_8 if now < at_8 else at_8 + timedelta(days=1)  # the next 8:00, Paris time
+    return boulangerie, at_8 if now < at_8 else at_8 + timedelta(days=1)
+
+
+def test_the_daily_digest_gathers_the_day_in_one_e_mail(apps, client, mail, libeo_auth):
+    boulangerie, digest_time = a_day_for_the_digest(apps, client, mail, libeo_auth)
     mail.send("libeo", digest_time - timedelta(minutes=1))
     assert mail.received == []  # not before 8:00
     mail.send("libeo", digest_time + timedelta(minutes=1))

@@ -69,6 +69,20 @@ def fill_meg(meg_app, company_name: str, count: int = 70, seed: int = 1) -> None
         db.session.commit()
 
 
+def meg_supplier_with_invoice(meg_app, company_name: str, name: str, number: str, *,
+                              amount_cents: int = 4_200) -> None:
+    """A supplier of the company, with no IBAN, and one invoice of it paid by cheque."""
+    from models.meg import PaymentMode, Supplier, db
+    from tests.factories import meg_company, meg_invoice
+
+    with meg_app.app_context():
+        company = meg_company(company_name)
+        supplier = Supplier(company=company, name=name, iban="", siret=None)
+        db.session.add(supplier)
+        meg_invoice(company, supplier, number, amount_cents=amount_cents, payment_mode=PaymentMode.CHEQUE)
+        db.session.commit()
+
+
 def fill_libeo(libeo_app, account_id: int, count: int = 70, seed: int = 1) -> None:
     """``count`` invoices of the account, a payment for most of them, in every state."""
     from models.libeo import (

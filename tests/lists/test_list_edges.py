@@ -12,11 +12,10 @@ from io import BytesIO
 import pytest
 from openpyxl import load_workbook
 
-from models.meg import PaymentMode
 from tests.conftest import MegAuth
-from tests.factories import meg_company, meg_invoice
+from tests.factories import meg_company
 from tests.libeo.conftest import LibeoAuth, make_account
-from tests.lists.conftest import fill_libeo, read_csv
+from tests.lists.conftest import fill_libeo, meg_supplier_with_invoice, read_csv
 
 BOULANGERIE = "Boulangerie Martin SARL"
 
@@ -35,17 +34,6 @@ def libeo_client(libeo_app, client):
     fill_libeo(libeo_app, own.id, count=30)
     assert LibeoAuth(client).login(own.email).status_code == 302
     return client
-
-
-def _meg_supplier_with_invoice(meg_app, name: str, number: str, *, amount_cents: int = 4_200) -> None:
-    from models.meg import Supplier, db
-
-    with meg_app.app_context():
-        company = meg_company(BOULANGERIE)
-        supplier = Supplier(company=company, name=name, iban="", siret=None)
-        db.session.add(supplier)
-        meg_invoice(company, supplier, number, amount_cents=amount_cents, payment_mode=PaymentMode.CHEQUE)
-        db.session.commit()
 
 
 def _text(html: str) -> str:
@@ -88,7 +76,7 @@ def test_a_ligature_is_found_as_people_type_it(meg_app, meg_client, name, typed)
     """« Œ » and « Æ » are « oe » and « ae » on a French keyboard: searching « oeufs » finds « Œufs Frais du
     Marché », on the page and in the export (the fold maps « œ » to a single « o »: « cœur » is searched
     as « cour »)."""
-    _meg_supplier_with_invoice(meg_app, name, "LIG-1")
+    meg_supplier_with_invoice(meg_app, BOULANGERIE, name, "LIG-1")
     cell = f'data-label="Fournisseur">{name.replace("&", "&amp;")}<'
     # Typed with the ligature itself, the search finds it: the row is there to be found.
     assert cell in meg_client.get("/meg/achats/", query_string={"q": name.split()[0]}).get_data(as_text=True)
@@ -103,7 +91,7 @@ def test_a_ligature_is_found_as_people_type_it(meg_app, meg_client, name, typed)
                          ids=["typographic stored", "straight stored", "ligature and apostrophe"])
 def test_either_apostrophe_finds_the_other(meg_app, meg_client, name, typed):
     """A keyboard types « ' », a name pasted from a document holds « ’ »: either finds the other."""
-    _meg_supplier_with_invoice(meg_app, name, "APO-1")
+    meg_supplier_with_invoice(meg_app, BOULANGERIE, name, "APO-1")
     html = meg_client.get("/meg/achats/", query_string={"q": typed}).get_data(as_text=True)
     assert "APO-1" in html, f"« {typed} » does not find « {name} »"
 
@@ -115,7 +103,7 @@ def test_xlsx_writes_an_error_codes_text_as_text(meg_app, meg_client):
     """An invoice numbered « #N/A » or a supplier named « #REF! » is text in the workbook, as it is in MEG:
     openpyxl turns such a string into an error cell (``t="e"``), which the spreadsheet shows as an error
     and which breaks every formula, sort or filter reading that column."""
-    _meg_supplier_with_invoice(meg_app, "#REF!", "#N/A")
+    meg_supplier_with_invoice(meg_app, BOULANGERIE, "#REF!", "#N/A")
     sheet = load_workbook(BytesIO(meg_client.get("/meg/achats/factures/export.xlsx").get_data())).worksheets[0]
     header = [cell.value for cell in sheet[1]]
     number, supplier = header.index("Numéro"), header.index("Fournisseur")

@@ -11,9 +11,9 @@ import pytest
 
 from models.meg import PaymentMode
 from tests.conftest import MegAuth
-from tests.factories import libeo_invoice, meg_company, meg_invoice
+from tests.factories import libeo_invoice, meg_invoice
 from tests.libeo.conftest import LibeoAuth, make_account
-from tests.lists.conftest import fill_libeo, read_csv, reading
+from tests.lists.conftest import fill_libeo, meg_supplier_with_invoice, read_csv, reading
 
 BOULANGERIE = "Boulangerie Martin SARL"
 NAMES = ["Zinc Ouest", "Électricité Durand", "atelier Roux", "Œuvres Sociales", "ZZ Top Transports", "éditions Ève",
@@ -27,15 +27,8 @@ def french(names: list[str]) -> list[str]:
 
 @pytest.fixture
 def meg_client(meg_app, demo, client):
-    from models.meg import Supplier, db
-
-    with meg_app.app_context():
-        company = meg_company(BOULANGERIE)
-        for k, name in enumerate(NAMES):
-            supplier = Supplier(company=company, name=name, iban="", siret=None)
-            db.session.add(supplier)
-            meg_invoice(company, supplier, f"TRI-{k}", amount_cents=1_000 + k, payment_mode=PaymentMode.CHEQUE)
-        db.session.commit()
+    for k, name in enumerate(NAMES):
+        meg_supplier_with_invoice(meg_app, BOULANGERIE, name, f"TRI-{k}", amount_cents=1_000 + k)
     assert MegAuth(client).login().status_code == 302
     return client
 

@@ -270,7 +270,7 @@ def connect_account(account: Account, access_token: str, company_name: str) -> C
     response = deliver_key(api_key, access_token) or deliver_key(api_key, access_token)
     if response is None:
         # MEG may have kept the key before its answer was lost: it stays valid, and nobody can say it did not.
-        return Connection(False, MEG_UNHEARD + AGAIN_FROM_MEG)
+        return Connection(False, MEG_UNHEARD)
     if response.status_code == 200:
         return Connection(True, "La connexion est établie : « Payer » fonctionne maintenant dans MEG.")
     if response.status_code >= 500:  # the key is kept: MEG may have saved it all the same
@@ -287,16 +287,16 @@ def connect_account(account: Account, access_token: str, company_name: str) -> C
     return Connection(False, _retry_later(meg_message(response) or "MEG a refusé la connexion."))
 
 
-MEG_UNHEARD = (
-    "MEG n'a pas répondu quand Libeo lui a remis la clé : Libeo ne peut pas savoir s'il l'a enregistrée. "
-    "Vérifiez dans MEG, « Achats » → « Options » : s'il dit « La connexion est établie », « Payer » fonctionne. "
-    "Votre compte Libeo est prêt. Sinon, "
-)
 # While the account keeps the key it made for MEG, « Me connecter avec MEG » from Libeo signs in without making
 # another: MEG's « Payer » (an « Achats » administrator) or a key pasted in « Options » connects it.
 AGAIN_FROM_MEG = (
     "dans MEG, cliquez sur « Payer » puis sur « Me connecter avec MEG » ; ou créez une clé dans « Configuration » "
     "→ « Intégrations » et collez-la dans « Options » de MEG."
+)
+MEG_UNHEARD = (
+    "MEG n'a pas répondu quand Libeo lui a remis la clé : Libeo ne peut pas savoir s'il l'a enregistrée. "
+    "Vérifiez dans MEG, « Achats » → « Options » : s'il dit « La connexion est établie », « Payer » fonctionne. "
+    f"Votre compte Libeo est prêt. Sinon, {AGAIN_FROM_MEG}"
 )
 
 # MEG's answer (RFC 9470) when the person enrolled MEG's authentication app and did not give its code at consent.

@@ -148,17 +148,20 @@ def apply_facts(account_id: int, facts: Iterable[BankFact], source: str,
         applied.unchanged += len(ids) - len(moved)
     give_back(account_id, [p.created_at for p in applied.failed])
     after_settlement(account_id, applied.paid, applied.failed)
+    # One conditional UPDATE per booking day and time (a file's transfers are booked together).
+    by_day: dict[tuple[date, datetime], dict[int, date | None]] = {}
     for payment, fact, day in booked:
-        said = payment.paid_on
-        if move_payments([payment.id], (PaymentStatus.PAID,), PaymentStatus.PAID, account_id=account_id,
-                         paid_on=day, paid_at=debit_moment(day, fact.moment), bank_status="BOOK"):
+        by_day.setdefault((day, debit_moment(day, fact.moment)), {})[payment.id] = payment.paid_on
+    for (day, moment), said in by_day.items():
+        moved = move_payments(list(said), (PaymentStatus.PAID,), PaymentStatus.PAID, account_id=account_id,
+                              paid_on=day, paid_at=moment, bank_status="BOOK")
+        for payment in moved:
             journal(account_id, "payment.debit_day_booked",
                     f"Paiement {_payment_words(payment)} débité le {date_fr(day)} selon le relevé ({source}), et "
-                    f"non le {date_fr(said)} noté jusqu'ici.",
+                    f"non le {date_fr(said[payment.id])} noté jusqu'ici.",
                     report.imported_by if report is not None else None, payment.id)
-            applied.redated += 1
-        else:
-            applied.unchanged += 1
+        applied.redated += len(moved)
+        applied.unchanged += len(said) - len(moved)
     return applied
 
 
