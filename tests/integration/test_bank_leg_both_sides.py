@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from datetime import date
+from datetime import date, timedelta
 from html import unescape
 from io import BytesIO
 
@@ -17,7 +17,7 @@ from pypdf import PdfReader
 from sqlalchemy import select, update
 
 from core.calendar import previous_business_day
-from core.dates import paris_today
+from core.dates import paris_today, utcnow
 from devtools.bank_simulator import statement_for, status_report_for
 from models.meg import PaymentAttempt, Supplier, SupplierInvoice
 from models.meg import db as meg_db
@@ -219,3 +219,27 @@ def test_an_upload_in_libeo_and_a_sync_keep_meg_in_step(connected, client, meg_a
     assert "1 paiement débité" in page(uploaded)
     sync(meg_app)
     assert f"Payée via Libeo le {RUN_DAY:%d/%m/%Y}" in page(client.get(f"/meg/achats/factures/{invoice_id}"))
+
+
+def test_a_debit_day_the_statement_corrects_is_corrected_in_meg_too(connected, client, meg_app, libeo_app):
+    """A status report written today said « done »; the statement books the transfer on RUN_DAY: MEG's lists and
+    invoice page follow Libeo to the booking date (the payment's next version), at the sync's next reading of a
+    company with nothing in flight (``SYNC_QUIET_SECONDS`` later)."""
+    invoice_id, number, _ = meg_libeo_invoices(meg_app)[0]
+    pay(client, invoice_id)
+    set_debtor_iban(libeo_app, connected["account_id"])
+    pain001 = execute(libeo_app)
+    import_file(libeo_app, status_report_for(pain001))
+    sync(meg_app)
+    assert f"Payée via Libeo le {paris_today():%d/%m/%Y}" in page(client.get(f"/meg/achats/factures/{invoice_id}"))
+
+    import_file(libeo_app, statement_for(pain001, kind="camt.053", booking_date=RUN_DAY))
+    from models.meg.libeo_link.sync import sync_pass
+
+    with meg_app.app_context():
+        later = utcnow() + timedelta(seconds=meg_app.config["SYNC_QUIET_SECONDS"] + 1)
+        assert sync_pass(later).events == 1
+    booked = f"Payée via Libeo le {RUN_DAY:%d/%m/%Y}"
+    for shown in everywhere(client, invoice_id)[1:]:  # paid, it is no longer in « Règlements »
+        assert booked in shown and f"Payée via Libeo le {paris_today():%d/%m/%Y}" not in shown
+    assert number not in page(client.get("/meg/achats/reglements"))
