@@ -252,6 +252,12 @@ class Worker:
     # Deployed apart: the same « Payer », MEG and Libeo each in its own gunicorn.
     meg_pay_apart = meg_pay
 
+    def meg_pay_floor_apart(self):
+        """« Payer »'s floor (``bench.wsgi``): the same two requests, their checks only, nothing written."""
+        self.cursor["floor"] += 1
+        body = urlencode({"csrf_token": self.meg_csrf, "next": "/meg/achats/reglements"}).encode()
+        return "POST", f"/meg/achats/plancher/{self.tenant['number'] * 1_000_000 + self.cursor['floor']}", body, FORM, 302
+
     def ref_pay(self):
         """The minimal two-service pay: a click on the front service, its call to the back one."""
         self.cursor["ref_pay"] += 1
