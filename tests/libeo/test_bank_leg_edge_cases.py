@@ -318,3 +318,32 @@ def test_a_file_the_bank_answered_for_no_longer_asks_to_be_transmitted(desk):
     page = desk.page(other)
     assert "Transmettre le fichier à votre banque" not in page and "(par le relevé de statut (pain.002) PSR-" in page
     assert _transmitted(desk.last_event(other)["status_label"])  # MEG reads the same words
+
+
+def _entry_with_transaction_amount_in(statement: bytes, entry_amount: str, currency: str) -> bytes:
+    """The statement's one entry debiting ``entry_amount`` euros, its transaction's own amount (the transfer's
+    figures) said in ``currency``."""
+    root = etree.fromstring(statement)
+    ns = {"c": root.nsmap[None]}
+    (entry,) = root.findall(".//c:Ntry", ns)
+    entry.find("c:Amt", ns).text = entry_amount
+    entry.find(".//c:TxDtls/c:AmtDtls/c:TxAmt/c:Amt", ns).set("Ccy", currency)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def test_a_transactions_amount_in_another_currency_is_not_the_transfers_amount(desk):
+    """A euro entry of 93.00 whose transaction says « 100.00 USD » did not debit the 100.00 € sent: the account
+    lost 93.00 €. The import tells it as an amount to check, not « Débité »."""
+    first = desk.pay(amount_cents=10_000)
+    statement = statement_for(desk.execute(), kind="camt.053", booking_date=RUN_DAY)
+    shown = desk.upload(_valid(_entry_with_transaction_amount_in(statement, "93.00", "USD"), "camt.053"))
+    assert desk.payment(first)["status"] != "paid", shown
+    assert "1 anomalie à vérifier" in shown, shown
+    assert "débité de 93,00 € le " + SHOWN_RUN_DAY in desk.page(first)
+
+
+def test_a_transactions_amount_in_euros_is_the_transfers_amount(desk):
+    first = desk.pay(amount_cents=10_000)
+    statement = statement_for(desk.execute(), kind="camt.053", booking_date=RUN_DAY)
+    desk.upload(_valid(_entry_with_transaction_amount_in(statement, "100.00", "EUR"), "camt.053"))
+    assert desk.payment(first)["status"] == "paid"

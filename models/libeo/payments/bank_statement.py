@@ -56,7 +56,7 @@ class EntryDetail:
     end_to_end_id: str | None
     message_id: str | None  # Refs/MsgId: the pain.001 file
     payment_info_id: str | None  # Refs/PmtInfId: its block
-    amount_cents: int | None
+    amount_cents: int | None  # in the entry's currency; None when the transaction does not say it in that one
     currency: str | None
     creditor_iban: str | None
     creditor_name: str | None
@@ -118,6 +118,9 @@ class BankStatement:
         return NAMES[self.kind]
 
 
+TRANSACTION_AMOUNTS = ("AmtDtls/TxAmt/Amt", "AmtDtls/InstdAmt/Amt")
+
+
 def statement_kind(root: etree._Element) -> Kind | None:
     """« camt.053 » or « camt.054 » when ``root`` is one of them (by its namespace), else None."""
     found = KINDS.get(etree.QName(root).namespace or "")
@@ -169,12 +172,13 @@ class _Reader:
 
     def entry(self, element) -> StatementEntry:
         amount = self.child(element, "Amt")
-        details = tuple(self.detail(tx) for tx in self.children(element, "NtryDtls/TxDtls"))
+        currency = (amount.get("Ccy") or "").upper()
+        details = tuple(self.detail(tx, currency) for tx in self.children(element, "NtryDtls/TxDtls"))
         batch = self.child(element, "NtryDtls/Btch")
         sub_family = self.text(element, "BkTxCd/Domn/Fmly/SubFmlyCd")
         return StatementEntry(
             amount_cents=_cents(amount.text),
-            currency=(amount.get("Ccy") or "").upper(),
+            currency=currency,
             debit=self.text(element, "CdtDbtInd") == "DBIT",
             reversal=(self.text(element, "RvslInd") or "").lower() == "true",
             booked=self.text(element, "Sts") == "BOOK",
@@ -188,10 +192,12 @@ class _Reader:
             is_return=sub_family in RETURN_SUB_FAMILIES or any(d.is_return for d in details),
         )
 
-    def detail(self, element) -> EntryDetail:
-        amount = self.child(element, "AmtDtls/TxAmt/Amt")
-        if amount is None:
-            amount = self.child(element, "AmtDtls/InstdAmt/Amt")
+    def detail(self, element, currency: str) -> EntryDetail:
+        """One transaction of an entry in ``currency``: its amount is the one said in that currency (the
+        transaction's, else the instructed one); said only in another (a conversion), it is not the amount the
+        account moved by, and the detail gives none."""
+        amount = next((found for found in (self.child(element, path) for path in TRANSACTION_AMOUNTS)
+                       if found is not None and (found.get("Ccy") or "").upper() == currency), None)
         returned = self.child(element, "RtrInf")
         code = (self.text(returned, "Rsn/Cd") or self.text(returned, "Rsn/Prtry")) if returned is not None else None
         pieces = [e.text for e in self.children(returned, "AddtlInf") if e.text] if returned is not None else []
