@@ -256,7 +256,8 @@ class Worker:
         """« Payer »'s floor (``bench.wsgi``): the same two requests, their checks only, nothing written."""
         self.cursor["floor"] += 1
         body = urlencode({"csrf_token": self.meg_csrf, "next": "/meg/achats/reglements"}).encode()
-        return "POST", f"/meg/achats/plancher/{self.tenant['number'] * 1_000_000 + self.cursor['floor']}", body, FORM, 302
+        number = self.tenant["number"] * 1_000_000 + self.cursor["floor"]
+        return "POST", f"/meg/achats/plancher/{number}", body, FORM, 302
 
     def ref_pay(self):
         """The minimal two-service pay: a click on the front service, its call to the back one."""
