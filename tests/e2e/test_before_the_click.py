@@ -107,6 +107,7 @@ def test_an_invoice_refused_for_the_quota_says_so_not_like_a_bank_rejection(page
     expect(row.locator("td[data-label=\"Règlement\"]")).to_contain_text("Non payée — limite de la formule atteinte")
     expect(page.locator("body")).not_to_contain_text("Refusé : Votre formule")
     shots(page, f"quota-refused-{width}")
+    page.wait_for_load_state()  # the stylesheets too: a page measured before them is wider
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     # Its « Payer » now says the limit before the click.
     row.get_by_role("link", name="Payer").click()

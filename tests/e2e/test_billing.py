@@ -174,6 +174,7 @@ def test_the_subscription_invoices_are_on_abonnement_with_ht_tva_ttc_and_a_pdf(p
     for label, value in (("Montant HT", "9,00 €"), ("TVA", "1,80 €"), ("Montant TTC", "10,80 €"),
                          ("Date", f"{date.today():%d/%m/%Y}"), ("État", "Payée")):
         expect(row.locator(f'td[data-label="{label}"]')).to_have_text(value)
+    page.wait_for_load_state()  # the stylesheets too: a page measured before them is wider
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     with page.expect_download() as download:
         row.get_by_role("link", name="Télécharger (PDF)").click()

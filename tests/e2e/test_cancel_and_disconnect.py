@@ -16,6 +16,7 @@ NEW_IBAN = "FR76 3000 4008 2200 0000 1583 859"
 
 
 def fits(page: Page, screen: str) -> None:
+    page.wait_for_load_state()  # the stylesheets too: a page measured before them is wider
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDTHS[screen]
 
 

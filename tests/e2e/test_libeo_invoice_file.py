@@ -74,6 +74,7 @@ def test_a_new_invoice_keeps_its_pdf(page: Page, live_server, signed_up, width, 
     document = page.get_by_test_id("invoice-document")
     expect(document.get_by_role("link", name="Facture (PDF)")).to_be_visible()
     shots(page, f"libeo-invoice-with-file-{width}")
+    page.wait_for_load_state()  # the stylesheets too: a page measured before them is wider
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     with page.expect_download() as download:
         document.get_by_role("link", name="Facture (PDF)").click()
@@ -111,6 +112,7 @@ def test_an_e_invoice_fills_the_new_invoice_and_its_totals_show(page: Page, live
     expect(page.get_by_test_id("amount-due")).to_have_text("470,15\u00a0€")
     expect(page.get_by_test_id("amount-due-note")).to_contain_text("le net à payer, pas le montant TTC de 671,15")
     shots(page, f"libeo-invoice-from-einvoice-{width}")
+    page.wait_for_load_state()  # the stylesheets too: a page measured before them is wider
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     with page.expect_download() as download:
         page.get_by_test_id("invoice-document").get_by_role("link", name="Facture (PDF)").click()
@@ -136,6 +138,7 @@ def test_a_minimum_e_invoice_asks_for_what_it_lacks(page: Page, live_server, sig
     expect(page.get_by_label("Montant TTC (€)")).to_have_value("464,40")
     expect(page.locator("form.form-grid")).to_contain_text("Le fichier n'indique pas l'IBAN du fournisseur")
     shots(page, f"libeo-new-invoice-minimum-{width}")
+    page.wait_for_load_state()  # the stylesheets too: a page measured before them is wider
     assert page.evaluate("document.documentElement.scrollWidth") <= width
 
     page.get_by_label("IBAN du fournisseur").fill(MINOTERIE_IBAN)

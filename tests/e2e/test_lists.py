@@ -28,6 +28,7 @@ def shot(page: Page, name: str) -> None:
 
 def fits(page: Page) -> None:
     """Nothing wider than the window: no sideways scrolling."""
+    page.wait_for_load_state()  # the stylesheets too: a page measured before them is wider
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 

@@ -66,6 +66,7 @@ def long_states(live_server, connected) -> str:  # noqa: F811 (fixture)
 
 
 def _fits(page: Page, width: int) -> None:
+    page.wait_for_load_state()  # the stylesheets too: a page measured before them is wider
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     main = page.get_by_role("main").bounding_box()
     assert main["x"] + main["width"] <= width

@@ -28,6 +28,7 @@ def test_without_siret_the_default_mode_works_and_the_siret_is_one_click_away(pa
     row = page.get_by_role("row").filter(has_text="Virement par Libeo").first
     expect(row.locator('td[data-label="Règlement"]')).to_have_text("SIRET de l'entreprise manquant")
     shots(page, f"no-siret-settlements-{width}")
+    page.wait_for_load_state()  # the stylesheets too: a page measured before them is wider
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     page.get_by_role("main").get_by_role("link", name="Fiche de l'entreprise").click()
     expect(page.get_by_role("heading", name="Fiche de l'entreprise")).to_be_visible()

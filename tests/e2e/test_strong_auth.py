@@ -53,6 +53,7 @@ def _read(response) -> str:
 
 
 def _no_sideways_scroll(page: Page) -> None:
+    page.wait_for_load_state()  # the stylesheets too: a page measured before them is wider
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
