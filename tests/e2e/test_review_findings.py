@@ -23,6 +23,7 @@ DEBTOR_IBAN = "FR76 3000 4008 2200 0000 1583 859"
 
 def overflows(page: Page, selector: str) -> bool:
     """Whether the element's content is wider than its box (cut off, or scrolled inside it)."""
+    page.wait_for_load_state()  # the stylesheets too: a box measured before them has another width
     return page.locator(selector).evaluate("e => e.scrollWidth > e.clientWidth + 1")
 
 
