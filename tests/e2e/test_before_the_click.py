@@ -87,6 +87,7 @@ def test_the_quota_is_said_on_the_panel_and_the_upgrade_replaces_confirm_at_the_
     upgrade = page.get_by_role("link", name="Passer à la formule Partnerships")
     expect(upgrade).to_have_attribute("href", f"{live_server.url}/libeo/abonnement")
     shots(page, f"quota-used-up-{width}")
+    page.wait_for_load_state()  # the stylesheets too: a box measured before them has another width
     panel = page.locator("#confirmer").bounding_box()
     assert panel["x"] + panel["width"] <= width  # the panel and its buttons fit the screen
 
