@@ -67,3 +67,10 @@ def totp_code(secret: str, steps: int = 0, *, margin: float = 5.0) -> str:
         if left < margin:
             time.sleep(left + 0.05)
     return pyotp.TOTP(secret).at(time.time() + 30 * steps)
+
+
+def page_width(page) -> int:
+    """How wide a browser page lays out once loaded, its stylesheets applied (a page measured before them, just
+    after a click, is wider): more than the window means sideways scrolling."""
+    page.wait_for_load_state()
+    return page.evaluate("document.documentElement.scrollWidth")

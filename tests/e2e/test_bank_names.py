@@ -13,6 +13,8 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
+from tests.helpers import page_width
+
 from .test_meg_achats import log_in
 
 WIDTHS = {"ordinateur": 1280, "telephone": 390}
@@ -42,8 +44,7 @@ def test_an_arabic_supplier_name_is_shown_as_the_bank_will_receive_it_then_saved
     page.get_by_role("button", name="Enregistrer").click()
     expect(page.locator(".bank-name")).to_have_text("Le nom sera transmis à la banque ainsi : shrkh ltjrh")
     expect(page.get_by_label("Nom")).to_have_value("شركة التجارة")
-    page.wait_for_load_state()  # the stylesheets too: a page measured before them is wider
-    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTHS[screen]
+    assert page_width(page) <= WIDTHS[screen]
     shots(page, f"fournisseur-nom-arabe-{screen}")
 
     page.get_by_role("button", name="Enregistrer").click()
@@ -62,8 +63,7 @@ def test_an_iban_outside_the_sepa_scheme_and_an_emoji_name_are_refused_where_typ
     page.get_by_role("button", name="Enregistrer").click()
     expect(page.get_by_text("hors de la zone SEPA (Brésil, BR)")).to_be_visible()
     expect(page.get_by_text("doit contenir au moins une lettre transmissible à la banque")).to_be_visible()
-    page.wait_for_load_state()  # the stylesheets too: a page measured before them is wider
-    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTHS[screen]
+    assert page_width(page) <= WIDTHS[screen]
     shots(page, f"fournisseur-refuse-{screen}")
 
 

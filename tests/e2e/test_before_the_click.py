@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from core.dates import utcnow
+from tests.helpers import page_width
 
 from .test_einvoice_import import LIBEO_EMAIL, connected, shots  # noqa: F401 (fixtures)
 from .test_meg_achats import log_in
@@ -108,8 +109,7 @@ def test_an_invoice_refused_for_the_quota_says_so_not_like_a_bank_rejection(page
     expect(row.locator("td[data-label=\"Règlement\"]")).to_contain_text("Non payée — limite de la formule atteinte")
     expect(page.locator("body")).not_to_contain_text("Refusé : Votre formule")
     shots(page, f"quota-refused-{width}")
-    page.wait_for_load_state()  # the stylesheets too: a page measured before them is wider
-    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert page_width(page) <= width
     # Its « Payer » now says the limit before the click.
     row.get_by_role("link", name="Payer").click()
     expect(page.get_by_test_id("quota-used-up")).to_be_visible()

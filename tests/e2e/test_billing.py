@@ -20,6 +20,7 @@ from models.libeo.billing.subscriptions import ensure_catalog
 from models.libeo.invoices.services import create_libeo_invoice, invoice_data
 from models.libeo.payments.models import Channel, InitiatorRole
 from models.libeo.payments.order import Initiator, pay_invoice
+from tests.helpers import page_width
 
 WEBHOOK_SECRET = "whsec_e2e_libeo_billing"
 EMAIL = "claire@boulangerie-martin.fr"
@@ -174,8 +175,7 @@ def test_the_subscription_invoices_are_on_abonnement_with_ht_tva_ttc_and_a_pdf(p
     for label, value in (("Montant HT", "9,00 €"), ("TVA", "1,80 €"), ("Montant TTC", "10,80 €"),
                          ("Date", f"{date.today():%d/%m/%Y}"), ("État", "Payée")):
         expect(row.locator(f'td[data-label="{label}"]')).to_have_text(value)
-    page.wait_for_load_state()  # the stylesheets too: a page measured before them is wider
-    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert page_width(page) <= width
     with page.expect_download() as download:
         row.get_by_role("link", name="Télécharger (PDF)").click()
     saved = tmp_path / "facture.pdf"

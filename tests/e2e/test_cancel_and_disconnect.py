@@ -8,6 +8,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.helpers import page_width
+
 from .test_einvoice_import import LIBEO_EMAIL, LIBEO_PASSWORD, connected, shots  # noqa: F401 (fixtures)
 from .test_meg_achats import log_in
 
@@ -16,8 +18,7 @@ NEW_IBAN = "FR76 3000 4008 2200 0000 1583 859"
 
 
 def fits(page: Page, screen: str) -> None:
-    page.wait_for_load_state()  # the stylesheets too: a page measured before them is wider
-    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTHS[screen]
+    assert page_width(page) <= WIDTHS[screen]
 
 
 def pay_first(page: Page) -> str:

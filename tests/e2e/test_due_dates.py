@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from core.calendar import next_business_day
 from core.dates import paris_today, week_of
+from tests.helpers import page_width
 
 from .test_einvoice_import import shots  # noqa: F401 (fixture)
 from .test_meg_achats import log_in
@@ -56,12 +57,10 @@ def test_meg_flags_late_and_soon_due_invoices_and_sums_up_the_week(page: Page, l
     expect(week.get_by_test_id("week-leaving")).to_contain_text("0,00 € aucun virement")
     expect(week.get_by_test_id("week-awaiting")).to_contain_text("0,00 € aucun paiement")
     shots(page, f"meg-this-week-{width}")
-    page.wait_for_load_state()  # the stylesheets too: a page measured before them is wider
-    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert page_width(page) <= width
     page.get_by_role("link", name="Règlements").first.click()
     expect(page.get_by_role("row").filter(has_text="-005").get_by_test_id("due-flag")).to_have_text("En retard")
-    page.wait_for_load_state()  # the stylesheets too: a page measured before them is wider
-    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert page_width(page) <= width
 
 
 def test_libeo_flags_and_sums_up_the_week(page: Page, live_server, width, shots):
@@ -104,5 +103,4 @@ def test_libeo_flags_and_sums_up_the_week(page: Page, live_server, width, shots)
     if execution <= sunday:  # leaving this week, or held for an approval (a new IBAN): in the summary either way
         expect(week).to_contain_text("200,00 €")
     shots(page, f"libeo-this-week-{width}")
-    page.wait_for_load_state()  # the stylesheets too: a page measured before them is wider
-    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert page_width(page) <= width

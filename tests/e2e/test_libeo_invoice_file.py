@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.helpers import page_width
+
 from .test_einvoice_import import shots  # noqa: F401 (fixture)
 
 EMAIL, PASSWORD = "claire@boulangerie-martin.fr", "croissants-au-beurre-2026"
@@ -74,8 +76,7 @@ def test_a_new_invoice_keeps_its_pdf(page: Page, live_server, signed_up, width, 
     document = page.get_by_test_id("invoice-document")
     expect(document.get_by_role("link", name="Facture (PDF)")).to_be_visible()
     shots(page, f"libeo-invoice-with-file-{width}")
-    page.wait_for_load_state()  # the stylesheets too: a page measured before them is wider
-    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert page_width(page) <= width
     with page.expect_download() as download:
         document.get_by_role("link", name="Facture (PDF)").click()
     assert download.value.suggested_filename == "Facture MD-2026-311.pdf"
@@ -112,8 +113,7 @@ def test_an_e_invoice_fills_the_new_invoice_and_its_totals_show(page: Page, live
     expect(page.get_by_test_id("amount-due")).to_have_text("470,15\u00a0€")
     expect(page.get_by_test_id("amount-due-note")).to_contain_text("le net à payer, pas le montant TTC de 671,15")
     shots(page, f"libeo-invoice-from-einvoice-{width}")
-    page.wait_for_load_state()  # the stylesheets too: a page measured before them is wider
-    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert page_width(page) <= width
     with page.expect_download() as download:
         page.get_by_test_id("invoice-document").get_by_role("link", name="Facture (PDF)").click()
     assert download.value.suggested_filename == "Facture FA-2026-0671.pdf"
@@ -138,8 +138,7 @@ def test_a_minimum_e_invoice_asks_for_what_it_lacks(page: Page, live_server, sig
     expect(page.get_by_label("Montant TTC (€)")).to_have_value("464,40")
     expect(page.locator("form.form-grid")).to_contain_text("Le fichier n'indique pas l'IBAN du fournisseur")
     shots(page, f"libeo-new-invoice-minimum-{width}")
-    page.wait_for_load_state()  # the stylesheets too: a page measured before them is wider
-    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert page_width(page) <= width
 
     page.get_by_label("IBAN du fournisseur").fill(MINOTERIE_IBAN)
     page.get_by_label("Échéance").fill("2026-11-04")

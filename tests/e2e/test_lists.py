@@ -12,6 +12,7 @@ import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
 
+from tests.helpers import page_width
 from tests.libeo.conftest import PASSWORD, make_account
 from tests.lists.conftest import fill_libeo, fill_meg
 
@@ -28,8 +29,7 @@ def shot(page: Page, name: str) -> None:
 
 def fits(page: Page) -> None:
     """Nothing wider than the window: no sideways scrolling."""
-    page.wait_for_load_state()  # the stylesheets too: a page measured before them is wider
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    assert page_width(page) <= page.evaluate("window.innerWidth") + 1
 
 
 def sort_by(page: Page, width: int, header: str, option: str) -> None:

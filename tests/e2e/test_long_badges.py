@@ -9,6 +9,8 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
+from tests.helpers import page_width
+
 from .test_einvoice_import import LIBEO_EMAIL, LIBEO_PASSWORD, connected, shots  # noqa: F401 (fixtures)
 from .test_meg_achats import log_in
 
@@ -66,8 +68,7 @@ def long_states(live_server, connected) -> str:  # noqa: F811 (fixture)
 
 
 def _fits(page: Page, width: int) -> None:
-    page.wait_for_load_state()  # the stylesheets too: a page measured before them is wider
-    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert page_width(page) <= width
     main = page.get_by_role("main").bounding_box()
     assert main["x"] + main["width"] <= width
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.helpers import page_width
+
 from .test_einvoice_import import shots  # noqa: F401 (fixture)
 from .test_meg_achats import log_in
 
@@ -28,8 +30,7 @@ def test_without_siret_the_default_mode_works_and_the_siret_is_one_click_away(pa
     row = page.get_by_role("row").filter(has_text="Virement par Libeo").first
     expect(row.locator('td[data-label="Règlement"]')).to_have_text("SIRET de l'entreprise manquant")
     shots(page, f"no-siret-settlements-{width}")
-    page.wait_for_load_state()  # the stylesheets too: a page measured before them is wider
-    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert page_width(page) <= width
     page.get_by_role("main").get_by_role("link", name="Fiche de l'entreprise").click()
     expect(page.get_by_role("heading", name="Fiche de l'entreprise")).to_be_visible()
     expect(page.get_by_label("SIRET")).to_be_visible()

@@ -16,7 +16,7 @@ import pyotp
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.helpers import totp_code
+from tests.helpers import page_width, totp_code
 
 from .test_approvals import LIBEO_EMAIL, LIBEO_PASSWORD, _libeo_account
 from .test_meg_achats import log_in as meg_log_in
@@ -53,8 +53,7 @@ def _read(response) -> str:
 
 
 def _no_sideways_scroll(page: Page) -> None:
-    page.wait_for_load_state()  # the stylesheets too: a page measured before them is wider
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    assert page_width(page) <= page.evaluate("window.innerWidth") + 1
 
 
 def test_a_passkey_is_enrolled_then_approves_a_payment_bound_to_its_amount(page: Page, live_server):

@@ -133,7 +133,6 @@ def _meg_options(apart: MegBehindProxy, browser: WebClient) -> str:
     return WebClient.text(browser.get(f"{apart.meg_url}/achats/options"))
 
 
-
 def test_the_dance_and_the_key_over_real_sockets(apart):
     browser = _sign_in_with_meg(apart)
     landing = _consent_and_account(apart, browser)
