@@ -21,6 +21,7 @@ from core.sepa_text import SEPA_CHARACTERS
 from devtools.bank_simulator import OtherEntry, statement_for, status_report_for
 from models.libeo import Plan, SepaBatch, db
 from models.libeo.payments.bank_statement import KINDS
+from models.libeo.payments.bank_status import XSD_PATH as PAIN002_XSD
 from models.libeo.payments.sepa import execute_due_payments
 from tests.helpers import text
 
@@ -347,3 +348,52 @@ def test_a_transactions_amount_in_euros_is_the_transfers_amount(desk):
     statement = statement_for(desk.execute(), kind="camt.053", booking_date=RUN_DAY)
     desk.upload(_valid(_entry_with_transaction_amount_in(statement, "100.00", "EUR"), "camt.053"))
     assert desk.payment(first)["status"] == "paid"
+
+
+def _block_status_for_another_block(pain001: bytes, status: str, reason: str | None = None) -> bytes:
+    """The bank's report naming the file, with no status for the whole file and one block that lists no
+    transfer: the block's status ``status`` given to a payment block « …-9 » the file does not contain (its
+    PmtInfId ends « -1 »)."""
+    report = status_report_for(pain001, only_exceptions=True)
+    root = etree.fromstring(report)
+    ns = {"s": root.nsmap[None]}
+    group = root.find(".//s:OrgnlGrpInfAndSts", ns)
+    group.remove(group.find("s:GrpSts", ns))
+    (block,) = root.findall(".//s:OrgnlPmtInfAndSts", ns)
+    assert block.find("s:TxInfAndSts", ns) is None
+    named = block.find("s:OrgnlPmtInfId", ns)
+    assert named.text.endswith("-1")
+    named.text = named.text[:-1] + "9"
+    block_status = block.find("s:PmtInfSts", ns)
+    block_status.text = status
+    if reason:
+        info = etree.Element(f"{{{ns['s']}}}StsRsnInf")
+        etree.SubElement(etree.SubElement(info, f"{{{ns['s']}}}Rsn"), f"{{{ns['s']}}}Cd").text = reason
+        block_status.addnext(info)
+    content = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    schema = etree.XMLSchema(etree.parse(str(PAIN002_XSD)))
+    schema.assertValid(etree.fromstring(content))
+    return content
+
+
+def test_a_rejection_of_a_payment_block_the_file_does_not_contain_rejects_none_of_its_transfers(desk):
+    """The report names the file but rejects a payment block « LBO-…-9 » (Libeo writes one, « …-1 »): that
+    status is not the file's transfers'. They stay « Transmis à la banque » — never « Rejeté », which would let
+    the invoice be paid again while the bank may pay it — and the rejection is kept for a person to check."""
+    ids = [desk.pay(amount_cents=10_000 + n) for n in range(2)]
+    shown = desk.upload(_block_status_for_another_block(desk.execute(), "RJCT", "AM04"))
+    labels = [desk.payment(i)["status_label"] for i in ids]
+    assert all(_transmitted(label) for label in labels), (labels, shown)
+    assert "1 anomalie à vérifier" in shown, shown
+    said = "rejette un lot de virements « LBO-"
+    assert said in desk.remittances() and said in desk.page(ids[0])
+    assert "que la remise LBO-" in desk.remittances()
+    assert _transmitted(desk.last_event(ids[1])["status_label"])  # MEG reads the same
+
+
+def test_a_settlement_of_a_payment_block_the_file_does_not_contain_debits_none_of_its_transfers(desk):
+    ids = [desk.pay(amount_cents=10_000 + n) for n in range(2)]
+    shown = desk.upload(_block_status_for_another_block(desk.execute(), "ACSC"))
+    assert all(_transmitted(desk.payment(i)["status_label"]) for i in ids), shown
+    assert "1 anomalie à vérifier" in shown, shown
+    assert "donne le statut ACSC à un lot de virements « LBO-" in desk.remittances()

@@ -25,7 +25,11 @@ rejected. That reading holds only when the report lists the transfers it
 rejects: a PART that lists none (at most the number of transfers per status),
 or that rejects a transfer Libeo cannot identify (an OrgnlEndToEndId that is
 none of the file's), does not say which transfers went through, and those it
-does not list stay pending. A whole-file RJCT fails every transfer of the file.
+does not list stay pending. A block stands for its unlisted transfers only
+under the file's block's name (its OrgnlPmtInfId): a status given to a block
+the file does not hold (a name the bank altered) is no transfer's, and Libeo
+keeps it for a person to check. A whole-file RJCT fails every transfer of the
+file.
 """
 
 from __future__ import annotations
@@ -171,13 +175,16 @@ def failure_reason(code: str | None, additional_info: str | None = None) -> str:
     return _shorten(reason, FAILURE_REASON_LENGTH)
 
 
-def outcomes_for(report: StatusReport, end_to_end_ids: Iterable[str]) -> dict[str, PaymentOutcome]:
+def outcomes_for(report: StatusReport, end_to_end_ids: Iterable[str],
+                 payment_info_id: str | None = None) -> dict[str, PaymentOutcome]:
     """What the report means for each transfer of the file it answers.
 
     A transfer's own status wins; a transfer listed without one, or not
     listed, takes its block's status, then the file's (see the module's
     docstring). A transfer listed twice with contradicting outcomes stays
-    pending: a person decides (« Marquer comme débité »).
+    pending: a person decides (« Marquer comme débité »). ``payment_info_id``
+    is the file's block (its PmtInfId): only a block of that name stands for
+    the transfers the report does not list.
     """
     ids = list(end_to_end_ids)
     listed: dict[str, list[tuple[TransactionStatus, PaymentInfoStatus]]] = {}
@@ -185,11 +192,12 @@ def outcomes_for(report: StatusReport, end_to_end_ids: Iterable[str]) -> dict[st
         for transaction in block.transactions:
             if transaction.end_to_end_id:
                 listed.setdefault(transaction.end_to_end_id, []).append((transaction, block))
-    # Libeo writes one payment block per file (one execution date), so a
-    # report's only block stands for the transfers it does not list…
-    only_block = report.payment_infos[0] if len(report.payment_infos) == 1 else None
-    # …unless it rejects a transfer it names otherwise: any unlisted one may be that one.
-    unknown_rejection = any(outcome(status) == "failed" for _t, status in unknown_transactions(report, ids))
+    # Libeo writes one payment block per file (one execution date), so the
+    # report's block of that name stands for the transfers it does not list…
+    own_block = _own_block(report, payment_info_id)
+    # …unless it rejects a transfer, or a block, it names otherwise: any unlisted one may be in it.
+    unknown_rejection = any(outcome(status) == "failed" for _t, status in unknown_transactions(report, ids)) or any(
+        outcome(block.status) == "failed" for block in unknown_blocks(report, payment_info_id))
     decided = {}
     for end_to_end_id in ids:
         entries = listed.get(end_to_end_id)
@@ -197,7 +205,7 @@ def outcomes_for(report: StatusReport, end_to_end_ids: Iterable[str]) -> dict[st
             candidates = [_decide(report, end_to_end_id, t, b) for t, b in entries]
             decided[end_to_end_id] = _agree(end_to_end_id, candidates)
         else:
-            decided[end_to_end_id] = _decide(report, end_to_end_id, None, only_block,
+            decided[end_to_end_id] = _decide(report, end_to_end_id, None, own_block,
                                              unknown_rejection=unknown_rejection)
     return decided
 
@@ -210,6 +218,21 @@ def unknown_transactions(report: StatusReport,
     return [(transaction, transaction.status or block.status)
             for block in report.payment_infos for transaction in block.transactions
             if transaction.end_to_end_id not in ours]
+
+
+def _own_block(report: StatusReport, payment_info_id: str | None) -> PaymentInfoStatus | None:
+    if payment_info_id is None:  # a file whose block Libeo did not keep: its only block
+        return report.payment_infos[0] if len(report.payment_infos) == 1 else None
+    return next((block for block in report.payment_infos if block.payment_info_id == payment_info_id), None)
+
+
+def unknown_blocks(report: StatusReport, payment_info_id: str | None) -> list[PaymentInfoStatus]:
+    """The blocks the report gives a status to, listing no transfer, under a name that is not the file's
+    block (an OrgnlPmtInfId the bank altered): Libeo cannot tell which of its transfers they mean."""
+    if payment_info_id is None:
+        return []
+    return [block for block in report.payment_infos
+            if block.payment_info_id != payment_info_id and block.status and not block.transactions]
 
 
 def undetailed_part(report: StatusReport) -> tuple[tuple[str, int], ...] | None:

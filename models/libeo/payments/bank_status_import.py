@@ -8,9 +8,9 @@ a second import of the same file says so and changes nothing) and journaled.
 
 - A status report names our file by its MsgId (OrgnlMsgId) and each
   transfer by our EndToEndId (« LIBEO-<id> »).
-- A report that names a transfer the file does not hold is kept as an
-  anomaly, and a rejection of one leaves the transfers it does not list
-  pending. Once the bank answers for a file, the file and its payments still
+- A report that names a transfer, or a payment block, the file does not
+  hold is kept as an anomaly, and a rejection of one leaves the transfers
+  it does not list pending. Once the bank answers for a file, the file and its payments still
   « Fichier prêt » are « Transmis à la banque »: it has them.
 - A statement names the bank account (its IBAN must be the account's) and,
   for each entry, what the bank knows of it: the transfer's EndToEndId, or
@@ -76,6 +76,7 @@ from models.libeo.payments.bank_status import (
     parse_bank_xml,
     status_report_of,
     undetailed_part,
+    unknown_blocks,
     unknown_transactions,
 )
 from models.libeo.payments.models import (
@@ -278,7 +279,7 @@ def _import_status_report(report: StatusReport, imported_by: str, account: Accou
         select(Payment).options(joinedload(Payment.invoice)).where(Payment.batch_id == batch.id)).unique()}
     facts: list[BankFact] = []
     untold: list[Payment] = []  # still at the bank, and the report says nothing of them
-    for e2e, decided in outcomes_for(report, payments).items():
+    for e2e, decided in outcomes_for(report, payments, batch.payment_info_id).items():
         payment = payments[e2e]
         if decided.outcome == "pending":
             if payment.status.at_bank:
@@ -291,6 +292,7 @@ def _import_status_report(report: StatusReport, imported_by: str, account: Accou
         ))
     source = _source("pain.002", report.message_id, report.created_at)
     anomalies = _unknown_transfers(report, batch, list(payments), untold, source, record)
+    anomalies += _unknown_blocks(report, batch, untold, source, record)
     anomalies += _undetailed(report, batch, untold, source, record, result)
     applied = apply_facts(batch.account_id, facts, source, record)
     _received(result, [batch.id], report.created_at, source, imported_by)
@@ -318,6 +320,28 @@ def _unknown_transfers(report: StatusReport, batch: SepaBatch, end_to_end_ids: l
             then = "demandez à votre banque de quel virement il s'agit"
         anomaly.message = (f"{_capital(source)} {said} que la remise {batch.reference} ne contient pas : Libeo "
                            f"ne sait pas duquel de ses virements il s'agit ; {then}.")[:1000]
+        anomalies.append(keep_anomaly(batch.account_id, anomaly, record))
+    return anomalies
+
+
+def _unknown_blocks(report: StatusReport, batch: SepaBatch, untold: list[Payment], source: str,
+                    record: BankStatusImport) -> list[BankAnomaly]:
+    """The report's statuses for payment blocks the file does not hold, listing no transfer (a block's name
+    the bank altered): anomalies naming the file's transfers the report leaves untold."""
+    anomalies = []
+    for block in unknown_blocks(report, batch.payment_info_id):
+        named = f"« {block.payment_info_id} »" if block.payment_info_id else "sans référence"
+        decided = outcome(block.status)
+        anomaly = BankAnomaly(kind="unknown", reported_status=decided, candidate_ids=[p.id for p in untold])
+        if decided == "failed":
+            anomaly.reported_code, anomaly.reported_text = block.reason_code, block.additional_info
+            anomaly.reported_reason = failure_reason(block.reason_code, block.additional_info)
+            said = f"rejette un lot de virements {named} (« {anomaly.reported_reason} »)"
+        else:
+            said = f"donne le statut {block.status} à un lot de virements {named}"
+        anomaly.message = (f"{_capital(source)} {said} que la remise {batch.reference} ne contient pas : Libeo "
+                           "ne sait pas de quels virements il s'agit : ceux de la remise que le relevé ne cite pas "
+                           "restent « Transmis à la banque » ; demandez à votre banque de quel lot il s'agit.")[:1000]
         anomalies.append(keep_anomaly(batch.account_id, anomaly, record))
     return anomalies
 
