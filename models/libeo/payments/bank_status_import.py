@@ -340,8 +340,8 @@ def _unknown_blocks(report: StatusReport, batch: SepaBatch, untold: list[Payment
         else:
             said = f"donne le statut {block.status} à un lot de virements {named}"
         anomaly.message = (f"{_capital(source)} {said} que la remise {batch.reference} ne contient pas : Libeo "
-                           "ne sait pas de quels virements il s'agit : ceux de la remise que le relevé ne cite pas "
-                           "restent « Transmis à la banque » ; demandez à votre banque de quel lot il s'agit.")[:1000]
+                           "ne sait pas de quels virements il s'agit. Ceux de la remise que le relevé ne cite pas "
+                           "restent « Transmis à la banque » : demandez à votre banque de quel lot il s'agit.")[:1000]
         anomalies.append(keep_anomaly(batch.account_id, anomaly, record))
     return anomalies
 
