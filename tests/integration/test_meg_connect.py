@@ -327,6 +327,68 @@ def test_a_non_administrator_creates_the_account_but_cannot_connect_it(apps, meg
     assert libeo_counts(libeo_app)["Account"] == 1
 
 
+def test_a_key_a_libeo_administrator_revoked_is_not_issued_again_from_megs_payer(apps, meg_app, libeo_app):
+    """« Révoquer » in Libeo's « Intégrations » stops MEG paying from the account: an « Achats » administrator of
+    MEG who is nobody in that Libeo account may not undo it from « Payer ». Libeo asks one of the account's
+    administrators to log in, and issues nothing."""
+    add_meg_user(meg_app, "julie@garage-leroy.fr", GARAGE, AchatsRole.USER)
+    julie = Browser(apps)
+    julie.meg_login("julie@garage-leroy.fr")
+    julie.get(payer_links(julie)[0])
+    consent_and_come_back(julie, meg_app)
+    julie.follow(create_account_form(julie, email="julie@garage-leroy.fr"))
+    admin = Browser(apps)
+    admin.meg_login(GERANT)
+    link = payer_links(admin)[0]
+    admin.get(link)
+    answer_consent(admin, meg_app, admin.follow(admin.get("/libeo/connexion-meg/demarrer")))
+    assert len(active_keys(libeo_app)) == 1
+
+    # Julie, administrator of the Libeo account, revokes MEG's key.
+    revoked = julie.follow(julie.post("/libeo/configuration/integrations/meg/revoquer"))
+    assert "MEG ne peut plus payer par Libeo avec elle" in page_text(revoked)
+    assert active_keys(libeo_app) == []
+
+    # MEG's « Achats » administrator tries « Payer » → « Me connecter avec MEG » again.
+    admin.get(link)
+    told = admin.follow(answer_consent(admin, meg_app, admin.follow(admin.get("/libeo/connexion-meg/demarrer"))))
+    assert active_keys(libeo_app) == []
+    assert admin.url == f"{PUBLIC_URL}/libeo/connexion-meg/compte-existant"
+    said = page_text(told)
+    assert ("La clé d'API de MEG a été révoquée dans Libeo par un administrateur du compte Libeo « Garage Leroy "
+            "SAS » le ") in said, said[:2000]
+    assert "seul un administrateur de ce compte Libeo peut reconnecter MEG" in said
+    assert "julie@garage-leroy.fr" not in said
+    assert "Me connecter à ce compte Libeo" in said
+
+
+def test_a_key_meg_gave_up_is_issued_again_from_megs_payer(apps, meg_app, libeo_app):
+    """A key revoked because MEG gave it up (« Supprimer la connexion ») or refused it: MEG's « Achats »
+    administrator connects the account again from « Payer », without entering Libeo."""
+    add_meg_user(meg_app, "julie@garage-leroy.fr", GARAGE, AchatsRole.USER)
+    julie = Browser(apps)
+    julie.meg_login("julie@garage-leroy.fr")
+    julie.get(payer_links(julie)[0])
+    consent_and_come_back(julie, meg_app)
+    julie.follow(create_account_form(julie, email="julie@garage-leroy.fr"))
+    admin = Browser(apps)
+    admin.meg_login(GERANT)
+    link = payer_links(admin)[0]
+    admin.get(link)
+    answer_consent(admin, meg_app, admin.follow(admin.get("/libeo/connexion-meg/demarrer")))
+    assert len(active_keys(libeo_app)) == 1
+    # « Supprimer la connexion » in MEG's « Options »: nothing in flight, Libeo revokes the key at once.
+    removed = admin.follow(admin.post("/meg/achats/options/libeo/supprimer", data={"submit": "1"}))
+    assert "Libeo a révoqué la clé" in page_text(removed), page_text(removed)[:1500]
+    assert active_keys(libeo_app) == []
+
+    link = payer_links(admin)[0]
+    admin.get(link)
+    done = answer_consent(admin, meg_app, admin.follow(admin.get("/libeo/connexion-meg/demarrer")))
+    assert done.headers["Location"] == return_to_of(link)
+    assert len(active_keys(libeo_app)) == 1
+
+
 def test_a_company_without_siret_is_refused(apps, meg_app, libeo_app):
     browser = Browser(apps)
     browser.meg_login("president@amis-du-quartier.fr")

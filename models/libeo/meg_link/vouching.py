@@ -41,10 +41,10 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from core.dates import utcnow
+from core.dates import datetime_fr, utcnow
 from core.french import of
-from models.libeo.accounts.keys import active_api_key, issue_meg_api_key, revoke_api_key
-from models.libeo.accounts.models import Account, LibeoUser, Plan
+from models.libeo.accounts.keys import MEG, active_api_key, issue_meg_api_key, revoke_api_key
+from models.libeo.accounts.models import REVOKED_BY_MEG, Account, ApiKey, LibeoUser, Plan
 from models.libeo.accounts.services import (
     SIRET_REVIEW,
     account_for_siret,
@@ -308,6 +308,26 @@ MEG_CODE_MISSING = (
 )
 
 
+def revoked_in_libeo(account: Account) -> ApiKey | None:
+    """The account's last MEG key, when a person of Libeo revoked it (« Révoquer » in « Intégrations ») and no key
+    replaced it; None when it is active, or was revoked by MEG (« Supprimer la connexion ») or by « Me connecter
+    avec MEG » (MEG refused it)."""
+    last = db.session.scalar(select(ApiKey).where(ApiKey.account_id == account.id, ApiKey.integration == MEG)
+                             .order_by(ApiKey.id.desc()).limit(1))
+    if last is None or last.revoked_at is None or last.revoked_by in (None, REVOKED_BY_MEG, MEG_SIGN_IN):
+        return None
+    return last
+
+
+def _revoked_in_libeo(account: Account, key: ApiKey) -> str:
+    return (
+        f"La clé d'API de MEG a été révoquée dans Libeo par un administrateur du compte Libeo « {account.name} » le "
+        f"{datetime_fr(key.revoked_at)} : seul un administrateur de ce compte Libeo peut reconnecter MEG. Connectez-"
+        "vous à ce compte, ou demandez à l'un de ses administrateurs de cliquer sur « Me connecter avec MEG » ou de "
+        "créer une clé dans « Configuration » → « Intégrations ». Rien n'a été modifié."
+    )
+
+
 def administrator_must_link(account: Account) -> str:
     """Why a Libeo user who is not an administrator of ``account`` may not link it to MEG."""
     return (
@@ -387,7 +407,12 @@ def continue_sign_in(profile: MegProfile, access_token: str, signed_in: LibeoUse
         return finish_sign_in(link.account, profile, access_token, return_to, user=link.user)
     if link is not None and profile.achats_admin and return_to:
         # Another MEG user of the company opened the account; an Achats
-        # administrator may still connect it to MEG, without entering Libeo.
+        # administrator may still connect it to MEG, without entering Libeo…
+        revoked = revoked_in_libeo(link.account)
+        if revoked is not None:
+            # …unless an administrator of the account revoked MEG's key in Libeo: only one of them undoes that.
+            return SignInStep(EXISTING, existing=profile, messages=((_revoked_in_libeo(link.account, revoked),
+                                                                      "warning"),))
         connection = connect_account(link.account, access_token, profile.company_name)
         if connection.established:
             return SignInStep(return_to, done=True)
