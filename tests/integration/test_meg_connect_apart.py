@@ -36,6 +36,10 @@ class MegBehindProxy:
         self.meg_url = f"http://127.0.0.1:{self.proxy.port}"
         self.apart.sides["meg"].env["PUBLIC_URL"] = self.meg_url
         self.apart.sides["libeo"].env["MEG_URL"] = self.meg_url
+        # No fault here is slowness: a loaded machine (browser tests beside) must not make a hand-over's answer
+        # late enough to be told as lost (the deployment's 3 s suit the tests that make answers late on purpose).
+        self.apart.sides["libeo"].env["HTTP_TIMEOUT"] = "15"
+        self.apart.sides["meg"].env["HTTP_TIMEOUT"] = "15"
         self.libeo_url = self.apart.url("libeo")
         self.apart.set_up()
         created = self.apart.flask("meg", "meg", "oauth-client", "create", "--name", "Libeo",
