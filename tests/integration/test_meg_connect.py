@@ -336,7 +336,9 @@ def test_a_key_a_libeo_administrator_revoked_is_not_issued_again_from_megs_payer
     julie.meg_login("julie@garage-leroy.fr")
     julie.get(payer_links(julie)[0])
     consent_and_come_back(julie, meg_app)
-    julie.follow(create_account_form(julie, email="julie@garage-leroy.fr"))
+    created = page_text(julie.follow(create_account_form(julie, email="julie@garage-leroy.fr")))
+    assert "créée par « Me connecter avec MEG », n'a pas été acceptée par MEG" in created
+    assert "MEG ne l'a jamais eue" in created
     admin = Browser(apps)
     admin.meg_login(GERANT)
     link = payer_links(admin)[0]
@@ -355,11 +357,23 @@ def test_a_key_a_libeo_administrator_revoked_is_not_issued_again_from_megs_payer
     assert active_keys(libeo_app) == []
     assert admin.url == f"{PUBLIC_URL}/libeo/connexion-meg/compte-existant"
     said = page_text(told)
-    assert ("La clé d'API de MEG a été révoquée dans Libeo par un administrateur du compte Libeo « Garage Leroy "
-            "SAS » le ") in said, said[:2000]
-    assert "seul un administrateur de ce compte Libeo peut reconnecter MEG" in said
+    assert "<h1>La clé de MEG a été révoquée dans Libeo</h1>" in said, said[:2000]
+    assert ("un administrateur du compte Libeo de Garage Leroy SAS (SIRET 851 234 567 00002) a révoqué la clé d'API "
+            "avec laquelle MEG payait : seul un administrateur de ce compte Libeo peut reconnecter MEG. Rien n'a été "
+            "modifié.") in said
     assert "julie@garage-leroy.fr" not in said
-    assert "Me connecter à ce compte Libeo" in said
+    assert "récupérer le SIRET" not in said and "a déjà un compte Libeo" not in said
+    assert f'href="{return_to_of(link)}">← Revenir à la facture dans MEG</a>' in said
+
+    # Julie, administrator of the Libeo account, asks to connect MEG again herself: MEG refuses her (she is no
+    # « Achats » administrator there) and Libeo tells her to ask the manager — whose « Payer » now connects it.
+    refused = consent_and_come_back(julie, meg_app)
+    assert "seul un administrateur du module « Achats » de Garage Leroy SAS peut le connecter" in page_text(refused)
+    assert active_keys(libeo_app) == []
+    admin.get(link)
+    done = answer_consent(admin, meg_app, admin.follow(admin.get("/libeo/connexion-meg/demarrer")))
+    assert done.headers["Location"] == return_to_of(link)
+    assert len(active_keys(libeo_app)) == 1
 
 
 def test_a_key_meg_gave_up_is_issued_again_from_megs_payer(apps, meg_app, libeo_app):

@@ -136,7 +136,7 @@ def _follow(step: SignInStep, access_token: str | None = None):
     elif step.pending is not None:
         _store(profile=step.pending.as_dict(), token=seal(access_token) if access_token else None, existing=None)
     elif step.existing is not None:
-        _store(existing=_company(step.existing), profile=None, token=None)
+        _store(existing={**_company(step.existing), "revoked_on": step.revoked_on}, profile=None, token=None)
     elif step.done:
         _store(profile=None, token=None, existing=None, return_to=None, confirm=None)
     if step.user is not None:
@@ -267,4 +267,6 @@ def existing():
         company_name=company["company_name"],
         siret=format_siret(company["siret"]),
         login_url=_login_url(),
+        revoked_on=company.get("revoked_on"),
+        return_to=_return_to(),
     )

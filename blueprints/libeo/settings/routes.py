@@ -288,5 +288,7 @@ def revoke_meg():
         flash(error.message, "error")
     else:
         db.session.commit()
-        flash("La clé d'API MEG est révoquée : MEG ne peut plus payer par Libeo avec elle.", "success")
+        flash("La clé d'API MEG est révoquée : MEG ne peut plus payer par Libeo avec elle, et ne se reconnecte "
+              "pas sans un administrateur de ce compte (« Se connecter » ci-dessous, ou « Me connecter avec MEG »).",
+              "success")
     return redirect(url_for("settings.integrations"))

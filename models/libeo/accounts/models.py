@@ -226,6 +226,9 @@ class LibeoUser(SessionUser, BounceColumns, Model):
 
 
 REVOKED_BY_MEG = "MEG"
+# Who issued or revoked a key in the « Me connecter avec MEG » dance (``meg_link.vouching.MEG_SIGN_IN``): a key it
+# revokes is one MEG refused, which MEG never held.
+BY_MEG_SIGN_IN = "« Me connecter avec MEG »"
 
 
 class ApiKey(Model):
@@ -273,6 +276,10 @@ class ApiKey(Model):
     @property
     def is_retired(self) -> bool:
         return self.revoked_at is None and self.retired_at is not None
+
+    @property
+    def refused_by_meg(self) -> bool:
+        return self.revoked_by == BY_MEG_SIGN_IN
 
     @property
     def revoked_by_label(self) -> str:

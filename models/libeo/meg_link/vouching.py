@@ -44,7 +44,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from core.dates import datetime_fr, utcnow
 from core.french import of
 from models.libeo.accounts.keys import MEG, active_api_key, issue_meg_api_key, revoke_api_key
-from models.libeo.accounts.models import REVOKED_BY_MEG, Account, ApiKey, LibeoUser, Plan
+from models.libeo.accounts.models import BY_MEG_SIGN_IN, REVOKED_BY_MEG, Account, ApiKey, LibeoUser, Plan
 from models.libeo.accounts.services import (
     SIRET_REVIEW,
     account_for_siret,
@@ -240,7 +240,7 @@ def create_account_from_meg(
 
 # --- connecting the account to MEG (its key, delivered with MEG's access token) ----------------
 
-MEG_SIGN_IN = "« Me connecter avec MEG »"
+MEG_SIGN_IN = BY_MEG_SIGN_IN
 
 
 @dataclass(frozen=True)
@@ -309,23 +309,16 @@ MEG_CODE_MISSING = (
 
 
 def revoked_in_libeo(account: Account) -> ApiKey | None:
-    """The account's last MEG key, when a person of Libeo revoked it (« Révoquer » in « Intégrations ») and no key
-    replaced it; None when it is active, or was revoked by MEG (« Supprimer la connexion ») or by « Me connecter
-    avec MEG » (MEG refused it)."""
+    """The account's last MEG key, when a person of Libeo revoked it (« Révoquer » in « Intégrations »): MEG's
+    « Payer » alone does not connect the account again. None when that key is active, or was revoked by MEG
+    (« Supprimer la connexion ») or by « Me connecter avec MEG » (MEG refused it): a key an administrator of the
+    account issued since, even one MEG then refused (a Libeo administrator who is no « Achats » administrator
+    in MEG), lifts the revocation — an administrator asked to connect MEG again."""
     last = db.session.scalar(select(ApiKey).where(ApiKey.account_id == account.id, ApiKey.integration == MEG)
                              .order_by(ApiKey.id.desc()).limit(1))
     if last is None or last.revoked_at is None or last.revoked_by in (None, REVOKED_BY_MEG, MEG_SIGN_IN):
         return None
     return last
-
-
-def _revoked_in_libeo(account: Account, key: ApiKey) -> str:
-    return (
-        f"La clé d'API de MEG a été révoquée dans Libeo par un administrateur du compte Libeo « {account.name} » le "
-        f"{datetime_fr(key.revoked_at)} : seul un administrateur de ce compte Libeo peut reconnecter MEG. Connectez-"
-        "vous à ce compte, ou demandez à l'un de ses administrateurs de cliquer sur « Me connecter avec MEG » ou de "
-        "créer une clé dans « Configuration » → « Intégrations ». Rien n'a été modifié."
-    )
 
 
 def administrator_must_link(account: Account) -> str:
@@ -379,6 +372,7 @@ class SignInStep:
     bind: bool = False
     done: bool = field(default=False)
     refused: str | None = None
+    revoked_on: str | None = None  # with ``existing``: when an administrator of the account revoked MEG's key
 
 
 PAGE, SIGNUP, EXISTING = "meg_connect.page", "meg_connect.signup", "meg_connect.existing"
@@ -411,8 +405,7 @@ def continue_sign_in(profile: MegProfile, access_token: str, signed_in: LibeoUse
         revoked = revoked_in_libeo(link.account)
         if revoked is not None:
             # …unless an administrator of the account revoked MEG's key in Libeo: only one of them undoes that.
-            return SignInStep(EXISTING, existing=profile, messages=((_revoked_in_libeo(link.account, revoked),
-                                                                      "warning"),))
+            return SignInStep(EXISTING, existing=profile, revoked_on=datetime_fr(revoked.revoked_at))
         connection = connect_account(link.account, access_token, profile.company_name)
         if connection.established:
             return SignInStep(return_to, done=True)

@@ -400,7 +400,7 @@ def _refusal_of(status: int, body: dict | None) -> LibeoApiError:
         return LibeoKeyRefused(
             "Libeo refuse la clé d'API : elle est erronée ou a été révoquée. "
             "Un administrateur du module « Achats » doit en coller une nouvelle dans « Options » "
-            "(à créer dans Libeo : « Configuration » → « Intégrations »).",
+            "(un administrateur du compte Libeo la crée dans Libeo : « Configuration » → « Intégrations »).",
             code="unauthorized", status=status,
         )
     if status == 402 or code == "quota_exceeded":
