@@ -711,7 +711,9 @@ def _health_message(connection) -> tuple[str, str]:
     if connection.state is ConnectionState.ACTIVE:
         return f"Libeo répond : la connexion avec le compte « {connection.account_name} » fonctionne.", "success"
     if connection.state is ConnectionState.KEY_REVOKED:
-        return "Libeo refuse la clé enregistrée : elle a été révoquée ou remplacée dans Libeo.", "error"
+        return ("Libeo refuse la clé enregistrée : elle a été révoquée ou remplacée dans Libeo. Collez ci-dessous la "
+                "nouvelle clé qu'un administrateur du compte Libeo crée dans « Configuration » → « Intégrations ».",
+                "error")
     return "Libeo ne répond pas pour le moment : MEG réessaiera d'elle-même.", "warning"
 
 
