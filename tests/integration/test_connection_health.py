@@ -42,7 +42,7 @@ def test_a_key_regenerated_in_libeo_shows_as_revoked_after_one_sync_pass(connect
     sync(meg_app)
     options = page(client.get("/meg/achats/options"))
     assert "La clé enregistrée a été révoquée ou remplacée dans Libeo" in options
-    assert "collez la nouvelle clé ci-dessous" in options and "La connexion est établie" not in options
+    assert "collez ci-dessous la nouvelle clé" in options and "La connexion est établie" not in options
 
 
 def test_check_the_connection_now(connected, client, meg_app, libeo_app, apps):
