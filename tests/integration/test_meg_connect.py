@@ -358,9 +358,11 @@ def test_a_key_a_libeo_administrator_revoked_is_not_issued_again_from_megs_payer
     assert admin.url == f"{PUBLIC_URL}/libeo/connexion-meg/compte-existant"
     said = page_text(told)
     assert "<h1>La clé de MEG a été révoquée dans Libeo</h1>" in said, said[:2000]
-    assert ("un administrateur du compte Libeo de Garage Leroy SAS (SIRET 851 234 567 00002) a révoqué la clé d'API "
-            "avec laquelle MEG payait : seul un administrateur de ce compte Libeo peut reconnecter MEG. Rien n'a été "
-            "modifié.") in said
+    assert ("un administrateur du compte Libeo de Garage Leroy SAS (<span class=\"nowrap\">SIRET 851 234 567 00002"
+            "</span>) a révoqué la clé d'API avec laquelle MEG payait : seul un administrateur de ce compte Libeo peut "
+            "reconnecter MEG. Rien n'a été modifié.") in said
+    assert ("demandez à un administrateur de ce compte Libeo de cliquer sur « Se connecter » dans « Configuration » → "
+            "« Intégrations » et de vous transmettre la clé qui s'affiche : collez-la dans « Options »") in said
     assert "julie@garage-leroy.fr" not in said
     assert "récupérer le SIRET" not in said and "a déjà un compte Libeo" not in said
     assert f'href="{return_to_of(link)}">← Revenir à la facture dans MEG</a>' in said

@@ -288,7 +288,6 @@ def revoke_meg():
         flash(error.message, "error")
     else:
         db.session.commit()
-        flash("La clé d'API MEG est révoquée : MEG ne peut plus payer par Libeo avec elle, et ne se reconnecte "
-              "pas sans un administrateur de ce compte (« Se connecter » ci-dessous, ou « Me connecter avec MEG »).",
-              "success")
+        flash("La clé d'API MEG est révoquée : MEG ne peut plus payer par Libeo avec elle, ni se reconnecter tant "
+              "qu'un administrateur de ce compte n'a pas cliqué sur « Se connecter » ci-dessous.", "success")
     return redirect(url_for("settings.integrations"))
