@@ -15,9 +15,10 @@ from core.validators import mask_iban
 from models.libeo import LibeoUser, db, monitoring
 from models.libeo.billing.stripe_gateway import csp_sources
 from models.libeo.payments.approvals import AWAITING_COUNT_OF_THE_PERSON, awaiting_count
+from models.libeo.payments.bank_leg import OPEN_ANOMALIES_OF_THE_PERSON
 
 from .extensions import EXTENSIONS, csrf
-from .payments.rows import payment_rows
+from .payments.rows import anomalies_to_check, payment_rows
 
 
 def create_libeo_app(test_config: dict | None = None) -> Flask:
@@ -36,7 +37,8 @@ def register_extensions(app: Flask) -> None:
 # What every page reads with the signed-in person, in the same statement: the account, and the header's
 # « À approuver » counter (a statement of its own on every page until then).
 LOADED_WITH_THE_PERSON = (joinedload(LibeoUser.account),
-                          with_expression(LibeoUser.awaiting_approvals, AWAITING_COUNT_OF_THE_PERSON))
+                          with_expression(LibeoUser.awaiting_approvals, AWAITING_COUNT_OF_THE_PERSON),
+                          with_expression(LibeoUser.open_anomalies, OPEN_ANOMALIES_OF_THE_PERSON))
 
 
 def register_blueprints(app: Flask) -> None:
@@ -106,6 +108,7 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(mask_iban, "mask_iban")
     app.add_template_global(has_endpoint, "has_endpoint")
     app.add_template_global(awaiting_approvals, "awaiting_approvals")
+    app.add_template_global(anomalies_to_check, "anomalies_to_check")
     app.add_template_global(payment_rows, "payment_rows")
 
 

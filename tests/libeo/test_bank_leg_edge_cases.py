@@ -397,3 +397,42 @@ def test_a_settlement_of_a_payment_block_the_file_does_not_contain_debits_none_o
     assert all(_transmitted(desk.payment(i)["status_label"]) for i in ids), shown
     assert "1 anomalie à vérifier" in shown, shown
     assert "donne le statut ACSC à un lot de virements « LBO-" in desk.remittances()
+
+
+# --- every list says what waits for a person -------------------------------------------------------------------
+
+
+def test_a_payment_with_an_anomaly_to_check_says_so_in_every_list_until_it_is_resolved(desk):
+    """An anomaly shows on the payment's page and « Remises »; the rows of « Paiements », of the invoice and of
+    the remittance say « Anomalie à vérifier » too, and the menu counts it on « Remises », until a person
+    decides."""
+    first = desk.pay(amount_cents=10_000)
+    statement = statement_for(desk.execute(), kind="camt.053", booking_date=RUN_DAY)
+    desk.upload(_valid(_entry_with_transaction_amount_in(statement, "93.00", "USD"), "camt.053"))
+    other = desk.pay(amount_cents=20_000)
+
+    def flagged(path: str) -> list[str]:
+        html = desk.client.get(path).get_data(as_text=True)
+        return re.findall(r'href="/libeo/paiements/(\d+)#anomalies" data-testid="payment-to-check"', html)
+
+    def counted() -> str | None:
+        html = desk.client.get("/libeo/paiements/").get_data(as_text=True)
+        found = re.search(r'data-testid="anomalies-count" aria-label="([^"]+)">1<', html)
+        return found.group(1) if found else None
+
+    assert flagged("/libeo/paiements/") == [str(first)]
+    invoice = re.search(r'href="/libeo/factures/(\d+)"',
+                        desk.client.get(f"/libeo/paiements/{first}").get_data(as_text=True)).group(1)
+    assert flagged(f"/libeo/factures/{invoice}") == [str(first)]
+    batch = re.search(r'href="/libeo/remises/(\d+)"', desk.client.get("/libeo/remises/").get_data(as_text=True))
+    assert flagged(f"/libeo/remises/{batch.group(1)}") == [str(first)]
+    assert counted() == "1 anomalie à vérifier"
+    assert 'id="anomalies"' in desk.client.get(f"/libeo/paiements/{first}").get_data(as_text=True)
+    assert str(other) not in flagged("/libeo/paiements/")
+
+    remittances = desk.client.get("/libeo/remises/").get_data(as_text=True)
+    anomaly = re.search(r'action="/libeo/remises/anomalies/(\d+)"', remittances).group(1)
+    decided = desk.client.post(f"/libeo/remises/anomalies/{anomaly}", data={"decision": "keep"},
+                               follow_redirects=True)
+    assert decided.status_code == 200
+    assert flagged("/libeo/paiements/") == [] and counted() is None

@@ -226,7 +226,7 @@ def test_a_later_report_never_moves_a_final_state_back(apps, client, libeo_app, 
     assert "Rejeté : provision insuffisante (AM04)" in text(client.get(f"/libeo/paiements/{second_id}"))
     # An older intermediate report arriving last is older news.
     old = text(_upload(client, status_report_for(pain001, default="ACCP")))
-    assert "aucun paiement n'a changé" in old and "anomalie à vérifier" not in old
+    assert "aucun paiement n'a changé" in old and "anomalie à vérifier dans « Remises »" not in old
     assert "À vérifier : 1 anomalie" in old  # still the one, not another
 
 

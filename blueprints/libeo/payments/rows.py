@@ -7,13 +7,15 @@ from collections.abc import Iterable
 from datetime import date
 from typing import NamedTuple
 
-from flask import request
+from flask import g, request
+from flask_login import current_user
 
 from core.banks import bank_name
 from core.dates import date_fr
 from core.money import format_amount
 from core.row_urls import id_url
 from core.validators import format_iban
+from models.libeo.payments.bank_leg import open_anomaly_count, payments_to_check
 from models.libeo.payments.models import PaymentStatus, hold_labels, payment_status_label
 
 
@@ -39,6 +41,24 @@ class PaymentRow(NamedTuple):
     debited_url: str | None  # « Marquer comme débité » (at the bank)
     initiated_by_email: str
     initiated_by: str  # « membre de l'entreprise, via MEG »
+    to_check: bool  # a bank anomaly about it waits for a person (« Remises » → « À vérifier »)
+
+
+def anomalies_to_check() -> int:
+    """The account's bank anomalies still to resolve (the « Remises » counter): read with the person on a GET;
+    after a request that may have resolved one, counted again."""
+    if not current_user.is_authenticated:
+        return 0
+    if request.method in ("GET", "HEAD") and current_user.open_anomalies is not None:
+        return current_user.open_anomalies
+    return open_anomaly_count(current_user.account_id)
+
+
+def _payments_to_check() -> frozenset[int]:
+    """The payments whose rows say « Anomalie à vérifier »; no query while the account has no anomaly open."""
+    if "payments_to_check" not in g:
+        g.payments_to_check = payments_to_check(current_user.account_id) if anomalies_to_check() else frozenset()
+    return g.payments_to_check
 
 
 def payment_rows(payments: Iterable) -> list[PaymentRow]:
@@ -50,6 +70,7 @@ def payment_rows(payments: Iterable) -> list[PaymentRow]:
     # « Annuler » comes back to the page it was clicked on.
     cancel_url = id_url("payments.cancel", "payment_id", next=request.script_root + request.full_path.rstrip("?"))
     debited_url = id_url("payments.mark_as_debited", "payment_id")
+    to_check = _payments_to_check()
     rows = []
     for payment in payments:
         status: PaymentStatus = payment.status
@@ -67,6 +88,7 @@ def payment_rows(payments: Iterable) -> list[PaymentRow]:
             cancel_url(payment.id) if status in (PaymentStatus.SCHEDULED, PaymentStatus.AWAITING_APPROVAL) else None,
             debited_url(payment.id) if status.at_bank else None,
             payment.initiated_by_email, f"{payment.initiated_by_role.label}, via {payment.channel.value}",
+            payment.id in to_check,
         ))
     return rows
 

@@ -208,6 +208,8 @@ class LibeoUser(SessionUser, BounceColumns, Model):
     # The header's « À approuver » counter, read with the signed-in person on a page (``LOADED_WITH_THE_PERSON``
     # in blueprints/libeo/factory.py); None when the person was loaded otherwise.
     awaiting_approvals: Mapped[int | None] = query_expression()
+    # The account's bank anomalies still to resolve (« Remises » → « À vérifier »), read the same way.
+    open_anomalies: Mapped[int | None] = query_expression()
 
     @property
     def display_name(self) -> str:

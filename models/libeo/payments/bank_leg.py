@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from core.dates import PARIS, date_fr, datetime_fr, paris_today, utcnow
-from models.libeo.accounts.models import Account
+from models.libeo.accounts.models import Account, LibeoUser
 from models.libeo.db import db
 from models.libeo.errors import Conflict, InvalidData, NotFound
 from models.libeo.journal import record as journal
@@ -382,6 +382,33 @@ def mark_debited(account: Account, payment: Payment, by_email: str, debit_date: 
 class AnomalyToResolve:
     anomaly: BankAnomaly
     candidates: list[Payment]  # the transfers an ambiguous debit may be, still waiting for the bank
+
+
+# The account's anomalies to resolve, counted in the statement that reads the signed-in person
+# (``LibeoUser.open_anomalies``: the « Remises » counter, and whether a list of payments looks for them).
+OPEN_ANOMALIES_OF_THE_PERSON = (
+    select(func.count(BankAnomaly.id))
+    .where(BankAnomaly.account_id == LibeoUser.account_id, BankAnomaly.resolved_at.is_(None))
+    .scalar_subquery()
+)
+
+
+def open_anomaly_count(account_id: int) -> int:
+    return db.session.scalar(select(func.count(BankAnomaly.id)).where(
+        BankAnomaly.account_id == account_id, BankAnomaly.resolved_at.is_(None))) or 0
+
+
+def payments_to_check(account_id: int) -> frozenset[int]:
+    """The payments an anomaly still to resolve is about, or names among others (``candidate_ids``): those the
+    payment's page shows it on. One query, on the open anomalies' index."""
+    ids: set[int] = set()
+    for payment_id, candidate_ids in db.session.execute(
+            select(BankAnomaly.payment_id, BankAnomaly.candidate_ids)
+            .where(BankAnomaly.account_id == account_id, BankAnomaly.resolved_at.is_(None))):
+        if payment_id is not None:
+            ids.add(payment_id)
+        ids.update(int(i) for i in candidate_ids or ())
+    return frozenset(ids)
 
 
 def anomalies_to_resolve(account: Account, payment_id: int | None = None) -> list[AnomalyToResolve]:
