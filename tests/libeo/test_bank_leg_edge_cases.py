@@ -436,3 +436,22 @@ def test_a_payment_with_an_anomaly_to_check_says_so_in_every_list_until_it_is_re
                                follow_redirects=True)
     assert decided.status_code == 200
     assert flagged("/libeo/paiements/") == [] and counted() is None
+
+
+def test_a_debit_of_another_amount_is_the_transfers_once_a_person_says_so(desk):
+    """The bank debited 93,00 € for a 100,00 € transfer: after checking with the bank, the person says it is that
+    transfer, and it reads « Débité » on the statement's date, the decision journaled."""
+    first = desk.pay(amount_cents=10_000)
+    statement = statement_for(desk.execute(), kind="camt.053", booking_date=RUN_DAY)
+    desk.upload(_valid(_entry_with_transaction_amount_in(statement, "93.00", "USD"), "camt.053"))
+    remittances = desk.remittances()
+    assert f"C'est bien ce virement : passer en « Débité le {SHOWN_RUN_DAY} »" in remittances
+    anomaly = re.search(r'action="/libeo/remises/anomalies/(\d+)"',
+                        desk.client.get("/libeo/remises/").get_data(as_text=True)).group(1)
+    decided = " ".join(text(desk.client.post(f"/libeo/remises/anomalies/{anomaly}", data={"decision": "apply"},
+                                             follow_redirects=True)).split())
+    assert f"Débit du {SHOWN_RUN_DAY} (93,00 €) retenu pour le paiement de la facture F-1" in decided, decided
+    assert desk.payment(first)["status"] == "paid"
+    assert desk.payment(first)["status_label"] == f"Débité le {SHOWN_RUN_DAY}"
+    assert "À vérifier" not in desk.remittances()
+    assert desk.last_event(first)["status"] == "paid"  # what MEG reads

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from core.dates import PARIS, date_fr, datetime_fr, paris_today, utcnow
+from core.money import format_amount
 from models.libeo.accounts.models import Account, LibeoUser
 from models.libeo.db import db
 from models.libeo.errors import Conflict, InvalidData, NotFound
@@ -475,6 +476,8 @@ def resolve_anomaly(account: Account, anomaly_id: int, decision: str, actor: str
         resolution = _choose(account, anomaly, payment_id, actor)
     elif decision == APPLY and anomaly.kind == "contradiction":
         resolution = _apply_reported(account, anomaly, actor)
+    elif decision == APPLY and anomaly.kind == "amount" and anomaly.payment_id is not None:
+        resolution = _debited_all_the_same(account, anomaly)
     else:
         raise InvalidData("Choisissez ce que Libeo doit faire de cette anomalie.", "decision")
     anomaly.resolved_at, anomaly.resolved_by, anomaly.resolution = utcnow(), actor, resolution[:300]
@@ -490,15 +493,30 @@ def _choose(account: Account, anomaly: BankAnomaly, payment_id: int | None, acto
     if payment is None or not payment.status.at_bank:
         raise Conflict("Ce virement n'attend plus la banque : choisissez-en un autre, ou gardez l'état actuel.",
                        code="payment_not_at_bank")
-    day = debit_day(payment, anomaly.reported_on, None)
+    day = _debit(account, payment, anomaly.reported_on)
+    anomaly.payment_id = payment.id
+    return f"Débit du {date_fr(day)} attribué au paiement {_payment_words(payment)}, désormais « Débité »."
+
+
+def _debited_all_the_same(account: Account, anomaly: BankAnomaly) -> str:
+    """A debit of another amount than the transfer's: the person checked with the bank that it is that transfer's."""
+    payment = anomaly.payment
+    if payment is None or not payment.status.at_bank:
+        raise Conflict("Ce virement n'attend plus la banque : gardez son état actuel.", code="payment_not_at_bank")
+    day = _debit(account, payment, anomaly.reported_on)
+    amount = f" ({format_amount(anomaly.amount_cents)})" if anomaly.amount_cents is not None else ""
+    return f"Débit du {date_fr(day)}{amount} retenu pour le paiement {_payment_words(payment)}, désormais « Débité »."
+
+
+def _debit(account: Account, payment: Payment, reported_on: date | None) -> date:
+    day = debit_day(payment, reported_on, None)
     moved = move_payments([payment.id], (payment.status,), PaymentStatus.PAID, account_id=account.id,
                           paid_on=day, paid_at=debit_moment(day, None), bank_status="BOOK",
                           transmitted_at=func.coalesce(Payment.transmitted_at, utcnow()))
     if not moved:
         raise Conflict("Ce virement vient de changer d'état : rechargez la page.", code="payment_not_at_bank")
     after_settlement(account.id, moved, [])
-    anomaly.payment_id = payment.id
-    return f"Débit du {date_fr(day)} attribué au paiement {_payment_words(payment)}, désormais « Débité »."
+    return day
 
 
 def _apply_reported(account: Account, anomaly: BankAnomaly, actor: str) -> str:
