@@ -327,24 +327,32 @@ def test_a_non_administrator_creates_the_account_but_cannot_connect_it(apps, meg
     assert libeo_counts(libeo_app)["Account"] == 1
 
 
-def test_a_key_a_libeo_administrator_revoked_is_not_issued_again_from_megs_payer(apps, meg_app, libeo_app):
-    """« Révoquer » in Libeo's « Intégrations » stops MEG paying from the account: an « Achats » administrator of
-    MEG who is nobody in that Libeo account may not undo it from « Payer ». Libeo asks one of the account's
-    administrators to log in, and issues nothing."""
+def _julie_opens_the_account_and_the_manager_connects_it(apps, meg_app, libeo_app):
+    """Julie, no « Achats » administrator in MEG, creates the Libeo account (MEG refuses her its key); the
+    manager connects it from « Payer ». Julie's and the manager's browsers, Julie's « Intégrations » page, and
+    the « Payer » link the manager followed."""
     add_meg_user(meg_app, "julie@garage-leroy.fr", GARAGE, AchatsRole.USER)
     julie = Browser(apps)
     julie.meg_login("julie@garage-leroy.fr")
     julie.get(payer_links(julie)[0])
     consent_and_come_back(julie, meg_app)
     created = page_text(julie.follow(create_account_form(julie, email="julie@garage-leroy.fr")))
-    assert "créée par « Me connecter avec MEG », n'a pas été acceptée par MEG" in created
-    assert "MEG ne l'a jamais eue" in created
     admin = Browser(apps)
     admin.meg_login(GERANT)
     link = payer_links(admin)[0]
     admin.get(link)
     answer_consent(admin, meg_app, admin.follow(admin.get("/libeo/connexion-meg/demarrer")))
     assert len(active_keys(libeo_app)) == 1
+    return julie, created, admin, link
+
+
+def test_a_key_a_libeo_administrator_revoked_is_not_issued_again_from_megs_payer(apps, meg_app, libeo_app):
+    """« Révoquer » in Libeo's « Intégrations » stops MEG paying from the account: an « Achats » administrator of
+    MEG who is nobody in that Libeo account may not undo it from « Payer ». Libeo asks one of the account's
+    administrators to log in, and issues nothing."""
+    julie, created, admin, link = _julie_opens_the_account_and_the_manager_connects_it(apps, meg_app, libeo_app)
+    assert "créée par « Me connecter avec MEG », n'a pas été acceptée par MEG" in created
+    assert "MEG ne l'a jamais eue" in created
 
     # Julie, administrator of the Libeo account, revokes MEG's key.
     revoked = julie.follow(julie.post("/libeo/configuration/integrations/meg/revoquer"))
@@ -381,18 +389,7 @@ def test_a_key_a_libeo_administrator_revoked_is_not_issued_again_from_megs_payer
 def test_a_key_meg_gave_up_is_issued_again_from_megs_payer(apps, meg_app, libeo_app):
     """A key revoked because MEG gave it up (« Supprimer la connexion ») or refused it: MEG's « Achats »
     administrator connects the account again from « Payer », without entering Libeo."""
-    add_meg_user(meg_app, "julie@garage-leroy.fr", GARAGE, AchatsRole.USER)
-    julie = Browser(apps)
-    julie.meg_login("julie@garage-leroy.fr")
-    julie.get(payer_links(julie)[0])
-    consent_and_come_back(julie, meg_app)
-    julie.follow(create_account_form(julie, email="julie@garage-leroy.fr"))
-    admin = Browser(apps)
-    admin.meg_login(GERANT)
-    link = payer_links(admin)[0]
-    admin.get(link)
-    answer_consent(admin, meg_app, admin.follow(admin.get("/libeo/connexion-meg/demarrer")))
-    assert len(active_keys(libeo_app)) == 1
+    _julie, _created, admin, link = _julie_opens_the_account_and_the_manager_connects_it(apps, meg_app, libeo_app)
     # « Supprimer la connexion » in MEG's « Options »: nothing in flight, Libeo revokes the key at once.
     removed = admin.follow(admin.post("/meg/achats/options/libeo/supprimer", data={"submit": "1"}))
     assert "Libeo a révoqué la clé" in page_text(removed), page_text(removed)[:1500]
