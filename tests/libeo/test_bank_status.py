@@ -121,6 +121,22 @@ def test_a_bank_that_lists_only_the_rejections(pain001):
     assert [outcomes[e].outcome for e in ("LIBEO-102", "LIBEO-103")] == ["accepted", "accepted"]
 
 
+def test_only_the_files_own_block_stands_for_the_transfers_it_does_not_list(pain001):
+    """A block status stands for the unlisted transfers only under the file's block's name (OrgnlPmtInfId);
+    beside a rejected block of another name, the file's own accepted block does not say they were accepted."""
+    own = re.search(rb"<PmtInfId>([^<]+)</PmtInfId>", pain001).group(1).decode()
+    accepted = status_report_for(pain001, default="ACCP", only_exceptions=True)
+    report = read_status_report(accepted)
+    assert {o.outcome for o in outcomes_for(report, E2E, own).values()} == {"accepted"}
+    assert {o.outcome for o in outcomes_for(report, E2E, own + "-9").values()} == {"accepted"}  # the file's GrpSts
+    block = re.search(rb"<OrgnlPmtInfAndSts>.*?</OrgnlPmtInfAndSts>", accepted, re.S).group(0)
+    foreign = block.replace(f"<OrgnlPmtInfId>{own}<".encode(), f"<OrgnlPmtInfId>{own}-9<".encode()).replace(
+        b"<PmtInfSts>ACCP<", b"<PmtInfSts>RJCT<")
+    both = read_status_report(accepted.replace(block, block + foreign))
+    assert {o.outcome for o in outcomes_for(both, E2E, own).values()} == {"pending"}
+    assert {o.outcome for o in outcomes_for(both, E2E).values()} == {"accepted"}  # no block kept: the file's
+
+
 def test_intermediate_statuses_are_accepted_never_paid(pain001):
     """Release 2 read ACCP as paid: the money has not left until ACSC (or a statement's booking)."""
     for status in ("RCVD", "ACTC", "ACCP", "ACSP", "ACWC", "PDNG"):
