@@ -385,18 +385,20 @@ class AnomalyToResolve:
     candidates: list[Payment]  # the transfers an ambiguous debit may be, still waiting for the bank
 
 
-# The account's anomalies to resolve, counted in the statement that reads the signed-in person
-# (``LibeoUser.open_anomalies``: the « Remises » counter, and whether a list of payments looks for them).
+def _open_anomalies_of(account_id) -> tuple:
+    """The account's anomalies to resolve (read on the open anomalies' partial index)."""
+    return BankAnomaly.account_id == account_id, BankAnomaly.resolved_at.is_(None)
+
+
+# Their count, in the statement that reads the signed-in person (``LibeoUser.open_anomalies``: the « Remises »
+# counter, and whether a list of payments looks for them).
 OPEN_ANOMALIES_OF_THE_PERSON = (
-    select(func.count(BankAnomaly.id))
-    .where(BankAnomaly.account_id == LibeoUser.account_id, BankAnomaly.resolved_at.is_(None))
-    .scalar_subquery()
+    select(func.count(BankAnomaly.id)).where(*_open_anomalies_of(LibeoUser.account_id)).scalar_subquery()
 )
 
 
 def open_anomaly_count(account_id: int) -> int:
-    return db.session.scalar(select(func.count(BankAnomaly.id)).where(
-        BankAnomaly.account_id == account_id, BankAnomaly.resolved_at.is_(None))) or 0
+    return db.session.scalar(select(func.count(BankAnomaly.id)).where(*_open_anomalies_of(account_id))) or 0
 
 
 def payments_to_check(account_id: int) -> frozenset[int]:
@@ -404,8 +406,7 @@ def payments_to_check(account_id: int) -> frozenset[int]:
     payment's page shows it on. One query, on the open anomalies' index."""
     ids: set[int] = set()
     for payment_id, candidate_ids in db.session.execute(
-            select(BankAnomaly.payment_id, BankAnomaly.candidate_ids)
-            .where(BankAnomaly.account_id == account_id, BankAnomaly.resolved_at.is_(None))):
+            select(BankAnomaly.payment_id, BankAnomaly.candidate_ids).where(*_open_anomalies_of(account_id))):
         if payment_id is not None:
             ids.add(payment_id)
         ids.update(int(i) for i in candidate_ids or ())
@@ -420,7 +421,7 @@ def anomalies_to_resolve(account: Account, payment_id: int | None = None) -> lis
     """
     query = (
         select(BankAnomaly).options(joinedload(BankAnomaly.payment).joinedload(Payment.invoice))
-        .where(BankAnomaly.account_id == account.id, BankAnomaly.resolved_at.is_(None))
+        .where(*_open_anomalies_of(account.id))
         .order_by(BankAnomaly.created_at, BankAnomaly.id)
     )
     if payment_id is not None:

@@ -10,8 +10,9 @@ a second import of the same file says so and changes nothing) and journaled.
   transfer by our EndToEndId (« LIBEO-<id> »).
 - A report that names a transfer, or a payment block, the file does not
   hold is kept as an anomaly, and a rejection of one leaves the transfers
-  it does not list pending. Once the bank answers for a file, the file and its payments still
-  « Fichier prêt » are « Transmis à la banque »: it has them.
+  it does not list pending. Once the bank answers for a file, the file and
+  its payments still « Fichier prêt » are « Transmis à la banque »: it has
+  them.
 - A statement names the bank account (its IBAN must be the account's) and,
   for each entry, what the bank knows of it: the transfer's EndToEndId, or
   the file booked as one debit (batch booking), whose amount must be the
@@ -308,10 +309,8 @@ def _unknown_transfers(report: StatusReport, batch: SepaBatch, end_to_end_ids: l
     for transaction, status in unknown_transactions(report, end_to_end_ids):
         named = f"« {transaction.end_to_end_id} »" if transaction.end_to_end_id else "sans référence"
         decided = outcome(status)
-        anomaly = BankAnomaly(kind="unknown", reported_status=decided, candidate_ids=[p.id for p in untold])
+        anomaly = _unknown(decided, transaction.reason_code, transaction.additional_info, untold)
         if decided == "failed":
-            anomaly.reported_code, anomaly.reported_text = transaction.reason_code, transaction.additional_info
-            anomaly.reported_reason = failure_reason(transaction.reason_code, transaction.additional_info)
             said = f"rejette un virement {named} (« {anomaly.reported_reason} »)"
             then = ("ses autres virements restent « Transmis à la banque » : demandez à votre banque lequel elle "
                     "a rejeté")
@@ -332,10 +331,8 @@ def _unknown_blocks(report: StatusReport, batch: SepaBatch, untold: list[Payment
     for block in unknown_blocks(report, batch.payment_info_id):
         named = f"« {block.payment_info_id} »" if block.payment_info_id else "sans référence"
         decided = outcome(block.status)
-        anomaly = BankAnomaly(kind="unknown", reported_status=decided, candidate_ids=[p.id for p in untold])
+        anomaly = _unknown(decided, block.reason_code, block.additional_info, untold)
         if decided == "failed":
-            anomaly.reported_code, anomaly.reported_text = block.reason_code, block.additional_info
-            anomaly.reported_reason = failure_reason(block.reason_code, block.additional_info)
             said = f"rejette un lot de virements {named} (« {anomaly.reported_reason} »)"
         else:
             said = f"donne le statut {block.status} à un lot de virements {named}"
@@ -344,6 +341,16 @@ def _unknown_blocks(report: StatusReport, batch: SepaBatch, untold: list[Payment
                            "restent « Transmis à la banque » : demandez à votre banque de quel lot il s'agit.")[:1000]
         anomalies.append(keep_anomaly(batch.account_id, anomaly, record))
     return anomalies
+
+
+def _unknown(decided: str, code: str | None, info: str | None, untold: list[Payment]) -> BankAnomaly:
+    """A status for something the file does not hold, naming the file's transfers the report leaves untold; a
+    rejection keeps its reason, applied if a person says which transfer it was."""
+    anomaly = BankAnomaly(kind="unknown", reported_status=decided, candidate_ids=[p.id for p in untold])
+    if decided == "failed":
+        anomaly.reported_code, anomaly.reported_text = code, info
+        anomaly.reported_reason = failure_reason(code, info)
+    return anomaly
 
 
 STATUS_WORDS = {"paid": ("débité", "débités"), "accepted": ("accepté", "acceptés"),
