@@ -337,10 +337,23 @@ def refresh_dated_constants() -> bool:
     if today == _DAY_OF_THE_RUN[0]:
         return False
     _DAY_OF_THE_RUN[0] = today
-    for name, module in list(sys.modules.items()):
-        dated = getattr(module, "dated_constants", None) if name.startswith("tests.") else None
+    modules = [module for name, module in list(sys.modules.items()) if name.startswith("tests.") and module]
+    own: dict[int, set[str]] = {}
+    fresh: list[tuple[str, object, object]] = []  # (name, the value of the day before, today's)
+    for module in modules:
+        dated = getattr(module, "dated_constants", None)
         if callable(dated):
-            vars(module).update(dated())
+            values = dated()
+            own[id(module)] = set(values)
+            fresh += [(key, vars(module).get(key), value) for key, value in values.items()]
+            vars(module).update(values)
+    # A module that imported such a constant (``from .conftest import RUN_DAY``) holds the very object of
+    # the day before: it gets today's too, else it would run yesterday's files against today's payments.
+    for module in modules:
+        names = vars(module)
+        for key, before, after in fresh:
+            if before is not None and key not in own.get(id(module), ()) and names.get(key) is before:
+                names[key] = after
     return True
 
 

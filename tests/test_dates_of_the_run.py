@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from core.calendar import earliest_execution_date
 from core.dates import paris_today
+from core.calendar import previous_business_day
 from tests import conftest
+from tests.libeo import conftest as libeo_conftest
 from tests.libeo import test_lifecycle, test_safeguards
 
 
@@ -22,3 +24,18 @@ def test_a_module_imported_the_day_before_computes_its_dates_again(monkeypatch):
     assert earliest_execution_date(paris_today()) == test_safeguards.DAY
     assert f"{paris_today():%d/%m/%Y}" == test_lifecycle.TODAY
     assert not conftest.refresh_dated_constants()  # once a day
+
+
+def test_a_date_a_module_imported_from_another_follows_the_new_day_too(monkeypatch):
+    """``from .conftest import RUN_DAY`` binds the day before's date in the importing module: the files
+    were then executed on that day while the payments were made due on the new one (« Aucun paiement à
+    exécuter » for every test of a module run after midnight)."""
+    the_day_before = date(2000, 1, 3)
+    monkeypatch.setattr(conftest, "_DAY_OF_THE_RUN", [the_day_before])
+    monkeypatch.setattr(libeo_conftest, "RUN_DAY", the_day_before)
+    monkeypatch.setattr(test_lifecycle, "RUN_DAY", the_day_before)
+
+    assert conftest.refresh_dated_constants()
+
+    assert libeo_conftest.RUN_DAY == previous_business_day(paris_today())
+    assert test_lifecycle.RUN_DAY == libeo_conftest.RUN_DAY

@@ -7,7 +7,7 @@ from typing import TypedDict
 
 from sqlalchemy import select
 
-from core.dates import utcnow
+from core.dates import paris_today, utcnow
 from models.meg.achats.models import PaymentMode, Supplier, SupplierInvoice
 from models.meg.companies.models import (
     AccountingFirm,
@@ -88,10 +88,8 @@ def demo_data_exists() -> bool:
 
 
 def create_demo_data(today: date | None = None) -> None:
-    """Creates the demo companies, users, suppliers and invoices (once)."""
-
-
-    today = today or date.today()
+    """Creates the demo companies, users, suppliers and invoices (once), dated from today in Paris."""
+    today = today or paris_today()
     firm = AccountingFirm(name=ACCOUNTANT[2])
     db.session.add(firm)
     for spec in COMPANIES:

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 
 import stripe
 
-from core.dates import PARIS
+from core.dates import PARIS, paris_today
 from core.money import format_amount
 from core.pdf import a4_pdf, fields_table, page_styles, paragraph
 from core.validators import format_siret
@@ -60,7 +60,7 @@ def _from_stripe(data: dict) -> SubscriptionInvoice:
         tax = sum(int(item.get("amount") or 0) for item in taxes) if taxes else total - subtotal
     return SubscriptionInvoice(
         id=data["id"], number=data.get("number") or data["id"],
-        issued_on=_day(data.get("created") or data.get("date")) or date.today(),
+        issued_on=_day(data.get("created") or data.get("date")) or paris_today(),
         period_start=_day(data.get("period_start")), period_end=_day(data.get("period_end")),
         subtotal_cents=subtotal, tax_cents=int(tax), total_cents=total, currency=data.get("currency") or "eur",
         status=str(data.get("status") or ""), stripe_url=data.get("invoice_pdf") or data.get("hosted_invoice_url"),
