@@ -243,3 +243,50 @@ def test_a_debit_day_the_statement_corrects_is_corrected_in_meg_too(connected, c
     for shown in everywhere(client, invoice_id)[1:]:  # paid, it is no longer in « Règlements »
         assert booked in shown and f"Payée via Libeo le {paris_today():%d/%m/%Y}" not in shown
     assert number not in page(client.get("/meg/achats/reglements"))
+
+
+def test_a_key_revoked_in_libeo_asks_first_and_meg_learns_the_outcome_once_a_new_key_is_pasted(
+        connected, client, meg_app, libeo_app):
+    """« Révoquer » revoked at the first click, saying nothing of MEG's payment in flight, which goes on
+    in Libeo while MEG no longer hears of it."""
+    invoice_id, *_ = meg_libeo_invoices(meg_app)[0]
+    pay(client, invoice_id)
+    set_debtor_iban(libeo_app, connected["account_id"])
+    client.post("/libeo/connexion", data={"email": "claire@boulangerie-martin.fr",
+                                          "password": "mot-de-passe-solide-42"})
+    assert 'href="/libeo/configuration/integrations/meg/revoquer"' in page(
+        client.get("/libeo/configuration/integrations"))
+    asked = page(client.get("/libeo/configuration/integrations/meg/revoquer"))
+    assert "Révoquer la clé d'API MEG ?" in asked and "Oui, révoquer la clé" in asked
+    assert ("1 paiement demandé par MEG est en cours. La révocation ne l'annule pas : il suit son cours dans "
+            "Libeo, mais MEG n'en connaîtra l'issue qu'une fois une nouvelle clé collée dans MEG.") in asked
+    sync(meg_app)
+    assert "Libeo refuse" not in page(client.get("/meg/achats/options"))  # asking revoked nothing
+
+    revoked = page(client.post("/libeo/configuration/integrations/meg/revoquer", follow_redirects=True))
+    assert "La clé d'API MEG est révoquée" in revoked
+    pain001 = execute(libeo_app)
+    with meg_app.app_context():
+        e2e = f"LIBEO-{meg_db.session.scalar(select(PaymentAttempt.libeo_payment_id))}"
+    import_file(libeo_app, statement_for(pain001, debited=[e2e], booking_date=RUN_DAY))
+    sync(meg_app)
+    debited = f"Payée via Libeo le {RUN_DAY:%d/%m/%Y}"
+    assert debited not in page(client.get(f"/meg/achats/factures/{invoice_id}"))
+
+    new_key = re.search(r"lbo_meg_\S+?(?=<)", page(client.post("/libeo/configuration/integrations/meg"))).group(0)
+    assert "La connexion est établie" in page(client.post("/meg/achats/options", data={"api_key": new_key},
+                                                          follow_redirects=True))
+    sync(meg_app)
+    for shown in everywhere(client, invoice_id)[1:]:
+        assert debited in shown
+
+
+def test_revoking_a_key_with_no_payment_of_meg_in_flight_says_so_and_nothing_without_a_key(
+        connected, client, libeo_app):
+    client.post("/libeo/connexion", data={"email": "claire@boulangerie-martin.fr",
+                                          "password": "mot-de-passe-solide-42"})
+    asked = page(client.get("/libeo/configuration/integrations/meg/revoquer"))
+    assert "Aucun paiement demandé par MEG n'est en cours." in asked
+    client.post("/libeo/configuration/integrations/meg/revoquer")
+    again = page(client.get("/libeo/configuration/integrations/meg/revoquer", follow_redirects=True))
+    assert "Aucune clé active à révoquer." in again and "Se connecter" in again

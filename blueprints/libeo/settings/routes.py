@@ -21,6 +21,7 @@ from models.libeo.accounts.keys import (
     active_api_key,
     issue_meg_api_key,
     last_revoked_key,
+    meg_payments_in_flight,
     revoke_api_key,
 )
 from models.libeo.accounts.services import (
@@ -273,9 +274,18 @@ def connect_meg():
     return _integrations(new_key=plaintext)
 
 
-@bp.route("/integrations/meg/revoquer", methods=["POST"])
+@bp.route("/integrations/meg/revoquer", methods=["GET", "POST"])
 def revoke_meg():
+    """« Révoquer »: a page that says what it does (MEG's payments in flight, how MEG is connected again),
+    then the revocation itself, posted from it."""
     require_admin()
+    if request.method == "GET":
+        key = active_api_key(current_account())
+        if key is None:
+            flash("Aucune clé active à révoquer.", "error")
+            return redirect(url_for("settings.integrations"))
+        return render_template("libeo/settings/revoke_meg.html", meg_key=key,
+                               in_flight=meg_payments_in_flight(current_account().id))
     if not ActionForm().validate_on_submit():
         abort(400)
     blocked = second_factor_first(simple_operation(Purpose.API_KEYS, "Révoquer la clé d'API MEG"))
