@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from core.calendar import earliest_execution_date
+from core.calendar import earliest_execution_date, previous_business_day
 from core.dates import paris_today
-from core.calendar import previous_business_day
 from tests import conftest
 from tests.libeo import conftest as libeo_conftest
 from tests.libeo import test_lifecycle, test_safeguards
@@ -37,5 +36,5 @@ def test_a_date_a_module_imported_from_another_follows_the_new_day_too(monkeypat
 
     assert conftest.refresh_dated_constants()
 
-    assert libeo_conftest.RUN_DAY == previous_business_day(paris_today())
+    assert previous_business_day(paris_today()) == libeo_conftest.RUN_DAY
     assert test_lifecycle.RUN_DAY == libeo_conftest.RUN_DAY
