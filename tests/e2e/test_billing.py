@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import date
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from core.dates import paris_today
 from models.libeo import Account, Plan, db
 from models.libeo.accounts.services import create_account
 from models.libeo.billing.stripe_gateway import stripe_client
@@ -56,8 +56,8 @@ def at_the_limit(live_server) -> list[int]:
                     supplier_name="Minoterie Dupont",
                     supplier_iban="FR7630006000010000000791963",
                     supplier_bic=None,
-                    issue_date=date.today(),
-                    due_date=date.today(),
+                    issue_date=paris_today(),
+                    due_date=paris_today(),
                     amount_cents=12_000 + n,
                 ),
             )
@@ -173,7 +173,7 @@ def test_the_subscription_invoices_are_on_abonnement_with_ht_tva_ttc_and_a_pdf(p
     invoices = page.get_by_test_id("subscription-invoices")
     row = invoices.get_by_role("row").nth(1)
     for label, value in (("Montant HT", "9,00 €"), ("TVA", "1,80 €"), ("Montant TTC", "10,80 €"),
-                         ("Date", f"{date.today():%d/%m/%Y}"), ("État", "Payée")):
+                         ("Date", f"{paris_today():%d/%m/%Y}"), ("État", "Payée")):
         expect(row.locator(f'td[data-label="{label}"]')).to_have_text(value)
     assert page_width(page) <= width
     with page.expect_download() as download:

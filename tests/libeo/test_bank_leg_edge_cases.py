@@ -9,6 +9,7 @@ read where a person reads it: the payment (API, as MEG reads it), its page, « R
 from __future__ import annotations
 
 import re
+from datetime import date
 from io import BytesIO
 
 import pytest
@@ -71,11 +72,12 @@ class Desk:
         assert answer.json["status"] == "scheduled", answer.json
         return answer.json["id"]
 
-    def execute(self) -> bytes:
-        """The due payments in one SEPA file; that file (pain.001)."""
-        backdate_due_payments(self.app, RUN_DAY)
+    def execute(self, day: date | None = None) -> bytes:
+        """The due payments in one SEPA file, executed on ``day`` (RUN_DAY unless said); that file (pain.001)."""
+        day = day or RUN_DAY
+        backdate_due_payments(self.app, day)
         with self.app.app_context():
-            execute_due_payments(None, RUN_DAY)
+            execute_due_payments(None, day)
             return db.session.scalar(select(SepaBatch.xml).order_by(SepaBatch.id.desc()))
 
     def upload(self, content: bytes) -> str:
