@@ -14,7 +14,7 @@ from html import unescape
 from io import BytesIO
 
 from pypdf import PdfReader
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from core.calendar import previous_business_day
 from core.dates import paris_today, utcnow
@@ -46,16 +46,18 @@ def set_debtor_iban(libeo_app, account_id: int) -> None:
         db.session.commit()
 
 
-def execute(libeo_app) -> bytes:
-    """Runs the execution on RUN_DAY (scheduled payments due then) and returns the file written."""
+def execute(libeo_app, day: date | None = None) -> bytes:
+    """Runs the execution on ``day`` (RUN_DAY unless said; scheduled payments due then) and returns the file
+    written."""
     from models.libeo import Payment, PaymentStatus, SepaBatch, db
     from models.libeo.payments.sepa import execute_due_payments
 
+    day = day or RUN_DAY
     with libeo_app.app_context():
         db.session.execute(update(Payment).where(Payment.status == PaymentStatus.SCHEDULED)
-                           .values(execution_date=RUN_DAY))
+                           .values(execution_date=day))
         db.session.commit()
-        execute_due_payments(None, RUN_DAY)
+        execute_due_payments(None, day)
         return db.session.scalar(select(SepaBatch.xml).order_by(SepaBatch.id.desc()))
 
 
@@ -67,6 +69,14 @@ def import_file(libeo_app, content: bytes):
         result = import_bank_status(content, imported_by="test")
         db.session.commit()
         return result
+
+
+def sync_quiet(meg_app) -> None:
+    """A sync pass that reads the feed of companies with nothing in flight too (``SYNC_QUIET_SECONDS`` later)."""
+    from models.meg.libeo_link.sync import sync_pass
+
+    with meg_app.app_context():
+        sync_pass(utcnow() + timedelta(seconds=meg_app.config["SYNC_QUIET_SECONDS"] + 1))
 
 
 def pay(client, invoice_id: int) -> None:
@@ -225,21 +235,23 @@ def test_a_debit_day_the_statement_corrects_is_corrected_in_meg_too(connected, c
     """A status report written today said « done »; the statement books the transfer on RUN_DAY: MEG's lists and
     invoice page follow Libeo to the booking date (the payment's next version), at the sync's next reading of a
     company with nothing in flight (``SYNC_QUIET_SECONDS`` later)."""
+    # Executed on a business day before today (RUN_DAY is today on a business day: nothing to correct then).
+    executed = previous_business_day(paris_today() - timedelta(days=1))
     invoice_id, number, _ = meg_libeo_invoices(meg_app)[0]
     pay(client, invoice_id)
     set_debtor_iban(libeo_app, connected["account_id"])
-    pain001 = execute(libeo_app)
+    pain001 = execute(libeo_app, executed)
     import_file(libeo_app, status_report_for(pain001))
     sync(meg_app)
     assert f"Payée via Libeo le {paris_today():%d/%m/%Y}" in page(client.get(f"/meg/achats/factures/{invoice_id}"))
 
-    import_file(libeo_app, statement_for(pain001, kind="camt.053", booking_date=RUN_DAY))
+    import_file(libeo_app, statement_for(pain001, kind="camt.053", booking_date=executed))
     from models.meg.libeo_link.sync import sync_pass
 
     with meg_app.app_context():
         later = utcnow() + timedelta(seconds=meg_app.config["SYNC_QUIET_SECONDS"] + 1)
         assert sync_pass(later).events == 1
-    booked = f"Payée via Libeo le {RUN_DAY:%d/%m/%Y}"
+    booked = f"Payée via Libeo le {executed:%d/%m/%Y}"
     for shown in everywhere(client, invoice_id)[1:]:  # paid, it is no longer in « Règlements »
         assert booked in shown and f"Payée via Libeo le {paris_today():%d/%m/%Y}" not in shown
     assert number not in page(client.get("/meg/achats/reglements"))
@@ -290,3 +302,55 @@ def test_revoking_a_key_with_no_payment_of_meg_in_flight_says_so_and_nothing_wit
     client.post("/libeo/configuration/integrations/meg/revoquer")
     again = page(client.get("/libeo/configuration/integrations/meg/revoquer", follow_redirects=True))
     assert "Aucune clé active à révoquer." in again and "Se connecter" in again
+
+
+def test_a_debit_of_a_rejected_transfer_is_told_in_meg_and_holds_payer_until_libeo_decides(
+        connected, client, meg_app, libeo_app):
+    """MEG read « Rejeté » and offered « Payer » again while Libeo held an anomaly: the bank's statement
+    debited that very transfer (paying again could pay the supplier twice)."""
+    invoice_id, number, _ = meg_libeo_invoices(meg_app)[0]
+    pay(client, invoice_id)
+    set_debtor_iban(libeo_app, connected["account_id"])
+    pain001 = execute(libeo_app)
+    with meg_app.app_context():
+        e2e = f"LIBEO-{meg_db.session.scalar(select(PaymentAttempt.libeo_payment_id))}"
+    import_file(libeo_app, status_report_for(pain001, {e2e: ("RJCT", "MS03")}))
+    sync(meg_app)
+    assert f"payer={invoice_id}#confirmer" in page(client.get("/meg/achats/reglements"))  # « Payer » again
+
+    import_file(libeo_app, statement_for(pain001, debited=[e2e], booking_date=RUN_DAY))
+    sync_quiet(meg_app)  # nothing in flight in MEG: its feed is read at the quiet companies' pace
+    settlements, invoices, invoice_page = everywhere(client, invoice_id)
+    for shown in (settlements, invoices):
+        assert "Rejeté" in shown and "Anomalie bancaire à vérifier dans Libeo" in shown
+    assert f"payer={invoice_id}#confirmer" not in settlements
+    assert "Anomalie bancaire à vérifier dans Libeo :" in invoice_page
+    assert "Libeo le garde rejeté jusqu'à votre décision" in invoice_page  # Libeo's own words
+    assert "« Payer » attend que Libeo tranche l'anomalie bancaire de ce virement" in invoice_page
+    with meg_app.app_context():
+        attempts = meg_db.session.scalar(select(func.count(PaymentAttempt.id)))
+    refused = page(client.post(f"/meg/achats/factures/{invoice_id}/payer", data={"next": "/meg/achats/reglements"},
+                               follow_redirects=True))
+    assert "a peut-être été débité" in refused
+    with meg_app.app_context():
+        assert meg_db.session.scalar(select(func.count(PaymentAttempt.id))) == attempts  # nothing asked of Libeo
+
+    # Libeo refuses it too, whoever asks (its own pages, MEG's API): the Libeo invoice of MEG's.
+    from models.libeo import Invoice, db
+    from models.libeo.errors import Conflict
+    from models.libeo.payments.order import active_payment, already_paid
+
+    with libeo_app.app_context():
+        libeo_invoice = db.session.scalar(select(Invoice).where(Invoice.number == number))
+        refusal = already_paid(number, active_payment(libeo_invoice.id))
+        assert isinstance(refusal, Conflict) and refusal.code == "bank_anomaly"
+
+    client.post("/libeo/connexion", data={"email": "claire@boulangerie-martin.fr",
+                                          "password": "mot-de-passe-solide-42"})
+    remittances = page(client.get("/libeo/remises/"))
+    anomaly = re.search(r'action="(/libeo/remises/anomalies/\d+)"', remittances).group(1)
+    assert "débité" in page(client.post(anomaly, data={"decision": "apply"}, follow_redirects=True))
+    sync_quiet(meg_app)
+    debited = f"Payée via Libeo le {RUN_DAY:%d/%m/%Y}"
+    for shown in everywhere(client, invoice_id)[1:]:
+        assert debited in shown and "Anomalie bancaire" not in shown

@@ -170,6 +170,8 @@ def test_a_debit_without_references_is_matched_by_amount_date_and_iban_and_asked
     assert bank.payment(third)["status"] == "paid"  # one transfer fits: matched
     # Two fit: a person says which. The bank debited a transfer of their file: it has the file.
     assert {bank.payment(i)["status"] for i in bank.ids[:2]} == {"transmitted"}
+    assert all("plusieurs virements" in bank.payment(i)["bank_anomaly"] for i in bank.ids[:2])
+    assert bank.payment(third)["bank_anomaly"] is None
 
     remittances = text(bank.client.get("/libeo/remises/"))
     assert "que plusieurs virements peuvent être" in remittances
@@ -184,6 +186,8 @@ def test_a_debit_without_references_is_matched_by_amount_date_and_iban_and_asked
     assert "attribué au paiement de la facture F-1" in done
     assert bank.payment(twin)["status"] == "paid" and bank.payment(bank.ids[0])["status"] == "transmitted"
     assert "Anomalie résolue" in bank.journal()
+    # Each transfer the debit could be said so in the API (MEG's story) until then, neither does now.
+    assert [bank.payment(i)["bank_anomaly"] for i in bank.ids] == [None, None, None]
 
 
 # --- rejections and returns: the reason kept, the slot freed, the closed account blocked --------------
@@ -260,8 +264,10 @@ def test_a_return_after_a_debit_is_an_anomaly_a_person_resolves(bank, apps, tmp_
     result = apps.root.test_cli_runner().invoke(args=["libeo", "import-bank-status", str(path)])
     assert result.exit_code == 2  # the command says a person is needed
     assert "1 anomalie(s) à résoudre par une personne dans « Remises »" in result.output
-    assert bank.events() == events  # nothing moved back by itself
-    assert bank.payment(bank.ids[0])["status"] == "paid"
+    # Nothing moved back by itself: one event more, to say the anomaly beside the state kept.
+    assert bank.events() == events + 1
+    told = bank.payment(bank.ids[0])
+    assert told["status"] == "paid" and "retourné par la banque du bénéficiaire" in told["bank_anomaly"]
 
     page = text(bank.client.get(f"/libeo/paiements/{bank.ids[0]}"))
     assert "Anomalie à vérifier" in page and "retourné par la banque du bénéficiaire" in page
@@ -272,6 +278,7 @@ def test_a_return_after_a_debit_is_an_anomaly_a_person_resolves(bank, apps, tmp_
     done = text(bank.client.post(anomaly, data={"decision": "apply"}, follow_redirects=True))
     assert "passé de débité à « Rejeté : compte du bénéficiaire clôturé (AC04)" in done
     assert bank.payment(bank.ids[0])["status"] == "failed"
+    assert bank.payment(bank.ids[0])["bank_anomaly"] is None  # decided: nothing left to tell
     assert "À vérifier" not in text(bank.client.get("/libeo/remises/"))
     # No longer debited: its page no longer says when, beside « Rejeté ».
     detail = text(bank.client.get(f"/libeo/paiements/{bank.ids[0]}"))

@@ -328,8 +328,8 @@ PAYMENT = {
         "execution_date",
         "transmitted_at", "accepted_at", "bank_status", "paid_on", "paid_at", "failure_reason", "failure_code",
         "bank_text",
-        "new_iban_required", "cancelled_at", "cancel_reason", "invoice_external_id", "initiated_by", "channel",
-        "created_at", "payee",
+        "new_iban_required", "bank_anomaly", "cancelled_at", "cancel_reason", "invoice_external_id", "initiated_by",
+        "channel", "created_at", "payee",
     ],
     "properties": {
         "id": {"type": "integer", "minimum": 1},
@@ -404,6 +404,10 @@ PAYMENT = {
                          "(ISO 20022, ex. AC04, ou le sien)."},
         "new_iban_required": {"type": "boolean", "description": "Rejeté pour un motif du compte du bénéficiaire "
                               "(clôturé, bloqué, invalide…) : payer à nouveau demande le nouvel IBAN du fournisseur."},
+        "bank_anomaly": {"type": ["string", "null"], "maxLength": 1000,
+                         "description": "Ce qu'un fichier de la banque a dit de ce paiement sans que Libeo l'applique "
+                         "(un rejet d'un virement débité, un débit d'un autre montant…), en français, tant qu'une "
+                         "personne du compte n'a pas décidé ; null sinon. status garde l'état d'avant."},
         "cancelled_at": _DATETIME_OR_NULL,
         "cancel_reason": {"type": ["string", "null"],
                           "description": "Le motif d'un paiement refusé par un administrateur (null sinon)."},

@@ -238,6 +238,8 @@ def invoices():
 # (number, supplier's name) and why a box is missing are escaped here; the rest are the application's own
 # words (escaped once, below), digits and badges.
 _STALE = ' <div class="hint"><a href="{}" data-testid="old-iban">Part vers l\'ancien IBAN</a></div>'
+_BANK_ANOMALY = ('<p class="to-check"><a href="{}#anomalie-bancaire" data-testid="bank-anomaly">Anomalie bancaire à '
+                 'vérifier dans Libeo</a></p>')
 _SAFE_WORDS: dict[str, str] = {}
 
 
@@ -257,6 +259,7 @@ def _not_selectable(invoice, payment, action) -> str:
     if payment is not None and payment.status.holds_invoice:
         return "paiement déjà en cours"
     return {"new_iban": "nouvel IBAN du fournisseur nécessaire",
+            "bank_anomaly": "anomalie bancaire à vérifier dans Libeo",
             "refused": "motif du refus à lire avant de payer"}.get(action or "", "vérification en cours")
 
 
@@ -289,7 +292,8 @@ def _invoice_rows(invoices, libeo, selectable: bool) -> tuple[Markup, bool]:
             f'<td data-label="Mode de règlement">{_safe(_MODE_LABELS[invoice.payment_mode])}</td>'
             f'<td data-label="État"><span class="badge {_safe(badge)}">{_safe(state)}</span>'
             f'{_waiting(libeo, payment, href)}'
-            f'{_STALE.format(href) if paid_to and paid_to.stale else ""}</td></tr>\n')
+            f'{_STALE.format(href) if paid_to and paid_to.stale else ""}'
+            f'{_BANK_ANOMALY.format(href) if payment is not None and payment.bank_anomaly else ""}</td></tr>\n')
     return Markup("".join(html)), boxed
 
 

@@ -41,7 +41,7 @@ from models.libeo.payments.models import (
 )
 from models.libeo.payments.quota import give_back, hold_months, quota_month, take_back
 from models.libeo.payments.safeguards import note_rejected_iban, note_working_ibans
-from models.libeo.payments.transitions import move_payments
+from models.libeo.payments.transitions import move_payments, retell_payments
 
 Outcome = Literal["accepted", "paid", "failed"]
 # How far along the bank's intermediate statuses go: a later report of an earlier step changes nothing.
@@ -397,6 +397,29 @@ OPEN_ANOMALIES_OF_THE_PERSON = (
 )
 
 
+def tell_anomalies(account_id: int, anomalies: Iterable[BankAnomaly]) -> None:
+    """The payments these anomalies are about, or name among others, say (``Payment.bank_anomaly``) the oldest
+    anomaly still open about them, or nothing once none is; those whose words change get a new version and
+    its event, so that MEG says it beside the state. Two queries, on the open anomalies' index and the
+    payments' keys; none without payments."""
+    db.session.flush()
+    ids = {named for anomaly in anomalies
+           for named in [anomaly.payment_id, *(int(i) for i in anomaly.candidate_ids or ())] if named is not None}
+    if not ids:
+        return
+    said: dict[int, str] = {}
+    for payment_id, candidate_ids, message in db.session.execute(
+            select(BankAnomaly.payment_id, BankAnomaly.candidate_ids, BankAnomaly.message)
+            .where(*_open_anomalies_of(account_id)).order_by(BankAnomaly.created_at, BankAnomaly.id)):
+        for named in [payment_id, *(int(i) for i in candidate_ids or ())]:
+            if named in ids:
+                said.setdefault(named, message)
+    shown = db.session.execute(select(Payment.id, Payment.bank_anomaly)
+                               .where(Payment.id.in_(ids), Payment.account_id == account_id)).all()
+    retell_payments({payment_id: said.get(payment_id) for payment_id, now in shown if now != said.get(payment_id)},
+                    account_id=account_id)
+
+
 def open_anomaly_count(account_id: int) -> int:
     return db.session.scalar(select(func.count(BankAnomaly.id)).where(*_open_anomalies_of(account_id))) or 0
 
@@ -483,6 +506,7 @@ def resolve_anomaly(account: Account, anomaly_id: int, decision: str, actor: str
         raise InvalidData("Choisissez ce que Libeo doit faire de cette anomalie.", "decision")
     anomaly.resolved_at, anomaly.resolved_by, anomaly.resolution = utcnow(), actor, resolution[:300]
     journal(account.id, "bank.anomaly_resolved", f"Anomalie résolue : {resolution}", actor, anomaly.payment_id)
+    tell_anomalies(account.id, [anomaly])
     db.session.flush()
     return resolution
 

@@ -57,6 +57,7 @@ from models.libeo.payments.bank_leg import (
     apply_facts,
     keep_anomaly,
     received_by_bank,
+    tell_anomalies,
 )
 from models.libeo.payments.bank_statement import (
     BankStatement,
@@ -262,6 +263,7 @@ def _finish(result: ImportResult, record: BankStatusImport, applied: Applied, an
     record.accepted_count, record.paid_count = len(result.accepted), len(result.paid)
     record.failed_count, record.anomaly_count = len(result.failed), len(result.anomalies)
     journal(result.account_id, "bank.report_imported", result.summary, record.imported_by)
+    tell_anomalies(result.account_id, result.anomalies)
     db.session.flush()
 
 

@@ -76,6 +76,8 @@ def payment_json(payment: Payment) -> dict:
         "bank_text": payment.bank_text,
         # Rejected for a reason of the payee's account: pay again only to the supplier's new IBAN.
         "new_iban_required": payment.new_iban_required,
+        # What a bank report said that Libeo did not apply, until a person of the account decides (None then).
+        "bank_anomaly": payment.bank_anomaly,
         "cancelled_at": iso_datetime(payment.cancelled_at),
         "cancel_reason": payment.cancel_reason,
         "invoice_external_id": payment.invoice.external_id,

@@ -223,6 +223,10 @@ class Payment(Model):
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Who clicked « Marquer comme débité » (None when a bank report said so).
     marked_paid_by: Mapped[str | None] = mapped_column(String(254))
+    # While a bank anomaly about it (or naming it among others) waits for a person: the oldest one's words,
+    # as « Remises » shows them (``bank_leg.tell_anomalies``); None once none is open. The API, and so MEG,
+    # tell it beside the state Libeo keeps meanwhile.
+    bank_anomaly: Mapped[str | None] = mapped_column(String(1000))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Why the payment is held: codes (``new_iban``…) and French sentences naming
     # the other invoice or the previous IBAN. Kept after the decision, for the record.

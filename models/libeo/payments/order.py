@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -65,9 +65,11 @@ class Initiator:
     channel: Channel
 
 
-_ACTIVE_PAYMENT = select(Payment).where(
-    Payment.invoice_id == bindparam("invoice_id"), Payment.status.in_(ACTIVE_PAYMENT_STATUSES)
-)
+# The payment that holds its invoice: under way or paid, or rejected while a bank file says it may have been
+# debited after all (an anomaly a person has not decided yet: paying again could pay twice).
+_HOLDS_ITS_INVOICE = or_(Payment.status.in_(ACTIVE_PAYMENT_STATUSES),
+                         and_(Payment.status == PaymentStatus.FAILED, Payment.bank_anomaly.is_not(None)))
+_ACTIVE_PAYMENT = select(Payment).where(Payment.invoice_id == bindparam("invoice_id"), _HOLDS_ITS_INVOICE)
 
 
 def active_payment(invoice_id: int) -> Payment | None:
@@ -75,7 +77,7 @@ def active_payment(invoice_id: int) -> Payment | None:
 
 
 _ACTIVE_PAYMENTS = select(Payment).where(
-    Payment.invoice_id.in_(bindparam("invoice_ids", expanding=True)), Payment.status.in_(ACTIVE_PAYMENT_STATUSES)
+    Payment.invoice_id.in_(bindparam("invoice_ids", expanding=True)), _HOLDS_ITS_INVOICE
 )
 
 
@@ -89,6 +91,10 @@ def active_payments(invoice_ids: list[int]) -> dict[int, Payment]:
 
 def already_paid(number: str, payment: Payment | None) -> Conflict:
     """The refusal of a payment of an invoice another payment holds (``payment``)."""
+    if payment is not None and payment.status is PaymentStatus.FAILED:
+        return Conflict(f"Le dernier virement de la facture {number} a été rejeté, mais un fichier de la banque dit "
+                        "qu'il a peut-être été débité : une anomalie est à vérifier dans « Remises » de Libeo avant de "
+                        "payer cette facture de nouveau.", code="bank_anomaly", payment_id=payment.id)
     if payment is not None and payment.status is PaymentStatus.PAID:
         message = f"La facture {number} est déjà payée."
     elif payment is not None and payment.status is PaymentStatus.AWAITING_APPROVAL:

@@ -8,7 +8,9 @@ each move appends its event in the same transaction and counts one more
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from typing import cast
+
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import joinedload
 
 from models.libeo.db import db
@@ -54,5 +56,35 @@ def move_payments(
     )
     for payment in payments:
         payment.invoice.status = invoice_status_for(status)
+    record_payment_events(account_id, payments)
+    return payments
+
+
+_PAYMENTS = cast(Table, Payment.__table__)
+_RETELL = (
+    update(_PAYMENTS)
+    .where(_PAYMENTS.c.id == bindparam("payment_id"), _PAYMENTS.c.account_id == bindparam("account"))
+    .values(bank_anomaly=bindparam("said"), version=_PAYMENTS.c.version + 1)
+)
+
+
+def retell_payments(bank_anomalies: dict[int, str | None], *, account_id: int) -> list[Payment]:
+    """A new version of each payment whose ``bank_anomaly`` changes (its state does not), with its event: what
+    the API and MEG tell of it changed. One statement for them all; call it last before commit, as
+    ``move_payments``."""
+    if not bank_anomalies:
+        return []
+    db.session.flush()
+    db.session.connection().execute(_RETELL, [{"payment_id": payment_id, "account": account_id, "said": said}
+                                              for payment_id, said in bank_anomalies.items()])
+    payments = list(
+        db.session.scalars(
+            select(Payment)
+            .options(joinedload(Payment.invoice))
+            .where(Payment.id.in_(bank_anomalies), Payment.account_id == account_id)
+            .order_by(Payment.id)
+            .execution_options(populate_existing=True)
+        ).unique()
+    )
     record_payment_events(account_id, payments)
     return payments

@@ -178,6 +178,9 @@ class PaymentAttempt(Model):
     new_iban_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Libeo's words for a state MEG does not know (``UNKNOWN``).
     libeo_label: Mapped[str | None] = mapped_column(String(300))
+    # What a bank file said of the payment that Libeo did not apply, in Libeo's words, until a person of the
+    # Libeo account decides: shown beside the state Libeo keeps meanwhile.
+    bank_anomaly: Mapped[str | None] = mapped_column(String(1000))
     # The IBAN the transfer pays, as Libeo holds it (None until Libeo said it).
     payee_iban: Mapped[str | None] = mapped_column(String(34))
     cancel_reason: Mapped[str | None] = mapped_column(String(300))
@@ -327,6 +330,7 @@ class PaymentAttempt(Model):
             "paid_at": info.paid_at, "failure_reason": info.failure_reason, "transmitted_at": info.transmitted_at,
             "accepted_at": info.accepted_at, "bank_status": info.bank_status, "paid_on": info.paid_on,
             "failure_code": info.failure_code, "new_iban_required": info.new_iban_required,
+            "bank_anomaly": info.bank_anomaly,
             "libeo_label": info.status_label, "cancel_reason": info.cancel_reason,
             "hold_details": list(info.hold_details), "refusal": None, "refusal_code": None,
             "claimed_until": None, "libeo_version": info.version, "pending_reason": None, "updated_at": utcnow(),
@@ -399,9 +403,9 @@ def record_all(answers: list[tuple[PaymentAttempt, LibeoPaymentInfo]]) -> bool:
 
 _RECORDED_COLUMNS = (
     "libeo_payment_id", "status", "execution_date", "paid_at", "failure_reason", "transmitted_at", "accepted_at",
-    "bank_status", "paid_on", "failure_code", "new_iban_required", "libeo_label", "cancel_reason", "hold_reasons",
-    "hold_details", "refusal", "refusal_code", "claimed_until", "libeo_version", "pending_reason", "updated_at",
-    "payee_iban",
+    "bank_status", "paid_on", "failure_code", "new_iban_required", "bank_anomaly", "libeo_label", "cancel_reason",
+    "hold_reasons", "hold_details", "refusal", "refusal_code", "claimed_until", "libeo_version", "pending_reason",
+    "updated_at", "payee_iban",
 )
 # Built once: every answer and event runs it. « Newer »: a higher version than MEG holds, or MEG holds none.
 _RECORD = (
@@ -684,6 +688,9 @@ class LibeoState:
             return None  # settled another way now
         return retry_refusal(invoice, self.payments.get(invoice.id))
 
+    def waits_for_bank_anomaly(self, invoice: SupplierInvoice) -> bool:
+        return self.row(invoice)[1] == "bank_anomaly"
+
     def awaits_answer(self, invoice: SupplierInvoice) -> bool:
         return self.row(invoice)[1] == "check"
 
@@ -691,7 +698,8 @@ class LibeoState:
         """An invoice's Libeo column, in one call per row of a list: its latest payment, and what
         it offers: ``"pay"`` (« Payer »), ``"check"`` (« Vérifier maintenant », a request left
         unanswered), ``"new_iban"`` (the supplier's new IBAN first: its account was rejected),
-        ``"refused"`` (refused in Libeo as a possible fraud: its reason before « Payer ») or None."""
+        ``"refused"`` (refused in Libeo as a possible fraud: its reason before « Payer »), ``"bank_anomaly"``
+        (its rejected transfer may have been debited: a person of the Libeo account decides first) or None."""
         payment = self.payments.get(invoice.id)
         if self.refusal is not None:
             return payment, None
@@ -699,11 +707,23 @@ class LibeoState:
             return payment, "check" if payment.status is PaymentState.REQUESTED else None
         if invoice.payment_mode is not PaymentMode.LIBEO or invoice.is_paid:
             return payment, None
+        if payment is not None and payment.status is PaymentState.FAILED and payment.bank_anomaly:
+            return payment, "bank_anomaly"  # rejected, yet maybe debited: Libeo pays it again only once decided
         if retry_refusal(invoice, payment):
             return payment, "new_iban"
         if payment is not None and payment.fraud_refusal:
             return payment, "refused"  # the reason first, then « Payer » with it acknowledged
         return payment, "pay"
+
+
+def anomaly_refusal(payment: PaymentAttempt | None) -> str | None:
+    """Why the invoice is not paid again while its rejected transfer may have been debited after all (a bank
+    anomaly a person of the Libeo account has not decided), or None."""
+    if payment is None or payment.status is not PaymentState.FAILED or not payment.bank_anomaly:
+        return None
+    return ("Le dernier virement de cette facture a été rejeté, mais un fichier de la banque dit qu'il a peut-être "
+            "été débité : une personne du compte Libeo doit vérifier auprès de la banque et décider, dans « Remises » "
+            "de Libeo, avant que la facture soit payée de nouveau.")
 
 
 def retry_refusal(invoice: ListedInvoice, payment: PaymentAttempt | None) -> str | None:

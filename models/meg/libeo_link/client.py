@@ -136,6 +136,8 @@ class LibeoPaymentInfo:
     paid_on: date | None = None
     failure_code: str | None = None
     new_iban_required: bool = False
+    # What a bank file said that Libeo did not apply, until a person of the Libeo account decides.
+    bank_anomaly: str | None = None
     # Libeo's own words for the state: what MEG shows of a state it does not know yet.
     status_label: str | None = None
     # The IBAN the transfer pays, as Libeo holds it (None from a Libeo that does not say).
@@ -166,6 +168,7 @@ class LibeoPaymentInfo:
             paid_on=_day(data.get("paid_on")),
             failure_code=_text(data.get("failure_code"), 35),
             new_iban_required=data.get("new_iban_required") is True,
+            bank_anomaly=_text(data.get("bank_anomaly"), 1000),
             status_label=_text(data.get("status_label")),
             payee_iban=_text((data.get("payee") or {}).get("iban") if isinstance(data.get("payee"), dict) else None,
                              34),

@@ -35,6 +35,7 @@ from models.meg.libeo_link.attempts import (
     Payer,
     PaymentAttempt,
     PaymentState,
+    anomaly_refusal,
     check_execution_date,
     elsewhere_reason,
     external_id,
@@ -94,7 +95,9 @@ def _open_attempt(connection: LibeoConnection, invoice: SupplierInvoice, user: U
             raise LibeoLinkError(f"Vérification impossible : {current.unverifiable}")
         if current is not None and current.status.holds_invoice:
             return current, False
-        refusal = retry_refusal(invoice, current)  # the supplier's account was rejected: its new IBAN first
+        # Rejected, yet maybe debited: the Libeo account's decision first; rejected for the supplier's account:
+        # its new IBAN first.
+        refusal = anomaly_refusal(current) or retry_refusal(invoice, current)
         if refusal:
             raise LibeoLinkError(refusal)
         if current is not None and current.fraud_refusal and not refusal_seen:

@@ -43,6 +43,7 @@ from models.meg.libeo_link.attempts import (
     Payer,
     PaymentAttempt,
     PaymentState,
+    anomaly_refusal,
     check_execution_date,
     external_id,
     insert_attempts,
@@ -120,7 +121,7 @@ def unpayable_reason(invoice: SupplierInvoice, payment: PaymentAttempt | None) -
         return f"Un paiement de cette facture est déjà en cours : {payment.label}."
     if invoice.payment_mode is not PaymentMode.LIBEO:
         return f"Mode de règlement « {invoice.payment_mode.label} » : elle ne se paie pas avec Libeo."
-    return retry_refusal(invoice, payment)
+    return anomaly_refusal(payment) or retry_refusal(invoice, payment)
 
 
 def upgrade_url() -> str:
