@@ -277,6 +277,15 @@ def test_a_key_revoked_in_libeo_asks_first_and_meg_learns_the_outcome_once_a_new
 
     revoked = page(client.post("/libeo/configuration/integrations/meg/revoquer", follow_redirects=True))
     assert "La clé d'API MEG est révoquée" in revoked
+    # MEG, not told yet, still offers « Annuler »: Libeo refuses the key, and MEG says the payment goes on.
+    refused = page(client.post(f"/meg/achats/factures/{invoice_id}/annuler-paiement",
+                               data={"next": f"/meg/achats/factures/{invoice_id}"}, follow_redirects=True))
+    assert ("Le paiement n'a pas été annulé : il suit son cours dans Libeo, où il peut encore être annulé "
+            "(« Paiements » → « Annuler »).") in refused
+    sync(meg_app)
+    interrupted = "le suivi des 1 paiement(s) en cours est interrompu"
+    for shown in [*everywhere(client, invoice_id)[::2], page(client.get("/meg/achats/options"))]:
+        assert interrupted in shown, shown  # « Règlements », the invoice, « Options »
     pain001 = execute(libeo_app)
     with meg_app.app_context():
         e2e = f"LIBEO-{meg_db.session.scalar(select(PaymentAttempt.libeo_payment_id))}"

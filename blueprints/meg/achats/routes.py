@@ -79,6 +79,7 @@ from models.meg.libeo_link.attempts import (
     PaymentState,
     confirmation,
     following_label,
+    follows_nothing_now,
     in_flight_count,
     libeo_state,
     payment_refusal,
@@ -690,8 +691,7 @@ def options():
             flash(f"La connexion est établie avec le compte Libeo {connected.account_description}.", "success")
             return redirect(url_for("achats.options"))
     connection = connection_of(company)
-    following = (following_label(connection, in_flight_count(company.id))
-                 if connection is not None and connection.is_removed else None)
+    following = following_label(connection, in_flight_count(company.id)) if follows_nothing_now(connection) else None
     return render_template("meg/achats/options.html", form=form, connection=connection, following=following,
                            waiting=waiting_count(company.id), refused=refused_updates(company.id),
                            unknown=unknown_outcomes(company.id), unverifiable=unverifiable_requests(company.id),

@@ -759,10 +759,22 @@ def in_flight_count(company_id: int) -> int:
     return db.session.scalar(_IN_FLIGHT_COUNT, {"company_id": company_id}) or 0
 
 
+def follows_nothing_now(connection: LibeoConnection | None) -> bool:
+    """Whether MEG may have payments it no longer follows: a connection removed, or whose key Libeo refuses."""
+    return connection is not None and (connection.is_removed or connection.state is ConnectionState.KEY_REVOKED)
+
+
 def following_label(connection: LibeoConnection | None, count: int) -> str | None:
-    """What every page says of a removed connection still following payments, or None."""
-    if connection is None or not connection.is_removed or not count:
+    """What every page says of payments in flight a removed connection still follows, or that a key Libeo
+    revoked no longer follows; or None."""
+    if not follows_nothing_now(connection) or not count:
         return None
+    assert connection is not None
+    if not connection.is_removed:
+        # The key was revoked or replaced in Libeo: Libeo goes on with the payments, MEG no longer hears of them.
+        return (f"Clé révoquée ou remplacée dans Libeo — le suivi des {count} paiement(s) en cours est interrompu : "
+                "Libeo les mène à leur terme, mais MEG ne connaîtra leur issue (ni ne pourra les annuler) qu'une fois "
+                "une nouvelle clé du même compte collée dans « Options ». Suivez-les dans Libeo d'ici là.")
     if connection.state in (ConnectionState.KEY_REVOKED, ConnectionState.REMOVED):
         # No key left to read with: MEG says it does not follow them, and how to learn their outcome.
         why = ("la clé a été révoquée dans Libeo" if connection.state is ConnectionState.KEY_REVOKED
@@ -804,8 +816,7 @@ def libeo_state(user: User, company: Company, invoices: Sequence[InvoiceRow]) ->
     libeo_invoices = [invoice.id for invoice in invoices if getattr(invoice, "attempted", True)]
     refusal = payment_refusal(user, company, connection)
     payer = payer_for(user, company) if refusal else None
-    following = (following_label(connection, in_flight_count(company.id))
-                 if connection is not None and connection.is_removed else None)
+    following = following_label(connection, in_flight_count(company.id)) if follows_nothing_now(connection) else None
     return LibeoState(company, connection, refusal, latest_payments(libeo_invoices), following=following,
                       accountant_may_ask=bool(payer and payer.role == "accountant" and connection
                                               and connection_refusal(connection) is None),

@@ -68,7 +68,8 @@ def cancel_payment(invoice: SupplierInvoice, user: User) -> PaymentAttempt:
     except LibeoKeyRefused as error:
         connection.record_failure(error)
         db.session.commit()
-        raise LibeoLinkError(error.message) from error
+        raise LibeoLinkError(f"Le paiement n'a pas été annulé : il suit son cours dans Libeo, où il peut encore être "
+                             f"annulé (« Paiements » → « Annuler »). {error.message}") from error
     except LibeoApiError as error:
         connection.record_success()
         if error.code == "payment_not_cancellable":
