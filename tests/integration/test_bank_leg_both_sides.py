@@ -333,9 +333,13 @@ def test_a_debit_of_a_rejected_transfer_is_told_in_meg_and_holds_payer_until_lib
     for shown in (settlements, invoices):
         assert "Rejeté" in shown and "Anomalie bancaire à vérifier dans Libeo" in shown
     assert f"payer={invoice_id}#confirmer" not in settlements
-    assert "Anomalie bancaire à vérifier dans Libeo :" in invoice_page
-    assert "Libeo le garde rejeté jusqu'à votre décision" in invoice_page  # Libeo's own words
-    assert "« Payer » attend que Libeo tranche l'anomalie bancaire de ce virement" in invoice_page
+    assert "Anomalie bancaire à vérifier dans Libeo." in invoice_page
+    assert "D'ici là, ne réglez pas cette facture autrement." in invoice_page
+    assert "Ce que Libeo en dit : « L'avis de débit (camt.054)" in invoice_page  # Libeo's own words
+    assert "« Payer » attend la décision du compte Libeo sur l'anomalie bancaire de ce virement" in invoice_page
+    # Nor is it settled another way meanwhile: its mode, supplier and amount are locked.
+    edit = page(client.get(f"/meg/achats/factures/{invoice_id}/modifier"))
+    assert "le dernier virement de cette facture, rejeté, a peut-être été débité" in edit
     with meg_app.app_context():
         attempts = meg_db.session.scalar(select(func.count(PaymentAttempt.id)))
     refused = page(client.post(f"/meg/achats/factures/{invoice_id}/payer", data={"next": "/meg/achats/reglements"},
@@ -343,6 +347,9 @@ def test_a_debit_of_a_rejected_transfer_is_told_in_meg_and_holds_payer_until_lib
     assert "a peut-être été débité" in refused
     with meg_app.app_context():
         assert meg_db.session.scalar(select(func.count(PaymentAttempt.id))) == attempts  # nothing asked of Libeo
+
+    exported = client.get("/meg/achats/factures/export.csv").get_data(as_text=True)
+    assert "Rejeté : raison non précisée par la banque (MS03) — anomalie bancaire à vérifier dans Libeo" in exported
 
     # Libeo refuses it too, whoever asks (its own pages, MEG's API): the Libeo invoice of MEG's.
     from models.libeo import Invoice, db
@@ -356,6 +363,9 @@ def test_a_debit_of_a_rejected_transfer_is_told_in_meg_and_holds_payer_until_lib
 
     client.post("/libeo/connexion", data={"email": "claire@boulangerie-martin.fr",
                                           "password": "mot-de-passe-solide-42"})
+    libeo_page = page(client.get(f"/libeo/factures/{libeo_invoice.id}"))
+    assert "La facture ne peut pas être payée de nouveau avant votre décision" in libeo_page
+    assert "Payer par virement" not in libeo_page
     remittances = page(client.get("/libeo/remises/"))
     anomaly = re.search(r'action="(/libeo/remises/anomalies/\d+)"', remittances).group(1)
     assert "débité" in page(client.post(anomaly, data={"decision": "apply"}, follow_redirects=True))

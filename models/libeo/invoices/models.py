@@ -160,7 +160,12 @@ class Invoice(InvoiceTotalsColumns, Model):
 
     @property
     def is_payable(self) -> bool:
-        return self.status in (InvoiceStatus.TO_PAY, InvoiceStatus.PAYMENT_FAILED)
+        """To pay, or its transfer rejected — unless a bank file says that transfer may have been debited after
+        all (an anomaly a person has not decided: paying again could pay twice)."""
+        if self.status is InvoiceStatus.PAYMENT_FAILED:
+            latest = self.latest_payment
+            return latest is None or latest.bank_anomaly is None
+        return self.status is InvoiceStatus.TO_PAY
 
     @property
     def latest_payment(self) -> Payment | None:

@@ -871,8 +871,16 @@ def latest_payment_status():
 
 def latest_failure_reason():
     """SQL: the bank's reason of the invoice's latest payment, when it was rejected (NULL otherwise): what a
-    « Rejetée » row of an export or of « Factures des clients » says, as the invoice's page does."""
-    return _of_latest_attempt(PaymentAttempt.failure_reason).label("failure_reason")
+    « Rejetée » row of an export or of « Factures des clients » says, as the invoice's page does — with the
+    bank anomaly Libeo holds about it, if any."""
+    said = case((PaymentAttempt.bank_anomaly.is_not(None),
+                 func.coalesce(PaymentAttempt.failure_reason, "Rejeté par la banque") + BANK_ANOMALY_WORDS),
+                else_=PaymentAttempt.failure_reason)
+    return _of_latest_attempt(said).label("failure_reason")
+
+
+# After a rejected transfer's reason in an export, while the bank may have debited it after all.
+BANK_ANOMALY_WORDS = " — anomalie bancaire à vérifier dans Libeo"
 
 
 # A simple CASE (the latest attempt read once per row) compares the stored names: its values are not
