@@ -367,6 +367,7 @@ def test_a_debit_of_a_rejected_transfer_is_told_in_meg_and_holds_payer_until_lib
     assert "La facture ne peut pas être payée de nouveau avant votre décision" in libeo_page
     assert "Payer par virement" not in libeo_page
     remittances = page(client.get("/libeo/remises/"))
+    assert "demandé par MEG, qui affiche cette anomalie et ne propose plus « Payer » pour cette facture" in remittances
     anomaly = re.search(r'action="(/libeo/remises/anomalies/\d+)"', remittances).group(1)
     assert "débité" in page(client.post(anomaly, data={"decision": "apply"}, follow_redirects=True))
     sync_quiet(meg_app)
