@@ -221,13 +221,14 @@ def test_a_later_report_never_moves_a_final_state_back(apps, client, libeo_app, 
     late = text(_upload(client, status_report_for(pain001, default="RJCT")))
     assert "aucun paiement n'a changé" in late and "1 anomalie à vérifier" in late
     assert "À vérifier : 1 anomalie" in late and "Libeo le garde débité jusqu'à votre décision" in late
-    assert _event_count(libeo_app) == events
+    assert _event_count(libeo_app) == events + 1  # one, to tell the anomaly beside the state kept
     assert f"Débité le {TODAY}" in text(client.get(f"/libeo/paiements/{first_id}"))
     assert "Rejeté : provision insuffisante (AM04)" in text(client.get(f"/libeo/paiements/{second_id}"))
     # An older intermediate report arriving last is older news.
     old = text(_upload(client, status_report_for(pain001, default="ACCP")))
     assert "aucun paiement n'a changé" in old and "anomalie à vérifier dans « Remises »" not in old
     assert "À vérifier : 1 anomalie" in old  # still the one, not another
+    assert _event_count(libeo_app) == events + 1
 
 
 def test_mark_as_debited_asks_for_the_debit_date_then_decides_once(apps, client, libeo_app, company):
