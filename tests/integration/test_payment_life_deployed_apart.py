@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from core.calendar import next_business_day
 from core.dates import date_fr, paris_today
-from devtools.bank_simulator import status_report_for
+from devtools.bank_simulator import statement_for, status_report_for
 
 from .deployment import WebClient
 from .test_deployed_apart import libeo_invoice_ids
@@ -76,4 +76,24 @@ def test_paid_and_rejected_by_the_bank_the_same_on_both_sides(running):
     rejected_page = WebClient.text(meg.get(f"/achats/factures/{rejected_id}"))
     assert "(AM04)" in rejected_page
     assert f"payer={rejected_id}" in rejected_page  # rejected for want of funds: it may be paid again
+    assert_same_story(running)
+
+    # The bank's statement then debits the rejected transfer after all: Libeo keeps it rejected with an anomaly
+    # for a person, which MEG tells, holding « Payer » meanwhile (paying again could pay twice).
+    statement = statement_for(pain001.content, debited=[ids[f"meg-{rejected_id}"]], booking_date=day)
+    imported = libeo.submit("/remises/", "/remises/releve",
+                            files={"report": ("camt054.xml", statement, "application/xml")})
+    assert "1 anomalie à vérifier" in WebClient.text(imported)
+    quiet = running.sides["meg"].env.get("SYNC_QUIET_SECONDS")
+    running.sides["meg"].env["SYNC_QUIET_SECONDS"] = "0"  # nothing in flight in MEG: read its feed now
+    try:
+        running.flask("meg", "meg", "sync")
+    finally:
+        if quiet is None:
+            del running.sides["meg"].env["SYNC_QUIET_SECONDS"]
+        else:
+            running.sides["meg"].env["SYNC_QUIET_SECONDS"] = quiet
+    shows_everywhere(meg, rejected_id, rejected_number, "Anomalie bancaire à vérifier dans Libeo")
+    rejected_page = WebClient.text(meg.get(f"/achats/factures/{rejected_id}"))
+    assert f"payer={rejected_id}" not in rejected_page
     assert_same_story(running)
