@@ -407,6 +407,11 @@ def tell_anomalies(account_id: int, anomalies: Iterable[BankAnomaly]) -> None:
            for named in [anomaly.payment_id, *(int(i) for i in anomaly.candidate_ids or ())] if named is not None}
     if not ids:
         return
+    # The payments' rows first (locked on PostgreSQL, as a move locks them): a concurrent import or decision
+    # about them then waits, and the anomalies read next include what it committed.
+    shown = db.session.execute(select(Payment.id, Payment.bank_anomaly)
+                               .where(Payment.id.in_(ids), Payment.account_id == account_id)
+                               .order_by(Payment.id).with_for_update()).all()
     said: dict[int, str] = {}
     for payment_id, candidate_ids, message in db.session.execute(
             select(BankAnomaly.payment_id, BankAnomaly.candidate_ids, BankAnomaly.message)
@@ -414,8 +419,6 @@ def tell_anomalies(account_id: int, anomalies: Iterable[BankAnomaly]) -> None:
         for named in [payment_id, *(int(i) for i in candidate_ids or ())]:
             if named in ids:
                 said.setdefault(named, message)
-    shown = db.session.execute(select(Payment.id, Payment.bank_anomaly)
-                               .where(Payment.id.in_(ids), Payment.account_id == account_id)).all()
     retell_payments({payment_id: said.get(payment_id) for payment_id, now in shown if now != said.get(payment_id)},
                     account_id=account_id)
 
