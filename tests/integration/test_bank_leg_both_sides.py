@@ -283,9 +283,13 @@ def test_a_key_revoked_in_libeo_asks_first_and_meg_learns_the_outcome_once_a_new
     assert ("Le paiement n'a pas été annulé : il suit son cours dans Libeo, où il peut encore être annulé "
             "(« Paiements » → « Annuler »).") in refused
     sync(meg_app)
-    interrupted = "le suivi des 1 paiement(s) en cours est interrompu"
+    interrupted = "le suivi du paiement en cours est interrompu"
     for shown in [*everywhere(client, invoice_id)[::2], page(client.get("/meg/achats/options"))]:
         assert interrupted in shown, shown  # « Règlements », the invoice, « Options »
+    other_id = meg_libeo_invoices(meg_app)[1][0]  # nothing in flight: its page does not say it
+    assert interrupted not in page(client.get(f"/meg/achats/factures/{other_id}"))
+    refused = page(client.get(f"/meg/achats/factures/{invoice_id}/annuler-paiement", follow_redirects=True))
+    assert "MEG ne peut pas annuler ce paiement" in refused and "« Paiements » → « Annuler »" in refused
     pain001 = execute(libeo_app)
     with meg_app.app_context():
         e2e = f"LIBEO-{meg_db.session.scalar(select(PaymentAttempt.libeo_payment_id))}"
@@ -366,6 +370,9 @@ def test_a_debit_of_a_rejected_transfer_is_told_in_meg_and_holds_payer_until_lib
     libeo_page = page(client.get(f"/libeo/factures/{libeo_invoice.id}"))
     assert "La facture ne peut pas être payée de nouveau avant votre décision" in libeo_page
     assert "Payer par virement" not in libeo_page
+    libeo_list = page(client.get("/libeo/factures/"))
+    assert 'data-testid="invoice-to-check"' in libeo_list
+    assert "Non sélectionnable : anomalie bancaire à vérifier" in libeo_list
     remittances = page(client.get("/libeo/remises/"))
     assert "demandé par MEG, qui affiche cette anomalie et ne propose plus « Payer » pour cette facture" in remittances
     anomaly = re.search(r'action="(/libeo/remises/anomalies/\d+)"', remittances).group(1)

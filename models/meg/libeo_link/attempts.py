@@ -772,9 +772,15 @@ def following_label(connection: LibeoConnection | None, count: int) -> str | Non
     assert connection is not None
     if not connection.is_removed:
         # The key was revoked or replaced in Libeo: Libeo goes on with the payments, MEG no longer hears of them.
-        return (f"Clé révoquée ou remplacée dans Libeo — le suivi des {count} paiement(s) en cours est interrompu : "
+        if count == 1:
+            return ("Clé révoquée ou remplacée dans Libeo — le suivi du paiement en cours est interrompu : Libeo "
+                    "le mène à son terme, mais MEG ne connaîtra son issue (ni ne pourra l'annuler) qu'une fois une "
+                    "nouvelle clé du même compte collée dans « Options ». Suivez-le dans Libeo (« Paiements ») d'ici "
+                    "là.")
+        return (f"Clé révoquée ou remplacée dans Libeo — le suivi des {count} paiements en cours est interrompu : "
                 "Libeo les mène à leur terme, mais MEG ne connaîtra leur issue (ni ne pourra les annuler) qu'une fois "
-                "une nouvelle clé du même compte collée dans « Options ». Suivez-les dans Libeo d'ici là.")
+                "une nouvelle clé du même compte collée dans « Options ». Suivez-les dans Libeo (« Paiements ») d'ici "
+                "là.")
     if connection.state in (ConnectionState.KEY_REVOKED, ConnectionState.REMOVED):
         # No key left to read with: MEG says it does not follow them, and how to learn their outcome.
         why = ("la clé a été révoquée dans Libeo" if connection.state is ConnectionState.KEY_REVOKED

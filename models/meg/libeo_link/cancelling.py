@@ -16,7 +16,7 @@ from models.meg.companies.models import User
 from models.meg.db import db
 from models.meg.libeo_link.attempts import Payer, PaymentAttempt, latest_payment, payer_for, payment_refusal
 from models.meg.libeo_link.client import LibeoApiError, LibeoKeyRefused, LibeoUnheard, LibeoUnreachable
-from models.meg.libeo_link.connection import LibeoConnection, LibeoLinkError, connection_of
+from models.meg.libeo_link.connection import ConnectionState, LibeoConnection, LibeoLinkError, connection_of
 from models.meg.libeo_link.paying import record_payment
 from models.meg.signing import initiator_assertion
 
@@ -37,6 +37,12 @@ def _cancellation(invoice: SupplierInvoice, user: User) -> tuple[PaymentAttempt,
         raise LibeoLinkError("Cette entreprise n'est pas connectée à Libeo.")
     refusal = payment_refusal(user, company, connection)
     if refusal:
+        if not connection.is_removed and connection.state is ConnectionState.KEY_REVOKED:
+            raise LibeoLinkError(  # Libeo still holds the payment: where it can be cancelled now
+                "MEG ne peut pas annuler ce paiement : Libeo refuse la clé enregistrée (révoquée ou remplacée dans "
+                "Libeo). Le paiement suit son cours dans Libeo, où il peut encore être annulé (« Paiements » → "
+                "« Annuler ») ; un administrateur « Achats » rétablit la connexion en collant une nouvelle clé dans "
+                "« Options ».")
         raise LibeoLinkError(refusal)
     payment = latest_payment(invoice)
     if payment is None or not payment.cancellable:
