@@ -71,6 +71,12 @@ def import_file(libeo_app, content: bytes):
         return result
 
 
+def only_end_to_end_id(meg_app) -> str:
+    """The SEPA end-to-end id of MEG's only payment."""
+    with meg_app.app_context():
+        return f"LIBEO-{meg_db.session.scalar(select(PaymentAttempt.libeo_payment_id))}"
+
+
 def sync_quiet(meg_app) -> None:
     """A sync pass that reads the feed of companies with nothing in flight too (``SYNC_QUIET_SECONDS`` later)."""
     from models.meg.libeo_link.sync import sync_pass
@@ -156,8 +162,7 @@ def test_after_a_closed_account_meg_asks_for_the_suppliers_new_iban(connected, c
     pay(client, invoice_id)
     set_debtor_iban(libeo_app, connected["account_id"])
     pain001 = execute(libeo_app)
-    with meg_app.app_context():
-        e2e = f"LIBEO-{meg_db.session.scalar(select(PaymentAttempt.libeo_payment_id))}"
+    e2e = only_end_to_end_id(meg_app)
     import_file(libeo_app, status_report_for(pain001, {e2e: ("RJCT", "AC04")}))
     sync(meg_app)
 
@@ -291,8 +296,7 @@ def test_a_key_revoked_in_libeo_asks_first_and_meg_learns_the_outcome_once_a_new
     refused = page(client.get(f"/meg/achats/factures/{invoice_id}/annuler-paiement", follow_redirects=True))
     assert "MEG ne peut pas annuler ce paiement" in refused and "« Paiements » → « Annuler »" in refused
     pain001 = execute(libeo_app)
-    with meg_app.app_context():
-        e2e = f"LIBEO-{meg_db.session.scalar(select(PaymentAttempt.libeo_payment_id))}"
+    e2e = only_end_to_end_id(meg_app)
     import_file(libeo_app, statement_for(pain001, debited=[e2e], booking_date=RUN_DAY))
     sync(meg_app)
     debited = f"Payée via Libeo le {RUN_DAY:%d/%m/%Y}"
@@ -325,8 +329,7 @@ def test_a_debit_of_a_rejected_transfer_is_told_in_meg_and_holds_payer_until_lib
     pay(client, invoice_id)
     set_debtor_iban(libeo_app, connected["account_id"])
     pain001 = execute(libeo_app)
-    with meg_app.app_context():
-        e2e = f"LIBEO-{meg_db.session.scalar(select(PaymentAttempt.libeo_payment_id))}"
+    e2e = only_end_to_end_id(meg_app)
     import_file(libeo_app, status_report_for(pain001, {e2e: ("RJCT", "MS03")}))
     sync(meg_app)
     assert f"payer={invoice_id}#confirmer" in page(client.get("/meg/achats/reglements"))  # « Payer » again

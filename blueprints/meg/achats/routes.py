@@ -78,9 +78,7 @@ from models.meg.libeo_link.attempts import (
     PaymentAttempt,
     PaymentState,
     confirmation,
-    following_label,
-    follows_nothing_now,
-    in_flight_count,
+    following_of,
     libeo_state,
     payment_refusal,
     payments_in_flight,
@@ -691,8 +689,8 @@ def options():
             flash(f"La connexion est établie avec le compte Libeo {connected.account_description}.", "success")
             return redirect(url_for("achats.options"))
     connection = connection_of(company)
-    following = following_label(connection, in_flight_count(company.id)) if follows_nothing_now(connection) else None
-    return render_template("meg/achats/options.html", form=form, connection=connection, following=following,
+    return render_template("meg/achats/options.html", form=form, connection=connection,
+                           following=following_of(connection, company.id),
                            waiting=waiting_count(company.id), refused=refused_updates(company.id),
                            unknown=unknown_outcomes(company.id), unverifiable=unverifiable_requests(company.id),
                            action_form=ConfirmForm(), second_factor_asked=is_enrolled(current_user)), \

@@ -163,9 +163,14 @@ class Invoice(InvoiceTotalsColumns, Model):
         """To pay, or its transfer rejected — unless a bank file says that transfer may have been debited after
         all (an anomaly a person has not decided: paying again could pay twice)."""
         if self.status is InvoiceStatus.PAYMENT_FAILED:
-            latest = self.latest_payment
-            return latest is None or latest.bank_anomaly is None
+            return self.bank_anomaly is None
         return self.status is InvoiceStatus.TO_PAY
+
+    @property
+    def bank_anomaly(self) -> str | None:
+        """The bank anomaly its latest payment says, while a person has not decided it (``Payment.bank_anomaly``)."""
+        latest = self.latest_payment
+        return latest.bank_anomaly if latest is not None else None
 
     @property
     def latest_payment(self) -> Payment | None:

@@ -217,7 +217,7 @@ def payment_lock(invoice: SupplierInvoice) -> str | None:
     invoice may not be switched to another mode and paid a second time.
     """
     payment = latest_payment(invoice)
-    if payment is not None and payment.status is PaymentState.FAILED and payment.bank_anomaly:
+    if payment is not None and payment.maybe_debited:
         return ("Anomalie bancaire à vérifier dans Libeo : le dernier virement de cette facture, rejeté, a peut-être "
                 "été débité. Tant que le compte Libeo n'a pas décidé, son fournisseur, son montant et son mode de "
                 "règlement ne peuvent pas changer (le numéro et les dates, si) : ne la réglez pas autrement.")

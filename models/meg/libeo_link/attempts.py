@@ -208,6 +208,12 @@ class PaymentAttempt(Model):
         return payment_label(self)
 
     @property
+    def maybe_debited(self) -> bool:
+        """Rejected, yet a bank file says the transfer may have been debited after all (a bank anomaly a person of
+        the Libeo account has not decided): the invoice is neither paid again nor settled another way meanwhile."""
+        return self.status is PaymentState.FAILED and bool(self.bank_anomaly)
+
+    @property
     def hold_explanations(self) -> list[str]:
         """While Libeo holds the payment: why, in Libeo's words (empty otherwise)."""
         if self.status is not PaymentState.AWAITING_APPROVAL:
@@ -707,7 +713,7 @@ class LibeoState:
             return payment, "check" if payment.status is PaymentState.REQUESTED else None
         if invoice.payment_mode is not PaymentMode.LIBEO or invoice.is_paid:
             return payment, None
-        if payment is not None and payment.status is PaymentState.FAILED and payment.bank_anomaly:
+        if payment is not None and payment.maybe_debited:
             return payment, "bank_anomaly"  # rejected, yet maybe debited: Libeo pays it again only once decided
         if retry_refusal(invoice, payment):
             return payment, "new_iban"
@@ -719,7 +725,7 @@ class LibeoState:
 def anomaly_refusal(payment: PaymentAttempt | None) -> str | None:
     """Why the invoice is not paid again while its rejected transfer may have been debited after all (a bank
     anomaly a person of the Libeo account has not decided), or None."""
-    if payment is None or payment.status is not PaymentState.FAILED or not payment.bank_anomaly:
+    if payment is None or not payment.maybe_debited:
         return None
     return ("Le dernier virement de cette facture a été rejeté, mais un fichier de la banque dit qu'il a peut-être "
             "été débité : une personne du compte Libeo doit vérifier auprès de la banque et décider, dans « Remises » "
@@ -759,17 +765,19 @@ def in_flight_count(company_id: int) -> int:
     return db.session.scalar(_IN_FLIGHT_COUNT, {"company_id": company_id}) or 0
 
 
-def follows_nothing_now(connection: LibeoConnection | None) -> bool:
-    """Whether MEG may have payments it no longer follows: a connection removed, or whose key Libeo refuses."""
-    return connection is not None and (connection.is_removed or connection.state is ConnectionState.KEY_REVOKED)
+def following_of(connection: LibeoConnection | None, company_id: int) -> str | None:
+    """``following_label`` of the company's payments in flight, counted only for a connection removed or whose
+    key Libeo refuses (no statement otherwise)."""
+    if connection is None or not (connection.is_removed or connection.state is ConnectionState.KEY_REVOKED):
+        return None
+    return following_label(connection, in_flight_count(company_id))
 
 
-def following_label(connection: LibeoConnection | None, count: int) -> str | None:
+def following_label(connection: LibeoConnection, count: int) -> str | None:
     """What every page says of payments in flight a removed connection still follows, or that a key Libeo
     revoked no longer follows; or None."""
-    if not follows_nothing_now(connection) or not count:
+    if not count:
         return None
-    assert connection is not None
     if not connection.is_removed:
         # The key was revoked or replaced in Libeo: Libeo goes on with the payments, MEG no longer hears of them.
         if count == 1:
@@ -822,7 +830,7 @@ def libeo_state(user: User, company: Company, invoices: Sequence[InvoiceRow]) ->
     libeo_invoices = [invoice.id for invoice in invoices if getattr(invoice, "attempted", True)]
     refusal = payment_refusal(user, company, connection)
     payer = payer_for(user, company) if refusal else None
-    following = following_label(connection, in_flight_count(company.id)) if follows_nothing_now(connection) else None
+    following = following_of(connection, company.id)
     return LibeoState(company, connection, refusal, latest_payments(libeo_invoices), following=following,
                       accountant_may_ask=bool(payer and payer.role == "accountant" and connection
                                               and connection_refusal(connection) is None),

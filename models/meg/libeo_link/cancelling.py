@@ -24,6 +24,10 @@ NOT_CANCELLABLE = ("Ce paiement ne peut plus être annulé depuis MEG : seul un 
                    "dans Libeo » peut l'être, tant que son virement n'est pas dans un fichier remis à la banque.")
 
 
+# A payment Libeo still holds, that MEG cannot cancel for want of a key Libeo accepts.
+GOES_ON = "suit son cours dans Libeo, où il peut encore être annulé (« Paiements » → « Annuler »)"
+
+
 def cancellable_payment(invoice: SupplierInvoice, user: User) -> PaymentAttempt:
     """The invoice's payment this person may cancel from MEG, else a French refusal saying why."""
     return _cancellation(invoice, user)[0]
@@ -40,9 +44,8 @@ def _cancellation(invoice: SupplierInvoice, user: User) -> tuple[PaymentAttempt,
         if not connection.is_removed and connection.state is ConnectionState.KEY_REVOKED:
             raise LibeoLinkError(  # Libeo still holds the payment: where it can be cancelled now
                 "MEG ne peut pas annuler ce paiement : Libeo refuse la clé enregistrée (révoquée ou remplacée dans "
-                "Libeo). Le paiement suit son cours dans Libeo, où il peut encore être annulé (« Paiements » → "
-                "« Annuler ») ; un administrateur « Achats » rétablit la connexion en collant une nouvelle clé dans "
-                "« Options ».")
+                f"Libeo). Le paiement {GOES_ON} ; un administrateur « Achats » rétablit la connexion en collant une "
+                "nouvelle clé dans « Options ».")
         raise LibeoLinkError(refusal)
     payment = latest_payment(invoice)
     if payment is None or not payment.cancellable:
@@ -74,8 +77,7 @@ def cancel_payment(invoice: SupplierInvoice, user: User) -> PaymentAttempt:
     except LibeoKeyRefused as error:
         connection.record_failure(error)
         db.session.commit()
-        raise LibeoLinkError(f"Le paiement n'a pas été annulé : il suit son cours dans Libeo, où il peut encore être "
-                             f"annulé (« Paiements » → « Annuler »). {error.message}") from error
+        raise LibeoLinkError(f"Le paiement n'a pas été annulé : il {GOES_ON}. {error.message}") from error
     except LibeoApiError as error:
         connection.record_success()
         if error.code == "payment_not_cancellable":
