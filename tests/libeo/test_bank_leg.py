@@ -100,6 +100,13 @@ class Bank:
         return text(self.client.get("/libeo/journal/"))
 
 
+def batch_status(page: str) -> str:
+    """The « Statut » of the first batch a « Remises » page shows."""
+    cell = re.search(r'data-testid="batch-status">(.*?)</', page, re.S)
+    assert cell is not None, "no batch status on the page"
+    return " ".join(re.sub(r"<[^>]+>", " ", cell.group(1)).split())
+
+
 @pytest.fixture
 def bank(client, libeo_app, libeo_auth) -> Bank:
     return Bank(client, libeo_app, libeo_auth)
@@ -305,9 +312,19 @@ def test_a_debit_after_a_rejection_is_an_anomaly_and_keeping_the_state_is_a_deci
     shown = text(bank.upload(statement_for(pain001, debited=[bank.e2e(0)], booking_date=RUN_DAY)))
     assert "1 anomalie à vérifier" in shown and "Libeo le garde rejeté jusqu'à votre décision" in shown
     assert bank.payment(bank.ids[0])["status"] == "failed"
+    # The file is not « Traitée » while a person has to decide about one of its transfers, on either page.
+    remittances = text(bank.client.get("/libeo/remises/"))
+    assert batch_status(remittances) == "À vérifier : 1 virement en anomalie ; 2 débités, 1 rejeté"
+    batch_id = re.search(r'href="/libeo/remises/(\d+)"', remittances).group(1)
+    assert batch_status(text(bank.client.get(f"/libeo/remises/{batch_id}"))) == batch_status(remittances)
+    # What keeping « Rejeté » gives back is said before and after the click.
+    assert ("Garder « Rejeté » rend « Payer » de nouveau possible pour la facture F-0, ici et dans MEG : "
+            "vérifiez d'abord auprès de votre banque que ce virement n'a pas été débité") in remittances
     anomaly = re.search(r'action="(/libeo/remises/anomalies/\d+)"', shown).group(1)
     kept = text(bank.client.post(anomaly, data={"decision": "keep"}, follow_redirects=True))
-    assert "État gardé : « Rejeté : raison non précisée par la banque (MS03) »" in kept
+    assert ("État gardé : « Rejeté : raison non précisée par la banque (MS03) ». La facture F-0 peut de nouveau "
+            "être payée ici et dans MEG.") in kept
+    assert batch_status(kept) == "Traitée : 2 débités, 1 rejeté"
     again = text(bank.client.post(anomaly, data={"decision": "keep"}, follow_redirects=True))
     assert "Cette anomalie a déjà été résolue" in again
 

@@ -30,6 +30,7 @@ from core.money import format_amount
 from models.libeo.accounts.models import Account, LibeoUser
 from models.libeo.db import db
 from models.libeo.errors import Conflict, InvalidData, NotFound
+from models.libeo.invoices.models import InvoiceSource
 from models.libeo.journal import record as journal
 from models.libeo.payments.models import (
     AT_BANK,
@@ -511,6 +512,11 @@ def resolve_anomaly(account: Account, anomaly_id: int, decision: str, actor: str
     journal(account.id, "bank.anomaly_resolved", f"Anomalie résolue : {resolution}", actor, anomaly.payment_id)
     tell_anomalies(account.id, [anomaly])
     db.session.flush()
+    payment = anomaly.payment
+    if (decision == KEEP and payment is not None and payment.status is PaymentStatus.FAILED
+            and payment.bank_anomaly is None):
+        where = " ici et dans MEG" if payment.invoice.source is InvoiceSource.MEG else ""
+        resolution += f" La facture {payment.invoice.number} peut de nouveau être payée{where}."
     return resolution
 
 

@@ -418,35 +418,52 @@ def batch_payments(batch: SepaBatch) -> list[Payment]:
     )
 
 
-def status_counts(batch_ids: list[int]) -> dict[int, dict[PaymentStatus, int]]:
-    """For each batch, how many of its payments are in each state (one query for a page)."""
-    counts: dict[int, dict[PaymentStatus, int]] = {batch_id: {} for batch_id in batch_ids}
+# Counted with the states of a batch's payments: how many have an open anomaly (``Payment.bank_anomaly``).
+ANOMALIES = "anomalies"
+
+
+def status_counts(batch_ids: list[int]) -> dict[int, dict[PaymentStatus | str, int]]:
+    """For each batch, how many of its payments are in each state, and how many have an open anomaly
+    under ``ANOMALIES`` (one query for a page)."""
+    counts: dict[int, dict[PaymentStatus | str, int]] = {batch_id: {} for batch_id in batch_ids}
     if not batch_ids:
         return counts
+    to_check = Payment.bank_anomaly.is_not(None)
     rows = db.session.execute(
-        select(Payment.batch_id, Payment.status, db.func.count(Payment.id))
+        select(Payment.batch_id, Payment.status, to_check, db.func.count(Payment.id))
         .where(Payment.batch_id.in_(batch_ids))
-        .group_by(Payment.batch_id, Payment.status)
+        .group_by(Payment.batch_id, Payment.status, to_check)
     )
-    for batch_id, status, count in rows:
-        counts[batch_id][status] = count
+    for batch_id, status, anomaly, count in rows:
+        of_batch = counts[batch_id]
+        of_batch[status] = of_batch.get(status, 0) + count
+        if anomaly:
+            of_batch[ANOMALIES] = of_batch.get(ANOMALIES, 0) + count
     return counts
 
 
-def batch_status_label(batch: SepaBatch, counts: dict[PaymentStatus, int]) -> str:
+def batch_status_label(batch: SepaBatch, counts: dict[PaymentStatus | str, int]) -> str:
     """« Fichier prêt — à transmettre à votre banque », « Transmis à la banque le … : 2 virements en
-    attente de la banque », « Traitée : 3 débités, 1 rejeté »…"""
+    attente de la banque », « Traitée : 3 débités, 1 rejeté »…
+
+    A batch with a payment the bank's files contradict is not « Traitée » until a person decides:
+    « À vérifier : 1 virement en anomalie ; 1 rejeté »."""
     if batch.status == FAILED:
         return "Aucun virement valide : fichier non créé"
     ready = counts.get(PaymentStatus.FILE_READY, 0)
     waiting = sum(counts.get(status, 0) for status in AT_BANK)
     paid = counts.get(PaymentStatus.PAID, 0)
     failed = counts.get(PaymentStatus.FAILED, 0)
+    anomalies = counts.get(ANOMALIES, 0)
+    to_check = f"{anomalies} virement{'s' if anomalies > 1 else ''} en anomalie"
     if ready and batch.transmitted_at is None:
         return FILE_READY_LABEL
     if waiting:
         return (f"{dated('Transmis à la banque', batch.transmitted_at)} : {waiting} virement"
-                f"{'s' if waiting > 1 else ''} en attente de la banque")
+                f"{'s' if waiting > 1 else ''} en attente de la banque"
+                + (f" ; {to_check}, à vérifier" if anomalies else ""))
     done = [f"{paid} débité{'s' if paid > 1 else ''}"] if paid else []
     done += [f"{failed} rejeté{'s' if failed > 1 else ''}"] if failed else []
+    if anomalies:
+        return f"À vérifier : {to_check}" + (" ; " + ", ".join(done) if done else "")
     return "Traitée : " + ", ".join(done) if done else "Traitée"
