@@ -21,7 +21,7 @@ from core.validators import mask_iban
 from core.views import page_number, pdf_response, show_domain_error
 from models.libeo import db
 from models.libeo.errors import LibeoError
-from models.libeo.payments.bank_leg import anomalies_to_resolve, mark_debited
+from models.libeo.payments.bank_leg import anomalies_to_resolve, decided_anomalies, mark_debited
 from models.libeo.payments.lists import PAYMENTS, as_payment_lines, payment_lines, payment_list, payment_tab_counts
 from models.libeo.payments.order import cancel_payment
 from models.libeo.payments.receipt import payment_receipt, receipt_file_name
@@ -78,8 +78,10 @@ def export_payments(fmt: str):
 @bp.route("/<int:payment_id>")
 def payment(payment_id: int):
     found = account_payment_or_404(payment_id)
+    account = current_account()
     return render_template("libeo/payments/detail.html", payment=found,
-                           anomalies=anomalies_to_resolve(current_account(), found.id))
+                           anomalies=anomalies_to_resolve(account, found.id),
+                           decisions=decided_anomalies(account, found.id))
 
 
 @bp.route("/<int:payment_id>/justificatif.pdf")

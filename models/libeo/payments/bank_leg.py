@@ -471,6 +471,17 @@ def anomalies_to_resolve(account: Account, payment_id: int | None = None) -> lis
     ]
 
 
+def decided_anomalies(account: Account, payment_id: int) -> list[BankAnomaly]:
+    """The anomalies about a payment that a person resolved, in the order of their decisions: its page says
+    who decided what, since a state so changed was not the bank's file alone."""
+    return list(db.session.scalars(
+        select(BankAnomaly)
+        .where(BankAnomaly.account_id == account.id, BankAnomaly.payment_id == payment_id,
+               BankAnomaly.resolved_at.is_not(None))
+        .order_by(BankAnomaly.resolved_at, BankAnomaly.id)
+    ))
+
+
 def account_anomaly(account: Account, anomaly_id: int) -> BankAnomaly | None:
     """The account's anomaly, never another account's."""
     return db.session.scalar(
