@@ -7,7 +7,7 @@ from datetime import timedelta
 from core.calendar import next_business_day
 from core.dates import date_fr, paris_today
 from core.validators import format_iban, mask_iban
-from models.meg import SupplierInvoice
+from models.meg import PaymentMode, SupplierInvoice
 from models.meg import db as meg_db
 from tests.helpers import text as page
 
@@ -36,3 +36,30 @@ def test_a_refused_date_leaves_the_proposed_one_in_the_field(connected, client, 
     shown = page(client.get(response.location))
     assert f"choisissez le {date_fr(proposed)}, jour ouvré suivant" in shown
     assert f'value="{proposed.isoformat()}"' in shown
+
+
+def test_payer_asked_from_a_page_no_longer_current_says_why_it_does_not_open(connected, client, meg_app):
+    """« Payer » clicked on a page opened before the invoice was paid, or moved to another mode, used to show
+    the list again without a word."""
+    (paid_id, paid_number, _), (cash_id, cash_number, _) = meg_libeo_invoices(meg_app)[:2]
+    assert "Paiement programmé le" in page(client.post(f"/meg/achats/factures/{paid_id}/payer",
+                                                       data={"next": "/meg/achats/reglements"},
+                                                       follow_redirects=True))
+    with meg_app.app_context():
+        meg_db.session.get(SupplierInvoice, cash_id).payment_mode = PaymentMode.ESPECES
+        meg_db.session.commit()
+
+    for path in (f"/meg/achats/reglements?payer={paid_id}", f"/meg/achats/factures/{paid_id}?payer={paid_id}",
+                 # A list that no longer shows it (here, a search): its state is said all the same.
+                 f"/meg/achats/reglements?q=introuvable&payer={paid_id}"):
+        shown = page(client.get(path))
+        assert f"La facture {paid_number} ne peut pas être payée maintenant : un paiement Libeo la règle déjà" in shown
+        assert "Confirmer le paiement" not in shown
+    shown = page(client.get(f"/meg/achats/reglements?payer={cash_id}"))
+    assert (f"La facture {cash_number} ne peut pas être payée maintenant : son mode de règlement est « Espèces », "
+            "pas un virement par Libeo.") in shown
+    assert ("La facture demandée n'existe pas dans cette entreprise"
+            in page(client.get("/meg/achats/reglements?payer=987654")))
+    # An invoice « Payer » opens for says nothing of the kind.
+    open_id = meg_libeo_invoices(meg_app)[2][0]
+    assert "ne peut pas être payée maintenant" not in page(client.get(f"/meg/achats/reglements?payer={open_id}"))

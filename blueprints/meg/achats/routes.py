@@ -16,6 +16,7 @@ from core.calendar import late_payment_warning
 from core.dates import DUE_SOON, OVERDUE, date_fr, due_flag, paris_today
 from core.db import reads_first
 from core.french import of
+from core.ids import parse_id
 from core.listing import (
     EXPORT_FORMATS,
     cents_value,
@@ -180,6 +181,24 @@ def _confirmation_for(libeo, invoices, full=None):
         if str(invoice.id) == wanted and libeo.may_confirm(invoice) and libeo.connection is not None:
             return confirmation(full(invoice) if full else invoice, proposed=_proposed_date())
     return None
+
+
+def _payer_notice(libeo, invoices, company=None) -> str | None:
+    """Why « Payer » asked for with ``?payer=<id>`` does not open (the invoice was paid, a payment is under way,
+    its mode changed… since the page that offered it), so that the click is never met with silence. ``company``:
+    look for an invoice the list no longer shows (paid, it left « À régler »)."""
+    wanted = parse_id(request.args.get("payer", ""))
+    if wanted is None:
+        return None
+    invoice = next((invoice for invoice in invoices if invoice.id == wanted), None)
+    if invoice is None and company is not None:
+        invoice = company_invoice(company, wanted)
+        if invoice is not None:
+            libeo = libeo_state(current_user, company, [invoice])
+    if invoice is None:
+        return "La facture demandée n'existe pas dans cette entreprise : « Payer » ne s'ouvre pas."
+    why = libeo.why_not_now(invoice)
+    return f"La facture {invoice.number} ne peut pas être payée maintenant : {why}" if why else None
 
 
 def _proposed_date() -> date | None:
@@ -373,8 +392,10 @@ def new_invoice():
 def invoice(invoice_id: int):
     invoice = _invoice_or_404(invoice_id)
     libeo = libeo_state(current_user, current_company(), [invoice])
-    return render_template("meg/achats/invoice.html", invoice=invoice, libeo=libeo,
-                           confirm=_confirmation_for(libeo, [invoice]), pay_form=PayForm(), not_paid_form=NotPaidForm())
+    confirm = _confirmation_for(libeo, [invoice])
+    return render_template("meg/achats/invoice.html", invoice=invoice, libeo=libeo, confirm=confirm,
+                           payer_notice=None if confirm else _payer_notice(libeo, [invoice]),
+                           pay_form=PayForm(), not_paid_form=NotPaidForm())
 
 
 @bp.route("/factures/<int:invoice_id>/modifier", methods=["GET", "POST"])
@@ -484,7 +505,7 @@ def settlements():
     confirm = _confirmation_for(libeo, pagination.items, lambda invoice: company_invoice(company, invoice.id))
     return render_template("meg/achats/settlements.html", pagination=pagination, libeo=libeo, confirm=confirm,
                            rows=_settlement_rows(pagination.items, libeo), pay_form=PayForm() if confirm else None,
-                           lq=lq)
+                           payer_notice=None if confirm else _payer_notice(libeo, pagination.items, company), lq=lq)
 
 
 SETTLEMENTS_EXPORT = ["Id", "Numéro", "Fournisseur", "SIRET du fournisseur", "IBAN du fournisseur",

@@ -694,6 +694,24 @@ class LibeoState:
             return None  # settled another way now
         return retry_refusal(invoice, self.payments.get(invoice.id))
 
+    def why_not_now(self, invoice: ListedInvoice) -> str | None:
+        """Why « Payer » asked for this invoice (``?payer=``, from a page no longer current) does not open:
+        a French sentence, or None when it opens, or when the page's own notice says why (``refusal``)."""
+        payment, offer = self.row(invoice)
+        if offer in ("pay", "refused") or self.refusal is not None:
+            return None
+        if invoice.is_paid:
+            return "elle est déjà réglée (« Payée »)."
+        if payment is not None and payment.status.holds_invoice:
+            return f"un paiement Libeo la règle déjà : « {payment.label} »."
+        if invoice.payment_mode is not PaymentMode.LIBEO:
+            return f"son mode de règlement est « {invoice.payment_mode.label} », pas un virement par Libeo."
+        if offer == "bank_anomaly":
+            return anomaly_refusal(payment)
+        if offer == "new_iban":
+            return retry_refusal(invoice, payment)
+        return None
+
     def waits_for_bank_anomaly(self, invoice: SupplierInvoice) -> bool:
         return self.row(invoice)[1] == "bank_anomaly"
 
