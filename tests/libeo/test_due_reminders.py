@@ -94,7 +94,8 @@ def test_a_paid_invoice_is_not_reminded_and_a_person_may_turn_reminders_off(apps
 
     client.post("/libeo/notifications/", data={
         "payment_held": "immediate", "payment_rejected": "immediate", "payment_debited": "immediate",
-        "sepa_file_ready": "immediate", "quota_reached": "immediate", "due_reminder": "off"})
+        "sepa_file_ready": "immediate", "bank_anomaly": "immediate",
+        "quota_reached": "immediate", "due_reminder": "off"})
     entered(apps, info.id, "F-2026-202", -1)
     reminders(apps)
     assert mail.send("libeo").turned_off == 1 and mail.received == []

@@ -8,6 +8,7 @@ under replays and concurrent workers.
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import datetime, time, timedelta
 
@@ -15,9 +16,10 @@ from sqlalchemy import event, select
 
 from core.calendar import earliest_execution_date
 from core.dates import PARIS, paris_today, utcnow
-from devtools.bank_simulator import status_report_for
-from models.libeo import Account, LibeoUser, Plan, SepaBatch, db
+from devtools.bank_simulator import statement_for, status_report_for
+from models.libeo import Account, BankAnomaly, LibeoUser, Plan, SepaBatch, db
 from models.libeo.notifications.models import outbox
+from models.libeo.payments.bank_leg import resolve_anomaly
 from models.libeo.payments.bank_status_import import import_bank_status
 from models.libeo.payments.sepa import execute_due_payments
 from tests.helpers import text
@@ -191,6 +193,66 @@ def test_a_sepa_file_ready_is_told_once_to_the_administrators(apps, client, mail
     assert f"http://127.0.0.1:5000/libeo/remises/{batch.id}" in message.text
 
 
+def test_a_bank_anomaly_is_told_to_the_administrators_once_per_file_and_not_once_decided(apps, client, mail):
+    """A statement imported from cron that says a rejected transfer was debited: nobody saw « Remises », and
+    the rejection's e-mail had said the invoice was to pay again."""
+    boulangerie = company(apps, client, mail)
+    asked = boulangerie.pay(name="Laiterie des Prés", amount=12_345)
+    other = boulangerie.pay(name="Moulin Girard", iban=valid_iban(4_100_003), amount=9_900)
+    batch = boulangerie.execute()
+    boulangerie.bank_answers(batch.id, {f"LIBEO-{asked['id']}": ("RJCT", "AC04"),
+                                        f"LIBEO-{other['id']}": ("RJCT", "AM04")})
+    mail.send("libeo")
+    mail.clear()  # the file and the rejections (their own tests)
+
+    with apps.libeo.app_context():
+        xml = db.session.get(SepaBatch, batch.id).xml
+        import_bank_status(statement_for(xml, debited=[f"LIBEO-{asked['id']}"], booking_date=paris_today(),
+                                         message_id="CAMT054-CRON"), imported_by="ligne de commande")
+        db.session.commit()
+    mail.send("libeo")
+    message = mail.one(boulangerie.admin)
+    assert message.subject == "1 anomalie bancaire à vérifier : Laiterie des Prés, 123,45 € (facture F-2026-001)"
+    for body in (" ".join(message.text.split()), " ".join(re.sub(r"<[^>]+>", " ", message.html_text).split())):
+        assert "L'avis de débit (camt.054) CAMT054-CRON importé dans Libeo dit d'un virement autre chose" in body
+        assert "alors qu'il est « Rejeté : compte du bénéficiaire clôturé (AC04) »" in body
+        assert "Ce paiement a été demandé par MEG, qui affiche cette anomalie." in body
+        assert "ne peut pas être payée de nouveau" in body
+    assert "http://127.0.0.1:5000/libeo/remises/#anomalies" in message.text
+
+    # The same file again changes nothing and tells nobody; an anomaly decided before the worker's pass
+    # is not told.
+    with apps.libeo.app_context():
+        import_bank_status(statement_for(xml, debited=[f"LIBEO-{asked['id']}"], booking_date=paris_today(),
+                                         message_id="CAMT054-CRON"), imported_by="ligne de commande")
+        import_bank_status(statement_for(xml, debited=[f"LIBEO-{other['id']}"], booking_date=paris_today(),
+                                         message_id="CAMT054-CRON-2"), imported_by="ligne de commande")
+        db.session.commit()
+        [anomaly] = db.session.scalars(select(BankAnomaly).where(BankAnomaly.resolved_at.is_(None),
+                                                                 BankAnomaly.payment_id == other["id"])).all()
+        resolve_anomaly(db.session.get(Account, boulangerie.info.id), anomaly.id, "keep", boulangerie.admin)
+        db.session.commit()
+    mail.clear()
+    report = mail.send("libeo")
+    assert mail.received == [] and report.moot == 1
+
+
+def test_who_imports_a_file_on_remises_reads_its_anomalies_there_and_is_not_written_to(apps, client, mail):
+    boulangerie = company(apps, client, mail)
+    asked = boulangerie.pay(name="Laiterie des Prés", amount=12_345)
+    batch = boulangerie.execute()
+    boulangerie.bank_answers(batch.id, {f"LIBEO-{asked['id']}": ("RJCT", "AC04")})
+    mail.send("libeo")
+    mail.clear()
+    with apps.libeo.app_context():
+        xml = db.session.get(SepaBatch, batch.id).xml
+        import_bank_status(statement_for(xml, debited=[f"LIBEO-{asked['id']}"], booking_date=paris_today()),
+                           imported_by=boulangerie.admin)
+        db.session.commit()
+    mail.send("libeo")
+    assert mail.received == []
+
+
 def test_the_last_free_payment_of_the_month_tells_the_administrators_once(apps, client, mail):
     boulangerie = company(apps, client, mail, plan=Plan.GRATUIT)
     for n in range(4):
@@ -214,7 +276,7 @@ def test_a_new_api_key_and_a_link_to_meg_are_security_notices_that_cannot_be_tur
     libeo_auth.login(boulangerie.admin)
     turned_off = client.post("/libeo/notifications/", data={
         "payment_held": "off", "payment_rejected": "off", "payment_debited": "off", "sepa_file_ready": "off",
-        "quota_reached": "off", "due_reminder": "off", "security": "off"}, follow_redirects=True)
+        "bank_anomaly": "off", "quota_reached": "off", "due_reminder": "off", "security": "off"}, follow_redirects=True)
     assert "Vos choix de notifications sont enregistrés." in text(turned_off)
     assert "Toujours envoyées à chaque événement" in text(turned_off)
 
@@ -246,11 +308,12 @@ def test_a_kind_turned_off_is_not_sent(apps, client, mail, libeo_auth):
     libeo_auth.login(boulangerie.admin)
     page = text(client.get("/libeo/notifications/"))
     for label in ("Paiements à approuver", "Paiements rejetés", "Paiements débités", "Remises SEPA prêtes",
-                  "Quota de paiements atteint", "Échéances des factures", "Alertes de sécurité"):
+                  "Anomalies bancaires", "Quota de paiements atteint", "Échéances des factures", "Alertes de sécurité"):
         assert label in page
     client.post("/libeo/notifications/", data={
         "payment_held": "off", "payment_rejected": "immediate", "payment_debited": "immediate",
-        "sepa_file_ready": "immediate", "quota_reached": "immediate", "due_reminder": "immediate"})
+        "sepa_file_ready": "immediate", "bank_anomaly": "immediate",
+        "quota_reached": "immediate", "due_reminder": "immediate"})
     boulangerie.held()
     report = mail.send("libeo")
 
@@ -329,7 +392,8 @@ def a_day_for_the_digest(apps, client, mail, libeo_auth) -> tuple[Company, datet
     libeo_auth.login(boulangerie.admin)
     client.post("/libeo/notifications/", data={
         "payment_held": "digest", "payment_rejected": "immediate", "payment_debited": "immediate",
-        "sepa_file_ready": "digest", "quota_reached": "immediate", "due_reminder": "immediate"})
+        "sepa_file_ready": "digest", "bank_anomaly": "immediate",
+        "quota_reached": "immediate", "due_reminder": "immediate"})
     boulangerie.held()
     boulangerie.pay(name="Moulin Girard", iban=valid_iban(4_100_003), amount=7_000)
     boulangerie.pay(name="Moulin Girard", iban=valid_iban(4_100_004), amount=7_001)  # held too: new IBAN

@@ -26,6 +26,7 @@ from models.libeo.accounts.models import Account, LibeoUser
 from models.libeo.db import db
 from models.libeo.notifications.kinds import (
     API_KEY_CREATED,
+    BANK_ANOMALY,
     MEG_CONNECTED,
     PAYMENT_DEBITED,
     PAYMENT_HELD,
@@ -35,7 +36,7 @@ from models.libeo.notifications.kinds import (
     SIRET_CLAIMED,
 )
 from models.libeo.notifications.models import outbox
-from models.libeo.payments.models import HOLD_LABELS, Channel, Payment, SepaBatch
+from models.libeo.payments.models import HOLD_LABELS, BankAnomaly, Channel, Payment, PaymentStatus, SepaBatch
 
 # The status a payment moves to → what is told. New states slot in here.
 TOLD_ON_STATUS = {
@@ -154,3 +155,31 @@ def siret_claimed(account: Account, siret: str, claimant: str, *, lost: bool, mo
     outbox.enqueue(SIRET_CLAIMED, f"siret-{kind}:{account.id}:{siret}:{moment}", administrators(account.id), {
         "account_name": account.name, "siret": siret, "claimant": claimant, "lost": lost,
     }, account.id)
+
+
+# An e-mail lists this many anomalies at most (« Remises » has them all).
+ANOMALIES_TOLD = 10
+
+
+def bank_anomalies_found(account_id: int, import_id: int, report: str, imported_by: str,
+                         anomalies: list[BankAnomaly]) -> None:
+    """A bank file left anomalies for a person: the account's administrators are told once per file (an
+    import run by the command line, from cron, is seen by nobody otherwise), but not the person who imported
+    it on « Remises », who has just read them there."""
+    if not anomalies:
+        return
+    recipients = [r for r in administrators(account_id) if r.email.lower() != (imported_by or "").strip().lower()]
+    items = []
+    for anomaly in anomalies[:ANOMALIES_TOLD]:
+        payment = anomaly.payment
+        items.append({"anomaly_id": anomaly.id, "message": anomaly.message, **({
+            "payment_id": payment.id, "invoice_number": payment.invoice.number, "supplier": payment.creditor_name,
+            "amount": format_amount(payment.amount_cents, payment.currency), "from_meg": payment.channel is Channel.MEG,
+            # Rejected, yet maybe debited: neither product pays its invoice again until a person decides.
+            "holds_payer": payment.status is PaymentStatus.FAILED,
+        } if payment is not None else {})})
+    outbox.enqueue(BANK_ANOMALY, f"bank-import:{import_id}", recipients, {
+        # « Le relevé de statut (pain.002) PSR-… », « L'avis de débit (camt.054) CAMT054-… »: how the e-mail begins.
+        "report": ("L'" if report[:1] in "aeéiou" else "Le ") + report,
+        "items": items, "more": max(0, len(anomalies) - ANOMALIES_TOLD),
+    }, account_id)

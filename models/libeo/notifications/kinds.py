@@ -22,6 +22,7 @@ PAYMENT_HELD = "payment_held"
 PAYMENT_REJECTED = "payment_rejected"
 PAYMENT_DEBITED = "payment_debited"
 SEPA_FILE_READY = "sepa_file_ready"
+BANK_ANOMALY = "bank_anomaly"
 QUOTA_REACHED = "quota_reached"
 API_KEY_CREATED = "api_key_created"
 MEG_CONNECTED = "meg_connected"
@@ -39,6 +40,10 @@ SETTINGS = [
             "Un virement que vous avez demandé est débité du compte de l'entreprise."),
     Setting(SEPA_FILE_READY, "Remises SEPA prêtes",
             "Un fichier de virements SEPA est prêt : à télécharger dans « Remises » et à transmettre à la banque.",
+            administrators_only=True),
+    Setting(BANK_ANOMALY, "Anomalies bancaires",
+            "Un fichier de la banque dit d'un virement autre chose que ce que Libeo sait, ou un débit peut être "
+            "plusieurs virements : Libeo n'a rien changé, un administrateur vérifie et décide dans « Remises ».",
             administrators_only=True),
     Setting(QUOTA_REACHED, "Quota de paiements atteint",
             "Les paiements du mois inclus dans la formule Gratuit sont tous utilisés.", administrators_only=True),
@@ -72,6 +77,25 @@ def _held_subject(data: dict) -> str:
     return f"1 paiement à approuver : {data['supplier']}, {data['amount']}" + (f", {reasons}" if reasons else "")
 
 
+def _anomaly_subject(data: dict) -> str:
+    """« 1 anomalie bancaire à vérifier : Minoterie Dupont, 410,00 € (facture F-12) »."""
+    count = len(data["items"])
+    if count == 1 and (item := data["items"][0]).get("supplier"):
+        return (f"1 anomalie bancaire à vérifier : {item['supplier']}, {item['amount']} "
+                f"(facture {item['invoice_number']})")
+    return f"{count} anomalie{'s' if count > 1 else ''} bancaire{'s' if count > 1 else ''} à vérifier dans « Remises »"
+
+
+def _anomalies_still_open(data: dict) -> bool:
+    """Told only while one of them waits for a decision: resolved meanwhile, there is nothing left to do."""
+    from models.libeo.payments.models import BankAnomaly
+
+    ids = [item["anomaly_id"] for item in data["items"]]
+    return db.session.scalar(
+        select(func.count(BankAnomaly.id)).where(BankAnomaly.id.in_(ids), BankAnomaly.resolved_at.is_(None))
+    ) > 0
+
+
 KINDS = {
     kind.code: kind
     for kind in (
@@ -87,6 +111,8 @@ KINDS = {
              lambda d: f"Remise SEPA prête à transmettre à la banque : {d['count']} virement"
                        f"{'s' if d['count'] > 1 else ''}, {d['total']}",
              lambda d: ("remittances.batch", {"batch_id": d["batch_id"]})),
+        Kind(BANK_ANOMALY, _anomaly_subject,
+             lambda d: ("remittances.list_batches", {"_anchor": "anomalies"}), still_due=_anomalies_still_open),
         Kind(QUOTA_REACHED,
              lambda d: f"Les {d['limit']} paiements du mois de la formule Gratuit sont utilisés",
              lambda d: ("billing.subscription", {})),

@@ -51,6 +51,7 @@ from models.libeo.accounts.models import Account
 from models.libeo.db import db
 from models.libeo.errors import InvalidData
 from models.libeo.journal import record as journal
+from models.libeo.notifications.events import bank_anomalies_found
 from models.libeo.payments.bank_leg import (
     Applied,
     BankFact,
@@ -265,6 +266,8 @@ def _finish(result: ImportResult, record: BankStatusImport, applied: Applied, an
     journal(result.account_id, "bank.report_imported", result.summary, record.imported_by)
     tell_anomalies(result.account_id, result.anomalies)
     db.session.flush()
+    bank_anomalies_found(result.account_id, record.id, f"{record.kind_label} {record.message_id}",
+                         record.imported_by, result.anomalies)
 
 
 # Status reports (pain.002).
