@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.calendar import previous_business_day
-from core.dates import paris_today
+from core.dates import paris_today, utcnow
 from devtools.bank_simulator import OtherEntry, statement_for, status_report_for
 from models.libeo import (
     Account,
@@ -335,11 +335,30 @@ def test_a_debit_after_a_rejection_is_an_anomaly_and_keeping_the_state_is_a_deci
 # --- files that are not this account's, or not a bank's: a French message, nothing changed -------------
 
 
-@pytest.mark.parametrize("case", ["schema", "other_account", "currency", "unknown_file", "not_a_bank_file"])
+BAD_FILES = ["schema", "other_account", "currency", "unknown_file", "not_a_bank_file", "offset_past_9999",
+             "year_one", "amount_of_18_digits", "booked_in_the_future", "accepted_in_the_future"]
+
+
+@pytest.mark.parametrize("case", BAD_FILES)
 def test_bad_files_are_refused_in_french_and_change_nothing(bank, case):
+    """Dates and amounts the XSD allows and no bank writes used to answer 500 (a time of 31/12/9999 at -14:00 is
+    past year 9999 in UTC; 18 digits of euros overflow the database), or to make a payment « Débité le
+    31/12/9999 »."""
     pain001 = bank.execute()
     statement = statement_for(pain001)
+    impossible = "Date impossible dans le fichier de la banque"
+    booked_once = statement_for(pain001, batch_booking=True, with_details=False, kind="camt.053")
     content, words = {
+        "offset_past_9999": (re.sub(rb"<CreDtTm>[^<]+</CreDtTm>", b"<CreDtTm>9999-12-31T23:00:00-14:00</CreDtTm>",
+                                    status_report_for(pain001), count=1), impossible),
+        "year_one": (re.sub(rb"(<BookgDt>\s*<Dt>)[^<]+", rb"\g<1>0001-01-01", statement), impossible),
+        "amount_of_18_digits": (re.sub(rb'(<Ntry>\s*(?:<NtryRef>[^<]*</NtryRef>\s*)?<Amt Ccy="EUR">)[^<]+',
+                                       rb"\g<1>999999999999999999", booked_once, count=1),
+                                "Montant impossible dans le relevé : « 999999999999999999 »"),
+        "booked_in_the_future": (statement_for(pain001, booking_date=paris_today() + timedelta(days=30)),
+                                 "Le fichier date une écriture du"),
+        "accepted_in_the_future": (status_report_for(pain001, accepted_at=utcnow() + timedelta(days=30)),
+                                   "Le fichier date une acceptation du"),
         "schema": (statement.replace(b"<Sts>BOOK</Sts>", b"<Sts>FAIT</Sts>"),
                    "n'est pas un avis de débit camt.054.001.02 valide : il ne respecte pas le schéma XSD officiel"),
         "other_account": (statement_for(pain001, iban=valid_iban(4242)),

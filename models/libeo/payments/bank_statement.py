@@ -25,8 +25,11 @@ from typing import Literal
 from lxml import etree
 
 from core.dates import PARIS
+from core.money import MAX_AMOUNT_CENTS, format_amount
 from models.libeo.payments.bank_status import (
     BankStatusError,
+    bank_date,
+    bank_datetime,
     join_additional_info,
     validate_schema,
 )
@@ -138,7 +141,7 @@ def statement_of(root: etree._Element) -> BankStatement:
     return BankStatement(
         kind=kind,
         message_id=reader.text(header, "MsgId") or "",
-        created_at=_datetime(reader.text(header, "CreDtTm")),
+        created_at=bank_datetime(reader.text(header, "CreDtTm")),
         accounts=tuple(reader.account(element) for element in reader.children(message, each)),
     )
 
@@ -166,7 +169,7 @@ class _Reader:
             identification=self.text(element, "Id") or "",
             iban=(self.text(element, "Acct/Id/IBAN") or "").replace(" ", "").upper() or None,
             currency=self.text(element, "Acct/Ccy"),
-            created_at=_datetime(self.text(element, "CreDtTm")),
+            created_at=bank_datetime(self.text(element, "CreDtTm")),
             entries=tuple(self.entry(entry) for entry in self.children(element, "Ntry")),
         )
 
@@ -210,7 +213,7 @@ class _Reader:
             currency=(amount.get("Ccy") or "").upper() if amount is not None else None,
             creditor_iban=(self.text(element, "RltdPties/CdtrAcct/Id/IBAN") or "").replace(" ", "").upper() or None,
             creditor_name=self.text(element, "RltdPties/Cdtr/Nm"),
-            accepted_at=_datetime(self.text(element, "RltdDts/AccptncDtTm")),
+            accepted_at=bank_datetime(self.text(element, "RltdDts/AccptncDtTm")),
             return_code=code,
             return_text=join_additional_info(pieces),
             is_return=returned is not None or sub_family in RETURN_SUB_FAMILIES,
@@ -223,11 +226,8 @@ class _Reader:
     def day(self, element, name: str) -> date | None:
         found = self.text(element, f"{name}/Dt")
         if found:
-            try:
-                return date.fromisoformat(found[:10])
-            except ValueError:
-                return None
-        moment = _datetime(self.text(element, f"{name}/DtTm"))
+            return bank_date(found)
+        moment = bank_datetime(self.text(element, f"{name}/DtTm"))
         return moment.astimezone(PARIS).date() if moment else None
 
 
@@ -240,6 +240,10 @@ def _cents(text: str | None) -> int:
     cents = value * 100
     if cents != cents.to_integral_value():
         raise BankStatusError(f"Montant de plus de deux décimales dans le relevé : « {text} ».")
+    if abs(cents) > MAX_AMOUNT_CENTS:
+        # The XSD allows 18 digits; no transfer of Libeo's exceeds this, nor does any column hold more.
+        raise BankStatusError(f"Montant impossible dans le relevé : « {text} » (au plus "
+                              f"{format_amount(MAX_AMOUNT_CENTS)}). Rien n'a été importé.")
     return int(cents)
 
 
@@ -248,9 +252,3 @@ def _clean(text: str | None) -> str | None:
     return text or None
 
 
-def _datetime(text: str | None) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(text or "")
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=PARIS)

@@ -38,7 +38,7 @@ import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
@@ -387,7 +387,7 @@ def _report(root: etree._Element) -> StatusReport:
     blocks = tuple(_payment_info(block) for block in _children(report, "OrgnlPmtInfAndSts"))
     return StatusReport(
         message_id=_text(header, "MsgId") or "",
-        created_at=_datetime(_text(header, "CreDtTm")),
+        created_at=bank_datetime(_text(header, "CreDtTm")),
         original_message_id=_text(group, "OrgnlMsgId") or "",
         original_message_type=original_type,
         group_status=_text(group, "GrpSts"),
@@ -412,7 +412,7 @@ def _payment_info(block: etree._Element) -> PaymentInfoStatus:
                 reason_code=tx_code,
                 additional_info=tx_info,
                 payment_info_id=block_id,
-                accepted_at=_datetime(_text(element, "AccptncDtTm")),
+                accepted_at=bank_datetime(_text(element, "AccptncDtTm")),
             )
         )
     return PaymentInfoStatus(block_id, _text(block, "PmtInfSts"), code, info, tuple(transactions), _counts(block))
@@ -473,14 +473,40 @@ def _clean(text: str | None) -> str | None:
     return text or None
 
 
-def _datetime(text: str | None) -> datetime | None:
-    # xs:dateTime allows what Python does not (24:00:00, years past 9999):
-    # the time is shown, never computed with, so an odd one is dropped.
+# The years a bank file's dates may fall in. The XSD allows years 1 to 9999 and offsets of ±14:00, which
+# Python cannot always convert (31/12/9999 at -14:00 is past year 9999 in UTC); no bank writes them.
+FIRST_YEAR, LAST_YEAR = 2000, 2099
+
+
+def bank_datetime(text: str | None) -> datetime | None:
+    """An xs:dateTime of a bank file, aware (Paris when it names no offset). xs:dateTime allows what Python
+    does not (24:00:00): such an odd time is dropped (None); a year outside 2000–2099 refuses the file."""
     try:
         moment = datetime.fromisoformat(text or "")
     except ValueError:
         return None
+    _check_year(moment.year, text)
     return moment if moment.tzinfo else moment.replace(tzinfo=PARIS)
+
+
+def bank_date(text: str | None) -> date | None:
+    """An xs:date of a bank file (its first ten characters: an offset may follow); None when unreadable, a
+    year outside 2000–2099 refuses the file."""
+    try:
+        day = date.fromisoformat((text or "")[:10])
+    except ValueError:
+        return None
+    _check_year(day.year, text)
+    return day
+
+
+def _check_year(year: int, text: str | None) -> None:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise BankStatusError(f"Date impossible dans le fichier de la banque : « {text} » (les dates d'un relevé "
+                              f"sont entre {FIRST_YEAR} et {LAST_YEAR}). Rien n'a été importé.")
+
+
+
 
 
 def _shorten(text: str, length: int) -> str:

@@ -44,7 +44,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from core.dates import PARIS, date_fr, datetime_fr
+from core.dates import PARIS, date_fr, datetime_fr, paris_today
 from core.money import format_amount
 from core.validators import mask_iban
 from models.libeo.accounts.models import Account
@@ -191,10 +191,27 @@ def import_bank_status(content: bytes, *, imported_by: str, account: Account | N
     root = parse_bank_xml(content)
     namespace = etree.QName(root).namespace or ""
     if namespace == PAIN002:
-        return _import_status_report(status_report_of(root), imported_by, account)
+        report = status_report_of(root)
+        _refuse_the_future(("une acceptation", t.accepted_at) for t in report.transactions)
+        return _import_status_report(report, imported_by, account)
     if statement_kind(root) is not None:
-        return _import_statement(statement_of(root), imported_by, account)
+        statement = statement_of(root)
+        _refuse_the_future(dated for report in statement.accounts for entry in report.entries
+                           for dated in (("une écriture", entry.booking_date),
+                                         *(("une acceptation", d.accepted_at) for d in entry.details)))
+        return _import_statement(statement, imported_by, account)
     raise BankStatusError(_not_a_bank_file(namespace))
+
+
+def _refuse_the_future(dated: Iterable[tuple[str, date | datetime | None]]) -> None:
+    """A bank tells what it did: a booking or an acceptance dated after tomorrow (a day for the time zones of a
+    bank's clock) is no bank's, and would make a payment « Débité le 31/12/2099 »."""
+    latest = paris_today() + timedelta(days=1)
+    for what, when in dated:
+        day = when.astimezone(PARIS).date() if isinstance(when, datetime) else when
+        if day is not None and day > latest:
+            raise BankStatusError(f"Le fichier date {what} du {date_fr(day)}, après aujourd'hui : une banque ne dit "
+                                  "que ce qu'elle a déjà fait. Rien n'a été importé.")
 
 
 def _not_a_bank_file(namespace: str) -> str:
