@@ -848,13 +848,22 @@ def _currency(value: str | None) -> str:
     return value
 
 
+# The years an invoice's dates may fall in, as both products' forms take them: a date of year 9999 is no
+# invoice's, and a due date computed from it would overflow.
+FIRST_YEAR, LAST_YEAR = 2000, 2099
+
+
+def _plausible(day: date) -> date | None:
+    return day if FIRST_YEAR <= day.year <= LAST_YEAR else None
+
+
 def _cii_date(value: str | None) -> date | None:
     # Format 102 (YYYYMMDD) is the only one Factur-X allows; 203/204 add a time.
     digits = (value or "").strip()
     if not re.fullmatch(r"\d{8}(\d{4}|\d{6})?", digits):
         return None
     try:
-        return date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+        return _plausible(date(int(digits[:4]), int(digits[4:6]), int(digits[6:8])))
     except ValueError:
         return None
 
@@ -865,7 +874,7 @@ def _ubl_date(value: str | None) -> date | None:
     if not match:
         return None
     try:
-        return date.fromisoformat(match.group(1))
+        return _plausible(date.fromisoformat(match.group(1)))
     except ValueError:
         return None
 
@@ -875,7 +884,8 @@ def _required_date(value: str | None, parse) -> date:
         raise EInvoiceError("La date de la facture est absente du fichier : ce n'est pas une facture complète.")
     parsed = parse(value)
     if parsed is None:
-        raise EInvoiceError(f"La date de la facture dans le fichier (« {_clean(value)} ») n'est pas une date valide.")
+        raise EInvoiceError(f"La date de la facture dans le fichier (« {_clean(value)} ») n'est pas une date valide "
+                            f"(entre {FIRST_YEAR} et {LAST_YEAR}).")
     return parsed
 
 

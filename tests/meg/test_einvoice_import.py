@@ -313,7 +313,12 @@ def test_a_direct_debit_invoice_proposes_prelevement(admin):
     ("invalide.xml", cii_failing_xsd(), "il ne respecte pas le schéma officiel (XSD)"),
     ("avoir.pdf", facturx_pdf(credit_note(), "en16931"), "Les avoirs ne sont pas encore pris en charge"),
     ("vide.pdf", b"", "est vide"),
-], ids=["text", "pdf-without-xml", "xsd", "credit-note", "empty"])
+    # Year 9999 with no due date used to be taken, then its confirmation page answered 500 (30 days later
+    # is past year 9999).
+    ("an-9999.xml", re.sub(rb"<cbc:DueDate>[^<]+</cbc:DueDate>", b"",
+                           re.sub(rb"<cbc:IssueDate>[^<]+", b"<cbc:IssueDate>9999-12-20", ubl_xml(INVOICE))),
+     "La date de la facture dans le fichier (« 9999-12-20 ») n'est pas une date valide (entre 2000 et 2099)."),
+], ids=["text", "pdf-without-xml", "xsd", "credit-note", "empty", "year-9999"])
 def test_a_bad_file_gets_its_french_message_and_nothing_is_stored(admin, meg_app, filename, content, message):
     before = stored(meg_app)
     answer = upload(admin, content, filename)
