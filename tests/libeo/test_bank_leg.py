@@ -378,6 +378,42 @@ def test_bad_files_are_refused_in_french_and_change_nothing(bank, case):
         assert db.session.scalar(select(func.count(BankAnomaly.id))) == 0
 
 
+def with_unknown_transfers(report: bytes, count: int) -> bytes:
+    """The status report with ``count`` rejections more, of transfers no file of Libeo holds."""
+    from copy import deepcopy
+
+    from lxml import etree
+
+    root = etree.fromstring(report)
+    transaction = next(root.iter("{*}TxInfAndSts"))
+    for n in range(count):
+        copy = deepcopy(transaction)
+        next(copy.iter("{*}OrgnlEndToEndId")).text = f"INCONNU-{n}"
+        transaction.addnext(copy)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def test_a_file_with_more_anomalies_than_a_person_can_decide_is_refused_and_remises_shows_the_oldest(bank):
+    """A status report naming 15,000 transfers no file holds made 15,000 anomalies, and « Remises » rendered
+    14 MB at each visit."""
+    pain001 = bank.execute()
+    rejected = status_report_for(pain001, {bank.e2e(0): ("RJCT", "AC04")})
+    events = bank.events()
+    refused = bank.upload(with_unknown_transfers(rejected, 150))
+    assert refused.status_code == 422
+    assert "Ce fichier laisserait 150 anomalies à vérifier" in text(refused) and "Rien n'a été importé" in text(refused)
+    assert bank.events() == events
+    with bank.app.app_context():
+        assert db.session.scalar(select(func.count(BankAnomaly.id))) == 0
+        assert db.session.scalar(select(func.count(BankStatusImport.id))) == 0
+
+    shown = text(bank.upload(with_unknown_transfers(rejected, 60)))
+    assert "À vérifier : 60 anomalies" in shown
+    assert shown.count('name="decision" value="keep"') == 50
+    assert ("Les 50 plus anciennes sont affichées : les 10 suivantes apparaîtront à mesure que vous les "
+            "résolvez.") in shown
+
+
 def test_the_command_line_takes_a_statement_and_refuses_a_bad_one(bank, apps, tmp_path):
     pain001 = bank.execute()
     path = tmp_path / "camt053.xml"

@@ -440,8 +440,12 @@ def payments_to_check(account_id: int) -> frozenset[int]:
     return frozenset(ids)
 
 
+# « Remises » shows this many anomalies at most, the oldest: the next ones come as these are resolved.
+ANOMALIES_SHOWN = 50
+
+
 def anomalies_to_resolve(account: Account, payment_id: int | None = None) -> list[AnomalyToResolve]:
-    """The account's anomalies still to resolve, oldest first; two queries.
+    """The account's anomalies still to resolve, oldest first (``ANOMALIES_SHOWN`` at most); two queries.
 
     With ``payment_id``, those of one payment: about it, or about a debit or a file's answer that names it
     among others (``candidate_ids``).
@@ -453,6 +457,8 @@ def anomalies_to_resolve(account: Account, payment_id: int | None = None) -> lis
     )
     if payment_id is not None:
         query = query.where(or_(BankAnomaly.payment_id == payment_id, BankAnomaly.payment_id.is_(None)))
+    else:
+        query = query.limit(ANOMALIES_SHOWN)
     anomalies = list(db.session.scalars(query).unique())
     if payment_id is not None:
         anomalies = [a for a in anomalies

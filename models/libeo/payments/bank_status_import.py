@@ -273,9 +273,20 @@ def _earlier_import(account_id: int, kind: str, message_id: str) -> BankStatusIm
         BankStatusImport.message_id == message_id))
 
 
+# A file's anomalies are each a person's decision: a file that would leave more is no bank's answer to
+# Libeo's files (a status report naming thousands of transfers no file holds), and is refused whole.
+MAX_ANOMALIES_PER_FILE = 100
+
+
 def _finish(result: ImportResult, record: BankStatusImport, applied: Applied, anomalies: list[BankAnomaly]) -> None:
     result.accepted, result.paid, result.failed = applied.accepted, applied.paid, applied.failed
     result.anomalies = applied.anomalies + anomalies
+    if len(result.anomalies) > MAX_ANOMALIES_PER_FILE:
+        raise BankStatusError(
+            f"Ce fichier laisserait {len(result.anomalies)} anomalies à vérifier (virements que Libeo ne reconnaît "
+            f"pas, ou qui contredisent ce qu'il sait), plus que les {MAX_ANOMALIES_PER_FILE} qu'une personne peut "
+            "décider une à une : ce n'est pas la réponse de votre banque aux remises de Libeo. Rien n'a été "
+            "importé ; demandez à votre banque le bon fichier.")
     result.unchanged += applied.unchanged
     result.redated = applied.redated
     record.accepted_count, record.paid_count = len(result.accepted), len(result.paid)
