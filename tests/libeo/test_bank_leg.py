@@ -321,8 +321,9 @@ def test_a_debit_after_a_rejection_is_an_anomaly_and_keeping_the_state_is_a_deci
     batch_id = re.search(r'href="/libeo/remises/(\d+)"', remittances).group(1)
     assert batch_status(text(bank.client.get(f"/libeo/remises/{batch_id}"))) == batch_status(remittances)
     # What keeping « Rejeté » gives back is said before and after the click.
-    assert ("Garder « Rejeté » rend « Payer » de nouveau possible pour la facture F-0, ici et dans MEG : "
-            "vérifiez d'abord auprès de votre banque que ce virement n'a pas été débité") in remittances
+    assert ("« Garder « Rejeté : raison non précisée par la banque (MS03) » » rend « Payer » de nouveau possible "
+            "pour la facture F-0, ici et dans MEG. Vérifiez d'abord auprès de votre banque que ce virement n'a pas "
+            "été débité") in remittances
     anomaly = re.search(r'action="(/libeo/remises/anomalies/\d+)"', shown).group(1)
     kept = text(bank.client.post(anomaly, data={"decision": "keep"}, follow_redirects=True))
     assert ("État gardé : « Rejeté : raison non précisée par la banque (MS03) ». La facture F-0 peut de nouveau "
@@ -330,6 +331,78 @@ def test_a_debit_after_a_rejection_is_an_anomaly_and_keeping_the_state_is_a_deci
     assert batch_status(kept) == "Traitée : 2 débités, 1 rejeté"
     again = text(bank.client.post(anomaly, data={"decision": "keep"}, follow_redirects=True))
     assert "Cette anomalie a déjà été résolue" in again
+
+
+def test_keeping_a_rejection_for_a_closed_account_says_the_new_iban_comes_first(bank):
+    """The bank rejected the transfer because the payee's account is closed: « Garder « Rejeté » » gives
+    « Payer » back only once the supplier's new IBAN is recorded, and the pages say where."""
+    pain001 = bank.execute()
+    bank.upload(status_report_for(pain001, {bank.e2e(0): ("RJCT", "AC04")}))
+    shown = text(bank.upload(statement_for(pain001, debited=[bank.e2e(0)], booking_date=RUN_DAY)))
+    assert ("« Garder « Rejeté : compte du bénéficiaire clôturé (AC04) » » : la facture F-0 pourra de nouveau être "
+            "payée une fois le nouvel IBAN de Fournisseur 0 enregistré dans MEG.") in shown
+    # While the anomaly is open, the payment's page does not ask for a new IBAN beside it.
+    detail = text(bank.client.get(f"/libeo/paiements/{bank.ids[0]}"))
+    assert "Anomalie à vérifier" in detail and "ne peut pas recevoir ce virement" not in detail
+    anomaly = re.search(r'action="(/libeo/remises/anomalies/\d+)"', shown).group(1)
+    kept = text(bank.client.post(anomaly, data={"decision": "keep"}, follow_redirects=True))
+    assert ("La facture F-0 pourra de nouveau être payée une fois le nouvel IBAN de Fournisseur 0 enregistré dans MEG "
+            "(fiche du fournisseur).") in kept
+    assert "ne peut pas recevoir ce virement" in text(bank.client.get(f"/libeo/paiements/{bank.ids[0]}"))
+    # Libeo's invoice page offers no « Payer » that would be refused, and says where the new IBAN goes.
+    with bank.app.app_context():
+        invoice_id = db.session.get(Payment, bank.ids[0]).invoice_id
+    page = text(bank.client.get(f"/libeo/factures/{invoice_id}"))
+    assert "Libeo ne paie plus l'IBAN" in page and "modifiez-le dans MEG (fiche du fournisseur)" in page
+    assert "Payer par virement" not in page and "Modifier l'IBAN du fournisseur" not in page
+    # Through the API too, the refusal says where.
+    refused = bank.api.pay("meg-0", key="again")
+    assert refused.status_code == 409
+    assert "enregistrez-le dans MEG (fiche du fournisseur)" in refused.json["error"]["message"]
+
+
+def test_an_invoice_entered_in_libeo_takes_its_suppliers_new_iban_on_its_page(bank):
+    """Its payment was refused after AC04 with « enregistrez-le sur la facture », a page with no way to do it."""
+    created = bank.client.post("/libeo/factures/nouvelle", data={
+        "number": "L-1", "supplier_name": "Minoterie Dupuis", "supplier_iban": valid_iban(900), "supplier_bic": "",
+        "issue_date": "2026-10-01", "due_date": "2026-10-31", "amount": "250,00"})
+    invoice_id = int(created.headers["Location"].rsplit("/", 1)[1])
+    page = f"/libeo/factures/{invoice_id}"
+    bank.client.post(f"{page}/payer", data={"execution_date": RUN_DAY.isoformat()})
+    pain001 = bank.execute()
+    with bank.app.app_context():
+        payment_id = db.session.scalar(select(Payment.id).where(Payment.invoice_id == invoice_id))
+    bank.upload(status_report_for(pain001, {f"LIBEO-{payment_id}": ("RJCT", "AC04")}))
+
+    shown = text(bank.client.get(page))
+    assert "Libeo ne paie plus l'IBAN" in shown and "enregistrez-le ci-dessous" in shown
+    assert "Payer par virement" not in shown
+    assert re.search(r'<details class="card" id="iban" open>\s*<summary>Modifier l\'IBAN du fournisseur', shown)
+    events = bank.events()
+    for iban, said in [("FR76 1234", "IBAN"), (valid_iban(900), "C'est déjà l'IBAN de la facture L-1"),
+                       ("TR330006100519786457841326", "Turquie")]:
+        refused = bank.client.post(f"{page}/iban", data={"supplier_iban": iban, "supplier_bic": ""})
+        assert refused.status_code == 422 and said in text(refused), text(refused)
+    assert bank.events() == events
+
+    changed = text(bank.client.post(f"{page}/iban", data={"supplier_iban": valid_iban(901), "supplier_bic": ""},
+                                    follow_redirects=True))
+    assert "IBAN de Minoterie Dupuis sur la facture L-1" in changed and "remplacé par" in changed
+    assert "Libeo ne paie plus l'IBAN" not in changed and "Payer par virement" in changed
+    assert "IBAN de Minoterie Dupuis sur la facture L-1" in bank.journal()
+    paid = text(bank.client.post(f"{page}/payer", data={"execution_date": RUN_DAY.isoformat()},
+                                 follow_redirects=True))
+    assert "est retenu pour approbation (nouvel IBAN du fournisseur)" in paid
+    # Under way now: its IBAN no longer changes, and an invoice MEG sent never takes one here.
+    refused = text(bank.client.post(f"{page}/iban", data={"supplier_iban": valid_iban(902), "supplier_bic": ""},
+                                    follow_redirects=True))
+    assert "l'IBAN de son fournisseur ne peut plus être modifié" in refused
+    with bank.app.app_context():
+        meg_invoice = db.session.get(Payment, bank.ids[1]).invoice_id
+    refused = text(bank.client.post(f"/libeo/factures/{meg_invoice}/iban",
+                                    data={"supplier_iban": valid_iban(902), "supplier_bic": ""},
+                                    follow_redirects=True))
+    assert "son IBAN se modifie dans MEG (fiche du fournisseur)" in refused
 
 
 # --- files that are not this account's, or not a bank's: a French message, nothing changed -------------

@@ -46,3 +46,11 @@ class InvoiceForm(Form):
 class PayForm(Form):
     execution_date = DateField("Date d'exécution", validators=[DataRequired("Saisissez une date valide.")])
     submit = SubmitField("Payer")
+
+
+class IbanForm(Form):
+    """« Modifier l'IBAN du fournisseur » of an invoice entered in Libeo."""
+
+    supplier_iban = StringField("Nouvel IBAN du fournisseur", validators=[DataRequired("Saisissez l'IBAN.")])
+    supplier_bic = StringField("BIC (facultatif)")
+    submit = SubmitField("Enregistrer le nouvel IBAN")

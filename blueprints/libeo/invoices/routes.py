@@ -27,6 +27,7 @@ from models.libeo.invoices.einvoices import enter_invoice, read_invoice_file
 from models.libeo.invoices.lists import INVOICES, invoice_list, invoice_tab_counts
 from models.libeo.invoices.services import (
     account_invoice,
+    change_supplier_iban,
 )
 from models.libeo.payments.order import (
     Initiator,
@@ -35,6 +36,7 @@ from models.libeo.payments.order import (
     proposed_execution_date,
 )
 from models.libeo.payments.quota import PaymentQuota
+from models.libeo.payments.safeguards import rejected_iban_reason
 from models.libeo.payments.selection import (
     outcome_summary,
     pay_selection,
@@ -45,7 +47,7 @@ from models.libeo.payments.week import week_summary
 
 from ..context import current_account
 from ..extensions import limiter
-from .forms import InvoiceForm, PayForm
+from .forms import IbanForm, InvoiceForm, PayForm
 
 bp = Blueprint("invoices", __name__, url_prefix="/factures")
 
@@ -156,11 +158,13 @@ def too_large(error):
     return render_template("libeo/invoices/form.html", form=form), 413
 
 
-def _render_invoice(invoice, form: PayForm, status: int = 200):
+def _render_invoice(invoice, form: PayForm, status: int = 200, iban_form: IbanForm | None = None):
     proposed, reason = proposed_execution_date(invoice)
     if not form.is_submitted():
         form.execution_date.data = proposed
     chosen = form.execution_date.data if isinstance(form.execution_date.data, date) else proposed
+    if iban_form is None:
+        iban_form = IbanForm(formdata=None)
     return (
         render_template(
             "libeo/invoices/detail.html",
@@ -168,6 +172,11 @@ def _render_invoice(invoice, form: PayForm, status: int = 200):
             document=invoice_document(invoice),
             payments=invoice_payments(invoice),
             form=form,
+            iban_form=iban_form,
+            # The bank rejected the last transfer to this IBAN for a reason of the account: « Payer » would be
+            # refused; the page says why and where the new IBAN goes instead.
+            iban_rejected=rejected_iban_reason(invoice.account_id, invoice.supplier_iban)
+            if invoice.is_payable else None,
             date_hint=f"{reason} Un jour ouvré, d'aujourd'hui à un an au plus.",
             late_warning=late_payment_warning(chosen, invoice.due_date),
             quota=PaymentQuota.for_account(current_account()),
@@ -179,6 +188,29 @@ def _render_invoice(invoice, form: PayForm, status: int = 200):
 @bp.route("/<int:invoice_id>")
 def invoice(invoice_id: int):
     return _render_invoice(_invoice_or_404(invoice_id), PayForm())
+
+
+@bp.route("/<int:invoice_id>/iban", methods=["POST"])
+def change_iban(invoice_id: int):
+    """« Modifier l'IBAN du fournisseur » of an invoice entered in Libeo (nothing paid nor under way)."""
+    invoice = _invoice_or_404(invoice_id)
+    form = IbanForm()
+    if not form.validate_on_submit():
+        return _render_invoice(invoice, PayForm(formdata=None), 422, form)
+    try:
+        done = change_supplier_iban(current_account(), invoice, form.supplier_iban.data or "",
+                                    form.supplier_bic.data, current_user.email)
+    except LibeoError as error:
+        db.session.rollback()
+        if isinstance(error, InvalidData) and error.field in ("supplier_iban", "supplier_bic"):
+            form[error.field].errors = [*form[error.field].errors, error.message]
+            return _render_invoice(invoice, PayForm(formdata=None), 422, form)
+        flash(error.message, "error")
+        return redirect(url_for("invoices.invoice", invoice_id=invoice_id))
+    db.session.commit()
+    flash(f"{done} Le prochain paiement vers ce nouvel IBAN attendra l'approbation d'un administrateur, comme tout "
+          "changement d'IBAN.", "success")
+    return redirect(url_for("invoices.invoice", invoice_id=invoice_id))
 
 
 @bp.route("/<int:invoice_id>/document.pdf")

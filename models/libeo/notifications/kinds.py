@@ -91,9 +91,9 @@ def _anomalies_still_open(data: dict) -> bool:
     from models.libeo.payments.models import BankAnomaly
 
     ids = [item["anomaly_id"] for item in data["items"]]
-    return db.session.scalar(
+    return bool(db.session.scalar(
         select(func.count(BankAnomaly.id)).where(BankAnomaly.id.in_(ids), BankAnomaly.resolved_at.is_(None))
-    ) > 0
+    ))
 
 
 KINDS = {

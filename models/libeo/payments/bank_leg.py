@@ -532,8 +532,14 @@ def resolve_anomaly(account: Account, anomaly_id: int, decision: str, actor: str
     payment = anomaly.payment
     if (decision == KEEP and payment is not None and payment.status is PaymentStatus.FAILED
             and payment.bank_anomaly is None):
-        where = " ici et dans MEG" if payment.invoice.source is InvoiceSource.MEG else ""
-        resolution += f" La facture {payment.invoice.number} peut de nouveau être payée{where}."
+        from_meg = payment.invoice.source is InvoiceSource.MEG
+        if payment.new_iban_required:  # the payee's account closed, blocked…: not to the same IBAN
+            where = "dans MEG (fiche du fournisseur)" if from_meg else "sur la facture"
+            resolution += (f" La facture {payment.invoice.number} pourra de nouveau être payée une fois le nouvel IBAN "
+                           f"de {payment.creditor_name} enregistré {where}.")
+        else:
+            resolution += (f" La facture {payment.invoice.number} peut de nouveau être payée"
+                           f"{' ici et dans MEG' if from_meg else ''}.")
     return resolution
 
 

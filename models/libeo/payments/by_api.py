@@ -298,7 +298,7 @@ def _pay_set_wise(account: Account, requests: list[BatchRequest]) -> list[ApiAns
                 raise quota_refusal(account.plan)
             hold = checks.holds_for(invoice, order.initiator.role, order.initiator.email)
             if hold.rejected_iban:
-                raise iban_refusal(invoice.supplier_iban, hold.rejected_iban)
+                raise iban_refusal(invoice, hold.rejected_iban)
         except LibeoError as refusal:
             item.outcome = refusal
             continue

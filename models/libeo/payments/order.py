@@ -32,7 +32,7 @@ from models.libeo.errors import (
     NotFound,
     QuotaExceeded,
 )
-from models.libeo.invoices.models import Invoice
+from models.libeo.invoices.models import Invoice, InvoiceSource
 from models.libeo.journal import record as journal
 from models.libeo.monitoring import quota_refusals
 from models.libeo.notifications.events import quota_used_up
@@ -235,9 +235,9 @@ def place_payment(
     created_at = now or utcnow()
     hold = holds_for(account, invoice, initiator.role, email)
     if hold.rejected_iban:
-        iban = invoice.supplier_iban
+        refusal = iban_refusal(invoice, hold.rejected_iban)
         undo_work(db)
-        raise iban_refusal(iban, hold.rejected_iban)
+        raise refusal
     payment = Payment(invoice=invoice, **payment_values(account, invoice, order, hold, created_at))
     db.session.add(payment)
     invoice.status = invoice_status_for(payment.status)
@@ -263,9 +263,11 @@ def quota_refusal(plan) -> QuotaExceeded:
     )
 
 
-def iban_refusal(iban: str, reason: str) -> Conflict:
-    """The refusal of a payment to an IBAN the bank rejected for a reason of the account (``reason``)."""
-    return Conflict(rejected_iban_refusal(iban, reason), "supplier_iban", code="iban_rejected")
+def iban_refusal(invoice: Invoice, reason: str) -> Conflict:
+    """The refusal of a payment of ``invoice`` to an IBAN the bank rejected for a reason of the account
+    (``reason``)."""
+    return Conflict(rejected_iban_refusal(invoice.supplier_iban, reason, invoice.source is InvoiceSource.MEG),
+                    "supplier_iban", code="iban_rejected")
 
 
 def payment_values(account: Account, invoice: Invoice, order: PaymentOrder, hold: Hold, created_at: datetime) -> dict:

@@ -458,12 +458,26 @@ def held_entry(payment: Payment, hold: Hold, actor: str) -> dict:
                        f"{payment.creditor_name}) retenu pour approbation : " + " ".join(hold.details)}
 
 
-def rejected_iban_refusal(iban: str, reason: str) -> str:
-    """Why a payment to an IBAN the bank rejected for a reason of the account is refused, in French."""
+def rejected_iban_refusal(iban: str, reason: str, from_meg: bool = False) -> str:
+    """Why a payment to an IBAN the bank rejected for a reason of the account is refused, in French; where to
+    record the new one (MEG's supplier for an invoice MEG sent, the invoice's page in Libeo otherwise)."""
+    where = ("dans MEG (fiche du fournisseur), qui l'enverra à Libeo," if from_meg
+             else "sur la page de la facture (« Modifier l'IBAN du fournisseur »)")
     return (
         f"Le dernier virement vers l'IBAN {_iban_shown(iban)} a été rejeté par la banque : {reason}. Demandez au "
-        "fournisseur son nouvel IBAN et enregistrez-le avant de payer à nouveau (le paiement vers ce nouvel IBAN "
-        "sera vérifié comme tout changement d'IBAN)."
+        f"fournisseur son nouvel IBAN et enregistrez-le {where} avant de payer à nouveau (le paiement vers ce "
+        "nouvel IBAN sera vérifié comme tout changement d'IBAN)."
+    )
+
+
+def rejected_iban_reason(account_id: int, iban: str) -> str | None:
+    """Why the bank rejected the last transfer to ``iban`` for a reason of the account, while no debit to it
+    showed the account works again; None otherwise (one query)."""
+    return db.session.scalar(
+        select(KnownSupplierIban.rejected_reason)
+        .where(KnownSupplierIban.account_id == account_id, KnownSupplierIban.iban == iban,
+               KnownSupplierIban.rejected_reason.is_not(None))
+        .limit(1)
     )
 
 
