@@ -262,6 +262,36 @@ def test_a_debit_day_the_statement_corrects_is_corrected_in_meg_too(connected, c
     assert number not in page(client.get("/meg/achats/reglements"))
 
 
+def test_a_closed_account_whose_transfer_was_debited_after_all_asks_for_no_new_iban_until_decided(
+        connected, client, meg_app, libeo_app):
+    """AC04 then a debit: MEG's invoice page asked for the supplier's new IBAN (« avant de payer à nouveau ») right
+    above the box saying the money may have left."""
+    invoice_id, number, _ = meg_libeo_invoices(meg_app)[0]
+    pay(client, invoice_id)
+    set_debtor_iban(libeo_app, connected["account_id"])
+    pain001 = execute(libeo_app)
+    e2e = only_end_to_end_id(meg_app)
+    import_file(libeo_app, status_report_for(pain001, {e2e: ("RJCT", "AC04")}))
+    import_file(libeo_app, statement_for(pain001, debited=[e2e], booking_date=RUN_DAY))
+    sync_quiet(meg_app)
+    shown = page(client.get(f"/meg/achats/factures/{invoice_id}?payer={invoice_id}"))
+    assert "Anomalie bancaire à vérifier dans Libeo." in shown
+    assert 'data-testid="new-iban-required"' not in shown and 'data-testid="payer-notice"' not in shown
+    listed = page(client.get(f"/meg/achats/reglements?payer={invoice_id}"))
+    assert (f"« Payer » ne s'ouvre pas pour la facture {number} : le dernier virement de cette facture a été "
+            "rejeté") in listed
+
+    client.post("/libeo/connexion", data={"email": "claire@boulangerie-martin.fr",
+                                          "password": "mot-de-passe-solide-42"})
+    remittances = page(client.get("/libeo/remises/"))
+    anomaly = re.search(r'action="(/libeo/remises/anomalies/\d+)"', remittances).group(1)
+    kept = page(client.post(anomaly, data={"decision": "keep"}, follow_redirects=True))
+    assert f"La facture {number} pourra de nouveau être payée une fois le nouvel IBAN" in kept
+    sync_quiet(meg_app)
+    shown = page(client.get(f"/meg/achats/factures/{invoice_id}"))
+    assert 'data-testid="new-iban-required"' in shown and "Anomalie bancaire" not in shown
+
+
 def test_a_key_revoked_in_libeo_asks_first_and_meg_learns_the_outcome_once_a_new_key_is_pasted(
         connected, client, meg_app, libeo_app):
     """« Révoquer » revoked at the first click, saying nothing of MEG's payment in flight, which goes on

@@ -53,13 +53,16 @@ def test_payer_asked_from_a_page_no_longer_current_says_why_it_does_not_open(con
                  # A list that no longer shows it (here, a search): its state is said all the same.
                  f"/meg/achats/reglements?q=introuvable&payer={paid_id}"):
         shown = page(client.get(path))
-        assert f"La facture {paid_number} ne peut pas être payée maintenant : un paiement Libeo la règle déjà" in shown
+        assert f"La facture {paid_number} a déjà un paiement Libeo en cours (« Programmé le " in shown
+        assert "« Payer » ne s'ouvre pas." in shown
         assert "Confirmer le paiement" not in shown
     shown = page(client.get(f"/meg/achats/reglements?payer={cash_id}"))
-    assert (f"La facture {cash_number} ne peut pas être payée maintenant : son mode de règlement est « Espèces », "
-            "pas un virement par Libeo.") in shown
+    assert (f"Le mode de règlement de la facture {cash_number} est « Espèces », pas « Virement par Libeo » : "
+            "« Payer » ne s'ouvre pas.") in shown
+    # On an invoice's page, a « Payer » of another invoice is not this page's.
+    assert "ne s'ouvre pas" not in page(client.get(f"/meg/achats/factures/{paid_id}?payer={cash_id}"))
     assert ("La facture demandée n'existe pas dans cette entreprise"
             in page(client.get("/meg/achats/reglements?payer=987654")))
     # An invoice « Payer » opens for says nothing of the kind.
     open_id = meg_libeo_invoices(meg_app)[2][0]
-    assert "ne peut pas être payée maintenant" not in page(client.get(f"/meg/achats/reglements?payer={open_id}"))
+    assert "ne s'ouvre pas" not in page(client.get(f"/meg/achats/reglements?payer={open_id}"))

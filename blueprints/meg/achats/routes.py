@@ -186,19 +186,18 @@ def _confirmation_for(libeo, invoices, full=None):
 def _payer_notice(libeo, invoices, company=None) -> str | None:
     """Why « Payer » asked for with ``?payer=<id>`` does not open (the invoice was paid, a payment is under way,
     its mode changed… since the page that offered it), so that the click is never met with silence. ``company``:
-    look for an invoice the list no longer shows (paid, it left « À régler »)."""
+    look for an invoice the list no longer shows (paid, it left the filter); without it (an invoice's page), a
+    ``?payer`` of another invoice is not this page's."""
     wanted = parse_id(request.args.get("payer", ""))
     if wanted is None:
         return None
     invoice = next((invoice for invoice in invoices if invoice.id == wanted), None)
     if invoice is None and company is not None:
         invoice = company_invoice(company, wanted)
-        if invoice is not None:
-            libeo = libeo_state(current_user, company, [invoice])
-    if invoice is None:
-        return "La facture demandée n'existe pas dans cette entreprise : « Payer » ne s'ouvre pas."
-    why = libeo.why_not_now(invoice)
-    return f"La facture {invoice.number} ne peut pas être payée maintenant : {why}" if why else None
+        if invoice is None:
+            return "La facture demandée n'existe pas dans cette entreprise : « Payer » ne s'ouvre pas."
+        libeo = libeo_state(current_user, company, [invoice])
+    return libeo.why_not_now(invoice) if invoice is not None else None
 
 
 def _proposed_date() -> date | None:
@@ -394,7 +393,9 @@ def invoice(invoice_id: int):
     libeo = libeo_state(current_user, current_company(), [invoice])
     confirm = _confirmation_for(libeo, [invoice])
     return render_template("meg/achats/invoice.html", invoice=invoice, libeo=libeo, confirm=confirm,
-                           payer_notice=None if confirm else _payer_notice(libeo, [invoice]),
+                           # Its own boxes say why a bank anomaly or a rejected IBAN holds « Payer ».
+                           payer_notice=None if confirm or libeo.row(invoice)[1] in ("bank_anomaly", "new_iban")
+                           else _payer_notice(libeo, [invoice]),
                            pay_form=PayForm(), not_paid_form=NotPaidForm())
 
 

@@ -695,22 +695,25 @@ class LibeoState:
         return retry_refusal(invoice, self.payments.get(invoice.id))
 
     def why_not_now(self, invoice: ListedInvoice) -> str | None:
-        """Why « Payer » asked for this invoice (``?payer=``, from a page no longer current) does not open:
-        a French sentence, or None when it opens, or when the page's own notice says why (``refusal``)."""
+        """Why « Payer » asked for this invoice (``?payer=``, from a page no longer current) does not open, as a
+        sentence naming it; None when it opens, or when the page's own notice says why (``refusal``)."""
         payment, offer = self.row(invoice)
         if offer in ("pay", "refused") or self.refusal is not None:
             return None
+        closed = "« Payer » ne s'ouvre pas."
         if invoice.is_paid:
-            return "elle est déjà réglée (« Payée »)."
+            return f"La facture {invoice.number} est déjà réglée (« Payée ») : {closed}"
+        if payment is not None and payment.status is PaymentState.PAID:
+            return f"La facture {invoice.number} est déjà payée (« {payment.label} ») : {closed}"
         if payment is not None and payment.status.holds_invoice:
-            return f"un paiement Libeo la règle déjà : « {payment.label} »."
+            return f"La facture {invoice.number} a déjà un paiement Libeo en cours (« {payment.label} ») : {closed}"
         if invoice.payment_mode is not PaymentMode.LIBEO:
-            return f"son mode de règlement est « {invoice.payment_mode.label} », pas un virement par Libeo."
-        if offer == "bank_anomaly":
-            return anomaly_refusal(payment)
-        if offer == "new_iban":
-            return retry_refusal(invoice, payment)
-        return None
+            return (f"Le mode de règlement de la facture {invoice.number} est « {invoice.payment_mode.label} », pas "
+                    f"« {PaymentMode.LIBEO.label} » : {closed}")
+        why = anomaly_refusal(payment) if offer == "bank_anomaly" else retry_refusal(invoice, payment)
+        if why is None:
+            return None
+        return f"« Payer » ne s'ouvre pas pour la facture {invoice.number} : {why[:1].lower()}{why[1:]}"
 
     def waits_for_bank_anomaly(self, invoice: SupplierInvoice) -> bool:
         return self.row(invoice)[1] == "bank_anomaly"
