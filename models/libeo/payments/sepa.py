@@ -418,14 +418,17 @@ def batch_payments(batch: SepaBatch) -> list[Payment]:
     )
 
 
-# Counted with the states of a batch's payments: how many have an open anomaly (``Payment.bank_anomaly``).
+# Counted with the states of a batch's payments: how many of a state have an open anomaly
+# (``Payment.bank_anomaly``), under ``(ANOMALIES, state)``.
 ANOMALIES = "anomalies"
 
+BatchCounts = dict[PaymentStatus | tuple[str, PaymentStatus], int]
 
-def status_counts(batch_ids: list[int]) -> dict[int, dict[PaymentStatus | str, int]]:
-    """For each batch, how many of its payments are in each state, and how many have an open anomaly
-    under ``ANOMALIES`` (one query for a page)."""
-    counts: dict[int, dict[PaymentStatus | str, int]] = {batch_id: {} for batch_id in batch_ids}
+
+def status_counts(batch_ids: list[int]) -> dict[int, BatchCounts]:
+    """For each batch, how many of its payments are in each state, and of those how many have an open anomaly
+    (one query for a page)."""
+    counts: dict[int, BatchCounts] = {batch_id: {} for batch_id in batch_ids}
     if not batch_ids:
         return counts
     to_check = Payment.bank_anomaly.is_not(None)
@@ -438,32 +441,45 @@ def status_counts(batch_ids: list[int]) -> dict[int, dict[PaymentStatus | str, i
         of_batch = counts[batch_id]
         of_batch[status] = of_batch.get(status, 0) + count
         if anomaly:
-            of_batch[ANOMALIES] = of_batch.get(ANOMALIES, 0) + count
+            of_batch[(ANOMALIES, status)] = count
     return counts
 
 
-def batch_status_label(batch: SepaBatch, counts: dict[PaymentStatus | str, int]) -> str:
+def batch_status_label(batch: SepaBatch, counts: BatchCounts) -> str:
     """« Fichier prêt — à transmettre à votre banque », « Transmis à la banque le … : 2 virements en
     attente de la banque », « Traitée : 3 débités, 1 rejeté »…
 
-    A batch with a payment the bank's files contradict is not « Traitée » until a person decides:
-    « À vérifier : 1 virement en anomalie ; 1 rejeté »."""
+    A batch with a payment the bank's files contradict is not « Traitée » until a person decides, and each
+    transfer is counted once: « À vérifier : 1 débité, 1 rejeté en anomalie »."""
     if batch.status == FAILED:
         return "Aucun virement valide : fichier non créé"
     ready = counts.get(PaymentStatus.FILE_READY, 0)
     waiting = sum(counts.get(status, 0) for status in AT_BANK)
-    paid = counts.get(PaymentStatus.PAID, 0)
-    failed = counts.get(PaymentStatus.FAILED, 0)
-    anomalies = counts.get(ANOMALIES, 0)
-    to_check = f"{anomalies} virement{'s' if anomalies > 1 else ''} en anomalie"
     if ready and batch.transmitted_at is None:
         return FILE_READY_LABEL
+    done = [_counted(counts, status, word) for status, word in ((PaymentStatus.PAID, "débité"),
+                                                                 (PaymentStatus.FAILED, "rejeté"))]
+    done = [part for part in done if part]
+    checked = any(key[0] == ANOMALIES for key in counts if isinstance(key, tuple))
     if waiting:
-        return (f"{dated('Transmis à la banque', batch.transmitted_at)} : {waiting} virement"
-                f"{'s' if waiting > 1 else ''} en attente de la banque"
-                + (f" ; {to_check}, à vérifier" if anomalies else ""))
-    done = [f"{paid} débité{'s' if paid > 1 else ''}"] if paid else []
-    done += [f"{failed} rejeté{'s' if failed > 1 else ''}"] if failed else []
-    if anomalies:
-        return f"À vérifier : {to_check}" + (" ; " + ", ".join(done) if done else "")
+        label = (f"{dated('Transmis à la banque', batch.transmitted_at)} : {waiting} virement"
+                 f"{'s' if waiting > 1 else ''} en attente de la banque")
+        at_bank_checked = sum(counts.get((ANOMALIES, status), 0) for status in AT_BANK)
+        if at_bank_checked:
+            label += f", dont {at_bank_checked} en anomalie"
+        done_checked = [part for part in done if "anomalie" in part]
+        return label + (f" ; à vérifier : {', '.join(done_checked)}" if done_checked else "")
+    if checked:
+        return "À vérifier : " + ", ".join(done)
     return "Traitée : " + ", ".join(done) if done else "Traitée"
+
+
+def _counted(counts: BatchCounts, status: PaymentStatus, word: str) -> str:
+    """« 2 débités », « 1 rejeté en anomalie », « 3 débités dont 1 en anomalie », or ""."""
+    count, checked = counts.get(status, 0), counts.get((ANOMALIES, status), 0)
+    if not count:
+        return ""
+    said = f"{count} {word}{'s' if count > 1 else ''}"
+    if checked:
+        said += " en anomalie" if checked == count else f" dont {checked} en anomalie"
+    return said

@@ -694,7 +694,7 @@ class LibeoState:
             return None  # settled another way now
         return retry_refusal(invoice, self.payments.get(invoice.id))
 
-    def why_not_now(self, invoice: ListedInvoice) -> str | None:
+    def why_not_now(self, invoice: SupplierInvoice | SettlementInvoice) -> str | None:
         """Why « Payer » asked for this invoice (``?payer=``, from a page no longer current) does not open, as a
         sentence naming it; None when it opens, or when the page's own notice says why (``refusal``)."""
         payment, offer = self.row(invoice)
