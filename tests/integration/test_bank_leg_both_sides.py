@@ -321,6 +321,8 @@ def test_a_key_revoked_in_libeo_asks_first_and_meg_learns_the_outcome_once_a_new
     interrupted = "le suivi du paiement en cours est interrompu"
     for shown in [*everywhere(client, invoice_id), page(client.get("/meg/achats/options"))]:
         assert interrupted in shown, shown  # « Règlements », « Factures », the invoice, « Options »
+    for shown in everywhere(client, invoice_id):  # and where to paste a new key, behind the gear
+        assert 'href="/meg/achats/options" data-testid="following-options">Ouvrir « Options »' in shown
     other_id = meg_libeo_invoices(meg_app)[1][0]  # nothing in flight: its page does not say it
     assert interrupted not in page(client.get(f"/meg/achats/factures/{other_id}"))
     refused = page(client.get(f"/meg/achats/factures/{invoice_id}/annuler-paiement", follow_redirects=True))
