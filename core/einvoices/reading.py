@@ -920,6 +920,8 @@ def _amount_to_pay(value: str | None, currency: str) -> int:
     if not value:
         raise EInvoiceError("Le montant à payer est absent du fichier : ce n'est pas une facture complète.")
     cents = _cents(value)
+    if cents is None and re.fullmatch(r"\+?\d{21,}(\.\d*)?", value.strip()):
+        cents = MAX_AMOUNT_CENTS + 1  # more digits than any amount is read with: said as too large, not as odd
     if cents is None:
         raise EInvoiceError(
             f"Le montant à payer indiqué dans le fichier (« {_clean(value)} ») n'est pas un montant "

@@ -290,6 +290,14 @@ def test_an_amount_with_more_than_two_decimals_is_refused():
     assert "au plus deux décimales" in _error("f.xml", xml)
 
 
+def test_an_amount_of_thirty_digits_is_said_too_large_not_oddly_written():
+    """It was refused as having « au plus deux décimales », which it has."""
+    xml = _edit(cii_xml(INVOICE, "en16931"), DUE_PAYABLE, CII, "1" + "0" * 30)
+
+    assert " ".join(_error("f.xml", xml).replace("\u202f", " ").replace("\xa0", " ").split()) == (
+        "Le montant à payer indiqué dans le fichier dépasse le maximum autorisé (999 999 999,99 €).")
+
+
 # --- Hostile XML ------------------------------------------------------------------
 
 XXE = (
