@@ -281,8 +281,13 @@ def test_a_closed_account_whose_transfer_was_debited_after_all_asks_for_no_new_i
     assert (f"« Payer » ne s'ouvre pas pour la facture {number} : le dernier virement de cette facture a été "
             "rejeté") in listed
 
+    # MEG links to where it sends the person: the payment, and « Remises », in Libeo.
+    links = {testid: path for path, testid in re.findall(r'href="https?://[^/"]+(/libeo/[^"]+)" '
+                                                          r'data-testid="(libeo-[a-z]+)"', shown)}
+    assert links["libeo-remittances"] == "/libeo/remises/#anomalies"
     client.post("/libeo/connexion", data={"email": "claire@boulangerie-martin.fr",
                                           "password": "mot-de-passe-solide-42"})
+    assert f"Paiement de la facture <span class=\"nowrap\">{number}</span>" in page(client.get(links["libeo-payment"]))
     remittances = page(client.get("/libeo/remises/"))
     anomaly = re.search(r'action="(/libeo/remises/anomalies/\d+)"', remittances).group(1)
     kept = page(client.post(anomaly, data={"decision": "keep"}, follow_redirects=True))

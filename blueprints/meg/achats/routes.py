@@ -154,6 +154,12 @@ def libeo_subscription_url() -> str:
 
 
 @bp.app_template_global()
+def libeo_page(path: str = "") -> str:
+    """A page of Libeo (``paiements/12``, ``remises/#anomalies``): where MEG's words send the person."""
+    return f"{current_app.config['LIBEO_URL'].rstrip('/')}/{path.lstrip('/')}"
+
+
+@bp.app_template_global()
 def changes_ibans() -> bool:
     """Whether the person may change the IBAN of the current company's suppliers (its « Achats »
     administrators): the pages offer « Modifier l'IBAN » to them, and say whom to ask to the others."""
