@@ -333,6 +333,26 @@ def test_a_debit_after_a_rejection_is_an_anomaly_and_keeping_the_state_is_a_deci
     assert "Cette anomalie a déjà été résolue" in again
 
 
+@pytest.mark.parametrize(("counts", "label"), [
+    ({"PAID": 2, "FAILED": 1}, "Traitée : 2 débités, 1 rejeté"),
+    ({"PAID": 2, "FAILED": 1, ("anomalies", "FAILED"): 1}, "À vérifier : 2 débités, 1 rejeté en anomalie"),
+    ({"PAID": 3, ("anomalies", "PAID"): 1}, "À vérifier : 3 débités dont 1 en anomalie"),
+    ({"TRANSMITTED": 2, ("anomalies", "TRANSMITTED"): 1, "FAILED": 1},
+     "Transmis à la banque : 2 virements en attente de la banque, dont 1 en anomalie"),
+    ({"ACCEPTED": 1, "FAILED": 1, ("anomalies", "FAILED"): 1},
+     "Transmis à la banque : 1 virement en attente de la banque ; à vérifier : 1 rejeté en anomalie"),
+])
+def test_a_files_status_counts_each_transfer_once_with_its_anomaly_beside_its_state(counts, label):
+    from models.libeo import PaymentStatus
+    from models.libeo.payments.sepa import batch_status_label
+
+    def state(name):
+        return PaymentStatus[name]
+
+    shaped = {(key[0], state(key[1])) if isinstance(key, tuple) else state(key): n for key, n in counts.items()}
+    assert batch_status_label(SepaBatch(status="sent", transmitted_at=None), shaped) == label
+
+
 def test_keeping_a_rejection_for_a_closed_account_says_the_new_iban_comes_first(bank):
     """The bank rejected the transfer because the payee's account is closed: « Garder « Rejeté » » gives
     « Payer » back only once the supplier's new IBAN is recorded, and the pages say where."""
