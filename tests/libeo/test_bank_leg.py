@@ -394,6 +394,10 @@ def test_an_invoice_entered_in_libeo_takes_its_suppliers_new_iban_on_its_page(ba
         payment_id = db.session.scalar(select(Payment.id).where(Payment.invoice_id == invoice_id))
     bank.upload(status_report_for(pain001, {f"LIBEO-{payment_id}": ("RJCT", "AC04")}))
 
+    listed = text(bank.client.get("/libeo/factures/"))
+    assert f'value="{invoice_id}"' not in listed  # not selectable: its « Payer » would be refused
+    assert "Non sélectionnable : nouvel IBAN du fournisseur nécessaire" in listed
+    assert f'href="/libeo/factures/{invoice_id}#iban" data-testid="invoice-new-iban"' in listed
     shown = text(bank.client.get(page))
     assert "Libeo ne paie plus l'IBAN" in shown and "enregistrez-le ci-dessous" in shown
     assert "Payer par virement" not in shown
@@ -410,6 +414,7 @@ def test_an_invoice_entered_in_libeo_takes_its_suppliers_new_iban_on_its_page(ba
     assert "IBAN de Minoterie Dupuis sur la facture L-1" in changed and "remplacé par" in changed
     assert "Libeo ne paie plus l'IBAN" not in changed and "Payer par virement" in changed
     assert "IBAN de Minoterie Dupuis sur la facture L-1" in bank.journal()
+    assert f'value="{invoice_id}"' in text(bank.client.get("/libeo/factures/"))
     paid = text(bank.client.post(f"{page}/payer", data={"execution_date": RUN_DAY.isoformat()},
                                  follow_redirects=True))
     assert "est retenu pour approbation (nouvel IBAN du fournisseur)" in paid

@@ -36,7 +36,7 @@ from models.libeo.payments.order import (
     proposed_execution_date,
 )
 from models.libeo.payments.quota import PaymentQuota
-from models.libeo.payments.safeguards import rejected_iban_reason
+from models.libeo.payments.safeguards import rejected_iban_reason, rejected_ibans
 from models.libeo.payments.selection import (
     outcome_summary,
     pay_selection,
@@ -79,6 +79,8 @@ def list_invoices():
     return render_template(
         "libeo/invoices/list.html", pagination=pagination, quota=PaymentQuota.for_account(account), lq=lq,
         counts=invoice_tab_counts(account, lq), summary=week_summary(account),
+        # Payable, yet « Payer » would be refused: the bank rejected their IBAN for a reason of the account.
+        rejected_ibans=rejected_ibans(account.id, {i.supplier_iban for i in pagination.items if i.is_payable}),
     )
 
 

@@ -470,6 +470,18 @@ def rejected_iban_refusal(iban: str, reason: str, from_meg: bool = False) -> str
     )
 
 
+def rejected_ibans(account_id: int, ibans: set[str]) -> set[str]:
+    """Those of ``ibans`` the bank rejected a transfer to for a reason of the account, not debited since: a
+    list's invoices to them wait for the supplier's new IBAN (one query, none without IBANs)."""
+    if not ibans:
+        return set()
+    return set(db.session.scalars(
+        select(KnownSupplierIban.iban)
+        .where(KnownSupplierIban.account_id == account_id, KnownSupplierIban.iban.in_(sorted(ibans)),
+               KnownSupplierIban.rejected_reason.is_not(None))
+    ))
+
+
 def rejected_iban_reason(account_id: int, iban: str) -> str | None:
     """Why the bank rejected the last transfer to ``iban`` for a reason of the account, while no debit to it
     showed the account works again; None otherwise (one query)."""
