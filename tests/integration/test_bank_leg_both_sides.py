@@ -278,8 +278,10 @@ def test_a_closed_account_whose_transfer_was_debited_after_all_asks_for_no_new_i
     assert "Anomalie bancaire à vérifier dans Libeo." in shown
     assert 'data-testid="new-iban-required"' not in shown and 'data-testid="payer-notice"' not in shown
     listed = page(client.get(f"/meg/achats/reglements?payer={invoice_id}"))
-    assert (f"« Payer » ne s'ouvre pas pour la facture {number} : le dernier virement de cette facture a été "
-            "rejeté") in listed
+    assert (f"« Payer » ne s'ouvre pas pour la facture {number} : la banque a rejeté son dernier virement puis l'a "
+            "dit débité ; une personne du compte Libeo doit vérifier et décider dans « Remises » avant qu'elle soit "
+            "payée de nouveau.") in listed
+    assert re.search(r'href="https?://[^"]+/libeo/remises/#anomalies">Ouvrir « Remises » dans Libeo</a>', listed)
 
     # MEG links to where it sends the person: the payment, and « Remises », in Libeo.
     links = {testid: path for path, testid in re.findall(r'href="https?://[^/"]+(/libeo/[^"]+)" '
@@ -295,6 +297,10 @@ def test_a_closed_account_whose_transfer_was_debited_after_all_asks_for_no_new_i
     sync_quiet(meg_app)
     shown = page(client.get(f"/meg/achats/factures/{invoice_id}"))
     assert 'data-testid="new-iban-required"' in shown and "Anomalie bancaire" not in shown
+    listed = page(client.get(f"/meg/achats/reglements?payer={invoice_id}"))
+    assert (f"« Payer » ne s'ouvre pas pour la facture {number} : son dernier virement a été « Rejeté : compte du "
+            "bénéficiaire clôturé (AC04) » ; enregistrez d'abord le nouvel IBAN de") in listed
+    assert f'href="/meg/achats/factures/{invoice_id}">Ouvrir la facture</a>' in listed
 
 
 def test_a_key_revoked_in_libeo_asks_first_and_meg_learns_the_outcome_once_a_new_key_is_pasted(

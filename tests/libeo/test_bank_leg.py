@@ -418,6 +418,14 @@ def test_an_invoice_entered_in_libeo_takes_its_suppliers_new_iban_on_its_page(ba
     paid = text(bank.client.post(f"{page}/payer", data={"execution_date": RUN_DAY.isoformat()},
                                  follow_redirects=True))
     assert "est retenu pour approbation (nouvel IBAN du fournisseur)" in paid
+    # The approver reads why the IBAN changed, not that the supplier « a été payé » on the closed account.
+    assert "Le dernier virement vers son IBAN précédent, FR76" in paid
+    assert "a été rejeté par la banque : compte du bénéficiaire clôturé (AC04)." in paid
+    assert "payé jusqu'ici" not in paid
+    # The rejected payment's page no longer asks for what was done (its link led to a form now gone).
+    rejected = text(bank.client.get(f"/libeo/paiements/{payment_id}"))
+    assert "ne peut pas recevoir ce virement" not in rejected
+    assert "La facture a été payée de nouveau depuis" in rejected and "« À approuver »" in rejected
     # Under way now: its IBAN no longer changes, and an invoice MEG sent never takes one here.
     refused = text(bank.client.post(f"{page}/iban", data={"supplier_iban": valid_iban(902), "supplier_bic": ""},
                                     follow_redirects=True))

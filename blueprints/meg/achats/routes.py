@@ -189,7 +189,15 @@ def _confirmation_for(libeo, invoices, full=None):
     return None
 
 
-def _payer_notice(libeo, invoices, company=None) -> str | None:
+class PayerNotice(NamedTuple):
+    """Why « Payer » does not open (``text``), and what the row offers instead (``offer``: where to go)."""
+
+    text: str
+    offer: str | None
+    invoice_id: int | None
+
+
+def _payer_notice(libeo, invoices, company=None) -> PayerNotice | None:
     """Why « Payer » asked for with ``?payer=<id>`` does not open (the invoice was paid, a payment is under way,
     its mode changed… since the page that offered it), so that the click is never met with silence. ``company``:
     look for an invoice the list no longer shows (paid, it left the filter); without it (an invoice's page), a
@@ -201,9 +209,12 @@ def _payer_notice(libeo, invoices, company=None) -> str | None:
     if invoice is None and company is not None:
         invoice = company_invoice(company, wanted)
         if invoice is None:
-            return "La facture demandée n'existe pas dans cette entreprise : « Payer » ne s'ouvre pas."
+            return PayerNotice("La facture demandée n'existe pas dans cette entreprise : « Payer » ne s'ouvre pas.",
+                               None, None)
         libeo = libeo_state(current_user, company, [invoice])
-    return libeo.why_not_now(invoice) if invoice is not None else None
+    if invoice is None or (why := libeo.why_not_now(invoice)) is None:
+        return None
+    return PayerNotice(why, libeo.row(invoice)[1], invoice.id)
 
 
 def _proposed_date() -> date | None:

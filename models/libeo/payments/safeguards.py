@@ -211,11 +211,18 @@ def _check_iban(invoice: Invoice, hold: Hold, known: list) -> None:
     of_supplier = [row for row, same in zip(known, alike, strict=True) if same]
     if of_supplier and invoice.supplier_iban not in {row.iban for row in of_supplier}:
         previous = of_supplier[0]
+        since = date_fr(paris_today(as_utc(previous.recorded_at)))
+        if previous.rejected_reason:
+            # The old account was closed (the bank said so): the change is expected, yet who gives the new IBAN
+            # is exactly what a fraud imitates.
+            before = (f"Le dernier virement vers son IBAN précédent, {_iban_shown(previous.iban)}, a été rejeté par "
+                      f"la banque : {previous.rejected_reason}.")
+        else:
+            before = (f"Ce fournisseur a été payé jusqu'ici sur l'IBAN {_iban_shown(previous.iban)}, enregistré le "
+                      f"{since}.")
         hold.add(NEW_IBAN, (
-            f"Nouvel IBAN pour {invoice.supplier_name} : {_iban_shown(invoice.supplier_iban)}. Ce fournisseur a "
-            f"été payé jusqu'ici sur l'IBAN {_iban_shown(previous.iban)} (enregistré le "
-            f"{date_fr(paris_today(as_utc(previous.recorded_at)))}). Vérifiez ce changement auprès du fournisseur, "
-            "par un numéro de téléphone que vous connaissez déjà."
+            f"Nouvel IBAN pour {invoice.supplier_name} : {_iban_shown(invoice.supplier_iban)}. {before} Vérifiez ce "
+            "changement auprès du fournisseur, par un numéro de téléphone que vous connaissez déjà."
         ))
     hold.rejected_iban = next(
         (row.rejected_reason for row in known if row.iban == invoice.supplier_iban and row.rejected_reason), None)

@@ -710,10 +710,15 @@ class LibeoState:
         if invoice.payment_mode is not PaymentMode.LIBEO:
             return (f"Le mode de règlement de la facture {invoice.number} est « {invoice.payment_mode.label} », pas "
                     f"« {PaymentMode.LIBEO.label} » : {closed}")
-        why = anomaly_refusal(payment) if offer == "bank_anomaly" else retry_refusal(invoice, payment)
-        if why is None:
-            return None
-        return f"« Payer » ne s'ouvre pas pour la facture {invoice.number} : {why[:1].lower()}{why[1:]}"
+        if offer == "bank_anomaly":
+            return (f"« Payer » ne s'ouvre pas pour la facture {invoice.number} : la banque a rejeté son dernier "
+                    "virement puis l'a dit débité ; une personne du compte Libeo doit vérifier et décider dans "
+                    "« Remises » avant qu'elle soit payée de nouveau.")
+        if offer == "new_iban" and payment is not None:
+            return (f"« Payer » ne s'ouvre pas pour la facture {invoice.number} : son dernier virement a été "
+                    f"« {payment.label} » ; enregistrez d'abord le nouvel IBAN de {invoice.supplier.name} dans la "
+                    "fiche du fournisseur.")
+        return None
 
     def waits_for_bank_anomaly(self, invoice: SupplierInvoice) -> bool:
         return self.row(invoice)[1] == "bank_anomaly"
