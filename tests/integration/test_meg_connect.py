@@ -246,6 +246,28 @@ def test_signing_in_again_with_meg_opens_the_same_account(apps, meg_app, libeo_a
     assert active_keys(libeo_app) == keys  # MEG's key is left alone
 
 
+def test_signing_in_with_meg_from_the_login_page_opens_the_page_it_was_asked_for(apps, meg_app, libeo_app):
+    """MEG links to Libeo's « Remises » and payments: « Me connecter avec MEG » on the login page they lead to
+    landed on « Factures »."""
+    browser = Browser(apps)
+    browser.meg_login()
+    browser.get(payer_links(browser)[0])
+    consent_and_come_back(browser, meg_app)
+    create_account_form(browser)
+    browser.libeo_logout()
+
+    login_page = browser.follow(browser.get("/libeo/remises/"))  # to the login page, with its next
+    assert 'href="/libeo/connexion-meg/demarrer?next=/libeo/remises/"' in login_page.get_data(as_text=True)
+    consent = browser.follow(browser.get("/libeo/connexion-meg/demarrer?next=/libeo/remises/"))
+    browser.follow(answer_consent(browser, meg_app, consent))
+    assert browser.url == f"{PUBLIC_URL}/libeo/remises/"
+    # Another site is never where it leads.
+    browser.libeo_logout()
+    consent = browser.follow(browser.get("/libeo/connexion-meg/demarrer?next=https://ailleurs.example/"))
+    browser.follow(answer_consent(browser, meg_app, consent))
+    assert browser.url == f"{PUBLIC_URL}/libeo/factures/"
+
+
 def test_the_sign_up_page_offers_meg_too(client):
     assert "Me connecter avec MEG" in page_text(client.get("/libeo/inscription"))
 

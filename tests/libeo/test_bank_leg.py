@@ -304,7 +304,7 @@ def test_a_debit_the_person_applies_after_a_rejection_is_told_from_the_statement
     shown = " ".join(re.sub(r"<[^>]+>", " ", detail).split())
     assert re.search(f"Débité le {SHOWN_RUN_DAY} \\(relevé de la banque, retenu par [^)]+@[^)]+\\)", shown), shown
     # Who decided, and what: the bank's statement alone did not make it « Débité ».
-    assert re.search(r"Anomalie résolue le \d\d/\d\d/\d{4} à \d\d:\d\d \(par [^)]+@[^)]+\) : Paiement .* passé de "
+    assert re.search(r"Anomalie résolue le \d\d/\d\d/\d{4} à \d\d:\d\d \(par [^)]+@[^)]+\) — Paiement .* passé de "
                      r"rejeté à « Débité le", shown), shown
     assert "RJCT" not in detail and "Motif de la banque" not in detail
 

@@ -67,7 +67,7 @@ def test_a_selection_is_confirmed_once_and_each_invoice_told(client, libeo_app, 
     # Every list says the same.
     listing = text(client.get("/libeo/factures/"))
     assert listing.count('data-testid="invoice-status">Programmé le') == 3 and 'name="facture"' not in listing
-    assert listing.count("Non sélectionnable : Programmé le") == 6  # on hover or focus, and for screen readers
+    assert listing.count("Non sélectionnable : « Programmé le") == 6  # on hover or focus, and for screen readers
 
 
 def test_a_quota_covering_part_of_the_selection(client, libeo_app, signed_in):

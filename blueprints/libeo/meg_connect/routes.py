@@ -24,6 +24,7 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user
 
+from core.security import safe_next_url
 from core.throttle import client_address, configured
 from core.validators import format_siret
 from core.views import show_domain_error
@@ -143,11 +144,18 @@ def _follow(step: SignInStep, access_token: str | None = None):
         _log_in(step.user)
     for message, category in step.messages:
         flash(message, category)
+    goto = step.goto if "://" in step.goto else url_for(step.goto)
+    kept_next = _stored().get("next")
+    if step.done:
+        _store(next=None)
+        if step.goto == "invoices.list_invoices" and kept_next:
+            # Signed in from Libeo's login page on the way to a page (a link of MEG's, an e-mail's): that page.
+            goto = safe_next_url(kept_next, goto)
     if step.back_to_meg:
         # Kept until followed: « Revenir à la facture dans MEG » stays on every page of Libeo,
         # across the card step of « Abonnement » too (base.html).
         session[BACK_TO_MEG] = step.back_to_meg
-    return redirect(step.goto if "://" in step.goto else url_for(step.goto))
+    return redirect(goto)
 
 
 # --- pages -------------------------------------------------------------------------------------
@@ -173,8 +181,11 @@ def back_to_meg():
 @bp.get("/demarrer")
 @limiter.limit("30 per minute", key_func=client_address)
 def login():
-    """« Me connecter avec MEG »: off to MEG's authorization endpoint."""
+    """« Me connecter avec MEG »: off to MEG's authorization endpoint (``next``: the page of Libeo the login page
+    was asked for, opened once signed in)."""
     _remember_return_to()
+    if "next" in request.args:
+        _store(next=safe_next_url(request.args.get("next"), "") or None)
     try:
         return authorization_redirect()
     except LibeoError as error:
