@@ -387,7 +387,7 @@ def test_a_debit_of_a_rejected_transfer_is_told_in_meg_and_holds_payer_until_lib
     assert "D'ici là, ne réglez pas cette facture autrement." in invoice_page
     assert "Ce que Libeo en dit : « L'avis de débit (camt.054)" in invoice_page  # Libeo's own words
     assert ("« Payer » attend qu'une personne du compte Libeo décide de l'anomalie bancaire de ce virement (dans "
-            "Libeo, « Remises »)") in invoice_page
+            "Libeo, « Remises »).") in invoice_page
     # Nor is it settled another way meanwhile: its mode, supplier and amount are locked.
     edit = page(client.get(f"/meg/achats/factures/{invoice_id}/modifier"))
     assert "le dernier virement de cette facture, rejeté, a peut-être été débité" in edit

@@ -102,9 +102,9 @@ class Bank:
 
 def batch_status(page: str) -> str:
     """The « Statut » of the first batch a « Remises » page shows."""
-    cell = re.search(r'data-testid="batch-status">(.*?)</', page, re.S)
+    cell = re.search(r'data-testid="batch-status">(.*?)</(?:td|dd)>', page, re.S)
     assert cell is not None, "no batch status on the page"
-    return " ".join(re.sub(r"<[^>]+>", " ", cell.group(1)).split())
+    return " ".join(re.sub(r"<[^>]+>", " ", cell.group(1)).split()).removesuffix(" — décider dans « Remises »")
 
 
 @pytest.fixture
@@ -319,9 +319,11 @@ def test_a_debit_after_a_rejection_is_an_anomaly_and_keeping_the_state_is_a_deci
     remittances = text(bank.client.get("/libeo/remises/"))
     assert batch_status(remittances) == "À vérifier : 2 débités, 1 rejeté en anomalie"  # each transfer counted once
     batch_id = re.search(r'href="/libeo/remises/(\d+)"', remittances).group(1)
-    assert batch_status(text(bank.client.get(f"/libeo/remises/{batch_id}"))) == batch_status(remittances)
+    detail = text(bank.client.get(f"/libeo/remises/{batch_id}"))
+    assert batch_status(detail) == batch_status(remittances)
+    assert 'href="/libeo/remises/#anomalies">décider dans « Remises »</a>' in detail
     # What keeping « Rejeté » gives back is said before and after the click.
-    assert ("« Garder « Rejeté : raison non précisée par la banque (MS03) » » rend « Payer » de nouveau possible "
+    assert ("En gardant l'état rejeté, vous rendez « Payer » de nouveau possible "
             "pour la facture F-0, ici et dans MEG. Vérifiez d'abord auprès de votre banque que ce virement n'a pas "
             "été débité") in remittances
     anomaly = re.search(r'action="(/libeo/remises/anomalies/\d+)"', shown).group(1)
@@ -359,7 +361,7 @@ def test_keeping_a_rejection_for_a_closed_account_says_the_new_iban_comes_first(
     pain001 = bank.execute()
     bank.upload(status_report_for(pain001, {bank.e2e(0): ("RJCT", "AC04")}))
     shown = text(bank.upload(statement_for(pain001, debited=[bank.e2e(0)], booking_date=RUN_DAY)))
-    assert ("« Garder « Rejeté : compte du bénéficiaire clôturé (AC04) » » : la facture F-0 pourra de nouveau être "
+    assert ("En gardant l'état rejeté, la facture F-0 pourra de nouveau être "
             "payée une fois le nouvel IBAN de Fournisseur 0 enregistré dans MEG.") in shown
     # While the anomaly is open, the payment's page does not ask for a new IBAN beside it.
     detail = text(bank.client.get(f"/libeo/paiements/{bank.ids[0]}"))

@@ -214,7 +214,9 @@ def test_a_bank_anomaly_is_told_to_the_administrators_once_per_file_and_not_once
     message = mail.one(boulangerie.admin)
     assert message.subject == "1 anomalie bancaire à vérifier : Laiterie des Prés, 123,45 € (facture F-2026-001)"
     for body in (" ".join(message.text.split()), " ".join(re.sub(r"<[^>]+>", " ", message.html_text).split())):
-        assert "L'avis de débit (camt.054) CAMT054-CRON importé dans Libeo dit d'un virement autre chose" in body
+        assert ("Un fichier de votre banque importé dans Libeo contredit ce que Libeo sait d'un virement. Libeo n'a "
+                "rien changé : regardez sur le relevé de votre compte bancaire si l'argent est bien sorti") in body
+        assert "Fichier : Avis de débit (camt.054) CAMT054-CRON" in body
         assert "alors qu'il est « Rejeté : compte du bénéficiaire clôturé (AC04) »" in body
         assert "Ce paiement a été demandé par MEG, qui affiche cette anomalie." in body
         assert "ne peut pas être payée de nouveau" in body

@@ -179,7 +179,6 @@ def bank_anomalies_found(account_id: int, import_id: int, report: str, imported_
             "holds_payer": payment.status is PaymentStatus.FAILED,
         } if payment is not None else {})})
     outbox.enqueue(BANK_ANOMALY, f"bank-import:{import_id}", recipients, {
-        # « Le relevé de statut (pain.002) PSR-… », « L'avis de débit (camt.054) CAMT054-… »: how the e-mail begins.
-        "report": ("L'" if report[:1] in "aeéiou" else "Le ") + report,
+        "report": report[:1].upper() + report[1:],  # « Avis de débit (camt.054) CAMT054-… »
         "items": items, "more": max(0, len(anomalies) - ANOMALIES_TOLD),
     }, account_id)
