@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import sepaxml
 from lxml import etree
@@ -276,7 +277,10 @@ def statement_for(
         raise ValueError(f"Type de relevé inconnu : {kind} (attendu : camt.053 ou camt.054)")
     namespace = CAMT_NAMESPACES[kind]
     created_at = created_at or datetime.now(UTC).replace(microsecond=0)
-    booked = booking_date or date.fromisoformat(blocks[0].execution_date or created_at.date().isoformat())
+    # By default the file's execution date, or today when that is later: a bank books nothing in the future
+    # (Libeo refuses such a file), and Libeo never dates a debit before the execution date asked for.
+    booked = booking_date or min(date.fromisoformat(blocks[0].execution_date or created_at.date().isoformat()),
+                                 created_at.astimezone(ZoneInfo("Europe/Paris")).date())
     add = _adder(namespace)
 
     document = etree.Element(f"{{{namespace}}}Document", nsmap={None: namespace})
