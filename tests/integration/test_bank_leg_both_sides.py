@@ -85,6 +85,18 @@ def sync_quiet(meg_app) -> None:
         sync_pass(utcnow() + timedelta(seconds=meg_app.config["SYNC_QUIET_SECONDS"] + 1))
 
 
+def paid_then_rejected(connected, client, meg_app, libeo_app, code: str) -> tuple[int, str, bytes, str]:
+    """MEG's first Libeo invoice paid, its SEPA file written, then rejected by the bank with ``code``: the
+    invoice's id and number, the pain.001 and the transfer's end-to-end id."""
+    invoice_id, number, _ = meg_libeo_invoices(meg_app)[0]
+    pay(client, invoice_id)
+    set_debtor_iban(libeo_app, connected["account_id"])
+    pain001 = execute(libeo_app)
+    e2e = only_end_to_end_id(meg_app)
+    import_file(libeo_app, status_report_for(pain001, {e2e: ("RJCT", code)}))
+    return invoice_id, number, pain001, e2e
+
+
 def pay(client, invoice_id: int) -> None:
     answer = page(client.post(f"/meg/achats/factures/{invoice_id}/payer", data={"next": "/meg/achats/reglements"},
                               follow_redirects=True))
@@ -266,12 +278,7 @@ def test_a_closed_account_whose_transfer_was_debited_after_all_asks_for_no_new_i
         connected, client, meg_app, libeo_app):
     """AC04 then a debit: MEG's invoice page asked for the supplier's new IBAN (« avant de payer à nouveau ») right
     above the box saying the money may have left."""
-    invoice_id, number, _ = meg_libeo_invoices(meg_app)[0]
-    pay(client, invoice_id)
-    set_debtor_iban(libeo_app, connected["account_id"])
-    pain001 = execute(libeo_app)
-    e2e = only_end_to_end_id(meg_app)
-    import_file(libeo_app, status_report_for(pain001, {e2e: ("RJCT", "AC04")}))
+    invoice_id, number, pain001, e2e = paid_then_rejected(connected, client, meg_app, libeo_app, "AC04")
     import_file(libeo_app, statement_for(pain001, debited=[e2e], booking_date=RUN_DAY))
     sync_quiet(meg_app)
     shown = page(client.get(f"/meg/achats/factures/{invoice_id}?payer={invoice_id}"))
@@ -368,12 +375,7 @@ def test_a_debit_of_a_rejected_transfer_is_told_in_meg_and_holds_payer_until_lib
         connected, client, meg_app, libeo_app):
     """MEG read « Rejeté » and offered « Payer » again while Libeo held an anomaly: the bank's statement
     debited that very transfer (paying again could pay the supplier twice)."""
-    invoice_id, number, _ = meg_libeo_invoices(meg_app)[0]
-    pay(client, invoice_id)
-    set_debtor_iban(libeo_app, connected["account_id"])
-    pain001 = execute(libeo_app)
-    e2e = only_end_to_end_id(meg_app)
-    import_file(libeo_app, status_report_for(pain001, {e2e: ("RJCT", "MS03")}))
+    invoice_id, number, pain001, e2e = paid_then_rejected(connected, client, meg_app, libeo_app, "MS03")
     sync(meg_app)
     assert f"payer={invoice_id}#confirmer" in page(client.get("/meg/achats/reglements"))  # « Payer » again
 

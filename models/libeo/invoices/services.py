@@ -122,6 +122,21 @@ def _check_date(value: date, field: str) -> date:
     return value
 
 
+def supplier_iban_and_bic(iban: str, bic: str | None) -> tuple[str, str | None]:
+    """A supplier's IBAN and BIC, normalised, checked and consistent; InvalidData naming the field otherwise."""
+    try:
+        iban = normalize_iban(iban)
+    except InvalidIdentifier as exc:
+        raise InvalidData(str(exc), "supplier_iban") from exc
+    try:
+        bic = normalize_bic(bic)
+    except InvalidIdentifier as exc:
+        raise InvalidData(str(exc), "supplier_bic") from exc
+    if problem := bic_mismatch(iban, bic):
+        raise InvalidData(problem, "supplier_bic")
+    return iban, bic
+
+
 def invoice_data(
     *,
     number: str,
@@ -137,17 +152,7 @@ def invoice_data(
     """Checked, normalised invoice values, or :class:`InvalidData` naming the field."""
     number = _clean(number, "number", "Numéro", 60)
     supplier_name = _clean(supplier_name, "supplier_name", "Fournisseur", 200, bank_name=True)
-    try:
-        supplier_iban = normalize_iban(supplier_iban)
-    except InvalidIdentifier as exc:
-        raise InvalidData(str(exc), "supplier_iban") from exc
-    try:
-        supplier_bic = normalize_bic(supplier_bic)
-    except InvalidIdentifier as exc:
-        raise InvalidData(str(exc), "supplier_bic") from exc
-    problem = bic_mismatch(supplier_iban, supplier_bic)
-    if problem:
-        raise InvalidData(problem, "supplier_bic")
+    supplier_iban, supplier_bic = supplier_iban_and_bic(supplier_iban, supplier_bic)
     _check_date(issue_date, "issue_date")
     _check_date(due_date, "due_date")
     if due_date < issue_date:
@@ -193,16 +198,7 @@ def change_supplier_iban(account: Account, invoice: Invoice, iban: str, bic: str
     if invoice.source is InvoiceSource.MEG:
         raise Conflict(f"La facture {invoice.number} vient de MEG : son IBAN se modifie dans MEG (fiche du "
                        "fournisseur), qui l'envoie à Libeo.", "supplier_iban", code="invoice_from_meg")
-    try:
-        new_iban = normalize_iban(iban)
-    except InvalidIdentifier as exc:
-        raise InvalidData(str(exc), "supplier_iban") from exc
-    try:
-        new_bic = normalize_bic(bic)
-    except InvalidIdentifier as exc:
-        raise InvalidData(str(exc), "supplier_bic") from exc
-    if problem := bic_mismatch(new_iban, new_bic):
-        raise InvalidData(problem, "supplier_bic")
+    new_iban, new_bic = supplier_iban_and_bic(iban, bic)
     if new_iban == invoice.supplier_iban and new_bic == invoice.supplier_bic:
         raise InvalidData(f"C'est déjà l'IBAN de la facture {invoice.number} : rien n'a changé.", "supplier_iban")
     old = invoice.supplier_iban
