@@ -314,6 +314,10 @@ def test_a_debit_after_a_rejection_is_an_anomaly_and_keeping_the_state_is_a_deci
     bank.upload(status_report_for(pain001, {bank.e2e(0): ("RJCT", "MS03")}))
     shown = text(bank.upload(statement_for(pain001, debited=[bank.e2e(0)], booking_date=RUN_DAY)))
     assert "1 anomalie à vérifier" in shown and "Libeo le garde rejeté jusqu'à votre décision" in shown
+    # The box's first words say only the kind of anomaly there is.
+    assert ("Un fichier de la banque dit d'un virement autre chose que ce que Libeo sait. Libeo n'a rien changé"
+            in " ".join(re.sub(r"<[^>]+>", " ", shown).split()))
+    assert "ne reconnaît pas" not in shown
     assert bank.payment(bank.ids[0])["status"] == "failed"
     # The file is not « Traitée » while a person has to decide about one of its transfers, on either page.
     remittances = text(bank.client.get("/libeo/remises/"))
@@ -517,6 +521,7 @@ def test_a_file_with_more_anomalies_than_a_person_can_decide_is_refused_and_remi
 
     shown = text(bank.upload(with_unknown_transfers(rejected, 60)))
     assert "À vérifier : 60 anomalies" in shown
+    assert "La banque parle d'un virement que Libeo ne reconnaît pas. Libeo n'a rien changé" in shown
     assert shown.count('name="decision" value="keep"') == 50
     assert ("Les 50 plus anciennes sont affichées : les 10 suivantes apparaîtront à mesure que vous les "
             "résolvez.") in shown
