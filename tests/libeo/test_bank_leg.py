@@ -374,7 +374,9 @@ def test_keeping_a_rejection_for_a_closed_account_says_the_new_iban_comes_first(
     kept = text(bank.client.post(anomaly, data={"decision": "keep"}, follow_redirects=True))
     assert ("La facture F-0 pourra de nouveau être payée une fois le nouvel IBAN de Fournisseur 0 enregistré dans MEG "
             "(fiche du fournisseur).") in kept
-    assert "ne peut pas recevoir ce virement" in text(bank.client.get(f"/libeo/paiements/{bank.ids[0]}"))
+    detail = text(bank.client.get(f"/libeo/paiements/{bank.ids[0]}"))
+    assert "ne peut pas recevoir ce virement" in detail
+    assert '<span class="mono">AC04</span> (compte du bénéficiaire clôturé)' in detail  # the code is explained
     # Libeo's invoice page offers no « Payer » that would be refused, and says where the new IBAN goes.
     with bank.app.app_context():
         invoice_id = db.session.get(Payment, bank.ids[0]).invoice_id

@@ -32,7 +32,7 @@ from core.validators import format_iban
 from models.libeo.accounts.models import Account, _enum
 from models.libeo.db import Model
 from models.libeo.invoices.models import Invoice, InvoiceStatus
-from models.libeo.payments.reason_codes import ACCOUNT_REASONS
+from models.libeo.payments.reason_codes import ACCOUNT_REASONS, REASON_TEXTS
 
 
 class PaymentStatus(enum.Enum):
@@ -285,6 +285,11 @@ class Payment(Model):
     @property
     def receipt_title(self) -> str:
         return self.status.receipt_title
+
+    @property
+    def failure_code_words(self) -> str | None:
+        """What the bank's reason code means, in French (« compte du bénéficiaire clôturé » for AC04), if known."""
+        return REASON_TEXTS.get((self.failure_code or "").upper())
 
     @property
     def new_iban_required(self) -> bool:
