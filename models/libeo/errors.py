@@ -6,6 +6,8 @@ The web views flash the message; the REST API turns the class into a status
 
 from __future__ import annotations
 
+from core.validators import InvalidIdentifier, normalize_bic, normalize_iban
+
 
 class LibeoError(Exception):
     code = "invalid"
@@ -49,3 +51,17 @@ class QuotaExceeded(LibeoError):
     """The monthly payments of the « Gratuit » plan are used up."""
 
     code = "quota_exceeded"
+
+
+def checked_iban_and_bic(iban: str | None, bic: str | None, iban_field: str = "iban",
+                         bic_field: str = "bic") -> tuple[str, str | None]:
+    """An IBAN and an optional BIC, normalised; InvalidData naming the field of the one that does not hold."""
+    try:
+        iban = normalize_iban(iban)
+    except InvalidIdentifier as exc:
+        raise InvalidData(str(exc), iban_field) from exc
+    try:
+        bic = normalize_bic(bic)
+    except InvalidIdentifier as exc:
+        raise InvalidData(str(exc), bic_field) from exc
+    return iban, bic

@@ -327,8 +327,8 @@ def test_a_debit_after_a_rejection_is_an_anomaly_and_keeping_the_state_is_a_deci
     assert batch_status(detail) == batch_status(remittances)
     assert 'href="/libeo/remises/#anomalies">décider dans « Remises »</a>' in detail
     # What keeping « Rejeté » gives back is said before and after the click.
-    assert ("En gardant l'état rejeté, vous rendez « Payer » de nouveau possible "
-            "pour la facture F-0, ici et dans MEG. Vérifiez d'abord auprès de votre banque que ce virement n'a pas "
+    assert ("En gardant l'état rejeté, la facture F-0 peut de nouveau être payée ici et dans MEG. "
+            "Vérifiez d'abord auprès de votre banque que ce virement n'a pas "
             "été débité") in remittances
     anomaly = re.search(r'action="(/libeo/remises/anomalies/\d+)"', shown).group(1)
     kept = text(bank.client.post(anomaly, data={"decision": "keep"}, follow_redirects=True))
@@ -366,7 +366,7 @@ def test_keeping_a_rejection_for_a_closed_account_says_the_new_iban_comes_first(
     bank.upload(status_report_for(pain001, {bank.e2e(0): ("RJCT", "AC04")}))
     shown = text(bank.upload(statement_for(pain001, debited=[bank.e2e(0)], booking_date=RUN_DAY)))
     assert ("En gardant l'état rejeté, la facture F-0 pourra de nouveau être "
-            "payée une fois le nouvel IBAN de Fournisseur 0 enregistré dans MEG.") in shown
+            "payée une fois le nouvel IBAN de Fournisseur 0 enregistré dans MEG (fiche du fournisseur).") in shown
     # While the anomaly is open, the payment's page does not ask for a new IBAN beside it.
     detail = text(bank.client.get(f"/libeo/paiements/{bank.ids[0]}"))
     assert "Anomalie à vérifier" in detail and "ne peut pas recevoir ce virement" not in detail

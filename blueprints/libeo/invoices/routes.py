@@ -36,7 +36,7 @@ from models.libeo.payments.order import (
     proposed_execution_date,
 )
 from models.libeo.payments.quota import PaymentQuota
-from models.libeo.payments.safeguards import rejected_iban_reason, rejected_ibans
+from models.libeo.payments.safeguards import rejected_ibans
 from models.libeo.payments.selection import (
     outcome_summary,
     pay_selection,
@@ -177,7 +177,7 @@ def _render_invoice(invoice, form: PayForm, status: int = 200, iban_form: IbanFo
             iban_form=iban_form,
             # The bank rejected the last transfer to this IBAN for a reason of the account: « Payer » would be
             # refused; the page says why and where the new IBAN goes instead.
-            iban_rejected=rejected_iban_reason(invoice.account_id, invoice.supplier_iban)
+            iban_rejected=rejected_ibans(invoice.account_id, {invoice.supplier_iban}).get(invoice.supplier_iban)
             if invoice.is_payable else None,
             date_hint=f"{reason} Un jour ouvré, d'aujourd'hui à un an au plus.",
             late_warning=late_payment_warning(chosen, invoice.due_date),

@@ -14,10 +14,10 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from core.dates import utcnow
-from core.validators import InvalidIdentifier, mask_iban, normalize_bic, normalize_iban
+from core.validators import mask_iban
 from models.libeo.accounts.models import Account, DebtorIbanChange, LibeoUser
 from models.libeo.db import db
-from models.libeo.errors import Conflict, Forbidden, InvalidData, NotFound
+from models.libeo.errors import Conflict, Forbidden, NotFound, checked_iban_and_bic
 from models.libeo.journal import COMMAND_LINE
 from models.libeo.journal import record as journal
 
@@ -58,14 +58,7 @@ def request_debtor_iban(account: Account, iban: str | None, bic: str | None,
     if not user.is_admin or user.account_id != account.id:
         raise Forbidden("Seuls les administrateurs du compte Libeo peuvent changer le compte bancaire débité.",
                         code="not_an_administrator")
-    try:
-        new_iban = normalize_iban(iban)
-    except InvalidIdentifier as exc:
-        raise InvalidData(str(exc), "iban") from exc
-    try:
-        new_bic = normalize_bic(bic)
-    except InvalidIdentifier as exc:
-        raise InvalidData(str(exc), "bic") from exc
+    new_iban, new_bic = checked_iban_and_bic(iban, bic)
     if (new_iban, new_bic) == (account.debtor_iban, account.debtor_bic):
         return None
     waiting = pending_change(account)

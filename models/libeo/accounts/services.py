@@ -20,8 +20,6 @@ from core.validators import (
     clean_bank_name,
     clean_text,
     format_siret,
-    normalize_bic,
-    normalize_iban,
     normalize_siret,
 )
 from models.libeo.accounts.debtor_iban import apply_debtor_iban
@@ -33,6 +31,7 @@ from models.libeo.errors import (
     LibeoError,
     NotFound,
     PlanLimitReached,
+    checked_iban_and_bic,
 )
 from models.libeo.journal import COMMAND_LINE, JournalEntry
 from models.libeo.journal import record as journal
@@ -233,14 +232,7 @@ def remove_accountant(account: Account, actor: str | None = None) -> str:
 def set_bank_account(account: Account, iban: str, bic: str | None, actor: str = COMMAND_LINE) -> None:
     """Sets the account debited by its SEPA files at once, journaled (support, seeding). A person changes it
     through « Configuration », where approval rules ask a second administrator (``debtor_iban``)."""
-    try:
-        new_iban = normalize_iban(iban)
-    except InvalidIdentifier as exc:
-        raise InvalidData(str(exc), "iban") from exc
-    try:
-        new_bic = normalize_bic(bic)
-    except InvalidIdentifier as exc:
-        raise InvalidData(str(exc), "bic") from exc
+    new_iban, new_bic = checked_iban_and_bic(iban, bic)
     apply_debtor_iban(account, new_iban, new_bic, actor)
 
 

@@ -23,12 +23,10 @@ from core.validators import (
     clean_bank_name,
     clean_text,
     mask_iban,
-    normalize_bic,
-    normalize_iban,
 )
 from models.libeo.accounts.models import Account
 from models.libeo.db import db
-from models.libeo.errors import Conflict, InvalidData
+from models.libeo.errors import Conflict, InvalidData, checked_iban_and_bic
 from models.libeo.invoices.models import Invoice, InvoiceSource, InvoiceStatus
 from models.libeo.journal import record as journal
 
@@ -124,14 +122,7 @@ def _check_date(value: date, field: str) -> date:
 
 def supplier_iban_and_bic(iban: str, bic: str | None) -> tuple[str, str | None]:
     """A supplier's IBAN and BIC, normalised, checked and consistent; InvalidData naming the field otherwise."""
-    try:
-        iban = normalize_iban(iban)
-    except InvalidIdentifier as exc:
-        raise InvalidData(str(exc), "supplier_iban") from exc
-    try:
-        bic = normalize_bic(bic)
-    except InvalidIdentifier as exc:
-        raise InvalidData(str(exc), "supplier_bic") from exc
+    iban, bic = checked_iban_and_bic(iban, bic, "supplier_iban", "supplier_bic")
     if problem := bic_mismatch(iban, bic):
         raise InvalidData(problem, "supplier_bic")
     return iban, bic

@@ -17,6 +17,7 @@ from models.libeo.accounts.models import Account, LibeoUser
 from models.libeo.db import db
 from models.libeo.notifications.models import NotificationSetting, outbox
 from models.libeo.notifications.reminders import still_owed
+from models.libeo.payments.models import BankAnomaly
 
 PAYMENT_HELD = "payment_held"
 PAYMENT_REJECTED = "payment_rejected"
@@ -88,8 +89,6 @@ def _anomaly_subject(data: dict) -> str:
 
 def _anomalies_still_open(data: dict) -> bool:
     """Told only while one of them waits for a decision: resolved meanwhile, there is nothing left to do."""
-    from models.libeo.payments.models import BankAnomaly
-
     ids = [item["anomaly_id"] for item in data["items"]]
     return bool(db.session.scalar(
         select(func.count(BankAnomaly.id)).where(BankAnomaly.id.in_(ids), BankAnomaly.resolved_at.is_(None))

@@ -30,7 +30,6 @@ from core.money import format_amount
 from models.libeo.accounts.models import Account, LibeoUser
 from models.libeo.db import db
 from models.libeo.errors import Conflict, InvalidData, NotFound
-from models.libeo.invoices.models import InvoiceSource
 from models.libeo.journal import record as journal
 from models.libeo.payments.models import (
     AT_BANK,
@@ -477,6 +476,10 @@ def anomalies_to_resolve(account: Account, payment_id: int | None = None) -> lis
     ]
 
 
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def decided_anomalies(account: Account, payment_id: int) -> list[BankAnomaly]:
     """The anomalies about a payment that a person resolved, in the order of their decisions: its page says
     who decided what, since a state so changed was not the bank's file alone."""
@@ -532,14 +535,7 @@ def resolve_anomaly(account: Account, anomaly_id: int, decision: str, actor: str
     payment = anomaly.payment
     if (decision == KEEP and payment is not None and payment.status is PaymentStatus.FAILED
             and payment.bank_anomaly is None):
-        from_meg = payment.invoice.source is InvoiceSource.MEG
-        if payment.new_iban_required:  # the payee's account closed, blocked…: not to the same IBAN
-            where = "dans MEG (fiche du fournisseur)" if from_meg else "sur la facture"
-            resolution += (f" La facture {payment.invoice.number} pourra de nouveau être payée une fois le nouvel IBAN "
-                           f"de {payment.creditor_name} enregistré {where}.")
-        else:
-            resolution += (f" La facture {payment.invoice.number} peut de nouveau être payée"
-                           f"{' ici et dans MEG' if from_meg else ''}.")
+        resolution += f" {_capital(payment.paid_again_words)}."
     return resolution
 
 

@@ -31,7 +31,7 @@ from core.payment_words import HOLD_LABELS, bank_leg_label, rejection_label
 from core.validators import format_iban
 from models.libeo.accounts.models import Account, _enum
 from models.libeo.db import Model
-from models.libeo.invoices.models import Invoice, InvoiceStatus
+from models.libeo.invoices.models import Invoice, InvoiceSource, InvoiceStatus
 from models.libeo.payments.reason_codes import ACCOUNT_REASONS, REASON_TEXTS
 
 
@@ -290,6 +290,17 @@ class Payment(Model):
     def failure_code_words(self) -> str | None:
         """What the bank's reason code means, in French (« compte du bénéficiaire clôturé » for AC04), if known."""
         return REASON_TEXTS.get((self.failure_code or "").upper())
+
+    @property
+    def paid_again_words(self) -> str:
+        """Once this rejected transfer's state is kept, when its invoice may be paid again, as « Remises » says it
+        before and after « Garder » (after a closed or blocked account, not before the supplier's new IBAN)."""
+        from_meg = self.invoice.source is InvoiceSource.MEG
+        if self.new_iban_required:
+            where = "dans MEG (fiche du fournisseur)" if from_meg else "sur la facture"
+            return (f"la facture {self.invoice.number} pourra de nouveau être payée une fois le nouvel IBAN de "
+                    f"{self.creditor_name} enregistré {where}")
+        return f"la facture {self.invoice.number} peut de nouveau être payée{' ici et dans MEG' if from_meg else ''}"
 
     @property
     def new_iban_required(self) -> bool:

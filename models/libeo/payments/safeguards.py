@@ -211,7 +211,6 @@ def _check_iban(invoice: Invoice, hold: Hold, known: list) -> None:
     of_supplier = [row for row, same in zip(known, alike, strict=True) if same]
     if of_supplier and invoice.supplier_iban not in {row.iban for row in of_supplier}:
         previous = of_supplier[0]
-        since = date_fr(paris_today(as_utc(previous.recorded_at)))
         if previous.rejected_reason:
             # The old account was closed (the bank said so): the change is expected, yet who gives the new IBAN
             # is exactly what a fraud imitates.
@@ -219,7 +218,7 @@ def _check_iban(invoice: Invoice, hold: Hold, known: list) -> None:
                       f"la banque : {previous.rejected_reason}.")
         else:
             before = (f"Ce fournisseur a été payé jusqu'ici sur l'IBAN {_iban_shown(previous.iban)}, enregistré le "
-                      f"{since}.")
+                      f"{date_fr(paris_today(as_utc(previous.recorded_at)))}.")
         hold.add(NEW_IBAN, (
             f"Nouvel IBAN pour {invoice.supplier_name} : {_iban_shown(invoice.supplier_iban)}. {before} Vérifiez ce "
             "changement auprès du fournisseur, par un numéro de téléphone que vous connaissez déjà."
@@ -477,27 +476,17 @@ def rejected_iban_refusal(iban: str, reason: str, from_meg: bool = False) -> str
     )
 
 
-def rejected_ibans(account_id: int, ibans: set[str]) -> set[str]:
-    """Those of ``ibans`` the bank rejected a transfer to for a reason of the account, not debited since: a
-    list's invoices to them wait for the supplier's new IBAN (one query, none without IBANs)."""
+def rejected_ibans(account_id: int, ibans: set[str]) -> dict[str, str]:
+    """Those of ``ibans`` the bank rejected a transfer to for a reason of the account, not debited since, with
+    that reason: invoices to them wait for the supplier's new IBAN (one query, none without IBANs)."""
     if not ibans:
-        return set()
-    return set(db.session.scalars(
-        select(KnownSupplierIban.iban)
+        return {}
+    rows = db.session.execute(
+        select(KnownSupplierIban.iban, KnownSupplierIban.rejected_reason)
         .where(KnownSupplierIban.account_id == account_id, KnownSupplierIban.iban.in_(sorted(ibans)),
                KnownSupplierIban.rejected_reason.is_not(None))
-    ))
-
-
-def rejected_iban_reason(account_id: int, iban: str) -> str | None:
-    """Why the bank rejected the last transfer to ``iban`` for a reason of the account, while no debit to it
-    showed the account works again; None otherwise (one query)."""
-    return db.session.scalar(
-        select(KnownSupplierIban.rejected_reason)
-        .where(KnownSupplierIban.account_id == account_id, KnownSupplierIban.iban == iban,
-               KnownSupplierIban.rejected_reason.is_not(None))
-        .limit(1)
     )
+    return {iban: reason for iban, reason in rows if reason}
 
 
 def note_rejected_iban(payment: Payment) -> None:
