@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from flask import Flask, render_template
+from flask import Flask, flash, redirect, render_template
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException
 
 from core.dates import register_date_filters
 from core.db import init_database
-from core.errors import CSRF_MESSAGE, ERROR_MESSAGES, trace_unexpected_errors
+from core.errors import CSRF_EXPIRED, CSRF_MESSAGE, ERROR_MESSAGES, form_page, trace_unexpected_errors
 from core.french import register_french_filters
 from core.ids import register_id_converter
 from core.listing import list_url
@@ -114,6 +114,13 @@ def register_error_pages(app: Flask, template: str, render_error: Callable) -> N
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
+        # A form posted after its session ended (or left open past its token's life): back to the page
+        # that showed it, saying nothing was done; that page asks to sign in again if it must, and
+        # brings the person back to it. Without such a page (no referrer, another site), the error page.
+        back = form_page()
+        if back is not None:
+            flash(CSRF_EXPIRED, "error")
+            return redirect(back, 303)
         return render_template(template, code=400, message=CSRF_MESSAGE), 400
 
 

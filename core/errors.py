@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, current_app, g, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from markupsafe import escape
 
 from core.observability.context import current_request_id, new_request_id
+from core.security import safe_next_url
 
 ERROR_MESSAGES = {
     400: "La requête n'a pas pu être traitée.",
@@ -17,7 +20,25 @@ ERROR_MESSAGES = {
     429: "Trop de tentatives : patientez un instant avant de réessayer.",
     500: "Une erreur inattendue est survenue. Nos équipes ont été prévenues.",
 }
-CSRF_MESSAGE = "Le formulaire a expiré ou n'est pas valide : rechargez la page et recommencez."
+CSRF_MESSAGE = "Le formulaire a expiré ou n'est pas valide : rien n'a été fait. Revenez à la page et recommencez."
+# Said on the page of a form sent after its session ended or its token expired (``form_page``).
+CSRF_EXPIRED = ("Le formulaire avait expiré (session terminée ou page ouverte depuis longtemps) : rien n'a été fait. "
+                "Recommencez.")
+
+
+def form_page() -> str | None:
+    """The page of this product that showed the form just posted (the ``Referer``), or None.
+
+    Only a path under this product's root on this host: never another site nor the other product.
+    """
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc != request.host or referrer.scheme not in ("http", "https"):
+        return None
+    root = request.script_root.rstrip("/") + "/"
+    if not (referrer.path + "/").startswith(root):
+        return None
+    target = referrer.path + (f"?{referrer.query}" if referrer.query else "")
+    return safe_next_url(target, "") or None
 
 
 def describe(error) -> tuple[int, str, bool]:

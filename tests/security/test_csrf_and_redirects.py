@@ -246,3 +246,66 @@ def test_a_return_address_inside_meg_is_kept(redirect_world):
     answer = client.post("/meg/connexion", query_string={"next": "/meg/achats/reglements?page=2"},
                          data={"email": "admin@boulangerie-martin.fr", "password": "demo-meg-2026"})
     assert answer.headers["Location"] == "/meg/achats/reglements?page=2"
+
+
+# --- a form sent after its session ended -------------------------------------------------------
+
+EXPIRED = "Le formulaire avait expiré (session terminée ou page ouverte depuis longtemps) : rien n&#39;a été fait."
+
+
+def test_paying_after_the_session_ended_leads_back_to_the_invoice_and_pays_nothing(csrf_world):
+    """« Confirmer le paiement » clicked once the session is gone: not a dead end, and nothing paid."""
+    world, apps = csrf_world, csrf_world.apps
+    invoice = world.meg["boulangerie_libeo_invoice"]
+    client = apps.root.test_client()
+    login_with_token(client, "meg", "admin@boulangerie-martin.fr", "demo-meg-2026")
+    page = f"http://localhost/meg/achats/factures/{invoice}?payer={invoice}"
+    token = csrf_token(client, page)
+    before = everything(apps)
+    client.delete_cookie("meg_session", path="/meg")  # the session ended while the page stayed open
+
+    answer = client.post(f"/meg/achats/factures/{invoice}/payer", data={"csrf_token": token},
+                         headers={"Referer": page})
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == f"/meg/achats/factures/{invoice}?payer={invoice}"
+    login = client.get(answer.headers["Location"])
+    assert login.status_code == 302 and "/meg/connexion" in login.headers["Location"]
+    login_page = client.get(login.headers["Location"]).get_data(as_text=True)
+    assert EXPIRED in login_page
+    assert everything(apps) == before
+
+    # Signed in again, the person is back on the invoice with its confirmation open.
+    token = csrf_token(client, login.headers["Location"])
+    again = client.post(login.headers["Location"], data={
+        "email": "admin@boulangerie-martin.fr", "password": "demo-meg-2026", "csrf_token": token})
+    assert again.status_code == 302
+    assert again.headers["Location"].endswith(f"/meg/achats/factures/{invoice}?payer={invoice}")
+
+
+@pytest.mark.parametrize("referrer", [
+    None, "https://evil.example/meg/achats/", "http://localhost/libeo/paiements/", "http://localhost//evil.example/",
+])
+def test_an_expired_form_without_a_page_of_its_own_gets_the_error_page(csrf_world, referrer):
+    """No referrer, another site or the other product: the French error page, never a redirect there."""
+    apps = csrf_world.apps
+    client = apps.root.test_client()
+    headers = {"Referer": referrer} if referrer else {}
+    answer = client.post("/meg/achats/fournisseurs/nouveau", data={"name": "X"}, headers=headers)
+    assert answer.status_code == 400
+    assert CSRF_MESSAGE in answer.get_data(as_text=True)
+
+
+def test_cancelling_in_libeo_after_the_session_ended_cancels_nothing(csrf_world):
+    world, apps = csrf_world, csrf_world.apps
+    client = apps.root.test_client()
+    login_with_token(client, "libeo", world.libeo["boulangerie_email"], LIBEO_PASSWORD)
+    page = "http://localhost/libeo/paiements/"
+    token = csrf_token(client, page)
+    before = everything(apps)
+    client.delete_cookie("libeo_session", path="/libeo")
+    answer = client.post("/libeo/paiements/1/annuler", data={"csrf_token": token}, headers={"Referer": page})
+    assert answer.status_code == 303 and answer.headers["Location"] == "/libeo/paiements/"
+    login = client.get(answer.headers["Location"])
+    assert login.status_code == 302
+    assert EXPIRED in client.get(login.headers["Location"]).get_data(as_text=True)
+    assert everything(apps) == before
