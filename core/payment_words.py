@@ -64,3 +64,10 @@ def rejection_label(reason: str | None) -> str:
     if not reason:
         return "Rejeté par la banque"
     return reason if reason.startswith("Rejeté") else f"Rejeté : {reason}"
+
+
+def cancelled_label(refusal: str | None) -> str:
+    """A cancelled payment, the same words in both products: « Annulé », and when an administrator refused it
+    at its approval, why (« Annulé — approbation refusée : RIB non confirmé »)."""
+    refusal = (refusal or "").strip()
+    return f"Annulé — approbation refusée : {refusal}" if refusal else "Annulé"

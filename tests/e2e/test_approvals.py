@@ -108,7 +108,7 @@ def test_an_administrator_approves_one_held_payment_and_refuses_another(page: Pa
     nav.get_by_role("link", name="Paiements").click()
     table = page.get_by_role("table")
     expect(table.get_by_role("row").filter(has_text="MD-102")).to_contain_text("Programmé le")
-    expect(table).to_contain_text("Refusé : Facture déjà payée (saisie en double)")
+    expect(table).to_contain_text("Annulé — approbation refusée : Facture déjà payée (saisie en double)")
     shots(page, "5-paiements")
 
     nav.get_by_role("link", name="Journal").click()

@@ -154,7 +154,7 @@ def test_after_a_refusal_for_a_new_iban_the_reason_comes_before_payer(page: Page
 
     page.goto("/meg/achats/reglements")
     row = page.get_by_role("row").filter(has_text=number)
-    expect(row).to_contain_text("Refusé : RIB non confirmé par téléphone")
+    expect(row).to_contain_text("Annulé — approbation refusée : RIB non confirmé par téléphone")
     expect(row.get_by_role("link", name="Payer", exact=True)).to_have_count(0)  # no one-click « Payer »
     row.get_by_test_id("fraud-refusal").click()
     box = page.get_by_test_id("fraud-refusal")

@@ -78,7 +78,7 @@ def test_meg_reglements_wraps_a_long_refusal_inside_its_column(page: Page, live_
     page.goto("/meg/achats/reglements")
     row = page.get_by_role("row").filter(has_text=long_states)
     badge = row.locator("td[data-label=\"Règlement\"] .badge").first
-    expect(badge).to_contain_text("Refusé : Après vérification téléphonique")
+    expect(badge).to_contain_text("Annulé — approbation refusée : Après vérification téléphonique")
     expect(page.get_by_role("row").filter(has_text="À approuver").first).to_be_visible()
     shots(page, f"long-badges-reglements-{width}")
     _fits(page, width)

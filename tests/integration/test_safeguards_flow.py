@@ -129,12 +129,17 @@ def test_a_new_iban_refused_in_libeo_reads_the_same_in_meg_and_its_reason_comes_
     run_sync(meg_app)
 
     # One word, one reason, on both sides.
-    assert "Refusé : RIB non confirmé par téléphone" in shown(libeo.get("/libeo/paiements/"))
+    assert "Annulé — approbation refusée : RIB non confirmé par téléphone" in shown(libeo.get("/libeo/paiements/"))
+    with apps.libeo.app_context():
+        libeo_invoice = libeo_db.session.scalar(select(Payment.invoice_id).order_by(Payment.id.desc()))
+    libeo_page = text(libeo.get(f"/libeo/factures/{libeo_invoice}"))
+    assert "Le dernier paiement de cette facture a été annulé" in libeo_page
+    assert "a refusé de l'approuver" in libeo_page and "(« RIB non confirmé par téléphone »)" in libeo_page
     invoice = text(client.get(f"/meg/achats/factures/{invoice_id}"))
-    assert "Refusé : RIB non confirmé par téléphone" in invoice
+    assert "Annulé — approbation refusée : RIB non confirmé par téléphone" in invoice
     assert "Libeo retient ce paiement" not in invoice
     settlements = text(client.get("/meg/achats/reglements"))
-    assert "Refusé : RIB non confirmé par téléphone" in settlements
+    assert "Annulé — approbation refusée : RIB non confirmé par téléphone" in settlements
     # A refusal for a suspected fraud: no one-click « Payer » in the list, the reason on the invoice first.
     assert f"payer={invoice_id}" not in settlements and "Motif du refus à lire avant de payer" in settlements
     assert ("Un administrateur de Libeo a refusé le dernier paiement de cette facture, retenu pour nouvel IBAN du "

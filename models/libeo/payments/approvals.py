@@ -206,7 +206,8 @@ def check_refusal_reason(reason: str | None) -> str:
 
 def refuse_payment(account: Account, payment: Payment, user: LibeoUser, reason: str | None,
                    *, now: datetime | None = None) -> Payment:
-    """« Refuser »: the payment is cancelled with the reason (both products show « Refusé : <reason> »).
+    """« Refuser »: the payment is cancelled with the reason (both products show « Annulé — approbation refusée :
+    <reason> »).
 
     Like a cancellation, it gives the quota slot back and the invoice is to pay again. It teaches no IBAN
     (``forget_refused_iban``).

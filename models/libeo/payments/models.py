@@ -27,7 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.banks import bank_name, bic_display
 from core.dates import as_utc, date_fr, paris_today, utcnow
 from core.money import format_amount
-from core.payment_words import HOLD_LABELS, bank_leg_label, rejection_label
+from core.payment_words import HOLD_LABELS, bank_leg_label, cancelled_label, rejection_label
 from core.validators import format_iban
 from models.libeo.accounts.models import Account, _enum
 from models.libeo.db import Model
@@ -104,8 +104,7 @@ def payment_status_label(payment: Payment) -> str:
     if status is PaymentStatus.FAILED:
         return rejection_label(payment.failure_reason)
     if status is PaymentStatus.CANCELLED:
-        # Refused by an administrator: the word and the reason MEG shows too.
-        return f"Refusé : {payment.cancel_reason}" if payment.cancel_reason else "Annulé"
+        return cancelled_label(payment.cancel_reason)
     raise ValueError(f"payment status without words: {status}")
 
 
@@ -235,7 +234,7 @@ class Payment(Model):
     # The administrator who approved or refused the held payment, and when.
     decided_by: Mapped[str | None] = mapped_column(String(254))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # The refusal's reason, as both products show it (« Refusé : … »).
+    # The reason an administrator refused the held payment, as both products show it (``cancelled_label``).
     cancel_reason: Mapped[str | None] = mapped_column(String(300))
     # 1 at creation, one more at each change of state (``move_payments``): every answer and event carries
     # it, so that a client keeps the newest account of the payment whatever order they reach it in.

@@ -54,7 +54,7 @@ from core.dates import DueFlag, as_utc, date_fr, due_flag, paris_today, utcnow
 from core.db import rowcount
 from core.invoice_totals import amount_due
 from core.money import format_amount
-from core.payment_words import HOLD_LABELS, bank_leg_label, rejection_label
+from core.payment_words import HOLD_LABELS, bank_leg_label, cancelled_label, rejection_label
 from core.validators import mask_iban
 from models.meg.achats.models import PaymentMode, SupplierInvoice
 
@@ -474,8 +474,7 @@ def payment_label(payment: PaymentAttempt) -> str:
         return rejection_label(payment.failure_reason)  # Libeo's words
     if state is PaymentState.UNKNOWN:
         return payment.libeo_label or "État communiqué par Libeo"
-    # Refused by a Libeo administrator: Libeo's word and reason (« Refusé : … »), the same on both sides.
-    return f"Refusé : {payment.cancel_reason}" if payment.cancel_reason else "Annulé"
+    return cancelled_label(payment.cancel_reason)  # Libeo's words
 
 
 def after_colon(sentence: str) -> str:
