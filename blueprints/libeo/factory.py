@@ -18,7 +18,7 @@ from models.libeo.payments.approvals import AWAITING_COUNT_OF_THE_PERSON, awaiti
 from models.libeo.payments.bank_leg import OPEN_ANOMALIES_OF_THE_PERSON
 
 from .extensions import EXTENSIONS, csrf
-from .payments.rows import anomalies_to_check, payment_rows
+from .payments.rows import anomalies_to_check, payment_rows, waiting_short
 
 
 def create_libeo_app(test_config: dict | None = None) -> Flask:
@@ -110,6 +110,7 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_global(awaiting_approvals, "awaiting_approvals")
     app.add_template_global(anomalies_to_check, "anomalies_to_check")
     app.add_template_global(payment_rows, "payment_rows")
+    app.add_template_global(waiting_short, "waiting_short")
 
 
 def register_commands(app: Flask) -> None:

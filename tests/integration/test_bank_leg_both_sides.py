@@ -175,11 +175,12 @@ def test_after_a_closed_account_meg_asks_for_the_suppliers_new_iban(connected, c
     set_debtor_iban(libeo_app, connected["account_id"])
     pain001 = execute(libeo_app)
     e2e = only_end_to_end_id(meg_app)
-    import_file(libeo_app, status_report_for(pain001, {e2e: ("RJCT", "AC04")}))
+    import_file(libeo_app, status_report_for(pain001, {e2e: ("RJCT", "AC04")}, texts={e2e: "Compte clos le 01/12"}))
     sync(meg_app)
 
     shown = page(client.get(f"/meg/achats/factures/{invoice_id}"))
     assert "Rejeté : compte du bénéficiaire clôturé (AC04)" in shown
+    assert "Texte de la banque : <q>Compte clos le 01/12</q>" in shown  # the bank's own words, as Libeo shows them
     assert "Demandez au fournisseur son nouvel IBAN" in shown and "Modifier l'IBAN de" in shown
     assert f"/meg/achats/factures/{invoice_id}?payer=" not in shown  # no « Payer » to the same IBAN
     assert "Nouvel IBAN du fournisseur nécessaire" in page(client.get("/meg/achats/reglements"))

@@ -350,6 +350,10 @@ def test_pay_from_libeo_then_cancel(client, libeo_app, signed_in):
     assert scheduled in payments and signed_in.email in payments and "via Libeo" in payments
     assert "membre de l'entreprise, via Libeo" in payments
     assert "ne sont pas exécutés tant que l'IBAN" in payments
+    # What keeps it from leaving, in the row itself, in the words MEG shows too.
+    waiting = "— en attente : Aucun IBAN du compte à débiter"
+    assert waiting in payments
+    assert waiting in text(client.get("/libeo/factures/")) and waiting in text(client.get(f"/libeo/factures/{invoice_id}"))
     with libeo_app.app_context():
         payment = db.session.scalar(select(Payment))
         assert (payment.channel.value, payment.initiated_by_role.value) == ("Libeo", "user")

@@ -42,6 +42,7 @@ class PaymentRow(NamedTuple):
     initiated_by_email: str
     initiated_by: str  # « membre de l'entreprise, via MEG »
     to_check: bool  # a bank anomaly about it waits for a person (« Remises » → « À vérifier »)
+    waiting: str | None  # « Compte non vérifié »: what keeps a scheduled payment from being executed
 
 
 def anomalies_to_check() -> int:
@@ -61,6 +62,12 @@ def _payments_to_check() -> frozenset[int]:
     return g.payments_to_check
 
 
+def waiting_short(blocker: str | None) -> str | None:
+    """What keeps the account's scheduled payments from being executed, in the few words MEG shows too
+    (« — en attente : Compte non vérifié »): the blocker's sentence up to its colon."""
+    return blocker.split(" : ", 1)[0] if blocker else None
+
+
 def payment_rows(payments: Iterable) -> list[PaymentRow]:
     """The rows of the payments (``Payment`` objects, or ``PaymentLine`` rows of « Paiements »)."""
     invoice_url = id_url("invoices.invoice", "invoice_id")
@@ -71,6 +78,7 @@ def payment_rows(payments: Iterable) -> list[PaymentRow]:
     cancel_url = id_url("payments.cancel", "payment_id", next=request.script_root + request.full_path.rstrip("?"))
     debited_url = id_url("payments.mark_as_debited", "payment_id")
     to_check = _payments_to_check()
+    waiting = waiting_short(current_user.account.execution_blocker)
     rows = []
     for payment in payments:
         status: PaymentStatus = payment.status
@@ -89,6 +97,7 @@ def payment_rows(payments: Iterable) -> list[PaymentRow]:
             debited_url(payment.id) if status.at_bank else None,
             payment.initiated_by_email, f"{payment.initiated_by_role.label}, via {payment.channel.value}",
             payment.id in to_check,
+            waiting if status is PaymentStatus.SCHEDULED else None,
         ))
     return rows
 

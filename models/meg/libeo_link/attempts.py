@@ -174,6 +174,8 @@ class PaymentAttempt(Model):
     bank_status: Mapped[str | None] = mapped_column(String(4))
     paid_on: Mapped[date | None] = mapped_column(Date)
     failure_code: Mapped[str | None] = mapped_column(String(35))
+    # The bank's own words of a rejection (AddtlInf), as Libeo keeps them.
+    bank_text: Mapped[str | None] = mapped_column(String(500))
     # Rejected for a reason of the payee's account: pay again only to the supplier's new IBAN.
     new_iban_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Libeo's words for a state MEG does not know (``UNKNOWN``).
@@ -335,7 +337,7 @@ class PaymentAttempt(Model):
             "libeo_payment_id": info.id, "status": _state_of(info.status), "execution_date": info.execution_date,
             "paid_at": info.paid_at, "failure_reason": info.failure_reason, "transmitted_at": info.transmitted_at,
             "accepted_at": info.accepted_at, "bank_status": info.bank_status, "paid_on": info.paid_on,
-            "failure_code": info.failure_code, "new_iban_required": info.new_iban_required,
+            "failure_code": info.failure_code, "bank_text": info.bank_text, "new_iban_required": info.new_iban_required,
             "bank_anomaly": info.bank_anomaly,
             "libeo_label": info.status_label, "cancel_reason": info.cancel_reason,
             "hold_details": list(info.hold_details), "refusal": None, "refusal_code": None,
@@ -409,7 +411,7 @@ def record_all(answers: list[tuple[PaymentAttempt, LibeoPaymentInfo]]) -> bool:
 
 _RECORDED_COLUMNS = (
     "libeo_payment_id", "status", "execution_date", "paid_at", "failure_reason", "transmitted_at", "accepted_at",
-    "bank_status", "paid_on", "failure_code", "new_iban_required", "bank_anomaly", "libeo_label", "cancel_reason",
+    "bank_status", "paid_on", "failure_code", "bank_text", "new_iban_required", "bank_anomaly", "libeo_label", "cancel_reason",
     "hold_reasons", "hold_details", "refusal", "refusal_code", "claimed_until", "libeo_version", "pending_reason",
     "updated_at", "payee_iban",
 )

@@ -135,6 +135,8 @@ class LibeoPaymentInfo:
     bank_status: str | None = None
     paid_on: date | None = None
     failure_code: str | None = None
+    # The bank's own words of a rejection (AddtlInf).
+    bank_text: str | None = None
     new_iban_required: bool = False
     # What a bank file said that Libeo did not apply, until a person of the Libeo account decides.
     bank_anomaly: str | None = None
@@ -167,6 +169,7 @@ class LibeoPaymentInfo:
             bank_status=_text(data.get("bank_status"), 4),
             paid_on=_day(data.get("paid_on")),
             failure_code=_text(data.get("failure_code"), 35),
+            bank_text=_text(data.get("bank_text"), 500),
             new_iban_required=data.get("new_iban_required") is True,
             bank_anomaly=_text(data.get("bank_anomaly"), 1000),
             status_label=_text(data.get("status_label")),
