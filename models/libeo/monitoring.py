@@ -18,7 +18,14 @@ from core.observability.status import Snapshot, age_fr
 from models.libeo.accounts.models import Account
 from models.libeo.db import db
 from models.libeo.notifications.kinds import notifier
-from models.libeo.payments.models import AT_BANK, BankStatusImport, Payment, PaymentStatus, SepaBatch
+from models.libeo.payments.models import (
+    AT_BANK,
+    BankAnomaly,
+    BankStatusImport,
+    Payment,
+    PaymentStatus,
+    SepaBatch,
+)
 
 # Settled payments are counted over this window (the open ones, all of them).
 RECENT = timedelta(days=30)
@@ -79,6 +86,12 @@ _WAITING_FILES = (
     .order_by(SepaBatch.execution_date, SepaBatch.id)
 )
 _BANK_REPORTS = select(func.count(BankStatusImport.id), func.max(BankStatusImport.imported_at))
+# What bank files said that Libeo did not apply, still waiting for a person of the account (its partial index).
+_OPEN_ANOMALIES = (
+    select(func.count(BankAnomaly.id), func.count(func.distinct(BankAnomaly.account_id)),
+           func.min(BankAnomaly.created_at))
+    .where(BankAnomaly.resolved_at.is_(None))
+)
 
 
 def _age(now: datetime, moment: datetime | None) -> float | None:
@@ -137,6 +150,17 @@ def snapshot(now: datetime | None = None) -> Snapshot:
              as_utc(last_report).timestamp() if last_report else 0)
     shot.show("Relevés de la banque importés",
               f"{reports}" + (f" (le dernier il y a {age_fr(_age(now, last_report))})" if reports else ""))
+
+    anomalies, accounts, oldest_anomaly = session.execute(_OPEN_ANOMALIES).one()
+    anomaly_age = _age(now, oldest_anomaly)
+    shot.add("libeo_bank_anomalies_open", "What bank files said that Libeo did not apply (a rejection of a debited "
+             "transfer…), waiting for a person of the account to decide.", anomalies)
+    shot.add("libeo_bank_anomalies_open_oldest_age_seconds", "Age of the oldest of those (0 when none).",
+             anomaly_age or 0)
+    shot.show("Anomalies bancaires à décider", f"{anomalies}" + (
+        f" dans {accounts} compte(s) (la plus ancienne : {age_fr(anomaly_age)})" if anomalies else ""),
+        f"{anomalies} anomalie(s) bancaire(s) attendent la décision d'une personne du compte dans « Remises » : "
+        "un virement a peut-être été débité malgré son rejet, ou l'inverse." if anomalies else None)
 
     counts = counter_values("libeo")
     if counts is None:

@@ -209,6 +209,14 @@ def test_libeo_status_asks_for_a_person_for_a_file_unanswered_past_its_execution
     code, shown = status(apps, "libeo")
     assert code == 0 and "Relevés de la banque importés" in shown and "Rien à signaler." in shown
 
+    # The bank then rejects the debited transfer: an anomaly waits for a person of the account.
+    report.write_bytes(status_report_for(pain001, default="RJCT"))
+    assert runner.invoke(args=["libeo", "import-bank-status", str(report)]).exit_code != 0
+    assert gauge(scrape(client, "libeo"), "libeo_bank_anomalies_open") == 1
+    code, shown = status(apps, "libeo")
+    assert code == 1
+    assert "1 anomalie(s) bancaire(s) attendent la décision d'une personne du compte dans « Remises »" in shown
+
 
 # --- e-mails that do not leave: a worker stopped, a mail server down ------------------------------------
 
