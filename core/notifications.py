@@ -68,7 +68,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 from wtforms import RadioField, SubmitField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired
+from wtforms.validators import Optional
 
 from core.dates import PARIS, as_utc, utcnow
 from core.forms import Form
@@ -756,7 +756,9 @@ def preferences_form(settings: list[Setting], digest_hour: int) -> type[Form]:
         submit = SubmitField("Enregistrer mes choix")
 
         def choices(self) -> dict[str, Mode]:
-            return {s.code: Mode(self[s.code].data) for s in settings if not s.locked}
+            """The choices posted: a setting the page did not show (opened before a new kind was added)
+            keeps its mode."""
+            return {s.code: Mode(self[s.code].data) for s in settings if not s.locked and self[s.code].data}
 
         def fill(self, modes: dict[str, Mode]) -> None:
             for s in settings:
@@ -769,7 +771,7 @@ def preferences_form(settings: list[Setting], digest_hour: int) -> type[Form]:
         if not setting.locked:
             setattr(PreferencesForm, setting.code, RadioField(
                 setting.label, choices=[SelectChoice(mode.value, labels[mode]) for mode in Mode],
-                validators=[InputRequired(f"Choisissez quand recevoir « {setting.label} ».")],
+                validators=[Optional()],
             ))
     return PreferencesForm
 

@@ -109,7 +109,8 @@ def test_a_payment_rejected_by_the_bank_is_told_to_the_person_who_clicked(connec
         execute_due_payments(None, earliest_execution_date(paris_today()))
         batch = db.session.scalars(select(SepaBatch)).one()
         [payment_id] = [p.id for p in batch.payments]
-        import_bank_status(status_report_for(batch.xml, {f"LIBEO-{payment_id}": ("RJCT", "AC04")}),
+        import_bank_status(status_report_for(batch.xml, {f"LIBEO-{payment_id}": ("RJCT", "AC04")},
+                                             texts={f"LIBEO-{payment_id}": "Compte clos le 01/12"}),
                            imported_by="tests")
         db.session.commit()
     sync(meg_app)
@@ -118,6 +119,7 @@ def test_a_payment_rejected_by_the_bank_is_told_to_the_person_who_clicked(connec
     message = mail.one(ADMIN)
     assert message.subject.startswith(f"Paiement rejeté par la banque : facture {number}, ")
     assert "compte du bénéficiaire clôturé (AC04)" in message.text
+    assert "Texte de la banque : Compte clos le 01/12" in message.text  # the bank's own words, as on the page
     invoice_page = page(client.get(f"/meg/achats/factures/{invoice_id}"))
     assert "Rejeté : compte du bénéficiaire clôturé (AC04)" in invoice_page
     # The account itself was rejected: the e-mail says what the page asks (the supplier's new IBAN), never
@@ -126,6 +128,45 @@ def test_a_payment_rejected_by_the_bank_is_told_to_the_person_who_clicked(connec
     flat = " ".join(message.text.split())
     assert "Demandez au fournisseur son nouvel IBAN" in flat and "vous pouvez la payer à nouveau" not in flat
     assert "Demandez au fournisseur son nouvel IBAN" in " ".join(message.html.split())
+
+
+def test_a_debited_payment_is_told_by_meg_to_the_person_who_clicked_once(connected, client, meg_app, libeo_app,
+                                                                          mail):
+    """The requester who asked through MEG is told by MEG (« Paiement débité »), once, even when Libeo knows
+    the same address as a user of its account; they may turn it off alone."""
+    from models.libeo import Account, LibeoUser, SepaBatch, db
+    from models.libeo.payments.bank_status_import import import_bank_status
+    from models.libeo.payments.sepa import execute_due_payments
+
+    invoice_id, number, _ = meg_libeo_invoices(meg_app)[0]
+    pay(client, invoice_id)
+    with libeo_app.app_context():
+        account = db.session.get(Account, connected["account_id"])
+        account.debtor_iban = "FR7630006000011234567890189"
+        db.session.add(LibeoUser(account_id=account.id, email=ADMIN, full_name="Claire Martin"))
+        db.session.commit()
+        execute_due_payments(None, earliest_execution_date(paris_today()))
+        batch = db.session.scalars(select(SepaBatch)).one()
+        import_bank_status(status_report_for(batch.xml), imported_by="tests")  # every transfer debited
+        db.session.commit()
+    sync(meg_app)
+    mail.send("meg")
+    mail.send("libeo")
+
+    debited = [m for m in mail.received if m.subject.startswith("Paiement débité")]
+    assert [(m.to, m.sender) for m in debited] == [(ADMIN, "MEG <notifications@meg.localhost>")]
+    [message] = debited
+    assert message.subject.startswith(f"Paiement débité : facture {number}, ")
+    assert "le fournisseur est payé" in message.text and "État : Payée via Libeo le " in message.text
+    assert f"/meg/achats/factures/{invoice_id}" in message.text
+    assert "Paiements débités" in page(client.get("/meg/notifications/"))
+    # A page opened before « Paiements débités » existed posts without it: the other choices are saved, it keeps
+    # its mode.
+    saved = client.post("/meg/notifications/", data={"payment_outcome": "digest"}, follow_redirects=True)
+    assert "Vos choix de notifications sont enregistrés." in page(saved)
+    sync(meg_app)
+    mail.send("meg")
+    assert len([m for m in mail.received if m.subject.startswith("Paiement débité")]) == 1
 
 
 def test_a_payment_cancelled_from_meg_by_another_person_is_told_to_the_person_who_clicked(connected, client,
@@ -275,7 +316,8 @@ def test_meg_preferences_and_unsubscribe(connected, client, meg_app, libeo_app, 
     MegAuth(other).login(COMPTA)
     assert "Connexion à Libeo" not in page(other.get("/meg/notifications/"))  # not theirs to act on
 
-    saved = client.post("/meg/notifications/", data={"payment_outcome": "immediate", "libeo_connection": "off",
+    saved = client.post("/meg/notifications/", data={"payment_outcome": "immediate", "payment_paid": "off",
+                                                     "libeo_connection": "off",
                                                             "due_reminder": "immediate"},
                         follow_redirects=True)
     assert "Vos choix de notifications sont enregistrés." in page(saved)

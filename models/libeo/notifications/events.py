@@ -6,10 +6,10 @@ Payments are told from the status they move to, through one table
 the table does not name tells nobody, at the cost of no statement.
 
 Who hears what: administrators decide (held payments), transmit files and
-keep the account safe; the person who asked for a payment hears how it
-ended, if Libeo knows that person (a user of the account, or its
-expert-comptable): an address merely given through the API is never
-written to, and a person who asked through MEG hears from MEG.
+keep the account safe; the person who asked for a payment in Libeo (a user of the account) hears
+how it ended; a person who asked through MEG (the API: an account's user,
+its expert-comptable, or an address merely given) hears it from MEG,
+rejected or debited, once, and never from Libeo.
 """
 
 from __future__ import annotations
@@ -60,15 +60,12 @@ def administrators(account_id: int) -> list[Recipient]:
 
 
 def requester(account_id: int, email: str) -> list[Recipient]:
-    """The person who asked for a payment, when Libeo knows them (see the module's notes)."""
+    """The person who asked in Libeo for a payment, a user of the account (see the module's notes)."""
     email = email.strip().lower()
     user_id = db.session.scalar(
         select(LibeoUser.id).where(LibeoUser.account_id == account_id, LibeoUser.email == email)
     )
-    if user_id is not None:
-        return [Recipient(email, user_id)]
-    accountant = db.session.scalar(select(Account.accountant_email).where(Account.id == account_id))
-    return [Recipient(email)] if accountant and accountant.lower() == email else []
+    return [Recipient(email, user_id)] if user_id is not None else []
 
 
 def payment_data(payment: Payment) -> dict:
@@ -110,7 +107,7 @@ def payments_moved(account_id: int, payments: Iterable[Payment]) -> None:
             asked = [] if payment.channel is Channel.MEG else requester(account_id, payment.initiated_by_email)
             recipients = asked + administrators(account_id)
             outbox.enqueue(kind, key, recipients, payment_data(payment), account_id)
-        else:
+        elif payment.channel is not Channel.MEG:  # debited: who asked through MEG hears it from MEG, once
             outbox.enqueue(kind, key, requester(account_id, payment.initiated_by_email), payment_data(payment),
                            account_id)
     # Held when created: one statement more in « Payer »'s transaction (for all the payments it holds), not two.

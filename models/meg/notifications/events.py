@@ -4,6 +4,10 @@
   after « Vérification en cours », rejected by the bank, cancelled in Libeo.
   The person who clicked « Payer » is told (a payment made in Libeo
   directly has nobody here to tell).
+- A « Payer » whose transfer the bank debited: the person who clicked is
+  told, unless they turned it off (« Paiements débités »). Libeo tells the
+  people of its account who asked in Libeo; whoever asked through MEG hears
+  it from MEG, once.
 - The connection to Libeo broken (key revoked, Libeo unreachable), or
   invoice updates Libeo refused for good waiting in « Options »: the
   company's « Achats » administrators are told, at most once a day per
@@ -37,6 +41,7 @@ if TYPE_CHECKING:
     from models.meg.libeo_link.connection import LibeoConnection
 
 PAYMENT_OUTCOME = "payment_outcome"
+PAYMENT_PAID = "payment_paid"
 CONNECTION_BROKEN = "connection_broken"
 UPDATES_REFUSED = "updates_refused"
 # The one setting of both connection problems.
@@ -46,6 +51,8 @@ UNREACHABLE_GRACE = timedelta(minutes=15)
 
 # What the person who clicked « Payer » did not see coming: (state before, state after) → outcome.
 REFUSED, REJECTED, CANCELLED = "refused", "rejected", "cancelled"
+# The transfer debited: told as its own kind (``PAYMENT_PAID``), which a person may turn off alone.
+PAID = "paid"
 # A request Libeo never received, closed when the connection was removed (« Non envoyé »).
 NOT_SENT = "not_sent"
 
@@ -72,6 +79,8 @@ def _outcome(before: str, after: str, seen: bool) -> str | None:
         return REJECTED
     if after == "cancelled":
         return CANCELLED
+    if after == "paid":
+        return PAID
     return None
 
 
@@ -96,8 +105,9 @@ def payment_ended(attempt: PaymentAttempt, before: str, *, seen: bool) -> None:
     iban = (sent.get("supplier") or {}).get("iban") or invoice.supplier.iban
     amount = sent.get("amount_cents") or invoice.amount_cents
     reason = {REFUSED: attempt.refusal, NOT_SENT: attempt.refusal, REJECTED: attempt.failure_reason,
-              CANCELLED: attempt.cancel_reason}[outcome]
-    outbox.enqueue(PAYMENT_OUTCOME, f"attempt:{attempt.id}:{outcome}", [Recipient(person.email, person.id)], {
+              CANCELLED: attempt.cancel_reason, PAID: None}[outcome]
+    kind = PAYMENT_PAID if outcome == PAID else PAYMENT_OUTCOME
+    outbox.enqueue(kind, f"attempt:{attempt.id}:{outcome}", [Recipient(person.email, person.id)], {
         "outcome": outcome,
         "invoice_id": invoice.id,
         "invoice_number": invoice.number,
@@ -108,6 +118,7 @@ def payment_ended(attempt: PaymentAttempt, before: str, *, seen: bool) -> None:
         "iban": mask_iban(iban),
         "status_label": attempt.label,
         "reason": (reason or "").removeprefix("Rejeté : ") or None,
+        "bank_text": attempt.bank_text if outcome == REJECTED else None,
         # What « Payer » asks first, when it does not simply offer to pay again (the page says the same).
         "next_step": attempt.retry_refusal or attempt.fraud_refusal,
     }, invoice.company_id)

@@ -17,6 +17,7 @@ from models.meg.notifications.events import (
     LIBEO_CONNECTION,
     NOT_SENT,
     PAYMENT_OUTCOME,
+    PAYMENT_PAID,
     REFUSED,
     REJECTED,
     UPDATES_REFUSED,
@@ -28,6 +29,9 @@ SETTINGS = [
     Setting(PAYMENT_OUTCOME, "Issue de vos paiements Libeo",
             "Un paiement que vous avez demandé avec « Payer » est refusé par Libeo après « Vérification en cours », "
             "rejeté par la banque ou annulé dans Libeo."),
+    Setting(PAYMENT_PAID, "Paiements débités",
+            "Le virement d'un paiement que vous avez demandé avec « Payer » est débité par la banque : le fournisseur "
+            "est payé."),
     Setting(LIBEO_CONNECTION, "Connexion à Libeo",
             "La connexion de l'entreprise à Libeo ne fonctionne plus, ou des mises à jour de factures refusées par "
             "Libeo attendent dans « Options » (au plus une fois par jour et par problème).",
@@ -67,6 +71,9 @@ KINDS = {
     kind.code: kind
     for kind in (
         Kind(PAYMENT_OUTCOME, _outcome_subject,
+             lambda d: ("achats.invoice", {"invoice_id": d["invoice_id"], "entreprise": d["company_id"]})),
+        Kind(PAYMENT_PAID,
+             lambda d: f"Paiement débité : facture {d['invoice_number']}, {d['supplier']}, {d['amount']}",
              lambda d: ("achats.invoice", {"invoice_id": d["invoice_id"], "entreprise": d["company_id"]})),
         Kind(CONNECTION_BROKEN, _connection_subject, _options, setting=LIBEO_CONNECTION,
              still_due=_connection_still_broken),
