@@ -384,7 +384,8 @@ def test_refuse_cancels_with_the_reason_and_frees_the_invoice_and_the_quota(libe
     assert "refusé : il est annulé, la facture est de nouveau à payer" in done
     now = api.get(f"/payments/{payment['id']}").json
     assert (now["status"], now["status_label"], now["cancel_reason"]) == (
-        "cancelled", "Annulé — approbation refusée : RIB non confirmé par le fournisseur", "RIB non confirmé par le fournisseur")
+        "cancelled", "Annulé — approbation refusée : RIB non confirmé par le fournisseur",
+        "RIB non confirmé par le fournisseur")
     assert api.get("/me").json["payments_this_month"] == 1
     # The invoice may be paid again (held again: the IBAN is still new).
     again = api.post("/invoices/meg-2/payments", json=pay_body(execution_date=DAY.isoformat()),

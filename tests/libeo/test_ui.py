@@ -353,7 +353,8 @@ def test_pay_from_libeo_then_cancel(client, libeo_app, signed_in):
     # What keeps it from leaving, in the row itself, in the words MEG shows too.
     waiting = "— en attente : Aucun IBAN du compte à débiter"
     assert waiting in payments
-    assert waiting in text(client.get("/libeo/factures/")) and waiting in text(client.get(f"/libeo/factures/{invoice_id}"))
+    assert waiting in text(client.get("/libeo/factures/"))
+    assert waiting in text(client.get(f"/libeo/factures/{invoice_id}"))
     with libeo_app.app_context():
         payment = db.session.scalar(select(Payment))
         assert (payment.channel.value, payment.initiated_by_role.value) == ("Libeo", "user")

@@ -96,6 +96,28 @@ def test_accountant_switches_between_client_companies(client, demo, meg_auth, me
     assert client.get("/meg/achats/options").status_code == 403
 
 
+def test_switching_company_from_a_record_of_the_former_opens_its_list_in_the_new_one(client, demo, meg_auth,
+                                                                                      meg_app):
+    """From an invoice of the Boulangerie, « Changer d'entreprise » → Garage Leroy led to « Page introuvable »
+    under « Vous travaillez maintenant sur « Garage Leroy SAS » »."""
+    garage_id, _, _ = _ids(meg_app, "Garage Leroy SAS")
+    boulangerie_id, boulangerie_invoice, _ = _ids(meg_app, "Boulangerie Martin SARL")
+    meg_auth.login("expert@cabinet-durand.fr")
+    client.post("/meg/entreprise", data={"company_id": boulangerie_id})
+    for record, its_list in ((f"/meg/achats/factures/{boulangerie_invoice}", "/meg/achats/"),
+                             (f"/meg/achats/factures/{boulangerie_invoice}/modifier", "/meg/achats/"),
+                             ("/meg/achats/fournisseurs/1/modifier", "/meg/achats/fournisseurs")):
+        client.post("/meg/entreprise", data={"company_id": boulangerie_id})
+        response = client.post("/meg/entreprise", data={"company_id": garage_id, "next": record})
+        assert response.headers["Location"] == its_list
+        shown = client.get(its_list, follow_redirects=True)
+        assert shown.status_code == 200 and "Garage Leroy SAS" in shown.get_data(as_text=True)
+    # A list keeps its filters in the company just opened.
+    response = client.post("/meg/entreprise", data={"company_id": boulangerie_id,
+                                                    "next": "/meg/achats/?etat=a_regler&q=edf"})
+    assert response.headers["Location"] == "/meg/achats/?etat=a_regler&q=edf"
+
+
 def test_accountant_of_another_firm_sees_nothing(client, demo, meg_auth, meg_app):
     from models.meg import AccountingFirm
 

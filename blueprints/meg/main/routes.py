@@ -1,4 +1,5 @@
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from werkzeug.exceptions import HTTPException
 from flask_login import current_user, login_required
 
 from core.ids import parse_id
@@ -30,7 +31,33 @@ def switch_company():
         abort(404)
     session["company_id"] = company.id
     flash(f"Vous travaillez maintenant sur « {company.name} ».", "info")
-    return redirect(safe_next_url(request.form.get("next"), url_for("achats.invoices")))
+    return redirect(_same_page_of(company.id, safe_next_url(request.form.get("next"), "")))
+
+
+# A page of one of the former company's records → the list it belongs to, in the company just opened.
+_LIST_OF_RECORD = {
+    "achats.invoice": "achats.invoices",
+    "achats.edit_invoice": "achats.invoices",
+    "achats.cancel_libeo_payment": "achats.invoices",
+    "achats.client_invoice": "achats.clients",
+    "achats.edit_supplier": "achats.suppliers",
+    "einvoices.confirm": "achats.invoices",
+}
+
+
+def _same_page_of(company_id: int, target: str) -> str:
+    """Where the switcher leads: the page it was used on, unless that page shows one record of the former
+    company (an invoice, a supplier…), which the company just opened does not have: then its list."""
+    if not target:
+        return url_for("achats.invoices")
+    path, root = target.split("?", 1)[0], request.script_root
+    adapter = current_app.create_url_adapter(request)
+    try:
+        endpoint, _ = adapter.match(path.removeprefix(root) if root else path, method="GET")
+    except HTTPException:
+        return url_for("achats.invoices")
+    parent = _LIST_OF_RECORD.get(endpoint)
+    return url_for(parent) if parent else target
 
 
 @bp.route("/entreprise/fiche", methods=["GET", "POST"])

@@ -411,9 +411,9 @@ def record_all(answers: list[tuple[PaymentAttempt, LibeoPaymentInfo]]) -> bool:
 
 _RECORDED_COLUMNS = (
     "libeo_payment_id", "status", "execution_date", "paid_at", "failure_reason", "transmitted_at", "accepted_at",
-    "bank_status", "paid_on", "failure_code", "bank_text", "new_iban_required", "bank_anomaly", "libeo_label", "cancel_reason",
-    "hold_reasons", "hold_details", "refusal", "refusal_code", "claimed_until", "libeo_version", "pending_reason",
-    "updated_at", "payee_iban",
+    "bank_status", "paid_on", "failure_code", "bank_text", "new_iban_required", "bank_anomaly", "libeo_label",
+    "cancel_reason", "hold_reasons", "hold_details", "refusal", "refusal_code", "claimed_until", "libeo_version",
+    "pending_reason", "updated_at", "payee_iban",
 )
 # Built once: every answer and event runs it. « Newer »: a higher version than MEG holds, or MEG holds none.
 _RECORD = (
