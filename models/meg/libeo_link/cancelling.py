@@ -14,7 +14,14 @@ import contextlib
 from models.meg.achats.models import SupplierInvoice
 from models.meg.companies.models import User
 from models.meg.db import db
-from models.meg.libeo_link.attempts import Payer, PaymentAttempt, latest_payment, payer_for, payment_refusal
+from models.meg.libeo_link.attempts import (
+    Payer,
+    PaymentAttempt,
+    PaymentState,
+    latest_payment,
+    payer_for,
+    payment_refusal,
+)
 from models.meg.libeo_link.client import LibeoApiError, LibeoKeyRefused, LibeoUnheard, LibeoUnreachable
 from models.meg.libeo_link.connection import ConnectionState, LibeoConnection, LibeoLinkError, connection_of
 from models.meg.libeo_link.paying import record_payment
@@ -49,10 +56,26 @@ def _cancellation(invoice: SupplierInvoice, user: User) -> tuple[PaymentAttempt,
         raise LibeoLinkError(refusal)
     payment = latest_payment(invoice)
     if payment is None or not payment.cancellable:
-        raise LibeoLinkError(NOT_CANCELLABLE)
+        raise LibeoLinkError(why_not_cancellable(payment))
     payer = payer_for(user, company)
     assert payer is not None  # payment_refusal said who may not pay
     return payment, connection, payer
+
+
+def why_not_cancellable(payment: PaymentAttempt | None) -> str:
+    """Why « Annuler » does nothing here, from where the payment stands (an old page, the back button…)."""
+    if payment is None or payment.status in (PaymentState.REFUSED, PaymentState.UNVERIFIABLE):
+        return "Aucun paiement de cette facture n'est en cours : il n'y a rien à annuler."
+    if payment.status is PaymentState.CANCELLED:
+        return "Ce paiement est déjà annulé : le virement ne partira pas."
+    if payment.status is PaymentState.PAID:
+        return f"Ce paiement ne peut plus être annulé : le virement est débité ({payment.label})."
+    if payment.status is PaymentState.FAILED:
+        return f"Il n'y a rien à annuler : la banque a rejeté ce virement ({payment.label})."
+    if payment.status is PaymentState.REQUESTED:
+        return ("Ce paiement ne peut pas encore être annulé : MEG attend la réponse de Libeo (« Vérification en "
+                "cours »). Réessayez une fois son état connu.")
+    return NOT_CANCELLABLE
 
 
 def cancel_payment(invoice: SupplierInvoice, user: User) -> PaymentAttempt:
