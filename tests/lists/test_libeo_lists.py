@@ -21,7 +21,7 @@ from .conftest import IBAN, Row, expected, fill_libeo, page_ids, read_csv, read_
 
 INVOICE_STATES = {"a_payer": {"to_pay"}, "a_approuver": {"awaiting_approval"}, "programmees": {"payment_scheduled"},
                   "payees": {"paid"}, "rejetees": {"payment_failed"}}
-PAYMENT_STATES = {"a_approuver": {"awaiting_approval"}, "programmes": {"scheduled", "file_ready"},
+PAYMENT_STATES = {"a_approuver": {"awaiting_approval"}, "programmes": {"scheduled"}, "a_transmettre": {"file_ready"},
                   "a_la_banque": {"transmitted", "accepted"}, "payes": {"paid"}, "rejetes": {"failed"},
                   "annules": {"cancelled"}}
 

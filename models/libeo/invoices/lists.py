@@ -23,7 +23,8 @@ INVOICES = ListSpec(
     sorts={"date": "Date", "echeance": "Échéance", "montant": "Montant TTC", "fournisseur": "Fournisseur",
            "numero": "Numéro", "statut": "Statut"},
     default_sort="-date",
-    states={"a_payer": "À payer", "a_approuver": "À approuver", "programmees": "Programmées", "payees": "Payées",
+    # « En cours », as MEG names it: programmed, in a file to transmit, or at the bank.
+    states={"a_payer": "À payer", "a_approuver": "À approuver", "programmees": "En cours", "payees": "Payées",
             "rejetees": "Rejetées"},
     date_label="Échéance",
     overdue=True,

@@ -20,9 +20,10 @@ from models.libeo.payments.sepa import FAILED, PREPARING, SENT
 
 PAYMENT_STATES = {
     "a_approuver": (PaymentStatus.AWAITING_APPROVAL,),
-    # A file ready but not yet transmitted: nothing has left, the payment is still « Programmé » (its row says
-    # « Fichier prêt — à transmettre à votre banque »); « À la banque » once the bank has the file.
-    "programmes": (PaymentStatus.SCHEDULED, PaymentStatus.FILE_READY),
+    "programmes": (PaymentStatus.SCHEDULED,),
+    # In a file ready but not yet transmitted: nothing has left (« Fichier prêt — à transmettre à votre banque »);
+    # « À la banque » once the bank has the file.
+    "a_transmettre": (PaymentStatus.FILE_READY,),
     "a_la_banque": (PaymentStatus.TRANSMITTED, PaymentStatus.ACCEPTED),
     "payes": (PaymentStatus.PAID,),
     "rejetes": (PaymentStatus.FAILED,),
@@ -32,7 +33,8 @@ PAYMENTS = ListSpec(
     sorts={"creation": "Date de la demande", "execution": "Exécution", "montant": "Montant",
            "fournisseur": "Fournisseur", "facture": "Facture", "statut": "Statut"},
     default_sort="-creation",
-    states={"a_approuver": "À approuver", "programmes": "Programmés", "a_la_banque": "À la banque",
+    states={"a_approuver": "À approuver", "programmes": "Programmés", "a_transmettre": "À transmettre",
+            "a_la_banque": "À la banque",
             "payes": "Débités", "rejetes": "Rejetés", "annules": "Annulés"},
     date_label="Date d'exécution",
     search_hint="Facture, fournisseur, montant",
