@@ -100,3 +100,22 @@ def test_libeo_paiements_wraps_a_long_refusal_on_a_phone(page: Page, live_server
     _fits(page, width)
     box = badge.bounding_box()
     assert box["x"] + box["width"] <= width
+
+
+def test_meg_invoice_page_wraps_its_states_on_a_phone(page: Page, live_server, long_states, width, shots):
+    """« À approuver dans Libeo (règle d'approbation du compte) » ran past the « Règlement par Libeo » card at
+    390 px, and the invoice's page scrolled sideways (408 px)."""
+    from models.meg import PaymentAttempt
+    from models.meg import db as meg_db
+
+    with live_server.apps.meg.app_context():  # the first paid was refused, the second is held
+        refused, held = meg_db.session.scalars(select(PaymentAttempt.invoice_id).order_by(PaymentAttempt.id)).all()
+    log_in(page, "admin@boulangerie-martin.fr")
+    for invoice_id, words in ((held, "À approuver dans Libeo"), (refused, "Après vérification téléphonique")):
+        page.goto(f"/meg/achats/factures/{invoice_id}")
+        badge = page.locator(".pay-card .badge").filter(has_text=words).first
+        expect(badge).to_be_visible()
+        shots(page, f"long-badges-invoice-{invoice_id}-{width}")
+        _fits(page, width)
+        box = badge.bounding_box()
+        assert box["x"] + box["width"] <= width
