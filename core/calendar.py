@@ -54,6 +54,16 @@ def earliest_execution_date(today: date) -> date:
     return next_business_day(today)
 
 
+def earliest_words(today: date, *, with_date: bool = False) -> str:
+    """The first day a transfer ordered ``today`` can have, as every « Payer » says it: « aujourd'hui »
+    (« le 07/12/2026 (aujourd'hui) » ``with_date``), or « le 08/12/2026 (prochain jour ouvré) » when today is
+    not a business day."""
+    earliest = earliest_execution_date(today)
+    if earliest == today:
+        return f"le {date_fr(today)} (aujourd'hui)" if with_date else "aujourd'hui"
+    return f"le {date_fr(earliest)} (prochain jour ouvré)"
+
+
 def default_execution_date(due_date: date, today: date) -> date:
     """The date a payment is proposed for: the last business day on or before the due date.
 
@@ -91,14 +101,14 @@ def check_execution_date(day: date, today: date) -> date:
     shown = date_fr(day)
     if day < today:
         raise ExecutionDateRefused(
-            f"La date d'exécution du {shown} est passée : choisissez le {date_fr(earliest)} "
-            "(prochain jour ouvré) ou une date ultérieure.",
+            f"La date d'exécution du {shown} est passée : choisissez {earliest_words(today, with_date=True)} "
+            "ou une date ultérieure.",
             earliest,
         )
     if day > today + MAX_SCHEDULE_AHEAD:
         raise ExecutionDateRefused(
-            f"La date d'exécution du {shown} est à plus d'un an : choisissez une date entre le "
-            f"{date_fr(earliest)} (prochain jour ouvré) et le {date_fr(today + MAX_SCHEDULE_AHEAD)}."
+            f"La date d'exécution du {shown} est à plus d'un an : choisissez une date entre "
+            f"{earliest_words(today, with_date=True)} et le {date_fr(today + MAX_SCHEDULE_AHEAD)}."
         )
     if not is_business_day(day):
         following = next_business_day(day)

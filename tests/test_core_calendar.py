@@ -11,6 +11,7 @@ from core.calendar import (
     check_execution_date,
     default_execution_date,
     earliest_execution_date,
+    earliest_words,
     is_business_day,
     late_payment_warning,
     next_business_day,
@@ -162,3 +163,14 @@ def test_a_date_no_transfer_can_have_is_refused_in_one_french_sentence(day, mess
         check_execution_date(day, TODAY)
     assert refused.value.message.startswith(message)
     assert refused.value.suggestion == suggestion
+
+
+def test_a_business_day_today_is_named_today_not_the_next_business_day():
+    """On Monday 07/12, a past date proposed « le 07/12/2026 (prochain jour ouvré) »: read as another day."""
+    monday = date(2026, 12, 7)
+    with pytest.raises(ExecutionDateRefused) as refused:
+        check_execution_date(date(2026, 12, 4), monday)
+    assert refused.value.message == ("La date d'exécution du 04/12/2026 est passée : choisissez le 07/12/2026 "
+                                     "(aujourd'hui) ou une date ultérieure.")
+    assert earliest_words(monday) == "aujourd'hui"
+    assert earliest_words(TODAY) == "le 30/11/2026 (prochain jour ouvré)"

@@ -14,7 +14,13 @@ from html import unescape
 
 import pytest
 
-from core.calendar import earliest_execution_date, is_business_day, next_business_day, previous_business_day
+from core.calendar import (
+    earliest_execution_date,
+    earliest_words,
+    is_business_day,
+    next_business_day,
+    previous_business_day,
+)
 from core.dates import paris_today
 from models.libeo import Account, Plan, db
 from models.libeo.errors import InvalidData
@@ -72,14 +78,14 @@ def test_past_due_on_a_saturday_means_next_monday(account_obj):
 @pytest.mark.parametrize(
     "given, message",
     [
-        (date(2026, 11, 27), "La date d'exécution du 27/11/2026 est passée : choisissez le 30/11/2026 (prochain jour "
-                             "ouvré) ou une date ultérieure."),
+        (date(2026, 11, 27), "La date d'exécution du 27/11/2026 est passée : choisissez le 30/11/2026 (aujourd'hui) "
+                             "ou une date ultérieure."),
         (date(2026, 12, 5), "Le 05/12/2026 n'est pas un jour ouvré (les virements SEPA ne sont pas exécutés le "
                             "week-end ni les jours de fermeture de TARGET2) : choisissez le 07/12/2026, jour ouvré "
                             "suivant."),
         (date(2026, 12, 25), "Le 25/12/2026 n'est pas un jour ouvré"),
         (date(2027, 12, 1), "La date d'exécution du 01/12/2027 est à plus d'un an : choisissez une date entre le "
-                            "30/11/2026 (prochain jour ouvré) et le 30/11/2027."),
+                            "30/11/2026 (aujourd'hui) et le 30/11/2027."),
     ],
 )
 def test_a_date_that_cannot_be_is_refused_naming_it_and_the_next_business_day(account_obj, given, message):
@@ -134,7 +140,8 @@ def test_the_api_refuses_a_date_that_cannot_be_with_a_422(api, when):
     error = refused.json["error"]
     assert (error["code"], error["field"]) == ("validation_error", "execution_date")
     assert f"{given:%d/%m/%Y}" in error["message"]
-    assert "jour ouvré" in error["message"]
+    # The first day possible named: today when it is a business day, else the next one.
+    assert earliest_words(TODAY, with_date=True) in error["message"] or "jour ouvré suivant" in error["message"]
     assert api.get("/me").json["payments_this_month"] == 0
 
 

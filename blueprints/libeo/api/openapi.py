@@ -138,8 +138,10 @@ PAYMENT_BODY: dict[str, Any] = {
             "type": ["string", "null"],
             "format": "date",
             "description": (
-                "Date d'exécution du virement : un jour ouvré TARGET2, d'aujourd'hui à un an. Par défaut, "
-                "l'échéance de la facture, ou le prochain jour ouvré quand elle est passée ou n'en est pas un."
+                "Date d'exécution du virement : un jour ouvré TARGET2, d'aujourd'hui (ou du prochain jour "
+                "ouvré) à un an. Par défaut, l'échéance de la facture, ou le dernier jour ouvré qui la précède "
+                "quand elle n'en est pas un (le fournisseur est payé à temps) ; quand elle est passée, le premier "
+                "jour ouvré possible."
             ),
         },
         "invoice": {
@@ -689,8 +691,8 @@ def openapi_document(server_url: str) -> dict:
                         "/invoices/{external_id}) : elle est créée ou mise à jour dans la même transaction que le "
                         "paiement, et rien n'est créé ni modifié si le paiement est refusé. Sans invoice, la facture "
                         "doit exister (404 sinon). Une facture envoyée par MEG n'apparaît dans les listes de Libeo "
-                        "qu'avec son premier paiement. Sans execution_date : l'échéance, ou le prochain jour ouvré "
-                        "TARGET2. Idempotent : la même Idempotency-Key rejoue la première réponse réussie "
+                        "qu'avec son premier paiement. Sans execution_date : l'échéance, ou le dernier jour "
+                        "ouvré TARGET2 qui la précède (jamais avant le premier jour ouvré possible). Idempotent : la même Idempotency-Key rejoue la première réponse réussie "
                         "(en-tête Idempotent-Replayed: true) ; avec un autre corps (facture comprise), 422 ; pendant "
                         "que la première requête s'exécute, 409. Une requête refusée libère la clé."
                     ),

@@ -8,8 +8,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from core.calendar import late_payment_warning
-from core.dates import date_fr
+from core.calendar import earliest_words, late_payment_warning
+from core.dates import date_fr, paris_today
 from core.files import MAX_DOCUMENT_BYTES
 from core.listing import EXPORT_FORMATS, cents_value, export_response, parse_list_args, streamed_rows, tidy_redirect
 from core.paging import paginate
@@ -179,7 +179,7 @@ def _render_invoice(invoice, form: PayForm, status: int = 200, iban_form: IbanFo
             # refused; the page says why and where the new IBAN goes instead.
             iban_rejected=rejected_ibans(invoice.account_id, {invoice.supplier_iban}).get(invoice.supplier_iban)
             if invoice.is_payable else None,
-            date_hint=f"{reason} Un jour ouvré, d'aujourd'hui à un an au plus.",
+            date_hint=f"{reason} Un jour ouvré, jamais avant {earliest_words(paris_today())}, à un an au plus.",
             late_warning=late_payment_warning(chosen, invoice.due_date),
             quota=PaymentQuota.for_account(current_account()),
         ),
