@@ -692,7 +692,8 @@ def openapi_document(server_url: str) -> dict:
                         "paiement, et rien n'est créé ni modifié si le paiement est refusé. Sans invoice, la facture "
                         "doit exister (404 sinon). Une facture envoyée par MEG n'apparaît dans les listes de Libeo "
                         "qu'avec son premier paiement. Sans execution_date : l'échéance, ou le dernier jour "
-                        "ouvré TARGET2 qui la précède (jamais avant le premier jour ouvré possible). Idempotent : la même Idempotency-Key rejoue la première réponse réussie "
+                        "ouvré TARGET2 qui la précède (jamais avant le premier jour ouvré possible). "
+                        "Idempotent : la même Idempotency-Key rejoue la première réponse réussie "
                         "(en-tête Idempotent-Replayed: true) ; avec un autre corps (facture comprise), 422 ; pendant "
                         "que la première requête s'exécute, 409. Une requête refusée libère la clé."
                     ),

@@ -1,6 +1,6 @@
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
-from werkzeug.exceptions import HTTPException
 from flask_login import current_user, login_required
+from werkzeug.exceptions import HTTPException
 
 from core.ids import parse_id
 from core.security import safe_next_url
