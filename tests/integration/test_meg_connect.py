@@ -164,6 +164,10 @@ def test_payer_creates_the_libeo_account_from_meg_then_pays(apps, meg_app, libeo
     assert page.status_code == 200
     assert "Créez-le depuis MEG" in page_text(page)
     assert "Me connecter avec MEG" in page_text(page)
+    # Libeo does not know whether the company is connected (an old link opens the same page): it never says it
+    # is not, and offers the way back.
+    assert "n'est pas connectée" not in page_text(page)
+    assert "Votre entreprise est déjà connectée ?" in page_text(page) and "Revenir à MEG" in page_text(page)
 
     form = consent_and_come_back(browser, meg_app)
     assert browser.url == f"{PUBLIC_URL}/libeo/connexion-meg/compte"
