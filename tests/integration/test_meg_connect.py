@@ -186,7 +186,14 @@ def test_payer_creates_the_libeo_account_from_meg_then_pays(apps, meg_app, libeo
 
     done = create_account_form(browser)
     assert done.status_code == 302
-    assert done.headers["Location"] == invoice_page  # back on the invoice the user wanted to pay
+    # Back on the invoice the user wanted to pay, where MEG says the connection is made (once: the address
+    # loses its « connexion=etablie » at once).
+    said = invoice_page.replace("#confirmer", "&connexion=etablie#confirmer")
+    assert done.headers["Location"] == said
+    arrived = browser.get(said)
+    assert arrived.status_code == 302 and arrived.headers["Location"] == invoice_page.split("#")[0].removeprefix(
+        PUBLIC_URL)
+    assert f"La connexion est établie avec le compte Libeo « {GARAGE} »" in page_text(browser.follow(arrived))
 
     connection = meg_connection(meg_app)
     assert connection is not None and connection.account_name == GARAGE
@@ -300,7 +307,7 @@ def test_an_existing_siret_is_linked_only_after_logging_into_it(apps, meg_app, l
     logged_in = browser.post(login_url, data={"email": "atelier@garage-leroy.fr", "password": "mot-de-passe-solide-42"})
     consent = browser.follow(logged_in)  # MEG asks once more, for a token Libeo may use
     done = answer_consent(browser, meg_app, consent)
-    assert done.headers["Location"] == invoice_page
+    assert done.headers["Location"] == invoice_page.replace("#", "&connexion=etablie#")
 
     assert meg_connection(meg_app).account_name == "Garage Leroy"
     with libeo_app.app_context():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import urljoin
 from html import unescape
 
 import pytest
@@ -94,7 +95,8 @@ def _follow(browser: WebClient, response, limit: int = 10):
     for _ in range(limit):
         if response.status_code not in (301, 302, 303):
             return response
-        response = browser.get(response.headers["Location"], allow_redirects=False)
+        # As a browser does: a relative Location is read from the page that answered.
+        response = browser.get(urljoin(response.url, response.headers["Location"]), allow_redirects=False)
     raise AssertionError("too many redirects")
 
 

@@ -96,7 +96,7 @@ def test_an_enrolled_person_confirms_with_a_code_before_the_key_is_issued(apps, 
     assert active_keys(libeo_app) == [] and meg_connection(meg_app) is None
 
     done = browser.post(CONFIRM, data={"sca_challenge": challenge_of(replayed), "sca_code": code(secret, 1)})
-    assert done.status_code == 302 and done.headers["Location"] == invoice_page
+    assert done.status_code == 302 and done.headers["Location"] == invoice_page.replace("#", "&connexion=etablie#")
     assert len(active_keys(libeo_app)) == 1
     assert meg_connection(meg_app) is not None and meg_connection(meg_app).account_name == "Garage Leroy"
     # What was kept for the confirmation is gone: the page cannot issue a second key.

@@ -408,6 +408,15 @@ def new_invoice():
 def invoice(invoice_id: int):
     invoice = _invoice_or_404(invoice_id)
     libeo = libeo_state(current_user, current_company(), [invoice])
+    if request.args.get("connexion") == "etablie":
+        # Back from Libeo, where the account was just created or linked from « Payer » (Libeo's own pages
+        # are left behind): said once, and only if the connection works.
+        connected = libeo.connection
+        if connected is not None and connected.state is ConnectionState.ACTIVE and not connected.is_removed:
+            flash(f"La connexion est établie avec le compte Libeo {connected.account_description} : « Payer » "
+                  "fonctionne.", "success")
+        arguments = {name: value for name, value in request.args.items() if name != "connexion"}
+        return redirect(url_for("achats.invoice", invoice_id=invoice.id, **arguments))
     confirm = _confirmation_for(libeo, [invoice])
     return render_template("meg/achats/invoice.html", invoice=invoice, libeo=libeo, confirm=confirm,
                            # Its own boxes say why a bank anomaly or a rejected IBAN holds « Payer ».

@@ -24,6 +24,7 @@ refuses it.
 from __future__ import annotations
 
 import contextlib
+from urllib.parse import urlsplit, urlunsplit
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -524,11 +525,21 @@ def finish_sign_in(account: Account, profile: MegProfile, access_token: str, ret
     if connection is not None and not connection.established:
         return _stay_in_libeo(connection.page, user, messages, connection, return_to)
     if return_to:
+        if connection is not None:  # established: MEG says so on the invoice, where « Payer » now works
+            return_to = said_connected(return_to)
         return SignInStep(return_to, user=user, done=True)
     messages.append((f"Vous êtes connecté au compte Libeo {of(account.name)}.", "success"))
     if connection is not None:  # established: say so, as « Payer » in MEG now works
         messages.append((connection.message, "success"))
     return SignInStep("invoices.list_invoices", user=user, messages=tuple(messages), done=True)
+
+
+def said_connected(return_to: str) -> str:
+    """MEG's page ``return_to`` asked to say that the connection was just established (``connexion=etablie``:
+    MEG says it only if its connection is active)."""
+    parts = urlsplit(return_to)
+    query = "&".join(part for part in (parts.query, "connexion=etablie") if part)
+    return urlunsplit(parts._replace(query=query))
 
 
 def _stay_in_libeo(endpoint: str, user: LibeoUser | None, messages: list, connection: Connection | None,
