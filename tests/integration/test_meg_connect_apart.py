@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import urljoin
 from html import unescape
+from urllib.parse import urljoin
 
 import pytest
 from sqlalchemy import text

@@ -24,9 +24,9 @@ refuses it.
 from __future__ import annotations
 
 import contextlib
-from urllib.parse import urlsplit, urlunsplit
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import (
     DateTime,
