@@ -218,7 +218,8 @@ def read_csv(response) -> list[dict]:
 def read_xlsx(response) -> list[dict]:
     sheet = load_workbook(BytesIO(response.get_data()), read_only=True).worksheets[0]
     rows = list(sheet.iter_rows(values_only=True))
-    return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+    # A row's empty cells at its end are not written (as a spreadsheet saves them).
+    return [dict(zip(rows[0], (*row, *(None,) * (len(rows[0]) - len(row))), strict=True)) for row in rows[1:]]
 
 
 def page_ids(html: str, prefix: str) -> list[int]:

@@ -59,13 +59,17 @@ def _with_payments(meg_app, company_name: str, seed: int) -> None:
             elif pick in (1, 2):
                 for attempt in range(1, rng.randint(1, 2) + 1):
                     status = states[rng.randrange(len(states))]
-                    db.session.add(PaymentAttempt(invoice_id=invoice.id, attempt=attempt, status=status))
+                    db.session.add(PaymentAttempt(
+                        invoice_id=invoice.id, attempt=attempt, status=status, execution_date=invoice.due_date,
+                        paid_on=invoice.due_date if status is PaymentState.PAID else None))
                 if invoice.payment_mode is PaymentMode.LIBEO:
                     latest.add(status)
             elif invoice.payment_mode is PaymentMode.LIBEO:
                 untouched.append(invoice)
         for state, invoice in zip([state for state in states if state not in latest], untouched, strict=False):
-            db.session.add(PaymentAttempt(invoice_id=invoice.id, attempt=1, status=state))
+            db.session.add(PaymentAttempt(invoice_id=invoice.id, attempt=1, status=state,
+                                          execution_date=invoice.due_date,
+                                          paid_on=invoice.due_date if state is PaymentState.PAID else None))
         db.session.commit()
 
 
@@ -435,6 +439,32 @@ def test_a_payment_under_way_is_told_where_it_stands_in_exports_and_the_clients_
     assert {row["Règlement"] for row in settlements if latest.get(int(row["Id"])) == "REQUESTED"} == {
         "Vérification en cours"}
     assert {row["Règlement"] for row in settlements if int(row["Id"]) not in latest} == {"À régler"}
+
+    # Each export dates what its row says: the transfer's execution date while it is under way (not while
+    # MEG waits for Libeo's answer), and the bank's debit date once paid.
+    from models.meg import db
+    from models.meg.libeo_link.attempts import PaymentAttempt
+
+    with filled.app_context():
+        dated = {}
+        for invoice_id, attempt, day, paid_on in db.session.execute(select(
+                PaymentAttempt.invoice_id, PaymentAttempt.attempt, PaymentAttempt.execution_date,
+                PaymentAttempt.paid_on)):
+            if invoice_id not in dated or attempt > dated[invoice_id][0]:
+                dated[invoice_id] = (attempt, day, paid_on)
+    csv_rows = rows + settlements
+    for row in csv_rows:
+        status = latest.get(int(row["Id"]))
+        _, day, _ = dated.get(int(row["Id"]), (0, None, None))
+        expected = f"{day:%d/%m/%Y}" if status in ("AWAITING_APPROVAL", "SCHEDULED") and day else ""
+        if status in ("AWAITING_APPROVAL", "SCHEDULED", "REQUESTED", None):
+            assert row["Date d'exécution"] == expected, row
+    assert any(row["Date d'exécution"] for row in csv_rows)
+    assert all(row["Payée le"] == "" for row in rows)
+    everything = read_csv(client.get("/meg/achats/factures/export.csv"))
+    paid_by_libeo = [row for row in everything if latest.get(int(row["Id"])) == "PAID" and row["État"] == "Payée"]
+    assert paid_by_libeo and all(row["Payée le"] == f"{dated[int(row['Id'])][2]:%d/%m/%Y}" for row in paid_by_libeo)
+    assert any(row["Payée le"] for row in everything if int(row["Id"]) not in latest and row["État"] == "Payée")
 
     _log_in_for(client, "clients")
     exported = read_csv(client.get("/meg/achats/clients/export.csv"))

@@ -66,6 +66,7 @@ from models.meg.achats.lists import (
     invoice_export,
     invoice_rows,
     listed_invoices,
+    payment_dates,
     state_word,
     supplier_list,
     supplier_tab_counts,
@@ -356,7 +357,7 @@ def invoices_filter_selection():
 
 
 INVOICES_EXPORT = ["Id", "Numéro", "Fournisseur", "SIRET du fournisseur", "IBAN du fournisseur", "Date de facture",
-                   "Échéance", "Montant TTC", "Devise", "Mode de règlement", "État"]
+                   "Échéance", "Montant TTC", "Devise", "Mode de règlement", "État", "Date d'exécution", "Payée le"]
 
 
 @bp.route("/factures/export.<fmt>")
@@ -370,7 +371,7 @@ def invoices_export(fmt: str):
     rows = streamed_rows(db.session, *invoice_export(company, lq), lambda row: [
         row.id, row.number, row.name, row.siret, iban(row.iban), row.issue_date, row.due_date,
         cents_value(row.amount_cents), row.currency, row.payment_mode.label,
-        state_word(row.state, row.payment_status, row.failure_reason)])
+        state_word(row.state, row.payment_status, row.failure_reason), *payment_dates(row)])
     return export_response(fmt, "factures", "Factures", INVOICES_EXPORT, rows)
 
 
@@ -537,7 +538,7 @@ def settlements():
 
 SETTLEMENTS_EXPORT = ["Id", "Numéro", "Fournisseur", "SIRET du fournisseur", "IBAN du fournisseur",
                       "Date de facture", "Échéance", "Montant TTC", "Net à payer", "Devise", "Mode de règlement",
-                      "Règlement"]
+                      "Règlement", "Date d'exécution", "Payée le"]
 
 
 @bp.route("/reglements/export.<fmt>")
@@ -553,7 +554,8 @@ def settlements_export(fmt: str):
         row.id, row.number, row.name, row.siret, iban(row.iban), row.issue_date, row.due_date,
         cents_value(row.amount_cents if row.total_cents is None else row.total_cents), cents_value(row.amount_cents),
         # A payment under way (« ne réglez pas autrement ») is not a row to settle like the others.
-        row.currency, row.payment_mode.label, state_word(row.state, row.payment_status, row.failure_reason)])
+        row.currency, row.payment_mode.label, state_word(row.state, row.payment_status, row.failure_reason),
+        *payment_dates(row)])
     return export_response(fmt, "reglements", "Règlements", SETTLEMENTS_EXPORT, rows)
 
 

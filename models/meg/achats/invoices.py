@@ -29,6 +29,7 @@ from models.meg.libeo_link.attempts import (
     PaymentState,
     latest_failure_reason,
     latest_payment,
+    latest_payment_dates,
     latest_payment_status,
     sent_to_libeo,
     settled_through_libeo,
@@ -450,7 +451,8 @@ def _to_settle_export_statement(shape: tuple):
         SupplierInvoice.id, SupplierInvoice.number, Supplier.name, Supplier.siret, Supplier.iban,
         SupplierInvoice.issue_date, SupplierInvoice.due_date, SupplierInvoice.amount_cents,
         SupplierInvoice.currency, SupplierInvoice.payment_mode, SupplierInvoice.total_cents,
-        SupplierInvoice.settlement_state.label("state"), latest_payment_status(), latest_failure_reason()))
+        SupplierInvoice.settlement_state.label("state"), latest_payment_status(), latest_failure_reason(),
+        *latest_payment_dates(), SupplierInvoice.paid_at))
     return _SETTLEMENT_COLUMNS.apply(base, shape)
 
 

@@ -4,12 +4,14 @@ the exports' rows. (« Règlements »' own are beside its use cases, in ``invoic
 
 from __future__ import annotations
 
+from datetime import date
 from functools import cache
 from typing import NamedTuple
 
 from sqlalchemy import Select, bindparam, case, func, select
 from sqlalchemy.orm import contains_eager
 
+from core.dates import as_utc, paris_today
 from core.listing import ListColumns, ListQuery, ListSpec, OwnedList, by_name, searches_text, tab_counts
 from core.paging import Listing
 from core.payment_words import FILE_READY_LABEL, rejection_label
@@ -27,6 +29,7 @@ from models.meg.libeo_link.attempts import (
     TO_SETTLE_STATES,
     LibeoState,
     latest_failure_reason,
+    latest_payment_dates,
     latest_payment_status,
     latest_payments,
     sent_to_libeo,
@@ -50,6 +53,21 @@ UNDER_WAY_WORDS = {
     "FILE_READY": FILE_READY_LABEL, "TRANSMITTED": "Transmis à la banque", "ACCEPTED": "Accepté par la banque",
     "UNKNOWN": "En cours dans Libeo",
 }
+
+
+# The latest payment's statuses whose execution date is the transfer's (not a cancelled or refused one's).
+_DATED = frozenset({"AWAITING_APPROVAL", "SCHEDULED", "IN_PROGRESS", "FILE_READY", "TRANSMITTED", "ACCEPTED",
+                    "PAID"})
+
+
+def payment_dates(row) -> tuple[date | None, date | None]:
+    """An export row's « Date d'exécution » (the transfer's, while it is under way or once debited) and « Payée
+    le » (the bank's debit date; for an invoice paid another way, the day it was marked paid, in Paris)."""
+    execution = row.execution_date if row.payment_status in _DATED else None
+    if row.payment_status == "PAID" and row.paid_on is not None:
+        return execution, row.paid_on
+    paid = paris_today(as_utc(row.paid_at)) if row.state == "payees" and row.paid_at is not None else None
+    return execution, paid
 
 
 def state_word(state: str, payment_status: str | None, failure_reason: str | None = None) -> str:
@@ -125,7 +143,7 @@ def _invoices_export_statement(shape: tuple):
     base = select(SupplierInvoice.id, SupplierInvoice.number, Supplier.name, Supplier.siret, Supplier.iban,
                   SupplierInvoice.issue_date, SupplierInvoice.due_date, SupplierInvoice.amount_cents,
                   SupplierInvoice.currency, SupplierInvoice.payment_mode, INVOICE_STATE.label("state"),
-                  latest_payment_status(), latest_failure_reason())
+                  latest_payment_status(), latest_failure_reason(), *latest_payment_dates(), SupplierInvoice.paid_at)
     return _INVOICE_COLUMNS.apply(_of_company(base), shape)
 
 

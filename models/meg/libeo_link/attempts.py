@@ -910,6 +910,13 @@ def latest_payment_status():
     return type_coerce(_LATEST_STATUS, String()).label("payment_status")
 
 
+def latest_payment_dates():
+    """SQL: the execution date and the bank's debit date of the invoice's latest payment (NULL without one):
+    what an export's « Date d'exécution » and « Payée le » say of it (``achats.lists.payment_dates``)."""
+    return (_of_latest_attempt(PaymentAttempt.execution_date).label("execution_date"),
+            _of_latest_attempt(PaymentAttempt.paid_on).label("paid_on"))
+
+
 def latest_failure_reason():
     """SQL: the bank's reason of the invoice's latest payment, when it was rejected (NULL otherwise): what a
     « Rejetée » row of an export or of « Factures des clients » says, as the invoice's page does — with the
