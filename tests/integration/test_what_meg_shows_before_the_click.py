@@ -101,3 +101,74 @@ def test_a_key_revoked_in_libeo_is_said_on_settlements_and_the_invoice_instead_o
     assert "Confirmer le paiement" not in page(client.get(f"/meg/achats/reglements?payer={invoice_id}"))
     assert "Libeo refuse la clé enregistrée" in pay(client, invoice_id)
     assert libeo_payments(libeo_app) == []
+
+
+# --- a hold said before the click ---------------------------------------------------------------------------
+
+HOLD_WORDS = "Libeo retiendra ce paiement jusqu'à l'approbation d'un administrateur du compte Libeo"
+
+
+def test_a_payment_libeo_will_hold_is_said_on_the_confirmation_before_the_click(connected, client, meg_app,
+                                                                                libeo_app):
+    """The confirmation said nothing, and only after « Confirmer le paiement » did MEG say « il attend
+    l'approbation d'un administrateur dans Libeo »: an approval rule above an amount, a supplier's new IBAN."""
+    from sqlalchemy import select
+
+    from models.libeo import Account
+    from models.libeo import db as libeo_db
+    from models.libeo.accounts.services import set_approval_rules
+    from models.meg import Company
+    from tests.factories import meg_invoice
+
+    (first, _, _), (second, _, _) = meg_libeo_invoices(meg_app)[:2]
+    with meg_app.app_context():
+        supplier = meg_db.session.get(SupplierInvoice, first).supplier
+        company = meg_db.session.get(Company, supplier.company_id)
+        again = meg_invoice(company, supplier, "F-MEME-FOURNISSEUR", amount_cents=5_000)
+        meg_db.session.commit()
+        again = again.id
+        small = meg_db.session.get(SupplierInvoice, first).amount_cents
+    # Nothing to say yet.
+    assert HOLD_WORDS not in page(client.get(f"/meg/achats/factures/{first}?payer={first}"))
+
+    # The account holds every payment above an amount under the first one's: MEG reads it with the account.
+    with libeo_app.app_context():
+        account = libeo_db.session.get(Account, connected["account_id"])
+        set_approval_rules(account, small - 1, False, "claire@boulangerie-martin.fr")
+        libeo_db.session.commit()
+    sync(meg_app)
+    client.post("/meg/achats/options/libeo/verifier")  # « Vérifier la connexion »: MEG reads the account again
+    confirmation = page(client.get(f"/meg/achats/factures/{first}?payer={first}"))
+    assert HOLD_WORDS in confirmation and "le compte fait approuver chaque paiement" in confirmation, confirmation
+    # « Payer la sélection » says it on the invoice's line, the one above the amount only.
+    selection = page(client.get("/meg/achats/reglements/selection", query_string={"facture": [first, again]}))
+    assert selection.count("Libeo retiendra ce paiement jusqu'à l'approbation d'un administrateur") == 1
+    assert "Confirmer le paiement" in confirmation
+    assert "à approuver" in pay(client, first).lower()  # as said: Libeo held it
+    assert libeo_payments(libeo_app)[0]["status"] == "awaiting_approval"
+
+    # Rules off; the supplier paid (approved) on its IBAN, then given a new one in MEG.
+    with libeo_app.app_context():
+        account = libeo_db.session.get(Account, connected["account_id"])
+        set_approval_rules(account, None, False, "claire@boulangerie-martin.fr")
+        libeo_db.session.commit()
+    client.post("/meg/achats/options/libeo/verifier")
+    assert HOLD_WORDS not in page(client.get(f"/meg/achats/factures/{again}?payer={again}"))
+    with libeo_app.app_context():
+        from models.libeo import LibeoUser, Payment
+        from models.libeo.payments.approvals import approve_payment
+
+        account = libeo_db.session.get(Account, connected["account_id"])
+        payment = libeo_db.session.scalar(select(Payment))
+        admin = libeo_db.session.scalar(select(LibeoUser).where(LibeoUser.account_id == account.id))
+        approve_payment(account, payment, admin)
+        libeo_db.session.commit()
+    sync(meg_app)
+    change_supplier_iban(client, meg_app, again, NEW_IBAN)
+    confirmation = page(client.get(f"/meg/achats/factures/{again}?payer={again}"))
+    assert HOLD_WORDS in confirmation
+    assert f"nouvel IBAN du fournisseur : son dernier paiement par Libeo allait à {OLD_IBAN_SHOWN}" in confirmation
+    selection = page(client.get("/meg/achats/reglements/selection", query_string={"facture": [again]}))
+    assert f"nouvel IBAN du fournisseur : son dernier paiement par Libeo allait à {OLD_IBAN_SHOWN}" in selection
+    assert "à approuver" in pay(client, again).lower()
+    assert [p["status"] for p in libeo_payments(libeo_app)][-1] == "awaiting_approval"

@@ -33,6 +33,9 @@ def test_me_describes_the_account(api, account):
         # Verified, but no IBAN to debit yet: Libeo says what keeps its transfers waiting.
         "waiting_for": "Aucun IBAN du compte à débiter : vos paiements restent « Programmé » et ne sont pas exécutés. "
                        "Renseignez l'IBAN de l'entreprise dans Libeo, « Configuration » → « Entreprise ».",
+        # No approval rule: no payment is held for its amount nor for who asks.
+        "approval_above_cents": None,
+        "accountant_payments_approved": False,
     }
 
 

@@ -273,6 +273,15 @@ ACCOUNT = {
             "description": "Ce qui empêche Libeo d'exécuter les virements du compte (compte non vérifié, pas d'IBAN "
             "à débiter), avec l'action qui le lève ; null quand rien ne l'empêche.",
         },
+        "approval_above_cents": {
+            "type": ["integer", "null"], "minimum": 0,
+            "description": "Au-delà de ce montant (strictement), un paiement attend l'approbation d'un administrateur "
+            "du compte ; null : pas de telle règle.",
+        },
+        "accountant_payments_approved": {
+            "type": "boolean",
+            "description": "Les paiements demandés par l'expert-comptable attendent l'approbation d'un administrateur.",
+        },
     },
 }
 

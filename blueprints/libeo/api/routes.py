@@ -197,6 +197,10 @@ def account_json(account, quota: PaymentQuota) -> dict:
         "verified": account.is_verified,
         # Why Libeo would not execute the account's transfers now (and what lifts it); null when it would.
         "waiting_for": account.execution_blocker,
+        # The approval rules that hold a payment until an administrator approves it: MEG says them before
+        # « Confirmer le paiement ».
+        "approval_above_cents": account.approval_threshold_cents,
+        "accountant_payments_approved": account.approve_accountant_payments,
     }
 
 

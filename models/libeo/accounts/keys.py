@@ -50,7 +50,8 @@ _KEY_BY_PUBLIC_ID = (
     select(
         ApiKey.id, ApiKey.account_id, ApiKey.prefix, ApiKey.key_hash, ApiKey.last_used_at, ApiKey.revoked_at,
         ApiKey.retired_at, Account.name, Account.siret, Account.plan, Account.accountant_email, Account.verified_at,
-        Account.debtor_iban, PaymentUsage.payment_count,
+        Account.debtor_iban, Account.approval_threshold_cents, Account.approve_accountant_payments,
+        PaymentUsage.payment_count,
     )
     .join(Account, Account.id == ApiKey.account_id)
     .outerjoin(PaymentUsage, (PaymentUsage.account_id == ApiKey.account_id)
@@ -73,6 +74,8 @@ class AccountSummary:
     accountant_email: str | None
     verified_at: datetime | None
     debtor_iban: str | None = None
+    approval_threshold_cents: int | None = None
+    approve_accountant_payments: bool = False
 
     # The account's own rules, so that a PaymentQuota counts with a summary as with an account.
     payment_limit = Account.payment_limit
@@ -277,7 +280,7 @@ def authenticate_api_key(plaintext: str | None, *, with_account: bool = False) -
     if row is None or not matches or row.revoked_at is not None:
         return None
     summary = AccountSummary(row.account_id, row.name, row.siret, row.plan, row.accountant_email, row.verified_at,
-                             row.debtor_iban)
+                             row.debtor_iban, row.approval_threshold_cents, bool(row.approve_accountant_payments))
     return KeyInUse(row.id, row.prefix, row.last_used_at, summary,
                     PaymentQuota.known(summary, month, row.payment_count or 0),
                     row.Account if with_account else None, retired=row.retired_at is not None)

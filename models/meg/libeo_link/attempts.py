@@ -55,7 +55,7 @@ from core.db import rowcount
 from core.invoice_totals import amount_due
 from core.money import format_amount
 from core.payment_words import HOLD_LABELS, bank_leg_label, cancelled_label, rejection_label
-from core.validators import mask_iban
+from core.validators import mask_iban, normalize_iban
 from models.meg.achats.models import PaymentMode, SupplierInvoice
 
 if TYPE_CHECKING:  # a page's plain rows, which « Payer » reads as invoices (« Règlements », the filter's selection)
@@ -630,6 +630,42 @@ class PaidTo:
                 "déjà remis à la banque et ne peut plus être annulé.")
 
 
+# Each supplier's payments Libeo received, oldest first: the last one's IBAN is the one Libeo knows.
+_LAST_SENT = (
+    select(SupplierInvoice.supplier_id, PaymentAttempt.request_body)
+    .join(PaymentAttempt, PaymentAttempt.invoice_id == SupplierInvoice.id)
+    .where(SupplierInvoice.supplier_id.in_(bindparam("supplier_ids", expanding=True)),
+           PaymentAttempt.libeo_payment_id.is_not(None))
+    .order_by(PaymentAttempt.id)
+)
+
+
+def last_ibans_sent(supplier_ids: list[int]) -> dict[int, str]:
+    """The IBAN of each supplier's last payment Libeo received (what Libeo compares a new IBAN with)."""
+    last: dict[int, str] = {}
+    for supplier_id, body in db.session.execute(_LAST_SENT, {"supplier_ids": supplier_ids}):
+        iban = (((body or {}).get("invoice") or {}).get("supplier") or {}).get("iban")
+        if iban:
+            last[supplier_id] = iban
+    return last
+
+
+def hold_forecast(connection: LibeoConnection, invoice: SupplierInvoice, payer: Payer | None,
+                  last_iban: str | None) -> list[str]:
+    """Why Libeo will hold this invoice's payment for an administrator's approval, from what MEG knows of the
+    account's rules (GET /me) and of the IBAN of the supplier's last payment (``last_iban``): said before the
+    click, never discovered after it."""
+    reasons = []
+    if connection.approval_above_cents is not None and invoice.amount_cents > connection.approval_above_cents:
+        reasons.append(f"au-delà de {format_amount(connection.approval_above_cents)}, le compte fait approuver "
+                       "chaque paiement")
+    if connection.accountant_payments_approved and payer is not None and payer.role == "accountant":
+        reasons.append("le compte fait approuver les paiements de l'expert-comptable")
+    if last_iban and normalize_iban(last_iban) != normalize_iban(invoice.supplier.iban):
+        reasons.append(f"nouvel IBAN du fournisseur : son dernier paiement par Libeo allait à {mask_iban(last_iban)}")
+    return reasons
+
+
 @dataclass
 class LibeoState:
     """What « Règlements », « Factures » and the invoice page show of Libeo: payments, « Payer », refusals."""
@@ -683,6 +719,13 @@ class LibeoState:
     def may_confirm(self, invoice: SupplierInvoice) -> bool:
         """« Payer »'s confirmation may open: a payable invoice, or one whose refusal it then shows first."""
         return self.row(invoice)[1] in ("pay", "refused")
+
+    def hold_forecast(self, invoice: SupplierInvoice, user: User) -> list[str]:
+        """Why Libeo will hold the payment « Payer » is about to ask (``hold_forecast``)."""
+        if self.connection is None:
+            return []
+        last = last_ibans_sent([invoice.supplier_id]).get(invoice.supplier_id)
+        return hold_forecast(self.connection, invoice, payer_for(user, self.company), last)
 
     def fraud_refusal(self, invoice: SupplierInvoice) -> str | None:
         payment, offer = self.row(invoice)

@@ -96,6 +96,9 @@ class LibeoAccount:
     id: str | None = None
     # What keeps Libeo from executing the account's transfers, in Libeo's words; None when nothing does.
     waiting_for: str | None = None
+    # The account's approval rules: above this amount, and the expert-comptable's payments, held (None: not said).
+    approval_above_cents: int | None = None
+    accountant_payments_approved: bool | None = None
 
     @classmethod
     def from_json(cls, data: dict) -> LibeoAccount:
@@ -110,6 +113,9 @@ class LibeoAccount:
             plan_label=str(data.get("plan_label") or data["plan"])[:40],
             id=str(data["id"]) if isinstance(data.get("id"), (int, str)) else None,
             waiting_for=str(data["waiting_for"])[:300] if isinstance(data.get("waiting_for"), str) else None,
+            approval_above_cents=_cents(data.get("approval_above_cents")),
+            accountant_payments_approved=data["accountant_payments_approved"]
+            if isinstance(data.get("accountant_payments_approved"), bool) else None,
         )
 
 
@@ -184,6 +190,10 @@ class LibeoEvent:
     id: str
     type: str
     payment: LibeoPaymentInfo | None
+
+
+def _cents(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**14 else None
 
 
 def _text(value, length: int = 300) -> str | None:

@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -103,6 +104,10 @@ class LibeoConnection(Model):
     # What keeps Libeo from executing the account's transfers (not verified, no IBAN to debit), in
     # Libeo's words with the action that lifts it, as last read; None when nothing does.
     account_waiting_for: Mapped[str | None] = mapped_column(String(300))
+    # The account's approval rules as last read (GET /me): « Payer » says before the click that Libeo will hold
+    # the payment. None: not said (an older Libeo), or no such rule.
+    approval_above_cents: Mapped[int | None] = mapped_column(BigInteger)
+    accountant_payments_approved: Mapped[bool | None] = mapped_column(Boolean)
     # The plan and its monthly quota as Libeo last said (GET /me, the events feed): « Payer » says them first.
     plan_label: Mapped[str | None] = mapped_column(String(40))
     payments_used: Mapped[int | None] = mapped_column(Integer)
@@ -159,6 +164,8 @@ class LibeoConnection(Model):
             self.accountant_email = (account.accountant_email or "").lower() or None
             self.account_verified = account.verified
             self.account_waiting_for = account.waiting_for
+            self.approval_above_cents = account.approval_above_cents
+            self.accountant_payments_approved = account.accountant_payments_approved
             self.plan_label = account.plan_label
             self.payments_used, self.payment_limit = account.payments_this_month, account.payment_limit
             self.quota_month = _month_of(paris_today())

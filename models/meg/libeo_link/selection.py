@@ -46,7 +46,9 @@ from models.meg.libeo_link.attempts import (
     anomaly_refusal,
     check_execution_date,
     external_id,
+    hold_forecast,
     insert_attempts,
+    last_ibans_sent,
     latest_payments,
     payer_for,
     payment_refusal,
@@ -139,7 +141,7 @@ class SelectionLine:
     bank: str | None
     default_date: date
     execution_date: date
-    new_iban: str | None = None  # Libeo will hold it: the supplier's IBAN changed since its last payment
+    new_iban: str | None = None  # Libeo will hold it (the supplier's new IBAN, an approval rule): why
     beyond_quota: bool = False
     error: str | None = None  # a date refused, or the invoice no longer payable
 
@@ -173,7 +175,8 @@ class SelectionConfirmation(SelectionTotals):
 def selection_confirmation(company: Company, user: User, ids: list[int],
                            dates: dict[int, date] | None = None, today: date | None = None) -> SelectionConfirmation:
     """The confirmation of a selection: each invoice with its default date, what the plan still allows
-    (as MEG last heard it: no call to Libeo), and the IBAN changes Libeo will hold for approval.
+    (as MEG last heard it: no call to Libeo), and the payments Libeo will hold for approval (a new IBAN,
+    an approval rule).
 
     Refuses the whole (LibeoLinkError) when nobody could pay: not this person, not connected,
     or no invoice of the selection payable any more.
@@ -193,7 +196,7 @@ def selection_confirmation(company: Company, user: User, ids: list[int],
                                    default, (dates or {}).get(invoice.id) or default))
     if not lines:
         raise LibeoLinkError(" ".join(errors) or "Aucune facture de la sélection ne peut être payée.")
-    _say_new_ibans(lines)
+    _say_holds(lines, connection, payer)
     confirmation = SelectionConfirmation(lines, connection.quota, next_business_day(today),
                                          today + MAX_SCHEDULE_AHEAD, errors)
     remaining = confirmation.remaining
@@ -215,29 +218,15 @@ def _payer(company: Company, user: User) -> tuple[LibeoConnection, Payer]:
     return connection, payer
 
 
-_LAST_SENT = (
-    select(SupplierInvoice.supplier_id, PaymentAttempt.request_body)
-    .join(PaymentAttempt, PaymentAttempt.invoice_id == SupplierInvoice.id)
-    .where(SupplierInvoice.supplier_id.in_(bindparam("supplier_ids", expanding=True)),
-           PaymentAttempt.libeo_payment_id.is_not(None))
-    .order_by(PaymentAttempt.id)
-)
-
-
-def _say_new_ibans(lines: list[SelectionLine]) -> None:
-    """Libeo holds a payment to an IBAN that is not the supplier's last one paid: say it beforehand."""
-    last_iban: dict[int, str] = {}
-    supplier_ids = list({line.invoice.supplier_id for line in lines})
-    for supplier_id, body in db.session.execute(_LAST_SENT, {"supplier_ids": supplier_ids}):
-        iban = (((body or {}).get("invoice") or {}).get("supplier") or {}).get("iban")
-        if iban:
-            last_iban[supplier_id] = iban
+def _say_holds(lines: list[SelectionLine], connection: LibeoConnection, payer: Payer) -> None:
+    """Libeo holds a payment to an IBAN that is not the supplier's last one paid, or one an approval rule of
+    the account covers: say it beforehand, on its line (``hold_forecast``)."""
+    last_iban = last_ibans_sent(list({line.invoice.supplier_id for line in lines}))
     for line in lines:
-        previous = last_iban.get(line.invoice.supplier_id)
-        if previous and previous != line.invoice.supplier.iban:
-            line.new_iban = (f"L'IBAN de {line.invoice.supplier.name} a changé depuis son dernier paiement "
-                             f"({mask_iban(previous)}) : Libeo retiendra ce paiement jusqu'à l'approbation d'un "
-                             "administrateur.")
+        reasons = hold_forecast(connection, line.invoice, payer, last_iban.get(line.invoice.supplier_id))
+        if reasons:
+            line.new_iban = (f"Libeo retiendra ce paiement jusqu'à l'approbation d'un administrateur "
+                             f"({' ; '.join(reasons)}).")
 
 
 # --- paying -----------------------------------------------------------------------------------------
