@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from functools import wraps
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
@@ -416,7 +416,7 @@ def invoice(invoice_id: int):
         if connected is not None and connected.state is ConnectionState.ACTIVE and not connected.is_removed:
             flash(f"La connexion est établie avec le compte Libeo {connected.account_description} : « Payer » "
                   "fonctionne.", "success")
-        arguments = {name: value for name, value in request.args.items() if name != "connexion"}
+        arguments: dict[str, Any] = {name: value for name, value in request.args.items() if name != "connexion"}
         return redirect(url_for("achats.invoice", invoice_id=invoice.id, **arguments))
     confirm = _confirmation_for(libeo, [invoice])
     return render_template("meg/achats/invoice.html", invoice=invoice, libeo=libeo, confirm=confirm,

@@ -52,6 +52,8 @@ def _same_page_of(company_id: int, target: str) -> str:
         return url_for("achats.invoices")
     path, root = target.split("?", 1)[0], request.script_root
     adapter = current_app.create_url_adapter(request)
+    if adapter is None:
+        return url_for("achats.invoices")
     try:
         endpoint, _ = adapter.match(path.removeprefix(root) if root else path, method="GET")
     except HTTPException:
