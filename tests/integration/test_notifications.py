@@ -379,3 +379,24 @@ def test_an_account_linked_from_meg_tells_its_administrators(apps, meg_app, libe
     assert linked.header("List-Unsubscribe") is None
     key = next(m for m in mail.to(GERANT) if "clé" in m.subject)
     assert "Créée par : « Me connecter avec MEG »" in key.text
+
+
+def test_a_key_saved_in_megs_options_tells_the_accounts_administrators_once(client, demo, meg_auth, libeo_app, mail):
+    """The article's first path told nobody in Libeo that a MEG company now pays with the account's key (only
+    « nouvelle clé d'API », when it was made); « Me connecter avec MEG » did."""
+    from .conftest import libeo_account
+
+    _, key = libeo_account(libeo_app)
+    mail.send("libeo")
+    mail.clear()
+    meg_auth.login("admin@boulangerie-martin.fr")
+    for _ in range(2):  # saved twice: one notice
+        assert "La connexion est établie" in page(client.post("/meg/achats/options", data={"api_key": key},
+                                                                follow_redirects=True))
+    mail.send("libeo")
+
+    [notice] = mail.to("claire@boulangerie-martin.fr")
+    assert notice.subject == "Sécurité : votre compte Libeo est relié à « Boulangerie Martin SARL » de MEG"
+    assert "La clé d'API MEG du compte Libeo de Boulangerie Martin SARL est maintenant enregistrée" in notice.text
+    assert "Relié par : admin@boulangerie-martin.fr" in notice.text
+    assert "révoquez la clé d'API MEG" in notice.text

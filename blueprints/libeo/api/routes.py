@@ -237,7 +237,7 @@ def meg_vouch():
     """MEG's signed word for the key's account (its Achats administrator saved the key in « Options »)."""
     body = validate(VOUCH_BODY, json_body())
     try:
-        account = vouch_for_key(api_account(), body["assertion"])
+        account = vouch_for_key(api_account(), body["assertion"], g.api_key.id)
     except SignInFailed as unavailable:
         db.session.rollback()
         raise ApiError(503, "meg_unreachable", unavailable.message) from unavailable

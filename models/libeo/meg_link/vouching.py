@@ -134,7 +134,7 @@ def link_account(profile: MegProfile, user: LibeoUser) -> MegIdentity:
     by = profile.email or "un utilisateur MEG"
     journal(account.id, "meg.linked", f"Compte relié à l'entreprise « {profile.company_name} » de MEG par {by}.",
             profile.email or None)
-    meg_connected(account, link.id, profile.company_name, profile.email or None)
+    meg_connected(account, f"meg-link:{link.id}", profile.company_name, profile.email or None)
     vouch(account, profile)
     return link
 
@@ -172,10 +172,11 @@ def vouch(account: Account, profile: MegProfile) -> None:
         )
 
 
-def vouch_for_key(account: Account, assertion: str) -> Account:
+def vouch_for_key(account: Account, assertion: str, key_id: int | None = None) -> Account:
     """The article's first path: MEG's Achats administrator saved this account's key in « Options », and MEG
     signs that it trusts the company's SIRET. The account becomes « vérifié par MEG », as through « Me
-    connecter avec MEG ». Raises :class:`VouchRefused` (French) when MEG's word does not hold."""
+    connecter avec MEG », and its administrators are told, once per key (``key_id``), as of a link made
+    there. Raises :class:`VouchRefused` (French) when MEG's word does not hold."""
     profile = read_vouching_assertion(assertion)
     if not profile.vouches:
         raise VouchRefused("MEG ne se porte pas garant de cette entreprise (SIRET non confirmé dans MEG, ou "
@@ -189,6 +190,9 @@ def vouch_for_key(account: Account, assertion: str) -> Account:
         f"{profile.company_name}, clé enregistrée dans « Options »)",
         profile.email or None,
     )
+    link = link_for_company(profile)
+    if key_id is not None and (link is None or link.account_id != account.id):  # a link made here told already
+        meg_connected(account, f"meg-key:{key_id}", profile.company_name, profile.email or None, with_key=True)
     return account
 
 

@@ -138,9 +138,12 @@ def api_key_created(account: Account, prefix: str, actor: str | None, replaced: 
     }, account.id)
 
 
-def meg_connected(account: Account, link_id: int, company_name: str, by: str | None) -> None:
-    outbox.enqueue(MEG_CONNECTED, f"meg-link:{link_id}", administrators(account.id), {
+def meg_connected(account: Account, event: str, company_name: str, by: str | None, *, with_key: bool = False) -> None:
+    """The account linked to a MEG company (« Me connecter avec MEG »: ``meg-link:<id>``), or its MEG key saved in a
+    company's « Options » (``with_key``, the article's first path: ``meg-key:<id>``): a security notice."""
+    outbox.enqueue(MEG_CONNECTED, event, administrators(account.id), {
         "account_name": account.name, "company_name": company_name, "by": by or "un utilisateur de MEG",
+        "with_key": with_key,
     }, account.id)
 
 

@@ -339,8 +339,9 @@ def _vouched(company: Company, api_key: str, user: User | None, account: LibeoAc
     """The article's first path: an « Achats » administrator pasting the key is as strong a proof as « Me
     connecter avec MEG », so MEG vouches for the account the same way (its signed word, for a SIRET MEG
     trusts) and Libeo marks it « vérifié par MEG ». The connection stands even if Libeo cannot hear it now:
-    the account then stays « non vérifié », which « Options » says."""
-    if account.verified is not False or user is None:
+    the account then stays « non vérifié », which « Options » says. Given for a verified account too: Libeo tells
+    the account's administrators that a MEG company now pays with their key (once per key)."""
+    if account.verified is None or user is None:  # a Libeo that does not say: it has no vouching either
         return account
     assertion = vouching_assertion(user, company)
     if assertion is None:
