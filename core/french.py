@@ -29,6 +29,14 @@ def of(name: str) -> str:
     return f"de {name}"
 
 
+def after_colon(sentence: str) -> str:
+    """A sentence put after « : », in French without its capital (« Refusé : votre formule… »);
+    a word in capitals (« IBAN ») keeps them."""
+    if len(sentence) > 1 and sentence[0].isupper() and not sentence[1].isupper():
+        return sentence[0].lower() + sentence[1:]
+    return sentence
+
+
 def register_french_filters(app) -> None:
     """Templates: ``{{ company.name|de }}``."""
     app.add_template_filter(of, "de")

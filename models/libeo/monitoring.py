@@ -31,16 +31,24 @@ from models.libeo.payments.models import (
 RECENT = timedelta(days=30)
 OPEN = (PaymentStatus.AWAITING_APPROVAL, PaymentStatus.SCHEDULED, *AT_BANK)
 SETTLED = (PaymentStatus.PAID, PaymentStatus.FAILED, PaymentStatus.CANCELLED)
+# (one, several): « 1 payé », « 3 payés ».
 STATE_WORDS = {
-    PaymentStatus.AWAITING_APPROVAL: "à approuver",
-    PaymentStatus.SCHEDULED: "programmés",
-    PaymentStatus.FILE_READY: "fichiers prêts à transmettre",
-    PaymentStatus.TRANSMITTED: "transmis à la banque",
-    PaymentStatus.ACCEPTED: "acceptés par la banque",
-    PaymentStatus.PAID: "payés",
-    PaymentStatus.FAILED: "rejetés",
-    PaymentStatus.CANCELLED: "annulés",
+    PaymentStatus.AWAITING_APPROVAL: ("à approuver", "à approuver"),
+    PaymentStatus.SCHEDULED: ("programmé", "programmés"),
+    PaymentStatus.FILE_READY: ("fichier prêt à transmettre", "fichiers prêts à transmettre"),
+    PaymentStatus.TRANSMITTED: ("transmis à la banque", "transmis à la banque"),
+    PaymentStatus.ACCEPTED: ("accepté par la banque", "acceptés par la banque"),
+    PaymentStatus.PAID: ("payé", "payés"),
+    PaymentStatus.FAILED: ("rejeté", "rejetés"),
+    PaymentStatus.CANCELLED: ("annulé", "annulés"),
 }
+
+
+def _counted(count: int, status: PaymentStatus) -> str:
+    one, several = STATE_WORDS[status]
+    return f"{count} {one if count <= 1 else several}"
+
+
 SHOWN_BATCHES = 3
 
 
@@ -120,9 +128,8 @@ def snapshot(now: datetime | None = None) -> Snapshot:
     shot.show("Paiements à approuver (par les comptes)",
               f"{awaiting}" + (f" (le plus ancien : {age_fr(awaiting_age)})" if awaiting else ""))
     shot.show("Paiements en cours", ", ".join(
-        f"{open_rows.get(status, (0, None))[0]} {STATE_WORDS[status]}" for status in OPEN[1:]))
-    shot.show("Paiements sur 30 jours", ", ".join(f"{settled.get(status, 0)} {STATE_WORDS[status]}"
-                                                  for status in SETTLED))
+        _counted(open_rows.get(status, (0, None))[0], status) for status in OPEN[1:]))
+    shot.show("Paiements sur 30 jours", ", ".join(_counted(settled.get(status, 0), status) for status in SETTLED))
 
     files = session.execute(_WAITING_FILES).all()
     overdue = [row for row in files if row.execution_date < today]
@@ -157,10 +164,13 @@ def snapshot(now: datetime | None = None) -> Snapshot:
              "transfer…), waiting for a person of the account to decide.", anomalies)
     shot.add("libeo_bank_anomalies_open_oldest_age_seconds", "Age of the oldest of those (0 when none).",
              anomaly_age or 0)
+    several = anomalies > 1
     shot.show("Anomalies bancaires à décider", f"{anomalies}" + (
-        f" dans {accounts} compte(s) (la plus ancienne : {age_fr(anomaly_age)})" if anomalies else ""),
-        f"{anomalies} anomalie(s) bancaire(s) attendent la décision d'une personne du compte dans « Remises » : "
-        "un virement a peut-être été débité malgré son rejet, ou l'inverse." if anomalies else None)
+        f" dans {accounts} compte{'s' if accounts > 1 else ''} (la plus ancienne : {age_fr(anomaly_age)})"
+        if anomalies else ""),
+        (f"{anomalies} anomalie{'s' if several else ''} bancaire{'s' if several else ''} "
+         f"attend{'ent' if several else ''} la décision d'une personne du compte dans « Remises » : un virement a "
+         "peut-être été débité malgré son rejet, ou l'inverse.") if anomalies else None)
 
     counts = counter_values("libeo")
     if counts is None:

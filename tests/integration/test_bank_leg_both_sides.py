@@ -180,7 +180,7 @@ def test_after_a_closed_account_meg_asks_for_the_suppliers_new_iban(connected, c
 
     shown = page(client.get(f"/meg/achats/factures/{invoice_id}"))
     assert "Rejeté : compte du bénéficiaire clôturé (AC04)" in shown
-    assert "Texte de la banque : <q>Compte clos le 01/12</q>" in shown  # the bank's own words, as Libeo shows them
+    assert "Texte de la banque : « Compte clos le 01/12 »" in shown  # the bank's own words, as Libeo shows them
     assert "Demandez au fournisseur son nouvel IBAN" in shown and "Modifier l'IBAN de" in shown
     assert f"/meg/achats/factures/{invoice_id}?payer=" not in shown  # no « Payer » to the same IBAN
     assert "Nouvel IBAN du fournisseur nécessaire" in page(client.get("/meg/achats/reglements"))

@@ -68,6 +68,11 @@ def test_a_scheduled_payment_is_cancelled_from_meg_after_asking_and_shows_cancel
     assert "Annulé" in done and f"payer={invoice_id}" in done  # may be paid again
     assert libeo_payments(libeo_app)[0]["status"] == "cancelled"
     assert quota_used(libeo_app, connected["account_id"]) == 0  # the slot is free, as a cancel in Libeo frees it
+    # MEG counts it free at once too, as its message says (it said « 1 paiement sur 5 » until the next pass).
+    other_id, *_ = meg_libeo_invoices(meg_app)[1]
+    confirmation = page(client.get(f"/meg/achats/factures/{other_id}?payer={other_id}"))
+    assert "0 paiement sur 5 utilisé ce mois-ci" in confirmation
+    assert "est annulé dans Libeo : le virement ne partira pas" in done
     from models.libeo import db
     from models.libeo.journal import JournalEntry
 

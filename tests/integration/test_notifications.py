@@ -400,3 +400,28 @@ def test_a_key_saved_in_megs_options_tells_the_accounts_administrators_once(clie
     assert "La clé d'API MEG du compte Libeo de Boulangerie Martin SARL est maintenant enregistrée" in notice.text
     assert "Relié par : admin@boulangerie-martin.fr" in notice.text
     assert "révoquez la clé d'API MEG" in notice.text
+
+
+def test_a_payment_refused_at_its_approval_is_told_as_such(connected, client, meg_app, libeo_app, mail):
+    """The e-mail said « Paiement annulé dans Libeo » and only its « État » line said it was refused."""
+    from models.libeo import Account, LibeoUser, Payment, db
+    from models.libeo.accounts.services import set_approval_rules
+    from models.libeo.payments.approvals import refuse_payment
+
+    with libeo_app.app_context():
+        set_approval_rules(db.session.get(Account, connected["account_id"]), 0, False, "claire@boulangerie-martin.fr")
+        db.session.commit()
+    invoice_id, number, _ = meg_libeo_invoices(meg_app)[0]
+    pay(client, invoice_id)
+    with libeo_app.app_context():
+        account = db.session.get(Account, connected["account_id"])
+        admin = db.session.scalar(select(LibeoUser).where(LibeoUser.account_id == account.id))
+        refuse_payment(account, db.session.scalar(select(Payment)), admin, "Montant à vérifier avec EDF")
+        db.session.commit()
+    sync(meg_app)
+    mail.send("meg")
+
+    message = mail.one(ADMIN)
+    assert message.subject.startswith(f"Paiement refusé à l'approbation dans Libeo : facture {number}, ")
+    assert "Un administrateur du compte Libeo a refusé d'approuver le paiement" in message.text
+    assert "État : Annulé — approbation refusée : Montant à vérifier avec EDF" in message.text

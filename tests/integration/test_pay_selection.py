@@ -178,7 +178,7 @@ def test_an_invoice_of_another_company_refuses_the_whole_selection(connected, cl
 
 @pytest.mark.parametrize("typed, message", [
     ("2026-02-30", "n'est pas une date"),
-    ("2020-01-06", "La date d'exécution du 06/01/2020 est passée"),
+    ("2020-01-06", "la date d'exécution du 06/01/2020 est passée"),
     ((paris_today() + timedelta(days=800)).isoformat(), "est à plus d'un an"),
 ])
 def test_a_tampered_date_refuses_the_whole_selection(connected, client, meg_app, libeo_app, typed, message):
@@ -199,7 +199,7 @@ def test_an_invoice_paid_meanwhile_is_told_not_paid_twice(connected, client, meg
     assert "4 factures : 4 programmées" in shown
     assert len(libeo_payments(libeo_app)) == 4
     again = page(client.get(SELECTION, query_string=_form(ids[:1]), follow_redirects=True))
-    assert "Un paiement de cette facture est déjà en cours : Programmé le" in again
+    assert "un paiement de cette facture est déjà en cours : Programmé le" in again
 
 
 def test_libeo_unreachable_pays_nothing_and_forgets_the_selection(connected, client, apps, meg_app, libeo_app):

@@ -40,14 +40,14 @@ def test_an_unverified_account_is_said_before_and_after_payer(client, demo, meg_
 
     client.post(f"/meg/achats/factures/{invoice_id}/payer", data={"next": "/meg/achats/reglements"})
     for page in ("/meg/achats/reglements", f"/meg/achats/factures/{invoice_id}", "/meg/achats/?etat=programmees"):
-        assert "— en attente : Compte non vérifié" in text(client.get(page)), page
+        assert "— en attente : compte non vérifié" in text(client.get(page)), page
 
     # Libeo's payment page says it too.
     with libeo_app.app_context():
         payment_id = libeo_db.session.scalar(select(Payment.id).where(Payment.account_id == account_id))
         email = libeo_db.session.get(Account, account_id).users[0].email
     client.post("/libeo/connexion", data={"email": email, "password": "mot-de-passe-solide-42"})
-    assert "En attente : Compte non vérifié" in text(client.get(f"/libeo/paiements/{payment_id}"))
+    assert "<strong>En attente</strong> — Compte non vérifié" in text(client.get(f"/libeo/paiements/{payment_id}"))
 
 
 def test_no_debit_iban_is_said_with_where_to_give_it(client, demo, meg_auth, meg_app, libeo_app):

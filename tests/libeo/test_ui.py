@@ -351,7 +351,7 @@ def test_pay_from_libeo_then_cancel(client, libeo_app, signed_in):
     assert "membre de l'entreprise, via Libeo" in payments
     assert "ne sont pas exécutés tant que l'IBAN" in payments
     # What keeps it from leaving, in the row itself, in the words MEG shows too.
-    waiting = "— en attente : Aucun IBAN du compte à débiter"
+    waiting = "— en attente : aucun IBAN du compte à débiter"
     assert waiting in payments
     assert waiting in text(client.get("/libeo/factures/"))
     assert waiting in text(client.get(f"/libeo/factures/{invoice_id}"))

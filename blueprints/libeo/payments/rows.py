@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from core.banks import bank_name
 from core.dates import date_fr
+from core.french import after_colon
 from core.money import format_amount
 from core.row_urls import id_url
 from core.validators import format_iban
@@ -65,7 +66,7 @@ def _payments_to_check() -> frozenset[int]:
 def waiting_short(blocker: str | None) -> str | None:
     """What keeps the account's scheduled payments from being executed, in the few words MEG shows too
     (« — en attente : Compte non vérifié »): the blocker's sentence up to its colon."""
-    return blocker.split(" : ", 1)[0] if blocker else None
+    return after_colon(blocker.split(" : ", 1)[0]) if blocker else None
 
 
 def payment_rows(payments: Iterable) -> list[PaymentRow]:

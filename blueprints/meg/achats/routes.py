@@ -414,8 +414,10 @@ def invoice(invoice_id: int):
         # are left behind): said once, and only if the connection works.
         connected = libeo.connection
         if connected is not None and connected.state is ConnectionState.ACTIVE and not connected.is_removed:
+            waiting = connected.waiting_short
             flash(f"La connexion est établie avec le compte Libeo {connected.account_description} : « Payer » "
-                  "fonctionne.", "success")
+                  "fonctionne" + (f", mais Libeo n'exécutera les virements qu'une fois ceci réglé : {waiting}."
+                                  if waiting else "."), "success")
         arguments: dict[str, Any] = {name: value for name, value in request.args.items() if name != "connexion"}
         return redirect(url_for("achats.invoice", invoice_id=invoice.id, **arguments))
     confirm = _confirmation_for(libeo, [invoice])
@@ -674,8 +676,8 @@ def cancel_libeo_payment(invoice_id: int):
         db.session.rollback()
         flash(error.message, "error")
     else:
-        flash(f"Le paiement de la facture {invoice.number} est annulé dans Libeo ({payment.label}) : le virement ne "
-              "partira pas, et il ne compte plus dans les paiements du mois.", "success")
+        flash(f"Le paiement de la facture {invoice.number} est annulé dans Libeo : le virement ne partira pas, et il "
+              "ne compte plus dans les paiements du mois.", "success")
     return redirect(back)
 
 

@@ -52,6 +52,7 @@ from core.calendar import MAX_SCHEDULE_AHEAD, ExecutionDateRefused, default_exec
 from core.calendar import check_execution_date as execution_date_rule
 from core.dates import DueFlag, as_utc, date_fr, due_flag, paris_today, utcnow
 from core.db import rowcount
+from core.french import after_colon
 from core.invoice_totals import amount_due
 from core.money import format_amount
 from core.payment_words import HOLD_LABELS, bank_leg_label, cancelled_label, rejection_label
@@ -477,14 +478,6 @@ def payment_label(payment: PaymentAttempt) -> str:
     if state is PaymentState.UNKNOWN:
         return payment.libeo_label or "État communiqué par Libeo"
     return cancelled_label(payment.cancel_reason)  # Libeo's words
-
-
-def after_colon(sentence: str) -> str:
-    """A sentence put after « : », in French without its capital (« Refusé : votre formule… »);
-    a word in capitals (« IBAN ») keeps them."""
-    if len(sentence) > 1 and sentence[0].isupper() and not sentence[1].isupper():
-        return sentence[0].lower() + sentence[1:]
-    return sentence
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.dates import as_utc, paris_today, utcnow
-from core.french import of
+from core.french import after_colon, of
 from core.setup import instance_secret
 from models.meg.companies.models import Company, User
 from models.meg.db import Model, db
@@ -173,7 +173,7 @@ class LibeoConnection(Model):
     @property
     def waiting_short(self) -> str | None:
         """What keeps Libeo from executing the transfers, in a few words for a list (« Compte non vérifié »)."""
-        return self.account_waiting_for.split(" : ", 1)[0] if self.account_waiting_for else None
+        return after_colon(self.account_waiting_for.split(" : ", 1)[0]) if self.account_waiting_for else None
 
     @property
     def quota(self) -> PlanQuota | None:
@@ -188,6 +188,13 @@ class LibeoConnection(Model):
         quota = self.quota
         if quota is not None:
             self.payments_used, self.quota_month = quota.used + 1, _month_of(paris_today())
+
+    def release_payment(self, requested_at: datetime) -> None:
+        """Libeo cancelled a payment MEG asked for: its slot of the month it was asked in is free again (until
+        Libeo says its own count)."""
+        quota = self.quota
+        if quota is not None and quota.used > 0 and _month_of(paris_today(as_utc(requested_at))) == self.quota_month:
+            self.payments_used = quota.used - 1
 
     def quota_used_up(self) -> None:
         """Libeo refused a payment for the plan's quota: all of the month's are used."""

@@ -30,6 +30,7 @@ from core.banks import bank_name
 from core.calendar import default_execution_date, next_business_day
 from core.dates import paris_today
 from core.db import end_reading, keep_loaded
+from core.french import after_colon
 from core.ids import parse_id
 from core.money import format_amount
 from core.selection import SelectionTotals
@@ -189,7 +190,7 @@ def selection_confirmation(company: Company, user: User, ids: list[int],
     for invoice in invoices:
         reason = unpayable_reason(invoice, payments.get(invoice.id))
         if reason:
-            errors.append(f"Facture {invoice.number} : {reason}")
+            errors.append(f"Facture {invoice.number} : {after_colon(reason)}")
             continue
         default = default_execution_date(invoice.due_date, today)
         lines.append(SelectionLine(invoice, mask_iban(invoice.supplier.iban), bank_name(invoice.supplier.iban),
@@ -256,7 +257,7 @@ def pay_selection(company: Company, user: User, ids: list[int], dates: dict[int,
             dates[invoice.id] = check_execution_date(
                 dates.get(invoice.id) or default_execution_date(invoice.due_date, today), today)
         except LibeoLinkError as error:
-            errors.append(f"Facture {invoice.number} : {error.message}")
+            errors.append(f"Facture {invoice.number} : {after_colon(error.message)}")
     if errors:
         raise LibeoLinkError(" ".join(errors) + " Rien n'a été payé.", field="execution_date")
     with keep_loaded(db):

@@ -119,6 +119,8 @@ def payment_ended(attempt: PaymentAttempt, before: str, *, seen: bool) -> None:
         "status_label": attempt.label,
         "reason": (reason or "").removeprefix("Rejeté : ") or None,
         "bank_text": attempt.bank_text if outcome == REJECTED else None,
+        # Cancelled by an administrator who refused to approve it (« Annulé — approbation refusée : … »).
+        "approval_refused": outcome == CANCELLED and bool(attempt.cancel_reason),
         # What « Payer » asks first, when it does not simply offer to pay again (the page says the same).
         "next_step": attempt.retry_refusal or attempt.fraud_refusal,
     }, invoice.company_id)

@@ -28,7 +28,7 @@ from models.meg.notifications.reminders import still_owed
 SETTINGS = [
     Setting(PAYMENT_OUTCOME, "Issue de vos paiements Libeo",
             "Un paiement que vous avez demandé avec « Payer » est refusé par Libeo après « Vérification en cours », "
-            "rejeté par la banque ou annulé dans Libeo."),
+            "rejeté par la banque, refusé à l'approbation ou annulé dans Libeo."),
     Setting(PAYMENT_PAID, "Paiements débités",
             "Le virement d'un paiement que vous avez demandé avec « Payer » est débité par la banque : le fournisseur "
             "est payé."),
@@ -44,8 +44,8 @@ _OUTCOME_WORDS = {REFUSED: "refusé par Libeo", REJECTED: "rejeté par la banque
 
 
 def _outcome_subject(data: dict) -> str:
-    return (f"Paiement {_OUTCOME_WORDS[data['outcome']]} : facture {data['invoice_number']}, {data['supplier']}, "
-            f"{data['amount']}")
+    words = "refusé à l'approbation dans Libeo" if data.get("approval_refused") else _OUTCOME_WORDS[data["outcome"]]
+    return f"Paiement {words} : facture {data['invoice_number']}, {data['supplier']}, {data['amount']}"
 
 
 def _connection_subject(data: dict) -> str:
