@@ -137,6 +137,8 @@ def test_a_new_iban_refused_in_libeo_reads_the_same_in_meg_and_its_reason_comes_
     assert "a refusé de l'approuver" in libeo_page and "(« RIB non confirmé par téléphone »)" in libeo_page
     invoice = text(client.get(f"/meg/achats/factures/{invoice_id}"))
     assert "Annulé — approbation refusée : RIB non confirmé par téléphone" in invoice
+    # Who refused it and when, as Libeo's invoice says (MEG's did not).
+    assert re.search(r"Refusé par [^ ]+@[^ ]+ le \d\d/\d\d/\d{4} à \d\d:\d\d, dans Libeo\.", invoice), invoice
     assert "Libeo retient ce paiement" not in invoice
     settlements = text(client.get("/meg/achats/reglements"))
     assert "Annulé — approbation refusée : RIB non confirmé par téléphone" in settlements

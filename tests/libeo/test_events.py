@@ -30,7 +30,7 @@ PAYMENT_KEYS = {
     "execution_date", "payee",
     "transmitted_at", "accepted_at", "bank_status", "paid_on", "paid_at", "failure_reason", "failure_code",
     "bank_text", "new_iban_required", "cancelled_at", "cancel_reason", "invoice_external_id", "initiated_by", "channel",
-    "created_at", "bank_anomaly",
+    "created_at", "bank_anomaly", "decided_by", "decided_at",
 }
 
 

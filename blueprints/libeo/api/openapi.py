@@ -339,8 +339,8 @@ PAYMENT = {
         "execution_date",
         "transmitted_at", "accepted_at", "bank_status", "paid_on", "paid_at", "failure_reason", "failure_code",
         "bank_text",
-        "new_iban_required", "bank_anomaly", "cancelled_at", "cancel_reason", "invoice_external_id", "initiated_by",
-        "channel", "created_at", "payee",
+        "new_iban_required", "bank_anomaly", "cancelled_at", "cancel_reason", "decided_by", "decided_at",
+        "invoice_external_id", "initiated_by", "channel", "created_at", "payee",
     ],
     "properties": {
         "id": {"type": "integer", "minimum": 1},
@@ -422,6 +422,9 @@ PAYMENT = {
         "cancelled_at": _DATETIME_OR_NULL,
         "cancel_reason": {"type": ["string", "null"],
                           "description": "Le motif d'un paiement refusé par un administrateur (null sinon)."},
+        "decided_by": {"type": ["string", "null"],
+                       "description": "L'administrateur qui a approuvé ou refusé le paiement retenu (null avant)."},
+        "decided_at": {**_DATETIME_OR_NULL, "description": "Quand il l'a approuvé ou refusé (null avant)."},
         "invoice_external_id": {"type": ["string", "null"], "description": "null : facture saisie dans Libeo."},
         "initiated_by": {
             "type": "object",

@@ -80,6 +80,9 @@ def payment_json(payment: Payment) -> dict:
         "bank_anomaly": payment.bank_anomaly,
         "cancelled_at": iso_datetime(payment.cancelled_at),
         "cancel_reason": payment.cancel_reason,
+        # Who approved or refused the held payment, and when (null until an administrator decides).
+        "decided_by": payment.decided_by,
+        "decided_at": iso_datetime(payment.decided_at),
         "invoice_external_id": payment.invoice.external_id,
         "initiated_by": {"email": payment.initiated_by_email, "role": payment.initiated_by_role.value},
         "channel": payment.channel.value,

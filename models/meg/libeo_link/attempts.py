@@ -187,6 +187,9 @@ class PaymentAttempt(Model):
     # The IBAN the transfer pays, as Libeo holds it (None until Libeo said it).
     payee_iban: Mapped[str | None] = mapped_column(String(34))
     cancel_reason: Mapped[str | None] = mapped_column(String(300))
+    # Who approved or refused the held payment in Libeo, and when, as Libeo says.
+    decided_by: Mapped[str | None] = mapped_column(String(254))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     hold_reasons: Mapped[list | None] = mapped_column(JSON)
     # Libeo's sentences explaining the hold (the other invoice, the previous IBAN), shown on the invoice.
     hold_details: Mapped[list | None] = mapped_column(JSON)
@@ -341,6 +344,7 @@ class PaymentAttempt(Model):
             "failure_code": info.failure_code, "bank_text": info.bank_text, "new_iban_required": info.new_iban_required,
             "bank_anomaly": info.bank_anomaly,
             "libeo_label": info.status_label, "cancel_reason": info.cancel_reason,
+            "decided_by": info.decided_by, "decided_at": info.decided_at,
             "hold_details": list(info.hold_details), "refusal": None, "refusal_code": None,
             "claimed_until": None, "libeo_version": info.version, "pending_reason": None, "updated_at": utcnow(),
             "payee_iban": info.payee_iban or self.payee_iban,
@@ -413,8 +417,8 @@ def record_all(answers: list[tuple[PaymentAttempt, LibeoPaymentInfo]]) -> bool:
 _RECORDED_COLUMNS = (
     "libeo_payment_id", "status", "execution_date", "paid_at", "failure_reason", "transmitted_at", "accepted_at",
     "bank_status", "paid_on", "failure_code", "bank_text", "new_iban_required", "bank_anomaly", "libeo_label",
-    "cancel_reason", "hold_reasons", "hold_details", "refusal", "refusal_code", "claimed_until", "libeo_version",
-    "pending_reason", "updated_at", "payee_iban",
+    "cancel_reason", "decided_by", "decided_at", "hold_reasons", "hold_details", "refusal", "refusal_code",
+    "claimed_until", "libeo_version", "pending_reason", "updated_at", "payee_iban",
 )
 # Built once: every answer and event runs it. « Newer »: a higher version than MEG holds, or MEG holds none.
 _RECORD = (

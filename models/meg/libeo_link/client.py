@@ -146,6 +146,9 @@ class LibeoPaymentInfo:
     new_iban_required: bool = False
     # What a bank file said that Libeo did not apply, until a person of the Libeo account decides.
     bank_anomaly: str | None = None
+    # Who approved or refused the held payment in Libeo, and when.
+    decided_by: str | None = None
+    decided_at: datetime | None = None
     # Libeo's own words for the state: what MEG shows of a state it does not know yet.
     status_label: str | None = None
     # The IBAN the transfer pays, as Libeo holds it (None from a Libeo that does not say).
@@ -178,6 +181,8 @@ class LibeoPaymentInfo:
             bank_text=_text(data.get("bank_text"), 500),
             new_iban_required=data.get("new_iban_required") is True,
             bank_anomaly=_text(data.get("bank_anomaly"), 1000),
+            decided_by=_text(data.get("decided_by"), 254),
+            decided_at=_moment(data.get("decided_at")),
             status_label=_text(data.get("status_label")),
             payee_iban=_text((data.get("payee") or {}).get("iban") if isinstance(data.get("payee"), dict) else None,
                              34),
