@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from core.dates import as_utc, date_fr, paris_today
+from core.french import after_colon
 
 # What each safeguard's code (Libeo's API: ``hold_reasons``) means.
 HOLD_LABELS = {
@@ -64,6 +65,13 @@ def rejection_label(reason: str | None) -> str:
     if not reason:
         return "Rejeté par la banque"
     return reason if reason.startswith("Rejeté") else f"Rejeté : {reason}"
+
+
+def waiting_words(blocker: str | None) -> str | None:
+    """What keeps an account's scheduled payments from being executed, in the few words a list shows after
+    « — en attente : » in both products (« aucun IBAN du compte à débiter »): the blocker's sentence up to its
+    colon."""
+    return after_colon(blocker.split(" : ", 1)[0]) if blocker else None
 
 
 def cancelled_label(refusal: str | None) -> str:

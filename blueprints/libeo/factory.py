@@ -10,6 +10,7 @@ from config import BASE_DIR, INSTANCE_DIR, LibeoConfig
 from core.app_factory import assemble, init_extensions, new_app, register_common_template_helpers, register_error_pages
 from core.errors import describe, error_page, error_reference
 from core.observability import init_observability
+from core.payment_words import waiting_words
 from core.security import init_security_headers, origin_of
 from core.validators import mask_iban
 from models.libeo import LibeoUser, db, monitoring
@@ -18,7 +19,7 @@ from models.libeo.payments.approvals import AWAITING_COUNT_OF_THE_PERSON, awaiti
 from models.libeo.payments.bank_leg import OPEN_ANOMALIES_OF_THE_PERSON
 
 from .extensions import EXTENSIONS, csrf
-from .payments.rows import anomalies_to_check, payment_rows, waiting_short
+from .payments.rows import anomalies_to_check, payment_rows
 
 
 def create_libeo_app(test_config: dict | None = None) -> Flask:
@@ -110,7 +111,7 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_global(awaiting_approvals, "awaiting_approvals")
     app.add_template_global(anomalies_to_check, "anomalies_to_check")
     app.add_template_global(payment_rows, "payment_rows")
-    app.add_template_global(waiting_short, "waiting_short")
+    app.add_template_global(waiting_words, "waiting_words")
 
 
 def register_commands(app: Flask) -> None:

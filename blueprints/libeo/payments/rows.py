@@ -12,8 +12,8 @@ from flask_login import current_user
 
 from core.banks import bank_name
 from core.dates import date_fr
-from core.french import after_colon
 from core.money import format_amount
+from core.payment_words import waiting_words
 from core.row_urls import id_url
 from core.validators import format_iban
 from models.libeo.payments.bank_leg import open_anomaly_count, payments_to_check
@@ -63,12 +63,6 @@ def _payments_to_check() -> frozenset[int]:
     return g.payments_to_check
 
 
-def waiting_short(blocker: str | None) -> str | None:
-    """What keeps the account's scheduled payments from being executed, in the few words MEG shows too
-    (« — en attente : Compte non vérifié »): the blocker's sentence up to its colon."""
-    return after_colon(blocker.split(" : ", 1)[0]) if blocker else None
-
-
 def payment_rows(payments: Iterable) -> list[PaymentRow]:
     """The rows of the payments (``Payment`` objects, or ``PaymentLine`` rows of « Paiements »)."""
     invoice_url = id_url("invoices.invoice", "invoice_id")
@@ -79,7 +73,7 @@ def payment_rows(payments: Iterable) -> list[PaymentRow]:
     cancel_url = id_url("payments.cancel", "payment_id", next=request.script_root + request.full_path.rstrip("?"))
     debited_url = id_url("payments.mark_as_debited", "payment_id")
     to_check = _payments_to_check()
-    waiting = waiting_short(current_user.account.execution_blocker)
+    waiting = waiting_words(current_user.account.execution_blocker)
     rows = []
     for payment in payments:
         status: PaymentStatus = payment.status

@@ -31,7 +31,7 @@ def switch_company():
         abort(404)
     session["company_id"] = company.id
     flash(f"Vous travaillez maintenant sur « {company.name} ».", "info")
-    return redirect(_same_page_of(company.id, safe_next_url(request.form.get("next"), "")))
+    return redirect(_same_page_of(safe_next_url(request.form.get("next"), "")))
 
 
 # A page of one of the former company's records → the list it belongs to, in the company just opened.
@@ -45,7 +45,7 @@ _LIST_OF_RECORD = {
 }
 
 
-def _same_page_of(company_id: int, target: str) -> str:
+def _same_page_of(target: str) -> str:
     """Where the switcher leads: the page it was used on, unless that page shows one record of the former
     company (an invoice, a supplier…), which the company just opened does not have: then its list."""
     if not target:

@@ -172,7 +172,7 @@ def vouch(account: Account, profile: MegProfile) -> None:
         )
 
 
-def vouch_for_key(account: Account, assertion: str, key_id: int | None = None) -> Account:
+def vouch_for_key(account: Account, assertion: str, key_id: int) -> Account:
     """The article's first path: MEG's Achats administrator saved this account's key in « Options », and MEG
     signs that it trusts the company's SIRET. The account becomes « vérifié par MEG », as through « Me
     connecter avec MEG », and its administrators are told, once per key (``key_id``), as of a link made
@@ -191,7 +191,7 @@ def vouch_for_key(account: Account, assertion: str, key_id: int | None = None) -
         profile.email or None,
     )
     link = link_for_company(profile)
-    if key_id is not None and (link is None or link.account_id != account.id):  # a link made here told already
+    if link is None or link.account_id != account.id:  # a link made through « Me connecter avec MEG » told already
         meg_connected(account, f"meg-key:{key_id}", profile.company_name, profile.email or None, with_key=True)
     return account
 

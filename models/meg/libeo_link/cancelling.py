@@ -108,9 +108,8 @@ def cancel_payment(invoice: SupplierInvoice, user: User) -> PaymentAttempt:
         db.session.commit()
         raise LibeoLinkError(error.message) from error
     connection.record_success()
-    was_cancelled = payment.status is PaymentState.CANCELLED
     record_payment(payment, info, invoice.company_id, seen=True)
-    if payment.status is PaymentState.CANCELLED and not was_cancelled:
+    if payment.status is PaymentState.CANCELLED:  # it was cancellable: cancelled now, by this request
         connection.release_payment(payment.requested_at)  # as Libeo does: « Payer » counts it no more
     db.session.commit()
     return payment

@@ -32,7 +32,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.dates import as_utc, paris_today, utcnow
-from core.french import after_colon, of
+from core.french import of
+from core.payment_words import waiting_words
 from core.setup import instance_secret
 from models.meg.companies.models import Company, User
 from models.meg.db import Model, db
@@ -173,7 +174,7 @@ class LibeoConnection(Model):
     @property
     def waiting_short(self) -> str | None:
         """What keeps Libeo from executing the transfers, in a few words for a list (« Compte non vérifié »)."""
-        return after_colon(self.account_waiting_for.split(" : ", 1)[0]) if self.account_waiting_for else None
+        return waiting_words(self.account_waiting_for)
 
     @property
     def quota(self) -> PlanQuota | None:
