@@ -10,6 +10,9 @@ from decimal import Decimal, InvalidOperation
 MAX_AMOUNT_CENTS = 999_999_999_99  # 999 999 999,99 €
 
 _SPACES = re.compile(r"[\s\u00a0\u202f']")
+# Digits grouped by threes (« 1 234 567,89 », « 1'234.56 »): a separator anywhere else is a typo (« 12 34 »), never
+# a number to guess.
+_GROUPED = re.compile(r"[+-]?\d{1,3}(?:[\s\u00a0\u202f']\d{3})+(?:[.,]\d*)?")
 
 
 class InvalidAmount(ValueError):
@@ -20,9 +23,15 @@ def parse_amount(text: str) -> int:
     """« 1 234,56 » or « 1234.56 » → 123456 cents; French message on error."""
     if text is None:
         raise InvalidAmount("Saisissez un montant.")
-    raw = _SPACES.sub("", str(text)).replace("€", "")
-    if not raw:
+    typed = str(text).replace("€", "").strip(" \t\r\n\u00a0\u202f")
+    if not typed:
         raise InvalidAmount("Saisissez un montant.")
+    if _SPACES.search(typed) and not _GROUPED.fullmatch(typed):
+        raise InvalidAmount(
+            f"Montant invalide : « {typed[:40]} » a un espace ailleurs qu'entre des groupes de trois chiffres "
+            "(par exemple 1 234,56 ou 1234,56)."
+        )
+    raw = _SPACES.sub("", typed)
     if raw.count(",") == 1 and "." not in raw:
         raw = raw.replace(",", ".")
     if not re.fullmatch(r"[+-]?\d{1,15}(\.\d{1,2})?", raw):

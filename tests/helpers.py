@@ -16,6 +16,8 @@ BAD_INVOICE_FIELDS = [
     ({"amount": "douze"}, "Montant invalide"),
     ({"amount": "1e9"}, "Montant invalide"),
     ({"amount": "12,345"}, "Montant invalide"),
+    # A space that groups no thousands is a typo, not « 1 234 »: a hundred times the amount meant.
+    ({"amount": "12 34"}, "a un espace ailleurs qu'entre des groupes de trois chiffres"),
     ({"amount": "99999999999999"}, "maximum"),
     ({"due_date": "2026-10-01"}, "L'échéance ne peut pas précéder"),
     ({"number": ""}, "Saisissez « Numéro »"),

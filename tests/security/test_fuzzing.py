@@ -169,6 +169,19 @@ def test_amounts_survive_their_display_and_their_form_field(cents):
     assert parse_amount(cents_to_input(cents)) == cents
 
 
+@pytest.mark.parametrize("typed, cents", [
+    ("1 234,56", 123456), ("1\u202f234\u00a0567,89\u00a0€", 123456789), ("1'234.56", 123456), (" 12,50 € ", 1250),
+])
+def test_thousands_grouped_by_threes_are_read(typed, cents):
+    assert parse_amount(typed) == cents
+
+
+@pytest.mark.parametrize("typed", ["12 34", "1 2", "1 23 4,5", "1 234,5 6", "1234 567", "12 345 67,00"])
+def test_a_space_that_groups_no_thousands_is_refused_not_guessed(typed):
+    with pytest.raises(InvalidAmount, match="ailleurs qu'entre des groupes de trois chiffres"):
+        parse_amount(typed)
+
+
 amount_like = st.one_of(
     st.text(),
     st.text(alphabet="0123456789,. -+€\u00a0\u202f'", max_size=25),
