@@ -20,9 +20,10 @@ VICTIM_SIRET = "55667788800001"  # « TRANSPORTS VICTOR » in the registry, not 
 CLOSED_SIRET = "66778899600003"  # closed establishment
 
 
-def _association(meg_app) -> Company:
+def _association(meg_app, company_id: int | None = None) -> Company:
     with meg_app.app_context():
-        company = db.session.scalar(select(Company).where(Company.name == ASSOCIATION))
+        company = (db.session.get(Company, company_id) if company_id is not None
+                   else db.session.scalar(select(Company).where(Company.name == ASSOCIATION)))
         db.session.expunge(company)
         return company
 
@@ -122,3 +123,53 @@ def test_the_registry_trusts_the_same_words_in_another_order_and_with_a_legal_fo
     assert same_legal_name("ASSOCIATION LES AMIS DU QUARTIER", "Association Les Amis du Quartier")
     assert not same_legal_name("TRANSPORTS VICTOR", "Transports")
     assert not same_legal_name("TRANSPORTS VICTOR", "Transports Victoire")
+
+
+def test_renaming_the_company_as_another_one_in_the_same_form_does_not_take_its_siret(client, demo, meg_auth, meg_app,
+                                                                                      libeo_app):
+    """Whoever administers « Achats » may rename the company: renamed « Transports Victor » with TRANSPORTS VICTOR's
+    SIRET, the registry would have confirmed a name typed in that very form, and MEG vouched for that SIRET, making
+    the Libeo account someone opened under it « vérifié » (its files then executed)."""
+    from models.libeo import Account
+    from models.libeo import db as libeo_db
+    from tests.security.helpers import libeo_account
+
+    account_id, key = libeo_account(libeo_app, "Transports Victor", VICTIM_SIRET, "escroc@exemple.fr", verified=False)
+    association_id = _association(meg_app).id
+    meg_auth.login("president@amis-du-quartier.fr")
+    page = _save_fiche(client, VICTIM_SIRET, name="Transports Victor")
+    assert ("Le SIRET n'a pas pu être confirmé : le répertoire SIRENE de l'INSEE ne confirme un SIRET que par le nom "
+            "sous lequel l'entreprise a été ouverte dans MEG, et ce nom a été modifié depuis.") in page
+    assert "demandez à votre expert-comptable de confirmer le SIRET" in page
+    assert not _association(meg_app, association_id).siret_trusted
+    client.post("/meg/achats/options", data={"api_key": key}, follow_redirects=True)
+    with libeo_app.app_context():
+        assert not libeo_db.session.get(Account, account_id).is_verified
+    with meg_app.app_context():
+        messages = list(db.session.scalars(select(MegJournalEntry.message).order_by(MegJournalEntry.id)))
+    assert "Nom de l'entreprise modifié : « Association Les Amis du Quartier » → « Transports Victor »." in messages
+
+
+def test_renaming_first_then_typing_the_siret_does_not_take_it_either(client, demo, meg_auth, meg_app):
+    association_id = _association(meg_app).id
+    meg_auth.login("president@amis-du-quartier.fr")
+    assert "La fiche de l'entreprise est enregistrée." in _save_fiche(client, "", name="Transports Victor")
+    assert "ce nom a été modifié depuis" in _save_fiche(client, VICTIM_SIRET, name="Transports Victor")
+    assert not _association(meg_app, association_id).siret_trusted
+    # Nor does going back to the company's own name give the registry's word back: the name was typed.
+    assert "ce nom a été modifié depuis" in _save_fiche(client, ITS_SIRET)
+    assert not _association(meg_app).siret_trusted
+
+
+def test_a_name_the_expert_comptable_gives_is_one_the_registry_confirms_by(client, demo, meg_auth, meg_app):
+    association_id = _association(meg_app).id
+    meg_auth.login("president@amis-du-quartier.fr")
+    _save_fiche(client, "", name="Amis du Quartier (ancien nom)")
+    meg_auth.logout()
+    meg_auth.login("expert@cabinet-durand.fr")
+    client.post("/meg/entreprise", data={"company_id": association_id})
+    _save_fiche(client, "")  # the expert-comptable gives the company its name back
+    meg_auth.logout()
+    meg_auth.login("president@amis-du-quartier.fr")
+    assert "SIRET confirmé par le répertoire SIRENE de l'INSEE." in _save_fiche(client, ITS_SIRET)
+    assert _association(meg_app).siret_trusted

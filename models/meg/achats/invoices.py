@@ -22,7 +22,7 @@ from core.names import mixed_script_words, names_match
 from core.paging import Listing
 from models.meg.achats.models import PaymentMode, Supplier, SupplierInvoice
 from models.meg.companies.models import Company, User
-from models.meg.companies.siret_trust import check_with_registry, siret_changed
+from models.meg.companies.siret_trust import check_with_registry, name_changed, siret_changed
 from models.meg.db import db
 from models.meg.journal import iban_shown, record, supplier_iban_changed, supplier_iban_entered
 from models.meg.libeo_link.attempts import (
@@ -504,7 +504,7 @@ def update_company(company: Company, name: str, siret: str | None, user: User | 
         taken = db.session.scalar(select(Company.id).where(Company.siret == siret, Company.id != company.id))
         if siret and taken is not None:
             raise AchatsError("Ce SIRET est déjà celui d'une autre entreprise dans MEG.", "siret")
-    company.name = name
+    name_changed(company, name, user)
     company.siret = siret
     if siret != old_siret:
         notice = siret_changed(company, old_siret, user)

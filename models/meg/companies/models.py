@@ -56,6 +56,9 @@ class Company(Model):
     # until then MEG vouches for nobody in Libeo (models/meg/companies/siret_trust.py).
     siret_trusted_by: Mapped[str | None] = mapped_column(String(300))
     siret_trusted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When someone other than the company's expert-comptable last changed its name in MEG (None: the name the
+    # company was opened with, or one its expert-comptable gave): the registry no longer confirms a SIRET by it.
+    renamed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     accounting_firm: Mapped[AccountingFirm | None] = relationship(back_populates="clients")
 

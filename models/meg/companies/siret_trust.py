@@ -15,7 +15,12 @@ that SIRET as verified. So MEG says so only for a SIRET it trusts:
 
 The registry match is the weaker proof (the registry is public: whoever
 names their company like the SIRET's passes it), which is why Libeo never
-takes a SIRET from an account that has been used on MEG's word alone.
+takes a SIRET from an account that has been used on MEG's word alone. It
+compares the registry's legal name with the name the company was opened
+with in MEG (or the one its expert-comptable gave it), never with a name its
+« Achats » administrator typed: otherwise renaming the company « TRANSPORTS
+VICTOR » and typing that company's SIRET, in one form or two, would have
+MEG vouch for a SIRET that is not the company's.
 
 Changing the SIRET withdraws the trust, is written in MEG's journal, and is
 checked against the registry at once; when the registry does not confirm it,
@@ -60,10 +65,23 @@ def siret_changed(company: Company, old_siret: str | None, user: User | None) ->
     return check_with_registry(company, user)
 
 
+def name_changed(company: Company, name: str, user: User | None) -> None:
+    """The company's name becomes ``name``: journaled; a name not given by the company's expert-comptable is
+    one the registry no longer confirms a SIRET by."""
+    if name == company.name:
+        return
+    record(company, "company.renamed", f"Nom de l'entreprise modifié : « {company.name} » → « {name} ».", user)
+    company.name = name
+    company.renamed_at = None if user is not None and is_companys_accountant(user, company) else utcnow()
+
+
 def check_with_registry(company: Company, user: User | None) -> str | None:
     """Trusts the SIRET if the registry confirms it; else says why not and what to do (None without a SIRET)."""
     if not company.siret:
         return None
+    if company.renamed_at is not None:
+        return (f"Le SIRET n'a pas pu être confirmé : {REGISTRY} ne confirme un SIRET que par le nom sous lequel "
+                "l'entreprise a été ouverte dans MEG, et ce nom a été modifié depuis. " + _until_then(company))
     try:
         found = find_establishment(company.siret)
     except RegistryUnavailable as unavailable:
