@@ -75,8 +75,41 @@ def test_once_the_expert_comptable_confirmed_the_siret_meg_vouches_again(apps, m
         assert account.is_verified and "vérifié par MEG" in account.verified_by
 
 
+def _company_opened_as(meg_app, name: str, admin: str) -> None:
+    """A MEG company opened under ``name`` (no SIRET yet), ``admin`` administering its « Achats »."""
+    from models.meg import Company
+    from models.meg import db as meg_db
+    from models.meg.companies.models import AchatsRole
+    from tests.factories import meg_user
+
+    with meg_app.app_context():
+        company = Company(name=name, siret=None)
+        meg_db.session.add(company)
+        meg_user(admin, "demo-meg-2026", company=company, role=AchatsRole.ADMIN)
+        meg_db.session.commit()
+
+
+def test_renaming_a_company_after_the_victim_gets_no_word_from_meg(apps, meg_app, libeo_app):
+    """Renamed « Transports Victor » in the form that types its SIRET: the registry compares its name with the
+    name the company was opened with, so MEG vouches for nothing and Libeo asks no support review."""
+    victim_id, victim_key = _victim(libeo_app)
+    browser = Browser(apps)
+    browser.meg_login(ATTACKER)
+    browser.post("/meg/entreprise/fiche", data={"name": "Transports Victor", "siret": VICTIM_SIRET})
+
+    answer = consent_and_come_back(browser, meg_app, company="Transports Victor")
+    assert browser.url.endswith("/libeo/connexion-meg/compte-existant")
+    assert "Un compte Libeo existe déjà" in page_text(answer)
+    assert "Le support de Libeo examine la demande" not in page_text(answer)
+    create_account_form(browser, company_name="Transports Victor", email=ATTACKER)
+    with libeo_app.app_context():
+        victim = libeo_db.session.get(Account, victim_id)
+        assert victim.siret == VICTIM_SIRET and victim.lost_siret is None
+        assert not libeo_db.session.scalars(select(Account).where(Account.verified_by.like("%MEG%"))).all()
+
+
 def test_a_company_named_after_the_victim_does_not_take_its_used_account(apps, meg_app, libeo_app):
-    """The registry is public: an attacker who also takes the victim's name passes its check. The victim's
+    """The registry is public: a company opened in MEG under the victim's name passes its check. The victim's
     account has been used, so it keeps its SIRET and its key until support decides."""
     victim_id, victim_key = _victim(libeo_app)
     api = apps.root.test_client()
@@ -84,14 +117,15 @@ def test_a_company_named_after_the_victim_does_not_take_its_used_account(apps, m
                "amount_cents": 12_000, "currency": "EUR", "issue_date": "2026-11-02", "due_date": "2026-12-02"}
     assert api.put("/libeo/api/v1/invoices/v-1", json=invoice,
                    headers={"Authorization": f"Bearer {victim_key}"}).status_code in (200, 201)
+    _company_opened_as(meg_app, "Transports Victor", "patron@transports-victor.fr")
     browser = Browser(apps)
-    browser.meg_login(ATTACKER)
+    browser.meg_login("patron@transports-victor.fr")
     browser.post("/meg/entreprise/fiche", data={"name": "Transports Victor", "siret": VICTIM_SIRET})
 
     answer = consent_and_come_back(browser, meg_app, company="Transports Victor")
     assert browser.url.endswith("/libeo/connexion-meg/compte-existant")
     assert "Le support de Libeo examine la demande" in page_text(answer)
-    create_account_form(browser, company_name="Transports Victor", email=ATTACKER)
+    create_account_form(browser, company_name="Transports Victor", email="patron@transports-victor.fr")
     with libeo_app.app_context():
         victim = libeo_db.session.get(Account, victim_id)
         assert victim.siret == VICTIM_SIRET and victim.lost_siret is None
