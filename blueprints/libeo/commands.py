@@ -126,7 +126,10 @@ def execute_payments(on_date):
     for name, count in report.unverified:
         click.echo(f"{name} : {count} paiement(s) en attente — compte non vérifié : aucun fichier SEPA tant que "
                    "la propriété du SIRET n'est pas confirmée (MEG ou `flask --app app libeo verify-account`).")
-    if not report.batches and not report.waiting_for_iban and not report.unverified:
+    for name, count in report.held_by_anomaly:
+        click.echo(f"{name} : {count} paiement(s) en attente — anomalie bancaire sur un virement précédent de leur "
+                   "facture, à décider dans « Remises » avant tout nouveau virement.")
+    if not report.batches and not report.waiting_for_iban and not report.unverified and not report.held_by_anomaly:
         click.echo("Aucun paiement à exécuter.")
 
 

@@ -431,3 +431,135 @@ def test_a_debit_of_a_rejected_transfer_is_told_in_meg_and_holds_payer_until_lib
     debited = f"Payée via Libeo le {RUN_DAY:%d/%m/%Y}"
     for shown in everywhere(client, invoice_id)[1:]:
         assert debited in shown and "Anomalie bancaire" not in shown
+
+
+def test_a_debit_of_a_rejected_transfer_after_paying_again_holds_the_new_payment_until_decided(
+        connected, client, meg_app, libeo_app):
+    """Rejected, paid again, then the bank's statement debits the first transfer after all: the second payment
+    went into the next SEPA file (the supplier paid twice) while both products showed it « Programmé » and MEG
+    said nothing of the anomaly. It now waits, on both sides, for the person who decides in « Remises »."""
+    from models.libeo import Payment, PaymentStatus, db
+
+    invoice_id, number, pain001, e2e = paid_then_rejected(connected, client, meg_app, libeo_app, "MS03")
+    sync_quiet(meg_app)
+    pay(client, invoice_id)  # paid again, scheduled
+    import_file(libeo_app, statement_for(pain001, debited=[e2e], booking_date=RUN_DAY))
+    sync_quiet(meg_app)
+    settlements, invoices, invoice_page = everywhere(client, invoice_id)
+    for shown in (settlements, invoices):
+        assert "Anomalie bancaire à vérifier dans Libeo" in shown
+    assert ("Un fichier de la banque dit peut-être débité le virement précédent de cette facture ; Libeo n'envoie "
+            "pas ce paiement à la banque") in invoice_page
+    assert "Ce que Libeo en dit : « Virement précédent de cette facture : L'avis de débit" in invoice_page
+
+    from models.libeo.payments.sepa import execute_due_payments
+
+    with libeo_app.app_context():  # the next execution leaves it out of its file, and says why
+        report = execute_due_payments(None, paris_today() + timedelta(days=40))
+        assert report.batches == [] and report.held_by_anomaly == [("Boulangerie Martin SARL", 1)]
+        again = db.session.scalar(select(Payment).order_by(Payment.id.desc()))
+        assert again.status is PaymentStatus.SCHEDULED and again.batch_id is None
+
+    client.post("/libeo/connexion", data={"email": "claire@boulangerie-martin.fr",
+                                          "password": "mot-de-passe-solide-42"})
+    payments = page(client.get("/libeo/paiements/"))
+    assert "en attente : anomalie bancaire à vérifier sur le virement précédent de cette facture" in payments
+    assert 'data-testid="payment-to-check"' in payments
+    assert "Libeo n'envoie pas ce paiement à la banque avant votre décision" in page(
+        client.get(f"/libeo/paiements/{again.id}"))
+
+    # The bank confirms the debit: the person cancels the second payment, then says the first debited.
+    cancelled = page(client.post(f"/libeo/paiements/{again.id}/annuler", data={"reason": ""}, follow_redirects=True))
+    assert "annulé" in cancelled.lower()
+    remittances = page(client.get("/libeo/remises/"))
+    anomaly = re.search(r'action="(/libeo/remises/anomalies/\d+)"', remittances).group(1)
+    assert "débité" in page(client.post(anomaly, data={"decision": "apply"}, follow_redirects=True))
+    execute(libeo_app)
+    with libeo_app.app_context():
+        assert db.session.get(Payment, again.id).status is PaymentStatus.CANCELLED
+        assert db.session.get(Payment, again.id).bank_anomaly is None
+    sync_quiet(meg_app)
+    for shown in everywhere(client, invoice_id)[1:]:
+        assert f"Payée via Libeo le {RUN_DAY:%d/%m/%Y}" in shown and "Anomalie bancaire" not in shown
+
+
+def test_a_payment_made_again_goes_to_the_bank_once_the_anomaly_is_kept_as_rejected(
+        connected, client, meg_app, libeo_app):
+    from models.libeo import Payment, PaymentStatus, db
+
+    invoice_id, number, pain001, e2e = paid_then_rejected(connected, client, meg_app, libeo_app, "MS03")
+    sync_quiet(meg_app)
+    pay(client, invoice_id)
+    import_file(libeo_app, statement_for(pain001, debited=[e2e], booking_date=RUN_DAY))
+    client.post("/libeo/connexion", data={"email": "claire@boulangerie-martin.fr",
+                                          "password": "mot-de-passe-solide-42"})
+    remittances = page(client.get("/libeo/remises/"))
+    anomaly = re.search(r'action="(/libeo/remises/anomalies/\d+)"', remittances).group(1)
+    client.post(anomaly, data={"decision": "keep"}, follow_redirects=True)  # the bank says: not debited
+    execute(libeo_app)
+    with libeo_app.app_context():
+        again = db.session.scalar(select(Payment).order_by(Payment.id.desc()))
+        assert again.status is PaymentStatus.FILE_READY and again.bank_anomaly is None
+    sync_quiet(meg_app)
+    for shown in everywhere(client, invoice_id):
+        assert "Anomalie bancaire" not in shown
+
+
+def test_a_status_report_listing_a_transfer_both_settled_and_rejected_is_an_anomaly_on_both_sides(
+        connected, client, meg_app, libeo_app):
+    """Such a file was counted « 1 paiement dont la banque ne dit rien encore »: no anomaly, nothing for anyone
+    to decide, the transfer « Transmis à la banque » for good."""
+    from models.libeo import Payment, PaymentStatus, db
+
+    invoice_id, number, _ = meg_libeo_invoices(meg_app)[0]
+    pay(client, invoice_id)
+    set_debtor_iban(libeo_app, connected["account_id"])
+    pain001 = execute(libeo_app)
+    e2e = only_end_to_end_id(meg_app)
+    settled = status_report_for(pain001, {e2e: ("ACSC", None)}).decode()
+    rejected = status_report_for(pain001, {e2e: ("RJCT", "AM04")}).decode()
+    listed = r"<TxInfAndSts>\s*<OrgnlEndToEndId>" + re.escape(e2e) + r"</OrgnlEndToEndId>.*?</TxInfAndSts>"
+    entry = re.search(listed, settled, re.S).group(0)
+    both = settled.replace(entry, entry + re.search(listed, rejected, re.S).group(0))
+    result = import_file(libeo_app, both.encode())
+    assert len(result.anomalies) == 1 and result.pending == 0
+    with libeo_app.app_context():
+        payment = db.session.scalar(select(Payment))
+        assert payment.status is PaymentStatus.TRANSMITTED and payment.bank_anomaly
+
+    sync_quiet(meg_app)
+    settlements, invoices, invoice_page = everywhere(client, invoice_id)
+    assert "Anomalie bancaire à vérifier dans Libeo" in invoices
+    assert "à la fois « débité » (ACSC) et « Rejeté : provision insuffisante (AM04) »" in invoice_page
+    client.post("/libeo/connexion", data={"email": "claire@boulangerie-martin.fr",
+                                          "password": "mot-de-passe-solide-42"})
+    remittances = page(client.get("/libeo/remises/"))
+    assert "La banque a raison : passer en « Rejeté »" in remittances
+    anomaly = re.search(r'action="(/libeo/remises/anomalies/\d+)"', remittances).group(1)
+    assert "Rejeté" in page(client.post(anomaly, data={"decision": "apply"}, follow_redirects=True))
+    sync_quiet(meg_app)
+    assert "provision insuffisante" in everywhere(client, invoice_id)[2]
+
+
+def test_a_suppliers_new_iban_reaches_libeo_once_the_payment_that_held_the_invoice_ends(
+        connected, client, meg_app, libeo_app):
+    """Changed in MEG while a payment held the invoice, the supplier's IBAN stayed the old one in Libeo after
+    that payment was rejected: Libeo's own « Payer » then paid the old IBAN, and held nothing."""
+    from tests.integration.conftest import libeo_invoices
+
+    new_iban = "FR7630004008220000001583859"
+    invoice_id, number, _ = meg_libeo_invoices(meg_app)[0]
+    pay(client, invoice_id)
+    with meg_app.app_context():
+        invoice = meg_db.session.get(SupplierInvoice, invoice_id)
+        supplier_id, name, old_iban = invoice.supplier_id, invoice.supplier.name, invoice.supplier.iban
+    client.post(f"/meg/achats/fournisseurs/{supplier_id}/modifier", data={"name": name, "iban": new_iban, "bic": ""},
+                follow_redirects=True)
+    set_debtor_iban(libeo_app, connected["account_id"])
+    pain001 = execute(libeo_app)
+    assert old_iban in pain001.decode()  # the payment under way pays what it was asked to
+    import_file(libeo_app, status_report_for(pain001, {only_end_to_end_id(meg_app): ("RJCT", "MS03")}))
+    sync(meg_app)
+    sync_quiet(meg_app)
+    [held] = [i for i in libeo_invoices(libeo_app) if i["number"] == number]
+    assert held["supplier_iban"] == new_iban

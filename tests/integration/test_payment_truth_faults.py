@@ -142,6 +142,25 @@ def test_an_answer_lost_after_libeo_paid_is_settled_by_one_sync_pass(faulty):
     assert_same_story(faulty)
 
 
+def test_a_payment_cancelled_in_libeo_after_its_answer_was_lost_reads_cancelled_when_checked(faulty):
+    """Libeo answers a replayed request with its first answer, « scheduled »: MEG told the person who clicked
+    « Vérifier maintenant » « Programmé » for a payment cancelled in Libeo meanwhile, until the next pass."""
+    libeo, meg = connect(faulty)
+    (invoice_id, number), *_ = libeo_invoice_ids(faulty)
+    faulty.proxy.drop_answers(PAYMENTS)
+    assert "Vérification en cours" in confirm_payment(meg, invoice_id, chosen_date())
+    [created] = libeo_payments(faulty)
+    assert "est annulé" in WebClient.text(libeo.submit(f"/paiements/{created['id']}/annuler"))
+
+    faulty.proxy.heal()
+    checked = WebClient.text(meg.submit(f"/achats/factures/{invoice_id}", f"/achats/factures/{invoice_id}/verifier",
+                                        {"next": f"/meg/achats/factures/{invoice_id}"}))
+    assert "Libeo a répondu : Annulé." in checked, checked[checked.find("<main"):][:2000]
+    assert "Programmé" not in checked
+    assert [p["status"] for p in libeo_payments(faulty)] == ["cancelled"]
+    assert_same_story(faulty)
+
+
 def test_libeo_down_behind_its_front_then_back(faulty):
     """The front (proxy) accepts the connection but Libeo behind it is stopped: MEG cannot know."""
     libeo, meg = connect(faulty)

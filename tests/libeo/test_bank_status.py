@@ -185,15 +185,28 @@ def test_an_acceptance_time_given_with_the_status_is_kept(pain001):
     assert decided.accepted_at == datetime(2026, 12, 14, 7, 30, tzinfo=ZoneInfo("UTC"))
 
 
-def test_a_transfer_reported_twice_with_contradicting_statuses_waits_for_a_person(pain001):
+def test_a_transfer_reported_both_settled_and_rejected_is_contradictory(pain001):
     raw = status_report_for(pain001, {"LIBEO-101": ("RJCT", "AC01")}).decode()
     accepted = re.search(r"<TxInfAndSts>\s*<OrgnlEndToEndId>LIBEO-103</OrgnlEndToEndId>.*?</TxInfAndSts>", raw, re.S)
     duplicate = accepted.group(0).replace("LIBEO-103", "LIBEO-101")
     raw = raw.replace(accepted.group(0), accepted.group(0) + duplicate)
 
     outcomes = outcomes_for(read_status_report(raw.encode()), E2E)
-    assert outcomes["LIBEO-101"].outcome == "pending"
+    both = outcomes["LIBEO-101"]
+    assert (both.outcome, both.status, both.reason_code) == ("contradictory", "ACSC", "AC01")
+    assert both.failure_reason.startswith("Rejeté : ") and both.failure_reason.endswith("(AC01)")
     assert outcomes["LIBEO-103"].outcome == "paid"
+
+
+@pytest.mark.parametrize("first, then, furthest", [("ACSP", "ACSC", "paid"), ("ACCP", "RJCT", "failed"),
+                                                   ("ACSC", "ACCP", "paid")])
+def test_a_transfer_listed_with_a_step_and_its_end_takes_its_end(pain001, first, then, furthest):
+    raw = status_report_for(pain001, {"LIBEO-101": (first, None)}).decode()
+    listed = re.search(r"<TxInfAndSts>\s*<OrgnlEndToEndId>LIBEO-101</OrgnlEndToEndId>.*?</TxInfAndSts>", raw, re.S)
+    again = status_report_for(pain001, {"LIBEO-101": (then, "AM04" if then == "RJCT" else None)}).decode()
+    later = re.search(r"<TxInfAndSts>\s*<OrgnlEndToEndId>LIBEO-101</OrgnlEndToEndId>.*?</TxInfAndSts>", again, re.S)
+    raw = raw.replace(listed.group(0), listed.group(0) + later.group(0))
+    assert outcomes_for(read_status_report(raw.encode()), E2E)["LIBEO-101"].outcome == furthest
 
 
 def test_a_report_time_without_offset_is_paris_time(pain001):

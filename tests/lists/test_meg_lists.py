@@ -38,9 +38,10 @@ LISTS = {  # name → (list URL, export URL, row link, default sort)
 
 
 def _with_payments(meg_app, company_name: str, seed: int) -> None:
-    """Payments through Libeo in every state for a third of the invoices (some tried twice: the latest
-    counts), and some invoices settled in MEG; the states the draw left out of invoices paid « Virement par
-    Libeo » are given to some left untouched."""
+    """Payments through Libeo in every state for a third of the invoices (some tried twice: the one that
+    speaks for the invoice counts, a debited one, else the latest that holds it, else the latest), and some
+    invoices settled in MEG; the states the draw left out of invoices paid « Virement par Libeo » are given to
+    some left untouched."""
     from models.meg import PaymentMode, SupplierInvoice, db
     from models.meg.libeo_link.attempts import PaymentAttempt, PaymentState
 
@@ -95,24 +96,43 @@ def _state(invoice, latest) -> str:
     return "rejetees" if rejected else "a_regler"
 
 
+def speaking_attempts(meg_app) -> dict:
+    """Each invoice's attempt that speaks for it, decided in Python: a debited one, else the latest of those that
+    hold the invoice (or may have paid it), else the latest."""
+    from models.meg import db
+    from models.meg.libeo_link.attempts import PaymentAttempt, PaymentState
+
+    def speaks_first(attempt) -> int:
+        if attempt.status is PaymentState.PAID:
+            return 2
+        return 1 if attempt.status.holds_invoice or attempt.maybe_debited else 0
+
+    with meg_app.app_context():
+        kept: dict = {}
+        for attempt in db.session.scalars(select(PaymentAttempt).order_by(PaymentAttempt.attempt)):
+            if attempt.invoice_id not in kept or speaks_first(attempt) >= speaks_first(kept[attempt.invoice_id]):
+                kept[attempt.invoice_id] = attempt
+        for attempt in kept.values():
+            db.session.expunge(attempt)
+        return kept
+
+
 def invoice_rows(meg_app, company_names: list[str], *, to_settle: bool = False) -> list[Row]:
     """The companies' invoices as the database holds them, each state decided in Python."""
     from models.meg import SupplierInvoice, db
     from models.meg.libeo_link.attempts import PaymentAttempt, PaymentState
 
+    latest = speaking_attempts(meg_app)
     with meg_app.app_context():
-        latest, ever_paid = {}, set()
-        for attempt in db.session.scalars(select(PaymentAttempt).order_by(PaymentAttempt.attempt)):
-            latest[attempt.invoice_id] = attempt.status
-            if attempt.status is PaymentState.PAID:
-                ever_paid.add(attempt.invoice_id)
+        ever_paid = set(db.session.scalars(select(PaymentAttempt.invoice_id)
+                                           .where(PaymentAttempt.status == PaymentState.PAID)))
         rows = []
         for name in company_names:
             company = meg_company(name)
             for i in db.session.scalars(select(SupplierInvoice).where(SupplierInvoice.company_id == company.id)):
                 if to_settle and (i.paid_at is not None or i.id in ever_paid):
                     continue
-                state = _state(i, latest.get(i.id))
+                state = _state(i, latest[i.id].status if i.id in latest else None)
                 rows.append(Row(
                     i.id, i.number, i.supplier.name, i.amount_cents, i.due_date,
                     {"date": i.issue_date, "echeance": i.due_date, "montant": i.amount_cents,
@@ -416,16 +436,7 @@ UNDER_WAY = {"REQUESTED": "Vérification en cours", "UNVERIFIABLE": "Vérificati
 
 
 def _latest_status_names(meg_app) -> dict[int, str]:
-    from models.meg import db
-    from models.meg.libeo_link.attempts import PaymentAttempt
-
-    with meg_app.app_context():
-        latest: dict[int, tuple[int, str]] = {}
-        for invoice_id, attempt, status in db.session.execute(
-                select(PaymentAttempt.invoice_id, PaymentAttempt.attempt, PaymentAttempt.status)):
-            if invoice_id not in latest or attempt > latest[invoice_id][0]:
-                latest[invoice_id] = (attempt, status.name)
-        return {invoice_id: name for invoice_id, (_, name) in latest.items()}
+    return {invoice_id: attempt.status.name for invoice_id, attempt in speaking_attempts(meg_app).items()}
 
 
 def test_a_payment_under_way_is_told_where_it_stands_in_exports_and_the_clients_list(client, filled):
@@ -442,16 +453,8 @@ def test_a_payment_under_way_is_told_where_it_stands_in_exports_and_the_clients_
 
     # Each export dates what its row says: the transfer's execution date while it is under way (not while
     # MEG waits for Libeo's answer), and the bank's debit date once paid.
-    from models.meg import db
-    from models.meg.libeo_link.attempts import PaymentAttempt
-
-    with filled.app_context():
-        dated = {}
-        for invoice_id, attempt, day, paid_on in db.session.execute(select(
-                PaymentAttempt.invoice_id, PaymentAttempt.attempt, PaymentAttempt.execution_date,
-                PaymentAttempt.paid_on)):
-            if invoice_id not in dated or attempt > dated[invoice_id][0]:
-                dated[invoice_id] = (attempt, day, paid_on)
+    dated = {invoice_id: (attempt.attempt, attempt.execution_date, attempt.paid_on)
+             for invoice_id, attempt in speaking_attempts(filled).items()}
     csv_rows = rows + settlements
     for row in csv_rows:
         status = latest.get(int(row["Id"]))

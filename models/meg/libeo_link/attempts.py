@@ -538,18 +538,40 @@ _ATTEMPTS_OF = select(PaymentAttempt).where(
 ).order_by(PaymentAttempt.attempt)
 
 
+# Which of an invoice's attempts speaks for it (« its latest payment » everywhere): a debited one first, then
+# the latest of those that hold the invoice or may have paid it (a rejected transfer the bank may have debited
+# after all), then the latest. A transfer rejected, paid again, then found debited after all once the second
+# payment was cancelled is the invoice's payment, « Payée », not that cancelled one's « Annulé » and « Payer ».
+_ENDED = (PaymentState.REFUSED, PaymentState.FAILED, PaymentState.CANCELLED)
+_SPEAKS_FIRST = case(
+    (PaymentAttempt.status == PaymentState.PAID, 2),
+    (PaymentAttempt.status.not_in(_ENDED), 1),
+    ((PaymentAttempt.status == PaymentState.FAILED) & PaymentAttempt.bank_anomaly.is_not(None), 1),
+    else_=0,
+)
+
+
+def _speaks_first(payment: PaymentAttempt) -> int:
+    """``_SPEAKS_FIRST`` of one attempt, in Python."""
+    if payment.status is PaymentState.PAID:
+        return 2
+    return 1 if payment.status.holds_invoice or payment.maybe_debited else 0
+
+
 def latest_payments(invoice_ids: list[int]) -> dict[int, PaymentAttempt]:
-    """The latest attempt of each invoice, in one query."""
+    """The attempt that speaks for each invoice (``_SPEAKS_FIRST``, else its latest), in one query."""
     latest: dict[int, PaymentAttempt] = {}
     if invoice_ids:
         for payment in db.session.scalars(_ATTEMPTS_OF, {"invoice_ids": invoice_ids}):
-            latest[payment.invoice_id] = payment
+            kept = latest.get(payment.invoice_id)
+            if kept is None or _speaks_first(payment) >= _speaks_first(kept):
+                latest[payment.invoice_id] = payment
     return latest
 
 
 _LATEST_ATTEMPT = (
     select(PaymentAttempt).where(PaymentAttempt.invoice_id == bindparam("invoice_id"))
-    .order_by(PaymentAttempt.attempt.desc()).limit(1)
+    .order_by(_SPEAKS_FIRST.desc(), PaymentAttempt.attempt.desc()).limit(1)
 )
 
 
@@ -936,9 +958,11 @@ def settled_through_libeo():
 # Computed here and stored on the invoice (``settlement_state``), so that a list's tabs, their counts and
 # « Cette semaine » read an index instead of each invoice's latest attempt.
 def _of_latest_attempt(column):
-    """SQL: ``column`` of the invoice's latest payment attempt (NULL without one), row by row."""
+    """SQL: ``column`` of the invoice's latest payment attempt (the one that speaks for it: ``_SPEAKS_FIRST``;
+    NULL without one), row by row."""
     return (select(column).where(PaymentAttempt.invoice_id == SupplierInvoice.id)
-            .order_by(PaymentAttempt.attempt.desc()).limit(1).correlate(SupplierInvoice).scalar_subquery())
+            .order_by(_SPEAKS_FIRST.desc(), PaymentAttempt.attempt.desc()).limit(1).correlate(SupplierInvoice)
+            .scalar_subquery())
 
 
 _LATEST_STATUS = _of_latest_attempt(PaymentAttempt.status)
@@ -1150,14 +1174,17 @@ def claim_duration() -> timedelta:
 
 
 def claim_unheard(now: datetime | None = None, limit: int = 50) -> list[int]:
-    """Attempts still without Libeo's answer, claimed for a replay (safe with several sync workers)."""
+    """Attempts still without Libeo's answer, claimed for a replay (safe with several sync workers): those never
+    tried by a pass first, then the least recently tried (``paying.next_try``), so that ``limit`` requests Libeo
+    keeps refusing (a revoked key) never hold back the others."""
     now = now or utcnow()
     candidates = db.session.scalars(
         select(PaymentAttempt.id).where(
             PaymentAttempt.status == PaymentState.REQUESTED,
             PaymentAttempt.idempotency_key.is_not(None),
             (PaymentAttempt.claimed_until.is_(None)) | (PaymentAttempt.claimed_until < now),
-        ).order_by(PaymentAttempt.id).limit(limit)
+        ).order_by(PaymentAttempt.claimed_until.is_not(None), PaymentAttempt.claimed_until, PaymentAttempt.id)
+        .limit(limit)
     ).all()
     claimed = []
     for payment_id in candidates:

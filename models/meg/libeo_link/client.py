@@ -21,7 +21,7 @@ What MEG may conclude from a failure matters for money, so failures say it:
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -155,6 +155,9 @@ class LibeoPaymentInfo:
     payee_iban: str | None = None
     # 1 at creation, one more at each change (None from a Libeo that does not say): the newest account wins.
     version: int | None = None
+    # Libeo answered a request it had answered before with its first answer (``Idempotent-Replayed``): the
+    # payment as it was then, not as it is now (cancelled since, perhaps).
+    replayed: bool = False
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LibeoPaymentInfo:
@@ -251,9 +254,12 @@ class LibeoClient:
                        initiator: str) -> LibeoPaymentInfo:
         """Pays the invoice; ``body`` (``initiated_by``, ``execution_date``, ``invoice``) is sent as is, with MEG's
         signed word on who asks (``initiator``, ``signing.initiator_assertion``)."""
+        said: dict[str, str] = {}
         data = self._call("POST", f"/invoices/{external_id}/payments", json=body,
-                          headers={"Idempotency-Key": idempotency_key, INITIATOR_HEADER: initiator})
-        return LibeoPaymentInfo.from_json(data)
+                          headers={"Idempotency-Key": idempotency_key, INITIATOR_HEADER: initiator},
+                          answer_headers=said)
+        info = LibeoPaymentInfo.from_json(data)
+        return replace(info, replayed=True) if said.get("Idempotent-Replayed") == "true" else info
 
     def create_payments(self, items: list[tuple[str, str, dict[str, Any], str]]
                         ) -> list[LibeoPaymentInfo | LibeoApiError]:
@@ -329,8 +335,9 @@ class LibeoClient:
 
     def _call(self, method: str, path: str, *, json: dict | None = None, headers: dict | None = None,
               data: bytes | None = None, content_type: str | None = None, accept: str = "application/json",
-              timeout: float | None = None):
-        """The answer's JSON object, or its bytes when ``accept`` is not JSON."""
+              timeout: float | None = None, answer_headers: dict[str, str] | None = None):
+        """The answer's JSON object, or its bytes when ``accept`` is not JSON; ``answer_headers`` receives the
+        headers of the answer given."""
         headers = {"Authorization": f"Bearer {self._api_key}", "Accept": accept, **(headers or {})}
         if content_type:
             headers["Content-Type"] = content_type
@@ -358,6 +365,8 @@ class LibeoClient:
                 return response.content
             body = _json(response)
             if response.ok and body is not None and accept == "application/json":
+                if answer_headers is not None:
+                    answer_headers.update(response.headers)
                 return body
             last_error = _refusal(response, body)
             # Libeo still runs the first request with this key: ask again.
@@ -395,7 +404,7 @@ def _item_outcome(answer) -> LibeoPaymentInfo | LibeoApiError:
         return LibeoUnheard(UNHEARD, code="unheard")
     if isinstance(answer.get("payment"), dict):
         try:
-            return LibeoPaymentInfo.from_json(answer["payment"])
+            return replace(LibeoPaymentInfo.from_json(answer["payment"]), replayed=answer.get("replayed") is True)
         except (KeyError, TypeError, ValueError):
             return LibeoUnheard(UNHEARD, code="unheard")
     said_status = answer.get("status")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import (
     select,
@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from core.calendar import default_execution_date
-from core.dates import paris_today
+from core.dates import paris_today, utcnow
 from core.db import end_reading, keep_loaded
 from models.meg.achats.models import PaymentMode, SupplierInvoice
 from models.meg.companies.models import Company, User
@@ -32,6 +32,7 @@ from models.meg.libeo_link.attempts import (
     NOT_SENT,
     NOT_SENT_REASON,
     QUOTA_EXCEEDED,
+    TRANSFER_FIELDS,
     Payer,
     PaymentAttempt,
     PaymentState,
@@ -48,6 +49,7 @@ from models.meg.libeo_link.attempts import (
 )
 from models.meg.libeo_link.client import (
     LibeoApiError,
+    LibeoClient,
     LibeoKeyRefused,
     LibeoPaymentInfo,
     LibeoUnheard,
@@ -58,7 +60,12 @@ from models.meg.libeo_link.connection import (
     LibeoLinkError,
     connection_of,
 )
-from models.meg.libeo_link.outbox import queue_document, queue_documents, supersede_pending_updates
+from models.meg.libeo_link.outbox import (
+    invoice_changed,
+    queue_document,
+    queue_documents,
+    supersede_pending_updates,
+)
 from models.meg.notifications.events import payment_ended
 from models.meg.signing import initiator_assertion
 
@@ -166,7 +173,7 @@ def send(connection: LibeoConnection, attempt: PaymentAttempt, *, first: bool = 
                 db.session.delete(attempt)
                 db.session.commit()
                 raise LibeoLinkError(error.message + " Rien n'a été payé.") from error
-            attempt.claimed_until = None
+            attempt.claimed_until = next_try(error)
             attempt.pending_reason = pending_reason_for(error)
         elif error.code == "payment_exists" and error.payment_id:
             connection.record_success()
@@ -181,12 +188,29 @@ def send(connection: LibeoConnection, attempt: PaymentAttempt, *, first: bool = 
                 raise LibeoLinkError(error.message, upgrade_url=error.upgrade_url) from error
     else:
         connection.record_success()
-        if attempt.status is PaymentState.REQUESTED:
+        info = current_state(client, info)
+        if attempt.status is PaymentState.REQUESTED and info.status not in ENDED_STATUSES:
             connection.count_payment()
         record_payment(attempt, info, connection.company_id, seen=seen)
         # « Payer » sent the invoice's current state: older queued states must not overwrite it.
         supersede_pending_updates(attempt.invoice_id)
     db.session.commit()
+
+
+# Libeo's statuses of a payment that no longer takes a slot of the month.
+ENDED_STATUSES = ("cancelled", "failed")
+
+
+def current_state(client: LibeoClient, info: LibeoPaymentInfo) -> LibeoPaymentInfo:
+    """The payment as it is now: a replayed answer (``info.replayed``) is the payment as Libeo first answered,
+    which a cancel in Libeo since then (while MEG never heard that answer) made untrue; one more call for those
+    only. The replayed answer when Libeo does not answer that call: the next sync pass reads the newer one."""
+    if not info.replayed:
+        return info
+    try:
+        return client.get_payment(info.id)
+    except LibeoApiError:
+        return info
 
 
 RECONNECT = ("MEG ne peut pas savoir si ce paiement a été créé. Reconnectez Libeo dans Options pour connaître "
@@ -203,6 +227,18 @@ def held_for_its_account(connection: LibeoConnection, attempt: PaymentAttempt) -
         return False
     attempt.set_unverifiable(elsewhere_reason(None, connection.account_name))
     return True
+
+
+# A request whose key Libeo refuses is asked again at most this often: until a key is pasted again in « Options »
+# (which asks at once), every try would be refused alike, and take the turn of other companies' requests.
+KEY_REFUSED_PAUSE = timedelta(minutes=5)
+
+
+def next_try(error: LibeoApiError) -> datetime:
+    """When the sync pass may replay an attempt this error left unsettled (``claimed_until``): at its next pass,
+    after the attempts tried longer ago (``claim_unheard`` takes the least recently tried first, so that requests
+    Libeo keeps refusing never hold back the others); a refused key, after ``KEY_REFUSED_PAUSE``."""
+    return utcnow() + (KEY_REFUSED_PAUSE if isinstance(error, LibeoKeyRefused) else timedelta(0))
 
 
 def pending_reason_for(error: LibeoApiError) -> str:
@@ -349,6 +385,19 @@ def record_payment(attempt: PaymentAttempt, info: LibeoPaymentInfo, company_id: 
     payment_ended(attempt, before, seen=seen)
     if first:
         queue_document(attempt.invoice_id, company_id or attempt.invoice.company_id)
+    if PaymentState(before).holds_invoice and not attempt.status.holds_invoice and not attempt.maybe_debited:
+        invoice_freed(attempt)
+
+
+def invoice_freed(attempt: PaymentAttempt) -> None:
+    """The payment that held the invoice ended (rejected, cancelled): Libeo kept the beneficiary and amount it
+    was asked to pay (``libeo_payload``) while MEG's changed (the supplier's new IBAN); Libeo's invoice now
+    follows MEG's again, for its next payment from Libeo's own pages."""
+    invoice = attempt.invoice
+    sent = (attempt.request_body or {}).get("invoice") or {}
+    now = invoice_payload(invoice)
+    if any(sent.get(name) != now.get(name) for name in TRANSFER_FIELDS if name in sent):
+        invoice_changed(invoice)
 
 
 def record_payments(answers: list[tuple[PaymentAttempt, LibeoPaymentInfo]], company_id: int, *,

@@ -64,8 +64,10 @@ from models.meg.libeo_link.client import (
 from models.meg.libeo_link.connection import LibeoConnection, LibeoLinkError, PlanQuota, connection_of
 from models.meg.libeo_link.outbox import supersede_all_pending_updates, supersede_pending_updates
 from models.meg.libeo_link.paying import (
+    ENDED_STATUSES,
     _adopt,
     _refuse,
+    current_state,
     held_for_its_account,
     initiator_of,
     new_attempt,
@@ -362,6 +364,9 @@ def _send_all(connection: LibeoConnection, to_send: list[tuple[PaymentAttempt, b
             _refuse(attempt, error.message, seen=True, code=error.code)
         db.session.commit()
         raise LibeoLinkError(error.message, upgrade_url=error.upgrade_url) from error
+    # A replayed item is the payment as first answered: as it is now, for those few.
+    outcomes = [current_state(client, outcome) if isinstance(outcome, LibeoPaymentInfo) else outcome
+                for outcome in outcomes]
     _record_answers(connection, [attempt for attempt, _ in to_send], outcomes)
     db.session.commit()
 
@@ -382,8 +387,9 @@ def _record_answers(connection: LibeoConnection, attempts: list[PaymentAttempt],
         for attempt, outcome in zip(attempts, outcomes, strict=True):
             _record(connection, attempt, outcome)
         return
-    for _ in made:
-        connection.count_payment()
+    for _, outcome in made:
+        if outcome.status not in ENDED_STATUSES:
+            connection.count_payment()
     supersede_all_pending_updates([attempt.invoice_id for attempt, _ in made])
     recorded = {id(attempt) for attempt, _ in made}
     for attempt, outcome in zip(attempts, outcomes, strict=True):
@@ -394,7 +400,7 @@ def _record_answers(connection: LibeoConnection, attempts: list[PaymentAttempt],
 def _record(connection: LibeoConnection, attempt: PaymentAttempt, outcome: LibeoPaymentInfo | LibeoApiError) -> None:
     """One item's answer, recorded as ``paying.send`` records one « Payer »'s."""
     if isinstance(outcome, LibeoPaymentInfo):
-        if attempt.status is PaymentState.REQUESTED:
+        if attempt.status is PaymentState.REQUESTED and outcome.status not in ENDED_STATUSES:
             connection.count_payment()
         record_payment(attempt, outcome, connection.company_id, seen=True)
         supersede_pending_updates(attempt.invoice_id)
