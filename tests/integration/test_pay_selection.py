@@ -21,7 +21,7 @@ from models.meg import db as meg_db
 from models.meg.libeo_link.attempts import PaymentAttempt
 from tests.conftest import MegAuth
 from tests.factories import meg_company, meg_invoice, meg_supplier
-from tests.helpers import page
+from tests.helpers import page, words
 
 from .conftest import libeo_back, libeo_down, libeo_payments, meg_libeo_invoices
 
@@ -96,6 +96,15 @@ def test_a_quota_covering_part_of_the_selection_is_said_before_and_after(connect
     assert "2 factures — " in again  # the two refused; the five paid are listed as no longer to pay
     assert "Votre formule Gratuit ne permet plus de paiement ce mois-ci" in again
     assert "Confirmer les" not in again
+
+
+def test_one_invoice_left_out_by_the_plan_is_said_in_the_singular(connected, client, meg_app):
+    add_invoices(meg_app, 2)
+    ids = [row[0] for row in meg_libeo_invoices(meg_app)]
+    assert len(ids) == 6
+    confirmation = words(client.get(SELECTION, query_string=_form(ids)))
+    assert ("Il vous reste 5 paiements ce mois-ci sur la formule Gratuit : 1 facture ne sera pas payée "
+            "(la dernière de la liste)." in confirmation)
 
 
 def test_each_row_keeps_its_date_or_takes_the_one_for_all(connected, client, meg_app, libeo_app):

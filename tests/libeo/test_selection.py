@@ -13,6 +13,7 @@ from models.libeo import Account, Payment, db
 from models.libeo.accounts.models import Plan
 from tests.factories import libeo_invoice
 from tests.helpers import page as text
+from tests.helpers import words
 
 from .conftest import PASSWORD, make_account, valid_iban
 
@@ -81,6 +82,13 @@ def test_a_quota_covering_part_of_the_selection(client, libeo_app, signed_in):
     assert result.count("Votre formule Gratuit inclut 5 paiements par mois") == 2
     assert "Passer à la formule Partnerships" in result
     assert payments(libeo_app) == 5
+
+
+def test_one_invoice_left_out_by_the_plan_is_said_in_the_singular(client, libeo_app, signed_in):
+    ids = add_invoices(libeo_app, signed_in.id, 6)
+    confirmation = words(client.get(SELECTION, query_string={"facture": ids}))
+    assert ("Il vous reste 5 paiements ce mois-ci sur la formule Gratuit : 1 facture ne sera pas payée "
+            "(la dernière de la liste)." in confirmation)
 
 
 def test_a_new_iban_is_said_before_confirming_and_held(client, libeo_app, signed_in):
