@@ -11,7 +11,8 @@ from core.money import format_amount
 
 class SelectionTotals:
     """The totals of a selection's ``lines`` (each with ``invoice.amount_cents``, ``execution_date`` and
-    ``beyond_quota``): the whole, per execution date (one SEPA file group each), and beyond the plan."""
+    ``beyond_quota``): the whole, what will be paid per execution date (one SEPA file group each), and
+    beyond the plan."""
 
     lines: list[Any]
 
@@ -20,10 +21,17 @@ class SelectionTotals:
         return format_amount(sum(line.invoice.amount_cents for line in self.lines))
 
     @property
+    def to_pay(self) -> int:
+        """Lines the confirmation will pay: all but those beyond the plan."""
+        return len(self.lines) - self.beyond_quota
+
+    @property
     def totals_by_date(self) -> list[tuple[date, int, str]]:
-        """(execution date, number of transfers, amount), earliest first."""
+        """(execution date, number of transfers, amount) of the lines that will be paid, earliest first."""
         totals: dict[date, list[int]] = defaultdict(lambda: [0, 0])
         for line in self.lines:
+            if line.beyond_quota:
+                continue
             totals[line.execution_date][0] += 1
             totals[line.execution_date][1] += line.invoice.amount_cents
         return [(day, count, format_amount(cents)) for day, (count, cents) in sorted(totals.items())]

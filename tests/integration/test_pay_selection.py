@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from core.calendar import default_execution_date, next_business_day
 from core.dates import date_fr, paris_today
+from core.money import format_amount
 from models.meg import SupplierInvoice
 from models.meg import db as meg_db
 from models.meg.libeo_link.attempts import PaymentAttempt
@@ -105,6 +106,21 @@ def test_one_invoice_left_out_by_the_plan_is_said_in_the_singular(connected, cli
     confirmation = words(client.get(SELECTION, query_string=_form(ids)))
     assert ("Il vous reste 5 paiements ce mois-ci sur la formule Gratuit : 1 facture ne sera pas payée "
             "(la dernière de la liste)." in confirmation)
+
+
+def test_the_button_and_the_totals_count_only_what_the_plan_will_pay(connected, client, meg_app):
+    add_invoices(meg_app, 2)
+    day = next_business_day(paris_today() + timedelta(days=40))
+    with meg_app.app_context():
+        invoices = sorted(meg_db.session.scalars(select(SupplierInvoice).where(
+            SupplierInvoice.id.in_([row[0] for row in meg_libeo_invoices(meg_app)]))),
+            key=lambda invoice: (invoice.due_date, invoice.id))
+        ids = [invoice.id for invoice in invoices]
+        paid = " ".join(format_amount(sum(invoice.amount_cents for invoice in invoices[:5])).split())
+    confirmation = words(client.get(SELECTION, query_string=_form(ids, date_all=day.isoformat())))
+    assert "1 facture ne sera pas payée" in confirmation
+    assert ">Confirmer les 5 paiements</button>" in confirmation and "Confirmer les 6" not in confirmation
+    assert f"Le {date_fr(day)} : 5 virements, {paid}" in confirmation
 
 
 def test_each_row_keeps_its_date_or_takes_the_one_for_all(connected, client, meg_app, libeo_app):
@@ -242,6 +258,7 @@ def test_a_selection_of_two_hundred_invoices_is_paid_in_one_confirmation(connect
     with libeo_app.app_context():
         libeo_db.session.get(Account, connected["account_id"]).plan = Plan.PARTNERSHIPS
         libeo_db.session.commit()
+    client.post("/meg/achats/options/libeo/verifier")  # « Vérifier la connexion »: MEG hears of the plan
     add_invoices(meg_app, 196)
     ids = [row[0] for row in meg_libeo_invoices(meg_app)]
     assert len(ids) == 200

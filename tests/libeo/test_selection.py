@@ -91,6 +91,19 @@ def test_one_invoice_left_out_by_the_plan_is_said_in_the_singular(client, libeo_
             "(la dernière de la liste)." in confirmation)
 
 
+def test_the_button_and_the_totals_count_only_what_the_plan_will_pay(client, libeo_app, signed_in):
+    due = next_business_day(paris_today() + timedelta(days=20))
+    with libeo_app.app_context():
+        account = db.session.get(Account, signed_in.id)
+        ids = [libeo_invoice(account, f"LS-{n + 1:03d}", supplier_name=SUPPLIERS[n], supplier_iban=valid_iban(500 + n),
+                             due_date=due, amount_cents=10_000).id for n in range(6)]
+        db.session.commit()
+    confirmation = words(client.get(SELECTION, query_string={"facture": ids}))
+    assert "1 facture ne sera pas payée" in confirmation
+    assert ">Confirmer les 5 paiements</button>" in confirmation and "Confirmer les 6" not in confirmation
+    assert f"Le {date_fr(due)} : 5 virements, 500,00 €" in confirmation
+
+
 def test_a_new_iban_is_said_before_confirming_and_held(client, libeo_app, signed_in):
     [first] = add_invoices(libeo_app, signed_in.id, 1)
     assert "1 programmée" in text(client.post(SELECTION, data={"facture": [first]}))
