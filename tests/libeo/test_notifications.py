@@ -269,6 +269,28 @@ def test_the_last_free_payment_of_the_month_tells_the_administrators_once(apps, 
     assert "http://127.0.0.1:5000/libeo/abonnement\r\n" in message.text
 
 
+def test_the_quota_freed_before_the_worker_sends_its_e_mail_is_not_told(apps, client, mail):
+    """The fifth payment used the month up, then was cancelled before the worker's pass: the plan is not full,
+    and an e-mail saying « sont utilisés » would be false."""
+    from models.libeo.payments.models import Payment
+    from models.libeo.payments.order import cancel_payment
+
+    boulangerie = company(apps, client, mail, plan=Plan.GRATUIT)
+    for n in range(5):
+        last = boulangerie.pay(name=f"Fournisseur {n}", iban=valid_iban(4_200_000 + n), amount=1_000 + n)
+    with apps.libeo.app_context():
+        cancel_payment(db.session.get(Account, boulangerie.info.id), db.session.get(Payment, last["id"]),
+                       boulangerie.admin)
+        db.session.commit()
+    mail.send("libeo")
+    assert [m.message["Subject"] for m in mail.received] == []
+
+    # Used up again the same month: told then.
+    boulangerie.pay(name="Fournisseur 6", iban=valid_iban(4_200_006), amount=2_000)
+    mail.send("libeo")
+    assert mail.one(boulangerie.admin).subject == "Les 5 paiements du mois de la formule Gratuit sont utilisés"
+
+
 def test_a_new_api_key_and_a_link_to_meg_are_security_notices_that_cannot_be_turned_off(apps, client, mail,
                                                                                         libeo_auth):
     boulangerie = company(apps, client, mail)

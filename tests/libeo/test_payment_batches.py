@@ -281,7 +281,8 @@ def _what_was_done(libeo_app, api: Api, answers: list[dict]) -> dict:
                                            JournalEntry.kind.startswith("iban.") | JournalEntry.kind.startswith(
                                                "payment.")).order_by(JournalEntry.id))],
             "notifications": sorted((n.kind, named(n.event_key), "admin" if n.recipient in admins else n.recipient,
-                                     {**n.data, "payment_id": whose.get(n.data.get("payment_id"))})
+                                     {**n.data, "payment_id": whose.get(n.data.get("payment_id")),
+                                      "account_id": n.data.get("account_id") == account.id})
                                     for n in db.session.scalars(select(Notification).where(
                                         Notification.account_id == account.id,
                                         Notification.kind != "api_key_created"))),

@@ -128,7 +128,7 @@ def payments_moved(account_id: int, payments: Iterable[Payment]) -> None:
 def quota_used_up(account: Account, month: str) -> None:
     """The payment just counted was the last of the month on a plan with a limit (once a month)."""
     outbox.enqueue(QUOTA_REACHED, f"quota:{account.id}:{month}", administrators(account.id), {
-        "limit": account.payment_limit, "plan": account.plan.label, "month": month,
+        "limit": account.payment_limit, "plan": account.plan.label, "month": month, "account_id": account.id,
     }, account.id)
 
 

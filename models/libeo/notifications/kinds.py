@@ -18,6 +18,7 @@ from models.libeo.db import db
 from models.libeo.notifications.models import NotificationSetting, outbox
 from models.libeo.notifications.reminders import still_owed
 from models.libeo.payments.models import BankAnomaly
+from models.libeo.payments.quota import PaymentQuota
 
 PAYMENT_HELD = "payment_held"
 PAYMENT_REJECTED = "payment_rejected"
@@ -95,6 +96,18 @@ def _anomalies_still_open(data: dict) -> bool:
     ))
 
 
+def _quota_still_used_up(data: dict) -> bool:
+    """Told only while the month is still full: a payment cancelled or refused meanwhile gave its slot back (and
+    a plan without limit has none to use up)."""
+    if "account_id" not in data:  # written before the e-mail checked it: told as it was
+        return True
+    account = db.session.get(Account, data["account_id"])
+    if account is None:
+        return False
+    quota = PaymentQuota(account, data["month"])
+    return quota.limit is not None and quota.used >= quota.limit
+
+
 KINDS = {
     kind.code: kind
     for kind in (
@@ -114,7 +127,7 @@ KINDS = {
              lambda d: ("remittances.list_batches", {"_anchor": "anomalies"}), still_due=_anomalies_still_open),
         Kind(QUOTA_REACHED,
              lambda d: f"Les {d['limit']} paiements du mois de la formule Gratuit sont utilisés",
-             lambda d: ("billing.subscription", {})),
+             lambda d: ("billing.subscription", {}), still_due=_quota_still_used_up),
         Kind(DUE_REMINDER, reminder_subject, lambda d: ("invoices.invoice", {"invoice_id": d["invoice_id"]}),
              still_due=still_owed),
         Kind(API_KEY_CREATED,
