@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from core.calendar import earliest_execution_date
-from core.dates import paris_today, utcnow
+from core.dates import datetime_fr, paris_today, utcnow
 from devtools.bank_simulator import status_report_for
 from models.meg import Company, LibeoConnection
 from models.meg import db as meg_db
@@ -423,5 +423,11 @@ def test_a_payment_refused_at_its_approval_is_told_as_such(connected, client, me
 
     message = mail.one(ADMIN)
     assert message.subject.startswith(f"Paiement refusé à l'approbation dans Libeo : facture {number}, ")
-    assert "Un administrateur du compte Libeo a refusé d'approuver le paiement" in message.text
     assert "État : Annulé — approbation refusée : Montant à vérifier avec EDF" in message.text
+    # Who refused and when, as the invoice's page says it.
+    with libeo_app.app_context():
+        decided_at = datetime_fr(db.session.scalar(select(Payment)).decided_at)
+    said = ("Un administrateur du compte Libeo, claire@boulangerie-martin.fr, a refusé le "
+            f"{decided_at} d'approuver le paiement que vous avez demandé avec « Payer »")
+    for body in (message.text, re.sub(r"<[^>]+>", " ", message.html_text)):
+        assert said in " ".join(body.replace("\u202f", " ").replace("\u00a0", " ").split())

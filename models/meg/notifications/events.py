@@ -28,7 +28,7 @@ from flask import has_request_context
 from flask_login import current_user
 from sqlalchemy import bindparam, select
 
-from core.dates import paris_today, utcnow
+from core.dates import datetime_fr, paris_today, utcnow
 from core.money import format_amount
 from core.notifications import Recipient
 from core.validators import mask_iban
@@ -121,6 +121,9 @@ def payment_ended(attempt: PaymentAttempt, before: str, *, seen: bool) -> None:
         "bank_text": attempt.bank_text if outcome == REJECTED else None,
         # Cancelled by an administrator who refused to approve it (« Annulé — approbation refusée : … »).
         "approval_refused": outcome == CANCELLED and bool(attempt.cancel_reason),
+        # Who refused it and when, as Libeo said (the invoice's page says « Refusé par … le …, dans Libeo »).
+        "decided_by": attempt.decided_by if outcome == CANCELLED else None,
+        "decided_at": datetime_fr(attempt.decided_at) if outcome == CANCELLED else None,
         # What « Payer » asks first, when it does not simply offer to pay again (the page says the same).
         "next_step": attempt.retry_refusal or attempt.fraud_refusal,
     }, invoice.company_id)
