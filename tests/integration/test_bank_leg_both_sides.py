@@ -103,6 +103,13 @@ def pay(client, invoice_id: int) -> None:
     assert "Paiement programmé le" in answer, answer
 
 
+def paid_to(client, invoice_id: int) -> str:
+    """The invoice page's « Virement Libeo » line: where and when, and whose word it is."""
+    found = re.search(r'data-testid="paid-to">(.*?)</dd>', page(client.get(f"/meg/achats/factures/{invoice_id}")))
+    assert found is not None
+    return " ".join(re.sub(r"<[^>]+>", "", found.group(1)).split())
+
+
 def everywhere(client, invoice_id: int) -> list[str]:
     """MEG's « Règlements », « Factures » and the invoice's page."""
     return [page(client.get(path)) for path in
@@ -114,12 +121,15 @@ def test_one_lifecycle_with_the_banks_dates_on_both_sides(connected, client, meg
     (invoice_id, number, _), (rejected_id, *_) = meg_libeo_invoices(meg_app)[:2]
     pay(client, invoice_id)
     pay(client, rejected_id)
+    assert paid_to(client, invoice_id).endswith("(tel que Libeo le paiera)")
     set_debtor_iban(libeo_app, connected["account_id"])
     pain001 = execute(libeo_app)
     sync(meg_app)
     for shown in everywhere(client, invoice_id):
         assert "Fichier prêt — à transmettre à votre banque" in shown
         assert "Remis à la banque" not in shown and "Payée via Libeo" not in shown
+    assert paid_to(client, invoice_id).endswith(
+        "(tel que l'indique le fichier de virements de Libeo, à transmettre à la banque)")
     invoice_page = page(client.get(f"/meg/achats/factures/{invoice_id}"))
     assert "Ordre de virement (PDF)" in invoice_page and "la banque n'a pas encore confirmé le débit" in invoice_page
     order = client.get(f"/meg/achats/factures/{invoice_id}/justificatif")
@@ -134,11 +144,13 @@ def test_one_lifecycle_with_the_banks_dates_on_both_sides(connected, client, meg
     today = f"{paris_today():%d/%m/%Y}"
     for shown in everywhere(client, invoice_id):
         assert f"Transmis à la banque le {today}" in shown
+    assert paid_to(client, invoice_id).endswith("(tel que l'indique le fichier de virements transmis à la banque)")
 
     import_file(libeo_app, status_report_for(pain001, default="ACSP"))
     sync(meg_app)
     for shown in everywhere(client, invoice_id):
         assert f"Accepté par la banque le {today} (ACSP)" in shown and "Payée via Libeo" not in shown
+    assert paid_to(client, invoice_id).endswith("(tel que l'indique le fichier de virements transmis à la banque)")
 
     # The statement: debited on its booking date; the other transfer returned for a closed account.
     with meg_app.app_context():
@@ -153,6 +165,7 @@ def test_one_lifecycle_with_the_banks_dates_on_both_sides(connected, client, meg
     assert number not in page(client.get("/meg/achats/reglements"))
     invoice_page = page(client.get(f"/meg/achats/factures/{invoice_id}"))
     assert debited in invoice_page and "Justificatif de paiement (PDF)" in invoice_page
+    assert "le paiera" not in invoice_page
     proof = client.get(f"/meg/achats/factures/{invoice_id}/justificatif")
     assert "Justificatif de paiement" in unescape(proof.headers["Content-Disposition"])
     text = pdf_text(proof.data)
