@@ -22,6 +22,7 @@ from models.meg import Company, Supplier, SupplierInvoice
 from models.meg import db as meg_db
 from models.meg.libeo_link.sync import sync_pass
 from tests.helpers import words as text
+from tests.lists.conftest import read_csv, read_xlsx
 
 from .conftest import GARAGE_SIRET, libeo_account
 from .test_meg_connect import (
@@ -142,6 +143,11 @@ def test_a_new_iban_refused_in_libeo_reads_the_same_in_meg_and_its_reason_comes_
     assert "Libeo retient ce paiement" not in invoice
     settlements = text(client.get("/meg/achats/reglements"))
     assert "Annulé — approbation refusée : RIB non confirmé par téléphone" in settlements
+    # The exports' « État » says the same (it said « À régler »).
+    for url, column in (("/meg/achats/factures/export", "État"), ("/meg/achats/reglements/export", "Règlement")):
+        for fmt, read in ((".csv", read_csv), (".xlsx", read_xlsx)):
+            [row] = [row for row in read(client.get(url + fmt)) if str(row["Id"]) == str(invoice_id)]
+            assert row[column] == "Annulé — approbation refusée : RIB non confirmé par téléphone", (url, fmt)
     # A refusal for a suspected fraud: no one-click « Payer » in the list, the reason on the invoice first.
     assert f"payer={invoice_id}" not in settlements and "Motif du refus à lire avant de payer" in settlements
     assert ("Un administrateur de Libeo a refusé le dernier paiement de cette facture, retenu pour nouvel IBAN du "

@@ -371,7 +371,7 @@ def invoices_export(fmt: str):
     rows = streamed_rows(db.session, *invoice_export(company, lq), lambda row: [
         row.id, row.number, row.name, row.siret, iban(row.iban), row.issue_date, row.due_date,
         cents_value(row.amount_cents), row.currency, row.payment_mode.label,
-        state_word(row.state, row.payment_status, row.failure_reason), *payment_dates(row)])
+        state_word(row), *payment_dates(row)])
     return export_response(fmt, "factures", "Factures", INVOICES_EXPORT, rows)
 
 
@@ -556,7 +556,7 @@ def settlements_export(fmt: str):
         row.id, row.number, row.name, row.siret, iban(row.iban), row.issue_date, row.due_date,
         cents_value(row.amount_cents if row.total_cents is None else row.total_cents), cents_value(row.amount_cents),
         # A payment under way (« ne réglez pas autrement ») is not a row to settle like the others.
-        row.currency, row.payment_mode.label, state_word(row.state, row.payment_status, row.failure_reason),
+        row.currency, row.payment_mode.label, state_word(row),
         *payment_dates(row)])
     return export_response(fmt, "reglements", "Règlements", SETTLEMENTS_EXPORT, rows)
 
@@ -920,7 +920,7 @@ def clients_export(fmt: str):
         row.id, row.company, row.number, row.name, row.siret,
         _iban_shown_to(row.company_id in admin_of)(row.iban), row.issue_date, row.due_date,
         cents_value(row.amount_cents), row.currency, row.payment_mode.label,
-        state_word(row.state, row.payment_status, row.failure_reason)])
+        state_word(row)])
     return export_response(fmt, "factures-clients", "Factures des clients", CLIENTS_EXPORT, rows)
 
 

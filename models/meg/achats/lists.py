@@ -14,13 +14,14 @@ from sqlalchemy.orm import contains_eager
 from core.dates import as_utc, paris_today
 from core.listing import ListColumns, ListQuery, ListSpec, OwnedList, by_name, searches_text, tab_counts
 from core.paging import Listing
-from core.payment_words import FILE_READY_LABEL, rejection_label
+from core.payment_words import FILE_READY_LABEL, cancelled_label, rejection_label
 from models.meg.achats.invoices import (
     SETTLEMENT_MODES,
     SETTLEMENTS,
     PayableCandidate,
     SettlementInvoice,
     SettlementSupplier,
+    latest_cancel_reason,
 )
 from models.meg.achats.models import PaymentMode, Supplier, SupplierInvoice
 from models.meg.companies.models import Company, User
@@ -70,15 +71,21 @@ def payment_dates(row) -> tuple[date | None, date | None]:
     return execution, paid
 
 
-def state_word(state: str, payment_status: str | None, failure_reason: str | None = None) -> str:
-    """A row's « État » in an export or in « Factures des clients »: its tab's word, or, for a payment under
-    way, where it stands (« À approuver dans Libeo » is not « Programmé »), and for a rejected transfer, the
-    bank's reason as the invoice's page says it (« Rejeté : compte du bénéficiaire clôturé (AC04) »)."""
-    if state == "programmees" and payment_status in UNDER_WAY_WORDS:
-        return UNDER_WAY_WORDS[payment_status]
-    if state == "rejetees" and payment_status == "FAILED":
-        return rejection_label(failure_reason)
-    return INVOICE_STATE_WORDS[state]
+def state_word(row) -> str:
+    """A row's « État » in an export or in « Factures des clients » (its ``state``, ``payment_status``,
+    ``failure_reason``, ``cancel_reason`` and ``payment_mode``): its tab's word, or, for a payment under way,
+    where it stands (« À approuver dans Libeo » is not « Programmé »), for a rejected transfer, the bank's reason
+    as the invoice's page says it (« Rejeté : compte du bénéficiaire clôturé (AC04) »), and for a payment an
+    administrator of Libeo refused at its approval, as its row says it while it is still to pay through Libeo
+    (« Annulé — approbation refusée : RIB non confirmé »)."""
+    if row.state == "programmees" and row.payment_status in UNDER_WAY_WORDS:
+        return UNDER_WAY_WORDS[row.payment_status]
+    if row.state == "rejetees" and row.payment_status == "FAILED":
+        return rejection_label(row.failure_reason)
+    if (row.state == "a_regler" and row.payment_status == "CANCELLED" and row.cancel_reason
+            and row.payment_mode is PaymentMode.LIBEO):
+        return cancelled_label(row.cancel_reason)
+    return INVOICE_STATE_WORDS[row.state]
 
 INVOICES = ListSpec(
     sorts={"date": "Date", "echeance": "Échéance", "montant": "Montant TTC", "fournisseur": "Fournisseur",
@@ -143,7 +150,8 @@ def _invoices_export_statement(shape: tuple):
     base = select(SupplierInvoice.id, SupplierInvoice.number, Supplier.name, Supplier.siret, Supplier.iban,
                   SupplierInvoice.issue_date, SupplierInvoice.due_date, SupplierInvoice.amount_cents,
                   SupplierInvoice.currency, SupplierInvoice.payment_mode, INVOICE_STATE.label("state"),
-                  latest_payment_status(), latest_failure_reason(), *latest_payment_dates(), SupplierInvoice.paid_at)
+                  latest_payment_status(), latest_failure_reason(), latest_cancel_reason(), *latest_payment_dates(),
+                  SupplierInvoice.paid_at)
     return _INVOICE_COLUMNS.apply(_of_company(base), shape)
 
 
@@ -341,7 +349,7 @@ def _clients_statement(shape: tuple):
                   SupplierInvoice.number, Supplier.name, Supplier.siret, Supplier.iban, SupplierInvoice.issue_date,
                   SupplierInvoice.due_date, SupplierInvoice.amount_cents, SupplierInvoice.currency,
                   SupplierInvoice.payment_mode, INVOICE_STATE.label("state"), latest_payment_status(),
-                  latest_failure_reason())
+                  latest_failure_reason(), latest_cancel_reason())
     return _CLIENT_COLUMNS.apply(_of_firm(base), shape)
 
 
