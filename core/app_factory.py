@@ -12,10 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from flask import Flask, flash, redirect, render_template
+from flask import Flask, current_app, flash, redirect, render_template, request, session, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
+from flask_login.utils import make_next_param
 from flask_mailman import Mail
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -51,12 +52,37 @@ def product_extensions(product: str) -> Extensions:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Connectez-vous pour accéder à cette page."
     login_manager.login_message_category = "info"
+    login_manager.unauthorized_handler(lambda: sign_in_first(login_manager))
     # The prefix keeps this product's counts apart from the other's in a shared Redis (same endpoint
     # names, same addresses). Set here, not in the config: this one object serves every app built in
     # the process, and Flask-Limiter keeps the first prefix it sees.
     limiter = Limiter(key_func=get_remote_address, default_limits=[], key_prefix=product)
     # E-mail through SMTP (core/mail.py): only the notification workers send.
     return Extensions(login_manager, CSRFProtect(), limiter, Mail())
+
+
+def sign_in_first(login_manager: LoginManager):
+    """Flask-Login's answer to a page that needs a session (its message, then the login page and back), but
+    without its message after a form sent once the session had ended: that form's own message says why
+    (``CSRF_EXPIRED``). The page is returned to at its fragment (``with_return_anchor``)."""
+    if not any(message == CSRF_EXPIRED for _category, message in session.get("_flashes", ())):
+        flash(login_manager.login_message, login_manager.login_message_category)
+    login_page = url_for(login_manager.login_view)
+    return redirect(url_for(login_manager.login_view,
+                            next=with_return_anchor(make_next_param(login_page, request.url))))
+
+
+def register_return_anchor(app: Flask, anchor: Callable[[str], str]) -> None:
+    """``anchor`` gives an address of the product the fragment its page opens at when returned to after a
+    sign-in or a form that had expired (MEG: an invoice's « Payer » panel, ``#confirmer``)."""
+    app.extensions["return_anchor"] = anchor
+
+
+def with_return_anchor(url: str) -> str:
+    """``url`` with the fragment its page opens at: a browser never sends it, so a page returned to by the
+    server would open at its top."""
+    anchor = current_app.extensions.get("return_anchor")
+    return anchor(url) if anchor is not None else url
 
 
 def new_app(name: str, config: type, test_config: dict | None, base_dir: Path, instance_dir: Path) -> Flask:
@@ -121,7 +147,7 @@ def register_error_pages(app: Flask, template: str, render_error: Callable) -> N
         back = form_page()
         if back is not None:
             flash(CSRF_EXPIRED, "error")
-            return redirect(back, 303)
+            return redirect(with_return_anchor(back), 303)
         return render_template(template, code=400, message=CSRF_MESSAGE), 400
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 from flask import Flask, jsonify, request
 
 from config import BASE_DIR, INSTANCE_DIR, MegConfig
-from core.app_factory import assemble, init_extensions, new_app, register_common_template_helpers, register_error_pages
+from core.app_factory import (
+    assemble,
+    init_extensions,
+    new_app,
+    register_common_template_helpers,
+    register_error_pages,
+    register_return_anchor,
+)
 from core.errors import describe, error_page, error_reference
 from core.observability import init_observability
 from core.observability.health import PeerCheck
@@ -32,6 +39,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from .achats import bp as achats_bp
+    from .achats import confirmation_anchor
     from .api import bp as api_bp
     from .auth import bp as auth_bp
     from .einvoices import bp as einvoices_bp
@@ -47,6 +55,7 @@ def register_blueprints(app: Flask) -> None:
                       notifications_bp, security_bp):
         app.register_blueprint(blueprint)
     config_oauth(app)
+    register_return_anchor(app, confirmation_anchor)
 
 
 # Endpoints programs call (OAuth clients, Libeo): they get JSON, not a page.

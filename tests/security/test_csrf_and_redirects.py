@@ -267,19 +267,44 @@ def test_paying_after_the_session_ended_leads_back_to_the_invoice_and_pays_nothi
     answer = client.post(f"/meg/achats/factures/{invoice}/payer", data={"csrf_token": token},
                          headers={"Referer": page})
     assert answer.status_code == 303
-    assert answer.headers["Location"] == f"/meg/achats/factures/{invoice}?payer={invoice}"
+    assert answer.headers["Location"] == f"/meg/achats/factures/{invoice}?payer={invoice}#confirmer"
     login = client.get(answer.headers["Location"])
     assert login.status_code == 302 and "/meg/connexion" in login.headers["Location"]
     login_page = client.get(login.headers["Location"]).get_data(as_text=True)
     assert EXPIRED in login_page
+    # The form's own message says why: not « Connectez-vous pour accéder à cette page. » besides.
+    assert "Connectez-vous pour accéder à cette page." not in login_page
     assert everything(apps) == before
 
-    # Signed in again, the person is back on the invoice with its confirmation open.
+    # Signed in again, the person is back on the invoice with its confirmation open, where it is on the page.
     token = csrf_token(client, login.headers["Location"])
     again = client.post(login.headers["Location"], data={
         "email": "admin@boulangerie-martin.fr", "password": "demo-meg-2026", "csrf_token": token})
     assert again.status_code == 302
-    assert again.headers["Location"].endswith(f"/meg/achats/factures/{invoice}?payer={invoice}")
+    assert again.headers["Location"].endswith(f"/meg/achats/factures/{invoice}?payer={invoice}#confirmer")
+
+
+def test_a_page_that_needs_a_session_still_asks_to_sign_in(csrf_world):
+    client = csrf_world.apps.root.test_client()
+    login = client.get("/meg/achats/reglements")
+    assert login.status_code == 302
+    assert "Connectez-vous pour accéder à cette page." in client.get(login.headers["Location"]).get_data(as_text=True)
+
+
+def test_an_expired_confirmation_with_the_session_alive_opens_again_at_the_panel(csrf_world):
+    world, apps = csrf_world, csrf_world.apps
+    invoice = world.meg["boulangerie_libeo_invoice"]
+    client = apps.root.test_client()
+    login_with_token(client, "meg", "admin@boulangerie-martin.fr", "demo-meg-2026")
+    page = f"http://localhost/meg/achats/factures/{invoice}?payer={invoice}"
+    answer = client.post(f"/meg/achats/factures/{invoice}/payer", data={"csrf_token": "expiré"},
+                         headers={"Referer": page})
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == f"/meg/achats/factures/{invoice}?payer={invoice}#confirmer"
+    # Any other page is returned to as it was.
+    other = client.post("/meg/achats/fournisseurs/nouveau", data={"csrf_token": "expiré"},
+                        headers={"Referer": "http://localhost/meg/achats/fournisseurs/nouveau?payer=3"})
+    assert other.headers["Location"] == "/meg/achats/fournisseurs/nouveau?payer=3"
 
 
 @pytest.mark.parametrize("referrer", [

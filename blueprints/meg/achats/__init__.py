@@ -1,4 +1,4 @@
 
-from .routes import bp
+from .routes import bp, confirmation_anchor
 
-__all__ = ["bp"]
+__all__ = ["bp", "confirmation_anchor"]

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date
 from functools import wraps
 from typing import Any, NamedTuple
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup, escape
+from werkzeug.exceptions import HTTPException
 from wtforms.fields.choices import SelectChoice
 
 from core.calendar import late_payment_warning
@@ -138,6 +139,20 @@ def achats_admin_required(view):
         return view(*args, **kwargs)
 
     return checked
+
+
+def confirmation_anchor(url: str) -> str:
+    """An invoice's page opened on its « Payer » panel (``?payer=``) is returned to at the panel (``#confirmer``),
+    after a sign-in or a form that had expired, as every other way back to it (``register_return_anchor``)."""
+    parts = urlsplit(url)
+    if parts.fragment or "payer" not in parse_qs(parts.query):
+        return url
+    try:
+        endpoint, _ = current_app.url_map.bind_to_environ(request.environ).match(
+            parts.path.removeprefix(request.script_root), method="GET")
+    except HTTPException:
+        return url
+    return f"{url}#confirmer" if endpoint == "achats.invoice" else url
 
 
 @bp.app_template_global()
