@@ -47,6 +47,13 @@ def shown(response) -> str:
     return " ".join(unescape(html).replace("\u202f", " ").replace("\u00a0", " ").split())
 
 
+def confirmation_panel(html: str) -> str:
+    """MEG's « Payer » panel of a page (``#confirmer``, where the page opens), as its HTML."""
+    found = re.search(r'<section class="card confirm" id="confirmer".*?</section>', html, re.S)
+    assert found is not None, "no « Payer » panel on the page"
+    return found.group(0)
+
+
 def sync(meg_app):
     """One pass of MEG's sync (``flask meg sync``), in the app's context; what it reports."""
     from models.meg.libeo_link.sync import sync_pass

@@ -23,6 +23,7 @@ from models.meg.libeo_link.connection import LibeoConnection
 from models.meg.oauth import OAuthToken, find_token
 from tests.conftest import PUBLIC_URL
 from tests.factories import meg_company, meg_user
+from tests.helpers import confirmation_panel
 
 from .conftest import GARAGE_SIRET, libeo_account
 
@@ -193,7 +194,10 @@ def test_payer_creates_the_libeo_account_from_meg_then_pays(apps, meg_app, libeo
     arrived = browser.get(said)
     assert arrived.status_code == 302 and arrived.headers["Location"] == invoice_page.split("#")[0].removeprefix(
         PUBLIC_URL)
-    assert f"La connexion est établie avec le compte Libeo « {GARAGE} »" in page_text(browser.follow(arrived))
+    back = page_text(browser.follow(arrived))
+    made = f"La connexion est établie avec le compte Libeo « {GARAGE} »"
+    # Said where the page opens (« Payer »'s panel, far below the top on a phone), once.
+    assert made in confirmation_panel(back) and back.count(made) == 1
 
     connection = meg_connection(meg_app)
     assert connection is not None and connection.account_name == GARAGE

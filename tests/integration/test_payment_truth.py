@@ -17,7 +17,7 @@ from core.calendar import next_business_day, previous_business_day
 from core.dates import date_fr, paris_today
 from models.meg import LibeoConnection, PaymentAttempt, SupplierInvoice
 from models.meg import db as meg_db
-from tests.helpers import page, sync
+from tests.helpers import confirmation_panel, page, sync
 
 from .conftest import libeo_invoices, libeo_payments, meg_libeo_invoices
 
@@ -77,6 +77,9 @@ def test_a_date_in_the_past_or_on_a_weekend_is_refused_and_nothing_is_sent(conne
     assert "Confirmer le paiement" in yesterday  # back on the confirmation to choose again
     sunday = page(confirm(client, invoice_id, date(2027, 1, 10)))
     assert "Le 10/01/2027 n'est pas un jour ouvré" in sunday and "choisissez le 11/01/2027" in sunday
+    # Said in the panel the page opens at (#confirmer), with the date proposed, not far above it.
+    assert "Le 10/01/2027 n'est pas un jour ouvré" in confirmation_panel(sunday)
+    assert sunday.count("Le 10/01/2027 n'est pas un jour ouvré") == 1
     assert libeo_payments(libeo_app) == [] and libeo_invoices(libeo_app) == []
 
 
