@@ -26,8 +26,8 @@ from models.meg.companies.siret_trust import check_with_registry, name_changed, 
 from models.meg.db import db
 from models.meg.journal import iban_shown, record, supplier_iban_changed, supplier_iban_entered
 from models.meg.libeo_link.attempts import (
-    PaymentAttempt,
     PaymentState,
+    latest_cancel_reason,
     latest_failure_reason,
     latest_payment,
     latest_payment_dates,
@@ -37,15 +37,6 @@ from models.meg.libeo_link.attempts import (
 )
 from models.meg.libeo_link.connection import connection_of
 from models.meg.libeo_link.outbox import invoice_changed
-
-
-def latest_cancel_reason():
-    """SQL: why an administrator of Libeo refused the invoice's latest payment at its approval (the reason
-    Libeo gave with its cancellation; NULL otherwise): what the row of an export says, as the screens do
-    (``lists.state_word``)."""
-    return (select(PaymentAttempt.cancel_reason).where(PaymentAttempt.invoice_id == SupplierInvoice.id)
-            .order_by(PaymentAttempt.attempt.desc()).limit(1).correlate(SupplierInvoice).scalar_subquery()
-            .label("cancel_reason"))
 
 
 class AchatsError(Exception):

@@ -21,7 +21,6 @@ from models.meg.achats.invoices import (
     PayableCandidate,
     SettlementInvoice,
     SettlementSupplier,
-    latest_cancel_reason,
 )
 from models.meg.achats.models import PaymentMode, Supplier, SupplierInvoice
 from models.meg.companies.models import Company, User
@@ -29,6 +28,7 @@ from models.meg.db import db
 from models.meg.libeo_link.attempts import (
     TO_SETTLE_STATES,
     LibeoState,
+    latest_cancel_reason,
     latest_failure_reason,
     latest_payment_dates,
     latest_payment_status,

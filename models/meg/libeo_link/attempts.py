@@ -991,6 +991,13 @@ def latest_failure_reason():
     return _of_latest_attempt(said).label("failure_reason")
 
 
+def latest_cancel_reason():
+    """SQL: why an administrator of Libeo refused the invoice's latest payment at its approval (the reason
+    Libeo gave with its cancellation; NULL otherwise): what the row of an export says, as the screens do
+    (``achats.lists.state_word``)."""
+    return _of_latest_attempt(PaymentAttempt.cancel_reason).label("cancel_reason")
+
+
 # After a rejected transfer's reason in an export, while the bank may have debited it after all.
 BANK_ANOMALY_WORDS = " — anomalie bancaire à vérifier dans Libeo"
 
