@@ -461,9 +461,10 @@ def test_a_debit_of_a_rejected_transfer_after_paying_again_holds_the_new_payment
     settlements, invoices, invoice_page = everywhere(client, invoice_id)
     for shown in (settlements, invoices):
         assert "Anomalie bancaire à vérifier dans Libeo" in shown
-    assert ("Un fichier de la banque dit peut-être débité le virement précédent de cette facture ; Libeo n'envoie "
-            "pas ce paiement à la banque") in invoice_page
-    assert "Ce que Libeo en dit : « Virement précédent de cette facture : L'avis de débit" in invoice_page
+    assert ("Un fichier de la banque indique que le virement précédent de cette facture, rejeté, a peut-être été "
+            "débité ; Libeo n'envoie pas ce paiement à la banque") in invoice_page
+    assert "Ce que Libeo en dit : « Virement précédent de cette facture : l'avis de débit" in invoice_page
+    assert "(tel que Libeo le paiera, une fois l'anomalie bancaire décidée)" in invoice_page
 
     from models.libeo.payments.sepa import execute_due_payments
 
@@ -481,12 +482,29 @@ def test_a_debit_of_a_rejected_transfer_after_paying_again_holds_the_new_payment
     assert "Libeo n'envoie pas ce paiement à la banque avant votre décision" in page(
         client.get(f"/libeo/paiements/{again.id}"))
 
+    remittances = page(client.get("/libeo/remises/"))
+    held_along = f'Un nouveau paiement de cette facture, <a href="/libeo/paiements/{again.id}">« Programmé le'
+    assert held_along in remittances
+    assert ("attend cette décision : en gardant l'état rejeté, il partira à la banque. Si la banque a bien débité ce "
+            "virement, annulez d'abord ce nouveau paiement, puis « La banque a raison ».") in remittances
+    assert "peut de nouveau être payée" not in remittances  # it was paid again already
+
     # The bank confirms the debit: the person cancels the second payment, then says the first debited.
+    assert "La facture reste bloquée tant que l'anomalie bancaire de son virement précédent n'est pas décidée" in page(
+        client.get(f"/libeo/paiements/{again.id}/annuler"))
     cancelled = page(client.post(f"/libeo/paiements/{again.id}/annuler", data={"reason": ""}, follow_redirects=True))
     assert "annulé" in cancelled.lower()
+    with libeo_app.app_context():
+        libeo_invoice_id = db.session.get(Payment, again.id).invoice_id
+    locked = page(client.get(f"/libeo/factures/{libeo_invoice_id}"))
+    assert "Payer par virement" not in locked and "À payer" not in locked  # the first transfer may have paid it
+    assert "Rejeté" in locked
     remittances = page(client.get("/libeo/remises/"))
     anomaly = re.search(r'action="(/libeo/remises/anomalies/\d+)"', remittances).group(1)
-    assert "débité" in page(client.post(anomaly, data={"decision": "apply"}, follow_redirects=True))
+    decided = page(client.post(anomaly, data={"decision": "apply"}, follow_redirects=True))
+    assert "passé de « Rejeté : raison non précisée par la banque (MS03) » à « Débité le" in decided
+    paid = page(client.get(f"/libeo/factures/{libeo_invoice_id}"))
+    assert f"Débité le {RUN_DAY:%d/%m/%Y}" in paid and "À payer" not in paid
     execute(libeo_app)
     with libeo_app.app_context():
         assert db.session.get(Payment, again.id).status is PaymentStatus.CANCELLED

@@ -299,13 +299,13 @@ def test_a_debit_the_person_applies_after_a_rejection_is_told_from_the_statement
     shown = text(bank.upload(statement_for(pain001, debited=[bank.e2e(0)], booking_date=RUN_DAY)))
     anomaly = re.search(r'action="(/libeo/remises/anomalies/\d+)"', shown).group(1)
     done = text(bank.client.post(anomaly, data={"decision": "apply"}, follow_redirects=True))
-    assert "passé de rejeté à « Débité le" in done
+    assert "passé de « Rejeté : raison non précisée par la banque (MS03) » à « Débité le" in done
     detail = text(bank.client.get(f"/libeo/paiements/{bank.ids[0]}"))
     shown = " ".join(re.sub(r"<[^>]+>", " ", detail).split())
     assert re.search(f"Débité le {SHOWN_RUN_DAY} \\(relevé de la banque, retenu par [^)]+@[^)]+\\)", shown), shown
     # Who decided, and what: the bank's statement alone did not make it « Débité ».
     assert re.search(r"Anomalie résolue le \d\d/\d\d/\d{4} à \d\d:\d\d \(par [^)]+@[^)]+\) — Paiement .* passé de "
-                     r"rejeté à « Débité le", shown), shown
+                     r"« Rejeté : raison non précisée par la banque \(MS03\) » à « Débité le", shown), shown
     assert "RJCT" not in detail and "Motif de la banque" not in detail
 
 

@@ -139,8 +139,11 @@ def test_renaming_the_company_as_another_one_in_the_same_form_does_not_take_its_
     meg_auth.login("president@amis-du-quartier.fr")
     page = _save_fiche(client, VICTIM_SIRET, name="Transports Victor")
     assert ("Le SIRET n'a pas pu être confirmé : le répertoire SIRENE de l'INSEE ne confirme un SIRET que par le nom "
-            "sous lequel l'entreprise a été ouverte dans MEG, et ce nom a été modifié depuis.") in page
-    assert "demandez à votre expert-comptable de confirmer le SIRET" in page
+            "sous lequel l'entreprise a été ouverte dans MEG, et ce nom a été modifié depuis (même s'il est revenu au "
+            "premier).") in page
+    assert ("MEG ne se porte donc pas garant de l'entreprise auprès de Libeo tant que l'expert-comptable de "
+            "l'entreprise n'a pas confirmé le SIRET dans la « Fiche de l'entreprise ».") in page
+    assert "le répertoire SIRENE de l'INSEE ne peut plus le confirmer" in page
     assert not _association(meg_app, association_id).siret_trusted
     client.post("/meg/achats/options", data={"api_key": key}, follow_redirects=True)
     with libeo_app.app_context():

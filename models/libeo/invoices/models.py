@@ -162,9 +162,7 @@ class Invoice(InvoiceTotalsColumns, Model):
     def is_payable(self) -> bool:
         """To pay, or its transfer rejected — unless a bank file says that transfer may have been debited after
         all (an anomaly a person has not decided: paying again could pay twice)."""
-        if self.status is InvoiceStatus.PAYMENT_FAILED:
-            return self.bank_anomaly is None
-        return self.status is InvoiceStatus.TO_PAY
+        return self.bank_anomaly is None and self.status in (InvoiceStatus.TO_PAY, InvoiceStatus.PAYMENT_FAILED)
 
     @property
     def bank_anomaly(self) -> str | None:
@@ -174,7 +172,10 @@ class Invoice(InvoiceTotalsColumns, Model):
 
     @property
     def latest_payment(self) -> Payment | None:
-        return self.payments[0] if self.payments else None
+        """The payment that speaks for the invoice, as MEG decides it too: a debited one, else the latest of those
+        under way or that may have paid it (rejected, a bank file saying it debited after all), else the latest. A
+        transfer rejected, paid again, then found debited once the new payment was cancelled is « Débité »."""
+        return max(self.payments, key=_speaks_first, default=None)  # the latest first among equals
 
     @property
     def status_label(self) -> str:
@@ -188,6 +189,16 @@ class Invoice(InvoiceTotalsColumns, Model):
     def status_badge(self) -> str:
         payment = self.latest_payment
         return payment.status.badge if payment is not None else ""
+
+
+def _speaks_first(payment: Payment) -> int:
+    from models.libeo.payments.models import ACTIVE_PAYMENT_STATUSES, PaymentStatus  # (they import invoices)
+
+    if payment.status is PaymentStatus.PAID:
+        return 2
+    if payment.status in ACTIVE_PAYMENT_STATUSES or (payment.status is PaymentStatus.FAILED and payment.bank_anomaly):
+        return 1
+    return 0
 
 
 class InvoiceDocument(Model):

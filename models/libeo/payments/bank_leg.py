@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from core.dates import PARIS, date_fr, datetime_fr, paris_today, utcnow
+from core.french import after_colon
 from core.money import format_amount
 from models.libeo.accounts.models import Account, LibeoUser
 from models.libeo.db import db
@@ -383,6 +384,8 @@ def mark_debited(account: Account, payment: Payment, by_email: str, debit_date: 
 class AnomalyToResolve:
     anomaly: BankAnomaly
     candidates: list[Payment]  # the transfers an ambiguous debit may be, still waiting for the bank
+    # The invoice's other payments under way, which wait for this decision (``tell_anomalies``).
+    held_along: list[Payment] = field(default_factory=list)
 
 
 def _open_anomalies_of(account_id) -> tuple:
@@ -440,7 +443,7 @@ def tell_anomalies(account_id: int, anomalies: Iterable[BankAnomaly]) -> None:
             along.setdefault(invoice_of[payment_id], message)
     for payment_id, invoice_id, status, _ in shown:
         if payment_id not in said and invoice_id in along and status in UNDER_WAY:
-            said[payment_id] = (EARLIER_TRANSFER + along[invoice_id])[:1000]
+            said[payment_id] = (EARLIER_TRANSFER + after_colon(along[invoice_id]))[:1000]
     retell_payments({payment_id: said.get(payment_id) for payment_id, _, _, now in shown
                      if now != said.get(payment_id)}, account_id=account_id)
 
@@ -472,7 +475,7 @@ def anomalies_to_resolve(account: Account, payment_id: int | None = None) -> lis
     """The account's anomalies still to resolve, oldest first (``ANOMALIES_SHOWN`` at most); two queries.
 
     With ``payment_id``, those of one payment: about it, or about a debit or a file's answer that names it
-    among others (``candidate_ids``).
+    among others (``candidate_ids``). Each with the invoice's other payments under way, which wait for it.
     """
     query = (
         select(BankAnomaly).options(joinedload(BankAnomaly.payment).joinedload(Payment.invoice))
@@ -494,9 +497,19 @@ def anomalies_to_resolve(account: Account, payment_id: int | None = None) -> lis
             .where(Payment.id.in_(wanted), Payment.account_id == account.id)
         ).unique()
     } if wanted else {}
+    along: dict[int, list[Payment]] = {}
+    invoices = {a.payment.invoice_id for a in anomalies if a.payment is not None}
+    if invoices:
+        for payment in db.session.scalars(
+                select(Payment).options(joinedload(Payment.invoice))
+                .where(Payment.account_id == account.id, Payment.invoice_id.in_(invoices),
+                       Payment.status.in_(UNDER_WAY)).order_by(Payment.id)).unique():
+            along.setdefault(payment.invoice_id, []).append(payment)
     return [
         AnomalyToResolve(a, [candidates[int(i)] for i in a.candidate_ids or () if int(i) in candidates
-                             and candidates[int(i)].status.at_bank])
+                             and candidates[int(i)].status.at_bank],
+                         [p for p in along.get(a.payment.invoice_id, []) if p.id != a.payment_id]
+                         if a.payment is not None else [])
         for a in anomalies
     ]
 
@@ -616,6 +629,7 @@ def _apply_reported(account: Account, anomaly: BankAnomaly, actor: str) -> str:
             after_settlement(account.id, [], moved)
             return f"Paiement {_payment_words(payment)} passé de {was} à « {moved[0].status_label} »."
     elif anomaly.reported_status == "paid" and payment.status is PaymentStatus.FAILED:
+        was = payment.status_label
         day = anomaly.reported_on or payment.execution_date
         try:
             moved = move_payments([payment.id], (PaymentStatus.FAILED,), PaymentStatus.PAID, account_id=account.id,
@@ -631,7 +645,7 @@ def _apply_reported(account: Account, anomaly: BankAnomaly, actor: str) -> str:
         if moved:
             take_back(account.id, [payment.created_at])
             after_settlement(account.id, moved, [])
-            return f"Paiement {_payment_words(payment)} passé de rejeté à « {moved[0].status_label} »."
+            return f"Paiement {_payment_words(payment)} passé de « {was} » à « {moved[0].status_label} »."
     raise Conflict(f"Ce paiement a changé d'état depuis ({payment.status_label}) : gardez l'état actuel.",
                    code="payment_changed")
 

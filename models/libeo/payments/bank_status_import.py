@@ -353,8 +353,9 @@ def _settled_and_rejected(payment: Payment, decided: PaymentOutcome, source: str
         reported_code=decided.reason_code, reported_text=decided.bank_text, reported_reason=decided.failure_reason,
         message=(f"{_capital(source)} dit du paiement de la facture {payment.invoice.number} "
                  f"({payment.amount_display} à {payment.creditor_name}) à la fois « débité » ({decided.status}) et "
-                 f"« {decided.failure_reason} » : Libeo le garde « {payment.status_label} » jusqu'à votre décision. "
-                 "Si la banque l'a débité, « Marquer comme débité » sur la page du paiement.")[:1000],
+                 f"« {decided.failure_reason} » : Libeo ne change pas son état sans votre décision. Vérifiez auprès "
+                 "de votre banque ; s'il a été débité, cliquez sur « Marquer comme débité » sur la page du "
+                 "paiement.")[:1000],
     )
     return keep_anomaly(payment.account_id, anomaly, record)
 

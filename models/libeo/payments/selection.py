@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, select
 
 from core.banks import bank_name
 from core.dates import paris_today
+from core.french import after_colon
 from core.ids import parse_id
 from core.money import format_amount
 from core.selection import SelectionTotals
@@ -124,7 +125,7 @@ class SelectionOutcome:
             return self.payment.status_label
         if self.code == "quota_exceeded":
             return "Non payée — limite de la formule atteinte"  # the words MEG shows too; the reason below
-        return f"Refusé : {self.refusal}"
+        return f"Refusé : {after_colon(self.refusal or '')}"
 
 
 def pay_selection(account: Account, ids: list[int], initiator: Initiator, dates: dict[int, date],

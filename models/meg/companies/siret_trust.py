@@ -80,8 +80,11 @@ def check_with_registry(company: Company, user: User | None) -> str | None:
     if not company.siret:
         return None
     if company.renamed_at is not None:
+        who = ("que l'expert-comptable de l'entreprise n'a pas confirmé le SIRET dans la « Fiche de l'entreprise »"
+               if company.accounting_firm_id else "que le support de MEG n'a pas confirmé le SIRET")
         return (f"Le SIRET n'a pas pu être confirmé : {REGISTRY} ne confirme un SIRET que par le nom sous lequel "
-                "l'entreprise a été ouverte dans MEG, et ce nom a été modifié depuis. " + _until_then(company))
+                "l'entreprise a été ouverte dans MEG, et ce nom a été modifié depuis (même s'il est revenu au "
+                f"premier). MEG ne se porte donc pas garant de l'entreprise auprès de Libeo tant {who}.")
     try:
         found = find_establishment(company.siret)
     except RegistryUnavailable as unavailable:
@@ -121,5 +124,9 @@ def trust_status(company: Company) -> str:
         return "Pas de SIRET : Libeo est réservé aux entreprises qui en ont un."
     if company.siret_trusted:
         return f"SIRET confirmé par {company.siret_trusted_by}."
+    if company.renamed_at is not None:
+        return ("SIRET à confirmer : MEG ne se porte pas garant de l'entreprise auprès de Libeo tant que le SIRET "
+                "n'est pas confirmé par l'expert-comptable de l'entreprise (le nom de l'entreprise ayant été modifié "
+                "dans MEG, le répertoire SIRENE de l'INSEE ne peut plus le confirmer).")
     return ("SIRET à confirmer : MEG ne se porte pas garant de l'entreprise auprès de Libeo tant que le SIRET n'est "
             "pas confirmé par l'expert-comptable de l'entreprise ou par le répertoire SIRENE de l'INSEE.")
