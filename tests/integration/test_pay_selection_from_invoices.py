@@ -112,7 +112,9 @@ def test_a_filter_larger_than_a_selection_offers_its_first_ones(connected, clien
     fields = filter_form(html)
     assert ("filtre", "1") in fields and ("mode", "libeo") in fields and ("tri", "echeance") in fields
     confirmation = page(client.get(SELECTION, query_string=fields))
-    assert f"Confirmer les {MAX_SELECTION} paiements" in confirmation
+    # All of them confirmed together; the free plan's five of the month paid, the others said left out.
+    assert "Confirmer les 5 paiements" in confirmation
+    assert f"{MAX_SELECTION - 5} factures ne seront pas payées (les dernières de la liste)" in confirmation
     with meg_app.app_context():
         numbers = meg_db.session.scalars(select(SupplierInvoice.number).where(SupplierInvoice.id.in_(ids))).all()
     assert all(number in confirmation for number in numbers)

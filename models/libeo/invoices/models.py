@@ -175,7 +175,7 @@ class Invoice(InvoiceTotalsColumns, Model):
         """The payment that speaks for the invoice, as MEG decides it too: a debited one, else the latest of those
         under way or that may have paid it (rejected, a bank file saying it debited after all), else the latest. A
         transfer rejected, paid again, then found debited once the new payment was cancelled is « Débité »."""
-        return max(self.payments, key=_speaks_first, default=None)  # the latest first among equals
+        return max(self.payments, key=lambda payment: payment.speaks_first, default=None)  # latest first
 
     @property
     def status_label(self) -> str:
@@ -189,16 +189,6 @@ class Invoice(InvoiceTotalsColumns, Model):
     def status_badge(self) -> str:
         payment = self.latest_payment
         return payment.status.badge if payment is not None else ""
-
-
-def _speaks_first(payment: Payment) -> int:
-    from models.libeo.payments.models import ACTIVE_PAYMENT_STATUSES, PaymentStatus  # (they import invoices)
-
-    if payment.status is PaymentStatus.PAID:
-        return 2
-    if payment.status in ACTIVE_PAYMENT_STATUSES or (payment.status is PaymentStatus.FAILED and payment.bank_anomaly):
-        return 1
-    return 0
 
 
 class InvoiceDocument(Model):

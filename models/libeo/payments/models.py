@@ -254,6 +254,15 @@ class Payment(Model):
         return self.status is PaymentStatus.CANCELLED
 
     @property
+    def speaks_first(self) -> int:
+        """How far it speaks for its invoice (``Invoice.latest_payment``, the latest first among equals): debited
+        2, under way or maybe debited (rejected, a bank file saying it debited after all) 1, else 0."""
+        if self.status is PaymentStatus.PAID:
+            return 2
+        return 1 if self.status in ACTIVE_PAYMENT_STATUSES or (
+            self.status is PaymentStatus.FAILED and self.bank_anomaly) else 0
+
+    @property
     def amount_display(self) -> str:
         return format_amount(self.amount_cents, self.currency)
 
