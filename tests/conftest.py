@@ -274,13 +274,36 @@ def meg_auth(client):
     return MegAuth(client)
 
 
+# Ports for servers the tests start in another process (gunicorn, localstripe, nginx): chosen below the
+# kernel's ephemeral range, so that no outgoing connection takes one between its choice and the server's bind,
+# in a block of this xdist worker's own, so that the other worker never picks it, and never twice in a run.
+# (A port the kernel gave for ``bind(("127.0.0.1", 0))`` and then released was taken by the other worker's
+# server: MEG's client then logged in to that worker's Libeo.)
+_PORT_BLOCK = 1500
+_ports_given: set[int] = set()
+
+
 def free_port() -> int:
-    """A loopback port nothing listens on (yet)."""
+    """A loopback port nothing listens on, that no other test of this run is given."""
+    import random
     import socket
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    first = 20000 + (index % 8) * _PORT_BLOCK
+    start = random.randrange(_PORT_BLOCK)
+    for step in range(_PORT_BLOCK):
+        port = first + (start + step) % _PORT_BLOCK
+        if port in _ports_given:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _ports_given.add(port)
+        return port
+    raise RuntimeError(f"no free port left between {first} and {first + _PORT_BLOCK - 1}")
 
 
 @pytest.fixture(scope="session")

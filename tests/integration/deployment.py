@@ -23,18 +23,12 @@ import requests
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
+from tests.conftest import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 FACTORIES = {"meg": "app:create_meg_app()", "libeo": "app:create_libeo_app()"}
 CSRF_FIELD = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 ENCRYPTION_KEY = "0SlBJdXK1T4XMOgN7Y0j1yTbVvPuIMn0fJ3BqwpK8f4="
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _database_urls(tmp_path: Path, worker: str) -> dict[str, str]:
@@ -80,7 +74,7 @@ class Deployment:
     def __post_init__(self) -> None:
         from .fault_proxy import FaultProxy
 
-        ports = {side: _free_port() for side in FACTORIES}
+        ports = {side: free_port() for side in FACTORIES}
         self.databases = _database_urls(self.tmp_path, self.worker)
         meg_url, libeo_url = (f"http://127.0.0.1:{ports[side]}" for side in ("meg", "libeo"))
         self.proxy = FaultProxy(ports["libeo"]) if self.with_proxy else None
@@ -128,10 +122,15 @@ class Deployment:
              "-b", f"127.0.0.1:{target.port}", FACTORIES[side]],
             cwd=ROOT, env=target.env, stdout=log, stderr=subprocess.STDOUT,
         )
+        # Ours answers only once its master says it listens (another server on that port would answer too).
+        listening = f"Listening at: {target.url} ({target.process.pid})"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if target.process.poll() is not None:
                 raise AssertionError(f"{side} did not start:\n{self.log(side)}")
+            if listening not in self.log(side):
+                time.sleep(0.1)
+                continue
             try:
                 requests.get(target.url + "/connexion", timeout=5)
                 return
