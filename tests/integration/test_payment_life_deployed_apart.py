@@ -97,3 +97,66 @@ def test_paid_and_rejected_by_the_bank_the_same_on_both_sides(running):
     rejected_page = WebClient.text(meg.get(f"/achats/factures/{rejected_id}"))
     assert f"payer={rejected_id}" not in rejected_page
     assert_same_story(running)
+
+
+def sync_now(deployment) -> None:
+    """One MEG sync pass that reads Libeo's feed at once (nothing is in flight in MEG)."""
+    quiet = deployment.sides["meg"].env.get("SYNC_QUIET_SECONDS")
+    deployment.sides["meg"].env["SYNC_QUIET_SECONDS"] = "0"
+    try:
+        deployment.flask("meg", "meg", "sync")
+    finally:
+        if quiet is None:
+            del deployment.sides["meg"].env["SYNC_QUIET_SECONDS"]
+        else:
+            deployment.sides["meg"].env["SYNC_QUIET_SECONDS"] = quiet
+
+
+def test_a_payment_made_again_waits_for_the_anomaly_of_the_first_transfer_on_both_sides(running):
+    """Rejected, paid again from MEG, then the bank's statement debits the first transfer after all: the new
+    payment leaves for the bank only once a person has decided, and both products say so meanwhile."""
+    libeo, meg = connect(running)
+    (invoice_id, number), *_ = libeo_invoice_ids(running)
+    day = next_business_day(paris_today())
+    assert f"Paiement programmé le {date_fr(day)}" in confirm_payment(meg, invoice_id, day)
+    libeo.submit("/configuration/", data={"iban": "FR76 3000 6000 0112 3456 7890 189", "bic": ""})
+    running.flask("libeo", "libeo", "execute-payments", "--date", day.isoformat())
+    remittances = WebClient.text(libeo.get("/remises/"))
+    pain001 = libeo.get(re.search(r'href="(/remises/\d+/fichier)"', remittances).group(1)).content
+    first = end_to_end_ids(running)[f"meg-{invoice_id}"]
+    libeo.submit("/remises/", "/remises/releve",
+                 files={"report": ("pain002.xml", status_report_for(pain001, {first: ("RJCT", "MS03")}),
+                                   "application/xml")})
+    sync_now(running)
+    shows_everywhere(meg, invoice_id, number, "Rejeté : ")
+
+    # Paid again from MEG, then the statement says the first transfer was debited after all.
+    later = next_business_day(day)
+    assert f"Paiement programmé le {date_fr(later)}" in confirm_payment(meg, invoice_id, later)
+    statement = statement_for(pain001, debited=[first], booking_date=day)
+    imported = libeo.submit("/remises/", "/remises/releve",
+                            files={"report": ("camt054.xml", statement, "application/xml")})
+    assert "1 anomalie à vérifier" in WebClient.text(imported)
+    sync_now(running)
+    shows_everywhere(meg, invoice_id, number, "Anomalie bancaire à vérifier dans Libeo")
+    assert "Libeo n'envoie pas ce paiement à la banque" in WebClient.text(meg.get(f"/achats/factures/{invoice_id}"))
+    assert_same_story(running)
+
+    # Libeo's execution leaves it out of every file and says why.
+    held = running.flask("libeo", "libeo", "execute-payments", "--date", later.isoformat())
+    assert "1 paiement(s) en attente — anomalie bancaire sur un virement précédent" in held.stdout
+    assert "remise" not in held.stdout
+    assert "en attente : anomalie bancaire à vérifier sur le virement précédent de cette facture" in WebClient.text(
+        libeo.get("/paiements/"))
+
+    # The bank says the first transfer was not debited: kept rejected, the new payment goes at the next execution.
+    remittances = WebClient.text(libeo.get("/remises/"))
+    anomaly = re.search(r'action="(/remises/anomalies/\d+)"', libeo.get("/remises/").text).group(1)
+    assert "Un nouveau paiement de cette facture" in remittances
+    libeo.submit("/remises/", anomaly, data={"decision": "keep"})
+    sent = running.flask("libeo", "libeo", "execute-payments", "--date", later.isoformat())
+    assert "1 virement(s)" in sent.stdout and "en attente" not in sent.stdout
+    sync_now(running)
+    shows_everywhere(meg, invoice_id, number, "Fichier prêt — à transmettre à votre banque")
+    assert "Anomalie bancaire" not in WebClient.text(meg.get(f"/achats/factures/{invoice_id}"))
+    assert_same_story(running)
