@@ -84,15 +84,7 @@ def test_paid_and_rejected_by_the_bank_the_same_on_both_sides(running):
     imported = libeo.submit("/remises/", "/remises/releve",
                             files={"report": ("camt054.xml", statement, "application/xml")})
     assert "1 anomalie à vérifier" in WebClient.text(imported)
-    quiet = running.sides["meg"].env.get("SYNC_QUIET_SECONDS")
-    running.sides["meg"].env["SYNC_QUIET_SECONDS"] = "0"  # nothing in flight in MEG: read its feed now
-    try:
-        running.flask("meg", "meg", "sync")
-    finally:
-        if quiet is None:
-            del running.sides["meg"].env["SYNC_QUIET_SECONDS"]
-        else:
-            running.sides["meg"].env["SYNC_QUIET_SECONDS"] = quiet
+    sync_now(running)
     shows_everywhere(meg, rejected_id, rejected_number, "Anomalie bancaire à vérifier dans Libeo")
     rejected_page = WebClient.text(meg.get(f"/achats/factures/{rejected_id}"))
     assert f"payer={rejected_id}" not in rejected_page
