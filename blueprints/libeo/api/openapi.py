@@ -269,7 +269,7 @@ ACCOUNT = {
             "SIRET l'a relié, ou le support l'a vérifié. Les virements d'un compte non vérifié ne sont pas exécutés.",
         },
         "waiting_for": {
-            "type": ["string", "null"],
+            "type": ["string", "null"], "maxLength": 300,
             "description": "Ce qui empêche Libeo d'exécuter les virements du compte (compte non vérifié, pas d'IBAN "
             "à débiter), avec l'action qui le lève ; null quand rien ne l'empêche.",
         },

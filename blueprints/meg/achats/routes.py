@@ -429,7 +429,8 @@ def invoice(invoice_id: int):
         # are left behind): said once, and only if the connection works.
         connected = libeo.connection
         if connected is not None and connected.state is ConnectionState.ACTIVE and not connected.is_removed:
-            waiting = connected.waiting_short
+            # « Payer »'s panel, where the person lands, says what Libeo waits for in full: not twice.
+            waiting = None if _confirmation_for(libeo, [invoice]) else connected.waiting_short
             flash(f"La connexion est établie avec le compte Libeo {connected.account_description} : « Payer » "
                   "fonctionne" + (f", mais Libeo n'exécutera les virements qu'une fois ceci réglé : {waiting}."
                                   if waiting else "."), "success")

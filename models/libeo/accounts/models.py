@@ -178,8 +178,8 @@ class Account(Model):
         if not self.is_verified:
             return (
                 "Compte non vérifié : vos paiements restent « Programmé » et ne sont pas exécutés tant que la "
-                "propriété du SIRET n'est pas confirmée. Un administrateur « Achats » de l'entreprise dans MEG "
-                "la confirme en enregistrant la clé Libeo dans « Options » ou avec « Me connecter avec MEG », ou "
+                "propriété du SIRET n'est pas confirmée. Un administrateur « Achats » de MEG la "
+                "confirme en enregistrant la clé Libeo dans « Options » ou avec « Me connecter avec MEG », ou "
                 "contactez le support de Libeo."
             )
         if not self.has_debtor_iban:

@@ -37,6 +37,8 @@ UNREACHABLE = (
 UNHEARD = "Libeo n'a pas répondu à temps."
 RETRYABLE_STATUS = {502, 503, 504}
 BATCH_SECONDS_PER_ITEM = 0.1
+# The room MEG keeps for what Libeo waits for (``libeo_connection.account_waiting_for``).
+WAITING_FOR_LENGTH = 300
 PDF = "application/pdf"
 # Answers that refuse the call, not the request: Libeo did not look at what was asked.
 UNDECIDED_STATUS = {401, 403, 408, 429}
@@ -112,7 +114,8 @@ class LibeoAccount:
             verified=data["verified"] if isinstance(data.get("verified"), bool) else None,
             plan_label=str(data.get("plan_label") or data["plan"])[:40],
             id=str(data["id"]) if isinstance(data.get("id"), (int, str)) else None,
-            waiting_for=str(data["waiting_for"])[:300] if isinstance(data.get("waiting_for"), str) else None,
+            waiting_for=_within(str(data["waiting_for"]), WAITING_FOR_LENGTH)
+            if isinstance(data.get("waiting_for"), str) else None,
             approval_above_cents=_cents(data.get("approval_above_cents")),
             accountant_payments_approved=data["accountant_payments_approved"]
             if isinstance(data.get("accountant_payments_approved"), bool) else None,
@@ -443,3 +446,11 @@ def _refusal_of(status: int, body: dict | None) -> LibeoApiError:
     payment_id = error.get("payment_id")
     return LibeoApiError(message or "Libeo a refusé la demande.", code=code, status=status, field=error.get("field"),
                          payment_id=str(payment_id) if payment_id is not None else None)
+
+
+def _within(sentence: str, length: int) -> str:
+    """Libeo's sentence, or as much of it as fits in ``length`` characters ending on a whole word and « … »: a
+    longer one from a newer Libeo never shows a word cut in half."""
+    if len(sentence) <= length:
+        return sentence
+    return sentence[:length - 1].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
