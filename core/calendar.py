@@ -85,10 +85,21 @@ def late_payment_warning(execution_date: date, due_date: date | None) -> str | N
 class ExecutionDateRefused(ValueError):
     """A date no transfer can be ordered for today: the French sentence, and the date to propose instead."""
 
-    def __init__(self, message: str, suggestion: date | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, reason: str, choice: str, suggestion: date | None = None,
+                 suggestion_words: str | None = None) -> None:
+        self.message = f"{reason} : {choice}."
+        super().__init__(self.message)
         self.suggestion = suggestion
+        self._reason, self._suggestion_words = reason, suggestion_words
+
+    @property
+    def message_with_suggestion_shown(self) -> str:
+        """The sentence for a form that puts the proposed date in its field: « choisissez le 28/12/2026 » there
+        would ask for the date already shown."""
+        if self._suggestion_words is None:
+            return self.message
+        return (f"{self._reason} : la « Date d'exécution » proposée est maintenant {self._suggestion_words} ; "
+                "confirmez le paiement ou choisissez une autre date.")
 
 
 def check_execution_date(day: date, today: date) -> date:
@@ -100,21 +111,20 @@ def check_execution_date(day: date, today: date) -> date:
     earliest = earliest_execution_date(today)
     shown = date_fr(day)
     if day < today:
-        raise ExecutionDateRefused(
-            f"La date d'exécution du {shown} est passée : choisissez {earliest_words(today, with_date=True)} "
-            "ou une date ultérieure.",
-            earliest,
-        )
+        earliest_said = earliest_words(today, with_date=True)
+        raise ExecutionDateRefused(f"La date d'exécution du {shown} est passée",
+                                   f"choisissez {earliest_said} ou une date ultérieure", earliest, earliest_said)
     if day > today + MAX_SCHEDULE_AHEAD:
         raise ExecutionDateRefused(
-            f"La date d'exécution du {shown} est à plus d'un an : choisissez une date entre "
-            f"{earliest_words(today, with_date=True)} et le {date_fr(today + MAX_SCHEDULE_AHEAD)}."
+            f"La date d'exécution du {shown} est à plus d'un an",
+            f"choisissez une date entre {earliest_words(today, with_date=True)} et le "
+            f"{date_fr(today + MAX_SCHEDULE_AHEAD)}",
         )
     if not is_business_day(day):
-        following = next_business_day(day)
+        following = f"le {date_fr(next_business_day(day))}, jour ouvré suivant"
         raise ExecutionDateRefused(
             f"Le {shown} n'est pas un jour ouvré (les virements SEPA ne sont pas exécutés le week-end ni les "
-            f"jours de fermeture de TARGET2) : choisissez le {date_fr(following)}, jour ouvré suivant.",
-            following,
+            "jours de fermeture de TARGET2)",
+            f"choisissez {following}", next_business_day(day), following,
         )
     return day

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from core.calendar import next_business_day
+from core.calendar import earliest_execution_date, earliest_words, next_business_day
 from core.dates import date_fr, paris_today
 from core.validators import format_iban, mask_iban
 from models.meg import PaymentMode, SupplierInvoice
 from models.meg import db as meg_db
 from tests.helpers import text as page
+from tests.helpers import words
 
 from .conftest import meg_libeo_invoices
 
@@ -34,8 +35,24 @@ def test_a_refused_date_leaves_the_proposed_one_in_the_field(connected, client, 
     assert response.status_code == 302
     assert response.location.endswith("#confirmer")  # back on the panel, on a phone too
     shown = page(client.get(response.location))
-    assert f"choisissez le {date_fr(proposed)}, jour ouvré suivant" in shown
+    # The field shows the proposed date: the message says so, rather than asking to choose what is chosen.
+    assert (f"Le {date_fr(saturday)} n'est pas un jour ouvré (les virements SEPA ne sont pas exécutés le week-end ni "
+            f"les jours de fermeture de TARGET2) : la « Date d'exécution » proposée est maintenant le "
+            f"{date_fr(proposed)}, jour ouvré suivant ; confirmez le paiement ou choisissez une autre date.") in shown
+    assert "choisissez le" not in shown
     assert f'value="{proposed.isoformat()}"' in shown
+
+
+def test_a_past_date_from_a_page_left_open_is_replaced_and_said_so(connected, client, meg_app):
+    invoice_id, *_ = meg_libeo_invoices(meg_app)[0]
+    yesterday = paris_today() - timedelta(days=1)
+    response = client.post(f"/meg/achats/factures/{invoice_id}/payer",
+                           data={"execution_date": yesterday.isoformat(), "next": f"/meg/achats/factures/{invoice_id}"})
+    shown = words(client.get(response.location))
+    earliest = earliest_words(paris_today(), with_date=True)
+    assert (f"La date d'exécution du {date_fr(yesterday)} est passée : la « Date d'exécution » proposée est "
+            f"maintenant {earliest} ; confirmez le paiement ou choisissez une autre date.") in shown
+    assert f'value="{earliest_execution_date(paris_today()).isoformat()}"' in shown
 
 
 def test_payer_asked_from_a_page_no_longer_current_says_why_it_does_not_open(connected, client, meg_app):

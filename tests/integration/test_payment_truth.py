@@ -76,7 +76,7 @@ def test_a_date_in_the_past_or_on_a_weekend_is_refused_and_nothing_is_sent(conne
     assert f"La date d'exécution du {date_fr(paris_today() - timedelta(days=1))} est passée" in yesterday
     assert "Confirmer le paiement" in yesterday  # back on the confirmation to choose again
     sunday = page(confirm(client, invoice_id, date(2027, 1, 10)))
-    assert "Le 10/01/2027 n'est pas un jour ouvré" in sunday and "choisissez le 11/01/2027" in sunday
+    assert "Le 10/01/2027 n'est pas un jour ouvré" in sunday and "proposée est maintenant le 11/01/2027" in sunday
     # Said in the panel the page opens at (#confirmer), with the date proposed, not far above it.
     assert "Le 10/01/2027 n'est pas un jour ouvré" in confirmation_panel(sunday)
     assert sunday.count("Le 10/01/2027 n'est pas un jour ouvré") == 1

@@ -1167,12 +1167,14 @@ def payments_keeping_old_iban(supplier_id: int, new_iban: str) -> list[PaymentAt
             if payment.paid_iban != new_iban]
 
 
-def check_execution_date(day: date, today: date | None = None) -> date:
-    """A day banks execute transfers on (``core.calendar``'s rule), or LibeoLinkError proposing another."""
+def check_execution_date(day: date, today: date | None = None, *, suggestion_shown: bool = False) -> date:
+    """A day banks execute transfers on (``core.calendar``'s rule), or LibeoLinkError proposing another
+    (``suggestion_shown``: worded for a form that puts the proposed date in its field)."""
     try:
         return execution_date_rule(day, today or paris_today())
     except ExecutionDateRefused as refused:
-        raise LibeoLinkError(refused.message, field="execution_date", suggestion=refused.suggestion) from None
+        message = refused.message_with_suggestion_shown if suggestion_shown else refused.message
+        raise LibeoLinkError(message, field="execution_date", suggestion=refused.suggestion) from None
 
 
 def claim_duration() -> timedelta:

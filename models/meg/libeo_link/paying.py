@@ -127,7 +127,9 @@ def pay_invoice(invoice: SupplierInvoice, user: User, execution_date: date | Non
     After a refusal in Libeo for a possible fraud, only with ``refusal_seen``: the person read its reason.
     """
     connection, payer = check_payable(invoice, user)
-    execution_date = check_execution_date(execution_date or default_execution_date(invoice.due_date, paris_today()))
+    # A refused date comes back to « Payer »'s panel with the proposed one in the field.
+    execution_date = check_execution_date(execution_date or default_execution_date(invoice.due_date, paris_today()),
+                                          suggestion_shown=True)
     with keep_loaded(db):
         end_reading(db)  # the checks' transaction ends: the attempt's takes the writers' turn for its own statements
         attempt, created = _open_attempt(connection, invoice, user, payer, execution_date, refusal_seen)
