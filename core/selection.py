@@ -17,8 +17,9 @@ class SelectionTotals:
     lines: list[Any]
 
     @property
-    def total(self) -> str:
-        return format_amount(sum(line.invoice.amount_cents for line in self.lines))
+    def total_to_pay(self) -> str:
+        """The amount the confirmation will pay: the lines beyond the plan are not paid, so not counted."""
+        return format_amount(sum(line.invoice.amount_cents for line in self.lines if not line.beyond_quota))
 
     @property
     def to_pay(self) -> int:

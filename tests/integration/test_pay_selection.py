@@ -22,7 +22,7 @@ from models.meg import db as meg_db
 from models.meg.libeo_link.attempts import PaymentAttempt
 from tests.conftest import MegAuth
 from tests.factories import meg_company, meg_invoice, meg_supplier
-from tests.helpers import page, words
+from tests.helpers import page, shown, words
 
 from .conftest import libeo_back, libeo_down, libeo_payments, meg_libeo_invoices
 
@@ -94,7 +94,8 @@ def test_a_quota_covering_part_of_the_selection_is_said_before_and_after(connect
     assert len(libeo_payments(libeo_app)) == 5
     # MEG now knows the month is used up: a new selection says so, and offers no button that can only fail.
     again = page(client.get(SELECTION, query_string=_form(ids)))
-    assert "2 factures — " in again  # the two refused; the five paid are listed as no longer to pay
+    # The two refused, none payable this month; the five paid are listed as left aside.
+    assert "2 factures sélectionnées, aucune à payer ce mois-ci." in again
     assert "Votre formule Gratuit ne permet plus de paiement ce mois-ci" in again
     assert "Confirmer les" not in again
 
@@ -121,6 +122,23 @@ def test_the_button_and_the_totals_count_only_what_the_plan_will_pay(connected, 
     assert "1 facture ne sera pas payée" in confirmation
     assert ">Confirmer les 5 paiements</button>" in confirmation and "Confirmer les 6" not in confirmation
     assert f"Le {date_fr(day)} : 5 virements, {paid}" in confirmation
+    # The lead line counts the same, and says what it leaves out.
+    assert (f"5 factures à payer — {paid}. Non comptée : 1 facture au-delà de votre formule. Chaque facture est un "
+            "paiement à part") in confirmation
+
+
+def test_the_lead_line_leaves_out_what_will_not_be_paid_and_says_so(connected, client, meg_app):
+    libeo = meg_libeo_invoices(meg_app)
+    with meg_app.app_context():
+        cheque = meg_db.session.scalar(select(SupplierInvoice).where(SupplierInvoice.number == "F-BM-2026-006"))
+        cheque_id = cheque.id
+    (first_id, _, first_cents), (second_id, _, second_cents) = libeo[:2]
+    confirmation = shown(client.get(SELECTION, query_string=_form([first_id, second_id, cheque_id])))
+    total = " ".join(format_amount(first_cents + second_cents).split())
+    assert (f"2 factures à payer — {total}. Non comptée : 1 facture laissée de côté (ci-dessous)."
+            in confirmation)
+    assert "Ces factures sont laissées de côté : Facture F-BM-2026-006 : mode de règlement « Chèque »" in confirmation
+    assert "Confirmer les 2 paiements" in confirmation
 
 
 def test_each_row_keeps_its_date_or_takes_the_one_for_all(connected, client, meg_app, libeo_app):
