@@ -16,8 +16,11 @@ from io import BytesIO
 from pypdf import PdfReader
 from sqlalchemy import func, select, update
 
+from core.banks import bank_name
 from core.calendar import previous_business_day
 from core.dates import paris_today, utcnow
+from core.money import format_amount
+from core.validators import mask_iban
 from devtools.bank_simulator import statement_for, status_report_for
 from models.meg import PaymentAttempt, Supplier, SupplierInvoice
 from models.meg import db as meg_db
@@ -103,9 +106,9 @@ def pay(client, invoice_id: int) -> None:
     assert "Paiement programmé le" in answer, answer
 
 
-def paid_to(client, invoice_id: int) -> str:
-    """The invoice page's « Virement Libeo » line: where and when, and whose word it is."""
-    found = re.search(r'data-testid="paid-to">(.*?)</dd>', page(client.get(f"/meg/achats/factures/{invoice_id}")))
+def paid_to(client, invoice_id: int, testid: str = "paid-to") -> str:
+    """The invoice page's « Virement Libeo » line: where and when, and whose word it is (``debited``: once paid)."""
+    found = re.search(rf'data-testid="{testid}">(.*?)</dd>', page(client.get(f"/meg/achats/factures/{invoice_id}")))
     assert found is not None
     return " ".join(re.sub(r"<[^>]+>", "", found.group(1)).split())
 
@@ -260,6 +263,25 @@ def test_an_upload_in_libeo_and_a_sync_keep_meg_in_step(connected, client, meg_a
     assert "1 paiement débité" in page(uploaded)
     sync(meg_app)
     assert f"Payée via Libeo le {RUN_DAY:%d/%m/%Y}" in page(client.get(f"/meg/achats/factures/{invoice_id}"))
+
+
+def test_the_paid_invoice_says_which_transfer_paid_it_as_libeo_does(connected, client, meg_app, libeo_app):
+    """Once debited, MEG's invoice keeps its « Virement Libeo » line: the amount, the IBAN and the debit day
+    Libeo's invoice shows (« Débité le … »), not only the state."""
+    invoice_id, number, amount_cents = meg_libeo_invoices(meg_app)[0]
+    pay(client, invoice_id)
+    set_debtor_iban(libeo_app, connected["account_id"])
+    import_file(libeo_app, statement_for(execute(libeo_app), booking_date=RUN_DAY))
+    sync(meg_app)
+    with meg_app.app_context():
+        iban = meg_db.session.get(SupplierInvoice, invoice_id).supplier.iban
+    amount = format_amount(amount_cents).replace("\u202f", " ").replace("\u00a0", " ")
+    assert paid_to(client, invoice_id, "debited") == (
+        f"{amount} vers {mask_iban(iban)} — {bank_name(iban)}, débité le {RUN_DAY:%d/%m/%Y}")
+    client.post("/libeo/connexion", data={"email": "claire@boulangerie-martin.fr",
+                                          "password": "mot-de-passe-solide-42"})
+    libeo_invoice = page(client.get("/libeo/factures/"))
+    assert f"Débité le {RUN_DAY:%d/%m/%Y}" in libeo_invoice and amount in libeo_invoice
 
 
 def test_a_debit_day_the_statement_corrects_is_corrected_in_meg_too(connected, client, meg_app, libeo_app):

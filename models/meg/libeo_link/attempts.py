@@ -271,6 +271,13 @@ class PaymentAttempt(Model):
         return self.payee_iban or self.sent_iban
 
     @property
+    def debited_on(self) -> date | None:
+        """The day the bank debited it, as « Payée via Libeo le … » says it; None before it was."""
+        if self.status is not PaymentState.PAID:
+            return None
+        return self.paid_on or (paris_today(as_utc(self.paid_at)) if self.paid_at else self.execution_date)
+
+    @property
     def is_live(self) -> bool:
         """Libeo holds (or may hold) a payment that will move money: not ended."""
         return self.status in OPEN_STATES
@@ -475,8 +482,7 @@ def payment_label(payment: PaymentAttempt) -> str:
     if (on_its_way := bank_leg_label(state.value, payment)) is not None:
         return on_its_way
     if state is PaymentState.PAID:
-        when = payment.paid_on or (paris_today(as_utc(payment.paid_at)) if payment.paid_at else payment.execution_date)
-        return f"Payée via Libeo le {date_fr(when)}"
+        return f"Payée via Libeo le {date_fr(payment.debited_on)}"
     if state is PaymentState.FAILED:
         return rejection_label(payment.failure_reason)  # Libeo's words
     if state is PaymentState.UNKNOWN:
@@ -632,6 +638,18 @@ class PaidTo:
         return self.payment.execution_date
 
     @property
+    def amount(self) -> str:
+        """The amount the transfer pays: as MEG asked it of Libeo (the invoice may have changed since)."""
+        sent = (self.payment.request_body or {}).get("invoice") or {}
+        if isinstance(sent.get("amount_cents"), int):
+            return format_amount(sent["amount_cents"], sent.get("currency") or self.payment.invoice.currency)
+        return format_amount(self.payment.invoice.amount_cents, self.payment.invoice.currency)
+
+    @property
+    def debited_on(self) -> date | None:
+        return self.payment.debited_on
+
+    @property
     def stale(self) -> str | None:
         """When the supplier's IBAN changed in MEG since: what that means for this payment, else None."""
         if self.payment.paid_iban == self.current_iban:
@@ -708,6 +726,14 @@ class LibeoState:
         """Where and when a live Libeo payment of the invoice pays, as Libeo holds it; None without one."""
         payment = self.payments.get(invoice.id)
         if payment is None or not payment.is_live or not payment.paid_iban:
+            return None
+        return PaidTo(payment, invoice.supplier.iban)
+
+    def debited(self, invoice: SupplierInvoice) -> PaidTo | None:
+        """The Libeo transfer that paid the invoice (its amount, payee and debit day), as Libeo's invoice shows it
+        « Débité »; None before."""
+        payment = self.payments.get(invoice.id)
+        if payment is None or payment.status is not PaymentState.PAID or not payment.paid_iban:
             return None
         return PaidTo(payment, invoice.supplier.iban)
 
