@@ -9,6 +9,7 @@ the due date is allowed, and said to be late.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from html import unescape
 
@@ -99,7 +100,7 @@ def test_the_proposal_says_why(account_obj):
     cases = {
         date(2027, 1, 4): "Proposée à l'échéance de la facture (04/01/2027).",
         date(2026, 10, 15): "L'échéance (15/10/2026) est passée ou trop proche : proposée au premier jour ouvré "
-                            "possible, le 30/11/2026 ; le fournisseur sera payé après l'échéance.",
+                            "possible, le 30/11/2026.",
         date(2026, 12, 26): "L'échéance (26/12/2026) n'est pas un jour ouvré des virements SEPA : proposée au jour "
                             "ouvré qui la précède, le 24/12/2026, pour que le fournisseur soit payé à temps.",
     }
@@ -166,3 +167,15 @@ def test_the_pay_form_proposes_the_business_day_before_the_due_date_and_warns_wh
     assert f"Programmé le {monday:%d/%m/%Y}" in paid
     assert f"Le {monday:%d/%m/%Y} est après l'échéance du {due:%d/%m/%Y} : le fournisseur sera payé après " \
            "l'échéance." in paid
+
+
+def test_a_past_due_invoice_says_once_that_the_supplier_will_be_paid_late(client, libeo_app, signed_in):
+    due = TODAY - timedelta(days=10)
+    response = client.post("/libeo/factures/nouvelle", data={
+        "number": "F-78", "supplier_name": "Laiterie des Prés", "supplier_iban": SUPPLIER_IBAN, "supplier_bic": "",
+        "issue_date": (due - timedelta(days=30)).isoformat(), "due_date": due.isoformat(), "amount": "12,00"})
+    shown = " ".join(re.sub(r"<[^>]+>", " ", unescape(client.get(response.headers["Location"]).get_data(
+        as_text=True))).split())
+    assert f"L'échéance ({due:%d/%m/%Y}) est passée ou trop proche : proposée au premier jour ouvré possible" in shown
+    assert f"Cette date est après l'échéance du {due:%d/%m/%Y} : le fournisseur sera payé après l'échéance." in shown
+    assert shown.count("payé après l'échéance") == 1

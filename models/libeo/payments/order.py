@@ -17,7 +17,7 @@ from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from core.calendar import LATE_PAYMENT, ExecutionDateRefused, default_execution_date
+from core.calendar import ExecutionDateRefused, default_execution_date
 from core.calendar import check_execution_date as execution_date_rule
 from core.dates import date_fr, paris_today, utcnow
 from core.db import undo_work
@@ -127,9 +127,10 @@ def proposed_execution_date(invoice: Invoice, today: date | None = None) -> tupl
             f"précède, le {date_fr(proposed)}, pour que le fournisseur soit payé à temps."
         )
     else:
+        # That the supplier is paid late is the late-date warning's to say, beside the field and each row.
         reason = (
             f"L'échéance ({due}) est passée ou trop proche : proposée au premier jour ouvré possible, le "
-            f"{date_fr(proposed)} ; {LATE_PAYMENT}."
+            f"{date_fr(proposed)}."
         )
     return proposed, reason
 
