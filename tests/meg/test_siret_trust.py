@@ -138,12 +138,12 @@ def test_renaming_the_company_as_another_one_in_the_same_form_does_not_take_its_
     association_id = _association(meg_app).id
     meg_auth.login("president@amis-du-quartier.fr")
     page = _save_fiche(client, VICTIM_SIRET, name="Transports Victor")
-    assert ("Le SIRET n'a pas pu être confirmé : le répertoire SIRENE de l'INSEE ne confirme un SIRET que par le nom "
-            "sous lequel l'entreprise a été ouverte dans MEG, et ce nom a été modifié depuis (même s'il est revenu au "
-            "premier).") in page
-    assert ("MEG ne se porte donc pas garant de l'entreprise auprès de Libeo tant que l'expert-comptable de "
-            "l'entreprise n'a pas confirmé le SIRET dans la « Fiche de l'entreprise ».") in page
-    assert "le répertoire SIRENE de l'INSEE ne peut plus le confirmer" in page
+    # Said once, in the « Fiche »'s box, with who may confirm it now.
+    assert ("SIRET à confirmer : le répertoire SIRENE de l'INSEE ne confirme un SIRET que par le nom sous lequel "
+            "l'entreprise a été ouverte dans MEG, et ce nom a été modifié depuis (même s'il est revenu au premier). "
+            "MEG ne se porte donc pas garant de l'entreprise auprès de Libeo tant que l'expert-comptable de "
+            "l'entreprise n'a pas confirmé le SIRET.") in page
+    assert page.count("ce nom a été modifié depuis") == 1 and page.count("ne se porte") == 1
     assert not _association(meg_app, association_id).siret_trusted
     client.post("/meg/achats/options", data={"api_key": key}, follow_redirects=True)
     with libeo_app.app_context():
@@ -176,3 +176,13 @@ def test_a_name_the_expert_comptable_gives_is_one_the_registry_confirms_by(clien
     meg_auth.login("president@amis-du-quartier.fr")
     assert "SIRET confirmé par le répertoire SIRENE de l'INSEE." in _save_fiche(client, ITS_SIRET)
     assert _association(meg_app).siret_trusted
+
+
+def test_a_renamed_company_without_an_expert_comptable_is_told_who_confirms_instead(client, demo, meg_auth, meg_app):
+    with meg_app.app_context():
+        db.session.scalar(select(Company).where(Company.name == ASSOCIATION)).accounting_firm_id = None
+        db.session.commit()
+    meg_auth.login("president@amis-du-quartier.fr")
+    page = _save_fiche(client, ITS_SIRET, name="Les Amis du Quartier")
+    assert "tant que le support de MEG n'a pas confirmé le SIRET." in page
+    assert "expert-comptable" not in page

@@ -76,15 +76,12 @@ def name_changed(company: Company, name: str, user: User | None) -> None:
 
 
 def check_with_registry(company: Company, user: User | None) -> str | None:
-    """Trusts the SIRET if the registry confirms it; else says why not and what to do (None without a SIRET)."""
+    """Trusts the SIRET if the registry confirms it; else says why not and what to do (None without a SIRET, or for
+    a renamed company, which the registry cannot confirm: ``trust_status`` says so)."""
     if not company.siret:
         return None
     if company.renamed_at is not None:
-        who = ("que l'expert-comptable de l'entreprise n'a pas confirmé le SIRET dans la « Fiche de l'entreprise »"
-               if company.accounting_firm_id else "que le support de MEG n'a pas confirmé le SIRET")
-        return (f"Le SIRET n'a pas pu être confirmé : {REGISTRY} ne confirme un SIRET que par le nom sous lequel "
-                "l'entreprise a été ouverte dans MEG, et ce nom a été modifié depuis (même s'il est revenu au "
-                f"premier). MEG ne se porte donc pas garant de l'entreprise auprès de Libeo tant {who}.")
+        return None  # not the registry's to confirm: the « Fiche »'s own words (trust_status) say why, once
     try:
         found = find_establishment(company.siret)
     except RegistryUnavailable as unavailable:
@@ -125,8 +122,9 @@ def trust_status(company: Company) -> str:
     if company.siret_trusted:
         return f"SIRET confirmé par {company.siret_trusted_by}."
     if company.renamed_at is not None:
-        return ("SIRET à confirmer : MEG ne se porte pas garant de l'entreprise auprès de Libeo tant que le SIRET "
-                "n'est pas confirmé par l'expert-comptable de l'entreprise (le nom de l'entreprise ayant été modifié "
-                "dans MEG, le répertoire SIRENE de l'INSEE ne peut plus le confirmer).")
+        who = ("l'expert-comptable de l'entreprise" if company.accounting_firm_id else "le support de MEG")
+        return (f"SIRET à confirmer : {REGISTRY} ne confirme un SIRET que par le nom sous lequel l'entreprise a été "
+                "ouverte dans MEG, et ce nom a été modifié depuis (même s'il est revenu au premier). MEG ne se porte "
+                f"donc pas garant de l'entreprise auprès de Libeo tant que {who} n'a pas confirmé le SIRET.")
     return ("SIRET à confirmer : MEG ne se porte pas garant de l'entreprise auprès de Libeo tant que le SIRET n'est "
             "pas confirmé par l'expert-comptable de l'entreprise ou par le répertoire SIRENE de l'INSEE.")
