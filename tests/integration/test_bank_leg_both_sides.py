@@ -587,7 +587,9 @@ def test_a_status_report_listing_a_transfer_both_settled_and_rejected_is_an_anom
     client.post("/libeo/connexion", data={"email": "claire@boulangerie-martin.fr",
                                           "password": "mot-de-passe-solide-42"})
     remittances = page(client.get("/libeo/remises/"))
-    assert "La banque a raison : passer en « Rejeté »" in remittances
+    # The report said both: the choice is named by what the person found at the bank, not « La banque a raison ».
+    assert "s'il a été rejeté, passez-le en « Rejeté » dans « Remises » ; s'il a été débité" in remittances
+    assert "Rejeté par la banque : passer en « Rejeté »" in remittances and "La banque a raison" not in remittances
     anomaly = re.search(r'action="(/libeo/remises/anomalies/\d+)"', remittances).group(1)
     assert "Rejeté" in page(client.post(anomaly, data={"decision": "apply"}, follow_redirects=True))
     sync_quiet(meg_app)

@@ -347,15 +347,15 @@ def _import_status_report(report: StatusReport, imported_by: str, account: Accou
 def _settled_and_rejected(payment: Payment, decided: PaymentOutcome, source: str,
                           record: BankStatusImport) -> BankAnomaly:
     """A transfer still at the bank that the report lists both settled and rejected: it keeps its state, and a
-    person decides (« La banque a raison : passer en « Rejeté » », or « Marquer comme débité »)."""
+    person decides (« Rejeté par la banque : passer en « Rejeté » » in « Remises », or « Marquer comme débité »)."""
     anomaly = BankAnomaly(
         payment_id=payment.id, kind="contradiction", reported_status="failed", amount_cents=payment.amount_cents,
         reported_code=decided.reason_code, reported_text=decided.bank_text, reported_reason=decided.failure_reason,
         message=(f"{_capital(source)} dit du paiement de la facture {payment.invoice.number} "
                  f"({payment.amount_display} à {payment.creditor_name}) à la fois « débité » ({decided.status}) et "
                  f"« {decided.failure_reason} » : Libeo ne change pas son état sans votre décision. Vérifiez auprès "
-                 "de votre banque ; s'il a été débité, cliquez sur « Marquer comme débité » sur la page du "
-                 "paiement.")[:1000],
+                 "de votre banque : s'il a été rejeté, passez-le en « Rejeté » dans « Remises » ; s'il a été débité, "
+                 "cliquez sur « Marquer comme débité » sur la page du paiement.")[:1000],
     )
     return keep_anomaly(payment.account_id, anomaly, record)
 
