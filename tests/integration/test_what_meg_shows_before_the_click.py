@@ -140,6 +140,8 @@ def test_a_payment_libeo_will_hold_is_said_on_the_confirmation_before_the_click(
     client.post("/meg/achats/options/libeo/verifier")  # « Vérifier la connexion »: MEG reads the account again
     confirmation = page(client.get(f"/meg/achats/factures/{first}?payer={first}"))
     assert HOLD_WORDS in confirmation and "le compte fait approuver chaque paiement" in confirmation, confirmation
+    # Held first, not « programmé »: what Libeo waits for (no IBAN to debit yet) is said without that.
+    assert "Aucun IBAN du compte à débiter" in confirmation and "Le paiement sera programmé" not in confirmation
     # « Payer la sélection » says it on the invoice's line, the one above the amount only.
     selection = page(client.get("/meg/achats/reglements/selection", query_string={"facture": [first, again]}))
     assert selection.count("Libeo retiendra ce paiement jusqu'à l'approbation d'un administrateur") == 1
