@@ -37,18 +37,36 @@ def test_a_siret_of_another_company_is_saved_but_not_vouched_for(client, demo, m
     page = _save_fiche(client, VICTIM_SIRET)
     assert "La fiche de l'entreprise est enregistrée." in page
     assert ("Le SIRET n'a pas pu être confirmé : d'après le répertoire SIRENE de l'INSEE, le SIRET 556 677 888 00001 "
-            "est celui de « TRANSPORTS VICTOR », et non de « Association Les Amis du Quartier ».") in page
-    assert "demandez à votre expert-comptable de confirmer le SIRET" in page
-    assert "SIRET à confirmer : MEG ne se porte pas garant de l'entreprise auprès de Libeo" in page
+            "est celui de « TRANSPORTS VICTOR », et non de « Association Les Amis du Quartier ». Vérifiez le SIRET "
+            "saisi.") in page
+    # What follows, and who may confirm it instead, is said once, in the « Fiche »'s box.
+    assert ("SIRET à confirmer : MEG ne se porte pas garant de l'entreprise auprès de Libeo tant que le SIRET n'est "
+            "confirmé ni par le répertoire SIRENE de l'INSEE ni par l'expert-comptable de l'entreprise.") in page
+    assert page.count("ne se porte pas garant") == 1 and page.count("expert-comptable") == 1
     company = _association(meg_app)
     assert company.siret == VICTIM_SIRET and not company.siret_trusted
 
 
 def test_a_closed_or_unknown_establishment_is_not_vouched_for(client, demo, meg_auth, meg_app):
     meg_auth.login("president@amis-du-quartier.fr")
-    assert "l'établissement 667 788 996 00003 est fermé" in _save_fiche(client, CLOSED_SIRET)
+    closed = _save_fiche(client, CLOSED_SIRET)
+    assert "l'établissement 667 788 996 00003 est fermé. Vérifiez le SIRET saisi." in closed
+    assert closed.count("ne se porte pas garant") == 1
     assert not _association(meg_app).siret_trusted
-    assert "ne connaît pas le SIRET 732 829 320 00074" in _save_fiche(client, "73282932000074")
+    unknown = _save_fiche(client, "73282932000074")
+    assert "ne connaît pas le SIRET 732 829 320 00074. Vérifiez le SIRET saisi." in unknown
+    assert unknown.count("ne se porte pas garant") == 1
+
+
+def test_a_company_without_an_expert_comptable_is_told_who_confirms_instead(client, demo, meg_auth, meg_app):
+    with meg_app.app_context():
+        db.session.scalar(select(Company).where(Company.name == ASSOCIATION)).accounting_firm_id = None
+        db.session.commit()
+    meg_auth.login("president@amis-du-quartier.fr")
+    page = _save_fiche(client, VICTIM_SIRET)
+    assert ("tant que le SIRET n'est confirmé ni par le répertoire SIRENE de l'INSEE ni par le support de MEG."
+            in page)
+    assert "expert-comptable" not in page and page.count("ne se porte pas garant") == 1
 
 
 def test_the_registry_confirms_the_companys_own_siret(client, demo, meg_auth, meg_app):

@@ -76,16 +76,17 @@ def name_changed(company: Company, name: str, user: User | None) -> None:
 
 
 def check_with_registry(company: Company, user: User | None) -> str | None:
-    """Trusts the SIRET if the registry confirms it; else says why not and what to do (None without a SIRET, or for
-    a renamed company, which the registry cannot confirm: ``trust_status`` says so)."""
+    """Trusts the SIRET if the registry confirms it; else says why not (None without a SIRET, or for a renamed
+    company, which the registry cannot confirm). What follows, and who may confirm instead, is ``trust_status``'s
+    to say, once, in the « Fiche »'s box."""
     if not company.siret:
         return None
     if company.renamed_at is not None:
-        return None  # not the registry's to confirm: the « Fiche »'s own words (trust_status) say why, once
+        return None
     try:
         found = find_establishment(company.siret)
     except RegistryUnavailable as unavailable:
-        return f"{unavailable} {_until_then(company)}"
+        return str(unavailable)
     if found is None:
         why = f"{REGISTRY} ne connaît pas le SIRET {format_siret(company.siret)}"
     elif not found.active:
@@ -96,15 +97,7 @@ def check_with_registry(company: Company, user: User | None) -> str | None:
     else:
         trust_siret(company, REGISTRY, user)
         return None
-    return f"Le SIRET n'a pas pu être confirmé : {why}. {_until_then(company)}"
-
-
-def _until_then(company: Company) -> str:
-    return ("D'ici là, MEG ne se porte pas garant de l'entreprise auprès de Libeo : demandez à votre "
-            "expert-comptable de confirmer le SIRET dans la « Fiche de l'entreprise »."
-            if company.accounting_firm_id else
-            "D'ici là, MEG ne se porte pas garant de l'entreprise auprès de Libeo : vérifiez le SIRET et la raison "
-            "sociale, ou contactez le support de MEG.")
+    return f"Le SIRET n'a pas pu être confirmé : {why}. Vérifiez le SIRET saisi."
 
 
 def confirm_siret(company: Company, user: User) -> None:
@@ -121,10 +114,10 @@ def trust_status(company: Company) -> str:
         return "Pas de SIRET : Libeo est réservé aux entreprises qui en ont un."
     if company.siret_trusted:
         return f"SIRET confirmé par {company.siret_trusted_by}."
+    who = "l'expert-comptable de l'entreprise" if company.accounting_firm_id else "le support de MEG"
     if company.renamed_at is not None:
-        who = ("l'expert-comptable de l'entreprise" if company.accounting_firm_id else "le support de MEG")
         return (f"SIRET à confirmer : {REGISTRY} ne confirme un SIRET que par le nom sous lequel l'entreprise a été "
                 "ouverte dans MEG, et ce nom a été modifié depuis (même s'il est revenu au premier). MEG ne se porte "
                 f"donc pas garant de l'entreprise auprès de Libeo tant que {who} n'a pas confirmé le SIRET.")
     return ("SIRET à confirmer : MEG ne se porte pas garant de l'entreprise auprès de Libeo tant que le SIRET n'est "
-            "pas confirmé par l'expert-comptable de l'entreprise ou par le répertoire SIRENE de l'INSEE.")
+            f"confirmé ni par {REGISTRY} ni par {who}.")
