@@ -587,6 +587,10 @@ def test_a_status_report_listing_a_transfer_both_settled_and_rejected_is_an_anom
     client.post("/libeo/connexion", data={"email": "claire@boulangerie-martin.fr",
                                           "password": "mot-de-passe-solide-42"})
     remittances = page(client.get("/libeo/remises/"))
+    # The card's first words say the report contradicts itself, not that it contradicts Libeo.
+    assert ("Un relevé de la banque se contredit : il dit un même virement à la fois débité et rejeté. Libeo n'a "
+            "rien changé") in remittances
+    assert "autre chose que ce que Libeo sait" not in remittances
     # The report said both: the choice is named by what the person found at the bank, not « La banque a raison ».
     assert "s'il a été rejeté, passez-le en « Rejeté » dans « Remises » ; s'il a été débité" in remittances
     assert "Rejeté par la banque : passer en « Rejeté »" in remittances and "La banque a raison" not in remittances

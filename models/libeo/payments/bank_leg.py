@@ -560,7 +560,7 @@ def resolve_anomaly(account: Account, anomaly_id: int, decision: str, actor: str
                       else "Vérifié : rien n'a été changé.")
     elif decision == APPLY and anomaly.kind == "ambiguous":
         resolution = _choose(account, anomaly, payment_id, actor)
-    elif decision == APPLY and anomaly.kind == "contradiction":
+    elif decision == APPLY and anomaly.kind in ("contradiction", "settled_and_rejected"):
         resolution = _apply_reported(account, anomaly, actor)
     elif decision == APPLY and anomaly.kind == "amount" and anomaly.payment_id is not None:
         resolution = _debited_all_the_same(account, anomaly)

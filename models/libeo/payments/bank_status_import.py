@@ -349,7 +349,7 @@ def _settled_and_rejected(payment: Payment, decided: PaymentOutcome, source: str
     """A transfer still at the bank that the report lists both settled and rejected: it keeps its state, and a
     person decides (« Rejeté par la banque : passer en « Rejeté » » in « Remises », or « Marquer comme débité »)."""
     anomaly = BankAnomaly(
-        payment_id=payment.id, kind="contradiction", reported_status="failed", amount_cents=payment.amount_cents,
+        payment_id=payment.id, kind="settled_and_rejected", reported_status="failed", amount_cents=payment.amount_cents,
         reported_code=decided.reason_code, reported_text=decided.bank_text, reported_reason=decided.failure_reason,
         message=(f"{_capital(source)} dit du paiement de la facture {payment.invoice.number} "
                  f"({payment.amount_display} à {payment.creditor_name}) à la fois « débité » ({decided.status}) et "

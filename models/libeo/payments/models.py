@@ -463,7 +463,9 @@ class BankAnomaly(Model):
     ``contradiction``: the report says the opposite of a final state (a
     rejection of a debited payment, a debit of a rejected one); the payment
     keeps its state until a person chooses (a whole file's debit reversed by
-    the bank too, whatever the payments' state). ``ambiguous``: a statement's
+    the bank too, whatever the payments' state). ``settled_and_rejected``: a
+    status report that says both of a transfer still at the bank; it keeps
+    its state until a person chooses. ``ambiguous``: a statement's
     debit that several transfers could be; a person says which. ``amount``:
     a debit whose amount is not the transfer's, or not its transfers' total.
     ``unknown``: a status report's status for a transfer the file does not
