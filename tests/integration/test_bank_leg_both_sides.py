@@ -510,6 +510,9 @@ def test_a_debit_of_a_rejected_transfer_after_paying_again_holds_the_new_payment
     assert ("attend cette décision : en gardant l'état rejeté, il partira à la banque. Si la banque a bien débité ce "
             "virement, annulez d'abord ce nouveau paiement, puis « La banque a raison ».") in remittances
     assert "peut de nouveau être payée" not in remittances  # it was paid again already
+    # Nor is MEG said to no longer offer « Payer »: the new payment is there already.
+    assert "demandé par MEG, qui affiche cette anomalie jusqu'à votre décision." in remittances
+    assert "ne propose plus « Payer »" not in remittances
 
     # The bank confirms the debit: the person cancels the second payment, then says the first debited.
     assert "La facture reste bloquée tant que l'anomalie bancaire de son virement précédent n'est pas décidée" in page(
@@ -522,6 +525,7 @@ def test_a_debit_of_a_rejected_transfer_after_paying_again_holds_the_new_payment
     assert "Payer par virement" not in locked and "À payer" not in locked  # the first transfer may have paid it
     assert "Rejeté" in locked
     remittances = page(client.get("/libeo/remises/"))
+    assert "demandé par MEG, qui affiche cette anomalie et ne propose plus « Payer » pour cette facture" in remittances
     anomaly = re.search(r'action="(/libeo/remises/anomalies/\d+)"', remittances).group(1)
     decided = page(client.post(anomaly, data={"decision": "apply"}, follow_redirects=True))
     assert "passé de « Rejeté : raison non précisée par la banque (MS03) » à « Débité le" in decided
