@@ -22,7 +22,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from core.calendar import earliest_words
+from core.calendar import earliest_words, late_payment_words
 from core.dates import paris_today, register_date_filters
 from core.db import init_database
 from core.errors import CSRF_EXPIRED, CSRF_MESSAGE, ERROR_MESSAGES, form_page, trace_unexpected_errors
@@ -155,6 +155,7 @@ def register_common_template_helpers(app: Flask) -> None:
     app.add_template_filter(format_amount, "euros")
     # « jamais avant aujourd'hui » (or the next business day's date), as every « Payer » says it.
     app.add_template_global(lambda: earliest_words(paris_today()), "earliest_execution_words")
+    app.add_template_global(late_payment_words, "late_payment_words")
     app.add_template_global(list_url, "list_url")
     register_date_filters(app)
     register_french_filters(app)

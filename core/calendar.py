@@ -21,7 +21,7 @@ import holidays.financial  # noqa: F401  (imported with the app, not by the firs
 
 from core.dates import date_fr
 
-LATE_PAYMENT = "le fournisseur sera payé après l'échéance"
+LATE_PAYMENT = "le fournisseur sera payé en retard"
 # How far ahead a transfer may be scheduled.
 MAX_SCHEDULE_AHEAD = timedelta(days=365)
 
@@ -73,13 +73,18 @@ def default_execution_date(due_date: date, today: date) -> date:
     return max(previous_business_day(due_date), earliest_execution_date(today))
 
 
+def late_payment_words(due_date: date, execution_date: date | None = None) -> str:
+    """How every « Payer » and « Payer la sélection » says a date is after the due date: of « Cette date » beside
+    the field or the row, of the day itself once the payment is asked for."""
+    day = f"Le {date_fr(execution_date)}" if execution_date else "Cette date"
+    return f"{day} est après l'échéance du {date_fr(due_date)} : {LATE_PAYMENT}."
+
+
 def late_payment_warning(execution_date: date, due_date: date | None) -> str | None:
     """The warning both « Payer » show for a date after the due date; None when it is not."""
     if due_date is None or execution_date <= due_date:
         return None
-    return (
-        f"Le {date_fr(execution_date)} est après l'échéance du {date_fr(due_date)} : {LATE_PAYMENT}."
-    )
+    return late_payment_words(due_date, execution_date)
 
 
 class ExecutionDateRefused(ValueError):

@@ -127,7 +127,7 @@ def test_never_before_today_and_by_the_due_date_whenever_it_can_be():
 
 def test_a_date_after_the_due_date_is_said_so():
     assert late_payment_warning(date(2026, 12, 28), date(2026, 12, 26)) == (
-        "Le 28/12/2026 est après l'échéance du 26/12/2026 : le fournisseur sera payé après l'échéance.")
+        "Le 28/12/2026 est après l'échéance du 26/12/2026 : le fournisseur sera payé en retard.")
     assert late_payment_warning(date(2026, 12, 24), date(2026, 12, 26)) is None
     assert late_payment_warning(date(2026, 12, 26), date(2026, 12, 26)) is None
     assert late_payment_warning(date(2026, 12, 26), None) is None

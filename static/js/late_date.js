@@ -1,4 +1,4 @@
-// « Date d'exécution »: the warning « le fournisseur sera payé après l'échéance » follows the date typed.
+// « Date d'exécution »: the warning « … : le fournisseur sera payé en retard » follows the date typed.
 (function () {
   "use strict";
   document.querySelectorAll("[data-late-warning]").forEach(function (warning) {

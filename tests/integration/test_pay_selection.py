@@ -314,3 +314,17 @@ def test_a_newer_state_recorded_meanwhile_is_kept_and_the_other_answers_recorded
         recorded = {a.invoice_id: (a.status.name, a.libeo_version) for a in meg_db.session.scalars(
             select(PaymentAttempt).where(PaymentAttempt.invoice_id.in_(ids)))}
     assert recorded == {ids[0]: ("SCHEDULED", 1), ids[1]: ("CANCELLED", 7), ids[2]: ("SCHEDULED", 1)}
+
+
+def test_a_past_due_invoice_of_the_selection_says_as_payer_does_that_it_will_be_paid_late(
+        connected, client, meg_app):
+    (late_id, *_), (on_time_id, *_) = meg_libeo_invoices(meg_app)[:2]
+    due = paris_today() - timedelta(days=10)
+    with meg_app.app_context():
+        invoice = meg_db.session.get(SupplierInvoice, late_id)
+        invoice.issue_date, invoice.due_date = min(invoice.issue_date, due), due
+        meg_db.session.commit()
+    late = f"Cette date est après l'échéance du {date_fr(due)} : le fournisseur sera payé en retard."
+    confirmation = words(client.get(SELECTION, query_string=_form([late_id, on_time_id])))
+    assert late in confirmation and confirmation.count("payé en retard") == 1
+    assert late in words(client.get(f"/meg/achats/reglements?payer={late_id}"))

@@ -64,7 +64,7 @@ def test_a_due_date_on_a_closing_day_proposes_the_business_day_before_and_a_past
     # Paid after its due date: said before confirming.
     late = re.search(r'<p class="notice notice-warning" data-late-warning[^>]*>', past).group(0)
     assert " hidden" not in late
-    assert "le fournisseur sera payé après l'échéance" in past
+    assert "Cette date est après l'échéance du" in past and "le fournisseur sera payé en retard" in past
     on_time = page(client.get(f"/meg/achats/reglements?payer={saturday_id}"))
     assert 'value="2027-01-08"' in on_time  # Friday, so the supplier is paid by Saturday
     assert re.search(r'<p class="notice notice-warning" data-late-warning[^>]* hidden>', on_time)

@@ -99,8 +99,7 @@ def test_a_date_that_cannot_be_is_refused_naming_it_and_the_next_business_day(ac
 def test_the_proposal_says_why(account_obj):
     cases = {
         date(2027, 1, 4): "Proposée à l'échéance de la facture (04/01/2027).",
-        date(2026, 10, 15): "L'échéance (15/10/2026) est passée ou trop proche : proposée au premier jour ouvré "
-                            "possible, le 30/11/2026.",
+        date(2026, 10, 15): "Proposée au premier jour ouvré possible, le 30/11/2026.",
         date(2026, 12, 26): "L'échéance (26/12/2026) n'est pas un jour ouvré des virements SEPA : proposée au jour "
                             "ouvré qui la précède, le 24/12/2026, pour que le fournisseur soit payé à temps.",
     }
@@ -165,8 +164,8 @@ def test_the_pay_form_proposes_the_business_day_before_the_due_date_and_warns_wh
     paid = unescape(client.post(invoice_path + "/payer", data={"execution_date": monday.isoformat()},
                                 follow_redirects=True).get_data(as_text=True))
     assert f"Programmé le {monday:%d/%m/%Y}" in paid
-    assert f"Le {monday:%d/%m/%Y} est après l'échéance du {due:%d/%m/%Y} : le fournisseur sera payé après " \
-           "l'échéance." in paid
+    assert f"Le {monday:%d/%m/%Y} est après l'échéance du {due:%d/%m/%Y} : le fournisseur sera payé en " \
+           "retard." in paid
 
 
 def test_a_past_due_invoice_says_once_that_the_supplier_will_be_paid_late(client, libeo_app, signed_in):
@@ -176,6 +175,7 @@ def test_a_past_due_invoice_says_once_that_the_supplier_will_be_paid_late(client
         "issue_date": (due - timedelta(days=30)).isoformat(), "due_date": due.isoformat(), "amount": "12,00"})
     shown = " ".join(re.sub(r"<[^>]+>", " ", unescape(client.get(response.headers["Location"]).get_data(
         as_text=True))).split())
-    assert f"L'échéance ({due:%d/%m/%Y}) est passée ou trop proche : proposée au premier jour ouvré possible" in shown
-    assert f"Cette date est après l'échéance du {due:%d/%m/%Y} : le fournisseur sera payé après l'échéance." in shown
-    assert shown.count("payé après l'échéance") == 1
+    # The hint says why this date; the warning, once, that it is after the due date and what that means.
+    assert "Proposée au premier jour ouvré possible, le " in shown
+    assert f"Cette date est après l'échéance du {due:%d/%m/%Y} : le fournisseur sera payé en retard." in shown
+    assert shown.count("payé en retard") == 1 and shown.count("est passée") == 0

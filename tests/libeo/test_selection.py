@@ -190,3 +190,16 @@ def test_the_selections_transfers_of_one_date_go_in_one_sepa_file(client, libeo_
         execute_due_payments(None, day)
         [batch] = db.session.scalars(select(SepaBatch)).all()
         assert batch.xml.count(b"<PmtInf>") == 1 and batch.xml.count(b"<CdtTrfTxInf>") == 3
+
+
+def test_a_past_due_invoice_of_the_selection_says_once_that_it_will_be_paid_late(client, libeo_app, signed_in):
+    """As « Payer par virement » says it, and MEG's « Payer » and « Payer la sélection »."""
+    due = paris_today() - timedelta(days=10)
+    with libeo_app.app_context():
+        late = libeo_invoice(db.session.get(Account, signed_in.id), "LS-LATE", due_date=due).id
+        db.session.commit()
+    [on_time] = add_invoices(libeo_app, signed_in.id, 1)
+    confirmation = words(client.get(SELECTION, query_string={"facture": [late, on_time]}))
+    assert "Proposée au premier jour ouvré possible, le " in confirmation
+    assert f"Cette date est après l'échéance du {date_fr(due)} : le fournisseur sera payé en retard." in confirmation
+    assert confirmation.count("payé en retard") == 1 and "est passée" not in confirmation

@@ -127,11 +127,9 @@ def proposed_execution_date(invoice: Invoice, today: date | None = None) -> tupl
             f"précède, le {date_fr(proposed)}, pour que le fournisseur soit payé à temps."
         )
     else:
-        # That the supplier is paid late is the late-date warning's to say, beside the field and each row.
-        reason = (
-            f"L'échéance ({due}) est passée ou trop proche : proposée au premier jour ouvré possible, le "
-            f"{date_fr(proposed)}."
-        )
+        # After the due date: that, and what it means, is the late-date warning's to say, beside the field and
+        # each row (``late_payment_words``).
+        reason = f"Proposée au premier jour ouvré possible, le {date_fr(proposed)}."
     return proposed, reason
 
 
