@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from tests.conftest import REQUIRE_SERVICES, Apps, _empty_databases, build_apps
@@ -31,6 +32,11 @@ CHROMIUM_ARGS = [
     # them with ISO dates, and screenshots show that American order (a real French browser does not).
     "--lang=fr-FR",
 ]
+
+# A page that must show something is given 15 s, not Playwright's 5: the suite runs in two processes (each its
+# own live server and Chromium) on two CPUs, where a page that asks the other product a question can take
+# longer than 5 s to answer. A page that never shows it still fails.
+expect.set_options(timeout=15_000)
 
 
 def pytest_collection_modifyitems(items):
