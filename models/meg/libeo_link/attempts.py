@@ -12,7 +12,7 @@ invoice's own fields. The use cases that send requests are in ``paying``.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, cast
@@ -724,16 +724,16 @@ class LibeoState:
 
     def paid_to(self, invoice: SupplierInvoice) -> PaidTo | None:
         """Where and when a live Libeo payment of the invoice pays, as Libeo holds it; None without one."""
-        payment = self.payments.get(invoice.id)
-        if payment is None or not payment.is_live or not payment.paid_iban:
-            return None
-        return PaidTo(payment, invoice.supplier.iban)
+        return self._transfer(invoice, lambda payment: payment.is_live)
 
     def debited(self, invoice: SupplierInvoice) -> PaidTo | None:
         """The Libeo transfer that paid the invoice (its amount, payee and debit day), as Libeo's invoice shows it
         « Débité »; None before."""
+        return self._transfer(invoice, lambda payment: payment.status is PaymentState.PAID)
+
+    def _transfer(self, invoice: SupplierInvoice, being: Callable[[PaymentAttempt], bool]) -> PaidTo | None:
         payment = self.payments.get(invoice.id)
-        if payment is None or payment.status is not PaymentState.PAID or not payment.paid_iban:
+        if payment is None or not being(payment) or not payment.paid_iban:
             return None
         return PaidTo(payment, invoice.supplier.iban)
 
